@@ -1,6 +1,6 @@
 // Logging: pino JSON to stdout, pretty when stdout is a terminal. One root logger per process,
 // one child per connection (see net/). Never log a password or a message body.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -16,7 +16,10 @@ export function createLogger(opts: LogOptions = {}): Logger {
   if (pretty) {
     return pino({
       level,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss' },
+      },
     });
   }
   return pino({ level, base: { pid: process.pid } });

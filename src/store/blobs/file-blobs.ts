@@ -1,0 +1,83 @@
+// Content-addressed message files: blobs/ab/cd/<sha256>. A file under its final name is always
+// complete: it is written to tmp/, fsynced, renamed into place, and its directory fsynced
+// before the transaction that references it commits. Identical messages are stored once.
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export class FileBlobStore {
+  private readonly tmpDir: string;
+
+  constructor(readonly root: string) {
+    this.tmpDir = join(root, 'tmp');
+  }
+
+  /** Creates the directories and removes leftovers of writes interrupted by a crash. */
+  async init(): Promise<void> {
+    await mkdir(this.tmpDir, { recursive: true });
+    for (const name of await readdir(this.tmpDir))
+      await rm(join(this.tmpDir, name), { force: true });
+  }
+
+  dirOf(hash: string): string {
+    return join(this.root, hash.slice(0, 2), hash.slice(2, 4));
+  }
+
+  pathOf(hash: string): string {
+    return join(this.dirOf(hash), hash);
+  }
+
+  async exists(hash: string): Promise<boolean> {
+    try {
+      await stat(this.pathOf(hash));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Writes the blob durably unless it is already there. Returns the directories that must be
+   * fsynced before commit (none when nothing new was written), so a batch syncs each once.
+   */
+  async put(hash: string, data: Buffer): Promise<string[]> {
+    if (await this.exists(hash)) return [];
+    const dir = this.dirOf(hash);
+    const created = await mkdir(dir, { recursive: true });
+    // A newly created directory is itself an entry of its parent: sync those too.
+    const dirs = created ? [dir, dirname(dir), this.root] : [dir];
+    const tmp = join(this.tmpDir, `${hash}.${randomBytes(6).toString('hex')}`);
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.pathOf(hash));
+    return dirs;
+  }
+
+  async read(hash: string): Promise<Buffer> {
+    return readFile(this.pathOf(hash));
+  }
+
+  async remove(hash: string): Promise<void> {
+    await unlink(this.pathOf(hash)).catch(() => {});
+  }
+}
+
+/** fsync a directory so a rename into it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,65 @@
+// Opening the SQLite database: WAL for concurrent readers, synchronous=FULL so a commit is on
+// disk when it returns (the store answers 250/OK only after that), foreign keys on.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { migrate } from './migrations.js';
+
+export type Db = Database.Database;
+
+export function openDatabase(file: string): Db {
+  mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+/** Runs fn in an immediate transaction (a nested call becomes a savepoint). */
+export function tx<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}
+
+/** UIDVALIDITY: unique for the store's lifetime so a re-created mailbox never reuses one. */
+export function nextUidValidity(db: Db): number {
+  const row = db.prepare(`SELECT value FROM meta WHERE key = 'last_uidvalidity'`).get() as
+    | { value: string }
+    | undefined;
+  const last = row ? Number(row.value) : 0;
+  // Seconds since the epoch fit in 32 bits (RFC 9051 nz-number) until 2106.
+  const next = Math.max(last + 1, Math.floor(Date.now() / 1000));
+  db.prepare(
+    `INSERT INTO meta (key, value) VALUES ('last_uidvalidity', ?)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  ).run(String(next));
+  return next;
+}
+
+/** Bumps and returns the account's change counter: the MODSEQ of the change being made. */
+export function nextModseq(db: Db, accountId: number): number {
+  const row = db
+    .prepare('UPDATE accounts SET modseq = modseq + 1 WHERE id = ? RETURNING modseq')
+    .get(accountId) as { modseq: number } | undefined;
+  if (!row) throw new Error(`account ${accountId} vanished`);
+  return row.modseq;
+}
+
+const statementCache = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/** A prepared statement, compiled once per database and reused (hot paths run thousands). */
+export function stmt(db: Db, sql: string): Database.Statement {
+  let cache = statementCache.get(db);
+  if (!cache) {
+    cache = new Map();
+    statementCache.set(db, cache);
+  }
+  let s = cache.get(sql);
+  if (!s) {
+    s = db.prepare(sql);
+    cache.set(sql, s);
+  }
+  return s;
+}

@@ -1,0 +1,287 @@
+// Domains, accounts and aliases in SQLite.
+import { StoreError } from '../errors.js';
+import {
+  domainOf,
+  normalizeAddress,
+  normalizeAliasAddress,
+  normalizeDomain,
+  normalizeMailboxName,
+} from '../names.js';
+import {
+  type Account,
+  type Alias,
+  DEFAULT_MAILBOXES,
+  type Domain,
+  type Pop3Policy,
+  type Resolution,
+} from '../types.js';
+import { type Db, nextModseq, nextUidValidity, tx } from './db.js';
+
+interface AccountRow {
+  id: number;
+  address: string;
+  password_hash: string;
+  quota_bytes: number | null;
+  used_bytes: number;
+  pop3_policy: string;
+  disabled: number;
+  created_at: number;
+}
+
+function toAccount(r: AccountRow): Account {
+  return {
+    id: r.id,
+    address: r.address,
+    passwordHash: r.password_hash,
+    quotaBytes: r.quota_bytes,
+    usedBytes: r.used_bytes,
+    pop3Policy: r.pop3_policy as Pop3Policy,
+    disabled: r.disabled !== 0,
+    createdAt: new Date(r.created_at),
+  };
+}
+
+/** Alias chains are followed this deep at most (a loop or a long chain ends there). */
+const MAX_ALIAS_DEPTH = 8;
+
+export class SqliteDirectory {
+  constructor(private readonly db: Db) {}
+
+  addDomain(input: string): Domain {
+    const name = normalizeDomain(input);
+    const now = Date.now();
+    const r = this.db
+      .prepare('INSERT INTO domains (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING')
+      .run(name, now);
+    if (r.changes === 0) throw new StoreError('EXISTS', `domain ${name} already exists`);
+    return { name, createdAt: new Date(now) };
+  }
+
+  listDomains(): Domain[] {
+    const rows = this.db.prepare('SELECT name, created_at FROM domains ORDER BY name').all() as {
+      name: string;
+      created_at: number;
+    }[];
+    return rows.map((r) => ({ name: r.name, createdAt: new Date(r.created_at) }));
+  }
+
+  isLocalDomain(input: string): boolean {
+    let name: string;
+    try {
+      name = normalizeDomain(input);
+    } catch {
+      return false;
+    }
+    return this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(name) !== undefined;
+  }
+
+  removeDomain(input: string, force: boolean, removeAccount: (address: string) => void): void {
+    const name = normalizeDomain(input);
+    if (!this.isLocalDomain(name)) throw new StoreError('NOT_FOUND', `no domain ${name}`);
+    const accounts = this.db.prepare('SELECT address FROM accounts WHERE domain = ?').all(name) as {
+      address: string;
+    }[];
+    const aliases = this.db
+      .prepare('SELECT COUNT(*) AS n FROM aliases WHERE domain = ?')
+      .get(name) as {
+      n: number;
+    };
+    if (!force && (accounts.length > 0 || aliases.n > 0)) {
+      throw new StoreError(
+        'IN_USE',
+        `domain ${name} still has ${accounts.length} account(s) and ${aliases.n} alias(es)`,
+      );
+    }
+    for (const a of accounts) removeAccount(a.address);
+    tx(this.db, () => {
+      this.db.prepare('DELETE FROM aliases WHERE domain = ?').run(name);
+      this.db.prepare('DELETE FROM domains WHERE name = ?').run(name);
+    });
+  }
+
+  createAccount(input: {
+    address: string;
+    passwordHash: string;
+    quotaBytes?: number | null;
+  }): Account {
+    const address = normalizeAddress(input.address);
+    const domain = domainOf(address);
+    return tx(this.db, () => {
+      if (!this.isLocalDomain(domain)) {
+        throw new StoreError('NOT_FOUND', `domain ${domain} does not exist; add it first`);
+      }
+      if (this.getAccount(address)) throw new StoreError('EXISTS', `account ${address} exists`);
+      if (this.db.prepare('SELECT 1 FROM aliases WHERE address = ?').get(address)) {
+        throw new StoreError('EXISTS', `${address} is already an alias`);
+      }
+      const r = this.db
+        .prepare(
+          `INSERT INTO accounts (address, domain, password_hash, quota_bytes, created_at)
+           VALUES (?, ?, ?, ?, ?)`,
+        )
+        .run(address, domain, input.passwordHash, input.quotaBytes ?? null, Date.now());
+      const id = Number(r.lastInsertRowid);
+      for (const mb of DEFAULT_MAILBOXES) {
+        this.db
+          .prepare(
+            `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use)
+             VALUES (?, ?, ?, ?, ?)`,
+          )
+          .run(
+            id,
+            normalizeMailboxName(mb.name),
+            nextUidValidity(this.db),
+            nextModseq(this.db, id),
+            mb.specialUse,
+          );
+        this.db
+          .prepare('INSERT INTO subscriptions (account_id, name) VALUES (?, ?)')
+          .run(id, mb.name);
+      }
+      return this.getAccountById(id)!;
+    });
+  }
+
+  getAccount(input: string): Account | null {
+    let address: string;
+    try {
+      address = normalizeAddress(input);
+    } catch {
+      return null;
+    }
+    const r = this.db.prepare('SELECT * FROM accounts WHERE address = ?').get(address) as
+      | AccountRow
+      | undefined;
+    return r ? toAccount(r) : null;
+  }
+
+  getAccountById(id: number): Account | null {
+    const r = this.db.prepare('SELECT * FROM accounts WHERE id = ?').get(id) as
+      | AccountRow
+      | undefined;
+    return r ? toAccount(r) : null;
+  }
+
+  listAccounts(domain?: string): Account[] {
+    const rows = (
+      domain === undefined
+        ? this.db.prepare('SELECT * FROM accounts ORDER BY address').all()
+        : this.db
+            .prepare('SELECT * FROM accounts WHERE domain = ? ORDER BY address')
+            .all(normalizeDomain(domain))
+    ) as AccountRow[];
+    return rows.map(toAccount);
+  }
+
+  private mustAccount(address: string): Account {
+    const a = this.getAccount(address);
+    if (!a) throw new StoreError('NOT_FOUND', `no account ${address}`);
+    return a;
+  }
+
+  setPassword(address: string, hash: string): void {
+    const a = this.mustAccount(address);
+    this.db.prepare('UPDATE accounts SET password_hash = ? WHERE id = ?').run(hash, a.id);
+  }
+
+  setQuota(address: string, quotaBytes: number | null): void {
+    if (quotaBytes !== null && (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)) {
+      throw new StoreError('INVALID', `invalid quota: ${quotaBytes}`);
+    }
+    const a = this.mustAccount(address);
+    this.db.prepare('UPDATE accounts SET quota_bytes = ? WHERE id = ?').run(quotaBytes, a.id);
+  }
+
+  setPop3Policy(address: string, policy: Pop3Policy): void {
+    if (!['delete', 'keep', 'trash'].includes(policy)) {
+      throw new StoreError('INVALID', `invalid POP3 policy: ${policy}`);
+    }
+    const a = this.mustAccount(address);
+    this.db.prepare('UPDATE accounts SET pop3_policy = ? WHERE id = ?').run(policy, a.id);
+  }
+
+  addAlias(input: string, targetsIn: string[]): Alias {
+    const address = normalizeAliasAddress(input);
+    const domain = address.startsWith('@') ? address.slice(1) : domainOf(address);
+    if (targetsIn.length === 0)
+      throw new StoreError('INVALID', 'an alias needs at least one target');
+    const targets = [...new Set(targetsIn.map((t) => normalizeAddress(t)))];
+    return tx(this.db, () => {
+      if (!this.isLocalDomain(domain)) {
+        throw new StoreError('NOT_FOUND', `domain ${domain} does not exist; add it first`);
+      }
+      if (this.getAccount(address)) throw new StoreError('EXISTS', `${address} is an account`);
+      const r = this.db
+        .prepare(
+          `INSERT INTO aliases (address, domain, targets, created_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT DO NOTHING`,
+        )
+        .run(address, domain, JSON.stringify(targets), Date.now());
+      if (r.changes === 0) throw new StoreError('EXISTS', `alias ${address} already exists`);
+      return { address, targets };
+    });
+  }
+
+  listAliases(domain?: string): Alias[] {
+    const rows = (
+      domain === undefined
+        ? this.db.prepare('SELECT address, targets FROM aliases ORDER BY address').all()
+        : this.db
+            .prepare('SELECT address, targets FROM aliases WHERE domain = ? ORDER BY address')
+            .all(normalizeDomain(domain))
+    ) as { address: string; targets: string }[];
+    return rows.map((r) => ({ address: r.address, targets: JSON.parse(r.targets) as string[] }));
+  }
+
+  removeAlias(input: string): void {
+    const address = normalizeAliasAddress(input);
+    const r = this.db.prepare('DELETE FROM aliases WHERE address = ?').run(address);
+    if (r.changes === 0) throw new StoreError('NOT_FOUND', `no alias ${address}`);
+  }
+
+  private aliasTargets(address: string): string[] | null {
+    const r = this.db.prepare('SELECT targets FROM aliases WHERE address = ?').get(address) as
+      | { targets: string }
+      | undefined;
+    return r ? (JSON.parse(r.targets) as string[]) : null;
+  }
+
+  resolveRecipient(input: string): Resolution | null {
+    let address: string;
+    try {
+      address = normalizeAddress(input);
+    } catch {
+      return null;
+    }
+    const accounts = new Map<number, Account>();
+    const remote = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (addr: string, depth: number, allowCatchAll: boolean): boolean => {
+      if (seen.has(addr)) return true;
+      if (depth > MAX_ALIAS_DEPTH) return false;
+      seen.add(addr);
+      const account = this.getAccount(addr);
+      if (account) {
+        accounts.set(account.id, account);
+        return true;
+      }
+      const domain = domainOf(addr);
+      const targets =
+        this.aliasTargets(addr) ?? (allowCatchAll ? this.aliasTargets(`@${domain}`) : null);
+      if (targets) {
+        for (const t of targets) {
+          // An alias target in a local domain resolves locally (never the catch-all again:
+          // a catch-all pointing into its own domain must not loop); others are forwarded.
+          if (this.isLocalDomain(domainOf(t))) visit(t, depth + 1, false);
+          else remote.add(t);
+        }
+        return true;
+      }
+      return false;
+    };
+    if (!this.isLocalDomain(domainOf(address))) return null;
+    if (!visit(address, 0, true)) return null;
+    if (accounts.size === 0 && remote.size === 0) return null;
+    return { accounts: [...accounts.values()], remote: [...remote] };
+  }
+}

@@ -1,0 +1,175 @@
+// Mailboxes and subscriptions in SQLite.
+import { StoreError } from '../errors.js';
+import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
+import { MAILBOX_DELIMITER, type Mailbox, type MailboxStatus, type SpecialUse } from '../types.js';
+import { type Db, nextModseq, nextUidValidity, tx } from './db.js';
+
+interface MailboxRow {
+  id: number;
+  account_id: number;
+  name: string;
+  uid_validity: number;
+  uid_next: number;
+  highest_modseq: number;
+  special_use: string | null;
+  subscribed: number;
+}
+
+const SELECT_MAILBOX = `SELECT m.*, EXISTS (SELECT 1 FROM subscriptions s
+  WHERE s.account_id = m.account_id AND s.name = m.name) AS subscribed FROM mailboxes m`;
+
+function toMailbox(r: MailboxRow): Mailbox {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    uidValidity: r.uid_validity,
+    uidNext: r.uid_next,
+    highestModseq: r.highest_modseq,
+    specialUse: r.special_use as SpecialUse | null,
+    subscribed: r.subscribed !== 0,
+  };
+}
+
+/** At most this many mailboxes per account: a limit against runaway clients. */
+export const MAX_MAILBOXES_PER_ACCOUNT = 10_000;
+
+export class SqliteMailboxes {
+  constructor(private readonly db: Db) {}
+
+  list(accountId: number): Mailbox[] {
+    const rows = this.db
+      .prepare(`${SELECT_MAILBOX} WHERE m.account_id = ? ORDER BY m.name`)
+      .all(accountId) as MailboxRow[];
+    return rows.map(toMailbox);
+  }
+
+  get(accountId: number, name: string): Mailbox | null {
+    let n: string;
+    try {
+      n = normalizeMailboxName(name);
+    } catch {
+      return null;
+    }
+    const r = this.db
+      .prepare(`${SELECT_MAILBOX} WHERE m.account_id = ? AND m.name = ?`)
+      .get(accountId, n) as MailboxRow | undefined;
+    return r ? toMailbox(r) : null;
+  }
+
+  getById(id: number): Mailbox | null {
+    const r = this.db.prepare(`${SELECT_MAILBOX} WHERE m.id = ?`).get(id) as MailboxRow | undefined;
+    return r ? toMailbox(r) : null;
+  }
+
+  mustGet(id: number): Mailbox {
+    const m = this.getById(id);
+    if (!m) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    return m;
+  }
+
+  create(accountId: number, name: string, specialUse: SpecialUse | null): Mailbox {
+    const n = normalizeMailboxName(name);
+    return tx(this.db, () => {
+      if (this.get(accountId, n)) throw new StoreError('EXISTS', `mailbox ${n} already exists`);
+      const count = this.db
+        .prepare('SELECT COUNT(*) AS n FROM mailboxes WHERE account_id = ?')
+        .get(accountId) as { n: number };
+      if (count.n >= MAX_MAILBOXES_PER_ACCOUNT) {
+        throw new StoreError('LIMIT', `too many mailboxes (limit ${MAX_MAILBOXES_PER_ACCOUNT})`);
+      }
+      const r = this.db
+        .prepare(
+          `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use)
+           VALUES (?, ?, ?, ?, ?)`,
+        )
+        .run(accountId, n, nextUidValidity(this.db), nextModseq(this.db, accountId), specialUse);
+      return this.getById(Number(r.lastInsertRowid))!;
+    });
+  }
+
+  /** Mailboxes whose name is `name` or below it. */
+  private withInferiors(accountId: number, name: string): MailboxRow[] {
+    return this.db
+      .prepare(
+        `SELECT * FROM mailboxes WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)`,
+      )
+      .all(accountId, name, name.length + 1, name + MAILBOX_DELIMITER) as MailboxRow[];
+  }
+
+  /**
+   * RFC 9051 §6.3.6: renaming renames every inferior; RENAME INBOX is handled by the IMAP
+   * layer (it moves the messages and leaves INBOX in place), so the store refuses it.
+   */
+  rename(id: number, newName: string): Mailbox[] {
+    const mb = this.mustGet(id);
+    if (mb.name === 'INBOX') throw new StoreError('NOT_ALLOWED', 'INBOX cannot be renamed here');
+    const target = normalizeMailboxName(newName);
+    if (target === 'INBOX') throw new StoreError('EXISTS', 'INBOX already exists');
+    if (target === mb.name) throw new StoreError('EXISTS', `mailbox ${target} already exists`);
+    if (target.startsWith(mb.name + MAILBOX_DELIMITER)) {
+      throw new StoreError('INVALID', 'cannot rename a mailbox into itself');
+    }
+    return tx(this.db, () => {
+      const moving = this.withInferiors(mb.accountId, mb.name);
+      const renamed: Mailbox[] = [];
+      for (const row of moving) {
+        const name = target + row.name.slice(mb.name.length);
+        if (name.split(MAILBOX_DELIMITER).length > MAX_MAILBOX_DEPTH) {
+          throw new StoreError('LIMIT', 'mailbox nesting too deep');
+        }
+        if (this.get(mb.accountId, name)) throw new StoreError('EXISTS', `mailbox ${name} exists`);
+        const modseq = nextModseq(this.db, mb.accountId);
+        this.db
+          .prepare('UPDATE mailboxes SET name = ?, highest_modseq = ? WHERE id = ?')
+          .run(name, modseq, row.id);
+        this.db
+          .prepare('UPDATE subscriptions SET name = ? WHERE account_id = ? AND name = ?')
+          .run(name, mb.accountId, row.name);
+        renamed.push(this.getById(row.id)!);
+      }
+      return renamed;
+    });
+  }
+
+  setSubscribed(accountId: number, name: string, subscribed: boolean): void {
+    const n = normalizeMailboxName(name);
+    if (subscribed) {
+      this.db
+        .prepare(
+          'INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING',
+        )
+        .run(accountId, n);
+    } else {
+      this.db
+        .prepare('DELETE FROM subscriptions WHERE account_id = ? AND name = ?')
+        .run(accountId, n);
+    }
+  }
+
+  listSubscriptions(accountId: number): string[] {
+    const rows = this.db
+      .prepare('SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name')
+      .all(accountId) as { name: string }[];
+    return rows.map((r) => r.name);
+  }
+
+  status(id: number): MailboxStatus {
+    const mb = this.mustGet(id);
+    const r = this.db
+      .prepare(
+        `SELECT COUNT(*) AS messages,
+           COALESCE(SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Seen %' THEN 0 ELSE 1 END), 0) AS unseen,
+           COALESCE(SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Deleted %' THEN 1 ELSE 0 END), 0) AS deleted,
+           COALESCE(SUM(size), 0) AS size
+         FROM mailbox_messages WHERE mailbox_id = ?`,
+      )
+      .get(id) as { messages: number; unseen: number; deleted: number; size: number };
+    return {
+      ...r,
+      uidNext: mb.uidNext,
+      uidValidity: mb.uidValidity,
+      highestModseq: mb.highestModseq,
+    };
+  }
+}

@@ -1,0 +1,470 @@
+// Messages in SQLite: append with group commit, flags, copy/move, expunge, blob collection.
+import type { FileBlobStore } from '../blobs/file-blobs.js';
+import { fsyncDir, sha256 } from '../blobs/file-blobs.js';
+import { StoreError } from '../errors.js';
+import type { ChangeBus } from '../events.js';
+import { applyFlags, decodeFlags, encodeFlags, normalizeFlags, sameFlags } from '../flags.js';
+import type {
+  AppendResult,
+  AppendTarget,
+  ChangeEvent,
+  CopyResult,
+  FlagMode,
+  Mailbox,
+  MessageDetail,
+  MessageRecord,
+  NewMessage,
+  StoreFlagsResult,
+} from '../types.js';
+import { type Db, nextModseq, stmt, tx } from './db.js';
+import type { SqliteMailboxes } from './mailboxes.js';
+
+interface RecordRow {
+  uid: number;
+  message_id: number;
+  flags: string;
+  modseq: number;
+  size: number;
+  internal_date: number;
+  blob_hash: string;
+}
+
+function toRecord(r: RecordRow): MessageRecord {
+  return {
+    uid: r.uid,
+    messageId: r.message_id,
+    flags: decodeFlags(r.flags),
+    modseq: r.modseq,
+    size: r.size,
+    internalDate: new Date(r.internal_date),
+    blobHash: r.blob_hash,
+  };
+}
+
+const SELECT_RECORD = `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date,
+  m.blob_hash FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`;
+
+interface PendingAppend {
+  message: NewMessage;
+  hash: string;
+  targets: AppendTarget[];
+  dirs: string[];
+  resolve: (r: AppendResult[]) => void;
+  reject: (e: unknown) => void;
+}
+
+export class SqliteMessages {
+  private queue: PendingAppend[] = [];
+  private flushing = false;
+  /** Blob hashes an append has written but not yet committed: never collected meanwhile. */
+  private readonly inflight = new Map<string, number>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly blobs: FileBlobStore,
+    private readonly bus: ChangeBus,
+    private readonly mailboxes: SqliteMailboxes,
+  ) {}
+
+  /**
+   * Group commit: each append writes and fsyncs its blob on its own (in the thread pool), then
+   * joins the next batch; one batch syncs the touched directories once and commits all its
+   * appends in one SQLite transaction (one WAL fsync), each in its own savepoint so one
+   * over-quota message does not fail the others.
+   */
+  async append(message: NewMessage, targets: AppendTarget[]): Promise<AppendResult[]> {
+    if (targets.length === 0) throw new StoreError('INVALID', 'append needs a target mailbox');
+    const hash = sha256(message.raw);
+    this.inflight.set(hash, (this.inflight.get(hash) ?? 0) + 1);
+    try {
+      const dirs = await this.blobs.put(hash, message.raw);
+      return await new Promise<AppendResult[]>((resolve, reject) => {
+        this.queue.push({ message, hash, targets, dirs, resolve, reject });
+        if (!this.flushing) void this.flush();
+      });
+    } finally {
+      const n = (this.inflight.get(hash) ?? 1) - 1;
+      if (n === 0) this.inflight.delete(hash);
+      else this.inflight.set(hash, n);
+    }
+  }
+
+  /** Resolves once every append queued so far has committed (or failed). */
+  async drain(): Promise<void> {
+    while (this.flushing || this.queue.length > 0 || this.inflight.size > 0) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        const outcomes: Array<{ ok: true; value: AppendResult[] } | { ok: false; error: unknown }> =
+          [];
+        try {
+          await Promise.all([...new Set(batch.flatMap((p) => p.dirs))].map((d) => fsyncDir(d)));
+          tx(this.db, () => {
+            for (const p of batch) {
+              try {
+                outcomes.push({ ok: true, value: this.db.transaction(() => this.insert(p))() });
+              } catch (error) {
+                outcomes.push({ ok: false, error });
+              }
+            }
+          });
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+          continue;
+        }
+        batch.forEach((p, i) => {
+          const o = outcomes[i]!;
+          if (o.ok) {
+            for (const r of o.value) this.emitFor(r.mailboxId, 'append', r.modseq, [r.uid]);
+            p.resolve(o.value);
+          } else {
+            p.reject(o.error);
+          }
+        });
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private insert(p: PendingAppend): AppendResult[] {
+    const { message, hash } = p;
+    const size = message.raw.length;
+    const idx = message.index;
+    const inserted = stmt(
+      this.db,
+      `INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc, s_bcc,
+         s_subject, s_message_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (blob_hash) DO NOTHING`,
+    ).run(
+      hash,
+      size,
+      JSON.stringify(idx.structure ?? null),
+      JSON.stringify(idx.envelope ?? null),
+      idx.search.from,
+      idx.search.to,
+      idx.search.cc,
+      idx.search.bcc,
+      idx.search.subject,
+      idx.search.messageId,
+      idx.search.sentAt,
+    );
+    const messageId = (
+      stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number }
+    ).id;
+    if (inserted.changes > 0) {
+      stmt(this.db, 'INSERT INTO message_text (rowid, text) VALUES (?, ?)').run(
+        messageId,
+        idx.text,
+      );
+    }
+    const mailboxes = p.targets.map((t) => this.mailboxes.mustGet(t.mailboxId));
+    this.checkQuota(mailboxes, size);
+    const internalDate = (message.internalDate ?? new Date()).getTime();
+    return p.targets.map((t, i) => {
+      const mb = mailboxes[i]!;
+      return this.addRow(
+        mb.id,
+        mb.accountId,
+        messageId,
+        normalizeFlags(t.flags ?? []),
+        internalDate,
+        size,
+      );
+    });
+  }
+
+  private addRow(
+    mailboxId: number,
+    accountId: number,
+    messageId: number,
+    flags: string[],
+    internalDate: number,
+    size: number,
+    modseqIn?: number,
+  ): AppendResult {
+    const modseq = modseqIn ?? nextModseq(this.db, accountId);
+    const mb = stmt(
+      this.db,
+      `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?
+       RETURNING uid_next - 1 AS uid, uid_validity`,
+    ).get(modseq, mailboxId) as { uid: number; uid_validity: number };
+    stmt(
+      this.db,
+      `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date, size)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(mailboxId, mb.uid, messageId, encodeFlags(flags), modseq, internalDate, size);
+    stmt(this.db, 'UPDATE accounts SET used_bytes = used_bytes + ? WHERE id = ?').run(
+      size,
+      accountId,
+    );
+    return { mailboxId, uidValidity: mb.uid_validity, uid: mb.uid, modseq };
+  }
+
+  /** Fails with OVERQUOTA if adding `size` bytes per target would exceed an account's quota. */
+  private checkQuota(targets: Mailbox[], size: number): void {
+    const perAccount = new Map<number, number>();
+    for (const t of targets) perAccount.set(t.accountId, (perAccount.get(t.accountId) ?? 0) + size);
+    for (const [accountId, adding] of perAccount) {
+      const a = stmt(this.db, 'SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?').get(
+        accountId,
+      ) as { quota_bytes: number | null; used_bytes: number };
+      if (a.quota_bytes !== null && a.used_bytes + adding > a.quota_bytes) {
+        throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
+      }
+    }
+  }
+
+  list(mailboxId: number, changedSince?: number): MessageRecord[] {
+    const rows = (
+      changedSince === undefined
+        ? stmt(this.db, `${SELECT_RECORD} WHERE mm.mailbox_id = ? ORDER BY mm.uid`).all(mailboxId)
+        : stmt(
+            this.db,
+            `${SELECT_RECORD} WHERE mm.mailbox_id = ? AND mm.modseq > ? ORDER BY mm.uid`,
+          ).all(mailboxId, changedSince)
+    ) as RecordRow[];
+    return rows.map(toRecord);
+  }
+
+  private rowsFor(mailboxId: number, uids: number[]): RecordRow[] {
+    return stmt(
+      this.db,
+      `${SELECT_RECORD} WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))
+       ORDER BY mm.uid`,
+    ).all(mailboxId, JSON.stringify(uids)) as RecordRow[];
+  }
+
+  get(mailboxId: number, uids: number[]): MessageDetail[] {
+    const rows = stmt(
+      this.db,
+      `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date, m.blob_hash,
+         m.structure, m.envelope, m.s_from, m.s_to, m.s_cc, m.s_bcc, m.s_subject, m.s_message_id,
+         m.sent_at
+       FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
+       WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?)) ORDER BY mm.uid`,
+    ).all(mailboxId, JSON.stringify(uids)) as Array<RecordRow & Record<string, unknown>>;
+    return rows.map((r) => ({
+      ...toRecord(r),
+      index: {
+        structure: JSON.parse(r.structure as string),
+        envelope: JSON.parse(r.envelope as string),
+        search: {
+          from: r.s_from as string,
+          to: r.s_to as string,
+          cc: r.s_cc as string,
+          bcc: r.s_bcc as string,
+          subject: r.s_subject as string,
+          messageId: r.s_message_id as string,
+          sentAt: r.sent_at as number | null,
+        },
+        // The text lives in the full-text index; FETCH never needs it.
+        text: '',
+      },
+    }));
+  }
+
+  async read(hash: string): Promise<Buffer> {
+    return this.blobs.read(hash);
+  }
+
+  setFlags(
+    mailboxId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    unchangedSince?: number,
+  ): StoreFlagsResult {
+    const mb = this.mailboxes.mustGet(mailboxId);
+    const result = tx(this.db, () => {
+      const updated: StoreFlagsResult['updated'] = [];
+      const modified: number[] = [];
+      let modseq = 0;
+      for (const r of this.rowsFor(mailboxId, uids)) {
+        // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched.
+        if (unchangedSince !== undefined && r.modseq > unchangedSince) {
+          modified.push(r.uid);
+          continue;
+        }
+        const current = decodeFlags(r.flags);
+        const next = applyFlags(current, mode, flags);
+        if (sameFlags(current, next)) continue;
+        if (modseq === 0) modseq = nextModseq(this.db, mb.accountId);
+        stmt(
+          this.db,
+          'UPDATE mailbox_messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?',
+        ).run(encodeFlags(next), modseq, mailboxId, r.uid);
+        updated.push({ uid: r.uid, flags: next, modseq });
+      }
+      if (modseq !== 0) {
+        stmt(this.db, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(
+          modseq,
+          mailboxId,
+        );
+      }
+      return { updated, modified, modseq };
+    });
+    if (result.updated.length > 0) {
+      this.emitFor(
+        mailboxId,
+        'flags',
+        result.modseq,
+        result.updated.map((u) => u.uid),
+        mb.accountId,
+      );
+    }
+    return { updated: result.updated, modified: result.modified };
+  }
+
+  copy(fromId: number, uids: number[], toId: number, move: boolean): CopyResult {
+    const from = this.mailboxes.mustGet(fromId);
+    const to = this.mailboxes.mustGet(toId);
+    if (from.accountId !== to.accountId) throw new StoreError('NOT_ALLOWED', 'cross-account copy');
+    const result = tx(this.db, () => {
+      const rows = this.rowsFor(fromId, uids);
+      if (rows.length === 0) return null;
+      const total = rows.reduce((s, r) => s + r.size, 0);
+      this.checkQuota([to], total);
+      const modseq = nextModseq(this.db, to.accountId);
+      const mapping: Array<[number, number]> = [];
+      let uidValidity = to.uidValidity;
+      for (const r of rows) {
+        const res = this.addRow(
+          toId,
+          to.accountId,
+          r.message_id,
+          decodeFlags(r.flags),
+          r.internal_date,
+          r.size,
+          modseq,
+        );
+        uidValidity = res.uidValidity;
+        mapping.push([r.uid, res.uid]);
+      }
+      const expunged = move ? this.removeRows(from, rows, modseq) : { uids: [], hashes: [] };
+      return { uidValidity, mapping, modseq, expunged };
+    });
+    if (!result) return { uidValidity: to.uidValidity, mapping: [], modseq: 0 };
+    this.emitFor(
+      toId,
+      'append',
+      result.modseq,
+      result.mapping.map((m) => m[1]),
+      to.accountId,
+    );
+    if (move) this.afterRemove(from, result.modseq, result.expunged);
+    return { uidValidity: result.uidValidity, mapping: result.mapping, modseq: result.modseq };
+  }
+
+  expunge(mailboxId: number, uids: number[] | undefined, onlyDeleted: boolean): number[] {
+    const mb = this.mailboxes.mustGet(mailboxId);
+    const result = tx(this.db, () => {
+      let rows =
+        uids === undefined
+          ? (stmt(this.db, `${SELECT_RECORD} WHERE mm.mailbox_id = ? ORDER BY mm.uid`).all(
+              mailboxId,
+            ) as RecordRow[])
+          : this.rowsFor(mailboxId, uids);
+      if (onlyDeleted) rows = rows.filter((r) => decodeFlags(r.flags).includes('\\Deleted'));
+      if (rows.length === 0) return null;
+      const modseq = nextModseq(this.db, mb.accountId);
+      return { modseq, removed: this.removeRows(mb, rows, modseq) };
+    });
+    if (!result) return [];
+    this.afterRemove(mb, result.modseq, result.removed);
+    return result.removed.uids;
+  }
+
+  /** Inside a transaction: deletes the rows, records them as expunged, collects orphans. */
+  private removeRows(
+    mb: Mailbox,
+    rows: RecordRow[],
+    modseq: number,
+  ): { uids: number[]; hashes: string[] } {
+    let bytes = 0;
+    for (const r of rows) {
+      stmt(this.db, 'DELETE FROM mailbox_messages WHERE mailbox_id = ? AND uid = ?').run(
+        mb.id,
+        r.uid,
+      );
+      stmt(
+        this.db,
+        'INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)',
+      ).run(mb.id, r.uid, modseq);
+      bytes += r.size;
+    }
+    stmt(this.db, 'UPDATE accounts SET used_bytes = used_bytes - ? WHERE id = ?').run(
+      bytes,
+      mb.accountId,
+    );
+    stmt(this.db, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mb.id);
+    return { uids: rows.map((r) => r.uid), hashes: this.collect(rows.map((r) => r.message_id)) };
+  }
+
+  private afterRemove(
+    mb: Mailbox,
+    modseq: number,
+    removed: { uids: number[]; hashes: string[] },
+  ): void {
+    this.unlinkBlobs(removed.hashes);
+    this.emitFor(mb.id, 'expunge', modseq, removed.uids, mb.accountId);
+  }
+
+  /** Inside a transaction: drops stored messages no mailbox refers to; returns their hashes. */
+  collect(messageIds: number[]): string[] {
+    const orphans = stmt(
+      this.db,
+      `SELECT id, blob_hash FROM messages WHERE id IN (SELECT value FROM json_each(?))
+       AND NOT EXISTS (SELECT 1 FROM mailbox_messages WHERE message_id = messages.id)`,
+    ).all(JSON.stringify([...new Set(messageIds)])) as { id: number; blob_hash: string }[];
+    for (const o of orphans) {
+      stmt(this.db, 'DELETE FROM message_text WHERE rowid = ?').run(o.id);
+      stmt(this.db, 'DELETE FROM messages WHERE id = ?').run(o.id);
+    }
+    return orphans.map((o) => o.blob_hash);
+  }
+
+  /** After commit. A crash before this leaves an orphan file, never a dangling row. */
+  unlinkBlobs(hashes: string[]): void {
+    for (const h of hashes) {
+      if (!this.inflight.has(h)) void this.blobs.remove(h);
+    }
+  }
+
+  expungedSince(mailboxId: number, modseq: number): number[] {
+    const rows = stmt(
+      this.db,
+      'SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid',
+    ).all(mailboxId, modseq) as { uid: number }[];
+    return rows.map((r) => r.uid);
+  }
+
+  /** Message ids held by the given mailboxes (before deleting them). */
+  messageIdsOf(mailboxIds: number[]): number[] {
+    const rows = stmt(
+      this.db,
+      `SELECT DISTINCT message_id FROM mailbox_messages
+       WHERE mailbox_id IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify(mailboxIds)) as { message_id: number }[];
+    return rows.map((r) => r.message_id);
+  }
+
+  emitFor(
+    mailboxId: number,
+    kind: ChangeEvent['kind'],
+    modseq: number,
+    uids: number[],
+    accountId?: number,
+  ): void {
+    const acc = accountId ?? this.mailboxes.getById(mailboxId)?.accountId;
+    if (acc === undefined) return;
+    this.bus.emit({ accountId: acc, mailboxId, modseq, kind, uids });
+  }
+}

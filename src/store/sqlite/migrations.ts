@@ -1,0 +1,96 @@
+// Versioned schema migrations, applied in order inside one transaction each; the applied
+// version is kept in PRAGMA user_version. Never edit a released migration: add a new one.
+import type Database from 'better-sqlite3';
+
+export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE domains (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+CREATE TABLE accounts (
+  id INTEGER PRIMARY KEY,
+  address TEXT NOT NULL UNIQUE,
+  domain TEXT NOT NULL REFERENCES domains(name),
+  password_hash TEXT NOT NULL,
+  quota_bytes INTEGER,
+  used_bytes INTEGER NOT NULL DEFAULT 0,
+  modseq INTEGER NOT NULL DEFAULT 0,
+  pop3_policy TEXT NOT NULL DEFAULT 'delete',
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts(domain);
+CREATE TABLE aliases (
+  address TEXT PRIMARY KEY,
+  domain TEXT NOT NULL REFERENCES domains(name),
+  targets TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX aliases_domain ON aliases(domain);
+CREATE TABLE mailboxes (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  uid_validity INTEGER NOT NULL,
+  uid_next INTEGER NOT NULL DEFAULT 1,
+  highest_modseq INTEGER NOT NULL,
+  special_use TEXT,
+  UNIQUE (account_id, name)
+);
+CREATE TABLE subscriptions (
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY,
+  blob_hash TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  structure TEXT NOT NULL,
+  envelope TEXT NOT NULL,
+  s_from TEXT NOT NULL, s_to TEXT NOT NULL, s_cc TEXT NOT NULL, s_bcc TEXT NOT NULL,
+  s_subject TEXT NOT NULL, s_message_id TEXT NOT NULL, sent_at INTEGER
+);
+CREATE TABLE mailbox_messages (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  flags TEXT NOT NULL,
+  modseq INTEGER NOT NULL,
+  internal_date INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX mailbox_messages_message ON mailbox_messages(message_id);
+CREATE INDEX mailbox_messages_modseq ON mailbox_messages(mailbox_id, modseq);
+CREATE TABLE expunged (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+-- Trigram tokens give IMAP SEARCH its case-insensitive substring semantics (RFC 9051 §6.4.4).
+CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
+`,
+  },
+];
+
+export function migrate(db: Database.Database): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  if (current > latest) {
+    throw new Error(
+      `database schema version ${current} is newer than this letterbox (${latest}); upgrade letterbox`,
+    );
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return latest;
+}

@@ -1,0 +1,250 @@
+// The embedded MailStore: SQLite (better-sqlite3, WAL) for rows, files for message blobs.
+// better-sqlite3 is synchronous: statements are prepared once and transactions kept short;
+// appends are batched into one commit (see messages.ts).
+import { join } from 'node:path';
+import { FileBlobStore } from '../blobs/file-blobs.js';
+import { StoreError } from '../errors.js';
+import { ChangeBus } from '../events.js';
+import type {
+  Account,
+  Alias,
+  AppendResult,
+  AppendTarget,
+  ChangeListener,
+  CopyResult,
+  Domain,
+  FlagMode,
+  Mailbox,
+  MailboxStatus,
+  MailStore,
+  MessageDetail,
+  MessageRecord,
+  NewMessage,
+  Pop3Policy,
+  Resolution,
+  SpecialUse,
+  StoreFlagsResult,
+} from '../types.js';
+import { type Db, openDatabase, tx } from './db.js';
+import { SqliteDirectory } from './directory.js';
+import { SqliteMailboxes } from './mailboxes.js';
+import { SqliteMessages } from './messages.js';
+
+export interface SqliteStoreOptions {
+  /** Data directory: holds `letterbox.db` and `blobs/`. */
+  dir: string;
+  onListenerError?: (err: unknown) => void;
+}
+
+export class SqliteStore implements MailStore {
+  readonly kind = 'sqlite';
+  private readonly directory: SqliteDirectory;
+  private readonly mailboxes: SqliteMailboxes;
+  private readonly messages: SqliteMessages;
+  private readonly bus: ChangeBus;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Db,
+    blobs: FileBlobStore,
+    opts: SqliteStoreOptions,
+  ) {
+    this.bus = new ChangeBus(opts.onListenerError);
+    this.directory = new SqliteDirectory(db);
+    this.mailboxes = new SqliteMailboxes(db);
+    this.messages = new SqliteMessages(db, blobs, this.bus, this.mailboxes);
+  }
+
+  static async open(opts: SqliteStoreOptions): Promise<SqliteStore> {
+    const blobs = new FileBlobStore(join(opts.dir, 'blobs'));
+    await blobs.init();
+    const db = openDatabase(join(opts.dir, 'letterbox.db'));
+    return new SqliteStore(db, blobs, opts);
+  }
+
+  // Domains
+
+  async addDomain(name: string): Promise<Domain> {
+    return this.directory.addDomain(name);
+  }
+  async listDomains(): Promise<Domain[]> {
+    return this.directory.listDomains();
+  }
+  async removeDomain(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    this.directory.removeDomain(name, opts.force === true, (a) => this.removeAccountSync(a));
+  }
+  async isLocalDomain(name: string): Promise<boolean> {
+    return this.directory.isLocalDomain(name);
+  }
+
+  // Accounts
+
+  async createAccount(input: {
+    address: string;
+    passwordHash: string;
+    quotaBytes?: number | null;
+  }): Promise<Account> {
+    return this.directory.createAccount(input);
+  }
+  async getAccount(address: string): Promise<Account | null> {
+    return this.directory.getAccount(address);
+  }
+  async getAccountById(id: number): Promise<Account | null> {
+    return this.directory.getAccountById(id);
+  }
+  async listAccounts(domain?: string): Promise<Account[]> {
+    return this.directory.listAccounts(domain);
+  }
+  async setPassword(address: string, passwordHash: string): Promise<void> {
+    this.directory.setPassword(address, passwordHash);
+  }
+  async setQuota(address: string, quotaBytes: number | null): Promise<void> {
+    this.directory.setQuota(address, quotaBytes);
+  }
+  async setPop3Policy(address: string, policy: Pop3Policy): Promise<void> {
+    this.directory.setPop3Policy(address, policy);
+  }
+  async removeAccount(address: string): Promise<void> {
+    this.removeAccountSync(address);
+  }
+
+  private removeAccountSync(address: string): void {
+    const account = this.directory.getAccount(address);
+    if (!account) throw new StoreError('NOT_FOUND', `no account ${address}`);
+    const hashes = tx(this.db, () => {
+      const ids = this.messages.messageIdsOf(this.mailboxes.list(account.id).map((m) => m.id));
+      // Cascades to mailboxes, their messages, expunge records and subscriptions.
+      this.db.prepare('DELETE FROM accounts WHERE id = ?').run(account.id);
+      return this.messages.collect(ids);
+    });
+    this.messages.unlinkBlobs(hashes);
+  }
+
+  // Aliases
+
+  async addAlias(address: string, targets: string[]): Promise<Alias> {
+    return this.directory.addAlias(address, targets);
+  }
+  async listAliases(domain?: string): Promise<Alias[]> {
+    return this.directory.listAliases(domain);
+  }
+  async removeAlias(address: string): Promise<void> {
+    this.directory.removeAlias(address);
+  }
+  async resolveRecipient(address: string): Promise<Resolution | null> {
+    return this.directory.resolveRecipient(address);
+  }
+
+  // Mailboxes
+
+  async listMailboxes(accountId: number): Promise<Mailbox[]> {
+    return this.mailboxes.list(accountId);
+  }
+  async getMailbox(accountId: number, name: string): Promise<Mailbox | null> {
+    return this.mailboxes.get(accountId, name);
+  }
+  async getMailboxById(id: number): Promise<Mailbox | null> {
+    return this.mailboxes.getById(id);
+  }
+  async createMailbox(
+    accountId: number,
+    name: string,
+    specialUse: SpecialUse | null = null,
+  ): Promise<Mailbox> {
+    const mb = this.mailboxes.create(accountId, name, specialUse);
+    this.messages.emitFor(mb.id, 'mailbox-create', mb.highestModseq, [], accountId);
+    return mb;
+  }
+  async deleteMailbox(mailboxId: number): Promise<void> {
+    const mb = this.mailboxes.mustGet(mailboxId);
+    if (mb.name === 'INBOX') throw new StoreError('NOT_ALLOWED', 'INBOX cannot be deleted');
+    const hashes = tx(this.db, () => {
+      const ids = this.messages.messageIdsOf([mb.id]);
+      const freed = this.db
+        .prepare('SELECT COALESCE(SUM(size), 0) AS n FROM mailbox_messages WHERE mailbox_id = ?')
+        .get(mb.id) as { n: number };
+      this.db
+        .prepare('UPDATE accounts SET used_bytes = used_bytes - ? WHERE id = ?')
+        .run(freed.n, mb.accountId);
+      this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(mb.id);
+      return this.messages.collect(ids);
+    });
+    this.messages.unlinkBlobs(hashes);
+    this.messages.emitFor(mb.id, 'mailbox-delete', mb.highestModseq, [], mb.accountId);
+  }
+  async renameMailbox(mailboxId: number, newName: string): Promise<void> {
+    for (const mb of this.mailboxes.rename(mailboxId, newName)) {
+      this.messages.emitFor(mb.id, 'mailbox-rename', mb.highestModseq, [], mb.accountId);
+    }
+  }
+  async setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void> {
+    this.mailboxes.setSubscribed(accountId, name, subscribed);
+  }
+  async listSubscriptions(accountId: number): Promise<string[]> {
+    return this.mailboxes.listSubscriptions(accountId);
+  }
+  async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
+    return this.mailboxes.status(mailboxId);
+  }
+
+  // Messages
+
+  append(message: NewMessage, targets: AppendTarget[]): Promise<AppendResult[]> {
+    return this.messages.append(message, targets);
+  }
+  async listMessages(
+    mailboxId: number,
+    opts: { changedSince?: number } = {},
+  ): Promise<MessageRecord[]> {
+    return this.messages.list(mailboxId, opts.changedSince);
+  }
+  async getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
+    return this.messages.get(mailboxId, uids);
+  }
+  readMessage(blobHash: string): Promise<Buffer> {
+    return this.messages.read(blobHash);
+  }
+  async setFlags(
+    mailboxId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    opts: { unchangedSince?: number } = {},
+  ): Promise<StoreFlagsResult> {
+    return this.messages.setFlags(mailboxId, uids, mode, flags, opts.unchangedSince);
+  }
+  async copyMessages(
+    fromMailboxId: number,
+    uids: number[],
+    toMailboxId: number,
+  ): Promise<CopyResult> {
+    return this.messages.copy(fromMailboxId, uids, toMailboxId, false);
+  }
+  async moveMessages(
+    fromMailboxId: number,
+    uids: number[],
+    toMailboxId: number,
+  ): Promise<CopyResult> {
+    return this.messages.copy(fromMailboxId, uids, toMailboxId, true);
+  }
+  async expunge(
+    mailboxId: number,
+    opts: { uids?: number[]; onlyDeleted: boolean },
+  ): Promise<number[]> {
+    return this.messages.expunge(mailboxId, opts.uids, opts.onlyDeleted);
+  }
+  async expungedSince(mailboxId: number, modseq: number): Promise<number[]> {
+    return this.messages.expungedSince(mailboxId, modseq);
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    return this.bus.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.messages.drain();
+    this.db.close();
+  }
+}

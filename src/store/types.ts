@@ -1,0 +1,265 @@
+// The MailStore API: everything SMTP, IMAP, POP3 and the CLI know about persistent state.
+// Protocols never run SQL or touch files; the store never formats protocol responses.
+// The interface is async so that a networked backend (PostgreSQL) fits behind it.
+//
+// Data model (RFC 9051 §2.3): a mailbox has a UIDVALIDITY that never changes while it exists,
+// UIDs that strictly ascend and are never reused, and a HIGHESTMODSEQ (RFC 7162 §3). Each
+// message in a mailbox has flags (system flags like \Seen and keywords) and a MODSEQ. One
+// stored message (blob + parsed metadata) can be in several mailboxes: COPY adds a row.
+
+export const SPECIAL_USES = ['\\Drafts', '\\Sent', '\\Trash', '\\Junk', '\\Archive'] as const;
+export type SpecialUse = (typeof SPECIAL_USES)[number] | '\\All' | '\\Flagged';
+
+/** The mailboxes every account gets at creation (RFC 6154 special-use attributes). */
+export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse: SpecialUse | null }> = [
+  { name: 'INBOX', specialUse: null },
+  { name: 'Drafts', specialUse: '\\Drafts' },
+  { name: 'Sent', specialUse: '\\Sent' },
+  { name: 'Trash', specialUse: '\\Trash' },
+  { name: 'Junk', specialUse: '\\Junk' },
+  { name: 'Archive', specialUse: '\\Archive' },
+];
+
+/** RFC 9051 §2.3.1.2: hierarchy delimiter used for every mailbox name in the store. */
+export const MAILBOX_DELIMITER = '/';
+
+export type Pop3Policy = 'delete' | 'keep' | 'trash';
+
+export interface Domain {
+  name: string;
+  createdAt: Date;
+}
+
+export interface Account {
+  id: number;
+  /** Login name and primary address, lower-case. */
+  address: string;
+  passwordHash: string;
+  /** Storage quota in bytes; null means unlimited. */
+  quotaBytes: number | null;
+  /** Bytes used by every message row of the account (a copy counts again, as IMAP QUOTA does). */
+  usedBytes: number;
+  pop3Policy: Pop3Policy;
+  disabled: boolean;
+  createdAt: Date;
+}
+
+export interface Alias {
+  /** `user@domain`, or `@domain` for the domain's catch-all. Lower-case. */
+  address: string;
+  /** Local or remote addresses, lower-case. */
+  targets: string[];
+}
+
+export interface Mailbox {
+  id: number;
+  accountId: number;
+  /** Full UTF-8 name with `/` as delimiter; `INBOX` is always spelt so. */
+  name: string;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  specialUse: SpecialUse | null;
+  subscribed: boolean;
+}
+
+export interface MailboxStatus {
+  messages: number;
+  unseen: number;
+  deleted: number;
+  /** Sum of RFC822.SIZE of the mailbox's messages (RFC 8438 STATUS SIZE). */
+  size: number;
+  uidNext: number;
+  uidValidity: number;
+  highestModseq: number;
+}
+
+/**
+ * What mime/ extracted from the message at delivery, stored once with the blob and never
+ * recomputed. `structure` and `envelope` are opaque JSON for the store; IMAP knows their shape.
+ */
+export interface MessageIndex {
+  structure: unknown;
+  envelope: unknown;
+  /** Header-derived fields for SEARCH and SORT (decoded, lower-cased where it helps). */
+  search: {
+    from: string;
+    to: string;
+    cc: string;
+    bcc: string;
+    subject: string;
+    messageId: string;
+    /** The Date header as epoch milliseconds, or null when missing or unparseable. */
+    sentAt: number | null;
+  };
+  /** Decoded text of the message's text parts, for full-text search (BODY / TEXT). */
+  text: string;
+}
+
+/** One message as seen in one mailbox. */
+export interface MessageRecord {
+  uid: number;
+  /** Stored-message id: the same for every copy of the same bytes. */
+  messageId: number;
+  flags: string[];
+  modseq: number;
+  size: number;
+  internalDate: Date;
+  blobHash: string;
+}
+
+/** MessageRecord with the parsed metadata, for FETCH ENVELOPE / BODYSTRUCTURE and sections. */
+export interface MessageDetail extends MessageRecord {
+  index: MessageIndex;
+}
+
+export interface NewMessage {
+  /** The exact message bytes as delivered (CRLF line endings). */
+  raw: Buffer;
+  index: MessageIndex;
+  internalDate?: Date;
+}
+
+export interface AppendTarget {
+  mailboxId: number;
+  flags?: string[];
+}
+
+export interface AppendResult {
+  mailboxId: number;
+  uidValidity: number;
+  uid: number;
+  modseq: number;
+}
+
+export type FlagMode = 'add' | 'remove' | 'replace';
+
+export interface FlagUpdate {
+  uid: number;
+  flags: string[];
+  modseq: number;
+}
+
+export interface StoreFlagsResult {
+  updated: FlagUpdate[];
+  /** RFC 7162 §3.1.3: UIDs whose MODSEQ was above UNCHANGEDSINCE; left unchanged. */
+  modified: number[];
+}
+
+export interface CopyResult {
+  uidValidity: number;
+  /** [source UID, destination UID] pairs in ascending source order (RFC 4315 COPYUID). */
+  mapping: Array<[number, number]>;
+  modseq: number;
+}
+
+export type ChangeKind =
+  | 'append'
+  | 'flags'
+  | 'expunge'
+  | 'mailbox-create'
+  | 'mailbox-delete'
+  | 'mailbox-rename';
+
+/** Emitted after each commit; sessions with the mailbox selected turn it into responses. */
+export interface ChangeEvent {
+  accountId: number;
+  mailboxId: number;
+  modseq: number;
+  kind: ChangeKind;
+  /** UIDs affected (append, flags, expunge). */
+  uids: number[];
+}
+
+export type ChangeListener = (event: ChangeEvent) => void;
+
+/** Result of resolving an envelope recipient against accounts, aliases and catch-alls. */
+export interface Resolution {
+  /** Local accounts to deliver into (deduplicated). */
+  accounts: Account[];
+  /** Remote addresses an alias forwards to. */
+  remote: string[];
+}
+
+export interface MailStore {
+  readonly kind: string;
+
+  // Domains
+  addDomain(name: string): Promise<Domain>;
+  listDomains(): Promise<Domain[]>;
+  /** Refuses (`IN_USE`) while the domain still has accounts or aliases, unless `force`. */
+  removeDomain(name: string, opts?: { force?: boolean }): Promise<void>;
+  isLocalDomain(name: string): Promise<boolean>;
+
+  // Accounts
+  /** Creates the account with its default mailboxes; the domain must exist. */
+  createAccount(input: {
+    address: string;
+    passwordHash: string;
+    quotaBytes?: number | null;
+  }): Promise<Account>;
+  getAccount(address: string): Promise<Account | null>;
+  getAccountById(id: number): Promise<Account | null>;
+  listAccounts(domain?: string): Promise<Account[]>;
+  setPassword(address: string, passwordHash: string): Promise<void>;
+  setQuota(address: string, quotaBytes: number | null): Promise<void>;
+  setPop3Policy(address: string, policy: Pop3Policy): Promise<void>;
+  /** Removes the account, its mailboxes and messages (blobs no longer referenced are deleted). */
+  removeAccount(address: string): Promise<void>;
+
+  // Aliases
+  addAlias(address: string, targets: string[]): Promise<Alias>;
+  listAliases(domain?: string): Promise<Alias[]>;
+  removeAlias(address: string): Promise<void>;
+  /** Account, then alias, then the domain's catch-all; null when nothing matches. */
+  resolveRecipient(address: string): Promise<Resolution | null>;
+
+  // Mailboxes
+  listMailboxes(accountId: number): Promise<Mailbox[]>;
+  getMailbox(accountId: number, name: string): Promise<Mailbox | null>;
+  getMailboxById(id: number): Promise<Mailbox | null>;
+  createMailbox(accountId: number, name: string, specialUse?: SpecialUse | null): Promise<Mailbox>;
+  /** Deletes the mailbox and its messages. INBOX cannot be deleted. */
+  deleteMailbox(mailboxId: number): Promise<void>;
+  /** Renames the mailbox and its inferiors (RFC 9051 §6.3.6); UIDVALIDITY is kept. */
+  renameMailbox(mailboxId: number, newName: string): Promise<void>;
+  /** Subscriptions may name mailboxes that do not exist (RFC 9051 §6.3.7). */
+  setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void>;
+  listSubscriptions(accountId: number): Promise<string[]>;
+  mailboxStatus(mailboxId: number): Promise<MailboxStatus>;
+
+  // Messages
+  /**
+   * Stores the message once (content-addressed blob, fsynced) and adds it to each target
+   * mailbox, in one transaction. Resolves only after the commit is durable. Fails with
+   * `OVERQUOTA` (nothing stored) if any target account would go over its quota.
+   */
+  append(message: NewMessage, targets: AppendTarget[]): Promise<AppendResult[]>;
+  /** Messages of the mailbox in UID order; with `changedSince`, only those with a higher modseq. */
+  listMessages(mailboxId: number, opts?: { changedSince?: number }): Promise<MessageRecord[]>;
+  getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]>;
+  /** The exact stored bytes. */
+  readMessage(blobHash: string): Promise<Buffer>;
+  setFlags(
+    mailboxId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    opts?: { unchangedSince?: number },
+  ): Promise<StoreFlagsResult>;
+  copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
+  /** COPY then expunge from the source, atomically (RFC 6851). */
+  moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
+  /**
+   * Removes messages. With `onlyDeleted` (IMAP EXPUNGE) only those flagged \Deleted; with
+   * `uids` only those (UID EXPUNGE, POP3). Returns the expunged UIDs.
+   */
+  expunge(mailboxId: number, opts: { uids?: number[]; onlyDeleted: boolean }): Promise<number[]>;
+  /** UIDs expunged with a modseq above `modseq` (RFC 7162 §3.2.5.1 VANISHED). */
+  expungedSince(mailboxId: number, modseq: number): Promise<number[]>;
+
+  // Change events (emitted after commit)
+  subscribe(listener: ChangeListener): () => void;
+
+  close(): Promise<void>;
+}

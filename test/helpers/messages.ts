@@ -1,0 +1,32 @@
+// Test messages for the store: real RFC 5322 bytes with a minimal index (the store treats
+// the index as opaque; the MIME parser's own tests cover what goes into it).
+import type { MessageIndex, NewMessage } from '../../src/store/types.js';
+
+export function rawMessage(subject: string, body = 'Hello.\r\n', from = 'a@example.net'): Buffer {
+  return Buffer.from(
+    `From: ${from}\r\nTo: someone@example.test\r\nSubject: ${subject}\r\n` +
+      `Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${subject.replace(/\W/g, '')}@t>\r\n` +
+      `\r\n${body}`,
+  );
+}
+
+export function simpleIndex(subject: string, text: string): MessageIndex {
+  return {
+    structure: { type: 'text', subtype: 'plain' },
+    envelope: { subject },
+    search: {
+      from: 'a@example.net',
+      to: 'someone@example.test',
+      cc: '',
+      bcc: '',
+      subject,
+      messageId: '',
+      sentAt: Date.UTC(2026, 10, 24, 10),
+    },
+    text,
+  };
+}
+
+export function newMessage(subject: string, body = 'Hello.\r\n'): NewMessage {
+  return { raw: rawMessage(subject, body), index: simpleIndex(subject, body) };
+}

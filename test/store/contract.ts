@@ -1,0 +1,396 @@
+// The MailStore contract: written once, run against every implementation (SQLite now,
+// PostgreSQL later). Each test gets a fresh, empty store from the factory.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { isStoreError } from '../../src/store/errors.js';
+import type { ChangeEvent, MailStore } from '../../src/store/types.js';
+import { newMessage } from '../helpers/messages.js';
+
+export interface StoreFixture {
+  store: MailStore;
+  cleanup(): Promise<void>;
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(isStoreError(e), `expected StoreError, got ${String(e)}`);
+    assert.equal(e.code, code);
+    return true;
+  });
+}
+
+export function storeContract(name: string, make: () => Promise<StoreFixture>): void {
+  describe(`MailStore contract: ${name}`, () => {
+    let fx: StoreFixture;
+    let store: MailStore;
+    beforeEach(async () => {
+      fx = await make();
+      store = fx.store;
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    async function alice() {
+      await store.addDomain('example.test');
+      return store.createAccount({ address: 'Alice@Example.TEST', passwordHash: 'h' });
+    }
+    async function inbox(accountId: number) {
+      const mb = await store.getMailbox(accountId, 'inbox');
+      assert.ok(mb);
+      return mb;
+    }
+
+    test('domains: add, list, duplicate, invalid, remove', async () => {
+      await store.addDomain('Example.Test');
+      await rejectsWith(store.addDomain('example.test'), 'EXISTS');
+      await rejectsWith(store.addDomain('bad domain'), 'INVALID');
+      assert.deepEqual(
+        (await store.listDomains()).map((d) => d.name),
+        ['example.test'],
+      );
+      assert.equal(await store.isLocalDomain('EXAMPLE.test'), true);
+      assert.equal(await store.isLocalDomain('other.test'), false);
+      await store.removeDomain('example.test');
+      assert.deepEqual(await store.listDomains(), []);
+      await rejectsWith(store.removeDomain('example.test'), 'NOT_FOUND');
+    });
+
+    test('accounts: created lower-case with the special-use mailboxes', async () => {
+      const a = await alice();
+      assert.equal(a.address, 'alice@example.test');
+      assert.equal(a.usedBytes, 0);
+      assert.equal(a.pop3Policy, 'delete');
+      const names = (await store.listMailboxes(a.id)).map((m) => [m.name, m.specialUse]);
+      assert.deepEqual(
+        new Map(names as [string, string | null][]),
+        new Map([
+          ['INBOX', null],
+          ['Drafts', '\\Drafts'],
+          ['Sent', '\\Sent'],
+          ['Trash', '\\Trash'],
+          ['Junk', '\\Junk'],
+          ['Archive', '\\Archive'],
+        ]),
+      );
+      assert.equal((await store.getAccount('ALICE@example.test'))?.id, a.id);
+      assert.deepEqual((await store.listSubscriptions(a.id)).sort(), [
+        'Archive',
+        'Drafts',
+        'INBOX',
+        'Junk',
+        'Sent',
+        'Trash',
+      ]);
+    });
+
+    test('accounts: domain must exist, no duplicates, domain removal refused while in use', async () => {
+      await rejectsWith(
+        store.createAccount({ address: 'x@nowhere.test', passwordHash: 'h' }),
+        'NOT_FOUND',
+      );
+      await alice();
+      await rejectsWith(
+        store.createAccount({ address: 'alice@example.test', passwordHash: 'h' }),
+        'EXISTS',
+      );
+      await rejectsWith(
+        store.createAccount({ address: 'not-an-address', passwordHash: 'h' }),
+        'INVALID',
+      );
+      await rejectsWith(store.removeDomain('example.test'), 'IN_USE');
+      await store.removeDomain('example.test', { force: true });
+      assert.equal(await store.getAccount('alice@example.test'), null);
+    });
+
+    test('accounts: password, quota, pop3 policy, remove', async () => {
+      await alice();
+      await store.setPassword('alice@example.test', 'h2');
+      await store.setQuota('alice@example.test', 1000);
+      await store.setPop3Policy('alice@example.test', 'keep');
+      const a = await store.getAccount('alice@example.test');
+      assert.equal(a?.passwordHash, 'h2');
+      assert.equal(a?.quotaBytes, 1000);
+      assert.equal(a?.pop3Policy, 'keep');
+      await rejectsWith(store.setQuota('alice@example.test', -1), 'INVALID');
+      await rejectsWith(store.setPassword('bob@example.test', 'x'), 'NOT_FOUND');
+      await store.removeAccount('alice@example.test');
+      assert.equal(await store.getAccount('alice@example.test'), null);
+      assert.deepEqual(await store.listAccounts(), []);
+    });
+
+    test('aliases: exact, multiple targets, remote, catch-all, loops', async () => {
+      const a = await alice();
+      const b = await store.createAccount({ address: 'bob@example.test', passwordHash: 'h' });
+      await store.addAlias('team@example.test', [
+        'alice@example.test',
+        'Bob@example.test',
+        'x@remote.test',
+      ]);
+      await store.addAlias('loop1@example.test', ['loop2@example.test']);
+      await store.addAlias('loop2@example.test', ['loop1@example.test', 'alice@example.test']);
+      await rejectsWith(store.addAlias('alice@example.test', ['bob@example.test']), 'EXISTS');
+      await rejectsWith(store.addAlias('z@nowhere.test', ['bob@example.test']), 'NOT_FOUND');
+
+      const team = await store.resolveRecipient('TEAM@example.test');
+      assert.deepEqual(team?.accounts.map((x) => x.id).sort(), [a.id, b.id].sort());
+      assert.deepEqual(team?.remote, ['x@remote.test']);
+      assert.deepEqual(
+        (await store.resolveRecipient('alice@example.test'))?.accounts.map((x) => x.id),
+        [a.id],
+      );
+      assert.equal(await store.resolveRecipient('nobody@example.test'), null);
+      assert.equal(await store.resolveRecipient('alice@remote.test'), null);
+      assert.deepEqual(
+        (await store.resolveRecipient('loop1@example.test'))?.accounts.map((x) => x.id),
+        [a.id],
+      );
+
+      await store.addAlias('@example.test', ['bob@example.test']);
+      assert.deepEqual(
+        (await store.resolveRecipient('anyone@example.test'))?.accounts.map((x) => x.id),
+        [b.id],
+      );
+      assert.deepEqual(
+        (await store.listAliases()).map((x) => x.address),
+        ['@example.test', 'loop1@example.test', 'loop2@example.test', 'team@example.test'],
+      );
+      await store.removeAlias('@example.test');
+      assert.equal(await store.resolveRecipient('anyone@example.test'), null);
+      await rejectsWith(store.removeAlias('@example.test'), 'NOT_FOUND');
+    });
+
+    test('mailboxes: create, names, rename with inferiors, delete, subscriptions', async () => {
+      const a = await alice();
+      const work = await store.createMailbox(a.id, 'Work');
+      const sub = await store.createMailbox(a.id, 'Work/2026');
+      await rejectsWith(store.createMailbox(a.id, 'Work'), 'EXISTS');
+      for (const bad of ['', 'a//b', '../x', 'a/../b', 'x\u0001y', 'a*b', '%']) {
+        await rejectsWith(store.createMailbox(a.id, bad), 'INVALID');
+      }
+      await rejectsWith(store.createMailbox(a.id, 'x'.repeat(600)), 'LIMIT');
+      await rejectsWith(store.createMailbox(a.id, Array(20).fill('d').join('/')), 'LIMIT');
+      assert.ok(work.uidValidity > 0);
+      assert.notEqual(work.uidValidity, sub.uidValidity);
+      assert.equal(work.uidNext, 1);
+
+      await store.renameMailbox(work.id, 'Jobs');
+      assert.equal((await store.getMailboxById(sub.id))?.name, 'Jobs/2026');
+      assert.equal((await store.getMailboxById(work.id))?.uidValidity, work.uidValidity);
+      assert.equal(await store.getMailbox(a.id, 'Work'), null);
+      const inbox1 = await inbox(a.id);
+      await rejectsWith(store.renameMailbox(inbox1.id, 'Old'), 'NOT_ALLOWED');
+      await rejectsWith(store.renameMailbox(work.id, 'Jobs/2026/x'), 'INVALID');
+      await rejectsWith(store.deleteMailbox(inbox1.id), 'NOT_ALLOWED');
+
+      await store.setSubscribed(a.id, 'Does/Not/Exist', true);
+      assert.ok((await store.listSubscriptions(a.id)).includes('Does/Not/Exist'));
+      await store.setSubscribed(a.id, 'Does/Not/Exist', false);
+      assert.ok(!(await store.listSubscriptions(a.id)).includes('Does/Not/Exist'));
+
+      await store.deleteMailbox(work.id);
+      assert.equal(await store.getMailboxById(work.id), null);
+      // A re-created mailbox never reuses a UIDVALIDITY (RFC 9051 §2.3.1.1).
+      const again = await store.createMailbox(a.id, 'Jobs');
+      assert.notEqual(again.uidValidity, work.uidValidity);
+    });
+
+    test('append: UIDs ascend, modseq grows, bytes round-trip, identical bytes stored once', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const m1 = newMessage('one');
+      const [r1] = await store.append(m1, [
+        { mailboxId: mb.id, flags: ['\\seen', 'Work', '\\Recent'] },
+      ]);
+      const [r2] = await store.append(newMessage('two'), [{ mailboxId: mb.id }]);
+      const [r3] = await store.append(newMessage('one'), [{ mailboxId: mb.id }]);
+      assert.deepEqual([r1!.uid, r2!.uid, r3!.uid], [1, 2, 3]);
+      assert.ok(r1!.modseq < r2!.modseq && r2!.modseq < r3!.modseq);
+      assert.equal(r1!.uidValidity, mb.uidValidity);
+      const list = await store.listMessages(mb.id);
+      assert.deepEqual(
+        list.map((m) => m.uid),
+        [1, 2, 3],
+      );
+      assert.deepEqual(list[0]!.flags, ['\\Seen', 'Work']);
+      assert.equal(list[0]!.messageId, list[2]!.messageId);
+      assert.deepEqual(await store.readMessage(list[1]!.blobHash), newMessage('two').raw);
+      const [detail] = await store.getMessages(mb.id, [1]);
+      assert.deepEqual(detail!.index.envelope, { subject: 'one' });
+      assert.equal(detail!.index.search.subject, 'one');
+      const st = await store.mailboxStatus(mb.id);
+      assert.equal(st.messages, 3);
+      assert.equal(st.unseen, 2);
+      assert.equal(st.uidNext, 4);
+      assert.equal(st.size, m1.raw.length * 2 + newMessage('two').raw.length);
+      assert.equal(st.highestModseq, r3!.modseq);
+      assert.equal((await store.getAccount('alice@example.test'))?.usedBytes, st.size);
+    });
+
+    test('append: many concurrent appends all commit with distinct UIDs', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          store.append(newMessage(`m${i}`), [{ mailboxId: mb.id }]),
+        ),
+      );
+      const uids = results.map((r) => r[0]!.uid).sort((x, y) => x - y);
+      assert.deepEqual(
+        uids,
+        Array.from({ length: 60 }, (_, i) => i + 1),
+      );
+    });
+
+    test('append: one message into several mailboxes of several accounts', async () => {
+      const a = await alice();
+      const b = await store.createAccount({ address: 'bob@example.test', passwordHash: 'h' });
+      const res = await store.append(newMessage('multi'), [
+        { mailboxId: (await inbox(a.id)).id },
+        { mailboxId: (await inbox(b.id)).id, flags: ['\\Flagged'] },
+      ]);
+      assert.equal(res.length, 2);
+      assert.deepEqual((await store.listMessages((await inbox(b.id)).id))[0]!.flags, ['\\Flagged']);
+    });
+
+    test('quota: an append over quota stores nothing; others in the batch commit', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const m = newMessage('q');
+      await store.setQuota('alice@example.test', m.raw.length * 2);
+      await store.append(m, [{ mailboxId: mb.id }]);
+      const outcomes = await Promise.allSettled([
+        store.append(newMessage('q'), [{ mailboxId: mb.id }]),
+        store.append(newMessage('big', 'x'.repeat(5000)), [{ mailboxId: mb.id }]),
+      ]);
+      assert.equal(outcomes[0].status, 'fulfilled');
+      assert.equal(outcomes[1].status, 'rejected');
+      assert.ok(isStoreError((outcomes[1] as PromiseRejectedResult).reason, 'OVERQUOTA'));
+      assert.equal((await store.listMessages(mb.id)).length, 2);
+      await rejectsWith(
+        store.copyMessages(mb.id, [1], (await store.getMailbox(a.id, 'Archive'))!.id),
+        'OVERQUOTA',
+      );
+    });
+
+    test('flags: add, remove, replace, unchanged skips modseq, UNCHANGEDSINCE', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      await store.append(newMessage('1'), [{ mailboxId: mb.id }]);
+      await store.append(newMessage('2'), [{ mailboxId: mb.id }]);
+      const add = await store.setFlags(mb.id, [1, 2, 99], 'add', ['\\Seen', '$Label1']);
+      assert.equal(add.updated.length, 2);
+      assert.deepEqual(add.updated[0]!.flags, ['\\Seen', '$Label1']);
+      const ms = add.updated[0]!.modseq;
+      const same = await store.setFlags(mb.id, [1], 'add', ['\\SEEN']);
+      assert.equal(same.updated.length, 0);
+      const rm = await store.setFlags(mb.id, [1], 'remove', ['$label1']);
+      assert.deepEqual(rm.updated[0]!.flags, ['\\Seen']);
+      assert.ok(rm.updated[0]!.modseq > ms);
+      const cond = await store.setFlags(mb.id, [1, 2], 'replace', ['\\Flagged'], {
+        unchangedSince: ms,
+      });
+      assert.deepEqual(cond.modified, [1]);
+      assert.deepEqual(
+        cond.updated.map((u) => u.uid),
+        [2],
+      );
+      const changed = await store.listMessages(mb.id, { changedSince: ms });
+      assert.deepEqual(
+        changed.map((m) => m.uid),
+        [1, 2],
+      );
+      assert.equal((await store.mailboxStatus(mb.id)).highestModseq, cond.updated[0]!.modseq);
+    });
+
+    test('copy and move: new UIDs in the target, COPYUID mapping, move expunges the source', async () => {
+      const a = await alice();
+      const src = await inbox(a.id);
+      const dst = (await store.getMailbox(a.id, 'Archive'))!;
+      for (const s of ['1', '2', '3'])
+        await store.append(newMessage(s), [{ mailboxId: src.id, flags: ['\\Seen'] }]);
+      const c = await store.copyMessages(src.id, [3, 1, 42], dst.id);
+      assert.deepEqual(c.mapping, [
+        [1, 1],
+        [3, 2],
+      ]);
+      assert.equal(c.uidValidity, dst.uidValidity);
+      assert.deepEqual((await store.listMessages(dst.id))[0]!.flags, ['\\Seen']);
+      const mv = await store.moveMessages(src.id, [2], dst.id);
+      assert.deepEqual(mv.mapping, [[2, 3]]);
+      assert.deepEqual(
+        (await store.listMessages(src.id)).map((m) => m.uid),
+        [1, 3],
+      );
+      assert.deepEqual(await store.expungedSince(src.id, 0), [2]);
+      const empty = await store.copyMessages(src.id, [77], dst.id);
+      assert.deepEqual(empty.mapping, []);
+    });
+
+    test('expunge: only \\Deleted, by UID, records VANISHED, UIDs never reused', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      for (const s of ['1', '2', '3', '4'])
+        await store.append(newMessage(s), [{ mailboxId: mb.id }]);
+      await store.setFlags(mb.id, [2, 3], 'add', ['\\Deleted']);
+      const before = (await store.mailboxStatus(mb.id)).highestModseq;
+      assert.deepEqual(await store.expunge(mb.id, { uids: [3, 4], onlyDeleted: true }), [3]);
+      assert.deepEqual(await store.expunge(mb.id, { onlyDeleted: true }), [2]);
+      assert.deepEqual(await store.expunge(mb.id, { uids: [1], onlyDeleted: false }), [1]);
+      assert.deepEqual(await store.expungedSince(mb.id, before), [1, 2, 3]);
+      assert.deepEqual(await store.expunge(mb.id, { onlyDeleted: true }), []);
+      const [r] = await store.append(newMessage('5'), [{ mailboxId: mb.id }]);
+      assert.equal(r!.uid, 5);
+      const st = await store.mailboxStatus(mb.id);
+      assert.equal(st.messages, 2);
+      assert.equal((await store.getAccount('alice@example.test'))?.usedBytes, st.size);
+    });
+
+    test('blobs: the last reference going away frees the bytes; shared copies stay', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const arch = (await store.getMailbox(a.id, 'Archive'))!;
+      await store.append(newMessage('shared'), [{ mailboxId: mb.id }]);
+      await store.copyMessages(mb.id, [1], arch.id);
+      const hash = (await store.listMessages(mb.id))[0]!.blobHash;
+      await store.expunge(mb.id, { onlyDeleted: false });
+      assert.deepEqual(await store.readMessage(hash), newMessage('shared').raw);
+      await store.deleteMailbox(arch.id);
+      // Unlinking happens after commit; give it a moment.
+      await new Promise((r) => setTimeout(r, 50));
+      await assert.rejects(store.readMessage(hash));
+      assert.equal((await store.getAccount('alice@example.test'))?.usedBytes, 0);
+    });
+
+    test('events: emitted after commit for append, flags, expunge, mailbox changes', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const events: ChangeEvent[] = [];
+      const off = store.subscribe((e) => events.push(e));
+      store.subscribe(() => {
+        throw new Error('a broken listener must not break the store');
+      });
+      const [r] = await store.append(newMessage('e'), [{ mailboxId: mb.id }]);
+      await store.setFlags(mb.id, [r!.uid], 'add', ['\\Seen']);
+      await store.expunge(mb.id, { uids: [r!.uid], onlyDeleted: false });
+      const created = await store.createMailbox(a.id, 'New');
+      await store.renameMailbox(created.id, 'Newer');
+      await store.deleteMailbox(created.id);
+      off();
+      await store.append(newMessage('after'), [{ mailboxId: mb.id }]);
+      assert.deepEqual(
+        events.map((e) => [e.kind, e.mailboxId, e.uids]),
+        [
+          ['append', mb.id, [1]],
+          ['flags', mb.id, [1]],
+          ['expunge', mb.id, [1]],
+          ['mailbox-create', created.id, []],
+          ['mailbox-rename', created.id, []],
+          ['mailbox-delete', created.id, []],
+        ],
+      );
+      assert.ok(events.every((e) => e.accountId === a.id));
+      assert.ok(events[0]!.modseq < events[1]!.modseq && events[1]!.modseq < events[2]!.modseq);
+    });
+  });
+}
