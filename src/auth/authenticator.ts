@@ -1,0 +1,179 @@
+// One place that decides whether a username and password log in, for every protocol: SMTP
+// AUTH, IMAP LOGIN/AUTHENTICATE, POP3 USER/PASS and AUTH. It applies the brute-force throttle,
+// checks the password in constant-ish time whether or not the account exists, refuses to act
+// for another identity, and logs the outcome (never the password).
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.js';
+import {
+  DEFAULT_SCRYPT_PARAMS,
+  hashPassword,
+  needsRehash,
+  parseHash,
+  type ScryptParams,
+  verifyPassword,
+} from './password.js';
+import type { AuthThrottle } from './throttle.js';
+
+export interface AccountRecord {
+  id: number;
+  address: string;
+  passwordHash: string;
+  disabled?: boolean;
+}
+
+export type AuthProtocol = 'smtp' | 'imap' | 'pop3' | 'http';
+
+export interface AuthRequest {
+  /** The authentication identity: the account's full address. */
+  username: string;
+  password: string;
+  /** SASL authorization identity; empty or absent means "myself". */
+  authzid?: string;
+  ip: string;
+  protocol: AuthProtocol;
+}
+
+export type AuthFailureReason = 'invalid' | 'locked' | 'disabled' | 'authz-mismatch';
+
+export type AuthResult =
+  | { ok: true; account: { id: number; address: string } }
+  | { ok: false; reason: AuthFailureReason; retryAfterMs?: number };
+
+export interface AuthenticatorOptions {
+  /** Find an account by its lower-cased address; null when there is none. */
+  lookup: (username: string) => Promise<AccountRecord | null>;
+  throttle: AuthThrottle;
+  log: Logger;
+  sleep?: (ms: number) => Promise<void>;
+  /** Parameters for new hashes and for the timing decoy; tests pass cheap ones. */
+  hashParams?: ScryptParams;
+  /**
+   * Called after a successful login whose stored hash uses other parameters than hashParams,
+   * with a fresh hash to store. Errors are logged and otherwise ignored.
+   */
+  rehash?: (accountId: number, newHash: string) => Promise<void>;
+}
+
+// RFC 5321 §4.5.3.1: a local part is at most 64 octets and a domain at most 255, so no
+// address is longer than this; a longer "username" is not worth a database query.
+const MAX_USERNAME_LENGTH = 64 + 1 + 255;
+
+const defaultSleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms);
+  });
+
+export class Authenticator {
+  private readonly lookup: AuthenticatorOptions['lookup'];
+  private readonly throttle: AuthThrottle;
+  private readonly log: Logger;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly hashParams: ScryptParams;
+  private readonly rehash: AuthenticatorOptions['rehash'];
+  private decoyHash: Promise<string> | undefined;
+
+  constructor(opts: AuthenticatorOptions) {
+    this.lookup = opts.lookup;
+    this.throttle = opts.throttle;
+    this.log = opts.log;
+    this.sleep = opts.sleep ?? defaultSleep;
+    this.hashParams = opts.hashParams ?? DEFAULT_SCRYPT_PARAMS;
+    this.rehash = opts.rehash;
+  }
+
+  /**
+   * Decide a login. Bad credentials are a result, never an exception; the promise rejects only
+   * when lookup does (the store is down), which callers answer as a temporary failure.
+   */
+  async authenticate(req: AuthRequest): Promise<AuthResult> {
+    // Addresses are looked up case-insensitively: local parts are case-sensitive in theory
+    // (RFC 5321 §2.4) but no one creates two accounts that differ only in case.
+    const username = req.username.toLowerCase();
+    const ctx = { event: 'auth', protocol: req.protocol, ip: req.ip, username };
+
+    const decision = this.throttle.check(req.ip, username);
+    if (!decision.allowed) {
+      this.log.warn(
+        { ...ctx, reason: 'locked', scope: decision.scope, retryAfterMs: decision.retryAfterMs },
+        'authentication refused',
+      );
+      return { ok: false, reason: 'locked', retryAfterMs: decision.retryAfterMs };
+    }
+
+    // RFC 4422 §3.4.1: an authorization identity other than the authentication identity asks
+    // to act as someone else, which no account may do here. Refused before the password is
+    // checked, so the answer says nothing about the password, and not counted as a failure.
+    if (req.authzid !== undefined && req.authzid !== '' && req.authzid.toLowerCase() !== username) {
+      await this.sleep(decision.delayMs);
+      this.log.warn(
+        { ...ctx, reason: 'authz-mismatch', authzid: req.authzid },
+        'authentication failed',
+      );
+      return { ok: false, reason: 'authz-mismatch' };
+    }
+
+    const plausible = username.length > 0 && username.length <= MAX_USERNAME_LENGTH;
+    const account = plausible ? await this.lookup(username) : null;
+    let storedHash = account?.passwordHash;
+    if (account !== null && storedHash !== undefined && parseHash(storedHash) === null) {
+      this.log.error({ ...ctx, accountId: account.id }, 'stored password hash is malformed');
+      storedHash = undefined;
+    }
+    // No account (or an unusable hash): verify against a decoy hash anyway, so the answer takes
+    // as long as for a real account and timing does not reveal which addresses exist.
+    const matched = await verifyPassword(req.password, storedHash ?? (await this.decoy()));
+    const ok = matched && account !== null && storedHash !== undefined;
+
+    if (!ok) {
+      // Counted for unknown addresses too: otherwise "locked" would only ever be answered for
+      // accounts that exist.
+      this.throttle.recordFailure(req.ip, username);
+      await this.sleep(decision.delayMs);
+      this.log.warn({ ...ctx, reason: 'invalid' }, 'authentication failed');
+      return { ok: false, reason: 'invalid' };
+    }
+    if (account.disabled === true) {
+      // Said only after a correct password, so it reveals nothing to a guesser.
+      await this.sleep(decision.delayMs);
+      this.log.warn({ ...ctx, reason: 'disabled', accountId: account.id }, 'authentication failed');
+      return { ok: false, reason: 'disabled' };
+    }
+
+    this.throttle.recordSuccess(req.ip, username);
+    await this.maybeRehash(account.id, req.password, account.passwordHash);
+    await this.sleep(decision.delayMs);
+    this.log.info({ ...ctx, accountId: account.id }, 'authentication succeeded');
+    return { ok: true, account: { id: account.id, address: account.address } };
+  }
+
+  private decoy(): Promise<string> {
+    // Made once, on first need, with the same parameters as real hashes.
+    if (this.decoyHash === undefined) {
+      this.decoyHash = hashPassword(randomBytes(18).toString('base64'), this.hashParams);
+    }
+    return this.decoyHash;
+  }
+
+  private async maybeRehash(id: number, password: string, stored: string): Promise<void> {
+    if (this.rehash === undefined || !needsRehash(stored, this.hashParams)) return;
+    try {
+      await this.rehash(id, await hashPassword(password, this.hashParams));
+    } catch (err) {
+      this.log.error({ err, accountId: id }, 'could not store the upgraded password hash');
+    }
+  }
+}
+
+/** Short text for a failed login, fit to show a client after the protocol's error code. */
+export function authErrorText(reason: AuthFailureReason): string {
+  switch (reason) {
+    case 'invalid':
+      return 'Invalid credentials';
+    case 'locked':
+      return 'Too many failed attempts, try again later';
+    case 'disabled':
+      return 'Account disabled';
+    case 'authz-mismatch':
+      return 'Not authorized to act as that identity';
+  }
+}

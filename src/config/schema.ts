@@ -1,0 +1,141 @@
+// The configuration: every option declared once, beside its default, validated once into a
+// typed, frozen object that is passed explicitly (no globals). Unknown keys are errors, so a
+// typo never silently falls back to a default.
+import { z } from 'zod';
+
+export const TLS_MODES = ['none', 'starttls', 'implicit'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+export const LISTENER_NAMES = [
+  'smtp',
+  'submission',
+  'submissions',
+  'imap',
+  'imaps',
+  'pop3',
+  'pop3s',
+  'http',
+] as const;
+export type ListenerName = (typeof LISTENER_NAMES)[number];
+
+/** Unprivileged development ports (the default) and the standard ones (`init --standard-ports`). */
+export const DEV_PORTS: Record<ListenerName, number> = {
+  smtp: 2525,
+  submission: 2587,
+  submissions: 2465,
+  imap: 2143,
+  imaps: 2993,
+  pop3: 2110,
+  pop3s: 2995,
+  http: 8080,
+};
+export const STANDARD_PORTS: Record<ListenerName, number> = {
+  smtp: 25,
+  submission: 587,
+  submissions: 465,
+  imap: 143,
+  imaps: 993,
+  pop3: 110,
+  pop3s: 995,
+  http: 8080,
+};
+export const DEFAULT_TLS: Record<ListenerName, TlsMode> = {
+  smtp: 'starttls',
+  submission: 'starttls',
+  submissions: 'implicit',
+  imap: 'starttls',
+  imaps: 'implicit',
+  pop3: 'starttls',
+  pop3s: 'implicit',
+  http: 'none',
+};
+
+const port = z.number().int().min(0).max(65535);
+
+function listener(name: ListenerName) {
+  return z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      address: z.string().min(1).default('127.0.0.1'),
+      port: port.default(DEV_PORTS[name]),
+      tls: z.enum(TLS_MODES).default(DEFAULT_TLS[name]),
+    })
+    .prefault({});
+}
+
+const sni = z.strictObject({
+  servername: z.string().min(1),
+  cert: z.string().min(1),
+  key: z.string().min(1),
+});
+
+export const configSchema = z.strictObject({
+  /** The name this server gives itself in greetings, Received headers and the certificate. */
+  hostname: z.string().min(1).default('localhost'),
+  /** Where the store lives; relative paths are relative to the config file. */
+  data_dir: z.string().min(1).default('.'),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+  tls: z
+    .strictObject({
+      cert: z.string().min(1).default('tls/cert.pem'),
+      key: z.string().min(1).default('tls/key.pem'),
+      sni: z.array(sni).default([]),
+    })
+    .prefault({}),
+  store: z
+    .strictObject({
+      kind: z.enum(['sqlite']).default('sqlite'),
+    })
+    .prefault({}),
+  listeners: z
+    .strictObject(
+      Object.fromEntries(LISTENER_NAMES.map((n) => [n, listener(n)])) as {
+        [K in ListenerName]: ReturnType<typeof listener>;
+      },
+    )
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Concurrent connections from one IP address, all listeners together. */
+      max_connections_per_ip: z.number().int().min(1).default(50),
+      /** Concurrent connections per listener. */
+      max_connections: z.number().int().min(1).default(10_000),
+      /** Largest message accepted (SMTP SIZE, IMAP APPENDLIMIT), bytes. */
+      max_message_size: z
+        .number()
+        .int()
+        .min(1024)
+        .default(50 * 1024 * 1024),
+      /** Seconds of grace for sessions to finish on SIGTERM before they are cut. */
+      shutdown_grace_seconds: z.number().min(0).default(10),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      max_failures_per_ip: z.number().int().min(1).default(10),
+      max_failures_per_account: z.number().int().min(1).default(5),
+      lockout_seconds: z.number().int().min(1).default(900),
+      /**
+       * RFC 8314: passwords only over TLS. Turning this on allows AUTH/LOGIN/USER on cleartext
+       * connections; meant for tests on loopback, never for production.
+       */
+      allow_plaintext: z.boolean().default(false),
+    })
+    .prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** The validated config with absolute paths, as the rest of the program sees it. */
+export interface Config extends ParsedConfig {
+  /** Absolute path of the file it was loaded from. */
+  file: string;
+  /** Absolute data directory. */
+  dataDir: string;
+  tlsFiles: { cert: string; key: string; sni: { servername: string; cert: string; key: string }[] };
+}

@@ -1,0 +1,75 @@
+// The commented config file `letterbox init` writes. Every option appears with its default
+// and a line on what it does, so the file documents itself.
+import {
+  DEFAULT_TLS,
+  DEV_PORTS,
+  LISTENER_NAMES,
+  type ListenerName,
+  STANDARD_PORTS,
+} from './schema.js';
+
+const LISTENER_NOTES: Record<ListenerName, string> = {
+  smtp: 'SMTP from other servers (MX): no AUTH, local recipients only',
+  submission: 'SMTP submission from your users (RFC 6409), STARTTLS then AUTH',
+  submissions: 'SMTP submission over implicit TLS (RFC 8314)',
+  imap: 'IMAP with STARTTLS',
+  imaps: 'IMAP over implicit TLS',
+  pop3: 'POP3 with STLS',
+  pop3s: 'POP3 over implicit TLS',
+  http: 'health, metrics and admin API',
+};
+
+export function configTemplate(opts: { hostname: string; standardPorts: boolean }): string {
+  const ports = opts.standardPorts ? STANDARD_PORTS : DEV_PORTS;
+  const address = opts.standardPorts ? '0.0.0.0' : '127.0.0.1';
+  const listeners = LISTENER_NAMES.map(
+    (n) => `# ${LISTENER_NOTES[n]}
+[listeners.${n}]
+enabled = true
+address = "${n === 'http' ? '127.0.0.1' : address}"
+port = ${ports[n]}
+tls = "${DEFAULT_TLS[n]}"   # none | starttls | implicit
+`,
+  ).join('\n');
+  return `# Letterbox configuration. Every option is shown with its default.
+# Paths are relative to this file's directory.
+
+# The name this server uses in greetings, Received headers and its certificate.
+hostname = "${opts.hostname}"
+
+# Where the store (letterbox.db and blobs/) lives.
+data_dir = "."
+
+[log]
+level = "info"   # fatal | error | warn | info | debug | trace | silent
+
+[tls]
+# PEM certificate chain and private key. \`letterbox init\` made a self-signed pair;
+# put your real certificate here (e.g. from Let's Encrypt). Reloaded on SIGHUP.
+cert = "tls/cert.pem"
+key = "tls/key.pem"
+# More certificates, chosen by SNI:
+# [[tls.sni]]
+# servername = "mail.other.example"
+# cert = "/etc/letsencrypt/live/mail.other.example/fullchain.pem"
+# key = "/etc/letsencrypt/live/mail.other.example/privkey.pem"
+
+[store]
+kind = "sqlite"   # embedded: SQLite + message files under data_dir
+
+${listeners}
+[limits]
+max_connections_per_ip = 50       # all listeners together
+max_connections = 10000           # per listener
+max_message_size = 52428800       # bytes (SMTP SIZE, IMAP APPENDLIMIT)
+shutdown_grace_seconds = 10       # on SIGTERM, sessions get this long to finish
+
+[auth]
+max_failures_per_ip = 10          # then that IP is locked out for a while
+max_failures_per_account = 5      # then that account is locked out for a while
+lockout_seconds = 900
+# RFC 8314: passwords only over TLS. true allows them on cleartext connections:
+# for tests on loopback only, never in production.
+allow_plaintext = false
+`;
+}
