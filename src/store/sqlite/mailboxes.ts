@@ -39,7 +39,7 @@ export class SqliteMailboxes {
 
   list(accountId: number): Mailbox[] {
     const rows = this.db
-      .prepare(`${SELECT_MAILBOX} WHERE m.account_id = ? ORDER BY m.name`)
+      .prepare(`${SELECT_MAILBOX} WHERE m.account_id = ? ORDER BY m.name <> 'INBOX', m.name`)
       .all(accountId) as MailboxRow[];
     return rows.map(toMailbox);
   }

@@ -1,0 +1,39 @@
+// `letterbox alias add|list|remove`
+import type { Command } from 'commander';
+import { type GlobalOptions, withStore } from '../context.js';
+import { stdout } from '../io.js';
+
+export function registerAlias(program: Command, globals: () => GlobalOptions): void {
+  const alias = program
+    .command('alias')
+    .description('manage aliases: one address to several targets; @domain is the catch-all');
+  alias
+    .command('add <address> <targets...>')
+    .description('add an alias (address "@example.com" makes a catch-all)')
+    .action((address: string, targets: string[]) =>
+      withStore(globals(), async (store) => {
+        const a = await store.addAlias(address, targets);
+        stdout.line(`added alias ${a.address} -> ${a.targets.join(', ')}`);
+      }),
+    );
+  alias
+    .command('list [domain]')
+    .description('list aliases')
+    .option('--json', 'machine-readable output')
+    .action((domain: string | undefined, o: { json?: boolean }) =>
+      withStore(globals(), async (store) => {
+        const list = await store.listAliases(domain);
+        if (o.json) stdout.json(list);
+        else stdout.table(list.map((a) => [a.address, '->', a.targets.join(', ')]));
+      }),
+    );
+  alias
+    .command('remove <address>')
+    .description('remove an alias')
+    .action((address: string) =>
+      withStore(globals(), async (store) => {
+        await store.removeAlias(address);
+        stdout.line(`removed alias ${address.toLowerCase()}`);
+      }),
+    );
+}

@@ -1,0 +1,86 @@
+// `letterbox serve`: run in the foreground, JSON logs on stdout, stop cleanly on SIGTERM/SIGINT,
+// reload certificates on SIGHUP.
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { configPath, loadConfig } from '../../config/load.js';
+import { createLogger } from '../../log.js';
+import { type RunningServer, startServer } from '../../server.js';
+import type { GlobalOptions } from '../context.js';
+import { runInit } from './init.js';
+
+function banner(server: RunningServer, file: string): string {
+  const lines = [`letterbox is running (config ${file})`];
+  for (const l of server.listeners) {
+    const tls = l.tls === 'none' ? '' : l.tls === 'implicit' ? ' (TLS)' : ' (STARTTLS)';
+    lines.push(`  ${l.name.padEnd(12)} ${l.host}:${l.port}${tls}`);
+  }
+  if (server.unavailable.length > 0) {
+    lines.push(`  not yet available in this version: ${server.unavailable.join(', ')}`);
+  }
+  const cfgArg = `--config ${file}`;
+  lines.push(
+    'Add your first domain and account:',
+    `  npx letterbox ${cfgArg} domain add example.com`,
+    `  npx letterbox ${cfgArg} user add you@example.com`,
+    'Stop with Ctrl-C (SIGINT) or SIGTERM.',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runServe(
+  globals: GlobalOptions,
+  o: { initIfMissing?: boolean },
+): Promise<void> {
+  const file = configPath(globals.config);
+  if (o.initIfMissing && !existsSync(file)) {
+    await runInit({ dir: dirname(file), hostname: 'localhost', standardPorts: false });
+  }
+  const cfg = loadConfig(file);
+  const log = createLogger({ level: cfg.log.level });
+  const server = await startServer(cfg, log);
+  process.stderr.write(banner(server, file));
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      server.stop().then(
+        () => {
+          log.info('stopped');
+          resolve();
+        },
+        (err) => {
+          log.error({ err }, 'error while stopping');
+          resolve();
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      try {
+        server.reloadTls();
+        log.info('TLS certificates reloaded');
+      } catch (err) {
+        log.error(
+          { err: (err as Error).message },
+          'TLS reload failed; keeping the old certificates',
+        );
+      }
+    });
+  });
+}
+
+export function registerServe(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('serve')
+    .description('run the mail server in the foreground')
+    .option('--init-if-missing', 'create the data directory first if the config does not exist')
+    .action((o: { initIfMissing?: boolean }) => runServe(globals(), o));
+}

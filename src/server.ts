@@ -1,0 +1,137 @@
+// Composition root: config -> store, TLS, authenticator, listeners; start and stop.
+
+import { Authenticator } from './auth/authenticator.js';
+import { AuthThrottle } from './auth/throttle.js';
+import type { Config, ListenerName, TlsMode } from './config/schema.js';
+import { LISTENER_NAMES } from './config/schema.js';
+import { startHttp } from './http/server.js';
+import type { Logger } from './log.js';
+import type { Connection } from './net/connection.js';
+import { startListener } from './net/listener.js';
+import { TlsProvider } from './net/tls.js';
+import { openStore } from './store/open.js';
+import type { MailStore } from './store/types.js';
+
+/** What every protocol session gets from the server. */
+export interface ServerContext {
+  cfg: Config;
+  store: MailStore;
+  log: Logger;
+  tls: TlsProvider;
+  auth: Authenticator;
+}
+
+export interface ProtocolModule {
+  handler: (conn: Connection, ctx: { shuttingDown: AbortSignal }) => Promise<void>;
+  onTooMany?: (conn: Connection) => Promise<void>;
+}
+
+export type ProtocolFactory = (
+  ctx: ServerContext,
+  listener: { name: ListenerName; tls: TlsMode },
+) => ProtocolModule;
+
+/** Protocol engines by listener. A listener whose protocol is not here is not started. */
+export const PROTOCOLS: Partial<Record<ListenerName, ProtocolFactory>> = {};
+
+export interface RunningListener {
+  name: ListenerName;
+  host: string;
+  port: number;
+  tls: TlsMode;
+}
+
+export interface RunningServer {
+  ctx: ServerContext;
+  listeners: RunningListener[];
+  /** Configured and enabled, but with no protocol engine in this build. */
+  unavailable: ListenerName[];
+  reloadTls(): void;
+  stop(): Promise<void>;
+}
+
+export async function startServer(cfg: Config, log: Logger): Promise<RunningServer> {
+  const tls = TlsProvider.load({
+    certFile: cfg.tlsFiles.cert,
+    keyFile: cfg.tlsFiles.key,
+    sni: cfg.tlsFiles.sni.map((s) => ({
+      servername: s.servername,
+      certFile: s.cert,
+      keyFile: s.key,
+    })),
+  });
+  const store = await openStore(cfg, {
+    onListenerError: (err) => log.error({ err }, 'change listener failed'),
+  });
+  const throttle = new AuthThrottle({
+    maxFailuresPerIp: cfg.auth.max_failures_per_ip,
+    maxFailuresPerAccount: cfg.auth.max_failures_per_account,
+    lockoutMs: cfg.auth.lockout_seconds * 1000,
+  });
+  const auth = new Authenticator({
+    lookup: async (username) => {
+      const a = await store.getAccount(username);
+      return (
+        a && { id: a.id, address: a.address, passwordHash: a.passwordHash, disabled: a.disabled }
+      );
+    },
+    throttle,
+    log,
+    rehash: async (id, hash) => {
+      const a = await store.getAccountById(id);
+      if (a) await store.setPassword(a.address, hash);
+    },
+  });
+  const ctx: ServerContext = { cfg, store, log, tls, auth };
+
+  const closers: Array<(deadlineMs: number) => Promise<void>> = [];
+  const listeners: RunningListener[] = [];
+  const unavailable: ListenerName[] = [];
+  const stopAll = async (deadlineMs: number) => {
+    await Promise.all(closers.map((c) => c(deadlineMs)));
+    await store.close();
+  };
+  try {
+    for (const name of LISTENER_NAMES) {
+      const l = cfg.listeners[name];
+      if (!l.enabled) continue;
+      if (name === 'http') {
+        const h = await startHttp({ host: l.address, port: l.port, store, log });
+        closers.push((d) => h.close(d));
+        listeners.push({ name, tls: l.tls, ...h.address() });
+        continue;
+      }
+      const factory = PROTOCOLS[name];
+      if (!factory) {
+        unavailable.push(name);
+        continue;
+      }
+      const proto = factory(ctx, { name, tls: l.tls });
+      const listener = await startListener({
+        name,
+        host: l.address,
+        port: l.port,
+        tls: l.tls,
+        tlsProvider: tls,
+        maxConnectionsPerIp: cfg.limits.max_connections_per_ip,
+        maxConnections: cfg.limits.max_connections,
+        log,
+        handler: proto.handler,
+        onTooMany: proto.onTooMany,
+      });
+      closers.push((d) => listener.close(d));
+      listeners.push({ name, tls: l.tls, ...listener.address() });
+    }
+  } catch (err) {
+    await stopAll(0);
+    throw err;
+  }
+  log.info({ listeners }, 'letterbox started');
+  return {
+    ctx,
+    listeners,
+    unavailable,
+    reloadTls: () => tls.reload(),
+    stop: () => stopAll(cfg.limits.shutdown_grace_seconds * 1000),
+  };
+}
