@@ -1,0 +1,372 @@
+// One client connection as a sequential session sees it: await a line, await N bytes, write
+// with backpressure, upgrade to TLS in place. Socket trouble becomes eof, never an exception.
+import { randomBytes } from 'node:crypto';
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from '../log.js';
+import { InputBuffer, type LineResult } from './input.js';
+import { normalizeIp } from './limits.js';
+import type { TlsProvider } from './tls.js';
+
+export type { LineResult };
+
+/**
+ * Stop reading from the socket once this much input waits unconsumed: a client that sends
+ * faster than the session consumes is held back by TCP flow control instead of our memory.
+ */
+export const INPUT_HIGH_WATER = 256 * 1024;
+/** After close() ends our side, how long the peer gets to close its side before destroy. */
+const CLOSE_GRACE_MS = 1000;
+/** TLS handshake deadline when no idle timeout is set. */
+const DEFAULT_HANDSHAKE_MS = 30_000;
+
+/** STARTTLS negotiation failed; the connection is already destroyed. Not a server fault. */
+export class TlsHandshakeError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TlsHandshakeError';
+  }
+}
+
+const idPrefix = randomBytes(2).toString('hex');
+let idCounter = 0;
+
+interface PendingRead {
+  /** Try to complete the read from what is buffered; true when it resolved. */
+  attempt: () => boolean;
+  /** The idle timer fired: resolve with the read's timeout value. */
+  timeout: () => void;
+}
+
+export class Connection {
+  readonly id = `${idPrefix}${(++idCounter).toString(36)}`;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localPort: number;
+  readonly log: Logger;
+  secure: boolean;
+  /** An idle timeout fired; every later read reports timeout (or null) at once. */
+  timedOut = false;
+
+  private socket: net.Socket;
+  private readonly input = new InputBuffer();
+  private pending: PendingRead | null = null;
+  private ended = false;
+  private paused = false;
+  private idleMs = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+  private socketClosed = false;
+  private closeCallbacks: (() => void)[] = [];
+  private readonly listeners = {
+    data: (chunk: Buffer) => this.onData(chunk),
+    end: () => this.onEnd(),
+    error: (err: Error) => this.onError(err),
+    close: () => this.onSocketClose(),
+  };
+
+  constructor(socket: net.Socket, opts: { log: Logger; secure?: boolean }) {
+    this.socket = socket;
+    this.remoteAddress = normalizeIp(socket.remoteAddress ?? 'unknown');
+    this.remotePort = socket.remotePort ?? 0;
+    this.localPort = socket.localPort ?? 0;
+    this.secure = opts.secure ?? socket instanceof tls.TLSSocket;
+    this.log = opts.log.child({ conn: this.id, peer: `${this.remoteAddress}:${this.remotePort}` });
+    this.attach(socket);
+    if (socket.destroyed) this.onSocketClose();
+  }
+
+  /** True once close() or destroy() was called or the socket closed. */
+  get closed(): boolean {
+    return this.closing !== undefined || this.socketClosed || this.socket.destroyed;
+  }
+
+  /** Bytes received and not yet consumed (for tests and metrics). */
+  get bufferedBytes(): number {
+    return this.input.length;
+  }
+
+  /** Input already received but not consumed: pipelining before the greeting, or STARTTLS injection. */
+  hasBufferedInput(): boolean {
+    return this.input.length > 0 || this.socket.readableLength > 0;
+  }
+
+  /**
+   * Next line of at most `maxLength` bytes, not counting its CRLF or bare LF. A longer line
+   * is reported once as 'too-long' and the rest of it is dropped up to its LF as it arrives,
+   * never buffered. A partial line followed by end of input is dropped and reported as 'eof'.
+   */
+  readLine(maxLength: number): Promise<LineResult> {
+    return this.read<LineResult>(
+      () => this.input.takeLine(maxLength) ?? (this.ended ? this.eofMidLine() : undefined),
+      { kind: 'timeout' },
+    );
+  }
+
+  /** Exactly `n` bytes (a literal, a BDAT chunk); null on eof or timeout. */
+  readBytes(n: number): Promise<Buffer | null> {
+    return this.read<Buffer | null>(
+      () => (this.input.length >= n ? this.input.take(n) : this.ended ? null : undefined),
+      null,
+    );
+  }
+
+  /** Whatever is buffered, else the next chunk to arrive; null on eof or timeout. */
+  readChunk(): Promise<Buffer | null> {
+    return this.read<Buffer | null>(
+      () => (this.input.length > 0 ? this.input.takeAll() : this.ended ? null : undefined),
+      null,
+    );
+  }
+
+  /** Push bytes back in front of the input, to be read again. */
+  unread(buf: Buffer): void {
+    this.input.unshift(buf);
+    this.updateFlow();
+  }
+
+  /**
+   * While a read waits, if no input arrives for `ms` it resolves as timed out (and so does
+   * every later read). The clock runs only while waiting for the client, not while the
+   * session works. 0 disables. Also bounds how long a write may wait for the peer to read.
+   */
+  setIdleTimeout(ms: number): void {
+    this.idleMs = ms;
+    this.armIdle();
+  }
+
+  /**
+   * Resolves when the socket accepted the data, or after 'drain' when its buffer is full, so
+   * a large FETCH or RETR goes no faster than the client reads. Resolves quietly when the
+   * connection is closed: the next read then reports eof.
+   */
+  write(data: Buffer | string): Promise<void> {
+    const socket = this.socket;
+    if (this.closed || !socket.writable) return Promise.resolve();
+    // Errors reach the 'error' listener; the callback only keeps them out of the stream default.
+    if (socket.write(data, () => {})) return Promise.resolve();
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+      if (this.idleMs > 0) {
+        timer = setTimeout(() => {
+          this.log.debug('peer stopped reading: write timed out');
+          this.timedOut = true;
+          this.destroy();
+        }, this.idleMs);
+      }
+    });
+  }
+
+  /**
+   * Upgrade to TLS in place (RFC 3207 §4, RFC 9051 §6.2.1, RFC 2595 §4), called after the
+   * protocol wrote its "go ahead" reply. Any plaintext the client sent after the STARTTLS
+   * command is DISCARDED first: a man in the middle can append commands to the cleartext
+   * packet that would otherwise run as if sent inside TLS (CVE-2011-0411, RFC 3207 §4.2).
+   * Rejects with TlsHandshakeError (connection destroyed) if the handshake fails.
+   */
+  async startTls(provider: TlsProvider): Promise<void> {
+    if (this.secure) throw new Error('startTls on a connection that is already secure');
+    const plain = this.socket;
+    plain.pause();
+    let dropped = this.input.clear();
+    for (let b: Buffer | null = plain.read(); b !== null; b = plain.read()) dropped += b.length;
+    if (dropped > 0) {
+      this.log.info({ bytes: dropped }, 'discarded plaintext sent after STARTTLS');
+    }
+    this.detach(plain);
+    // The TLS socket takes over the handle; anything still raised on the plain one is noise.
+    plain.on('error', (err) => this.log.debug({ err }, 'plain socket error after STARTTLS'));
+    const opts = provider.serverOptions();
+    const secure = new tls.TLSSocket(plain, {
+      isServer: true,
+      secureContext: provider.secureContext(),
+      SNICallback: opts.SNICallback,
+    });
+    this.socket = secure;
+    this.paused = false;
+    this.attach(secure);
+    try {
+      await this.handshake(secure);
+    } catch (err) {
+      this.ended = true;
+      secure.destroy();
+      const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      this.log.debug({ err }, 'STARTTLS handshake failed');
+      throw new TlsHandshakeError(`TLS handshake failed: ${msg}`, { cause: err });
+    }
+    this.secure = true;
+    this.log.debug(
+      { protocol: secure.getProtocol(), cipher: secure.getCipher()?.name },
+      'TLS established',
+    );
+    this.updateFlow();
+  }
+
+  /** End our side gracefully (flushing writes), destroying the socket if the peer lingers. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    const socket = this.socket;
+    this.closing = new Promise<void>((resolve) => {
+      if (this.socketClosed || socket.destroyed) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+      timer.unref();
+      this.onClose(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.end();
+    });
+    return this.closing;
+  }
+
+  /** Drop the connection now. */
+  destroy(): void {
+    if (!this.closing) this.closing = Promise.resolve();
+    this.socket.destroy();
+  }
+
+  /** Run `cb` once when the socket has closed (at once, asynchronously, if it already has). */
+  onClose(cb: () => void): void {
+    if (this.socketClosed) queueMicrotask(cb);
+    else this.closeCallbacks.push(cb);
+  }
+
+  private read<T>(attempt: () => T | undefined, timeoutValue: T): Promise<T> {
+    if (this.pending) return Promise.reject(new Error('concurrent read on one connection'));
+    if (this.timedOut) return Promise.resolve(timeoutValue);
+    const now = attempt();
+    if (now !== undefined) {
+      this.updateFlow();
+      return Promise.resolve(now);
+    }
+    return new Promise<T>((resolve) => {
+      this.pending = {
+        attempt: () => {
+          const r = attempt();
+          if (r === undefined) return false;
+          this.settle();
+          resolve(r);
+          return true;
+        },
+        timeout: () => {
+          this.settle();
+          resolve(timeoutValue);
+        },
+      };
+      this.armIdle();
+      this.updateFlow();
+    });
+  }
+
+  private eofMidLine(): LineResult {
+    // An unterminated last line is not a command: drop it so readBytes cannot return it.
+    this.input.clear();
+    return { kind: 'eof' };
+  }
+
+  private settle(): void {
+    this.pending = null;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (!this.pending || this.idleMs <= 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.log.debug({ ms: this.idleMs }, 'idle timeout');
+      this.timedOut = true;
+      this.pending?.timeout();
+    }, this.idleMs);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.input.push(chunk);
+    if (this.pending && !this.pending.attempt()) this.armIdle();
+    this.updateFlow();
+  }
+
+  private onEnd(): void {
+    this.ended = true;
+    this.pending?.attempt();
+  }
+
+  private onError(err: Error): void {
+    // ECONNRESET, EPIPE, TLS alerts: normal life on the Internet, not a server fault.
+    this.log.debug({ err }, 'socket error');
+    this.ended = true;
+    this.pending?.attempt();
+  }
+
+  private onSocketClose(): void {
+    if (this.socketClosed) return;
+    this.socketClosed = true;
+    this.ended = true;
+    this.pending?.attempt();
+    const cbs = this.closeCallbacks;
+    this.closeCallbacks = [];
+    for (const cb of cbs) cb();
+  }
+
+  /**
+   * Pause the socket while more than INPUT_HIGH_WATER waits unconsumed, unless a read is
+   * waiting for more than that (a large literal): then it must keep flowing.
+   */
+  private updateFlow(): void {
+    if (this.ended) return;
+    const shouldPause = this.input.length >= INPUT_HIGH_WATER && !this.pending;
+    if (shouldPause && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!shouldPause && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', this.listeners.data);
+    socket.on('end', this.listeners.end);
+    socket.on('error', this.listeners.error);
+    socket.on('close', this.listeners.close);
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.off('data', this.listeners.data);
+    socket.off('end', this.listeners.end);
+    socket.off('error', this.listeners.error);
+    socket.off('close', this.listeners.close);
+  }
+
+  private handshake(socket: tls.TLSSocket): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ms = this.idleMs > 0 ? this.idleMs : DEFAULT_HANDSHAKE_MS;
+      const timer = setTimeout(() => finish(new Error('handshake timed out')), ms);
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        socket.off('secure', onSecure);
+        socket.off('error', finish);
+        socket.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onSecure = () => finish();
+      const onClose = () => finish(new Error('connection closed during handshake'));
+      socket.once('secure', onSecure);
+      socket.once('error', finish);
+      socket.once('close', onClose);
+    });
+  }
+}

@@ -1,0 +1,221 @@
+// The one TCP listener every protocol uses: accept, enforce connection limits, run the
+// protocol's session handler, and shut down gracefully (let sessions say goodbye, then cut).
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from '../log.js';
+import { Connection, TlsHandshakeError } from './connection.js';
+import { ConnectionLimiter } from './limits.js';
+import type { TlsProvider } from './tls.js';
+
+export interface ListenerOptions {
+  /** Protocol name for logs and errors, e.g. 'smtp', 'submissions', 'imaps'. */
+  name: string;
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** 'implicit': TLS from the first byte (RFC 8314 §3.3); 'starttls': the protocol upgrades. */
+  tls: 'none' | 'starttls' | 'implicit';
+  tlsProvider?: TlsProvider;
+  maxConnectionsPerIp: number;
+  maxConnections?: number;
+  log: Logger;
+  /** Write the protocol's own refusal (SMTP 421, IMAP BYE, POP3 -ERR); then it is closed. */
+  onTooMany?: (conn: Connection) => Promise<void>;
+  handler: (conn: Connection, ctx: { shuttingDown: AbortSignal }) => Promise<void>;
+}
+
+export interface Listener {
+  readonly name: string;
+  address(): { host: string; port: number };
+  /** Open connections, including ones being refused. */
+  readonly connections: number;
+  /**
+   * Stop accepting at once, abort `shuttingDown` so sessions can say goodbye, wait for them
+   * up to `deadlineMs`, then destroy whatever is left.
+   */
+  close(deadlineMs: number): Promise<void>;
+}
+
+/** The listener could not bind; `message` is one line for the operator. */
+export class ListenError extends Error {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly code: string,
+    name: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot listen on ${formatHostPort(host, port)} (${name}): ${describe(code)}`, options);
+    this.name = 'ListenError';
+  }
+}
+
+/** Implicit TLS: a client that opens the port and never completes a handshake is dropped. */
+const HANDSHAKE_MS = 30_000;
+/** After the deadline, how long destroyed sessions get to notice and return. */
+const AFTER_DESTROY_GRACE_MS = 1000;
+
+export async function startListener(opts: ListenerOptions): Promise<Listener> {
+  const log = opts.log.child({ listener: opts.name });
+  if (opts.tls === 'implicit' && !opts.tlsProvider) {
+    throw new Error(`listener ${opts.name}: implicit TLS needs a tlsProvider`);
+  }
+  const limiter = new ConnectionLimiter(opts.maxConnectionsPerIp);
+  const shutdown = new AbortController();
+  const sessions = new Set<Promise<void>>();
+  const conns = new Set<Connection>();
+  // Raw sockets, including implicit-TLS ones still in their handshake, to destroy at the end.
+  const rawSockets = new Set<net.Socket>();
+  let handled = 0;
+
+  const server =
+    opts.tls === 'implicit'
+      ? tls.createServer({ ...opts.tlsProvider!.serverOptions(), handshakeTimeout: HANDSHAKE_MS })
+      : net.createServer({ noDelay: true });
+  // tls.Server builds its default context once; follow the provider's reloads (SIGHUP).
+  const unsubscribe =
+    opts.tls === 'implicit'
+      ? opts.tlsProvider!.onReload(() =>
+          (server as tls.Server).setSecureContext(opts.tlsProvider!.serverOptions()),
+        )
+      : () => {};
+
+  server.on('connection', (raw: net.Socket) => {
+    rawSockets.add(raw);
+    raw.once('close', () => rawSockets.delete(raw));
+    if (opts.tls === 'implicit') {
+      raw.setNoDelay(true);
+      return; // 'secureConnection' follows the handshake
+    }
+    accept(raw);
+  });
+  server.on('secureConnection', (socket: tls.TLSSocket) => accept(socket));
+  server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+    // A plaintext client on 993, a scanner, an old TLS version: not our problem to log loudly.
+    log.debug({ err, peer: socket.remoteAddress }, 'TLS handshake failed');
+  });
+  server.on('error', (err) => log.error({ err }, 'listener error'));
+
+  function accept(socket: net.Socket): void {
+    if (shutdown.signal.aborted) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, { log, secure: opts.tls === 'implicit' });
+    conns.add(conn);
+    conn.onClose(() => conns.delete(conn));
+    const session = run(conn);
+    sessions.add(session);
+    void session.finally(() => sessions.delete(session));
+  }
+
+  async function run(conn: Connection): Promise<void> {
+    const ip = conn.remoteAddress;
+    const overTotal = opts.maxConnections !== undefined && handled >= opts.maxConnections;
+    if (overTotal || !limiter.tryAcquire(ip)) {
+      conn.log.info(overTotal ? 'too many connections' : 'too many connections from this address');
+      await refuse(conn);
+      return;
+    }
+    handled++;
+    conn.log.debug('connected');
+    try {
+      await opts.handler(conn, { shuttingDown: shutdown.signal });
+      await conn.close();
+    } catch (err) {
+      if (err instanceof TlsHandshakeError) conn.log.debug({ err }, 'session ended: TLS failed');
+      else conn.log.error({ err }, 'session handler failed');
+      conn.destroy();
+    } finally {
+      limiter.release(ip);
+      handled--;
+      conn.log.debug('disconnected');
+    }
+  }
+
+  async function refuse(conn: Connection): Promise<void> {
+    try {
+      await opts.onTooMany?.(conn);
+      await conn.close();
+    } catch (err) {
+      conn.log.error({ err }, 'refusing connection failed');
+      conn.destroy();
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      unsubscribe();
+      const code = err.code ?? 'UNKNOWN';
+      reject(new ListenError(opts.host, opts.port, code, opts.name, { cause: err }));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host: opts.host, port: opts.port });
+  });
+  const addr = server.address() as net.AddressInfo;
+  log.info({ host: addr.address, port: addr.port, tls: opts.tls }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    name: opts.name,
+    address: () => ({ host: addr.address, port: addr.port }),
+    get connections() {
+      return conns.size;
+    },
+    close(deadlineMs: number): Promise<void> {
+      closing ??= (async () => {
+        unsubscribe();
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        shutdown.abort();
+        const finished = await settleWithin([...sessions], deadlineMs);
+        if (!finished) {
+          log.info({ left: conns.size }, 'shutdown deadline reached: dropping connections');
+        }
+        for (const c of conns) c.destroy();
+        for (const s of rawSockets) s.destroy();
+        await settleWithin([...sessions, serverClosed], AFTER_DESTROY_GRACE_MS);
+        log.info('listener closed');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Wait for every promise to settle, at most `ms`; true if they all did. */
+async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const all = Promise.allSettled(promises).then(() => true as const);
+  try {
+    return await Promise.race([all, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function describe(code: string): string {
+  switch (code) {
+    case 'EADDRINUSE':
+      return 'address already in use';
+    case 'EACCES':
+      return 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)';
+    case 'EADDRNOTAVAIL':
+      return 'address not available on this host';
+    case 'ENOTFOUND':
+      return 'host name not found';
+    default:
+      return code;
+  }
+}

@@ -1,0 +1,185 @@
+// TLS contexts for every listener: a default certificate plus optional per-name certificates
+// chosen by SNI (RFC 6066 §3), reloadable on SIGHUP without dropping connections.
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export interface TlsProviderOptions extends TlsFiles {
+  sni?: ({ servername: string } & TlsFiles)[];
+}
+
+/** A certificate or key file that cannot be used; `message` is one line naming the file. */
+export class TlsConfigError extends Error {
+  constructor(
+    readonly file: string,
+    problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`TLS file ${file}: ${problem}`, options);
+    this.name = 'TlsConfigError';
+  }
+}
+
+// RFC 8996 deprecates TLS 1.0 and 1.1; RFC 8314 §4.1 asks for current TLS versions.
+const MIN_VERSION = 'TLSv1.2' as const;
+
+interface LoadedPair {
+  cert: string;
+  key: string;
+  context: tls.SecureContext;
+}
+
+interface Contexts {
+  default: LoadedPair;
+  exact: Map<string, tls.SecureContext>;
+  /** Keyed by the suffix after `*.`, e.g. `example.com` for `*.example.com`. */
+  wildcard: Map<string, tls.SecureContext>;
+}
+
+export class TlsProvider {
+  private contexts: Contexts;
+  private readonly reloadListeners = new Set<() => void>();
+
+  private constructor(private readonly opts: TlsProviderOptions) {
+    this.contexts = loadContexts(opts);
+  }
+
+  /** Read and check every file now; throws TlsConfigError naming the first bad file. */
+  static load(opts: TlsProviderOptions): TlsProvider {
+    return new TlsProvider(opts);
+  }
+
+  /**
+   * Context for a client that asked for `servername` (SNI): an exact name first, then a
+   * wildcard covering exactly one label (RFC 6125 §6.4.3), else the default certificate.
+   */
+  secureContext(servername?: string): tls.SecureContext {
+    const c = this.contexts;
+    if (servername) {
+      const name = servername.toLowerCase().replace(/\.$/, '');
+      const exact = c.exact.get(name);
+      if (exact) return exact;
+      const dot = name.indexOf('.');
+      if (dot > 0) {
+        const wild = c.wildcard.get(name.slice(dot + 1));
+        if (wild) return wild;
+      }
+    }
+    return c.default.context;
+  }
+
+  /**
+   * Options for `tls.createServer` or `new tls.TLSSocket`. tls.Server ignores `secureContext`
+   * and builds its default context from `cert`/`key`, so both are given; listeners call
+   * `server.setSecureContext(serverOptions())` from `onReload` to pick up new files.
+   */
+  serverOptions(): tls.TlsOptions {
+    const def = this.contexts.default;
+    return {
+      minVersion: MIN_VERSION,
+      cert: def.cert,
+      key: def.key,
+      secureContext: def.context,
+      SNICallback: (servername, cb) => {
+        cb(null, this.secureContext(servername));
+      },
+    };
+  }
+
+  /**
+   * Re-read every file (SIGHUP). On any error the old contexts stay in use and the
+   * TlsConfigError is thrown. Connections already open keep the certificate they started with.
+   */
+  reload(): void {
+    this.contexts = loadContexts(this.opts);
+    for (const cb of this.reloadListeners) cb();
+  }
+
+  /** Called after each successful reload; returns a function that unsubscribes. */
+  onReload(cb: () => void): () => void {
+    this.reloadListeners.add(cb);
+    return () => {
+      this.reloadListeners.delete(cb);
+    };
+  }
+}
+
+function loadContexts(opts: TlsProviderOptions): Contexts {
+  const contexts: Contexts = {
+    default: loadPair(opts),
+    exact: new Map(),
+    wildcard: new Map(),
+  };
+  for (const entry of opts.sni ?? []) {
+    const name = entry.servername.toLowerCase().replace(/\.$/, '');
+    const { context } = loadPair(entry);
+    if (name.startsWith('*.')) contexts.wildcard.set(name.slice(2), context);
+    else contexts.exact.set(name, context);
+  }
+  return contexts;
+}
+
+function loadPair(files: TlsFiles): LoadedPair {
+  const cert = readPem(files.certFile, 'CERTIFICATE');
+  const key = readPem(files.keyFile, 'PRIVATE KEY');
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw new TlsConfigError(files.certFile, 'not a valid PEM certificate', { cause: err });
+  }
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPrivateKey(key);
+  } catch (err) {
+    throw new TlsConfigError(
+      files.keyFile,
+      'not a valid PEM private key (encrypted keys are not supported)',
+      { cause: err },
+    );
+  }
+  if (!x509.checkPrivateKey(keyObject)) {
+    throw new TlsConfigError(
+      files.keyFile,
+      `private key does not match certificate ${files.certFile}`,
+    );
+  }
+  try {
+    const context = tls.createSecureContext({ cert, key, minVersion: MIN_VERSION });
+    return { cert, key, context };
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new TlsConfigError(files.certFile, `rejected by TLS library: ${msg}`, { cause: err });
+  }
+}
+
+/** Read a file that must contain a PEM block whose label ends with `label`. */
+function readPem(file: string, label: 'CERTIFICATE' | 'PRIVATE KEY'): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const problem =
+      code === 'ENOENT'
+        ? 'file not found'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied (cannot read file)'
+          : code === 'EISDIR'
+            ? 'is a directory, expected a file'
+            : `cannot read file (${code ?? String(err)})`;
+    throw new TlsConfigError(file, problem, { cause: err });
+  }
+  // "PRIVATE KEY" also covers "RSA PRIVATE KEY" and "EC PRIVATE KEY".
+  const re = new RegExp(`-----BEGIN [A-Z ]*${label}-----`);
+  if (!re.test(text)) {
+    const what = label === 'CERTIFICATE' ? 'a PEM certificate' : 'a PEM private key';
+    throw new TlsConfigError(file, `not ${what} (no "-----BEGIN ...${label}-----" line)`);
+  }
+  return text;
+}
