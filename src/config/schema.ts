@@ -114,6 +114,30 @@ export const configSchema = z.strictObject({
       shutdown_grace_seconds: z.number().min(0).default(10),
     })
     .prefault({}),
+  smtp: z
+    .strictObject({
+      /** RCPT commands per transaction; more get 452 4.5.3 (RFC 5321 §4.5.3.1.8 minimum 100). */
+      max_recipients: z.number().int().min(1).default(100),
+      /** Bad commands in one session before 421 and close. */
+      max_errors: z.number().int().min(1).default(10),
+      /** RFC 5321 §4.5.3.2.7: at least 5 minutes waiting for a command. */
+      idle_timeout_seconds: z.number().int().min(1).default(300),
+      /** Bound on SPF + DKIM + DMARC + ARC checks per message; then temperror, and deliver. */
+      auth_checks_timeout_seconds: z.number().min(0.1).default(5),
+      /** Refuse (550 5.7.1) mail that fails DMARC where the domain publishes p=reject. */
+      dmarc_reject: z.boolean().default(true),
+      /** A bare LF or CR in DATA: refuse the message, or turn it into CRLF. */
+      bare_lf: z.enum(['reject', 'normalize']).default('reject'),
+    })
+    .prefault({}),
+  dns: z
+    .strictObject({
+      /** Resolvers as "ip" or "ip:port"; empty means the system's (/etc/resolv.conf). */
+      servers: z.array(z.string().min(1)).default([]),
+      /** Per query. */
+      timeout_ms: z.number().int().min(50).default(2000),
+    })
+    .prefault({}),
   auth: z
     .strictObject({
       max_failures_per_ip: z.number().int().min(1).default(10),

@@ -64,6 +64,18 @@ max_connections = 10000           # per listener
 max_message_size = 52428800       # bytes (SMTP SIZE, IMAP APPENDLIMIT)
 shutdown_grace_seconds = 10       # on SIGTERM, sessions get this long to finish
 
+[smtp]
+max_recipients = 100              # per message; more get 452 4.5.3
+max_errors = 10                   # bad commands before 421 and close
+idle_timeout_seconds = 300        # RFC 5321 §4.5.3.2.7
+auth_checks_timeout_seconds = 5   # SPF/DKIM/DMARC/ARC budget per message, then temperror
+dmarc_reject = true               # 550 5.7.1 for DMARC failures under p=reject
+bare_lf = "reject"                # reject | normalize: a bare LF/CR inside DATA
+
+[dns]
+servers = []                      # e.g. ["127.0.0.1:5353"]; empty = system resolver
+timeout_ms = 2000                 # per query
+
 [auth]
 max_failures_per_ip = 10          # then that IP is locked out for a while
 max_failures_per_account = 5      # then that account is locked out for a while

@@ -181,6 +181,44 @@ export interface Resolution {
   remote: string[];
 }
 
+/** RFC 3461 §4.1 NOTIFY: never, or any of success / failure / delay. */
+export type DsnNotify = 'NEVER' | Array<'SUCCESS' | 'FAILURE' | 'DELAY'>;
+
+export interface OutboundRecipientInput {
+  address: string;
+  notify?: DsnNotify;
+  /** RFC 3461 §4.2 ORCPT as `type;address` (decoded xtext). */
+  orcpt?: string;
+}
+
+export interface NewOutbound {
+  /** MAIL FROM; '' for the null sender. */
+  sender: string;
+  recipients: OutboundRecipientInput[];
+  raw: Buffer;
+  /** RFC 3461 §4.4 ENVID and §4.3 RET. */
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
+  /** The submitting account, when there is one. */
+  accountId?: number;
+}
+
+export type OutboundState = 'pending' | 'sent' | 'failed';
+
+export interface OutboundItem {
+  id: number;
+  sender: string;
+  envid: string | null;
+  ret: 'FULL' | 'HDRS' | null;
+  accountId: number | null;
+  blobHash: string;
+  size: number;
+  createdAt: Date;
+  nextAttemptAt: Date;
+  attempts: number;
+  recipients: Array<OutboundRecipientInput & { state: OutboundState; lastError: string | null }>;
+}
+
 export interface MailStore {
   readonly kind: string;
 
@@ -257,6 +295,11 @@ export interface MailStore {
   expunge(mailboxId: number, opts: { uids?: number[]; onlyDeleted: boolean }): Promise<number[]>;
   /** UIDs expunged with a modseq above `modseq` (RFC 7162 §3.2.5.1 VANISHED). */
   expungedSince(mailboxId: number, modseq: number): Promise<number[]>;
+
+  // Outbound queue
+  /** Stores the message (fsynced) and queues it for its remote recipients, durably. */
+  enqueueOutbound(message: NewOutbound): Promise<number>;
+  listOutbound(): Promise<OutboundItem[]>;
 
   // Change events (emitted after commit)
   subscribe(listener: ChangeListener): () => void;

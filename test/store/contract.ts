@@ -392,5 +392,37 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       assert.ok(events.every((e) => e.accountId === a.id));
       assert.ok(events[0]!.modseq < events[1]!.modseq && events[1]!.modseq < events[2]!.modseq);
     });
+
+    test('outbound queue: durable with DSN parameters; its blob survives an expunge', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const m = newMessage('out');
+      await store.append(m, [{ mailboxId: mb.id }]);
+      const id = await store.enqueueOutbound({
+        sender: 'alice@example.test',
+        recipients: [
+          { address: 'x@remote.test', notify: ['FAILURE', 'DELAY'], orcpt: 'rfc822;X@remote.test' },
+          { address: 'y@remote.test' },
+        ],
+        raw: m.raw,
+        envid: 'QQ314159',
+        ret: 'HDRS',
+        accountId: a.id,
+      });
+      await store.expunge(mb.id, { onlyDeleted: false });
+      await new Promise((r) => setTimeout(r, 50));
+      const [item] = await store.listOutbound();
+      assert.equal(item!.id, id);
+      assert.equal(item!.envid, 'QQ314159');
+      assert.equal(item!.ret, 'HDRS');
+      assert.deepEqual(
+        item!.recipients.map((r) => [r.address, r.notify, r.orcpt, r.state]),
+        [
+          ['x@remote.test', ['FAILURE', 'DELAY'], 'rfc822;X@remote.test', 'pending'],
+          ['y@remote.test', undefined, undefined, 'pending'],
+        ],
+      );
+      assert.deepEqual(await store.readMessage(item!.blobHash), m.raw);
+    });
   });
 }

@@ -12,6 +12,8 @@ export function sha256(data: Buffer): string {
 
 export class FileBlobStore {
   private readonly tmpDir: string;
+  /** Unlinks under way: a put of the same hash waits for them, so it never loses its file. */
+  private readonly removing = new Map<string, Promise<void>>();
 
   constructor(readonly root: string) {
     this.tmpDir = join(root, 'tmp');
@@ -46,6 +48,7 @@ export class FileBlobStore {
    * fsynced before commit (none when nothing new was written), so a batch syncs each once.
    */
   async put(hash: string, data: Buffer): Promise<string[]> {
+    await this.removing.get(hash);
     if (await this.exists(hash)) return [];
     const dir = this.dirOf(hash);
     const created = await mkdir(dir, { recursive: true });
@@ -68,7 +71,13 @@ export class FileBlobStore {
   }
 
   async remove(hash: string): Promise<void> {
-    await unlink(this.pathOf(hash)).catch(() => {});
+    const p = unlink(this.pathOf(hash))
+      .catch(() => {})
+      .finally(() => {
+        if (this.removing.get(hash) === p) this.removing.delete(hash);
+      });
+    this.removing.set(hash, p);
+    await p;
   }
 }
 

@@ -75,7 +75,7 @@ export class SqliteMessages {
   async append(message: NewMessage, targets: AppendTarget[]): Promise<AppendResult[]> {
     if (targets.length === 0) throw new StoreError('INVALID', 'append needs a target mailbox');
     const hash = sha256(message.raw);
-    this.inflight.set(hash, (this.inflight.get(hash) ?? 0) + 1);
+    this.hold(hash);
     try {
       const dirs = await this.blobs.put(hash, message.raw);
       return await new Promise<AppendResult[]>((resolve, reject) => {
@@ -83,10 +83,19 @@ export class SqliteMessages {
         if (!this.flushing) void this.flush();
       });
     } finally {
-      const n = (this.inflight.get(hash) ?? 1) - 1;
-      if (n === 0) this.inflight.delete(hash);
-      else this.inflight.set(hash, n);
+      this.release(hash);
     }
+  }
+
+  /** Marks a blob as being written for a commit to come, so collection leaves it alone. */
+  hold(hash: string): void {
+    this.inflight.set(hash, (this.inflight.get(hash) ?? 0) + 1);
+  }
+
+  release(hash: string): void {
+    const n = (this.inflight.get(hash) ?? 1) - 1;
+    if (n === 0) this.inflight.delete(hash);
+    else this.inflight.set(hash, n);
   }
 
   /** Resolves once every append queued so far has committed (or failed). */
@@ -428,7 +437,9 @@ export class SqliteMessages {
       stmt(this.db, 'DELETE FROM message_text WHERE rowid = ?').run(o.id);
       stmt(this.db, 'DELETE FROM messages WHERE id = ?').run(o.id);
     }
-    return orphans.map((o) => o.blob_hash);
+    // The outbound queue refers to blobs by hash: those stay until the queue lets go.
+    const queued = stmt(this.db, 'SELECT 1 FROM outbound WHERE blob_hash = ? LIMIT 1');
+    return orphans.map((o) => o.blob_hash).filter((h) => queued.get(h) === undefined);
   }
 
   /** After commit. A crash before this leaves an orphan file, never a dangling row. */

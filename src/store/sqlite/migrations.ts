@@ -75,6 +75,34 @@ CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
 CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
 `,
   },
+  {
+    version: 2,
+    sql: `
+CREATE TABLE outbound (
+  id INTEGER PRIMARY KEY,
+  blob_hash TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  sender TEXT NOT NULL,
+  envid TEXT,
+  ret TEXT,
+  account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+  created_at INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbound_next ON outbound(next_attempt_at);
+CREATE INDEX outbound_blob ON outbound(blob_hash);
+CREATE TABLE outbound_recipients (
+  outbound_id INTEGER NOT NULL REFERENCES outbound(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  notify TEXT,
+  orcpt TEXT,
+  state TEXT NOT NULL DEFAULT 'pending',
+  last_error TEXT,
+  PRIMARY KEY (outbound_id, address)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 export function migrate(db: Database.Database): number {

@@ -20,6 +20,8 @@ import type {
   MessageDetail,
   MessageRecord,
   NewMessage,
+  NewOutbound,
+  OutboundItem,
   Pop3Policy,
   Resolution,
   SpecialUse,
@@ -29,6 +31,7 @@ import { type Db, openDatabase, tx } from './db.js';
 import { SqliteDirectory } from './directory.js';
 import { SqliteMailboxes } from './mailboxes.js';
 import { SqliteMessages } from './messages.js';
+import { SqliteQueue } from './queue.js';
 
 export interface SqliteStoreOptions {
   /** Data directory: holds `letterbox.db` and `blobs/`. */
@@ -41,6 +44,7 @@ export class SqliteStore implements MailStore {
   private readonly directory: SqliteDirectory;
   private readonly mailboxes: SqliteMailboxes;
   private readonly messages: SqliteMessages;
+  private readonly queue: SqliteQueue;
   private readonly bus: ChangeBus;
   private closed = false;
 
@@ -53,6 +57,7 @@ export class SqliteStore implements MailStore {
     this.directory = new SqliteDirectory(db);
     this.mailboxes = new SqliteMailboxes(db);
     this.messages = new SqliteMessages(db, blobs, this.bus, this.mailboxes);
+    this.queue = new SqliteQueue(db, blobs, this.messages);
   }
 
   static async open(opts: SqliteStoreOptions): Promise<SqliteStore> {
@@ -235,6 +240,15 @@ export class SqliteStore implements MailStore {
   }
   async expungedSince(mailboxId: number, modseq: number): Promise<number[]> {
     return this.messages.expungedSince(mailboxId, modseq);
+  }
+
+  // Outbound queue
+
+  enqueueOutbound(message: NewOutbound): Promise<number> {
+    return this.queue.enqueue(message);
+  }
+  async listOutbound(): Promise<OutboundItem[]> {
+    return this.queue.list();
   }
 
   subscribe(listener: ChangeListener): () => void {

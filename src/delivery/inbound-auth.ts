@@ -1,0 +1,104 @@
+// SPF, DKIM, DMARC and ARC for mail received as an MX, with mailauth, recorded in one
+// Authentication-Results header (RFC 8601). The whole check has a deadline: when DNS is slow
+// or absent, every result becomes temperror (or none) and the mail is still delivered.
+import { authenticate } from 'mailauth';
+import type { ResolveFn } from './dns.js';
+
+export interface InboundAuthInput {
+  raw: Buffer;
+  ip: string;
+  helo: string;
+  /** MAIL FROM, '' for the null sender. */
+  sender: string;
+  /** Our hostname: the authserv-id of the header. */
+  hostname: string;
+  resolver: ResolveFn;
+  timeoutMs: number;
+}
+
+export interface InboundAuthResult {
+  /** Header fields to prepend, CRLF-terminated (Received-SPF, Authentication-Results). */
+  headers: string;
+  spf: string;
+  dkim: string;
+  dmarc: string;
+  /** DMARC failed and the domain's policy is reject. */
+  dmarcReject: boolean;
+  timedOut: boolean;
+}
+
+interface MailauthResult {
+  headers: string;
+  spf?: { status?: { result?: string } } | false;
+  dkim?: { results?: Array<{ status?: { result?: string } }> };
+  dmarc?: { status?: { result?: string }; policy?: string; p?: string } | false;
+}
+
+function hasDkimSignature(raw: Buffer): boolean {
+  const end = raw.indexOf('\r\n\r\n');
+  const head = raw.subarray(0, end < 0 ? raw.length : end).toString('latin1');
+  return /(^|\n)dkim-signature:/i.test(head);
+}
+
+export async function verifyInbound(input: InboundAuthInput): Promise<InboundAuthResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), input.timeoutMs);
+  });
+  const work = authenticate(input.raw, {
+    ip: input.ip,
+    helo: input.helo,
+    sender: input.sender,
+    mta: input.hostname,
+    resolver: input.resolver,
+    disableBimi: true,
+  }) as unknown as Promise<MailauthResult>;
+  // Keep a late rejection from becoming an unhandled one after the deadline won.
+  work.catch(() => {});
+  let r: MailauthResult | 'timeout' | 'error';
+  try {
+    r = await Promise.race([work, deadline]);
+  } catch {
+    r = 'error';
+  } finally {
+    clearTimeout(timer);
+  }
+  if (r === 'timeout' || r === 'error') return fallback(input, r === 'timeout');
+  const spfResult = r.spf || undefined;
+  const dmarcResult = r.dmarc || undefined;
+  const spf = spfResult?.status?.result || 'none';
+  const dkimResults = r.dkim?.results ?? [];
+  const dkim = dkimResults.find((d) => d.status?.result === 'pass')
+    ? 'pass'
+    : (dkimResults[0]?.status?.result ?? 'none');
+  const dmarc = dmarcResult?.status?.result || 'none';
+  const policy = dmarcResult?.policy ?? dmarcResult?.p;
+  return {
+    headers: r.headers,
+    spf,
+    dkim,
+    dmarc,
+    dmarcReject: dmarc === 'fail' && policy === 'reject',
+    timedOut: false,
+  };
+}
+
+/** RFC 8601 §2.7: temperror when a check could not finish; none when there was nothing to check. */
+function fallback(input: InboundAuthInput, timedOut: boolean): InboundAuthResult {
+  const why = timedOut ? 'checks timed out' : 'checks failed';
+  const dkim = hasDkimSignature(input.raw) ? 'temperror' : 'none';
+  const sender = input.sender.replace(/[\s;()"\\]/g, '') || 'postmaster';
+  const header =
+    `Authentication-Results: ${input.hostname};\r\n` +
+    ` spf=temperror (${why}) smtp.mailfrom=${sender};\r\n` +
+    ` dkim=${dkim};\r\n` +
+    ` dmarc=temperror (${why})\r\n`;
+  return {
+    headers: header,
+    spf: 'temperror',
+    dkim,
+    dmarc: 'temperror',
+    dmarcReject: false,
+    timedOut,
+  };
+}

@@ -1,0 +1,52 @@
+// Local delivery: parse the message once, then store the blob and its rows in one commit for
+// every recipient account's INBOX. The caller answers 250 only after this resolves.
+import { parseMessage } from '../mime/index.js';
+import type { Account, AppendResult, MailStore, MessageIndex } from '../store/types.js';
+
+/** What the store keeps from the parse: FETCH and SEARCH never parse the message again. */
+export function indexMessage(raw: Buffer): MessageIndex {
+  const p = parseMessage(raw);
+  return {
+    structure: p.root,
+    envelope: p.envelope,
+    search: {
+      from: p.search.from,
+      to: p.search.to,
+      cc: p.search.cc,
+      bcc: p.search.bcc,
+      subject: p.search.subject,
+      messageId: p.search.messageId ?? '',
+      sentAt: p.search.date,
+    },
+    text: p.text,
+  };
+}
+
+/** RFC 5321 §4.4: the delivering server records the envelope sender in Return-Path. */
+export function withReturnPath(raw: Buffer, sender: string): Buffer {
+  return Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n`), raw]);
+}
+
+export interface LocalDelivery {
+  /** The message as it will be stored (trace headers already prepended). */
+  raw: Buffer;
+  accounts: Account[];
+  internalDate?: Date;
+}
+
+/**
+ * Into each account's INBOX, atomically: all recipients get it or none do (OVERQUOTA when one
+ * account has no room, so the sending server bounces and nothing is silently lost).
+ */
+export async function deliverLocal(store: MailStore, d: LocalDelivery): Promise<AppendResult[]> {
+  const targets = [];
+  for (const a of d.accounts) {
+    const inbox = await store.getMailbox(a.id, 'INBOX');
+    if (!inbox) throw new Error(`account ${a.address} has no INBOX`);
+    targets.push({ mailboxId: inbox.id });
+  }
+  return store.append(
+    { raw: d.raw, index: indexMessage(d.raw), internalDate: d.internalDate },
+    targets,
+  );
+}
