@@ -1,0 +1,197 @@
+/**
+ * Serializing IMAP data for server responses (RFC 9051 §4, §9). Everything returns Buffers;
+ * strings given as JS strings are encoded as UTF-8.
+ *
+ *   astring(x)   atom when possible, else quoted, else literal (mailbox names in LIST)
+ *   string(x)    quoted when possible, else literal
+ *   nstring(x)   NIL for null, else string(x)
+ *   quoted(x)    always quoted (throws TypeError when the bytes cannot be quoted: a bug)
+ *   literal(x)   always `{N}\r\n` + bytes; literal8(x) is `~{N}\r\n` + bytes (RFC 3516)
+ *   list(items)  `(a b c)` from already serialized items
+ *   sequenceSetToString(set), dateTimeToString(date)
+ *   ImapValue + serialize(value): a small tree (atom | string | literal | number | list | nil |
+ *   raw) so that ENVELOPE, BODYSTRUCTURE and the like are built as values, then written once.
+ *
+ * `opts.utf8`: whether 8-bit (valid UTF-8) may go into quoted strings. RFC 9051 §4.3 allows it
+ * in IMAP4rev2; for an IMAP4rev1 client without UTF8=ACCEPT (RFC 6855) 8-bit data must be a
+ * literal, which is the default here.
+ */
+import { isUtf8 } from 'node:buffer';
+import { formatDateTime } from './dates.js';
+import { type Interval, numbersToIntervals, type SeqNumber, type SequenceSet } from './sequence.js';
+
+export interface WriteOptions {
+  readonly utf8?: boolean;
+}
+
+type Bytes = Buffer | string;
+const toBuf = (x: Bytes): Buffer => (typeof x === 'string' ? Buffer.from(x, 'utf8') : x);
+
+// RFC 9051 §9 ASTRING-CHAR: CHAR (0x01-0x7f) minus atom-specials, plus "]".
+const ASTRING_CHAR = new Uint8Array(256);
+for (let b = 0x21; b < 0x7f; b++) ASTRING_CHAR[b] = 1;
+for (const c of '(){%*"\\') ASTRING_CHAR[c.charCodeAt(0)] = 0;
+
+/** Whether the bytes can be sent as a quoted string (RFC 9051 §9 QUOTED-CHAR). */
+export function isQuotable(bytes: Buffer, opts: WriteOptions = {}): boolean {
+  let eightBit = false;
+  for (const b of bytes) {
+    if (b === 0x00 || b === 0x0a || b === 0x0d) return false;
+    if (b >= 0x80) eightBit = true;
+  }
+  return !eightBit || (opts.utf8 === true && isUtf8(bytes));
+}
+
+export function quoted(x: Bytes, opts: WriteOptions = {}): Buffer {
+  const bytes = toBuf(x);
+  if (!isQuotable(bytes, opts)) throw new TypeError('bytes cannot be sent as a quoted string');
+  const out: number[] = [0x22];
+  for (const b of bytes) {
+    // quoted-specials are escaped with a backslash.
+    if (b === 0x22 || b === 0x5c) out.push(0x5c);
+    out.push(b);
+  }
+  out.push(0x22);
+  return Buffer.from(out);
+}
+
+/** A synchronizing-form literal; servers never send `{N+}` (RFC 9051 §4.3). */
+export function literal(x: Bytes): Buffer {
+  const bytes = toBuf(x);
+  return Buffer.concat([Buffer.from(`{${bytes.length}}\r\n`, 'latin1'), bytes]);
+}
+
+/** RFC 3516 literal8, for FETCH BINARY[] data that may contain NUL. */
+export function literal8(x: Bytes): Buffer {
+  const bytes = toBuf(x);
+  return Buffer.concat([Buffer.from(`~{${bytes.length}}\r\n`, 'latin1'), bytes]);
+}
+
+export function string(x: Bytes, opts: WriteOptions = {}): Buffer {
+  const bytes = toBuf(x);
+  return isQuotable(bytes, opts) ? quoted(bytes, opts) : literal(bytes);
+}
+
+export function astring(x: Bytes, opts: WriteOptions = {}): Buffer {
+  const bytes = toBuf(x);
+  // An atom NIL would read back as nil wherever an nstring may stand: quote it.
+  const isNil = bytes.length === 3 && bytes.toString('latin1').toUpperCase() === 'NIL';
+  if (bytes.length > 0 && !isNil && bytes.every((b) => ASTRING_CHAR[b] === 1)) {
+    return Buffer.from(bytes);
+  }
+  return string(bytes, opts);
+}
+
+export function nstring(x: Bytes | null, opts: WriteOptions = {}): Buffer {
+  return x === null ? Buffer.from('NIL') : string(x, opts);
+}
+
+/** `(a b c)` from serialized items. */
+export function list(items: readonly Bytes[]): Buffer {
+  const parts: Buffer[] = [Buffer.from('(')];
+  items.forEach((item, i) => {
+    if (i > 0) parts.push(Buffer.from(' '));
+    parts.push(toBuf(item));
+  });
+  parts.push(Buffer.from(')'));
+  return Buffer.concat(parts);
+}
+
+const seqText = (a: SeqNumber, b: SeqNumber): string => (a === b ? `${a}` : `${a}:${b}`);
+
+/**
+ * A sequence set as text: a parsed SequenceSet (`$` for the saved one), resolved intervals, or
+ * plain numbers (compressed into ranges: [1,2,3,7] -> `1:3,7`).
+ */
+export function sequenceSetToString(
+  set: SequenceSet | readonly Interval[] | readonly number[],
+): string {
+  if (!Array.isArray(set)) {
+    const s = set as SequenceSet;
+    if (s.kind === 'saved') return '$';
+    return s.ranges.map(([a, b]) => seqText(a, b)).join(',');
+  }
+  const intervals =
+    set.length > 0 && typeof set[0] === 'number'
+      ? numbersToIntervals(set as readonly number[])
+      : (set as readonly Interval[]);
+  return intervals.map(([a, b]) => seqText(a, b)).join(',');
+}
+
+/** RFC 9051 date-time with its DQUOTEs: `"17-Jul-1996 09:44:25 +0000"` (UTC by default). */
+export function dateTimeToString(date: Date, offsetMinutes = 0): string {
+  return `"${formatDateTime(date, offsetMinutes)}"`;
+}
+
+export type ImapValue =
+  | { readonly type: 'atom'; readonly value: string }
+  | { readonly type: 'string'; readonly value: Bytes }
+  | { readonly type: 'astring'; readonly value: Bytes }
+  | { readonly type: 'literal'; readonly value: Bytes; readonly binary?: boolean }
+  | { readonly type: 'number'; readonly value: number }
+  | { readonly type: 'list'; readonly items: readonly ImapValue[] }
+  | { readonly type: 'nil' }
+  | { readonly type: 'raw'; readonly value: Bytes };
+
+/** Constructors for ImapValue. */
+export const v = {
+  atom: (value: string): ImapValue => ({ type: 'atom', value }),
+  str: (value: Bytes): ImapValue => ({ type: 'string', value }),
+  /** string, or NIL for null/undefined (ENVELOPE fields). */
+  nstr: (value: Bytes | null | undefined): ImapValue =>
+    value === null || value === undefined ? { type: 'nil' } : { type: 'string', value },
+  astr: (value: Bytes): ImapValue => ({ type: 'astring', value }),
+  literal: (value: Bytes, binary = false): ImapValue => ({ type: 'literal', value, binary }),
+  num: (value: number): ImapValue => ({ type: 'number', value }),
+  list: (items: readonly ImapValue[]): ImapValue => ({ type: 'list', items }),
+  nil: { type: 'nil' } as ImapValue,
+  raw: (value: Bytes): ImapValue => ({ type: 'raw', value }),
+};
+
+// An atom, a flag (`\Seen`) or PERMANENTFLAGS' `\*`. Anything else (`BODY[1]`) goes as raw.
+const ATOM_OK = /^\\?[^\x00-\x20\x7f-\xff(){%*"\\\]]+$|^\\\*$/;
+
+function write(value: ImapValue, out: Buffer[], opts: WriteOptions): void {
+  switch (value.type) {
+    case 'atom':
+      // An atom that is not one is a bug in the caller, not bad client input.
+      if (!ATOM_OK.test(value.value))
+        throw new TypeError(`not an atom: ${JSON.stringify(value.value)}`);
+      out.push(Buffer.from(value.value, 'latin1'));
+      return;
+    case 'string':
+      out.push(string(value.value, opts));
+      return;
+    case 'astring':
+      out.push(astring(value.value, opts));
+      return;
+    case 'literal':
+      out.push(value.binary ? literal8(value.value) : literal(value.value));
+      return;
+    case 'number':
+      if (!Number.isSafeInteger(value.value) || value.value < 0)
+        throw new TypeError(`not an IMAP number: ${value.value}`);
+      out.push(Buffer.from(String(value.value)));
+      return;
+    case 'list':
+      out.push(Buffer.from('('));
+      value.items.forEach((item, i) => {
+        if (i > 0) out.push(Buffer.from(' '));
+        write(item, out, opts);
+      });
+      out.push(Buffer.from(')'));
+      return;
+    case 'nil':
+      out.push(Buffer.from('NIL'));
+      return;
+    case 'raw':
+      out.push(toBuf(value.value));
+      return;
+  }
+}
+
+export function serialize(value: ImapValue, opts: WriteOptions = {}): Buffer {
+  const out: Buffer[] = [];
+  write(value, out, opts);
+  return Buffer.concat(out);
+}
