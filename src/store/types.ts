@@ -293,6 +293,11 @@ export interface MailStore {
    * `uids` only those (UID EXPUNGE, POP3). Returns the expunged UIDs.
    */
   expunge(mailboxId: number, opts: { uids?: number[]; onlyDeleted: boolean }): Promise<number[]>;
+  /**
+   * UIDs of the mailbox whose decoded body text contains `needle`, case-insensitively (the
+   * substring semantics of IMAP SEARCH BODY, RFC 9051 §6.4.4), from the full-text index.
+   */
+  searchText(mailboxId: number, needle: string): Promise<number[]>;
   /** UIDs expunged with a modseq above `modseq` (RFC 7162 §3.2.5.1 VANISHED). */
   expungedSince(mailboxId: number, modseq: number): Promise<number[]>;
 

@@ -424,5 +424,24 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       );
       assert.deepEqual(await store.readMessage(item!.blobHash), m.raw);
     });
+
+    test('full-text search: case-insensitive substrings, short needles, unicode', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const msg = (subject: string, text: string) => ({
+        ...newMessage(subject, text),
+        index: { ...newMessage(subject, text).index, text },
+      });
+      await store.append(msg('1', 'The Quick brown fox'), [{ mailboxId: mb.id }]);
+      await store.append(msg('2', 'Grüße aus München, 100% sicher'), [{ mailboxId: mb.id }]);
+      await store.append(msg('3', 'nothing here'), [{ mailboxId: mb.id }]);
+      assert.deepEqual(await store.searchText(mb.id, 'quick BROWN'), [1]);
+      assert.deepEqual(await store.searchText(mb.id, 'MÜNCHEN'), [2]);
+      assert.deepEqual(await store.searchText(mb.id, 'ow'), [1]);
+      assert.deepEqual(await store.searchText(mb.id, '0%'), [2]);
+      assert.deepEqual(await store.searchText(mb.id, 'e'), [1, 2, 3]);
+      assert.deepEqual(await store.searchText(mb.id, 'absent words'), []);
+      assert.deepEqual(await store.searchText(mb.id, 'say "hi"'), []);
+    });
   });
 }

@@ -449,6 +449,25 @@ export class SqliteMessages {
     }
   }
 
+  searchText(mailboxId: number, needle: string): number[] {
+    if (needle.length === 0) return this.list(mailboxId).map((r) => r.uid);
+    // The trigram index answers substrings of 3+ characters (case-folded, Unicode-aware);
+    // shorter needles fall back to LIKE over the same text (ASCII case-insensitive).
+    const rows =
+      [...needle].length >= 3
+        ? stmt(
+            this.db,
+            `SELECT mm.uid FROM message_text t JOIN mailbox_messages mm ON mm.message_id = t.rowid
+             WHERE mm.mailbox_id = ? AND message_text MATCH ? ORDER BY mm.uid`,
+          ).all(mailboxId, `"${needle.replace(/"/g, '""')}"`)
+        : stmt(
+            this.db,
+            `SELECT mm.uid FROM message_text t JOIN mailbox_messages mm ON mm.message_id = t.rowid
+             WHERE mm.mailbox_id = ? AND t.text LIKE ? ESCAPE '\\' ORDER BY mm.uid`,
+          ).all(mailboxId, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    return (rows as { uid: number }[]).map((r) => r.uid);
+  }
+
   expungedSince(mailboxId: number, modseq: number): number[] {
     const rows = stmt(
       this.db,

@@ -238,6 +238,9 @@ export class SqliteStore implements MailStore {
   ): Promise<number[]> {
     return this.messages.expunge(mailboxId, opts.uids, opts.onlyDeleted);
   }
+  async searchText(mailboxId: number, needle: string): Promise<number[]> {
+    return this.messages.searchText(mailboxId, needle);
+  }
   async expungedSince(mailboxId: number, modseq: number): Promise<number[]> {
     return this.messages.expungedSince(mailboxId, modseq);
   }

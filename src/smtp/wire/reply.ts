@@ -1,0 +1,86 @@
+// SMTP replies as values (RFC 5321 §4.2), with the enhanced status code of RFC 3463 / RFC 2034.
+// Handlers return an SmtpReply; only formatReply turns it into bytes. A reply never throws on
+// text that came from the client: unsafe characters are replaced, over-long lines are cut.
+
+const ENHANCED_RE = /^([245])\.(\d{1,3})\.(\d{1,3})$/;
+
+// RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets including the code and CRLF.
+const MAX_REPLY_LINE = 512;
+
+export class SmtpReply {
+  readonly code: number;
+  /** RFC 3463 `class.subject.detail`, or null (greeting, EHLO, 334 and 354 carry none). */
+  readonly enhanced: string | null;
+  readonly lines: readonly string[];
+
+  /**
+   * Throws only on programming errors (a code outside 200..599, an enhanced code that is
+   * malformed or whose class disagrees with the reply code); never because of the text.
+   */
+  constructor(code: number, enhanced: string | null, lines: readonly string[] | string) {
+    if (!Number.isInteger(code) || code < 200 || code > 599) {
+      throw new RangeError(`SMTP reply code out of range: ${code}`);
+    }
+    if (enhanced !== null) {
+      const m = ENHANCED_RE.exec(enhanced);
+      // RFC 3463 §3.1: the class digit agrees with the reply: 2 success, 4 transient, 5 permanent.
+      if (m === null || m[1] !== String(code)[0]) {
+        throw new RangeError(`enhanced status ${enhanced} does not fit reply ${code}`);
+      }
+    }
+    const list = typeof lines === 'string' ? [lines] : [...lines];
+    if (list.length === 0) list.push('');
+    this.code = code;
+    this.enhanced = enhanced;
+    const room = MAX_REPLY_LINE - 4 - (enhanced === null ? 0 : enhanced.length + 1) - 2;
+    this.lines = Object.freeze(list.map((l) => sanitize(l, room)));
+    Object.freeze(this);
+  }
+
+  /** 2xx and 3xx: the command was accepted (3xx: send more). */
+  get positive(): boolean {
+    return this.code < 400;
+  }
+
+  /** 4xx: try again later (RFC 5321 §4.2.1). */
+  get transient(): boolean {
+    return this.code >= 400 && this.code < 500;
+  }
+
+  /** 5xx: do not repeat the same command (RFC 5321 §4.2.1). */
+  get permanent(): boolean {
+    return this.code >= 500;
+  }
+
+  /** The reply as text without the final CRLF, for logs and test messages. */
+  toString(): string {
+    return formatReply(this).toString('latin1').trimEnd();
+  }
+}
+
+// RFC 5321 §4.2: textstring = 1*(%d09 / %d32-126). Anything else (CR, LF, other controls, and
+// non-ASCII that a client without SMTPUTF8 may not expect) becomes '?', so that echoing a
+// client argument can neither break the reply framing nor inject a second reply.
+function sanitize(line: string, room: number): string {
+  let out = line.replace(/[^\t\x20-\x7e]/g, '?');
+  if (out.length > room) out = out.slice(0, Math.max(0, room - 3)) + '...';
+  return out;
+}
+
+/**
+ * RFC 5321 §4.2.1: every line but the last is `code-text`, the last `code SP text`, each
+ * ended by CRLF. RFC 2034 §4: with ENHANCEDSTATUSCODES the same enhanced code begins the text
+ * of every line.
+ */
+export function formatReply(reply: SmtpReply): Buffer {
+  const prefix = reply.enhanced === null ? '' : reply.enhanced;
+  const n = reply.lines.length;
+  let out = '';
+  for (let i = 0; i < n; i++) {
+    const sep = i === n - 1 ? ' ' : '-';
+    const text = reply.lines[i];
+    const body = prefix === '' ? text : text === '' ? prefix : `${prefix} ${text}`;
+    out += `${reply.code}${sep}${body}`.trimEnd() + '\r\n';
+  }
+  return Buffer.from(out, 'latin1');
+}

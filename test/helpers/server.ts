@@ -1,0 +1,73 @@
+// Starts the real server in-process on loopback ephemeral ports, with a fresh data dir, a
+// self-signed certificate and the given protocol engines. For end-to-end tests.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashPassword, TEST_SCRYPT_PARAMS } from '../../src/auth/password.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { ListenerName } from '../../src/config/schema.js';
+import { LISTENER_NAMES } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import { writeSelfSigned } from '../../src/net/selfsigned.js';
+import { PROTOCOLS, type ProtocolFactory, type RunningServer, startServer } from '../../src/server.js';
+
+export interface TestServer {
+  server: RunningServer;
+  dir: string;
+  /** Port of a listener by name. */
+  port(name: ListenerName): number;
+  /** Adds example.test (if needed) and an account with this password. */
+  addUser(address: string, password: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  /** Listener names to enable (others are disabled). */
+  listeners: ListenerName[];
+  /** Protocol engines to register for this run, by listener name. */
+  protocols?: Partial<Record<ListenerName, ProtocolFactory>>;
+  /** Extra TOML appended to the config (sections must not repeat the generated ones). */
+  extraToml?: string;
+  allowPlaintext?: boolean;
+}
+
+export async function startTestServer(opts: TestServerOptions): Promise<TestServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-e2e-'));
+  await writeSelfSigned(dir, 'localhost');
+  Object.assign(PROTOCOLS, opts.protocols ?? {});
+  const listeners = LISTENER_NAMES.map(
+    (n) => `[listeners.${n}]\nenabled = ${opts.listeners.includes(n)}\naddress = "127.0.0.1"\nport = 0\n`,
+  ).join('\n');
+  const toml = `hostname = "localhost"
+[log]
+level = "silent"
+[auth]
+allow_plaintext = ${opts.allowPlaintext === true}
+${listeners}
+${opts.extraToml ?? ''}`;
+  const cfg = parseConfig(toml, join(dir, 'letterbox.toml'));
+  const server = await startServer(cfg, silentLogger());
+  const store = server.ctx.store;
+  return {
+    server,
+    dir,
+    port(name) {
+      const l = server.listeners.find((x) => x.name === name);
+      if (!l) throw new Error(`listener ${name} is not running`);
+      return l.port;
+    },
+    async addUser(address, password) {
+      const domain = address.slice(address.indexOf('@') + 1);
+      if (!(await store.isLocalDomain(domain))) await store.addDomain(domain);
+      const a = await store.createAccount({
+        address,
+        passwordHash: await hashPassword(password, TEST_SCRYPT_PARAMS),
+      });
+      return a.id;
+    },
+    async stop() {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
