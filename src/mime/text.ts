@@ -1,0 +1,40 @@
+// Text extraction for full-text search: text/plain and text/html parts, transfer- and
+// charset-decoded, HTML reduced to text, including parts of forwarded messages.
+import { decodeCharset } from './charset.js';
+import { htmlToText } from './html.js';
+import { decodeTransfer } from './transfer.js';
+import type { PartNode } from './types.js';
+
+/** Characters of text kept per message: enough for search, bounded for storage. */
+export const TEXT_CAP = 1 << 20;
+// Encoded bytes looked at per part: quoted-printable can take 3 bytes per character.
+const ENCODED_CAP = TEXT_CAP * 4;
+
+function partText(raw: Buffer, part: PartNode): string {
+  const end = Math.min(part.bodyEnd, part.bodyStart + ENCODED_CAP);
+  const bytes = decodeTransfer(raw.subarray(part.bodyStart, end), part.encoding);
+  const text = decodeCharset(bytes, part.params.charset ?? null);
+  return part.subtype === 'html' ? htmlToText(text) : text;
+}
+
+export function extractText(raw: Buffer, root: PartNode): string {
+  const out: string[] = [];
+  let total = 0;
+  const stack: PartNode[] = [root];
+  while (stack.length > 0 && total < TEXT_CAP) {
+    const part = stack.pop()!;
+    if (part.children.length > 0) {
+      for (let i = part.children.length - 1; i >= 0; i--) stack.push(part.children[i]);
+    } else if (part.message) {
+      stack.push(part.message.root);
+    } else if (part.type === 'text' && (part.subtype === 'plain' || part.subtype === 'html')) {
+      const t = partText(raw, part);
+      if (t !== '') {
+        out.push(t);
+        total += t.length + 1;
+      }
+    }
+  }
+  const text = out.join('\n');
+  return text.length > TEXT_CAP ? text.slice(0, TEXT_CAP) : text;
+}
