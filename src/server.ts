@@ -9,6 +9,7 @@ import type { Logger } from './log.js';
 import type { Connection } from './net/connection.js';
 import { startListener } from './net/listener.js';
 import { TlsProvider } from './net/tls.js';
+import { smtpProtocol } from './smtp/index.js';
 import { openStore } from './store/open.js';
 import type { MailStore } from './store/types.js';
 
@@ -32,7 +33,11 @@ export type ProtocolFactory = (
 ) => ProtocolModule;
 
 /** Protocol engines by listener. A listener whose protocol is not here is not started. */
-export const PROTOCOLS: Partial<Record<ListenerName, ProtocolFactory>> = {};
+export const PROTOCOLS: Partial<Record<ListenerName, ProtocolFactory>> = {
+  smtp: smtpProtocol,
+  submission: smtpProtocol,
+  submissions: smtpProtocol,
+};
 
 export interface RunningListener {
   name: ListenerName;

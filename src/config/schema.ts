@@ -118,6 +118,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** RCPT commands per transaction; more get 452 4.5.3 (RFC 5321 §4.5.3.1.8 minimum 100). */
       max_recipients: z.number().int().min(1).default(100),
+      /**
+       * Pause before the MX greeting (RFC 5321 §4.3.1: the client must wait for it); a client
+       * that talks first is refused. 0 turns the check off.
+       */
+      greet_delay_ms: z.number().int().min(0).max(30_000).default(300),
       /** Bad commands in one session before 421 and close. */
       max_errors: z.number().int().min(1).default(10),
       /** RFC 5321 §4.5.3.2.7: at least 5 minutes waiting for a command. */

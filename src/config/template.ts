@@ -66,6 +66,7 @@ shutdown_grace_seconds = 10       # on SIGTERM, sessions get this long to finish
 
 [smtp]
 max_recipients = 100              # per message; more get 452 4.5.3
+greet_delay_ms = 300              # MX only: a client talking before the greeting is refused
 max_errors = 10                   # bad commands before 421 and close
 idle_timeout_seconds = 300        # RFC 5321 §4.5.3.2.7
 auth_checks_timeout_seconds = 5   # SPF/DKIM/DMARC/ARC budget per message, then temperror

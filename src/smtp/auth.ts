@@ -1,0 +1,78 @@
+// AUTH (RFC 4954) on submission: PLAIN and LOGIN over TLS, with the shared authenticator
+// (throttling, lockout, logging without passwords).
+import { continueSasl, startSasl } from '../auth/sasl.js';
+import type { SmtpSession } from './session.js';
+import type { SmtpCommand } from './wire/command.js';
+import * as R from './wire/replies.js';
+
+/** RFC 4954 §4: a client response line is at most 12288 octets of base64. */
+const MAX_SASL_LINE = 12288;
+
+export async function authCommand(
+  s: SmtpSession,
+  cmd: Extract<SmtpCommand, { kind: 'AUTH' }>,
+): Promise<void> {
+  if (s.mode !== 'submission') {
+    s.reply(R.notImplemented());
+    return;
+  }
+  // RFC 4954 §4: AUTH is not allowed during a transaction, nor twice.
+  if (s.state.helo === null || !s.state.esmtp) {
+    s.reply(R.badSequence('Send EHLO first'));
+    return;
+  }
+  if (s.state.account !== null) {
+    s.reply(R.badSequence('Already authenticated'));
+    return;
+  }
+  if (s.state.transaction !== null) {
+    s.reply(R.badSequence('AUTH not allowed during a mail transaction'));
+    return;
+  }
+  // RFC 8314 §3 / RFC 4954 §4: no password over cleartext.
+  if (!s.conn.secure && !s.cfg.auth.allow_plaintext) {
+    s.reply(R.mustStartTls());
+    await s.countError();
+    return;
+  }
+  let step = startSasl(cmd.mechanism, cmd.initialResponse);
+  while (step.kind === 'challenge') {
+    s.reply(R.authChallenge(step.challenge));
+    await s.flush();
+    const line = await s.conn.readLine(MAX_SASL_LINE);
+    if (line.kind === 'too-long') {
+      s.reply(R.authLineTooLong());
+      return;
+    }
+    if (line.kind !== 'line') {
+      s.close();
+      return;
+    }
+    step = continueSasl(step.state, line.line.toString('latin1'));
+  }
+  if (step.kind === 'error') {
+    if (step.reason === 'cancelled') s.reply(R.authCancelled());
+    else if (step.reason === 'unsupported')
+      s.reply(R.parameterNotImplemented('Unsupported mechanism'));
+    else s.reply(R.authBadBase64());
+    await s.countError();
+    return;
+  }
+  const c = step.credentials;
+  const result = await s.ctx.auth.authenticate({
+    username: c.authcid,
+    password: c.password,
+    authzid: c.authzid || undefined,
+    ip: s.conn.remoteAddress,
+    protocol: 'smtp',
+  });
+  if (!result.ok) {
+    if (result.reason === 'locked') s.reply(R.authTemporaryFailure());
+    else s.reply(R.authFailed());
+    await s.countError();
+    return;
+  }
+  s.state.account = await s.ctx.store.getAccountById(result.account.id);
+  s.log = s.log.child({ account: result.account.address });
+  s.reply(R.authOk());
+}

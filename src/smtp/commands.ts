@@ -1,0 +1,119 @@
+// The SMTP command table: one handler per command kind (RFC 5321 §4.1.1 and extensions).
+// The session parses, then calls the handler; handlers queue replies on the session.
+import { authCommand } from './auth.js';
+import { bdatCommand, dataCommand } from './data.js';
+import { mailCommand, rcptCommand } from './envelope.js';
+import type { SmtpSession } from './session.js';
+import type { SmtpCommand } from './wire/command.js';
+import { ehloKeywords } from './wire/ehlo.js';
+import * as R from './wire/replies.js';
+
+type Handler<K extends SmtpCommand['kind']> = (
+  s: SmtpSession,
+  cmd: Extract<SmtpCommand, { kind: K }>,
+) => Promise<void>;
+
+export type CommandTable = { [K in SmtpCommand['kind']]: Handler<K> };
+
+/** SASL mechanisms offered where AUTH is (RFC 4954 §4; LOGIN for old clients). */
+export const AUTH_MECHANISMS = ['PLAIN', 'LOGIN'];
+
+/** AUTH is offered on submission only, and only over TLS unless configured for testing. */
+export function authAllowed(s: SmtpSession): boolean {
+  return s.mode === 'submission' && (s.conn.secure || s.cfg.auth.allow_plaintext);
+}
+
+function resetTransaction(s: SmtpSession): void {
+  s.state.transaction = null;
+}
+
+// RFC 5321 §4.1.1.1: EHLO resets the state as RSET would and lists the extensions.
+const ehlo: Handler<'EHLO'> = async (s, cmd) => {
+  resetTransaction(s);
+  s.state.helo = cmd.domain;
+  s.state.esmtp = true;
+  const keywords = ehloKeywords({
+    size: s.cfg.limits.max_message_size,
+    starttls: s.listener.starttls && !s.conn.secure,
+    auth: authAllowed(s) && s.state.account === null ? AUTH_MECHANISMS : null,
+    chunking: true,
+    smtputf8: true,
+    dsn: true,
+    pipelining: true,
+    eightBit: true,
+    enhanced: true,
+    binaryMime: false,
+  });
+  s.reply(R.ehlo(s.cfg.hostname, keywords));
+};
+
+const helo: Handler<'HELO'> = async (s, cmd) => {
+  resetTransaction(s);
+  s.state.helo = cmd.domain;
+  s.state.esmtp = false;
+  s.reply(R.helo(s.cfg.hostname));
+};
+
+// RFC 3207 §4: after 220 the client starts TLS; §4.2: the server forgets what it knew
+// (EHLO, AUTH) and the client must EHLO again. Buffered plaintext is dropped by startTls.
+const starttls: Handler<'STARTTLS'> = async (s) => {
+  if (!s.listener.starttls) {
+    s.reply(R.notImplemented());
+    return;
+  }
+  if (s.conn.secure) {
+    s.reply(R.badSequence('TLS already active'));
+    return;
+  }
+  s.reply(R.readyForTls());
+  await s.flush();
+  await s.conn.startTls(s.ctx.tls);
+  s.state.helo = null;
+  s.state.esmtp = false;
+  s.state.account = null;
+  s.state.transaction = null;
+};
+
+const rset: Handler<'RSET'> = async (s) => {
+  resetTransaction(s);
+  s.reply(R.ok());
+};
+
+const noop: Handler<'NOOP'> = async (s) => {
+  s.reply(R.ok());
+};
+
+const quit: Handler<'QUIT'> = async (s) => {
+  await s.closeWith(R.bye());
+};
+
+// RFC 5321 §3.5.3 / §7.3: VRFY may answer 252 so that addresses cannot be probed.
+const vrfy: Handler<'VRFY'> = async (s) => {
+  s.reply(R.cannotVerify());
+};
+
+// EXPN would list an alias's members: not offered (RFC 5321 §7.3).
+const expn: Handler<'EXPN'> = async (s) => {
+  s.reply(R.notImplemented());
+};
+
+const help: Handler<'HELP'> = async (s) => {
+  s.reply(R.help());
+};
+
+export const COMMANDS: CommandTable = {
+  EHLO: ehlo,
+  HELO: helo,
+  STARTTLS: starttls,
+  AUTH: authCommand,
+  MAIL: mailCommand,
+  RCPT: rcptCommand,
+  DATA: dataCommand,
+  BDAT: bdatCommand,
+  RSET: rset,
+  NOOP: noop,
+  QUIT: quit,
+  VRFY: vrfy,
+  EXPN: expn,
+  HELP: help,
+};

@@ -1,0 +1,160 @@
+// The end of a transaction: checks on the message, trace headers, then local delivery and the
+// outbound queue. 250 is sent only after the store has committed (fsync included).
+import { createResolver, type ResolveFn } from '../delivery/dns.js';
+import { fieldSpans, hasField, headerEnd, stripForgedAuthResults } from '../delivery/headers.js';
+import { verifyInbound } from '../delivery/inbound-auth.js';
+import { deliverLocal, withReturnPath } from '../delivery/local.js';
+import { parseAddressList } from '../mime/address.js';
+import { isStoreError } from '../store/errors.js';
+import type { Account, OutboundRecipientInput } from '../store/types.js';
+import { ownsAddress } from './envelope.js';
+import type { SmtpSession } from './session.js';
+import type { Transaction } from './state.js';
+import { newMessageId, receivedHeader, rfc5322Date, withProtocol } from './trace.js';
+import * as R from './wire/replies.js';
+
+const resolvers = new WeakMap<object, ResolveFn>();
+
+function resolverFor(s: SmtpSession): ResolveFn {
+  let r = resolvers.get(s.cfg);
+  if (!r) {
+    r = createResolver({ servers: s.cfg.dns.servers, timeoutMs: s.cfg.dns.timeout_ms });
+    resolvers.set(s.cfg, r);
+  }
+  return r;
+}
+
+/** The From header's addresses, or null when there is no From field. */
+function fromAddresses(raw: Buffer): string[] | null {
+  const f = fieldSpans(raw).find((x) => x.name === 'from');
+  if (!f) return null;
+  const value = raw
+    .subarray(f.start, f.end)
+    .toString('utf8')
+    .replace(/^[^:]*:/, '');
+  return parseAddressList(value)
+    .filter((a) => a.mailbox && a.host)
+    .map((a) => `${a.mailbox}@${a.host}`);
+}
+
+/** RFC 6409 §8: the submission server may add Message-ID and Date when missing. */
+function completeSubmission(raw: Buffer, hostname: string): Buffer {
+  const add: string[] = [];
+  if (!hasField(raw, 'message-id')) add.push(`Message-ID: ${newMessageId(hostname)}\r\n`);
+  if (!hasField(raw, 'date')) add.push(`Date: ${rfc5322Date()}\r\n`);
+  if (add.length === 0) return raw;
+  // Added at the end of the header block, where a reader expects them after the trace fields.
+  const end = headerEnd(raw);
+  const cut = end >= 2 && raw[end - 2] === 0x0d ? end - 2 : end;
+  return Buffer.concat([raw.subarray(0, cut), Buffer.from(add.join('')), raw.subarray(cut)]);
+}
+
+export async function deliverTransaction(
+  s: SmtpSession,
+  tx: Transaction,
+  body: Buffer,
+): Promise<void> {
+  const id = s.newId();
+  const log = s.log.child({ msgId: id });
+  let message = body;
+  let authHeaders = '';
+
+  if (s.mode === 'submission') {
+    const account = s.state.account!;
+    const from = fromAddresses(message);
+    if (from === null || from.length === 0) {
+      s.reply(R.contentRejected('Message must have a From header'));
+      return;
+    }
+    for (const a of from) {
+      if (!(await ownsAddress(s.ctx.store, account, a))) {
+        log.info({ from: a }, 'refused: From not owned');
+        s.reply(R.senderNotOwned());
+        return;
+      }
+    }
+    message = completeSubmission(message, s.cfg.hostname);
+  } else {
+    message = stripForgedAuthResults(message, s.cfg.hostname);
+    const auth = await verifyInbound({
+      raw: message,
+      ip: s.conn.remoteAddress,
+      helo: s.state.helo ?? '',
+      sender: tx.sender,
+      hostname: s.cfg.hostname,
+      resolver: resolverFor(s),
+      timeoutMs: s.cfg.smtp.auth_checks_timeout_seconds * 1000,
+    });
+    log.info(
+      { spf: auth.spf, dkim: auth.dkim, dmarc: auth.dmarc, timedOut: auth.timedOut },
+      'inbound checks',
+    );
+    if (auth.dmarcReject && s.cfg.smtp.dmarc_reject) {
+      s.reply(R.addressRefused('Message rejected by the DMARC policy of the sender domain'));
+      return;
+    }
+    authHeaders = auth.headers;
+  }
+
+  const received = receivedHeader({
+    helo: s.state.helo ?? 'unknown',
+    ip: s.conn.remoteAddress,
+    hostname: s.cfg.hostname,
+    protocol: withProtocol({
+      esmtp: s.state.esmtp,
+      tls: s.conn.secure,
+      auth: s.state.account !== null,
+      utf8: tx.params.smtputf8 === true,
+    }),
+    id,
+    recipient: tx.recipients.length === 1 ? tx.recipients[0]!.address : undefined,
+  });
+  const stored = Buffer.concat([Buffer.from(received + authHeaders), message]);
+
+  const accounts = new Map<number, Account>();
+  const remote: OutboundRecipientInput[] = [];
+  for (const r of tx.recipients) {
+    for (const a of r.accounts) accounts.set(a.id, a);
+    for (const address of r.remote) {
+      if (remote.some((x) => x.address === address)) continue;
+      const orcpt = r.params.orcpt
+        ? `${r.params.orcpt.type};${r.params.orcpt.addr}`
+        : address === r.address
+          ? undefined
+          : `rfc822;${r.address}`;
+      remote.push({ address, notify: r.params.notify, ...(orcpt ? { orcpt } : {}) });
+    }
+  }
+
+  try {
+    if (accounts.size > 0) {
+      await deliverLocal(s.ctx.store, {
+        raw: withReturnPath(stored, tx.sender),
+        accounts: [...accounts.values()],
+      });
+    }
+    if (remote.length > 0) {
+      await s.ctx.store.enqueueOutbound({
+        sender: tx.sender,
+        recipients: remote,
+        raw: stored,
+        envid: tx.params.envid,
+        ret: tx.params.ret,
+        accountId: s.state.account?.id,
+      });
+    }
+  } catch (err) {
+    if (isStoreError(err, 'OVERQUOTA')) {
+      s.reply(R.overQuota([...accounts.values()].map((a) => a.address).join(', ')));
+      return;
+    }
+    log.error({ err }, 'delivery failed');
+    s.reply(R.localError());
+    return;
+  }
+  log.info(
+    { from: tx.sender, local: accounts.size, remote: remote.length, size: stored.length },
+    'message accepted',
+  );
+  s.reply(R.messageAccepted(id));
+}

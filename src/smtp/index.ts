@@ -1,0 +1,22 @@
+// SMTP protocol engines for the server's listeners: `smtp` is the MX (RFC 5321), `submission`
+// and `submissions` take authenticated mail from users (RFC 6409, RFC 8314).
+import type { ProtocolFactory } from '../server.js';
+import { refuseTooMany, SmtpSession } from './session.js';
+
+export const smtpProtocol: ProtocolFactory = (ctx, listener) => {
+  const mode = listener.name === 'smtp' ? 'mx' : 'submission';
+  return {
+    handler: (conn, { shuttingDown }) =>
+      new SmtpSession(
+        conn,
+        ctx,
+        {
+          mode,
+          starttls: listener.tls === 'starttls',
+          greetDelayMs: ctx.cfg.smtp.greet_delay_ms,
+        },
+        shuttingDown,
+      ).run(),
+    onTooMany: refuseTooMany,
+  };
+};

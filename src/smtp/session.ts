@@ -1,0 +1,188 @@
+// One SMTP server session: greeting, the command loop, reply batching for PIPELINING
+// (RFC 2920 §3.1: replies may be sent as a group when the client's input is exhausted),
+// limits (line length, bad commands, idle time) and a clean goodbye on shutdown.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { Connection } from '../net/connection.js';
+import type { ServerContext } from '../server.js';
+import { COMMANDS } from './commands.js';
+import type { SessionState, SmtpMode } from './state.js';
+import { parseCommand } from './wire/command.js';
+import * as R from './wire/replies.js';
+import { formatReply, SmtpReply } from './wire/reply.js';
+
+/** RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF. */
+export const MAX_COMMAND_LINE = 510;
+
+export interface SmtpListenerInfo {
+  mode: SmtpMode;
+  /** The listener offers STARTTLS (cleartext at first). */
+  starttls: boolean;
+  /** Delay before the greeting on MX, to catch clients that talk first (RFC 5321 §4.3.1). */
+  greetDelayMs: number;
+}
+
+const PREGREET = new SmtpReply(554, '5.5.1', 'Protocol error: talking before the greeting');
+
+export class SmtpSession {
+  readonly state: SessionState = {
+    helo: null,
+    esmtp: false,
+    account: null,
+    transaction: null,
+    errors: 0,
+  };
+  log: Logger;
+  private outbox: Buffer[] = [];
+  private closing = false;
+
+  constructor(
+    readonly conn: Connection,
+    readonly ctx: ServerContext,
+    readonly listener: SmtpListenerInfo,
+    private readonly shuttingDown: AbortSignal,
+  ) {
+    this.log = conn.log.child({ proto: listener.mode === 'mx' ? 'smtp' : 'submission' });
+  }
+
+  get mode(): SmtpMode {
+    return this.listener.mode;
+  }
+
+  get cfg() {
+    return this.ctx.cfg;
+  }
+
+  /** A short id for logs and the Received header. */
+  newId(): string {
+    return randomBytes(8).toString('hex').toUpperCase();
+  }
+
+  /** Queue a reply; it is written before the next read that would wait. */
+  reply(r: SmtpReply): void {
+    this.outbox.push(formatReply(r));
+  }
+
+  async flush(): Promise<void> {
+    if (this.outbox.length === 0) return;
+    const data = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
+    this.outbox = [];
+    await this.conn.write(data);
+  }
+
+  /** Reply, flush and end the session. */
+  async closeWith(r: SmtpReply): Promise<void> {
+    this.reply(r);
+    await this.flush();
+    this.closing = true;
+  }
+
+  close(): void {
+    this.closing = true;
+  }
+
+  /** Counts a refused command; too many and the session ends (421). */
+  async countError(): Promise<void> {
+    this.state.errors++;
+    if (this.state.errors >= this.cfg.smtp.max_errors) {
+      this.log.info({ errors: this.state.errors }, 'too many bad commands');
+      await this.closeWith(R.tooManyErrors());
+    }
+  }
+
+  async run(): Promise<void> {
+    this.conn.setIdleTimeout(this.cfg.smtp.idle_timeout_seconds * 1000);
+    if (!(await this.greet())) return;
+    const onShutdown = () => {
+      // Said between commands only: a transfer under way gets the grace period to finish.
+      this.shutdownRequested = true;
+    };
+    this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
+    try {
+      while (!this.closing && !this.conn.closed) {
+        if (!this.conn.hasBufferedInput()) await this.flush();
+        if (this.shutdownRequested) {
+          await this.closeWith(R.shuttingDown());
+          break;
+        }
+        const line = await this.nextLine();
+        if (line === null) break;
+        await this.handleLine(line);
+      }
+      await this.flush();
+    } finally {
+      this.shuttingDown.removeEventListener('abort', onShutdown);
+    }
+  }
+
+  private shutdownRequested = false;
+
+  /** The next command line, or null when the session is over. */
+  private async nextLine(): Promise<Buffer | null> {
+    const abort = new Promise<'abort'>((resolve) => {
+      if (this.shuttingDown.aborted) resolve('abort');
+      else this.shuttingDown.addEventListener('abort', () => resolve('abort'), { once: true });
+    });
+    const r = await Promise.race([this.conn.readLine(MAX_COMMAND_LINE), abort]);
+    if (r === 'abort') {
+      await this.closeWith(R.shuttingDown());
+      return null;
+    }
+    switch (r.kind) {
+      case 'line':
+        return r.line;
+      case 'too-long':
+        this.reply(R.lineTooLong());
+        await this.countError();
+        return this.closing ? null : Buffer.alloc(0);
+      case 'timeout':
+        this.log.info('idle timeout');
+        await this.closeWith(R.timeout());
+        return null;
+      case 'eof':
+        return null;
+    }
+  }
+
+  private async handleLine(line: Buffer): Promise<void> {
+    if (line.length === 0 && this.outbox.length > 0) return; // the too-long case, already answered
+    // We offer SMTPUTF8: UTF-8 is allowed in EHLO and MAIL, and in RCPT when the transaction
+    // was opened with the SMTPUTF8 parameter (RFC 6531 §3.4).
+    const tx = this.state.transaction;
+    const cmd = parseCommand(line, { smtputf8Allowed: tx ? tx.params.smtputf8 === true : true });
+    if (cmd.kind === 'error') {
+      this.reply(cmd.reply);
+      await this.countError();
+      return;
+    }
+    const handler = COMMANDS[cmd.kind];
+    try {
+      // The table's handlers narrow cmd by kind themselves.
+      await handler(this, cmd as never);
+    } catch (err) {
+      this.log.error({ err, command: cmd.kind }, 'command failed');
+      this.reply(R.localError());
+    }
+  }
+
+  /** RFC 5321 §4.3.1: the client waits for the greeting; one that talks first is refused. */
+  private async greet(): Promise<boolean> {
+    const delay = this.mode === 'mx' ? this.listener.greetDelayMs : 0;
+    if (delay > 0) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.conn.hasBufferedInput()) {
+        this.log.info('client talked before the greeting');
+        await this.closeWith(PREGREET);
+        return false;
+      }
+    }
+    if (this.conn.closed) return false;
+    this.reply(R.greeting(this.cfg.hostname));
+    await this.flush();
+    return true;
+  }
+}
+
+export async function refuseTooMany(conn: Connection): Promise<void> {
+  await conn.write(formatReply(R.tooManyConnections()));
+}
