@@ -9,7 +9,12 @@ import type { ListenerName } from '../../src/config/schema.js';
 import { LISTENER_NAMES } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { writeSelfSigned } from '../../src/net/selfsigned.js';
-import { PROTOCOLS, type ProtocolFactory, type RunningServer, startServer } from '../../src/server.js';
+import {
+  PROTOCOLS,
+  type ProtocolFactory,
+  type RunningServer,
+  startServer,
+} from '../../src/server.js';
 
 export interface TestServer {
   server: RunningServer;
@@ -36,7 +41,8 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
   await writeSelfSigned(dir, 'localhost');
   Object.assign(PROTOCOLS, opts.protocols ?? {});
   const listeners = LISTENER_NAMES.map(
-    (n) => `[listeners.${n}]\nenabled = ${opts.listeners.includes(n)}\naddress = "127.0.0.1"\nport = 0\n`,
+    (n) =>
+      `[listeners.${n}]\nenabled = ${opts.listeners.includes(n)}\naddress = "127.0.0.1"\nport = 0\n`,
   ).join('\n');
   const toml = `hostname = "localhost"
 [log]
