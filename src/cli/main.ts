@@ -8,6 +8,7 @@ import { StoreError } from '../store/errors.js';
 import { registerAlias } from './commands/alias.js';
 import { registerDomain } from './commands/domain.js';
 import { registerInit } from './commands/init.js';
+import { registerQueue } from './commands/queue.js';
 import { registerServe } from './commands/serve.js';
 import { registerUser } from './commands/user.js';
 import type { GlobalOptions } from './context.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerDomain(program, globals);
   registerUser(program, globals);
   registerAlias(program, globals);
+  registerQueue(program, globals);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
