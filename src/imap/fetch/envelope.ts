@@ -1,0 +1,54 @@
+/**
+ * FETCH ENVELOPE (RFC 9051 §7.5.2) from the Envelope that mime/ stored at delivery: nothing is
+ * re-parsed here.
+ *
+ *   envelopeValue(env, opts?)  -> ImapValue: (date subject from sender reply-to to cc bcc
+ *                          in-reply-to message-id)
+ *
+ * Strings go out as the header wrote them (encoded words undecoded, RFC 9051 §7.5.2) and as
+ * `string` values, so the serializer picks quoted or literal (8-bit text without UTF8=ACCEPT
+ * becomes a literal). An absent field is NIL; an address list with no address is NIL.
+ */
+import type { Address } from '../../mime/address.js';
+import type { Envelope } from '../../mime/types.js';
+import { type ImapValue, serialize, v, type WriteOptions } from '../wire/serializer.js';
+
+/**
+ * RFC 9051 §7.5.2: an address is (addr-name addr-adl addr-mailbox addr-host). Group syntax:
+ * the group start has a NIL host and the group name as mailbox; the group end has NIL
+ * mailbox and NIL host. mime/address.ts already uses exactly that shape; adl (source route)
+ * is obsolete and always NIL.
+ */
+function addressValue(a: Address): ImapValue {
+  return v.list([v.nstr(a.name), v.nil, v.nstr(a.mailbox), v.nstr(a.host)]);
+}
+
+/**
+ * RFC 9051 §9 env-from = "(" 1*address ")" / nil: the addresses follow each other with no
+ * space, which a 'list' (space-separated) cannot express, so they are serialized here.
+ */
+function addressList(list: readonly Address[] | null | undefined, opts: WriteOptions): ImapValue {
+  if (!list || list.length === 0) return v.nil;
+  return v.list([v.raw(Buffer.concat(list.map((a) => serialize(addressValue(a), opts))))]);
+}
+
+/**
+ * `opts.utf8` must match the session's (the addresses are serialized early); the default, no
+ * UTF-8 in quoted strings, is valid for every client.
+ */
+export function envelopeValue(env: Envelope, opts: WriteOptions = {}): ImapValue {
+  // RFC 9051 §7.5.2: sender and reply-to default to from; mime/envelope.ts did that at
+  // delivery, but an index written without it still falls back here.
+  return v.list([
+    v.nstr(env.date),
+    v.nstr(env.subject),
+    addressList(env.from, opts),
+    addressList(env.sender ?? env.from, opts),
+    addressList(env.replyTo ?? env.from, opts),
+    addressList(env.to, opts),
+    addressList(env.cc, opts),
+    addressList(env.bcc, opts),
+    v.nstr(env.inReplyTo),
+    v.nstr(env.messageId),
+  ]);
+}

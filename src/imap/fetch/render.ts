@@ -1,0 +1,182 @@
+/**
+ * One message's FETCH response data (RFC 9051 §6.4.5, §7.5.2; RFC 3516 BINARY; RFC 7162
+ * MODSEQ): the `(name value name value ...)` list of `* n FETCH (...)`.
+ *
+ *   renderFetch(items, msg, opts) -> { values, setsSeen, error }
+ *     values    alternating name / value ImapValues; the session writes
+ *               `* ${seq} FETCH ` + serialize(v.list(values), { utf8 })
+ *     setsSeen  a non-PEEK BODY[...] / BINARY[...] or RFC822 / RFC822.TEXT was asked for
+ *     error     non-null when a BINARY section has an unknown transfer encoding: answer the
+ *               command `NO [UNKNOWN-CTE] ...` (RFC 3516 §4.1) instead of sending `values`
+ *   fetchSetsSeen(items)  the same setsSeen, known before rendering
+ *
+ * How the session should use setsSeen (RFC 9051 §6.4.5: fetching BODY[...] without .PEEK
+ * sets \Seen; "if this causes the flags to change, they SHOULD be included as part of the
+ * FETCH responses"): when fetchSetsSeen(items) is true, the mailbox is read-write and the
+ * message lacks \Seen, set \Seen in the store BEFORE calling renderFetch and pass the new
+ * flags in `msg.flags`; if FLAGS was not among the items, append `FLAGS (...)` (and, under
+ * CONDSTORE, the new MODSEQ) to `values` yourself.
+ *
+ * Loading is lazy: `msg.detail()` (the parsed index) is called only for ENVELOPE, BODY,
+ * BODYSTRUCTURE and sections that need part offsets; `msg.raw()` (the blob) only for section
+ * data. A FLAGS / UID / RFC822.SIZE / INTERNALDATE fetch touches neither. Each is called at
+ * most once per call.
+ *
+ * Order: UID first when `opts.uidAlways` (UID FETCH, RFC 9051 §6.4.9) and not asked for, then
+ * the items as requested, then MODSEQ when `opts.condstore` (RFC 7162 §3.2.4) and not asked
+ * for. `opts.utf8` decides quoted vs literal inside BODY's nested bodies (bodystructure.ts).
+ */
+import type { Envelope, PartNode } from '../../mime/types.js';
+import type { MessageDetail } from '../../store/types.js';
+import { type FetchAtt, type Section, sectionToString } from '../wire/fetch-items.js';
+import { dateTimeToString, type ImapValue, v } from '../wire/serializer.js';
+import { bodyStructureValue } from './bodystructure.js';
+import { envelopeValue } from './envelope.js';
+import { applyPartial, binaryBytes, SectionError, sectionBytes } from './sections.js';
+
+export type FetchItem = FetchAtt;
+
+export interface FetchMessage {
+  seq: number;
+  uid: number;
+  flags: string[];
+  modseq: number;
+  /** RFC822.SIZE: the stored size. */
+  size: number;
+  internalDate: Date;
+  detail: () => Promise<MessageDetail>;
+  raw: () => Promise<Buffer>;
+}
+
+export interface FetchRenderOptions {
+  utf8: boolean;
+  condstore: boolean;
+  uidAlways: boolean;
+}
+
+export interface FetchRendered {
+  values: ImapValue[];
+  setsSeen: boolean;
+  error: SectionError | null;
+}
+
+export function fetchSetsSeen(items: readonly FetchItem[]): boolean {
+  return items.some(
+    (it) =>
+      ((it.kind === 'body' || it.kind === 'binary') && !it.peek) ||
+      (it.kind === 'simple' && (it.name === 'RFC822' || it.name === 'RFC822.TEXT')),
+  );
+}
+
+// Flags that cannot be written as an atom would make the serializer throw; the parser and
+// store never produce them, but one bad row must not break the whole FETCH.
+const FLAG_OK = /^\\?[^\x00-\x20\x7f-\xff(){%*"\\\]]+$/;
+
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | null = null;
+  return () => {
+    p ??= load();
+    return p;
+  };
+}
+
+const whole: Section = { part: [], text: null };
+
+export async function renderFetch(
+  items: readonly FetchItem[],
+  msg: FetchMessage,
+  opts: FetchRenderOptions,
+): Promise<FetchRendered> {
+  const detail = once(msg.detail);
+  const raw = once(msg.raw);
+  const root = async () => (await detail()).index.structure as PartNode;
+  const values: ImapValue[] = [];
+  const asked = (name: string) => items.some((it) => it.kind === 'simple' && it.name === name);
+  if (opts.uidAlways && !asked('UID')) values.push(v.atom('UID'), v.num(msg.uid));
+
+  /** BODY[section] bytes; BODY[] needs only the blob, other sections also the offsets. */
+  const section = async (s: Section): Promise<Buffer> => {
+    if (s.part.length === 0 && s.text === null) return raw();
+    return sectionBytes(await raw(), await root(), s);
+  };
+
+  for (const it of items) {
+    if (it.kind === 'simple') {
+      switch (it.name) {
+        case 'UID':
+          values.push(v.atom('UID'), v.num(msg.uid));
+          break;
+        case 'FLAGS':
+          values.push(
+            v.atom('FLAGS'),
+            v.list(msg.flags.filter((f) => FLAG_OK.test(f)).map((f) => v.atom(f))),
+          );
+          break;
+        case 'INTERNALDATE':
+          values.push(v.atom('INTERNALDATE'), v.raw(dateTimeToString(msg.internalDate)));
+          break;
+        case 'RFC822.SIZE':
+          values.push(v.atom('RFC822.SIZE'), v.num(msg.size));
+          break;
+        case 'MODSEQ':
+          // RFC 7162 §3.1.4: MODSEQ (<value>).
+          values.push(v.atom('MODSEQ'), v.list([v.num(msg.modseq)]));
+          break;
+        case 'ENVELOPE':
+          values.push(
+            v.atom('ENVELOPE'),
+            envelopeValue((await detail()).index.envelope as Envelope, { utf8: opts.utf8 }),
+          );
+          break;
+        case 'BODY':
+        case 'BODYSTRUCTURE':
+          values.push(
+            v.atom(it.name),
+            bodyStructureValue(await root(), it.name === 'BODYSTRUCTURE', { utf8: opts.utf8 }),
+          );
+          break;
+        // RFC 9051 §6.4.5 (RFC 3501 compatibility): RFC822 = BODY[], RFC822.HEADER =
+        // BODY.PEEK[HEADER], RFC822.TEXT = BODY[TEXT], answered under their own names.
+        case 'RFC822':
+          values.push(v.atom('RFC822'), v.str(await section(whole)));
+          break;
+        case 'RFC822.HEADER':
+          values.push(
+            v.atom('RFC822.HEADER'),
+            v.str(await section({ part: [], text: { kind: 'HEADER' } })),
+          );
+          break;
+        case 'RFC822.TEXT':
+          values.push(
+            v.atom('RFC822.TEXT'),
+            v.str(await section({ part: [], text: { kind: 'TEXT' } })),
+          );
+          break;
+      }
+    } else if (it.kind === 'body') {
+      // RFC 9051 §7.5.2: BODY[section]<origin>: the answer names BODY (also for BODY.PEEK)
+      // and gives only the partial's origin octet.
+      const data = applyPartial(await section(it.section), it.partial);
+      const origin = it.partial ? `<${it.partial.offset}>` : '';
+      values.push(v.raw(`BODY[${sectionToString(it.section)}]${origin}`), v.str(data));
+    } else if (it.kind === 'binary') {
+      const r =
+        it.part.length === 0 ? await raw() : binaryBytes(await raw(), await root(), it.part);
+      if (r instanceof SectionError) return { values, setsSeen: fetchSetsSeen(items), error: r };
+      const data = applyPartial(r, it.partial);
+      const origin = it.partial ? `<${it.partial.offset}>` : '';
+      // RFC 3516 §4.2: data containing NUL must be a literal8.
+      const value = data.includes(0) ? v.literal(data, true) : v.str(data);
+      values.push(v.raw(`BINARY[${it.part.join('.')}]${origin}`), value);
+    } else {
+      const r =
+        it.part.length === 0 ? await raw() : binaryBytes(await raw(), await root(), it.part);
+      if (r instanceof SectionError) return { values, setsSeen: fetchSetsSeen(items), error: r };
+      values.push(v.raw(`BINARY.SIZE[${it.part.join('.')}]`), v.num(r.length));
+    }
+  }
+  if (opts.condstore && !asked('MODSEQ')) {
+    values.push(v.atom('MODSEQ'), v.list([v.num(msg.modseq)]));
+  }
+  return { values, setsSeen: fetchSetsSeen(items), error: null };
+}

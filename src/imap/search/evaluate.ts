@@ -1,0 +1,325 @@
+/**
+ * SEARCH evaluation (RFC 9051 §6.4.4; RFC 3501 NEW / OLD / RECENT; RFC 7162 §3.1.5 MODSEQ;
+ * RFC 5182 `$`) over a session's view of the selected mailbox.
+ *
+ *   searchMessages(key, ctx) -> matching UIDs, ascending
+ *
+ * The key tree is evaluated as set filters over candidate messages: an AND applies its keys
+ * cheapest first, so the message index (`ctx.details`) and the blobs (`ctx.store.readMessage`)
+ * are loaded only for the messages still alive when an expensive key is reached. Costs:
+ * flags / sizes / INTERNALDATE / sets / MODSEQ (the view) < FROM, TO, CC, BCC, SUBJECT,
+ * SENT* (the index) < BODY (one full-text query) < HEADER <other field>, TEXT (the blob's
+ * header block).
+ *
+ * String keys match case-insensitively as substrings of the decoded text (toLowerCase on both
+ * sides, so non-ASCII letters fold too), as RFC 9051 §6.4.4 asks.
+ */
+import { decodeEncodedWords } from '../../mime/encoded-words.js';
+import { type HeaderField, parseHeaders } from '../../mime/headers.js';
+import type { PartNode } from '../../mime/types.js';
+import type { MailStore, MessageDetail } from '../../store/types.js';
+import type { ImapDate } from '../wire/dates.js';
+import type { DateOp, SearchKey } from '../wire/search-keys.js';
+import {
+  type Interval,
+  intervalsContain,
+  resolveSequenceSet,
+  type SequenceSet,
+} from '../wire/sequence.js';
+
+export interface SearchMessage {
+  seq: number;
+  uid: number;
+  flags: string[];
+  modseq: number;
+  size: number;
+  internalDate: Date;
+}
+
+export interface SearchContext {
+  mailboxId: number;
+  /** The session's view, in sequence-number order. */
+  messages: SearchMessage[];
+  store: MailStore;
+  details: (uids: number[]) => Promise<Map<number, MessageDetail>>;
+  /** RFC 5182 saved result (UIDs), or null when none was saved. */
+  saved: number[] | null;
+  maxSeq: number;
+  maxUid: number;
+  /** UIDs that are \Recent in this session. */
+  recent: Set<number>;
+}
+
+const STORED_HEADERS: Record<string, 'from' | 'to' | 'cc' | 'bcc' | 'subject'> = {
+  FROM: 'from',
+  TO: 'to',
+  CC: 'cc',
+  BCC: 'bcc',
+  SUBJECT: 'subject',
+};
+
+function cost(key: SearchKey): number {
+  switch (key.key) {
+    case 'header':
+      return key.field in STORED_HEADERS ? 1 : 3;
+    case 'sentDate':
+      return 1;
+    case 'body':
+      return 2;
+    case 'text':
+      return 3;
+    case 'not':
+      return cost(key.inner);
+    case 'or':
+      return Math.max(cost(key.left), cost(key.right));
+    case 'and':
+      return Math.max(0, ...key.keys.map(cost));
+    default:
+      return 0;
+  }
+}
+
+const dayNumber = (d: ImapDate): number => d.year * 10000 + d.month * 100 + d.day;
+
+function compareDay(day: number, op: DateOp, date: ImapDate): boolean {
+  const want = dayNumber(date);
+  if (op === 'before') return day < want;
+  if (op === 'on') return day === want;
+  return day >= want;
+}
+
+const MONTHS = 'jan feb mar apr may jun jul aug sep oct nov dec'.split(' ');
+
+/**
+ * RFC 9051 §6.4.4: SENTBEFORE / SENTON / SENTSINCE compare the Date header's date
+ * "disregarding time and timezone": the calendar day as written in the header, so a message
+ * sent late on 1 Feb in -0800 is ON 1-Feb-... Falls back to the UTC day of the parsed value.
+ */
+function sentDay(detail: MessageDetail): number | null {
+  const env = detail.index.envelope as { date?: string | null } | null;
+  const m = /(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{2,4})/.exec(env?.date ?? '');
+  if (m) {
+    const month = MONTHS.indexOf(m[2].toLowerCase()) + 1;
+    let year = Number(m[3]);
+    // RFC 5322 §4.3 obs-year: two digits are 19xx from 50, else 20xx; three digits add 1900.
+    if (m[3].length === 2) year += year < 50 ? 2000 : 1900;
+    else if (m[3].length === 3) year += 1900;
+    if (month > 0) return year * 10000 + month * 100 + Number(m[1]);
+  }
+  const at = detail.index.search.sentAt;
+  if (at === null) return null;
+  const d = new Date(at);
+  return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
+}
+
+/** INTERNALDATE keys: the store keeps an instant, so its day is taken in UTC. */
+function internalDay(d: Date): number {
+  return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
+}
+
+const lower = (s: string): string => s.toLowerCase();
+
+/**
+ * The store folds case for needles of 3+ characters (FTS5 trigram) but its short-needle path
+ * (LIKE) folds ASCII only; a short needle with non-ASCII letters is therefore asked in every
+ * lower/upper combination of its (at most two) characters, and the hits are merged.
+ */
+function caseVariants(needle: string): string[] {
+  const chars = [...needle];
+  if (chars.length >= 3 || !/[^\x00-\x7f]/.test(needle)) return [needle];
+  let out = [''];
+  for (const ch of chars) {
+    const forms = [...new Set([ch, ch.toLowerCase(), ch.toUpperCase()])];
+    out = out.flatMap((prefix) => forms.map((f) => prefix + f));
+  }
+  return out;
+}
+
+class Evaluator {
+  private readonly detailCache = new Map<number, MessageDetail>();
+  private readonly headerCache = new Map<number, HeaderField[]>();
+  private readonly bodyCache = new Map<string, Set<number>>();
+  private savedSet: Set<number> | null = null;
+  // Each parsed set is resolved once, not once per message.
+  private readonly resolved = new WeakMap<SequenceSet, Interval[]>();
+
+  constructor(private readonly ctx: SearchContext) {}
+
+  async run(key: SearchKey, cands: SearchMessage[]): Promise<SearchMessage[]> {
+    if (cands.length === 0) return cands;
+    switch (key.key) {
+      case 'and': {
+        let alive = cands;
+        const keys = [...key.keys].sort((a, b) => cost(a) - cost(b));
+        for (const k of keys) {
+          alive = await this.run(k, alive);
+          if (alive.length === 0) break;
+        }
+        return alive;
+      }
+      case 'or': {
+        const left = await this.run(key.left, cands);
+        const inLeft = new Set(left.map((m) => m.uid));
+        const right = await this.run(
+          key.right,
+          cands.filter((m) => !inLeft.has(m.uid)),
+        );
+        for (const m of right) inLeft.add(m.uid);
+        return cands.filter((m) => inLeft.has(m.uid));
+      }
+      case 'not': {
+        const inner = new Set((await this.run(key.inner, cands)).map((m) => m.uid));
+        return cands.filter((m) => !inner.has(m.uid));
+      }
+      case 'header':
+        return key.field in STORED_HEADERS
+          ? this.storedHeader(key, cands)
+          : this.rawHeader(key, cands);
+      case 'sentDate': {
+        const details = await this.load(cands);
+        return cands.filter((m) => {
+          const day = sentDay(details.get(m.uid) as MessageDetail);
+          return day !== null && compareDay(day, key.op, key.date);
+        });
+      }
+      case 'body': {
+        const hits = await this.bodyHits(key.value);
+        return cands.filter((m) => hits.has(m.uid));
+      }
+      case 'text':
+        return this.text(key.value, cands);
+      default:
+        return cands.filter((m) => this.cheap(key, m));
+    }
+  }
+
+  /** Keys answered from the session's view alone. */
+  private cheap(key: SearchKey, m: SearchMessage): boolean {
+    switch (key.key) {
+      case 'all':
+        return true;
+      case 'seq':
+        return this.inSet(key.set, m.seq, this.ctx.maxSeq, m.uid);
+      case 'uid':
+        return this.inSet(key.set, m.uid, this.ctx.maxUid, m.uid);
+      case 'flag': {
+        // \Recent is per session (RFC 3501 §2.3.2), not a stored flag.
+        if (key.flag === '\\Recent') return this.ctx.recent.has(m.uid) === key.set;
+        const want = lower(key.flag);
+        return m.flags.some((f) => lower(f) === want) === key.set;
+      }
+      case 'size':
+        return key.op === 'larger' ? m.size > key.size : m.size < key.size;
+      case 'internalDate':
+        return compareDay(internalDay(m.internalDate), key.op, key.date);
+      case 'modseq':
+        // RFC 7162 §3.1.5: messages whose mod-sequence is equal to or greater than the value.
+        // Per-flag entries are not tracked apart, so the message's modseq stands for each.
+        return m.modseq >= key.modseq;
+      default:
+        throw new Error(`not a cheap search key: ${key.key}`);
+    }
+  }
+
+  /** RFC 5182: `$` is the saved result (UIDs), empty when nothing was saved. */
+  private inSet(set: SequenceSet, n: number, max: number, uid: number): boolean {
+    if (set.kind === 'saved') {
+      this.savedSet ??= new Set(this.ctx.saved ?? []);
+      return this.savedSet.has(uid);
+    }
+    let intervals = this.resolved.get(set);
+    if (!intervals) {
+      intervals = resolveSequenceSet(set, max);
+      this.resolved.set(set, intervals);
+    }
+    return intervalsContain(intervals, n);
+  }
+
+  private async load(cands: SearchMessage[]): Promise<Map<number, MessageDetail>> {
+    const missing = cands.map((m) => m.uid).filter((u) => !this.detailCache.has(u));
+    if (missing.length > 0) {
+      for (const [uid, d] of await this.ctx.details(missing)) this.detailCache.set(uid, d);
+    }
+    return this.detailCache;
+  }
+
+  private async storedHeader(
+    key: { field: string; value: string },
+    cands: SearchMessage[],
+  ): Promise<SearchMessage[]> {
+    const details = await this.load(cands);
+    const field = STORED_HEADERS[key.field];
+    const needle = lower(key.value);
+    return cands.filter((m) => {
+      const d = details.get(m.uid);
+      return d !== undefined && lower(d.index.search[field] ?? '').includes(needle);
+    });
+  }
+
+  /** The header fields of the message, parsed from the blob's header block. */
+  private async headers(cands: SearchMessage[]): Promise<Map<number, HeaderField[]>> {
+    const details = await this.load(cands);
+    for (const m of cands) {
+      if (this.headerCache.has(m.uid)) continue;
+      const d = details.get(m.uid);
+      if (!d) continue;
+      const raw = await this.ctx.store.readMessage(d.blobHash);
+      const root = d.index.structure as PartNode;
+      this.headerCache.set(m.uid, parseHeaders(raw.subarray(root.headerStart, root.headerEnd)));
+    }
+    return this.headerCache;
+  }
+
+  /**
+   * RFC 9051 §6.4.4 HEADER: the field exists and its value (after the colon) contains the
+   * string; an empty string matches every message that has the field.
+   */
+  private async rawHeader(
+    key: { field: string; value: string },
+    cands: SearchMessage[],
+  ): Promise<SearchMessage[]> {
+    const all = await this.headers(cands);
+    const name = lower(key.field);
+    const needle = lower(key.value);
+    return cands.filter((m) =>
+      (all.get(m.uid) ?? []).some(
+        (f) => f.lname === name && lower(decodeEncodedWords(f.value)).includes(needle),
+      ),
+    );
+  }
+
+  /** UIDs whose body text contains the needle, from the full-text index. */
+  private async bodyHits(needle: string): Promise<Set<number>> {
+    let hits = this.bodyCache.get(needle);
+    if (hits) return hits;
+    hits = new Set<number>();
+    for (const variant of caseVariants(needle)) {
+      for (const uid of await this.ctx.store.searchText(this.ctx.mailboxId, variant)) hits.add(uid);
+    }
+    this.bodyCache.set(needle, hits);
+    return hits;
+  }
+
+  /** RFC 9051 §6.4.4 TEXT: the header or the body contains the string. */
+  private async text(value: string, cands: SearchMessage[]): Promise<SearchMessage[]> {
+    const body = await this.bodyHits(value);
+    const rest = cands.filter((m) => !body.has(m.uid));
+    const all = await this.headers(rest);
+    const needle = lower(value);
+    const inHeader = new Set(
+      rest
+        .filter((m) =>
+          (all.get(m.uid) ?? []).some((f) =>
+            lower(`${f.name}: ${decodeEncodedWords(f.value)}`).includes(needle),
+          ),
+        )
+        .map((m) => m.uid),
+    );
+    return cands.filter((m) => body.has(m.uid) || inHeader.has(m.uid));
+  }
+}
+
+export async function searchMessages(key: SearchKey, ctx: SearchContext): Promise<number[]> {
+  const matched = await new Evaluator(ctx).run(key, ctx.messages);
+  return matched.map((m) => m.uid).sort((a, b) => a - b);
+}

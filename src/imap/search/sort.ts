@@ -1,0 +1,196 @@
+/**
+ * SORT (RFC 5256 §3): criteria parsing, base-subject extraction (§2.1), ordering and the
+ * response.
+ *
+ *   parseSortArgs(c)           ` (criteria) charset search-keys` -> { criteria, charset, key }
+ *                              (throws ImapParseError; NO [BADCHARSET] for other charsets)
+ *   baseSubject(subject)       -> { base, replyOrForward } (§2.1; used by THREAD too)
+ *   sortMessages(criteria, ctx, uids) -> UIDs in sorted order (details loaded only when a
+ *                              criterion needs the index: CC DATE FROM SUBJECT TO)
+ *   sortResponse(numbers)      `SORT 2 1 3` (numbers in the client's numbering)
+ *
+ * Strings compare with i;ascii-casemap (ASCII letters folded, then code point order), as
+ * RFC 5256 §3 requires at minimum. Equal messages stay in sequence order (§3: "sorted
+ * according to the order in which they appear in the mailbox"), never reversed.
+ */
+import type { Address } from '../../mime/address.js';
+import type { MessageDetail } from '../../store/types.js';
+import { type ArgCursor, ImapParseError } from '../wire/parser.js';
+import { parseSearchKeys, type SearchKey } from '../wire/search-keys.js';
+import type { SearchContext, SearchMessage } from './evaluate.js';
+
+export type SortKey = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
+export interface SortCriterion {
+  key: SortKey;
+  reverse: boolean;
+}
+
+const SORT_KEYS = new Set<string>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO']);
+export const SUPPORTED_CHARSETS = ['US-ASCII', 'UTF-8'];
+
+/** Reads a charset (astring) and refuses the ones SEARCH cannot decode (RFC 5256 §3). */
+export function parseCharset(c: ArgCursor): string {
+  const charset = c.astring().toString('latin1').toUpperCase();
+  if (!SUPPORTED_CHARSETS.includes(charset)) {
+    throw new ImapParseError(
+      `Unsupported charset ${charset}`,
+      undefined,
+      `BADCHARSET (${SUPPORTED_CHARSETS.join(' ')})`,
+      'NO',
+    );
+  }
+  return charset;
+}
+
+/** RFC 5256 §3: sort-criteria = "(" sort-criterion *(SP sort-criterion) ")". */
+export function parseSortArgs(c: ArgCursor): {
+  criteria: SortCriterion[];
+  charset: string;
+  key: SearchKey;
+} {
+  c.space();
+  const criteria = c.list((l) => {
+    let word = l.word();
+    let reverse = false;
+    if (word === 'REVERSE') {
+      reverse = true;
+      l.space();
+      word = l.word();
+    }
+    if (!SORT_KEYS.has(word)) l.fail(`Unknown sort criterion ${word}`);
+    return { key: word as SortKey, reverse };
+  }, 1);
+  c.space();
+  const charset = parseCharset(c);
+  c.space();
+  const key = parseSearchKeys(c);
+  c.end();
+  return { criteria, charset, key };
+}
+
+// RFC 5256 §5 ABNF, as regular expressions (ABNF strings are case-insensitive).
+const BLOB = String.raw`\[[^\[\]]*\][ \t]*`; // subj-blob = "[" *BLOBCHAR "]" *WSP
+const TRAILER = /(\(fwd\)|[ \t])$/i; // subj-trailer = "(fwd)" / WSP
+const REFWD = new RegExp(String.raw`^(?:${BLOB})*(?:re|fwd?)[ \t]*(?:${BLOB})?:`, 'i');
+const LEADING_BLOB = new RegExp(`^${BLOB}`);
+const FWD_HDR = /^\[fwd:([\s\S]*)\]$/i; // subj-fwd-hdr "[fwd:" ... subj-fwd-trl "]"
+
+/**
+ * RFC 5256 §2.1 base subject. `replyOrForward` is true when a "Re:"/"Fw:"/"Fwd:" leader, a
+ * "(fwd)" trailer or a "[fwd: ...]" wrapper was removed (used by THREAD=REFERENCES).
+ * The input is the decoded subject (encoded words already turned into UTF-8).
+ */
+export function baseSubject(subject: string): { base: string; replyOrForward: boolean } {
+  // (1) tabs and line continuations become a space; runs of spaces become one.
+  let s = subject.replace(/\r?\n/g, '').replace(/[ \t]+/g, ' ');
+  let replyOrForward = false;
+  for (;;) {
+    // (2) remove subj-trailer repeatedly.
+    for (let m = TRAILER.exec(s); m; m = TRAILER.exec(s)) {
+      if (m[1].toLowerCase() === '(fwd)') replyOrForward = true;
+      s = s.slice(0, s.length - m[1].length);
+    }
+    // (3)-(5): remove subj-leader, and a subj-blob when something remains after it, until
+    // neither applies.
+    for (let changed = true; changed; ) {
+      changed = false;
+      if (s.startsWith(' ') || s.startsWith('\t')) {
+        s = s.slice(1);
+        changed = true;
+        continue;
+      }
+      const refwd = REFWD.exec(s);
+      if (refwd) {
+        s = s.slice(refwd[0].length);
+        replyOrForward = true;
+        changed = true;
+        continue;
+      }
+      const blob = LEADING_BLOB.exec(s);
+      if (blob && s.slice(blob[0].length).trim() !== '') {
+        s = s.slice(blob[0].length);
+        changed = true;
+      }
+    }
+    // (6) "[fwd: ... ]" around the whole subject: unwrap and start again at (2).
+    const fwd = FWD_HDR.exec(s);
+    if (!fwd) break;
+    s = fwd[1];
+    replyOrForward = true;
+  }
+  return { base: s, replyOrForward };
+}
+
+/** i;ascii-casemap (RFC 4790 §9.2): only a-z fold. */
+export function asciiCasemap(s: string): string {
+  return s.replace(/[a-z]+/g, (x) => x.toUpperCase());
+}
+
+function firstMailbox(list: Address[] | null | undefined): string {
+  for (const a of list ?? []) if (a.host !== null) return asciiCasemap(a.mailbox ?? '');
+  return '';
+}
+
+interface EnvelopeLike {
+  from?: Address[] | null;
+  to?: Address[] | null;
+  cc?: Address[] | null;
+}
+
+/** RFC 5256 §2.2: the Date header's instant, or INTERNALDATE when it has none. */
+export function sentDate(m: SearchMessage, d: MessageDetail | undefined): number {
+  return d?.index.search.sentAt ?? m.internalDate.getTime();
+}
+
+function sortValue(key: SortKey, m: SearchMessage, d: MessageDetail | undefined): string | number {
+  const env = (d?.index.envelope ?? {}) as EnvelopeLike;
+  switch (key) {
+    case 'ARRIVAL':
+      return m.internalDate.getTime();
+    case 'SIZE':
+      return m.size;
+    case 'DATE':
+      return sentDate(m, d);
+    // RFC 5256 §3: FROM / TO / CC sort on the addr-mailbox of the first address.
+    case 'FROM':
+      return firstMailbox(env.from);
+    case 'TO':
+      return firstMailbox(env.to);
+    case 'CC':
+      return firstMailbox(env.cc);
+    case 'SUBJECT':
+      return asciiCasemap(baseSubject(d?.index.search.subject ?? '').base);
+  }
+}
+
+const NEEDS_DETAIL = new Set<SortKey>(['CC', 'DATE', 'FROM', 'SUBJECT', 'TO']);
+
+export async function sortMessages(
+  criteria: readonly SortCriterion[],
+  ctx: SearchContext,
+  uids: readonly number[],
+): Promise<number[]> {
+  const wanted = new Set(uids);
+  const msgs = ctx.messages.filter((m) => wanted.has(m.uid));
+  const details = criteria.some((c) => NEEDS_DETAIL.has(c.key))
+    ? await ctx.details(msgs.map((m) => m.uid))
+    : new Map<number, MessageDetail>();
+  const rows = msgs.map((m) => ({
+    m,
+    values: criteria.map((c) => sortValue(c.key, m, details.get(m.uid))),
+  }));
+  rows.sort((a, b) => {
+    for (let i = 0; i < criteria.length; i++) {
+      const x = a.values[i];
+      const y = b.values[i];
+      const cmp = x < y ? -1 : x > y ? 1 : 0;
+      if (cmp !== 0) return criteria[i].reverse ? -cmp : cmp;
+    }
+    return a.m.seq - b.m.seq;
+  });
+  return rows.map((r) => r.m.uid);
+}
+
+export function sortResponse(numbers: readonly number[]): string {
+  return numbers.length === 0 ? 'SORT' : `SORT ${numbers.join(' ')}`;
+}

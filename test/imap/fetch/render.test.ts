@@ -1,0 +1,110 @@
+// renderFetch: names, order, lazy loading, \Seen signalling (RFC 9051 §6.4.5, §7.5.2).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { indexMessage } from '../../../src/delivery/local.js';
+import { type FetchMessage, fetchSetsSeen, renderFetch } from '../../../src/imap/fetch/render.js';
+import { parseFetchItems } from '../../../src/imap/wire/fetch-items.js';
+import { argsFrom } from '../../../src/imap/wire/parser.js';
+import { serialize, v } from '../../../src/imap/wire/serializer.js';
+import type { MessageDetail } from '../../../src/store/types.js';
+
+const raw = readFileSync(new URL('../../fixtures/mime/nested-3-deep.eml', import.meta.url));
+
+function message(counts: { detail: number; raw: number }): FetchMessage {
+  const detail: MessageDetail = {
+    uid: 42,
+    messageId: 1,
+    flags: ['\\Seen', '$Label1'],
+    modseq: 7,
+    size: raw.length,
+    internalDate: new Date(Date.UTC(1996, 6, 17, 9, 44, 25)),
+    blobHash: 'x',
+    index: indexMessage(raw),
+  };
+  return {
+    seq: 3,
+    uid: 42,
+    flags: detail.flags,
+    modseq: 7,
+    size: raw.length,
+    internalDate: detail.internalDate,
+    detail: async () => {
+      counts.detail++;
+      return detail;
+    },
+    raw: async () => {
+      counts.raw++;
+      return raw;
+    },
+  };
+}
+
+async function render(items: string, opts = { utf8: false, condstore: false, uidAlways: false }) {
+  const counts = { detail: 0, raw: 0 };
+  const parsed = parseFetchItems(argsFrom(items));
+  const r = await renderFetch(parsed, message(counts), opts);
+  return { text: serialize(v.list(r.values)).toString('utf8'), counts, r };
+}
+
+describe('renderFetch', () => {
+  test('FLAGS-only (and FAST) loads neither the index nor the blob', async () => {
+    const { text, counts } = await render('FAST');
+    assert.equal(
+      text,
+      `(FLAGS (\\Seen $Label1) INTERNALDATE "17-Jul-1996 09:44:25 +0000" RFC822.SIZE ${raw.length})`,
+    );
+    assert.deepEqual(counts, { detail: 0, raw: 0 });
+  });
+
+  test('UID FETCH puts UID first; CONDSTORE appends MODSEQ', async () => {
+    const { text } = await render('(FLAGS)', { utf8: false, condstore: true, uidAlways: true });
+    assert.equal(text, '(UID 42 FLAGS (\\Seen $Label1) MODSEQ (7))');
+    const asked = await render('(MODSEQ UID)', { utf8: false, condstore: true, uidAlways: true });
+    assert.equal(asked.text, '(MODSEQ (7) UID 42)');
+  });
+
+  test('ENVELOPE and BODYSTRUCTURE load the index once and never the blob', async () => {
+    const { text, counts } = await render('(ENVELOPE BODYSTRUCTURE BODY)');
+    assert.deepEqual(counts, { detail: 1, raw: 0 });
+    assert.match(text, /^\(ENVELOPE \(NIL "three levels" /);
+    assert.match(text, / BODYSTRUCTURE \(\(\("TEXT" "PLAIN" /);
+    assert.match(text, / BODY \(\(\("TEXT" "PLAIN" \("CHARSET" "US-ASCII"\) NIL NIL "7BIT" 13 1\)/);
+  });
+
+  test('BODY[] needs only the blob; sections, partial origin, PEEK named BODY', async () => {
+    const whole = await render('BODY.PEEK[]');
+    assert.deepEqual(whole.counts, { detail: 0, raw: 1 });
+    assert.equal(whole.text, `(BODY[] {${raw.length}}\r\n${raw.toString('latin1')})`);
+    assert.equal(whole.r.setsSeen, false);
+    const part = await render('(BODY[2]<2.4> BODY.PEEK[HEADER.FIELDS (Subject)])');
+    assert.equal(
+      part.text,
+      '(BODY[2]<2> "ECAw" BODY[HEADER.FIELDS (Subject)] {25}\r\nSubject: three levels\r\n\r\n)',
+    );
+    assert.equal(part.r.setsSeen, true);
+  });
+
+  test('RFC822 forms', async () => {
+    const { text, r } = await render('(RFC822.HEADER RFC822.TEXT)');
+    assert.match(text, /^\(RFC822\.HEADER \{\d+\}\r\nFrom: deep@example.com\r\n/);
+    assert.match(text, / RFC822\.TEXT \{\d+\}\r\n--L1\r\n/);
+    assert.equal(r.setsSeen, true);
+  });
+
+  test('BINARY with NUL is a literal8; BINARY.SIZE', async () => {
+    const { text } = await render('(BINARY.PEEK[2] BINARY.SIZE[2] BINARY[2]<8.5>)');
+    assert.equal(
+      text,
+      '(BINARY[2] ~{10}\r\n\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09 BINARY.SIZE[2] 10 BINARY[2]<8> "\x08\x09")',
+    );
+  });
+
+  test('fetchSetsSeen', () => {
+    const seen = (s: string) => fetchSetsSeen(parseFetchItems(argsFrom(s)));
+    assert.equal(seen('(FLAGS BODY.PEEK[] BINARY.PEEK[1] RFC822.HEADER BODY)'), false);
+    assert.equal(seen('RFC822'), true);
+    assert.equal(seen('BODY[TEXT]'), true);
+    assert.equal(seen('BINARY[1]'), true);
+  });
+});
