@@ -17,6 +17,7 @@ export function indexMessage(raw: Buffer): MessageIndex {
       subject: p.search.subject,
       messageId: p.search.messageId ?? '',
       sentAt: p.search.date,
+      references: p.search.references,
     },
     text: p.text,
   };

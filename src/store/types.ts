@@ -91,6 +91,8 @@ export interface MessageIndex {
     messageId: string;
     /** The Date header as epoch milliseconds, or null when missing or unparseable. */
     sentAt: number | null;
+    /** Message-IDs of References (THREAD=REFERENCES, RFC 5256 §2.2); absent in old rows. */
+    references?: string[];
   };
   /** Decoded text of the message's text parts, for full-text search (BODY / TEXT). */
   text: string;

@@ -217,6 +217,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       assert.deepEqual(await store.readMessage(list[1]!.blobHash), newMessage('two').raw);
       const [detail] = await store.getMessages(mb.id, [1]);
       assert.deepEqual(detail!.index.envelope, { subject: 'one' });
+      assert.equal(detail!.index.search.references, undefined);
       assert.equal(detail!.index.search.subject, 'one');
       const st = await store.mailboxStatus(mb.id);
       assert.equal(st.messages, 3);
@@ -225,6 +226,11 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       assert.equal(st.size, m1.raw.length * 2 + newMessage('two').raw.length);
       assert.equal(st.highestModseq, r3!.modseq);
       assert.equal((await store.getAccount('alice@example.test'))?.usedBytes, st.size);
+      const withRefs = newMessage('refs');
+      withRefs.index.search.references = ['<a@x>', '<b@x>'];
+      const [rr] = await store.append(withRefs, [{ mailboxId: mb.id }]);
+      const [d2] = await store.getMessages(mb.id, [rr!.uid]);
+      assert.deepEqual(d2!.index.search.references, ['<a@x>', '<b@x>']);
     });
 
     test('append: many concurrent appends all commit with distinct UIDs', async () => {

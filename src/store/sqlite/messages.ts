@@ -150,7 +150,7 @@ export class SqliteMessages {
     const inserted = stmt(
       this.db,
       `INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc, s_bcc,
-         s_subject, s_message_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         s_subject, s_message_id, sent_at, s_references) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (blob_hash) DO NOTHING`,
     ).run(
       hash,
@@ -164,6 +164,7 @@ export class SqliteMessages {
       idx.search.subject,
       idx.search.messageId,
       idx.search.sentAt,
+      idx.search.references === undefined ? null : JSON.stringify(idx.search.references),
     );
     const messageId = (
       stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number }
@@ -256,7 +257,7 @@ export class SqliteMessages {
       this.db,
       `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date, m.blob_hash,
          m.structure, m.envelope, m.s_from, m.s_to, m.s_cc, m.s_bcc, m.s_subject, m.s_message_id,
-         m.sent_at
+         m.sent_at, m.s_references
        FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
        WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?)) ORDER BY mm.uid`,
     ).all(mailboxId, JSON.stringify(uids)) as Array<RecordRow & Record<string, unknown>>;
@@ -273,6 +274,9 @@ export class SqliteMessages {
           subject: r.s_subject as string,
           messageId: r.s_message_id as string,
           sentAt: r.sent_at as number | null,
+          ...(r.s_references === null
+            ? {}
+            : { references: JSON.parse(r.s_references as string) as string[] }),
         },
         // The text lives in the full-text index; FETCH never needs it.
         text: '',

@@ -103,6 +103,11 @@ CREATE TABLE outbound_recipients (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 3,
+    // NULL for rows stored before: readers then fall back to the message's header.
+    sql: 'ALTER TABLE messages ADD COLUMN s_references TEXT;',
+  },
 ];
 
 export function migrate(db: Database.Database): number {
