@@ -93,6 +93,22 @@ async function resolveLocal(
   return { address, params: {}, accounts: r.accounts, remote: r.remote };
 }
 
+/**
+ * Where a bare `<Postmaster>` goes: postmaster of our hostname when that is a local domain,
+ * else of the first local domain that has one. The hostname alone is often not a mail domain
+ * (e.g. mx1.example.com), and refusing <Postmaster> as a relay would break RFC 5321 §4.5.1.
+ */
+async function postmasterAddress(s: SmtpSession): Promise<string> {
+  const store = s.ctx.store;
+  const domains = [s.cfg.hostname, ...(await store.listDomains()).map((d) => d.name)];
+  for (const d of domains) {
+    const address = `postmaster@${d}`;
+    if ((await store.isLocalDomain(d)) && (await store.resolveRecipient(address)) !== null)
+      return address;
+  }
+  return `postmaster@${s.cfg.hostname}`;
+}
+
 export async function rcptCommand(
   s: SmtpSession,
   cmd: Extract<SmtpCommand, { kind: 'RCPT' }>,
@@ -108,7 +124,7 @@ export async function rcptCommand(
   }
   const to = cmd.to;
   // RFC 5321 §4.1.1.3: <Postmaster> without a domain must be accepted; it is ours.
-  const raw = to.domain === '' ? `postmaster@${s.cfg.hostname}` : `${to.local}@${to.domain}`;
+  const raw = to.domain === '' ? await postmasterAddress(s) : `${to.local}@${to.domain}`;
   if (ROUTING_CHARS.test(to.local) || to.literal) {
     s.log.info({ rcpt: to.raw }, 'refused: routing attempt');
     s.reply(R.relayDenied());

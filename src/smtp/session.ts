@@ -107,6 +107,7 @@ export class SmtpSession {
         }
         const line = await this.nextLine();
         if (line === null) break;
+        if (line === 'answered') continue;
         await this.handleLine(line);
       }
       await this.flush();
@@ -117,13 +118,22 @@ export class SmtpSession {
 
   private shutdownRequested = false;
 
-  /** The next command line, or null when the session is over. */
-  private async nextLine(): Promise<Buffer | null> {
+  /** The next command line; 'answered' when it was refused already; null when the session is over. */
+  private async nextLine(): Promise<Buffer | 'answered' | null> {
+    // The listener is removed after each read: one per command would pile up on the shared
+    // shutdown signal for the whole session (and leak every closure with it).
+    let onAbort: (() => void) | undefined;
     const abort = new Promise<'abort'>((resolve) => {
+      onAbort = () => resolve('abort');
       if (this.shuttingDown.aborted) resolve('abort');
-      else this.shuttingDown.addEventListener('abort', () => resolve('abort'), { once: true });
+      else this.shuttingDown.addEventListener('abort', onAbort, { once: true });
     });
-    const r = await Promise.race([this.conn.readLine(MAX_COMMAND_LINE), abort]);
+    let r: Awaited<ReturnType<Connection['readLine']>> | 'abort';
+    try {
+      r = await Promise.race([this.conn.readLine(MAX_COMMAND_LINE), abort]);
+    } finally {
+      this.shuttingDown.removeEventListener('abort', onAbort!);
+    }
     if (r === 'abort') {
       await this.closeWith(R.shuttingDown());
       return null;
@@ -134,7 +144,7 @@ export class SmtpSession {
       case 'too-long':
         this.reply(R.lineTooLong());
         await this.countError();
-        return this.closing ? null : Buffer.alloc(0);
+        return this.closing ? null : 'answered';
       case 'timeout':
         this.log.info('idle timeout');
         await this.closeWith(R.timeout());
@@ -145,7 +155,6 @@ export class SmtpSession {
   }
 
   private async handleLine(line: Buffer): Promise<void> {
-    if (line.length === 0 && this.outbox.length > 0) return; // the too-long case, already answered
     // We offer SMTPUTF8: UTF-8 is allowed in EHLO and MAIL, and in RCPT when the transaction
     // was opened with the SMTPUTF8 parameter (RFC 6531 §3.4).
     const tx = this.state.transaction;
