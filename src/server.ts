@@ -9,6 +9,7 @@ import type { Logger } from './log.js';
 import type { Connection } from './net/connection.js';
 import { startListener } from './net/listener.js';
 import { TlsProvider } from './net/tls.js';
+import { pop3Protocol } from './pop3/index.js';
 import { smtpProtocol } from './smtp/index.js';
 import { openStore } from './store/open.js';
 import type { MailStore } from './store/types.js';
@@ -37,6 +38,8 @@ export const PROTOCOLS: Partial<Record<ListenerName, ProtocolFactory>> = {
   smtp: smtpProtocol,
   submission: smtpProtocol,
   submissions: smtpProtocol,
+  pop3: pop3Protocol,
+  pop3s: pop3Protocol,
 };
 
 export interface RunningListener {

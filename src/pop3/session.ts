@@ -1,0 +1,251 @@
+// One POP3 session (RFC 1939): greeting, the command loop in the AUTHORIZATION and
+// TRANSACTION states, reply batching for PIPELINING (RFC 2449 §6.6), limits, and the exits:
+// QUIT (the only way into UPDATE), idle autologout, too many errors, server shutdown.
+import type { AuthResult } from '../auth/authenticator.js';
+import { authErrorText } from '../auth/authenticator.js';
+import type { Logger } from '../log.js';
+import type { Connection } from '../net/connection.js';
+import type { ServerContext } from '../server.js';
+import { COMMANDS } from './commands/index.js';
+import { MAX_COMMAND_LINE, MAX_ERRORS, MAX_SASL_LINE, OUTBOX_FLUSH } from './limits.js';
+import type { MaildropLocks } from './lock.js';
+import { type Maildrop, openMaildrop } from './maildrop.js';
+import { errLine, okLine, parseCommandLine, type RespCode } from './wire.js';
+
+/** RFC 1939 §3: the session's state, with the data each state owns. */
+export type Pop3State =
+  | { kind: 'authorization' /** Name given by USER, waiting for PASS. */; user: string | null }
+  | {
+      kind: 'transaction';
+      account: { id: number; address: string };
+      drop: Maildrop;
+      /** Lets go of the maildrop lock (idempotent). */
+      release: () => void;
+    }
+  | { kind: 'update' };
+
+export type StateKind = Pop3State['kind'];
+export type TransactionState = Extract<Pop3State, { kind: 'transaction' }>;
+
+export interface Pop3SessionOptions {
+  /** The listener offers STLS (cleartext port 110). */
+  starttls: boolean;
+  idleTimeoutMs: number;
+  locks: MaildropLocks;
+}
+
+export class Pop3Session {
+  state: Pop3State = { kind: 'authorization', user: null };
+  log: Logger;
+  private errors = 0;
+  private closing = false;
+  private outbox: Buffer[] = [];
+  private outboxBytes = 0;
+  /** Waiting for the next command: a shutdown may then say goodbye at once. */
+  private idle = false;
+  private shutdownRequested = false;
+
+  constructor(
+    readonly conn: Connection,
+    readonly ctx: ServerContext,
+    readonly opts: Pop3SessionOptions,
+    private readonly shuttingDown: AbortSignal,
+  ) {
+    this.log = conn.log.child({ proto: 'pop3' });
+  }
+
+  /** Passwords may be sent: over TLS, or where the admin allowed cleartext (tests). */
+  get plaintextAllowed(): boolean {
+    return this.conn.secure || this.ctx.cfg.auth.allow_plaintext;
+  }
+
+  /** RFC 2595 §4: STLS is offered on a cleartext port until TLS is on. */
+  get canStartTls(): boolean {
+    return this.opts.starttls && !this.conn.secure;
+  }
+
+  /** The TRANSACTION state; the dispatcher only runs transaction commands in it. */
+  transaction(): TransactionState {
+    if (this.state.kind !== 'transaction') throw new Error('not in TRANSACTION state');
+    return this.state;
+  }
+
+  ok(text = ''): void {
+    this.queue(okLine(text));
+  }
+
+  err(text: string, code?: RespCode): void {
+    this.queue(errLine(text, code));
+  }
+
+  /** A refused command: answered, and counted; too many and the session ends. */
+  fail(text: string, code?: RespCode): void {
+    this.err(text, code);
+    this.errors++;
+    if (this.errors >= MAX_ERRORS) {
+      this.log.info({ errors: this.errors }, 'too many bad commands');
+      this.err('Too many bad commands, closing connection');
+      this.closing = true;
+    }
+  }
+
+  /** Queue bytes, flushing (with backpressure) once enough waits: RETR streams through here. */
+  async send(data: Buffer): Promise<void> {
+    this.queue(data);
+    if (this.outboxBytes >= OUTBOX_FLUSH) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.outbox.length === 0) return;
+    const data = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
+    this.outbox = [];
+    this.outboxBytes = 0;
+    await this.conn.write(data);
+  }
+
+  /** End the session after the replies queued so far. */
+  end(): void {
+    this.closing = true;
+  }
+
+  /**
+   * One line of a SASL exchange (RFC 5034 §4), after flushing the challenge. null when the
+   * client is gone or the line is too long (answered here).
+   */
+  async readSaslLine(): Promise<string | null> {
+    await this.flush();
+    const r = await this.conn.readLine(MAX_SASL_LINE);
+    if (r.kind === 'line') return r.line.toString('latin1');
+    if (r.kind === 'too-long') this.err('Line too long');
+    else this.end();
+    return null;
+  }
+
+  /**
+   * Check credentials and open the maildrop: RFC 1939 §4, "+OK" only once the maildrop is
+   * locked. Shared by PASS and AUTH.
+   */
+  async login(username: string, password: string, authzid?: string): Promise<void> {
+    let result: AuthResult;
+    try {
+      result = await this.ctx.auth.authenticate({
+        username,
+        password,
+        authzid,
+        ip: this.conn.remoteAddress,
+        protocol: 'pop3',
+      });
+    } catch (err) {
+      this.log.error({ err }, 'authentication backend failed');
+      this.err('Authentication temporarily unavailable', 'SYS/TEMP');
+      return;
+    }
+    if (!result.ok) {
+      // RFC 3206 §4: [AUTH] says the credentials are the problem; a disabled account is not.
+      this.fail(authErrorText(result.reason), result.reason === 'disabled' ? 'SYS/PERM' : 'AUTH');
+      return;
+    }
+    const account = result.account;
+    const release = this.opts.locks.tryAcquire(account.id);
+    if (!release) {
+      // RFC 2449 §8.1.1 IN-USE. RFC 1939 §4: the client may try again or QUIT.
+      this.log.info({ account: account.address }, 'maildrop in use');
+      this.err('Maildrop already in use by another session', 'IN-USE');
+      return;
+    }
+    let drop: Maildrop;
+    try {
+      drop = await openMaildrop(this.ctx.store, account.id);
+    } catch (err) {
+      release();
+      this.log.error({ err, account: account.address }, 'cannot open maildrop');
+      this.err('Cannot open maildrop, try again later', 'SYS/TEMP');
+      return;
+    }
+    this.state = { kind: 'transaction', account, drop, release };
+    this.log = this.log.child({ account: account.address });
+    const { count, size } = drop.stat();
+    this.ok(`${account.address} has ${count} messages (${size} octets)`);
+  }
+
+  async run(): Promise<void> {
+    this.conn.setIdleTimeout(this.opts.idleTimeoutMs);
+    const onShutdown = () => {
+      this.shutdownRequested = true;
+      // Between commands: say goodbye now. During one: after it (the loop checks the flag).
+      if (this.idle) void this.sayShutdown();
+    };
+    this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
+    try {
+      this.ok(`${this.ctx.cfg.hostname} Letterbox POP3 server ready`);
+      while (!this.closing && !this.conn.closed) {
+        if (this.shutdownRequested) {
+          await this.sayShutdown();
+          break;
+        }
+        if (!this.conn.hasBufferedInput()) await this.flush();
+        this.idle = true;
+        const r = await this.conn.readLine(MAX_COMMAND_LINE);
+        this.idle = false;
+        // A shutdown said goodbye while we waited: a command that crossed it is not run.
+        if (r.kind === 'eof' || this.closing) break;
+        if (r.kind === 'timeout') {
+          // RFC 1939 §3: at autologout the session does not enter UPDATE and sends nothing.
+          this.log.info('idle timeout: closing without update');
+          break;
+        }
+        if (r.kind === 'too-long') {
+          this.fail('Line too long');
+          continue;
+        }
+        await this.dispatch(r.line);
+      }
+      await this.flush();
+    } finally {
+      this.shuttingDown.removeEventListener('abort', onShutdown);
+      // A session that ends without QUIT deletes nothing (RFC 1939 §6): just unlock.
+      if (this.state.kind === 'transaction') this.state.release();
+    }
+  }
+
+  private async dispatch(line: Buffer): Promise<void> {
+    const cmd = parseCommandLine(line);
+    if (!cmd) {
+      this.fail('Empty command');
+      return;
+    }
+    const spec = Object.hasOwn(COMMANDS, cmd.keyword) ? COMMANDS[cmd.keyword] : undefined;
+    if (!spec) {
+      this.fail('Unknown command');
+      return;
+    }
+    if (!spec.states.includes(this.state.kind)) {
+      this.fail(`${cmd.keyword} not allowed in the ${this.state.kind.toUpperCase()} state`);
+      return;
+    }
+    try {
+      await spec.run(this, cmd);
+    } catch (err) {
+      // Never past the session: the client gets a generic answer, the log the details.
+      this.log.error({ err, command: cmd.keyword }, 'command failed');
+      this.err('Internal server error, try again later', 'SYS/TEMP');
+    }
+  }
+
+  private shutdownSaid = false;
+
+  private async sayShutdown(): Promise<void> {
+    if (this.shutdownSaid) return;
+    this.shutdownSaid = true;
+    this.closing = true;
+    // The session never reaches UPDATE: its deletions are dropped, as for a lost connection.
+    this.err('Server shutting down, try again later', 'SYS/TEMP');
+    await this.flush();
+    await this.conn.close();
+  }
+
+  private queue(data: Buffer): void {
+    this.outbox.push(data);
+    this.outboxBytes += data.length;
+  }
+}
