@@ -5,6 +5,7 @@ import { AuthThrottle } from './auth/throttle.js';
 import type { Config, ListenerName, TlsMode } from './config/schema.js';
 import { LISTENER_NAMES } from './config/schema.js';
 import { startHttp } from './http/server.js';
+import { imapProtocol } from './imap/index.js';
 import type { Logger } from './log.js';
 import type { Connection } from './net/connection.js';
 import { startListener } from './net/listener.js';
@@ -38,6 +39,8 @@ export const PROTOCOLS: Partial<Record<ListenerName, ProtocolFactory>> = {
   smtp: smtpProtocol,
   submission: smtpProtocol,
   submissions: smtpProtocol,
+  imap: imapProtocol,
+  imaps: imapProtocol,
   pop3: pop3Protocol,
   pop3s: pop3Protocol,
 };

@@ -344,7 +344,11 @@ export class SqliteMessages {
       const rows = this.rowsFor(fromId, uids);
       if (rows.length === 0) return null;
       // A move within one account frees what it adds: only a copy needs room.
-      if (!move) this.checkQuota([to], rows.reduce((s, r) => s + r.size, 0));
+      if (!move)
+        this.checkQuota(
+          [to],
+          rows.reduce((s, r) => s + r.size, 0),
+        );
       const modseq = nextModseq(this.db, to.accountId);
       const mapping: Array<[number, number]> = [];
       let uidValidity = to.uidValidity;

@@ -1,0 +1,123 @@
+// FETCH and UID FETCH (RFC 9051 §6.4.5, §6.4.9) with CHANGEDSINCE and VANISHED (RFC 7162
+// §3.1.4, §3.2.6). The data items are rendered by fetch/render.ts; this file picks the
+// messages, loads them in batches, and sets \Seen for non-PEEK body fetches.
+import type { MessageDetail, MessageRecord } from '../../store/types.js';
+import { type FetchMessage, fetchSetsSeen, renderFetch } from '../fetch/render.js';
+import { bad, no, ok } from '../responses.js';
+import type { ImapSession } from '../session.js';
+import { type FetchArgs, parseFetchArgs } from '../wire/fetch-items.js';
+import type { ParsedCommand } from '../wire/parser.js';
+import { intervalsContain, resolveSequenceSet } from '../wire/sequence.js';
+import { sequenceSetToString, serialize, v } from '../wire/serializer.js';
+import { command, SELECTED } from './types.js';
+import { requireSelected, resolveSet } from './util.js';
+
+const BATCH = 200;
+// Items answered from the message row alone (no parsed index, no blob).
+const LIGHT = new Set(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ']);
+
+async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
+  const sel = requireSelected(s);
+  const store = s.ctx.store;
+  const view = sel.view;
+  if (a.changedSince !== null) s.enabled.condstore = true; // RFC 7162 §3.1.4.1
+  if (a.vanished && (!cmd.uid || !s.enabled.qresync)) {
+    throw bad('VANISHED needs UID FETCH and QRESYNC');
+  }
+  const uids = resolveSet(s, a.set, cmd.uid).filter((u) => view.isLive(u));
+  if (a.vanished && a.changedSince !== null && a.set.kind === 'ranges') {
+    // RFC 7162 §3.2.6: expunged UIDs of the requested set, as VANISHED (EARLIER).
+    const asked = resolveSequenceSet(a.set, Number.MAX_SAFE_INTEGER);
+    const gone = (await store.expungedSince(sel.mailbox.id, a.changedSince)).filter((u) =>
+      intervalsContain(asked, u),
+    );
+    if (gone.length > 0) s.untagged(`VANISHED (EARLIER) ${sequenceSetToString(gone)}`);
+  }
+  const light = a.items.every((it) => it.kind === 'simple' && LIGHT.has(it.name));
+  const markSeen = fetchSetsSeen(a.items) && !sel.readOnly;
+  const asksFlags = a.items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
+  const opts = { utf8: s.enabled.utf8, condstore: s.enabled.condstore, uidAlways: cmd.uid };
+
+  // A flags-only fetch of many messages reads the rows once; anything else goes in batches.
+  let rows: Map<number, MessageRecord> | null = null;
+  if (light && uids.length > BATCH) {
+    const all = await store.listMessages(sel.mailbox.id, {
+      changedSince: a.changedSince ?? undefined,
+    });
+    rows = new Map(all.map((r) => [r.uid, r]));
+  }
+  for (let i = 0; i < uids.length; i += BATCH) {
+    const batch = uids.slice(i, i + BATCH);
+    let records: MessageRecord[];
+    let details = new Map<number, MessageDetail>();
+    if (rows) {
+      const r = rows;
+      records = batch.map((u) => r.get(u)).filter((x): x is MessageRecord => x !== undefined);
+    } else {
+      const d = await store.getMessages(sel.mailbox.id, batch);
+      details = new Map(d.map((m) => [m.uid, m]));
+      records = d;
+    }
+    if (a.changedSince !== null) {
+      const since = a.changedSince;
+      records = records.filter((r) => r.modseq > since);
+    }
+    records.sort((x, y) => x.uid - y.uid);
+    // RFC 9051 §6.4.5: BODY[...] without .PEEK sets \Seen; the new flags are reported.
+    const seenNow = new Map<number, { flags: string[]; modseq: number }>();
+    if (markSeen) {
+      const unseen = records.filter((r) => !r.flags.includes('\\Seen')).map((r) => r.uid);
+      if (unseen.length > 0) {
+        const res = await store.setFlags(sel.mailbox.id, unseen, 'add', ['\\Seen']);
+        view.ackFlags(res.updated);
+        for (const u of res.updated) seenNow.set(u.uid, u);
+      }
+    }
+    for (const r of records) {
+      const seq = view.seqOf(r.uid);
+      if (seq === 0) continue;
+      const changed = seenNow.get(r.uid);
+      const msg: FetchMessage = {
+        seq,
+        uid: r.uid,
+        flags: changed?.flags ?? r.flags,
+        modseq: changed?.modseq ?? r.modseq,
+        size: r.size,
+        internalDate: r.internalDate,
+        detail: async () => {
+          const d = details.get(r.uid) ?? (await store.getMessages(sel.mailbox.id, [r.uid]))[0];
+          if (!d) throw no('EXPUNGEISSUED', 'Message was expunged');
+          return d;
+        },
+        raw: () => store.readMessage(r.blobHash),
+      };
+      const out = await renderFetch(a.items, msg, opts);
+      if (out.error) throw no(out.error.code, out.error.text);
+      const values = out.values;
+      if (changed && !asksFlags) {
+        values.push(v.atom('FLAGS'), v.list(changed.flags.map((f) => v.atom(f))));
+      }
+      s.untagged(
+        Buffer.concat([Buffer.from(`${seq} FETCH `), serialize(v.list(values), s.writeOpts)]),
+      );
+      await s.maybeFlush();
+    }
+  }
+  return ok(`${cmd.name} completed`);
+}
+
+export const FETCH = command({
+  name: 'FETCH',
+  states: SELECTED,
+  noExpunge: true,
+  parse: parseFetchArgs,
+  run,
+});
+
+export const UID_FETCH = command({
+  name: 'UID FETCH',
+  states: SELECTED,
+  noExpunge: true,
+  parse: parseFetchArgs,
+  run,
+});

@@ -1,0 +1,47 @@
+// The SearchContext that search/evaluate.ts works on, built from the session's view and the
+// store (shared by SEARCH, SORT and THREAD).
+import type { MessageDetail } from '../../store/types.js';
+import type { SearchContext, SearchMessage } from '../search/evaluate.js';
+import type { ImapSession } from '../session.js';
+import { requireSelected } from './util.js';
+
+const DETAIL_BATCH = 500;
+
+export async function searchContext(s: ImapSession): Promise<SearchContext> {
+  const sel = requireSelected(s);
+  const store = s.ctx.store;
+  const view = sel.view;
+  const records = await store.listMessages(sel.mailbox.id);
+  const messages: SearchMessage[] = [];
+  for (const r of records) {
+    const seq = view.seqOf(r.uid);
+    if (seq === 0) continue; // delivered but not yet announced: not in this session's view
+    messages.push({
+      seq,
+      uid: r.uid,
+      flags: r.flags,
+      modseq: r.modseq,
+      size: r.size,
+      internalDate: r.internalDate,
+    });
+  }
+  messages.sort((a, b) => a.seq - b.seq);
+  const all = view.allUids();
+  return {
+    mailboxId: sel.mailbox.id,
+    messages,
+    store,
+    async details(uids) {
+      const out = new Map<number, MessageDetail>();
+      for (let i = 0; i < uids.length; i += DETAIL_BATCH) {
+        for (const d of await store.getMessages(sel.mailbox.id, uids.slice(i, i + DETAIL_BATCH)))
+          out.set(d.uid, d);
+      }
+      return out;
+    },
+    saved: s.savedSearch,
+    maxSeq: all.length,
+    maxUid: all[all.length - 1] ?? 0,
+    recent: new Set(),
+  };
+}

@@ -1,0 +1,51 @@
+// SEARCH and UID SEARCH (RFC 9051 §6.4.4) with ESEARCH return options (RFC 4731), SEARCHRES
+// (RFC 5182) and MODSEQ (RFC 7162 §3.1.5). Evaluation is search/evaluate.ts.
+
+import { ok } from '../responses.js';
+import {
+  esearchResponse,
+  highestModseq,
+  savedResult,
+  searchResponse,
+  usesModseq,
+} from '../search/esearch.js';
+import { searchMessages } from '../search/evaluate.js';
+import { parseSearchArgs } from '../wire/search-keys.js';
+import { searchContext } from './search-context.js';
+import { command, SELECTED } from './types.js';
+import { requireSelected } from './util.js';
+
+function searchCommand(name: 'SEARCH' | 'UID SEARCH') {
+  return command({
+    name,
+    states: SELECTED,
+    noExpunge: true,
+    parse: parseSearchArgs,
+    async run(s, a, cmd) {
+      const view = requireSelected(s).view;
+      const wantsSave = a.returnOptions?.includes('SAVE') ?? false;
+      // RFC 5182 §2.1: a SEARCH that saves and fails leaves `$` empty.
+      if (wantsSave) s.savedSearch = [];
+      const ctx = await searchContext(s);
+      const uids = await searchMessages(a.key, ctx);
+      const withModseq = usesModseq(a.key);
+      if (withModseq) s.enabled.condstore = true; // RFC 7162 §3.1.5
+      const modseqs = new Map(ctx.messages.map((m) => [m.uid, m.modseq]));
+      const modseq = withModseq ? highestModseq(uids, (u) => modseqs.get(u) ?? 0) : null;
+      const numbers = cmd.uid ? uids : uids.map((u) => view.seqOf(u)).sort((x, y) => x - y);
+      // RFC 9051 §6.4.4: an IMAP4rev2 client gets ESEARCH even without RETURN.
+      if (a.returnOptions !== null || s.enabled.imap4rev2) {
+        const options = a.returnOptions ?? ['ALL'];
+        if (wantsSave) s.savedSearch = savedResult(options, uids);
+        const text = esearchResponse({ tag: cmd.tag, uid: cmd.uid, options, numbers, modseq });
+        if (text) s.untagged(text);
+      } else {
+        s.untagged(searchResponse(numbers, modseq));
+      }
+      return ok(`${name} completed`);
+    },
+  });
+}
+
+export const SEARCH = searchCommand('SEARCH');
+export const UID_SEARCH = searchCommand('UID SEARCH');

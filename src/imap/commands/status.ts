@@ -1,0 +1,46 @@
+// STATUS (RFC 9051 §6.3.11; RFC 8438 SIZE; RFC 7162 HIGHESTMODSEQ; RFC 7889 APPENDLIMIT),
+// also used by LIST-STATUS (RFC 5819).
+import type { Mailbox } from '../../store/types.js';
+import { ok } from '../responses.js';
+import type { ImapSession } from '../session.js';
+import { parseStatusArgs, type StatusItem } from '../wire/args.js';
+import { AUTHED, command } from './types.js';
+import { getMailboxOrFail, mailboxAstring } from './util.js';
+
+/** `STATUS name (ITEM n ...)` without the leading `* `. */
+export async function statusResponse(
+  s: ImapSession,
+  mb: Mailbox,
+  items: readonly StatusItem[],
+): Promise<Buffer> {
+  const st = await s.ctx.store.mailboxStatus(mb.id);
+  const values: Record<StatusItem, number> = {
+    MESSAGES: st.messages,
+    UIDNEXT: st.uidNext,
+    UIDVALIDITY: st.uidValidity,
+    UNSEEN: st.unseen,
+    DELETED: st.deleted,
+    SIZE: st.size,
+    // RFC 9051 dropped \Recent; nothing is ever recent here (RFC 3501 allows 0).
+    RECENT: 0,
+    HIGHESTMODSEQ: st.highestModseq,
+    APPENDLIMIT: s.ctx.cfg.limits.max_message_size,
+  };
+  const parts = [...new Set(items)].map((i) => `${i} ${values[i]}`).join(' ');
+  return Buffer.concat([
+    Buffer.from('STATUS '),
+    mailboxAstring(s, mb.name),
+    Buffer.from(` (${parts})`),
+  ]);
+}
+
+export const STATUS = command({
+  name: 'STATUS',
+  states: AUTHED,
+  parse: parseStatusArgs,
+  async run(s, a) {
+    const mb = await getMailboxOrFail(s, a.mailbox);
+    s.untagged(await statusResponse(s, mb, a.items));
+    return ok('STATUS completed');
+  },
+});

@@ -1,0 +1,422 @@
+/**
+ * One IMAP session (RFC 9051 §3, §5): greeting, the command loop over the incremental
+ * receiver, the dispatcher (state check, argument parsing, errors mapped once), untagged
+ * updates of the selected mailbox, IDLE wake-ups, rate limit, autologout, STARTTLS and
+ * COMPRESS switches of the byte stream.
+ */
+import type { Logger } from '../log.js';
+import type { Connection } from '../net/connection.js';
+import type { ServerContext } from '../server.js';
+import type { ChangeEvent } from '../store/types.js';
+import { capabilities } from './commands/capability.js';
+import { COMMANDS } from './commands/table.js';
+import type { DeflateChannel } from './commands/tls-compress.js';
+import { formatFlags } from './commands/util.js';
+import {
+  type Completion,
+  errorCompletion,
+  formatTagged,
+  formatUntaggedStatus,
+  type Status,
+} from './responses.js';
+import {
+  type AccountRef,
+  type Enabled,
+  IMAP_LIMITS,
+  type Selected,
+  type SessionState,
+} from './state.js';
+import { ImapParseError, type ParsedCommand, parseCommand, tryParse } from './wire/parser.js';
+import { CommandReceiver, type ReceivedCommand, type ReceiverEvent } from './wire/receiver.js';
+import { sequenceSetToString, type WriteOptions } from './wire/serializer.js';
+
+export interface ImapListenerInfo {
+  name: 'imap' | 'imaps';
+  /** Port 143: cleartext until STARTTLS. */
+  starttls: boolean;
+}
+
+type InputEvent = ReceiverEvent | { kind: 'eof' } | { kind: 'wake' };
+
+export class ImapSession {
+  state: SessionState = { kind: 'notAuthenticated' };
+  readonly enabled: Enabled = { condstore: false, qresync: false, utf8: false, imap4rev2: false };
+  log: Logger;
+  rx: CommandReceiver;
+  /** RFC 5182 SEARCHRES: UIDs saved by SEARCH RETURN (SAVE), referred to as `$`. */
+  savedSearch: number[] = [];
+  authFailures = 0;
+  /** Set while IDLE waits: store events for the selected mailbox wake the session. */
+  idling = false;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private compress: DeflateChannel | null = null;
+  private pendingRead: Promise<Buffer | null> | null = null;
+  private wakeResolve: (() => void) | null = null;
+  private wakePending = false;
+  private unsubscribe: (() => void) | null = null;
+  private shutdownRequested = false;
+  private badCommands = 0;
+  private tokens: number = IMAP_LIMITS.commandBurst;
+  private tokensAt = Date.now();
+
+  constructor(
+    readonly conn: Connection,
+    readonly ctx: ServerContext,
+    readonly listener: ImapListenerInfo,
+    private readonly shuttingDown: AbortSignal,
+  ) {
+    this.log = conn.log.child({ proto: 'imap' });
+    this.rx = this.newReceiver();
+  }
+
+  private newReceiver(): CommandReceiver {
+    return new CommandReceiver({
+      maxLineLength: IMAP_LIMITS.maxLineLength,
+      maxLiteralSize: this.ctx.cfg.limits.max_message_size,
+      literalPlus: true,
+    });
+  }
+
+  get account(): AccountRef | null {
+    return this.state.kind === 'authenticated' || this.state.kind === 'selected'
+      ? this.state.account
+      : null;
+  }
+
+  get selected(): Selected | null {
+    return this.state.kind === 'selected' ? this.state.selected : null;
+  }
+
+  /** RFC 8314 / RFC 9051 §6.2.3: passwords only over TLS, unless configured for loopback tests. */
+  get plaintextAuthAllowed(): boolean {
+    return this.conn.secure || this.ctx.cfg.auth.allow_plaintext;
+  }
+
+  get writeOpts(): WriteOptions {
+    return { utf8: this.enabled.utf8 };
+  }
+
+  /** The server is stopping: IDLE ends with BYE. */
+  get shutdownPending(): boolean {
+    return this.shutdownRequested;
+  }
+
+  get compressed(): boolean {
+    return this.compress !== null;
+  }
+
+  // ---- output -------------------------------------------------------------------------
+
+  /** Queues bytes; they go out before the session next waits for input. */
+  send(data: Buffer | string): void {
+    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    this.out.push(b);
+    this.outBytes += b.length;
+  }
+
+  /** `* text\r\n`. */
+  untagged(text: string | Buffer): void {
+    this.send(
+      typeof text === 'string'
+        ? `* ${text}\r\n`
+        : Buffer.concat([Buffer.from('* '), text, Buffer.from('\r\n')]),
+    );
+  }
+
+  untaggedStatus(status: Status | 'BYE', code: string | undefined, text: string): void {
+    this.send(formatUntaggedStatus(status, code, text));
+  }
+
+  /** Flushes when a lot is queued, so that a big FETCH streams with backpressure. */
+  async maybeFlush(): Promise<void> {
+    if (this.outBytes >= IMAP_LIMITS.outputHighWater) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.out.length === 0) return;
+    const data = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out);
+    this.out = [];
+    this.outBytes = 0;
+    await this.conn.write(this.compress ? await this.compress.deflate(data) : data);
+  }
+
+  /** RFC 4978 §3: everything after the tagged OK of COMPRESS is compressed, both ways. */
+  startCompression(channel: DeflateChannel): void {
+    this.compress = channel;
+  }
+
+  // ---- input --------------------------------------------------------------------------
+
+  private readInput(): Promise<Buffer | null> {
+    if (!this.pendingRead) {
+      this.pendingRead = this.conn.readChunk().then(async (chunk) => {
+        if (chunk === null || !this.compress) return chunk;
+        return this.compress.inflate(chunk);
+      });
+    }
+    return this.pendingRead;
+  }
+
+  /** Wakes a session waiting with wakeable = true (IDLE, shutdown). */
+  wake(): void {
+    this.wakePending = true;
+    const r = this.wakeResolve;
+    this.wakeResolve = null;
+    r?.();
+  }
+
+  /**
+   * The next receiver event; 'eof' at end of input or autologout; 'wake' (only when
+   * wakeable) when wake() was called while waiting. Queued output is flushed before waiting.
+   */
+  async nextEvent(wakeable: boolean): Promise<InputEvent> {
+    for (;;) {
+      if (wakeable && this.wakePending) {
+        this.wakePending = false;
+        return { kind: 'wake' };
+      }
+      const ev = this.rx.next();
+      if (ev) return ev;
+      await this.flush();
+      const read = this.readInput();
+      const woke = wakeable
+        ? new Promise<'wake'>((resolve) => {
+            this.wakeResolve = () => resolve('wake');
+          })
+        : null;
+      const r = woke ? await Promise.race([read, woke]) : await read;
+      this.wakeResolve = null;
+      if (r === 'wake') continue;
+      this.pendingRead = null;
+      if (r === null) return { kind: 'eof' };
+      this.rx.feed(r);
+    }
+  }
+
+  /** Drops input buffered in the receiver (STARTTLS: nothing sent in clear may run in TLS). */
+  resetReceiver(): void {
+    this.rx = this.newReceiver();
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------
+
+  async run(): Promise<void> {
+    this.conn.setIdleTimeout(IMAP_LIMITS.idleTimeoutMs);
+    const onShutdown = () => {
+      this.shutdownRequested = true;
+      this.wake();
+    };
+    this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
+    try {
+      this.untaggedStatus('OK', `CAPABILITY ${capabilities(this).join(' ')}`, 'Letterbox ready');
+      while (this.state.kind !== 'logout' && !this.conn.closed) {
+        const ev = await this.nextEvent(true);
+        if (ev.kind === 'eof') {
+          if (this.conn.timedOut) {
+            // RFC 9051 §5.4: autologout after at least 30 minutes of inactivity.
+            this.untaggedStatus('BYE', undefined, 'Autologout; idle for too long');
+          }
+          break;
+        }
+        if (ev.kind === 'wake') {
+          if (this.shutdownRequested) {
+            this.untaggedStatus('BYE', undefined, 'Server shutting down');
+            break;
+          }
+          continue;
+        }
+        await this.onEvent(ev);
+      }
+      await this.flush();
+    } catch (err) {
+      this.log.error({ err }, 'IMAP session failed');
+    } finally {
+      this.shuttingDown.removeEventListener('abort', onShutdown);
+      this.unsubscribe?.();
+      await this.conn.close();
+    }
+  }
+
+  private async onEvent(ev: ReceiverEvent): Promise<void> {
+    switch (ev.kind) {
+      case 'command':
+        await this.dispatch(ev.command);
+        return;
+      case 'continue':
+        // RFC 9051 §7.5: the size was checked by the receiver before we say go ahead.
+        this.send(`+ ${ev.text}\r\n`);
+        return;
+      case 'literal-too-big':
+        // RFC 7888 §4 / RFC 9051 §7.1 TOOBIG: a synchronizing literal is refused before the
+        // client sends it (tagged NO); the bytes of a non-synchronizing one were already on the
+        // way, so they are read and dropped, and the command is BAD.
+        this.send(
+          formatTagged(ev.tag ?? '*', {
+            status: ev.nonSync ? 'BAD' : 'NO',
+            code: 'TOOBIG',
+            text: `Literal of ${ev.size} bytes is over the limit`,
+          }),
+        );
+        return;
+      case 'line-too-long':
+        this.send(formatTagged(ev.tag ?? '*', { status: 'BAD', text: 'Command line too long' }));
+        await this.countBad();
+        return;
+      case 'line':
+        this.send(formatTagged('*', { status: 'BAD', text: 'Unexpected line' }));
+        return;
+    }
+  }
+
+  private async countBad(): Promise<void> {
+    if (++this.badCommands < IMAP_LIMITS.maxBadCommands) return;
+    this.untaggedStatus('BYE', undefined, 'Too many invalid commands');
+    this.state = { kind: 'logout' };
+  }
+
+  /** Token bucket: past the burst, commands wait for their turn (the client is not refused). */
+  private async rateLimit(): Promise<void> {
+    const now = Date.now();
+    this.tokens = Math.min(
+      IMAP_LIMITS.commandBurst,
+      this.tokens + ((now - this.tokensAt) / 1000) * IMAP_LIMITS.commandsPerSecond,
+    );
+    this.tokensAt = now;
+    if (this.tokens < 1) {
+      const waitMs = ((1 - this.tokens) / IMAP_LIMITS.commandsPerSecond) * 1000;
+      await this.flush();
+      await new Promise((r) => setTimeout(r, waitMs));
+      this.tokens = 1;
+      this.tokensAt = Date.now();
+    }
+    this.tokens -= 1;
+  }
+
+  private async dispatch(received: ReceivedCommand): Promise<void> {
+    await this.rateLimit();
+    const cmd = parseCommand(received);
+    if (cmd instanceof ImapParseError) {
+      this.send(formatTagged(cmd.tag ?? '*', { status: 'BAD', text: cmd.message }));
+      await this.countBad();
+      return;
+    }
+    const spec = COMMANDS.get(cmd.name);
+    if (!spec) {
+      this.send(formatTagged(cmd.tag, { status: 'BAD', text: `Unknown command ${cmd.name}` }));
+      await this.countBad();
+      return;
+    }
+    if (!spec.states.includes(this.state.kind)) {
+      this.send(
+        formatTagged(cmd.tag, {
+          status: 'BAD',
+          text: `${cmd.name} is not allowed in the ${this.state.kind} state`,
+        }),
+      );
+      return;
+    }
+    const args = tryParse(() => spec.parse(cmd.args, this));
+    if (args instanceof ImapParseError) {
+      this.send(
+        formatTagged(cmd.tag, { status: args.status, code: args.code, text: args.message }),
+      );
+      if (args.status === 'BAD') await this.countBad();
+      return;
+    }
+    this.badCommands = 0;
+    // New messages are announced before the command runs, so that a UID command names
+    // messages another session just added (EXISTS may be sent at any time, RFC 9051 §7.4.1).
+    if (this.state.kind === 'selected') {
+      await this.sendUpdates({ allowExpunge: false });
+      // sendUpdates may end the session (the mailbox was deleted): TS cannot see that.
+      if ((this.state as SessionState).kind === 'logout') {
+        this.send(
+          formatTagged(cmd.tag, { status: 'NO', text: 'The selected mailbox was deleted' }),
+        );
+        return;
+      }
+    }
+    const completion = await this.runCommand(spec.run, args, cmd);
+    if (this.state.kind === 'selected') {
+      // RFC 9051 §7.5.1: no EXPUNGE while answering FETCH, STORE or SEARCH (their UID forms
+      // may have them).
+      await this.sendUpdates({ allowExpunge: !spec.noExpunge || cmd.uid });
+    }
+    if (spec.afterTagged) {
+      this.send(formatTagged(cmd.tag, completion));
+      await this.flush();
+      if (completion.status === 'OK') await spec.afterTagged(this);
+      return;
+    }
+    this.send(formatTagged(cmd.tag, completion));
+  }
+
+  private async runCommand(
+    run: (s: ImapSession, args: never, cmd: ParsedCommand) => Promise<Completion>,
+    args: unknown,
+    cmd: ParsedCommand,
+  ): Promise<Completion> {
+    try {
+      return await run(this, args as never, cmd);
+    } catch (err) {
+      const { completion, internal } = errorCompletion(err);
+      if (internal) this.log.error({ err, command: cmd.name }, 'IMAP command failed');
+      return completion;
+    }
+  }
+
+  // ---- authentication and the selected mailbox ----------------------------------------
+
+  /** Enters the authenticated state and starts listening for the account's changes. */
+  login(account: AccountRef): void {
+    this.state = { kind: 'authenticated', account };
+    this.log = this.log.child({ account: account.address });
+    this.unsubscribe = this.ctx.store.subscribe((ev) => this.onStoreEvent(ev));
+  }
+
+  private onStoreEvent(ev: ChangeEvent): void {
+    const account = this.account;
+    if (!account || ev.accountId !== account.id) return;
+    const sel = this.selected;
+    if (!sel || ev.mailboxId !== sel.mailbox.id) return;
+    sel.view.onEvent(ev);
+    // RFC 2177: in IDLE, changes are pushed at once.
+    if (this.idling) this.wake();
+  }
+
+  /**
+   * Announces queued changes of the selected mailbox: EXPUNGE (or VANISHED under QRESYNC,
+   * RFC 7162 §3.2.10), EXISTS, and FETCH (UID FLAGS [MODSEQ]) for flags changed by others.
+   */
+  async sendUpdates(opts: { allowExpunge: boolean }): Promise<void> {
+    const sel = this.selected;
+    if (!sel) return;
+    const view = sel.view;
+    if (view.gone) {
+      this.untaggedStatus('BYE', undefined, 'The selected mailbox was deleted');
+      this.state = { kind: 'logout' };
+      return;
+    }
+    if (!view.hasPending) return;
+    const u = view.takeUpdates(opts);
+    if (u.expunged.uids.length > 0) {
+      if (this.enabled.qresync) this.untagged(`VANISHED ${sequenceSetToString(u.expunged.uids)}`);
+      else for (const seq of u.expunged.seqs) this.untagged(`${seq} EXPUNGE`);
+    }
+    if (u.exists !== null) this.untagged(`${u.exists} EXISTS`);
+    if (u.flags.length > 0) {
+      const since = Math.min(...u.flags.map((f) => f.modseq)) - 1;
+      const records = await this.ctx.store.listMessages(view.mailboxId, { changedSince: since });
+      const byUid = new Map(records.map((r) => [r.uid, r]));
+      for (const f of u.flags) {
+        const r = byUid.get(f.uid);
+        const seq = view.seqOf(f.uid);
+        if (!r || seq === 0) continue;
+        const modseq = this.enabled.condstore ? ` MODSEQ (${r.modseq})` : '';
+        this.untagged(`${seq} FETCH (UID ${r.uid} FLAGS ${formatFlags(r.flags)}${modseq})`);
+        view.highestModseq = Math.max(view.highestModseq, r.modseq);
+      }
+    }
+  }
+}

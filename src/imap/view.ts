@@ -1,0 +1,196 @@
+/**
+ * The selected mailbox as one session sees it (RFC 9051 §2.3.1.2): message sequence numbers
+ * map to UIDs, and changes made by anyone (other sessions, delivery, this session) are queued
+ * until the session may announce them.
+ *
+ * RFC 9051 §7.5.1: EXPUNGE must not be sent while answering FETCH, STORE or SEARCH (sequence
+ * numbers would shift under the client); new messages (EXISTS) and flag changes (FETCH) may be
+ * sent at any time. So the view keeps expunged messages (with their sequence numbers) until
+ * takeUpdates({ allowExpunge: true }); until then a FETCH of such a message finds nothing.
+ *
+ * All operations are synchronous and pure bookkeeping; the session asks the store for the
+ * current flags of the changed messages when it writes the FETCH responses.
+ */
+import type { ChangeEvent } from '../store/types.js';
+import {
+  type Interval,
+  intervalsContain,
+  resolveSequenceSet,
+  type SeqRange,
+} from './wire/sequence.js';
+
+export interface ViewUpdates {
+  /** Expunged messages, in the order to announce: `seqs[i]` is correct when sent i-th. */
+  expunged: { seqs: number[]; uids: number[] };
+  /** The new message count when messages were added, else null. */
+  exists: number | null;
+  /** UIDs whose flags changed (by another actor), with the modseq of the change. */
+  flags: Array<{ uid: number; modseq: number }>;
+}
+
+export class MailboxView {
+  /** UIDs in ascending order; index + 1 is the message sequence number. */
+  private uids: number[];
+  private readonly pendingNew = new Set<number>();
+  private readonly pendingExpunged = new Set<number>();
+  private readonly pendingFlags = new Map<number, number>();
+  /** The mailbox was deleted or renamed under this session. */
+  gone = false;
+
+  constructor(
+    readonly mailboxId: number,
+    uids: readonly number[],
+    /** The HIGHESTMODSEQ the client has been told about. */
+    public highestModseq: number,
+  ) {
+    this.uids = [...uids].sort((a, b) => a - b);
+  }
+
+  get exists(): number {
+    return this.uids.length;
+  }
+
+  /** All UIDs in sequence order (a copy). */
+  allUids(): number[] {
+    return [...this.uids];
+  }
+
+  uidAt(seq: number): number | undefined {
+    return this.uids[seq - 1];
+  }
+
+  /** The sequence number of uid, or 0 when the view does not hold it. */
+  seqOf(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const u = this.uids[mid];
+      if (u === uid) return mid + 1;
+      if (u < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  /** Whether uid is announced and not expunged (a FETCH or STORE may act on it). */
+  isLive(uid: number): boolean {
+    return this.seqOf(uid) > 0 && !this.pendingExpunged.has(uid);
+  }
+
+  /** Sequence-number ranges to UIDs in ascending order (`*` is the last message). */
+  uidsForSeqSet(ranges: readonly SeqRange[]): number[] {
+    const out: number[] = [];
+    for (const [a, b] of resolveSequenceSet({ kind: 'ranges', ranges }, this.uids.length)) {
+      for (let s = a; s <= b; s++) out.push(this.uids[s - 1]);
+    }
+    return out;
+  }
+
+  /**
+   * UID ranges to the UIDs the view holds, ascending. RFC 9051 §9: `*` is the largest UID in
+   * use, and `559:*` includes it even when 559 is larger.
+   */
+  uidsForUidSet(ranges: readonly SeqRange[]): number[] {
+    if (this.uids.length === 0) return [];
+    const max = this.uids[this.uids.length - 1];
+    const intervals: Interval[] = resolveSequenceSet({ kind: 'ranges', ranges }, max);
+    if (intervals.length === 0) return [];
+    return this.uids.filter((u) => intervalsContain(intervals, u));
+  }
+
+  /** Queues a store change for this mailbox (events of other mailboxes are ignored). */
+  onEvent(ev: ChangeEvent): void {
+    if (ev.mailboxId !== this.mailboxId) return;
+    switch (ev.kind) {
+      case 'append':
+        this.noteAppended(ev.uids);
+        break;
+      case 'expunge':
+        this.noteExpunged(ev.uids);
+        break;
+      case 'flags':
+        for (const uid of ev.uids) {
+          if (this.seqOf(uid) === 0 || this.pendingExpunged.has(uid)) continue;
+          this.pendingFlags.set(uid, Math.max(ev.modseq, this.pendingFlags.get(uid) ?? 0));
+        }
+        break;
+      case 'mailbox-delete':
+        this.gone = true;
+        break;
+      case 'mailbox-rename':
+      case 'mailbox-create':
+        // A rename keeps the mailbox (and its UIDVALIDITY): the session stays on it.
+        break;
+    }
+  }
+
+  /** New UIDs (idempotent: an event and the command's own result may both report them). */
+  noteAppended(uids: readonly number[]): void {
+    for (const uid of uids) {
+      if (this.seqOf(uid) === 0) this.pendingNew.add(uid);
+    }
+  }
+
+  /** Expunged UIDs (idempotent). */
+  noteExpunged(uids: readonly number[]): void {
+    for (const uid of uids) {
+      if (this.pendingNew.delete(uid)) continue; // never announced: nothing to say
+      if (this.seqOf(uid) === 0) continue;
+      this.pendingExpunged.add(uid);
+      this.pendingFlags.delete(uid);
+    }
+  }
+
+  /** This session's own STORE already reported these flags: do not repeat them. */
+  ackFlags(updates: ReadonlyArray<{ uid: number; modseq: number }>): void {
+    for (const u of updates) {
+      const pending = this.pendingFlags.get(u.uid);
+      if (pending !== undefined && pending <= u.modseq) this.pendingFlags.delete(u.uid);
+    }
+  }
+
+  get hasPending(): boolean {
+    return (
+      this.pendingNew.size > 0 ||
+      this.pendingExpunged.size > 0 ||
+      this.pendingFlags.size > 0 ||
+      this.gone
+    );
+  }
+
+  /** Applies the queued changes to the numbering and returns what to announce. */
+  takeUpdates(opts: { allowExpunge: boolean }): ViewUpdates {
+    const expunged = { seqs: [] as number[], uids: [] as number[] };
+    if (opts.allowExpunge && this.pendingExpunged.size > 0) {
+      // Highest sequence number first: each EXPUNGE then leaves the numbers still to be
+      // announced unchanged (RFC 9051 §7.5.1: each EXPUNGE renumbers the messages after it).
+      const gone = this.pendingExpunged;
+      for (let i = this.uids.length - 1; i >= 0; i--) {
+        if (gone.has(this.uids[i])) {
+          expunged.seqs.push(i + 1);
+          expunged.uids.push(this.uids[i]);
+        }
+      }
+      this.uids = this.uids.filter((u) => !gone.has(u));
+      gone.clear();
+      expunged.uids.reverse();
+    }
+    let exists: number | null = null;
+    if (this.pendingNew.size > 0) {
+      const fresh = [...this.pendingNew].sort((a, b) => a - b);
+      this.pendingNew.clear();
+      const max = this.uids[this.uids.length - 1] ?? 0;
+      this.uids =
+        fresh[0] > max ? this.uids.concat(fresh) : [...this.uids, ...fresh].sort((a, b) => a - b);
+      exists = this.uids.length;
+    }
+    const flags: Array<{ uid: number; modseq: number }> = [];
+    for (const [uid, modseq] of this.pendingFlags) {
+      if (this.seqOf(uid) > 0 && !this.pendingExpunged.has(uid)) flags.push({ uid, modseq });
+    }
+    this.pendingFlags.clear();
+    flags.sort((a, b) => a.uid - b.uid);
+    return { expunged, exists, flags };
+  }
+}
