@@ -179,6 +179,8 @@ export class ImapSession {
       const ev = this.rx.next();
       if (ev) return ev;
       await this.flush();
+      // A wake() that came while flushing must not be lost: check again before waiting.
+      if (wakeable && this.wakePending) continue;
       const read = this.readInput();
       const woke = wakeable
         ? new Promise<'wake'>((resolve) => {
