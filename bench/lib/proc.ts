@@ -1,0 +1,138 @@
+// Processes and ports for benches: free loopback ports, waiting for a server, and memory
+// figures read from /proc (Linux).
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+
+/** A port free on 127.0.0.1 right now (the kernel picks it; another process could take it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something on 127.0.0.1:port sends a line starting with `220`. */
+export async function waitForGreeting(port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port });
+      const done = (v: boolean) => {
+        s.destroy();
+        resolve(v);
+      };
+      s.once('data', (d: Buffer) => done(d.subarray(0, 3).toString('latin1') === '220'));
+      s.once('error', () => done(false));
+      s.setTimeout(2000, () => done(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing answered 220 on 127.0.0.1:${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function statusField(pid: number, field: string, file = 'status'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+      readFileSync(`/proc/${pid}/${file}`, 'latin1'),
+    );
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak resident set size of one process (VmHWM), in bytes. */
+export function peakRss(pid: number): number | undefined {
+  return statusField(pid, 'VmHWM');
+}
+
+/**
+ * Resets the peak RSS mark of a process so VmHWM covers what follows (writing 5 to clear_refs,
+ * Linux 4.0+; needs the right to write there). Returns false when it could not.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The process `root` and all its descendants, from /proc/<pid>/stat. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      // The command name is in parentheses and may hold spaces: fields follow the last ")".
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const out: number[] = [];
+  const todo = [root];
+  while (todo.length > 0) {
+    const pid = todo.pop()!;
+    out.push(pid);
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/**
+ * Current memory of a process tree: the sum of RSS (shared pages count once per process) and
+ * of PSS (each shared page split among the processes that map it: closer to what it costs).
+ */
+export function treeMemory(root: number): { rss: number; pss: number } {
+  let rss = 0;
+  let pss = 0;
+  for (const pid of processTree(root)) {
+    rss += statusField(pid, 'VmRSS') ?? 0;
+    pss += statusField(pid, 'Pss', 'smaps_rollup') ?? 0;
+  }
+  return { rss, pss };
+}
+
+/** Samples the memory of a process tree every `everyMs` and keeps the largest sums seen. */
+export class RssSampler {
+  private timer: NodeJS.Timeout | null = null;
+  private max = { rss: 0, pss: 0 };
+
+  constructor(
+    private readonly root: () => number | undefined,
+    private readonly everyMs = 250,
+  ) {}
+
+  private sample(): void {
+    const pid = this.root();
+    if (pid === undefined) return;
+    const now = treeMemory(pid);
+    this.max = { rss: Math.max(this.max.rss, now.rss), pss: Math.max(this.max.pss, now.pss) };
+  }
+
+  start(): void {
+    this.max = { rss: 0, pss: 0 };
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.everyMs);
+  }
+
+  /** Stops sampling; the largest sums seen, in bytes. */
+  stop(): { rss: number; pss: number } {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.sample();
+    return this.max;
+  }
+}
