@@ -21,6 +21,18 @@ const FIXTURES = fileURLToPath(new URL('../fixtures/mime/', import.meta.url));
 const USER = 'alice@example.test';
 const PASS = 'cross protocol pw';
 
+/** imapflow on the cleartext port (the test server allows plaintext login on loopback). */
+function imapClient(ts: TestServer): ImapFlow {
+  return new ImapFlow({
+    host: '127.0.0.1',
+    port: ts.port('imap'),
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: USER, pass: PASS },
+    logger: false,
+  });
+}
+
 describe('SMTP -> IMAP and POP3 on one mailbox', () => {
   let ts: TestServer;
   let fixtures: Array<{ name: string; raw: Buffer }>;
@@ -69,14 +81,7 @@ describe('SMTP -> IMAP and POP3 on one mailbox', () => {
         sel.some((l) => l === `* ${fixtures.length} EXISTS`),
         sel.join('\n'),
       );
-      const imap = new ImapFlow({
-        host: '127.0.0.1',
-        port: ts.port('imap'),
-        secure: false,
-        doSTARTTLS: false,
-        auth: { user: USER, pass: PASS },
-        logger: false,
-      });
+      const imap = imapClient(ts);
       await imap.connect();
       await imap.mailboxOpen('INBOX', { readOnly: true });
       for (let i = 0; i < fixtures.length; i++) {
@@ -114,14 +119,7 @@ describe('SMTP -> IMAP and POP3 on one mailbox', () => {
   });
 
   test('POP3 reads the same bytes; DELE + QUIT reaches an IMAP session in IDLE at once', async () => {
-    const imap = new ImapFlow({
-      host: '127.0.0.1',
-      port: ts.port('imap'),
-      secure: false,
-      doSTARTTLS: false,
-      auth: { user: USER, pass: PASS },
-      logger: false,
-    });
+    const imap = imapClient(ts);
     await imap.connect();
     await imap.mailboxOpen('INBOX');
     const first = await imap.fetchOne('1', { source: true, uid: true });
