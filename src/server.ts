@@ -73,6 +73,7 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
   });
   const store = await openStore(cfg, {
     onListenerError: (err) => log.error({ err }, 'change listener failed'),
+    onFtsError: (err) => log.error({ err }, 'full-text index failed'),
   });
   const throttle = new AuthThrottle({
     maxFailuresPerIp: cfg.auth.max_failures_per_ip,

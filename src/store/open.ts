@@ -5,10 +5,10 @@ import type { MailStore } from './types.js';
 
 export async function openStore(
   cfg: Pick<Config, 'dataDir' | 'store'>,
-  opts: { onListenerError?: (err: unknown) => void } = {},
+  opts: { onListenerError?: (err: unknown) => void; onFtsError?: (err: unknown) => void } = {},
 ): Promise<MailStore> {
   switch (cfg.store.kind) {
     case 'sqlite':
-      return SqliteStore.open({ dir: cfg.dataDir, onListenerError: opts.onListenerError });
+      return SqliteStore.open({ dir: cfg.dataDir, ...opts });
   }
 }

@@ -14,6 +14,11 @@ export class FileBlobStore {
   private readonly tmpDir: string;
   /** Unlinks under way: a put of the same hash waits for them, so it never loses its file. */
   private readonly removing = new Map<string, Promise<void>>();
+  /**
+   * Fan-out directories known to exist: a mkdir per message is a syscall (and a thread-pool
+   * round trip) for nothing once the 65,536 directories exist. Nothing removes them.
+   */
+  private readonly madeDirs = new Set<string>();
 
   constructor(readonly root: string) {
     this.tmpDir = join(root, 'tmp');
@@ -51,9 +56,13 @@ export class FileBlobStore {
     await this.removing.get(hash);
     if (await this.exists(hash)) return [];
     const dir = this.dirOf(hash);
-    const created = await mkdir(dir, { recursive: true });
-    // A newly created directory is itself an entry of its parent: sync those too.
-    const dirs = created ? [dir, dirname(dir), this.root] : [dir];
+    let dirs = [dir];
+    if (!this.madeDirs.has(dir)) {
+      const created = await mkdir(dir, { recursive: true });
+      // A newly created directory is itself an entry of its parent: sync those too.
+      if (created) dirs = [dir, dirname(dir), this.root];
+      this.madeDirs.add(dir);
+    }
     const tmp = join(this.tmpDir, `${hash}.${randomBytes(6).toString('hex')}`);
     const fh = await open(tmp, 'w', 0o600);
     try {

@@ -40,9 +40,9 @@ export function nextUidValidity(db: Db): number {
 
 /** Bumps and returns the account's change counter: the MODSEQ of the change being made. */
 export function nextModseq(db: Db, accountId: number): number {
-  const row = db
-    .prepare('UPDATE accounts SET modseq = modseq + 1 WHERE id = ? RETURNING modseq')
-    .get(accountId) as { modseq: number } | undefined;
+  const row = stmt(db, 'UPDATE accounts SET modseq = modseq + 1 WHERE id = ? RETURNING modseq').get(
+    accountId,
+  ) as { modseq: number } | undefined;
   if (!row) throw new Error(`account ${accountId} vanished`);
   return row.modseq;
 }

@@ -17,6 +17,8 @@ import type {
   StoreFlagsResult,
 } from '../types.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
+import type { FtsIndex } from './fts.js';
+import type { DocRef, IndexItem } from './fts-db.js';
 import type { SqliteMailboxes } from './mailboxes.js';
 
 interface RecordRow {
@@ -44,6 +46,12 @@ function toRecord(r: RecordRow): MessageRecord {
 const SELECT_RECORD = `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date,
   m.blob_hash FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`;
 
+/** Stored messages a transaction dropped: posted to the index and unlinked after commit. */
+export interface Orphans {
+  docs: DocRef[];
+  hashes: string[];
+}
+
 interface PendingAppend {
   message: NewMessage;
   hash: string;
@@ -64,6 +72,7 @@ export class SqliteMessages {
     private readonly blobs: FileBlobStore,
     private readonly bus: ChangeBus,
     private readonly mailboxes: SqliteMailboxes,
+    private readonly fts: FtsIndex,
   ) {}
 
   /**
@@ -113,12 +122,17 @@ export class SqliteMessages {
         this.queue = [];
         const outcomes: Array<{ ok: true; value: AppendResult[] } | { ok: false; error: unknown }> =
           [];
+        const fresh: IndexItem[] = [];
         try {
           await Promise.all([...new Set(batch.flatMap((p) => p.dirs))].map((d) => fsyncDir(d)));
           tx(this.db, () => {
             for (const p of batch) {
               try {
-                outcomes.push({ ok: true, value: this.db.transaction(() => this.insert(p))() });
+                const r = this.db.transaction(() => this.insert(p))();
+                if (r.newId !== null) {
+                  fresh.push({ id: r.newId, hash: p.hash, text: p.message.index.text });
+                }
+                outcomes.push({ ok: true, value: r.results });
               } catch (error) {
                 outcomes.push({ ok: false, error });
               }
@@ -128,6 +142,9 @@ export class SqliteMessages {
           for (const p of batch) p.reject(error);
           continue;
         }
+        // Committed: hand the texts to the index worker before anyone hears of the messages,
+        // so a search issued after an append resolves is queued behind its index request.
+        this.fts.index(fresh);
         batch.forEach((p, i) => {
           const o = outcomes[i]!;
           if (o.ok) {
@@ -143,7 +160,8 @@ export class SqliteMessages {
     }
   }
 
-  private insert(p: PendingAppend): AppendResult[] {
+  /** Inside a savepoint. newId: the stored message's id when this append created it. */
+  private insert(p: PendingAppend): { results: AppendResult[]; newId: number | null } {
     const { message, hash } = p;
     const size = message.raw.length;
     const idx = message.index;
@@ -169,16 +187,10 @@ export class SqliteMessages {
     const messageId = (
       stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number }
     ).id;
-    if (inserted.changes > 0) {
-      stmt(this.db, 'INSERT INTO message_text (rowid, text) VALUES (?, ?)').run(
-        messageId,
-        idx.text,
-      );
-    }
     const mailboxes = p.targets.map((t) => this.mailboxes.mustGet(t.mailboxId));
     this.checkQuota(mailboxes, size);
     const internalDate = (message.internalDate ?? new Date()).getTime();
-    return p.targets.map((t, i) => {
+    const results = p.targets.map((t, i) => {
       const mb = mailboxes[i]!;
       return this.addRow(
         mb.id,
@@ -189,6 +201,7 @@ export class SqliteMessages {
         size,
       );
     });
+    return { results, newId: inserted.changes > 0 ? messageId : null };
   }
 
   private addRow(
@@ -365,7 +378,9 @@ export class SqliteMessages {
         uidValidity = res.uidValidity;
         mapping.push([r.uid, res.uid]);
       }
-      const expunged = move ? this.removeRows(from, rows, modseq) : { uids: [], hashes: [] };
+      const expunged = move
+        ? this.removeRows(from, rows, modseq)
+        : { uids: [], orphans: { docs: [], hashes: [] } };
       return { uidValidity, mapping, modseq, expunged };
     });
     if (!result) return { uidValidity: to.uidValidity, mapping: [], modseq: 0 };
@@ -404,7 +419,7 @@ export class SqliteMessages {
     mb: Mailbox,
     rows: RecordRow[],
     modseq: number,
-  ): { uids: number[]; hashes: string[] } {
+  ): { uids: number[]; orphans: Orphans } {
     let bytes = 0;
     for (const r of rows) {
       stmt(this.db, 'DELETE FROM mailbox_messages WHERE mailbox_id = ? AND uid = ?').run(
@@ -422,58 +437,49 @@ export class SqliteMessages {
       mb.accountId,
     );
     stmt(this.db, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mb.id);
-    return { uids: rows.map((r) => r.uid), hashes: this.collect(rows.map((r) => r.message_id)) };
+    return { uids: rows.map((r) => r.uid), orphans: this.collect(rows.map((r) => r.message_id)) };
   }
 
   private afterRemove(
     mb: Mailbox,
     modseq: number,
-    removed: { uids: number[]; hashes: string[] },
+    removed: { uids: number[]; orphans: Orphans },
   ): void {
-    this.unlinkBlobs(removed.hashes);
+    this.afterCollect(removed.orphans);
     this.emitFor(mb.id, 'expunge', modseq, removed.uids, mb.accountId);
   }
 
-  /** Inside a transaction: drops stored messages no mailbox refers to; returns their hashes. */
-  collect(messageIds: number[]): string[] {
+  /** Inside a transaction: drops stored messages no mailbox refers to. */
+  collect(messageIds: number[]): Orphans {
     const orphans = stmt(
       this.db,
       `SELECT id, blob_hash FROM messages WHERE id IN (SELECT value FROM json_each(?))
        AND NOT EXISTS (SELECT 1 FROM mailbox_messages WHERE message_id = messages.id)`,
     ).all(JSON.stringify([...new Set(messageIds)])) as { id: number; blob_hash: string }[];
-    for (const o of orphans) {
-      stmt(this.db, 'DELETE FROM message_text WHERE rowid = ?').run(o.id);
-      stmt(this.db, 'DELETE FROM messages WHERE id = ?').run(o.id);
-    }
+    for (const o of orphans) stmt(this.db, 'DELETE FROM messages WHERE id = ?').run(o.id);
     // The outbound queue refers to blobs by hash: those stay until the queue lets go.
     const queued = stmt(this.db, 'SELECT 1 FROM outbound WHERE blob_hash = ? LIMIT 1');
-    return orphans.map((o) => o.blob_hash).filter((h) => queued.get(h) === undefined);
+    return {
+      docs: orphans.map((o) => ({ id: o.id, hash: o.blob_hash })),
+      hashes: orphans.map((o) => o.blob_hash).filter((h) => queued.get(h) === undefined),
+    };
   }
 
-  /** After commit. A crash before this leaves an orphan file, never a dangling row. */
-  unlinkBlobs(hashes: string[]): void {
-    for (const h of hashes) {
+  /**
+   * After commit: drops the messages from the full-text index and unlinks their blobs. A
+   * crash before this leaves an orphan file or index entry (the index worker's startup
+   * reconciliation removes the latter), never a dangling row.
+   */
+  afterCollect(orphans: Orphans): void {
+    this.fts.remove(orphans.docs);
+    for (const h of orphans.hashes) {
       if (!this.inflight.has(h)) void this.blobs.remove(h);
     }
   }
 
-  searchText(mailboxId: number, needle: string): number[] {
+  async searchText(mailboxId: number, needle: string): Promise<number[]> {
     if (needle.length === 0) return this.list(mailboxId).map((r) => r.uid);
-    // The trigram index answers substrings of 3+ characters (case-folded, Unicode-aware);
-    // shorter needles fall back to LIKE over the same text (ASCII case-insensitive).
-    const rows =
-      [...needle].length >= 3
-        ? stmt(
-            this.db,
-            `SELECT mm.uid FROM message_text t JOIN mailbox_messages mm ON mm.message_id = t.rowid
-             WHERE mm.mailbox_id = ? AND message_text MATCH ? ORDER BY mm.uid`,
-          ).all(mailboxId, `"${needle.replace(/"/g, '""')}"`)
-        : stmt(
-            this.db,
-            `SELECT mm.uid FROM message_text t JOIN mailbox_messages mm ON mm.message_id = t.rowid
-             WHERE mm.mailbox_id = ? AND t.text LIKE ? ESCAPE '\\' ORDER BY mm.uid`,
-          ).all(mailboxId, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    return (rows as { uid: number }[]).map((r) => r.uid);
+    return this.fts.search(mailboxId, needle);
   }
 
   expungedSince(mailboxId: number, modseq: number): number[] {

@@ -108,6 +108,13 @@ CREATE TABLE outbound_recipients (
     // NULL for rows stored before: readers then fall back to the message's header.
     sql: 'ALTER TABLE messages ADD COLUMN s_references TEXT;',
   },
+  {
+    version: 4,
+    // Full-text search moved to its own database, fts.db, owned by a worker thread (see
+    // fts.ts). Nothing is copied: the worker's startup reconciliation indexes every message
+    // its database lacks, from the blobs.
+    sql: 'DROP TABLE IF EXISTS message_text;',
+  },
 ];
 
 export function migrate(db: Database.Database): number {

@@ -1,6 +1,7 @@
 // The embedded MailStore: SQLite (better-sqlite3, WAL) for rows, files for message blobs.
 // better-sqlite3 is synchronous: statements are prepared once and transactions kept short;
-// appends are batched into one commit (see messages.ts).
+// appends are batched into one commit (see messages.ts). Full-text indexing runs on a worker
+// thread over its own database, `fts.db` (see fts.ts), off the delivery path.
 import { join } from 'node:path';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
@@ -29,14 +30,20 @@ import type {
 } from '../types.js';
 import { type Db, openDatabase, tx } from './db.js';
 import { SqliteDirectory } from './directory.js';
+import { FtsIndex } from './fts.js';
 import { SqliteMailboxes } from './mailboxes.js';
 import { SqliteMessages } from './messages.js';
 import { SqliteQueue } from './queue.js';
 
 export interface SqliteStoreOptions {
-  /** Data directory: holds `letterbox.db` and `blobs/`. */
+  /** Data directory: holds `letterbox.db`, `fts.db` and `blobs/`. */
   dir: string;
   onListenerError?: (err: unknown) => void;
+  /** Failures of the full-text index worker (it restarts and rebuilds what it lost). */
+  onFtsError?: (err: unknown) => void;
+  /** Text (characters) posted to the index worker and not yet indexed before requests
+   * carry only the message's hash and the worker parses the blob itself (bounds memory). */
+  ftsBacklogChars?: number;
 }
 
 export class SqliteStore implements MailStore {
@@ -51,20 +58,29 @@ export class SqliteStore implements MailStore {
   private constructor(
     private readonly db: Db,
     blobs: FileBlobStore,
+    private readonly fts: FtsIndex,
     opts: SqliteStoreOptions,
   ) {
     this.bus = new ChangeBus(opts.onListenerError);
     this.directory = new SqliteDirectory(db);
     this.mailboxes = new SqliteMailboxes(db);
-    this.messages = new SqliteMessages(db, blobs, this.bus, this.mailboxes);
+    this.messages = new SqliteMessages(db, blobs, this.bus, this.mailboxes, fts);
     this.queue = new SqliteQueue(db, blobs, this.messages);
   }
 
   static async open(opts: SqliteStoreOptions): Promise<SqliteStore> {
     const blobs = new FileBlobStore(join(opts.dir, 'blobs'));
     await blobs.init();
-    const db = openDatabase(join(opts.dir, 'letterbox.db'));
-    return new SqliteStore(db, blobs, opts);
+    const mailFile = join(opts.dir, 'letterbox.db');
+    const db = openDatabase(mailFile);
+    // Starts at once; the worker reconciles its index with the mail database in the
+    // background and holds searches (not deliveries) until it has.
+    const fts = new FtsIndex(
+      { ftsFile: join(opts.dir, 'fts.db'), mailFile, blobRoot: blobs.root },
+      opts.onFtsError ?? ((err) => process.emitWarning(`full-text index: ${String(err)}`)),
+      opts.ftsBacklogChars,
+    );
+    return new SqliteStore(db, blobs, fts, opts);
   }
 
   // Domains
@@ -116,13 +132,13 @@ export class SqliteStore implements MailStore {
   private removeAccountSync(address: string): void {
     const account = this.directory.getAccount(address);
     if (!account) throw new StoreError('NOT_FOUND', `no account ${address}`);
-    const hashes = tx(this.db, () => {
+    const orphans = tx(this.db, () => {
       const ids = this.messages.messageIdsOf(this.mailboxes.list(account.id).map((m) => m.id));
       // Cascades to mailboxes, their messages, expunge records and subscriptions.
       this.db.prepare('DELETE FROM accounts WHERE id = ?').run(account.id);
       return this.messages.collect(ids);
     });
-    this.messages.unlinkBlobs(hashes);
+    this.messages.afterCollect(orphans);
   }
 
   // Aliases
@@ -163,7 +179,7 @@ export class SqliteStore implements MailStore {
   async deleteMailbox(mailboxId: number): Promise<void> {
     const mb = this.mailboxes.mustGet(mailboxId);
     if (mb.name === 'INBOX') throw new StoreError('NOT_ALLOWED', 'INBOX cannot be deleted');
-    const hashes = tx(this.db, () => {
+    const orphans = tx(this.db, () => {
       const ids = this.messages.messageIdsOf([mb.id]);
       const freed = this.db
         .prepare('SELECT COALESCE(SUM(size), 0) AS n FROM mailbox_messages WHERE mailbox_id = ?')
@@ -174,7 +190,7 @@ export class SqliteStore implements MailStore {
       this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(mb.id);
       return this.messages.collect(ids);
     });
-    this.messages.unlinkBlobs(hashes);
+    this.messages.afterCollect(orphans);
     this.messages.emitFor(mb.id, 'mailbox-delete', mb.highestModseq, [], mb.accountId);
   }
   async renameMailbox(mailboxId: number, newName: string): Promise<void> {
@@ -262,6 +278,9 @@ export class SqliteStore implements MailStore {
     if (this.closed) return;
     this.closed = true;
     await this.messages.drain();
+    // The worker finishes what was posted, and must let go of its attached connection to
+    // letterbox.db before the last connection closes (which checkpoints the WAL).
+    await this.fts.close();
     this.db.close();
   }
 }

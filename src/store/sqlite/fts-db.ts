@@ -1,0 +1,215 @@
+// The full-text index database (`fts.db`), used only by the index worker (fts-worker.ts).
+// It is derived data: rebuilt from the message blobs whenever it is missing, stale or broken,
+// so it runs with synchronous=NORMAL (a crash may lose its last transactions, and the startup
+// reconciliation puts them back). The mail database is attached read-only in spirit (never
+// written here) so a search joins the index with `mailbox_messages` as committed right now.
+import { readFileSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { parseMessage } from '../../mime/index.js';
+import { FileBlobStore } from '../blobs/file-blobs.js';
+
+/** A stored message to index; without text the worker reads and parses its blob. */
+export interface IndexItem {
+  id: number;
+  hash: string;
+  text?: string;
+}
+
+export interface DocRef {
+  id: number;
+  hash: string;
+}
+
+/** Main thread -> worker, handled in order. */
+export type FtsRequest =
+  | { t: 'index'; items: IndexItem[] }
+  | { t: 'delete'; docs: DocRef[] }
+  | { t: 'search'; q: number; mailboxId: number; needle: string }
+  | { t: 'close' };
+
+/** Worker -> main thread. */
+export type FtsReply =
+  | { t: 'result'; q: number; uids: number[] }
+  | { t: 'failed'; q: number; message: string }
+  | { t: 'indexed'; chars: number }
+  | { t: 'warn'; message: string };
+
+export interface FtsPaths {
+  /** The index database file. */
+  ftsFile: string;
+  /** The mail database (letterbox.db), attached for the joins and for reconciliation. */
+  mailFile: string;
+  /** Root of the blob store, to index messages from their bytes. */
+  blobRoot: string;
+}
+
+// Bump to rebuild every index from scratch (a changed tokenizer or layout).
+const FTS_SCHEMA = 1;
+const RECONCILE_CHUNK = 50;
+
+export class FtsDb {
+  private readonly db: Database.Database;
+  private readonly blobs: FileBlobStore;
+  private readonly stmts = new Map<string, Database.Statement>();
+  /** Next message id the reconciliation looks at; null once it has finished. */
+  private cursor: number | null = 0;
+
+  constructor(paths: FtsPaths) {
+    this.blobs = new FileBlobStore(paths.blobRoot);
+    try {
+      this.db = openIndex(paths.ftsFile);
+    } catch {
+      // A corrupt or foreign file: it is only derived data, start over.
+      for (const suffix of ['', '-wal', '-shm']) rmSync(paths.ftsFile + suffix, { force: true });
+      this.db = openIndex(paths.ftsFile);
+    }
+    this.db.prepare('ATTACH DATABASE ? AS mail').run(paths.mailFile);
+    // Stale entries: messages deleted, or their id reused by another message (`messages.id`
+    // is a plain rowid, so SQLite reuses the highest id after it is deleted), while no
+    // worker was running to hear of it. Cheap: one pass over two rowid tables.
+    const stale = this.db
+      .prepare(
+        `SELECT d.id, d.hash FROM docs d LEFT JOIN mail.messages m ON m.id = d.id
+         WHERE m.id IS NULL OR m.blob_hash <> d.hash`,
+      )
+      .all() as DocRef[];
+    this.remove(stale);
+  }
+
+  get reconciling(): boolean {
+    return this.cursor !== null;
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /**
+   * Indexes one chunk of the messages the mail database has and the index lacks; returns
+   * false when there are no more. Each chunk reads the mail database as it is now: a message
+   * committed or deleted after that read has its own index or delete request queued behind,
+   * so the last word on every id is right.
+   */
+  reconcileStep(): boolean {
+    if (this.cursor === null) return false;
+    const rows = this.stmt(
+      `SELECT m.id, m.blob_hash AS hash FROM mail.messages m
+       WHERE m.id >= ? AND NOT EXISTS (SELECT 1 FROM docs d WHERE d.id = m.id)
+       ORDER BY m.id LIMIT ${RECONCILE_CHUNK}`,
+    ).all(this.cursor) as DocRef[];
+    this.index(rows);
+    if (rows.length < RECONCILE_CHUNK) {
+      this.cursor = null;
+      return false;
+    }
+    this.cursor = rows[rows.length - 1]!.id + 1;
+    return true;
+  }
+
+  /** Indexes the items in one transaction; returns the characters of text it was handed. */
+  index(items: IndexItem[]): number {
+    let chars = 0;
+    const texts = items.map((it) => {
+      chars += it.text?.length ?? 0;
+      if (this.hashOf(it.id) === it.hash) return null; // already there (reconciliation)
+      return it.text ?? this.textFromBlob(it.hash);
+    });
+    this.db.transaction(() => {
+      items.forEach((it, i) => {
+        const text = texts[i];
+        if (text === null || text === undefined) return;
+        this.dropDoc(it.id);
+        this.stmt('INSERT INTO message_text (rowid, text) VALUES (?, ?)').run(it.id, text);
+        this.stmt('INSERT INTO docs (id, hash) VALUES (?, ?)').run(it.id, it.hash);
+      });
+    })();
+    return chars;
+  }
+
+  /** Removes entries, only where the id still holds the same message. */
+  remove(docs: DocRef[]): void {
+    this.db.transaction(() => {
+      for (const d of docs) if (this.hashOf(d.id) === d.hash) this.dropDoc(d.id);
+    })();
+  }
+
+  /** UIDs of the mailbox's messages whose text contains the needle, case-insensitively. */
+  search(mailboxId: number, needle: string): number[] {
+    // The trigram index answers substrings of 3+ characters (case-folded, Unicode-aware);
+    // shorter needles fall back to LIKE over the same text (ASCII case-insensitive).
+    const rows =
+      [...needle].length >= 3
+        ? this.stmt(
+            `SELECT mm.uid FROM message_text t
+             JOIN mail.mailbox_messages mm ON mm.message_id = t.rowid
+             WHERE mm.mailbox_id = ? AND message_text MATCH ? ORDER BY mm.uid`,
+          ).all(mailboxId, `"${needle.replace(/"/g, '""')}"`)
+        : this.stmt(
+            `SELECT mm.uid FROM mail.mailbox_messages mm
+             JOIN message_text t ON t.rowid = mm.message_id
+             WHERE mm.mailbox_id = ? AND t.text LIKE ? ESCAPE '\\' ORDER BY mm.uid`,
+          ).all(mailboxId, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    return (rows as { uid: number }[]).map((r) => r.uid);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private hashOf(id: number): string | undefined {
+    return (this.stmt('SELECT hash FROM docs WHERE id = ?').get(id) as { hash: string } | undefined)
+      ?.hash;
+  }
+
+  private dropDoc(id: number): void {
+    if (this.hashOf(id) === undefined) return;
+    this.stmt('DELETE FROM message_text WHERE rowid = ?').run(id);
+    this.stmt('DELETE FROM docs WHERE id = ?').run(id);
+  }
+
+  /** The message's decoded text from its blob; null when the blob is gone (deleted since). */
+  private textFromBlob(hash: string): string | null {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(this.blobs.pathOf(hash));
+    } catch {
+      return null;
+    }
+    try {
+      return parseMessage(raw).text;
+    } catch {
+      return null; // the parser is total; this only guards the index against a bug there
+    }
+  }
+}
+
+function openIndex(file: string): Database.Database {
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    if (db.pragma('user_version', { simple: true }) !== FTS_SCHEMA) {
+      db.exec(`
+DROP TABLE IF EXISTS message_text;
+DROP TABLE IF EXISTS docs;
+-- Trigram tokens give IMAP SEARCH its case-insensitive substring semantics (RFC 9051 §6.4.4).
+CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
+-- Which message (by blob hash) each index entry was made from: lets reconciliation find
+-- stale entries without scanning the full-text table, and detect reused message ids.
+CREATE TABLE docs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+PRAGMA user_version = ${FTS_SCHEMA};
+`);
+    }
+    db.prepare('SELECT count(*) FROM docs').get();
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

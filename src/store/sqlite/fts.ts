@@ -1,0 +1,144 @@
+// The main thread's handle on the full-text index worker (fts-worker.ts). Delivery posts the
+// text of each newly stored message after its transaction commits and returns: the trigram
+// indexing (most of the CPU of a large delivery) happens on the worker's thread. Requests
+// are handled in order, so a search posted after an index request sees that message.
+import { Worker } from 'node:worker_threads';
+import type { DocRef, FtsPaths, FtsReply, FtsRequest, IndexItem } from './fts-db.js';
+
+/**
+ * Characters of text posted and not yet indexed beyond which index requests carry only the
+ * message's id and hash: the worker then reads and parses the blob itself. Bounds memory
+ * when deliveries outrun the indexer, at the cost of parsing those messages twice.
+ */
+export const BACKLOG_CHARS = 32 << 20;
+/** Worker crashes survived before searches fail for good (each restart reconciles). */
+const MAX_RESTARTS = 5;
+
+interface Pending {
+  resolve: (uids: number[]) => void;
+  reject: (err: Error) => void;
+}
+
+export class FtsIndex {
+  private worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextQ = 1;
+  private backlog = 0;
+  private restarts = 0;
+  private closing: Promise<void> | null = null;
+  /** The worker crashed too often: searches fail, the rest of the store works on. */
+  private dead = false;
+
+  constructor(
+    private readonly paths: FtsPaths,
+    private readonly onError: (err: unknown) => void = () => {},
+    private readonly backlogChars = BACKLOG_CHARS,
+  ) {
+    this.worker = this.spawn();
+  }
+
+  private spawn(): Worker {
+    const here = import.meta.url;
+    // The worker inherits node's flags, but `--input-type` (from `node --input-type=module
+    // -e ...`) makes it refuse a file entry point.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    let w: Worker;
+    if (here.endsWith('.ts')) {
+      // Under tsx (tests, `node --import tsx`): a worker's entry module is loaded before an
+      // --import in its execArgv takes effect on Node 20, so register tsx first by hand.
+      const entry = new URL('./fts-worker.ts', here).href;
+      const tsx = import.meta.resolve('tsx/esm/api');
+      w = new Worker(
+        `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`,
+        { eval: true, workerData: this.paths, execArgv },
+      );
+    } else {
+      w = new Worker(new URL('./fts-worker.js', here), { workerData: this.paths, execArgv });
+    }
+    w.on('message', (m: FtsReply) => this.onReply(m));
+    w.on('error', (err) => this.onError(err));
+    w.on('exit', () => this.onExit(w));
+    // Idle, the worker must not keep the process alive; close() still waits for it.
+    w.unref();
+    return w;
+  }
+
+  private onReply(m: FtsReply): void {
+    if (m.t === 'indexed') {
+      this.backlog = Math.max(0, this.backlog - m.chars);
+    } else if (m.t === 'warn') {
+      this.onError(new Error(m.message));
+    } else {
+      const p = this.pending.get(m.q);
+      if (!p) return;
+      this.pending.delete(m.q);
+      if (m.t === 'result') p.resolve(m.uids);
+      else p.reject(new Error(`full-text search failed: ${m.message}`));
+    }
+  }
+
+  private onExit(w: Worker): void {
+    if (w !== this.worker) return;
+    for (const p of this.pending.values()) p.reject(new Error('full-text index worker stopped'));
+    this.pending.clear();
+    this.backlog = 0;
+    // Requests lost with a crashed worker are recovered by the new one's reconciliation.
+    if (this.closing !== null) return;
+    if (this.restarts < MAX_RESTARTS) {
+      this.restarts++;
+      this.worker = this.spawn();
+    } else {
+      this.dead = true;
+    }
+  }
+
+  private post(req: FtsRequest): void {
+    this.worker.postMessage(req);
+  }
+
+  /** After the commit that stored these messages. */
+  index(items: IndexItem[]): void {
+    if (items.length === 0 || this.closing || this.dead) return;
+    const out = items.map((it) => {
+      const n = it.text?.length ?? 0;
+      if (this.backlog + n > this.backlogChars) return { id: it.id, hash: it.hash };
+      this.backlog += n;
+      return it;
+    });
+    this.post({ t: 'index', items: out });
+  }
+
+  /** After the commit that deleted these messages. */
+  remove(docs: DocRef[]): void {
+    if (docs.length === 0 || this.closing || this.dead) return;
+    this.post({ t: 'delete', docs });
+  }
+
+  search(mailboxId: number, needle: string): Promise<number[]> {
+    if (this.closing) return Promise.reject(new Error('store is closed'));
+    if (this.dead) return Promise.reject(new Error('full-text index worker failed'));
+    const q = this.nextQ++;
+    return new Promise<number[]>((resolve, reject) => {
+      this.pending.set(q, { resolve, reject });
+      // A pending search keeps the process alive until it is answered.
+      this.worker.ref();
+      this.post({ t: 'search', mailboxId, needle, q });
+    }).finally(() => {
+      if (this.pending.size === 0) this.worker.unref();
+    });
+  }
+
+  /** Lets the worker finish every request posted so far, then stops it. */
+  close(): Promise<void> {
+    if (!this.closing && this.dead) this.closing = Promise.resolve();
+    if (!this.closing) {
+      const w = this.worker;
+      this.closing = new Promise<void>((resolve) => {
+        w.once('exit', () => resolve());
+        w.ref();
+        w.postMessage({ t: 'close' } satisfies FtsRequest);
+      });
+    }
+    return this.closing;
+  }
+}

@@ -1,0 +1,203 @@
+// The full-text index on its worker thread: a search sees every append that resolved before
+// it, and the index reconciles with the mail database at open (lost, stale, reused ids).
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
+import { newMessage } from '../helpers/messages.js';
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lb-fts-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function open(opts: Partial<SqliteStoreOptions> = {}) {
+  const store = await SqliteStore.open({
+    dir,
+    onFtsError: (err) => assert.fail(`index worker error: ${String(err)}`),
+    ...opts,
+  });
+  let account = await store.getAccount('alice@example.test');
+  if (!account) {
+    await store.addDomain('example.test');
+    account = await store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+  }
+  const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
+  return { store, inbox: inbox.id };
+}
+
+/** Rows of fts.db's bookkeeping table, read after the store closed. */
+function indexedDocs(): Array<{ id: number; hash: string }> {
+  const db = new Database(join(dir, 'fts.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT id, hash FROM docs ORDER BY id').all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+function messageRows(): Array<{ id: number; hash: string }> {
+  const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT id, blob_hash AS hash FROM messages ORDER BY id').all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+async function removeFtsFiles(): Promise<void> {
+  for (const s of ['', '-wal', '-shm']) await rm(join(dir, `fts.db${s}`), { force: true });
+}
+
+describe('full-text index worker', () => {
+  test('a search right after an append resolves sees the message', async () => {
+    const { store, inbox } = await open();
+    try {
+      // Once reconciled (searches wait for that, and writes posted meanwhile get ahead).
+      assert.deepEqual(await store.searchText(inbox, 'nothing yet'), []);
+      // Concurrent appends land in shared group commits; each searches at once for its word.
+      const big = 'filler text '.repeat(40_000);
+      const found = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const [r] = await store.append(newMessage(`m${i}`, `${big}needle${i}zz\r\n`), [
+            { mailboxId: inbox },
+          ]);
+          return { uid: r!.uid, hits: await store.searchText(inbox, `NEEDLE${i}ZZ`) };
+        }),
+      );
+      for (const f of found) assert.deepEqual(f.hits, [f.uid]);
+      assert.equal((await store.searchText(inbox, 'filler TEXT')).length, 20);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('expunged messages leave the index', async () => {
+    const { store, inbox } = await open();
+    try {
+      await store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: inbox }]);
+      await store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: inbox }]);
+      await store.expunge(inbox, { uids: [1], onlyDeleted: false });
+      assert.deepEqual(await store.searchText(inbox, 'words'), [2]);
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
+    assert.equal(indexedDocs().length, 1);
+  });
+
+  test('without text in the request (backlog full) the worker indexes from the blob', async () => {
+    const { store, inbox } = await open({ ftsBacklogChars: 0 });
+    try {
+      await store.append(newMessage('a', 'Grüße aus München\r\n'), [{ mailboxId: inbox }]);
+      assert.deepEqual(await store.searchText(inbox, 'MÜNCHEN'), [1]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a deleted fts.db is rebuilt from the blobs at open', async () => {
+    let s = await open();
+    await s.store.append(newMessage('a', 'The Quick brown fox\r\n'), [{ mailboxId: s.inbox }]);
+    await s.store.append(newMessage('b', 'lazy dog\r\n'), [{ mailboxId: s.inbox }]);
+    // Enough messages that reconciliation takes several chunks, with requests in between.
+    await Promise.all(
+      Array.from({ length: 150 }, (_, i) =>
+        s.store.append(newMessage(`f${i}`, `filler ${i}\r\n`), [{ mailboxId: s.inbox }]),
+      ),
+    );
+    await s.store.append(newMessage('z', 'last BROWN one\r\n'), [{ mailboxId: s.inbox }]);
+    await s.store.close();
+    await removeFtsFiles();
+    s = await open();
+    try {
+      // Searches wait for the reconciliation; appends do not.
+      const searching = s.store.searchText(s.inbox, 'last brown');
+      await s.store.append(newMessage('c', 'brown bear\r\n'), [{ mailboxId: s.inbox }]);
+      assert.deepEqual(await searching, [153]);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'BROWN'), [1, 153, 154]);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'og'), [2]);
+    } finally {
+      await s.store.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
+  });
+
+  test('messages deleted and ids reused while the worker was not running', async () => {
+    let s = await open();
+    for (const [subject, body] of [
+      ['a', 'alpha one'],
+      ['b', 'bravo two'],
+      ['c', 'charlie three'],
+    ]) {
+      await s.store.append(newMessage(subject!, `${body}\r\n`), [{ mailboxId: s.inbox }]);
+    }
+    await s.store.close();
+    // An index that missed what follows, as after a crash that lost its requests.
+    await copyFile(join(dir, 'fts.db'), join(dir, 'old-fts.db'));
+
+    s = await open();
+    await s.store.expunge(s.inbox, { uids: [2, 3], onlyDeleted: false });
+    await s.store.append(newMessage('d', 'delta four\r\n'), [{ mailboxId: s.inbox }]);
+    await s.store.close();
+    // SQLite reuses the highest rowid: the new message took the id of a deleted one.
+    const rows = messageRows();
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [1, 2],
+    );
+
+    await removeFtsFiles();
+    await copyFile(join(dir, 'old-fts.db'), join(dir, 'fts.db'));
+    assert.deepEqual(
+      indexedDocs().map((d) => d.id),
+      [1, 2, 3],
+    );
+    s = await open();
+    try {
+      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), []);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'charlie'), []);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'DELTA'), [4]);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'alpha'), [1]);
+    } finally {
+      await s.store.close();
+    }
+    assert.deepEqual(indexedDocs(), rows);
+  });
+
+  test('migration 4 drops the old in-database index; search still answers', async () => {
+    let s = await open();
+    await s.store.append(newMessage('a', 'kept through the upgrade\r\n'), [{ mailboxId: s.inbox }]);
+    await s.store.close();
+    // Back to schema 3 as an older letterbox left it: the index inside letterbox.db.
+    const db = new Database(join(dir, 'letterbox.db'));
+    db.exec(`CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
+             INSERT INTO message_text (rowid, text) VALUES (1, 'kept through the upgrade');
+             PRAGMA user_version = 3;`);
+    db.close();
+    await removeFtsFiles();
+    s = await open();
+    try {
+      assert.deepEqual(await s.store.searchText(s.inbox, 'UPGRADE'), [1]);
+    } finally {
+      await s.store.close();
+    }
+    const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
+    try {
+      assert.equal(after.pragma('user_version', { simple: true }), 4);
+      const row = after
+        .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
+        .get() as { n: number };
+      assert.equal(row.n, 0);
+    } finally {
+      after.close();
+    }
+  });
+});
