@@ -88,7 +88,7 @@ describe('SMTP -> IMAP and POP3 on one mailbox', () => {
         const f = fixtures[i]!;
         const seq = i + 1;
         const msg = await imap.fetchOne(String(seq), { source: true });
-        assert.ok(msg?.source, f.name);
+        assert.ok(msg !== false && msg.source, f.name);
         const stored = msg.source;
         // The stored message is the trace headers we added, then exactly what was sent (SMTP
         // ends the data with CRLF: a message that did not end with one gains it, RFC 5321 §4.1.1.4).
@@ -123,7 +123,7 @@ describe('SMTP -> IMAP and POP3 on one mailbox', () => {
     await imap.connect();
     await imap.mailboxOpen('INBOX');
     const first = await imap.fetchOne('1', { source: true, uid: true });
-    assert.ok(first?.source);
+    assert.ok(first !== false && first.source);
     const expunged = new Promise<{ seq: number; at: number }>((resolve) => {
       imap.on('expunge', (e: { seq: number }) => resolve({ seq: e.seq, at: Date.now() }));
     });
