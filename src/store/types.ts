@@ -278,6 +278,8 @@ export interface MailStore {
   /** Messages of the mailbox in UID order; with `changedSince`, only those with a higher modseq. */
   listMessages(mailboxId: number, opts?: { changedSince?: number }): Promise<MessageRecord[]>;
   getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]>;
+  /** Like getMessages without the parsed index: cheap, for FLAGS / UID / MODSEQ / sizes. */
+  getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]>;
   /** The exact stored bytes. */
   readMessage(blobHash: string): Promise<Buffer>;
   setFlags(

@@ -218,6 +218,15 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       const [detail] = await store.getMessages(mb.id, [1]);
       assert.deepEqual(detail!.index.envelope, { subject: 'one' });
       assert.equal(detail!.index.search.references, undefined);
+      const recs = await store.getRecords(mb.id, [3, 1, 99]);
+      assert.deepEqual(
+        recs.map((r) => [r.uid, r.flags]),
+        [
+          [1, ['\\Seen', 'Work']],
+          [3, []],
+        ],
+      );
+      assert.equal(recs[0]!.blobHash, list[0]!.blobHash);
       assert.equal(detail!.index.search.subject, 'one');
       const st = await store.mailboxStatus(mb.id);
       assert.equal(st.messages, 3);

@@ -1,9 +1,10 @@
 // FETCH and UID FETCH (RFC 9051 §6.4.5, §6.4.9) with CHANGEDSINCE and VANISHED (RFC 7162
 // §3.1.4, §3.2.6). The data items are rendered by fetch/render.ts; this file picks the
 // messages, loads them in batches, and sets \Seen for non-PEEK body fetches.
+import { isStoreError } from '../../store/errors.js';
 import type { MessageDetail, MessageRecord } from '../../store/types.js';
 import { type FetchMessage, fetchSetsSeen, renderFetch } from '../fetch/render.js';
-import { bad, no, ok } from '../responses.js';
+import { bad, ImapError, no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { type FetchArgs, parseFetchArgs } from '../wire/fetch-items.js';
 import type { ParsedCommand } from '../wire/parser.js';
@@ -37,6 +38,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   const markSeen = fetchSetsSeen(a.items) && !sel.readOnly;
   const asksFlags = a.items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
   const opts = { utf8: s.enabled.utf8, condstore: s.enabled.condstore, uidAlways: cmd.uid };
+  let expungeIssued = false;
 
   // A flags-only fetch of many messages reads the rows once; anything else goes in batches.
   let rows: Map<number, MessageRecord> | null = null;
@@ -53,6 +55,8 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
     if (rows) {
       const r = rows;
       records = batch.map((u) => r.get(u)).filter((x): x is MessageRecord => x !== undefined);
+    } else if (light) {
+      records = await store.getRecords(sel.mailbox.id, batch);
     } else {
       const d = await store.getMessages(sel.mailbox.id, batch);
       details = new Map(d.map((m) => [m.uid, m]));
@@ -91,7 +95,16 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
         },
         raw: () => store.readMessage(r.blobHash),
       };
-      const out = await renderFetch(a.items, msg, opts);
+      let out: Awaited<ReturnType<typeof renderFetch>>;
+      try {
+        out = await renderFetch(a.items, msg, opts);
+      } catch (err) {
+        // Expunged by another session since this one last heard: RFC 2180 §4.1.2 lets the
+        // server leave it out; the others are still answered (RFC 5530 EXPUNGEISSUED).
+        if (!isStoreError(err, 'NOT_FOUND') && !isExpungeIssued(err)) throw err;
+        expungeIssued = true;
+        continue;
+      }
       if (out.error) throw no(out.error.code, out.error.text);
       const values = out.values;
       if (changed && !asksFlags) {
@@ -103,7 +116,13 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       await s.maybeFlush();
     }
   }
-  return ok(`${cmd.name} completed`);
+  return expungeIssued
+    ? ok(`${cmd.name} completed; some messages were expunged meanwhile`, 'EXPUNGEISSUED')
+    : ok(`${cmd.name} completed`);
+}
+
+function isExpungeIssued(err: unknown): boolean {
+  return err instanceof ImapError && err.code === 'EXPUNGEISSUED';
 }
 
 export const FETCH = command({

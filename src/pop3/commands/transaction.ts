@@ -1,5 +1,6 @@
 // TRANSACTION state commands (RFC 1939 §5 and §7): STAT, LIST, UIDL, RETR, TOP, DELE, RSET,
 // NOOP. Message numbers refer to the maildrop snapshot taken at login.
+import { isStoreError } from '../../store/errors.js';
 import { dotStuffed, topOf } from '../dotstuff.js';
 import { WRITE_CHUNK } from '../limits.js';
 import type { DropMessage } from '../maildrop.js';
@@ -72,7 +73,7 @@ async function readBytes(s: Pop3Session, m: DropMessage): Promise<Buffer | null>
   try {
     return await s.ctx.store.readMessage(m.blobHash);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (isStoreError(err, 'NOT_FOUND')) {
       // Expunged over IMAP since login, and its blob collected.
       s.err('Message was removed by another session');
     } else {

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { StoreError } from '../errors.js';
 
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -75,8 +76,16 @@ export class FileBlobStore {
     return dirs;
   }
 
+  /** The blob's bytes; NOT_FOUND once it was collected (its last message expunged). */
   async read(hash: string): Promise<Buffer> {
-    return readFile(this.pathOf(hash));
+    try {
+      return await readFile(this.pathOf(hash));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new StoreError('NOT_FOUND', 'message no longer exists', { cause: err });
+      }
+      throw err;
+    }
   }
 
   async remove(hash: string): Promise<void> {

@@ -12,6 +12,7 @@ import type {
   FlagMode,
   Mailbox,
   MessageDetail,
+  MessageIndex,
   MessageRecord,
   NewMessage,
   StoreFlagsResult,
@@ -29,6 +30,26 @@ interface RecordRow {
   size: number;
   internal_date: number;
   blob_hash: string;
+}
+
+/**
+ * A property parsed from its JSON on first read: a FETCH of BODY[HEADER] needs the structure
+ * but not the envelope, and most FETCHes need neither for most messages.
+ */
+function defineLazyJson(o: object, key: string, json: string): void {
+  let value: unknown;
+  let parsed = false;
+  Object.defineProperty(o, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!parsed) {
+        value = JSON.parse(json);
+        parsed = true;
+      }
+      return value;
+    },
+  });
 }
 
 function toRecord(r: RecordRow): MessageRecord {
@@ -245,16 +266,34 @@ export class SqliteMessages {
     }
   }
 
+  /**
+   * Every row of a mailbox (SELECT reads 100,000 of them): fetched as arrays, not objects, so
+   * better-sqlite3 builds no per-row object we would throw away (the statement is raw-mode,
+   * hence its own SQL text in the cache).
+   */
   list(mailboxId: number, changedSince?: number): MessageRecord[] {
+    const where = changedSince === undefined ? '' : 'AND mm.modseq > ?';
+    const q = stmt(
+      this.db,
+      `${SELECT_RECORD} WHERE mm.mailbox_id = ? ${where} ORDER BY mm.uid /* raw */`,
+    ).raw(true);
     const rows = (
-      changedSince === undefined
-        ? stmt(this.db, `${SELECT_RECORD} WHERE mm.mailbox_id = ? ORDER BY mm.uid`).all(mailboxId)
-        : stmt(
-            this.db,
-            `${SELECT_RECORD} WHERE mm.mailbox_id = ? AND mm.modseq > ? ORDER BY mm.uid`,
-          ).all(mailboxId, changedSince)
-    ) as RecordRow[];
-    return rows.map(toRecord);
+      changedSince === undefined ? q.all(mailboxId) : q.all(mailboxId, changedSince)
+    ) as [number, number, string, number, number, number, string][];
+    const out = new Array<MessageRecord>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [uid, messageId, flags, modseq, size, internalDate, blobHash] = rows[i]!;
+      out[i] = {
+        uid,
+        messageId,
+        flags: decodeFlags(flags),
+        modseq,
+        size,
+        internalDate: new Date(internalDate),
+        blobHash,
+      };
+    }
+    return out;
   }
 
   private rowsFor(mailboxId: number, uids: number[]): RecordRow[] {
@@ -263,6 +302,11 @@ export class SqliteMessages {
       `${SELECT_RECORD} WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))
        ORDER BY mm.uid`,
     ).all(mailboxId, JSON.stringify(uids)) as RecordRow[];
+  }
+
+  /** Rows only (no parsed index): what FLAGS / UID / MODSEQ / sizes need. */
+  records(mailboxId: number, uids: number[]): MessageRecord[] {
+    return this.rowsFor(mailboxId, uids).map(toRecord);
   }
 
   get(mailboxId: number, uids: number[]): MessageDetail[] {
@@ -274,11 +318,8 @@ export class SqliteMessages {
        FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
        WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?)) ORDER BY mm.uid`,
     ).all(mailboxId, JSON.stringify(uids)) as Array<RecordRow & Record<string, unknown>>;
-    return rows.map((r) => ({
-      ...toRecord(r),
-      index: {
-        structure: JSON.parse(r.structure as string),
-        envelope: JSON.parse(r.envelope as string),
+    return rows.map((r) => {
+      const index = {
         search: {
           from: r.s_from as string,
           to: r.s_to as string,
@@ -293,8 +334,11 @@ export class SqliteMessages {
         },
         // The text lives in the full-text index; FETCH never needs it.
         text: '',
-      },
-    }));
+      } as MessageIndex;
+      defineLazyJson(index, 'structure', r.structure as string);
+      defineLazyJson(index, 'envelope', r.envelope as string);
+      return { ...toRecord(r), index };
+    });
   }
 
   async read(hash: string): Promise<Buffer> {

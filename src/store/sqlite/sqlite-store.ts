@@ -222,6 +222,9 @@ export class SqliteStore implements MailStore {
   async getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
     return this.messages.get(mailboxId, uids);
   }
+  async getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]> {
+    return this.messages.records(mailboxId, uids);
+  }
   readMessage(blobHash: string): Promise<Buffer> {
     return this.messages.read(blobHash);
   }
