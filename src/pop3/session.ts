@@ -183,7 +183,10 @@ export class Pop3Session {
           await this.sayShutdown();
           break;
         }
-        if (!this.conn.hasBufferedInput()) await this.flush();
+        if (!this.conn.hasBufferedInput()) {
+          await this.flushSeen();
+          await this.flush();
+        }
         this.idle = true;
         const r = await this.conn.readLine(MAX_COMMAND_LINE);
         this.idle = false;
@@ -203,8 +206,32 @@ export class Pop3Session {
       await this.flush();
     } finally {
       this.shuttingDown.removeEventListener('abort', onShutdown);
+      // Retrieved messages were read even if the session ends without QUIT.
+      await this.flushSeen();
       // A session that ends without QUIT deletes nothing (RFC 1939 §6): just unlock.
       if (this.state.kind === 'transaction') this.state.release();
+    }
+  }
+
+  /** UIDs retrieved but not yet marked \Seen in the store. */
+  private seenPending: number[] = [];
+  private seenMailboxId = 0;
+
+  noteSeen(uid: number): void {
+    if (this.state.kind !== 'transaction') return;
+    this.seenMailboxId = this.state.drop.mailboxId;
+    this.seenPending.push(uid);
+  }
+
+  /** One store commit for every RETR since the last flush; the events reach IMAP sessions. */
+  async flushSeen(): Promise<void> {
+    if (this.seenPending.length === 0) return;
+    const uids = this.seenPending;
+    this.seenPending = [];
+    try {
+      await this.ctx.store.setFlags(this.seenMailboxId, uids, 'add', ['\\Seen']);
+    } catch (err) {
+      this.log.warn({ err, uids: uids.length }, 'could not mark retrieved messages \\Seen');
     }
   }
 

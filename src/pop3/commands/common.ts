@@ -39,6 +39,7 @@ export const QUIT: CommandSpec = {
       s.ok('Goodbye');
       return;
     }
+    await s.flushSeen();
     const { account, drop, release } = s.transaction();
     s.state = { kind: 'update' };
     try {

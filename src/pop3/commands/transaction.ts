@@ -102,13 +102,9 @@ export const RETR: CommandSpec = {
     if (!data) return;
     s.ok(`${data.length} octets`);
     await sendBody(s, data);
-    // Retrieved means read: IMAP clients see \Seen (their sessions get a FETCH FLAGS).
-    try {
-      const drop = s.transaction().drop;
-      await s.ctx.store.setFlags(drop.mailboxId, [m.uid], 'add', ['\\Seen']);
-    } catch (err) {
-      s.log.warn({ err, uid: m.uid }, 'could not mark message \\Seen');
-    }
+    // Retrieved means read: IMAP clients see \Seen. Marked in batches (one commit for a
+    // pipelined run of RETRs) when the client's input is drained, before QUIT, or at the end.
+    s.noteSeen(m.uid);
   },
 };
 
