@@ -3,11 +3,18 @@
 // `letterbox serve` as a child process. Mailboxes are filled through the store API while the
 // server is stopped: the fast path for 100,000 messages (same parse and index as delivery).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'smol-toml';
-import { ensureBuilt } from '../smtp/letterbox.js';
 import { waitForBanner } from './dovecot.js';
 import { freePort } from './proc.js';
 
@@ -25,17 +32,13 @@ export interface LetterboxSetup {
   ports: LetterboxPorts;
 }
 
-export interface LetterboxServer {
-  pid: number;
-  logFile: string;
+export interface LetterboxServer extends ServeProcess {
   /** Which of IMAP and POP3 answered (a listener without a registered protocol does not). */
   imap: boolean;
   pop3: boolean;
-  stop(): Promise<void>;
-  kill(): void;
 }
 
-function cli(root: string, args: string[], input?: string): string {
+export function cli(root: string, args: string[], input?: string): string {
   const r = spawnSync(process.execPath, [join(root, 'bin', 'letterbox.js'), ...args], {
     cwd: root,
     input: input ?? '',
@@ -61,6 +64,17 @@ function newestMtime(dir: string): number {
  * users do, and fills the store with the same compiled code (a stale build would not open a
  * store written by a newer schema).
  */
+/** Builds dist/ when it is missing: the bench runs the compiled server, as users do. */
+export function ensureBuilt(root: string): void {
+  const main = join(root, 'dist', 'src', 'cli', 'main.js');
+  if (existsSync(main)) return;
+  process.stderr.write('dist/ is missing: running npm run build\n');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 2, 2] });
+  // tsc emits even when some other file has a type error; what matters here is the output.
+  if (!existsSync(main))
+    throw new Error(`npm run build did not produce ${main} (exit ${r.status})`);
+}
+
 export function ensureFreshBuild(root: string): void {
   const main = join(root, 'dist', 'src', 'cli', 'main.js');
   let stale = false;
@@ -173,16 +187,39 @@ async function answers(port: number, prefix: string): Promise<boolean> {
   }
 }
 
-export async function serveLetterbox(
-  setup: LetterboxSetup,
-  nodeArgs: string[] = [],
-): Promise<LetterboxServer> {
-  const logFile = join(setup.dir, 'letterbox.log');
+/** The running `letterbox serve` child: its pid and log, and how to stop it. */
+export interface ServeProcess {
+  pid: number;
+  logFile: string;
+  /** SIGTERM, then SIGKILL if it has not exited within the grace time. */
+  stop(): Promise<void>;
+  /** Synchronous last resort for process exit handlers. */
+  kill(): void;
+}
+
+/**
+ * Starts `letterbox --config FILE serve` with its output in DIR/letterbox.log and waits for
+ * `ready` (or fails if the process exits first). Shared by every bench.
+ */
+export async function spawnServe(opts: {
+  root: string;
+  dir: string;
+  configFile: string;
+  nodeArgs: string[];
+  ready: () => Promise<unknown>;
+}): Promise<ServeProcess> {
+  const logFile = join(opts.dir, 'letterbox.log');
   const fd = openSync(logFile, 'a');
   const child: ChildProcess = spawn(
     process.execPath,
-    [...nodeArgs, join(setup.root, 'bin', 'letterbox.js'), '--config', setup.configFile, 'serve'],
-    { cwd: setup.dir, stdio: ['ignore', fd, fd] },
+    [
+      ...opts.nodeArgs,
+      join(opts.root, 'bin', 'letterbox.js'),
+      '--config',
+      opts.configFile,
+      'serve',
+    ],
+    { cwd: opts.dir, stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);
   let exited = false;
@@ -194,7 +231,7 @@ export async function serveLetterbox(
   });
   try {
     await Promise.race([
-      waitForBanner(setup.ports.smtp, '220', 30_000),
+      opts.ready(),
       exit.then(() => {
         throw new Error(`letterbox exited at start; see ${logFile}`);
       }),
@@ -206,8 +243,6 @@ export async function serveLetterbox(
   return {
     pid: child.pid!,
     logFile,
-    imap: await answers(setup.ports.imap, '* OK'),
-    pop3: await answers(setup.ports.pop3, '+OK'),
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');
@@ -218,5 +253,23 @@ export async function serveLetterbox(
     kill() {
       if (!exited) child.kill('SIGKILL');
     },
+  };
+}
+
+export async function serveLetterbox(
+  setup: LetterboxSetup,
+  nodeArgs: string[] = [],
+): Promise<LetterboxServer> {
+  const proc = await spawnServe({
+    root: setup.root,
+    dir: setup.dir,
+    configFile: setup.configFile,
+    nodeArgs,
+    ready: () => waitForBanner(setup.ports.smtp, '220', 30_000),
+  });
+  return {
+    ...proc,
+    imap: await answers(setup.ports.imap, '* OK'),
+    pop3: await answers(setup.ports.pop3, '+OK'),
   };
 }

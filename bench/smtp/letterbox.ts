@@ -1,43 +1,12 @@
-// The Letterbox side of the SMTP bench: the real server as a child process (`letterbox serve`)
-// from a fresh `letterbox init`, with one domain and one account made through the CLI.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'smol-toml';
+import { cli, ensureFreshBuild, type ServeProcess, spawnServe } from '../lib/letterbox-server.js';
 import { freePort, waitForGreeting } from '../lib/proc.js';
 
-export interface LetterboxSide {
+export interface LetterboxSide extends ServeProcess {
   port: number;
-  pid: number;
-  logFile: string;
   configFile: string;
-  /** SIGTERM, then SIGKILL if it has not exited within the grace time. */
-  stop(): Promise<void>;
-  /** Synchronous last resort for process exit handlers. */
-  kill(): void;
-}
-
-/** Builds dist/ when it is missing: the bench runs the compiled server, as users do. */
-export function ensureBuilt(root: string): void {
-  const main = join(root, 'dist', 'src', 'cli', 'main.js');
-  if (existsSync(main)) return;
-  process.stderr.write('dist/ is missing: running npm run build\n');
-  const r = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 2, 2] });
-  // tsc emits even when some other file has a type error; what matters here is the output.
-  if (!existsSync(main))
-    throw new Error(`npm run build did not produce ${main} (exit ${r.status})`);
-}
-
-function cli(root: string, args: string[], input?: string): string {
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'letterbox.js'), ...args], {
-    cwd: root,
-    input: input ?? '',
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) {
-    throw new Error(`letterbox ${args.join(' ')} failed (${r.status}): ${r.stderr.trim()}`);
-  }
-  return r.stdout;
 }
 
 /** Messages in all mailboxes of `address`, read through the CLI (`user list --json`). */
@@ -76,7 +45,7 @@ export async function startLetterbox(opts: {
   /** Extra node flags for the server process, e.g. --cpu-prof. */
   nodeArgs: string[];
 }): Promise<LetterboxSide> {
-  ensureBuilt(opts.root);
+  ensureFreshBuild(opts.root);
   const dataDir = join(opts.dir, 'data');
   const file = join(dataDir, 'letterbox.toml');
   cli(opts.root, ['init', '--dir', dataDir, '--hostname', 'letterbox-bench.localdomain']);
@@ -89,46 +58,12 @@ export async function startLetterbox(opts: {
     'bench-password\n',
   );
 
-  const logFile = join(opts.dir, 'letterbox.log');
-  const fd = openSync(logFile, 'a');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...opts.nodeArgs, join(opts.root, 'bin', 'letterbox.js'), '--config', file, 'serve'],
-    { cwd: opts.dir, stdio: ['ignore', fd, fd] },
-  );
-  closeSync(fd);
-  let exited = false;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    });
-  });
-  try {
-    await Promise.race([
-      waitForGreeting(port, 30_000),
-      exit.then(() => {
-        throw new Error(`letterbox exited at start; see ${logFile}`);
-      }),
-    ]);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  return {
-    port,
-    pid: child.pid!,
-    logFile,
+  const proc = await spawnServe({
+    root: opts.root,
+    dir: opts.dir,
     configFile: file,
-    async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exit;
-      clearTimeout(timer);
-    },
-    kill() {
-      if (!exited) child.kill('SIGKILL');
-    },
-  };
+    nodeArgs: opts.nodeArgs,
+    ready: () => waitForGreeting(port, 30_000),
+  });
+  return { ...proc, port, configFile: file };
 }
