@@ -15,8 +15,8 @@
  */
 import type { Address } from '../../mime/address.js';
 import type { MessageDetail } from '../../store/types.js';
-import { type ArgCursor, ImapParseError } from '../wire/parser.js';
-import { parseSearchKeys, type SearchKey } from '../wire/search-keys.js';
+import type { ArgCursor } from '../wire/parser.js';
+import { parseCharset, parseSearchKeys, type SearchKey } from '../wire/search-keys.js';
 import type { SearchContext, SearchMessage } from './evaluate.js';
 
 export type SortKey = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
@@ -26,22 +26,6 @@ export interface SortCriterion {
 }
 
 const SORT_KEYS = new Set<string>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO']);
-export const SUPPORTED_CHARSETS = ['US-ASCII', 'UTF-8'];
-
-/** Reads a charset (astring) and refuses the ones SEARCH cannot decode (RFC 5256 §3). */
-export function parseCharset(c: ArgCursor): string {
-  const charset = c.astring().toString('latin1').toUpperCase();
-  if (!SUPPORTED_CHARSETS.includes(charset)) {
-    throw new ImapParseError(
-      `Unsupported charset ${charset}`,
-      undefined,
-      `BADCHARSET (${SUPPORTED_CHARSETS.join(' ')})`,
-      'NO',
-    );
-  }
-  return charset;
-}
-
 /** RFC 5256 §3: sort-criteria = "(" sort-criterion *(SP sort-criterion) ")". */
 export function parseSortArgs(c: ArgCursor): {
   criteria: SortCriterion[];

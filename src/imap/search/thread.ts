@@ -13,9 +13,9 @@ import { parseHeaders } from '../../mime/headers.js';
 import type { PartNode } from '../../mime/types.js';
 import type { MessageDetail } from '../../store/types.js';
 import type { ArgCursor } from '../wire/parser.js';
-import { parseSearchKeys, type SearchKey } from '../wire/search-keys.js';
+import { parseCharset, parseSearchKeys, type SearchKey } from '../wire/search-keys.js';
 import type { SearchContext } from './evaluate.js';
-import { asciiCasemap, baseSubject, parseCharset, sentDate } from './sort.js';
+import { asciiCasemap, baseSubject, sentDate } from './sort.js';
 
 export type ThreadAlgorithm = 'ORDEREDSUBJECT' | 'REFERENCES';
 export const THREAD_ALGORITHMS: readonly ThreadAlgorithm[] = ['ORDEREDSUBJECT', 'REFERENCES'];

@@ -45,7 +45,24 @@ export interface SearchArgs {
   readonly key: SearchKey;
 }
 
-const SUPPORTED_CHARSETS = ['US-ASCII', 'UTF-8'];
+export const SUPPORTED_CHARSETS = ['US-ASCII', 'UTF-8'];
+
+/**
+ * Reads a charset (astring) and refuses the ones SEARCH cannot decode: RFC 9051 §6.4.4 and
+ * RFC 5256 §3 (SORT, THREAD) answer NO [BADCHARSET (...)].
+ */
+export function parseCharset(c: ArgCursor): string {
+  const charset = c.astring().toString('latin1').toUpperCase();
+  if (!SUPPORTED_CHARSETS.includes(charset)) {
+    throw new ImapParseError(
+      `Unsupported charset ${charset}`,
+      undefined,
+      `BADCHARSET (${SUPPORTED_CHARSETS.join(' ')})`,
+      'NO',
+    );
+  }
+  return charset;
+}
 const RETURN_OPTIONS = new Set(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
 // Bounds recursion, so that `NOT NOT NOT ...` or `((((...` answers BAD instead of overflowing.
 const MAX_DEPTH = 64;
@@ -90,15 +107,7 @@ export function parseSearchArgs(c: ArgCursor): SearchArgs {
   if (c.peekWord() === 'CHARSET') {
     c.word();
     c.space();
-    charset = c.astring().toString('latin1').toUpperCase();
-    if (!SUPPORTED_CHARSETS.includes(charset)) {
-      throw new ImapParseError(
-        `Unsupported charset ${charset}`,
-        undefined,
-        `BADCHARSET (${SUPPORTED_CHARSETS.join(' ')})`,
-        'NO',
-      );
-    }
+    charset = parseCharset(c);
     c.space();
   }
   const key = parseSearchKeys(c);
