@@ -1,27 +1,19 @@
 // A raw POP3 client for tests: send exact lines, read status lines and multi-line bodies as
 // bytes, upgrade with STLS. Edge cases are easier to script here than with a real client.
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
+import { connectLoopback, SocketInbox } from '../helpers/socket-inbox.js';
 
 export class RawPop3 {
-  private buf = Buffer.alloc(0);
-  private waiter: (() => void) | null = null;
-  private ended = false;
+  private readonly inbox: SocketInbox;
   greeting = '';
 
   private constructor(private socket: net.Socket) {
-    this.attach(socket);
+    this.inbox = new SocketInbox(socket);
   }
 
   static async connect(port: number, opts: { tls?: boolean } = {}): Promise<RawPop3> {
-    const socket = opts.tls
-      ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
-      : net.connect(port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => {
-      socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
-    });
-    const c = new RawPop3(socket);
+    const c = new RawPop3(await connectLoopback(port, opts.tls));
     c.greeting = await c.line();
     return c;
   }
@@ -30,46 +22,22 @@ export class RawPop3 {
     return this.socket instanceof tls.TLSSocket;
   }
 
-  private attach(s: net.Socket): void {
-    s.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.wake();
-    });
-    s.on('end', () => {
-      this.ended = true;
-      this.wake();
-    });
-    s.on('close', () => {
-      this.ended = true;
-      this.wake();
-    });
-    s.on('error', () => {});
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
-  }
-
   private async waitFor<T>(take: () => T | undefined, what: string): Promise<T> {
     for (;;) {
       const r = take();
       if (r !== undefined) return r;
-      if (this.ended) throw new Error(`connection closed while waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-      });
+      if (this.inbox.ended) throw new Error(`connection closed while waiting for ${what}`);
+      await this.inbox.wait();
     }
   }
 
   /** Next CRLF-terminated line, without its CRLF, as latin1 text. */
   line(): Promise<string> {
     return this.waitFor(() => {
-      const i = this.buf.indexOf('\r\n');
+      const i = this.inbox.buf.indexOf('\r\n');
       if (i < 0) return undefined;
-      const l = this.buf.subarray(0, i).toString('latin1');
-      this.buf = this.buf.subarray(i + 2);
+      const l = this.inbox.buf.subarray(0, i).toString('latin1');
+      this.inbox.buf = this.inbox.buf.subarray(i + 2);
       return l;
     }, 'a line');
   }
@@ -77,10 +45,10 @@ export class RawPop3 {
   /** A multi-line body after "+OK", up to and excluding the terminator, exactly as sent. */
   rawBody(): Promise<Buffer> {
     return this.waitFor(() => {
-      const i = this.buf.indexOf('.\r\n') === 0 ? -2 : this.buf.indexOf('\r\n.\r\n');
+      const i = this.inbox.buf.indexOf('.\r\n') === 0 ? -2 : this.inbox.buf.indexOf('\r\n.\r\n');
       if (i === -1) return undefined;
-      const body = this.buf.subarray(0, i + 2);
-      this.buf = this.buf.subarray(i + 5);
+      const body = this.inbox.buf.subarray(0, i + 2);
+      this.inbox.buf = this.inbox.buf.subarray(i + 5);
       return body;
     }, 'a multi-line body');
   }
@@ -124,19 +92,19 @@ export class RawPop3 {
       secure.once('error', reject);
     });
     this.socket = secure;
-    this.attach(secure);
+    this.inbox.attach(secure);
   }
 
   /** Resolves when the server has closed the connection. */
   async closed(): Promise<void> {
-    await this.waitFor(() => (this.ended ? true : undefined), 'close').catch(() => {});
+    await this.waitFor(() => (this.inbox.ended ? true : undefined), 'close').catch(() => {});
   }
 
   /** Everything received until the server closes. */
   async rest(): Promise<string> {
     await this.closed();
-    const s = this.buf.toString('latin1');
-    this.buf = Buffer.alloc(0);
+    const s = this.inbox.buf.toString('latin1');
+    this.inbox.buf = Buffer.alloc(0);
     return s;
   }
 

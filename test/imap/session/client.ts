@@ -1,53 +1,32 @@
 // A raw IMAP client for session tests: write exact bytes, read responses line by line, wait
 // for a tagged completion. Literals in responses are kept in the text (`{N}\r\n` + bytes).
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
 import { imapProtocol } from '../../../src/imap/index.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { connectLoopback, SocketInbox } from '../../helpers/socket-inbox.js';
 
 export class RawClient {
-  private buf = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  closed = false;
+  private readonly inbox: SocketInbox;
 
   constructor(public socket: net.Socket) {
-    this.attach(socket);
+    this.inbox = new SocketInbox(socket);
   }
 
-  private attach(socket: net.Socket): void {
-    socket.on('data', (c: Buffer) => {
-      this.buf = Buffer.concat([this.buf, c]);
-      this.notify();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.notify();
-    });
-    socket.on('error', () => {});
-  }
-
-  private notify(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+  /** The server closed the connection. */
+  get closed(): boolean {
+    return this.inbox.ended;
   }
 
   static async connect(port: number, secure = false): Promise<RawClient> {
-    const socket = secure
-      ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
-      : net.connect({ port, host: '127.0.0.1' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once(secure ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
-    });
-    const c = new RawClient(socket);
+    const c = new RawClient(await connectLoopback(port, secure));
     await c.line(); // greeting
     return c;
   }
 
   /** Everything received and not yet consumed, as text. */
   peek(): string {
-    return this.buf.toString('utf8');
+    return this.inbox.buf.toString('utf8');
   }
 
   write(data: string | Buffer): void {
@@ -58,23 +37,17 @@ export class RawClient {
   async until(pred: (text: string) => number, timeoutMs = 3000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const text = this.buf.toString('latin1');
+      const text = this.inbox.buf.toString('latin1');
       const end = pred(text);
       if (end >= 0) {
-        const out = this.buf.subarray(0, end);
-        this.buf = this.buf.subarray(end);
+        const out = this.inbox.buf.subarray(0, end);
+        this.inbox.buf = this.inbox.buf.subarray(end);
         return out.toString('utf8');
       }
       if (this.closed) throw new Error(`connection closed; received: ${text}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timeout; received: ${JSON.stringify(text)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await this.inbox.wait(left);
     }
   }
 
@@ -117,7 +90,7 @@ export class RawClient {
       secure.once('error', reject);
     });
     this.socket = secure;
-    this.attach(secure);
+    this.inbox.attach(secure);
   }
 
   close(): void {

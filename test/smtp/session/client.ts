@@ -1,7 +1,8 @@
 // A small raw SMTP client for session tests: write exact bytes, read whole replies (multi-line
 // ones joined), upgrade to TLS in place, and notice when the server closes the connection.
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
+import { connectLoopback, SocketInbox } from '../../helpers/socket-inbox.js';
 
 export interface Reply {
   code: number;
@@ -15,27 +16,18 @@ export interface Reply {
 const REPLY_TIMEOUT_MS = 5000;
 
 export class RawClient {
-  private buf = Buffer.alloc(0);
-  private waiter: (() => void) | null = null;
-  private ended = false;
+  private readonly inbox: SocketInbox;
   readonly closed: Promise<void>;
   private socket: net.Socket;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    this.attach(socket);
+    this.inbox = new SocketInbox(socket);
   }
 
   static async connect(port: number, opts: { tls?: boolean } = {}): Promise<RawClient> {
-    const socket = opts.tls
-      ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
-      : net.connect(port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => {
-      socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
-    });
-    return new RawClient(socket);
+    return new RawClient(await connectLoopback(port, opts.tls));
   }
 
   /** Connect and read the 220 greeting. */
@@ -46,44 +38,17 @@ export class RawClient {
     return c;
   }
 
-  private attach(socket: net.Socket): void {
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.wake();
-    });
-    socket.on('end', () => {
-      this.ended = true;
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.ended = true;
-      this.wake();
-    });
-    socket.on('error', () => {});
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
-  }
-
   private async waitData(deadline: number): Promise<void> {
-    if (this.ended) throw new Error(`connection closed; unread: ${JSON.stringify(this.pending())}`);
+    if (this.inbox.ended)
+      throw new Error(`connection closed; unread: ${JSON.stringify(this.pending())}`);
     const left = deadline - Date.now();
     if (left <= 0) throw new Error(`no reply in time; unread: ${JSON.stringify(this.pending())}`);
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, left);
-      this.waiter = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    await this.inbox.wait(left);
   }
 
   /** What has arrived and not been read, as text. */
   pending(): string {
-    return this.buf.toString('latin1');
+    return this.inbox.buf.toString('latin1');
   }
 
   write(data: string | Buffer): void {
@@ -95,13 +60,13 @@ export class RawClient {
     const deadline = Date.now() + timeoutMs;
     const lines: string[] = [];
     for (;;) {
-      const nl = this.buf.indexOf('\r\n');
+      const nl = this.inbox.buf.indexOf('\r\n');
       if (nl < 0) {
         await this.waitData(deadline);
         continue;
       }
-      const line = this.buf.subarray(0, nl).toString('latin1');
-      this.buf = this.buf.subarray(nl + 2);
+      const line = this.inbox.buf.subarray(0, nl).toString('latin1');
+      this.inbox.buf = this.inbox.buf.subarray(nl + 2);
       const m = /^(\d{3})([ -])(.*)$/.exec(line);
       if (!m) throw new Error(`malformed reply line: ${JSON.stringify(line)}`);
       lines.push(m[3]!);
@@ -141,18 +106,19 @@ export class RawClient {
       secure.once('error', reject);
     });
     this.socket = secure;
-    this.attach(secure);
+    this.inbox.attach(secure);
   }
 
   /** Resolves when the server has closed the connection (fails after a bound). */
   async waitClosed(timeoutMs = REPLY_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.ended && Date.now() < deadline) await this.waitData(deadline).catch(() => {});
-    if (!this.ended) throw new Error('server did not close the connection');
+    while (!this.inbox.ended && Date.now() < deadline)
+      await this.waitData(deadline).catch(() => {});
+    if (!this.inbox.ended) throw new Error('server did not close the connection');
   }
 
   get isClosed(): boolean {
-    return this.ended;
+    return this.inbox.ended;
   }
 
   destroy(): void {
