@@ -39,9 +39,10 @@ export class FtsIndex {
 
   private spawn(): Worker {
     const here = import.meta.url;
-    // The worker inherits node's flags, but `--input-type` (from `node --input-type=module
-    // -e ...`) makes it refuse a file entry point.
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    // No inherited node flags: the worker needs none (tsx is registered below by hand), and
+    // some the main process may run with break a worker (`--expose-gc` is refused, and
+    // `--input-type` from `node --input-type=module -e` rejects a file entry point).
+    const execArgv: string[] = [];
     let w: Worker;
     if (here.endsWith('.ts')) {
       // Under tsx (tests, `node --import tsx`): a worker's entry module is loaded before an
