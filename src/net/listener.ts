@@ -1,5 +1,6 @@
 // The one TCP listener every protocol uses: accept, enforce connection limits, run the
 // protocol's session handler, and shut down gracefully (let sessions say goodbye, then cut).
+import { setMaxListeners } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../log.js';
@@ -62,6 +63,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   }
   const limiter = new ConnectionLimiter(opts.maxConnectionsPerIp);
   const shutdown = new AbortController();
+  // Every session listens for shutdown (one listener each, removed when it ends): thousands of
+  // IDLE sessions are normal, not the leak Node's listener-count warning guards against.
+  setMaxListeners(0, shutdown.signal);
   const sessions = new Set<Promise<void>>();
   const conns = new Set<Connection>();
   // Raw sockets, including implicit-TLS ones still in their handshake, to destroy at the end.
