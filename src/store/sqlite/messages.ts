@@ -1,4 +1,5 @@
-// Messages in SQLite: append with group commit, flags, copy/move, expunge, blob collection.
+// Messages in SQLite: append with group commit, flags, copy/move, expunge, blob collection
+// (reads are in message-reads.ts).
 import type { FileBlobStore } from '../blobs/file-blobs.js';
 import { fsyncDir, sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
@@ -12,7 +13,6 @@ import type {
   FlagMode,
   Mailbox,
   MessageDetail,
-  MessageIndex,
   MessageRecord,
   NewMessage,
   StoreFlagsResult,
@@ -21,51 +21,14 @@ import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
 import type { SqliteMailboxes } from './mailboxes.js';
-
-interface RecordRow {
-  uid: number;
-  message_id: number;
-  flags: string;
-  modseq: number;
-  size: number;
-  internal_date: number;
-  blob_hash: string;
-}
-
-/**
- * A property parsed from its JSON on first read: a FETCH of BODY[HEADER] needs the structure
- * but not the envelope, and most FETCHes need neither for most messages.
- */
-function defineLazyJson(o: object, key: string, json: string): void {
-  let value: unknown;
-  let parsed = false;
-  Object.defineProperty(o, key, {
-    enumerable: true,
-    configurable: true,
-    get() {
-      if (!parsed) {
-        value = JSON.parse(json);
-        parsed = true;
-      }
-      return value;
-    },
-  });
-}
-
-function toRecord(r: RecordRow): MessageRecord {
-  return {
-    uid: r.uid,
-    messageId: r.message_id,
-    flags: decodeFlags(r.flags),
-    modseq: r.modseq,
-    size: r.size,
-    internalDate: new Date(r.internal_date),
-    blobHash: r.blob_hash,
-  };
-}
-
-const SELECT_RECORD = `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date,
-  m.blob_hash FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`;
+import {
+  listRecords,
+  messageDetails,
+  type RecordRow,
+  recordRows,
+  SELECT_RECORD,
+  toRecord,
+} from './message-reads.js';
 
 /** Stored messages a transaction dropped: posted to the index and unlinked after commit. */
 export interface Orphans {
@@ -266,79 +229,17 @@ export class SqliteMessages {
     }
   }
 
-  /**
-   * Every row of a mailbox (SELECT reads 100,000 of them): fetched as arrays, not objects, so
-   * better-sqlite3 builds no per-row object we would throw away (the statement is raw-mode,
-   * hence its own SQL text in the cache).
-   */
   list(mailboxId: number, changedSince?: number): MessageRecord[] {
-    const where = changedSince === undefined ? '' : 'AND mm.modseq > ?';
-    const q = stmt(
-      this.db,
-      `${SELECT_RECORD} WHERE mm.mailbox_id = ? ${where} ORDER BY mm.uid /* raw */`,
-    ).raw(true);
-    const rows = (
-      changedSince === undefined ? q.all(mailboxId) : q.all(mailboxId, changedSince)
-    ) as [number, number, string, number, number, number, string][];
-    const out = new Array<MessageRecord>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const [uid, messageId, flags, modseq, size, internalDate, blobHash] = rows[i]!;
-      out[i] = {
-        uid,
-        messageId,
-        flags: decodeFlags(flags),
-        modseq,
-        size,
-        internalDate: new Date(internalDate),
-        blobHash,
-      };
-    }
-    return out;
-  }
-
-  private rowsFor(mailboxId: number, uids: number[]): RecordRow[] {
-    return stmt(
-      this.db,
-      `${SELECT_RECORD} WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))
-       ORDER BY mm.uid`,
-    ).all(mailboxId, JSON.stringify(uids)) as RecordRow[];
+    return listRecords(this.db, mailboxId, changedSince);
   }
 
   /** Rows only (no parsed index): what FLAGS / UID / MODSEQ / sizes need. */
   records(mailboxId: number, uids: number[]): MessageRecord[] {
-    return this.rowsFor(mailboxId, uids).map(toRecord);
+    return recordRows(this.db, mailboxId, uids).map(toRecord);
   }
 
   get(mailboxId: number, uids: number[]): MessageDetail[] {
-    const rows = stmt(
-      this.db,
-      `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date, m.blob_hash,
-         m.structure, m.envelope, m.s_from, m.s_to, m.s_cc, m.s_bcc, m.s_subject, m.s_message_id,
-         m.sent_at, m.s_references
-       FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
-       WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?)) ORDER BY mm.uid`,
-    ).all(mailboxId, JSON.stringify(uids)) as Array<RecordRow & Record<string, unknown>>;
-    return rows.map((r) => {
-      const index = {
-        search: {
-          from: r.s_from as string,
-          to: r.s_to as string,
-          cc: r.s_cc as string,
-          bcc: r.s_bcc as string,
-          subject: r.s_subject as string,
-          messageId: r.s_message_id as string,
-          sentAt: r.sent_at as number | null,
-          ...(r.s_references === null
-            ? {}
-            : { references: JSON.parse(r.s_references as string) as string[] }),
-        },
-        // The text lives in the full-text index; FETCH never needs it.
-        text: '',
-      } as MessageIndex;
-      defineLazyJson(index, 'structure', r.structure as string);
-      defineLazyJson(index, 'envelope', r.envelope as string);
-      return { ...toRecord(r), index };
-    });
+    return messageDetails(this.db, mailboxId, uids);
   }
 
   async read(hash: string): Promise<Buffer> {
@@ -357,7 +258,7 @@ export class SqliteMessages {
       const updated: StoreFlagsResult['updated'] = [];
       const modified: number[] = [];
       let modseq = 0;
-      for (const r of this.rowsFor(mailboxId, uids)) {
+      for (const r of recordRows(this.db, mailboxId, uids)) {
         // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched.
         if (unchangedSince !== undefined && r.modseq > unchangedSince) {
           modified.push(r.uid);
@@ -398,7 +299,7 @@ export class SqliteMessages {
     const to = this.mailboxes.mustGet(toId);
     if (from.accountId !== to.accountId) throw new StoreError('NOT_ALLOWED', 'cross-account copy');
     const result = tx(this.db, () => {
-      const rows = this.rowsFor(fromId, uids);
+      const rows = recordRows(this.db, fromId, uids);
       if (rows.length === 0) return null;
       // A move within one account frees what it adds: only a copy needs room.
       if (!move)
@@ -447,7 +348,7 @@ export class SqliteMessages {
           ? (stmt(this.db, `${SELECT_RECORD} WHERE mm.mailbox_id = ? ORDER BY mm.uid`).all(
               mailboxId,
             ) as RecordRow[])
-          : this.rowsFor(mailboxId, uids);
+          : recordRows(this.db, mailboxId, uids);
       if (onlyDeleted) rows = rows.filter((r) => decodeFlags(r.flags).includes('\\Deleted'));
       if (rows.length === 0) return null;
       const modseq = nextModseq(this.db, mb.accountId);

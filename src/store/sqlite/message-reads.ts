@@ -1,0 +1,127 @@
+// Reading messages from SQLite: rows of a mailbox, rows by UID, and rows with their parsed
+// index. Hot paths (SELECT, FETCH) live here; writes are in messages.ts.
+import { decodeFlags } from '../flags.js';
+import type { MessageDetail, MessageIndex, MessageRecord } from '../types.js';
+import { type Db, stmt } from './db.js';
+
+export interface RecordRow {
+  uid: number;
+  message_id: number;
+  flags: string;
+  modseq: number;
+  size: number;
+  internal_date: number;
+  blob_hash: string;
+}
+
+/**
+ * A property parsed from its JSON on first read: a FETCH of BODY[HEADER] needs the structure
+ * but not the envelope, and most FETCHes need neither for most messages.
+ */
+function defineLazyJson(o: object, key: string, json: string): void {
+  let value: unknown;
+  let parsed = false;
+  Object.defineProperty(o, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!parsed) {
+        value = JSON.parse(json);
+        parsed = true;
+      }
+      return value;
+    },
+  });
+}
+
+export function toRecord(r: RecordRow): MessageRecord {
+  return {
+    uid: r.uid,
+    messageId: r.message_id,
+    flags: decodeFlags(r.flags),
+    modseq: r.modseq,
+    size: r.size,
+    internalDate: new Date(r.internal_date),
+    blobHash: r.blob_hash,
+  };
+}
+
+export const SELECT_RECORD = `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date,
+  m.blob_hash FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`;
+
+/**
+ * Every row of a mailbox (SELECT reads 100,000 of them): fetched as arrays, not objects, so
+ * better-sqlite3 builds no per-row object we would throw away (the statement is raw-mode,
+ * hence its own SQL text in the cache).
+ */
+export function listRecords(db: Db, mailboxId: number, changedSince?: number): MessageRecord[] {
+  const where = changedSince === undefined ? '' : 'AND mm.modseq > ?';
+  const q = stmt(
+    db,
+    `${SELECT_RECORD} WHERE mm.mailbox_id = ? ${where} ORDER BY mm.uid /* raw */`,
+  ).raw(true);
+  const rows = (changedSince === undefined ? q.all(mailboxId) : q.all(mailboxId, changedSince)) as [
+    number,
+    number,
+    string,
+    number,
+    number,
+    number,
+    string,
+  ][];
+  const out = new Array<MessageRecord>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const [uid, messageId, flags, modseq, size, internalDate, blobHash] = rows[i]!;
+    out[i] = {
+      uid,
+      messageId,
+      flags: decodeFlags(flags),
+      modseq,
+      size,
+      internalDate: new Date(internalDate),
+      blobHash,
+    };
+  }
+  return out;
+}
+
+export function recordRows(db: Db, mailboxId: number, uids: number[]): RecordRow[] {
+  return stmt(
+    db,
+    `${SELECT_RECORD} WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))
+     ORDER BY mm.uid`,
+  ).all(mailboxId, JSON.stringify(uids)) as RecordRow[];
+}
+
+/** Rows with their parsed index (structure and envelope parsed on first read). */
+export function messageDetails(db: Db, mailboxId: number, uids: number[]): MessageDetail[] {
+  const rows = stmt(
+    db,
+    `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date, m.blob_hash,
+       m.structure, m.envelope, m.s_from, m.s_to, m.s_cc, m.s_bcc, m.s_subject, m.s_message_id,
+       m.sent_at, m.s_references
+     FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
+     WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?)) ORDER BY mm.uid`,
+  ).all(mailboxId, JSON.stringify(uids)) as Array<RecordRow & Record<string, unknown>>;
+  return rows.map((r) => {
+    const index = {
+      search: {
+        from: r.s_from as string,
+        to: r.s_to as string,
+        cc: r.s_cc as string,
+        bcc: r.s_bcc as string,
+        subject: r.s_subject as string,
+        messageId: r.s_message_id as string,
+        sentAt: r.sent_at as number | null,
+        ...(r.s_references === null
+          ? {}
+          : { references: JSON.parse(r.s_references as string) as string[] }),
+      },
+      // The text lives in the full-text index; FETCH never needs it.
+      text: '',
+    } as MessageIndex;
+    defineLazyJson(index, 'structure', r.structure as string);
+    defineLazyJson(index, 'envelope', r.envelope as string);
+    return { ...toRecord(r), index };
+  });
+}
