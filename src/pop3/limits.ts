@@ -33,3 +33,11 @@ export const WRITE_CHUNK = 64 * 1024;
 
 /** Small replies are batched (RFC 2449 §6.6 PIPELINING) until this much is waiting. */
 export const OUTBOX_FLUSH = 16 * 1024;
+
+/**
+ * RETR marks \Seen (for IMAP) in batches: the first pending mark starts this timer and every
+ * RETR until it fires shares one store commit (and one fsync). A commit per RETR costs more
+ * than the RETR itself; 100 ms keeps IMAP clients in step as fast as IDLE pushes anything.
+ * QUIT and the end of the session flush what is pending at once.
+ */
+export const SEEN_BATCH_MS = 100;

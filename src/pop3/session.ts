@@ -7,7 +7,13 @@ import type { Logger } from '../log.js';
 import type { Connection } from '../net/connection.js';
 import type { ServerContext } from '../server.js';
 import { COMMANDS } from './commands/index.js';
-import { MAX_COMMAND_LINE, MAX_ERRORS, MAX_SASL_LINE, OUTBOX_FLUSH } from './limits.js';
+import {
+  MAX_COMMAND_LINE,
+  MAX_ERRORS,
+  MAX_SASL_LINE,
+  OUTBOX_FLUSH,
+  SEEN_BATCH_MS,
+} from './limits.js';
 import type { MaildropLocks } from './lock.js';
 import { type Maildrop, openMaildrop } from './maildrop.js';
 import { errLine, okLine, parseCommandLine, type RespCode } from './wire.js';
@@ -183,10 +189,7 @@ export class Pop3Session {
           await this.sayShutdown();
           break;
         }
-        if (!this.conn.hasBufferedInput()) {
-          await this.flushSeen();
-          await this.flush();
-        }
+        if (!this.conn.hasBufferedInput()) await this.flush();
         this.idle = true;
         const r = await this.conn.readLine(MAX_COMMAND_LINE);
         this.idle = false;
@@ -216,15 +219,19 @@ export class Pop3Session {
   /** UIDs retrieved but not yet marked \Seen in the store. */
   private seenPending: number[] = [];
   private seenMailboxId = 0;
+  private seenTimer: NodeJS.Timeout | undefined;
 
   noteSeen(uid: number): void {
     if (this.state.kind !== 'transaction') return;
     this.seenMailboxId = this.state.drop.mailboxId;
     this.seenPending.push(uid);
+    this.seenTimer ??= setTimeout(() => void this.flushSeen(), SEEN_BATCH_MS);
   }
 
   /** One store commit for every RETR since the last flush; the events reach IMAP sessions. */
   async flushSeen(): Promise<void> {
+    clearTimeout(this.seenTimer);
+    this.seenTimer = undefined;
     if (this.seenPending.length === 0) return;
     const uids = this.seenPending;
     this.seenPending = [];

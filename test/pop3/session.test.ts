@@ -1,6 +1,7 @@
 // The POP3 conversation over real sockets: states, commands, answers (RFC 1939, 2449, 5034).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { eventually } from '../helpers/eventually.js';
 import { rawMessage } from '../helpers/messages.js';
 import { RawPop3 } from './client.js';
 import { PASSWORD, type Pop3Fixture, startPop3, USER } from './setup.js';
@@ -139,9 +140,13 @@ describe('TRANSACTION state', () => {
     // A message stored without a final CRLF gets one before the terminator.
     assert.match(await c.cmd('RETR 3'), /^\+OK/);
     assert.deepEqual(await c.body(), Buffer.concat([m3, Buffer.from('\r\n')]));
-    const recs = await fx.ts.server.ctx.store.listMessages(fx.inboxId);
-    assert.ok(recs.find((r) => r.uid === uids[1])!.flags.includes('\\Seen'));
-    assert.ok(!recs.find((r) => r.uid === uids[0])!.flags.includes('\\Seen'));
+    // \Seen marks are batched (SEEN_BATCH_MS): committed soon after, not before the reply.
+    const seen = async (uid: number) =>
+      (await fx.ts.server.ctx.store.listMessages(fx.inboxId))
+        .find((r) => r.uid === uid)!
+        .flags.includes('\\Seen');
+    await eventually(() => seen(uids[1]!), 'RETR 2 marked \\Seen');
+    assert.ok(!(await seen(uids[0]!)));
     await quit(c);
   });
 
