@@ -113,7 +113,7 @@ export async function setupLetterbox(opts: {
   // Nothing listens on port 1: SPF/DKIM/DMARC lookups fail at once, as on a machine without
   // network, instead of waiting for a resolver.
   cfg['dns'] = { ...cfg['dns'], servers: ['127.0.0.1:1'] };
-  cfg['log'] = { ...cfg['log'], level: 'warn' };
+  cfg['log'] = { ...cfg['log'], level: process.env.BENCH_LOG_LEVEL ?? 'warn' };
   // LOGIN / USER without TLS, on 127.0.0.1 only: the bench measures the protocol, not TLS.
   cfg['auth'] = { ...cfg['auth'], allow_plaintext: true };
   cfg['limits'] = {

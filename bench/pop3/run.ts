@@ -74,6 +74,7 @@ async function drain(port: number): Promise<Result> {
   let messages = 0;
   let bytes = 0;
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     conns.map(async (c) => {
       const stat = await c.send('STAT', false);
@@ -95,6 +96,8 @@ async function drain(port: number): Promise<Result> {
     }),
   );
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  log(`client CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s of ${seconds.toFixed(2)} s`);
   let left = 0;
   for (const u of USERS) {
     const c = await Pop3Client.login('127.0.0.1', port, u, PASSWORD);

@@ -37,7 +37,9 @@ export const OUTBOX_FLUSH = 16 * 1024;
 /**
  * RETR marks \Seen (for IMAP) in batches: the first pending mark starts this timer and every
  * RETR until it fires shares one store commit (and one fsync). A commit per RETR costs more
- * than the RETR itself; 100 ms keeps IMAP clients in step as fast as IDLE pushes anything.
- * QUIT and the end of the session flush what is pending at once.
+ * than the RETR itself. QUIT marks what is pending together with the UPDATE (leaving out what
+ * it expunges), and a session that ends otherwise marks it as it ends. Dovecot marks only at
+ * the end of the session; a second lets an IMAP client on another device follow a long
+ * download as it goes.
  */
-export const SEEN_BATCH_MS = 100;
+export const SEEN_BATCH_MS = 1000;

@@ -103,16 +103,22 @@ export async function openMaildrop(store: MailStore, accountId: number): Promise
  * RFC 1939 §6 UPDATE: carry out the deletions, all or none (each branch is one store call,
  * one transaction). The policy is read now, so an admin's change applies to the next QUIT.
  * Store events tell IMAP sessions at once: `expunge` for delete and trash, `flags` for keep.
+ * First the retrieved messages (`seen`) not yet marked \Seen are, except those about to be
+ * expunged: moved to Trash or kept, a message keeps the mark.
  */
 export async function applyUpdate(
   store: MailStore,
   accountId: number,
   drop: Maildrop,
+  seen: readonly number[] = [],
 ): Promise<{ policy: Pop3Policy; removed: number }> {
   const uids = drop.deletedUids();
   const account = await store.getAccountById(accountId);
   if (!account) throw new Error(`account ${accountId} is gone`);
   const policy = account.pop3Policy;
+  const gone = new Set(policy === 'delete' ? uids : []);
+  const mark = seen.filter((u) => !gone.has(u));
+  if (mark.length > 0) await store.setFlags(drop.mailboxId, mark, 'add', ['\\Seen']);
   if (uids.length === 0) return { policy, removed: 0 };
   switch (policy) {
     case 'delete': {

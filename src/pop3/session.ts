@@ -228,13 +228,19 @@ export class Pop3Session {
     this.seenTimer ??= setTimeout(() => void this.flushSeen(), SEEN_BATCH_MS);
   }
 
-  /** One store commit for every RETR since the last flush; the events reach IMAP sessions. */
-  async flushSeen(): Promise<void> {
+  /** The UIDs retrieved and not yet marked \Seen; the caller marks them (QUIT). */
+  takeSeen(): number[] {
     clearTimeout(this.seenTimer);
     this.seenTimer = undefined;
-    if (this.seenPending.length === 0) return;
     const uids = this.seenPending;
     this.seenPending = [];
+    return uids;
+  }
+
+  /** One store commit for every RETR since the last flush; the events reach IMAP sessions. */
+  async flushSeen(): Promise<void> {
+    const uids = this.takeSeen();
+    if (uids.length === 0) return;
     try {
       await this.ctx.store.setFlags(this.seenMailboxId, uids, 'add', ['\\Seen']);
     } catch (err) {

@@ -280,8 +280,11 @@ export interface MailStore {
   getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]>;
   /** Like getMessages without the parsed index: cheap, for FLAGS / UID / MODSEQ / sizes. */
   getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]>;
-  /** The exact stored bytes. */
-  readMessage(blobHash: string): Promise<Buffer>;
+  /**
+   * The exact stored bytes. `size` (the record's) is a hint: a small message may then be read
+   * in one cheap step instead of several round trips (see FileBlobStore.read).
+   */
+  readMessage(blobHash: string, size?: number): Promise<Buffer>;
   setFlags(
     mailboxId: number,
     uids: number[],

@@ -79,18 +79,56 @@ describe('full-text index worker', () => {
     }
   });
 
-  test('expunged messages leave the index', async () => {
+  test('expunged messages leave the index once the worker is quiet', async () => {
     const { store, inbox } = await open();
     try {
       await store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: inbox }]);
       await store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: inbox }]);
       await store.expunge(inbox, { uids: [1], onlyDeleted: false });
+      // At once for searches (they join the live mailbox rows) ...
       assert.deepEqual(await store.searchText(inbox, 'words'), [2]);
+      // ... and from the index itself after the worker's quiet time (DELETE_IDLE_MS).
+      await new Promise((r) => setTimeout(r, 700));
     } finally {
       await store.close();
     }
     assert.deepEqual(indexedDocs(), messageRows());
     assert.equal(indexedDocs().length, 1);
+  });
+
+  test('deletions still waiting when the store closes are done at the next open', async () => {
+    let s = await open();
+    try {
+      await s.store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: s.inbox }]);
+      await s.store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: s.inbox }]);
+      await s.store.expunge(s.inbox, { uids: [2], onlyDeleted: false });
+    } finally {
+      await s.store.close();
+    }
+    assert.equal(indexedDocs().length, 2, 'closed before the quiet time: the entry waits');
+    s = await open();
+    try {
+      assert.deepEqual(await s.store.searchText(s.inbox, 'words'), [1]);
+    } finally {
+      await s.store.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
+  });
+
+  test('a reused message id cancels its waiting deletion', async () => {
+    const { store, inbox } = await open();
+    try {
+      const raw = newMessage('a', 'alpha words\r\n');
+      await store.append(raw, [{ mailboxId: inbox }]);
+      await store.expunge(inbox, { uids: [1], onlyDeleted: false });
+      // The same bytes again: the same hash, and SQLite hands out the freed id once more.
+      await store.append(raw, [{ mailboxId: inbox }]);
+      await new Promise((r) => setTimeout(r, 700));
+      assert.deepEqual(await store.searchText(inbox, 'alpha'), [2]);
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
   });
 
   test('without text in the request (backlog full) the worker indexes from the blob', async () => {

@@ -93,7 +93,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
           if (!d) throw no('EXPUNGEISSUED', 'Message was expunged');
           return d;
         },
-        raw: () => store.readMessage(r.blobHash),
+        raw: () => store.readMessage(r.blobHash, r.size),
       };
       let out: Awaited<ReturnType<typeof renderFetch>>;
       try {

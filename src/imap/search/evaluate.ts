@@ -263,7 +263,7 @@ class Evaluator {
       if (this.headerCache.has(m.uid)) continue;
       const d = details.get(m.uid);
       if (!d) continue;
-      const raw = await this.ctx.store.readMessage(d.blobHash);
+      const raw = await this.ctx.store.readMessage(d.blobHash, d.size);
       const root = d.index.structure as PartNode;
       this.headerCache.set(m.uid, parseHeaders(raw.subarray(root.headerStart, root.headerEnd)));
     }

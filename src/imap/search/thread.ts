@@ -84,7 +84,7 @@ async function references(ctx: SearchContext, d: MessageDetail): Promise<string[
     inReplyTo = (d.index.envelope as { inReplyTo?: string | null }).inReplyTo ?? '';
   } else {
     const root = d.index.structure as PartNode;
-    const raw = await ctx.store.readMessage(d.blobHash);
+    const raw = await ctx.store.readMessage(d.blobHash, d.size);
     const fields = parseHeaders(raw.subarray(root.headerStart, root.headerEnd));
     const value = (name: string) =>
       fields

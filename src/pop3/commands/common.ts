@@ -39,11 +39,11 @@ export const QUIT: CommandSpec = {
       s.ok('Goodbye');
       return;
     }
-    await s.flushSeen();
     const { account, drop, release } = s.transaction();
+    const seen = s.takeSeen();
     s.state = { kind: 'update' };
     try {
-      const { policy, removed } = await applyUpdate(s.ctx.store, account.id, drop);
+      const { policy, removed } = await applyUpdate(s.ctx.store, account.id, drop, seen);
       s.log.info({ policy, deleted: removed }, 'POP3 update done');
       s.ok(`Goodbye, ${drop.stat().count} messages left`);
     } catch (err) {

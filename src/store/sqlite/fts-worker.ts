@@ -2,8 +2,29 @@
 // text, the costliest part of a delivery, never runs on the thread that serves connections.
 // Requests are handled in the order they were posted: a search posted after an index request
 // sees that message. Consecutive writes are applied in one transaction per turn of the loop.
+//
+// Deletions wait for a quiet moment: dropping a document from the trigram index costs about
+// as much CPU as indexing it, and an expunge of thousands of messages (a POP3 QUIT) would
+// otherwise compete with the sessions for the machine's cores right when they are busy. An
+// entry waiting to be dropped is harmless: a search joins the index with the mailbox rows as
+// committed, and a message no mailbox holds has none. What is still waiting when the worker
+// stops is found and dropped by the next start's stale-entry pass (FtsDb's constructor).
 import { parentPort, workerData } from 'node:worker_threads';
-import { FtsDb, type FtsPaths, type FtsReply, type FtsRequest, type IndexItem } from './fts-db.js';
+import {
+  type DocRef,
+  FtsDb,
+  type FtsPaths,
+  type FtsReply,
+  type FtsRequest,
+  type IndexItem,
+} from './fts-db.js';
+
+/** Quiet time (no request) after which waiting deletions are applied. */
+const DELETE_IDLE_MS = 250;
+/** Deletions applied per turn once quiet, so a request arriving meanwhile waits little. */
+const DELETE_CHUNK = 500;
+/** Waiting deletions beyond which they are applied at once, quiet or not (bounds memory). */
+const DELETE_BACKLOG_MAX = 100_000;
 
 const port = parentPort;
 if (!port) throw new Error('fts-worker must run in a worker thread');
@@ -11,6 +32,10 @@ if (!port) throw new Error('fts-worker must run in a worker thread');
 const fts = new FtsDb(workerData as FtsPaths);
 const queue: FtsRequest[] = [];
 let scheduled = false;
+/** Deletions not yet applied: message id -> the blob hash the entry was made from. */
+const deferred = new Map<number, string>();
+let lastRequest = 0;
+let deleteTimer: NodeJS.Timeout | undefined;
 
 function reply(r: FtsReply): void {
   port!.postMessage(r);
@@ -40,10 +65,12 @@ function turn(): void {
   const waiting: FtsRequest[] = [];
   for (const req of queue.splice(0)) {
     if (req.t === 'index') {
+      // A reused id's waiting deletion is void: index() replaces an entry made from other
+      // bytes, and keeps one made from the same bytes, which the deletion would then drop.
+      for (const it of req.items) deferred.delete(it.id);
       items.push(...req.items);
     } else if (req.t === 'delete') {
-      flush(); // keep delete-after-index order for a reused id
-      fts.remove(req.docs);
+      for (const d of req.docs) deferred.set(d.id, d.hash);
     } else if (req.t === 'search') {
       if (fts.reconciling) {
         waiting.push(req);
@@ -65,6 +92,8 @@ function turn(): void {
   }
   flush();
   queue.unshift(...waiting);
+  if (deferred.size > DELETE_BACKLOG_MAX) applyDeletions(deferred.size - DELETE_BACKLOG_MAX);
+  scheduleDeletions();
   if (fts.reconciling) {
     try {
       fts.reconcileStep();
@@ -78,7 +107,37 @@ function turn(): void {
   }
 }
 
+/** Applies up to `n` waiting deletions, oldest first, in one transaction. */
+function applyDeletions(n: number): void {
+  const docs: DocRef[] = [];
+  for (const [id, hash] of deferred) {
+    if (docs.length >= n) break;
+    docs.push({ id, hash });
+    deferred.delete(id);
+  }
+  fts.remove(docs);
+}
+
+/** Once no request came for DELETE_IDLE_MS, applies waiting deletions a chunk per turn. */
+function scheduleDeletions(): void {
+  if (deferred.size === 0 || deleteTimer) return;
+  const wait = Math.max(0, lastRequest + DELETE_IDLE_MS - Date.now());
+  deleteTimer = setTimeout(() => {
+    deleteTimer = undefined;
+    if (Date.now() - lastRequest >= DELETE_IDLE_MS && queue.length === 0) {
+      applyDeletions(DELETE_CHUNK);
+      // Go on next turn unless a request came in (it reschedules after its own turn).
+      if (deferred.size > 0) setImmediate(scheduleDeletions);
+      return;
+    }
+    scheduleDeletions();
+  }, wait);
+  // Waiting deletions never keep the thread alive: the next start's stale pass does them.
+  deleteTimer.unref();
+}
+
 port.on('message', (req: FtsRequest) => {
+  lastRequest = Date.now();
   queue.push(req);
   schedule();
 });

@@ -225,8 +225,8 @@ export class SqliteStore implements MailStore {
   async getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]> {
     return this.messages.records(mailboxId, uids);
   }
-  readMessage(blobHash: string): Promise<Buffer> {
-    return this.messages.read(blobHash);
+  readMessage(blobHash: string, size?: number): Promise<Buffer> {
+    return this.messages.read(blobHash, size);
   }
   async setFlags(
     mailboxId: number,
