@@ -138,13 +138,23 @@ export class Connection {
   /**
    * Resolves when the socket accepted the data, or after 'drain' when its buffer is full, so
    * a large FETCH or RETR goes no faster than the client reads. Resolves quietly when the
-   * connection is closed: the next read then reports eof.
+   * connection is closed: the next read then reports eof. Several buffers go out in one
+   * writev (cork/uncork) instead of being copied into one.
    */
-  write(data: Buffer | string): Promise<void> {
+  write(data: Buffer | string | readonly Buffer[]): Promise<void> {
     const socket = this.socket;
     if (this.closed || !socket.writable) return Promise.resolve();
     // Errors reach the 'error' listener; the callback only keeps them out of the stream default.
-    if (socket.write(data, () => {})) return Promise.resolve();
+    let room: boolean;
+    if (Array.isArray(data)) {
+      socket.cork();
+      room = true;
+      for (const b of data) room = socket.write(b, () => {});
+      socket.uncork();
+    } else {
+      room = socket.write(data as Buffer | string, () => {});
+    }
+    if (room) return Promise.resolve();
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {

@@ -103,7 +103,7 @@ export class Pop3Session {
 
   async flush(): Promise<void> {
     if (this.outbox.length === 0) return;
-    const data = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
+    const data = this.outbox.length === 1 ? this.outbox[0]! : this.outbox;
     this.outbox = [];
     this.outboxBytes = 0;
     await this.conn.write(data);
