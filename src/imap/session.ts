@@ -135,10 +135,15 @@ export class ImapSession {
 
   async flush(): Promise<void> {
     if (this.out.length === 0) return;
-    const data = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out);
+    const out = this.out;
     this.out = [];
     this.outBytes = 0;
-    await this.conn.write(this.compress ? await this.compress.deflate(data) : data);
+    if (this.compress) {
+      await this.conn.write(await this.compress.deflate(Buffer.concat(out)));
+    } else {
+      // Several buffers go out in one writev, uncopied.
+      await this.conn.write(out.length === 1 ? out[0]! : out);
+    }
   }
 
   /** RFC 4978 §3: everything after the tagged OK of COMPRESS is compressed, both ways. */

@@ -3,7 +3,14 @@
 // messages, loads them in batches, and sets \Seen for non-PEEK body fetches.
 import { isStoreError } from '../../store/errors.js';
 import type { MessageDetail, MessageRecord } from '../../store/types.js';
-import { type FetchMessage, fetchSetsSeen, renderFetch } from '../fetch/render.js';
+import {
+  allLight,
+  type FetchMessage,
+  type FetchRenderOptions,
+  fetchSetsSeen,
+  renderFetch,
+  renderLightText,
+} from '../fetch/render.js';
 import { bad, ImapError, no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { type FetchArgs, parseFetchArgs } from '../wire/fetch-items.js';
@@ -14,8 +21,8 @@ import { command, SELECTED } from './types.js';
 import { requireSelected, resolveSet } from './util.js';
 
 const BATCH = 200;
-// Items answered from the message row alone (no parsed index, no blob).
-const LIGHT = new Set(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ']);
+/** Text of a light FETCH gathered before it is queued for the client. */
+const LIGHT_CHUNK = 64 * 1024;
 
 async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   const sel = requireSelected(s);
@@ -34,34 +41,20 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
     );
     if (gone.length > 0) s.untagged(`VANISHED (EARLIER) ${sequenceSetToString(gone)}`);
   }
-  const light = a.items.every((it) => it.kind === 'simple' && LIGHT.has(it.name));
   const markSeen = fetchSetsSeen(a.items) && !sel.readOnly;
   const asksFlags = a.items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
   const opts = { utf8: s.enabled.utf8, condstore: s.enabled.condstore, uidAlways: cmd.uid };
+  if (allLight(a.items)) {
+    await lightFetch(s, a, uids, opts);
+    return ok(`${cmd.name} completed`);
+  }
   let expungeIssued = false;
 
-  // A flags-only fetch of many messages reads the rows once; anything else goes in batches.
-  let rows: Map<number, MessageRecord> | null = null;
-  if (light && uids.length > BATCH) {
-    const all = await store.listMessages(sel.mailbox.id, {
-      changedSince: a.changedSince ?? undefined,
-    });
-    rows = new Map(all.map((r) => [r.uid, r]));
-  }
   for (let i = 0; i < uids.length; i += BATCH) {
     const batch = uids.slice(i, i + BATCH);
-    let records: MessageRecord[];
-    let details = new Map<number, MessageDetail>();
-    if (rows) {
-      const r = rows;
-      records = batch.map((u) => r.get(u)).filter((x): x is MessageRecord => x !== undefined);
-    } else if (light) {
-      records = await store.getRecords(sel.mailbox.id, batch);
-    } else {
-      const d = await store.getMessages(sel.mailbox.id, batch);
-      details = new Map(d.map((m) => [m.uid, m]));
-      records = d;
-    }
+    const d = await store.getMessages(sel.mailbox.id, batch);
+    const details = new Map<number, MessageDetail>(d.map((m) => [m.uid, m]));
+    let records: MessageRecord[] = d;
     if (a.changedSince !== null) {
       const since = a.changedSince;
       records = records.filter((r) => r.modseq > since);
@@ -120,6 +113,46 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
     ? ok(`${cmd.name} completed; some messages were expunged meanwhile`, 'EXPUNGEISSUED')
     : ok(`${cmd.name} completed`);
 }
+
+/**
+ * FETCH of row data only (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ): no \Seen to set,
+ * nothing to load but rows. Many messages read the mailbox's (cached) row list once and walk
+ * it beside the UIDs, both ascending; a few read their rows. Responses are rendered as text
+ * and queued in large chunks.
+ */
+async function lightFetch(
+  s: ImapSession,
+  a: FetchArgs,
+  uids: number[],
+  opts: FetchRenderOptions,
+): Promise<void> {
+  const sel = requireSelected(s);
+  const view = sel.view;
+  const since = a.changedSince;
+  const asc = uids.every((u, i) => i === 0 || uids[i - 1]! < u) ? uids : [...uids].sort(byNum);
+  const rows =
+    asc.length > BATCH
+      ? await s.ctx.store.listMessages(sel.mailbox.id, { changedSince: since ?? undefined })
+      : await s.ctx.store.getRecords(sel.mailbox.id, asc);
+  let chunk = '';
+  let j = 0;
+  for (const r of rows) {
+    while (j < asc.length && asc[j]! < r.uid) j++;
+    if (j >= asc.length) break;
+    if (asc[j] !== r.uid || (since !== null && r.modseq <= since)) continue;
+    const seq = view.seqOf(r.uid);
+    if (seq === 0) continue;
+    chunk += `* ${seq} FETCH ${renderLightText(a.items, r, opts)}\r\n`;
+    if (chunk.length >= LIGHT_CHUNK) {
+      s.send(Buffer.from(chunk, 'latin1'));
+      chunk = '';
+      await s.maybeFlush();
+    }
+  }
+  if (chunk !== '') s.send(Buffer.from(chunk, 'latin1'));
+}
+
+const byNum = (x: number, y: number) => x - y;
 
 function isExpungeIssued(err: unknown): boolean {
   return err instanceof ImapError && err.code === 'EXPUNGEISSUED';

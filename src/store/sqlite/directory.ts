@@ -15,7 +15,7 @@ import {
   type Pop3Policy,
   type Resolution,
 } from '../types.js';
-import { type Db, nextModseq, nextUidValidity, tx } from './db.js';
+import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
 
 interface AccountRow {
   id: number;
@@ -50,15 +50,16 @@ export class SqliteDirectory {
   addDomain(input: string): Domain {
     const name = normalizeDomain(input);
     const now = Date.now();
-    const r = this.db
-      .prepare('INSERT INTO domains (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING')
-      .run(name, now);
+    const r = stmt(
+      this.db,
+      'INSERT INTO domains (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    ).run(name, now);
     if (r.changes === 0) throw new StoreError('EXISTS', `domain ${name} already exists`);
     return { name, createdAt: new Date(now) };
   }
 
   listDomains(): Domain[] {
-    const rows = this.db.prepare('SELECT name, created_at FROM domains ORDER BY name').all() as {
+    const rows = stmt(this.db, 'SELECT name, created_at FROM domains ORDER BY name').all() as {
       name: string;
       created_at: number;
     }[];
@@ -72,18 +73,18 @@ export class SqliteDirectory {
     } catch {
       return false;
     }
-    return this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(name) !== undefined;
+    return stmt(this.db, 'SELECT 1 FROM domains WHERE name = ?').get(name) !== undefined;
   }
 
   removeDomain(input: string, force: boolean, removeAccount: (address: string) => void): void {
     const name = normalizeDomain(input);
     if (!this.isLocalDomain(name)) throw new StoreError('NOT_FOUND', `no domain ${name}`);
-    const accounts = this.db.prepare('SELECT address FROM accounts WHERE domain = ?').all(name) as {
+    const accounts = stmt(this.db, 'SELECT address FROM accounts WHERE domain = ?').all(name) as {
       address: string;
     }[];
-    const aliases = this.db
-      .prepare('SELECT COUNT(*) AS n FROM aliases WHERE domain = ?')
-      .get(name) as {
+    const aliases = stmt(this.db, 'SELECT COUNT(*) AS n FROM aliases WHERE domain = ?').get(
+      name,
+    ) as {
       n: number;
     };
     if (!force && (accounts.length > 0 || aliases.n > 0)) {
@@ -94,8 +95,8 @@ export class SqliteDirectory {
     }
     for (const a of accounts) removeAccount(a.address);
     tx(this.db, () => {
-      this.db.prepare('DELETE FROM aliases WHERE domain = ?').run(name);
-      this.db.prepare('DELETE FROM domains WHERE name = ?').run(name);
+      stmt(this.db, 'DELETE FROM aliases WHERE domain = ?').run(name);
+      stmt(this.db, 'DELETE FROM domains WHERE name = ?').run(name);
     });
   }
 
@@ -111,32 +112,31 @@ export class SqliteDirectory {
         throw new StoreError('NOT_FOUND', `domain ${domain} does not exist; add it first`);
       }
       if (this.getAccount(address)) throw new StoreError('EXISTS', `account ${address} exists`);
-      if (this.db.prepare('SELECT 1 FROM aliases WHERE address = ?').get(address)) {
+      if (stmt(this.db, 'SELECT 1 FROM aliases WHERE address = ?').get(address)) {
         throw new StoreError('EXISTS', `${address} is already an alias`);
       }
-      const r = this.db
-        .prepare(
-          `INSERT INTO accounts (address, domain, password_hash, quota_bytes, created_at)
+      const r = stmt(
+        this.db,
+        `INSERT INTO accounts (address, domain, password_hash, quota_bytes, created_at)
            VALUES (?, ?, ?, ?, ?)`,
-        )
-        .run(address, domain, input.passwordHash, input.quotaBytes ?? null, Date.now());
+      ).run(address, domain, input.passwordHash, input.quotaBytes ?? null, Date.now());
       const id = Number(r.lastInsertRowid);
       for (const mb of DEFAULT_MAILBOXES) {
-        this.db
-          .prepare(
-            `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use)
+        stmt(
+          this.db,
+          `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use)
              VALUES (?, ?, ?, ?, ?)`,
-          )
-          .run(
-            id,
-            normalizeMailboxName(mb.name),
-            nextUidValidity(this.db),
-            nextModseq(this.db, id),
-            mb.specialUse,
-          );
-        this.db
-          .prepare('INSERT INTO subscriptions (account_id, name) VALUES (?, ?)')
-          .run(id, mb.name);
+        ).run(
+          id,
+          normalizeMailboxName(mb.name),
+          nextUidValidity(this.db),
+          nextModseq(this.db, id),
+          mb.specialUse,
+        );
+        stmt(this.db, 'INSERT INTO subscriptions (account_id, name) VALUES (?, ?)').run(
+          id,
+          mb.name,
+        );
       }
       return this.getAccountById(id)!;
     });
@@ -149,14 +149,14 @@ export class SqliteDirectory {
     } catch {
       return null;
     }
-    const r = this.db.prepare('SELECT * FROM accounts WHERE address = ?').get(address) as
+    const r = stmt(this.db, 'SELECT * FROM accounts WHERE address = ?').get(address) as
       | AccountRow
       | undefined;
     return r ? toAccount(r) : null;
   }
 
   getAccountById(id: number): Account | null {
-    const r = this.db.prepare('SELECT * FROM accounts WHERE id = ?').get(id) as
+    const r = stmt(this.db, 'SELECT * FROM accounts WHERE id = ?').get(id) as
       | AccountRow
       | undefined;
     return r ? toAccount(r) : null;
@@ -165,10 +165,10 @@ export class SqliteDirectory {
   listAccounts(domain?: string): Account[] {
     const rows = (
       domain === undefined
-        ? this.db.prepare('SELECT * FROM accounts ORDER BY address').all()
-        : this.db
-            .prepare('SELECT * FROM accounts WHERE domain = ? ORDER BY address')
-            .all(normalizeDomain(domain))
+        ? stmt(this.db, 'SELECT * FROM accounts ORDER BY address').all()
+        : stmt(this.db, 'SELECT * FROM accounts WHERE domain = ? ORDER BY address').all(
+            normalizeDomain(domain),
+          )
     ) as AccountRow[];
     return rows.map(toAccount);
   }
@@ -181,7 +181,7 @@ export class SqliteDirectory {
 
   setPassword(address: string, hash: string): void {
     const a = this.mustAccount(address);
-    this.db.prepare('UPDATE accounts SET password_hash = ? WHERE id = ?').run(hash, a.id);
+    stmt(this.db, 'UPDATE accounts SET password_hash = ? WHERE id = ?').run(hash, a.id);
   }
 
   setQuota(address: string, quotaBytes: number | null): void {
@@ -189,7 +189,7 @@ export class SqliteDirectory {
       throw new StoreError('INVALID', `invalid quota: ${quotaBytes}`);
     }
     const a = this.mustAccount(address);
-    this.db.prepare('UPDATE accounts SET quota_bytes = ? WHERE id = ?').run(quotaBytes, a.id);
+    stmt(this.db, 'UPDATE accounts SET quota_bytes = ? WHERE id = ?').run(quotaBytes, a.id);
   }
 
   setPop3Policy(address: string, policy: Pop3Policy): void {
@@ -197,7 +197,7 @@ export class SqliteDirectory {
       throw new StoreError('INVALID', `invalid POP3 policy: ${policy}`);
     }
     const a = this.mustAccount(address);
-    this.db.prepare('UPDATE accounts SET pop3_policy = ? WHERE id = ?').run(policy, a.id);
+    stmt(this.db, 'UPDATE accounts SET pop3_policy = ? WHERE id = ?').run(policy, a.id);
   }
 
   addAlias(input: string, targetsIn: string[]): Alias {
@@ -211,12 +211,11 @@ export class SqliteDirectory {
         throw new StoreError('NOT_FOUND', `domain ${domain} does not exist; add it first`);
       }
       if (this.getAccount(address)) throw new StoreError('EXISTS', `${address} is an account`);
-      const r = this.db
-        .prepare(
-          `INSERT INTO aliases (address, domain, targets, created_at) VALUES (?, ?, ?, ?)
+      const r = stmt(
+        this.db,
+        `INSERT INTO aliases (address, domain, targets, created_at) VALUES (?, ?, ?, ?)
            ON CONFLICT DO NOTHING`,
-        )
-        .run(address, domain, JSON.stringify(targets), Date.now());
+      ).run(address, domain, JSON.stringify(targets), Date.now());
       if (r.changes === 0) throw new StoreError('EXISTS', `alias ${address} already exists`);
       return { address, targets };
     });
@@ -225,22 +224,23 @@ export class SqliteDirectory {
   listAliases(domain?: string): Alias[] {
     const rows = (
       domain === undefined
-        ? this.db.prepare('SELECT address, targets FROM aliases ORDER BY address').all()
-        : this.db
-            .prepare('SELECT address, targets FROM aliases WHERE domain = ? ORDER BY address')
-            .all(normalizeDomain(domain))
+        ? stmt(this.db, 'SELECT address, targets FROM aliases ORDER BY address').all()
+        : stmt(
+            this.db,
+            'SELECT address, targets FROM aliases WHERE domain = ? ORDER BY address',
+          ).all(normalizeDomain(domain))
     ) as { address: string; targets: string }[];
     return rows.map((r) => ({ address: r.address, targets: JSON.parse(r.targets) as string[] }));
   }
 
   removeAlias(input: string): void {
     const address = normalizeAliasAddress(input);
-    const r = this.db.prepare('DELETE FROM aliases WHERE address = ?').run(address);
+    const r = stmt(this.db, 'DELETE FROM aliases WHERE address = ?').run(address);
     if (r.changes === 0) throw new StoreError('NOT_FOUND', `no alias ${address}`);
   }
 
   private aliasTargets(address: string): string[] | null {
-    const r = this.db.prepare('SELECT targets FROM aliases WHERE address = ?').get(address) as
+    const r = stmt(this.db, 'SELECT targets FROM aliases WHERE address = ?').get(address) as
       | { targets: string }
       | undefined;
     return r ? (JSON.parse(r.targets) as string[]) : null;

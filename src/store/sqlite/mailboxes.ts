@@ -2,7 +2,7 @@
 import { StoreError } from '../errors.js';
 import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
 import { MAILBOX_DELIMITER, type Mailbox, type MailboxStatus, type SpecialUse } from '../types.js';
-import { type Db, nextModseq, nextUidValidity, tx } from './db.js';
+import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
 
 interface MailboxRow {
   id: number;
@@ -38,9 +38,10 @@ export class SqliteMailboxes {
   constructor(private readonly db: Db) {}
 
   list(accountId: number): Mailbox[] {
-    const rows = this.db
-      .prepare(`${SELECT_MAILBOX} WHERE m.account_id = ? ORDER BY m.name <> 'INBOX', m.name`)
-      .all(accountId) as MailboxRow[];
+    const rows = stmt(
+      this.db,
+      `${SELECT_MAILBOX} WHERE m.account_id = ? ORDER BY m.name <> 'INBOX', m.name`,
+    ).all(accountId) as MailboxRow[];
     return rows.map(toMailbox);
   }
 
@@ -51,14 +52,15 @@ export class SqliteMailboxes {
     } catch {
       return null;
     }
-    const r = this.db
-      .prepare(`${SELECT_MAILBOX} WHERE m.account_id = ? AND m.name = ?`)
-      .get(accountId, n) as MailboxRow | undefined;
+    const r = stmt(this.db, `${SELECT_MAILBOX} WHERE m.account_id = ? AND m.name = ?`).get(
+      accountId,
+      n,
+    ) as MailboxRow | undefined;
     return r ? toMailbox(r) : null;
   }
 
   getById(id: number): Mailbox | null {
-    const r = this.db.prepare(`${SELECT_MAILBOX} WHERE m.id = ?`).get(id) as MailboxRow | undefined;
+    const r = stmt(this.db, `${SELECT_MAILBOX} WHERE m.id = ?`).get(id) as MailboxRow | undefined;
     return r ? toMailbox(r) : null;
   }
 
@@ -72,29 +74,27 @@ export class SqliteMailboxes {
     const n = normalizeMailboxName(name);
     return tx(this.db, () => {
       if (this.get(accountId, n)) throw new StoreError('EXISTS', `mailbox ${n} already exists`);
-      const count = this.db
-        .prepare('SELECT COUNT(*) AS n FROM mailboxes WHERE account_id = ?')
-        .get(accountId) as { n: number };
+      const count = stmt(this.db, 'SELECT COUNT(*) AS n FROM mailboxes WHERE account_id = ?').get(
+        accountId,
+      ) as { n: number };
       if (count.n >= MAX_MAILBOXES_PER_ACCOUNT) {
         throw new StoreError('LIMIT', `too many mailboxes (limit ${MAX_MAILBOXES_PER_ACCOUNT})`);
       }
-      const r = this.db
-        .prepare(
-          `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use)
+      const r = stmt(
+        this.db,
+        `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use)
            VALUES (?, ?, ?, ?, ?)`,
-        )
-        .run(accountId, n, nextUidValidity(this.db), nextModseq(this.db, accountId), specialUse);
+      ).run(accountId, n, nextUidValidity(this.db), nextModseq(this.db, accountId), specialUse);
       return this.getById(Number(r.lastInsertRowid))!;
     });
   }
 
   /** Mailboxes whose name is `name` or below it. */
   private withInferiors(accountId: number, name: string): MailboxRow[] {
-    return this.db
-      .prepare(
-        `SELECT * FROM mailboxes WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)`,
-      )
-      .all(accountId, name, name.length + 1, name + MAILBOX_DELIMITER) as MailboxRow[];
+    return stmt(
+      this.db,
+      `SELECT * FROM mailboxes WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)`,
+    ).all(accountId, name, name.length + 1, name + MAILBOX_DELIMITER) as MailboxRow[];
   }
 
   /**
@@ -120,12 +120,16 @@ export class SqliteMailboxes {
         }
         if (this.get(mb.accountId, name)) throw new StoreError('EXISTS', `mailbox ${name} exists`);
         const modseq = nextModseq(this.db, mb.accountId);
-        this.db
-          .prepare('UPDATE mailboxes SET name = ?, highest_modseq = ? WHERE id = ?')
-          .run(name, modseq, row.id);
-        this.db
-          .prepare('UPDATE subscriptions SET name = ? WHERE account_id = ? AND name = ?')
-          .run(name, mb.accountId, row.name);
+        stmt(this.db, 'UPDATE mailboxes SET name = ?, highest_modseq = ? WHERE id = ?').run(
+          name,
+          modseq,
+          row.id,
+        );
+        stmt(this.db, 'UPDATE subscriptions SET name = ? WHERE account_id = ? AND name = ?').run(
+          name,
+          mb.accountId,
+          row.name,
+        );
         renamed.push(this.getById(row.id)!);
       }
       return renamed;
@@ -135,36 +139,36 @@ export class SqliteMailboxes {
   setSubscribed(accountId: number, name: string, subscribed: boolean): void {
     const n = normalizeMailboxName(name);
     if (subscribed) {
-      this.db
-        .prepare(
-          'INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING',
-        )
-        .run(accountId, n);
+      stmt(
+        this.db,
+        'INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING',
+      ).run(accountId, n);
     } else {
-      this.db
-        .prepare('DELETE FROM subscriptions WHERE account_id = ? AND name = ?')
-        .run(accountId, n);
+      stmt(this.db, 'DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(
+        accountId,
+        n,
+      );
     }
   }
 
   listSubscriptions(accountId: number): string[] {
-    const rows = this.db
-      .prepare('SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name')
-      .all(accountId) as { name: string }[];
+    const rows = stmt(
+      this.db,
+      'SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name',
+    ).all(accountId) as { name: string }[];
     return rows.map((r) => r.name);
   }
 
   status(id: number): MailboxStatus {
     const mb = this.mustGet(id);
-    const r = this.db
-      .prepare(
-        `SELECT COUNT(*) AS messages,
+    const r = stmt(
+      this.db,
+      `SELECT COUNT(*) AS messages,
            COALESCE(SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Seen %' THEN 0 ELSE 1 END), 0) AS unseen,
            COALESCE(SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Deleted %' THEN 1 ELSE 0 END), 0) AS deleted,
            COALESCE(SUM(size), 0) AS size
          FROM mailbox_messages WHERE mailbox_id = ?`,
-      )
-      .get(id) as { messages: number; unseen: number; deleted: number; size: number };
+    ).get(id) as { messages: number; unseen: number; deleted: number; size: number };
     return {
       ...r,
       uidNext: mb.uidNext,

@@ -52,23 +52,30 @@ export const SELECT_RECORD = `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq,
 /**
  * Every row of a mailbox (SELECT reads 100,000 of them): fetched as arrays, not objects, so
  * better-sqlite3 builds no per-row object we would throw away (the statement is raw-mode,
- * hence its own SQL text in the cache).
+ * hence its own SQL text in the cache). With `changedSince`, only rows of a higher modseq;
+ * with `afterUid`, only rows of a higher UID.
  */
-export function listRecords(db: Db, mailboxId: number, changedSince?: number): MessageRecord[] {
-  const where = changedSince === undefined ? '' : 'AND mm.modseq > ?';
+export function listRecords(
+  db: Db,
+  mailboxId: number,
+  changedSince?: number,
+  afterUid?: number,
+): MessageRecord[] {
+  const args: number[] = [mailboxId];
+  let where = '';
+  if (changedSince !== undefined) {
+    where += ' AND mm.modseq > ?';
+    args.push(changedSince);
+  }
+  if (afterUid !== undefined) {
+    where += ' AND mm.uid > ?';
+    args.push(afterUid);
+  }
   const q = stmt(
     db,
-    `${SELECT_RECORD} WHERE mm.mailbox_id = ? ${where} ORDER BY mm.uid /* raw */`,
+    `${SELECT_RECORD} WHERE mm.mailbox_id = ?${where} ORDER BY mm.uid /* raw */`,
   ).raw(true);
-  const rows = (changedSince === undefined ? q.all(mailboxId) : q.all(mailboxId, changedSince)) as [
-    number,
-    number,
-    string,
-    number,
-    number,
-    number,
-    string,
-  ][];
+  const rows = q.all(...args) as [number, number, string, number, number, number, string][];
   const out = new Array<MessageRecord>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const [uid, messageId, flags, modseq, size, internalDate, blobHash] = rows[i]!;

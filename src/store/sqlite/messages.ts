@@ -29,6 +29,7 @@ import {
   SELECT_RECORD,
   toRecord,
 } from './message-reads.js';
+import { RecordCache } from './record-cache.js';
 
 /** Stored messages a transaction dropped: posted to the index and unlinked after commit. */
 export interface Orphans {
@@ -51,13 +52,23 @@ export class SqliteMessages {
   /** Blob hashes an append has written but not yet committed: never collected meanwhile. */
   private readonly inflight = new Map<string, number>();
 
+  /** Rows of recently used mailboxes (see record-cache.ts), kept current by the change bus. */
+  readonly cache: RecordCache;
+
   constructor(
     private readonly db: Db,
     private readonly blobs: FileBlobStore,
     private readonly bus: ChangeBus,
     private readonly mailboxes: SqliteMailboxes,
     private readonly fts: FtsIndex,
-  ) {}
+  ) {
+    this.cache = new RecordCache({
+      all: (mailboxId) => listRecords(db, mailboxId),
+      after: (mailboxId, uid) => listRecords(db, mailboxId, undefined, uid),
+      some: (mailboxId, uids) => recordRows(db, mailboxId, uids).map(toRecord),
+    });
+    bus.subscribe((ev) => this.cache.onEvent(ev));
+  }
 
   /**
    * Group commit: each append writes and fsyncs its blob on its own (in the thread pool), then
@@ -230,7 +241,10 @@ export class SqliteMessages {
   }
 
   list(mailboxId: number, changedSince?: number): MessageRecord[] {
-    return listRecords(this.db, mailboxId, changedSince);
+    const mb = this.mailboxes.getById(mailboxId);
+    if (!mb) return [];
+    const all = this.cache.list(mailboxId, mb.uidValidity);
+    return changedSince === undefined ? all : all.filter((r) => r.modseq > changedSince);
   }
 
   /** Rows only (no parsed index): what FLAGS / UID / MODSEQ / sizes need. */

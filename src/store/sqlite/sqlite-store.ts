@@ -133,7 +133,10 @@ export class SqliteStore implements MailStore {
     const account = this.directory.getAccount(address);
     if (!account) throw new StoreError('NOT_FOUND', `no account ${address}`);
     const orphans = tx(this.db, () => {
-      const ids = this.messages.messageIdsOf(this.mailboxes.list(account.id).map((m) => m.id));
+      const boxes = this.mailboxes.list(account.id).map((m) => m.id);
+      // No event tells of these mailboxes going: their cached rows go now.
+      this.messages.cache.drop(...boxes);
+      const ids = this.messages.messageIdsOf(boxes);
       // Cascades to mailboxes, their messages, expunge records and subscriptions.
       this.db.prepare('DELETE FROM accounts WHERE id = ?').run(account.id);
       return this.messages.collect(ids);

@@ -1,0 +1,154 @@
+// The in-memory rows of recently used mailboxes (src/store/sqlite/record-cache.ts): after any
+// sequence of appends, flag changes, expunges, copies, moves and mailbox deletions, what
+// listMessages answers is exactly what the database holds (read through a second
+// connection), also when the cache is small enough that lists are evicted and reloaded.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { listRecords } from '../../src/store/sqlite/message-reads.js';
+import { RecordCache } from '../../src/store/sqlite/record-cache.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { MessageRecord } from '../../src/store/types.js';
+import { newMessage } from '../helpers/messages.js';
+
+type Op =
+  | { k: 'append'; box: number; n: number }
+  | { k: 'flags'; box: number; pick: number; mode: 'add' | 'remove'; flag: string }
+  | { k: 'expunge'; box: number; pick: number }
+  | { k: 'copy' | 'move'; box: number; pick: number; to: number }
+  | { k: 'recreate'; box: number }
+  | { k: 'list'; box: number };
+
+const box = fc.integer({ min: 0, max: 2 });
+const pick = fc.integer({ min: 0, max: 1000 });
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ k: fc.constant('append' as const), box, n: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({
+    k: fc.constant('flags' as const),
+    box,
+    pick,
+    mode: fc.constantFrom('add' as const, 'remove' as const),
+    flag: fc.constantFrom('\\Seen', '\\Flagged', 'Work'),
+  }),
+  fc.record({ k: fc.constant('expunge' as const), box, pick }),
+  fc.record({ k: fc.constantFrom('copy' as const, 'move' as const), box, pick, to: box }),
+  fc.record({ k: fc.constant('recreate' as const), box }),
+  fc.record({ k: fc.constant('list' as const), box }),
+);
+
+function plain(records: MessageRecord[]) {
+  return records.map((r) => ({ ...r, internalDate: r.internalDate.getTime() }));
+}
+
+test('listMessages always equals the database, whatever the history', async () => {
+  let round = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
+      const dir = await mkdtemp(join(tmpdir(), 'lb-cache-'));
+      const store = await SqliteStore.open({ dir });
+      const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
+      try {
+        await store.addDomain('example.test');
+        const a = await store.createAccount({ address: 'a@example.test', passwordHash: 'h' });
+        const names = ['INBOX', 'Archive', 'Trash'];
+        const ids = async () =>
+          Promise.all(names.map(async (n) => (await store.getMailbox(a.id, n))!.id));
+        let n = 0;
+        for (const o of ops) {
+          const boxes = await ids();
+          const from = boxes[o.box]!;
+          const uidsOf = async () => (await store.listMessages(from)).map((r) => r.uid);
+          const choose = async () => {
+            const uids = await uidsOf();
+            return uids.filter((_, i) => ((o as { pick: number }).pick >> (i % 10)) & 1);
+          };
+          switch (o.k) {
+            case 'append':
+              for (let i = 0; i < o.n; i++)
+                await store.append(newMessage(`m${round}-${n++}`), [{ mailboxId: from }]);
+              break;
+            case 'flags':
+              await store.setFlags(from, await choose(), o.mode, [o.flag]);
+              break;
+            case 'expunge':
+              await store.expunge(from, { uids: await choose(), onlyDeleted: false });
+              break;
+            case 'copy':
+            case 'move': {
+              const to = boxes[o.to]!;
+              if (to === from) break;
+              const uids = await choose();
+              if (o.k === 'copy') await store.copyMessages(from, uids, to);
+              else await store.moveMessages(from, uids, to);
+              break;
+            }
+            case 'recreate':
+              if (names[o.box] === 'INBOX') break;
+              await store.deleteMailbox(from);
+              await store.createMailbox(a.id, names[o.box]!);
+              break;
+            case 'list':
+              break;
+          }
+          for (const id of await ids()) {
+            assert.deepEqual(plain(await store.listMessages(id)), plain(listRecords(db, id)));
+          }
+        }
+      } finally {
+        round++;
+        db.close();
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    }),
+    { numRuns: 25 },
+  );
+});
+
+test('the least recently used lists are evicted; a list larger than the cache is not kept', () => {
+  const rows = (mailboxId: number, count: number): MessageRecord[] =>
+    Array.from({ length: count }, (_, i) => ({
+      uid: i + 1,
+      messageId: mailboxId * 1000 + i,
+      flags: [],
+      modseq: 1,
+      size: 10,
+      internalDate: new Date(0),
+      blobHash: 'h',
+    }));
+  const loads: number[] = [];
+  const sizes: Record<number, number> = { 1: 4, 2: 4, 3: 4, 4: 20 };
+  const cache = new RecordCache(
+    {
+      all: (id) => {
+        loads.push(id);
+        return rows(id, sizes[id]!);
+      },
+      after: () => [],
+      some: () => [],
+    },
+    10,
+  );
+  cache.list(1, 7);
+  cache.list(2, 7);
+  cache.list(1, 7); // 1 is now the most recent
+  cache.list(3, 7); // 12 > 10: 2 goes
+  cache.list(1, 7);
+  cache.list(2, 7);
+  assert.deepEqual(loads, [1, 2, 3, 2]);
+  // Too big to keep at all: read every time, and nothing else is pushed out for it.
+  assert.equal(cache.list(4, 7).length, 20);
+  assert.equal(cache.list(4, 7).length, 20);
+  cache.list(2, 7);
+  assert.deepEqual(loads, [1, 2, 3, 2, 4, 4]);
+  // Another UIDVALIDITY under the same id (a mailbox deleted and created again): reloaded.
+  cache.list(2, 8);
+  assert.deepEqual(loads, [1, 2, 3, 2, 4, 4, 2]);
+  // A caller's list is its own: changing it does not change the cache.
+  cache.list(2, 8).pop();
+  assert.equal(cache.list(2, 8).length, 4);
+});
