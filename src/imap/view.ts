@@ -43,7 +43,10 @@ export class MailboxView {
     /** The HIGHESTMODSEQ the client has been told about. */
     public highestModseq: number,
   ) {
-    this.uids = [...uids].sort((a, b) => a - b);
+    // The store lists rows by UID already: sort (a copy) only when they are not.
+    let ascending = true;
+    for (let i = 1; i < uids.length && ascending; i++) ascending = uids[i - 1]! < uids[i]!;
+    this.uids = ascending ? uids.slice() : [...uids].sort((a, b) => a - b);
   }
 
   get exists(): number {

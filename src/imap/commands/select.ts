@@ -115,10 +115,15 @@ function sendSelectResponses(
 ): void {
   const keywords = new Set<string>();
   let firstUnseen = 0;
-  records.forEach((r, i) => {
-    for (const f of r.flags) if (!f.startsWith('\\')) keywords.add(f);
-    if (firstUnseen === 0 && !r.flags.includes('\\Seen')) firstUnseen = i + 1;
-  });
+  for (let i = 0; i < records.length; i++) {
+    const flags = records[i]!.flags;
+    if (flags.length === 0) {
+      if (firstUnseen === 0) firstUnseen = i + 1;
+      continue;
+    }
+    for (const f of flags) if (f.charCodeAt(0) !== 0x5c) keywords.add(f); // not a \system flag
+    if (firstUnseen === 0 && !flags.includes('\\Seen')) firstUnseen = i + 1;
+  }
   const flags = [...SYSTEM_FLAGS, ...keywords];
   s.untagged(`FLAGS ${formatFlags(flags)}`);
   // RFC 9051 §7.1: `\*` says new keywords may be created.
