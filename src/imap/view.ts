@@ -29,8 +29,11 @@ export interface ViewUpdates {
 }
 
 export class MailboxView {
-  /** UIDs in ascending order; index + 1 is the message sequence number. */
-  private uids: number[];
+  /**
+   * UIDs in ascending order; index + 1 is the message sequence number. Never changed in
+   * place (changes make a new array), so it may be shared with the store's cached summary.
+   */
+  private uids: readonly number[];
   private readonly pendingNew = new Set<number>();
   private readonly pendingExpunged = new Set<number>();
   private readonly pendingFlags = new Map<number, number>();
@@ -39,14 +42,13 @@ export class MailboxView {
 
   constructor(
     readonly mailboxId: number,
+    /** Ascending. */
     uids: readonly number[],
     /** The HIGHESTMODSEQ the client has been told about. */
     public highestModseq: number,
   ) {
-    // The store lists rows by UID already: sort (a copy) only when they are not.
-    let ascending = true;
-    for (let i = 1; i < uids.length && ascending; i++) ascending = uids[i - 1]! < uids[i]!;
-    this.uids = ascending ? uids.slice() : [...uids].sort((a, b) => a - b);
+    // Kept as given: the store's summary lists UIDs ascending (see MailboxSummary).
+    this.uids = uids;
   }
 
   get exists(): number {
@@ -185,7 +187,7 @@ export class MailboxView {
       this.pendingNew.clear();
       const max = this.uids[this.uids.length - 1] ?? 0;
       this.uids =
-        fresh[0] > max ? this.uids.concat(fresh) : [...this.uids, ...fresh].sort((a, b) => a - b);
+        fresh[0]! > max ? this.uids.concat(fresh) : [...this.uids, ...fresh].sort((a, b) => a - b);
       exists = this.uids.length;
     }
     const flags: Array<{ uid: number; modseq: number }> = [];

@@ -98,6 +98,16 @@ export interface MessageIndex {
   text: string;
 }
 
+/** What SELECT reports of a mailbox's messages (RFC 9051 §6.3.2, RFC 3501 §6.3.1). */
+export interface MailboxSummary {
+  /** UIDs, ascending. Shared with the store's cache: never change it in place. */
+  uids: readonly number[];
+  /** Keywords (flags without a backslash) set on any message. */
+  keywords: readonly string[];
+  /** Sequence number of the first message without \Seen; 0 when every one has it. */
+  firstUnseen: number;
+}
+
 /** One message as seen in one mailbox. */
 export interface MessageRecord {
   uid: number;
@@ -277,6 +287,8 @@ export interface MailStore {
   append(message: NewMessage, targets: AppendTarget[]): Promise<AppendResult[]>;
   /** Messages of the mailbox in UID order; with `changedSince`, only those with a higher modseq. */
   listMessages(mailboxId: number, opts?: { changedSince?: number }): Promise<MessageRecord[]>;
+  /** What SELECT needs, without a row per message (kept between SELECTs while unchanged). */
+  mailboxSummary(mailboxId: number): Promise<MailboxSummary>;
   getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]>;
   /** Like getMessages without the parsed index: cheap, for FLAGS / UID / MODSEQ / sizes. */
   getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]>;

@@ -1,6 +1,6 @@
 // The in-memory rows of recently used mailboxes (src/store/sqlite/record-cache.ts): after any
 // sequence of appends, flag changes, expunges, copies, moves and mailbox deletions, what
-// listMessages answers is exactly what the database holds (read through a second
+// listMessages and mailboxSummary answer is exactly what the database holds (read through a second
 // connection), also when the cache is small enough that lists are evicted and reloaded.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -95,7 +95,21 @@ test('listMessages always equals the database, whatever the history', async () =
               break;
           }
           for (const id of await ids()) {
-            assert.deepEqual(plain(await store.listMessages(id)), plain(listRecords(db, id)));
+            const rows = listRecords(db, id);
+            assert.deepEqual(plain(await store.listMessages(id)), plain(rows));
+            const summary = await store.mailboxSummary(id);
+            assert.deepEqual(
+              summary.uids,
+              rows.map((r) => r.uid),
+            );
+            assert.deepEqual(
+              [...summary.keywords].sort(),
+              [...new Set(rows.flatMap((r) => r.flags.filter((f) => !f.startsWith('\\'))))].sort(),
+            );
+            assert.equal(
+              summary.firstUnseen,
+              rows.findIndex((r) => !r.flags.includes('\\Seen')) + 1,
+            );
           }
         }
       } finally {

@@ -8,8 +8,8 @@ import {
   type FetchMessage,
   type FetchRenderOptions,
   fetchSetsSeen,
+  lightRenderer,
   renderFetch,
-  renderLightText,
 } from '../fetch/render.js';
 import { bad, ImapError, no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
@@ -134,6 +134,7 @@ async function lightFetch(
     asc.length > BATCH
       ? await s.ctx.store.listMessages(sel.mailbox.id, { changedSince: since ?? undefined })
       : await s.ctx.store.getRecords(sel.mailbox.id, asc);
+  const render = lightRenderer(a.items, opts);
   let chunk = '';
   let j = 0;
   for (const r of rows) {
@@ -142,7 +143,7 @@ async function lightFetch(
     if (asc[j] !== r.uid || (since !== null && r.modseq <= since)) continue;
     const seq = view.seqOf(r.uid);
     if (seq === 0) continue;
-    chunk += `* ${seq} FETCH ${renderLightText(a.items, r, opts)}\r\n`;
+    chunk += `* ${seq} FETCH ${render(r)}\r\n`;
     if (chunk.length >= LIGHT_CHUNK) {
       s.send(Buffer.from(chunk, 'latin1'));
       chunk = '';

@@ -1,7 +1,7 @@
 // SELECT and EXAMINE (RFC 9051 §6.3.2-3) with the CONDSTORE and QRESYNC parameters (RFC 7162
 // §3.1.8, §3.2.5); CLOSE, UNSELECT (RFC 9051 §6.4.2, §6.4.3) and EXPUNGE, UID EXPUNGE
 // (RFC 9051 §6.4.3, RFC 4315 §2.1).
-import type { Mailbox, MessageRecord } from '../../store/types.js';
+import type { Mailbox, MailboxSummary } from '../../store/types.js';
 import { bad, no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { MailboxView } from '../view.js';
@@ -90,17 +90,13 @@ function selectCommand(name: 'SELECT' | 'EXAMINE') {
       if (a.qresync && !s.enabled.qresync) throw bad('QRESYNC is not enabled');
       if (a.condstore) s.enabled.condstore = true; // RFC 7162 §3.1.8
       const mb = await getMailboxOrFail(s, a.mailbox);
-      const records = await s.ctx.store.listMessages(mb.id);
-      const view = new MailboxView(
-        mb.id,
-        records.map((r) => r.uid),
-        mb.highestModseq,
-      );
+      const summary = await s.ctx.store.mailboxSummary(mb.id);
+      const view = new MailboxView(mb.id, summary.uids, mb.highestModseq);
       s.state = { kind: 'selected', account, selected: { mailbox: mb, view, readOnly } };
       s.savedSearch = [];
-      sendSelectResponses(s, mb, records, readOnly);
+      sendSelectResponses(s, mb, summary, readOnly);
       if (a.qresync && a.qresync.uidValidity === mb.uidValidity) {
-        await sendQresync(s, mb, records, view, a.qresync);
+        await sendQresync(s, mb, view, a.qresync);
       }
       return ok(`${name} completed`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
     },
@@ -110,26 +106,16 @@ function selectCommand(name: 'SELECT' | 'EXAMINE') {
 function sendSelectResponses(
   s: ImapSession,
   mb: Mailbox,
-  records: MessageRecord[],
+  summary: MailboxSummary,
   readOnly: boolean,
 ): void {
-  const keywords = new Set<string>();
-  let firstUnseen = 0;
-  for (let i = 0; i < records.length; i++) {
-    const flags = records[i]!.flags;
-    if (flags.length === 0) {
-      if (firstUnseen === 0) firstUnseen = i + 1;
-      continue;
-    }
-    for (const f of flags) if (f.charCodeAt(0) !== 0x5c) keywords.add(f); // not a \system flag
-    if (firstUnseen === 0 && !flags.includes('\\Seen')) firstUnseen = i + 1;
-  }
+  const { keywords, firstUnseen } = summary;
   const flags = [...SYSTEM_FLAGS, ...keywords];
   s.untagged(`FLAGS ${formatFlags(flags)}`);
   // RFC 9051 §7.1: `\*` says new keywords may be created.
   const permanent = readOnly ? '()' : formatFlags([...flags, '\\*']);
   s.untaggedStatus('OK', `PERMANENTFLAGS ${permanent}`, 'Flags permitted');
-  s.untagged(`${records.length} EXISTS`);
+  s.untagged(`${summary.uids.length} EXISTS`);
   if (!s.enabled.imap4rev2) {
     // RFC 3501 §6.3.1 requires RECENT and the first unseen message; IMAP4rev2 dropped both.
     s.untagged('0 RECENT');
@@ -148,10 +134,10 @@ function sendSelectResponses(
 async function sendQresync(
   s: ImapSession,
   mb: Mailbox,
-  records: MessageRecord[],
   view: MailboxView,
   q: QresyncParam,
 ): Promise<void> {
+  const records = await s.ctx.store.listMessages(mb.id, { changedSince: q.modseq });
   let vanished = await s.ctx.store.expungedSince(mb.id, q.modseq);
   if (q.knownUids && q.knownUids.kind === 'ranges') {
     const known = resolveSequenceSet(q.knownUids, Number.MAX_SAFE_INTEGER);
@@ -159,7 +145,8 @@ async function sendQresync(
   }
   if (vanished.length > 0) s.untagged(`VANISHED (EARLIER) ${sequenceSetToString(vanished)}`);
   for (const r of records) {
-    if (r.modseq <= q.modseq) continue;
+    // A message delivered since the view was made is announced later, as EXISTS.
+    if (r.modseq <= q.modseq || view.seqOf(r.uid) === 0) continue;
     s.untagged(
       `${view.seqOf(r.uid)} FETCH (UID ${r.uid} FLAGS ${formatFlags(r.flags)} MODSEQ (${r.modseq}))`,
     );

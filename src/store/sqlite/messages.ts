@@ -12,6 +12,7 @@ import type {
   CopyResult,
   FlagMode,
   Mailbox,
+  MailboxSummary,
   MessageDetail,
   MessageRecord,
   NewMessage,
@@ -245,6 +246,12 @@ export class SqliteMessages {
     if (!mb) return [];
     const all = this.cache.list(mailboxId, mb.uidValidity);
     return changedSince === undefined ? all : all.filter((r) => r.modseq > changedSince);
+  }
+
+  summary(mailboxId: number): MailboxSummary {
+    const mb = this.mailboxes.getById(mailboxId);
+    if (!mb) return { uids: [], keywords: [], firstUnseen: 0 };
+    return this.cache.summary(mailboxId, mb.uidValidity);
   }
 
   /** Rows only (no parsed index): what FLAGS / UID / MODSEQ / sizes need. */

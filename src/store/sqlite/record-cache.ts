@@ -4,7 +4,7 @@
 // change events (emitted after each commit) only say what to re-read, and the cache applies
 // that lazily at the next read. A list is tied to its mailbox's UIDVALIDITY, so a mailbox
 // id reused after a delete never sees another mailbox's rows.
-import type { ChangeEvent, MessageRecord } from '../types.js';
+import type { ChangeEvent, MailboxSummary, MessageRecord } from '../types.js';
 
 /** Records kept over all mailboxes (about 150 bytes each); the least recently used go first. */
 export const MAX_CACHED_RECORDS = 300_000;
@@ -19,6 +19,8 @@ interface Entry {
   dirty: Set<number>;
   /** Expunged since: drop these rows. */
   removed: Set<number>;
+  /** What SELECT needs, worked out from `records` on first use; null once they change. */
+  summary: MailboxSummary | null;
 }
 
 export interface RecordSource {
@@ -42,6 +44,24 @@ export class RecordCache {
 
   /** The mailbox's rows, ascending by UID: a fresh array the caller may keep. */
   list(mailboxId: number, uidValidity: number): MessageRecord[] {
+    const e = this.entry(mailboxId, uidValidity);
+    return Array.isArray(e) ? e : e.records.slice();
+  }
+
+  /**
+   * SELECT's data (UIDs, keywords, first unseen), kept until the rows change: selecting a
+   * large mailbox again walks no row. Shared, never changed in place: a change makes a new
+   * summary.
+   */
+  summary(mailboxId: number, uidValidity: number): MailboxSummary {
+    const e = this.entry(mailboxId, uidValidity);
+    if (Array.isArray(e)) return summarize(e);
+    e.summary ??= summarize(e.records);
+    return e.summary;
+  }
+
+  /** The current entry, moved to most recent; the bare rows when too many to keep. */
+  private entry(mailboxId: number, uidValidity: number): Entry | MessageRecord[] {
     let e = this.entries.get(mailboxId);
     if (e && e.uidValidity !== uidValidity) {
       this.drop(mailboxId);
@@ -50,17 +70,23 @@ export class RecordCache {
     if (!e) {
       const records = this.source.all(mailboxId);
       if (records.length > this.max) return records;
-      e = { uidValidity, records, tailStale: false, dirty: new Set(), removed: new Set() };
+      e = {
+        uidValidity,
+        records,
+        tailStale: false,
+        dirty: new Set(),
+        removed: new Set(),
+        summary: null,
+      };
       this.entries.set(mailboxId, e);
       this.total += records.length;
-      this.evict(mailboxId);
-      return records.slice();
+    } else {
+      this.entries.delete(mailboxId);
+      this.entries.set(mailboxId, e);
+      this.catchUp(mailboxId, e);
     }
-    this.entries.delete(mailboxId);
-    this.entries.set(mailboxId, e);
-    this.catchUp(mailboxId, e);
     this.evict(mailboxId);
-    return e.records.slice();
+    return e;
   }
 
   /** Notes a committed change (the store's own change bus). */
@@ -100,6 +126,8 @@ export class RecordCache {
   }
 
   private catchUp(mailboxId: number, e: Entry): void {
+    if (e.removed.size === 0 && e.dirty.size === 0 && !e.tailStale) return;
+    e.summary = null;
     const before = e.records.length;
     if (e.removed.size > 0) {
       const gone = e.removed;
@@ -133,6 +161,24 @@ export class RecordCache {
     }
     if (this.total > this.max) this.drop(keep);
   }
+}
+
+function summarize(records: readonly MessageRecord[]): MailboxSummary {
+  const uids = new Array<number>(records.length);
+  const keywords = new Set<string>();
+  let firstUnseen = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    uids[i] = r.uid;
+    const flags = r.flags;
+    if (flags.length === 0) {
+      if (firstUnseen === 0) firstUnseen = i + 1;
+      continue;
+    }
+    for (const f of flags) if (f.charCodeAt(0) !== 0x5c) keywords.add(f); // not a \system flag
+    if (firstUnseen === 0 && !flags.includes('\\Seen')) firstUnseen = i + 1;
+  }
+  return { uids, keywords: [...keywords], firstUnseen };
 }
 
 function indexOfUid(records: readonly MessageRecord[], uid: number): number {

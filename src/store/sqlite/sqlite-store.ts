@@ -17,6 +17,7 @@ import type {
   FlagMode,
   Mailbox,
   MailboxStatus,
+  MailboxSummary,
   MailStore,
   MessageDetail,
   MessageRecord,
@@ -221,6 +222,9 @@ export class SqliteStore implements MailStore {
     opts: { changedSince?: number } = {},
   ): Promise<MessageRecord[]> {
     return this.messages.list(mailboxId, opts.changedSince);
+  }
+  async mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
+    return this.messages.summary(mailboxId);
   }
   async getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
     return this.messages.get(mailboxId, uids);
