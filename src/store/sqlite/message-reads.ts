@@ -1,5 +1,6 @@
 // Reading messages from SQLite: rows of a mailbox, rows by UID, and rows with their parsed
 // index. Hot paths (SELECT, FETCH) live here; writes are in messages.ts.
+import { StoreError } from '../errors.js';
 import { decodeFlags } from '../flags.js';
 import type { MessageDetail, MessageIndex, MessageRecord } from '../types.js';
 import { type Db, stmt } from './db.js';
@@ -15,23 +16,29 @@ export interface RecordRow {
 }
 
 /**
- * A property parsed from its JSON on first read: a FETCH of BODY[HEADER] needs the structure
- * but not the envelope, and most FETCHes need neither for most messages.
+ * `structure` and `envelope` (the two large columns) are read from the database, and parsed,
+ * on first use: a SEARCH on header fields needs neither for a thousand messages, a FETCH of
+ * BODY[HEADER] needs the structure but not the envelope. A message whose row has gone since
+ * (expunged everywhere) reads as NOT_FOUND, as its blob would.
  */
-function defineLazyJson(o: object, key: string, json: string): void {
-  let value: unknown;
-  let parsed = false;
-  Object.defineProperty(o, key, {
-    enumerable: true,
-    configurable: true,
-    get() {
-      if (!parsed) {
-        value = JSON.parse(json);
-        parsed = true;
-      }
-      return value;
-    },
-  });
+function defineLazyIndex(db: Db, index: object, messageId: number): void {
+  let row: { structure: string; envelope: string } | undefined;
+  const parsed: Record<string, unknown> = {};
+  for (const key of ['structure', 'envelope'] as const) {
+    Object.defineProperty(index, key, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        if (key in parsed) return parsed[key];
+        row ??= stmt(db, 'SELECT structure, envelope FROM messages WHERE id = ?').get(messageId) as
+          | { structure: string; envelope: string }
+          | undefined;
+        if (!row) throw new StoreError('NOT_FOUND', 'message no longer exists');
+        parsed[key] = JSON.parse(row[key]);
+        return parsed[key];
+      },
+    });
+  }
 }
 
 export function toRecord(r: RecordRow): MessageRecord {
@@ -105,8 +112,7 @@ export function messageDetails(db: Db, mailboxId: number, uids: number[]): Messa
   const rows = stmt(
     db,
     `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date, m.blob_hash,
-       m.structure, m.envelope, m.s_from, m.s_to, m.s_cc, m.s_bcc, m.s_subject, m.s_message_id,
-       m.sent_at, m.s_references
+       m.s_from, m.s_to, m.s_cc, m.s_bcc, m.s_subject, m.s_message_id, m.sent_at, m.s_references
      FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
      WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?)) ORDER BY mm.uid`,
   ).all(mailboxId, JSON.stringify(uids)) as Array<RecordRow & Record<string, unknown>>;
@@ -127,8 +133,7 @@ export function messageDetails(db: Db, mailboxId: number, uids: number[]): Messa
       // The text lives in the full-text index; FETCH never needs it.
       text: '',
     } as MessageIndex;
-    defineLazyJson(index, 'structure', r.structure as string);
-    defineLazyJson(index, 'envelope', r.envelope as string);
+    defineLazyIndex(db, index, r.message_id);
     return { ...toRecord(r), index };
   });
 }

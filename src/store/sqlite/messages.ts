@@ -27,7 +27,6 @@ import {
   messageDetails,
   type RecordRow,
   recordRows,
-  SELECT_RECORD,
   toRecord,
 } from './message-reads.js';
 import { RecordCache } from './record-cache.js';
@@ -364,12 +363,14 @@ export class SqliteMessages {
   expunge(mailboxId: number, uids: number[] | undefined, onlyDeleted: boolean): number[] {
     const mb = this.mailboxes.mustGet(mailboxId);
     const result = tx(this.db, () => {
-      let rows =
-        uids === undefined
-          ? (stmt(this.db, `${SELECT_RECORD} WHERE mm.mailbox_id = ? ORDER BY mm.uid`).all(
-              mailboxId,
-            ) as RecordRow[])
-          : recordRows(this.db, mailboxId, uids);
+      // The whole mailbox: candidates from the cached rows (an EXPUNGE of a few \Deleted
+      // messages reads only those), checked again against the database below.
+      const candidates =
+        uids ??
+        this.list(mailboxId)
+          .filter((r) => !onlyDeleted || r.flags.includes('\\Deleted'))
+          .map((r) => r.uid);
+      let rows = candidates.length === 0 ? [] : recordRows(this.db, mailboxId, candidates);
       if (onlyDeleted) rows = rows.filter((r) => decodeFlags(r.flags).includes('\\Deleted'));
       if (rows.length === 0) return null;
       const modseq = nextModseq(this.db, mb.accountId);
