@@ -290,6 +290,15 @@ export interface MailStore {
   /** What SELECT needs, without a row per message (kept between SELECTs while unchanged). */
   mailboxSummary(mailboxId: number): Promise<MailboxSummary>;
   getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]>;
+  /**
+   * One header field SEARCH compares (decoded, as in MessageIndex.search) of these messages:
+   * a header key over a whole mailbox reads one column, not every message's details.
+   */
+  getSearchField(
+    mailboxId: number,
+    field: 'from' | 'to' | 'cc' | 'bcc' | 'subject',
+    uids: number[],
+  ): Promise<Map<number, string>>;
   /** Like getMessages without the parsed index: cheap, for FLAGS / UID / MODSEQ / sizes. */
   getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]>;
   /**

@@ -440,6 +440,30 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       assert.deepEqual(await store.readMessage(item!.blobHash), m.raw);
     });
 
+    test('getSearchField: one stored header field by UID, for sparse and dense sets', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      for (let i = 0; i < 150; i++) {
+        await store.append(newMessage(`subject ${i}`), [{ mailboxId: mb.id }]);
+      }
+      const all = (await store.listMessages(mb.id)).map((r) => r.uid);
+      const dense = await store.getSearchField(mb.id, 'subject', all.slice(10, 140));
+      assert.equal(dense.size, 130);
+      assert.equal(dense.get(all[10]!), 'subject 10');
+      assert.equal(dense.has(all[9]!), false);
+      const sparse = await store.getSearchField(mb.id, 'subject', [all[0]!, all[149]!, 9999]);
+      assert.deepEqual(
+        [...sparse.entries()],
+        [
+          [all[0]!, 'subject 0'],
+          [all[149]!, 'subject 149'],
+        ],
+      );
+      const details = await store.getMessages(mb.id, [all[3]!]);
+      const from = await store.getSearchField(mb.id, 'from', [all[3]!]);
+      assert.equal(from.get(all[3]!), details[0]!.index.search.from);
+    });
+
     test('full-text search: case-insensitive substrings, short needles, unicode', async () => {
       const a = await alice();
       const mb = await inbox(a.id);

@@ -39,6 +39,7 @@ export async function searchContext(s: ImapSession): Promise<SearchContext> {
       }
       return out;
     },
+    field: (name, uids) => store.getSearchField(sel.mailbox.id, name, uids),
     saved: s.savedSearch,
     maxSeq: all.length,
     maxUid: all[all.length - 1] ?? 0,

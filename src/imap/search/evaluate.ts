@@ -42,6 +42,12 @@ export interface SearchContext {
   messages: SearchMessage[];
   store: MailStore;
   details: (uids: number[]) => Promise<Map<number, MessageDetail>>;
+  /**
+   * One stored header field of these messages (decoded, as SEARCH compares it), without the
+   * rest of the details: FROM and SUBJECT over a whole mailbox read one column. Optional:
+   * without it, the field is taken from `details`.
+   */
+  field?: (name: StoredHeader, uids: number[]) => Promise<Map<number, string>>;
   /** RFC 5182 saved result (UIDs), or null when none was saved. */
   saved: number[] | null;
   maxSeq: number;
@@ -50,7 +56,9 @@ export interface SearchContext {
   recent: Set<number>;
 }
 
-const STORED_HEADERS: Record<string, 'from' | 'to' | 'cc' | 'bcc' | 'subject'> = {
+export type StoredHeader = 'from' | 'to' | 'cc' | 'bcc' | 'subject';
+
+const STORED_HEADERS: Record<string, StoredHeader> = {
   FROM: 'from',
   TO: 'to',
   CC: 'cc',
@@ -247,9 +255,16 @@ class Evaluator {
     key: { field: string; value: string },
     cands: SearchMessage[],
   ): Promise<SearchMessage[]> {
-    const details = await this.load(cands);
-    const field = STORED_HEADERS[key.field];
+    const field = STORED_HEADERS[key.field]!;
     const needle = lower(key.value);
+    if (this.ctx.field) {
+      const values = await this.ctx.field(
+        field,
+        cands.map((m) => m.uid),
+      );
+      return cands.filter((m) => lower(values.get(m.uid) ?? '').includes(needle));
+    }
+    const details = await this.load(cands);
     return cands.filter((m) => {
       const d = details.get(m.uid);
       return d !== undefined && lower(d.index.search[field] ?? '').includes(needle);

@@ -120,37 +120,79 @@ export function recordRows(db: Db, mailboxId: number, uids: number[]): RecordRow
   ).all(mailboxId, JSON.stringify(uids)) as RecordRow[];
 }
 
-/** Rows with their parsed index (structure and envelope read on first use). */
-export function messageDetails(db: Db, mailboxId: number, uids: number[]): MessageDetail[] {
+/**
+ * Rows of `cols` (a SELECT over `mailbox_messages mm JOIN messages m`) for these UIDs, in UID
+ * order. A dense set (a SEARCH over the mailbox, a FETCH of a range) is read with one scan of
+ * its UID range, a third of the cost of as many lookups through a JSON list; a sparse one
+ * with the lookups.
+ */
+function rowsFor<T extends { uid: number }>(
+  db: Db,
+  cols: string,
+  mailboxId: number,
+  uids: number[],
+): T[] {
   if (uids.length === 0) return [];
-  const cols = `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date,
-       m.blob_hash, m.s_from, m.s_to, m.s_cc, m.s_bcc, m.s_subject, m.s_message_id, m.sent_at,
-       m.s_references FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`;
   let lo = uids[0]!;
   let hi = lo;
   for (const u of uids) {
     if (u < lo) lo = u;
     else if (u > hi) hi = u;
   }
-  let rows: Array<RecordRow & Record<string, unknown>>;
   if (uids.length >= 64 && hi - lo < uids.length * 4) {
-    // Dense (a SEARCH over the mailbox, a FETCH of a range): one scan of the UID range costs
-    // a third of as many lookups through a JSON list.
     const want = new Set(uids);
-    rows = (
+    return (
       stmt(db, `${cols} WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? ORDER BY mm.uid`).all(
         mailboxId,
         lo,
         hi,
-      ) as Array<RecordRow & Record<string, unknown>>
+      ) as T[]
     ).filter((r) => want.has(r.uid));
-  } else {
-    rows = stmt(
-      db,
-      `${cols} WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))
-       ORDER BY mm.uid`,
-    ).all(mailboxId, JSON.stringify(uids)) as Array<RecordRow & Record<string, unknown>>;
   }
+  return stmt(
+    db,
+    `${cols} WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))
+     ORDER BY mm.uid`,
+  ).all(mailboxId, JSON.stringify(uids)) as T[];
+}
+
+const SEARCH_COLUMNS = {
+  from: 's_from',
+  to: 's_to',
+  cc: 's_cc',
+  bcc: 's_bcc',
+  subject: 's_subject',
+} as const;
+
+/** One stored search field of these messages, by UID (see MailStore.getSearchField). */
+export function searchField(
+  db: Db,
+  mailboxId: number,
+  field: keyof typeof SEARCH_COLUMNS,
+  uids: number[],
+): Map<number, string> {
+  const rows = rowsFor<{ uid: number; v: string }>(
+    db,
+    `SELECT mm.uid, m.${SEARCH_COLUMNS[field]} AS v
+     FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`,
+    mailboxId,
+    uids,
+  );
+  const out = new Map<number, string>();
+  for (const r of rows) out.set(r.uid, r.v);
+  return out;
+}
+
+/** Rows with their parsed index (structure and envelope read on first use). */
+export function messageDetails(db: Db, mailboxId: number, uids: number[]): MessageDetail[] {
+  const rows = rowsFor<RecordRow & Record<string, unknown>>(
+    db,
+    `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date,
+       m.blob_hash, m.s_from, m.s_to, m.s_cc, m.s_bcc, m.s_subject, m.s_message_id, m.sent_at,
+       m.s_references FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`,
+    mailboxId,
+    uids,
+  );
   return rows.map((r) => {
     const search: MessageIndex['search'] = {
       from: r.s_from as string,

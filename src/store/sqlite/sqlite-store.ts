@@ -33,6 +33,7 @@ import { type Db, openDatabase, tx } from './db.js';
 import { SqliteDirectory } from './directory.js';
 import { FtsIndex } from './fts.js';
 import { SqliteMailboxes } from './mailboxes.js';
+import { searchField } from './message-reads.js';
 import { SqliteMessages } from './messages.js';
 import { SqliteQueue } from './queue.js';
 
@@ -228,6 +229,13 @@ export class SqliteStore implements MailStore {
   }
   async getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
     return this.messages.get(mailboxId, uids);
+  }
+  async getSearchField(
+    mailboxId: number,
+    field: 'from' | 'to' | 'cc' | 'bcc' | 'subject',
+    uids: number[],
+  ): Promise<Map<number, string>> {
+    return searchField(this.db, mailboxId, field, uids);
   }
   async getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]> {
     return this.messages.records(mailboxId, uids);
