@@ -46,9 +46,13 @@ export const IMAP_LIMITS = {
    * much longer before it counts as dead (a phone that lost its network).
    */
   idleCommandTimeoutMs: 2 * 60 * 60 * 1000,
-  /** Token bucket for commands per connection: a burst, then this many per second. */
-  commandBurst: 200,
-  commandsPerSecond: 100,
+  /**
+   * Token bucket for commands per connection: a burst, then this many per second. A busy
+   * client on loopback runs a few hundred commands a second (a sync tool pipelines STOREs and
+   * FETCHes); past that a single connection is flooding, and waits (it is not refused).
+   */
+  commandBurst: 2000,
+  commandsPerSecond: 1000,
   /** Failed authentications in one connection before BYE (the throttle counts per IP too). */
   maxAuthFailures: 5,
   /** Syntax errors in a row before the session ends: a client that does not speak IMAP. */
