@@ -102,18 +102,25 @@ export class FileBlobStore {
    * Unlinks blobs whose last message is gone, in the thread pool: an unlink costs tens of
    * microseconds of kernel time on ext4, which must not hold the event loop when an expunge
    * frees thousands. Plain callbacks, one promise per batch (not per file). A put of one of
-   * these hashes meanwhile waits for the batch, so it never loses its new file.
+   * these hashes meanwhile (from now on, also while `after` is pending) waits for the batch,
+   * so it never loses its new file.
    */
-  removeMany(hashes: string[]): Promise<void> {
+  removeMany(hashes: string[], after: Promise<void> = Promise.resolve()): Promise<void> {
     if (hashes.length === 0) return Promise.resolve();
-    const batch = new Promise<void>((resolve) => {
-      let left = hashes.length;
-      // An error is a file already gone (never written, or removed by an earlier batch).
-      const done = () => {
-        if (--left === 0) resolve();
-      };
-      for (const h of hashes) unlink(this.pathOf(h), done);
-    });
+    // `after`: the commit that dropped their rows is durable; if it cannot be made so, the
+    // files stay (an orphan file is harmless, a row without its file is not).
+    const batch = after.then(
+      () =>
+        new Promise<void>((resolve) => {
+          let left = hashes.length;
+          // An error is a file already gone (never written, or removed by an earlier batch).
+          const done = () => {
+            if (--left === 0) resolve();
+          };
+          for (const h of hashes) unlink(this.pathOf(h), done);
+        }),
+      () => {},
+    );
     for (const h of hashes) this.removing.set(h, batch);
     return batch.finally(() => {
       for (const h of hashes) if (this.removing.get(h) === batch) this.removing.delete(h);

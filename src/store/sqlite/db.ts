@@ -1,5 +1,6 @@
-// Opening the SQLite database: WAL for concurrent readers, synchronous=FULL so a commit is on
-// disk when it returns (the store answers 250/OK only after that), foreign keys on.
+// Opening the SQLite database: WAL for concurrent readers, synchronous=NORMAL with the WAL
+// fsynced by WalSync (wal-sync.ts) before the store answers any write (250/OK only after
+// that), foreign keys on.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,7 +12,7 @@ export function openDatabase(file: string): Db {
   mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);

@@ -61,6 +61,8 @@ export class SqliteMessages {
     private readonly bus: ChangeBus,
     private readonly mailboxes: SqliteMailboxes,
     private readonly fts: FtsIndex,
+    /** Resolves once every commit made so far is on disk (WalSync). */
+    private readonly durable: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.cache = new RecordCache({
       all: (mailboxId) => listRecords(db, mailboxId),
@@ -134,6 +136,13 @@ export class SqliteMessages {
             }
           });
         } catch (error) {
+          for (const p of batch) p.reject(error);
+          continue;
+        }
+        try {
+          await this.durable();
+        } catch (error) {
+          // Committed but maybe not durable (the WAL could not be synced): never say "stored".
           for (const p of batch) p.reject(error);
           continue;
         }
@@ -448,7 +457,12 @@ export class SqliteMessages {
    */
   afterCollect(orphans: Orphans): void {
     this.fts.remove(orphans.docs);
-    void this.blobs.removeMany(orphans.hashes.filter((h) => !this.inflight.has(h)));
+    // Unlinked once the commit that dropped their rows is durable: a crash before that brings
+    // the rows back, and they need their files.
+    void this.blobs.removeMany(
+      orphans.hashes.filter((h) => !this.inflight.has(h)),
+      this.durable(),
+    );
   }
 
   async searchText(mailboxId: number, needle: string): Promise<number[]> {

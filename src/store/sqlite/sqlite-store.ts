@@ -36,6 +36,7 @@ import { SqliteMailboxes } from './mailboxes.js';
 import { searchField } from './message-reads.js';
 import { SqliteMessages } from './messages.js';
 import { SqliteQueue } from './queue.js';
+import { WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
   /** Data directory: holds `letterbox.db`, `fts.db` and `blobs/`. */
@@ -61,12 +62,13 @@ export class SqliteStore implements MailStore {
     private readonly db: Db,
     blobs: FileBlobStore,
     private readonly fts: FtsIndex,
+    private readonly wal: WalSync,
     opts: SqliteStoreOptions,
   ) {
     this.bus = new ChangeBus(opts.onListenerError);
     this.directory = new SqliteDirectory(db);
     this.mailboxes = new SqliteMailboxes(db);
-    this.messages = new SqliteMessages(db, blobs, this.bus, this.mailboxes, fts);
+    this.messages = new SqliteMessages(db, blobs, this.bus, this.mailboxes, fts, () => wal.sync());
     this.queue = new SqliteQueue(db, blobs, this.messages);
   }
 
@@ -82,19 +84,29 @@ export class SqliteStore implements MailStore {
       opts.onFtsError ?? ((err) => process.emitWarning(`full-text index: ${String(err)}`)),
       opts.ftsBacklogChars,
     );
-    return new SqliteStore(db, blobs, fts, opts);
+    return new SqliteStore(db, blobs, fts, new WalSync(`${mailFile}-wal`), opts);
+  }
+
+  /**
+   * A write's answer, once the WAL holding its commit is on disk (see wal-sync.ts): no
+   * caller hears of a change that a crash could still take back.
+   */
+  private async durable<T>(value: T): Promise<T> {
+    await this.wal.sync();
+    return value;
   }
 
   // Domains
 
   async addDomain(name: string): Promise<Domain> {
-    return this.directory.addDomain(name);
+    return this.durable(this.directory.addDomain(name));
   }
   async listDomains(): Promise<Domain[]> {
     return this.directory.listDomains();
   }
   async removeDomain(name: string, opts: { force?: boolean } = {}): Promise<void> {
     this.directory.removeDomain(name, opts.force === true, (a) => this.removeAccountSync(a));
+    await this.wal.sync();
   }
   async isLocalDomain(name: string): Promise<boolean> {
     return this.directory.isLocalDomain(name);
@@ -107,7 +119,7 @@ export class SqliteStore implements MailStore {
     passwordHash: string;
     quotaBytes?: number | null;
   }): Promise<Account> {
-    return this.directory.createAccount(input);
+    return this.durable(this.directory.createAccount(input));
   }
   async getAccount(address: string): Promise<Account | null> {
     return this.directory.getAccount(address);
@@ -120,15 +132,19 @@ export class SqliteStore implements MailStore {
   }
   async setPassword(address: string, passwordHash: string): Promise<void> {
     this.directory.setPassword(address, passwordHash);
+    await this.wal.sync();
   }
   async setQuota(address: string, quotaBytes: number | null): Promise<void> {
     this.directory.setQuota(address, quotaBytes);
+    await this.wal.sync();
   }
   async setPop3Policy(address: string, policy: Pop3Policy): Promise<void> {
     this.directory.setPop3Policy(address, policy);
+    await this.wal.sync();
   }
   async removeAccount(address: string): Promise<void> {
     this.removeAccountSync(address);
+    await this.wal.sync();
   }
 
   private removeAccountSync(address: string): void {
@@ -149,13 +165,14 @@ export class SqliteStore implements MailStore {
   // Aliases
 
   async addAlias(address: string, targets: string[]): Promise<Alias> {
-    return this.directory.addAlias(address, targets);
+    return this.durable(this.directory.addAlias(address, targets));
   }
   async listAliases(domain?: string): Promise<Alias[]> {
     return this.directory.listAliases(domain);
   }
   async removeAlias(address: string): Promise<void> {
     this.directory.removeAlias(address);
+    await this.wal.sync();
   }
   async resolveRecipient(address: string): Promise<Resolution | null> {
     return this.directory.resolveRecipient(address);
@@ -179,7 +196,7 @@ export class SqliteStore implements MailStore {
   ): Promise<Mailbox> {
     const mb = this.mailboxes.create(accountId, name, specialUse);
     this.messages.emitFor(mb.id, 'mailbox-create', mb.highestModseq, [], accountId);
-    return mb;
+    return this.durable(mb);
   }
   async deleteMailbox(mailboxId: number): Promise<void> {
     const mb = this.mailboxes.mustGet(mailboxId);
@@ -197,14 +214,17 @@ export class SqliteStore implements MailStore {
     });
     this.messages.afterCollect(orphans);
     this.messages.emitFor(mb.id, 'mailbox-delete', mb.highestModseq, [], mb.accountId);
+    await this.wal.sync();
   }
   async renameMailbox(mailboxId: number, newName: string): Promise<void> {
     for (const mb of this.mailboxes.rename(mailboxId, newName)) {
       this.messages.emitFor(mb.id, 'mailbox-rename', mb.highestModseq, [], mb.accountId);
     }
+    await this.wal.sync();
   }
   async setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void> {
     this.mailboxes.setSubscribed(accountId, name, subscribed);
+    await this.wal.sync();
   }
   async listSubscriptions(accountId: number): Promise<string[]> {
     return this.mailboxes.listSubscriptions(accountId);
@@ -250,27 +270,27 @@ export class SqliteStore implements MailStore {
     flags: string[],
     opts: { unchangedSince?: number } = {},
   ): Promise<StoreFlagsResult> {
-    return this.messages.setFlags(mailboxId, uids, mode, flags, opts.unchangedSince);
+    return this.durable(this.messages.setFlags(mailboxId, uids, mode, flags, opts.unchangedSince));
   }
   async copyMessages(
     fromMailboxId: number,
     uids: number[],
     toMailboxId: number,
   ): Promise<CopyResult> {
-    return this.messages.copy(fromMailboxId, uids, toMailboxId, false);
+    return this.durable(this.messages.copy(fromMailboxId, uids, toMailboxId, false));
   }
   async moveMessages(
     fromMailboxId: number,
     uids: number[],
     toMailboxId: number,
   ): Promise<CopyResult> {
-    return this.messages.copy(fromMailboxId, uids, toMailboxId, true);
+    return this.durable(this.messages.copy(fromMailboxId, uids, toMailboxId, true));
   }
   async expunge(
     mailboxId: number,
     opts: { uids?: number[]; onlyDeleted: boolean },
   ): Promise<number[]> {
-    return this.messages.expunge(mailboxId, opts.uids, opts.onlyDeleted);
+    return this.durable(this.messages.expunge(mailboxId, opts.uids, opts.onlyDeleted));
   }
   async searchText(mailboxId: number, needle: string): Promise<number[]> {
     return this.messages.searchText(mailboxId, needle);
@@ -281,8 +301,8 @@ export class SqliteStore implements MailStore {
 
   // Outbound queue
 
-  enqueueOutbound(message: NewOutbound): Promise<number> {
-    return this.queue.enqueue(message);
+  async enqueueOutbound(message: NewOutbound): Promise<number> {
+    return this.durable(await this.queue.enqueue(message));
   }
   async listOutbound(): Promise<OutboundItem[]> {
     return this.queue.list();
@@ -300,5 +320,6 @@ export class SqliteStore implements MailStore {
     // letterbox.db before the last connection closes (which checkpoints the WAL).
     await this.fts.close();
     this.db.close();
+    this.wal.close();
   }
 }

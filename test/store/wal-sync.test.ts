@@ -1,0 +1,35 @@
+// WalSync (src/store/sqlite/wal-sync.ts): a sync asked for while one runs waits for the next
+// one (the running one may have started before the caller's commit), and every caller that
+// asks meanwhile shares that next one: a group commit for the WAL's fsync.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { WalSync } from '../../src/store/sqlite/wal-sync.js';
+
+test('callers during a running fsync share the next one; all resolve in order', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-wal-'));
+  try {
+    const file = join(dir, 'x-wal');
+    await writeFile(file, 'frames');
+    const wal = new WalSync(file);
+    const order: string[] = [];
+    const first = wal.sync().then(() => order.push('first'));
+    const second = wal.sync();
+    const third = wal.sync();
+    assert.equal(second, third, 'one fsync after the running one serves both');
+    await Promise.all([first, second.then(() => order.push('second'))]);
+    assert.deepEqual(order, ['first', 'second']);
+    // Idle again: a new call starts its own fsync at once.
+    await wal.sync();
+    wal.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a WAL file that cannot be opened fails the sync (the write is not confirmed)', async () => {
+  const wal = new WalSync(join(tmpdir(), 'no-such-dir-lb', 'x-wal'));
+  await assert.rejects(wal.sync(), /ENOENT/);
+});
