@@ -1,7 +1,8 @@
 // The full-text index on its worker thread: a search sees every append that resolved before
 // it, and the index reconciles with the mail database at open (lost, stale, reused ids).
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -212,12 +213,15 @@ describe('full-text index worker', () => {
 
   test('migration 4 drops the old in-database index; search still answers', async () => {
     let s = await open();
-    await s.store.append(newMessage('a', 'kept through the upgrade\r\n'), [{ mailboxId: s.inbox }]);
+    // Over INLINE_MAX, so its bytes are a file, as every message's were at schema 3.
+    const body = `kept through the upgrade\r\n${'filler line\r\n'.repeat(6000)}`;
+    await s.store.append(newMessage('a', body), [{ mailboxId: s.inbox }]);
     await s.store.close();
     // Back to schema 3 as an older letterbox left it: the index inside letterbox.db.
     const db = new Database(join(dir, 'letterbox.db'));
     db.exec(`CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
              INSERT INTO message_text (rowid, text) VALUES (1, 'kept through the upgrade');
+             DROP TABLE message_data;
              PRAGMA user_version = 3;`);
     db.close();
     await removeFtsFiles();
@@ -229,13 +233,41 @@ describe('full-text index worker', () => {
     }
     const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 4);
+      assert.equal(after.pragma('user_version', { simple: true }), 5);
       const row = after
         .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
         .get() as { n: number };
       assert.equal(row.n, 0);
     } finally {
       after.close();
+    }
+  });
+
+  test('small messages are rows (message_data); one stored as a file before still reads', async () => {
+    let s = await open();
+    const small = newMessage('small', 'tiny body\r\n');
+    await s.store.append(small, [{ mailboxId: s.inbox }]);
+    const [rec] = await s.store.listMessages(s.inbox);
+    await s.store.close();
+    const h = rec!.blobHash;
+    assert.equal(existsSync(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h)), false);
+    // As a schema-4 letterbox left it: the bytes in a file, no row.
+    await mkdir(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4)), { recursive: true });
+    await writeFile(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h), small.raw);
+    const db = new Database(join(dir, 'letterbox.db'));
+    db.exec('DELETE FROM message_data');
+    db.close();
+    await removeFtsFiles();
+    s = await open();
+    try {
+      assert.deepEqual(await s.store.readMessage(h, small.raw.length), small.raw);
+      // The index is rebuilt from the file too.
+      assert.deepEqual(await s.store.searchText(s.inbox, 'TINY'), [rec!.uid]);
+      await s.store.expunge(s.inbox, { onlyDeleted: false });
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(existsSync(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h)), false);
+    } finally {
+      await s.store.close();
     }
   });
 });

@@ -176,7 +176,14 @@ export class FtsDb {
   private textFromBlob(hash: string): string | null {
     let raw: Buffer;
     try {
-      raw = readFileSync(this.blobs.pathOf(hash));
+      // A small message's bytes are a row of the mail database (message_data), others a file.
+      const row = this.stmt(
+        `SELECT d.data FROM mail.messages m JOIN mail.message_data d ON d.message_id = m.id
+         WHERE m.blob_hash = ?`,
+      )
+        .pluck()
+        .get(hash) as Buffer | undefined;
+      raw = row ?? readFileSync(this.blobs.pathOf(hash));
     } catch {
       return null;
     }

@@ -46,6 +46,14 @@ interface PendingAppend {
   reject: (e: unknown) => void;
 }
 
+/**
+ * Messages up to this size keep their bytes in the database (`message_data`), committed with
+ * their rows in the batch's one transaction: a file would cost its own fsync and its
+ * directory's before the commit. SQLite reads blobs this small faster than the file system
+ * opens a file; larger ones stream better from files.
+ */
+export const INLINE_MAX = 64 * 1024;
+
 export class SqliteMessages {
   private queue: PendingAppend[] = [];
   private flushing = false;
@@ -76,14 +84,15 @@ export class SqliteMessages {
    * Group commit: each append writes and fsyncs its blob on its own (in the thread pool), then
    * joins the next batch; one batch syncs the touched directories once and commits all its
    * appends in one SQLite transaction (one WAL fsync), each in its own savepoint so one
-   * over-quota message does not fail the others.
+   * over-quota message does not fail the others. A message of at most INLINE_MAX octets has
+   * no file: its bytes go into `message_data` in the same transaction.
    */
   async append(message: NewMessage, targets: AppendTarget[]): Promise<AppendResult[]> {
     if (targets.length === 0) throw new StoreError('INVALID', 'append needs a target mailbox');
     const hash = sha256(message.raw);
     this.hold(hash);
     try {
-      const dirs = await this.blobs.put(hash, message.raw);
+      const dirs = message.raw.length <= INLINE_MAX ? [] : await this.blobs.put(hash, message.raw);
       return await new Promise<AppendResult[]>((resolve, reject) => {
         this.queue.push({ message, hash, targets, dirs, resolve, reject });
         if (!this.flushing) void this.flush();
@@ -188,6 +197,12 @@ export class SqliteMessages {
       idx.search.sentAt,
       idx.search.references === undefined ? null : JSON.stringify(idx.search.references),
     );
+    if (inserted.changes > 0 && size <= INLINE_MAX) {
+      stmt(
+        this.db,
+        'INSERT INTO message_data (message_id, data) VALUES (last_insert_rowid(), ?)',
+      ).run(message.raw);
+    }
     const messageId = (
       stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number }
     ).id;
@@ -272,6 +287,17 @@ export class SqliteMessages {
   }
 
   async read(hash: string, size?: number): Promise<Buffer> {
+    if (size === undefined || size <= INLINE_MAX) {
+      const data = stmt(
+        this.db,
+        `SELECT d.data FROM messages m JOIN message_data d ON d.message_id = m.id
+         WHERE m.blob_hash = ?`,
+      )
+        .pluck()
+        .get(hash) as Buffer | undefined;
+      if (data) return data;
+    }
+    // A large message, one stored before message_data existed, or a queued one.
     return this.blobs.read(hash, size);
   }
 
@@ -428,12 +454,22 @@ export class SqliteMessages {
 
   /** Inside a transaction: drops stored messages no mailbox refers to. */
   collect(messageIds: number[]): Orphans {
+    const ids = JSON.stringify([...new Set(messageIds)]);
+    // Those whose bytes are rows (message_data, gone with them by cascade) have no file.
+    const inline = new Set(
+      stmt(
+        this.db,
+        'SELECT message_id FROM message_data WHERE message_id IN (SELECT value FROM json_each(?))',
+      )
+        .pluck()
+        .all(ids) as number[],
+    );
     const orphans = stmt(
       this.db,
       `DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))
        AND NOT EXISTS (SELECT 1 FROM mailbox_messages WHERE message_id = messages.id)
        RETURNING id, blob_hash`,
-    ).all(JSON.stringify([...new Set(messageIds)])) as { id: number; blob_hash: string }[];
+    ).all(ids) as { id: number; blob_hash: string }[];
     if (orphans.length === 0) return { docs: [], hashes: [] };
     // The outbound queue refers to blobs by hash: those stay until the queue lets go.
     const queued = new Set(
@@ -446,7 +482,9 @@ export class SqliteMessages {
     );
     return {
       docs: orphans.map((o) => ({ id: o.id, hash: o.blob_hash })),
-      hashes: orphans.map((o) => o.blob_hash).filter((h) => !queued.has(h)),
+      hashes: orphans
+        .filter((o) => !inline.has(o.id) && !queued.has(o.blob_hash))
+        .map((o) => o.blob_hash),
     };
   }
 
