@@ -13,6 +13,7 @@ import {
   verifyPassword,
 } from './password.js';
 import type { AuthThrottle } from './throttle.js';
+import { VerifiedCache } from './verified-cache.js';
 
 export interface AccountRecord {
   id: number;
@@ -52,6 +53,8 @@ export interface AuthenticatorOptions {
    * with a fresh hash to store. Errors are logged and otherwise ignored.
    */
   rehash?: (accountId: number, newHash: string) => Promise<void>;
+  /** Recently verified credentials (verified-cache.ts); null turns the cache off. */
+  verified?: VerifiedCache | null;
 }
 
 // RFC 5321 §4.5.3.1: a local part is at most 64 octets and a domain at most 255, so no
@@ -71,6 +74,7 @@ export class Authenticator {
   private readonly hashParams: ScryptParams;
   private readonly rehash: AuthenticatorOptions['rehash'];
   private decoyHash: Promise<string> | undefined;
+  private readonly verified: VerifiedCache | null;
 
   constructor(opts: AuthenticatorOptions) {
     this.lookup = opts.lookup;
@@ -79,6 +83,7 @@ export class Authenticator {
     this.sleep = opts.sleep ?? defaultSleep;
     this.hashParams = opts.hashParams ?? DEFAULT_SCRYPT_PARAMS;
     this.rehash = opts.rehash;
+    this.verified = opts.verified === undefined ? new VerifiedCache() : opts.verified;
   }
 
   /**
@@ -121,8 +126,13 @@ export class Authenticator {
     }
     // No account (or an unusable hash): verify against a decoy hash anyway, so the answer takes
     // as long as for a real account and timing does not reveal which addresses exist.
-    const matched = await verifyPassword(req.password, storedHash ?? (await this.decoy()));
+    const cached =
+      storedHash !== undefined && this.verified?.has(username, req.password, storedHash) === true;
+    const matched =
+      cached || (await verifyPassword(req.password, storedHash ?? (await this.decoy())));
     const ok = matched && account !== null && storedHash !== undefined;
+    if (ok && !cached && storedHash !== undefined)
+      this.verified?.add(username, req.password, storedHash);
 
     if (!ok) {
       // Counted for unknown addresses too: otherwise "locked" would only ever be answered for

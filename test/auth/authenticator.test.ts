@@ -66,10 +66,22 @@ async function setup(opts: { disabled?: boolean; maxFailuresPerAccount?: number 
     ...over,
   });
   const logged = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { auth, req, lookups, lines, logged, slept, clock, throttle };
+  return { auth, req, lookups, lines, logged, slept, clock, throttle, accounts };
 }
 
 describe('Authenticator', () => {
+  test('a verified password is remembered until the stored hash changes', async () => {
+    const { auth, req, accounts } = await setup();
+    assert.equal((await auth.authenticate(req())).ok, true);
+    assert.equal((await auth.authenticate(req())).ok, true, 'from the cache');
+    assert.equal((await auth.authenticate(req({ password: 'nope' }))).ok, false);
+    // `letterbox user passwd`: a new hash; the old password no longer logs in.
+    const alice = accounts.get('alice@example.org')!;
+    alice.passwordHash = await hashPassword('new secret', TEST_SCRYPT_PARAMS);
+    assert.equal((await auth.authenticate(req())).ok, false);
+    assert.equal((await auth.authenticate(req({ password: 'new secret' }))).ok, true);
+  });
+
   test('correct password: ok, logged at info without the password', async () => {
     const { auth, req, logged } = await setup();
     const r = await auth.authenticate(req());
