@@ -110,6 +110,18 @@ test('listMessages always equals the database, whatever the history', async () =
               summary.firstUnseen,
               rows.findIndex((r) => !r.flags.includes('\\Seen')) + 1,
             );
+            const subjects = await store.getSearchField(
+              id,
+              'subject',
+              rows.map((r) => r.uid),
+            );
+            const want = db
+              .prepare(
+                `SELECT mm.uid, m.s_subject AS v FROM mailbox_messages mm
+                 JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = ?`,
+              )
+              .all(id) as { uid: number; v: string }[];
+            for (const w of want) assert.equal(subjects.get(w.uid), w.v);
           }
         }
       } finally {

@@ -27,6 +27,7 @@ import {
   messageDetails,
   type RecordRow,
   recordRows,
+  searchField,
   toRecord,
 } from './message-reads.js';
 import { RecordCache } from './record-cache.js';
@@ -275,6 +276,19 @@ export class SqliteMessages {
     const mb = this.mailboxes.getById(mailboxId);
     if (!mb) return { uids: [], keywords: [], firstUnseen: 0 };
     return this.cache.summary(mailboxId, mb.uidValidity);
+  }
+
+  /** See MailStore.getSearchField; kept in the row cache as searches read them. */
+  searchField(
+    mailboxId: number,
+    field: 'from' | 'to' | 'cc' | 'bcc' | 'subject',
+    uids: number[],
+  ): Map<number, string> {
+    const mb = this.mailboxes.getById(mailboxId);
+    if (!mb) return new Map();
+    return this.cache.field(mailboxId, mb.uidValidity, field, uids, (missing) =>
+      searchField(this.db, mailboxId, field, missing),
+    );
   }
 
   /** Rows only (no parsed index): what FLAGS / UID / MODSEQ / sizes need. */

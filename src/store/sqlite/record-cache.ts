@@ -21,6 +21,12 @@ interface Entry {
   removed: Set<number>;
   /** What SELECT needs, worked out from `records` on first use; null once they change. */
   summary: MailboxSummary | null;
+  /**
+   * Header fields SEARCH compares, by field then UID, filled as searches ask for them. A
+   * UID's message never changes, so these only grow with new messages and shrink with
+   * expunges.
+   */
+  fields: Map<string, Map<number, string>>;
 }
 
 export interface RecordSource {
@@ -60,6 +66,29 @@ export class RecordCache {
     return e.summary;
   }
 
+  /**
+   * One stored header field of these UIDs: from memory where a search already read it, the
+   * rest through `load` (and kept).
+   */
+  field(
+    mailboxId: number,
+    uidValidity: number,
+    name: string,
+    uids: readonly number[],
+    load: (uids: number[]) => Map<number, string>,
+  ): Map<number, string> {
+    const e = this.entry(mailboxId, uidValidity);
+    if (Array.isArray(e)) return load([...uids]);
+    let known = e.fields.get(name);
+    if (!known) {
+      known = new Map();
+      e.fields.set(name, known);
+    }
+    const missing = uids.filter((u) => !known.has(u));
+    if (missing.length > 0) for (const [u, v] of load(missing)) known.set(u, v);
+    return known;
+  }
+
   /** The current entry, moved to most recent; the bare rows when too many to keep. */
   private entry(mailboxId: number, uidValidity: number): Entry | MessageRecord[] {
     let e = this.entries.get(mailboxId);
@@ -77,6 +106,7 @@ export class RecordCache {
         dirty: new Set(),
         removed: new Set(),
         summary: null,
+        fields: new Map(),
       };
       this.entries.set(mailboxId, e);
       this.total += records.length;
@@ -132,6 +162,7 @@ export class RecordCache {
     if (e.removed.size > 0) {
       const gone = e.removed;
       e.records = e.records.filter((r) => !gone.has(r.uid));
+      for (const known of e.fields.values()) for (const uid of gone) known.delete(uid);
       gone.clear();
     }
     if (e.dirty.size > 0) {

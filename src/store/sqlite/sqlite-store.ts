@@ -33,7 +33,6 @@ import { type Db, openDatabase, tx } from './db.js';
 import { SqliteDirectory } from './directory.js';
 import { FtsIndex } from './fts.js';
 import { SqliteMailboxes } from './mailboxes.js';
-import { searchField } from './message-reads.js';
 import { SqliteMessages } from './messages.js';
 import { SqliteQueue } from './queue.js';
 import { WalSync } from './wal-sync.js';
@@ -255,7 +254,7 @@ export class SqliteStore implements MailStore {
     field: 'from' | 'to' | 'cc' | 'bcc' | 'subject',
     uids: number[],
   ): Promise<Map<number, string>> {
-    return searchField(this.db, mailboxId, field, uids);
+    return this.messages.searchField(mailboxId, field, uids);
   }
   async getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]> {
     return this.messages.records(mailboxId, uids);
