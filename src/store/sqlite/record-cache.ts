@@ -86,7 +86,12 @@ export class RecordCache {
     }
     const missing = uids.filter((u) => !known.has(u));
     if (missing.length > 0) for (const [u, v] of load(missing)) known.set(u, v);
-    return known;
+    const out = new Map<number, string>();
+    for (const u of uids) {
+      const v = known.get(u);
+      if (v !== undefined) out.set(u, v);
+    }
+    return out;
   }
 
   /** The current entry, moved to most recent; the bare rows when too many to keep. */
