@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { FTS_TEXT_MAX } from '../../src/store/sqlite/fts-db.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import { newMessage } from '../helpers/messages.js';
 
@@ -268,6 +269,32 @@ describe('full-text index worker', () => {
       assert.equal(existsSync(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h)), false);
     } finally {
       await s.store.close();
+    }
+  });
+
+  test('text past what is indexed (FTS_TEXT_MAX) is still found, case-insensitively', async () => {
+    const { store, inbox } = await open();
+    try {
+      const filler = 'lorem ipsum '.repeat(Math.ceil(FTS_TEXT_MAX / 12) + 10);
+      await store.append(newMessage('long', `${filler}Zanzibar Tail\r\n`), [{ mailboxId: inbox }]);
+      await store.append(newMessage('short', 'zanzibar head\r\n'), [{ mailboxId: inbox }]);
+      await store.append(newMessage('none', `${filler}nothing here\r\n`), [{ mailboxId: inbox }]);
+      assert.deepEqual(await store.searchText(inbox, 'ZANZIBAR'), [1, 2]);
+      assert.deepEqual(await store.searchText(inbox, 'zanzibar tail'), [1]);
+      assert.deepEqual(await store.searchText(inbox, 'lorem'), [1, 3]);
+    } finally {
+      await store.close();
+    }
+    const db = new Database(join(dir, 'fts.db'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT id, truncated FROM docs ORDER BY id').all();
+      assert.deepEqual(rows, [
+        { id: 1, truncated: 1 },
+        { id: 2, truncated: 0 },
+        { id: 3, truncated: 1 },
+      ]);
+    } finally {
+      db.close();
     }
   });
 });

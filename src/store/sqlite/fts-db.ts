@@ -13,6 +13,23 @@ export interface IndexItem {
   id: number;
   hash: string;
   text?: string;
+  /** `text` is the first FTS_TEXT_MAX characters of a longer one (cut before posting). */
+  truncated?: boolean;
+}
+
+/**
+ * Characters of a message's text that go into the trigram index. Indexing costs CPU in
+ * proportion to the text (a 1 MB text body took longer to index than to deliver), and mail
+ * text is rarely longer. A message with more is marked `truncated`, and a search also reads
+ * the whole text of those (see FtsDb.search), so no match is ever missed.
+ */
+export const FTS_TEXT_MAX = 64 * 1024;
+
+/** The text to index, and whether it was cut. */
+export function indexable(text: string): { text: string; truncated: boolean } {
+  return text.length > FTS_TEXT_MAX
+    ? { text: text.slice(0, FTS_TEXT_MAX), truncated: true }
+    : { text, truncated: false };
 }
 
 export interface DocRef {
@@ -44,7 +61,7 @@ export interface FtsPaths {
 }
 
 // Bump to rebuild every index from scratch (a changed tokenizer or layout).
-const FTS_SCHEMA = 1;
+const FTS_SCHEMA = 2;
 const RECONCILE_CHUNK = 50;
 
 export class FtsDb {
@@ -117,15 +134,21 @@ export class FtsDb {
     const texts = items.map((it) => {
       chars += it.text?.length ?? 0;
       if (this.hashOf(it.id) === it.hash) return null; // already there (reconciliation)
-      return it.text ?? this.textFromBlob(it.hash);
+      if (it.text !== undefined) return { text: it.text, truncated: it.truncated === true };
+      const text = this.textFromBlob(it.hash);
+      return text === null ? null : indexable(text);
     });
     this.db.transaction(() => {
       items.forEach((it, i) => {
-        const text = texts[i];
-        if (text === null || text === undefined) return;
+        const t = texts[i];
+        if (t === null || t === undefined) return;
         this.dropDoc(it.id);
-        this.stmt('INSERT INTO message_text (rowid, text) VALUES (?, ?)').run(it.id, text);
-        this.stmt('INSERT INTO docs (id, hash) VALUES (?, ?)').run(it.id, it.hash);
+        this.stmt('INSERT INTO message_text (rowid, text) VALUES (?, ?)').run(it.id, t.text);
+        this.stmt('INSERT INTO docs (id, hash, truncated) VALUES (?, ?, ?)').run(
+          it.id,
+          it.hash,
+          t.truncated ? 1 : 0,
+        );
       });
     })();
     return chars;
@@ -154,7 +177,19 @@ export class FtsDb {
              JOIN message_text t ON t.rowid = mm.message_id
              WHERE mm.mailbox_id = ? AND t.text LIKE ? ESCAPE '\\' ORDER BY mm.uid`,
           ).all(mailboxId, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    return (rows as { uid: number }[]).map((r) => r.uid);
+    const uids = new Set((rows as { uid: number }[]).map((r) => r.uid));
+    // Texts longer than what was indexed: the needle may be past the indexed part.
+    const long = this.stmt(
+      `SELECT mm.uid, d.hash FROM docs d JOIN mail.mailbox_messages mm ON mm.message_id = d.id
+       WHERE mm.mailbox_id = ? AND d.truncated = 1`,
+    ).all(mailboxId) as { uid: number; hash: string }[];
+    if (long.length === 0) return [...uids];
+    const folded = needle.toLowerCase();
+    for (const l of long) {
+      if (uids.has(l.uid)) continue;
+      if (this.textFromBlob(l.hash)?.toLowerCase().includes(folded)) uids.add(l.uid);
+    }
+    return [...uids].sort((a, b) => a - b);
   }
 
   close(): void {
@@ -209,7 +244,8 @@ DROP TABLE IF EXISTS docs;
 CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
 -- Which message (by blob hash) each index entry was made from: lets reconciliation find
 -- stale entries without scanning the full-text table, and detect reused message ids.
-CREATE TABLE docs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+-- truncated: only the first FTS_TEXT_MAX characters are indexed; searches read the rest.
+CREATE TABLE docs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, truncated INTEGER NOT NULL);
 PRAGMA user_version = ${FTS_SCHEMA};
 `);
     }

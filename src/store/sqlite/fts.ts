@@ -3,7 +3,14 @@
 // indexing (most of the CPU of a large delivery) happens on the worker's thread. Requests
 // are handled in order, so a search posted after an index request sees that message.
 import { Worker } from 'node:worker_threads';
-import type { DocRef, FtsPaths, FtsReply, FtsRequest, IndexItem } from './fts-db.js';
+import {
+  type DocRef,
+  type FtsPaths,
+  type FtsReply,
+  type FtsRequest,
+  type IndexItem,
+  indexable,
+} from './fts-db.js';
 
 /**
  * Characters of text posted and not yet indexed beyond which index requests carry only the
@@ -100,11 +107,14 @@ export class FtsIndex {
   /** After the commit that stored these messages. */
   index(items: IndexItem[]): void {
     if (items.length === 0 || this.closing || this.dead) return;
-    const out = items.map((it) => {
-      const n = it.text?.length ?? 0;
+    const out = items.map((it): IndexItem => {
+      if (it.text === undefined) return it;
+      // Cut here: only what is indexed crosses to the worker (a copy per message).
+      const cut = indexable(it.text);
+      const n = cut.text.length;
       if (this.backlog + n > this.backlogChars) return { id: it.id, hash: it.hash };
       this.backlog += n;
-      return it;
+      return { id: it.id, hash: it.hash, text: cut.text, truncated: cut.truncated };
     });
     this.post({ t: 'index', items: out });
   }
