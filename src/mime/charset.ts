@@ -2,6 +2,7 @@
 // Node 20 ships full ICU, so TextDecoder knows every WHATWG encoding label
 // (iso-8859-*, windows-125x, koi8-r, shift_jis, euc-jp, iso-2022-jp, gbk, gb18030, big5, euc-kr).
 // Decoding never throws: an unknown charset is read as latin1, which maps every byte to a char.
+import { isAscii as nativeIsAscii } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 
 const decoders = new Map<string, TextDecoder | null>();
@@ -43,7 +44,8 @@ function decoderFor(charset: string): TextDecoder | null {
 
 /** True when every byte is 7-bit, so any ASCII-compatible decoding gives the same string. */
 export function isAscii(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
-  for (let i = start; i < end; i++) if (bytes[i] > 0x7f) return false;
+  if (end - start >= 64) return nativeIsAscii(bytes.subarray(start, end));
+  for (let i = start; i < end; i++) if (bytes[i]! > 0x7f) return false;
   return true;
 }
 
