@@ -1,11 +1,17 @@
 // Local delivery: parse the message once, then store the blob and its rows in one commit for
 // every recipient account's INBOX. The caller answers 250 only after this resolves.
 import { parseMessage } from '../mime/index.js';
-import type { Account, AppendResult, MailStore, MessageIndex } from '../store/types.js';
+import {
+  type Account,
+  type AppendResult,
+  FTS_TEXT_MAX,
+  type MailStore,
+  type MessageIndex,
+} from '../store/types.js';
 
 /** What the store keeps from the parse: FETCH and SEARCH never parse the message again. */
 export function indexMessage(raw: Buffer): MessageIndex {
-  const p = parseMessage(raw);
+  const p = parseMessage(raw, { textCap: FTS_TEXT_MAX + 1 });
   return {
     structure: p.root,
     envelope: p.envelope,
@@ -19,7 +25,9 @@ export function indexMessage(raw: Buffer): MessageIndex {
       sentAt: p.search.date,
       references: p.search.references,
     },
-    text: p.text,
+    // One character past the index's share tells that there is more.
+    text: p.text.slice(0, FTS_TEXT_MAX),
+    textTruncated: p.text.length > FTS_TEXT_MAX,
   };
 }
 

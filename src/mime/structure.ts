@@ -195,8 +195,12 @@ function parsePart(
   return { node, fields };
 }
 
-/** Parses a whole message. Never throws on any input; offsets index into `raw`. */
-export function parseMessage(raw: Buffer): ParsedMessage {
+/**
+ * Parses a whole message. Never throws on any input; offsets index into `raw`. `textCap`
+ * bounds the characters of `text` extracted (delivery extracts only what the full-text
+ * index keeps).
+ */
+export function parseMessage(raw: Buffer, opts: { textCap?: number } = {}): ParsedMessage {
   const ctx: Ctx = { raw, parts: 0 };
   const { node, fields } = parsePart(ctx, 0, raw.length, 0, false);
   return {
@@ -204,6 +208,6 @@ export function parseMessage(raw: Buffer): ParsedMessage {
     root: node,
     envelope: buildEnvelope(fields),
     search: buildSearchFields(fields),
-    text: extractText(raw, node),
+    text: extractText(raw, node, opts.textCap),
   };
 }

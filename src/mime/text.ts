@@ -10,25 +10,28 @@ export const TEXT_CAP = 1 << 20;
 // Encoded bytes looked at per part: quoted-printable can take 3 bytes per character.
 const ENCODED_CAP = TEXT_CAP * 4;
 
-function partText(raw: Buffer, part: PartNode): string {
-  const end = Math.min(part.bodyEnd, part.bodyStart + ENCODED_CAP);
+function partText(raw: Buffer, part: PartNode, cap: number): string {
+  // Quoted-printable can take 3 bytes per character, UTF-8 up to 4: enough bytes for `cap`.
+  const end = Math.min(part.bodyEnd, part.bodyStart + Math.min(ENCODED_CAP, cap * 4));
   const bytes = decodeTransfer(raw.subarray(part.bodyStart, end), part.encoding);
   const text = decodeCharset(bytes, part.params.charset ?? null);
   return part.subtype === 'html' ? htmlToText(text) : text;
 }
 
-export function extractText(raw: Buffer, root: PartNode): string {
+/** The text of the message's text parts, at most `cap` characters (TEXT_CAP at most). */
+export function extractText(raw: Buffer, root: PartNode, cap = TEXT_CAP): string {
+  cap = Math.min(cap, TEXT_CAP);
   const out: string[] = [];
   let total = 0;
   const stack: PartNode[] = [root];
-  while (stack.length > 0 && total < TEXT_CAP) {
+  while (stack.length > 0 && total < cap) {
     const part = stack.pop()!;
     if (part.children.length > 0) {
       for (let i = part.children.length - 1; i >= 0; i--) stack.push(part.children[i]);
     } else if (part.message) {
       stack.push(part.message.root);
     } else if (part.type === 'text' && (part.subtype === 'plain' || part.subtype === 'html')) {
-      const t = partText(raw, part);
+      const t = partText(raw, part, cap - total);
       if (t !== '') {
         out.push(t);
         total += t.length + 1;
@@ -36,5 +39,5 @@ export function extractText(raw: Buffer, root: PartNode): string {
     }
   }
   const text = out.join('\n');
-  return text.length > TEXT_CAP ? text.slice(0, TEXT_CAP) : text;
+  return text.length > cap ? text.slice(0, cap) : text;
 }

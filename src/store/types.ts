@@ -94,9 +94,22 @@ export interface MessageIndex {
     /** Message-IDs of References (THREAD=REFERENCES, RFC 5256 §2.2); absent in old rows. */
     references?: string[];
   };
-  /** Decoded text of the message's text parts, for full-text search (BODY / TEXT). */
+  /**
+   * Decoded text of the message's text parts, for full-text search (BODY / TEXT): at most
+   * FTS_TEXT_MAX characters, as that is all the index keeps.
+   */
   text: string;
+  /** `text` is cut: the message has more (a search then reads the whole message). */
+  textTruncated?: boolean;
 }
+
+/**
+ * Characters of a message's text that go into the full-text index. Indexing costs CPU in
+ * proportion to the text (a 1 MB text body took longer to index than to deliver), and mail
+ * text is rarely longer. A message with more is marked, and a search also reads the whole
+ * text of those, so no match is ever missed.
+ */
+export const FTS_TEXT_MAX = 64 * 1024;
 
 /** What SELECT reports of a mailbox's messages (RFC 9051 §6.3.2, RFC 3501 §6.3.1). */
 export interface MailboxSummary {

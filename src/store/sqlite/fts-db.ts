@@ -7,6 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { parseMessage } from '../../mime/index.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
+import { FTS_TEXT_MAX } from '../types.js';
 
 /** A stored message to index; without text the worker reads and parses its blob. */
 export interface IndexItem {
@@ -17,13 +18,7 @@ export interface IndexItem {
   truncated?: boolean;
 }
 
-/**
- * Characters of a message's text that go into the trigram index. Indexing costs CPU in
- * proportion to the text (a 1 MB text body took longer to index than to deliver), and mail
- * text is rarely longer. A message with more is marked `truncated`, and a search also reads
- * the whole text of those (see FtsDb.search), so no match is ever missed.
- */
-export const FTS_TEXT_MAX = 64 * 1024;
+export { FTS_TEXT_MAX };
 
 /** The text to index, and whether it was cut. */
 export function indexable(text: string): { text: string; truncated: boolean } {

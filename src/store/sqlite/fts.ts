@@ -114,7 +114,8 @@ export class FtsIndex {
       const n = cut.text.length;
       if (this.backlog + n > this.backlogChars) return { id: it.id, hash: it.hash };
       this.backlog += n;
-      return { id: it.id, hash: it.hash, text: cut.text, truncated: cut.truncated };
+      const truncated = cut.truncated || it.truncated === true;
+      return { id: it.id, hash: it.hash, text: cut.text, truncated };
     });
     this.post({ t: 'index', items: out });
   }

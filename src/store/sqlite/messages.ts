@@ -137,7 +137,12 @@ export class SqliteMessages {
               try {
                 const r = this.db.transaction(() => this.insert(p))();
                 if (r.newId !== null) {
-                  fresh.push({ id: r.newId, hash: p.hash, text: p.message.index.text });
+                  fresh.push({
+                    id: r.newId,
+                    hash: p.hash,
+                    text: p.message.index.text,
+                    truncated: p.message.index.textTruncated === true,
+                  });
                 }
                 outcomes.push({ ok: true, value: r.results });
               } catch (error) {
