@@ -297,4 +297,34 @@ describe('full-text index worker', () => {
       db.close();
     }
   });
+
+  test('the bytes of an expunged small message are purged once the store is quiet', async () => {
+    const { store, inbox } = await open();
+    const rows = () => {
+      const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM message_data').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      const m = newMessage('bytes', 'small body\r\n');
+      await store.append(m, [{ mailboxId: inbox }]);
+      const [rec] = await store.listMessages(inbox);
+      assert.equal(rows(), 1);
+      await store.expunge(inbox, { onlyDeleted: false });
+      // Gone as a message at once; its row waits for the purge.
+      await assert.rejects(store.readMessage(rec!.blobHash, rec!.size));
+      assert.equal(rows(), 1);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(rows(), 0);
+      // The same bytes again are stored again.
+      await store.append(m, [{ mailboxId: inbox }]);
+      const [again] = await store.listMessages(inbox);
+      assert.deepEqual(await store.readMessage(again!.blobHash, again!.size), m.raw);
+    } finally {
+      await store.close();
+    }
+  });
 });

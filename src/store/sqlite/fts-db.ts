@@ -207,10 +207,7 @@ export class FtsDb {
     let raw: Buffer;
     try {
       // A small message's bytes are a row of the mail database (message_data), others a file.
-      const row = this.stmt(
-        `SELECT d.data FROM mail.messages m JOIN mail.message_data d ON d.message_id = m.id
-         WHERE m.blob_hash = ?`,
-      )
+      const row = this.stmt('SELECT data FROM mail.message_data WHERE hash = ?')
         .pluck()
         .get(hash) as Buffer | undefined;
       raw = row ?? readFileSync(this.blobs.pathOf(hash));

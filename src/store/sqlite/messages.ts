@@ -18,6 +18,7 @@ import type {
   NewMessage,
   StoreFlagsResult,
 } from '../types.js';
+import { DataPurge } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
@@ -35,7 +36,10 @@ import { RecordCache } from './record-cache.js';
 /** Stored messages a transaction dropped: posted to the index and unlinked after commit. */
 export interface Orphans {
   docs: DocRef[];
+  /** Blob files to unlink. */
   hashes: string[];
+  /** message_data rows to purge. */
+  rows: string[];
 }
 
 interface PendingAppend {
@@ -63,6 +67,8 @@ export class SqliteMessages {
 
   /** Rows of recently used mailboxes (see record-cache.ts), kept current by the change bus. */
   readonly cache: RecordCache;
+  /** Reclaims the bytes of small messages once no message holds them. */
+  readonly purge: DataPurge;
 
   constructor(
     private readonly db: Db,
@@ -79,6 +85,7 @@ export class SqliteMessages {
       some: (mailboxId, uids) => recordRows(db, mailboxId, uids).map(toRecord),
     });
     bus.subscribe((ev) => this.cache.onEvent(ev));
+    this.purge = new DataPurge(db, durable);
   }
 
   /**
@@ -204,10 +211,11 @@ export class SqliteMessages {
       idx.search.references === undefined ? null : JSON.stringify(idx.search.references),
     );
     if (inserted.changes > 0 && size <= INLINE_MAX) {
+      // Bytes of an earlier copy may still wait for their purge: the same hash, the same bytes.
       stmt(
         this.db,
-        'INSERT INTO message_data (message_id, data) VALUES (last_insert_rowid(), ?)',
-      ).run(message.raw);
+        'INSERT INTO message_data (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING',
+      ).run(hash, message.raw);
     }
     const messageId = (
       stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number }
@@ -309,8 +317,8 @@ export class SqliteMessages {
     if (size === undefined || size <= INLINE_MAX) {
       const data = stmt(
         this.db,
-        `SELECT d.data FROM messages m JOIN message_data d ON d.message_id = m.id
-         WHERE m.blob_hash = ?`,
+        `SELECT d.data FROM message_data d WHERE d.hash = ?
+         AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = d.hash)`,
       )
         .pluck()
         .get(hash) as Buffer | undefined;
@@ -399,7 +407,7 @@ export class SqliteMessages {
       }
       const expunged = move
         ? this.removeRows(from, rows, modseq)
-        : { uids: [], orphans: { docs: [], hashes: [] } };
+        : { uids: [], orphans: { docs: [], hashes: [], rows: [] } };
       return { uidValidity, mapping, modseq, expunged };
     });
     if (!result) return { uidValidity: to.uidValidity, mapping: [], modseq: 0 };
@@ -474,22 +482,20 @@ export class SqliteMessages {
   /** Inside a transaction: drops stored messages no mailbox refers to. */
   collect(messageIds: number[]): Orphans {
     const ids = JSON.stringify([...new Set(messageIds)]);
-    // Those whose bytes are rows (message_data, gone with them by cascade) have no file.
-    const inline = new Set(
-      stmt(
-        this.db,
-        'SELECT message_id FROM message_data WHERE message_id IN (SELECT value FROM json_each(?))',
-      )
-        .pluck()
-        .all(ids) as number[],
-    );
     const orphans = stmt(
       this.db,
       `DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))
        AND NOT EXISTS (SELECT 1 FROM mailbox_messages WHERE message_id = messages.id)
        RETURNING id, blob_hash`,
     ).all(ids) as { id: number; blob_hash: string }[];
-    if (orphans.length === 0) return { docs: [], hashes: [] };
+    if (orphans.length === 0) return { docs: [], hashes: [], rows: [] };
+    const hashes = JSON.stringify(orphans.map((o) => o.blob_hash));
+    // Those whose bytes are rows (message_data) have no file: the rows go later (DataPurge).
+    const inline = new Set(
+      stmt(this.db, 'SELECT hash FROM message_data WHERE hash IN (SELECT value FROM json_each(?))')
+        .pluck()
+        .all(hashes) as string[],
+    );
     // The outbound queue refers to blobs by hash: those stay until the queue lets go.
     const queued = new Set(
       stmt(
@@ -497,13 +503,14 @@ export class SqliteMessages {
         'SELECT blob_hash FROM outbound WHERE blob_hash IN (SELECT value FROM json_each(?))',
       )
         .pluck()
-        .all(JSON.stringify(orphans.map((o) => o.blob_hash))) as string[],
+        .all(hashes) as string[],
     );
     return {
       docs: orphans.map((o) => ({ id: o.id, hash: o.blob_hash })),
       hashes: orphans
-        .filter((o) => !inline.has(o.id) && !queued.has(o.blob_hash))
+        .filter((o) => !inline.has(o.blob_hash) && !queued.has(o.blob_hash))
         .map((o) => o.blob_hash),
+      rows: [...inline],
     };
   }
 
@@ -514,6 +521,7 @@ export class SqliteMessages {
    */
   afterCollect(orphans: Orphans): void {
     this.fts.remove(orphans.docs);
+    this.purge.add(orphans.rows);
     // Unlinked once the commit that dropped their rows is durable: a crash before that brings
     // the rows back, and they need their files.
     void this.blobs.removeMany(

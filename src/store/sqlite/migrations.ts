@@ -118,10 +118,12 @@ CREATE TABLE outbound_recipients (
   {
     version: 5,
     // Small messages' bytes live in the database, committed with their rows: no file, no
-    // file and directory fsyncs (see messages.ts INLINE_MAX). Gone with their message row.
+    // file and directory fsyncs (see messages.ts INLINE_MAX). Keyed by the blob hash, like
+    // the files; rows no message holds are reclaimed later (data-purge.ts).
     sql: `
 CREATE TABLE message_data (
-  message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+  id INTEGER PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
   data BLOB NOT NULL
 );`,
   },

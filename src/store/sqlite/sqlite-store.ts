@@ -318,6 +318,7 @@ export class SqliteStore implements MailStore {
     // The worker finishes what was posted, and must let go of its attached connection to
     // letterbox.db before the last connection closes (which checkpoints the WAL).
     await this.fts.close();
+    this.messages.purge.close();
     this.db.close();
     this.wal.close();
   }
