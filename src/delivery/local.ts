@@ -32,8 +32,8 @@ export function indexMessage(raw: Buffer): MessageIndex {
 }
 
 /** RFC 5321 §4.4: the delivering server records the envelope sender in Return-Path. */
-export function withReturnPath(raw: Buffer, sender: string): Buffer {
-  return Buffer.concat([Buffer.from(`Return-Path: <${sender}>\r\n`), raw]);
+export function returnPathField(sender: string): string {
+  return `Return-Path: <${sender}>\r\n`;
 }
 
 export interface LocalDelivery {

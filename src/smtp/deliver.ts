@@ -3,7 +3,7 @@
 import { createResolver, type ResolveFn } from '../delivery/dns.js';
 import { fieldSpans, hasField, headerEnd, stripForgedAuthResults } from '../delivery/headers.js';
 import { verifyInbound } from '../delivery/inbound-auth.js';
-import { deliverLocal, withReturnPath } from '../delivery/local.js';
+import { deliverLocal, returnPathField } from '../delivery/local.js';
 import { parseAddressList } from '../mime/address.js';
 import { isStoreError } from '../store/errors.js';
 import type { Account, OutboundRecipientInput } from '../store/types.js';
@@ -109,7 +109,7 @@ export async function deliverTransaction(
     id,
     recipient: tx.recipients.length === 1 ? tx.recipients[0]!.address : undefined,
   });
-  const stored = Buffer.concat([Buffer.from(received + authHeaders), message]);
+  const trace = Buffer.from(received + authHeaders);
 
   const accounts = new Map<number, Account>();
   const remote: OutboundRecipientInput[] = [];
@@ -129,7 +129,8 @@ export async function deliverTransaction(
   try {
     if (accounts.size > 0) {
       await deliverLocal(s.ctx.store, {
-        raw: withReturnPath(stored, tx.sender),
+        // One copy of a large message, with every header we add in front.
+        raw: Buffer.concat([Buffer.from(returnPathField(tx.sender)), trace, message]),
         accounts: [...accounts.values()],
       });
     }
@@ -137,7 +138,7 @@ export async function deliverTransaction(
       await s.ctx.store.enqueueOutbound({
         sender: tx.sender,
         recipients: remote,
-        raw: stored,
+        raw: Buffer.concat([trace, message]),
         envid: tx.params.envid,
         ret: tx.params.ret,
         accountId: s.state.account?.id,
@@ -153,7 +154,12 @@ export async function deliverTransaction(
     return;
   }
   log.info(
-    { from: tx.sender, local: accounts.size, remote: remote.length, size: stored.length },
+    {
+      from: tx.sender,
+      local: accounts.size,
+      remote: remote.length,
+      size: trace.length + message.length,
+    },
     'message accepted',
   );
   s.reply(R.messageAccepted(id));
