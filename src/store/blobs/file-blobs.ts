@@ -1,7 +1,7 @@
 // Content-addressed message files: blobs/ab/cd/<sha256>. A file under its final name is always
 // complete: it is written to tmp/, fsynced, renamed into place, and its directory fsynced
 // before the transaction that references it commits. Identical messages are stored once.
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants, readFileSync, unlink } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -12,19 +12,6 @@ export const SYNC_READ_MAX = 128 * 1024;
 
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/** Above this, hashing goes to the thread pool (about a millisecond of CPU per megabyte). */
-const HASH_OFF_THREAD = 256 * 1024;
-
-/**
- * sha256 in hex; a large buffer is hashed in the thread pool (WebCrypto's digest runs there),
- * so a 1 MB delivery does not hold the event loop while it is hashed.
- */
-export async function sha256Async(data: Buffer): Promise<string> {
-  if (data.length < HASH_OFF_THREAD) return sha256(data);
-  const digest = await webcrypto.subtle.digest('SHA-256', data);
-  return Buffer.from(digest).toString('hex');
 }
 
 export class FileBlobStore {

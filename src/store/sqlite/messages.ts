@@ -1,7 +1,7 @@
 // Messages in SQLite: append with group commit, flags, copy/move, expunge, blob collection
 // (reads are in message-reads.ts).
 import type { FileBlobStore } from '../blobs/file-blobs.js';
-import { fsyncDir, sha256Async } from '../blobs/file-blobs.js';
+import { fsyncDir, sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
 import type { ChangeBus } from '../events.js';
 import { applyFlags, decodeFlags, encodeFlags, normalizeFlags, sameFlags } from '../flags.js';
@@ -97,7 +97,7 @@ export class SqliteMessages {
    */
   async append(message: NewMessage, targets: AppendTarget[]): Promise<AppendResult[]> {
     if (targets.length === 0) throw new StoreError('INVALID', 'append needs a target mailbox');
-    const hash = await sha256Async(message.raw);
+    const hash = sha256(message.raw);
     this.hold(hash);
     try {
       const dirs = message.raw.length <= INLINE_MAX ? [] : await this.blobs.put(hash, message.raw);

@@ -2,7 +2,7 @@
 // their DSN parameters (RFC 3461), attempts and next attempt time. The worker comes later.
 
 import type { FileBlobStore } from '../blobs/file-blobs.js';
-import { fsyncDir, sha256Async } from '../blobs/file-blobs.js';
+import { fsyncDir, sha256 } from '../blobs/file-blobs.js';
 import type { DsnNotify, NewOutbound, OutboundItem, OutboundState } from '../types.js';
 import { type Db, stmt, tx } from './db.js';
 
@@ -27,7 +27,7 @@ export class SqliteQueue {
   ) {}
 
   async enqueue(m: NewOutbound): Promise<number> {
-    const hash = await sha256Async(m.raw);
+    const hash = sha256(m.raw);
     // Held until the row commits: an expunge of an identical message must not unlink it.
     this.holds.hold(hash);
     try {
