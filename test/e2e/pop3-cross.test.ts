@@ -36,6 +36,7 @@ test('deliver, RETR marks \\Seen, DELE + QUIT expunges at once; another account 
     await eventually(
       () => events.some((e) => e.kind === 'flags' && e.mailboxId === fx.inboxId),
       'the \\Seen flags event',
+      5000,
     );
     assert.match(await c.cmd('DELE 1'), /^\+OK/);
     assert.equal(events.filter((e) => e.kind === 'expunge').length, 0, 'nothing before QUIT');

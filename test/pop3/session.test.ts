@@ -145,7 +145,7 @@ describe('TRANSACTION state', () => {
       (await fx.ts.server.ctx.store.listMessages(fx.inboxId))
         .find((r) => r.uid === uid)!
         .flags.includes('\\Seen');
-    await eventually(() => seen(uids[1]!), 'RETR 2 marked \\Seen');
+    await eventually(() => seen(uids[1]!), 'RETR 2 marked \\Seen', 5000);
     assert.ok(!(await seen(uids[0]!)));
     await quit(c);
   });

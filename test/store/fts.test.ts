@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { FTS_TEXT_MAX } from '../../src/store/sqlite/fts-db.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
+import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
 
 let dir: string;
@@ -90,7 +91,7 @@ describe('full-text index worker', () => {
       // At once for searches (they join the live mailbox rows) ...
       assert.deepEqual(await store.searchText(inbox, 'words'), [2]);
       // ... and from the index itself after the worker's quiet time (DELETE_IDLE_MS).
-      await new Promise((r) => setTimeout(r, 700));
+      await eventually(() => indexedDocs().length === 1, 'the deletion from the index');
     } finally {
       await store.close();
     }
@@ -265,8 +266,10 @@ describe('full-text index worker', () => {
       // The index is rebuilt from the file too.
       assert.deepEqual(await s.store.searchText(s.inbox, 'TINY'), [rec!.uid]);
       await s.store.expunge(s.inbox, { onlyDeleted: false });
-      await new Promise((r) => setTimeout(r, 100));
-      assert.equal(existsSync(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h)), false);
+      await eventually(
+        () => !existsSync(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h)),
+        'the file unlinked once the expunge is durable',
+      );
     } finally {
       await s.store.close();
     }
@@ -317,8 +320,7 @@ describe('full-text index worker', () => {
       // Gone as a message at once; its row waits for the purge.
       await assert.rejects(store.readMessage(rec!.blobHash, rec!.size));
       assert.equal(rows(), 1);
-      await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(rows(), 0);
+      await eventually(() => rows() === 0, 'the purge of the row', 10_000);
       // The same bytes again are stored again.
       await store.append(m, [{ mailboxId: inbox }]);
       const [again] = await store.listMessages(inbox);
