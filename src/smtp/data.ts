@@ -1,6 +1,7 @@
 // DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030): receive the message bytes with the size
 // limit enforced while reading, then hand them to delivery.
 import { deliverTransaction } from './deliver.js';
+import { assemble } from './headroom.js';
 import type { SmtpSession } from './session.js';
 import { BdatReader } from './wire/bdat-reader.js';
 import type { SmtpCommand } from './wire/command.js';
@@ -49,7 +50,7 @@ export async function dataCommand(s: SmtpSession): Promise<void> {
     s.reply(refusal);
     return;
   }
-  await deliverTransaction(s, tx, Buffer.concat(chunks));
+  await deliverTransaction(s, tx, assemble(chunks));
 }
 
 export async function bdatCommand(
@@ -97,5 +98,5 @@ export async function bdatCommand(
     s.reply(R.messageTooBig(max));
     return;
   }
-  await deliverTransaction(s, tx, Buffer.concat(tx.chunks));
+  await deliverTransaction(s, tx, assemble(tx.chunks));
 }

@@ -8,6 +8,7 @@ import { parseAddressList } from '../mime/address.js';
 import { isStoreError } from '../store/errors.js';
 import type { Account, OutboundRecipientInput } from '../store/types.js';
 import { ownsAddress } from './envelope.js';
+import { prepend } from './headroom.js';
 import type { SmtpSession } from './session.js';
 import type { Transaction } from './state.js';
 import { newMessageId, receivedHeader, rfc5322Date, withProtocol } from './trace.js';
@@ -129,8 +130,8 @@ export async function deliverTransaction(
   try {
     if (accounts.size > 0) {
       await deliverLocal(s.ctx.store, {
-        // One copy of a large message, with every header we add in front.
-        raw: Buffer.concat([Buffer.from(returnPathField(tx.sender)), trace, message]),
+        // Every header we add, in front of the message without copying it (headroom.ts).
+        raw: prepend(Buffer.concat([Buffer.from(returnPathField(tx.sender)), trace]), message),
         accounts: [...accounts.values()],
       });
     }
