@@ -33,3 +33,9 @@ test('a WAL file that cannot be opened fails the sync (the write is not confirme
   const wal = new WalSync(join(tmpdir(), 'no-such-dir-lb', 'x-wal'));
   await assert.rejects(wal.sync(), /ENOENT/);
 });
+
+test('WalSync.none (a database not in WAL mode) has nothing to sync', async () => {
+  const wal = WalSync.none();
+  await wal.sync();
+  wal.close();
+});

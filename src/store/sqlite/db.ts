@@ -11,8 +11,10 @@ export type Db = Database.Database;
 export function openDatabase(file: string): Db {
   mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  // WalSync makes NORMAL as durable as FULL; without a WAL (a file system that cannot hold
+  // one) there is nothing for it to sync, so each commit syncs itself.
+  db.pragma(mode === 'wal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
   // No memory map (mmap_size): it made POP3 RETR of small messages ~15% faster, but every
   // page it touches counts in the server's RSS (the 10,000-IDLE memory target).
   db.pragma('foreign_keys = ON');

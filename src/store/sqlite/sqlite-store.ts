@@ -83,7 +83,9 @@ export class SqliteStore implements MailStore {
       opts.onFtsError ?? ((err) => process.emitWarning(`full-text index: ${String(err)}`)),
       opts.ftsBacklogChars,
     );
-    return new SqliteStore(db, blobs, fts, new WalSync(`${mailFile}-wal`), opts);
+    const walMode = db.pragma('journal_mode', { simple: true }) === 'wal';
+    const wal = walMode ? new WalSync(`${mailFile}-wal`) : WalSync.none();
+    return new SqliteStore(db, blobs, fts, wal, opts);
   }
 
   /**

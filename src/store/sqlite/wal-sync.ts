@@ -17,10 +17,16 @@ export class WalSync {
   /** The fsync that starts when `current` ends: it covers every commit made meanwhile. */
   private next: Promise<void> | null = null;
 
-  constructor(private readonly walFile: string) {}
+  constructor(private readonly walFile: string | null) {}
+
+  /** For a database not in WAL mode: its commits sync themselves (synchronous=FULL). */
+  static none(): WalSync {
+    return new WalSync(null);
+  }
 
   /** Resolves once every transaction committed before the call is on disk. */
   sync(): Promise<void> {
+    if (this.walFile === null) return Promise.resolve();
     // The running fsync may have started before the caller's commit: wait for the next one.
     if (this.next) return this.next;
     if (!this.current) return this.start();
@@ -42,7 +48,7 @@ export class WalSync {
 
   private start(): Promise<void> {
     try {
-      this.fd ??= openSync(this.walFile, 'r+');
+      this.fd ??= openSync(this.walFile as string, 'r+');
     } catch (err) {
       return Promise.reject(err);
     }
