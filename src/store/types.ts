@@ -121,6 +121,9 @@ export interface MailboxSummary {
   firstUnseen: number;
 }
 
+/** Header fields SEARCH compares from the stored index (MessageIndex.search). */
+export type SearchHeaderField = 'from' | 'to' | 'cc' | 'bcc' | 'subject';
+
 /** One message as seen in one mailbox. */
 export interface MessageRecord {
   uid: number;
@@ -309,7 +312,7 @@ export interface MailStore {
    */
   getSearchField(
     mailboxId: number,
-    field: 'from' | 'to' | 'cc' | 'bcc' | 'subject',
+    field: SearchHeaderField,
     uids: number[],
   ): Promise<Map<number, string>>;
   /** Like getMessages without the parsed index: cheap, for FLAGS / UID / MODSEQ / sizes. */

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { FTS_TEXT_MAX } from '../../src/store/sqlite/fts-db.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
+import { FTS_TEXT_MAX } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
 

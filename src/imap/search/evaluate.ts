@@ -17,7 +17,7 @@
 import { decodeEncodedWords } from '../../mime/encoded-words.js';
 import { type HeaderField, parseHeaders } from '../../mime/headers.js';
 import type { PartNode } from '../../mime/types.js';
-import type { MailStore, MessageDetail } from '../../store/types.js';
+import type { MailStore, MessageDetail, SearchHeaderField } from '../../store/types.js';
 import type { ImapDate } from '../wire/dates.js';
 import type { DateOp, SearchKey } from '../wire/search-keys.js';
 import {
@@ -47,7 +47,7 @@ export interface SearchContext {
    * rest of the details: FROM and SUBJECT over a whole mailbox read one column. Optional:
    * without it, the field is taken from `details`.
    */
-  field?: (name: StoredHeader, uids: number[]) => Promise<Map<number, string>>;
+  field?: (name: SearchHeaderField, uids: number[]) => Promise<Map<number, string>>;
   /** RFC 5182 saved result (UIDs), or null when none was saved. */
   saved: number[] | null;
   maxSeq: number;
@@ -56,9 +56,7 @@ export interface SearchContext {
   recent: Set<number>;
 }
 
-export type StoredHeader = 'from' | 'to' | 'cc' | 'bcc' | 'subject';
-
-const STORED_HEADERS: Record<string, StoredHeader> = {
+const STORED_HEADERS: Record<string, SearchHeaderField> = {
   FROM: 'from',
   TO: 'to',
   CC: 'cc',

@@ -18,8 +18,6 @@ export interface IndexItem {
   truncated?: boolean;
 }
 
-export { FTS_TEXT_MAX };
-
 /** The text to index, and whether it was cut. */
 export function indexable(text: string): { text: string; truncated: boolean } {
   return text.length > FTS_TEXT_MAX

@@ -16,6 +16,7 @@ import type {
   MessageDetail,
   MessageRecord,
   NewMessage,
+  SearchHeaderField,
   StoreFlagsResult,
 } from '../types.js';
 import { DataPurge } from './data-purge.js';
@@ -278,28 +279,29 @@ export class SqliteMessages {
     }
   }
 
+  /** The mailbox's UIDVALIDITY, which ties its cached rows to it; null when it is gone. */
+  private validity(mailboxId: number): number | null {
+    return this.mailboxes.getById(mailboxId)?.uidValidity ?? null;
+  }
+
   list(mailboxId: number, changedSince?: number): MessageRecord[] {
-    const mb = this.mailboxes.getById(mailboxId);
-    if (!mb) return [];
-    const all = this.cache.list(mailboxId, mb.uidValidity);
+    const v = this.validity(mailboxId);
+    if (v === null) return [];
+    const all = this.cache.list(mailboxId, v);
     return changedSince === undefined ? all : all.filter((r) => r.modseq > changedSince);
   }
 
   summary(mailboxId: number): MailboxSummary {
-    const mb = this.mailboxes.getById(mailboxId);
-    if (!mb) return { uids: [], keywords: [], firstUnseen: 0 };
-    return this.cache.summary(mailboxId, mb.uidValidity);
+    const v = this.validity(mailboxId);
+    if (v === null) return { uids: [], keywords: [], firstUnseen: 0 };
+    return this.cache.summary(mailboxId, v);
   }
 
   /** See MailStore.getSearchField; kept in the row cache as searches read them. */
-  searchField(
-    mailboxId: number,
-    field: 'from' | 'to' | 'cc' | 'bcc' | 'subject',
-    uids: number[],
-  ): Map<number, string> {
-    const mb = this.mailboxes.getById(mailboxId);
-    if (!mb) return new Map();
-    return this.cache.field(mailboxId, mb.uidValidity, field, uids, (missing) =>
+  searchField(mailboxId: number, field: SearchHeaderField, uids: number[]): Map<number, string> {
+    const v = this.validity(mailboxId);
+    if (v === null) return new Map();
+    return this.cache.field(mailboxId, v, field, uids, (missing) =>
       searchField(this.db, mailboxId, field, missing),
     );
   }

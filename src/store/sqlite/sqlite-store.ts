@@ -26,6 +26,7 @@ import type {
   OutboundItem,
   Pop3Policy,
   Resolution,
+  SearchHeaderField,
   SpecialUse,
   StoreFlagsResult,
 } from '../types.js';
@@ -253,7 +254,7 @@ export class SqliteStore implements MailStore {
   }
   async getSearchField(
     mailboxId: number,
-    field: 'from' | 'to' | 'cc' | 'bcc' | 'subject',
+    field: SearchHeaderField,
     uids: number[],
   ): Promise<Map<number, string>> {
     return this.messages.searchField(mailboxId, field, uids);
