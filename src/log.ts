@@ -1,8 +1,28 @@
 // Logging: pino JSON to stdout, pretty when stdout is a terminal. One root logger per process,
 // one child per connection (see net/). Never log a password or a message body.
-import { type Logger, pino } from 'pino';
+//
+// A pino child logger is a full logger object (its own level methods, shapes and serialized
+// bindings: about a kilobyte), and a connection makes two or three of them. Ten thousand
+// connections in IDLE write almost nothing at the configured level, so children here are lazy:
+// a small object with the bindings, which makes the pino child on its first enabled call.
+import { type Logger as PinoLogger, pino } from 'pino';
 
-export type { Logger };
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+type Bindings = Record<string, unknown>;
+type LogFn = PinoLogger['info'];
+
+/** The part of pino's logger Letterbox uses; a pino logger is one. */
+export interface Logger {
+  level: string;
+  isLevelEnabled(level: string): boolean;
+  child(bindings: Bindings): Logger;
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  fatal: LogFn;
+}
 
 export interface LogOptions {
   level?: string;
@@ -10,22 +30,109 @@ export interface LogOptions {
   pretty?: boolean;
 }
 
+/** A child whose pino logger is made on first use at an enabled level. */
+class LazyChild implements Logger {
+  private made: Logger | undefined;
+
+  constructor(
+    private readonly root: Logger,
+    /** Every binding from the root down, merged (a later child's key wins). */
+    private readonly bindings: Bindings,
+  ) {}
+
+  get level(): string {
+    return this.root.level;
+  }
+
+  set level(level: string) {
+    this.root.level = level;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return this.root.isLevelEnabled(level);
+  }
+
+  child(bindings: Bindings): Logger {
+    return new LazyChild(this.root, { ...this.bindings, ...bindings });
+  }
+
+  private emit(level: Level, args: unknown[]): void {
+    if (!this.root.isLevelEnabled(level)) return;
+    this.made ??= this.root.child(this.bindings);
+    (this.made[level] as (...a: unknown[]) => void)(...args);
+  }
+
+  trace(...args: unknown[]): void {
+    this.emit('trace', args);
+  }
+  debug(...args: unknown[]): void {
+    this.emit('debug', args);
+  }
+  info(...args: unknown[]): void {
+    this.emit('info', args);
+  }
+  warn(...args: unknown[]): void {
+    this.emit('warn', args);
+  }
+  error(...args: unknown[]): void {
+    this.emit('error', args);
+  }
+  fatal(...args: unknown[]): void {
+    this.emit('fatal', args);
+  }
+}
+
+/** The root logger, whose children are lazy (see above). */
+class Root implements Logger {
+  constructor(private readonly pino: PinoLogger) {}
+
+  get level(): string {
+    return this.pino.level;
+  }
+
+  set level(level: string) {
+    this.pino.level = level;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return this.pino.isLevelEnabled(level);
+  }
+
+  child(bindings: Bindings): Logger {
+    return new LazyChild(this.pino, bindings);
+  }
+
+  trace: LogFn = (...args: Parameters<LogFn>) => this.pino.trace(...args);
+  debug: LogFn = (...args: Parameters<LogFn>) => this.pino.debug(...args);
+  info: LogFn = (...args: Parameters<LogFn>) => this.pino.info(...args);
+  warn: LogFn = (...args: Parameters<LogFn>) => this.pino.warn(...args);
+  error: LogFn = (...args: Parameters<LogFn>) => this.pino.error(...args);
+  fatal: LogFn = (...args: Parameters<LogFn>) => this.pino.fatal(...args);
+}
+
+/** Lazy children for an existing pino logger (tests hand one in). */
+export function wrapLogger(logger: PinoLogger): Logger {
+  return new Root(logger);
+}
+
 export function createLogger(opts: LogOptions = {}): Logger {
   const level = opts.level ?? process.env.LETTERBOX_LOG_LEVEL ?? 'info';
   const pretty = opts.pretty ?? process.stdout.isTTY === true;
   if (pretty) {
-    return pino({
-      level,
-      transport: {
-        target: 'pino-pretty',
-        options: { colorize: true, translateTime: 'SYS:HH:MM:ss' },
-      },
-    });
+    return wrapLogger(
+      pino({
+        level,
+        transport: {
+          target: 'pino-pretty',
+          options: { colorize: true, translateTime: 'SYS:HH:MM:ss' },
+        },
+      }),
+    );
   }
-  return pino({ level, base: { pid: process.pid } });
+  return wrapLogger(pino({ level, base: { pid: process.pid } }));
 }
 
 /** A logger that drops everything: for tests and library use. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return wrapLogger(pino({ level: 'silent' }));
 }

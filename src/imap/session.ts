@@ -26,7 +26,7 @@ import {
   type Selected,
   type SessionState,
 } from './state.js';
-import { ImapParseError, type ParsedCommand, parseCommand, tryParse } from './wire/parser.js';
+import { ImapParseError, parseCommand, tryParse } from './wire/parser.js';
 import { CommandReceiver, type ReceivedCommand, type ReceiverEvent } from './wire/receiver.js';
 import { sequenceSetToString, type WriteOptions } from './wire/serializer.js';
 
@@ -51,8 +51,13 @@ export class ImapSession {
   private out: Buffer[] = [];
   private outBytes = 0;
   private compress: DeflateChannel | null = null;
-  private pendingRead: Promise<Buffer | null> | null = null;
-  private wakeResolve: (() => void) | null = null;
+  /** A read from the connection is under way (it outlives a wake-up). */
+  private reading = false;
+  /** What the last read gave, until nextEvent takes it. */
+  private readOutcome: { chunk: Buffer | null } | { error: unknown } | undefined;
+  /** nextEvent waiting: called when the read completes, or by wake() when wakeable. */
+  private waiter: (() => void) | null = null;
+  private waiterWakeable = false;
   private wakePending = false;
   private unsubscribe: (() => void) | null = null;
   private shutdownRequested = false;
@@ -153,22 +158,43 @@ export class ImapSession {
 
   // ---- input --------------------------------------------------------------------------
 
-  private readInput(): Promise<Buffer | null> {
-    if (!this.pendingRead) {
-      this.pendingRead = this.conn.readChunk().then(async (chunk) => {
-        if (chunk === null || !this.compress) return chunk;
-        return this.compress.inflate(chunk);
-      });
+  /**
+   * Starts a read unless one is under way or its result waits. One permanent callback and a
+   * waiter promise per wait, rather than a race of fresh promises: thousands of sessions sit
+   * here in IDLE, and each suspended promise chain costs memory.
+   */
+  private startRead(): void {
+    if (this.reading || this.readOutcome !== undefined) return;
+    this.reading = true;
+    this.conn.readChunk().then(this.onChunk);
+  }
+
+  private readonly onChunk = (chunk: Buffer | null): void => {
+    if (chunk !== null && this.compress) {
+      this.compress.inflate(chunk).then(
+        (inflated) => this.settleRead({ chunk: inflated }),
+        (error: unknown) => this.settleRead({ error }),
+      );
+      return;
     }
-    return this.pendingRead;
+    this.settleRead({ chunk });
+  };
+
+  private settleRead(outcome: { chunk: Buffer | null } | { error: unknown }): void {
+    this.reading = false;
+    this.readOutcome = outcome;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
   }
 
   /** Wakes a session waiting with wakeable = true (IDLE, shutdown). */
   wake(): void {
     this.wakePending = true;
-    const r = this.wakeResolve;
-    this.wakeResolve = null;
-    r?.();
+    const w = this.waiterWakeable ? this.waiter : null;
+    if (!w) return;
+    this.waiter = null;
+    w();
   }
 
   /**
@@ -186,18 +212,20 @@ export class ImapSession {
       await this.flush();
       // A wake() that came while flushing must not be lost: check again before waiting.
       if (wakeable && this.wakePending) continue;
-      const read = this.readInput();
-      const woke = wakeable
-        ? new Promise<'wake'>((resolve) => {
-            this.wakeResolve = () => resolve('wake');
-          })
-        : null;
-      const r = woke ? await Promise.race([read, woke]) : await read;
-      this.wakeResolve = null;
-      if (r === 'wake') continue;
-      this.pendingRead = null;
-      if (r === null) return { kind: 'eof' };
-      this.rx.feed(r);
+      this.startRead();
+      if (this.readOutcome === undefined) {
+        await new Promise<void>((resolve) => {
+          this.waiter = resolve;
+          this.waiterWakeable = wakeable;
+        });
+        // Woken with the read still under way: the loop reports the wake.
+        if (this.readOutcome === undefined) continue;
+      }
+      const outcome = this.readOutcome;
+      this.readOutcome = undefined;
+      if ('error' in outcome) throw outcome.error;
+      if (outcome.chunk === null) return { kind: 'eof' };
+      this.rx.feed(outcome.chunk);
     }
   }
 
@@ -245,11 +273,11 @@ export class ImapSession {
     }
   }
 
-  private async onEvent(ev: ReceiverEvent): Promise<void> {
+  /** Not async: the command's own promise is returned (one suspended frame fewer in IDLE). */
+  private onEvent(ev: ReceiverEvent): Promise<void> | undefined {
     switch (ev.kind) {
       case 'command':
-        await this.dispatch(ev.command);
-        return;
+        return this.dispatch(ev.command);
       case 'continue':
         // RFC 9051 §7.5: the size was checked by the receiver before we say go ahead.
         this.send(`+ ${ev.text}\r\n`);
@@ -268,7 +296,7 @@ export class ImapSession {
         return;
       case 'line-too-long':
         this.send(formatTagged(ev.tag ?? '*', { status: 'BAD', text: 'Command line too long' }));
-        await this.countBad();
+        this.countBad();
         return;
       case 'line':
         this.send(formatTagged('*', { status: 'BAD', text: 'Unexpected line' }));
@@ -276,7 +304,7 @@ export class ImapSession {
     }
   }
 
-  private async countBad(): Promise<void> {
+  private countBad(): void {
     if (++this.badCommands < IMAP_LIMITS.maxBadCommands) return;
     this.untaggedStatus('BYE', undefined, 'Too many invalid commands');
     this.state = { kind: 'logout' };
@@ -305,13 +333,13 @@ export class ImapSession {
     const cmd = parseCommand(received);
     if (cmd instanceof ImapParseError) {
       this.send(formatTagged(cmd.tag ?? '*', { status: 'BAD', text: cmd.message }));
-      await this.countBad();
+      this.countBad();
       return;
     }
     const spec = COMMANDS.get(cmd.name);
     if (!spec) {
       this.send(formatTagged(cmd.tag, { status: 'BAD', text: `Unknown command ${cmd.name}` }));
-      await this.countBad();
+      this.countBad();
       return;
     }
     if (!spec.states.includes(this.state.kind)) {
@@ -328,7 +356,7 @@ export class ImapSession {
       this.send(
         formatTagged(cmd.tag, { status: args.status, code: args.code, text: args.message }),
       );
-      if (args.status === 'BAD') await this.countBad();
+      if (args.status === 'BAD') this.countBad();
       return;
     }
     this.badCommands = 0;
@@ -344,7 +372,14 @@ export class ImapSession {
         return;
       }
     }
-    const completion = await this.runCommand(spec.run, args, cmd);
+    let completion: Completion;
+    try {
+      completion = await spec.run(this, args as never, cmd);
+    } catch (err) {
+      const failed = errorCompletion(err);
+      if (failed.internal) this.log.error({ err, command: cmd.name }, 'IMAP command failed');
+      completion = failed.completion;
+    }
     if (this.state.kind === 'selected') {
       // RFC 9051 §7.5.1: no EXPUNGE while answering FETCH, STORE or SEARCH (their UID forms
       // may have them).
@@ -357,20 +392,6 @@ export class ImapSession {
       return;
     }
     this.send(formatTagged(cmd.tag, completion));
-  }
-
-  private async runCommand(
-    run: (s: ImapSession, args: never, cmd: ParsedCommand) => Promise<Completion>,
-    args: unknown,
-    cmd: ParsedCommand,
-  ): Promise<Completion> {
-    try {
-      return await run(this, args as never, cmd);
-    } catch (err) {
-      const { completion, internal } = errorCompletion(err);
-      if (internal) this.log.error({ err, command: cmd.name }, 'IMAP command failed');
-      return completion;
-    }
   }
 
   // ---- authentication and the selected mailbox ----------------------------------------
