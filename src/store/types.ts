@@ -109,7 +109,7 @@ export interface MessageIndex {
  * text is rarely longer. A message with more is marked, and a search also reads the whole
  * text of those, so no match is ever missed.
  */
-export const FTS_TEXT_MAX = 64 * 1024;
+export const FTS_TEXT_MAX = 16 * 1024;
 
 /** What SELECT reports of a mailbox's messages (RFC 9051 §6.3.2, RFC 3501 §6.3.1). */
 export interface MailboxSummary {

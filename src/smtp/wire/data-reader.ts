@@ -47,6 +47,8 @@ const DOT = 0x2e;
 const CR_BUF = Buffer.from('\r');
 const LF_BUF = Buffer.from('\n');
 const CRLF_BUF = Buffer.from('\r\n');
+/** Pieces of one push passed on as views before they are gathered into one copy. */
+const MAX_VIEWS = 32;
 
 // Where the decoder stands in the raw byte stream.
 const LINE_START = 0; // just after a CRLF (or at the very beginning)
@@ -68,7 +70,7 @@ export class DataDecoder {
   private readonly sink: (data: Buffer) => void;
   private readonly kept: Buffer[] = [];
   // Output of the push in progress (see emit).
-  private first: Buffer | null = null;
+  private views: Buffer[] = [];
   private scratch: Buffer | null = null;
   private used = 0;
   private chunkLength = 0;
@@ -236,20 +238,21 @@ export class DataDecoder {
     if (to > from) this.emit(chunk.subarray(from, to));
   }
 
-  // Output of the current push is gathered and handed on once at its end. The first piece is
-  // kept as a view (zero copy, the common case of a chunk of ordinary lines); once there is a
-  // second piece, everything is copied into one scratch Buffer, so that a chunk full of bare
-  // line endings (normalized one by one) costs one onData call, not one per byte.
+  // Output of the current push is gathered and handed on at its end. Pieces are views into
+  // the chunk (zero copy: a stuffed dot only splits the chunk in two views) up to MAX_VIEWS;
+  // past that, everything is copied into one scratch Buffer, so that a chunk full of bare
+  // line endings (normalized one by one) costs a few sink calls, not one per byte.
   private emit(data: Buffer): void {
     if (this.scratch === null) {
-      if (this.first === null) {
-        this.first = data;
+      if (this.views.length < MAX_VIEWS) {
+        this.views.push(data);
         return;
       }
       // Worst case: every input byte becomes two (bare LF -> CRLF), plus a withheld CR.
       this.scratch = Buffer.allocUnsafe(2 * this.chunkLength + 2);
-      this.used = this.first.copy(this.scratch, 0);
-      this.first = null;
+      this.used = 0;
+      for (const v of this.views) this.used += v.copy(this.scratch, this.used);
+      this.views = [];
     }
     if (data.length < 16) {
       for (let k = 0; k < data.length; k++) this.scratch[this.used++] = data[k];
@@ -259,11 +262,17 @@ export class DataDecoder {
   }
 
   private drain(): void {
-    const data = this.scratch === null ? this.first : this.scratch.subarray(0, this.used);
-    this.first = null;
-    this.scratch = null;
-    this.used = 0;
-    if (data === null) return;
+    if (this.scratch !== null) {
+      this.pass(this.scratch.subarray(0, this.used));
+      this.scratch = null;
+      this.used = 0;
+      return;
+    }
+    for (const v of this.views) this.pass(v);
+    this.views = [];
+  }
+
+  private pass(data: Buffer): void {
     const before = this.decoded;
     this.decoded += data.length;
     if (this.overflow) return;
