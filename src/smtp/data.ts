@@ -2,6 +2,7 @@
 // limit enforced while reading, then hand them to delivery.
 import { deliverTransaction } from './deliver.js';
 import { assemble } from './headroom.js';
+import { give } from './message-memory.js';
 import type { SmtpSession } from './session.js';
 import { BdatReader } from './wire/bdat-reader.js';
 import type { SmtpCommand } from './wire/command.js';
@@ -50,7 +51,10 @@ export async function dataCommand(s: SmtpSession): Promise<void> {
     s.reply(refusal);
     return;
   }
-  await deliverTransaction(s, tx, assemble(chunks));
+  const message = assemble(chunks);
+  await deliverTransaction(s, tx, message);
+  // Delivery answered: the store copied what it keeps (file, rows, index text).
+  give(message);
 }
 
 export async function bdatCommand(
@@ -98,5 +102,7 @@ export async function bdatCommand(
     s.reply(R.messageTooBig(max));
     return;
   }
-  await deliverTransaction(s, tx, assemble(tx.chunks));
+  const message = assemble(tx.chunks);
+  await deliverTransaction(s, tx, message);
+  give(message);
 }

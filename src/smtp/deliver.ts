@@ -9,6 +9,7 @@ import { isStoreError } from '../store/errors.js';
 import type { Account, OutboundRecipientInput } from '../store/types.js';
 import { ownsAddress } from './envelope.js';
 import { prepend } from './headroom.js';
+import { pin } from './message-memory.js';
 import type { SmtpSession } from './session.js';
 import type { Transaction } from './state.js';
 import { newMessageId, receivedHeader, rfc5322Date, withProtocol } from './trace.js';
@@ -95,6 +96,8 @@ export async function deliverTransaction(
       return;
     }
     authHeaders = auth.headers;
+    // The checks that timed out still run, reading the message: its memory is not reused.
+    if (auth.timedOut) pin(body);
   }
 
   const received = receivedHeader({

@@ -1,7 +1,9 @@
 // A received message assembled once with free room in front of it, so that the header fields
 // delivery adds (Return-Path, Received, Authentication-Results) are written into that room
 // instead of copying the whole message again: for a 1 MB message that is a megabyte less to
-// copy, and to collect, per delivery.
+// copy, and to collect, per delivery. The memory comes from message-memory.ts and goes back
+// there once the message is delivered.
+import { take } from './message-memory.js';
 
 /** Bytes kept free in front of a message: the trace fields we add fit with room to spare. */
 const HEADROOM = 4096;
@@ -14,7 +16,7 @@ export function assemble(chunks: readonly Buffer[]): Buffer {
   let total = 0;
   for (const c of chunks) total += c.length;
   // Its own memory (never a pooled slab shared with other buffers): the room is ours to write.
-  const all = Buffer.allocUnsafeSlow(HEADROOM + total);
+  const all = take(HEADROOM + total);
   let at = HEADROOM;
   for (const c of chunks) at += c.copy(all, at);
   const message = all.subarray(HEADROOM);
