@@ -58,8 +58,8 @@ class LazyChild implements Logger {
 
   private emit(level: Level, args: unknown[]): void {
     if (!this.root.isLevelEnabled(level)) return;
-    this.made ??= this.root.child(this.bindings);
-    (this.made[level] as (...a: unknown[]) => void)(...args);
+    const made = (this.made ??= this.root.child(this.bindings));
+    (made[level] as (...a: unknown[]) => void).apply(made, args);
   }
 
   trace(...args: unknown[]): void {

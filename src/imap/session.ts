@@ -171,10 +171,13 @@ export class ImapSession {
 
   private readonly onChunk = (chunk: Buffer | null): void => {
     if (chunk !== null && this.compress) {
-      this.compress.inflate(chunk).then(
-        (inflated) => this.settleRead({ chunk: inflated }),
-        (error: unknown) => this.settleRead({ error }),
-      );
+      // Any failure, thrown or rejected, reaches nextEvent (never an unhandled rejection).
+      Promise.resolve(chunk)
+        .then((c) => this.compress!.inflate(c))
+        .then(
+          (inflated) => this.settleRead({ chunk: inflated }),
+          (error: unknown) => this.settleRead({ error }),
+        );
       return;
     }
     this.settleRead({ chunk });
