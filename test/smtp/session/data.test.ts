@@ -176,3 +176,45 @@ describe('SMTP smuggling, bare_lf = "normalize"', () => {
     assert.equal(rest, 'Subject: dots\r\n\r\n.x\r\n..\r\n');
   });
 });
+
+describe('SMTP DATA, one session after another message', () => {
+  let t: SmtpTestServer;
+  before(async () => {
+    t = await startSmtpServer();
+    await t.addUser('reuse@example.test', 'pw-reuse-1');
+  });
+  after(() => t.stop());
+
+  // The memory a message was assembled in is reused for the next (message-memory.ts): each
+  // stored message must be exactly its own bytes, whatever came before it.
+  test('large, then smaller, then large again: each stored byte for byte', async () => {
+    const sizes = [300_000, 200_000, 160_000, 290_000, 80_000, 100_000];
+    const bodies = sizes.map((n, i) => {
+      const line = `${String.fromCharCode(97 + i).repeat(70)}\r\n`;
+      return message(
+        'x@sender.test',
+        'reuse@example.test',
+        `reuse ${i}`,
+        line.repeat(Math.ceil(n / line.length)),
+      );
+    });
+    const c = await open(t, 'reuse@example.test');
+    for (const [i, body] of bodies.entries()) {
+      if (i > 0) {
+        assert.equal((await c.cmd('MAIL FROM:<x@sender.test>')).code, 250);
+        assert.equal((await c.cmd('RCPT TO:<reuse@example.test>')).code, 250);
+      }
+      assert.equal((await c.cmd('DATA')).code, 354);
+      assert.match((await c.cmd(`${body}.`)).last, /^250 2\.6\.0 /);
+    }
+    c.destroy();
+    const stored = await inbox(t, 'reuse@example.test');
+    assert.equal(stored.length, bodies.length);
+    for (const [i, raw] of stored.entries()) {
+      assert.ok(
+        splitStored(raw, { mx: true }).rest.equals(Buffer.from(bodies[i]!, 'latin1')),
+        `message ${i}`,
+      );
+    }
+  });
+});
