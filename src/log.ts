@@ -58,7 +58,8 @@ class LazyChild implements Logger {
 
   private emit(level: Level, args: unknown[]): void {
     if (!this.root.isLevelEnabled(level)) return;
-    const made = (this.made ??= this.root.child(this.bindings));
+    this.made ??= this.root.child(this.bindings);
+    const made = this.made;
     (made[level] as (...a: unknown[]) => void).apply(made, args);
   }
 
