@@ -83,37 +83,10 @@ class LazyChild implements Logger {
   }
 }
 
-/** The root logger, whose children are lazy (see above). */
-class Root implements Logger {
-  constructor(private readonly pino: PinoLogger) {}
-
-  get level(): string {
-    return this.pino.level;
-  }
-
-  set level(level: string) {
-    this.pino.level = level;
-  }
-
-  isLevelEnabled(level: string): boolean {
-    return this.pino.isLevelEnabled(level);
-  }
-
-  child(bindings: Bindings): Logger {
-    return new LazyChild(this.pino, bindings);
-  }
-
-  trace: LogFn = (...args: Parameters<LogFn>) => this.pino.trace(...args);
-  debug: LogFn = (...args: Parameters<LogFn>) => this.pino.debug(...args);
-  info: LogFn = (...args: Parameters<LogFn>) => this.pino.info(...args);
-  warn: LogFn = (...args: Parameters<LogFn>) => this.pino.warn(...args);
-  error: LogFn = (...args: Parameters<LogFn>) => this.pino.error(...args);
-  fatal: LogFn = (...args: Parameters<LogFn>) => this.pino.fatal(...args);
-}
-
 /** Lazy children for an existing pino logger (tests hand one in). */
 export function wrapLogger(logger: PinoLogger): Logger {
-  return new Root(logger);
+  // The root too: without bindings, its pino child writes what the root itself would.
+  return new LazyChild(logger, {});
 }
 
 export function createLogger(opts: LogOptions = {}): Logger {
