@@ -225,7 +225,16 @@ export class Pop3Session {
     if (this.state.kind !== 'transaction') return;
     this.seenMailboxId = this.state.drop.mailboxId;
     this.seenPending.push(uid);
-    this.seenTimer ??= setTimeout(() => void this.flushSeen(), SEEN_BATCH_MS);
+    this.armSeen();
+  }
+
+  /** A batch of \Seen marks goes out within SEEN_BATCH_MS of the first pending one. */
+  armSeen(): void {
+    if (this.seenPending.length === 0) return;
+    this.seenTimer ??= setTimeout(() => {
+      this.seenTimer = undefined;
+      void this.flushSeen({ skipDeleted: true });
+    }, SEEN_BATCH_MS);
   }
 
   /** The UIDs retrieved and not yet marked \Seen; the caller marks them (QUIT). */
@@ -237,9 +246,20 @@ export class Pop3Session {
     return uids;
   }
 
-  /** One store commit for every RETR since the last flush; the events reach IMAP sessions. */
-  async flushSeen(): Promise<void> {
-    const uids = this.takeSeen();
+  /**
+   * One store commit for the RETRs since the last flush; the events reach IMAP sessions.
+   * `skipDeleted` (the batch timer): messages marked for deletion wait, as QUIT expunges them
+   * or marks them with the update; a session that ends without QUIT (nothing deleted), or an
+   * RSET, marks them after all. A download that retrieves and deletes each message then
+   * writes no \Seen flags for them at all.
+   */
+  async flushSeen(opts: { skipDeleted?: boolean } = {}): Promise<void> {
+    let uids = this.takeSeen();
+    if (opts.skipDeleted && this.state.kind === 'transaction') {
+      const deleted = new Set(this.state.drop.deletedUids());
+      this.seenPending = uids.filter((u) => deleted.has(u));
+      uids = uids.filter((u) => !deleted.has(u));
+    }
     if (uids.length === 0) return;
     try {
       await this.ctx.store.setFlags(this.seenMailboxId, uids, 'add', ['\\Seen']);

@@ -146,6 +146,8 @@ export const RSET: CommandSpec = {
   run(s) {
     const drop = s.transaction().drop;
     drop.reset();
+    // Retrieved messages that were marked deleted waited for QUIT to be marked \Seen.
+    s.armSeen();
     const { count, size } = drop.stat();
     s.ok(`Maildrop has ${count} messages (${size} octets)`);
   },
