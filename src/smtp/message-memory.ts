@@ -15,6 +15,8 @@ const KEEP_IDLE_MS = 30_000;
 const spare: Buffer[] = [];
 let spareBytes = 0;
 let idleTimer: NodeJS.Timeout | undefined;
+/** Memory handed out by take() and not given back yet: only that may come back, once. */
+const lent = new WeakSet<ArrayBufferLike>();
 /** Memory handed out by take() that must not come back (see pin). */
 const pinned = new WeakSet<ArrayBufferLike>();
 
@@ -28,10 +30,13 @@ export function take(n: number): Buffer {
     if (b.length >= n && b.length <= 2 * n) {
       spare.splice(i, 1);
       spareBytes -= b.length;
+      lent.add(b.buffer);
       return b.subarray(0, n);
     }
   }
-  return Buffer.allocUnsafeSlow(n);
+  const b = Buffer.allocUnsafeSlow(n);
+  lent.add(b.buffer);
+  return b;
 }
 
 /**
@@ -48,6 +53,8 @@ export function pin(view: Buffer): void {
  */
 export function give(view: Buffer): void {
   const memory = view.buffer;
+  // Memory not from take(), or given back already, never goes on the spare list (twice).
+  if (!lent.delete(memory)) return;
   if (pinned.has(memory) || memory.byteLength > KEEP_MAX) return;
   if (spareBytes + memory.byteLength > KEEP_TOTAL) return;
   spare.push(Buffer.from(memory));

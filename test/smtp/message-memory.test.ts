@@ -38,3 +38,16 @@ test('a new message gets memory of its own, not a slab shared with other buffers
   const a = take(64);
   assert.equal(a.buffer.byteLength, 64);
 });
+
+test('memory is taken again once however often it was given back, and never when not lent', () => {
+  const a = take(500_000);
+  give(a);
+  give(a);
+  const b = take(500_000);
+  assert.equal(b.buffer, a.buffer);
+  assert.notEqual(take(500_000).buffer, a.buffer);
+  const foreign = Buffer.allocUnsafeSlow(600_000);
+  give(foreign);
+  assert.notEqual(take(600_000).buffer, foreign.buffer);
+  give(b);
+});
