@@ -2,6 +2,7 @@
 // RFC 8314) listeners.
 import type { Connection } from '../net/connection.js';
 import type { ProtocolFactory } from '../server.js';
+import { localBackend } from './backend.js';
 import { IDLE_TIMEOUT_MS } from './limits.js';
 import { locksFor } from './lock.js';
 import { Pop3Session } from './session.js';
@@ -14,14 +15,20 @@ export interface Pop3ProtocolOptions {
 
 export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFactory {
   return (ctx, listener) => {
-    const locks = locksFor(ctx.store);
+    const backend = localBackend(ctx, locksFor(ctx.store));
     const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     return {
       handler: (conn: Connection, { shuttingDown }) =>
         new Pop3Session(
           conn,
-          ctx,
-          { starttls: listener.tls === 'starttls', idleTimeoutMs, locks },
+          {
+            backend,
+            hostname: ctx.cfg.hostname,
+            allowPlaintext: ctx.cfg.auth.allow_plaintext,
+            tls: ctx.tls,
+            starttls: listener.tls === 'starttls',
+            idleTimeoutMs,
+          },
           shuttingDown,
         ).run(),
       onTooMany: (conn: Connection) =>

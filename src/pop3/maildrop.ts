@@ -2,6 +2,7 @@
 // ids are fixed for the session; deletion marks live here until QUIT, when applyUpdate
 // carries them out in one store call (one transaction) according to the account's policy.
 import type { MailStore, Pop3Policy } from '../store/types.js';
+import type { UpdateRequest } from './backend.js';
 
 /**
  * Under the `keep` policy a message deleted over POP3 is not removed: it gets this keyword,
@@ -18,6 +19,13 @@ export interface DropMessage {
   readonly blobHash: string;
 }
 
+/** A maildrop as it stood at login: plain data, so a worker process can be sent it. */
+export interface MaildropSnapshot {
+  mailboxId: number;
+  uidValidity: number;
+  messages: DropMessage[];
+}
+
 export type Lookup =
   | { ok: true; message: DropMessage }
   | { ok: false; reason: 'no-such-message' | 'deleted' };
@@ -30,6 +38,10 @@ export class Maildrop {
     readonly uidValidity: number,
     private readonly messages: readonly DropMessage[],
   ) {}
+
+  static from(s: MaildropSnapshot): Maildrop {
+    return new Maildrop(s.mailboxId, s.uidValidity, s.messages);
+  }
 
   /** Highest message number, deleted ones included (numbers never shift in a session). */
   get count(): number {
@@ -88,7 +100,10 @@ export class Maildrop {
 }
 
 /** Snapshot of the account's INBOX, leaving out what an earlier `keep` session deleted. */
-export async function openMaildrop(store: MailStore, accountId: number): Promise<Maildrop> {
+export async function snapshotMaildrop(
+  store: MailStore,
+  accountId: number,
+): Promise<MaildropSnapshot> {
   const inbox = await store.getMailbox(accountId, 'INBOX');
   if (!inbox) throw new Error(`account ${accountId} has no INBOX`);
   const hidden = POP3_DELETED_KEYWORD.toLowerCase();
@@ -96,7 +111,7 @@ export async function openMaildrop(store: MailStore, accountId: number): Promise
   const messages = records
     .filter((r) => !r.flags.some((f) => f.toLowerCase() === hidden))
     .map((r) => ({ uid: r.uid, size: r.size, blobHash: r.blobHash }));
-  return new Maildrop(inbox.id, inbox.uidValidity, messages);
+  return { mailboxId: inbox.id, uidValidity: inbox.uidValidity, messages };
 }
 
 /**
@@ -108,30 +123,29 @@ export async function openMaildrop(store: MailStore, accountId: number): Promise
  */
 export async function applyUpdate(
   store: MailStore,
-  accountId: number,
-  drop: Maildrop,
-  seen: readonly number[] = [],
+  req: UpdateRequest,
 ): Promise<{ policy: Pop3Policy; removed: number }> {
-  const uids = drop.deletedUids();
+  const { accountId, mailboxId, seen } = req;
+  const uids = [...req.deletedUids];
   const account = await store.getAccountById(accountId);
   if (!account) throw new Error(`account ${accountId} is gone`);
   const policy = account.pop3Policy;
   const gone = new Set(policy === 'delete' ? uids : []);
   const mark = seen.filter((u) => !gone.has(u));
-  if (mark.length > 0) await store.setFlags(drop.mailboxId, mark, 'add', ['\\Seen']);
+  if (mark.length > 0) await store.setFlags(mailboxId, mark, 'add', ['\\Seen']);
   if (uids.length === 0) return { policy, removed: 0 };
   switch (policy) {
     case 'delete': {
-      const removed = await store.expunge(drop.mailboxId, { uids, onlyDeleted: false });
+      const removed = await store.expunge(mailboxId, { uids, onlyDeleted: false });
       return { policy, removed: removed.length };
     }
     case 'keep': {
-      const r = await store.setFlags(drop.mailboxId, uids, 'add', [POP3_DELETED_KEYWORD]);
+      const r = await store.setFlags(mailboxId, uids, 'add', [POP3_DELETED_KEYWORD]);
       return { policy, removed: r.updated.length };
     }
     case 'trash': {
       const trash = await trashMailbox(store, accountId);
-      const r = await store.moveMessages(drop.mailboxId, uids, trash);
+      const r = await store.moveMessages(mailboxId, uids, trash);
       return { policy, removed: r.mapping.length };
     }
   }

@@ -5,7 +5,8 @@ import type { AuthResult } from '../auth/authenticator.js';
 import { authErrorText } from '../auth/authenticator.js';
 import type { Logger } from '../log.js';
 import type { Connection } from '../net/connection.js';
-import type { ServerContext } from '../server.js';
+import type { TlsProvider } from '../net/tls.js';
+import type { Pop3Backend } from './backend.js';
 import { COMMANDS } from './commands/index.js';
 import {
   MAX_COMMAND_LINE,
@@ -14,8 +15,7 @@ import {
   OUTBOX_FLUSH,
   SEEN_BATCH_MS,
 } from './limits.js';
-import type { MaildropLocks } from './lock.js';
-import { type Maildrop, openMaildrop } from './maildrop.js';
+import { Maildrop } from './maildrop.js';
 import { errLine, okLine, parseCommandLine, type RespCode } from './wire.js';
 
 /** RFC 1939 §3: the session's state, with the data each state owns. */
@@ -34,10 +34,15 @@ export type StateKind = Pop3State['kind'];
 export type TransactionState = Extract<Pop3State, { kind: 'transaction' }>;
 
 export interface Pop3SessionOptions {
+  backend: Pop3Backend;
+  /** For the greeting. */
+  hostname: string;
+  /** `[auth] allow_plaintext`: passwords accepted without TLS (tests on loopback). */
+  allowPlaintext: boolean;
+  tls: TlsProvider;
   /** The listener offers STLS (cleartext port 110). */
   starttls: boolean;
   idleTimeoutMs: number;
-  locks: MaildropLocks;
 }
 
 export class Pop3Session {
@@ -53,7 +58,6 @@ export class Pop3Session {
 
   constructor(
     readonly conn: Connection,
-    readonly ctx: ServerContext,
     readonly opts: Pop3SessionOptions,
     private readonly shuttingDown: AbortSignal,
   ) {
@@ -62,7 +66,7 @@ export class Pop3Session {
 
   /** Passwords may be sent: over TLS, or where the admin allowed cleartext (tests). */
   get plaintextAllowed(): boolean {
-    return this.conn.secure || this.ctx.cfg.auth.allow_plaintext;
+    return this.conn.secure || this.opts.allowPlaintext;
   }
 
   /** RFC 2595 §4: STLS is offered on a cleartext port until TLS is on. */
@@ -134,7 +138,7 @@ export class Pop3Session {
   async login(username: string, password: string, authzid?: string): Promise<void> {
     let result: AuthResult;
     try {
-      result = await this.ctx.auth.authenticate({
+      result = await this.opts.backend.authenticate({
         username,
         password,
         authzid,
@@ -152,23 +156,22 @@ export class Pop3Session {
       return;
     }
     const account = result.account;
-    const release = this.opts.locks.tryAcquire(account.id);
-    if (!release) {
+    let opened: Awaited<ReturnType<Pop3Backend['open']>>;
+    try {
+      opened = await this.opts.backend.open(account.id);
+    } catch (err) {
+      this.log.error({ err, account: account.address }, 'cannot open maildrop');
+      this.err('Cannot open maildrop, try again later', 'SYS/TEMP');
+      return;
+    }
+    if (!opened.ok) {
       // RFC 2449 §8.1.1 IN-USE. RFC 1939 §4: the client may try again or QUIT.
       this.log.info({ account: account.address }, 'maildrop in use');
       this.err('Maildrop already in use by another session', 'IN-USE');
       return;
     }
-    let drop: Maildrop;
-    try {
-      drop = await openMaildrop(this.ctx.store, account.id);
-    } catch (err) {
-      release();
-      this.log.error({ err, account: account.address }, 'cannot open maildrop');
-      this.err('Cannot open maildrop, try again later', 'SYS/TEMP');
-      return;
-    }
-    this.state = { kind: 'transaction', account, drop, release };
+    const drop = Maildrop.from(opened.snapshot);
+    this.state = { kind: 'transaction', account, drop, release: opened.release };
     this.log = this.log.child({ account: account.address });
     const { count, size } = drop.stat();
     this.ok(`${account.address} has ${count} messages (${size} octets)`);
@@ -183,7 +186,7 @@ export class Pop3Session {
     };
     this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
     try {
-      this.ok(`${this.ctx.cfg.hostname} Letterbox POP3 server ready`);
+      this.ok(`${this.opts.hostname} Letterbox POP3 server ready`);
       while (!this.closing && !this.conn.closed) {
         if (this.shutdownRequested) {
           await this.sayShutdown();
@@ -262,7 +265,7 @@ export class Pop3Session {
     }
     if (uids.length === 0) return;
     try {
-      await this.ctx.store.setFlags(this.seenMailboxId, uids, 'add', ['\\Seen']);
+      await this.opts.backend.markSeen(this.seenMailboxId, uids);
     } catch (err) {
       this.log.warn({ err, uids: uids.length }, 'could not mark retrieved messages \\Seen');
     }

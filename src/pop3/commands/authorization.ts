@@ -112,7 +112,7 @@ export const STLS: CommandSpec = {
     await s.flush();
     // Connection.startTls discards plaintext pipelined after STLS (RFC 2595 §4 / CVE-2011-0411),
     // and RFC 2595 §4: the client starts over, so forget any USER given in cleartext.
-    await s.conn.startTls(s.ctx.tls);
+    await s.conn.startTls(s.opts.tls);
     s.state = { kind: 'authorization', user: null };
     s.log.debug('STLS: TLS established');
   },

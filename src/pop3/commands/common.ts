@@ -2,7 +2,6 @@
 // (RFC 1939 §4 and §6, the only way into the UPDATE state).
 import { supportedMechanisms } from '../../auth/sasl.js';
 import { isStoreError } from '../../store/errors.js';
-import { applyUpdate } from '../maildrop.js';
 import type { Pop3Session } from '../session.js';
 import { TERMINATOR } from '../wire.js';
 import type { CommandSpec } from './types.js';
@@ -43,7 +42,12 @@ export const QUIT: CommandSpec = {
     const seen = s.takeSeen();
     s.state = { kind: 'update' };
     try {
-      const { policy, removed } = await applyUpdate(s.ctx.store, account.id, drop, seen);
+      const { policy, removed } = await s.opts.backend.update({
+        accountId: account.id,
+        mailboxId: drop.mailboxId,
+        deletedUids: drop.deletedUids(),
+        seen,
+      });
       s.log.info({ policy, deleted: removed }, 'POP3 update done');
       s.ok(`Goodbye, ${drop.stat().count} messages left`);
     } catch (err) {

@@ -71,7 +71,7 @@ export const UIDL = listing((s, m) => s.transaction().drop.uniqueId(m));
  */
 async function readBytes(s: Pop3Session, m: DropMessage): Promise<Buffer | null> {
   try {
-    return await s.ctx.store.readMessage(m.blobHash, m.size);
+    return await s.opts.backend.readMessage(m.blobHash, m.size);
   } catch (err) {
     if (isStoreError(err, 'NOT_FOUND')) {
       // Expunged over IMAP since login, and its blob collected.
