@@ -1,5 +1,6 @@
 // Composition root: config -> store, TLS, authenticator, listeners; start and stop.
 
+import type net from 'node:net';
 import { Authenticator } from './auth/authenticator.js';
 import { AuthThrottle } from './auth/throttle.js';
 import type { Config, ListenerName, TlsMode } from './config/schema.js';
@@ -8,8 +9,9 @@ import { startHttp } from './http/server.js';
 import { imapProtocol } from './imap/index.js';
 import type { Logger } from './log.js';
 import type { Connection } from './net/connection.js';
+import { startHandoffListener } from './net/handoff-listener.js';
 import { startListener } from './net/listener.js';
-import { TlsProvider } from './net/tls.js';
+import { TlsProvider, tlsOptionsOf } from './net/tls.js';
 import { pop3Protocol } from './pop3/index.js';
 import { smtpProtocol } from './smtp/index.js';
 import { openStore } from './store/open.js';
@@ -24,15 +26,30 @@ export interface ServerContext {
   auth: Authenticator;
 }
 
-export interface ProtocolModule {
+/** A protocol whose sessions this process runs, one Connection each. */
+export interface SessionProtocol {
   handler: (conn: Connection, ctx: { shuttingDown: AbortSignal }) => Promise<void>;
   onTooMany?: (conn: Connection) => Promise<void>;
 }
+
+/** A protocol whose sessions run elsewhere (POP3 workers): each raw socket is handed over. */
+export interface HandoffProtocol {
+  handoff: (socket: net.Socket, refuse: boolean) => Promise<void>;
+  shutdown: (deadlineMs: number) => Promise<void>;
+}
+
+export type ProtocolModule = SessionProtocol | HandoffProtocol;
 
 export type ProtocolFactory = (
   ctx: ServerContext,
   listener: { name: ListenerName; tls: TlsMode },
 ) => ProtocolModule;
+
+/** A factory whose sessions always run in this process. */
+export type SessionProtocolFactory = (
+  ctx: ServerContext,
+  listener: { name: ListenerName; tls: TlsMode },
+) => SessionProtocol;
 
 /** Protocol engines by listener. A listener whose protocol is not here is not started. */
 export const PROTOCOLS: Partial<Record<ListenerName, ProtocolFactory>> = {
@@ -62,15 +79,7 @@ export interface RunningServer {
 }
 
 export async function startServer(cfg: Config, log: Logger): Promise<RunningServer> {
-  const tls = TlsProvider.load({
-    certFile: cfg.tlsFiles.cert,
-    keyFile: cfg.tlsFiles.key,
-    sni: cfg.tlsFiles.sni.map((s) => ({
-      servername: s.servername,
-      certFile: s.cert,
-      keyFile: s.key,
-    })),
-  });
+  const tls = TlsProvider.load(tlsOptionsOf(cfg.tlsFiles));
   const store = await openStore(cfg, {
     onListenerError: (err) => log.error({ err }, 'change listener failed'),
     onFtsError: (err) => log.error({ err }, 'full-text index failed'),
@@ -119,18 +128,18 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
         continue;
       }
       const proto = factory(ctx, { name, tls: l.tls });
-      const listener = await startListener({
+      const common = {
         name,
         host: l.address,
         port: l.port,
-        tls: l.tls,
-        tlsProvider: tls,
         maxConnectionsPerIp: cfg.limits.max_connections_per_ip,
         maxConnections: cfg.limits.max_connections,
         log,
-        handler: proto.handler,
-        onTooMany: proto.onTooMany,
-      });
+      };
+      const listener =
+        'handoff' in proto
+          ? await startHandoffListener({ ...common, ...proto })
+          : await startListener({ ...common, tls: l.tls, tlsProvider: tls, ...proto });
       closers.push((d) => listener.close(d));
       listeners.push({ name, tls: l.tls, ...listener.address() });
     }

@@ -98,6 +98,8 @@ export async function setupLetterbox(opts: {
   users: string[];
   password: string;
   maxConnectionsPerIp: number;
+  /** Config sections to set, merged over the generated ones (e.g. `{ pop3: { workers: 0 } }`). */
+  config?: Record<string, Record<string, unknown>>;
 }): Promise<LetterboxSetup> {
   ensureFreshBuild(opts.root);
   const dataDir = join(opts.dir, 'data');
@@ -121,6 +123,8 @@ export async function setupLetterbox(opts: {
     max_connections_per_ip: opts.maxConnectionsPerIp,
     max_connections: Math.max(10_000, opts.maxConnectionsPerIp),
   };
+  for (const [section, values] of Object.entries(opts.config ?? {}))
+    cfg[section] = { ...cfg[section], ...values };
   writeFileSync(file, stringify(cfg));
   const domains = new Set(opts.users.map((u) => u.slice(u.indexOf('@') + 1)));
   for (const d of domains) cli(opts.root, ['--config', file, 'domain', 'add', d]);

@@ -3,7 +3,7 @@
 // and a private Dovecot get the same users and the same mail in the same run.
 // Usage (from the repository root):
 //   node --import tsx bench/pop3/run.ts [--clients 10] [--sizes 10k,1m] [--count-10k 1000]
-//     [--count-1m 50] [--only letterbox|dovecot] [--cpu-prof] [--keep]
+//     [--count-1m 50] [--only letterbox|dovecot] [--workers auto|N] [--cpu-prof] [--keep]
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -28,9 +28,15 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '10k,1m' },
     'count-10k': { type: 'string', default: '1000' },
     'count-1m': { type: 'string', default: '50' },
+    // Untimed first round on each server (the same for both): the client's own code, and
+    // Letterbox's, run compiled rather than cold in the timed round.
+    'warmup-10k': { type: 'string', default: '200' },
+    'warmup-1m': { type: 'string', default: '5' },
     only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    /** `[pop3] workers` for Letterbox (default: the server's own, 'auto'). */
+    workers: { type: 'string' },
   },
 });
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,9 +44,9 @@ const root = resolve(here, '..', '..');
 const PASSWORD = 'bench-password';
 const clients = Number(args.clients);
 const USERS = Array.from({ length: clients }, (_, i) => `pop${i}@bench.test`);
-const SIZES: Record<string, { bytes: number; count: number }> = {
-  '10k': { bytes: 10_240, count: Number(args['count-10k']) },
-  '1m': { bytes: 1_048_576, count: Number(args['count-1m']) },
+const SIZES: Record<string, { bytes: number; count: number; warm: number }> = {
+  '10k': { bytes: 10_240, count: Number(args['count-10k']), warm: Number(args['warmup-10k']) },
+  '1m': { bytes: 1_048_576, count: Number(args['count-1m']), warm: Number(args['warmup-1m']) },
 };
 const sizeNames = args.sizes.split(',');
 for (const s of sizeNames) if (!(s in SIZES)) throw new Error(`unknown size ${s} (10k, 1m)`);
@@ -56,6 +62,8 @@ process.on('exit', () => {
 });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
   process.on(sig, () => process.exit(130));
+/** Pause after the warm-up round. */
+const SETTLE_MS = 3000;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Result {
@@ -66,8 +74,11 @@ interface Result {
   pipelining: boolean;
 }
 
-/** Every client logs in, then (timed) RETR + DELE every message and QUIT; then a STAT check. */
-async function drain(port: number): Promise<Result> {
+/**
+ * Every client logs in, then (timed) RETR + DELE every message (or the first `limit`) and
+ * QUIT; then a STAT check of what is left.
+ */
+async function drain(port: number, limit?: number): Promise<Result> {
   const conns = await Promise.all(
     USERS.map((u) => Pop3Client.login('127.0.0.1', port, u, PASSWORD)),
   );
@@ -75,10 +86,12 @@ async function drain(port: number): Promise<Result> {
   let bytes = 0;
   const start = performance.now();
   const cpu0 = process.cpuUsage();
+  let lastDele = 0;
+  let slowestQuit = 0;
   await Promise.all(
     conns.map(async (c) => {
       const stat = await c.send('STAT', false);
-      const count = Number(stat.line.split(' ')[1]);
+      const count = Math.min(limit ?? Infinity, Number(stat.line.split(' ')[1]));
       for (let i = 1; i <= count; i++) {
         // RFC 2449 PIPELINING: RETR and DELE go out together when the server allows it.
         const retr = c.send(`RETR ${i}`, true);
@@ -90,7 +103,10 @@ async function drain(port: number): Promise<Result> {
         bytes += r.bytes;
       }
       // RFC 1939 §6: the deletions are committed in the UPDATE state, after QUIT.
+      const quitAt = performance.now();
+      lastDele = Math.max(lastDele, quitAt);
       const q = await c.send('QUIT', false);
+      slowestQuit = Math.max(slowestQuit, performance.now() - quitAt);
       if (!q.ok) throw new Error(`QUIT: ${q.line}`);
       c.destroy();
     }),
@@ -98,6 +114,9 @@ async function drain(port: number): Promise<Result> {
   const seconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
   log(`client CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s of ${seconds.toFixed(2)} s`);
+  log(
+    `last DELE answered after ${((lastDele - start) / 1000).toFixed(2)} s; slowest QUIT ${slowestQuit.toFixed(1)} ms`,
+  );
   let left = 0;
   for (const u of USERS) {
     const c = await Pop3Client.login('127.0.0.1', port, u, PASSWORD);
@@ -130,25 +149,40 @@ async function main(): Promise<void> {
       users: USERS,
       password: PASSWORD,
       maxConnectionsPerIp: 1000,
+      config:
+        args.workers === undefined
+          ? {}
+          : { pop3: { workers: args.workers === 'auto' ? 'auto' : Number(args.workers) } },
     });
   }
   const rows: string[][] = [];
   const notes: string[] = [];
   for (const name of sizeNames) {
-    const { bytes, count } = SIZES[name]!;
+    const { bytes, count, warm } = SIZES[name]!;
+    /** The untimed round, then the timed one on what is left. */
+    const rounds = async (who: string, port: number): Promise<Result> => {
+      if (warm > 0) {
+        const w = await drain(port, warm);
+        log(`${who} ${name} warm-up: ${(w.messages / w.seconds).toFixed(1)} msg/s (untimed)`);
+        // Work a server leaves for a quiet moment after deletions (Letterbox purges freed
+        // rows a second after the last expunge) is done before the timed round.
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
+      }
+      return drain(port);
+    };
     const mail = corpus({ size: bytes, to: 'pop@bench.test', tag: `pop${name}` });
     let lbr: Result | undefined;
     let dvr: Result | undefined;
     if (setup) {
       const t = performance.now();
       for (const [i, u] of USERS.entries())
-        await fillLetterbox(setup, u, count, (n) => mail.message(i * 1_000_000 + n), 64);
+        await fillLetterbox(setup, u, warm + count, (n) => mail.message(i * 1_000_000 + n), 64);
       log(
         `letterbox: ${name} maildrops filled in ${((performance.now() - t) / 1000).toFixed(1)} s`,
       );
       lb = await serveLetterbox(setup, nodeArgs);
       if (lb.pop3) {
-        lbr = await drain(setup.ports.pop3);
+        lbr = await rounds('letterbox', setup.ports.pop3);
         log(`letterbox ${name}: ${(lbr.messages / lbr.seconds).toFixed(1)} msg/s`);
       } else notes.push('Letterbox does not serve POP3 yet (no protocol registered): skipped.');
       await lb.stop();
@@ -156,8 +190,8 @@ async function main(): Promise<void> {
     }
     if (dv) {
       for (const [i, u] of USERS.entries())
-        await dv.fill(u, count, (n) => mail.message(i * 1_000_000 + n));
-      dvr = await drain(dv.pop3Port);
+        await dv.fill(u, warm + count, (n) => mail.message(i * 1_000_000 + n));
+      dvr = await rounds('dovecot  ', dv.pop3Port);
       log(`dovecot   ${name}: ${(dvr.messages / dvr.seconds).toFixed(1)} msg/s`);
     }
     const rate = (r?: Result) => r && r.messages / r.seconds;
@@ -198,6 +232,7 @@ async function main(): Promise<void> {
     table(['', 'Letterbox', 'Dovecot', 'LB / DV'], rows),
     '',
     `- ${clients} clients, one maildrop each; timed from all logged in to the last QUIT answered (deletions committed).`,
+    `- Before the timed round, each server gets the same untimed round (${SIZES['10k']!.warm} x 10k or ${SIZES['1m']!.warm} x 1m messages per client, retrieved, deleted, QUIT), so that neither the client nor a server is measured while its code is still being compiled.`,
     `- ${cpus().length} CPUs shared by client and servers; Dovecot ${dv?.version ?? ''} with mail_fsync = always; Maildir files written directly and indexed before timing.`,
     ...notes.map((n) => `- ${n}`),
   ];

@@ -135,6 +135,16 @@ export const configSchema = z.strictObject({
       bare_lf: z.enum(['reject', 'normalize']).default('reject'),
     })
     .prefault({}),
+  pop3: z
+    .strictObject({
+      /**
+       * Processes that serve POP3 sessions beside the main one, so that downloads use every
+       * CPU (src/pop3/workers/). 'auto': one per CPU up to 4, none on a single CPU; 0 serves
+       * POP3 in the main process.
+       */
+      workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
+    })
+    .prefault({}),
   dns: z
     .strictObject({
       /** Resolvers as "ip" or "ip:port"; empty means the system's (/etc/resolv.conf). */

@@ -73,6 +73,10 @@ auth_checks_timeout_seconds = 5   # SPF/DKIM/DMARC/ARC budget per message, then 
 dmarc_reject = true               # 550 5.7.1 for DMARC failures under p=reject
 bare_lf = "reject"                # reject | normalize: a bare LF/CR inside DATA
 
+[pop3]
+workers = "auto"                  # processes serving POP3 sessions: "auto" (one per CPU,
+                                  # up to 4; none on 1 CPU), a number, or 0 (main process)
+
 [dns]
 servers = []                      # e.g. ["127.0.0.1:5353"]; empty = system resolver
 timeout_ms = 2000                 # per query

@@ -147,21 +147,12 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      server.off('listening', onListening);
-      unsubscribe();
-      const code = err.code ?? 'UNKNOWN';
-      reject(new ListenError(opts.host, opts.port, code, opts.name, { cause: err }));
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ host: opts.host, port: opts.port });
-  });
+  try {
+    await bindServer(server, opts);
+  } catch (err) {
+    unsubscribe();
+    throw err;
+  }
   const addr = server.address() as net.AddressInfo;
   log.info({ host: addr.address, port: addr.port, tls: opts.tls }, 'listening');
 
@@ -191,8 +182,29 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   };
 }
 
+/** Listen on host:port; a ListenError with a one-line reason if that fails. */
+export function bindServer(
+  server: net.Server,
+  opts: { name: string; host: string; port: number },
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      const code = err.code ?? 'UNKNOWN';
+      reject(new ListenError(opts.host, opts.port, code, opts.name, { cause: err }));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host: opts.host, port: opts.port });
+  });
+}
+
 /** Wait for every promise to settle, at most `ms`; true if they all did. */
-async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
+export async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);

@@ -13,6 +13,19 @@ export interface TlsProviderOptions extends TlsFiles {
   sni?: ({ servername: string } & TlsFiles)[];
 }
 
+/** The config's `[tls]` files (paths already absolute) as TlsProvider.load takes them. */
+export function tlsOptionsOf(files: {
+  cert: string;
+  key: string;
+  sni: { servername: string; cert: string; key: string }[];
+}): TlsProviderOptions {
+  return {
+    certFile: files.cert,
+    keyFile: files.key,
+    sni: files.sni.map((s) => ({ servername: s.servername, certFile: s.cert, keyFile: s.key })),
+  };
+}
+
 /** A certificate or key file that cannot be used; `message` is one line naming the file. */
 export class TlsConfigError extends Error {
   constructor(

@@ -1,40 +1,86 @@
 // The POP3 protocol engine for the 'pop3' (STLS, RFC 2595) and 'pop3s' (implicit TLS,
-// RFC 8314) listeners.
+// RFC 8314) listeners: sessions in worker processes (`[pop3] workers`, see workers/pool.ts),
+// or in this process when there are none.
+import { availableParallelism } from 'node:os';
 import type { Connection } from '../net/connection.js';
-import type { ProtocolFactory } from '../server.js';
+import type { ProtocolFactory, ServerContext } from '../server.js';
 import { localBackend } from './backend.js';
 import { IDLE_TIMEOUT_MS } from './limits.js';
 import { locksFor } from './lock.js';
-import { Pop3Session } from './session.js';
+import { Pop3Session, type Pop3SessionOptions } from './session.js';
 import { errLine } from './wire.js';
+import { Pop3WorkerPool } from './workers/pool.js';
 
 export interface Pop3ProtocolOptions {
   /** Autologout timer; RFC 1939 §3 asks for at least 10 minutes. Tests pass less. */
   idleTimeoutMs?: number;
 }
 
+/** `[pop3] workers` as a number of processes. */
+export function workerCount(setting: 'auto' | number, cpus = availableParallelism()): number {
+  if (setting !== 'auto') return setting;
+  return cpus < 2 ? 0 : Math.min(cpus, 4);
+}
+
 export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFactory {
+  const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+  // One pool for both listeners of a server (110 and 995), made by the first of them.
+  const pools = new WeakMap<ServerContext, Pop3WorkerPool>();
   return (ctx, listener) => {
-    const backend = localBackend(ctx, locksFor(ctx.store));
-    const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    const session: Omit<Pop3SessionOptions, 'starttls'> = {
+      backend: localBackend(ctx, locksFor(ctx.store)),
+      hostname: ctx.cfg.hostname,
+      allowPlaintext: ctx.cfg.auth.allow_plaintext,
+      tls: ctx.tls,
+      idleTimeoutMs,
+    };
+    const workers = workerCount(ctx.cfg.pop3.workers);
+    if (workers === 0) {
+      return {
+        handler: (conn: Connection, { shuttingDown }) =>
+          new Pop3Session(
+            conn,
+            { ...session, starttls: listener.tls === 'starttls' },
+            shuttingDown,
+          ).run(),
+        onTooMany: (conn: Connection) =>
+          conn.write(errLine('Too many connections, try again later', 'SYS/TEMP')),
+      };
+    }
+    let pool = pools.get(ctx);
+    if (!pool) {
+      pool = newPool(ctx, session, workers);
+      pools.set(ctx, pool);
+    }
+    const p = pool;
     return {
-      handler: (conn: Connection, { shuttingDown }) =>
-        new Pop3Session(
-          conn,
-          {
-            backend,
-            hostname: ctx.cfg.hostname,
-            allowPlaintext: ctx.cfg.auth.allow_plaintext,
-            tls: ctx.tls,
-            starttls: listener.tls === 'starttls',
-            idleTimeoutMs,
-          },
-          shuttingDown,
-        ).run(),
-      onTooMany: (conn: Connection) =>
-        conn.write(errLine('Too many connections, try again later', 'SYS/TEMP')),
+      handoff: (socket, refuse) => p.handoff(socket, listener.tls, refuse),
+      shutdown: (deadlineMs) => p.shutdown(deadlineMs),
     };
   };
+}
+
+function newPool(
+  ctx: ServerContext,
+  session: Omit<Pop3SessionOptions, 'starttls'>,
+  size: number,
+): Pop3WorkerPool {
+  return new Pop3WorkerPool({
+    size,
+    session,
+    log: ctx.log,
+    init: {
+      cfg: {
+        dataDir: ctx.cfg.dataDir,
+        store: ctx.cfg.store,
+        hostname: ctx.cfg.hostname,
+        tlsFiles: ctx.cfg.tlsFiles,
+      },
+      allowPlaintext: session.allowPlaintext,
+      logLevel: ctx.log.level,
+      idleTimeoutMs: session.idleTimeoutMs,
+    },
+  });
 }
 
 export const pop3Protocol: ProtocolFactory = createPop3Protocol();

@@ -1,9 +1,9 @@
 // SMTP protocol engines for the server's listeners: `smtp` is the MX (RFC 5321), `submission`
 // and `submissions` take authenticated mail from users (RFC 6409, RFC 8314).
-import type { ProtocolFactory } from '../server.js';
+import type { SessionProtocolFactory } from '../server.js';
 import { refuseTooMany, SmtpSession } from './session.js';
 
-export const smtpProtocol: ProtocolFactory = (ctx, listener) => {
+export const smtpProtocol: SessionProtocolFactory = (ctx, listener) => {
   const mode = listener.name === 'smtp' ? 'mx' : 'submission';
   return {
     handler: (conn, { shuttingDown }) =>

@@ -247,6 +247,16 @@ export interface OutboundItem {
   recipients: Array<OutboundRecipientInput & { state: OutboundState; lastError: string | null }>;
 }
 
+/**
+ * Reads stored messages and nothing else: what a process other than the server's (a POP3
+ * worker) opens over the same data. It sees every message committed by the store.
+ */
+export interface MessageReader {
+  /** A message's bytes; StoreError NOT_FOUND once it is gone. */
+  read(blobHash: string, size?: number): Promise<Buffer>;
+  close(): void;
+}
+
 export interface MailStore {
   readonly kind: string;
 

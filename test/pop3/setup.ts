@@ -26,6 +26,8 @@ export async function startPop3(
   opts: {
     allowPlaintext?: boolean /** Extra lines for [limits]. */;
     limitsToml?: string;
+    /** Lines for [pop3] (e.g. `workers = 0`); by default the server's own. */
+    workersToml?: string;
   } & Pop3ProtocolOptions = {},
 ): Promise<Pop3Fixture> {
   const proto = createPop3Protocol({ idleTimeoutMs: opts.idleTimeoutMs });
@@ -33,7 +35,7 @@ export async function startPop3(
     listeners: ['pop3', 'pop3s'],
     protocols: { pop3: proto, pop3s: proto },
     allowPlaintext: opts.allowPlaintext ?? true,
-    extraToml: `[limits]\nshutdown_grace_seconds = 2\n${opts.limitsToml ?? ''}\n`,
+    extraToml: `[limits]\nshutdown_grace_seconds = 2\n${opts.limitsToml ?? ''}\n[pop3]\n${opts.workersToml ?? ''}\n`,
   });
   const store = ts.server.ctx.store;
   const accountId = await ts.addUser(USER, PASSWORD);

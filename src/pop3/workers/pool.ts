@@ -1,0 +1,243 @@
+// POP3 worker processes, in the main process: POP3 sessions are served on more than one CPU.
+// A download is a tight loop of RETR and DELE in which every message costs a read of its bytes
+// and a socket write; one event loop serving every session spends its CPU on exactly that, so
+// the sessions go to worker processes (Node hands a socket to another process; a thread cannot
+// take one). A worker runs the protocol and reads message bytes itself (a read-only store
+// reader); logins, maildrop locks, \Seen and the UPDATE are answered here (calls.ts), so the
+// lock table, the auth throttle and every store write with its change events stay in one place.
+//
+// Workers start with the first POP3 connection, each connection goes to the worker with the
+// fewest sessions, and a worker that dies takes only its own sessions with it (its locks are
+// released here); the next connection starts a new one. Where no worker can be started, the
+// connection is served in this process, as with `workers = 0`.
+import { type ChildProcess, fork } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
+import type net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../log.js';
+import type { Connection } from '../../net/connection.js';
+import { servePop3Socket } from '../serve-socket.js';
+import type { Pop3SessionOptions } from '../session.js';
+import { CALLS, type CallContext } from './calls.js';
+import type { ConnTls, FromWorker, Method, ToWorker, WorkerInit } from './protocol.js';
+import { toWire } from './rpc.js';
+
+/** A worker that has not said `ready` by then is killed; its connections go elsewhere. */
+const START_TIMEOUT_MS = 30_000;
+/** After the shutdown deadline: how long a worker gets to exit before SIGKILL. */
+const EXIT_GRACE_MS = 2000;
+
+export interface PoolOptions {
+  size: number;
+  init: WorkerInit;
+  /** How this process serves a session itself, and answers the workers' calls. */
+  session: Omit<Pop3SessionOptions, 'starttls'>;
+  log: Logger;
+}
+
+class Worker {
+  /** Open sessions by connection id: each resolves its handoff promise. */
+  readonly sessions = new Map<number, () => void>();
+  /** Maildrop locks its sessions hold, by lock id. */
+  readonly locks = new Map<number, () => void>();
+  readonly ready: Promise<boolean>;
+  readonly exited: Promise<void>;
+  alive = true;
+
+  constructor(
+    readonly proc: ChildProcess,
+    onMessage: (w: Worker, m: FromWorker) => void,
+  ) {
+    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    this.ready = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        resolve(false);
+      }, START_TIMEOUT_MS);
+      proc.on('message', (m: FromWorker) => {
+        if (m.t === 'ready') {
+          clearTimeout(timer);
+          resolve(true);
+        } else onMessage(this, m);
+      });
+      void this.exited.then(() => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+  }
+
+  send(m: ToWorker, handle?: net.Socket): Promise<boolean> {
+    if (!this.alive || !this.proc.connected) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      try {
+        this.proc.send(m, handle, {}, (err) => resolve(!err));
+      } catch {
+        resolve(false);
+      }
+    });
+  }
+}
+
+export class Pop3WorkerPool {
+  private workers: Worker[] = [];
+  private nextConnId = 1;
+  private nextLockId = 1;
+  private closing: Promise<void> | undefined;
+  private readonly entry: string;
+  private readonly unsubscribeTls: () => void;
+  /** Sessions served in this process (no worker could take them), and their shutdown. */
+  private readonly local = new Set<Connection>();
+  private readonly localShutdown = new AbortController();
+
+  constructor(private readonly opts: PoolOptions) {
+    // Under tsx (tests) this module is the .ts source, and so is its sibling.
+    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+    this.entry = fileURLToPath(new URL(`./worker${ext}`, import.meta.url));
+    setMaxListeners(0, this.localShutdown.signal);
+    this.unsubscribeTls = opts.session.tls.onReload(() => {
+      for (const w of this.workers) void w.send({ t: 'reload-tls' });
+    });
+  }
+
+  /** Serve the socket in a worker; resolves when its session is over. */
+  async handoff(socket: net.Socket, tls: ConnTls, refuse: boolean): Promise<void> {
+    const w = this.closing ? undefined : await this.pick();
+    if (!w) return this.serveHere(socket, tls, refuse);
+    const id = this.nextConnId++;
+    const over = new Promise<void>((resolve) => w.sessions.set(id, resolve));
+    if (!(await w.send({ t: 'conn', id, tls, refuse }, socket))) {
+      w.sessions.delete(id);
+      this.opts.log.warn({ pid: w.proc.pid }, 'could not hand a POP3 connection to its worker');
+      return this.serveHere(socket, tls, refuse);
+    }
+    return over;
+  }
+
+  private serveHere(socket: net.Socket, tls: ConnTls, refuse: boolean): Promise<void> {
+    return servePop3Socket(socket, {
+      tls,
+      refuse,
+      session: this.opts.session,
+      log: this.opts.log,
+      shuttingDown: this.localShutdown.signal,
+      track: (conn) => {
+        this.local.add(conn);
+        conn.onClose(() => this.local.delete(conn));
+      },
+    });
+  }
+
+  /** Tell every worker to say goodbye, wait up to `deadlineMs`, then make sure they are gone. */
+  shutdown(deadlineMs: number): Promise<void> {
+    this.closing ??= (async () => {
+      this.unsubscribeTls();
+      this.localShutdown.abort();
+      const cut = setTimeout(() => {
+        for (const c of this.local) c.destroy();
+      }, deadlineMs);
+      await Promise.all(this.workers.map((w) => this.stop(w, deadlineMs)));
+      clearTimeout(cut);
+    })();
+    return this.closing;
+  }
+
+  /** The worker with the fewest sessions, once the pool is full and started. */
+  private async pick(): Promise<Worker | undefined> {
+    // A worker whose channel closed is dying: its 'exit' (which releases what it held) may
+    // come later, but it takes no more connections.
+    this.workers = this.workers.filter((w) => w.alive && w.proc.connected);
+    while (this.workers.length < this.opts.size) this.workers.push(this.spawn());
+    await Promise.all(this.workers.map((w) => w.ready));
+    let best: Worker | undefined;
+    for (const w of this.workers) {
+      if (w.alive && (!best || w.sessions.size < best.sessions.size)) best = w;
+    }
+    return best;
+  }
+
+  private spawn(): Worker {
+    const proc = fork(this.entry, [JSON.stringify(this.opts.init)], {
+      serialization: 'advanced',
+      execArgv: workerExecArgv(process.execArgv),
+    });
+    const w = new Worker(proc, (w, m) => this.onMessage(w, m));
+    proc.on('error', (err) => this.opts.log.error({ err }, 'POP3 worker process error'));
+    void w.exited.then(() => this.onExit(w, proc.exitCode, proc.signalCode));
+    return w;
+  }
+
+  private onExit(w: Worker, code: number | null, signal: string | null): void {
+    w.alive = false;
+    this.workers = this.workers.filter((x) => x !== w);
+    if (!this.closing) {
+      this.opts.log.error(
+        { pid: w.proc.pid, code, signal, sessions: w.sessions.size },
+        'POP3 worker exited; its sessions are lost (no deletions were made for them)',
+      );
+    }
+    for (const release of w.locks.values()) release();
+    w.locks.clear();
+    for (const over of w.sessions.values()) over();
+    w.sessions.clear();
+  }
+
+  private onMessage(w: Worker, m: FromWorker): void {
+    switch (m.t) {
+      case 'call':
+        void this.answer(w, m.rid, m.method, m.args);
+        return;
+      case 'release': {
+        w.locks.get(m.lockId)?.();
+        w.locks.delete(m.lockId);
+        return;
+      }
+      case 'end': {
+        w.sessions.get(m.id)?.();
+        w.sessions.delete(m.id);
+        return;
+      }
+      case 'ready':
+        return;
+    }
+  }
+
+  private async answer(w: Worker, rid: number, method: Method, args: unknown): Promise<void> {
+    try {
+      const handler = CALLS[method] as (args: unknown, ctx: CallContext) => Promise<unknown>;
+      const value = await handler(args, this.callContext(w));
+      await w.send({ t: 'reply', rid, ok: true, value });
+    } catch (err) {
+      await w.send({ t: 'reply', rid, ok: false, error: toWire(err) });
+    }
+  }
+
+  private callContext(w: Worker): CallContext {
+    return {
+      backend: this.opts.session.backend,
+      locks: w.locks,
+      lockId: () => this.nextLockId++,
+      alive: () => w.alive,
+    };
+  }
+
+  private async stop(w: Worker, deadlineMs: number): Promise<void> {
+    if (!(await w.send({ t: 'shutdown', deadlineMs }))) w.proc.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), deadlineMs + EXIT_GRACE_MS);
+    });
+    if (await Promise.race([w.exited.then(() => false), late])) w.proc.kill('SIGKILL');
+    clearTimeout(timer);
+    await w.exited;
+  }
+}
+
+/**
+ * The Node options a worker runs with: this process's, less the test runner's and the
+ * inspector's (a worker is neither a test file nor a second debug target); module loaders
+ * (tsx in tests) and profiling flags stay.
+ */
+export function workerExecArgv(argv: readonly string[]): string[] {
+  return argv.filter((a) => !/^--(test|inspect|watch)/.test(a));
+}

@@ -1,0 +1,106 @@
+// Entry point of a POP3 worker process (forked by pool.ts). It serves the POP3 sessions of
+// the sockets the main process hands it: TLS, the protocol, and reading message bytes from
+// the store's files, on its own CPU. Everything else goes to the main process (see
+// remote-backend.ts). It exits when told to shut down, or as soon as the main process is gone.
+import { setMaxListeners } from 'node:events';
+import type net from 'node:net';
+import { createLogger } from '../../log.js';
+import type { Connection } from '../../net/connection.js';
+import { TlsProvider, tlsOptionsOf } from '../../net/tls.js';
+import { openMessageReader } from '../../store/open.js';
+import { servePop3Socket } from '../serve-socket.js';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { remoteBackend } from './remote-backend.js';
+import { RpcClient } from './rpc.js';
+
+const init = JSON.parse(process.argv[2] ?? '{}') as WorkerInit;
+const log = createLogger({ level: init.logLevel }).child({ pop3Worker: process.pid });
+const send = (m: FromWorker): boolean => {
+  if (!process.connected) return false;
+  process.send?.(m);
+  return true;
+};
+
+const tls = TlsProvider.load(tlsOptionsOf(init.cfg.tlsFiles));
+const reader = openMessageReader(init.cfg);
+const rpc = new RpcClient(send);
+const backend = remoteBackend(rpc, reader, (lockId) => send({ t: 'release', lockId }));
+const sessionOpts = {
+  backend,
+  hostname: init.cfg.hostname,
+  allowPlaintext: init.allowPlaintext,
+  tls,
+  idleTimeoutMs: init.idleTimeoutMs,
+};
+
+const shutdown = new AbortController();
+// One listener per session, thousands at a time are normal (see net/listener.ts).
+setMaxListeners(0, shutdown.signal);
+const sessions = new Set<Promise<void>>();
+const conns = new Set<Connection>();
+
+function serve(id: number, socket: net.Socket, m: Extract<ToWorker, { t: 'conn' }>): void {
+  if (shutdown.signal.aborted) {
+    socket.destroy();
+    send({ t: 'end', id });
+    return;
+  }
+  const session = servePop3Socket(socket, {
+    tls: m.tls,
+    refuse: m.refuse,
+    session: sessionOpts,
+    log,
+    shuttingDown: shutdown.signal,
+    track: (conn) => {
+      conns.add(conn);
+      conn.onClose(() => conns.delete(conn));
+    },
+  }).finally(() => {
+    sessions.delete(session);
+    send({ t: 'end', id });
+  });
+  sessions.add(session);
+}
+
+async function stop(deadlineMs: number): Promise<void> {
+  shutdown.abort();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, deadlineMs);
+  });
+  await Promise.race([Promise.allSettled([...sessions]), deadline]);
+  clearTimeout(timer);
+  for (const c of conns) c.destroy();
+  await Promise.allSettled([...sessions]);
+  exit(0);
+}
+
+function exit(code: number): void {
+  rpc.close(new Error('POP3 worker exiting'));
+  reader.close();
+  process.exit(code);
+}
+
+const handlers: { [K in ToWorker['t']]: (m: Extract<ToWorker, { t: K }>, h: unknown) => void } = {
+  conn: (m, handle) => serve(m.id, handle as net.Socket, m),
+  reply: (m) => rpc.settle(m),
+  shutdown: (m) => void stop(m.deadlineMs),
+  'reload-tls': () => {
+    // The main process reloaded the same files successfully; keep the old ones on error.
+    try {
+      tls.reload();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'TLS reload failed in POP3 worker');
+    }
+  },
+};
+
+process.on('message', (m: ToWorker, handle: unknown) => {
+  (handlers[m.t] as (m: ToWorker, h: unknown) => void)(m, handle);
+});
+// The main process is gone (or let go of us): its sessions cannot be served any more.
+process.on('disconnect', () => {
+  for (const c of conns) c.destroy();
+  exit(0);
+});
+send({ t: 'ready' });

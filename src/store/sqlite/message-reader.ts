@@ -1,0 +1,56 @@
+// Reading stored messages from another process (a POP3 worker, src/pop3/workers/): a
+// read-only connection to the mail database and the blob files, and nothing else of the
+// store. WAL lets it read beside the server's writer; it sees every committed message.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { FileBlobStore } from '../blobs/file-blobs.js';
+import type { MessageReader } from '../types.js';
+import { type Db, stmt } from './db.js';
+
+/**
+ * The bytes of a message kept in `message_data` (at most INLINE_MAX octets), or undefined.
+ * A row whose last message is gone is only waiting for the purge: it is not returned.
+ */
+export function readInline(db: Db, hash: string): Buffer | undefined {
+  return stmt(
+    db,
+    `SELECT d.data FROM message_data d WHERE d.hash = ?
+     AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = d.hash)`,
+  )
+    .pluck()
+    .get(hash) as Buffer | undefined;
+}
+
+/**
+ * This process serves no IMAP, so its memory map does not weigh on the IDLE memory target
+ * (see db.ts): mapped pages make a read of a small message cheaper.
+ */
+const READER_MMAP_BYTES = 256 * 1024 * 1024;
+
+export class SqliteMessageReader implements MessageReader {
+  private constructor(
+    private readonly db: Db,
+    private readonly blobs: FileBlobStore,
+    private readonly inlineMax: number,
+  ) {}
+
+  /** `dir` is the store's data directory, as given to SqliteStore.open. */
+  static open(dir: string, inlineMax: number): SqliteMessageReader {
+    const db = new Database(join(dir, 'letterbox.db'), { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    db.pragma(`mmap_size = ${READER_MMAP_BYTES}`);
+    return new SqliteMessageReader(db, new FileBlobStore(join(dir, 'blobs')), inlineMax);
+  }
+
+  async read(hash: string, size?: number): Promise<Buffer> {
+    if (size === undefined || size <= this.inlineMax) {
+      const data = readInline(this.db, hash);
+      if (data) return data;
+    }
+    return this.blobs.read(hash, size);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

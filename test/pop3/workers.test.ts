@@ -1,0 +1,136 @@
+// POP3 sessions in worker processes (`[pop3] workers`, src/pop3/workers/): sessions really run
+// there, a worker that dies loses only its sessions (no deletions, the lock released) and is
+// replaced, a shutdown says goodbye and leaves no process behind, and `workers = 0` serves
+// POP3 in the main process.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { workerCount } from '../../src/pop3/index.js';
+import { eventually } from '../helpers/eventually.js';
+import { RawPop3 } from './client.js';
+import { PASSWORD, type Pop3Fixture, startPop3, USER } from './setup.js';
+
+/** Pids of this process's POP3 worker processes. */
+function workerPids(): number[] {
+  let out = '';
+  try {
+    out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], {
+      encoding: 'utf8',
+    });
+  } catch {
+    return []; // ps exits 1 when there are no children
+  }
+  return out
+    .split('\n')
+    .filter((l) => l.includes('pop3/workers/worker'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+test('workers: auto is one per CPU up to 4, none on one CPU; a number is taken as it is', () => {
+  assert.equal(workerCount('auto', 1), 0);
+  assert.equal(workerCount('auto', 2), 2);
+  assert.equal(workerCount('auto', 16), 4);
+  assert.equal(workerCount(3, 1), 3);
+  assert.equal(workerCount(0, 8), 0);
+});
+
+describe('sessions in worker processes', () => {
+  let fx: Pop3Fixture;
+  before(async () => {
+    fx = await startPop3({ workersToml: 'workers = 2' });
+    await fx.deliver('w1', 'w2', 'w3');
+  });
+  after(() => fx.stop());
+
+  test('the first connection starts the workers; RETR, DELE and QUIT work through them', async () => {
+    assert.deepEqual(workerPids(), [], 'no worker before the first POP3 connection');
+    const c = await RawPop3.connect(fx.pop3);
+    assert.equal(workerPids().length, 2);
+    assert.match(await c.login(USER, PASSWORD), /^\+OK .* 3 messages/);
+    assert.match(await c.cmd('RETR 1'), /^\+OK/);
+    assert.match((await c.body()).toString('latin1'), /Subject: w1/);
+    assert.match(await c.cmd('DELE 1'), /^\+OK/);
+    assert.match(await c.cmd('QUIT'), /^\+OK/);
+    await c.closed();
+    // The update was made by the main process's store, \Seen not needed for the deleted one.
+    const left = await fx.ts.server.ctx.store.listMessages(fx.inboxId);
+    assert.equal(left.length, 2);
+  });
+
+  test('implicit TLS (995) is negotiated in the worker', async () => {
+    const c = await RawPop3.connect(fx.pop3s, { tls: true });
+    assert.ok(c.encrypted);
+    assert.match(c.greeting, /^\+OK/);
+    assert.match(await c.login(USER, PASSWORD), /^\+OK/);
+    assert.match(await c.cmd('QUIT'), /^\+OK/);
+    await c.closed();
+  });
+
+  test('a worker that dies loses its session only: nothing deleted, the lock let go, a new worker', async () => {
+    const before = workerPids();
+    const c = await RawPop3.connect(fx.pop3);
+    assert.match(await c.login(USER, PASSWORD), /^\+OK/);
+    assert.match(await c.cmd('DELE 1'), /^\+OK/);
+    // The session is in one of the workers: kill both to be sure of hitting it.
+    for (const pid of before) process.kill(pid, 'SIGKILL');
+    await c.closed();
+    // Reaped by the main process (a zombie is listed until then): the pool knows both died.
+    await eventually(() => workerPids().every((p) => !before.includes(p)), 'both reaped');
+    // RFC 1939 §6: a session that never reached UPDATE deletes nothing.
+    assert.equal((await fx.ts.server.ctx.store.listMessages(fx.inboxId)).length, 2);
+    const again = await RawPop3.connect(fx.pop3);
+    try {
+      assert.match(await again.login(USER, PASSWORD), /^\+OK .* 2 messages/);
+      const now = workerPids();
+      assert.equal(now.length, 2);
+      assert.ok(
+        now.every((p) => !before.includes(p)),
+        'new worker processes',
+      );
+    } finally {
+      assert.match(await again.cmd('QUIT'), /^\+OK/);
+      await again.closed();
+    }
+  });
+
+  test('the maildrop lock holds across workers: a second session gets [IN-USE]', async () => {
+    const a = await RawPop3.connect(fx.pop3);
+    const b = await RawPop3.connect(fx.pop3);
+    assert.match(await a.login(USER, PASSWORD), /^\+OK/);
+    assert.match(await b.login(USER, PASSWORD), /^-ERR \[IN-USE\]/);
+    assert.match(await a.cmd('QUIT'), /^\+OK/);
+    assert.match(await b.login(USER, PASSWORD), /^\+OK/);
+    assert.match(await b.cmd('QUIT'), /^\+OK/);
+  });
+});
+
+test('shutdown: a session in a worker is told, and no worker process is left', async () => {
+  const fx = await startPop3({ workersToml: 'workers = 2' });
+  await fx.deliver('s1');
+  const c = await RawPop3.connect(fx.pop3);
+  assert.match(await c.login(USER, PASSWORD), /^\+OK/);
+  assert.match(await c.cmd('DELE 1'), /^\+OK/);
+  const stopped = fx.ts.server.stop();
+  assert.match(await c.line(), /^-ERR \[SYS\/TEMP\] Server shutting down/);
+  await c.closed();
+  await stopped;
+  await eventually(() => workerPids().length === 0, 'the workers to exit');
+});
+
+test('workers = 0: POP3 is served in the main process', async () => {
+  const fx = await startPop3({ workersToml: 'workers = 0' });
+  try {
+    await fx.deliver('z1');
+    const c = await RawPop3.connect(fx.pop3);
+    assert.match(await c.login(USER, PASSWORD), /^\+OK .* 1 messages/);
+    assert.deepEqual(workerPids(), []);
+    assert.match(await c.cmd('RETR 1'), /^\+OK/);
+    await c.body();
+    assert.match(await c.cmd('DELE 1'), /^\+OK/);
+    assert.match(await c.cmd('QUIT'), /^\+OK/);
+    await c.closed();
+    assert.equal((await fx.ts.server.ctx.store.listMessages(fx.inboxId)).length, 0);
+  } finally {
+    await fx.stop();
+  }
+});
