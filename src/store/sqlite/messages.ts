@@ -19,7 +19,7 @@ import type {
   SearchHeaderField,
   StoreFlagsResult,
 } from '../types.js';
-import { DataPurge } from './data-purge.js';
+import { dataPurge, QuietWork } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
@@ -70,7 +70,13 @@ export class SqliteMessages {
   /** Rows of recently used mailboxes (see record-cache.ts), kept current by the change bus. */
   readonly cache: RecordCache;
   /** Reclaims the bytes of small messages once no message holds them. */
-  readonly purge: DataPurge;
+  readonly purge: QuietWork<string>;
+  /**
+   * Stored messages whose last mailbox row an expunge or move removed: dropped (with their
+   * index entries and files) once the store is quiet (data-purge.ts), unless a delivery of
+   * the same bytes took them back meanwhile.
+   */
+  readonly unreferenced: QuietWork<number>;
 
   constructor(
     private readonly db: Db,
@@ -87,7 +93,19 @@ export class SqliteMessages {
       some: (mailboxId, uids) => recordRows(db, mailboxId, uids).map(toRecord),
     });
     bus.subscribe((ev) => this.cache.onEvent(ev));
-    this.purge = new DataPurge(db, durable);
+    this.purge = dataPurge(db, durable);
+    this.unreferenced = new QuietWork<number>({
+      durable,
+      run: (ids) => this.afterCollect(tx(db, () => this.collect(ids))),
+      sweep: () =>
+        stmt(
+          db,
+          `SELECT id FROM messages m
+           WHERE NOT EXISTS (SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = m.id)`,
+        )
+          .pluck()
+          .all() as number[],
+    });
   }
 
   /**
@@ -402,9 +420,7 @@ export class SqliteMessages {
         uidValidity = res.uidValidity;
         mapping.push([r.uid, res.uid]);
       }
-      const expunged = move
-        ? this.removeRows(from, rows, modseq)
-        : { uids: [], orphans: { docs: [], hashes: [], rows: [] } };
+      const expunged = move ? this.removeRows(from, rows, modseq) : { uids: [], messageIds: [] };
       return { uidValidity, mapping, modseq, expunged };
     });
     if (!result) return { uidValidity: to.uidValidity, mapping: [], modseq: 0 };
@@ -440,12 +456,16 @@ export class SqliteMessages {
     return result.removed.uids;
   }
 
-  /** Inside a transaction: deletes the rows, records them as expunged, collects orphans. */
+  /**
+   * Inside a transaction: deletes the rows and records them as expunged. The stored messages
+   * they referred to are collected later (`unreferenced`), once the store is quiet: dropping a
+   * thousand message rows cost as much as the rest of a POP3 QUIT.
+   */
   private removeRows(
     mb: Mailbox,
     rows: RecordRow[],
     modseq: number,
-  ): { uids: number[]; orphans: Orphans } {
+  ): { uids: number[]; messageIds: number[] } {
     let bytes = 0;
     for (const r of rows) bytes += r.size;
     // Set-based: a POP3 QUIT or an EXPUNGE removes thousands of rows in three statements.
@@ -464,15 +484,15 @@ export class SqliteMessages {
       mb.accountId,
     );
     stmt(this.db, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mb.id);
-    return { uids: rows.map((r) => r.uid), orphans: this.collect(rows.map((r) => r.message_id)) };
+    return { uids: rows.map((r) => r.uid), messageIds: rows.map((r) => r.message_id) };
   }
 
   private afterRemove(
     mb: Mailbox,
     modseq: number,
-    removed: { uids: number[]; orphans: Orphans },
+    removed: { uids: number[]; messageIds: number[] },
   ): void {
-    this.afterCollect(removed.orphans);
+    this.unreferenced.add(removed.messageIds);
     this.emitFor(mb.id, 'expunge', modseq, removed.uids, mb.accountId);
   }
 

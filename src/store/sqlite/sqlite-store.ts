@@ -318,9 +318,17 @@ export class SqliteStore implements MailStore {
     if (this.closed) return;
     this.closed = true;
     await this.messages.drain();
+    // Messages expunged just now go with the store (the purge of their bytes waits for the
+    // sweep after the next open): a store closed and opened again has no unreferenced rows.
+    try {
+      this.messages.unreferenced.finish();
+    } catch {
+      // The next open's sweep finds them.
+    }
     // The worker finishes what was posted, and must let go of its attached connection to
     // letterbox.db before the last connection closes (which checkpoints the WAL).
     await this.fts.close();
+    this.messages.unreferenced.close();
     this.messages.purge.close();
     this.db.close();
     this.wal.close();

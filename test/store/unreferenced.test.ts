@@ -1,0 +1,104 @@
+// Stored messages whose last mailbox row was expunged are collected once the store is quiet
+// (data-purge.ts): their rows, index entries and files go then, a delivery of the same bytes
+// in the meantime keeps them, a close collects what waits, and rows a crash left are found
+// by the sweep after open.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { INLINE_MAX } from '../../src/store/sqlite/messages.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { eventually } from '../helpers/eventually.js';
+import { newMessage } from '../helpers/messages.js';
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lb-unref-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function open() {
+  const store = await SqliteStore.open({ dir });
+  let account = await store.getAccount('alice@example.test');
+  if (!account) {
+    await store.addDomain('example.test');
+    account = await store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+  }
+  const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
+  return { store, inbox: inbox.id };
+}
+
+function storedMessages(): number {
+  const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+const blobFile = (h: string) => join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h);
+
+test('an expunged message is collected once the store is quiet: row, index entry, file', async () => {
+  const { store, inbox } = await open();
+  try {
+    const big = newMessage('big', `${'large body line\r\n'.repeat(INLINE_MAX / 16)}`);
+    await store.append(big, [{ mailboxId: inbox }]);
+    const [rec] = await store.listMessages(inbox);
+    assert.ok(existsSync(blobFile(rec!.blobHash)), 'a message over INLINE_MAX is a file');
+    assert.deepEqual(await store.expunge(inbox, { onlyDeleted: false }), [1]);
+    // Out of the mailbox at once, in every way a client can see.
+    assert.deepEqual(await store.listMessages(inbox), []);
+    assert.deepEqual(await store.searchText(inbox, 'large body'), []);
+    assert.equal(storedMessages(), 1, 'the stored message waits for a quiet store');
+    await eventually(() => storedMessages() === 0, 'the collection', 10_000);
+    await eventually(() => !existsSync(blobFile(rec!.blobHash)), 'the file unlinked');
+    await assert.rejects(store.readMessage(rec!.blobHash, rec!.size));
+  } finally {
+    await store.close();
+  }
+});
+
+test('the same bytes delivered again before the collection keep the stored message', async () => {
+  const { store, inbox } = await open();
+  try {
+    const m = newMessage('again', 'unusual words here\r\n');
+    await store.append(m, [{ mailboxId: inbox }]);
+    await store.expunge(inbox, { onlyDeleted: false });
+    await store.append(m, [{ mailboxId: inbox }]);
+    const [rec] = await store.listMessages(inbox);
+    // Past the quiet time: the collection ran and left the message alone.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(storedMessages(), 1);
+    assert.deepEqual(await store.readMessage(rec!.blobHash, rec!.size), m.raw);
+    assert.deepEqual(await store.searchText(inbox, 'unusual words'), [rec!.uid]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('close collects what waits; the sweep after open collects what a crash left', async () => {
+  let s = await open();
+  await s.store.append(newMessage('one', 'one\r\n'), [{ mailboxId: s.inbox }]);
+  await s.store.append(newMessage('two', 'two\r\n'), [{ mailboxId: s.inbox }]);
+  await s.store.expunge(s.inbox, { uids: [1], onlyDeleted: false });
+  await s.store.close();
+  assert.equal(storedMessages(), 1, 'collected at close');
+  // A crash between an expunge's commit and the collection, as the database shows it.
+  const db = new Database(join(dir, 'letterbox.db'));
+  db.prepare('DELETE FROM mailbox_messages').run();
+  db.close();
+  assert.equal(storedMessages(), 1);
+  s = await open();
+  try {
+    await eventually(() => storedMessages() === 0, 'the sweep after open', 15_000);
+  } finally {
+    await s.store.close();
+  }
+});
