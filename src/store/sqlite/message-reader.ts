@@ -22,12 +22,21 @@ export function readInline(db: Db, hash: string): Buffer | undefined {
 }
 
 /**
+ * Reads share one read transaction for up to this long: starting one per read (a lock on the
+ * WAL index, and its release) cost 40% of reading a 10 KB row. A read that misses inside a
+ * held transaction tries again in a fresh one, so a message committed since is still found.
+ */
+const HOLD_MS = 10;
+
+/**
  * This process serves no IMAP, so its memory map does not weigh on the IDLE memory target
  * (see db.ts): mapped pages make a read of a small message cheaper.
  */
 const READER_MMAP_BYTES = 256 * 1024 * 1024;
 
 export class SqliteMessageReader implements MessageReader {
+  private held: NodeJS.Timeout | undefined;
+
   private constructor(
     private readonly db: Db,
     private readonly blobs: FileBlobStore,
@@ -44,13 +53,35 @@ export class SqliteMessageReader implements MessageReader {
 
   async read(hash: string, size?: number): Promise<Buffer> {
     if (size === undefined || size <= this.inlineMax) {
-      const data = readInline(this.db, hash);
+      const fresh = this.held === undefined;
+      this.hold();
+      let data = readInline(this.db, hash);
+      if (!data && !fresh) {
+        this.release();
+        this.hold();
+        data = readInline(this.db, hash);
+      }
       if (data) return data;
     }
     return this.blobs.read(hash, size);
   }
 
   close(): void {
+    this.release();
     this.db.close();
+  }
+
+  private hold(): void {
+    if (this.held) return;
+    stmt(this.db, 'BEGIN').run();
+    this.held = setTimeout(() => this.release(), HOLD_MS);
+    this.held.unref();
+  }
+
+  private release(): void {
+    if (!this.held) return;
+    clearTimeout(this.held);
+    this.held = undefined;
+    if (this.db.inTransaction) stmt(this.db, 'COMMIT').run();
   }
 }
