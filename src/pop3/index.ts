@@ -14,6 +14,8 @@ import { Pop3WorkerPool } from './workers/pool.js';
 export interface Pop3ProtocolOptions {
   /** Autologout timer; RFC 1939 §3 asks for at least 10 minutes. Tests pass less. */
   idleTimeoutMs?: number;
+  /** The worker's entry script (tests: one that fails to start). */
+  workerEntry?: string;
 }
 
 /** `[pop3] workers` as a number of processes. */
@@ -49,7 +51,7 @@ export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFact
     }
     let pool = pools.get(ctx);
     if (!pool) {
-      pool = newPool(ctx, session, workers);
+      pool = newPool(ctx, session, workers, opts.workerEntry);
       pools.set(ctx, pool);
     }
     const p = pool;
@@ -64,9 +66,11 @@ function newPool(
   ctx: ServerContext,
   session: Omit<Pop3SessionOptions, 'starttls'>,
   size: number,
+  entry?: string,
 ): Pop3WorkerPool {
   return new Pop3WorkerPool({
     size,
+    entry,
     session,
     log: ctx.log,
     init: {

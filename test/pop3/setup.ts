@@ -30,7 +30,10 @@ export async function startPop3(
     workersToml?: string;
   } & Pop3ProtocolOptions = {},
 ): Promise<Pop3Fixture> {
-  const proto = createPop3Protocol({ idleTimeoutMs: opts.idleTimeoutMs });
+  const proto = createPop3Protocol({
+    idleTimeoutMs: opts.idleTimeoutMs,
+    workerEntry: opts.workerEntry,
+  });
   const ts = await startTestServer({
     listeners: ['pop3', 'pop3s'],
     protocols: { pop3: proto, pop3s: proto },

@@ -4,6 +4,8 @@
 // POP3 in the main process.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { workerCount } from '../../src/pop3/index.js';
 import { eventually } from '../helpers/eventually.js';
@@ -130,6 +132,30 @@ test('workers = 0: POP3 is served in the main process', async () => {
     assert.match(await c.cmd('QUIT'), /^\+OK/);
     await c.closed();
     assert.equal((await fx.ts.server.ctx.store.listMessages(fx.inboxId)).length, 0);
+  } finally {
+    await fx.stop();
+  }
+});
+
+test('no worker can start: sessions are served in the main process', async () => {
+  const fx = await startPop3({
+    workersToml: 'workers = 2',
+    workerEntry: join(tmpdir(), 'letterbox-no-such-worker.js'),
+  });
+  try {
+    await fx.deliver('f1');
+    const c = await RawPop3.connect(fx.pop3);
+    assert.match(await c.login(USER, PASSWORD), /^\+OK .* 1 messages/);
+    assert.match(await c.cmd('RETR 1'), /^\+OK/);
+    assert.match((await c.body()).toString('latin1'), /Subject: f1/);
+    assert.match(await c.cmd('DELE 1'), /^\+OK/);
+    assert.match(await c.cmd('QUIT'), /^\+OK/);
+    await c.closed();
+    assert.equal((await fx.ts.server.ctx.store.listMessages(fx.inboxId)).length, 0);
+    // Implicit TLS is done here too.
+    const t = await RawPop3.connect(fx.pop3s, { tls: true });
+    assert.ok(t.encrypted);
+    assert.match(await t.cmd('QUIT'), /^\+OK/);
   } finally {
     await fx.stop();
   }

@@ -40,6 +40,8 @@ const WORKER_V8_FLAGS = [
 const START_TIMEOUT_MS = 30_000;
 /** After the shutdown deadline: how long a worker gets to exit before SIGKILL. */
 const EXIT_GRACE_MS = 2000;
+/** After a worker failed to start, sessions are served here this long before trying again. */
+const RETRY_START_MS = 60_000;
 
 export interface PoolOptions {
   size: number;
@@ -47,6 +49,8 @@ export interface PoolOptions {
   /** How this process serves a session itself, and answers the workers' calls. */
   session: Omit<Pop3SessionOptions, 'starttls'>;
   log: Logger;
+  /** The worker script; by default worker.ts beside this module. */
+  entry?: string;
 }
 
 class Worker {
@@ -78,6 +82,11 @@ class Worker {
         clearTimeout(timer);
         resolve(false);
       });
+      // fork itself failed (no 'exit' follows).
+      proc.once('error', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
     });
   }
 
@@ -97,6 +106,8 @@ export class Pop3WorkerPool {
   private workers: Worker[] = [];
   private nextConnId = 1;
   private nextLockId = 1;
+  /** No worker is started before this time (one just failed to start). */
+  private startBlockedUntil = 0;
   private closing: Promise<void> | undefined;
   private readonly entry: string;
   private readonly unsubscribeTls: () => void;
@@ -107,7 +118,7 @@ export class Pop3WorkerPool {
   constructor(private readonly opts: PoolOptions) {
     // Under tsx (tests) this module is the .ts source, and so is its sibling.
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    this.entry = fileURLToPath(new URL(`./worker${ext}`, import.meta.url));
+    this.entry = opts.entry ?? fileURLToPath(new URL(`./worker${ext}`, import.meta.url));
     setMaxListeners(0, this.localShutdown.signal);
     this.unsubscribeTls = opts.session.tls.onReload(() => {
       for (const w of this.workers) void w.send({ t: 'reload-tls' });
@@ -129,6 +140,8 @@ export class Pop3WorkerPool {
   }
 
   private serveHere(socket: net.Socket, tls: ConnTls, refuse: boolean): Promise<void> {
+    // Accepted paused, to be handed over untouched: here it has to flow like any other.
+    socket.resume();
     return servePop3Socket(socket, {
       tls,
       refuse,
@@ -161,8 +174,17 @@ export class Pop3WorkerPool {
     // A worker whose channel closed is dying: its 'exit' (which releases what it held) may
     // come later, but it takes no more connections.
     this.workers = this.workers.filter((w) => w.alive && w.proc.connected);
-    while (this.workers.length < this.opts.size) this.workers.push(this.spawn());
-    await Promise.all(this.workers.map((w) => w.ready));
+    if (Date.now() >= this.startBlockedUntil) {
+      while (this.workers.length < this.opts.size) this.workers.push(this.spawn());
+    }
+    const started = await Promise.all(this.workers.map((w) => w.ready));
+    if (started.includes(false) && Date.now() >= this.startBlockedUntil) {
+      this.startBlockedUntil = Date.now() + RETRY_START_MS;
+      this.opts.log.error(
+        { retryInSeconds: RETRY_START_MS / 1000 },
+        'a POP3 worker did not start; serving POP3 in the main process meanwhile',
+      );
+    }
     let best: Worker | undefined;
     for (const w of this.workers) {
       if (w.alive && (!best || w.sessions.size < best.sessions.size)) best = w;
