@@ -132,6 +132,8 @@ export class Connection {
    */
   setIdleTimeout(ms: number): void {
     this.idleMs = ms;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     this.armIdle();
   }
 
@@ -287,18 +289,24 @@ export class Connection {
 
   private settle(): void {
     this.pending = null;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
   }
 
+  /**
+   * One timer per connection, restarted (refresh) for each wait rather than made anew: a new
+   * Timeout and a timer-list insertion per command showed in POP3 profiles. It may fire
+   * between waits; then nothing is waiting and it does nothing.
+   */
   private armIdle(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
     if (!this.pending || this.idleMs <= 0) return;
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
     this.idleTimer = setTimeout(() => {
+      if (!this.pending) return;
       this.log.debug({ ms: this.idleMs }, 'idle timeout');
       this.timedOut = true;
-      this.pending?.timeout();
+      this.pending.timeout();
     }, this.idleMs);
   }
 
@@ -324,6 +332,7 @@ export class Connection {
     if (this.socketClosed) return;
     this.socketClosed = true;
     this.ended = true;
+    clearTimeout(this.idleTimer);
     this.pending?.attempt();
     const cbs = this.closeCallbacks;
     this.closeCallbacks = [];

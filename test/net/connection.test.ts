@@ -150,6 +150,23 @@ describe('Connection timeouts, errors and writes', () => {
     assert.equal(conn.timedOut, false);
   });
 
+  test('the idle clock runs only while a read waits, and each wait gets the whole time', async () => {
+    const { sock, conn } = fakeConnection();
+    conn.setIdleTimeout(40);
+    sock.feed('one\r\n');
+    assert.equal(text(await conn.readLine(10)), 'one');
+    // Working (no read waiting) for longer than the timeout is not idleness.
+    await new Promise((r) => setTimeout(r, 80));
+    const p = conn.readLine(10);
+    // 30 ms into this wait: within its own 40 ms, whatever the clock did between waits.
+    await new Promise((r) => setTimeout(r, 30));
+    sock.feed('two\r\n');
+    assert.equal(text(await p), 'two');
+    assert.equal(conn.timedOut, false);
+    // And a wait that lasts past it still times out.
+    assert.deepEqual(await conn.readLine(10), { kind: 'timeout' });
+  });
+
   test('a socket error becomes eof, never an unhandled error', async () => {
     const { sock, conn } = fakeConnection();
     const p = conn.readLine(10);
