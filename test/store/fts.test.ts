@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
+import type { SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import { FTS_TEXT_MAX } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
+import { openAliceStore } from '../helpers/store.js';
 
 let dir: string;
 
@@ -21,19 +22,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function open(opts: Partial<SqliteStoreOptions> = {}) {
-  const store = await SqliteStore.open({
-    dir,
+function open(opts: Partial<SqliteStoreOptions> = {}) {
+  return openAliceStore(dir, {
     onFtsError: (err) => assert.fail(`index worker error: ${String(err)}`),
     ...opts,
   });
-  let account = await store.getAccount('alice@example.test');
-  if (!account) {
-    await store.addDomain('example.test');
-    account = await store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
-  }
-  const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
-  return { store, inbox: inbox.id };
 }
 
 /** Rows of fts.db's bookkeeping table, read after the store closed. */

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { INLINE_MAX } from '../../src/store/sqlite/messages.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
+import { openAliceStore } from '../helpers/store.js';
 
 let dir: string;
 
@@ -23,16 +23,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function open() {
-  const store = await SqliteStore.open({ dir });
-  let account = await store.getAccount('alice@example.test');
-  if (!account) {
-    await store.addDomain('example.test');
-    account = await store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
-  }
-  const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
-  return { store, inbox: inbox.id };
-}
+const open = () => openAliceStore(dir);
 
 function storedMessages(): number {
   const db = new Database(join(dir, 'letterbox.db'), { readonly: true });

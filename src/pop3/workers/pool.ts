@@ -16,6 +16,7 @@ import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../log.js';
 import type { Connection } from '../../net/connection.js';
+import { settleWithin } from '../../net/listener.js';
 import { servePop3Socket } from '../serve-socket.js';
 import type { Pop3SessionOptions } from '../session.js';
 import { CALLS, type CallContext } from './calls.js';
@@ -259,12 +260,7 @@ export class Pop3WorkerPool {
 
   private async stop(w: Worker, deadlineMs: number): Promise<void> {
     if (!(await w.send({ t: 'shutdown', deadlineMs }))) w.proc.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), deadlineMs + EXIT_GRACE_MS);
-    });
-    if (await Promise.race([w.exited.then(() => false), late])) w.proc.kill('SIGKILL');
-    clearTimeout(timer);
+    if (!(await settleWithin([w.exited], deadlineMs + EXIT_GRACE_MS))) w.proc.kill('SIGKILL');
     await w.exited;
   }
 }

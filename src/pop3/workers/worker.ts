@@ -6,6 +6,7 @@ import { setMaxListeners } from 'node:events';
 import type net from 'node:net';
 import { createLogger } from '../../log.js';
 import type { Connection } from '../../net/connection.js';
+import { settleWithin } from '../../net/listener.js';
 import { TlsProvider, tlsOptionsOf } from '../../net/tls.js';
 import { openMessageReader } from '../../store/open.js';
 import { servePop3Socket } from '../serve-socket.js';
@@ -64,12 +65,7 @@ function serve(id: number, socket: net.Socket, m: Extract<ToWorker, { t: 'conn' 
 
 async function stop(deadlineMs: number): Promise<void> {
   shutdown.abort();
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, deadlineMs);
-  });
-  await Promise.race([Promise.allSettled([...sessions]), deadline]);
-  clearTimeout(timer);
+  await settleWithin([...sessions], deadlineMs);
   for (const c of conns) c.destroy();
   await Promise.allSettled([...sessions]);
   exit(0);

@@ -8,20 +8,6 @@ import type { MessageReader } from '../types.js';
 import { type Db, stmt } from './db.js';
 
 /**
- * The bytes of a message kept in `message_data` (at most INLINE_MAX octets), or undefined.
- * A row whose last message is gone is only waiting for the purge: it is not returned.
- */
-export function readInline(db: Db, hash: string): Buffer | undefined {
-  return stmt(
-    db,
-    `SELECT d.data FROM message_data d WHERE d.hash = ?
-     AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = d.hash)`,
-  )
-    .pluck()
-    .get(hash) as Buffer | undefined;
-}
-
-/**
  * Reads share one read transaction for up to this long: starting one per read (a lock on the
  * WAL index, and its release) cost 40% of reading a 10 KB row. A read that misses inside a
  * held transaction tries again in a fresh one, so a message committed since is still found.
@@ -67,7 +53,7 @@ export class SqliteMessageReader implements MessageReader {
   }
 
   /**
-   * Unlike readInline, no check that a `messages` row still holds the hash: a POP3 maildrop
+   * Unlike the store's own read (messages.ts), no check that a `messages` row still holds the hash: a POP3 maildrop
    * is the INBOX as it stood at login (RFC 1939 §3), and a message of it expunged since, by
    * IMAP, may still be retrieved while its bytes wait for the purge (a file is unlinked when
    * the message is collected: then NOT_FOUND). One index lookup less per RETR.

@@ -24,7 +24,6 @@ import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
 import type { SqliteMailboxes } from './mailboxes.js';
-import { readInline } from './message-reader.js';
 import {
   listRecords,
   messageDetails,
@@ -336,7 +335,14 @@ export class SqliteMessages {
 
   async read(hash: string, size?: number): Promise<Buffer> {
     if (size === undefined || size <= INLINE_MAX) {
-      const data = readInline(this.db, hash);
+      // A row whose last message is gone only waits for the purge: it is not returned.
+      const data = stmt(
+        this.db,
+        `SELECT d.data FROM message_data d WHERE d.hash = ?
+         AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = d.hash)`,
+      )
+        .pluck()
+        .get(hash) as Buffer | undefined;
       if (data) return data;
     }
     // A large message, one stored before message_data existed, or a queued one.
