@@ -136,3 +136,46 @@ export class RssSampler {
     return this.max;
   }
 }
+
+/** Linux reports process CPU times in clock ticks of USER_HZ, 100 per second on every arch. */
+const TICK_MS = 10;
+
+/** CPU time (user + system, all threads) used so far by a process tree, in ms. */
+export function treeCpuMs(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      // Fields after the command name: state is field 3, utime 14 and stime 15 (proc(5)).
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return ticks * TICK_MS;
+}
+
+/**
+ * Waits at least `minMs`, then until the process tree has used less than `busyMs` of CPU over
+ * a whole `windowMs` (work a server put off, such as index maintenance after deletions, is
+ * done), or `maxMs` in all. Returns how long it waited and whether the tree went quiet.
+ */
+export async function waitQuiet(
+  root: number | undefined,
+  opts: { minMs: number; windowMs?: number; busyMs?: number; maxMs?: number },
+): Promise<{ waitedMs: number; quiet: boolean }> {
+  const { minMs, windowMs = 500, busyMs = 20, maxMs = 60_000 } = opts;
+  const start = performance.now();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(minMs);
+  if (root === undefined) return { waitedMs: performance.now() - start, quiet: false };
+  let before = treeCpuMs(root);
+  while (performance.now() - start < maxMs) {
+    await sleep(windowMs);
+    const now = treeCpuMs(root);
+    if (now - before < busyMs) return { waitedMs: performance.now() - start, quiet: true };
+    before = now;
+  }
+  return { waitedMs: performance.now() - start, quiet: false };
+}

@@ -3,7 +3,8 @@
 // and a private Dovecot get the same users and the same mail in the same run.
 // Usage (from the repository root):
 //   node --import tsx bench/pop3/run.ts [--clients 10] [--sizes 10k,1m] [--count-10k 1000]
-//     [--count-1m 50] [--only letterbox|dovecot] [--workers auto|N] [--cpu-prof] [--keep]
+//     [--count-1m 50] [--warmup-10k 200] [--warmup-1m 5] [--warmup-rounds 2]
+//     [--only letterbox|dovecot] [--workers auto|N] [--timeline] [--cpu-prof] [--keep]
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -19,6 +20,7 @@ import {
   serveLetterbox,
   setupLetterbox,
 } from '../lib/letterbox-server.js';
+import { waitQuiet } from '../lib/proc.js';
 import { fmt, table } from '../lib/stats.js';
 import { Pop3Client } from './client.js';
 
@@ -28,15 +30,22 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '10k,1m' },
     'count-10k': { type: 'string', default: '1000' },
     'count-1m': { type: 'string', default: '50' },
-    // Untimed first round on each server (the same for both): the client's own code, and
-    // Letterbox's, run compiled rather than cold in the timed round.
+    // Untimed rounds on each server first (the same for both): the client's own code, and
+    // Letterbox's, run compiled rather than cold in the timed round. Two rounds, because the
+    // first sessions to end make V8 drop optimized code of the socket paths (their feedback
+    // never saw a close), which the next round compiles again. --trace-opt counted 68 to 90
+    // optimizations (with TurboFan's threads on most of a CPU for 200 ms) in the round after
+    // one warm-up round, 21 after two and 2 after three.
     'warmup-10k': { type: 'string', default: '200' },
     'warmup-1m': { type: 'string', default: '5' },
+    'warmup-rounds': { type: 'string', default: '2' },
     only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     /** `[pop3] workers` for Letterbox (default: the server's own, 'auto'). */
     workers: { type: 'string' },
+    /** Log the messages completed per 50 ms of the timed round (where the time goes). */
+    timeline: { type: 'boolean', default: false },
   },
 });
 const here = dirname(fileURLToPath(import.meta.url));
@@ -62,8 +71,9 @@ process.on('exit', () => {
 });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
   process.on(sig, () => process.exit(130));
-/** Pause after the warm-up round. */
+/** Least pause after a warm-up round; then until the server's processes are quiet. */
 const SETTLE_MS = 3000;
+const warmupRounds = Number(args['warmup-rounds']);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Result {
@@ -88,6 +98,7 @@ async function drain(port: number, limit?: number): Promise<Result> {
   const cpu0 = process.cpuUsage();
   let lastDele = 0;
   let slowestQuit = 0;
+  const done: number[] = [];
   await Promise.all(
     conns.map(async (c) => {
       const stat = await c.send('STAT', false);
@@ -101,6 +112,7 @@ async function drain(port: number, limit?: number): Promise<Result> {
         if (!r.ok || !d.ok) throw new Error(`RETR/DELE ${i}: ${r.line} / ${d.line}`);
         messages++;
         bytes += r.bytes;
+        if (args.timeline) done.push(performance.now() - start);
       }
       // RFC 1939 §6: the deletions are committed in the UPDATE state, after QUIT.
       const quitAt = performance.now();
@@ -117,6 +129,11 @@ async function drain(port: number, limit?: number): Promise<Result> {
   log(
     `last DELE answered after ${((lastDele - start) / 1000).toFixed(2)} s; slowest QUIT ${slowestQuit.toFixed(1)} ms`,
   );
+  if (args.timeline) {
+    const bins: number[] = [];
+    for (const t of done) bins[Math.floor(t / 50)] = (bins[Math.floor(t / 50)] ?? 0) + 1;
+    log(`messages per 50 ms: ${Array.from(bins, (n) => n ?? 0).join(' ')}`);
+  }
   let left = 0;
   for (const u of USERS) {
     const c = await Pop3Client.login('127.0.0.1', port, u, PASSWORD);
@@ -159,14 +176,19 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   for (const name of sizeNames) {
     const { bytes, count, warm } = SIZES[name]!;
-    /** The untimed round, then the timed one on what is left. */
-    const rounds = async (who: string, port: number): Promise<Result> => {
-      if (warm > 0) {
+    /** The untimed rounds, then the timed one on what is left. */
+    const rounds = async (who: string, port: number, pid: () => number | undefined) => {
+      for (let round = 1; warm > 0 && round <= warmupRounds; round++) {
         const w = await drain(port, warm);
-        log(`${who} ${name} warm-up: ${(w.messages / w.seconds).toFixed(1)} msg/s (untimed)`);
-        // Work a server leaves for a quiet moment after deletions (Letterbox purges freed
-        // rows a second after the last expunge) is done before the timed round.
-        await new Promise((r) => setTimeout(r, SETTLE_MS));
+        log(
+          `${who} ${name} warm-up ${round}: ${(w.messages / w.seconds).toFixed(1)} msg/s (untimed)`,
+        );
+        // Work a server leaves for a quiet moment after deletions (Letterbox drops the freed
+        // messages and their full-text entries once idle) is done before the next round.
+        const q = await waitQuiet(pid(), { minMs: SETTLE_MS });
+        log(
+          `${who} settled in ${(q.waitedMs / 1000).toFixed(1)} s${q.quiet ? '' : ' (not quiet)'}`,
+        );
       }
       return drain(port);
     };
@@ -176,13 +198,20 @@ async function main(): Promise<void> {
     if (setup) {
       const t = performance.now();
       for (const [i, u] of USERS.entries())
-        await fillLetterbox(setup, u, warm + count, (n) => mail.message(i * 1_000_000 + n), 64);
+        await fillLetterbox(
+          setup,
+          u,
+          warm * warmupRounds + count,
+          (n) => mail.message(i * 1_000_000 + n),
+          64,
+        );
       log(
         `letterbox: ${name} maildrops filled in ${((performance.now() - t) / 1000).toFixed(1)} s`,
       );
       lb = await serveLetterbox(setup, nodeArgs);
       if (lb.pop3) {
-        lbr = await rounds('letterbox', setup.ports.pop3);
+        const server = lb;
+        lbr = await rounds('letterbox', setup.ports.pop3, () => server.pid);
         log(`letterbox ${name}: ${(lbr.messages / lbr.seconds).toFixed(1)} msg/s`);
       } else notes.push('Letterbox does not serve POP3 yet (no protocol registered): skipped.');
       await lb.stop();
@@ -190,8 +219,9 @@ async function main(): Promise<void> {
     }
     if (dv) {
       for (const [i, u] of USERS.entries())
-        await dv.fill(u, warm + count, (n) => mail.message(i * 1_000_000 + n));
-      dvr = await rounds('dovecot  ', dv.pop3Port);
+        await dv.fill(u, warm * warmupRounds + count, (n) => mail.message(i * 1_000_000 + n));
+      const side = dv;
+      dvr = await rounds('dovecot  ', dv.pop3Port, () => side.masterPid());
       log(`dovecot   ${name}: ${(dvr.messages / dvr.seconds).toFixed(1)} msg/s`);
     }
     const rate = (r?: Result) => r && r.messages / r.seconds;
@@ -232,7 +262,7 @@ async function main(): Promise<void> {
     table(['', 'Letterbox', 'Dovecot', 'LB / DV'], rows),
     '',
     `- ${clients} clients, one maildrop each; timed from all logged in to the last QUIT answered (deletions committed).`,
-    `- Before the timed round, each server gets the same untimed round (${SIZES['10k']!.warm} x 10k or ${SIZES['1m']!.warm} x 1m messages per client, retrieved, deleted, QUIT), so that neither the client nor a server is measured while its code is still being compiled.`,
+    `- Before the timed round, each server gets the same ${warmupRounds} untimed rounds (${SIZES['10k']!.warm} x 10k or ${SIZES['1m']!.warm} x 1m messages per client, retrieved, deleted, QUIT; then a pause of at least ${SETTLE_MS / 1000} s, until the server's processes are idle), so that neither the client nor a server is measured while its code is still being compiled.`,
     `- ${cpus().length} CPUs shared by client and servers; Dovecot ${dv?.version ?? ''} with mail_fsync = always; Maildir files written directly and indexed before timing.`,
     ...notes.map((n) => `- ${n}`),
   ];
