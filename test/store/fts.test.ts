@@ -39,6 +39,16 @@ function indexedDocs(): Array<{ id: number; hash: string }> {
   }
 }
 
+/** Ids in fts.db's text table (for short needles), read after the store closed. */
+function textIds(): number[] {
+  const db = new Database(join(dir, 'fts.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT id FROM doc_text ORDER BY id').pluck().all() as number[];
+  } finally {
+    db.close();
+  }
+}
+
 function messageRows(): Array<{ id: number; hash: string }> {
   const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
   try {
@@ -90,6 +100,53 @@ describe('full-text index worker', () => {
     }
     assert.deepEqual(indexedDocs(), messageRows());
     assert.equal(indexedDocs().length, 1);
+    assert.deepEqual(textIds(), [indexedDocs()[0]!.id]);
+  });
+
+  test('an index an older release built (content kept in the index) is rebuilt', async () => {
+    let s = await open();
+    await s.store.append(newMessage('a', 'Upgrade me kindly\r\n'), [{ mailboxId: s.inbox }]);
+    await s.store.append(newMessage('b', 'x9 marks\r\n'), [{ mailboxId: s.inbox }]);
+    await s.store.close();
+    // fts.db as schema 2 left it: a trigram index holding its own copy of the text.
+    await removeFtsFiles();
+    const old = new Database(join(dir, 'fts.db'));
+    old.exec(`CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
+              CREATE TABLE docs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL,
+                                 truncated INTEGER NOT NULL);
+              INSERT INTO message_text (rowid, text) VALUES (1, 'stale words');
+              INSERT INTO docs VALUES (1, 'not-the-hash', 0);
+              PRAGMA user_version = 2;`);
+    old.close();
+    s = await open();
+    try {
+      assert.deepEqual(await s.store.searchText(s.inbox, 'KINDLY'), [1]);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'stale'), []);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'x9'), [2]); // under 3: doc_text
+      await s.store.expunge(s.inbox, { uids: [1], onlyDeleted: false });
+      await eventually(() => indexedDocs().length === 1, 'the deletion from the index');
+      assert.deepEqual(await s.store.searchText(s.inbox, 'marks'), [2]);
+    } finally {
+      await s.store.close();
+    }
+    const db = new Database(join(dir, 'fts.db'), { readonly: true });
+    try {
+      const sql = db
+        .prepare(`SELECT sql FROM sqlite_master WHERE name = 'message_text'`)
+        .pluck()
+        .get() as string;
+      assert.match(sql, /contentless_delete = 1/);
+      // The deleted message left no postings: its words match nothing in the index itself.
+      const hits = db
+        .prepare(`SELECT rowid FROM message_text WHERE message_text MATCH '"kindly"'`)
+        .pluck()
+        .all();
+      assert.deepEqual(hits, []);
+    } finally {
+      db.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
+    assert.deepEqual(textIds(), [2]);
   });
 
   test('deletions still waiting when the store closes are done at the next open', async () => {
