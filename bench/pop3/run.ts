@@ -47,7 +47,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     /** `[pop3] workers` for Letterbox (default: the server's own, 'auto'). */
     workers: { type: 'string' },
-    /** Log the messages completed per 50 ms of the timed round (where the time goes). */
+    /** Log the messages completed per 50 ms of each round (where the time goes). */
     timeline: { type: 'boolean', default: false },
   },
 });
