@@ -136,6 +136,11 @@ describe('full-text index worker', () => {
         .pluck()
         .get() as string;
       assert.match(sql, /contentless_delete = 1/);
+      const deletemerge = db
+        .prepare(`SELECT v FROM message_text_config WHERE k = 'deletemerge'`)
+        .pluck()
+        .get();
+      assert.equal(deletemerge, 50);
       // The deleted message left no postings: its words match nothing in the index itself.
       const hits = db
         .prepare(`SELECT rowid FROM message_text WHERE message_text MATCH '"kindly"'`)

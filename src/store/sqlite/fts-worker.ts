@@ -4,8 +4,8 @@
 // sees that message. Consecutive writes are applied in one transaction per turn of the loop.
 //
 // Deletions wait for a quiet moment: dropping a document from the trigram index still costs
-// about 70 us of CPU for a 10 KB message (a tombstone, see fts-db.ts; a third of what
-// tokenizing its text again cost), and an expunge of thousands of messages (a POP3 QUIT)
+// about 100 us of CPU for a 10 KB message (a tombstone and merges, see fts-db.ts; less than
+// half of what tokenizing its text again cost), and an expunge of thousands (a POP3 QUIT)
 // would otherwise compete with the sessions for the machine's cores right when they are
 // busy. An entry waiting to be dropped is harmless: a search joins the index with the mailbox
 // rows as committed, and a message no mailbox holds has none. What is still waiting when the
