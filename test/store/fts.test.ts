@@ -214,16 +214,47 @@ describe('full-text index worker', () => {
     await removeFtsFiles();
     s = await open();
     try {
-      // Searches wait for the reconciliation; appends do not.
+      // Searches and appends go on while the index is rebuilt.
       const searching = s.store.searchText(s.inbox, 'last brown');
       await s.store.append(newMessage('c', 'brown bear\r\n'), [{ mailboxId: s.inbox }]);
       assert.deepEqual(await searching, [153]);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'BROWN'), [1, 153, 154]);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'og'), [2]);
+      await eventually(() => indexedDocs().length === messageRows().length, 'the rebuild');
       assert.deepEqual(await s.store.searchText(s.inbox, 'BROWN'), [1, 153, 154]);
       assert.deepEqual(await s.store.searchText(s.inbox, 'og'), [2]);
     } finally {
       await s.store.close();
     }
     assert.deepEqual(indexedDocs(), messageRows());
+  });
+
+  test('a search while the index is rebuilt reads what it lacks instead of waiting', async () => {
+    let s = await open();
+    const total = 2000;
+    for (let k = 0; k < total; k += 200) {
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          s.store.append(newMessage(`f${k + i}`, `filler number ${k + i}\r\n`), [
+            { mailboxId: s.inbox },
+          ]),
+        ),
+      );
+    }
+    await s.store.append(newMessage('z', 'the Zeppelin arrives\r\n'), [{ mailboxId: s.inbox }]);
+    await s.store.close();
+    await removeFtsFiles();
+    s = await open();
+    try {
+      assert.deepEqual(await s.store.searchText(s.inbox, 'zEPPELIN'), [total + 1]);
+      // Answered before the rebuild, which indexes 50 messages a turn, got far.
+      assert.ok(indexedDocs().length < total, `indexed ${indexedDocs().length} already`);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'number 1999'), [2000]);
+      await eventually(() => indexedDocs().length === total + 1, 'the rebuild');
+      assert.deepEqual(await s.store.searchText(s.inbox, 'zeppelin'), [total + 1]);
+    } finally {
+      await s.store.close();
+    }
   });
 
   test('messages deleted and ids reused while the worker was not running', async () => {

@@ -173,16 +173,26 @@ export class FtsDb {
              WHERE mm.mailbox_id = ? AND t.text LIKE ? ESCAPE '\\' ORDER BY mm.uid`,
           ).all(mailboxId, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     const uids = new Set((rows as { uid: number }[]).map((r) => r.uid));
-    // Texts longer than what was indexed: the needle may be past the indexed part.
-    const long = this.stmt(
+    // Messages whose whole text is read instead: texts longer than what was indexed (the
+    // needle may be past the indexed part), and, while the index is being rebuilt, the
+    // messages it has not reached yet, so a search never waits for a whole rebuild.
+    const unread = this.stmt(
       `SELECT mm.uid, d.hash FROM docs d JOIN mail.mailbox_messages mm ON mm.message_id = d.id
        WHERE mm.mailbox_id = ? AND d.truncated = 1`,
     ).all(mailboxId) as { uid: number; hash: string }[];
-    if (long.length === 0) return [...uids];
+    if (this.reconciling) {
+      const pending = this.stmt(
+        `SELECT mm.uid, m.blob_hash AS hash FROM mail.mailbox_messages mm
+         JOIN mail.messages m ON m.id = mm.message_id
+         WHERE mm.mailbox_id = ? AND NOT EXISTS (SELECT 1 FROM docs d WHERE d.id = m.id)`,
+      ).all(mailboxId) as { uid: number; hash: string }[];
+      unread.push(...pending);
+    }
+    if (unread.length === 0) return [...uids];
     const folded = needle.toLowerCase();
-    for (const l of long) {
-      if (uids.has(l.uid)) continue;
-      if (this.textFromBlob(l.hash)?.toLowerCase().includes(folded)) uids.add(l.uid);
+    for (const u of unread) {
+      if (uids.has(u.uid)) continue;
+      if (this.textFromBlob(u.hash)?.toLowerCase().includes(folded)) uids.add(u.uid);
     }
     return [...uids].sort((a, b) => a - b);
   }

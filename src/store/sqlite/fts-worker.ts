@@ -51,9 +51,9 @@ function schedule(): void {
 
 /**
  * Applies queued writes, answers searches, and does one chunk of startup reconciliation.
- * Searches wait while reconciling (the index may still lack older messages); writes never
- * wait: a search reads `mailbox_messages` as committed when it runs, so an index that is
- * ahead of a waiting search only holds entries the join ignores or the search should see.
+ * While reconciling, a search reads the text of the messages the index lacks yet (see
+ * FtsDb.search). A search reads `mailbox_messages` as committed when it runs, so an index
+ * ahead of it only holds entries the join ignores or the search should see.
  */
 function turn(): void {
   scheduled = false;
@@ -63,7 +63,6 @@ function turn(): void {
     reply({ t: 'indexed', chars: fts.index(items) });
     items = [];
   };
-  const waiting: FtsRequest[] = [];
   for (const req of queue.splice(0)) {
     if (req.t === 'index') {
       // A reused id's waiting deletion is void: index() replaces an entry made from other
@@ -73,10 +72,6 @@ function turn(): void {
     } else if (req.t === 'delete') {
       for (const d of req.docs) deferred.set(d.id, d.hash);
     } else if (req.t === 'search') {
-      if (fts.reconciling) {
-        waiting.push(req);
-        continue;
-      }
       flush();
       try {
         reply({ t: 'result', q: req.q, uids: fts.search(req.mailboxId, req.needle) });
@@ -92,7 +87,6 @@ function turn(): void {
     }
   }
   flush();
-  queue.unshift(...waiting);
   if (deferred.size > DELETE_BACKLOG_MAX) applyDeletions(deferred.size - DELETE_BACKLOG_MAX);
   scheduleDeletions();
   if (fts.reconciling) {
@@ -102,8 +96,6 @@ function turn(): void {
       reply({ t: 'warn', message: `full-text reconciliation: ${String(err)}` });
       throw err;
     }
-    schedule();
-  } else if (waiting.length > 0) {
     schedule();
   }
 }
