@@ -12,6 +12,16 @@ import { eventually } from '../helpers/eventually.js';
 import { RawPop3 } from './client.js';
 import { PASSWORD, type Pop3Fixture, startPop3, USER } from './setup.js';
 
+/** RETR 1 (its text matching `subject` when given), DELE 1 and QUIT, each answered +OK. */
+async function retrieveDeleteQuit(c: RawPop3, subject?: RegExp): Promise<void> {
+  assert.match(await c.cmd('RETR 1'), /^\+OK/);
+  const body = (await c.body()).toString('latin1');
+  if (subject) assert.match(body, subject);
+  assert.match(await c.cmd('DELE 1'), /^\+OK/);
+  assert.match(await c.cmd('QUIT'), /^\+OK/);
+  await c.closed();
+}
+
 /** Pids of this process's POP3 worker processes. */
 function workerPids(): number[] {
   let out = '';
@@ -49,11 +59,7 @@ describe('sessions in worker processes', () => {
     const c = await RawPop3.connect(fx.pop3);
     assert.equal(workerPids().length, 2);
     assert.match(await c.login(USER, PASSWORD), /^\+OK .* 3 messages/);
-    assert.match(await c.cmd('RETR 1'), /^\+OK/);
-    assert.match((await c.body()).toString('latin1'), /Subject: w1/);
-    assert.match(await c.cmd('DELE 1'), /^\+OK/);
-    assert.match(await c.cmd('QUIT'), /^\+OK/);
-    await c.closed();
+    await retrieveDeleteQuit(c, /Subject: w1/);
     // The update was made by the main process's store, \Seen not needed for the deleted one.
     const left = await fx.ts.server.ctx.store.listMessages(fx.inboxId);
     assert.equal(left.length, 2);
@@ -126,11 +132,7 @@ test('workers = 0: POP3 is served in the main process', async () => {
     const c = await RawPop3.connect(fx.pop3);
     assert.match(await c.login(USER, PASSWORD), /^\+OK .* 1 messages/);
     assert.deepEqual(workerPids(), []);
-    assert.match(await c.cmd('RETR 1'), /^\+OK/);
-    await c.body();
-    assert.match(await c.cmd('DELE 1'), /^\+OK/);
-    assert.match(await c.cmd('QUIT'), /^\+OK/);
-    await c.closed();
+    await retrieveDeleteQuit(c);
     assert.equal((await fx.ts.server.ctx.store.listMessages(fx.inboxId)).length, 0);
   } finally {
     await fx.stop();
@@ -146,11 +148,7 @@ test('no worker can start: sessions are served in the main process', async () =>
     await fx.deliver('f1');
     const c = await RawPop3.connect(fx.pop3);
     assert.match(await c.login(USER, PASSWORD), /^\+OK .* 1 messages/);
-    assert.match(await c.cmd('RETR 1'), /^\+OK/);
-    assert.match((await c.body()).toString('latin1'), /Subject: f1/);
-    assert.match(await c.cmd('DELE 1'), /^\+OK/);
-    assert.match(await c.cmd('QUIT'), /^\+OK/);
-    await c.closed();
+    await retrieveDeleteQuit(c, /Subject: f1/);
     assert.equal((await fx.ts.server.ctx.store.listMessages(fx.inboxId)).length, 0);
     // Implicit TLS is done here too.
     const t = await RawPop3.connect(fx.pop3s, { tls: true });
