@@ -1,6 +1,7 @@
 // LIST (RFC 9051 §6.3.9 with LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE
 // RFC 6154, CHILDREN RFC 3348) and LSUB (RFC 3501 §6.3.9).
 import type { Mailbox } from '../../store/types.js';
+import { compileMailboxPattern } from '../mailbox-pattern.js';
 import { ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { type ListArgs, parseListArgs, parseLsubArgs } from '../wire/args.js';
@@ -8,22 +9,6 @@ import { decodeMailboxName } from '../wire/utf7.js';
 import { statusResponse } from './status.js';
 import { AUTHED, command } from './types.js';
 import { mailboxAstring, requireAccount } from './util.js';
-
-/** A LIST pattern to a matcher: `*` matches anything, `%` anything but the delimiter. */
-export function patternMatcher(pattern: string): (name: string) => boolean {
-  let p = pattern;
-  // RFC 9051 §5.1: INBOX is case-insensitive, also as the first level of a pattern.
-  if (/^inbox(?=$|[/*%])/i.test(p)) p = `INBOX${p.slice(5)}`;
-  const re = new RegExp(
-    `^${[...p]
-      .map((ch) =>
-        ch === '*' ? '.*' : ch === '%' ? '[^/]*' : ch.replace(/[.+?^${}()|[\]\\]/g, '\\$&'),
-      )
-      .join('')}$`,
-    's',
-  );
-  return (name) => re.test(name);
-}
 
 function clientPattern(s: ImapSession, reference: string, pattern: string): string {
   // RFC 9051 §6.3.9: the reference and the pattern are joined into one canonical pattern.
@@ -59,7 +44,7 @@ async function listEntries(s: ImapSession, a: ListArgs, pattern: string): Promis
   const subscribed = new Set(await s.ctx.store.listSubscriptions(account.id));
   const parents = new Set<string>();
   for (const m of mailboxes) for (const p of ancestors(m.name)) parents.add(p);
-  const match = patternMatcher(pattern);
+  const match = compileMailboxPattern(pattern);
   const selSubscribed = a.selectOptions.includes('SUBSCRIBED');
   const selSpecial = a.selectOptions.includes('SPECIAL-USE');
   const recursive = a.selectOptions.includes('RECURSIVEMATCH');
@@ -71,12 +56,15 @@ async function listEntries(s: ImapSession, a: ListArgs, pattern: string): Promis
   };
   const candidates = new Set<string>(selSubscribed ? subscribed : [...byName.keys(), ...parents]);
   if (recursive) for (const n of [...candidates]) for (const p of ancestors(n)) candidates.add(p);
+  // RFC 5258 §3.5: with RECURSIVEMATCH, a name is also listed when a descendant is selected.
+  const selectedBelow = new Set<string>();
+  if (recursive)
+    for (const c of candidates) if (selected(c)) for (const p of ancestors(c)) selectedBelow.add(p);
   const out: Entry[] = [];
   for (const name of [...candidates].sort(sortNames)) {
     if (!match(name)) continue;
     const isSelected = candidates.has(name) && selected(name);
-    const childSelected =
-      recursive && [...candidates].some((c) => c.startsWith(`${name}/`) && selected(c));
+    const childSelected = selectedBelow.has(name);
     if (!isSelected && !childSelected) continue;
     const mb = byName.get(name) ?? null;
     const attrs: string[] = [];
@@ -129,7 +117,7 @@ export const LSUB = command({
   parse: parseLsubArgs,
   async run(s, a) {
     const account = requireAccount(s);
-    const match = patternMatcher(clientPattern(s, a.reference, a.pattern));
+    const match = compileMailboxPattern(clientPattern(s, a.reference, a.pattern));
     const existing = new Set((await s.ctx.store.listMailboxes(account.id)).map((m) => m.name));
     const subs = (await s.ctx.store.listSubscriptions(account.id)).sort(sortNames);
     for (const name of subs) {
