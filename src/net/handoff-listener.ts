@@ -4,6 +4,7 @@
 // handed on too, marked to be refused, so the protocol's own refusal reaches the client.
 import net from 'node:net';
 import type { Logger } from '../log.js';
+import { guardConnection } from './guard.js';
 import { ConnectionLimiter, normalizeIp } from './limits.js';
 import { bindServer, type Listener, settleWithin } from './listener.js';
 
@@ -41,8 +42,9 @@ export async function startHandoffListener(opts: HandoffListenerOptions): Promis
     if (refuse) log.info({ peer: ip }, 'too many connections: handing over to refuse');
     else handled++;
     open++;
-    const session = opts
-      .handoff(socket, refuse)
+    // A bug in the handover ends this connection only (net/guard.ts).
+    const scope = { log, end: () => socket.destroy() };
+    const session = guardConnection(scope, socket, () => opts.handoff(socket, refuse))
       .catch((err) => {
         log.error({ err }, 'handing over a connection failed');
         socket.destroy();

@@ -5,6 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../log.js';
 import { Connection, TlsHandshakeError } from './connection.js';
+import { guardConnection } from './guard.js';
 import { ConnectionLimiter } from './limits.js';
 import type { TlsProvider } from './tls.js';
 
@@ -108,7 +109,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     const conn = new Connection(socket, { log, secure: opts.tls === 'implicit' });
     conns.add(conn);
     conn.onClose(() => conns.delete(conn));
-    const session = run(conn);
+    // A bug in this connection's code ends this connection only (net/guard.ts).
+    const end = () => conn.destroy();
+    const session = guardConnection({ log: conn.log, end }, socket, () => run(conn));
     sessions.add(session);
     void session.finally(() => sessions.delete(session));
   }
