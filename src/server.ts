@@ -11,6 +11,7 @@ import type { Logger } from './log.js';
 import type { Connection } from './net/connection.js';
 import { startHandoffListener } from './net/handoff-listener.js';
 import { startListener } from './net/listener.js';
+import { MemoryBudget } from './net/memory-budget.js';
 import { TlsProvider, tlsOptionsOf } from './net/tls.js';
 import { pop3Protocol } from './pop3/index.js';
 import { smtpProtocol } from './smtp/index.js';
@@ -24,6 +25,8 @@ export interface ServerContext {
   log: Logger;
   tls: TlsProvider;
   auth: Authenticator;
+  /** Message bytes held in memory by all sessions together (limits.message_memory). */
+  memory: MemoryBudget;
 }
 
 /** A protocol whose sessions this process runs, one Connection each. */
@@ -103,7 +106,8 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
       if (a) await store.setPassword(a.address, hash);
     },
   });
-  const ctx: ServerContext = { cfg, store, log, tls, auth };
+  const memory = new MemoryBudget(cfg.limits.message_memory);
+  const ctx: ServerContext = { cfg, store, log, tls, auth, memory };
 
   const closers: Array<(deadlineMs: number) => Promise<void>> = [];
   const listeners: RunningListener[] = [];

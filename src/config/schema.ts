@@ -110,10 +110,23 @@ export const configSchema = z.strictObject({
         .int()
         .min(1024)
         .default(50 * 1024 * 1024),
+      /**
+       * Message bytes held in memory by all sessions together (DATA, BDAT, IMAP literals);
+       * past it new transactions get a temporary refusal. At least max_message_size.
+       */
+      message_memory: z
+        .number()
+        .int()
+        .min(1024)
+        .default(512 * 1024 * 1024),
       /** Seconds of grace for sessions to finish on SIGTERM before they are cut. */
       shutdown_grace_seconds: z.number().min(0).default(10),
     })
-    .prefault({}),
+    .prefault({})
+    .refine((l) => l.message_memory >= l.max_message_size, {
+      message: 'message_memory must be at least max_message_size',
+      path: ['message_memory'],
+    }),
   smtp: z
     .strictObject({
       /** RCPT commands per transaction; more get 452 4.5.3 (RFC 5321 §4.5.3.1.8 minimum 100). */

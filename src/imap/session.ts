@@ -76,11 +76,22 @@ export class ImapSession {
   }
 
   private newReceiver(): CommandReceiver {
-    return new CommandReceiver({
-      maxLineLength: IMAP_LIMITS.maxLineLength,
-      maxLiteralSize: this.ctx.cfg.limits.max_message_size,
-      literalPlus: true,
-    });
+    return new CommandReceiver(
+      {
+        maxLineLength: IMAP_LIMITS.maxLineLength,
+        maxLiteralSize: this.literalLimit,
+        literalPlus: true,
+      },
+      this.ctx.memory,
+    );
+  }
+
+  /**
+   * Largest literal accepted now. Before authentication only LOGIN and AUTHENTICATE take
+   * arguments, and they are short: a few KB (RFC 7888 §4 lets the server refuse a literal).
+   */
+  private get literalLimit(): number {
+    return this.account ? this.ctx.cfg.limits.max_message_size : IMAP_LIMITS.preAuthLiteral;
   }
 
   get account(): AccountRef | null {
@@ -166,22 +177,31 @@ export class ImapSession {
   private startRead(): void {
     if (this.reading || this.readOutcome !== undefined) return;
     this.reading = true;
-    this.conn.readChunk().then(this.onChunk);
+    if (this.compress) void this.readInflated(this.compress);
+    else this.conn.readChunk().then(this.onChunk);
   }
 
   private readonly onChunk = (chunk: Buffer | null): void => {
-    if (chunk !== null && this.compress) {
-      // Any failure, thrown or rejected, reaches nextEvent (never an unhandled rejection).
-      Promise.resolve(chunk)
-        .then((c) => this.compress!.inflate(c))
-        .then(
-          (inflated) => this.settleRead({ chunk: inflated }),
-          (error: unknown) => this.settleRead({ error }),
-        );
-      return;
-    }
     this.settleRead({ chunk });
   };
+
+  /**
+   * RFC 4978: the next inflated piece, reading compressed bytes from the socket only when
+   * everything inflated so far was consumed. Any failure reaches nextEvent.
+   */
+  private async readInflated(channel: DeflateChannel): Promise<void> {
+    try {
+      for (;;) {
+        const inflated = await channel.nextInflated();
+        if (inflated !== null) return this.settleRead({ chunk: inflated });
+        const raw = await this.conn.readChunk();
+        if (raw === null) return this.settleRead({ chunk: null });
+        channel.writeCompressed(raw);
+      }
+    } catch (error) {
+      this.settleRead({ error });
+    }
+  }
 
   private settleRead(outcome: { chunk: Buffer | null } | { error: unknown }): void {
     this.reading = false;
@@ -234,13 +254,15 @@ export class ImapSession {
 
   /** Drops input buffered in the receiver (STARTTLS: nothing sent in clear may run in TLS). */
   resetReceiver(): void {
+    this.rx.dispose();
     this.rx = this.newReceiver();
   }
 
   // ---- lifecycle ----------------------------------------------------------------------
 
   async run(): Promise<void> {
-    this.conn.setIdleTimeout(IMAP_LIMITS.idleTimeoutMs);
+    // Until LOGIN, a short timer: an idle unauthenticated connection only holds a slot.
+    this.conn.setIdleTimeout(IMAP_LIMITS.preAuthIdleTimeoutMs);
     const onShutdown = () => {
       this.shutdownRequested = true;
       this.wake();
@@ -272,6 +294,7 @@ export class ImapSession {
     } finally {
       this.shuttingDown.removeEventListener('abort', onShutdown);
       this.unsubscribe?.();
+      this.rx.dispose();
       await this.conn.close();
     }
   }
@@ -286,6 +309,18 @@ export class ImapSession {
         this.send(`+ ${ev.text}\r\n`);
         return;
       case 'literal-too-big':
+        if (ev.reason === 'memory') {
+          // A temporary condition, not the client's fault: the command did not run, try later
+          // (RFC 9051 §7.1 LIMIT). A {N+} literal's bytes are read and dropped.
+          this.send(
+            formatTagged(ev.tag ?? '*', {
+              status: 'NO',
+              code: 'LIMIT',
+              text: 'Server memory for messages is busy; try again later',
+            }),
+          );
+          return;
+        }
         // RFC 7888 §4 / RFC 9051 §7.1 TOOBIG: a synchronizing literal is refused before the
         // client sends it (tagged NO); the bytes of a non-synchronizing one were already on the
         // way, so they are read and dropped, and the command is BAD.
@@ -332,6 +367,14 @@ export class ImapSession {
   }
 
   private async dispatch(received: ReceivedCommand): Promise<void> {
+    try {
+      await this.dispatchCommand(received);
+    } finally {
+      this.ctx.memory.give(received.held ?? 0);
+    }
+  }
+
+  private async dispatchCommand(received: ReceivedCommand): Promise<void> {
     await this.rateLimit();
     const cmd = parseCommand(received);
     if (cmd instanceof ImapParseError) {
@@ -403,6 +446,8 @@ export class ImapSession {
   login(account: AccountRef): void {
     this.state = { kind: 'authenticated', account };
     this.log = this.log.child({ account: account.address });
+    this.rx.setLimits({ maxLiteralSize: this.literalLimit });
+    this.conn.setIdleTimeout(IMAP_LIMITS.idleTimeoutMs);
     this.unsubscribe = this.ctx.store.subscribe((ev) => this.onStoreEvent(ev));
   }
 

@@ -39,8 +39,15 @@ export interface Enabled {
 export const IMAP_LIMITS = {
   /** Non-literal bytes of one command: a SEARCH or UID set from a big mailbox fits easily. */
   maxLineLength: 64 * 1024,
-  /** RFC 9051 §5.4: the autologout timer must be at least 30 minutes. */
+  /** RFC 9051 §5.4: the autologout timer must be at least 30 minutes (once authenticated). */
   idleTimeoutMs: 30 * 60 * 1000,
+  /**
+   * Before authentication (RFC 9051 §5.4 sets no minimum there): an idle unauthenticated
+   * connection only holds a connection slot, so it is dropped after a minute.
+   */
+  preAuthIdleTimeoutMs: 60 * 1000,
+  /** Largest literal before authentication: LOGIN / AUTHENTICATE arguments are short. */
+  preAuthLiteral: 8 * 1024,
   /**
    * RFC 2177 §3: clients re-issue IDLE at least every 29 minutes; a session in IDLE is allowed
    * much longer before it counts as dead (a phone that lost its network).

@@ -25,6 +25,7 @@ export function authAllowed(s: SmtpSession): boolean {
 
 function resetTransaction(s: SmtpSession): void {
   s.state.transaction = null;
+  s.inbound.reset();
 }
 
 // RFC 5321 §4.1.1.1: EHLO resets the state as RSET would and lists the extensions.
@@ -71,7 +72,7 @@ const starttls: Handler<'STARTTLS'> = async (s) => {
   s.state.helo = null;
   s.state.esmtp = false;
   s.state.account = null;
-  s.state.transaction = null;
+  resetTransaction(s);
 };
 
 const rset: Handler<'RSET'> = async (s) => {

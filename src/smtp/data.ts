@@ -4,6 +4,7 @@ import { deliverTransaction } from './deliver.js';
 import { assemble } from './headroom.js';
 import { give } from './message-memory.js';
 import type { SmtpSession } from './session.js';
+import type { Transaction } from './state.js';
 import { BdatReader } from './wire/bdat-reader.js';
 import type { SmtpCommand } from './wire/command.js';
 import { DataDecoder } from './wire/data-reader.js';
@@ -15,7 +16,7 @@ export async function dataCommand(s: SmtpSession): Promise<void> {
     s.reply(R.badSequence('Need MAIL command first'));
     return;
   }
-  if (tx.chunks !== null) {
+  if (tx.bdat) {
     s.reply(R.badSequence('DATA after BDAT'));
     return;
   }
@@ -25,11 +26,13 @@ export async function dataCommand(s: SmtpSession): Promise<void> {
   }
   s.reply(R.startData());
   await s.flush();
-  const chunks: Buffer[] = [];
+  const inbound = s.inbound;
+  inbound.reset();
   const decoder = new DataDecoder({
     maxSize: s.cfg.limits.max_message_size,
     bareLf: s.cfg.smtp.bare_lf,
-    onData: (d) => chunks.push(d),
+    // Over the memory budget, the rest is read and dropped; the answer is 452 at the end.
+    onData: (d) => inbound.push(d),
   });
   for (;;) {
     const chunk = await s.conn.readChunk();
@@ -45,14 +48,24 @@ export async function dataCommand(s: SmtpSession): Promise<void> {
     }
   }
   s.state.transaction = null;
-  const refusal = decoder.rejection();
+  const refusal = decoder.rejection() ?? (inbound.overBudget ? R.memoryBusy() : null);
   if (refusal) {
+    inbound.reset();
     s.log.info({ size: decoder.size, reply: refusal.toString() }, 'message refused');
     s.reply(refusal);
     return;
   }
-  const message = assemble(chunks);
-  await deliverTransaction(s, tx, message);
+  await deliverReceived(s, tx);
+}
+
+/** Delivers what `s.inbound` holds, then gives its memory back. */
+async function deliverReceived(s: SmtpSession, tx: Transaction): Promise<void> {
+  const message = assemble(s.inbound.pieces());
+  try {
+    await deliverTransaction(s, tx, message);
+  } finally {
+    s.inbound.reset();
+  }
   // Delivery answered: the store copied what it keeps (file, rows, index text).
   give(message);
 }
@@ -66,10 +79,11 @@ export async function bdatCommand(
   // RFC 3030 §2: the chunk's octets follow the command whatever the answer: read them.
   const refuse = tx === null || tx.recipients.length === 0;
   const overflow = !refuse && (tx.tooBig || tx.chunkBytes + cmd.size > max);
-  const parts: Buffer[] = [];
+  // A transaction's first chunk starts the message afresh.
+  if (!refuse && !tx.bdat) s.inbound.reset();
   const reader = new BdatReader(cmd.size, {
     discard: refuse || overflow,
-    onData: (d) => parts.push(d),
+    onData: (d) => s.inbound.push(d),
   });
   while (!reader.done) {
     const chunk = await s.conn.readChunk();
@@ -89,20 +103,25 @@ export async function bdatCommand(
     s.reply(R.noValidRecipients());
     return;
   }
-  tx.chunks ??= [];
+  tx.bdat = true;
   if (overflow) tx.tooBig = true;
-  else tx.chunks.push(...parts);
   tx.chunkBytes += cmd.size;
+  if (s.inbound.overBudget) {
+    // RFC 3030 §2: after a 4xx to a chunk the client sends no more; the transaction is over.
+    s.state.transaction = null;
+    s.inbound.reset();
+    s.reply(R.memoryBusy());
+    return;
+  }
   if (!cmd.last) {
     s.reply(R.chunkAccepted(cmd.size));
     return;
   }
   s.state.transaction = null;
   if (tx.tooBig) {
+    s.inbound.reset();
     s.reply(R.messageTooBig(max));
     return;
   }
-  const message = assemble(tx.chunks);
-  await deliverTransaction(s, tx, message);
-  give(message);
+  await deliverReceived(s, tx);
 }

@@ -3,6 +3,7 @@
 // limits (line length, bad commands, idle time) and a clean goodbye on shutdown.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
+import { ByteAccumulator } from '../net/byte-accumulator.js';
 import type { Connection } from '../net/connection.js';
 import type { ServerContext } from '../server.js';
 import { COMMANDS } from './commands.js';
@@ -33,6 +34,8 @@ export class SmtpSession {
     errors: 0,
   };
   log: Logger;
+  /** The message being received (DATA, or the BDAT chunks so far), counted in ctx.memory. */
+  readonly inbound: ByteAccumulator;
   private outbox: Buffer[] = [];
   private closing = false;
 
@@ -43,6 +46,7 @@ export class SmtpSession {
     private readonly shuttingDown: AbortSignal,
   ) {
     this.log = conn.log.child({ proto: listener.mode === 'mx' ? 'smtp' : 'submission' });
+    this.inbound = new ByteAccumulator(ctx.memory);
   }
 
   get mode(): SmtpMode {
@@ -113,6 +117,7 @@ export class SmtpSession {
       await this.flush();
     } finally {
       this.shuttingDown.removeEventListener('abort', onShutdown);
+      this.inbound.reset();
     }
   }
 

@@ -20,8 +20,11 @@ export interface Transaction {
   senderAddress: Address | null;
   params: MailParams;
   recipients: Recipient[];
-  /** Set once BDAT has been used: DATA is then out of sequence (RFC 3030 §2). */
-  chunks: Buffer[] | null;
+  /**
+   * Set once BDAT has been used: DATA is then out of sequence (RFC 3030 §2). The chunks'
+   * bytes are in the session's inbound accumulator.
+   */
+  bdat: boolean;
   chunkBytes: number;
   /** A BDAT chunk overflowed the size limit: read the rest, then refuse at LAST. */
   tooBig: boolean;
@@ -46,7 +49,7 @@ export function newTransaction(
     senderAddress: address,
     params,
     recipients: [],
-    chunks: null,
+    bdat: false,
     chunkBytes: 0,
     tooBig: false,
   };

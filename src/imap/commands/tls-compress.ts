@@ -28,23 +28,39 @@ export const STARTTLS = command({
   },
 });
 
+/** Inflated bytes buffered at most, per session: zlib stops inflating until they are read. */
+const INFLATE_HIGH_WATER = 16 * 1024;
+
 /**
  * A raw DEFLATE stream each way (RFC 4978 §4: RFC 1951 without zlib header), flushed with
  * Z_SYNC_FLUSH after each batch of output so the client can decode every response at once.
+ *
+ * Input is inflated only as fast as the session consumes it: a few KB of compressed input can
+ * stand for gigabytes (a "zip bomb"), and RFC 4978 gives no licence to buffer them. The
+ * session pulls (nextInflated) and writes more compressed bytes only when it got null.
  */
 export class DeflateChannel {
   private readonly deflater = zlib.createDeflateRaw();
-  private readonly inflater = zlib.createInflateRaw();
+  // zlib passes stream options on to its Transform (the typings leave them out).
+  private readonly inflater = zlib.createInflateRaw({
+    chunkSize: INFLATE_HIGH_WATER,
+    readableHighWaterMark: INFLATE_HIGH_WATER,
+  } as zlib.ZlibOptions);
   private deflated: Buffer[] = [];
-  private inflated: Buffer[] = [];
   private deflateChain: Promise<unknown> = Promise.resolve();
-  private inflateChain: Promise<unknown> = Promise.resolve();
+  /** Every compressed byte written so far is inflated (its output may wait to be read). */
+  private flushed = true;
+  private failed: Error | null = null;
+  private waiter: (() => void) | null = null;
 
   constructor() {
     this.deflater.on('data', (c: Buffer) => this.deflated.push(c));
-    this.inflater.on('data', (c: Buffer) => this.inflated.push(c));
-    this.inflater.on('error', () => {});
     this.deflater.on('error', () => {});
+    this.inflater.on('readable', () => this.notify());
+    this.inflater.on('error', (err) => {
+      this.failed = err;
+      this.notify();
+    });
   }
 
   deflate(data: Buffer): Promise<Buffer> {
@@ -53,11 +69,38 @@ export class DeflateChannel {
     return p;
   }
 
-  /** Decompressed bytes of a chunk (possibly none yet); rejects on corrupt input. */
-  inflate(data: Buffer): Promise<Buffer> {
-    const p = this.inflateChain.then(() => run(this.inflater, data, () => this.takeInflated()));
-    this.inflateChain = p.catch(() => {});
-    return p;
+  /** Compressed bytes from the client; only after nextInflated() gave null. */
+  writeCompressed(data: Buffer): void {
+    if (this.failed) return;
+    this.flushed = false;
+    this.inflater.write(data);
+    // The callback runs once everything written before it is inflated and pushed.
+    this.inflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      this.flushed = true;
+      this.notify();
+    });
+  }
+
+  /**
+   * The next inflated bytes (at most about twice INFLATE_HIGH_WATER), or null when all the
+   * compressed input written so far has been inflated and read. Rejects on corrupt input.
+   */
+  async nextInflated(): Promise<Buffer | null> {
+    for (;;) {
+      if (this.failed) throw this.failed;
+      const b = this.inflater.read() as Buffer | null;
+      if (b !== null) return b;
+      if (this.flushed) return null;
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+      });
+    }
+  }
+
+  private notify(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
   }
 
   private takeDeflated(): Buffer {
@@ -65,19 +108,9 @@ export class DeflateChannel {
     this.deflated = [];
     return b;
   }
-
-  private takeInflated(): Buffer {
-    const b = Buffer.concat(this.inflated);
-    this.inflated = [];
-    return b;
-  }
 }
 
-function run(
-  stream: zlib.DeflateRaw | zlib.InflateRaw,
-  data: Buffer,
-  take: () => Buffer,
-): Promise<Buffer> {
+function run(stream: zlib.DeflateRaw, data: Buffer, take: () => Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (stream.destroyed) {
       reject(new Error('compression stream failed'));

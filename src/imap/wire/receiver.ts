@@ -35,6 +35,8 @@
 export interface ReceivedCommand {
   readonly lines: Buffer[];
   readonly literals: Buffer[];
+  /** Bytes of its literals counted against the memory budget: the session gives them back. */
+  readonly held?: number;
 }
 
 export type ReceiverEvent =
@@ -46,8 +48,11 @@ export type ReceiverEvent =
       /** The announced size (Infinity when the digits do not fit a number). */
       size: number;
       nonSync: boolean;
-      /** 'limit': over maxLiteralSize (or maxCommandSize); 'literal-minus': RFC 7888 §4. */
-      reason: 'limit' | 'literal-minus';
+      /**
+       * 'limit': over maxLiteralSize (or maxCommandSize); 'literal-minus': RFC 7888 §4;
+       * 'memory': the server's memory budget for message bytes is spent for now.
+       */
+      reason: 'limit' | 'literal-minus' | 'memory';
     }
   | { kind: 'line-too-long'; tag: string | undefined }
   | { kind: 'line'; line: Buffer };
@@ -66,6 +71,12 @@ export interface ReceiverOptions {
   literalPlus: boolean;
 }
 
+/** Memory accounting for literals: a literal's bytes are counted before they are read. */
+export interface LiteralBudget {
+  tryTake(n: number): boolean;
+  give(n: number): void;
+}
+
 /** RFC 7888 §4: under LITERAL- a non-synchronizing literal may carry at most 4096 bytes. */
 export const LITERAL_MINUS_MAX = 4096;
 
@@ -76,12 +87,16 @@ const TAIL_KEEP = 40;
 
 type Mode =
   | { m: 'line' }
-  | { m: 'literal'; remaining: number }
+  /** A literal's bytes are copied into `buf` (its exact size, allocated once). */
+  | { m: 'literal'; remaining: number; buf: Buffer }
   | { m: 'raw' }
   | { m: 'swallow'; remaining: number };
 
 export class CommandReceiver {
-  readonly options: Readonly<Required<ReceiverOptions>>;
+  private opts: Required<ReceiverOptions>;
+  private readonly budget: LiteralBudget | undefined;
+  /** Bytes counted against the budget for the command being assembled. */
+  private held = 0;
   private input: Buffer[] = [];
   private inputBytes = 0;
   private mode: Mode = { m: 'line' };
@@ -90,7 +105,6 @@ export class CommandReceiver {
   private lines: Buffer[] = [];
   private literals: Buffer[] = [];
   private lineParts: Buffer[] = [];
-  private literalParts: Buffer[] = [];
   private textBytes = 0; // non-literal bytes of the command so far
   private totalBytes = 0; // all bytes of the command so far
   private tag: string | undefined;
@@ -102,11 +116,30 @@ export class CommandReceiver {
   private inQuote = false;
   private escaped = false;
 
-  constructor(options: ReceiverOptions) {
-    this.options = Object.freeze({
-      ...options,
-      maxCommandSize: options.maxCommandSize ?? 2 * options.maxLiteralSize + options.maxLineLength,
-    });
+  constructor(options: ReceiverOptions, budget?: LiteralBudget) {
+    this.opts = withDefaults(options);
+    this.budget = budget;
+  }
+
+  get options(): Readonly<Required<ReceiverOptions>> {
+    return this.opts;
+  }
+
+  /**
+   * New size limits for literals announced from now on (the session raises them after
+   * authentication, RFC 7888 §4 lets a server refuse big literals before it).
+   */
+  setLimits(limits: Pick<ReceiverOptions, 'maxLiteralSize' | 'maxCommandSize'>): void {
+    this.opts = withDefaults({ ...this.opts, maxCommandSize: undefined, ...limits });
+  }
+
+  /** Gives back what the command being assembled holds (the session ends mid-command). */
+  dispose(): void {
+    this.release();
+    this.input = [];
+    this.inputBytes = 0;
+    this.literals = [];
+    this.mode = { m: 'line' };
   }
 
   /** Bytes received and not yet turned into events. */
@@ -158,14 +191,13 @@ export class CommandReceiver {
     const mode = this.mode;
     if (mode.m === 'literal' || mode.m === 'swallow') {
       const n = Math.min(mode.remaining, head.length);
-      if (mode.m === 'literal') this.literalParts.push(head.subarray(0, n));
+      // Copied, not kept as views of socket chunks: a literal sent in tiny TCP segments would
+      // otherwise cost an object per segment, many times its size.
+      if (mode.m === 'literal') head.copy(mode.buf, mode.buf.length - mode.remaining, 0, n);
       this.consume(n);
       mode.remaining -= n;
       if (mode.remaining > 0) return undefined;
-      if (mode.m === 'literal') {
-        this.literals.push(Buffer.concat(this.literalParts));
-        this.literalParts = [];
-      }
+      if (mode.m === 'literal') this.literals.push(mode.buf);
       this.mode = { m: 'line' };
       return undefined;
     }
@@ -187,7 +219,7 @@ export class CommandReceiver {
     if (!this.discarding) {
       this.lineParts.push(piece);
       this.textBytes += piece.length;
-      if (this.textBytes > this.options.maxLineLength + 1) {
+      if (this.textBytes > this.opts.maxLineLength + 1) {
         // +1: the CR of CRLF may still be in lineParts.
         this.lineParts = [];
         this.discarding = true;
@@ -201,7 +233,7 @@ export class CommandReceiver {
     const line = stripCr(Buffer.concat(this.lineParts));
     this.endLine();
     if (wasDiscarding) return undefined;
-    if (line.length > this.options.maxLineLength) return { kind: 'line-too-long', tag: undefined };
+    if (line.length > this.opts.maxLineLength) return { kind: 'line-too-long', tag: undefined };
     return { kind: 'line', line };
   }
 
@@ -228,7 +260,7 @@ export class CommandReceiver {
       this.textBytes += piece.length;
       this.totalBytes += piece.length;
       // +1: the CR of CRLF is still counted here; it is stripped when the line completes.
-      if (this.textBytes > this.options.maxLineLength + 1) {
+      if (this.textBytes > this.opts.maxLineLength + 1) {
         const tag = this.lines.length > 0 ? this.tag : tagOf(this.lineParts);
         this.startDiscard();
         if (complete) this.finishLine();
@@ -261,7 +293,7 @@ export class CommandReceiver {
     this.textBytes -= raw.length - text.length;
     this.totalBytes -= raw.length - text.length;
     if (this.lines.length === 0) this.tag = tagOf([text]);
-    if (this.textBytes > this.options.maxLineLength) {
+    if (this.textBytes > this.opts.maxLineLength) {
       const tag = this.tag;
       this.startDiscard();
       if (marker && marker[2] === '+')
@@ -270,7 +302,12 @@ export class CommandReceiver {
       return { kind: 'line-too-long', tag };
     }
     if (!marker) {
-      const command: ReceivedCommand = { lines: [...this.lines, text], literals: this.literals };
+      const lines = [...this.lines, text];
+      const command: ReceivedCommand =
+        this.held > 0
+          ? { lines, literals: this.literals, held: this.held }
+          : { lines, literals: this.literals };
+      this.held = 0; // now the session's to give back
       this.endCommand();
       // An empty line is not a command: ignore it rather than answer `* BAD`.
       if (command.lines.length === 1 && text.length === 0) return undefined;
@@ -279,11 +316,13 @@ export class CommandReceiver {
     this.lines.push(text);
     const size = literalSize(marker[1]);
     const nonSync = marker[2] === '+';
-    let reason: 'limit' | 'literal-minus' | undefined;
-    if (size > this.options.maxLiteralSize || this.totalBytes + size > this.options.maxCommandSize)
+    let reason: 'limit' | 'literal-minus' | 'memory' | undefined;
+    if (size > this.opts.maxLiteralSize || this.totalBytes + size > this.opts.maxCommandSize)
       reason = 'limit';
-    else if (nonSync && !this.options.literalPlus && size > LITERAL_MINUS_MAX)
+    else if (nonSync && !this.opts.literalPlus && size > LITERAL_MINUS_MAX)
       reason = 'literal-minus';
+    else if (this.budget && !this.budget.tryTake(size)) reason = 'memory';
+    else if (this.budget) this.held += size;
     if (reason) {
       const tag = this.tag;
       this.startDiscard();
@@ -294,7 +333,7 @@ export class CommandReceiver {
       return { kind: 'literal-too-big', tag, size, nonSync, reason };
     }
     this.totalBytes += size;
-    this.mode = { m: 'literal', remaining: size };
+    this.mode = { m: 'literal', remaining: size, buf: Buffer.allocUnsafe(size) };
     if (size === 0) return this.afterEmptyLiteral(nonSync);
     // RFC 9051 §7.5: the server answers a synchronizing literal with a continuation request.
     return nonSync ? undefined : { kind: 'continue', text: 'Ready for literal data' };
@@ -306,7 +345,13 @@ export class CommandReceiver {
     return nonSync ? undefined : { kind: 'continue', text: 'Ready for literal data' };
   }
 
+  private release(): void {
+    this.budget?.give(this.held);
+    this.held = 0;
+  }
+
   private startDiscard(): void {
+    this.release();
     this.discarding = true;
     this.lineParts = [];
     this.lines = [];
@@ -346,6 +391,13 @@ export class CommandReceiver {
     this.inQuote = inQuote;
     this.escaped = escaped;
   }
+}
+
+function withDefaults(o: ReceiverOptions): Required<ReceiverOptions> {
+  return {
+    ...o,
+    maxCommandSize: o.maxCommandSize ?? 2 * o.maxLiteralSize + o.maxLineLength,
+  };
 }
 
 function stripCr(b: Buffer): Buffer {

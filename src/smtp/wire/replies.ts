@@ -202,3 +202,10 @@ export const contentRejected = (text = 'Message content rejected') =>
 
 /** Refused by a policy check (DMARC reject, blocked peer). RFC 3463 X.7.1. */
 export const policyRejected = (text = 'Rejected by policy') => new SmtpReply(554, '5.7.1', text);
+
+/**
+ * The server's memory for messages in transit is spent for now (limits.message_memory): a
+ * temporary condition, try later. RFC 5321 §4.2.2 452, RFC 3463 X.3.1 (mail system full).
+ */
+export const memoryBusy = () =>
+  new SmtpReply(452, '4.3.1', 'Insufficient system storage right now, try again later');
