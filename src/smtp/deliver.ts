@@ -1,15 +1,15 @@
 // The end of a transaction: checks on the message, trace headers, then local delivery and the
 // outbound queue. 250 is sent only after the store has committed (fsync included).
 import { createResolver, type ResolveFn } from '../delivery/dns.js';
-import { fieldSpans, hasField, headerEnd, stripForgedAuthResults } from '../delivery/headers.js';
+import { hasField, headerEnd, stripForgedAuthResults } from '../delivery/headers.js';
 import { verifyInbound } from '../delivery/inbound-auth.js';
 import { deliverLocal, returnPathField } from '../delivery/local.js';
-import { parseAddressList } from '../mime/address.js';
 import { isStoreError } from '../store/errors.js';
 import type { Account, OutboundRecipientInput } from '../store/types.js';
 import { ownsAddress } from './envelope.js';
 import { prepend } from './headroom.js';
 import { pin } from './message-memory.js';
+import { readOriginator } from './originator.js';
 import type { SmtpSession } from './session.js';
 import type { Transaction } from './state.js';
 import { newMessageId, receivedHeader, rfc5322Date, withProtocol } from './trace.js';
@@ -26,22 +26,13 @@ function resolverFor(s: SmtpSession): ResolveFn {
   return r;
 }
 
-/** The From header's addresses, or null when there is no From field. */
-function fromAddresses(raw: Buffer): string[] | null {
-  const f = fieldSpans(raw).find((x) => x.name === 'from');
-  if (!f) return null;
-  const value = raw
-    .subarray(f.start, f.end)
-    .toString('utf8')
-    .replace(/^[^:]*:/, '');
-  return parseAddressList(value)
-    .filter((a) => a.mailbox && a.host)
-    .map((a) => `${a.mailbox}@${a.host}`);
-}
-
-/** RFC 6409 §8: the submission server may add Message-ID and Date when missing. */
-function completeSubmission(raw: Buffer, hostname: string): Buffer {
+/**
+ * RFC 6409 §8: the submission server may add Message-ID and Date when missing, and Sender
+ * (§8.1) where RFC 5322 §3.6.2 requires one: a From with several mailboxes.
+ */
+function completeSubmission(raw: Buffer, hostname: string, sender: string | null): Buffer {
   const add: string[] = [];
+  if (sender !== null) add.push(`Sender: <${sender}>\r\n`);
   if (!hasField(raw, 'message-id')) add.push(`Message-ID: ${newMessageId(hostname)}\r\n`);
   if (!hasField(raw, 'date')) add.push(`Date: ${rfc5322Date()}\r\n`);
   if (add.length === 0) return raw;
@@ -63,19 +54,30 @@ export async function deliverTransaction(
 
   if (s.mode === 'submission') {
     const account = s.state.account!;
-    const from = fromAddresses(message);
-    if (from === null || from.length === 0) {
-      s.reply(R.contentRejected('Message must have a From header'));
+    const who = readOriginator(message);
+    if (!who.ok) {
+      log.info({ problem: who.problem, why: who.text }, 'refused: originator fields');
+      s.reply(
+        who.problem === 'field-count'
+          ? R.contentRejected(who.text)
+          : R.badOriginatorAddress(who.text),
+      );
       return;
     }
-    for (const a of from) {
+    // RFC 6409 §6.3: every From mailbox (group members too) and the Sender must be the
+    // account's own address or one of its aliases.
+    const owned = new Map<string, 'From' | 'Sender'>(who.from.map((a) => [a, 'From']));
+    if (who.sender !== null && !owned.has(who.sender)) owned.set(who.sender, 'Sender');
+    for (const [a, field] of owned) {
       if (!(await ownsAddress(s.ctx.store, account, a))) {
-        log.info({ from: a }, 'refused: From not owned');
-        s.reply(R.senderNotOwned());
+        log.info({ field, address: a }, 'refused: originator not owned');
+        s.reply(R.originatorNotOwned(field, a));
         return;
       }
     }
-    message = completeSubmission(message, s.cfg.hostname);
+    // RFC 5322 §3.6.2: several From mailboxes need a Sender; the submitting user is it.
+    const addSender = who.from.length > 1 && who.sender === null ? account.address : null;
+    message = completeSubmission(message, s.cfg.hostname, addSender);
   } else {
     message = stripForgedAuthResults(message, s.cfg.hostname);
     const auth = await verifyInbound({

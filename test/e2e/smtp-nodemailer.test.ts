@@ -125,7 +125,7 @@ describe('nodemailer', () => {
     assert.ok(rest.endsWith('\r\n\r\nHello from the MX path.\r\n'), JSON.stringify(rest));
   });
 
-  test('submission refuses a From that is not the account (553 5.7.1)', async () => {
+  test('submission refuses a From that is not the account (550 5.7.1, RFC 6409 §6.3)', async () => {
     const transport = nodemailer.createTransport({
       host: '127.0.0.1',
       port: t.port('submission'),
@@ -141,7 +141,7 @@ describe('nodemailer', () => {
         text: 'x',
       }),
       (err: Error & { responseCode?: number; response?: string }) =>
-        err.responseCode === 553 && /5\.7\.1/.test(err.response ?? ''),
+        err.responseCode === 550 && /5\.7\.1/.test(err.response ?? ''),
     );
     transport.close();
   });

@@ -172,7 +172,8 @@ describe('swaks', () => {
     assert.match(r.stdout, /<~\* 553 5\.7\.1 /);
   });
 
-  test('submission: a forged From header is refused 553 5.7.1', async () => {
+  // RFC 6409 §6.3: 550 5.7.1 after the end of data (553 is not a reply to DATA).
+  test('submission: a forged From header is refused 550 5.7.1', async () => {
     const [data] = await dataFile(
       'forged.eml',
       message('boss@example.test', 'rita@example.test', 'swaks forged'),
@@ -187,7 +188,7 @@ describe('swaks', () => {
       data,
     ]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stdout, /<~\* 553 5\.7\.1 /);
+    assert.match(r.stdout, /<~\* 550 5\.7\.1 /);
     const msgs = await inbox(t, 'rita@example.test');
     assert.ok(!msgs.some((m) => m.includes('swaks forged')));
   });

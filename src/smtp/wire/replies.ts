@@ -183,6 +183,23 @@ export const overQuota = (address: string) =>
 export const senderNotOwned = () =>
   new SmtpReply(553, '5.7.1', 'Sender address not owned by authenticated user');
 
+/**
+ * Submission: a From or Sender mailbox of the message that the authenticated account does not
+ * own. RFC 6409 §6.3: "550 with an appropriate enhanced status code ... (such as 5.7.1) is
+ * used to reject based on the submitting user" (553 is not a reply to the end of DATA, RFC
+ * 5321 §4.3.2). RFC 3463 X.7.1 "delivery not authorized, message refused".
+ */
+export const originatorNotOwned = (field: 'From' | 'Sender', address: string) =>
+  new SmtpReply(550, '5.7.1', `${field} address ${address} not owned by authenticated user`);
+
+/**
+ * Submission: a From or Sender address that cannot be checked (no domain, bad syntax, a
+ * domain literal, an encoded-word). RFC 6409 §5.1: 554 after the end of data "if the message
+ * contains invalid addresses in the header"; RFC 3463 X.1.7 "bad sender's mailbox address
+ * syntax" ("can apply to any field in the address").
+ */
+export const badOriginatorAddress = (text: string) => new SmtpReply(554, '5.1.7', text);
+
 /** UTF-8 address without SMTPUTF8 (RFC 6531 §3.5: 553 with X.6.7, registered by RFC 6531). */
 export const nonAsciiAddress = () =>
   new SmtpReply(553, '5.6.7', 'Non-ASCII addresses require SMTPUTF8');

@@ -97,6 +97,8 @@ describe('reply catalog', () => {
     ['messageTooBig', replies.messageTooBig(10), 552, '5.3.4'],
     ['overQuota', replies.overQuota('a@b'), 552, '5.2.2'],
     ['senderNotOwned', replies.senderNotOwned(), 553, '5.7.1'],
+    ['originatorNotOwned', replies.originatorNotOwned('From', 'a@b'), 550, '5.7.1'],
+    ['badOriginatorAddress', replies.badOriginatorAddress('x'), 554, '5.1.7'],
     ['nonAsciiAddress', replies.nonAsciiAddress(), 553, '5.6.7'],
     ['bareLineEnding', replies.bareLineEnding(), 550, '5.6.0'],
     ['contentRejected', replies.contentRejected(), 554, '5.6.0'],
