@@ -5,6 +5,14 @@ const LF = 0x0a;
 const CR = 0x0d;
 /** Merge the chunk list before scanning when it gets this long (data arriving in tiny bits). */
 const MAX_CHUNKS_BEFORE_MERGE = 32;
+/**
+ * Input piling up unconsumed in many small socket chunks (tiny TCP segments while the session
+ * is busy) is copied into shared blocks: each chunk is a Buffer object of a hundred-odd bytes,
+ * so 256 KB in 10-byte segments would cost 5 MB. Chunks below this size, once this many wait.
+ */
+const COALESCE_BELOW = 1024;
+const COALESCE_AFTER = 16;
+const BLOCK = 16 * 1024;
 
 export type LineResult =
   /** `line` excludes the terminator; `crlf` is false when the line ended with a bare LF. */
@@ -20,6 +28,9 @@ export class InputBuffer {
   private scanned = 0;
   /** After a too-long line whose LF has not arrived: drop input up to and including it. */
   private discarding = false;
+  /** Memory small chunks are copied into; [blockUsed, length) is free. */
+  private block: Buffer | null = null;
+  private blockUsed = 0;
 
   get length(): number {
     return this.total;
@@ -34,8 +45,35 @@ export class InputBuffer {
       data = data.subarray(lf + 1);
     }
     if (data.length === 0) return;
-    this.chunks.push(data);
     this.total += data.length;
+    if (data.length < COALESCE_BELOW && this.chunks.length >= COALESCE_AFTER) {
+      this.append(data);
+      return;
+    }
+    this.chunks.push(data);
+  }
+
+  /** Copies `data` into the block, extending the last chunk when it ends where the block's free part starts. */
+  private append(data: Buffer): void {
+    let block = this.block;
+    if (block === null || block.length - this.blockUsed < data.length) {
+      block = this.block = Buffer.allocUnsafeSlow(BLOCK);
+      this.blockUsed = 0;
+    }
+    const at = this.blockUsed;
+    data.copy(block, at);
+    this.blockUsed += data.length;
+    const last = this.chunks[this.chunks.length - 1];
+    if (
+      last !== undefined &&
+      last.buffer === block.buffer &&
+      last.byteOffset + last.length === block.byteOffset + at
+    ) {
+      const from = last.byteOffset - block.byteOffset;
+      this.chunks[this.chunks.length - 1] = block.subarray(from, this.blockUsed);
+    } else {
+      this.chunks.push(block.subarray(at, this.blockUsed));
+    }
   }
 
   /** Put bytes back in front of everything buffered (a parser read too far). */
@@ -53,6 +91,7 @@ export class InputBuffer {
     this.total = 0;
     this.scanned = 0;
     this.discarding = false;
+    this.block = null;
     return n;
   }
 
@@ -99,6 +138,8 @@ export class InputBuffer {
     }
     this.total -= n;
     this.scanned = Math.max(0, this.scanned - n);
+    // Nothing waits: an idle connection keeps no block.
+    if (this.total === 0) this.block = null;
   }
 
   /**

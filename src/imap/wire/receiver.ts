@@ -82,6 +82,8 @@ export const LITERAL_MINUS_MAX = 4096;
 
 // A literal marker at the very end of a line: `{123}`, `{123+}` or the literal8 `~{123}`.
 const MARKER = /~?\{(\d+)(\+?)\}$/;
+// Pieces of one line kept before they are merged into one buffer.
+const MAX_LINE_PARTS = 32;
 // Enough of a line's tail to hold any marker we could act upon.
 const TAIL_KEEP = 40;
 
@@ -256,7 +258,7 @@ export class CommandReceiver {
     this.scanQuotes(piece);
     this.tail = keepTail(this.tail, piece);
     if (!this.discarding) {
-      this.lineParts.push(piece);
+      this.pushLinePart(piece);
       this.textBytes += piece.length;
       this.totalBytes += piece.length;
       // +1: the CR of CRLF is still counted here; it is stripped when the line completes.
@@ -343,6 +345,12 @@ export class CommandReceiver {
     this.literals.push(Buffer.alloc(0));
     this.mode = { m: 'line' };
     return nonSync ? undefined : { kind: 'continue', text: 'Ready for literal data' };
+  }
+
+  /** A line arriving in many tiny pieces is merged as it goes (an object per piece costs more). */
+  private pushLinePart(piece: Buffer): void {
+    this.lineParts.push(piece);
+    if (this.lineParts.length > MAX_LINE_PARTS) this.lineParts = [Buffer.concat(this.lineParts)];
   }
 
   private release(): void {
