@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import type { Logger } from '../log.js';
 import { InputBuffer, type LineResult } from './input.js';
 import { normalizeIp } from './limits.js';
-import type { TlsProvider } from './tls.js';
+import { type TlsProvider, tlsFailureReason } from './tls.js';
 
 export type { LineResult };
 
@@ -210,9 +210,10 @@ export class Connection {
     } catch (err) {
       this.ended = true;
       secure.destroy();
-      const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
-      this.log.debug({ err }, 'STARTTLS handshake failed');
-      throw new TlsHandshakeError(`TLS handshake failed: ${msg}`, { cause: err });
+      // The client's failure, not the server's: one info line, no stack.
+      const reason = tlsFailureReason(err);
+      this.log.info({ reason }, 'TLS handshake failed');
+      throw new TlsHandshakeError(`TLS handshake failed: ${reason}`, { cause: err });
     }
     this.secure = true;
     this.log.debug(

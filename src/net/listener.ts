@@ -130,7 +130,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
       await opts.handler(conn, { shuttingDown: shutdown.signal });
       await conn.close();
     } catch (err) {
-      if (err instanceof TlsHandshakeError) conn.log.debug({ err }, 'session ended: TLS failed');
+      if (err instanceof TlsHandshakeError) conn.log.debug('session ended: TLS failed');
       else conn.log.error({ err }, 'session handler failed');
       conn.destroy();
     } finally {

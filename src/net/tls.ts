@@ -221,3 +221,20 @@ function readPem(file: string, label: 'CERTIFICATE' | 'PRIVATE KEY'): string {
   }
   return text;
 }
+
+/**
+ * Why a handshake failed, as a short one-line string for the log: OpenSSL's reason ("wrong
+ * version number", "no shared cipher") rather than its multi-part message, else the error code
+ * or the first line of the message. A failed handshake is the client's business (a scanner,
+ * an old client, garbage after STARTTLS): it is logged at info without a stack.
+ */
+export function tlsFailureReason(err: unknown): string {
+  const e = err as { reason?: unknown; code?: unknown; message?: unknown } | null;
+  let reason: string;
+  if (typeof e?.reason === 'string' && e.reason !== '') reason = e.reason;
+  else if (typeof e?.message === 'string' && e.message !== '') {
+    reason = e.message.split('\n')[0]!;
+    if (typeof e.code === 'string' && !reason.includes(e.code)) reason = `${reason} (${e.code})`;
+  } else reason = String(err);
+  return reason.length > 200 ? `${reason.slice(0, 200)}...` : reason;
+}

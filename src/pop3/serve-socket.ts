@@ -37,7 +37,7 @@ export async function servePop3Socket(socket: net.Socket, o: ServeSocketOptions)
     }
     await conn.close();
   } catch (err) {
-    if (err instanceof TlsHandshakeError) conn.log.debug({ err }, 'session ended: TLS failed');
+    if (err instanceof TlsHandshakeError) conn.log.debug('session ended: TLS failed');
     else conn.log.error({ err }, 'session handler failed');
     conn.destroy();
   }

@@ -4,7 +4,7 @@
 import type { AuthResult } from '../auth/authenticator.js';
 import { authErrorText } from '../auth/authenticator.js';
 import type { Logger } from '../log.js';
-import type { Connection } from '../net/connection.js';
+import { type Connection, TlsHandshakeError } from '../net/connection.js';
 import type { TlsProvider } from '../net/tls.js';
 import type { Pop3Backend } from './backend.js';
 import { COMMANDS } from './commands/index.js';
@@ -289,6 +289,7 @@ export class Pop3Session {
     try {
       await spec.run(this, cmd);
     } catch (err) {
+      if (err instanceof TlsHandshakeError) return; // the client's; logged; connection gone
       // Never past the session: the client gets a generic answer, the log the details.
       this.log.error({ err, command: cmd.keyword }, 'command failed');
       this.err('Internal server error, try again later', 'SYS/TEMP');

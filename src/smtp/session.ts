@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { ByteAccumulator } from '../net/byte-accumulator.js';
-import type { Connection } from '../net/connection.js';
+import { type Connection, TlsHandshakeError } from '../net/connection.js';
 import type { ServerContext } from '../server.js';
 import { COMMANDS } from './commands.js';
 import type { SessionState, SmtpMode } from './state.js';
@@ -174,6 +174,7 @@ export class SmtpSession {
       // The table's handlers narrow cmd by kind themselves.
       await handler(this, cmd as never);
     } catch (err) {
+      if (err instanceof TlsHandshakeError) return; // the client's; logged; connection gone
       this.log.error({ err, command: cmd.kind }, 'command failed');
       this.reply(R.localError());
     }
