@@ -10,6 +10,7 @@ import { imapProtocol } from './imap/index.js';
 import type { Logger } from './log.js';
 import type { Connection } from './net/connection.js';
 import { startHandoffListener } from './net/handoff-listener.js';
+import { ConnectionLimiter } from './net/limits.js';
 import { startListener } from './net/listener.js';
 import { MemoryBudget } from './net/memory-budget.js';
 import { TlsProvider, tlsOptionsOf } from './net/tls.js';
@@ -111,6 +112,8 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
 
   const closers: Array<(deadlineMs: number) => Promise<void>> = [];
   const listeners: RunningListener[] = [];
+  // One count per source over all listeners (limits.max_connections_per_ip).
+  const limiter = new ConnectionLimiter(cfg.limits.max_connections_per_ip);
   const unavailable: ListenerName[] = [];
   const stopAll = async (deadlineMs: number) => {
     await Promise.all(closers.map((c) => c(deadlineMs)));
@@ -136,7 +139,7 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
         name,
         host: l.address,
         port: l.port,
-        maxConnectionsPerIp: cfg.limits.max_connections_per_ip,
+        limiter,
         maxConnections: cfg.limits.max_connections,
         log,
       };

@@ -17,8 +17,8 @@ export type { LineResult };
 export const INPUT_HIGH_WATER = 256 * 1024;
 /** After close() ends our side, how long the peer gets to close its side before destroy. */
 const CLOSE_GRACE_MS = 1000;
-/** TLS handshake deadline when no idle timeout is set. */
-const DEFAULT_HANDSHAKE_MS = 30_000;
+/** STARTTLS handshake deadline (shorter when the idle timeout is). */
+const HANDSHAKE_MS = 10_000;
 
 /** STARTTLS negotiation failed; the connection is already destroyed. Not a server fault. */
 export class TlsHandshakeError extends Error {
@@ -372,7 +372,7 @@ export class Connection {
 
   private handshake(socket: tls.TLSSocket): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ms = this.idleMs > 0 ? this.idleMs : DEFAULT_HANDSHAKE_MS;
+      const ms = this.idleMs > 0 ? Math.min(this.idleMs, HANDSHAKE_MS) : HANDSHAKE_MS;
       const timer = setTimeout(() => finish(new Error('handshake timed out')), ms);
       const finish = (err?: Error) => {
         clearTimeout(timer);

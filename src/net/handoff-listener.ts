@@ -5,14 +5,15 @@
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { guardConnection } from './guard.js';
-import { ConnectionLimiter, normalizeIp } from './limits.js';
+import { type ConnectionLimiter, normalizeIp } from './limits.js';
 import { bindServer, type Listener, settleWithin } from './listener.js';
 
 export interface HandoffListenerOptions {
   name: string;
   host: string;
   port: number;
-  maxConnectionsPerIp: number;
+  /** Connections per source, shared by every listener. */
+  limiter: ConnectionLimiter;
   maxConnections?: number;
   log: Logger;
   /** Serve the socket elsewhere; resolves when its session is over. */
@@ -23,7 +24,7 @@ export interface HandoffListenerOptions {
 
 export async function startHandoffListener(opts: HandoffListenerOptions): Promise<Listener> {
   const log = opts.log.child({ listener: opts.name });
-  const limiter = new ConnectionLimiter(opts.maxConnectionsPerIp);
+  const limiter = opts.limiter;
   const sessions = new Set<Promise<void>>();
   let handled = 0;
   let open = 0;

@@ -1,5 +1,10 @@
-// Per-IP concurrent connection limit: one host must not take every session slot (a slow or
-// hostile client opening hundreds of idle connections).
+// Per-source concurrent connection limit, over all listeners together: one host must not take
+// every session slot (a slow or hostile client opening hundreds of idle connections). A source
+// is an IPv4 address or an IPv6 /64: whoever has one IPv6 address usually has the whole /64.
+import { normalizeIp as prefixKey } from '../auth/throttle.js';
+
+/** IPv6 sources are counted by this prefix (RFC 4291 §2.5.4: a /64 is one subnet). */
+const IPV6_PREFIX = 64;
 
 /**
  * Canonical text form of a peer address for counting and logging: an IPv4-mapped IPv6
@@ -12,15 +17,20 @@ export function normalizeIp(ip: string): string {
   return m ? m[1] : lower;
 }
 
+/** The key `ip` is counted under: the IPv4 address, or the IPv6 address's /64. */
+export function sourceKey(ip: string): string {
+  return prefixKey(ip, IPV6_PREFIX);
+}
+
 export class ConnectionLimiter {
   private readonly counts = new Map<string, number>();
 
-  /** `maxPerIp` concurrent connections per address; 0 or less means no limit. */
+  /** `maxPerIp` concurrent connections per source; 0 or less means no limit. */
   constructor(readonly maxPerIp: number) {}
 
   /** Count a new connection from `ip`; false (and nothing counted) if it is over the limit. */
   tryAcquire(ip: string): boolean {
-    const key = normalizeIp(ip);
+    const key = sourceKey(ip);
     const n = this.counts.get(key) ?? 0;
     if (this.maxPerIp > 0 && n >= this.maxPerIp) return false;
     this.counts.set(key, n + 1);
@@ -29,7 +39,7 @@ export class ConnectionLimiter {
 
   /** Forget one connection from `ip` that tryAcquire accepted. */
   release(ip: string): void {
-    const key = normalizeIp(ip);
+    const key = sourceKey(ip);
     const n = this.counts.get(key) ?? 0;
     // Delete at zero so the map does not grow with every address ever seen.
     if (n <= 1) this.counts.delete(key);
@@ -38,6 +48,6 @@ export class ConnectionLimiter {
 
   /** Connections currently counted for `ip`. */
   count(ip: string): number {
-    return this.counts.get(normalizeIp(ip)) ?? 0;
+    return this.counts.get(sourceKey(ip)) ?? 0;
   }
 }

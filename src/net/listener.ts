@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import type { Logger } from '../log.js';
 import { Connection, TlsHandshakeError } from './connection.js';
 import { guardConnection } from './guard.js';
-import { ConnectionLimiter } from './limits.js';
+import { type ConnectionLimiter, normalizeIp } from './limits.js';
 import type { TlsProvider } from './tls.js';
 
 export interface ListenerOptions {
@@ -18,7 +18,8 @@ export interface ListenerOptions {
   /** 'implicit': TLS from the first byte (RFC 8314 §3.3); 'starttls': the protocol upgrades. */
   tls: 'none' | 'starttls' | 'implicit';
   tlsProvider?: TlsProvider;
-  maxConnectionsPerIp: number;
+  /** Connections per source, shared by every listener (the config's limit is for all together). */
+  limiter: ConnectionLimiter;
   maxConnections?: number;
   log: Logger;
   /** Write the protocol's own refusal (SMTP 421, IMAP BYE, POP3 -ERR); then it is closed. */
@@ -52,8 +53,11 @@ export class ListenError extends Error {
   }
 }
 
-/** Implicit TLS: a client that opens the port and never completes a handshake is dropped. */
-const HANDSHAKE_MS = 30_000;
+/**
+ * Implicit TLS: a client that opens the port and does not complete a handshake in this time is
+ * dropped (a handshake takes a few round trips; a silent connection only holds a slot).
+ */
+export const HANDSHAKE_MS = 10_000;
 /** After the deadline, how long destroyed sessions get to notice and return. */
 const AFTER_DESTROY_GRACE_MS = 1000;
 
@@ -62,7 +66,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   if (opts.tls === 'implicit' && !opts.tlsProvider) {
     throw new Error(`listener ${opts.name}: implicit TLS needs a tlsProvider`);
   }
-  const limiter = new ConnectionLimiter(opts.maxConnectionsPerIp);
+  const limiter = opts.limiter;
   const shutdown = new AbortController();
   // Every session listens for shutdown (one listener each, removed when it ends): thousands of
   // IDLE sessions are normal, not the leak Node's listener-count warning guards against.
@@ -85,23 +89,47 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
         )
       : () => {};
 
+  // Connections are counted at accept, before any TLS handshake: a crowd of silent
+  // connections to an implicit-TLS port holds slots like any other.
   server.on('connection', (raw: net.Socket) => {
     rawSockets.add(raw);
-    raw.once('close', () => rawSockets.delete(raw));
+    const ip = normalizeIp(raw.remoteAddress ?? 'unknown');
+    const overTotal = opts.maxConnections !== undefined && handled >= opts.maxConnections;
+    const over = overTotal || !limiter.tryAcquire(ip);
+    if (!over) handled++;
+    raw.once('close', () => {
+      rawSockets.delete(raw);
+      if (over) return;
+      limiter.release(ip);
+      handled--;
+    });
+    if (over) {
+      log.info(
+        { peer: ip },
+        overTotal ? 'too many connections' : 'too many connections from this address',
+      );
+    }
     if (opts.tls === 'implicit') {
+      // No handshake (CPU) for a client refused anyway: the TCP connection is closed.
+      if (over) {
+        raw.destroy();
+        return;
+      }
       raw.setNoDelay(true);
       return; // 'secureConnection' follows the handshake
     }
-    accept(raw);
+    accept(raw, over);
   });
-  server.on('secureConnection', (socket: tls.TLSSocket) => accept(socket));
+  server.on('secureConnection', (socket: tls.TLSSocket) => accept(socket, false));
   server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
-    // A plaintext client on 993, a scanner, an old TLS version: not our problem to log loudly.
-    log.debug({ err, peer: socket.remoteAddress }, 'TLS handshake failed');
+    // A plaintext client on 993, a scanner, an old TLS version, a handshake timeout: not our
+    // problem to log loudly. Node leaves the socket open after this event: close it.
+    log.debug({ reason: err.message, peer: socket.remoteAddress }, 'TLS handshake failed');
+    socket.destroy();
   });
   server.on('error', (err) => log.error({ err }, 'listener error'));
 
-  function accept(socket: net.Socket): void {
+  function accept(socket: net.Socket, over: boolean): void {
     if (shutdown.signal.aborted) {
       socket.destroy();
       return;
@@ -111,20 +139,16 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     conn.onClose(() => conns.delete(conn));
     // A bug in this connection's code ends this connection only (net/guard.ts).
     const end = () => conn.destroy();
-    const session = guardConnection({ log: conn.log, end }, socket, () => run(conn));
+    const session = guardConnection({ log: conn.log, end }, socket, () => run(conn, over));
     sessions.add(session);
     void session.finally(() => sessions.delete(session));
   }
 
-  async function run(conn: Connection): Promise<void> {
-    const ip = conn.remoteAddress;
-    const overTotal = opts.maxConnections !== undefined && handled >= opts.maxConnections;
-    if (overTotal || !limiter.tryAcquire(ip)) {
-      conn.log.info(overTotal ? 'too many connections' : 'too many connections from this address');
+  async function run(conn: Connection, over: boolean): Promise<void> {
+    if (over) {
       await refuse(conn);
       return;
     }
-    handled++;
     conn.log.debug('connected');
     try {
       await opts.handler(conn, { shuttingDown: shutdown.signal });
@@ -134,8 +158,6 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
       else conn.log.error({ err }, 'session handler failed');
       conn.destroy();
     } finally {
-      limiter.release(ip);
-      handled--;
       conn.log.debug('disconnected');
     }
   }

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { silentLogger } from '../../src/log.js';
 import type { Connection } from '../../src/net/connection.js';
+import { ConnectionLimiter } from '../../src/net/limits.js';
 import {
   ListenError,
   type Listener,
@@ -73,7 +74,7 @@ async function listen(over: Partial<ListenerOptions> = {}): Promise<Listener> {
     port: 0,
     tls: 'starttls',
     tlsProvider: provider,
-    maxConnectionsPerIp: 10,
+    limiter: new ConnectionLimiter(10),
     log: silentLogger(),
     handler: (conn, ctx) => session(conn, ctx, provider),
     ...over,
@@ -145,7 +146,7 @@ describe('listener', () => {
 
   test('per-IP limit: the extra connection gets onTooMany and is closed', async () => {
     const l = await listen({
-      maxConnectionsPerIp: 2,
+      limiter: new ConnectionLimiter(2),
       onTooMany: (conn) => conn.write('421 too many connections\r\n'),
     });
     const c1 = await plain(l);
