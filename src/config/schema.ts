@@ -146,6 +146,20 @@ export const configSchema = z.strictObject({
       dmarc_reject: z.boolean().default(true),
       /** A bare LF or CR in DATA: refuse the message, or turn it into CRLF. */
       bare_lf: z.enum(['reject', 'normalize']).default('reject'),
+      /**
+       * Where mail to postmaster goes when postmaster@<domain> (or, for a bare <Postmaster>,
+       * postmaster@<hostname>) is neither an account nor an alias: RFC 5321 §4.5.1 requires
+       * accepting it. An address (local or remote), or "" for the oldest account.
+       */
+      postmaster: z
+        .string()
+        .trim()
+        .toLowerCase()
+        .regex(
+          /^$|^[^\s@<>()",;:]+@[^\s@<>()",;:[\]]+$/,
+          'an address, or "" for the oldest account',
+        )
+        .default(''),
     })
     .prefault({}),
   pop3: z

@@ -74,6 +74,8 @@ idle_timeout_seconds = 300        # RFC 5321 §4.5.3.2.7
 auth_checks_timeout_seconds = 5   # SPF/DKIM/DMARC/ARC budget per message, then temperror
 dmarc_reject = true               # 550 5.7.1 for DMARC failures under p=reject
 bare_lf = "reject"                # reject | normalize: a bare LF/CR inside DATA
+postmaster = ""                   # where postmaster@<domain> and <Postmaster> go when no such
+                                  # account or alias exists; "" = the oldest account
 
 [pop3]
 workers = "auto"                  # processes serving POP3 sessions: "auto" (one per CPU,

@@ -3,6 +3,7 @@
 // as sender and any recipient.
 import { normalizeAddress } from '../store/names.js';
 import type { Account, MailStore } from '../store/types.js';
+import { isPostmaster, serverPostmaster } from './postmaster.js';
 import type { SmtpSession } from './session.js';
 import { newTransaction, type Recipient } from './state.js';
 import type { Address, SmtpCommand } from './wire/command.js';
@@ -78,12 +79,20 @@ export async function mailCommand(
 /** Local parts that try to route onwards (`a%b@us`, `a!b@us`, `"a@b"@us`) are not ours. */
 const ROUTING_CHARS = /[%!@]/;
 
+/**
+ * A recipient we deliver: an account, alias or catch-all of a local domain, or for postmaster
+ * (RFC 5321 §4.5.1) the server's postmaster when the directory has none (postmaster.ts).
+ */
 async function resolveLocal(
   s: SmtpSession,
   address: string,
   declaredSize: number,
+  opts: { local: boolean; postmaster: boolean },
 ): Promise<Recipient | ReturnType<typeof R.noSuchUser>> {
-  const r = await s.ctx.store.resolveRecipient(address);
+  const store = s.ctx.store;
+  let r = opts.local ? await store.resolveRecipient(address) : null;
+  if (r === null && opts.postmaster)
+    r = await serverPostmaster(store, s.cfg.smtp.postmaster, s.log);
   if (r === null) return R.noSuchUser(address);
   // Refuse at RCPT when the mailbox is already full: the sender learns it at once.
   for (const a of r.accounts) {
@@ -91,22 +100,6 @@ async function resolveLocal(
       return R.overQuota(address);
   }
   return { address, params: {}, accounts: r.accounts, remote: r.remote };
-}
-
-/**
- * Where a bare `<Postmaster>` goes: postmaster of our hostname when that is a local domain,
- * else of the first local domain that has one. The hostname alone is often not a mail domain
- * (e.g. mx1.example.com), and refusing <Postmaster> as a relay would break RFC 5321 §4.5.1.
- */
-async function postmasterAddress(s: SmtpSession): Promise<string> {
-  const store = s.ctx.store;
-  const domains = [s.cfg.hostname, ...(await store.listDomains()).map((d) => d.name)];
-  for (const d of domains) {
-    const address = `postmaster@${d}`;
-    if ((await store.isLocalDomain(d)) && (await store.resolveRecipient(address)) !== null)
-      return address;
-  }
-  return `postmaster@${s.cfg.hostname}`;
 }
 
 export async function rcptCommand(
@@ -123,25 +116,30 @@ export async function rcptCommand(
     return;
   }
   const to = cmd.to;
-  // RFC 5321 §4.1.1.3: <Postmaster> without a domain must be accepted; it is ours.
-  const raw = to.domain === '' ? await postmasterAddress(s) : `${to.local}@${to.domain}`;
-  if (ROUTING_CHARS.test(to.local) || to.literal) {
+  // RFC 5321 §4.1.1.3: the parser lets only <Postmaster> through without a domain; it is
+  // postmaster of our own name.
+  const bare = to.domain === '';
+  if (!bare && (ROUTING_CHARS.test(to.local) || to.literal)) {
     s.log.info({ rcpt: to.raw }, 'refused: routing attempt');
     s.reply(R.relayDenied());
     await s.countError();
     return;
   }
+  const hostname = s.cfg.hostname.toLowerCase().replace(/\.$/, '');
   let address: string;
   try {
-    address = normalizeAddress(raw);
+    address = bare ? `postmaster@${hostname}` : normalizeAddress(`${to.local}@${to.domain}`);
   } catch {
     s.reply(R.badRecipientSyntax());
     return;
   }
-  const local = await s.ctx.store.isLocalDomain(address.slice(address.lastIndexOf('@') + 1));
+  const domain = address.slice(address.lastIndexOf('@') + 1);
+  const local = await s.ctx.store.isLocalDomain(domain);
+  // RFC 5321 §4.5.1: postmaster of every domain we serve, our host name included.
+  const postmaster = isPostmaster(address) && (local || domain === hostname);
   let rcpt: Recipient;
-  if (local) {
-    const r = await resolveLocal(s, address, tx.params.size ?? 0);
+  if (local || postmaster) {
+    const r = await resolveLocal(s, address, tx.params.size ?? 0, { local, postmaster });
     if (!('accounts' in r)) {
       s.reply(r);
       await s.countError();
