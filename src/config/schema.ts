@@ -119,6 +119,11 @@ export const configSchema = z.strictObject({
         .int()
         .min(1024)
         .default(512 * 1024 * 1024),
+      /**
+       * IMAP before login: an idle connection is closed after this long (RFC 9051 §5.4 sets
+       * the 30-minute minimum only for authenticated sessions).
+       */
+      preauth_idle_seconds: z.number().int().min(1).default(60),
       /** Seconds of grace for sessions to finish on SIGTERM before they are cut. */
       shutdown_grace_seconds: z.number().min(0).default(10),
     })

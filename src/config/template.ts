@@ -64,6 +64,7 @@ max_connections = 10000           # per listener
 max_message_size = 52428800       # bytes (SMTP SIZE, IMAP APPENDLIMIT)
 message_memory = 536870912        # message bytes in memory, all sessions together; past it
                                   # new uploads get 452 4.3.1 / NO [LIMIT] (try again later)
+preauth_idle_seconds = 60         # IMAP: an idle connection that has not logged in is closed
 shutdown_grace_seconds = 10       # on SIGTERM, sessions get this long to finish
 
 [smtp]

@@ -261,8 +261,9 @@ export class ImapSession {
   // ---- lifecycle ----------------------------------------------------------------------
 
   async run(): Promise<void> {
-    // Until LOGIN, a short timer: an idle unauthenticated connection only holds a slot.
-    this.conn.setIdleTimeout(IMAP_LIMITS.preAuthIdleTimeoutMs);
+    // Until LOGIN, a short timer (limits.preauth_idle_seconds, a minute): an idle
+    // unauthenticated connection only holds a slot. RFC 9051 §5.4's 30 minutes apply after.
+    this.conn.setIdleTimeout(this.ctx.cfg.limits.preauth_idle_seconds * 1000);
     const onShutdown = () => {
       this.shutdownRequested = true;
       this.wake();

@@ -41,11 +41,6 @@ export const IMAP_LIMITS = {
   maxLineLength: 64 * 1024,
   /** RFC 9051 §5.4: the autologout timer must be at least 30 minutes (once authenticated). */
   idleTimeoutMs: 30 * 60 * 1000,
-  /**
-   * Before authentication (RFC 9051 §5.4 sets no minimum there): an idle unauthenticated
-   * connection only holds a connection slot, so it is dropped after a minute.
-   */
-  preAuthIdleTimeoutMs: 60 * 1000,
   /** Largest literal before authentication: LOGIN / AUTHENTICATE arguments are short. */
   preAuthLiteral: 8 * 1024,
   /**
