@@ -2,6 +2,7 @@
 
 import type net from 'node:net';
 import { Authenticator } from './auth/authenticator.js';
+import { HashPool } from './auth/hash-pool.js';
 import { AuthThrottle } from './auth/throttle.js';
 import type { Config, ListenerName, TlsMode } from './config/schema.js';
 import { LISTENER_NAMES } from './config/schema.js';
@@ -92,6 +93,14 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
     maxFailuresPerIp: cfg.auth.max_failures_per_ip,
     maxFailuresPerAccount: cfg.auth.max_failures_per_account,
     lockoutMs: cfg.auth.lockout_seconds * 1000,
+    delayStepMs: cfg.auth.failure_delay_ms,
+    maxDelayMs: cfg.auth.max_failure_delay_ms,
+    trustMs: cfg.auth.trusted_source_days * 86_400_000,
+  });
+  const hashes = cfg.auth.max_concurrent_hashes;
+  const pool = new HashPool({
+    concurrency: hashes === 'auto' ? undefined : hashes,
+    maxQueued: cfg.auth.max_queued_hashes,
   });
   const auth = new Authenticator({
     lookup: async (username) => {
@@ -101,6 +110,7 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
       );
     },
     throttle,
+    pool,
     log,
     rehash: async (id, hash) => {
       const a = await store.getAccountById(id);

@@ -1,9 +1,11 @@
 // One place that decides whether a username and password log in, for every protocol: SMTP
-// AUTH, IMAP LOGIN/AUTHENTICATE, POP3 USER/PASS and AUTH. It applies the brute-force throttle,
-// checks the password in constant-ish time whether or not the account exists, refuses to act
-// for another identity, and logs the outcome (never the password).
+// AUTH, IMAP LOGIN/AUTHENTICATE, POP3 USER/PASS and AUTH. It applies the brute-force throttle
+// (throttle.ts), queues password hashing through a bounded pool (hash-pool.ts), checks the
+// password in constant-ish time whether or not the account exists, refuses to act for another
+// identity, and logs the outcome (never the password).
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
+import { HashPool } from './hash-pool.js';
 import {
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
@@ -34,7 +36,16 @@ export interface AuthRequest {
   protocol: AuthProtocol;
 }
 
-export type AuthFailureReason = 'invalid' | 'locked' | 'disabled' | 'authz-mismatch';
+/**
+ * locked: the throttle refused the attempt; busy: too many password checks are queued. Both are
+ * temporary, and neither says anything about the password, which was not checked.
+ */
+export type AuthFailureReason = 'invalid' | 'locked' | 'busy' | 'disabled' | 'authz-mismatch';
+
+/** A failure the client may retry later with the same credentials. */
+export function isTemporaryAuthFailure(reason: AuthFailureReason): boolean {
+  return reason === 'locked' || reason === 'busy';
+}
 
 export type AuthResult =
   | { ok: true; account: { id: number; address: string } }
@@ -55,11 +66,16 @@ export interface AuthenticatorOptions {
   rehash?: (accountId: number, newHash: string) => Promise<void>;
   /** Recently verified credentials (verified-cache.ts); null turns the cache off. */
   verified?: VerifiedCache | null;
+  /** Where password hashes wait their turn; default a HashPool with default bounds. */
+  pool?: HashPool;
 }
 
 // RFC 5321 §4.5.3.1: a local part is at most 64 octets and a domain at most 255, so no
 // address is longer than this; a longer "username" is not worth a database query.
 const MAX_USERNAME_LENGTH = 64 + 1 + 255;
+
+/** Suggested wait after 'busy': about what the queue takes to drain. */
+const BUSY_RETRY_MS = 5000;
 
 const defaultSleep = (ms: number) =>
   new Promise<void>((resolve) => {
@@ -75,6 +91,7 @@ export class Authenticator {
   private readonly rehash: AuthenticatorOptions['rehash'];
   private decoyHash: Promise<string> | undefined;
   private readonly verified: VerifiedCache | null;
+  private readonly pool: HashPool;
 
   constructor(opts: AuthenticatorOptions) {
     this.lookup = opts.lookup;
@@ -84,6 +101,7 @@ export class Authenticator {
     this.hashParams = opts.hashParams ?? DEFAULT_SCRYPT_PARAMS;
     this.rehash = opts.rehash;
     this.verified = opts.verified === undefined ? new VerifiedCache() : opts.verified;
+    this.pool = opts.pool ?? new HashPool();
   }
 
   /**
@@ -96,7 +114,14 @@ export class Authenticator {
     const username = req.username.toLowerCase();
     const ctx = { event: 'auth', protocol: req.protocol, ip: req.ip, username };
 
-    const decision = this.throttle.check(req.ip, username);
+    let decision = this.throttle.check(req.ip, username);
+    // A source with recent failures waits before its attempt is even looked at, so hanging up
+    // early gains nothing. Attempts made in parallel all waited; those the others' failures
+    // have locked out meanwhile are refused when they wake.
+    if (decision.allowed && decision.delayMs > 0) {
+      await this.sleep(decision.delayMs);
+      decision = this.throttle.check(req.ip, username);
+    }
     if (!decision.allowed) {
       this.log.warn(
         { ...ctx, reason: 'locked', scope: decision.scope, retryAfterMs: decision.retryAfterMs },
@@ -109,7 +134,6 @@ export class Authenticator {
     // to act as someone else, which no account may do here. Refused before the password is
     // checked, so the answer says nothing about the password, and not counted as a failure.
     if (req.authzid !== undefined && req.authzid !== '' && req.authzid.toLowerCase() !== username) {
-      await this.sleep(decision.delayMs);
       this.log.warn(
         { ...ctx, reason: 'authz-mismatch', authzid: req.authzid },
         'authentication failed',
@@ -128,8 +152,21 @@ export class Authenticator {
     // as long as for a real account and timing does not reveal which addresses exist.
     const cached =
       storedHash !== undefined && this.verified?.has(username, req.password, storedHash) === true;
-    const matched =
-      cached || (await verifyPassword(req.password, storedHash ?? (await this.decoy())));
+    let matched = cached;
+    if (!cached) {
+      // Pairs that logged in before go first: a flood of guesses from elsewhere cannot make
+      // the real user wait behind it (issue 15, item 11).
+      const job = this.pool.submit(
+        async () => verifyPassword(req.password, storedHash ?? (await this.decoy())),
+        decision.trusted ? 'high' : 'normal',
+        this.throttle.sourceKey(req.ip),
+      );
+      if (job === null) {
+        this.log.warn({ ...ctx, reason: 'busy', pool: this.pool.size }, 'authentication refused');
+        return { ok: false, reason: 'busy', retryAfterMs: BUSY_RETRY_MS };
+      }
+      matched = await job;
+    }
     const ok = matched && account !== null && storedHash !== undefined;
     if (ok && !cached && storedHash !== undefined)
       this.verified?.add(username, req.password, storedHash);
@@ -138,20 +175,17 @@ export class Authenticator {
       // Counted for unknown addresses too: otherwise "locked" would only ever be answered for
       // accounts that exist.
       this.throttle.recordFailure(req.ip, username);
-      await this.sleep(decision.delayMs);
       this.log.warn({ ...ctx, reason: 'invalid' }, 'authentication failed');
       return { ok: false, reason: 'invalid' };
     }
     if (account.disabled === true) {
       // Said only after a correct password, so it reveals nothing to a guesser.
-      await this.sleep(decision.delayMs);
       this.log.warn({ ...ctx, reason: 'disabled', accountId: account.id }, 'authentication failed');
       return { ok: false, reason: 'disabled' };
     }
 
     this.throttle.recordSuccess(req.ip, username);
-    await this.maybeRehash(account.id, req.password, account.passwordHash);
-    await this.sleep(decision.delayMs);
+    await this.maybeRehash(account.id, req.password, account.passwordHash, req.ip);
     this.log.info({ ...ctx, accountId: account.id }, 'authentication succeeded');
     return { ok: true, account: { id: account.id, address: account.address } };
   }
@@ -164,10 +198,18 @@ export class Authenticator {
     return this.decoyHash;
   }
 
-  private async maybeRehash(id: number, password: string, stored: string): Promise<void> {
+  private async maybeRehash(id: number, password: string, stored: string, ip: string) {
     if (this.rehash === undefined || !needsRehash(stored, this.hashParams)) return;
+    // After a correct password, so with priority; when even that queue is full, the next
+    // login will do it.
+    const job = this.pool.submit(
+      () => hashPassword(password, this.hashParams),
+      'high',
+      this.throttle.sourceKey(ip),
+    );
+    if (job === null) return;
     try {
-      await this.rehash(id, await hashPassword(password, this.hashParams));
+      await this.rehash(id, await job);
     } catch (err) {
       this.log.error({ err, accountId: id }, 'could not store the upgraded password hash');
     }
@@ -181,6 +223,8 @@ export function authErrorText(reason: AuthFailureReason): string {
       return 'Invalid credentials';
     case 'locked':
       return 'Too many failed attempts, try again later';
+    case 'busy':
+      return 'Server busy, try again later';
     case 'disabled':
       return 'Account disabled';
     case 'authz-mismatch':

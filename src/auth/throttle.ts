@@ -1,26 +1,47 @@
 // Brute-force protection for password logins, shared by SMTP AUTH, IMAP LOGIN/AUTHENTICATE and
-// POP3 USER/PASS/AUTH. Failures are counted per client IP and per account over a sliding
-// window; each recent failure adds to the delay before the next answer, and reaching the
-// maximum locks that IP or account out for a while.
+// POP3 USER/PASS/AUTH. The policy, in short (docs/security.md has the long form):
 //
-// In memory and per process: a cluster of nodes throttles per node, which still bounds an
-// attacker's rate by the node count.
+// - Per source. A source is an IPv4 address or an IPv6 /64 (anyone with one IPv6 address usually
+//   has the whole /64). Every failed login from a source within the window makes its next
+//   attempts wait longer before they are even checked (delayStepMs, doubling per failure, up to
+//   maxDelayMs), and maxFailuresPerIp failures lock the source out for lockoutMs, for every
+//   account.
+// - Per account. maxFailuresPerAccount failures against one account within the window, from any
+//   sources together, lock the account for lockoutMs, but only for sources it has not proven
+//   itself from: this stops a distributed guess (many addresses, each below its own limit) and
+//   never refuses the real user where they usually log in. The default is twice the per-source
+//   limit, so a single source cannot trigger it: it is locked out itself first.
+// - Trusted pairs. A correct password from a source makes the (account, source) pair trusted for
+//   trustMs (refreshed at each login): its attempts skip the delays and both lockouts, so an
+//   attacker cannot lock the user out of the places they use. maxTrustedFailures failed
+//   attempts in a row from a trusted pair end its trust, which bounds what someone sharing the
+//   user's address (NAT) could gain from it. Memory is bounded: maxTrustedSourcesPerAccount per
+//   account and maxTrustedPairs in all, the least recently used go first.
+//
+// Attempts refused by a lockout are neither checked nor counted, and failures while a lockout is
+// on do not extend it, so a lockout always ends lockoutMs after it began.
+//
+// In memory and per process: a restart forgets counters and trust alike, and a cluster of nodes
+// throttles per node, which still bounds an attacker's rate by the node count.
 import { isIPv4, isIPv6 } from 'node:net';
 
 export interface AuthThrottleOptions {
-  /** Failures from one IP within the window that trigger a lockout of that IP. */
+  /** Failures from one source within the window that lock that source out. */
   maxFailuresPerIp?: number;
-  /** Failures against one account within the window that trigger a lockout of the account. */
+  /**
+   * Failures against one account within the window (from all sources) that lock the account
+   * for sources it was not proven from.
+   */
   maxFailuresPerAccount?: number;
   windowMs?: number;
   lockoutMs?: number;
-  /** Delay added per recent failure before answering. */
+  /** Wait before an attempt from a source with one recent failure; doubles with each more. */
   delayStepMs?: number;
   maxDelayMs?: number;
-  /** Exempt 127.0.0.0/8 and ::1 from the per-IP counters (account counters still apply). */
+  /** Exempt 127.0.0.0/8 and ::1 from the per-source counters (account counters still apply). */
   exemptLoopback?: boolean;
   /**
-   * Bound on tracked IPs, and separately on tracked accounts (so that a flood of addresses
+   * Bound on tracked sources, and separately on tracked accounts (so that a flood of addresses
    * cannot evict account lockouts); the least recently touched are dropped first.
    */
   maxEntries?: number;
@@ -29,11 +50,23 @@ export interface AuthThrottleOptions {
    * counting single addresses would let them rotate through 2^64 fresh counters.
    */
   ipv6PrefixLength?: number;
+  /** How long a source that logged in to an account stays trusted for it. */
+  trustMs?: number;
+  /** Trusted (account, source) pairs kept in all (about 200 bytes each). */
+  maxTrustedPairs?: number;
+  /** Trusted sources kept per account: a phone, a laptop, home, office, ... */
+  maxTrustedSourcesPerAccount?: number;
+  /** Failed attempts in a row from a trusted pair that end its trust. */
+  maxTrustedFailures?: number;
   now?: () => number;
 }
 
 export type ThrottleDecision =
-  | { allowed: true; delayMs: number }
+  /**
+   * delayMs: wait this long before checking the password. trusted: the (account, source) pair
+   * logged in before, so its attempts may go first (hash-pool.ts).
+   */
+  | { allowed: true; delayMs: number; trusted: boolean }
   | { allowed: false; retryAfterMs: number; scope: 'ip' | 'account' };
 
 type Scope = 'ip' | 'account';
@@ -44,9 +77,16 @@ interface Entry {
   lockedUntil: number;
 }
 
+interface TrustedAccount {
+  /** Source key -> trust, in order of last login, oldest first. */
+  sources: Map<string, { until: number; strikes: number }>;
+  /** The latest `until` among the sources. */
+  until: number;
+}
+
 const DEFAULTS = {
   maxFailuresPerIp: 10,
-  maxFailuresPerAccount: 5,
+  maxFailuresPerAccount: 20,
   windowMs: 15 * 60_000,
   lockoutMs: 15 * 60_000,
   delayStepMs: 250,
@@ -54,7 +94,20 @@ const DEFAULTS = {
   exemptLoopback: false,
   maxEntries: 100_000,
   ipv6PrefixLength: 64,
+  trustMs: 30 * 24 * 3600_000,
+  maxTrustedPairs: 100_000,
+  maxTrustedSourcesPerAccount: 8,
+  maxTrustedFailures: 5,
 };
+
+const POSITIVE_INTEGERS = [
+  'maxFailuresPerIp',
+  'maxFailuresPerAccount',
+  'maxEntries',
+  'maxTrustedPairs',
+  'maxTrustedSourcesPerAccount',
+  'maxTrustedFailures',
+] as const;
 
 export class AuthThrottle {
   private readonly opts: typeof DEFAULTS;
@@ -62,41 +115,50 @@ export class AuthThrottle {
   // Map iteration order is insertion order; every touch re-inserts, so the first entries are
   // the least recently touched, which is what both expiry sweeps and eviction want.
   private readonly tables = { ip: new Map<string, Entry>(), account: new Map<string, Entry>() };
+  private readonly trust = new Map<string, TrustedAccount>();
+  private trustedPairs = 0;
 
   constructor(options: AuthThrottleOptions = {}) {
     const { now, ...rest } = options;
     const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     this.opts = { ...DEFAULTS, ...defined };
     this.now = now ?? Date.now;
-    for (const k of ['maxFailuresPerIp', 'maxFailuresPerAccount', 'maxEntries'] as const) {
+    for (const k of POSITIVE_INTEGERS) {
       if (!Number.isInteger(this.opts[k]) || this.opts[k] < 1) {
         throw new RangeError(`AuthThrottle: ${k} must be a positive integer`);
       }
     }
   }
 
-  /** May this attempt proceed, and how long should the answer wait? */
+  /** May this attempt proceed, how long should it wait first, and is its source trusted? */
   check(ip: string, account?: string): ThrottleDecision {
     const now = this.now();
     this.sweep(now);
+    const acct = accountKey(account);
+    if (acct !== null && this.isTrusted(acct, this.sourceKey(ip), now)) {
+      return { allowed: true, delayMs: 0, trusted: true };
+    }
     let recent = 0;
-    for (const [scope, key] of this.keys(ip, account)) {
+    for (const [scope, key] of this.keys(this.sourceOf(ip), acct)) {
       const e = this.tables[scope].get(key);
       if (e === undefined) continue;
       if (e.lockedUntil > now) return { allowed: false, retryAfterMs: e.lockedUntil - now, scope };
       prune(e, now - this.opts.windowMs);
-      recent = Math.max(recent, e.failures.length);
+      // Only the source's own failures slow it down: the account's would slow the real user on
+      // a new address too, and do little against a distributed attack (that is the lockout's).
+      if (scope === 'ip') recent = e.failures.length;
     }
-    return {
-      allowed: true,
-      delayMs: Math.min(this.opts.maxDelayMs, recent * this.opts.delayStepMs),
-    };
+    const delayMs =
+      recent === 0 ? 0 : Math.min(this.opts.maxDelayMs, this.opts.delayStepMs * 2 ** (recent - 1));
+    return { allowed: true, delayMs, trusted: false };
   }
 
   recordFailure(ip: string, account?: string): void {
     const now = this.now();
     this.sweep(now);
-    for (const [scope, key] of this.keys(ip, account)) {
+    const source = this.sourceOf(ip);
+    const acct = accountKey(account);
+    for (const [scope, key] of this.keys(source, acct)) {
       const e = this.touch(scope, key);
       // Failures while locked (e.g. attempts already in flight) neither count nor extend the
       // lockout, so that a lockout always ends lockoutMs after it began.
@@ -110,29 +172,46 @@ export class AuthThrottle {
         e.failures = [];
       }
     }
+    if (acct !== null) this.strike(acct, this.sourceKey(ip));
   }
 
   /**
-   * A correct password forgets the account's failures only. The IP keeps its count: else an
-   * attacker holding one working account could log in between guesses to reset it.
+   * A correct password makes the (account, source) pair trusted. It clears no counter: else an
+   * attacker holding one working account could log in between guesses to reset the source's,
+   * and the real user logging in during a distributed attack would reset the account's.
    */
   recordSuccess(ip: string, account: string): void {
-    for (const [scope, key] of this.keys(ip, account)) {
-      if (scope === 'account') this.tables[scope].delete(key);
-    }
+    const now = this.now();
+    this.sweep(now);
+    const acct = accountKey(account);
+    // Trust is kept for exempt loopback sources too: the account lockout still applies to them.
+    if (acct !== null) this.addTrust(acct, this.sourceKey(ip), now);
   }
 
-  /** Number of IPs and accounts being tracked (for metrics and tests). */
-  get size(): { ip: number; account: number } {
-    return { ip: this.tables.ip.size, account: this.tables.account.size };
+  /** The key a client address is counted under (an IPv4 address or an IPv6 prefix). */
+  sourceKey(ip: string): string {
+    return normalizeIp(ip, this.opts.ipv6PrefixLength);
   }
 
-  private keys(ip: string, account?: string): Array<[Scope, string]> {
+  /** Number of sources, accounts and trusted pairs being tracked (for metrics and tests). */
+  get size(): { ip: number; account: number; trusted: number } {
+    return {
+      ip: this.tables.ip.size,
+      account: this.tables.account.size,
+      trusted: this.trustedPairs,
+    };
+  }
+
+  /** The source's key, or null when it is exempt from per-source counting. */
+  private sourceOf(ip: string): string | null {
+    const key = this.sourceKey(ip);
+    return this.opts.exemptLoopback && isLoopback(key) ? null : key;
+  }
+
+  private keys(source: string | null, acct: string | null): Array<[Scope, string]> {
     const out: Array<[Scope, string]> = [];
-    const ipKey = normalizeIp(ip, this.opts.ipv6PrefixLength);
-    if (!(this.opts.exemptLoopback && isLoopback(ipKey))) out.push(['ip', ipKey]);
-    // Accounts are email addresses, matched case-insensitively like the login itself.
-    if (account !== undefined && account !== '') out.push(['account', account.toLowerCase()]);
+    if (source !== null) out.push(['ip', source]);
+    if (acct !== null) out.push(['account', acct]);
     return out;
   }
 
@@ -153,11 +232,53 @@ export class AuthThrottle {
     return e;
   }
 
+  private isTrusted(acct: string, source: string, now: number): boolean {
+    const t = this.trust.get(acct);
+    const pair = t?.sources.get(source);
+    if (t === undefined || pair === undefined) return false;
+    if (pair.until > now) return true;
+    this.dropPair(acct, t, source);
+    return false;
+  }
+
+  private addTrust(acct: string, source: string, now: number): void {
+    let t = this.trust.get(acct);
+    if (t === undefined) t = { sources: new Map(), until: 0 };
+    else this.trust.delete(acct);
+    if (t.sources.delete(source)) this.trustedPairs--;
+    t.sources.set(source, { until: now + this.opts.trustMs, strikes: 0 });
+    this.trustedPairs++;
+    t.until = now + this.opts.trustMs;
+    this.trust.set(acct, t);
+    while (t.sources.size > this.opts.maxTrustedSourcesPerAccount) {
+      this.dropPair(acct, t, t.sources.keys().next().value as string);
+    }
+    // Past the global bound, the least recently used account gives up its oldest source.
+    while (this.trustedPairs > this.opts.maxTrustedPairs) {
+      const [oldAcct, oldT] = this.trust.entries().next().value as [string, TrustedAccount];
+      this.dropPair(oldAcct, oldT, oldT.sources.keys().next().value as string);
+    }
+  }
+
+  private strike(acct: string, source: string): void {
+    const t = this.trust.get(acct);
+    const pair = t?.sources.get(source);
+    if (t === undefined || pair === undefined) return;
+    pair.strikes++;
+    if (pair.strikes >= this.opts.maxTrustedFailures) this.dropPair(acct, t, source);
+  }
+
+  private dropPair(acct: string, t: TrustedAccount, source: string): void {
+    if (t.sources.delete(source)) this.trustedPairs--;
+    if (t.sources.size === 0) this.trust.delete(acct);
+  }
+
   /**
    * Drop entries that no longer matter. Entries are in touch order and each one's relevance
-   * ends about max(windowMs, lockoutMs) after its last touch, so stop at the first one still
-   * live: the cost is proportional to what is removed (a few stale entries may wait behind a
-   * live one; they are harmless, as check() prunes old failures itself).
+   * ends about max(windowMs, lockoutMs) after its last touch (trustMs after the last login for
+   * trust), so stop at the first one still live: the cost is proportional to what is removed (a
+   * few stale entries may wait behind a live one; they are harmless, as check() prunes old
+   * failures and expired trust itself).
    */
   private sweep(now: number): void {
     for (const table of [this.tables.ip, this.tables.account]) {
@@ -168,6 +289,11 @@ export class AuthThrottle {
         table.delete(key);
       }
     }
+    for (const [acct, t] of this.trust) {
+      if (t.until > now) break;
+      this.trustedPairs -= t.sources.size;
+      this.trust.delete(acct);
+    }
   }
 }
 
@@ -175,6 +301,11 @@ function prune(e: Entry, cutoff: number): void {
   let i = 0;
   while (i < e.failures.length && e.failures[i] <= cutoff) i++;
   if (i > 0) e.failures.splice(0, i);
+}
+
+/** Accounts are email addresses, matched case-insensitively like the login itself. */
+function accountKey(account: string | undefined): string | null {
+  return account === undefined || account === '' ? null : account.toLowerCase();
 }
 
 function isLoopback(ipKey: string): boolean {

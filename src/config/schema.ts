@@ -187,9 +187,30 @@ export const configSchema = z.strictObject({
     .prefault({}),
   auth: z
     .strictObject({
+      /**
+       * Failed logins from one source (an IPv4 address, an IPv6 /64) within 15 minutes that lock
+       * that source out for lockout_seconds. Each failure also doubles the wait before the
+       * source's next attempt, from failure_delay_ms up to max_failure_delay_ms.
+       */
       max_failures_per_ip: z.number().int().min(1).default(10),
-      max_failures_per_account: z.number().int().min(1).default(5),
+      /**
+       * Failed logins against one account within 15 minutes, from all sources together, that
+       * lock the account for lockout_seconds, except from sources it logged in from within
+       * trusted_source_days. Above max_failures_per_ip, so only several sources together (a
+       * distributed attack) trigger it.
+       */
+      max_failures_per_account: z.number().int().min(1).default(20),
       lockout_seconds: z.number().int().min(1).default(900),
+      failure_delay_ms: z.number().int().min(0).default(250),
+      max_failure_delay_ms: z.number().int().min(0).default(5000),
+      /** A source that logged in to an account skips its delays and lockouts this long. */
+      trusted_source_days: z.number().min(0).default(30),
+      /** Password hashes computed at once; 'auto': half the libuv threadpool, at most the CPUs. */
+      max_concurrent_hashes: z
+        .union([z.literal('auto'), z.number().int().min(1).max(64)])
+        .default('auto'),
+      /** Logins waiting for a password hash; past it, a temporary failure (try again later). */
+      max_queued_hashes: z.number().int().min(1).default(128),
       /**
        * RFC 8314: passwords only over TLS. Turning this on allows AUTH/LOGIN/USER on cleartext
        * connections; meant for tests on loopback, never for production.

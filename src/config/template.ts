@@ -87,9 +87,14 @@ servers = []                      # e.g. ["127.0.0.1:5353"]; empty = system reso
 timeout_ms = 2000                 # per query
 
 [auth]
-max_failures_per_ip = 10          # then that IP is locked out for a while
-max_failures_per_account = 5      # then that account is locked out for a while
+max_failures_per_ip = 10          # per IPv4 address or IPv6 /64 in 15 min: then locked out
+max_failures_per_account = 20     # all sources in 15 min: then locked for new sources only
 lockout_seconds = 900
+failure_delay_ms = 250            # wait after a source's 1st failure, doubling with each more
+max_failure_delay_ms = 5000
+trusted_source_days = 30          # a source that logged in skips the delays and lockouts
+max_concurrent_hashes = "auto"    # scrypt at once; auto = half the libuv threadpool
+max_queued_hashes = 128           # logins waiting for scrypt; more get "try again later"
 # RFC 8314: passwords only over TLS. true allows them on cleartext connections:
 # for tests on loopback only, never in production.
 allow_plaintext = false

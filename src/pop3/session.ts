@@ -2,7 +2,7 @@
 // TRANSACTION states, reply batching for PIPELINING (RFC 2449 §6.6), limits, and the exits:
 // QUIT (the only way into UPDATE), idle autologout, too many errors, server shutdown.
 import type { AuthResult } from '../auth/authenticator.js';
-import { authErrorText } from '../auth/authenticator.js';
+import { authErrorText, isTemporaryAuthFailure } from '../auth/authenticator.js';
 import type { Logger } from '../log.js';
 import { type Connection, TlsHandshakeError } from '../net/connection.js';
 import type { TlsProvider } from '../net/tls.js';
@@ -151,8 +151,14 @@ export class Pop3Session {
       return;
     }
     if (!result.ok) {
-      // RFC 3206 §4: [AUTH] says the credentials are the problem; a disabled account is not.
-      this.fail(authErrorText(result.reason), result.reason === 'disabled' ? 'SYS/PERM' : 'AUTH');
+      // RFC 3206 §4: [AUTH] says the credentials are the problem; a disabled account, a
+      // lockout or a full queue (SYS/TEMP: try again later, same password) are not.
+      const code = isTemporaryAuthFailure(result.reason)
+        ? 'SYS/TEMP'
+        : result.reason === 'disabled'
+          ? 'SYS/PERM'
+          : 'AUTH';
+      this.fail(authErrorText(result.reason), code);
       return;
     }
     const account = result.account;

@@ -1,5 +1,6 @@
 // AUTH (RFC 4954) on submission: PLAIN and LOGIN over TLS, with the shared authenticator
 // (throttling, lockout, logging without passwords).
+import { isTemporaryAuthFailure } from '../auth/authenticator.js';
 import { continueSasl, startSasl } from '../auth/sasl.js';
 import type { SmtpSession } from './session.js';
 import type { SmtpCommand } from './wire/command.js';
@@ -67,7 +68,7 @@ export async function authCommand(
     protocol: 'smtp',
   });
   if (!result.ok) {
-    if (result.reason === 'locked') s.reply(R.authTemporaryFailure());
+    if (isTemporaryAuthFailure(result.reason)) s.reply(R.authTemporaryFailure());
     else s.reply(R.authFailed());
     await s.countError();
     return;

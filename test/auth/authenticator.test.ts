@@ -9,13 +9,16 @@ import {
   type AuthRequest,
   authErrorText,
 } from '../../src/auth/authenticator.js';
+import { HashPool } from '../../src/auth/hash-pool.js';
 import { hashPassword, TEST_SCRYPT_PARAMS } from '../../src/auth/password.js';
 import { AuthThrottle } from '../../src/auth/throttle.js';
 import { silentLogger } from '../../src/log.js';
 
 const PASSWORD = 'Tr0ub4dor&3-süß';
 
-async function setup(opts: { disabled?: boolean; maxFailuresPerAccount?: number } = {}) {
+async function setup(
+  opts: { disabled?: boolean; maxFailuresPerAccount?: number; pool?: HashPool } = {},
+) {
   const accounts = new Map<string, AccountRecord>([
     [
       'alice@example.org',
@@ -57,6 +60,7 @@ async function setup(opts: { disabled?: boolean; maxFailuresPerAccount?: number 
       slept.push(ms);
     },
     hashParams: TEST_SCRYPT_PARAMS,
+    pool: opts.pool,
   });
   const req = (over: Partial<AuthRequest> = {}): AuthRequest => ({
     username: 'alice@example.org',
@@ -163,13 +167,46 @@ describe('Authenticator', () => {
     for (let i = 0; i < 3; i++) {
       assert.equal((await auth.authenticate(req({ password: `guess${i}` }))).ok, false);
     }
-    // The throttle delay grew and was applied before each answer.
-    assert.deepEqual(slept, [0, 250, 500]);
+    // The source's delay grew, and was waited before its attempts were checked.
+    assert.deepEqual(slept, [250, 500]);
     const r = await auth.authenticate(req({ ip: '198.51.100.7' }));
     assert.deepEqual(r, { ok: false, reason: 'locked', retryAfterMs: 15 * 60_000 });
     assert.equal(logged().at(-1)?.reason, 'locked');
     clock.t += 15 * 60_000;
     assert.equal((await auth.authenticate(req())).ok, true);
+  });
+
+  test('the account lockout spares a source the account logged in from (issue 15 item 6)', async () => {
+    const { auth, req, slept } = await setup({ maxFailuresPerAccount: 3 });
+    assert.equal((await auth.authenticate(req({ ip: '203.0.113.5' }))).ok, true);
+    for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) {
+      await auth.authenticate(req({ ip, password: 'guess' }));
+    }
+    assert.equal((await auth.authenticate(req({ ip: '198.51.100.7' }))).ok, false);
+    slept.length = 0;
+    // The real user, where it logged in before: accepted, without waiting, even uncached.
+    const home = await auth.authenticate(req({ ip: '203.0.113.5' }));
+    assert.equal(home.ok, true);
+    assert.deepEqual(slept, []);
+  });
+
+  test('attempts that waited are refused if a lockout began meanwhile', async () => {
+    const { req } = await setup();
+    const throttle = new AuthThrottle({ maxFailuresPerIp: 3 });
+    throttle.recordFailure('192.0.2.1', 'x@example.org');
+    const auth = new Authenticator({
+      lookup: async () => null,
+      throttle,
+      log: silentLogger(),
+      // Parallel attempts from the same source fail while this one waits.
+      sleep: async () => {
+        throttle.recordFailure('192.0.2.1', 'y@example.org');
+        throttle.recordFailure('192.0.2.1', 'z@example.org');
+      },
+      hashParams: TEST_SCRYPT_PARAMS,
+    });
+    const r = await auth.authenticate(req({ ip: '192.0.2.1' }));
+    assert.equal(r.ok === false && r.reason, 'locked');
   });
 
   test('unknown accounts lock too, so "locked" does not reveal which exist', async () => {
@@ -180,14 +217,62 @@ describe('Authenticator', () => {
     assert.equal(r.ok === false && r.reason, 'locked');
   });
 
-  test("success clears the account's failures, not the IP's", async () => {
-    const { auth, req, slept } = await setup();
+  test('a login clears no counter, and its source is no longer delayed for that account', async () => {
+    const { auth, req, slept } = await setup({ maxFailuresPerAccount: 4 });
     await auth.authenticate(req({ password: 'x' }));
     await auth.authenticate(req({ password: 'y' }));
     assert.equal((await auth.authenticate(req())).ok, true);
+    assert.deepEqual(slept, [250, 500]);
+    slept.length = 0;
+    // Trusted now: a typo from here is not delayed.
     await auth.authenticate(req({ password: 'z' }));
-    await auth.authenticate(req({ password: 'z', ip: '198.51.100.8' }));
-    assert.deepEqual(slept, [0, 250, 500, 500, 250]);
+    assert.deepEqual(slept, []);
+    // Another account from the same source still waits for the source's three failures.
+    await auth.authenticate(req({ username: 'bob@example.org', password: 'z' }));
+    assert.deepEqual(slept, [1000]);
+    // The account kept its count: a fourth failure locks it for sources it was not proven from.
+    await auth.authenticate(req({ ip: '198.51.100.8', password: 'w' }));
+    assert.equal((await auth.authenticate(req({ ip: '198.51.100.9' }))).ok, false);
+    assert.equal((await auth.authenticate(req())).ok, true);
+  });
+
+  test('a full hash queue answers busy at once, without counting a failure', async () => {
+    const pool = new HashPool({ concurrency: 1, maxQueued: 1 });
+    const { auth, req, throttle, logged } = await setup({ pool });
+    let release!: () => void;
+    const blocker = pool.submit(() => new Promise<void>((r) => (release = r)), 'normal', 'x');
+    const queued = pool.submit(async () => {}, 'normal', 'y');
+    assert.ok(blocker && queued);
+    const r = await auth.authenticate(req({ ip: '198.51.100.20' }));
+    assert.deepEqual(r, { ok: false, reason: 'busy', retryAfterMs: 5000 });
+    assert.equal(logged().at(-1)?.reason, 'busy');
+    assert.deepEqual(throttle.size, { ip: 0, account: 0, trusted: 0 });
+    release();
+    await blocker;
+    assert.equal((await auth.authenticate(req())).ok, true);
+  });
+
+  test('a source the account logged in from is verified before queued strangers', async () => {
+    const pool = new HashPool({ concurrency: 1 });
+    const { auth, req, accounts } = await setup({ pool });
+    assert.equal((await auth.authenticate(req({ ip: '203.0.113.5' }))).ok, true);
+    // A new password, so that the next login is not answered from the verified cache.
+    accounts.get('alice@example.org')!.passwordHash = await hashPassword('pw2', TEST_SCRYPT_PARAMS);
+    let release!: () => void;
+    assert.ok(pool.submit(() => new Promise<void>((r) => (release = r)), 'normal', 'x'));
+    const order: string[] = [];
+    const track = (name: string, p: Promise<unknown>) => p.then(() => order.push(name));
+    const strangers = Array.from({ length: 5 }, (_, i) =>
+      track(`stranger${i}`, auth.authenticate(req({ ip: `192.0.2.${i}`, password: 'guess' }))),
+    );
+    // Let the strangers reach the queue first.
+    await new Promise((r) => setImmediate(r));
+    assert.equal(pool.size.normal, 5);
+    const home = track('home', auth.authenticate(req({ ip: '203.0.113.5', password: 'pw2' })));
+    await new Promise((r) => setImmediate(r));
+    release();
+    await Promise.all([...strangers, home]);
+    assert.equal(order[0], 'home');
   });
 
   test('disabled account: disabled with the right password, invalid with a wrong one', async () => {
@@ -274,7 +359,7 @@ describe('Authenticator', () => {
 });
 
 test('authErrorText gives distinct short texts', () => {
-  const reasons: AuthFailureReason[] = ['invalid', 'locked', 'disabled', 'authz-mismatch'];
+  const reasons: AuthFailureReason[] = ['invalid', 'locked', 'busy', 'disabled', 'authz-mismatch'];
   const texts = reasons.map(authErrorText);
   assert.equal(new Set(texts).size, reasons.length);
   for (const t of texts) assert.ok(t.length > 0 && t.length < 60 && !/[\r\n]/.test(t));

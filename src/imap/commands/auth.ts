@@ -1,6 +1,10 @@
 // LOGIN (RFC 9051 §6.2.3) and AUTHENTICATE (RFC 9051 §6.2.2) with PLAIN and LOGIN, and the
 // initial response of SASL-IR (RFC 4959).
-import { type AuthResult, authErrorText } from '../../auth/authenticator.js';
+import {
+  type AuthResult,
+  authErrorText,
+  isTemporaryAuthFailure,
+} from '../../auth/authenticator.js';
 import { continueSasl, type SaslCredentials, startSasl } from '../../auth/sasl.js';
 import { bad, type Completion, no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
@@ -29,13 +33,13 @@ async function finish(s: ImapSession, creds: SaslCredentials): Promise<Completio
       s.untaggedStatus('BYE', undefined, 'Too many failed authentications');
       s.state = { kind: 'logout' };
     }
-    // RFC 5530: UNAVAILABLE for a locked account (temporary), else AUTHENTICATIONFAILED.
-    const code =
-      r.reason === 'locked'
-        ? 'UNAVAILABLE'
-        : r.reason === 'authz-mismatch'
-          ? 'AUTHORIZATIONFAILED'
-          : 'AUTHENTICATIONFAILED';
+    // RFC 5530: UNAVAILABLE for a locked account or a full queue (temporary), else
+    // AUTHENTICATIONFAILED.
+    const code = isTemporaryAuthFailure(r.reason)
+      ? 'UNAVAILABLE'
+      : r.reason === 'authz-mismatch'
+        ? 'AUTHORIZATIONFAILED'
+        : 'AUTHENTICATIONFAILED';
     throw no(code, authErrorText(r.reason));
   }
   s.login(r.account);
