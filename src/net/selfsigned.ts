@@ -1,9 +1,10 @@
 // Self-signed certificate for a first run: `letterbox init` writes one so that STARTTLS and
 // implicit TLS work before the operator installs a real certificate (RFC 8314 §3: offer TLS
 // from the start). Clients will warn about it; that is the point of replacing it.
-import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import { mkdirPrivate, writePrivateFile } from '../private-files.js';
 
 export interface SelfSignedPem {
   cert: string;
@@ -39,7 +40,8 @@ export async function generateSelfSigned(hostname: string): Promise<SelfSignedPe
 }
 
 /**
- * Generate a certificate and write `<dir>/tls/cert.pem` and `<dir>/tls/key.pem` (0600).
+ * Generate a certificate and write `<dir>/tls/cert.pem` and `<dir>/tls/key.pem` (0600, in
+ * a 0700 directory).
  * Each file is written to a temporary name and renamed, so a crash never leaves half a key.
  * Existing files are replaced: deciding whether to keep them is the caller's business.
  */
@@ -49,18 +51,19 @@ export async function writeSelfSigned(
 ): Promise<{ certFile: string; keyFile: string }> {
   const { cert, key } = await generateSelfSigned(hostname);
   const tlsDir = join(dir, 'tls');
-  await mkdir(tlsDir, { recursive: true, mode: 0o700 });
+  await mkdirPrivate(tlsDir);
   const certFile = join(tlsDir, 'cert.pem');
   const keyFile = join(tlsDir, 'key.pem');
-  await writeAtomic(keyFile, key, 0o600);
-  await writeAtomic(certFile, cert, 0o644);
+  // Both 0600, like everything under the data directory (the certificate is public, but
+  // nothing else needs to read it there).
+  await writeAtomic(keyFile, key);
+  await writeAtomic(certFile, cert);
   return { certFile, keyFile };
 }
 
-async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
+async function writeAtomic(file: string, data: string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, data, { mode });
-  // writeFile's mode is filtered by the umask; chmod makes the key 0600 whatever it is.
-  await chmod(tmp, mode);
+  await rm(tmp, { force: true }); // a leftover of a crash: writePrivateFile creates, never reuses
+  await writePrivateFile(tmp, data);
   await rename(tmp, file);
 }

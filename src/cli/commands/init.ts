@@ -1,12 +1,12 @@
 // `letterbox init`: a data directory with a commented config, a self-signed certificate for
 // the hostname (so a first run works over TLS) and an empty store.
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { configTemplate } from '../../config/template.js';
 import { writeSelfSigned } from '../../net/selfsigned.js';
+import { mkdirPrivate, writePrivateFile } from '../../private-files.js';
 import { normalizeDomain } from '../../store/names.js';
 import { openStore } from '../../store/open.js';
 import { CliError, EXIT_FAILED } from '../errors.js';
@@ -29,10 +29,10 @@ export async function runInit(opts: InitOptions, out: Out = stdout): Promise<str
   }
   if (existsSync(file))
     throw new CliError(`${file} already exists; not overwriting it`, EXIT_FAILED);
-  await mkdir(dir, { recursive: true, mode: 0o750 });
-  await writeFile(file, configTemplate({ hostname, standardPorts: opts.standardPorts }), {
-    mode: 0o640,
-  });
+  // 0700 and 0600 whatever the umask: the directory holds the store and the TLS key, and
+  // the config may hold secrets.
+  await mkdirPrivate(dir);
+  await writePrivateFile(file, configTemplate({ hostname, standardPorts: opts.standardPorts }));
   if (!existsSync(join(dir, 'tls', 'cert.pem'))) await writeSelfSigned(dir, hostname);
   const cfg = loadConfig(file);
   const store = await openStore(cfg);

@@ -3,8 +3,9 @@
 // before the transaction that references it commits. Identical messages are stored once.
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, readFileSync, unlink } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { mkdirPrivate } from '../../private-files.js';
 import { StoreError } from '../errors.js';
 
 /** Blobs up to this size are read on the event loop (see FileBlobStore.read). */
@@ -30,7 +31,8 @@ export class FileBlobStore {
 
   /** Creates the directories and removes leftovers of writes interrupted by a crash. */
   async init(): Promise<void> {
-    await mkdir(this.tmpDir, { recursive: true });
+    // 0700 (and the files 0600): the text of all mail, whatever the umask.
+    await mkdirPrivate(this.tmpDir);
     for (const name of await readdir(this.tmpDir))
       await rm(join(this.tmpDir, name), { force: true });
   }
@@ -62,7 +64,7 @@ export class FileBlobStore {
     const dir = this.dirOf(hash);
     let dirs = [dir];
     if (!this.madeDirs.has(dir)) {
-      const created = await mkdir(dir, { recursive: true });
+      const created = await mkdirPrivate(dir);
       // A newly created directory is itself an entry of its parent: sync those too.
       if (created) dirs = [dir, dirname(dir), this.root];
       this.madeDirs.add(dir);

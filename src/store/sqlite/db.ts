@@ -1,15 +1,22 @@
 // Opening the SQLite database: WAL for concurrent readers, synchronous=NORMAL with the WAL
 // fsynced by WalSync (wal-sync.ts) before the store answers any write (250/OK only after
 // that), foreign keys on.
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { mkdirPrivateSync, preparePrivateFileSync } from '../../private-files.js';
 import { migrate } from './migrations.js';
 
 export type Db = Database.Database;
 
+/** The database's own files: 0600, like it (SQLite gives new ones the database's mode). */
+export function sqliteCompanions(file: string): string[] {
+  return [`${file}-wal`, `${file}-shm`, `${file}-journal`];
+}
+
 export function openDatabase(file: string): Db {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirPrivateSync(dirname(file));
+  // Password hashes and mail: 0600 whatever the umask (SQLite itself would make it 0644).
+  preparePrivateFileSync(file, sqliteCompanions(file));
   const db = new Database(file);
   const mode = db.pragma('journal_mode = WAL', { simple: true });
   // WalSync makes NORMAL as durable as FULL; without a WAL (a file system that cannot hold

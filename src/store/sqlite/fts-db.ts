@@ -6,8 +6,10 @@
 import { readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { parseMessage } from '../../mime/index.js';
+import { preparePrivateFileSync } from '../../private-files.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { FTS_TEXT_MAX } from '../types.js';
+import { sqliteCompanions } from './db.js';
 
 /** A stored message to index; without text the worker reads and parses its blob. */
 export interface IndexItem {
@@ -234,6 +236,8 @@ export class FtsDb {
 }
 
 function openIndex(file: string): Database.Database {
+  // The text of every message: 0600 whatever the umask, like the mail database.
+  preparePrivateFileSync(file, sqliteCompanions(file));
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
