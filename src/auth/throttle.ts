@@ -23,7 +23,7 @@
 //
 // In memory and per process: a restart forgets counters and trust alike, and a cluster of nodes
 // throttles per node, which still bounds an attacker's rate by the node count.
-import { isIPv4, isIPv6 } from 'node:net';
+import { ipKey as normalizeIp } from '../net/ip-key.js';
 
 export interface AuthThrottleOptions {
   /** Failures from one source within the window that lock that source out. */
@@ -310,63 +310,4 @@ function accountKey(account: string | undefined): string | null {
 
 function isLoopback(ipKey: string): boolean {
   return ipKey.startsWith('127.') || ipKey === '0:0:0:0:0:0:0:1';
-}
-
-/**
- * Canonical key for a client address: IPv4-mapped IPv6 (::ffff:a.b.c.d, as a dual-stack
- * listener reports IPv4 peers) becomes plain IPv4; IPv6 is expanded and cut to its prefix
- * (except ::1, kept whole). Anything unparseable is used lower-cased as given.
- */
-export function normalizeIp(ip: string, ipv6PrefixLength = 128): string {
-  const raw = ip.trim().toLowerCase();
-  if (isIPv4(raw)) return raw;
-  const zoneless = raw.split('%')[0];
-  if (!isIPv6(zoneless)) return raw;
-  const groups = expandIPv6(zoneless);
-  if (groups === null) return raw;
-  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
-  if (mapped) {
-    return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
-  }
-  const loopback = groups.slice(0, 7).every((g) => g === 0) && groups[7] === 1;
-  const bits = loopback ? 128 : Math.max(0, Math.min(128, ipv6PrefixLength));
-  const masked = groups.map((g, i) => {
-    const keep = Math.max(0, Math.min(16, bits - i * 16));
-    return keep === 16 ? g : g & ((0xffff << (16 - keep)) & 0xffff);
-  });
-  const key = masked.map((g) => g.toString(16)).join(':');
-  return bits === 128 ? key : `${key}/${bits}`;
-}
-
-/** Eight 16-bit groups of a syntactically valid IPv6 address (checked by isIPv6 first). */
-function expandIPv6(addr: string): number[] | null {
-  let text = addr;
-  const tail: number[] = [];
-  // An embedded IPv4 tail (::ffff:1.2.3.4) is two groups.
-  const lastColon = text.lastIndexOf(':');
-  const maybeV4 = text.slice(lastColon + 1);
-  if (isIPv4(maybeV4)) {
-    const o = maybeV4.split('.').map(Number);
-    tail.push((o[0] << 8) | o[1], (o[2] << 8) | o[3]);
-    text = text.slice(0, lastColon + 1) + '0';
-  }
-  const [head, rest] = text.split('::');
-  const parse = (s: string | undefined) =>
-    s === undefined || s === '' ? [] : s.split(':').map((h) => Number.parseInt(h, 16));
-  const left = parse(head);
-  const right = parse(rest);
-  // The '0' placeholder stood where the IPv4 tail was; drop it.
-  if (tail.length > 0) {
-    if (right.length > 0) right.pop();
-    else left.pop();
-  }
-  const fill = 8 - tail.length - left.length - right.length;
-  if (rest === undefined ? fill !== 0 : fill < 0) return null;
-  const groups = [
-    ...left,
-    ...new Array<number>(rest === undefined ? 0 : fill).fill(0),
-    ...right,
-    ...tail,
-  ];
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g)) ? groups : null;
 }

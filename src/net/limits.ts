@@ -1,7 +1,7 @@
 // Per-source concurrent connection limit, over all listeners together: one host must not take
 // every session slot (a slow or hostile client opening hundreds of idle connections). A source
 // is an IPv4 address or an IPv6 /64: whoever has one IPv6 address usually has the whole /64.
-import { normalizeIp as prefixKey } from '../auth/throttle.js';
+import { ipKey } from './ip-key.js';
 
 /** IPv6 sources are counted by this prefix (RFC 4291 §2.5.4: a /64 is one subnet). */
 const IPV6_PREFIX = 64;
@@ -19,7 +19,7 @@ export function normalizeIp(ip: string): string {
 
 /** The key `ip` is counted under: the IPv4 address, or the IPv6 address's /64. */
 export function sourceKey(ip: string): string {
-  return prefixKey(ip, IPV6_PREFIX);
+  return ipKey(ip, IPV6_PREFIX);
 }
 
 export class ConnectionLimiter {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AuthThrottle, type AuthThrottleOptions, normalizeIp } from '../../src/auth/throttle.js';
+import { AuthThrottle, type AuthThrottleOptions } from '../../src/auth/throttle.js';
+import { ipKey as normalizeIp } from '../../src/net/ip-key.js';
 
 const MIN = 60_000;
 
