@@ -1,6 +1,11 @@
 // The HTTP listener: health for load balancers and monitoring. Loopback by default.
+//
+// No request may take the process down: a request target that is not one we serve gets 400,
+// an error in a route gets 500 and a log line, and each request runs in a connection scope
+// (net/guard.ts) so that even an error escaping a route's callbacks ends only its connection.
 import http from 'node:http';
 import type { Logger } from '../log.js';
+import { guardConnection } from '../net/guard.js';
 import { ListenError } from '../net/listener.js';
 import type { MailStore } from '../store/types.js';
 
@@ -10,35 +15,121 @@ export interface HttpListener {
   close(deadlineMs: number): Promise<void>;
 }
 
-export async function startHttp(opts: {
+/** A protocol listener as /healthz reports it. */
+export interface HealthListener {
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface HttpOptions {
   host: string;
   port: number;
   store: MailStore;
   log: Logger;
-}): Promise<HttpListener> {
+  /** The server's protocol listeners, for /healthz. */
+  listeners?: () => readonly HealthListener[];
+  /** How long /healthz waits for the store before it reports it unreachable. */
+  storeTimeoutMs?: number;
+}
+
+const STORE_TIMEOUT_MS = 5000;
+
+export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
   const log = opts.log.child({ listener: 'http' });
   const started = Date.now();
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method === 'GET' && url.pathname === '/health') {
-      // Healthy when the store answers a query.
-      opts.store.listDomains().then(
-        () =>
-          send(res, 200, {
-            status: 'ok',
-            store: opts.store.kind,
-            uptimeSeconds: Math.round((Date.now() - started) / 1000),
-          }),
+  const storeTimeoutMs = opts.storeTimeoutMs ?? STORE_TIMEOUT_MS;
+
+  /** The store answers a query within the deadline. */
+  const storeReachable = async (): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), storeTimeoutMs);
+    });
+    try {
+      const query = opts.store.listDomains().then(
+        () => true,
         (err) => {
           log.error({ err }, 'health check: store failed');
-          send(res, 503, { status: 'error', store: opts.store.kind });
+          return false;
         },
       );
+      return await Promise.race([query, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const routes: Record<string, (res: http.ServerResponse) => Promise<void>> = {
+    // Healthy when the store answers a query.
+    '/health': async (res) => {
+      const ok = await storeReachable();
+      if (ok) {
+        const uptimeSeconds = Math.round((Date.now() - started) / 1000);
+        send(res, 200, { status: 'ok', store: opts.store.kind, uptimeSeconds });
+      } else send(res, 503, { status: 'error', store: opts.store.kind });
+    },
+    // For monitoring: the store and the listeners. That this answers at all shows the event
+    // loop is free.
+    '/healthz': async (res) => {
+      const ok = await storeReachable();
+      send(res, ok ? 200 : 503, {
+        status: ok ? 'ok' : 'error',
+        store: { kind: opts.store.kind, reachable: ok },
+        listeners: (opts.listeners?.() ?? []).map((l) => ({ ...l, up: true })),
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      });
+    },
+  };
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = requestPath(req.url ?? '');
+    if (path === null) return send(res, 400, { error: 'bad request target' });
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (!route) return send(res, 404, { error: 'not found' });
+    // RFC 9110 §9.3.2: HEAD is GET without the content (Node leaves the body out).
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return send(res, 405, { error: 'method not allowed' });
+    }
+    await route(res);
+  }
+
+  const server = http.createServer((req, res) => {
+    const reqLog = log.child({ peer: `${req.socket.remoteAddress}:${req.socket.remotePort}` });
+    const failed = (err: unknown) => {
+      reqLog.error({ err, method: req.method, url: req.url }, 'http request failed');
+      if (!res.headersSent) {
+        res.setHeader('connection', 'close');
+        send(res, 500, { error: 'internal error' });
+      } else res.destroy();
+    };
+    // An error that escapes even the promise (a callback of the route's) is ended the same way.
+    const end = () => failed(new Error('uncaught error in the request'));
+    guardConnection({ log: reqLog, end }, null, async () => handle(req, res)).catch((err) => {
+      try {
+        failed(err);
+      } catch (sendErr) {
+        reqLog.error({ err: sendErr }, 'http error response failed');
+        res.destroy();
+      }
+    });
+  });
+  // A request Node's parser refuses (RFC 9112 syntax, headers too large, too slow): answer
+  // like Node does without a handler, but never let it reach the request handler or the logs.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
       return;
     }
-    send(res, 404, { error: 'not found' });
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(new ListenError(opts.host, opts.port, err.code ?? 'EUNKNOWN', 'http', { cause: err }));
@@ -62,6 +153,28 @@ export async function startHttp(opts: {
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The path of a request target (RFC 9112 §3.2), or null for one we do not serve: origin-form
+ * (`/path?query`) and absolute-form (`http://host/path`, which §3.2.2 says a server must
+ * accept). A path that starts with `//` is refused: URL parsers read it as a network-path
+ * reference whose first segment is an authority (RFC 3986 §4.2), so its meaning is ambiguous.
+ */
+export function requestPath(target: string): string | null {
+  if (target.startsWith('/')) {
+    if (target.startsWith('//')) return null;
+    const q = target.indexOf('?');
+    return q < 0 ? target : target.slice(0, q);
+  }
+  if (/^https?:\/\//i.test(target)) {
+    try {
+      return new URL(target).pathname;
+    } catch {
+      return null;
+    }
+  }
+  return null; // authority-form (CONNECT), asterisk-form (OPTIONS *), anything else
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {

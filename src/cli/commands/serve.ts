@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { configPath, loadConfig } from '../../config/load.js';
 import { createLogger } from '../../log.js';
+import { installProcessGuard } from '../../net/guard.js';
 import { type RunningServer, startServer } from '../../server.js';
 import type { GlobalOptions } from '../context.js';
 import { runInit } from './init.js';
@@ -38,6 +39,12 @@ export async function runServe(
   }
   const cfg = loadConfig(file);
   const log = createLogger({ level: cfg.log.level });
+  // The last line of defence (net/guard.ts): an error escaping one connection's code ends that
+  // connection; one outside every connection is logged at fatal and exits 70 for the
+  // supervisor to restart. Installed here, by the process's entry point, not by startServer:
+  // a process that embeds the server (the in-process tests, whose runner attributes uncaught
+  // errors to tests) keeps its own policy.
+  installProcessGuard({ log });
   const server = await startServer(cfg, log);
   process.stderr.write(banner(server, file));
 
