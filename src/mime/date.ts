@@ -1,5 +1,6 @@
 // RFC 5322 §3.3 date-time parsing, including obsolete forms (§4.3): two-digit years,
 // alphabetic zones, missing seconds, comments. Returns epoch milliseconds or null.
+import { stripComments } from './comments.js';
 
 const MONTHS: Record<string, number> = {
   jan: 0,
@@ -32,12 +33,15 @@ const ZONES: Record<string, number> = {
   pst: -8 * 60,
 };
 
+// Between day, month and year: whitespace, or a dash with optional whitespace around it.
+// Written `\s*(?:-\s*)?`, not the equivalent `\s*[- ]?\s*`: two adjacent `\s*` can split a run
+// of n spaces n ways, and a failing match tries them all (quadratic, seconds on a long value).
 const DATE_RE =
-  /(\d{1,2})\s*[- ]?\s*([a-z]{3})[a-z]*\.?\s*[- ]?\s*(\d{2,4})\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?\s*([+-]\d{2}:?\d{2}|[a-z]+)?/i;
+  /(\d{1,2})\s*(?:-\s*)?([a-z]{3})[a-z]*\.?\s*(?:-\s*)?(\d{2,4})\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?\s*([+-]\d{2}:?\d{2}|[a-z]+)?/i;
 
 export function parseDate(value: string | null): number | null {
   if (value === null) return null;
-  const s = value.replace(/\([^)]*\)/g, ' ');
+  const s = stripComments(value, ' ');
   const m = DATE_RE.exec(s);
   if (m) {
     const day = Number(m[1]);

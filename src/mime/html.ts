@@ -60,7 +60,8 @@ export function htmlToText(html: string): string {
   const text = html
     .replace(/<!--[\s\S]*?(?:-->|$)/g, ' ')
     .replace(/<(script|style|head)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, ' ')
-    .replace(/<(br|p|div|tr|li|h[1-6]|\/p|\/div|\/tr|\/li|\/h[1-6])\b[^>]*>/gi, '\n')
+    // [^<>]*, not [^>]*: "<p<p<p..." without a ">" would scan from every "<p" to the end.
+    .replace(/<(br|p|div|tr|li|h[1-6]|\/p|\/div|\/tr|\/li|\/h[1-6])\b[^<>]*>/gi, '\n')
     .replace(/<[a-zA-Z/!?][^<>]*>/g, ' ');
   return decodeEntities(text)
     .replace(/[ \t\u00a0]+/g, ' ')

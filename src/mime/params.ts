@@ -1,6 +1,7 @@
 // Content-Type / Content-Disposition values with parameters (RFC 2045 §5.1, RFC 2183),
 // RFC 2231 continuations and charsets, and RFC 2047 words inside quoted values.
 import { decodeCharset, decodeUtf8OrLatin1 } from './charset.js';
+import { stripComments } from './comments.js';
 import { decodeEncodedWords } from './encoded-words.js';
 
 export interface ParamValue {
@@ -40,6 +41,20 @@ function skipCfws(s: string, i: number): number {
     } else break;
   }
   return i;
+}
+
+/**
+ * Removes a comment at the end of an unquoted value, with the whitespace before it: what
+ * `v.replace(/\s+\([^()]*\)\s*$/, '')` does, without its quadratic backtracking over a long
+ * run of whitespace that is not followed by a comment.
+ */
+function dropTrailingComment(v: string): string {
+  const t = v.trimEnd();
+  if (!t.endsWith(')')) return v;
+  const open = t.lastIndexOf('(');
+  // [^()]*: no ")" inside (and no "(" after the last one); \s+: whitespace right before.
+  if (open <= 0 || t.indexOf(')', open) !== t.length - 1 || !/\s/.test(t[open - 1])) return v;
+  return t.slice(0, open).trimEnd();
 }
 
 /** Reads a quoted string starting at the opening quote; unterminated runs to the end. */
@@ -98,11 +113,7 @@ export function parseParamValue(input: string): ParamValue {
   let i = skipCfws(input, 0);
   let end = input.indexOf(';', i);
   if (end < 0) end = input.length;
-  const value = input
-    .slice(i, end)
-    .replace(/\([^)]*\)/g, '')
-    .trim()
-    .toLowerCase();
+  const value = stripComments(input.slice(i, end)).trim().toLowerCase();
   const params: Record<string, string> = {};
   const segs = new Map<string, Segment[]>();
   i = end;
@@ -128,10 +139,7 @@ export function parseParamValue(input: string): ParamValue {
       const next = input.indexOf(';', i);
       const stop = next < 0 ? input.length : next;
       // A trailing comment is dropped; parentheses inside a value ("a (1).pdf") are kept.
-      val = input
-        .slice(i, stop)
-        .replace(/\s+\([^()]*\)\s*$/, '')
-        .trim();
+      val = dropTrailingComment(input.slice(i, stop)).trim();
       i = stop;
     }
     if (name === '') continue;

@@ -1,5 +1,6 @@
 // MIME structure parsing (RFC 2045, RFC 2046) into a part tree with byte offsets into the raw
 // message. Runs once at delivery; attachments are never decoded here, only located.
+import { stripComments } from './comments.js';
 import { buildEnvelope, buildSearchFields } from './envelope.js';
 import { type HeaderField, headerValue, parseHeaders } from './headers.js';
 import { parseParamValue } from './params.js';
@@ -128,8 +129,7 @@ function disposition(fields: readonly HeaderField[]): Disposition | null {
 function language(fields: readonly HeaderField[]): string[] | null {
   const v = headerValue(fields, 'content-language');
   if (v === null) return null;
-  const list = v
-    .replace(/\([^)]*\)/g, '')
+  const list = stripComments(v)
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
@@ -148,9 +148,7 @@ function parsePart(
   const [fieldsEnd, bodyStart] = findHeaderEnd(raw, start, end);
   const fields = parseHeaders(raw.subarray(start, fieldsEnd));
   const [type, subtype, params] = contentType(fields, inDigest);
-  const cte = (headerValue(fields, 'content-transfer-encoding') ?? '')
-    .replace(/\([^)]*\)/g, '')
-    .trim();
+  const cte = stripComments(headerValue(fields, 'content-transfer-encoding') ?? '').trim();
   const encoding = cte === '' ? '7BIT' : cte.toUpperCase();
   const isMessage = type === 'message' && (subtype === 'rfc822' || subtype === 'global');
   const node: PartNode = {

@@ -1,0 +1,83 @@
+// Inputs the fuzzer found, kept as plain tests. Each parser step must stay under 50 ms, timed
+// as the minimum of 3 runs (a loaded machine or a GC pause cannot fail it; a quadratic parser
+// takes seconds on these).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { stripComments } from '../../src/mime/comments.js';
+import { parseDate } from '../../src/mime/date.js';
+import { htmlToText } from '../../src/mime/html.js';
+import { parseParamValue } from '../../src/mime/params.js';
+import { parseMessage } from '../../src/mime/structure.js';
+import { STEP_LIMIT_MS } from './lib/harness.js';
+
+function minMs(fn: () => unknown): number {
+  let best = Number.POSITIVE_INFINITY;
+  for (let k = 0; k < 3 && best >= STEP_LIMIT_MS; k++) {
+    const t0 = performance.now();
+    fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+function fast(what: string, fn: () => unknown): void {
+  const ms = minMs(fn);
+  assert.ok(ms < STEP_LIMIT_MS, `${what}: ${ms.toFixed(1)} ms`);
+}
+
+const message = (header: string) => Buffer.from(`${header}\r\nSubject: x\r\n\r\nbody\r\n`);
+
+describe('mime: linear time on hostile header values', () => {
+  test('Date: a long run of whitespace after a time (two adjacent \\s* in DATE_RE)', () => {
+    fast('parseDate', () =>
+      parseDate(`Fri, 12 Sep 275760 23:59:59 GMT${'\r\n\r\n'.repeat(16376)}`),
+    );
+    fast('parseDate', () => parseDate(`1${' '.repeat(60000)}x`));
+    assert.equal(parseDate('Tue, 4 Mar 2025 09:15:00 +0100'), Date.UTC(2025, 2, 4, 8, 15));
+    assert.equal(parseDate('4-Mar- 2025 09:15 GMT'), Date.UTC(2025, 2, 4, 9, 15));
+    assert.equal(parseDate('4 - Mar 2025 09:15 (comment) GMT'), Date.UTC(2025, 2, 4, 9, 15));
+  });
+
+  test('comments: "((((..." with no ")" (Date, Content-Language, Content-Transfer-Encoding)', () => {
+    const open = '('.repeat(60000);
+    fast('parseDate', () => parseDate(open));
+    fast('Content-Language', () => parseMessage(message(`Content-Language: ${open}`)));
+    fast('Content-Transfer-Encoding', () =>
+      parseMessage(message(`Content-Transfer-Encoding: ${open}`)),
+    );
+    fast('Content-Type value', () => parseParamValue(`o@example.org ${'ud (c'.repeat(13099)}`));
+  });
+
+  test('Content-Type parameter: a long run of whitespace before the end', () => {
+    fast('parseParamValue', () => parseParamValue(`a; b=x${' '.repeat(60000)}y`));
+    assert.deepEqual(parseParamValue('attachment; filename=a (1).pdf (comment)').params, {
+      filename: 'a (1).pdf',
+    });
+    assert.deepEqual(parseParamValue('attachment; filename=a(1) ').params, { filename: 'a(1)' });
+  });
+
+  test('HTML: "<p<p<p..." with no ">"', () => {
+    fast('htmlToText', () => htmlToText('<p'.repeat(30000)));
+    assert.equal(htmlToText('a<p class="x">b<br/>c'), 'a\nb\nc');
+  });
+
+  test('stripComments is the regex it replaces', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a()\s]{0,30}$/), fc.constantFrom('', ' '), (s, r) => {
+        assert.equal(stripComments(s, r), s.replace(/\([^)]*\)/g, r));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a trailing comment is dropped as the regex did', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^a[a()\t ]{0,20}$/), (v) => {
+        const expected = v.replace(/\s+\([^()]*\)\s*$/, '').trim();
+        assert.equal(parseParamValue(`x; n=${v}`).params.n ?? '', expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
