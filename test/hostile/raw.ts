@@ -21,10 +21,13 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  static async connect(port: number, opts: { tls?: boolean } = {}): Promise<RawClient> {
-    const socket = opts.tls
-      ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
-      : net.connect(port, '127.0.0.1');
+  /** `localAddress`: the client's own address, e.g. 127.0.0.2 to be another loopback source. */
+  static async connect(
+    port: number,
+    opts: { tls?: boolean; localAddress?: string } = {},
+  ): Promise<RawClient> {
+    const at = { port, host: '127.0.0.1', localAddress: opts.localAddress };
+    const socket = opts.tls ? tls.connect({ ...at, rejectUnauthorized: false }) : net.connect(at);
     await new Promise<void>((resolve, reject) => {
       socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
