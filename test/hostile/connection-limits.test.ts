@@ -195,7 +195,9 @@ async function connectSilent(port: number, localAddress: string): Promise<Silent
 
 /** Opens a TLS connection: 'secure' if the handshake completed, 'closed' if it was cut first. */
 async function tlsOutcome(port: number, localAddress: string): Promise<'secure' | 'closed'> {
-  const s = tls.connect({ port, host: '127.0.0.1', localAddress, rejectUnauthorized: false });
+  // localAddress goes on to net.connect (tls.ConnectionOptions does not declare it).
+  const at = { port, host: '127.0.0.1', localAddress };
+  const s = tls.connect({ ...at, rejectUnauthorized: false });
   s.on('error', () => {});
   const outcome = await new Promise<'secure' | 'closed'>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('TLS: neither handshake nor close')), 30_000);
