@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { stripForgedAuthResults } from '../../src/delivery/headers.js';
 import { stripComments } from '../../src/mime/comments.js';
 import { parseDate } from '../../src/mime/date.js';
 import { htmlToText } from '../../src/mime/html.js';
@@ -79,5 +80,16 @@ describe('mime: linear time on hostile header values', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('delivery: linear time on hostile header values', () => {
+  test('Authentication-Results with "((((..." and no ")"', () => {
+    const raw = Buffer.from(`Authentication-Results: ${'('.repeat(60000)}\r\n\r\nbody\r\n`);
+    fast('stripForgedAuthResults', () => stripForgedAuthResults(raw, 'mx.example.org'));
+    const forged = Buffer.from(
+      'Authentication-Results: mx.example.org (c); spf=pass\r\nA: b\r\n\r\nx',
+    );
+    assert.equal(stripForgedAuthResults(forged, 'mx.example.org').toString(), 'A: b\r\n\r\nx');
   });
 });

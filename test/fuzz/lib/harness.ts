@@ -55,6 +55,9 @@ export interface FuzzTarget<T> {
   readonly async?: boolean;
   /** A known bug not fixed yet, in code another change owns: the test runs as a todo. */
   readonly todo?: string;
+  /** Runs before the first input (start a listener); `after` runs even when a check failed. */
+  readonly before?: () => Promise<void>;
+  readonly after?: () => Promise<void>;
 }
 
 /** A target with its input type erased, for lists of targets (each is checked where written). */
@@ -128,6 +131,15 @@ function timeOnce<T>(run: FuzzTarget<T>['run'], input: T): { ms: number; label: 
 
 /** Runs the target; throws an Error with the seed, path and input when it finds a bug. */
 export async function fuzz<T>(target: FuzzTarget<T>, opts = optionsFromEnv()): Promise<FuzzResult> {
+  await target.before?.();
+  try {
+    return await check(target, opts);
+  } finally {
+    await target.after?.();
+  }
+}
+
+async function check<T>(target: FuzzTarget<T>, opts: FuzzOptions): Promise<FuzzResult> {
   const slow = new Slowest<T>(RETIME);
   let count = 0;
   const params: fc.Parameters<[T]> = {

@@ -125,7 +125,8 @@ export interface MutateOptions {
 }
 
 function mutationArb(opts: Required<Omit<MutateOptions, 'tokens'>>, tokens: fc.Arbitrary<string>) {
-  const at = fc.nat();
+  // Half of the edits in the first bytes, where commands and header fields begin.
+  const at = fc.oneof(fc.nat(80), fc.nat());
   return fc.oneof(
     { weight: 3, arbitrary: fc.record({ op: fc.constant('flip' as const), at, bit: fc.nat(7) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('set' as const), at, byte: fc.nat(255) }) },
@@ -261,7 +262,7 @@ export function tokenSoup(words: readonly string[], maxTokens = 60): fc.Arbitrar
   return fc
     .array(
       fc.oneof(
-        { weight: 3, arbitrary: fc.constantFrom(...words) },
+        { weight: 3, arbitrary: words.length > 0 ? fc.constantFrom(...words) : special },
         { weight: 2, arbitrary: special },
         { weight: 1, arbitrary: fc.string({ maxLength: 6 }).map(latin1Of) },
       ),

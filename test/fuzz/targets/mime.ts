@@ -2,6 +2,9 @@
 // the FETCH values built from them) and the header-value parsers one by one.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { hasField, stripForgedAuthResults } from '../../../src/delivery/headers.js';
+import { authInput } from '../../../src/delivery/inbound-auth.js';
+import { indexMessage } from '../../../src/delivery/local.js';
 import { bodyStructureValue } from '../../../src/imap/fetch/bodystructure.js';
 import { envelopeValue } from '../../../src/imap/fetch/envelope.js';
 import { binaryBytes, headerFields, SectionError } from '../../../src/imap/fetch/sections.js';
@@ -137,6 +140,43 @@ export const mimeValues: FuzzTarget<{ s: Sample; label: number }> = {
   },
 };
 
+/**
+ * Delivery's work on the bytes of an incoming message: the index the store keeps, the
+ * Authentication-Results fields dropped (RFC 8601 §5), the header-only input for mailauth.
+ */
+export const deliveryHeaders: FuzzTarget<Sample> = {
+  name: 'delivery header surgery',
+  runs: 400,
+  arb: anyInput(
+    fc
+      .tuple(fc.constantFrom('spf=pass (x)', 'dkim=fail (', 'none'), message)
+      .map(([r, m]) =>
+        Buffer.concat([Buffer.from(`Authentication-Results: mx.example.org; ${r}\r\n`), m]),
+      ),
+    [
+      'Authentication-Results: ',
+      'mx.example.org',
+      'DKIM-Signature: ',
+      '(',
+      ')',
+      ';',
+      ...MIME_WORDS,
+    ],
+    { maxBytes: 128 * 1024, maxRandom: 4096 },
+  ),
+  run(s, steps) {
+    steps.time(() => indexMessage(s.bytes), 'indexMessage');
+    const out = steps.time(
+      () => stripForgedAuthResults(s.bytes, 'mx.example.org'),
+      'stripForgedAuthResults',
+    );
+    assert.ok(out.length <= s.bytes.length);
+    steps.time(() => hasField(s.bytes, 'message-id'), 'hasField');
+    const a = steps.time(() => authInput(s.bytes), 'authInput');
+    assert.ok(a.length <= s.bytes.length);
+  },
+};
+
 /** RFC 5256 §2.1 base subject (SORT SUBJECT, THREAD) over any decoded subject. */
 export const imapBaseSubject: FuzzTarget<Sample> = {
   name: 'imap SORT/THREAD base subject',
@@ -157,6 +197,7 @@ export const imapBaseSubject: FuzzTarget<Sample> = {
 };
 
 export const MIME_TARGETS: AnyTarget[] = [
+  erase(deliveryHeaders),
   erase(mimeMessage),
   erase(mimeValues),
   erase(imapBaseSubject),
