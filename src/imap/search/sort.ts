@@ -17,7 +17,11 @@ import type { Address } from '../../mime/address.js';
 import type { MessageDetail } from '../../store/types.js';
 import type { ArgCursor } from '../wire/parser.js';
 import { parseCharset, parseSearchKeys, type SearchKey } from '../wire/search-keys.js';
+import { baseSubject } from './base-subject.js';
 import type { SearchContext, SearchMessage } from './evaluate.js';
+
+// RFC 5256 §2.1 base subject: base-subject.ts (linear in a subject the sender chose).
+export { baseSubject };
 
 export type SortKey = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
 export interface SortCriterion {
@@ -50,59 +54,6 @@ export function parseSortArgs(c: ArgCursor): {
   const key = parseSearchKeys(c);
   c.end();
   return { criteria, charset, key };
-}
-
-// RFC 5256 §5 ABNF, as regular expressions (ABNF strings are case-insensitive).
-const BLOB = String.raw`\[[^\[\]]*\][ \t]*`; // subj-blob = "[" *BLOBCHAR "]" *WSP
-const TRAILER = /(\(fwd\)|[ \t])$/i; // subj-trailer = "(fwd)" / WSP
-const REFWD = new RegExp(String.raw`^(?:${BLOB})*(?:re|fwd?)[ \t]*(?:${BLOB})?:`, 'i');
-const LEADING_BLOB = new RegExp(`^${BLOB}`);
-const FWD_HDR = /^\[fwd:([\s\S]*)\]$/i; // subj-fwd-hdr "[fwd:" ... subj-fwd-trl "]"
-
-/**
- * RFC 5256 §2.1 base subject. `replyOrForward` is true when a "Re:"/"Fw:"/"Fwd:" leader, a
- * "(fwd)" trailer or a "[fwd: ...]" wrapper was removed (used by THREAD=REFERENCES).
- * The input is the decoded subject (encoded words already turned into UTF-8).
- */
-export function baseSubject(subject: string): { base: string; replyOrForward: boolean } {
-  // (1) tabs and line continuations become a space; runs of spaces become one.
-  let s = subject.replace(/\r?\n/g, '').replace(/[ \t]+/g, ' ');
-  let replyOrForward = false;
-  for (;;) {
-    // (2) remove subj-trailer repeatedly.
-    for (let m = TRAILER.exec(s); m; m = TRAILER.exec(s)) {
-      if (m[1].toLowerCase() === '(fwd)') replyOrForward = true;
-      s = s.slice(0, s.length - m[1].length);
-    }
-    // (3)-(5): remove subj-leader, and a subj-blob when something remains after it, until
-    // neither applies.
-    for (let changed = true; changed; ) {
-      changed = false;
-      if (s.startsWith(' ') || s.startsWith('\t')) {
-        s = s.slice(1);
-        changed = true;
-        continue;
-      }
-      const refwd = REFWD.exec(s);
-      if (refwd) {
-        s = s.slice(refwd[0].length);
-        replyOrForward = true;
-        changed = true;
-        continue;
-      }
-      const blob = LEADING_BLOB.exec(s);
-      if (blob && s.slice(blob[0].length).trim() !== '') {
-        s = s.slice(blob[0].length);
-        changed = true;
-      }
-    }
-    // (6) "[fwd: ... ]" around the whole subject: unwrap and start again at (2).
-    const fwd = FWD_HDR.exec(s);
-    if (!fwd) break;
-    s = fwd[1];
-    replyOrForward = true;
-  }
-  return { base: s, replyOrForward };
 }
 
 /** i;ascii-casemap (RFC 4790 §9.2): only a-z fold. */
