@@ -134,7 +134,13 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
       const l = cfg.listeners[name];
       if (!l.enabled) continue;
       if (name === 'http') {
-        const h = await startHttp({ host: l.address, port: l.port, store, log });
+        const h = await startHttp({
+          host: l.address,
+          port: l.port,
+          store,
+          log,
+          listeners: () => listeners,
+        });
         closers.push((d) => h.close(d));
         listeners.push({ name, tls: l.tls, ...h.address() });
         continue;
