@@ -111,7 +111,11 @@ export function describeInput(input: unknown): string {
 function saveInput(name: string, input: unknown): string | null {
   try {
     const file = join(tmpdir(), `letterbox-fuzz-${name.replace(/[^A-Za-z0-9_-]+/g, '_')}.txt`);
-    const bytes = input instanceof Sample ? input.bytes : Buffer.from(fc.stringify(input));
+    const sample =
+      input instanceof Sample
+        ? input
+        : Object.values(input as object).find((v): v is Sample => v instanceof Sample);
+    const bytes = sample ? sample.bytes : Buffer.from(fc.stringify(input));
     writeFileSync(file, bytes);
     return file;
   } catch {

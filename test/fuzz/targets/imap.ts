@@ -18,7 +18,7 @@ import {
 import { resolveSequenceSet, type SequenceSet } from '../../../src/imap/wire/sequence.js';
 import { decodeMailboxName, encodeMailboxName } from '../../../src/imap/wire/utf7.js';
 import { isStoreError } from '../../../src/store/errors.js';
-import { type AnyTarget, erase, type FuzzTarget, type Steps } from '../lib/harness.js';
+import { type AnyTarget, erase, type FuzzTarget, Steps } from '../lib/harness.js';
 import { commandStream, IMAP_WORDS } from '../lib/imap-gen.js';
 import { anyInput, chunkSizes, type Sample, showBytes, split } from '../lib/mutate.js';
 
@@ -103,13 +103,14 @@ const shortTag = (e: ReceiverEvent): ReceiverEvent =>
  */
 export const imapReceiver: FuzzTarget<{ s: Sample; sizes: number[]; cfg: number }> = {
   name: 'imap receiver (chunked)',
-  runs: 300,
+  runs: 400,
   arb: fc.record({ s: input, sizes: chunkSizes, cfg: fc.nat(CONFIGS.length - 1) }),
   run({ s, sizes, cfg }, steps) {
     const whole = new CommandReceiver(CONFIGS[cfg]);
     const expected: ReceiverEvent[] = [];
     whole.feed(s.bytes);
-    drain(whole, expected, steps);
+    // Timed by the next target; here only the chunked reads (up to 4 KB) are.
+    drain(whole, expected, new Steps());
     assert.equal(whole.bufferedBytes, 0, 'all input consumed');
     const rx = new CommandReceiver(CONFIGS[cfg]);
     const got: ReceiverEvent[] = [];
@@ -124,6 +125,21 @@ export const imapReceiver: FuzzTarget<{ s: Sample; sizes: number[]; cfg: number 
       expected.map(shortTag),
       'same events whatever the chunking',
     );
+  },
+};
+
+/** One socket read (up to 64 KB) and the events it completes: each next() call is a step. */
+export const imapReceiverReads: FuzzTarget<{ s: Sample; cfg: number }> = {
+  name: 'imap receiver (64 KB reads)',
+  runs: 300,
+  todo:
+    'src/imap/wire/receiver.ts: one next() call walks every empty line of a read (they make no ' +
+    'event) at ~1 us a line: 64 KB of LF or CRLF lines take 35-90 ms in one call',
+  arb: fc.record({ s: input, cfg: fc.nat(CONFIGS.length - 1) }),
+  run({ s, cfg }, steps) {
+    const rx = new CommandReceiver(CONFIGS[cfg]);
+    rx.feed(s.bytes);
+    drain(rx, [], steps);
   },
 };
 
@@ -165,13 +181,14 @@ function findSets(v: unknown, out: SequenceSet[], depth = 0): void {
  */
 export const imapParser: FuzzTarget<{ s: Sample; max: number; utf8: boolean }> = {
   name: 'imap command parsers',
-  runs: 1500,
+  runs: 2500,
   arb: fc.record({ s: input, max: fc.nat(5000), utf8: fc.boolean() }),
   run({ s, max, utf8 }, steps) {
     const rx = new CommandReceiver(CONFIGS[0]);
     rx.feed(s.bytes);
     const events: ReceiverEvent[] = [];
-    drain(rx, events, steps);
+    // The receiver's own steps are timed by the receiver target: only parsing here.
+    drain(rx, events, new Steps());
     for (const ev of events) {
       if (ev.kind === 'command') steps.time(() => parseOne(ev.command, max, utf8), 'parse');
     }
@@ -258,6 +275,7 @@ export const imapDates: FuzzTarget<string> = {
 
 export const IMAP_TARGETS: AnyTarget[] = [
   erase(imapReceiver),
+  erase(imapReceiverReads),
   erase(imapParser),
   erase(imapUtf7),
   erase(imapDates),

@@ -60,7 +60,7 @@ function partPaths(root: PartNode, max: number): number[][] {
  */
 export const mimeMessage: FuzzTarget<Sample> = {
   name: 'mime messages',
-  runs: 600,
+  runs: 1000,
   arb: anyInput(message, MIME_WORDS, { maxBytes: 128 * 1024, maxRandom: 4096 }),
   run(s, steps) {
     const raw = s.bytes;
@@ -105,7 +105,7 @@ const LABELS = [
 /** The header-value parsers, each one a step, on any text. */
 export const mimeValues: FuzzTarget<{ s: Sample; label: number }> = {
   name: 'mime header values',
-  runs: 800,
+  runs: 1200,
   arb: fc.record({
     s: anyInput(headerValue, MIME_WORDS, { maxBytes: 64 * 1024 }),
     label: fc.nat(LABELS.length - 1),
@@ -146,7 +146,7 @@ export const mimeValues: FuzzTarget<{ s: Sample; label: number }> = {
  */
 export const deliveryHeaders: FuzzTarget<Sample> = {
   name: 'delivery header surgery',
-  runs: 400,
+  runs: 600,
   arb: anyInput(
     fc
       .tuple(fc.constantFrom('spf=pass (x)', 'dkim=fail (', 'none'), message)

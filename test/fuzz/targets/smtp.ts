@@ -92,7 +92,7 @@ function checkCommand(line: Buffer, utf8: boolean): void {
  */
 export const smtpCommands: FuzzTarget<{ s: Sample; sizes: number[]; utf8: boolean }> = {
   name: 'smtp command lines',
-  runs: 1200,
+  runs: 1500,
   arb: fc.record({
     s: anyInput(smtpStream, SMTP_WORDS, { maxBytes: 16 * 1024 }),
     sizes: chunkSizes,

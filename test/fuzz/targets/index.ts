@@ -1,0 +1,16 @@
+// Every fuzz target, for bench/fuzz (the tests run them file by file).
+import type { AnyTarget } from '../lib/harness.js';
+import { erase } from '../lib/harness.js';
+import { httpRequests } from './http.js';
+import { IMAP_TARGETS } from './imap.js';
+import { MIME_TARGETS } from './mime.js';
+import { POP3_SASL_TARGETS } from './pop3-sasl.js';
+import { SMTP_TARGETS } from './smtp.js';
+
+export const ALL_TARGETS: readonly AnyTarget[] = [
+  ...IMAP_TARGETS,
+  ...SMTP_TARGETS,
+  ...POP3_SASL_TARGETS,
+  ...MIME_TARGETS,
+  erase(httpRequests),
+];
