@@ -69,6 +69,42 @@ const sni = z.strictObject({
   key: z.string().min(1),
 });
 
+/** RFC 8314 / RFC 3207 ways of protecting a connection to a smarthost. */
+export const SMARTHOST_TLS = ['starttls', 'implicit', 'opportunistic'] as const;
+
+/** A `[[queue.routes]]` entry: mail for `domain` (or "*" for all) goes to these hosts. */
+const smarthostRoute = z.strictObject({
+  /** "*" for all outbound mail, else one destination domain (exact match). */
+  domain: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(\*|[a-z0-9_-]+(\.[a-z0-9_-]+)*)$/, '"*" or a domain name'),
+  /** One host, or several tried in order (failover); each "name", "name:port", "[ipv6]:port". */
+  host: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  /** Port of the hosts that do not name theirs; default 465 for implicit TLS, else 587. */
+  port: port.min(1).optional(),
+  /** starttls: TLS required (verified); implicit: TLS from the first byte; opportunistic. */
+  tls: z.enum(SMARTHOST_TLS).default('starttls'),
+  /** A file holding `user:password` for AUTH (relative paths: to the config file). */
+  auth_file: z.string().min(1).optional(),
+});
+
+/** The `[queue]` keys of outbound routing (src/queue/routing.ts). */
+const queueRoutingKeys = {
+  /** The port MX hosts are reached on (RFC 5321: 25); tests deliver on loopback ports. */
+  port: port.min(1).default(25),
+  /** Smarthost routes; they override MX lookups for their domain (or all mail with "*"). */
+  routes: z
+    .array(smarthostRoute)
+    .default([])
+    .refine((rs) => new Set(rs.map((r) => r.domain)).size === rs.length, {
+      message: 'two routes for the same domain',
+    }),
+  /** Honour the recipient domains' MTA-STS policies (RFC 8461). */
+  mta_sts: z.boolean().default(true),
+};
+
 export const configSchema = z.strictObject({
   /** The name this server gives itself in greetings, Received headers and the certificate. */
   hostname: z.string().min(1).default('localhost'),
@@ -216,6 +252,12 @@ export const configSchema = z.strictObject({
        * connections; meant for tests on loopback, never for production.
        */
       allow_plaintext: z.boolean().default(false),
+    })
+    .prefault({}),
+  /** Outbound delivery. Each part of the queue spreads its own keys in here. */
+  queue: z
+    .strictObject({
+      ...queueRoutingKeys,
     })
     .prefault({}),
 });

@@ -98,5 +98,19 @@ max_queued_hashes = 128           # logins waiting for scrypt; more get "try aga
 # RFC 8314: passwords only over TLS. true allows them on cleartext connections:
 # for tests on loopback only, never in production.
 allow_plaintext = false
+
+# Outbound delivery: mail to other domains.
+[queue]
+port = 25                         # port of the recipients' MX hosts (RFC 5321)
+mta_sts = true                    # honour MTA-STS policies (RFC 8461): TLS to listed MX only
+# Smarthost: send through a provider instead of the MX hosts, for all mail ("*") or a domain.
+# Several hosts are tried in order. tls: starttls (required, certificate verified) | implicit
+# (TLS from the first byte, port 465) | opportunistic. auth_file holds "user:password".
+# [[queue.routes]]
+# domain = "*"
+# host = ["smtp.provider.example", "smtp2.provider.example:2587"]
+# port = 587                      # default 465 for tls = "implicit", else 587
+# tls = "starttls"
+# auth_file = "smarthost-auth"
 `;
 }
