@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { COMMANDS } from '../../../src/imap/commands/table.js';
 import { clientMailboxName } from '../../../src/imap/commands/util.js';
+import { compileMailboxPattern } from '../../../src/imap/mailbox-pattern.js';
 import { ImapError } from '../../../src/imap/responses.js';
 import type { ImapSession } from '../../../src/imap/session.js';
 import { parseDateText, parseDateTimeText } from '../../../src/imap/wire/dates.js';
@@ -249,6 +250,56 @@ export const imapUtf7: FuzzTarget<{ wire: string; name: string }> = {
   },
 };
 
+/** LIST/LSUB wildcard matching by the written rule, for short inputs only (a regex). */
+function referenceMatch(pattern: string, name: string): boolean {
+  const p = /^inbox(?=$|[/*%])/i.test(pattern) ? `INBOX${pattern.slice(5)}` : pattern;
+  const re = p.replace(/[.*+?^${}()|[\]\\%]/g, (c) =>
+    c === '*' ? '.*' : c === '%' ? '[^/]*' : `\\${c}`,
+  );
+  return new RegExp(`^${re}$`, 's').test(name);
+}
+
+const patternText = fc.stringMatching(/^[a*%/.xI]{0,12}$/);
+
+/**
+ * LIST and LSUB patterns (RFC 9051 §6.3.9) against mailbox names: the client's pattern is
+ * never a backtracking regex (issue 15 item 2): any pattern, each step under the limit, and
+ * the same answers as the wildcard rule on short inputs.
+ */
+export const imapListPattern: FuzzTarget<{ p: Sample; names: string[] }> = {
+  name: 'imap LIST pattern matcher',
+  runs: 600,
+  arb: fc.record({
+    p: anyInput(
+      patternText.map((t) => Buffer.from(t)),
+      ['*', '%', '*a', '%/', 'INBOX', 'a'],
+      {
+        maxBytes: 64 * 1024,
+      },
+    ),
+    names: fc.array(
+      fc.oneof(
+        patternText.map((t) => t.replace(/[*%]/g, 'a')),
+        fc.constantFrom('INBOX', 'INBOX/a', 'a'.repeat(500), `${'a/'.repeat(16)}b`, 'Entwürfe'),
+      ),
+      { maxLength: 50 },
+    ),
+  }),
+  run({ p, names }, steps) {
+    const pattern = p.bytes.toString('utf8');
+    const results = steps.time(() => {
+      const match = compileMailboxPattern(pattern);
+      return names.map((n) => match(n));
+    }, 'match');
+    if (pattern.length <= 16) {
+      names.forEach((n, i) => {
+        if (n.length <= 40)
+          assert.equal(results[i], referenceMatch(pattern, n), `${pattern} ~ ${n}`);
+      });
+    }
+  },
+};
+
 /** IMAP date and date-time text: null or a real date, never a throw or an Invalid Date. */
 export const imapDates: FuzzTarget<string> = {
   name: 'imap dates',
@@ -277,6 +328,7 @@ export const IMAP_TARGETS: AnyTarget[] = [
   erase(imapReceiver),
   erase(imapReceiverReads),
   erase(imapParser),
+  erase(imapListPattern),
   erase(imapUtf7),
   erase(imapDates),
 ];
