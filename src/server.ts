@@ -12,7 +12,7 @@ import type { Logger } from './log.js';
 import type { Connection } from './net/connection.js';
 import { startHandoffListener } from './net/handoff-listener.js';
 import { ConnectionLimiter } from './net/limits.js';
-import { startListener } from './net/listener.js';
+import { type Listener, startListener } from './net/listener.js';
 import { MemoryBudget } from './net/memory-budget.js';
 import { TlsProvider, tlsOptionsOf } from './net/tls.js';
 import { pop3Protocol } from './pop3/index.js';
@@ -122,6 +122,7 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
 
   const closers: Array<(deadlineMs: number) => Promise<void>> = [];
   const listeners: RunningListener[] = [];
+  const running = new Map<ListenerName, Listener>();
   // One count per source over all listeners (limits.max_connections_per_ip).
   const limiter = new ConnectionLimiter(cfg.limits.max_connections_per_ip);
   const unavailable: ListenerName[] = [];
@@ -139,7 +140,8 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
           port: l.port,
           store,
           log,
-          listeners: () => listeners,
+          listeners: () =>
+            listeners.map((r) => ({ ...r, connections: running.get(r.name)?.connections })),
         });
         closers.push((d) => h.close(d));
         listeners.push({ name, tls: l.tls, ...h.address() });
@@ -165,6 +167,7 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
           : await startListener({ ...common, tls: l.tls, tlsProvider: tls, ...proto });
       closers.push((d) => listener.close(d));
       listeners.push({ name, tls: l.tls, ...listener.address() });
+      running.set(name, listener);
     }
   } catch (err) {
     await stopAll(0);

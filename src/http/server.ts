@@ -20,6 +20,8 @@ export interface HealthListener {
   name: string;
   host: string;
   port: number;
+  /** Open connections, those in a TLS handshake or being refused included. */
+  connections?: number;
 }
 
 export interface HttpOptions {

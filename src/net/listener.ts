@@ -186,7 +186,8 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     name: opts.name,
     address: () => ({ host: addr.address, port: addr.port }),
     get connections() {
-      return conns.size;
+      // Every accepted socket: in a TLS handshake, being refused, or in a session.
+      return rawSockets.size;
     },
     close(deadlineMs: number): Promise<void> {
       closing ??= (async () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
+import { eventually } from '../helpers/eventually.js';
 import { RawClient } from './raw.js';
 import { type ServerProcess, startServerProcess } from './spawn.js';
 
@@ -29,13 +30,17 @@ const REFUSAL: Record<Plain, RegExp> = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface Health {
+  listeners: { name: string; connections?: number }[];
+}
+
 describe('connection limits per source, all listeners together', () => {
   let srv: ServerProcess;
   const open: RawClient[] = [];
 
   before(async () => {
     srv = await startServerProcess({
-      listeners: ['smtp', 'submission', 'imap', 'imaps', 'pop3'],
+      listeners: ['smtp', 'submission', 'imap', 'imaps', 'pop3', 'pop3s', 'http'],
       sections: {
         limits: { max_connections_per_ip: LIMIT },
         smtp: { greet_delay_ms: 0 },
@@ -50,6 +55,12 @@ describe('connection limits per source, all listeners together', () => {
   });
 
   /** Connects and reads the first line the server sends. */
+  async function imapsConnections(): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${srv.port('http')}/healthz`);
+    const body = (await res.json()) as Health;
+    return body.listeners.find((l) => l.name === 'imaps')?.connections ?? 0;
+  }
+
   async function attempt(name: Plain, localAddress?: string) {
     const c = await RawClient.connect(srv.port(name), { localAddress });
     open.push(c);
@@ -105,24 +116,18 @@ describe('connection limits per source, all listeners together', () => {
     const silent = await Promise.all(
       Array.from({ length: LIMIT }, () => connectSilent(srv.port('imaps'), from)),
     );
-    // The six are counted at accept, before any handshake. Which listener's accept runs
-    // first is not fixed, so poll until the plain IMAP listener sees them.
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const { c, line } = await attempt('imap', from);
-      if (REFUSAL.imap.test(line)) {
-        await c.untilClosed();
-        break;
-      }
-      c.close();
-      assert.match(line, GREETING.imap);
-      if (Date.now() > deadline) throw new Error('silent imaps connections are not counted');
-      await sleep(100);
-    }
+    // The six are counted at accept, before any handshake. A probe sent before the server
+    // accepted them all would take a slot itself, so first wait until imaps holds them
+    // (/healthz reports each listener's open connections).
+    await eventually(async () => (await imapsConnections()) >= LIMIT, 'imaps accepts', 15_000);
+    await refused('imap', from);
     await refused('pop3', from);
     // A refused implicit-TLS connection is closed without a handshake.
     const tlsAttempt = await tlsOutcome(srv.port('imaps'), from);
     assert.equal(tlsAttempt, 'closed', 'imaps over the limit: closed, no handshake');
+    // The same on pop3s, whose sessions run in worker processes (handoff listener).
+    const pop3sAttempt = await tlsOutcome(srv.port('pop3s'), from);
+    assert.equal(pop3sAttempt, 'closed', 'pop3s over the limit: closed, no handshake');
 
     // The server closes them after HANDSHAKE_MS (10 s); the old code left them open.
     await Promise.all(silent.map((s) => s.closed(30_000)));

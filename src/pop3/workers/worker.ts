@@ -6,6 +6,7 @@ import { setMaxListeners } from 'node:events';
 import type net from 'node:net';
 import { createLogger } from '../../log.js';
 import type { Connection } from '../../net/connection.js';
+import { guardConnection, installProcessGuard } from '../../net/guard.js';
 import { settleWithin } from '../../net/listener.js';
 import { TlsProvider, tlsOptionsOf } from '../../net/tls.js';
 import { openMessageReader } from '../../store/open.js';
@@ -22,6 +23,7 @@ const send = (m: FromWorker): boolean => {
   return true;
 };
 
+installProcessGuard({ log });
 const tls = TlsProvider.load(tlsOptionsOf(init.cfg.tlsFiles));
 const reader = openMessageReader(init.cfg);
 const rpc = new RpcClient(send);
@@ -46,17 +48,21 @@ function serve(id: number, socket: net.Socket, m: Extract<ToWorker, { t: 'conn' 
     send({ t: 'end', id });
     return;
   }
-  const session = servePop3Socket(socket, {
-    tls: m.tls,
-    refuse: m.refuse,
-    session: sessionOpts,
-    log,
-    shuttingDown: shutdown.signal,
-    track: (conn) => {
-      conns.add(conn);
-      conn.onClose(() => conns.delete(conn));
-    },
-  }).finally(() => {
+  // A bug in one session's code ends that session only (net/guard.ts), not the worker.
+  const scope = { log, end: () => socket.destroy() };
+  const session = guardConnection(scope, socket, () =>
+    servePop3Socket(socket, {
+      tls: m.tls,
+      refuse: m.refuse,
+      session: sessionOpts,
+      log,
+      shuttingDown: shutdown.signal,
+      track: (conn) => {
+        conns.add(conn);
+        conn.onClose(() => conns.delete(conn));
+      },
+    }),
+  ).finally(() => {
     sessions.delete(session);
     send({ t: 'end', id });
   });
