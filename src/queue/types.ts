@@ -69,6 +69,12 @@ export interface SendRequest {
   /** RFC 3461 §4.3 / §4.4, passed on when the remote offers DSN. */
   envid?: string;
   ret?: 'FULL' | 'HDRS';
+  /**
+   * Called by the client on the exact bytes it is about to send (after any 8BITMIME
+   * downgrade), and its result is sent instead: DKIM signing happens here, so that no later
+   * change breaks the signature. Called once per transaction.
+   */
+  finalize?: (message: Buffer) => Promise<Buffer>;
 }
 
 /** What became of one recipient in one attempt. */
