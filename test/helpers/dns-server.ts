@@ -4,8 +4,8 @@
 // put in the answer before the records of its target), NXDOMAIN for a name not in the table,
 // an empty NOERROR (NODATA) for a name without records of the type asked, and SERVFAIL or no
 // answer at all (a timeout) for the names the test says.
-import dgram from 'node:dgram';
-import net from 'node:net';
+import type dgram from 'node:dgram';
+import type net from 'node:net';
 import { createTCPServer, createUDPServer, type DnsHandler, Packet } from 'dns2';
 
 export interface MxRecord {
