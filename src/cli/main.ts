@@ -6,6 +6,8 @@ import { ListenError } from '../net/listener.js';
 import { TlsConfigError } from '../net/tls.js';
 import { StoreError } from '../store/errors.js';
 import { registerAlias } from './commands/alias.js';
+import { registerDkim } from './commands/dkim.js';
+import { registerDns } from './commands/dns.js';
 import { registerDomain } from './commands/domain.js';
 import { registerInit } from './commands/init.js';
 import { registerQueue } from './commands/queue.js';
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerUser(program, globals);
   registerAlias(program, globals);
   registerQueue(program, globals);
+  registerDkim(program, globals);
+  registerDns(program, globals);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
