@@ -22,6 +22,8 @@ export interface DnsRecords {
   TXT?: Array<string | string[]>;
   /** An alias: the name has no other records (RFC 1034 §3.6.2). */
   CNAME?: string;
+  /** RFC 2782 service records (RFC 6186 mail services). */
+  SRV?: Array<{ priority: number; weight: number; port: number; target: string }>;
 }
 
 export type Failure = 'SERVFAIL' | 'NXDOMAIN' | 'timeout';
@@ -112,6 +114,7 @@ export async function startDnsServer(): Promise<TestDnsServer> {
       if (type === 'TXT') {
         for (const t of rec?.TXT ?? []) answer({ data: txtStrings(t) }, Packet.TYPE.TXT, name);
       }
+      if (type === 'SRV') for (const v of rec?.SRV ?? []) answer({ ...v }, Packet.TYPE.SRV, name);
       return void send(response);
     }
     response.header.rcode = RCODE.SERVFAIL;
