@@ -233,6 +233,16 @@ export interface NewOutbound {
 
 export type OutboundState = 'pending' | 'sent' | 'failed';
 
+export interface OutboundRecipient extends OutboundRecipientInput {
+  state: OutboundState;
+  /** The last attempt's diagnostic (the remote's reply, or what went wrong). */
+  lastError: string | null;
+  /** RFC 3463 status of the last outcome, e.g. '4.4.1'. */
+  status: string | null;
+  /** The host that gave the last reply. */
+  remoteMta: string | null;
+}
+
 export interface OutboundItem {
   id: number;
   sender: string;
@@ -244,7 +254,29 @@ export interface OutboundItem {
   createdAt: Date;
   nextAttemptAt: Date;
   attempts: number;
-  recipients: Array<OutboundRecipientInput & { state: OutboundState; lastError: string | null }>;
+  /** Held by the administrator: not attempted until released. */
+  held: boolean;
+  lastAttemptAt: Date | null;
+  /** A delay DSN was sent already (RFC 3461 NOTIFY=DELAY): sent once. */
+  delayNotified: boolean;
+  recipients: OutboundRecipient[];
+}
+
+/** The outcome of one attempt at an item, recorded in one transaction. */
+export interface OutboundUpdate {
+  /** Recipients whose state changed; others are left as they are. */
+  recipients: Array<{
+    address: string;
+    state: OutboundState;
+    lastError: string | null;
+    status?: string | null;
+    remoteMta?: string | null;
+  }>;
+  /** When to try the still-pending recipients again. */
+  nextAttemptAt: Date;
+  /** Counts as an attempt (attempts + 1, last_attempt_at = now). */
+  attempted: boolean;
+  delayNotified?: boolean;
 }
 
 /**
@@ -359,6 +391,29 @@ export interface MailStore {
   /** Stores the message (fsynced) and queues it for its remote recipients, durably. */
   enqueueOutbound(message: NewOutbound): Promise<number>;
   listOutbound(): Promise<OutboundItem[]>;
+  getOutbound(id: number): Promise<OutboundItem | null>;
+  /**
+   * Items due at `now` (not held, lease run out), at most `limit`, oldest due first, each
+   * leased for `leaseMs`: another claim skips them until the lease ends or updateOutbound.
+   */
+  claimOutbound(opts: { now: Date; limit: number; leaseMs: number }): Promise<OutboundItem[]>;
+  /** The bytes of a queued message. */
+  readOutbound(item: OutboundItem): Promise<Buffer>;
+  /**
+   * Records an attempt and ends the lease. An item none of whose recipients is pending any
+   * more is removed, with its bytes unless a stored message holds them too.
+   */
+  updateOutbound(id: number, update: OutboundUpdate): Promise<void>;
+  /** Holds (true) or releases (false) an item; false when there is no such item. */
+  holdOutbound(id: number, held: boolean): Promise<boolean>;
+  /** Makes the item (or every item: 'all') due now; how many. Held items stay held. */
+  retryOutbound(id: number | 'all'): Promise<number>;
+  /** Removes an item without any notice; false when there is no such item. */
+  deleteOutbound(id: number): Promise<boolean>;
+  /** Ends every lease (the one worker of this store starts: leases of a dead process). */
+  resetOutboundLeases(): Promise<void>;
+  /** When the next unheld item falls due (null: the queue is empty or all held). */
+  nextOutboundDue(): Promise<Date | null>;
 
   // Change events (emitted after commit)
   subscribe(listener: ChangeListener): () => void;

@@ -127,6 +127,21 @@ CREATE TABLE message_data (
   data BLOB NOT NULL
 );`,
   },
+  {
+    version: 6,
+    // The queue worker (queue/worker.ts): items can be held; a claimed item carries a lease
+    // (a worker that dies mid-attempt leaves it to be retried when the lease runs out); each
+    // recipient keeps its last outcome for `queue show` and for DSNs.
+    sql: `
+ALTER TABLE outbound ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbound ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbound ADD COLUMN last_attempt_at INTEGER;
+ALTER TABLE outbound ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbound_recipients ADD COLUMN status TEXT;
+ALTER TABLE outbound_recipients ADD COLUMN remote_mta TEXT;
+ALTER TABLE outbound_recipients ADD COLUMN updated_at INTEGER;
+CREATE INDEX outbound_due ON outbound(held, next_attempt_at);`,
+  },
 ];
 
 export function migrate(db: Database.Database): number {

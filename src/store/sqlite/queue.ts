@@ -1,9 +1,17 @@
 // The outbound queue in SQLite: a message (blob by hash) and its remote recipients with
-// their DSN parameters (RFC 3461), attempts and next attempt time. The worker comes later.
+// their DSN parameters (RFC 3461), attempts and next attempt time, and what the worker
+// (queue/worker.ts) needs: due items claimed under a lease, each attempt's outcome recorded
+// in one transaction, administrative hold / retry / delete.
 
 import type { FileBlobStore } from '../blobs/file-blobs.js';
 import { fsyncDir, sha256 } from '../blobs/file-blobs.js';
-import type { DsnNotify, NewOutbound, OutboundItem, OutboundState } from '../types.js';
+import type {
+  DsnNotify,
+  NewOutbound,
+  OutboundItem,
+  OutboundState,
+  OutboundUpdate,
+} from '../types.js';
 import { type Db, stmt, tx } from './db.js';
 
 interface OutboundRow {
@@ -17,6 +25,20 @@ interface OutboundRow {
   created_at: number;
   next_attempt_at: number;
   attempts: number;
+  held: number;
+  lease_until: number;
+  last_attempt_at: number | null;
+  delay_notified: number;
+}
+
+interface RecipientRow {
+  address: string;
+  notify: string | null;
+  orcpt: string | null;
+  state: OutboundState;
+  last_error: string | null;
+  status: string | null;
+  remote_mta: string | null;
 }
 
 export class SqliteQueue {
@@ -25,6 +47,117 @@ export class SqliteQueue {
     private readonly blobs: FileBlobStore,
     private readonly holds: { hold(hash: string): void; release(hash: string): void },
   ) {}
+
+  get(id: number): OutboundItem | null {
+    const r = stmt(this.db, 'SELECT * FROM outbound WHERE id = ?').get(id) as
+      | OutboundRow
+      | undefined;
+    return r ? this.item(r) : null;
+  }
+
+  claim(now: number, limit: number, leaseMs: number): OutboundItem[] {
+    return tx(this.db, () => {
+      const rows = stmt(
+        this.db,
+        `SELECT * FROM outbound WHERE held = 0 AND next_attempt_at <= ? AND lease_until <= ?
+         ORDER BY next_attempt_at, id LIMIT ?`,
+      ).all(now, now, limit) as OutboundRow[];
+      const lease = stmt(this.db, 'UPDATE outbound SET lease_until = ? WHERE id = ?');
+      for (const r of rows) lease.run(now + leaseMs, r.id);
+      return rows.map((r) => this.item(r));
+    });
+  }
+
+  read(item: OutboundItem): Promise<Buffer> {
+    return this.blobs.read(item.blobHash, item.size);
+  }
+
+  /** Records an attempt; the hashes whose bytes nothing holds any more (to remove after commit). */
+  update(id: number, u: OutboundUpdate, now: number): string[] {
+    return tx(this.db, () => {
+      const set = stmt(
+        this.db,
+        `UPDATE outbound_recipients SET state = ?, last_error = ?,
+           status = COALESCE(?, status), remote_mta = COALESCE(?, remote_mta), updated_at = ?
+         WHERE outbound_id = ? AND address = ?`,
+      );
+      for (const r of u.recipients) {
+        set.run(r.state, r.lastError, r.status ?? null, r.remoteMta ?? null, now, id, r.address);
+      }
+      stmt(
+        this.db,
+        `UPDATE outbound SET lease_until = 0, next_attempt_at = ?,
+           attempts = attempts + ?, last_attempt_at = CASE WHEN ? THEN ? ELSE last_attempt_at END,
+           delay_notified = MAX(delay_notified, ?)
+         WHERE id = ?`,
+      ).run(
+        u.nextAttemptAt.getTime(),
+        u.attempted ? 1 : 0,
+        u.attempted ? 1 : 0,
+        now,
+        u.delayNotified ? 1 : 0,
+        id,
+      );
+      const pending = stmt(
+        this.db,
+        `SELECT 1 FROM outbound_recipients WHERE outbound_id = ? AND state = 'pending' LIMIT 1`,
+      ).get(id);
+      return pending ? [] : this.remove(id);
+    });
+  }
+
+  setHeld(id: number, held: boolean): boolean {
+    const r = stmt(this.db, 'UPDATE outbound SET held = ? WHERE id = ?').run(held ? 1 : 0, id);
+    return r.changes > 0;
+  }
+
+  retry(id: number | 'all', now: number): number {
+    const r =
+      id === 'all'
+        ? stmt(this.db, 'UPDATE outbound SET next_attempt_at = ? WHERE held = 0').run(now)
+        : stmt(this.db, 'UPDATE outbound SET next_attempt_at = ? WHERE id = ?').run(now, id);
+    return r.changes;
+  }
+
+  /** Removes an item; the hashes to remove after commit (none if the item was not there). */
+  delete(id: number): string[] | null {
+    return tx(this.db, () => {
+      const exists = stmt(this.db, 'SELECT 1 FROM outbound WHERE id = ?').get(id);
+      return exists ? this.remove(id) : null;
+    });
+  }
+
+  resetLeases(): void {
+    stmt(this.db, 'UPDATE outbound SET lease_until = 0 WHERE lease_until > 0').run();
+  }
+
+  nextDue(): number | null {
+    const r = stmt(
+      this.db,
+      'SELECT MIN(MAX(next_attempt_at, lease_until)) AS due FROM outbound WHERE held = 0',
+    ).get() as { due: number | null };
+    return r.due;
+  }
+
+  /** Unlinks the queue's copies of `hashes` (after the transaction that let go committed). */
+  removeBlobs(hashes: string[]): Promise<void> {
+    return hashes.length === 0 ? Promise.resolve() : this.blobs.removeMany(hashes);
+  }
+
+  private remove(id: number): string[] {
+    const row = stmt(this.db, 'SELECT blob_hash FROM outbound WHERE id = ?').get(id) as
+      | { blob_hash: string }
+      | undefined;
+    stmt(this.db, 'DELETE FROM outbound WHERE id = ?').run(id);
+    if (!row) return [];
+    // The bytes stay while another queued item or a stored message holds the same hash.
+    const held = stmt(
+      this.db,
+      `SELECT EXISTS (SELECT 1 FROM outbound WHERE blob_hash = ?)
+           OR EXISTS (SELECT 1 FROM messages WHERE blob_hash = ?) AS held`,
+    ).get(row.blob_hash, row.blob_hash) as { held: number };
+    return held.held ? [] : [row.blob_hash];
+  }
 
   async enqueue(m: NewOutbound): Promise<number> {
     const hash = sha256(m.raw);
@@ -75,36 +208,38 @@ export class SqliteQueue {
 
   list(): OutboundItem[] {
     const rows = stmt(this.db, 'SELECT * FROM outbound ORDER BY id').all() as OutboundRow[];
-    return rows.map((r) => {
-      const rcpts = stmt(
-        this.db,
-        'SELECT address, notify, orcpt, state, last_error FROM outbound_recipients WHERE outbound_id = ? ORDER BY address',
-      ).all(r.id) as Array<{
-        address: string;
-        notify: string | null;
-        orcpt: string | null;
-        state: OutboundState;
-        last_error: string | null;
-      }>;
-      return {
-        id: r.id,
-        sender: r.sender,
-        envid: r.envid,
-        ret: r.ret,
-        accountId: r.account_id,
-        blobHash: r.blob_hash,
-        size: r.size,
-        createdAt: new Date(r.created_at),
-        nextAttemptAt: new Date(r.next_attempt_at),
-        attempts: r.attempts,
-        recipients: rcpts.map((x) => ({
-          address: x.address,
-          ...(x.notify === null ? {} : { notify: JSON.parse(x.notify) as DsnNotify }),
-          ...(x.orcpt === null ? {} : { orcpt: x.orcpt }),
-          state: x.state,
-          lastError: x.last_error,
-        })),
-      };
-    });
+    return rows.map((r) => this.item(r));
+  }
+
+  private item(r: OutboundRow): OutboundItem {
+    const rcpts = stmt(
+      this.db,
+      `SELECT address, notify, orcpt, state, last_error, status, remote_mta
+       FROM outbound_recipients WHERE outbound_id = ? ORDER BY address`,
+    ).all(r.id) as RecipientRow[];
+    return {
+      id: r.id,
+      sender: r.sender,
+      envid: r.envid,
+      ret: r.ret,
+      accountId: r.account_id,
+      blobHash: r.blob_hash,
+      size: r.size,
+      createdAt: new Date(r.created_at),
+      nextAttemptAt: new Date(r.next_attempt_at),
+      attempts: r.attempts,
+      held: r.held !== 0,
+      lastAttemptAt: r.last_attempt_at === null ? null : new Date(r.last_attempt_at),
+      delayNotified: r.delay_notified !== 0,
+      recipients: rcpts.map((x) => ({
+        address: x.address,
+        ...(x.notify === null ? {} : { notify: JSON.parse(x.notify) as DsnNotify }),
+        ...(x.orcpt === null ? {} : { orcpt: x.orcpt }),
+        state: x.state,
+        lastError: x.last_error,
+        status: x.status,
+        remoteMta: x.remote_mta,
+      })),
+    };
   }
 }

@@ -24,6 +24,7 @@ import type {
   NewMessage,
   NewOutbound,
   OutboundItem,
+  OutboundUpdate,
   Pop3Policy,
   Resolution,
   SearchHeaderField,
@@ -308,6 +309,38 @@ export class SqliteStore implements MailStore {
   }
   async listOutbound(): Promise<OutboundItem[]> {
     return this.queue.list();
+  }
+  async getOutbound(id: number): Promise<OutboundItem | null> {
+    return this.queue.get(id);
+  }
+  async claimOutbound(opts: { now: Date; limit: number; leaseMs: number }) {
+    return this.queue.claim(opts.now.getTime(), opts.limit, opts.leaseMs);
+  }
+  async readOutbound(item: OutboundItem): Promise<Buffer> {
+    return this.queue.read(item);
+  }
+  async updateOutbound(id: number, update: OutboundUpdate): Promise<void> {
+    const gone = await this.durable(this.queue.update(id, update, Date.now()));
+    await this.queue.removeBlobs(gone);
+  }
+  async holdOutbound(id: number, held: boolean): Promise<boolean> {
+    return this.durable(this.queue.setHeld(id, held));
+  }
+  async retryOutbound(id: number | 'all'): Promise<number> {
+    return this.durable(this.queue.retry(id, Date.now()));
+  }
+  async deleteOutbound(id: number): Promise<boolean> {
+    const gone = await this.durable(this.queue.delete(id));
+    if (gone === null) return false;
+    await this.queue.removeBlobs(gone);
+    return true;
+  }
+  async resetOutboundLeases(): Promise<void> {
+    await this.durable(this.queue.resetLeases());
+  }
+  async nextOutboundDue(): Promise<Date | null> {
+    const due = this.queue.nextDue();
+    return due === null ? null : new Date(due);
   }
 
   subscribe(listener: ChangeListener): () => void {

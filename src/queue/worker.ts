@@ -1,0 +1,393 @@
+// The queue worker: takes due items from the persistent outbound queue, routes each
+// recipient's domain, hands the message to the courier (the SMTP client), and records every
+// recipient's outcome: delivered, failed for good (a DSN to the sender, RFC 3464), or deferred
+// (tried again on the retry schedule, bounced when too old, a delay notice on the way).
+//
+// Durability: a recipient is marked done only after the remote's reply to it was recorded.
+// An item is claimed under a lease; if the process dies mid-attempt, the item is tried again
+// when the worker next starts. What was in flight then may be delivered twice: the window is
+// from the remote's reply to the end of data until our commit of it (as in Postfix, whose
+// queue manager also re-sends what it had not recorded as delivered).
+import type { Logger } from '../log.js';
+import type { MailStore, OutboundItem, OutboundUpdate } from '../store/types.js';
+import { buildDsn, type DsnRecipient, shouldNotify, smtpDiagnostic } from './dsn.js';
+import { LOOP_STATUS, tooManyHops } from './loop.js';
+import { DEFAULT_RETRY, expired, nextAttempt, type RetryPolicy } from './schedule.js';
+import type { RecipientOutcome, Route, SendRequest, SendResult } from './types.js';
+
+/** Carries one message to the hosts of a route (trying them in order, reusing connections). */
+export interface Courier {
+  send(route: Extract<Route, { kind: 'hosts' }>, req: SendRequest): Promise<SendResult>;
+  close(): Promise<void>;
+}
+
+/** A recipient's outcome with the host that gave the reply. */
+type Outcome = RecipientOutcome & { remoteMta?: string };
+
+export interface WorkerDeps {
+  store: MailStore;
+  log: Logger;
+  /** Our host name: Reporting-MTA of DSNs. */
+  hostname: string;
+  route(domain: string): Promise<Route>;
+  courier: Courier;
+  /** DKIM-signs a message about to be sent (identity when no key applies). */
+  sign(message: Buffer): Promise<Buffer>;
+  /** Delivers a generated message (a DSN) to `to` through the delivery stage. */
+  submitDsn(to: string, message: Buffer): Promise<void>;
+  now?: () => Date;
+}
+
+export interface WorkerOptions {
+  /** Items attempted at once. */
+  concurrency: number;
+  /** Attempts at once to one destination domain. */
+  perDestination: number;
+  retry: RetryPolicy;
+  /** How long a claimed item is reserved (longer than any one attempt can take). */
+  leaseMs: number;
+  /** Look for due items at least this often (wake() makes it sooner). */
+  pollMs: number;
+}
+
+export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
+  concurrency: 50,
+  perDestination: 10,
+  retry: DEFAULT_RETRY,
+  leaseMs: 30 * 60_000,
+  pollMs: 1000,
+};
+
+export class QueueWorker {
+  private readonly opts: WorkerOptions;
+  private readonly now: () => Date;
+  private readonly active = new Set<Promise<void>>();
+  private readonly perDomain = new Map<string, number>();
+  private readonly domainWaiters = new Map<string, Array<() => void>>();
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private woken = false;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    opts: Partial<WorkerOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_WORKER_OPTIONS, ...opts };
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  start(): void {
+    this.loop ??= this.run().catch((err) => {
+      this.deps.log.fatal({ err }, 'queue worker stopped');
+    });
+  }
+
+  /** Something was queued: look now instead of at the next poll. */
+  wake(): void {
+    this.woken = true;
+    const w = this.wakeUp;
+    this.wakeUp = null;
+    w?.();
+  }
+
+  /** Stops claiming; waits up to `deadlineMs` for attempts under way (their items are leased). */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.active]),
+      new Promise((r) => {
+        timer = setTimeout(r, deadlineMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.deps.courier.close();
+  }
+
+  private async run(): Promise<void> {
+    // One worker per store: leases left by a process that died are void.
+    await this.deps.store.resetOutboundLeases();
+    while (!this.stopped) {
+      const free = this.opts.concurrency - this.active.size;
+      let claimed: OutboundItem[] = [];
+      if (free > 0) {
+        this.woken = false;
+        claimed = await this.deps.store.claimOutbound({
+          now: this.now(),
+          limit: free,
+          leaseMs: this.opts.leaseMs,
+        });
+        for (const item of claimed) this.track(this.attempt(item));
+      }
+      if (claimed.length > 0 && claimed.length === free) {
+        await this.idle(0); // full: wait for a slot
+      } else if (!this.woken) {
+        const due = await this.deps.store.nextOutboundDue();
+        const wait = due === null ? this.opts.pollMs : due.getTime() - this.now().getTime();
+        await this.idle(Math.max(0, Math.min(wait, this.opts.pollMs)));
+      }
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.active.add(p);
+    void p.finally(() => {
+      this.active.delete(p);
+      this.wake();
+    });
+  }
+
+  /** Resolves after `ms`, on wake(), or (ms 0) when an attempt finishes. */
+  private idle(ms: number): Promise<void> {
+    if (this.woken || this.stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = ms > 0 ? setTimeout(done, ms) : undefined;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  /** One attempt at every pending recipient of an item; never throws. */
+  private async attempt(item: OutboundItem): Promise<void> {
+    const log = this.deps.log.child({ queueId: item.id });
+    try {
+      const message = await this.deps.store.readOutbound(item);
+      const pending = item.recipients.filter((r) => r.state === 'pending');
+      let outcomes: Outcome[];
+      if (tooManyHops(message)) {
+        // RFC 5321 §6.3: a message that went round too often is a loop; do not send it on.
+        outcomes = pending.map((r) => ({
+          address: r.address,
+          status: 'failed',
+          reply: null,
+          diagnostic: `${LOOP_STATUS} too many Received header fields: mail loop`,
+        }));
+        log.warn('mail loop: bounced without sending');
+      } else {
+        const byDomain = new Map<string, typeof pending>();
+        for (const r of pending) {
+          const d = domainOf(r.address);
+          byDomain.set(d, [...(byDomain.get(d) ?? []), r]);
+        }
+        const parts = await Promise.all(
+          [...byDomain].map(([domain, rcpts]) => this.toDomain(domain, item, rcpts, message, log)),
+        );
+        outcomes = parts.flat();
+      }
+      await this.record(item, outcomes, message, log);
+    } catch (err) {
+      // The store failed (disk, closed): the lease runs out and the item is tried again.
+      log.error({ err }, 'queue attempt failed');
+    }
+  }
+
+  private async toDomain(
+    domain: string,
+    item: OutboundItem,
+    rcpts: OutboundItem['recipients'],
+    message: Buffer,
+    log: Logger,
+  ): Promise<Outcome[]> {
+    const all = (status: RecipientOutcome['status'], diagnostic: string) =>
+      rcpts.map((r) => ({ address: r.address, status, reply: null, diagnostic }));
+    await this.enter(domain);
+    try {
+      const route = await this.deps.route(domain);
+      switch (route.kind) {
+        case 'null-mx':
+          // RFC 7505 §4.2: 5.1.10 for a domain that declares it accepts no mail.
+          return all('failed', `5.1.10 ${domain} accepts no mail (null MX)`);
+        case 'no-domain':
+          return all('failed', `5.1.2 ${route.reason}`);
+        case 'dns-error':
+          return all('deferred', `4.4.3 ${route.reason}`);
+      }
+      const result = await this.deps.courier.send(route, {
+        sender: item.sender,
+        recipients: rcpts.map((r) => ({
+          address: r.address,
+          ...(r.notify ? { notify: r.notify } : {}),
+          ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+        })),
+        message,
+        ...(item.envid ? { envid: item.envid } : {}),
+        ...(item.ret ? { ret: item.ret } : {}),
+        finalize: (m) => this.deps.sign(m),
+      });
+      for (const o of result.recipients) {
+        // One line per recipient and attempt: queue id, recipient, host, address, TLS, reply.
+        log.info(
+          {
+            rcpt: o.address,
+            status: o.status,
+            host: result.info.host,
+            ip: result.info.ip,
+            tls: result.info.tls,
+            reply: o.reply ? `${o.reply.code} ${o.reply.enhanced ?? ''} ${o.reply.text}` : null,
+            ms: result.info.durationMs,
+          },
+          `delivery ${o.status}: ${o.diagnostic}`,
+        );
+      }
+      return result.recipients.map((o) => (o.reply ? { ...o, remoteMta: result.info.host } : o));
+    } catch (err) {
+      log.error({ err, domain }, 'delivery attempt failed');
+      return all('deferred', `4.4.0 internal error: ${(err as Error).message}`);
+    } finally {
+      this.leave(domain);
+    }
+  }
+
+  /** Records the outcomes and sends what DSNs they call for. */
+  private async record(
+    item: OutboundItem,
+    outcomes: Outcome[],
+    message: Buffer,
+    log: Logger,
+  ): Promise<void> {
+    const now = this.now();
+    const policy = this.opts.retry;
+    const tooOld = expired(policy, item.createdAt, now);
+    const byAddress = new Map(item.recipients.map((r) => [r.address, r]));
+    const failed: DsnRecipient[] = [];
+    const delayed: DsnRecipient[] = [];
+    const giveUpAt = new Date(item.createdAt.getTime() + policy.maxAgeMs);
+    const update: OutboundUpdate = { recipients: [], nextAttemptAt: now, attempted: true };
+    for (const o of outcomes) {
+      const r = byAddress.get(o.address);
+      if (!r) continue;
+      const status = statusOf(o);
+      const remoteMta = o.remoteMta ?? null;
+      const diagnostic = o.reply ? smtpDiagnostic(o.reply) : undefined;
+      if (o.status === 'delivered') {
+        update.recipients.push({ address: o.address, state: 'sent', lastError: null, status });
+        continue;
+      }
+      if (o.status === 'failed' || tooOld) {
+        // RFC 3463 4.4.7: the message waited too long; the last temporary reason goes with it.
+        const final = o.status === 'failed' ? status : '4.4.7';
+        update.recipients.push({
+          address: o.address,
+          state: 'failed',
+          lastError: o.diagnostic,
+          status: final,
+          remoteMta,
+        });
+        if (shouldNotify(r.notify, 'failed')) {
+          failed.push({
+            address: o.address,
+            ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+            action: 'failed',
+            status: final.startsWith('4') ? `5${final.slice(1)}` : final,
+            ...(remoteMta ? { remoteMta } : {}),
+            diagnostic: diagnostic ?? `x-letterbox; ${o.diagnostic}`,
+            lastAttempt: now,
+          });
+        }
+        continue;
+      }
+      update.recipients.push({
+        address: o.address,
+        state: 'pending',
+        lastError: o.diagnostic,
+        status,
+        remoteMta,
+      });
+      if (shouldNotify(r.notify, 'delayed')) {
+        delayed.push({
+          address: o.address,
+          ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+          action: 'delayed',
+          status,
+          ...(remoteMta ? { remoteMta } : {}),
+          diagnostic: diagnostic ?? `x-letterbox; ${o.diagnostic}`,
+          lastAttempt: now,
+          willRetryUntil: giveUpAt,
+        });
+      }
+    }
+    update.nextAttemptAt = nextAttempt(policy, item.attempts + 1, item.createdAt, now);
+    const sendDelay =
+      delayed.length > 0 &&
+      !item.delayNotified &&
+      now.getTime() - item.createdAt.getTime() >= policy.delayNoticeMs;
+    // The DSNs go out before the outcome is committed: a crash in between repeats a DSN
+    // rather than losing it.
+    if (failed.length > 0) await this.notify(item, message, failed, log);
+    if (sendDelay) {
+      await this.notify(item, message, delayed, log);
+      update.delayNotified = true;
+    }
+    await this.deps.store.updateOutbound(item.id, update);
+  }
+
+  private async notify(
+    item: OutboundItem,
+    message: Buffer,
+    recipients: DsnRecipient[],
+    log: Logger,
+  ): Promise<void> {
+    // Never a DSN to the null sender (RFC 3461 §6.2, RFC 5321 §4.5.5): no loops of bounces.
+    if (item.sender === '') return;
+    const dsn = buildDsn({
+      reportingMta: this.deps.hostname,
+      to: item.sender,
+      ...(item.envid ? { envid: item.envid } : {}),
+      ...(item.ret ? { ret: item.ret } : {}),
+      arrivalDate: item.createdAt,
+      original: message,
+      recipients,
+    });
+    if (dsn === null) return;
+    try {
+      await this.deps.submitDsn(item.sender, dsn);
+      log.info(
+        { to: item.sender, action: recipients[0]?.action, rcpts: recipients.length },
+        'DSN sent',
+      );
+    } catch (err) {
+      log.error({ err, to: item.sender }, 'DSN could not be delivered');
+    }
+  }
+
+  private async enter(domain: string): Promise<void> {
+    while ((this.perDomain.get(domain) ?? 0) >= this.opts.perDestination) {
+      await new Promise<void>((resolve) => {
+        const list = this.domainWaiters.get(domain) ?? [];
+        list.push(resolve);
+        this.domainWaiters.set(domain, list);
+      });
+    }
+    this.perDomain.set(domain, (this.perDomain.get(domain) ?? 0) + 1);
+  }
+
+  private leave(domain: string): void {
+    const n = (this.perDomain.get(domain) ?? 1) - 1;
+    if (n <= 0) this.perDomain.delete(domain);
+    else this.perDomain.set(domain, n);
+    const list = this.domainWaiters.get(domain);
+    const next = list?.shift();
+    if (list && list.length === 0) this.domainWaiters.delete(domain);
+    next?.();
+  }
+}
+
+function domainOf(address: string): string {
+  const at = address.lastIndexOf('@');
+  return (at < 0 ? '' : address.slice(at + 1)).toLowerCase();
+}
+
+/** RFC 3463 status of an outcome: the remote's enhanced code, else one from the diagnostic. */
+function statusOf(o: RecipientOutcome): string {
+  if (o.reply?.enhanced) return o.reply.enhanced;
+  const m = /^([245])\.(\d{1,3})\.(\d{1,3})\b/.exec(o.diagnostic);
+  if (m) return `${m[1]}.${m[2]}.${m[3]}`;
+  if (o.reply) return `${String(o.reply.code)[0]}.0.0`;
+  return o.status === 'delivered' ? '2.0.0' : o.status === 'failed' ? '5.0.0' : '4.0.0';
+}
