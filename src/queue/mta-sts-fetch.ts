@@ -20,8 +20,9 @@ export interface FetchOptions {
   maxBytes?: number;
 }
 
-/** RFC 8461 §3.2: a policy is at most 64 KB. */
+/** The policy body size cap RFC 8461 §3.3 suggests. */
 export const POLICY_MAX_BYTES = 64 * 1024;
+/** Tighter than the minute §3.3 suggests: a route waits for it, and a real policy is small. */
 export const POLICY_FETCH_TIMEOUT_MS = 10_000;
 
 type LookupCallback = (
@@ -87,7 +88,7 @@ export function fetchPolicyText(domain: string, opts: FetchOptions): Promise<str
     req.on('response', (res) => {
       // §3.3: "HTTP 3xx redirects MUST NOT be followed".
       if (res.statusCode !== 200) return done(new Error(`HTTP status ${res.statusCode}`));
-      // §3.3: senders SHOULD check that the media type is text/plain.
+      // §3.2: senders SHOULD check that the media type is text/plain (parameters ignored).
       const type = (res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'text/plain') return done(new Error(`content type "${type}", not text/plain`));
       const declared = Number(res.headers['content-length']);

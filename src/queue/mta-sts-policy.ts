@@ -67,7 +67,7 @@ export function parsePolicy(text: string): MtaStsPolicy | string {
   }
   if (maxAge === undefined || !/^\d{1,10}$/.test(maxAge)) return 'max_age missing or invalid';
   for (const p of mx) if (!validPattern(p)) return `invalid mx pattern: ${p.slice(0, 60)}`;
-  // §3.2: mx "MUST" be present unless the mode is none.
+  // §3.2: a policy in enforce or testing mode names its MX hosts; one in none mode need not.
   if (mode !== 'none' && mx.length === 0) return 'no mx';
   return { mode, mx, maxAge: Math.min(Number(maxAge), MAX_AGE_LIMIT) };
 }

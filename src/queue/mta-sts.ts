@@ -33,7 +33,7 @@ export interface MtaStsOptions extends Omit<FetchOptions, 'resolver'> {
 export const MTA_STS_MAX_ENTRIES = 10_000;
 /**
  * After a failed fetch, the same policy id is not fetched again for this long: RFC 8461 §3.3
- * lets senders rate-limit fetches, and each failed one may cost the whole fetch timeout.
+ * suggests five minutes or more per id, and each failed fetch may cost the whole timeout.
  */
 export const FETCH_FAILURE_BACKOFF_MS = 5 * 60_000;
 

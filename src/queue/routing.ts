@@ -3,11 +3,19 @@
 // (MTA-STS, RFC 8461). The worker asks once per destination domain per run; this module only
 // looks things up, it never connects.
 import { isIP } from 'node:net';
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { MtaStsCache } from './mta-sts.js';
+import { MtaStsCache } from './mta-sts.js';
 import { mxAllowed } from './mta-sts-policy.js';
-import { describeFailure, type Lookup, lookup, type Resolver } from './resolver.js';
-import type { SmarthostRoute } from './smarthost.js';
+import {
+  createOutboundResolver,
+  describeFailure,
+  type Lookup,
+  lookup,
+  type Resolver,
+} from './resolver.js';
+import { type SmarthostRoute, smarthostRoutes } from './smarthost.js';
 import type { Route, RouteHost } from './types.js';
 
 export type { Resolver } from './resolver.js';
@@ -29,6 +37,29 @@ export interface RouteOptions {
 export const MAX_MX_HOSTS = 10;
 /** Addresses kept per host, each family counted alone. */
 export const MAX_ADDRESSES_PER_FAMILY = 5;
+
+/**
+ * routeFor over the config: `[dns]` servers, `[queue]` port, routes and mta_sts (its cache
+ * kept in <data_dir>/mta-sts.json). Reads the smarthost auth files now: a ConfigError if one
+ * is missing. `internal` is for tests: the policy servers' HTTPS port and trusted CA.
+ */
+export function routerFromConfig(
+  cfg: Pick<Config, 'file' | 'dataDir' | 'dns' | 'queue'>,
+  log?: Logger,
+  internal: { httpsPort?: number; ca?: string | string[] } = {},
+): (domain: string) => Promise<Route> {
+  const resolver = createOutboundResolver({
+    servers: cfg.dns.servers,
+    timeoutMs: cfg.dns.timeout_ms,
+  });
+  const routes = smarthostRoutes(cfg);
+  const mtaSts = cfg.queue.mta_sts
+    ? new MtaStsCache({ resolver, file: join(cfg.dataDir, 'mta-sts.json'), log, ...internal })
+    : undefined;
+  const opts: RouteOptions = { resolver, routes, port: cfg.queue.port, log };
+  if (mtaSts) opts.mtaSts = mtaSts;
+  return (domain) => routeFor(domain, opts);
+}
 
 export async function routeFor(domain: string, opts: RouteOptions): Promise<Route> {
   const d = domain.toLowerCase().replace(/\.$/, '');

@@ -3,19 +3,21 @@
 // with enforce / testing / none, a policy that matches no MX, the cache (by id, expiry, file),
 // and the fetch failures (bad certificate, redirect, wrong type, too large, hanging server).
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parseConfig } from '../../src/config/load.js';
 import type { Logger } from '../../src/log.js';
 import { MtaStsCache, type MtaStsOptions } from '../../src/queue/mta-sts.js';
 import { mxMatches, parsePolicy, parseStsRecord } from '../../src/queue/mta-sts-policy.js';
 import { createOutboundResolver, type Resolver } from '../../src/queue/resolver.js';
-import { routeFor } from '../../src/queue/routing.js';
+import { routeFor, routerFromConfig } from '../../src/queue/routing.js';
 import type { Route } from '../../src/queue/types.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
+import { eventually } from '../helpers/eventually.js';
 import { createTestCa, type TestCa } from '../helpers/test-ca.js';
 
 interface Served {
@@ -54,6 +56,7 @@ const DOMAINS = [
   'huge2.test',
   'hang.test',
   'closed.test',
+  'config.test',
 ];
 
 before(async () => {
@@ -264,6 +267,34 @@ describe('routeFor with MTA-STS', () => {
     );
     assert.equal(r.via, 'smarthost');
     assert.equal(r.hosts[0]!.tls, 'opportunistic');
+  });
+});
+
+describe('routerFromConfig', () => {
+  test('[dns] servers, [queue] port and mta_sts, the cache file under data_dir', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lb-router-'));
+    publish('config.test', ['mx.config.test', 'other.elsewhere.test'], 'k1', {
+      body: policyText('enforce', ['mx.config.test']),
+    });
+    const toml = (sts: boolean) =>
+      `[dns]\nservers = ["${dns.address}"]\n[queue]\nport = 2599\nmta_sts = ${sts}\n`;
+    const on = routerFromConfig(parseConfig(toml(true), join(dir, 'letterbox.toml')), undefined, {
+      httpsPort,
+      ca: ca.cert,
+    });
+    const r = hosts(await on('config.test'));
+    assert.deepEqual(
+      r.hosts.map((h) => [h.name, h.port, h.tls]),
+      [['mx.config.test', 2599, 'required']],
+    );
+    await eventually(() => existsSync(join(dir, 'mta-sts.json')), 'mta-sts.json written');
+    const off = routerFromConfig(parseConfig(toml(false), join(dir, 'letterbox.toml')));
+    const plain = hosts(await off('config.test'));
+    assert.equal(plain.mtaSts, undefined);
+    assert.deepEqual(
+      plain.hosts.map((h) => h.name),
+      ['mx.config.test', 'other.elsewhere.test'],
+    );
   });
 });
 
