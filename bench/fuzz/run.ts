@@ -3,7 +3,7 @@
 // invariants), fresh random seeds unless --seed is given.
 // Usage (from the repository root):
 //   npm run bench:fuzz -- [--seconds 600] [--scale 20] [--only imap,mime] [--seed N --path P]
-//     [--list]
+//     [--list] [--verbose]
 import { parseArgs } from 'node:util';
 import { type FuzzOptions, fuzz } from '../../test/fuzz/lib/harness.js';
 import { ALL_TARGETS } from '../../test/fuzz/targets/index.js';
@@ -18,6 +18,8 @@ const { values: args } = parseArgs({
     seed: { type: 'string' },
     path: { type: 'string' },
     list: { type: 'boolean', default: false },
+    // Print the slowest input of each target.
+    verbose: { type: 'boolean', default: false },
   },
 });
 
@@ -48,10 +50,12 @@ for (const t of targets) {
   try {
     const r = await fuzz(t, opts);
     const secs = ((performance.now() - started) / 1000).toFixed(1);
-    const slowest = r.slowestMs.length > 0 ? Math.max(...r.slowestMs).toFixed(1) : '-';
+    const slow = r.slowest;
+    const slowest = slow ? `${slow.ms.toFixed(1)} ms${slow.label ? ` (${slow.label})` : ''}` : '-';
     console.log(
-      `ok    ${t.name}: ${r.runs} inputs in ${secs} s, seed ${r.seed}, slowest step ${slowest} ms`,
+      `ok    ${t.name}: ${r.runs} inputs in ${secs} s, seed ${r.seed}, slowest step ${slowest}`,
     );
+    if (args.verbose && slow) console.log(`      slowest input: ${slow.input.slice(0, 400)}`);
   } catch (err) {
     failed++;
     console.log(`FAIL  ${t.name}${t.todo ? ` (known: ${t.todo})` : ''}`);

@@ -89,6 +89,8 @@ export interface FuzzResult {
   seed: number;
   /** The slowest inputs' best re-timed durations, in ms, slowest first. */
   slowestMs: number[];
+  /** The slowest input re-timed: its best time, its slowest step's label, the input. */
+  slowest: { ms: number; label: string; input: string } | null;
 }
 
 class Slowest<T> {
@@ -190,6 +192,7 @@ async function check<T>(target: FuzzTarget<T>, opts: FuzzOptions): Promise<FuzzR
   }
   // Re-time the slowest inputs: the minimum of up to 3 runs must be under the limit.
   const slowestMs: number[] = [];
+  let slowest: FuzzResult['slowest'] = null;
   for (const { input } of slow.items) {
     let best = Number.POSITIVE_INFINITY;
     let label = '';
@@ -198,6 +201,7 @@ async function check<T>(target: FuzzTarget<T>, opts: FuzzOptions): Promise<FuzzR
       if (t.ms < best) ({ ms: best, label } = t);
     }
     slowestMs.push(best);
+    if (!slowest || best > slowest.ms) slowest = { ms: best, label, input: describeInput(input) };
     if (best >= STEP_LIMIT_MS) {
       const file = saveInput(`${target.name}-slow`, input);
       const what = label ? ` (${label})` : '';
@@ -208,5 +212,5 @@ async function check<T>(target: FuzzTarget<T>, opts: FuzzOptions): Promise<FuzzR
       );
     }
   }
-  return { name: target.name, runs: count, seed: details.seed, slowestMs };
+  return { name: target.name, runs: count, seed: details.seed, slowestMs, slowest };
 }
