@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { formatReply, SmtpReply } from '../../../src/smtp/wire/reply.js';
 import {
   describeReply,
   ReplyParser,
   ReplySyntaxError,
   toRemoteReply,
 } from '../../../src/smtp/wire/reply-parser.js';
-import { formatReply, SmtpReply } from '../../../src/smtp/wire/reply.js';
 
 function parseAll(text: string | Buffer, limits = {}): SmtpReply[] {
   const p = new ReplyParser(limits);
