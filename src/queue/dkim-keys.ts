@@ -5,12 +5,14 @@
 //
 // A selector names one key record in DNS (`<selector>._domainkey.<domain>`, RFC 6376 §3.6.2.1),
 // so it holds one key of one algorithm. Every key of a domain that is not retired signs: with
-// an RSA and an Ed25519 key a message carries two signatures (RFC 8463 §6 recommends signing
-// with both while Ed25519 support spreads). Rotation: generate a new key (it signs beside the
-// old one at once: until its record is in DNS receivers ignore its signature, and the old one
-// still passes, RFC 6376 §6.1 / RFC 7489 §4.2 need one valid aligned signature), publish its
-// record, retire the old selector (it stops signing; keep its record published a few days
-// for mail still in queues), then remove it and its record.
+// an RSA and an Ed25519 key a message carries two signatures (RFC 8463 §6: old and new
+// algorithms side by side, each under its own selector, while Ed25519 support spreads).
+//
+// Rotation: generate a new key (it signs beside the old one at once: until its record is in
+// DNS its signature does not verify, but the old one still passes, and DMARC needs one valid
+// aligned signature, RFC 7489 §4.2), publish its record, retire the old selector (it stops
+// signing; keep its record published a few days for mail still in queues), then remove it
+// and its record.
 //
 // Default selectors are `lb<yyyymm>-rsa` / `lb<yyyymm>-ed25519` (the month of generation:
 // a new one each rotation, and the record name tells the algorithm); a second key of the

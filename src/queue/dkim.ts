@@ -6,9 +6,9 @@
 // added in transit breaks the signature instead of being shown beside a valid one.
 //
 // d= is the domain given: the caller passes the RFC 5322 From domain, so that the signature is
-// aligned for DMARC (RFC 7489 §3.1.1). Keys are read once and cached per domain directory; the
-// directory's mtime (a key generated, retired or removed) or a minute passing reloads them,
-// so `letterbox dkim` takes effect in a running server.
+// aligned for DMARC (RFC 7489 §3.1.1). Keys are read once and cached per domain directory; a
+// change of the directory's mtime (a key generated, retired or removed) or a minute passing
+// reloads them, so `letterbox dkim` takes effect in a running server without a restart.
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
@@ -47,6 +47,12 @@ const OVERSIGNED = new Set(['from']);
 
 /** How long loaded keys are trusted without a change of the directory's mtime. */
 const CACHE_MS = 60_000;
+/**
+ * File times come from a coarse clock (a jiffy on Linux, seconds on some filesystems): a
+ * change made soon after the keys were read may leave the mtime as it was. Keys read within
+ * this long of the directory's mtime are not trusted again (git's "racy" index entries).
+ */
+const RACY_MS = 2_000;
 
 /** The message could not be signed (a key that does not sign): a temporary failure. */
 export class DkimSignError extends Error {
@@ -93,6 +99,8 @@ class OversigningSigner extends DkimSigner {
 interface CacheEntry {
   mtimeMs: number;
   loadedAt: number;
+  /** Read too close to the mtime to be sure a later change would move it. */
+  racy: boolean;
   keys: Promise<SigningKey[]>;
 }
 const cache = new Map<string, CacheEntry>();
@@ -110,8 +118,15 @@ async function signingKeys(dataDir: string, domain: string): Promise<SigningKey[
   }
   const now = Date.now();
   const hit = cache.get(dir);
-  if (hit && hit.mtimeMs === mtimeMs && now - hit.loadedAt < CACHE_MS) return hit.keys;
-  const entry: CacheEntry = { mtimeMs, loadedAt: now, keys: loadSigningKeys(dataDir, domain) };
+  if (hit && !hit.racy && hit.mtimeMs === mtimeMs && now - hit.loadedAt < CACHE_MS) {
+    return hit.keys;
+  }
+  const entry: CacheEntry = {
+    mtimeMs,
+    loadedAt: now,
+    racy: now - mtimeMs < RACY_MS,
+    keys: loadSigningKeys(dataDir, domain),
+  };
   cache.set(dir, entry);
   entry.keys.catch(() => {
     if (cache.get(dir) === entry) cache.delete(dir); // a bad key is read again next time

@@ -4,7 +4,8 @@
 // publishes; RSA and Ed25519 together; relaxed canonicalization; From oversigned; rotation.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,6 +18,7 @@ import {
   keyRecordName,
   keyRecordValue,
   listDkimKeys,
+  publicKeyValue,
   removeDkimKey,
   retireDkimKey,
   txtStrings,
@@ -355,6 +357,34 @@ describe('DKIM key rotation', () => {
     assert.deepEqual(selectors(await sign()), ['new']);
     await retireDkimKey(dir, 'example.test', 'new');
     assert.equal(await sign(), MESSAGE, 'every key retired: unsigned');
+  });
+
+  test('keys are cached while the directory is unchanged; a change of its mtime reloads', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'lb-dkim-cache-'));
+    try {
+      const k1 = await generateDkimKey(d, 'example.test', { algorithm: 'ed25519', selector: 'c' });
+      const domainDir = join(d, 'dkim', 'example.test');
+      // An mtime well in the past: the cache trusts it (a recent one is "racy", read again).
+      const past = Date.now() / 1000 - 3600;
+      await utimes(domainDir, past, past);
+      const signWith = () => dkimSign(MESSAGE, { dataDir: d, domain: 'example.test' });
+      assert.equal((await verify(await signWith(), publish(new Map(), k1)))[0]!.result, 'pass');
+
+      // The key file replaced in place: the directory does not change, the cached key signs.
+      const { privateKey } = generateKeyPairSync('ed25519');
+      await writeFile(k1.file, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      await utimes(domainDir, past, past);
+      const k2 = { ...k1, publicKey: publicKeyValue(privateKey) };
+      assert.equal((await verify(await signWith(), publish(new Map(), k1)))[0]!.result, 'pass');
+
+      // The directory's mtime moves (as generate, retire and remove make it): reloaded.
+      await utimes(domainDir, past + 60, past + 60);
+      const fresh = await signWith();
+      assert.equal((await verify(fresh, publish(new Map(), k2)))[0]!.result, 'pass');
+      assert.notEqual((await verify(fresh, publish(new Map(), k1)))[0]!.result, 'pass');
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
   });
 
   test('default selectors: lb<yyyymm>-<algorithm>, a letter added when taken', async () => {
