@@ -16,6 +16,7 @@ import { type Listener, startListener } from './net/listener.js';
 import { MemoryBudget } from './net/memory-budget.js';
 import { TlsProvider, tlsOptionsOf } from './net/tls.js';
 import { pop3Protocol } from './pop3/index.js';
+import { type QueueInternals, startQueueWorker } from './queue/index.js';
 import { smtpProtocol } from './smtp/index.js';
 import { openStore } from './store/open.js';
 import type { MailStore } from './store/types.js';
@@ -83,7 +84,16 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(cfg: Config, log: Logger): Promise<RunningServer> {
+/** Test hooks: what a test replaces of the outside world. */
+export interface ServerInternals {
+  queue?: QueueInternals;
+}
+
+export async function startServer(
+  cfg: Config,
+  log: Logger,
+  internals: ServerInternals = {},
+): Promise<RunningServer> {
   const tls = TlsProvider.load(tlsOptionsOf(cfg.tlsFiles));
   const store = await openStore(cfg, {
     onListenerError: (err) => log.error({ err }, 'change listener failed'),
@@ -172,6 +182,10 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
   } catch (err) {
     await stopAll(0);
     throw err;
+  }
+  if (cfg.queue.deliver) {
+    const queue = startQueueWorker(cfg, store, log, internals.queue);
+    closers.push((d) => queue.stop(d));
   }
   log.info({ listeners }, 'letterbox started');
   return {

@@ -105,6 +105,28 @@ const queueRoutingKeys = {
   mta_sts: z.boolean().default(true),
 };
 
+/** The `[queue]` keys of the queue worker (src/queue/worker.ts, schedule.ts). */
+const queueWorkerKeys = {
+  /** Run the worker in this process (false: mail waits in the queue, e.g. a read-only node). */
+  deliver: z.boolean().default(true),
+  /** Messages attempted at once, all destinations together. */
+  concurrency: z.number().int().min(1).max(1000).default(50),
+  /** Attempts at once to one destination domain. */
+  per_destination: z.number().int().min(1).max(1000).default(10),
+  /**
+   * Minutes to wait after the 1st, 2nd, ... failed attempt; the last repeats (RFC 5321
+   * §4.5.4.1: at least 30 minutes once the first tries failed).
+   */
+  retry_minutes: z
+    .array(z.number().positive())
+    .min(1)
+    .default([5, 10, 20, 40, 60, 120, 240]),
+  /** Give up (bounce with 4.4.7) after this many hours (RFC 5321 §4.5.4.1: 4-5 days). */
+  max_age_hours: z.number().positive().default(120),
+  /** Tell the sender after this many hours that the message is still waiting (NOTIFY=DELAY). */
+  delay_notice_hours: z.number().positive().default(4),
+};
+
 export const configSchema = z.strictObject({
   /** The name this server gives itself in greetings, Received headers and the certificate. */
   hostname: z.string().min(1).default('localhost'),
@@ -258,6 +280,7 @@ export const configSchema = z.strictObject({
   queue: z
     .strictObject({
       ...queueRoutingKeys,
+      ...queueWorkerKeys,
     })
     .prefault({}),
 });

@@ -103,6 +103,12 @@ allow_plaintext = false
 [queue]
 port = 25                         # port of the recipients' MX hosts (RFC 5321)
 mta_sts = true                    # honour MTA-STS policies (RFC 8461): TLS to listed MX only
+deliver = true                    # run the queue worker in this process
+concurrency = 50                  # messages attempted at once
+per_destination = 10              # attempts at once to one recipient domain
+retry_minutes = [5, 10, 20, 40, 60, 120, 240]   # waits after each failed try; last repeats
+max_age_hours = 120               # then bounce (5 days, RFC 5321 §4.5.4.1)
+delay_notice_hours = 4            # tell the sender the message is delayed (NOTIFY=DELAY)
 # Smarthost: send through a provider instead of the MX hosts, for all mail ("*") or a domain.
 # Several hosts are tried in order. tls: starttls (required, certificate verified) | implicit
 # (TLS from the first byte, port 465) | opportunistic. auth_file holds "user:password".

@@ -410,6 +410,8 @@ export interface MailStore {
   retryOutbound(id: number | 'all'): Promise<number>;
   /** Removes an item without any notice; false when there is no such item. */
   deleteOutbound(id: number): Promise<boolean>;
+  /** Calls `listener` after each enqueue has committed (the worker looks at once). */
+  onOutboundQueued(listener: () => void): () => void;
   /** Ends every lease (the one worker of this store starts: leases of a dead process). */
   resetOutboundLeases(): Promise<void>;
   /** When the next unheld item falls due (null: the queue is empty or all held). */

@@ -23,6 +23,8 @@ export interface TestServer {
   port(name: ListenerName): number;
   /** Adds example.test (if needed) and an account with this password. */
   addUser(address: string, password: string): Promise<number>;
+  /** Stops the server and starts it again on the same directory and config (new ports). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,6 +36,8 @@ export interface TestServerOptions {
   /** Extra TOML appended to the config (sections must not repeat the generated ones). */
   extraToml?: string;
   allowPlaintext?: boolean;
+  /** Default "localhost". */
+  hostname?: string;
 }
 
 export async function startTestServer(opts: TestServerOptions): Promise<TestServer> {
@@ -44,18 +48,20 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
     (n) =>
       `[listeners.${n}]\nenabled = ${opts.listeners.includes(n)}\naddress = "127.0.0.1"\nport = 0\n`,
   ).join('\n');
-  const toml = `hostname = "localhost"
+  const toml = `hostname = "${opts.hostname ?? 'localhost'}"
 [log]
 level = "silent"
 [auth]
 allow_plaintext = ${opts.allowPlaintext === true}
 ${listeners}
-${opts.extraToml ?? ''}`;
+${opts.extraToml ?? ''}
+${/^\[queue\]/m.test(opts.extraToml ?? '') ? '' : '[queue]\ndeliver = false\n'}`;
   const cfg = parseConfig(toml, join(dir, 'letterbox.toml'));
-  const server = await startServer(cfg, silentLogger());
-  const store = server.ctx.store;
+  let server = await startServer(cfg, silentLogger());
   return {
-    server,
+    get server() {
+      return server;
+    },
     dir,
     port(name) {
       const l = server.listeners.find((x) => x.name === name);
@@ -64,12 +70,17 @@ ${opts.extraToml ?? ''}`;
     },
     async addUser(address, password) {
       const domain = address.slice(address.indexOf('@') + 1);
+      const store = server.ctx.store;
       if (!(await store.isLocalDomain(domain))) await store.addDomain(domain);
       const a = await store.createAccount({
         address,
         passwordHash: await hashPassword(password, TEST_SCRYPT_PARAMS),
       });
       return a.id;
+    },
+    async restart() {
+      await server.stop();
+      server = await startServer(cfg, silentLogger());
     },
     async stop() {
       await server.stop();

@@ -170,6 +170,15 @@ export async function runTransaction(
     message = down.message;
     eightBit = false;
   }
+  // The exact bytes that go out, so a DKIM signature made here survives (types.ts finalize).
+  if (req.finalize) {
+    try {
+      message = await req.finalize(message);
+    } catch (err) {
+      decideLocal(open(), 'deferred', `4.7.0 the message could not be signed: ${String(err)}`);
+      return result();
+    }
+  }
   // RFC 1870 §6.1: with the server's fixed maximum known, do not send what exceeds it.
   const sizeLimit = ext.has('SIZE') ? Number.parseInt(ext.get('SIZE') ?? '', 10) : 0;
   if (Number.isSafeInteger(sizeLimit) && sizeLimit > 0 && message.length > sizeLimit) {
@@ -234,17 +243,32 @@ export async function runTransaction(
       if (mailOk && !positive(r)) decideReply([active[i]], r, 'RCPT TO');
     };
     let dataReply: SmtpReply | null = null;
+    /** The reply to a BDAT LAST sent in the same write as MAIL and RCPT. */
+    let pipelinedEnd: SmtpReply | null = null;
     if (ext.has('PIPELINING')) {
       // RFC 2920 §3.1: MAIL, the RCPTs and DATA go in one write; the replies come in order.
+      // RFC 3030 §4.2: BDAT may be pipelined too; a message that fits one chunk goes along
+      // (a server that refused every RCPT still reads the chunk, and refuses it: §2).
       const lines = [`${mail}\r\n`, ...active.map((s) => rcptLine(s.rcpt))];
       if (!chunking) lines.push('DATA\r\n');
-      await t.write(lines.join(''), to.command, lines.length);
+      const oneChunk = chunking && message.length <= BDAT_CHUNK;
+      const head = Buffer.from(lines.join(''), 'utf8');
+      await t.write(
+        oneChunk
+          ? Buffer.concat([head, Buffer.from(`BDAT ${message.length} LAST\r\n`), message])
+          : head,
+        oneChunk ? to.dataBlock : to.command,
+        lines.length + (oneChunk ? 1 : 0),
+      );
       onMail(await t.read(to.command, 'MAIL FROM'));
       phase = 'RCPT TO';
       for (let i = 0; i < active.length; i++) onRcpt(i, await t.read(to.command, 'RCPT TO'));
       if (!chunking) {
         phase = 'DATA';
         dataReply = await t.read(to.dataInit, 'DATA');
+      } else if (oneChunk) {
+        phase = 'BDAT';
+        pipelinedEnd = await t.read(to.dataEnd, 'BDAT');
       }
     } else {
       await t.write(`${mail}\r\n`, to.command);
@@ -277,7 +301,9 @@ export async function runTransaction(
       return result();
     }
     let final: SmtpReply;
-    if (!chunking) {
+    if (pipelinedEnd !== null) {
+      final = pipelinedEnd;
+    } else if (!chunking) {
       if (dataReply === null || dataReply.code !== 354) {
         if (dataReply !== null) decideReply(accepted, dataReply, 'DATA');
         else decideLocal(accepted, 'deferred', `4.4.2 ${ctx.where}: no reply to DATA`);

@@ -56,6 +56,7 @@ export class SqliteStore implements MailStore {
   private readonly mailboxes: SqliteMailboxes;
   private readonly messages: SqliteMessages;
   private readonly queue: SqliteQueue;
+  private readonly queuedListeners = new Set<() => void>();
   private readonly bus: ChangeBus;
   private closed = false;
 
@@ -305,7 +306,13 @@ export class SqliteStore implements MailStore {
   // Outbound queue
 
   async enqueueOutbound(message: NewOutbound): Promise<number> {
-    return this.durable(await this.queue.enqueue(message));
+    const id = await this.durable(await this.queue.enqueue(message));
+    for (const l of this.queuedListeners) l();
+    return id;
+  }
+  onOutboundQueued(listener: () => void): () => void {
+    this.queuedListeners.add(listener);
+    return () => this.queuedListeners.delete(listener);
   }
   async listOutbound(): Promise<OutboundItem[]> {
     return this.queue.list();

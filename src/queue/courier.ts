@@ -1,0 +1,170 @@
+// The courier: carries one message to a route's hosts with the SMTP client. Hosts are tried
+// in order (RFC 5321 §5.1: the next MX when one cannot be reached or refuses the session);
+// sessions are kept open a few seconds after a message and reused for the next message to
+// the same host (Postfix's connection cache does the same).
+import type { Logger } from '../log.js';
+import {
+  type ClientOptions,
+  connectSmtp,
+  type SmtpClientConnection,
+  SmtpClientError,
+} from '../smtp/client/connection.js';
+import type { Route, RouteHost, SendRequest, SendResult } from './types.js';
+import type { Courier } from './worker.js';
+
+export interface CourierOptions {
+  client: ClientOptions;
+  /** How long an idle session is kept for reuse. */
+  idleMs?: number;
+  /** Idle sessions kept per host. */
+  maxIdlePerHost?: number;
+  log: Logger;
+}
+
+interface Idle {
+  conn: SmtpClientConnection;
+  timer: NodeJS.Timeout;
+}
+
+export class SmtpCourier implements Courier {
+  private readonly idle = new Map<string, Idle[]>();
+  private readonly idleMs: number;
+  private readonly maxIdle: number;
+  private closed = false;
+
+  constructor(private readonly opts: CourierOptions) {
+    this.idleMs = opts.idleMs ?? 5000;
+    this.maxIdle = opts.maxIdlePerHost ?? 10;
+  }
+
+  async send(route: Extract<Route, { kind: 'hosts' }>, req: SendRequest): Promise<SendResult> {
+    const started = Date.now();
+    let last: SmtpClientError | null = null;
+    for (const host of route.hosts) {
+      const key = keyOf(host);
+      const reused = this.takeIdle(key);
+      if (reused) {
+        const r = await reused.send(req);
+        // A cached session the remote had closed meanwhile: nothing was decided, go fresh.
+        if (!r.recipients.every((o) => o.status === 'deferred' && o.reply === null)) {
+          this.keep(key, reused);
+          return r;
+        }
+        reused.close();
+      }
+      let conn: SmtpClientConnection;
+      try {
+        conn = await this.connect(host, route);
+      } catch (err) {
+        if (!(err instanceof SmtpClientError)) throw err;
+        this.opts.log.info(
+          { host: host.name, ip: err.info?.ip, kind: err.kind },
+          `smtp client: ${err.message}`,
+        );
+        last = err;
+        continue;
+      }
+      const r = await conn.send(req);
+      this.keep(key, conn);
+      return r;
+    }
+    // No host took the session: every recipient waits for the next attempt.
+    const reason = last ? `${last.message}` : 'no host to try';
+    return {
+      recipients: req.recipients.map((r) => ({
+        address: r.address,
+        status: 'deferred',
+        reply: last?.reply ?? null,
+        diagnostic: `${enhancedOf(last)} ${reason}`,
+      })),
+      info: {
+        host: last?.info?.host ?? route.hosts[0]?.name ?? '',
+        ip: last?.info?.ip ?? null,
+        port: last?.info?.port ?? 0,
+        tls: last?.info?.tls ?? null,
+        durationMs: Date.now() - started,
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.idle.values()].flat();
+    this.idle.clear();
+    await Promise.all(
+      all.map((i) => {
+        clearTimeout(i.timer);
+        return i.conn.quit().catch(() => {});
+      }),
+    );
+  }
+
+  private async connect(host: RouteHost, route: Extract<Route, { kind: 'hosts' }>) {
+    const client = { ...this.opts.client, log: this.opts.log };
+    try {
+      return await connectSmtp(host, client);
+    } catch (err) {
+      // RFC 3207 §4.1 / RFC 7435: a failed opportunistic handshake is retried in clear, unless
+      // a policy asked for TLS (then the host's tls is 'required' and no retry is offered).
+      if (err instanceof SmtpClientError && err.retryInClear && route.mtaSts !== 'enforce') {
+        return connectSmtp(host, { ...client, noStartTls: true });
+      }
+      throw err;
+    }
+  }
+
+  private takeIdle(key: string): SmtpClientConnection | null {
+    const list = this.idle.get(key);
+    while (list && list.length > 0) {
+      const i = list.pop()!;
+      clearTimeout(i.timer);
+      if (i.conn.usable) return i.conn;
+      i.conn.close();
+    }
+    return null;
+  }
+
+  private keep(key: string, conn: SmtpClientConnection): void {
+    const list = this.idle.get(key) ?? [];
+    if (this.closed || !conn.usable || list.length >= this.maxIdle) {
+      void conn.quit().catch(() => {});
+      return;
+    }
+    const entry: Idle = {
+      conn,
+      timer: setTimeout(() => {
+        const l = this.idle.get(key);
+        const at = l?.indexOf(entry) ?? -1;
+        if (l && at >= 0) l.splice(at, 1);
+        if (l && l.length === 0) this.idle.delete(key);
+        void conn.quit().catch(() => {});
+      }, this.idleMs),
+    };
+    entry.timer.unref();
+    list.push(entry);
+    this.idle.set(key, list);
+  }
+}
+
+function keyOf(h: RouteHost): string {
+  return `${h.name}|${h.port}|${h.tls}|${h.auth?.user ?? ''}`;
+}
+
+/** RFC 3463 code for a session that could not be had. */
+function enhancedOf(err: SmtpClientError | null): string {
+  if (err?.reply?.enhanced)
+    return err.reply.enhanced.startsWith('5') ? '4.4.0' : err.reply.enhanced;
+  switch (err?.kind) {
+    case 'connect':
+    case 'timeout':
+    case 'closed':
+      return '4.4.1';
+    case 'tls':
+    case 'tls-required':
+      return '4.7.5';
+    case 'auth':
+      return '4.7.0';
+    default:
+      return '4.4.0';
+  }
+}

@@ -1,0 +1,91 @@
+// The outbound queue in a running server: the worker with its real parts (routing from the
+// config, the SMTP client, DKIM keys under data_dir) and the way its DSNs come back in.
+import type { Config } from '../config/schema.js';
+import { deliverLocal, returnPathField } from '../delivery/local.js';
+import type { Logger } from '../log.js';
+import { readOriginator } from '../smtp/originator.js';
+import type { MailStore } from '../store/types.js';
+import { SmtpCourier } from './courier.js';
+import { dkimSign } from './dkim.js';
+import { routerFromConfig } from './routing.js';
+import { QueueWorker } from './worker.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+export interface QueueInternals {
+  /** MTA-STS over another port / CA (tests). */
+  mtaSts?: { httpsPort?: number; ca?: string | string[] };
+  /** Certificate authorities the SMTP client trusts instead of the system's (tests). */
+  ca?: string | string[];
+}
+
+export interface RunningQueue {
+  /** Stops claiming and waits up to `deadlineMs` for the attempts under way. */
+  stop(deadlineMs: number): Promise<void>;
+}
+
+export function startQueueWorker(
+  cfg: Config,
+  store: MailStore,
+  log: Logger,
+  internals: QueueInternals = {},
+): RunningQueue {
+  const qlog = log.child({ component: 'queue' });
+  const q = cfg.queue;
+  const worker = new QueueWorker(
+    {
+      store,
+      log: qlog,
+      hostname: cfg.hostname,
+      route: routerFromConfig(cfg, qlog, internals.mtaSts),
+      courier: new SmtpCourier({
+        client: { helo: cfg.hostname, ...(internals.ca ? { ca: internals.ca } : {}) },
+        log: qlog,
+      }),
+      // RFC 6376: signed with the key of the From domain (the domain DMARC aligns with);
+      // mail whose From is not ours (forwarded) keeps its own signatures and gets none.
+      sign: async (message) => {
+        const who = readOriginator(message);
+        const from = who.ok ? who.from[0] : undefined;
+        const domain = from?.slice(from.lastIndexOf('@') + 1);
+        return domain ? dkimSign(message, { dataDir: cfg.dataDir, domain }) : message;
+      },
+      submitDsn: async (to, dsn) => {
+        const r = await store.resolveRecipient(to);
+        if (r && r.accounts.length > 0) {
+          await deliverLocal(store, {
+            raw: Buffer.concat([Buffer.from(returnPathField('')), dsn]),
+            accounts: r.accounts,
+          });
+        }
+        const remote = r ? r.remote : [to];
+        if (remote.length > 0) {
+          // RFC 3461 §6.2: a DSN is sent with the null reverse-path.
+          await store.enqueueOutbound({
+            sender: '',
+            recipients: remote.map((address) => ({ address })),
+            raw: dsn,
+          });
+        }
+      },
+    },
+    {
+      concurrency: q.concurrency,
+      perDestination: q.per_destination,
+      retry: {
+        schedule: q.retry_minutes.map((m) => m * MINUTE),
+        maxAgeMs: q.max_age_hours * HOUR,
+        delayNoticeMs: q.delay_notice_hours * HOUR,
+      },
+    },
+  );
+  const unsubscribe = store.onOutboundQueued(() => worker.wake());
+  worker.start();
+  return {
+    stop: async (deadlineMs) => {
+      unsubscribe();
+      await worker.stop(deadlineMs);
+    },
+  };
+}
