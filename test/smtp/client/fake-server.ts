@@ -30,7 +30,7 @@ export interface FakeOptions {
    * Return undefined for the default.
    */
   answer?: (cmd: string, s: FakeSession) => Answer | undefined;
-  /** Hold the replies from MAIL on until the client sent DATA: only a pipelining client gets that far. */
+  /** Hold the replies from MAIL on until DATA or BDAT: only a pipelining client gets that far. */
   holdRepliesUntilData?: boolean;
   /** Answer STARTTLS with 220, then the ClientHello with garbage (a failed handshake). */
   brokenTls?: boolean;
@@ -242,7 +242,7 @@ async function run(socket: net.Socket, s: FakeSession, opts: FakeOptions): Promi
     const verb = line.split(' ')[0].toUpperCase();
     if (verb === 'MAIL' && opts.holdRepliesUntilData) holding = true;
     const c = custom(line);
-    if (verb === 'DATA' && holding) {
+    if ((verb === 'DATA' || verb === 'BDAT') && holding) {
       holding = false;
       for (const h of held.splice(0)) stream.write(h);
     }

@@ -184,6 +184,26 @@ describe('SMTP client: extensions', () => {
     await c.quit();
   });
 
+  test('PIPELINING and CHUNKING: MAIL, the RCPTs and BDAT LAST in one write', async () => {
+    const f = await fake({ extensions: ['PIPELINING', 'CHUNKING'], holdRepliesUntilData: true });
+    const c = await connectTo(f);
+    const m = msg('small\n.\n');
+    const r = await c.send(request(m, ['a@example.test', 'b@example.test']));
+    assert.deepEqual(
+      r.recipients.map((o) => o.status),
+      ['delivered', 'delivered'],
+    );
+    const s = f.sessions[0];
+    assert.deepEqual(s.pipelined, [
+      'MAIL FROM:<sender@client.test>',
+      'RCPT TO:<a@example.test>',
+      'RCPT TO:<b@example.test>',
+      `BDAT ${m.length} LAST`,
+    ]);
+    assert.ok(s.messages[0].equals(m));
+    await c.quit();
+  });
+
   test('DSN offered: NOTIFY and ORCPT per RCPT, RET and ENVID on MAIL (RFC 3461)', async () => {
     const f = await fake({ extensions: ['DSN'] });
     const c = await connectTo(f);
@@ -291,6 +311,24 @@ describe('SMTP client: refusals', () => {
     const cmds = f.sessions[0].commands;
     assert.equal(cmds.filter((l) => l === 'RSET').length, 1);
     assert.ok(cmds.indexOf('RSET') < cmds.lastIndexOf('MAIL FROM:<sender@client.test>'));
+    await c.quit();
+  });
+
+  test('every RCPT refused, BDAT pipelined: the chunk is refused too, RCPT replies kept', async () => {
+    const f = await fake({
+      extensions: ['PIPELINING', 'CHUNKING'],
+      answer: (cmd) =>
+        cmd.startsWith('RCPT')
+          ? '550 5.1.1 no'
+          : cmd === '<end of data>'
+            ? '554 5.5.1 no valid recipients'
+            : undefined,
+    });
+    const c = await connectTo(f);
+    const r = await c.send(request(msg('hi\n')));
+    assert.equal(r.recipients[0].status, 'failed');
+    assert.match(r.recipients[0].diagnostic, /550 5\.1\.1 no \(in reply to RCPT TO\)/);
+    assert.equal(c.usable, true);
     await c.quit();
   });
 
