@@ -1,40 +1,9 @@
-// Header surgery at delivery, on bytes: find the header block, drop fields, prepend fields.
+// Header surgery at delivery, on bytes: drop fields, add fields. The header is read by the one
+// scanner (mime/header-scan.ts), CRLF only: the longest header any reader may take, so a
+// forged field cannot hide from these checks behind a bare LF.
+
 import { stripComments } from '../mime/comments.js';
-
-/** Offset where the body starts (after the blank line), or raw.length if there is none. */
-export function headerEnd(raw: Buffer): number {
-  if (raw.subarray(0, 2).equals(Buffer.from('\r\n'))) return 2;
-  const i = raw.indexOf('\r\n\r\n');
-  return i < 0 ? raw.length : i + 4;
-}
-
-interface FieldSpan {
-  name: string;
-  start: number;
-  end: number;
-}
-
-/** The fields of the header block with their byte spans (folded lines included). */
-export function fieldSpans(raw: Buffer): FieldSpan[] {
-  const end = headerEnd(raw);
-  const spans: FieldSpan[] = [];
-  let pos = 0;
-  while (pos < end) {
-    let nl = raw.indexOf('\n', pos);
-    if (nl < 0 || nl >= end) nl = end - 1;
-    const line = raw.subarray(pos, nl + 1);
-    const first = line[0];
-    if ((first === 0x20 || first === 0x09) && spans.length > 0) {
-      spans[spans.length - 1]!.end = nl + 1;
-    } else {
-      const colon = line.indexOf(':');
-      const name = colon > 0 ? line.subarray(0, colon).toString('latin1').trim().toLowerCase() : '';
-      spans.push({ name, start: pos, end: nl + 1 });
-    }
-    pos = nl + 1;
-  }
-  return spans;
-}
+import { fieldNameIs, forEachField, hasHeaderField, headerBounds } from '../mime/header-scan.js';
 
 /**
  * RFC 8601 §5: an MTA must remove Authentication-Results fields that claim to come from its
@@ -42,29 +11,42 @@ export function fieldSpans(raw: Buffer): FieldSpan[] {
  */
 export function stripForgedAuthResults(raw: Buffer, hostname: string): Buffer {
   const host = hostname.toLowerCase();
-  const drop = fieldSpans(raw).filter((f) => {
-    if (f.name !== 'authentication-results') return false;
-    const field = raw
-      .subarray(f.start, f.end)
-      .toString('latin1')
-      .replace(/^[^:]*:/, '');
+  const drop: Array<[number, number]> = [];
+  const { fieldsEnd } = headerBounds(raw, 0, raw.length, true);
+  forEachField(raw, 0, fieldsEnd, (start, colon, _valueEnd, end) => {
+    if (!fieldNameIs(raw, start, colon, 'authentication-results')) return;
+    const field = raw.toString('latin1', colon + 1, end);
     // Comments stripped in linear time (the regex /\([^)]*\)/g is quadratic on "((((...").
     const value = stripComments(field, ' ').trim().toLowerCase();
     const authservId = value.split(/[\s;]/)[0];
-    return authservId === host;
+    if (authservId === host) drop.push([start, end]);
   });
   if (drop.length === 0) return raw;
   const parts: Buffer[] = [];
   let pos = 0;
-  for (const f of drop) {
-    parts.push(raw.subarray(pos, f.start));
-    pos = f.end;
+  for (const [start, end] of drop) {
+    parts.push(raw.subarray(pos, start));
+    pos = end;
   }
   parts.push(raw.subarray(pos));
   return Buffer.concat(parts);
 }
 
 export function hasField(raw: Buffer, name: string): boolean {
-  const n = name.toLowerCase();
-  return fieldSpans(raw).some((f) => f.name === n);
+  return hasHeaderField(raw, name.toLowerCase());
+}
+
+/**
+ * `fields` (CRLF-terminated) added at the end of the header block, where a reader expects
+ * them after the trace fields. A header whose last line has no line break gets one first.
+ */
+export function appendFields(raw: Buffer, fields: string): Buffer {
+  if (fields === '') return raw;
+  const { fieldsEnd } = headerBounds(raw, 0, raw.length, true);
+  const open = fieldsEnd > 0 && raw[fieldsEnd - 1] !== 0x0a;
+  return Buffer.concat([
+    raw.subarray(0, fieldsEnd),
+    Buffer.from(open ? `\r\n${fields}` : fields),
+    raw.subarray(fieldsEnd),
+  ]);
 }

@@ -2,6 +2,7 @@
 // Authentication-Results header (RFC 8601). The whole check has a deadline: when DNS is slow
 // or absent, every result becomes temperror (or none) and the mail is still delivered.
 import { authenticate } from 'mailauth';
+import { hasHeaderField, headerBounds } from '../mime/header-scan.js';
 import type { ResolveFn } from './dns.js';
 
 export interface InboundAuthInput {
@@ -34,15 +35,8 @@ interface MailauthResult {
   dmarc?: { status?: { result?: string }; policy?: string; p?: string } | false;
 }
 
-/** The header block as text, and where the body starts (-1: no empty line). */
-function headerBlock(raw: Buffer): { text: string; bodyStart: number } {
-  const end = raw.indexOf('\r\n\r\n');
-  const text = raw.subarray(0, end < 0 ? raw.length : end).toString('latin1');
-  return { text, bodyStart: end < 0 ? -1 : end + 4 };
-}
-
 function hasDkimSignature(raw: Buffer): boolean {
-  return /(^|\n)dkim-signature:/i.test(headerBlock(raw).text);
+  return hasHeaderField(raw, 'dkim-signature');
 }
 
 /**
@@ -53,9 +47,10 @@ function hasDkimSignature(raw: Buffer): boolean {
  * library's parser (most of the CPU of a 1 MB delivery).
  */
 export function authInput(raw: Buffer): Buffer {
-  const { text, bodyStart } = headerBlock(raw);
-  if (bodyStart < 0) return raw;
-  if (/(^|\n)(dkim-signature|arc-message-signature|arc-seal):/i.test(text)) return raw;
+  // Read CRLF only (mime/header-scan.ts): never shorter than the header mailauth reads.
+  const { bodyStart } = headerBounds(raw, 0, raw.length, true);
+  if (bodyStart >= raw.length) return raw;
+  if (hasHeaderField(raw, 'dkim-signature', 'arc-message-signature', 'arc-seal')) return raw;
   return raw.subarray(0, bodyStart);
 }
 

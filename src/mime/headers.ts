@@ -1,6 +1,7 @@
 // Header block parsing (RFC 5322 §2.2). Works on bytes: the raw field is kept as a slice of
 // the message so that IMAP BODY[HEADER.FIELDS] can return it byte for byte.
 import { decodeUtf8OrLatin1, isAscii } from './charset.js';
+import { forEachField, headerBounds } from './header-scan.js';
 
 export interface HeaderField {
   /** Field name as written (trailing whitespace before the colon removed). */
@@ -13,62 +14,26 @@ export interface HeaderField {
   value: string;
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-const SP = 0x20;
-const TAB = 0x09;
-const COLON = 0x3a;
-
 /**
- * Splits a header block into fields, in order. Tolerant of real-world damage:
- * LF-only line endings, lines without a colon (skipped, and they end the field before them),
- * continuation lines with no field to continue (skipped), fields with an empty body.
+ * Splits a header block into fields, in order, up to its first empty line. Tolerant of
+ * real-world damage: LF-only line endings, lines without a colon (skipped, and they end the
+ * field before them), continuation lines with no field to continue (skipped), fields with an
+ * empty body.
  */
 export function parseHeaders(block: Buffer): HeaderField[] {
+  return parseHeaderFields(block, 0, headerBounds(block).fieldsEnd);
+}
+
+/** The fields of raw[start, end), a range that holds no empty line (from headerBounds). */
+export function parseHeaderFields(raw: Buffer, start: number, end: number): HeaderField[] {
   const fields: HeaderField[] = [];
-  let fieldStart = -1;
-  let fieldEnd = -1; // end of the field's last line, without its line break
-  let colonAt = -1;
-  let nextColon = -1;
-  let pos = 0;
-  const len = block.length;
-  const flush = () => {
-    if (fieldStart >= 0) {
-      const f = makeField(block, fieldStart, fieldEnd, colonAt);
-      if (f) fields.push(f);
-    }
-    fieldStart = -1;
-  };
-  while (pos < len) {
-    let nl = block.indexOf(LF, pos);
-    if (nl < 0) nl = len;
-    const lineEnd = nl > pos && block[nl - 1] === CR ? nl - 1 : nl;
-    const first = block[pos];
-    if (lineEnd === pos) {
-      // An empty line ends the header block; callers pass only the block, so stop here.
-      flush();
-      break;
-    }
-    if (first === SP || first === TAB) {
-      // RFC 5322 §2.2.3: a line starting with WSP continues the field before it.
-      if (fieldStart >= 0) fieldEnd = lineEnd;
-    } else {
-      flush();
-      // The next colon is searched once and reused, so lines without one stay linear.
-      if (nextColon < pos) {
-        nextColon = block.indexOf(COLON, pos);
-        if (nextColon < 0) nextColon = len;
-      }
-      if (nextColon > pos && nextColon < lineEnd) {
-        fieldStart = pos;
-        fieldEnd = lineEnd;
-        colonAt = nextColon;
-      }
-      // else: garbage line without a colon (or starting with one) is skipped.
-    }
-    pos = nl + 1;
-  }
-  flush();
+  forEachField(raw, start, end, (s, colon, valueEnd) => {
+    // A line without a colon, or starting with one, is no field; nor is a continuation line
+    // with no field before it.
+    if (colon <= s || raw[s] === 0x20 || raw[s] === 0x09) return;
+    const f = makeField(raw, s, valueEnd, colon);
+    if (f) fields.push(f);
+  });
   return fields;
 }
 

@@ -2,7 +2,8 @@
 // message. Runs once at delivery; attachments are never decoded here, only located.
 import { stripComments } from './comments.js';
 import { buildEnvelope, buildSearchFields } from './envelope.js';
-import { type HeaderField, headerValue, parseHeaders } from './headers.js';
+import { headerBounds } from './header-scan.js';
+import { type HeaderField, headerValue, parseHeaderFields } from './headers.js';
 import { parseParamValue } from './params.js';
 import { extractText } from './text.js';
 import type { Disposition, ParsedMessage, PartNode } from './types.js';
@@ -21,22 +22,6 @@ const TOKEN = /^[a-z0-9!#$%&'*+\-.^_`{|}~]+$/;
 interface Ctx {
   raw: Buffer;
   parts: number;
-}
-
-/**
- * Finds the blank line that ends a header block in [start, end). Returns the end of the
- * header fields and the start of the body. With no blank line the whole range is header.
- */
-function findHeaderEnd(raw: Buffer, start: number, end: number): [number, number] {
-  // An empty header: the part starts with the blank line itself.
-  if (raw[start] === LF) return [start, start + 1];
-  if (raw[start] === CR && raw[start + 1] === LF && start + 1 < end) return [start, start + 2];
-  const view = raw.subarray(start, end);
-  const lf = view.indexOf('\n\n');
-  const crlf = view.subarray(0, lf < 0 ? view.length : lf).indexOf('\n\r\n');
-  if (crlf >= 0) return [start + crlf + 1, start + crlf + 3];
-  if (lf >= 0) return [start + lf + 1, start + lf + 2];
-  return [end, end];
 }
 
 function countLines(raw: Buffer, start: number, end: number): number {
@@ -145,8 +130,8 @@ function parsePart(
 ): { node: PartNode; fields: HeaderField[] } {
   ctx.parts++;
   const { raw } = ctx;
-  const [fieldsEnd, bodyStart] = findHeaderEnd(raw, start, end);
-  const fields = parseHeaders(raw.subarray(start, fieldsEnd));
+  const { fieldsEnd, bodyStart } = headerBounds(raw, start, end);
+  const fields = parseHeaderFields(raw, start, fieldsEnd);
   const [type, subtype, params] = contentType(fields, inDigest);
   const cte = stripComments(headerValue(fields, 'content-transfer-encoding') ?? '').trim();
   const encoding = cte === '' ? '7BIT' : cte.toUpperCase();

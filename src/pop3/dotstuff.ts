@@ -1,6 +1,7 @@
 // The body of a RETR or TOP response (RFC 1939 §3): the exact stored bytes, with every line
 // that starts with "." given one more ".", ending in CRLF, then the ".\r\n" terminator.
 // Output comes as slices of the input (no copy of a large message), at most `maxPiece` each.
+import { headerBounds } from '../mime/header-scan.js';
 
 const LF = 0x0a;
 const DOT = 0x2e;
@@ -35,23 +36,13 @@ function* pieces(data: Buffer, from: number, to: number, maxPiece: number): Gene
  * body. A message with no blank line is all header, and is returned whole.
  */
 export function topOf(data: Buffer, lines: number): Buffer {
-  const bodyStart = headerEnd(data);
-  if (bodyStart < 0) return data;
+  // The header as the MIME parser reads it, so TOP 0 and IMAP BODY[HEADER] agree.
+  const { bodyStart } = headerBounds(data);
+  if (bodyStart >= data.length) return data;
   let pos = bodyStart;
   for (let k = 0; k < lines && pos < data.length; k++) {
     const lf = data.indexOf(LF, pos);
     pos = lf < 0 ? data.length : lf + 1;
   }
   return data.subarray(0, pos);
-}
-
-/** Offset of the first body byte, after the empty line that ends the header; -1 if none. */
-function headerEnd(data: Buffer): number {
-  if (data[0] === LF) return 1;
-  if (data[0] === 0x0d && data[1] === LF) return 2;
-  const crlf = data.indexOf('\r\n\r\n');
-  const lf = data.indexOf('\n\n');
-  if (crlf < 0) return lf < 0 ? -1 : lf + 2;
-  if (lf >= 0 && lf < crlf) return lf + 2;
-  return crlf + 4;
 }

@@ -1,7 +1,7 @@
 // The end of a transaction: checks on the message, trace headers, then local delivery and the
 // outbound queue. 250 is sent only after the store has committed (fsync included).
 import { createResolver, type ResolveFn } from '../delivery/dns.js';
-import { hasField, headerEnd, stripForgedAuthResults } from '../delivery/headers.js';
+import { appendFields, hasField, stripForgedAuthResults } from '../delivery/headers.js';
 import { verifyInbound } from '../delivery/inbound-auth.js';
 import { deliverLocal, returnPathField } from '../delivery/local.js';
 import { isStoreError } from '../store/errors.js';
@@ -35,11 +35,7 @@ function completeSubmission(raw: Buffer, hostname: string, sender: string | null
   if (sender !== null) add.push(`Sender: <${sender}>\r\n`);
   if (!hasField(raw, 'message-id')) add.push(`Message-ID: ${newMessageId(hostname)}\r\n`);
   if (!hasField(raw, 'date')) add.push(`Date: ${rfc5322Date()}\r\n`);
-  if (add.length === 0) return raw;
-  // Added at the end of the header block, where a reader expects them after the trace fields.
-  const end = headerEnd(raw);
-  const cut = end >= 2 && raw[end - 2] === 0x0d ? end - 2 : end;
-  return Buffer.concat([raw.subarray(0, cut), Buffer.from(add.join('')), raw.subarray(cut)]);
+  return appendFields(raw, add.join(''));
 }
 
 export async function deliverTransaction(

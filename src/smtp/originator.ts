@@ -6,7 +6,7 @@
 // WSP before the colon, and readers accept it), ` From:` on the first line, `FROM:`, and
 // names with stray bytes (`Fr\0om:`) all count as From. Counting too many only refuses a
 // malformed message; counting too few would let a second From past the check.
-import { fieldSpans } from '../delivery/headers.js';
+import { forEachField, headerBounds } from '../mime/header-scan.js';
 import { normalizeAddress } from '../store/names.js';
 import { type HeaderMailbox, parseMailboxList } from './mailbox-list.js';
 
@@ -82,11 +82,14 @@ function readField(
 export function readOriginator(raw: Buffer): Originator {
   const from: Array<{ start: number; end: number }> = [];
   const sender: Array<{ start: number; end: number }> = [];
-  for (const f of fieldSpans(raw)) {
-    const name = looseName(raw, f.start, f.end);
-    if (name === 'from') from.push(f);
-    else if (name === 'sender') sender.push(f);
-  }
+  // The header read CRLF only (mime/header-scan.ts): the longest one a reader may take. The
+  // scanner's own name reading is not used: looseName counts more fields as From.
+  const { fieldsEnd } = headerBounds(raw, 0, raw.length, true);
+  forEachField(raw, 0, fieldsEnd, (start, _colon, _valueEnd, end) => {
+    const name = looseName(raw, start, end);
+    if (name === 'from') from.push({ start, end });
+    else if (name === 'sender') sender.push({ start, end });
+  });
   // RFC 5322 §3.6 (table): From min 1 max 1, Sender max 1. RFC 6409 §8 lets the MSA fix a
   // message; it cannot know which of two From fields the author meant, or whom to name when
   // there is none, so it refuses (§6.3: 554 for syntactic problems in the data).

@@ -157,6 +157,13 @@ describe('multipart', () => {
     }
   });
 
+  test('an empty part before a bare-LF delimiter line stays inside its range', () => {
+    // The part is [49, 49); its header end used to be read from the LF after it (size -1).
+    const raw = Buffer.from('Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\n\n--b--\r\n');
+    const [p] = parseMessage(raw).root.children;
+    assert.deepEqual([p!.headerStart, p!.bodyStart, p!.bodyEnd, p!.size], [49, 49, 49, 0]);
+  });
+
   test('missing closing delimiter ends at the end of the enclosing body', () => {
     const raw = crlf(
       'Content-Type: multipart/mixed; boundary=b',

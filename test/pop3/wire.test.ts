@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { parseMessage } from '../../src/mime/structure.js';
 import { dotStuffed, topOf } from '../../src/pop3/dotstuff.js';
 import { errLine, okLine, parseCommandLine, parseNumber } from '../../src/pop3/wire.js';
 
@@ -126,5 +127,14 @@ describe('topOf', () => {
     assert.equal(topOf(Buffer.from('Subject: x\r\n'), 0).toString(), 'Subject: x\r\n');
     assert.equal(topOf(Buffer.from('\r\nbody\r\nmore'), 1).toString(), '\r\nbody\r\n');
     assert.equal(topOf(Buffer.from('H: v\r\n\r\nb1\r\nb2'), 5).toString(), 'H: v\r\n\r\nb1\r\nb2');
+  });
+  test('the header ends where IMAP BODY[HEADER] ends it (one scanner, mime/header-scan)', () => {
+    // A bare LF, then an empty CRLF line: the old TOP found no end and sent the whole message.
+    for (const m of ['Subject: x\n\r\nline1\r\nline2\r\n', 'A: 1\r\nB: 2\n\nl1\nl2\n']) {
+      const raw = Buffer.from(m, 'latin1');
+      const header = raw.subarray(0, parseMessage(raw).root.headerEnd).toString('latin1');
+      assert.equal(topOf(raw, 0).toString('latin1'), header);
+      assert.ok(topOf(raw, 1).length < raw.length);
+    }
   });
 });
