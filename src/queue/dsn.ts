@@ -4,9 +4,9 @@
 // Pure: bytes in, bytes out; the worker decides when to send one (shouldNotify) and queues it
 // from the null sender (RFC 5321 §6.1, RFC 3461 §6).
 import { randomBytes } from 'node:crypto';
+import { newMessageId, rfc5322Date } from '../delivery/trace.js';
 import { isAscii } from '../mime/charset.js';
 import { parseHeaders } from '../mime/headers.js';
-import { newMessageId, rfc5322Date } from '../smtp/trace.js';
 import type { RemoteReply, SendRecipient } from './types.js';
 
 export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed' | 'expanded';

@@ -2,8 +2,8 @@
 // config, the SMTP client, DKIM keys under data_dir) and the way its DSNs come back in.
 import type { Config } from '../config/schema.js';
 import { deliverLocal, returnPathField } from '../delivery/local.js';
+import { readOriginator } from '../delivery/originator.js';
 import type { Logger } from '../log.js';
-import { readOriginator } from '../smtp/originator.js';
 import type { MailStore } from '../store/types.js';
 import { SmtpCourier } from './courier.js';
 import { dkimSign } from './dkim.js';

@@ -1,8 +1,9 @@
 // DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030): receive the message bytes with the size
 // limit enforced while reading, then hand them to delivery.
+
+import { assemble } from '../delivery/headroom.js';
+import { give } from '../delivery/message-memory.js';
 import { deliverTransaction } from './deliver.js';
-import { assemble } from './headroom.js';
-import { give } from './message-memory.js';
 import type { SmtpSession } from './session.js';
 import type { Transaction } from './state.js';
 import { BdatReader } from './wire/bdat-reader.js';

@@ -2,17 +2,17 @@
 // outbound queue. 250 is sent only after the store has committed (fsync included).
 import { createResolver, type ResolveFn } from '../delivery/dns.js';
 import { appendFields, hasField, stripForgedAuthResults } from '../delivery/headers.js';
+import { prepend } from '../delivery/headroom.js';
 import { verifyInbound } from '../delivery/inbound-auth.js';
 import { deliverLocal, returnPathField } from '../delivery/local.js';
+import { pin } from '../delivery/message-memory.js';
+import { readOriginator } from '../delivery/originator.js';
+import { newMessageId, receivedHeader, rfc5322Date, withProtocol } from '../delivery/trace.js';
 import { isStoreError } from '../store/errors.js';
 import type { Account, OutboundRecipientInput } from '../store/types.js';
 import { ownsAddress } from './envelope.js';
-import { prepend } from './headroom.js';
-import { pin } from './message-memory.js';
-import { readOriginator } from './originator.js';
 import type { SmtpSession } from './session.js';
 import type { Transaction } from './state.js';
-import { newMessageId, receivedHeader, rfc5322Date, withProtocol } from './trace.js';
 import * as R from './wire/replies.js';
 
 const resolvers = new WeakMap<object, ResolveFn>();

@@ -1,9 +1,10 @@
 // MAIL FROM and RCPT TO: who may send, and for whom we accept mail. On the MX, only local
 // domains (never an open relay); on submission, the authenticated account's own addresses
 // as sender and any recipient.
+
+import { isPostmaster, serverPostmaster } from '../delivery/postmaster.js';
 import { normalizeAddress } from '../store/names.js';
 import type { Account, MailStore } from '../store/types.js';
-import { isPostmaster, serverPostmaster } from './postmaster.js';
 import type { SmtpSession } from './session.js';
 import { newTransaction, type Recipient } from './state.js';
 import type { Address, SmtpCommand } from './wire/command.js';

@@ -44,7 +44,9 @@ test('stripForgedAuthResults: ours go, folded ones too; others and the body stay
 
 test('stripForgedAuthResults: a bare LF does not end the header early', () => {
   // A reader that takes only CRLF CRLF as the end sees the forged field as a header field.
-  const raw = Buffer.from('Subject: x\n\nAuthentication-Results: mx.example.org; spf=pass\r\n\r\nb');
+  const raw = Buffer.from(
+    'Subject: x\n\nAuthentication-Results: mx.example.org; spf=pass\r\n\r\nb',
+  );
   assert.equal(s(stripForgedAuthResults(raw, 'mx.example.org')), 'Subject: x\n\n\r\nb');
   assert.equal(hasField(raw, 'AUTHENTICATION-RESULTS'), true);
 });

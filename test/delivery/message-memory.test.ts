@@ -2,7 +2,7 @@
 // never one that was pinned, never one much too big, and never a huge one.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { give, pin, take } from '../../src/smtp/message-memory.js';
+import { give, pin, take } from '../../src/delivery/message-memory.js';
 
 test('memory given back is taken again by a message that fits', () => {
   const a = take(100_000);

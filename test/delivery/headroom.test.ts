@@ -1,7 +1,7 @@
 // assemble + prepend: the trace fields go into room in front of the message, not a new copy.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assemble, prepend } from '../../src/smtp/headroom.js';
+import { assemble, prepend } from '../../src/delivery/headroom.js';
 
 test('a prefix that fits is written in front of the message, sharing its memory', () => {
   const message = assemble([Buffer.from('Subject: a\r\n'), Buffer.from('\r\nbody\r\n')]);

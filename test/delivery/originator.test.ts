@@ -3,8 +3,8 @@
 // refusal, never silently dropped.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseMailboxList } from '../../src/smtp/mailbox-list.js';
-import { MAX_ORIGINATOR_FIELD, readOriginator } from '../../src/smtp/originator.js';
+import { parseMailboxList } from '../../src/delivery/mailbox-list.js';
+import { MAX_ORIGINATOR_FIELD, readOriginator } from '../../src/delivery/originator.js';
 
 /** A message with these header lines (CRLF added) and a short body. */
 const msg = (...lines: string[]) => Buffer.from(`${lines.join('\r\n')}\r\n\r\nBody.\r\n`, 'utf8');
