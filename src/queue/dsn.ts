@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { newMessageId, rfc5322Date } from '../delivery/trace.js';
 import { isAscii } from '../mime/charset.js';
-import { parseHeaders } from '../mime/headers.js';
+import { forEachField, headerBounds } from '../mime/header-scan.js';
 import type { RemoteReply, SendRecipient } from './types.js';
 
 export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed' | 'expanded';
@@ -333,7 +333,7 @@ function describeOriginal(
     if (whole.includes(0) || hasLongLine(whole)) {
       why = 'because the message has lines a mail message may not carry';
     } else {
-      const [fieldsEnd, bodyStart] = headerBlockEnd(whole);
+      const { fieldsEnd, bodyStart } = headerBounds(whole);
       const utf8Header = !isAscii(whole, 0, fieldsEnd);
       const head = [
         'Content-Description: Original message',
@@ -349,30 +349,30 @@ function describeOriginal(
   // The header block only, field by field, at most maxBytes of it: the fields that fit, in
   // order; a field with a line over 998 octets is left out. Only so much of a huge header
   // block is read as could be kept.
-  const [fieldsEnd] = headerBlockEnd(original);
+  const { fieldsEnd } = headerBounds(original);
   const readTo = Math.min(fieldsEnd, maxBytes + 64 * 1024);
-  const block = original.subarray(0, readTo);
   const kept: Buffer[] = [];
   let size = 0;
   let dropped = readTo < fieldsEnd;
   let utf8Header = false;
-  for (const f of parseHeaders(block)) {
-    const end = f.raw.byteOffset - block.byteOffset + f.raw.length;
+  forEachField(original, 0, readTo, (start, colon, valueEnd, end) => {
+    if (colon < 0) return false; // a line without a colon is no field (RFC 5322 §2.2)
     // A field that reaches the cut may go on past it.
-    if (readTo < fieldsEnd && end >= readTo - 1) break;
-    const raw = toCrlf(f.raw);
+    if (readTo < fieldsEnd && end >= readTo) return true;
+    const raw = toCrlf(original.subarray(start, valueEnd));
     if (size + raw.length + 2 > maxBytes) {
       dropped = true;
-      break;
+      return true;
     }
     if (hasLongLine(raw)) {
       dropped = true;
-      continue;
+      return false;
     }
     if (!utf8Header && !isAscii(raw)) utf8Header = true;
     kept.push(raw, Buffer.from('\r\n'));
     size += raw.length + 2;
-  }
+    return false;
+  });
   const head = [
     'Content-Description: Original message header',
     `Content-Type: ${utf8Header ? 'message/global-headers' : 'text/rfc822-headers'}`,
@@ -381,20 +381,6 @@ function describeOriginal(
   const part = Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), ...kept]);
   const some = dropped ? ' (some of its fields were left out for their size)' : '';
   return { part, note: `The original message's header${some} is attached, ${why}.` };
-}
-
-/**
- * [end of the header fields, start of the body]: the first empty line (CRLF or LF), as
- * mime/structure.ts reads it. Without one the whole message is header.
- */
-function headerBlockEnd(raw: Buffer): [number, number] {
-  if (raw[0] === 0x0a) return [0, 1];
-  if (raw[0] === 0x0d && raw[1] === 0x0a) return [0, 2];
-  const lf = raw.indexOf('\n\n');
-  const crlf = raw.subarray(0, lf < 0 ? raw.length : lf).indexOf('\n\r\n');
-  if (crlf >= 0) return [crlf + 1, crlf + 3];
-  if (lf >= 0) return [lf + 1, lf + 2];
-  return [raw.length, raw.length];
 }
 
 /** Each bare CR and bare LF as CRLF; the same Buffer when there is none. */
