@@ -343,7 +343,7 @@ export class SqliteStore implements MailStore {
     return true;
   }
   async resetOutboundLeases(): Promise<void> {
-    await this.durable(this.queue.resetLeases());
+    await this.durable(this.queue.resetLeases(Date.now()));
   }
   async nextOutboundDue(): Promise<Date | null> {
     const due = this.queue.nextDue();
