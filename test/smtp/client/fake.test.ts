@@ -100,6 +100,24 @@ describe('SMTP client: extensions', () => {
     await c.quit();
   });
 
+  test('prepare(): converted once, before signing; send() passes those bytes unchanged', async () => {
+    const f = await fake({ extensions: ['PIPELINING'] });
+    const c = await connectTo(f);
+    const m = msg('Grüße\n', 'Subject: 8bit\nContent-Type: text/plain; charset=utf-8\n');
+    const p = c.prepare(m);
+    assert.ok(p.ok && p.changed);
+    // What a DKIM signer would do: add a header field to the converted bytes.
+    const signed = Buffer.concat([Buffer.from('DKIM-Signature: v=1; b=x\r\n'), p.message]);
+    await c.send(request(signed));
+    assert.ok(f.sessions[0].messages[0].equals(signed));
+    await c.quit();
+    const g = await fake({ extensions: ['8BITMIME'] });
+    const d = await connectTo(g);
+    const same = d.prepare(m);
+    assert.ok(same.ok && !same.changed && same.message === m);
+    await d.quit();
+  });
+
   test('8BITMIME: BODY=8BITMIME and the bytes as they are', async () => {
     const f = await fake({ extensions: ['8BITMIME'] });
     const c = await connectTo(f);
