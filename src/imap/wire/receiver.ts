@@ -203,11 +203,31 @@ export class CommandReceiver {
       this.mode = { m: 'line' };
       return undefined;
     }
+    if (mode.m === 'line' && this.atCommandStart()) {
+      // Empty lines between commands make no event: skip a run of them at once (one step per
+      // line cost a microsecond each, 35-90 ms for a 64 KB read of them).
+      const n = emptyLines(head);
+      if (n > 0) {
+        this.consume(n);
+        return undefined;
+      }
+    }
     const lf = head.indexOf(0x0a);
     const piece = lf < 0 ? head : head.subarray(0, lf);
     this.consume(lf < 0 ? head.length : lf + 1);
     if (mode.m === 'raw') return this.rawPiece(piece, lf >= 0);
     return this.linePiece(piece, lf >= 0);
+  }
+
+  /** Nothing of a command received yet (so an empty line now is no command at all). */
+  private atCommandStart(): boolean {
+    return (
+      this.lineParts.length === 0 &&
+      this.lines.length === 0 &&
+      !this.discarding &&
+      !this.rawWanted &&
+      this.textBytes === 0
+    );
   }
 
   private consume(n: number): void {
@@ -398,6 +418,16 @@ export class CommandReceiver {
     }
     this.inQuote = inQuote;
     this.escaped = escaped;
+  }
+}
+
+/** Bytes of the empty lines (LF or CRLF) at the start of `b`. */
+function emptyLines(b: Buffer): number {
+  let i = 0;
+  for (;;) {
+    if (b[i] === 0x0a) i += 1;
+    else if (b[i] === 0x0d && b[i + 1] === 0x0a) i += 2;
+    else return i;
   }
 }
 
