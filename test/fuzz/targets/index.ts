@@ -4,6 +4,7 @@ import { erase } from '../lib/harness.js';
 import { httpRequests } from './http.js';
 import { IMAP_TARGETS } from './imap.js';
 import { MIME_TARGETS } from './mime.js';
+import { OUTBOUND_TARGETS } from './outbound.js';
 import { POP3_SASL_TARGETS } from './pop3-sasl.js';
 import { SMTP_TARGETS } from './smtp.js';
 
@@ -12,5 +13,6 @@ export const ALL_TARGETS: readonly AnyTarget[] = [
   ...SMTP_TARGETS,
   ...POP3_SASL_TARGETS,
   ...MIME_TARGETS,
+  ...OUTBOUND_TARGETS,
   erase(httpRequests),
 ];

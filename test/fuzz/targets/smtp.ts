@@ -19,7 +19,8 @@ export function checkReply(r: SmtpReply): void {
   const wire = formatReply(r).toString('latin1');
   assert.ok(wire.endsWith('\r\n'), 'reply ends with CRLF');
   for (const line of wire.slice(0, -2).split('\r\n')) {
-    assert.match(line, /^[2-5]\d\d[ -][\t\x20-\x7e]*$/, 'reply line is code + printable text');
+    // RFC 5321 §4.2: Reply-code [ SP textstring ] (a bare code when the text is empty).
+    assert.match(line, /^[2-5]\d\d([ -][\t\x20-\x7e]*)?$/, 'reply line is code + printable text');
     assert.ok(line.length + 2 <= 512, 'RFC 5321 §4.5.3.1.5: reply line at most 512 octets');
   }
 }
