@@ -7,7 +7,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../../log.js';
-import { type DowngradeResult, downgrade8bit, has8bit, header8bit } from '../../queue/eightbit.js';
 import type { AttemptInfo, RouteHost, SendRequest, SendResult } from '../../queue/types.js';
 import type { SmtpReply } from '../wire/reply.js';
 import { toRemoteReply } from '../wire/reply-parser.js';
@@ -363,19 +362,6 @@ export class SmtpClientConnection {
       needsReset: false,
       finished: false,
     };
-  }
-
-  /**
-   * The message as this server must get it: an 8-bit body converted to 7 bit when the server
-   * has no 8BITMIME (RFC 6152 §3), else unchanged. The worker calls this before DKIM signing
-   * so the signature covers the bytes sent; send() converts whatever is still 8-bit, which
-   * would break a signature made before. An 8-bit header is left for send() to refuse.
-   */
-  prepare(message: Buffer): DowngradeResult {
-    if (this.extensions.has('8BITMIME') || !has8bit(message) || header8bit(message)) {
-      return { ok: true, message, changed: false };
-    }
-    return downgrade8bit(message);
   }
 
   /** The connection can carry another message. */

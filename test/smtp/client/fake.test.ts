@@ -100,22 +100,40 @@ describe('SMTP client: extensions', () => {
     await c.quit();
   });
 
-  test('prepare(): converted once, before signing; send() passes those bytes unchanged', async () => {
-    const f = await fake({ extensions: ['PIPELINING'] });
+  test('finalize (DKIM signing) sees the converted bytes; its result goes unchanged', async () => {
+    const f = await fake({ extensions: ['PIPELINING', 'SIZE 100000'] });
     const c = await connectTo(f);
     const m = msg('Grüße\n', 'Subject: 8bit\nContent-Type: text/plain; charset=utf-8\n');
-    const p = c.prepare(m);
-    assert.ok(p.ok && p.changed);
-    // What a DKIM signer would do: add a header field to the converted bytes.
-    const signed = Buffer.concat([Buffer.from('DKIM-Signature: v=1; b=x\r\n'), p.message]);
-    await c.send(request(signed));
-    assert.ok(f.sessions[0].messages[0].equals(signed));
+    const seen: Buffer[] = [];
+    const signed = (b: Buffer) => Buffer.concat([Buffer.from('DKIM-Signature: v=1; b=x\r\n'), b]);
+    const r = await c.send({
+      ...request(m),
+      finalize: async (b) => {
+        seen.push(b);
+        return signed(b);
+      },
+    });
+    assert.equal(r.recipients[0].status, 'delivered');
+    assert.equal(seen.length, 1);
+    assert.equal(has8bit(seen[0]), false);
+    assert.ok(f.sessions[0].messages[0].equals(signed(seen[0])));
+    // SIZE= declares the signed size.
+    assert.ok(
+      f.sessions[0].commands.includes(
+        `MAIL FROM:<sender@client.test> SIZE=${signed(seen[0]).length}`,
+      ),
+    );
+    // A signer that fails defers the message; nothing is sent.
+    const bad = await c.send({
+      ...request(m),
+      finalize: async () => {
+        throw new Error('no key');
+      },
+    });
+    assert.equal(bad.recipients[0].status, 'deferred');
+    assert.match(bad.recipients[0].diagnostic, /^4\.7\.0 .*no key/);
+    assert.equal(f.sessions[0].commands.filter((l) => l.startsWith('MAIL')).length, 1);
     await c.quit();
-    const g = await fake({ extensions: ['8BITMIME'] });
-    const d = await connectTo(g);
-    const same = d.prepare(m);
-    assert.ok(same.ok && !same.changed && same.message === m);
-    await d.quit();
   });
 
   test('8BITMIME: BODY=8BITMIME and the bytes as they are', async () => {
