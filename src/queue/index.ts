@@ -1,8 +1,9 @@
 // The outbound queue in a running server: the worker with its real parts (routing from the
 // config, the SMTP client, DKIM keys under data_dir) and the way its DSNs come back in.
 import type { Config } from '../config/schema.js';
-import { deliverLocal, returnPathField } from '../delivery/local.js';
+import { deliverLocal } from '../delivery/local.js';
 import { readOriginator } from '../delivery/originator.js';
+import { returnPathField } from '../delivery/trace.js';
 import type { Logger } from '../log.js';
 import type { MailStore } from '../store/types.js';
 import { SmtpCourier } from './courier.js';

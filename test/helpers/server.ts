@@ -13,6 +13,7 @@ import {
   PROTOCOLS,
   type ProtocolFactory,
   type RunningServer,
+  type ServerInternals,
   startServer,
 } from '../../src/server.js';
 
@@ -38,6 +39,8 @@ export interface TestServerOptions {
   allowPlaintext?: boolean;
   /** Default "localhost". */
   hostname?: string;
+  /** What the test replaces of the outside world (MTA-STS port, trusted CAs). */
+  internals?: ServerInternals;
 }
 
 export async function startTestServer(opts: TestServerOptions): Promise<TestServer> {
@@ -57,7 +60,7 @@ ${listeners}
 ${opts.extraToml ?? ''}
 ${/^\[queue\]/m.test(opts.extraToml ?? '') ? '' : '[queue]\ndeliver = false\n'}`;
   const cfg = parseConfig(toml, join(dir, 'letterbox.toml'));
-  let server = await startServer(cfg, silentLogger());
+  let server = await startServer(cfg, silentLogger(), opts.internals);
   return {
     get server() {
       return server;
@@ -80,7 +83,7 @@ ${/^\[queue\]/m.test(opts.extraToml ?? '') ? '' : '[queue]\ndeliver = false\n'}`
     },
     async restart() {
       await server.stop();
-      server = await startServer(cfg, silentLogger());
+      server = await startServer(cfg, silentLogger(), opts.internals);
     },
     async stop() {
       await server.stop();
