@@ -10,7 +10,7 @@ import { writeSelfSigned } from '../../src/net/selfsigned.js';
 import { BIN, runCli } from '../helpers/cli.js';
 
 export interface ServerProcess {
-  pid: number;
+  readonly pid: number;
   dir: string;
   config: string;
   /** Port of a listener by name (all listeners are on 127.0.0.1). */
@@ -24,12 +24,14 @@ export interface ServerProcess {
   alive(): boolean;
   /** Log lines (JSON text) the server wrote so far. */
   logs(): string[];
+  /** Ends the process with `signal` (SIGKILL: a crash) and starts it again on the same data. */
+  restart(signal: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface ServerProcessOptions {
   /** Keys per config section, e.g. { limits: { max_connections_per_ip: 5 } }. */
-  sections?: Record<string, Record<string, string | number | boolean>>;
+  sections?: Record<string, Record<string, string | number | boolean | string[] | number[]>>;
   /** Listeners to enable (default: all). */
   listeners?: ListenerName[];
 }
@@ -38,7 +40,7 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
   const dir = await mkdtemp(join(tmpdir(), 'lb-hostile-'));
   await writeSelfSigned(dir, 'localhost');
   const enabled = opts.listeners ?? LISTENER_NAMES;
-  const sections: Record<string, Record<string, string | number | boolean>> = {
+  const sections: Record<string, Record<string, unknown>> = {
     log: { level: 'info' },
     ...opts.sections,
     // Attacks run on loopback without TLS unless a test says otherwise.
@@ -62,6 +64,76 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
   await writeFile(config, `${toml}\n`);
   await cli(config, ['user', 'list']); // creates the store before the server opens it
 
+  let proc = await launch(config);
+
+  const server: ServerProcess = {
+    get pid() {
+      return proc.pid;
+    },
+    dir,
+    config,
+    port(name) {
+      const p = proc.ports.get(name);
+      if (p === undefined) throw new Error(`listener ${name} is not running`);
+      return p;
+    },
+    async addUser(address, password) {
+      const domain = address.split('@')[1]!;
+      const domains = await cli(config, ['domain', 'list']);
+      if (!domains.split('\n').includes(domain)) await cli(config, ['domain', 'add', domain]);
+      await cli(config, ['user', 'add', address, '--password-stdin'], `${password}\n`);
+    },
+    async rssBytes() {
+      const status = await readFile(`/proc/${proc.pid}/status`, 'utf8');
+      const m = /VmRSS:\s+(\d+) kB/.exec(status);
+      if (!m) throw new Error('no VmRSS');
+      return Number(m[1]) * 1024;
+    },
+    async healthMs() {
+      const t0 = performance.now();
+      try {
+        const res = await fetch(`http://127.0.0.1:${server.port('http')}/healthz`, {
+          signal: AbortSignal.timeout(10_000),
+        });
+        await res.arrayBuffer();
+        return res.status === 200 ? performance.now() - t0 : Number.POSITIVE_INFINITY;
+      } catch {
+        return Number.POSITIVE_INFINITY;
+      }
+    },
+    alive: () => !proc.exited(),
+    logs: () => proc.lines,
+    async restart(signal) {
+      if (!proc.exited()) {
+        proc.child.kill(signal);
+        await proc.exit;
+      }
+      proc = await launch(config);
+    },
+    async stop() {
+      if (!proc.exited()) {
+        proc.child.kill('SIGTERM');
+        const killer = setTimeout(() => proc.child.kill('SIGKILL'), 15_000);
+        await proc.exit;
+        clearTimeout(killer);
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+interface Launched {
+  child: ReturnType<typeof spawn>;
+  pid: number;
+  exit: Promise<void>;
+  exited(): boolean;
+  ports: Map<string, number>;
+  lines: string[];
+}
+
+/** `letterbox serve` on `config`, once it says where it listens. */
+async function launch(config: string): Promise<Launched> {
   const child = spawn(process.execPath, [BIN, '--config', config, 'serve'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -97,53 +169,7 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
     void exit.then(() => reject(new Error(`serve exited early:\n${stderr}\n${lines.join('\n')}`)));
   });
 
-  const pid = child.pid!;
-  const server: ServerProcess = {
-    pid,
-    dir,
-    config,
-    port(name) {
-      const p = ports.get(name);
-      if (p === undefined) throw new Error(`listener ${name} is not running`);
-      return p;
-    },
-    async addUser(address, password) {
-      const domain = address.split('@')[1]!;
-      const domains = await cli(config, ['domain', 'list']);
-      if (!domains.split('\n').includes(domain)) await cli(config, ['domain', 'add', domain]);
-      await cli(config, ['user', 'add', address, '--password-stdin'], `${password}\n`);
-    },
-    async rssBytes() {
-      const status = await readFile(`/proc/${pid}/status`, 'utf8');
-      const m = /VmRSS:\s+(\d+) kB/.exec(status);
-      if (!m) throw new Error('no VmRSS');
-      return Number(m[1]) * 1024;
-    },
-    async healthMs() {
-      const t0 = performance.now();
-      try {
-        const res = await fetch(`http://127.0.0.1:${server.port('http')}/healthz`, {
-          signal: AbortSignal.timeout(10_000),
-        });
-        await res.arrayBuffer();
-        return res.status === 200 ? performance.now() - t0 : Number.POSITIVE_INFINITY;
-      } catch {
-        return Number.POSITIVE_INFINITY;
-      }
-    },
-    alive: () => !exited,
-    logs: () => lines,
-    async stop() {
-      if (!exited) {
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exit;
-        clearTimeout(killer);
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-  return server;
+  return { child, pid: child.pid!, exit, exited: () => exited, ports, lines };
 }
 
 export interface Watch {
