@@ -6,6 +6,7 @@ import { IMAP_TARGETS } from './imap.js';
 import { MIME_TARGETS } from './mime.js';
 import { OUTBOUND_TARGETS } from './outbound.js';
 import { POP3_SASL_TARGETS } from './pop3-sasl.js';
+import { imapSessions, pop3Sessions, smtpSessions, submissionSessions } from './sessions.js';
 import { SMTP_TARGETS } from './smtp.js';
 
 export const ALL_TARGETS: readonly AnyTarget[] = [
@@ -15,4 +16,8 @@ export const ALL_TARGETS: readonly AnyTarget[] = [
   ...MIME_TARGETS,
   ...OUTBOUND_TARGETS,
   erase(httpRequests),
+  erase(imapSessions),
+  erase(smtpSessions),
+  erase(submissionSessions),
+  erase(pop3Sessions),
 ];
