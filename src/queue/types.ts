@@ -96,6 +96,11 @@ export interface AttemptInfo {
   /** e.g. 'TLSv1.3', or null in clear. */
   tls: string | null;
   durationMs: number;
+  /**
+   * The remote offered DSN (RFC 3461), so NOTIFY went on with the message and success
+   * reports are its to send; without it, a NOTIFY=SUCCESS is answered by us ('relayed').
+   */
+  dsn?: boolean;
 }
 
 export interface SendResult {

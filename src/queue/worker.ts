@@ -22,7 +22,7 @@ export interface Courier {
 }
 
 /** A recipient's outcome with the host that gave the reply. */
-type Outcome = RecipientOutcome & { remoteMta?: string };
+type Outcome = RecipientOutcome & { remoteMta?: string; remoteDsn?: boolean };
 
 export interface WorkerDeps {
   store: MailStore;
@@ -235,7 +235,12 @@ export class QueueWorker {
           `delivery ${o.status}: ${o.diagnostic}`,
         );
       }
-      return result.recipients.map((o) => (o.reply ? { ...o, remoteMta: result.info.host } : o));
+      const dsn = result.info.dsn === true;
+      return result.recipients.map((o) => ({
+        ...o,
+        ...(o.reply ? { remoteMta: result.info.host } : {}),
+        remoteDsn: dsn,
+      }));
     } catch (err) {
       log.error({ err, domain }, 'delivery attempt failed');
       return all('deferred', `4.4.0 internal error: ${(err as Error).message}`);
@@ -257,6 +262,7 @@ export class QueueWorker {
     const byAddress = new Map(item.recipients.map((r) => [r.address, r]));
     const failed: DsnRecipient[] = [];
     const delayed: DsnRecipient[] = [];
+    const relayed: DsnRecipient[] = [];
     const giveUpAt = new Date(item.createdAt.getTime() + policy.maxAgeMs);
     const update: OutboundUpdate = { recipients: [], nextAttemptAt: now, attempted: true };
     for (const o of outcomes) {
@@ -267,6 +273,21 @@ export class QueueWorker {
       const diagnostic = o.reply ? smtpDiagnostic(o.reply) : undefined;
       if (o.status === 'delivered') {
         update.recipients.push({ address: o.address, state: 'sent', lastError: null, status });
+        // RFC 3461 §6.2.3.2: NOTIFY=SUCCESS to a server without DSN: we report 'relayed'
+        // (a server with DSN got NOTIFY with the message and reports delivery itself).
+        if (r.notify !== undefined && r.notify !== 'NEVER' && r.notify.includes('SUCCESS')) {
+          if (!o.remoteDsn) {
+            relayed.push({
+              address: o.address,
+              ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+              action: 'relayed',
+              status,
+              ...(remoteMta ? { remoteMta } : {}),
+              ...(diagnostic ? { diagnostic } : {}),
+              lastAttempt: now,
+            });
+          }
+        }
         continue;
       }
       if (o.status === 'failed' || tooOld) {
@@ -320,6 +341,7 @@ export class QueueWorker {
     // The DSNs go out before the outcome is committed: a crash in between repeats a DSN
     // rather than losing it.
     if (failed.length > 0) await this.notify(item, message, failed, log);
+    if (relayed.length > 0) await this.notify(item, message, relayed, log);
     if (sendDelay) {
       await this.notify(item, message, delayed, log);
       update.delayNotified = true;

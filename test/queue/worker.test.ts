@@ -22,7 +22,10 @@ type Script = (req: SendRequest, attempt: number) => Array<Omit<RecipientOutcome
 
 class FakeCourier implements Courier {
   sent: SendRequest[] = [];
-  constructor(private readonly script: Script) {}
+  constructor(
+    private readonly script: Script,
+    private readonly dsn = false,
+  ) {}
   async send(route: Extract<Route, { kind: 'hosts' }>, req: SendRequest): Promise<SendResult> {
     const finalized = req.finalize ? await req.finalize(req.message) : req.message;
     this.sent.push({ ...req, message: finalized });
@@ -35,6 +38,7 @@ class FakeCourier implements Courier {
         port: 25,
         tls: 'TLSv1.3',
         durationMs: 1,
+        dsn: this.dsn,
       },
     };
   }
@@ -172,6 +176,23 @@ describe('queue worker', () => {
     routeOf = () => hostsRoute;
     assert.equal(courier.sent.length, 0);
     assert.match(dsns[0]?.message ?? '', /Status: 5\.1\.10/);
+  });
+
+  test('NOTIFY=SUCCESS: "relayed" from us when the remote has no DSN, nothing when it has', async () => {
+    dsns.length = 0;
+    for (const remoteDsn of [false, true]) {
+      const w = worker(new FakeCourier(() => [OK], remoteDsn));
+      const id = await store.enqueueOutbound({
+        sender: 'alice@example.test',
+        recipients: [{ address: 'bob@remote.test', notify: ['SUCCESS', 'FAILURE'] }],
+        raw: MESSAGE,
+      });
+      w.start();
+      await eventually(async () => (await queued(id)) === null, 'the item to end');
+      await w.stop(1000);
+    }
+    assert.equal(dsns.length, 1);
+    assert.match(dsns[0]!.message, /Action: relayed/);
   });
 
   test('never a DSN to the null sender', async () => {

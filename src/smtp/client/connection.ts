@@ -391,7 +391,14 @@ export class SmtpClientConnection {
         recipients = await runTransaction(this.ctx, req);
         if (this.ctx.finished) this.close();
       }
-      return { recipients, info: { ...this.info, durationMs: Date.now() - started } };
+      return {
+        recipients,
+        info: {
+          ...this.info,
+          durationMs: Date.now() - started,
+          dsn: this.extensions.has('DSN'),
+        },
+      };
     } finally {
       this.busy = false;
     }
