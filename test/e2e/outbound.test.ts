@@ -134,6 +134,23 @@ describe('outbound delivery between two Letterbox servers', () => {
     assert.match(dsn, /Subject: to nobody/);
   });
 
+  test('a null MX (RFC 7505): bounced at once with 5.1.10', async () => {
+    dns.set('nomail.test', { MX: [{ priority: 0, exchange: '.' }] });
+    await submit(a, 'someone@nomail.test', 'to a null MX');
+    let got: string[] = [];
+    await eventually(
+      async () => {
+        got = await inbox(a, 'alice@a.test', 'alice-password-1');
+        return got.some((m) => m.includes('Subject: to a null MX') && m.includes('report'));
+      },
+      'the null MX bounce',
+      30_000,
+    );
+    const dsn = got.find((m) => m.includes('Subject: to a null MX') && m.includes('report'))!;
+    assert.match(dsn, /Final-Recipient: rfc822; ?someone@nomail\.test/);
+    assert.match(dsn, /Status: 5\.1\.10/);
+  });
+
   test('a restart of the sender while mail waits loses nothing', async () => {
     // b.test's MX points nowhere for now (a host of its own: a.test may still hold a session
     // to mx.b.test for reuse): the message waits in a.test's queue.
