@@ -1,5 +1,6 @@
 // Local delivery: parse the message once, then store the blob and its rows in one commit for
-// every recipient account's INBOX. The caller answers 250 only after this resolves.
+// every recipient account's INBOX. The caller answers 250 only after this resolves. Reached
+// through deliver.ts (and mailbox.ts for one chosen mailbox), never by a protocol directly.
 import { parseMessage } from '../mime/index.js';
 import {
   type Account,
@@ -29,11 +30,6 @@ export function indexMessage(raw: Buffer): MessageIndex {
     text: p.text.slice(0, FTS_TEXT_MAX),
     textTruncated: p.text.length > FTS_TEXT_MAX,
   };
-}
-
-/** RFC 5321 §4.4: the delivering server records the envelope sender in Return-Path. */
-export function returnPathField(sender: string): string {
-  return `Return-Path: <${sender}>\r\n`;
 }
 
 export interface LocalDelivery {

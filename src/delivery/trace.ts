@@ -1,5 +1,5 @@
-// Trace and identity header fields the server adds: Received (RFC 5321 §4.4, with RFC 3848
-// protocol names), Message-ID and Date (RFC 6409 §8.3, §8.2).
+// Trace and identity header fields the server adds: Received and Return-Path (RFC 5321 §4.4,
+// with RFC 3848 protocol names), Message-ID and Date (RFC 6409 §8.3, §8.2).
 import { randomBytes } from 'node:crypto';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -32,10 +32,12 @@ function clean(s: string): string {
 }
 
 export interface ReceivedInput {
-  helo: string;
-  ip: string;
+  /** The peer; absent for a message this server made (a DSN): `by` alone, as Postfix does. */
+  helo?: string;
+  ip?: string;
   hostname: string;
-  protocol: string;
+  /** RFC 3848 `with` protocol name (withProtocol); with the peer only. */
+  protocol?: string;
   id: string;
   /** Named only when there is exactly one recipient, so a Bcc list is not disclosed. */
   recipient?: string;
@@ -44,13 +46,25 @@ export interface ReceivedInput {
 }
 
 export function receivedHeader(r: ReceivedInput): string {
-  const ip = r.ip.includes(':') ? `IPv6:${r.ip}` : r.ip;
   const tls = r.tlsCipher ? `\r\n\t(using ${clean(r.tlsCipher)})` : '';
   const forPart = r.recipient ? `\r\n\tfor <${clean(r.recipient)}>` : '';
+  const tail = `id ${r.id}${tls}${forPart};\r\n\t${rfc5322Date(r.date)}\r\n`;
+  if (r.ip === undefined) return `Received: by ${r.hostname} (Letterbox) ${tail}`;
+  const ip = r.ip.includes(':') ? `IPv6:${r.ip}` : r.ip;
   return (
-    `Received: from ${clean(r.helo)} ([${ip}])\r\n\tby ${r.hostname} (Letterbox) with ${r.protocol} ` +
-    `id ${r.id}${tls}${forPart};\r\n\t${rfc5322Date(r.date)}\r\n`
+    `Received: from ${clean(r.helo ?? 'unknown')} ([${ip}])\r\n\tby ${r.hostname} (Letterbox) ` +
+    `with ${r.protocol ?? 'SMTP'} ${tail}`
   );
+}
+
+/** RFC 5321 §4.4: the delivering server records the envelope sender in Return-Path. */
+export function returnPathField(sender: string): string {
+  return `Return-Path: <${sender}>\r\n`;
+}
+
+/** A short id for a delivery: in the logs, the Received field and the SMTP reply. */
+export function newDeliveryId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
 }
 
 export function newMessageId(hostname: string): string {

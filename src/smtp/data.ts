@@ -1,9 +1,12 @@
 // DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030): receive the message bytes with the size
-// limit enforced while reading, then hand them to delivery.
+// limit enforced while reading, then hand them to the delivery stage (delivery/deliver.ts).
 
+import { deliver } from '../delivery/deliver.js';
 import { assemble } from '../delivery/headroom.js';
 import { give } from '../delivery/message-memory.js';
-import { deliverTransaction } from './deliver.js';
+import { withProtocol } from '../delivery/trace.js';
+import { deliveryDeps } from './envelope.js';
+import { outcomeReply } from './outcome.js';
 import type { SmtpSession } from './session.js';
 import type { Transaction } from './state.js';
 import { BdatReader } from './wire/bdat-reader.js';
@@ -59,11 +62,33 @@ export async function dataCommand(s: SmtpSession): Promise<void> {
   await deliverReceived(s, tx);
 }
 
-/** Delivers what `s.inbound` holds, then gives its memory back. */
+/**
+ * Hands what `s.inbound` holds to the delivery stage and answers with its outcome (250 only
+ * once the store has committed), then gives the message's memory back.
+ */
 async function deliverReceived(s: SmtpSession, tx: Transaction): Promise<void> {
   const message = assemble(s.inbound.pieces());
   try {
-    await deliverTransaction(s, tx, message);
+    const outcome = await deliver(deliveryDeps(s), {
+      origin: s.mode,
+      sender: tx.sender,
+      recipients: tx.recipients,
+      message,
+      peer: {
+        ip: s.conn.remoteAddress,
+        helo: s.state.helo,
+        protocol: withProtocol({
+          esmtp: s.state.esmtp,
+          tls: s.conn.secure,
+          auth: s.state.account !== null,
+          utf8: tx.params.smtputf8 === true,
+        }),
+      },
+      account: s.state.account,
+      envid: tx.params.envid,
+      ret: tx.params.ret,
+    });
+    s.reply(outcomeReply(outcome));
   } finally {
     s.inbound.reset();
   }

@@ -1,12 +1,12 @@
-// MAIL FROM and RCPT TO: who may send, and for whom we accept mail. On the MX, only local
-// domains (never an open relay); on submission, the authenticated account's own addresses
-// as sender and any recipient.
-
-import { isPostmaster, serverPostmaster } from '../delivery/postmaster.js';
-import { normalizeAddress } from '../store/names.js';
-import type { Account, MailStore } from '../store/types.js';
+// MAIL FROM and RCPT TO: the commands, their sequence and limits. Who may send and for whom
+// we take mail is the delivery stage's decision (delivery/resolve.ts): on the MX only local
+// domains (never an open relay), on submission the account's own addresses as sender and any
+// recipient. Its refusals become replies here (outcome.ts).
+import { checkSender, resolveRecipient } from '../delivery/resolve.js';
+import { type DeliveryDeps, isRefusal, type Recipient } from '../delivery/types.js';
+import { refusalReply } from './outcome.js';
 import type { SmtpSession } from './session.js';
-import { newTransaction, type Recipient } from './state.js';
+import { newTransaction } from './state.js';
 import type { Address, SmtpCommand } from './wire/command.js';
 import * as R from './wire/replies.js';
 
@@ -14,25 +14,6 @@ import * as R from './wire/replies.js';
 export function addressString(a: Address | null): string | null {
   if (a === null) return null;
   return a.domain === '' ? a.local : `${a.local}@${a.domain}`;
-}
-
-/** True when `address` is the account's own address or one of its aliases. */
-export async function ownsAddress(
-  store: MailStore,
-  account: Account,
-  address: string,
-): Promise<boolean> {
-  let norm: string;
-  try {
-    norm = normalizeAddress(address);
-  } catch {
-    return false;
-  }
-  if (norm === account.address) return true;
-  // An alias counts when it delivers to this account (and only to local accounts).
-  const r = await store.resolveRecipient(norm);
-  if (r === null || (await store.getAccount(norm)) !== null) return false;
-  return r.accounts.some((a) => a.id === account.id);
 }
 
 export async function mailCommand(
@@ -65,42 +46,14 @@ export async function mailCommand(
   }
   const sender = addressString(cmd.from) ?? '';
   if (s.mode === 'submission') {
-    // RFC 6409 §6.1: the submission server may check that the sender is the user's own.
-    const account = s.state.account!;
-    if (sender === '' || !(await ownsAddress(s.ctx.store, account, sender))) {
-      s.log.info({ sender }, 'refused: sender not owned');
-      s.reply(R.senderNotOwned());
+    const refusal = await checkSender(deliveryDeps(s), s.state.account!, sender);
+    if (refusal) {
+      s.reply(refusalReply(refusal));
       return;
     }
   }
   s.state.transaction = newTransaction(sender, cmd.from, cmd.params);
   s.reply(R.senderOk());
-}
-
-/** Local parts that try to route onwards (`a%b@us`, `a!b@us`, `"a@b"@us`) are not ours. */
-const ROUTING_CHARS = /[%!@]/;
-
-/**
- * A recipient we deliver: an account, alias or catch-all of a local domain, or for postmaster
- * (RFC 5321 §4.5.1) the server's postmaster when the directory has none (postmaster.ts).
- */
-async function resolveLocal(
-  s: SmtpSession,
-  address: string,
-  declaredSize: number,
-  opts: { local: boolean; postmaster: boolean },
-): Promise<Recipient | ReturnType<typeof R.noSuchUser>> {
-  const store = s.ctx.store;
-  let r = opts.local ? await store.resolveRecipient(address) : null;
-  if (r === null && opts.postmaster)
-    r = await serverPostmaster(store, s.cfg.smtp.postmaster, s.log);
-  if (r === null) return R.noSuchUser(address);
-  // Refuse at RCPT when the mailbox is already full: the sender learns it at once.
-  for (const a of r.accounts) {
-    if (a.quotaBytes !== null && a.usedBytes + declaredSize > a.quotaBytes)
-      return R.overQuota(address);
-  }
-  return { address, params: {}, accounts: r.accounts, remote: r.remote };
 }
 
 export async function rcptCommand(
@@ -116,47 +69,23 @@ export async function rcptCommand(
     s.reply(R.tooManyRecipients());
     return;
   }
-  const to = cmd.to;
-  // RFC 5321 §4.1.1.3: the parser lets only <Postmaster> through without a domain; it is
-  // postmaster of our own name.
-  const bare = to.domain === '';
-  if (!bare && (ROUTING_CHARS.test(to.local) || to.literal)) {
-    s.log.info({ rcpt: to.raw }, 'refused: routing attempt');
-    s.reply(R.relayDenied());
-    await s.countError();
+  const r = await resolveRecipient(deliveryDeps(s), cmd.to, {
+    origin: s.mode,
+    declaredSize: tx.params.size ?? 0,
+  });
+  if (isRefusal(r)) {
+    s.reply(refusalReply(r));
+    // A recipient that does not parse is a mistake; the others are counted as probing.
+    if (r.reason !== 'bad-address') await s.countError();
     return;
   }
-  const hostname = s.cfg.hostname.toLowerCase().replace(/\.$/, '');
-  let address: string;
-  try {
-    address = bare ? `postmaster@${hostname}` : normalizeAddress(`${to.local}@${to.domain}`);
-  } catch {
-    s.reply(R.badRecipientSyntax());
-    return;
-  }
-  const domain = address.slice(address.lastIndexOf('@') + 1);
-  const local = await s.ctx.store.isLocalDomain(domain);
-  // RFC 5321 §4.5.1: postmaster of every domain we serve, our host name included.
-  const postmaster = isPostmaster(address) && (local || domain === hostname);
-  let rcpt: Recipient;
-  if (local || postmaster) {
-    const r = await resolveLocal(s, address, tx.params.size ?? 0, { local, postmaster });
-    if (!('accounts' in r)) {
-      s.reply(r);
-      await s.countError();
-      return;
-    }
-    rcpt = r;
-  } else if (s.mode === 'submission') {
-    rcpt = { address, params: {}, accounts: [], remote: [address] };
-  } else {
-    // The MX never relays (RFC 5321 §3.6.2, §7.1).
-    s.log.info({ rcpt: address }, 'refused: relay');
-    s.reply(R.relayDenied());
-    await s.countError();
-    return;
-  }
-  rcpt.params = cmd.params;
-  if (!tx.recipients.some((r) => r.address === rcpt.address)) tx.recipients.push(rcpt);
+  const { notify, orcpt } = cmd.params;
+  const rcpt: Recipient = { ...r, ...(notify ? { notify } : {}), ...(orcpt ? { orcpt } : {}) };
+  if (!tx.recipients.some((x) => x.address === rcpt.address)) tx.recipients.push(rcpt);
   s.reply(R.recipientOk());
+}
+
+/** The delivery stage's view of this session: the server's parts, the session's log. */
+export function deliveryDeps(s: SmtpSession): DeliveryDeps {
+  return { cfg: s.cfg, store: s.ctx.store, log: s.log };
 }

@@ -1,7 +1,6 @@
 // One SMTP server session: greeting, the command loop, reply batching for PIPELINING
 // (RFC 2920 §3.1: replies may be sent as a group when the client's input is exhausted),
 // limits (line length, bad commands, idle time) and a clean goodbye on shutdown.
-import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { ByteAccumulator } from '../net/byte-accumulator.js';
 import { type Connection, TlsHandshakeError } from '../net/connection.js';
@@ -55,11 +54,6 @@ export class SmtpSession {
 
   get cfg() {
     return this.ctx.cfg;
-  }
-
-  /** A short id for logs and the Received header. */
-  newId(): string {
-    return randomBytes(8).toString('hex').toUpperCase();
   }
 
   /** Queue a reply; it is written before the next read that would wait. */

@@ -1,18 +1,11 @@
-// What an SMTP session knows, and the transaction it is building (RFC 5321 §3.3).
+// What an SMTP session knows, and the transaction it is building (RFC 5321 §3.3). The
+// recipients are the delivery stage's (delivery/types.ts), resolved at RCPT.
+import type { Recipient } from '../delivery/types.js';
 import type { Account } from '../store/types.js';
-import type { Address, MailParams, RcptParams } from './wire/command.js';
+import type { Address, MailParams } from './wire/command.js';
 
 /** 'mx' receives for local domains only (port 25); 'submission' needs AUTH (587/465). */
 export type SmtpMode = 'mx' | 'submission';
-
-export interface Recipient {
-  address: string;
-  params: RcptParams;
-  /** Local accounts this recipient resolves to (after aliases and catch-all). */
-  accounts: Account[];
-  /** Remote addresses: the submitted recipient itself, or an alias's forward targets. */
-  remote: string[];
-}
 
 export interface Transaction {
   /** '' for the null reverse-path. */

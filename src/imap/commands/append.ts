@@ -1,9 +1,7 @@
 // APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502), APPENDUID (RFC 4315 §3), the
-// APPENDLIMIT (RFC 7889) and quota (RFC 9208 §4.3 OVERQUOTA). The message is parsed once
-// here, with the same indexMessage as local delivery.
-import { indexMessage } from '../../delivery/local.js';
-import { isStoreError } from '../../store/errors.js';
-import type { AppendResult } from '../../store/types.js';
+// APPENDLIMIT (RFC 7889) and quota (RFC 9208 §4.3 OVERQUOTA). The messages are stored by the
+// delivery stage (delivery/mailbox.ts), parsed once there like every delivered message.
+import { deliverToMailbox } from '../../delivery/mailbox.js';
 import { no, ok } from '../responses.js';
 import { IMAP_LIMITS } from '../state.js';
 import type { ArgCursor } from '../wire/parser.js';
@@ -56,7 +54,6 @@ export const APPEND = command({
   states: AUTHED,
   parse: parseAppend,
   async run(s, a) {
-    const store = s.ctx.store;
     // RFC 9051 §6.3.12: a missing mailbox gets NO [TRYCREATE] so the client can create it.
     const mb = await getMailboxOrFail(s, a.mailbox, 'TRYCREATE');
     const limit = s.ctx.cfg.limits.max_message_size;
@@ -66,23 +63,19 @@ export const APPEND = command({
       if (m.flags.some((f) => f.toLowerCase() === '\\recent'))
         throw no('CANNOT', 'The \\Recent flag cannot be set');
     }
-    const done: AppendResult[] = [];
-    try {
-      for (const m of a.messages) {
-        const [r] = await store.append(
-          { raw: m.data, index: indexMessage(m.data), internalDate: m.date },
-          [{ mailboxId: mb.id, flags: m.flags }],
-        );
-        done.push(r);
-      }
-    } catch (err) {
-      // RFC 3502 §3: MULTIAPPEND is all or nothing.
-      if (done.length > 0) {
-        await store.expunge(mb.id, { uids: done.map((r) => r.uid), onlyDeleted: false });
-      }
-      if (isStoreError(err, 'OVERQUOTA')) throw no('OVERQUOTA', 'Mailbox quota exceeded');
-      throw err;
+    // RFC 3502 §3: MULTIAPPEND is all or nothing (the delivery stage sees to it).
+    const outcome = await deliverToMailbox(
+      { store: s.ctx.store },
+      mb.id,
+      a.messages.map((m) => ({ raw: m.data, flags: m.flags, internalDate: m.date })),
+    );
+    if (outcome.status === 'refused') {
+      if (outcome.refusal.reason === 'over-quota') throw no('OVERQUOTA', 'Mailbox quota exceeded');
+      throw no('CANNOT', outcome.text);
     }
+    // Anything else is answered as the error it was (store errors have their codes).
+    if (outcome.status === 'temporary') throw outcome.error;
+    const done = outcome.stored;
     const sel = s.selected;
     if (sel && sel.mailbox.id === mb.id) sel.view.noteAppended(done.map((r) => r.uid));
     const uids = sequenceSetToString(done.map((r) => r.uid));

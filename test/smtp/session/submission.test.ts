@@ -139,6 +139,23 @@ describe('SMTP submission session', () => {
     );
   });
 
+  test('a message that is all header: Message-ID and Date added after its last field', async () => {
+    const c = await authed();
+    assert.equal((await c.cmd(`MAIL FROM:<${USER}>`)).code, 250);
+    assert.equal((await c.cmd('RCPT TO:<rita@example.test>')).code, 250);
+    assert.equal((await c.cmd('DATA')).code, 354);
+    // No empty line and no body: the fields went inside "Subject: header only" before.
+    const sent = `From: <${USER}>\r\nSubject: header only\r\n`;
+    assert.match((await c.cmd(`${sent}.`)).last, /^250 2\.6\.0 /);
+    c.destroy();
+    const msgs = await inbox(t, 'rita@example.test');
+    const rest = splitStored(msgs[msgs.length - 1]!, { mx: false }).rest.toString('latin1');
+    assert.match(
+      rest,
+      /^From: <sam@example\.test>\r\nSubject: header only\r\nMessage-ID: <[^>]+@localhost>\r\nDate: [^\r\n]+\r\n$/,
+    );
+  });
+
   test('a remote recipient goes to the outbound queue with its DSN parameters', async () => {
     const c = await authed();
     assert.equal((await c.cmd(`MAIL FROM:<${USER}> RET=HDRS ENVID=QQ+2B314`)).code, 250);

@@ -1,0 +1,43 @@
+// Into one mailbox the user chose: IMAP APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502),
+// and later Sieve's fileinto. The message is parsed once here, with the same indexMessage as
+// every other delivery, and stored as it came (no trace fields: nothing was transported).
+import { isStoreError } from '../store/errors.js';
+import type { AppendResult } from '../store/types.js';
+import { indexMessage } from './local.js';
+import { type DeliveryDeps, type Outcome, refused } from './types.js';
+
+export interface MailboxMessage {
+  raw: Buffer;
+  flags?: string[];
+  internalDate?: Date;
+}
+
+/**
+ * Stores the messages in the mailbox, all or none (RFC 3502 §3: MULTIAPPEND is all or
+ * nothing). `stored` of the accepted outcome lists them in order. Over quota is a refusal; any
+ * other failure is temporary and carries its error for the protocol to map.
+ */
+export async function deliverToMailbox(
+  deps: Pick<DeliveryDeps, 'store'>,
+  mailboxId: number,
+  messages: readonly MailboxMessage[],
+): Promise<Outcome> {
+  const { store } = deps;
+  const stored: AppendResult[] = [];
+  try {
+    for (const m of messages) {
+      const [r] = await store.append(
+        { raw: m.raw, index: indexMessage(m.raw), internalDate: m.internalDate },
+        [{ mailboxId, flags: m.flags ?? [] }],
+      );
+      stored.push(r!);
+    }
+  } catch (err) {
+    if (stored.length > 0) {
+      await store.expunge(mailboxId, { uids: stored.map((r) => r.uid), onlyDeleted: false });
+    }
+    if (isStoreError(err, 'OVERQUOTA')) return refused({ reason: 'over-quota', address: '' });
+    return { status: 'temporary', text: 'Local error in processing', error: err };
+  }
+  return { status: 'accepted', id: '', stored, queued: [] };
+}
