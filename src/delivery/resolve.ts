@@ -73,6 +73,8 @@ export async function resolveRecipient(
     log.info({ rcpt: shown }, 'refused: routing attempt');
     return { reason: 'relay-denied', address: shown };
   }
+  // Only postmaster may come without a domain (an address string from elsewhere may not).
+  if (bare && !isPostmaster(to.local)) return { reason: 'bad-address', address: shown };
   const hostname = cfg.hostname.toLowerCase().replace(/\.$/, '');
   let address: string;
   try {

@@ -122,6 +122,29 @@ describe('deliver', () => {
     );
   });
 
+  test('an address without a domain is refused, except postmaster (ours, RFC 5321 §4.1.1.3)', async () => {
+    const bad = await deliver(deps, {
+      origin: 'dsn',
+      sender: '',
+      recipients: ['alice'],
+      message: DSN,
+    });
+    assert.deepEqual(bad.status === 'refused' && bad.refusal, {
+      reason: 'bad-address',
+      address: 'alice',
+    });
+    // No postmaster account or alias: the oldest account (alice) gets it.
+    const pm = await deliver(deps, {
+      origin: 'dsn',
+      sender: '',
+      recipients: ['Postmaster'],
+      message: DSN,
+    });
+    assert.equal(pm.status, 'accepted');
+    const raw = (await inboxOf('alice@example.test')).at(-1)!.toString();
+    assert.match(raw, /for <postmaster@mx\.example\.test>;/);
+  });
+
   test('the MX origin refuses to relay; nothing is stored', async () => {
     const o = await deliver(deps, {
       origin: 'mx',
