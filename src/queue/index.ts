@@ -1,9 +1,8 @@
 // The outbound queue in a running server: the worker with its real parts (routing from the
 // config, the SMTP client, DKIM keys under data_dir) and the way its DSNs come back in.
 import type { Config } from '../config/schema.js';
-import { deliverLocal } from '../delivery/local.js';
+import { deliver } from '../delivery/deliver.js';
 import { readOriginator } from '../delivery/originator.js';
-import { returnPathField } from '../delivery/trace.js';
 import type { Logger } from '../log.js';
 import type { MailStore } from '../store/types.js';
 import { SmtpCourier } from './courier.js';
@@ -52,23 +51,15 @@ export function startQueueWorker(
         const domain = from?.slice(from.lastIndexOf('@') + 1);
         return domain ? dkimSign(message, { dataDir: cfg.dataDir, domain }) : message;
       },
+      // The DSN goes through the delivery stage like any message: into a local INBOX, or
+      // back into the queue from <> (RFC 3461 §6.2: a DSN has the null reverse-path).
       submitDsn: async (to, dsn) => {
-        const r = await store.resolveRecipient(to);
-        if (r && r.accounts.length > 0) {
-          await deliverLocal(store, {
-            raw: Buffer.concat([Buffer.from(returnPathField('')), dsn]),
-            accounts: r.accounts,
-          });
-        }
-        const remote = r ? r.remote : [to];
-        if (remote.length > 0) {
-          // RFC 3461 §6.2: a DSN is sent with the null reverse-path.
-          await store.enqueueOutbound({
-            sender: '',
-            recipients: remote.map((address) => ({ address })),
-            raw: dsn,
-          });
-        }
+        const o = await deliver(
+          { cfg, store, log: qlog },
+          { origin: 'dsn', sender: '', recipients: [to], message: dsn },
+        );
+        if (o.status === 'temporary') throw o.error;
+        if (o.status === 'refused') throw new Error(o.text);
       },
     },
     {
