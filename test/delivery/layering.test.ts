@@ -49,3 +49,12 @@ test('protocols store and queue messages only through delivery/', () => {
   }
   assert.deepEqual(bad, []);
 });
+
+test('one place queues mail: delivery/outbound.ts (the store aside)', () => {
+  const found: string[] = [];
+  for (const f of files('.')) {
+    if (f.startsWith('store/')) continue;
+    if (/\.enqueueOutbound\(/.test(readFileSync(join(SRC, f), 'utf8'))) found.push(f);
+  }
+  assert.deepEqual(found, ['delivery/outbound.ts']);
+});
