@@ -17,6 +17,7 @@ import { MemoryBudget } from './net/memory-budget.js';
 import { TlsProvider, tlsOptionsOf } from './net/tls.js';
 import { pop3Protocol } from './pop3/index.js';
 import { type QueueInternals, startQueueWorker } from './queue/index.js';
+import { loadOrCreateSrsSecret, Srs } from './queue/srs.js';
 import { smtpProtocol } from './smtp/index.js';
 import { openStore } from './store/open.js';
 import type { MailStore } from './store/types.js';
@@ -30,6 +31,8 @@ export interface ServerContext {
   auth: Authenticator;
   /** Message bytes held in memory by all sessions together (limits.message_memory). */
   memory: MemoryBudget;
+  /** Sender rewriting of forwarded mail (key in data_dir/srs.key). */
+  srs: Srs;
 }
 
 /** A protocol whose sessions this process runs, one Connection each. */
@@ -128,7 +131,8 @@ export async function startServer(
     },
   });
   const memory = new MemoryBudget(cfg.limits.message_memory);
-  const ctx: ServerContext = { cfg, store, log, tls, auth, memory };
+  const srs = new Srs(await loadOrCreateSrsSecret(cfg.dataDir));
+  const ctx: ServerContext = { cfg, store, log, tls, auth, memory, srs };
 
   const closers: Array<(deadlineMs: number) => Promise<void>> = [];
   const listeners: RunningListener[] = [];
@@ -184,7 +188,7 @@ export async function startServer(
     throw err;
   }
   if (cfg.queue.deliver) {
-    const queue = startQueueWorker(cfg, store, log, internals.queue);
+    const queue = startQueueWorker(cfg, store, log, internals.queue, srs);
     closers.push((d) => queue.stop(d));
   }
   log.info({ listeners }, 'letterbox started');

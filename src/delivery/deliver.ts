@@ -33,7 +33,9 @@ export async function deliver(deps: DeliveryDeps, input: DeliveryInput): Promise
   const recipients: Recipient[] = [];
   for (const r of input.recipients) {
     const got =
-      typeof r === 'string' ? await resolveRecipient(d, pathOf(r), { origin: input.origin }) : r;
+      typeof r === 'string'
+        ? await resolveRecipient(d, pathOf(r), { origin: input.origin, sender: input.sender })
+        : r;
     if (isRefusal(got)) return refused(got);
     if (!recipients.some((x) => x.address === got.address)) recipients.push(got);
   }

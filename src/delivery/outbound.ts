@@ -18,13 +18,14 @@ export interface Split {
 
 /**
  * The envelope sender for mail that the alias `alias` forwards outside: the one place that
- * decides it. Today the original sender, unchanged; SRS (queue/srs.ts, `Srs.forward(sender,
- * domain of alias)`) rewrites it here once its key is loaded with the server, so that SPF
- * passes at the receiver and a bounce comes back to us (RFC 7208 §1.1.1: forwarding breaks
- * SPF). A recipient given outside directly (submission, a DSN) keeps the sender as it is.
+ * decides it. SRS (queue/srs.ts) rewrites it into the alias's domain, so that SPF passes at
+ * the receiver (RFC 7208 §1.1.1: forwarding breaks SPF) and a bounce comes back to us, to be
+ * sent on to the original sender (resolve.ts). The null sender stays null (a bounce is never
+ * bounced). A recipient given outside directly (submission, a DSN) keeps the sender as it is.
  */
-export function forwardedSender(_deps: DeliveryDeps, sender: string, _alias: string): string {
-  return sender;
+export function forwardedSender(deps: DeliveryDeps, sender: string, alias: string): string {
+  if (sender === '' || !deps.srs) return sender;
+  return deps.srs.forward(sender, alias.slice(alias.lastIndexOf('@') + 1));
 }
 
 /** RFC 3461 §4.2 ORCPT for a queued recipient: the one given, or the alias it came through. */

@@ -4,7 +4,14 @@
 import { normalizeAddress } from '../store/names.js';
 import type { Account, MailStore } from '../store/types.js';
 import { isPostmaster, serverPostmaster } from './postmaster.js';
-import type { DeliveryDeps, Origin, PathAddress, Recipient, Refusal } from './types.js';
+import {
+  type DeliveryDeps,
+  isRefusal,
+  type Origin,
+  type PathAddress,
+  type Recipient,
+  type Refusal,
+} from './types.js';
 
 /** True when `address` is the account's own address or one of its aliases. */
 export async function ownsAddress(
@@ -44,6 +51,8 @@ const ROUTING_CHARS = /[%!@]/;
 
 export interface ResolveOptions {
   origin: Origin;
+  /** The envelope sender ('' for a bounce): an SRS address takes only bounces. */
+  sender?: string;
   /** RFC 1870 SIZE declared with MAIL: a mailbox already too full for it refuses at once. */
   declaredSize?: number;
 }
@@ -54,6 +63,31 @@ export function pathOf(address: string): PathAddress {
   return at < 0
     ? { local: address, domain: '' }
     : { local: address.slice(0, at), domain: address.slice(at + 1) };
+}
+
+/**
+ * A bounce to an address SRS wrote when we forwarded (delivery/outbound.ts): it goes on to the
+ * original sender, wherever that is. Only bounces (the null sender) are taken: anything else
+ * sent to such an address would make us a relay for whoever learned it. A forged or expired
+ * address is no user.
+ */
+async function bounceToSrs(
+  deps: DeliveryDeps,
+  address: string,
+  opts: ResolveOptions,
+): Promise<Recipient | Refusal> {
+  const original = deps.srs!.reverse(address);
+  if (original === null || (opts.sender !== undefined && opts.sender !== '')) {
+    deps.log.info(
+      { rcpt: address, valid: original !== null },
+      'refused: SRS address (forged, expired, or not a bounce)',
+    );
+    return { reason: 'no-such-user', address };
+  }
+  const back = await resolveRecipient(deps, pathOf(original), { ...opts, origin: 'dsn' });
+  if (isRefusal(back)) return back;
+  deps.log.info({ rcpt: address, to: original }, 'bounce to an SRS address: sent on');
+  return { ...back, address };
 }
 
 /**
@@ -84,6 +118,7 @@ export async function resolveRecipient(
   }
   const domain = address.slice(address.lastIndexOf('@') + 1);
   const local = await store.isLocalDomain(domain);
+  if (local && deps.srs?.isSrs(address)) return bounceToSrs(deps, address, opts);
   // RFC 5321 §4.5.1: postmaster of every domain we serve, our host name included.
   const postmaster = isPostmaster(address) && (local || domain === hostname);
   if (local || postmaster) {

@@ -4,6 +4,7 @@
 // an SMTP reply with its enhanced code; IMAP: OK or NO [CODE]).
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import type { Srs } from '../queue/srs.js';
 import type { Account, AppendResult, DsnNotify, MailStore } from '../store/types.js';
 
 /** What delivery needs from the running server. A ServerContext is one. */
@@ -12,6 +13,8 @@ export interface DeliveryDeps {
   store: MailStore;
   /** Where delivery logs its decisions (the caller's child logger: connection, peer). */
   log: Logger;
+  /** Sender rewriting for forwarded mail, and the way its bounces come back (queue/srs.ts). */
+  srs?: Srs;
 }
 
 /** How a message came to us: decides which checks apply and who may be a recipient. */

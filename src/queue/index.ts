@@ -8,6 +8,7 @@ import type { MailStore } from '../store/types.js';
 import { SmtpCourier } from './courier.js';
 import { dkimSign } from './dkim.js';
 import { routerFromConfig } from './routing.js';
+import type { Srs } from './srs.js';
 import { QueueWorker } from './worker.js';
 
 const MINUTE = 60_000;
@@ -30,6 +31,7 @@ export function startQueueWorker(
   store: MailStore,
   log: Logger,
   internals: QueueInternals = {},
+  srs?: Srs,
 ): RunningQueue {
   const qlog = log.child({ component: 'queue' });
   const q = cfg.queue;
@@ -43,19 +45,27 @@ export function startQueueWorker(
         client: { helo: cfg.hostname, ...(internals.ca ? { ca: internals.ca } : {}) },
         log: qlog,
       }),
-      // RFC 6376: signed with the key of the From domain (the domain DMARC aligns with);
-      // mail whose From is not ours (forwarded) keeps its own signatures and gets none.
+      // RFC 6376: signed with the key of the From domain, or of a parent domain (DMARC's
+      // relaxed alignment, RFC 7489 §3.1.1: d=example.com aligns with From @mail.example.com,
+      // as in our DSNs from MAILER-DAEMON@<hostname>). Mail whose From is not ours
+      // (forwarded) keeps its own signatures and gets none.
       sign: async (message) => {
         const who = readOriginator(message);
         const from = who.ok ? who.from[0] : undefined;
-        const domain = from?.slice(from.lastIndexOf('@') + 1);
-        return domain ? dkimSign(message, { dataDir: cfg.dataDir, domain }) : message;
+        if (!from) return message;
+        const labels = from.slice(from.lastIndexOf('@') + 1).split('.');
+        for (let i = 0; labels.length - i >= 2; i++) {
+          const domain = labels.slice(i).join('.');
+          const signed = await dkimSign(message, { dataDir: cfg.dataDir, domain });
+          if (signed !== message) return signed;
+        }
+        return message;
       },
       // The DSN goes through the delivery stage like any message: into a local INBOX, or
       // back into the queue from <> (RFC 3461 §6.2: a DSN has the null reverse-path).
       submitDsn: async (to, dsn) => {
         const o = await deliver(
-          { cfg, store, log: qlog },
+          { cfg, store, log: qlog, ...(srs ? { srs } : {}) },
           { origin: 'dsn', sender: '', recipients: [to], message: dsn },
         );
         if (o.status === 'temporary') throw o.error;

@@ -71,6 +71,7 @@ export async function rcptCommand(
   }
   const r = await resolveRecipient(deliveryDeps(s), cmd.to, {
     origin: s.mode,
+    sender: tx.sender,
     declaredSize: tx.params.size ?? 0,
   });
   if (isRefusal(r)) {
@@ -87,5 +88,5 @@ export async function rcptCommand(
 
 /** The delivery stage's view of this session: the server's parts, the session's log. */
 export function deliveryDeps(s: SmtpSession): DeliveryDeps {
-  return { cfg: s.cfg, store: s.ctx.store, log: s.log };
+  return { cfg: s.cfg, store: s.ctx.store, log: s.log, srs: s.ctx.srs };
 }

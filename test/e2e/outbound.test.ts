@@ -69,18 +69,23 @@ describe('outbound delivery between two Letterbox servers', () => {
       extraToml: dnsToml,
     });
     await b.addUser('bob@b.test', 'bob-password-1');
+    await b.addUser('dora@d.test', 'dora-password-1');
     a = await startTestServer({
-      listeners: ['submission', 'imap'],
+      listeners: ['smtp', 'submission', 'imap'],
       allowPlaintext: true,
       hostname: 'mail.a.test',
       // The MX hosts' port is b's SMTP listener; retries come quickly.
       extraToml: `${dnsToml}[queue]\nport = ${b.port('smtp')}\nretry_minutes = [0.01]\n`,
     });
     await a.addUser('alice@a.test', 'alice-password-1');
+    // Aliases of a.test that forward outside.
+    await a.server.ctx.store.addAlias('fwd@a.test', ['bob@b.test']);
+    await a.server.ctx.store.addAlias('fwd2@a.test', ['nobody@b.test']);
     const rsa = await generateDkimKey(a.dir, 'a.test', { algorithm: 'rsa' });
     const ed = await generateDkimKey(a.dir, 'a.test', { algorithm: 'ed25519' });
     dns.set('b.test', { MX: [{ priority: 10, exchange: 'mx.b.test' }] });
     dns.set('mx.b.test', { A: ['127.0.0.1'] });
+    dns.set('d.test', { MX: [{ priority: 10, exchange: 'mx.b.test' }] });
     dns.set('a.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
     dns.set('_dmarc.a.test', { TXT: ['v=DMARC1; p=reject'] });
     for (const k of [rsa, ed]) {
@@ -132,6 +137,52 @@ describe('outbound delivery between two Letterbox servers', () => {
     assert.match(dsn, /Action: failed/);
     assert.match(dsn, /Status: 5\.1\.1/);
     assert.match(dsn, /Subject: to nobody/);
+  });
+
+  /** dora@d.test writes to an address of a.test's MX (no authentication). */
+  function fromOutside(to: string, subject: string) {
+    return nodemailer
+      .createTransport({
+        host: '127.0.0.1',
+        port: a.port('smtp'),
+        secure: false,
+        ignoreTLS: true,
+        logger: false,
+      })
+      .sendMail({ from: 'dora@d.test', to, subject, text: `forward me: ${subject}\n` });
+  }
+
+  test('forwarding: the alias sends on with an SRS sender, and SPF passes at b.test', async () => {
+    await fromOutside('fwd@a.test', 'forwarded');
+    let got: string[] = [];
+    await eventually(
+      async () => {
+        got = await inbox(b, 'bob@b.test', 'bob-password-1');
+        return got.some((m) => m.includes('Subject: forwarded'));
+      },
+      'the forwarded message at b.test',
+      30_000,
+    );
+    const m = got.find((x) => x.includes('Subject: forwarded'))!;
+    assert.match(m, /^Return-Path: <SRS0=[^=]+=[^=]+=d\.test=dora@a\.test>/m);
+    assert.match(m, /spf=pass[^;]*smtp\.mailfrom="?SRS0=/);
+    assert.match(m, /^From: dora@d\.test/m, 'the message itself is unchanged');
+  });
+
+  test('a bounce to the SRS address goes back to the original sender', async () => {
+    await fromOutside('fwd2@a.test', 'forwarded to nobody');
+    let got: string[] = [];
+    await eventually(
+      async () => {
+        got = await inbox(b, 'dora@d.test', 'dora-password-1');
+        return got.some((m) => m.includes('Subject: forwarded to nobody'));
+      },
+      'the bounce back at dora@d.test',
+      30_000,
+    );
+    const dsn = got.find((m) => m.includes('Subject: forwarded to nobody'))!;
+    assert.match(dsn, /Final-Recipient: rfc822; ?nobody@b\.test/);
+    assert.match(dsn, /Action: failed/);
   });
 
   test('a null MX (RFC 7505): bounced at once with 5.1.10', async () => {
