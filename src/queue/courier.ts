@@ -16,9 +16,20 @@ export interface CourierOptions {
   client: ClientOptions;
   /** How long an idle session is kept for reuse. */
   idleMs?: number;
-  /** Idle sessions kept per host. */
+  /**
+   * Idle sessions kept per host at least. More are kept while the host's sessions, idle and in
+   * use, are no more than were in use at once within the last idleMs: at 50 attempts at once,
+   * a cap of 10 would close 40 sessions after their message and open new ones for the next.
+   */
   maxIdlePerHost?: number;
   log: Logger;
+}
+
+/** Sessions to one host out of the cache (sending), and the most at once lately. */
+interface Use {
+  now: number;
+  peak: number;
+  peakAt: number;
 }
 
 interface Idle {
@@ -28,6 +39,7 @@ interface Idle {
 
 export class SmtpCourier implements Courier {
   private readonly idle = new Map<string, Idle[]>();
+  private readonly inUse = new Map<string, Use>();
   private readonly idleMs: number;
   private readonly maxIdle: number;
   private closed = false;
@@ -44,7 +56,7 @@ export class SmtpCourier implements Courier {
       const key = keyOf(host);
       const reused = this.takeIdle(key);
       if (reused) {
-        const r = await reused.send(req);
+        const r = await this.use(key, () => reused.send(req));
         // A cached session the remote had closed meanwhile: nothing was decided, go fresh.
         if (!r.recipients.every((o) => o.status === 'deferred' && o.reply === null)) {
           this.keep(key, reused);
@@ -64,7 +76,7 @@ export class SmtpCourier implements Courier {
         last = err;
         continue;
       }
-      const r = await conn.send(req);
+      const r = await this.use(key, () => conn.send(req));
       this.keep(key, conn);
       return r;
     }
@@ -113,6 +125,23 @@ export class SmtpCourier implements Courier {
     }
   }
 
+  /** Runs a send with its session counted as in use for the host. */
+  private async use<T>(key: string, send: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const u = this.inUse.get(key) ?? { now: 0, peak: 0, peakAt: now };
+    this.inUse.set(key, u);
+    u.now++;
+    if (u.now >= u.peak || now - u.peakAt > this.idleMs) {
+      u.peak = u.now;
+      u.peakAt = now;
+    }
+    try {
+      return await send();
+    } finally {
+      u.now--;
+    }
+  }
+
   private takeIdle(key: string): SmtpClientConnection | null {
     const list = this.idle.get(key);
     while (list && list.length > 0) {
@@ -126,8 +155,11 @@ export class SmtpCourier implements Courier {
 
   private keep(key: string, conn: SmtpClientConnection): void {
     const list = this.idle.get(key) ?? [];
-    if (this.closed || !conn.usable || list.length >= this.maxIdle) {
+    const u = this.inUse.get(key);
+    const wanted = list.length < this.maxIdle || (u !== undefined && u.now + list.length < u.peak);
+    if (this.closed || !conn.usable || !wanted) {
       void conn.quit().catch(() => {});
+      this.forget(key);
       return;
     }
     const entry: Idle = {
@@ -137,12 +169,18 @@ export class SmtpCourier implements Courier {
         const at = l?.indexOf(entry) ?? -1;
         if (l && at >= 0) l.splice(at, 1);
         if (l && l.length === 0) this.idle.delete(key);
+        this.forget(key);
         void conn.quit().catch(() => {});
       }, this.idleMs),
     };
     entry.timer.unref();
     list.push(entry);
     this.idle.set(key, list);
+  }
+
+  /** Drops a host's use count once it has neither sessions in use nor idle ones. */
+  private forget(key: string): void {
+    if (this.inUse.get(key)?.now === 0 && !this.idle.has(key)) this.inUse.delete(key);
   }
 }
 
