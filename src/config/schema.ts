@@ -103,6 +103,8 @@ const queueRoutingKeys = {
     }),
   /** Honour the recipient domains' MTA-STS policies (RFC 8461). */
   mta_sts: z.boolean().default(true),
+  /** Domains whose mail goes only over verified TLS, whatever they publish. */
+  require_tls: z.array(z.string().min(1)).default([]),
 };
 
 /** The `[queue]` keys of the queue worker (src/queue/worker.ts, schedule.ts). */
@@ -117,10 +119,7 @@ const queueWorkerKeys = {
    * Minutes to wait after the 1st, 2nd, ... failed attempt; the last repeats (RFC 5321
    * §4.5.4.1: at least 30 minutes once the first tries failed).
    */
-  retry_minutes: z
-    .array(z.number().positive())
-    .min(1)
-    .default([5, 10, 20, 40, 60, 120, 240]),
+  retry_minutes: z.array(z.number().positive()).min(1).default([5, 10, 20, 40, 60, 120, 240]),
   /** Give up (bounce with 4.4.7) after this many hours (RFC 5321 §4.5.4.1: 4-5 days). */
   max_age_hours: z.number().positive().default(120),
   /** Tell the sender after this many hours that the message is still waiting (NOTIFY=DELAY). */

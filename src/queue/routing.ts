@@ -58,7 +58,23 @@ export function routerFromConfig(
     : undefined;
   const opts: RouteOptions = { resolver, routes, port: cfg.queue.port, log };
   if (mtaSts) opts.mtaSts = mtaSts;
-  return (domain) => routeFor(domain, opts);
+  const requireTls = new Set(cfg.queue.require_tls.map((d) => d.toLowerCase().replace(/\.$/, '')));
+  return async (domain) => {
+    const route = await routeFor(domain, opts);
+    return requireTls.has(domain.toLowerCase()) ? withTlsRequired(route) : route;
+  };
+}
+
+/**
+ * `[queue] require_tls`: mail to these domains goes only over TLS with a certificate valid
+ * for the host name (as under an MTA-STS enforce policy); otherwise it waits.
+ */
+export function withTlsRequired(route: Route): Route {
+  if (route.kind !== 'hosts') return route;
+  return {
+    ...route,
+    hosts: route.hosts.map((h) => (h.tls === 'opportunistic' ? { ...h, tls: 'required' } : h)),
+  };
 }
 
 export async function routeFor(domain: string, opts: RouteOptions): Promise<Route> {
