@@ -96,7 +96,8 @@ export function registerQueue(program: Command, globals: () => GlobalOptions): v
     .option('--all', 'every message not held')
     .action((id: string | undefined, o: { all?: boolean }) =>
       withStore(globals(), async (store) => {
-        if (Boolean(o.all) === (id !== undefined)) throw new CliError('give an ID or --all', EXIT_USAGE);
+        if (Boolean(o.all) === (id !== undefined))
+          throw new CliError('give an ID or --all', EXIT_USAGE);
         if (id !== undefined) await existing(store, id);
         const n = await store.retryOutbound(o.all ? 'all' : parseId(id!));
         stdout.line(`${n} message${n === 1 ? '' : 's'} due now`);
