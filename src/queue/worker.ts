@@ -124,6 +124,9 @@ export class QueueWorker {
       }
       if (claimed.length > 0 && claimed.length === free) {
         await this.idle(0); // full: wait for a slot
+        // Attempts end in bursts (their commits share one WAL fsync): let the others of this
+        // turn of the event loop end too, and claim their slots in one transaction.
+        await new Promise<void>((r) => setImmediate(r));
       } else if (!this.woken) {
         const due = await this.deps.store.nextOutboundDue();
         const wait = due === null ? this.opts.pollMs : due.getTime() - this.now().getTime();

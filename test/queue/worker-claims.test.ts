@@ -1,0 +1,94 @@
+// The worker claims freed slots together: attempts that end in the same turn of the event loop
+// (their commits share one WAL fsync, then each unlinks its blob: separate callbacks of one
+// poll phase) are replaced by one claim, one transaction, instead of one claim each.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { silentLogger } from '../../src/log.js';
+import type { Route, SendRequest, SendResult } from '../../src/queue/types.js';
+import { type Courier, QueueWorker } from '../../src/queue/worker.js';
+import type { MailStore, OutboundUpdate } from '../../src/store/types.js';
+import { eventually } from '../helpers/eventually.js';
+import { openAliceStore } from '../helpers/store.js';
+
+const courier: Courier = {
+  async send(route: Extract<Route, { kind: 'hosts' }>, req: SendRequest): Promise<SendResult> {
+    return {
+      recipients: req.recipients.map((r) => ({
+        address: r.address,
+        status: 'delivered',
+        reply: { code: 250, enhanced: '2.0.0', text: 'ok' },
+        diagnostic: '250 2.0.0 ok',
+      })),
+      info: { host: route.hosts[0]!.name, ip: '127.0.0.9', port: 25, tls: null, durationMs: 1 },
+    };
+  },
+  async close() {},
+};
+
+test('attempts ending in one turn of the event loop free their slots for one claim', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-claims-'));
+  const { store } = await openAliceStore(dir);
+  const concurrency = 5;
+  const claims: number[] = [];
+  // Each batch of outcomes is committed, then the attempts end one per timer callback, all in
+  // the same timers phase (timers made in one callback share their expiry).
+  let held: Array<() => void> = [];
+  const wrapped = Object.create(store) as MailStore;
+  wrapped.claimOutbound = async (opts) => {
+    const items = await store.claimOutbound(opts);
+    if (items.length > 0) claims.push(items.length);
+    return items;
+  };
+  wrapped.updateOutbound = async (id: number, u: OutboundUpdate) => {
+    await store.updateOutbound(id, u);
+    await new Promise<void>((resolve) => {
+      held.push(resolve);
+      if (held.length === concurrency) {
+        const batch = held;
+        held = [];
+        for (const r of batch) setTimeout(r, 0);
+      }
+    });
+  };
+  const worker = new QueueWorker(
+    {
+      store: wrapped,
+      log: silentLogger(),
+      hostname: 'mail.example.test',
+      route: async () => ({
+        kind: 'hosts',
+        via: 'mx',
+        hosts: [
+          { name: 'mx.remote.test', addresses: ['127.0.0.9'], port: 25, tls: 'opportunistic' },
+        ],
+      }),
+      courier,
+      sign: async (m) => m,
+      submitDsn: async () => {},
+    },
+    { concurrency, perDestination: concurrency, pollMs: 20 },
+  );
+  try {
+    for (let i = 0; i < 3 * concurrency; i++) {
+      await store.enqueueOutbound({
+        sender: 'alice@example.test',
+        recipients: [{ address: 'bob@remote.test' }],
+        raw: Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}\r\n`),
+      });
+    }
+    worker.start();
+    await eventually(
+      async () => (await store.listOutbound()).length === 0,
+      'the queue to drain',
+      30_000,
+    );
+    assert.deepEqual(claims, [5, 5, 5], 'one claim per batch of freed slots');
+  } finally {
+    await worker.stop(5000);
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
