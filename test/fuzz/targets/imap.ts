@@ -133,9 +133,6 @@ export const imapReceiver: FuzzTarget<{ s: Sample; sizes: number[]; cfg: number 
 export const imapReceiverReads: FuzzTarget<{ s: Sample; cfg: number }> = {
   name: 'imap receiver (64 KB reads)',
   runs: 300,
-  todo:
-    'src/imap/wire/receiver.ts: one next() call walks every empty line of a read (they make no ' +
-    'event) at ~1 us a line: 64 KB of LF or CRLF lines take 35-90 ms in one call',
   arb: fc.record({ s: input, cfg: fc.nat(CONFIGS.length - 1) }),
   run({ s, cfg }, steps) {
     const rx = new CommandReceiver(CONFIGS[cfg]);
