@@ -117,9 +117,16 @@ export function parseParamValue(input: string): ParamValue {
   const params: Record<string, string> = {};
   const segs = new Map<string, Segment[]>();
   i = end;
+  // The next '=' at or after i, searched again only once i has passed it: "; a; a; a ...=x"
+  // would otherwise scan to the far '=' once per parameter (quadratic).
+  let nextEq = -1;
   while (i < input.length) {
     i = skipCfws(input, i + 1); // past ';'
-    const eq = input.indexOf('=', i);
+    if (nextEq < i) {
+      nextEq = input.indexOf('=', i);
+      if (nextEq < 0) nextEq = input.length;
+    }
+    const eq = nextEq < input.length ? nextEq : -1;
     const semi = input.indexOf(';', i);
     if (eq < 0 || (semi >= 0 && semi < eq)) {
       // A name without a value: skip to the next parameter.

@@ -62,6 +62,12 @@ describe('mime: linear time on hostile header values', () => {
     assert.deepEqual(parseParamValue('attachment; filename=a(1) ').params, { filename: 'a(1)' });
   });
 
+  test('Content-Type: many parameters without a value before a far "="', () => {
+    // Text outside Latin-1 makes V8's indexOf slow: this took 2.4 s before.
+    fast('parseParamValue', () => parseParamValue(`a${'; f\u{1F600}'.repeat(30000)}; n=v`));
+    assert.deepEqual(parseParamValue('a; b; c=d; e').params, { c: 'd' });
+  });
+
   test('HTML: "<p<p<p..." with no ">"', () => {
     fast('htmlToText', () => htmlToText('<p'.repeat(30000)));
     assert.equal(htmlToText('a<p class="x">b<br/>c'), 'a\nb\nc');
