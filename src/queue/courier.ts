@@ -25,11 +25,15 @@ export interface CourierOptions {
   log: Logger;
 }
 
-/** Sessions to one host out of the cache (sending), and the most at once lately. */
+/**
+ * Sessions to one host out of the cache (sending) now, and the most at once in the current
+ * window of idleMs and in the one before (so a need is remembered for one to two windows).
+ */
 interface Use {
   now: number;
-  peak: number;
-  peakAt: number;
+  windowPeak: number;
+  lastWindowPeak: number;
+  windowStart: number;
 }
 
 interface Idle {
@@ -128,13 +132,16 @@ export class SmtpCourier implements Courier {
   /** Runs a send with its session counted as in use for the host. */
   private async use<T>(key: string, send: () => Promise<T>): Promise<T> {
     const now = Date.now();
-    const u = this.inUse.get(key) ?? { now: 0, peak: 0, peakAt: now };
+    const u = this.inUse.get(key) ?? { now: 0, windowPeak: 0, lastWindowPeak: 0, windowStart: now };
     this.inUse.set(key, u);
     u.now++;
-    if (u.now >= u.peak || now - u.peakAt > this.idleMs) {
-      u.peak = u.now;
-      u.peakAt = now;
+    if (now - u.windowStart > this.idleMs) {
+      // A new window: what the last one needed is still wanted; older needs are forgotten.
+      u.lastWindowPeak = now - u.windowStart > 2 * this.idleMs ? 0 : u.windowPeak;
+      u.windowPeak = 0;
+      u.windowStart = now;
     }
+    u.windowPeak = Math.max(u.windowPeak, u.now);
     try {
       return await send();
     } finally {
@@ -156,7 +163,8 @@ export class SmtpCourier implements Courier {
   private keep(key: string, conn: SmtpClientConnection): void {
     const list = this.idle.get(key) ?? [];
     const u = this.inUse.get(key);
-    const wanted = list.length < this.maxIdle || (u !== undefined && u.now + list.length < u.peak);
+    const peak = u ? Math.max(u.windowPeak, u.lastWindowPeak) : 0;
+    const wanted = list.length < this.maxIdle || (u !== undefined && u.now + list.length < peak);
     if (this.closed || !conn.usable || !wanted) {
       void conn.quit().catch(() => {});
       this.forget(key);
