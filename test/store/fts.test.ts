@@ -313,6 +313,14 @@ describe('full-text index worker', () => {
     db.exec(`CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
              INSERT INTO message_text (rowid, text) VALUES (1, 'kept through the upgrade');
              DROP TABLE message_data;
+             DROP INDEX outbound_due;
+             ALTER TABLE outbound DROP COLUMN held;
+             ALTER TABLE outbound DROP COLUMN lease_until;
+             ALTER TABLE outbound DROP COLUMN last_attempt_at;
+             ALTER TABLE outbound DROP COLUMN delay_notified;
+             ALTER TABLE outbound_recipients DROP COLUMN status;
+             ALTER TABLE outbound_recipients DROP COLUMN remote_mta;
+             ALTER TABLE outbound_recipients DROP COLUMN updated_at;
              PRAGMA user_version = 3;`);
     db.close();
     await removeFtsFiles();
@@ -324,7 +332,7 @@ describe('full-text index worker', () => {
     }
     const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 5);
+      assert.equal(after.pragma('user_version', { simple: true }), 6);
       const row = after
         .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
         .get() as { n: number };

@@ -2,6 +2,7 @@
 // one (the running one may have started before the caller's commit), and every caller that
 // asks meanwhile shares that next one: a group commit for the WAL's fsync.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ test('callers during a running fsync share the next one; all resolve in order', 
     assert.deepEqual(order, ['first', 'second']);
     // Idle again: a new call starts its own fsync at once.
     await wal.sync();
-    wal.close();
+    await wal.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -37,5 +38,25 @@ test('a WAL file that cannot be opened fails the sync (the write is not confirme
 test('WalSync.none (a database not in WAL mode) has nothing to sync', async () => {
   const wal = WalSync.none();
   await wal.sync();
-  wal.close();
+  await wal.close();
+});
+
+test('close waits for the fsyncs under way: they succeed, none fails with EBADF', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-wal-'));
+  try {
+    const file = join(dir, 'x-wal');
+    await writeFile(file, 'frames');
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const wal = new WalSync(file);
+    // A commit's sync is running and another waits for the next one when the store closes.
+    const running = wal.sync();
+    const queued = wal.sync();
+    const closed = wal.close();
+    await Promise.all([running, queued, closed]);
+    // Closed after them, not under them: no descriptor left open behind the close.
+    assert.equal(fds(), before);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -371,6 +371,6 @@ export class SqliteStore implements MailStore {
     this.messages.unreferenced.close();
     this.messages.purge.close();
     this.db.close();
-    this.wal.close();
+    await this.wal.close();
   }
 }

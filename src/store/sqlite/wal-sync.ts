@@ -41,7 +41,12 @@ export class WalSync {
     return this.next;
   }
 
-  close(): void {
+  /**
+   * Closes the file once the fsyncs under way are done: closing it under a running fsync made
+   * that fsync fail with EBADF (or, had the number been reused, sync another file).
+   */
+  async close(): Promise<void> {
+    await Promise.allSettled([this.current, this.next].filter((p) => p !== null));
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
