@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { stripForgedAuthResults } from '../../src/delivery/headers.js';
 import { readOriginator } from '../../src/delivery/originator.js';
 import { CommandReceiver } from '../../src/imap/wire/receiver.js';
+import { decodeUtf8OrLatin1 } from '../../src/mime/charset.js';
 import { stripComments } from '../../src/mime/comments.js';
 import { parseDate } from '../../src/mime/date.js';
 import { htmlToText } from '../../src/mime/html.js';
@@ -78,6 +79,33 @@ describe('mime: linear time on hostile header values', () => {
   test('HTML: "<p<p<p..." with no ">"', () => {
     fast('htmlToText', () => htmlToText('<p'.repeat(30000)));
     assert.equal(htmlToText('a<p class="x">b<br/>c'), 'a\nb\nc');
+  });
+
+  test('header fields of invalid UTF-8 (an exception per field)', () => {
+    const raw = Buffer.from(`${'X: M\xf3\xbc\xb1\r\n'.repeat(30000)}\r\nbody\r\n`, 'latin1');
+    fast('parseMessage', () => parseMessage(raw, { textCap: 0 }));
+  });
+
+  test('decodeUtf8OrLatin1 is the fatal decoder with a latin1 fallback', () => {
+    const fatal = new TextDecoder('utf-8', { fatal: true });
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 12 }),
+      fc.string({ maxLength: 8 }).map((t) => Buffer.from(`\ufeff${t}`)),
+      fc.string({ maxLength: 8 }).map((t) => Buffer.from(t)),
+    );
+    fc.assert(
+      fc.property(bytes, (a) => {
+        const b = Buffer.from(a);
+        let expected: string;
+        try {
+          expected = fatal.decode(b);
+        } catch {
+          expected = b.toString('latin1');
+        }
+        assert.equal(decodeUtf8OrLatin1(b), expected);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   test('stripComments is the regex it replaces', () => {
