@@ -25,10 +25,13 @@ export interface DrainResult {
   fillPerSecond: number;
   /** DNS queries the bench's server answered during the drain. */
   dnsQueries?: number;
+  /** With several rounds: each of them (the figures above are their medians). */
+  all?: DrainResult[];
 }
 
 export interface Row {
   connections: number;
+  rounds: number;
   letterbox?: DrainResult;
   postfix?: DrainResult;
 }
@@ -74,13 +77,17 @@ export function printReport(r: {
     fmtBytes(x.postfix?.peakRss),
     fmtBytes(x.postfix?.peakPss),
   ]);
+  const one = (d: DrainResult) =>
+    `${d.messages} at the sink${d.complete ? '' : ' (INCOMPLETE: deadline passed)'} ` +
+    `in ${d.drainSeconds.toFixed(2)} s (${fmt(d.perSecond)} msg/s), CPU ${d.cpuSeconds.toFixed(2)} s, ` +
+    `${d.sessions} sessions, ${d.left} left in the queue, filled at ${fmt(d.fillPerSecond)} ` +
+    `msg/s${d.dnsQueries === undefined ? '' : `, ${d.dnsQueries} DNS queries`}`;
   const detail = (name: string, d: DrainResult | undefined) =>
-    d
-      ? `  ${name}: ${d.messages} at the sink${d.complete ? '' : ' (INCOMPLETE: deadline passed)'} ` +
-        `in ${d.drainSeconds.toFixed(2)} s, CPU ${d.cpuSeconds.toFixed(2)} s, ` +
-        `${d.sessions} sessions, ${d.left} left in the queue, filled at ${fmt(d.fillPerSecond)} ` +
-        `msg/s${d.dnsQueries === undefined ? '' : `, ${d.dnsQueries} DNS queries`}`
-      : `  ${name}: not run`;
+    !d
+      ? [`  ${name}: not run`]
+      : d.all && d.all.length > 1
+        ? d.all.map((x, i) => `  ${name} round ${i + 1}: ${one(x)}`)
+        : [`  ${name}: ${one(d)}`];
   const out = [
     '',
     `Outbound bench: ${r.messages} messages of ${r.size} bytes queued, then drained to ` +
@@ -91,9 +98,9 @@ export function printReport(r: {
     table(header, rows),
     '',
     ...r.rows.flatMap((x) => [
-      `${x.connections} connections:`,
-      detail('Letterbox', x.letterbox),
-      detail('Postfix  ', x.postfix),
+      `${x.connections} connections${x.rounds > 1 ? ` (medians of ${x.rounds} rounds)` : ''}:`,
+      ...detail('Letterbox', x.letterbox),
+      ...detail('Postfix  ', x.postfix),
     ]),
     '',
     'msg/s: (messages - 1) over the time from the first 250 at the sink to the last one.',

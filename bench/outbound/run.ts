@@ -2,7 +2,8 @@
 // the same loopback sink (Postfix's smtp-sink), at each connection count, printed side by side.
 // Usage (from the repository root):
 //   node --import tsx bench/outbound/run.ts [--connections 10,50] [--messages 10000]
-//     [--size 10240] [--backlog 100000] [--feed-sessions 10] [--route mx|smarthost]
+//     [--size 10240] [--backlog 100000] [--rounds 1] [--feed-sessions 10]
+//     [--route mx|smarthost]
 //     [--only letterbox|postfix] [--cpu-prof] [--keep]
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '10240' },
     backlog: { type: 'string' },
     'feed-sessions': { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '1' },
     route: { type: 'string', default: 'mx' },
     only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
@@ -48,6 +50,7 @@ const messages = Number(backlog ? args.backlog : args.messages);
 const connectionCounts = (args.connections ?? (backlog ? '50' : '10,50')).split(',').map(Number);
 const size = Number(args.size);
 const feedSessions = Number(args['feed-sessions']);
+const rounds = Math.max(1, Number(args.rounds));
 const route = args.route as RouteKind;
 if (route !== 'mx' && route !== 'smarthost') throw new Error('--route mx|smarthost');
 const runLetterbox = args.only !== 'postfix';
@@ -83,15 +86,40 @@ async function newSink(binary: string): Promise<Sink> {
   return sink;
 }
 
+/**
+ * Several rounds as one: the median rate and, on its own, the median CPU per message; the
+ * largest peaks; the rest from the round of the median rate.
+ */
+function median(results: DrainResult[]): DrainResult {
+  const mid = <T>(xs: T[], key: (x: T) => number) =>
+    [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]!;
+  const byRate = mid(results, (r) => r.perSecond);
+  const byCpu = mid(results, (r) => r.cpuSeconds / r.messages);
+  const max = (f: (r: DrainResult) => number | undefined) => {
+    const v = results.map(f).filter((x): x is number => x !== undefined);
+    return v.length > 0 ? Math.max(...v) : undefined;
+  };
+  const peakRss = max((r) => r.peakRss);
+  const peakPss = max((r) => r.peakPss);
+  return {
+    ...byRate,
+    cpuSeconds: (byCpu.cpuSeconds / byCpu.messages) * byRate.messages,
+    complete: results.every((r) => r.complete),
+    ...(peakRss === undefined ? {} : { peakRss }),
+    ...(peakPss === undefined ? {} : { peakPss }),
+    all: results,
+  };
+}
+
 function rate(count: number, t: SinkTimes | undefined, sink: Sink) {
   const n = t ? count : sink.messages();
   const seconds = t ? (t.lastAt - t.firstAt) / 1000 : Number.NaN;
   return { n, seconds, perSecond: n > 1 ? (n - 1) / seconds : Number.NaN };
 }
 
-async function letterboxRun(sinkBin: string, dns: TestDnsServer, conns: number) {
+async function letterboxRun(sinkBin: string, dns: TestDnsServer, conns: number, round: number) {
   const sink = await newSink(sinkBin);
-  const dir = join(base, `letterbox-c${conns}`);
+  const dir = join(base, `letterbox-c${conns}-r${round}`);
   mkdirSync(dir);
   const lb = await setupLetterbox({
     root,
@@ -178,9 +206,9 @@ async function letterboxRun(sinkBin: string, dns: TestDnsServer, conns: number) 
   }
 }
 
-async function postfixRun(sinkBin: string, conns: number) {
+async function postfixRun(sinkBin: string, conns: number, round: number) {
   const sink = await newSink(sinkBin);
-  const dir = join(base, `postfix-c${conns}`);
+  const dir = join(base, `postfix-c${conns}-r${round}`);
   mkdirSync(dir);
   let pf: PostfixBench | undefined;
   try {
@@ -261,9 +289,18 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   for (const conns of connectionCounts) {
-    const row: Row = { connections: conns };
-    if (runLetterbox) row.letterbox = await letterboxRun(sinkBin, dns, conns);
-    if (runPostfix) row.postfix = await postfixRun(sinkBin, conns);
+    // Rounds alternate between the servers, so that load from elsewhere on the machine falls
+    // on both; each round fills and drains a fresh queue.
+    const lb: DrainResult[] = [];
+    const pf: DrainResult[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      if (rounds > 1) log(`${conns} connections, round ${round} of ${rounds}`);
+      if (runLetterbox) lb.push(await letterboxRun(sinkBin, dns, conns, round));
+      if (runPostfix) pf.push(await postfixRun(sinkBin, conns, round));
+    }
+    const row: Row = { connections: conns, rounds };
+    if (lb.length > 0) row.letterbox = median(lb);
+    if (pf.length > 0) row.postfix = median(pf);
     rows.push(row);
   }
   await dns.close();
