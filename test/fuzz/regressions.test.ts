@@ -16,6 +16,7 @@ import { parseMessage } from '../../src/mime/structure.js';
 import { dotStuffed } from '../../src/pop3/dotstuff.js';
 import { OUTBOX_FLUSH, WRITE_CHUNK } from '../../src/pop3/limits.js';
 import { STEP_LIMIT_MS } from './lib/harness.js';
+import { exchange, PASSWORD, startFuzzServer, USER } from './lib/server.js';
 
 const cpuMs = () => {
   const u = process.cpuUsage();
@@ -201,5 +202,34 @@ describe('pop3: RETR output in bounded steps', () => {
   test('a 1 MB message of lines that begin with "." (bare LF)', async () => {
     const ms = await retrStepMs(Buffer.alloc(1 << 20, '\n.'));
     assert.ok(ms < STEP_LIMIT_MS, `${ms.toFixed(1)} ms between two writes`);
+  });
+});
+
+describe('imap: no internal error on a client command', () => {
+  test('RENAME onto a name that is subscribed already', {
+    todo:
+      'src/store/sqlite/mailboxes.ts rename: UPDATE subscriptions hits UNIQUE (account_id, ' +
+      'name) when the new name is subscribed too: NO [SERVERBUG], error logged',
+  }, async () => {
+    const server = await startFuzzServer();
+    try {
+      const script = [
+        `a LOGIN ${USER} ${PASSWORD}`,
+        'b CREATE x',
+        'c SUBSCRIBE x',
+        'd SUBSCRIBE y',
+        'e RENAME x y',
+        'z LOGOUT',
+      ];
+      const answer = await exchange(
+        server.port('imap'),
+        Buffer.from(script.map((l) => `${l}\r\n`).join('')),
+        2000,
+      );
+      assert.match(answer.toString(), /\r\ne OK /);
+      assert.deepEqual(server.takeErrors(), []);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -13,6 +13,17 @@ import { anyInput, type Sample } from '../lib/mutate.js';
 import { exchange, type FuzzServer, PASSWORD, startFuzzServer, USER } from '../lib/server.js';
 import { DATA_WORDS, SMTP_WORDS, smtpStream } from '../lib/smtp-gen.js';
 
+/**
+ * Internal errors already reported and not fixed yet, each with its regression test
+ * (test/fuzz/regressions.test.ts, a todo): ignored here so that the target still finds others.
+ */
+const KNOWN_ERRORS: RegExp[] = [
+  // RENAME onto a name that is subscribed already: store/sqlite/mailboxes.ts moves the
+  // subscription with a plain UPDATE, which hits the UNIQUE (account_id, name) constraint.
+  /UNIQUE constraint failed: subscriptions\.account_id, subscriptions\.name/,
+];
+const unknown = (errors: string[]) => errors.filter((e) => !KNOWN_ERRORS.some((k) => k.test(e)));
+
 let server: FuzzServer | null = null;
 let users = 0;
 const uncaught: unknown[] = [];
@@ -87,7 +98,7 @@ function sessionTarget(
         if (server) {
           const hello = (await exchange(server.port(listener), Buffer.alloc(0))).toString('latin1');
           assert.match(hello, GREETING[listener], `${listener} still greets a new connection`);
-          assert.deepEqual(server.takeErrors(), [], 'nothing logged at error');
+          assert.deepEqual(unknown(server.takeErrors()), [], 'nothing logged at error');
         }
       } finally {
         await release();
@@ -103,8 +114,7 @@ function sessionTarget(
       ]);
       await exchange(server.port(listener), bytes);
       assert.deepEqual(uncaught.map(String), [], 'no uncaught exception or rejection');
-      const errors = server.takeErrors();
-      assert.deepEqual(errors, [], 'nothing logged at error');
+      assert.deepEqual(unknown(server.takeErrors()), [], 'nothing logged at error');
     },
   };
 }
