@@ -125,8 +125,13 @@ export class SqliteMailboxes {
           modseq,
           row.id,
         );
-        stmt(this.db, 'UPDATE subscriptions SET name = ? WHERE account_id = ? AND name = ?').run(
-          name,
+        // The subscription moves with the mailbox; when the new name is subscribed already
+        // (subscriptions may name mailboxes that do not exist), the old one just goes.
+        stmt(
+          this.db,
+          'UPDATE OR IGNORE subscriptions SET name = ? WHERE account_id = ? AND name = ?',
+        ).run(name, mb.accountId, row.name);
+        stmt(this.db, 'DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(
           mb.accountId,
           row.name,
         );
