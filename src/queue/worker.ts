@@ -115,11 +115,19 @@ export class QueueWorker {
       let claimed: OutboundItem[] = [];
       if (free > 0) {
         this.woken = false;
-        claimed = await this.deps.store.claimOutbound({
-          now: this.now(),
-          limit: free,
-          leaseMs: this.opts.leaseMs,
-        });
+        try {
+          claimed = await this.deps.store.claimOutbound({
+            now: this.now(),
+            limit: free,
+            leaseMs: this.opts.leaseMs,
+          });
+        } catch (err) {
+          // The store failed (busy, disk): the worker goes on and looks again at the next poll.
+          if (this.stopped) break;
+          this.deps.log.error({ err }, 'queue: claiming due messages failed');
+          await this.idle(this.opts.pollMs);
+          continue;
+        }
         for (const item of claimed) this.track(this.attempt(item));
       }
       if (claimed.length > 0 && claimed.length === free) {
@@ -128,7 +136,7 @@ export class QueueWorker {
         // turn of the event loop end too, and claim their slots in one transaction.
         await new Promise<void>((r) => setImmediate(r));
       } else if (!this.woken) {
-        const due = await this.deps.store.nextOutboundDue();
+        const due = await this.deps.store.nextOutboundDue().catch(() => null);
         const wait = due === null ? this.opts.pollMs : due.getTime() - this.now().getTime();
         await this.idle(Math.max(0, Math.min(wait, this.opts.pollMs)));
       }
