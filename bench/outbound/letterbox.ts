@@ -35,7 +35,7 @@ export async function setupLetterbox(opts: {
   sinkPort: number;
   /** `127.0.0.1:PORT` of the bench's DNS server. */
   dns: string;
-  /** Messages attempted at once, and to the one destination. */
+  /** Sessions to the one destination (per_destination). */
   connections: number;
   route: RouteKind;
 }): Promise<LetterboxBench> {
@@ -62,7 +62,11 @@ export async function setupLetterbox(opts: {
     ...cfg['queue'],
     port: opts.sinkPort,
     deliver: false,
-    concurrency: opts.connections,
+    // The connections to the one destination are per_destination's; concurrency (all attempts)
+    // is above it, as Postfix's process limit is above its destination concurrency limit: an
+    // attempt that is recording its outcome (a commit and its WAL fsync) holds a concurrency
+    // slot, not the destination's.
+    concurrency: opts.connections + 50,
     per_destination: opts.connections,
   };
   if (opts.route === 'smarthost') {
