@@ -105,6 +105,12 @@ const queueRoutingKeys = {
   mta_sts: z.boolean().default(true),
   /** Domains whose mail goes only over verified TLS, whatever they publish. */
   require_tls: z.array(z.string().min(1)).default([]),
+  /**
+   * A domain's route (MX lookup, addresses, MTA-STS) is reused this long, so a queue run to
+   * one domain does not ask DNS for every message. 0: ask every time. DNS failures are never
+   * reused.
+   */
+  route_cache_seconds: z.number().int().min(0).max(3600).default(60),
 };
 
 /** The `[queue]` keys of the queue worker (src/queue/worker.ts, schedule.ts). */

@@ -104,6 +104,7 @@ allow_plaintext = false
 port = 25                         # port of the recipients' MX hosts (RFC 5321)
 mta_sts = true                    # honour MTA-STS policies (RFC 8461): TLS to listed MX only
 require_tls = []                  # e.g. ["bank.example"]: mail to these only over verified TLS
+route_cache_seconds = 60          # reuse a domain's MX lookup this long (0: every message)
 deliver = true                    # run the queue worker in this process
 concurrency = 50                  # messages attempted at once
 per_destination = 10              # attempts at once to one recipient domain

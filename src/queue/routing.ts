@@ -59,10 +59,46 @@ export function routerFromConfig(
   const opts: RouteOptions = { resolver, routes, port: cfg.queue.port, log };
   if (mtaSts) opts.mtaSts = mtaSts;
   const requireTls = new Set(cfg.queue.require_tls.map((d) => d.toLowerCase().replace(/\.$/, '')));
+  const cache = new RouteCache(cfg.queue.route_cache_seconds * 1000);
   return async (domain) => {
-    const route = await routeFor(domain, opts);
-    return requireTls.has(domain.toLowerCase()) ? withTlsRequired(route) : route;
+    const key = domain.toLowerCase();
+    const cached = cache.get(key);
+    if (cached) return cached;
+    let route = await routeFor(domain, opts);
+    if (requireTls.has(key)) route = withTlsRequired(route);
+    // A DNS failure is not remembered: the next message asks again.
+    if (route.kind !== 'dns-error') cache.set(key, route);
+    return route;
   };
+}
+
+/** Domains' routes kept a short while: a queue run to one domain asks DNS once, not per message. */
+const ROUTE_CACHE_ENTRIES = 10_000;
+
+class RouteCache {
+  private readonly entries = new Map<string, { route: Route; until: number }>();
+
+  constructor(private readonly ttlMs: number) {}
+
+  get(domain: string): Route | null {
+    const e = this.entries.get(domain);
+    if (!e) return null;
+    if (e.until <= Date.now()) {
+      this.entries.delete(domain);
+      return null;
+    }
+    return e.route;
+  }
+
+  set(domain: string, route: Route): void {
+    if (this.ttlMs <= 0) return;
+    this.entries.delete(domain);
+    if (this.entries.size >= ROUTE_CACHE_ENTRIES) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(domain, { route, until: Date.now() + this.ttlMs });
+  }
 }
 
 /**

@@ -75,7 +75,8 @@ describe('outbound delivery between two Letterbox servers', () => {
       allowPlaintext: true,
       hostname: 'mail.a.test',
       // The MX hosts' port is b's SMTP listener; retries come quickly.
-      extraToml: `${dnsToml}[queue]\nport = ${b.port('smtp')}\nretry_minutes = [0.01]\n`,
+      // No route cache: the tests change b.test's DNS between messages.
+      extraToml: `${dnsToml}[queue]\nport = ${b.port('smtp')}\nretry_minutes = [0.01]\nroute_cache_seconds = 0\n`,
     });
     await a.addUser('alice@a.test', 'alice-password-1');
     // Aliases of a.test that forward outside.

@@ -1,6 +1,6 @@
-// `[queue] require_tls`: the MX hosts of the listed domains are reached only over verified
-// TLS (RFC 8314-style policy by configuration, next to MTA-STS); other domains stay
-// opportunistic.
+// Routing from the config: `[queue] require_tls` (the MX hosts of the listed domains are
+// reached only over verified TLS, next to MTA-STS; other domains stay opportunistic) and the
+// route cache (`route_cache_seconds`).
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,5 +40,29 @@ describe('[queue] require_tls', () => {
       shop.hosts.map((h) => h.tls),
       ['opportunistic'],
     );
+  });
+
+  test('route_cache_seconds: a domain is looked up once a while, DNS failures are not kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lb-routecache-'));
+    const cfg = (secs: number) =>
+      parseConfig(
+        `[dns]\nservers = ["${dns.address}"]\n[queue]\nmta_sts = false\nroute_cache_seconds = ${secs}\n`,
+        join(dir, 'letterbox.toml'),
+      );
+    dns.set('cached.test', { MX: [{ priority: 10, exchange: 'mx.bank.test' }] });
+    const cached = routerFromConfig(cfg(60));
+    const uncached = routerFromConfig(cfg(0));
+    const first = await cached('cached.test');
+    await uncached('cached.test');
+    const asked = dns.queries.length;
+    assert.deepEqual(await cached('cached.test'), first);
+    assert.equal(dns.queries.length, asked, 'the cached route asks DNS nothing');
+    await uncached('cached.test');
+    assert.ok(dns.queries.length > asked, 'without the cache, DNS is asked again');
+    dns.fail('failing.test', 'SERVFAIL');
+    assert.equal((await cached('failing.test')).kind, 'dns-error');
+    dns.fail('failing.test', null);
+    dns.set('failing.test', { MX: [{ priority: 10, exchange: 'mx.bank.test' }] });
+    assert.equal((await cached('failing.test')).kind, 'hosts', 'a DNS failure is not kept');
   });
 });
