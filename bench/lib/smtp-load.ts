@@ -2,7 +2,15 @@
 // per message (pipelined when the server offers PIPELINING), until a deadline or a message
 // count. It records, per message, the time from sending the final ".\r\n" to the 250.
 import type { MessageTemplate } from './message.js';
-import { type Connection, closeSession, expect, openSession, writeFlushed } from './smtp-wire.js';
+import {
+  type Connection,
+  closeSession,
+  END_OF_DATA,
+  expect,
+  openSession,
+  sendEnvelopeAndBody,
+  writeFlushed,
+} from './smtp-wire.js';
 import { type Summary, summarize } from './stats.js';
 
 export interface LoadOptions {
@@ -55,29 +63,9 @@ export function mergeResults(rounds: LoadResult[]): LoadResult {
   };
 }
 
-const END_OF_DATA = Buffer.from('.\r\n', 'latin1');
-
 /** One message on an open session; returns the end-of-DATA to 250 latency in ms. */
 async function sendOne(c: Connection, o: LoadOptions, n: number, pipelining: boolean) {
-  const mail = `MAIL FROM:<${o.sender}> SIZE=${o.template.size}\r\n`;
-  const rcpt = `RCPT TO:<${o.recipient}>\r\n`;
-  if (pipelining) {
-    // RFC 2920 §3.1: MAIL, RCPT and DATA may go in one write; DATA ends the group.
-    c.socket.write(`${mail}${rcpt}DATA\r\n`);
-    const [m, r, d] = [await c.replies.next(), await c.replies.next(), await c.replies.next()];
-    expect(m, 250, 'MAIL');
-    expect(r, 250, 'RCPT');
-    expect(d, 354, 'DATA');
-  } else {
-    c.socket.write(mail);
-    expect(await c.replies.next(), 250, 'MAIL');
-    c.socket.write(rcpt);
-    expect(await c.replies.next(), 250, 'RCPT');
-    c.socket.write('DATA\r\n');
-    expect(await c.replies.next(), 354, 'DATA');
-  }
-  c.socket.write(o.template.header(n));
-  c.socket.write(o.template.wireBody);
+  await sendEnvelopeAndBody(c, o, n, pipelining);
   // The clock starts when the terminator has left for the kernel: from then on the server
   // has the whole message, and the wait is its own (parse, store, fsync).
   const reply = c.replies.next();

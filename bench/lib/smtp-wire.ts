@@ -1,7 +1,9 @@
 // The client side of the SMTP wire for the load generator: connect, read replies (multi-line
 // included), EHLO. Raw sockets and Buffers only, so the client costs as little CPU as it can:
 // it shares the machine with the server it measures.
+
 import { connect, type Socket } from 'node:net';
+import type { MessageTemplate } from './message.js';
 
 export interface Reply {
   code: number;
@@ -115,3 +117,36 @@ export function writeFlushed(socket: Socket, data: Buffer | string): Promise<voi
     socket.write(data, (err) => (err ? reject(err) : resolve()));
   });
 }
+
+/**
+ * One message's MAIL, RCPT and DATA, then its header and body, on an open session (the
+ * terminator is the caller's, which may time it). RFC 2920 §3.1: with PIPELINING, MAIL, RCPT
+ * and DATA go in one write; DATA ends the group.
+ */
+export async function sendEnvelopeAndBody(
+  c: Connection,
+  o: { sender: string; recipient: string; template: MessageTemplate },
+  n: number,
+  pipelining: boolean,
+): Promise<void> {
+  const mail = `MAIL FROM:<${o.sender}> SIZE=${o.template.size}\r\n`;
+  const rcpt = `RCPT TO:<${o.recipient}>\r\n`;
+  if (pipelining) {
+    c.socket.write(`${mail}${rcpt}DATA\r\n`);
+    const [m, r, d] = [await c.replies.next(), await c.replies.next(), await c.replies.next()];
+    expect(m, 250, 'MAIL');
+    expect(r, 250, 'RCPT');
+    expect(d, 354, 'DATA');
+  } else {
+    c.socket.write(mail);
+    expect(await c.replies.next(), 250, 'MAIL');
+    c.socket.write(rcpt);
+    expect(await c.replies.next(), 250, 'RCPT');
+    c.socket.write('DATA\r\n');
+    expect(await c.replies.next(), 354, 'DATA');
+  }
+  c.socket.write(o.template.header(n));
+  c.socket.write(o.template.wireBody);
+}
+
+export const END_OF_DATA = Buffer.from('.\r\n', 'latin1');

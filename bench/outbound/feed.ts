@@ -3,7 +3,14 @@
 // when offered. The same generator and the same messages feed both servers; this part is not
 // timed as the result (the drain is), only reported.
 import type { MessageTemplate } from '../lib/message.js';
-import { type Connection, closeSession, expect, openSession } from '../lib/smtp-wire.js';
+import {
+  type Connection,
+  closeSession,
+  END_OF_DATA,
+  expect,
+  openSession,
+  sendEnvelopeAndBody,
+} from '../lib/smtp-wire.js';
 
 export interface FeedOptions {
   port: number;
@@ -25,28 +32,8 @@ export interface FeedResult {
   error?: string;
 }
 
-const END_OF_DATA = Buffer.from('.\r\n', 'latin1');
-
 async function sendOne(c: Connection, o: FeedOptions, n: number, pipelining: boolean) {
-  const mail = `MAIL FROM:<${o.sender}> SIZE=${o.template.size}\r\n`;
-  const rcpt = `RCPT TO:<${o.recipient}>\r\n`;
-  if (pipelining) {
-    // RFC 2920 §3.1: MAIL, RCPT and DATA in one write; DATA ends the group.
-    c.socket.write(`${mail}${rcpt}DATA\r\n`);
-    const [m, r, d] = [await c.replies.next(), await c.replies.next(), await c.replies.next()];
-    expect(m, 250, 'MAIL');
-    expect(r, 250, 'RCPT');
-    expect(d, 354, 'DATA');
-  } else {
-    c.socket.write(mail);
-    expect(await c.replies.next(), 250, 'MAIL');
-    c.socket.write(rcpt);
-    expect(await c.replies.next(), 250, 'RCPT');
-    c.socket.write('DATA\r\n');
-    expect(await c.replies.next(), 354, 'DATA');
-  }
-  c.socket.write(o.template.header(n));
-  c.socket.write(o.template.wireBody);
+  await sendEnvelopeAndBody(c, o, n, pipelining);
   c.socket.write(END_OF_DATA);
   expect(await c.replies.next(), 250, 'end of DATA');
 }
