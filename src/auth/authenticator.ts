@@ -3,7 +3,7 @@
 // (throttle.ts), queues password hashing through a bounded pool (hash-pool.ts), checks the
 // password in constant-ish time whether or not the account exists, refuses to act for another
 // identity, and logs the outcome (never the password).
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { HashPool } from './hash-pool.js';
 import {
@@ -92,6 +92,15 @@ export class Authenticator {
   private decoyHash: Promise<string> | undefined;
   private readonly verified: VerifiedCache | null;
   private readonly pool: HashPool;
+  /**
+   * Verifications running now, by credentials: a client opening ten connections at once
+   * (Thunderbird opens five, a phone one per folder) costs one hash, not ten, and the nine
+   * others do not take places in the pool. Keyed by an HMAC under a key never stored, as in
+   * verified-cache.ts. Unknown accounts are coalesced the same way, so that timing does not
+   * tell them apart.
+   */
+  private readonly inflight = new Map<string, Promise<boolean>>();
+  private readonly inflightKey = randomBytes(32);
 
   constructor(opts: AuthenticatorOptions) {
     this.lookup = opts.lookup;
@@ -154,16 +163,29 @@ export class Authenticator {
       storedHash !== undefined && this.verified?.has(username, req.password, storedHash) === true;
     let matched = cached;
     if (!cached) {
-      // Pairs that logged in before go first: a flood of guesses from elsewhere cannot make
-      // the real user wait behind it (issue 15, item 11).
-      const job = this.pool.submit(
-        async () => verifyPassword(req.password, storedHash ?? (await this.decoy())),
-        decision.trusted ? 'high' : 'normal',
-        this.throttle.sourceKey(req.ip),
-      );
+      const key = createHmac('sha256', this.inflightKey)
+        .update(username)
+        .update('\0')
+        .update(req.password)
+        .update('\0')
+        .update(storedHash ?? '')
+        .digest('base64');
+      let job = this.inflight.get(key) ?? null;
       if (job === null) {
-        this.log.warn({ ...ctx, reason: 'busy', pool: this.pool.size }, 'authentication refused');
-        return { ok: false, reason: 'busy', retryAfterMs: BUSY_RETRY_MS };
+        // Pairs that logged in before go first: a flood of guesses from elsewhere cannot make
+        // the real user wait behind it (issue 15, item 11).
+        job = this.pool.submit(
+          async () => verifyPassword(req.password, storedHash ?? (await this.decoy())),
+          decision.trusted ? 'high' : 'normal',
+          this.throttle.sourceKey(req.ip),
+        );
+        if (job === null) {
+          this.log.warn({ ...ctx, reason: 'busy', pool: this.pool.size }, 'authentication refused');
+          return { ok: false, reason: 'busy', retryAfterMs: BUSY_RETRY_MS };
+        }
+        this.inflight.set(key, job);
+        const forget = () => this.inflight.delete(key);
+        job.then(forget, forget);
       }
       matched = await job;
     }

@@ -252,6 +252,26 @@ describe('Authenticator', () => {
     assert.equal((await auth.authenticate(req())).ok, true);
   });
 
+  test('logins with the same credentials at once cost one hash, for real and unknown accounts', async () => {
+    const pool = new HashPool({ concurrency: 1, maxQueued: 1, maxPerSource: 1 });
+    const { auth, req } = await setup({ pool });
+    let release!: () => void;
+    assert.ok(pool.submit(() => new Promise<void>((r) => (release = r)), 'normal', 'x'));
+    // Ten connections of one client, and ten guesses at an unknown address: one job each in a
+    // queue that holds one per source, so without coalescing all but one would be refused.
+    const good = Array.from({ length: 10 }, () => auth.authenticate(req()));
+    const unknown = Array.from({ length: 10 }, () =>
+      auth.authenticate(req({ username: 'nobody@example.org', password: 'guess' })),
+    );
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(pool.size, { running: 1, high: 0, normal: 1, inLanes: 1 });
+    release();
+    for (const r of await Promise.all(good)) assert.equal(r.ok, true);
+    for (const r of await Promise.all(unknown)) assert.deepEqual(r, { ok: false, reason: 'invalid' });
+    // A wrong password is not answered by the right one's verification, nor the reverse.
+    assert.equal((await auth.authenticate(req({ password: 'wrong' }))).ok, false);
+  });
+
   test('a source the account logged in from is verified before queued strangers', async () => {
     const pool = new HashPool({ concurrency: 1 });
     const { auth, req, accounts } = await setup({ pool });
@@ -263,7 +283,10 @@ describe('Authenticator', () => {
     const order: string[] = [];
     const track = (name: string, p: Promise<unknown>) => p.then(() => order.push(name));
     const strangers = Array.from({ length: 5 }, (_, i) =>
-      track(`stranger${i}`, auth.authenticate(req({ ip: `192.0.2.${i}`, password: 'guess' }))),
+      track(
+        `stranger${i}`,
+        auth.authenticate(req({ ip: `192.0.2.${i}`, password: `guess${i}` })),
+      ),
     );
     // Let the strangers reach the queue first.
     await new Promise((r) => setImmediate(r));

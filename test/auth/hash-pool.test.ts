@@ -40,7 +40,7 @@ describe('HashPool', () => {
       pool.submit(g.h2.task, 'high', 'home'),
     ];
     assert.deepEqual(started, ['a', 'b']);
-    assert.deepEqual(pool.size, { running: 2, high: 2, normal: 3 });
+    assert.deepEqual(pool.size, { running: 2, high: 2, normal: 3, inLanes: 0 });
     g.a.release();
     await settle();
     assert.deepEqual(started, ['a', 'b', 'h1']);
@@ -53,7 +53,7 @@ describe('HashPool', () => {
     }
     assert.deepEqual(started, ['a', 'b', 'h1', 'h2', 'n1', 'n2', 'n3']);
     assert.deepEqual(await Promise.all(results), ['a', 'b', 'n1', 'n2', 'n3', 'h1', 'h2']);
-    assert.deepEqual(pool.size, { running: 0, high: 0, normal: 0 });
+    assert.deepEqual(pool.size, { running: 0, high: 0, normal: 0, inLanes: 0 });
   });
 
   test('past maxQueued waiting jobs it refuses at once; the other priority has its own room', async () => {
@@ -85,31 +85,44 @@ describe('HashPool', () => {
     );
   });
 
-  test('one source cannot hold more than maxPerSource jobs', async () => {
+  test("a source's jobs past maxPerSource wait in its lane, behind other sources", async () => {
     const started: string[] = [];
-    const pool = new HashPool({ concurrency: 1, maxQueued: 100, maxPerSource: 2 });
-    const a = gate('a', started);
-    const p = pool.submit(a.task, 'normal', 'flood');
-    assert.notEqual(
-      pool.submit(async () => 'b', 'normal', 'flood'),
-      null,
+    const pool = new HashPool({
+      concurrency: 1,
+      maxQueued: 100,
+      maxPerSource: 2,
+      maxWaitingPerSource: 2,
+    });
+    const g = Object.fromEntries(
+      ['f1', 'f2', 'f3', 'f4', 'other'].map((n) => [n, gate(n, started)]),
     );
+    const f1 = pool.submit(g.f1.task, 'normal', 'flood');
+    const f2 = pool.submit(g.f2.task, 'normal', 'flood');
+    // Past maxPerSource: accepted, into the lane (not refused as before).
+    const f3 = pool.submit(g.f3.task, 'normal', 'flood');
+    const f4 = pool.submit(g.f4.task, 'normal', 'flood');
+    // The lane holds maxWaitingPerSource: the next one is refused.
     assert.equal(
-      pool.submit(async () => 'c', 'normal', 'flood'),
+      pool.submit(async () => 'f5', 'normal', 'flood'),
       null,
     );
-    assert.equal(
-      pool.submit(async () => 'c', 'high', 'flood'),
-      null,
-    );
+    const other = pool.submit(g.other.task, 'normal', 'elsewhere');
+    for (const p of [f1, f2, f3, f4, other]) assert.notEqual(p, null);
+    assert.deepEqual(pool.size, { running: 1, high: 0, normal: 2, inLanes: 2 });
+
+    // Each finished job lets the next run; the flood's lane enters the queue only as its own
+    // jobs finish, so the other source's job, queued after the flood's first two, runs before
+    // the flood's third and fourth.
+    for (const name of ['f1', 'f2', 'other', 'f3', 'f4']) {
+      await settle();
+      assert.equal(started.at(-1), name);
+      g[name]!.release();
+    }
+    assert.deepEqual(await Promise.all([f1, f2, f3, f4, other]), ['f1', 'f2', 'f3', 'f4', 'other']);
+    await settle();
+    assert.deepEqual(pool.size, { running: 0, high: 0, normal: 0, inLanes: 0 });
     assert.notEqual(
-      pool.submit(async () => 'other', 'normal', 'elsewhere'),
-      null,
-    );
-    a.release();
-    await p;
-    assert.notEqual(
-      pool.submit(async () => 'c', 'normal', 'flood'),
+      pool.submit(async () => 'again', 'normal', 'flood'),
       null,
     );
   });
@@ -131,7 +144,7 @@ describe('HashPool', () => {
     await assert.rejects(p!, /boom/);
     await assert.rejects(q!, /sync throw/);
     assert.equal(await r, 'r');
-    assert.deepEqual(pool.size, { running: 0, high: 0, normal: 0 });
+    assert.deepEqual(pool.size, { running: 0, high: 0, normal: 0, inLanes: 0 });
   });
 
   test('invalid options are refused', () => {
