@@ -267,7 +267,8 @@ describe('Authenticator', () => {
     assert.deepEqual(pool.size, { running: 1, high: 0, normal: 1, inLanes: 1 });
     release();
     for (const r of await Promise.all(good)) assert.equal(r.ok, true);
-    for (const r of await Promise.all(unknown)) assert.deepEqual(r, { ok: false, reason: 'invalid' });
+    for (const r of await Promise.all(unknown))
+      assert.deepEqual(r, { ok: false, reason: 'invalid' });
     // A wrong password is not answered by the right one's verification, nor the reverse.
     assert.equal((await auth.authenticate(req({ password: 'wrong' }))).ok, false);
   });
@@ -283,10 +284,7 @@ describe('Authenticator', () => {
     const order: string[] = [];
     const track = (name: string, p: Promise<unknown>) => p.then(() => order.push(name));
     const strangers = Array.from({ length: 5 }, (_, i) =>
-      track(
-        `stranger${i}`,
-        auth.authenticate(req({ ip: `192.0.2.${i}`, password: `guess${i}` })),
-      ),
+      track(`stranger${i}`, auth.authenticate(req({ ip: `192.0.2.${i}`, password: `guess${i}` }))),
     );
     // Let the strangers reach the queue first.
     await new Promise((r) => setImmediate(r));
