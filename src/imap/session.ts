@@ -441,6 +441,20 @@ export class ImapSession {
     this.send(formatTagged(cmd.tag, completion));
   }
 
+  /**
+   * RFC 7162 §3.1: a CONDSTORE enabling command (FETCH MODSEQ or CHANGEDSINCE, SEARCH MODSEQ,
+   * STORE UNCHANGEDSINCE, STATUS HIGHESTMODSEQ) turns CONDSTORE on for the rest of the
+   * connection. When it is the first one issued with a mailbox selected (SELECT did not have
+   * it), the client has not had the mailbox's HIGHESTMODSEQ yet: it gets `OK [HIGHESTMODSEQ]`
+   * now, with the value it has been told up to (changes not yet announced come after it).
+   */
+  enableCondstore(): void {
+    if (this.enabled.condstore) return;
+    this.enabled.condstore = true;
+    const sel = this.selected;
+    if (sel) this.untaggedStatus('OK', `HIGHESTMODSEQ ${sel.view.highestModseq}`, 'Highest');
+  }
+
   // ---- authentication and the selected mailbox ----------------------------------------
 
   /** Enters the authenticated state and starts listening for the account's changes. */

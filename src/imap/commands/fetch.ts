@@ -28,7 +28,9 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   const sel = requireSelected(s);
   const store = s.ctx.store;
   const view = sel.view;
-  if (a.changedSince !== null) s.enabled.condstore = true; // RFC 7162 §3.1.4.1
+  // RFC 7162 §3.1: FETCH with CHANGEDSINCE (§3.1.4.1) or the MODSEQ item enables CONDSTORE.
+  if (a.changedSince !== null || a.items.some((it) => it.kind === 'simple' && it.name === 'MODSEQ'))
+    s.enableCondstore();
   if (a.vanished && (!cmd.uid || !s.enabled.qresync)) {
     throw bad('VANISHED needs UID FETCH and QRESYNC');
   }
@@ -43,6 +45,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   }
   const markSeen = fetchSetsSeen(a.items) && !sel.readOnly;
   const asksFlags = a.items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
+  const asksUid = a.items.some((it) => it.kind === 'simple' && it.name === 'UID');
   const opts = { utf8: s.enabled.utf8, condstore: s.enabled.condstore, uidAlways: cmd.uid };
   if (allLight(a.items)) {
     await lightFetch(s, a, uids, opts);
@@ -102,6 +105,11 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       const values = out.values;
       if (changed && !asksFlags) {
         values.push(v.atom('FLAGS'), v.list(changed.flags.map((f) => v.atom(f))));
+      }
+      // RFC 7162 §3.1: a FETCH that set \Seen carries UID (and MODSEQ, added by the
+      // renderer) once CONDSTORE is enabled.
+      if (changed && opts.condstore && !opts.uidAlways && !asksUid) {
+        values.push(v.atom('UID'), v.num(r.uid));
       }
       s.untagged(
         Buffer.concat([Buffer.from(`${seq} FETCH `), serialize(v.list(values), s.writeOpts)]),

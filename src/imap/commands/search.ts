@@ -26,10 +26,11 @@ function searchCommand(name: 'SEARCH' | 'UID SEARCH') {
       const wantsSave = a.returnOptions?.includes('SAVE') ?? false;
       // RFC 5182 §2.1: a SEARCH that saves and fails leaves `$` empty.
       if (wantsSave) s.savedSearch = [];
+      const withModseq = usesModseq(a.key);
+      // RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE; OK [HIGHESTMODSEQ] comes first.
+      if (withModseq) s.enableCondstore();
       const ctx = await searchContext(s);
       const uids = await searchMessages(a.key, ctx);
-      const withModseq = usesModseq(a.key);
-      if (withModseq) s.enabled.condstore = true; // RFC 7162 §3.1.5
       const modseqs = new Map(ctx.messages.map((m) => [m.uid, m.modseq]));
       const modseq = withModseq ? highestModseq(uids, (u) => modseqs.get(u) ?? 0) : null;
       const numbers = cmd.uid ? uids : uids.map((u) => view.seqOf(u)).sort((x, y) => x - y);

@@ -40,6 +40,8 @@ export const STATUS = command({
   parse: parseStatusArgs,
   async run(s, a) {
     const mb = await getMailboxOrFail(s, a.mailbox);
+    // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command.
+    if (a.items.includes('HIGHESTMODSEQ')) s.enableCondstore();
     s.untagged(await statusResponse(s, mb, a.items));
     return ok('STATUS completed');
   },

@@ -22,7 +22,7 @@ function storeCommand(name: 'STORE' | 'UID STORE') {
       const sel = requireSelected(s);
       if (sel.readOnly) throw no('READ-ONLY', 'Mailbox is read-only');
       // RFC 7162 §3.1.3: UNCHANGEDSINCE turns CONDSTORE on for the session.
-      if (a.unchangedSince !== null) s.enabled.condstore = true;
+      if (a.unchangedSince !== null) s.enableCondstore();
       const view = sel.view;
       const uids = resolveSet(s, a.set, cmd.uid).filter((u) => view.isLive(u));
       if (uids.length === 0) return ok(`${name} completed`);
@@ -41,7 +41,9 @@ function storeCommand(name: 'STORE' | 'UID STORE') {
         if (seq === 0) continue;
         view.highestModseq = Math.max(view.highestModseq, u.modseq);
         const parts: string[] = [];
-        if (cmd.uid) parts.push(`UID ${u.uid}`); // RFC 9051 §6.4.9
+        // RFC 9051 §6.4.9: UID STORE answers with UID; RFC 7162 §3.1: once CONDSTORE is
+        // enabled every untagged FETCH a STORE causes carries UID and MODSEQ.
+        if (cmd.uid || condstore) parts.push(`UID ${u.uid}`);
         if (!a.silent) parts.push(`FLAGS ${formatFlags(u.flags)}`);
         // RFC 7162 §3.1.3: with CONDSTORE the new MODSEQ is reported even for .SILENT.
         if (condstore) parts.push(`MODSEQ (${u.modseq})`);
