@@ -1,5 +1,5 @@
 /**
- * THREAD (RFC 5256 §3 command, §2.2 ORDEREDSUBJECT, §2.2 REFERENCES algorithm, §4 response).
+ * THREAD (RFC 5256 §3: the command, ORDEREDSUBJECT and REFERENCES; §4: the response).
  *
  *   parseThreadArgs(c)                 ` algorithm charset search-keys`
  *   threadMessages(algorithm, ctx, uids) -> ThreadNode[] (uid null: a dummy parent)
@@ -50,7 +50,7 @@ export interface ThreadInput {
   date: number;
   subject: string;
   messageId: string | null;
-  /** References, or In-Reply-To's first id when there are none (RFC 5256 §2.2 step 1). */
+  /** References, or In-Reply-To's first id when there are none (RFC 5256 REFERENCES step 1). */
   references: string[];
 }
 
@@ -138,6 +138,8 @@ interface Container {
 }
 
 function isAncestor(a: Container, b: Container): boolean {
+  // Most messages have no replies yet when they are linked: no walk up a long chain then.
+  if (a.children.length === 0) return a === b;
   for (let c: Container | null = b; c; c = c.parent) if (c === a) return true;
   return false;
 }
@@ -156,33 +158,61 @@ function link(parent: Container, child: Container): void {
 
 /** The message that stands for a container: itself, or a dummy's first child. */
 function rep(c: Container): ThreadInput | null {
-  return c.msg ?? (c.children[0] ? rep(c.children[0]) : null);
+  let cur: Container | undefined = c;
+  while (cur && cur.msg === null) cur = cur.children[0];
+  return cur?.msg ?? null;
 }
 
-function sortSiblings(list: Container[]): void {
-  for (const c of list) sortSiblings(c.children);
-  list.sort((a, b) => {
-    const x = rep(a);
-    const y = rep(b);
-    return x && y ? byDate(x, y) : 0;
-  });
-}
-
-/** RFC 5256 §2.2 step (4): remove dummies, promoting their children. */
-function prune(list: Container[], atRoot: boolean): Container[] {
+/**
+ * Every container under `roots`, each after all of its descendants. Trees are as deep as the
+ * senders' References chains make them, so they are walked with a stack, never recursion.
+ */
+function postOrder(roots: readonly Container[]): Container[] {
   const out: Container[] = [];
-  for (const c of list) {
-    c.children = prune(c.children, false);
-    for (const k of c.children) k.parent = c;
-    if (c.msg === null && c.children.length === 0) continue;
-    if (c.msg === null && (!atRoot || c.children.length === 1)) {
-      for (const k of c.children) k.parent = atRoot ? null : c.parent;
-      out.push(...c.children);
-      continue;
-    }
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const c = stack.pop() as Container;
     out.push(c);
+    for (const k of c.children) stack.push(k);
   }
-  return out;
+  return out.reverse();
+}
+
+const compareContainers = (a: Container, b: Container): number => {
+  const x = rep(a);
+  const y = rep(b);
+  return x && y ? byDate(x, y) : 0;
+};
+
+/** Sorts each set of siblings, the deepest first, so that a dummy's first child is known. */
+function sortSiblings(roots: Container[]): void {
+  for (const c of postOrder(roots)) c.children.sort(compareContainers);
+  roots.sort(compareContainers);
+}
+
+/**
+ * Step (4): a dummy without children is deleted; one with children gives them to its own
+ * parent, except at the root, where only a single child is promoted.
+ */
+function prune(roots: readonly Container[]): Container[] {
+  const keep = (list: Container[], parent: Container | null, atRoot: boolean): Container[] => {
+    const out: Container[] = [];
+    for (const c of list) {
+      if (c.msg === null && c.children.length === 0) continue;
+      if (c.msg === null && (!atRoot || c.children.length === 1)) {
+        for (const k of c.children) {
+          k.parent = parent;
+          out.push(k);
+        }
+        continue;
+      }
+      out.push(c);
+    }
+    return out;
+  };
+  // Children before parents: a dummy's children are final when the dummy is looked at.
+  for (const c of postOrder(roots)) c.children = keep(c.children, c, false);
+  return keep([...roots], null, true);
 }
 
 export function threadReferences(msgs: ThreadInput[]): ThreadNode[] {
@@ -210,21 +240,17 @@ export function threadReferences(msgs: ThreadInput[]): ThreadNode[] {
       const [p, k] = [refs[i - 1], refs[i]];
       if (k.parent === null && !isAncestor(k, p)) link(p, k);
     }
-    // (1B) the last reference becomes the parent (replacing a parent set by a truncated
-    // References line elsewhere), unless that would make a loop.
+    // (1B) the message's current parent (set by another message's truncated References in
+    // 1A) is dropped first; then the last reference becomes the parent, unless that would
+    // make a loop: the message is then left without a parent, as with no references.
+    unlink(c);
     const last = refs[refs.length - 1];
-    if (!last) unlink(c);
-    else if (!isAncestor(c, last)) {
-      unlink(c);
-      link(last, c);
-    }
+    if (last && !isAncestor(c, last)) link(last, c);
   }
   // (2) the root set; (3) the id table is no longer needed; (4) prune dummies.
-  let roots = prune(
-    [...table.values()].filter((c) => c.parent === null),
-    true,
-  );
-  for (const r of roots) sortSiblings(r.children);
+  let roots = prune([...table.values()].filter((c) => c.parent === null));
+  // Children sorted now, so that step 5 takes a dummy's subject from its oldest child.
+  sortSiblings(roots);
   // (5) gather roots with the same base subject.
   const subjects = new Map<string, Container>();
   const threadSubject = (c: Container) => {
@@ -266,30 +292,54 @@ export function threadReferences(msgs: ThreadInput[]): ThreadNode[] {
   roots = next;
   // (6) sort every sibling set by sent date, children first.
   sortSiblings(roots);
-  const toNode = (c: Container): ThreadNode => ({
-    uid: c.msg ? c.msg.uid : null,
-    children: c.children.map(toNode),
-  });
-  return roots.map(toNode);
+  return toNodes(roots);
 }
 
-/** RFC 5256 §4 thread-list: a chain of only children stays flat, branches nest. */
-function renderNode(n: ThreadNode, num: (uid: number) => number): string {
-  if (n.uid === null) return `(${n.children.map((k) => renderNode(k, num)).join('')})`;
-  const members = [num(n.uid)];
-  let cur = n;
-  while (cur.children.length === 1 && cur.children[0].uid !== null) {
-    cur = cur.children[0];
-    members.push(num(cur.uid as number));
+function toNodes(roots: readonly Container[]): ThreadNode[] {
+  const node = new Map<Container, ThreadNode>();
+  for (const c of postOrder(roots)) {
+    node.set(c, {
+      uid: c.msg ? c.msg.uid : null,
+      children: c.children.map((k) => node.get(k) as ThreadNode),
+    });
   }
-  const nested = cur.children.map((k) => renderNode(k, num)).join('');
-  return `(${members.join(' ')}${nested ? ` ${nested}` : ''})`;
+  return roots.map((c) => node.get(c) as ThreadNode);
+}
+
+/**
+ * RFC 5256 thread-list: a chain of only children stays flat, branches nest. Written with a
+ * stack of pending pieces (a node, or text), as a thread may be thousands of levels deep.
+ */
+function renderThreads(threads: readonly ThreadNode[], num: (uid: number) => number): string {
+  const out: string[] = [];
+  const stack: (ThreadNode | string)[] = [...threads].reverse();
+  while (stack.length > 0) {
+    const item = stack.pop() as ThreadNode | string;
+    if (typeof item === 'string') {
+      out.push(item);
+      continue;
+    }
+    if (item.uid === null) {
+      stack.push(')', ...[...item.children].reverse());
+      out.push('(');
+      continue;
+    }
+    const members = [num(item.uid)];
+    let cur = item;
+    while (cur.children.length === 1 && cur.children[0].uid !== null) {
+      cur = cur.children[0];
+      members.push(num(cur.uid as number));
+    }
+    stack.push(')', ...[...cur.children].reverse());
+    out.push(`(${members.join(' ')}${cur.children.length > 0 ? ' ' : ''}`);
+  }
+  return out.join('');
 }
 
 export function threadResponse(
   threads: readonly ThreadNode[],
   toNumber: (uid: number) => number = (u) => u,
 ): string {
-  const body = threads.map((t) => renderNode(t, toNumber)).join('');
+  const body = renderThreads(threads, toNumber);
   return body ? `THREAD ${body}` : 'THREAD';
 }
