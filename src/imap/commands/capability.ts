@@ -37,6 +37,7 @@ export function capabilities(s: ImapSession): string[] {
     'THREAD=ORDEREDSUBJECT',
     'THREAD=REFERENCES',
     'MULTIAPPEND',
+    'CATENATE',
     `APPENDLIMIT=${s.ctx.cfg.limits.max_message_size}`,
     'BINARY',
     'STATUS=SIZE',
