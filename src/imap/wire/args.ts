@@ -102,7 +102,7 @@ export interface ListArgs {
   readonly returnOptions: ListReturnOption[];
   /** The STATUS return option's items (RFC 5819), or null. */
   readonly statusItems: StatusItem[] | null;
-  /** True for the RFC 5258 extended syntax (select or return options were given). */
+  /** True for the RFC 5258 extended syntax (select or return options, or a pattern list). */
   readonly extended: boolean;
 }
 
@@ -128,14 +128,24 @@ export function parseListArgs(c: ArgCursor): ListArgs {
       if (!SELECT_OPTIONS.has(opt)) l.fail(`Unknown LIST selection option ${opt}`);
       return opt as ListSelectOption;
     });
-    if (selectOptions.includes('RECURSIVEMATCH') && selectOptions.length === 1)
+    // RFC 5258 §3.1: RECURSIVEMATCH alone, or only with REMOTE, is BAD (an option given
+    // twice counts once, §3).
+    if (
+      selectOptions.includes('RECURSIVEMATCH') &&
+      !selectOptions.some((o) => o !== 'RECURSIVEMATCH' && o !== 'REMOTE')
+    )
       c.fail('RECURSIVEMATCH needs another selection option');
     c.space();
   }
   const referenceBytes = c.astring();
   const reference = referenceBytes.length === 0 ? '' : mailboxName(c, referenceBytes);
   c.space();
-  const patterns = c.peek() === 0x28 ? c.list(listMailbox, 1) : [listMailbox(c)];
+  let patterns: string[];
+  if (c.peek() === 0x28) {
+    // RFC 5258 §3: a parenthesized list of patterns is the extended syntax too.
+    extended = true;
+    patterns = c.list(listMailbox, 1);
+  } else patterns = [listMailbox(c)];
   let returnOptions: ListReturnOption[] = [];
   let statusItems: StatusItem[] | null = null;
   if (c.maybe(' ')) {
