@@ -34,6 +34,7 @@ export function capabilities(s: ImapSession): string[] {
     'ESEARCH',
     'SEARCHRES',
     'SORT',
+    'SORT=DISPLAY',
     'THREAD=ORDEREDSUBJECT',
     'THREAD=REFERENCES',
     'MULTIAPPEND',

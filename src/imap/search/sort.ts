@@ -6,7 +6,7 @@
  *                              (throws ImapParseError; NO [BADCHARSET] for other charsets)
  *   baseSubject(subject)       -> { base, replyOrForward } (§2.1; used by THREAD too)
  *   sortMessages(criteria, ctx, uids) -> UIDs in sorted order (details loaded only when a
- *                              criterion needs the index: CC DATE FROM SUBJECT TO)
+ *                              criterion needs the index: all but ARRIVAL and SIZE)
  *   sortResponse(numbers)      `SORT 2 1 3` (numbers in the client's numbering)
  *
  * Strings compare with i;ascii-casemap (ASCII letters folded, then code point order), as
@@ -14,6 +14,7 @@
  * according to the order in which they appear in the mailbox"), never reversed.
  */
 import type { Address } from '../../mime/address.js';
+import { decodeEncodedWords } from '../../mime/encoded-words.js';
 import type { MessageDetail } from '../../store/types.js';
 import type { ArgCursor } from '../wire/parser.js';
 import { parseCharset, parseSearchKeys, type SearchKey } from '../wire/search-keys.js';
@@ -23,13 +24,33 @@ import type { SearchContext, SearchMessage } from './evaluate.js';
 // RFC 5256 §2.1 base subject: base-subject.ts (linear in a subject the sender chose).
 export { baseSubject };
 
-export type SortKey = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO';
+export type SortKey =
+  | 'ARRIVAL'
+  | 'CC'
+  | 'DATE'
+  | 'DISPLAYFROM'
+  | 'DISPLAYTO'
+  | 'FROM'
+  | 'SIZE'
+  | 'SUBJECT'
+  | 'TO';
 export interface SortCriterion {
   key: SortKey;
   reverse: boolean;
 }
 
-const SORT_KEYS = new Set<string>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO']);
+// RFC 5957 (SORT=DISPLAY) adds DISPLAYFROM and DISPLAYTO.
+const SORT_KEYS = new Set<string>([
+  'ARRIVAL',
+  'CC',
+  'DATE',
+  'DISPLAYFROM',
+  'DISPLAYTO',
+  'FROM',
+  'SIZE',
+  'SUBJECT',
+  'TO',
+]);
 /** RFC 5256 §3: sort-criteria = "(" sort-criterion *(SP sort-criterion) ")". */
 export function parseSortArgs(c: ArgCursor): {
   criteria: SortCriterion[];
@@ -61,9 +82,27 @@ export function asciiCasemap(s: string): string {
   return s.replace(/[a-z]+/g, (x) => x.toUpperCase());
 }
 
+/**
+ * RFC 5256 §3 FROM / TO / CC: the addr-mailbox of the first address as the ENVELOPE lists it.
+ * A group start is an address too (RFC 3501 §7.4.2: its addr-mailbox is the group name), so
+ * `Cc: user2: blah@domain1.org;` sorts as "user2". No field (or no address in it): "".
+ */
 function firstMailbox(list: Address[] | null | undefined): string {
-  for (const a of list ?? []) if (a.host !== null) return asciiCasemap(a.mailbox ?? '');
-  return '';
+  return asciiCasemap(list?.[0]?.mailbox ?? '');
+}
+
+/**
+ * RFC 5957 §3, the display value of the first address: its addr-name with RFC 2047 words
+ * decoded when that is not empty, else addr-mailbox@addr-host, else addr-mailbox (a group
+ * start, or a mailbox without a domain), else "".
+ */
+export function displayValue(list: Address[] | null | undefined): string {
+  const a = list?.[0];
+  if (!a) return '';
+  const name = a.name === null ? '' : decodeEncodedWords(a.name);
+  if (name !== '') return name;
+  if (a.mailbox !== null && a.host !== null && a.host !== '') return `${a.mailbox}@${a.host}`;
+  return a.mailbox ?? '';
 }
 
 interface EnvelopeLike {
@@ -93,12 +132,25 @@ function sortValue(key: SortKey, m: SearchMessage, d: MessageDetail | undefined)
       return firstMailbox(env.to);
     case 'CC':
       return firstMailbox(env.cc);
+    // RFC 5957 §4, compared like the others (i;ascii-casemap).
+    case 'DISPLAYFROM':
+      return asciiCasemap(displayValue(env.from));
+    case 'DISPLAYTO':
+      return asciiCasemap(displayValue(env.to));
     case 'SUBJECT':
       return asciiCasemap(baseSubject(d?.index.search.subject ?? '').base);
   }
 }
 
-const NEEDS_DETAIL = new Set<SortKey>(['CC', 'DATE', 'FROM', 'SUBJECT', 'TO']);
+const NEEDS_DETAIL = new Set<SortKey>([
+  'CC',
+  'DATE',
+  'DISPLAYFROM',
+  'DISPLAYTO',
+  'FROM',
+  'SUBJECT',
+  'TO',
+]);
 
 export async function sortMessages(
   criteria: readonly SortCriterion[],

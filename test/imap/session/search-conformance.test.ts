@@ -1,0 +1,78 @@
+// SEARCH / SORT / THREAD responses over a session, exactly as a client sees them: SORT by
+// the ENVELOPE's first address (RFC 5256 §3), SORT=DISPLAY (RFC 5957), THREAD=REFERENCES
+// (RFC 5256, step 1.B), and what CAPABILITY advertises for them.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { append, type ImapTestEnv, last, type RawClient, startImap } from './client.js';
+
+const raw = (headers: string, body = 'body\r\n') =>
+  Buffer.from(`${headers.replace(/\n/g, '\r\n')}\r\n\r\n${body}`);
+
+describe('IMAP session: SEARCH, SORT and THREAD conformance', () => {
+  let env: ImapTestEnv;
+  let box = 0;
+  before(async () => {
+    env = await startImap();
+  });
+  after(async () => {
+    await env.ts.stop();
+  });
+
+  /** A new mailbox holding these messages (in this order), selected. */
+  async function mailbox(c: RawClient, messages: Buffer[]): Promise<string> {
+    const name = `S${++box}`;
+    await c.cmd('c', `CREATE ${name}`);
+    for (const m of messages) await append(c, name, m);
+    assert.match(last(await c.cmd('s', `SELECT ${name}`)), /^s OK/);
+    return name;
+  }
+
+  test('CAPABILITY advertises SORT=DISPLAY', async () => {
+    const c = await env.login();
+    const caps = (await c.cmd('a', 'CAPABILITY'))[0].split(' ');
+    for (const cap of ['SORT', 'SORT=DISPLAY', 'THREAD=REFERENCES']) assert.ok(caps.includes(cap));
+    c.close();
+  });
+
+  test('SORT FROM / TO / CC / DISPLAYFROM / DISPLAYTO', async () => {
+    const c = await env.login();
+    await mailbox(c, [
+      raw('From: "Zoe Q" <bob@b.example>\nTo: carol@c.example\nCc: user2: blah@domain1.org;'),
+      raw('From: =?utf-8?q?Andr=C3=A9?= <al@z.example>\nTo: "" <Zed@z.example>\nCc: a@a'),
+      raw('From: BOB@a.example\nTo: Mallory <m@m.example>, x@y'),
+      raw('Subject: no addresses'),
+      raw('From: bob (the builder) @q.example\nTo: undisclosed-recipients:;\nCc: User1@x'),
+    ]);
+    const table: [string, string][] = [
+      ['SORT (FROM) UTF-8 ALL', '* SORT 4 2 1 3 5'],
+      ['SORT (REVERSE FROM) UTF-8 ALL', '* SORT 1 3 5 2 4'],
+      ['SORT (TO) UTF-8 ALL', '* SORT 4 1 3 5 2'],
+      ['SORT (CC) UTF-8 ALL', '* SORT 3 4 2 5 1'],
+      ['SORT (CC) UTF-8 NOT 3', '* SORT 4 2 5 1'],
+      ['SORT (DISPLAYFROM) UTF-8 ALL', '* SORT 4 2 3 5 1'],
+      ['SORT (REVERSE DISPLAYFROM) UTF-8 ALL', '* SORT 1 5 3 2 4'],
+      ['SORT (DISPLAYTO) UTF-8 ALL', '* SORT 4 1 3 5 2'],
+      ['UID SORT (DISPLAYTO) UTF-8 2:5', '* SORT 4 3 5 2'],
+    ];
+    for (const [cmd, want] of table) {
+      const r = await c.cmd('t', cmd);
+      assert.deepEqual(r, [want, 't OK SORT completed'.replace('SORT', cmd.split(' (')[0])], cmd);
+    }
+    assert.match(last(await c.cmd('b', 'SORT (DISPLAYCC) UTF-8 ALL')), /^b BAD/);
+    c.close();
+  });
+
+  test('THREAD=REFERENCES: 1.B breaks the old parent link first (issue 14 example)', async () => {
+    const c = await env.login();
+    await mailbox(c, [
+      raw('Message-ID: <a@x>\nSubject: a\nDate: Mon, 1 Jan 2024 17:06:00 +0000'),
+      raw('Message-ID: <b@x>\nSubject: b\nReferences: <a@x> <c@x>'),
+      raw('Message-ID: <c@x>\nSubject: c\nReferences: <b@x>\nDate: Mon, 1 Jan 2024 16:06:00 +0000'),
+    ]);
+    assert.deepEqual(await c.cmd('a', 'THREAD REFERENCES UTF-8 ALL'), [
+      '* THREAD (3 2)(1)',
+      'a OK THREAD completed',
+    ]);
+    c.close();
+  });
+});
