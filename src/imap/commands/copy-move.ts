@@ -56,12 +56,14 @@ function moveCommand(name: 'MOVE' | 'UID MOVE') {
       const uids = resolveSet(s, a.set, cmd.uid).filter((u) => sel.view.isLive(u));
       const dest = await target(s, a.mailbox);
       if (uids.length === 0) return ok('No messages moved');
-      if (dest.id === sel.mailbox.id) throw no('CANNOT', 'Source and destination are the same');
       const r = await s.ctx.store.moveMessages(sel.mailbox.id, uids, dest.id);
       // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGE (or VANISHED)
       // responses, which MOVE sends even in its non-UID form.
       if (r.mapping.length > 0) s.untaggedStatus('OK', copyUid(r), 'Moved');
       sel.view.noteExpunged(r.mapping.map((m) => m[0]));
+      // RFC 6851 §3.3: a MOVE is a COPY, then the removal of the originals; into the selected
+      // mailbox itself that is new messages with new UIDs (EXISTS) after the EXPUNGEs.
+      if (dest.id === sel.mailbox.id) sel.view.noteAppended(r.mapping.map((m) => m[1]));
       await s.sendUpdates({ allowExpunge: true });
       return ok(`${name} completed`);
     },
