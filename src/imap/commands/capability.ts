@@ -35,6 +35,7 @@ export function capabilities(s: ImapSession): string[] {
     'SEARCHRES',
     'SORT',
     'SORT=DISPLAY',
+    'WITHIN',
     'THREAD=ORDEREDSUBJECT',
     'THREAD=REFERENCES',
     'MULTIAPPEND',

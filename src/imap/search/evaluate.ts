@@ -7,7 +7,7 @@
  * The key tree is evaluated as set filters over candidate messages: an AND applies its keys
  * cheapest first, so the message index (`ctx.details`) and the blobs (`ctx.store.readMessage`)
  * are loaded only for the messages still alive when an expensive key is reached. Costs:
- * flags / sizes / INTERNALDATE / sets / MODSEQ (the view) < FROM, TO, CC, BCC, SUBJECT,
+ * flags / sizes / INTERNALDATE / OLDER / YOUNGER / sets / MODSEQ (the view) < FROM, TO, CC, BCC, SUBJECT,
  * SENT* (the index) < BODY (one full-text query) < HEADER <other field>, TEXT (the blob's
  * header block).
  *
@@ -54,6 +54,8 @@ export interface SearchContext {
   maxUid: number;
   /** UIDs that are \Recent in this session. */
   recent: Set<number>;
+  /** The time OLDER / YOUNGER count back from (epoch ms); the search's start by default. */
+  now?: number;
 }
 
 const STORED_HEADERS: Record<string, SearchHeaderField> = {
@@ -149,7 +151,11 @@ class Evaluator {
   // Each parsed set is resolved once, not once per message.
   private readonly resolved = new WeakMap<SequenceSet, Interval[]>();
 
-  constructor(private readonly ctx: SearchContext) {}
+  private readonly now: number;
+
+  constructor(private readonly ctx: SearchContext) {
+    this.now = ctx.now ?? Date.now();
+  }
 
   async run(key: SearchKey, cands: SearchMessage[]): Promise<SearchMessage[]> {
     if (cands.length === 0) return cands;
@@ -218,6 +224,12 @@ class Evaluator {
         return key.op === 'larger' ? m.size > key.size : m.size < key.size;
       case 'internalDate':
         return compareDay(internalDay(m.internalDate), key.op, key.date);
+      case 'within': {
+        // RFC 5032 §2: YOUNGER n is an INTERNALDATE at most n seconds before now, OLDER n one
+        // further back (so OLDER n is exactly NOT YOUNGER n). An instant: no time zone.
+        const young = m.internalDate.getTime() >= this.now - key.seconds * 1000;
+        return key.op === 'younger' ? young : !young;
+      }
       case 'modseq':
         // RFC 7162 §3.1.5: messages whose mod-sequence is equal to or greater than the value.
         // Per-flag entries are not tracked apart, so the message's modseq stands for each.

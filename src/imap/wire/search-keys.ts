@@ -8,7 +8,8 @@
  * The tree is normalized so handlers see few shapes: ANSWERED/UNANSWERED/KEYWORD/RECENT...
  * are all { key: 'flag', flag, set }; FROM/TO/CC/BCC/SUBJECT/HEADER are { key: 'header' };
  * NEW is RECENT and UNSEEN, OLD is NOT RECENT. String values are decoded per the CHARSET
- * (RFC 9051: US-ASCII and UTF-8 are required; others get NO [BADCHARSET]).
+ * (RFC 9051: US-ASCII and UTF-8 are required; others get NO [BADCHARSET]). OLDER / YOUNGER
+ * (RFC 5032 WITHIN) are { key: 'within' }.
  */
 import type { ImapDate } from './dates.js';
 import { type ArgCursor, ImapParseError } from './parser.js';
@@ -27,6 +28,7 @@ export type SearchKey =
   | { key: 'internalDate'; op: DateOp; date: ImapDate }
   | { key: 'sentDate'; op: DateOp; date: ImapDate }
   | { key: 'size'; op: 'larger' | 'smaller'; size: number }
+  | { key: 'within'; op: 'older' | 'younger'; seconds: number } // RFC 5032
   | {
       key: 'modseq';
       modseq: number;
@@ -194,6 +196,11 @@ export function parseSearchKey(c: ArgCursor, depth = 0): SearchKey {
     }
     case 'MODSEQ':
       return parseModseq(c);
+    // RFC 5032 §3: ( "OLDER" / "YOUNGER" ) SP nz-number, an interval in seconds.
+    case 'OLDER':
+    case 'YOUNGER':
+      c.space();
+      return { key: 'within', op: name === 'OLDER' ? 'older' : 'younger', seconds: c.nzNumber() };
   }
   return c.fail(name ? `Unknown search key ${name}` : 'Expected a search key');
 }

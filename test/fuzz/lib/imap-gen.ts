@@ -135,6 +135,7 @@ export const searchKeys: fc.Arbitrary<Piece[]> = fc.letrec<{ key: Piece[] }>((ti
     fc.tuple(astring, astring).map(([f, v]) => join([['HEADER '], f, [' '], v])),
     fc.tuple(fc.constantFrom('KEYWORD', 'UNKEYWORD'), flag).map(([k, f]) => [`${k} ${f}`]),
     fc.tuple(fc.constantFrom('LARGER', 'SMALLER'), number).map(([k, n]) => [`${k} ${n}`]),
+    fc.tuple(fc.constantFrom('OLDER', 'YOUNGER'), number).map(([k, n]) => [`${k} ${n}`]),
     fc
       .tuple(fc.option(fc.constantFrom('"/flags/\\\\Seen" all', '"/flags/$x" priv')), number)
       .map(([e, n]) => [`MODSEQ ${e ? `${e} ` : ''}${n}`]),

@@ -142,6 +142,24 @@ describe('searchMessages', () => {
     test(keys, async () => assert.deepEqual(await search(keys), want));
   }
 
+  // RFC 5032 WITHIN, counted back from 8 Feb 2025 00:00 UTC; 5 arrived 60 s before that.
+  const within: [string, number[]][] = [
+    ['YOUNGER 60', [5]],
+    ['YOUNGER 59', []],
+    ['OLDER 60', [1, 2, 3, 4]],
+    ['OLDER 59', [1, 2, 3, 4, 5]],
+    ['NOT OLDER 60', [5]],
+    ['YOUNGER 86400', [4, 5]],
+    ['OLDER 259200', [1]],
+    ['OR OLDER 345600 YOUNGER 60', [5]],
+    ['YOUNGER 86400 UNSEEN', [4]],
+  ];
+  for (const [keys, want] of within) {
+    test(keys, async () =>
+      assert.deepEqual(await search(keys, { now: Date.UTC(2025, 1, 8) }), want),
+    );
+  }
+
   test('sequence numbers are those of the view, UIDs those of the store', async () => {
     const view = base.messages.slice(2).map((m, i) => ({ ...m, seq: i + 1 }));
     const ctx = { messages: view, maxSeq: view.length };

@@ -30,7 +30,9 @@ describe('IMAP session: SEARCH, SORT and THREAD conformance', () => {
   test('CAPABILITY advertises SORT=DISPLAY', async () => {
     const c = await env.login();
     const caps = (await c.cmd('a', 'CAPABILITY'))[0].split(' ');
-    for (const cap of ['SORT', 'SORT=DISPLAY', 'THREAD=REFERENCES']) assert.ok(caps.includes(cap));
+    for (const cap of ['SORT', 'SORT=DISPLAY', 'THREAD=REFERENCES', 'WITHIN']) {
+      assert.ok(caps.includes(cap), cap);
+    }
     c.close();
   });
 
@@ -59,6 +61,44 @@ describe('IMAP session: SEARCH, SORT and THREAD conformance', () => {
       assert.deepEqual(r, [want, 't OK SORT completed'.replace('SORT', cmd.split(' (')[0])], cmd);
     }
     assert.match(last(await c.cmd('b', 'SORT (DISPLAYCC) UTF-8 ALL')), /^b BAD/);
+    c.close();
+  });
+
+  test('WITHIN: OLDER / YOUNGER count back from now over INTERNALDATE (RFC 5032)', async () => {
+    const c = await env.login();
+    const name = await mailbox(c, []);
+    const m = raw('Subject: old');
+    const r = await c.cmd(
+      'p',
+      Buffer.concat([
+        Buffer.from(`APPEND ${name} "01-Jan-2020 00:00:00 +0000" {${m.length}+}\r\n`),
+        m,
+        Buffer.from('\r\n'),
+      ]),
+    );
+    assert.match(last(r), /^p OK/);
+    await append(c, name, raw('Subject: new'));
+    await c.cmd('n', 'NOOP');
+    const table: [string, string[]][] = [
+      ['SEARCH YOUNGER 3600', ['* SEARCH 2', 'a OK SEARCH completed']],
+      ['SEARCH OLDER 3600', ['* SEARCH 1', 'a OK SEARCH completed']],
+      ['SEARCH NOT YOUNGER 3600', ['* SEARCH 1', 'a OK SEARCH completed']],
+      ['UID SEARCH YOUNGER 4294967295', ['* SEARCH 1 2', 'a OK UID SEARCH completed']],
+      [
+        'SEARCH RETURN (COUNT) OLDER 3600',
+        ['* ESEARCH (TAG "a") COUNT 1', 'a OK SEARCH completed'],
+      ],
+      ['SORT (ARRIVAL) UTF-8 YOUNGER 3600', ['* SORT 2', 'a OK SORT completed']],
+    ];
+    for (const [cmd, want] of table) assert.deepEqual(await c.cmd('a', cmd), want, cmd);
+    for (const bad of ['SEARCH OLDER 0', 'SEARCH YOUNGER', 'SEARCH OLDER 1d']) {
+      assert.match(last(await c.cmd('b', bad)), /^b BAD/, bad);
+    }
+    // Still usable after the BADs.
+    assert.deepEqual(await c.cmd('d', 'SEARCH YOUNGER 3600'), [
+      '* SEARCH 2',
+      'd OK SEARCH completed',
+    ]);
     c.close();
   });
 

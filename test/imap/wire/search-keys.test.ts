@@ -88,6 +88,10 @@ const TABLE: [string, SearchKey][] = [
     },
   ],
   ['MODSEQ 620162338', { key: 'modseq', modseq: 620162338, entry: null }],
+  // RFC 5032 WITHIN
+  ['OLDER 3600', { key: 'within', op: 'older', seconds: 3600 }],
+  ['younger 1', { key: 'within', op: 'younger', seconds: 1 }],
+  ['YOUNGER 4294967295', { key: 'within', op: 'younger', seconds: 4294967295 }],
   [
     'MODSEQ "/flags/\\\\draft" all 620162338',
     { key: 'modseq', modseq: 620162338, entry: { flag: '\\draft', type: 'all' } },
@@ -112,6 +116,11 @@ const BAD = [
   'MODSEQ "/flags/x" bogus 5',
   'MODSEQ "/other/x" all 5',
   'SEEN  FLAGGED',
+  'OLDER 0',
+  'OLDER',
+  'OLDER -5',
+  'YOUNGER 1h',
+  'YOUNGER 4294967296',
   `${'NOT '.repeat(200)}SEEN`,
   `${'('.repeat(200)}SEEN${')'.repeat(200)}`,
 ];
