@@ -12,6 +12,7 @@ import { capabilities } from './commands/capability.js';
 import { COMMANDS } from './commands/table.js';
 import type { DeflateChannel } from './commands/tls-compress.js';
 import { formatFlags } from './commands/util.js';
+import type { Notifier } from './notify/notifier.js';
 import {
   type Completion,
   errorCompletion,
@@ -48,6 +49,8 @@ export class ImapSession {
   authFailures = 0;
   /** Set while IDLE waits: store events for the selected mailbox wake the session. */
   idling = false;
+  /** RFC 5465 NOTIFY: null until the client sends NOTIFY (then NONE or SET). */
+  notify: Notifier | null = null;
   private out: Buffer[] = [];
   private outBytes = 0;
   private compress: DeflateChannel | null = null;
@@ -285,6 +288,8 @@ export class ImapSession {
             this.untaggedStatus('BYE', undefined, 'Server shutting down');
             break;
           }
+          // RFC 5465: with NOTIFY, events are pushed while no command is in progress.
+          if (this.notify) await this.pushNotifications(false);
           continue;
         }
         await this.onEvent(ev);
@@ -469,6 +474,7 @@ export class ImapSession {
   private onStoreEvent(ev: ChangeEvent): void {
     const account = this.account;
     if (!account || ev.accountId !== account.id) return;
+    if (this.notify?.onEvent(ev, this.selected?.mailbox.id ?? 0)) this.wake();
     const sel = this.selected;
     if (!sel || ev.mailboxId !== sel.mailbox.id) return;
     sel.view.onEvent(ev);
@@ -490,6 +496,7 @@ export class ImapSession {
       return;
     }
     if (!view.hasPending) return;
+    const newFrom = this.notify ? this.notify.beforeUpdates(view) : -1;
     const u = view.takeUpdates(opts);
     if (u.expunged.uids.length > 0) {
       if (this.enabled.qresync) this.untagged(`VANISHED ${sequenceSetToString(u.expunged.uids)}`);
@@ -508,6 +515,17 @@ export class ImapSession {
         this.untagged(`${seq} FETCH (UID ${r.uid} FLAGS ${formatFlags(r.flags)}${modseq})`);
         view.highestModseq = Math.max(view.highestModseq, r.modseq);
       }
+    }
+    // RFC 5465 §5.2: MessageNew's fetch attributes follow EXISTS.
+    if (newFrom >= 0 && u.exists !== null) await this.notify?.afterUpdates(this, view, newFrom);
+  }
+
+  /** RFC 5465: sends what NOTIFY queued (between commands, or in IDLE). */
+  async pushNotifications(inIdle: boolean): Promise<void> {
+    try {
+      await this.notify?.push(this, inIdle);
+    } catch (err) {
+      this.log.error({ err }, 'NOTIFY push failed');
     }
   }
 }

@@ -187,7 +187,8 @@ export type ChangeKind =
   | 'expunge'
   | 'mailbox-create'
   | 'mailbox-delete'
-  | 'mailbox-rename';
+  | 'mailbox-rename'
+  | 'subscription';
 
 /** Emitted after each commit; sessions with the mailbox selected turn it into responses. */
 export interface ChangeEvent {
@@ -197,6 +198,16 @@ export interface ChangeEvent {
   kind: ChangeKind;
   /** UIDs affected (append, flags, expunge). */
   uids: number[];
+  /**
+   * Mailbox events: the name after the change (the deleted name for mailbox-delete; the
+   * subscribed or unsubscribed name for subscription, whose mailboxId is 0 when no mailbox
+   * has that name). IMAP NOTIFY (RFC 5465 §5.4, §5.5) reports names, not ids.
+   */
+  name?: string;
+  /** mailbox-rename: the name before. */
+  oldName?: string;
+  /** subscription: subscribed (true) or unsubscribed (false). */
+  subscribed?: boolean;
 }
 
 export type ChangeListener = (event: ChangeEvent) => void;

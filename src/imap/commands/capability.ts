@@ -46,6 +46,7 @@ export function capabilities(s: ImapSession): string[] {
     'UTF8=ACCEPT',
     'QUOTA',
     'QUOTA=RES-STORAGE',
+    'NOTIFY',
   );
   // RFC 4978 §3: only one compression layer.
   if (!s.compressed) caps.push('COMPRESS=DEFLATE');

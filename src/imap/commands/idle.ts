@@ -15,7 +15,9 @@ export const IDLE = command({
     s.idling = true;
     try {
       for (;;) {
-        if (s.state.kind === 'selected') await s.sendUpdates({ allowExpunge: true });
+        // RFC 5465 §4: after NOTIFY, IDLE sends exactly the events NOTIFY asked for.
+        if (s.notify) await s.pushNotifications(true);
+        else if (s.state.kind === 'selected') await s.sendUpdates({ allowExpunge: true });
         if (s.state.kind === 'logout') return ok('IDLE terminated');
         const ev = await s.nextEvent(true);
         if (ev.kind === 'wake') {

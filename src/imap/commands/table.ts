@@ -9,6 +9,7 @@ import { FETCH, UID_FETCH } from './fetch.js';
 import { IDLE } from './idle.js';
 import { LIST, LSUB } from './list.js';
 import { CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE } from './mailboxes.js';
+import { NOTIFY } from './notify.js';
 import { GETQUOTA, GETQUOTAROOT, SETQUOTA } from './quota.js';
 import { SEARCH, UID_SEARCH } from './search.js';
 import { CLOSE, EXAMINE, EXPUNGE, SELECT, UID_EXPUNGE, UNSELECT } from './select.js';
@@ -63,6 +64,7 @@ const ALL: CommandSpec<never>[] = [
   GETQUOTAROOT,
   SETQUOTA,
   COMPRESS,
+  NOTIFY,
 ];
 
 export const COMMANDS: ReadonlyMap<string, CommandSpec<never>> = new Map(

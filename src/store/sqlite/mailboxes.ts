@@ -141,19 +141,21 @@ export class SqliteMailboxes {
     });
   }
 
-  setSubscribed(accountId: number, name: string, subscribed: boolean): void {
+  /** Whether anything changed (a name subscribed twice is one subscription). */
+  setSubscribed(accountId: number, name: string, subscribed: boolean): boolean {
     const n = normalizeMailboxName(name);
     if (subscribed) {
-      stmt(
-        this.db,
-        'INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING',
-      ).run(accountId, n);
-    } else {
-      stmt(this.db, 'DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(
-        accountId,
-        n,
+      return (
+        stmt(
+          this.db,
+          'INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING',
+        ).run(accountId, n).changes > 0
       );
     }
+    return (
+      stmt(this.db, 'DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(accountId, n)
+        .changes > 0
+    );
   }
 
   listSubscriptions(accountId: number): string[] {

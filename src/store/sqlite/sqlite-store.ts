@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
 import { ChangeBus } from '../events.js';
+import { normalizeMailboxName } from '../names.js';
 import type {
   Account,
   Alias,
@@ -199,7 +200,14 @@ export class SqliteStore implements MailStore {
     specialUse: SpecialUse | null = null,
   ): Promise<Mailbox> {
     const mb = this.mailboxes.create(accountId, name, specialUse);
-    this.messages.emitFor(mb.id, 'mailbox-create', mb.highestModseq, [], accountId);
+    this.bus.emit({
+      accountId,
+      mailboxId: mb.id,
+      modseq: mb.highestModseq,
+      kind: 'mailbox-create',
+      uids: [],
+      name: mb.name,
+    });
     return this.durable(mb);
   }
   async deleteMailbox(mailboxId: number): Promise<void> {
@@ -217,17 +225,48 @@ export class SqliteStore implements MailStore {
       return this.messages.collect(ids);
     });
     this.messages.afterCollect(orphans);
-    this.messages.emitFor(mb.id, 'mailbox-delete', mb.highestModseq, [], mb.accountId);
+    this.bus.emit({
+      accountId: mb.accountId,
+      mailboxId: mb.id,
+      modseq: mb.highestModseq,
+      kind: 'mailbox-delete',
+      uids: [],
+      name: mb.name,
+    });
     await this.wal.sync();
   }
   async renameMailbox(mailboxId: number, newName: string): Promise<void> {
-    for (const mb of this.mailboxes.rename(mailboxId, newName)) {
-      this.messages.emitFor(mb.id, 'mailbox-rename', mb.highestModseq, [], mb.accountId);
+    const from = this.mailboxes.mustGet(mailboxId).name;
+    const renamed = this.mailboxes.rename(mailboxId, newName);
+    // The first is the renamed mailbox itself; its inferiors keep their suffix.
+    const to = renamed[0]?.name ?? newName;
+    for (const mb of renamed) {
+      this.bus.emit({
+        accountId: mb.accountId,
+        mailboxId: mb.id,
+        modseq: mb.highestModseq,
+        kind: 'mailbox-rename',
+        uids: [],
+        name: mb.name,
+        oldName: from + mb.name.slice(to.length),
+      });
     }
     await this.wal.sync();
   }
   async setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void> {
-    this.mailboxes.setSubscribed(accountId, name, subscribed);
+    const changed = this.mailboxes.setSubscribed(accountId, name, subscribed);
+    if (changed) {
+      const n = normalizeMailboxName(name);
+      this.bus.emit({
+        accountId,
+        mailboxId: this.mailboxes.get(accountId, n)?.id ?? 0,
+        modseq: 0,
+        kind: 'subscription',
+        uids: [],
+        name: n,
+        subscribed,
+      });
+    }
     await this.wal.sync();
   }
   async listSubscriptions(accountId: number): Promise<string[]> {
