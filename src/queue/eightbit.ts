@@ -8,15 +8,16 @@
 //
 // The worker converts before it DKIM-signs (the signature must cover the bytes sent); the SMTP
 // client converts too when handed an 8-bit message for such a server, as a last resort.
+import { isAscii } from 'node:buffer';
 import { parseHeaders } from '../mime/headers.js';
 import { parseMessage } from '../mime/index.js';
 import { decodeTransfer } from '../mime/transfer.js';
 import type { PartNode } from '../mime/types.js';
 
-/** Any octet above 0x7F in raw[start, end). */
+/** Any octet above 0x7F in raw[start, end) (a native scan: every outbound message takes it). */
 export function has8bit(raw: Buffer, start = 0, end = raw.length): boolean {
-  for (let i = start; i < end; i++) if (raw[i] > 0x7f) return true;
-  return false;
+  if (end <= start) return false;
+  return !isAscii(start === 0 && end === raw.length ? raw : raw.subarray(start, end));
 }
 
 /** Where the header fields of the message end (the blank line), or the whole buffer. */

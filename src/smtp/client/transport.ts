@@ -187,14 +187,29 @@ export class ClientTransport {
    * the kernel, slice by slice; each slice that meets backpressure waits for 'drain' at most
    * `timeoutMs` (RFC 5321 §4.5.3.2.5: a data block timeout, not one for the whole message).
    */
-  async write(data: Buffer | string, timeoutMs: number, replies = 1): Promise<void> {
+  async write(data: Buffer | Buffer[] | string, timeoutMs: number, replies = 1): Promise<void> {
     if (this.failure) throw this.failure;
     this.owed += replies;
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    for (let pos = 0; pos < buf.length; pos += WRITE_SLICE) {
-      if (this.failure) throw this.failure;
-      const slice = buf.subarray(pos, Math.min(buf.length, pos + WRITE_SLICE));
-      if (!this.socket.write(slice)) await this.drain(timeoutMs);
+    const bufs =
+      typeof data === 'string' ? [Buffer.from(data, 'utf8')] : Array.isArray(data) ? data : [data];
+    // Several buffers (a message and its terminator) leave in one system call: corked until
+    // the last one, or until backpressure makes us wait (a corked socket never drains).
+    const cork = bufs.length > 1;
+    if (cork) this.socket.cork();
+    try {
+      for (const buf of bufs) {
+        for (let pos = 0; pos < buf.length; pos += WRITE_SLICE) {
+          if (this.failure) throw this.failure;
+          const slice = buf.subarray(pos, Math.min(buf.length, pos + WRITE_SLICE));
+          if (!this.socket.write(slice)) {
+            if (cork) this.socket.uncork();
+            await this.drain(timeoutMs);
+            if (cork) this.socket.cork();
+          }
+        }
+      }
+    } finally {
+      if (cork) this.socket.uncork();
     }
     if (this.failure) throw this.failure;
   }
