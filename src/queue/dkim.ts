@@ -9,7 +9,7 @@
 // aligned for DMARC (RFC 7489 §3.1.1). Keys are read once and cached per domain directory; a
 // change of the directory's mtime (a key generated, retired or removed) or a minute passing
 // reloads them, so `letterbox dkim` takes effect in a running server without a restart.
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
 import {
@@ -108,14 +108,15 @@ const cache = new Map<string, CacheEntry>();
 /** The signing keys of a domain, from the cache while its directory is unchanged. */
 async function signingKeys(dataDir: string, domain: string): Promise<SigningKey[]> {
   const dir = dkimDomainDir(dataDir, domain);
-  let mtimeMs: number;
-  try {
-    mtimeMs = (await stat(dir)).mtimeMs;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  // A synchronous stat of a local directory is one system call on a cached inode (about a
+  // microsecond); the promise version went through the thread pool, queued behind the WAL
+  // fsyncs, and cost ~8% of a bench/outbound drain, with an exception per domain without keys.
+  const st = statSync(dir, { throwIfNoEntry: false });
+  if (st === undefined) {
     cache.delete(dir);
     return [];
   }
+  const mtimeMs = st.mtimeMs;
   const now = Date.now();
   const hit = cache.get(dir);
   if (hit && !hit.racy && hit.mtimeMs === mtimeMs && now - hit.loadedAt < CACHE_MS) {
