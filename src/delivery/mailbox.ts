@@ -2,7 +2,7 @@
 // and later Sieve's fileinto. The message is parsed once here, with the same indexMessage as
 // every other delivery, and stored as it came (no trace fields: nothing was transported).
 import { isStoreError } from '../store/errors.js';
-import type { AppendResult } from '../store/types.js';
+import type { AppendOptions, AppendResult } from '../store/types.js';
 import { indexMessage } from './local.js';
 import { type DeliveryDeps, type Outcome, refused } from './types.js';
 
@@ -15,12 +15,15 @@ export interface MailboxMessage {
 /**
  * Stores the messages in the mailbox, all or none (RFC 3502 §3: MULTIAPPEND is all or
  * nothing). `stored` of the accepted outcome lists them in order. Over quota is a refusal; any
- * other failure is temporary and carries its error for the protocol to map.
+ * other failure is temporary and carries its error for the protocol to map. With
+ * `opts.replace` (IMAP REPLACE, RFC 8508: one message) that message is expunged in the same
+ * transaction as the new one is stored.
  */
 export async function deliverToMailbox(
   deps: Pick<DeliveryDeps, 'store'>,
   mailboxId: number,
   messages: readonly MailboxMessage[],
+  opts: AppendOptions = {},
 ): Promise<Outcome> {
   const { store } = deps;
   const stored: AppendResult[] = [];
@@ -29,6 +32,7 @@ export async function deliverToMailbox(
       const [r] = await store.append(
         { raw: m.raw, index: indexMessage(m.raw), internalDate: m.internalDate },
         [{ mailboxId, flags: m.flags ?? [] }],
+        stored.length === 0 ? opts : {},
       );
       stored.push(r!);
     }

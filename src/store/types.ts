@@ -153,6 +153,15 @@ export interface AppendTarget {
   flags?: string[];
 }
 
+/** What else an append does in its transaction. */
+export interface AppendOptions {
+  /**
+   * RFC 8508 REPLACE: this message (of the same account) is expunged in the same transaction,
+   * before the quota is checked; `NOT_FOUND` (nothing stored) when it is no longer there.
+   */
+  replace?: { mailboxId: number; uid: number };
+}
+
 export interface AppendResult {
   mailboxId: number;
   uidValidity: number;
@@ -353,7 +362,11 @@ export interface MailStore {
    * mailbox, in one transaction. Resolves only after the commit is durable. Fails with
    * `OVERQUOTA` (nothing stored) if any target account would go over its quota.
    */
-  append(message: NewMessage, targets: AppendTarget[]): Promise<AppendResult[]>;
+  append(
+    message: NewMessage,
+    targets: AppendTarget[],
+    opts?: AppendOptions,
+  ): Promise<AppendResult[]>;
   /** Messages of the mailbox in UID order; with `changedSince`, only those with a higher modseq. */
   listMessages(mailboxId: number, opts?: { changedSince?: number }): Promise<MessageRecord[]>;
   /** What SELECT needs, without a row per message (kept between SELECTs while unchanged). */

@@ -40,6 +40,7 @@ export function capabilities(s: ImapSession): string[] {
     'THREAD=REFERENCES',
     'MULTIAPPEND',
     'CATENATE',
+    'REPLACE',
     `APPENDLIMIT=${s.ctx.cfg.limits.max_message_size}`,
     'BINARY',
     'STATUS=SIZE',

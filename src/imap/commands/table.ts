@@ -11,6 +11,7 @@ import { LIST, LSUB } from './list.js';
 import { CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE } from './mailboxes.js';
 import { NOTIFY } from './notify.js';
 import { GETQUOTA, GETQUOTAROOT, SETQUOTA } from './quota.js';
+import { REPLACE, UID_REPLACE } from './replace.js';
 import { SEARCH, UID_SEARCH } from './search.js';
 import { CLOSE, EXAMINE, EXPUNGE, SELECT, UID_EXPUNGE, UNSELECT } from './select.js';
 import { SORT, THREAD, UID_SORT, UID_THREAD } from './sort-thread.js';
@@ -65,6 +66,8 @@ const ALL: CommandSpec<never>[] = [
   SETQUOTA,
   COMPRESS,
   NOTIFY,
+  REPLACE,
+  UID_REPLACE,
 ];
 
 export const COMMANDS: ReadonlyMap<string, CommandSpec<never>> = new Map(

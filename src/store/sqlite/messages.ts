@@ -6,6 +6,7 @@ import { StoreError } from '../errors.js';
 import type { ChangeBus } from '../events.js';
 import { applyFlags, decodeFlags, encodeFlags, normalizeFlags, sameFlags } from '../flags.js';
 import type {
+  AppendOptions,
   AppendResult,
   AppendTarget,
   ChangeEvent,
@@ -34,6 +35,13 @@ import {
 } from './message-reads.js';
 import { RecordCache } from './record-cache.js';
 
+/** The message a REPLACE expunged in an append's transaction (announced after commit). */
+interface Replaced {
+  mb: Mailbox;
+  modseq: number;
+  removed: { uids: number[]; messageIds: number[] };
+}
+
 /** Stored messages a transaction dropped: posted to the index and unlinked after commit. */
 export interface Orphans {
   docs: DocRef[];
@@ -47,6 +55,7 @@ interface PendingAppend {
   message: NewMessage;
   hash: string;
   targets: AppendTarget[];
+  replace: AppendOptions['replace'];
   dirs: string[];
   resolve: (r: AppendResult[]) => void;
   reject: (e: unknown) => void;
@@ -114,14 +123,18 @@ export class SqliteMessages {
    * over-quota message does not fail the others. A message of at most INLINE_MAX octets has
    * no file: its bytes go into `message_data` in the same transaction.
    */
-  async append(message: NewMessage, targets: AppendTarget[]): Promise<AppendResult[]> {
+  async append(
+    message: NewMessage,
+    targets: AppendTarget[],
+    opts: AppendOptions = {},
+  ): Promise<AppendResult[]> {
     if (targets.length === 0) throw new StoreError('INVALID', 'append needs a target mailbox');
     const hash = sha256(message.raw);
     this.hold(hash);
     try {
       const dirs = message.raw.length <= INLINE_MAX ? [] : await this.blobs.put(hash, message.raw);
       return await new Promise<AppendResult[]>((resolve, reject) => {
-        this.queue.push({ message, hash, targets, dirs, resolve, reject });
+        this.queue.push({ message, hash, targets, replace: opts.replace, dirs, resolve, reject });
         if (!this.flushing) void this.flush();
       });
     } finally {
@@ -153,8 +166,10 @@ export class SqliteMessages {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
-        const outcomes: Array<{ ok: true; value: AppendResult[] } | { ok: false; error: unknown }> =
-          [];
+        const outcomes: Array<
+          | { ok: true; value: AppendResult[]; replaced: Replaced | null }
+          | { ok: false; error: unknown }
+        > = [];
         const fresh: IndexItem[] = [];
         try {
           await Promise.all([...new Set(batch.flatMap((p) => p.dirs))].map((d) => fsyncDir(d)));
@@ -170,7 +185,7 @@ export class SqliteMessages {
                     truncated: p.message.index.textTruncated === true,
                   });
                 }
-                outcomes.push({ ok: true, value: r.results });
+                outcomes.push({ ok: true, value: r.results, replaced: r.replaced });
               } catch (error) {
                 outcomes.push({ ok: false, error });
               }
@@ -194,6 +209,7 @@ export class SqliteMessages {
           const o = outcomes[i]!;
           if (o.ok) {
             for (const r of o.value) this.emitFor(r.mailboxId, 'append', r.modseq, [r.uid]);
+            if (o.replaced) this.afterRemove(o.replaced.mb, o.replaced.modseq, o.replaced.removed);
             p.resolve(o.value);
           } else {
             p.reject(o.error);
@@ -206,7 +222,11 @@ export class SqliteMessages {
   }
 
   /** Inside a savepoint. newId: the stored message's id when this append created it. */
-  private insert(p: PendingAppend): { results: AppendResult[]; newId: number | null } {
+  private insert(p: PendingAppend): {
+    results: AppendResult[];
+    newId: number | null;
+    replaced: Replaced | null;
+  } {
     const { message, hash } = p;
     const size = message.raw.length;
     const idx = message.index;
@@ -240,6 +260,9 @@ export class SqliteMessages {
       stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number }
     ).id;
     const mailboxes = p.targets.map((t) => this.mailboxes.mustGet(t.mailboxId));
+    // RFC 8508 §3.4: REPLACE expunges the old message atomically with the append; it goes
+    // first, so that the quota sees the room it frees.
+    const replaced = p.replace ? this.removeForReplace(p.replace, mailboxes) : null;
     this.checkQuota(mailboxes, size);
     const internalDate = (message.internalDate ?? new Date()).getTime();
     const results = p.targets.map((t, i) => {
@@ -251,9 +274,21 @@ export class SqliteMessages {
         normalizeFlags(t.flags ?? []),
         internalDate,
         size,
+        replaced && mb.accountId === replaced.mb.accountId ? replaced.modseq : undefined,
       );
     });
-    return { results, newId: inserted.changes > 0 ? messageId : null };
+    return { results, newId: inserted.changes > 0 ? messageId : null, replaced };
+  }
+
+  /** Inside the append's savepoint: removes the message a REPLACE replaces. */
+  private removeForReplace(r: { mailboxId: number; uid: number }, targets: Mailbox[]): Replaced {
+    const mb = this.mailboxes.mustGet(r.mailboxId);
+    if (targets.some((t) => t.accountId !== mb.accountId))
+      throw new StoreError('NOT_ALLOWED', 'cross-account replace');
+    const rows = recordRows(this.db, mb.id, [r.uid]);
+    if (rows.length === 0) throw new StoreError('NOT_FOUND', 'the message to replace is gone');
+    const modseq = nextModseq(this.db, mb.accountId);
+    return { mb, modseq, removed: this.removeRows(mb, rows, modseq) };
   }
 
   private addRow(

@@ -10,6 +10,7 @@ import { normalizeMailboxName } from '../names.js';
 import type {
   Account,
   Alias,
+  AppendOptions,
   AppendResult,
   AppendTarget,
   ChangeListener,
@@ -278,8 +279,12 @@ export class SqliteStore implements MailStore {
 
   // Messages
 
-  append(message: NewMessage, targets: AppendTarget[]): Promise<AppendResult[]> {
-    return this.messages.append(message, targets);
+  append(
+    message: NewMessage,
+    targets: AppendTarget[],
+    opts: AppendOptions = {},
+  ): Promise<AppendResult[]> {
+    return this.messages.append(message, targets, opts);
   }
   async listMessages(
     mailboxId: number,
