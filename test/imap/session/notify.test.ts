@@ -325,6 +325,42 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     b.close();
   });
 
+  test('a client that does not read: NOTIFICATIONOVERFLOW, then NOTIFY NONE (§5.8)', async () => {
+    const a = await env.login();
+    const b = await env.login();
+    const name = await mailbox(b, 0);
+    const store = env.ts.server.ctx.store;
+    await a.cmd('s', `SELECT ${name}`);
+    await a.cmd(
+      'n',
+      'NOTIFY SET (selected (MessageNew (BODY.PEEK[]) MessageExpunge)) (personal (SubscriptionChange))',
+    );
+    // A stops reading; a big message pushed to it (MessageNew wants its body) keeps its
+    // session waiting for the socket to drain while more changes come.
+    a.socket.pause();
+    const line = `${'x'.repeat(998)}\r\n`;
+    await append(b, name, message('big', line.repeat(8 * 1024)));
+    const subs = Array.from({ length: 1100 }, (_, i) =>
+      store.setSubscribed(env.accountId, `${name}/ovf${i}`, true),
+    );
+    await Promise.all(subs);
+    a.socket.resume();
+    // Whatever was already on its way, then the overflow, and no more notifications.
+    const upTo = await a.until((t) => {
+      const i = t.indexOf('* OK [NOTIFICATIONOVERFLOW]');
+      const end = i < 0 ? -1 : t.indexOf('\r\n', i);
+      return end < 0 ? -1 : end + 2;
+    }, 30_000);
+    assert.match(upTo, /\* 1 EXISTS\r\n\* 1 FETCH \(UID 1 BODY\[\] \{/);
+    const listed = upTo.split('\r\n').filter((l) => l.startsWith('* LIST')).length;
+    assert.ok(listed < 1100, `${listed} LIST responses before the overflow`);
+    await store.setSubscribed(env.accountId, `${name}/after`, true);
+    await append(b, name, message('after the overflow'));
+    assert.deepEqual(await a.cmd('o', 'NOOP'), ['* 2 EXISTS', 'o OK NOOP completed']);
+    a.close();
+    b.close();
+  });
+
   test('NOTIFY NONE stops notifications; NOTIFY SET implies NOOP (§3.1)', async () => {
     const a = await env.login();
     const b = await env.login();
