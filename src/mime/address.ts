@@ -6,6 +6,13 @@ import { decodeEncodedWords } from './encoded-words.js';
 
 export interface Address {
   name: string | null;
+  /**
+   * The obsolete source route of an angle address (RFC 5322 §4.4 obs-route), as IMAP's
+   * addr-adl shows it (RFC 3501 §7.4.2): `<@a,@b:u@d>` has "@a,@b". Absent (not null) when
+   * there is none, which is every address written since RFC 2822: stored envelopes stay as
+   * small as they were.
+   */
+  adl?: string;
   mailbox: string | null;
   host: string | null;
 }
@@ -141,13 +148,17 @@ class Parser {
     let gt = lt + 1;
     while (gt < this.toks.length && !isSpecial(this.toks[gt], '>')) gt++;
     let inner = this.toks.slice(lt + 1, gt).filter((t) => t.k !== 'comment');
-    // RFC 5322 §4.4 obs-route "@a,@b:" before the addr-spec is dropped.
+    // RFC 5322 §4.4 obs-angle-addr: an obs-route "@a,@b:" may precede the addr-spec.
     const colon = inner.findIndex((t) => isSpecial(t, ':'));
-    if (colon >= 0) inner = inner.slice(colon + 1);
+    let adl: string | null = null;
+    if (colon >= 0) {
+      adl = route(inner.slice(0, colon));
+      inner = inner.slice(colon + 1);
+    }
     this.pos = gt + 1;
     // Anything after '>' up to the separator is junk; skip it.
     this.skipToSeparator();
-    this.push(name, inner);
+    this.push(name, inner, adl);
   }
 
   private bare(start: number, end: number): void {
@@ -188,7 +199,7 @@ class Parser {
     }
   }
 
-  private push(name: string | null, spec: Tok[]): void {
+  private push(name: string | null, spec: Tok[], adl: string | null = null): void {
     const at = spec.findLastIndex((t) => isSpecial(t, '@'));
     const local = (at < 0 ? spec : spec.slice(0, at))
       .filter((t) => t.k !== 'special')
@@ -200,8 +211,28 @@ class Parser {
             .slice(at + 1)
             .filter((t) => t.k !== 'special')
             .map((t) => t.v);
-    this.out.push({ name, mailbox: local.join(''), host: domain.join('') });
+    const a: Address = { name, mailbox: local.join(''), host: domain.join('') };
+    if (adl !== null) a.adl = adl;
+    this.out.push(a);
   }
+}
+
+/**
+ * RFC 5322 §4.4 obs-domain-list = *(CFWS / ",") "@" domain *("," [CFWS] ["@" domain]): the
+ * route's domains as "@a,@b" (empty list elements and white space dropped), or null when it
+ * names none.
+ */
+function route(toks: Tok[]): string | null {
+  const domains: string[] = [];
+  let current: string | null = null;
+  for (const t of toks) {
+    if (t.k === 'special') {
+      if (current) domains.push(current);
+      current = t.v === '@' ? '' : null;
+    } else if (current !== null) current += t.v;
+  }
+  if (current) domains.push(current);
+  return domains.length === 0 ? null : domains.map((d) => `@${d}`).join(',');
 }
 
 /** Parses an address-list header value. Never throws; junk yields fewer or odd entries. */

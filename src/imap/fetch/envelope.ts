@@ -16,11 +16,16 @@ import { type ImapValue, serialize, v, type WriteOptions } from '../wire/seriali
 /**
  * RFC 9051 §7.5.2: an address is (addr-name addr-adl addr-mailbox addr-host). Group syntax:
  * the group start has a NIL host and the group name as mailbox; the group end has NIL
- * mailbox and NIL host. mime/address.ts already uses exactly that shape; adl (source route)
- * is obsolete and always NIL.
+ * mailbox and NIL host. mime/address.ts already uses exactly that shape. addr-adl is the
+ * obsolete source route (RFC 3501 §7.4.2, RFC 5322 §4.4 obs-route), NIL when there is none.
  */
 function addressValue(a: Address): ImapValue {
-  return v.list([v.nstr(a.name), v.nil, v.nstr(a.mailbox), v.nstr(a.host)]);
+  return v.list([
+    v.nstr(a.name),
+    a.adl === undefined ? v.nil : v.str(a.adl),
+    v.nstr(a.mailbox),
+    v.nstr(a.host),
+  ]);
 }
 
 /**
