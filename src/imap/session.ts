@@ -12,6 +12,7 @@ import { capabilities } from './commands/capability.js';
 import { COMMANDS } from './commands/table.js';
 import type { DeflateChannel } from './commands/tls-compress.js';
 import { formatFlags } from './commands/util.js';
+import type { UpdateContexts } from './contexts.js';
 import type { Notifier } from './notify/notifier.js';
 import {
   type Completion,
@@ -46,6 +47,8 @@ export class ImapSession {
   rx: CommandReceiver;
   /** RFC 5182 SEARCHRES: UIDs saved by SEARCH RETURN (SAVE), referred to as `$`. */
   savedSearch: number[] = [];
+  /** RFC 5267 searches with RETURN (UPDATE) (contexts.ts); null while there are none. */
+  contexts: UpdateContexts | null = null;
   authFailures = 0;
   /** Set while IDLE waits: store events for the selected mailbox wake the session. */
   idling = false;
@@ -478,6 +481,7 @@ export class ImapSession {
     const sel = this.selected;
     if (!sel || ev.mailboxId !== sel.mailbox.id) return;
     sel.view.onEvent(ev);
+    this.contexts?.onEvent(ev);
     // RFC 2177: in IDLE, changes are pushed at once.
     if (this.idling) this.wake();
   }
@@ -495,7 +499,11 @@ export class ImapSession {
       this.state = { kind: 'logout' };
       return;
     }
-    if (!view.hasPending) return;
+    // RFC 5267 §4.3: contexts end with the selection; §4.3.4: REMOVEFROM before EXPUNGE.
+    if (this.contexts?.selected !== sel) this.contexts = null;
+    const contexts = this.contexts;
+    contexts?.announceExpunged(this);
+    if (!view.hasPending) return contexts?.announceChanges(this);
     const newFrom = this.notify ? this.notify.beforeUpdates(view) : -1;
     const u = view.takeUpdates(opts);
     if (u.expunged.uids.length > 0) {
@@ -518,6 +526,8 @@ export class ImapSession {
     }
     // RFC 5465 §5.2: MessageNew's fetch attributes follow EXISTS.
     if (newFrom >= 0 && u.exists !== null) await this.notify?.afterUpdates(this, view, newFrom);
+    // RFC 5267 §4.3.3: ADDTO after the EXISTS / FETCH that caused it.
+    await contexts?.announceChanges(this);
   }
 
   /** RFC 5465: sends what NOTIFY queued (between commands, or in IDLE). */

@@ -36,6 +36,9 @@ export function capabilities(s: ImapSession): string[] {
     'SORT',
     'SORT=DISPLAY',
     'WITHIN',
+    'ESORT', // RFC 5267 §3
+    'CONTEXT=SEARCH', // RFC 5267 §4 (live results: ../contexts.ts)
+    'CONTEXT=SORT',
     'THREAD=ORDEREDSUBJECT',
     'THREAD=REFERENCES',
     'MULTIAPPEND',

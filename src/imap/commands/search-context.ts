@@ -1,6 +1,7 @@
 // The SearchContext that search/evaluate.ts works on, built from the session's view and the
-// store (shared by SEARCH, SORT and THREAD).
-import type { MessageDetail } from '../../store/types.js';
+// store (shared by SEARCH, SORT and THREAD, and by the RFC 5267 update contexts, which
+// evaluate only the messages that changed).
+import type { MessageDetail, MessageRecord } from '../../store/types.js';
 import type { SearchContext, SearchMessage } from '../search/evaluate.js';
 import type { ImapSession } from '../session.js';
 import { requireSelected } from './util.js';
@@ -9,9 +10,14 @@ const DETAIL_BATCH = 500;
 
 export async function searchContext(s: ImapSession): Promise<SearchContext> {
   const sel = requireSelected(s);
+  return searchContextOf(s, await s.ctx.store.listMessages(sel.mailbox.id));
+}
+
+/** A SearchContext over the given messages (those the view does not hold are left out). */
+export function searchContextOf(s: ImapSession, records: readonly MessageRecord[]): SearchContext {
+  const sel = requireSelected(s);
   const store = s.ctx.store;
   const view = sel.view;
-  const records = await store.listMessages(sel.mailbox.id);
   const messages: SearchMessage[] = [];
   for (const r of records) {
     const seq = view.seqOf(r.uid);
@@ -26,7 +32,6 @@ export async function searchContext(s: ImapSession): Promise<SearchContext> {
     });
   }
   messages.sort((a, b) => a.seq - b.seq);
-  const all = view.allUids();
   return {
     mailboxId: sel.mailbox.id,
     messages,
@@ -41,8 +46,8 @@ export async function searchContext(s: ImapSession): Promise<SearchContext> {
     },
     field: (name, uids) => store.getSearchField(sel.mailbox.id, name, uids),
     saved: s.savedSearch,
-    maxSeq: all.length,
-    maxUid: all[all.length - 1] ?? 0,
+    maxSeq: view.exists,
+    maxUid: view.uidAt(view.exists) ?? 0,
     recent: new Set(),
   };
 }

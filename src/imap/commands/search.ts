@@ -1,5 +1,6 @@
 // SEARCH and UID SEARCH (RFC 9051 §6.4.4) with ESEARCH return options (RFC 4731), SEARCHRES
-// (RFC 5182) and MODSEQ (RFC 7162 §3.1.5). Evaluation is search/evaluate.ts.
+// (RFC 5182), MODSEQ (RFC 7162 §3.1.5), PARTIAL (RFC 9394) and UPDATE (RFC 5267 §4.3, the
+// live result: ../contexts.ts). Evaluation is search/evaluate.ts.
 
 import { ok } from '../responses.js';
 import {
@@ -12,6 +13,7 @@ import {
 import { searchMessages } from '../search/evaluate.js';
 import { parseSearchArgs } from '../wire/search-keys.js';
 import { searchContext } from './search-context.js';
+import { finishUpdate, startUpdate } from './search-update.js';
 import { command, SELECTED } from './types.js';
 import { requireSelected } from './util.js';
 
@@ -23,25 +25,40 @@ function searchCommand(name: 'SEARCH' | 'UID SEARCH') {
     parse: parseSearchArgs,
     async run(s, a, cmd) {
       const view = requireSelected(s).view;
-      const wantsSave = a.returnOptions?.includes('SAVE') ?? false;
-      // RFC 5182 §2.1: a SEARCH that saves and fails leaves `$` empty.
-      if (wantsSave) s.savedSearch = [];
-      const withModseq = usesModseq(a.key);
-      // RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE; OK [HIGHESTMODSEQ] comes first.
-      if (withModseq) s.enableCondstore();
-      const ctx = await searchContext(s);
-      const uids = await searchMessages(a.key, ctx);
-      const modseqs = new Map(ctx.messages.map((m) => [m.uid, m.modseq]));
-      const modseq = withModseq ? highestModseq(uids, (u) => modseqs.get(u) ?? 0) : null;
-      const numbers = cmd.uid ? uids : uids.map((u) => view.seqOf(u)).sort((x, y) => x - y);
-      // RFC 9051 §6.4.4: an IMAP4rev2 client gets ESEARCH even without RETURN.
-      if (a.returnOptions !== null || s.enabled.imap4rev2) {
-        const options = a.returnOptions ?? ['ALL'];
-        if (wantsSave) s.savedSearch = savedResult(options, uids);
-        const text = esearchResponse({ tag: cmd.tag, uid: cmd.uid, options, numbers, modseq });
-        if (text) s.untagged(text);
-      } else {
-        s.untagged(searchResponse(numbers, modseq));
+      const options = a.returnOptions;
+      const update = startUpdate(s, cmd, options, a.key);
+      try {
+        const wantsSave = options?.includes('SAVE') ?? false;
+        const withModseq = usesModseq(a.key);
+        // RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE; OK [HIGHESTMODSEQ] comes first.
+        if (withModseq) s.enableCondstore();
+        const ctx = await searchContext(s);
+        // RFC 5182 §2.1: a SEARCH that saves and fails leaves `$` empty (the search itself
+        // still sees the previous `$`: ctx holds it).
+        if (wantsSave) s.savedSearch = [];
+        const uids = await searchMessages(a.key, ctx);
+        const modseqs = new Map(ctx.messages.map((m) => [m.uid, m.modseq]));
+        const modseq = withModseq ? highestModseq(uids, (u) => modseqs.get(u) ?? 0) : null;
+        const numbers = cmd.uid ? uids : uids.map((u) => view.seqOf(u)).sort((x, y) => x - y);
+        // RFC 9051 §6.4.4: an IMAP4rev2 client gets ESEARCH even without RETURN.
+        if (options !== null || s.enabled.imap4rev2) {
+          const opts = options ?? ['ALL'];
+          if (wantsSave) s.savedSearch = savedResult(opts, uids, a.partial);
+          const text = esearchResponse({
+            tag: cmd.tag,
+            uid: cmd.uid,
+            options: opts,
+            numbers,
+            modseq,
+            partial: a.partial,
+          });
+          if (text) s.untagged(text);
+        } else {
+          s.untagged(searchResponse(numbers, modseq));
+        }
+        finishUpdate(s, update, uids, ctx.maxUid);
+      } finally {
+        update?.contexts.releaseIfEmpty(s);
       }
       return ok(`${name} completed`);
     },

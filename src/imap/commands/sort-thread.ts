@@ -1,25 +1,67 @@
 // SORT and THREAD with their UID forms (RFC 5256 §3); criteria, ordering and the threading
-// algorithms are in search/sort.ts and search/thread.ts.
+// algorithms are in search/sort.ts and search/thread.ts. SORT takes RETURN options (ESORT and
+// CONTEXT=SORT, RFC 5267 §3, §4): the answer is then an ESEARCH in sort order.
 
 import { ok } from '../responses.js';
+import { esearchResponse, highestModseq, savedResult, usesModseq } from '../search/esearch.js';
 import { searchMessages } from '../search/evaluate.js';
 import { parseSortArgs, sortMessages, sortResponse } from '../search/sort.js';
 import { parseThreadArgs, threadMessages, threadResponse } from '../search/thread.js';
+import type { ArgCursor } from '../wire/parser.js';
+import { parseReturnOptions, type ReturnSpec } from '../wire/search-return.js';
 import { searchContext } from './search-context.js';
+import { finishUpdate, startUpdate } from './search-update.js';
 import { command, SELECTED } from './types.js';
 import { requireSelected } from './util.js';
+
+/** RFC 5267 §5: `["UID" SP] "SORT" search-return-opts SP sort-criteria SP search-criteria`. */
+function parseExtendedSortArgs(c: ArgCursor) {
+  const start = c.save();
+  c.space();
+  const ret: ReturnSpec | null = parseReturnOptions(c);
+  if (!ret) c.restore(start);
+  return { ret, ...parseSortArgs(c) };
+}
 
 function sortCommand(name: 'SORT' | 'UID SORT') {
   return command({
     name,
     states: SELECTED,
     noExpunge: true,
-    parse: parseSortArgs,
+    parse: parseExtendedSortArgs,
     async run(s, a, cmd) {
       const view = requireSelected(s).view;
-      const ctx = await searchContext(s);
-      const sorted = await sortMessages(a.criteria, ctx, await searchMessages(a.key, ctx));
-      s.untagged(sortResponse(cmd.uid ? sorted : sorted.map((u) => view.seqOf(u))));
+      const options = a.ret?.options ?? null;
+      const update = startUpdate(s, cmd, options, a.key, a.criteria);
+      try {
+        const ctx = await searchContext(s);
+        const sorted = await sortMessages(a.criteria, ctx, await searchMessages(a.key, ctx));
+        const numbers = cmd.uid ? sorted : sorted.map((u) => view.seqOf(u));
+        if (options === null) {
+          s.untagged(sortResponse(numbers));
+        } else {
+          if (usesModseq(a.key)) s.enabled.condstore = true; // RFC 7162 §3.1.5
+          const modseqs = new Map(ctx.messages.map((m) => [m.uid, m.modseq]));
+          const modseq = usesModseq(a.key)
+            ? highestModseq(sorted, (u) => modseqs.get(u) ?? 0)
+            : null;
+          if (options.includes('SAVE'))
+            s.savedSearch = savedResult(options, sorted, a.ret!.partial);
+          const text = esearchResponse({
+            tag: cmd.tag,
+            uid: cmd.uid,
+            options,
+            numbers,
+            modseq,
+            partial: a.ret!.partial,
+            sorted: true,
+          });
+          if (text) s.untagged(text);
+        }
+        finishUpdate(s, update, sorted, ctx.maxUid);
+      } finally {
+        update?.contexts.releaseIfEmpty(s);
+      }
       return ok(`${name} completed`);
     },
   });

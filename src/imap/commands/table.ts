@@ -13,6 +13,7 @@ import { NOTIFY } from './notify.js';
 import { GETQUOTA, GETQUOTAROOT, SETQUOTA } from './quota.js';
 import { REPLACE, UID_REPLACE } from './replace.js';
 import { SEARCH, UID_SEARCH } from './search.js';
+import { CANCELUPDATE } from './search-update.js';
 import { CLOSE, EXAMINE, EXPUNGE, SELECT, UID_EXPUNGE, UNSELECT } from './select.js';
 import { SORT, THREAD, UID_SORT, UID_THREAD } from './sort-thread.js';
 import { STATUS } from './status.js';
@@ -61,6 +62,7 @@ const ALL: CommandSpec<never>[] = [
   UID_SORT,
   THREAD,
   UID_THREAD,
+  CANCELUPDATE,
   GETQUOTA,
   GETQUOTAROOT,
   SETQUOTA,

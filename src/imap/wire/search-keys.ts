@@ -13,7 +13,10 @@
  */
 import type { ImapDate } from './dates.js';
 import { type ArgCursor, ImapParseError } from './parser.js';
+import { type PartialRange, parseReturnOptions, type SearchReturnOption } from './search-return.js';
 import type { SequenceSet } from './sequence.js';
+
+export type { PartialRange, SearchReturnOption };
 
 export type DateOp = 'before' | 'on' | 'since';
 
@@ -38,11 +41,11 @@ export type SearchKey =
   | { key: 'or'; left: SearchKey; right: SearchKey }
   | { key: 'and'; keys: SearchKey[] };
 
-export type SearchReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
-
 export interface SearchArgs {
   /** RETURN options (RFC 9051 §6.4.4.1); null when absent. `RETURN ()` means ALL. */
   readonly returnOptions: SearchReturnOption[] | null;
+  /** RFC 5267 §4.4 / RFC 9394 PARTIAL range (then returnOptions holds 'PARTIAL'). */
+  readonly partial: PartialRange | null;
   readonly charset: string;
   readonly key: SearchKey;
 }
@@ -65,7 +68,6 @@ export function parseCharset(c: ArgCursor): string {
   }
   return charset;
 }
-const RETURN_OPTIONS = new Set(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
 // Bounds recursion, so that `NOT NOT NOT ...` or `((((...` answers BAD instead of overflowing.
 const MAX_DEPTH = 64;
 
@@ -94,17 +96,8 @@ const DATE_KEYS: Record<string, ['internalDate' | 'sentDate', DateOp]> = {
 
 export function parseSearchArgs(c: ArgCursor): SearchArgs {
   c.space();
-  let returnOptions: SearchReturnOption[] | null = null;
-  if (c.peekWord() === 'RETURN') {
-    c.word();
-    c.space();
-    returnOptions = c.list((l) => {
-      const opt = l.word();
-      if (!RETURN_OPTIONS.has(opt)) l.fail(`Unknown SEARCH RETURN option ${opt}`);
-      return opt as SearchReturnOption;
-    });
-    c.space();
-  }
+  const ret = parseReturnOptions(c); // search-return.ts
+  if (ret) c.space();
   let charset = 'UTF-8';
   if (c.peekWord() === 'CHARSET') {
     c.word();
@@ -114,7 +107,7 @@ export function parseSearchArgs(c: ArgCursor): SearchArgs {
   }
   const key = parseSearchKeys(c);
   c.end();
-  return { returnOptions, charset, key };
+  return { returnOptions: ret?.options ?? null, partial: ret?.partial ?? null, charset, key };
 }
 
 /** One or more SP-separated keys; a single key is returned as itself, several as 'and'. */

@@ -147,15 +147,30 @@ describe('parseSearchKeys', () => {
 describe('parseSearchArgs', () => {
   test('RETURN and CHARSET', () => {
     const v = tryParse(() => parseSearchArgs(argsFrom(' RETURN (MIN count) CHARSET utf-8 SEEN')));
-    assert.deepEqual(v, { returnOptions: ['MIN', 'COUNT'], charset: 'UTF-8', key: flag('\\Seen') });
+    assert.deepEqual(v, {
+      returnOptions: ['MIN', 'COUNT'],
+      partial: null,
+      charset: 'UTF-8',
+      key: flag('\\Seen'),
+    });
   });
   test('RETURN () and no charset', () => {
     const v = tryParse(() => parseSearchArgs(argsFrom(' RETURN () ALL')));
-    assert.deepEqual(v, { returnOptions: [], charset: 'UTF-8', key: { key: 'all' } });
+    assert.deepEqual(v, {
+      returnOptions: [],
+      partial: null,
+      charset: 'UTF-8',
+      key: { key: 'all' },
+    });
   });
   test('no RETURN gives null', () => {
     const v = tryParse(() => parseSearchArgs(argsFrom(' CHARSET US-ASCII ALL')));
-    assert.deepEqual(v, { returnOptions: null, charset: 'US-ASCII', key: { key: 'all' } });
+    assert.deepEqual(v, {
+      returnOptions: null,
+      partial: null,
+      charset: 'US-ASCII',
+      key: { key: 'all' },
+    });
   });
   test('unknown charset is NO [BADCHARSET]', () => {
     const v = tryParse(() => parseSearchArgs(argsFrom(' CHARSET KOI8-R ALL')));

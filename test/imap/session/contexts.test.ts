@@ -1,0 +1,302 @@
+// ESORT, CONTEXT=SEARCH / CONTEXT=SORT (RFC 5267) and PARTIAL (RFC 9394): exact responses,
+// and live results across two sessions (session B changes the mailbox, session A is told).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { MAX_UPDATE_CONTEXTS } from '../../../src/imap/contexts.js';
+import { append, type ImapTestEnv, last, message, type RawClient, startImap } from './client.js';
+
+// Arrival order m1..m5; by subject: alpha(2) bravo(4) charlie(5) delta(1) echo(3).
+const SUBJECTS = ['delta', 'alpha', 'echo', 'bravo', 'charlie'];
+
+describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
+  let env: ImapTestEnv;
+  let box = 0;
+  before(async () => {
+    env = await startImap();
+  });
+  after(async () => {
+    await env.ts.stop();
+  });
+
+  /** Two sessions with a fresh mailbox of the five SUBJECTS selected. */
+  async function pair(): Promise<[RawClient, RawClient, string]> {
+    const a = await env.login();
+    const b = await env.login();
+    const name = `C${++box}`;
+    await a.cmd('c', `CREATE ${name}`);
+    for (const s of SUBJECTS) await append(a, name, message(s));
+    await a.cmd('s', `SELECT ${name}`);
+    await b.cmd('s', `SELECT ${name}`);
+    return [a, b, name];
+  }
+
+  /** The untagged lines of a command, asserting it ended in OK. */
+  async function untagged(c: RawClient, tag: string, text: string): Promise<string[]> {
+    const r = await c.cmd(tag, text);
+    assert.match(last(r), new RegExp(`^${tag} OK`), r.join('\n'));
+    return r.slice(0, -1);
+  }
+
+  test('CAPABILITY lists ESORT, CONTEXT=SEARCH, CONTEXT=SORT', async () => {
+    const a = await env.login();
+    const caps = (await untagged(a, 'c', 'CAPABILITY'))[0]!.split(' ');
+    for (const c of ['ESORT', 'CONTEXT=SEARCH', 'CONTEXT=SORT']) assert.ok(caps.includes(c), c);
+    a.close();
+  });
+
+  test('ESORT (RFC 5267 §3): ESEARCH in sort order, ranges only ascending', async () => {
+    const [a, b] = await pair();
+    const cases: Array<[string, string]> = [
+      ['SORT (SUBJECT) UTF-8 ALL', '* SORT 2 4 5 1 3'],
+      ['SORT RETURN () (SUBJECT) UTF-8 ALL', '* ESEARCH (TAG "t") ALL 2,4:5,1,3'],
+      ['UID SORT RETURN () (REVERSE SUBJECT) UTF-8 ALL', '* ESEARCH (TAG "t") UID ALL 3,1,5,4,2'],
+      [
+        'SORT RETURN (MIN MAX COUNT) (SUBJECT) UTF-8 ALL',
+        '* ESEARCH (TAG "t") MIN 2 MAX 3 COUNT 5',
+      ],
+      ['SORT RETURN (ALL) (SUBJECT) UTF-8 NOT ALL', '* ESEARCH (TAG "t")'],
+      ['SORT RETURN (COUNT) (SUBJECT) UTF-8 NOT ALL', '* ESEARCH (TAG "t") COUNT 0'],
+      ['SORT RETURN (CONTEXT) (SUBJECT) UTF-8 2:3', '* ESEARCH (TAG "t") ALL 2:3'],
+      ['SORT RETURN (PARTIAL 2:4) (SUBJECT) UTF-8 ALL', '* ESEARCH (TAG "t") PARTIAL (2:4 4:5,1)'],
+      [
+        'SORT RETURN (PARTIAL -1:-2) (SUBJECT) UTF-8 ALL',
+        '* ESEARCH (TAG "t") PARTIAL (-1:-2 1,3)',
+      ],
+    ];
+    for (const [cmd, want] of cases) {
+      assert.deepEqual(await untagged(a, 't', cmd), [want], cmd);
+    }
+    for (const bad of [
+      'SORT RETURN (FOO) (SUBJECT) UTF-8 ALL',
+      'SORT RETURN (SUBJECT) UTF-8 ALL',
+    ]) {
+      assert.match(last(await a.cmd('x', bad)), /^x BAD/, bad);
+    }
+    a.close();
+    b.close();
+  });
+
+  test('PARTIAL (RFC 9394 §3.1, §3.2): ranges from either end, NIL, BAD syntax', async () => {
+    const [a, b] = await pair();
+    const cases: Array<[string, string]> = [
+      ['UID SEARCH RETURN (PARTIAL 2:3) ALL', '* ESEARCH (TAG "p") UID PARTIAL (2:3 2:3)'],
+      ['SEARCH RETURN (PARTIAL 3:2) ALL', '* ESEARCH (TAG "p") PARTIAL (3:2 2:3)'],
+      ['SEARCH RETURN (PARTIAL -1:-2) ALL', '* ESEARCH (TAG "p") PARTIAL (-1:-2 4:5)'],
+      ['SEARCH RETURN (PARTIAL 4:100) ALL', '* ESEARCH (TAG "p") PARTIAL (4:100 4:5)'],
+      ['SEARCH RETURN (PARTIAL 6:10) ALL', '* ESEARCH (TAG "p") PARTIAL (6:10 NIL)'],
+      ['SEARCH RETURN (PARTIAL -6:-9) ALL', '* ESEARCH (TAG "p") PARTIAL (-6:-9 NIL)'],
+      // MIN, MAX and COUNT describe the whole result (RFC 9394 §3.2).
+      [
+        'SEARCH RETURN (MIN MAX COUNT PARTIAL 2:2) ALL',
+        '* ESEARCH (TAG "p") MIN 1 MAX 5 COUNT 5 PARTIAL (2:2 2)',
+      ],
+      ['SEARCH RETURN (PARTIAL 1:2) 2,4,5', '* ESEARCH (TAG "p") PARTIAL (1:2 2,4)'],
+    ];
+    for (const [cmd, want] of cases) {
+      assert.deepEqual(await untagged(a, 'p', cmd), [want], cmd);
+    }
+    for (const bad of [
+      'SEARCH RETURN (PARTIAL 1:2 ALL) ALL', // RFC 5267 §4.4: not both
+      'SEARCH RETURN (ALL PARTIAL 1:2) ALL',
+      'SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL',
+      'SEARCH RETURN (PARTIAL 0:2) ALL',
+      'SEARCH RETURN (PARTIAL 1:*) ALL',
+      'SEARCH RETURN (PARTIAL -1:2) ALL',
+      'SEARCH RETURN (PARTIAL) ALL',
+      'SEARCH RETURN (PARTIAL 5) ALL',
+    ]) {
+      assert.match(last(await a.cmd('x', bad)), /^x BAD/, bad);
+    }
+    // RFC 9394 §3.2: SAVE with PARTIAL saves what PARTIAL returned (with MIN / MAX)...
+    await untagged(a, 's1', 'SEARCH RETURN (SAVE PARTIAL 2:3) ALL');
+    assert.deepEqual(await untagged(a, 'f1', 'UID SEARCH $'), ['* SEARCH 2 3']);
+    await untagged(a, 's2', 'SEARCH RETURN (SAVE MIN PARTIAL -1:-1) ALL');
+    assert.deepEqual(await untagged(a, 'f2', 'UID SEARCH $'), ['* SEARCH 1 5']);
+    // ...and with COUNT, everything found.
+    await untagged(a, 's3', 'SEARCH RETURN (SAVE COUNT PARTIAL 1:1) ALL');
+    assert.deepEqual(await untagged(a, 'f3', 'UID SEARCH $'), ['* SEARCH 1 2 3 4 5']);
+    // RFC 5267 §4.2: CONTEXT is a hint; alone it is ALL.
+    assert.deepEqual(await untagged(a, 'h', 'SEARCH RETURN (CONTEXT COUNT) ALL'), [
+      '* ESEARCH (TAG "h") COUNT 5',
+    ]);
+    assert.deepEqual(await untagged(a, 'h', 'SEARCH RETURN (CONTEXT) 2:3'), [
+      '* ESEARCH (TAG "h") ALL 2:3',
+    ]);
+    a.close();
+    b.close();
+  });
+
+  test('SEARCH RETURN (UPDATE): another session adds, flags, unflags and expunges', async () => {
+    const [a, b, name] = await pair();
+    // RFC 5267 §4.3: UPDATE alone returns no result data; changes come as ADDTO / REMOVEFROM.
+    assert.deepEqual(await untagged(a, 'u1', 'SEARCH RETURN (UPDATE) FLAGGED'), [
+      '* ESEARCH (TAG "u1")',
+    ]);
+    await untagged(b, 'f', 'STORE 2,4 +FLAGS (\\Flagged)');
+    assert.deepEqual(await untagged(a, 'n1', 'NOOP'), [
+      '* 2 FETCH (UID 2 FLAGS (\\Flagged))',
+      '* 4 FETCH (UID 4 FLAGS (\\Flagged))',
+      '* ESEARCH (TAG "u1") ADDTO (0 2,4)',
+    ]);
+    // §4.3.3: the ADDTO of a new message follows its EXISTS.
+    await append(b, name, message('new'), '\\Flagged');
+    await append(b, name, message('other'));
+    assert.deepEqual(await untagged(a, 'n2', 'NOOP'), [
+      '* 7 EXISTS',
+      '* ESEARCH (TAG "u1") ADDTO (0 6)',
+    ]);
+    await untagged(b, 'g', 'STORE 2 -FLAGS (\\Flagged)');
+    assert.deepEqual(await untagged(a, 'n3', 'NOOP'), [
+      '* 2 FETCH (UID 2 FLAGS ())',
+      '* ESEARCH (TAG "u1") REMOVEFROM (0 2)',
+    ]);
+    // A flag change that keeps the match says nothing more than the FETCH.
+    await untagged(b, 'h', 'STORE 4 +FLAGS (\\Seen)');
+    assert.deepEqual(await untagged(a, 'n4', 'NOOP'), [
+      '* 4 FETCH (UID 4 FLAGS (\\Flagged \\Seen))',
+    ]);
+    // §4.3.4: the REMOVEFROM of an expunged result comes before its EXPUNGE.
+    await untagged(b, 'd', 'STORE 6,7 +FLAGS.SILENT (\\Deleted)');
+    await untagged(b, 'x', 'EXPUNGE');
+    assert.deepEqual(await untagged(a, 'n5', 'NOOP'), [
+      '* ESEARCH (TAG "u1") REMOVEFROM (0 6)',
+      '* 7 EXPUNGE',
+      '* 6 EXPUNGE',
+    ]);
+    // The numbers follow the renumbering: message 4 is still the one result.
+    assert.deepEqual(await untagged(a, 'q', 'SEARCH FLAGGED'), ['* SEARCH 4']);
+    a.close();
+    b.close();
+  });
+
+  test('UID SEARCH RETURN (UPDATE COUNT): UIDs; REMOVEFROM even while EXPUNGE must wait', async () => {
+    const [a, b] = await pair();
+    assert.deepEqual(await untagged(a, 'u2', 'UID SEARCH RETURN (UPDATE COUNT) NOT DELETED'), [
+      '* ESEARCH (TAG "u2") UID COUNT 5',
+    ]);
+    await untagged(b, 'd', 'STORE 3 +FLAGS.SILENT (\\Deleted)');
+    await untagged(b, 'x', 'EXPUNGE');
+    // RFC 9051 §7.5.1: no EXPUNGE during FETCH; RFC 5267 §4.3.2: ESEARCH may come any time.
+    assert.deepEqual(await untagged(a, 'f', 'FETCH 3 (UID)'), [
+      '* ESEARCH (TAG "u2") UID REMOVEFROM (0 3)',
+    ]);
+    assert.deepEqual(await untagged(a, 'n', 'NOOP'), ['* 3 EXPUNGE']);
+    // The session's own changes update its contexts too.
+    assert.deepEqual(await untagged(a, 's', 'STORE 1 +FLAGS (\\Deleted)'), [
+      '* 1 FETCH (FLAGS (\\Deleted))',
+      '* ESEARCH (TAG "u2") UID REMOVEFROM (0 1)',
+    ]);
+    a.close();
+    b.close();
+  });
+
+  test('sequence numbers and $ in the program are fixed when the command is received', async () => {
+    const [a, b] = await pair();
+    await untagged(a, 'sv', 'SEARCH RETURN (SAVE) 4:5');
+    assert.deepEqual(await untagged(a, 'u3', 'SEARCH RETURN (UPDATE ALL) 2:3 FLAGGED'), [
+      '* ESEARCH (TAG "u3")',
+    ]);
+    assert.deepEqual(await untagged(a, 'u4', 'UID SEARCH RETURN (UPDATE) $ FLAGGED'), [
+      '* ESEARCH (TAG "u4") UID',
+    ]);
+    await untagged(a, 'sv2', 'SEARCH RETURN (SAVE) 1'); // `$` changes; u4 keeps 4:5
+    await untagged(b, 'd', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
+    await untagged(b, 'x', 'EXPUNGE');
+    await untagged(a, 'n', 'NOOP'); // message 3 (UID 3) is now 2, UID 4 is 3
+    await untagged(b, 'f', 'UID STORE 1:5 +FLAGS.SILENT (\\Flagged)');
+    assert.deepEqual(await untagged(a, 'n2', 'NOOP'), [
+      '* 1 FETCH (UID 2 FLAGS (\\Flagged))',
+      '* 2 FETCH (UID 3 FLAGS (\\Flagged))',
+      '* 3 FETCH (UID 4 FLAGS (\\Flagged))',
+      '* 4 FETCH (UID 5 FLAGS (\\Flagged))',
+      '* ESEARCH (TAG "u3") ADDTO (0 1:2)',
+      '* ESEARCH (TAG "u4") UID ADDTO (0 4:5)',
+    ]);
+    a.close();
+    b.close();
+  });
+
+  test('UID SORT RETURN (UPDATE): ADDTO and REMOVEFROM at sort positions', async () => {
+    const [a, b] = await pair();
+    assert.deepEqual(await untagged(a, 's1', 'UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 FLAGGED'), [
+      '* ESEARCH (TAG "s1") UID',
+    ]);
+    const step = async (store: string, want: string) => {
+      await untagged(b, 'f', `UID STORE ${store} (\\Flagged)`);
+      const r = await untagged(a, 'n', 'NOOP');
+      assert.deepEqual(
+        r.filter((l) => l.includes('ESEARCH')),
+        [`* ESEARCH (TAG "s1") UID ${want}`],
+        store,
+      );
+    };
+    await step('4 +FLAGS', 'ADDTO (1 4)'); // [bravo]
+    await step('1 +FLAGS', 'ADDTO (2 1)'); // [bravo delta]
+    await step('2 +FLAGS', 'ADDTO (1 2)'); // [alpha bravo delta]
+    await step('4 -FLAGS', 'REMOVEFROM (2 4)'); // [alpha delta]
+    await step('3,5 +FLAGS', 'ADDTO (2 5 4 3)'); // [alpha charlie delta echo]
+    await step('2,5 -FLAGS', 'REMOVEFROM (1 2,5)'); // [delta echo]
+    await step('1:5 +FLAGS', 'ADDTO (1 2,4:5)'); // [alpha bravo charlie delta echo]
+    // Sequence-number SORT contexts and reverse order.
+    assert.deepEqual(
+      await untagged(a, 's2', 'SORT RETURN (UPDATE COUNT) (REVERSE SUBJECT) UTF-8 UNSEEN'),
+      ['* ESEARCH (TAG "s2") COUNT 5'],
+    );
+    await untagged(b, 'f', 'STORE 5,1 +FLAGS (\\Seen)');
+    const r = await untagged(a, 'n', 'NOOP');
+    // [echo delta charlie bravo alpha] without charlie (5) and delta (1).
+    assert.deepEqual(
+      r.filter((l) => l.includes('ESEARCH')),
+      ['* ESEARCH (TAG "s2") REMOVEFROM (2 1,5)'],
+    );
+    a.close();
+    b.close();
+  });
+
+  test('IDLE pushes ADDTO; CANCELUPDATE and leaving the mailbox end updates', async () => {
+    const [a, b, name] = await pair();
+    await untagged(a, 'u5', 'UID SEARCH RETURN (UPDATE) SUBJECT news');
+    a.write('i IDLE\r\n');
+    assert.equal(await a.line(), '+ idling');
+    await append(b, name, message('news'));
+    assert.equal(await a.line(), '* 6 EXISTS');
+    assert.equal(await a.line(), '* ESEARCH (TAG "u5") UID ADDTO (0 6)');
+    a.write('DONE\r\n');
+    assert.match(last(await a.tagged('i')), /^i OK/);
+    // RFC 5267 §4.3: a tag in use by an updating search is refused.
+    assert.match(last(await a.cmd('u5', 'SEARCH RETURN (UPDATE) ALL')), /^u5 BAD/);
+    assert.match(last(await a.cmd('c0', 'CANCELUPDATE "nope"')), /^c0 BAD/);
+    assert.match(last(await a.cmd('c1', 'CANCELUPDATE u5')), /^c1 BAD/);
+    assert.deepEqual(await untagged(a, 'c2', 'CANCELUPDATE "u5"'), []);
+    await append(b, name, message('news again'));
+    assert.deepEqual(await untagged(a, 'n', 'NOOP'), ['* 7 EXISTS']);
+    // The tag may be used again once cancelled; re-selecting ends the context.
+    await untagged(a, 'u5', 'UID SEARCH RETURN (UPDATE) SUBJECT news');
+    await untagged(a, 'r', `SELECT ${name}`);
+    await append(b, name, message('news 3'));
+    assert.deepEqual(await untagged(a, 'n2', 'NOOP'), ['* 8 EXISTS']);
+    assert.match(last(await a.cmd('c3', 'CANCELUPDATE "u5"')), /^c3 BAD/);
+    a.close();
+    b.close();
+  });
+
+  test(`at most ${MAX_UPDATE_CONTEXTS} contexts: then NO [NOUPDATE] and the result still comes`, async () => {
+    const [a, b] = await pair();
+    for (let i = 1; i <= MAX_UPDATE_CONTEXTS; i++) {
+      await untagged(a, `k${i}`, 'SEARCH RETURN (UPDATE) DELETED');
+    }
+    assert.deepEqual(await untagged(a, 'over', 'SEARCH RETURN (UPDATE COUNT) ALL'), [
+      '* ESEARCH (TAG "over") COUNT 5',
+      `* NO [NOUPDATE "over"] No more than ${MAX_UPDATE_CONTEXTS} updating searches at once`,
+    ]);
+    assert.deepEqual(await untagged(a, 'c', 'CANCELUPDATE "k1" "k2"'), []);
+    assert.deepEqual(await untagged(a, 'again', 'SEARCH RETURN (UPDATE) DELETED'), [
+      '* ESEARCH (TAG "again")',
+    ]);
+    await untagged(b, 'd', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
+    const r = await untagged(a, 'n', 'NOOP');
+    assert.equal(r.filter((l) => l.includes('ADDTO (0 1)')).length, MAX_UPDATE_CONTEXTS - 1);
+    a.close();
+    b.close();
+  });
+});
