@@ -48,6 +48,8 @@ interface OtherGroup {
 }
 
 interface ListNote {
+  /** The mailbox's id (0: no mailbox has the name, as for a subscription). */
+  id: number;
   name: string;
   oldName?: string;
   /** SubscriptionChange: whether the name is subscribed after the change. */
@@ -148,9 +150,18 @@ export class Notifier {
           this.names.set(ev.mailboxId, name);
         }
         if (old !== undefined && this.subscribed?.delete(old)) this.subscribed.add(name);
-        const wanted = this.wanted(name) | (old !== undefined ? this.wanted(old) : 0);
-        if ((wanted & EV.MailboxName) === 0) return false;
-        return this.noteList(ev.kind === 'mailbox-rename' ? { name, oldName: old } : { name });
+        const now = this.wanted(name);
+        // §5.1: a name that now holds another mailbox has a new UIDVALIDITY, which clients
+        // watching its messages learn from a STATUS.
+        if (ev.kind !== 'mailbox-delete' && (now & MESSAGE_BITS) !== 0 && this.room()) {
+          this.pendingStatus.set(ev.mailboxId, now);
+        }
+        const wanted = now | (old !== undefined ? this.wanted(old) : 0);
+        if ((wanted & EV.MailboxName) === 0) return this.pendingStatus.has(ev.mailboxId);
+        const id = ev.mailboxId;
+        return this.noteList(
+          ev.kind === 'mailbox-rename' ? { id, name, oldName: old } : { id, name },
+        );
       }
       case 'subscription': {
         const name = ev.name;
@@ -162,7 +173,7 @@ export class Notifier {
         else this.subscribed?.delete(name);
         wanted |= this.wanted(name);
         if ((wanted & EV.SubscriptionChange) === 0) return false;
-        return this.noteList({ name, subscribed: ev.subscribed === true });
+        return this.noteList({ id: ev.mailboxId, name, subscribed: ev.subscribed === true });
       }
       default:
         return false;
@@ -228,7 +239,8 @@ export class Notifier {
     this.pendingList = [];
     this.pendingStatus = new Map();
     for (const note of lists) {
-      s.untagged(this.listLine(s, note));
+      s.untagged(await this.listLine(s, note));
+      await s.maybeFlush();
     }
     const selectedId = s.selected?.mailbox.id ?? 0;
     for (const [id, wanted] of statuses) {
@@ -241,19 +253,23 @@ export class Notifier {
     }
   }
 
-  /** `LIST (attrs) "/" name [("OLDNAME" (old))]` as the mailbox is now. */
-  private listLine(s: ImapSession, note: ListNote): Buffer {
+  /**
+   * `LIST (attrs) "/" name [("OLDNAME" (old))]` with the attributes a LIST gives the name now
+   * (§5.5: accurately computed).
+   */
+  private async listLine(s: ImapSession, note: ListNote): Promise<Buffer> {
     const attrs: string[] = [];
-    let exists = false;
-    let children = false;
-    const prefix = `${note.name}/`;
-    for (const n of this.names.values()) {
-      if (n === note.name) exists = true;
-      else if (n.startsWith(prefix)) children = true;
+    const mb = note.id !== 0 ? await s.ctx.store.getMailboxById(note.id) : null;
+    if (!mb || mb.name !== note.name) {
+      // §5.4: a name that does not refer to a mailbox is \NonExistent (RFC 5258 spelling).
+      attrs.push('\\NonExistent');
+    } else {
+      const prefix = `${note.name}/`;
+      let children = false;
+      for (const n of this.names.values()) if (n.startsWith(prefix)) children = true;
+      attrs.push(children ? '\\HasChildren' : '\\HasNoChildren');
+      if (mb.specialUse) attrs.push(mb.specialUse);
     }
-    // §5.4: a name that no longer refers to a mailbox is \NonExistent (RFC 5258 spelling).
-    if (!exists) attrs.push('\\NonExistent');
-    else attrs.push(children ? '\\HasChildren' : '\\HasNoChildren');
     // §5.5: \Subscribed if and only if subscribed after the change.
     if (note.subscribed) attrs.push('\\Subscribed');
     const parts = [Buffer.from(`LIST (${attrs.join(' ')}) "/" `), mailboxAstring(s, note.name)];

@@ -240,14 +240,27 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     // §5.4 MailboxName.
     await b.cmd('c', `CREATE ${name}x`);
     assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}x`);
+    // §5.1: the new mailbox's UIDVALIDITY, for a client watching its messages.
+    const fresh = (n: string) =>
+      new RegExp(
+        `^\\* STATUS ${n} \\(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \\d+ UNSEEN 0 HIGHESTMODSEQ \\d+\\)$`,
+      );
+    assert.match(await a.line(), fresh(`${name}x`));
     await b.cmd('c', `CREATE ${name}x/y`);
     assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}x/y`);
+    assert.match(await a.line(), fresh(`${name}x/y`));
     await b.cmd('r', `RENAME ${name}x ${name}z`);
     assert.equal(await a.line(), `* LIST (\\HasChildren) "/" ${name}z ("OLDNAME" (${name}x))`);
     assert.equal(
       await a.line(),
       `* LIST (\\HasNoChildren) "/" ${name}z/y ("OLDNAME" (${name}x/y))`,
     );
+    assert.match(await a.line(), fresh(`${name}z`));
+    assert.match(await a.line(), fresh(`${name}z/y`));
+    // Special-use attributes are part of what a LIST shows.
+    await b.cmd('cu', `CREATE ${name}-sent (USE (\\Sent))`);
+    assert.equal(await a.line(), `* LIST (\\HasNoChildren \\Sent) "/" ${name}-sent`);
+    assert.match(await a.line(), fresh(`${name}-sent`));
     // §5.5 SubscriptionChange: \Subscribed if and only if subscribed after the change.
     await b.cmd('sb', `SUBSCRIBE ${name}z/y`);
     assert.equal(await a.line(), `* LIST (\\HasNoChildren \\Subscribed) "/" ${name}z/y`);
