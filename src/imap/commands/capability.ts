@@ -39,6 +39,7 @@ export function capabilities(s: ImapSession): string[] {
     'ESORT', // RFC 5267 §3
     'CONTEXT=SEARCH', // RFC 5267 §4 (live results: ../contexts.ts)
     'CONTEXT=SORT',
+    'PARTIAL', // RFC 9394: SEARCH / SORT RETURN (PARTIAL), UID FETCH (PARTIAL)
     'THREAD=ORDEREDSUBJECT',
     'THREAD=REFERENCES',
     'MULTIAPPEND',

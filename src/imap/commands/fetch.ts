@@ -17,6 +17,7 @@ import { type FetchArgs, parseFetchArgs } from '../wire/fetch-items.js';
 import type { ParsedCommand } from '../wire/parser.js';
 import { intervalsContain, resolveSequenceSet } from '../wire/sequence.js';
 import { sequenceSetToString, serialize, v } from '../wire/serializer.js';
+import { checkFetchPartial, fetchPage } from './fetch-partial.js';
 import { command, SELECTED } from './types.js';
 import { requireSelected, resolveSet } from './util.js';
 
@@ -28,13 +29,15 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   const sel = requireSelected(s);
   const store = s.ctx.store;
   const view = sel.view;
+  checkFetchPartial(a.partial, cmd.uid); // RFC 9394 §3.3
   // RFC 7162 §3.1: FETCH with CHANGEDSINCE (§3.1.4.1) or the MODSEQ item enables CONDSTORE.
   if (a.changedSince !== null || a.items.some((it) => it.kind === 'simple' && it.name === 'MODSEQ'))
     s.enableCondstore();
   if (a.vanished && (!cmd.uid || !s.enabled.qresync)) {
     throw bad('VANISHED needs UID FETCH and QRESYNC');
   }
-  const uids = resolveSet(s, a.set, cmd.uid).filter((u) => view.isLive(u));
+  let uids = resolveSet(s, a.set, cmd.uid).filter((u) => view.isLive(u));
+  if (a.partial) uids = await fetchPage(s, a.partial, a.changedSince, uids);
   if (a.vanished && a.changedSince !== null && a.set.kind === 'ranges') {
     // RFC 7162 §3.2.6: expunged UIDs of the requested set, as VANISHED (EARLIER).
     const asked = resolveSequenceSet(a.set, Number.MAX_SAFE_INTEGER);

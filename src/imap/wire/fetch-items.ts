@@ -7,6 +7,7 @@
  *   sectionToString(s)    the section spec as echoed in the response, e.g. `1.2.HEADER.FIELDS (A)`
  */
 import type { ArgCursor } from './parser.js';
+import { type PartialRange, parsePartialRange } from './search-return.js';
 import type { SequenceSet } from './sequence.js';
 import { astring } from './serializer.js';
 
@@ -54,6 +55,8 @@ export interface FetchArgs {
   readonly changedSince: number | null;
   /** RFC 7162 §3.2.6 VANISHED (the handler checks UID FETCH and QRESYNC). */
   readonly vanished: boolean;
+  /** RFC 9394 §3.3 PARTIAL (the handler checks UID FETCH), or null. */
+  readonly partial: PartialRange | null;
 }
 
 const SIMPLE = new Set<string>([
@@ -86,10 +89,14 @@ export function parseFetchArgs(c: ArgCursor): FetchArgs {
   const items = parseFetchItems(c);
   let changedSince: number | null = null;
   let vanished = false;
+  let partial: PartialRange | null = null;
   if (c.maybe(' ')) {
     c.list((m) => {
       const name = m.word();
-      if (name === 'CHANGEDSINCE') {
+      if (name === 'PARTIAL' && partial === null) {
+        m.space();
+        partial = parsePartialRange(m);
+      } else if (name === 'CHANGEDSINCE') {
         m.space();
         changedSince = m.number64();
       } else if (name === 'VANISHED') {
@@ -102,7 +109,7 @@ export function parseFetchArgs(c: ArgCursor): FetchArgs {
   c.end();
   // RFC 7162 §3.2.6: VANISHED without CHANGEDSINCE is a BAD.
   if (vanished && changedSince === null) c.fail('VANISHED requires CHANGEDSINCE');
-  return { set, items, changedSince, vanished };
+  return { set, items, changedSince, vanished, partial };
 }
 
 export function parseFetchItems(c: ArgCursor): FetchAtt[] {

@@ -37,10 +37,12 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     return r.slice(0, -1);
   }
 
-  test('CAPABILITY lists ESORT, CONTEXT=SEARCH, CONTEXT=SORT', async () => {
+  test('CAPABILITY lists ESORT, CONTEXT=SEARCH, CONTEXT=SORT, PARTIAL', async () => {
     const a = await env.login();
     const caps = (await untagged(a, 'c', 'CAPABILITY'))[0]!.split(' ');
-    for (const c of ['ESORT', 'CONTEXT=SEARCH', 'CONTEXT=SORT']) assert.ok(caps.includes(c), c);
+    for (const c of ['ESORT', 'CONTEXT=SEARCH', 'CONTEXT=SORT', 'PARTIAL']) {
+      assert.ok(caps.includes(c), c);
+    }
     a.close();
   });
 
@@ -122,6 +124,38 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     assert.deepEqual(await untagged(a, 'h', 'SEARCH RETURN (CONTEXT) 2:3'), [
       '* ESEARCH (TAG "h") ALL 2:3',
     ]);
+    a.close();
+    b.close();
+  });
+
+  test('UID FETCH (PARTIAL) (RFC 9394 §3.3, §3.4): a page of what the command returns', async () => {
+    const [a, b] = await pair();
+    const cases: Array<[string, string[]]> = [
+      [
+        'UID FETCH 1:* (FLAGS) (PARTIAL -1:-2)',
+        ['* 4 FETCH (UID 4 FLAGS ())', '* 5 FETCH (UID 5 FLAGS ())'],
+      ],
+      [
+        'UID FETCH 2:* (FLAGS) (PARTIAL 2:1)',
+        ['* 2 FETCH (UID 2 FLAGS ())', '* 3 FETCH (UID 3 FLAGS ())'],
+      ],
+      ['UID FETCH 1,3,5 (FLAGS) (PARTIAL 2:2)', ['* 3 FETCH (UID 3 FLAGS ())']],
+      ['UID FETCH 1:* (FLAGS) (PARTIAL 6:9)', []],
+    ];
+    for (const [cmd, want] of cases) assert.deepEqual(await untagged(a, 'p', cmd), want, cmd);
+    assert.match(last(await a.cmd('x', 'FETCH 1:* (FLAGS) (PARTIAL 1:2)')), /^x BAD/);
+    assert.match(last(await a.cmd('x', 'UID FETCH 1:* (FLAGS) (PARTIAL 1:*)')), /^x BAD/);
+    // With CHANGEDSINCE the positions count the changed messages.
+    // (The first FETCH of MODSEQ enables CONDSTORE: an OK [HIGHESTMODSEQ] comes first.)
+    const modseqs = (await untagged(a, 'm', 'UID FETCH 1:* (MODSEQ)')).slice(1).map((l) =>
+      Number(/MODSEQ \((\d+)\)/.exec(l)?.[1]),
+    );
+    await untagged(b, 'f', 'UID STORE 2,4 +FLAGS.SILENT (\\Flagged)');
+    await untagged(a, 'n', 'NOOP');
+    const since = Math.max(...modseqs);
+    const r = await untagged(a, 'c', `UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${since} PARTIAL -1:-1)`);
+    assert.equal(r.length, 1, r.join('\n'));
+    assert.match(r[0]!, /^\* 4 FETCH \(UID 4 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$/);
     a.close();
     b.close();
   });

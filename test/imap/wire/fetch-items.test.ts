@@ -110,7 +110,25 @@ describe('parseFetchArgs', () => {
       items: [s('FLAGS')],
       changedSince: 12345,
       vanished: true,
+      partial: null,
     });
+  });
+  test('RFC 9394 §3.3 PARTIAL modifier, in any order with CHANGEDSINCE', () => {
+    const v = tryParse(() =>
+      parseFetchArgs(argsOf('a UID FETCH 1:* (FLAGS) (PARTIAL -1:-30 CHANGEDSINCE 7)\r\n')),
+    );
+    assert.ok(!(v instanceof ImapParseError));
+    assert.deepEqual(v.partial, { from: 1, to: 30, fromEnd: true, text: '-1:-30' });
+    assert.equal(v.changedSince, 7);
+    for (const bad of [
+      '(PARTIAL 1:*)',
+      '(PARTIAL 0:3)',
+      '(PARTIAL 1:2 PARTIAL 3:4)',
+      '(PARTIAL)',
+    ]) {
+      const e = tryParse(() => parseFetchArgs(argsOf(`a UID FETCH 1:* (FLAGS) ${bad}\r\n`)));
+      assert.ok(e instanceof ImapParseError, bad);
+    }
   });
   test('without modifiers', () => {
     const v = tryParse(() => parseFetchArgs(argsOf('a FETCH 2 BODY[]\r\n')));
