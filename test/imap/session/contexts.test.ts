@@ -147,9 +147,9 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     assert.match(last(await a.cmd('x', 'UID FETCH 1:* (FLAGS) (PARTIAL 1:*)')), /^x BAD/);
     // With CHANGEDSINCE the positions count the changed messages.
     // (The first FETCH of MODSEQ enables CONDSTORE: an OK [HIGHESTMODSEQ] comes first.)
-    const modseqs = (await untagged(a, 'm', 'UID FETCH 1:* (MODSEQ)')).slice(1).map((l) =>
-      Number(/MODSEQ \((\d+)\)/.exec(l)?.[1]),
-    );
+    const modseqs = (await untagged(a, 'm', 'UID FETCH 1:* (MODSEQ)'))
+      .slice(1)
+      .map((l) => Number(/MODSEQ \((\d+)\)/.exec(l)?.[1]));
     await untagged(b, 'f', 'UID STORE 2,4 +FLAGS.SILENT (\\Flagged)');
     await untagged(a, 'n', 'NOOP');
     const since = Math.max(...modseqs);
