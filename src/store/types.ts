@@ -121,8 +121,21 @@ export interface MailboxSummary {
   firstUnseen: number;
 }
 
-/** Header fields SEARCH compares from the stored index (MessageIndex.search). */
-export type SearchHeaderField = 'from' | 'to' | 'cc' | 'bcc' | 'subject';
+/**
+ * Header fields SEARCH compares from the stored index: the decoded header values of
+ * MessageIndex.search (HEADER FROM ..., SUBJECT), and the ENVELOPE's address lists written out
+ * (mime/address-text.ts), which FROM / TO / CC / BCC match (RFC 3501 §6.4.4).
+ */
+export type SearchHeaderField =
+  | 'from'
+  | 'to'
+  | 'cc'
+  | 'bcc'
+  | 'subject'
+  | 'envelopeFrom'
+  | 'envelopeTo'
+  | 'envelopeCc'
+  | 'envelopeBcc';
 
 /** One message as seen in one mailbox. */
 export interface MessageRecord {

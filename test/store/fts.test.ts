@@ -321,6 +321,10 @@ describe('full-text index worker', () => {
              ALTER TABLE outbound_recipients DROP COLUMN status;
              ALTER TABLE outbound_recipients DROP COLUMN remote_mta;
              ALTER TABLE outbound_recipients DROP COLUMN updated_at;
+             ALTER TABLE messages DROP COLUMN e_from;
+             ALTER TABLE messages DROP COLUMN e_to;
+             ALTER TABLE messages DROP COLUMN e_cc;
+             ALTER TABLE messages DROP COLUMN e_bcc;
              PRAGMA user_version = 3;`);
     db.close();
     await removeFtsFiles();
@@ -332,7 +336,7 @@ describe('full-text index worker', () => {
     }
     const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 6);
+      assert.equal(after.pragma('user_version', { simple: true }), 7);
       const row = after
         .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
         .get() as { n: number };

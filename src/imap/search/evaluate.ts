@@ -7,19 +7,20 @@
  * The key tree is evaluated as set filters over candidate messages: an AND applies its keys
  * cheapest first, so the message index (`ctx.details`) and the blobs (`ctx.store.readMessage`)
  * are loaded only for the messages still alive when an expensive key is reached. Costs:
- * flags / sizes / INTERNALDATE / OLDER / YOUNGER / sets / MODSEQ (the view) < FROM, TO, CC, BCC, SUBJECT,
- * SENT* (the index) < BODY (one full-text query) < HEADER <other field>, TEXT (the blob's
- * header block).
+ * flags / sizes / INTERNALDATE / OLDER / YOUNGER / sets / MODSEQ (the view) < FROM, TO, CC,
+ * BCC, SUBJECT, SENT* (the index) < BODY (one full-text query) < HEADER <other field> or
+ * HEADER <field> "", TEXT (the blob's header block).
  *
  * String keys match case-insensitively as substrings of the decoded text (toLowerCase on both
  * sides, so non-ASCII letters fold too), as RFC 9051 §6.4.4 asks.
  */
+import { type EnvelopeAddressTexts, envelopeAddressTexts } from '../../mime/address-text.js';
 import { decodeEncodedWords } from '../../mime/encoded-words.js';
 import { type HeaderField, parseHeaders } from '../../mime/headers.js';
 import type { PartNode } from '../../mime/types.js';
 import type { MailStore, MessageDetail, SearchHeaderField } from '../../store/types.js';
 import type { ImapDate } from '../wire/dates.js';
-import type { DateOp, SearchKey } from '../wire/search-keys.js';
+import type { AddressField, DateOp, SearchKey } from '../wire/search-keys.js';
 import {
   type Interval,
   intervalsContain,
@@ -58,6 +59,7 @@ export interface SearchContext {
   now?: number;
 }
 
+/** HEADER fields kept decoded in the index: HEADER FROM x reads a column, not the blob. */
 const STORED_HEADERS: Record<string, SearchHeaderField> = {
   FROM: 'from',
   TO: 'to',
@@ -66,10 +68,27 @@ const STORED_HEADERS: Record<string, SearchHeaderField> = {
   SUBJECT: 'subject',
 };
 
+/** FROM / TO / CC / BCC: the ENVELOPE's address lists as the index wrote them out. */
+const ENVELOPE_FIELDS: Record<AddressField, SearchHeaderField> = {
+  FROM: 'envelopeFrom',
+  TO: 'envelopeTo',
+  CC: 'envelopeCc',
+  BCC: 'envelopeBcc',
+};
+const ENVELOPE_LISTS: Record<AddressField, keyof EnvelopeAddressTexts> = {
+  FROM: 'from',
+  TO: 'to',
+  CC: 'cc',
+  BCC: 'bcc',
+};
+
 function cost(key: SearchKey): number {
   switch (key.key) {
+    case 'address':
+      return 1;
     case 'header':
-      return key.field in STORED_HEADERS ? 1 : 3;
+      // An empty value asks whether the field exists: only the header block tells.
+      return key.value !== '' && key.field in STORED_HEADERS ? 1 : 3;
     case 'sentDate':
       return 1;
     case 'body':
@@ -184,9 +203,11 @@ class Evaluator {
         return cands.filter((m) => !inner.has(m.uid));
       }
       case 'header':
-        return key.field in STORED_HEADERS
-          ? this.storedHeader(key, cands)
+        return key.value !== '' && key.field in STORED_HEADERS
+          ? this.storedHeader(STORED_HEADERS[key.field]!, key.value, cands)
           : this.rawHeader(key, cands);
+      case 'address':
+        return this.address(key.field, key.value, cands);
       case 'sentDate': {
         const details = await this.load(cands);
         return cands.filter((m) => {
@@ -261,23 +282,56 @@ class Evaluator {
     return this.detailCache;
   }
 
+  /** One stored text per message: a column when the context reads one, else the details. */
+  private async stored(
+    field: SearchHeaderField,
+    cands: SearchMessage[],
+    fromDetail: (d: MessageDetail) => string,
+  ): Promise<Map<number, string>> {
+    const uids = cands.map((m) => m.uid);
+    if (this.ctx.field) return this.ctx.field(field, uids);
+    const details = await this.load(cands);
+    const out = new Map<number, string>();
+    for (const u of uids) {
+      const d = details.get(u);
+      if (d) out.set(u, fromDetail(d));
+    }
+    return out;
+  }
+
   private async storedHeader(
-    key: { field: string; value: string },
+    field: SearchHeaderField,
+    value: string,
     cands: SearchMessage[],
   ): Promise<SearchMessage[]> {
-    const field = STORED_HEADERS[key.field]!;
-    const needle = lower(key.value);
-    if (this.ctx.field) {
-      const values = await this.ctx.field(
-        field,
-        cands.map((m) => m.uid),
-      );
-      return cands.filter((m) => lower(values.get(m.uid) ?? '').includes(needle));
-    }
-    const details = await this.load(cands);
+    const needle = lower(value);
+    const values = await this.stored(field, cands, (d) => {
+      const v = (d.index.search as Record<string, unknown>)[field];
+      return typeof v === 'string' ? v : '';
+    });
+    return cands.filter((m) => lower(values.get(m.uid) ?? '').includes(needle));
+  }
+
+  /**
+   * RFC 3501 §6.4.4 / RFC 9051 §6.4.4 FROM, TO, CC, BCC: the string is looked for in the
+   * envelope structure's field, that is in its addresses (name, route, mailbox@host) as
+   * mime/address-text.ts writes them, never in comments or other raw header text. An empty
+   * string matches every message whose field is not NIL.
+   */
+  private async address(
+    field: AddressField,
+    value: string,
+    cands: SearchMessage[],
+  ): Promise<SearchMessage[]> {
+    const needle = lower(value);
+    const values = await this.stored(
+      ENVELOPE_FIELDS[field],
+      cands,
+      (d) => envelopeAddressTexts(d.index.envelope)[ENVELOPE_LISTS[field]],
+    );
     return cands.filter((m) => {
-      const d = details.get(m.uid);
-      return d !== undefined && lower(d.index.search[field] ?? '').includes(needle);
+      const text = values.get(m.uid) ?? '';
+      return text !== '' && lower(text).includes(needle);
     });
   }
 
@@ -297,7 +351,8 @@ class Evaluator {
 
   /**
    * RFC 9051 §6.4.4 HEADER: the field exists and its value (after the colon) contains the
-   * string; an empty string matches every message that has the field.
+   * string; an empty string matches every message that has the field, even with an empty
+   * value (RFC 3501 §6.4.4), and only those.
    */
   private async rawHeader(
     key: { field: string; value: string },

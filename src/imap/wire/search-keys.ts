@@ -6,7 +6,8 @@
  *   parseSearchKeys(c, cs)     one or more keys up to the end or a ")": an 'and' node or the key
  *
  * The tree is normalized so handlers see few shapes: ANSWERED/UNANSWERED/KEYWORD/RECENT...
- * are all { key: 'flag', flag, set }; FROM/TO/CC/BCC/SUBJECT/HEADER are { key: 'header' };
+ * are all { key: 'flag', flag, set }; SUBJECT/HEADER are { key: 'header' }, FROM/TO/CC/BCC
+ * { key: 'address' } (they match the ENVELOPE's addresses, not the header's text);
  * NEW is RECENT and UNSEEN, OLD is NOT RECENT. String values are decoded per the CHARSET
  * (RFC 9051: US-ASCII and UTF-8 are required; others get NO [BADCHARSET]). OLDER / YOUNGER
  * (RFC 5032 WITHIN) are { key: 'within' }.
@@ -19,6 +20,7 @@ import type { SequenceSet } from './sequence.js';
 export type { PartialRange, SearchReturnOption };
 
 export type DateOp = 'before' | 'on' | 'since';
+export type AddressField = 'FROM' | 'TO' | 'CC' | 'BCC';
 
 export type SearchKey =
   | { key: 'all' }
@@ -26,6 +28,7 @@ export type SearchKey =
   | { key: 'uid'; set: SequenceSet }
   | { key: 'flag'; flag: string; set: boolean }
   | { key: 'header'; field: string; value: string } // field upper-cased: 'FROM', 'X-SPAM'
+  | { key: 'address'; field: AddressField; value: string }
   | { key: 'body'; value: string }
   | { key: 'text'; value: string }
   | { key: 'internalDate'; op: DateOp; date: ImapDate }
@@ -84,7 +87,7 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
   UNFLAGGED: ['\\Flagged', false],
   UNSEEN: ['\\Seen', false],
 };
-const HEADER_KEYS = new Set(['BCC', 'CC', 'FROM', 'SUBJECT', 'TO']);
+const ADDRESS_KEYS = new Set(['BCC', 'CC', 'FROM', 'TO']);
 const DATE_KEYS: Record<string, ['internalDate' | 'sentDate', DateOp]> = {
   BEFORE: ['internalDate', 'before'],
   ON: ['internalDate', 'on'],
@@ -140,9 +143,9 @@ export function parseSearchKey(c: ArgCursor, depth = 0): SearchKey {
     c.space();
     return { key: date[0], op: date[1], date: c.date() };
   }
-  if (HEADER_KEYS.has(name)) {
+  if (ADDRESS_KEYS.has(name)) {
     c.space();
-    return { key: 'header', field: name, value: text(c) };
+    return { key: 'address', field: name as AddressField, value: text(c) };
   }
   switch (name) {
     case 'ALL':
@@ -161,6 +164,9 @@ export function parseSearchKey(c: ArgCursor, depth = 0): SearchKey {
     case 'UNKEYWORD':
       c.space();
       return { key: 'flag', flag: c.flag(), set: name === 'KEYWORD' };
+    case 'SUBJECT':
+      c.space();
+      return { key: 'header', field: name, value: text(c) };
     case 'BODY':
     case 'TEXT':
       c.space();

@@ -162,6 +162,10 @@ const SEARCH_COLUMNS = {
   cc: 's_cc',
   bcc: 's_bcc',
   subject: 's_subject',
+  envelopeFrom: 'e_from',
+  envelopeTo: 'e_to',
+  envelopeCc: 'e_cc',
+  envelopeBcc: 'e_bcc',
 } as const;
 
 /** One stored search field of these messages, by UID (see MailStore.getSearchField). */

@@ -1,5 +1,7 @@
 // Messages in SQLite: append with group commit, flags, copy/move, expunge, blob collection
 // (reads are in message-reads.ts).
+
+import { envelopeAddressTexts } from '../../mime/address-text.js';
 import type { FileBlobStore } from '../blobs/file-blobs.js';
 import { fsyncDir, sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
@@ -230,10 +232,14 @@ export class SqliteMessages {
     const { message, hash } = p;
     const size = message.raw.length;
     const idx = message.index;
+    // SEARCH FROM / TO / CC / BCC text, made from the envelope as migration 7 made it for the
+    // rows stored before it.
+    const addresses = envelopeAddressTexts(idx.envelope);
     const inserted = stmt(
       this.db,
       `INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc, s_bcc,
-         s_subject, s_message_id, sent_at, s_references) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (blob_hash) DO NOTHING`,
     ).run(
       hash,
@@ -248,6 +254,10 @@ export class SqliteMessages {
       idx.search.messageId,
       idx.search.sentAt,
       idx.search.references === undefined ? null : JSON.stringify(idx.search.references),
+      addresses.from,
+      addresses.to,
+      addresses.cc,
+      addresses.bcc,
     );
     if (inserted.changes > 0 && size <= INLINE_MAX) {
       // Bytes of an earlier copy may still wait for their purge: the same hash, the same bytes.

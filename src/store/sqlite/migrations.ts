@@ -1,8 +1,16 @@
 // Versioned schema migrations, applied in order inside one transaction each; the applied
 // version is kept in PRAGMA user_version. Never edit a released migration: add a new one.
 import type Database from 'better-sqlite3';
+import { envelopeAddressTexts } from '../../mime/address-text.js';
 
-export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+export interface Migration {
+  version: number;
+  sql: string;
+  /** Work SQL cannot do (rows recomputed in JS), run after `sql` in the same transaction. */
+  run?: (db: Database.Database) => void;
+}
+
+export const MIGRATIONS: ReadonlyArray<Migration> = [
   {
     version: 1,
     sql: `
@@ -142,7 +150,42 @@ ALTER TABLE outbound_recipients ADD COLUMN remote_mta TEXT;
 ALTER TABLE outbound_recipients ADD COLUMN updated_at INTEGER;
 CREATE INDEX outbound_due ON outbound(held, next_attempt_at);`,
   },
+  {
+    version: 7,
+    // SEARCH FROM / TO / CC / BCC match the ENVELOPE's addresses (RFC 3501 §6.4.4), not the
+    // raw header the s_* columns keep for HEADER: the addresses written out once, here for
+    // the messages stored before (from their stored envelope), at insert for new ones.
+    sql: `
+ALTER TABLE messages ADD COLUMN e_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN e_to TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN e_cc TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN e_bcc TEXT NOT NULL DEFAULT '';`,
+    run: fillEnvelopeAddresses,
+  },
 ];
+
+function fillEnvelopeAddresses(db: Database.Database): void {
+  const update = db.prepare(
+    'UPDATE messages SET e_from = ?, e_to = ?, e_cc = ?, e_bcc = ? WHERE id = ?',
+  );
+  // In pages by id: a mailbox of millions of messages is never held in memory at once.
+  const page = db.prepare('SELECT id, envelope FROM messages WHERE id > ? ORDER BY id LIMIT 1000');
+  for (let after = 0; ; ) {
+    const rows = page.all(after) as { id: number; envelope: string }[];
+    if (rows.length === 0) return;
+    for (const r of rows) {
+      let envelope: unknown = null;
+      try {
+        envelope = JSON.parse(r.envelope);
+      } catch {
+        // A row whose envelope cannot be read searches as having no addresses.
+      }
+      const t = envelopeAddressTexts(envelope);
+      if (t.from || t.to || t.cc || t.bcc) update.run(t.from, t.to, t.cc, t.bcc, r.id);
+    }
+    after = rows[rows.length - 1]!.id;
+  }
+}
 
 export function migrate(db: Database.Database): number {
   const current = db.pragma('user_version', { simple: true }) as number;
@@ -156,6 +199,7 @@ export function migrate(db: Database.Database): number {
     if (m.version <= current) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      m.run?.(db);
       db.pragma(`user_version = ${m.version}`);
     })();
   }

@@ -102,6 +102,46 @@ describe('IMAP session: SEARCH, SORT and THREAD conformance', () => {
     c.close();
   });
 
+  test('SEARCH FROM/TO/CC/BCC match the ENVELOPE, HEADER x "" the field (issue 14 items 4, 5)', async () => {
+    const c = await env.login();
+    await mailbox(c, [
+      raw(
+        'From: user-from@domain.org\nTo: user-to@domain.org\nCc: user-cc@domain.org\nBcc: user-bcc@domain.org',
+      ),
+      raw('From: Real From <user-from@domain.org>\nTo: "Real, To" <user-to@domain.org>'),
+      raw('From: <user-from (comment)@ (comment) domain.org>\nTo: <user-to@domain.org>'),
+      raw('From: user-from@domain.org (Real From)\nSubject: hello world'),
+      raw('From: one@domain.org, two@domain.org\nCc: user-cc@domain.org'),
+      raw('To: grp: g1@domain.org, g2@domain.org;, grp2: g3@domain.org;\nX-Extra:'),
+    ]);
+    const table: [string, string][] = [
+      ['SEARCH FROM user-from@domain.org', '* SEARCH 1 2 3 4'],
+      ['SEARCH FROM comment', '* SEARCH'],
+      ['SEARCH HEADER FROM comment', '* SEARCH 3'],
+      ['SEARCH FROM "real from"', '* SEARCH 2 4'],
+      ['SEARCH TO "real, to"', '* SEARCH 2'],
+      ['SEARCH CC user-cc', '* SEARCH 1 5'],
+      ['SEARCH BCC user-bcc@domain.org', '* SEARCH 1'],
+      ['SEARCH FROM two', '* SEARCH 5'],
+      ['SEARCH TO grp2', '* SEARCH 6'],
+      ['SEARCH TO g2@domain.org', '* SEARCH 6'],
+      ['SEARCH TO g4', '* SEARCH'],
+      ['SEARCH HEADER FROM ""', '* SEARCH 1 2 3 4 5'],
+      ['SEARCH HEADER TO ""', '* SEARCH 1 2 3 6'],
+      ['SEARCH NOT HEADER TO ""', '* SEARCH 4 5'],
+      ['SEARCH HEADER SUBJECT ""', '* SEARCH 4'],
+      ['SEARCH NOT HEADER SUBJECT ""', '* SEARCH 1 2 3 5 6'],
+      ['SEARCH HEADER X-Extra ""', '* SEARCH 6'],
+      ['SEARCH NOT HEADER X-Extra ""', '* SEARCH 1 2 3 4 5'],
+      ['UID SEARCH OR FROM two HEADER x-extra ""', '* SEARCH 5 6'],
+    ];
+    for (const [cmd, want] of table) {
+      const ok = `a OK ${cmd.startsWith('UID') ? 'UID SEARCH' : 'SEARCH'} completed`;
+      assert.deepEqual(await c.cmd('a', cmd), [want, ok], cmd);
+    }
+    c.close();
+  });
+
   test('THREAD=REFERENCES: 1.B breaks the old parent link first (issue 14 example)', async () => {
     const c = await env.login();
     await mailbox(c, [
