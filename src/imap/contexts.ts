@@ -31,12 +31,14 @@
  */
 import type { ChangeEvent, MessageRecord } from '../store/types.js';
 import { searchContextOf } from './commands/search-context.js';
+import { sendNewFetch } from './notify/fetch-new.js';
 import { esearchPrefix, orderedSetToString } from './search/esearch.js';
 import { type SearchContext, type SearchMessage, searchMessages } from './search/evaluate.js';
 import { type SortCriterion, sortMessages } from './search/sort.js';
 import type { ImapSession } from './session.js';
 import type { Selected } from './state.js';
 import type { MailboxView } from './view.js';
+import type { FetchAtt } from './wire/fetch-items.js';
 import type { SearchKey } from './wire/search-keys.js';
 import { numbersToIntervals, type SeqRange } from './wire/sequence.js';
 import { sequenceSetToString } from './wire/serializer.js';
@@ -55,6 +57,8 @@ export interface NewContext {
   result: number[];
   /** The largest UID the search looked at: larger ones are new to the context. */
   seenUid: number;
+  /** RFC 5465 §7: UPDATE (fetch-att ...), a FETCH before the ADDTO of a new message. */
+  fetch?: readonly FetchAtt[];
 }
 
 interface Context extends NewContext {
@@ -158,12 +162,18 @@ export class UpdateContexts {
     const wasChanged = new Set(changed);
     for (const c of [...this.list]) {
       const mine = records.filter((r) => wasChanged.has(r.uid) || r.uid > c.seenUid);
+      const seenBefore = c.seenUid;
       c.seenUid = Math.max(c.seenUid, last);
-      if (mine.length > 0) await this.update(s, c, mine);
+      if (mine.length > 0) await this.update(s, c, mine, seenBefore);
     }
   }
 
-  private async update(s: ImapSession, c: Context, records: MessageRecord[]): Promise<void> {
+  private async update(
+    s: ImapSession,
+    c: Context,
+    records: MessageRecord[],
+    seenBefore: number,
+  ): Promise<void> {
     const ctx = searchContextOf(s, records);
     const matched = new Set(await searchMessages(c.key, ctx));
     const isMember = (u: number) => (c.members ? c.members.has(u) : hasSorted(c.result, u));
@@ -177,6 +187,17 @@ export class UpdateContexts {
     const added = c.sort
       ? await this.insertSorted(c, c.sort, ctx, entering)
       : this.insert(c, entering);
+    // RFC 5465 §7: the FETCH comes before the ESEARCH, and only for messages new to the
+    // mailbox (one entering because its flags changed SHOULD NOT get one).
+    const fresh = entering.filter((m) => m.uid > seenBefore).map((m) => m.uid);
+    if (c.fetch && c.fetch.length > 0 && fresh.length > 0) {
+      await sendNewFetch(
+        s,
+        this.selected.view,
+        fresh.sort((a, b) => a - b),
+        c.fetch,
+      );
+    }
     this.send(s, c, removed, added);
   }
 

@@ -5,6 +5,7 @@ import { freezeKey, MAX_UPDATE_CONTEXTS, UpdateContexts } from '../contexts.js';
 import { bad, ok } from '../responses.js';
 import type { SortCriterion } from '../search/sort.js';
 import type { ImapSession } from '../session.js';
+import type { FetchAtt } from '../wire/fetch-items.js';
 import type { ArgCursor, ParsedCommand } from '../wire/parser.js';
 import type { SearchKey, SearchReturnOption } from '../wire/search-keys.js';
 import { quoted } from '../wire/serializer.js';
@@ -17,6 +18,7 @@ export interface PendingUpdate {
   uid: boolean;
   key: SearchKey;
   sort: readonly SortCriterion[] | null;
+  fetch: readonly FetchAtt[];
 }
 
 /**
@@ -31,6 +33,7 @@ export function startUpdate(
   options: readonly SearchReturnOption[] | null,
   key: SearchKey,
   sort: readonly SortCriterion[] | null = null,
+  fetch: readonly FetchAtt[] = [],
 ): PendingUpdate | null {
   if (!options?.includes('UPDATE')) return null;
   if (UpdateContexts.of(s, false)?.has(cmd.tag)) {
@@ -38,7 +41,8 @@ export function startUpdate(
   }
   const contexts = UpdateContexts.of(s, true)!;
   const view = requireSelected(s).view;
-  return { contexts, tag: cmd.tag, uid: cmd.uid, key: freezeKey(key, view, s.savedSearch), sort };
+  const frozen = freezeKey(key, view, s.savedSearch);
+  return { contexts, tag: cmd.tag, uid: cmd.uid, key: frozen, sort, fetch };
 }
 
 /**
@@ -61,7 +65,15 @@ export function finishUpdate(
     );
     return;
   }
-  p.contexts.add({ tag: p.tag, uid: p.uid, key: p.key, sort: p.sort, result, seenUid });
+  p.contexts.add({
+    tag: p.tag,
+    uid: p.uid,
+    key: p.key,
+    sort: p.sort,
+    result,
+    seenUid,
+    fetch: p.fetch,
+  });
 }
 
 /** RFC 5267 §4.3.5: `CANCELUPDATE 1*(SP quoted)`. */

@@ -26,7 +26,7 @@ function searchCommand(name: 'SEARCH' | 'UID SEARCH') {
     async run(s, a, cmd) {
       const view = requireSelected(s).view;
       const options = a.returnOptions;
-      const update = startUpdate(s, cmd, options, a.key);
+      const update = startUpdate(s, cmd, options, a.key, null, a.updateFetch);
       try {
         const wantsSave = options?.includes('SAVE') ?? false;
         const withModseq = usesModseq(a.key);

@@ -32,7 +32,7 @@ function sortCommand(name: 'SORT' | 'UID SORT') {
     async run(s, a, cmd) {
       const view = requireSelected(s).view;
       const options = a.ret?.options ?? null;
-      const update = startUpdate(s, cmd, options, a.key, a.criteria);
+      const update = startUpdate(s, cmd, options, a.key, a.criteria, a.ret?.updateFetch);
       try {
         const ctx = await searchContext(s);
         const sorted = await sortMessages(a.criteria, ctx, await searchMessages(a.key, ctx));

@@ -28,11 +28,10 @@
  */
 import type { ChangeEvent } from '../../store/types.js';
 import { mailboxAstring } from '../commands/util.js';
-import { type FetchMessage, renderFetch } from '../fetch/render.js';
 import type { ImapSession } from '../session.js';
 import type { MailboxView } from '../view.js';
 import type { FetchAtt } from '../wire/fetch-items.js';
-import { serialize, v } from '../wire/serializer.js';
+import { sendNewFetch } from './fetch-new.js';
 import { EV, type EventGroup } from './spec.js';
 
 /** Notifications (mailboxes with a STATUS due, plus LIST responses) held for one session. */
@@ -310,47 +309,7 @@ export class Notifier {
       if (uid <= maxBefore) break;
       fresh.push(uid);
     }
-    if (fresh.length === 0) return;
-    fresh.reverse();
-    const store = s.ctx.store;
-    const mailboxId = view.mailboxId;
-    const opts = { utf8: s.enabled.utf8, condstore: s.enabled.condstore, uidAlways: true };
-    const items = this.newFetch;
-    for (let i = 0; i < fresh.length; i += 200) {
-      const records = await store.getRecords(mailboxId, fresh.slice(i, i + 200));
-      for (const r of records) {
-        const seq = view.seqOf(r.uid);
-        if (seq === 0) continue;
-        const msg: FetchMessage = {
-          seq,
-          uid: r.uid,
-          flags: r.flags,
-          modseq: r.modseq,
-          size: r.size,
-          internalDate: r.internalDate,
-          detail: async () => {
-            const [d] = await store.getMessages(mailboxId, [r.uid]);
-            if (!d) throw new Error('expunged');
-            return d;
-          },
-          raw: () => store.readMessage(r.blobHash, r.size),
-        };
-        let values: Awaited<ReturnType<typeof renderFetch>>;
-        try {
-          values = await renderFetch(items, msg, opts);
-        } catch {
-          continue; // expunged meanwhile: its EXPUNGE follows
-        }
-        if (values.error) continue;
-        s.untagged(
-          Buffer.concat([
-            Buffer.from(`${seq} FETCH `),
-            serialize(v.list(values.values), s.writeOpts),
-          ]),
-        );
-        await s.maybeFlush();
-      }
-    }
+    if (fresh.length > 0) await sendNewFetch(s, view, fresh.reverse(), this.newFetch);
   }
 }
 

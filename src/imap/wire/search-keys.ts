@@ -13,6 +13,7 @@
  * (RFC 5032 WITHIN) are { key: 'within' }.
  */
 import type { ImapDate } from './dates.js';
+import type { FetchAtt } from './fetch-items.js';
 import { type ArgCursor, ImapParseError } from './parser.js';
 import { type PartialRange, parseReturnOptions, type SearchReturnOption } from './search-return.js';
 import type { SequenceSet } from './sequence.js';
@@ -49,6 +50,8 @@ export interface SearchArgs {
   readonly returnOptions: SearchReturnOption[] | null;
   /** RFC 5267 §4.4 / RFC 9394 PARTIAL range (then returnOptions holds 'PARTIAL'). */
   readonly partial: PartialRange | null;
+  /** RFC 5465 §7: fetch attributes of RETURN (UPDATE (...)). */
+  readonly updateFetch?: FetchAtt[];
   readonly charset: string;
   readonly key: SearchKey;
 }
@@ -110,7 +113,8 @@ export function parseSearchArgs(c: ArgCursor): SearchArgs {
   }
   const key = parseSearchKeys(c);
   c.end();
-  return { returnOptions: ret?.options ?? null, partial: ret?.partial ?? null, charset, key };
+  const args = { returnOptions: ret?.options ?? null, partial: ret?.partial ?? null, charset, key };
+  return ret?.updateFetch ? { ...args, updateFetch: ret.updateFetch } : args;
 }
 
 /** One or more SP-separated keys; a single key is returned as itself, several as 'and'. */

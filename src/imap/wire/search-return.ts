@@ -6,6 +6,7 @@
  *   parseReturnOptions(c)   at `RETURN`: `RETURN (opts)` -> { options, partial }, else null
  *   parsePartialRange(c)    `1:500`, `-1:-100` (RFC 9394 §4 partial-range)
  */
+import { type FetchAtt, parseFetchAtt } from './fetch-items.js';
 import type { ArgCursor } from './parser.js';
 
 export type SearchReturnOption =
@@ -35,6 +36,8 @@ export interface ReturnSpec {
   /** Without duplicates; `RETURN ()` gives []. */
   readonly options: SearchReturnOption[];
   readonly partial: PartialRange | null;
+  /** RFC 5465 §7 (NOTIFY): `UPDATE (fetch-att ...)`, sent for messages new to the result. */
+  readonly updateFetch?: FetchAtt[];
 }
 
 const OPTIONS = new Set<string>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'CONTEXT', 'UPDATE']);
@@ -48,7 +51,10 @@ export function parseReturnOptions(c: ArgCursor): ReturnSpec | null {
   c.word();
   c.space();
   const options: SearchReturnOption[] = [];
-  const out: { partial: PartialRange | null } = { partial: null };
+  const out: { partial: PartialRange | null; updateFetch: FetchAtt[] } = {
+    partial: null,
+    updateFetch: [],
+  };
   c.list((l) => {
     const opt = l.word();
     if (opt === 'PARTIAL') {
@@ -56,6 +62,11 @@ export function parseReturnOptions(c: ArgCursor): ReturnSpec | null {
       if (out.partial) l.fail('PARTIAL may be given only once');
       l.space();
       out.partial = parsePartialRange(l);
+    } else if (opt === 'UPDATE') {
+      // RFC 5465 §7: modifier-update = "UPDATE" ["(" fetch-att *(SP fetch-att) ")"].
+      const mark = l.save();
+      if (l.maybe(' ') && l.peek() === 0x28) out.updateFetch = l.list(parseFetchAtt, 1);
+      else l.restore(mark);
     } else if (!OPTIONS.has(opt)) {
       l.fail(opt ? `Unknown return option ${opt}` : 'Expected a return option');
     }
@@ -63,7 +74,8 @@ export function parseReturnOptions(c: ArgCursor): ReturnSpec | null {
   });
   // RFC 5267 §4.4, RFC 9394 §3.1: "either one PARTIAL, one ALL, or neither".
   if (out.partial && options.includes('ALL')) c.fail('PARTIAL and ALL cannot be used together');
-  return { options, partial: out.partial };
+  const spec = { options, partial: out.partial };
+  return out.updateFetch.length > 0 ? { ...spec, updateFetch: out.updateFetch } : spec;
 }
 
 /** RFC 9394 §4 partial-range: both ends positive or both negative, never `*` or 0. */

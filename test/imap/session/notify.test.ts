@@ -374,6 +374,43 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     b.close();
   });
 
+  test('SEARCH / SORT RETURN (UPDATE (fetch-att)): FETCH, then ADDTO, for new messages (§7)', async () => {
+    const a = await env.login();
+    const b = await env.login();
+    const name = await mailbox(b, 1);
+    await a.cmd('s', `SELECT ${name}`);
+    assert.deepEqual(await a.cmd('u', 'SEARCH RETURN (UPDATE (UID RFC822.SIZE)) FLAGGED'), [
+      '* ESEARCH (TAG "u")',
+      'u OK SEARCH completed',
+    ]);
+    assert.deepEqual(
+      await a.cmd('v', 'UID SORT RETURN (UPDATE (INTERNALDATE)) (SUBJECT) UTF-8 FLAGGED'),
+      ['* ESEARCH (TAG "v") UID', 'v OK UID SORT completed'],
+    );
+    const msg = message('new and flagged');
+    await append(b, name, msg, '\\Flagged');
+    const n1 = await a.cmd('n1', 'NOOP');
+    // EXISTS, then each context's FETCH right before its ESEARCH (§7).
+    assert.equal(n1[0], '* 2 EXISTS');
+    assert.equal(n1[1], `* 2 FETCH (UID 2 RFC822.SIZE ${msg.length})`);
+    assert.equal(n1[2], '* ESEARCH (TAG "u") ADDTO (0 2)');
+    assert.match(n1[3], /^\* 2 FETCH \(UID 2 INTERNALDATE "[^"]+"\)$/);
+    assert.equal(n1[4], '* ESEARCH (TAG "v") UID ADDTO (1 2)');
+    assert.equal(n1.length, 6);
+    // A message that enters because its flags changed gets no such FETCH (§7 SHOULD NOT).
+    await b.cmd('s', `SELECT ${name}`);
+    await b.cmd('f', 'STORE 1 +FLAGS.SILENT (\\Flagged)');
+    assert.deepEqual(await a.cmd('n2', 'NOOP'), [
+      '* 1 FETCH (UID 1 FLAGS (\\Flagged))',
+      '* ESEARCH (TAG "u") ADDTO (0 1)',
+      '* ESEARCH (TAG "v") UID ADDTO (1 1)',
+      'n2 OK NOOP completed',
+    ]);
+    assert.match(last(await a.cmd('bad', 'SEARCH RETURN (UPDATE ()) ALL')), /^bad BAD /);
+    a.close();
+    b.close();
+  });
+
   test('NOTIFY NONE stops notifications; NOTIFY SET implies NOOP (§3.1)', async () => {
     const a = await env.login();
     const b = await env.login();
