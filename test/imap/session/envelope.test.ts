@@ -39,6 +39,11 @@ describe('IMAP session: FETCH ENVELOPE', () => {
         'Message-ID: <id1@origin.example>\r\nIn-Reply-To: <id0@origin.example>',
       `("${DATE}" "plain" (("Ann Example" NIL "ann" "origin.example")) (("Bo" NIL "bo" "x.example")) (("Ann Example" NIL "ann" "origin.example")) ((NIL NIL "team" NIL)(NIL NIL "a" "b.example")(NIL NIL NIL NIL)(NIL NIL "c" "d.example")) NIL NIL "<id0@origin.example>" "<id1@origin.example>")`,
     ],
+    [
+      'empty groups, one holding only a comment',
+      'From: <ann@origin.example>\r\nCc: crew:;, others: (none) ;',
+      `("${DATE}" NIL ((NIL NIL "ann" "origin.example")) ((NIL NIL "ann" "origin.example")) ((NIL NIL "ann" "origin.example")) NIL ((NIL NIL "crew" NIL)(NIL NIL NIL NIL)(NIL NIL "others" NIL)(NIL NIL NIL NIL)) NIL NIL NIL)`,
+    ],
   ];
 
   test('exact ENVELOPE responses', async () => {
