@@ -39,6 +39,7 @@ import { FtsIndex } from './fts.js';
 import { SqliteMailboxes } from './mailboxes.js';
 import { SqliteMessages } from './messages.js';
 import { SqliteQueue } from './queue.js';
+import { OutcomeBatch } from './queue-outcomes.js';
 import { WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
@@ -58,6 +59,7 @@ export class SqliteStore implements MailStore {
   private readonly mailboxes: SqliteMailboxes;
   private readonly messages: SqliteMessages;
   private readonly queue: SqliteQueue;
+  private readonly outcomes: OutcomeBatch;
   private readonly queuedListeners = new Set<() => void>();
   private readonly bus: ChangeBus;
   private closed = false;
@@ -74,6 +76,7 @@ export class SqliteStore implements MailStore {
     this.mailboxes = new SqliteMailboxes(db);
     this.messages = new SqliteMessages(db, blobs, this.bus, this.mailboxes, fts, () => wal.sync());
     this.queue = new SqliteQueue(db, blobs, this.messages);
+    this.outcomes = new OutcomeBatch(db, this.queue, () => wal.sync());
   }
 
   static async open(opts: SqliteStoreOptions): Promise<SqliteStore> {
@@ -371,8 +374,7 @@ export class SqliteStore implements MailStore {
     return this.queue.read(item);
   }
   async updateOutbound(id: number, update: OutboundUpdate): Promise<void> {
-    const gone = await this.durable(this.queue.update(id, update, Date.now()));
-    await this.queue.removeBlobs(gone);
+    return this.outcomes.record(id, update);
   }
   async holdOutbound(id: number, held: boolean): Promise<boolean> {
     return this.durable(this.queue.setHeld(id, held));
@@ -402,6 +404,8 @@ export class SqliteStore implements MailStore {
     if (this.closed) return;
     this.closed = true;
     await this.messages.drain();
+    // Outcomes of queue attempts asked for before the close are committed with it.
+    await this.outcomes.flush().catch(() => {});
     // Messages expunged just now go with the store (the purge of their bytes waits for the
     // sweep after the next open): a store closed and opened again has no unreferenced rows.
     try {
