@@ -162,6 +162,12 @@ ALTER TABLE messages ADD COLUMN e_cc TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN e_bcc TEXT NOT NULL DEFAULT '';`,
     run: fillEnvelopeAddresses,
   },
+  {
+    version: 8,
+    // outbound_due (schema 6) serves every query outbound_next served: each claim, outcome
+    // and removal wrote both, ~12 KiB of WAL per message for nothing (bench/outbound).
+    sql: 'DROP INDEX IF EXISTS outbound_next;',
+  },
 ];
 
 function fillEnvelopeAddresses(db: Database.Database): void {
