@@ -428,6 +428,7 @@ export class ImapSession {
       }
     }
     let completion: Completion;
+    this.notify?.beginCommand(this, cmd.name, args);
     try {
       completion = await spec.run(this, args as never, cmd);
     } catch (err) {
@@ -435,6 +436,7 @@ export class ImapSession {
       if (failed.internal) this.log.error({ err, command: cmd.name }, 'IMAP command failed');
       completion = failed.completion;
     }
+    this.notify?.endCommand();
     if (this.state.kind === 'selected') {
       // RFC 9051 §7.5.1: no EXPUNGE while answering FETCH, STORE or SEARCH (their UID forms
       // may have them).

@@ -27,7 +27,7 @@
  * - SubscriptionChange (§5.5): `* LIST` with `\Subscribed` if and only if subscribed now.
  */
 import type { ChangeEvent } from '../../store/types.js';
-import { mailboxAstring } from '../commands/util.js';
+import { clientMailboxName, mailboxAstring } from '../commands/util.js';
 import type { ImapSession } from '../session.js';
 import type { MailboxView } from '../view.js';
 import type { FetchAtt } from '../wire/fetch-items.js';
@@ -74,6 +74,8 @@ export class Notifier {
   private pendingStatus = new Map<number, number>();
   private pendingList: ListNote[] = [];
   private overflowed = false;
+  /** Mailbox events the session's running command causes (§5: not reported to it). */
+  private own: ((ev: ChangeEvent) => boolean) | null = null;
 
   /** NOTIFY NONE (RFC 5465 §3.1): no events at all. */
   static none(): Notifier {
@@ -141,6 +143,7 @@ export class Notifier {
       case 'mailbox-delete': {
         const name = ev.name;
         if (name === undefined || this.others.length === 0) return false;
+        const own = this.own?.(ev) ?? false;
         const old = ev.oldName;
         if (ev.kind === 'mailbox-delete') {
           this.names.delete(ev.mailboxId);
@@ -152,11 +155,11 @@ export class Notifier {
         const now = this.wanted(name);
         // §5.1: a name that now holds another mailbox has a new UIDVALIDITY, which clients
         // watching its messages learn from a STATUS.
-        if (ev.kind !== 'mailbox-delete' && (now & MESSAGE_BITS) !== 0 && this.room()) {
+        if (ev.kind !== 'mailbox-delete' && (now & MESSAGE_BITS) !== 0 && !own && this.room()) {
           this.pendingStatus.set(ev.mailboxId, now);
         }
         const wanted = now | (old !== undefined ? this.wanted(old) : 0);
-        if ((wanted & EV.MailboxName) === 0) return this.pendingStatus.has(ev.mailboxId);
+        if (own || (wanted & EV.MailboxName) === 0) return this.pendingStatus.has(ev.mailboxId);
         const id = ev.mailboxId;
         return this.noteList(
           ev.kind === 'mailbox-rename' ? { id, name, oldName: old } : { id, name },
@@ -171,12 +174,72 @@ export class Notifier {
         if (ev.subscribed) this.subscribed?.add(name);
         else this.subscribed?.delete(name);
         wanted |= this.wanted(name);
-        if ((wanted & EV.SubscriptionChange) === 0) return false;
+        if ((wanted & EV.SubscriptionChange) === 0 || this.own?.(ev)) return false;
         return this.noteList({ id: ev.mailboxId, name, subscribed: ev.subscribed === true });
       }
       default:
         return false;
     }
+  }
+
+  /**
+   * RFC 5465 §5: "The server SHOULD omit notifying the client if the event is caused by this
+   * client" (a CREATE does not get its own LIST). While the session runs CREATE, DELETE,
+   * RENAME, SUBSCRIBE or UNSUBSCRIBE, the mailbox events for the names it names are its own:
+   * another session cannot change the same name at the same moment (one of the two fails).
+   */
+  beginCommand(s: ImapSession, command: string, args: unknown): void {
+    this.own = null;
+    if (this.others.length === 0) return;
+    const decode = (n: unknown): string | null => {
+      if (typeof n !== 'string') return null;
+      try {
+        return clientMailboxName(s, n.endsWith('/') ? n.slice(0, -1) : n);
+      } catch {
+        return null;
+      }
+    };
+    const a = args as { name?: unknown; from?: unknown; to?: unknown } | string;
+    switch (command) {
+      case 'CREATE': {
+        // The name and the superiors CREATE makes on the way (RFC 9051 §6.3.4).
+        const name = decode(typeof a === 'object' ? a.name : null);
+        if (name !== null) {
+          this.own = (ev) =>
+            ev.kind === 'mailbox-create' &&
+            ev.name !== undefined &&
+            (ev.name === name || name.startsWith(`${ev.name}/`));
+        }
+        return;
+      }
+      case 'DELETE': {
+        const name = decode(a);
+        if (name !== null) this.own = (ev) => ev.kind === 'mailbox-delete' && ev.name === name;
+        return;
+      }
+      case 'RENAME': {
+        const from = decode(typeof a === 'object' ? a.from : null);
+        const to = decode(typeof a === 'object' ? a.to : null);
+        if (from === null || to === null) return;
+        // Renaming INBOX creates the new mailbox (RFC 9051 §6.3.6).
+        this.own = (ev) =>
+          (ev.kind === 'mailbox-rename' &&
+            ev.oldName !== undefined &&
+            (ev.oldName === from || ev.oldName.startsWith(`${from}/`))) ||
+          (ev.kind === 'mailbox-create' && from === 'INBOX' && ev.name === to);
+        return;
+      }
+      case 'SUBSCRIBE':
+      case 'UNSUBSCRIBE': {
+        const name = decode(a);
+        if (name !== null) this.own = (ev) => ev.kind === 'subscription' && ev.name === name;
+        return;
+      }
+    }
+  }
+
+  endCommand(): void {
+    this.own = null;
   }
 
   private room(): boolean {

@@ -281,6 +281,26 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     b.close();
   });
 
+  test("a session's own CREATE, RENAME, SUBSCRIBE, DELETE are not reported to it (§5)", async () => {
+    const a = await env.login();
+    const b = await env.login();
+    const name = `N${++box}`;
+    await a.cmd(
+      'n',
+      'NOTIFY SET (personal (MessageNew MessageExpunge MailboxName SubscriptionChange))',
+    );
+    assert.deepEqual(await a.cmd('c', `CREATE ${name}/sub`), ['c OK CREATE completed']);
+    assert.deepEqual(await a.cmd('r', `RENAME ${name} ${name}2`), ['r OK RENAME completed']);
+    assert.deepEqual(await a.cmd('s', `SUBSCRIBE ${name}2`), ['s OK SUBSCRIBE completed']);
+    assert.deepEqual(await a.cmd('u', `UNSUBSCRIBE ${name}2`), ['u OK UNSUBSCRIBE completed']);
+    assert.deepEqual(await a.cmd('d', `DELETE ${name}2/sub`), ['d OK DELETE completed']);
+    // Another session's change still is.
+    await b.cmd('c', `CREATE ${name}3`);
+    assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}3`);
+    a.close();
+    b.close();
+  });
+
   test('filters: inboxes, subtree, mailboxes, subscribed (re-evaluated, §6.4)', async () => {
     const a = await env.login();
     const b = await env.login();
