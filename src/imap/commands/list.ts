@@ -43,7 +43,8 @@ function sortNames(a: string, b: string): number {
  * the pattern, is not itself selected, and has a selected descendant that is not returned
  * (it does not match the pattern). "Servers SHOULD ONLY return a non-matching mailbox name
  * along with CHILDINFO if at least one matching child is not also being returned": so under
- * `*`, where every descendant is returned too, no parent is added.
+ * `*`, where every descendant is returned too, no parent is added. It is also RFC 5258 §4's
+ * second reason to list a name that does not exist (`\NonExistent`).
  */
 function parentsOfHidden(
   selected: Iterable<string>,
