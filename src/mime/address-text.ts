@@ -13,10 +13,9 @@ import { decodeEncodedWords } from './encoded-words.js';
 const decoded = (s: string): string => (s.includes('=?') ? decodeEncodedWords(s) : s);
 
 function addrSpec(a: Address): string {
-  // A source route (RFC 3501 addr-adl), when the parser keeps one.
-  const adl = (a as Address & { adl?: string | null }).adl;
   const spec = a.host ? `${a.mailbox ?? ''}@${a.host}` : (a.mailbox ?? '');
-  return adl ? `${adl}:${spec}` : spec;
+  // An obsolete source route (RFC 3501 addr-adl, "@a,@b") in front, as in the header.
+  return a.adl ? `${a.adl}:${spec}` : spec;
 }
 
 /** An ENVELOPE address list as SEARCH reads it; "" for NIL. */
@@ -52,7 +51,7 @@ export interface EnvelopeAddressTexts {
 const isAddress = (x: unknown): x is Address =>
   typeof x === 'object' &&
   x !== null &&
-  ['name', 'mailbox', 'host'].every((k) => {
+  ['name', 'adl', 'mailbox', 'host'].every((k) => {
     const v = (x as Record<string, unknown>)[k];
     return v === null || v === undefined || typeof v === 'string';
   });

@@ -10,7 +10,7 @@ import { parseAddressList } from '../../../src/mime/address.js';
 import { addressSearchText, envelopeAddressTexts } from '../../../src/mime/address-text.js';
 import { type Fixture, makeMailbox } from './helpers.js';
 
-// UIDs 1..8 in this order.
+// UIDs 1..9 in this order.
 const MESSAGES = [
   'From: alice@example.org\nTo: bob@example.net\nCc: carol@example.com\nBcc: dave@example.com',
   'From: Alice Liddell <alice@example.org>\nTo: Bob Builder <bob@example.net>\n' +
@@ -27,6 +27,8 @@ const MESSAGES = [
   'To: undisclosed-recipients:;\nCc:\nX-Extra: hello there',
   // Nothing at all.
   'X-Extra:',
+  // A source route: part of the ENVELOPE (addr-adl), so searchable.
+  'From: <@relay.example:user@host.example>',
 ].map((h) => ({ raw: `${h}\n\nbody` }));
 
 let fx: Fixture;
@@ -79,23 +81,26 @@ describe('SEARCH address keys and HEADER', () => {
     ['TO four', []],
     ['TO undisclosed-recipients', [7]],
     // an empty string: the field is not NIL in the envelope
-    ['FROM ""', [1, 2, 3, 4, 5]],
+    ['FROM ""', [1, 2, 3, 4, 5, 9]],
     ['TO ""', [1, 2, 3, 4, 6, 7]],
     ['CC ""', [1, 2, 5]],
-    ['NOT BCC ""', [3, 4, 5, 6, 7, 8]],
+    ['NOT BCC ""', [3, 4, 5, 6, 7, 8, 9]],
     // HEADER <field> "": the field exists, whatever its value (even empty)
-    ['HEADER FROM ""', [1, 2, 3, 4, 5]],
+    ['HEADER FROM ""', [1, 2, 3, 4, 5, 9]],
     ['HEADER Cc ""', [1, 2, 5, 7]],
-    ['NOT HEADER CC ""', [3, 4, 6, 8]],
+    ['NOT HEADER CC ""', [3, 4, 6, 8, 9]],
     ['HEADER SUBJECT ""', [3, 6]],
-    ['NOT HEADER SUBJECT ""', [1, 2, 4, 5, 7, 8]],
+    ['NOT HEADER SUBJECT ""', [1, 2, 4, 5, 7, 8, 9]],
     ['HEADER X-Extra ""', [7, 8]],
-    ['NOT HEADER x-extra ""', [1, 2, 3, 4, 5, 6]],
+    ['NOT HEADER x-extra ""', [1, 2, 3, 4, 5, 6, 9]],
     ['HEADER x-extra "hello th"', [7]],
     // HEADER FROM with a value reads the header's text (decoded)
     ['HEADER FROM "alice@example.org (alice"', [4]],
     ['HEADER FROM "jörg"', [5]],
     ['SUBJECT x', [3]],
+    ['FROM user@host.example', [9]],
+    ['FROM relay.example', [9]],
+    ['FROM "@relay.example:user@"', [9]],
   ];
   for (const [keys, want] of table) {
     test(keys, async () => {
@@ -113,6 +118,10 @@ describe('addressSearchText', () => {
     ['g: a@b, c@d;, e@f', 'g: a@b, c@d;, e@f'],
     ['undisclosed-recipients:;', 'undisclosed-recipients:;'],
     ['postmaster', 'postmaster'],
+    [
+      'Old <@relay.example,@r2.example:u@h.example>',
+      'Old <@relay.example,@r2.example:u@h.example>',
+    ],
   ];
   for (const [header, want] of table) {
     test(header, () => assert.equal(addressSearchText(parseAddressList(header)), want));
