@@ -43,6 +43,9 @@ import type { SearchKey } from './wire/search-keys.js';
 import { numbersToIntervals, type SeqRange } from './wire/sequence.js';
 import { sequenceSetToString } from './wire/serializer.js';
 
+/** Entering a SORT context at once past this many, the result is sorted again in one go. */
+const BULK_INSERT = 32;
+
 /** RFC 5267 §4.3.1: at least one per client; more SHOULD be offered. */
 export const MAX_UPDATE_CONTEXTS = 8;
 
@@ -227,9 +230,17 @@ export class UpdateContexts {
 
   private insert(c: Context, entering: readonly SearchMessage[]): Pair[] {
     if (entering.length === 0) return [];
-    const add = entering.map((m) => m.uid);
-    c.result = [...c.result, ...add].sort((a, b) => a - b);
-    return [[0, add.sort((a, b) => a - b)]];
+    const add = entering.map((m) => m.uid).sort((a, b) => a - b);
+    // Both ascending: one merge.
+    const merged: number[] = [];
+    let i = 0;
+    for (const u of add) {
+      while (i < c.result.length && c.result[i]! < u) merged.push(c.result[i++]!);
+      merged.push(u);
+    }
+    while (i < c.result.length) merged.push(c.result[i++]!);
+    c.result = merged;
+    return [[0, add]];
   }
 
   /**
@@ -244,6 +255,7 @@ export class UpdateContexts {
     entering: readonly SearchMessage[],
   ): Promise<Pair[]> {
     if (entering.length === 0) return [];
+    if (entering.length > BULK_INSERT) return this.resort(c, criteria, ctx, entering);
     const ordered = await sortMessages(
       criteria,
       withSeqByUid(ctx, [...entering]),
@@ -286,6 +298,61 @@ export class UpdateContexts {
       else pairs.push([lo + 1, [uid]]);
       lo++;
     }
+    return pairs;
+  }
+
+  /**
+   * Many at once (a STORE over the whole mailbox): one sort of members and newcomers together
+   * instead of a binary search each; positions are read off the new order.
+   */
+  private async resort(
+    c: Context,
+    criteria: readonly SortCriterion[],
+    ctx: SearchContext,
+    entering: readonly SearchMessage[],
+  ): Promise<Pair[]> {
+    const members = await ctx.store.getRecords(ctx.mailboxId, c.result);
+    const all = [
+      ...entering,
+      ...members.map((r) => ({
+        seq: r.uid,
+        uid: r.uid,
+        flags: r.flags,
+        modseq: r.modseq,
+        size: r.size,
+        internalDate: r.internalDate,
+      })),
+    ];
+    const sorted = await sortMessages(
+      criteria,
+      withSeqByUid(ctx, all),
+      all.map((m) => m.uid),
+    );
+    const fresh = new Set(entering.map((m) => m.uid));
+    // A member gone from the store meanwhile keeps its place after the members that were
+    // before it (the client still has it; its REMOVEFROM follows with the expunge).
+    const known = new Set(members.map((r) => r.uid));
+    const lostAfter = new Map<number, number[]>();
+    let k = 0;
+    for (const u of c.result) {
+      if (known.has(u)) k++;
+      else lostAfter.set(k, [...(lostAfter.get(k) ?? []), u]);
+    }
+    const order: number[] = [...(lostAfter.get(0) ?? [])];
+    let seen = 0;
+    for (const u of sorted) {
+      order.push(u);
+      if (!fresh.has(u)) order.push(...(lostAfter.get(++seen) ?? []));
+    }
+    const pairs: Pair[] = [];
+    order.forEach((uid, i) => {
+      if (!fresh.has(uid)) return;
+      c.members?.add(uid);
+      const prev = pairs[pairs.length - 1];
+      if (prev && prev[0] + prev[1].length === i + 1) prev[1].push(uid);
+      else pairs.push([i + 1, [uid]]);
+    });
+    c.result = order;
     return pairs;
   }
 

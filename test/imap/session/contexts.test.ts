@@ -287,6 +287,39 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     b.close();
   });
 
+  test('a SORT context takes many messages at once (one sort instead of a search each)', async () => {
+    const a = await env.login();
+    const b = await env.login();
+    const name = `C${++box}`;
+    await a.cmd('c', `CREATE ${name}`);
+    // Sizes grow with the UID: REVERSE SIZE is descending UID order.
+    for (let i = 1; i <= 40; i++) await append(a, name, message(`m${i}`, `${'x'.repeat(i)}\r\n`));
+    await a.cmd('s', `SELECT ${name}`);
+    await b.cmd('s', `SELECT ${name}`);
+    await untagged(b, 'f', 'UID STORE 10,20,30 +FLAGS.SILENT (\\Flagged)');
+    assert.deepEqual(
+      await untagged(a, 'u', 'UID SORT RETURN (UPDATE ALL) (REVERSE SIZE) UTF-8 FLAGGED'),
+      [
+        '* 10 FETCH (UID 10 FLAGS (\\Flagged))',
+        '* 20 FETCH (UID 20 FLAGS (\\Flagged))',
+        '* 30 FETCH (UID 30 FLAGS (\\Flagged))',
+        '* ESEARCH (TAG "u") UID ALL 30,20,10',
+      ],
+    );
+    await untagged(b, 'g', 'UID STORE 1:40 +FLAGS.SILENT (\\Flagged)');
+    const r = (await untagged(a, 'n', 'NOOP')).filter((l) => l.includes('ESEARCH'));
+    const down = (hi: number, lo: number) =>
+      Array.from({ length: hi - lo + 1 }, (_, i) => hi - i).join(',');
+    assert.deepEqual(r, [
+      `* ESEARCH (TAG "u") UID ADDTO (1 ${down(40, 31)} 12 ${down(29, 21)} 22 ${down(19, 11)} 32 ${down(9, 1)})`,
+    ]);
+    assert.deepEqual(await untagged(a, 'q', 'UID SORT RETURN () (REVERSE SIZE) UTF-8 FLAGGED'), [
+      `* ESEARCH (TAG "q") UID ALL ${down(40, 1)}`,
+    ]);
+    a.close();
+    b.close();
+  });
+
   test('IDLE pushes ADDTO; CANCELUPDATE and leaving the mailbox end updates', async () => {
     const [a, b, name] = await pair();
     await untagged(a, 'u5', 'UID SEARCH RETURN (UPDATE) SUBJECT news');
