@@ -234,6 +234,32 @@ export interface ChangeEvent {
 
 export type ChangeListener = (event: ChangeEvent) => void;
 
+/** An IMAP METADATA annotation (RFC 5464 §3): a lower-case entry name and its value. */
+export interface MetadataEntry {
+  name: string;
+  value: Buffer;
+}
+
+/**
+ * RFC 5464 §4.1 / §7: limits on annotations (the RFC asks for at least 1024 octets per value
+ * and 10 entries per mailbox or server). Names count towards the account's bytes.
+ */
+export const METADATA_LIMITS = {
+  /** Octets of one value. */
+  maxValueSize: 64 * 1024,
+  /** Entries of one mailbox, or of the account's server annotations. */
+  maxEntries: 256,
+  /** Octets of every name and value of the account together. */
+  maxAccountBytes: 1024 * 1024,
+} as const;
+
+/** How a SETMETADATA ended: applied whole, or refused whole (RFC 5464 §4.3). */
+export type MetadataSetResult =
+  | { ok: true }
+  | { ok: false; reason: 'toomany' }
+  /** A value is over what the store takes now; `max` is the largest value it would. */
+  | { ok: false; reason: 'maxsize'; max: number };
+
 /** Result of resolving an envelope recipient against accounts, aliases and catch-alls. */
 export interface Resolution {
   /** Local accounts to deliver into (deduplicated). */
@@ -423,6 +449,28 @@ export interface MailStore {
   searchText(mailboxId: number, needle: string): Promise<number[]>;
   /** UIDs expunged with a modseq above `modseq` (RFC 7162 §3.2.5.1 VANISHED). */
   expungedSince(mailboxId: number, modseq: number): Promise<number[]>;
+
+  // Annotations (IMAP METADATA, RFC 5464)
+  /**
+   * Entries of the account's server annotations (`mailboxId` null) or of a mailbox: each
+   * named entry that exists, and with `depth` 1 / 'infinity' the entries one level / any
+   * number of levels below it. Names are lower-case; in name order per requested name.
+   */
+  getMetadata(
+    accountId: number,
+    mailboxId: number | null,
+    names: string[],
+    depth: 0 | 1 | 'infinity',
+  ): Promise<MetadataEntry[]>;
+  /**
+   * Sets (value) or removes (null) entries, all or none, within METADATA_LIMITS; durable
+   * before it resolves.
+   */
+  setMetadata(
+    accountId: number,
+    mailboxId: number | null,
+    changes: Array<{ name: string; value: Buffer | null }>,
+  ): Promise<MetadataSetResult>;
 
   // Outbound queue
   /** Stores the message (fsynced) and queues it for its remote recipients, durably. */

@@ -313,6 +313,7 @@ describe('full-text index worker', () => {
     db.exec(`CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
              INSERT INTO message_text (rowid, text) VALUES (1, 'kept through the upgrade');
              DROP TABLE message_data;
+             DROP TABLE metadata;
              DROP INDEX outbound_due;
              ALTER TABLE outbound DROP COLUMN held;
              ALTER TABLE outbound DROP COLUMN lease_until;
@@ -336,7 +337,7 @@ describe('full-text index worker', () => {
     }
     const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 8);
+      assert.equal(after.pragma('user_version', { simple: true }), 9);
       const row = after
         .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
         .get() as { n: number };

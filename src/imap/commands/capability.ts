@@ -45,6 +45,8 @@ export function capabilities(s: ImapSession): string[] {
     'MULTIAPPEND',
     'CATENATE',
     'REPLACE',
+    'METADATA',
+    'METADATA-SERVER',
     `APPENDLIMIT=${s.ctx.cfg.limits.max_message_size}`,
     'BINARY',
     'STATUS=SIZE',

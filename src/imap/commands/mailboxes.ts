@@ -96,6 +96,15 @@ export const RENAME = command({
     const created = await store.createMailbox(account.id, target);
     const uids = (await store.listMessages(source.id)).map((r) => r.uid);
     if (uids.length > 0) await store.moveMessages(source.id, uids, created.id);
+    // RFC 5464 §4.1: INBOX's annotations are copied to the new mailbox and stay on INBOX
+    // (a SHOULD: past the account's annotation limits the copy is left out, not the rename).
+    const notes = await store.getMetadata(
+      account.id,
+      source.id,
+      ['/private', '/shared'],
+      'infinity',
+    );
+    if (notes.length > 0) await store.setMetadata(account.id, created.id, notes);
     return ok('RENAME completed');
   },
 });

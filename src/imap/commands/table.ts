@@ -9,6 +9,7 @@ import { FETCH, UID_FETCH } from './fetch.js';
 import { IDLE } from './idle.js';
 import { LIST, LSUB } from './list.js';
 import { CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE } from './mailboxes.js';
+import { GETMETADATA, SETMETADATA } from './metadata.js';
 import { NOTIFY } from './notify.js';
 import { GETQUOTA, GETQUOTAROOT, SETQUOTA } from './quota.js';
 import { REPLACE, UID_REPLACE } from './replace.js';
@@ -70,6 +71,8 @@ const ALL: CommandSpec<never>[] = [
   NOTIFY,
   REPLACE,
   UID_REPLACE,
+  GETMETADATA,
+  SETMETADATA,
 ];
 
 export const COMMANDS: ReadonlyMap<string, CommandSpec<never>> = new Map(

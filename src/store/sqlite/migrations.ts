@@ -168,6 +168,22 @@ ALTER TABLE messages ADD COLUMN e_bcc TEXT NOT NULL DEFAULT '';`,
     // and removal wrote both, ~12 KiB of WAL per message for nothing (bench/outbound).
     sql: 'DROP INDEX IF EXISTS outbound_next;',
   },
+  {
+    version: 9,
+    // IMAP METADATA (RFC 5464): annotations of the account's server view (mailbox_id NULL) or
+    // of one mailbox; deleting the mailbox or the account drops them, a rename keeps them
+    // (the id stays). Names are stored lower-case (entry names are case-insensitive).
+    sql: `
+CREATE TABLE metadata (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  mailbox_id INTEGER REFERENCES mailboxes(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  value BLOB NOT NULL
+);
+CREATE UNIQUE INDEX metadata_entry ON metadata(account_id, IFNULL(mailbox_id, 0), name);
+CREATE INDEX metadata_mailbox ON metadata(mailbox_id);`,
+  },
 ];
 
 function fillEnvelopeAddresses(db: Database.Database): void {

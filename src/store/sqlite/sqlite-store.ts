@@ -23,6 +23,8 @@ import type {
   MailStore,
   MessageDetail,
   MessageRecord,
+  MetadataEntry,
+  MetadataSetResult,
   NewMessage,
   NewOutbound,
   OutboundItem,
@@ -38,6 +40,7 @@ import { SqliteDirectory } from './directory.js';
 import { FtsIndex } from './fts.js';
 import { SqliteMailboxes } from './mailboxes.js';
 import { SqliteMessages } from './messages.js';
+import { SqliteMetadata } from './metadata.js';
 import { SqliteQueue } from './queue.js';
 import { OutcomeBatch } from './queue-outcomes.js';
 import { WalSync } from './wal-sync.js';
@@ -60,6 +63,7 @@ export class SqliteStore implements MailStore {
   private readonly messages: SqliteMessages;
   private readonly queue: SqliteQueue;
   private readonly outcomes: OutcomeBatch;
+  private readonly metadata: SqliteMetadata;
   private readonly queuedListeners = new Set<() => void>();
   private readonly bus: ChangeBus;
   private closed = false;
@@ -77,6 +81,7 @@ export class SqliteStore implements MailStore {
     this.messages = new SqliteMessages(db, blobs, this.bus, this.mailboxes, fts, () => wal.sync());
     this.queue = new SqliteQueue(db, blobs, this.messages);
     this.outcomes = new OutcomeBatch(db, this.queue, () => wal.sync());
+    this.metadata = new SqliteMetadata(db);
   }
 
   static async open(opts: SqliteStoreOptions): Promise<SqliteStore> {
@@ -348,6 +353,24 @@ export class SqliteStore implements MailStore {
   }
   async expungedSince(mailboxId: number, modseq: number): Promise<number[]> {
     return this.messages.expungedSince(mailboxId, modseq);
+  }
+
+  // Annotations
+
+  async getMetadata(
+    accountId: number,
+    mailboxId: number | null,
+    names: string[],
+    depth: 0 | 1 | 'infinity',
+  ): Promise<MetadataEntry[]> {
+    return this.metadata.get(accountId, mailboxId, names, depth);
+  }
+  async setMetadata(
+    accountId: number,
+    mailboxId: number | null,
+    changes: Array<{ name: string; value: Buffer | null }>,
+  ): Promise<MetadataSetResult> {
+    return this.durable(this.metadata.set(accountId, mailboxId, changes));
   }
 
   // Outbound queue
