@@ -93,6 +93,11 @@ export class UpdateContexts {
     return this.list.length;
   }
 
+  /** Changed UIDs waiting to be announced: each at most once, whatever the number of events. */
+  get pending(): number {
+    return this.flagged.size + this.expunged.size;
+  }
+
   has(tag: string): boolean {
     return this.list.some((c) => c.tag === tag);
   }
