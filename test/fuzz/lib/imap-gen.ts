@@ -347,6 +347,51 @@ const commandArgs: fc.Arbitrary<Piece[]> = fc.oneof(
       searchKeys,
     )
     .map(([c, a, s]) => join([[`${c} ${a} UTF-8 `], s])),
+  // CATENATE (RFC 4469), REPLACE (RFC 8508), METADATA (RFC 5464).
+  fc
+    .tuple(
+      mailbox,
+      fc.array(
+        fc.oneof(
+          message.map((m) => [`TEXT {${Buffer.byteLength(m)}+}\r\n`, m]),
+          fc
+            .constantFrom(
+              '"/INBOX;UIDVALIDITY=1/;UID=1/;SECTION=1.MIME"',
+              '";UID=1/;PARTIAL=0.10"',
+              '"/INBOX/;UID=*"',
+              '"imap://u@h/INBOX/;UID=1"',
+              'x%',
+            )
+            .map((u) => [`URL ${u}`]),
+        ),
+        { maxLength: 3 },
+      ),
+    )
+    .map(([m, parts]) =>
+      join([
+        ['APPEND '],
+        m,
+        [' CATENATE ('],
+        ...parts.flatMap((p, i) => [i ? [' '] : [], p]),
+        [')'],
+      ]),
+    ),
+  fc
+    .tuple(fc.constantFrom('REPLACE 1 ', 'UID REPLACE * ', 'REPLACE 0 '), mailbox, message)
+    .map(([c, m, body]) => join([[c], m, [` {${Buffer.byteLength(body)}+}\r\n`, body]])),
+  fc
+    .tuple(
+      fc.constantFrom('', '(MAXSIZE 10) ', '(DEPTH infinity MAXSIZE 1) ', '(DEPTH 2) '),
+      fc.oneof(fc.constant<Piece[]>(['""']), mailbox),
+      fc.constantFrom('/shared/comment', '(/private/a /shared/vendor/v/x)', '/x', '"/shared/%"'),
+    )
+    .map(([o, m, e]) => join([[`GETMETADATA ${o}`], m, [` ${e}`]])),
+  fc
+    .tuple(
+      mailbox,
+      fc.constantFrom('(/shared/comment NIL)', '(/private/c "v" /shared/d ~{1+}\r\n\x00)', '()'),
+    )
+    .map(([m, e]) => join([['SETMETADATA '], m, [` ${e}`]])),
   astring.map((r) => join([['GETQUOTA '], r])),
   astring.map((r) => join([['SETQUOTA '], r, [' (STORAGE 512)']])),
 );
@@ -384,6 +429,11 @@ export const IMAP_WORDS: readonly string[] = [
   'SELECT ',
   'LIST ',
   'APPEND ',
+  'CATENATE (',
+  'URL ',
+  'REPLACE ',
+  'GETMETADATA ',
+  'SETMETADATA ',
   'LOGIN ',
   'AUTHENTICATE ',
   'STATUS ',
