@@ -73,7 +73,12 @@ function replaceCommand(name: 'REPLACE' | 'UID REPLACE') {
         // RFC 8508 §3.4 (as RFC 6851 §4.3 for MOVE): APPENDUID goes in an untagged OK, as the
         // EXPUNGE (or VANISHED) responses come before the tagged OK.
         s.untaggedStatus('OK', `APPENDUID ${r.uidValidity} ${r.uid}`, 'Replacement Message ready');
-        if (dest.id === sel.mailbox.id) view.noteAppended([r.uid]);
+        // Then, as in RFC 8508 §3.2's example, EXISTS for the new message (when it is in the
+        // selected mailbox) before the EXPUNGE of the old one.
+        if (dest.id === sel.mailbox.id) {
+          view.noteAppended([r.uid]);
+          await s.sendUpdates({ allowExpunge: false });
+        }
         view.noteExpunged([uid]);
         await s.sendUpdates({ allowExpunge: true });
         return ok(`${name} completed`);
