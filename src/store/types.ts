@@ -60,6 +60,8 @@ export interface Mailbox {
   uidNext: number;
   highestModseq: number;
   specialUse: SpecialUse | null;
+  /** RFC 8474 MAILBOXID: kept across RENAME, never given to another mailbox. */
+  objectId: string;
   subscribed: boolean;
 }
 
@@ -147,6 +149,24 @@ export interface MessageRecord {
   size: number;
   internalDate: Date;
   blobHash: string;
+}
+
+/**
+ * What only a few FETCH items and SEARCH keys ask for, read apart from the rows so that the
+ * hot paths (SELECT, FETCH FLAGS) never carry it.
+ */
+export interface MessageExtras {
+  /** RFC 8474 EMAILID: the stored message's, the same for every copy of the same bytes. */
+  emailId: string;
+  /** RFC 8474 THREADID (see sqlite/threads.ts). */
+  threadId: string;
+  /**
+   * RFC 8514 save date: when the message was saved into this mailbox (APPEND, delivery, COPY,
+   * MOVE). Rows stored before save dates were kept give their internal date.
+   */
+  saveDate: Date;
+  /** RFC 8970 preview text once computed (see setPreview), else null. */
+  preview: string | null;
 }
 
 /** MessageRecord with the parsed metadata, for FETCH ENVELOPE / BODYSTRUCTURE and sections. */
@@ -420,6 +440,13 @@ export interface MailStore {
     field: SearchHeaderField,
     uids: number[],
   ): Promise<Map<number, string>>;
+  /** EMAILID, THREADID, save date and cached preview of these messages, by UID. */
+  getMessageExtras(mailboxId: number, uids: number[]): Promise<Map<number, MessageExtras>>;
+  /**
+   * Keeps the preview computed for a stored message (`MessageRecord.messageId`), for every
+   * copy. A cache: not made durable before it resolves, and never changed once set.
+   */
+  setPreview(messageId: number, preview: string): Promise<void>;
   /** Like getMessages without the parsed index: cheap, for FLAGS / UID / MODSEQ / sizes. */
   getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]>;
   /**

@@ -37,7 +37,13 @@ describe('migration 7: envelope address texts for rows stored before', () => {
 
     // Back to schema 6, as a letterbox before this change left the row.
     const db = new Database(join(dir, 'letterbox.db'));
-    db.exec(`ALTER TABLE messages DROP COLUMN e_from;
+    db.exec(`DROP INDEX messages_message_id;
+             ALTER TABLE mailboxes DROP COLUMN object_id;
+             ALTER TABLE messages DROP COLUMN email_id;
+             ALTER TABLE messages DROP COLUMN thread_id;
+             ALTER TABLE messages DROP COLUMN preview;
+             ALTER TABLE mailbox_messages DROP COLUMN save_date;
+             ALTER TABLE messages DROP COLUMN e_from;
              ALTER TABLE messages DROP COLUMN e_to;
              ALTER TABLE messages DROP COLUMN e_cc;
              ALTER TABLE messages DROP COLUMN e_bcc;

@@ -326,6 +326,12 @@ describe('full-text index worker', () => {
              ALTER TABLE messages DROP COLUMN e_to;
              ALTER TABLE messages DROP COLUMN e_cc;
              ALTER TABLE messages DROP COLUMN e_bcc;
+             DROP INDEX messages_message_id;
+             ALTER TABLE mailboxes DROP COLUMN object_id;
+             ALTER TABLE messages DROP COLUMN email_id;
+             ALTER TABLE messages DROP COLUMN thread_id;
+             ALTER TABLE messages DROP COLUMN preview;
+             ALTER TABLE mailbox_messages DROP COLUMN save_date;
              PRAGMA user_version = 3;`);
     db.close();
     await removeFtsFiles();
@@ -337,7 +343,7 @@ describe('full-text index worker', () => {
     }
     const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 9);
+      assert.equal(after.pragma('user_version', { simple: true }), 10);
       const row = after
         .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
         .get() as { n: number };

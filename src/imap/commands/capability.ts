@@ -55,6 +55,8 @@ export function capabilities(s: ImapSession): string[] {
     'QUOTA=RES-STORAGE',
     'NOTIFY',
   );
+  // RFC 8474, RFC 8970, RFC 8514: message and mailbox ids, previews, save dates.
+  caps.push('OBJECTID', 'PREVIEW', 'SAVEDATE');
   // RFC 4978 §3: only one compression layer.
   if (!s.compressed) caps.push('COMPRESS=DEFLATE');
   return caps;

@@ -9,6 +9,7 @@ import {
   type FetchRenderOptions,
   fetchSetsSeen,
   lightRenderer,
+  needsExtras,
   renderFetch,
 } from '../fetch/render.js';
 import { bad, ImapError, no, ok } from '../responses.js';
@@ -55,6 +56,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
     return ok(`${cmd.name} completed`);
   }
   let expungeIssued = false;
+  const withExtras = needsExtras(a.items);
 
   for (let i = 0; i < uids.length; i += BATCH) {
     const batch = uids.slice(i, i + BATCH);
@@ -66,6 +68,12 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       records = records.filter((r) => r.modseq > since);
     }
     records.sort((x, y) => x.uid - y.uid);
+    const extras = withExtras
+      ? await store.getMessageExtras(
+          sel.mailbox.id,
+          records.map((r) => r.uid),
+        )
+      : null;
     // RFC 9051 §6.4.5: BODY[...] without .PEEK sets \Seen; the new flags are reported.
     const seenNow = new Map<number, { flags: string[]; modseq: number }>();
     if (markSeen) {
@@ -94,6 +102,14 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
         },
         raw: () => store.readMessage(r.blobHash, r.size),
       };
+      if (extras) {
+        msg.extras = async () => {
+          const e = extras.get(r.uid);
+          if (!e) throw no('EXPUNGEISSUED', 'Message was expunged');
+          return e;
+        };
+        msg.cachePreview = (text) => void store.setPreview(r.messageId, text).catch(() => {});
+      }
       let out: Awaited<ReturnType<typeof renderFetch>>;
       try {
         out = await renderFetch(a.items, msg, opts);

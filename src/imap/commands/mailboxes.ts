@@ -47,8 +47,9 @@ export const CREATE = command({
       if (!(await store.getMailbox(account.id, parent)))
         await store.createMailbox(account.id, parent);
     }
-    await store.createMailbox(account.id, name, specialUse);
-    return ok('CREATE completed');
+    const mb = await store.createMailbox(account.id, name, specialUse);
+    // RFC 8474 §4.1: every successful CREATE names the new mailbox's MAILBOXID.
+    return ok('CREATE completed', `MAILBOXID (${mb.objectId})`);
   },
 });
 

@@ -124,6 +124,8 @@ function sendSelectResponses(
   s.untaggedStatus('OK', `UIDVALIDITY ${mb.uidValidity}`, 'UIDs valid');
   s.untaggedStatus('OK', `UIDNEXT ${mb.uidNext}`, 'Predicted next UID');
   s.untaggedStatus('OK', `HIGHESTMODSEQ ${mb.highestModseq}`, 'Highest');
+  // RFC 8474 §4.2: MAILBOXID in an untagged OK of every successful SELECT / EXAMINE.
+  s.untaggedStatus('OK', `MAILBOXID (${mb.objectId})`, 'Ok');
   if (s.enabled.imap4rev2) {
     // RFC 9051 §6.3.2: the LIST response gives the mailbox name in its canonical form.
     s.untagged(Buffer.concat([Buffer.from('LIST () "/" '), mailboxAstring(s, mb.name)]));

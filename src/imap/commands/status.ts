@@ -1,4 +1,5 @@
-// STATUS (RFC 9051 §6.3.11; RFC 8438 SIZE; RFC 7162 HIGHESTMODSEQ; RFC 7889 APPENDLIMIT),
+// STATUS (RFC 9051 §6.3.11; RFC 8438 SIZE; RFC 7162 HIGHESTMODSEQ; RFC 7889 APPENDLIMIT;
+// RFC 8474 MAILBOXID),
 // also used by LIST-STATUS (RFC 5819).
 import type { Mailbox } from '../../store/types.js';
 import { ok } from '../responses.js';
@@ -14,7 +15,7 @@ export async function statusResponse(
   items: readonly StatusItem[],
 ): Promise<Buffer> {
   const st = await s.ctx.store.mailboxStatus(mb.id);
-  const values: Record<StatusItem, number> = {
+  const values: Record<StatusItem, number | string> = {
     MESSAGES: st.messages,
     UIDNEXT: st.uidNext,
     UIDVALIDITY: st.uidValidity,
@@ -25,6 +26,8 @@ export async function statusResponse(
     RECENT: 0,
     HIGHESTMODSEQ: st.highestModseq,
     APPENDLIMIT: s.ctx.cfg.limits.max_message_size,
+    // RFC 8474 §4.3: status-att-value =/ "MAILBOXID" SP "(" objectid ")".
+    MAILBOXID: `(${mb.objectId})`,
   };
   const parts = [...new Set(items)].map((i) => `${i} ${values[i]}`).join(' ');
   return Buffer.concat([

@@ -27,11 +27,12 @@
  * for. `opts.utf8` decides quoted vs literal inside BODY's nested bodies (bodystructure.ts).
  */
 import type { Envelope, PartNode } from '../../mime/types.js';
-import type { MessageDetail } from '../../store/types.js';
+import type { MessageDetail, MessageExtras } from '../../store/types.js';
 import { type FetchAtt, type Section, sectionToString } from '../wire/fetch-items.js';
 import { dateTimeToString, type ImapValue, v } from '../wire/serializer.js';
 import { bodyStructureValue } from './bodystructure.js';
 import { envelopeValue } from './envelope.js';
+import { previewText } from './preview.js';
 import { applyPartial, binaryBytes, SectionError, sectionBytes } from './sections.js';
 
 export type FetchItem = FetchAtt;
@@ -46,6 +47,13 @@ export interface FetchMessage {
   internalDate: Date;
   detail: () => Promise<MessageDetail>;
   raw: () => Promise<Buffer>;
+  /**
+   * EMAILID, THREADID, SAVEDATE and the cached PREVIEW (RFC 8474, 8514, 8970); only called when
+   * one of them is asked for (see needsExtras).
+   */
+  extras?: () => Promise<MessageExtras>;
+  /** Keeps a preview worked out here, so that the next one (and PREVIEW (LAZY)) is cheap. */
+  cachePreview?: (text: string) => void;
 }
 
 export interface FetchRenderOptions {
@@ -58,6 +66,15 @@ export interface FetchRendered {
   values: ImapValue[];
   setsSeen: boolean;
   error: SectionError | null;
+}
+
+const EXTRA_ITEMS: ReadonlySet<string> = new Set(['EMAILID', 'THREADID', 'SAVEDATE']);
+
+/** Whether the items need FetchMessage.extras (the handler loads them per batch only then). */
+export function needsExtras(items: readonly FetchItem[]): boolean {
+  return items.some(
+    (it) => it.kind === 'preview' || (it.kind === 'simple' && EXTRA_ITEMS.has(it.name)),
+  );
 }
 
 export function fetchSetsSeen(items: readonly FetchItem[]): boolean {
@@ -89,6 +106,11 @@ export async function renderFetch(
 ): Promise<FetchRendered> {
   const detail = once(msg.detail);
   const raw = once(msg.raw);
+  const extras = once(async () => {
+    if (!msg.extras)
+      throw new Error('FETCH of EMAILID / THREADID / SAVEDATE / PREVIEW without extras');
+    return msg.extras();
+  });
   const root = async () => (await detail()).index.structure as PartNode;
   const values: ImapValue[] = [];
   const asked = (name: string) => items.some((it) => it.kind === 'simple' && it.name === name);
@@ -152,7 +174,27 @@ export async function renderFetch(
             v.str(await section({ part: [], text: { kind: 'TEXT' } })),
           );
           break;
+        // RFC 8474 §5.3: EMAILID (<objectid>), THREADID (<objectid>).
+        case 'EMAILID':
+          values.push(v.atom('EMAILID'), v.list([v.atom((await extras()).emailId)]));
+          break;
+        case 'THREADID':
+          values.push(v.atom('THREADID'), v.list([v.atom((await extras()).threadId)]));
+          break;
+        // RFC 8514 §4.2: SAVEDATE date-time.
+        case 'SAVEDATE':
+          values.push(v.atom('SAVEDATE'), v.raw(dateTimeToString((await extras()).saveDate)));
+          break;
       }
+    } else if (it.kind === 'preview') {
+      // RFC 8970 §3: NIL only under LAZY, when the preview is not at hand; without LAZY it
+      // is worked out now (and kept).
+      let text = (await extras()).preview;
+      if (text === null && !it.lazy) {
+        text = previewText(await raw(), await root());
+        msg.cachePreview?.(text);
+      }
+      values.push(v.atom('PREVIEW'), text === null ? v.nil : v.str(Buffer.from(text, 'utf8')));
     } else if (it.kind === 'body') {
       // RFC 9051 §7.5.2: BODY[section]<origin>: the answer names BODY (also for BODY.PEEK)
       // and gives only the partial's origin octet.

@@ -18,7 +18,12 @@ import { type EnvelopeAddressTexts, envelopeAddressTexts } from '../../mime/addr
 import { decodeEncodedWords } from '../../mime/encoded-words.js';
 import { type HeaderField, parseHeaders } from '../../mime/headers.js';
 import type { PartNode } from '../../mime/types.js';
-import type { MailStore, MessageDetail, SearchHeaderField } from '../../store/types.js';
+import type {
+  MailStore,
+  MessageDetail,
+  MessageExtras,
+  SearchHeaderField,
+} from '../../store/types.js';
 import type { ImapDate } from '../wire/dates.js';
 import type { AddressField, DateOp, SearchKey } from '../wire/search-keys.js';
 import {
@@ -90,6 +95,8 @@ function cost(key: SearchKey): number {
       // An empty value asks whether the field exists: only the header block tells.
       return key.value !== '' && key.field in STORED_HEADERS ? 1 : 3;
     case 'sentDate':
+    case 'objectId':
+    case 'saveDate':
       return 1;
     case 'body':
       return 2;
@@ -139,7 +146,7 @@ function sentDay(detail: MessageDetail): number | null {
   return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
 
-/** INTERNALDATE keys: the store keeps an instant, so its day is taken in UTC. */
+/** INTERNALDATE and SAVED* keys: the store keeps an instant, so its day is taken in UTC. */
 function internalDay(d: Date): number {
   return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
@@ -164,6 +171,7 @@ function caseVariants(needle: string): string[] {
 
 class Evaluator {
   private readonly detailCache = new Map<number, MessageDetail>();
+  private readonly extrasCache = new Map<number, MessageExtras>();
   private readonly headerCache = new Map<number, HeaderField[]>();
   private readonly bodyCache = new Map<string, Set<number>>();
   private savedSet: Set<number> | null = null;
@@ -213,6 +221,17 @@ class Evaluator {
         return cands.filter((m) => {
           const day = sentDay(details.get(m.uid) as MessageDetail);
           return day !== null && compareDay(day, key.op, key.date);
+        });
+      }
+      case 'objectId': {
+        const extras = await this.extras(cands);
+        return cands.filter((m) => extras.get(m.uid)?.[key.kind] === key.id);
+      }
+      case 'saveDate': {
+        const extras = await this.extras(cands);
+        return cands.filter((m) => {
+          const e = extras.get(m.uid);
+          return e !== undefined && compareDay(internalDay(e.saveDate), key.op, key.date);
         });
       }
       case 'body': {
@@ -297,6 +316,16 @@ class Evaluator {
       if (d) out.set(u, fromDetail(d));
     }
     return out;
+  }
+
+  /** EMAILID, THREADID and save dates (RFC 8474, RFC 8514), read once per message. */
+  private async extras(cands: SearchMessage[]): Promise<Map<number, MessageExtras>> {
+    const missing = cands.map((m) => m.uid).filter((u) => !this.extrasCache.has(u));
+    if (missing.length > 0) {
+      const got = await this.ctx.store.getMessageExtras(this.ctx.mailboxId, missing);
+      for (const [uid, e] of got) this.extrasCache.set(uid, e);
+    }
+    return this.extrasCache;
   }
 
   private async storedHeader(

@@ -56,9 +56,11 @@ export type StatusItem =
   | 'SIZE'
   | 'RECENT'
   | 'HIGHESTMODSEQ'
-  | 'APPENDLIMIT';
+  | 'APPENDLIMIT'
+  | 'MAILBOXID';
 
-// RFC 9051 §6.3.11 status-att, RFC 3501 RECENT, RFC 7162 HIGHESTMODSEQ, RFC 7889 APPENDLIMIT.
+// RFC 9051 §6.3.11 status-att, RFC 3501 RECENT, RFC 7162 HIGHESTMODSEQ, RFC 7889 APPENDLIMIT,
+// RFC 8474 §4.3 MAILBOXID.
 const STATUS_ITEMS = new Set<string>([
   'MESSAGES',
   'UIDNEXT',
@@ -69,6 +71,7 @@ const STATUS_ITEMS = new Set<string>([
   'RECENT',
   'HIGHESTMODSEQ',
   'APPENDLIMIT',
+  'MAILBOXID',
 ]);
 
 /** "(" status-att *(SP status-att) ")". */

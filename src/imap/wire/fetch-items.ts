@@ -1,6 +1,6 @@
 /**
- * FETCH arguments (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE/VANISHED) parsed to
- * typed values. Readers throw ImapParseError; wrap calls in tryParse().
+ * FETCH arguments (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE/VANISHED, RFC 8474
+ * EMAILID/THREADID, RFC 8514 SAVEDATE, RFC 8970 PREVIEW) parsed to typed values. Readers throw ImapParseError; wrap calls in tryParse().
  *
  *   parseFetchArgs(args)  reads ` <sequence-set> <items> [(<modifiers>)]` to the end
  *   parseFetchItems(c)    reads the items: a macro (ALL FAST FULL), one fetch-att or a list
@@ -22,7 +22,10 @@ export type SimpleFetchAtt =
   | 'MODSEQ'
   | 'RFC822'
   | 'RFC822.HEADER'
-  | 'RFC822.TEXT';
+  | 'RFC822.TEXT'
+  | 'EMAILID'
+  | 'THREADID'
+  | 'SAVEDATE';
 
 export type SectionText =
   | { kind: 'HEADER' }
@@ -46,7 +49,9 @@ export type FetchAtt =
   | { kind: 'simple'; name: SimpleFetchAtt }
   | { kind: 'body'; peek: boolean; section: Section; partial: FetchPartial | null }
   | { kind: 'binary'; peek: boolean; part: number[]; partial: FetchPartial | null }
-  | { kind: 'binarySize'; part: number[] };
+  | { kind: 'binarySize'; part: number[] }
+  // RFC 8970 §3: PREVIEW, with LAZY the server may answer NIL rather than work it out now.
+  | { kind: 'preview'; lazy: boolean };
 
 export interface FetchArgs {
   readonly set: SequenceSet;
@@ -71,6 +76,9 @@ const SIMPLE = new Set<string>([
   'RFC822',
   'RFC822.HEADER',
   'RFC822.TEXT',
+  'EMAILID',
+  'THREADID',
+  'SAVEDATE',
 ]);
 
 const simple = (name: SimpleFetchAtt): FetchAtt => ({ kind: 'simple', name });
@@ -146,8 +154,34 @@ export function parseFetchAtt(c: ArgCursor): FetchAtt {
     if (name === 'BINARY.SIZE') return { kind: 'binarySize', part };
     return { kind: 'binary', peek: name === 'BINARY.PEEK', part, partial: parsePartial(c) };
   }
+  if (name === 'PREVIEW' && !bracket) return { kind: 'preview', lazy: parsePreviewModifiers(c) };
   if (!bracket && SIMPLE.has(name)) return simple(name as SimpleFetchAtt);
   return c.fail(`Unknown FETCH item ${name || 'at this position'}`);
+}
+
+/**
+ * RFC 8970 §5: fetch-att =/ "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"], preview-mod
+ * = "LAZY". ` (` after PREVIEW may also open the FETCH modifiers (`FETCH 1 PREVIEW
+ * (CHANGEDSINCE 5)`): only a list that starts with a preview-mod is taken here. Returns LAZY.
+ */
+function parsePreviewModifiers(c: ArgCursor): boolean {
+  const mark = c.save();
+  if (!c.maybe(' ') || c.peek() !== 0x28) {
+    c.restore(mark);
+    return false;
+  }
+  c.expect('(');
+  const first = c.peekWord();
+  c.restore(mark);
+  if (first !== 'LAZY') return false;
+  c.space();
+  let lazy = false;
+  c.list((m) => {
+    const mod = m.word();
+    if (mod !== 'LAZY') m.fail(`Unknown PREVIEW modifier ${mod || 'at this position'}`);
+    lazy = true;
+  }, 1);
+  return lazy;
 }
 
 /** Splits `1.2.HEADER.FIELDS` into the part numbers and the text part. */

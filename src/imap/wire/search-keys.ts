@@ -41,6 +41,10 @@ export type SearchKey =
       modseq: number;
       entry: { flag: string; type: 'priv' | 'shared' | 'all' } | null;
     }
+  // RFC 8474 §6: EMAILID / THREADID <objectid>.
+  | { key: 'objectId'; kind: 'emailId' | 'threadId'; id: string }
+  // RFC 8514 §4.3: SAVEDBEFORE / SAVEDON / SAVEDSINCE (SAVEDATESUPPORTED is 'all').
+  | { key: 'saveDate'; op: DateOp; date: ImapDate }
   | { key: 'not'; inner: SearchKey }
   | { key: 'or'; left: SearchKey; right: SearchKey }
   | { key: 'and'; keys: SearchKey[] };
@@ -91,14 +95,19 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
   UNSEEN: ['\\Seen', false],
 };
 const ADDRESS_KEYS = new Set(['BCC', 'CC', 'FROM', 'TO']);
-const DATE_KEYS: Record<string, ['internalDate' | 'sentDate', DateOp]> = {
+const DATE_KEYS: Record<string, ['internalDate' | 'sentDate' | 'saveDate', DateOp]> = {
   BEFORE: ['internalDate', 'before'],
   ON: ['internalDate', 'on'],
   SINCE: ['internalDate', 'since'],
   SENTBEFORE: ['sentDate', 'before'],
   SENTON: ['sentDate', 'on'],
   SENTSINCE: ['sentDate', 'since'],
+  SAVEDBEFORE: ['saveDate', 'before'],
+  SAVEDON: ['saveDate', 'on'],
+  SAVEDSINCE: ['saveDate', 'since'],
 };
+/** RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-"). */
+const OBJECT_ID = /^[A-Za-z0-9_-]{1,255}$/;
 
 export function parseSearchArgs(c: ArgCursor): SearchArgs {
   c.space();
@@ -204,6 +213,16 @@ export function parseSearchKey(c: ArgCursor, depth = 0): SearchKey {
     case 'YOUNGER':
       c.space();
       return { key: 'within', op: name === 'OLDER' ? 'older' : 'younger', seconds: c.nzNumber() };
+    // RFC 8514 §4.3: every mailbox here keeps save dates, so this matches every message.
+    case 'SAVEDATESUPPORTED':
+      return { key: 'all' };
+    case 'EMAILID':
+    case 'THREADID': {
+      c.space();
+      const id = c.astring().toString('latin1');
+      if (!OBJECT_ID.test(id)) c.fail(`Bad ${name} object id`);
+      return { key: 'objectId', kind: name === 'EMAILID' ? 'emailId' : 'threadId', id };
+    }
   }
   return c.fail(name ? `Unknown search key ${name}` : 'Expected a search key');
 }

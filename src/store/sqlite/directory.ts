@@ -16,6 +16,7 @@ import {
   type Resolution,
 } from '../types.js';
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
+import { newObjectId } from './threads.js';
 
 interface AccountRow {
   id: number;
@@ -124,14 +125,15 @@ export class SqliteDirectory {
       for (const mb of DEFAULT_MAILBOXES) {
         stmt(
           this.db,
-          `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use)
-             VALUES (?, ?, ?, ?, ?)`,
+          `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use,
+             object_id) VALUES (?, ?, ?, ?, ?, ?)`,
         ).run(
           id,
           normalizeMailboxName(mb.name),
           nextUidValidity(this.db),
           nextModseq(this.db, id),
           mb.specialUse,
+          newObjectId('F'), // RFC 8474 §4 MAILBOXID
         );
         stmt(this.db, 'INSERT INTO subscriptions (account_id, name) VALUES (?, ?)').run(
           id,

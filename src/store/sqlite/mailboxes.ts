@@ -3,6 +3,7 @@ import { StoreError } from '../errors.js';
 import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
 import { MAILBOX_DELIMITER, type Mailbox, type MailboxStatus, type SpecialUse } from '../types.js';
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
+import { newObjectId } from './threads.js';
 
 interface MailboxRow {
   id: number;
@@ -12,6 +13,7 @@ interface MailboxRow {
   uid_next: number;
   highest_modseq: number;
   special_use: string | null;
+  object_id: string;
   subscribed: number;
 }
 
@@ -27,6 +29,7 @@ function toMailbox(r: MailboxRow): Mailbox {
     uidNext: r.uid_next,
     highestModseq: r.highest_modseq,
     specialUse: r.special_use as SpecialUse | null,
+    objectId: r.object_id,
     subscribed: r.subscribed !== 0,
   };
 }
@@ -82,9 +85,18 @@ export class SqliteMailboxes {
       }
       const r = stmt(
         this.db,
-        `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use)
-           VALUES (?, ?, ?, ?, ?)`,
-      ).run(accountId, n, nextUidValidity(this.db), nextModseq(this.db, accountId), specialUse);
+        `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use,
+           object_id) VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run(
+        accountId,
+        n,
+        nextUidValidity(this.db),
+        nextModseq(this.db, accountId),
+        specialUse,
+        // RFC 8474 §4: a new MAILBOXID for every mailbox created (also one re-created under
+        // an old name); RENAME keeps it.
+        newObjectId('F'),
+      );
       return this.getById(Number(r.lastInsertRowid))!;
     });
   }

@@ -2,7 +2,7 @@
 // index. Hot paths (SELECT, FETCH) live here; writes are in messages.ts.
 import { StoreError } from '../errors.js';
 import { decodeFlags } from '../flags.js';
-import type { MessageDetail, MessageIndex, MessageRecord } from '../types.js';
+import type { MessageDetail, MessageExtras, MessageIndex, MessageRecord } from '../types.js';
 import { type Db, stmt } from './db.js';
 
 export interface RecordRow {
@@ -210,4 +210,36 @@ export function messageDetails(db: Db, mailboxId: number, uids: number[]): Messa
     if (r.s_references !== null) search.references = JSON.parse(r.s_references as string);
     return { ...toRecord(r), index: new LazyIndex(db, r.message_id, search) };
   });
+}
+
+/** See MailStore.getMessageExtras. */
+export function messageExtras(
+  db: Db,
+  mailboxId: number,
+  uids: number[],
+): Map<number, MessageExtras> {
+  const rows = rowsFor<{
+    uid: number;
+    email_id: string;
+    thread_id: string;
+    preview: string | null;
+    save_date: number;
+  }>(
+    db,
+    `SELECT mm.uid, m.email_id, m.thread_id, m.preview,
+       COALESCE(mm.save_date, mm.internal_date) AS save_date
+     FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`,
+    mailboxId,
+    uids,
+  );
+  const out = new Map<number, MessageExtras>();
+  for (const r of rows) {
+    out.set(r.uid, {
+      emailId: r.email_id,
+      threadId: r.thread_id,
+      saveDate: new Date(r.save_date),
+      preview: r.preview,
+    });
+  }
+  return out;
 }

@@ -36,6 +36,7 @@ import {
   toRecord,
 } from './message-reads.js';
 import { RecordCache } from './record-cache.js';
+import { inReplyToOf, newObjectId, threadIdFor } from './threads.js';
 
 /** The message a REPLACE expunged in an append's transaction (announced after commit). */
 interface Replaced {
@@ -235,11 +236,19 @@ export class SqliteMessages {
     // SEARCH FROM / TO / CC / BCC text, made from the envelope as migration 7 made it for the
     // rows stored before it.
     const addresses = envelopeAddressTexts(idx.envelope);
+    // RFC 8474: the ids are the stored message's, kept when the bytes were stored before.
+    const threadId = threadIdFor(
+      this.db,
+      idx.search.messageId,
+      idx.search.references ?? [],
+      inReplyToOf(idx.envelope),
+    );
     const inserted = stmt(
       this.db,
       `INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc, s_bcc,
-         s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc, email_id,
+         thread_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (blob_hash) DO NOTHING`,
     ).run(
       hash,
@@ -258,6 +267,8 @@ export class SqliteMessages {
       addresses.to,
       addresses.cc,
       addresses.bcc,
+      newObjectId('M'),
+      threadId,
     );
     if (inserted.changes > 0 && size <= INLINE_MAX) {
       // Bytes of an earlier copy may still wait for their purge: the same hash, the same bytes.
@@ -318,9 +329,11 @@ export class SqliteMessages {
     ).get(modseq, mailboxId) as { uid: number; uid_validity: number };
     stmt(
       this.db,
-      `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date, size)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(mailboxId, mb.uid, messageId, encodeFlags(flags), modseq, internalDate, size);
+      `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date, size,
+         save_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      // RFC 8514 §2: the save date is when the message came into this mailbox (APPEND,
+      // delivery, COPY, MOVE), whatever its internal date says.
+    ).run(mailboxId, mb.uid, messageId, encodeFlags(flags), modseq, internalDate, size, Date.now());
     stmt(this.db, 'UPDATE accounts SET used_bytes = used_bytes + ? WHERE id = ?').run(
       size,
       accountId,

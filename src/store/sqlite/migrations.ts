@@ -2,6 +2,7 @@
 // version is kept in PRAGMA user_version. Never edit a released migration: add a new one.
 import type Database from 'better-sqlite3';
 import { envelopeAddressTexts } from '../../mime/address-text.js';
+import { inReplyToOf, threadIdFor } from './threads.js';
 
 export interface Migration {
   version: number;
@@ -184,6 +185,24 @@ CREATE TABLE metadata (
 CREATE UNIQUE INDEX metadata_entry ON metadata(account_id, IFNULL(mailbox_id, 0), name);
 CREATE INDEX metadata_mailbox ON metadata(mailbox_id);`,
   },
+  {
+    version: 10,
+    // Object identifiers (RFC 8474), save dates (RFC 8514) and cached previews (RFC 8970).
+    // MAILBOXID and EMAILID are random, never derived from row ids (SQLite reuses those).
+    // Rows stored before: each mailbox and message gets its ids here, threads are worked out
+    // below in storage order, as delivery does; save_date stays NULL (the internal date
+    // stands in for it, see message-reads.ts messageExtras); previews are computed on first FETCH.
+    sql: `
+ALTER TABLE mailboxes ADD COLUMN object_id TEXT;
+UPDATE mailboxes SET object_id = 'F' || lower(hex(randomblob(12)));
+ALTER TABLE messages ADD COLUMN email_id TEXT;
+ALTER TABLE messages ADD COLUMN thread_id TEXT;
+ALTER TABLE messages ADD COLUMN preview TEXT;
+UPDATE messages SET email_id = 'M' || lower(hex(randomblob(12)));
+ALTER TABLE mailbox_messages ADD COLUMN save_date INTEGER;
+CREATE INDEX messages_message_id ON messages(s_message_id) WHERE s_message_id <> '';`,
+    run: backfillThreads,
+  },
 ];
 
 function fillEnvelopeAddresses(db: Database.Database): void {
@@ -226,4 +245,30 @@ export function migrate(db: Database.Database): number {
     })();
   }
   return latest;
+}
+
+/**
+ * Migration 7: THREADIDs for the messages stored before, oldest first, as delivery would have
+ * given them (see threads.ts). Read in pages: a statement cannot write while another iterates.
+ */
+function backfillThreads(db: Database.Database): void {
+  const page = db.prepare(
+    'SELECT id, s_message_id, s_references, envelope FROM messages WHERE id > ? ORDER BY id LIMIT 500',
+  );
+  const set = db.prepare('UPDATE messages SET thread_id = ? WHERE id = ?');
+  let after = 0;
+  for (;;) {
+    const rows = page.all(after) as {
+      id: number;
+      s_message_id: string;
+      s_references: string | null;
+      envelope: string;
+    }[];
+    if (rows.length === 0) return;
+    for (const r of rows) {
+      const refs = r.s_references === null ? [] : (JSON.parse(r.s_references) as string[]);
+      set.run(threadIdFor(db, r.s_message_id, refs, inReplyToOf(JSON.parse(r.envelope))), r.id);
+      after = r.id;
+    }
+  }
 }

@@ -22,6 +22,7 @@ import type {
   MailboxSummary,
   MailStore,
   MessageDetail,
+  MessageExtras,
   MessageRecord,
   MetadataEntry,
   MetadataSetResult,
@@ -35,10 +36,11 @@ import type {
   SpecialUse,
   StoreFlagsResult,
 } from '../types.js';
-import { type Db, openDatabase, tx } from './db.js';
+import { type Db, openDatabase, stmt, tx } from './db.js';
 import { SqliteDirectory } from './directory.js';
 import { FtsIndex } from './fts.js';
 import { SqliteMailboxes } from './mailboxes.js';
+import { messageExtras } from './message-reads.js';
 import { SqliteMessages } from './messages.js';
 import { SqliteMetadata } from './metadata.js';
 import { SqliteQueue } from './queue.js';
@@ -312,6 +314,16 @@ export class SqliteStore implements MailStore {
     uids: number[],
   ): Promise<Map<number, string>> {
     return this.messages.searchField(mailboxId, field, uids);
+  }
+  async getMessageExtras(mailboxId: number, uids: number[]): Promise<Map<number, MessageExtras>> {
+    return messageExtras(this.db, mailboxId, uids);
+  }
+  async setPreview(messageId: number, preview: string): Promise<void> {
+    // A cache of what the blob gives again: no WAL sync waited for.
+    stmt(this.db, 'UPDATE messages SET preview = ? WHERE id = ? AND preview IS NULL').run(
+      preview,
+      messageId,
+    );
   }
   async getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]> {
     return this.messages.records(mailboxId, uids);
