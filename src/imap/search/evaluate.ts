@@ -8,8 +8,8 @@
  * cheapest first, so the message index (`ctx.details`) and the blobs (`ctx.store.readMessage`)
  * are loaded only for the messages still alive when an expensive key is reached. Costs:
  * flags / sizes / INTERNALDATE / OLDER / YOUNGER / sets / MODSEQ (the view) < FROM, TO, CC,
- * BCC, SUBJECT, SENT* (the index) < BODY (one full-text query) < HEADER <other field> or
- * HEADER <field> "", TEXT (the blob's header block).
+ * BCC, SUBJECT, HEADER FROM/TO/CC/BCC/SUBJECT, SENT* (the index) < BODY (one full-text
+ * query) < HEADER <other field>, TEXT (the blob's header block).
  *
  * String keys match case-insensitively as substrings of the decoded text (toLowerCase on both
  * sides, so non-ASCII letters fold too), as RFC 9051 §6.4.4 asks.
@@ -87,13 +87,22 @@ const ENVELOPE_LISTS: Record<AddressField, keyof EnvelopeAddressTexts> = {
   BCC: 'bcc',
 };
 
+/** A stored header value from the message's index ("" when it has none). */
+const indexValue =
+  (field: SearchHeaderField) =>
+  (d: MessageDetail): string => {
+    const v = (d.index.search as Record<string, unknown>)[field];
+    return typeof v === 'string' ? v : '';
+  };
+
 function cost(key: SearchKey): number {
   switch (key.key) {
     case 'address':
       return 1;
     case 'header':
-      // An empty value asks whether the field exists: only the header block tells.
-      return key.value !== '' && key.field in STORED_HEADERS ? 1 : 3;
+      // An empty value asks whether the field exists: the header block tells, but a stored
+      // field that is not empty tells first (see fieldExists).
+      return key.field in STORED_HEADERS ? 1 : 3;
     case 'sentDate':
     case 'objectId':
     case 'saveDate':
@@ -210,10 +219,13 @@ class Evaluator {
         const inner = new Set((await this.run(key.inner, cands)).map((m) => m.uid));
         return cands.filter((m) => !inner.has(m.uid));
       }
-      case 'header':
-        return key.value !== '' && key.field in STORED_HEADERS
-          ? this.storedHeader(STORED_HEADERS[key.field]!, key.value, cands)
-          : this.rawHeader(key, cands);
+      case 'header': {
+        const stored = STORED_HEADERS[key.field];
+        if (stored === undefined) return this.rawHeader(key, cands);
+        return key.value === ''
+          ? this.fieldExists(stored, key, cands)
+          : this.storedHeader(stored, key.value, cands);
+      }
       case 'address':
         return this.address(key.field, key.value, cands);
       case 'sentDate': {
@@ -334,11 +346,23 @@ class Evaluator {
     cands: SearchMessage[],
   ): Promise<SearchMessage[]> {
     const needle = lower(value);
-    const values = await this.stored(field, cands, (d) => {
-      const v = (d.index.search as Record<string, unknown>)[field];
-      return typeof v === 'string' ? v : '';
-    });
+    const values = await this.stored(field, cands, indexValue(field));
     return cands.filter((m) => lower(values.get(m.uid) ?? '').includes(needle));
+  }
+
+  /**
+   * HEADER <stored field> "": a message whose stored value is not empty has the field; only
+   * the others (no field, or one with an empty value) need their header block read.
+   */
+  private async fieldExists(
+    field: SearchHeaderField,
+    key: { field: string; value: string },
+    cands: SearchMessage[],
+  ): Promise<SearchMessage[]> {
+    const values = await this.stored(field, cands, indexValue(field));
+    const unsure = cands.filter((m) => (values.get(m.uid) ?? '') === '');
+    const inHeader = new Set((await this.rawHeader(key, unsure)).map((m) => m.uid));
+    return cands.filter((m) => (values.get(m.uid) ?? '') !== '' || inHeader.has(m.uid));
   }
 
   /**

@@ -110,6 +110,23 @@ describe('SEARCH address keys and HEADER', () => {
   }
 });
 
+test('HEADER <stored field> "" reads the header block only where the index has no value', async () => {
+  const read: string[] = [];
+  const store = new Proxy(columns.store, {
+    get(target, prop, recv) {
+      const v = Reflect.get(target, prop, recv);
+      if (prop !== 'readMessage') return v;
+      return (hash: string, size?: number) => {
+        read.push(hash);
+        return (v as typeof target.readMessage).call(target, hash, size);
+      };
+    },
+  });
+  assert.deepEqual(await search('HEADER FROM ""', { ...columns, store }), [1, 2, 3, 4, 5, 9]);
+  // The three messages without a From value (6, 7, 8) are read; the six others are not.
+  assert.equal(read.length, 3);
+});
+
 describe('addressSearchText', () => {
   const table: [string, string][] = [
     ['<user-from (comment)@ (comment) domain.org>', 'user-from@domain.org'],
