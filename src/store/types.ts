@@ -230,7 +230,8 @@ export type ChangeKind =
   | 'mailbox-create'
   | 'mailbox-delete'
   | 'mailbox-rename'
-  | 'subscription';
+  | 'subscription'
+  | 'metadata';
 
 /** Emitted after each commit; sessions with the mailbox selected turn it into responses. */
 export interface ChangeEvent {
@@ -250,6 +251,11 @@ export interface ChangeEvent {
   oldName?: string;
   /** subscription: subscribed (true) or unsubscribed (false). */
   subscribed?: boolean;
+  /**
+   * metadata: the annotation entries set or removed (RFC 5464), on the mailbox or, with
+   * mailboxId 0, on the server (RFC 5465 §5.6, §5.7).
+   */
+  entries?: string[];
 }
 
 export type ChangeListener = (event: ChangeEvent) => void;

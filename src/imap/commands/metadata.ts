@@ -4,8 +4,9 @@
  * keeps no annotation another user could read, so shared (/shared/...) server annotations,
  * which RFC 5464 §3.2.1.1 defines as visible to every user, are not settable (`NO [NOPERM]`,
  * §3.3 lets a server restrict them); /private/... server annotations and both kinds on
- * mailboxes are. Limits: METADATA_LIMITS (store/types.ts). No unsolicited METADATA responses
- * are sent, so ENABLE METADATA is accepted and enables nothing (RFC 5464 §4.1).
+ * mailboxes are. Limits: METADATA_LIMITS (store/types.ts). Unsolicited METADATA responses
+ * are sent only for NOTIFY's metadata events (RFC 5465 §5.6, §5.7, which need no ENABLE), so
+ * ENABLE METADATA is accepted and enables nothing more (RFC 5464 §4.1).
  */
 import { METADATA_LIMITS, type MetadataEntry } from '../../store/types.js';
 import { no, ok } from '../responses.js';

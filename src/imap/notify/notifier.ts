@@ -25,12 +25,17 @@
  * - MailboxName (§5.4): `* LIST` for a created name, `(\NonExistent)` for a deleted one, and
  *   for a renamed one the new name with `("OLDNAME" (old))`.
  * - SubscriptionChange (§5.5): `* LIST` with `\Subscribed` if and only if subscribed now.
+ * - MailboxMetadataChange / ServerMetadataChange (§5.6, §5.7): an unsolicited METADATA
+ *   response with the names of the entries set or removed, never their values (RFC 5464
+ *   §4.4.2): `* METADATA INBOX /private/comment`, `* METADATA "" /private/x` for the server.
+ *   Entries are coalesced per mailbox.
  */
 import type { ChangeEvent } from '../../store/types.js';
 import { clientMailboxName, mailboxAstring } from '../commands/util.js';
 import type { ImapSession } from '../session.js';
 import type { MailboxView } from '../view.js';
 import type { FetchAtt } from '../wire/fetch-items.js';
+import { astring } from '../wire/serializer.js';
 import { sendNewFetch } from './fetch-new.js';
 import { EV, type EventGroup } from './spec.js';
 
@@ -73,6 +78,8 @@ export class Notifier {
   private subscribed: Set<string> | null = null;
   private pendingStatus = new Map<number, number>();
   private pendingList: ListNote[] = [];
+  /** Changed annotation entries by mailbox id (0: the server's). */
+  private pendingMeta = new Map<number, Set<string>>();
   private overflowed = false;
   /** Mailbox events the session's running command causes (§5: not reported to it). */
   private own: ((ev: ChangeEvent) => boolean) | null = null;
@@ -165,6 +172,28 @@ export class Notifier {
           ev.kind === 'mailbox-rename' ? { id, name, oldName: old } : { id, name },
         );
       }
+      case 'metadata': {
+        const entries = ev.entries;
+        if (!entries || entries.length === 0 || this.others.length === 0) return false;
+        if (ev.mailboxId === 0) {
+          // §5.7: the server's annotations belong to no mailbox; any group asking for them.
+          if (!this.others.some((g) => (g.events & EV.ServerMetadataChange) !== 0)) return false;
+        } else {
+          const name = this.names.get(ev.mailboxId);
+          if (name === undefined || (this.wanted(name) & EV.MailboxMetadataChange) === 0) {
+            return false;
+          }
+        }
+        if (this.own?.(ev)) return false;
+        let pending = this.pendingMeta.get(ev.mailboxId);
+        if (!pending) {
+          if (!this.room()) return true;
+          pending = new Set();
+          this.pendingMeta.set(ev.mailboxId, pending);
+        }
+        for (const e of entries) pending.add(e);
+        return true;
+      }
       case 'subscription': {
         const name = ev.name;
         if (name === undefined || this.others.length === 0) return false;
@@ -229,6 +258,19 @@ export class Notifier {
           (ev.kind === 'mailbox-create' && from === 'INBOX' && ev.name === to);
         return;
       }
+      case 'SETMETADATA': {
+        const mailbox = typeof a === 'object' ? (a as { mailbox?: unknown }).mailbox : null;
+        if (mailbox === '') {
+          this.own = (ev) => ev.kind === 'metadata' && ev.mailboxId === 0;
+          return;
+        }
+        const name = decode(mailbox);
+        if (name !== null) {
+          this.own = (ev) =>
+            ev.kind === 'metadata' && ev.mailboxId !== 0 && this.names.get(ev.mailboxId) === name;
+        }
+        return;
+      }
       case 'SUBSCRIBE':
       case 'UNSUBSCRIBE': {
         const name = decode(a);
@@ -243,12 +285,14 @@ export class Notifier {
   }
 
   private room(): boolean {
-    if (this.pendingStatus.size + this.pendingList.length < MAX_PENDING) return true;
+    const held = this.pendingStatus.size + this.pendingList.length + this.pendingMeta.size;
+    if (held < MAX_PENDING) return true;
     // §5.8: too much to deliver. The queue is dropped now (memory) and the client told at the
     // next moment the session writes.
     this.overflowed = true;
     this.pendingStatus.clear();
     this.pendingList = [];
+    this.pendingMeta.clear();
     return false;
   }
 
@@ -292,17 +336,27 @@ export class Notifier {
     this.subscribed = null;
     this.pendingStatus = new Map();
     this.pendingList = [];
+    this.pendingMeta = new Map();
   }
 
   private async flushOthers(s: ImapSession): Promise<void> {
     const lists = this.pendingList;
     const statuses = this.pendingStatus;
-    if (lists.length === 0 && statuses.size === 0) return;
+    const meta = this.pendingMeta;
+    if (lists.length === 0 && statuses.size === 0 && meta.size === 0) return;
     this.pendingList = [];
     this.pendingStatus = new Map();
+    this.pendingMeta = new Map();
     for (const note of lists) {
       s.untagged(await this.listLine(s, note));
       await s.maybeFlush();
+    }
+    for (const [id, entries] of meta) {
+      const name = id === 0 ? '' : this.names.get(id);
+      if (name === undefined) continue; // deleted meanwhile, and its annotations with it
+      const parts = [Buffer.from('METADATA '), mailboxAstring(s, name)];
+      for (const e of entries) parts.push(Buffer.from(' '), astring(e));
+      s.untagged(Buffer.concat(parts));
     }
     const selectedId = s.selected?.mailbox.id ?? 0;
     for (const [id, wanted] of statuses) {

@@ -35,8 +35,9 @@ export const MESSAGE_EVENTS =
   EV.MessageNew | EV.MessageExpunge | EV.FlagChange | EV.AnnotationChange;
 
 /**
- * What this server sends. AnnotationChange needs ANNOTATE (RFC 5257) and the metadata events
- * need METADATA (RFC 5464): neither is offered, so they are refused with BADEVENT.
+ * What this server sends. AnnotationChange needs ANNOTATE (RFC 5257), which is not offered,
+ * so it is refused with BADEVENT; the metadata events come with METADATA (RFC 5464; RFC 5465
+ * §5.6, §5.7 make them required then).
  */
 export const SUPPORTED: readonly EventName[] = [
   'MessageNew',
@@ -44,6 +45,8 @@ export const SUPPORTED: readonly EventName[] = [
   'FlagChange',
   'MailboxName',
   'SubscriptionChange',
+  'MailboxMetadataChange',
+  'ServerMetadataChange',
 ];
 const SUPPORTED_MASK = SUPPORTED.reduce((m, e) => m | EV[e], 0);
 

@@ -382,7 +382,18 @@ export class SqliteStore implements MailStore {
     mailboxId: number | null,
     changes: Array<{ name: string; value: Buffer | null }>,
   ): Promise<MetadataSetResult> {
-    return this.durable(this.metadata.set(accountId, mailboxId, changes));
+    const result = this.metadata.set(accountId, mailboxId, changes);
+    if (result.ok) {
+      this.bus.emit({
+        accountId,
+        mailboxId: mailboxId ?? 0,
+        modseq: 0,
+        kind: 'metadata',
+        uids: [],
+        entries: [...new Set(changes.map((c) => c.name))],
+      });
+    }
+    return this.durable(result);
   }
 
   // Outbound queue

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { append, type ImapTestEnv, last, message, type RawClient, startImap } from './client.js';
 
 const BADEVENT =
-  'NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)]';
+  'NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange)]';
 
 describe('IMAP NOTIFY (RFC 5465)', () => {
   let env: ImapTestEnv;
@@ -68,8 +68,8 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
         `t ${BADEVENT} Unsupported NOTIFY events: AnnotationChange`,
       ],
       [
-        'NOTIFY SET (personal (MailboxMetadataChange))',
-        `t ${BADEVENT} Unsupported NOTIFY events: MailboxMetadataChange`,
+        'NOTIFY SET (personal (MailboxMetadataChange ServerMetadataChange))',
+        't OK NOTIFY completed',
       ],
       ['NOTIFY SET (inboxes (XFuture))', `t ${BADEVENT} Unsupported NOTIFY events: XFuture`],
       ['NOTIFY SET (selected (ServerMetadataChange))', /^t BAD Only message events/],
@@ -297,6 +297,31 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     // Another session's change still is.
     await b.cmd('c', `CREATE ${name}3`);
     assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}3`);
+    a.close();
+    b.close();
+  });
+
+  test('MailboxMetadataChange, ServerMetadataChange: METADATA with entry names (§5.6, §5.7)', async () => {
+    const a = await env.login();
+    const b = await env.login();
+    const name = await mailbox(b, 0);
+    await a.cmd(
+      'n',
+      `NOTIFY SET (mailboxes ${name} (MailboxMetadataChange)) (inboxes (ServerMetadataChange))`,
+    );
+    await b.cmd('m1', `SETMETADATA ${name} (/private/comment "one" /shared/Comment "two")`);
+    assert.equal(await a.line(), `* METADATA ${name} /private/comment /shared/comment`);
+    // Not watched: INBOX's annotations (only the server's were asked for with inboxes).
+    await b.cmd('m2', 'SETMETADATA INBOX (/private/comment "x")');
+    await b.cmd('m3', 'SETMETADATA "" (/private/vendor/letterbox/x "y")');
+    assert.equal(await a.line(), '* METADATA "" /private/vendor/letterbox/x');
+    // A removed entry is a change too; values are never sent (RFC 5464 §4.4.2).
+    await b.cmd('m4', `SETMETADATA ${name} (/private/comment NIL)`);
+    assert.equal(await a.line(), `* METADATA ${name} /private/comment`);
+    // The session's own SETMETADATA is not reported to it (§5).
+    assert.deepEqual(await a.cmd('m5', `SETMETADATA ${name} (/private/comment "mine")`), [
+      'm5 OK SETMETADATA completed',
+    ]);
     a.close();
     b.close();
   });
