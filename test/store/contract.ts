@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { isStoreError } from '../../src/store/errors.js';
-import type { ChangeEvent, MailStore } from '../../src/store/types.js';
+import { type ChangeEvent, type MailStore, METADATA_LIMITS } from '../../src/store/types.js';
 import { newMessage } from '../helpers/messages.js';
 
 export interface StoreFixture {
@@ -286,6 +286,128 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         store.copyMessages(mb.id, [1], (await store.getMailbox(a.id, 'Archive'))!.id),
         'OVERQUOTA',
       );
+    });
+
+    test('append with replace: one transaction expunges the old message (RFC 8508)', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const drafts = (await store.getMailbox(a.id, 'Drafts'))!;
+      const old = newMessage('old', 'x'.repeat(400));
+      await store.append(old, [{ mailboxId: mb.id }]);
+      await store.append(newMessage('keep'), [{ mailboxId: mb.id }]);
+      const events: ChangeEvent[] = [];
+      const off = store.subscribe((e) => events.push(e));
+      // Into another mailbox: the new row there, the old one gone and recorded as expunged.
+      const [r] = await store.append(newMessage('new'), [{ mailboxId: drafts.id }], {
+        replace: { mailboxId: mb.id, uid: 1 },
+      });
+      off();
+      assert.deepEqual(
+        (await store.listMessages(mb.id)).map((m) => m.uid),
+        [2],
+      );
+      assert.deepEqual(
+        (await store.listMessages(drafts.id)).map((m) => m.uid),
+        [r!.uid],
+      );
+      assert.deepEqual(await store.expungedSince(mb.id, 0), [1]);
+      assert.deepEqual(
+        events.map((e) => [e.kind, e.mailboxId, e.uids]),
+        [
+          ['append', drafts.id, [r!.uid]],
+          ['expunge', mb.id, [1]],
+        ],
+      );
+      // The message to replace is gone: nothing is stored.
+      await rejectsWith(
+        store.append(newMessage('again'), [{ mailboxId: drafts.id }], {
+          replace: { mailboxId: mb.id, uid: 1 },
+        }),
+        'NOT_FOUND',
+      );
+      assert.equal((await store.listMessages(drafts.id)).length, 1);
+      // Quota: the replaced message's bytes are freed before the check; over it, nothing changes.
+      const used = (await store.getAccount('alice@example.test'))!.usedBytes;
+      await store.setQuota('alice@example.test', used + 10);
+      const twoUid = (await store.listMessages(mb.id))[0]!.uid;
+      const bigger = newMessage('bigger', 'y'.repeat(200));
+      await rejectsWith(
+        store.append(bigger, [{ mailboxId: mb.id }], {
+          replace: { mailboxId: mb.id, uid: twoUid },
+        }),
+        'OVERQUOTA',
+      );
+      assert.deepEqual(
+        (await store.listMessages(mb.id)).map((m) => m.uid),
+        [twoUid],
+      );
+      const [same] = await store.append(newMessage('keep'), [{ mailboxId: mb.id }], {
+        replace: { mailboxId: mb.id, uid: twoUid },
+      });
+      assert.deepEqual(
+        (await store.listMessages(mb.id)).map((m) => m.uid),
+        [same!.uid],
+      );
+      assert.equal((await store.getAccount('alice@example.test'))!.usedBytes, used);
+    });
+
+    test('metadata: server and mailbox entries, depth, all-or-nothing limits, mailbox lifetime', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const v = (s: string) => Buffer.from(s);
+      assert.deepEqual(
+        await store.setMetadata(a.id, null, [{ name: '/private/comment', value: v('server') }]),
+        { ok: true },
+      );
+      assert.deepEqual(
+        await store.setMetadata(a.id, mb.id, [
+          { name: '/private/a', value: v('1') },
+          { name: '/private/a/b', value: v('2') },
+          { name: '/private/a/b/c', value: v('3') },
+          { name: '/private/ab', value: v('sibling') },
+          { name: '/private/gone', value: v('x') },
+          { name: '/private/gone', value: null },
+        ]),
+        { ok: true },
+      );
+      const names = async (depth: 0 | 1 | 'infinity') =>
+        (await store.getMetadata(a.id, mb.id, ['/private/a'], depth)).map((e) => e.name);
+      assert.deepEqual(await names(0), ['/private/a']);
+      assert.deepEqual(await names(1), ['/private/a', '/private/a/b']);
+      assert.deepEqual(await names('infinity'), ['/private/a', '/private/a/b', '/private/a/b/c']);
+      assert.deepEqual(await store.getMetadata(a.id, mb.id, ['/private/gone'], 0), []);
+      assert.deepEqual(await store.getMetadata(a.id, null, ['/private/comment'], 0), [
+        { name: '/private/comment', value: v('server') },
+      ]);
+      assert.deepEqual(await store.getMetadata(a.id, mb.id, ['/private/comment'], 0), []);
+      // Over a limit: refused whole, nothing changed.
+      const big = Buffer.alloc(METADATA_LIMITS.maxValueSize + 1);
+      assert.deepEqual(
+        await store.setMetadata(a.id, mb.id, [
+          { name: '/private/a', value: v('changed') },
+          { name: '/private/big', value: big },
+        ]),
+        { ok: false, reason: 'maxsize', max: METADATA_LIMITS.maxValueSize },
+      );
+      const many = Array.from({ length: METADATA_LIMITS.maxEntries }, (_, i) => ({
+        name: `/shared/n${i}`,
+        value: v('n'),
+      }));
+      assert.deepEqual(await store.setMetadata(a.id, mb.id, many), {
+        ok: false,
+        reason: 'toomany',
+      });
+      assert.deepEqual(await store.getMetadata(a.id, mb.id, ['/private/a', '/shared/n0'], 0), [
+        { name: '/private/a', value: v('1') },
+      ]);
+      // A renamed mailbox keeps its entries; a deleted one takes them along.
+      const box = await store.createMailbox(a.id, 'Notes');
+      await store.setMetadata(a.id, box.id, [{ name: '/shared/comment', value: v('c') }]);
+      await store.renameMailbox(box.id, 'Renamed');
+      assert.equal((await store.getMetadata(a.id, box.id, ['/shared/comment'], 0)).length, 1);
+      await store.deleteMailbox(box.id);
+      const again = await store.createMailbox(a.id, 'Renamed');
+      assert.deepEqual(await store.getMetadata(a.id, again.id, ['/shared/comment'], 0), []);
     });
 
     test('flags: add, remove, replace, unchanged skips modseq, UNCHANGEDSINCE', async () => {
