@@ -62,12 +62,22 @@ export interface NewContext {
   seenUid: number;
   /** RFC 5465 §7: UPDATE (fetch-att ...), a FETCH before the ADDTO of a new message. */
   fetch?: readonly FetchAtt[];
+  /** The time the result is true for, as far as WITHIN keys go (when the search started). */
+  agedTo?: number;
 }
 
 interface Context extends NewContext {
   /** Membership, for SORT contexts (their list is not ascending). */
   members: Set<number> | null;
+  /** RFC 5032 intervals (ms) of the program's OLDER / YOUNGER keys: the result ages. */
+  ages: number[];
+  agedTo: number;
 }
+
+/** Aging is checked at most this often: messages crossing a WITHIN boundary together. */
+const AGING_STEP_MS = 1000;
+/** Longest wait of the aging timer (a far boundary is waited for in steps). */
+const AGING_MAX_WAIT_MS = 6 * 3600 * 1000;
 
 type Pair = [position: number, uids: number[]];
 
@@ -75,6 +85,9 @@ export class UpdateContexts {
   private readonly list: Context[] = [];
   private readonly flagged = new Set<number>();
   private readonly expunged = new Set<number>();
+  /** When the next message crosses a WITHIN boundary of a context (0: to be computed). */
+  private nextAge = Number.POSITIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
 
   private constructor(readonly selected: Selected) {}
 
@@ -84,7 +97,10 @@ export class UpdateContexts {
    */
   static of(s: ImapSession, create: boolean): UpdateContexts | null {
     const sel = s.selected;
-    if (s.contexts && s.contexts.selected !== sel) s.contexts = null;
+    if (s.contexts && s.contexts.selected !== sel) {
+      s.contexts.dispose();
+      s.contexts = null;
+    }
     if (!s.contexts && create && sel) s.contexts = new UpdateContexts(sel);
     return s.contexts;
   }
@@ -103,7 +119,14 @@ export class UpdateContexts {
   }
 
   add(c: NewContext): void {
-    this.list.push({ ...c, members: c.sort ? new Set(c.result) : null });
+    const ages = withinIntervals(c.key);
+    this.list.push({
+      ...c,
+      members: c.sort ? new Set(c.result) : null,
+      ages,
+      agedTo: c.agedTo ?? Date.now(),
+    });
+    if (ages.length > 0) this.nextAge = 0; // computed at the next announcement
   }
 
   /** RFC 5267 §4.3.5 CANCELUPDATE: false when no context has this tag. */
@@ -116,7 +139,15 @@ export class UpdateContexts {
 
   /** Drops the object when no context is left (the session then costs nothing again). */
   releaseIfEmpty(s: ImapSession): void {
-    if (this.list.length === 0 && s.contexts === this) s.contexts = null;
+    if (this.list.length > 0 || s.contexts !== this) return;
+    this.dispose();
+    s.contexts = null;
+  }
+
+  /** Stops the aging timer (the contexts are being dropped). */
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** A store change of the selected mailbox (called by the session for each event). */
@@ -144,11 +175,16 @@ export class UpdateContexts {
     this.expunged.clear();
   }
 
-  /** ADDTO / REMOVEFROM for new messages and changed flags. */
+  /**
+   * ADDTO / REMOVEFROM for new messages, changed flags, and (RFC 5032 OLDER / YOUNGER) messages
+   * that crossed a time boundary of the program since it was last looked at.
+   */
   async announceChanges(s: ImapSession): Promise<void> {
     const view = this.selected.view;
     const last = view.uidAt(view.exists) ?? 0;
-    if (this.flagged.size === 0 && this.list.every((c) => c.seenUid >= last)) return;
+    const now = Date.now();
+    const aging = now >= this.nextAge;
+    if (!aging && this.flagged.size === 0 && this.list.every((c) => c.seenUid >= last)) return;
     const changed = [...this.flagged].filter((u) => view.isLive(u));
     this.flagged.clear();
     // New to some context: UIDs above the lowest watermark, found from the end of the view.
@@ -159,7 +195,12 @@ export class UpdateContexts {
       if (uid <= low) break;
       if (view.isLive(uid)) fresh.push(uid);
     }
-    const candidates = [...new Set([...changed, ...fresh])].sort((a, b) => a - b);
+    const aged = aging ? await this.aged(s, now) : null;
+    if (s.selected !== this.selected) return;
+    const agedUids = aged ? [...aged.values()].flatMap((set) => [...set]) : [];
+    const candidates = [...new Set([...changed, ...fresh, ...agedUids])]
+      .filter((u) => view.isLive(u))
+      .sort((a, b) => a - b);
     if (candidates.length === 0) {
       for (const c of this.list) c.seenUid = Math.max(c.seenUid, last);
       return;
@@ -169,11 +210,54 @@ export class UpdateContexts {
     if (s.selected !== this.selected) return;
     const wasChanged = new Set(changed);
     for (const c of [...this.list]) {
-      const mine = records.filter((r) => wasChanged.has(r.uid) || r.uid > c.seenUid);
+      const old = aged?.get(c);
+      const mine = records.filter(
+        (r) => wasChanged.has(r.uid) || r.uid > c.seenUid || old?.has(r.uid) === true,
+      );
       const seenBefore = c.seenUid;
       c.seenUid = Math.max(c.seenUid, last);
       if (mine.length > 0) await this.update(s, c, mine, seenBefore);
     }
+  }
+
+  /**
+   * For each context with OLDER / YOUNGER keys, the messages that crossed one of its
+   * boundaries (INTERNALDATE + interval) since it was last aged; then the timer is set for
+   * the next crossing, to wake the session (an IDLE announces at once; otherwise the next
+   * command does, or NOTIFY's push).
+   */
+  private async aged(s: ImapSession, now: number): Promise<Map<Context, Set<number>>> {
+    const out = new Map<Context, Set<number>>();
+    const aging = this.list.filter((c) => c.ages.length > 0);
+    let next = Number.POSITIVE_INFINITY;
+    if (aging.length > 0) {
+      const rows = await s.ctx.store.listMessages(this.selected.mailbox.id);
+      for (const c of aging) {
+        const crossed = new Set<number>();
+        for (const r of rows) {
+          const t = r.internalDate.getTime();
+          for (const ms of c.ages) {
+            // RFC 5032: YOUNGER n holds while now <= INTERNALDATE + n (OLDER n is its opposite).
+            const at = t + ms;
+            if (at >= c.agedTo && at < now) crossed.add(r.uid);
+            else if (at >= now) next = Math.min(next, at);
+          }
+        }
+        c.agedTo = now;
+        out.set(c, crossed);
+      }
+    }
+    this.nextAge = next;
+    this.dispose();
+    if (next !== Number.POSITIVE_INFINITY) {
+      const wait = Math.min(AGING_MAX_WAIT_MS, Math.max(AGING_STEP_MS, next - now + 1));
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        if (s.contexts === this) s.wake();
+      }, wait);
+      this.timer.unref();
+    }
+    return out;
   }
 
   private async update(
@@ -380,6 +464,26 @@ export class UpdateContexts {
     if (a) text += ` ADDTO (${a})`;
     if (r || a) s.untagged(text);
   }
+}
+
+/** The intervals (ms) of the RFC 5032 OLDER / YOUNGER keys in a program. */
+function withinIntervals(key: SearchKey, out: number[] = []): number[] {
+  switch (key.key) {
+    case 'within':
+      if (!out.includes(key.seconds * 1000)) out.push(key.seconds * 1000);
+      break;
+    case 'not':
+      withinIntervals(key.inner, out);
+      break;
+    case 'or':
+      withinIntervals(key.left, out);
+      withinIntervals(key.right, out);
+      break;
+    case 'and':
+      for (const k of key.keys) withinIntervals(k, out);
+      break;
+  }
+  return out;
 }
 
 /** Binary search in an ascending list. */

@@ -303,6 +303,7 @@ export class ImapSession {
     } finally {
       this.shuttingDown.removeEventListener('abort', onShutdown);
       this.unsubscribe?.();
+      this.contexts?.dispose();
       this.rx.dispose();
       await this.conn.close();
     }
@@ -502,7 +503,10 @@ export class ImapSession {
       return;
     }
     // RFC 5267 §4.3: contexts end with the selection; §4.3.4: REMOVEFROM before EXPUNGE.
-    if (this.contexts?.selected !== sel) this.contexts = null;
+    if (this.contexts?.selected !== sel) {
+      this.contexts?.dispose();
+      this.contexts = null;
+    }
     const contexts = this.contexts;
     contexts?.announceExpunged(this);
     if (!view.hasPending) return contexts?.announceChanges(this);

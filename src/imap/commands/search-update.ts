@@ -19,6 +19,8 @@ export interface PendingUpdate {
   key: SearchKey;
   sort: readonly SortCriterion[] | null;
   fetch: readonly FetchAtt[];
+  /** When the search started (WITHIN keys are evaluated against a later clock). */
+  startedAt: number;
 }
 
 /**
@@ -42,7 +44,15 @@ export function startUpdate(
   const contexts = UpdateContexts.of(s, true)!;
   const view = requireSelected(s).view;
   const frozen = freezeKey(key, view, s.savedSearch);
-  return { contexts, tag: cmd.tag, uid: cmd.uid, key: frozen, sort, fetch };
+  return {
+    contexts,
+    tag: cmd.tag,
+    uid: cmd.uid,
+    key: frozen,
+    sort,
+    fetch,
+    startedAt: Date.now(),
+  };
 }
 
 /**
@@ -73,6 +83,7 @@ export function finishUpdate(
     result,
     seenUid,
     fetch: p.fetch,
+    agedTo: p.startedAt,
   });
 }
 

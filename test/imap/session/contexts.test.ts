@@ -320,6 +320,41 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     b.close();
   });
 
+  test('RFC 5032 OLDER / YOUNGER: the live result ages, pushed in IDLE', async () => {
+    const [a, b] = await pair();
+    assert.deepEqual(await untagged(a, 'y', 'UID SEARCH RETURN (UPDATE COUNT) YOUNGER 2'), [
+      '* ESEARCH (TAG "y") UID COUNT 5',
+    ]);
+    assert.deepEqual(await untagged(a, 'o', 'SEARCH RETURN (UPDATE COUNT) OLDER 2'), [
+      '* ESEARCH (TAG "o") COUNT 0',
+    ]);
+    a.write('i IDLE\r\n');
+    assert.equal(await a.line(), '+ idling');
+    // Collect until every message has left YOUNGER 2 and entered OLDER 2 (in one step or more).
+    const left = new Set<number>();
+    const entered = new Set<number>();
+    const add = (into: Set<number>, set: string) => {
+      for (const part of set.split(',')) {
+        const [x, y = x] = part.split(':').map(Number);
+        for (let n = x!; n <= y!; n++) into.add(n);
+      }
+    };
+    while (left.size < 5 || entered.size < 5) {
+      const l = await a.line(15_000);
+      const m = /^\* ESEARCH \(TAG "(y|o)"\)(?: UID)? (REMOVEFROM|ADDTO) \(0 ([\d,:]+)\)$/.exec(l);
+      assert.ok(m, l);
+      assert.equal(m[2], m[1] === 'y' ? 'REMOVEFROM' : 'ADDTO', l);
+      add(m[1] === 'y' ? left : entered, m[3]!);
+    }
+    a.write('DONE\r\n');
+    assert.match(last(await a.tagged('i')), /^i OK/);
+    assert.deepEqual(await untagged(a, 'c', 'SEARCH RETURN (COUNT) YOUNGER 2'), [
+      '* ESEARCH (TAG "c") COUNT 0',
+    ]);
+    a.close();
+    b.close();
+  });
+
   test('IDLE pushes ADDTO; CANCELUPDATE and leaving the mailbox end updates', async () => {
     const [a, b, name] = await pair();
     await untagged(a, 'u5', 'UID SEARCH RETURN (UPDATE) SUBJECT news');
