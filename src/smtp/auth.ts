@@ -9,6 +9,12 @@ import * as R from './wire/replies.js';
 /** RFC 4954 §4: a client response line is at most 12288 octets of base64. */
 const MAX_SASL_LINE = 12288;
 
+const ABORTED = {
+  cancelled: 'authentication aborted by the client',
+  malformed: 'authentication aborted: response not valid for the mechanism',
+  unsupported: 'authentication aborted: unsupported mechanism',
+} as const;
+
 export async function authCommand(
   s: SmtpSession,
   cmd: Extract<SmtpCommand, { kind: 'AUTH' }>,
@@ -36,19 +42,30 @@ export async function authCommand(
     await s.countError();
     return;
   }
+  const mechanism = cmd.mechanism.toUpperCase();
+  // How many challenges the client answered: says where an exchange stopped, in the log.
+  let answered = 0;
   let step = startSasl(cmd.mechanism, cmd.initialResponse);
   while (step.kind === 'challenge') {
     s.reply(R.authChallenge(step.challenge));
     await s.flush();
     const line = await s.conn.readLine(MAX_SASL_LINE);
     if (line.kind === 'too-long') {
+      s.log.info({ event: 'auth', mechanism, answered }, 'authentication aborted: line too long');
       s.reply(R.authLineTooLong());
       return;
     }
     if (line.kind !== 'line') {
+      // A client that hangs up at a challenge usually could not parse it or has no password:
+      // without this line an operator sees nothing at all.
+      s.log.info(
+        { event: 'auth', mechanism, answered },
+        'authentication aborted: connection closed at a challenge',
+      );
       s.close();
       return;
     }
+    answered++;
     step = continueSasl(step.state, line.line.toString('latin1'));
   }
   if (step.kind === 'error') {
@@ -56,6 +73,7 @@ export async function authCommand(
     else if (step.reason === 'unsupported')
       s.reply(R.parameterNotImplemented('Unsupported mechanism'));
     else s.reply(R.authBadBase64());
+    s.log.info({ event: 'auth', mechanism, answered, reason: step.reason }, ABORTED[step.reason]);
     await s.countError();
     return;
   }

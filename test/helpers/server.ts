@@ -7,7 +7,7 @@ import { hashPassword, TEST_SCRYPT_PARAMS } from '../../src/auth/password.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ListenerName } from '../../src/config/schema.js';
 import { LISTENER_NAMES } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/log.js';
+import { type Logger, silentLogger } from '../../src/log.js';
 import { writeSelfSigned } from '../../src/net/selfsigned.js';
 import {
   PROTOCOLS,
@@ -39,6 +39,8 @@ export interface TestServerOptions {
   allowPlaintext?: boolean;
   /** Default "localhost". */
   hostname?: string;
+  /** Where the server logs (default nowhere), for tests that check a log line. */
+  log?: Logger;
   /** What the test replaces of the outside world (MTA-STS port, trusted CAs). */
   internals?: ServerInternals;
 }
@@ -60,7 +62,7 @@ ${listeners}
 ${opts.extraToml ?? ''}
 ${/^\[queue\]/m.test(opts.extraToml ?? '') ? '' : '[queue]\ndeliver = false\n'}`;
   const cfg = parseConfig(toml, join(dir, 'letterbox.toml'));
-  let server = await startServer(cfg, silentLogger(), opts.internals);
+  let server = await startServer(cfg, opts.log ?? silentLogger(), opts.internals);
   return {
     get server() {
       return server;
@@ -83,7 +85,7 @@ ${/^\[queue\]/m.test(opts.extraToml ?? '') ? '' : '[queue]\ndeliver = false\n'}`
     },
     async restart() {
       await server.stop();
-      server = await startServer(cfg, silentLogger(), opts.internals);
+      server = await startServer(cfg, opts.log ?? silentLogger(), opts.internals);
     },
     async stop() {
       await server.stop();

@@ -70,17 +70,20 @@ function sanitize(line: string, room: number): string {
 /**
  * RFC 5321 §4.2.1: every line but the last is `code-text`, the last `code SP text`, each
  * ended by CRLF. RFC 2034 §4: with ENHANCEDSTATUSCODES the same enhanced code begins the text
- * of every line.
+ * of every line. A last line with no text is the bare code (RFC 5321 §4.2: `Reply-code
+ * [ SP textstring ]`), except a SASL challenge: RFC 4954 §8 `continue-req = "334" SP [base64]
+ * CRLF` keeps the space before an empty challenge, and clients (s-nail) wait for it.
  */
 export function formatReply(reply: SmtpReply): Buffer {
   const prefix = reply.enhanced === null ? '' : reply.enhanced;
   const n = reply.lines.length;
   let out = '';
   for (let i = 0; i < n; i++) {
-    const sep = i === n - 1 ? ' ' : '-';
+    const last = i === n - 1;
     const text = reply.lines[i];
-    const body = prefix === '' ? text : text === '' ? prefix : `${prefix} ${text}`;
-    out += `${reply.code}${sep}${body}`.trimEnd() + '\r\n';
+    const body = (prefix === '' ? text : text === '' ? prefix : `${prefix} ${text}`).trimEnd();
+    const sep = !last ? '-' : body !== '' || reply.code === 334 ? ' ' : '';
+    out += `${reply.code}${sep}${body}\r\n`;
   }
   return Buffer.from(out, 'latin1');
 }

@@ -20,6 +20,8 @@ export interface SmtpServerOptions {
   dnsServer?: string;
   /** Protocol engines to use instead of the registered ones (see startTestServer). */
   protocols?: TestServerOptions['protocols'];
+  /** Where the server logs (see startTestServer). */
+  log?: TestServerOptions['log'];
 }
 
 /**
@@ -34,6 +36,7 @@ export async function startSmtpServer(opts: SmtpServerOptions = {}): Promise<Smt
   const t = await startTestServer({
     listeners: ['smtp', 'submission', 'submissions'],
     protocols: opts.protocols,
+    log: opts.log,
     extraToml:
       `[smtp]\n${smtp}\n[limits]\n${opts.limits ?? ''}\n` +
       `[dns]\nservers = ["${opts.dnsServer ?? dns.address}"]\ntimeout_ms = 500\n`,

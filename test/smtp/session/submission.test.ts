@@ -2,6 +2,8 @@
 // after AUTH, sender ownership, header completion, and remote recipients queued with DSN.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { eventually } from '../../helpers/eventually.js';
+import { memoryLog } from '../../helpers/memory-log.js';
 import { authPlain, ehlo, RawClient } from './client.js';
 import { inbox, message, type SmtpTestServer, splitStored, startSmtpServer } from './helpers.js';
 
@@ -11,8 +13,9 @@ const PASS = 'pw-sam-secret';
 describe('SMTP submission session', () => {
   let t: SmtpTestServer;
   let sub: number;
+  const logs = memoryLog();
   before(async () => {
-    t = await startSmtpServer();
+    t = await startSmtpServer({ log: logs.log });
     sub = t.port('submission');
     await t.addUser(USER, PASS);
     await t.addUser('rita@example.test', 'pw-rita-1');
@@ -83,6 +86,52 @@ describe('SMTP submission session', () => {
     assert.equal((await c.cmd(Buffer.from(PASS).toString('base64'))).code, 235);
     assert.match((await c.cmd(authPlain(USER, PASS))).last, /^503 5\.5\.1 /);
     c.destroy();
+  });
+
+  test('an empty challenge is "334 " with its space (RFC 4954 §8); LOGIN prompts in base64', async () => {
+    const c = await RawClient.open(sub);
+    await ehlo(c);
+    await c.starttls();
+    await ehlo(c);
+    const plain = await c.cmd('AUTH PLAIN');
+    assert.equal(plain.last, '334 ');
+    const msg = Buffer.from(`\0${USER}\0${PASS}`).toString('base64');
+    assert.equal((await c.cmd(msg)).last, '235 2.7.0 Authentication successful');
+    c.destroy();
+    const d = await RawClient.open(sub);
+    await ehlo(d);
+    await d.starttls();
+    await ehlo(d);
+    assert.equal((await d.cmd('AUTH LOGIN')).last, '334 VXNlcm5hbWU6');
+    assert.equal((await d.cmd(Buffer.from(USER).toString('base64'))).last, '334 UGFzc3dvcmQ6');
+    assert.equal((await d.cmd(Buffer.from(PASS).toString('base64'))).code, 235);
+    d.destroy();
+  });
+
+  test('an aborted AUTH is answered and logged: "*" is 501 5.7.0, a hang-up at 334 too', async () => {
+    const c = await RawClient.open(sub);
+    await ehlo(c);
+    await c.starttls();
+    await ehlo(c);
+    assert.equal((await c.cmd('AUTH PLAIN')).last, '334 ');
+    assert.equal((await c.cmd('*')).last, '501 5.7.0 Authentication cancelled');
+    // The connection stays usable.
+    assert.equal((await c.cmd(authPlain(USER, PASS))).code, 235);
+    c.destroy();
+    const aborted = (msg: string) => () =>
+      logs.records.some((r) => r.msg === msg && r.mechanism === 'PLAIN' && r.event === 'auth');
+    await eventually(aborted('authentication aborted by the client'), 'the cancel log line');
+    const d = await RawClient.open(sub);
+    await ehlo(d);
+    await d.starttls();
+    await ehlo(d);
+    assert.equal((await d.cmd('AUTH PLAIN')).last, '334 ');
+    d.destroy();
+    await eventually(
+      aborted('authentication aborted: connection closed at a challenge'),
+      'the hang-up log line',
+    );
+    assert.ok(!logs.text().includes(PASS), 'no password in the log');
   });
 
   test('AUTH on the MX port: 502', async () => {

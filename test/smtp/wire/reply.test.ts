@@ -30,6 +30,11 @@ describe('formatReply', () => {
     assert.equal(wire(new SmtpReply(250, '2.0.0', [])), '250 2.0.0\r\n');
   });
 
+  test('an empty SASL challenge keeps its space: "334 " (RFC 4954 §8 continue-req)', () => {
+    assert.equal(wire(replies.authChallenge('')), '334 \r\n');
+    assert.equal(wire(replies.authChallenge('VXNlcm5hbWU6')), '334 VXNlcm5hbWU6\r\n');
+  });
+
   test('CR, LF and controls in text cannot inject a second reply', () => {
     const r = replies.noSuchUser('a\r\n250 OK\r\nb\u0000@x');
     const out = wire(r);
