@@ -18,6 +18,12 @@ const ORIGINAL = Buffer.from(
 );
 
 /** `TEXT {n+}\r\n<bytes>` */
+/** `{n+}\r\n<bytes>` */
+const lit = (s: string | Buffer): Buffer => {
+  const b = Buffer.isBuffer(s) ? s : Buffer.from(s);
+  return Buffer.concat([Buffer.from(`{${b.length}+}\r\n`), b]);
+};
+
 const text = (s: string | Buffer): Buffer => {
   const b = Buffer.isBuffer(s) ? s : Buffer.from(s);
   return Buffer.concat([Buffer.from(`TEXT {${b.length}+}\r\n`), b]);
@@ -180,6 +186,110 @@ describe('IMAP CATENATE (RFC 4469)', () => {
       last(await c.cmd('k', `APPEND Cat CATENATE (${many})`)),
       'k NO [LIMIT] At most 256 CATENATE parts per message',
     );
+  });
+});
+
+describe('IMAP CATENATE: the cases imaptest (Dovecot) runs', () => {
+  test('text-only, header + text, partial past the end, TRYCREATE before any URL check', async () => {
+    const env = await startImap();
+    const c = await env.login();
+    const crlf = (t: string) => t.replace(/\n/g, '\r\n');
+    try {
+      await c.cmd('c', 'CREATE it');
+      await c.cmd('c2', 'CREATE it2');
+      const a1 = await c.cmd(
+        'a',
+        Buffer.concat([
+          Buffer.from('APPEND it (\\seen \\flagged) catenate (text '),
+          lit(crlf('From: foo@example.com\n\nHello world body')),
+          Buffer.from(')\r\n'),
+        ]),
+      );
+      const a2 = await c.cmd(
+        'b',
+        Buffer.concat([
+          Buffer.from('APPEND it catenate (text '),
+          lit(crlf('From: foo2@example.com\n\nLookslike: header\n\nAnother body')),
+          Buffer.from(')\r\n'),
+        ]),
+      );
+      const u1 = appendUid(last(a1));
+      const u2 = appendUid(last(a2));
+      const cases: Array<[Buffer, string]> = [
+        [
+          Buffer.concat([
+            Buffer.from(`catenate (url "/it/;uid=${u1}/;section=header" text `),
+            lit(crlf('body1')),
+            Buffer.from(')'),
+          ]),
+          'From: foo@example.com\n\nbody1',
+        ],
+        [
+          Buffer.concat([
+            Buffer.from(`catenate (url "/it/;uid=${u2}/;section=text" text `),
+            lit(crlf('body3')),
+            Buffer.from(')'),
+          ]),
+          'Lookslike: header\n\nAnother bodybody3',
+        ],
+        [
+          Buffer.concat([
+            Buffer.from(`catenate (url "/it/;uid=${u2}/;section=1" text `),
+            lit(crlf('body4')),
+            Buffer.from(')'),
+          ]),
+          'Lookslike: header\n\nAnother bodybody4',
+        ],
+        [
+          Buffer.concat([
+            Buffer.from('catenate (text '),
+            lit(crlf('From: new@example.com\nSubject: test header\n\n')),
+            Buffer.from(` url "/it/;uid=${u1}/;section=1" text `),
+            lit(crlf('\nsuffix')),
+            Buffer.from(')'),
+          ]),
+          'From: new@example.com\nSubject: test header\n\nHello world body\nsuffix',
+        ],
+        [
+          Buffer.concat([
+            Buffer.from(`catenate (url "/it/;uid=${u2}/;partial=100000.1" text `),
+            lit(crlf('Hdr: foo\n\nbody7')),
+            Buffer.from(')'),
+          ]),
+          'Hdr: foo\n\nbody7',
+        ],
+        [
+          Buffer.from(`catenate (url "/it/;uid=${u1}/;section=header")`),
+          'From: foo@example.com\n\n',
+        ],
+      ];
+      const stored: string[] = [];
+      for (const [args, want] of cases) {
+        const r = await c.cmd(
+          'd',
+          Buffer.concat([Buffer.from('APPEND it2 (\\seen) '), args, Buffer.from('\r\n')]),
+        );
+        assert.match(last(r), /^d OK \[APPENDUID /);
+        stored.push(crlf(want));
+      }
+      await c.cmd('s', 'EXAMINE it2');
+      const f = (await c.cmd('f', 'FETCH 1:* BODY.PEEK[]')).join('\r\n');
+      for (const want of stored)
+        assert.ok(f.includes(`BODY[] {${Buffer.byteLength(want)}}\r\n${want})`), `${want}\n${f}`);
+      // The target is checked first: a missing one is TRYCREATE even when a URL is bad too.
+      const t = await c.cmd(
+        't',
+        Buffer.concat([
+          Buffer.from('APPEND itnone catenate (text '),
+          lit(crlf('hdr1: 1\n\n')),
+          Buffer.from(` url "/it;uidvalidity=12345/;uid=${u1}/;section=header")\r\n`),
+        ]),
+      );
+      assert.match(last(t), /^t NO \[TRYCREATE\]/);
+      c.close();
+    } finally {
+      await env.ts.stop();
+    }
   });
 });
 
