@@ -101,15 +101,16 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
           return d;
         },
         raw: () => store.readMessage(r.blobHash, r.size),
-      };
-      if (extras) {
-        msg.extras = async () => {
-          const e = extras.get(r.uid);
+        // Loaded for the whole batch above when the items ask for them (needsExtras).
+        extras: async () => {
+          const e =
+            extras?.get(r.uid) ??
+            (await store.getMessageExtras(sel.mailbox.id, [r.uid])).get(r.uid);
           if (!e) throw no('EXPUNGEISSUED', 'Message was expunged');
           return e;
-        };
-        msg.cachePreview = (text) => void store.setPreview(r.messageId, text).catch(() => {});
-      }
+        },
+        cachePreview: (text) => void store.setPreview(r.messageId, text).catch(() => {}),
+      };
       let out: Awaited<ReturnType<typeof renderFetch>>;
       try {
         out = await renderFetch(a.items, msg, opts);

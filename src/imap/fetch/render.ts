@@ -51,7 +51,7 @@ export interface FetchMessage {
    * EMAILID, THREADID, SAVEDATE and the cached PREVIEW (RFC 8474, 8514, 8970); only called when
    * one of them is asked for (see needsExtras).
    */
-  extras?: () => Promise<MessageExtras>;
+  extras: () => Promise<MessageExtras>;
   /** Keeps a preview worked out here, so that the next one (and PREVIEW (LAZY)) is cheap. */
   cachePreview?: (text: string) => void;
 }
@@ -106,11 +106,7 @@ export async function renderFetch(
 ): Promise<FetchRendered> {
   const detail = once(msg.detail);
   const raw = once(msg.raw);
-  const extras = once(async () => {
-    if (!msg.extras)
-      throw new Error('FETCH of EMAILID / THREADID / SAVEDATE / PREVIEW without extras');
-    return msg.extras();
-  });
+  const extras = once(msg.extras);
   const root = async () => (await detail()).index.structure as PartNode;
   const values: ImapValue[] = [];
   const asked = (name: string) => items.some((it) => it.kind === 'simple' && it.name === name);

@@ -41,6 +41,12 @@ export async function sendNewFetch(
           return d;
         },
         raw: () => store.readMessage(r.blobHash, r.size),
+        extras: async () => {
+          const e = (await store.getMessageExtras(mailboxId, [r.uid])).get(r.uid);
+          if (!e) throw new Error('expunged');
+          return e;
+        },
+        cachePreview: (text) => void store.setPreview(r.messageId, text).catch(() => {}),
       };
       let out: Awaited<ReturnType<typeof renderFetch>>;
       try {

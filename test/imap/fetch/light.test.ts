@@ -42,6 +42,7 @@ test('lightRenderer equals renderFetch + serialize', async () => {
           internalDate: new Date(when),
           detail: () => Promise.reject(new Error('not needed')),
           raw: () => Promise.reject(new Error('not needed')),
+          extras: () => Promise.reject(new Error('not needed')),
         };
         const tree = serialize(v.list((await renderFetch(its, msg, opts)).values));
         assert.deepEqual(Buffer.from(lightRenderer(its, opts)(msg), 'latin1'), tree);

@@ -11,7 +11,14 @@ import type { MessageDetail } from '../../../src/store/types.js';
 
 const raw = readFileSync(new URL('../../fixtures/mime/nested-3-deep.eml', import.meta.url));
 
-function message(counts: { detail: number; raw: number }): FetchMessage {
+interface Counts {
+  detail: number;
+  raw: number;
+  extras?: number;
+  cached?: string[];
+}
+
+function message(counts: Counts, preview: string | null = null): FetchMessage {
   const detail: MessageDetail = {
     uid: 42,
     messageId: 1,
@@ -36,6 +43,18 @@ function message(counts: { detail: number; raw: number }): FetchMessage {
     raw: async () => {
       counts.raw++;
       return raw;
+    },
+    extras: async () => {
+      counts.extras = (counts.extras ?? 0) + 1;
+      return {
+        emailId: 'Mabc',
+        threadId: 'T-1_x',
+        saveDate: new Date(Date.UTC(2026, 11, 4, 8, 9, 10)),
+        preview,
+      };
+    },
+    cachePreview: (text) => {
+      counts.cached = [...(counts.cached ?? []), text];
     },
   };
 }
@@ -106,5 +125,49 @@ describe('renderFetch', () => {
     assert.equal(seen('RFC822'), true);
     assert.equal(seen('BODY[TEXT]'), true);
     assert.equal(seen('BINARY[1]'), true);
+  });
+
+  test('EMAILID, THREADID, SAVEDATE, PREVIEW: extras read once, the blob only for a preview not at hand', async () => {
+    const counts: Counts = { detail: 0, raw: 0 };
+    const items = parseFetchItems(argsFrom('(EMAILID THREADID SAVEDATE PREVIEW (LAZY))'));
+    const r = await renderFetch(items, message(counts), {
+      utf8: false,
+      condstore: false,
+      uidAlways: true,
+    });
+    assert.equal(
+      serialize(v.list(r.values)).toString(),
+      '(UID 42 EMAILID (Mabc) THREADID (T-1_x) SAVEDATE " 4-Dec-2026 08:09:10 +0000" PREVIEW NIL)',
+    );
+    assert.deepEqual(counts, { detail: 0, raw: 0, extras: 1 });
+
+    const c2: Counts = { detail: 0, raw: 0 };
+    const p = await renderFetch(parseFetchItems(argsFrom('PREVIEW')), message(c2), {
+      utf8: false,
+      condstore: false,
+      uidAlways: false,
+    });
+    assert.equal(serialize(v.list(p.values)).toString(), '(PREVIEW "plain version")');
+    assert.deepEqual(c2, { detail: 1, raw: 1, extras: 1, cached: ['plain version'] });
+
+    // At hand: no blob, nothing cached again, LAZY or not.
+    for (const it of ['PREVIEW', 'PREVIEW (LAZY)']) {
+      const c3: Counts = { detail: 0, raw: 0 };
+      const q = await renderFetch(parseFetchItems(argsFrom(it)), message(c3, 'kept'), {
+        utf8: false,
+        condstore: false,
+        uidAlways: false,
+      });
+      assert.equal(serialize(v.list(q.values)).toString(), '(PREVIEW "kept")');
+      assert.deepEqual(c3, { detail: 0, raw: 0, extras: 1 });
+    }
+    // Items that do not need them never read the extras.
+    const c4: Counts = { detail: 0, raw: 0 };
+    await renderFetch(parseFetchItems(argsFrom('(FLAGS UID ENVELOPE)')), message(c4), {
+      utf8: false,
+      condstore: false,
+      uidAlways: false,
+    });
+    assert.equal(c4.extras, undefined);
   });
 });

@@ -295,4 +295,25 @@ describe('IMAP session: OBJECTID, SAVEDATE, PREVIEW', () => {
     assert.equal((await c.cmd('e', 'FETCH 1 (FLAGS UID)'))[0], '* 1 FETCH (FLAGS () UID 1)');
     c.close();
   });
+
+  test('NOTIFY MessageNew (EMAILID THREADID SAVEDATE PREVIEW): the pushed FETCH carries them', async () => {
+    const a = await env.login();
+    const b = await env.login();
+    await a.cmd('c', 'CREATE Nt1');
+    await a.cmd('s', 'SELECT Nt1');
+    assert.deepEqual(
+      await a.cmd('n', 'NOTIFY SET (selected (MessageNew (EMAILID THREADID SAVEDATE PREVIEW) MessageExpunge))'),
+      ['n OK NOTIFY completed'],
+    );
+    await append(b, 'Nt1', message('pushed', 'Pushed body.\r\n'));
+    assert.equal(await a.line(), '* 1 EXISTS');
+    assert.match(
+      await a.line(),
+      new RegExp(
+        `^\\* 1 FETCH \\(UID 1 EMAILID \\(${ID}\\) THREADID \\(${ID}\\) SAVEDATE "[ \\d]\\d-\\w{3}-\\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000" PREVIEW "Pushed body\\."\\)$`,
+      ),
+    );
+    a.close();
+    b.close();
+  });
 });
