@@ -35,7 +35,9 @@ export function addressSearchText(list: readonly Address[] | null | undefined): 
       continue;
     }
     const spec = addrSpec(a);
-    out += sep + (a.name ? `${decoded(a.name)} <${spec}>` : spec);
+    const name = a.name ? decoded(a.name) : '';
+    // A phrase without an address ("John Smith", host "") is just its name.
+    out += sep + (name && spec ? `${name} <${spec}>` : name || spec);
     sep = ', ';
   }
   return out;

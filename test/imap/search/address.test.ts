@@ -135,6 +135,7 @@ describe('addressSearchText', () => {
     ['g: a@b, c@d;, e@f', 'g: a@b, c@d;, e@f'],
     ['undisclosed-recipients:;', 'undisclosed-recipients:;'],
     ['postmaster', 'postmaster'],
+    ['John Smith', 'John Smith'],
     [
       'Old <@relay.example,@r2.example:u@h.example>',
       'Old <@relay.example,@r2.example:u@h.example>',
