@@ -306,7 +306,19 @@ const commandArgs: fc.Arbitrary<Piece[]> = fc.oneof(
   fc
     .tuple(
       fc.constantFrom('', 'UID '),
-      fc.constantFrom('', 'RETURN (MIN MAX COUNT) ', 'RETURN () ', 'RETURN (SAVE) '),
+      fc.constantFrom(
+        '',
+        'RETURN (MIN MAX COUNT) ',
+        'RETURN () ',
+        'RETURN (SAVE) ',
+        // RFC 5267 / RFC 9394: live results and pages, good and bad.
+        'RETURN (UPDATE) ',
+        'RETURN (UPDATE COUNT CONTEXT) ',
+        'RETURN (PARTIAL 1:5) ',
+        'RETURN (PARTIAL -1:-3 SAVE MIN) ',
+        'RETURN (PARTIAL 0:1) ',
+        'RETURN (PARTIAL 1:2 ALL) ',
+      ),
       fc.constantFrom('', 'CHARSET UTF-8 ', 'CHARSET US-ASCII ', 'CHARSET KOI8-R '),
       searchKeys,
     )
@@ -316,7 +328,14 @@ const commandArgs: fc.Arbitrary<Piece[]> = fc.oneof(
       fc.constantFrom('', 'UID '),
       sequenceSet,
       fetchItems,
-      fc.constantFrom('', ' (CHANGEDSINCE 12345)', ' (CHANGEDSINCE 1 VANISHED)', ' (VANISHED)'),
+      fc.constantFrom(
+        '',
+        ' (CHANGEDSINCE 12345)',
+        ' (CHANGEDSINCE 1 VANISHED)',
+        ' (VANISHED)',
+        ' (PARTIAL -1:-10)',
+        ' (PARTIAL 1:3 CHANGEDSINCE 1)',
+      ),
     )
     .map(([u, s, i, m]) => [`${u}FETCH ${s} ${i}${m}`]),
   fc
@@ -333,8 +352,17 @@ const commandArgs: fc.Arbitrary<Piece[]> = fc.oneof(
     .map(([c, s, m]) => join([[`${c} ${s} `], m])),
   sequenceSet.map((s) => [`UID EXPUNGE ${s}`]),
   fc
+    .constantFrom('CANCELUPDATE "a1"', 'CANCELUPDATE', 'CANCELUPDATE a1', 'CANCELUPDATE "x" "y"')
+    .map((c) => [c]),
+  fc
     .tuple(
-      fc.constantFrom('SORT', 'UID SORT'),
+      fc.constantFrom(
+        'SORT',
+        'UID SORT',
+        'SORT RETURN (UPDATE MIN)',
+        'UID SORT RETURN (PARTIAL -1:-2)',
+        'SORT RETURN ()',
+      ),
       fc.constantFrom('(DATE)', '(REVERSE SUBJECT FROM)', '(ARRIVAL SIZE)', '()'),
       fc.constantFrom('UTF-8', 'US-ASCII', 'X'),
       searchKeys,
@@ -449,6 +477,9 @@ export const IMAP_WORDS: readonly string[] = [
   'OR ',
   'CHARSET ',
   'RETURN (',
+  'UPDATE',
+  'PARTIAL ',
+  'CANCELUPDATE ',
   'MODSEQ ',
   'CHANGEDSINCE ',
   'QRESYNC (',
