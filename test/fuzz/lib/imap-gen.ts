@@ -420,6 +420,50 @@ const commandArgs: fc.Arbitrary<Piece[]> = fc.oneof(
       fc.constantFrom('(/shared/comment NIL)', '(/private/c "v" /shared/d ~{1+}\r\n\x00)', '()'),
     )
     .map(([m, e]) => join([['SETMETADATA '], m, [` ${e}`]])),
+  // NOTIFY (RFC 5465): filters, events, fetch attributes, and broken compositions.
+  fc
+    .tuple(
+      fc.constantFrom('SET ', 'SET STATUS ', 'set status ', 'NONE', 'SET', 'X '),
+      fc.array(
+        fc.tuple(
+          fc.oneof(
+            fc.constantFrom<Piece[]>(
+              ['selected'],
+              ['SELECTED-DELAYED'],
+              ['inboxes'],
+              ['personal'],
+              ['subscribed'],
+              ['bogus'],
+            ),
+            fc
+              .tuple(fc.constantFrom('subtree ', 'mailboxes '), mailbox)
+              .map(([f, m]) => join([[f], m])),
+            fc
+              .tuple(fc.constantFrom('subtree (', 'mailboxes ('), mailbox, mailbox)
+              .map(([f, m, n]) => join([[f], m, [' '], n, [')']])),
+          ),
+          fc.constantFrom(
+            'NONE',
+            '()',
+            '(MessageNew MessageExpunge)',
+            '(MessageNew (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)] FLAGS) MessageExpunge FlagChange)',
+            '(MessageNew (ALL) MessageExpunge)',
+            '(MessageNew)',
+            '(FlagChange)',
+            '(MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange)',
+            '(AnnotationChange MessageNew MessageExpunge)',
+            '(XEvent)',
+          ),
+        ),
+        { maxLength: 3 },
+      ),
+    )
+    .map(([verb, groups]) =>
+      join([
+        [`NOTIFY ${verb}`],
+        ...groups.map(([f, e], i) => join([[i ? ' (' : '('], f, [` ${e})`]])),
+      ]),
+    ),
   astring.map((r) => join([['GETQUOTA '], r])),
   astring.map((r) => join([['SETQUOTA '], r, [' (STORAGE 512)']])),
 );
@@ -462,6 +506,8 @@ export const IMAP_WORDS: readonly string[] = [
   'REPLACE ',
   'GETMETADATA ',
   'SETMETADATA ',
+  'NOTIFY SET ',
+  'MessageNew ',
   'LOGIN ',
   'AUTHENTICATE ',
   'STATUS ',
