@@ -416,6 +416,11 @@ export interface MailStore {
   deleteMailbox(mailboxId: number): Promise<void>;
   /** Renames the mailbox and its inferiors (RFC 9051 §6.3.6); UIDVALIDITY is kept. */
   renameMailbox(mailboxId: number, newName: string): Promise<void>;
+  /**
+   * Sets or clears the mailbox's special-use attribute (RFC 6154 §4, through the METADATA
+   * entry /private/specialuse); emits a `metadata` event naming that entry.
+   */
+  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void>;
   /** Subscriptions may name mailboxes that do not exist (RFC 9051 §6.3.7). */
   setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void>;
   listSubscriptions(accountId: number): Promise<string[]>;

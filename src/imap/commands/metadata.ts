@@ -4,11 +4,18 @@
  * keeps no annotation another user could read, so shared (/shared/...) server annotations,
  * which RFC 5464 §3.2.1.1 defines as visible to every user, are not settable (`NO [NOPERM]`,
  * §3.3 lets a server restrict them); /private/... server annotations and both kinds on
- * mailboxes are. Limits: METADATA_LIMITS (store/types.ts). Unsolicited METADATA responses
+ * mailboxes are. On a mailbox, /private/specialuse is its special-use attribute (RFC 6154
+ * §4), computed and checked when set. Limits: METADATA_LIMITS (store/types.ts). Unsolicited METADATA responses
  * are sent only for NOTIFY's metadata events (RFC 5465 §5.6, §5.7, which need no ENABLE), so
  * ENABLE METADATA is accepted and enables nothing more (RFC 5464 §4.1).
  */
-import { METADATA_LIMITS, type MetadataEntry } from '../../store/types.js';
+import {
+  type Mailbox,
+  METADATA_LIMITS,
+  type MetadataEntry,
+  SPECIAL_USES,
+  type SpecialUse,
+} from '../../store/types.js';
 import { no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { type ArgCursor, mailboxName } from '../wire/parser.js';
@@ -110,6 +117,46 @@ async function target(s: ImapSession, mailbox: string): Promise<number | null> {
   return (await getMailboxOrFail(s, mailbox)).id;
 }
 
+/** RFC 6154 §4: the mailbox entry that shows (and sets) the special-use attribute. */
+const SPECIAL_USE_ENTRY = '/private/specialuse';
+
+/** `candidate` is `name` or below it, `depth` levels at most (RFC 5464 §4.2.2). */
+function within(name: string, candidate: string, depth: 0 | 1 | 'infinity'): boolean {
+  if (candidate === name) return true;
+  if (depth === 0 || !candidate.startsWith(`${name}/`)) return false;
+  return depth === 'infinity' || !candidate.slice(name.length + 1).includes('/');
+}
+
+/**
+ * RFC 6154 §4: the value of /private/specialuse is the mailbox's special-use attributes; one
+ * per mailbox here (as CREATE ... USE takes), one of those this server supports, or none.
+ * The server MUST check what a client sets: anything else is NO [USEATTR].
+ */
+function specialUseValue(value: Buffer | null): SpecialUse | null {
+  const words = value === null ? [] : value.toString('latin1').trim().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return null;
+  if (words.length > 1) throw no('USEATTR', 'Only one special-use attribute per mailbox');
+  const use = SPECIAL_USES.find((u) => u.toLowerCase() === words[0]!.toLowerCase());
+  if (!use) throw no('USEATTR', `Unsupported special-use attribute ${words[0]!.slice(0, 40)}`);
+  return use;
+}
+
+/** The stored entries plus the computed /private/specialuse of a mailbox, in name order. */
+function withSpecialUse(
+  found: MetadataEntry[],
+  mb: Mailbox | null,
+  names: readonly string[],
+  depth: 0 | 1 | 'infinity',
+): MetadataEntry[] {
+  if (!mb) return found;
+  const out = found.filter((e) => e.name !== SPECIAL_USE_ENTRY);
+  if (mb.specialUse && names.some((n) => within(n, SPECIAL_USE_ENTRY, depth))) {
+    out.push({ name: SPECIAL_USE_ENTRY, value: Buffer.from(mb.specialUse, 'latin1') });
+    out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+  return out;
+}
+
 export const GETMETADATA = command({
   name: 'GETMETADATA',
   states: AUTHED,
@@ -119,7 +166,12 @@ export const GETMETADATA = command({
     // RFC 5464 §3.3: only mailboxes the user can see; here, those of the account.
     const mb = a.mailbox === '' ? null : await getMailboxOrFail(s, a.mailbox);
     const id = mb?.id ?? null;
-    const found = await s.ctx.store.getMetadata(account.id, id, a.entries, a.depth);
+    const found = withSpecialUse(
+      await s.ctx.store.getMetadata(account.id, id, a.entries, a.depth),
+      mb,
+      a.entries,
+      a.depth,
+    );
     const byName = new Map(found.map((e) => [e.name, e]));
     const out: Array<{ name: string; value: Buffer | null }> = [];
     const listed = new Set<string>();
@@ -194,7 +246,20 @@ export const SETMETADATA = command({
       // every user (and /shared/admin is read-only, §3.2.1.1).
       throw no('NOPERM', 'Shared server annotations are set by the administrator');
     }
-    const r = await s.ctx.store.setMetadata(account.id, id, a.changes);
+    // RFC 6154 §4: on a mailbox, /private/specialuse is its special-use attribute, checked
+    // before anything is changed.
+    let changes = a.changes;
+    let specialUse: { use: SpecialUse | null } | null = null;
+    if (id !== null && changes.some((c) => c.name === SPECIAL_USE_ENTRY)) {
+      const last = changes.filter((c) => c.name === SPECIAL_USE_ENTRY).pop()!;
+      specialUse = { use: specialUseValue(last.value) };
+      changes = changes.filter((c) => c.name !== SPECIAL_USE_ENTRY);
+    }
+    const r =
+      changes.length > 0
+        ? await s.ctx.store.setMetadata(account.id, id, changes)
+        : { ok: true as const };
+    if (specialUse && r.ok) await s.ctx.store.setSpecialUse(id!, specialUse.use);
     if (!r.ok) {
       // RFC 5464 §4.3: the tagged NO carries why, and nothing was changed.
       if (r.reason === 'toomany')

@@ -153,6 +153,12 @@ export class SqliteMailboxes {
     });
   }
 
+  setSpecialUse(id: number, specialUse: SpecialUse | null): Mailbox {
+    const mb = this.mustGet(id);
+    stmt(this.db, 'UPDATE mailboxes SET special_use = ? WHERE id = ?').run(specialUse, id);
+    return { ...mb, specialUse };
+  }
+
   /** Whether anything changed (a name subscribed twice is one subscription). */
   setSubscribed(accountId: number, name: string, subscribed: boolean): boolean {
     const n = normalizeMailboxName(name);

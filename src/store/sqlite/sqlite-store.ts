@@ -264,6 +264,18 @@ export class SqliteStore implements MailStore {
     }
     await this.wal.sync();
   }
+  async setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void> {
+    const mb = this.mailboxes.setSpecialUse(mailboxId, specialUse);
+    this.bus.emit({
+      accountId: mb.accountId,
+      mailboxId,
+      modseq: 0,
+      kind: 'metadata',
+      uids: [],
+      entries: ['/private/specialuse'],
+    });
+    await this.wal.sync();
+  }
   async setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void> {
     const changed = this.mailboxes.setSubscribed(accountId, name, subscribed);
     if (changed) {

@@ -226,6 +226,50 @@ describe('IMAP METADATA (RFC 5464)', () => {
     assert.match(last(await c.cmd('d', 'NOOP')), /^d OK/);
   });
 
+  test("/private/specialuse is the mailbox's special-use attribute, checked when set (RFC 6154 §4)", async () => {
+    await c.cmd('a', 'CREATE Arch');
+    assert.deepEqual(await c.cmd('b', 'GETMETADATA Arch /private/specialuse'), [
+      '* METADATA Arch (/private/specialuse NIL)',
+      'b OK GETMETADATA completed',
+    ]);
+    assert.deepEqual(await c.cmd('c', 'SETMETADATA Arch (/private/specialuse "\\\\archive")'), [
+      'c OK SETMETADATA completed',
+    ]);
+    assert.deepEqual(await c.cmd('d', 'GETMETADATA Arch /private/specialuse'), [
+      '* METADATA Arch (/private/specialuse "\\\\Archive")',
+      'd OK GETMETADATA completed',
+    ]);
+    assert.match(
+      (await c.cmd('e', 'LIST "" Arch RETURN (SPECIAL-USE)'))[0],
+      /^\* LIST \([^)]*\\Archive[^)]*\) "\/" Arch$/,
+    );
+    // Checked before anything changes (RFC 5464 §4.3: all or nothing).
+    assert.deepEqual(
+      await c.cmd('f', 'SETMETADATA Arch (/shared/comment "x" /private/specialuse "\\\\Bogus")'),
+      ['f NO [USEATTR] Unsupported special-use attribute \\Bogus'],
+    );
+    assert.deepEqual(
+      await c.cmd('g', 'SETMETADATA Arch (/private/specialuse "\\\\Drafts \\\\Sent")'),
+      ['g NO [USEATTR] Only one special-use attribute per mailbox'],
+    );
+    assert.deepEqual(
+      await c.cmd('h', 'GETMETADATA (DEPTH infinity) Arch (/shared/comment /private/specialuse)'),
+      [
+        // Under DEPTH only existing entries are listed.
+        '* METADATA Arch (/private/specialuse "\\\\Archive")',
+        'h OK GETMETADATA completed',
+      ],
+    );
+    assert.deepEqual(await c.cmd('i', 'SETMETADATA Arch (/private/specialuse NIL)'), [
+      'i OK SETMETADATA completed',
+    ]);
+    assert.doesNotMatch((await c.cmd('j', 'LIST "" Arch RETURN (SPECIAL-USE)'))[0], /\\Archive/);
+    assert.equal(
+      (await c.cmd('k', 'GETMETADATA Sent /private/specialuse'))[0],
+      '* METADATA Sent (/private/specialuse "\\\\Sent")',
+    );
+  });
+
   test('a missing mailbox is NO [NONEXISTENT]', async () => {
     assert.equal(
       last(await c.cmd('a', 'GETMETADATA Nowhere /shared/comment')),
