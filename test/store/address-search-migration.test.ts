@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { indexMessage } from '../../src/delivery/local.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 const RAW = Buffer.from(
@@ -35,19 +36,18 @@ describe('migration 7: envelope address texts for rows stored before', () => {
     assert.equal(fresh.get(1), 'user-from@domain.org');
     assert.equal(freshTo.get(1), 'Jörg <j@x.example>, undisclosed: a@b.example;');
 
-    // Back to schema 6, as a letterbox before this change left the row.
+    // The row as a letterbox before migration 7 left it (no e_* columns), then migration 7
+    // alone, as the upgrade runs it (later migrations are not re-run here).
     const db = new Database(join(dir, 'letterbox.db'));
-    db.exec(`DROP INDEX messages_message_id;
-             ALTER TABLE mailboxes DROP COLUMN object_id;
-             ALTER TABLE messages DROP COLUMN email_id;
-             ALTER TABLE messages DROP COLUMN thread_id;
-             ALTER TABLE messages DROP COLUMN preview;
-             ALTER TABLE mailbox_messages DROP COLUMN save_date;
-             ALTER TABLE messages DROP COLUMN e_from;
+    db.exec(`ALTER TABLE messages DROP COLUMN e_from;
              ALTER TABLE messages DROP COLUMN e_to;
              ALTER TABLE messages DROP COLUMN e_cc;
-             ALTER TABLE messages DROP COLUMN e_bcc;
-             PRAGMA user_version = 6;`);
+             ALTER TABLE messages DROP COLUMN e_bcc;`);
+    const m7 = MIGRATIONS.find((m) => m.version === 7)!;
+    db.transaction(() => {
+      db.exec(m7.sql);
+      m7.run?.(db);
+    })();
     db.close();
 
     store = await SqliteStore.open({ dir });
