@@ -408,6 +408,21 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       await store.deleteMailbox(box.id);
       const again = await store.createMailbox(a.id, 'Renamed');
       assert.deepEqual(await store.getMetadata(a.id, again.id, ['/shared/comment'], 0), []);
+      // The special-use attribute (RFC 6154 §4 /private/specialuse) is the mailbox's own.
+      const events: ChangeEvent[] = [];
+      const off = store.subscribe((e) => events.push(e));
+      await store.setSpecialUse(again.id, '\\Archive');
+      assert.equal((await store.getMailboxById(again.id))?.specialUse, '\\Archive');
+      await store.setSpecialUse(again.id, null);
+      off();
+      assert.equal((await store.getMailboxById(again.id))?.specialUse, null);
+      assert.deepEqual(
+        events.map((e) => [e.kind, e.mailboxId, e.entries]),
+        [
+          ['metadata', again.id, ['/private/specialuse']],
+          ['metadata', again.id, ['/private/specialuse']],
+        ],
+      );
     });
 
     test('flags: add, remove, replace, unchanged skips modseq, UNCHANGEDSINCE', async () => {
