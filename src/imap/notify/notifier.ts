@@ -52,8 +52,6 @@ interface OtherGroup {
 }
 
 interface ListNote {
-  /** The mailbox's id (0: no mailbox has the name, as for a subscription). */
-  id: number;
   name: string;
   oldName?: string;
   /** SubscriptionChange: whether the name is subscribed after the change. */
@@ -165,12 +163,23 @@ export class Notifier {
         if (ev.kind !== 'mailbox-delete' && (now & MESSAGE_BITS) !== 0 && !own && this.room()) {
           this.pendingStatus.set(ev.mailboxId, now);
         }
+        if (own) return this.pendingStatus.has(ev.mailboxId);
         const wanted = now | (old !== undefined ? this.wanted(old) : 0);
-        if (own || (wanted & EV.MailboxName) === 0) return this.pendingStatus.has(ev.mailboxId);
-        const id = ev.mailboxId;
-        return this.noteList(
-          ev.kind === 'mailbox-rename' ? { id, name, oldName: old } : { id, name },
-        );
+        let wake = this.pendingStatus.has(ev.mailboxId);
+        if ((wanted & EV.MailboxName) !== 0) {
+          wake = this.noteList(ev.kind === 'mailbox-rename' ? { name, oldName: old } : { name });
+        }
+        // §5.4: a mailbox created or deleted also affects its direct parent (its children
+        // attribute), whether the parent exists or not.
+        const cut = name.lastIndexOf('/');
+        const parent = cut > 0 ? name.slice(0, cut) : null;
+        if (ev.kind !== 'mailbox-rename' && parent !== null) {
+          const queued = this.pendingList.some((n) => n.name === parent && n.oldName === undefined);
+          if (!queued && (this.wanted(parent) & EV.MailboxName) !== 0) {
+            wake = this.noteList({ name: parent });
+          }
+        }
+        return wake;
       }
       case 'metadata': {
         const entries = ev.entries;
@@ -204,7 +213,7 @@ export class Notifier {
         else this.subscribed?.delete(name);
         wanted |= this.wanted(name);
         if ((wanted & EV.SubscriptionChange) === 0 || this.own?.(ev)) return false;
-        return this.noteList({ id: ev.mailboxId, name, subscribed: ev.subscribed === true });
+        return this.noteList({ name, subscribed: ev.subscribed === true });
       }
       default:
         return false;
@@ -375,14 +384,19 @@ export class Notifier {
    */
   private async listLine(s: ImapSession, note: ListNote): Promise<Buffer> {
     const attrs: string[] = [];
-    const mb = note.id !== 0 ? await s.ctx.store.getMailboxById(note.id) : null;
+    const prefix = `${note.name}/`;
+    let id = 0;
+    let children = false;
+    for (const [i, n] of this.names) {
+      if (n === note.name) id = i;
+      else if (n.startsWith(prefix)) children = true;
+    }
+    const mb = id !== 0 ? await s.ctx.store.getMailboxById(id) : null;
     if (!mb || mb.name !== note.name) {
       // §5.4: a name that does not refer to a mailbox is \NonExistent (RFC 5258 spelling).
       attrs.push('\\NonExistent');
+      if (children) attrs.push('\\HasChildren');
     } else {
-      const prefix = `${note.name}/`;
-      let children = false;
-      for (const n of this.names.values()) if (n.startsWith(prefix)) children = true;
       attrs.push(children ? '\\HasChildren' : '\\HasNoChildren');
       if (mb.specialUse) attrs.push(mb.specialUse);
     }

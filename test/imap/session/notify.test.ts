@@ -248,6 +248,8 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     assert.match(await a.line(), fresh(`${name}x`));
     await b.cmd('c', `CREATE ${name}x/y`);
     assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}x/y`);
+    // §5.4: a created (or deleted) mailbox's direct parent is affected too.
+    assert.equal(await a.line(), `* LIST (\\HasChildren) "/" ${name}x`);
     assert.match(await a.line(), fresh(`${name}x/y`));
     await b.cmd('r', `RENAME ${name}x ${name}z`);
     assert.equal(await a.line(), `* LIST (\\HasChildren) "/" ${name}z ("OLDNAME" (${name}x))`);
@@ -268,6 +270,7 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}z/y`);
     await b.cmd('dl', `DELETE ${name}z/y`);
     assert.equal(await a.line(), `* LIST (\\NonExistent) "/" ${name}z/y`);
+    assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}z`);
     // The selected mailbox gets no STATUS, and without a selected group no push either:
     // B's append to INBOX then to the other mailbox gives A only the other's STATUS.
     await append(b, 'INBOX', message('to the selected one'));
