@@ -67,8 +67,8 @@ export interface NewContext {
 }
 
 interface Context extends NewContext {
-  /** Membership, for SORT contexts (their list is not ascending). */
-  members: Set<number> | null;
+  /** Membership, for SORT contexts (their list is not ascending): the UIDs ascending. */
+  members: number[] | null;
   /** RFC 5032 intervals (ms) of the program's OLDER / YOUNGER keys: the result ages. */
   ages: number[];
   agedTo: number;
@@ -122,7 +122,7 @@ export class UpdateContexts {
     const ages = withinIntervals(c.key);
     this.list.push({
       ...c,
-      members: c.sort ? new Set(c.result) : null,
+      members: c.sort ? [...c.result].sort((a, b) => a - b) : null,
       ages,
       agedTo: c.agedTo ?? Date.now(),
     });
@@ -268,7 +268,7 @@ export class UpdateContexts {
   ): Promise<void> {
     const ctx = searchContextOf(s, records);
     const matched = new Set(await searchMessages(c.key, ctx));
-    const isMember = (u: number) => (c.members ? c.members.has(u) : hasSorted(c.result, u));
+    const isMember = (u: number) => hasSorted(c.members ?? c.result, u);
     const leaving = ctx.messages.filter((m) => isMember(m.uid) && !matched.has(m.uid));
     const entering = ctx.messages.filter((m) => !isMember(m.uid) && matched.has(m.uid));
     if (leaving.length === 0 && entering.length === 0) return;
@@ -313,22 +313,14 @@ export class UpdateContexts {
       pairs.push([pos, run]);
     }
     c.result = c.result.filter((u) => !gone.has(u));
-    for (const u of gone) c.members?.delete(u);
+    if (c.members) c.members = c.members.filter((u) => !gone.has(u));
     return pairs;
   }
 
   private insert(c: Context, entering: readonly SearchMessage[]): Pair[] {
     if (entering.length === 0) return [];
     const add = entering.map((m) => m.uid).sort((a, b) => a - b);
-    // Both ascending: one merge.
-    const merged: number[] = [];
-    let i = 0;
-    for (const u of add) {
-      while (i < c.result.length && c.result[i]! < u) merged.push(c.result[i++]!);
-      merged.push(u);
-    }
-    while (i < c.result.length) merged.push(c.result[i++]!);
-    c.result = merged;
+    c.result = mergeAscending(c.result, add);
     return [[0, add]];
   }
 
@@ -381,12 +373,15 @@ export class UpdateContexts {
         else hi = mid;
       }
       c.result.splice(lo, 0, uid);
-      c.members?.add(uid);
       const prev = pairs[pairs.length - 1];
       if (prev && prev[0] + prev[1].length === lo + 1) prev[1].push(uid);
       else pairs.push([lo + 1, [uid]]);
       lo++;
     }
+    c.members = mergeAscending(
+      c.members ?? [],
+      [...ordered].sort((a, b) => a - b),
+    );
     return pairs;
   }
 
@@ -436,12 +431,15 @@ export class UpdateContexts {
     const pairs: Pair[] = [];
     order.forEach((uid, i) => {
       if (!fresh.has(uid)) return;
-      c.members?.add(uid);
       const prev = pairs[pairs.length - 1];
       if (prev && prev[0] + prev[1].length === i + 1) prev[1].push(uid);
       else pairs.push([i + 1, [uid]]);
     });
     c.result = order;
+    c.members = mergeAscending(
+      c.members ?? [],
+      [...fresh].sort((a, b) => a - b),
+    );
     return pairs;
   }
 
@@ -483,6 +481,18 @@ function withinIntervals(key: SearchKey, out: number[] = []): number[] {
       for (const k of key.keys) withinIntervals(k, out);
       break;
   }
+  return out;
+}
+
+/** Two ascending lists merged into one. */
+function mergeAscending(list: readonly number[], add: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  for (const u of add) {
+    while (i < list.length && list[i]! < u) out.push(list[i++]!);
+    out.push(u);
+  }
+  while (i < list.length) out.push(list[i++]!);
   return out;
 }
 
