@@ -122,12 +122,26 @@ export const searchKeys: fc.Arbitrary<Piece[]> = fc.letrec<{ key: Piece[] }>((ti
         'UNANSWERED',
         'UNDELETED',
         'UNSEEN',
+        'SAVEDATESUPPORTED',
       )
       .map((k) => [k]),
     sequenceSet.map((s) => [s]),
     sequenceSet.map((s) => [`UID ${s}`]),
     fc
-      .tuple(fc.constantFrom('BEFORE', 'ON', 'SINCE', 'SENTBEFORE', 'SENTON', 'SENTSINCE'), date)
+      .tuple(
+        fc.constantFrom(
+          'BEFORE',
+          'ON',
+          'SINCE',
+          'SENTBEFORE',
+          'SENTON',
+          'SENTSINCE',
+          'SAVEDBEFORE',
+          'SAVEDON',
+          'SAVEDSINCE',
+        ),
+        date,
+      )
       .map(([k, d]) => [`${k} ${d}`]),
     fc
       .tuple(fc.constantFrom('BCC', 'BODY', 'CC', 'FROM', 'SUBJECT', 'TEXT', 'TO'), astring)
@@ -136,6 +150,7 @@ export const searchKeys: fc.Arbitrary<Piece[]> = fc.letrec<{ key: Piece[] }>((ti
     fc.tuple(fc.constantFrom('KEYWORD', 'UNKEYWORD'), flag).map(([k, f]) => [`${k} ${f}`]),
     fc.tuple(fc.constantFrom('LARGER', 'SMALLER'), number).map(([k, n]) => [`${k} ${n}`]),
     fc.tuple(fc.constantFrom('OLDER', 'YOUNGER'), number).map(([k, n]) => [`${k} ${n}`]),
+    fc.tuple(fc.constantFrom('EMAILID', 'THREADID'), astring).map(([k, v]) => join([[`${k} `], v])),
     fc
       .tuple(fc.option(fc.constantFrom('"/flags/\\\\Seen" all', '"/flags/$x" priv')), number)
       .map(([e, n]) => [`MODSEQ ${e ? `${e} ` : ''}${n}`]),
@@ -177,6 +192,12 @@ const fetchAtt = fc.oneof(
     'RFC822',
     'RFC822.HEADER',
     'RFC822.TEXT',
+    'EMAILID',
+    'THREADID',
+    'SAVEDATE',
+    'PREVIEW',
+    'PREVIEW (LAZY)',
+    'PREVIEW ()',
   ),
   fc
     .tuple(fc.constantFrom('BODY', 'BODY.PEEK'), section, partial)
@@ -207,6 +228,7 @@ const statusItems = fc
       'RECENT',
       'HIGHESTMODSEQ',
       'APPENDLIMIT',
+      'MAILBOXID',
     ),
     { minLength: 1, maxLength: 4 },
   )
