@@ -466,6 +466,20 @@ export class ImapSession {
     if (sel) this.untaggedStatus('OK', `HIGHESTMODSEQ ${sel.view.highestModseq}`, 'Highest');
   }
 
+  /**
+   * RFC 3501 §2.3.2: takes \Recent for the selected mailbox's messages up to `upToUid` that
+   * no session has been told about, and marks them recent in this session's view. A
+   * read-only session (EXAMINE) sees them recent without taking them (§6.3.2). IMAP4rev2
+   * has no \Recent (RFC 9051 Appendix E): such a session neither sees nor takes it, so it
+   * leaves the new-mail indication to IMAP4rev1 clients of the same mailbox.
+   */
+  async claimRecent(upToUid: number): Promise<void> {
+    const sel = this.selected;
+    if (!sel || this.enabled.imap4rev2 || upToUid <= 0) return;
+    const from = await this.ctx.store.claimRecent(sel.mailbox.id, upToUid, !sel.readOnly);
+    sel.view.addRecent(from, upToUid);
+  }
+
   // ---- authentication and the selected mailbox ----------------------------------------
 
   /** Enters the authenticated state and starts listening for the account's changes. */
@@ -516,7 +530,15 @@ export class ImapSession {
       if (this.enabled.qresync) this.untagged(`VANISHED ${sequenceSetToString(u.expunged.uids)}`);
       else for (const seq of u.expunged.seqs) this.untagged(`${seq} EXPUNGE`);
     }
-    if (u.exists !== null) this.untagged(`${u.exists} EXISTS`);
+    if (u.exists !== null) {
+      this.untagged(`${u.exists} EXISTS`);
+      if (!this.enabled.imap4rev2) {
+        // RFC 3501 §7.3.2: RECENT comes with a change of the mailbox's size; this session,
+        // the first told of the new messages, takes their \Recent (§2.3.2).
+        if (u.added) await this.claimRecent(u.added[1]);
+        this.untagged(`${view.recentCount()} RECENT`);
+      }
+    }
     if (u.flags.length > 0) {
       const since = Math.min(...u.flags.map((f) => f.modseq)) - 1;
       const records = await this.ctx.store.listMessages(view.mailboxId, { changedSince: since });
@@ -526,7 +548,8 @@ export class ImapSession {
         const seq = view.seqOf(f.uid);
         if (!r || seq === 0) continue;
         const modseq = this.enabled.condstore ? ` MODSEQ (${r.modseq})` : '';
-        this.untagged(`${seq} FETCH (UID ${r.uid} FLAGS ${formatFlags(r.flags)}${modseq})`);
+        const flags = formatFlags(view.withRecent(r.uid, r.flags));
+        this.untagged(`${seq} FETCH (UID ${r.uid} FLAGS ${flags}${modseq})`);
         view.highestModseq = Math.max(view.highestModseq, r.modseq);
       }
     }

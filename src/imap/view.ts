@@ -26,7 +26,11 @@ export interface ViewUpdates {
   exists: number | null;
   /** UIDs whose flags changed (by another actor), with the modseq of the change. */
   flags: Array<{ uid: number; modseq: number }>;
+  /** The lowest and highest of the new UIDs when messages were added, else null. */
+  added: [number, number] | null;
 }
+
+const RECENT = '\\Recent';
 
 export class MailboxView {
   /**
@@ -39,6 +43,13 @@ export class MailboxView {
   private readonly pendingFlags = new Map<number, number>();
   /** The mailbox was deleted or renamed under this session. */
   gone = false;
+  /**
+   * RFC 3501 §2.3.2: the UIDs that are \Recent in this session, as ascending inclusive
+   * ranges `[lo, hi, lo, hi, ...]`; null when there are none (always, in an IMAP4rev2
+   * session). Each claim of the store's recent UIDs lies above the ones before, so this is
+   * usually one range however many messages arrive: a few numbers per IDLE session.
+   */
+  private recent: number[] | null = null;
 
   constructor(
     readonly mailboxId: number,
@@ -76,6 +87,62 @@ export class MailboxView {
       else hi = mid - 1;
     }
     return 0;
+  }
+
+  /** Marks lo..hi \Recent in this session; lo never goes below an earlier range's lo. */
+  addRecent(lo: number, hi: number): void {
+    if (lo > hi) return;
+    const r = this.recent;
+    if (r === null) {
+      this.recent = [lo, hi];
+      return;
+    }
+    const last = r.length - 1;
+    if (hi <= r[last]!) return;
+    if (lo <= r[last]! + 1) r[last] = hi;
+    else r.push(lo, hi);
+  }
+
+  get hasRecent(): boolean {
+    return this.recent !== null;
+  }
+
+  isRecent(uid: number): boolean {
+    const r = this.recent;
+    if (r === null) return false;
+    for (let i = r.length - 2; i >= 0; i -= 2) {
+      if (uid > r[i + 1]!) return false;
+      if (uid >= r[i]!) return true;
+    }
+    return false;
+  }
+
+  /** How many messages of the view are \Recent (the `* n RECENT` response). */
+  recentCount(): number {
+    const r = this.recent;
+    if (r === null) return 0;
+    let n = 0;
+    for (let i = 0; i < r.length; i += 2) {
+      n += this.lowerBound(r[i + 1]! + 1) - this.lowerBound(r[i]!);
+    }
+    return n;
+  }
+
+  /** `flags`, with \Recent added when uid is recent in this session (RFC 3501 §2.3.2). */
+  withRecent(uid: number, flags: string[]): string[] {
+    return this.recent !== null && this.isRecent(uid) ? [...flags, RECENT] : flags;
+  }
+
+  /** Index of the first UID of the view that is >= uid. */
+  private lowerBound(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.uids[mid]! < uid) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Whether uid is announced and not expunged (a FETCH or STORE may act on it). */
@@ -182,6 +249,7 @@ export class MailboxView {
       expunged.uids.reverse();
     }
     let exists: number | null = null;
+    let added: [number, number] | null = null;
     if (this.pendingNew.size > 0) {
       const fresh = [...this.pendingNew].sort((a, b) => a - b);
       this.pendingNew.clear();
@@ -189,6 +257,7 @@ export class MailboxView {
       this.uids =
         fresh[0]! > max ? this.uids.concat(fresh) : [...this.uids, ...fresh].sort((a, b) => a - b);
       exists = this.uids.length;
+      added = [fresh[0]!, fresh[fresh.length - 1]!];
     }
     const flags: Array<{ uid: number; modseq: number }> = [];
     for (const [uid, modseq] of this.pendingFlags) {
@@ -196,6 +265,6 @@ export class MailboxView {
     }
     this.pendingFlags.clear();
     flags.sort((a, b) => a.uid - b.uid);
-    return { expunged, exists, flags };
+    return { expunged, exists, flags, added };
   }
 }

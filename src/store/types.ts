@@ -67,6 +67,8 @@ export interface Mailbox {
 
 export interface MailboxStatus {
   messages: number;
+  /** RFC 3501 §6.3.10: messages no session has claimed as \Recent yet (see claimRecent). */
+  recent: number;
   unseen: number;
   deleted: number;
   /** Sum of RFC822.SIZE of the mailbox's messages (RFC 8438 STATUS SIZE). */
@@ -425,6 +427,15 @@ export interface MailStore {
   setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void>;
   listSubscriptions(accountId: number): Promise<string[]>;
   mailboxStatus(mailboxId: number): Promise<MailboxStatus>;
+  /**
+   * RFC 3501 §2.3.2 \Recent, shared by every session (and kept over restarts): the mailbox
+   * keeps the first UID no read-write session has been told about. Returns that UID as it
+   * was: the messages from it up to `upToUid` are recent for the caller. With `claim` (a
+   * read-write SELECT, or a selected session hearing of new messages) it moves past
+   * `upToUid`, so no later session sees those as recent; without (EXAMINE, RFC 3501 §6.3.2)
+   * nothing changes. Not fsynced: a claim lost in a crash only makes messages recent again.
+   */
+  claimRecent(mailboxId: number, upToUid: number, claim: boolean): Promise<number>;
 
   // Messages
   /**

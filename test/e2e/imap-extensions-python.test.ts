@@ -80,7 +80,8 @@ describe('IMAP e2e: METADATA and REPLACE with Python imaplib', () => {
     );
     assert.deepEqual(out.expunge, ['1']);
     assert.equal(out.fetch.length, 1, out.fetch.join('\n'));
-    assert.match(out.fetch[0], /FLAGS \(\\Draft\)/);
+    // imaplib is an IMAP4rev1 client and its session replaced the draft: \Recent (RFC 3501 §2.3.2).
+    assert.match(out.fetch[0], /FLAGS \(\\Draft \\Recent\)/);
     assert.match(out.fetch[0], /Subject: draft 2/);
   });
 });

@@ -69,6 +69,8 @@ describe('NOTIFY over TCP, mail over SMTP', () => {
       await c.cmd('s2', 'SELECT INBOX');
       await send('second delivery');
       assert.equal(await c.line(10_000), '* 2 EXISTS');
+      // RFC 3501 §7.3.2: the only session with INBOX selected has both messages as \Recent.
+      assert.equal(await c.line(), '* 2 RECENT');
       assert.equal(await c.line(), '* 2 FETCH (UID 2 BODY[HEADER.FIELDS (SUBJECT)] {28}');
       assert.equal(await c.line(), 'Subject: second delivery');
       assert.equal(await c.line(), '');

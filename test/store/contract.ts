@@ -41,6 +41,29 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       return mb;
     }
 
+    test('claimRecent: one claimant per UID, a peek claims nothing, STATUS counts the rest', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      for (const s of ['r1', 'r2', 'r3']) await store.append(newMessage(s), [{ mailboxId: mb.id }]);
+      // EXAMINE-like peek: recent from UID 1, nothing moves.
+      assert.equal(await store.claimRecent(mb.id, 3, false), 1);
+      assert.equal((await store.mailboxStatus(mb.id)).recent, 3);
+      // The first claimant gets 1..2; the next one nothing of those, then 3.
+      assert.equal(await store.claimRecent(mb.id, 2, true), 1);
+      assert.equal((await store.mailboxStatus(mb.id)).recent, 1);
+      assert.equal(await store.claimRecent(mb.id, 2, true), 3);
+      assert.equal(await store.claimRecent(mb.id, 3, true), 3);
+      assert.equal(await store.claimRecent(mb.id, 3, true), 4);
+      assert.equal((await store.mailboxStatus(mb.id)).recent, 0);
+      // New mail, and mail copied in, is recent again.
+      await store.append(newMessage('r4'), [{ mailboxId: mb.id }]);
+      const other = await store.createMailbox(a.id, 'Other');
+      await store.copyMessages(mb.id, [1], other.id);
+      assert.equal((await store.mailboxStatus(mb.id)).recent, 1);
+      assert.equal((await store.mailboxStatus(other.id)).recent, 1);
+      assert.equal(await store.claimRecent(other.id, 1, true), 1);
+    });
+
     test('domains: add, list, duplicate, invalid, remove', async () => {
       await store.addDomain('Example.Test');
       await rejectsWith(store.addDomain('example.test'), 'EXISTS');
@@ -234,6 +257,8 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       assert.equal(st.uidNext, 4);
       assert.equal(st.size, m1.raw.length * 2 + newMessage('two').raw.length);
       assert.equal(st.highestModseq, r3!.modseq);
+      // Nothing claimed yet: every message is recent (RFC 3501 §2.3.2).
+      assert.equal(st.recent, 3);
       assert.equal((await store.getAccount('alice@example.test'))?.usedBytes, st.size);
       const withRefs = newMessage('refs');
       withRefs.index.search.references = ['<a@x>', '<b@x>'];

@@ -332,6 +332,7 @@ describe('full-text index worker', () => {
              ALTER TABLE messages DROP COLUMN thread_id;
              ALTER TABLE messages DROP COLUMN preview;
              ALTER TABLE mailbox_messages DROP COLUMN save_date;
+             ALTER TABLE mailboxes DROP COLUMN first_recent_uid;
              PRAGMA user_version = 3;`);
     db.close();
     await removeFtsFiles();
@@ -343,7 +344,7 @@ describe('full-text index worker', () => {
     }
     const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 10);
+      assert.equal(after.pragma('user_version', { simple: true }), 11);
       const row = after
         .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
         .get() as { n: number };

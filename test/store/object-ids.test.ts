@@ -167,6 +167,7 @@ test('migration 10: rows stored before get ids, threads in storage order, intern
            ALTER TABLE messages DROP COLUMN thread_id;
            ALTER TABLE messages DROP COLUMN preview;
            ALTER TABLE mailbox_messages DROP COLUMN save_date;
+           ALTER TABLE mailboxes DROP COLUMN first_recent_uid;
            PRAGMA user_version = 9;`);
   db.close();
   s = await openAliceStore(dir);

@@ -91,7 +91,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       const msg: FetchMessage = {
         seq,
         uid: r.uid,
-        flags: changed?.flags ?? r.flags,
+        flags: view.withRecent(r.uid, changed?.flags ?? r.flags),
         modseq: changed?.modseq ?? r.modseq,
         size: r.size,
         internalDate: r.internalDate,
@@ -124,7 +124,8 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       if (out.error) throw no(out.error.code, out.error.text);
       const values = out.values;
       if (changed && !asksFlags) {
-        values.push(v.atom('FLAGS'), v.list(changed.flags.map((f) => v.atom(f))));
+        const flags = view.withRecent(r.uid, changed.flags);
+        values.push(v.atom('FLAGS'), v.list(flags.map((f) => v.atom(f))));
       }
       // RFC 7162 §3.1: a FETCH that set \Seen carries UID (and MODSEQ, added by the
       // renderer) once CONDSTORE is enabled.
@@ -163,6 +164,10 @@ async function lightFetch(
       ? await s.ctx.store.listMessages(sel.mailbox.id, { changedSince: since ?? undefined })
       : await s.ctx.store.getRecords(sel.mailbox.id, asc);
   const render = lightRenderer(a.items, opts);
+  // RFC 3501 §2.3.2: \Recent is this session's, not a stored flag; checked per message only
+  // while the session has recent messages at all.
+  const recent =
+    view.hasRecent && a.items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
   let chunk = '';
   let j = 0;
   for (const r of rows) {
@@ -171,7 +176,9 @@ async function lightFetch(
     if (asc[j] !== r.uid || (since !== null && r.modseq <= since)) continue;
     const seq = view.seqOf(r.uid);
     if (seq === 0) continue;
-    chunk += `* ${seq} FETCH ${render(r)}\r\n`;
+    const row =
+      recent && view.isRecent(r.uid) ? { ...r, flags: view.withRecent(r.uid, r.flags) } : r;
+    chunk += `* ${seq} FETCH ${render(row)}\r\n`;
     if (chunk.length >= LIGHT_CHUNK) {
       s.send(Buffer.from(chunk, 'latin1'));
       chunk = '';

@@ -48,6 +48,7 @@ export function searchContextOf(s: ImapSession, records: readonly MessageRecord[
     saved: s.savedSearch,
     maxSeq: view.exists,
     maxUid: view.uidAt(view.exists) ?? 0,
-    recent: new Set(),
+    // RFC 3501 §2.3.2: the session's \Recent messages (never any under IMAP4rev2).
+    recent: { has: (uid) => view.isRecent(uid) },
   };
 }

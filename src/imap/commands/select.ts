@@ -94,6 +94,8 @@ function selectCommand(name: 'SELECT' | 'EXAMINE') {
       const view = new MailboxView(mb.id, summary.uids, mb.highestModseq);
       s.state = { kind: 'selected', account, selected: { mailbox: mb, view, readOnly } };
       s.savedSearch = [];
+      // RFC 3501 §6.3.1-2: SELECT takes \Recent from later sessions, EXAMINE does not.
+      await s.claimRecent(summary.uids[summary.uids.length - 1] ?? 0);
       sendSelectResponses(s, mb, summary, readOnly);
       if (a.qresync && a.qresync.uidValidity === mb.uidValidity) {
         await sendQresync(s, mb, view, a.qresync);
@@ -118,7 +120,7 @@ function sendSelectResponses(
   s.untagged(`${summary.uids.length} EXISTS`);
   if (!s.enabled.imap4rev2) {
     // RFC 3501 §6.3.1 requires RECENT and the first unseen message; IMAP4rev2 dropped both.
-    s.untagged('0 RECENT');
+    s.untagged(`${s.selected?.view.recentCount() ?? 0} RECENT`);
     if (firstUnseen > 0) s.untaggedStatus('OK', `UNSEEN ${firstUnseen}`, 'First unseen');
   }
   s.untaggedStatus('OK', `UIDVALIDITY ${mb.uidValidity}`, 'UIDs valid');
@@ -149,9 +151,8 @@ async function sendQresync(
   for (const r of records) {
     // A message delivered since the view was made is announced later, as EXISTS.
     if (r.modseq <= q.modseq || view.seqOf(r.uid) === 0) continue;
-    s.untagged(
-      `${view.seqOf(r.uid)} FETCH (UID ${r.uid} FLAGS ${formatFlags(r.flags)} MODSEQ (${r.modseq}))`,
-    );
+    const flags = formatFlags(view.withRecent(r.uid, r.flags));
+    s.untagged(`${view.seqOf(r.uid)} FETCH (UID ${r.uid} FLAGS ${flags} MODSEQ (${r.modseq}))`);
   }
 }
 

@@ -22,8 +22,7 @@ export async function statusResponse(
     UNSEEN: st.unseen,
     DELETED: st.deleted,
     SIZE: st.size,
-    // RFC 9051 dropped \Recent; nothing is ever recent here (RFC 3501 allows 0).
-    RECENT: 0,
+    RECENT: recentStatus(s, mb, st.recent),
     HIGHESTMODSEQ: st.highestModseq,
     APPENDLIMIT: s.ctx.cfg.limits.max_message_size,
     // RFC 8474 §4.3: status-att-value =/ "MAILBOXID" SP "(" objectid ")".
@@ -35,6 +34,17 @@ export async function statusResponse(
     mailboxAstring(s, mb.name),
     Buffer.from(` (${parts})`),
   ]);
+}
+
+/**
+ * RFC 3501 §6.3.10 RECENT: the messages no session has taken yet, plus those this session
+ * took when the mailbox is the one it has selected read-write. IMAP4rev2 has no \Recent.
+ */
+function recentStatus(s: ImapSession, mb: Mailbox, unclaimed: number): number {
+  if (s.enabled.imap4rev2) return 0;
+  const sel = s.selected;
+  if (!sel || sel.mailbox.id !== mb.id || sel.readOnly) return unclaimed;
+  return unclaimed + sel.view.recentCount();
 }
 
 export const STATUS = command({

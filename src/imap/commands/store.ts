@@ -1,6 +1,6 @@
 // STORE and UID STORE (RFC 9051 §6.4.6) with .SILENT and UNCHANGEDSINCE (RFC 7162 §3.1.3).
 import type { FlagMode } from '../../store/types.js';
-import { no, ok } from '../responses.js';
+import { bad, no, ok } from '../responses.js';
 import { parseStoreArgs } from '../wire/args.js';
 import { sequenceSetToString } from '../wire/serializer.js';
 import { command, SELECTED } from './types.js';
@@ -20,6 +20,10 @@ function storeCommand(name: 'STORE' | 'UID STORE') {
     parse: parseStoreArgs,
     async run(s, a, cmd) {
       const sel = requireSelected(s);
+      // RFC 3501 §2.3.2: \Recent "can not be altered by the client".
+      if (a.flags.some((f) => f.toLowerCase() === '\\recent')) {
+        throw bad('\\Recent cannot be stored');
+      }
       if (sel.readOnly) throw no('READ-ONLY', 'Mailbox is read-only');
       // RFC 7162 §3.1.3: UNCHANGEDSINCE turns CONDSTORE on for the session.
       if (a.unchangedSince !== null) s.enableCondstore();
@@ -44,7 +48,7 @@ function storeCommand(name: 'STORE' | 'UID STORE') {
         // RFC 9051 §6.4.9: UID STORE answers with UID; RFC 7162 §3.1: once CONDSTORE is
         // enabled every untagged FETCH a STORE causes carries UID and MODSEQ.
         if (cmd.uid || condstore) parts.push(`UID ${u.uid}`);
-        if (!a.silent) parts.push(`FLAGS ${formatFlags(u.flags)}`);
+        if (!a.silent) parts.push(`FLAGS ${formatFlags(view.withRecent(u.uid, u.flags))}`);
         // RFC 7162 §3.1.3: with CONDSTORE the new MODSEQ is reported even for .SILENT.
         if (condstore) parts.push(`MODSEQ (${u.modseq})`);
         if (!a.silent || condstore) s.untagged(`${seq} FETCH (${parts.join(' ')})`);

@@ -31,7 +31,7 @@ export async function sendNewFetch(
       const msg: FetchMessage = {
         seq,
         uid: r.uid,
-        flags: r.flags,
+        flags: view.withRecent(r.uid, r.flags), // RFC 3501 §2.3.2: the session's \Recent
         modseq: r.modseq,
         size: r.size,
         internalDate: r.internalDate,

@@ -59,7 +59,7 @@ export interface SearchContext {
   maxSeq: number;
   maxUid: number;
   /** UIDs that are \Recent in this session. */
-  recent: Set<number>;
+  recent: { has(uid: number): boolean };
   /** The time OLDER / YOUNGER count back from (epoch ms); the search's start by default. */
   now?: number;
 }

@@ -176,6 +176,26 @@ export class SqliteMailboxes {
     );
   }
 
+  /**
+   * See MailStore.claimRecent. Usually there is nothing to take (one read). A claim is a
+   * compare-and-set on the value read, so two claimants (even in two processes) never both
+   * take a UID: the one that lost reads again.
+   */
+  claimRecent(id: number, upToUid: number, claim: boolean): number {
+    for (;;) {
+      const first = stmt(this.db, 'SELECT first_recent_uid FROM mailboxes WHERE id = ?')
+        .pluck()
+        .get(id) as number | undefined;
+      if (first === undefined) return Number.MAX_SAFE_INTEGER;
+      if (!claim || first > upToUid) return first;
+      const r = stmt(
+        this.db,
+        'UPDATE mailboxes SET first_recent_uid = ? WHERE id = ? AND first_recent_uid = ?',
+      ).run(upToUid + 1, id, first);
+      if (r.changes === 1) return first;
+    }
+  }
+
   listSubscriptions(accountId: number): string[] {
     const rows = stmt(
       this.db,
@@ -191,9 +211,16 @@ export class SqliteMailboxes {
       `SELECT COUNT(*) AS messages,
            COALESCE(SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Seen %' THEN 0 ELSE 1 END), 0) AS unseen,
            COALESCE(SUM(CASE WHEN (' ' || flags || ' ') LIKE '% \\Deleted %' THEN 1 ELSE 0 END), 0) AS deleted,
-           COALESCE(SUM(size), 0) AS size
+           COALESCE(SUM(size), 0) AS size,
+           COALESCE(SUM(uid >= (SELECT first_recent_uid FROM mailboxes WHERE id = ?)), 0) AS recent
          FROM mailbox_messages WHERE mailbox_id = ?`,
-    ).get(id) as { messages: number; unseen: number; deleted: number; size: number };
+    ).get(id, id) as {
+      messages: number;
+      unseen: number;
+      deleted: number;
+      size: number;
+      recent: number;
+    };
     return {
       ...r,
       uidNext: mb.uidNext,

@@ -203,6 +203,13 @@ ALTER TABLE mailbox_messages ADD COLUMN save_date INTEGER;
 CREATE INDEX messages_message_id ON messages(s_message_id) WHERE s_message_id <> '';`,
     run: backfillThreads,
   },
+  {
+    version: 11,
+    // RFC 3501 §2.3.2 \Recent: messages with a UID from here on have not been claimed by a
+    // read-write session yet (see MailStore.claimRecent). 1 for mailboxes made before: RFC
+    // 3501 says a message SHOULD count as recent when that cannot be known.
+    sql: 'ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;',
+  },
 ];
 
 function fillEnvelopeAddresses(db: Database.Database): void {

@@ -298,6 +298,9 @@ export class SqliteStore implements MailStore {
   async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
     return this.mailboxes.status(mailboxId);
   }
+  async claimRecent(mailboxId: number, upToUid: number, claim: boolean): Promise<number> {
+    return this.mailboxes.claimRecent(mailboxId, upToUid, claim);
+  }
 
   // Messages
 

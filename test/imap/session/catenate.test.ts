@@ -91,7 +91,8 @@ describe('IMAP CATENATE (RFC 4469)', () => {
     const expected = `${HEADER}--${BOUNDARY}\r\n${PART1_MIME}${PART1}${newText}`;
     assert.equal(await fetchBody(c, uid), expected);
     const flags = await c.cmd('f', `UID FETCH ${uid} FLAGS`);
-    assert.match(flags[0], /FLAGS \(\\Seen \\Draft \$MDNSent\)/);
+    // EXAMINE (in fetchBody) sees the new message as \Recent without taking it (RFC 3501 §6.3.2).
+    assert.match(flags[0], /FLAGS \(\\Seen \\Draft \$MDNSent \\Recent\)/);
   });
 
   test('whole message, PARTIAL, HEADER.FIELDS (%-encoded), TEXT; the source stays unseen', async () => {
@@ -107,7 +108,8 @@ describe('IMAP CATENATE (RFC 4469)', () => {
     assert.equal(await fetchBody(c, uid), expected);
     await c.cmd('s', 'SELECT Cat');
     const f = await c.cmd('f', `UID FETCH ${src} FLAGS`);
-    assert.equal(f[0], `* 1 FETCH (UID ${src} FLAGS (\\Draft))`);
+    // The first SELECT since the source was appended takes its \Recent (RFC 3501 §2.3.2).
+    assert.equal(f[0], `* 1 FETCH (UID ${src} FLAGS (\\Draft \\Recent))`);
     await c.cmd('u', 'UNSELECT');
   });
 

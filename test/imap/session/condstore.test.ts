@@ -20,6 +20,9 @@ describe('IMAP session: CONDSTORE (RFC 7162 §3.1)', () => {
     const name = `C${++box}`;
     await c.cmd('c', `CREATE ${name}`);
     for (let i = 1; i <= n; i++) await append(c, name, message(`m${i}`));
+    // A first SELECT takes the messages' \Recent, so the responses below have plain flags.
+    await c.cmd('r', `SELECT ${name}`);
+    await c.cmd('u', 'UNSELECT');
     const sel = await c.cmd('s', `${select} ${name}`);
     const hms = Number(/^\* OK \[HIGHESTMODSEQ (\d+)\]/m.exec(sel.join('\n'))?.[1]);
     assert.ok(hms > 0, sel.join('\n'));

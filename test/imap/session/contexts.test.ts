@@ -25,8 +25,9 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     const name = `C${++box}`;
     await a.cmd('c', `CREATE ${name}`);
     for (const s of SUBJECTS) await append(a, name, message(s));
-    await a.cmd('s', `SELECT ${name}`);
+    // b selects first and so takes the messages' \Recent (RFC 3501 §2.3.2): a sees plain flags.
     await b.cmd('s', `SELECT ${name}`);
+    await a.cmd('s', `SELECT ${name}`);
     return [a, b, name];
   }
 
@@ -177,6 +178,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     await append(b, name, message('other'));
     assert.deepEqual(await untagged(a, 'n2', 'NOOP'), [
       '* 7 EXISTS',
+      '* 0 RECENT', // b, which appended, took the \Recent
       '* ESEARCH (TAG "u1") ADDTO (0 6)',
     ]);
     await untagged(b, 'g', 'STORE 2 -FLAGS (\\Flagged)');
@@ -294,8 +296,9 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     await a.cmd('c', `CREATE ${name}`);
     // Sizes grow with the UID: REVERSE SIZE is descending UID order.
     for (let i = 1; i <= 40; i++) await append(a, name, message(`m${i}`, `${'x'.repeat(i)}\r\n`));
-    await a.cmd('s', `SELECT ${name}`);
+    // b takes the \Recent (RFC 3501 §2.3.2): a sees plain flags.
     await b.cmd('s', `SELECT ${name}`);
+    await a.cmd('s', `SELECT ${name}`);
     await untagged(b, 'f', 'UID STORE 10,20,30 +FLAGS.SILENT (\\Flagged)');
     assert.deepEqual(
       await untagged(a, 'u', 'UID SORT RETURN (UPDATE ALL) (REVERSE SIZE) UTF-8 FLAGGED'),
@@ -362,6 +365,8 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     assert.equal(await a.line(), '+ idling');
     await append(b, name, message('news'));
     assert.equal(await a.line(), '* 6 EXISTS');
+    // RFC 3501 §7.3.2: RECENT with EXISTS; a (in IDLE) or b (which appended) takes it.
+    assert.match(await a.line(), /^\* [01] RECENT$/);
     assert.equal(await a.line(), '* ESEARCH (TAG "u5") UID ADDTO (0 6)');
     a.write('DONE\r\n');
     assert.match(last(await a.tagged('i')), /^i OK/);
@@ -371,12 +376,15 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     assert.match(last(await a.cmd('c1', 'CANCELUPDATE u5')), /^c1 BAD/);
     assert.deepEqual(await untagged(a, 'c2', 'CANCELUPDATE "u5"'), []);
     await append(b, name, message('news again'));
-    assert.deepEqual(await untagged(a, 'n', 'NOOP'), ['* 7 EXISTS']);
+    const n = await untagged(a, 'n', 'NOOP');
+    assert.equal(n.length, 2, n.join('\n'));
+    assert.equal(n[0], '* 7 EXISTS');
+    assert.match(n[1]!, /^\* [01] RECENT$/);
     // The tag may be used again once cancelled; re-selecting ends the context.
     await untagged(a, 'u5', 'UID SEARCH RETURN (UPDATE) SUBJECT news');
     await untagged(a, 'r', `SELECT ${name}`);
     await append(b, name, message('news 3'));
-    assert.deepEqual(await untagged(a, 'n2', 'NOOP'), ['* 8 EXISTS']);
+    assert.deepEqual(await untagged(a, 'n2', 'NOOP'), ['* 8 EXISTS', '* 0 RECENT']);
     assert.match(last(await a.cmd('c3', 'CANCELUPDATE "u5"')), /^c3 BAD/);
     a.close();
     b.close();

@@ -22,6 +22,11 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     const name = `N${++box}`;
     await c.cmd('c', `CREATE ${name}`);
     for (let i = 1; i <= n; i++) await append(c, name, message(`m${i}`));
+    if (n > 0) {
+      // c takes the messages' \Recent (RFC 3501 §2.3.2): the session told below sees plain flags.
+      await c.cmd('rs', `SELECT ${name}`);
+      await c.cmd('ru', 'UNSELECT');
+    }
     return name;
   }
 
@@ -158,10 +163,12 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     );
     await append(b, name, message('pushed'), '\\Draft');
     assert.equal(await a.line(), '* 2 EXISTS');
+    // RFC 3501 §7.3.2: RECENT with EXISTS; A is the first told, so the message is A's.
+    assert.equal(await a.line(), '* 1 RECENT');
     // §5.2: EXISTS is followed by a FETCH with what MessageNew asked for.
     assert.equal(
       await a.line(),
-      '* 2 FETCH (UID 2 FLAGS (\\Draft) BODY[HEADER.FIELDS (SUBJECT)] {19}',
+      '* 2 FETCH (UID 2 FLAGS (\\Draft \\Recent) BODY[HEADER.FIELDS (SUBJECT)] {19}',
     );
     assert.equal(await a.line(), 'Subject: pushed');
     assert.equal(await a.line(), '');
@@ -194,6 +201,8 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     await append(b, name, message('later'));
     // The expunge came first, yet only EXISTS is pushed (numbering unchanged: 3 messages).
     assert.equal(await a.line(), '* 3 EXISTS');
+    // B (selected, appending) or A (pushed) takes the \Recent first.
+    assert.match(await a.line(), /^\* [01] RECENT$/);
     // FETCH may not carry it either (RFC 9051 §7.5.1); NOOP does.
     const f = await a.cmd('f', 'FETCH 3 (UID)');
     assert.deepEqual(f, ['* 3 FETCH (UID 3)', 'f OK FETCH completed']);
@@ -375,13 +384,14 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     await append(b, 'INBOX', message('inbox'));
     assert.match(await a.line(), /^\* STATUS INBOX \(MESSAGES \d+ UIDNEXT /);
     a.write('DONE\r\n');
-    assert.deepEqual(await a.tagged('i'), ['* 1 EXISTS', 'i OK IDLE terminated']);
+    assert.deepEqual(await a.tagged('i'), ['* 1 EXISTS', '* 1 RECENT', 'i OK IDLE terminated']);
     // With a selected group, IDLE pushes the selected mailbox's changes.
     await a.cmd('n2', 'NOTIFY SET (selected (MessageNew MessageExpunge))');
     a.write('j IDLE\r\n');
     assert.equal(await a.line(), '+ idling');
     await append(b, name, message('now asked for'));
     assert.equal(await a.line(), '* 2 EXISTS');
+    assert.equal(await a.line(), '* 2 RECENT');
     a.write('DONE\r\n');
     assert.deepEqual(await a.tagged('j'), ['j OK IDLE terminated']);
     a.close();
@@ -414,12 +424,12 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
       const end = i < 0 ? -1 : t.indexOf('\r\n', i);
       return end < 0 ? -1 : end + 2;
     }, 30_000);
-    assert.match(upTo, /\* 1 EXISTS\r\n\* 1 FETCH \(UID 1 BODY\[\] \{/);
+    assert.match(upTo, /\* 1 EXISTS\r\n\* 1 RECENT\r\n\* 1 FETCH \(UID 1 BODY\[\] \{/);
     const listed = upTo.split('\r\n').filter((l) => l.startsWith('* LIST')).length;
     assert.ok(listed < 1100, `${listed} LIST responses before the overflow`);
     await store.setSubscribed(env.accountId, `${name}/after`, true);
     await append(b, name, message('after the overflow'));
-    assert.deepEqual(await a.cmd('o', 'NOOP'), ['* 2 EXISTS', 'o OK NOOP completed']);
+    assert.deepEqual(await a.cmd('o', 'NOOP'), ['* 2 EXISTS', '* 2 RECENT', 'o OK NOOP completed']);
     a.close();
     b.close();
   });
@@ -442,11 +452,12 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     const n1 = await a.cmd('n1', 'NOOP');
     // EXISTS, then each context's FETCH right before its ESEARCH (§7).
     assert.equal(n1[0], '* 2 EXISTS');
-    assert.equal(n1[1], `* 2 FETCH (UID 2 RFC822.SIZE ${msg.length})`);
-    assert.equal(n1[2], '* ESEARCH (TAG "u") ADDTO (0 2)');
-    assert.match(n1[3], /^\* 2 FETCH \(UID 2 INTERNALDATE "[^"]+"\)$/);
-    assert.equal(n1[4], '* ESEARCH (TAG "v") UID ADDTO (1 2)');
-    assert.equal(n1.length, 6);
+    assert.equal(n1[1], '* 1 RECENT'); // RFC 3501 §7.3.2
+    assert.equal(n1[2], `* 2 FETCH (UID 2 RFC822.SIZE ${msg.length})`);
+    assert.equal(n1[3], '* ESEARCH (TAG "u") ADDTO (0 2)');
+    assert.match(n1[4], /^\* 2 FETCH \(UID 2 INTERNALDATE "[^"]+"\)$/);
+    assert.equal(n1[5], '* ESEARCH (TAG "v") UID ADDTO (1 2)');
+    assert.equal(n1.length, 7);
     // A message that enters because its flags changed gets no such FETCH (§7 SHOULD NOT).
     await b.cmd('s', `SELECT ${name}`);
     await b.cmd('f', 'STORE 1 +FLAGS.SILENT (\\Flagged)');
@@ -470,13 +481,14 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     // The accumulated change of the selected mailbox comes with NOTIFY SET's response.
     assert.deepEqual(await a.cmd('n', 'NOTIFY SET (personal (MessageNew MessageExpunge))'), [
       '* 1 EXISTS',
+      '* 1 RECENT',
       'n OK NOTIFY completed',
     ]);
     await a.cmd('z', 'NOTIFY NONE');
     await append(b, 'INBOX', message('not reported'));
     await append(b, name, message('reported by NOOP'));
     // No STATUS for INBOX was pushed: the next thing A sees is its own NOOP's response.
-    assert.deepEqual(await a.cmd('o', 'NOOP'), ['* 2 EXISTS', 'o OK NOOP completed']);
+    assert.deepEqual(await a.cmd('o', 'NOOP'), ['* 2 EXISTS', '* 2 RECENT', 'o OK NOOP completed']);
     a.close();
     b.close();
   });

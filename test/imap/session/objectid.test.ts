@@ -257,7 +257,8 @@ describe('IMAP session: OBJECTID, SAVEDATE, PREVIEW', () => {
     // Worked out once, LAZY has it; modifiers and other items keep their order.
     assert.equal(
       (await c.cmd('e', 'FETCH 1 (UID PREVIEW (LAZY) FLAGS)'))[0],
-      '* 1 FETCH (UID 1 PREVIEW "Hello there, this is the body." FLAGS ())',
+      // \Recent: this session's SELECT was the first since the APPEND (RFC 3501 §2.3.2).
+      '* 1 FETCH (UID 1 PREVIEW "Hello there, this is the body." FLAGS (\\Recent))',
     );
     assert.equal(
       (await c.cmd('f', 'FETCH 1 PREVIEW (LAZY)'))[0],
@@ -292,7 +293,10 @@ describe('IMAP session: OBJECTID, SAVEDATE, PREVIEW', () => {
       (await c.cmd('d', 'FETCH 1 (PREVIEW)'))[0],
       '* 1 FETCH (PREVIEW "caf\u00e9 au lait")',
     );
-    assert.equal((await c.cmd('e', 'FETCH 1 (FLAGS UID)'))[0], '* 1 FETCH (FLAGS () UID 1)');
+    assert.equal(
+      (await c.cmd('e', 'FETCH 1 (FLAGS UID)'))[0],
+      '* 1 FETCH (FLAGS (\\Recent) UID 1)', // the first SELECT since the APPEND
+    );
     c.close();
   });
 
@@ -302,11 +306,15 @@ describe('IMAP session: OBJECTID, SAVEDATE, PREVIEW', () => {
     await a.cmd('c', 'CREATE Nt1');
     await a.cmd('s', 'SELECT Nt1');
     assert.deepEqual(
-      await a.cmd('n', 'NOTIFY SET (selected (MessageNew (EMAILID THREADID SAVEDATE PREVIEW) MessageExpunge))'),
+      await a.cmd(
+        'n',
+        'NOTIFY SET (selected (MessageNew (EMAILID THREADID SAVEDATE PREVIEW) MessageExpunge))',
+      ),
       ['n OK NOTIFY completed'],
     );
     await append(b, 'Nt1', message('pushed', 'Pushed body.\r\n'));
     assert.equal(await a.line(), '* 1 EXISTS');
+    assert.equal(await a.line(), '* 1 RECENT'); // RFC 3501 §7.3.2: a is the first told
     assert.match(
       await a.line(),
       new RegExp(

@@ -30,7 +30,8 @@ describe('IMAP session: sync between sessions', () => {
     await b.cmd('s2', `SELECT ${name} (CONDSTORE)`);
     await append(a, name, message('new'));
     const n1 = await b.cmd('n1', 'NOOP');
-    assert.deepEqual(n1.slice(0, -1), ['* 4 EXISTS']);
+    // RFC 3501 §7.3.2: RECENT with the new size; a (which appended) took the \Recent.
+    assert.deepEqual(n1.slice(0, -1), ['* 4 EXISTS', '* 0 RECENT']);
     await a.cmd('f', 'STORE 2 +FLAGS (\\Flagged)');
     const n2 = await b.cmd('n2', 'NOOP');
     assert.match(n2[0], /^\* 2 FETCH \(UID 2 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$/);
@@ -80,7 +81,11 @@ describe('IMAP session: sync between sessions', () => {
     const account = await store.getAccountById(env.accountId);
     assert.ok(account);
     const [r] = await deliverLocal(store, { raw: message('delivered'), accounts: [account] });
-    assert.deepEqual((await b.cmd('n', 'NOOP')).slice(0, -1), [`* ${exists + 1} EXISTS`]);
+    // b is the first session told of the delivered message: it is \Recent there.
+    assert.deepEqual((await b.cmd('n', 'NOOP')).slice(0, -1), [
+      `* ${exists + 1} EXISTS`,
+      '* 1 RECENT',
+    ]);
     await a.cmd('n', 'NOOP');
     await a.cmd('d', `UID STORE ${r.uid} +FLAGS.SILENT (\\Deleted)`);
     await a.cmd('x', `UID EXPUNGE ${r.uid}`);
@@ -107,6 +112,8 @@ describe('IMAP session: sync between sessions', () => {
     const [l1, ms1] = await timed(() => append(a, name, message('idle')));
     assert.equal(l1, '* 3 EXISTS');
     assert.ok(ms1 < 100, `EXISTS after ${ms1} ms`);
+    // Whichever of a (which appended) and b hears first takes the \Recent.
+    assert.match(await b.line(), /^\* [01] RECENT$/);
     const [l2, ms2] = await timed(() => a.cmd('f', 'STORE 1 +FLAGS (\\Answered)'));
     assert.equal(l2, '* 1 FETCH (UID 1 FLAGS (\\Answered))');
     assert.ok(ms2 < 100, `FETCH after ${ms2} ms`);
