@@ -314,10 +314,18 @@ export class ImapSession {
     switch (ev.kind) {
       case 'command':
         return this.dispatch(ev.command);
-      case 'continue':
-        // RFC 9051 §7.5: the size was checked by the receiver before we say go ahead.
+      case 'continue': {
+        // RFC 9051 §7.5: the size was checked by the receiver before we say go ahead; a
+        // command that will be refused anyway is answered now, and its literal never sent.
+        const refusal = this.refuseBeforeLiteral();
+        if (refusal) {
+          this.send(refusal);
+          this.rx.dropPending();
+          return;
+        }
         this.send(`+ ${ev.text}\r\n`);
         return;
+      }
       case 'literal-too-big':
         if (ev.reason === 'memory') {
           // A temporary condition, not the client's fault: the command did not run, try later
@@ -350,6 +358,33 @@ export class ImapSession {
         this.send(formatTagged('*', { status: 'BAD', text: 'Unexpected line' }));
         return;
     }
+  }
+
+  /**
+   * The tagged answer for a command waiting for a synchronizing literal that is refused on
+   * what came before it: unknown, not allowed in this state, or its spec's beforeLiteral
+   * check. Null lets the literal come (a syntax error is answered once the command is whole).
+   */
+  private refuseBeforeLiteral(): Buffer | null {
+    const cmd = parseCommand(this.rx.pendingCommand());
+    if (cmd instanceof ImapParseError) return null;
+    const spec = COMMANDS.get(cmd.name);
+    if (!spec) {
+      this.countBad();
+      return formatTagged(cmd.tag, { status: 'BAD', text: `Unknown command ${cmd.name}` });
+    }
+    if (!spec.states.includes(this.state.kind)) {
+      return formatTagged(cmd.tag, {
+        status: 'BAD',
+        text: `${cmd.name} is not allowed in the ${this.state.kind} state`,
+      });
+    }
+    const check = spec.beforeLiteral;
+    if (!check) return null;
+    const refused = tryParse(() => check(this, cmd.args, cmd));
+    return refused === null || refused instanceof ImapParseError
+      ? null
+      : formatTagged(cmd.tag, refused);
   }
 
   private countBad(): void {

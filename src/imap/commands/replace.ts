@@ -3,7 +3,8 @@
 // does both (delivery/mailbox.ts -> store append with `replace`), so a failure leaves both
 // mailboxes as they were, and the quota sees the room the old message frees.
 import { deliverToMailbox } from '../../delivery/mailbox.js';
-import { bad, no, ok } from '../responses.js';
+import { bad, ImapError, no, ok } from '../responses.js';
+import type { ImapSession } from '../session.js';
 import type { ArgCursor } from '../wire/parser.js';
 import type { SeqNumber } from '../wire/sequence.js';
 import { type AppendMessage, appendData, parseAppendMessage } from './append.js';
@@ -29,29 +30,55 @@ function parseReplace(c: ArgCursor): ReplaceArgs {
   return { id, mailbox, message };
 }
 
+/**
+ * The UID of the message to replace, or the refusal: the selected mailbox must be writable
+ * (the old message is expunged, RFC 8508 §3.4), a sequence number must be one the client
+ * knows (RFC 9051 §6.4: past the last message is a client error), a UID one that exists.
+ * `early` (before the literal comes, no updates announced yet): a UID above the last one the
+ * client was told of may be a message not announced yet, so it is not refused then.
+ */
+function replacedUid(s: ImapSession, id: SeqNumber, byUid: boolean, early: boolean): number {
+  const sel = requireSelected(s);
+  const view = sel.view;
+  if (sel.readOnly) throw no('READ-ONLY', 'Mailbox is read-only');
+  if (byUid) {
+    const all = view.allUids();
+    const max = all[all.length - 1] ?? 0;
+    const uid = id === '*' ? max : id;
+    if (early && uid > max) return uid;
+    if (!view.isLive(uid)) throw no('NONEXISTENT', 'No message with that UID to replace');
+    return uid;
+  }
+  const seq = id === '*' ? view.exists : id;
+  if (seq < 1 || seq > view.exists) throw bad('Invalid message sequence number');
+  const uid = view.uidAt(seq)!;
+  if (!view.isLive(uid)) throw no('EXPUNGEISSUED', 'The message to replace was expunged');
+  return uid;
+}
+
 function replaceCommand(name: 'REPLACE' | 'UID REPLACE') {
   return command({
     name,
     // RFC 8508 §3.5: only in the selected state.
     states: SELECTED,
     parse: parseReplace,
+    // Refused before the client sends its message when the old one cannot be replaced.
+    beforeLiteral(s, c, cmd) {
+      c.space();
+      const id: SeqNumber = c.maybe('*') ? '*' : c.nzNumber();
+      try {
+        replacedUid(s, id, cmd.uid, true);
+        return null;
+      } catch (err) {
+        if (err instanceof ImapError)
+          return { status: err.status, code: err.code, text: err.message };
+        throw err;
+      }
+    },
     async run(s, a, cmd) {
       const sel = requireSelected(s);
       const view = sel.view;
-      // The old message is expunged: the selected mailbox must be writable (RFC 8508 §3.4).
-      if (sel.readOnly) throw no('READ-ONLY', 'Mailbox is read-only');
-      let uid: number;
-      if (cmd.uid) {
-        const all = view.allUids();
-        uid = a.id === '*' ? (all[all.length - 1] ?? 0) : a.id;
-        if (!view.isLive(uid)) throw no('NONEXISTENT', 'No message with that UID to replace');
-      } else {
-        // RFC 9051 §6.4: a sequence number past the last message is a client error.
-        const seq = a.id === '*' ? view.exists : a.id;
-        if (seq < 1 || seq > view.exists) throw bad('Invalid message sequence number');
-        uid = view.uidAt(seq)!;
-        if (!view.isLive(uid)) throw no('EXPUNGEISSUED', 'The message to replace was expunged');
-      }
+      const uid = replacedUid(s, a.id, cmd.uid, false);
       // RFC 8508 §3.4: as APPEND, a missing target gets NO [TRYCREATE].
       const dest = await getMailboxOrFail(s, a.mailbox, 'TRYCREATE');
       const { data, held } = await appendData(s, [a.message]);

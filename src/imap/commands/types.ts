@@ -15,6 +15,13 @@ export interface CommandSpec<A = unknown> {
   readonly states: readonly StateKind[];
   parse(c: ArgCursor, s: ImapSession): A;
   run(s: ImapSession, args: A, cmd: ParsedCommand): Promise<Completion>;
+  /**
+   * Checks what came before a synchronizing literal (the cursor is after the command name;
+   * the last line ends with the marker): a completion refuses the command before the client
+   * sends the literal (RFC 9051 §7.5). Synchronous checks of the session's state only; null
+   * lets the literal come. Must refuse only what run() would refuse the same way.
+   */
+  readonly beforeLiteral?: (s: ImapSession, c: ArgCursor, cmd: ParsedCommand) => Completion | null;
   /** RFC 9051 §7.5.1: FETCH, STORE and SEARCH must not be answered with EXPUNGE. */
   readonly noExpunge?: boolean;
   /** Runs after the tagged OK is written and flushed (STARTTLS, COMPRESS switch the stream). */

@@ -144,6 +144,27 @@ export class CommandReceiver {
     this.mode = { m: 'line' };
   }
 
+  /**
+   * The command being assembled, as far as it came: after a `continue` event its last line
+   * ends with the literal marker whose bytes have not been asked for yet (so lines.length ===
+   * literals.length + 1, as in a whole command). The session may look at it to refuse the
+   * command before the client sends the literal (RFC 9051 §7.5: a tagged response instead of
+   * the continuation request).
+   */
+  pendingCommand(): ReceivedCommand {
+    return { lines: [...this.lines], literals: [...this.literals] };
+  }
+
+  /**
+   * Forgets the command being assembled, after a `continue` event the session answered with
+   * a tagged response instead of `+`: the client sends no literal, and what the command held
+   * of the memory budget is given back. Input that follows is read as a new command.
+   */
+  dropPending(): void {
+    this.startDiscard();
+    this.endCommand();
+  }
+
   /** Bytes received and not yet turned into events. */
   get bufferedBytes(): number {
     return this.inputBytes;

@@ -134,9 +134,9 @@ describe('IMAP session: greeting, capabilities, authentication', () => {
     const small = await startImap({ extraToml: '[limits]\nmax_message_size = 2048\n' });
     try {
       const c = await small.login();
+      // A command refused whatever its arguments is answered instead of the "+": the client
+      // sends no literal (RFC 9051 §7.5).
       c.write('a LOGIN {5}\r\n');
-      assert.equal(await c.line(), '+ Ready for literal data');
-      c.write('x@y.z pw\r\n');
       assert.match(await c.line(), /^a BAD LOGIN is not allowed in the authenticated state/);
       c.write('b APPEND INBOX {5000}\r\n');
       assert.match(await c.line(), /^b NO \[TOOBIG\]/);

@@ -178,6 +178,48 @@ describe('IMAP REPLACE (RFC 8508)', () => {
     assert.match(last(await c.cmd('h', 'NOOP')), /^h OK/);
   });
 
+  test('refused before the literal: no continuation, the client sends no message (RFC 9051 §7.5)', async () => {
+    const { name } = await fresh(2);
+    await c.cmd('u0', 'UNSELECT'); // leave what the last test selected
+    const m = message('sync');
+    /** Sends a command ending in a synchronizing literal; returns the server's next line. */
+    const ask = async (tag: string, text: string) => {
+      c.write(`${tag} ${text} {${m.length}}\r\n`);
+      return c.line();
+    };
+    // Authenticated state: REPLACE is not allowed, and neither is an unknown command.
+    assert.equal(
+      await ask('a', `REPLACE 1 ${name}`),
+      'a BAD REPLACE is not allowed in the authenticated state',
+    );
+    assert.equal(await ask('b', `XYZZY ${name}`), 'b BAD Unknown command XYZZY');
+    await c.cmd('s', `SELECT ${name}`);
+    assert.equal(await ask('c', `REPLACE 3 ${name}`), 'c BAD Invalid message sequence number');
+    await c.cmd('x', `UID EXPUNGE 1`); // nothing: not \Deleted
+    await c.cmd('d1', 'UID STORE 1 +FLAGS (\\Deleted)');
+    await c.cmd('d2', 'UID EXPUNGE 1');
+    assert.equal(
+      await ask('d', `UID REPLACE 1 ${name}`),
+      'd NO [NONEXISTENT] No message with that UID to replace',
+    );
+    // A UID past the last one announced may be new: the literal is asked for, then refused.
+    assert.equal(await ask('e', `UID REPLACE 99 ${name}`), '+ Ready for literal data');
+    c.write(Buffer.concat([m, Buffer.from('\r\n')]));
+    assert.equal(
+      last(await c.tagged('e')),
+      'e NO [NONEXISTENT] No message with that UID to replace',
+    );
+    // The session reads the next command as a command, and a good REPLACE gets its "+".
+    assert.match(last(await c.cmd('f', 'NOOP')), /^f OK/);
+    assert.equal(await ask('g', `UID REPLACE 2 ${name} (\\Seen)`), '+ Ready for literal data');
+    c.write(Buffer.concat([m, Buffer.from('\r\n')]));
+    assert.equal(last(await c.tagged('g')), 'g OK UID REPLACE completed');
+    await c.cmd('x', `EXAMINE ${name}`);
+    assert.equal(await ask('h', `REPLACE 1 ${name}`), 'h NO [READ-ONLY] Mailbox is read-only');
+    assert.match(last(await c.cmd('i', 'NOOP')), /^i OK/);
+    assert.equal(env.ts.server.ctx.memory.inUse, 0);
+  });
+
   test('quota: the replaced message frees its room; over quota nothing changes', async () => {
     const { name } = await fresh(1);
     const store = env.ts.server.ctx.store;
