@@ -324,4 +324,22 @@ describe('IMAP session: OBJECTID, SAVEDATE, PREVIEW', () => {
     a.close();
     b.close();
   });
+
+  test('RENAME INBOX: the new mailbox gets a new MAILBOXID, INBOX keeps its own; the messages keep EMAILID', async () => {
+    await env.ts.addUser('ren@example.test', 'secret-pw');
+    const c = await env.login('ren@example.test');
+    await appendRaw(c, 'INBOX', 'Message-ID: <ri@x>\r\nSubject: r\r\n\r\nmoved\r\n');
+    await c.cmd('s', 'SELECT INBOX');
+    const before = (await c.cmd('f', 'FETCH 1 (EMAILID)'))[0]!;
+    const inboxId = (await c.cmd('a', 'STATUS INBOX (MAILBOXID)'))[0]!;
+    await c.cmd('u', 'UNSELECT');
+    assert.match(last(await c.cmd('r', 'RENAME INBOX Old')), /^r OK/);
+    assert.equal((await c.cmd('b', 'STATUS INBOX (MAILBOXID)'))[0], inboxId);
+    const old = (await c.cmd('c', 'STATUS Old (MAILBOXID MESSAGES)'))[0]!;
+    assert.match(old, new RegExp(`^\\* STATUS Old \\(MAILBOXID \\((${ID})\\) MESSAGES 1\\)$`));
+    assert.notEqual(old.replace('Old', 'INBOX').replace(' MESSAGES 1', ''), inboxId);
+    await c.cmd('s2', 'SELECT Old');
+    assert.equal((await c.cmd('g', 'FETCH 1 (EMAILID)'))[0], before);
+    c.close();
+  });
 });
