@@ -111,7 +111,9 @@ async function resolveUrl(s: ImapSession, url: string): Promise<Piece> {
       sec.text === null ? null : sec.text.kind === 'HEADER.FIELDS' ? 'HEADER' : sec.text.kind;
     range = sectionRange(msg, sec.part, kind);
     if (range === null) throw badUrl(url, 'No such body part');
-    range = [Math.max(0, range[0]), Math.min(detail.size, Math.max(range[0], range[1]))];
+    // Offsets are clamped to the stored size, as FETCH does (a damaged index never reads past).
+    const start = Math.min(Math.max(0, range[0]), detail.size);
+    range = [start, Math.min(detail.size, Math.max(start, range[1]))];
     if (sec.text?.kind === 'HEADER.FIELDS') {
       // The only section that is not a byte range: the chosen header lines (FETCH renders it so).
       let raw: Buffer;

@@ -193,7 +193,7 @@ export const GETMETADATA = command({
       if (exact) add(exact);
       else if (a.depth === 0) add({ name, value: null });
       for (const e of found) {
-        if (e.name !== name && e.name.startsWith(`${name}/`)) add(e);
+        if (e.name !== name && within(name, e.name, a.depth)) add(e);
       }
     }
     if (out.length > 0) {
