@@ -19,7 +19,7 @@ import {
 import { no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { type ArgCursor, mailboxName } from '../wire/parser.js';
-import { literal8, string } from '../wire/serializer.js';
+import { astring, literal8, string } from '../wire/serializer.js';
 import { AUTHED, command } from './types.js';
 import { getMailboxOrFail, mailboxAstring, requireAccount } from './util.js';
 
@@ -203,7 +203,13 @@ export const GETMETADATA = command({
         Buffer.from(' ('),
       ];
       out.forEach((e, i) => {
-        parts.push(Buffer.from(`${i > 0 ? ' ' : ''}${e.name} `, 'latin1'), valueBytes(s, e.value));
+        // RFC 5464 §5: entry = astring (a name with a space or a quote is sent quoted).
+        if (i > 0) parts.push(Buffer.from(' '));
+        parts.push(
+          astring(Buffer.from(e.name, 'latin1')),
+          Buffer.from(' '),
+          valueBytes(s, e.value),
+        );
       });
       parts.push(Buffer.from(')'));
       s.untagged(Buffer.concat(parts));

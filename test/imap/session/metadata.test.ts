@@ -122,6 +122,30 @@ describe('IMAP METADATA (RFC 5464)', () => {
     await c.cmd('j', 'SETMETADATA INBOX (/private/comment NIL)');
   });
 
+  test('entry names that are not atoms are sent back quoted', async () => {
+    assert.deepEqual(
+      await c.cmd(
+        'a',
+        'SETMETADATA INBOX ("/private/vendor/vendor.x/a b" "1" "/private/vendor/vendor.x/q\\"" "2")',
+      ),
+      ['a OK SETMETADATA completed'],
+    );
+    assert.deepEqual(
+      await c.cmd(
+        'b',
+        'GETMETADATA INBOX ("/private/vendor/vendor.x/a b" "/private/vendor/vendor.x/q\\"")',
+      ),
+      [
+        '* METADATA INBOX ("/private/vendor/vendor.x/a b" "1" "/private/vendor/vendor.x/q\\"" "2")',
+        'b OK GETMETADATA completed',
+      ],
+    );
+    await c.cmd(
+      'c',
+      'SETMETADATA INBOX ("/private/vendor/vendor.x/a b" NIL "/private/vendor/vendor.x/q\\"" NIL)',
+    );
+  });
+
   test('binary values go in and out as literal8', async () => {
     const value = Buffer.from([0, 1, 2, 0xff, 0xfe]);
     const r = await c.cmd(
