@@ -268,6 +268,30 @@ describe('CommandReceiver', () => {
     assert.deepEqual(rx.next(), { kind: 'line', line: b('DONE') });
   });
 
+  test('pendingCommand / dropPending: a command refused instead of its continuation', () => {
+    let held = 0;
+    const budget = {
+      tryTake: (n: number) => {
+        held += n;
+        return true;
+      },
+      give: (n: number) => {
+        held -= n;
+      },
+    };
+    const rx = new CommandReceiver(OPTS, budget);
+    rx.feed(b('a APPEND INBOX {3+}\r\nabc CATENATE (TEXT {5}\r\n'));
+    assert.deepEqual(rx.next(), CONT);
+    const pending = rx.pendingCommand();
+    assert.deepEqual(pending.lines.map(String), ['a APPEND INBOX {3+}', ' CATENATE (TEXT {5}']);
+    assert.deepEqual(pending.literals.map(String), ['abc']);
+    assert.equal(held, 8);
+    rx.dropPending();
+    assert.equal(held, 0);
+    // The client got a tagged answer and sends no literal: the next line is a new command.
+    assert.deepEqual(rx.push(b('b NOOP\r\n')), [cmd(['b NOOP'])]);
+  });
+
   test('bufferedBytes counts input not yet turned into events', () => {
     const rx = new CommandReceiver(OPTS);
     rx.feed(b('a NOOP\r\nb NOOP\r\n'));
