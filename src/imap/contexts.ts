@@ -19,6 +19,10 @@
  *                         the differences go out as REMOVEFROM / ADDTO. §4.3.3: an ADDTO of
  *                         new messages MUST follow their EXISTS.
  *
+ * With RFC 5032 OLDER / YOUNGER in the program the result also changes as time passes: the
+ * messages that crossed INTERNALDATE + interval are evaluated again, and a timer wakes the
+ * session for the next crossing (IDLE then announces at once).
+ *
  * SEARCH contexts keep UIDs ascending and use context position 0 (§4.3.3: "MAY be zero").
  * SORT contexts keep UIDs in sort order; sort keys are properties of a message that never
  * change, so a message only enters or leaves, at the position binary search finds. Positions
