@@ -2,7 +2,7 @@
 // the context kept after it. The live part is ../contexts.ts; CANCELUPDATE is here too.
 
 import { freezeKey, MAX_UPDATE_CONTEXTS, UpdateContexts } from '../contexts.js';
-import { bad, ok } from '../responses.js';
+import { bad, no, ok } from '../responses.js';
 import type { SortCriterion } from '../search/sort.js';
 import type { ImapSession } from '../session.js';
 import type { FetchAtt } from '../wire/fetch-items.js';
@@ -105,8 +105,9 @@ export const CANCELUPDATE = command({
   async run(s, tags) {
     const contexts = UpdateContexts.of(s, false);
     const unknown = tags.filter((t) => !contexts?.has(t));
-    // Checked first, so that the command either cancels all it names or nothing.
-    if (unknown.length > 0) throw bad(`No updating search with tag ${unknown[0]}`);
+    // Checked first, so that the command either cancels all it names or nothing. A tag that
+    // names no updating search is a refusal, not a syntax error (NO, as Dovecot answers).
+    if (unknown.length > 0) throw no(undefined, `No updating search with tag ${unknown[0]}`);
     for (const t of tags) contexts!.cancel(t);
     contexts!.releaseIfEmpty(s);
     return ok('CANCELUPDATE completed; no further updates');

@@ -23,7 +23,8 @@ export type SearchReturnOption =
  * RFC 9394 §4: `partial-range-first = nz-number ":" nz-number` counts results from the first
  * (1 is the first); `partial-range-last = "-" nz-number ":" "-" nz-number` from the last (-1 is
  * the last). `from` <= `to` are the magnitudes ("500:400 is the same as 400:500"); `text` is the
- * range as the client wrote it, echoed in the PARTIAL return data.
+ * range for the PARTIAL return data, in that canonical order (`2:3`, `-1:-100`), as Dovecot
+ * writes it too.
  */
 export interface PartialRange {
   readonly from: number;
@@ -90,7 +91,7 @@ export function parsePartialRange(c: ArgCursor): PartialRange {
     from: Math.min(a, b),
     to: Math.max(a, b),
     fromEnd,
-    text: `${sign}${a}:${sign}${b}`,
+    text: `${sign}${Math.min(a, b)}:${sign}${Math.max(a, b)}`,
   };
 }
 

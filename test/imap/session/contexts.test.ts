@@ -83,7 +83,8 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     const [a, b] = await pair();
     const cases: Array<[string, string]> = [
       ['UID SEARCH RETURN (PARTIAL 2:3) ALL', '* ESEARCH (TAG "p") UID PARTIAL (2:3 2:3)'],
-      ['SEARCH RETURN (PARTIAL 3:2) ALL', '* ESEARCH (TAG "p") PARTIAL (3:2 2:3)'],
+      ['SEARCH RETURN (PARTIAL 3:2) ALL', '* ESEARCH (TAG "p") PARTIAL (2:3 2:3)'],
+      ['SEARCH RETURN (PARTIAL -2:-1) ALL', '* ESEARCH (TAG "p") PARTIAL (-1:-2 4:5)'],
       ['SEARCH RETURN (PARTIAL -1:-2) ALL', '* ESEARCH (TAG "p") PARTIAL (-1:-2 4:5)'],
       ['SEARCH RETURN (PARTIAL 4:100) ALL', '* ESEARCH (TAG "p") PARTIAL (4:100 4:5)'],
       ['SEARCH RETURN (PARTIAL 6:10) ALL', '* ESEARCH (TAG "p") PARTIAL (6:10 NIL)'],
@@ -372,7 +373,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     assert.match(last(await a.tagged('i')), /^i OK/);
     // RFC 5267 §4.3: a tag in use by an updating search is refused.
     assert.match(last(await a.cmd('u5', 'SEARCH RETURN (UPDATE) ALL')), /^u5 BAD/);
-    assert.match(last(await a.cmd('c0', 'CANCELUPDATE "nope"')), /^c0 BAD/);
+    assert.match(last(await a.cmd('c0', 'CANCELUPDATE "nope"')), /^c0 NO/);
     assert.match(last(await a.cmd('c1', 'CANCELUPDATE u5')), /^c1 BAD/);
     assert.deepEqual(await untagged(a, 'c2', 'CANCELUPDATE "u5"'), []);
     await append(b, name, message('news again'));
@@ -385,7 +386,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     await untagged(a, 'r', `SELECT ${name}`);
     await append(b, name, message('news 3'));
     assert.deepEqual(await untagged(a, 'n2', 'NOOP'), ['* 8 EXISTS', '* 0 RECENT']);
-    assert.match(last(await a.cmd('c3', 'CANCELUPDATE "u5"')), /^c3 BAD/);
+    assert.match(last(await a.cmd('c3', 'CANCELUPDATE "u5"')), /^c3 NO/);
     a.close();
     b.close();
   });

@@ -26,7 +26,7 @@ describe('parseReturnOptions', () => {
     ],
     [
       'RETURN (PARTIAL -500:-400)',
-      { options: ['PARTIAL'], partial: { from: 400, to: 500, fromEnd: true, text: '-500:-400' } },
+      { options: ['PARTIAL'], partial: { from: 400, to: 500, fromEnd: true, text: '-400:-500' } },
     ],
     ['ALL', null],
   ];
