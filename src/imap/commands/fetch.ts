@@ -144,7 +144,8 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
 }
 
 /**
- * FETCH of row data only (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ): no \Seen to set,
+ * FETCH of row data only (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ; EMAILID, THREADID,
+ * SAVEDATE from the rows' extras): no \Seen to set,
  * nothing to load but rows. Many messages read the mailbox's (cached) row list once and walk
  * it beside the UIDs, both ascending; a few read their rows. Responses are rendered as text
  * and queued in large chunks.
@@ -168,6 +169,10 @@ async function lightFetch(
   // while the session has recent messages at all.
   const recent =
     view.hasRecent && a.items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
+  // EMAILID / THREADID / SAVEDATE: read, for the messages answered only, after the rows.
+  const picked: Array<{ seq: number; row: MessageRecord }> | null = needsExtras(a.items)
+    ? []
+    : null;
   let chunk = '';
   let j = 0;
   for (const r of rows) {
@@ -178,11 +183,31 @@ async function lightFetch(
     if (seq === 0) continue;
     const row =
       recent && view.isRecent(r.uid) ? { ...r, flags: view.withRecent(r.uid, r.flags) } : r;
+    if (picked) {
+      picked.push({ seq, row });
+      continue;
+    }
     chunk += `* ${seq} FETCH ${render(row)}\r\n`;
     if (chunk.length >= LIGHT_CHUNK) {
       s.send(Buffer.from(chunk, 'latin1'));
       chunk = '';
       await s.maybeFlush();
+    }
+  }
+  if (picked && picked.length > 0) {
+    const extras = await s.ctx.store.getMessageExtras(
+      sel.mailbox.id,
+      picked.map((p) => p.row.uid),
+    );
+    for (const { seq, row } of picked) {
+      const x = extras.get(row.uid);
+      if (!x) continue; // expunged since the rows were read: its EXPUNGE follows
+      chunk += `* ${seq} FETCH ${render(row, x)}\r\n`;
+      if (chunk.length >= LIGHT_CHUNK) {
+        s.send(Buffer.from(chunk, 'latin1'));
+        chunk = '';
+        await s.maybeFlush();
+      }
     }
   }
   if (chunk !== '') s.send(Buffer.from(chunk, 'latin1'));

@@ -219,13 +219,18 @@ export async function renderFetch(
   return { values, setsSeen: fetchSetsSeen(items), error: null };
 }
 
-/** Items answered from the message row alone: no parsed index, no blob. */
+/**
+ * Items answered from the message row alone, no parsed index, no blob: the row, and for
+ * EMAILID / THREADID / SAVEDATE its extras (imapflow adds EMAILID to every FETCH it sends
+ * once OBJECTID is offered: its FLAGS syncs stay on this path).
+ */
 export const LIGHT_ITEMS: ReadonlySet<string> = new Set([
   'UID',
   'FLAGS',
   'INTERNALDATE',
   'RFC822.SIZE',
   'MODSEQ',
+  ...EXTRA_ITEMS,
 ]);
 
 /** Whether every item is in LIGHT_ITEMS, so that renderLightText can answer. */
@@ -234,6 +239,7 @@ export function allLight(items: readonly FetchItem[]): boolean {
 }
 
 type LightMessage = Pick<FetchMessage, 'uid' | 'flags' | 'modseq' | 'size' | 'internalDate'>;
+type LightExtras = Pick<MessageExtras, 'emailId' | 'threadId' | 'saveDate'>;
 
 /**
  * The `(...)` of `* n FETCH (...)` for LIGHT_ITEMS only, as text (send it as latin1, as the
@@ -244,8 +250,9 @@ type LightMessage = Pick<FetchMessage, 'uid' | 'flags' | 'modseq' | 'size' | 'in
 export function lightRenderer(
   items: readonly FetchItem[],
   opts: FetchRenderOptions,
-): (msg: LightMessage) => string {
-  const parts: Array<(m: LightMessage) => string> = [];
+): (msg: LightMessage, extras?: LightExtras) => string {
+  // `extras` is given when needsExtras(items) (the handler loads them with the rows).
+  const parts: Array<(m: LightMessage, x?: LightExtras) => string> = [];
   const names = items.flatMap((it) => (it.kind === 'simple' ? [it.name] : []));
   const uid = (m: LightMessage) => `UID ${m.uid}`;
   const modseq = (m: LightMessage) => `MODSEQ (${m.modseq})`;
@@ -257,13 +264,17 @@ export function lightRenderer(
       parts.push((m) => `INTERNALDATE ${dateTimeToString(m.internalDate)}`);
     else if (name === 'RFC822.SIZE') parts.push((m) => `RFC822.SIZE ${m.size}`);
     else if (name === 'MODSEQ') parts.push(modseq);
+    else if (name === 'EMAILID') parts.push((_, x) => `EMAILID (${x!.emailId})`);
+    else if (name === 'THREADID') parts.push((_, x) => `THREADID (${x!.threadId})`);
+    else if (name === 'SAVEDATE') parts.push((_, x) => `SAVEDATE ${dateTimeToString(x!.saveDate)}`);
   }
   if (opts.condstore && !names.includes('MODSEQ')) parts.push(modseq);
   if (parts.length === 2) {
-    const [a, b] = parts as [(m: LightMessage) => string, (m: LightMessage) => string];
-    return (m) => `(${a(m)} ${b(m)})`;
+    type Part = (m: LightMessage, x?: LightExtras) => string;
+    const [a, b] = parts as [Part, Part];
+    return (m, x) => `(${a(m, x)} ${b(m, x)})`;
   }
-  return (m) => `(${parts.map((p) => p(m)).join(' ')})`;
+  return (m, x) => `(${parts.map((p) => p(m, x)).join(' ')})`;
 }
 
 function flagsText(flags: readonly string[]): string {

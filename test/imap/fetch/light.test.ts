@@ -1,6 +1,7 @@
 // lightRenderer (the text path of FETCH for row-only items) gives byte for byte what
-// renderFetch + serialize give, for any mix of UID, FLAGS, INTERNALDATE, RFC822.SIZE and
-// MODSEQ, any flags (including ones that cannot be atoms and are left out), any options.
+// renderFetch + serialize give, for any mix of UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ,
+// EMAILID, THREADID and SAVEDATE, any flags (including ones that cannot be atoms and are left
+// out), any options.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -10,10 +11,19 @@ import { argsFrom } from '../../../src/imap/wire/parser.js';
 import { serialize, v } from '../../../src/imap/wire/serializer.js';
 
 const items = fc
-  .array(fc.constantFrom('UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ'), {
-    minLength: 1,
-    maxLength: 6,
-  })
+  .array(
+    fc.constantFrom(
+      'UID',
+      'FLAGS',
+      'INTERNALDATE',
+      'RFC822.SIZE',
+      'MODSEQ',
+      'EMAILID',
+      'THREADID',
+      'SAVEDATE',
+    ),
+    { minLength: 1, maxLength: 6 },
+  )
   .map((names) => parseFetchItems(argsFrom(`(${names.join(' ')})`)));
 
 const flag = fc.oneof(
@@ -31,7 +41,13 @@ test('lightRenderer equals renderFetch + serialize', async () => {
       fc.integer({ min: 0, max: 2 ** 31 }),
       fc.integer({ min: 0, max: 4102444800000 }),
       fc.record({ utf8: fc.boolean(), condstore: fc.boolean(), uidAlways: fc.boolean() }),
-      async (its, flags, uid, modseq, size, when, opts) => {
+      fc.record({
+        emailId: fc.stringMatching(/^[A-Za-z0-9_-]{1,30}$/),
+        threadId: fc.stringMatching(/^[A-Za-z0-9_-]{1,30}$/),
+        saveDate: fc.integer({ min: 0, max: 4102444800000 }).map((t) => new Date(t)),
+        preview: fc.constant(null),
+      }),
+      async (its, flags, uid, modseq, size, when, opts, extras) => {
         assert.ok(allLight(its));
         const msg = {
           seq: 1,
@@ -42,10 +58,10 @@ test('lightRenderer equals renderFetch + serialize', async () => {
           internalDate: new Date(when),
           detail: () => Promise.reject(new Error('not needed')),
           raw: () => Promise.reject(new Error('not needed')),
-          extras: () => Promise.reject(new Error('not needed')),
+          extras: async () => extras,
         };
         const tree = serialize(v.list((await renderFetch(its, msg, opts)).values));
-        assert.deepEqual(Buffer.from(lightRenderer(its, opts)(msg), 'latin1'), tree);
+        assert.deepEqual(Buffer.from(lightRenderer(its, opts)(msg, extras), 'latin1'), tree);
       },
     ),
     { numRuns: 500 },

@@ -342,4 +342,47 @@ describe('IMAP session: OBJECTID, SAVEDATE, PREVIEW', () => {
     assert.equal((await c.cmd('g', 'FETCH 1 (EMAILID)'))[0], before);
     c.close();
   });
+
+  test('UID FETCH 1:* (UID FLAGS EMAILID) over 250 messages, and with CHANGEDSINCE, as imapflow syncs', async () => {
+    const c = await env.login();
+    await c.cmd('a', 'CREATE Big1');
+    const parts: Buffer[] = [Buffer.from('APPEND Big1')];
+    for (let i = 0; i < 250; i++) {
+      const m = message(`big ${i}`);
+      parts.push(Buffer.from(` {${m.length}+}\r\n`), m);
+    }
+    parts.push(Buffer.from('\r\n'));
+    assert.match(last(await c.cmd('b', Buffer.concat(parts), 20_000)), /^b OK/);
+    await c.cmd('s', 'SELECT Big1');
+    const all = await c.cmd('f', 'UID FETCH 1:* (UID FLAGS EMAILID)');
+    assert.equal(all.length, 251);
+    const re = new RegExp(`^\\* (\\d+) FETCH \\(UID (\\d+) FLAGS \\([^)]*\\) EMAILID \\((${ID})\\)\\)$`);
+    const ids = all.slice(0, -1).map((l, i) => {
+      const m = re.exec(l) ?? assert.fail(l);
+      assert.equal(m[1], String(i + 1));
+      return m[3]!;
+    });
+    assert.equal(new Set(ids).size, 250);
+    // The same ids as the full FETCH path gives.
+    assert.equal(
+      (await c.cmd('g', 'FETCH 7 (EMAILID ENVELOPE)'))[0]!.slice(0, 40),
+      `* 7 FETCH (EMAILID (${ids[6]}) ENVELOPE`.slice(0, 40),
+    );
+    const m0 = /MODSEQ \((\d+)\)/.exec((await c.cmd('h', 'FETCH 250 (MODSEQ)')).join('\n'))!;
+    await c.cmd('i', 'STORE 3,240 +FLAGS.SILENT (\\Seen)');
+    const changed = await c.cmd(
+      'j',
+      `UID FETCH 1:* (UID FLAGS EMAILID SAVEDATE) (CHANGEDSINCE ${m0[1]})`,
+    );
+    const fetches = changed.filter((l) => l.startsWith('* ') && l.includes(' FETCH '));
+    assert.equal(fetches.length, 2, changed.join('\n'));
+    assert.match(
+      fetches[0]!,
+      new RegExp(
+        `^\\* 3 FETCH \\(UID 3 FLAGS \\([^)]*\\\\Seen[^)]*\\) EMAILID \\(${ids[2]}\\) SAVEDATE "[^"]+" MODSEQ \\(\\d+\\)\\)$`,
+      ),
+    );
+    assert.match(fetches[1]!, new RegExp(`^\\* 240 FETCH \\(UID 240 .*EMAILID \\(${ids[239]}\\)`));
+    c.close();
+  });
 });
