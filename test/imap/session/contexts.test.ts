@@ -359,6 +359,27 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     b.close();
   });
 
+  test('RECENT / NEW in a live result: a message new in this session enters it', async () => {
+    const [a, b, name] = await pair();
+    await untagged(b, 'u', 'UNSELECT'); // only A has the mailbox selected
+    const r = await untagged(a, 'n', 'SEARCH RETURN (UPDATE) NEW');
+    assert.deepEqual(r, ['* ESEARCH (TAG "n")']);
+    await append(b, name, message('fresh'));
+    const n = await untagged(a, 'p', 'NOOP');
+    assert.deepEqual(
+      n.filter((l) => l.includes('ESEARCH')),
+      ['* ESEARCH (TAG "n") ADDTO (0 6)'],
+      n.join('\n'),
+    );
+    // NEW is RECENT UNSEEN: \\Seen takes it out, in the answer to the STORE itself.
+    assert.deepEqual(await untagged(a, 's', 'STORE 6 +FLAGS.SILENT (\\Seen)'), [
+      '* ESEARCH (TAG "n") REMOVEFROM (0 6)',
+    ]);
+    assert.deepEqual(await untagged(a, 'q', 'NOOP'), []);
+    a.close();
+    b.close();
+  });
+
   test('IDLE pushes ADDTO; CANCELUPDATE and leaving the mailbox end updates', async () => {
     const [a, b, name] = await pair();
     await untagged(a, 'u5', 'UID SEARCH RETURN (UPDATE) SUBJECT news');
