@@ -356,7 +356,9 @@ describe('IMAP session: OBJECTID, SAVEDATE, PREVIEW', () => {
     await c.cmd('s', 'SELECT Big1');
     const all = await c.cmd('f', 'UID FETCH 1:* (UID FLAGS EMAILID)');
     assert.equal(all.length, 251);
-    const re = new RegExp(`^\\* (\\d+) FETCH \\(UID (\\d+) FLAGS \\([^)]*\\) EMAILID \\((${ID})\\)\\)$`);
+    const re = new RegExp(
+      `^\\* (\\d+) FETCH \\(UID (\\d+) FLAGS \\([^)]*\\) EMAILID \\((${ID})\\)\\)$`,
+    );
     const ids = all.slice(0, -1).map((l, i) => {
       const m = re.exec(l) ?? assert.fail(l);
       assert.equal(m[1], String(i + 1));
