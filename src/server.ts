@@ -119,8 +119,21 @@ export async function startServer(
     lookup: async (username) => {
       const a = await store.getAccount(username);
       return (
-        a && { id: a.id, address: a.address, passwordHash: a.passwordHash, disabled: a.disabled }
+        a && {
+          id: a.id,
+          address: a.address,
+          passwordHash: a.passwordHash,
+          disabled: a.disabled,
+          unlockedAt: a.unlockedAt?.getTime() ?? null,
+        }
       );
+    },
+    appPasswords: {
+      find: async (accountId, id) => {
+        const p = await store.getAppPassword(accountId, id);
+        return p && { name: p.name, hash: p.hash, lastUsedAt: p.lastUsedAt?.getTime() ?? null };
+      },
+      touch: (accountId, id, at) => store.touchAppPassword(accountId, id, new Date(at)),
     },
     throttle,
     pool,

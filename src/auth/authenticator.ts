@@ -5,6 +5,7 @@
 // identity, and logs the outcome (never the password).
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
+import { appPasswordId, verifyAppPassword } from './app-password.js';
 import { HashPool } from './hash-pool.js';
 import {
   DEFAULT_SCRYPT_PARAMS,
@@ -22,6 +23,18 @@ export interface AccountRecord {
   address: string;
   passwordHash: string;
   disabled?: boolean;
+  /** When an administrator last lifted the account's lockouts (ms since the epoch). */
+  unlockedAt?: number | null;
+}
+
+/** Where the authenticator finds an account's app passwords (app-password.ts). */
+export interface AppPasswordSource {
+  find(
+    accountId: number,
+    id: string,
+  ): Promise<{ name: string; hash: string; lastUsedAt: number | null } | null>;
+  /** Notes a login with it; called at most once per TOUCH_INTERVAL_MS per app password. */
+  touch(accountId: number, id: string, at: number): Promise<void>;
 }
 
 export type AuthProtocol = 'smtp' | 'imap' | 'pop3' | 'http';
@@ -48,7 +61,12 @@ export function isTemporaryAuthFailure(reason: AuthFailureReason): boolean {
 }
 
 export type AuthResult =
-  | { ok: true; account: { id: number; address: string } }
+  | {
+      ok: true;
+      account: { id: number; address: string };
+      /** The name of the app password that logged in; absent for the main password. */
+      appPassword?: string;
+    }
   | { ok: false; reason: AuthFailureReason; retryAfterMs?: number };
 
 export interface AuthenticatorOptions {
@@ -68,7 +86,12 @@ export interface AuthenticatorOptions {
   verified?: VerifiedCache | null;
   /** Where password hashes wait their turn; default a HashPool with default bounds. */
   pool?: HashPool;
+  /** App passwords; absent: only main passwords log in. */
+  appPasswords?: AppPasswordSource;
 }
+
+/** An app password's last use is written at most this often (it is shown by `list`). */
+const TOUCH_INTERVAL_MS = 3600_000;
 
 // RFC 5321 §4.5.3.1: a local part is at most 64 octets and a domain at most 255, so no
 // address is longer than this; a longer "username" is not worth a database query.
@@ -92,6 +115,7 @@ export class Authenticator {
   private decoyHash: Promise<string> | undefined;
   private readonly verified: VerifiedCache | null;
   private readonly pool: HashPool;
+  private readonly appPasswords: AppPasswordSource | undefined;
   /**
    * Verifications running now, by credentials: a client opening ten connections at once
    * (Thunderbird opens five, a phone one per folder) costs one hash, not ten, and the nine
@@ -111,6 +135,7 @@ export class Authenticator {
     this.rehash = opts.rehash;
     this.verified = opts.verified === undefined ? new VerifiedCache() : opts.verified;
     this.pool = opts.pool ?? new HashPool();
+    this.appPasswords = opts.appPasswords;
   }
 
   /**
@@ -123,7 +148,17 @@ export class Authenticator {
     const username = req.username.toLowerCase();
     const ctx = { event: 'auth', protocol: req.protocol, ip: req.ip, username };
 
+    const plausible = username.length > 0 && username.length <= MAX_USERNAME_LENGTH;
+    let account: AccountRecord | null | undefined;
     let decision = this.throttle.check(req.ip, username);
+    if (!decision.allowed && plausible) {
+      // An administrator may have lifted this lockout since (`user unlock`, recorded in the
+      // store by another process): only refused attempts pay for this lookup.
+      account = await this.lookup(username);
+      if (this.liftIfUnlocked(account, req.ip, username)) {
+        decision = this.throttle.check(req.ip, username);
+      }
+    }
     // A source with recent failures waits before its attempt is even looked at, so hanging up
     // early gains nothing. Attempts made in parallel all waited; those the others' failures
     // have locked out meanwhile are refused when they wake.
@@ -150,8 +185,15 @@ export class Authenticator {
       return { ok: false, reason: 'authz-mismatch' };
     }
 
-    const plausible = username.length > 0 && username.length <= MAX_USERNAME_LENGTH;
-    const account = plausible ? await this.lookup(username) : null;
+    if (account === undefined) {
+      account = plausible ? await this.lookup(username) : null;
+      // Forget failures from before an unlock, so that they do not lock the account again.
+      this.liftIfUnlocked(account, req.ip, username);
+    }
+    if (account !== null && req.protocol !== 'http') {
+      const app = await this.checkAppPassword(account, req.password);
+      if (app !== null) return this.succeeded(ctx, account, req, app);
+    }
     let storedHash = account?.passwordHash;
     if (account !== null && storedHash !== undefined && parseHash(storedHash) === null) {
       this.log.error({ ...ctx, accountId: account.id }, 'stored password hash is malformed');
@@ -193,23 +235,75 @@ export class Authenticator {
     if (ok && !cached && storedHash !== undefined)
       this.verified?.add(username, req.password, storedHash);
 
-    if (!ok) {
+    if (!ok || account === null) {
       // Counted for unknown addresses too: otherwise "locked" would only ever be answered for
       // accounts that exist.
       this.throttle.recordFailure(req.ip, username);
       this.log.warn({ ...ctx, reason: 'invalid' }, 'authentication failed');
       return { ok: false, reason: 'invalid' };
     }
+    return this.succeeded(ctx, account, req, null);
+  }
+
+  /** After a correct password (main or app): the disabled check, trust, rehash, the log. */
+  private async succeeded(
+    ctx: Record<string, unknown>,
+    account: AccountRecord,
+    req: AuthRequest,
+    app: string | null,
+  ): Promise<AuthResult> {
+    const appField = app === null ? {} : { appPassword: app };
     if (account.disabled === true) {
       // Said only after a correct password, so it reveals nothing to a guesser.
-      this.log.warn({ ...ctx, reason: 'disabled', accountId: account.id }, 'authentication failed');
+      this.log.warn(
+        { ...ctx, ...appField, reason: 'disabled', accountId: account.id },
+        'authentication failed',
+      );
       return { ok: false, reason: 'disabled' };
     }
+    this.throttle.recordSuccess(req.ip, req.username.toLowerCase());
+    // Only the main password's hash is upgraded, never from an app password.
+    if (app === null) {
+      await this.maybeRehash(account.id, req.password, account.passwordHash, req.ip);
+    }
+    this.log.info({ ...ctx, ...appField, accountId: account.id }, 'authentication succeeded');
+    return {
+      ok: true,
+      account: { id: account.id, address: account.address },
+      ...(app === null ? {} : { appPassword: app }),
+    };
+  }
 
-    this.throttle.recordSuccess(req.ip, username);
-    await this.maybeRehash(account.id, req.password, account.passwordHash, req.ip);
-    this.log.info({ ...ctx, accountId: account.id }, 'authentication succeeded');
-    return { ok: true, account: { id: account.id, address: account.address } };
+  /**
+   * The name of the account's app password this is, or null (not shaped like one, no such id,
+   * or not matching: then it is checked as the main password, as any other text would be).
+   */
+  private async checkAppPassword(account: AccountRecord, password: string) {
+    const id = this.appPasswords === undefined ? null : appPasswordId(password);
+    if (id === null || this.appPasswords === undefined) return null;
+    const found = await this.appPasswords.find(account.id, id);
+    if (found === null || !verifyAppPassword(password, found.hash)) return null;
+    const now = Date.now();
+    if (found.lastUsedAt === null || now - found.lastUsedAt >= TOUCH_INTERVAL_MS) {
+      this.appPasswords.touch(account.id, id, now).catch((err: unknown) => {
+        this.log.error({ err, accountId: account.id }, 'could not note an app password’s use');
+      });
+    }
+    return found.name;
+  }
+
+  /** Applies an administrator's unlock recorded with the account; true when it lifted one. */
+  private liftIfUnlocked(account: AccountRecord | null, ip: string, username: string): boolean {
+    const at = account?.unlockedAt;
+    if (at === undefined || at === null) return false;
+    const lifted = this.throttle.lift(ip, username, at);
+    if (lifted) {
+      this.log.info(
+        { event: 'auth', ip, username, unlockedAt: new Date(at).toISOString() },
+        'lockout lifted by an administrator',
+      );
+    }
+    return lifted;
   }
 
   private decoy(): Promise<string> {

@@ -188,6 +188,33 @@ export class AuthThrottle {
     if (acct !== null) this.addTrust(acct, this.sourceKey(ip), now);
   }
 
+  /**
+   * An administrator lifted the lockouts of `account` at time `at` (`letterbox user unlock`,
+   * stored with the account so that it reaches this process). For an attempt on that account
+   * from `ip`: the account's failures and lockout from before `at` are forgotten, and so are
+   * the source's, since a user locked out from their own address (a phone with an old
+   * password) is the usual case. Later failures count as usual, and an unlock is only ever
+   * worth one fresh start per source. Returns whether anything was lifted.
+   */
+  lift(ip: string, account: string, at: number): boolean {
+    const now = this.now();
+    // Older than every window and lockout: nothing it could still lift.
+    if (at <= now - Math.max(this.opts.windowMs, this.opts.lockoutMs)) return false;
+    let lifted = false;
+    for (const [scope, key] of this.keys(this.sourceOf(ip), accountKey(account))) {
+      const e = this.tables[scope].get(key);
+      if (e === undefined) continue;
+      if (e.lockedUntil > now && e.lockedUntil - this.opts.lockoutMs <= at) {
+        e.lockedUntil = 0;
+        lifted = true;
+      }
+      const before = e.failures.length;
+      prune(e, at);
+      if (e.failures.length !== before) lifted = true;
+    }
+    return lifted;
+  }
+
   /** The key a client address is counted under (an IPv4 address or an IPv6 prefix). */
   sourceKey(ip: string): string {
     return normalizeIp(ip, this.opts.ipv6PrefixLength);

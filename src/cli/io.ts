@@ -56,8 +56,36 @@ export async function promptPassword(): Promise<string> {
   return a;
 }
 
-export async function getPassword(opts: { passwordStdin?: boolean }): Promise<string> {
+/** The password from stdin or the terminal, at least `minLength` characters (`[auth]`). */
+export async function getPassword(
+  opts: { passwordStdin?: boolean },
+  minLength = 1,
+): Promise<string> {
   const pw = opts.passwordStdin ? await readPasswordFromStdin() : await promptPassword();
   if (pw.length === 0) throw new Error('empty password');
+  // Counted in characters (code points), as a user counts them.
+  const length = [...pw].length;
+  if (length < minLength) {
+    throw new Error(
+      `the password is ${length} characters; at least ${minLength} are needed ([auth] min_password_length)`,
+    );
+  }
   return pw;
+}
+
+/**
+ * Asks a yes/no question on the terminal; true only for "y" or "yes". Throws when there is no
+ * terminal: a script must say what it means (e.g. with --yes), never get a default.
+ */
+export async function confirm(question: string, noTtyHint: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new Error(`no terminal to confirm: ${noTtyHint}`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const answer = await new Promise<string>((resolve) => rl.question(`${question} [y/N] `, resolve));
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+/** A warning for the operator, on stderr (stdout stays the command's result). */
+export function warn(message: string): void {
+  process.stderr.write(`letterbox: warning: ${message}\n`);
 }

@@ -34,10 +34,14 @@ export function buildProgram(): Command {
   registerQueue(program, globals);
   registerDkim(program, globals);
   registerDns(program, globals);
-  for (const c of program.commands) {
-    c.exitOverride();
-    for (const sub of c.commands) sub.exitOverride();
-  }
+  // Every level, down to `user app-password add`.
+  const override = (c: Command): void => {
+    for (const sub of c.commands) {
+      sub.exitOverride();
+      override(sub);
+    }
+  };
+  override(program);
   return program;
 }
 

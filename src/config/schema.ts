@@ -274,6 +274,8 @@ export const configSchema = z.strictObject({
         .default('auto'),
       /** Logins waiting for a password hash; past it, a temporary failure (try again later). */
       max_queued_hashes: z.number().int().min(1).default(128),
+      /** Shortest password `user add` and `user passwd` accept (characters). */
+      min_password_length: z.number().int().min(1).max(1024).default(8),
       /**
        * RFC 8314: passwords only over TLS. Turning this on allows AUTH/LOGIN/USER on cleartext
        * connections; meant for tests on loopback, never for production.

@@ -95,6 +95,7 @@ max_failure_delay_ms = 5000
 trusted_source_days = 30          # a source that logged in skips the delays and lockouts
 max_concurrent_hashes = "auto"    # scrypt at once; auto = half the libuv threadpool
 max_queued_hashes = 128           # logins waiting for scrypt; more get "try again later"
+min_password_length = 8           # shortest password user add / user passwd accept
 # RFC 8314: passwords only over TLS. true allows them on cleartext connections:
 # for tests on loopback only, never in production.
 allow_plaintext = false

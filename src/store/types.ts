@@ -42,6 +42,24 @@ export interface Account {
   pop3Policy: Pop3Policy;
   disabled: boolean;
   createdAt: Date;
+  /** When an administrator last lifted the account's login lockouts (`user unlock`), or null. */
+  unlockedAt: Date | null;
+}
+
+/** A per-device password of an account (`user app-password`); the secret is never kept. */
+export interface AppPassword {
+  /** The id the app password's text begins with (auth/app-password.ts). */
+  id: string;
+  /** The device or client it was made for; unique within the account. */
+  name: string;
+  createdAt: Date;
+  /** Last login with it, to the hour (null: never used). */
+  lastUsedAt: Date | null;
+}
+
+export interface AppPasswordRecord extends AppPassword {
+  /** Hash of the whole app password (auth/app-password.ts). */
+  hash: string;
 }
 
 export interface Alias {
@@ -401,6 +419,24 @@ export interface MailStore {
   setPop3Policy(address: string, policy: Pop3Policy): Promise<void>;
   /** Removes the account, its mailboxes and messages (blobs no longer referenced are deleted). */
   removeAccount(address: string): Promise<void>;
+  /** A disabled account keeps its mail and receives mail, but no login succeeds. */
+  setDisabled(address: string, disabled: boolean): Promise<void>;
+  /** Records that the account's login lockouts in force now are lifted (`user unlock`). */
+  unlockAccount(address: string): Promise<void>;
+
+  // App passwords
+  /** Refuses (`EXISTS`) a name or id the account already has. */
+  addAppPassword(
+    address: string,
+    input: { id: string; name: string; hash: string },
+  ): Promise<AppPassword>;
+  listAppPasswords(address: string): Promise<AppPassword[]>;
+  /** `NOT_FOUND` when the account has no app password of that name. */
+  removeAppPassword(address: string, name: string): Promise<void>;
+  /** The app password of the account with this id, with its hash; null when there is none. */
+  getAppPassword(accountId: number, id: string): Promise<AppPasswordRecord | null>;
+  /** Notes a login with the app password (callers write at most about once an hour). */
+  touchAppPassword(accountId: number, id: string, at: Date): Promise<void>;
 
   // Aliases
   addAlias(address: string, targets: string[]): Promise<Alias>;

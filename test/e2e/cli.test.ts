@@ -77,10 +77,10 @@ describe('letterbox CLI', () => {
       ['INBOX', 'Archive', 'Drafts', 'Junk', 'Sent', 'Trash'],
     );
 
-    const dup = await lb(['user', 'add', 'alice@example.test', '--password-stdin'], 'x\n');
+    const dup = await lb(['user', 'add', 'alice@example.test', '--password-stdin'], 'xxxxxxxx\n');
     assert.equal(dup.code, 1);
     assertOneLineError(dup.stderr, 'alice@example.test');
-    const foreign = await lb(['user', 'add', 'bob@nowhere.test', '--password-stdin'], 'x\n');
+    const foreign = await lb(['user', 'add', 'bob@nowhere.test', '--password-stdin'], 'xxxxxxxx\n');
     assert.equal(foreign.code, 1);
     assertOneLineError(foreign.stderr, 'domain add');
 
@@ -107,13 +107,13 @@ describe('letterbox CLI', () => {
     assert.equal((await lb(['alias', 'remove', '@example.test'])).code, 1);
 
     assert.equal(
-      (await lb(['user', 'passwd', 'alice@example.test', '--password-stdin'], 'new\n')).code,
+      (await lb(['user', 'passwd', 'alice@example.test', '--password-stdin'], 'new pass\n')).code,
       0,
     );
     const inUse = await lb(['domain', 'remove', 'example.test']);
     assert.equal(inUse.code, 1);
     assertOneLineError(inUse.stderr, 'example.test');
-    assert.equal((await lb(['user', 'remove', 'alice@example.test'])).code, 0);
+    assert.equal((await lb(['user', 'remove', 'alice@example.test', '--yes'])).code, 0);
     assert.deepEqual(JSON.parse((await lb(['user', 'list', '--json'])).stdout), []);
     assert.deepEqual(
       JSON.parse((await lb(['domain', 'list', '--json'])).stdout).map(

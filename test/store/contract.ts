@@ -142,6 +142,77 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       assert.deepEqual(await store.listAccounts(), []);
     });
 
+    test('accounts: disable, enable, unlock time', async () => {
+      const a = await alice();
+      assert.equal(a.disabled, false);
+      assert.equal(a.unlockedAt, null);
+      await store.setDisabled('ALICE@example.test', true);
+      assert.equal((await store.getAccount('alice@example.test'))?.disabled, true);
+      await store.setDisabled('alice@example.test', false);
+      assert.equal((await store.getAccount('alice@example.test'))?.disabled, false);
+      const before = Date.now();
+      await store.unlockAccount('alice@example.test');
+      const at = (await store.getAccountById(a.id))?.unlockedAt;
+      assert.ok(at instanceof Date && at.getTime() >= before && at.getTime() <= Date.now());
+      await rejectsWith(store.setDisabled('nobody@example.test', true), 'NOT_FOUND');
+      await rejectsWith(store.unlockAccount('nobody@example.test'), 'NOT_FOUND');
+    });
+
+    test('app passwords: add, unique names and ids, list without hashes, remove, dropped with the account', async () => {
+      const a = await alice();
+      const p = await store.addAppPassword('alice@example.test', {
+        id: 'abcdefgh',
+        name: ' phone ',
+        hash: '$sha256$x',
+      });
+      assert.equal(p.name, 'phone');
+      assert.equal(p.lastUsedAt, null);
+      await rejectsWith(
+        store.addAppPassword('alice@example.test', { id: 'bbbbbbbb', name: 'phone', hash: 'h' }),
+        'EXISTS',
+      );
+      await rejectsWith(
+        store.addAppPassword('alice@example.test', { id: 'abcdefgh', name: 'laptop', hash: 'h' }),
+        'EXISTS',
+      );
+      await rejectsWith(
+        store.addAppPassword('alice@example.test', { id: 'cccccccc', name: 'a\nb', hash: 'h' }),
+        'INVALID',
+      );
+      await rejectsWith(
+        store.addAppPassword('nobody@example.test', { id: 'cccccccc', name: 'x', hash: 'h' }),
+        'NOT_FOUND',
+      );
+      await store.addAppPassword('alice@example.test', {
+        id: 'laptop22',
+        name: 'laptop',
+        hash: 'h2',
+      });
+      const list = await store.listAppPasswords('alice@example.test');
+      assert.deepEqual(
+        list.map((x) => x.name),
+        ['phone', 'laptop'],
+      );
+      assert.ok(
+        list.every((x) => !('hash' in x)),
+        'list never carries the hashes',
+      );
+      const rec = await store.getAppPassword(a.id, 'abcdefgh');
+      assert.equal(rec?.hash, '$sha256$x');
+      assert.equal(await store.getAppPassword(a.id, 'zzzzzzzz'), null);
+      const used = new Date(Date.now() - 5000);
+      await store.touchAppPassword(a.id, 'abcdefgh', used);
+      assert.equal(
+        (await store.getAppPassword(a.id, 'abcdefgh'))?.lastUsedAt?.getTime(),
+        used.getTime(),
+      );
+      await store.removeAppPassword('alice@example.test', 'phone');
+      await rejectsWith(store.removeAppPassword('alice@example.test', 'phone'), 'NOT_FOUND');
+      assert.equal(await store.getAppPassword(a.id, 'abcdefgh'), null);
+      await store.removeAccount('alice@example.test');
+      assert.equal(await store.getAppPassword(a.id, 'laptop22'), null);
+    });
+
     test('aliases: exact, multiple targets, remote, catch-all, loops', async () => {
       const a = await alice();
       const b = await store.createAccount({ address: 'bob@example.test', passwordHash: 'h' });

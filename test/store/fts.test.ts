@@ -333,6 +333,8 @@ describe('full-text index worker', () => {
              ALTER TABLE messages DROP COLUMN preview;
              ALTER TABLE mailbox_messages DROP COLUMN save_date;
              ALTER TABLE mailboxes DROP COLUMN first_recent_uid;
+             DROP TABLE app_passwords;
+             ALTER TABLE accounts DROP COLUMN unlocked_at;
              PRAGMA user_version = 3;`);
     db.close();
     await removeFtsFiles();
@@ -344,7 +346,7 @@ describe('full-text index worker', () => {
     }
     const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 11);
+      assert.equal(after.pragma('user_version', { simple: true }), 12);
       const row = after
         .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
         .get() as { n: number };

@@ -168,6 +168,8 @@ test('migration 10: rows stored before get ids, threads in storage order, intern
            ALTER TABLE messages DROP COLUMN preview;
            ALTER TABLE mailbox_messages DROP COLUMN save_date;
            ALTER TABLE mailboxes DROP COLUMN first_recent_uid;
+           DROP TABLE app_passwords;
+           ALTER TABLE accounts DROP COLUMN unlocked_at;
            PRAGMA user_version = 9;`);
   db.close();
   s = await openAliceStore(dir);

@@ -4,7 +4,8 @@ import { hashPassword } from '../../auth/password.js';
 import type { MailStore, Pop3Policy } from '../../store/types.js';
 import { type GlobalOptions, withStore } from '../context.js';
 import { CliError } from '../errors.js';
-import { getPassword, stdout } from '../io.js';
+import { confirm, getPassword, stdout } from '../io.js';
+import { registerAppPassword } from './app-password.js';
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
@@ -57,7 +58,7 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .option('--password-stdin', 'read the password from standard input instead of prompting')
     .option('--quota <size>', 'storage quota, e.g. 2G (default unlimited)', parseQuota)
     .action((address: string, o: { passwordStdin?: boolean; quota?: number | null }) =>
-      withStore(globals(), async (store) => {
+      withStore(globals(), async (store, cfg) => {
         if (!(await store.isLocalDomain(address.slice(address.lastIndexOf('@') + 1)))) {
           // Checked before asking for a password, to fail fast with a helpful hint.
           throw new CliError(
@@ -65,7 +66,10 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
             1,
           );
         }
-        const password = await getPassword(o).catch((e: Error) => {
+        if (await store.getAccount(address)) {
+          throw new CliError(`account ${address.toLowerCase()} exists`, 1);
+        }
+        const password = await getPassword(o, cfg.auth.min_password_length).catch((e: Error) => {
           throw new CliError(e.message);
         });
         const a = await store.createAccount({
@@ -88,13 +92,14 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
           return;
         }
         stdout.table([
-          ['ADDRESS', 'USED', 'QUOTA', 'POP3', 'MAILBOXES'],
+          ['ADDRESS', 'USED', 'QUOTA', 'POP3', 'MAILBOXES', 'STATE'],
           ...list.map((a) => [
             a.address,
             formatBytes(a.usedBytes),
             formatBytes(a.quotaBytes),
             a.pop3Policy,
             String(a.mailboxes.length),
+            a.disabled ? 'disabled' : '',
           ]),
         ]);
       }),
@@ -104,9 +109,9 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .description('set a new password')
     .option('--password-stdin', 'read the password from standard input instead of prompting')
     .action((address: string, o: { passwordStdin?: boolean }) =>
-      withStore(globals(), async (store) => {
+      withStore(globals(), async (store, cfg) => {
         if (!(await store.getAccount(address))) throw new CliError(`no account ${address}`, 1);
-        const password = await getPassword(o).catch((e: Error) => {
+        const password = await getPassword(o, cfg.auth.min_password_length).catch((e: Error) => {
           throw new CliError(e.message);
         });
         await store.setPassword(address, await hashPassword(password));
@@ -115,13 +120,64 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     );
   user
     .command('remove <address>')
-    .description('remove an account and all its mail')
-    .action((address: string) =>
+    .description('remove an account and all its mail (asks first unless --yes)')
+    .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+    .action((address: string, o: { yes?: boolean }) =>
       withStore(globals(), async (store) => {
-        await store.removeAccount(address);
-        stdout.line(`removed user ${address.toLowerCase()}`);
+        const account = await store.getAccount(address);
+        if (!account) throw new CliError(`no account ${address.toLowerCase()}`, 1);
+        if (o.yes !== true) {
+          let messages = 0;
+          for (const m of await store.listMailboxes(account.id)) {
+            messages += (await store.mailboxStatus(m.id)).messages;
+          }
+          const sure = await confirm(
+            `Remove ${account.address} and all its mail (${messages} messages, ` +
+              `${formatBytes(account.usedBytes)})? This cannot be undone.`,
+            'run with --yes to remove without asking',
+          ).catch((e: Error) => {
+            throw new CliError(e.message);
+          });
+          if (!sure) throw new CliError(`not removed: ${account.address}`, 1);
+        }
+        await store.removeAccount(account.address);
+        stdout.line(`removed user ${account.address}`);
       }),
     );
+  user
+    .command('disable <address>')
+    .description('refuse every login of the account (its mail is kept and still received)')
+    .action((address: string) =>
+      withStore(globals(), async (store) => {
+        await store.setDisabled(address, true);
+        stdout.line(
+          `disabled user ${address.toLowerCase()} (new logins are refused; open sessions ` +
+            'end when they close)',
+        );
+      }),
+    );
+  user
+    .command('enable <address>')
+    .description('allow logins of a disabled account again')
+    .action((address: string) =>
+      withStore(globals(), async (store) => {
+        await store.setDisabled(address, false);
+        stdout.line(`enabled user ${address.toLowerCase()}`);
+      }),
+    );
+  user
+    .command('unlock <address>')
+    .description(
+      'lift the login lockouts of the account in force now (the running server sees it at ' +
+        'the next login attempt)',
+    )
+    .action((address: string) =>
+      withStore(globals(), async (store) => {
+        await store.unlockAccount(address);
+        stdout.line(`unlocked user ${address.toLowerCase()}`);
+      }),
+    );
+  registerAppPassword(user, globals);
   user
     .command('pop3-policy <address> <policy>')
     .description('what POP3 DELE does: delete (RFC 1939), keep (hide from POP3 only), trash')

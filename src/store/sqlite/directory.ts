@@ -27,6 +27,7 @@ interface AccountRow {
   pop3_policy: string;
   disabled: number;
   created_at: number;
+  unlocked_at: number | null;
 }
 
 function toAccount(r: AccountRow): Account {
@@ -39,6 +40,7 @@ function toAccount(r: AccountRow): Account {
     pop3Policy: r.pop3_policy as Pop3Policy,
     disabled: r.disabled !== 0,
     createdAt: new Date(r.created_at),
+    unlockedAt: r.unlocked_at === null ? null : new Date(r.unlocked_at),
   };
 }
 
@@ -200,6 +202,21 @@ export class SqliteDirectory {
     }
     const a = this.mustAccount(address);
     stmt(this.db, 'UPDATE accounts SET pop3_policy = ? WHERE id = ?').run(policy, a.id);
+  }
+
+  setDisabled(address: string, disabled: boolean): void {
+    const a = this.mustAccount(address);
+    stmt(this.db, 'UPDATE accounts SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, a.id);
+  }
+
+  unlockAccount(address: string, at: number): void {
+    const a = this.mustAccount(address);
+    stmt(this.db, 'UPDATE accounts SET unlocked_at = ? WHERE id = ?').run(at, a.id);
+  }
+
+  /** The account of that address, or NOT_FOUND. */
+  accountOf(address: string): Account {
+    return this.mustAccount(address);
   }
 
   addAlias(input: string, targetsIn: string[]): Alias {

@@ -210,6 +210,25 @@ CREATE INDEX messages_message_id ON messages(s_message_id) WHERE s_message_id <>
     // 3501 says a message SHOULD count as recent when that cannot be known.
     sql: 'ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;',
   },
+  {
+    version: 12,
+    // Account access (issue 16): unlocked_at is when an administrator last lifted the login
+    // lockouts of the account (the running server's throttle compares it with its own lockouts,
+    // auth/authenticator.ts); app passwords are per device, each found by the id its secret
+    // begins with, stored as a hash (auth/app-password.ts) and dropped with the account.
+    sql: `
+ALTER TABLE accounts ADD COLUMN unlocked_at INTEGER;
+CREATE TABLE app_passwords (
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  PRIMARY KEY (account_id, id),
+  UNIQUE (account_id, name)
+);`,
+  },
 ];
 
 function fillEnvelopeAddresses(db: Database.Database): void {

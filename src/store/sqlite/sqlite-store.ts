@@ -13,6 +13,8 @@ import type {
   AppendOptions,
   AppendResult,
   AppendTarget,
+  AppPassword,
+  AppPasswordRecord,
   ChangeListener,
   CopyResult,
   Domain,
@@ -36,6 +38,7 @@ import type {
   SpecialUse,
   StoreFlagsResult,
 } from '../types.js';
+import { SqliteAppPasswords } from './app-passwords.js';
 import { type Db, openDatabase, stmt, tx } from './db.js';
 import { SqliteDirectory } from './directory.js';
 import { FtsIndex } from './fts.js';
@@ -66,6 +69,7 @@ export class SqliteStore implements MailStore {
   private readonly queue: SqliteQueue;
   private readonly outcomes: OutcomeBatch;
   private readonly metadata: SqliteMetadata;
+  private readonly appPasswords: SqliteAppPasswords;
   private readonly queuedListeners = new Set<() => void>();
   private readonly bus: ChangeBus;
   private closed = false;
@@ -84,6 +88,7 @@ export class SqliteStore implements MailStore {
     this.queue = new SqliteQueue(db, blobs, this.messages);
     this.outcomes = new OutcomeBatch(db, this.queue, () => wal.sync());
     this.metadata = new SqliteMetadata(db);
+    this.appPasswords = new SqliteAppPasswords(db);
   }
 
   static async open(opts: SqliteStoreOptions): Promise<SqliteStore> {
@@ -161,6 +166,39 @@ export class SqliteStore implements MailStore {
   async removeAccount(address: string): Promise<void> {
     this.removeAccountSync(address);
     await this.wal.sync();
+  }
+
+  async setDisabled(address: string, disabled: boolean): Promise<void> {
+    this.directory.setDisabled(address, disabled);
+    await this.wal.sync();
+  }
+  async unlockAccount(address: string): Promise<void> {
+    this.directory.unlockAccount(address, Date.now());
+    await this.wal.sync();
+  }
+
+  // App passwords
+
+  async addAppPassword(
+    address: string,
+    input: { id: string; name: string; hash: string },
+  ): Promise<AppPassword> {
+    const account = this.directory.accountOf(address);
+    return this.durable(this.appPasswords.add(account.id, input));
+  }
+  async listAppPasswords(address: string): Promise<AppPassword[]> {
+    return this.appPasswords.list(this.directory.accountOf(address).id);
+  }
+  async removeAppPassword(address: string, name: string): Promise<void> {
+    this.appPasswords.remove(this.directory.accountOf(address).id, name);
+    await this.wal.sync();
+  }
+  async getAppPassword(accountId: number, id: string): Promise<AppPasswordRecord | null> {
+    return this.appPasswords.get(accountId, id);
+  }
+  async touchAppPassword(accountId: number, id: string, at: Date): Promise<void> {
+    // Bookkeeping only: not worth an fsync of its own; the next durable write carries it.
+    this.appPasswords.touch(accountId, id, at.getTime());
   }
 
   private removeAccountSync(address: string): void {
