@@ -318,12 +318,9 @@ export class ImapSession {
         // RFC 9051 §7.5: the size was checked by the receiver before we say go ahead; a
         // command that will be refused anyway is answered now, and its literal never sent.
         const refusal = this.refuseBeforeLiteral();
-        if (refusal) {
-          this.send(refusal);
-          this.rx.dropPending();
-          return;
-        }
-        this.send(`+ ${ev.text}\r\n`);
+        if (refusal instanceof Promise)
+          return refusal.then((r) => this.continueOrRefuse(r, ev.text));
+        this.continueOrRefuse(refusal, ev.text);
         return;
       }
       case 'literal-too-big':
@@ -360,13 +357,24 @@ export class ImapSession {
     }
   }
 
+  private continueOrRefuse(refusal: Buffer | null, text: string): void {
+    if (!refusal) {
+      this.send(`+ ${text}\r\n`);
+      return;
+    }
+    this.send(refusal);
+    this.rx.dropPending();
+  }
+
   /**
    * The tagged answer for a command waiting for a synchronizing literal that is refused on
    * what came before it: unknown, not allowed in this state, or its spec's beforeLiteral
-   * check. Null lets the literal come (a syntax error is answered once the command is whole).
+   * check. Null lets the literal come (a syntax error is answered once the command is whole,
+   * and so is anything unexpected: the command then runs as usual).
    */
-  private refuseBeforeLiteral(): Buffer | null {
-    const cmd = parseCommand(this.rx.pendingCommand());
+  private refuseBeforeLiteral(): Buffer | null | Promise<Buffer | null> {
+    const pending = this.rx.pendingCommand();
+    const cmd = parseCommand(pending);
     if (cmd instanceof ImapParseError) return null;
     const spec = COMMANDS.get(cmd.name);
     if (!spec) {
@@ -381,10 +389,16 @@ export class ImapSession {
     }
     const check = spec.beforeLiteral;
     if (!check) return null;
-    const refused = tryParse(() => check(this, cmd.args, cmd));
-    return refused === null || refused instanceof ImapParseError
-      ? null
-      : formatTagged(cmd.tag, refused);
+    const refused = tryParse(() => check(this, cmd.args, cmd, pending.literals.length));
+    if (refused === null || refused instanceof ImapParseError) return null;
+    if (!(refused instanceof Promise)) return formatTagged(cmd.tag, refused);
+    return refused.then(
+      (c) => (c ? formatTagged(cmd.tag, c) : null),
+      (err: unknown) => {
+        const failed = errorCompletion(err);
+        return failed.internal ? null : formatTagged(cmd.tag, failed.completion);
+      },
+    );
   }
 
   private countBad(): void {

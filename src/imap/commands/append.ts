@@ -101,6 +101,13 @@ export const APPEND = command({
   name: 'APPEND',
   states: AUTHED,
   parse: parseAppend,
+  // A missing target is said before the client sends the message (at its first literal).
+  beforeLiteral(s, c, _cmd, literals) {
+    if (literals > 0) return null;
+    c.space();
+    const mailbox = c.mailbox();
+    return getMailboxOrFail(s, mailbox, 'TRYCREATE').then(() => null);
+  },
   async run(s, a) {
     // RFC 9051 §6.3.12: a missing mailbox gets NO [TRYCREATE] so the client can create it.
     const mb = await getMailboxOrFail(s, a.mailbox, 'TRYCREATE');

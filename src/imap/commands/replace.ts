@@ -63,17 +63,20 @@ function replaceCommand(name: 'REPLACE' | 'UID REPLACE') {
     states: SELECTED,
     parse: parseReplace,
     // Refused before the client sends its message when the old one cannot be replaced.
-    beforeLiteral(s, c, cmd) {
+    beforeLiteral(s, c, cmd, literals) {
       c.space();
       const id: SeqNumber = c.maybe('*') ? '*' : c.nzNumber();
       try {
         replacedUid(s, id, cmd.uid, true);
-        return null;
       } catch (err) {
         if (err instanceof ImapError)
           return { status: err.status, code: err.code, text: err.message };
         throw err;
       }
+      if (literals > 0) return null;
+      c.space();
+      const mailbox = c.mailbox();
+      return getMailboxOrFail(s, mailbox, 'TRYCREATE').then(() => null);
     },
     async run(s, a, cmd) {
       const sel = requireSelected(s);

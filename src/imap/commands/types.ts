@@ -17,11 +17,18 @@ export interface CommandSpec<A = unknown> {
   run(s: ImapSession, args: A, cmd: ParsedCommand): Promise<Completion>;
   /**
    * Checks what came before a synchronizing literal (the cursor is after the command name;
-   * the last line ends with the marker): a completion refuses the command before the client
-   * sends the literal (RFC 9051 §7.5). Synchronous checks of the session's state only; null
-   * lets the literal come. Must refuse only what run() would refuse the same way.
+   * the last line ends with the marker; `literals` were received before it): a completion
+   * refuses the command before the client sends the literal (RFC 9051 §7.5); null lets the
+   * literal come. It parses synchronously and may return a promise for store look-ups
+   * (rejecting with the ImapError or StoreError run() would throw). Must refuse only what
+   * run() would refuse the same way.
    */
-  readonly beforeLiteral?: (s: ImapSession, c: ArgCursor, cmd: ParsedCommand) => Completion | null;
+  readonly beforeLiteral?: (
+    s: ImapSession,
+    c: ArgCursor,
+    cmd: ParsedCommand,
+    literals: number,
+  ) => Completion | null | Promise<Completion | null>;
   /** RFC 9051 §7.5.1: FETCH, STORE and SEARCH must not be answered with EXPUNGE. */
   readonly noExpunge?: boolean;
   /** Runs after the tagged OK is written and flushed (STARTTLS, COMPRESS switch the stream). */

@@ -195,6 +195,23 @@ describe('IMAP REPLACE (RFC 8508)', () => {
     assert.equal(await ask('b', `XYZZY ${name}`), 'b BAD Unknown command XYZZY');
     await c.cmd('s', `SELECT ${name}`);
     assert.equal(await ask('c', `REPLACE 3 ${name}`), 'c BAD Invalid message sequence number');
+    // A missing target, as for APPEND: TRYCREATE before the message is sent.
+    assert.equal(await ask('c2', 'REPLACE 1 Nowhere'), 'c2 NO [TRYCREATE] No mailbox Nowhere');
+    assert.equal(
+      await ask('c3', 'APPEND Nowhere (\\Seen)'),
+      'c3 NO [TRYCREATE] No mailbox Nowhere',
+    );
+    assert.equal(
+      await ask('c4', 'APPEND "&Jjo"'),
+      'c4 NO [CANNOT] Mailbox name is not valid modified UTF-7',
+    );
+    // The mailbox name itself in a literal: the check waits for the whole command.
+    c.write('c5 APPEND {7}\r\n');
+    assert.equal(await c.line(), '+ Ready for literal data');
+    c.write(`Nowhere {${m.length}}\r\n`);
+    assert.equal(await c.line(), '+ Ready for literal data');
+    c.write(Buffer.concat([m, Buffer.from('\r\n')]));
+    assert.equal(last(await c.tagged('c5')), 'c5 NO [TRYCREATE] No mailbox Nowhere');
     await c.cmd('x', `UID EXPUNGE 1`); // nothing: not \Deleted
     await c.cmd('d1', 'UID STORE 1 +FLAGS (\\Deleted)');
     await c.cmd('d2', 'UID EXPUNGE 1');
