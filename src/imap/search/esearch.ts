@@ -6,7 +6,7 @@
  *
  *   searchResponse(numbers, modseq?)   `SEARCH 2 5 9` [` (MODSEQ 917)`]
  *   esearchResponse({ tag, uid, options, numbers, modseq, partial }) -> string | null
- *       `ESEARCH (TAG "A1") UID MIN 2 MAX 9 COUNT 3 ALL 2,5,9`; null when SAVE is the only
+ *       `ESEARCH (TAG "A1") UID MIN 2 MAX 9 ALL 2,5,9 COUNT 3`; null when SAVE is the only
  *       option (RFC 5182 §2.4: then no ESEARCH response is sent)
  *   orderedSetToString(numbers)        a sequence-set that keeps the given order (ESORT)
  *   savedResult(options, uids, partial?) the UIDs SAVE keeps (RFC 5182 §2.4, RFC 9394 §3.2)
@@ -78,13 +78,15 @@ export function esearchResponse(input: EsearchInput): string | null {
     if (opts.has('MIN')) text += ` MIN ${numbers[0]}`;
     if (opts.has('MAX')) text += ` MAX ${numbers[numbers.length - 1]}`;
   }
-  if (opts.has('COUNT')) text += ` COUNT ${numbers.length}`;
   if (numbers.length > 0 && opts.has('ALL')) text += ` ALL ${setText(numbers)}`;
   if (input.partial) {
-    // RFC 9394 §3.1: the range as asked, then the results in it, or NIL when there are none.
+    // RFC 9394 §3.1: the range asked for, then the results in it, or NIL when there are none.
     const page = partialSlice(numbers, input.partial);
     text += ` PARTIAL (${input.partial.text} ${page.length > 0 ? setText(page) : 'NIL'})`;
   }
+  // The order of the items is free (RFC 4731 §3.1); this is Dovecot's: MIN MAX ALL PARTIAL
+  // COUNT MODSEQ, so that a client or a script written against it reads the same line.
+  if (opts.has('COUNT')) text += ` COUNT ${numbers.length}`;
   if (input.modseq != null && numbers.length > 0) text += ` MODSEQ ${input.modseq}`;
   return text;
 }

@@ -227,7 +227,7 @@ describe('SEARCH and ESEARCH responses', () => {
         options: ['MIN', 'MAX', 'COUNT', 'ALL'],
         numbers: nums,
       }),
-      'ESEARCH (TAG "A1") UID MIN 1 MAX 8 COUNT 6 ALL 1:3,5,7:8',
+      'ESEARCH (TAG "A1") UID MIN 1 MAX 8 ALL 1:3,5,7:8 COUNT 6',
     );
     assert.equal(
       esearchResponse({ tag: 'a', uid: false, options: [], numbers: nums }),

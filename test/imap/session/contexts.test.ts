@@ -92,7 +92,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
       // MIN, MAX and COUNT describe the whole result (RFC 9394 §3.2).
       [
         'SEARCH RETURN (MIN MAX COUNT PARTIAL 2:2) ALL',
-        '* ESEARCH (TAG "p") MIN 1 MAX 5 COUNT 5 PARTIAL (2:2 2)',
+        '* ESEARCH (TAG "p") MIN 1 MAX 5 PARTIAL (2:2 2) COUNT 5',
       ],
       ['SEARCH RETURN (PARTIAL 1:2) 2,4,5', '* ESEARCH (TAG "p") PARTIAL (1:2 2,4)'],
     ];
