@@ -21,6 +21,11 @@ export const PREVIEW_MAX = 200;
 /** Encoded octets of a part decoded for its preview (HTML carries styles and markup first). */
 const PLAIN_BYTES = 16 * 1024;
 const HTML_BYTES = 128 * 1024;
+/**
+ * PREVIEW (LAZY) works out the preview of a message up to this size (the store keeps such
+ * bytes in its database: one cheap read) and answers NIL for a larger one not done before.
+ */
+export const LAZY_PREVIEW_MAX = 64 * 1024;
 /** Candidate parts tried before giving up (each may be empty). */
 const MAX_CANDIDATES = 8;
 
