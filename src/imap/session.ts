@@ -9,6 +9,7 @@ import type { Connection } from '../net/connection.js';
 import type { ServerContext } from '../server.js';
 import type { ChangeEvent } from '../store/types.js';
 import { capabilities } from './commands/capability.js';
+import { sendFlagsList } from './commands/select.js';
 import { COMMANDS } from './commands/table.js';
 import type { DeflateChannel } from './commands/tls-compress.js';
 import { formatFlags } from './commands/util.js';
@@ -529,6 +530,20 @@ export class ImapSession {
     sel.view.addRecent(from, upToUid);
   }
 
+  /**
+   * RFC 3501 §7.2.6 / RFC 9051 §7.3.5: when a change (a STORE, APPEND, COPY or MOVE, by this
+   * session or another, or delivery) brought keywords the session's FLAGS list lacks, the
+   * grown list goes out as FLAGS and OK [PERMANENTFLAGS]. `keywords`: ones the caller is
+   * about to show (its own STORE), checked as well.
+   */
+  announceKeywords(keywords?: readonly string[]): void {
+    const sel = this.selected;
+    if (!sel) return;
+    if (keywords) sel.view.noteKeywords(keywords);
+    const list = sel.view.takeNewKeywords();
+    if (list) sendFlagsList(this, list, sel.readOnly);
+  }
+
   // ---- authentication and the selected mailbox ----------------------------------------
 
   /** Enters the authenticated state and starts listening for the account's changes. */
@@ -574,6 +589,8 @@ export class ImapSession {
     contexts?.announceExpunged(this);
     if (!view.hasPending) return contexts?.announceChanges(this);
     const newFrom = this.notify ? this.notify.beforeUpdates(view) : -1;
+    // RFC 3501 §7.2.6: a new keyword is announced before any FETCH that shows it.
+    this.announceKeywords();
     const u = view.takeUpdates(opts);
     if (u.expunged.uids.length > 0) {
       if (this.enabled.qresync) this.untagged(`VANISHED ${sequenceSetToString(u.expunged.uids)}`);

@@ -50,6 +50,14 @@ export class MailboxView {
    * usually one range however many messages arrive: a few numbers per IDLE session.
    */
   private recent: number[] | null = null;
+  /**
+   * RFC 3501 §7.2.6 / RFC 9051 §7.3.5: the keywords the client was given in FLAGS. Only
+   * grows while the mailbox is selected (clients keep the list); shared with the store's
+   * summary until then.
+   */
+  keywords: readonly string[] = [];
+  /** Keywords changes brought that `keywords` lacks, to announce; null when none. */
+  private newKeywords: string[] | null = null;
 
   constructor(
     readonly mailboxId: number,
@@ -177,6 +185,7 @@ export class MailboxView {
     switch (ev.kind) {
       case 'append':
         this.noteAppended(ev.uids);
+        if (ev.keywords) this.noteKeywords(ev.keywords);
         break;
       case 'expunge':
         this.noteExpunged(ev.uids);
@@ -186,6 +195,7 @@ export class MailboxView {
           if (this.seqOf(uid) === 0 || this.pendingExpunged.has(uid)) continue;
           this.pendingFlags.set(uid, Math.max(ev.modseq, this.pendingFlags.get(uid) ?? 0));
         }
+        if (ev.keywords) this.noteKeywords(ev.keywords);
         break;
       case 'mailbox-delete':
         this.gone = true;
@@ -222,8 +232,27 @@ export class MailboxView {
     }
   }
 
+  /** Notes keywords now on messages; those the client was not given are to be announced. */
+  noteKeywords(keywords: readonly string[]): void {
+    for (const k of keywords) {
+      if (k.charCodeAt(0) === 0x5c || hasKeyword(this.keywords, k)) continue;
+      if (this.newKeywords === null) this.newKeywords = [k];
+      else if (!hasKeyword(this.newKeywords, k)) this.newKeywords.push(k);
+    }
+  }
+
+  /** The whole keyword list when it grew since last asked (to send as FLAGS), else null. */
+  takeNewKeywords(): readonly string[] | null {
+    const add = this.newKeywords;
+    if (add === null) return null;
+    this.newKeywords = null;
+    this.keywords = [...this.keywords, ...add];
+    return this.keywords;
+  }
+
   get hasPending(): boolean {
     return (
+      this.newKeywords !== null ||
       this.pendingNew.size > 0 ||
       this.pendingExpunged.size > 0 ||
       this.pendingFlags.size > 0 ||
@@ -267,4 +296,11 @@ export class MailboxView {
     flags.sort((a, b) => a.uid - b.uid);
     return { expunged, exists, flags, added };
   }
+}
+
+/** RFC 3501 §2.3.2: keywords compare case-insensitively. */
+function hasKeyword(list: readonly string[], k: string): boolean {
+  if (list.includes(k)) return true;
+  const lower = k.toLowerCase();
+  return list.some((x) => x.toLowerCase() === lower);
 }

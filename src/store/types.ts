@@ -276,6 +276,11 @@ export interface ChangeEvent {
    * mailboxId 0, on the server (RFC 5465 §5.6, §5.7).
    */
   entries?: string[];
+  /**
+   * append, flags: the keywords (flags without a backslash) the change put on messages, when
+   * there are any: sessions announce ones new to them in FLAGS (RFC 3501 §7.2.6).
+   */
+  keywords?: string[];
 }
 
 export type ChangeListener = (event: ChangeEvent) => void;

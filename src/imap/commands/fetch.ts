@@ -38,6 +38,8 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
     throw bad('VANISHED needs UID FETCH and QRESYNC');
   }
   let uids = resolveSet(s, a.set, cmd.uid).filter((u) => view.isLive(u));
+  // RFC 3501 §7.2.6: a keyword another session set since the last update comes first.
+  s.announceKeywords();
   if (a.partial) uids = await fetchPage(s, a.partial, a.changedSince, uids);
   if (a.vanished && a.changedSince !== null && a.set.kind === 'ranges') {
     // RFC 7162 §3.2.6: expunged UIDs of the requested set, as VANISHED (EARLIER).

@@ -92,6 +92,7 @@ function selectCommand(name: 'SELECT' | 'EXAMINE') {
       const mb = await getMailboxOrFail(s, a.mailbox);
       const summary = await s.ctx.store.mailboxSummary(mb.id);
       const view = new MailboxView(mb.id, summary.uids, mb.highestModseq);
+      view.keywords = summary.keywords;
       s.state = { kind: 'selected', account, selected: { mailbox: mb, view, readOnly } };
       s.savedSearch = [];
       // RFC 3501 §6.3.1-2: SELECT takes \Recent from later sessions, EXAMINE does not.
@@ -105,6 +106,22 @@ function selectCommand(name: 'SELECT' | 'EXAMINE') {
   });
 }
 
+/**
+ * FLAGS (RFC 3501 §7.2.6, RFC 9051 §7.3.5: the system flags and every keyword the mailbox's
+ * messages use) and OK [PERMANENTFLAGS] (RFC 9051 §7.1: `\*` says new keywords may be
+ * created): at SELECT, and again whenever a keyword new to the session appears.
+ */
+export function sendFlagsList(
+  s: ImapSession,
+  keywords: readonly string[],
+  readOnly: boolean,
+): void {
+  const flags = [...SYSTEM_FLAGS, ...keywords];
+  s.untagged(`FLAGS ${formatFlags(flags)}`);
+  const permanent = readOnly ? '()' : formatFlags([...flags, '\\*']);
+  s.untaggedStatus('OK', `PERMANENTFLAGS ${permanent}`, 'Flags permitted');
+}
+
 function sendSelectResponses(
   s: ImapSession,
   mb: Mailbox,
@@ -112,11 +129,7 @@ function sendSelectResponses(
   readOnly: boolean,
 ): void {
   const { keywords, firstUnseen } = summary;
-  const flags = [...SYSTEM_FLAGS, ...keywords];
-  s.untagged(`FLAGS ${formatFlags(flags)}`);
-  // RFC 9051 §7.1: `\*` says new keywords may be created.
-  const permanent = readOnly ? '()' : formatFlags([...flags, '\\*']);
-  s.untaggedStatus('OK', `PERMANENTFLAGS ${permanent}`, 'Flags permitted');
+  sendFlagsList(s, keywords, readOnly);
   s.untagged(`${summary.uids.length} EXISTS`);
   if (!s.enabled.imap4rev2) {
     // RFC 3501 §6.3.1 requires RECENT and the first unseen message; IMAP4rev2 dropped both.

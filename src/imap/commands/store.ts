@@ -39,6 +39,8 @@ function storeCommand(name: 'STORE' | 'UID STORE') {
       );
       // Our own change: reported here, not again as an update from the store's event.
       view.ackFlags(result.updated);
+      // RFC 3501 §7.2.6: keywords new to the mailbox go out in FLAGS before the FETCHes.
+      if (result.updated.length > 0) s.announceKeywords(a.op === 'remove' ? undefined : a.flags);
       const condstore = s.enabled.condstore;
       for (const u of result.updated) {
         const seq = view.seqOf(u.uid);

@@ -211,7 +211,10 @@ export class SqliteMessages {
         batch.forEach((p, i) => {
           const o = outcomes[i]!;
           if (o.ok) {
-            for (const r of o.value) this.emitFor(r.mailboxId, 'append', r.modseq, [r.uid]);
+            o.value.forEach((r, j) => {
+              const kw = keywordsOf(p.targets[j]?.flags ?? []);
+              this.emitFor(r.mailboxId, 'append', r.modseq, [r.uid], undefined, kw);
+            });
             if (o.replaced) this.afterRemove(o.replaced.mb, o.replaced.modseq, o.replaced.removed);
             p.resolve(o.value);
           } else {
@@ -450,6 +453,7 @@ export class SqliteMessages {
         result.modseq,
         result.updated.map((u) => u.uid),
         mb.accountId,
+        mode === 'remove' ? undefined : keywordsOf(flags),
       );
     }
     return { updated: result.updated, modified: result.modified };
@@ -470,13 +474,16 @@ export class SqliteMessages {
         );
       const modseq = nextModseq(this.db, to.accountId);
       const mapping: Array<[number, number]> = [];
+      const keywords = new Set<string>();
       let uidValidity = to.uidValidity;
       for (const r of rows) {
+        const flags = decodeFlags(r.flags);
+        for (const k of keywordsOf(flags)) keywords.add(k);
         const res = this.addRow(
           toId,
           to.accountId,
           r.message_id,
-          decodeFlags(r.flags),
+          flags,
           r.internal_date,
           r.size,
           modseq,
@@ -485,7 +492,7 @@ export class SqliteMessages {
         mapping.push([r.uid, res.uid]);
       }
       const expunged = move ? this.removeRows(from, rows, modseq) : { uids: [], messageIds: [] };
-      return { uidValidity, mapping, modseq, expunged };
+      return { uidValidity, mapping, modseq, expunged, keywords: [...keywords] };
     });
     if (!result) return { uidValidity: to.uidValidity, mapping: [], modseq: 0 };
     this.emitFor(
@@ -494,6 +501,7 @@ export class SqliteMessages {
       result.modseq,
       result.mapping.map((m) => m[1]),
       to.accountId,
+      result.keywords,
     );
     if (move) this.afterRemove(from, result.modseq, result.expunged);
     return { uidValidity: result.uidValidity, mapping: result.mapping, modseq: result.modseq };
@@ -640,9 +648,17 @@ export class SqliteMessages {
     modseq: number,
     uids: number[],
     accountId?: number,
+    keywords?: string[],
   ): void {
     const acc = accountId ?? this.mailboxes.getById(mailboxId)?.accountId;
     if (acc === undefined) return;
-    this.bus.emit({ accountId: acc, mailboxId, modseq, kind, uids });
+    const ev: ChangeEvent = { accountId: acc, mailboxId, modseq, kind, uids };
+    if (keywords !== undefined && keywords.length > 0) ev.keywords = keywords;
+    this.bus.emit(ev);
   }
+}
+
+/** The keywords among flags (stored spelling; system flags start with a backslash). */
+function keywordsOf(flags: readonly string[]): string[] {
+  return normalizeFlags(flags).filter((f) => f.charCodeAt(0) !== 0x5c);
 }

@@ -56,10 +56,12 @@ describe('IMAP session: messages in the selected mailbox', () => {
     );
     const silent = await c.cmd('b', 'STORE 2 +FLAGS.SILENT (\\Seen)');
     assert.equal(silent.length, 1, silent.join('\n'));
-    assert.equal(
-      (await c.cmd('c', 'UID STORE 3 FLAGS ($Work)'))[0],
+    // A keyword new to the mailbox: FLAGS and PERMANENTFLAGS first (RFC 3501 §7.2.6).
+    assert.deepEqual((await c.cmd('c', 'UID STORE 3 FLAGS ($Work)')).slice(0, -1), [
+      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)',
+      '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] Flags permitted',
       '* 3 FETCH (UID 3 FLAGS ($Work))',
-    );
+    ]);
     const m = await c.cmd('d', 'FETCH 1:3 (MODSEQ)');
     const modseq2 = Number(/^\* 2 FETCH \(MODSEQ \((\d+)\)/m.exec(m.join('\n'))?.[1]);
     await c.cmd('e', 'STORE 1 -FLAGS (\\Flagged)');
