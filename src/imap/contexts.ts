@@ -44,7 +44,12 @@ import type { Selected } from './state.js';
 import type { MailboxView } from './view.js';
 import type { FetchAtt } from './wire/fetch-items.js';
 import type { SearchKey } from './wire/search-keys.js';
-import { numbersToIntervals, type SeqRange } from './wire/sequence.js';
+import {
+  normalizeRange,
+  numbersToIntervals,
+  type SeqNumber,
+  type SeqRange,
+} from './wire/sequence.js';
 import { sequenceSetToString } from './wire/serializer.js';
 
 /** Entering a SORT context at once past this many, the result is sorted again in one go. */
@@ -538,7 +543,8 @@ async function sortsBefore(
  * RFC 5267 §4.3 (with the RFC 3501 errata it cites): message sequence numbers in the search
  * program are evaluated when the command is received, and `$` is the saved result of that
  * moment; both become fixed UID sets so that later renumbering does not change the program.
- * UID ranges (and their `*`) stay as they are.
+ * In a UID set, `*` (the largest UID in use) is also taken when the command is received, as
+ * Dovecot does: `UID 3:*` keeps meaning 3 up to the last UID of then. Other UID ranges stay.
  */
 export function freezeKey(key: SearchKey, view: MailboxView, saved: readonly number[]): SearchKey {
   switch (key.key) {
@@ -551,10 +557,21 @@ export function freezeKey(key: SearchKey, view: MailboxView, saved: readonly num
             : view.uidsForSeqSet(key.set.ranges),
         ),
       };
-    case 'uid':
-      return key.set.kind === 'saved'
-        ? { key: 'uid', set: uidRanges(saved.filter((u) => view.isLive(u))) }
-        : key;
+    case 'uid': {
+      if (key.set.kind === 'saved') {
+        return { key: 'uid', set: uidRanges(saved.filter((u) => view.isLive(u))) };
+      }
+      if (!key.set.ranges.some(([a, b]) => a === '*' || b === '*')) return key;
+      const star = Math.max(1, view.uidAt(view.exists) ?? 0);
+      const fix = (n: SeqNumber): number => (n === '*' ? star : n);
+      return {
+        key: 'uid',
+        set: {
+          kind: 'ranges',
+          ranges: key.set.ranges.map(([a, b]) => normalizeRange(fix(a), fix(b))),
+        },
+      };
+    }
     case 'not':
       return { key: 'not', inner: freezeKey(key.inner, view, saved) };
     case 'or':

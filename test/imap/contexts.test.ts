@@ -76,7 +76,31 @@ describe('UpdateContexts', () => {
         },
       },
     });
-    const uidStar: SearchKey = { key: 'uid', set: { kind: 'ranges', ranges: [[4, '*']] } };
-    assert.equal(freezeKey(uidStar, view, []), uidStar, 'UID sets stay as they are');
+    const uidStar: SearchKey = {
+      key: 'uid',
+      set: {
+        kind: 'ranges',
+        ranges: [
+          [4, '*'],
+          [12, 14],
+        ],
+      },
+    };
+    assert.deepEqual(
+      freezeKey(uidStar, view, []),
+      {
+        key: 'uid',
+        set: {
+          kind: 'ranges',
+          ranges: [
+            [4, 9],
+            [12, 14],
+          ],
+        },
+      },
+      'the * of a UID set is the last UID of the moment; other ranges stay',
+    );
+    const uids: SearchKey = { key: 'uid', set: { kind: 'ranges', ranges: [[1, 100]] } };
+    assert.equal(freezeKey(uids, view, []), uids);
   });
 });

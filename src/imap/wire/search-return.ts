@@ -71,6 +71,8 @@ export function parseReturnOptions(c: ArgCursor): ReturnSpec | null {
     } else if (!OPTIONS.has(opt)) {
       l.fail(opt ? `Unknown return option ${opt}` : 'Expected a return option');
     }
+    // One context per command (RFC 5267 §4.3); Dovecot refuses the repetition too.
+    if (opt === 'UPDATE' && options.includes('UPDATE')) l.fail('UPDATE may be given only once');
     if (!options.includes(opt as SearchReturnOption)) options.push(opt as SearchReturnOption);
   });
   // RFC 5267 §4.4, RFC 9394 §3.1: "either one PARTIAL, one ALL, or neither".

@@ -253,6 +253,25 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     b.close();
   });
 
+  test('the * of a UID set is the last UID when the command is received (as Dovecot)', async () => {
+    const [a, b, name] = await pair();
+    assert.deepEqual(await untagged(a, 'v', 'UID SEARCH RETURN (UPDATE) UID 4:*'), [
+      '* ESEARCH (TAG "v") UID',
+    ]);
+    assert.deepEqual(await untagged(a, 'w', 'UID SEARCH RETURN (UPDATE) UID 4:100'), [
+      '* ESEARCH (TAG "w") UID',
+    ]);
+    await append(b, name, message('six'));
+    const r = await untagged(a, 'n', 'NOOP');
+    assert.deepEqual(
+      r.filter((l) => l.includes('ESEARCH')),
+      ['* ESEARCH (TAG "w") UID ADDTO (0 6)'],
+    );
+    assert.match(last(await a.cmd('x', 'SEARCH RETURN (UPDATE COUNT UPDATE) ALL')), /^x BAD/);
+    a.close();
+    b.close();
+  });
+
   test('UID SORT RETURN (UPDATE): ADDTO and REMOVEFROM at sort positions', async () => {
     const [a, b] = await pair();
     assert.deepEqual(await untagged(a, 's1', 'UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 FLAGGED'), [

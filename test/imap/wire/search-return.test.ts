@@ -43,6 +43,7 @@ describe('parseReturnOptions', () => {
     'RETURN (PARTIAL 1:2 ALL)',
     'RETURN (ALL PARTIAL 1:2)',
     'RETURN (PARTIAL 1:2 PARTIAL 3:4)',
+    'RETURN (UPDATE COUNT UPDATE)',
     'RETURN (PARTIAL)',
     'RETURN (PARTIAL 1)',
     'RETURN (PARTIAL 0:3)',
