@@ -10,6 +10,8 @@ export interface MailboxMessage {
   raw: Buffer;
   flags?: string[];
   internalDate?: Date;
+  /** internalDate's zone as the client gave it (minutes east of UTC). */
+  internalZone?: number;
 }
 
 /**
@@ -30,7 +32,12 @@ export async function deliverToMailbox(
   try {
     for (const m of messages) {
       const [r] = await store.append(
-        { raw: m.raw, index: indexMessage(m.raw), internalDate: m.internalDate },
+        {
+          raw: m.raw,
+          index: indexMessage(m.raw),
+          internalDate: m.internalDate,
+          internalZone: m.internalZone,
+        },
         [{ mailboxId, flags: m.flags ?? [] }],
         stored.length === 0 ? opts : {},
       );

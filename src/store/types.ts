@@ -168,6 +168,11 @@ export interface MessageRecord {
   modseq: number;
   size: number;
   internalDate: Date;
+  /**
+   * The zone INTERNALDATE was given in (APPEND's date-time), minutes east of UTC; 0 (or
+   * absent) for UTC. FETCH INTERNALDATE shows it; SEARCH BEFORE / ON / SINCE take the day in it.
+   */
+  internalZone?: number;
   blobHash: string;
 }
 
@@ -199,6 +204,8 @@ export interface NewMessage {
   raw: Buffer;
   index: MessageIndex;
   internalDate?: Date;
+  /** See MessageRecord.internalZone. */
+  internalZone?: number;
 }
 
 export interface AppendTarget {

@@ -335,6 +335,7 @@ describe('full-text index worker', () => {
              ALTER TABLE mailboxes DROP COLUMN first_recent_uid;
              DROP TABLE app_passwords;
              ALTER TABLE accounts DROP COLUMN unlocked_at;
+             ALTER TABLE mailbox_messages DROP COLUMN internal_zone;
              PRAGMA user_version = 3;`);
     db.close();
     await removeFtsFiles();
@@ -346,7 +347,7 @@ describe('full-text index worker', () => {
     }
     const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 12);
+      assert.equal(after.pragma('user_version', { simple: true }), 13);
       const row = after
         .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
         .get() as { n: number };

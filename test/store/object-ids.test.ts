@@ -170,6 +170,7 @@ test('migration 10: rows stored before get ids, threads in storage order, intern
            ALTER TABLE mailboxes DROP COLUMN first_recent_uid;
            DROP TABLE app_passwords;
            ALTER TABLE accounts DROP COLUMN unlocked_at;
+           ALTER TABLE mailbox_messages DROP COLUMN internal_zone;
            PRAGMA user_version = 9;`);
   db.close();
   s = await openAliceStore(dir);

@@ -16,6 +16,8 @@ import { getMailboxOrFail } from './util.js';
 export interface AppendMessage {
   flags: string[];
   date: Date | undefined;
+  /** The date-time's zone, minutes east of UTC: kept as INTERNALDATE's. */
+  zone?: number;
   data: Buffer | CatPart[];
 }
 
@@ -24,12 +26,13 @@ export function parseAppendMessage(c: ArgCursor): AppendMessage {
   c.space();
   let flags: string[] = [];
   let date: Date | undefined;
+  let zone: number | undefined;
   if (c.peek() === 0x28) {
     flags = c.flagList();
     c.space();
   }
   if (c.peek() === 0x22) {
-    date = c.dateTime();
+    ({ date, zone } = c.zonedDateTime());
     c.space();
   }
   let data: Buffer | CatPart[];
@@ -50,7 +53,7 @@ export function parseAppendMessage(c: ArgCursor): AppendMessage {
     // A literal8 (~{N}, RFC 3516 §4.4) is accepted as well: the bytes are stored as sent.
     data = c.literal().data;
   }
-  return { flags, date, data };
+  return { flags, date, zone, data };
 }
 
 function parseAppend(c: ArgCursor): { mailbox: string; messages: AppendMessage[] } {
@@ -117,7 +120,12 @@ export const APPEND = command({
       const outcome = await deliverToMailbox(
         { store: s.ctx.store },
         mb.id,
-        a.messages.map((m, i) => ({ raw: data[i]!, flags: m.flags, internalDate: m.date })),
+        a.messages.map((m, i) => ({
+          raw: data[i]!,
+          flags: m.flags,
+          internalDate: m.date,
+          internalZone: m.zone,
+        })),
       );
       if (outcome.status === 'refused') {
         if (outcome.refusal.reason === 'over-quota')

@@ -97,6 +97,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
         modseq: changed?.modseq ?? r.modseq,
         size: r.size,
         internalDate: r.internalDate,
+        internalZone: r.internalZone,
         detail: async () => {
           const d = details.get(r.uid) ?? (await store.getMessages(sel.mailbox.id, [r.uid]))[0];
           if (!d) throw no('EXPUNGEISSUED', 'Message was expunged');

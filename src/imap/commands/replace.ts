@@ -89,7 +89,14 @@ function replaceCommand(name: 'REPLACE' | 'UID REPLACE') {
         const outcome = await deliverToMailbox(
           { store: s.ctx.store },
           dest.id,
-          [{ raw: data[0]!, flags: a.message.flags, internalDate: a.message.date }],
+          [
+            {
+              raw: data[0]!,
+              flags: a.message.flags,
+              internalDate: a.message.date,
+              internalZone: a.message.zone,
+            },
+          ],
           { replace: { mailboxId: sel.mailbox.id, uid } },
         );
         if (outcome.status === 'refused') {

@@ -29,6 +29,7 @@ export function searchContextOf(s: ImapSession, records: readonly MessageRecord[
       modseq: r.modseq,
       size: r.size,
       internalDate: r.internalDate,
+      internalZone: r.internalZone,
     });
   }
   messages.sort((a, b) => a.seq - b.seq);

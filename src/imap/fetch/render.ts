@@ -45,6 +45,8 @@ export interface FetchMessage {
   /** RFC822.SIZE: the stored size. */
   size: number;
   internalDate: Date;
+  /** INTERNALDATE's zone (minutes east of UTC) as APPEND gave it; UTC when absent. */
+  internalZone?: number;
   detail: () => Promise<MessageDetail>;
   raw: () => Promise<Buffer>;
   /**
@@ -131,7 +133,10 @@ export async function renderFetch(
           );
           break;
         case 'INTERNALDATE':
-          values.push(v.atom('INTERNALDATE'), v.raw(dateTimeToString(msg.internalDate)));
+          values.push(
+            v.atom('INTERNALDATE'),
+            v.raw(dateTimeToString(msg.internalDate, msg.internalZone)),
+          );
           break;
         case 'RFC822.SIZE':
           values.push(v.atom('RFC822.SIZE'), v.num(msg.size));
@@ -238,7 +243,10 @@ export function allLight(items: readonly FetchItem[]): boolean {
   return items.every((it) => it.kind === 'simple' && LIGHT_ITEMS.has(it.name));
 }
 
-type LightMessage = Pick<FetchMessage, 'uid' | 'flags' | 'modseq' | 'size' | 'internalDate'>;
+type LightMessage = Pick<
+  FetchMessage,
+  'uid' | 'flags' | 'modseq' | 'size' | 'internalDate' | 'internalZone'
+>;
 type LightExtras = Pick<MessageExtras, 'emailId' | 'threadId' | 'saveDate'>;
 
 /**
@@ -261,7 +269,7 @@ export function lightRenderer(
     if (name === 'UID') parts.push(uid);
     else if (name === 'FLAGS') parts.push((m) => `FLAGS (${flagsText(m.flags)})`);
     else if (name === 'INTERNALDATE')
-      parts.push((m) => `INTERNALDATE ${dateTimeToString(m.internalDate)}`);
+      parts.push((m) => `INTERNALDATE ${dateTimeToString(m.internalDate, m.internalZone)}`);
     else if (name === 'RFC822.SIZE') parts.push((m) => `RFC822.SIZE ${m.size}`);
     else if (name === 'MODSEQ') parts.push(modseq);
     else if (name === 'EMAILID') parts.push((_, x) => `EMAILID (${x!.emailId})`);

@@ -35,6 +35,7 @@ export async function sendNewFetch(
         modseq: r.modseq,
         size: r.size,
         internalDate: r.internalDate,
+        internalZone: r.internalZone,
         detail: async () => {
           const [d] = await store.getMessages(mailboxId, [r.uid]);
           if (!d) throw new Error('expunged');

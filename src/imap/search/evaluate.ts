@@ -40,6 +40,8 @@ export interface SearchMessage {
   modseq: number;
   size: number;
   internalDate: Date;
+  /** INTERNALDATE's zone, minutes east of UTC (absent: UTC). */
+  internalZone?: number;
 }
 
 export interface SearchContext {
@@ -155,9 +157,13 @@ function sentDay(detail: MessageDetail): number | null {
   return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
 
-/** INTERNALDATE and SAVED* keys: the store keeps an instant, so its day is taken in UTC. */
-function internalDay(d: Date): number {
-  return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
+/**
+ * INTERNALDATE and SAVED* keys: the calendar day of an instant in a zone (minutes east of
+ * UTC; UTC when not given, as for save dates and mail that arrived over SMTP).
+ */
+function internalDay(d: Date, zone = 0): number {
+  const t = zone === 0 ? d : new Date(d.getTime() + zone * 60_000);
+  return t.getUTCFullYear() * 10000 + (t.getUTCMonth() + 1) * 100 + t.getUTCDate();
 }
 
 const lower = (s: string): string => s.toLowerCase();
@@ -275,7 +281,9 @@ class Evaluator {
       case 'size':
         return key.op === 'larger' ? m.size > key.size : m.size < key.size;
       case 'internalDate':
-        return compareDay(internalDay(m.internalDate), key.op, key.date);
+        // RFC 3501 §6.4.4 "disregarding time and timezone": the day as INTERNALDATE reads
+        // in its own zone (the one APPEND gave), as FETCH INTERNALDATE shows it.
+        return compareDay(internalDay(m.internalDate, m.internalZone), key.op, key.date);
       case 'within': {
         // RFC 5032 §2: YOUNGER n is an INTERNALDATE at most n seconds before now, OLDER n one
         // further back (so OLDER n is exactly NOT YOUNGER n). An instant: no time zone.

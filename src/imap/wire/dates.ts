@@ -49,6 +49,15 @@ export function parseDateText(text: string): ImapDate | null {
  * clients send it.
  */
 export function parseDateTimeText(text: string): Date | null {
+  return parseZonedDateTimeText(text)?.date ?? null;
+}
+
+/**
+ * Like parseDateTimeText, with the zone the client wrote (minutes east of UTC): APPEND's
+ * INTERNALDATE keeps it, so that FETCH INTERNALDATE shows it and SEARCH BEFORE / ON / SINCE
+ * take the day in it (RFC 3501 §6.4.4: "disregarding time and timezone").
+ */
+export function parseZonedDateTimeText(text: string): { date: Date; zone: number } | null {
   const m =
     /^( \d|\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text);
   if (!m) return null;
@@ -58,7 +67,7 @@ export function parseDateTimeText(text: string): Date | null {
   if (h > 23 || min > 59 || s > 59 || zm > 59) return null;
   const offset = (m[7] === '-' ? -1 : 1) * (zh * 60 + zm);
   const local = utc(date.year, date.month, date.day, h, min, s);
-  return new Date(local - offset * 60_000);
+  return { date: new Date(local - offset * 60_000), zone: offset };
 }
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');

@@ -12,7 +12,12 @@
  * into a returned value (never an exception past the handler). Errors carry the human text for
  * `BAD` (or `NO` with a response code, e.g. BADCHARSET), and parseCommand fills in the tag.
  */
-import { type ImapDate, parseDateText, parseDateTimeText } from './dates.js';
+import {
+  type ImapDate,
+  parseDateText,
+  parseDateTimeText,
+  parseZonedDateTimeText,
+} from './dates.js';
 import type { ReceivedCommand } from './receiver.js';
 import { normalizeRange, type SeqNumber, type SeqRange, type SequenceSet } from './sequence.js';
 
@@ -320,6 +325,14 @@ export class ArgCursor {
   dateTime(): Date {
     if (this.peek() !== 0x22) this.fail('Expected a quoted date-time');
     const d = parseDateTimeText(this.quoted().toString('latin1'));
+    if (!d) this.fail('Bad date-time');
+    return d;
+  }
+
+  /** dateTime() with the zone it was written in (minutes east of UTC). */
+  zonedDateTime(): { date: Date; zone: number } {
+    if (this.peek() !== 0x22) this.fail('Expected a quoted date-time');
+    const d = parseZonedDateTimeText(this.quoted().toString('latin1'));
     if (!d) this.fail('Bad date-time');
     return d;
   }

@@ -12,6 +12,8 @@ export interface RecordRow {
   modseq: number;
   size: number;
   internal_date: number;
+  /** Absent in rows read by queries that do not ask for it. */
+  internal_zone?: number;
   blob_hash: string;
 }
 
@@ -62,12 +64,13 @@ export function toRecord(r: RecordRow): MessageRecord {
     modseq: r.modseq,
     size: r.size,
     internalDate: new Date(r.internal_date),
+    internalZone: r.internal_zone ?? 0,
     blobHash: r.blob_hash,
   };
 }
 
 export const SELECT_RECORD = `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date,
-  m.blob_hash FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`;
+  m.blob_hash, mm.internal_zone FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`;
 
 /**
  * Every row of a mailbox (SELECT reads 100,000 of them): fetched as arrays, not objects, so
@@ -95,10 +98,10 @@ export function listRecords(
     db,
     `${SELECT_RECORD} WHERE mm.mailbox_id = ?${where} ORDER BY mm.uid /* raw */`,
   ).raw(true);
-  const rows = q.all(...args) as [number, number, string, number, number, number, string][];
+  const rows = q.all(...args) as [number, number, string, number, number, number, string, number][];
   const out = new Array<MessageRecord>(rows.length);
   for (let i = 0; i < rows.length; i++) {
-    const [uid, messageId, flags, modseq, size, internalDate, blobHash] = rows[i]!;
+    const [uid, messageId, flags, modseq, size, internalDate, blobHash, internalZone] = rows[i]!;
     out[i] = {
       uid,
       messageId,
@@ -106,6 +109,7 @@ export function listRecords(
       modseq,
       size,
       internalDate: new Date(internalDate),
+      internalZone,
       blobHash,
     };
   }
@@ -192,7 +196,7 @@ export function messageDetails(db: Db, mailboxId: number, uids: number[]): Messa
   const rows = rowsFor<RecordRow & Record<string, unknown>>(
     db,
     `SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date,
-       m.blob_hash, m.s_from, m.s_to, m.s_cc, m.s_bcc, m.s_subject, m.s_message_id, m.sent_at,
+       mm.internal_zone, m.blob_hash, m.s_from, m.s_to, m.s_cc, m.s_bcc, m.s_subject, m.s_message_id, m.sent_at,
        m.s_references FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id`,
     mailboxId,
     uids,

@@ -72,6 +72,11 @@ interface PendingAppend {
  */
 export const INLINE_MAX = 64 * 1024;
 
+/** An INTERNALDATE zone as IMAP writes one (within +-23:59), else UTC. */
+function zoneOrUtc(zone: number | undefined): number {
+  return zone !== undefined && Number.isInteger(zone) && Math.abs(zone) < 24 * 60 ? zone : 0;
+}
+
 export class SqliteMessages {
   private queue: PendingAppend[] = [];
   private flushing = false;
@@ -289,6 +294,7 @@ export class SqliteMessages {
     const replaced = p.replace ? this.removeForReplace(p.replace, mailboxes) : null;
     this.checkQuota(mailboxes, size);
     const internalDate = (message.internalDate ?? new Date()).getTime();
+    const internalZone = message.internalDate ? zoneOrUtc(message.internalZone) : 0;
     const results = p.targets.map((t, i) => {
       const mb = mailboxes[i]!;
       return this.addRow(
@@ -297,6 +303,7 @@ export class SqliteMessages {
         messageId,
         normalizeFlags(t.flags ?? []),
         internalDate,
+        internalZone,
         size,
         replaced && mb.accountId === replaced.mb.accountId ? replaced.modseq : undefined,
       );
@@ -321,6 +328,7 @@ export class SqliteMessages {
     messageId: number,
     flags: string[],
     internalDate: number,
+    internalZone: number,
     size: number,
     modseqIn?: number,
   ): AppendResult {
@@ -333,10 +341,20 @@ export class SqliteMessages {
     stmt(
       this.db,
       `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date, size,
-         save_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+         save_date, internal_zone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       // RFC 8514 §2: the save date is when the message came into this mailbox (APPEND,
       // delivery, COPY, MOVE), whatever its internal date says.
-    ).run(mailboxId, mb.uid, messageId, encodeFlags(flags), modseq, internalDate, size, Date.now());
+    ).run(
+      mailboxId,
+      mb.uid,
+      messageId,
+      encodeFlags(flags),
+      modseq,
+      internalDate,
+      size,
+      Date.now(),
+      internalZone,
+    );
     stmt(this.db, 'UPDATE accounts SET used_bytes = used_bytes + ? WHERE id = ?').run(
       size,
       accountId,
@@ -485,6 +503,7 @@ export class SqliteMessages {
           r.message_id,
           flags,
           r.internal_date,
+          r.internal_zone ?? 0,
           r.size,
           modseq,
         );

@@ -229,6 +229,12 @@ CREATE TABLE app_passwords (
   UNIQUE (account_id, name)
 );`,
   },
+  {
+    version: 13,
+    // The zone APPEND gave INTERNALDATE (minutes east of UTC): FETCH shows it, SEARCH BEFORE /
+    // ON / SINCE count days in it. Rows stored before were kept in UTC, and stay so.
+    sql: 'ALTER TABLE mailbox_messages ADD COLUMN internal_zone INTEGER NOT NULL DEFAULT 0;',
+  },
 ];
 
 function fillEnvelopeAddresses(db: Database.Database): void {

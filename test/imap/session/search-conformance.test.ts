@@ -142,6 +142,63 @@ describe('IMAP session: SEARCH, SORT and THREAD conformance', () => {
     c.close();
   });
 
+  test("INTERNALDATE keeps APPEND's zone: FETCH shows it, BEFORE / ON / SINCE count days in it", async () => {
+    const c = await env.login();
+    const name = await mailbox(c, []);
+    // Around midnight in +0200 / +0300, where the UTC day differs.
+    const dates = [
+      '24-Mar-2007 23:00:00 +0200',
+      '25-Mar-2007 00:00:00 +0200',
+      '25-Mar-2007 01:30:00 +0300',
+      '25-Mar-2007 23:59:59 +0300',
+      '26-Mar-2007 00:00:00 +0300',
+      '25-Mar-2007 21:00:00 -0500',
+    ];
+    for (const d of dates) {
+      const m = raw(`Subject: ${d}`);
+      const r = await c.cmd(
+        'p',
+        Buffer.concat([
+          Buffer.from(`APPEND ${name} "${d}" {${m.length}+}\r\n`),
+          m,
+          Buffer.from('\r\n'),
+        ]),
+      );
+      assert.match(last(r), /^p OK/);
+    }
+    await c.cmd('n', 'NOOP');
+    const f = await c.cmd('f', 'FETCH 1:* (INTERNALDATE)');
+    assert.deepEqual(
+      f.slice(0, -1),
+      dates.map((d, i) => `* ${i + 1} FETCH (INTERNALDATE "${d}")`),
+    );
+    const table: [string, string][] = [
+      ['SEARCH ON 24-Mar-2007', '* SEARCH 1'],
+      ['SEARCH ON 25-Mar-2007', '* SEARCH 2 3 4 6'],
+      ['SEARCH ON 26-Mar-2007', '* SEARCH 5'],
+      ['SEARCH BEFORE 25-Mar-2007', '* SEARCH 1'],
+      ['SEARCH BEFORE 26-Mar-2007', '* SEARCH 1 2 3 4 6'],
+      ['SEARCH SINCE 25-Mar-2007', '* SEARCH 2 3 4 5 6'],
+      ['SEARCH SINCE 26-Mar-2007', '* SEARCH 5'],
+    ];
+    for (const [cmd, want] of table) {
+      assert.deepEqual(await c.cmd('a', cmd), [want, 'a OK SEARCH completed'], cmd);
+    }
+    // COPY keeps the internal date and its zone (RFC 3501 §2.3.3).
+    await c.cmd('c', `CREATE ${name}c`);
+    await c.cmd('k', `COPY 2 ${name}c`);
+    await c.cmd('s', `EXAMINE ${name}c`);
+    assert.deepEqual(await c.cmd('g', 'FETCH 1 (INTERNALDATE)'), [
+      '* 1 FETCH (INTERNALDATE "25-Mar-2007 00:00:00 +0200")',
+      'g OK FETCH completed',
+    ]);
+    assert.deepEqual(await c.cmd('h', 'SEARCH ON 25-Mar-2007'), [
+      '* SEARCH 1',
+      'h OK SEARCH completed',
+    ]);
+    c.close();
+  });
+
   test('THREAD=REFERENCES: 1.B breaks the old parent link first (issue 14 example)', async () => {
     const c = await env.login();
     await mailbox(c, [
