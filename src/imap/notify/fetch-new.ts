@@ -2,10 +2,11 @@
  * The FETCH that follows a new message when the client asked for attributes in advance: RFC
  * 5465 §5.2 (NOTIFY MessageNew (fetch-att ...)) and §7 (SEARCH / SORT RETURN (UPDATE
  * (fetch-att ...)), before the ESEARCH ADDTO). The UID is always there, so that the client can
- * tell which message it is. The attributes are served as if .PEEK: a notification does not
- * change flags (§5.2: clients SHOULD NOT ask for ones that set \Seen).
+ * tell which message it is. §5.2: clients SHOULD NOT ask for attributes that set \Seen; one
+ * that does gets what a FETCH gives (RFC 9051 §6.4.5): \Seen set, unless the mailbox is
+ * read-only, and the new FLAGS in the response.
  */
-import { type FetchMessage, renderFetch } from '../fetch/render.js';
+import { type FetchMessage, fetchSetsSeen, renderFetch } from '../fetch/render.js';
 import type { ImapSession } from '../session.js';
 import type { MailboxView } from '../view.js';
 import type { FetchAtt } from '../wire/fetch-items.js';
@@ -23,16 +24,29 @@ export async function sendNewFetch(
   const store = s.ctx.store;
   const mailboxId = view.mailboxId;
   const opts = { utf8: s.enabled.utf8, condstore: s.enabled.condstore, uidAlways: true };
+  const markSeen = fetchSetsSeen(items) && s.selected?.readOnly === false;
+  const asksFlags = items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
   for (let i = 0; i < uids.length; i += BATCH) {
     const records = await store.getRecords(mailboxId, uids.slice(i, i + BATCH));
+    const seenNow = new Map<number, { flags: string[]; modseq: number }>();
+    if (markSeen) {
+      const unseen = records.filter((r) => !r.flags.includes('\\Seen')).map((r) => r.uid);
+      if (unseen.length > 0) {
+        const res = await store.setFlags(mailboxId, unseen, 'add', ['\\Seen']);
+        view.ackFlags(res.updated);
+        for (const u of res.updated) seenNow.set(u.uid, u);
+      }
+    }
     for (const r of records) {
       const seq = view.seqOf(r.uid);
       if (seq === 0) continue;
+      const changed = seenNow.get(r.uid);
       const msg: FetchMessage = {
         seq,
         uid: r.uid,
-        flags: view.withRecent(r.uid, r.flags), // RFC 3501 §2.3.2: the session's \Recent
-        modseq: r.modseq,
+        // RFC 3501 §2.3.2: the session's \Recent.
+        flags: view.withRecent(r.uid, changed?.flags ?? r.flags),
+        modseq: changed?.modseq ?? r.modseq,
         size: r.size,
         internalDate: r.internalDate,
         internalZone: r.internalZone,
@@ -56,6 +70,10 @@ export async function sendNewFetch(
         continue; // expunged meanwhile: its EXPUNGE follows
       }
       if (out.error) continue;
+      if (changed && !asksFlags) {
+        const flags = view.withRecent(r.uid, changed.flags);
+        out.values.push(v.atom('FLAGS'), v.list(flags.map((f) => v.atom(f))));
+      }
       s.untagged(
         Buffer.concat([Buffer.from(`${seq} FETCH `), serialize(v.list(out.values), s.writeOpts)]),
       );

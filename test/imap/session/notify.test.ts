@@ -189,6 +189,36 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     b.close();
   });
 
+  test('MessageNew attributes that set \\Seen do, as FETCH would (not under EXAMINE)', async () => {
+    const a = await env.login();
+    const b = await env.login();
+    const name = await mailbox(b, 0);
+    await a.cmd('s', `SELECT ${name}`);
+    await a.cmd(
+      'n',
+      'NOTIFY SET (selected (MessageNew (BODY[HEADER.FIELDS (SUBJECT)]) MessageExpunge))',
+    );
+    await append(b, name, message('seen'));
+    assert.equal(await a.line(), '* 1 EXISTS');
+    assert.equal(await a.line(), '* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT)] {17}');
+    assert.equal(await a.line(), 'Subject: seen');
+    assert.equal(await a.line(), '');
+    assert.equal(await a.line(), ' FLAGS (\\Seen))');
+    assert.deepEqual(await a.cmd('f', 'UID FETCH 1 (FLAGS)'), [
+      '* 1 FETCH (UID 1 FLAGS (\\Seen))',
+      'f OK UID FETCH completed',
+    ]);
+    await a.cmd('e', `EXAMINE ${name}`);
+    await append(b, name, message('unseen'));
+    assert.equal(await a.line(), '* 2 EXISTS');
+    assert.equal(await a.line(), '* 2 FETCH (UID 2 BODY[HEADER.FIELDS (SUBJECT)] {19}');
+    assert.equal(await a.line(), 'Subject: unseen');
+    assert.equal(await a.line(), '');
+    assert.equal(await a.line(), ')');
+    a.close();
+    b.close();
+  });
+
   test('selected-delayed: EXPUNGE waits for a command that allows it (§6.1)', async () => {
     const a = await env.login();
     const b = await env.login();
