@@ -431,6 +431,55 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     b.close();
   });
 
+  test('a client that stops reading: changes meanwhile are coalesced, then consistent', async () => {
+    const [a, b, name] = await pair();
+    // UPDATE (BODY.PEEK[]) (RFC 5465 §7): a big new message keeps A's session writing.
+    await untagged(a, 'u', 'UID SEARCH RETURN (UPDATE (BODY.PEEK[])) FLAGGED');
+    a.write('i IDLE\r\n');
+    assert.equal(await a.line(), '+ idling');
+    a.socket.pause();
+    const line = `${'x'.repeat(998)}\r\n`;
+    await append(b, name, message('big', line.repeat(16 * 1024)), '\\Flagged');
+    // 400 flag changes while A reads nothing: 80 rounds over messages 1..5 (set, cleared, ...),
+    // ending unflagged; then message 3 flagged.
+    for (let k = 0; k < 400; k++) {
+      const uid = 1 + (k % 5);
+      const op = Math.floor(k / 5) % 2 === 0 ? '+' : '-';
+      await untagged(b, 'f', `UID STORE ${uid} ${op}FLAGS.SILENT (\\Flagged)`);
+    }
+    await untagged(b, 'g', 'UID STORE 3 +FLAGS.SILENT (\\Flagged)');
+    a.socket.resume();
+    // The client's model of the result, from the ESEARCH lines only.
+    const model = new Set<number>();
+    let esearch = 0;
+    const apply = (verb: string, set: string) => {
+      for (const part of set.split(',')) {
+        const [x, y = x] = part.split(':').map(Number);
+        for (let n = x!; n <= y!; n++) {
+          if (verb === 'ADDTO') model.add(n);
+          else model.delete(n);
+        }
+      }
+    };
+    const wanted = '3 6';
+    for (;;) {
+      const l = await a.line(30_000);
+      const m = /^\* ESEARCH \(TAG "u"\) UID (ADDTO|REMOVEFROM) \(0 ([\d,:]+)\)$/.exec(l);
+      if (m) {
+        esearch++;
+        apply(m[1]!, m[2]!);
+        if ([...model].sort((x, y) => x - y).join(' ') === wanted) break;
+      }
+    }
+    // Far fewer lines than changes: the session kept one pending entry per message.
+    assert.ok(esearch < 40, `${esearch} ESEARCH lines for 401 changes`);
+    a.write('DONE\r\n');
+    await a.tagged('i', 30_000);
+    assert.deepEqual(await untagged(a, 'q', 'UID SEARCH FLAGGED'), [`* SEARCH ${wanted}`]);
+    a.close();
+    b.close();
+  });
+
   test(`at most ${MAX_UPDATE_CONTEXTS} contexts: then NO [NOUPDATE] and the result still comes`, async () => {
     const [a, b] = await pair();
     for (let i = 1; i <= MAX_UPDATE_CONTEXTS; i++) {
