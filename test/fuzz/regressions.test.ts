@@ -171,7 +171,8 @@ describe('imap receiver: one socket read is one step', () => {
 
 /**
  * RETR as transaction.ts sends it (each piece awaited, the output written every OUTBOX_FLUSH
- * bytes): the longest stretch between two writes, at best of 3 runs.
+ * bytes): the longest stretch between two writes, each stretch the smaller of its wall and CPU
+ * time (on a busy machine the wall time counts other processes' turns), at best of 3 runs.
  */
 async function retrStepMs(data: Buffer): Promise<number> {
   let best = Number.POSITIVE_INFINITY;
@@ -180,6 +181,7 @@ async function retrStepMs(data: Buffer): Promise<number> {
     let queued: Buffer[] = [];
     let bytes = 0;
     let t0 = performance.now();
+    let c0 = cpuMs();
     for (const piece of dotStuffed(data, WRITE_CHUNK)) {
       queued.push(piece);
       bytes += piece.length;
@@ -188,9 +190,10 @@ async function retrStepMs(data: Buffer): Promise<number> {
         Buffer.concat(queued);
         queued = [];
         bytes = 0;
-        max = Math.max(max, performance.now() - t0);
+        max = Math.max(max, Math.min(performance.now() - t0, cpuMs() - c0));
         await new Promise((r) => setImmediate(r)); // the write: the event loop turns
         t0 = performance.now();
+        c0 = cpuMs();
       }
     }
     best = Math.min(best, max);
