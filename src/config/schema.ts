@@ -2,6 +2,7 @@
 // typed, frozen object that is passed explicitly (no globals). Unknown keys are errors, so a
 // typo never silently falls back to a default.
 import { z } from 'zod';
+import { DEFAULT_PLAINTEXT_NETWORKS, parseNetwork } from '../auth/plaintext.js';
 
 export const TLS_MODES = ['none', 'starttls', 'implicit'] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
@@ -277,8 +278,19 @@ export const configSchema = z.strictObject({
       /** Shortest password `user add` and `user passwd` accept (characters). */
       min_password_length: z.number().int().min(1).max(1024).default(8),
       /**
-       * RFC 8314: passwords only over TLS. Turning this on allows AUTH/LOGIN/USER on cleartext
-       * connections; meant for tests on loopback, never for production.
+       * RFC 8314: passwords only over TLS, except from these networks (CIDR or single
+       * addresses): by default the server's own host, for a webmail or a script beside it.
+       */
+      plaintext_networks: z
+        .array(
+          z.string().refine((n) => parseNetwork(n) !== null, {
+            message: 'expected an IP address or network, e.g. "127.0.0.0/8" or "::1"',
+          }),
+        )
+        .default([...DEFAULT_PLAINTEXT_NETWORKS]),
+      /**
+       * The older switch: true accepts passwords without TLS from every network (the same as
+       * plaintext_networks = ["0.0.0.0/0", "::/0"]); for tests only, never for production.
        */
       allow_plaintext: z.boolean().default(false),
     })

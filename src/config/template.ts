@@ -96,8 +96,10 @@ trusted_source_days = 30          # a source that logged in skips the delays and
 max_concurrent_hashes = "auto"    # scrypt at once; auto = half the libuv threadpool
 max_queued_hashes = 128           # logins waiting for scrypt; more get "try again later"
 min_password_length = 8           # shortest password user add / user passwd accept
-# RFC 8314: passwords only over TLS. true allows them on cleartext connections:
-# for tests on loopback only, never in production.
+# RFC 8314: passwords only over TLS, except from these networks (the server's own host by
+# default: a webmail or a fetch script beside it). [] requires TLS everywhere.
+plaintext_networks = ["127.0.0.0/8", "::1"]
+# The older switch: true accepts passwords without TLS from every network. Tests only.
 allow_plaintext = false
 
 # Outbound delivery: mail to other domains.

@@ -4,6 +4,7 @@
  * updates of the selected mailbox, IDLE wake-ups, rate limit, autologout, STARTTLS and
  * COMPRESS switches of the byte stream.
  */
+import { plaintextPolicy } from '../auth/plaintext.js';
 import type { Logger } from '../log.js';
 import type { Connection } from '../net/connection.js';
 import type { ServerContext } from '../server.js';
@@ -111,9 +112,12 @@ export class ImapSession {
     return this.state.kind === 'selected' ? this.state.selected : null;
   }
 
-  /** RFC 8314 / RFC 9051 §6.2.3: passwords only over TLS, unless configured for loopback tests. */
+  /**
+   * RFC 8314 / RFC 9051 §6.2.3: passwords only over TLS, except from `[auth]
+   * plaintext_networks` (auth/plaintext.ts).
+   */
   get plaintextAuthAllowed(): boolean {
-    return this.conn.secure || this.ctx.cfg.auth.allow_plaintext;
+    return this.conn.secure || plaintextPolicy(this.ctx.cfg.auth).allows(this.conn.remoteAddress);
   }
 
   get writeOpts(): WriteOptions {

@@ -2,6 +2,7 @@
 // RFC 8314) listeners: sessions in worker processes (`[pop3] workers`, see workers/pool.ts),
 // or in this process when there are none.
 import { availableParallelism } from 'node:os';
+import { plaintextPolicy } from '../auth/plaintext.js';
 import type { Connection } from '../net/connection.js';
 import type { ProtocolFactory, ServerContext } from '../server.js';
 import { localBackend } from './backend.js';
@@ -32,7 +33,7 @@ export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFact
     const session: Omit<Pop3SessionOptions, 'starttls'> = {
       backend: localBackend(ctx, locksFor(ctx.store)),
       hostname: ctx.cfg.hostname,
-      allowPlaintext: ctx.cfg.auth.allow_plaintext,
+      plaintext: plaintextPolicy(ctx.cfg.auth),
       tls: ctx.tls,
       idleTimeoutMs,
     };
@@ -88,7 +89,7 @@ function newPool(
         hostname: ctx.cfg.hostname,
         tlsFiles: ctx.cfg.tlsFiles,
       },
-      allowPlaintext: session.allowPlaintext,
+      plaintextNetworks: [...session.plaintext.networks],
       logLevel: ctx.log.level,
       idleTimeoutMs: session.idleTimeoutMs,
     },

@@ -3,6 +3,7 @@
 // QUIT (the only way into UPDATE), idle autologout, too many errors, server shutdown.
 import type { AuthResult } from '../auth/authenticator.js';
 import { authErrorText, isTemporaryAuthFailure } from '../auth/authenticator.js';
+import type { PlaintextPolicy } from '../auth/plaintext.js';
 import type { Logger } from '../log.js';
 import { type Connection, TlsHandshakeError } from '../net/connection.js';
 import type { TlsProvider } from '../net/tls.js';
@@ -37,8 +38,8 @@ export interface Pop3SessionOptions {
   backend: Pop3Backend;
   /** For the greeting. */
   hostname: string;
-  /** `[auth] allow_plaintext`: passwords accepted without TLS (tests on loopback). */
-  allowPlaintext: boolean;
+  /** Where passwords are accepted without TLS (`[auth] plaintext_networks`). */
+  plaintext: PlaintextPolicy;
   tls: TlsProvider;
   /** The listener offers STLS (cleartext port 110). */
   starttls: boolean;
@@ -64,9 +65,9 @@ export class Pop3Session {
     this.log = conn.log.child({ proto: 'pop3' });
   }
 
-  /** Passwords may be sent: over TLS, or where the admin allowed cleartext (tests). */
+  /** Passwords may be sent: over TLS, or from `[auth] plaintext_networks` (RFC 8314 §3). */
   get plaintextAllowed(): boolean {
-    return this.conn.secure || this.opts.allowPlaintext;
+    return this.conn.secure || this.opts.plaintext.allows(this.conn.remoteAddress);
   }
 
   /** RFC 2595 §4: STLS is offered on a cleartext port until TLS is on. */

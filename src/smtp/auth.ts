@@ -1,6 +1,7 @@
 // AUTH (RFC 4954) on submission: PLAIN and LOGIN over TLS, with the shared authenticator
 // (throttling, lockout, logging without passwords).
 import { isTemporaryAuthFailure } from '../auth/authenticator.js';
+import { plaintextPolicy } from '../auth/plaintext.js';
 import { continueSasl, startSasl } from '../auth/sasl.js';
 import type { SmtpSession } from './session.js';
 import type { SmtpCommand } from './wire/command.js';
@@ -14,6 +15,11 @@ const ABORTED = {
   malformed: 'authentication aborted: response not valid for the mechanism',
   unsupported: 'authentication aborted: unsupported mechanism',
 } as const;
+
+/** May this connection carry a password now: TLS, or a peer in plaintext_networks. */
+export function passwordsAllowed(s: SmtpSession): boolean {
+  return s.conn.secure || plaintextPolicy(s.cfg.auth).allows(s.conn.remoteAddress);
+}
 
 export async function authCommand(
   s: SmtpSession,
@@ -36,8 +42,8 @@ export async function authCommand(
     s.reply(R.badSequence('AUTH not allowed during a mail transaction'));
     return;
   }
-  // RFC 8314 §3 / RFC 4954 §4: no password over cleartext.
-  if (!s.conn.secure && !s.cfg.auth.allow_plaintext) {
+  // RFC 8314 §3 / RFC 4954 §4: no password over cleartext (but from plaintext_networks).
+  if (!passwordsAllowed(s)) {
     s.reply(R.mustStartTls());
     await s.countError();
     return;

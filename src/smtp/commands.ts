@@ -1,6 +1,6 @@
 // The SMTP command table: one handler per command kind (RFC 5321 §4.1.1 and extensions).
 // The session parses, then calls the handler; handlers queue replies on the session.
-import { authCommand } from './auth.js';
+import { authCommand, passwordsAllowed } from './auth.js';
 import { bdatCommand, dataCommand } from './data.js';
 import { mailCommand, rcptCommand } from './envelope.js';
 import type { SmtpSession } from './session.js';
@@ -18,9 +18,12 @@ export type CommandTable = { [K in SmtpCommand['kind']]: Handler<K> };
 /** SASL mechanisms offered where AUTH is (RFC 4954 §4; LOGIN for old clients). */
 export const AUTH_MECHANISMS = ['PLAIN', 'LOGIN'];
 
-/** AUTH is offered on submission only, and only over TLS unless configured for testing. */
+/**
+ * AUTH is offered on submission only, and only over TLS (RFC 8314 §3, RFC 4954 §4) except
+ * from `[auth] plaintext_networks` (auth/plaintext.ts).
+ */
 export function authAllowed(s: SmtpSession): boolean {
-  return s.mode === 'submission' && (s.conn.secure || s.cfg.auth.allow_plaintext);
+  return s.mode === 'submission' && passwordsAllowed(s);
 }
 
 function resetTransaction(s: SmtpSession): void {

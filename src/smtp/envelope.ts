@@ -4,6 +4,7 @@
 // recipient. Its refusals become replies here (outcome.ts).
 import { checkSender, resolveRecipient } from '../delivery/resolve.js';
 import { type DeliveryDeps, isRefusal, type Recipient } from '../delivery/types.js';
+import { passwordsAllowed } from './auth.js';
 import { refusalReply } from './outcome.js';
 import type { SmtpSession } from './session.js';
 import { newTransaction } from './state.js';
@@ -26,7 +27,7 @@ export async function mailCommand(
   }
   // RFC 4954 §6 / RFC 6409 §4.3: submission requires authentication first.
   if (s.mode === 'submission' && s.state.account === null) {
-    s.reply(s.conn.secure || s.cfg.auth.allow_plaintext ? R.authRequired() : R.mustStartTls());
+    s.reply(passwordsAllowed(s) ? R.authRequired() : R.mustStartTls());
     await s.countError();
     return;
   }

@@ -37,6 +37,11 @@ export interface TestServerOptions {
   /** Extra TOML appended to the config (sections must not repeat the generated ones). */
   extraToml?: string;
   allowPlaintext?: boolean;
+  /**
+   * `[auth] plaintext_networks`; default none, so that tests on loopback see the RFC 8314
+   * rules unless they ask otherwise.
+   */
+  plaintextNetworks?: string[];
   /** Default "localhost". */
   hostname?: string;
   /** Where the server logs (default nowhere), for tests that check a log line. */
@@ -58,6 +63,7 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
 level = "silent"
 [auth]
 allow_plaintext = ${opts.allowPlaintext === true}
+plaintext_networks = ${JSON.stringify(opts.plaintextNetworks ?? [])}
 ${listeners}
 ${opts.extraToml ?? ''}
 ${/^\[queue\]/m.test(opts.extraToml ?? '') ? '' : '[queue]\ndeliver = false\n'}`;

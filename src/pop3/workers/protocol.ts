@@ -11,7 +11,8 @@ import type { MaildropSnapshot } from '../maildrop.js';
 /** What a worker is started with (its first command-line argument, as JSON). */
 export interface WorkerInit {
   cfg: Pick<Config, 'dataDir' | 'store' | 'hostname' | 'tlsFiles'>;
-  allowPlaintext: boolean;
+  /** `[auth]` plaintext networks in effect (auth/plaintext.ts effectiveNetworks). */
+  plaintextNetworks: string[];
   logLevel: string;
   idleTimeoutMs: number;
 }

@@ -4,6 +4,7 @@
 // remote-backend.ts). It exits when told to shut down, or as soon as the main process is gone.
 import { setMaxListeners } from 'node:events';
 import type net from 'node:net';
+import { PlaintextPolicy } from '../../auth/plaintext.js';
 import { createLogger } from '../../log.js';
 import type { Connection } from '../../net/connection.js';
 import { guardConnection, installProcessGuard } from '../../net/guard.js';
@@ -31,7 +32,7 @@ const backend = remoteBackend(rpc, reader, (lockId) => send({ t: 'release', lock
 const sessionOpts = {
   backend,
   hostname: init.cfg.hostname,
-  allowPlaintext: init.allowPlaintext,
+  plaintext: new PlaintextPolicy(init.plaintextNetworks),
   tls,
   idleTimeoutMs: init.idleTimeoutMs,
 };
