@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { append, type ImapTestEnv, last, message, type RawClient, startImap } from './client.js';
 
+/** How long a pushed notification may take on a loaded machine. */
+const WAIT = 15_000;
+
 const BADEVENT =
   'NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange)]';
 
@@ -32,8 +35,8 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
 
   /** The next line, past a `* n RECENT` (RFC 3501 §7.3.2, IMAP4rev1 sessions) after EXISTS. */
   async function nextLine(c: RawClient): Promise<string> {
-    const l = await c.line();
-    return /^\* \d+ RECENT$/.test(l) ? c.line() : l;
+    const l = await c.line(WAIT);
+    return /^\* \d+ RECENT$/.test(l) ? c.line(WAIT) : l;
   }
 
   async function uidValidity(c: RawClient, name: string): Promise<number> {
@@ -168,26 +171,26 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
       ['n OK NOTIFY completed'],
     );
     await append(b, name, message('pushed'), '\\Draft');
-    assert.equal(await a.line(), '* 2 EXISTS');
+    assert.equal(await a.line(WAIT), '* 2 EXISTS');
     // RFC 3501 §7.3.2: RECENT with EXISTS; A is the first told, so the message is A's.
-    assert.equal(await a.line(), '* 1 RECENT');
+    assert.equal(await a.line(WAIT), '* 1 RECENT');
     // §5.2: EXISTS is followed by a FETCH with what MessageNew asked for.
     assert.equal(
-      await a.line(),
+      await a.line(WAIT),
       '* 2 FETCH (UID 2 FLAGS (\\Draft \\Recent) BODY[HEADER.FIELDS (SUBJECT)] {19}',
     );
-    assert.equal(await a.line(), 'Subject: pushed');
-    assert.equal(await a.line(), '');
-    assert.equal(await a.line(), ')');
+    assert.equal(await a.line(WAIT), 'Subject: pushed');
+    assert.equal(await a.line(WAIT), '');
+    assert.equal(await a.line(WAIT), ')');
     // §5.1: a flag change is an unsolicited FETCH with UID and FLAGS.
     await b.cmd('s', `SELECT ${name}`);
     await b.cmd('f', 'UID STORE 1 +FLAGS (\\Flagged)');
-    assert.equal(await a.line(), '* 1 FETCH (UID 1 FLAGS (\\Flagged))');
+    assert.equal(await a.line(WAIT), '* 1 FETCH (UID 1 FLAGS (\\Flagged))');
     // §5.3 with `selected`: EXPUNGE at once, no command in progress.
     await b.cmd('d', 'UID STORE 1 +FLAGS.SILENT (\\Deleted)');
-    assert.equal(await a.line(), '* 1 FETCH (UID 1 FLAGS (\\Flagged \\Deleted))');
+    assert.equal(await a.line(WAIT), '* 1 FETCH (UID 1 FLAGS (\\Flagged \\Deleted))');
     await b.cmd('x', 'EXPUNGE');
-    assert.equal(await a.line(), '* 1 EXPUNGE');
+    assert.equal(await a.line(WAIT), '* 1 EXPUNGE');
     // Nothing is repeated at the next command.
     assert.deepEqual(await a.cmd('n2', 'NOOP'), ['n2 OK NOOP completed']);
     assert.equal((await a.cmd('f', 'FETCH 1 (UID)'))[0], '* 1 FETCH (UID 2)');
@@ -207,22 +210,22 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
       'NOTIFY SET (selected (MessageNew (BODY[HEADER.FIELDS (SUBJECT)]) MessageExpunge))',
     );
     await append(b, name, message('seen'));
-    assert.equal(await a.line(), '* 1 EXISTS');
+    assert.equal(await a.line(WAIT), '* 1 EXISTS');
     assert.equal(await nextLine(a), '* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT)] {17}');
-    assert.equal(await a.line(), 'Subject: seen');
-    assert.equal(await a.line(), '');
-    assert.equal(await a.line(), ' FLAGS (\\Seen))');
+    assert.equal(await a.line(WAIT), 'Subject: seen');
+    assert.equal(await a.line(WAIT), '');
+    assert.equal(await a.line(WAIT), ' FLAGS (\\Seen))');
     assert.deepEqual(await a.cmd('f', 'UID FETCH 1 (FLAGS)'), [
       '* 1 FETCH (UID 1 FLAGS (\\Seen))',
       'f OK UID FETCH completed',
     ]);
     await a.cmd('e', `EXAMINE ${name}`);
     await append(b, name, message('unseen'));
-    assert.equal(await a.line(), '* 2 EXISTS');
+    assert.equal(await a.line(WAIT), '* 2 EXISTS');
     assert.equal(await nextLine(a), '* 2 FETCH (UID 2 BODY[HEADER.FIELDS (SUBJECT)] {19}');
-    assert.equal(await a.line(), 'Subject: unseen');
-    assert.equal(await a.line(), '');
-    assert.equal(await a.line(), ')');
+    assert.equal(await a.line(WAIT), 'Subject: unseen');
+    assert.equal(await a.line(WAIT), '');
+    assert.equal(await a.line(WAIT), ')');
     a.close();
     b.close();
   });
@@ -238,9 +241,9 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     await b.cmd('x', 'EXPUNGE');
     await append(b, name, message('later'));
     // The expunge came first, yet only EXISTS is pushed (numbering unchanged: 3 messages).
-    assert.equal(await a.line(), '* 3 EXISTS');
+    assert.equal(await a.line(WAIT), '* 3 EXISTS');
     // B (selected, appending) or A (pushed) takes the \Recent first.
-    assert.match(await a.line(), /^\* [01] RECENT$/);
+    assert.match(await a.line(WAIT), /^\* [01] RECENT$/);
     // FETCH may not carry it either (RFC 9051 §7.5.1); NOOP does.
     const f = await a.cmd('f', 'FETCH 3 (UID)');
     assert.deepEqual(f, ['* 3 FETCH (UID 3)', 'f OK FETCH completed']);
@@ -265,7 +268,7 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     await append(b, name, message('elsewhere'));
     // §5.2: a message in another mailbox is a STATUS (HIGHESTMODSEQ: FlagChange was asked).
     assert.match(
-      await a.line(),
+      await a.line(WAIT),
       new RegExp(
         `^\\* STATUS ${name} \\(MESSAGES 1 UIDNEXT 2 UIDVALIDITY ${uv} UNSEEN 1 HIGHESTMODSEQ \\d+\\)$`,
       ),
@@ -273,56 +276,56 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     await b.cmd('s', `SELECT ${name}`);
     await b.cmd('f', 'STORE 1 +FLAGS (\\Seen)');
     assert.match(
-      await a.line(),
+      await a.line(WAIT),
       new RegExp(`^\\* STATUS ${name} \\(MESSAGES 1 UIDNEXT 2 UIDVALIDITY ${uv} UNSEEN 0 `),
     );
     await b.cmd('d', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
-    await a.line();
+    await a.line(WAIT);
     await b.cmd('x', 'EXPUNGE');
     assert.match(
-      await a.line(),
+      await a.line(WAIT),
       new RegExp(`^\\* STATUS ${name} \\(MESSAGES 0 UIDNEXT 2 UIDVALIDITY ${uv} UNSEEN 0 `),
     );
     await b.cmd('u', 'UNSELECT');
     // §5.4 MailboxName.
     await b.cmd('c', `CREATE ${name}x`);
-    assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}x`);
+    assert.equal(await a.line(WAIT), `* LIST (\\HasNoChildren) "/" ${name}x`);
     // §5.1: the new mailbox's UIDVALIDITY, for a client watching its messages.
     const fresh = (n: string) =>
       new RegExp(
         `^\\* STATUS ${n} \\(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \\d+ UNSEEN 0 HIGHESTMODSEQ \\d+\\)$`,
       );
-    assert.match(await a.line(), fresh(`${name}x`));
+    assert.match(await a.line(WAIT), fresh(`${name}x`));
     await b.cmd('c', `CREATE ${name}x/y`);
-    assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}x/y`);
+    assert.equal(await a.line(WAIT), `* LIST (\\HasNoChildren) "/" ${name}x/y`);
     // §5.4: a created (or deleted) mailbox's direct parent is affected too.
-    assert.equal(await a.line(), `* LIST (\\HasChildren) "/" ${name}x`);
-    assert.match(await a.line(), fresh(`${name}x/y`));
+    assert.equal(await a.line(WAIT), `* LIST (\\HasChildren) "/" ${name}x`);
+    assert.match(await a.line(WAIT), fresh(`${name}x/y`));
     await b.cmd('r', `RENAME ${name}x ${name}z`);
-    assert.equal(await a.line(), `* LIST (\\HasChildren) "/" ${name}z ("OLDNAME" (${name}x))`);
+    assert.equal(await a.line(WAIT), `* LIST (\\HasChildren) "/" ${name}z ("OLDNAME" (${name}x))`);
     assert.equal(
-      await a.line(),
+      await a.line(WAIT),
       `* LIST (\\HasNoChildren) "/" ${name}z/y ("OLDNAME" (${name}x/y))`,
     );
-    assert.match(await a.line(), fresh(`${name}z`));
-    assert.match(await a.line(), fresh(`${name}z/y`));
+    assert.match(await a.line(WAIT), fresh(`${name}z`));
+    assert.match(await a.line(WAIT), fresh(`${name}z/y`));
     // Special-use attributes are part of what a LIST shows.
     await b.cmd('cu', `CREATE ${name}-sent (USE (\\Sent))`);
-    assert.equal(await a.line(), `* LIST (\\HasNoChildren \\Sent) "/" ${name}-sent`);
-    assert.match(await a.line(), fresh(`${name}-sent`));
+    assert.equal(await a.line(WAIT), `* LIST (\\HasNoChildren \\Sent) "/" ${name}-sent`);
+    assert.match(await a.line(WAIT), fresh(`${name}-sent`));
     // §5.5 SubscriptionChange: \Subscribed if and only if subscribed after the change.
     await b.cmd('sb', `SUBSCRIBE ${name}z/y`);
-    assert.equal(await a.line(), `* LIST (\\HasNoChildren \\Subscribed) "/" ${name}z/y`);
+    assert.equal(await a.line(WAIT), `* LIST (\\HasNoChildren \\Subscribed) "/" ${name}z/y`);
     await b.cmd('ub', `UNSUBSCRIBE ${name}z/y`);
-    assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}z/y`);
+    assert.equal(await a.line(WAIT), `* LIST (\\HasNoChildren) "/" ${name}z/y`);
     await b.cmd('dl', `DELETE ${name}z/y`);
-    assert.equal(await a.line(), `* LIST (\\NonExistent) "/" ${name}z/y`);
-    assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}z`);
+    assert.equal(await a.line(WAIT), `* LIST (\\NonExistent) "/" ${name}z/y`);
+    assert.equal(await a.line(WAIT), `* LIST (\\HasNoChildren) "/" ${name}z`);
     // The selected mailbox gets no STATUS, and without a selected group no push either:
     // B's append to INBOX then to the other mailbox gives A only the other's STATUS.
     await append(b, 'INBOX', message('to the selected one'));
     await append(b, name, message('second'));
-    assert.match(await a.line(), new RegExp(`^\\* STATUS ${name} \\(MESSAGES 1 UIDNEXT 3 `));
+    assert.match(await a.line(WAIT), new RegExp(`^\\* STATUS ${name} \\(MESSAGES 1 UIDNEXT 3 `));
     // The base protocol still reports the selected mailbox's change at the next command.
     const noop = await a.cmd('o', 'NOOP');
     assert.match(noop[0], /^\* \d+ EXISTS$/);
@@ -348,7 +351,7 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     assert.deepEqual(await a.cmd('d', `DELETE ${name}2/sub`), ['d OK DELETE completed']);
     // Another session's change still is.
     await b.cmd('c', `CREATE ${name}3`);
-    assert.equal(await a.line(), `* LIST (\\HasNoChildren) "/" ${name}3`);
+    assert.equal(await a.line(WAIT), `* LIST (\\HasNoChildren) "/" ${name}3`);
     a.close();
     b.close();
   });
@@ -362,14 +365,14 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
       `NOTIFY SET (mailboxes ${name} (MailboxMetadataChange)) (inboxes (ServerMetadataChange))`,
     );
     await b.cmd('m1', `SETMETADATA ${name} (/private/comment "one" /shared/Comment "two")`);
-    assert.equal(await a.line(), `* METADATA ${name} /private/comment /shared/comment`);
+    assert.equal(await a.line(WAIT), `* METADATA ${name} /private/comment /shared/comment`);
     // Not watched: INBOX's annotations (only the server's were asked for with inboxes).
     await b.cmd('m2', 'SETMETADATA INBOX (/private/comment "x")');
     await b.cmd('m3', 'SETMETADATA "" (/private/vendor/letterbox/x "y")');
-    assert.equal(await a.line(), '* METADATA "" /private/vendor/letterbox/x');
+    assert.equal(await a.line(WAIT), '* METADATA "" /private/vendor/letterbox/x');
     // A removed entry is a change too; values are never sent (RFC 5464 §4.4.2).
     await b.cmd('m4', `SETMETADATA ${name} (/private/comment NIL)`);
-    assert.equal(await a.line(), `* METADATA ${name} /private/comment`);
+    assert.equal(await a.line(WAIT), `* METADATA ${name} /private/comment`);
     // The session's own SETMETADATA is not reported to it (§5).
     assert.deepEqual(await a.cmd('m5', `SETMETADATA ${name} (/private/comment "mine")`), [
       'm5 OK SETMETADATA completed',
@@ -392,10 +395,10 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     // is the inferior's STATUS.
     await append(b, `${base}-out`, message('not watched'));
     await append(b, `${base}/in`, message('watched'));
-    assert.match(await a.line(), new RegExp(`^\\* STATUS ${base}/in \\(MESSAGES 1 UIDNEXT 2 `));
+    assert.match(await a.line(WAIT), new RegExp(`^\\* STATUS ${base}/in \\(MESSAGES 1 UIDNEXT 2 `));
     await append(b, 'inbox', message('inbox'));
     assert.match(
-      await a.line(),
+      await a.line(WAIT),
       /^\* STATUS INBOX \(MESSAGES \d+ UIDNEXT \d+ UIDVALIDITY \d+ UNSEEN \d+\)$/,
     );
     // subscribed: a rename of an unsubscribed mailbox is not reported; once subscribed it is.
@@ -403,7 +406,7 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     await b.cmd('sb', `SUBSCRIBE ${base}-out2`);
     await b.cmd('r2', `RENAME ${base}-out2 ${base}-out3`);
     assert.equal(
-      await a.line(),
+      await a.line(WAIT),
       `* LIST (\\HasNoChildren) "/" ${base}-out3 ("OLDNAME" (${base}-out2))`,
     );
     a.close();
@@ -417,19 +420,19 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
     await a.cmd('s', `SELECT ${name}`);
     await a.cmd('n', 'NOTIFY SET (inboxes (MessageNew MessageExpunge))');
     a.write('i IDLE\r\n');
-    assert.equal(await a.line(), '+ idling');
+    assert.equal(await a.line(WAIT), '+ idling');
     await append(b, name, message('selected, not asked for'));
     await append(b, 'INBOX', message('inbox'));
-    assert.match(await a.line(), /^\* STATUS INBOX \(MESSAGES \d+ UIDNEXT /);
+    assert.match(await a.line(WAIT), /^\* STATUS INBOX \(MESSAGES \d+ UIDNEXT /);
     a.write('DONE\r\n');
     assert.deepEqual(await a.tagged('i'), ['* 1 EXISTS', '* 1 RECENT', 'i OK IDLE terminated']);
     // With a selected group, IDLE pushes the selected mailbox's changes.
     await a.cmd('n2', 'NOTIFY SET (selected (MessageNew MessageExpunge))');
     a.write('j IDLE\r\n');
-    assert.equal(await a.line(), '+ idling');
+    assert.equal(await a.line(WAIT), '+ idling');
     await append(b, name, message('now asked for'));
-    assert.equal(await a.line(), '* 2 EXISTS');
-    assert.equal(await a.line(), '* 2 RECENT');
+    assert.equal(await a.line(WAIT), '* 2 EXISTS');
+    assert.equal(await a.line(WAIT), '* 2 RECENT');
     a.write('DONE\r\n');
     assert.deepEqual(await a.tagged('j'), ['j OK IDLE terminated']);
     a.close();
