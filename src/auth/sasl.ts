@@ -30,6 +30,19 @@ export type SaslStep =
 
 const MECHANISMS: readonly SaslMechanismName[] = ['PLAIN', 'LOGIN'];
 
+/**
+ * How an exchange that did not reach a password check ended, for the log line every protocol
+ * writes (with `event: 'auth'`, the mechanism and how many challenges were answered): a
+ * client that gives up at a challenge is otherwise invisible to an operator.
+ */
+export const SASL_ABORTED: Record<SaslErrorReason | 'closed' | 'too-long', string> = {
+  cancelled: 'authentication aborted by the client',
+  malformed: 'authentication aborted: response not valid for the mechanism',
+  unsupported: 'authentication aborted: unsupported mechanism',
+  closed: 'authentication aborted: connection closed at a challenge',
+  'too-long': 'authentication aborted: line too long',
+};
+
 /** Mechanisms to advertise, in order of preference. */
 export function supportedMechanisms(): string[] {
   return [...MECHANISMS];

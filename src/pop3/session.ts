@@ -120,16 +120,21 @@ export class Pop3Session {
   }
 
   /**
-   * One line of a SASL exchange (RFC 5034 §4), after flushing the challenge. null when the
-   * client is gone or the line is too long (answered here).
+   * One line of a SASL exchange (RFC 5034 §4), after flushing the challenge; a line too long
+   * is answered here, and the exchange ends with it as when the client is gone.
    */
-  async readSaslLine(): Promise<string | null> {
+  async readSaslLine(): Promise<
+    { kind: 'line'; text: string } | { kind: 'too-long' } | { kind: 'closed' }
+  > {
     await this.flush();
     const r = await this.conn.readLine(MAX_SASL_LINE);
-    if (r.kind === 'line') return r.line.toString('latin1');
-    if (r.kind === 'too-long') this.err('Line too long');
-    else this.end();
-    return null;
+    if (r.kind === 'line') return { kind: 'line', text: r.line.toString('latin1') };
+    if (r.kind === 'too-long') {
+      this.err('Line too long');
+      return { kind: 'too-long' };
+    }
+    this.end();
+    return { kind: 'closed' };
   }
 
   /**

@@ -2,19 +2,13 @@
 // (throttling, lockout, logging without passwords).
 import { isTemporaryAuthFailure } from '../auth/authenticator.js';
 import { plaintextPolicy } from '../auth/plaintext.js';
-import { continueSasl, startSasl } from '../auth/sasl.js';
+import { continueSasl, SASL_ABORTED, startSasl } from '../auth/sasl.js';
 import type { SmtpSession } from './session.js';
 import type { SmtpCommand } from './wire/command.js';
 import * as R from './wire/replies.js';
 
 /** RFC 4954 §4: a client response line is at most 12288 octets of base64. */
 const MAX_SASL_LINE = 12288;
-
-const ABORTED = {
-  cancelled: 'authentication aborted by the client',
-  malformed: 'authentication aborted: response not valid for the mechanism',
-  unsupported: 'authentication aborted: unsupported mechanism',
-} as const;
 
 /** May this connection carry a password now: TLS, or a peer in plaintext_networks. */
 export function passwordsAllowed(s: SmtpSession): boolean {
@@ -57,17 +51,14 @@ export async function authCommand(
     await s.flush();
     const line = await s.conn.readLine(MAX_SASL_LINE);
     if (line.kind === 'too-long') {
-      s.log.info({ event: 'auth', mechanism, answered }, 'authentication aborted: line too long');
+      s.log.info({ event: 'auth', mechanism, answered }, SASL_ABORTED['too-long']);
       s.reply(R.authLineTooLong());
       return;
     }
     if (line.kind !== 'line') {
       // A client that hangs up at a challenge usually could not parse it or has no password:
       // without this line an operator sees nothing at all.
-      s.log.info(
-        { event: 'auth', mechanism, answered },
-        'authentication aborted: connection closed at a challenge',
-      );
+      s.log.info({ event: 'auth', mechanism, answered }, SASL_ABORTED.closed);
       s.close();
       return;
     }
@@ -79,7 +70,10 @@ export async function authCommand(
     else if (step.reason === 'unsupported')
       s.reply(R.parameterNotImplemented('Unsupported mechanism'));
     else s.reply(R.authBadBase64());
-    s.log.info({ event: 'auth', mechanism, answered, reason: step.reason }, ABORTED[step.reason]);
+    s.log.info(
+      { event: 'auth', mechanism, answered, reason: step.reason },
+      SASL_ABORTED[step.reason],
+    );
     await s.countError();
     return;
   }

@@ -5,7 +5,7 @@ import {
   authErrorText,
   isTemporaryAuthFailure,
 } from '../../auth/authenticator.js';
-import { continueSasl, type SaslCredentials, startSasl } from '../../auth/sasl.js';
+import { continueSasl, SASL_ABORTED, type SaslCredentials, startSasl } from '../../auth/sasl.js';
 import { bad, type Completion, no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { IMAP_LIMITS } from '../state.js';
@@ -82,8 +82,13 @@ export const AUTHENTICATE = command({
   async run(s, a) {
     refusePlaintext(s);
     let step = startSasl(a.mech, a.initial);
+    // How many challenges the client answered: where an aborted exchange stopped, in the log.
+    let answered = 0;
+    const aborted = (why: keyof typeof SASL_ABORTED, reason?: string) =>
+      s.log.info({ event: 'auth', mechanism: a.mech, answered, reason }, SASL_ABORTED[why]);
     for (;;) {
       if (step.kind === 'error') {
+        aborted(step.reason, step.reason);
         if (step.reason === 'unsupported') throw no('CANNOT', `Unsupported mechanism ${a.mech}`);
         // RFC 9051 §6.2.2: a cancelled exchange is answered BAD.
         if (step.reason === 'cancelled') throw bad('Authentication cancelled');
@@ -94,10 +99,15 @@ export const AUTHENTICATE = command({
       s.rx.expectRawLine();
       const ev = await s.nextEvent(false);
       if (ev.kind === 'eof') {
+        aborted('closed');
         s.state = { kind: 'logout' };
         return { status: 'BAD', text: 'Connection closed during authentication' };
       }
-      if (ev.kind !== 'line') throw bad('SASL response line too long');
+      if (ev.kind !== 'line') {
+        aborted('too-long');
+        throw bad('SASL response line too long');
+      }
+      answered++;
       step = continueSasl(step.state, ev.line.toString('latin1'));
     }
   },

@@ -1,7 +1,13 @@
 // AUTHORIZATION state commands: USER/PASS (RFC 1939 §7), AUTH (RFC 5034), STLS (RFC 2595 §4).
 // APOP (RFC 1939 §7) is not offered: it needs the clear-text password on the server, and
 // Letterbox stores only scrypt hashes. See docs/pop3.md.
-import { continueSasl, type SaslStep, startSasl, supportedMechanisms } from '../../auth/sasl.js';
+import {
+  continueSasl,
+  SASL_ABORTED,
+  type SaslStep,
+  startSasl,
+  supportedMechanisms,
+} from '../../auth/sasl.js';
 import type { Pop3Session } from '../session.js';
 import type { CommandSpec } from './types.js';
 
@@ -76,14 +82,25 @@ export const AUTH: CommandSpec = {
       return;
     }
     let step: SaslStep = startSasl(cmd.args[0]!, cmd.args[1]);
+    const mechanism = cmd.args[0]!.toUpperCase().slice(0, 20);
+    // How many challenges the client answered: where an aborted exchange stopped, in the log.
+    let answered = 0;
     while (step.kind === 'challenge') {
       // RFC 5034 §4: a challenge is "+" SP base64 (empty for an empty challenge).
       await s.send(Buffer.from(`+ ${step.challenge}\r\n`));
       const line = await s.readSaslLine();
-      if (line === null) return;
-      step = continueSasl(step.state, line);
+      if (line.kind !== 'line') {
+        s.log.info({ event: 'auth', mechanism, answered }, SASL_ABORTED[line.kind]);
+        return;
+      }
+      answered++;
+      step = continueSasl(step.state, line.text);
     }
     if (step.kind === 'error') {
+      s.log.info(
+        { event: 'auth', mechanism, answered, reason: step.reason },
+        SASL_ABORTED[step.reason],
+      );
       const text = {
         cancelled: 'Authentication cancelled',
         malformed: 'Malformed SASL response',
