@@ -35,6 +35,7 @@ class LazyIndex implements MessageIndex {
     private readonly db: Db,
     private readonly messageId: number,
     readonly search: MessageIndex['search'],
+    private readonly envelopes?: EnvelopeBatch,
   ) {}
 
   get structure(): unknown {
@@ -43,7 +44,7 @@ class LazyIndex implements MessageIndex {
   }
 
   get envelope(): unknown {
-    this.parsedEnvelope ??= JSON.parse(this.load().envelope);
+    this.parsedEnvelope ??= JSON.parse(this.envelopes?.get(this.messageId) ?? this.load().envelope);
     return this.parsedEnvelope;
   }
 
@@ -53,6 +54,35 @@ class LazyIndex implements MessageIndex {
     ) as { structure: string; envelope: string } | undefined;
     if (!this.row) throw new StoreError('NOT_FOUND', 'message no longer exists');
     return this.row;
+  }
+}
+
+/**
+ * The envelopes of up to ENVELOPE_BATCH neighbouring details, read in one query the first time
+ * one of them is asked for: SORT FROM or THREAD over a mailbox asks for every envelope, and a
+ * query per message cost more than the rest of the sort. Small (an envelope is a few hundred
+ * bytes) and bounded, so a detail that is kept does not keep much more alive.
+ */
+const ENVELOPE_BATCH = 256;
+
+class EnvelopeBatch {
+  private texts: Map<number, string> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly ids: number[],
+  ) {}
+
+  get(id: number): string | undefined {
+    if (!this.texts) {
+      this.texts = new Map();
+      const rows = stmt(
+        this.db,
+        'SELECT id, envelope FROM messages WHERE id IN (SELECT value FROM json_each(?))',
+      ).all(JSON.stringify(this.ids)) as { id: number; envelope: string }[];
+      for (const r of rows) this.texts.set(r.id, r.envelope);
+    }
+    return this.texts.get(id);
   }
 }
 
@@ -201,7 +231,12 @@ export function messageDetails(db: Db, mailboxId: number, uids: number[]): Messa
     mailboxId,
     uids,
   );
-  return rows.map((r) => {
+  let batch: EnvelopeBatch | undefined;
+  return rows.map((r, i) => {
+    if (i % ENVELOPE_BATCH === 0) {
+      const ids = rows.slice(i, i + ENVELOPE_BATCH).map((x) => x.message_id);
+      batch = ids.length > 1 ? new EnvelopeBatch(db, ids) : undefined;
+    }
     const search: MessageIndex['search'] = {
       from: r.s_from as string,
       to: r.s_to as string,
@@ -212,7 +247,7 @@ export function messageDetails(db: Db, mailboxId: number, uids: number[]): Messa
       sentAt: r.sent_at as number | null,
     };
     if (r.s_references !== null) search.references = JSON.parse(r.s_references as string);
-    return { ...toRecord(r), index: new LazyIndex(db, r.message_id, search) };
+    return { ...toRecord(r), index: new LazyIndex(db, r.message_id, search, batch) };
   });
 }
 
