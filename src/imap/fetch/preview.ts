@@ -7,7 +7,8 @@
  * markup removed and no transfer encoding. It is taken from the first text part a reader would
  * see: text/plain or text/html (tags stripped, entities decoded), in a multipart/alternative
  * the plain one; attachments and enclosed messages are skipped; parts that give no text are
- * passed over. Transfer encoding and charset are undone; runs of whitespace (line breaks
+ * passed over. Transfer encoding and charset are undone; quoted lines (`>`) and HTML
+ * blockquotes are left out unless there is nothing else; runs of whitespace (line breaks
  * included) become one space; control characters go. Only the head of a part is decoded:
  * the preview needs its first characters, never the whole of a large body.
  */
@@ -21,11 +22,6 @@ export const PREVIEW_MAX = 200;
 /** Encoded octets of a part decoded for its preview (HTML carries styles and markup first). */
 const PLAIN_BYTES = 16 * 1024;
 const HTML_BYTES = 128 * 1024;
-/**
- * PREVIEW (LAZY) works out the preview of a message up to this size (the store keeps such
- * bytes in its database: one cheap read) and answers NIL for a larger one not done before.
- */
-export const LAZY_PREVIEW_MAX = 64 * 1024;
 /** Candidate parts tried before giving up (each may be empty). */
 const MAX_CANDIDATES = 8;
 
@@ -70,6 +66,35 @@ function trimPartialUtf8(b: Buffer): Buffer {
 
 const UTF8_LABELS = new Set(['', 'us-ascii', 'ascii', 'utf-8', 'utf8']);
 
+/**
+ * Quoted lines (`>` at the start, RFC 3676 §4.5) are what the message answers, not what it
+ * says: left out, as Dovecot does, unless the text is nothing but quotes.
+ */
+export function withoutQuotes(text: string): string {
+  const lines = text.split(/\r?\n/);
+  const own = lines.filter((l) => l.charCodeAt(0) !== 0x3e);
+  if (own.some((l) => l.trim() !== '')) return own.join('\n');
+  return lines.map((l) => l.replace(/^>[> ]*/, '')).join('\n');
+}
+
+/** HTML without its <blockquote> elements (nested ones too): the quoted part of a reply. */
+export function withoutBlockquotes(html: string): string {
+  const tag = /<(\/?)blockquote\b[^<>]*>/gi;
+  let out = '';
+  let depth = 0;
+  let from = 0;
+  for (let m = tag.exec(html); m !== null; m = tag.exec(html)) {
+    if (m[1] === '') {
+      if (depth === 0) out += html.slice(from, m.index);
+      depth++;
+    } else if (depth > 0) {
+      depth--;
+      if (depth === 0) from = m.index + m[0].length;
+    }
+  }
+  return depth === 0 ? out + html.slice(from) : out;
+}
+
 function partText(raw: Buffer, part: PartNode): string {
   const cap = part.subtype === 'html' ? HTML_BYTES : PLAIN_BYTES;
   const end = Math.min(part.bodyEnd, part.bodyStart + cap, raw.length);
@@ -80,7 +105,9 @@ function partText(raw: Buffer, part: PartNode): string {
     bytes = trimPartialUtf8(bytes);
   }
   const text = decodeCharset(bytes, charset);
-  return part.subtype === 'html' ? htmlToText(text) : text;
+  if (part.subtype !== 'html') return withoutQuotes(text);
+  const own = htmlToText(withoutBlockquotes(text));
+  return own.trim() !== '' ? own : htmlToText(text);
 }
 
 /** Whitespace runs to one space, control characters out, at most PREVIEW_MAX code points. */

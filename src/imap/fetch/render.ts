@@ -32,7 +32,7 @@ import { type FetchAtt, type Section, sectionToString } from '../wire/fetch-item
 import { dateTimeToString, type ImapValue, v } from '../wire/serializer.js';
 import { bodyStructureValue } from './bodystructure.js';
 import { envelopeValue } from './envelope.js';
-import { LAZY_PREVIEW_MAX, previewText } from './preview.js';
+import { previewText } from './preview.js';
 import { applyPartial, binaryBytes, SectionError, sectionBytes } from './sections.js';
 
 export type FetchItem = FetchAtt;
@@ -188,10 +188,10 @@ export async function renderFetch(
           break;
       }
     } else if (it.kind === 'preview') {
-      // RFC 8970 §3: NIL only under LAZY, when the preview is not at hand and would cost a
-      // large message's read; otherwise it is worked out now (and kept).
+      // RFC 8970 §3: NIL only under LAZY, when the preview is not at hand (as Dovecot: not
+      // worked out before); without LAZY it is worked out now, and kept.
       let text = (await extras()).preview;
-      if (text === null && (!it.lazy || msg.size <= LAZY_PREVIEW_MAX)) {
+      if (text === null && !it.lazy) {
         text = previewText(await raw(), await root());
         msg.cachePreview?.(text);
       }

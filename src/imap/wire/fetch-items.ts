@@ -159,10 +159,13 @@ export function parseFetchAtt(c: ArgCursor): FetchAtt {
   return c.fail(`Unknown FETCH item ${name || 'at this position'}`);
 }
 
+/** FETCH modifiers (RFC 7162, RFC 9394): a list opening with one of them is not PREVIEW's. */
+const FETCH_MODIFIERS = new Set(['CHANGEDSINCE', 'VANISHED', 'PARTIAL']);
+
 /**
  * RFC 8970 §5: fetch-att =/ "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"], preview-mod
  * = "LAZY". ` (` after PREVIEW may also open the FETCH modifiers (`FETCH 1 PREVIEW
- * (CHANGEDSINCE 5)`): only a list that starts with a preview-mod is taken here. Returns LAZY.
+ * (CHANGEDSINCE 5)`): a list that starts with one of those is left to them. Returns LAZY.
  */
 function parsePreviewModifiers(c: ArgCursor): boolean {
   const mark = c.save();
@@ -173,7 +176,7 @@ function parsePreviewModifiers(c: ArgCursor): boolean {
   c.expect('(');
   const first = c.peekWord();
   c.restore(mark);
-  if (first !== 'LAZY') return false;
+  if (FETCH_MODIFIERS.has(first)) return false;
   c.space();
   let lazy = false;
   c.list((m) => {

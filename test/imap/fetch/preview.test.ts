@@ -82,3 +82,28 @@ test('multipart/alternative prefers text/plain; attachments are skipped; an empt
     'shown',
   );
 });
+
+test('quoted lines and HTML blockquotes are left out, unless nothing else is there (as Dovecot)', () => {
+  const table: Array<[string, string]> = [
+    [
+      'Subject: q\r\n\r\nOn Mon, Bob wrote:\r\n> quoted\r\n>> deeper\r\nmy answer\r\n-- \r\nsig\r\n',
+      'On Mon, Bob wrote: my answer -- sig',
+    ],
+    [
+      'Subject: q\r\n\r\n   > indented is not a quote\r\nafter\r\n',
+      '> indented is not a quote after',
+    ],
+    ['Subject: q\r\n\r\n> all quoted\r\n>> still quoted\r\n', 'all quoted still quoted'],
+    [
+      'Content-Type: text/html\r\n\r\n<p>fresh</p><blockquote>old <blockquote>older</blockquote> old</blockquote><p>more</p>\r\n',
+      'fresh more',
+    ],
+    [
+      'Content-Type: text/html\r\n\r\n<blockquote>only quoted html</blockquote>\r\n',
+      'only quoted html',
+    ],
+    // An unclosed blockquote hides the rest.
+    ['Content-Type: text/html\r\n\r\n<p>top</p><blockquote>open\r\n', 'top'],
+  ];
+  for (const [raw, want] of table) assert.equal(previewOf(raw), want, raw);
+});

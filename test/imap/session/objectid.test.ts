@@ -199,7 +199,7 @@ describe('IMAP session: OBJECTID, SAVEDATE, PREVIEW', () => {
     c.close();
   });
 
-  test('PREVIEW: the first text part, decoded, flattened, at most 200 characters; LAZY answers NIL for a large message until worked out', async () => {
+  test('PREVIEW: the first text part, decoded, flattened, at most 200 characters; LAZY answers NIL until worked out', async () => {
     const c = await env.login();
     await c.cmd('a', 'CREATE Pv1');
     const long = Array.from({ length: 100 }, (_, i) => `word${i}`).join(' \r\n');
@@ -236,27 +236,9 @@ describe('IMAP session: OBJECTID, SAVEDATE, PREVIEW', () => {
       [`Subject: long\r\n\r\n${long}\r\n`, long.replace(/\s+/g, ' ').slice(0, 200).trimEnd()],
     ];
     for (const [raw] of cases) await appendRaw(c, 'Pv1', raw);
-    // Over 64 KiB: LAZY answers NIL until a FETCH without it has worked the preview out.
-    await appendRaw(c, 'Pv1', `Subject: big\r\n\r\nBig one.\r\n${'x'.repeat(70_000)}\r\n`);
-    const big = cases.length + 1;
     await c.cmd('b', 'SELECT Pv1');
-    assert.equal(
-      (await c.cmd('c', `FETCH ${big} (PREVIEW (LAZY))`))[0],
-      `* ${big} FETCH (PREVIEW NIL)`,
-    );
-    assert.match(
-      (await c.cmd('c2', `FETCH ${big} (PREVIEW)`))[0]!,
-      new RegExp(`^\\* ${big} FETCH \\(PREVIEW "Big one\\. x+"\\)$`),
-    );
-    assert.match(
-      (await c.cmd('c3', `FETCH ${big} (PREVIEW (LAZY))`))[0]!,
-      /PREVIEW "Big one\. x+"/,
-    );
-    // A small message: LAZY works it out at once (cheap), as the RFC allows.
-    assert.equal(
-      (await c.cmd('c4', 'FETCH 1 (PREVIEW (LAZY))'))[0],
-      '* 1 FETCH (PREVIEW "Hello there, this is the body.")',
-    );
+    // Not worked out yet: LAZY answers NIL (RFC 8970 §3; Dovecot 2.3 does the same).
+    assert.equal((await c.cmd('c', 'FETCH 1 (PREVIEW (LAZY))'))[0], '* 1 FETCH (PREVIEW NIL)');
     for (let i = 0; i < cases.length; i++) {
       const want = cases[i]![1];
       const r = await c.cmd('d', `FETCH ${i + 1} (PREVIEW)`);

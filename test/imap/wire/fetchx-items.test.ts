@@ -53,6 +53,12 @@ test('FETCH items: bad PREVIEW modifiers and object-id items with sections are B
   }
 });
 
+test('FETCH items: an unknown PREVIEW modifier is named in the BAD text', () => {
+  const v = fetch('(PREVIEW (FUZZY))');
+  assert.ok(v instanceof ImapParseError);
+  assert.match(v.message, /PREVIEW modifier FUZZY/);
+});
+
 test('SEARCH keys: EMAILID, THREADID, SAVEDBEFORE / SAVEDON / SAVEDSINCE, SAVEDATESUPPORTED', () => {
   const day = (year: number, month: number, d: number) => ({ year, month, day: d });
   const table: Array<[string, SearchKey]> = [
