@@ -78,8 +78,11 @@ describe('IMAP COMPRESS=DEFLATE bomb', () => {
     const grew = peakRss - rssBefore;
     console.error(`compress bomb: RSS +${(grew / MB).toFixed(1)} MB`);
     // Before the fix each read's inflated output was gathered in memory (+444 MB in the
-    // issue's probe); the budget here is 16 MB a session.
-    assert.ok(grew < 64 * MB, `RSS grew by ${(grew / MB).toFixed(1)} MB`);
+    // issue's probe, +959 MB here); the budget is 32 MB a session. It was 16 MB, but with the
+    // machine at load 18 garbage waited longer for the collector and one run peaked at
+    // +74 MB (+1 to +44 MB on a quiet machine): the test is about inflating without bound,
+    // not about when V8 collects.
+    assert.ok(grew < 128 * MB, `RSS grew by ${(grew / MB).toFixed(1)} MB`);
     assert.ok(maxHealthMs < 1000, `/healthz took ${maxHealthMs.toFixed(0)} ms`);
   });
 });
