@@ -61,6 +61,41 @@ describe('AuthThrottle', () => {
     assert.deepEqual(throttle.check('192.0.2.1'), ALLOWED);
   });
 
+  test('lift: lockouts and failures from before an unlock go, later ones stay', () => {
+    const { throttle, clock } = setup({ maxFailuresPerIp: 100, maxFailuresPerAccount: 3 });
+    for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) throttle.recordFailure(ip, 'a@x.org');
+    const locked = throttle.check('198.51.100.9', 'a@x.org');
+    assert.equal(locked.allowed, false);
+    assert.equal(locked.allowed === false && locked.scope, 'account');
+    clock.t += MIN;
+    const unlockedAt = clock.t;
+    // An unlock from before the lockout lifts nothing.
+    assert.equal(throttle.lift('198.51.100.9', 'a@x.org', unlockedAt - 2 * MIN), false);
+    assert.equal(throttle.check('198.51.100.9', 'a@x.org').allowed, false);
+    assert.equal(throttle.lift('198.51.100.9', 'A@x.org', unlockedAt), true);
+    assert.deepEqual(throttle.check('198.51.100.9', 'a@x.org'), ALLOWED);
+    // Idempotent: nothing more to lift, and failures after the unlock count again.
+    assert.equal(throttle.lift('198.51.100.9', 'a@x.org', unlockedAt), false);
+    clock.t += 1;
+    for (const ip of ['192.0.2.4', '192.0.2.5']) throttle.recordFailure(ip, 'a@x.org');
+    assert.equal(throttle.lift('192.0.2.6', 'a@x.org', unlockedAt), false);
+    throttle.recordFailure('192.0.2.6', 'a@x.org');
+    assert.equal(throttle.check('198.51.100.9', 'a@x.org').allowed, false, 'locked again');
+    // An unlock older than every window and lockout is ignored outright.
+    clock.t += 60 * MIN;
+    assert.equal(throttle.lift('192.0.2.6', 'a@x.org', unlockedAt), false);
+  });
+
+  test('lift also clears the lockout of the source the attempt comes from', () => {
+    const { throttle, clock } = setup({ maxFailuresPerIp: 2 });
+    throttle.recordFailure('192.0.2.1', 'a@x.org');
+    throttle.recordFailure('192.0.2.1', 'b@x.org');
+    assert.equal(throttle.check('192.0.2.1', 'a@x.org').allowed, false);
+    clock.t += 1000;
+    assert.equal(throttle.lift('192.0.2.1', 'a@x.org', clock.t), true);
+    assert.deepEqual(throttle.check('192.0.2.1', 'a@x.org'), ALLOWED);
+  });
+
   test('the default account limit is above the source limit: one source cannot reach it', () => {
     const { throttle } = setup();
     for (let i = 0; i < 30; i++) {

@@ -2,11 +2,13 @@
 // enable / unlock, app passwords, alias target checks and loop warnings, and `user remove`
 // asking first. Exit codes and one-line errors as in cli.test.ts.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
+import { requireTool } from './smtp-clients.js';
 
 function assertOneLineError(stderr: string, ...parts: string[]): void {
   const lines = stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('npm warn'));
@@ -125,5 +127,52 @@ describe('letterbox CLI: accounts', () => {
     assert.equal(yes.code, 0, yes.stderr);
     assert.ok(!(await users()).some((u) => u.address === 'gone@admin.test'));
     assert.equal((await lb(['user', 'remove', 'gone@admin.test', '--yes'])).code, 1);
+  });
+
+  /** `user remove` on a terminal (script(1) gives it one), answering `answer` to the prompt. */
+  function removeOnTty(address: string, answer: string): Promise<{ code: number; out: string }> {
+    const cmd = `${process.execPath} ${BIN} --config ${cfg} user remove ${address}; echo EXIT=$?`;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let answered = false;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill();
+        reject(new Error(`no answer in time:\n${out}`));
+      }, 60_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString('utf8');
+        // The answer goes only once the question is on the terminal: no timing guess.
+        if (!answered && out.includes('[y/N]')) {
+          answered = true;
+          child.stdin.write(`${answer}\n`);
+        }
+        const m = /EXIT=(\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          child.stdin.end();
+          resolve({ code: Number(m[1]), out });
+        }
+      });
+      child.on('error', reject);
+    });
+  }
+
+  test('user remove on a terminal: the question names what goes; only "y" removes', async () => {
+    requireTool('script', 'apt-get install bsdutils');
+    const add = await lb(['user', 'add', 'tty@admin.test', '--password-stdin'], 'long enough\n');
+    assert.equal(add.code, 0, add.stderr);
+    const no = await removeOnTty('tty@admin.test', 'n');
+    assert.equal(no.code, 1, no.out);
+    assert.match(no.out, /Remove tty@admin\.test and all its mail \(0 messages, 0B\)\?/);
+    assert.match(no.out, /not removed: tty@admin\.test/);
+    assert.ok(
+      (await users()).some((u) => u.address === 'tty@admin.test'),
+      'kept',
+    );
+    const yes = await removeOnTty('tty@admin.test', 'y');
+    assert.equal(yes.code, 0, yes.out);
+    assert.match(yes.out, /removed user tty@admin\.test/);
+    assert.ok(!(await users()).some((u) => u.address === 'tty@admin.test'), 'removed');
   });
 });
