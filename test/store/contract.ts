@@ -715,5 +715,37 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       assert.deepEqual(await store.searchText(mb.id, 'absent words'), []);
       assert.deepEqual(await store.searchText(mb.id, 'say "hi"'), []);
     });
+
+    test('object ids (RFC 8474), save dates (RFC 8514), preview cache (RFC 8970)', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const other = await store.createMailbox(a.id, 'Other');
+      assert.match(other.objectId, /^[A-Za-z0-9_-]{1,255}$/);
+      assert.notEqual(other.objectId, mb.objectId);
+      await store.renameMailbox(other.id, 'Renamed');
+      assert.equal((await store.getMailbox(a.id, 'Renamed'))!.objectId, other.objectId);
+      const old = new Date('2001-01-01T00:00:00Z');
+      const [r] = await store.append({ ...newMessage('x'), internalDate: old }, [
+        { mailboxId: mb.id },
+      ]);
+      const copy = await store.copyMessages(mb.id, [r!.uid], other.id);
+      const here = (await store.getMessageExtras(mb.id, [r!.uid])).get(r!.uid)!;
+      const there = (await store.getMessageExtras(other.id, [copy.mapping[0]![1]])).get(
+        copy.mapping[0]![1],
+      )!;
+      assert.match(here.emailId, /^[A-Za-z0-9_-]{1,255}$/);
+      assert.equal(there.emailId, here.emailId);
+      assert.equal(there.threadId, here.threadId);
+      assert.ok(here.saveDate.getTime() > old.getTime());
+      assert.ok(there.saveDate.getTime() >= here.saveDate.getTime());
+      assert.equal(here.preview, null);
+      await store.setPreview((await store.getRecords(mb.id, [r!.uid]))[0]!.messageId, 'Hello.');
+      assert.equal(
+        (await store.getMessageExtras(other.id, [copy.mapping[0]![1]])).get(copy.mapping[0]![1])!
+          .preview,
+        'Hello.',
+      );
+      assert.equal((await store.getMessageExtras(mb.id, [999])).size, 0);
+    });
   });
 }
