@@ -63,9 +63,8 @@ export async function setupLetterbox(opts: {
     port: opts.sinkPort,
     deliver: false,
     // The connections to the one destination are per_destination's; concurrency (all attempts)
-    // is above it, as Postfix's process limit is above its destination concurrency limit: an
-    // attempt that is recording its outcome (a commit and its WAL fsync) holds a concurrency
-    // slot, not the destination's.
+    // is above it, as Postfix's process limit is above its destination concurrency limit:
+    // attempts waiting for a session hold a concurrency slot, not the destination's.
     concurrency: opts.connections + 50,
     per_destination: opts.connections,
   };

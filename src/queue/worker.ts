@@ -62,6 +62,12 @@ export class QueueWorker {
   private readonly opts: WorkerOptions;
   private readonly now: () => Date;
   private readonly active = new Set<Promise<void>>();
+  /**
+   * Outcomes handed to the store and waiting for its commit (a WAL fsync, 5-20 ms on a busy
+   * disk). They hold no concurrency slot: at 3,000 messages/s a slot per outcome being made
+   * durable took most of the 60 slots, and the sessions waited for claims (bench/outbound).
+   */
+  private readonly recording = new Set<Promise<void>>();
   private readonly perDomain = new Map<string, number>();
   private readonly domainWaiters = new Map<string, Array<() => void>>();
   private stopped = false;
@@ -98,7 +104,7 @@ export class QueueWorker {
     await this.loop;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.active]),
+      Promise.allSettled([...this.active]).then(() => Promise.allSettled([...this.recording])),
       new Promise((r) => {
         timer = setTimeout(r, deadlineMs);
       }),
@@ -111,25 +117,34 @@ export class QueueWorker {
     // One worker per store: leases left by a process that died are void.
     await this.deps.store.resetOutboundLeases();
     while (!this.stopped) {
-      const free = this.opts.concurrency - this.active.size;
+      // Outcomes not yet durable are few (one commit's worth); a store that stalls for long
+      // stops the claims once there are as many as ten rounds of attempts.
+      const free =
+        this.recording.size >= 10 * this.opts.concurrency
+          ? 0
+          : this.opts.concurrency - this.active.size;
       let claimed: OutboundItem[] = [];
-      if (free > 0) {
+      if (free <= 0) {
+        // Full: wait for a slot (an attempt ending, outcomes committed), at most a poll.
         this.woken = false;
-        try {
-          claimed = await this.deps.store.claimOutbound({
-            now: this.now(),
-            limit: free,
-            leaseMs: this.opts.leaseMs,
-          });
-        } catch (err) {
-          // The store failed (busy, disk): the worker goes on and looks again at the next poll.
-          if (this.stopped) break;
-          this.deps.log.error({ err }, 'queue: claiming due messages failed');
-          await this.idle(this.opts.pollMs);
-          continue;
-        }
-        for (const item of claimed) this.track(this.attempt(item));
+        await this.idle(this.opts.pollMs);
+        continue;
       }
+      this.woken = false;
+      try {
+        claimed = await this.deps.store.claimOutbound({
+          now: this.now(),
+          limit: free,
+          leaseMs: this.opts.leaseMs,
+        });
+      } catch (err) {
+        // The store failed (busy, disk): the worker goes on and looks again at the next poll.
+        if (this.stopped) break;
+        this.deps.log.error({ err }, 'queue: claiming due messages failed');
+        await this.idle(this.opts.pollMs);
+        continue;
+      }
+      for (const item of claimed) this.track(this.attempt(item));
       if (claimed.length > 0 && claimed.length === free) {
         await this.idle(0); // full: wait for a slot
         // Attempts end in bursts (their commits share one WAL fsync): let the others of this
@@ -139,6 +154,9 @@ export class QueueWorker {
         const due = await this.deps.store.nextOutboundDue().catch(() => null);
         const wait = due === null ? this.opts.pollMs : due.getTime() - this.now().getTime();
         await this.idle(Math.max(0, Math.min(wait, this.opts.pollMs)));
+      } else {
+        // Woken meanwhile: look again, but after this turn's I/O (never a loop of microtasks).
+        await new Promise<void>((r) => setImmediate(r));
       }
     }
   }
@@ -357,7 +375,17 @@ export class QueueWorker {
       await this.notify(item, message, delayed, log);
       update.delayNotified = true;
     }
-    await this.deps.store.updateOutbound(item.id, update);
+    // The attempt is over once its outcome is with the store: the commit (and its fsync) is
+    // awaited apart, without holding the attempt's slot or its message.
+    const recorded = this.deps.store.updateOutbound(item.id, update).catch((err) => {
+      // Not recorded: the lease runs out and the item is tried again.
+      log.error({ err }, 'queue: recording the outcome failed');
+    });
+    this.recording.add(recorded);
+    void recorded.finally(() => {
+      this.recording.delete(recorded);
+      if (this.recording.size === 10 * this.opts.concurrency - 1) this.wake();
+    });
   }
 
   private async notify(

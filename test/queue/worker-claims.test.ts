@@ -92,3 +92,126 @@ test('attempts ending in one turn of the event loop free their slots for one cla
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('an attempt frees its slot when its outcome is with the store, not when it is durable', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-claims-'));
+  const { store } = await openAliceStore(dir);
+  let sent = 0;
+  const counting: Courier = {
+    async send(route, req) {
+      sent++;
+      return courier.send(route, req);
+    },
+    async close() {},
+  };
+  // The store's commits hang (a disk that takes its time) until the test lets them go.
+  const waiting: Array<() => void> = [];
+  const wrapped = Object.create(store) as MailStore;
+  wrapped.updateOutbound = async (id: number, u: OutboundUpdate) => {
+    await new Promise<void>((resolve) => waiting.push(resolve));
+    await store.updateOutbound(id, u);
+  };
+  const concurrency = 2;
+  const worker = new QueueWorker(
+    {
+      store: wrapped,
+      log: silentLogger(),
+      hostname: 'mail.example.test',
+      route: async () => ({
+        kind: 'hosts',
+        via: 'mx',
+        hosts: [
+          { name: 'mx.remote.test', addresses: ['127.0.0.9'], port: 25, tls: 'opportunistic' },
+        ],
+      }),
+      courier: counting,
+      sign: async (m) => m,
+      submitDsn: async () => {},
+    },
+    { concurrency, perDestination: concurrency, pollMs: 20 },
+  );
+  try {
+    for (let i = 0; i < 3 * concurrency; i++) {
+      await store.enqueueOutbound({
+        sender: 'alice@example.test',
+        recipients: [{ address: 'bob@remote.test' }],
+        raw: Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}\r\n`),
+      });
+    }
+    worker.start();
+    await eventually(() => sent === 3 * concurrency, 'every message sent, none recorded yet');
+    assert.equal(waiting.length, 3 * concurrency, 'every outcome waits for its commit');
+    for (const go of waiting.splice(0)) go();
+    await eventually(
+      async () => (await store.listOutbound()).length === 0,
+      'the outcomes committed: the queue is empty',
+      30_000,
+    );
+  } finally {
+    for (const go of waiting.splice(0)) go();
+    await worker.stop(5000);
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store that does not commit: claims stop at ten rounds of outcomes, the event loop runs', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-claims-'));
+  const { store } = await openAliceStore(dir);
+  let sent = 0;
+  const counting: Courier = {
+    async send(route, req) {
+      sent++;
+      return courier.send(route, req);
+    },
+    async close() {},
+  };
+  const waiting: Array<() => void> = [];
+  const wrapped = Object.create(store) as MailStore;
+  wrapped.updateOutbound = async (id: number, u: OutboundUpdate) => {
+    await new Promise<void>((resolve) => waiting.push(resolve));
+    await store.updateOutbound(id, u);
+  };
+  const worker = new QueueWorker(
+    {
+      store: wrapped,
+      log: silentLogger(),
+      hostname: 'mail.example.test',
+      route: async () => ({
+        kind: 'hosts',
+        via: 'mx',
+        hosts: [
+          { name: 'mx.remote.test', addresses: ['127.0.0.9'], port: 25, tls: 'opportunistic' },
+        ],
+      }),
+      courier: counting,
+      sign: async (m) => m,
+      submitDsn: async () => {},
+    },
+    { concurrency: 1, perDestination: 1, pollMs: 20 },
+  );
+  try {
+    for (let i = 0; i < 12; i++) {
+      await store.enqueueOutbound({
+        sender: 'alice@example.test',
+        recipients: [{ address: 'bob@remote.test' }],
+        raw: Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}\r\n`),
+      });
+    }
+    worker.start();
+    await eventually(() => waiting.length === 10, 'ten outcomes waiting for their commit');
+    // The worker waits for a slot instead of spinning: timers still fire (this one would not
+    // behind a loop that never yields) and nothing more is sent.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(sent, 10);
+    for (const go of waiting.splice(0)) go();
+    await eventually(() => sent === 12, 'the rest sent once outcomes are committed');
+    for (const go of waiting.splice(0)) go();
+    await eventually(async () => (await store.listOutbound()).length === 0, 'drained', 30_000);
+  } finally {
+    for (const go of waiting.splice(0)) go();
+    await worker.stop(5000);
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
