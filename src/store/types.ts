@@ -137,7 +137,10 @@ export const FTS_TEXT_MAX = 16 * 1024;
 export interface MailboxSummary {
   /** UIDs, ascending. Shared with the store's cache: never change it in place. */
   uids: readonly number[];
-  /** Keywords (flags without a backslash) set on any message. */
+  /**
+   * Keywords (flags without a backslash) set on any message, now or before: a keyword stays
+   * listed after the last message loses it (clients keep the FLAGS list, RFC 3501 §7.2.6).
+   */
   keywords: readonly string[];
   /** Sequence number of the first message without \Seen; 0 when every one has it. */
   firstUnseen: number;

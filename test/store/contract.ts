@@ -41,6 +41,37 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       return mb;
     }
 
+    test('summary keywords: every keyword messages have or had, case-insensitively once', async () => {
+      const a = await alice();
+      const mb = await inbox(a.id);
+      const [r1] = await store.append(newMessage('k1'), [{ mailboxId: mb.id, flags: ['$Work'] }]);
+      const [r2] = await store.append(newMessage('k2'), [{ mailboxId: mb.id }]);
+      assert.deepEqual((await store.mailboxSummary(mb.id)).keywords, ['$Work']);
+      await store.setFlags(mb.id, [r2!.uid], 'add', ['Later', '\\Seen', '$work']);
+      assert.deepEqual([...(await store.mailboxSummary(mb.id)).keywords].sort(), [
+        '$Work',
+        'Later',
+      ]);
+      // Gone from every message: still listed.
+      await store.setFlags(mb.id, [r1!.uid, r2!.uid], 'replace', []);
+      assert.deepEqual([...(await store.mailboxSummary(mb.id)).keywords].sort(), [
+        '$Work',
+        'Later',
+      ]);
+      await store.expunge(mb.id, { uids: [r1!.uid, r2!.uid], onlyDeleted: false });
+      assert.deepEqual([...(await store.mailboxSummary(mb.id)).keywords].sort(), [
+        '$Work',
+        'Later',
+      ]);
+      // A copy brings its keywords into the destination.
+      const [r3] = await store.append(newMessage('k3'), [{ mailboxId: mb.id, flags: ['Copied'] }]);
+      const other = await store.createMailbox(a.id, 'Other');
+      assert.deepEqual((await store.mailboxSummary(other.id)).keywords, []);
+      await store.copyMessages(mb.id, [r3!.uid], other.id);
+      await store.setFlags(other.id, [1], 'remove', ['Copied']);
+      assert.deepEqual((await store.mailboxSummary(other.id)).keywords, ['Copied']);
+    });
+
     test('claimRecent: one claimant per UID, a peek claims nothing, STATUS counts the rest', async () => {
       const a = await alice();
       const mb = await inbox(a.id);

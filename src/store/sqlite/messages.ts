@@ -72,6 +72,9 @@ interface PendingAppend {
  */
 export const INLINE_MAX = 64 * 1024;
 
+/** Mailboxes whose kept keywords are remembered at once (a few words each). */
+const MAX_KEYWORD_MEMOS = 10_000;
+
 /** An INTERNALDATE zone as IMAP writes one (within +-23:59), else UTC. */
 function zoneOrUtc(zone: number | undefined): number {
   return zone !== undefined && Number.isInteger(zone) && Math.abs(zone) < 24 * 60 ? zone : 0;
@@ -80,6 +83,14 @@ function zoneOrUtc(zone: number | undefined): number {
 export class SqliteMessages {
   private queue: PendingAppend[] = [];
   private flushing = false;
+  /**
+   * Per mailbox: the keywords it keeps (mailbox_keywords) and SELECT's summary with them
+   * merged in, for the summary it was made from. Dropped when a keyword is added.
+   */
+  private readonly keywordMemo = new Map<
+    number,
+    { uidValidity: number; kept: string[]; from: MailboxSummary | null; summary: MailboxSummary }
+  >();
   /** Blob hashes an append has written but not yet committed: never collected meanwhile. */
   private readonly inflight = new Map<string, number>();
 
@@ -297,6 +308,7 @@ export class SqliteMessages {
     const internalZone = message.internalDate ? zoneOrUtc(message.internalZone) : 0;
     const results = p.targets.map((t, i) => {
       const mb = mailboxes[i]!;
+      this.keepKeywords(mb.id, t.flags ?? []);
       return this.addRow(
         mb.id,
         mb.accountId,
@@ -391,7 +403,36 @@ export class SqliteMessages {
   summary(mailboxId: number): MailboxSummary {
     const v = this.validity(mailboxId);
     if (v === null) return { uids: [], keywords: [], firstUnseen: 0 };
-    return this.cache.summary(mailboxId, v);
+    const s = this.cache.summary(mailboxId, v);
+    // RFC 3501 §7.2.6: keywords no message has any more stay listed (clients keep the list).
+    let memo = this.keywordMemo.get(mailboxId);
+    if (!memo || memo.uidValidity !== v) {
+      if (this.keywordMemo.size >= MAX_KEYWORD_MEMOS) this.keywordMemo.clear();
+      const kept = stmt(this.db, 'SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ?')
+        .pluck()
+        .all(mailboxId) as string[];
+      memo = { uidValidity: v, kept, from: null, summary: s };
+      this.keywordMemo.set(mailboxId, memo);
+    }
+    if (memo.kept.length === 0) return s;
+    if (memo.from !== s) {
+      const have = new Set(s.keywords.map((k) => k.toLowerCase()));
+      const extra = memo.kept.filter((k) => !have.has(k.toLowerCase()));
+      memo.from = s;
+      memo.summary = extra.length === 0 ? s : { ...s, keywords: [...s.keywords, ...extra] };
+    }
+    return memo.summary;
+  }
+
+  /** Inside a transaction: records keywords among `flags` as the mailbox's (see summary). */
+  private keepKeywords(mailboxId: number, flags: readonly string[]): void {
+    for (const f of keywordsOf(flags)) {
+      const r = stmt(
+        this.db,
+        'INSERT OR IGNORE INTO mailbox_keywords (mailbox_id, keyword) VALUES (?, ?)',
+      ).run(mailboxId, f);
+      if (r.changes > 0) this.keywordMemo.delete(mailboxId);
+    }
   }
 
   /** See MailStore.getSearchField; kept in the row cache as searches read them. */
@@ -461,6 +502,7 @@ export class SqliteMessages {
           modseq,
           mailboxId,
         );
+        if (mode !== 'remove') this.keepKeywords(mailboxId, flags);
       }
       return { updated, modified, modseq };
     });
@@ -511,6 +553,7 @@ export class SqliteMessages {
         mapping.push([r.uid, res.uid]);
       }
       const expunged = move ? this.removeRows(from, rows, modseq) : { uids: [], messageIds: [] };
+      this.keepKeywords(toId, [...keywords]);
       return { uidValidity, mapping, modseq, expunged, keywords: [...keywords] };
     });
     if (!result) return { uidValidity: to.uidValidity, mapping: [], modseq: 0 };

@@ -235,6 +235,18 @@ CREATE TABLE app_passwords (
     // ON / SINCE count days in it. Rows stored before were kept in UTC, and stay so.
     sql: 'ALTER TABLE mailbox_messages ADD COLUMN internal_zone INTEGER NOT NULL DEFAULT 0;',
   },
+  {
+    version: 14,
+    // Every keyword ever put on a message of the mailbox (RFC 3501 §7.2.6): SELECT's FLAGS
+    // keeps listing it after the last message loses it, as clients keep the list. Keywords
+    // messages have now are read from the messages, so nothing is filled in here.
+    sql: `
+CREATE TABLE IF NOT EXISTS mailbox_keywords (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  keyword TEXT NOT NULL COLLATE NOCASE,
+  PRIMARY KEY (mailbox_id, keyword)
+) WITHOUT ROWID;`,
+  },
 ];
 
 function fillEnvelopeAddresses(db: Database.Database): void {

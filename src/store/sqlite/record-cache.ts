@@ -214,7 +214,20 @@ function summarize(records: readonly MessageRecord[]): MailboxSummary {
     for (const f of flags) if (f.charCodeAt(0) !== 0x5c) keywords.add(f); // not a \system flag
     if (firstUnseen === 0 && !flags.includes('\\Seen')) firstUnseen = i + 1;
   }
-  return { uids, keywords: [...keywords], firstUnseen };
+  return { uids, keywords: uniqueFolded(keywords), firstUnseen };
+}
+
+/** Keywords compare case-insensitively (RFC 3501 §2.3.2): the first spelling of each. */
+function uniqueFolded(keywords: Set<string>): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const k of keywords) {
+    const folded = k.toLowerCase();
+    if (seen.has(folded)) continue;
+    seen.add(folded);
+    out.push(k);
+  }
+  return out;
 }
 
 function indexOfUid(records: readonly MessageRecord[], uid: number): number {

@@ -37,7 +37,7 @@ describe('IMAP session: new keywords announced (RFC 3501 §7.2.6)', () => {
   }
 
   test('STORE: the storing session and the other one get FLAGS, then the FETCH', async () => {
-    const [a, b] = await pair(2);
+    const [a, b, name] = await pair(2);
     assert.deepEqual(untagged(await b.cmd('k', 'STORE 1 +FLAGS ($Label1)')), [
       flagsLine('$Label1'),
       permanentLine('$Label1'),
@@ -69,6 +69,11 @@ describe('IMAP session: new keywords announced (RFC 3501 §7.2.6)', () => {
       '* 1 FETCH (UID 1 FLAGS (\\Seen Work))',
       '* 2 FETCH (UID 2 FLAGS ())',
     ]);
+    // No message has $Label1 any more, yet a new SELECT still lists it (clients keep it).
+    const c = await env.login();
+    const sc = await c.cmd('s', `EXAMINE ${name}`);
+    assert.ok(sc.includes(flagsLine('Work $Label1')), sc.join('\n'));
+    c.close();
     a.close();
     b.close();
   });
