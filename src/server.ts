@@ -6,7 +6,8 @@ import { HashPool } from './auth/hash-pool.js';
 import { AuthThrottle } from './auth/throttle.js';
 import type { Config, ListenerName, TlsMode } from './config/schema.js';
 import { LISTENER_NAMES } from './config/schema.js';
-import { startHttp } from './http/server.js';
+import { ServerMetrics } from './http/metrics.js';
+import { type ServerPhase, startHttp } from './http/server.js';
 import { imapProtocol } from './imap/index.js';
 import type { Logger } from './log.js';
 import type { Connection } from './net/connection.js';
@@ -33,6 +34,8 @@ export interface ServerContext {
   memory: MemoryBudget;
   /** Sender rewriting of forwarded mail (key in data_dir/srs.key). */
   srs: Srs;
+  /** What /metrics exports; sessions record their commands into it. */
+  metrics: ServerMetrics;
 }
 
 /** A protocol whose sessions this process runs, one Connection each. */
@@ -98,9 +101,12 @@ export async function startServer(
   internals: ServerInternals = {},
 ): Promise<RunningServer> {
   const tls = TlsProvider.load(tlsOptionsOf(cfg.tlsFiles));
+  const metrics = new ServerMetrics();
+  let phase: ServerPhase = 'starting';
   const store = await openStore(cfg, {
     onListenerError: (err) => log.error({ err }, 'change listener failed'),
     onFtsError: (err) => log.error({ err }, 'full-text index failed'),
+    onCommitGroup: (commits, seconds) => metrics.commitGroup(commits, seconds),
   });
   const throttle = new AuthThrottle({
     maxFailuresPerIp: cfg.auth.max_failures_per_ip,
@@ -142,19 +148,24 @@ export async function startServer(
       const a = await store.getAccountById(id);
       if (a) await store.setPassword(a.address, hash);
     },
+    onResult: (protocol, result) => metrics.authResult(protocol, result),
   });
   const memory = new MemoryBudget(cfg.limits.message_memory);
   const srs = new Srs(await loadOrCreateSrsSecret(cfg.dataDir));
-  const ctx: ServerContext = { cfg, store, log, tls, auth, memory, srs };
+  const ctx: ServerContext = { cfg, store, log, tls, auth, memory, srs, metrics };
 
   const closers: Array<(deadlineMs: number) => Promise<void>> = [];
+  // The HTTP listener closes last: /readyz says 503 while the others finish their sessions.
+  let closeHttp: ((deadlineMs: number) => Promise<void>) | null = null;
   const listeners: RunningListener[] = [];
   const running = new Map<ListenerName, Listener>();
   // One count per source over all listeners (limits.max_connections_per_ip).
   const limiter = new ConnectionLimiter(cfg.limits.max_connections_per_ip);
   const unavailable: ListenerName[] = [];
   const stopAll = async (deadlineMs: number) => {
+    phase = 'stopping';
     await Promise.all(closers.map((c) => c(deadlineMs)));
+    await closeHttp?.(Math.min(deadlineMs, 1000));
     await store.close();
   };
   try {
@@ -169,8 +180,13 @@ export async function startServer(
           log,
           listeners: () =>
             listeners.map((r) => ({ ...r, connections: running.get(r.name)?.connections })),
+          phase: () => phase,
+          certificates: () => tls.certificates(),
+          metrics,
+          metricsToken: cfg.http.metrics_token,
+          limiter,
         });
-        closers.push((d) => h.close(d));
+        closeHttp = (d) => h.close(d);
         listeners.push({ name, tls: l.tls, ...h.address() });
         continue;
       }
@@ -201,9 +217,19 @@ export async function startServer(
     throw err;
   }
   if (cfg.queue.deliver) {
-    const queue = startQueueWorker(cfg, store, log, internals.queue, srs);
+    const queue = startQueueWorker(cfg, store, log, internals.queue, srs, metrics);
     closers.push((d) => queue.stop(d));
   }
+  metrics.attach({
+    store,
+    listeners: () =>
+      [...running].map(([name, l]) => ({
+        name,
+        connections: l.connections,
+        accepted: l.accepted,
+      })),
+  });
+  phase = 'ready';
   log.info({ listeners }, 'letterbox started');
   return {
     ctx,

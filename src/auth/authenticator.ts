@@ -88,6 +88,8 @@ export interface AuthenticatorOptions {
   pool?: HashPool;
   /** App passwords; absent: only main passwords log in. */
   appPasswords?: AppPasswordSource;
+  /** Hears every decision (monitoring): success, a failure reason, or 'error' (store down). */
+  onResult?: (protocol: AuthProtocol, result: 'success' | AuthFailureReason | 'error') => void;
 }
 
 /** An app password's last use is written at most this often (it is shown by `list`). */
@@ -116,6 +118,7 @@ export class Authenticator {
   private readonly verified: VerifiedCache | null;
   private readonly pool: HashPool;
   private readonly appPasswords: AppPasswordSource | undefined;
+  private readonly onResult: AuthenticatorOptions['onResult'];
   /**
    * Verifications running now, by credentials: a client opening ten connections at once
    * (Thunderbird opens five, a phone one per folder) costs one hash, not ten, and the nine
@@ -136,6 +139,7 @@ export class Authenticator {
     this.verified = opts.verified === undefined ? new VerifiedCache() : opts.verified;
     this.pool = opts.pool ?? new HashPool();
     this.appPasswords = opts.appPasswords;
+    this.onResult = opts.onResult;
   }
 
   /**
@@ -143,6 +147,19 @@ export class Authenticator {
    * when lookup does (the store is down), which callers answer as a temporary failure.
    */
   async authenticate(req: AuthRequest): Promise<AuthResult> {
+    if (!this.onResult) return this.decide(req);
+    let result: AuthResult;
+    try {
+      result = await this.decide(req);
+    } catch (err) {
+      this.onResult(req.protocol, 'error');
+      throw err;
+    }
+    this.onResult(req.protocol, result.ok ? 'success' : result.reason);
+    return result;
+  }
+
+  private async decide(req: AuthRequest): Promise<AuthResult> {
     // Addresses are looked up case-insensitively: local parts are case-sensitive in theory
     // (RFC 5321 §2.4) but no one creates two accounts that differ only in case.
     const username = req.username.toLowerCase();

@@ -295,6 +295,19 @@ export const configSchema = z.strictObject({
       allow_plaintext: z.boolean().default(false),
     })
     .prefault({}),
+  /** The HTTP listener's routes (src/http/): health, readiness, metrics. */
+  http: z
+    .strictObject({
+      /**
+       * A bearer token for GET /metrics (`Authorization: Bearer <token>`), at least 16
+       * characters. Empty: /metrics answers loopback peers only (127.0.0.0/8, ::1).
+       */
+      metrics_token: z
+        .string()
+        .refine((t) => t === '' || t.length >= 16, 'at least 16 characters, or "" for none')
+        .default(''),
+    })
+    .prefault({}),
   /** Outbound delivery. Each part of the queue spreads its own keys in here. */
   queue: z
     .strictObject({

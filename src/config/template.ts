@@ -102,6 +102,12 @@ plaintext_networks = ["127.0.0.0/8", "::1"]
 # The older switch: true accepts passwords without TLS from every network. Tests only.
 allow_plaintext = false
 
+# The HTTP listener ([listeners.http]): /health, /healthz, /readyz and /metrics (Prometheus).
+[http]
+# Bearer token for /metrics (Authorization: Bearer <token>, at least 16 characters).
+# Empty: /metrics answers only clients on loopback (127.0.0.0/8, ::1).
+metrics_token = ""
+
 # Outbound delivery: mail to other domains.
 [queue]
 port = 25                         # port of the recipients' MX hosts (RFC 5321)

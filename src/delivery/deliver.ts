@@ -26,6 +26,12 @@ import {
  * rules of the origin; the first one refused refuses the message.
  */
 export async function deliver(deps: DeliveryDeps, input: DeliveryInput): Promise<Outcome> {
+  const outcome = await decide(deps, input);
+  deps.observer?.messageOutcome(input.origin, outcome);
+  return outcome;
+}
+
+async function decide(deps: DeliveryDeps, input: DeliveryInput): Promise<Outcome> {
   const id = input.id ?? newDeliveryId();
   const d: DeliveryDeps = { ...deps, log: deps.log.child({ msgId: id }) };
   const { log, store } = d;

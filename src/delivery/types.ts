@@ -15,6 +15,13 @@ export interface DeliveryDeps {
   log: Logger;
   /** Sender rewriting for forwarded mail, and the way its bounces come back (queue/srs.ts). */
   srs?: Srs;
+  /** Monitoring: hears the outcome of every message `deliver` decides. */
+  observer?: DeliveryObserver;
+}
+
+/** Counts what delivery decides (http/metrics.ts); must not throw. */
+export interface DeliveryObserver {
+  messageOutcome(origin: Origin, outcome: Outcome): void;
 }
 
 /** How a message came to us: decides which checks apply and who may be a recipient. */

@@ -4,10 +4,15 @@
 // an error in a route gets 500 and a log line, and each request runs in a connection scope
 // (net/guard.ts) so that even an error escaping a route's callbacks ends only its connection.
 import http from 'node:http';
+import type net from 'node:net';
 import type { Logger } from '../log.js';
 import { guardConnection } from '../net/guard.js';
+import { type ConnectionLimiter, normalizeIp } from '../net/limits.js';
 import { ListenError } from '../net/listener.js';
+import type { ServedCertificate } from '../net/tls.js';
 import type { MailStore } from '../store/types.js';
+import type { ServerMetrics } from './metrics.js';
+import { metricsRoute, type RouteAnswer } from './metrics-route.js';
 
 export interface HttpListener {
   readonly name: string;
@@ -33,7 +38,22 @@ export interface HttpOptions {
   listeners?: () => readonly HealthListener[];
   /** How long /healthz waits for the store before it reports it unreachable. */
   storeTimeoutMs?: number;
+  /** The server's phase, for /readyz; absent: ready. */
+  phase?: () => ServerPhase;
+  /** The certificates served, for /healthz. */
+  certificates?: () => readonly ServedCertificate[];
+  /** Serves /metrics when given. */
+  metrics?: ServerMetrics;
+  /** `[http] metrics_token`: empty for loopback-only /metrics. */
+  metricsToken?: string;
+  /** Connections per source, shared with the other listeners (limits.max_connections_per_ip). */
+  limiter?: ConnectionLimiter;
 }
+
+/** starting: listeners and store coming up; stopping: shutting down (both: /readyz 503). */
+export type ServerPhase = 'starting' | 'ready' | 'stopping';
+
+const DAY_MS = 86_400_000;
 
 const STORE_TIMEOUT_MS = 5000;
 
@@ -62,7 +82,32 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
     }
   };
 
-  const routes: Record<string, (res: http.ServerResponse) => Promise<void>> = {
+  /** The oldest outbound item, or null when the store cannot say now. */
+  const queueAge = async () => {
+    try {
+      const q = await opts.store.outboundSummary();
+      const oldest = q.oldest
+        ? Math.max(0, Math.round((Date.now() - q.oldest.getTime()) / 1000))
+        : 0;
+      return { messages: q.messages, oldestAgeSeconds: oldest };
+    } catch {
+      return null;
+    }
+  };
+
+  const certificates = () =>
+    (opts.certificates?.() ?? []).map((c) => ({
+      servername: c.servername,
+      notAfter: c.notAfter.toISOString(),
+      daysLeft: Math.floor((c.notAfter.getTime() - Date.now()) / DAY_MS),
+    }));
+
+  const metrics = opts.metrics
+    ? metricsRoute({ metrics: opts.metrics, token: opts.metricsToken ?? '' })
+    : null;
+
+  type Route = (res: http.ServerResponse, req: http.IncomingMessage) => Promise<void>;
+  const routes: Record<string, Route> = {
     // Healthy when the store answers a query.
     '/health': async (res) => {
       const ok = await storeReachable();
@@ -73,15 +118,35 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
     },
     // For monitoring: the store and the listeners. That this answers at all shows the event
     // loop is free.
+    // Also unhealthy: a certificate served past its end of validity (daysLeft < 0).
     '/healthz': async (res) => {
-      const ok = await storeReachable();
+      const [reachable, queue] = await Promise.all([storeReachable(), queueAge()]);
+      const certs = certificates();
+      const ok = reachable && certs.every((c) => c.daysLeft >= 0);
       send(res, ok ? 200 : 503, {
         status: ok ? 'ok' : 'error',
-        store: { kind: opts.store.kind, reachable: ok },
+        store: { kind: opts.store.kind, reachable },
         listeners: (opts.listeners?.() ?? []).map((l) => ({ ...l, up: true })),
+        certificates: certs,
+        queue,
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
       });
     },
+    // For load balancers and orchestrators: 200 once every listener is up and the store open,
+    // 503 while starting and once shutting down (so traffic moves before the listeners close).
+    '/readyz': async (res) => {
+      const phase = opts.phase?.() ?? 'ready';
+      const ready = phase === 'ready' && (await storeReachable());
+      send(res, ready ? 200 : 503, {
+        status: ready ? 'ready' : phase === 'ready' ? 'error' : phase,
+      });
+    },
+    ...(metrics
+      ? {
+          '/metrics': (res: http.ServerResponse, req: http.IncomingMessage) =>
+            metrics(req, res, answer),
+        }
+      : {}),
   };
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -94,7 +159,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
       res.setHeader('allow', 'GET, HEAD');
       return send(res, 405, { error: 'method not allowed' });
     }
-    await route(res);
+    await route(res, req);
   }
 
   const server = http.createServer((req, res) => {
@@ -132,6 +197,19 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
           : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
+  // The per-source limit all listeners share: a connection over it is closed unanswered.
+  const limiter = opts.limiter;
+  if (limiter) {
+    server.on('connection', (socket: net.Socket) => {
+      const ip = normalizeIp(socket.remoteAddress ?? 'unknown');
+      if (!limiter.tryAcquire(ip)) {
+        log.info({ peer: ip }, 'too many connections from this address');
+        socket.destroy();
+        return;
+      }
+      socket.once('close', () => limiter.release(ip));
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(new ListenError(opts.host, opts.port, err.code ?? 'EUNKNOWN', 'http', { cause: err }));
@@ -179,11 +257,21 @@ export function requestPath(target: string): string | null {
   return null; // authority-form (CONNECT), asterisk-form (OPTIONS *), anything else
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const data = JSON.stringify(body);
   res.writeHead(status, {
+    ...headers,
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(data),
   });
   res.end(data);
+}
+
+function answer(res: http.ServerResponse, a: RouteAnswer): void {
+  send(res, a.status, a.body, a.headers);
 }

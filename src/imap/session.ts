@@ -5,6 +5,7 @@
  * COMPRESS switches of the byte stream.
  */
 import { plaintextPolicy } from '../auth/plaintext.js';
+import type { CommandMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import type { Connection } from '../net/connection.js';
 import type { ServerContext } from '../server.js';
@@ -38,6 +39,8 @@ export interface ImapListenerInfo {
   name: 'imap' | 'imaps';
   /** Port 143: cleartext until STARTTLS. */
   starttls: boolean;
+  /** Latency per command (/metrics), shared by the listener's sessions. */
+  commands: CommandMetrics;
 }
 
 type InputEvent = ReceiverEvent | { kind: 'eof' } | { kind: 'wake' };
@@ -72,6 +75,8 @@ export class ImapSession {
   private badCommands = 0;
   private tokens: number = IMAP_LIMITS.commandBurst;
   private tokensAt = Date.now();
+  /** The command being dispatched, for its latency (null: it did not parse). */
+  private commandName: string | null = null;
 
   constructor(
     readonly conn: Connection,
@@ -431,10 +436,14 @@ export class ImapSession {
   }
 
   private async dispatch(received: ReceivedCommand): Promise<void> {
+    // Latency from arrival to the tagged response, a rate-limit wait included.
+    const started = performance.now();
+    this.commandName = null;
     try {
       await this.dispatchCommand(received);
     } finally {
       this.ctx.memory.give(received.held ?? 0);
+      this.listener.commands.observe(this.commandName, started);
     }
   }
 
@@ -446,6 +455,7 @@ export class ImapSession {
       this.countBad();
       return;
     }
+    this.commandName = cmd.name;
     const spec = COMMANDS.get(cmd.name);
     if (!spec) {
       this.send(formatTagged(cmd.tag, { status: 'BAD', text: `Unknown command ${cmd.name}` }));

@@ -28,6 +28,7 @@ export async function startHandoffListener(opts: HandoffListenerOptions): Promis
   const sessions = new Set<Promise<void>>();
   let handled = 0;
   let open = 0;
+  let accepted = 0;
   let stopping = false;
   // pauseOnConnect: not one byte is read here, so the whole stream goes to the new owner.
   const server = net.createServer({ pauseOnConnect: true, noDelay: true });
@@ -37,6 +38,7 @@ export async function startHandoffListener(opts: HandoffListenerOptions): Promis
       socket.destroy();
       return;
     }
+    accepted++;
     const ip = normalizeIp(socket.remoteAddress ?? 'unknown');
     const overTotal = opts.maxConnections !== undefined && handled >= opts.maxConnections;
     const refuse = overTotal || !limiter.tryAcquire(ip);
@@ -72,6 +74,9 @@ export async function startHandoffListener(opts: HandoffListenerOptions): Promis
     address: () => ({ host: addr.address, port: addr.port }),
     get connections() {
       return open;
+    },
+    get accepted() {
+      return accepted;
     },
     close(deadlineMs: number): Promise<void> {
       closing ??= (async () => {

@@ -32,6 +32,8 @@ export interface Listener {
   address(): { host: string; port: number };
   /** Open connections, including ones being refused. */
   readonly connections: number;
+  /** Connections accepted since the start, refused ones included (monitoring). */
+  readonly accepted: number;
   /**
    * Stop accepting at once, abort `shuttingDown` so sessions can say goodbye, wait for them
    * up to `deadlineMs`, then destroy whatever is left.
@@ -76,6 +78,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   // Raw sockets, including implicit-TLS ones still in their handshake, to destroy at the end.
   const rawSockets = new Set<net.Socket>();
   let handled = 0;
+  let accepted = 0;
 
   const server =
     opts.tls === 'implicit'
@@ -92,6 +95,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   // Connections are counted at accept, before any TLS handshake: a crowd of silent
   // connections to an implicit-TLS port holds slots like any other.
   server.on('connection', (raw: net.Socket) => {
+    accepted++;
     rawSockets.add(raw);
     const ip = normalizeIp(raw.remoteAddress ?? 'unknown');
     const overTotal = opts.maxConnections !== undefined && handled >= opts.maxConnections;
@@ -188,6 +192,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     get connections() {
       // Every accepted socket: in a TLS handshake, being refused, or in a session.
       return rawSockets.size;
+    },
+    get accepted() {
+      return accepted;
     },
     close(deadlineMs: number): Promise<void> {
       closing ??= (async () => {

@@ -70,10 +70,21 @@ interface LoadedPair {
   cert: string;
   key: string;
   context: tls.SecureContext;
+  /** The leaf certificate's end of validity. */
+  notAfter: Date;
+}
+
+/** A certificate being served, as /healthz reports it. */
+export interface ServedCertificate {
+  /** The SNI name it is chosen for; null for the default certificate. */
+  servername: string | null;
+  file: string;
+  notAfter: Date;
 }
 
 interface Contexts {
   default: LoadedPair;
+  served: ServedCertificate[];
   exact: Map<string, tls.SecureContext>;
   /** Keyed by the suffix after `*.`, e.g. `example.com` for `*.example.com`. */
   wildcard: Map<string, tls.SecureContext>;
@@ -138,6 +149,11 @@ export class TlsProvider {
     for (const cb of this.reloadListeners) cb();
   }
 
+  /** The certificates in use now (loaded at start or by the last successful reload). */
+  certificates(): readonly ServedCertificate[] {
+    return this.contexts.served;
+  }
+
   /** Called after each successful reload; returns a function that unsubscribes. */
   onReload(cb: () => void): () => void {
     this.reloadListeners.add(cb);
@@ -148,14 +164,17 @@ export class TlsProvider {
 }
 
 function loadContexts(opts: TlsProviderOptions): Contexts {
+  const def = loadPair(opts);
   const contexts: Contexts = {
-    default: loadPair(opts),
+    default: def,
+    served: [{ servername: null, file: opts.certFile, notAfter: def.notAfter }],
     exact: new Map(),
     wildcard: new Map(),
   };
   for (const entry of opts.sni ?? []) {
     const name = entry.servername.toLowerCase().replace(/\.$/, '');
-    const { context } = loadPair(entry);
+    const { context, notAfter } = loadPair(entry);
+    contexts.served.push({ servername: name, file: entry.certFile, notAfter });
     if (name.startsWith('*.')) contexts.wildcard.set(name.slice(2), context);
     else contexts.exact.set(name, context);
   }
@@ -189,7 +208,7 @@ function loadPair(files: TlsFiles): LoadedPair {
   }
   try {
     const context = tls.createSecureContext({ cert, key, ...PROTOCOL_OPTIONS });
-    return { cert, key, context };
+    return { cert, key, context, notAfter: new Date(x509.validTo) };
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new TlsConfigError(files.certFile, `rejected by TLS library: ${msg}`, { cause: err });

@@ -6,6 +6,7 @@ import { plaintextPolicy } from '../auth/plaintext.js';
 import type { Connection } from '../net/connection.js';
 import type { ProtocolFactory, ServerContext } from '../server.js';
 import { localBackend } from './backend.js';
+import { COMMANDS } from './commands/index.js';
 import { IDLE_TIMEOUT_MS } from './limits.js';
 import { locksFor } from './lock.js';
 import { Pop3Session, type Pop3SessionOptions } from './session.js';
@@ -39,11 +40,12 @@ export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFact
     };
     const workers = workerCount(ctx.cfg.pop3.workers);
     if (workers === 0) {
+      const commands = ctx.metrics.commandMetrics('pop3', Object.keys(COMMANDS));
       return {
         handler: (conn: Connection, { shuttingDown }) =>
           new Pop3Session(
             conn,
-            { ...session, starttls: listener.tls === 'starttls' },
+            { ...session, starttls: listener.tls === 'starttls', commands },
             shuttingDown,
           ).run(),
         onTooMany: (conn: Connection) =>

@@ -4,6 +4,7 @@
 import type { AuthResult } from '../auth/authenticator.js';
 import { authErrorText, isTemporaryAuthFailure } from '../auth/authenticator.js';
 import type { PlaintextPolicy } from '../auth/plaintext.js';
+import type { CommandMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import { type Connection, TlsHandshakeError } from '../net/connection.js';
 import type { TlsProvider } from '../net/tls.js';
@@ -44,6 +45,8 @@ export interface Pop3SessionOptions {
   /** The listener offers STLS (cleartext port 110). */
   starttls: boolean;
   idleTimeoutMs: number;
+  /** Latency per command (/metrics); in a worker process, its own, sent to the main one. */
+  commands?: CommandMetrics;
 }
 
 export class Pop3Session {
@@ -284,11 +287,27 @@ export class Pop3Session {
   }
 
   private async dispatch(line: Buffer): Promise<void> {
+    const metrics = this.opts.commands;
+    if (!metrics) return this.dispatchCommand(line);
+    const started = performance.now();
+    try {
+      await this.dispatchCommand(line);
+    } finally {
+      metrics.observe(this.commandName, started);
+    }
+  }
+
+  /** The keyword of the command being dispatched, once it parsed (for its latency). */
+  private commandName: string | null = null;
+
+  private async dispatchCommand(line: Buffer): Promise<void> {
+    this.commandName = null;
     const cmd = parseCommandLine(line);
     if (!cmd) {
       this.fail('Empty command');
       return;
     }
+    this.commandName = cmd.keyword;
     const spec = Object.hasOwn(COMMANDS, cmd.keyword) ? COMMANDS[cmd.keyword] : undefined;
     if (!spec) {
       this.fail('Unknown command');

@@ -3,13 +3,14 @@
 import type { Config } from '../config/schema.js';
 import { deliver } from '../delivery/deliver.js';
 import { readOriginator } from '../delivery/originator.js';
+import type { DeliveryObserver } from '../delivery/types.js';
 import type { Logger } from '../log.js';
 import type { MailStore } from '../store/types.js';
 import { SmtpCourier } from './courier.js';
 import { dkimSign } from './dkim.js';
 import { routerFromConfig } from './routing.js';
 import type { Srs } from './srs.js';
-import { QueueWorker } from './worker.js';
+import { QueueWorker, type RecipientObserver } from './worker.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -32,6 +33,7 @@ export function startQueueWorker(
   log: Logger,
   internals: QueueInternals = {},
   srs?: Srs,
+  observer?: DeliveryObserver & RecipientObserver,
 ): RunningQueue {
   const qlog = log.child({ component: 'queue' });
   const q = cfg.queue;
@@ -40,6 +42,7 @@ export function startQueueWorker(
       store,
       log: qlog,
       hostname: cfg.hostname,
+      ...(observer ? { observer } : {}),
       route: routerFromConfig(cfg, qlog, internals.mtaSts),
       courier: new SmtpCourier({
         client: { helo: cfg.hostname, ...(internals.ca ? { ca: internals.ca } : {}) },
@@ -65,7 +68,7 @@ export function startQueueWorker(
       // back into the queue from <> (RFC 3461 §6.2: a DSN has the null reverse-path).
       submitDsn: async (to, dsn) => {
         const o = await deliver(
-          { cfg, store, log: qlog, ...(srs ? { srs } : {}) },
+          { cfg, store, log: qlog, ...(srs ? { srs } : {}), ...(observer ? { observer } : {}) },
           { origin: 'dsn', sender: '', recipients: [to], message: dsn },
         );
         if (o.status === 'temporary') throw o.error;

@@ -36,6 +36,15 @@ export interface WorkerDeps {
   /** Delivers a generated message (a DSN) to `to` through the delivery stage. */
   submitDsn(to: string, message: Buffer): Promise<void>;
   now?: () => Date;
+  /** Monitoring: the outcome of each recipient's attempt, once it is recorded. */
+  observer?: RecipientObserver;
+}
+
+/** delivered; failed (for good, DSN); deferred (tried again); expired (too old: failed 4.4.7). */
+export type RecipientResult = 'delivered' | 'failed' | 'deferred' | 'expired';
+
+export interface RecipientObserver {
+  remoteOutcome(result: RecipientResult): void;
 }
 
 export interface WorkerOptions {
@@ -377,15 +386,35 @@ export class QueueWorker {
     }
     // The attempt is over once its outcome is with the store: the commit (and its fsync) is
     // awaited apart, without holding the attempt's slot or its message.
-    const recorded = this.deps.store.updateOutbound(item.id, update).catch((err) => {
-      // Not recorded: the lease runs out and the item is tried again.
-      log.error({ err }, 'queue: recording the outcome failed');
-    });
+    const recorded = this.deps.store.updateOutbound(item.id, update).then(
+      () => this.observe(update),
+      (err) => {
+        // Not recorded: the lease runs out and the item is tried again.
+        log.error({ err }, 'queue: recording the outcome failed');
+      },
+    );
     this.recording.add(recorded);
     void recorded.finally(() => {
       this.recording.delete(recorded);
       if (this.recording.size === 10 * this.opts.concurrency - 1) this.wake();
     });
+  }
+
+  /** Monitoring: each recipient's outcome, once recorded. */
+  private observe(update: OutboundUpdate): void {
+    const observer = this.deps.observer;
+    if (!observer) return;
+    for (const r of update.recipients) {
+      const result =
+        r.state === 'sent'
+          ? 'delivered'
+          : r.state === 'pending'
+            ? 'deferred'
+            : r.status === '4.4.7'
+              ? 'expired'
+              : 'failed';
+      observer.remoteOutcome(result);
+    }
   }
 
   private async notify(

@@ -89,5 +89,5 @@ export async function rcptCommand(
 
 /** The delivery stage's view of this session: the server's parts, the session's log. */
 export function deliveryDeps(s: SmtpSession): DeliveryDeps {
-  return { cfg: s.cfg, store: s.ctx.store, log: s.log, srs: s.ctx.srs };
+  return { cfg: s.cfg, store: s.ctx.store, log: s.log, srs: s.ctx.srs, observer: s.ctx.metrics };
 }

@@ -1,6 +1,7 @@
 // One SMTP server session: greeting, the command loop, reply batching for PIPELINING
 // (RFC 2920 §3.1: replies may be sent as a group when the client's input is exhausted),
 // limits (line length, bad commands, idle time) and a clean goodbye on shutdown.
+import type { CommandMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import { ByteAccumulator } from '../net/byte-accumulator.js';
 import { type Connection, TlsHandshakeError } from '../net/connection.js';
@@ -20,6 +21,8 @@ export interface SmtpListenerInfo {
   starttls: boolean;
   /** Delay before the greeting on MX, to catch clients that talk first (RFC 5321 §4.3.1). */
   greetDelayMs: number;
+  /** Latency per command (/metrics), shared by the listener's sessions. */
+  commands: CommandMetrics;
 }
 
 const PREGREET = new SmtpReply(554, '5.5.1', 'Protocol error: talking before the greeting');
@@ -154,6 +157,17 @@ export class SmtpSession {
   }
 
   private async handleLine(line: Buffer): Promise<void> {
+    const started = performance.now();
+    let name: string | null = null;
+    try {
+      name = await this.runLine(line);
+    } finally {
+      this.listener.commands.observe(name, started);
+    }
+  }
+
+  /** Runs one command line; its kind, or null when it did not parse. */
+  private async runLine(line: Buffer): Promise<string | null> {
     // We offer SMTPUTF8: UTF-8 is allowed in EHLO and MAIL, and in RCPT when the transaction
     // was opened with the SMTPUTF8 parameter (RFC 6531 §3.4).
     const tx = this.state.transaction;
@@ -161,17 +175,18 @@ export class SmtpSession {
     if (cmd.kind === 'error') {
       this.reply(cmd.reply);
       await this.countError();
-      return;
+      return null;
     }
     const handler = COMMANDS[cmd.kind];
     try {
       // The table's handlers narrow cmd by kind themselves.
       await handler(this, cmd as never);
     } catch (err) {
-      if (err instanceof TlsHandshakeError) return; // the client's; logged; connection gone
+      if (err instanceof TlsHandshakeError) return cmd.kind; // the client's; logged; gone
       this.log.error({ err, command: cmd.kind }, 'command failed');
       this.reply(R.localError());
     }
+    return cmd.kind;
   }
 
   /** RFC 5321 §4.3.1: the client waits for the greeting; one that talks first is refused. */

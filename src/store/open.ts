@@ -7,7 +7,12 @@ import type { MailStore, MessageReader } from './types.js';
 
 export async function openStore(
   cfg: Pick<Config, 'dataDir' | 'store'>,
-  opts: { onListenerError?: (err: unknown) => void; onFtsError?: (err: unknown) => void } = {},
+  opts: {
+    onListenerError?: (err: unknown) => void;
+    onFtsError?: (err: unknown) => void;
+    /** Each group commit: commits made durable together, seconds since the first asked. */
+    onCommitGroup?: (commits: number, seconds: number) => void;
+  } = {},
 ): Promise<MailStore> {
   switch (cfg.store.kind) {
     case 'sqlite':

@@ -399,6 +399,14 @@ export interface OutboundUpdate {
   delayNotified?: boolean;
 }
 
+/** What the store has accepted and not finished in the background. */
+export interface StoreStats {
+  /** Messages committed and not yet in the full-text index (this process's requests). */
+  ftsBacklogMessages: number;
+  /** Their text, in characters (text over the posting budget is not counted: read later). */
+  ftsBacklogChars: number;
+}
+
 /**
  * Reads stored messages and nothing else: what a process other than the server's (a POP3
  * worker) opens over the same data. It sees every message committed by the store.
@@ -601,6 +609,11 @@ export interface MailStore {
   resetOutboundLeases(): Promise<void>;
   /** When the next unheld item falls due (null: the queue is empty or all held). */
   nextOutboundDue(): Promise<Date | null>;
+  /** Items in the queue (held ones too) and when the oldest was queued; cheap (monitoring). */
+  outboundSummary(): Promise<{ messages: number; oldest: Date | null }>;
+
+  /** Figures kept in memory, for monitoring: reading them costs nothing. */
+  stats(): StoreStats;
 
   // Change events (emitted after commit)
   subscribe(listener: ChangeListener): () => void;

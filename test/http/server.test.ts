@@ -56,6 +56,32 @@ function raw(request: string): Promise<{ status: number; body: string }> {
 const get = (target: string) =>
   raw(`GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
 
+describe('/readyz', () => {
+  test('503 with the phase while starting or stopping, 200 once ready', async () => {
+    let phase: 'starting' | 'ready' | 'stopping' = 'starting';
+    const h = await startHttp({
+      host: '127.0.0.1',
+      port: 0,
+      store,
+      log: silentLogger(),
+      phase: () => phase,
+    });
+    try {
+      const readyz = async () => {
+        const r = await fetch(`http://127.0.0.1:${h.address().port}/readyz`);
+        return { status: r.status, body: await r.json() };
+      };
+      assert.deepEqual(await readyz(), { status: 503, body: { status: 'starting' } });
+      phase = 'ready';
+      assert.deepEqual(await readyz(), { status: 200, body: { status: 'ready' } });
+      phase = 'stopping';
+      assert.deepEqual(await readyz(), { status: 503, body: { status: 'stopping' } });
+    } finally {
+      await h.close(1000);
+    }
+  });
+});
+
 describe('http listener', () => {
   test('GET // and other targets it cannot serve get 400, and the listener lives on', async () => {
     for (const target of ['//', '//evil.example/health', 'http://[bad/', '*', 'health']) {

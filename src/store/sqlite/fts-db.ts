@@ -43,7 +43,7 @@ export type FtsRequest =
 export type FtsReply =
   | { t: 'result'; q: number; uids: number[] }
   | { t: 'failed'; q: number; message: string }
-  | { t: 'indexed'; chars: number }
+  | { t: 'indexed'; chars: number; messages: number }
   | { t: 'warn'; message: string };
 
 export interface FtsPaths {

@@ -60,7 +60,7 @@ function turn(): void {
   let items: IndexItem[] = [];
   const flush = (): void => {
     if (items.length === 0) return;
-    reply({ t: 'indexed', chars: fts.index(items) });
+    reply({ t: 'indexed', chars: fts.index(items), messages: items.length });
     items = [];
   };
   for (const req of queue.splice(0)) {

@@ -31,6 +31,8 @@ export class FtsIndex {
   private readonly pending = new Map<number, Pending>();
   private nextQ = 1;
   private backlog = 0;
+  /** Messages posted for indexing and not yet reported indexed. */
+  private backlogDocs = 0;
   private restarts = 0;
   private closing: Promise<void> | null = null;
   /** The worker crashed too often: searches fail, the rest of the store works on. */
@@ -74,6 +76,7 @@ export class FtsIndex {
   private onReply(m: FtsReply): void {
     if (m.t === 'indexed') {
       this.backlog = Math.max(0, this.backlog - m.chars);
+      this.backlogDocs = Math.max(0, this.backlogDocs - m.messages);
     } else if (m.t === 'warn') {
       this.onError(new Error(m.message));
     } else {
@@ -90,6 +93,7 @@ export class FtsIndex {
     for (const p of this.pending.values()) p.reject(new Error('full-text index worker stopped'));
     this.pending.clear();
     this.backlog = 0;
+    this.backlogDocs = 0;
     // Requests lost with a crashed worker are recovered by the new one's reconciliation.
     if (this.closing !== null) return;
     if (this.restarts < MAX_RESTARTS) {
@@ -107,6 +111,7 @@ export class FtsIndex {
   /** After the commit that stored these messages. */
   index(items: IndexItem[]): void {
     if (items.length === 0 || this.closing || this.dead) return;
+    this.backlogDocs += items.length;
     const out = items.map((it): IndexItem => {
       if (it.text === undefined) return it;
       // Cut here: only what is indexed crosses to the worker (a copy per message).
@@ -118,6 +123,16 @@ export class FtsIndex {
       return { id: it.id, hash: it.hash, text: cut.text, truncated };
     });
     this.post({ t: 'index', items: out });
+  }
+
+  /** Messages waiting to be indexed (monitoring). */
+  get pendingMessages(): number {
+    return this.backlogDocs;
+  }
+
+  /** Their text posted to the worker, in characters (monitoring). */
+  get pendingChars(): number {
+    return this.backlog;
   }
 
   /** After the commit that deleted these messages. */

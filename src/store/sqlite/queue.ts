@@ -149,6 +149,15 @@ export class SqliteQueue {
     return r?.due ?? null;
   }
 
+  /** How many items the queue holds and when the oldest was queued: two index reads. */
+  summary(): { messages: number; oldest: number | null } {
+    const r = stmt(
+      this.db,
+      'SELECT (SELECT count(*) FROM outbound) AS n, (SELECT created_at FROM outbound ORDER BY id LIMIT 1) AS oldest',
+    ).get() as { n: number; oldest: number | null };
+    return { messages: r.n, oldest: r.oldest };
+  }
+
   /** Unlinks the queue's copies of `hashes` (after the transaction that let go committed). */
   removeBlobs(hashes: string[]): Promise<void> {
     return hashes.length === 0 ? Promise.resolve() : this.blobs.removeMany(hashes);

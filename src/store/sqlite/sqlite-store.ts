@@ -37,6 +37,7 @@ import type {
   SearchHeaderField,
   SpecialUse,
   StoreFlagsResult,
+  StoreStats,
 } from '../types.js';
 import { SqliteAppPasswords } from './app-passwords.js';
 import { type Db, openDatabase, stmt, tx } from './db.js';
@@ -59,6 +60,8 @@ export interface SqliteStoreOptions {
   /** Text (characters) posted to the index worker and not yet indexed before requests
    * carry only the message's hash and the worker parses the blob itself (bounds memory). */
   ftsBacklogChars?: number;
+  /** After each WAL fsync (group commit): the commits it made durable, seconds since the first. */
+  onCommitGroup?: (commits: number, seconds: number) => void;
 }
 
 export class SqliteStore implements MailStore {
@@ -104,7 +107,7 @@ export class SqliteStore implements MailStore {
       opts.ftsBacklogChars,
     );
     const walMode = db.pragma('journal_mode', { simple: true }) === 'wal';
-    const wal = walMode ? new WalSync(`${mailFile}-wal`) : WalSync.none();
+    const wal = walMode ? new WalSync(`${mailFile}-wal`, opts.onCommitGroup) : WalSync.none();
     return new SqliteStore(db, blobs, fts, wal, opts);
   }
 
@@ -493,6 +496,15 @@ export class SqliteStore implements MailStore {
   async nextOutboundDue(): Promise<Date | null> {
     const due = this.queue.nextDue();
     return due === null ? null : new Date(due);
+  }
+
+  async outboundSummary(): Promise<{ messages: number; oldest: Date | null }> {
+    const s = this.queue.summary();
+    return { messages: s.messages, oldest: s.oldest === null ? null : new Date(s.oldest) };
+  }
+
+  stats(): StoreStats {
+    return { ftsBacklogMessages: this.fts.pendingMessages, ftsBacklogChars: this.fts.pendingChars };
   }
 
   subscribe(listener: ChangeListener): () => void {

@@ -16,8 +16,18 @@ export class WalSync {
   private current: Promise<void> | null = null;
   /** The fsync that starts when `current` ends: it covers every commit made meanwhile. */
   private next: Promise<void> | null = null;
+  /** Callers the fsync that starts next will cover, and when the first of them called. */
+  private waiting = 0;
+  private firstAt = 0;
 
-  constructor(private readonly walFile: string | null) {}
+  /**
+   * `onGroup` (monitoring) hears of each fsync that succeeded: how many sync() calls it made
+   * durable (the group commit's size) and the seconds since the first of them asked.
+   */
+  constructor(
+    private readonly walFile: string | null,
+    private readonly onGroup?: (commits: number, seconds: number) => void,
+  ) {}
 
   /** For a database not in WAL mode: its commits sync themselves (synchronous=FULL). */
   static none(): WalSync {
@@ -27,6 +37,7 @@ export class WalSync {
   /** Resolves once every transaction committed before the call is on disk. */
   sync(): Promise<void> {
     if (this.walFile === null) return Promise.resolve();
+    if (this.waiting++ === 0) this.firstAt = performance.now();
     // The running fsync may have started before the caller's commit: wait for the next one.
     if (this.next) return this.next;
     if (!this.current) return this.start();
@@ -52,6 +63,9 @@ export class WalSync {
   }
 
   private start(): Promise<void> {
+    const commits = this.waiting;
+    const firstAt = this.firstAt;
+    this.waiting = 0;
     try {
       this.fd ??= openSync(this.walFile as string, 'r+');
     } catch (err) {
@@ -59,7 +73,11 @@ export class WalSync {
     }
     const fd = this.fd;
     const p = new Promise<void>((resolve, reject) =>
-      fsync(fd, (err) => (err ? reject(err) : resolve())),
+      fsync(fd, (err) => {
+        if (err) return reject(err);
+        resolve();
+        this.onGroup?.(commits, (performance.now() - firstAt) / 1000);
+      }),
     ).finally(() => {
       if (this.current === p) this.current = null;
     });
