@@ -153,6 +153,7 @@ export class Notifier {
         if (ev.kind === 'mailbox-delete') {
           this.names.delete(ev.mailboxId);
           this.pendingStatus.delete(ev.mailboxId);
+          this.pendingMeta.delete(ev.mailboxId);
         } else {
           this.names.set(ev.mailboxId, name);
         }
@@ -223,8 +224,9 @@ export class Notifier {
   /**
    * RFC 5465 §5: "The server SHOULD omit notifying the client if the event is caused by this
    * client" (a CREATE does not get its own LIST). While the session runs CREATE, DELETE,
-   * RENAME, SUBSCRIBE or UNSUBSCRIBE, the mailbox events for the names it names are its own:
-   * another session cannot change the same name at the same moment (one of the two fails).
+   * RENAME, SUBSCRIBE, UNSUBSCRIBE or SETMETADATA, the events for the names it names are its
+   * own: another session cannot make the same change at the same moment (one of the two
+   * fails, or finds nothing to change).
    */
   beginCommand(s: ImapSession, command: string, args: unknown): void {
     this.own = null;
@@ -308,10 +310,6 @@ export class Notifier {
   private noteList(note: ListNote): boolean {
     if (this.room()) this.pendingList.push(note);
     return true;
-  }
-
-  get hasSelectedEvents(): boolean {
-    return this.selectedEvents !== 0;
   }
 
   /**
