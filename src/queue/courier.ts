@@ -68,20 +68,30 @@ export class SmtpCourier implements Courier {
         }
         reused.close();
       }
-      let conn: SmtpClientConnection;
-      try {
-        conn = await this.connect(host, route);
-      } catch (err) {
-        if (!(err instanceof SmtpClientError)) throw err;
+      // A session being opened counts as in use: sends that start while others are still
+      // connecting are one burst, and all its sessions are kept for the next.
+      const opened: { conn?: SmtpClientConnection; err?: SmtpClientError } = {};
+      const r = await this.use(key, async () => {
+        try {
+          opened.conn = await this.connect(host, route);
+        } catch (err) {
+          if (!(err instanceof SmtpClientError)) throw err;
+          opened.err = err;
+          return null;
+        }
+        return opened.conn.send(req);
+      });
+      if (r === null || opened.conn === undefined) {
+        const err = opened.err!;
         this.opts.log.info(
           { host: host.name, ip: err.info?.ip, kind: err.kind },
           `smtp client: ${err.message}`,
         );
         last = err;
+        this.forget(key);
         continue;
       }
-      const r = await this.use(key, () => conn.send(req));
-      this.keep(key, conn);
+      this.keep(key, opened.conn);
       return r;
     }
     // No host took the session: every recipient waits for the next attempt.

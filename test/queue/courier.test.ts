@@ -76,3 +76,32 @@ test('the idle timeout closes every kept session', async () => {
     await courier.close();
   }
 });
+
+test('sessions still connecting count as in use: a burst keeps all of its sessions', async () => {
+  // The first session greets at once and its message is done before the others have even
+  // connected: counted only while sending, the burst looked one or two wide.
+  const fake = await startFakeServer({
+    extensions: ['PIPELINING'],
+    greetingDelayMs: (n) => (n === 0 ? 0 : 500),
+  });
+  servers.push(fake);
+  const courier = new SmtpCourier({
+    client: OPTS,
+    log: silentLogger(),
+    maxIdlePerHost: 1,
+    idleMs: 60_000,
+  });
+  const route: Extract<Route, { kind: 'hosts' }> = {
+    kind: 'hosts',
+    via: 'mx',
+    hosts: [loopHost(fake.port)],
+  };
+  try {
+    await wave(courier, route, 3);
+    assert.equal(fake.sessions.length, 3);
+    await wave(courier, route, 3);
+    assert.equal(fake.sessions.length, 3, 'the second burst reuses the three sessions');
+  } finally {
+    await courier.close();
+  }
+});

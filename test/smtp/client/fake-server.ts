@@ -36,6 +36,8 @@ export interface FakeOptions {
   brokenTls?: boolean;
   /** Close the connection after this many octets of message data. */
   closeAfterDataBytes?: number;
+  /** Milliseconds before the greeting of the n-th session (0-based). */
+  greetingDelayMs?: (n: number) => number;
 }
 
 export interface FakeSession {
@@ -181,7 +183,7 @@ export async function startFakeServer(opts: FakeOptions = {}): Promise<FakeServe
       closedResolve();
     });
     sessions.push(s);
-    void run(socket, s, opts).catch(() => socket.destroy());
+    void run(socket, s, opts, sessions.length - 1).catch(() => socket.destroy());
   };
   const server = opts.implicitTls
     ? tls.createServer({ cert: opts.tls!.cert, key: opts.tls!.key }, handler)
@@ -198,7 +200,12 @@ export async function startFakeServer(opts: FakeOptions = {}): Promise<FakeServe
   };
 }
 
-async function run(socket: net.Socket, s: FakeSession, opts: FakeOptions): Promise<void> {
+async function run(
+  socket: net.Socket,
+  s: FakeSession,
+  opts: FakeOptions,
+  sessionIndex: number,
+): Promise<void> {
   let stream: net.Socket = socket;
   const reader = new Reader(stream);
   const held: string[] = [];
@@ -229,6 +236,8 @@ async function run(socket: net.Socket, s: FakeSession, opts: FakeOptions): Promi
   };
   const custom = (cmd: string): Answer | undefined => opts.answer?.(cmd, s);
 
+  const delay = opts.greetingDelayMs?.(sessionIndex) ?? 0;
+  if (delay > 0) await new Promise((r) => setTimeout(r, delay));
   const g = custom('<greeting>');
   if (g !== undefined) {
     if (apply(g)) return;
