@@ -5,6 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import { MAX_UPDATE_CONTEXTS } from '../../../src/imap/contexts.js';
 import { append, type ImapTestEnv, last, message, type RawClient, startImap } from './client.js';
 
+/** Generous: the machine running the tests may be loaded (the server answers in ms). */
+const WAIT = 30_000;
+
 // Arrival order m1..m5; by subject: alpha(2) bravo(4) charlie(5) delta(1) echo(3).
 const SUBJECTS = ['delta', 'alpha', 'echo', 'bravo', 'charlie'];
 
@@ -23,17 +26,17 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     const a = await env.login();
     const b = await env.login();
     const name = `C${++box}`;
-    await a.cmd('c', `CREATE ${name}`);
+    await a.cmd('c', `CREATE ${name}`, WAIT);
     for (const s of SUBJECTS) await append(a, name, message(s));
     // b selects first and so takes the messages' \Recent (RFC 3501 §2.3.2): a sees plain flags.
-    await b.cmd('s', `SELECT ${name}`);
-    await a.cmd('s', `SELECT ${name}`);
+    await b.cmd('s', `SELECT ${name}`, WAIT);
+    await a.cmd('s', `SELECT ${name}`, WAIT);
     return [a, b, name];
   }
 
   /** The untagged lines of a command, asserting it ended in OK. */
   async function untagged(c: RawClient, tag: string, text: string): Promise<string[]> {
-    const r = await c.cmd(tag, text);
+    const r = await c.cmd(tag, text, WAIT);
     assert.match(last(r), new RegExp(`^${tag} OK`), r.join('\n'));
     return r.slice(0, -1);
   }
@@ -73,7 +76,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
       'SORT RETURN (FOO) (SUBJECT) UTF-8 ALL',
       'SORT RETURN (SUBJECT) UTF-8 ALL',
     ]) {
-      assert.match(last(await a.cmd('x', bad)), /^x BAD/, bad);
+      assert.match(last(await a.cmd('x', bad, WAIT)), /^x BAD/, bad);
     }
     a.close();
     b.close();
@@ -109,7 +112,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
       'SEARCH RETURN (PARTIAL) ALL',
       'SEARCH RETURN (PARTIAL 5) ALL',
     ]) {
-      assert.match(last(await a.cmd('x', bad)), /^x BAD/, bad);
+      assert.match(last(await a.cmd('x', bad, WAIT)), /^x BAD/, bad);
     }
     // RFC 9394 §3.2: SAVE with PARTIAL saves what PARTIAL returned (with MIN / MAX)...
     await untagged(a, 's1', 'SEARCH RETURN (SAVE PARTIAL 2:3) ALL');
@@ -145,8 +148,8 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
       ['UID FETCH 1:* (FLAGS) (PARTIAL 6:9)', []],
     ];
     for (const [cmd, want] of cases) assert.deepEqual(await untagged(a, 'p', cmd), want, cmd);
-    assert.match(last(await a.cmd('x', 'FETCH 1:* (FLAGS) (PARTIAL 1:2)')), /^x BAD/);
-    assert.match(last(await a.cmd('x', 'UID FETCH 1:* (FLAGS) (PARTIAL 1:*)')), /^x BAD/);
+    assert.match(last(await a.cmd('x', 'FETCH 1:* (FLAGS) (PARTIAL 1:2)', WAIT)), /^x BAD/);
+    assert.match(last(await a.cmd('x', 'UID FETCH 1:* (FLAGS) (PARTIAL 1:*)', WAIT)), /^x BAD/);
     // With CHANGEDSINCE the positions count the changed messages.
     // (The first FETCH of MODSEQ enables CONDSTORE: an OK [HIGHESTMODSEQ] comes first.)
     const modseqs = (await untagged(a, 'm', 'UID FETCH 1:* (MODSEQ)'))
@@ -267,7 +270,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
       r.filter((l) => l.includes('ESEARCH')),
       ['* ESEARCH (TAG "w") UID ADDTO (0 6)'],
     );
-    assert.match(last(await a.cmd('x', 'SEARCH RETURN (UPDATE COUNT UPDATE) ALL')), /^x BAD/);
+    assert.match(last(await a.cmd('x', 'SEARCH RETURN (UPDATE COUNT UPDATE) ALL', WAIT)), /^x BAD/);
     a.close();
     b.close();
   });
@@ -313,12 +316,12 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     const a = await env.login();
     const b = await env.login();
     const name = `C${++box}`;
-    await a.cmd('c', `CREATE ${name}`);
+    await a.cmd('c', `CREATE ${name}`, WAIT);
     // Sizes grow with the UID: REVERSE SIZE is descending UID order.
     for (let i = 1; i <= 40; i++) await append(a, name, message(`m${i}`, `${'x'.repeat(i)}\r\n`));
     // b takes the \Recent (RFC 3501 §2.3.2): a sees plain flags.
-    await b.cmd('s', `SELECT ${name}`);
-    await a.cmd('s', `SELECT ${name}`);
+    await b.cmd('s', `SELECT ${name}`, WAIT);
+    await a.cmd('s', `SELECT ${name}`, WAIT);
     await untagged(b, 'f', 'UID STORE 10,20,30 +FLAGS.SILENT (\\Flagged)');
     assert.deepEqual(
       await untagged(a, 'u', 'UID SORT RETURN (UPDATE ALL) (REVERSE SIZE) UTF-8 FLAGGED'),
@@ -352,7 +355,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
       '* ESEARCH (TAG "o") COUNT 0',
     ]);
     a.write('i IDLE\r\n');
-    assert.equal(await a.line(), '+ idling');
+    assert.equal(await a.line(WAIT), '+ idling');
     // Collect until every message has left YOUNGER 2 and entered OLDER 2 (in one step or more).
     const left = new Set<number>();
     const entered = new Set<number>();
@@ -363,14 +366,14 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
       }
     };
     while (left.size < 5 || entered.size < 5) {
-      const l = await a.line(15_000);
+      const l = await a.line(WAIT);
       const m = /^\* ESEARCH \(TAG "(y|o)"\)(?: UID)? (REMOVEFROM|ADDTO) \(0 ([\d,:]+)\)$/.exec(l);
       assert.ok(m, l);
       assert.equal(m[2], m[1] === 'y' ? 'REMOVEFROM' : 'ADDTO', l);
       add(m[1] === 'y' ? left : entered, m[3]!);
     }
     a.write('DONE\r\n');
-    assert.match(last(await a.tagged('i')), /^i OK/);
+    assert.match(last(await a.tagged('i', WAIT)), /^i OK/);
     assert.deepEqual(await untagged(a, 'c', 'SEARCH RETURN (COUNT) YOUNGER 2'), [
       '* ESEARCH (TAG "c") COUNT 0',
     ]);
@@ -403,18 +406,18 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     const [a, b, name] = await pair();
     await untagged(a, 'u5', 'UID SEARCH RETURN (UPDATE) SUBJECT news');
     a.write('i IDLE\r\n');
-    assert.equal(await a.line(), '+ idling');
+    assert.equal(await a.line(WAIT), '+ idling');
     await append(b, name, message('news'));
-    assert.equal(await a.line(), '* 6 EXISTS');
+    assert.equal(await a.line(WAIT), '* 6 EXISTS');
     // RFC 3501 §7.3.2: RECENT with EXISTS; a (in IDLE) or b (which appended) takes it.
-    assert.match(await a.line(), /^\* [01] RECENT$/);
-    assert.equal(await a.line(), '* ESEARCH (TAG "u5") UID ADDTO (0 6)');
+    assert.match(await a.line(WAIT), /^\* [01] RECENT$/);
+    assert.equal(await a.line(WAIT), '* ESEARCH (TAG "u5") UID ADDTO (0 6)');
     a.write('DONE\r\n');
-    assert.match(last(await a.tagged('i')), /^i OK/);
+    assert.match(last(await a.tagged('i', WAIT)), /^i OK/);
     // RFC 5267 §4.3: a tag in use by an updating search is refused.
-    assert.match(last(await a.cmd('u5', 'SEARCH RETURN (UPDATE) ALL')), /^u5 BAD/);
-    assert.match(last(await a.cmd('c0', 'CANCELUPDATE "nope"')), /^c0 NO/);
-    assert.match(last(await a.cmd('c1', 'CANCELUPDATE u5')), /^c1 BAD/);
+    assert.match(last(await a.cmd('u5', 'SEARCH RETURN (UPDATE) ALL', WAIT)), /^u5 BAD/);
+    assert.match(last(await a.cmd('c0', 'CANCELUPDATE "nope"', WAIT)), /^c0 NO/);
+    assert.match(last(await a.cmd('c1', 'CANCELUPDATE u5', WAIT)), /^c1 BAD/);
     assert.deepEqual(await untagged(a, 'c2', 'CANCELUPDATE "u5"'), []);
     await append(b, name, message('news again'));
     const n = await untagged(a, 'n', 'NOOP');
@@ -426,7 +429,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     await untagged(a, 'r', `SELECT ${name}`);
     await append(b, name, message('news 3'));
     assert.deepEqual(await untagged(a, 'n2', 'NOOP'), ['* 8 EXISTS', '* 0 RECENT']);
-    assert.match(last(await a.cmd('c3', 'CANCELUPDATE "u5"')), /^c3 NO/);
+    assert.match(last(await a.cmd('c3', 'CANCELUPDATE "u5"', WAIT)), /^c3 NO/);
     a.close();
     b.close();
   });
@@ -436,7 +439,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     // UPDATE (BODY.PEEK[]) (RFC 5465 §7): a big new message keeps A's session writing.
     await untagged(a, 'u', 'UID SEARCH RETURN (UPDATE (BODY.PEEK[])) FLAGGED');
     a.write('i IDLE\r\n');
-    assert.equal(await a.line(), '+ idling');
+    assert.equal(await a.line(WAIT), '+ idling');
     a.socket.pause();
     const line = `${'x'.repeat(998)}\r\n`;
     await append(b, name, message('big', line.repeat(16 * 1024)), '\\Flagged');
@@ -463,7 +466,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     };
     const wanted = '3 6';
     for (;;) {
-      const l = await a.line(30_000);
+      const l = await a.line(WAIT);
       const m = /^\* ESEARCH \(TAG "u"\) UID (ADDTO|REMOVEFROM) \(0 ([\d,:]+)\)$/.exec(l);
       if (m) {
         esearch++;
@@ -474,7 +477,7 @@ describe('IMAP ESORT, CONTEXT and PARTIAL', () => {
     // Far fewer lines than changes: the session kept one pending entry per message.
     assert.ok(esearch < 40, `${esearch} ESEARCH lines for 401 changes`);
     a.write('DONE\r\n');
-    await a.tagged('i', 30_000);
+    await a.tagged('i', WAIT);
     assert.deepEqual(await untagged(a, 'q', 'UID SEARCH FLAGGED'), [`* SEARCH ${wanted}`]);
     a.close();
     b.close();
