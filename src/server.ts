@@ -6,6 +6,7 @@ import { HashPool } from './auth/hash-pool.js';
 import { AuthThrottle } from './auth/throttle.js';
 import type { Config, ListenerName, TlsMode } from './config/schema.js';
 import { LISTENER_NAMES } from './config/schema.js';
+import { autoconfigRoutes } from './http/autoconfig/routes.js';
 import { ServerMetrics } from './http/metrics.js';
 import { type ServerPhase, startHttp } from './http/server.js';
 import { imapProtocol } from './imap/index.js';
@@ -178,6 +179,7 @@ export async function startServer(
           port: l.port,
           store,
           log,
+          routes: autoconfigRoutes({ cfg, store }),
           listeners: () =>
             listeners.map((r) => ({ ...r, connections: running.get(r.name)?.connections })),
           phase: () => phase,

@@ -16,7 +16,7 @@ const LISTENER_NOTES: Record<ListenerName, string> = {
   imaps: 'IMAP over implicit TLS',
   pop3: 'POP3 with STLS',
   pop3s: 'POP3 over implicit TLS',
-  http: 'health, metrics and admin API',
+  http: 'health, metrics, mail client autoconfiguration (put a TLS proxy on 443 in front)',
 };
 
 export function configTemplate(opts: { hostname: string; standardPorts: boolean }): string {

@@ -13,6 +13,7 @@ import type { ServedCertificate } from '../net/tls.js';
 import type { MailStore } from '../store/types.js';
 import type { ServerMetrics } from './metrics.js';
 import { metricsRoute, type RouteAnswer } from './metrics-route.js';
+import type { HttpRoute } from './route.js';
 
 export interface HttpListener {
   readonly name: string;
@@ -48,6 +49,8 @@ export interface HttpOptions {
   metricsToken?: string;
   /** Connections per source, shared with the other listeners (limits.max_connections_per_ip). */
   limiter?: ConnectionLimiter;
+  /** Routes from their own modules (autoconfig, ...), looked up after the built-in ones. */
+  routes?: readonly HttpRoute[];
 }
 
 /** starting: listeners and store coming up; stopping: shutting down (both: /readyz 503). */
@@ -153,7 +156,15 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
     const path = requestPath(req.url ?? '');
     if (path === null) return send(res, 400, { error: 'bad request target' });
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (!route) return send(res, 404, { error: 'not found' });
+    if (!route) {
+      const more = opts.routes?.find((r) => r.paths.includes(path));
+      if (!more) return send(res, 404, { error: 'not found' });
+      if (!more.methods.includes(req.method ?? '')) {
+        res.setHeader('allow', more.methods.join(', '));
+        return send(res, 405, { error: 'method not allowed' });
+      }
+      return more.handle(req, res);
+    }
     // RFC 9110 §9.3.2: HEAD is GET without the content (Node leaves the body out).
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
