@@ -89,18 +89,22 @@ export function wrapLogger(logger: PinoLogger): Logger {
   return new LazyChild(logger, {});
 }
 
+/**
+ * pino-pretty's options on a terminal: local date and time to the millisecond with the zone
+ * offset (a log read the next day, or next to another host's, needs the date), colours.
+ */
+export const PRETTY_OPTIONS = {
+  colorize: true,
+  translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l o',
+  ignore: 'hostname',
+} as const;
+
 export function createLogger(opts: LogOptions = {}): Logger {
   const level = opts.level ?? process.env.LETTERBOX_LOG_LEVEL ?? 'info';
   const pretty = opts.pretty ?? process.stdout.isTTY === true;
   if (pretty) {
     return wrapLogger(
-      pino({
-        level,
-        transport: {
-          target: 'pino-pretty',
-          options: { colorize: true, translateTime: 'SYS:HH:MM:ss' },
-        },
-      }),
+      pino({ level, transport: { target: 'pino-pretty', options: PRETTY_OPTIONS } }),
     );
   }
   return wrapLogger(pino({ level, base: { pid: process.pid } }));

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { wrapLogger } from '../src/log.js';
+import { PRETTY_OPTIONS, wrapLogger } from '../src/log.js';
 
 function capture(level: string) {
   const lines: Record<string, unknown>[] = [];
@@ -50,4 +50,15 @@ test('no pino child is made while nothing is logged at an enabled level', () => 
   conn.error({ err: new Error('boom') }, 'shown');
   conn.error('again');
   assert.equal(c.children(), 1);
+});
+
+test('pretty lines (a terminal) start with the date and time', async () => {
+  const { prettyFactory } = await import('pino-pretty');
+  const pretty = prettyFactory({ ...PRETTY_OPTIONS, colorize: false });
+  const time = new Date(2026, 11, 4, 18, 40, 12, 345).getTime();
+  const out = pretty(
+    `${JSON.stringify({ level: 30, time, pid: 1, conn: 'c1', msg: 'connection opened' })}\n`,
+  );
+  assert.match(out, /^\[2026-12-04 18:40:12\.345 [+-]\d{4}\] INFO \(1\): connection opened\n/);
+  assert.match(out, /conn: "c1"/);
 });

@@ -47,6 +47,9 @@ export interface AuthRequest {
   authzid?: string;
   ip: string;
   protocol: AuthProtocol;
+  /** The connection's id and listener name (net/connection.ts), for the log lines. */
+  conn?: string;
+  listener?: string;
 }
 
 /**
@@ -163,7 +166,14 @@ export class Authenticator {
     // Addresses are looked up case-insensitively: local parts are case-sensitive in theory
     // (RFC 5321 §2.4) but no one creates two accounts that differ only in case.
     const username = req.username.toLowerCase();
-    const ctx = { event: 'auth', protocol: req.protocol, ip: req.ip, username };
+    const ctx = {
+      event: 'auth',
+      protocol: req.protocol,
+      listener: req.listener,
+      conn: req.conn,
+      ip: req.ip,
+      username,
+    };
 
     const plausible = username.length > 0 && username.length <= MAX_USERNAME_LENGTH;
     let account: AccountRecord | null | undefined;

@@ -42,6 +42,9 @@ data_dir = "."
 
 [log]
 level = "info"   # fatal | error | warn | info | debug | trace | silent
+# On stdout: JSON lines, or pretty lines with the date when stdout is a terminal. At info, a
+# line per connection opened and closed (listener, peer, TLS, duration, bytes, account), the
+# logins, and each message accepted with its recipients and queue ids (docs/logging.md).
 
 [tls]
 # PEM certificate chain and private key. \`letterbox init\` made a self-signed pair;

@@ -101,11 +101,15 @@ async function decide(deps: DeliveryDeps, input: DeliveryInput): Promise<Outcome
     log.error({ err }, 'delivery failed');
     return { status: 'temporary', text: 'Local error in processing', error: err };
   }
+  // The recipients as given (an alias as itself), and the outbound queue's ids as
+  // `letterbox queue list` shows them (msgId is the id of the Received field and the reply).
   log.info(
     {
       from: input.sender,
+      recipients: recipients.map((r) => r.address),
       local: accounts.length,
       remote: outbound.reduce((n, g) => n + g.recipients.length, 0),
+      queueIds: queued,
       size: trace.length + message.length,
     },
     'message accepted',

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../log.js';
+import { type ConnFacts, hostPort, logClosed, logOpened, logTls } from './conn-log.js';
 import { InputBuffer, type LineResult } from './input.js';
 import { normalizeIp } from './limits.js';
 import { type TlsProvider, tlsFailureReason } from './tls.js';
@@ -38,13 +39,28 @@ interface PendingRead {
   timeout: () => void;
 }
 
-export class Connection {
+export interface ConnectionOptions {
+  /** The server's logger; the connection binds its listener, id and peer to it. */
+  log: Logger;
+  /** The listener's name (`imap`, `submissions`...), for the logs. */
+  listener?: string;
+  secure?: boolean;
+}
+
+export class Connection implements ConnFacts {
   readonly id = `${idPrefix}${(++idCounter).toString(36)}`;
+  readonly listener: string;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** `address:port`, IPv6 in brackets. */
+  readonly peer: string;
   readonly localPort: number;
   readonly log: Logger;
   secure: boolean;
+  /** Set by the protocol when a login succeeds: the account's address, for the close line. */
+  account: string | undefined;
+  tlsVersion: string | undefined;
+  tlsCipher: string | undefined;
   /** An idle timeout fired; every later read reports timeout (or null) at once. */
   timedOut = false;
 
@@ -58,6 +74,12 @@ export class Connection {
   private closing: Promise<void> | undefined;
   private socketClosed = false;
   private closeCallbacks: (() => void)[] = [];
+  /** Where the open and close lines go (conn-log.ts): the logger the connection was given. */
+  private readonly serverLog: Logger;
+  private readonly openedAt = performance.now();
+  /** Bytes read and written on the plaintext socket before STARTTLS replaced it. */
+  private plainIn = 0;
+  private plainOut = 0;
   private readonly listeners = {
     data: (chunk: Buffer) => this.onData(chunk),
     end: () => this.onEnd(),
@@ -65,13 +87,18 @@ export class Connection {
     close: () => this.onSocketClose(),
   };
 
-  constructor(socket: net.Socket, opts: { log: Logger; secure?: boolean }) {
+  constructor(socket: net.Socket, opts: ConnectionOptions) {
     this.socket = socket;
+    this.listener = opts.listener ?? 'unknown';
     this.remoteAddress = normalizeIp(socket.remoteAddress ?? 'unknown');
     this.remotePort = socket.remotePort ?? 0;
+    this.peer = hostPort(this.remoteAddress, this.remotePort);
     this.localPort = socket.localPort ?? 0;
     this.secure = opts.secure ?? socket instanceof tls.TLSSocket;
-    this.log = opts.log.child({ conn: this.id, peer: `${this.remoteAddress}:${this.remotePort}` });
+    if (socket instanceof tls.TLSSocket) this.noteTls(socket);
+    this.serverLog = opts.log;
+    this.log = opts.log.child({ listener: this.listener, conn: this.id, peer: this.peer });
+    logOpened(this.serverLog, this);
     this.attach(socket);
     if (socket.destroyed) this.onSocketClose();
   }
@@ -194,6 +221,8 @@ export class Connection {
       this.log.info({ bytes: dropped }, 'discarded plaintext sent after STARTTLS');
     }
     this.detach(plain);
+    this.plainIn = plain.bytesRead;
+    this.plainOut = plain.bytesWritten;
     // The TLS socket takes over the handle; anything still raised on the plain one is noise.
     plain.on('error', (err) => this.log.debug({ err }, 'plain socket error after STARTTLS'));
     const opts = provider.serverOptions();
@@ -216,10 +245,8 @@ export class Connection {
       throw new TlsHandshakeError(`TLS handshake failed: ${reason}`, { cause: err });
     }
     this.secure = true;
-    this.log.debug(
-      { protocol: secure.getProtocol(), cipher: secure.getCipher()?.name },
-      'TLS established',
-    );
+    this.noteTls(secure);
+    logTls(this.serverLog, this);
     this.updateFlow();
   }
 
@@ -332,6 +359,14 @@ export class Connection {
   private onSocketClose(): void {
     if (this.socketClosed) return;
     this.socketClosed = true;
+    const s = this.socket;
+    logClosed(
+      this.serverLog,
+      this,
+      Math.round(performance.now() - this.openedAt),
+      this.plainIn + s.bytesRead,
+      this.plainOut + s.bytesWritten,
+    );
     this.ended = true;
     clearTimeout(this.idleTimer);
     this.pending?.attempt();
@@ -354,6 +389,12 @@ export class Connection {
       this.paused = false;
       this.socket.resume();
     }
+  }
+
+  /** Version and cipher of a completed handshake (strings Node keeps; read once). */
+  private noteTls(socket: tls.TLSSocket): void {
+    this.tlsVersion = socket.getProtocol() ?? undefined;
+    this.tlsCipher = socket.getCipher()?.name;
   }
 
   private attach(socket: net.Socket): void {

@@ -4,6 +4,7 @@ import { setMaxListeners } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../log.js';
+import { hostPort } from './conn-log.js';
 import { Connection, TlsHandshakeError } from './connection.js';
 import { guardConnection } from './guard.js';
 import { type ConnectionLimiter, normalizeIp } from './limits.js';
@@ -50,7 +51,7 @@ export class ListenError extends Error {
     name: string,
     options?: { cause?: unknown },
   ) {
-    super(`cannot listen on ${formatHostPort(host, port)} (${name}): ${describe(code)}`, options);
+    super(`cannot listen on ${hostPort(host, port)} (${name}): ${describe(code)}`, options);
     this.name = 'ListenError';
   }
 }
@@ -138,7 +139,11 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, { log, secure: opts.tls === 'implicit' });
+    const conn = new Connection(socket, {
+      log: opts.log,
+      listener: opts.name,
+      secure: opts.tls === 'implicit',
+    });
     conns.add(conn);
     conn.onClose(() => conns.delete(conn));
     // A bug in this connection's code ends this connection only (net/guard.ts).
@@ -248,10 +253,6 @@ export async function settleWithin(promises: Promise<unknown>[], ms: number): Pr
   } finally {
     clearTimeout(timer);
   }
-}
-
-function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function describe(code: string): string {

@@ -66,7 +66,7 @@ export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFact
           socket.destroy();
           return Promise.resolve();
         }
-        return p.handoff(socket, listener.tls, refuse);
+        return p.handoff(socket, listener.name, listener.tls, refuse);
       },
       shutdown: (deadlineMs) => p.shutdown(deadlineMs),
     };

@@ -10,6 +10,8 @@ import { errLine } from './wire.js';
 import type { ConnTls } from './workers/protocol.js';
 
 export interface ServeSocketOptions {
+  /** The listener's name (pop3, pop3s), for the logs. */
+  listener: string;
   tls: ConnTls;
   /** Over a connection limit: say so (after the TLS handshake on 995) and close. */
   refuse: boolean;
@@ -22,7 +24,7 @@ export interface ServeSocketOptions {
 
 export async function servePop3Socket(socket: net.Socket, o: ServeSocketOptions): Promise<void> {
   socket.setNoDelay(true);
-  const conn = new Connection(socket, { log: o.log, secure: false });
+  const conn = new Connection(socket, { log: o.log, listener: o.listener, secure: false });
   o.track?.(conn);
   try {
     // Called in the tick that wrapped the socket, before any byte was read from it, so

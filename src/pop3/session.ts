@@ -153,6 +153,8 @@ export class Pop3Session {
         authzid,
         ip: this.conn.remoteAddress,
         protocol: 'pop3',
+        conn: this.conn.id,
+        listener: this.conn.listener,
       });
     } catch (err) {
       this.log.error({ err }, 'authentication backend failed');
@@ -171,6 +173,7 @@ export class Pop3Session {
       return;
     }
     const account = result.account;
+    this.conn.account = account.address;
     let opened: Awaited<ReturnType<Pop3Backend['open']>>;
     try {
       opened = await this.opts.backend.open(account.id);

@@ -84,6 +84,8 @@ export async function authCommand(
     authzid: c.authzid || undefined,
     ip: s.conn.remoteAddress,
     protocol: 'smtp',
+    conn: s.conn.id,
+    listener: s.conn.listener,
   });
   if (!result.ok) {
     if (isTemporaryAuthFailure(result.reason)) s.reply(R.authTemporaryFailure());
@@ -93,5 +95,6 @@ export async function authCommand(
   }
   s.state.account = await s.ctx.store.getAccountById(result.account.id);
   s.log = s.log.child({ account: result.account.address });
+  s.conn.account = result.account.address;
   s.reply(R.authOk());
 }

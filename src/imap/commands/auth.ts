@@ -26,6 +26,8 @@ async function finish(s: ImapSession, creds: SaslCredentials): Promise<Completio
     authzid: creds.authzid,
     ip: s.conn.remoteAddress,
     protocol: 'imap',
+    conn: s.conn.id,
+    listener: s.conn.listener,
   });
   if (!r.ok) {
     s.authFailures++;
@@ -43,6 +45,7 @@ async function finish(s: ImapSession, creds: SaslCredentials): Promise<Completio
     throw no(code, authErrorText(r.reason));
   }
   s.login(r.account);
+  s.conn.account = r.account.address;
   // RFC 9051 §6.2.2: the OK may carry the capabilities, which change after authentication.
   return ok('Logged in', `CAPABILITY ${capabilities(s).join(' ')}`);
 }

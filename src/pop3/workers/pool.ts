@@ -132,23 +132,34 @@ export class Pop3WorkerPool {
   }
 
   /** Serve the socket in a worker; resolves when its session is over. */
-  async handoff(socket: net.Socket, tls: ConnTls, refuse: boolean): Promise<void> {
+  async handoff(
+    socket: net.Socket,
+    listener: string,
+    tls: ConnTls,
+    refuse: boolean,
+  ): Promise<void> {
     const w = this.closing ? undefined : await this.pick();
-    if (!w) return this.serveHere(socket, tls, refuse);
+    if (!w) return this.serveHere(socket, listener, tls, refuse);
     const id = this.nextConnId++;
     const over = new Promise<void>((resolve) => w.sessions.set(id, resolve));
-    if (!(await w.send({ t: 'conn', id, tls, refuse }, socket))) {
+    if (!(await w.send({ t: 'conn', id, listener, tls, refuse }, socket))) {
       w.sessions.delete(id);
       this.opts.log.warn({ pid: w.proc.pid }, 'could not hand a POP3 connection to its worker');
-      return this.serveHere(socket, tls, refuse);
+      return this.serveHere(socket, listener, tls, refuse);
     }
     return over;
   }
 
-  private serveHere(socket: net.Socket, tls: ConnTls, refuse: boolean): Promise<void> {
+  private serveHere(
+    socket: net.Socket,
+    listener: string,
+    tls: ConnTls,
+    refuse: boolean,
+  ): Promise<void> {
     // Accepted paused, to be handed over untouched: here it has to flow like any other.
     socket.resume();
     return servePop3Socket(socket, {
+      listener,
       tls,
       refuse,
       session: this.opts.session,

@@ -40,7 +40,7 @@ export interface WireError {
 }
 
 export type ToWorker =
-  | { t: 'conn'; id: number; tls: ConnTls; refuse: boolean }
+  | { t: 'conn'; id: number; listener: string; tls: ConnTls; refuse: boolean }
   | { t: 'reply'; rid: number; ok: true; value: unknown }
   | { t: 'reply'; rid: number; ok: false; error: WireError }
   /** Sessions say goodbye and get `deadlineMs` to finish; then the worker exits. */

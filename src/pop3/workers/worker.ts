@@ -53,6 +53,7 @@ function serve(id: number, socket: net.Socket, m: Extract<ToWorker, { t: 'conn' 
   const scope = { log, end: () => socket.destroy() };
   const session = guardConnection(scope, socket, () =>
     servePop3Socket(socket, {
+      listener: m.listener,
       tls: m.tls,
       refuse: m.refuse,
       session: sessionOpts,
