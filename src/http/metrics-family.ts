@@ -160,13 +160,24 @@ export class HistogramFamily extends Family<HistogramChild> {
     return out;
   }
 
-  /** Every series as plain data (a worker process sends these to the main one). */
-  snapshot(): HistogramSnapshot[] {
-    return [...this.children.values()].map((c) => ({
-      labels: this.labelNames.map((n) => c.labels[n]!),
-      counts: [...c.counts],
-      sum: c.sum,
-      count: c.count,
-    }));
+  /**
+   * The series that recorded anything since the last drain, as plain data, and zeroes them
+   * (a worker process sends these to the main one, which adds them up).
+   */
+  drain(): HistogramSnapshot[] {
+    const out: HistogramSnapshot[] = [];
+    for (const c of this.children.values()) {
+      if (c.count === 0) continue;
+      out.push({
+        labels: this.labelNames.map((n) => c.labels[n]!),
+        counts: [...c.counts],
+        sum: c.sum,
+        count: c.count,
+      });
+      c.counts.fill(0);
+      c.sum = 0;
+      c.count = 0;
+    }
+    return out;
   }
 }

@@ -9,7 +9,12 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Origin, Outcome } from '../delivery/types.js';
 import type { RecipientResult } from '../queue/worker.js';
 import type { MailStore } from '../store/types.js';
-import { CounterFamily, type HistogramChild, HistogramFamily } from './metrics-family.js';
+import {
+  CounterFamily,
+  type HistogramChild,
+  HistogramFamily,
+  type HistogramSnapshot,
+} from './metrics-family.js';
 
 export type CommandProtocol = 'imap' | 'pop3' | 'smtp';
 
@@ -41,6 +46,16 @@ export class CommandMetrics {
     const child = this.family.child(this.protocol, name);
     this.bound.set(name, child);
     return child;
+  }
+
+  /**
+   * Adds what another process recorded (a POP3 worker's report) to this process's series;
+   * its names are bounded the same way.
+   */
+  merge(snapshots: readonly HistogramSnapshot[]): void {
+    for (const s of snapshots) {
+      if (s.labels.length === 2 && s.labels[0] === this.protocol) this.of(s.labels[1]!).add(s);
+    }
   }
 
   /** Records a command that started at `startedMs` (performance.now()). */

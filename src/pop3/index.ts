@@ -37,15 +37,15 @@ export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFact
       plaintext: plaintextPolicy(ctx.cfg.auth),
       tls: ctx.tls,
       idleTimeoutMs,
+      commands: ctx.metrics.commandMetrics('pop3', Object.keys(COMMANDS)),
     };
     const workers = workerCount(ctx.cfg.pop3.workers);
     if (workers === 0) {
-      const commands = ctx.metrics.commandMetrics('pop3', Object.keys(COMMANDS));
       return {
         handler: (conn: Connection, { shuttingDown }) =>
           new Pop3Session(
             conn,
-            { ...session, starttls: listener.tls === 'starttls', commands },
+            { ...session, starttls: listener.tls === 'starttls' },
             shuttingDown,
           ).run(),
         onTooMany: (conn: Connection) =>
@@ -84,6 +84,8 @@ function newPool(
     entry,
     session,
     log: ctx.log,
+    // The workers' command latencies, sent every few seconds (workers/worker.ts).
+    onCommands: (snapshots) => session.commands?.merge(snapshots),
     init: {
       cfg: {
         dataDir: ctx.cfg.dataDir,

@@ -302,6 +302,48 @@ describe('/metrics with a token; /readyz while shutting down', () => {
   });
 });
 
+describe('POP3 commands served by a worker process', () => {
+  let ts: TestServer;
+
+  before(async () => {
+    ts = await startTestServer({
+      listeners: ['pop3', 'http'],
+      allowPlaintext: true,
+      extraToml: '[pop3]\nworkers = 1\n',
+    });
+    await ts.addUser(USER, PASS);
+  });
+  after(() => ts.stop());
+
+  test('reach /metrics through the main process (reported every few seconds)', async () => {
+    const pop = await RawPop3.connect(ts.port('pop3'));
+    assert.match(await pop.cmd(`USER ${USER}`), /^\+OK/);
+    assert.match(await pop.cmd(`PASS ${PASS}`), /^\+OK/);
+    assert.match(await pop.cmd('STAT'), /^\+OK 0 /);
+    assert.match(await pop.cmd('STAT'), /^\+OK 0 /);
+    assert.match(await pop.cmd('NOSUCH'), /^-ERR/);
+    let t = '';
+    const count = (command: string) =>
+      sample(t, 'letterbox_command_duration_seconds_count', { protocol: 'pop3', command });
+    await eventually(
+      async () => {
+        t = await (await fetch(`http://127.0.0.1:${ts.port('http')}/metrics`)).text();
+        return count('STAT') === 2;
+      },
+      'the worker to report its commands',
+      15_000,
+    );
+    assert.equal(count('USER'), 1);
+    assert.equal(count('PASS'), 1);
+    assert.equal(count('UNKNOWN'), 1);
+    assert.doesNotMatch(t, /NOSUCH/);
+    // The login itself is decided by the main process.
+    assert.equal(sample(t, 'letterbox_auth_total', { protocol: 'pop3', result: 'success' }), 1);
+    assert.equal(sample(t, 'letterbox_connections_total', { listener: 'pop3' }), 1);
+    await pop.cmd('QUIT');
+  });
+});
+
 describe('the HTTP listener keeps the per-IP connection limit', () => {
   let ts: TestServer;
 

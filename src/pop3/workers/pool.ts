@@ -14,6 +14,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { HistogramSnapshot } from '../../http/metrics-family.js';
 import type { Logger } from '../../log.js';
 import type { Connection } from '../../net/connection.js';
 import { settleWithin } from '../../net/listener.js';
@@ -57,6 +58,8 @@ export interface PoolOptions {
   log: Logger;
   /** The worker script; by default worker.ts beside this module. */
   entry?: string;
+  /** Command latencies a worker recorded since its last report. */
+  onCommands?: (snapshots: HistogramSnapshot[]) => void;
 }
 
 class Worker {
@@ -250,6 +253,9 @@ export class Pop3WorkerPool {
         w.sessions.delete(m.id);
         return;
       }
+      case 'commands':
+        this.opts.onCommands?.(m.snapshots);
+        return;
       case 'ready':
         return;
     }

@@ -3,6 +3,7 @@
 // everything a session asks of the server is a `call` answered by a `reply`.
 import type { AuthRequest, AuthResult } from '../../auth/authenticator.js';
 import type { Config } from '../../config/schema.js';
+import type { HistogramSnapshot } from '../../http/metrics-family.js';
 import type { StoreErrorCode } from '../../store/errors.js';
 import type { Pop3Policy } from '../../store/types.js';
 import type { UpdateRequest } from '../backend.js';
@@ -52,4 +53,6 @@ export type FromWorker =
   | { t: 'call'; rid: number; method: Method; args: unknown }
   | { t: 'release'; lockId: number }
   /** The session of connection `id` is over (the worker closed its socket). */
-  | { t: 'end'; id: number };
+  | { t: 'end'; id: number }
+  /** Command latencies recorded since the last such message (for /metrics). */
+  | { t: 'commands'; snapshots: HistogramSnapshot[] };

@@ -5,12 +5,14 @@
 import { setMaxListeners } from 'node:events';
 import type net from 'node:net';
 import { PlaintextPolicy } from '../../auth/plaintext.js';
+import { CommandMetrics, commandFamily } from '../../http/metrics.js';
 import { createLogger } from '../../log.js';
 import type { Connection } from '../../net/connection.js';
 import { guardConnection, installProcessGuard } from '../../net/guard.js';
 import { settleWithin } from '../../net/listener.js';
 import { TlsProvider, tlsOptionsOf } from '../../net/tls.js';
 import { openMessageReader } from '../../store/open.js';
+import { COMMANDS } from '../commands/index.js';
 import { servePop3Socket } from '../serve-socket.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { remoteBackend } from './remote-backend.js';
@@ -29,13 +31,29 @@ const tls = TlsProvider.load(tlsOptionsOf(init.cfg.tlsFiles));
 const reader = openMessageReader(init.cfg);
 const rpc = new RpcClient(send);
 const backend = remoteBackend(rpc, reader, (lockId) => send({ t: 'release', lockId }));
+// Command latencies are recorded here and sent to the main process, which serves /metrics.
+const commands = commandFamily();
 const sessionOpts = {
   backend,
   hostname: init.cfg.hostname,
   plaintext: new PlaintextPolicy(init.plaintextNetworks),
   tls,
   idleTimeoutMs: init.idleTimeoutMs,
+  commands: new CommandMetrics(commands, 'pop3', new Set(Object.keys(COMMANDS))),
 };
+
+/** Sends what was recorded since the last report, if anything was; resolves once sent. */
+function reportCommands(): Promise<void> {
+  const snapshots = commands.drain();
+  return new Promise((resolve) => {
+    if (snapshots.length === 0 || !process.connected || !process.send) return resolve();
+    const m: FromWorker = { t: 'commands', snapshots };
+    process.send(m, undefined, {}, () => resolve());
+  });
+}
+/** How often a worker reports; a scrape sees a worker's commands at most this late. */
+const REPORT_MS = 2000;
+setInterval(() => void reportCommands(), REPORT_MS).unref();
 
 const shutdown = new AbortController();
 // One listener per session, thousands at a time are normal (see net/listener.ts).
@@ -76,6 +94,7 @@ async function stop(deadlineMs: number): Promise<void> {
   await settleWithin([...sessions], deadlineMs);
   for (const c of conns) c.destroy();
   await Promise.allSettled([...sessions]);
+  await reportCommands();
   exit(0);
 }
 
