@@ -12,7 +12,7 @@ import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 interface JsonRecord {
   kind: string;
   name: string;
-  type: 'MX' | 'TXT' | 'SRV';
+  type: 'MX' | 'TXT' | 'SRV' | 'CNAME';
   value: string | null;
   status?: string;
   found?: string[];
@@ -38,7 +38,8 @@ function publish(dns: TestDnsServer, records: JsonRecord[]): void {
           target: target!.replace(/\.$/, ''),
         },
       ]);
-    } else dns.add(r.name, 'TXT', [r.value]);
+    } else if (r.type === 'CNAME') dns.add(r.name, 'CNAME', r.value.replace(/\.$/, ''));
+    else dns.add(r.name, 'TXT', [r.value]);
   }
 }
 
@@ -94,6 +95,9 @@ describe('letterbox dns', () => {
       '_imap._tcp.example.test.\tIN\tSRV\t10 1 2143 mail.example.test.',
       '_pop3s._tcp.example.test.\tIN\tSRV\t0 1 2995 mail.example.test.',
       '_pop3._tcp.example.test.\tIN\tSRV\t10 1 2110 mail.example.test.',
+      // Where Thunderbird and Outlook ask for their settings (the http listener is on).
+      'autoconfig.example.test.\tIN\tCNAME\tmail.example.test.',
+      'autodiscover.example.test.\tIN\tCNAME\tmail.example.test.',
       ';   version: STSv1',
       ';   mode: testing',
       ';   mx: mail.example.test',
@@ -122,7 +126,7 @@ describe('letterbox dns', () => {
     );
     // Every line is a comment or a record.
     for (const l of lines.filter((x) => x !== ''))
-      assert.match(l, /^(;|\S+\.\tIN\t(MX|TXT|SRV)\t)/);
+      assert.match(l, /^(;|\S+\.\tIN\t(MX|TXT|SRV|CNAME)\t)/);
     // The id is a function of the policy: the same on each run.
     assert.equal((await lb(['dns', 'example.test'])).stdout, r.stdout);
   });
@@ -155,6 +159,8 @@ describe('letterbox dns', () => {
         'srv',
         'srv',
         'srv',
+        'autoconfig',
+        'autoconfig',
       ],
     );
   });
@@ -164,10 +170,10 @@ describe('letterbox dns', () => {
     dns.add('mail.example.test', 'A', ['127.0.0.1']);
     const r = await lb(['dns', 'example.test', '--check']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const statuses = r.stdout.split('\n').filter((l) => /^\w+\s+(MX|TXT|SRV)\s/.test(l));
-    assert.equal(statuses.length, 13);
+    const statuses = r.stdout.split('\n').filter((l) => /^\w+\s+(MX|TXT|SRV|CNAME)\s/.test(l));
+    assert.equal(statuses.length, 15);
     for (const s of statuses) assert.match(s, /^ok\s/);
-    assert.match(r.stdout, /all 13 DNS records of example\.test are ok/);
+    assert.match(r.stdout, /all 15 DNS records of example\.test are ok/);
   });
 
   test('--check: one wrong (another DKIM key), one missing (DMARC), one lookup failing', async () => {
@@ -184,7 +190,7 @@ describe('letterbox dns', () => {
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(
         r.stderr,
-        /^letterbox: 4 of 13 DNS records of example\.test are missing or wrong\n$/,
+        /^letterbox: 4 of 15 DNS records of example\.test are missing or wrong\n$/,
       );
       const out = r.stdout;
       assert.match(
@@ -247,6 +253,27 @@ describe('letterbox dns', () => {
     const dmarc = recs.find((x) => x.kind === 'dmarc')!;
     assert.equal(dmarc.status, 'wrong');
     assert.match(dmarc.note!, /several v=DMARC1 records/);
+  });
+
+  test('--check: autoconfig hosts by A record (ok), CNAME elsewhere (wrong), absent (missing)', async () => {
+    const check = async () => {
+      const r = await lb(['dns', 'example.test', '--check', '--json']);
+      const recs: JsonRecord[] = JSON.parse(r.stdout).records;
+      return (name: string) => recs.find((x) => x.name === name)!;
+    };
+    dns.set('mail.example.test', { A: ['192.0.2.7'] });
+    dns.set('autoconfig.example.test', { A: ['192.0.2.7'] });
+    dns.set('autodiscover.example.test', { CNAME: 'www.elsewhere.test' });
+    dns.set('www.elsewhere.test', { A: ['198.51.100.1'] });
+    let rec = await check();
+    assert.equal(rec('autoconfig.example.test').status, 'ok');
+    const wrong = rec('autodiscover.example.test');
+    assert.equal(wrong.status, 'wrong');
+    assert.deepEqual(wrong.found, ['www.elsewhere.test.', '198.51.100.1']);
+    assert.match(wrong.note!, /does not lead to mail\.example\.test/);
+    dns.remove('autodiscover.example.test');
+    rec = await check();
+    assert.equal(rec('autodiscover.example.test').status, 'missing');
   });
 
   test('a domain without DKIM keys says so; a domain not served here is refused', async () => {

@@ -23,6 +23,8 @@ export interface Lookup {
     name: string,
   ): Promise<Array<{ priority: number; weight: number; port: number; name: string }>>;
   addresses(name: string): Promise<string[]>;
+  /** The CNAME of a name ([] when it has none). */
+  cname(name: string): Promise<string[]>;
 }
 
 export function createLookup(opts: { servers: readonly string[]; timeoutMs: number }): Lookup {
@@ -36,6 +38,7 @@ export function createLookup(opts: { servers: readonly string[]; timeoutMs: numb
       const [a, aaaa] = await Promise.all([orEmpty(r.resolve4(n)), orEmpty(r.resolve6(n))]);
       return [...a, ...aaaa];
     },
+    cname: (n) => orEmpty(r.resolveCname(n)),
   };
 }
 
@@ -156,6 +159,21 @@ function judgeSrv(
   return { status: 'wrong', found, note: `expected ${want.target || '.'} port ${want.port}` };
 }
 
+/**
+ * A name that must reach the hostname: a CNAME to it, or A/AAAA records with one of its
+ * addresses (an operator may publish those instead; clients only need the address).
+ */
+async function judgeCname(lookup: Lookup, r: ExpectedRecord, hostname: string): Promise<Verdict> {
+  const cnames = (await lookup.cname(r.name)).map(host);
+  const found = cnames.map((c) => `${c}.`);
+  if (cnames.includes(r.cname!)) return { status: 'ok', found };
+  const [mine, theirs] = await Promise.all([lookup.addresses(r.name), lookup.addresses(hostname)]);
+  const all = [...found, ...mine];
+  if (all.length === 0) return { status: 'missing', found: all };
+  if (mine.some((a) => theirs.includes(a))) return { status: 'ok', found: all };
+  return { status: 'wrong', found: all, note: `does not lead to ${r.cname} or its addresses` };
+}
+
 /** Checks one record against DNS. Never throws: a failed lookup is status 'error'. */
 export async function checkRecord(
   lookup: Lookup,
@@ -179,6 +197,7 @@ export async function checkRecord(
       const found = srvs.map((s) => `${s.priority} ${s.weight} ${s.port} ${host(s.name)}.`);
       return judgeSrv(r, found, srvs);
     }
+    if (r.type === 'CNAME') return await judgeCname(lookup, r, ctx.hostname);
     if (r.kind === 'dkim' && r.dkim === undefined) {
       return { status: 'missing', found: [], note: 'no DKIM key generated' };
     }

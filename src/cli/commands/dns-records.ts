@@ -9,13 +9,21 @@ import {
   txtStrings,
 } from '../../queue/dkim-keys.js';
 
-export type RecordKind = 'mx' | 'spf' | 'dkim' | 'dmarc' | 'mta-sts' | 'tls-rpt' | 'srv';
+export type RecordKind =
+  | 'mx'
+  | 'spf'
+  | 'dkim'
+  | 'dmarc'
+  | 'mta-sts'
+  | 'tls-rpt'
+  | 'srv'
+  | 'autoconfig';
 
 export interface ExpectedRecord {
   kind: RecordKind;
   /** Owner name, fully qualified, lower case, without the final dot. */
   name: string;
-  type: 'MX' | 'TXT' | 'SRV';
+  type: 'MX' | 'TXT' | 'SRV' | 'CNAME';
   /** The data as in a zone file, TXT unquoted; null for a DKIM key not generated yet. */
   value: string | null;
   /** One line saying what the record is for, printed above it. */
@@ -23,6 +31,8 @@ export interface ExpectedRecord {
   /** MX and SRV parts, for the check. */
   mx?: { priority: number; exchange: string };
   srv?: { priority: number; weight: number; port: number; target: string };
+  /** CNAME: the name it must lead to (an A/AAAA record with the same addresses also does). */
+  cname?: string;
   /** DKIM: the key this record publishes. */
   dkim?: Pick<DkimKeyInfo, 'selector' | 'algorithm' | 'publicKey' | 'retired'>;
 }
@@ -146,6 +156,24 @@ export function domainRecords(cfg: Config, domain: string, keys: DkimKeyInfo[]):
         ? `RFC 6186: mail clients find ${s.listener} on ${host} port ${l.port}`
         : `RFC 6186: no ${s.listener} service (listener disabled)`,
     });
+  }
+  // Mail clients' autoconfiguration hosts (src/http/autoconfig/): Thunderbird asks
+  // https://autoconfig.DOMAIN/mail/config-v1.1.xml, Outlook https://autodiscover.DOMAIN/
+  // autodiscover/autodiscover.xml. Only when the http listener is on.
+  if (cfg.listeners.http.enabled) {
+    for (const [label, client] of [
+      ['autoconfig', 'Thunderbird autoconfig'],
+      ['autodiscover', 'Outlook Autodiscover'],
+    ] as const) {
+      records.push({
+        kind: 'autoconfig',
+        name: `${label}.${d}`,
+        type: 'CNAME',
+        value: `${host}.`,
+        cname: host,
+        comment: `${client}: HTTPS on port 443 of ${host} to the http listener (a TLS proxy)`,
+      });
+    }
   }
   return {
     domain: d,

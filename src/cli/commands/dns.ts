@@ -1,6 +1,7 @@
 // `letterbox dns DOMAIN [--json] [--check]`: every DNS record a local domain needs (MX, SPF,
-// DKIM per selector, DMARC, MTA-STS and its policy text, TLS-RPT, RFC 6186 SRV), as zone-file
-// lines; --check asks DNS and says for each whether it is there and right (exit 1 if not all).
+// DKIM per selector, DMARC, MTA-STS and its policy text, TLS-RPT, RFC 6186 SRV, the clients'
+// autoconfig hosts), as zone-file lines; --check asks DNS and says for each whether it is
+// there and right (exit 1 if not all).
 import type { Command } from 'commander';
 import { listDkimKeys, normalizeDomain } from '../../queue/dkim-keys.js';
 import { type GlobalOptions, withStore } from '../context.js';
