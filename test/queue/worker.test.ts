@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../src/log.js';
 import type { RecipientOutcome, Route, SendRequest, SendResult } from '../../src/queue/types.js';
-import type { Courier, WorkerOptions } from '../../src/queue/worker.js';
+import type { Courier, RecipientObserver, WorkerOptions } from '../../src/queue/worker.js';
 import { QueueWorker } from '../../src/queue/worker.js';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { eventually } from '../helpers/eventually.js';
@@ -82,7 +82,12 @@ describe('queue worker', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function worker(courier: Courier, opts: Partial<WorkerOptions> = {}, now?: () => Date) {
+  function worker(
+    courier: Courier,
+    opts: Partial<WorkerOptions> = {},
+    now?: () => Date,
+    observer?: RecipientObserver,
+  ) {
     return new QueueWorker(
       {
         store,
@@ -95,6 +100,7 @@ describe('queue worker', () => {
           dsns.push({ to, message: message.toString('utf8') });
         },
         ...(now ? { now } : {}),
+        ...(observer ? { observer } : {}),
       },
       { pollMs: 20, retry: { schedule: [50], maxAgeMs: 60_000, delayNoticeMs: 60_000 }, ...opts },
     );
@@ -253,6 +259,37 @@ describe('queue worker', () => {
     assert.equal(dsns.length, 2);
     assert.match(dsns[1]!.message, /Action: failed/);
     assert.match(dsns[1]!.message, /Status: 5\.4\.7/);
+  });
+
+  test('the observer (/metrics) hears each recipient outcome once it is recorded', async () => {
+    const seen: string[] = [];
+    const observer: RecipientObserver = { remoteOutcome: (r) => seen.push(r) };
+    const w = worker(
+      new FakeCourier((_r, n) => (n === 1 ? [LATER, NO] : [OK])),
+      {},
+      undefined,
+      observer,
+    );
+    const id = await enqueue('alice@example.test', ['a@remote.test', 'b@remote.test']);
+    w.start();
+    await eventually(async () => (await queued(id)) === null, 'the item to end', 10_000);
+    await eventually(() => seen.length === 3, 'three outcomes');
+    await w.stop(1000);
+    assert.deepEqual(seen, ['deferred', 'failed', 'delivered']);
+    // A temporary failure of an item past max age is 'expired' (bounced with 4.4.7).
+    seen.length = 0;
+    const old = worker(
+      new FakeCourier(() => [LATER]),
+      { retry: { schedule: [10], maxAgeMs: 1, delayNoticeMs: 60_000 } },
+      () => new Date(Date.now() + 60_000),
+      observer,
+    );
+    const id2 = await enqueue();
+    old.start();
+    await eventually(async () => (await queued(id2)) === null, 'the bounce');
+    await eventually(() => seen.length === 1, 'one outcome');
+    await old.stop(1000);
+    assert.deepEqual(seen, ['expired']);
   });
 
   test('held items wait; a claimed item whose process died is tried again after restart', async () => {

@@ -60,3 +60,37 @@ test('close waits for the fsyncs under way: they succeed, none fails with EBADF'
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('onGroup hears each fsync with the number of syncs it made durable', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-wal-'));
+  try {
+    const file = join(dir, 'x-wal');
+    await writeFile(file, 'frames');
+    const groups: Array<[number, number]> = [];
+    const wal = new WalSync(file, (commits, seconds) => groups.push([commits, seconds]));
+    const first = wal.sync();
+    const rest = [wal.sync(), wal.sync(), wal.sync()];
+    await Promise.all([first, ...rest]);
+    // One fsync for the first caller, one shared by the three that came while it ran.
+    assert.deepEqual(
+      groups.map(([n]) => n),
+      [1, 3],
+    );
+    assert.ok(groups.every(([, s]) => s >= 0 && s < 60));
+    await wal.sync();
+    assert.deepEqual(
+      groups.map(([n]) => n),
+      [1, 3, 1],
+    );
+    await wal.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed fsync is not reported as a group commit', async () => {
+  const groups: number[] = [];
+  const wal = new WalSync(join(tmpdir(), 'no-such-dir-lb', 'x-wal'), (n) => groups.push(n));
+  await assert.rejects(wal.sync(), /ENOENT/);
+  assert.deepEqual(groups, []);
+});
