@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Logger } from '../log.js';
+import { followHttpConnection } from '../net/conn-log.js';
 import { guardConnection } from '../net/guard.js';
 import { type ConnectionLimiter, normalizeIp } from '../net/limits.js';
 import { ListenError } from '../net/listener.js';
@@ -174,7 +175,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
   }
 
   const server = http.createServer((req, res) => {
-    const reqLog = log.child({ peer: `${req.socket.remoteAddress}:${req.socket.remotePort}` });
+    const reqLog = log.child(followed.get(req.socket) ?? { peer: req.socket.remoteAddress });
     const failed = (err: unknown) => {
       reqLog.error({ err, method: req.method, url: req.url }, 'http request failed');
       if (!res.headersSent) {
@@ -221,6 +222,11 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
       socket.once('close', () => limiter.release(ip));
     });
   }
+  // A line per connection opened and closed, as on the mail listeners (net/conn-log.ts).
+  const followed = new WeakMap<net.Socket, { conn: string; peer: string }>();
+  server.on('connection', (socket: net.Socket) => {
+    if (!socket.destroyed) followed.set(socket, followHttpConnection(opts.log, 'http', socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(new ListenError(opts.host, opts.port, err.code ?? 'EUNKNOWN', 'http', { cause: err }));

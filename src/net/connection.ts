@@ -1,10 +1,16 @@
 // One client connection as a sequential session sees it: await a line, await N bytes, write
 // with backpressure, upgrade to TLS in place. Socket trouble becomes eof, never an exception.
-import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../log.js';
-import { type ConnFacts, hostPort, logClosed, logOpened, logTls } from './conn-log.js';
+import {
+  type ConnFacts,
+  hostPort,
+  logClosed,
+  logOpened,
+  logTls,
+  newConnectionId,
+} from './conn-log.js';
 import { InputBuffer, type LineResult } from './input.js';
 import { normalizeIp } from './limits.js';
 import { type TlsProvider, tlsFailureReason } from './tls.js';
@@ -29,9 +35,6 @@ export class TlsHandshakeError extends Error {
   }
 }
 
-const idPrefix = randomBytes(2).toString('hex');
-let idCounter = 0;
-
 interface PendingRead {
   /** Try to complete the read from what is buffered; true when it resolved. */
   attempt: () => boolean;
@@ -48,7 +51,7 @@ export interface ConnectionOptions {
 }
 
 export class Connection implements ConnFacts {
-  readonly id = `${idPrefix}${(++idCounter).toString(36)}`;
+  readonly id = newConnectionId();
   readonly listener: string;
   readonly remoteAddress: string;
   readonly remotePort: number;

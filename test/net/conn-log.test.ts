@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
+import { startHttp } from '../../src/http/server.js';
 import { hostPort } from '../../src/net/conn-log.js';
 import { ConnectionLimiter } from '../../src/net/limits.js';
 import { startListener } from '../../src/net/listener.js';
+import type { MailStore } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { type MemoryLog, memoryLog } from '../helpers/memory-log.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -269,5 +271,32 @@ test('a peer on ::1 is logged in brackets, opened and closed', async () => {
     assert.equal(closed?.account, undefined);
   } finally {
     await l.close(1000);
+  }
+});
+
+test('the HTTP listener logs its connections the same way (IPv6 peer in brackets)', async () => {
+  const m = memoryLog('info');
+  const h = await startHttp({ host: '::1', port: 0, store: {} as MailStore, log: m.log });
+  try {
+    const sock = await connect(h.address().port, '::1');
+    const c = new LineClient(sock);
+    sock.write('GET /nothing HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    assert.equal(await c.line(), 'HTTP/1.1 404 Not Found');
+    await c.closed();
+    const peer = `[::1]:${sock.localPort}`;
+    await eventually(
+      () => m.records.some((r) => r.msg === 'connection closed' && r.peer === peer),
+      'the close line',
+      30_000,
+    );
+    const opened = m.records.find((r) => r.msg === 'connection opened');
+    const closed = m.records.find((r) => r.msg === 'connection closed');
+    assert.equal(opened?.listener, 'http');
+    assert.equal(opened?.peer, peer);
+    assert.equal(closed?.conn, opened?.conn);
+    assert.ok((closed?.bytesIn as number) > 40);
+    assert.ok((closed?.bytesOut as number) > 40);
+  } finally {
+    await h.close(1000);
   }
 });
