@@ -31,6 +31,7 @@ import {
   type Selected,
   type SessionState,
 } from './state.js';
+import type { MailboxView } from './view.js';
 import { ImapParseError, parseCommand, tryParse } from './wire/parser.js';
 import { CommandReceiver, type ReceivedCommand, type ReceiverEvent } from './wire/receiver.js';
 import { sequenceSetToString, type WriteOptions } from './wire/serializer.js';
@@ -72,6 +73,8 @@ export class ImapSession {
   private wakePending = false;
   private unsubscribe: (() => void) | null = null;
   private shutdownRequested = false;
+  /** A SELECT reading its mailbox, with the events that came meanwhile (see selecting). */
+  private selectingFor: { mailboxId: number; events: ChangeEvent[] } | null = null;
   private badCommands = 0;
   private tokens: number = IMAP_LIMITS.commandBurst;
   private tokensAt = Date.now();
@@ -569,9 +572,38 @@ export class ImapSession {
     this.unsubscribe = this.ctx.store.subscribe((ev) => this.onStoreEvent(ev));
   }
 
+  /**
+   * Runs a SELECT's reading of the mailbox: the store's events for it while the read is under
+   * way (it yields) are kept and handed to the view made from what was read, so that nothing
+   * committed in between goes unannounced (the view ignores what it already holds).
+   */
+  async selecting<T>(
+    mailboxId: number,
+    read: () => Promise<T>,
+  ): Promise<{ value: T; replay: (view: MailboxView) => void }> {
+    const capture = { mailboxId, events: [] as ChangeEvent[] };
+    this.selectingFor = capture;
+    const stop = () => {
+      if (this.selectingFor === capture) this.selectingFor = null;
+    };
+    try {
+      const value = await read();
+      // Kept until the view exists (replay, with the session selected): no event in between.
+      const replay = (view: MailboxView) => {
+        stop();
+        for (const ev of capture.events) view.onEvent(ev);
+      };
+      return { value, replay };
+    } catch (err) {
+      stop();
+      throw err;
+    }
+  }
+
   private onStoreEvent(ev: ChangeEvent): void {
     const account = this.account;
     if (!account || ev.accountId !== account.id) return;
+    if (this.selectingFor?.mailboxId === ev.mailboxId) this.selectingFor.events.push(ev);
     if (this.notify?.onEvent(ev, this.selected?.mailbox.id ?? 0)) this.wake();
     const sel = this.selected;
     if (!sel || ev.mailboxId !== sel.mailbox.id) return;

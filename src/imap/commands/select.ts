@@ -90,10 +90,13 @@ function selectCommand(name: 'SELECT' | 'EXAMINE') {
       if (a.qresync && !s.enabled.qresync) throw bad('QRESYNC is not enabled');
       if (a.condstore) s.enabled.condstore = true; // RFC 7162 §3.1.8
       const mb = await getMailboxOrFail(s, a.mailbox);
-      const summary = await s.ctx.store.mailboxSummary(mb.id);
+      // HIGHESTMODSEQ as read before the summary: never above what the view holds.
+      const read = await s.selecting(mb.id, () => s.ctx.store.mailboxSummary(mb.id));
+      const summary = read.value;
       const view = new MailboxView(mb.id, summary.uids, mb.highestModseq);
       view.keywords = summary.keywords;
       s.state = { kind: 'selected', account, selected: { mailbox: mb, view, readOnly } };
+      read.replay(view);
       s.savedSearch = [];
       // RFC 3501 §6.3.1-2: SELECT takes \Recent from later sessions, EXAMINE does not.
       await s.claimRecent(summary.uids[summary.uids.length - 1] ?? 0);
@@ -137,7 +140,10 @@ function sendSelectResponses(
     if (firstUnseen > 0) s.untaggedStatus('OK', `UNSEEN ${firstUnseen}`, 'First unseen');
   }
   s.untaggedStatus('OK', `UIDVALIDITY ${mb.uidValidity}`, 'UIDs valid');
-  s.untaggedStatus('OK', `UIDNEXT ${mb.uidNext}`, 'Predicted next UID');
+  // Messages added between reading the mailbox and its summary are in the view: UIDNEXT is
+  // above them.
+  const uidNext = Math.max(mb.uidNext, (summary.uids[summary.uids.length - 1] ?? 0) + 1);
+  s.untaggedStatus('OK', `UIDNEXT ${uidNext}`, 'Predicted next UID');
   s.untaggedStatus('OK', `HIGHESTMODSEQ ${mb.highestModseq}`, 'Highest');
   // RFC 8474 §4.2: MAILBOXID in an untagged OK of every successful SELECT / EXAMINE.
   s.untaggedStatus('OK', `MAILBOXID (${mb.objectId})`, 'Ok');

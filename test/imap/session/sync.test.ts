@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deliverLocal } from '../../../src/delivery/local.js';
+import { newMessage } from '../../helpers/messages.js';
 import { append, type ImapTestEnv, last, message, type RawClient, startImap } from './client.js';
 
 describe('IMAP session: sync between sessions', () => {
@@ -138,5 +139,38 @@ describe('IMAP session: sync between sessions', () => {
     assert.match(last(r), /^n NO/);
     a.close();
     b.close();
+  });
+
+  test('a message committed while SELECT reads the mailbox is announced, not lost', async () => {
+    const a = await env.login();
+    const name = `S${++box}`;
+    await a.cmd('c', `CREATE ${name}`);
+    await append(a, name, message('before'));
+    const store = env.ts.server.ctx.store;
+    const mb = await store.getMailbox(env.accountId, name);
+    assert.ok(mb);
+    const original = store.mailboxSummary;
+    // The summary is read, then (before SELECT makes its view) another message commits.
+    store.mailboxSummary = async (id: number) => {
+      const summary = await original.call(store, id);
+      if (id === mb.id) {
+        store.mailboxSummary = original;
+        await store.append(newMessage('meanwhile'), [{ mailboxId: mb.id }]);
+      }
+      return summary;
+    };
+    try {
+      const r = await a.cmd('s', `SELECT ${name}`);
+      assert.ok(r.includes('* 1 EXISTS'), r.join('\n'));
+      // Announced before the tagged OK, with its RECENT (RFC 3501 §7.3.2).
+      const at = r.indexOf('* 2 EXISTS');
+      assert.ok(at > 0, r.join('\n'));
+      assert.equal(r[at + 1], '* 2 RECENT');
+      assert.match(last(r), /^s OK \[READ-WRITE\]/);
+      assert.equal((await a.cmd('f', 'FETCH 2 (UID)'))[0], '* 2 FETCH (UID 2)');
+    } finally {
+      store.mailboxSummary = original;
+    }
+    a.close();
   });
 });
