@@ -8,7 +8,7 @@ import type { Config, ListenerName, TlsMode } from './config/schema.js';
 import { LISTENER_NAMES } from './config/schema.js';
 import { autoconfigRoutes } from './http/autoconfig/routes.js';
 import { ServerMetrics } from './http/metrics.js';
-import { type ServerPhase, startHttp } from './http/server.js';
+import { type HttpListener, type ServerPhase, startHttp } from './http/server.js';
 import { imapProtocol } from './imap/index.js';
 import type { Logger } from './log.js';
 import type { Connection } from './net/connection.js';
@@ -157,7 +157,7 @@ export async function startServer(
 
   const closers: Array<(deadlineMs: number) => Promise<void>> = [];
   // The HTTP listener closes last: /readyz says 503 while the others finish their sessions.
-  let closeHttp: ((deadlineMs: number) => Promise<void>) | null = null;
+  let http: HttpListener | null = null;
   const listeners: RunningListener[] = [];
   const running = new Map<ListenerName, Listener>();
   // One count per source over all listeners (limits.max_connections_per_ip).
@@ -166,7 +166,7 @@ export async function startServer(
   const stopAll = async (deadlineMs: number) => {
     phase = 'stopping';
     await Promise.all(closers.map((c) => c(deadlineMs)));
-    await closeHttp?.(Math.min(deadlineMs, 1000));
+    await http?.close(Math.min(deadlineMs, 1000));
     await store.close();
   };
   try {
@@ -188,7 +188,7 @@ export async function startServer(
           metricsToken: cfg.http.metrics_token,
           limiter,
         });
-        closeHttp = (d) => h.close(d);
+        http = h;
         listeners.push({ name, tls: l.tls, ...h.address() });
         continue;
       }
@@ -224,12 +224,14 @@ export async function startServer(
   }
   metrics.attach({
     store,
-    listeners: () =>
-      [...running].map(([name, l]) => ({
+    listeners: () => [
+      ...[...running].map(([name, l]) => ({
         name,
         connections: l.connections,
         accepted: l.accepted,
       })),
+      ...(http ? [{ name: 'http', connections: http.connections, accepted: http.accepted }] : []),
+    ],
   });
   phase = 'ready';
   log.info({ listeners }, 'letterbox started');

@@ -19,6 +19,10 @@ import type { HttpRoute } from './route.js';
 export interface HttpListener {
   readonly name: string;
   address(): { host: string; port: number };
+  /** Open connections (/metrics). */
+  readonly connections: number;
+  /** Connections accepted since the start, refused ones included (/metrics). */
+  readonly accepted: number;
   close(deadlineMs: number): Promise<void>;
 }
 
@@ -209,6 +213,13 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
           : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
+  let open = 0;
+  let accepted = 0;
+  server.on('connection', (socket: net.Socket) => {
+    accepted++;
+    open++;
+    socket.once('close', () => open--);
+  });
   // The per-source limit all listeners share: a connection over it is closed unanswered.
   const limiter = opts.limiter;
   if (limiter) {
@@ -241,6 +252,12 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
       return typeof a === 'object' && a
         ? { host: a.address, port: a.port }
         : { host: opts.host, port: opts.port };
+    },
+    get connections() {
+      return open;
+    },
+    get accepted() {
+      return accepted;
     },
     async close(deadlineMs: number) {
       const done = new Promise<void>((r) => server.close(() => r()));

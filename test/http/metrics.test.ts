@@ -127,6 +127,9 @@ describe('/metrics on the running server (loopback, no token)', () => {
     assert.ok(sample(t, 'letterbox_connections_total', { listener: 'smtp' })! >= 2);
     assert.equal(sample(t, 'letterbox_connections_total', { listener: 'imap' }), 1);
     assert.equal(sample(t, 'letterbox_connections_total', { listener: 'pop3' }), 1);
+    // The scrape's own connection is open.
+    assert.ok(sample(t, 'letterbox_connections_open', { listener: 'http' })! >= 1);
+    assert.ok(sample(t, 'letterbox_connections_total', { listener: 'http' })! >= 1);
     // Commands, with latency histograms; unknown ones collapse into one series.
     const count = (protocol: string, command: string) =>
       sample(t, 'letterbox_command_duration_seconds_count', { protocol, command });
