@@ -34,17 +34,19 @@ function sortCommand(name: 'SORT' | 'UID SORT') {
       const options = a.ret?.options ?? null;
       const update = startUpdate(s, cmd, options, a.key, a.criteria, a.ret?.updateFetch);
       try {
+        // RFC 7162 §3.1.5: MODSEQ in the key enables CONDSTORE (OK [HIGHESTMODSEQ] first).
+        const withModseq = usesModseq(a.key);
+        if (withModseq) s.enableCondstore();
         const ctx = await searchContext(s);
         const sorted = await sortMessages(a.criteria, ctx, await searchMessages(a.key, ctx));
         const numbers = cmd.uid ? sorted : sorted.map((u) => view.seqOf(u));
+        const modseqs = withModseq ? new Map(ctx.messages.map((m) => [m.uid, m.modseq])) : null;
+        const modseq = modseqs ? highestModseq(sorted, (u) => modseqs.get(u) ?? 0) : null;
         if (options === null) {
-          s.untagged(sortResponse(numbers));
+          // RFC 7162 §7 sort-data: `SORT 2 3 (MODSEQ n)`, when something matched.
+          const tail = modseq !== null && numbers.length > 0 ? ` (MODSEQ ${modseq})` : '';
+          s.untagged(sortResponse(numbers) + tail);
         } else {
-          if (usesModseq(a.key)) s.enabled.condstore = true; // RFC 7162 §3.1.5
-          const modseqs = new Map(ctx.messages.map((m) => [m.uid, m.modseq]));
-          const modseq = usesModseq(a.key)
-            ? highestModseq(sorted, (u) => modseqs.get(u) ?? 0)
-            : null;
           if (options.includes('SAVE'))
             s.savedSearch = savedResult(options, sorted, a.ret!.partial);
           const text = esearchResponse({

@@ -39,6 +39,7 @@ describe('IMAP session: CONDSTORE (RFC 7162 §3.1)', () => {
       /^\* 2 FETCH \(FLAGS \(\) MODSEQ \(\d+\)\)$/,
     ],
     ['SEARCH MODSEQ', () => 'SEARCH MODSEQ 1', /^\* SEARCH 1 2 \(MODSEQ \d+\)$/],
+    ['SORT MODSEQ', () => 'SORT (ARRIVAL) UTF-8 MODSEQ 1', /^\* SORT 1 2 \(MODSEQ \d+\)$/],
     [
       'STORE UNCHANGEDSINCE',
       (hms) => `STORE 2 (UNCHANGEDSINCE ${hms}) +FLAGS (\\Seen)`,
@@ -135,6 +136,13 @@ describe('IMAP session: CONDSTORE (RFC 7162 §3.1)', () => {
     assert.equal((await c.cmd('d', `SEARCH MODSEQ ${hms + 5}`))[0], '* SEARCH');
     assert.match(last(await c.cmd('e', 'SEARCH MODSEQ "/flags/\\\\seen" nosuch 1')), /^e BAD/);
     assert.match(last(await c.cmd('f', 'SEARCH MODSEQ "/annotate" all 1')), /^f BAD/);
+    // SORT answers the same way (RFC 7162 §7 sort-data); nothing matched: no MODSEQ.
+    const so = await c.cmd(
+      'g',
+      `UID SORT (REVERSE ARRIVAL) UTF-8 MODSEQ "/flags/\\\\seen" all ${hms + 1}`,
+    );
+    assert.equal(so[0], `* SORT 2 (MODSEQ ${hms + 1})`);
+    assert.equal((await c.cmd('h', `SORT (ARRIVAL) UTF-8 MODSEQ ${hms + 5}`))[0], '* SORT');
     c.close();
   });
 });
