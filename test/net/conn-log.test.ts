@@ -6,9 +6,12 @@
 // IPv6 peer in brackets from a listener on ::1.
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
+import { pino } from 'pino';
 import { startHttp } from '../../src/http/server.js';
+import { wrapLogger } from '../../src/log.js';
 import { hostPort } from '../../src/net/conn-log.js';
 import { ConnectionLimiter } from '../../src/net/limits.js';
 import { startListener } from '../../src/net/listener.js';
@@ -298,5 +301,56 @@ test('the HTTP listener logs its connections the same way (IPv6 peer in brackets
     assert.ok((closed?.bytesOut as number) > 40);
   } finally {
     await h.close(1000);
+  }
+});
+
+test('the open and close lines make no pino child per connection (log.ts lazy children)', async () => {
+  const records: Rec[] = [];
+  const base = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _enc, done) {
+        for (const l of String(chunk).split('\n')) if (l) records.push(JSON.parse(l) as Rec);
+        done();
+      },
+    }),
+  );
+  let children = 0;
+  const child = base.child.bind(base);
+  base.child = ((...a: Parameters<typeof child>) => {
+    children++;
+    return child(...a);
+  }) as typeof base.child;
+  const l = await startListener({
+    name: 'imap',
+    host: '127.0.0.1',
+    port: 0,
+    tls: 'none',
+    limiter: new ConnectionLimiter(100),
+    log: wrapLogger(base),
+    handler: async (conn) => {
+      await conn.write('* OK\r\n');
+      await conn.readLine(100);
+    },
+  });
+  try {
+    const N = 20;
+    for (let i = 0; i < N; i++) {
+      const sock = await connect(l.address().port);
+      const c = new LineClient(sock);
+      assert.equal(await c.line(), '* OK');
+      sock.end('x\r\n');
+      await c.closed();
+    }
+    await eventually(
+      () => records.filter((r) => r.msg === 'connection closed').length === N,
+      'every close line',
+      30_000,
+    );
+    assert.equal(records.filter((r) => r.msg === 'connection opened').length, N);
+    // The listener's own child (its 'listening' line), not one per connection.
+    assert.ok(children <= 2, `${children} pino children for ${N} connections`);
+  } finally {
+    await l.close(1000);
   }
 });
