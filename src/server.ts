@@ -1,6 +1,8 @@
 // Composition root: config -> store, TLS, authenticator, listeners; start and stop.
 
 import type net from 'node:net';
+import { AcmeChallenges } from './acme/challenges.js';
+import { type AcmeInternals, AcmeManager } from './acme/manager.js';
 import { Authenticator } from './auth/authenticator.js';
 import { HashPool } from './auth/hash-pool.js';
 import { AuthThrottle } from './auth/throttle.js';
@@ -16,7 +18,7 @@ import { startHandoffListener } from './net/handoff-listener.js';
 import { ConnectionLimiter } from './net/limits.js';
 import { type Listener, startListener } from './net/listener.js';
 import { MemoryBudget } from './net/memory-budget.js';
-import { TlsProvider, tlsOptionsOf } from './net/tls.js';
+import { certificateCovers, TlsProvider, tlsOptionsOf } from './net/tls.js';
 import { pop3Protocol } from './pop3/index.js';
 import { type QueueInternals, startQueueWorker } from './queue/index.js';
 import { loadOrCreateSrsSecret, Srs } from './queue/srs.js';
@@ -87,6 +89,8 @@ export interface RunningServer {
   listeners: RunningListener[];
   /** Configured and enabled, but with no protocol engine in this build. */
   unavailable: ListenerName[];
+  /** With `[tls.acme]`: the certificate manager (src/acme/). */
+  acme?: AcmeManager;
   reloadTls(): void;
   stop(): Promise<void>;
 }
@@ -94,6 +98,7 @@ export interface RunningServer {
 /** Test hooks: what a test replaces of the outside world. */
 export interface ServerInternals {
   queue?: QueueInternals;
+  acme?: AcmeInternals;
 }
 
 export async function startServer(
@@ -104,6 +109,9 @@ export async function startServer(
   const tls = TlsProvider.load(tlsOptionsOf(cfg.tlsFiles));
   const metrics = new ServerMetrics();
   let phase: ServerPhase = 'starting';
+  warnIfNotCovered(cfg, tls, log);
+  const acmeChallenges = cfg.tls.acme ? new AcmeChallenges() : undefined;
+  let acme: AcmeManager | undefined;
   const store = await openStore(cfg, {
     onListenerError: (err) => log.error({ err }, 'change listener failed'),
     onFtsError: (err) => log.error({ err }, 'full-text index failed'),
@@ -187,6 +195,8 @@ export async function startServer(
           metrics,
           metricsToken: cfg.http.metrics_token,
           limiter,
+          acmeChallenges,
+          acmeStatus: acmeChallenges && (() => acme?.status()),
         });
         http = h;
         listeners.push({ name, tls: l.tls, ...h.address() });
@@ -234,12 +244,36 @@ export async function startServer(
     ],
   });
   phase = 'ready';
+  if (acmeChallenges) {
+    acme = new AcmeManager(cfg, log, tls, acmeChallenges, internals.acme);
+    const m = acme;
+    closers.push((d) => m.stop(d));
+    m.start();
+  }
   log.info({ listeners }, 'letterbox started');
   return {
     ctx,
     listeners,
     unavailable,
+    ...(acme ? { acme } : {}),
     reloadTls: () => tls.reload(),
     stop: () => stopAll(cfg.limits.shutdown_grace_seconds * 1000),
   };
+}
+
+/** At start: a certificate that does not cover the hostname is what clients will refuse. */
+function warnIfNotCovered(cfg: Config, tls: TlsProvider, log: Logger): void {
+  const cert = tls.certificate();
+  if (certificateCovers(cert, cfg.hostname)) return;
+  log.warn(
+    {
+      hostname: cfg.hostname,
+      subject: cert.subject,
+      subjectAltName: cert.subjectAltName,
+      acme: cfg.tls.acme !== undefined,
+    },
+    cfg.tls.acme
+      ? 'the TLS certificate does not cover the hostname (until ACME replaces it)'
+      : 'the TLS certificate does not cover the hostname: clients that verify it will refuse it',
+  );
 }

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
+import { acmeFiles } from '../acme/files.js';
 import { type Config, configSchema } from './schema.js';
 
 export class ConfigError extends Error {
@@ -58,15 +59,19 @@ export function parseConfig(text: string, file: string): Config {
   }
   const base = dirname(file);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const dataDir = abs(r.data.data_dir);
+  const acme = r.data.tls.acme;
   const cfg: Config = {
     ...r.data,
     file,
-    dataDir: abs(r.data.data_dir),
+    dataDir,
     tlsFiles: {
       cert: abs(r.data.tls.cert),
       key: abs(r.data.tls.key),
       sni: r.data.tls.sni.map((s) => ({ ...s, cert: abs(s.cert), key: abs(s.key) })),
+      ...(acme ? { acme: acmeFiles(dataDir) } : {}),
     },
+    ...(acme?.ca_file ? { acmeCaFile: abs(acme.ca_file) } : {}),
   };
   return deepFreeze(cfg);
 }

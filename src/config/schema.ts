@@ -70,6 +70,27 @@ const sni = z.strictObject({
   key: z.string().min(1),
 });
 
+/**
+ * `[tls.acme]`: certificates from an ACME CA (RFC 8555) for the hostname and the exact names of
+ * `[[tls.sni]]`, validated by HTTP-01 on the http listener (src/acme/).
+ */
+const acme = z.strictObject({
+  /** The CA's directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory. */
+  directory: z.url({ protocol: /^https$/ }),
+  /** Contact for the account (RFC 8555 §7.3): the CA writes about expiry and problems. */
+  email: z.email(),
+  /**
+   * PEM CA certificates to trust for the directory's HTTPS, instead of the system's: for a
+   * private CA (step-ca, a test CA such as pebble). Only the ACME client uses them.
+   */
+  ca_file: z.string().min(1).optional(),
+  /**
+   * Renew when fewer than this many days are left. Default: 30 days or a third of the
+   * certificate's lifetime, whichever is shorter (a 90-day certificate at 30 days left).
+   */
+  renew_before_days: z.number().positive().optional(),
+});
+
 /** RFC 8314 / RFC 3207 ways of protecting a connection to a smarthost. */
 export const SMARTHOST_TLS = ['starttls', 'implicit', 'opportunistic'] as const;
 
@@ -148,6 +169,7 @@ export const configSchema = z.strictObject({
       cert: z.string().min(1).default('tls/cert.pem'),
       key: z.string().min(1).default('tls/key.pem'),
       sni: z.array(sni).default([]),
+      acme: acme.optional(),
     })
     .prefault({}),
   store: z
@@ -326,5 +348,13 @@ export interface Config extends ParsedConfig {
   file: string;
   /** Absolute data directory. */
   dataDir: string;
-  tlsFiles: { cert: string; key: string; sni: { servername: string; cert: string; key: string }[] };
+  tlsFiles: {
+    cert: string;
+    key: string;
+    sni: { servername: string; cert: string; key: string }[];
+    /** With `[tls.acme]`: where the ACME certificate and its key are kept (data_dir/acme/). */
+    acme?: { cert: string; key: string };
+  };
+  /** With `[tls.acme] ca_file`: its absolute path. */
+  acmeCaFile?: string;
 }

@@ -57,6 +57,16 @@ key = "tls/key.pem"
 # cert = "/etc/letsencrypt/live/mail.other.example/fullchain.pem"
 # key = "/etc/letsencrypt/live/mail.other.example/privkey.pem"
 
+# Certificates from an ACME CA (RFC 8555), for hostname and the exact [[tls.sni]] names,
+# validated by HTTP-01 on [listeners.http] (the CA connects to port 80: make it reachable
+# there). Kept in data_dir/acme/, renewed 30 days (or a third of the lifetime) before expiry,
+# loaded into every listener without a restart; until the first one, cert/key above serve.
+# [tls.acme]
+# directory = "https://acme-v02.api.letsencrypt.org/directory"
+# email = "postmaster@example.com"
+# renew_before_days = 30           # default: min(30, a third of the lifetime)
+# ca_file = "/path/to/ca.pem"      # trust a private CA for the directory's HTTPS
+
 [store]
 kind = "sqlite"   # embedded: SQLite + message files under data_dir
 

@@ -5,6 +5,7 @@
 // (net/guard.ts) so that even an error escaping a route's callbacks ends only its connection.
 import http from 'node:http';
 import type net from 'node:net';
+import type { AcmeChallenges } from '../acme/challenges.js';
 import type { Logger } from '../log.js';
 import { followHttpConnection } from '../net/conn-log.js';
 import { guardConnection } from '../net/guard.js';
@@ -12,6 +13,7 @@ import { type ConnectionLimiter, normalizeIp } from '../net/limits.js';
 import { ListenError } from '../net/listener.js';
 import type { ServedCertificate } from '../net/tls.js';
 import type { MailStore } from '../store/types.js';
+import { ACME_CHALLENGE_PREFIX, serveAcmeChallenge } from './acme-challenge.js';
 import type { ServerMetrics } from './metrics.js';
 import { metricsRoute, type RouteAnswer } from './metrics-route.js';
 import type { HttpRoute } from './route.js';
@@ -56,6 +58,10 @@ export interface HttpOptions {
   limiter?: ConnectionLimiter;
   /** Routes from their own modules (autoconfig, ...), looked up after the built-in ones. */
   routes?: readonly HttpRoute[];
+  /** With `[tls.acme]`: the HTTP-01 challenges to answer (src/http/acme-challenge.ts). */
+  acmeChallenges?: AcmeChallenges;
+  /** With `[tls.acme]`: the certificate's state for /healthz (src/acme/manager.ts). */
+  acmeStatus?: () => unknown;
 }
 
 /** starting: listeners and store coming up; stopping: shutting down (both: /readyz 503). */
@@ -137,6 +143,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
         listeners: (opts.listeners?.() ?? []).map((l) => ({ ...l, up: true })),
         certificates: certs,
         queue,
+        ...(opts.acmeStatus ? { acme: opts.acmeStatus() } : {}),
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
       });
     },
@@ -160,6 +167,9 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = requestPath(req.url ?? '');
     if (path === null) return send(res, 400, { error: 'bad request target' });
+    if (opts.acmeChallenges && path.startsWith(ACME_CHALLENGE_PREFIX)) {
+      return serveAcmeChallenge(opts.acmeChallenges, path, req, res);
+    }
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
     if (!route) {
       const more = opts.routes?.find((r) => r.paths.includes(path));

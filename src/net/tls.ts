@@ -1,7 +1,8 @@
 // TLS contexts for every listener: a default certificate plus optional per-name certificates
 // chosen by SNI (RFC 6066 §3), reloadable on SIGHUP without dropping connections.
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import tls from 'node:tls';
 
 export interface TlsFiles {
@@ -11,6 +12,12 @@ export interface TlsFiles {
 
 export interface TlsProviderOptions extends TlsFiles {
   sni?: ({ servername: string } & TlsFiles)[];
+  /**
+   * The certificate `[tls.acme]` obtained (src/acme/), once it exists: it replaces the default
+   * certificate and serves every exact SNI name it covers. Missing or unusable, the configured
+   * files serve (a first start before the first issuance).
+   */
+  acme?: TlsFiles;
 }
 
 /** The config's `[tls]` files (paths already absolute) as TlsProvider.load takes them. */
@@ -18,11 +25,13 @@ export function tlsOptionsOf(files: {
   cert: string;
   key: string;
   sni: { servername: string; cert: string; key: string }[];
+  acme?: { cert: string; key: string };
 }): TlsProviderOptions {
   return {
     certFile: files.cert,
     keyFile: files.key,
     sni: files.sni.map((s) => ({ servername: s.servername, certFile: s.cert, keyFile: s.key })),
+    ...(files.acme ? { acme: { certFile: files.acme.cert, keyFile: files.acme.key } } : {}),
   };
 }
 
@@ -69,6 +78,7 @@ const PROTOCOL_OPTIONS = { minVersion: MIN_VERSION, ciphers: TLS_CIPHERS } as co
 interface LoadedPair {
   cert: string;
   key: string;
+  x509: X509Certificate;
   context: tls.SecureContext;
   /** The leaf certificate's end of validity. */
   notAfter: Date;
@@ -85,6 +95,8 @@ export interface ServedCertificate {
 interface Contexts {
   default: LoadedPair;
   served: ServedCertificate[];
+  /** Why the ACME certificate's files, present, could not be used (the configured one serves). */
+  acmeProblem?: string;
   exact: Map<string, tls.SecureContext>;
   /** Keyed by the suffix after `*.`, e.g. `example.com` for `*.example.com`. */
   wildcard: Map<string, tls.SecureContext>;
@@ -154,6 +166,16 @@ export class TlsProvider {
     return this.contexts.served;
   }
 
+  /** The default certificate (the leaf), as served to a client without SNI. */
+  certificate(): X509Certificate {
+    return this.contexts.default.x509;
+  }
+
+  /** Why an ACME certificate on disk is not in use, if it is not. */
+  acmeProblem(): string | undefined {
+    return this.contexts.acmeProblem;
+  }
+
   /** Called after each successful reload; returns a function that unsubscribes. */
   onReload(cb: () => void): () => void {
     this.reloadListeners.add(cb);
@@ -164,21 +186,56 @@ export class TlsProvider {
 }
 
 function loadContexts(opts: TlsProviderOptions): Contexts {
-  const def = loadPair(opts);
+  let acme: LoadedPair | undefined;
+  let acmeProblem: string | undefined;
+  if (opts.acme && existsSync(opts.acme.certFile) && existsSync(opts.acme.keyFile)) {
+    try {
+      acme = loadPair(opts.acme);
+    } catch (err) {
+      acmeProblem = (err as Error).message;
+    }
+  }
+  const def = acme ?? loadPair(opts);
   const contexts: Contexts = {
     default: def,
-    served: [{ servername: null, file: opts.certFile, notAfter: def.notAfter }],
+    served: [
+      {
+        servername: null,
+        file: acme ? opts.acme!.certFile : opts.certFile,
+        notAfter: def.notAfter,
+      },
+    ],
     exact: new Map(),
     wildcard: new Map(),
+    ...(acmeProblem ? { acmeProblem } : {}),
   };
   for (const entry of opts.sni ?? []) {
     const name = entry.servername.toLowerCase().replace(/\.$/, '');
     const { context, notAfter } = loadPair(entry);
-    contexts.served.push({ servername: name, file: entry.certFile, notAfter });
     if (name.startsWith('*.')) contexts.wildcard.set(name.slice(2), context);
-    else contexts.exact.set(name, context);
+    else if (acme && certificateCovers(acme.x509, name)) {
+      // The ACME certificate serves the names it covers.
+      contexts.exact.set(name, acme.context);
+      contexts.served.push({
+        servername: name,
+        file: opts.acme!.certFile,
+        notAfter: acme.notAfter,
+      });
+      continue;
+    } else contexts.exact.set(name, context);
+    contexts.served.push({ servername: name, file: entry.certFile, notAfter });
   }
   return contexts;
+}
+
+/**
+ * Whether `cert` is valid for `hostname` (RFC 6125 §6.4: DNS names in subjectAltName, a
+ * wildcard for one label), or, for an IP address literal, for that address.
+ */
+export function certificateCovers(cert: X509Certificate, hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/\.$/, '');
+  if (isIP(name) !== 0) return cert.checkIP(name) !== undefined;
+  return cert.checkHost(name) !== undefined;
 }
 
 function loadPair(files: TlsFiles): LoadedPair {
@@ -208,7 +265,7 @@ function loadPair(files: TlsFiles): LoadedPair {
   }
   try {
     const context = tls.createSecureContext({ cert, key, ...PROTOCOL_OPTIONS });
-    return { cert, key, context, notAfter: new Date(x509.validTo) };
+    return { cert, key, x509, context, notAfter: new Date(x509.validTo) };
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new TlsConfigError(files.certFile, `rejected by TLS library: ${msg}`, { cause: err });

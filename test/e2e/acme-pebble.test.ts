@@ -1,0 +1,260 @@
+// `[tls.acme]` against a real ACME CA: Debian's pebble on loopback, with real HTTP-01
+// validation (pebble fetches /.well-known/acme-challenge/<token> from Letterbox's http
+// listener). Letterbox starts before the CA is up (the attempt fails, is retried with backoff,
+// the configured certificate serves meanwhile), obtains a certificate, serves it on IMAP, POP3
+// (in a worker process), SMTP STARTTLS and submissions without a restart, renews it when the
+// (injected) clock says it is close to expiry, keeps it when the CA is gone and says so in
+// /healthz, and serves it from the data directory after a restart.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import tls from 'node:tls';
+import { acmeFiles } from '../../src/acme/files.js';
+import type { AcmeStatus } from '../../src/acme/manager.js';
+import { generateSelfSigned } from '../../src/net/selfsigned.js';
+import { eventually } from '../helpers/eventually.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const WAIT_MS = 60_000;
+
+function requirePebble(): void {
+  if (spawnSync('pebble', ['-h']).error) {
+    assert.fail('pebble must be installed (it is in .ci/run): apt-get install pebble');
+  }
+  if (spawnSync('openssl', ['version']).error) {
+    assert.fail('openssl must be installed: apt-get install openssl');
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** The certificate a TLS listener serves now (implicit TLS, no SNI checks). */
+async function servedSerial(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect(
+      { host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false },
+      () => {
+        const serial = s.getPeerX509Certificate()!.serialNumber;
+        s.destroy();
+        resolve(serial);
+      },
+    );
+    s.on('error', reject);
+  });
+}
+
+/** The certificate the SMTP listener serves after STARTTLS (RFC 3207), as openssl sees it. */
+async function starttlsSerial(port: number): Promise<string> {
+  // Asynchronously: the server runs in this process.
+  const child = spawn(
+    'openssl',
+    ['s_client', '-connect', `127.0.0.1:${port}`, '-starttls', 'smtp', '-servername', 'localhost'],
+    { stdio: ['pipe', 'pipe', 'ignore'] },
+  );
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stdin.end();
+  const timer = setTimeout(() => child.kill(), 20_000);
+  await new Promise((r) => child.once('close', r));
+  clearTimeout(timer);
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(out);
+  assert.ok(pem, `openssl printed the server certificate: ${out}`);
+  return new X509Certificate(pem[0]).serialNumber;
+}
+
+async function healthz(port: number): Promise<{ acme?: AcmeStatus }> {
+  const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+  return (await res.json()) as { acme?: AcmeStatus };
+}
+
+let dir: string;
+let pebble: ChildProcess | undefined;
+let pebbleCa: string;
+let srv: TestServer;
+let skewMs = 0;
+
+const ports = () => ({
+  imaps: srv.port('imaps'),
+  pop3s: srv.port('pop3s'),
+  submissions: srv.port('submissions'),
+  smtp: srv.port('smtp'),
+});
+
+/** Every TLS listener serves a certificate with this serial. */
+async function allServe(serial: string): Promise<boolean> {
+  const p = ports();
+  const seen = [
+    await servedSerial(p.imaps),
+    await servedSerial(p.pop3s),
+    await servedSerial(p.submissions),
+    await starttlsSerial(p.smtp),
+  ];
+  return seen.every((s) => s === serial);
+}
+
+function status(): AcmeStatus {
+  return srv.server.acme!.status();
+}
+
+before(async () => {
+  requirePebble();
+  dir = await mkdtemp(join(tmpdir(), 'lb-pebble-'));
+  const pebblePort = await freePort();
+  // pebble's own HTTPS certificate, trusted by Letterbox's ACME client only (ca_file).
+  const pair = await generateSelfSigned('localhost');
+  pebbleCa = pair.cert;
+  await writeFile(join(dir, 'pebble-cert.pem'), pair.cert);
+  await writeFile(join(dir, 'pebble-key.pem'), pair.key);
+  srv = await startTestServer({
+    listeners: ['http', 'imaps', 'pop3s', 'submissions', 'smtp'],
+    extraToml: `[tls.acme]
+directory = "https://127.0.0.1:${pebblePort}/dir"
+email = "postmaster@example.test"
+ca_file = "${join(dir, 'pebble-cert.pem')}"
+[pop3]
+workers = 1
+`,
+    internals: {
+      acme: {
+        now: () => Date.now() + skewMs,
+        checkEveryMs: 300,
+        httpRetries: 0,
+        retryBaseMs: 200,
+        retryMaxMs: 1000,
+      },
+    },
+  });
+  // Real validation: pebble fetches the challenge from the http listener's port.
+  await writeFile(
+    join(dir, 'pebble.json'),
+    JSON.stringify({
+      pebble: {
+        listenAddress: `127.0.0.1:${pebblePort}`,
+        managementListenAddress: `127.0.0.1:${await freePort()}`,
+        certificate: join(dir, 'pebble-cert.pem'),
+        privateKey: join(dir, 'pebble-key.pem'),
+        httpPort: srv.port('http'),
+        tlsPort: await freePort(),
+        ocspResponderURL: '',
+        externalAccountBindingRequired: false,
+      },
+    }),
+  );
+});
+
+after(async () => {
+  pebble?.kill();
+  await srv?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function startPebble(): void {
+  pebble = spawn('pebble', ['-config', join(dir, 'pebble.json')], {
+    env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' },
+    stdio: 'ignore',
+  });
+}
+
+async function stopPebble(): Promise<void> {
+  const p = pebble!;
+  pebble = undefined;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill();
+  await exited;
+}
+
+test('before the CA answers: the attempt fails, is retried, the configured certificate serves', async () => {
+  const configured = new X509Certificate(readFileSync(join(srv.dir, 'tls/cert.pem'))).serialNumber;
+  await eventually(() => status().failures >= 2, 'two failed attempts', WAIT_MS);
+  const s = status();
+  assert.equal(s.state, 'failing');
+  assert.deepEqual(s.names, ['localhost']);
+  assert.ok(s.lastError);
+  assert.ok(await allServe(configured), 'the configured certificate is served');
+  assert.equal((await healthz(srv.port('http'))).acme?.state, 'failing');
+});
+
+test('obtained at first start by HTTP-01 and served by every TLS listener without a restart', async () => {
+  startPebble();
+  await eventually(() => status().state === 'valid', 'a certificate from pebble', WAIT_MS);
+  const s = status();
+  assert.equal(s.failures, 0);
+  assert.equal(s.lastError, undefined);
+  await eventually(() => allServe(s.serial!), 'every listener serving it', WAIT_MS);
+  const files = acmeFiles(srv.dir);
+  const cert = new X509Certificate(readFileSync(files.cert));
+  assert.equal(cert.serialNumber, s.serial);
+  assert.match(cert.issuer, /Pebble/);
+  assert.ok(cert.checkHost('localhost'));
+  for (const f of [files.cert, files.key, join(srv.dir, 'acme/account.pem')]) {
+    assert.equal(statSync(f).mode & 0o777, 0o600, f);
+  }
+  assert.equal(statSync(join(srv.dir, 'acme')).mode & 0o777, 0o700);
+  const h = await healthz(srv.port('http'));
+  assert.equal(h.acme?.state, 'valid');
+  assert.equal(h.acme?.serial, s.serial);
+  // The ACME client trusted pebble's certificate through ca_file only, not process-wide.
+  await assert.rejects(
+    new Promise((resolve, reject) => {
+      https.get(`https://127.0.0.1:${new URL(pebbleDir()).port}/dir`, resolve).on('error', reject);
+    }),
+  );
+  assert.ok(pebbleCa);
+});
+
+function pebbleDir(): string {
+  return srv.server.ctx.cfg.tls.acme!.directory;
+}
+
+test('renewed when close to expiry, and the new certificate served without a restart', async () => {
+  const first = status();
+  // Move the clock to just past the renewal time; put it back once a new one is issued.
+  skewMs = Date.parse(first.renewAfter!) - Date.now() + 1000;
+  await eventually(() => status().serial !== first.serial, 'a renewal', WAIT_MS);
+  skewMs = 0;
+  await eventually(
+    async () => status().state === 'valid' && (await allServe(status().serial!)),
+    'every listener serving the renewed certificate',
+    WAIT_MS,
+  );
+  assert.notEqual(status().serial, first.serial);
+});
+
+test('the CA gone at renewal: the current certificate stays, the log and /healthz say so', async () => {
+  const good = status();
+  await stopPebble();
+  skewMs = Date.parse(good.renewAfter!) - Date.now() + 1000;
+  await eventually(() => status().failures >= 2, 'failed renewals', WAIT_MS);
+  const s = status();
+  assert.equal(s.state, 'failing');
+  assert.equal(s.serial, good.serial);
+  assert.ok(s.lastError);
+  assert.ok(await allServe(good.serial!), 'the last good certificate is still served');
+  const h = await healthz(srv.port('http'));
+  assert.equal(h.acme?.state, 'failing');
+  assert.equal(h.acme?.serial, good.serial);
+  skewMs = 0;
+});
+
+test('after a restart the certificate in the data directory is served at once', async () => {
+  const good = status().serial!;
+  await srv.restart();
+  assert.ok(await allServe(good));
+  await eventually(() => status().state === 'valid', 'the certificate read back', WAIT_MS);
+  assert.equal(status().serial, good);
+});
