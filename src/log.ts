@@ -30,6 +30,11 @@ export interface LogOptions {
   pretty?: boolean;
 }
 
+/** `[log] format` as LogOptions.pretty: undefined for auto (pretty on a terminal). */
+export function prettyFor(format: 'auto' | 'json' | 'pretty'): boolean | undefined {
+  return format === 'auto' ? undefined : format === 'pretty';
+}
+
 /** A child whose pino logger is made on first use at an enabled level. */
 class LazyChild implements Logger {
   private made: Logger | undefined;

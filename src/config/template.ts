@@ -42,6 +42,7 @@ data_dir = "."
 
 [log]
 level = "info"   # fatal | error | warn | info | debug | trace | silent
+format = "auto"  # auto (pretty on a terminal, JSON otherwise) | json | pretty
 # On stdout: JSON lines, or pretty lines with the date when stdout is a terminal. At info, a
 # line per connection opened and closed (listener, peer, TLS, duration, bytes, account), the
 # logins, and each message accepted with its recipients and queue ids (docs/logging.md).

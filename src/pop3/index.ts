@@ -95,6 +95,7 @@ function newPool(
       },
       plaintextNetworks: [...session.plaintext.networks],
       logLevel: ctx.log.level,
+      logFormat: ctx.cfg.log.format,
       idleTimeoutMs: session.idleTimeoutMs,
     },
   });

@@ -194,7 +194,8 @@ describe('letterbox serve: the log', () => {
     assert.equal(await exited, 0);
   });
 
-  test('pretty on a terminal, each line with the date', async () => {
+  /** `letterbox serve` on a terminal (script(1)), up to its banner; Ctrl-C stops it. */
+  async function serveOnTerminal() {
     requireTool('script', 'apt-get install bsdutils');
     // The first test's server holds the ports if it failed before stopping it.
     if (child && child.exitCode === null) {
@@ -208,8 +209,11 @@ describe('letterbox serve: the log', () => {
     let out = '';
     c.stdout!.on('data', (d: Buffer) => {
       out += d.toString('utf8');
-      const pid = /\] INFO \((\d+)\): letterbox started/.exec(strip(out));
-      if (pid) prettyPid = Number(pid[1]);
+      const pid =
+        /\] INFO \((\d+)\): letterbox started|"pid":(\d+)[^\n]*"msg":"letterbox started"/.exec(
+          strip(out),
+        );
+      if (pid) prettyPid = Number(pid[1] ?? pid[2]);
     });
     await eventually(
       () => strip(out).includes('Stop with') || c.exitCode !== null,
@@ -217,6 +221,7 @@ describe('letterbox serve: the log', () => {
       60_000,
     );
     assert.equal(c.exitCode, null, strip(out));
+    // One SMTP connection, to see its lines.
     const s = net.connect(ports.smtp!, '127.0.0.1');
     await new Promise<void>((r, j) => {
       s.once('data', () => r());
@@ -225,20 +230,37 @@ describe('letterbox serve: the log', () => {
     s.end('QUIT\r\n');
     await eventually(() => strip(out).includes('connection closed'), 'the close line', 30_000);
     const text = strip(out);
+    // Ctrl-C on the terminal stops it as it would an operator's.
+    c.stdin!.write('\x03');
+    assert.equal(await exited, 0);
+    prettyPid = undefined;
+    return text;
+  }
+
+  test('pretty on a terminal, each line with the date', async () => {
+    const text = await serveOnTerminal();
     const line =
       /^\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} [+-]\d{4})\] INFO \(\d+\): connection opened\r?$/m;
     const m = line.exec(text);
     assert.ok(m, text);
     const today = new Date();
-    const ymd = [today.getFullYear(), today.getMonth() + 1, today.getDate()]
-      .map((n, i) => String(n).padStart(i === 0 ? 4 : 2, '0'))
-      .join('-');
-    assert.ok(m[1]!.startsWith(ymd.slice(0, 7)), `${m[1]} is this month's date`);
+    const ym = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}`;
+    assert.ok(m[1]!.startsWith(ym), `${m[1]} is this month's date`);
     assert.match(text, /listener: "smtp"/);
-    // Ctrl-C on the terminal stops it as it would an operator's.
-    c.stdin!.write('\x03');
-    assert.equal(await exited, 0);
-    prettyPid = undefined;
+  });
+
+  test('[log] format = "json": JSON lines on a terminal too', async () => {
+    const toml = await readFile(cfg, 'utf8');
+    await writeFile(cfg, toml.replace(/^format = "auto"/m, 'format = "json"'));
+    const text = await serveOnTerminal();
+    const opened = text
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Rec)
+      .find((r) => r.msg === 'connection opened');
+    assert.ok(opened, text);
+    assert.equal(opened.listener, 'smtp');
+    assert.match(String(opened.peer), /^127\.0\.0\.1:\d+$/);
   });
 });
 

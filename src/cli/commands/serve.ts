@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { configPath, loadConfig } from '../../config/load.js';
-import { createLogger } from '../../log.js';
+import { createLogger, prettyFor } from '../../log.js';
 import { installProcessGuard } from '../../net/guard.js';
 import { type RunningServer, startServer } from '../../server.js';
 import type { GlobalOptions } from '../context.js';
@@ -38,7 +38,7 @@ export async function runServe(
     await runInit({ dir: dirname(file), hostname: 'localhost', standardPorts: false });
   }
   const cfg = loadConfig(file);
-  const log = createLogger({ level: cfg.log.level });
+  const log = createLogger({ level: cfg.log.level, pretty: prettyFor(cfg.log.format) });
   // The last line of defence (net/guard.ts): an error escaping one connection's code ends that
   // connection; one outside every connection is logged at fatal and exits 70 for the
   // supervisor to restart. Installed here, by the process's entry point, not by startServer:

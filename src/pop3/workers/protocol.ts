@@ -15,6 +15,8 @@ export interface WorkerInit {
   /** `[auth]` plaintext networks in effect (auth/plaintext.ts effectiveNetworks). */
   plaintextNetworks: string[];
   logLevel: string;
+  /** `[log] format`: a worker writes to the same stdout, as the main process does. */
+  logFormat: 'auto' | 'json' | 'pretty';
   idleTimeoutMs: number;
 }
 

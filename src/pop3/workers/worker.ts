@@ -6,7 +6,7 @@ import { setMaxListeners } from 'node:events';
 import type net from 'node:net';
 import { PlaintextPolicy } from '../../auth/plaintext.js';
 import { CommandMetrics, commandFamily } from '../../http/metrics.js';
-import { createLogger } from '../../log.js';
+import { createLogger, prettyFor } from '../../log.js';
 import type { Connection } from '../../net/connection.js';
 import { guardConnection, installProcessGuard } from '../../net/guard.js';
 import { settleWithin } from '../../net/listener.js';
@@ -19,7 +19,9 @@ import { remoteBackend } from './remote-backend.js';
 import { RpcClient } from './rpc.js';
 
 const init = JSON.parse(process.argv[2] ?? '{}') as WorkerInit;
-const log = createLogger({ level: init.logLevel }).child({ pop3Worker: process.pid });
+const log = createLogger({ level: init.logLevel, pretty: prettyFor(init.logFormat) }).child({
+  pop3Worker: process.pid,
+});
 const send = (m: FromWorker): boolean => {
   if (!process.connected) return false;
   process.send?.(m);
