@@ -141,7 +141,7 @@ const queueWorkerKeys = {
   deliver: z.boolean().default(true),
   /** Messages attempted at once, all destinations together. */
   concurrency: z.number().int().min(1).max(1000).default(50),
-  /** Attempts at once to one destination domain. */
+  /** Sessions at once to one destination domain (messages being written to it). */
   per_destination: z.number().int().min(1).max(1000).default(10),
   /**
    * Minutes to wait after the 1st, 2nd, ... failed attempt; the last repeats (RFC 5321

@@ -54,45 +54,58 @@ export class SmtpCourier implements Courier {
   }
 
   async send(route: Extract<Route, { kind: 'hosts' }>, req: SendRequest): Promise<SendResult> {
+    let told = false;
+    const sessionFree = () => {
+      if (told) return;
+      told = true;
+      req.onSessionFree?.();
+    };
+    try {
+      return await this.sendVia(route, req, sessionFree);
+    } finally {
+      sessionFree();
+    }
+  }
+
+  private async sendVia(
+    route: Extract<Route, { kind: 'hosts' }>,
+    req: SendRequest,
+    sessionFree: () => void,
+  ): Promise<SendResult> {
     const started = Date.now();
     let last: SmtpClientError | null = null;
     for (const host of route.hosts) {
       const key = keyOf(host);
       const reused = this.takeIdle(key);
       if (reused) {
-        const r = await this.use(key, () => reused.send(req));
+        const r = await this.sendOn(key, reused, req, sessionFree);
         // A cached session the remote had closed meanwhile: nothing was decided, go fresh.
-        if (!r.recipients.every((o) => o.status === 'deferred' && o.reply === null)) {
-          this.keep(key, reused);
+        if (reused.usable || !r.recipients.every((o) => o.status === 'deferred' && !o.reply)) {
           return r;
         }
         reused.close();
       }
+      let conn: SmtpClientConnection | undefined;
       // A session being opened counts as in use: sends that start while others are still
       // connecting are one burst, and all its sessions are kept for the next.
-      const opened: { conn?: SmtpClientConnection; err?: SmtpClientError } = {};
-      const r = await this.use(key, async () => {
-        try {
-          opened.conn = await this.connect(host, route);
-        } catch (err) {
-          if (!(err instanceof SmtpClientError)) throw err;
-          opened.err = err;
-          return null;
-        }
-        return opened.conn.send(req);
-      });
-      if (r === null || opened.conn === undefined) {
-        const err = opened.err!;
+      const u = this.useOf(key);
+      u.now++;
+      try {
+        conn = await this.connect(host, route);
+      } catch (err) {
+        if (!(err instanceof SmtpClientError)) throw err;
         this.opts.log.info(
           { host: host.name, ip: err.info?.ip, kind: err.kind },
           `smtp client: ${err.message}`,
         );
         last = err;
-        this.forget(key);
         continue;
+      } finally {
+        u.now--;
+        // A host that could not be reached leaves no count behind.
+        if (conn === undefined) this.forget(key);
       }
-      this.keep(key, opened.conn);
-      return r;
+      return this.sendOn(key, conn, req, sessionFree);
     }
     // No host took the session: every recipient waits for the next attempt.
     const reason = last ? `${last.message}` : 'no host to try';
@@ -139,24 +152,49 @@ export class SmtpCourier implements Courier {
     }
   }
 
-  /** Runs a send with its session counted as in use for the host. */
-  private async use<T>(key: string, send: () => Promise<T>): Promise<T> {
+  /**
+   * One message on a session, counted as in use for the host until the session can take the
+   * next message; then it goes back to the cache (with PIPELINING that is as soon as the
+   * message is on the wire, and the next message's commands follow it before its reply).
+   */
+  private async sendOn(
+    key: string,
+    conn: SmtpClientConnection,
+    req: SendRequest,
+    sessionFree: () => void,
+  ): Promise<SendResult> {
+    const u = this.useOf(key);
+    u.now++;
+    let freed = false;
+    const free = (early: boolean) => {
+      if (freed) return;
+      freed = true;
+      u.now--;
+      this.keep(key, conn);
+      // At the end of the send the caller tells (after a retry on a fresh session, if any).
+      if (early) sessionFree();
+    };
+    try {
+      return await conn.send(req, free);
+    } finally {
+      free(false);
+    }
+  }
+
+  /** The host's use count, its window moved on to now (u.now++ then also counts the peak). */
+  private useOf(key: string): Use {
     const now = Date.now();
     const u = this.inUse.get(key) ?? { now: 0, windowPeak: 0, lastWindowPeak: 0, windowStart: now };
     this.inUse.set(key, u);
-    u.now++;
     if (now - u.windowStart > this.idleMs) {
       // A new window: what the last one needed is still wanted; older needs are forgotten.
       u.lastWindowPeak = now - u.windowStart > 2 * this.idleMs ? 0 : u.windowPeak;
       u.windowPeak = 0;
       u.windowStart = now;
     }
-    u.windowPeak = Math.max(u.windowPeak, u.now);
-    try {
-      return await send();
-    } finally {
-      u.now--;
-    }
+    // The peak is taken after the caller's increment: count one more than now.
+    u.windowPeak = Math.max(u.windowPeak, u.now + 1);
+    return u;
   }
 
   private takeIdle(key: string): SmtpClientConnection | null {

@@ -75,6 +75,13 @@ export interface SendRequest {
    * change breaks the signature. Called once per transaction.
    */
   finalize?: (message: Buffer) => Promise<Buffer>;
+  /**
+   * Called once the session this message went on can take another (its content is on the
+   * wire to a server with PIPELINING, RFC 2920 §3.1), or when the send ends if that is
+   * sooner; the reply to this message may still be on its way. The worker's per-destination
+   * limit counts sessions, so it lets the next message to the destination start here.
+   */
+  onSessionFree?: () => void;
 }
 
 /** What became of one recipient in one attempt. */

@@ -50,7 +50,10 @@ export interface RecipientObserver {
 export interface WorkerOptions {
   /** Items attempted at once. */
   concurrency: number;
-  /** Attempts at once to one destination domain. */
+  /**
+   * Sessions at once to one destination domain: messages being written to it (with
+   * PIPELINING a session takes the next message while the last one's reply is on its way).
+   */
   perDestination: number;
   retry: RetryPolicy;
   /** How long a claimed item is reserved (longer than any one attempt can take). */
@@ -235,6 +238,14 @@ export class QueueWorker {
     const all = (status: RecipientOutcome['status'], diagnostic: string) =>
       rcpts.map((r) => ({ address: r.address, status, reply: null, diagnostic }));
     await this.enter(domain);
+    // The destination's slot is a session's: it is handed on as soon as the session can take
+    // the next message (PIPELINING), while this message's reply is still on its way.
+    let left = false;
+    const leave = () => {
+      if (left) return;
+      left = true;
+      this.leave(domain);
+    };
     try {
       const route = await this.deps.route(domain);
       switch (route.kind) {
@@ -257,6 +268,7 @@ export class QueueWorker {
         ...(item.envid ? { envid: item.envid } : {}),
         ...(item.ret ? { ret: item.ret } : {}),
         finalize: (m) => this.deps.sign(m),
+        onSessionFree: leave,
       });
       for (const o of result.recipients) {
         // One line per recipient and attempt: queue id, recipient, host, address, TLS, reply.
@@ -283,7 +295,7 @@ export class QueueWorker {
       log.error({ err, domain }, 'delivery attempt failed');
       return all('deferred', `4.4.0 internal error: ${(err as Error).message}`);
     } finally {
-      this.leave(domain);
+      leave();
     }
   }
 

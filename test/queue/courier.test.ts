@@ -105,3 +105,39 @@ test('sessions still connecting count as in use: a burst keeps all of its sessio
     await courier.close();
   }
 });
+
+test('a session takes the next message once the last is on the wire (PIPELINING)', async () => {
+  // The first message's reply waits for the next command: only the pipelined next gets it.
+  const fake = await startFakeServer({ extensions: ['PIPELINING'], holdEndOfData: 1 });
+  servers.push(fake);
+  const courier = new SmtpCourier({ client: OPTS, log: silentLogger(), idleMs: 60_000 });
+  const route: Extract<Route, { kind: 'hosts' }> = {
+    kind: 'hosts',
+    via: 'mx',
+    hosts: [loopHost(fake.port)],
+  };
+  try {
+    let second: ReturnType<SmtpCourier['send']> | undefined;
+    const frees: string[] = [];
+    const first = await courier.send(route, {
+      ...request(msg('first\n')),
+      // What the worker does: the destination's slot goes to the next message here.
+      onSessionFree: () => {
+        frees.push('first');
+        second = courier.send(route, {
+          ...request(msg('second\n')),
+          onSessionFree: () => frees.push('second'),
+        });
+      },
+    });
+    assert.ok(second);
+    const r2 = await second;
+    assert.equal(first.recipients[0]?.status, 'delivered');
+    assert.equal(r2.recipients[0]?.status, 'delivered');
+    assert.deepEqual(frees, ['first', 'second'], 'told once each');
+    assert.equal(fake.sessions.length, 1, 'one session carried both');
+    assert.equal(fake.sessions[0]!.messages.length, 2);
+  } finally {
+    await courier.close();
+  }
+});

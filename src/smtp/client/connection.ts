@@ -342,7 +342,10 @@ export class SmtpClientConnection {
   /** EHLO keywords (upper case) and their parameters; empty after HELO. */
   readonly extensions: ReadonlyMap<string, string>;
   private readonly ctx: TxContext;
-  private busy = false;
+  /** A transaction is writing (until its content is on the wire, or it ends). */
+  private writing = false;
+  /** Resolves once the last transaction started has read its last reply. */
+  private replies: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(
@@ -360,6 +363,7 @@ export class SmtpClientConnection {
       timeouts,
       where,
       needsReset: false,
+      begun: 0,
       finished: false,
     };
   }
@@ -372,14 +376,37 @@ export class SmtpClientConnection {
   /**
    * Sends one message to its recipients. Never throws for what the remote does: every
    * recipient gets an outcome, and a broken connection defers the undecided ones.
+   *
+   * `free` is called once the session can take the next message: when this one's content
+   * is on the wire to a server that offers PIPELINING (RFC 2920 §3.1: the next MAIL, RCPT
+   * and DATA may follow it before its reply, saving a round trip per message), else when
+   * the send ends. The next send() may start from then on; it reads its replies after this
+   * one's. A recipient is still decided only by the reply to its own transaction.
    */
-  async send(req: SendRequest): Promise<SendResult> {
+  async send(req: SendRequest, free?: (early: boolean) => void): Promise<SendResult> {
     const started = Date.now();
-    if (this.busy) throw new Error('SmtpClientConnection.send while a send is running');
-    this.busy = true;
+    if (this.writing) throw new Error('SmtpClientConnection.send while a send is writing');
+    this.writing = true;
+    const previous = this.replies;
+    let answered!: () => void;
+    const own = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    // A send that ends without reading (a check failed before any byte) must not let the
+    // next one read before this one's predecessor has.
+    this.replies = previous.then(() => own);
+    let freed = false;
+    /** `early`: the content is on the wire and its reply still to come. */
+    const release = (early: boolean) => {
+      if (freed) return;
+      freed = true;
+      this.writing = false;
+      free?.(early);
+    };
     try {
       let recipients: SendResult['recipients'];
       if (!this.usable) {
+        await previous;
         const why = this.transport.error?.message ?? 'the connection is closed';
         recipients = req.recipients.map((r) => ({
           address: r.address,
@@ -388,7 +415,10 @@ export class SmtpClientConnection {
           diagnostic: `4.4.2 ${this.ctx.where}: ${why}`,
         }));
       } else {
-        recipients = await runTransaction(this.ctx, req);
+        recipients = await runTransaction(this.ctx, req, {
+          previous,
+          written: () => release(true),
+        });
         if (this.ctx.finished) this.close();
       }
       return {
@@ -400,13 +430,15 @@ export class SmtpClientConnection {
         },
       };
     } finally {
-      this.busy = false;
+      answered();
+      release(false);
     }
   }
 
-  /** RFC 5321 §4.1.1.10: QUIT, wait briefly for the 221, close. */
+  /** RFC 5321 §4.1.1.10: QUIT (after the replies owed), wait briefly for the 221, close. */
   async quit(): Promise<void> {
-    if (this.usable && !this.busy) await quietQuit(this.transport, this.ctx.timeouts);
+    await this.replies;
+    if (this.usable && !this.writing) await quietQuit(this.transport, this.ctx.timeouts);
     this.close();
   }
 

@@ -52,8 +52,10 @@ export interface TxContext {
   timeouts: ClientTimeouts;
   /** "mx.example.org[192.0.2.1]" for diagnostics. */
   where: string;
-  /** A previous transaction was left open: RSET first. */
+  /** A previous transaction was left open (MAIL sent, no end of data): RSET first. */
   needsReset: boolean;
+  /** Transactions begun on the connection (one that ends clears needsReset only if last). */
+  begun: number;
   /** Set when the remote said 421 or the connection failed: do not reuse it. */
   finished: boolean;
 }
@@ -94,9 +96,23 @@ function nonAscii(s: string): boolean {
   return false;
 }
 
+/**
+ * Overlap with the transaction before (RFC 2920 §3.1, with PIPELINING only): `previous`
+ * resolves once that transaction has read its last reply; this one may write its commands
+ * before then (they follow the previous message's content, "explicitly allowed to be the
+ * first command in a group"), and reads its own replies after. `written` is called once
+ * this message's content is on the wire (the session can take the next one); the caller
+ * calls it at the end otherwise.
+ */
+export interface Overlap {
+  previous: Promise<void>;
+  written(): void;
+}
+
 export async function runTransaction(
   ctx: TxContext,
   req: SendRequest,
+  overlap?: Overlap,
 ): Promise<RecipientOutcome[]> {
   const slots: Slot[] = req.recipients.map((rcpt) => ({
     rcpt,
@@ -218,14 +234,39 @@ export async function runTransaction(
     return `${line}\r\n`;
   };
   const chunking = ext.has('CHUNKING');
+  /** RFC 2920: the next transaction may follow this message's content before its reply. */
+  const pipelining = ext.has('PIPELINING') && overlap !== undefined;
   const t = ctx.transport;
   const to = ctx.timeouts;
+  // Replies come in the order of the commands: the previous transaction's reply to its end
+  // of data comes before any of ours.
+  let before = overlap?.previous;
+  const read = (timeoutMs: number, what: string): Promise<SmtpReply> => {
+    if (before === undefined) return t.read(timeoutMs, what);
+    const p = before.then(() => t.read(timeoutMs, what));
+    before = undefined;
+    return p;
+  };
+  /** The content and its end are written: the session may take the next message. */
+  const contentWritten = () => {
+    if (pipelining) overlap?.written();
+  };
   let phase = 'MAIL FROM';
   try {
-    if (ctx.needsReset) {
+    // Our commands join the previous message's content only while it still waits in the
+    // socket (the same segment); once it has left, its reply comes first.
+    if (before !== undefined && !t.joinable) {
+      await before;
+      before = undefined;
+    }
+    // Joining the previous message, its reply is not known yet: whether the server still
+    // holds that transaction (a refused end of data, BDAT after every RCPT was refused) is
+    // not known either, so an RSET goes first in the group (RFC 2920 §3.1 allows it anywhere).
+    const resetInGroup = ctx.needsReset && before !== undefined && ext.has('PIPELINING');
+    if (ctx.needsReset && !resetInGroup) {
       phase = 'RSET';
       await t.write('RSET\r\n', to.command);
-      const r = await t.read(to.command, 'RSET');
+      const r = await read(to.command, 'RSET');
       if (!positive(r)) {
         throw new SmtpClientError('refused', `RSET refused: ${r}`, { reply: toRemoteReply(r) });
       }
@@ -233,6 +274,7 @@ export async function runTransaction(
     }
     // After this point the server has transaction state until it says otherwise.
     ctx.needsReset = true;
+    const seq = ++ctx.begun;
     // A refused MAIL decides every recipient; else each refused RCPT decides its own.
     let mailOk = false;
     const onMail = (r: SmtpReply) => {
@@ -249,7 +291,11 @@ export async function runTransaction(
       // RFC 2920 §3.1: MAIL, the RCPTs and DATA go in one write; the replies come in order.
       // RFC 3030 §4.2: BDAT may be pipelined too; a message that fits one chunk goes along
       // (a server that refused every RCPT still reads the chunk, and refuses it: §2).
-      const lines = [`${mail}\r\n`, ...active.map((s) => rcptLine(s.rcpt))];
+      const lines = [
+        ...(resetInGroup ? ['RSET\r\n'] : []),
+        `${mail}\r\n`,
+        ...active.map((s) => rcptLine(s.rcpt)),
+      ];
       if (!chunking) lines.push('DATA\r\n');
       const oneChunk = chunking && message.length <= BDAT_CHUNK;
       const head = Buffer.from(lines.join(''), 'utf8');
@@ -259,29 +305,39 @@ export async function runTransaction(
           : head,
         oneChunk ? to.dataBlock : to.command,
         lines.length + (oneChunk ? 1 : 0),
+        oneChunk && pipelining,
       );
-      onMail(await t.read(to.command, 'MAIL FROM'));
+      if (oneChunk) contentWritten();
+      if (resetInGroup) {
+        phase = 'RSET';
+        const r = await read(to.command, 'RSET');
+        if (!positive(r)) {
+          throw new SmtpClientError('refused', `RSET refused: ${r}`, { reply: toRemoteReply(r) });
+        }
+        phase = 'MAIL FROM';
+      }
+      onMail(await read(to.command, 'MAIL FROM'));
       phase = 'RCPT TO';
-      for (let i = 0; i < active.length; i++) onRcpt(i, await t.read(to.command, 'RCPT TO'));
+      for (let i = 0; i < active.length; i++) onRcpt(i, await read(to.command, 'RCPT TO'));
       if (!chunking) {
         phase = 'DATA';
-        dataReply = await t.read(to.dataInit, 'DATA');
+        dataReply = await read(to.dataInit, 'DATA');
       } else if (oneChunk) {
         phase = 'BDAT';
-        pipelinedEnd = await t.read(to.dataEnd, 'BDAT');
+        pipelinedEnd = await read(to.dataEnd, 'BDAT');
       }
     } else {
       await t.write(`${mail}\r\n`, to.command);
-      onMail(await t.read(to.command, 'MAIL FROM'));
+      onMail(await read(to.command, 'MAIL FROM'));
       phase = 'RCPT TO';
       for (let i = 0; mailOk && i < active.length && !ctx.finished; i++) {
         await t.write(rcptLine(active[i].rcpt), to.command);
-        onRcpt(i, await t.read(to.command, 'RCPT TO'));
+        onRcpt(i, await read(to.command, 'RCPT TO'));
       }
       if (!chunking && !ctx.finished && open().length > 0) {
         phase = 'DATA';
         await t.write('DATA\r\n', to.command);
-        dataReply = await t.read(to.dataInit, 'DATA');
+        dataReply = await read(to.dataInit, 'DATA');
       }
     }
     const accepted = open();
@@ -296,7 +352,7 @@ export async function runTransaction(
       if (dataReply?.code === 354) {
         phase = 'end of data';
         await t.write('.\r\n', to.dataBlock);
-        await t.read(to.dataEnd, 'end of data');
+        await read(to.dataEnd, 'end of data');
       }
       return result();
     }
@@ -310,9 +366,10 @@ export async function runTransaction(
         return result();
       }
       phase = 'sending the message';
-      await t.write(dotStuff(message), to.dataBlock);
+      await t.write(dotStuff(message), to.dataBlock, 1, pipelining);
+      contentWritten();
       phase = 'end of data';
-      final = await t.read(to.dataEnd, 'end of data');
+      final = await read(to.dataEnd, 'end of data');
     } else {
       // RFC 3030 §2: BDAT <size> [LAST], then exactly that many octets; one reply each.
       phase = 'BDAT';
@@ -321,8 +378,14 @@ export async function runTransaction(
         const end = Math.min(message.length, pos + BDAT_CHUNK);
         const last = end === message.length;
         const head = Buffer.from(`BDAT ${end - pos}${last ? ' LAST' : ''}\r\n`, 'latin1');
-        await t.write(Buffer.concat([head, message.subarray(pos, end)]), to.dataBlock);
-        const r = await t.read(last ? to.dataEnd : to.dataBlock, 'BDAT');
+        await t.write(
+          Buffer.concat([head, message.subarray(pos, end)]),
+          to.dataBlock,
+          1,
+          last && pipelining,
+        );
+        if (last) contentWritten();
+        const r = await read(last ? to.dataEnd : to.dataBlock, 'BDAT');
         if (last) {
           final = r;
           break;
@@ -335,7 +398,8 @@ export async function runTransaction(
       }
     }
     decideReply(accepted, final, 'end of data');
-    if (positive(final)) ctx.needsReset = false;
+    // A transaction pipelined behind this one has begun its own meanwhile: its state stands.
+    if (positive(final) && ctx.begun === seq) ctx.needsReset = false;
     return result();
   } catch (err) {
     if (!(err instanceof SmtpClientError)) throw err;

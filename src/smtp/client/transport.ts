@@ -49,6 +49,7 @@ export class ClientTransport {
   /** Replies the remote owes: the greeting, then one per command written. */
   private owed = 0;
   private waiter: Waiter | null = null;
+  private lingering = false;
   private failure: SmtpClientError | null = null;
   private readonly failListeners = new Set<(err: SmtpClientError) => void>();
 
@@ -187,15 +188,21 @@ export class ClientTransport {
    * the kernel, slice by slice; each slice that meets backpressure waits for 'drain' at most
    * `timeoutMs` (RFC 5321 §4.5.3.2.5: a data block timeout, not one for the whole message).
    */
-  async write(data: Buffer | Buffer[] | string, timeoutMs: number, replies = 1): Promise<void> {
+  async write(
+    data: Buffer | Buffer[] | string,
+    timeoutMs: number,
+    replies = 1,
+    linger = false,
+  ): Promise<void> {
     if (this.failure) throw this.failure;
     this.owed += replies;
     const bufs =
       typeof data === 'string' ? [Buffer.from(data, 'utf8')] : Array.isArray(data) ? data : [data];
     // Several buffers (a message and its terminator) leave in one system call: corked until
     // the last one, or until backpressure makes us wait (a corked socket never drains).
-    const cork = bufs.length > 1;
+    const cork = linger || bufs.length > 1;
     if (cork) this.socket.cork();
+    let held = false;
     try {
       for (const buf of bufs) {
         for (let pos = 0; pos < buf.length; pos += WRITE_SLICE) {
@@ -208,10 +215,27 @@ export class ClientTransport {
           }
         }
       }
+      if (linger && !this.failure) {
+        // The bytes wait for what the current turn of the event loop writes after them (the
+        // next transaction's commands), so that both reach the remote in one segment: a
+        // server that answers each read at once would otherwise send the reply to these
+        // bytes alone, and its next reply would wait for our delayed ACK (Nagle, ~40 ms).
+        held = true;
+        this.lingering = true;
+        process.nextTick(() => {
+          this.lingering = false;
+          this.socket.uncork();
+        });
+      }
     } finally {
-      if (cork) this.socket.uncork();
+      if (cork && !held) this.socket.uncork();
     }
     if (this.failure) throw this.failure;
+  }
+
+  /** Bytes written with `linger` still wait in the socket for more to join them. */
+  get joinable(): boolean {
+    return this.lingering && this.failure === null;
   }
 
   private drain(timeoutMs: number): Promise<void> {

@@ -38,6 +38,12 @@ export interface FakeOptions {
   closeAfterDataBytes?: number;
   /** Milliseconds before the greeting of the n-th session (0-based). */
   greetingDelayMs?: (n: number) => number;
+  /**
+   * The reply to the end of data of this many messages waits until the next command line
+   * has come in: only a client that pipelines the next transaction behind the message
+   * (RFC 2920 §3.1) gets it.
+   */
+  holdEndOfData?: number;
 }
 
 export interface FakeSession {
@@ -51,6 +57,8 @@ export interface FakeSession {
   messages: Buffer[];
   /** The DATA bytes as received, before unstuffing. */
   rawData: Buffer[];
+  /** Per message sent with DATA: octets that had come in behind its end when it was read. */
+  afterData: number[];
   tls: boolean;
   closed: Promise<void>;
 }
@@ -173,6 +181,7 @@ export async function startFakeServer(opts: FakeOptions = {}): Promise<FakeServe
       pipelined: [],
       messages: [],
       rawData: [],
+      afterData: [],
       tls: opts.implicitTls === true,
       closed: new Promise((r) => {
         closedResolve = r;
@@ -242,9 +251,16 @@ async function run(
   if (g !== undefined) {
     if (apply(g)) return;
   } else reply(opts.greeting ?? '220 fake.test ESMTP');
+  let holdEnds = opts.holdEndOfData ?? 0;
+  let heldEnd: Answer | null = null;
   while (alive) {
     const line = await reader.line();
     if (line === null) return;
+    if (heldEnd !== null) {
+      const a = heldEnd;
+      heldEnd = null;
+      if (apply(a)) return;
+    }
     s.commands.push(line);
     if (!s.tls) s.clearCommands.push(line);
     if (reader.buffered > 0) s.pipelined.push(line);
@@ -310,9 +326,13 @@ async function run(
           return;
         }
         s.rawData.push(raw);
+        s.afterData.push(reader.buffered);
         s.messages.push(unstuff(raw));
         const end = custom('<end of data>');
-        if (end !== undefined) {
+        if (holdEnds > 0) {
+          holdEnds--;
+          heldEnd = end ?? '250 2.0.0 queued';
+        } else if (end !== undefined) {
           if (apply(end)) return;
         } else reply('250 2.0.0 queued');
         break;

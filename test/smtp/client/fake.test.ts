@@ -6,12 +6,13 @@ import { parseMessage } from '../../../src/mime/index.js';
 import { decodeTransfer } from '../../../src/mime/transfer.js';
 import type { SelfSignedPem } from '../../../src/net/selfsigned.js';
 import { has8bit } from '../../../src/queue/eightbit.js';
-import type { SendRequest } from '../../../src/queue/types.js';
+import type { SendRequest, SendResult } from '../../../src/queue/types.js';
 import {
   connectSmtp,
   type SmtpClientConnection,
   SmtpClientError,
 } from '../../../src/smtp/client/connection.js';
+import { eventually } from '../../helpers/eventually.js';
 import { type FakeOptions, type FakeServer, startFakeServer } from './fake-server.js';
 import { localhostCert, loopHost, msg, OPTS, request } from './helpers.js';
 
@@ -289,6 +290,140 @@ describe('SMTP client: extensions', () => {
     const r = await c.send(request(msg('hi\n')));
     assert.equal(r.recipients[0].status, 'delivered');
     assert.deepEqual(f.sessions[0].commands.slice(0, 2), ['EHLO client.test', 'HELO client.test']);
+    await c.quit();
+  });
+});
+
+describe('SMTP client: the next message behind the last (RFC 2920 §3.1)', () => {
+  /** Sends `a`, and `b` on the same connection as soon as the connection says it may. */
+  async function twoInARow(c: SmtpClientConnection, a: SendRequest, b: SendRequest) {
+    const early: boolean[] = [];
+    let second: Promise<SendResult> | undefined;
+    const first = await c.send(a, (e) => {
+      early.push(e);
+      second = c.send(b);
+    });
+    assert.ok(second, 'the connection was freed');
+    return { first, second: await second, early };
+  }
+
+  test('PIPELINING: the next MAIL, RCPT and DATA follow the message before its reply', async () => {
+    // The server answers the first end of data only once the next command has come in.
+    const f = await fake({ extensions: ['PIPELINING'], holdEndOfData: 1 });
+    const c = await connectTo(f);
+    const m1 = msg('one\n.dot\n');
+    const m2 = msg('two\n');
+    const r = await twoInARow(c, request(m1), request(m2, ['x@example.test']));
+    assert.deepEqual(r.early, [true], 'freed with the message on the wire, before its reply');
+    assert.equal(r.first.recipients[0].status, 'delivered');
+    assert.equal(r.first.recipients[0].reply?.code, 250);
+    assert.equal(r.second.recipients[0].status, 'delivered');
+    const s = f.sessions[0];
+    assert.deepEqual(s.commands.slice(1), [
+      'MAIL FROM:<sender@client.test>',
+      'RCPT TO:<rcpt@example.test>',
+      'DATA',
+      // The first one's reply is not known when the next group goes: RSET leads it.
+      'RSET',
+      'MAIL FROM:<sender@client.test>',
+      'RCPT TO:<x@example.test>',
+      'DATA',
+    ]);
+    assert.ok(s.messages[0].equals(m1) && s.messages[1].equals(m2));
+    await c.quit();
+    assert.equal(s.commands.at(-1), 'QUIT');
+  });
+
+  test('each message is decided by its own reply: 554 to the first, 250 to the next', async () => {
+    let ends = 0;
+    const f = await fake({
+      extensions: ['PIPELINING'],
+      holdEndOfData: 1,
+      answer: (cmd) => (cmd === '<end of data>' && ends++ === 0 ? '554 5.7.1 rejected' : undefined),
+    });
+    const c = await connectTo(f);
+    const r = await twoInARow(c, request(msg('one\n')), request(msg('two\n')));
+    assert.equal(r.first.recipients[0].status, 'failed');
+    assert.equal(r.first.recipients[0].reply?.code, 554);
+    assert.equal(r.second.recipients[0].status, 'delivered');
+    await c.quit();
+  });
+
+  test('every RCPT of the first refused, BDAT pipelined: RSET leads the next group', async () => {
+    // A server may still hold the first transaction (its MAIL) after refusing the chunk: the
+    // next message must not be taken into it (it would go with the first one's sender).
+    let rcpts = 0;
+    const f = await fake({
+      extensions: ['PIPELINING', 'CHUNKING'],
+      answer: (cmd) =>
+        cmd.startsWith('RCPT') && rcpts++ === 0 ? '550 5.1.1 no such user' : undefined,
+    });
+    const c = await connectTo(f);
+    const second = { ...request(msg('two\n')), sender: 'other@client.test' };
+    const r = await twoInARow(c, request(msg('one\n')), second);
+    assert.equal(r.first.recipients[0].status, 'failed');
+    assert.equal(r.second.recipients[0].status, 'delivered');
+    const cmds = f.sessions[0].commands;
+    const next = cmds.indexOf('MAIL FROM:<other@client.test>');
+    assert.ok(next > 0 && cmds[next - 1] === 'RSET', cmds.join(' | '));
+    await c.quit();
+  });
+
+  test('421 to the first: the next one, already pipelined, is deferred without a reply', async () => {
+    const f = await fake({
+      extensions: ['PIPELINING'],
+      holdEndOfData: 1,
+      answer: (cmd) =>
+        cmd === '<end of data>' ? { raw: '421 4.3.2 shutting down\r\n', close: true } : undefined,
+    });
+    const c = await connectTo(f);
+    const r = await twoInARow(c, request(msg('one\n')), request(msg('two\n')));
+    assert.equal(r.first.recipients[0].status, 'deferred');
+    assert.equal(r.first.recipients[0].reply?.code, 421);
+    assert.equal(r.second.recipients[0].status, 'deferred');
+    assert.equal(r.second.recipients[0].reply, null, 'nothing was decided: tried again');
+    assert.equal(c.usable, false);
+  });
+
+  test('the next message in the same turn: its commands leave with the last one, one segment', async () => {
+    const f = await fake({ extensions: ['PIPELINING'] });
+    const c = await connectTo(f);
+    const r = await twoInARow(c, request(msg('one\n')), request(msg('two\n')));
+    assert.equal(r.second.recipients[0].status, 'delivered');
+    const s = f.sessions[0];
+    const mail = Buffer.byteLength('MAIL FROM:<sender@client.test>\r\n');
+    assert.ok(
+      s.afterData[0]! >= mail,
+      `the next MAIL came with the end of data (${s.afterData[0]})`,
+    );
+    await c.quit();
+  });
+
+  test('the next message later: it waits for the reply (no reply held behind a lone segment)', async () => {
+    const f = await fake({ extensions: ['PIPELINING'] });
+    const c = await connectTo(f);
+    let second: Promise<SendResult> | undefined;
+    const first = await c.send(request(msg('one\n')), (early) => {
+      assert.equal(early, true);
+      // A turn of the event loop later: the message has left on its own.
+      setImmediate(() => {
+        second = c.send(request(msg('two\n')));
+      });
+    });
+    assert.equal(first.recipients[0].status, 'delivered');
+    await eventually(() => second !== undefined, 'the second send started', 10_000);
+    assert.equal((await second!).recipients[0].status, 'delivered');
+    assert.deepEqual(f.sessions[0].afterData, [0, 0]);
+    await c.quit();
+  });
+
+  test('no PIPELINING: the connection is freed only after the reply', async () => {
+    const f = await fake({ extensions: [] });
+    const c = await connectTo(f);
+    const r = await twoInARow(c, request(msg('one\n')), request(msg('two\n')));
+    assert.deepEqual(r.early, [false]);
+    assert.equal(r.second.recipients[0].status, 'delivered');
+    assert.equal(f.sessions[0].pipelined.length, 0, 'no command before the previous reply');
     await c.quit();
   });
 });
