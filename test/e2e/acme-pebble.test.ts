@@ -20,6 +20,7 @@ import { acmeFiles } from '../../src/acme/files.js';
 import type { AcmeStatus } from '../../src/acme/manager.js';
 import { generateSelfSigned } from '../../src/net/selfsigned.js';
 import { eventually } from '../helpers/eventually.js';
+import { memoryLog } from '../helpers/memory-log.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const WAIT_MS = 60_000;
@@ -87,6 +88,8 @@ let pebble: ChildProcess | undefined;
 let pebbleCa: string;
 let srv: TestServer;
 let skewMs = 0;
+const logged = memoryLog('info');
+const logLines = (msg: string) => logged.records.filter((r) => r.msg === msg);
 
 const ports = () => ({
   imaps: srv.port('imaps'),
@@ -122,6 +125,7 @@ before(async () => {
   await writeFile(join(dir, 'pebble-key.pem'), pair.key);
   srv = await startTestServer({
     listeners: ['http', 'imaps', 'pop3s', 'submissions', 'smtp'],
+    log: logged.log,
     extraToml: `[tls.acme]
 directory = "https://127.0.0.1:${pebblePort}/dir"
 email = "postmaster@example.test"
@@ -187,6 +191,12 @@ test('before the CA answers: the attempt fails, is retried, the configured certi
   assert.ok(s.lastError);
   assert.ok(await allServe(configured), 'the configured certificate is served');
   assert.equal((await healthz(srv.port('http'))).acme?.state, 'failing');
+  const lines = logLines(
+    'ACME certificate request failed; the configured certificate stays in use',
+  );
+  assert.ok(lines.length >= 2);
+  assert.equal(lines[0]!.level, 50);
+  assert.ok(typeof lines[0]!.retryInSeconds === 'number');
 });
 
 test('obtained at first start by HTTP-01 and served by every TLS listener without a restart', async () => {
@@ -205,6 +215,9 @@ test('obtained at first start by HTTP-01 and served by every TLS listener withou
     assert.equal(statSync(f).mode & 0o777, 0o600, f);
   }
   assert.equal(statSync(join(srv.dir, 'acme')).mode & 0o777, 0o700);
+  const installed = logLines('ACME certificate installed in every TLS listener');
+  assert.equal(installed.length, 1);
+  assert.equal(installed[0]!.serial, s.serial);
   const h = await healthz(srv.port('http'));
   assert.equal(h.acme?.state, 'valid');
   assert.equal(h.acme?.serial, s.serial);
@@ -248,6 +261,12 @@ test('the CA gone at renewal: the current certificate stays, the log and /health
   const h = await healthz(srv.port('http'));
   assert.equal(h.acme?.state, 'failing');
   assert.equal(h.acme?.serial, good.serial);
+  const kept = logLines('ACME certificate renewal failed; keeping the current certificate');
+  assert.ok(kept.length >= 1);
+  assert.deepEqual(kept.at(-1)!.keeping, {
+    serial: good.serial,
+    notAfter: new X509Certificate(readFileSync(acmeFiles(srv.dir).cert)).validTo,
+  });
   skewMs = 0;
 });
 
