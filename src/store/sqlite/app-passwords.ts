@@ -63,7 +63,7 @@ export class SqliteAppPasswords {
   list(accountId: number): AppPassword[] {
     const rows = stmt(
       this.db,
-      'SELECT * FROM app_passwords WHERE account_id = ? ORDER BY created_at, name',
+      'SELECT * FROM app_passwords WHERE account_id = ? ORDER BY created_at, rowid',
     ).all(accountId) as Row[];
     return rows.map((r) => withoutHash(toRecord(r)));
   }
