@@ -181,7 +181,10 @@ describe('the letterbox command (sh -c "umask 022; ...")', () => {
     // Rewritten in place (the file keeps its mode): ephemeral ports, no waits for DNS.
     await writeFile(config, serveToml('.'));
     await ok(['--config', config, 'domain', 'add', 'example.test']);
-    await ok(['--config', config, 'user', 'add', 'alice@example.test', '--password-stdin'], 'pw-long-1\n');
+    await ok(
+      ['--config', config, 'user', 'add', 'alice@example.test', '--password-stdin'],
+      'pw-long-1\n',
+    );
     assert.deepEqual(wrongModes(dir), [], 'after user add');
 
     const child = spawn(
@@ -210,7 +213,10 @@ describe('the letterbox command (sh -c "umask 022; ...")', () => {
     const dataDir = join(root, 'cli-elsewhere-data', 'mail');
     await writeFile(config, serveToml(dataDir));
     await ok(['--config', config, 'domain', 'add', 'example.test']);
-    await ok(['--config', config, 'user', 'add', 'bob@example.test', '--password-stdin'], 'pw-long-1\n');
+    await ok(
+      ['--config', config, 'user', 'add', 'bob@example.test', '--password-stdin'],
+      'pw-long-1\n',
+    );
     assert.ok(existsSync(join(dataDir, 'letterbox.db')));
     assert.deepEqual(wrongModes(join(root, 'cli-elsewhere-data')), []);
   });
