@@ -182,7 +182,7 @@ export class Authenticator {
       // An administrator may have lifted this lockout since (`user unlock`, recorded in the
       // store by another process): only refused attempts pay for this lookup.
       account = await this.lookup(username);
-      if (this.liftIfUnlocked(account, req.ip, username)) {
+      if (this.liftIfUnlocked(account, ctx)) {
         decision = this.throttle.check(req.ip, username);
       }
     }
@@ -215,7 +215,7 @@ export class Authenticator {
     if (account === undefined) {
       account = plausible ? await this.lookup(username) : null;
       // Forget failures from before an unlock, so that they do not lock the account again.
-      this.liftIfUnlocked(account, req.ip, username);
+      this.liftIfUnlocked(account, ctx);
     }
     if (account !== null && req.protocol !== 'http') {
       const app = await this.checkAppPassword(account, req.password);
@@ -320,13 +320,17 @@ export class Authenticator {
   }
 
   /** Applies an administrator's unlock recorded with the account; true when it lifted one. */
-  private liftIfUnlocked(account: AccountRecord | null, ip: string, username: string): boolean {
+  private liftIfUnlocked(
+    account: AccountRecord | null,
+    ctx: { ip: string; username: string; [field: string]: unknown },
+  ): boolean {
     const at = account?.unlockedAt;
     if (at === undefined || at === null) return false;
-    const lifted = this.throttle.lift(ip, username, at);
+    const lifted = this.throttle.lift(ctx.ip, ctx.username, at);
     if (lifted) {
+      // The attempt's fields (connection, listener), as on every auth line.
       this.log.info(
-        { event: 'auth', ip, username, unlockedAt: new Date(at).toISOString() },
+        { ...ctx, unlockedAt: new Date(at).toISOString() },
         'lockout lifted by an administrator',
       );
     }

@@ -206,8 +206,13 @@ describe('Authenticator and an administrator unlock', () => {
     s.clock.t += 1000;
     s.account.unlockedAt = s.clock.t; // `letterbox user unlock`, read from the store
     s.clock.t += 1000;
-    assert.equal((await s.login(MAIN, { ip: '192.0.2.10' })).ok, true);
-    assert.ok(s.logs.records.some((x) => x.msg === 'lockout lifted by an administrator'));
+    const at = { ip: '192.0.2.10', conn: 'c1', listener: 'imaps' };
+    assert.equal((await s.login(MAIN, at)).ok, true);
+    const lifted = s.logs.records.find((x) => x.msg === 'lockout lifted by an administrator');
+    assert.deepEqual(
+      [lifted?.event, lifted?.ip, lifted?.conn, lifted?.listener],
+      ['auth', '192.0.2.10', 'c1', 'imaps'],
+    );
     // A fresh start, not an exemption: new failures from another source lock it again.
     for (let i = 0; i < 3; i++) await s.login('wrong password', { ip: '198.51.100.1' });
     const locked = await s.login(MAIN, { ip: '198.51.100.1' });
