@@ -13,10 +13,11 @@ import { ServerMetrics } from './http/metrics.js';
 import { type HttpListener, type ServerPhase, startHttp } from './http/server.js';
 import { imapProtocol } from './imap/index.js';
 import type { Logger } from './log.js';
+import { withEveryBusyPort } from './net/busy-ports.js';
 import type { Connection } from './net/connection.js';
 import { startHandoffListener } from './net/handoff-listener.js';
 import { ConnectionLimiter } from './net/limits.js';
-import { type Listener, startListener } from './net/listener.js';
+import { ListenError, type Listener, startListener } from './net/listener.js';
 import { MemoryBudget } from './net/memory-budget.js';
 import { certificateCovers, TlsProvider, tlsOptionsOf } from './net/tls.js';
 import { pop3Protocol } from './pop3/index.js';
@@ -226,6 +227,15 @@ export async function startServer(
     }
   } catch (err) {
     await stopAll(0);
+    if (err instanceof ListenError) {
+      // Every port in use named at once (net/busy-ports.ts), not one per attempt.
+      const enabled = LISTENER_NAMES.filter((n) => cfg.listeners[n].enabled).map((n) => ({
+        name: n,
+        host: cfg.listeners[n].address,
+        port: cfg.listeners[n].port,
+      }));
+      throw await withEveryBusyPort(err, enabled);
+    }
     throw err;
   }
   if (cfg.queue.deliver) {

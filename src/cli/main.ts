@@ -5,6 +5,7 @@ import { ConfigError } from '../config/load.js';
 import { ListenError } from '../net/listener.js';
 import { TlsConfigError } from '../net/tls.js';
 import { StoreError } from '../store/errors.js';
+import { letterboxVersion } from '../version.js';
 import { registerAlias } from './commands/alias.js';
 import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
       '-c, --config <file>',
       'config file (default: $LETTERBOX_CONFIG or ./data/letterbox.toml)',
     )
+    .version(letterboxVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const globals = () => program.opts<GlobalOptions>();
@@ -67,7 +69,9 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version are not failures; commander already printed its one-line error.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')
         return EXIT_OK;
-      if (err.code === 'commander.help') return EXIT_OK;
+      // `letterbox help` asked for it (0); a bare `letterbox` or `letterbox domain` names no
+      // command: help on stderr and bad usage (exit 2, as the README says).
+      if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
       return EXIT_USAGE;
     }
     const [code, message] = describeError(err);

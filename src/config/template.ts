@@ -21,12 +21,15 @@ const LISTENER_NOTES: Record<ListenerName, string> = {
 
 export function configTemplate(opts: { hostname: string; standardPorts: boolean }): string {
   const ports = opts.standardPorts ? STANDARD_PORTS : DEV_PORTS;
-  const address = opts.standardPorts ? '0.0.0.0' : '127.0.0.1';
+  // "::" listens on every IPv6 address and, dual stack (Linux's default, bindv6only = 0), on
+  // every IPv4 one too: clients reach a real server over both. Development: loopback only.
+  const address = opts.standardPorts ? '::' : '127.0.0.1';
+  const addressNote = opts.standardPorts ? '   # every IPv6 and IPv4 address' : '';
   const listeners = LISTENER_NAMES.map(
     (n) => `# ${LISTENER_NOTES[n]}
 [listeners.${n}]
 enabled = true
-address = "${n === 'http' ? '127.0.0.1' : address}"
+address = "${n === 'http' ? '127.0.0.1' : address}"${n === 'http' ? '' : addressNote}
 port = ${ports[n]}
 tls = "${DEFAULT_TLS[n]}"   # none | starttls | implicit
 `,

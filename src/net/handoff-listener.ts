@@ -62,9 +62,9 @@ export async function startHandoffListener(opts: HandoffListenerOptions): Promis
       });
     sessions.add(session);
   });
-  server.on('error', (err) => log.error({ err }, 'listener error'));
-
   await bindServer(server, opts);
+  // Only once bound: a bind failure is bindServer's ListenError, one line, not a logged stack.
+  server.on('error', (err) => log.error({ err }, 'listener error'));
   const addr = server.address() as net.AddressInfo;
   log.info({ host: addr.address, port: addr.port, handoff: true }, 'listening');
 

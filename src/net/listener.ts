@@ -48,10 +48,10 @@ export class ListenError extends Error {
     readonly host: string,
     readonly port: number,
     readonly code: string,
-    name: string,
+    readonly listenerName: string,
     options?: { cause?: unknown },
   ) {
-    super(`cannot listen on ${hostPort(host, port)} (${name}): ${describe(code)}`, options);
+    super(`cannot listen on ${hostPort(host, port)} (${listenerName}): ${describe(code)}`, options);
     this.name = 'ListenError';
   }
 }
@@ -132,7 +132,6 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     log.debug({ reason: err.message, peer: socket.remoteAddress }, 'TLS handshake failed');
     socket.destroy();
   });
-  server.on('error', (err) => log.error({ err }, 'listener error'));
 
   function accept(socket: net.Socket, over: boolean): void {
     if (shutdown.signal.aborted) {
@@ -187,6 +186,8 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     unsubscribe();
     throw err;
   }
+  // Only once bound: a bind failure is the ListenError above, one line, not also a logged stack.
+  server.on('error', (err) => log.error({ err }, 'listener error'));
   const addr = server.address() as net.AddressInfo;
   log.info({ host: addr.address, port: addr.port, tls: opts.tls }, 'listening');
 

@@ -43,6 +43,46 @@ describe('letterbox CLI', () => {
     assertOneLineError(again.stderr, 'already exists');
   });
 
+  test('--version, and a bare command is bad usage (exit 2) with the help on stderr', async () => {
+    const pkg = JSON.parse(
+      await readFile(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    const v = await runCli(['--version']);
+    assert.equal(v.code, 0, v.stderr);
+    assert.equal(v.stdout, `${pkg.version}\n`);
+    for (const args of [[], ['domain'], ['user'], ['user', 'app-password']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `letterbox ${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^Usage: letterbox/, args.join(' '));
+      assert.equal(r.stdout, '');
+    }
+    for (const args of [['--help'], ['help'], ['domain', '--help'], ['help', 'domain']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, `letterbox ${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, /^Usage: letterbox/);
+    }
+  });
+
+  test('init without --hostname takes LETTERBOX_HOSTNAME (else the machine name), and says so', async () => {
+    const r = await runCli(['init', '--dir', join(dir, 'env')], {
+      env: { LETTERBOX_HOSTNAME: 'mx.from-env.test' },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /hostname: +mx\.from-env\.test \(from LETTERBOX_HOSTNAME;/);
+    const toml = await readFile(join(dir, 'env', 'letterbox.toml'), 'utf8');
+    assert.match(toml, /^hostname = "mx\.from-env\.test"$/m);
+    const bad = await runCli(['init', '--dir', join(dir, 'env-bad')], {
+      env: { LETTERBOX_HOSTNAME: 'not a host' },
+    });
+    assert.equal(bad.code, 2);
+    assertOneLineError(bad.stderr, 'LETTERBOX_HOSTNAME', 'not a host', '--hostname');
+    const machine = await runCli(['init', '--dir', join(dir, 'machine')], {
+      env: { LETTERBOX_HOSTNAME: '' },
+    });
+    assert.equal(machine.code, 0, machine.stderr);
+    assert.match(machine.stdout, /hostname: +\S+ \(from (the machine's|a fallback)/);
+  });
+
   test('init --standard-ports writes the standard ports', async () => {
     const r = await runCli([
       'init',

@@ -84,19 +84,84 @@ describe('letterbox serve', () => {
     assert.ok(lines.some((l) => JSON.parse(l).msg === 'stopped'));
   });
 
-  test('a port already in use: one line naming it, exit code 2', async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
-    const port = (blocker.address() as net.AddressInfo).port;
+  test('ports already in use: one line naming every one, no logged stack, exit code 2', async () => {
+    const block = async () => {
+      const b = net.createServer();
+      await new Promise<void>((r) => b.listen(0, '127.0.0.1', () => r()));
+      return b;
+    };
+    const blockers = [await block(), await block()];
+    const [smtp, imaps] = blockers.map((b) => (b.address() as net.AddressInfo).port);
     try {
-      await setPorts(cfg, { smtp: port });
+      const names = ['submission', 'submissions', 'imap', 'pop3', 'pop3s', 'http'];
+      const free: Record<string, number> = {};
+      for (const n of names) free[n] = await freePort();
+      await setPorts(cfg, { ...free, smtp: smtp!, imaps: imaps! });
       const r = await runCli(['--config', cfg, 'serve']);
       assert.equal(r.code, 2, r.stderr);
       const lines = r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('npm warn'));
       assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0]!, new RegExp(`127\\.0\\.0\\.1:${port}.*already in use`));
+      assert.equal(
+        lines[0],
+        `letterbox: cannot listen: address already in use: 127.0.0.1:${smtp} (smtp), 127.0.0.1:${imaps} (imaps)`,
+      );
+      // The logs (stdout) carry no error with a stack for it either.
+      assert.ok(!/listener error|"stack"/.test(r.stdout), r.stdout);
     } finally {
-      blocker.close();
+      for (const b of blockers) b.close();
+    }
+  });
+
+  test('init --standard-ports listens on IPv6 and IPv4 ("::", dual stack)', async () => {
+    const std = join(dir, 'std');
+    const r = await runCli([
+      'init',
+      '--dir',
+      std,
+      '--hostname',
+      'mx.example.test',
+      '--standard-ports',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const file = join(std, 'letterbox.toml');
+    const toml = await readFile(file, 'utf8');
+    for (const n of ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s']) {
+      assert.match(toml, new RegExp(`\\[listeners\\.${n}\\]\\nenabled = true\\naddress = "::"`), n);
+    }
+    assert.match(toml, /\[listeners\.http\]\nenabled = true\naddress = "127\.0\.0\.1"/);
+    // The same addresses on free ports (the standard ones need root): both families connect.
+    const names = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'];
+    const ports: Record<string, number> = {};
+    for (const n of names) ports[n] = await freePort();
+    await setPorts(file, ports);
+    const child = spawn(process.execPath, [BIN, '--config', file, 'serve'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    try {
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          if (stderr.includes('Stop with')) resolve();
+        });
+        child.on('exit', () => reject(new Error(`serve exited early:\n${stderr}`)));
+      });
+      assert.match(stderr, new RegExp(`smtp\\s+\\[::\\]:${ports.smtp}`));
+      for (const host of ['127.0.0.1', '::1']) {
+        const greeting = await new Promise<string>((resolve, reject) => {
+          const s = net.connect(ports.smtp!, host);
+          s.once('data', (d) => {
+            resolve(d.toString());
+            s.destroy();
+          });
+          s.once('error', reject);
+        });
+        assert.match(greeting, /^220 mx\.example\.test /, host);
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
     }
   });
 });

@@ -10,22 +10,28 @@ import { mkdirPrivate, writePrivateFile } from '../../private-files.js';
 import { normalizeDomain } from '../../store/names.js';
 import { openStore } from '../../store/open.js';
 import { CliError, EXIT_FAILED } from '../errors.js';
+import { defaultHostname } from '../hostname.js';
 import { type Out, stdout } from '../io.js';
 
 export interface InitOptions {
   dir: string;
-  hostname: string;
+  /** Absent: LETTERBOX_HOSTNAME, else the machine's name (cli/hostname.ts). */
+  hostname?: string;
   standardPorts: boolean;
 }
 
 export async function runInit(opts: InitOptions, out: Out = stdout): Promise<string> {
   const dir = resolve(opts.dir);
   const file = join(dir, 'letterbox.toml');
+  const chosen = opts.hostname === undefined ? await defaultHostname() : null;
+  const raw = opts.hostname ?? chosen!.name;
   let hostname: string;
   try {
-    hostname = normalizeDomain(opts.hostname);
+    hostname = normalizeDomain(raw);
   } catch {
-    throw new CliError(`invalid --hostname: ${opts.hostname}`);
+    throw new CliError(
+      chosen ? `invalid ${chosen.source}: ${raw} (use --hostname)` : `invalid --hostname: ${raw}`,
+    );
   }
   if (existsSync(file))
     throw new CliError(`${file} already exists; not overwriting it`, EXIT_FAILED);
@@ -38,6 +44,9 @@ export async function runInit(opts: InitOptions, out: Out = stdout): Promise<str
   const store = await openStore(cfg);
   await store.close();
   out.line(`Initialised ${dir}`);
+  out.line(
+    `  hostname:    ${hostname}${chosen ? ` (from ${chosen.source}; set \`hostname\` in the config to change it)` : ''}`,
+  );
   out.line(`  config:      ${file}`);
   out.line(`  certificate: ${join(dir, 'tls', 'cert.pem')} (self-signed for ${hostname})`);
   out.line(`  store:       ${join(dir, 'letterbox.db')}`);
@@ -49,9 +58,16 @@ export function registerInit(program: Command): void {
     .command('init')
     .description('create a data directory: config, self-signed certificate, empty store')
     .option('--dir <dir>', 'data directory to create', './data')
-    .option('--hostname <name>', 'the server host name', 'localhost')
-    .option('--standard-ports', 'write the standard ports (25/587/465/143/993/110/995)', false)
-    .action(async (o: { dir: string; hostname: string; standardPorts: boolean }) => {
+    .option(
+      '--hostname <name>',
+      "the server host name (default: $LETTERBOX_HOSTNAME, else the machine's FQDN)",
+    )
+    .option(
+      '--standard-ports',
+      'write the standard ports (25/587/465/143/993/110/995) on every IPv6 and IPv4 address',
+      false,
+    )
+    .action(async (o: { dir: string; hostname?: string; standardPorts: boolean }) => {
       await runInit(o);
     });
 }

@@ -5,27 +5,52 @@ import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { configPath, loadConfig } from '../../config/load.js';
 import { createLogger, prettyFor } from '../../log.js';
+import { hostPort } from '../../net/conn-log.js';
 import { installProcessGuard } from '../../net/guard.js';
 import { type RunningServer, startServer } from '../../server.js';
 import type { GlobalOptions } from '../context.js';
 import { runInit } from './init.js';
 
-function banner(server: RunningServer, file: string): string {
-  const lines = [`letterbox is running (config ${file})`];
+/** What the store holds, for the banner: its domains and how many accounts. */
+export interface Directory {
+  domains: string[];
+  accounts: number;
+}
+
+export function banner(
+  server: Pick<RunningServer, 'listeners' | 'unavailable'>,
+  file: string,
+  hostname: string,
+  dir: Directory,
+): string {
+  const lines = [`letterbox is running as ${hostname} (config ${file})`];
   for (const l of server.listeners) {
     const tls = l.tls === 'none' ? '' : l.tls === 'implicit' ? ' (TLS)' : ' (STARTTLS)';
-    lines.push(`  ${l.name.padEnd(12)} ${l.host}:${l.port}${tls}`);
+    lines.push(`  ${l.name.padEnd(12)} ${hostPort(l.host, l.port)}${tls}`);
   }
   if (server.unavailable.length > 0) {
     lines.push(`  not yet available in this version: ${server.unavailable.join(', ')}`);
   }
   const cfgArg = `--config ${file}`;
-  lines.push(
-    'Add your first domain and account:',
-    `  npx letterbox ${cfgArg} domain add example.com`,
-    `  npx letterbox ${cfgArg} user add you@example.com`,
-    'Stop with Ctrl-C (SIGINT) or SIGTERM.',
-  );
+  const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  if (dir.accounts > 0) {
+    lines.push(
+      `${plural(dir.accounts, 'account')} in ${plural(dir.domains.length, 'domain')} (${dir.domains.slice(0, 3).join(', ')}${dir.domains.length > 3 ? ', ...' : ''}); list them with:`,
+      `  npx letterbox ${cfgArg} user list`,
+    );
+  } else if (dir.domains.length > 0) {
+    lines.push(
+      `No accounts yet in ${dir.domains.join(', ')}. Add the first:`,
+      `  npx letterbox ${cfgArg} user add you@${dir.domains[0]}`,
+    );
+  } else {
+    lines.push(
+      'Add your first domain and account:',
+      `  npx letterbox ${cfgArg} domain add example.com`,
+      `  npx letterbox ${cfgArg} user add you@example.com`,
+    );
+  }
+  lines.push('Stop with Ctrl-C (SIGINT) or SIGTERM.');
   return `${lines.join('\n')}\n`;
 }
 
@@ -35,7 +60,8 @@ export async function runServe(
 ): Promise<void> {
   const file = configPath(globals.config);
   if (o.initIfMissing && !existsSync(file)) {
-    await runInit({ dir: dirname(file), hostname: 'localhost', standardPorts: false });
+    // The hostname: LETTERBOX_HOSTNAME, else the machine's FQDN (cli/hostname.ts).
+    await runInit({ dir: dirname(file), standardPorts: false });
   }
   const cfg = loadConfig(file);
   const log = createLogger({ level: cfg.log.level, pretty: prettyFor(cfg.log.format) });
@@ -46,7 +72,14 @@ export async function runServe(
   // errors to tests) keeps its own policy.
   installProcessGuard({ log });
   const server = await startServer(cfg, log);
-  process.stderr.write(banner(server, file));
+  const store = server.ctx.store;
+  const [domains, accounts] = await Promise.all([store.listDomains(), store.listAccounts()]);
+  process.stderr.write(
+    banner(server, file, cfg.hostname, {
+      domains: domains.map((d) => d.name),
+      accounts: accounts.length,
+    }),
+  );
 
   await new Promise<void>((resolve) => {
     let stopping = false;
