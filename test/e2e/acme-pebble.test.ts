@@ -6,41 +6,23 @@
 // (injected) clock says it is close to expiry, keeps it when the CA is gone and says so in
 // /healthz, and serves it from the data directory after a restart.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { acmeFiles } from '../../src/acme/files.js';
 import type { AcmeStatus } from '../../src/acme/manager.js';
-import { generateSelfSigned } from '../../src/net/selfsigned.js';
 import { eventually } from '../helpers/eventually.js';
 import { memoryLog } from '../helpers/memory-log.js';
+import { type Pebble, preparePebble } from '../helpers/pebble.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const WAIT_MS = 60_000;
-
-function requirePebble(): void {
-  if (spawnSync('pebble', ['-h']).error) {
-    assert.fail('pebble must be installed (it is in .ci/run): apt-get install pebble');
-  }
-  if (spawnSync('openssl', ['version']).error) {
-    assert.fail('openssl must be installed: apt-get install openssl');
-  }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** The certificate a TLS listener serves now (implicit TLS, no SNI checks). */
 async function servedSerial(port: number): Promise<string> {
@@ -84,8 +66,7 @@ async function healthz(port: number): Promise<{ acme?: AcmeStatus }> {
 }
 
 let dir: string;
-let pebble: ChildProcess | undefined;
-let pebbleCa: string;
+let pebble: Pebble;
 let srv: TestServer;
 let skewMs = 0;
 const logged = memoryLog('info');
@@ -115,21 +96,18 @@ function status(): AcmeStatus {
 }
 
 before(async () => {
-  requirePebble();
+  if (spawnSync('openssl', ['version']).error) {
+    assert.fail('openssl must be installed: apt-get install openssl');
+  }
   dir = await mkdtemp(join(tmpdir(), 'lb-pebble-'));
-  const pebblePort = await freePort();
-  // pebble's own HTTPS certificate, trusted by Letterbox's ACME client only (ca_file).
-  const pair = await generateSelfSigned('localhost');
-  pebbleCa = pair.cert;
-  await writeFile(join(dir, 'pebble-cert.pem'), pair.cert);
-  await writeFile(join(dir, 'pebble-key.pem'), pair.key);
+  pebble = await preparePebble(dir);
   srv = await startTestServer({
     listeners: ['http', 'imaps', 'pop3s', 'submissions', 'smtp'],
     log: logged.log,
     extraToml: `[tls.acme]
-directory = "https://127.0.0.1:${pebblePort}/dir"
+directory = "${pebble.directory}"
 email = "postmaster@example.test"
-ca_file = "${join(dir, 'pebble-cert.pem')}"
+ca_file = "${pebble.caFile}"
 [pop3]
 workers = 1
 `,
@@ -143,44 +121,13 @@ workers = 1
       },
     },
   });
-  // Real validation: pebble fetches the challenge from the http listener's port.
-  await writeFile(
-    join(dir, 'pebble.json'),
-    JSON.stringify({
-      pebble: {
-        listenAddress: `127.0.0.1:${pebblePort}`,
-        managementListenAddress: `127.0.0.1:${await freePort()}`,
-        certificate: join(dir, 'pebble-cert.pem'),
-        privateKey: join(dir, 'pebble-key.pem'),
-        httpPort: srv.port('http'),
-        tlsPort: await freePort(),
-        ocspResponderURL: '',
-        externalAccountBindingRequired: false,
-      },
-    }),
-  );
 });
 
 after(async () => {
-  pebble?.kill();
+  await pebble?.stop();
   await srv?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-function startPebble(): void {
-  pebble = spawn('pebble', ['-config', join(dir, 'pebble.json')], {
-    env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' },
-    stdio: 'ignore',
-  });
-}
-
-async function stopPebble(): Promise<void> {
-  const p = pebble!;
-  pebble = undefined;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill();
-  await exited;
-}
 
 test('before the CA answers: the attempt fails, is retried, the configured certificate serves', async () => {
   const configured = new X509Certificate(readFileSync(join(srv.dir, 'tls/cert.pem'))).serialNumber;
@@ -200,7 +147,8 @@ test('before the CA answers: the attempt fails, is retried, the configured certi
 });
 
 test('obtained at first start by HTTP-01 and served by every TLS listener without a restart', async () => {
-  startPebble();
+  // Real validation: pebble fetches the challenge from the http listener's port.
+  await pebble.start(srv.port('http'));
   await eventually(() => status().state === 'valid', 'a certificate from pebble', WAIT_MS);
   const s = status();
   assert.equal(s.failures, 0);
@@ -227,7 +175,6 @@ test('obtained at first start by HTTP-01 and served by every TLS listener withou
       https.get(`https://127.0.0.1:${new URL(pebbleDir()).port}/dir`, resolve).on('error', reject);
     }),
   );
-  assert.ok(pebbleCa);
 });
 
 function pebbleDir(): string {
@@ -250,7 +197,7 @@ test('renewed when close to expiry, and the new certificate served without a res
 
 test('the CA gone at renewal: the current certificate stays, the log and /healthz say so', async () => {
   const good = status();
-  await stopPebble();
+  await pebble.stop();
   skewMs = Date.parse(good.renewAfter!) - Date.now() + 1000;
   await eventually(() => status().failures >= 2, 'failed renewals', WAIT_MS);
   const s = status();

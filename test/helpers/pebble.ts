@@ -1,0 +1,80 @@
+// Debian's pebble (the ACME test CA) on loopback for the [tls.acme] tests: its own HTTPS
+// certificate (self-signed for localhost and 127.0.0.1, trusted by Letterbox's ACME client
+// through `ca_file` only), real HTTP-01 validation against the given port, no sleeps, no
+// rejected nonces. Missing pebble fails the test (it is in .ci/run).
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { join } from 'node:path';
+import { generateSelfSigned } from '../../src/net/selfsigned.js';
+
+export function requirePebble(): void {
+  if (spawnSync('pebble', ['-h']).error) {
+    assert.fail('pebble must be installed (it is in .ci/run): apt-get install pebble');
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface Pebble {
+  /** The directory URL for `[tls.acme] directory`. */
+  directory: string;
+  /** pebble's HTTPS certificate, for `[tls.acme] ca_file`. */
+  caFile: string;
+  /** Start it (again); `httpPort` is where it validates HTTP-01 (Letterbox's http listener). */
+  start(httpPort: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A pebble whose files live in `dir`; not started yet (so a test can start it late). */
+export async function preparePebble(dir: string): Promise<Pebble> {
+  requirePebble();
+  const port = await freePort();
+  const pair = await generateSelfSigned('localhost');
+  const caFile = join(dir, 'pebble-cert.pem');
+  await writeFile(caFile, pair.cert);
+  await writeFile(join(dir, 'pebble-key.pem'), pair.key);
+  let child: ChildProcess | undefined;
+  const directory = `https://127.0.0.1:${port}/dir`;
+  return {
+    directory,
+    caFile,
+    async start(httpPort) {
+      const config = join(dir, 'pebble.json');
+      await writeFile(
+        config,
+        JSON.stringify({
+          pebble: {
+            listenAddress: `127.0.0.1:${port}`,
+            managementListenAddress: `127.0.0.1:${await freePort()}`,
+            certificate: caFile,
+            privateKey: join(dir, 'pebble-key.pem'),
+            httpPort,
+            tlsPort: await freePort(),
+            ocspResponderURL: '',
+            externalAccountBindingRequired: false,
+          },
+        }),
+      );
+      child = spawn('pebble', ['-config', config], {
+        env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' },
+        stdio: 'ignore',
+      });
+    },
+    async stop() {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill();
+      await exited;
+    },
+  };
+}
