@@ -152,6 +152,10 @@ export class AcmeManager {
     return s;
   }
 
+  private serving(cert: X509Certificate): boolean {
+    return this.tls.certificate().fingerprint256 === cert.fingerprint256;
+  }
+
   private now(): number {
     return this.internals.now?.() ?? Date.now();
   }
@@ -174,9 +178,12 @@ export class AcmeManager {
     try {
       this.current = await this.readCurrent();
       if (!this.current || this.now() >= this.current.renewAt) await this.obtain();
-      else if (this.tls.certificate().fingerprint256 !== this.current.x509.fingerprint256) {
+      else if (!this.serving(this.current.x509)) {
         // On disk but not served (a reload that failed before): load it now.
         this.tls.reload();
+        if (!this.serving(this.current.x509)) {
+          throw new Error(`certificate not loaded: ${this.tls.acmeProblem() ?? 'unknown reason'}`);
+        }
       }
       if (this.stopped) return;
       this.failures = 0;

@@ -3,15 +3,20 @@
 // certificate covers the hostname (the start-up warning). The CA side: e2e/acme-pebble.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AcmeChallenges } from '../../src/acme/challenges.js';
-import { acmeNames, renewTime } from '../../src/acme/manager.js';
+import { acmeFiles } from '../../src/acme/files.js';
+import { AcmeManager, acmeNames, renewTime } from '../../src/acme/manager.js';
 import { parseConfig } from '../../src/config/load.js';
 import { type HttpListener, startHttp } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
-import { generateSelfSigned } from '../../src/net/selfsigned.js';
-import { certificateCovers } from '../../src/net/tls.js';
+import { generateSelfSigned, writeSelfSigned } from '../../src/net/selfsigned.js';
+import { certificateCovers, TlsProvider, tlsOptionsOf } from '../../src/net/tls.js';
 import type { MailStore } from '../../src/store/types.js';
+import { eventually } from '../helpers/eventually.js';
 import { type MemoryLog, memoryLog } from '../helpers/memory-log.js';
 import { startTestServer } from '../helpers/server.js';
 import { createTestCa } from '../helpers/test-ca.js';
@@ -164,5 +169,78 @@ describe('start-up warning', () => {
     const b = await startTestServer({ listeners: ['imaps'], hostname: 'localhost', log: same.log });
     await b.stop();
     assert.ok(!warned(same), same.text());
+  });
+});
+
+describe('AcmeManager without a CA', () => {
+  const DAY = 86_400_000;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lb-acme-'));
+    await writeSelfSigned(dir, 'localhost');
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  // Port 1 on loopback: nothing listens, every request to the "CA" fails at once.
+  const config = (extra = '') =>
+    parseConfig(
+      `hostname = "localhost"
+[tls.acme]
+directory = "https://127.0.0.1:1/dir"
+email = "postmaster@example.test"
+${extra}`,
+      join(dir, 'letterbox.toml'),
+    );
+  const internals = { httpRetries: 0, retryBaseMs: 60_000, checkEveryMs: 60_000 };
+
+  test('a certificate on disk, not due, not yet served: loaded into the listeners, no order', async () => {
+    const cfg = config();
+    const tls = TlsProvider.load(tlsOptionsOf(cfg.tlsFiles)); // before the ACME files exist
+    const selfSigned = tls.certificate().serialNumber;
+    const leaf = await (await createTestCa()).issue(['localhost']);
+    await mkdir(join(dir, 'acme'), { recursive: true });
+    await writeFile(acmeFiles(dir).key, leaf.key);
+    await writeFile(acmeFiles(dir).cert, leaf.cert);
+    const reloaded: string[] = [];
+    tls.onReload(() => reloaded.push(tls.certificate().serialNumber));
+    const m = memoryLog('debug');
+    const acme = new AcmeManager(cfg, m.log, tls, new AcmeChallenges(), internals);
+    acme.start();
+    try {
+      await eventually(() => acme.status().state === 'valid', 'the certificate read', 10_000);
+      const serial = new X509Certificate(leaf.cert).serialNumber;
+      assert.notEqual(serial, selfSigned);
+      assert.equal(tls.certificate().serialNumber, serial);
+      assert.deepEqual(reloaded, [serial]);
+      assert.equal(acme.status().failures, 0);
+      assert.ok(!m.records.some((r) => r.msg === 'ACME: ordering a certificate'), m.text());
+    } finally {
+      await acme.stop(1000);
+    }
+  });
+
+  test('due and the CA unreachable: the certificate served stays, the failure is reported', async () => {
+    const cfg = config('renew_before_days = 100000');
+    const tls = TlsProvider.load(tlsOptionsOf(cfg.tlsFiles)); // the ACME files from above
+    const serving = tls.certificate().serialNumber;
+    const m = memoryLog('debug');
+    const acme = new AcmeManager(cfg, m.log, tls, new AcmeChallenges(), internals);
+    acme.start();
+    try {
+      await eventually(() => acme.status().failures === 1, 'a failed renewal', 20_000);
+      const s = acme.status();
+      assert.equal(s.state, 'failing');
+      assert.equal(s.serial, serving);
+      assert.ok(s.lastError);
+      assert.equal(tls.certificate().serialNumber, serving);
+      const line = m.records.find(
+        (r) => r.msg === 'ACME certificate renewal failed; keeping the current certificate',
+      );
+      assert.ok(line, m.text());
+      assert.equal(line.retryInSeconds, 60);
+      assert.ok(Date.parse(s.nextCheck!) - Date.now() > 50_000, 'retried after the backoff');
+    } finally {
+      await acme.stop(1000);
+    }
   });
 });
