@@ -65,6 +65,7 @@ key = "tls/key.pem"
 # validated by HTTP-01 on [listeners.http] (the CA connects to port 80: make it reachable
 # there). Kept in data_dir/acme/, renewed 30 days (or a third of the lifetime) before expiry,
 # loaded into every listener without a restart; until the first one, cert/key above serve.
+# Setting it agrees to the CA's terms of service (RFC 8555 §7.3).
 # [tls.acme]
 # directory = "https://acme-v02.api.letsencrypt.org/directory"
 # email = "postmaster@example.com"
