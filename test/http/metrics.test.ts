@@ -2,9 +2,13 @@
 // commands move the counters a scrape shows; /readyz is 503 while the server shuts down;
 // /metrics is refused to a request without the token, and a malformed request gets a 4xx.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
+import { generate } from 'selfsigned';
 import { eventually } from '../helpers/eventually.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient } from '../imap/session/client.js';
@@ -344,6 +348,48 @@ describe('POP3 commands served by a worker process', () => {
     assert.equal(sample(t, 'letterbox_auth_total', { protocol: 'pop3', result: 'success' }), 1);
     assert.equal(sample(t, 'letterbox_connections_total', { listener: 'pop3' }), 1);
     await pop.cmd('QUIT');
+  });
+});
+
+describe('/healthz with an expired certificate served by SNI', () => {
+  let ts: TestServer;
+  let certDir: string;
+
+  before(async () => {
+    certDir = await mkdtemp(join(tmpdir(), 'lb-expired-'));
+    const day = 86_400_000;
+    const old = await generate([{ name: 'commonName', value: 'old.example.test' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      notBeforeDate: new Date(Date.now() - 30 * day),
+      notAfterDate: new Date(Date.now() - 2 * day),
+    });
+    await writeFile(join(certDir, 'cert.pem'), old.cert);
+    await writeFile(join(certDir, 'key.pem'), old.private);
+    ts = await startTestServer({
+      listeners: ['http'],
+      extraToml: `[[tls.sni]]\nservername = "Old.Example.Test"\ncert = "${join(certDir, 'cert.pem')}"\nkey = "${join(certDir, 'key.pem')}"\n`,
+    });
+  });
+  after(async () => {
+    await ts.stop();
+    await rm(certDir, { recursive: true, force: true });
+  });
+
+  test('is 503 and names it with its days left (negative); the default one is fine', async () => {
+    const res = await fetch(`http://127.0.0.1:${ts.port('http')}/healthz`);
+    assert.equal(res.status, 503);
+    const h = (await res.json()) as {
+      status: string;
+      certificates: Array<{ servername: string | null; daysLeft: number }>;
+    };
+    assert.equal(h.status, 'error');
+    assert.equal(h.certificates.length, 2);
+    assert.ok(h.certificates[0]!.servername === null && h.certificates[0]!.daysLeft >= 300);
+    assert.equal(h.certificates[1]!.servername, 'old.example.test');
+    assert.ok(h.certificates[1]!.daysLeft <= -2 && h.certificates[1]!.daysLeft >= -4);
+    // Readiness is about serving, not certificates.
+    assert.equal((await fetch(`http://127.0.0.1:${ts.port('http')}/readyz`)).status, 200);
   });
 });
 
