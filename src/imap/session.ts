@@ -458,8 +458,10 @@ export class ImapSession {
       this.countBad();
       return;
     }
-    this.commandName = cmd.name;
     const spec = COMMANDS.get(cmd.name);
+    // The table's name, one string for all sessions: the parser's copy would be held by every
+    // session for as long as its command runs (an IDLE for hours; issue 14 §4 memory budget).
+    this.commandName = spec?.name ?? cmd.name;
     if (!spec) {
       this.send(formatTagged(cmd.tag, { status: 'BAD', text: `Unknown command ${cmd.name}` }));
       this.countBad();
