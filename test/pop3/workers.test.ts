@@ -89,11 +89,15 @@ describe('sessions in worker processes', () => {
     const again = await RawPop3.connect(fx.pop3);
     try {
       assert.match(await again.login(USER, PASSWORD), /^\+OK .* 2 messages/);
-      const now = workerPids();
-      assert.equal(now.length, 2);
-      assert.ok(
-        now.every((p) => !before.includes(p)),
-        'new worker processes',
+      // The session is served by a new worker; the pool's other new worker may still be
+      // starting (seen once under load: 1 of 2 listed at this point).
+      await eventually(
+        () => {
+          const now = workerPids();
+          return now.length === 2 && now.every((p) => !before.includes(p));
+        },
+        'two new worker processes',
+        60_000,
       );
     } finally {
       assert.match(await again.cmd('QUIT'), /^\+OK/);
