@@ -51,7 +51,10 @@ export class ListenError extends Error {
     readonly listenerName: string,
     options?: { cause?: unknown },
   ) {
-    super(`cannot listen on ${hostPort(host, port)} (${listenerName}): ${describe(code)}`, options);
+    super(
+      `cannot listen on ${hostPort(host, port)} (${listenerName}): ${describeListenCode(code)}`,
+      options,
+    );
     this.name = 'ListenError';
   }
 }
@@ -256,7 +259,7 @@ export async function settleWithin(promises: Promise<unknown>[], ms: number): Pr
   }
 }
 
-function describe(code: string): string {
+export function describeListenCode(code: string): string {
   switch (code) {
     case 'EADDRINUSE':
       return 'address already in use';
