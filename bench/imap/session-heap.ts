@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { corpus } from '../lib/corpus.js';
 import { raiseFdLimitOrReexec } from '../lib/fd-limit.js';
+import { expectOk, ImapClient } from '../lib/imap-client.js';
 import { fillLetterbox, serveLetterbox, setupLetterbox } from '../lib/letterbox-server.js';
 import { openIdlers } from './idle.js';
 
@@ -24,6 +25,7 @@ const { values: args } = parseArgs({
     snapshot: { type: 'boolean', default: false },
     root: { type: 'string' },
     top: { type: 'string', default: '25' },
+    deliver: { type: 'string', default: '0' },
   },
 });
 const n = Number(args.sessions);
@@ -159,6 +161,23 @@ async function main(): Promise<void> {
     console.log(`arrayBuffers ${per('arrayBuffers')} B/session`);
     console.log(`peak rss ${mib(a.peakRss)} -> ${mib(b.peakRss)} MiB: ${per('peakRss')} B/session`);
     console.log(`rss ${mib(a.rss)} -> ${mib(b.rss)} MiB: ${per('rss')} B/session`);
+    // Deliveries to every IDLE session (APPEND from another connection, as the bench does):
+    // the transient memory of turning one change into N untagged EXISTS shows in the peak.
+    const deliveries = Number(args.deliver);
+    if (deliveries > 0) {
+      const c = await ImapClient.login('127.0.0.1', setup.ports.imap, USER, PASSWORD);
+      for (let i = 0; i < deliveries; i++) {
+        const d = await h.deliver('append', async () => {
+          expectOk(await c.command(['APPEND INBOX ', mix.message(1_000_000 + i)]), 'APPEND');
+        });
+        log(`delivery ${i + 1}: ${d.reached}/${h.connected} in ${d.allMs.toFixed(0)} ms`);
+      }
+      c.destroy();
+      const d = await measure(lb.pid);
+      console.log(
+        `after ${deliveries} deliveries: peak rss ${mib(d.peakRss)} MiB, rss ${mib(d.rss)} MiB, heapUsed ${mib(d.heapUsed)} MiB`,
+      );
+    }
     if (a.snap && b.snap) {
       const ca = census(a.snap);
       const cb = census(b.snap);

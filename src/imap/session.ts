@@ -541,12 +541,15 @@ export class ImapSession {
    * read-only session (EXAMINE) sees them recent without taking them (§6.3.2). IMAP4rev2
    * has no \Recent (RFC 9051 Appendix E): such a session neither sees nor takes it, so it
    * leaves the new-mail indication to IMAP4rev1 clients of the same mailbox.
+   * Synchronous when the store answers at once (see MailStore.claimRecent): no promise per
+   * session per delivery.
    */
-  async claimRecent(upToUid: number): Promise<void> {
+  claimRecent(upToUid: number): Promise<void> | undefined {
     const sel = this.selected;
     if (!sel || this.enabled.imap4rev2 || upToUid <= 0) return;
-    const from = await this.ctx.store.claimRecent(sel.mailbox.id, upToUid, !sel.readOnly);
-    sel.view.addRecent(from, upToUid);
+    const from = this.ctx.store.claimRecent(sel.mailbox.id, upToUid, !sel.readOnly);
+    if (typeof from === 'number') sel.view.addRecent(from, upToUid);
+    else return from.then((n) => sel.view.addRecent(n, upToUid));
   }
 
   /**
@@ -649,7 +652,8 @@ export class ImapSession {
       if (!this.enabled.imap4rev2) {
         // RFC 3501 §7.3.2: RECENT comes with a change of the mailbox's size; this session,
         // the first told of the new messages, takes their \Recent (§2.3.2).
-        if (u.added) await this.claimRecent(u.added[1]);
+        const claiming = u.added ? this.claimRecent(u.added[1]) : undefined;
+        if (claiming) await claiming;
         this.untagged(`${view.recentCount()} RECENT`);
       }
     }

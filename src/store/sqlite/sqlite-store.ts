@@ -339,7 +339,7 @@ export class SqliteStore implements MailStore {
   async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
     return this.mailboxes.status(mailboxId);
   }
-  async claimRecent(mailboxId: number, upToUid: number, claim: boolean): Promise<number> {
+  claimRecent(mailboxId: number, upToUid: number, claim: boolean): number {
     return this.mailboxes.claimRecent(mailboxId, upToUid, claim);
   }
 
