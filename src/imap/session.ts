@@ -46,6 +46,9 @@ export interface ImapListenerInfo {
 
 type InputEvent = ReceiverEvent | { kind: 'eof' } | { kind: 'wake' };
 
+/** Queued output up to this size is copied into one buffer rather than written as a writev. */
+const SMALL_OUTPUT = 4096;
+
 export class ImapSession {
   state: SessionState = { kind: 'notAuthenticated' };
   readonly enabled: Enabled = { condstore: false, qresync: false, utf8: false, imap4rev2: false };
@@ -171,13 +174,20 @@ export class ImapSession {
   async flush(): Promise<void> {
     if (this.out.length === 0) return;
     const out = this.out;
+    const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
     if (this.compress) {
       await this.conn.write(await this.compress.deflate(Buffer.concat(out)));
+    } else if (out.length === 1) {
+      await this.conn.write(out[0]!);
+    } else if (bytes <= SMALL_OUTPUT) {
+      // A few short lines (EXISTS and RECENT to every session in IDLE): one small copy costs
+      // less than a corked writev of each, per session per delivery (issue 14 §4).
+      await this.conn.write(Buffer.concat(out, bytes));
     } else {
       // Several buffers go out in one writev, uncopied.
-      await this.conn.write(out.length === 1 ? out[0]! : out);
+      await this.conn.write(out);
     }
   }
 
