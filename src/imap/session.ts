@@ -684,7 +684,9 @@ export class ImapSession {
     // RFC 5465 §5.2: MessageNew's fetch attributes follow EXISTS.
     if (newFrom >= 0 && u.exists !== null) await this.notify?.afterUpdates(this, view, newFrom);
     // RFC 5267 §4.3.3: ADDTO after the EXISTS / FETCH that caused it.
-    await contexts?.announceChanges(this);
+    // Only when there are contexts: an await of nothing would still suspend every IDLE
+    // session on each delivery (issue 14 §4).
+    if (contexts) await contexts.announceChanges(this);
   }
 
   /** RFC 5465: sends what NOTIFY queued (between commands, or in IDLE). */
