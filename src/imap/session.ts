@@ -31,7 +31,7 @@ import {
   type Selected,
   type SessionState,
 } from './state.js';
-import type { MailboxView } from './view.js';
+import type { MailboxView, ViewUpdates } from './view.js';
 import { ImapParseError, parseCommand, tryParse } from './wire/parser.js';
 import { CommandReceiver, type ReceivedCommand, type ReceiverEvent } from './wire/receiver.js';
 import { sequenceSetToString, type WriteOptions } from './wire/serializer.js';
@@ -632,7 +632,7 @@ export class ImapSession {
    * Announces queued changes of the selected mailbox: EXPUNGE (or VANISHED under QRESYNC,
    * RFC 7162 §3.2.10), EXISTS, and FETCH (UID FLAGS [MODSEQ]) for flags changed by others.
    */
-  async sendUpdates(opts: { allowExpunge: boolean }): Promise<void> {
+  sendUpdates(opts: { allowExpunge: boolean }): Promise<void> | undefined {
     const sel = this.selected;
     if (!sel) return;
     const view = sel.view;
@@ -657,15 +657,34 @@ export class ImapSession {
       if (this.enabled.qresync) this.untagged(`VANISHED ${sequenceSetToString(u.expunged.uids)}`);
       else for (const seq of u.expunged.seqs) this.untagged(`${seq} EXPUNGE`);
     }
+    let claiming: Promise<void> | undefined;
     if (u.exists !== null) {
       this.untagged(`${u.exists} EXISTS`);
       if (!this.enabled.imap4rev2) {
         // RFC 3501 §7.3.2: RECENT comes with a change of the mailbox's size; this session,
         // the first told of the new messages, takes their \Recent (§2.3.2).
-        const claiming = u.added ? this.claimRecent(u.added[1]) : undefined;
-        if (claiming) await claiming;
-        this.untagged(`${view.recentCount()} RECENT`);
+        claiming = u.added ? this.claimRecent(u.added[1]) : undefined;
+        if (!claiming) this.untagged(`${view.recentCount()} RECENT`);
       }
+    }
+    // A session in IDLE hearing of a new message usually has nothing to wait for: it returns
+    // without a promise, so 10,000 of them do not all stay suspended at once (issue 14 §4).
+    const notifyNew = newFrom >= 0 && u.exists !== null;
+    if (!claiming && u.flags.length === 0 && !notifyNew && !contexts) return;
+    return this.finishUpdates(view, u, claiming, notifyNew ? newFrom : -1, contexts);
+  }
+
+  /** The part of sendUpdates that reads the store or awaits NOTIFY and contexts. */
+  private async finishUpdates(
+    view: MailboxView,
+    u: ViewUpdates,
+    claiming: Promise<void> | undefined,
+    newFrom: number,
+    contexts: UpdateContexts | null,
+  ): Promise<void> {
+    if (claiming) {
+      await claiming;
+      this.untagged(`${view.recentCount()} RECENT`);
     }
     if (u.flags.length > 0) {
       const since = Math.min(...u.flags.map((f) => f.modseq)) - 1;
@@ -682,10 +701,8 @@ export class ImapSession {
       }
     }
     // RFC 5465 §5.2: MessageNew's fetch attributes follow EXISTS.
-    if (newFrom >= 0 && u.exists !== null) await this.notify?.afterUpdates(this, view, newFrom);
+    if (newFrom >= 0) await this.notify?.afterUpdates(this, view, newFrom);
     // RFC 5267 §4.3.3: ADDTO after the EXISTS / FETCH that caused it.
-    // Only when there are contexts: an await of nothing would still suspend every IDLE
-    // session on each delivery (issue 14 §4).
     if (contexts) await contexts.announceChanges(this);
   }
 

@@ -17,7 +17,11 @@ export const IDLE = command({
       for (;;) {
         // RFC 5465 §4: after NOTIFY, IDLE sends exactly the events NOTIFY asked for.
         if (s.notify) await s.pushNotifications(true);
-        else if (s.state.kind === 'selected') await s.sendUpdates({ allowExpunge: true });
+        else if (s.state.kind === 'selected') {
+          // Usually synchronous (no promise): see ImapSession.sendUpdates.
+          const updating = s.sendUpdates({ allowExpunge: true });
+          if (updating) await updating;
+        }
         if (s.state.kind === 'logout') return ok('IDLE terminated');
         const ev = await s.nextEvent(true);
         if (ev.kind === 'wake') {
