@@ -16,6 +16,8 @@ import { corpus } from '../lib/corpus.js';
 import { raiseFdLimitOrReexec } from '../lib/fd-limit.js';
 import { expectOk, ImapClient } from '../lib/imap-client.js';
 import { fillLetterbox, serveLetterbox, setupLetterbox } from '../lib/letterbox-server.js';
+import { dotStuff } from '../lib/message.js';
+import { closeSession, expect, openSession } from '../lib/smtp-wire.js';
 import { openIdlers } from './idle.js';
 
 const { values: args } = parseArgs({
@@ -26,6 +28,8 @@ const { values: args } = parseArgs({
     root: { type: 'string' },
     top: { type: 'string', default: '25' },
     deliver: { type: 'string', default: '0' },
+    // How: imap (APPEND from another connection) or smtp (to the MX), as bench/imap/run.ts.
+    by: { type: 'string', default: 'imap' },
   },
 });
 const n = Number(args.sessions);
@@ -114,6 +118,19 @@ function census(file: string): Map<string, { count: number; size: number }> {
   return out;
 }
 
+async function smtpOne(port: number, to: string, raw: Buffer): Promise<void> {
+  const s = await openSession('127.0.0.1', port, 'bench-client.test');
+  s.socket.write('MAIL FROM:<sender@bench-client.test>\r\n');
+  expect(await s.replies.next(), 250, 'MAIL');
+  s.socket.write(`RCPT TO:<${to}>\r\n`);
+  expect(await s.replies.next(), 250, 'RCPT');
+  s.socket.write('DATA\r\n');
+  expect(await s.replies.next(), 354, 'DATA');
+  s.socket.write(Buffer.concat([dotStuff(raw), Buffer.from('.\r\n')]));
+  expect(await s.replies.next(), 250, 'end of data');
+  await closeSession(s);
+}
+
 async function main(): Promise<void> {
   const PASSWORD = 'bench-password';
   const USER = 'idle@bench.test';
@@ -167,8 +184,10 @@ async function main(): Promise<void> {
     if (deliveries > 0) {
       const c = await ImapClient.login('127.0.0.1', setup.ports.imap, USER, PASSWORD);
       for (let i = 0; i < deliveries; i++) {
-        const d = await h.deliver('append', async () => {
-          expectOk(await c.command(['APPEND INBOX ', mix.message(1_000_000 + i)]), 'APPEND');
+        const d = await h.deliver(args.by, async () => {
+          const raw = mix.message(1_000_000 + i);
+          if (args.by === 'smtp') await smtpOne(setup.ports.smtp, USER, raw);
+          else expectOk(await c.command(['APPEND INBOX ', raw]), 'APPEND');
         });
         log(`delivery ${i + 1}: ${d.reached}/${h.connected} in ${d.allMs.toFixed(0)} ms`);
       }
