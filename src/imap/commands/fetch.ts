@@ -3,6 +3,7 @@
 // messages, loads them in batches, and sets \Seen for non-PEEK body fetches.
 import { isStoreError } from '../../store/errors.js';
 import type { MessageDetail, MessageRecord } from '../../store/types.js';
+import { markFetchedSeen, type SeenNow } from '../fetch/mark-seen.js';
 import {
   allLight,
   type FetchMessage,
@@ -77,15 +78,9 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
         )
       : null;
     // RFC 9051 §6.4.5: BODY[...] without .PEEK sets \Seen; the new flags are reported.
-    const seenNow = new Map<number, { flags: string[]; modseq: number }>();
-    if (markSeen) {
-      const unseen = records.filter((r) => !r.flags.includes('\\Seen')).map((r) => r.uid);
-      if (unseen.length > 0) {
-        const res = await store.setFlags(sel.mailbox.id, unseen, 'add', ['\\Seen']);
-        view.ackFlags(res.updated);
-        for (const u of res.updated) seenNow.set(u.uid, u);
-      }
-    }
+    const seenNow: SeenNow = markSeen
+      ? await markFetchedSeen(store, view, sel.mailbox.id, records)
+      : new Map();
     for (const r of records) {
       const seq = view.seqOf(r.uid);
       if (seq === 0) continue;

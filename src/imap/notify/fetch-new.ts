@@ -6,6 +6,8 @@
  * that does gets what a FETCH gives (RFC 9051 §6.4.5): \Seen set, unless the mailbox is
  * read-only, and the new FLAGS in the response.
  */
+
+import { markFetchedSeen, type SeenNow } from '../fetch/mark-seen.js';
 import { type FetchMessage, fetchSetsSeen, renderFetch } from '../fetch/render.js';
 import type { ImapSession } from '../session.js';
 import type { MailboxView } from '../view.js';
@@ -28,15 +30,9 @@ export async function sendNewFetch(
   const asksFlags = items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
   for (let i = 0; i < uids.length; i += BATCH) {
     const records = await store.getRecords(mailboxId, uids.slice(i, i + BATCH));
-    const seenNow = new Map<number, { flags: string[]; modseq: number }>();
-    if (markSeen) {
-      const unseen = records.filter((r) => !r.flags.includes('\\Seen')).map((r) => r.uid);
-      if (unseen.length > 0) {
-        const res = await store.setFlags(mailboxId, unseen, 'add', ['\\Seen']);
-        view.ackFlags(res.updated);
-        for (const u of res.updated) seenNow.set(u.uid, u);
-      }
-    }
+    const seenNow: SeenNow = markSeen
+      ? await markFetchedSeen(store, view, mailboxId, records)
+      : new Map();
     for (const r of records) {
       const seq = view.seqOf(r.uid);
       if (seq === 0) continue;
