@@ -2,11 +2,9 @@
 // imaplib, which knows neither command, drives them with _simple_command (its literal support
 // carries REPLACE's message) and parses the untagged METADATA responses itself.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { imapProtocol } from '../../src/imap/index.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { runImaplib, startImapServerWithUser } from '../helpers/python-imap.js';
+import type { TestServer } from '../helpers/server.js';
 
 const USER = 'erin@example.test';
 const PASS = 'pw-erin-1';
@@ -48,24 +46,14 @@ print(json.dumps(out))
 describe('IMAP e2e: METADATA and REPLACE with Python imaplib', () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer({
-      listeners: ['imap', 'imaps'],
-      protocols: { imap: imapProtocol, imaps: imapProtocol },
-      allowPlaintext: true,
-    });
-    await ts.addUser(USER, PASS);
+    ts = await startImapServerWithUser(USER, PASS);
   });
   after(async () => {
     await ts.stop();
   });
 
   test('annotations set and read back, a draft replaced atomically', async () => {
-    const { stdout } = await promisify(execFile)(
-      'python3',
-      ['-c', PY, String(ts.port('imaps')), USER, PASS],
-      { timeout: 60_000 },
-    );
-    const out = JSON.parse(stdout);
+    const out = await runImaplib(ts, PY, USER, PASS);
     assert.ok(out.caps.includes('METADATA') && out.caps.includes('REPLACE'), out.caps.join(' '));
     assert.deepEqual(out.set, ['OK', ['SETMETADATA completed']]);
     assert.deepEqual(out.get, [

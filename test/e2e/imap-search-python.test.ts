@@ -3,11 +3,9 @@
 // ENVELOPE address match (issue 14 item 4), HEADER x "" (item 5), SORT=DISPLAY (RFC 5957),
 // WITHIN (RFC 5032) and THREAD=REFERENCES step 1.B (item 7).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { imapProtocol } from '../../src/imap/index.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { runImaplib, startImapServerWithUser } from '../helpers/python-imap.js';
+import type { TestServer } from '../helpers/server.js';
 
 const USER = 'sam@example.test';
 const PASS = 'pw-sam-1';
@@ -47,24 +45,14 @@ print(json.dumps(out))
 describe('IMAP e2e: SEARCH, SORT and THREAD with Python imaplib', () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer({
-      listeners: ['imap', 'imaps'],
-      protocols: { imap: imapProtocol, imaps: imapProtocol },
-      allowPlaintext: true,
-    });
-    await ts.addUser(USER, PASS);
+    ts = await startImapServerWithUser(USER, PASS);
   });
   after(async () => {
     await ts.stop();
   });
 
   test('addresses, HEADER "", DISPLAYFROM, OLDER/YOUNGER and REFERENCES as a client sees them', async () => {
-    const { stdout } = await promisify(execFile)(
-      'python3',
-      ['-c', PY, String(ts.port('imaps')), USER, PASS],
-      { timeout: 60_000 },
-    );
-    const out = JSON.parse(stdout);
+    const out = await runImaplib(ts, PY, USER, PASS);
     for (const cap of ['SORT', 'SORT=DISPLAY', 'WITHIN', 'THREAD=REFERENCES']) {
       assert.ok(out.caps.includes(cap), cap);
     }
