@@ -162,11 +162,13 @@ async function lightFetch(
     asc.length > BATCH
       ? await s.ctx.store.listMessages(sel.mailbox.id, { changedSince: since ?? undefined })
       : await s.ctx.store.getRecords(sel.mailbox.id, asc);
-  const render = lightRenderer(a.items, opts);
   // RFC 3501 §2.3.2: \Recent is this session's, not a stored flag; checked per message only
-  // while the session has recent messages at all.
-  const recent =
-    view.hasRecent && a.items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
+  // while the session has recent messages at all, and written into FLAGS by the renderer.
+  const render = lightRenderer(
+    a.items,
+    opts,
+    view.hasRecent ? (uid) => view.isRecent(uid) : undefined,
+  );
   // EMAILID / THREADID / SAVEDATE: read, for the messages answered only, after the rows.
   const picked: Array<{ seq: number; row: MessageRecord }> | null = needsExtras(a.items)
     ? []
@@ -179,13 +181,11 @@ async function lightFetch(
     if (asc[j] !== r.uid || (since !== null && r.modseq <= since)) continue;
     const seq = view.seqOf(r.uid);
     if (seq === 0) continue;
-    const row =
-      recent && view.isRecent(r.uid) ? { ...r, flags: view.withRecent(r.uid, r.flags) } : r;
     if (picked) {
-      picked.push({ seq, row });
+      picked.push({ seq, row: r });
       continue;
     }
-    chunk += `* ${seq} FETCH ${render(row)}\r\n`;
+    chunk += `* ${seq} FETCH ${render(r)}\r\n`;
     if (chunk.length >= LIGHT_CHUNK) {
       s.send(Buffer.from(chunk, 'latin1'));
       chunk = '';

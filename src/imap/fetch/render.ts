@@ -258,6 +258,8 @@ type LightExtras = Pick<MessageExtras, 'emailId' | 'threadId' | 'saveDate'>;
 export function lightRenderer(
   items: readonly FetchItem[],
   opts: FetchRenderOptions,
+  /** The session's \Recent (RFC 3501 §2.3.2), added to FLAGS without copying the row. */
+  isRecent?: (uid: number) => boolean,
 ): (msg: LightMessage, extras?: LightExtras) => string {
   // `extras` is given when needsExtras(items) (the handler loads them with the rows).
   const parts: Array<(m: LightMessage, x?: LightExtras) => string> = [];
@@ -267,7 +269,12 @@ export function lightRenderer(
   if (opts.uidAlways && !names.includes('UID')) parts.push(uid);
   for (const name of names) {
     if (name === 'UID') parts.push(uid);
-    else if (name === 'FLAGS') parts.push((m) => `FLAGS (${flagsText(m.flags)})`);
+    else if (name === 'FLAGS')
+      parts.push(
+        isRecent === undefined
+          ? (m) => `FLAGS (${flagsText(m.flags)})`
+          : (m) => `FLAGS (${withRecentText(flagsText(m.flags), isRecent(m.uid))})`,
+      );
     else if (name === 'INTERNALDATE')
       parts.push((m) => `INTERNALDATE ${dateTimeToString(m.internalDate, m.internalZone)}`);
     else if (name === 'RFC822.SIZE') parts.push((m) => `RFC822.SIZE ${m.size}`);
@@ -283,6 +290,11 @@ export function lightRenderer(
     return (m, x) => `(${a(m, x)} ${b(m, x)})`;
   }
   return (m, x) => `(${parts.map((p) => p(m, x)).join(' ')})`;
+}
+
+function withRecentText(flags: string, recent: boolean): string {
+  if (!recent) return flags;
+  return flags === '' ? '\\Recent' : `${flags} \\Recent`;
 }
 
 function flagsText(flags: readonly string[]): string {
