@@ -7,6 +7,8 @@
 // message in a mailbox has flags (system flags like \Seen and keywords) and a MODSEQ. One
 // stored message (blob + parsed metadata) can be in several mailboxes: COPY adds a row.
 
+import type { Envelope, PartNode } from '../mime/types.js';
+
 export const SPECIAL_USES = ['\\Drafts', '\\Sent', '\\Trash', '\\Junk', '\\Archive'] as const;
 export type SpecialUse = (typeof SPECIAL_USES)[number] | '\\All' | '\\Flagged';
 
@@ -98,11 +100,14 @@ export interface MailboxStatus {
 
 /**
  * What mime/ extracted from the message at delivery, stored once with the blob and never
- * recomputed. `structure` and `envelope` are opaque JSON for the store; IMAP knows their shape.
+ * recomputed. The store keeps `structure` and `envelope` as JSON without looking inside;
+ * IMAP reads them for FETCH BODYSTRUCTURE / ENVELOPE, sections, SEARCH and SORT.
  */
 export interface MessageIndex {
-  structure: unknown;
-  envelope: unknown;
+  /** The MIME part tree with byte offsets (mime/structure.ts). */
+  structure: PartNode;
+  /** RFC 9051 §7.5.2 ENVELOPE as mime/envelope.ts built it. */
+  envelope: Envelope;
   /** Header-derived fields for SEARCH and SORT (decoded, lower-cased where it helps). */
   search: {
     from: string;
@@ -417,9 +422,12 @@ export interface MessageReader {
   close(): void;
 }
 
-export interface MailStore {
-  readonly kind: string;
+// The store in roles (issue 17): each interface is one concern a backend implements and one
+// contract suite (test/store/contract/) checks. Callers that need one role may ask for it
+// alone; MailStore is all of them together, what a backend's open() returns.
 
+/** Domains, accounts, their credentials and app passwords, aliases: who receives and logs in. */
+export interface DirectoryStore {
   // Domains
   addDomain(name: string): Promise<Domain>;
   listDomains(): Promise<Domain[]>;
@@ -467,8 +475,10 @@ export interface MailStore {
   removeAlias(address: string): Promise<void>;
   /** Account, then alias, then the domain's catch-all; null when nothing matches. */
   resolveRecipient(address: string): Promise<Resolution | null>;
+}
 
-  // Mailboxes
+/** An account's mailboxes: names, UIDVALIDITY / UIDNEXT / HIGHESTMODSEQ, subscriptions, \Recent. */
+export interface MailboxStore {
   listMailboxes(accountId: number): Promise<Mailbox[]>;
   getMailbox(accountId: number, name: string): Promise<Mailbox | null>;
   getMailboxById(id: number): Promise<Mailbox | null>;
@@ -498,8 +508,10 @@ export interface MailStore {
    * peak RSS with 10,000 of them (bench/imap/session-heap.ts --deliver).
    */
   claimRecent(mailboxId: number, upToUid: number, claim: boolean): number | Promise<number>;
+}
 
-  // Messages
+/** Messages in mailboxes: UIDs and modseqs, flags, copies, expunges, the stored index, search. */
+export interface MessageStore {
   /**
    * Stores the message once (content-addressed blob, fsynced) and adds it to each target
    * mailbox, in one transaction. Resolves only after the commit is durable. Fails with
@@ -533,11 +545,6 @@ export interface MailStore {
   setPreview(messageId: number, preview: string): Promise<void>;
   /** Like getMessages without the parsed index: cheap, for FLAGS / UID / MODSEQ / sizes. */
   getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]>;
-  /**
-   * The exact stored bytes. `size` (the record's) is a hint: a small message may then be read
-   * in one cheap step instead of several round trips (see FileBlobStore.read).
-   */
-  readMessage(blobHash: string, size?: number): Promise<Buffer>;
   setFlags(
     mailboxId: number,
     uids: number[],
@@ -560,8 +567,19 @@ export interface MailStore {
   searchText(mailboxId: number, needle: string): Promise<number[]>;
   /** UIDs expunged with a modseq above `modseq` (RFC 7162 §3.2.5.1 VANISHED). */
   expungedSince(mailboxId: number, modseq: number): Promise<number[]>;
+}
 
-  // Annotations (IMAP METADATA, RFC 5464)
+/** The bytes of stored messages, content-addressed by SHA-256 (`MessageRecord.blobHash`). */
+export interface BlobStore {
+  /**
+   * The exact stored bytes. `size` (the record's) is a hint: a small message may then be read
+   * in one cheap step instead of several round trips (see FileBlobStore.read).
+   */
+  readMessage(blobHash: string, size?: number): Promise<Buffer>;
+}
+
+/** IMAP METADATA annotations (RFC 5464) of an account's server view and of its mailboxes. */
+export interface MetadataStore {
   /**
    * Entries of the account's server annotations (`mailboxId` null) or of a mailbox: each
    * named entry that exists, and with `depth` 1 / 'infinity' the entries one level / any
@@ -582,8 +600,10 @@ export interface MailStore {
     mailboxId: number | null,
     changes: Array<{ name: string; value: Buffer | null }>,
   ): Promise<MetadataSetResult>;
+}
 
-  // Outbound queue
+/** The outbound queue: items with their bytes and per-recipient state, claimed under a lease. */
+export interface OutboundQueueStore {
   /** Stores the message (fsynced) and queues it for its remote recipients, durably. */
   enqueueOutbound(message: NewOutbound): Promise<number>;
   listOutbound(): Promise<OutboundItem[]>;
@@ -614,12 +634,26 @@ export interface MailStore {
   nextOutboundDue(): Promise<Date | null>;
   /** Items in the queue (held ones too) and when the oldest was queued; cheap (monitoring). */
   outboundSummary(): Promise<{ messages: number; oldest: Date | null }>;
+}
+
+/** Change events, emitted after each commit (sessions turn them into untagged responses). */
+export interface ChangeEvents {
+  subscribe(listener: ChangeListener): () => void;
+}
+
+/** Every role of one backend over one set of data. */
+export interface MailStore
+  extends DirectoryStore,
+    MailboxStore,
+    MessageStore,
+    BlobStore,
+    MetadataStore,
+    OutboundQueueStore,
+    ChangeEvents {
+  readonly kind: string;
 
   /** Figures kept in memory, for monitoring: reading them costs nothing. */
   stats(): StoreStats;
-
-  // Change events (emitted after commit)
-  subscribe(listener: ChangeListener): () => void;
 
   close(): Promise<void>;
 }

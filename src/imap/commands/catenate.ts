@@ -15,7 +15,6 @@
  */
 
 import { sectionRange } from '../../mime/sections.js';
-import type { PartNode } from '../../mime/types.js';
 import { isStoreError } from '../../store/errors.js';
 import { normalizeMailboxName } from '../../store/names.js';
 import type { Mailbox, MessageDetail } from '../../store/types.js';
@@ -106,7 +105,7 @@ async function resolveUrl(s: ImapSession, url: string): Promise<Piece> {
   let bytes: Buffer | null = null;
   const sec = parsed.section;
   if (sec) {
-    const msg = { root: detail.index.structure as PartNode, size: detail.size };
+    const msg = { root: detail.index.structure, size: detail.size };
     const kind =
       sec.text === null ? null : sec.text.kind === 'HEADER.FIELDS' ? 'HEADER' : sec.text.kind;
     range = sectionRange(msg, sec.part, kind);

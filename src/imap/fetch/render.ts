@@ -26,7 +26,6 @@
  * the items as requested, then MODSEQ when `opts.condstore` (RFC 7162 §3.2.4) and not asked
  * for. `opts.utf8` decides quoted vs literal inside BODY's nested bodies (bodystructure.ts).
  */
-import type { Envelope, PartNode } from '../../mime/types.js';
 import type { MessageDetail, MessageExtras } from '../../store/types.js';
 import { type FetchAtt, type Section, sectionToString } from '../wire/fetch-items.js';
 import { dateTimeToString, type ImapValue, v } from '../wire/serializer.js';
@@ -109,7 +108,7 @@ export async function renderFetch(
   const detail = once(msg.detail);
   const raw = once(msg.raw);
   const extras = once(msg.extras);
-  const root = async () => (await detail()).index.structure as PartNode;
+  const root = async () => (await detail()).index.structure;
   const values: ImapValue[] = [];
   const asked = (name: string) => items.some((it) => it.kind === 'simple' && it.name === name);
   if (opts.uidAlways && !asked('UID')) values.push(v.atom('UID'), v.num(msg.uid));
@@ -148,7 +147,7 @@ export async function renderFetch(
         case 'ENVELOPE':
           values.push(
             v.atom('ENVELOPE'),
-            envelopeValue((await detail()).index.envelope as Envelope, { utf8: opts.utf8 }),
+            envelopeValue((await detail()).index.envelope, { utf8: opts.utf8 }),
           );
           break;
         case 'BODY':

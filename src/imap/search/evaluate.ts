@@ -17,7 +17,6 @@
 import { type EnvelopeAddressTexts, envelopeAddressTexts } from '../../mime/address-text.js';
 import { decodeEncodedWords } from '../../mime/encoded-words.js';
 import { type HeaderField, parseHeaders } from '../../mime/headers.js';
-import type { PartNode } from '../../mime/types.js';
 import type {
   MailStore,
   MessageDetail,
@@ -141,8 +140,7 @@ const MONTHS = 'jan feb mar apr may jun jul aug sep oct nov dec'.split(' ');
  * sent late on 1 Feb in -0800 is ON 1-Feb-... Falls back to the UTC day of the parsed value.
  */
 function sentDay(detail: MessageDetail): number | null {
-  const env = detail.index.envelope as { date?: string | null } | null;
-  const m = /(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{2,4})/.exec(env?.date ?? '');
+  const m = /(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{2,4})/.exec(detail.index.envelope.date ?? '');
   if (m) {
     const month = MONTHS.indexOf(m[2].toLowerCase()) + 1;
     let year = Number(m[3]);
@@ -404,7 +402,7 @@ class Evaluator {
       const d = details.get(m.uid);
       if (!d) continue;
       const raw = await this.ctx.store.readMessage(d.blobHash, d.size);
-      const root = d.index.structure as PartNode;
+      const root = d.index.structure;
       this.headerCache.set(m.uid, parseHeaders(raw.subarray(root.headerStart, root.headerEnd)));
     }
     return this.headerCache;

@@ -117,7 +117,7 @@ export function sentDate(m: SearchMessage, d: MessageDetail | undefined): number
 }
 
 function sortValue(key: SortKey, m: SearchMessage, d: MessageDetail | undefined): string | number {
-  const env = (d?.index.envelope ?? {}) as EnvelopeLike;
+  const env: EnvelopeLike = d?.index.envelope ?? {};
   switch (key) {
     case 'ARRIVAL':
       return m.internalDate.getTime();

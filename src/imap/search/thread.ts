@@ -10,7 +10,6 @@
  * from the References / In-Reply-To fields of the blob's header block.
  */
 import { parseHeaders } from '../../mime/headers.js';
-import type { PartNode } from '../../mime/types.js';
 import type { MessageDetail } from '../../store/types.js';
 import type { ArgCursor } from '../wire/parser.js';
 import { parseCharset, parseSearchKeys, type SearchKey } from '../wire/search-keys.js';
@@ -76,14 +75,14 @@ async function inputs(ctx: SearchContext, uids: readonly number[], refs: boolean
 }
 
 async function references(ctx: SearchContext, d: MessageDetail): Promise<string[]> {
-  const stored = (d.index.search as { references?: unknown }).references;
+  const stored = d.index.search.references;
   let refs: string[];
   let inReplyTo: string;
   if (Array.isArray(stored)) {
     refs = stored.filter((x): x is string => typeof x === 'string');
-    inReplyTo = (d.index.envelope as { inReplyTo?: string | null }).inReplyTo ?? '';
+    inReplyTo = d.index.envelope.inReplyTo ?? '';
   } else {
-    const root = d.index.structure as PartNode;
+    const root = d.index.structure;
     const raw = await ctx.store.readMessage(d.blobHash, d.size);
     const fields = parseHeaders(raw.subarray(root.headerStart, root.headerEnd));
     const value = (name: string) =>

@@ -1,5 +1,7 @@
 // Reading messages from SQLite: rows of a mailbox, rows by UID, and rows with their parsed
 // index. Hot paths (SELECT, FETCH) live here; writes are in messages.ts.
+
+import type { Envelope, PartNode } from '../../mime/types.js';
 import { StoreError } from '../errors.js';
 import { decodeFlags } from '../flags.js';
 import type { MessageDetail, MessageExtras, MessageIndex, MessageRecord } from '../types.js';
@@ -28,8 +30,9 @@ class LazyIndex implements MessageIndex {
   // The text lives in the full-text index; FETCH never needs it.
   readonly text = '';
   private row: { structure: string; envelope: string } | undefined;
-  private parsedStructure: unknown;
-  private parsedEnvelope: unknown;
+  // The JSON mime/ wrote at delivery (MessageIndex), read back as it was written.
+  private parsedStructure: PartNode | undefined;
+  private parsedEnvelope: Envelope | undefined;
 
   constructor(
     private readonly db: Db,
@@ -38,13 +41,17 @@ class LazyIndex implements MessageIndex {
     private readonly envelopes?: EnvelopeBatch,
   ) {}
 
-  get structure(): unknown {
-    this.parsedStructure ??= JSON.parse(this.load().structure);
+  get structure(): PartNode {
+    if (this.parsedStructure === undefined)
+      this.parsedStructure = JSON.parse(this.load().structure) as PartNode;
     return this.parsedStructure;
   }
 
-  get envelope(): unknown {
-    this.parsedEnvelope ??= JSON.parse(this.envelopes?.get(this.messageId) ?? this.load().envelope);
+  get envelope(): Envelope {
+    if (this.parsedEnvelope === undefined)
+      this.parsedEnvelope = JSON.parse(
+        this.envelopes?.get(this.messageId) ?? this.load().envelope,
+      ) as Envelope;
     return this.parsedEnvelope;
   }
 
