@@ -1,10 +1,11 @@
+// The role contract suites (test/store/contract/) on the SQLite backend.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { storeContract } from './contract.js';
+import { storeContracts } from './contract/index.js';
 
-storeContract('sqlite', async () => {
+storeContracts('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lb-store-'));
   const store = await SqliteStore.open({ dir });
   return {
