@@ -165,7 +165,10 @@ export class QueueWorker {
       } else if (!this.woken) {
         const due = await this.deps.store.nextOutboundDue().catch(() => null);
         const wait = due === null ? this.opts.pollMs : due.getTime() - this.now().getTime();
-        await this.idle(Math.max(0, Math.min(wait, this.opts.pollMs)));
+        // An item fell due since the claim (its time passed in between): claim again now.
+        // idle(0) would wait for an attempt to end or for new mail, which may never come.
+        if (wait <= 0) await new Promise<void>((r) => setImmediate(r));
+        else await this.idle(Math.min(wait, this.opts.pollMs));
       } else {
         // Woken meanwhile: look again, but after this turn's I/O (never a loop of microtasks).
         await new Promise<void>((r) => setImmediate(r));
@@ -181,7 +184,7 @@ export class QueueWorker {
     });
   }
 
-  /** Resolves after `ms`, on wake(), or (ms 0) when an attempt finishes. */
+  /** Resolves after `ms` or on wake(); with ms 0 only on wake() (an attempt ends, mail queued). */
   private idle(ms: number): Promise<void> {
     if (this.woken || this.stopped) return Promise.resolve();
     return new Promise<void>((resolve) => {

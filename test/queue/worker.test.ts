@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { silentLogger } from '../../src/log.js';
 import type { RecipientOutcome, Route, SendRequest, SendResult } from '../../src/queue/types.js';
 import type { Courier, RecipientObserver, WorkerOptions } from '../../src/queue/worker.js';
@@ -77,6 +77,12 @@ describe('queue worker', () => {
     dir = await mkdtemp(join(tmpdir(), 'lb-queue-'));
     ({ store } = await openAliceStore(dir));
   });
+  // Every worker a test started is stopped, even when the test failed half-way: one left
+  // running would claim the next test's items (and its resetOutboundLeases void theirs).
+  const started: QueueWorker[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((w) => w.stop(1000)));
+  });
   after(async () => {
     await store.close();
     await rm(dir, { recursive: true, force: true });
@@ -88,7 +94,7 @@ describe('queue worker', () => {
     now?: () => Date,
     observer?: RecipientObserver,
   ) {
-    return new QueueWorker(
+    const w = new QueueWorker(
       {
         store,
         log: silentLogger(),
@@ -104,6 +110,8 @@ describe('queue worker', () => {
       },
       { pollMs: 20, retry: { schedule: [50], maxAgeMs: 60_000, delayNoticeMs: 60_000 }, ...opts },
     );
+    started.push(w);
+    return w;
   }
 
   async function enqueue(sender = 'alice@example.test', rcpts = ['bob@remote.test']) {
@@ -141,6 +149,25 @@ describe('queue worker', () => {
     await eventually(async () => (await queued(id)) === null, 'the retry to deliver', 10_000);
     await w.stop(1000);
     assert.equal(courier.sent.length, 2);
+  });
+
+  test('an item falling due between the claim and the look at the next due time is claimed', async () => {
+    // The clock moves 100 ms at each look: the claim misses the item (due 50 ms after it),
+    // and the next due time is then already past. The worker must claim again at once, not
+    // wait for a wake-up: nothing else wakes it here (no new mail, no attempt running, and
+    // a poll of a minute).
+    const courier = new FakeCourier(() => [OK]);
+    const id = await enqueue();
+    const due = (await queued(id))!.nextAttemptAt.getTime();
+    let clock = due - 50;
+    const w = worker(courier, { pollMs: 60_000 }, () => {
+      const t = new Date(clock);
+      clock += 100;
+      return t;
+    });
+    w.start();
+    await eventually(async () => (await queued(id)) === null, 'the item to be claimed and sent');
+    assert.equal(courier.sent.length, 1);
   });
 
   test('550: failed for good, and a DSN to the sender with the original', async () => {
