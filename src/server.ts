@@ -11,6 +11,7 @@ import { LISTENER_NAMES } from './config/schema.js';
 import { autoconfigRoutes } from './http/autoconfig/routes.js';
 import { ServerMetrics } from './http/metrics.js';
 import { type HttpListener, type ServerPhase, startHttp } from './http/server.js';
+import { webAdminRoutes } from './http/web/static.js';
 import { imapProtocol } from './imap/index.js';
 import type { Logger } from './log.js';
 import { withEveryBusyPort } from './net/busy-ports.js';
@@ -188,7 +189,7 @@ export async function startServer(
           port: l.port,
           store,
           log,
-          routes: autoconfigRoutes({ cfg, store }),
+          routes: [...autoconfigRoutes({ cfg, store }), ...webAdminRoutes()],
           listeners: () =>
             listeners.map((r) => ({ ...r, connections: running.get(r.name)?.connections })),
           phase: () => phase,
