@@ -1,0 +1,154 @@
+// The PostgreSQL connection pool and the few helpers every role uses: queries with prepared
+// statements (named by their text, so each connection plans each once), transactions on one
+// pooled connection, and the counters that several nodes must allocate without collisions.
+// Times are epoch milliseconds in BIGINT columns (as in the SQLite store), ids BIGINT
+// identities; both are read back as JS numbers (well below 2^53).
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { migrate } from './migrations.js';
+
+const INT8 = 20;
+
+/** BIGINT as number: ids, sizes, modseqs and epoch-ms times all stay below 2^53. */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8 && format !== 'binary'
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export interface PgOptions {
+  /** `postgres://user@host:port/db`, or a host that is a unix socket directory. */
+  connectionString: string;
+  /** Given apart from the URL (a file or the environment), never logged. */
+  password?: string;
+  /** Connections of this node's pool. */
+  max?: number;
+}
+
+/** Something a statement runs on: the pool, or one connection inside a transaction. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+}
+
+const names = new Map<string, string>();
+
+/** A prepared statement's name: the same text is the same statement on every connection. */
+function statementName(text: string): string {
+  let n = names.get(text);
+  if (n === undefined) {
+    n = `lb_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    names.set(text, n);
+  }
+  return n;
+}
+
+/** Rows of a prepared statement. */
+export async function rows<R extends pg.QueryResultRow>(
+  q: Queryable,
+  text: string,
+  values: unknown[] = [],
+): Promise<R[]> {
+  return (await q.query<R>({ name: statementName(text), text, values })).rows;
+}
+
+/** The first row of a prepared statement, or undefined. */
+export async function row<R extends pg.QueryResultRow>(
+  q: Queryable,
+  text: string,
+  values: unknown[] = [],
+): Promise<R | undefined> {
+  return (await rows<R>(q, text, values))[0];
+}
+
+/** How many rows a prepared statement changed. */
+export async function run(q: Queryable, text: string, values: unknown[] = []): Promise<number> {
+  return (await q.query({ name: statementName(text), text, values })).rowCount ?? 0;
+}
+
+export class PgDb implements Queryable {
+  private constructor(readonly pool: pg.Pool) {}
+
+  static async open(opts: PgOptions): Promise<PgDb> {
+    const pool = new pg.Pool({
+      connectionString: opts.connectionString,
+      password: opts.password,
+      max: opts.max ?? 10,
+      types,
+    });
+    // An idle connection the server dropped (restart, partition) is an error event on the
+    // pool; without a listener it would end the process. The next query opens a new one.
+    pool.on('error', () => {});
+    const db = new PgDb(pool);
+    try {
+      await migrate(db);
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    return db;
+  }
+
+  query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>(config);
+  }
+
+  /**
+   * Runs fn in a transaction on one connection: committed when it resolves, rolled back when
+   * it throws (the error goes on to the caller). READ COMMITTED: rows that must not change
+   * under the transaction are locked by the statements that read them.
+   */
+  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+/**
+ * UIDVALIDITY (RFC 9051 §2.3.1.1): unique for the store's lifetime, so a re-created mailbox
+ * never reuses one. The one row is locked by the update: nodes take turns.
+ */
+export async function nextUidValidity(q: Queryable): Promise<number> {
+  const r = await row<{ v: number }>(
+    q,
+    `UPDATE store_counters SET last_uidvalidity = GREATEST(last_uidvalidity + 1, $1)
+     RETURNING last_uidvalidity AS v`,
+    // Seconds since the epoch fit in 32 bits (RFC 9051 nz-number) until 2106.
+    [Math.floor(Date.now() / 1000)],
+  );
+  if (!r) throw new Error('store_counters is empty');
+  return r.v;
+}
+
+/**
+ * Bumps and returns the account's change counter: the MODSEQ of the change being made
+ * (RFC 7162 §3). The row lock it takes orders the account's writers across nodes until commit.
+ */
+export async function nextModseq(q: Queryable, accountId: number): Promise<number> {
+  const r = await row<{ modseq: number }>(
+    q,
+    'UPDATE accounts SET modseq = modseq + 1 WHERE id = $1 RETURNING modseq',
+    [accountId],
+  );
+  if (!r) throw new Error(`account ${accountId} vanished`);
+  return r.modseq;
+}
+
+/** PostgreSQL's unique_violation, for inserts racing another node's. */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23505';
+}

@@ -1,0 +1,480 @@
+// The directory role in PostgreSQL: domains, accounts with their credentials and app
+// passwords, aliases, recipient resolution. Validation and normalisation are the store's own
+// (names.ts), so both backends accept and refuse the same input.
+import { StoreError } from '../errors.js';
+import {
+  domainOf,
+  normalizeAddress,
+  normalizeAliasAddress,
+  normalizeDomain,
+  normalizeMailboxName,
+} from '../names.js';
+import { newObjectId } from '../sqlite/threads.js';
+import {
+  type Account,
+  type Alias,
+  type AppPassword,
+  type AppPasswordRecord,
+  DEFAULT_MAILBOXES,
+  type DirectoryStore,
+  type Domain,
+  type Pop3Policy,
+  type Resolution,
+} from '../types.js';
+import {
+  isUniqueViolation,
+  nextModseq,
+  nextUidValidity,
+  type PgDb,
+  type Queryable,
+  row,
+  rows,
+  run,
+} from './db.js';
+
+interface AccountRow {
+  id: number;
+  address: string;
+  password_hash: string;
+  quota_bytes: number | null;
+  used_bytes: number;
+  pop3_policy: string;
+  disabled: boolean;
+  created_at: number;
+  unlocked_at: number | null;
+}
+
+const ACCOUNT_COLUMNS = `id, address, password_hash, quota_bytes, used_bytes, pop3_policy,
+  disabled, created_at, unlocked_at`;
+
+function toAccount(r: AccountRow): Account {
+  return {
+    id: r.id,
+    address: r.address,
+    passwordHash: r.password_hash,
+    quotaBytes: r.quota_bytes,
+    usedBytes: r.used_bytes,
+    pop3Policy: r.pop3_policy as Pop3Policy,
+    disabled: r.disabled,
+    createdAt: new Date(r.created_at),
+    unlockedAt: r.unlocked_at === null ? null : new Date(r.unlocked_at),
+  };
+}
+
+interface AppPasswordRow {
+  id: string;
+  name: string;
+  hash: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+function toAppPassword(r: AppPasswordRow): AppPasswordRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    hash: r.hash,
+    createdAt: new Date(r.created_at),
+    lastUsedAt: r.last_used_at === null ? null : new Date(r.last_used_at),
+  };
+}
+
+/** Alias chains are followed this deep at most (a loop or a long chain ends there). */
+const MAX_ALIAS_DEPTH = 8;
+/** App password names are what an operator types to remove one: printable, one line. */
+const APP_PASSWORD_NAME = /^[^\p{Cc}]{1,64}$/u;
+const APP_PASSWORD_ID = /^[a-z2-7]{1,32}$/;
+
+export class PgDirectory implements DirectoryStore {
+  constructor(private readonly db: PgDb) {}
+
+  // Domains
+
+  async addDomain(input: string): Promise<Domain> {
+    const name = normalizeDomain(input);
+    const now = Date.now();
+    const n = await run(
+      this.db,
+      'INSERT INTO domains (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      [name, now],
+    );
+    if (n === 0) throw new StoreError('EXISTS', `domain ${name} already exists`);
+    return { name, createdAt: new Date(now) };
+  }
+
+  async listDomains(): Promise<Domain[]> {
+    const rs = await rows<{ name: string; created_at: number }>(
+      this.db,
+      'SELECT name, created_at FROM domains ORDER BY name',
+    );
+    return rs.map((r) => ({ name: r.name, createdAt: new Date(r.created_at) }));
+  }
+
+  async isLocalDomain(input: string): Promise<boolean> {
+    let name: string;
+    try {
+      name = normalizeDomain(input);
+    } catch {
+      return false;
+    }
+    return (await row(this.db, 'SELECT 1 FROM domains WHERE name = $1', [name])) !== undefined;
+  }
+
+  async removeDomain(input: string, opts: { force?: boolean } = {}): Promise<void> {
+    const name = normalizeDomain(input);
+    await this.db.tx(async (q) => {
+      // Locks the domain: no account or alias is added to it until this commits.
+      const d = await row(q, 'SELECT 1 FROM domains WHERE name = $1 FOR UPDATE', [name]);
+      if (!d) throw new StoreError('NOT_FOUND', `no domain ${name}`);
+      const counts = await row<{ accounts: number; aliases: number }>(
+        q,
+        `SELECT (SELECT count(*) FROM accounts WHERE domain = $1) AS accounts,
+                (SELECT count(*) FROM aliases WHERE domain = $1) AS aliases`,
+        [name],
+      );
+      if (opts.force !== true && counts && (counts.accounts > 0 || counts.aliases > 0)) {
+        throw new StoreError(
+          'IN_USE',
+          `domain ${name} still has ${counts.accounts} account(s) and ${counts.aliases} alias(es)`,
+        );
+      }
+      // Cascades to the accounts' mailboxes, their message rows, app passwords, subscriptions.
+      await run(q, 'DELETE FROM accounts WHERE domain = $1', [name]);
+      await run(q, 'DELETE FROM aliases WHERE domain = $1', [name]);
+      await run(q, 'DELETE FROM domains WHERE name = $1', [name]);
+    });
+  }
+
+  // Accounts
+
+  async createAccount(input: {
+    address: string;
+    passwordHash: string;
+    quotaBytes?: number | null;
+  }): Promise<Account> {
+    const address = normalizeAddress(input.address);
+    const domain = domainOf(address);
+    try {
+      return await this.db.tx(async (q) => {
+        // FOR SHARE: the domain cannot be removed under the new account.
+        if (!(await row(q, 'SELECT 1 FROM domains WHERE name = $1 FOR SHARE', [domain]))) {
+          throw new StoreError('NOT_FOUND', `domain ${domain} does not exist; add it first`);
+        }
+        if (await row(q, 'SELECT 1 FROM aliases WHERE address = $1', [address])) {
+          throw new StoreError('EXISTS', `${address} is already an alias`);
+        }
+        const created = await row<AccountRow>(
+          q,
+          `INSERT INTO accounts (address, domain, password_hash, quota_bytes, created_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (address) DO NOTHING
+           RETURNING ${ACCOUNT_COLUMNS}`,
+          [address, domain, input.passwordHash, input.quotaBytes ?? null, Date.now()],
+        );
+        if (!created) throw new StoreError('EXISTS', `account ${address} exists`);
+        for (const mb of DEFAULT_MAILBOXES) {
+          await run(
+            q,
+            `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use,
+               object_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+            [
+              created.id,
+              normalizeMailboxName(mb.name),
+              await nextUidValidity(q),
+              await nextModseq(q, created.id),
+              mb.specialUse,
+              newObjectId('F'), // RFC 8474 §4 MAILBOXID
+            ],
+          );
+          await run(q, 'INSERT INTO subscriptions (account_id, name) VALUES ($1, $2)', [
+            created.id,
+            mb.name,
+          ]);
+        }
+        return toAccount(created);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StoreError('EXISTS', `account ${address} exists`);
+      throw err;
+    }
+  }
+
+  async getAccount(input: string): Promise<Account | null> {
+    let address: string;
+    try {
+      address = normalizeAddress(input);
+    } catch {
+      return null;
+    }
+    const r = await row<AccountRow>(
+      this.db,
+      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address = $1`,
+      [address],
+    );
+    return r ? toAccount(r) : null;
+  }
+
+  async getAccountById(id: number): Promise<Account | null> {
+    const r = await row<AccountRow>(
+      this.db,
+      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`,
+      [id],
+    );
+    return r ? toAccount(r) : null;
+  }
+
+  async listAccounts(domain?: string): Promise<Account[]> {
+    const rs =
+      domain === undefined
+        ? await rows<AccountRow>(
+            this.db,
+            `SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address`,
+          )
+        : await rows<AccountRow>(
+            this.db,
+            `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE domain = $1 ORDER BY address`,
+            [normalizeDomain(domain)],
+          );
+    return rs.map(toAccount);
+  }
+
+  /** Sets one column of the account; NOT_FOUND when there is no such account. */
+  private async update(address: string, sql: string, value: unknown): Promise<void> {
+    let a: string;
+    try {
+      a = normalizeAddress(address);
+    } catch {
+      throw new StoreError('NOT_FOUND', `no account ${address}`);
+    }
+    if ((await run(this.db, sql, [value, a])) === 0) {
+      throw new StoreError('NOT_FOUND', `no account ${address}`);
+    }
+  }
+
+  setPassword(address: string, passwordHash: string): Promise<void> {
+    return this.update(
+      address,
+      'UPDATE accounts SET password_hash = $1 WHERE address = $2',
+      passwordHash,
+    );
+  }
+
+  async setQuota(address: string, quotaBytes: number | null): Promise<void> {
+    if (quotaBytes !== null && (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)) {
+      throw new StoreError('INVALID', `invalid quota: ${quotaBytes}`);
+    }
+    await this.update(
+      address,
+      'UPDATE accounts SET quota_bytes = $1 WHERE address = $2',
+      quotaBytes,
+    );
+  }
+
+  async setPop3Policy(address: string, policy: Pop3Policy): Promise<void> {
+    if (!['delete', 'keep', 'trash'].includes(policy)) {
+      throw new StoreError('INVALID', `invalid POP3 policy: ${policy}`);
+    }
+    await this.update(address, 'UPDATE accounts SET pop3_policy = $1 WHERE address = $2', policy);
+  }
+
+  async removeAccount(address: string): Promise<void> {
+    // Cascades to mailboxes, their message rows, subscriptions and app passwords.
+    const n = await run(this.db, 'DELETE FROM accounts WHERE id = $1', [
+      await this.accountId(address),
+    ]);
+    if (n === 0) throw new StoreError('NOT_FOUND', `no account ${address}`);
+  }
+
+  setDisabled(address: string, disabled: boolean): Promise<void> {
+    return this.update(address, 'UPDATE accounts SET disabled = $1 WHERE address = $2', disabled);
+  }
+
+  unlockAccount(address: string): Promise<void> {
+    return this.update(
+      address,
+      'UPDATE accounts SET unlocked_at = $1 WHERE address = $2',
+      Date.now(),
+    );
+  }
+
+  // App passwords
+
+  private async accountId(address: string): Promise<number> {
+    const a = await this.getAccount(address);
+    if (!a) throw new StoreError('NOT_FOUND', `no account ${address}`);
+    return a.id;
+  }
+
+  async addAppPassword(
+    address: string,
+    input: { id: string; name: string; hash: string },
+  ): Promise<AppPassword> {
+    const name = input.name.trim();
+    if (!APP_PASSWORD_NAME.test(name)) {
+      throw new StoreError('INVALID', 'an app password name is 1 to 64 printable characters');
+    }
+    if (!APP_PASSWORD_ID.test(input.id)) throw new StoreError('INVALID', 'invalid app password id');
+    const accountId = await this.accountId(address);
+    const taken = await row<{ name: string }>(
+      this.db,
+      'SELECT name FROM app_passwords WHERE account_id = $1 AND (name = $2 OR id = $3)',
+      [accountId, name, input.id],
+    );
+    const exists = (takenName: string) =>
+      new StoreError(
+        'EXISTS',
+        takenName === name
+          ? `an app password named "${name}" exists`
+          : 'app password id in use, try again',
+      );
+    if (taken) throw exists(taken.name);
+    const now = Date.now();
+    try {
+      await run(
+        this.db,
+        `INSERT INTO app_passwords (account_id, id, name, hash, created_at)
+         VALUES ($1, $2, $3, $4, $5)`,
+        [accountId, input.id, name, input.hash, now],
+      );
+    } catch (err) {
+      // Another node added the same name or id since the check.
+      if (isUniqueViolation(err)) throw exists(name);
+      throw err;
+    }
+    return { id: input.id, name, createdAt: new Date(now), lastUsedAt: null };
+  }
+
+  async listAppPasswords(address: string): Promise<AppPassword[]> {
+    const rs = await rows<AppPasswordRow>(
+      this.db,
+      'SELECT * FROM app_passwords WHERE account_id = $1 ORDER BY created_at, seq',
+      [await this.accountId(address)],
+    );
+    return rs.map((r) => {
+      const { hash: _hash, ...rest } = toAppPassword(r);
+      return rest;
+    });
+  }
+
+  async removeAppPassword(address: string, name: string): Promise<void> {
+    const n = await run(this.db, 'DELETE FROM app_passwords WHERE account_id = $1 AND name = $2', [
+      await this.accountId(address),
+      name.trim(),
+    ]);
+    if (n === 0) throw new StoreError('NOT_FOUND', `no app password named "${name}"`);
+  }
+
+  async getAppPassword(accountId: number, id: string): Promise<AppPasswordRecord | null> {
+    const r = await row<AppPasswordRow>(
+      this.db,
+      'SELECT * FROM app_passwords WHERE account_id = $1 AND id = $2',
+      [accountId, id],
+    );
+    return r ? toAppPassword(r) : null;
+  }
+
+  async touchAppPassword(accountId: number, id: string, at: Date): Promise<void> {
+    await run(
+      this.db,
+      'UPDATE app_passwords SET last_used_at = $1 WHERE account_id = $2 AND id = $3',
+      [at.getTime(), accountId, id],
+    );
+  }
+
+  // Aliases
+
+  async addAlias(input: string, targetsIn: string[]): Promise<Alias> {
+    const address = normalizeAliasAddress(input);
+    const domain = address.startsWith('@') ? address.slice(1) : domainOf(address);
+    if (targetsIn.length === 0) {
+      throw new StoreError('INVALID', 'an alias needs at least one target');
+    }
+    const targets = [...new Set(targetsIn.map((t) => normalizeAddress(t)))];
+    return this.db.tx(async (q) => {
+      if (!(await row(q, 'SELECT 1 FROM domains WHERE name = $1 FOR SHARE', [domain]))) {
+        throw new StoreError('NOT_FOUND', `domain ${domain} does not exist; add it first`);
+      }
+      if (await row(q, 'SELECT 1 FROM accounts WHERE address = $1', [address])) {
+        throw new StoreError('EXISTS', `${address} is an account`);
+      }
+      const n = await run(
+        q,
+        `INSERT INTO aliases (address, domain, targets, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING`,
+        [address, domain, targets, Date.now()],
+      );
+      if (n === 0) throw new StoreError('EXISTS', `alias ${address} already exists`);
+      return { address, targets };
+    });
+  }
+
+  async listAliases(domain?: string): Promise<Alias[]> {
+    const rs =
+      domain === undefined
+        ? await rows<{ address: string; targets: string[] }>(
+            this.db,
+            'SELECT address, targets FROM aliases ORDER BY address',
+          )
+        : await rows<{ address: string; targets: string[] }>(
+            this.db,
+            'SELECT address, targets FROM aliases WHERE domain = $1 ORDER BY address',
+            [normalizeDomain(domain)],
+          );
+    return rs.map((r) => ({ address: r.address, targets: r.targets }));
+  }
+
+  async removeAlias(input: string): Promise<void> {
+    const address = normalizeAliasAddress(input);
+    const n = await run(this.db, 'DELETE FROM aliases WHERE address = $1', [address]);
+    if (n === 0) throw new StoreError('NOT_FOUND', `no alias ${address}`);
+  }
+
+  async resolveRecipient(input: string): Promise<Resolution | null> {
+    let address: string;
+    try {
+      address = normalizeAddress(input);
+    } catch {
+      return null;
+    }
+    const q: Queryable = this.db;
+    const local = new Map<string, boolean>();
+    const isLocal = async (domain: string) => {
+      let v = local.get(domain);
+      if (v === undefined) {
+        v = (await row(q, 'SELECT 1 FROM domains WHERE name = $1', [domain])) !== undefined;
+        local.set(domain, v);
+      }
+      return v;
+    };
+    const aliasTargets = async (a: string) =>
+      (await row<{ targets: string[] }>(q, 'SELECT targets FROM aliases WHERE address = $1', [a]))
+        ?.targets ?? null;
+    const accounts = new Map<number, Account>();
+    const remote = new Set<string>();
+    const seen = new Set<string>();
+    const visit = async (addr: string, depth: number, allowCatchAll: boolean): Promise<boolean> => {
+      if (seen.has(addr)) return true;
+      if (depth > MAX_ALIAS_DEPTH) return false;
+      seen.add(addr);
+      const account = await this.getAccount(addr);
+      if (account) {
+        accounts.set(account.id, account);
+        return true;
+      }
+      const targets =
+        (await aliasTargets(addr)) ??
+        (allowCatchAll ? await aliasTargets(`@${domainOf(addr)}`) : null);
+      if (!targets) return false;
+      for (const t of targets) {
+        // A target in a local domain resolves locally (never the catch-all again: a catch-all
+        // pointing into its own domain must not loop); others are forwarded.
+        if (await isLocal(domainOf(t))) await visit(t, depth + 1, false);
+        else remote.add(t);
+      }
+      return true;
+    };
+    if (!(await isLocal(domainOf(address)))) return null;
+    if (!(await visit(address, 0, true))) return null;
+    if (accounts.size === 0 && remote.size === 0) return null;
+    return { accounts: [...accounts.values()], remote: [...remote] };
+  }
+}

@@ -1,0 +1,350 @@
+// The mailbox role in PostgreSQL: an account's mailboxes and subscriptions, STATUS, and the
+// shared \Recent mark. Each change emits its event after the commit.
+import { StoreError } from '../errors.js';
+import type { ChangeBus } from '../events.js';
+import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
+import { newObjectId } from '../sqlite/threads.js';
+import {
+  MAILBOX_DELIMITER,
+  type Mailbox,
+  type MailboxStatus,
+  type MailboxStore,
+  type SpecialUse,
+} from '../types.js';
+import {
+  isUniqueViolation,
+  nextModseq,
+  nextUidValidity,
+  type PgDb,
+  type Queryable,
+  row,
+  rows,
+  run,
+} from './db.js';
+
+interface MailboxRow {
+  id: number;
+  account_id: number;
+  name: string;
+  uid_validity: number;
+  uid_next: number;
+  highest_modseq: number;
+  special_use: string | null;
+  object_id: string;
+  subscribed: boolean;
+}
+
+const SELECT_MAILBOX = `SELECT m.id, m.account_id, m.name, m.uid_validity, m.uid_next,
+  m.highest_modseq, m.special_use, m.object_id, EXISTS (SELECT 1 FROM subscriptions s
+  WHERE s.account_id = m.account_id AND s.name = m.name) AS subscribed FROM mailboxes m`;
+
+function toMailbox(r: MailboxRow): Mailbox {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    uidValidity: r.uid_validity,
+    uidNext: r.uid_next,
+    highestModseq: r.highest_modseq,
+    specialUse: r.special_use as SpecialUse | null,
+    objectId: r.object_id,
+    subscribed: r.subscribed,
+  };
+}
+
+/** At most this many mailboxes per account: a limit against runaway clients. */
+export const MAX_MAILBOXES_PER_ACCOUNT = 10_000;
+
+export class PgMailboxes implements MailboxStore {
+  constructor(
+    private readonly db: PgDb,
+    private readonly bus: ChangeBus,
+  ) {}
+
+  async listMailboxes(accountId: number): Promise<Mailbox[]> {
+    const rs = await rows<MailboxRow>(
+      this.db,
+      `${SELECT_MAILBOX} WHERE m.account_id = $1 ORDER BY m.name <> 'INBOX', m.name`,
+      [accountId],
+    );
+    return rs.map(toMailbox);
+  }
+
+  private async get(q: Queryable, accountId: number, name: string): Promise<Mailbox | null> {
+    let n: string;
+    try {
+      n = normalizeMailboxName(name);
+    } catch {
+      return null;
+    }
+    const r = await row<MailboxRow>(
+      q,
+      `${SELECT_MAILBOX} WHERE m.account_id = $1 AND m.name = $2`,
+      [accountId, n],
+    );
+    return r ? toMailbox(r) : null;
+  }
+
+  getMailbox(accountId: number, name: string): Promise<Mailbox | null> {
+    return this.get(this.db, accountId, name);
+  }
+
+  async getMailboxById(id: number): Promise<Mailbox | null> {
+    const r = await row<MailboxRow>(this.db, `${SELECT_MAILBOX} WHERE m.id = $1`, [id]);
+    return r ? toMailbox(r) : null;
+  }
+
+  private async mustGet(id: number): Promise<Mailbox> {
+    const m = await this.getMailboxById(id);
+    if (!m) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    return m;
+  }
+
+  async createMailbox(
+    accountId: number,
+    name: string,
+    specialUse: SpecialUse | null = null,
+  ): Promise<Mailbox> {
+    const n = normalizeMailboxName(name);
+    let mb: Mailbox;
+    try {
+      mb = await this.db.tx(async (q) => {
+        // The modseq bump locks the account: creations of one account take turns, so the
+        // count below holds until commit.
+        const modseq = await nextModseq(q, accountId);
+        if (await this.get(q, accountId, n)) {
+          throw new StoreError('EXISTS', `mailbox ${n} already exists`);
+        }
+        const count = await row<{ n: number }>(
+          q,
+          'SELECT count(*) AS n FROM mailboxes WHERE account_id = $1',
+          [accountId],
+        );
+        if ((count?.n ?? 0) >= MAX_MAILBOXES_PER_ACCOUNT) {
+          throw new StoreError('LIMIT', `too many mailboxes (limit ${MAX_MAILBOXES_PER_ACCOUNT})`);
+        }
+        const r = await row<{ id: number }>(
+          q,
+          `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use,
+             object_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+          // RFC 8474 §4: a new MAILBOXID for every mailbox created (also one re-created under
+          // an old name); RENAME keeps it.
+          [accountId, n, await nextUidValidity(q), modseq, specialUse, newObjectId('F')],
+        );
+        const created = await row<MailboxRow>(q, `${SELECT_MAILBOX} WHERE m.id = $1`, [r?.id]);
+        if (!created) throw new Error('the new mailbox is not there');
+        return toMailbox(created);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StoreError('EXISTS', `mailbox ${n} already exists`);
+      throw err;
+    }
+    this.bus.emit({
+      accountId,
+      mailboxId: mb.id,
+      modseq: mb.highestModseq,
+      kind: 'mailbox-create',
+      uids: [],
+      name: mb.name,
+    });
+    return mb;
+  }
+
+  async deleteMailbox(mailboxId: number): Promise<void> {
+    const mb = await this.mustGet(mailboxId);
+    if (mb.name === 'INBOX') throw new StoreError('NOT_ALLOWED', 'INBOX cannot be deleted');
+    await this.db.tx(async (q) => {
+      const freed = await row<{ n: number }>(
+        q,
+        'SELECT COALESCE(SUM(size), 0)::bigint AS n FROM mailbox_messages WHERE mailbox_id = $1',
+        [mb.id],
+      );
+      await run(q, 'UPDATE accounts SET used_bytes = used_bytes - $1 WHERE id = $2', [
+        freed?.n ?? 0,
+        mb.accountId,
+      ]);
+      // Cascades to its message rows; stored messages no row holds are collected later.
+      await run(q, 'DELETE FROM mailboxes WHERE id = $1', [mb.id]);
+    });
+    this.bus.emit({
+      accountId: mb.accountId,
+      mailboxId: mb.id,
+      modseq: mb.highestModseq,
+      kind: 'mailbox-delete',
+      uids: [],
+      name: mb.name,
+    });
+  }
+
+  /**
+   * RFC 9051 §6.3.6: renaming renames every inferior; RENAME INBOX is handled by the IMAP
+   * layer (it moves the messages and leaves INBOX in place), so the store refuses it.
+   */
+  async renameMailbox(mailboxId: number, newName: string): Promise<void> {
+    const mb = await this.mustGet(mailboxId);
+    if (mb.name === 'INBOX') throw new StoreError('NOT_ALLOWED', 'INBOX cannot be renamed here');
+    const target = normalizeMailboxName(newName);
+    if (target === 'INBOX') throw new StoreError('EXISTS', 'INBOX already exists');
+    if (target === mb.name) throw new StoreError('EXISTS', `mailbox ${target} already exists`);
+    if (target.startsWith(mb.name + MAILBOX_DELIMITER)) {
+      throw new StoreError('INVALID', 'cannot rename a mailbox into itself');
+    }
+    const renamed = await this.db.tx(async (q) => {
+      // Orders the account's writers (another node renaming the same tree waits).
+      await nextModseq(q, mb.accountId);
+      const moving = await rows<{ id: number; name: string }>(
+        q,
+        `SELECT id, name FROM mailboxes WHERE account_id = $1
+           AND (name = $2 OR left(name, $3) = $4) ORDER BY name`,
+        [mb.accountId, mb.name, mb.name.length + 1, mb.name + MAILBOX_DELIMITER],
+      );
+      if (!moving.some((m) => m.id === mb.id)) {
+        throw new StoreError('NOT_FOUND', 'no such mailbox');
+      }
+      const out: Array<{ mailbox: Mailbox; oldName: string }> = [];
+      // The mailbox itself first: its inferiors keep their suffix.
+      moving.sort((x, y) => (x.id === mb.id ? -1 : y.id === mb.id ? 1 : 0));
+      for (const m of moving) {
+        const name = target + m.name.slice(mb.name.length);
+        if (name.split(MAILBOX_DELIMITER).length > MAX_MAILBOX_DEPTH) {
+          throw new StoreError('LIMIT', 'mailbox nesting too deep');
+        }
+        if (await this.get(q, mb.accountId, name)) {
+          throw new StoreError('EXISTS', `mailbox ${name} exists`);
+        }
+        const modseq = await nextModseq(q, mb.accountId);
+        await run(q, 'UPDATE mailboxes SET name = $1, highest_modseq = $2 WHERE id = $3', [
+          name,
+          modseq,
+          m.id,
+        ]);
+        // The subscription moves with the mailbox; when the new name is subscribed already
+        // (subscriptions may name mailboxes that do not exist), the old one just goes.
+        const was = await run(q, 'DELETE FROM subscriptions WHERE account_id = $1 AND name = $2', [
+          mb.accountId,
+          m.name,
+        ]);
+        if (was > 0) {
+          await run(
+            q,
+            'INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+            [mb.accountId, name],
+          );
+        }
+        const r = await row<MailboxRow>(q, `${SELECT_MAILBOX} WHERE m.id = $1`, [m.id]);
+        if (r) out.push({ mailbox: toMailbox(r), oldName: m.name });
+      }
+      return out;
+    });
+    for (const { mailbox, oldName } of renamed) {
+      this.bus.emit({
+        accountId: mailbox.accountId,
+        mailboxId: mailbox.id,
+        modseq: mailbox.highestModseq,
+        kind: 'mailbox-rename',
+        uids: [],
+        name: mailbox.name,
+        oldName,
+      });
+    }
+  }
+
+  async setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void> {
+    const r = await row<{ account_id: number }>(
+      this.db,
+      'UPDATE mailboxes SET special_use = $1 WHERE id = $2 RETURNING account_id',
+      [specialUse, mailboxId],
+    );
+    if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    this.bus.emit({
+      accountId: r.account_id,
+      mailboxId,
+      modseq: 0,
+      kind: 'metadata',
+      uids: [],
+      entries: ['/private/specialuse'],
+    });
+  }
+
+  async setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void> {
+    const n = normalizeMailboxName(name);
+    const changed = subscribed
+      ? await run(
+          this.db,
+          'INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+          [accountId, n],
+        )
+      : await run(this.db, 'DELETE FROM subscriptions WHERE account_id = $1 AND name = $2', [
+          accountId,
+          n,
+        ]);
+    if (changed === 0) return;
+    this.bus.emit({
+      accountId,
+      mailboxId: (await this.getMailbox(accountId, n))?.id ?? 0,
+      modseq: 0,
+      kind: 'subscription',
+      uids: [],
+      name: n,
+      subscribed,
+    });
+  }
+
+  async listSubscriptions(accountId: number): Promise<string[]> {
+    const rs = await rows<{ name: string }>(
+      this.db,
+      'SELECT name FROM subscriptions WHERE account_id = $1 ORDER BY name',
+      [accountId],
+    );
+    return rs.map((r) => r.name);
+  }
+
+  async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
+    const r = await row<MailboxStatus & { found: boolean }>(
+      this.db,
+      `SELECT m.uid_next AS "uidNext", m.uid_validity AS "uidValidity",
+         m.highest_modseq AS "highestModseq",
+         count(mm.uid)::bigint AS messages,
+         count(mm.uid) FILTER (WHERE NOT ('\\Seen' = ANY (mm.flags)))::bigint AS unseen,
+         count(mm.uid) FILTER (WHERE '\\Deleted' = ANY (mm.flags))::bigint AS deleted,
+         COALESCE(SUM(mm.size), 0)::bigint AS size,
+         count(mm.uid) FILTER (WHERE mm.uid >= m.first_recent_uid)::bigint AS recent
+       FROM mailboxes m LEFT JOIN mailbox_messages mm ON mm.mailbox_id = m.id
+       WHERE m.id = $1 GROUP BY m.id`,
+      [mailboxId],
+    );
+    if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    return {
+      messages: r.messages,
+      recent: r.recent,
+      unseen: r.unseen,
+      deleted: r.deleted,
+      size: r.size,
+      uidNext: r.uidNext,
+      uidValidity: r.uidValidity,
+      highestModseq: r.highestModseq,
+    };
+  }
+
+  /**
+   * See MailboxStore.claimRecent. A claim is a compare-and-set on the value read, so two
+   * claimants (even on two nodes) never both take a UID: the one that lost reads again.
+   */
+  async claimRecent(mailboxId: number, upToUid: number, claim: boolean): Promise<number> {
+    for (;;) {
+      const r = await row<{ first: number }>(
+        this.db,
+        'SELECT first_recent_uid AS first FROM mailboxes WHERE id = $1',
+        [mailboxId],
+      );
+      if (!r) return Number.MAX_SAFE_INTEGER;
+      if (!claim || r.first > upToUid) return r.first;
+      const n = await run(
+        this.db,
+        'UPDATE mailboxes SET first_recent_uid = $1 WHERE id = $2 AND first_recent_uid = $3',
+        [upToUid + 1, mailboxId, r.first],
+      );
+      if (n === 1) return r.first;
+    }
+  }
+}

@@ -1,0 +1,129 @@
+// Versioned schema migrations of the PostgreSQL store, each applied in its own transaction
+// with its version recorded in schema_migrations. Several nodes may start at once: each
+// migration runs under a transaction-scoped advisory lock, and a node that finds a version
+// applied skips it. Never edit a released migration: add a new one.
+import type { PgDb, Queryable } from './db.js';
+
+export interface PgMigration {
+  version: number;
+  sql: string;
+}
+
+/** The advisory lock key of schema changes ('lbschema' as bytes). */
+const MIGRATION_LOCK = '7809931574604295521';
+
+export const PG_MIGRATIONS: ReadonlyArray<PgMigration> = [
+  {
+    version: 1,
+    // The directory and the mailboxes, and the rows of messages in mailboxes that STATUS
+    // counts. Names compare and sort as bytes (COLLATE "C"), as in the SQLite store.
+    sql: `
+CREATE TABLE store_counters (
+  one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+  last_uidvalidity BIGINT NOT NULL
+);
+INSERT INTO store_counters (last_uidvalidity) VALUES (0);
+CREATE TABLE domains (name TEXT COLLATE "C" PRIMARY KEY, created_at BIGINT NOT NULL);
+CREATE TABLE accounts (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  address TEXT COLLATE "C" NOT NULL UNIQUE,
+  domain TEXT COLLATE "C" NOT NULL REFERENCES domains(name),
+  password_hash TEXT NOT NULL,
+  quota_bytes BIGINT,
+  used_bytes BIGINT NOT NULL DEFAULT 0,
+  modseq BIGINT NOT NULL DEFAULT 0,
+  pop3_policy TEXT NOT NULL DEFAULT 'delete',
+  disabled BOOLEAN NOT NULL DEFAULT FALSE,
+  created_at BIGINT NOT NULL,
+  unlocked_at BIGINT
+);
+CREATE INDEX accounts_domain ON accounts(domain);
+CREATE TABLE aliases (
+  address TEXT COLLATE "C" PRIMARY KEY,
+  domain TEXT COLLATE "C" NOT NULL REFERENCES domains(name),
+  targets TEXT[] NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX aliases_domain ON aliases(domain);
+CREATE TABLE app_passwords (
+  account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT,
+  seq BIGINT GENERATED ALWAYS AS IDENTITY,
+  PRIMARY KEY (account_id, id),
+  UNIQUE (account_id, name)
+);
+CREATE TABLE mailboxes (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT COLLATE "C" NOT NULL,
+  uid_validity BIGINT NOT NULL,
+  uid_next BIGINT NOT NULL DEFAULT 1,
+  highest_modseq BIGINT NOT NULL,
+  first_recent_uid BIGINT NOT NULL DEFAULT 1,
+  special_use TEXT,
+  object_id TEXT NOT NULL UNIQUE,
+  UNIQUE (account_id, name)
+);
+CREATE TABLE subscriptions (
+  account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (account_id, name)
+);
+CREATE TABLE mailbox_messages (
+  mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid BIGINT NOT NULL,
+  message_id BIGINT NOT NULL,
+  flags TEXT[] NOT NULL,
+  modseq BIGINT NOT NULL,
+  internal_date BIGINT NOT NULL,
+  internal_zone INTEGER NOT NULL DEFAULT 0,
+  save_date BIGINT NOT NULL,
+  size BIGINT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+);
+CREATE INDEX mailbox_messages_message ON mailbox_messages(message_id);
+CREATE INDEX mailbox_messages_modseq ON mailbox_messages(mailbox_id, modseq);
+`,
+  },
+];
+
+/** The latest schema version this code knows. */
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
+
+async function applied(q: Queryable): Promise<Set<number>> {
+  const r = await q.query<{ version: number }>({ text: 'SELECT version FROM schema_migrations' });
+  return new Set(r.rows.map((x) => x.version));
+}
+
+/** Applies the migrations the database lacks, one transaction each, under the lock. */
+export async function migrate(db: PgDb): Promise<void> {
+  for (;;) {
+    const more = await db.tx(async (q) => {
+      await q.query({ text: 'SELECT pg_advisory_xact_lock($1)', values: [MIGRATION_LOCK] });
+      await q.query({
+        text: `CREATE TABLE IF NOT EXISTS schema_migrations (
+          version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+      });
+      const done = await applied(q);
+      const newest = Math.max(0, ...done);
+      if (newest > PG_SCHEMA_VERSION) {
+        throw new Error(
+          `the database's schema (version ${newest}) is newer than this Letterbox knows (${PG_SCHEMA_VERSION})`,
+        );
+      }
+      const m = PG_MIGRATIONS.find((x) => !done.has(x.version));
+      if (!m) return false;
+      await q.query({ text: m.sql });
+      await q.query({
+        text: 'INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)',
+        values: [m.version, Date.now()],
+      });
+      return true;
+    });
+    if (!more) return;
+  }
+}
