@@ -10,6 +10,7 @@ import { registerAlias } from './commands/alias.js';
 import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
 import { registerDomain } from './commands/domain.js';
+import { registerImport } from './commands/import.js';
 import { registerInit } from './commands/init.js';
 import { registerQueue } from './commands/queue.js';
 import { registerServe } from './commands/serve.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerQueue(program, globals);
   registerDkim(program, globals);
   registerDns(program, globals);
+  registerImport(program, globals);
   // Every level, down to `user app-password add`.
   const override = (c: Command): void => {
     for (const sub of c.commands) {

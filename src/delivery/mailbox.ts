@@ -12,6 +12,8 @@ export interface MailboxMessage {
   internalDate?: Date;
   /** internalDate's zone as the client gave it (minutes east of UTC). */
   internalZone?: number;
+  /** A UID kept from the source of an import (see AppendTarget.uid). */
+  uid?: number;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function deliverToMailbox(
           internalDate: m.internalDate,
           internalZone: m.internalZone,
         },
-        [{ mailboxId, flags: m.flags ?? [] }],
+        [{ mailboxId, flags: m.flags ?? [], ...(m.uid === undefined ? {} : { uid: m.uid }) }],
         stored.length === 0 ? opts : {},
       );
       stored.push(r!);

@@ -219,6 +219,12 @@ export interface NewMessage {
 export interface AppendTarget {
   mailboxId: number;
   flags?: string[];
+  /**
+   * The UID to give the message (`letterbox import` keeping a source's UIDs): at least the
+   * mailbox's UIDNEXT, which moves past it; `INVALID` (nothing stored) when below. Only for a
+   * store with adoptUidValidity.
+   */
+  uid?: number;
 }
 
 /** What else an append does in its transaction. */
@@ -496,6 +502,12 @@ export interface MailboxStore {
   setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void>;
   listSubscriptions(accountId: number): Promise<string[]>;
   mailboxStatus(mailboxId: number): Promise<MailboxStatus>;
+  /**
+   * `letterbox import` keeping a source's UIDs: a mailbox that never held a message (UIDNEXT
+   * 1) takes the source's UIDVALIDITY; false, nothing changed, when it held one. Optional: a
+   * store without it imports with UIDs of its own.
+   */
+  adoptUidValidity?(mailboxId: number, uidValidity: number): Promise<boolean>;
   /**
    * RFC 3501 §2.3.2 \Recent, shared by every session (and kept over restarts): the mailbox
    * keeps the first UID no read-write session has been told about. Returns that UID as it

@@ -153,6 +153,16 @@ export class SqliteMailboxes {
     });
   }
 
+  /** See MailStore.adoptUidValidity. */
+  adoptUidValidity(id: number, uidValidity: number): boolean {
+    return (
+      stmt(this.db, 'UPDATE mailboxes SET uid_validity = ? WHERE id = ? AND uid_next = 1').run(
+        uidValidity,
+        id,
+      ).changes > 0
+    );
+  }
+
   setSpecialUse(id: number, specialUse: SpecialUse | null): Mailbox {
     const mb = this.mustGet(id);
     stmt(this.db, 'UPDATE mailboxes SET special_use = ? WHERE id = ?').run(specialUse, id);

@@ -318,6 +318,7 @@ export class SqliteMessages {
         internalZone,
         size,
         replaced && mb.accountId === replaced.mb.accountId ? replaced.modseq : undefined,
+        t.uid,
       );
     });
     return { results, newId: inserted.changes > 0 ? messageId : null, replaced };
@@ -343,13 +344,26 @@ export class SqliteMessages {
     internalZone: number,
     size: number,
     modseqIn?: number,
+    uid?: number,
   ): AppendResult {
     const modseq = modseqIn ?? nextModseq(this.db, accountId);
-    const mb = stmt(
-      this.db,
-      `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?
-       RETURNING uid_next - 1 AS uid, uid_validity`,
-    ).get(modseq, mailboxId) as { uid: number; uid_validity: number };
+    // RFC 9051 §2.3.1.1: UIDs strictly ascend, so a kept UID (an import) must be at least
+    // UIDNEXT, which then moves past it.
+    const mb = (
+      uid === undefined
+        ? stmt(
+            this.db,
+            `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?
+             RETURNING uid_next - 1 AS uid, uid_validity`,
+          ).get(modseq, mailboxId)
+        : stmt(
+            this.db,
+            `UPDATE mailboxes SET uid_next = ? + 1, highest_modseq = ?
+             WHERE id = ? AND uid_next <= ? AND ? BETWEEN 1 AND 4294967294
+             RETURNING uid_next - 1 AS uid, uid_validity`,
+          ).get(uid, modseq, mailboxId, uid, uid)
+    ) as { uid: number; uid_validity: number } | undefined;
+    if (!mb) throw new StoreError('INVALID', `UID ${uid} is below the mailbox's UIDNEXT`);
     stmt(
       this.db,
       `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date, size,

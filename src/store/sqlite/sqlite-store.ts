@@ -339,6 +339,12 @@ export class SqliteStore implements MailStore {
   async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
     return this.mailboxes.status(mailboxId);
   }
+  async adoptUidValidity(mailboxId: number, uidValidity: number): Promise<boolean> {
+    if (!Number.isInteger(uidValidity) || uidValidity < 1 || uidValidity > 0xffffffff) {
+      throw new StoreError('INVALID', `invalid UIDVALIDITY ${uidValidity}`);
+    }
+    return this.durable(this.mailboxes.adoptUidValidity(mailboxId, uidValidity));
+  }
   claimRecent(mailboxId: number, upToUid: number, claim: boolean): number {
     return this.mailboxes.claimRecent(mailboxId, upToUid, claim);
   }

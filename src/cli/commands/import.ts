@@ -1,0 +1,123 @@
+// `letterbox import maildir|mbox ACCOUNT PATH`: mail from Dovecot, Courier or any Maildir++
+// program, or from mbox files (mutt, Thunderbird, an mbox export), into an account, with
+// flags, keywords, internal dates and (Maildir with dovecot-uidlist) UIDs. Rerunning skips
+// what is there (see migrate-io/import.ts). Exit 0 when everything was imported or skipped,
+// 1 when something failed (each failure is named on stderr with its path and reason).
+import type { Command } from 'commander';
+import type { Config } from '../../config/schema.js';
+import {
+  type ImportFailure,
+  type ImportFolder,
+  type ImportProgress,
+  type ImportSummary,
+  importFolders,
+  isFailure,
+} from '../../migrate-io/import.js';
+import { maildirFolders } from '../../migrate-io/maildir-source.js';
+import { mboxFolders } from '../../migrate-io/mbox-source.js';
+import { barProgress, jsonProgress } from '../../migrate-io/progress.js';
+import type { MailStore } from '../../store/types.js';
+import { type GlobalOptions, withStore } from '../context.js';
+import { CliError, EXIT_FAILED } from '../errors.js';
+import { stdout } from '../io.js';
+
+async function run(
+  store: MailStore,
+  cfg: Config,
+  address: string,
+  list: (maxSize: number) => Promise<Array<ImportFolder | ImportFailure>>,
+): Promise<void> {
+  const account = await store.getAccount(address);
+  if (!account) throw new CliError(`no account ${address}`, EXIT_FAILED);
+  const maxMessageSize = cfg.limits.max_message_size;
+  const folders = await list(maxMessageSize).catch((err: Error) => {
+    throw new CliError(err.message, EXIT_FAILED);
+  });
+  const tty = process.stderr.isTTY === true && process.stdout.isTTY === true;
+  let progress: ImportProgress;
+  let stop = () => {};
+  if (tty) {
+    // The total is known when every folder can count its messages (Maildir), for the ETA.
+    let total = 0;
+    for (const f of folders) {
+      if (isFailure(f)) continue;
+      if (!f.count) {
+        total = 0;
+        break;
+      }
+      total += await f.count();
+    }
+    const bar = barProgress(total);
+    progress = bar;
+    stop = () => bar.stop();
+  } else progress = jsonProgress();
+  let summary: ImportSummary;
+  try {
+    summary = await importFolders(store, account, folders, { maxMessageSize, progress });
+  } finally {
+    stop();
+  }
+  report(summary, tty);
+  if (summary.failed > 0) {
+    throw new CliError(
+      `${summary.failed} message(s) or folder(s) could not be imported (named above)`,
+      EXIT_FAILED,
+    );
+  }
+}
+
+function report(s: ImportSummary, tty: boolean): void {
+  if (!tty) {
+    stdout.line(
+      JSON.stringify({
+        imported: s.imported,
+        skipped: s.skipped,
+        failed: s.failed,
+        failures: s.failures,
+      }),
+    );
+    return;
+  }
+  stdout.table([
+    ['FOLDER', 'IMPORTED', 'SKIPPED', 'FAILED', 'UIDS'],
+    ...s.folders.map((f) => [
+      f.folder,
+      String(f.imported),
+      String(f.skipped),
+      String(f.failed),
+      f.uidsKept ? 'kept' : 'new',
+    ]),
+  ]);
+  stdout.line(`imported ${s.imported}, skipped ${s.skipped} (already there), failed ${s.failed}`);
+  for (const f of s.failures) stdout.line(`failed: ${f.source}: ${f.reason}`);
+}
+
+export function registerImport(program: Command, globals: () => GlobalOptions): void {
+  const imp = program
+    .command('import')
+    .description('bring mail into an account: from a Maildir or from mbox files');
+  imp
+    .command('maildir <account> <path>')
+    .description(
+      'import a Maildir++ tree (Dovecot, Courier): INBOX and its .folders, with flags, ' +
+        'dovecot-keywords, file dates as internal dates, and dovecot-uidlist UIDs into new mailboxes',
+    )
+    .action((address: string, path: string) =>
+      withStore(globals(), (store, cfg) => run(store, cfg, address, () => maildirFolders(path))),
+    );
+  imp
+    .command('mbox <account> <path>')
+    .description(
+      'import an mbox file (into INBOX or --mailbox) or a directory of them (one folder each), ' +
+        'with Status / X-Status / X-Keywords flags and the From line date as internal date',
+    )
+    .option('--mailbox <name>', 'the mailbox a single file goes into', 'INBOX')
+    .option('--mboxo', 'the file is mboxo: only ">From " lines were quoted (default mboxrd)')
+    .action((address: string, path: string, o: { mailbox: string; mboxo?: boolean }) =>
+      withStore(globals(), (store, cfg) =>
+        run(store, cfg, address, (max) =>
+          mboxFolders(path, o.mboxo ? 'mboxo' : 'mboxrd', max, o.mailbox),
+        ),
+      ),
+    );
+}

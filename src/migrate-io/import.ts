@@ -1,0 +1,286 @@
+// Importing folders of messages (from maildir-source.ts or mbox-source.ts) into an account:
+// each message through the delivery stage (delivery/mailbox.ts: parsed once, stored in one
+// transaction, so a message is in the mailbox whole or not at all), with its flags, keywords
+// and internal date, and its source UID where the source has one and the mailbox is new.
+// A rerun skips what is there already: a message whose bytes (SHA-256, the store's content
+// address, which covers the Message-ID and everything else) are in the target mailbox as
+// often as the source has them so far.
+import { createHash } from 'node:crypto';
+import { deliverToMailbox } from '../delivery/mailbox.js';
+import { isStoreError } from '../store/errors.js';
+import { normalizeMailboxName } from '../store/names.js';
+import { INLINE_MAX } from '../store/sqlite/messages.js';
+import type { Account, MailStore } from '../store/types.js';
+import { toCrlf } from './lines.js';
+
+/** One message of a source folder. */
+export interface ImportItem {
+  /** Where it is, for the report: a file, or `file:line`. */
+  source: string;
+  flags: string[];
+  internalDate: Date;
+  /** The UID it had in the source (dovecot-uidlist). */
+  uid?: number;
+  /** Its bytes as found (line ends as they are: made CRLF here). */
+  read(): Promise<Buffer>;
+}
+
+/** A message or folder that could not be imported, and why. */
+export interface ImportFailure {
+  source: string;
+  reason: string;
+}
+
+export interface ImportFolder {
+  /** The mailbox name, `/`-separated (validated here). */
+  name: string;
+  /** The folder's path, for the report. */
+  source: string;
+  /** The source's UIDVALIDITY when its UIDs are known (dovecot-uidlist). */
+  uidValidity?: number;
+  /** With uidValidity: the source's UIDNEXT, the least UID a message it had not numbered gets. */
+  uidNext?: number;
+  /** Messages in the order they are to be stored (ascending source UID first), or failures. */
+  items(): AsyncIterable<ImportItem | ImportFailure>;
+  /** How many messages items() will give, when that is cheap to know (for progress). */
+  count?(): Promise<number>;
+}
+
+export interface FolderResult {
+  folder: string;
+  source: string;
+  imported: number;
+  skipped: number;
+  failed: number;
+  /** The source's UIDs and UIDVALIDITY were kept. */
+  uidsKept: boolean;
+  seconds: number;
+}
+
+export interface ImportSummary {
+  folders: FolderResult[];
+  imported: number;
+  skipped: number;
+  failed: number;
+  failures: ImportFailure[];
+}
+
+export interface ImportProgress {
+  folderStart(name: string, source: string): void;
+  /** After each message (imported, skipped or failed). */
+  tick(result: 'imported' | 'skipped' | 'failed'): void;
+  failure(f: ImportFailure): void;
+  folderDone(r: FolderResult): void;
+}
+
+export interface ImportOptions {
+  /** Bytes; larger messages fail (the server's `[limits] max_message_size`). */
+  maxMessageSize: number;
+  progress?: ImportProgress;
+  /** Appends in flight at once, so that one WAL fsync commits many (the store's group commit). */
+  window?: number;
+}
+
+export function isFailure<T extends object>(x: T | ImportFailure): x is ImportFailure {
+  return 'reason' in x;
+}
+
+function contentHash(raw: Buffer): string {
+  return createHash('sha256').update(raw).digest('hex');
+}
+
+export async function importFolders(
+  store: MailStore,
+  account: Account,
+  folders: Iterable<ImportFolder | ImportFailure> | AsyncIterable<ImportFolder | ImportFailure>,
+  opts: ImportOptions,
+): Promise<ImportSummary> {
+  const summary: ImportSummary = { folders: [], imported: 0, skipped: 0, failed: 0, failures: [] };
+  const fail = (f: ImportFailure) => {
+    summary.failed++;
+    summary.failures.push(f);
+    opts.progress?.failure(f);
+  };
+  for await (const folder of folders) {
+    if (isFailure(folder)) {
+      fail(folder);
+      continue;
+    }
+    const r = await importFolder(store, account, folder, opts, fail);
+    if (!r) continue;
+    summary.folders.push(r);
+    summary.imported += r.imported;
+    summary.skipped += r.skipped;
+    opts.progress?.folderDone(r);
+  }
+  return summary;
+}
+
+async function importFolder(
+  store: MailStore,
+  account: Account,
+  folder: ImportFolder,
+  opts: ImportOptions,
+  fail: (f: ImportFailure) => void,
+): Promise<FolderResult | null> {
+  const started = Date.now();
+  let name: string;
+  try {
+    name = normalizeMailboxName(folder.name);
+  } catch (err) {
+    fail({ source: folder.source, reason: `not a valid mailbox name: ${(err as Error).message}` });
+    return null;
+  }
+  let mailbox = await store.getMailbox(account.id, name);
+  try {
+    mailbox ??= await store.createMailbox(account.id, name);
+  } catch (err) {
+    fail({
+      source: folder.source,
+      reason: `cannot create mailbox ${name}: ${(err as Error).message}`,
+    });
+    return null;
+  }
+  opts.progress?.folderStart(name, folder.source);
+  // RFC 9051 §2.3.1.1: the source's UIDs stay valid only with its UIDVALIDITY, which a
+  // mailbox can take only while it never held a message (or took it on an earlier run).
+  let uidsKept = false;
+  if (folder.uidValidity !== undefined && store.adoptUidValidity) {
+    if (mailbox.uidValidity === folder.uidValidity) uidsKept = true;
+    else if (mailbox.uidNext === 1)
+      uidsKept = await store.adoptUidValidity(mailbox.id, folder.uidValidity);
+  }
+  let uidNext = (await store.getMailboxById(mailbox.id))?.uidNext ?? mailbox.uidNext;
+  // What is there: content hash -> copies not yet matched by a source message.
+  const there = new Map<string, number>();
+  for (const rec of await store.listMessages(mailbox.id)) {
+    there.set(rec.blobHash, (there.get(rec.blobHash) ?? 0) + 1);
+  }
+  const result: FolderResult = {
+    folder: name,
+    source: folder.source,
+    imported: 0,
+    skipped: 0,
+    failed: 0,
+    uidsKept,
+    seconds: 0,
+  };
+  const failed = (f: ImportFailure) => {
+    result.failed++;
+    fail(f);
+    opts.progress?.tick('failed');
+  };
+  const window = opts.window ?? 64;
+  const inflight = new Set<Promise<void>>();
+  const settle = async () => {
+    while (inflight.size > 0) await Promise.race(inflight);
+  };
+  const mailboxId = mailbox.id;
+  let quotaFull = false;
+  for await (const item of folder.items()) {
+    if (isFailure(item)) {
+      failed(item);
+      continue;
+    }
+    let raw: Buffer;
+    try {
+      raw = toCrlf(await item.read());
+    } catch (err) {
+      failed({ source: item.source, reason: readReason(err) });
+      continue;
+    }
+    if (raw.length === 0) {
+      failed({ source: item.source, reason: 'empty message' });
+      continue;
+    }
+    if (raw.length > opts.maxMessageSize) {
+      failed({
+        source: item.source,
+        reason: `${raw.length} bytes, over the limit of ${opts.maxMessageSize} ([limits] max_message_size)`,
+      });
+      continue;
+    }
+    const hash = contentHash(raw);
+    const copies = there.get(hash) ?? 0;
+    if (copies > 0) {
+      there.set(hash, copies - 1);
+      result.skipped++;
+      opts.progress?.tick('skipped');
+      continue;
+    }
+    if (quotaFull) {
+      failed({ source: item.source, reason: 'over quota' });
+      continue;
+    }
+    // A kept UID must be above every UID given so far (a rerun after new mail, or a uidlist
+    // naming a UID twice, gets a new one). A message the source had not numbered yet gets
+    // one from the source's UIDNEXT on: a UID below may have been seen by a client already,
+    // for a message since expunged (RFC 9051 §2.3.1.1: UIDs are never reused).
+    let uid: number | undefined;
+    if (uidsKept) {
+      if (item.uid !== undefined && item.uid >= uidNext) uid = item.uid;
+      else if (item.uid === undefined) uid = Math.max(uidNext, folder.uidNext ?? 0);
+    }
+    const large = raw.length > INLINE_MAX;
+    // Appends reach the store's commit queue in call order, except a large message, whose
+    // file is written first: the ones before it are let finish, and it is awaited, so that
+    // UIDs follow the source's order.
+    if (large) await settle();
+    const p = storeOne(store, mailboxId, raw, item, uid).then(
+      (outcome) => {
+        if (outcome === 'ok') {
+          result.imported++;
+          opts.progress?.tick('imported');
+          return;
+        }
+        if (outcome === 'over quota') quotaFull = true;
+        failed({ source: item.source, reason: outcome });
+      },
+      (err) => failed({ source: item.source, reason: errorText(err) }),
+    );
+    if (uid !== undefined) uidNext = uid + 1;
+    else uidNext++;
+    const tracked = p.finally(() => inflight.delete(tracked));
+    inflight.add(tracked);
+    if (large) await settle();
+    while (inflight.size >= window) await Promise.race(inflight);
+  }
+  await settle();
+  result.seconds = (Date.now() - started) / 1000;
+  return result;
+}
+
+/** Stores one message: 'ok', or why not. */
+async function storeOne(
+  store: MailStore,
+  mailboxId: number,
+  raw: Buffer,
+  item: ImportItem,
+  uid: number | undefined,
+): Promise<string> {
+  const outcome = await deliverToMailbox({ store }, mailboxId, [
+    { raw, flags: item.flags, internalDate: item.internalDate, uid },
+  ]);
+  if (outcome.status === 'accepted') return 'ok';
+  if (outcome.status === 'refused') {
+    return outcome.refusal.reason === 'over-quota' ? 'over quota' : outcome.text;
+  }
+  // Mail delivered meanwhile (a running server) took the UID: the message gets a new one.
+  if (uid !== undefined && isStoreError(outcome.error, 'INVALID')) {
+    return storeOne(store, mailboxId, raw, item, undefined);
+  }
+  return errorText(outcome.error);
+}
+
+function readReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EACCES') return 'cannot read the file: permission denied';
+  if (e?.code === 'ENOENT') return 'the file is gone (or a broken link)';
+  if (e?.code === 'EISDIR') return 'a directory, not a message file';
+  return `cannot read: ${errorText(err)}`;
+}
+
+function errorText(err: unknown): string {
+  if (isStoreError(err)) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,153 @@
+// A Maildir++ tree (Dovecot's default layout, Courier's) as folders to import: the root is
+// INBOX, each `.name` directory with a cur/ or new/ a folder. Per folder: dovecot-keywords
+// for keyword letters, dovecot-uidlist for UIDVALIDITY and UIDs, each file's mtime as its
+// internal date (Dovecot's INTERNALDATE, RFC 9051 §2.3.3), flags from the file name.
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ImportFailure, ImportFolder, ImportItem } from './import.js';
+import {
+  maildirppFolderName,
+  parseDovecotKeywords,
+  parseMaildirName,
+  parseUidlist,
+  type Uidlist,
+} from './maildir-format.js';
+
+async function readOptional(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `dir` holds a Maildir folder (cur/ or new/). */
+async function isMaildir(dir: string): Promise<boolean> {
+  return (await isDir(join(dir, 'cur'))) || (await isDir(join(dir, 'new')));
+}
+
+/**
+ * The folders of a Maildir++ root, INBOX first, then by name. A path that is no Maildir at
+ * all is an error (the whole import is wrong); a folder that cannot be read is a failure.
+ */
+export async function maildirFolders(root: string): Promise<Array<ImportFolder | ImportFailure>> {
+  if (!(await isDir(root))) throw new Error(`${root} is not a directory`);
+  const out: Array<ImportFolder | ImportFailure> = [];
+  const rootIsMaildir = await isMaildir(root);
+  const entries = (await readdir(root)).sort();
+  const subs: string[] = [];
+  for (const e of entries) {
+    if (maildirppFolderName(e) === null) continue;
+    if (await isMaildir(join(root, e))) subs.push(e);
+  }
+  if (!rootIsMaildir && subs.length === 0) {
+    throw new Error(`${root} is not a Maildir (no cur/ or new/, no .folder directories)`);
+  }
+  if (rootIsMaildir) out.push(await maildirFolder(root, 'INBOX'));
+  for (const e of subs) out.push(await maildirFolder(join(root, e), maildirppFolderName(e)!));
+  return out;
+}
+
+/** One Maildir folder: its control files read now, its messages when iterated. */
+export async function maildirFolder(
+  dir: string,
+  name: string,
+): Promise<ImportFolder | ImportFailure> {
+  let keywords: string[];
+  let uidlist: Uidlist | null;
+  try {
+    keywords = parseDovecotKeywords((await readOptional(join(dir, 'dovecot-keywords'))) ?? '');
+    const text = await readOptional(join(dir, 'dovecot-uidlist'));
+    uidlist = text === null ? null : parseUidlist(text);
+  } catch (err) {
+    return {
+      source: dir,
+      reason: `cannot read the folder's Dovecot files: ${(err as Error).message}`,
+    };
+  }
+  return {
+    name,
+    source: dir,
+    ...(uidlist ? { uidValidity: uidlist.uidValidity, uidNext: uidlist.uidNext } : {}),
+    items: () => maildirItems(dir, keywords, uidlist),
+    count: async () => {
+      let n = 0;
+      for (const sub of ['cur', 'new']) {
+        const names = await readdir(join(dir, sub)).catch(() => [] as string[]);
+        n += names.filter((f) => !f.startsWith('.')).length;
+      }
+      return n;
+    },
+  };
+}
+
+interface Found {
+  path: string;
+  name: string;
+  uid: number | undefined;
+  mtimeMs: number;
+}
+
+async function* maildirItems(
+  dir: string,
+  keywords: string[],
+  uidlist: Uidlist | null,
+): AsyncGenerator<ImportItem | ImportFailure> {
+  const found: Found[] = [];
+  for (const sub of ['cur', 'new']) {
+    let names: string[];
+    try {
+      names = await readdir(join(dir, sub));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      yield { source: join(dir, sub), reason: `cannot list: ${(err as Error).message}` };
+      continue;
+    }
+    for (const name of names) {
+      if (name.startsWith('.')) continue;
+      const path = join(dir, sub, name);
+      const base = parseMaildirName(name).base;
+      let mtimeMs = 0;
+      try {
+        const st = await lstat(path);
+        if (st.isDirectory()) {
+          yield { source: path, reason: 'a directory, not a message file' };
+          continue;
+        }
+        mtimeMs = st.mtimeMs;
+      } catch (err) {
+        yield { source: path, reason: `cannot stat: ${(err as Error).message}` };
+        continue;
+      }
+      found.push({ path, name, uid: uidlist?.uids.get(base), mtimeMs });
+    }
+  }
+  // Known UIDs in ascending order, then the files Dovecot had not numbered yet, oldest first
+  // (as Dovecot would number them).
+  found.sort((a, b) => {
+    if (a.uid !== undefined && b.uid !== undefined) return a.uid - b.uid;
+    if (a.uid !== undefined) return -1;
+    if (b.uid !== undefined) return 1;
+    return a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  });
+  for (const f of found) {
+    const parsed = parseMaildirName(f.name, keywords);
+    const item: ImportItem = {
+      source: f.path,
+      flags: parsed.flags,
+      internalDate: new Date(Math.floor(f.mtimeMs / 1000) * 1000),
+      ...(f.uid !== undefined ? { uid: f.uid } : {}),
+      read: () => readFile(f.path),
+    };
+    yield item;
+  }
+}
