@@ -1,6 +1,8 @@
 // SMTP load generator: N concurrent sessions on one host, each EHLO once then MAIL/RCPT/DATA
 // per message (pipelined when the server offers PIPELINING), until a deadline or a message
-// count. It records, per message, the time from sending the final ".\r\n" to the 250.
+// count; or, with `perConnection`, a new connection per message (greeting, EHLO, one message,
+// QUIT), as an MX sees mail from many senders. It records, per message, the time from sending
+// the final ".\r\n" to the 250.
 import type { MessageTemplate } from './message.js';
 import {
   type Connection,
@@ -24,6 +26,8 @@ export interface LoadOptions {
   durationMs: number;
   /** And after this many messages in all (across sessions). */
   maxMessages: number;
+  /** Each message on a connection of its own, closed with QUIT after its 250. */
+  perConnection?: boolean;
 }
 
 export interface LoadResult extends Summary {
@@ -87,16 +91,24 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const deadline = startedAt + o.durationMs;
   let endedAt = startedAt;
 
+  const more = () => performance.now() < deadline && started < o.maxMessages;
   const session = async (i: number) => {
     let c: Connection | null = null;
     try {
-      c = await openSession(o.host, o.port, `bench-${i}.client`);
-      const pipe = c.extensions.has('PIPELINING');
-      if (!pipe) pipelining = false;
-      while (performance.now() < deadline && started < o.maxMessages) {
-        const n = started++;
-        latencies.push(await sendOne(c, o, n, pipe));
-        endedAt = performance.now();
+      while (more()) {
+        c = await openSession(o.host, o.port, `bench-${i}.client`);
+        const pipe = c.extensions.has('PIPELINING');
+        if (!pipe) pipelining = false;
+        while (more()) {
+          const n = started++;
+          latencies.push(await sendOne(c, o, n, pipe));
+          endedAt = performance.now();
+          if (o.perConnection) break;
+        }
+        // The QUIT reply is part of a connection's cost: waited for, then the socket closed.
+        await closeSession(c);
+        c = null;
+        if (o.perConnection) endedAt = performance.now();
       }
     } catch (err) {
       error ??= `session ${i}: ${err instanceof Error ? err.message : String(err)}`;

@@ -2,6 +2,9 @@
 // side. Usage (from the repository root):
 //   node --import tsx bench/smtp/run.ts [--sessions 1,10,50] [--sizes 2k,10k,1m]
 //     [--duration 6] [--rounds 2] [--max-messages N] [--only letterbox|postfix] [--cpu-prof] [--keep]
+// One connection per message (per-connection.ts):
+//   node --import tsx bench/smtp/run.ts --per-connection [--sessions 10,50] [--sizes 10k]
+//     [--drivers smtp-source,bench] [--messages 3000] [--rounds 2] [--only ...] [--cpu-prof]
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -11,6 +14,7 @@ import { messageTemplate } from '../lib/message.js';
 import { peakRss, RssSampler, resetPeakRss } from '../lib/proc.js';
 import { type LoadResult, mergeResults, runLoad } from '../lib/smtp-load.js';
 import { type LetterboxSide, startLetterbox, storedMessages } from './letterbox.js';
+import { type Driver, runPerConnection } from './per-connection.js';
 import { type PostfixSide, startPostfix } from './postfix.js';
 import { type CellResult, printReport } from './report.js';
 
@@ -27,18 +31,30 @@ const DEFAULT_MAX: Record<string, number> = { '2k': 20_000, '10k': 20_000, '1m':
 
 const { values: args } = parseArgs({
   options: {
-    sessions: { type: 'string', default: '1,10,50' },
-    sizes: { type: 'string', default: '2k,10k,1m' },
+    sessions: { type: 'string' },
+    sizes: { type: 'string' },
     duration: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '2' },
     'max-messages': { type: 'string' },
     only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'per-connection': { type: 'boolean', default: false },
+    drivers: { type: 'string', default: 'smtp-source,bench' },
+    messages: { type: 'string', default: '3000' },
   },
 });
-const sessionCounts = args.sessions.split(',').map(Number);
-const sizeNames = args.sizes.split(',').map((s) => s.toLowerCase());
+const perConnection = args['per-connection'];
+const sessionCounts = (args.sessions ?? (perConnection ? '10,50' : '1,10,50'))
+  .split(',')
+  .map(Number);
+const sizeNames = (args.sizes ?? (perConnection ? '10k' : '2k,10k,1m'))
+  .split(',')
+  .map((s) => s.toLowerCase());
+const drivers = args.drivers.split(',') as Driver[];
+for (const d of drivers)
+  if (d !== 'smtp-source' && d !== 'bench')
+    throw new Error(`unknown driver ${d} (smtp-source, bench)`);
 for (const s of sizeNames) if (!(s in SIZES)) throw new Error(`unknown size ${s} (2k, 10k, 1m)`);
 const durationMs = Number(args.duration) * 1000;
 const rounds = Math.max(1, Number(args.rounds));
@@ -173,6 +189,28 @@ async function main(): Promise<void> {
       });
       log(`postfix: master pid ${pf.masterPid()}, smtpd on 127.0.0.1:${pf.port}`);
     }
+  }
+
+  if (perConnection) {
+    const out = await runPerConnection({
+      ...(lb ? { lb } : {}),
+      ...(pf ? { pf } : {}),
+      drivers,
+      sessions: sessionCounts,
+      sizes: sizeNames.map((name) => ({ name, bytes: SIZES[name]! })),
+      messages: Number(args.messages),
+      rounds,
+      sender: SENDER,
+      recipient: RECIPIENT,
+      log,
+    });
+    if (lb) {
+      await lb.stop();
+      if (args['cpu-prof']) log(`CPU profile of the server in ${join(base, 'cpu-prof')}`);
+    }
+    pf?.stop();
+    process.stdout.write(`${out}\n`);
+    return;
   }
 
   // Warm-up (not recorded): JIT, SQLite page cache, Postfix's first smtpd processes.
