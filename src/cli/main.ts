@@ -10,6 +10,7 @@ import { registerAlias } from './commands/alias.js';
 import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
 import { registerDomain } from './commands/domain.js';
+import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
 import { registerInit } from './commands/init.js';
 import { registerQueue } from './commands/queue.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerDkim(program, globals);
   registerDns(program, globals);
   registerImport(program, globals);
+  registerExport(program, globals);
   // Every level, down to `user app-password add`.
   const override = (c: Command): void => {
     for (const sub of c.commands) {
