@@ -14,6 +14,7 @@ interface MailboxRow {
   highest_modseq: number;
   special_use: string | null;
   object_id: string;
+  first_recent_uid: number;
   subscribed: number;
 }
 
@@ -38,6 +39,16 @@ function toMailbox(r: MailboxRow): Mailbox {
 export const MAX_MAILBOXES_PER_ACCOUNT = 10_000;
 
 export class SqliteMailboxes {
+  /**
+   * first_recent_uid of mailboxes as last read or claimed here. It only grows while the row
+   * lives, so a value above a claim's `upToUid` answers it without a read: every IMAP4rev1
+   * session in IDLE claims on each delivery, and all but the first find nothing to take
+   * (10,000 statements per delivery; issue 14 §4). Set again from each row read by get() and
+   * getById(), which a session's SELECT does first, so a mailbox id reused after a delete
+   * (even by another process) never answers from the old mailbox's value.
+   */
+  private readonly recentFrom = new Map<number, number>();
+
   constructor(private readonly db: Db) {}
 
   list(accountId: number): Mailbox[] {
@@ -59,12 +70,22 @@ export class SqliteMailboxes {
       accountId,
       n,
     ) as MailboxRow | undefined;
-    return r ? toMailbox(r) : null;
+    return r ? this.fromRow(r) : null;
   }
 
   getById(id: number): Mailbox | null {
     const r = stmt(this.db, `${SELECT_MAILBOX} WHERE m.id = ?`).get(id) as MailboxRow | undefined;
-    return r ? toMailbox(r) : null;
+    return r ? this.fromRow(r) : null;
+  }
+
+  private fromRow(r: MailboxRow): Mailbox {
+    this.recentFrom.set(r.id, r.first_recent_uid);
+    return toMailbox(r);
+  }
+
+  /** Forgets what is known of deleted mailboxes. */
+  forget(ids: readonly number[]): void {
+    for (const id of ids) this.recentFrom.delete(id);
   }
 
   mustGet(id: number): Mailbox {
@@ -192,17 +213,28 @@ export class SqliteMailboxes {
    * take a UID: the one that lost reads again.
    */
   claimRecent(id: number, upToUid: number, claim: boolean): number {
+    // Known to be past upToUid: nothing to take, and nothing recent up to it (the caller
+    // marks first..upToUid recent, an empty range either way).
+    const known = this.recentFrom.get(id);
+    if (known !== undefined && known > upToUid) return known;
     for (;;) {
       const first = stmt(this.db, 'SELECT first_recent_uid FROM mailboxes WHERE id = ?')
         .pluck()
         .get(id) as number | undefined;
-      if (first === undefined) return Number.MAX_SAFE_INTEGER;
+      if (first === undefined) {
+        this.recentFrom.delete(id);
+        return Number.MAX_SAFE_INTEGER;
+      }
+      this.recentFrom.set(id, first);
       if (!claim || first > upToUid) return first;
       const r = stmt(
         this.db,
         'UPDATE mailboxes SET first_recent_uid = ? WHERE id = ? AND first_recent_uid = ?',
       ).run(upToUid + 1, id, first);
-      if (r.changes === 1) return first;
+      if (r.changes === 1) {
+        this.recentFrom.set(id, upToUid + 1);
+        return first;
+      }
     }
   }
 

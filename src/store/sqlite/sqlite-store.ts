@@ -211,6 +211,7 @@ export class SqliteStore implements MailStore {
       const boxes = this.mailboxes.list(account.id).map((m) => m.id);
       // No event tells of these mailboxes going: their cached rows go now.
       this.messages.cache.drop(...boxes);
+      this.mailboxes.forget(boxes);
       const ids = this.messages.messageIdsOf(boxes);
       // Cascades to mailboxes, their messages, expunge records and subscriptions.
       this.db.prepare('DELETE FROM accounts WHERE id = ?').run(account.id);
@@ -274,6 +275,7 @@ export class SqliteStore implements MailStore {
         .prepare('UPDATE accounts SET used_bytes = used_bytes - ? WHERE id = ?')
         .run(freed.n, mb.accountId);
       this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(mb.id);
+      this.mailboxes.forget([mb.id]);
       return this.messages.collect(ids);
     });
     this.messages.afterCollect(orphans);
