@@ -155,10 +155,7 @@ export async function startServer(
     throttle,
     pool,
     log,
-    rehash: async (id, hash) => {
-      const a = await store.getAccountById(id);
-      if (a) await store.setPassword(a.address, hash);
-    },
+    rehash: (id, oldHash, newHash) => store.replacePasswordHash(id, oldHash, newHash),
     onResult: (protocol, result) => metrics.authResult(protocol, result),
   });
   const memory = new MemoryBudget(cfg.limits.message_memory);

@@ -7,14 +7,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { appPasswordId, verifyAppPassword } from './app-password.js';
 import { HashPool } from './hash-pool.js';
-import {
-  DEFAULT_SCRYPT_PARAMS,
-  hashPassword,
-  needsRehash,
-  parseHash,
-  type ScryptParams,
-  verifyPassword,
-} from './password.js';
+import { DEFAULT_SCRYPT_PARAMS, hashPassword, needsRehash, type ScryptParams } from './password.js';
+import { isUsableStoredHash, verifyStoredHash } from './stored-hash.js';
 import type { AuthThrottle } from './throttle.js';
 import { VerifiedCache } from './verified-cache.js';
 
@@ -81,10 +75,12 @@ export interface AuthenticatorOptions {
   /** Parameters for new hashes and for the timing decoy; tests pass cheap ones. */
   hashParams?: ScryptParams;
   /**
-   * Called after a successful login whose stored hash uses other parameters than hashParams,
-   * with a fresh hash to store. Errors are logged and otherwise ignored.
+   * Called after a successful login whose stored hash is foreign (`{SCHEME}`, stored-hash.ts)
+   * or uses other parameters than hashParams, with the hash the login matched and a fresh one
+   * to store in its place only if it is still that one (a password set meanwhile wins); true
+   * when it was replaced. Errors are logged and otherwise ignored.
    */
-  rehash?: (accountId: number, newHash: string) => Promise<void>;
+  rehash?: (accountId: number, oldHash: string, newHash: string) => Promise<boolean>;
   /** Recently verified credentials (verified-cache.ts); null turns the cache off. */
   verified?: VerifiedCache | null;
   /** Where password hashes wait their turn; default a HashPool with default bounds. */
@@ -222,7 +218,7 @@ export class Authenticator {
       if (app !== null) return this.succeeded(ctx, account, req, app);
     }
     let storedHash = account?.passwordHash;
-    if (account !== null && storedHash !== undefined && parseHash(storedHash) === null) {
+    if (account !== null && storedHash !== undefined && !isUsableStoredHash(storedHash)) {
       this.log.error({ ...ctx, accountId: account.id }, 'stored password hash is malformed');
       storedHash = undefined;
     }
@@ -244,7 +240,7 @@ export class Authenticator {
         // Pairs that logged in before go first: a flood of guesses from elsewhere cannot make
         // the real user wait behind it (issue 15, item 11).
         job = this.pool.submit(
-          async () => verifyPassword(req.password, storedHash ?? (await this.decoy())),
+          async () => verifyStoredHash(req.password, storedHash ?? (await this.decoy())),
           decision.trusted ? 'high' : 'normal',
           this.throttle.sourceKey(req.ip),
         );
@@ -291,7 +287,7 @@ export class Authenticator {
     this.throttle.recordSuccess(req.ip, req.username.toLowerCase());
     // Only the main password's hash is upgraded, never from an app password.
     if (app === null) {
-      await this.maybeRehash(account.id, req.password, account.passwordHash, req.ip);
+      await this.maybeRehash(account, req.password, req.ip);
     }
     this.log.info({ ...ctx, ...appField, accountId: account.id }, 'authentication succeeded');
     return {
@@ -345,7 +341,9 @@ export class Authenticator {
     return this.decoyHash;
   }
 
-  private async maybeRehash(id: number, password: string, stored: string, ip: string) {
+  private async maybeRehash(account: AccountRecord, password: string, ip: string) {
+    const { id, passwordHash: stored } = account;
+    // A foreign hash never parses as ours, so it is always replaced (issue 18 item 3).
     if (this.rehash === undefined || !needsRehash(stored, this.hashParams)) return;
     // After a correct password, so with priority; when even that queue is full, the next
     // login will do it.
@@ -356,7 +354,12 @@ export class Authenticator {
     );
     if (job === null) return;
     try {
-      await this.rehash(id, await job);
+      const fresh = await job;
+      if (await this.rehash(id, stored, fresh)) {
+        // The next connection's check finds the new hash in the cache instead of hashing again.
+        this.verified?.add(account.address.toLowerCase(), password, fresh);
+        this.log.info({ accountId: id }, 'password hash upgraded to the server’s scheme');
+      }
     } catch (err) {
       this.log.error({ err, accountId: id }, 'could not store the upgraded password hash');
     }

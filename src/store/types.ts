@@ -452,6 +452,12 @@ export interface DirectoryStore {
   getAccountById(id: number): Promise<Account | null>;
   listAccounts(domain?: string): Promise<Account[]>;
   setPassword(address: string, passwordHash: string): Promise<void>;
+  /**
+   * Stores `next` as the account's password hash only if the stored one is still `expected`
+   * (compare and set: the upgrade after a login never undoes a password set meanwhile); true
+   * when it was replaced.
+   */
+  replacePasswordHash(accountId: number, expected: string, next: string): Promise<boolean>;
   setQuota(address: string, quotaBytes: number | null): Promise<void>;
   setPop3Policy(address: string, policy: Pop3Policy): Promise<void>;
   /** Removes the account, its mailboxes and messages (blobs no longer referenced are deleted). */

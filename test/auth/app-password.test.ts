@@ -90,8 +90,9 @@ async function setup(opts: { disabled?: boolean; unlockedAt?: number | null } = 
     throttle,
     log: logs.log,
     hashParams: { ...TEST_SCRYPT_PARAMS, ln: TEST_SCRYPT_PARAMS.ln + 1 },
-    rehash: async (_id, h) => {
+    rehash: async (_id, _old, h) => {
       rehashed.push(h);
+      return true;
     },
     verified: null,
     pool: {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
@@ -346,8 +347,10 @@ describe('Authenticator', () => {
       log: silentLogger(),
       sleep: async () => {},
       hashParams: TEST_SCRYPT_PARAMS,
-      rehash: async (id, h) => {
+      rehash: async (id, previous, h) => {
+        assert.equal(previous, old, 'the hash the login matched, for the compare and set');
         stored.push([id, h]);
+        return true;
       },
     });
     const r = await auth.authenticate({
@@ -384,4 +387,70 @@ test('authErrorText gives distinct short texts', () => {
   const texts = reasons.map(authErrorText);
   assert.equal(new Set(texts).size, reasons.length);
   for (const t of texts) assert.ok(t.length > 0 && t.length < 60 && !/[\r\n]/.test(t));
+});
+
+describe('Authenticator: foreign hashes (issue 18 item 3)', () => {
+  const SSHA = (() => {
+    const salt = Buffer.from('saltsalt');
+    const raw = Buffer.concat([createHash('sha512').update(PASSWORD).update(salt).digest(), salt]);
+    return `{SSHA512}${raw.toString('base64')}`;
+  })();
+
+  function foreignSetup(replace: (old: string, fresh: string) => boolean) {
+    const account: AccountRecord = { id: 9, address: 'f@x.org', passwordHash: SSHA };
+    const calls: Array<[string, string]> = [];
+    const throttle = new AuthThrottle({ maxFailuresPerIp: 100, maxFailuresPerAccount: 3 });
+    const auth = new Authenticator({
+      lookup: async (u) => (u === account.address ? { ...account } : null),
+      throttle,
+      log: silentLogger(),
+      sleep: async () => {},
+      hashParams: TEST_SCRYPT_PARAMS,
+      rehash: async (id, old, fresh) => {
+        assert.equal(id, 9);
+        calls.push([old, fresh]);
+        const ok = replace(old, fresh);
+        if (ok) account.passwordHash = fresh;
+        return ok;
+      },
+    });
+    const login = (password: string) =>
+      auth.authenticate({ username: 'F@x.org', password, ip: '192.0.2.1', protocol: 'imap' });
+    return { account, calls, login };
+  }
+
+  test('a login with a foreign hash stores the server’s own hash in its place', async () => {
+    const { account, calls, login } = foreignSetup((old) => old === SSHA);
+    assert.equal((await login(PASSWORD)).ok, true);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]![0], SSHA, 'compare and set against the foreign hash');
+    assert.match(account.passwordHash, /^\$scrypt\$ln=4,r=8,p=1\$/);
+    assert.equal((await login(PASSWORD)).ok, true, 'the new hash verifies');
+    assert.equal((await login('wrong')).ok, false);
+    assert.equal(calls.length, 1, 'ours with the current parameters: not replaced again');
+  });
+
+  test('a password set meanwhile is not overwritten (the store refuses the swap)', async () => {
+    const { account, calls, login } = foreignSetup(() => false);
+    assert.equal((await login(PASSWORD)).ok, true);
+    assert.equal(calls.length, 1);
+    assert.equal(account.passwordHash, SSHA);
+  });
+
+  test('wrong passwords against a foreign hash count toward the lockout', async () => {
+    const { calls, login } = foreignSetup(() => true);
+    for (let i = 0; i < 3; i++) {
+      const r = await login(`wrong${i}`);
+      assert.deepEqual(r.ok ? 'ok' : r.reason, 'invalid');
+    }
+    const r = await login(PASSWORD);
+    assert.equal(r.ok ? 'ok' : r.reason, 'locked', 'the right password is refused while locked');
+    assert.equal(calls.length, 0, 'and the hash is not replaced');
+  });
+
+  test('an unusable foreign hash never logs in', async () => {
+    const { account, login } = foreignSetup(() => true);
+    account.passwordHash = '{MD5-CRYPT}$1$F6He4UyC$RF2xIYlvm6oHBf8morB8r0';
+    assert.equal((await login('x')).ok, false);
+  });
 });

@@ -20,6 +20,7 @@ import type { MailStore } from '../../store/types.js';
 import { type GlobalOptions, withStore } from '../context.js';
 import { CliError, EXIT_FAILED } from '../errors.js';
 import { stdout } from '../io.js';
+import { registerImportUsers } from './import-users.js';
 
 async function run(
   store: MailStore,
@@ -95,7 +96,9 @@ function report(s: ImportSummary, tty: boolean): void {
 export function registerImport(program: Command, globals: () => GlobalOptions): void {
   const imp = program
     .command('import')
-    .description('bring mail into an account: from a Maildir or from mbox files');
+    .description(
+      'bring mail into an account (from a Maildir or mbox files), or accounts from a passwd-file',
+    );
   imp
     .command('maildir <account> <path>')
     .description(
@@ -120,4 +123,5 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
         ),
       ),
     );
+  registerImportUsers(imp, globals);
 }

@@ -1,10 +1,11 @@
 // `letterbox user add|list|passwd|remove|pop3-policy` and `letterbox quota set`
 import { type Command, InvalidArgumentError } from 'commander';
 import { hashPassword } from '../../auth/password.js';
+import { refuseImportedHash } from '../../auth/stored-hash.js';
 import type { MailStore, Pop3Policy } from '../../store/types.js';
 import { type GlobalOptions, withStore } from '../context.js';
 import { CliError } from '../errors.js';
-import { confirm, getPassword, stdout } from '../io.js';
+import { confirm, getPassword, readPasswordFromStdin, stdout } from '../io.js';
 import { registerAppPassword } from './app-password.js';
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -38,6 +39,31 @@ async function describeAccounts(store: MailStore, domain?: string) {
   );
 }
 
+const PASSWORD_HASH_HELP =
+  "a hash from another server instead of a password, as Dovecot writes it: '{SHA512-CRYPT}$6$...' " +
+  '(also SHA256-CRYPT, BLF-CRYPT, ARGON2ID, ARGON2I, SSHA512, PLAIN); "-" reads it from ' +
+  'standard input. Replaced by the server’s own hash at the first login';
+
+/** The password hash to store: the one given with --password-hash, or a new one of a password. */
+async function passwordHashFrom(
+  o: { passwordStdin?: boolean; passwordHash?: string },
+  minLength: number,
+): Promise<string> {
+  if (o.passwordHash !== undefined) {
+    if (o.passwordStdin === true) {
+      throw new CliError('give either --password-stdin or --password-hash, not both');
+    }
+    const given = o.passwordHash === '-' ? await readPasswordFromStdin() : o.passwordHash;
+    const refused = refuseImportedHash(given.trim());
+    if (refused !== null) throw new CliError(`--password-hash: ${refused}`);
+    return given.trim();
+  }
+  const password = await getPassword(o, minLength).catch((e: Error) => {
+    throw new CliError(e.message);
+  });
+  return hashPassword(password);
+}
+
 function formatBytes(n: number | null): string {
   if (n === null) return 'unlimited';
   for (const [u, f] of [
@@ -56,29 +82,32 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .command('add <address>')
     .description('create an account with INBOX, Drafts, Sent, Trash, Junk and Archive')
     .option('--password-stdin', 'read the password from standard input instead of prompting')
+    .option('--password-hash <hash>', PASSWORD_HASH_HELP)
     .option('--quota <size>', 'storage quota, e.g. 2G (default unlimited)', parseQuota)
-    .action((address: string, o: { passwordStdin?: boolean; quota?: number | null }) =>
-      withStore(globals(), async (store, cfg) => {
-        if (!(await store.isLocalDomain(address.slice(address.lastIndexOf('@') + 1)))) {
-          // Checked before asking for a password, to fail fast with a helpful hint.
-          throw new CliError(
-            `the domain of ${address} is not local: add it with \`letterbox domain add\``,
-            1,
-          );
-        }
-        if (await store.getAccount(address)) {
-          throw new CliError(`account ${address.toLowerCase()} exists`, 1);
-        }
-        const password = await getPassword(o, cfg.auth.min_password_length).catch((e: Error) => {
-          throw new CliError(e.message);
-        });
-        const a = await store.createAccount({
-          address,
-          passwordHash: await hashPassword(password),
-          quotaBytes: o.quota ?? null,
-        });
-        stdout.line(`added user ${a.address}`);
-      }),
+    .action(
+      (
+        address: string,
+        o: { passwordStdin?: boolean; passwordHash?: string; quota?: number | null },
+      ) =>
+        withStore(globals(), async (store, cfg) => {
+          if (!(await store.isLocalDomain(address.slice(address.lastIndexOf('@') + 1)))) {
+            // Checked before asking for a password, to fail fast with a helpful hint.
+            throw new CliError(
+              `the domain of ${address} is not local: add it with \`letterbox domain add\``,
+              1,
+            );
+          }
+          if (await store.getAccount(address)) {
+            throw new CliError(`account ${address.toLowerCase()} exists`, 1);
+          }
+          const passwordHash = await passwordHashFrom(o, cfg.auth.min_password_length);
+          const a = await store.createAccount({
+            address,
+            passwordHash,
+            quotaBytes: o.quota ?? null,
+          });
+          stdout.line(`added user ${a.address}`);
+        }),
     );
   user
     .command('list [domain]')
@@ -108,13 +137,12 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .command('passwd <address>')
     .description('set a new password')
     .option('--password-stdin', 'read the password from standard input instead of prompting')
-    .action((address: string, o: { passwordStdin?: boolean }) =>
+    .option('--password-hash <hash>', PASSWORD_HASH_HELP)
+    .action((address: string, o: { passwordStdin?: boolean; passwordHash?: string }) =>
       withStore(globals(), async (store, cfg) => {
         if (!(await store.getAccount(address))) throw new CliError(`no account ${address}`, 1);
-        const password = await getPassword(o, cfg.auth.min_password_length).catch((e: Error) => {
-          throw new CliError(e.message);
-        });
-        await store.setPassword(address, await hashPassword(password));
+        const passwordHash = await passwordHashFrom(o, cfg.auth.min_password_length);
+        await store.setPassword(address, passwordHash);
         stdout.line(`password changed for ${address.toLowerCase()}`);
       }),
     );

@@ -258,6 +258,11 @@ export class PgDirectory implements DirectoryStore {
     );
   }
 
+  async replacePasswordHash(accountId: number, expected: string, next: string): Promise<boolean> {
+    const sql = 'UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3';
+    return (await run(this.db, sql, [next, accountId, expected])) === 1;
+  }
+
   async setQuota(address: string, quotaBytes: number | null): Promise<void> {
     if (quotaBytes !== null && (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)) {
       throw new StoreError('INVALID', `invalid quota: ${quotaBytes}`);

@@ -82,6 +82,9 @@ export class PostgresStore implements DirectoryStore, MailboxStore, ChangeEvents
   setPassword(address: string, passwordHash: string): Promise<void> {
     return this.directory.setPassword(address, passwordHash);
   }
+  replacePasswordHash(accountId: number, expected: string, next: string): Promise<boolean> {
+    return this.directory.replacePasswordHash(accountId, expected, next);
+  }
   setQuota(address: string, quotaBytes: number | null): Promise<void> {
     return this.directory.setQuota(address, quotaBytes);
   }

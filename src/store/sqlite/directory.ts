@@ -188,6 +188,14 @@ export class SqliteDirectory {
     stmt(this.db, 'UPDATE accounts SET password_hash = ? WHERE id = ?').run(hash, a.id);
   }
 
+  replacePasswordHash(accountId: number, expected: string, next: string): boolean {
+    const r = stmt(
+      this.db,
+      'UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?',
+    ).run(next, accountId, expected);
+    return r.changes === 1;
+  }
+
   setQuota(address: string, quotaBytes: number | null): void {
     if (quotaBytes !== null && (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)) {
       throw new StoreError('INVALID', `invalid quota: ${quotaBytes}`);

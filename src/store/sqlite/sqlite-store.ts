@@ -158,6 +158,11 @@ export class SqliteStore implements MailStore {
     this.directory.setPassword(address, passwordHash);
     await this.wal.sync();
   }
+  async replacePasswordHash(accountId: number, expected: string, next: string): Promise<boolean> {
+    const replaced = this.directory.replacePasswordHash(accountId, expected, next);
+    if (replaced) await this.wal.sync();
+    return replaced;
+  }
   async setQuota(address: string, quotaBytes: number | null): Promise<void> {
     this.directory.setQuota(address, quotaBytes);
     await this.wal.sync();

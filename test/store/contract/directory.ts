@@ -87,6 +87,12 @@ export function directoryContract(name: string, make: StoreFactory<DirectoryStor
       assert.equal(a?.pop3Policy, 'keep');
       await rejectsWith(s.setQuota('alice@example.test', -1), 'INVALID');
       await rejectsWith(s.setPassword('bob@example.test', 'x'), 'NOT_FOUND');
+      // The upgrade after a login is a compare and set: a password set meanwhile wins.
+      const id = (await s.getAccount('alice@example.test'))!.id;
+      assert.equal(await s.replacePasswordHash(id, 'stale', 'h3'), false);
+      assert.equal((await s.getAccount('alice@example.test'))?.passwordHash, 'h2');
+      assert.equal(await s.replacePasswordHash(id, 'h2', 'h3'), true);
+      assert.equal((await s.getAccount('alice@example.test'))?.passwordHash, 'h3');
       await s.removeAccount('alice@example.test');
       assert.equal(await s.getAccount('alice@example.test'), null);
       assert.deepEqual(await s.listAccounts(), []);
