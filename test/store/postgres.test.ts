@@ -1,11 +1,15 @@
 // The role contract suites on the PostgreSQL backend, against a real PostgreSQL started for
 // this file (test/helpers/postgres.ts), a fresh database for each test. Only the roles the
 // backend has so far run here (see src/store/postgres/postgres-store.ts).
-import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { newMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { directoryContract } from './contract/directory.js';
+import { eventContract } from './contract/events.js';
 import { mailboxContract } from './contract/mailboxes.js';
+import { messageContract } from './contract/messages.js';
 
 let server: TestPostgres;
 before(async () => {
@@ -29,3 +33,46 @@ async function fresh() {
 
 directoryContract('postgres', fresh);
 mailboxContract('postgres', fresh);
+messageContract('postgres', fresh);
+eventContract('postgres', fresh);
+
+// Issue 17 item 4: several nodes over one database. Two stores opened at once on a fresh
+// database (both migrate), then deliveries into one mailbox from both at once.
+describe('postgres: two nodes over one database', () => {
+  test('migrate together; concurrent appends get distinct UIDs 1..n and distinct modseqs', async () => {
+    const url = await server.createDatabase();
+    const [a, b] = await Promise.all([
+      PostgresStore.open({ connectionString: url, max: 4 }),
+      PostgresStore.open({ connectionString: url, max: 4 }),
+    ]);
+    try {
+      await a.addDomain('example.test');
+      const acct = await b.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+      const inbox = (await a.getMailbox(acct.id, 'INBOX'))!;
+      const n = 40;
+      const results = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          (i % 2 ? a : b).append(newMessage(`node ${i}`), [{ mailboxId: inbox.id }]),
+        ),
+      );
+      const uids = results.map((r) => r[0]!.uid).sort((x, y) => x - y);
+      assert.deepEqual(
+        uids,
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
+      const modseqs = new Set(results.map((r) => r[0]!.modseq));
+      assert.equal(modseqs.size, n);
+      const status = await b.mailboxStatus(inbox.id);
+      assert.equal(status.messages, n);
+      assert.equal(status.uidNext, n + 1);
+      assert.equal(status.highestModseq, Math.max(...modseqs));
+      // Each stored row's modseq order follows its UID order (CONDSTORE clients rely on it).
+      const rows = await a.listMessages(inbox.id);
+      for (let i = 1; i < rows.length; i++) assert.ok(rows[i]!.modseq > rows[i - 1]!.modseq);
+    } finally {
+      await a.close();
+      await b.close();
+      await server.dropDatabase(url);
+    }
+  });
+});

@@ -21,6 +21,7 @@ import {
   type Pop3Policy,
   type Resolution,
 } from '../types.js';
+import { collectMessages, messageIdsOf } from './collect.js';
 import {
   isUniqueViolation,
   nextModseq,
@@ -138,8 +139,19 @@ export class PgDirectory implements DirectoryStore {
           `domain ${name} still has ${counts.accounts} account(s) and ${counts.aliases} alias(es)`,
         );
       }
+      const held = await rows<{ id: number }>(
+        q,
+        `SELECT DISTINCT mm.message_id AS id FROM mailbox_messages mm
+         JOIN mailboxes m ON m.id = mm.mailbox_id JOIN accounts a ON a.id = m.account_id
+         WHERE a.domain = $1`,
+        [name],
+      );
       // Cascades to the accounts' mailboxes, their message rows, app passwords, subscriptions.
       await run(q, 'DELETE FROM accounts WHERE domain = $1', [name]);
+      await collectMessages(
+        q,
+        held.map((r) => r.id),
+      );
       await run(q, 'DELETE FROM aliases WHERE domain = $1', [name]);
       await run(q, 'DELETE FROM domains WHERE name = $1', [name]);
     });
@@ -282,11 +294,22 @@ export class PgDirectory implements DirectoryStore {
   }
 
   async removeAccount(address: string): Promise<void> {
-    // Cascades to mailboxes, their message rows, subscriptions and app passwords.
-    const n = await run(this.db, 'DELETE FROM accounts WHERE id = $1', [
-      await this.accountId(address),
-    ]);
-    if (n === 0) throw new StoreError('NOT_FOUND', `no account ${address}`);
+    const id = await this.accountId(address);
+    await this.db.tx(async (q) => {
+      const mailboxes = await rows<{ id: number }>(
+        q,
+        'SELECT id FROM mailboxes WHERE account_id = $1',
+        [id],
+      );
+      const held = await messageIdsOf(
+        q,
+        mailboxes.map((m) => m.id),
+      );
+      // Cascades to mailboxes, their message rows, subscriptions and app passwords.
+      const n = await run(q, 'DELETE FROM accounts WHERE id = $1', [id]);
+      if (n === 0) throw new StoreError('NOT_FOUND', `no account ${address}`);
+      await collectMessages(q, held);
+    });
   }
 
   setDisabled(address: string, disabled: boolean): Promise<void> {

@@ -11,6 +11,7 @@ import {
   type MailboxStore,
   type SpecialUse,
 } from '../types.js';
+import { collectMessages, messageIdsOf } from './collect.js';
 import {
   isUniqueViolation,
   nextModseq,
@@ -154,6 +155,9 @@ export class PgMailboxes implements MailboxStore {
     const mb = await this.mustGet(mailboxId);
     if (mb.name === 'INBOX') throw new StoreError('NOT_ALLOWED', 'INBOX cannot be deleted');
     await this.db.tx(async (q) => {
+      // The account's lock first, as every writer of its messages takes it.
+      await nextModseq(q, mb.accountId);
+      const held = await messageIdsOf(q, [mb.id]);
       const freed = await row<{ n: number }>(
         q,
         'SELECT COALESCE(SUM(size), 0)::bigint AS n FROM mailbox_messages WHERE mailbox_id = $1',
@@ -163,8 +167,9 @@ export class PgMailboxes implements MailboxStore {
         freed?.n ?? 0,
         mb.accountId,
       ]);
-      // Cascades to its message rows; stored messages no row holds are collected later.
+      // Cascades to its message rows, expunge records, keywords.
       await run(q, 'DELETE FROM mailboxes WHERE id = $1', [mb.id]);
+      await collectMessages(q, held);
     });
     this.bus.emit({
       accountId: mb.accountId,

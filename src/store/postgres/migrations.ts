@@ -89,6 +89,56 @@ CREATE INDEX mailbox_messages_message ON mailbox_messages(message_id);
 CREATE INDEX mailbox_messages_modseq ON mailbox_messages(mailbox_id, modseq);
 `,
   },
+  {
+    version: 2,
+    // Stored messages: one row per distinct content (SHA-256), its bytes with it, the index
+    // mime/ made at delivery, the search fields, RFC 8474 ids; expunged UIDs (VANISHED) and
+    // every keyword a mailbox's messages ever had. body_text is the text for SEARCH BODY /
+    // TEXT, case-folded by JavaScript (Unicode-aware, unlike lower() under the C locale).
+    sql: `
+CREATE TABLE messages (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  blob_hash TEXT COLLATE "C" NOT NULL UNIQUE,
+  size BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  structure TEXT NOT NULL,
+  envelope TEXT NOT NULL,
+  s_from TEXT NOT NULL,
+  s_to TEXT NOT NULL,
+  s_cc TEXT NOT NULL,
+  s_bcc TEXT NOT NULL,
+  s_subject TEXT NOT NULL,
+  s_message_id TEXT NOT NULL,
+  sent_at BIGINT,
+  s_references TEXT[],
+  e_from TEXT NOT NULL,
+  e_to TEXT NOT NULL,
+  e_cc TEXT NOT NULL,
+  e_bcc TEXT NOT NULL,
+  email_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  preview TEXT,
+  body_text TEXT NOT NULL,
+  text_truncated BOOLEAN NOT NULL
+);
+CREATE INDEX messages_message_id ON messages(s_message_id, id) WHERE s_message_id <> '';
+ALTER TABLE mailbox_messages ADD CONSTRAINT mailbox_messages_message_fk
+  FOREIGN KEY (message_id) REFERENCES messages(id);
+CREATE TABLE expunged (
+  mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid BIGINT NOT NULL,
+  modseq BIGINT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+);
+CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+CREATE TABLE mailbox_keywords (
+  mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  keyword TEXT NOT NULL
+);
+-- Keywords compare case-insensitively (RFC 3501 §2.3.2); flags are ASCII atoms.
+CREATE UNIQUE INDEX mailbox_keywords_folded ON mailbox_keywords(mailbox_id, lower(keyword));
+`,
+  },
 ];
 
 /** The latest schema version this code knows. */

@@ -1,37 +1,55 @@
 // The PostgreSQL store, for several Letterbox nodes over one database (issue 17). Built role
 // by role (src/store/types.ts), each passing that role's contract suite; it becomes a
 // MailStore, and selectable in the config, only once every role is here. Done: directory,
-// mailboxes, change events (in this process). Not yet: messages, blobs, metadata, the
-// outbound queue, events between nodes (LISTEN/NOTIFY).
+// mailboxes, messages with their bytes, change events (in this process). Not yet: metadata,
+// the outbound queue, events between nodes (LISTEN/NOTIFY).
 import { ChangeBus } from '../events.js';
 import type {
   Account,
   Alias,
+  AppendOptions,
+  AppendResult,
+  AppendTarget,
   AppPassword,
   AppPasswordRecord,
+  BlobStore,
   ChangeEvents,
   ChangeListener,
+  CopyResult,
   DirectoryStore,
   Domain,
+  FlagMode,
   Mailbox,
   MailboxStatus,
   MailboxStore,
+  MailboxSummary,
+  MessageDetail,
+  MessageExtras,
+  MessageRecord,
+  MessageStore,
+  NewMessage,
   Pop3Policy,
   Resolution,
+  SearchHeaderField,
   SpecialUse,
+  StoreFlagsResult,
 } from '../types.js';
 import { PgDb, type PgOptions } from './db.js';
 import { PgDirectory } from './directory.js';
 import { PgMailboxes } from './mailboxes.js';
+import { PgMessages } from './messages.js';
 
 export interface PostgresStoreOptions extends PgOptions {
   onListenerError?: (err: unknown) => void;
 }
 
-export class PostgresStore implements DirectoryStore, MailboxStore, ChangeEvents {
+export class PostgresStore
+  implements DirectoryStore, MailboxStore, MessageStore, BlobStore, ChangeEvents
+{
   readonly kind = 'postgres';
   private readonly directory: PgDirectory;
   private readonly mailboxes: PgMailboxes;
+  private readonly messages: PgMessages;
   private readonly bus: ChangeBus;
   private closed = false;
 
@@ -42,6 +60,7 @@ export class PostgresStore implements DirectoryStore, MailboxStore, ChangeEvents
     this.bus = new ChangeBus(opts.onListenerError);
     this.directory = new PgDirectory(db);
     this.mailboxes = new PgMailboxes(db, this.bus);
+    this.messages = new PgMessages(db, this.bus);
   }
 
   /** Connects, and brings the schema up to date (several nodes may do so at once). */
@@ -165,6 +184,68 @@ export class PostgresStore implements DirectoryStore, MailboxStore, ChangeEvents
   }
   claimRecent(mailboxId: number, upToUid: number, claim: boolean): Promise<number> {
     return this.mailboxes.claimRecent(mailboxId, upToUid, claim);
+  }
+
+  // Messages and their bytes
+
+  append(
+    message: NewMessage,
+    targets: AppendTarget[],
+    opts?: AppendOptions,
+  ): Promise<AppendResult[]> {
+    return this.messages.append(message, targets, opts);
+  }
+  listMessages(mailboxId: number, opts?: { changedSince?: number }): Promise<MessageRecord[]> {
+    return this.messages.listMessages(mailboxId, opts);
+  }
+  mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
+    return this.messages.mailboxSummary(mailboxId);
+  }
+  getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
+    return this.messages.getMessages(mailboxId, uids);
+  }
+  getSearchField(
+    mailboxId: number,
+    field: SearchHeaderField,
+    uids: number[],
+  ): Promise<Map<number, string>> {
+    return this.messages.getSearchField(mailboxId, field, uids);
+  }
+  getMessageExtras(mailboxId: number, uids: number[]): Promise<Map<number, MessageExtras>> {
+    return this.messages.getMessageExtras(mailboxId, uids);
+  }
+  setPreview(messageId: number, preview: string): Promise<void> {
+    return this.messages.setPreview(messageId, preview);
+  }
+  getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]> {
+    return this.messages.getRecords(mailboxId, uids);
+  }
+  readMessage(blobHash: string, size?: number): Promise<Buffer> {
+    return this.messages.readMessage(blobHash, size);
+  }
+  setFlags(
+    mailboxId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    opts?: { unchangedSince?: number },
+  ): Promise<StoreFlagsResult> {
+    return this.messages.setFlags(mailboxId, uids, mode, flags, opts);
+  }
+  copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    return this.messages.copyMessages(fromMailboxId, uids, toMailboxId);
+  }
+  moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    return this.messages.moveMessages(fromMailboxId, uids, toMailboxId);
+  }
+  expunge(mailboxId: number, opts: { uids?: number[]; onlyDeleted: boolean }): Promise<number[]> {
+    return this.messages.expunge(mailboxId, opts);
+  }
+  searchText(mailboxId: number, needle: string): Promise<number[]> {
+    return this.messages.searchText(mailboxId, needle);
+  }
+  expungedSince(mailboxId: number, modseq: number): Promise<number[]> {
+    return this.messages.expungedSince(mailboxId, modseq);
   }
 
   // Change events (this process's; between nodes: not yet)

@@ -1,0 +1,751 @@
+// The message role in PostgreSQL, with the blob role: messages in mailboxes (UIDs, modseqs,
+// flags), COPY / MOVE, EXPUNGE and VANISHED, quota, REPLACE, the stored index, search, and
+// the bytes of each stored message (kept in its row, once per distinct content).
+//
+// Several nodes write at once, so every counter is taken under a row lock in the writing
+// transaction: the account's row first (its modseq, its quota; accounts in id order), then
+// the mailbox's row (its UIDNEXT). UIDs of a mailbox are therefore handed out one writer at
+// a time and committed in order of allocation per account (RFC 9051 §2.3.1.1: strictly
+// ascending, never reused; RFC 7162 §3: modseqs only grow). Events go out after the commit.
+import { envelopeAddressTexts } from '../../mime/address-text.js';
+import { parseMessage } from '../../mime/index.js';
+import type { Envelope, PartNode } from '../../mime/types.js';
+import { sha256 } from '../blobs/file-blobs.js';
+import { StoreError } from '../errors.js';
+import type { ChangeBus } from '../events.js';
+import { applyFlags, normalizeFlags, sameFlags } from '../flags.js';
+import { inReplyToOf, newObjectId } from '../sqlite/threads.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  AppendTarget,
+  BlobStore,
+  ChangeEvent,
+  CopyResult,
+  FlagMode,
+  MailboxSummary,
+  MessageDetail,
+  MessageExtras,
+  MessageIndex,
+  MessageRecord,
+  MessageStore,
+  NewMessage,
+  SearchHeaderField,
+  StoreFlagsResult,
+} from '../types.js';
+import { collectMessages } from './collect.js';
+import { nextModseq, type PgDb, type Queryable, row, rows, run } from './db.js';
+
+interface MailboxRef {
+  id: number;
+  accountId: number;
+  uidValidity: number;
+}
+
+interface RecordRow {
+  uid: number;
+  message_id: number;
+  flags: string[];
+  modseq: number;
+  size: number;
+  internal_date: number;
+  internal_zone: number;
+  blob_hash: string;
+}
+
+const RECORD_COLUMNS = `mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date,
+  mm.internal_zone, m.blob_hash`;
+const FROM_ROWS = 'FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id';
+
+function toRecord(r: RecordRow): MessageRecord {
+  return {
+    uid: r.uid,
+    messageId: r.message_id,
+    flags: r.flags,
+    modseq: r.modseq,
+    size: r.size,
+    internalDate: new Date(r.internal_date),
+    internalZone: r.internal_zone,
+    blobHash: r.blob_hash,
+  };
+}
+
+const SEARCH_COLUMNS: Record<SearchHeaderField, string> = {
+  from: 's_from',
+  to: 's_to',
+  cc: 's_cc',
+  bcc: 's_bcc',
+  subject: 's_subject',
+  envelopeFrom: 'e_from',
+  envelopeTo: 'e_to',
+  envelopeCc: 'e_cc',
+  envelopeBcc: 'e_bcc',
+};
+
+/** At most this many Message-IDs of one message are looked up for its THREADID. */
+const MAX_THREAD_KEYS = 16;
+
+/** An INTERNALDATE zone as IMAP writes one (within +-23:59), else UTC. */
+function zoneOrUtc(zone: number | undefined): number {
+  return zone !== undefined && Number.isInteger(zone) && Math.abs(zone) < 24 * 60 ? zone : 0;
+}
+
+/** The keywords among flags (stored spelling; system flags start with a backslash). */
+function keywordsOf(flags: readonly string[]): string[] {
+  return normalizeFlags(flags).filter((f) => f.charCodeAt(0) !== 0x5c);
+}
+
+/** Keywords compare case-insensitively (RFC 3501 §2.3.2): the first spelling of each. */
+function uniqueFolded(keywords: Iterable<string>): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const k of keywords) {
+    const folded = k.toLowerCase();
+    if (seen.has(folded)) continue;
+    seen.add(folded);
+    out.push(k);
+  }
+  return out;
+}
+
+interface Removed {
+  uids: number[];
+}
+
+export class PgMessages implements MessageStore, BlobStore {
+  constructor(
+    private readonly db: PgDb,
+    private readonly bus: ChangeBus,
+  ) {}
+
+  private async mailbox(q: Queryable, id: number): Promise<MailboxRef> {
+    const r = await row<{ id: number; account_id: number; uid_validity: number }>(
+      q,
+      'SELECT id, account_id, uid_validity FROM mailboxes WHERE id = $1',
+      [id],
+    );
+    if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    return { id: r.id, accountId: r.account_id, uidValidity: r.uid_validity };
+  }
+
+  /** Locks the accounts' rows, in id order (the order every writer takes them in). */
+  private async lockAccounts(q: Queryable, ids: number[]): Promise<void> {
+    await rows(q, 'SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE', [
+      [...new Set(ids)],
+    ]);
+  }
+
+  // Appends
+
+  async append(
+    message: NewMessage,
+    targets: AppendTarget[],
+    opts: AppendOptions = {},
+  ): Promise<AppendResult[]> {
+    if (targets.length === 0) throw new StoreError('INVALID', 'append needs a target mailbox');
+    const hash = sha256(message.raw);
+    const size = message.raw.length;
+    const out = await this.db.tx(async (q) => {
+      const mailboxes: MailboxRef[] = [];
+      for (const t of targets) mailboxes.push(await this.mailbox(q, t.mailboxId));
+      const replaceBox = opts.replace ? await this.mailbox(q, opts.replace.mailboxId) : null;
+      await this.lockAccounts(q, [
+        ...mailboxes.map((m) => m.accountId),
+        ...(replaceBox ? [replaceBox.accountId] : []),
+      ]);
+      const messageId = await this.storedMessage(q, message, hash);
+      // RFC 8508 §3.4: REPLACE expunges the old message atomically with the append; it goes
+      // first, so that the quota sees the room it frees.
+      let replaced: { mb: MailboxRef; modseq: number; removed: Removed } | null = null;
+      if (opts.replace && replaceBox) {
+        if (mailboxes.some((m) => m.accountId !== replaceBox.accountId)) {
+          throw new StoreError('NOT_ALLOWED', 'cross-account replace');
+        }
+        const old = await this.recordRows(q, replaceBox.id, [opts.replace.uid]);
+        if (old.length === 0) throw new StoreError('NOT_FOUND', 'the message to replace is gone');
+        const modseq = await nextModseq(q, replaceBox.accountId);
+        replaced = {
+          mb: replaceBox,
+          modseq,
+          // The stored message being appended stays, should the old row be its last.
+          removed: await this.removeRows(q, replaceBox, old, modseq, messageId),
+        };
+      }
+      await this.checkQuota(q, mailboxes, size);
+      const internalDate = (message.internalDate ?? new Date()).getTime();
+      const internalZone = message.internalDate ? zoneOrUtc(message.internalZone) : 0;
+      const results: AppendResult[] = [];
+      for (const [i, t] of targets.entries()) {
+        const mb = mailboxes[i]!;
+        await this.keepKeywords(q, mb.id, t.flags ?? []);
+        results.push(
+          await this.addRow(
+            q,
+            mb,
+            messageId,
+            normalizeFlags(t.flags ?? []),
+            internalDate,
+            internalZone,
+            size,
+            replaced && mb.accountId === replaced.mb.accountId ? replaced.modseq : undefined,
+          ),
+        );
+      }
+      return { results, replaced, mailboxes };
+    });
+    for (const [i, r] of out.results.entries()) {
+      const mb = out.mailboxes[i]!;
+      this.emit(mb, 'append', r.modseq, [r.uid], keywordsOf(targets[i]?.flags ?? []));
+    }
+    if (out.replaced) {
+      this.emit(out.replaced.mb, 'expunge', out.replaced.modseq, out.replaced.removed.uids);
+    }
+    return out.results;
+  }
+
+  /**
+   * The stored message with these bytes, inserted when there is none. A row found is held
+   * FOR KEY SHARE until commit, so a collection on another node cannot take it meanwhile
+   * (collect.ts); an insert racing another node's of the same bytes finds that one instead.
+   */
+  private async storedMessage(q: Queryable, message: NewMessage, hash: string): Promise<number> {
+    for (;;) {
+      const found = await row<{ id: number }>(
+        q,
+        'SELECT id FROM messages WHERE blob_hash = $1 FOR KEY SHARE',
+        [hash],
+      );
+      if (found) return found.id;
+      const idx = message.index;
+      const addresses = envelopeAddressTexts(idx.envelope);
+      const inserted = await row<{ id: number }>(
+        q,
+        `INSERT INTO messages (blob_hash, size, data, structure, envelope, s_from, s_to, s_cc,
+           s_bcc, s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc,
+           email_id, thread_id, body_text, text_truncated)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+           $18, $19, $20, $21)
+         ON CONFLICT (blob_hash) DO NOTHING RETURNING id`,
+        [
+          hash,
+          message.raw.length,
+          message.raw,
+          JSON.stringify(idx.structure ?? null),
+          JSON.stringify(idx.envelope ?? null),
+          idx.search.from,
+          idx.search.to,
+          idx.search.cc,
+          idx.search.bcc,
+          idx.search.subject,
+          idx.search.messageId,
+          idx.search.sentAt,
+          idx.search.references ?? null,
+          addresses.from,
+          addresses.to,
+          addresses.cc,
+          addresses.bcc,
+          // RFC 8474: EMAILID and THREADID belong to the stored message, kept by every copy.
+          newObjectId('M'),
+          await this.threadIdFor(q, idx),
+          idx.text.toLowerCase(),
+          idx.textTruncated === true,
+        ],
+      );
+      if (inserted) return inserted.id;
+    }
+  }
+
+  /**
+   * RFC 8474 THREADID, decided once: the thread of the first stored message this one names
+   * (References root first, then In-Reply-To), else of one with its own Message-ID, else new
+   * (as sqlite/threads.ts).
+   */
+  private async threadIdFor(q: Queryable, idx: MessageIndex): Promise<string> {
+    const references = idx.search.references ?? [];
+    const refs =
+      references.length <= MAX_THREAD_KEYS - 2
+        ? references
+        : [
+            ...references.slice(0, MAX_THREAD_KEYS / 2 - 1),
+            ...references.slice(1 - MAX_THREAD_KEYS / 2),
+          ];
+    const keys = new Set<string>(refs);
+    const inReplyTo = inReplyToOf(idx.envelope);
+    if (inReplyTo !== null) keys.add(inReplyTo);
+    if (idx.search.messageId !== '') keys.add(idx.search.messageId);
+    for (const k of keys) {
+      const found = await row<{ thread_id: string }>(
+        q,
+        `SELECT thread_id FROM messages WHERE s_message_id = $1 AND s_message_id <> ''
+         ORDER BY id LIMIT 1`,
+        [k],
+      );
+      if (found) return found.thread_id;
+    }
+    return newObjectId('T');
+  }
+
+  /** Takes the mailbox's next UID (locking its row) and adds the message's row there. */
+  private async addRow(
+    q: Queryable,
+    mb: MailboxRef,
+    messageId: number,
+    flags: string[],
+    internalDate: number,
+    internalZone: number,
+    size: number,
+    modseqIn?: number,
+  ): Promise<AppendResult> {
+    const modseq = modseqIn ?? (await nextModseq(q, mb.accountId));
+    const taken = await row<{ uid: number; uid_validity: number }>(
+      q,
+      `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = GREATEST(highest_modseq, $1)
+       WHERE id = $2 RETURNING uid_next - 1 AS uid, uid_validity`,
+      [modseq, mb.id],
+    );
+    if (!taken) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    // RFC 8514 §2: the save date is when the message came into this mailbox (APPEND,
+    // delivery, COPY, MOVE), whatever its internal date says.
+    await run(
+      q,
+      `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date,
+         internal_zone, save_date, size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [mb.id, taken.uid, messageId, flags, modseq, internalDate, internalZone, Date.now(), size],
+    );
+    await run(q, 'UPDATE accounts SET used_bytes = used_bytes + $1 WHERE id = $2', [
+      size,
+      mb.accountId,
+    ]);
+    return { mailboxId: mb.id, uidValidity: taken.uid_validity, uid: taken.uid, modseq };
+  }
+
+  /** OVERQUOTA if adding `size` bytes per target would exceed an account's quota. */
+  private async checkQuota(q: Queryable, targets: MailboxRef[], size: number): Promise<void> {
+    const perAccount = new Map<number, number>();
+    for (const t of targets) perAccount.set(t.accountId, (perAccount.get(t.accountId) ?? 0) + size);
+    for (const [accountId, adding] of perAccount) {
+      const a = await row<{ quota_bytes: number | null; used_bytes: number }>(
+        q,
+        'SELECT quota_bytes, used_bytes FROM accounts WHERE id = $1',
+        [accountId],
+      );
+      if (a && a.quota_bytes !== null && a.used_bytes + adding > a.quota_bytes) {
+        throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
+      }
+    }
+  }
+
+  /** Records keywords among `flags` as the mailbox's for good (see mailboxSummary). */
+  private async keepKeywords(q: Queryable, mailboxId: number, flags: readonly string[]) {
+    const kw = keywordsOf(flags);
+    if (kw.length === 0) return;
+    await run(
+      q,
+      `INSERT INTO mailbox_keywords (mailbox_id, keyword) SELECT $1, k FROM unnest($2::text[]) k
+       ON CONFLICT DO NOTHING`,
+      [mailboxId, kw],
+    );
+  }
+
+  // Reads
+
+  private async recordRows(q: Queryable, mailboxId: number, uids: number[]): Promise<RecordRow[]> {
+    if (uids.length === 0) return [];
+    return rows<RecordRow>(
+      q,
+      `SELECT ${RECORD_COLUMNS} ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND mm.uid = ANY($2)
+       ORDER BY mm.uid`,
+      [mailboxId, uids],
+    );
+  }
+
+  async listMessages(
+    mailboxId: number,
+    opts: { changedSince?: number } = {},
+  ): Promise<MessageRecord[]> {
+    const rs =
+      opts.changedSince === undefined
+        ? await rows<RecordRow>(
+            this.db,
+            `SELECT ${RECORD_COLUMNS} ${FROM_ROWS} WHERE mm.mailbox_id = $1 ORDER BY mm.uid`,
+            [mailboxId],
+          )
+        : await rows<RecordRow>(
+            this.db,
+            `SELECT ${RECORD_COLUMNS} ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND mm.modseq > $2
+             ORDER BY mm.uid`,
+            [mailboxId, opts.changedSince],
+          );
+    return rs.map(toRecord);
+  }
+
+  async getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]> {
+    return (await this.recordRows(this.db, mailboxId, uids)).map(toRecord);
+  }
+
+  async mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
+    const rs = await rows<{ uid: number; flags: string[] }>(
+      this.db,
+      'SELECT uid, flags FROM mailbox_messages WHERE mailbox_id = $1 ORDER BY uid',
+      [mailboxId],
+    );
+    const uids = new Array<number>(rs.length);
+    const keywords: string[] = [];
+    let firstUnseen = 0;
+    for (const [i, r] of rs.entries()) {
+      uids[i] = r.uid;
+      for (const f of r.flags) if (f.charCodeAt(0) !== 0x5c) keywords.push(f);
+      if (firstUnseen === 0 && !r.flags.includes('\\Seen')) firstUnseen = i + 1;
+    }
+    // RFC 3501 §7.2.6: keywords no message has any more stay listed (clients keep the list).
+    const kept = await rows<{ keyword: string }>(
+      this.db,
+      'SELECT keyword FROM mailbox_keywords WHERE mailbox_id = $1 ORDER BY keyword',
+      [mailboxId],
+    );
+    for (const k of kept) keywords.push(k.keyword);
+    return { uids, keywords: uniqueFolded(keywords), firstUnseen };
+  }
+
+  async getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
+    if (uids.length === 0) return [];
+    const rs = await rows<
+      RecordRow & {
+        structure: string;
+        envelope: string;
+        s_from: string;
+        s_to: string;
+        s_cc: string;
+        s_bcc: string;
+        s_subject: string;
+        s_message_id: string;
+        sent_at: number | null;
+        s_references: string[] | null;
+      }
+    >(
+      this.db,
+      `SELECT ${RECORD_COLUMNS}, m.structure, m.envelope, m.s_from, m.s_to, m.s_cc, m.s_bcc,
+         m.s_subject, m.s_message_id, m.sent_at, m.s_references
+       ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND mm.uid = ANY($2) ORDER BY mm.uid`,
+      [mailboxId, uids],
+    );
+    return rs.map((r) => {
+      const search: MessageIndex['search'] = {
+        from: r.s_from,
+        to: r.s_to,
+        cc: r.s_cc,
+        bcc: r.s_bcc,
+        subject: r.s_subject,
+        messageId: r.s_message_id,
+        sentAt: r.sent_at,
+      };
+      if (r.s_references !== null) search.references = r.s_references;
+      return {
+        ...toRecord(r),
+        index: {
+          // The JSON mime/ wrote at delivery (MessageIndex), read back as it was written.
+          structure: JSON.parse(r.structure) as PartNode,
+          envelope: JSON.parse(r.envelope) as Envelope,
+          search,
+          // Text is for search only; FETCH never needs it.
+          text: '',
+        },
+      };
+    });
+  }
+
+  async getSearchField(
+    mailboxId: number,
+    field: SearchHeaderField,
+    uids: number[],
+  ): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    if (uids.length === 0) return out;
+    const rs = await rows<{ uid: number; v: string }>(
+      this.db,
+      `SELECT mm.uid, m.${SEARCH_COLUMNS[field]} AS v ${FROM_ROWS}
+       WHERE mm.mailbox_id = $1 AND mm.uid = ANY($2) ORDER BY mm.uid`,
+      [mailboxId, uids],
+    );
+    for (const r of rs) out.set(r.uid, r.v);
+    return out;
+  }
+
+  async getMessageExtras(mailboxId: number, uids: number[]): Promise<Map<number, MessageExtras>> {
+    const out = new Map<number, MessageExtras>();
+    if (uids.length === 0) return out;
+    const rs = await rows<{
+      uid: number;
+      email_id: string;
+      thread_id: string;
+      preview: string | null;
+      save_date: number;
+    }>(
+      this.db,
+      `SELECT mm.uid, m.email_id, m.thread_id, m.preview, mm.save_date ${FROM_ROWS}
+       WHERE mm.mailbox_id = $1 AND mm.uid = ANY($2)`,
+      [mailboxId, uids],
+    );
+    for (const r of rs) {
+      out.set(r.uid, {
+        emailId: r.email_id,
+        threadId: r.thread_id,
+        saveDate: new Date(r.save_date),
+        preview: r.preview,
+      });
+    }
+    return out;
+  }
+
+  async setPreview(messageId: number, preview: string): Promise<void> {
+    await run(this.db, 'UPDATE messages SET preview = $1 WHERE id = $2 AND preview IS NULL', [
+      preview,
+      messageId,
+    ]);
+  }
+
+  async readMessage(blobHash: string, _size?: number): Promise<Buffer> {
+    const r = await row<{ data: Buffer }>(
+      this.db,
+      'SELECT data FROM messages WHERE blob_hash = $1',
+      [blobHash],
+    );
+    if (!r) throw new StoreError('NOT_FOUND', 'message no longer exists');
+    return r.data;
+  }
+
+  async expungedSince(mailboxId: number, modseq: number): Promise<number[]> {
+    const rs = await rows<{ uid: number }>(
+      this.db,
+      'SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid',
+      [mailboxId, modseq],
+    );
+    return rs.map((r) => r.uid);
+  }
+
+  /**
+   * RFC 9051 §6.4.4 SEARCH BODY / TEXT: a case-insensitive substring of the decoded text. The
+   * stored text is folded at delivery and cut at FTS_TEXT_MAX characters; the messages whose
+   * text was cut are read whole, so no match past the cut is missed.
+   */
+  async searchText(mailboxId: number, needle: string): Promise<number[]> {
+    if (needle.length === 0) {
+      return (await this.listMessages(mailboxId)).map((r) => r.uid);
+    }
+    const folded = needle.toLowerCase();
+    const found = await rows<{ uid: number }>(
+      this.db,
+      `SELECT mm.uid ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND strpos(m.body_text, $2) > 0`,
+      [mailboxId, folded],
+    );
+    const uids = new Set(found.map((r) => r.uid));
+    const cut = await rows<{ uid: number; data: Buffer }>(
+      this.db,
+      `SELECT mm.uid, m.data ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND m.text_truncated`,
+      [mailboxId],
+    );
+    for (const r of cut) {
+      if (!uids.has(r.uid) && parseMessage(r.data).text.toLowerCase().includes(folded)) {
+        uids.add(r.uid);
+      }
+    }
+    return [...uids].sort((a, b) => a - b);
+  }
+
+  // Changes
+
+  async setFlags(
+    mailboxId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    opts: { unchangedSince?: number } = {},
+  ): Promise<StoreFlagsResult> {
+    const result = await this.db.tx(async (q) => {
+      const mb = await this.mailbox(q, mailboxId);
+      await this.lockAccounts(q, [mb.accountId]);
+      const updated: StoreFlagsResult['updated'] = [];
+      const modified: number[] = [];
+      let modseq = 0;
+      for (const r of await this.recordRows(q, mailboxId, uids)) {
+        // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched.
+        if (opts.unchangedSince !== undefined && r.modseq > opts.unchangedSince) {
+          modified.push(r.uid);
+          continue;
+        }
+        const next = applyFlags(r.flags, mode, flags);
+        if (sameFlags(r.flags, next)) continue;
+        if (modseq === 0) modseq = await nextModseq(q, mb.accountId);
+        await run(
+          q,
+          'UPDATE mailbox_messages SET flags = $1, modseq = $2 WHERE mailbox_id = $3 AND uid = $4',
+          [next, modseq, mailboxId, r.uid],
+        );
+        updated.push({ uid: r.uid, flags: next, modseq });
+      }
+      if (modseq !== 0) {
+        await run(q, 'UPDATE mailboxes SET highest_modseq = $1 WHERE id = $2', [modseq, mailboxId]);
+        if (mode !== 'remove') await this.keepKeywords(q, mailboxId, flags);
+      }
+      return { mb, updated, modified, modseq };
+    });
+    if (result.updated.length > 0) {
+      this.emit(
+        result.mb,
+        'flags',
+        result.modseq,
+        result.updated.map((u) => u.uid),
+        mode === 'remove' ? undefined : keywordsOf(flags),
+      );
+    }
+    return { updated: result.updated, modified: result.modified };
+  }
+
+  copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    return this.copy(fromMailboxId, uids, toMailboxId, false);
+  }
+
+  moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    return this.copy(fromMailboxId, uids, toMailboxId, true);
+  }
+
+  private async copy(
+    fromId: number,
+    uids: number[],
+    toId: number,
+    move: boolean,
+  ): Promise<CopyResult> {
+    const result = await this.db.tx(async (q) => {
+      const from = await this.mailbox(q, fromId);
+      const to = await this.mailbox(q, toId);
+      if (from.accountId !== to.accountId) {
+        throw new StoreError('NOT_ALLOWED', 'cross-account copy');
+      }
+      await this.lockAccounts(q, [to.accountId]);
+      const rs = await this.recordRows(q, fromId, uids);
+      if (rs.length === 0) return { from, to, copied: null };
+      // A move within one account frees what it adds: only a copy needs room.
+      if (!move) {
+        await this.checkQuota(
+          q,
+          [to],
+          rs.reduce((s, r) => s + r.size, 0),
+        );
+      }
+      const modseq = await nextModseq(q, to.accountId);
+      const mapping: Array<[number, number]> = [];
+      const keywords = new Set<string>();
+      let uidValidity = to.uidValidity;
+      for (const r of rs) {
+        for (const k of keywordsOf(r.flags)) keywords.add(k);
+        const res = await this.addRow(
+          q,
+          to,
+          r.message_id,
+          r.flags,
+          r.internal_date,
+          r.internal_zone,
+          r.size,
+          modseq,
+        );
+        uidValidity = res.uidValidity;
+        mapping.push([r.uid, res.uid]);
+      }
+      const expunged = move ? await this.removeRows(q, from, rs, modseq) : null;
+      await this.keepKeywords(q, toId, [...keywords]);
+      return {
+        from,
+        to,
+        copied: { uidValidity, mapping, modseq, expunged, keywords: [...keywords] },
+      };
+    });
+    const c = result.copied;
+    if (!c) return { uidValidity: result.to.uidValidity, mapping: [], modseq: 0 };
+    this.emit(
+      result.to,
+      'append',
+      c.modseq,
+      c.mapping.map((m) => m[1]),
+      c.keywords,
+    );
+    if (c.expunged) this.emit(result.from, 'expunge', c.modseq, c.expunged.uids);
+    return { uidValidity: c.uidValidity, mapping: c.mapping, modseq: c.modseq };
+  }
+
+  async expunge(
+    mailboxId: number,
+    opts: { uids?: number[]; onlyDeleted: boolean },
+  ): Promise<number[]> {
+    const result = await this.db.tx(async (q) => {
+      const mb = await this.mailbox(q, mailboxId);
+      await this.lockAccounts(q, [mb.accountId]);
+      let rs =
+        opts.uids === undefined
+          ? await rows<RecordRow>(
+              q,
+              `SELECT ${RECORD_COLUMNS} ${FROM_ROWS} WHERE mm.mailbox_id = $1 ORDER BY mm.uid`,
+              [mailboxId],
+            )
+          : await this.recordRows(q, mailboxId, opts.uids);
+      if (opts.onlyDeleted) rs = rs.filter((r) => r.flags.includes('\\Deleted'));
+      if (rs.length === 0) return null;
+      const modseq = await nextModseq(q, mb.accountId);
+      return { mb, modseq, removed: await this.removeRows(q, mb, rs, modseq) };
+    });
+    if (!result) return [];
+    this.emit(result.mb, 'expunge', result.modseq, result.removed.uids);
+    return result.removed.uids;
+  }
+
+  /**
+   * Inside a transaction (the account locked): deletes the rows, records them as expunged
+   * for VANISHED (RFC 7162 §3.2.5.1), frees their quota, and collects stored messages no
+   * other row holds.
+   */
+  private async removeRows(
+    q: Queryable,
+    mb: MailboxRef,
+    rs: RecordRow[],
+    modseq: number,
+    keep?: number,
+  ): Promise<Removed> {
+    const uids = rs.map((r) => r.uid);
+    const bytes = rs.reduce((s, r) => s + r.size, 0);
+    await run(q, 'DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY($2)', [
+      mb.id,
+      uids,
+    ]);
+    await run(
+      q,
+      `INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, u, $2 FROM unnest($3::bigint[]) u
+       ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq`,
+      [mb.id, modseq, uids],
+    );
+    await run(q, 'UPDATE accounts SET used_bytes = used_bytes - $1 WHERE id = $2', [
+      bytes,
+      mb.accountId,
+    ]);
+    await run(
+      q,
+      'UPDATE mailboxes SET highest_modseq = GREATEST(highest_modseq, $1) WHERE id = $2',
+      [modseq, mb.id],
+    );
+    await collectMessages(
+      q,
+      rs.map((r) => r.message_id).filter((id) => id !== keep),
+    );
+    return { uids };
+  }
+
+  private emit(
+    mb: MailboxRef,
+    kind: ChangeEvent['kind'],
+    modseq: number,
+    uids: number[],
+    keywords?: string[],
+  ): void {
+    const ev: ChangeEvent = { accountId: mb.accountId, mailboxId: mb.id, modseq, kind, uids };
+    if (keywords !== undefined && keywords.length > 0) ev.keywords = keywords;
+    this.bus.emit(ev);
+  }
+}
