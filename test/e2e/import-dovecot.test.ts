@@ -1,0 +1,289 @@
+// Issue 18 acceptance: a Maildir made by a real Dovecot (Debian's dovecot-imapd, a private
+// instance on loopback with a temporary config) through IMAP APPEND with custom keywords,
+// folders and dates, then imported into Letterbox: imapflow sees the same folders, UIDs,
+// UIDVALIDITY, flags, keywords and internal dates on both. An mbsync state made against
+// Dovecot, pointed at Letterbox, downloads nothing again (the UIDs were kept).
+// CI installs dovecot-imapd and isync; without them this test FAILS.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ImapFlow } from 'imapflow';
+import { imapProtocol } from '../../src/imap/index.js';
+import { importFolders } from '../../src/migrate-io/import.js';
+import { maildirFolders } from '../../src/migrate-io/maildir-source.js';
+import { eventually } from '../helpers/eventually.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const run = promisify(execFile);
+const USER = 'dave@example.test';
+const PASS = 'pw-dave-1';
+const FOLDERS = ['Work', 'Work/Projects', 'Entwürfe'];
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+function message(n: number): Buffer {
+  return Buffer.from(
+    `From: Eve <eve@example.test>\r\nTo: ${USER}\r\nSubject: message ${n}\r\n` +
+      `Message-ID: <m${n}@example.test>\r\n\r\nBody ${n}\r\n`,
+  );
+}
+
+interface Seen {
+  uidValidity: string;
+  messages: Array<{ uid: number; flags: string[]; date: string; subject: string }>;
+}
+
+/** Every folder's UIDVALIDITY and messages as imapflow sees them. */
+async function look(flow: ImapFlow): Promise<Record<string, Seen>> {
+  const out: Record<string, Seen> = {};
+  for (const name of ['INBOX', ...FOLDERS]) {
+    const lock = await flow.getMailboxLock(name, { readOnly: true });
+    try {
+      const mb = flow.mailbox;
+      assert.ok(mb);
+      const messages: Seen['messages'] = [];
+      if (mb.exists > 0) {
+        for await (const m of flow.fetch('1:*', {
+          uid: true,
+          flags: true,
+          internalDate: true,
+          envelope: true,
+        })) {
+          messages.push({
+            uid: m.uid,
+            flags: [...(m.flags ?? [])].filter((f) => f !== '\\Recent').sort(),
+            date: new Date(m.internalDate as Date).toISOString(),
+            subject: m.envelope?.subject ?? '',
+          });
+        }
+      }
+      out[name] = { uidValidity: String(mb.uidValidity), messages };
+    } finally {
+      lock.release();
+    }
+  }
+  return out;
+}
+
+describe('import a Maildir made by Dovecot', () => {
+  let dir: string;
+  let dovecot: ChildProcess | null = null;
+  let dovecotPort: number;
+  let ts: TestServer;
+  let fromDovecot: Record<string, Seen>;
+  let localFiles: string[];
+
+  const mbsyncConfig = (server: string) => `IMAPAccount t
+${server}
+User ${USER}
+Pass ${PASS}
+
+IMAPStore remote
+Account t
+
+MaildirStore local
+Path ${dir}/local/
+Inbox ${dir}/local/INBOX
+SubFolders Verbatim
+
+Channel c
+Far :remote:
+Near :local:
+Patterns *
+Create Near
+Sync Pull
+SyncState *
+`;
+  const mbsync = () =>
+    run('mbsync', ['-c', join(dir, 'mbsyncrc'), '-a'], { timeout: 60_000 }).catch((err) => {
+      throw new Error(`mbsync failed: ${err.stderr ?? err}`);
+    });
+  /** The local copy's message files (names carry mbsync's UID: ,U=n). */
+  const listLocal = async () => {
+    const out: string[] = [];
+    const walk = async (d: string) => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        if (e.isDirectory()) await walk(join(d, e.name));
+        else if (/\/(cur|new)$/.test(d)) out.push(join(d, e.name).slice(dir.length));
+      }
+    };
+    await walk(join(dir, 'local'));
+    return out.sort();
+  };
+
+  before(async () => {
+    try {
+      await run('dovecot', ['--version']);
+    } catch {
+      assert.fail('dovecot is not installed: apt-get install dovecot-imapd (CI installs it)');
+    }
+    dir = await mkdtemp(join(tmpdir(), 'lb-dovecot-'));
+    // Dovecot drops to `nobody` for the mail: it must reach the directories.
+    await chmod(dir, 0o755);
+    for (const d of ['mail', 'home']) {
+      await mkdir(join(dir, d));
+      await chown(join(dir, d), 65534, 65534);
+    }
+    dovecotPort = await freePort();
+    await writeFile(join(dir, 'passwd'), `${USER}:{PLAIN}${PASS}::::::\n`);
+    await writeFile(
+      join(dir, 'dovecot.conf'),
+      `base_dir = ${dir}/run
+state_dir = ${dir}/state
+log_path = ${dir}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+listen = 127.0.0.1
+protocols = imap
+first_valid_uid = 1
+mail_location = maildir:${dir}/mail/%n
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u ${dir}/passwd
+}
+userdb {
+  driver = static
+  args = uid=65534 gid=65534 home=${dir}/home/%n
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = ${dovecotPort}
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+`,
+    );
+    dovecot = spawn('dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: 'ignore' });
+    const connect = () =>
+      new ImapFlow({
+        host: '127.0.0.1',
+        port: dovecotPort,
+        secure: false,
+        auth: { user: USER, pass: PASS },
+        logger: false,
+      });
+    let flow = connect();
+    await eventually(
+      async () => {
+        try {
+          await flow.connect();
+          return true;
+        } catch {
+          flow = connect();
+          return false;
+        }
+      },
+      'dovecot to listen',
+      20_000,
+    );
+    for (const f of FOLDERS) await flow.mailboxCreate(f);
+    const dates = (n: number) => new Date(Date.UTC(2020, 0, n, 10, 20, 30));
+    const plan: Array<[string, string[]]> = [
+      ['INBOX', ['\\Seen', '$Label1']],
+      ['INBOX', ['\\Answered', '\\Flagged', 'project-x']],
+      ['INBOX', []],
+      ['INBOX', ['\\Seen', '\\Deleted']],
+      ['INBOX', ['$Junk', 'project-x', '\\Draft']],
+      ['Work', ['\\Seen', 'work']],
+      ['Work/Projects', ['\\Flagged']],
+      ['Entwürfe', ['\\Draft', '\\Seen']],
+    ];
+    let n = 0;
+    for (const [box, flags] of plan) {
+      n++;
+      await flow.append(box, message(n), flags, dates(n));
+    }
+    // A gap in the UIDs: the third message is expunged.
+    const lock = await flow.getMailboxLock('INBOX');
+    try {
+      await flow.messageDelete('3', { uid: true });
+    } finally {
+      lock.release();
+    }
+    fromDovecot = await look(flow);
+    await flow.logout();
+    // A client's copy made from Dovecot: mbsync pulls everything into a local Maildir.
+    await mkdir(join(dir, 'local'));
+    await writeFile(
+      join(dir, 'mbsyncrc'),
+      mbsyncConfig(`Host 127.0.0.1\nPort ${dovecotPort}\nSSLType None\nAuthMechs LOGIN`),
+    );
+    await mbsync();
+    localFiles = await listLocal();
+    assert.equal(localFiles.length, 7, localFiles.join('\n'));
+    dovecot.kill('SIGTERM');
+    await new Promise((r) => dovecot?.once('exit', r));
+    dovecot = null;
+
+    ts = await startTestServer({ listeners: ['imaps'], protocols: { imaps: imapProtocol } });
+    await ts.addUser(USER, PASS);
+  });
+  after(async () => {
+    dovecot?.kill('SIGTERM');
+    await ts?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('folders, UIDs, UIDVALIDITY, flags, keywords and internal dates match', async () => {
+    assert.deepEqual(
+      fromDovecot.INBOX?.messages.map((m) => m.uid),
+      [1, 2, 4, 5],
+      'Dovecot gave the UIDs this test expects',
+    );
+    const root = join(dir, 'mail', 'dave');
+    assert.ok((await readdir(root)).includes('dovecot-uidlist'));
+    const store = ts.server.ctx.store;
+    const account = (await store.getAccount(USER))!;
+    const summary = await importFolders(store, account, await maildirFolders(root), {
+      maxMessageSize: 1 << 20,
+    });
+    assert.deepEqual([summary.imported, summary.failed], [7, 0], JSON.stringify(summary.failures));
+    assert.ok(summary.folders.every((f) => f.uidsKept));
+    const flow = new ImapFlow({
+      host: '127.0.0.1',
+      port: ts.port('imaps'),
+      secure: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: USER, pass: PASS },
+      logger: false,
+    });
+    await flow.connect();
+    try {
+      assert.deepEqual(await look(flow), fromDovecot);
+    } finally {
+      await flow.logout();
+    }
+  });
+
+  test('mbsync, its state made against Dovecot, downloads nothing from Letterbox', async () => {
+    await writeFile(
+      join(dir, 'mbsyncrc'),
+      mbsyncConfig(
+        `Host localhost\nPort ${ts.port('imaps')}\nSSLType IMAPS\nSystemCertificates no\n` +
+          `CertificateFile ${join(ts.dir, 'tls', 'cert.pem')}`,
+      ),
+    );
+    // A changed UIDVALIDITY would fail the sync; new UIDs would download every message again.
+    await mbsync();
+    assert.deepEqual(await listLocal(), localFiles);
+  });
+});
