@@ -1,15 +1,12 @@
 // The role contract suites on the PostgreSQL backend, against a real PostgreSQL started for
-// this file (test/helpers/postgres.ts), a fresh database for each test. Only the roles the
-// backend has so far run here (see src/store/postgres/postgres-store.ts).
+// this file (test/helpers/postgres.ts), a fresh database for each test; and what only several
+// nodes over one database can show.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import { newMessage } from '../helpers/messages.js';
+import { newMessage, rawMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { directoryContract } from './contract/directory.js';
-import { eventContract } from './contract/events.js';
-import { mailboxContract } from './contract/mailboxes.js';
-import { messageContract } from './contract/messages.js';
+import { storeContracts } from './contract/index.js';
 
 let server: TestPostgres;
 before(async () => {
@@ -31,10 +28,7 @@ async function fresh() {
   };
 }
 
-directoryContract('postgres', fresh);
-mailboxContract('postgres', fresh);
-messageContract('postgres', fresh);
-eventContract('postgres', fresh);
+storeContracts('postgres', fresh);
 
 // Issue 17 item 4: several nodes over one database. Two stores opened at once on a fresh
 // database (both migrate), then deliveries into one mailbox from both at once.
@@ -69,6 +63,49 @@ describe('postgres: two nodes over one database', () => {
       // Each stored row's modseq order follows its UID order (CONDSTORE clients rely on it).
       const rows = await a.listMessages(inbox.id);
       for (let i = 1; i < rows.length; i++) assert.ok(rows[i]!.modseq > rows[i - 1]!.modseq);
+    } finally {
+      await a.close();
+      await b.close();
+      await server.dropDatabase(url);
+    }
+  });
+  test('queue: claimants on two nodes never get one item twice; a restart ends only its own leases', async () => {
+    const url = await server.createDatabase();
+    const a = await PostgresStore.open({ connectionString: url, max: 4, nodeId: 'node-a' });
+    const b = await PostgresStore.open({ connectionString: url, max: 4, nodeId: 'node-b' });
+    try {
+      const ids: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        ids.push(
+          await a.enqueueOutbound({
+            sender: 'alice@example.test',
+            recipients: [{ address: `r${i}@remote.test` }],
+            raw: rawMessage(`q${i}`),
+          }),
+        );
+      }
+      const now = new Date(Date.now() + 1000);
+      const lease = { now, limit: 4, leaseMs: 3600_000 };
+      const claims = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claimOutbound(lease)),
+      );
+      const got = claims.flat().map((x) => x.id);
+      assert.equal(new Set(got).size, got.length, 'no item claimed twice');
+      assert.deepEqual(
+        got.sort((x, y) => x - y),
+        ids,
+      );
+      // Node b starts again: its leases end, node a's stand.
+      const byB = claims
+        .filter((_, i) => i % 2 === 0)
+        .flat()
+        .map((x) => x.id);
+      await b.resetOutboundLeases();
+      const again = await a.claimOutbound({ ...lease, limit: 100 });
+      assert.deepEqual(
+        again.map((x) => x.id).sort((x, y) => x - y),
+        byB.sort((x, y) => x - y),
+      );
     } finally {
       await a.close();
       await b.close();

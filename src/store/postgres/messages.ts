@@ -505,9 +505,11 @@ export class PgMessages implements MessageStore, BlobStore {
   }
 
   async readMessage(blobHash: string, _size?: number): Promise<Buffer> {
+    // A stored message's bytes, or a queued one's (the queue keeps its own copy).
     const r = await row<{ data: Buffer }>(
       this.db,
-      'SELECT data FROM messages WHERE blob_hash = $1',
+      `(SELECT data FROM messages WHERE blob_hash = $1)
+       UNION ALL (SELECT data FROM outbound WHERE blob_hash = $1 LIMIT 1) LIMIT 1`,
       [blobHash],
     );
     if (!r) throw new StoreError('NOT_FOUND', 'message no longer exists');

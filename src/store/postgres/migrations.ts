@@ -139,6 +139,60 @@ CREATE TABLE mailbox_keywords (
 CREATE UNIQUE INDEX mailbox_keywords_folded ON mailbox_keywords(mailbox_id, lower(keyword));
 `,
   },
+  {
+    version: 3,
+    // IMAP METADATA (RFC 5464) entries of an account's server view (mailbox_id NULL) or of
+    // one of its mailboxes (gone with it); names are stored lower-case by the IMAP layer.
+    sql: `
+CREATE TABLE metadata (
+  account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  mailbox_id BIGINT REFERENCES mailboxes(id) ON DELETE CASCADE,
+  name TEXT COLLATE "C" NOT NULL,
+  value BYTEA NOT NULL
+);
+CREATE UNIQUE INDEX metadata_entry ON metadata(account_id, COALESCE(mailbox_id, 0), name);
+CREATE INDEX metadata_mailbox ON metadata(mailbox_id);
+`,
+  },
+  {
+    version: 4,
+    // The outbound queue: an item with its bytes, envelope and DSN parameters (RFC 3461), one
+    // row per recipient. A claim leases an item to one node (lease_owner) until lease_until.
+    sql: `
+CREATE TABLE outbound (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  blob_hash TEXT COLLATE "C" NOT NULL,
+  size BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  sender TEXT NOT NULL,
+  envid TEXT,
+  ret TEXT,
+  account_id BIGINT,
+  created_at BIGINT NOT NULL,
+  next_attempt_at BIGINT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  held BOOLEAN NOT NULL DEFAULT FALSE,
+  lease_until BIGINT NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  last_attempt_at BIGINT,
+  delay_notified BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX outbound_due ON outbound(next_attempt_at, id) WHERE NOT held;
+CREATE INDEX outbound_blob ON outbound(blob_hash);
+CREATE TABLE outbound_recipients (
+  outbound_id BIGINT NOT NULL REFERENCES outbound(id) ON DELETE CASCADE,
+  address TEXT COLLATE "C" NOT NULL,
+  notify TEXT,
+  orcpt TEXT,
+  state TEXT NOT NULL DEFAULT 'pending',
+  last_error TEXT,
+  status TEXT,
+  remote_mta TEXT,
+  updated_at BIGINT,
+  PRIMARY KEY (outbound_id, address)
+);
+`,
+  },
 ];
 
 /** The latest schema version this code knows. */

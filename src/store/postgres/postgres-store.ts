@@ -1,8 +1,9 @@
 // The PostgreSQL store, for several Letterbox nodes over one database (issue 17). Built role
 // by role (src/store/types.ts), each passing that role's contract suite; it becomes a
-// MailStore, and selectable in the config, only once every role is here. Done: directory,
-// mailboxes, messages with their bytes, change events (in this process). Not yet: metadata,
-// the outbound queue, events between nodes (LISTEN/NOTIFY).
+// MailStore once every role was here, and each passes its contract suite. Not yet: change
+// events between nodes (LISTEN/NOTIFY), POP3's lock and the auth throttle across nodes,
+// streamed bytes: until then it is not selectable in the config.
+import { hostname } from 'node:os';
 import { ChangeBus } from '../events.js';
 import type {
   Account,
@@ -12,44 +13,53 @@ import type {
   AppendTarget,
   AppPassword,
   AppPasswordRecord,
-  BlobStore,
-  ChangeEvents,
   ChangeListener,
   CopyResult,
-  DirectoryStore,
   Domain,
   FlagMode,
   Mailbox,
   MailboxStatus,
-  MailboxStore,
   MailboxSummary,
+  MailStore,
   MessageDetail,
   MessageExtras,
   MessageRecord,
-  MessageStore,
+  MetadataEntry,
+  MetadataSetResult,
   NewMessage,
+  NewOutbound,
+  OutboundItem,
+  OutboundUpdate,
   Pop3Policy,
   Resolution,
   SearchHeaderField,
   SpecialUse,
   StoreFlagsResult,
+  StoreStats,
 } from '../types.js';
 import { PgDb, type PgOptions } from './db.js';
 import { PgDirectory } from './directory.js';
 import { PgMailboxes } from './mailboxes.js';
 import { PgMessages } from './messages.js';
+import { PgMetadata } from './metadata.js';
+import { PgQueue } from './queue.js';
 
 export interface PostgresStoreOptions extends PgOptions {
   onListenerError?: (err: unknown) => void;
+  /**
+   * This node's name in the outbound queue's leases (default: the host name): a node that
+   * starts again ends its own leases at once, others' only when they run out.
+   */
+  nodeId?: string;
 }
 
-export class PostgresStore
-  implements DirectoryStore, MailboxStore, MessageStore, BlobStore, ChangeEvents
-{
+export class PostgresStore implements MailStore {
   readonly kind = 'postgres';
   private readonly directory: PgDirectory;
   private readonly mailboxes: PgMailboxes;
   private readonly messages: PgMessages;
+  private readonly metadata: PgMetadata;
+  private readonly queue: PgQueue;
   private readonly bus: ChangeBus;
   private closed = false;
 
@@ -61,6 +71,8 @@ export class PostgresStore
     this.directory = new PgDirectory(db);
     this.mailboxes = new PgMailboxes(db, this.bus);
     this.messages = new PgMessages(db, this.bus);
+    this.metadata = new PgMetadata(db, this.bus);
+    this.queue = new PgQueue(db, opts.nodeId ?? hostname());
   }
 
   /** Connects, and brings the schema up to date (several nodes may do so at once). */
@@ -246,6 +258,71 @@ export class PostgresStore
   }
   expungedSince(mailboxId: number, modseq: number): Promise<number[]> {
     return this.messages.expungedSince(mailboxId, modseq);
+  }
+
+  // Annotations
+
+  getMetadata(
+    accountId: number,
+    mailboxId: number | null,
+    names: string[],
+    depth: 0 | 1 | 'infinity',
+  ): Promise<MetadataEntry[]> {
+    return this.metadata.getMetadata(accountId, mailboxId, names, depth);
+  }
+  setMetadata(
+    accountId: number,
+    mailboxId: number | null,
+    changes: Array<{ name: string; value: Buffer | null }>,
+  ): Promise<MetadataSetResult> {
+    return this.metadata.setMetadata(accountId, mailboxId, changes);
+  }
+
+  // Outbound queue
+
+  enqueueOutbound(message: NewOutbound): Promise<number> {
+    return this.queue.enqueueOutbound(message);
+  }
+  listOutbound(): Promise<OutboundItem[]> {
+    return this.queue.listOutbound();
+  }
+  getOutbound(id: number): Promise<OutboundItem | null> {
+    return this.queue.getOutbound(id);
+  }
+  claimOutbound(opts: { now: Date; limit: number; leaseMs: number }): Promise<OutboundItem[]> {
+    return this.queue.claimOutbound(opts);
+  }
+  readOutbound(item: OutboundItem): Promise<Buffer> {
+    return this.queue.readOutbound(item);
+  }
+  updateOutbound(id: number, update: OutboundUpdate): Promise<void> {
+    return this.queue.updateOutbound(id, update);
+  }
+  holdOutbound(id: number, held: boolean): Promise<boolean> {
+    return this.queue.holdOutbound(id, held);
+  }
+  retryOutbound(id: number | 'all'): Promise<number> {
+    return this.queue.retryOutbound(id);
+  }
+  deleteOutbound(id: number): Promise<boolean> {
+    return this.queue.deleteOutbound(id);
+  }
+  onOutboundQueued(listener: () => void): () => void {
+    return this.queue.onOutboundQueued(listener);
+  }
+  resetOutboundLeases(): Promise<void> {
+    return this.queue.resetOutboundLeases();
+  }
+  nextOutboundDue(): Promise<Date | null> {
+    return this.queue.nextOutboundDue();
+  }
+  outboundSummary(): Promise<{ messages: number; oldest: Date | null }> {
+    return this.queue.outboundSummary();
+  }
+
+  /** Nothing is left for later: text is searchable once its append commits. */
+  stats(): StoreStats {
+    return { ftsBacklogMessages: 0, ftsBacklogChars: 0 };
   }
 
   // Change events (this process's; between nodes: not yet)
