@@ -26,6 +26,17 @@ const DELETE_IDLE_MS = 250;
 const DELETE_CHUNK = 500;
 /** Waiting deletions beyond which they are applied at once, quiet or not (bounds memory). */
 const DELETE_BACKLOG_MAX = 100_000;
+/**
+ * Index requests wait this long for others to join their transaction. Each transaction
+ * flushes FTS5's in-memory terms to a new segment that merges rewrite later: 10 KB texts cost
+ * 0.65 ms of CPU each when committed one by one, 0.52 ms four at a time and 0.44 ms sixteen
+ * at a time (issue 19). Mail arriving one message per connection reaches the worker one
+ * group commit at a time. A search or close does not wait: it runs the turn at once, with
+ * every index request posted before it.
+ */
+const INDEX_BATCH_MS = 20;
+/** Queued index items that start the turn without waiting. */
+const INDEX_BATCH_MAX = 64;
 
 const port = parentPort;
 if (!port) throw new Error('fts-worker must run in a worker thread');
@@ -37,16 +48,32 @@ let scheduled = false;
 const deferred = new Map<number, string>();
 let lastRequest = 0;
 let deleteTimer: NodeJS.Timeout | undefined;
+/** A turn put off for INDEX_BATCH_MS, and the index items queued for it. */
+let batchTimer: NodeJS.Timeout | undefined;
+let queuedItems = 0;
 
 function reply(r: FtsReply): void {
   port!.postMessage(r);
 }
 
 function schedule(): void {
+  if (batchTimer) {
+    clearTimeout(batchTimer);
+    batchTimer = undefined;
+  }
   if (scheduled) return;
   scheduled = true;
   // setImmediate lets every message already delivered to the port join this turn's batch.
   setImmediate(turn);
+}
+
+/** A turn within INDEX_BATCH_MS, so that index requests arriving meanwhile share it. */
+function scheduleBatch(): void {
+  if (scheduled || batchTimer) return;
+  batchTimer = setTimeout(() => {
+    batchTimer = undefined;
+    schedule();
+  }, INDEX_BATCH_MS);
 }
 
 /**
@@ -57,6 +84,7 @@ function schedule(): void {
  */
 function turn(): void {
   scheduled = false;
+  queuedItems = 0;
   let items: IndexItem[] = [];
   const flush = (): void => {
     if (items.length === 0) return;
@@ -132,6 +160,13 @@ function scheduleDeletions(): void {
 port.on('message', (req: FtsRequest) => {
   lastRequest = Date.now();
   queue.push(req);
+  if (req.t === 'index') {
+    queuedItems += req.items.length;
+    if (queuedItems < INDEX_BATCH_MAX) {
+      scheduleBatch();
+      return;
+    }
+  }
   schedule();
 });
 schedule(); // start reconciling at once
