@@ -5,9 +5,13 @@ import { AcmeChallenges } from './acme/challenges.js';
 import type { AcmeInternals, AcmeManager } from './acme/manager.js';
 import { Authenticator } from './auth/authenticator.js';
 import { HashPool } from './auth/hash-pool.js';
+import { plaintextPolicy } from './auth/plaintext.js';
 import { AuthThrottle } from './auth/throttle.js';
 import type { Config, ListenerName, TlsMode } from './config/schema.js';
 import { LISTENER_NAMES } from './config/schema.js';
+import { adminApi } from './http/admin/api.js';
+import { AdminAuth } from './http/admin/auth.js';
+import { loadAdminToken } from './http/admin/token.js';
 import { autoconfigRoutes } from './http/autoconfig/routes.js';
 import { ServerMetrics } from './http/metrics.js';
 import { type HttpListener, type ServerPhase, startHttp } from './http/server.js';
@@ -109,6 +113,8 @@ export async function startServer(
   internals: ServerInternals = {},
 ): Promise<RunningServer> {
   const tls = TlsProvider.load(tlsOptionsOf(cfg.tlsFiles));
+  // Read once at the start (a ConfigError stops it); never logged.
+  const adminToken = cfg.listeners.http.enabled ? loadAdminToken(cfg) : null;
   const metrics = new ServerMetrics();
   let phase: ServerPhase = 'starting';
   warnIfNotCovered(cfg, tls, log);
@@ -186,7 +192,21 @@ export async function startServer(
           port: l.port,
           store,
           log,
-          routes: [...autoconfigRoutes({ cfg, store }), ...webAdminRoutes()],
+          routes: [
+            ...autoconfigRoutes({ cfg, store }),
+            ...webAdminRoutes(),
+            adminApi({
+              ctx: {
+                store,
+                cfg,
+                locked: (a) => throttle.accountLocked(a.address, a.unlockedAt?.getTime() ?? null),
+              },
+              auth: new AdminAuth({ token: adminToken, authenticator: auth, throttle, store, log }),
+              plaintext: plaintextPolicy(cfg.auth),
+              log,
+            }),
+          ],
+          tls: l.tls === 'implicit' ? tls : undefined,
           listeners: () =>
             listeners.map((r) => ({ ...r, connections: running.get(r.name)?.connections })),
           phase: () => phase,

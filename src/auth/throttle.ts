@@ -215,6 +215,17 @@ export class AuthThrottle {
     return lifted;
   }
 
+  /**
+   * Whether the account's own lockout is in force now (the admin API's `locked`); one begun
+   * before an administrator's unlock at `unlockedAt` (ms) no longer counts, as lift() decides.
+   */
+  accountLocked(account: string, unlockedAt: number | null = null): boolean {
+    const acct = accountKey(account);
+    const e = acct === null ? undefined : this.tables.account.get(acct);
+    if (e === undefined || e.lockedUntil <= this.now()) return false;
+    return unlockedAt === null || e.lockedUntil - this.opts.lockoutMs > unlockedAt;
+  }
+
   /** The key a client address is counted under (an IPv4 address or an IPv6 prefix). */
   sourceKey(ip: string): string {
     return normalizeIp(ip, this.opts.ipv6PrefixLength);

@@ -1,8 +1,11 @@
 // What most commands need: the loaded config and an open store, closed afterwards.
+import type { AdminContext } from '../admin/context.js';
+import { AdminError } from '../admin/errors.js';
 import { configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
 import type { MailStore } from '../store/types.js';
+import { CliError, EXIT_FAILED, EXIT_USAGE } from './errors.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -19,4 +22,24 @@ export async function withStore<T>(
   } finally {
     await store.close();
   }
+}
+
+/**
+ * withStore for the shared admin operations (src/admin/): their refusals become the CLI's
+ * exit codes, bad input 2 and a refusal (no such thing, exists, in use) 1.
+ */
+export function withAdmin<T>(
+  opts: GlobalOptions,
+  fn: (ctx: AdminContext) => Promise<T>,
+): Promise<T> {
+  return withStore(opts, async (store, cfg) => {
+    try {
+      return await fn({ store, cfg });
+    } catch (err) {
+      if (err instanceof AdminError) {
+        throw new CliError(err.message, err.code === 'invalid' ? EXIT_USAGE : EXIT_FAILED);
+      }
+      throw err;
+    }
+  });
 }

@@ -1,5 +1,6 @@
 // Console output and password input for the CLI.
 import { createInterface } from 'node:readline';
+import { passwordProblem } from '../admin/schemas.js';
 
 export interface Out {
   line(s: string): void;
@@ -62,14 +63,8 @@ export async function getPassword(
   minLength = 1,
 ): Promise<string> {
   const pw = opts.passwordStdin ? await readPasswordFromStdin() : await promptPassword();
-  if (pw.length === 0) throw new Error('empty password');
-  // Counted in characters (code points), as a user counts them.
-  const length = [...pw].length;
-  if (length < minLength) {
-    throw new Error(
-      `the password is ${length} characters; at least ${minLength} are needed ([auth] min_password_length)`,
-    );
-  }
+  const problem = passwordProblem(pw, minLength);
+  if (problem !== null) throw new Error(problem);
   return pw;
 }
 

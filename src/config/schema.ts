@@ -185,6 +185,11 @@ export const configSchema = z.strictObject({
         [K in ListenerName]: ReturnType<typeof listener>;
       },
     )
+    // HTTP has no STARTTLS: its TLS is implicit (HTTPS) or none.
+    .refine((l) => l.http.tls !== 'starttls', {
+      message: 'http takes tls = "implicit" (HTTPS) or "none"',
+      path: ['http', 'tls'],
+    })
     .prefault({}),
   limits: z
     .strictObject({
@@ -330,6 +335,11 @@ export const configSchema = z.strictObject({
         .string()
         .refine((t) => t === '' || t.length >= 16, 'at least 16 characters, or "" for none')
         .default(''),
+      /**
+       * A file whose first line is the admin API's bearer token (at least 16 characters;
+       * env LETTERBOX_ADMIN_TOKEN wins over it). Empty: only admin accounts can sign in.
+       */
+      admin_token_file: z.string().default(''),
     })
     .prefault({}),
   /** Outbound delivery. Each part of the queue spreads its own keys in here. */

@@ -125,6 +125,11 @@ allow_plaintext = false
 # Bearer token for /metrics (Authorization: Bearer <token>, at least 16 characters).
 # Empty: /metrics answers only clients on loopback (127.0.0.0/8, ::1).
 metrics_token = ""
+# The admin API (/api/v1/, docs/admin-api.md): a file whose first line is its bearer token
+# (at least 16 characters; env LETTERBOX_ADMIN_TOKEN wins). Empty: only accounts with the
+# admin role (letterbox user admin ADDRESS on) can sign in. Without TLS on [listeners.http]
+# (tls = "implicit") it answers only [auth] plaintext_networks (loopback by default).
+admin_token_file = ""
 
 # Outbound delivery: mail to other domains.
 [queue]

@@ -4,6 +4,7 @@
 // an error in a route gets 500 and a log line, and each request runs in a connection scope
 // (net/guard.ts) so that even an error escaping a route's callbacks ends only its connection.
 import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
 import type { AcmeChallenges } from '../acme/challenges.js';
 import type { Logger } from '../log.js';
@@ -11,7 +12,7 @@ import { followHttpConnection } from '../net/conn-log.js';
 import { guardConnection } from '../net/guard.js';
 import { type ConnectionLimiter, normalizeIp } from '../net/limits.js';
 import { ListenError } from '../net/listener.js';
-import type { ServedCertificate } from '../net/tls.js';
+import type { ServedCertificate, TlsProvider } from '../net/tls.js';
 import type { MailStore } from '../store/types.js';
 import { ACME_CHALLENGE_PREFIX, serveAcmeChallenge } from './acme-challenge.js';
 import type { ServerMetrics } from './metrics.js';
@@ -62,6 +63,8 @@ export interface HttpOptions {
   acmeChallenges?: AcmeChallenges;
   /** With `[tls.acme]`: the certificate's state for /healthz (src/acme/manager.ts). */
   acmeStatus?: () => unknown;
+  /** Serve HTTPS (implicit TLS) with these certificates; absent: plain HTTP. */
+  tls?: TlsProvider;
 }
 
 /** starting: listeners and store coming up; stopping: shutting down (both: /readyz 503). */
@@ -172,9 +175,11 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
     }
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
     if (!route) {
-      const more = opts.routes?.find((r) => r.paths.includes(path));
+      const more = opts.routes?.find(
+        (r) => r.paths.includes(path) || (r.prefix !== undefined && path.startsWith(r.prefix)),
+      );
       if (!more) return send(res, 404, { error: 'not found' });
-      if (!more.methods.includes(req.method ?? '')) {
+      if (more.prefix === undefined && !more.methods.includes(req.method ?? '')) {
         res.setHeader('allow', more.methods.join(', '));
         return send(res, 405, { error: 'method not allowed' });
       }
@@ -188,7 +193,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
     await route(res, req);
   }
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const reqLog = log.child(followed.get(req.socket) ?? { peer: req.socket.remoteAddress });
     const failed = (err: unknown) => {
       reqLog.error({ err, method: req.method, url: req.url }, 'http request failed');
@@ -207,7 +212,16 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
         res.destroy();
       }
     });
-  });
+  };
+  // `[listeners.http] tls = "implicit"`: HTTPS with the server's certificates (and SNI), so a
+  // bearer token or an admin password can cross a network (RFC 8314 §3, RFC 6750 §5.3).
+  const tlsProvider = opts.tls;
+  const server = tlsProvider
+    ? https.createServer(tlsProvider.serverOptions(), onRequest)
+    : http.createServer(onRequest);
+  const stopReload = tlsProvider?.onReload(() =>
+    (server as https.Server).setSecureContext(tlsProvider.serverOptions()),
+  );
   // A request Node's parser refuses (RFC 9112 syntax, headers too large, too slow): answer
   // like Node does without a handler, but never let it reach the request handler or the logs.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -270,6 +284,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
       return accepted;
     },
     async close(deadlineMs: number) {
+      stopReload?.();
       const done = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), deadlineMs);

@@ -46,6 +46,8 @@ export interface Account {
   createdAt: Date;
   /** When an administrator last lifted the account's login lockouts (`user unlock`), or null. */
   unlockedAt: Date | null;
+  /** May sign in to the admin API and the web admin (`letterbox user admin`). */
+  admin: boolean;
 }
 
 /** A per-device password of an account (`user app-password`); the secret is never kept. */
@@ -447,6 +449,7 @@ export interface DirectoryStore {
     address: string;
     passwordHash: string;
     quotaBytes?: number | null;
+    admin?: boolean;
   }): Promise<Account>;
   getAccount(address: string): Promise<Account | null>;
   getAccountById(id: number): Promise<Account | null>;
@@ -464,6 +467,8 @@ export interface DirectoryStore {
   removeAccount(address: string): Promise<void>;
   /** A disabled account keeps its mail and receives mail, but no login succeeds. */
   setDisabled(address: string, disabled: boolean): Promise<void>;
+  /** Gives or takes the admin role (admin API and web admin sign-in). */
+  setAdmin(address: string, admin: boolean): Promise<void>;
   /** Records that the account's login lockouts in force now are lifted (`user unlock`). */
   unlockAccount(address: string): Promise<void>;
 

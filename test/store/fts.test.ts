@@ -336,6 +336,7 @@ describe('full-text index worker', () => {
              DROP TABLE app_passwords;
              ALTER TABLE accounts DROP COLUMN unlocked_at;
              ALTER TABLE mailbox_messages DROP COLUMN internal_zone;
+             ALTER TABLE accounts DROP COLUMN admin;
              PRAGMA user_version = 3;`);
     db.close();
     await removeFtsFiles();
@@ -347,7 +348,7 @@ describe('full-text index worker', () => {
     }
     const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 14);
+      assert.equal(after.pragma('user_version', { simple: true }), 15);
       const row = after
         .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
         .get() as { n: number };

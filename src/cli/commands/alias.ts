@@ -1,9 +1,8 @@
-// `letterbox alias add|list|remove`
+// `letterbox alias add|list|remove` (the operations: admin/aliases.ts)
 import type { Command } from 'commander';
-import { type GlobalOptions, withStore } from '../context.js';
-import { CliError } from '../errors.js';
+import { addAlias, listAliases, removeAlias } from '../../admin/aliases.js';
+import { type GlobalOptions, withAdmin } from '../context.js';
 import { stdout, warn } from '../io.js';
-import { aliasLoop, targetProblem } from './alias-check.js';
 
 export function registerAlias(program: Command, globals: () => GlobalOptions): void {
   const alias = program
@@ -13,21 +12,10 @@ export function registerAlias(program: Command, globals: () => GlobalOptions): v
     .command('add <address> <targets...>')
     .description('add an alias (address "@example.com" makes a catch-all)')
     .action((address: string, targets: string[]) =>
-      withStore(globals(), async (store) => {
-        const local = new Set((await store.listDomains()).map((d) => d.name));
-        for (const t of targets) {
-          const problem = targetProblem(t, (d) => local.has(d));
-          if (problem !== null) throw new CliError(`invalid target "${t}": ${problem}`);
-        }
-        const a = await store.addAlias(address, targets);
+      withAdmin(globals(), async (ctx) => {
+        const a = await addAlias(ctx, { address, targets });
         stdout.line(`added alias ${a.address} -> ${a.targets.join(', ')}`);
-        const loop = aliasLoop(a.address, await store.listAliases());
-        if (loop !== null) {
-          warn(
-            `${loop.join(' -> ')} is a loop: mail to it reaches only the accounts and remote ` +
-              'addresses on the way',
-          );
-        }
+        for (const w of a.warnings) warn(w);
       }),
     );
   alias
@@ -35,8 +23,8 @@ export function registerAlias(program: Command, globals: () => GlobalOptions): v
     .description('list aliases')
     .option('--json', 'machine-readable output')
     .action((domain: string | undefined, o: { json?: boolean }) =>
-      withStore(globals(), async (store) => {
-        const list = await store.listAliases(domain);
+      withAdmin(globals(), async (ctx) => {
+        const list = await listAliases(ctx, domain);
         if (o.json) stdout.json(list);
         else stdout.table(list.map((a) => [a.address, '->', a.targets.join(', ')]));
       }),
@@ -45,9 +33,8 @@ export function registerAlias(program: Command, globals: () => GlobalOptions): v
     .command('remove <address>')
     .description('remove an alias')
     .action((address: string) =>
-      withStore(globals(), async (store) => {
-        await store.removeAlias(address);
-        stdout.line(`removed alias ${address.toLowerCase()}`);
+      withAdmin(globals(), async (ctx) => {
+        stdout.line(`removed alias ${await removeAlias(ctx, address)}`);
       }),
     );
 }

@@ -1,9 +1,8 @@
-// `letterbox user app-password add|list|remove`: per-device passwords (auth/app-password.ts).
+// `letterbox user app-password add|list|remove`: per-device passwords (auth/app-password.ts;
+// the operations: admin/app-passwords.ts).
 import type { Command } from 'commander';
-import { generateAppPassword } from '../../auth/app-password.js';
-import { isStoreError } from '../../store/errors.js';
-import { type GlobalOptions, withStore } from '../context.js';
-import { CliError } from '../errors.js';
+import { addAppPassword, listAppPasswords, removeAppPassword } from '../../admin/app-passwords.js';
+import { type GlobalOptions, withAdmin } from '../context.js';
 import { stdout } from '../io.js';
 
 export function registerAppPassword(user: Command, globals: () => GlobalOptions): void {
@@ -18,39 +17,17 @@ export function registerAppPassword(user: Command, globals: () => GlobalOptions)
     .description('make an app password for a device or client; it is shown once, here')
     .option('--json', 'machine-readable output')
     .action((address: string, name: string, o: { json?: boolean }) =>
-      withStore(globals(), async (store, cfg) => {
-        // The id is random: a clash with one of the account's own is retried, not shown.
-        for (let attempt = 0; ; attempt++) {
-          const made = generateAppPassword();
-          // Made long enough by construction; the check keeps the promise of the setting.
-          if (made.password.length < cfg.auth.min_password_length) {
-            throw new CliError('[auth] min_password_length is above the app password length', 2);
-          }
-          try {
-            const p = await store.addAppPassword(address, {
-              id: made.id,
-              name,
-              hash: made.hash,
-            });
-            if (o.json) {
-              stdout.json({
-                address: address.toLowerCase(),
-                name: p.name,
-                password: made.password,
-              });
-            } else {
-              stdout.line(`app password "${p.name}" for ${address.toLowerCase()}:`);
-              stdout.line('');
-              stdout.line(`  ${made.password}`);
-              stdout.line('');
-              stdout.line('It is shown only now: enter it in the device as its password.');
-            }
-            return;
-          } catch (e) {
-            const idClash = isStoreError(e, 'EXISTS') && /id in use/.test(e.message);
-            if (!idClash || attempt >= 3) throw e;
-          }
+      withAdmin(globals(), async (ctx) => {
+        const p = await addAppPassword(ctx, address, { name });
+        if (o.json) {
+          stdout.json(p);
+          return;
         }
+        stdout.line(`app password "${p.name}" for ${p.address}:`);
+        stdout.line('');
+        stdout.line(`  ${p.password}`);
+        stdout.line('');
+        stdout.line('It is shown only now: enter it in the device as its password.');
       }),
     );
   app
@@ -58,11 +35,11 @@ export function registerAppPassword(user: Command, globals: () => GlobalOptions)
     .description('list the app passwords of an account (names and dates, never the passwords)')
     .option('--json', 'machine-readable output')
     .action((address: string, o: { json?: boolean }) =>
-      withStore(globals(), async (store) => {
-        const list = (await store.listAppPasswords(address)).map((p) => ({
+      withAdmin(globals(), async (ctx) => {
+        const list = (await listAppPasswords(ctx, address)).map((p) => ({
           name: p.name,
-          createdAt: p.createdAt.toISOString(),
-          lastUsedAt: p.lastUsedAt?.toISOString() ?? null,
+          createdAt: p.created,
+          lastUsedAt: p.lastUsed,
         }));
         if (o.json) {
           stdout.json(list);
@@ -82,8 +59,8 @@ export function registerAppPassword(user: Command, globals: () => GlobalOptions)
     .command('remove <address> <name>')
     .description('revoke an app password: logins with it fail from now on')
     .action((address: string, name: string) =>
-      withStore(globals(), async (store) => {
-        await store.removeAppPassword(address, name);
+      withAdmin(globals(), async (ctx) => {
+        await removeAppPassword(ctx, address, name);
         stdout.line(`removed app password "${name}" of ${address.toLowerCase()}`);
       }),
     );

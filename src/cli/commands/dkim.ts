@@ -1,24 +1,19 @@
 // `letterbox dkim generate|list|retire|remove`: the DKIM keys outbound mail is signed with
 // (queue/dkim-keys.ts has the layout and the rotation procedure).
 import type { Command } from 'commander';
+import { generateKeys, listKeys, removeKey, retireKey } from '../../admin/dkim.js';
+import { zoneLine } from '../../admin/dns-records.js';
 import {
   DKIM_ALGORITHMS,
   type DkimAlgorithm,
-  DkimKeyError,
   type DkimKeyInfo,
-  generateDkimKey,
   keyRecordName,
   keyRecordValue,
-  listDkimKeys,
-  normalizeDomain,
-  removeDkimKey,
-  retireDkimKey,
   txtStrings,
 } from '../../queue/dkim-keys.js';
-import { type GlobalOptions, withStore } from '../context.js';
-import { CliError, EXIT_FAILED, EXIT_USAGE } from '../errors.js';
+import { type GlobalOptions, withAdmin } from '../context.js';
+import { CliError } from '../errors.js';
 import { stdout } from '../io.js';
-import { zoneLine } from './dns-records.js';
 
 function recordLine(k: DkimKeyInfo): string {
   return zoneLine({
@@ -48,18 +43,6 @@ function keyJson(k: DkimKeyInfo) {
   };
 }
 
-/** Key store errors are the operator's to fix (exit 1); a bad name is bad usage (exit 2). */
-async function keyStore<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof DkimKeyError) {
-      throw new CliError(err.message, err.invalid ? EXIT_USAGE : EXIT_FAILED);
-    }
-    throw err;
-  }
-}
-
 export function registerDkim(program: Command, globals: () => GlobalOptions): void {
   const dkim = program
     .command('dkim')
@@ -74,7 +57,7 @@ export function registerDkim(program: Command, globals: () => GlobalOptions): vo
     .option('--algorithm <alg>', 'rsa, ed25519 or both (default both)', 'both')
     .option('--json', 'machine-readable output')
     .action((domain: string, o: { selector?: string; algorithm: string; json?: boolean }) =>
-      withStore(globals(), async (store, cfg) => {
+      withAdmin(globals(), async (ctx) => {
         const algs: DkimAlgorithm[] =
           o.algorithm === 'both'
             ? [...DKIM_ALGORITHMS]
@@ -82,21 +65,8 @@ export function registerDkim(program: Command, globals: () => GlobalOptions): vo
         if (algs.length === 0) {
           throw new CliError(`--algorithm must be rsa, ed25519 or both, not ${o.algorithm}`);
         }
-        if (o.selector !== undefined && algs.length > 1) {
-          throw new CliError('a selector holds one key: with --selector give --algorithm too');
-        }
-        const d = await keyStore(async () => normalizeDomain(domain));
-        if (!(await store.isLocalDomain(d))) {
-          throw new CliError(`${d} is not a local domain (letterbox domain add ${d})`, EXIT_FAILED);
-        }
-        const made: DkimKeyInfo[] = [];
-        for (const algorithm of algs) {
-          made.push(
-            await keyStore(() =>
-              generateDkimKey(cfg.dataDir, d, { algorithm, selector: o.selector }),
-            ),
-          );
-        }
+        const made = await generateKeys(ctx, domain, { algorithms: algs, selector: o.selector });
+        const d = made[0]!.domain;
         if (o.json) {
           stdout.json(made.map(keyJson));
           return;
@@ -113,8 +83,8 @@ export function registerDkim(program: Command, globals: () => GlobalOptions): vo
     .description('list the DKIM keys (of one domain, or all) and their DNS records')
     .option('--json', 'machine-readable output')
     .action((domain: string | undefined, o: { json?: boolean }) =>
-      withStore(globals(), async (_store, cfg) => {
-        const keys = await keyStore(() => listDkimKeys(cfg.dataDir, domain));
+      withAdmin(globals(), async (ctx) => {
+        const keys = await listKeys(ctx, domain);
         if (o.json) {
           stdout.json(keys.map(keyJson));
           return;
@@ -136,8 +106,8 @@ export function registerDkim(program: Command, globals: () => GlobalOptions): vo
     .command('retire <domain> <selector>')
     .description('stop signing with a key (keep its DNS record a few days, then remove it)')
     .action((domain: string, selector: string) =>
-      withStore(globals(), async (_store, cfg) => {
-        const k = await keyStore(() => retireDkimKey(cfg.dataDir, domain, selector));
+      withAdmin(globals(), async (ctx) => {
+        const k = await retireKey(ctx, domain, selector);
         stdout.line(`retired ${k.selector} of ${k.domain}: it no longer signs`);
       }),
     );
@@ -145,8 +115,8 @@ export function registerDkim(program: Command, globals: () => GlobalOptions): vo
     .command('remove <domain> <selector>')
     .description('delete a retired key (then delete its DNS record)')
     .action((domain: string, selector: string) =>
-      withStore(globals(), async (_store, cfg) => {
-        const k = await keyStore(() => removeDkimKey(cfg.dataDir, domain, selector));
+      withAdmin(globals(), async (ctx) => {
+        const k = await removeKey(ctx, domain, selector);
         stdout.line(
           `removed ${k.selector} of ${k.domain}: delete ${keyRecordName(k.domain, k.selector)} TXT`,
         );

@@ -3,12 +3,12 @@
 // autoconfig hosts), as zone-file lines; --check asks DNS and says for each whether it is
 // there and right (exit 1 if not all).
 import type { Command } from 'commander';
-import { listDkimKeys, normalizeDomain } from '../../queue/dkim-keys.js';
-import { type GlobalOptions, withStore } from '../context.js';
+import { checkRecords, recordsOf } from '../../admin/dns.js';
+import type { Verdict } from '../../admin/dns-check.js';
+import { type DomainRecords, zoneData, zoneLine } from '../../admin/dns-records.js';
+import { type GlobalOptions, withAdmin } from '../context.js';
 import { CliError, EXIT_FAILED } from '../errors.js';
 import { stdout } from '../io.js';
-import { checkRecord, createLookup, type Verdict } from './dns-check.js';
-import { type DomainRecords, domainRecords, zoneData, zoneLine } from './dns-records.js';
 
 function printZone(dr: DomainRecords): void {
   stdout.line(`; DNS records for ${dr.domain} (letterbox dns ${dr.domain})`);
@@ -42,25 +42,15 @@ export function registerDns(program: Command, globals: () => GlobalOptions): voi
     .option('--json', 'machine-readable output')
     .option('--check', "query DNS (the config's [dns] servers) and say which are missing or wrong")
     .action((domain: string, o: { json?: boolean; check?: boolean }) =>
-      withStore(globals(), async (store, cfg) => {
-        let d: string;
-        try {
-          d = normalizeDomain(domain);
-        } catch (err) {
-          throw new CliError((err as Error).message);
-        }
-        if (!(await store.isLocalDomain(d))) {
-          throw new CliError(`${d} is not a local domain (letterbox domain add ${d})`, EXIT_FAILED);
-        }
-        const dr = domainRecords(cfg, d, await listDkimKeys(cfg.dataDir, d));
+      withAdmin(globals(), async (ctx) => {
+        const dr = await recordsOf(ctx, domain);
+        const d = dr.domain;
         if (!o.check) {
           if (o.json) stdout.json(dr);
           else printZone(dr);
           return;
         }
-        const lookup = createLookup({ servers: cfg.dns.servers, timeoutMs: cfg.dns.timeout_ms });
-        const ctx = { domain: dr.domain, hostname: dr.hostname };
-        const verdicts = await Promise.all(dr.records.map((r) => checkRecord(lookup, r, ctx)));
+        const verdicts = await checkRecords(ctx, dr);
         if (o.json) {
           stdout.json({ ...dr, records: dr.records.map((r, i) => ({ ...r, ...verdicts[i] })) });
         } else printVerdicts(dr, verdicts);

@@ -1,6 +1,7 @@
-// `letterbox domain add|list|remove`
+// `letterbox domain add|list|remove` (the operations: admin/domains.ts)
 import type { Command } from 'commander';
-import { type GlobalOptions, withStore } from '../context.js';
+import { addDomain, listDomains, removeDomain } from '../../admin/domains.js';
+import { type GlobalOptions, withAdmin } from '../context.js';
 import { stdout } from '../io.js';
 
 export function registerDomain(program: Command, globals: () => GlobalOptions): void {
@@ -11,8 +12,8 @@ export function registerDomain(program: Command, globals: () => GlobalOptions): 
     .command('add <name>')
     .description('add a local domain')
     .action((name: string) =>
-      withStore(globals(), async (store) => {
-        const d = await store.addDomain(name);
+      withAdmin(globals(), async (ctx) => {
+        const d = await addDomain(ctx, { name });
         stdout.line(`added domain ${d.name}`);
       }),
     );
@@ -21,10 +22,9 @@ export function registerDomain(program: Command, globals: () => GlobalOptions): 
     .description('list local domains')
     .option('--json', 'machine-readable output')
     .action((o: { json?: boolean }) =>
-      withStore(globals(), async (store) => {
-        const domains = await store.listDomains();
-        if (o.json)
-          stdout.json(domains.map((d) => ({ name: d.name, createdAt: d.createdAt.toISOString() })));
+      withAdmin(globals(), async (ctx) => {
+        const domains = await listDomains(ctx);
+        if (o.json) stdout.json(domains);
         else for (const d of domains) stdout.line(d.name);
       }),
     );
@@ -33,9 +33,9 @@ export function registerDomain(program: Command, globals: () => GlobalOptions): 
     .description('remove a domain (refused while it has accounts or aliases, unless --force)')
     .option('--force', 'also remove its accounts (with their mail) and aliases')
     .action((name: string, o: { force?: boolean }) =>
-      withStore(globals(), async (store) => {
-        await store.removeDomain(name, { force: o.force === true });
-        stdout.line(`removed domain ${name.toLowerCase()}`);
+      withAdmin(globals(), async (ctx) => {
+        const d = await removeDomain(ctx, name, { force: o.force === true });
+        stdout.line(`removed domain ${d}`);
       }),
     );
 }

@@ -2,9 +2,17 @@
 // server's log lines. Changes are made in the store; a running server's worker sees them at
 // its next look (within a second).
 import type { Command } from 'commander';
-import type { MailStore, OutboundItem } from '../../store/types.js';
-import { type GlobalOptions, withStore } from '../context.js';
-import { CliError, EXIT_FAILED, EXIT_USAGE } from '../errors.js';
+import {
+  deleteQueued,
+  findQueued,
+  holdQueued,
+  listQueue,
+  releaseQueued,
+  retryQueued,
+} from '../../admin/queue.js';
+import type { OutboundItem } from '../../store/types.js';
+import { type GlobalOptions, withAdmin } from '../context.js';
+import { CliError, EXIT_USAGE } from '../errors.js';
 import { stdout } from '../io.js';
 
 function asJson(i: OutboundItem) {
@@ -16,19 +24,6 @@ function asJson(i: OutboundItem) {
   };
 }
 
-function parseId(text: string): number {
-  const id = Number(text);
-  if (!Number.isSafeInteger(id) || id <= 0)
-    throw new CliError(`not a queue ID: ${text}`, EXIT_USAGE);
-  return id;
-}
-
-async function existing(store: MailStore, text: string): Promise<OutboundItem> {
-  const item = await store.getOutbound(parseId(text));
-  if (!item) throw new CliError(`no queued message ${text}`, EXIT_FAILED);
-  return item;
-}
-
 export function registerQueue(program: Command, globals: () => GlobalOptions): void {
   const queue = program.command('queue').description('inspect and manage the outbound queue');
   queue
@@ -36,8 +31,8 @@ export function registerQueue(program: Command, globals: () => GlobalOptions): v
     .description('list queued messages and their recipients')
     .option('--json', 'machine-readable output')
     .action((o: { json?: boolean }) =>
-      withStore(globals(), async (store) => {
-        const items = await store.listOutbound();
+      withAdmin(globals(), async (ctx) => {
+        const items = await listQueue(ctx);
         if (o.json) {
           stdout.json(items.map(asJson));
           return;
@@ -64,9 +59,9 @@ export function registerQueue(program: Command, globals: () => GlobalOptions): v
     .description('one queued message: envelope, attempts, each recipient, the header')
     .option('--json', 'machine-readable output')
     .action((id: string, o: { json?: boolean }) =>
-      withStore(globals(), async (store) => {
-        const item = await existing(store, id);
-        const raw = await store.readOutbound(item);
+      withAdmin(globals(), async (ctx) => {
+        const item = await findQueued(ctx, id);
+        const raw = await ctx.store.readOutbound(item);
         const end = raw.indexOf('\r\n\r\n');
         const header = raw.subarray(0, end < 0 ? Math.min(raw.length, 64 * 1024) : end).toString();
         if (o.json) {
@@ -95,11 +90,10 @@ export function registerQueue(program: Command, globals: () => GlobalOptions): v
     .description('try a message (or, with --all, every message) again now')
     .option('--all', 'every message not held')
     .action((id: string | undefined, o: { all?: boolean }) =>
-      withStore(globals(), async (store) => {
+      withAdmin(globals(), async (ctx) => {
         if (Boolean(o.all) === (id !== undefined))
           throw new CliError('give an ID or --all', EXIT_USAGE);
-        if (id !== undefined) await existing(store, id);
-        const n = await store.retryOutbound(o.all ? 'all' : parseId(id!));
+        const n = await retryQueued(ctx, o.all ? 'all' : id!);
         stdout.line(`${n} message${n === 1 ? '' : 's'} due now`);
       }),
     );
@@ -107,8 +101,8 @@ export function registerQueue(program: Command, globals: () => GlobalOptions): v
     .command('flush')
     .description('try every message not held again now (same as retry --all)')
     .action(() =>
-      withStore(globals(), async (store) => {
-        const n = await store.retryOutbound('all');
+      withAdmin(globals(), async (ctx) => {
+        const n = await retryQueued(ctx, 'all');
         stdout.line(`${n} message${n === 1 ? '' : 's'} due now`);
       }),
     );
@@ -116,9 +110,8 @@ export function registerQueue(program: Command, globals: () => GlobalOptions): v
     .command('hold <id>')
     .description('keep a message in the queue without attempting it')
     .action((id: string) =>
-      withStore(globals(), async (store) => {
-        await existing(store, id);
-        await store.holdOutbound(parseId(id), true);
+      withAdmin(globals(), async (ctx) => {
+        await holdQueued(ctx, id);
         stdout.line(`held ${id}`);
       }),
     );
@@ -126,10 +119,8 @@ export function registerQueue(program: Command, globals: () => GlobalOptions): v
     .command('release <id>')
     .description('attempt a held message again')
     .action((id: string) =>
-      withStore(globals(), async (store) => {
-        await existing(store, id);
-        await store.holdOutbound(parseId(id), false);
-        await store.retryOutbound(parseId(id));
+      withAdmin(globals(), async (ctx) => {
+        await releaseQueued(ctx, id);
         stdout.line(`released ${id}`);
       }),
     );
@@ -137,10 +128,8 @@ export function registerQueue(program: Command, globals: () => GlobalOptions): v
     .command('delete <id>')
     .description('remove a message from the queue, without a bounce')
     .action((id: string) =>
-      withStore(globals(), async (store) => {
-        if (!(await store.deleteOutbound(parseId(id)))) {
-          throw new CliError(`no queued message ${id}`, EXIT_FAILED);
-        }
+      withAdmin(globals(), async (ctx) => {
+        await deleteQueued(ctx, id);
         stdout.line(`deleted ${id}`);
       }),
     );

@@ -1,21 +1,33 @@
-// `letterbox user add|list|passwd|remove|pop3-policy` and `letterbox quota set`
+// `letterbox user add|list|passwd|remove|admin|pop3-policy` and `letterbox quota set` (the
+// operations and their validation: admin/accounts.ts, shared with the admin API)
 import { type Command, InvalidArgumentError } from 'commander';
-import { hashPassword } from '../../auth/password.js';
+import {
+  type AccountView,
+  changeAccount,
+  checkNewAddress,
+  createAccount,
+  createAccountWithHash,
+  findAccount,
+  removeAccount,
+  setPasswordHash,
+  unlockAccount,
+} from '../../admin/accounts.js';
+import type { AdminContext } from '../../admin/context.js';
+import { parseQuota as parseSize } from '../../admin/schemas.js';
 import { refuseImportedHash } from '../../auth/stored-hash.js';
 import type { MailStore, Pop3Policy } from '../../store/types.js';
-import { type GlobalOptions, withStore } from '../context.js';
+import { type GlobalOptions, withAdmin, withStore } from '../context.js';
 import { CliError } from '../errors.js';
 import { confirm, getPassword, readPasswordFromStdin, stdout } from '../io.js';
 import { registerAppPassword } from './app-password.js';
 
-const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
-
 /** `unlimited`, `0` (also unlimited), or a size like `500M`, `2G`, `1048576`. */
 export function parseQuota(s: string): number | null {
-  if (/^(unlimited|none|0)$/i.test(s)) return null;
-  const m = /^(\d+)\s*([KMGT]?)(i?B)?$/i.exec(s.trim());
-  if (!m) throw new InvalidArgumentError('expected a size such as 500M, 2G or "unlimited"');
-  return Number(m[1]) * UNITS[m[2]!.toUpperCase()]!;
+  try {
+    return parseSize(s);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }
 
 async function describeAccounts(store: MailStore, domain?: string) {
@@ -27,6 +39,7 @@ async function describeAccounts(store: MailStore, domain?: string) {
       usedBytes: a.usedBytes,
       pop3Policy: a.pop3Policy,
       disabled: a.disabled,
+      admin: a.admin,
       createdAt: a.createdAt.toISOString(),
       mailboxes: await Promise.all(
         (await store.listMailboxes(a.id)).map(async (m) => ({
@@ -44,24 +57,26 @@ const PASSWORD_HASH_HELP =
   '(also SHA256-CRYPT, BLF-CRYPT, ARGON2ID, ARGON2I, SSHA512, PLAIN); "-" reads it from ' +
   'standard input. Replaced by the server’s own hash at the first login';
 
-/** The password hash to store: the one given with --password-hash, or a new one of a password. */
-async function passwordHashFrom(
-  o: { passwordStdin?: boolean; passwordHash?: string },
-  minLength: number,
-): Promise<string> {
-  if (o.passwordHash !== undefined) {
-    if (o.passwordStdin === true) {
-      throw new CliError('give either --password-stdin or --password-hash, not both');
-    }
-    const given = o.passwordHash === '-' ? await readPasswordFromStdin() : o.passwordHash;
-    const refused = refuseImportedHash(given.trim());
-    if (refused !== null) throw new CliError(`--password-hash: ${refused}`);
-    return given.trim();
+/** The hash given with --password-hash (checked), or null when a password is to be asked. */
+async function importedHash(o: {
+  passwordStdin?: boolean;
+  passwordHash?: string;
+}): Promise<string | null> {
+  if (o.passwordHash === undefined) return null;
+  if (o.passwordStdin === true) {
+    throw new CliError('give either --password-stdin or --password-hash, not both');
   }
-  const password = await getPassword(o, minLength).catch((e: Error) => {
+  const given = o.passwordHash === '-' ? await readPasswordFromStdin() : o.passwordHash;
+  const refused = refuseImportedHash(given.trim());
+  if (refused !== null) throw new CliError(`--password-hash: ${refused}`);
+  return given.trim();
+}
+
+/** The password from stdin or the terminal (the schema checks it again in the operation). */
+function askPassword(ctx: AdminContext, o: { passwordStdin?: boolean }): Promise<string> {
+  return getPassword(o, ctx.cfg.auth.min_password_length).catch((e: Error) => {
     throw new CliError(e.message);
   });
-  return hashPassword(password);
 }
 
 function formatBytes(n: number | null): string {
@@ -84,29 +99,26 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .option('--password-stdin', 'read the password from standard input instead of prompting')
     .option('--password-hash <hash>', PASSWORD_HASH_HELP)
     .option('--quota <size>', 'storage quota, e.g. 2G (default unlimited)', parseQuota)
+    .option('--admin', 'may sign in to the admin API and the web admin')
     .action(
       (
         address: string,
-        o: { passwordStdin?: boolean; passwordHash?: string; quota?: number | null },
+        o: {
+          passwordStdin?: boolean;
+          passwordHash?: string;
+          quota?: number | null;
+          admin?: boolean;
+        },
       ) =>
-        withStore(globals(), async (store, cfg) => {
-          if (!(await store.isLocalDomain(address.slice(address.lastIndexOf('@') + 1)))) {
-            // Checked before asking for a password, to fail fast with a helpful hint.
-            throw new CliError(
-              `the domain of ${address} is not local: add it with \`letterbox domain add\``,
-              1,
-            );
-          }
-          if (await store.getAccount(address)) {
-            throw new CliError(`account ${address.toLowerCase()} exists`, 1);
-          }
-          const passwordHash = await passwordHashFrom(o, cfg.auth.min_password_length);
-          const a = await store.createAccount({
-            address,
-            passwordHash,
-            quotaBytes: o.quota ?? null,
-          });
-          stdout.line(`added user ${a.address}`);
+        withAdmin(globals(), async (ctx) => {
+          // Checked before asking for a password, to fail fast with a helpful hint.
+          await checkNewAddress(ctx, address);
+          const fields = { address, quota: o.quota ?? null, admin: o.admin === true };
+          const hash = await importedHash(o);
+          let a: AccountView;
+          if (hash !== null) a = await createAccountWithHash(ctx, fields, hash);
+          else a = await createAccount(ctx, { ...fields, password: await askPassword(ctx, o) });
+          stdout.line(`added user ${a.address}${a.admin ? ' (admin)' : ''}`);
         }),
     );
   user
@@ -128,7 +140,7 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
             formatBytes(a.quotaBytes),
             a.pop3Policy,
             String(a.mailboxes.length),
-            a.disabled ? 'disabled' : '',
+            [a.disabled ? 'disabled' : '', a.admin ? 'admin' : ''].filter(Boolean).join(', '),
           ]),
         ]);
       }),
@@ -139,11 +151,12 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .option('--password-stdin', 'read the password from standard input instead of prompting')
     .option('--password-hash <hash>', PASSWORD_HASH_HELP)
     .action((address: string, o: { passwordStdin?: boolean; passwordHash?: string }) =>
-      withStore(globals(), async (store, cfg) => {
-        if (!(await store.getAccount(address))) throw new CliError(`no account ${address}`, 1);
-        const passwordHash = await passwordHashFrom(o, cfg.auth.min_password_length);
-        await store.setPassword(address, passwordHash);
-        stdout.line(`password changed for ${address.toLowerCase()}`);
+      withAdmin(globals(), async (ctx) => {
+        const a = await findAccount(ctx, address);
+        const hash = await importedHash(o);
+        if (hash !== null) await setPasswordHash(ctx, a.address, hash);
+        else await changeAccount(ctx, a.address, { password: await askPassword(ctx, o) });
+        stdout.line(`password changed for ${a.address}`);
       }),
     );
   user
@@ -151,9 +164,9 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .description('remove an account and all its mail (asks first unless --yes)')
     .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
     .action((address: string, o: { yes?: boolean }) =>
-      withStore(globals(), async (store) => {
-        const account = await store.getAccount(address);
-        if (!account) throw new CliError(`no account ${address.toLowerCase()}`, 1);
+      withAdmin(globals(), async (ctx) => {
+        const { store } = ctx;
+        const account = await findAccount(ctx, address);
         if (o.yes !== true) {
           let messages = 0;
           for (const m of await store.listMailboxes(account.id)) {
@@ -168,7 +181,7 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
           });
           if (!sure) throw new CliError(`not removed: ${account.address}`, 1);
         }
-        await store.removeAccount(account.address);
+        await removeAccount(ctx, account.address);
         stdout.line(`removed user ${account.address}`);
       }),
     );
@@ -176,11 +189,10 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .command('disable <address>')
     .description('refuse every login of the account (its mail is kept and still received)')
     .action((address: string) =>
-      withStore(globals(), async (store) => {
-        await store.setDisabled(address, true);
+      withAdmin(globals(), async (ctx) => {
+        const a = await changeAccount(ctx, address, { disabled: true });
         stdout.line(
-          `disabled user ${address.toLowerCase()} (new logins are refused; open sessions ` +
-            'end when they close)',
+          `disabled user ${a.address} (new logins are refused; open sessions end when they close)`,
         );
       }),
     );
@@ -188,9 +200,21 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .command('enable <address>')
     .description('allow logins of a disabled account again')
     .action((address: string) =>
-      withStore(globals(), async (store) => {
-        await store.setDisabled(address, false);
-        stdout.line(`enabled user ${address.toLowerCase()}`);
+      withAdmin(globals(), async (ctx) => {
+        const a = await changeAccount(ctx, address, { disabled: false });
+        stdout.line(`enabled user ${a.address}`);
+      }),
+    );
+  user
+    .command('admin <address> <on|off>')
+    .description('give or take the admin role: signing in to the admin API and the web admin')
+    .action((address: string, onOff: string) =>
+      withAdmin(globals(), async (ctx) => {
+        if (onOff !== 'on' && onOff !== 'off') {
+          throw new CliError(`expected on or off, not "${onOff}"`);
+        }
+        const a = await changeAccount(ctx, address, { admin: onOff === 'on' });
+        stdout.line(`${a.address} is ${a.admin ? 'now' : 'no longer'} an administrator`);
       }),
     );
   user
@@ -200,9 +224,8 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
         'the next login attempt)',
     )
     .action((address: string) =>
-      withStore(globals(), async (store) => {
-        await store.unlockAccount(address);
-        stdout.line(`unlocked user ${address.toLowerCase()}`);
+      withAdmin(globals(), async (ctx) => {
+        stdout.line(`unlocked user ${await unlockAccount(ctx, address)}`);
       }),
     );
   registerAppPassword(user, globals);
@@ -224,15 +247,15 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .command('set <address> <size>')
     .description('set the quota: a size such as 500M or 2G, or "unlimited"')
     .action((address: string, size: string) =>
-      withStore(globals(), async (store) => {
+      withAdmin(globals(), async (ctx) => {
         let bytes: number | null;
         try {
-          bytes = parseQuota(size);
+          bytes = parseSize(size);
         } catch (e) {
           throw new CliError(`invalid size "${size}": ${(e as Error).message}`);
         }
-        await store.setQuota(address, bytes);
-        stdout.line(`quota of ${address.toLowerCase()} is now ${formatBytes(bytes)}`);
+        const a = await changeAccount(ctx, address, { quota: bytes });
+        stdout.line(`quota of ${a.address} is now ${formatBytes(bytes)}`);
       }),
     );
 }

@@ -43,10 +43,11 @@ interface AccountRow {
   disabled: boolean;
   created_at: number;
   unlocked_at: number | null;
+  admin: boolean;
 }
 
 const ACCOUNT_COLUMNS = `id, address, password_hash, quota_bytes, used_bytes, pop3_policy,
-  disabled, created_at, unlocked_at`;
+  disabled, created_at, unlocked_at, admin`;
 
 function toAccount(r: AccountRow): Account {
   return {
@@ -59,6 +60,7 @@ function toAccount(r: AccountRow): Account {
     disabled: r.disabled,
     createdAt: new Date(r.created_at),
     unlockedAt: r.unlocked_at === null ? null : new Date(r.unlocked_at),
+    admin: r.admin,
   };
 }
 
@@ -163,6 +165,7 @@ export class PgDirectory implements DirectoryStore {
     address: string;
     passwordHash: string;
     quotaBytes?: number | null;
+    admin?: boolean;
   }): Promise<Account> {
     const address = normalizeAddress(input.address);
     const domain = domainOf(address);
@@ -177,10 +180,17 @@ export class PgDirectory implements DirectoryStore {
         }
         const created = await row<AccountRow>(
           q,
-          `INSERT INTO accounts (address, domain, password_hash, quota_bytes, created_at)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (address) DO NOTHING
+          `INSERT INTO accounts (address, domain, password_hash, quota_bytes, created_at, admin)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (address) DO NOTHING
            RETURNING ${ACCOUNT_COLUMNS}`,
-          [address, domain, input.passwordHash, input.quotaBytes ?? null, Date.now()],
+          [
+            address,
+            domain,
+            input.passwordHash,
+            input.quotaBytes ?? null,
+            Date.now(),
+            input.admin === true,
+          ],
         );
         if (!created) throw new StoreError('EXISTS', `account ${address} exists`);
         for (const mb of DEFAULT_MAILBOXES) {
@@ -314,6 +324,10 @@ export class PgDirectory implements DirectoryStore {
 
   setDisabled(address: string, disabled: boolean): Promise<void> {
     return this.update(address, 'UPDATE accounts SET disabled = $1 WHERE address = $2', disabled);
+  }
+
+  setAdmin(address: string, admin: boolean): Promise<void> {
+    return this.update(address, 'UPDATE accounts SET admin = $1 WHERE address = $2', admin);
   }
 
   unlockAccount(address: string): Promise<void> {

@@ -35,7 +35,8 @@ CREATE TABLE accounts (
   pop3_policy TEXT NOT NULL DEFAULT 'delete',
   disabled BOOLEAN NOT NULL DEFAULT FALSE,
   created_at BIGINT NOT NULL,
-  unlocked_at BIGINT
+  unlocked_at BIGINT,
+  admin BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX accounts_domain ON accounts(domain);
 CREATE TABLE aliases (

@@ -98,6 +98,7 @@ export class PostgresStore implements MailStore {
     address: string;
     passwordHash: string;
     quotaBytes?: number | null;
+    admin?: boolean;
   }): Promise<Account> {
     return this.directory.createAccount(input);
   }
@@ -127,6 +128,9 @@ export class PostgresStore implements MailStore {
   }
   setDisabled(address: string, disabled: boolean): Promise<void> {
     return this.directory.setDisabled(address, disabled);
+  }
+  setAdmin(address: string, admin: boolean): Promise<void> {
+    return this.directory.setAdmin(address, admin);
   }
   unlockAccount(address: string): Promise<void> {
     return this.directory.unlockAccount(address);

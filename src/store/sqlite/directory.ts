@@ -28,6 +28,7 @@ interface AccountRow {
   disabled: number;
   created_at: number;
   unlocked_at: number | null;
+  admin: number;
 }
 
 function toAccount(r: AccountRow): Account {
@@ -41,6 +42,7 @@ function toAccount(r: AccountRow): Account {
     disabled: r.disabled !== 0,
     createdAt: new Date(r.created_at),
     unlockedAt: r.unlocked_at === null ? null : new Date(r.unlocked_at),
+    admin: r.admin !== 0,
   };
 }
 
@@ -107,6 +109,7 @@ export class SqliteDirectory {
     address: string;
     passwordHash: string;
     quotaBytes?: number | null;
+    admin?: boolean;
   }): Account {
     const address = normalizeAddress(input.address);
     const domain = domainOf(address);
@@ -120,9 +123,16 @@ export class SqliteDirectory {
       }
       const r = stmt(
         this.db,
-        `INSERT INTO accounts (address, domain, password_hash, quota_bytes, created_at)
-           VALUES (?, ?, ?, ?, ?)`,
-      ).run(address, domain, input.passwordHash, input.quotaBytes ?? null, Date.now());
+        `INSERT INTO accounts (address, domain, password_hash, quota_bytes, created_at, admin)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run(
+        address,
+        domain,
+        input.passwordHash,
+        input.quotaBytes ?? null,
+        Date.now(),
+        input.admin === true ? 1 : 0,
+      );
       const id = Number(r.lastInsertRowid);
       for (const mb of DEFAULT_MAILBOXES) {
         stmt(
@@ -215,6 +225,11 @@ export class SqliteDirectory {
   setDisabled(address: string, disabled: boolean): void {
     const a = this.mustAccount(address);
     stmt(this.db, 'UPDATE accounts SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, a.id);
+  }
+
+  setAdmin(address: string, admin: boolean): void {
+    const a = this.mustAccount(address);
+    stmt(this.db, 'UPDATE accounts SET admin = ? WHERE id = ?').run(admin ? 1 : 0, a.id);
   }
 
   unlockAccount(address: string, at: number): void {

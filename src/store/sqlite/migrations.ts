@@ -247,6 +247,12 @@ CREATE TABLE IF NOT EXISTS mailbox_keywords (
   PRIMARY KEY (mailbox_id, keyword)
 ) WITHOUT ROWID;`,
   },
+  {
+    version: 15,
+    // The admin role (issue 16): an account that may sign in to the admin API and the web
+    // admin (`letterbox user admin <address> on|off`). No account has it until one is given it.
+    sql: 'ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;',
+  },
 ];
 
 function fillEnvelopeAddresses(db: Database.Database): void {

@@ -142,6 +142,7 @@ export class SqliteStore implements MailStore {
     address: string;
     passwordHash: string;
     quotaBytes?: number | null;
+    admin?: boolean;
   }): Promise<Account> {
     return this.durable(this.directory.createAccount(input));
   }
@@ -178,6 +179,10 @@ export class SqliteStore implements MailStore {
 
   async setDisabled(address: string, disabled: boolean): Promise<void> {
     this.directory.setDisabled(address, disabled);
+    await this.wal.sync();
+  }
+  async setAdmin(address: string, admin: boolean): Promise<void> {
+    this.directory.setAdmin(address, admin);
     await this.wal.sync();
   }
   async unlockAccount(address: string): Promise<void> {

@@ -115,6 +115,25 @@ export function directoryContract(name: string, make: StoreFactory<DirectoryStor
       await rejectsWith(s.unlockAccount('nobody@example.test'), 'NOT_FOUND');
     });
 
+    test('accounts: the admin role, given at creation or later', async () => {
+      const s = store();
+      const a = await alice(s);
+      assert.equal(a.admin, false);
+      await s.setAdmin('ALICE@example.test', true);
+      assert.equal((await s.getAccount('alice@example.test'))?.admin, true);
+      assert.equal((await s.listAccounts('example.test'))[0]?.admin, true);
+      await s.setAdmin('alice@example.test', false);
+      assert.equal((await s.getAccountById(a.id))?.admin, false);
+      const boss = await s.createAccount({
+        address: 'boss@example.test',
+        passwordHash: 'h',
+        admin: true,
+      });
+      assert.equal(boss.admin, true);
+      assert.equal((await s.getAccount('boss@example.test'))?.admin, true);
+      await rejectsWith(s.setAdmin('nobody@example.test', true), 'NOT_FOUND');
+    });
+
     test('app passwords: add, unique names and ids, list without hashes, remove, dropped with the account', async () => {
       const s = store();
       const a = await alice(s);

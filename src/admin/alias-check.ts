@@ -2,9 +2,9 @@
 // (RFC 5321 §4.1.2 Mailbox, as a server will be asked to send to it), and whether the new
 // alias makes a loop through other aliases, which is worth a warning (delivery stops a loop,
 // but mail then reaches fewer people than the operator meant).
-import { parseMailbox } from '../../smtp/wire/address.js';
-import { normalizeAddress } from '../../store/names.js';
-import type { Alias } from '../../store/types.js';
+import { parseMailbox } from '../smtp/wire/address.js';
+import { normalizeAddress } from '../store/names.js';
+import type { Alias } from '../store/types.js';
 
 /** Why the target is refused, or null when it is a valid address. */
 export function targetProblem(target: string, isLocal: (domain: string) => boolean): string | null {

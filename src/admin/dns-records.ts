@@ -1,13 +1,8 @@
 // The DNS records a local domain needs, from the config and the DKIM key store: what
 // `letterbox dns DOMAIN` prints and `--check` compares with what DNS answers.
 import { createHash } from 'node:crypto';
-import type { Config, ListenerName } from '../../config/schema.js';
-import {
-  type DkimKeyInfo,
-  keyRecordName,
-  keyRecordValue,
-  txtStrings,
-} from '../../queue/dkim-keys.js';
+import type { Config, ListenerName } from '../config/schema.js';
+import { type DkimKeyInfo, keyRecordName, keyRecordValue, txtStrings } from '../queue/dkim-keys.js';
 
 export type RecordKind =
   | 'mx'
