@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { ChangeEvent } from '../../src/store/types.js';
+import { eventually } from '../helpers/eventually.js';
 import { newMessage, rawMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { storeContracts } from './contract/index.js';
@@ -106,6 +108,51 @@ describe('postgres: two nodes over one database', () => {
         again.map((x) => x.id).sort((x, y) => x - y),
         byB.sort((x, y) => x - y),
       );
+    } finally {
+      await a.close();
+      await b.close();
+      await server.dropDatabase(url);
+    }
+  });
+  test('events: a change on one node reaches the other within 200 ms, all in commit order', async () => {
+    const url = await server.createDatabase();
+    const a = await PostgresStore.open({ connectionString: url, max: 4 });
+    const b = await PostgresStore.open({ connectionString: url, max: 4 });
+    try {
+      await a.addDomain('example.test');
+      const acct = await a.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+      const inbox = (await a.getMailbox(acct.id, 'INBOX'))!;
+      const seenOnB: Array<{ ev: ChangeEvent; at: number }> = [];
+      const off = b.subscribe((ev) => {
+        if (ev.mailboxId === inbox.id) seenOnB.push({ ev, at: Date.now() });
+      });
+      const t0 = Date.now();
+      const [r] = await a.append(newMessage('cross'), [{ mailboxId: inbox.id }]);
+      await eventually(() => seenOnB.length === 1, 'the append on b', 5000);
+      assert.ok(seenOnB[0]!.at - t0 < 200, `append seen after ${seenOnB[0]!.at - t0} ms`);
+      assert.deepEqual([seenOnB[0]!.ev.kind, seenOnB[0]!.ev.uids], ['append', [r!.uid]]);
+      const t1 = Date.now();
+      await a.setFlags(inbox.id, [r!.uid], 'add', ['\\Seen']);
+      await eventually(() => seenOnB.length === 2, 'the flag change on b', 5000);
+      assert.ok(seenOnB[1]!.at - t1 < 200, `flags seen after ${seenOnB[1]!.at - t1} ms`);
+      assert.equal(seenOnB[1]!.ev.kind, 'flags');
+      // Concurrent deliveries from both nodes: every node hears the appends in UID order.
+      const seenOnA: number[] = [];
+      a.subscribe((ev) => {
+        if (ev.mailboxId === inbox.id && ev.kind === 'append') seenOnA.push(...ev.uids);
+      });
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          (i % 2 ? a : b).append(newMessage(`c${i}`), [{ mailboxId: inbox.id }]),
+        ),
+      );
+      const appendsOnB = () =>
+        seenOnB.filter((x) => x.ev.kind === 'append').flatMap((x) => x.ev.uids);
+      await eventually(() => appendsOnB().length === 31 && seenOnA.length === 30, 'all appends');
+      const ascending = (xs: number[]) => xs.every((u, i) => i === 0 || u > xs[i - 1]!);
+      assert.ok(ascending(appendsOnB()), `b heard ${appendsOnB().join(',')}`);
+      assert.ok(ascending(seenOnA), `a heard ${seenOnA.join(',')}`);
+      off();
     } finally {
       await a.close();
       await b.close();

@@ -67,7 +67,10 @@ export async function run(q: Queryable, text: string, values: unknown[] = []): P
 }
 
 export class PgDb implements Queryable {
-  private constructor(readonly pool: pg.Pool) {}
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly opts: PgOptions,
+  ) {}
 
   static async open(opts: PgOptions): Promise<PgDb> {
     const pool = new pg.Pool({
@@ -79,7 +82,7 @@ export class PgDb implements Queryable {
     // An idle connection the server dropped (restart, partition) is an error event on the
     // pool; without a listener it would end the process. The next query opens a new one.
     pool.on('error', () => {});
-    const db = new PgDb(pool);
+    const db = new PgDb(pool, opts);
     try {
       await migrate(db);
     } catch (err) {
@@ -91,6 +94,15 @@ export class PgDb implements Queryable {
 
   query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
     return this.pool.query<R>(config);
+  }
+
+  /** A connection of its own, outside the pool (LISTEN holds one for as long as it runs). */
+  client(): pg.Client {
+    return new pg.Client({
+      connectionString: this.opts.connectionString,
+      password: this.opts.password,
+      types,
+    });
   }
 
   /**

@@ -1,7 +1,6 @@
 // The mailbox role in PostgreSQL: an account's mailboxes and subscriptions, STATUS, and the
 // shared \Recent mark. Each change emits its event after the commit.
 import { StoreError } from '../errors.js';
-import type { ChangeBus } from '../events.js';
 import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
 import { newObjectId } from '../sqlite/threads.js';
 import {
@@ -22,6 +21,7 @@ import {
   rows,
   run,
 } from './db.js';
+import type { PgEvents } from './events.js';
 
 interface MailboxRow {
   id: number;
@@ -59,7 +59,7 @@ export const MAX_MAILBOXES_PER_ACCOUNT = 10_000;
 export class PgMailboxes implements MailboxStore {
   constructor(
     private readonly db: PgDb,
-    private readonly bus: ChangeBus,
+    private readonly events: PgEvents,
   ) {}
 
   async listMailboxes(accountId: number): Promise<Mailbox[]> {
@@ -107,9 +107,8 @@ export class PgMailboxes implements MailboxStore {
     specialUse: SpecialUse | null = null,
   ): Promise<Mailbox> {
     const n = normalizeMailboxName(name);
-    let mb: Mailbox;
     try {
-      mb = await this.db.tx(async (q) => {
+      return await this.events.tx(async (q, emit) => {
         // The modseq bump locks the account: creations of one account take turns, so the
         // count below holds until commit.
         const modseq = await nextModseq(q, accountId);
@@ -134,27 +133,27 @@ export class PgMailboxes implements MailboxStore {
         );
         const created = await row<MailboxRow>(q, `${SELECT_MAILBOX} WHERE m.id = $1`, [r?.id]);
         if (!created) throw new Error('the new mailbox is not there');
-        return toMailbox(created);
+        const mb = toMailbox(created);
+        emit({
+          accountId,
+          mailboxId: mb.id,
+          modseq: mb.highestModseq,
+          kind: 'mailbox-create',
+          uids: [],
+          name: mb.name,
+        });
+        return mb;
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StoreError('EXISTS', `mailbox ${n} already exists`);
       throw err;
     }
-    this.bus.emit({
-      accountId,
-      mailboxId: mb.id,
-      modseq: mb.highestModseq,
-      kind: 'mailbox-create',
-      uids: [],
-      name: mb.name,
-    });
-    return mb;
   }
 
   async deleteMailbox(mailboxId: number): Promise<void> {
     const mb = await this.mustGet(mailboxId);
     if (mb.name === 'INBOX') throw new StoreError('NOT_ALLOWED', 'INBOX cannot be deleted');
-    await this.db.tx(async (q) => {
+    await this.events.tx(async (q, emit) => {
       // The account's lock first, as every writer of its messages takes it.
       await nextModseq(q, mb.accountId);
       const held = await messageIdsOf(q, [mb.id]);
@@ -170,14 +169,14 @@ export class PgMailboxes implements MailboxStore {
       // Cascades to its message rows, expunge records, keywords.
       await run(q, 'DELETE FROM mailboxes WHERE id = $1', [mb.id]);
       await collectMessages(q, held);
-    });
-    this.bus.emit({
-      accountId: mb.accountId,
-      mailboxId: mb.id,
-      modseq: mb.highestModseq,
-      kind: 'mailbox-delete',
-      uids: [],
-      name: mb.name,
+      emit({
+        accountId: mb.accountId,
+        mailboxId: mb.id,
+        modseq: mb.highestModseq,
+        kind: 'mailbox-delete',
+        uids: [],
+        name: mb.name,
+      });
     });
   }
 
@@ -194,7 +193,7 @@ export class PgMailboxes implements MailboxStore {
     if (target.startsWith(mb.name + MAILBOX_DELIMITER)) {
       throw new StoreError('INVALID', 'cannot rename a mailbox into itself');
     }
-    const renamed = await this.db.tx(async (q) => {
+    await this.events.tx(async (q, emit) => {
       // Orders the account's writers (another node renaming the same tree waits).
       await nextModseq(q, mb.accountId);
       const moving = await rows<{ id: number; name: string }>(
@@ -206,7 +205,6 @@ export class PgMailboxes implements MailboxStore {
       if (!moving.some((m) => m.id === mb.id)) {
         throw new StoreError('NOT_FOUND', 'no such mailbox');
       }
-      const out: Array<{ mailbox: Mailbox; oldName: string }> = [];
       // The mailbox itself first: its inferiors keep their suffix.
       moving.sort((x, y) => (x.id === mb.id ? -1 : y.id === mb.id ? 1 : 0));
       for (const m of moving) {
@@ -236,62 +234,61 @@ export class PgMailboxes implements MailboxStore {
             [mb.accountId, name],
           );
         }
-        const r = await row<MailboxRow>(q, `${SELECT_MAILBOX} WHERE m.id = $1`, [m.id]);
-        if (r) out.push({ mailbox: toMailbox(r), oldName: m.name });
+        emit({
+          accountId: mb.accountId,
+          mailboxId: m.id,
+          modseq,
+          kind: 'mailbox-rename',
+          uids: [],
+          name,
+          oldName: m.name,
+        });
       }
-      return out;
     });
-    for (const { mailbox, oldName } of renamed) {
-      this.bus.emit({
-        accountId: mailbox.accountId,
-        mailboxId: mailbox.id,
-        modseq: mailbox.highestModseq,
-        kind: 'mailbox-rename',
-        uids: [],
-        name: mailbox.name,
-        oldName,
-      });
-    }
   }
 
   async setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void> {
-    const r = await row<{ account_id: number }>(
-      this.db,
-      'UPDATE mailboxes SET special_use = $1 WHERE id = $2 RETURNING account_id',
-      [specialUse, mailboxId],
-    );
-    if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
-    this.bus.emit({
-      accountId: r.account_id,
-      mailboxId,
-      modseq: 0,
-      kind: 'metadata',
-      uids: [],
-      entries: ['/private/specialuse'],
+    await this.events.tx(async (q, emit) => {
+      const r = await row<{ account_id: number }>(
+        q,
+        'UPDATE mailboxes SET special_use = $1 WHERE id = $2 RETURNING account_id',
+        [specialUse, mailboxId],
+      );
+      if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      emit({
+        accountId: r.account_id,
+        mailboxId,
+        modseq: 0,
+        kind: 'metadata',
+        uids: [],
+        entries: ['/private/specialuse'],
+      });
     });
   }
 
   async setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void> {
     const n = normalizeMailboxName(name);
-    const changed = subscribed
-      ? await run(
-          this.db,
-          'INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-          [accountId, n],
-        )
-      : await run(this.db, 'DELETE FROM subscriptions WHERE account_id = $1 AND name = $2', [
-          accountId,
-          n,
-        ]);
-    if (changed === 0) return;
-    this.bus.emit({
-      accountId,
-      mailboxId: (await this.getMailbox(accountId, n))?.id ?? 0,
-      modseq: 0,
-      kind: 'subscription',
-      uids: [],
-      name: n,
-      subscribed,
+    await this.events.tx(async (q, emit) => {
+      const changed = subscribed
+        ? await run(
+            q,
+            'INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+            [accountId, n],
+          )
+        : await run(q, 'DELETE FROM subscriptions WHERE account_id = $1 AND name = $2', [
+            accountId,
+            n,
+          ]);
+      if (changed === 0) return;
+      emit({
+        accountId,
+        mailboxId: (await this.get(q, accountId, n))?.id ?? 0,
+        modseq: 0,
+        kind: 'subscription',
+        uids: [],
+        name: n,
+        subscribed,
+      });
     });
   }
 

@@ -12,7 +12,6 @@ import { parseMessage } from '../../mime/index.js';
 import type { Envelope, PartNode } from '../../mime/types.js';
 import { sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
-import type { ChangeBus } from '../events.js';
 import { applyFlags, normalizeFlags, sameFlags } from '../flags.js';
 import { inReplyToOf, newObjectId } from '../sqlite/threads.js';
 import type {
@@ -35,6 +34,7 @@ import type {
 } from '../types.js';
 import { collectMessages } from './collect.js';
 import { nextModseq, type PgDb, type Queryable, row, rows, run } from './db.js';
+import type { PgEvents } from './events.js';
 
 interface MailboxRef {
   id: number;
@@ -115,7 +115,7 @@ interface Removed {
 export class PgMessages implements MessageStore, BlobStore {
   constructor(
     private readonly db: PgDb,
-    private readonly bus: ChangeBus,
+    private readonly events: PgEvents,
   ) {}
 
   private async mailbox(q: Queryable, id: number): Promise<MailboxRef> {
@@ -145,7 +145,7 @@ export class PgMessages implements MessageStore, BlobStore {
     if (targets.length === 0) throw new StoreError('INVALID', 'append needs a target mailbox');
     const hash = sha256(message.raw);
     const size = message.raw.length;
-    const out = await this.db.tx(async (q) => {
+    return this.events.tx(async (q, emit) => {
       const mailboxes: MailboxRef[] = [];
       for (const t of targets) mailboxes.push(await this.mailbox(q, t.mailboxId));
       const replaceBox = opts.replace ? await this.mailbox(q, opts.replace.mailboxId) : null;
@@ -191,16 +191,15 @@ export class PgMessages implements MessageStore, BlobStore {
           ),
         );
       }
-      return { results, replaced, mailboxes };
+      for (const [i, r] of results.entries()) {
+        const kw = keywordsOf(targets[i]?.flags ?? []);
+        emit(changeEvent(mailboxes[i]!, 'append', r.modseq, [r.uid], kw));
+      }
+      if (replaced) {
+        emit(changeEvent(replaced.mb, 'expunge', replaced.modseq, replaced.removed.uids));
+      }
+      return results;
     });
-    for (const [i, r] of out.results.entries()) {
-      const mb = out.mailboxes[i]!;
-      this.emit(mb, 'append', r.modseq, [r.uid], keywordsOf(targets[i]?.flags ?? []));
-    }
-    if (out.replaced) {
-      this.emit(out.replaced.mb, 'expunge', out.replaced.modseq, out.replaced.removed.uids);
-    }
-    return out.results;
   }
 
   /**
@@ -563,7 +562,7 @@ export class PgMessages implements MessageStore, BlobStore {
     flags: string[],
     opts: { unchangedSince?: number } = {},
   ): Promise<StoreFlagsResult> {
-    const result = await this.db.tx(async (q) => {
+    return this.events.tx(async (q, emit) => {
       const mb = await this.mailbox(q, mailboxId);
       await this.lockAccounts(q, [mb.accountId]);
       const updated: StoreFlagsResult['updated'] = [];
@@ -588,19 +587,19 @@ export class PgMessages implements MessageStore, BlobStore {
       if (modseq !== 0) {
         await run(q, 'UPDATE mailboxes SET highest_modseq = $1 WHERE id = $2', [modseq, mailboxId]);
         if (mode !== 'remove') await this.keepKeywords(q, mailboxId, flags);
+        const kw = mode === 'remove' ? undefined : keywordsOf(flags);
+        emit(
+          changeEvent(
+            mb,
+            'flags',
+            modseq,
+            updated.map((u) => u.uid),
+            kw,
+          ),
+        );
       }
-      return { mb, updated, modified, modseq };
+      return { updated, modified };
     });
-    if (result.updated.length > 0) {
-      this.emit(
-        result.mb,
-        'flags',
-        result.modseq,
-        result.updated.map((u) => u.uid),
-        mode === 'remove' ? undefined : keywordsOf(flags),
-      );
-    }
-    return { updated: result.updated, modified: result.modified };
   }
 
   copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
@@ -617,7 +616,7 @@ export class PgMessages implements MessageStore, BlobStore {
     toId: number,
     move: boolean,
   ): Promise<CopyResult> {
-    const result = await this.db.tx(async (q) => {
+    return this.events.tx(async (q, emit) => {
       const from = await this.mailbox(q, fromId);
       const to = await this.mailbox(q, toId);
       if (from.accountId !== to.accountId) {
@@ -625,7 +624,7 @@ export class PgMessages implements MessageStore, BlobStore {
       }
       await this.lockAccounts(q, [to.accountId]);
       const rs = await this.recordRows(q, fromId, uids);
-      if (rs.length === 0) return { from, to, copied: null };
+      if (rs.length === 0) return { uidValidity: to.uidValidity, mapping: [], modseq: 0 };
       // A move within one account frees what it adds: only a copy needs room.
       if (!move) {
         await this.checkQuota(
@@ -655,30 +654,25 @@ export class PgMessages implements MessageStore, BlobStore {
       }
       const expunged = move ? await this.removeRows(q, from, rs, modseq) : null;
       await this.keepKeywords(q, toId, [...keywords]);
-      return {
-        from,
-        to,
-        copied: { uidValidity, mapping, modseq, expunged, keywords: [...keywords] },
-      };
+      emit(
+        changeEvent(
+          to,
+          'append',
+          modseq,
+          mapping.map((m) => m[1]),
+          [...keywords],
+        ),
+      );
+      if (expunged) emit(changeEvent(from, 'expunge', modseq, expunged.uids));
+      return { uidValidity, mapping, modseq };
     });
-    const c = result.copied;
-    if (!c) return { uidValidity: result.to.uidValidity, mapping: [], modseq: 0 };
-    this.emit(
-      result.to,
-      'append',
-      c.modseq,
-      c.mapping.map((m) => m[1]),
-      c.keywords,
-    );
-    if (c.expunged) this.emit(result.from, 'expunge', c.modseq, c.expunged.uids);
-    return { uidValidity: c.uidValidity, mapping: c.mapping, modseq: c.modseq };
   }
 
   async expunge(
     mailboxId: number,
     opts: { uids?: number[]; onlyDeleted: boolean },
   ): Promise<number[]> {
-    const result = await this.db.tx(async (q) => {
+    return this.events.tx(async (q, emit) => {
       const mb = await this.mailbox(q, mailboxId);
       await this.lockAccounts(q, [mb.accountId]);
       let rs =
@@ -690,13 +684,12 @@ export class PgMessages implements MessageStore, BlobStore {
             )
           : await this.recordRows(q, mailboxId, opts.uids);
       if (opts.onlyDeleted) rs = rs.filter((r) => r.flags.includes('\\Deleted'));
-      if (rs.length === 0) return null;
+      if (rs.length === 0) return [];
       const modseq = await nextModseq(q, mb.accountId);
-      return { mb, modseq, removed: await this.removeRows(q, mb, rs, modseq) };
+      const removed = await this.removeRows(q, mb, rs, modseq);
+      emit(changeEvent(mb, 'expunge', modseq, removed.uids));
+      return removed.uids;
     });
-    if (!result) return [];
-    this.emit(result.mb, 'expunge', result.modseq, result.removed.uids);
-    return result.removed.uids;
   }
 
   /**
@@ -738,16 +731,16 @@ export class PgMessages implements MessageStore, BlobStore {
     );
     return { uids };
   }
+}
 
-  private emit(
-    mb: MailboxRef,
-    kind: ChangeEvent['kind'],
-    modseq: number,
-    uids: number[],
-    keywords?: string[],
-  ): void {
-    const ev: ChangeEvent = { accountId: mb.accountId, mailboxId: mb.id, modseq, kind, uids };
-    if (keywords !== undefined && keywords.length > 0) ev.keywords = keywords;
-    this.bus.emit(ev);
-  }
+function changeEvent(
+  mb: MailboxRef,
+  kind: ChangeEvent['kind'],
+  modseq: number,
+  uids: number[],
+  keywords?: string[],
+): ChangeEvent {
+  const ev: ChangeEvent = { accountId: mb.accountId, mailboxId: mb.id, modseq, kind, uids };
+  if (keywords !== undefined && keywords.length > 0) ev.keywords = keywords;
+  return ev;
 }

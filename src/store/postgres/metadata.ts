@@ -2,7 +2,7 @@
 // account's server annotations (mailbox_id 0) or of a mailbox. Limits (METADATA_LIMITS) are
 // checked in the transaction of the change, under the account's row lock, so two sessions
 // (on any nodes) cannot pass them together.
-import type { ChangeBus } from '../events.js';
+
 import {
   METADATA_LIMITS,
   type MetadataEntry,
@@ -10,6 +10,7 @@ import {
   type MetadataStore,
 } from '../types.js';
 import { type PgDb, row, rows, run } from './db.js';
+import type { PgEvents } from './events.js';
 
 /** `name` or below it, `depth` levels at most (RFC 5464 §4.2.2). */
 function within(name: string, candidate: string, depth: 0 | 1 | 'infinity'): boolean {
@@ -26,7 +27,7 @@ class Refusal {
 export class PgMetadata implements MetadataStore {
   constructor(
     private readonly db: PgDb,
-    private readonly bus: ChangeBus,
+    private readonly events: PgEvents,
   ) {}
 
   async getMetadata(
@@ -66,7 +67,7 @@ export class PgMetadata implements MetadataStore {
     }
     let result: MetadataSetResult;
     try {
-      result = await this.db.tx(async (q) => {
+      result = await this.events.tx(async (q, emit) => {
         await run(q, 'SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [accountId]);
         const box = mailboxId ?? 0;
         // The last change of a name wins, as if they were applied in order.
@@ -104,20 +105,20 @@ export class PgMetadata implements MetadataStore {
           const room = Math.max(0, L.maxAccountBytes - (bytes - added));
           throw new Refusal({ ok: false, reason: 'maxsize', max: Math.min(room, L.maxValueSize) });
         }
+        emit({
+          accountId,
+          mailboxId: mailboxId ?? 0,
+          modseq: 0,
+          kind: 'metadata',
+          uids: [],
+          entries: [...last.keys()],
+        });
         return { ok: true } as const;
       });
     } catch (err) {
       if (err instanceof Refusal) return err.result;
       throw err;
     }
-    this.bus.emit({
-      accountId,
-      mailboxId: mailboxId ?? 0,
-      modseq: 0,
-      kind: 'metadata',
-      uids: [],
-      entries: [...new Set(changes.map((c) => c.name))],
-    });
     return result;
   }
 }

@@ -1,8 +1,8 @@
 // The PostgreSQL store, for several Letterbox nodes over one database (issue 17). Built role
 // by role (src/store/types.ts), each passing that role's contract suite; it becomes a
-// MailStore once every role was here, and each passes its contract suite. Not yet: change
-// events between nodes (LISTEN/NOTIFY), POP3's lock and the auth throttle across nodes,
-// streamed bytes: until then it is not selectable in the config.
+// MailStore once every role was here, and each passes its contract suite; change events
+// travel between nodes by LISTEN/NOTIFY (events.ts). Not yet: POP3's lock and the auth
+// throttle across nodes, streamed bytes: until then it is not selectable in the config.
 import { hostname } from 'node:os';
 import { ChangeBus } from '../events.js';
 import type {
@@ -39,6 +39,7 @@ import type {
 } from '../types.js';
 import { PgDb, type PgOptions } from './db.js';
 import { PgDirectory } from './directory.js';
+import { PgEvents } from './events.js';
 import { PgMailboxes } from './mailboxes.js';
 import { PgMessages } from './messages.js';
 import { PgMetadata } from './metadata.js';
@@ -60,24 +61,32 @@ export class PostgresStore implements MailStore {
   private readonly messages: PgMessages;
   private readonly metadata: PgMetadata;
   private readonly queue: PgQueue;
-  private readonly bus: ChangeBus;
   private closed = false;
 
   private constructor(
     private readonly db: PgDb,
+    private readonly bus: ChangeBus,
+    private readonly events: PgEvents,
     opts: PostgresStoreOptions,
   ) {
-    this.bus = new ChangeBus(opts.onListenerError);
     this.directory = new PgDirectory(db);
-    this.mailboxes = new PgMailboxes(db, this.bus);
-    this.messages = new PgMessages(db, this.bus);
-    this.metadata = new PgMetadata(db, this.bus);
+    this.mailboxes = new PgMailboxes(db, events);
+    this.messages = new PgMessages(db, events);
+    this.metadata = new PgMetadata(db, events);
     this.queue = new PgQueue(db, opts.nodeId ?? hostname());
   }
 
   /** Connects, and brings the schema up to date (several nodes may do so at once). */
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
-    return new PostgresStore(await PgDb.open(opts), opts);
+    const db = await PgDb.open(opts);
+    try {
+      const bus = new ChangeBus(opts.onListenerError);
+      const events = await PgEvents.open(db, bus, () => db.client());
+      return new PostgresStore(db, bus, events, opts);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
   }
 
   // Directory
@@ -329,7 +338,7 @@ export class PostgresStore implements MailStore {
     return { ftsBacklogMessages: 0, ftsBacklogChars: 0 };
   }
 
-  // Change events (this process's; between nodes: not yet)
+  // Change events: every node's, in commit order (events.ts)
 
   subscribe(listener: ChangeListener): () => void {
     return this.bus.subscribe(listener);
@@ -338,6 +347,7 @@ export class PostgresStore implements MailStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.events.close();
     await this.db.close();
   }
 }

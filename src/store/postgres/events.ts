@@ -1,0 +1,173 @@
+// Change events between nodes (issue 17 item 4), through PostgreSQL's LISTEN/NOTIFY. A write
+// sends its events with pg_notify inside its own transaction, so they leave exactly when it
+// commits, and PostgreSQL hands every listener the notifications of all nodes in commit
+// order. Each node listens on one connection of its own and emits what arrives on its
+// ChangeBus: its own events too, so that every node sees every mailbox's changes in the one
+// order they were committed in (an IMAP view learns UIDs in ascending order). A write resolves
+// once its own events came back, so its caller and the caller's session have them, as with
+// the SQLite store. Should they not come back in time (the listening connection is down), the
+// node emits them itself: its own sessions never miss its own changes; other nodes' changes
+// made while it was not listening are missed (see docs/scaling.md).
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type { ChangeBus } from '../events.js';
+import type { ChangeEvent } from '../types.js';
+import type { PgDb, Queryable } from './db.js';
+
+const CHANNEL = 'letterbox_changes';
+/** NOTIFY payloads must stay under 8000 bytes: events with many UIDs are sent in parts. */
+const UIDS_PER_NOTICE = 400;
+/** How long a write waits for its own events to come back before emitting them itself. */
+const ECHO_WAIT_MS = 2000;
+/** Between attempts to listen again after the connection was lost. */
+const RELISTEN_MS = 500;
+
+interface Notice {
+  /** The node (this store instance) that committed it. */
+  o: string;
+  /** Its sequence number at that node. */
+  s: number;
+  e: ChangeEvent;
+}
+
+/** An event cut so that each part's payload fits a notification. */
+function parts(ev: ChangeEvent): ChangeEvent[] {
+  if (ev.uids.length <= UIDS_PER_NOTICE) return [ev];
+  const out: ChangeEvent[] = [];
+  for (let i = 0; i < ev.uids.length; i += UIDS_PER_NOTICE) {
+    out.push({ ...ev, uids: ev.uids.slice(i, i + UIDS_PER_NOTICE) });
+  }
+  return out;
+}
+
+export class PgEvents {
+  /** This store instance, in the notices it sends. */
+  private readonly origin = randomBytes(8).toString('hex');
+  private seq = 0;
+  /** Own notices that came back and nobody waits for yet. */
+  private readonly arrived = new Set<number>();
+  /** Own notices a write waits for. */
+  private readonly waiting = new Map<number, () => void>();
+  /** Own notices emitted here after waiting in vain: skipped should they come back late. */
+  private readonly emittedHere = new Set<number>();
+  private client: pg.Client | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly db: PgDb,
+    private readonly bus: ChangeBus,
+    private readonly connect: () => pg.Client,
+  ) {}
+
+  /** Listens before it returns: every change committed after that is heard. */
+  static async open(db: PgDb, bus: ChangeBus, connect: () => pg.Client): Promise<PgEvents> {
+    const events = new PgEvents(db, bus, connect);
+    await events.listen();
+    return events;
+  }
+
+  private async listen(): Promise<void> {
+    const client = this.connect();
+    client.on('notification', (msg) => {
+      if (msg.channel === CHANNEL && msg.payload !== undefined) this.heard(msg.payload);
+    });
+    const lost = () => {
+      if (this.client !== client) return;
+      this.client = null;
+      client.end().catch(() => {});
+      if (!this.closed) setTimeout(() => this.relisten(), RELISTEN_MS).unref();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    await client.connect();
+    await client.query(`LISTEN ${CHANNEL}`);
+    this.client = client;
+  }
+
+  private relisten(): void {
+    if (this.closed || this.client) return;
+    this.listen().catch(() => {
+      if (!this.closed) setTimeout(() => this.relisten(), RELISTEN_MS).unref();
+    });
+  }
+
+  private heard(payload: string): void {
+    let n: Notice;
+    try {
+      n = JSON.parse(payload) as Notice;
+    } catch {
+      return; // not ours
+    }
+    if (n.o === this.origin) {
+      if (this.emittedHere.delete(n.s)) return;
+      const w = this.waiting.get(n.s);
+      if (w) {
+        this.waiting.delete(n.s);
+        this.bus.emit(n.e);
+        w();
+      } else {
+        this.arrived.add(n.s);
+        this.bus.emit(n.e);
+      }
+      return;
+    }
+    this.bus.emit(n.e);
+  }
+
+  /**
+   * Runs fn in a transaction; the events it emits are sent with the commit, and the call
+   * resolves once they have been emitted here.
+   */
+  async tx<T>(fn: (q: Queryable, emit: (ev: ChangeEvent) => void) => Promise<T>): Promise<T> {
+    const events: ChangeEvent[] = [];
+    let sent: Array<{ seq: number; ev: ChangeEvent }> = [];
+    const out = await this.db.tx(async (q) => {
+      const v = await fn(q, (ev) => events.push(ev));
+      sent = events.flatMap(parts).map((ev) => ({ seq: ++this.seq, ev }));
+      if (sent.length > 0) {
+        await q.query({
+          text: `SELECT pg_notify('${CHANNEL}', p) FROM unnest($1::text[]) WITH ORDINALITY AS t(p, i)
+                 ORDER BY i`,
+          values: [sent.map((x) => JSON.stringify({ o: this.origin, s: x.seq, e: x.ev }))],
+        });
+      }
+      return v;
+    });
+    if (sent.length > 0) await this.echoed(sent);
+    return out;
+  }
+
+  /** Waits for the notices to come back; emits those that do not come in time. */
+  private async echoed(sent: Array<{ seq: number; ev: ChangeEvent }>): Promise<void> {
+    const pending = sent.filter((x) => !this.arrived.delete(x.seq));
+    if (pending.length === 0) return;
+    await new Promise<void>((resolve) => {
+      let left = pending.length;
+      const one = () => {
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      for (const x of pending) this.waiting.set(x.seq, one);
+      const timer = setTimeout(
+        () => {
+          for (const x of pending) {
+            if (!this.waiting.delete(x.seq)) continue;
+            this.emittedHere.add(x.seq);
+            this.bus.emit(x.ev);
+          }
+          resolve();
+        },
+        this.client ? ECHO_WAIT_MS : 0,
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const c = this.client;
+    this.client = null;
+    await c?.end().catch(() => {});
+  }
+}
