@@ -14,8 +14,8 @@ const SESSION_KEY = 'letterbox.admin.session';
 /** @typedef {{ name: string, accounts: number, aliases: number }} Domain */
 /** @typedef {{ address: string, quota: number | null, used: number, disabled: boolean, locked: boolean, admin: boolean }} Account */
 /** @typedef {{ address: string, targets: string[] }} Alias */
-/** @typedef {{ type: string, name: string, value: string, purpose: string, status: string, found?: string[], note?: string }} DnsRecord */
-/** @typedef {{ id: string | number, from: string, to: string[], state: string, attempts: number, nextAttempt: string | null, lastError: string | null, size: number, age: number | string }} QueueItem */
+/** @typedef {{ type: string, name: string, value: string | null, purpose: string, status: string, found?: string[], note?: string }} DnsRecord */
+/** @typedef {{ id: string | number, from: string, to: string[], state: string, attempts: number, nextAttempt: string | null, lastError: string | null, size: number, age: number }} QueueItem */
 
 /** An answer of the API that is not a success, with the API's own words. */
 class ApiError extends Error {
@@ -274,9 +274,8 @@ function time(iso) {
   return t;
 }
 
-/** @param {number | string} age seconds, or already in words */
+/** @param {number} age seconds */
 function duration(age) {
-  if (typeof age !== 'number') return String(age);
   if (age < 90) return `${Math.round(age)} s`;
   if (age < 3600) return `${Math.round(age / 60)} min`;
   if (age < 172800) return `${Math.round(age / 3600)} h`;
@@ -340,20 +339,32 @@ async function renderDomains() {
   );
 }
 
-/** @param {string} domain */
-async function renderDns(domain) {
+/** The domain the DNS view shows. */
+let dnsDomain = '';
+
+/**
+ * The records the domain needs; with `check`, what DNS says of each (lookups: slower, so only
+ * when asked).
+ * @param {string} domain
+ * @param {boolean} check
+ */
+async function renderDns(domain, check) {
+  dnsDomain = domain;
   $('dns-title', HTMLElement).textContent = `DNS records of ${domain}`;
   const table = $('dns-table', HTMLTableElement);
   table.setAttribute('aria-busy', 'true');
   try {
     /** @type {{ records: DnsRecord[] }} */
-    const { records } = await api('GET', `/domains/${enc(domain)}/dns`);
+    const { records } = await api(
+      'GET',
+      `/domains/${enc(domain)}/dns${check ? '?check=true' : ''}`,
+    );
     fillTable(
       table,
       records.map((r) => [
         el('span', { text: r.type }),
         el('code', { text: r.name }),
-        el('code', { text: r.value, className: 'value' }),
+        el('code', { text: r.value ?? '', className: 'value' }),
         el('span', { text: r.purpose }),
         el('span', { text: r.status, className: `status status-${r.status}` }),
         el('span', {}, [
@@ -516,7 +527,7 @@ async function route() {
   const domain = params.get('domain') ?? '';
   const views = {
     domains: () => renderDomains(),
-    dns: () => renderDns(value),
+    dns: () => renderDns(value, false),
     accounts: () => renderAccounts(domain),
     account: () => renderAccount(value),
     aliases: () => renderAliases(domain),
@@ -609,7 +620,10 @@ function wire() {
   $('dns-refresh', HTMLButtonElement).addEventListener('click', (ev) => {
     clearMessages();
     const b = /** @type {HTMLButtonElement} */ (ev.currentTarget);
-    run(b, () => route());
+    run(b, async () => {
+      await renderDns(dnsDomain, true);
+      notice(`Looked up the records of ${dnsDomain}.`);
+    });
   });
 
   onSubmit('accounts-filter', async (form) => {
