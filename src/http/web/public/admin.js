@@ -477,11 +477,11 @@ async function renderAliases(domain) {
 async function renderQueue() {
   /** @type {{ items: QueueItem[] }} */
   const { items } = await api('GET', '/queue');
-  /** @param {QueueItem} q @param {string} verb @param {string} label */
-  const act = (q, verb, label) =>
+  /** @param {QueueItem} q @param {string} verb @param {string} label @param {string} done */
+  const act = (q, verb, label, done) =>
     button(label, `${label} message ${q.id}`, async () => {
       await api('POST', `/queue/${enc(String(q.id))}/${verb}`);
-      notice(`${label}: message ${q.id}.`);
+      notice(`${done} message ${q.id}.`);
       await renderQueue();
     });
   fillTable(
@@ -497,8 +497,10 @@ async function renderQueue() {
       el('span', { text: bytes(q.size) }),
       el('span', { text: duration(q.age) }),
       el('span', { className: 'actions' }, [
-        act(q, 'retry', 'Retry'),
-        q.state === 'held' ? act(q, 'release', 'Release') : act(q, 'hold', 'Hold'),
+        act(q, 'retry', 'Retry', 'Retrying'),
+        q.state === 'held'
+          ? act(q, 'release', 'Release', 'Released')
+          : act(q, 'hold', 'Hold', 'Held'),
         button('Delete', `Delete message ${q.id}`, async () => {
           if (!confirm(`Delete message ${q.id} from the queue? It will not be delivered.`)) return;
           await api('DELETE', `/queue/${enc(String(q.id))}`);

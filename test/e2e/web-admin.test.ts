@@ -1,0 +1,383 @@
+// The web admin in a real browser: Debian's chromium, driven by puppeteer-core, against
+// `letterbox serve` (built) with the admin token from LETTERBOX_ADMIN_TOKEN. It signs in with
+// the token, creates a domain and an account, sees it listed, changes its quota, disables it,
+// deletes it, signs out, signs in with an admin account, and sees a wrong token refused. A
+// screenshot of each step is kept under test-artifacts/web-admin/ (its path is printed).
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { BIN, runCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/pebble.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const TOKEN = 'web-admin-e2e-token-0123456789abcdef';
+const NAMES = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'];
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web-admin/', import.meta.url));
+/** Generous: two cores shared by many test processes. */
+const STEP_MS = 60_000;
+
+describe('web admin in chromium', () => {
+  let dir: string;
+  let child: ChildProcess | undefined;
+  let exited: Promise<number | null>;
+  let stderr = '';
+  let browser: Browser | undefined;
+  let page: Page;
+  let base: string;
+  const problems: string[] = [];
+  const queued: number[] = [];
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `chromium is not installed at ${CHROMIUM}; this test needs it (apt-get install chromium)`,
+      );
+    }
+    dir = await mkdtemp(join(tmpdir(), 'lb-web-admin-'));
+    const cfg = join(dir, 'letterbox.toml');
+    const init = await runCli(['init', '--dir', dir, '--hostname', 'localhost']);
+    assert.equal(init.code, 0, init.stderr);
+    let toml = await readFile(cfg, 'utf8');
+    const ports: Record<string, number> = {};
+    for (const n of NAMES) {
+      ports[n] = await freePort();
+      toml = toml.replace(
+        new RegExp(`(\\[listeners\\.${n}\\][^\\[]*?port = )\\d+`),
+        `$1${ports[n]}`,
+      );
+    }
+    // The queue keeps its mail (no worker), so what the page shows of it stays put.
+    toml = toml.replace(/^deliver = true\b/m, 'deliver = false');
+    assert.match(toml, /^deliver = false/m);
+    await writeFile(cfg, toml);
+    // Two messages waiting for another domain, put in before the server starts.
+    const store = await SqliteStore.open({ dir });
+    for (const subject of ['first', 'second']) {
+      queued.push(
+        await store.enqueueOutbound({
+          sender: 'sender@example.test',
+          recipients: [{ address: `${subject}@remote.test` }],
+          raw: Buffer.from(`Subject: ${subject}\r\n\r\nhi\r\n`),
+        }),
+      );
+    }
+    await store.close();
+    child = spawn(process.execPath, [BIN, '--config', cfg, 'serve'], {
+      env: { ...process.env, LETTERBOX_ADMIN_TOKEN: TOKEN },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    exited = new Promise((r) => child!.on('exit', (code) => r(code)));
+    base = `http://127.0.0.1:${ports.http}`;
+    await eventually(
+      async () => {
+        if (child!.exitCode !== null) throw new Error(`serve exited:\n${stderr}`);
+        try {
+          return (await fetch(`${base}/readyz`)).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      'serve ready',
+      STEP_MS,
+    );
+
+    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // Chromium's sandbox cannot start as root (CI containers); a temp profile per run.
+      args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--no-first-run'],
+      userDataDir: join(dir, 'chromium-profile'),
+    });
+    page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    page.setDefaultTimeout(STEP_MS);
+    // Anything the page's script throws, or a policy violation, fails the test at its end.
+    page.on('pageerror', (err) => problems.push(`page error: ${String(err)}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content.Security.Policy|Refused/i.test(m.text())) {
+        problems.push(`console: ${m.text()}`);
+      }
+    });
+    page.on('dialog', (d) => void d.accept());
+  });
+
+  after(async () => {
+    await browser?.close();
+    child?.kill('SIGTERM');
+    if (child) assert.equal(await exited, 0, stderr);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A screenshot of the page as it is, kept for the test's reader. */
+  async function shot(name: string): Promise<void> {
+    const path = join(ARTIFACTS, `${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    console.log(`screenshot: ${path}`);
+  }
+
+  /** Runs a step; when it fails, the screenshot shows where. */
+  async function step(name: string, body: () => Promise<void>): Promise<void> {
+    try {
+      await body();
+    } catch (err) {
+      await shot(`failed-${name}`).catch(() => {});
+      throw err;
+    }
+    await shot(name);
+  }
+
+  // The callbacks run in the page; test/ is compiled without the DOM's types, so what they
+  // read is typed here by hand.
+  type Cell = { textContent: string | null };
+
+  /** The cells' text of each row of a table body. */
+  const rows = (table: string) =>
+    page.$$eval(`#${table} tbody tr`, (trs) =>
+      trs.map((tr) => [...(tr as unknown as { cells: Cell[] }).cells].map((c) => c.textContent)),
+    );
+
+  /** A JavaScript expression run in the page. */
+  const inPage = <T>(expr: string) => page.evaluate(expr) as Promise<T>;
+
+  /** Waits until the element's text contains `want`, or (`absent`) no longer does. */
+  const waitText = (selector: string, want: string, absent = false) =>
+    page.waitForFunction(
+      `${absent ? '!' : ''}(document.querySelector(${JSON.stringify(selector)})?.textContent ?? '').includes(${JSON.stringify(want)})`,
+    );
+
+  const visible = (id: string) => page.waitForSelector(`#${id}:not([hidden])`, { visible: true });
+
+  /** The page opened afresh, signed out (each test starts here, whatever the last one left). */
+  async function signedOutPage(): Promise<void> {
+    await page.goto(`${base}/admin/`);
+    await inPage('sessionStorage.clear()');
+    await page.reload();
+    await visible('view-signin');
+  }
+
+  /** Clears a field and types into it, as a person would. */
+  async function fill(selector: string, value: string): Promise<void> {
+    await page.click(selector, { count: 3 });
+    await page.keyboard.press('Backspace');
+    await page.type(selector, value);
+  }
+
+  test('sign in with the token; domain and account created, listed, changed, deleted', async () => {
+    await step('signin-page', async () => {
+      await signedOutPage();
+      // The form is reachable by its label (accessible name), not only by id.
+      await page.locator('::-p-aria(Admin token)').fill(TOKEN);
+      await page.click('#signin-token button[type=submit]');
+      await visible('view-domains');
+      await waitText('#who', 'Signed in with the admin token');
+    });
+    // The token itself is not kept by the page, only the session the API gave for it.
+    const stored = await inPage<string>('JSON.stringify({ ...sessionStorage })');
+    assert.match(stored, /"letterbox\.admin\.session":/);
+    assert.ok(!stored.includes(TOKEN));
+    assert.equal(await inPage<number>('localStorage.length'), 0);
+
+    await step('domain-created', async () => {
+      await fill('#domain-name', 'web.example.test');
+      await page.click('#domain-add button[type=submit]');
+      await waitText('#domains-table tbody', 'web.example.test');
+      await waitText('#notice', 'Added the domain web.example.test');
+    });
+
+    await step('account-created', async () => {
+      await page.click('nav a[href="#/accounts"]');
+      await visible('view-accounts');
+      await fill('#account-address', 'alice@web.example.test');
+      await fill('#account-password', 'alice web admin password');
+      await fill('#account-quota', '2G');
+      await page.click('#account-add button[type=submit]');
+      await waitText('#accounts-table tbody', 'alice@web.example.test');
+    });
+    assert.deepEqual(await rows('accounts-table'), [
+      ['alice@web.example.test', '2 GiB', '0 B', 'active', 'no'],
+    ]);
+    // The form is emptied once the account exists: the password is not left in the page.
+    assert.equal(await inPage<string>("document.querySelector('#account-password').value"), '');
+
+    await step('account-quota', async () => {
+      await page.click('#accounts-table a[href="#/account/alice%40web.example.test"]');
+      await visible('view-account');
+      await waitText('#account-facts', 'alice@web.example.test');
+      await fill('#account-new-quota', '500M');
+      await page.click('#account-quota-form button[type=submit]');
+      await waitText('#account-facts', '500 MiB');
+    });
+
+    await step('account-disabled', async () => {
+      await page.click('#account-disable');
+      await waitText('#account-facts', 'disabled');
+      await visible('account-enable');
+    });
+    const api = await fetch(`${base}/api/v1/accounts/alice%40web.example.test`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const account = (await api.json()) as { quota: number; disabled: boolean };
+    assert.deepEqual(
+      { quota: account.quota, disabled: account.disabled },
+      { quota: 500 * 1024 * 1024, disabled: true },
+    );
+
+    await step('account-deleted', async () => {
+      await page.click('#account-delete');
+      await visible('view-accounts');
+      await waitText('#notice', 'Deleted the account alice@web.example.test');
+      await waitText('#accounts-table tbody', 'alice@', true);
+    });
+    const gone = await fetch(`${base}/api/v1/accounts/alice%40web.example.test`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(gone.status, 404);
+
+    await step('signed-out', async () => {
+      await page.click('#sign-out');
+      await visible('view-signin');
+      await waitText('#notice', 'Signed out');
+    });
+    assert.equal(await inPage<number>('sessionStorage.length'), 0);
+  });
+
+  test('sign in with an admin account', async () => {
+    const cli = (args: string[], input = '') =>
+      runCli(['--config', join(dir, 'letterbox.toml'), ...args], { input });
+    for (const r of [
+      await cli(['domain', 'add', 'boss.example.test']),
+      await cli(
+        ['user', 'add', 'boss@boss.example.test', '--admin', '--password-stdin'],
+        'boss web admin password\n',
+      ),
+    ]) {
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await step('account-signin', async () => {
+      await signedOutPage();
+      await fill('#signin-username', 'boss@boss.example.test');
+      await fill('#signin-password', 'boss web admin password');
+      await page.click('#signin-account button[type=submit]');
+      await visible('view-domains');
+      await waitText('#who', 'Signed in as boss@boss.example.test');
+      await waitText('#domains-table tbody', 'boss.example.test');
+    });
+    await page.click('#sign-out');
+    await visible('view-signin');
+  });
+
+  test('aliases, DNS records and the queue', async () => {
+    await signedOutPage();
+    await fill('#token', TOKEN);
+    await page.click('#signin-token button[type=submit]');
+    await visible('view-domains');
+    await fill('#domain-name', 'lists.example.test');
+    await page.click('#domain-add button[type=submit]');
+    await waitText('#domains-table tbody', 'lists.example.test');
+
+    await step('alias-created', async () => {
+      await page.click('nav a[href="#/aliases"]');
+      await visible('view-aliases');
+      await fill('#alias-address', 'team@lists.example.test');
+      await fill('#alias-targets', 'one@elsewhere.test, two@elsewhere.test');
+      await page.click('#alias-add button[type=submit]');
+      await waitText('#aliases-table tbody', 'team@lists.example.test');
+    });
+    const aliasRows = await rows('aliases-table');
+    assert.deepEqual(aliasRows.find((r) => r[0] === 'team@lists.example.test')?.slice(0, 2), [
+      'team@lists.example.test',
+      'one@elsewhere.test, two@elsewhere.test',
+    ]);
+    await step('alias-deleted', async () => {
+      await page.click('button[aria-label="Delete alias team@lists.example.test"]');
+      await waitText('#notice', 'Deleted the alias team@lists.example.test');
+      await waitText('#aliases-table tbody', 'team@lists.example.test', true);
+    });
+
+    await step('dns-records', async () => {
+      await page.click('nav a[href="#/domains"]');
+      await visible('view-domains');
+      await page.click('#domains-table a[href="#/dns/lists.example.test"]');
+      await visible('view-dns');
+      await waitText('#dns-title', 'DNS records of lists.example.test');
+      await waitText('#dns-table tbody', 'MX');
+    });
+    // Not looked up until asked: each record is listed with its status "unchecked".
+    const dns = await rows('dns-table');
+    assert.ok(dns.length >= 3, JSON.stringify(dns));
+    assert.ok(
+      dns.some((r) => r[0] === 'MX' && r[4] === 'unchecked'),
+      JSON.stringify(dns),
+    );
+    assert.ok(
+      dns.some((r) => r[0] === 'TXT' && /spf1/.test(r[2] ?? '')),
+      JSON.stringify(dns),
+    );
+
+    const [first, second] = queued as [number, number];
+    const row = async (id: number) => (await rows('queue-table')).find((r) => r[0] === String(id));
+    await step('queue-listed', async () => {
+      await page.click('nav a[href="#/queue"]');
+      await visible('view-queue');
+      await waitText('#queue-table tbody', 'second@remote.test');
+    });
+    assert.deepEqual((await row(first))?.slice(0, 4), [
+      String(first),
+      'sender@example.test',
+      'first@remote.test',
+      'pending',
+    ]);
+    await step('queue-held', async () => {
+      await page.click(`button[aria-label="Hold message ${first}"]`);
+      await waitText('#notice', `Held message ${first}.`);
+      await page.waitForSelector(`button[aria-label="Release message ${first}"]`);
+    });
+    assert.equal((await row(first))?.[3], 'held');
+    await page.click(`button[aria-label="Release message ${first}"]`);
+    await page.waitForSelector(`button[aria-label="Hold message ${first}"]`);
+    assert.equal((await row(first))?.[3], 'pending');
+    await page.click(`button[aria-label="Retry message ${first}"]`);
+    await waitText('#notice', `Retrying message ${first}.`);
+    await step('queue-deleted', async () => {
+      await page.click(`button[aria-label="Delete message ${second}"]`);
+      await waitText('#notice', `Deleted message ${second} from the queue`);
+      await waitText('#queue-table tbody', 'second@remote.test', true);
+    });
+    const api = await fetch(`${base}/api/v1/queue`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const { items } = (await api.json()) as { items: { id: number }[] };
+    assert.deepEqual(
+      items.map((i) => i.id),
+      [first],
+    );
+    await page.click('#sign-out');
+    await visible('view-signin');
+  });
+
+  test('a wrong token is refused with a visible error, and nothing is kept', async () => {
+    await step('wrong-token', async () => {
+      await signedOutPage();
+      await fill('#token', 'not-the-admin-token');
+      await page.click('#signin-token button[type=submit]');
+      await visible('error');
+      await waitText('#error', 'That is not the admin token.');
+    });
+    assert.equal(await inPage<boolean>("document.querySelector('#view-signin').hidden"), false);
+    assert.equal(await inPage<boolean>("document.querySelector('#nav').hidden"), true);
+    assert.equal(await inPage<number>('sessionStorage.length'), 0);
+    assert.deepEqual(problems, []);
+  });
+});
