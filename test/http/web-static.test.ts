@@ -55,6 +55,8 @@ describe('/admin/ files', () => {
       const again = await fetch(base + path, { headers: { 'if-none-match': `W/${etag}, "x"` } });
       assert.equal(again.status, 304);
       assert.equal(again.headers.get('etag'), etag);
+      assert.equal(again.headers.get('cache-control'), 'no-cache');
+      assert.ok(again.headers.get('date'));
       assert.equal(again.headers.get('content-security-policy'), CONTENT_SECURITY_POLICY);
       assert.equal(await again.text(), '');
       const other = await fetch(base + path, { headers: { 'if-none-match': '"other"' } });

@@ -309,6 +309,15 @@ function showView(name) {
   }
 }
 
+/** After a move to another view, focus goes to its heading (where a screen reader reads on). */
+function focusView() {
+  const h = document.querySelector('main > section:not([hidden]) h2');
+  if (h instanceof HTMLElement) {
+    h.tabIndex = -1;
+    h.focus();
+  }
+}
+
 /** @param {string} [message] */
 function showSignIn(message) {
   showView('signin');
@@ -728,7 +737,7 @@ function wire() {
     clearMessages();
     if (carried) notice(carried);
     carried = '';
-    void route();
+    void route().then(focusView);
   });
 }
 
