@@ -14,9 +14,10 @@ export interface GlobalOptions {
 export async function withStore<T>(
   opts: GlobalOptions,
   fn: (store: MailStore, cfg: Config) => Promise<T>,
+  storeOpts: { shareChanges?: boolean } = {},
 ): Promise<T> {
   const cfg = loadConfig(configPath(opts.config));
-  const store = await openStore(cfg);
+  const store = await openStore(cfg, storeOpts);
   try {
     return await fn(store, cfg);
   } finally {

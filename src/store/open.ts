@@ -12,6 +12,8 @@ export async function openStore(
     onFtsError?: (err: unknown) => void;
     /** Each group commit: commits made durable together, seconds since the first asked. */
     onCommitGroup?: (commits: number, seconds: number) => void;
+    /** Changes are made beside a running server, which must hear of them (`letterbox import`). */
+    shareChanges?: boolean;
   } = {},
 ): Promise<MailStore> {
   switch (cfg.store.kind) {

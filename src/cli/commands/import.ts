@@ -106,7 +106,9 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
         'dovecot-keywords, file dates as internal dates, and dovecot-uidlist UIDs into new mailboxes',
     )
     .action((address: string, path: string) =>
-      withStore(globals(), (store, cfg) => run(store, cfg, address, () => maildirFolders(path))),
+      withStore(globals(), (store, cfg) => run(store, cfg, address, () => maildirFolders(path)), {
+        shareChanges: true,
+      }),
     );
   imp
     .command('mbox <account> <path>')
@@ -117,10 +119,13 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
     .option('--mailbox <name>', 'the mailbox a single file goes into', 'INBOX')
     .option('--mboxo', 'the file is mboxo: only ">From " lines were quoted (default mboxrd)')
     .action((address: string, path: string, o: { mailbox: string; mboxo?: boolean }) =>
-      withStore(globals(), (store, cfg) =>
-        run(store, cfg, address, (max) =>
-          mboxFolders(path, o.mboxo ? 'mboxo' : 'mboxrd', max, o.mailbox),
-        ),
+      withStore(
+        globals(),
+        (store, cfg) =>
+          run(store, cfg, address, (max) =>
+            mboxFolders(path, o.mboxo ? 'mboxo' : 'mboxrd', max, o.mailbox),
+          ),
+        { shareChanges: true },
       ),
     );
   registerImportUsers(imp, globals);

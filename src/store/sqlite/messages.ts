@@ -438,6 +438,11 @@ export class SqliteMessages {
     return memo.summary;
   }
 
+  /** Another process kept keywords of the mailbox (change-log.ts): read them again. */
+  forgetKeywords(mailboxId: number): void {
+    this.keywordMemo.delete(mailboxId);
+  }
+
   /** Inside a transaction: records keywords among `flags` as the mailbox's (see summary). */
   private keepKeywords(mailboxId: number, flags: readonly string[]): void {
     for (const f of keywordsOf(flags)) {

@@ -253,6 +253,18 @@ CREATE TABLE IF NOT EXISTS mailbox_keywords (
     // admin (`letterbox user admin <address> on|off`). No account has it until one is given it.
     sql: 'ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;',
   },
+  {
+    version: 16,
+    // Change events of a store that another process has open too (change-log.ts: `letterbox
+    // import` beside a running server). AUTOINCREMENT: a reader goes on from the last seq it
+    // saw, so a seq is never given again after old rows are dropped.
+    sql: `
+CREATE TABLE IF NOT EXISTS change_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  event TEXT NOT NULL
+);`,
+  },
 ];
 
 function fillEnvelopeAddresses(db: Database.Database): void {

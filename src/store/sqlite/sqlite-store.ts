@@ -40,6 +40,7 @@ import type {
   StoreStats,
 } from '../types.js';
 import { SqliteAppPasswords } from './app-passwords.js';
+import { ChangeLogReader, ChangeLogWriter } from './change-log.js';
 import { type Db, openDatabase, stmt, tx } from './db.js';
 import { SqliteDirectory } from './directory.js';
 import { FtsIndex } from './fts.js';
@@ -62,6 +63,12 @@ export interface SqliteStoreOptions {
   ftsBacklogChars?: number;
   /** After each WAL fsync (group commit): the commits it made durable, seconds since the first. */
   onCommitGroup?: (commits: number, seconds: number) => void;
+  /**
+   * This store writes beside another process that has the data directory open (the
+   * server): its change events are logged for that process (change-log.ts). Without it, the
+   * store emits the events other processes logged.
+   */
+  shareChanges?: boolean;
 }
 
 export class SqliteStore implements MailStore {
@@ -76,6 +83,7 @@ export class SqliteStore implements MailStore {
   private readonly queuedListeners = new Set<() => void>();
   private readonly bus: ChangeBus;
   private closed = false;
+  private readonly changeLog: ChangeLogWriter | ChangeLogReader;
 
   private constructor(
     private readonly db: Db,
@@ -92,6 +100,17 @@ export class SqliteStore implements MailStore {
     this.outcomes = new OutcomeBatch(db, this.queue, () => wal.sync());
     this.metadata = new SqliteMetadata(db);
     this.appPasswords = new SqliteAppPasswords(db);
+    if (opts.shareChanges) {
+      const writer = new ChangeLogWriter(db);
+      this.changeLog = writer;
+      this.bus.subscribe((ev) => writer.record(ev));
+    } else {
+      this.changeLog = new ChangeLogReader(db, (ev) => {
+        // Keywords kept by the other process's appends: SELECT's FLAGS reads them again.
+        if (ev.keywords) this.messages.forgetKeywords(ev.mailboxId);
+        this.bus.emit(ev);
+      });
+    }
   }
 
   static async open(opts: SqliteStoreOptions): Promise<SqliteStore> {
@@ -542,6 +561,14 @@ export class SqliteStore implements MailStore {
     } catch {
       // The next open's sweep finds them.
     }
+    // Every event so far reaches the other process (a writer), or no more are read.
+    if (this.changeLog instanceof ChangeLogWriter) {
+      try {
+        this.changeLog.flush();
+      } catch {
+        // Only the notice is lost: the changes themselves are stored.
+      }
+    } else this.changeLog.close();
     // The worker finishes what was posted, and must let go of its attached connection to
     // letterbox.db before the last connection closes (which checkpoints the WAL).
     await this.fts.close();

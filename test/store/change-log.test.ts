@@ -1,0 +1,55 @@
+// A store writing beside another (shareChanges: `letterbox import` beside the server): the
+// other store hears of each change as an event of its own, and its row cache, read before,
+// shows the new rows; a store without shareChanges logs nothing.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { indexMessage } from '../../src/delivery/local.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { ChangeEvent } from '../../src/store/types.js';
+import { eventually } from '../helpers/eventually.js';
+import { openAliceStore } from '../helpers/store.js';
+
+test('changes of a sharing store reach the other store on the same directory', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-change-log-'));
+  const { store: server, inbox } = await openAliceStore(dir);
+  const importer = await SqliteStore.open({ dir, shareChanges: true });
+  const plain = await SqliteStore.open({ dir });
+  try {
+    const heard: ChangeEvent[] = [];
+    server.subscribe((ev) => heard.push(ev));
+    assert.deepEqual(await server.listMessages(inbox), []);
+    const raw = (s: string) => Buffer.from(`Subject: ${s}\r\n\r\n${s}\r\n`);
+    const add = (store: SqliteStore, s: string, flags: string[]) =>
+      store.append({ raw: raw(s), index: indexMessage(raw(s)) }, [{ mailboxId: inbox, flags }]);
+    const [a] = await add(importer, 'a', ['$Imported']);
+    await eventually(() => heard.length > 0, 'the append event', 10_000);
+    assert.deepEqual(heard, [
+      {
+        accountId: (await server.getAccount('alice@example.test'))!.id,
+        mailboxId: inbox,
+        modseq: a!.modseq,
+        kind: 'append',
+        uids: [a!.uid],
+        keywords: ['$Imported'],
+      },
+    ]);
+    assert.deepEqual(
+      (await server.listMessages(inbox)).map((r) => [r.uid, r.flags]),
+      [[1, ['$Imported']]],
+    );
+    assert.deepEqual((await server.mailboxSummary(inbox)).keywords, ['$Imported']);
+    // A store that does not share logs nothing: nobody else is told (the server's own writes).
+    await add(plain, 'b', []);
+    await add(importer, 'c', []);
+    await eventually(() => heard.length === 2, 'the second logged event', 10_000);
+    assert.deepEqual(heard[1]?.uids, [3]);
+  } finally {
+    await importer.close();
+    await plain.close();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
