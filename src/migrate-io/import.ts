@@ -42,6 +42,12 @@ export interface ImportFolder {
   uidNext?: number;
   /** Messages in the order they are to be stored (ascending source UID first), or failures. */
   items(): AsyncIterable<ImportItem | ImportFailure>;
+  /**
+   * Whether the source has the folder subscribed (Dovecot's `subscriptions`); when it does
+   * not say, a folder the import creates is subscribed, so that clients showing only
+   * subscribed folders show it. An import never unsubscribes.
+   */
+  subscribed?: boolean;
   /** How many messages items() will give, when that is cheap to know (for progress). */
   count?(): Promise<number>;
 }
@@ -132,8 +138,10 @@ async function importFolder(
     return null;
   }
   let mailbox = await store.getMailbox(account.id, name);
+  const created = mailbox === null;
   try {
     mailbox ??= await store.createMailbox(account.id, name);
+    if (folder.subscribed ?? created) await store.setSubscribed(account.id, name, true);
   } catch (err) {
     fail({
       source: folder.source,

@@ -185,3 +185,22 @@ export function maildirppDir(name: string): string {
     .map((l) => encodeMailboxName(l))
     .join(MAILDIRPP_SEPARATOR)}`;
 }
+
+/**
+ * Dovecot's `subscriptions` file: version 2 (`V<TAB>2`, an empty line, then one name per
+ * line with TAB between levels, each level modified UTF-7), or the older plain list of names
+ * (levels split at `/` or, without one, at Maildir++'s `.`). Names with `/` as separator.
+ */
+export function parseSubscriptions(text: string): string[] {
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  const decode = (levels: string[]) => levels.map((l) => decodeMailboxName(l) ?? l).join('/');
+  if (/^V\t\d+$/.test(lines[0] ?? '')) {
+    return lines
+      .slice(1)
+      .filter((l) => l.length > 0)
+      .map((l) => decode(l.split('\t')));
+  }
+  return lines
+    .filter((l) => l.length > 0)
+    .map((l) => decode(l.split(l.includes('/') ? '/' : MAILDIRPP_SEPARATOR)));
+}

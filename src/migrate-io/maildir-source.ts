@@ -9,6 +9,7 @@ import {
   maildirppFolderName,
   parseDovecotKeywords,
   parseMaildirName,
+  parseSubscriptions,
   parseUidlist,
   type Uidlist,
 } from './maildir-format.js';
@@ -54,6 +55,14 @@ export async function maildirFolders(root: string): Promise<Array<ImportFolder |
   }
   if (rootIsMaildir) out.push(await maildirFolder(root, 'INBOX'));
   for (const e of subs) out.push(await maildirFolder(join(root, e), maildirppFolderName(e)!));
+  // Dovecot's subscriptions: a folder it lists is subscribed, one it does not list is left.
+  const subscriptions = await readOptional(join(root, 'subscriptions')).catch(() => null);
+  if (subscriptions !== null) {
+    const listed = new Set(parseSubscriptions(subscriptions).map((n) => n.normalize('NFC')));
+    for (const f of out) {
+      if ('items' in f) f.subscribed = f.name === 'INBOX' || listed.has(f.name.normalize('NFC'));
+    }
+  }
   return out;
 }
 

@@ -83,6 +83,13 @@ describe('import a Maildir made by Dovecot', () => {
   let ts: TestServer;
   let fromDovecot: Record<string, Seen>;
   let localFiles: string[];
+  let subscribedInDovecot: string[];
+  /** Which of the test's folders are subscribed. */
+  const subscribed = async (flow: ImapFlow) =>
+    (await flow.list())
+      .filter((m) => m.subscribed && ['INBOX', ...FOLDERS].includes(m.path))
+      .map((m) => m.path)
+      .sort();
 
   const mbsyncConfig = (server: string) => `IMAPAccount t
 ${server}
@@ -212,6 +219,8 @@ service imap-login {
       n++;
       await flow.append(box, message(n), flags, dates(n));
     }
+    await flow.mailboxUnsubscribe('Entwürfe');
+    subscribedInDovecot = await subscribed(flow);
     // A gap in the UIDs: the third message is expunged.
     const lock = await flow.getMailboxLock('INBOX');
     try {
@@ -269,6 +278,8 @@ service imap-login {
     await flow.connect();
     try {
       assert.deepEqual(await look(flow), fromDovecot);
+      assert.deepEqual(await subscribed(flow), subscribedInDovecot);
+      assert.deepEqual(subscribedInDovecot, ['INBOX', 'Work', 'Work/Projects']);
     } finally {
       await flow.logout();
     }

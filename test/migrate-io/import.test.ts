@@ -130,6 +130,11 @@ describe('import maildir', () => {
       ],
     );
 
+    // No subscriptions file: the folders the import made are subscribed (INBOX and Sent were).
+    const subs = await store.listSubscriptions(account.id);
+    for (const n of ['INBOX', 'Sent', 'a/b', 'Entwürfe']) assert.ok(subs.includes(n), n);
+    assert.ok(!subs.includes('a'), 'a parent the store made on the way is not');
+
     // A rerun finds everything there: nothing imported twice, UIDs unchanged.
     const again = await importFolders(store, account, await maildirFolders(md), {
       maxMessageSize: MAX,

@@ -10,6 +10,7 @@ import {
   maildirppFolderName,
   parseDovecotKeywords,
   parseMaildirName,
+  parseSubscriptions,
   parseUidlist,
 } from '../../src/migrate-io/maildir-format.js';
 
@@ -132,4 +133,19 @@ test('Maildir++ folder names: dots are levels, modified UTF-7 decoded, round tri
     assert.equal(maildirppFolderName(maildirppDir(name)), name, name);
   }
   assert.equal(maildirppDir('INBOX'), '');
+});
+
+test("Dovecot's subscriptions: version 2 with TAB levels in modified UTF-7, and plain lists", () => {
+  assert.deepEqual(parseSubscriptions('V\t2\n\nWork\nWork\tProjects\nEntw&APw-rfe\nINBOX\n'), [
+    'Work',
+    'Work/Projects',
+    'Entwürfe',
+    'INBOX',
+  ]);
+  assert.deepEqual(parseSubscriptions('Work\nWork.Projects\na/b.c\n'), [
+    'Work',
+    'Work/Projects',
+    'a/b.c',
+  ]);
+  assert.deepEqual(parseSubscriptions(''), []);
 });
