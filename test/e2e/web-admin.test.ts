@@ -1,12 +1,16 @@
 // The web admin in a real browser: Debian's chromium, driven by puppeteer-core, against
 // `letterbox serve` (built) with the admin token from LETTERBOX_ADMIN_TOKEN. It signs in with
 // the token, creates a domain and an account, sees it listed, changes its quota, disables it,
-// deletes it, signs out, signs in with an admin account, and sees a wrong token refused. A
-// screenshot of each step is kept under test-artifacts/web-admin/ (its path is printed).
+// deletes it, signs out; unlocks an account locked by failed IMAP logins and sets its password
+// (both checked by logging in over IMAP); signs in with an admin account; adds and deletes an
+// alias, lists a domain's DNS records, holds, releases, retries and deletes queued mail; and
+// sees a wrong token refused. A screenshot of each step is kept under test-artifacts/web-admin/
+// (its path is printed).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -34,6 +38,38 @@ describe('web admin in chromium', () => {
   let base: string;
   const problems: string[] = [];
   const queued: number[] = [];
+  let imapPort: number;
+
+  /** An IMAP LOGIN on the plain port (loopback may send passwords): its tagged answer. */
+  async function imapLogin(user: string, password: string): Promise<string> {
+    const s = net.connect(imapPort, '127.0.0.1');
+    s.setEncoding('utf8');
+    let buf = '';
+    const line = (re: RegExp) =>
+      new Promise<string>((resolve, reject) => {
+        const look = () => {
+          const m = buf.split('\r\n').find((l) => re.test(l));
+          if (m === undefined) return false;
+          s.off('data', more);
+          resolve(m);
+          return true;
+        };
+        const more = (d: string) => {
+          buf += d;
+          look();
+        };
+        if (!look()) s.on('data', more);
+        s.once('error', reject);
+      });
+    try {
+      await line(/^\* OK/);
+      const quote = (v: string) => `"${v.replace(/[\\"]/g, '\\$&')}"`;
+      s.write(`a1 LOGIN ${quote(user)} ${quote(password)}\r\n`);
+      return await line(/^a1 /);
+    } finally {
+      s.end('a2 LOGOUT\r\n');
+    }
+  }
 
   before(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -57,6 +93,9 @@ describe('web admin in chromium', () => {
     // The queue keeps its mail (no worker), so what the page shows of it stays put.
     toml = toml.replace(/^deliver = true\b/m, 'deliver = false');
     assert.match(toml, /^deliver = false/m);
+    // Two failed logins lock an account, so that the page has one to unlock.
+    toml = toml.replace(/^max_failures_per_account = \d+/m, 'max_failures_per_account = 2');
+    assert.match(toml, /^max_failures_per_account = 2\b/m);
     await writeFile(cfg, toml);
     // Two messages waiting for another domain, put in before the server starts.
     const store = await SqliteStore.open({ dir });
@@ -79,6 +118,7 @@ describe('web admin in chromium', () => {
     });
     exited = new Promise((r) => child!.on('exit', (code) => r(code)));
     base = `http://127.0.0.1:${ports.http}`;
+    imapPort = ports.imap!;
     await eventually(
       async () => {
         if (child!.exitCode !== null) throw new Error(`serve exited:\n${stderr}`);
@@ -251,6 +291,51 @@ describe('web admin in chromium', () => {
       await waitText('#notice', 'Signed out');
     });
     assert.equal(await inPage<number>('sessionStorage.length'), 0);
+  });
+
+  test('a locked account unlocked, and a new password set, from the page', async () => {
+    const cli = (args: string[], input = '') =>
+      runCli(['--config', join(dir, 'letterbox.toml'), ...args], { input });
+    for (const r of [
+      await cli(['domain', 'add', 'locks.example.test']),
+      await cli(['user', 'add', 'carol@locks.example.test', '--password-stdin'], 'carol first\n'),
+    ]) {
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // Two wrong passwords ([auth] max_failures_per_account = 2) lock the account.
+    for (let i = 0; i < 2; i++) {
+      assert.match(await imapLogin('carol@locks.example.test', 'wrong'), /^a1 NO/);
+    }
+    assert.match(await imapLogin('carol@locks.example.test', 'carol first'), /^a1 NO/);
+
+    await signedOutPage();
+    await fill('#token', TOKEN);
+    await page.click('#signin-token button[type=submit]');
+    await visible('view-domains');
+    await step('account-locked', async () => {
+      await page.goto(`${base}/admin/#/account/carol%40locks.example.test`);
+      await visible('view-account');
+      await waitText('#account-facts', 'active, locked');
+      await visible('account-unlock');
+    });
+    await step('account-unlocked', async () => {
+      await page.click('#account-unlock');
+      await waitText('#notice', 'Unlocked carol@locks.example.test');
+      await waitText('#account-facts', 'locked', true);
+    });
+    assert.equal(await inPage<boolean>("document.querySelector('#account-unlock').hidden"), true);
+    assert.match(await imapLogin('carol@locks.example.test', 'carol first'), /^a1 OK/);
+
+    await step('account-password', async () => {
+      await fill('#account-new-password', 'carol second password');
+      await page.click('#account-password-form button[type=submit]');
+      await waitText('#notice', 'Set a new password for carol@locks.example.test');
+    });
+    assert.equal(await inPage<string>("document.querySelector('#account-new-password').value"), '');
+    assert.match(await imapLogin('carol@locks.example.test', 'carol second password'), /^a1 OK/);
+    assert.match(await imapLogin('carol@locks.example.test', 'carol first'), /^a1 NO/);
+    await page.click('#sign-out');
+    await visible('view-signin');
   });
 
   test('sign in with an admin account', async () => {
