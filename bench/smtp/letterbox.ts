@@ -31,7 +31,7 @@ async function tuneConfig(file: string): Promise<number> {
   // Nothing listens on port 1: every SPF/DKIM/DMARC lookup fails at once, as on a machine
   // without network, and the checks end as temperror/none within auth_checks_timeout_seconds.
   cfg['dns'] = { ...cfg['dns'], servers: ['127.0.0.1:1'] };
-  cfg['log'] = { ...cfg['log'], level: 'warn' };
+  cfg['log'] = { ...cfg['log'], level: process.env.BENCH_LOG_LEVEL ?? 'warn' };
   // 50 bench sessions come from one address; the default per-IP limit is exactly 50.
   cfg['limits'] = { ...cfg['limits'], max_connections_per_ip: 1000 };
   writeFileSync(file, stringify(cfg));

@@ -36,26 +36,36 @@ const ehlo: Handler<'EHLO'> = async (s, cmd) => {
   resetTransaction(s);
   s.state.helo = cmd.domain;
   s.state.esmtp = true;
-  const keywords = ehloKeywords({
-    size: s.cfg.limits.max_message_size,
-    starttls: s.listener.starttls && !s.conn.secure,
-    auth: authAllowed(s) && s.state.account === null ? AUTH_MECHANISMS : null,
-    chunking: true,
-    smtputf8: true,
-    dsn: true,
-    pipelining: true,
-    eightBit: true,
-    enhanced: true,
-    binaryMime: false,
-  });
-  s.reply(R.ehlo(s.cfg.hostname, keywords));
+  const host = s.cfg.hostname;
+  const size = s.cfg.limits.max_message_size;
+  const starttls = s.listener.starttls && !s.conn.secure;
+  const auth = authAllowed(s) && s.state.account === null;
+  // The reply depends on these four only: formatted once per combination (session.ts).
+  s.replyCached(`EHLO ${host} ${size} ${starttls} ${auth}`, () =>
+    R.ehlo(
+      host,
+      ehloKeywords({
+        size,
+        starttls,
+        auth: auth ? AUTH_MECHANISMS : null,
+        chunking: true,
+        smtputf8: true,
+        dsn: true,
+        pipelining: true,
+        eightBit: true,
+        enhanced: true,
+        binaryMime: false,
+      }),
+    ),
+  );
 };
 
 const helo: Handler<'HELO'> = async (s, cmd) => {
   resetTransaction(s);
   s.state.helo = cmd.domain;
   s.state.esmtp = false;
-  s.reply(R.helo(s.cfg.hostname));
+  const host = s.cfg.hostname;
+  s.replyCached(`HELO ${host}`, () => R.helo(host));
 };
 
 // RFC 3207 §4: after 220 the client starts TLS; §4.2: the server forgets what it knew

@@ -27,6 +27,13 @@ export interface SmtpListenerInfo {
 
 const PREGREET = new SmtpReply(554, '5.5.1', 'Protocol error: talking before the greeting');
 
+/**
+ * Wire forms of the replies that depend on configuration only (greeting, EHLO, HELO), by a key
+ * naming all of it: formatted once, not for every connection. A few keys per configuration.
+ */
+const wireCache = new Map<string, Buffer>();
+const WIRE_CACHE_MAX = 64;
+
 export class SmtpSession {
   readonly state: SessionState = {
     helo: null,
@@ -64,6 +71,17 @@ export class SmtpSession {
     this.outbox.push(formatReply(r));
   }
 
+  /** reply(make()), with the formatted reply kept under `key` (see wireCache). */
+  replyCached(key: string, make: () => SmtpReply): void {
+    let wire = wireCache.get(key);
+    if (wire === undefined) {
+      if (wireCache.size >= WIRE_CACHE_MAX) wireCache.clear();
+      wire = formatReply(make());
+      wireCache.set(key, wire);
+    }
+    this.outbox.push(wire);
+  }
+
   async flush(): Promise<void> {
     if (this.outbox.length === 0) return;
     const data = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
@@ -94,9 +112,15 @@ export class SmtpSession {
   async run(): Promise<void> {
     this.conn.setIdleTimeout(this.cfg.smtp.idle_timeout_seconds * 1000);
     if (!(await this.greet())) return;
+    // The session's one listener on the shared shutdown signal (none per command).
     const onShutdown = () => {
-      // Said between commands only: a transfer under way gets the grace period to finish.
       this.shutdownRequested = true;
+      // Waiting for a command: say goodbye now, and end our side so that the read ends. During
+      // a command (a transfer under way gets the grace period): after it, the loop checks.
+      if (this.waitingForCommand) {
+        void this.closeWith(R.shuttingDown());
+        void this.conn.close();
+      }
     };
     this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
     try {
@@ -119,27 +143,26 @@ export class SmtpSession {
   }
 
   private shutdownRequested = false;
+  /** In nextLine's read: a shutdown then says goodbye at once (run's onShutdown). */
+  private waitingForCommand = false;
 
   /** The next command line; 'answered' when it was refused already; null when the session is over. */
   private async nextLine(): Promise<Buffer | 'answered' | null> {
-    // The listener is removed after each read: one per command would pile up on the shared
-    // shutdown signal for the whole session (and leak every closure with it).
-    let onAbort: (() => void) | undefined;
-    const abort = new Promise<'abort'>((resolve) => {
-      onAbort = () => resolve('abort');
-      if (this.shuttingDown.aborted) resolve('abort');
-      else this.shuttingDown.addEventListener('abort', onAbort, { once: true });
-    });
-    let r: Awaited<ReturnType<Connection['readLine']>> | 'abort';
-    try {
-      r = await Promise.race([this.conn.readLine(MAX_COMMAND_LINE), abort]);
-    } finally {
-      this.shuttingDown.removeEventListener('abort', onAbort!);
-    }
-    if (r === 'abort') {
+    if (this.shuttingDown.aborted) this.shutdownRequested = true;
+    if (this.shutdownRequested) {
       await this.closeWith(R.shuttingDown());
       return null;
     }
+    // No promise, race or listener per command: run's onShutdown ends this read by closing.
+    this.waitingForCommand = true;
+    let r: Awaited<ReturnType<Connection['readLine']>>;
+    try {
+      r = await this.conn.readLine(MAX_COMMAND_LINE);
+    } finally {
+      this.waitingForCommand = false;
+    }
+    // The goodbye was said while we waited: a command that crossed it is not run.
+    if (this.shutdownRequested) return null;
     switch (r.kind) {
       case 'line':
         return r.line;
@@ -201,7 +224,8 @@ export class SmtpSession {
       }
     }
     if (this.conn.closed) return false;
-    this.reply(R.greeting(this.cfg.hostname));
+    const host = this.cfg.hostname;
+    this.replyCached(`greeting ${host}`, () => R.greeting(host));
     await this.flush();
     return true;
   }

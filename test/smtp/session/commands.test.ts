@@ -164,4 +164,42 @@ describe('SMTP session: shutdown signal', () => {
       await t.stop();
     }
   });
+
+  test('a session waiting for a command is told 421 4.3.2 at shutdown and closed', async () => {
+    const t = await startSmtpServer();
+    let stopped: Promise<void> | undefined;
+    try {
+      const c = await RawClient.open(t.port('smtp'));
+      await ehlo(c);
+      stopped = t.stop();
+      const r = await c.reply();
+      assert.equal(r.code, 421);
+      assert.match(r.last, /^421 4\.3\.2 /);
+      await c.waitClosed();
+      assert.equal(c.pending(), '');
+    } finally {
+      await (stopped ?? t.stop());
+    }
+  });
+
+  test('a message under way at shutdown is delivered, then 421 4.3.2 (RFC 5321 §3.8)', async () => {
+    const t = await startSmtpServer();
+    let stopped: Promise<void> | undefined;
+    try {
+      await t.addUser('carol@example.test', 'pw-carol-1');
+      const c = await RawClient.open(t.port('smtp'));
+      await ehlo(c);
+      assert.equal((await c.cmd('MAIL FROM:<x@sender.test>')).code, 250);
+      assert.equal((await c.cmd('RCPT TO:<carol@example.test>')).code, 250);
+      assert.equal((await c.cmd('DATA')).code, 354);
+      c.write('Subject: late\r\n\r\n');
+      stopped = t.stop();
+      c.write('Hello.\r\n.\r\n');
+      assert.equal((await c.reply()).code, 250);
+      assert.match((await c.reply()).last, /^421 4\.3\.2 /);
+      await c.waitClosed();
+    } finally {
+      await (stopped ?? t.stop());
+    }
+  });
 });
