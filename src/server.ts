@@ -1,8 +1,9 @@
 // Composition root: config -> store, TLS, authenticator, listeners; start and stop.
 
 import type net from 'node:net';
-import { AcmeChallenges } from './acme/challenges.js';
+import { AcmeChallenges, acmeChallengeType } from './acme/challenges.js';
 import type { AcmeInternals, AcmeManager } from './acme/manager.js';
+import { TlsAlpnChallenges } from './acme/tls-alpn.js';
 import { Authenticator } from './auth/authenticator.js';
 import { HashPool } from './auth/hash-pool.js';
 import { plaintextPolicy } from './auth/plaintext.js';
@@ -55,7 +56,8 @@ export interface SessionProtocol {
 
 /** A protocol whose sessions run elsewhere (POP3 workers): each raw socket is handed over. */
 export interface HandoffProtocol {
-  handoff: (socket: net.Socket, refuse: boolean) => Promise<void>;
+  /** `head`: bytes already read from the socket, to be served ahead of the rest. */
+  handoff: (socket: net.Socket, refuse: boolean, head?: Buffer) => Promise<void>;
   shutdown: (deadlineMs: number) => Promise<void>;
 }
 
@@ -97,6 +99,8 @@ export interface RunningServer {
   unavailable: ListenerName[];
   /** With `[tls.acme]`: the certificate manager (src/acme/). */
   acme?: AcmeManager;
+  /** With `[tls.acme]` validated by TLS-ALPN-01: the challenges the TLS listeners answer. */
+  tlsAlpn?: TlsAlpnChallenges;
   reloadTls(): void;
   stop(): Promise<void>;
 }
@@ -118,7 +122,11 @@ export async function startServer(
   const metrics = new ServerMetrics();
   let phase: ServerPhase = 'starting';
   warnIfNotCovered(cfg, tls, log);
-  const acmeChallenges = cfg.tls.acme ? new AcmeChallenges() : undefined;
+  // The responder of the challenge the CA is asked for: HTTP-01 on the http listener, or
+  // TLS-ALPN-01 on every implicit-TLS listener.
+  const challenge = cfg.tls.acme ? acmeChallengeType(cfg) : undefined;
+  const acmeChallenges = challenge === 'http-01' ? new AcmeChallenges() : undefined;
+  const tlsAlpn = challenge === 'tls-alpn-01' ? new TlsAlpnChallenges(log) : undefined;
   let acme: AcmeManager | undefined;
   const store = await openStore(cfg, {
     onListenerError: (err) => log.error({ err }, 'change listener failed'),
@@ -215,7 +223,7 @@ export async function startServer(
           metricsToken: cfg.http.metrics_token,
           limiter,
           acmeChallenges,
-          acmeStatus: acmeChallenges && (() => acme?.status()),
+          acmeStatus: cfg.tls.acme && (() => acme?.status()),
         });
         http = h;
         listeners.push({ name, tls: l.tls, ...h.address() });
@@ -234,6 +242,7 @@ export async function startServer(
         limiter,
         maxConnections: cfg.limits.max_connections,
         log,
+        ...(tlsAlpn && l.tls === 'implicit' ? { tlsInterceptor: tlsAlpn } : {}),
       };
       const listener =
         'handoff' in proto
@@ -272,11 +281,12 @@ export async function startServer(
     ],
   });
   phase = 'ready';
-  if (acmeChallenges) {
+  const responder = acmeChallenges ?? tlsAlpn;
+  if (responder) {
     // Loaded only with [tls.acme]: acme-client and its dependencies hold about 8 MiB of heap
     // (27 MiB RSS) that a server without ACME would carry for nothing (issue 14 §4 budget).
     const { AcmeManager } = await import('./acme/manager.js');
-    acme = new AcmeManager(cfg, log, tls, acmeChallenges, internals.acme);
+    acme = new AcmeManager(cfg, log, tls, responder, internals.acme);
     const m = acme;
     closers.push((d) => m.stop(d));
     m.start();
@@ -287,6 +297,7 @@ export async function startServer(
     listeners,
     unavailable,
     ...(acme ? { acme } : {}),
+    ...(tlsAlpn ? { tlsAlpn } : {}),
     reloadTls: () => tls.reload(),
     stop: () => stopAll(cfg.limits.shutdown_grace_seconds * 1000),
   };

@@ -1,6 +1,6 @@
 // Certificates from an ACME CA (RFC 8555) for `[tls.acme]`: one certificate for the hostname
-// and the exact names of `[[tls.sni]]`, validated by HTTP-01 (§8.3) on the http listener,
-// kept in data_dir/acme/ (0600) and loaded into every TLS listener by the TLS provider's
+// and the exact names of `[[tls.sni]]`, validated by HTTP-01 (§8.3) on the http listener or by
+// TLS-ALPN-01 (RFC 8737) on the implicit-TLS listeners (whichever responder it is given), kept in data_dir/acme/ (0600) and loaded into every TLS listener by the TLS provider's
 // reload (the same SecureContext swap as SIGHUP; POP3 workers follow it). A timer (unref'd,
 // jittered) checks it and renews it when it gets close to expiry; on failure the certificate
 // in use stays, the log and /healthz say so, and the attempt is retried with backoff.
@@ -9,12 +9,14 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import acme from 'acme-client';
-import type { Config } from '../config/schema.js';
+import type { AcmeChallengeType, Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { TlsProvider } from '../net/tls.js';
 import { mkdirPrivate } from '../private-files.js';
-import type { AcmeChallenges } from './challenges.js';
+import { createAlpnChallengeCertificate } from './alpn-certificate.js';
+import { type AcmeChallenges, implicitTlsListeners } from './challenges.js';
 import { accountKeyFile, acmeDir, acmeFiles, replacePrivateFile } from './files.js';
+import { TlsAlpnChallenges } from './tls-alpn.js';
 
 const DAY_MS = 86_400_000;
 /** How often the certificate is looked at when nothing is due before then. */
@@ -91,27 +93,43 @@ export class AcmeManager {
   private lastIssued: Date | undefined;
   private nextCheck: Date | undefined;
   private caAgent: https.Agent | undefined;
+  private readonly challenge: AcmeChallengeType;
 
+  /**
+   * `responder`: where the challenges are answered; its kind is the challenge the CA is asked
+   * for (the server picks it with acmeChallengeType).
+   */
   constructor(
     private readonly cfg: Config,
     log: Logger,
     private readonly tls: TlsProvider,
-    private readonly challenges: AcmeChallenges,
+    private readonly responder: AcmeChallenges | TlsAlpnChallenges,
     private readonly internals: AcmeInternals = {},
   ) {
     this.log = log.child({ component: 'acme' });
     const { names, skipped } = acmeNames(cfg);
     this.names = names;
     this.files = acmeFiles(cfg.dataDir);
+    this.challenge = responder instanceof TlsAlpnChallenges ? 'tls-alpn-01' : 'http-01';
     if (skipped.length > 0) {
       this.log.warn(
         { names: skipped },
-        'wildcard names cannot be validated by HTTP-01; they keep their configured certificates',
+        'wildcard names cannot be validated by HTTP-01 or TLS-ALPN-01; they keep their configured certificates',
       );
     }
-    if (!cfg.listeners.http.enabled) {
+    if (this.challenge === 'http-01' && !cfg.listeners.http.enabled) {
       this.log.warn('[tls.acme] validates by HTTP-01 on the http listener, which is disabled');
     }
+    const implicit = implicitTlsListeners(cfg);
+    if (this.challenge === 'tls-alpn-01' && implicit.length === 0) {
+      this.log.warn('[tls.acme] validates by TLS-ALPN-01, but no implicit-TLS listener is enabled');
+    }
+    this.log.info(
+      this.challenge === 'http-01'
+        ? { challenge: this.challenge, port: cfg.listeners.http.port }
+        : { challenge: this.challenge, listeners: implicit },
+      'ACME: the CA validates by this challenge',
+    );
   }
 
   /** Check now (in the background: the listeners do not wait for the CA), then on the timer. */
@@ -257,19 +275,26 @@ export class AcmeManager {
       { commonName: this.names[0], altNames: this.names },
       key,
     );
+    const responder = this.responder;
     const chain = await client.auto({
       csr,
       email: conf.email,
       termsOfServiceAgreed: true,
-      challengePriority: ['http-01'],
-      // The CA checks; the client's own pre-check would fetch from port 80 of our public
-      // name, which a server behind NAT may not reach.
+      challengePriority: [this.challenge],
+      // The CA checks; the client's own pre-check would connect to port 80 or 443 of our
+      // public name, which a server behind NAT may not reach.
       skipChallengeVerification: true,
-      challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
-        this.challenges.set(challenge.token, keyAuthorization);
+      challengeCreateFn: async (authz, challenge, keyAuthorization) => {
+        if (responder instanceof TlsAlpnChallenges) {
+          // RFC 8737 §3: keyAuthorization is token.thumbprint, as for HTTP-01.
+          const name = authz.identifier.value;
+          const { cert, key } = createAlpnChallengeCertificate(name, keyAuthorization);
+          responder.set(name, cert, key);
+        } else responder.set(challenge.token, keyAuthorization);
       },
-      challengeRemoveFn: async (_authz, challenge) => {
-        this.challenges.delete(challenge.token);
+      challengeRemoveFn: async (authz, challenge) => {
+        if (responder instanceof TlsAlpnChallenges) responder.delete(authz.identifier.value);
+        else responder.delete(challenge.token);
       },
     });
     const x509 = new X509Certificate(chain);

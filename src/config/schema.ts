@@ -70,9 +70,14 @@ const sni = z.strictObject({
   key: z.string().min(1),
 });
 
+/** The ACME challenges Letterbox answers: HTTP-01 (RFC 8555 §8.3), TLS-ALPN-01 (RFC 8737). */
+export const ACME_CHALLENGES = ['http-01', 'tls-alpn-01'] as const;
+export type AcmeChallengeType = (typeof ACME_CHALLENGES)[number];
+
 /**
  * `[tls.acme]`: certificates from an ACME CA (RFC 8555) for the hostname and the exact names of
- * `[[tls.sni]]`, validated by HTTP-01 on the http listener (src/acme/).
+ * `[[tls.sni]]`, validated by HTTP-01 on the http listener or by TLS-ALPN-01 on the implicit-TLS
+ * listeners (src/acme/).
  */
 const acme = z.strictObject({
   /** The CA's directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory. */
@@ -89,6 +94,14 @@ const acme = z.strictObject({
    * certificate's lifetime, whichever is shorter (a 90-day certificate at 30 days left).
    */
   renew_before_days: z.number().positive().optional(),
+  /**
+   * How the CA validates: "http-01" (it fetches http://<name>/.well-known/acme-challenge/ on
+   * port 80: the http listener must be reachable there) or "tls-alpn-01" (it opens TLS to
+   * <name>:443 offering ALPN acme-tls/1: port 443 must reach an implicit-TLS listener, e.g.
+   * imaps). Default: http-01 if the http listener is on port 80, else tls-alpn-01 if an
+   * implicit-TLS listener is enabled, else http-01 (acme/challenges.ts acmeChallengeType).
+   */
+  challenge: z.enum(ACME_CHALLENGES).optional(),
 });
 
 /** RFC 8314 / RFC 3207 ways of protecting a connection to a smarthost. */

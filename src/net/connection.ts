@@ -214,8 +214,10 @@ export class Connection implements ConnFacts {
    * command is DISCARDED first: a man in the middle can append commands to the cleartext
    * packet that would otherwise run as if sent inside TLS (CVE-2011-0411, RFC 3207 §4.2).
    * Rejects with TlsHandshakeError (connection destroyed) if the handshake fails.
+   * `head`: implicit TLS only, the start of the handshake already read from the socket
+   * (net/client-hello.ts), fed to TLS first.
    */
-  async startTls(provider: TlsProvider): Promise<void> {
+  async startTls(provider: TlsProvider, head?: Buffer): Promise<void> {
     if (this.secure) throw new Error('startTls on a connection that is already secure');
     const plain = this.socket;
     plain.pause();
@@ -229,6 +231,7 @@ export class Connection implements ConnFacts {
     this.plainOut = plain.bytesWritten;
     // The TLS socket takes over the handle; anything still raised on the plain one is noise.
     plain.on('error', (err) => this.log.debug({ err }, 'plain socket error after STARTTLS'));
+    if (head) plain.unshift(head);
     const opts = provider.serverOptions();
     const secure = new tls.TLSSocket(plain, {
       isServer: true,

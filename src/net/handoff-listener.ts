@@ -4,6 +4,7 @@
 // handed on too, marked to be refused, so the protocol's own refusal reaches the client.
 import net from 'node:net';
 import type { Logger } from '../log.js';
+import type { TlsInterceptor } from './client-hello.js';
 import { guardConnection } from './guard.js';
 import { type ConnectionLimiter, normalizeIp } from './limits.js';
 import { bindServer, type Listener, settleWithin } from './listener.js';
@@ -16,8 +17,13 @@ export interface HandoffListenerOptions {
   limiter: ConnectionLimiter;
   maxConnections?: number;
   log: Logger;
-  /** Serve the socket elsewhere; resolves when its session is over. */
-  handoff: (socket: net.Socket, refuse: boolean) => Promise<void>;
+  /**
+   * Serve the socket elsewhere; resolves when its session is over. `head`: bytes already read
+   * from it (by the interceptor), to be served ahead of the rest.
+   */
+  handoff: (socket: net.Socket, refuse: boolean, head?: Buffer) => Promise<void>;
+  /** Implicit TLS: sees the ClientHello first while active (the ACME tls-alpn-01 responder). */
+  tlsInterceptor?: TlsInterceptor;
   /** Sessions say goodbye and get `deadlineMs` to finish; resolves when all are gone. */
   shutdown: (deadlineMs: number) => Promise<void>;
 }
@@ -47,7 +53,7 @@ export async function startHandoffListener(opts: HandoffListenerOptions): Promis
     open++;
     // A bug in the handover ends this connection only (net/guard.ts).
     const scope = { log, end: () => socket.destroy() };
-    const session = guardConnection(scope, socket, () => opts.handoff(socket, refuse))
+    const session = guardConnection(scope, socket, () => serve(socket, refuse))
       .catch((err) => {
         log.error({ err }, 'handing over a connection failed');
         socket.destroy();
@@ -62,6 +68,14 @@ export async function startHandoffListener(opts: HandoffListenerOptions): Promis
       });
     sessions.add(session);
   });
+  async function serve(socket: net.Socket, refuse: boolean): Promise<void> {
+    const interceptor = opts.tlsInterceptor;
+    if (refuse || !interceptor?.active()) return opts.handoff(socket, refuse);
+    const head = await interceptor.intercept(socket);
+    // Undefined: answered by the interceptor, or gone.
+    if (head) await opts.handoff(socket, refuse, head);
+  }
+
   await bindServer(server, opts);
   // Only once bound: a bind failure is bindServer's ListenError, one line, not a logged stack.
   server.on('error', (err) => log.error({ err }, 'listener error'));

@@ -4,6 +4,7 @@ import { setMaxListeners } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../log.js';
+import type { TlsInterceptor } from './client-hello.js';
 import { hostPort } from './conn-log.js';
 import { Connection, TlsHandshakeError } from './connection.js';
 import { guardConnection } from './guard.js';
@@ -19,6 +20,8 @@ export interface ListenerOptions {
   /** 'implicit': TLS from the first byte (RFC 8314 §3.3); 'starttls': the protocol upgrades. */
   tls: 'none' | 'starttls' | 'implicit';
   tlsProvider?: TlsProvider;
+  /** Implicit TLS: sees the ClientHello first while active (the ACME tls-alpn-01 responder). */
+  tlsInterceptor?: TlsInterceptor;
   /** Connections per source, shared by every listener (the config's limit is for all together). */
   limiter: ConnectionLimiter;
   maxConnections?: number;
@@ -84,17 +87,19 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   let handled = 0;
   let accepted = 0;
 
-  const server =
+  // Implicit TLS: the TCP server accepts and hands each connection to a TLS server that does
+  // not listen itself, so that a TlsInterceptor can read the ClientHello first.
+  const server = net.createServer({ noDelay: true });
+  const tlsServer =
     opts.tls === 'implicit'
       ? tls.createServer({ ...opts.tlsProvider!.serverOptions(), handshakeTimeout: HANDSHAKE_MS })
-      : net.createServer({ noDelay: true });
+      : undefined;
   // tls.Server builds its default context once; follow the provider's reloads (SIGHUP).
-  const unsubscribe =
-    opts.tls === 'implicit'
-      ? opts.tlsProvider!.onReload(() =>
-          (server as tls.Server).setSecureContext(opts.tlsProvider!.serverOptions()),
-        )
-      : () => {};
+  const unsubscribe = tlsServer
+    ? opts.tlsProvider!.onReload(() =>
+        tlsServer.setSecureContext(opts.tlsProvider!.serverOptions()),
+      )
+    : () => {};
 
   // Connections are counted at accept, before any TLS handshake: a crowd of silent
   // connections to an implicit-TLS port holds slots like any other.
@@ -117,19 +122,33 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
         overTotal ? 'too many connections' : 'too many connections from this address',
       );
     }
-    if (opts.tls === 'implicit') {
+    if (tlsServer) {
       // No handshake (CPU) for a client refused anyway: the TCP connection is closed.
       if (over) {
         raw.destroy();
         return;
       }
-      raw.setNoDelay(true);
+      const interceptor = opts.tlsInterceptor;
+      if (interceptor?.active()) {
+        interceptor.intercept(raw).then(
+          (head) => {
+            if (!head) return; // answered by the interceptor, or gone
+            if (shutdown.signal.aborted) return raw.destroy();
+            raw.unshift(head);
+            tlsServer.emit('connection', raw);
+          },
+          (err) => {
+            log.error({ err }, 'TLS interceptor failed');
+            raw.destroy();
+          },
+        );
+      } else tlsServer.emit('connection', raw);
       return; // 'secureConnection' follows the handshake
     }
     accept(raw, over);
   });
-  server.on('secureConnection', (socket: tls.TLSSocket) => accept(socket, false));
-  server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+  tlsServer?.on('secureConnection', (socket: tls.TLSSocket) => accept(socket, false));
+  tlsServer?.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
     // A plaintext client on 993, a scanner, an old TLS version, a handshake timeout: not our
     // problem to log loudly. Node leaves the socket open after this event: close it.
     log.debug({ reason: err.message, peer: socket.remoteAddress }, 'TLS handshake failed');

@@ -73,7 +73,7 @@ export const TLS_CIPHERS = [
 ].join(':');
 
 /** What every server context gets: the protocol floor and the cipher list. */
-const PROTOCOL_OPTIONS = { minVersion: MIN_VERSION, ciphers: TLS_CIPHERS } as const;
+export const PROTOCOL_OPTIONS = { minVersion: MIN_VERSION, ciphers: TLS_CIPHERS } as const;
 
 interface LoadedPair {
   cert: string;

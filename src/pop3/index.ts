@@ -59,14 +59,14 @@ export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFact
     }
     const p = pool;
     return {
-      handoff: (socket, refuse) => {
+      handoff: (socket, refuse, head) => {
         // A refused client on the implicit-TLS port gets no handshake (CPU): it is closed, as
         // net/listener.ts does for 993 and 465.
         if (refuse && listener.tls === 'implicit') {
           socket.destroy();
           return Promise.resolve();
         }
-        return p.handoff(socket, listener.name, listener.tls, refuse);
+        return p.handoff(socket, listener.name, listener.tls, refuse, head);
       },
       shutdown: (deadlineMs) => p.shutdown(deadlineMs),
     };

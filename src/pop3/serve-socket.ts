@@ -15,6 +15,8 @@ export interface ServeSocketOptions {
   tls: ConnTls;
   /** Over a connection limit: say so (after the TLS handshake on 995) and close. */
   refuse: boolean;
+  /** Implicit TLS: the start of the ClientHello, already read from the socket. */
+  head?: Buffer;
   session: Omit<Pop3SessionOptions, 'starttls'>;
   log: Logger;
   shuttingDown: AbortSignal;
@@ -29,7 +31,7 @@ export async function servePop3Socket(socket: net.Socket, o: ServeSocketOptions)
   try {
     // Called in the tick that wrapped the socket, before any byte was read from it, so
     // nothing of the ClientHello is taken for plaintext sent ahead of the handshake.
-    if (o.tls === 'implicit') await conn.startTls(o.session.tls);
+    if (o.tls === 'implicit') await conn.startTls(o.session.tls, o.head);
     if (o.refuse) {
       conn.log.info('too many connections');
       await conn.write(errLine('Too many connections, try again later', 'SYS/TEMP'));

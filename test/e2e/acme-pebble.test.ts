@@ -108,6 +108,7 @@ before(async () => {
 directory = "${pebble.directory}"
 email = "postmaster@example.test"
 ca_file = "${pebble.caFile}"
+challenge = "http-01"
 [pop3]
 workers = 1
 `,

@@ -63,7 +63,7 @@ test('serve obtains the certificate at first start and every TLS listener serves
   await writeFile(cfg, toml);
   await appendFile(
     cfg,
-    `\n[tls.acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.test"\nca_file = "${pebble.caFile}"\n`,
+    `\n[tls.acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.test"\nca_file = "${pebble.caFile}"\nchallenge = "http-01"\n`,
   );
   await pebble.start(ports.http!);
   const child = spawn(process.execPath, [BIN, '--config', cfg, 'serve'], {

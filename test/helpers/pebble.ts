@@ -1,6 +1,6 @@
 // Debian's pebble (the ACME test CA) on loopback for the [tls.acme] tests: its own HTTPS
 // certificate (self-signed for localhost and 127.0.0.1, trusted by Letterbox's ACME client
-// through `ca_file` only), real HTTP-01 validation against the given port, no sleeps, no
+// through `ca_file` only), real HTTP-01 and TLS-ALPN-01 validation against the given ports, no sleeps, no
 // rejected nonces. Missing pebble fails the test (it is in .ci/run).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -28,8 +28,11 @@ export interface Pebble {
   directory: string;
   /** pebble's HTTPS certificate, for `[tls.acme] ca_file`. */
   caFile: string;
-  /** Start it (again); `httpPort` is where it validates HTTP-01 (Letterbox's http listener). */
-  start(httpPort: number): Promise<void>;
+  /**
+   * Start it (again); `httpPort` is where it validates HTTP-01 (Letterbox's http listener),
+   * `tlsPort` where it validates TLS-ALPN-01 (an implicit-TLS listener; default: a free port).
+   */
+  start(httpPort: number, tlsPort?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,7 +49,7 @@ export async function preparePebble(dir: string): Promise<Pebble> {
   return {
     directory,
     caFile,
-    async start(httpPort) {
+    async start(httpPort, tlsPort) {
       const config = join(dir, 'pebble.json');
       await writeFile(
         config,
@@ -57,7 +60,7 @@ export async function preparePebble(dir: string): Promise<Pebble> {
             certificate: caFile,
             privateKey: join(dir, 'pebble-key.pem'),
             httpPort,
-            tlsPort: await freePort(),
+            tlsPort: tlsPort ?? (await freePort()),
             ocspResponderURL: '',
             externalAccountBindingRequired: false,
           },

@@ -134,13 +134,19 @@ export class Pop3WorkerPool {
     });
   }
 
-  /** Serve the socket in a worker; resolves when its session is over. */
+  /**
+   * Serve the socket in a worker; resolves when its session is over. A socket whose first
+   * bytes were read here (`head`: the ClientHello an ACME tls-alpn-01 check looked at) is
+   * served in this process: bytes read cannot travel with the handle.
+   */
   async handoff(
     socket: net.Socket,
     listener: string,
     tls: ConnTls,
     refuse: boolean,
+    head?: Buffer,
   ): Promise<void> {
+    if (head) return this.serveHere(socket, listener, tls, refuse, head);
     const w = this.closing ? undefined : await this.pick();
     if (!w) return this.serveHere(socket, listener, tls, refuse);
     const id = this.nextConnId++;
@@ -158,6 +164,7 @@ export class Pop3WorkerPool {
     listener: string,
     tls: ConnTls,
     refuse: boolean,
+    head?: Buffer,
   ): Promise<void> {
     // Accepted paused, to be handed over untouched: here it has to flow like any other.
     socket.resume();
@@ -165,6 +172,7 @@ export class Pop3WorkerPool {
       listener,
       tls,
       refuse,
+      ...(head ? { head } : {}),
       session: this.opts.session,
       log: this.opts.log,
       shuttingDown: this.localShutdown.signal,

@@ -1,0 +1,112 @@
+// TLS-ALPN-01 without a CA (RFC 8737): the challenge certificate as a validator reads it (one
+// dNSName, the critical acmeIdentifier extension with SHA-256 of the key authorization, checked
+// also by acme-client's own validator code and by openssl), which challenge `[tls.acme]` uses by
+// default, and the responder's bookkeeping. Served on the listeners: e2e/acme-tls-alpn.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { describe, test } from 'node:test';
+import acme from 'acme-client';
+import {
+  createAlpnChallengeCertificate,
+  OID_ACME_IDENTIFIER,
+} from '../../src/acme/alpn-certificate.js';
+import { acmeChallengeType } from '../../src/acme/challenges.js';
+import { TlsAlpnChallenges } from '../../src/acme/tls-alpn.js';
+import { parseConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/log.js';
+
+const KEY_AUTH =
+  'LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI';
+
+describe('the challenge certificate (RFC 8737 §3)', () => {
+  const now = new Date('2026-12-04T20:00:00Z');
+  const { cert, key } = createAlpnChallengeCertificate('mail.example.test', KEY_AUTH, now);
+  const x509 = new X509Certificate(cert);
+
+  test('self-signed by its key, one dNSName, valid around now', () => {
+    assert.ok(x509.checkPrivateKey(createPrivateKey(key)));
+    assert.ok(x509.verify(x509.publicKey), 'self-signed');
+    assert.equal(x509.subjectAltName, 'DNS:mail.example.test');
+    assert.equal(x509.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+    assert.ok(Date.parse(x509.validFrom) < now.getTime());
+    assert.ok(Date.parse(x509.validTo) > now.getTime());
+  });
+
+  test('the acmeIdentifier extension: critical, OCTET STRING of SHA-256(key authorization)', () => {
+    const digest = createHash('sha256').update(KEY_AUTH).digest();
+    // Extension ::= SEQUENCE { extnID, critical TRUE, extnValue OCTET STRING { OCTET STRING } }
+    const want = Buffer.concat([
+      Buffer.from('06082b0601050507011f' + '0101ff' + '0422' + '0420', 'hex'),
+      digest,
+    ]);
+    assert.ok(x509.raw.includes(want), 'the DER of the extension');
+    assert.equal(OID_ACME_IDENTIFIER, '1.3.6.1.5.5.7.1.31');
+    // acme-client's validator (an independent ASN.1 reader) agrees; a wrong one does not.
+    assert.equal(acme.crypto.isAlpnCertificateAuthorizationValid(cert, KEY_AUTH), true);
+    assert.equal(acme.crypto.isAlpnCertificateAuthorizationValid(cert, `${KEY_AUTH}x`), false);
+  });
+
+  test('openssl reads it: critical acmeIdentifier, digitalSignature key usage', () => {
+    const r = spawnSync('openssl', ['x509', '-noout', '-text'], { input: cert, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1\.3\.6\.1\.5\.5\.7\.1\.31: critical/);
+    assert.match(r.stdout, /X509v3 Key Usage: critical\s+Digital Signature/);
+    assert.match(r.stdout, /DNS:mail\.example\.test/);
+    assert.match(r.stdout, /Signature Algorithm: ecdsa-with-SHA256/);
+  });
+
+  test('a new key and serial each time; a name that is not ASCII is refused', () => {
+    const again = createAlpnChallengeCertificate('mail.example.test', KEY_AUTH, now);
+    assert.notEqual(again.key, key);
+    assert.notEqual(new X509Certificate(again.cert).serialNumber, x509.serialNumber);
+    assert.throws(() => createAlpnChallengeCertificate('bücher.example', KEY_AUTH), /ASCII/);
+  });
+});
+
+describe('which challenge [tls.acme] uses', () => {
+  const cfg = (listeners: string, challenge = '') =>
+    parseConfig(
+      `${listeners}
+[tls.acme]
+directory = "https://acme.example/dir"
+email = "postmaster@example.test"
+${challenge}`,
+      '/tmp/lb.toml',
+    );
+  const off = (names: string[]) => names.map((n) => `[listeners.${n}]\nenabled = false\n`).join('');
+  const cases: [string, string, string, string][] = [
+    ['http on port 80', '[listeners.http]\nport = 80\n', '', 'http-01'],
+    [
+      'http on 8080, implicit-TLS listeners on',
+      '[listeners.http]\nport = 8080\n',
+      '',
+      'tls-alpn-01',
+    ],
+    ['imaps on 443, no http', `${off(['http'])}[listeners.imaps]\nport = 443\n`, '', 'tls-alpn-01'],
+    ['no implicit-TLS listener', off(['imaps', 'pop3s', 'submissions']), '', 'http-01'],
+    ['chosen: http-01', '', 'challenge = "http-01"', 'http-01'],
+    [
+      'chosen: tls-alpn-01 with http on 80',
+      '[listeners.http]\nport = 80\n',
+      'challenge = "tls-alpn-01"',
+      'tls-alpn-01',
+    ],
+  ];
+  for (const [what, listeners, challenge, want] of cases) {
+    test(what, () => assert.equal(acmeChallengeType(cfg(listeners, challenge)), want));
+  }
+  test('anything else is a config error', () => {
+    assert.throws(() => cfg('', 'challenge = "dns-01"'), /tls\.acme\.challenge/);
+  });
+});
+
+test('the responder: active only while a challenge is pending, names compared as DNS names', () => {
+  const r = new TlsAlpnChallenges(silentLogger());
+  assert.equal(r.active(), false);
+  const { cert, key } = createAlpnChallengeCertificate('mail.example.test', KEY_AUTH);
+  r.set('Mail.Example.TEST.', cert, key);
+  assert.equal(r.active(), true);
+  r.delete('mail.example.test');
+  assert.equal(r.active(), false);
+});
