@@ -20,6 +20,11 @@ const SETTLE_MIN_MS = 1500;
 /** Idle: under 20 ms of CPU (one or two 10 ms ticks) in 500 ms, all processes together. */
 const IDLE = { windowMs: 500, busyMs: 20, maxMs: 120_000 };
 const DELIVERY_TIMEOUT_MS = 120_000;
+/**
+ * Untimed messages per server and driver first. After 300, Letterbox's first timed round still
+ * cost 30-40% more CPU per message than the next ones (V8 was still optimizing).
+ */
+const WARMUP_MESSAGES = 1500;
 
 interface Round {
   messages: number;
@@ -164,7 +169,7 @@ export async function runPerConnection(o: PerConnectionOptions): Promise<string>
   const servers = [...(o.lb ? ['letterbox' as const] : []), ...(o.pf ? ['postfix' as const] : [])];
   // Warm-up (not counted): JIT, page cache, Postfix's first smtpd processes.
   for (const driver of drivers) {
-    for (const s of servers) await round(s, driver, 10, 10240, 300, `warm-${s}-${driver}`);
+    for (const s of servers) await round(s, driver, 10, 10240, WARMUP_MESSAGES, `warm-${s}-${driver}`);
   }
 
   const cells: Cell[] = [];
