@@ -1,9 +1,10 @@
 // The web admin in a real browser: Debian's chromium, driven by puppeteer-core, against
 // `letterbox serve` (built) with the admin token from LETTERBOX_ADMIN_TOKEN. It signs in with
 // the token, creates a domain and an account, sees it listed, changes its quota, disables it,
-// deletes it, signs out; unlocks an account locked by failed IMAP logins and sets its password
-// (both checked by logging in over IMAP); signs in with an admin account; adds and deletes an
-// alias, lists a domain's DNS records, holds, releases, retries and deletes queued mail; and
+// deletes it, signs out; unlocks an account locked by failed IMAP logins, sets its password,
+// makes and revokes an app password (each checked by logging in over IMAP); signs in with an
+// admin account; adds and deletes an alias, lists a domain's DNS records, makes, retires and
+// deletes a DKIM key, holds, releases, retries and deletes queued mail; and
 // sees a wrong token refused. A screenshot of each step is kept under test-artifacts/web-admin/
 // (its path is printed).
 import assert from 'node:assert/strict';
@@ -334,6 +335,36 @@ describe('web admin in chromium', () => {
     assert.equal(await inPage<string>("document.querySelector('#account-new-password').value"), '');
     assert.match(await imapLogin('carol@locks.example.test', 'carol second password'), /^a1 OK/);
     assert.match(await imapLogin('carol@locks.example.test', 'carol first'), /^a1 NO/);
+
+    await step('app-password', async () => {
+      await fill('#app-password-name', 'phone');
+      await page.click('#app-password-add button[type=submit]');
+      await visible('app-password-new');
+      await waitText('#app-passwords-table tbody', 'phone');
+    });
+    const appPassword = await inPage<string>(
+      "document.querySelector('#app-password-new-value').textContent",
+    );
+    assert.ok(appPassword.length >= 16, appPassword);
+    assert.match(await imapLogin('carol@locks.example.test', appPassword), /^a1 OK/);
+    const [appRow] = await rows('app-passwords-table');
+    assert.deepEqual([appRow?.[0], appRow?.[2]], ['phone', 'never']);
+    await step('app-password-revoked', async () => {
+      await page.click('button[aria-label="Revoke app password phone"]');
+      await waitText('#notice', 'Revoked the app password phone');
+      await waitText('#app-passwords-table tbody', 'No app passwords.');
+    });
+    assert.match(await imapLogin('carol@locks.example.test', appPassword), /^a1 NO/);
+    // Shown once: a new visit to the account does not show it again.
+    await page.goto(`${base}/admin/#/domains`);
+    await visible('view-domains');
+    await page.goto(`${base}/admin/#/account/carol%40locks.example.test`);
+    await waitText('#app-passwords-table tbody', 'No app passwords.');
+    assert.equal(await inPage<boolean>("document.querySelector('#app-password-new').hidden"), true);
+    assert.equal(
+      await inPage<string>("document.querySelector('#app-password-new-value').textContent"),
+      '',
+    );
     await page.click('#sign-out');
     await visible('view-signin');
   });
@@ -410,6 +441,28 @@ describe('web admin in chromium', () => {
       dns.some((r) => r[0] === 'TXT' && /spf1/.test(r[2] ?? '')),
       JSON.stringify(dns),
     );
+    await waitText('#dkim-table tbody', 'No DKIM keys');
+
+    // A DKIM key made from the page: listed as signing, its record in the DNS table; retired,
+    // then deleted.
+    await step('dkim-key', async () => {
+      await page.select('#dkim-algorithm', 'ed25519');
+      await page.click('#dkim-add button[type=submit]');
+      await waitText('#notice', 'Made the DKIM key');
+      await waitText('#dkim-table tbody', 'signing');
+      await waitText('#dns-table tbody', 'k=ed25519');
+    });
+    const [key] = await rows('dkim-table');
+    assert.equal(key?.[1], 'ed25519');
+    const selector = key![0]!;
+    const dkimRecord = (await rows('dns-table')).find((r) => r[1]?.startsWith(`${selector}.`));
+    assert.match(dkimRecord?.[2] ?? '', /^v=DKIM1; k=ed25519; p=/);
+    await page.click(`button[aria-label="Retire DKIM key ${selector}"]`);
+    await waitText('#dkim-table tbody', 'retired');
+    await step('dkim-key-deleted', async () => {
+      await page.click(`button[aria-label="Delete DKIM key ${selector}"]`);
+      await waitText('#dkim-table tbody', 'No DKIM keys');
+    });
 
     const [first, second] = queued as [number, number];
     const row = async (id: number) => (await rows('queue-table')).find((r) => r[0] === String(id));

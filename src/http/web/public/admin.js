@@ -15,6 +15,8 @@ const SESSION_KEY = 'letterbox.admin.session';
 /** @typedef {{ address: string, quota: number | null, used: number, disabled: boolean, locked: boolean, admin: boolean }} Account */
 /** @typedef {{ address: string, targets: string[] }} Alias */
 /** @typedef {{ type: string, name: string, value: string | null, purpose: string, status: string, found?: string[], note?: string }} DnsRecord */
+/** @typedef {{ selector: string, algorithm: string, state: string, created: string }} DkimKey */
+/** @typedef {{ name: string, created: string, lastUsed: string | null }} AppPassword */
 /** @typedef {{ id: string | number, from: string, to: string[], state: string, attempts: number, nextAttempt: string | null, lastError: string | null, size: number, age: number }} QueueItem */
 
 /** An answer of the API that is not a success, with the API's own words. */
@@ -389,6 +391,36 @@ async function renderDns(domain, check) {
 }
 
 /** @param {string} domain */
+async function renderDkim(domain) {
+  /** @type {{ keys: DkimKey[] }} */
+  const { keys } = await api('GET', `/domains/${enc(domain)}/dkim`);
+  const base = `/domains/${enc(domain)}/dkim`;
+  fillTable(
+    $('dkim-table', HTMLTableElement),
+    keys.map((k) => [
+      el('code', { text: k.selector }),
+      el('span', { text: k.algorithm }),
+      el('span', { text: k.state }),
+      time(k.created),
+      k.state === 'signing'
+        ? button('Retire', `Retire DKIM key ${k.selector}`, async () => {
+            if (!confirm(`Stop signing with the key ${k.selector}?`)) return;
+            await api('POST', `${base}/${enc(k.selector)}/retire`);
+            notice(`Retired the DKIM key ${k.selector}: keep its record published a few days.`);
+            await Promise.all([renderDns(domain, false), renderDkim(domain)]);
+          })
+        : button('Delete', `Delete DKIM key ${k.selector}`, async () => {
+            if (!confirm(`Delete the key ${k.selector}? Remove its DNS record too.`)) return;
+            await api('DELETE', `${base}/${enc(k.selector)}`);
+            notice(`Deleted the DKIM key ${k.selector}.`);
+            await Promise.all([renderDns(domain, false), renderDkim(domain)]);
+          }),
+    ]),
+    'No DKIM keys: mail from this domain is not signed.',
+  );
+}
+
+/** @param {string} domain */
 async function renderAccounts(domain) {
   const select = $('accounts-domain', HTMLSelectElement);
   /** @type {[{ domains: Domain[] }, { accounts: Account[] }]} */
@@ -429,9 +461,39 @@ let currentAccount = '';
 /** @param {string} address */
 async function renderAccount(address) {
   currentAccount = address;
-  /** @type {Account} */
-  const a = await api('GET', `/accounts/${enc(address)}`);
+  // A new app password is shown once, in the view it was made in.
+  $('app-password-new', HTMLElement).hidden = true;
+  $('app-password-new-value', HTMLElement).textContent = '';
+  /** @type {[Account, void]} */
+  const [a] = await Promise.all([
+    api('GET', `/accounts/${enc(address)}`),
+    renderAppPasswords(address),
+  ]);
   showAccount(a);
+}
+
+/** @param {string} address */
+async function renderAppPasswords(address) {
+  /** @type {{ appPasswords: AppPassword[] }} */
+  const { appPasswords } = await api('GET', `/accounts/${enc(address)}/app-passwords`);
+  fillTable(
+    $('app-passwords-table', HTMLTableElement),
+    appPasswords.map((p) => [
+      el('span', { text: p.name }),
+      time(p.created),
+      p.lastUsed ? time(p.lastUsed) : el('span', { text: 'never' }),
+      button('Revoke', `Revoke app password ${p.name}`, async () => {
+        if (
+          !confirm(`Revoke the app password ${p.name}? The program using it can no longer log in.`)
+        )
+          return;
+        await api('DELETE', `/accounts/${enc(address)}/app-passwords/${enc(p.name)}`);
+        notice(`Revoked the app password ${p.name}.`);
+        await renderAppPasswords(address);
+      }),
+    ]),
+    'No app passwords.',
+  );
 }
 
 /** @param {Account} a */
@@ -538,7 +600,7 @@ async function route() {
   const domain = params.get('domain') ?? '';
   const views = {
     domains: () => renderDomains(),
-    dns: () => renderDns(value, false),
+    dns: () => Promise.all([renderDns(value, false), renderDkim(value)]),
     accounts: () => renderAccounts(domain),
     account: () => renderAccount(value),
     aliases: () => renderAliases(domain),
@@ -710,6 +772,29 @@ function wire() {
       run(b, action);
     });
   }
+
+  onSubmit('dkim-add', async (form) => {
+    const algorithm = field(form, 'algorithm').value;
+    /** @type {DkimKey} */
+    const k = await api('POST', `/domains/${enc(dnsDomain)}/dkim`, { algorithm });
+    notice(
+      `Made the DKIM key ${k.selector}: publish its TXT record (DNS records, above) in the zone.`,
+    );
+    await Promise.all([renderDns(dnsDomain, false), renderDkim(dnsDomain)]);
+  });
+
+  onSubmit('app-password-add', async (form) => {
+    const name = field(form, 'name');
+    /** @type {{ name: string, password: string }} */
+    const p = await api('POST', `/accounts/${enc(currentAccount)}/app-passwords`, {
+      name: name.value.trim(),
+    });
+    name.value = '';
+    $('app-password-new-name', HTMLElement).textContent = p.name;
+    $('app-password-new-value', HTMLElement).textContent = p.password;
+    $('app-password-new', HTMLElement).hidden = false;
+    await renderAppPasswords(currentAccount);
+  });
 
   onSubmit('alias-add', async (form) => {
     const targets = field(form, 'targets')
