@@ -73,6 +73,10 @@ export function parseConfig(text: string, file: string): Config {
     },
     ...(acme?.ca_file ? { acmeCaFile: abs(acme.ca_file) } : {}),
   };
+  const store = r.data.store;
+  if (store.kind === 'postgres' && store.password_file !== undefined) {
+    cfg.store = { ...store, password_file: abs(store.password_file) };
+  }
   return deepFreeze(cfg);
 }
 

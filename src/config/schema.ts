@@ -167,6 +167,45 @@ const queueWorkerKeys = {
   delay_notice_hours: z.number().positive().default(4),
 };
 
+/** No password in the URL: it would be logged with it, and sit in the config file. */
+function urlWithoutPassword(url: string): boolean {
+  try {
+    return new URL(url).password === '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `[store]`: `sqlite` (embedded, under data_dir), or `postgres` (several nodes over one
+ * database, issue 17) with the password in a file or an environment variable, never in the
+ * URL. A `[store]` without `kind` is sqlite.
+ */
+const storeSchema = z
+  .preprocess(
+    (v) => (v !== null && typeof v === 'object' && !('kind' in v) ? { ...v, kind: 'sqlite' } : v),
+    z.discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('sqlite') }),
+      z.strictObject({
+        kind: z.literal('postgres'),
+        /** postgres://user@host:port/database; a host that is a path is a unix socket dir. */
+        url: z.string().min(1).refine(urlWithoutPassword, {
+          message:
+            'must be a postgres:// URL without a password (use password_file or password_env)',
+        }),
+        /** A file holding the password (relative paths: to the config file). */
+        password_file: z.string().min(1).optional(),
+        /** The name of an environment variable holding the password. */
+        password_env: z.string().min(1).optional(),
+        /** Connections of this node's pool. */
+        pool_size: z.number().int().min(1).max(1000).default(10),
+        /** This node's name in the outbound queue's leases (default: the host name). */
+        node_id: z.string().min(1).max(128).optional(),
+      }),
+    ]),
+  )
+  .prefault({});
+
 export const configSchema = z.strictObject({
   /** The name this server gives itself in greetings, Received headers and the certificate. */
   hostname: z.string().min(1).default('localhost'),
@@ -187,11 +226,7 @@ export const configSchema = z.strictObject({
       acme: acme.optional(),
     })
     .prefault({}),
-  store: z
-    .strictObject({
-      kind: z.enum(['sqlite']).default('sqlite'),
-    })
-    .prefault({}),
+  store: storeSchema,
   listeners: z
     .strictObject(
       Object.fromEntries(LISTENER_NAMES.map((n) => [n, listener(n)])) as {

@@ -78,6 +78,12 @@ key = "tls/key.pem"
 
 [store]
 kind = "sqlite"   # embedded: SQLite + message files under data_dir
+# Several nodes over one PostgreSQL (docs/scaling.md):
+# kind = "postgres"
+# url = "postgres://letterbox@db.example.com:5432/letterbox"   # no password here
+# password_file = "pg.pass"        # or password_env = "LETTERBOX_PG_PASSWORD"
+# pool_size = 10                   # connections of this node
+# node_id = "mx1"                  # this node in the queue's leases (default: host name)
 
 ${listeners}
 [limits]

@@ -1,9 +1,38 @@
 // Picks the MailStore implementation the config names.
+import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
+import { PgMessageReader } from './postgres/message-reader.js';
+import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteMessageReader } from './sqlite/message-reader.js';
 import { INLINE_MAX } from './sqlite/messages.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { MailStore, MessageReader } from './types.js';
+
+type PostgresConfig = Extract<Config['store'], { kind: 'postgres' }>;
+
+/** The password from its file (one line) or its environment variable; never logged. */
+function postgresPassword(store: PostgresConfig): string | undefined {
+  if (store.password_file !== undefined) {
+    return readFileSync(store.password_file, 'utf8').replace(/\r?\n$/, '');
+  }
+  if (store.password_env !== undefined) {
+    const v = process.env[store.password_env];
+    if (v === undefined) {
+      throw new Error(`[store] password_env: the environment has no ${store.password_env}`);
+    }
+    return v;
+  }
+  return undefined;
+}
+
+function postgresOptions(store: PostgresConfig) {
+  return {
+    connectionString: store.url,
+    password: postgresPassword(store),
+    max: store.pool_size,
+    ...(store.node_id !== undefined ? { nodeId: store.node_id } : {}),
+  };
+}
 
 export async function openStore(
   cfg: Pick<Config, 'dataDir' | 'store'>,
@@ -19,6 +48,12 @@ export async function openStore(
   switch (cfg.store.kind) {
     case 'sqlite':
       return SqliteStore.open({ dir: cfg.dataDir, ...opts });
+    case 'postgres':
+      // No full-text worker and no group commit of ours: PostgreSQL commits each write.
+      return PostgresStore.open({
+        ...postgresOptions(cfg.store),
+        ...(opts.onListenerError ? { onListenerError: opts.onListenerError } : {}),
+      });
   }
 }
 
@@ -27,5 +62,7 @@ export function openMessageReader(cfg: Pick<Config, 'dataDir' | 'store'>): Messa
   switch (cfg.store.kind) {
     case 'sqlite':
       return SqliteMessageReader.open(cfg.dataDir, INLINE_MAX);
+    case 'postgres':
+      return new PgMessageReader(postgresOptions(cfg.store));
   }
 }

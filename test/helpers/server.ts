@@ -16,6 +16,7 @@ import {
   type ServerInternals,
   startServer,
 } from '../../src/server.js';
+import { startPostgres, type TestPostgres } from './postgres.js';
 
 export interface TestServer {
   server: RunningServer;
@@ -50,6 +51,19 @@ export interface TestServerOptions {
   internals?: ServerInternals;
 }
 
+let postgres: Promise<TestPostgres> | undefined;
+
+/**
+ * LETTERBOX_TEST_STORE=postgres runs the server over PostgreSQL (issue 17): one cluster per
+ * test process (test/helpers/postgres.ts), a database per server. Default: SQLite in the dir.
+ */
+async function storeToml(): Promise<string> {
+  if (process.env.LETTERBOX_TEST_STORE !== 'postgres') return '';
+  postgres ??= startPostgres();
+  const url = await (await postgres).createDatabase();
+  return `\n[store]\nkind = "postgres"\nurl = ${JSON.stringify(url)}\npool_size = 4\n`;
+}
+
 export async function startTestServer(opts: TestServerOptions): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'lb-e2e-'));
   await writeSelfSigned(dir, 'localhost');
@@ -67,7 +81,7 @@ plaintext_networks = ${JSON.stringify(opts.plaintextNetworks ?? [])}
 ${listeners}
 ${opts.extraToml ?? ''}
 ${/^\[queue\]/m.test(opts.extraToml ?? '') ? '' : '[queue]\ndeliver = false\n'}`;
-  const cfg = parseConfig(toml, join(dir, 'letterbox.toml'));
+  const cfg = parseConfig(toml + (await storeToml()), join(dir, 'letterbox.toml'));
   let server = await startServer(cfg, opts.log ?? silentLogger(), opts.internals);
   return {
     get server() {

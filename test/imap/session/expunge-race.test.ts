@@ -13,7 +13,12 @@ before(async () => {
 });
 after(() => env.ts.stop());
 
-test('FETCH of a message whose bytes vanished answers the rest with OK [EXPUNGEISSUED]', async () => {
+// It removes a message file of the SQLite store's blobs/ directly; PostgreSQL keeps bytes in rows.
+const sqliteFiles = process.env.LETTERBOX_TEST_STORE === 'postgres' ? 'SQLite store only' : false;
+
+test('FETCH of a message whose bytes vanished answers the rest with OK [EXPUNGEISSUED]', {
+  skip: sqliteFiles,
+}, async () => {
   const c = await env.login();
   try {
     await append(c, 'INBOX', message('keep'));
