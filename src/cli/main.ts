@@ -7,6 +7,7 @@ import { TlsConfigError } from '../net/tls.js';
 import { StoreError } from '../store/errors.js';
 import { letterboxVersion } from '../version.js';
 import { registerAlias } from './commands/alias.js';
+import { registerBackup } from './commands/backup.js';
 import { registerDkim } from './commands/dkim.js';
 import { registerDns } from './commands/dns.js';
 import { registerDomain } from './commands/domain.js';
@@ -14,6 +15,7 @@ import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
 import { registerInit } from './commands/init.js';
 import { registerQueue } from './commands/queue.js';
+import { registerRestore } from './commands/restore.js';
 import { registerServe } from './commands/serve.js';
 import { registerUser } from './commands/user.js';
 import type { GlobalOptions } from './context.js';
@@ -39,6 +41,8 @@ export function buildProgram(): Command {
   registerDkim(program, globals);
   registerDns(program, globals);
   registerImport(program, globals);
+  registerBackup(program, globals);
+  registerRestore(program, globals);
   registerExport(program, globals);
   // Every level, down to `user app-password add`.
   const override = (c: Command): void => {

@@ -123,7 +123,7 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
   return server;
 }
 
-interface Launched {
+export interface Launched {
   child: ReturnType<typeof spawn>;
   pid: number;
   exit: Promise<void>;
@@ -133,7 +133,7 @@ interface Launched {
 }
 
 /** `letterbox serve` on `config`, once it says where it listens. */
-async function launch(config: string): Promise<Launched> {
+export async function launch(config: string): Promise<Launched> {
   const child = spawn(process.execPath, [BIN, '--config', config, 'serve'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

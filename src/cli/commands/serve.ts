@@ -9,6 +9,7 @@ import { hostPort } from '../../net/conn-log.js';
 import { installProcessGuard } from '../../net/guard.js';
 import { type RunningServer, startServer } from '../../server.js';
 import type { GlobalOptions } from '../context.js';
+import { removePidFile, writePidFile } from '../pid-file.js';
 import { runInit } from './init.js';
 
 /** What the store holds, for the banner: its domains and how many accounts. */
@@ -72,6 +73,7 @@ export async function runServe(
   // errors to tests) keeps its own policy.
   installProcessGuard({ log });
   const server = await startServer(cfg, log);
+  writePidFile(cfg.dataDir);
   const store = server.ctx.store;
   const [domains, accounts] = await Promise.all([store.listDomains(), store.listAccounts()]);
   process.stderr.write(
@@ -92,10 +94,12 @@ export async function runServe(
       log.info({ signal }, 'stopping');
       server.stop().then(
         () => {
+          removePidFile(cfg.dataDir);
           log.info('stopped');
           resolve();
         },
         (err) => {
+          removePidFile(cfg.dataDir);
           log.error({ err }, 'error while stopping');
           resolve();
         },
