@@ -6,7 +6,7 @@ import { domainOf, normalizeAddress } from '../store/names.js';
 import type { Account, Pop3Policy } from '../store/types.js';
 import type { AdminContext } from './context.js';
 import { AdminError, storeCall } from './errors.js';
-import { accountAddress, domainName, parse, passwordSchema, quota } from './schemas.js';
+import { accountAddress, domainName, parse, passwordSchema, pop3Policy, quota } from './schemas.js';
 
 export interface AccountView {
   address: string;
@@ -51,6 +51,7 @@ export function accountChangeSchema(minPasswordLength: number) {
     quota: quota.optional(),
     disabled: z.boolean().optional(),
     admin: z.boolean().optional(),
+    pop3Policy: pop3Policy.optional(),
   });
 }
 
@@ -147,6 +148,7 @@ export async function changeAccount(
     if (v.quota !== undefined) await ctx.store.setQuota(a, v.quota);
     if (v.disabled !== undefined) await ctx.store.setDisabled(a, v.disabled);
     if (v.admin !== undefined) await ctx.store.setAdmin(a, v.admin);
+    if (v.pop3Policy !== undefined) await ctx.store.setPop3Policy(a, v.pop3Policy);
   });
   return getAccount(ctx, a);
 }

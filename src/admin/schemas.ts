@@ -115,6 +115,11 @@ export const appPasswordName = z
 
 export const dkimAlgorithm = z.enum(DKIM_ALGORITHMS);
 
+/** What POP3 DELE does: delete (RFC 1939), keep (hidden from POP3 only), or move to Trash. */
+export const pop3Policy = z.enum(['delete', 'keep', 'trash']).meta({
+  description: 'What POP3 DELE does: delete (RFC 1939), keep (hide from POP3 only), trash',
+});
+
 /** A queue item's id: the `queueId` of the server's log lines. */
 export const queueId = z
   .string()

@@ -4,6 +4,7 @@
 // route table; and that neither the token nor a password reaches the log.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -245,9 +246,48 @@ describe('admin API: requests', () => {
     assert.equal(r.body.error, 'not_found');
     const m = await call('PUT', '/domains');
     assert.equal(m.status, 405);
-    assert.equal(m.headers.get('allow'), 'GET, POST');
+    assert.equal(m.headers.get('allow'), 'GET, HEAD, POST');
     assert.equal(m.body.error, 'method_not_allowed');
     assert.equal((await call('GET', '/accounts/%E0%A4%A')).status, 400);
+    // RFC 9110 §9.3.2: HEAD as GET without the content.
+    const head = await call('HEAD', '/domains');
+    assert.equal(head.status, 200);
+    assert.equal(head.body, undefined);
+    assert.equal(head.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal((await call('HEAD', '/domains', { token: null })).status, 401);
+  });
+
+  test('a chunked body (no Content-Length) over 64 KiB: 413 and the connection closed', async () => {
+    const { port } = http.address();
+    const answer = await new Promise<{ status: number; connection: string | undefined }>(
+      (resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/api/v1/domains',
+            headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          },
+          (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, connection: res.headers.connection });
+          },
+        );
+        req.on('error', () => {}); // the server may close while the rest is being sent
+        const chunk = Buffer.alloc(16 * 1024, 'x');
+        let sent = 0;
+        const more = () => {
+          while (sent < 8 && req.write(chunk)) sent++;
+          if (sent < 8) req.once('drain', () => more());
+          else req.end();
+        };
+        more();
+        setTimeout(() => reject(new Error('no answer')), 30_000).unref();
+      },
+    );
+    assert.equal(answer.status, 413);
+    assert.equal(answer.connection, 'close');
   });
 
   test('bodies: 413 over 64 KiB, 415 not JSON, 400 not parseable, 400 not an object', async () => {
@@ -356,6 +396,14 @@ describe('admin API: resources', () => {
     assert.equal(patched.body.quota, null);
     assert.equal(patched.body.disabled, true);
     assert.equal(patched.body.admin, true);
+    const policy = await call('PATCH', '/accounts/carol%40acc.test', {
+      body: { pop3Policy: 'keep' },
+    });
+    assert.equal(policy.body.pop3Policy, 'keep');
+    assert.equal(
+      (await call('PATCH', '/accounts/carol%40acc.test', { body: { pop3Policy: 'shred' } })).status,
+      400,
+    );
     assert.equal(
       (await call('PATCH', '/accounts/carol%40acc.test', { body: { quota: -1 } })).status,
       400,

@@ -13,7 +13,7 @@ import {
   unlockAccount,
 } from '../../admin/accounts.js';
 import type { AdminContext } from '../../admin/context.js';
-import { parseQuota as parseSize } from '../../admin/schemas.js';
+import { parseQuota as parseSize, pop3Policy } from '../../admin/schemas.js';
 import { refuseImportedHash } from '../../auth/stored-hash.js';
 import type { MailStore, Pop3Policy } from '../../store/types.js';
 import { type GlobalOptions, withAdmin, withStore } from '../context.js';
@@ -233,12 +233,12 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .command('pop3-policy <address> <policy>')
     .description('what POP3 DELE does: delete (RFC 1939), keep (hide from POP3 only), trash')
     .action((address: string, policy: string) =>
-      withStore(globals(), async (store) => {
-        if (!['delete', 'keep', 'trash'].includes(policy)) {
+      withAdmin(globals(), async (ctx) => {
+        if (!pop3Policy.safeParse(policy).success) {
           throw new CliError(`invalid policy "${policy}": expected delete, keep or trash`);
         }
-        await store.setPop3Policy(address, policy as Pop3Policy);
-        stdout.line(`POP3 policy of ${address.toLowerCase()} is now ${policy}`);
+        const a = await changeAccount(ctx, address, { pop3Policy: policy as Pop3Policy });
+        stdout.line(`POP3 policy of ${a.address} is now ${a.pop3Policy}`);
       }),
     );
 

@@ -46,14 +46,14 @@ export interface ApiRoute {
 
 export type Match =
   | { kind: 'route'; route: ApiRoute; params: Record<string, string> }
-  | { kind: 'method'; allow: Method[] }
+  | { kind: 'method'; allow: Array<Method | 'HEAD'> }
   | { kind: 'none' }
   | { kind: 'bad-path' };
 
 /** The route for a method and a path below API_PREFIX. */
 export function matchRoute(routes: readonly ApiRoute[], method: string, path: string): Match {
   const segments = path.split('/');
-  const allow: Method[] = [];
+  const allow: Array<Method | 'HEAD'> = [];
   for (const r of routes) {
     const template = r.path.split('/');
     if (template.length !== segments.length) continue;
@@ -74,8 +74,12 @@ export function matchRoute(routes: readonly ApiRoute[], method: string, path: st
       } else if (t !== s) matched = false;
     }
     if (!matched) continue;
-    if (r.method === method) return { kind: 'route', route: r, params };
+    // RFC 9110 §9.3.2: HEAD is GET without the content (Node leaves the body out).
+    if (r.method === method || (method === 'HEAD' && r.method === 'GET')) {
+      return { kind: 'route', route: r, params };
+    }
     allow.push(r.method);
+    if (r.method === 'GET') allow.push('HEAD');
   }
   return allow.length > 0 ? { kind: 'method', allow } : { kind: 'none' };
 }

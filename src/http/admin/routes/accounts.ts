@@ -62,7 +62,7 @@ export const accountRoutes: ApiRoute[] = [
   {
     method: 'PATCH',
     path: '/accounts/{address}',
-    summary: 'Change the password, quota, disabled state or admin role',
+    summary: 'Change the password, quota, disabled state, admin role or POP3 policy',
     tag: 'accounts',
     body: accountChangeSchema(DOC_MIN_PASSWORD),
     responses: { 200: { description: 'The account as it is now', schema: v.account } },
