@@ -189,6 +189,10 @@ describe('web admin in chromium', () => {
       trs.map((tr) => [...(tr as unknown as { cells: Cell[] }).cells].map((c) => c.textContent)),
     );
 
+  /** The text of an element. */
+  const text = (selector: string) =>
+    page.$eval(selector, (e) => (e as unknown as Cell).textContent ?? '');
+
   /** A JavaScript expression run in the page. */
   const inPage = <T>(expr: string) => page.evaluate(expr) as Promise<T>;
 
@@ -236,6 +240,38 @@ describe('web admin in chromium', () => {
       await waitText('#domains-table tbody', 'web.example.test');
       await waitText('#notice', 'Added the domain web.example.test');
     });
+    // The API's refusals are shown in its own words: a second add (409), a bad name (400 with
+    // the field's issue). The API says the same to a direct request.
+    const direct = async (name: string) => {
+      const r = await fetch(`${base}/api/v1/domains`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
+      const body = (await r.json()) as {
+        message: string;
+        issues?: { path: string; message: string }[];
+      };
+      return { status: r.status, body };
+    };
+    for (const [name, status] of [
+      ['web.example.test', 409],
+      ['not a domain', 400],
+    ] as const) {
+      await fill('#domain-name', name);
+      await page.click('#domain-add button[type=submit]');
+      await visible('error');
+      const shown = await text('#error');
+      const api = await direct(name);
+      assert.equal(api.status, status);
+      assert.ok(shown.startsWith(api.body.message), `${shown} / ${api.body.message}`);
+      // Each issue named once, in the message or after it.
+      for (const i of api.body.issues ?? []) {
+        assert.equal(shown.split(`${i.path}: ${i.message}`).length, 2, shown);
+      }
+      if (status === 400) assert.ok((api.body.issues ?? []).length > 0);
+    }
+    await shot('domain-refused');
 
     await step('account-created', async () => {
       await page.click('nav a[href="#/accounts"]');
@@ -503,6 +539,25 @@ describe('web admin in chromium', () => {
     );
     await page.click('#sign-out');
     await visible('view-signin');
+  });
+
+  test('a session ended elsewhere sends the page back to the sign-in form', async () => {
+    await signedOutPage();
+    await fill('#token', TOKEN);
+    await page.click('#signin-token button[type=submit]');
+    await visible('view-domains');
+    const session = await inPage<string>("sessionStorage.getItem('letterbox.admin.session')");
+    const end = await fetch(`${base}/api/v1/session`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${session}` },
+    });
+    assert.equal(end.status, 204);
+    await step('session-ended', async () => {
+      await page.click('nav a[href="#/queue"]');
+      await visible('view-signin');
+      await waitText('#error', 'Your session ended: sign in again.');
+    });
+    assert.equal(await inPage<number>('sessionStorage.length'), 0);
   });
 
   test('a wrong token is refused with a visible error, and nothing is kept', async () => {

@@ -33,7 +33,9 @@ class ApiError extends Error {
       })
       .filter((s) => s !== '');
     const text = body?.message ?? body?.error ?? `HTTP ${status}`;
-    super(issues.length > 0 ? `${text} (${issues.join('; ')})` : text);
+    // The issues the message does not already name, after it.
+    const more = issues.filter((i) => !text.includes(i));
+    super(more.length > 0 ? `${text} (${more.join('; ')})` : text);
     this.status = status;
     /** Set when the answer ended the session: the sign-in form already says so. */
     this.signedOut = false;
