@@ -215,6 +215,7 @@ export async function startServer(
             }),
           ],
           tls: l.tls === 'implicit' ? tls : undefined,
+          ...(tlsAlpn && l.tls === 'implicit' ? { tlsInterceptor: tlsAlpn } : {}),
           listeners: () =>
             listeners.map((r) => ({ ...r, connections: running.get(r.name)?.connections })),
           phase: () => phase,

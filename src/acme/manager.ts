@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { TlsProvider } from '../net/tls.js';
 import { mkdirPrivate } from '../private-files.js';
 import { createAlpnChallengeCertificate } from './alpn-certificate.js';
-import { type AcmeChallenges, implicitTlsListeners } from './challenges.js';
+import { type AcmeChallenges, implicitTlsListeners, plainHttpListener } from './challenges.js';
 import { accountKeyFile, acmeDir, acmeFiles, replacePrivateFile } from './files.js';
 import { TlsAlpnChallenges } from './tls-alpn.js';
 
@@ -117,8 +117,10 @@ export class AcmeManager {
         'wildcard names cannot be validated by HTTP-01 or TLS-ALPN-01; they keep their configured certificates',
       );
     }
-    if (this.challenge === 'http-01' && !cfg.listeners.http.enabled) {
-      this.log.warn('[tls.acme] validates by HTTP-01 on the http listener, which is disabled');
+    if (this.challenge === 'http-01' && !plainHttpListener(cfg)) {
+      this.log.warn(
+        '[tls.acme] validates by HTTP-01, which needs plain HTTP on the http listener (disabled or HTTPS)',
+      );
     }
     const implicit = implicitTlsListeners(cfg);
     if (this.challenge === 'tls-alpn-01' && implicit.length === 0) {

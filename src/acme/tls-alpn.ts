@@ -1,6 +1,6 @@
 // The TLS-ALPN-01 challenges being answered now (RFC 8737): host name -> the self-signed
 // certificate carrying the acmeIdentifier extension (built by the ACME manager). Every
-// implicit-TLS listener (465, 993, 995, any listener put on 443) asks it at each accept; while
+// implicit-TLS listener (465, 993, 995, HTTPS on the http listener) asks it at each accept; while
 // a challenge is pending it reads the ClientHello first (net/client-hello.ts). A handshake that
 // offers `acme-tls/1` (RFC 8737 §4) with the SNI name of a pending challenge (§3) gets that
 // certificate, `acme-tls/1` as the negotiated protocol, and nothing else: no greeting, no

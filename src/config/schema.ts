@@ -98,8 +98,8 @@ const acme = z.strictObject({
    * How the CA validates: "http-01" (it fetches http://<name>/.well-known/acme-challenge/ on
    * port 80: the http listener must be reachable there) or "tls-alpn-01" (it opens TLS to
    * <name>:443 offering ALPN acme-tls/1: port 443 must reach an implicit-TLS listener, e.g.
-   * imaps). Default: http-01 if the http listener is on port 80, else tls-alpn-01 if an
-   * implicit-TLS listener is enabled, else http-01 (acme/challenges.ts acmeChallengeType).
+   * imaps or HTTPS). Default: http-01 if the http listener is plain HTTP on port 80, else
+   * tls-alpn-01 if an implicit-TLS listener is enabled, else http-01 (acme/challenges.ts).
    */
   challenge: z.enum(ACME_CHALLENGES).optional(),
 });

@@ -64,8 +64,8 @@ key = "tls/key.pem"
 # Certificates from an ACME CA (RFC 8555), for hostname and the exact [[tls.sni]] names.
 # challenge = "http-01": the CA fetches from [listeners.http] on port 80 (make it reachable
 # there); "tls-alpn-01" (RFC 8737): the CA connects to port 443 with ALPN acme-tls/1, answered
-# by the implicit-TLS listeners (put one on 443 or forward 443 to 993). Default: http-01 if
-# the http listener is on port 80, else tls-alpn-01. Kept in data_dir/acme/, renewed 30 days
+# by the implicit-TLS listeners (HTTPS on 443, or forward 443 to 993). Default: http-01 if
+# the http listener serves plain HTTP on port 80, else tls-alpn-01. Kept in data_dir/acme/, renewed 30 days
 # (or a third of the lifetime) before expiry, loaded into every listener without a restart;
 # until the first one, cert/key above serve.
 # Setting it agrees to the CA's terms of service (RFC 8555 §7.3).

@@ -8,6 +8,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import type { AcmeChallenges } from '../acme/challenges.js';
 import type { Logger } from '../log.js';
+import type { TlsInterceptor } from '../net/client-hello.js';
 import { followHttpConnection } from '../net/conn-log.js';
 import { guardConnection } from '../net/guard.js';
 import { type ConnectionLimiter, normalizeIp } from '../net/limits.js';
@@ -65,6 +66,8 @@ export interface HttpOptions {
   acmeStatus?: () => unknown;
   /** Serve HTTPS (implicit TLS) with these certificates; absent: plain HTTP. */
   tls?: TlsProvider;
+  /** HTTPS: sees the ClientHello first while active (the ACME tls-alpn-01 responder). */
+  tlsInterceptor?: TlsInterceptor;
 }
 
 /** starting: listeners and store coming up; stopping: shutting down (both: /readyz 503). */
@@ -222,6 +225,8 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
   const stopReload = tlsProvider?.onReload(() =>
     (server as https.Server).setSecureContext(tlsProvider.serverOptions()),
   );
+  if (tlsProvider && opts.tlsInterceptor)
+    interceptFirst(server as https.Server, opts.tlsInterceptor);
   // A request Node's parser refuses (RFC 9112 syntax, headers too large, too slow): answer
   // like Node does without a handler, but never let it reach the request handler or the logs.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -292,6 +297,30 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Let `interceptor` read each connection's ClientHello before the HTTPS server wraps the socket
+ * in TLS (acme/tls-alpn.ts). tls.Server wraps it in its own first 'connection' listener; that
+ * one is moved behind the interceptor, the listeners added after it (counting, the per-source
+ * limit, the connection log) still see the socket at accept.
+ */
+function interceptFirst(server: https.Server, interceptor: TlsInterceptor): void {
+  const own = server.listeners('connection');
+  if (own.length !== 1) throw new Error('https.Server: expected its one TLS connection listener');
+  const wrap = own[0] as (socket: net.Socket) => void;
+  server.removeListener('connection', wrap);
+  server.on('connection', (socket: net.Socket) => {
+    if (!interceptor.active()) return wrap.call(server, socket);
+    interceptor.intercept(socket).then(
+      (head) => {
+        if (!head || socket.destroyed) return; // answered by the interceptor, or gone
+        socket.unshift(head);
+        wrap.call(server, socket);
+      },
+      () => socket.destroy(),
+    );
+  });
 }
 
 /**

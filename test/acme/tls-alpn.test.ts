@@ -5,7 +5,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import tls from 'node:tls';
 import acme from 'acme-client';
 import {
   createAlpnChallengeCertificate,
@@ -14,7 +18,11 @@ import {
 import { acmeChallengeType } from '../../src/acme/challenges.js';
 import { TlsAlpnChallenges } from '../../src/acme/tls-alpn.js';
 import { parseConfig } from '../../src/config/load.js';
+import { type HttpListener, startHttp } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
+import { writeSelfSigned } from '../../src/net/selfsigned.js';
+import { TlsProvider, tlsOptionsOf } from '../../src/net/tls.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 const KEY_AUTH =
   'LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI';
@@ -87,6 +95,18 @@ ${challenge}`,
     ['no implicit-TLS listener', off(['imaps', 'pop3s', 'submissions']), '', 'http-01'],
     ['chosen: http-01', '', 'challenge = "http-01"', 'http-01'],
     [
+      'HTTPS on port 80: not HTTP-01',
+      '[listeners.http]\nport = 80\ntls = "implicit"\n',
+      '',
+      'tls-alpn-01',
+    ],
+    [
+      'only HTTPS (on 443)',
+      `${off(['imaps', 'pop3s', 'submissions'])}[listeners.http]\nport = 443\ntls = "implicit"\n`,
+      '',
+      'tls-alpn-01',
+    ],
+    [
       'chosen: tls-alpn-01 with http on 80',
       '[listeners.http]\nport = 80\n',
       'challenge = "tls-alpn-01"',
@@ -109,4 +129,86 @@ test('the responder: active only while a challenge is pending, names compared as
   assert.equal(r.active(), true);
   r.delete('mail.example.test');
   assert.equal(r.active(), false);
+});
+
+describe('HTTPS on the http listener (e.g. on port 443) answers TLS-ALPN-01 too', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let http: HttpListener;
+  const responder = new TlsAlpnChallenges(silentLogger());
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lb-alpn-https-'));
+    const { certFile, keyFile } = await writeSelfSigned(dir, 'localhost');
+    store = await SqliteStore.open({ dir: join(dir, 'store') });
+    http = await startHttp({
+      host: '127.0.0.1',
+      port: 0,
+      store,
+      log: silentLogger(),
+      tls: TlsProvider.load(tlsOptionsOf({ cert: certFile, key: keyFile, sni: [] })),
+      tlsInterceptor: responder,
+    });
+  });
+  after(async () => {
+    await http.close(1000);
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** One handshake: the negotiated protocol, the leaf certificate and what the server sent. */
+  function handshake(alpn?: string[], request?: string) {
+    return new Promise<{ alpn: string | false; cert: X509Certificate; data: string }>(
+      (resolve, reject) => {
+        const s = tls.connect({
+          host: '127.0.0.1',
+          port: http.address().port,
+          servername: 'localhost',
+          rejectUnauthorized: false,
+          ...(alpn ? { ALPNProtocols: alpn } : {}),
+        });
+        let data = '';
+        let cert: X509Certificate | undefined;
+        s.on('secureConnect', () => {
+          cert = s.getPeerX509Certificate()!;
+          if (request) s.write(request);
+        });
+        s.setEncoding('utf8').on('data', (d: string) => {
+          data += d;
+        });
+        s.on('error', reject);
+        s.on('close', () => resolve({ alpn: s.alpnProtocol ?? false, cert: cert!, data }));
+      },
+    );
+  }
+
+  test('acme-tls/1 gets the challenge certificate and no data; HTTPS clients are served', async () => {
+    const { cert, key } = createAlpnChallengeCertificate('localhost', KEY_AUTH);
+    responder.set('localhost', cert, key);
+    try {
+      const acmeSide = await handshake(['acme-tls/1'], 'GET /health HTTP/1.1\r\nhost: x\r\n\r\n');
+      assert.equal(acmeSide.alpn, 'acme-tls/1');
+      assert.equal(acmeSide.cert.fingerprint256, new X509Certificate(cert).fingerprint256);
+      assert.equal(acmeSide.data, '');
+      for (const [alpn, negotiated] of [
+        [undefined, false],
+        [['http/1.1'], 'http/1.1'],
+      ] as const) {
+        const r = await handshake(
+          alpn && [...alpn],
+          'GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
+        );
+        assert.equal(r.alpn, negotiated);
+        assert.match(r.cert.subjectAltName ?? '', /DNS:localhost, IP Address:127\.0\.0\.1/);
+        assert.match(r.data, /^HTTP\/1\.1 200 /);
+      }
+    } finally {
+      responder.delete('localhost');
+    }
+    // No validation in progress: the HTTPS server's own ALPN (http/1.1 only) refuses it
+    // (RFC 7301 §3.2 no_application_protocol); it never negotiates acme-tls/1.
+    await assert.rejects(handshake(['acme-tls/1']), {
+      code: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL',
+    });
+  });
 });
