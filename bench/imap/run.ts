@@ -1,8 +1,8 @@
 // IMAP bench: Letterbox and a private Dovecot, same users, same mail, same client, one run.
 // Usage (from the repository root):
 //   node --import tsx bench/imap/run.ts [--clients 10,50] [--duration 20] [--big 100000] [--big-rounds 5]
-//     [--idle 10000] [--idle-budget 120] [--phases mix,big,idle] [--only letterbox|dovecot]
-//     [--cpu-prof] [--keep]
+//     [--idle 10000] [--idle-budget 120] [--phases mix,big,idle,login] [--only letterbox|dovecot]
+//     [--login-clients 10] [--login-iterations 100] [--login-rounds 2] [--cpu-prof] [--keep]
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +25,7 @@ import { peakRss, RssSampler, resetPeakRss } from '../lib/proc.js';
 import { closeSession, expect, openSession } from '../lib/smtp-wire.js';
 import { runBig } from './big.js';
 import { openIdlers } from './idle.js';
+import { LOGIN_MIX_MESSAGES, runLoginMix } from './login.js';
 import { runMix } from './mix.js';
 import { formatReport, type IdleResult, type ImapReport } from './report.js';
 
@@ -37,7 +38,10 @@ const { values: args } = parseArgs({
     'big-rounds': { type: 'string', default: '5' },
     idle: { type: 'string', default: '10000' },
     'idle-budget': { type: 'string', default: '150' },
-    phases: { type: 'string', default: 'mix,big,idle' },
+    phases: { type: 'string', default: 'mix,big,idle,login' },
+    'login-clients': { type: 'string', default: '10' },
+    'login-iterations': { type: 'string', default: '100' },
+    'login-rounds': { type: 'string', default: '2' },
     only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -54,6 +58,7 @@ const PASSWORD = 'bench-password';
 const MIX_USERS = Array.from({ length: 10 }, (_, i) => `mix${i}@bench.test`);
 const BIG_USER = 'big@bench.test';
 const IDLE_USER = 'idle@bench.test';
+const LOGIN_USERS = Array.from({ length: 50 }, (_, i) => `login${i}@bench.test`);
 const MIX_MESSAGES = 1000;
 const bigCount = Number(args.big);
 const runLb = args.only !== 'dovecot';
@@ -145,7 +150,8 @@ async function main(): Promise<void> {
   const report: ImapReport = { mix: [], notes: [] };
   const clientCounts = args.clients.split(',').map(Number);
   const durationMs = Number(args.duration) * 1000;
-  const users = [...MIX_USERS, BIG_USER, IDLE_USER];
+  const loginUsers = phases.has('login') ? LOGIN_USERS : [];
+  const users = [...MIX_USERS, BIG_USER, IDLE_USER, ...loginUsers];
   const profDir = join(base, 'cpu-prof');
   let lbPorts: LetterboxPorts | undefined;
 
@@ -161,6 +167,8 @@ async function main(): Promise<void> {
     for (const u of MIX_USERS) await fillLetterbox(setup, u, MIX_MESSAGES, mixCorpus.message);
     if (phases.has('big')) await fillLetterbox(setup, BIG_USER, bigCount, bigCorpus.message);
     await fillLetterbox(setup, IDLE_USER, 10, mixCorpus.message);
+    for (const u of loginUsers)
+      await fillLetterbox(setup, u, LOGIN_MIX_MESSAGES, mixCorpus.message);
     log(`letterbox: store filled in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     if (args['cpu-prof']) mkdirSync(profDir, { recursive: true });
     const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
@@ -183,6 +191,7 @@ async function main(): Promise<void> {
     for (const u of MIX_USERS) await dv.fill(u, MIX_MESSAGES, mixCorpus.message);
     if (phases.has('big')) await dv.fill(BIG_USER, bigCount, bigCorpus.message);
     await dv.fill(IDLE_USER, 10, mixCorpus.message);
+    for (const u of loginUsers) await dv.fill(u, LOGIN_MIX_MESSAGES, mixCorpus.message);
     log(
       `dovecot ${dv.version}: IMAP on 127.0.0.1:${dv.imapPort}; Maildirs filled in ${((performance.now() - t) / 1000).toFixed(1)} s`,
     );
@@ -208,6 +217,24 @@ async function main(): Promise<void> {
     if (dv) big.dovecot = await go(dv.imapPort);
     log('big mailbox done');
     report.big = big;
+  }
+  let loginReport = '';
+  if (phases.has('login')) {
+    // Before the IDLE phase, which replaces Dovecot with an instance for IDLE.
+    const d = dv;
+    loginReport = await runLoginMix({
+      servers: [
+        ...(lb ? [{ name: 'letterbox' as const, port: lbPorts!.imap, pid: () => lb?.pid }] : []),
+        ...(d ? [{ name: 'dovecot' as const, port: d.imapPort, pid: () => d.masterPid() }] : []),
+      ],
+      users: LOGIN_USERS,
+      password: PASSWORD,
+      clients: args['login-clients'].split(',').map(Number),
+      iterations: Number(args['login-iterations']),
+      rounds: Number(args['login-rounds']),
+      appendMessage,
+      log,
+    });
   }
   if (phases.has('idle')) {
     report.idle = {};
@@ -288,7 +315,7 @@ async function main(): Promise<void> {
     `${cpus().length} CPUs; client and servers share them. Dovecot ${dv?.version ?? ''} with mail_fsync = always, no FTS plugin (SEARCH BODY reads the messages); Maildir files written directly and indexed by doveadm before timing.`,
     "Dovecot peak RSS is the largest sum of VmRSS over its processes (shared pages count once per process; PSS shares them out); Letterbox's is VmHWM of its one process.",
   );
-  process.stdout.write(formatReport(report));
+  process.stdout.write(formatReport(report) + loginReport);
 }
 
 main().then(
