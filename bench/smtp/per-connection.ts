@@ -169,7 +169,8 @@ export async function runPerConnection(o: PerConnectionOptions): Promise<string>
   const servers = [...(o.lb ? ['letterbox' as const] : []), ...(o.pf ? ['postfix' as const] : [])];
   // Warm-up (not counted): JIT, page cache, Postfix's first smtpd processes.
   for (const driver of drivers) {
-    for (const s of servers) await round(s, driver, 10, 10240, WARMUP_MESSAGES, `warm-${s}-${driver}`);
+    for (const s of servers)
+      await round(s, driver, 10, 10240, WARMUP_MESSAGES, `warm-${s}-${driver}`);
   }
 
   const cells: Cell[] = [];

@@ -173,7 +173,6 @@ describe('start-up warning', () => {
 });
 
 describe('AcmeManager without a CA', () => {
-  const DAY = 86_400_000;
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lb-acme-'));
