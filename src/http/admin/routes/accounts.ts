@@ -35,7 +35,7 @@ export const accountRoutes: ApiRoute[] = [
       200: { description: 'The accounts', schema: z.object({ accounts: z.array(v.account) }) },
     },
     async handle({ ctx, query }) {
-      return ok({ accounts: await listAccounts(ctx, query.get('domain') ?? undefined) });
+      return ok({ accounts: await listAccounts(ctx, query.get('domain') || undefined) });
     },
   },
   {

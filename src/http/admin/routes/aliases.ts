@@ -16,7 +16,7 @@ export const aliasRoutes: ApiRoute[] = [
       200: { description: 'The aliases', schema: z.object({ aliases: z.array(v.alias) }) },
     },
     async handle({ ctx, query }) {
-      return ok({ aliases: await listAliases(ctx, query.get('domain') ?? undefined) });
+      return ok({ aliases: await listAliases(ctx, query.get('domain') || undefined) });
     },
   },
   {
