@@ -6,7 +6,6 @@
 import type { AuthRequest, AuthResult } from '../auth/authenticator.js';
 import type { ServerContext } from '../server.js';
 import type { Pop3Policy } from '../store/types.js';
-import type { MaildropLocks } from './lock.js';
 import { applyUpdate, type MaildropSnapshot, snapshotMaildrop } from './maildrop.js';
 
 export type OpenResult =
@@ -32,11 +31,12 @@ export interface Pop3Backend {
 }
 
 /** The backend of sessions served by the main process itself. */
-export function localBackend(ctx: ServerContext, locks: MaildropLocks): Pop3Backend {
+export function localBackend(ctx: ServerContext): Pop3Backend {
   return {
     authenticate: (req) => ctx.auth.authenticate(req),
     async open(accountId) {
-      const release = locks.tryAcquire(accountId);
+      // RFC 1939 §8, held by the store: over PostgreSQL, for every node.
+      const release = await ctx.store.lockMaildrop(accountId);
       if (!release) return { ok: false, reason: 'in-use' };
       try {
         return { ok: true, snapshot: await snapshotMaildrop(ctx.store, accountId), release };

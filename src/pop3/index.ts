@@ -8,7 +8,6 @@ import type { ProtocolFactory, ServerContext } from '../server.js';
 import { localBackend } from './backend.js';
 import { COMMANDS } from './commands/index.js';
 import { IDLE_TIMEOUT_MS } from './limits.js';
-import { locksFor } from './lock.js';
 import { Pop3Session, type Pop3SessionOptions } from './session.js';
 import { errLine } from './wire.js';
 import { Pop3WorkerPool } from './workers/pool.js';
@@ -32,7 +31,7 @@ export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFact
   const pools = new WeakMap<ServerContext, Pop3WorkerPool>();
   return (ctx, listener) => {
     const session: Omit<Pop3SessionOptions, 'starttls'> = {
-      backend: localBackend(ctx, locksFor(ctx.store)),
+      backend: localBackend(ctx),
       hostname: ctx.cfg.hostname,
       plaintext: plaintextPolicy(ctx.cfg.auth),
       tls: ctx.tls,

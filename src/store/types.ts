@@ -659,6 +659,15 @@ export interface OutboundQueueStore {
   outboundSummary(): Promise<{ messages: number; oldest: Date | null }>;
 }
 
+/** RFC 1939 §8: one POP3 session at a time has a maildrop, whichever node it is on. */
+export interface MaildropLockStore {
+  /**
+   * Locks the account's maildrop: the release (idempotent), or null while another session
+   * holds it.
+   */
+  lockMaildrop(accountId: number): Promise<(() => void) | null>;
+}
+
 /** Change events, emitted after each commit (sessions turn them into untagged responses). */
 export interface ChangeEvents {
   subscribe(listener: ChangeListener): () => void;
@@ -672,6 +681,7 @@ export interface MailStore
     BlobStore,
     MetadataStore,
     OutboundQueueStore,
+    MaildropLockStore,
     ChangeEvents {
   readonly kind: string;
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MaildropLocks } from '../../src/pop3/lock.js';
 import { Maildrop } from '../../src/pop3/maildrop.js';
 
 const drop = () =>
@@ -46,22 +45,5 @@ describe('Maildrop', () => {
     const id = d.uniqueId(found.message);
     assert.equal(id, '1234.5');
     assert.match(id, /^[\x21-\x7e]{1,70}$/);
-  });
-});
-
-describe('MaildropLocks', () => {
-  test('one holder per account; release is idempotent and frees it', () => {
-    const locks = new MaildropLocks();
-    const release = locks.tryAcquire(1);
-    assert.ok(release);
-    assert.equal(locks.tryAcquire(1), null);
-    assert.ok(locks.tryAcquire(2), 'other accounts are independent');
-    release();
-    release();
-    assert.equal(locks.isLocked(1), false);
-    const again = locks.tryAcquire(1);
-    assert.ok(again);
-    release(); // a stale release must not free the new holder's lock
-    assert.equal(locks.isLocked(1), true);
   });
 });

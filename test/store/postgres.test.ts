@@ -159,4 +159,34 @@ describe('postgres: two nodes over one database', () => {
       await server.dropDatabase(url);
     }
   });
+  test('POP3 maildrop lock (RFC 1939 §8): held against the other node until released', async () => {
+    const url = await server.createDatabase();
+    const a = await PostgresStore.open({ connectionString: url, max: 2 });
+    const b = await PostgresStore.open({ connectionString: url, max: 2 });
+    try {
+      const onA = await a.lockMaildrop(7);
+      assert.ok(onA);
+      assert.equal(await b.lockMaildrop(7), null, 'node b must not get a maildrop node a has');
+      const other = await b.lockMaildrop(8);
+      assert.ok(other, 'other maildrops are independent');
+      onA();
+      let onB: (() => void) | null = null;
+      await eventually(async () => {
+        onB = await b.lockMaildrop(7);
+        return onB !== null;
+      }, 'node b to get the maildrop node a let go');
+      assert.equal(await a.lockMaildrop(7), null);
+      // A node that goes away lets go of its maildrops.
+      await b.close();
+      await eventually(async () => {
+        const r = await a.lockMaildrop(7);
+        r?.();
+        return r !== null;
+      }, 'the maildrop of a node that closed');
+    } finally {
+      await a.close();
+      await b.close();
+      await server.dropDatabase(url);
+    }
+  });
 });

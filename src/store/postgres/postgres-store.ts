@@ -1,8 +1,8 @@
 // The PostgreSQL store, for several Letterbox nodes over one database (issue 17). Built role
 // by role (src/store/types.ts), each passing that role's contract suite; it becomes a
 // MailStore once every role was here, and each passes its contract suite; change events
-// travel between nodes by LISTEN/NOTIFY (events.ts). Not yet: POP3's lock and the auth
-// throttle across nodes, streamed bytes: until then it is not selectable in the config.
+// travel between nodes by LISTEN/NOTIFY (events.ts), POP3's maildrop lock is an advisory
+// lock (maildrop-locks.ts). Not yet: the auth throttle across nodes, streamed bytes.
 import { hostname } from 'node:os';
 import { ChangeBus } from '../events.js';
 import type {
@@ -41,6 +41,7 @@ import { PgDb, type PgOptions } from './db.js';
 import { PgDirectory } from './directory.js';
 import { PgEvents } from './events.js';
 import { PgMailboxes } from './mailboxes.js';
+import { PgMaildropLocks } from './maildrop-locks.js';
 import { PgMessages } from './messages.js';
 import { PgMetadata } from './metadata.js';
 import { PgQueue } from './queue.js';
@@ -61,6 +62,7 @@ export class PostgresStore implements MailStore {
   private readonly messages: PgMessages;
   private readonly metadata: PgMetadata;
   private readonly queue: PgQueue;
+  private readonly maildropLocks: PgMaildropLocks;
   private closed = false;
 
   private constructor(
@@ -74,6 +76,7 @@ export class PostgresStore implements MailStore {
     this.messages = new PgMessages(db, events);
     this.metadata = new PgMetadata(db, events);
     this.queue = new PgQueue(db, opts.nodeId ?? hostname());
+    this.maildropLocks = new PgMaildropLocks(() => db.client());
   }
 
   /** Connects, and brings the schema up to date (several nodes may do so at once). */
@@ -333,6 +336,10 @@ export class PostgresStore implements MailStore {
     return this.queue.outboundSummary();
   }
 
+  lockMaildrop(accountId: number): Promise<(() => void) | null> {
+    return this.maildropLocks.lockMaildrop(accountId);
+  }
+
   /** Nothing is left for later: text is searchable once its append commits. */
   stats(): StoreStats {
     return { ftsBacklogMessages: 0, ftsBacklogChars: 0 };
@@ -348,6 +355,7 @@ export class PostgresStore implements MailStore {
     if (this.closed) return;
     this.closed = true;
     await this.events.close();
+    await this.maildropLocks.close();
     await this.db.close();
   }
 }

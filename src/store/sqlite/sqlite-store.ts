@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
 import { ChangeBus } from '../events.js';
+import { MaildropLocks } from '../maildrop-locks.js';
 import { normalizeMailboxName } from '../names.js';
 import type {
   Account,
@@ -81,6 +82,8 @@ export class SqliteStore implements MailStore {
   private readonly metadata: SqliteMetadata;
   private readonly appPasswords: SqliteAppPasswords;
   private readonly queuedListeners = new Set<() => void>();
+  /** POP3 maildrop locks: this process is the only one over its data directory. */
+  private readonly maildropLocks = new MaildropLocks();
   private readonly bus: ChangeBus;
   private closed = false;
   private readonly changeLog: ChangeLogWriter | ChangeLogReader;
@@ -538,6 +541,10 @@ export class SqliteStore implements MailStore {
   async outboundSummary(): Promise<{ messages: number; oldest: Date | null }> {
     const s = this.queue.summary();
     return { messages: s.messages, oldest: s.oldest === null ? null : new Date(s.oldest) };
+  }
+
+  async lockMaildrop(accountId: number): Promise<(() => void) | null> {
+    return this.maildropLocks.tryAcquire(accountId);
   }
 
   stats(): StoreStats {

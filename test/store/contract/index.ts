@@ -5,6 +5,7 @@ import { directoryContract } from './directory.js';
 import { eventContract } from './events.js';
 import type { StoreFactory } from './fixture.js';
 import { mailboxContract } from './mailboxes.js';
+import { maildropLockContract } from './maildrop-locks.js';
 import { messageContract } from './messages.js';
 import { metadataContract } from './metadata.js';
 import { queueContract } from './queue.js';
@@ -16,5 +17,6 @@ export function storeContracts(name: string, make: StoreFactory<MailStore>): voi
   blobContract(name, make);
   metadataContract(name, make);
   queueContract(name, make);
+  maildropLockContract(name, make);
   eventContract(name, make);
 }
