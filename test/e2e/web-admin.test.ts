@@ -137,9 +137,15 @@ describe('web admin in chromium', () => {
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,
-      // Chromium's sandbox cannot start as root (CI containers); a temp profile per run.
-      args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--no-first-run'],
+      // Chromium's sandbox cannot start as root (CI containers); a temp profile per run; a
+      // container's small /dev/shm is not used for shared memory.
+      args: [
+        ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+        '--no-first-run',
+        '--disable-dev-shm-usage',
+      ],
       userDataDir: join(dir, 'chromium-profile'),
+      timeout: 120_000,
     });
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
@@ -168,10 +174,28 @@ describe('web admin in chromium', () => {
     console.log(`screenshot: ${path}`);
   }
 
-  /** Runs a step; when it fails, the screenshot shows where. */
+  /** Controls without an accessible name in chromium's accessibility tree (a missing label). */
+  async function unnamedControls(): Promise<string[]> {
+    type AxNode = { role: string; name?: string; children?: AxNode[] };
+    const roles = new Set(['textbox', 'combobox', 'checkbox', 'button', 'link']);
+    const out: string[] = [];
+    const walk = (n: AxNode | null | undefined) => {
+      if (!n) return;
+      if (roles.has(n.role) && !n.name?.trim()) out.push(n.role);
+      for (const c of n.children ?? []) walk(c);
+    };
+    walk((await page.accessibility.snapshot()) as AxNode | null);
+    return out;
+  }
+
+  /**
+   * Runs a step; when it fails, the screenshot shows where. After it, every control the view
+   * shows has an accessible name.
+   */
   async function step(name: string, body: () => Promise<void>): Promise<void> {
     try {
       await body();
+      assert.deepEqual(await unnamedControls(), [], `unnamed controls after ${name}`);
     } catch (err) {
       await shot(`failed-${name}`).catch(() => {});
       throw err;
