@@ -21,6 +21,8 @@ export interface ImportItem {
   internalDate: Date;
   /** The UID it had in the source (dovecot-uidlist). */
   uid?: number;
+  /** Its size in the source, when known before reading (a Maildir file's). */
+  size?: number;
   /** Its bytes as found (line ends as they are: made CRLF here). */
   read(): Promise<Buffer>;
 }
@@ -178,23 +180,24 @@ async function importFolder(
     fail(f);
     opts.progress?.tick('failed');
   };
-  const window = opts.window ?? 64;
+  const window = opts.window ?? 128;
   const inflight = new Set<Promise<void>>();
   const settle = async () => {
     while (inflight.size > 0) await Promise.race(inflight);
   };
   const mailboxId = mailbox.id;
   let quotaFull = false;
-  for await (const item of folder.items()) {
-    if (isFailure(item)) {
-      failed(item);
+  for await (const next of readAhead(folder.items(), opts.maxMessageSize)) {
+    if (isFailure(next)) {
+      failed(next);
       continue;
     }
+    const { item, data } = next;
     let raw: Buffer;
     try {
-      raw = toCrlf(await item.read());
+      raw = toCrlf(await data);
     } catch (err) {
-      failed({ source: item.source, reason: readReason(err) });
+      failed({ source: item.source, reason: readReason(err, opts.maxMessageSize) });
       continue;
     }
     if (raw.length === 0) {
@@ -208,10 +211,12 @@ async function importFolder(
       });
       continue;
     }
-    const hash = contentHash(raw);
+    // Nothing there (a new mailbox, or every copy matched): no hash to compare.
+    const hash = there.size === 0 ? '' : contentHash(raw);
     const copies = there.get(hash) ?? 0;
     if (copies > 0) {
-      there.set(hash, copies - 1);
+      if (copies === 1) there.delete(hash);
+      else there.set(hash, copies - 1);
       result.skipped++;
       opts.progress?.tick('skipped');
       continue;
@@ -258,6 +263,49 @@ async function importFolder(
   return result;
 }
 
+/** Reads in flight at once, and the bytes they may hold: files are read while others are stored. */
+const READ_AHEAD = 32;
+const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+
+class TooBig extends Error {}
+
+/**
+ * The folder's items with their reads started up to READ_AHEAD ahead (one read after another
+ * spent most of an import waiting for the file system). A source that knows a message's size
+ * skips reading one over the limit.
+ */
+async function* readAhead(
+  items: AsyncIterable<ImportItem | ImportFailure>,
+  maxSize: number,
+): AsyncGenerator<ImportFailure | { item: ImportItem; data: Promise<Buffer> }> {
+  const queue: Array<ImportFailure | { item: ImportItem; data: Promise<Buffer>; size: number }> =
+    [];
+  let bytes = 0;
+  const take = () => {
+    const next = queue.shift()!;
+    if (!isFailure(next)) bytes -= next.size;
+    return next;
+  };
+  for await (const item of items) {
+    if (isFailure(item)) queue.push(item);
+    else {
+      const size = item.size ?? 64 * 1024;
+      const data =
+        item.size !== undefined && item.size > maxSize
+          ? Promise.reject(new TooBig(`${item.size} bytes`))
+          : item.read();
+      // Handled when its turn comes; not an unhandled rejection meanwhile.
+      data.catch(() => {});
+      queue.push({ item, data, size });
+      bytes += size;
+    }
+    while (queue.length >= READ_AHEAD || (bytes > READ_AHEAD_BYTES && queue.length > 1)) {
+      yield take();
+    }
+  }
+  while (queue.length > 0) yield take();
+}
+
 /** Stores one message: 'ok', or why not. */
 async function storeOne(
   store: MailStore,
@@ -280,7 +328,10 @@ async function storeOne(
   return errorText(outcome.error);
 }
 
-function readReason(err: unknown): string {
+function readReason(err: unknown, maxSize?: number): string {
+  if (err instanceof TooBig) {
+    return `${err.message}, over the limit of ${maxSize} ([limits] max_message_size)`;
+  }
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EACCES') return 'cannot read the file: permission denied';
   if (e?.code === 'ENOENT') return 'the file is gone (or a broken link)';

@@ -104,6 +104,7 @@ interface Found {
   name: string;
   uid: number | undefined;
   mtimeMs: number;
+  size: number;
 }
 
 async function* maildirItems(
@@ -121,23 +122,32 @@ async function* maildirItems(
       yield { source: join(dir, sub), reason: `cannot list: ${(err as Error).message}` };
       continue;
     }
-    for (const name of names) {
-      if (name.startsWith('.')) continue;
-      const path = join(dir, sub, name);
-      const base = parseMaildirName(name).base;
-      let mtimeMs = 0;
-      try {
-        const st = await lstat(path);
-        if (st.isDirectory()) {
+    const files = names.filter((n) => !n.startsWith('.'));
+    // Stats in parallel batches: one after another, 100,000 of them took seconds.
+    for (let i = 0; i < files.length; i += 64) {
+      const batch = files.slice(i, i + 64);
+      const stats = await Promise.allSettled(batch.map((n) => lstat(join(dir, sub, n))));
+      for (let j = 0; j < batch.length; j++) {
+        const name = batch[j]!;
+        const path = join(dir, sub, name);
+        const st = stats[j]!;
+        if (st.status === 'rejected') {
+          yield { source: path, reason: `cannot stat: ${(st.reason as Error).message}` };
+          continue;
+        }
+        if (st.value.isDirectory()) {
           yield { source: path, reason: 'a directory, not a message file' };
           continue;
         }
-        mtimeMs = st.mtimeMs;
-      } catch (err) {
-        yield { source: path, reason: `cannot stat: ${(err as Error).message}` };
-        continue;
+        found.push({
+          path,
+          name,
+          uid: uidlist?.uids.get(parseMaildirName(name).base),
+          mtimeMs: st.value.mtimeMs,
+          // A symbolic link's own size says nothing of the message's: read it to know.
+          size: st.value.isFile() ? st.value.size : -1,
+        });
       }
-      found.push({ path, name, uid: uidlist?.uids.get(base), mtimeMs });
     }
   }
   // Known UIDs in ascending order, then the files Dovecot had not numbered yet, oldest first
@@ -155,6 +165,7 @@ async function* maildirItems(
       flags: parsed.flags,
       internalDate: new Date(Math.floor(f.mtimeMs / 1000) * 1000),
       ...(f.uid !== undefined ? { uid: f.uid } : {}),
+      ...(f.size >= 0 ? { size: f.size } : {}),
       read: () => readFile(f.path),
     };
     yield item;

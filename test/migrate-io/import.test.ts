@@ -166,6 +166,24 @@ describe('import maildir', () => {
     );
   });
 
+  test('a file over the size limit fails unread; the others go in', async () => {
+    const md = join(dir, 'Maildir3');
+    await mkdir(join(md, '.Big', 'cur'), { recursive: true });
+    await put(join(md, '.Big'), 'cur/1.big:2,', message('big', 'x'.repeat(500)));
+    await put(join(md, '.Big'), 'cur/2.small:2,', message('small'));
+    const r = await importFolders(store, account, await maildirFolders(md), {
+      maxMessageSize: 300,
+    });
+    assert.deepEqual(
+      r.failures.map((f) => [f.source.slice(md.length), f.reason]),
+      [['/.Big/cur/1.big:2,', '598 bytes, over the limit of 300 ([limits] max_message_size)']],
+    );
+    assert.deepEqual(
+      (await mailbox(store, account, 'Big')).rows.map((x) => x.subject),
+      ['small'],
+    );
+  });
+
   test('a path that is no Maildir is an error', async () => {
     await mkdir(join(dir, 'empty'), { recursive: true });
     await assert.rejects(maildirFolders(join(dir, 'empty')), /is not a Maildir/);
