@@ -580,6 +580,36 @@ describe('admin API: the OpenAPI document', () => {
     assert.deepEqual(create.required.sort(), ['address', 'password']);
     assert.deepEqual(doc.paths['/session'].post.security, []);
     assert.ok(doc.paths['/domains'].get.responses['401']);
+    assert.equal(doc.paths['/accounts/{address}'].patch.requestBody.required, false);
+    // Every reference resolves from the document's root; operation ids are unique; every
+    // path parameter of a template is declared.
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!);
+    assert.ok(refs.length > 10);
+    for (const ref of new Set(refs)) {
+      const target = ref
+        .replace(/^#\//, '')
+        .split('/')
+        .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], doc);
+      assert.ok(target && typeof target === 'object' && !('$ref' in target), ref);
+    }
+    const ops = Object.entries(
+      doc.paths as Record<
+        string,
+        Record<string, { operationId: string; parameters?: Array<{ in: string; name: string }> }>
+      >,
+    ).flatMap(([p, byMethod]) => Object.values(byMethod).map((op) => ({ p, op })));
+    const ids = ops.map(({ op }) => op.operationId);
+    assert.equal(new Set(ids).size, ids.length);
+    for (const { p, op } of ops) {
+      const declared = (op.parameters ?? [])
+        .filter((x: { in: string }) => x.in === 'path')
+        .map((x: { name: string }) => x.name);
+      assert.deepEqual(
+        declared,
+        [...p.matchAll(/\{(\w+)\}/g)].map((m) => m[1]),
+        p,
+      );
+    }
   });
 });
 

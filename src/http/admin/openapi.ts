@@ -15,15 +15,30 @@ const ERRORS: Record<number, string> = {
   415: 'The body is not application/json',
 };
 
-/** JSON Schema of a zod schema as a request (input) or a response (output) body. */
-function schemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
+/**
+ * JSON Schema of a zod schema as a request (input) or a response (output) body. Schemas named
+ * with `.meta({ id })` come out as `$defs`; in an OpenAPI document a `#/...` reference is read
+ * from the document's root, so they are moved into `components` and their references rewritten.
+ */
+function schemaOf(
+  schema: z.ZodType,
+  io: 'input' | 'output',
+  components: Record<string, unknown>,
+): Record<string, unknown> {
+  const {
+    $schema: _,
+    $defs,
+    ...rest
+  } = z.toJSONSchema(schema, {
     io,
     target: 'draft-2020-12',
     unrepresentable: 'any',
     reused: 'inline',
-  }) as Record<string, unknown>;
-  return rest;
+  }) as Record<string, unknown> & { $defs?: Record<string, unknown> };
+  const relink = (v: unknown): unknown =>
+    JSON.parse(JSON.stringify(v).replaceAll('"#/$defs/', '"#/components/schemas/'));
+  for (const [id, def] of Object.entries($defs ?? {})) components[id] ??= relink(def);
+  return relink(rest) as Record<string, unknown>;
 }
 
 const json = (schema: Record<string, unknown>) => ({
@@ -32,6 +47,9 @@ const json = (schema: Record<string, unknown>) => ({
 
 export function openApiDocument(routes: readonly ApiRoute[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
+  const schemas: Record<string, unknown> = {};
+  // The error body's schema, named Error: the routes' error answers refer to it.
+  schemaOf(errorBody, 'output', schemas);
   for (const r of routes) {
     const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
       name: m[1],
@@ -45,13 +63,13 @@ export function openApiDocument(routes: readonly ApiRoute[]): Record<string, unk
       in: 'query',
       required: false,
       description: q.description,
-      schema: schemaOf(q.schema, 'input'),
+      schema: schemaOf(q.schema, 'input', schemas),
     }));
     const responses: Record<string, unknown> = {};
     for (const [status, res] of Object.entries(r.responses)) {
       responses[status] = {
         description: res.description,
-        ...(res.schema ? json(schemaOf(res.schema, 'output')) : {}),
+        ...(res.schema ? json(schemaOf(res.schema, 'output', schemas)) : {}),
       };
     }
     const errors = [
@@ -74,7 +92,15 @@ export function openApiDocument(routes: readonly ApiRoute[]): Record<string, unk
       operationId: `${r.method.toLowerCase()}${r.path.replace(/\{(\w+)\}/g, 'By_$1').replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
       ...(r.public ? { security: [] } : {}),
       ...(params.length + query.length > 0 ? { parameters: [...params, ...query] } : {}),
-      ...(r.body ? { requestBody: { required: true, ...json(schemaOf(r.body, 'input')) } } : {}),
+      ...(r.body
+        ? {
+            requestBody: {
+              // Optional where an empty object would do (PATCH, a DKIM key with defaults).
+              required: !r.body.safeParse({}).success,
+              ...json(schemaOf(r.body, 'input', schemas)),
+            },
+          }
+        : {}),
       responses,
     };
   }
@@ -98,7 +124,7 @@ export function openApiDocument(routes: readonly ApiRoute[]): Record<string, unk
           description: 'The admin token, or a session from POST /session',
         },
       },
-      schemas: { Error: schemaOf(errorBody, 'output') },
+      schemas,
     },
   };
 }
