@@ -50,7 +50,7 @@ type InputEvent = ReceiverEvent | { kind: 'eof' } | { kind: 'wake' };
 const SMALL_OUTPUT = 4096;
 
 export class ImapSession {
-  state: SessionState = { kind: 'notAuthenticated' };
+  private current: SessionState = { kind: 'notAuthenticated' };
   readonly enabled: Enabled = { condstore: false, qresync: false, utf8: false, imap4rev2: false };
   log: Logger;
   rx: CommandReceiver;
@@ -121,6 +121,25 @@ export class ImapSession {
 
   get selected(): Selected | null {
     return this.state.kind === 'selected' ? this.state.selected : null;
+  }
+
+  get state(): SessionState {
+    return this.current;
+  }
+
+  /**
+   * Every change of state goes through here: a session entering or leaving a selected mailbox
+   * tells the store (holdMailbox / releaseMailbox), which keeps a large mailbox's cached rows
+   * only while some session has it selected.
+   */
+  set state(next: SessionState) {
+    const was = this.current.kind === 'selected' ? this.current.selected.mailbox.id : 0;
+    const now = next.kind === 'selected' ? next.selected.mailbox.id : 0;
+    this.current = next;
+    if (was === now) return;
+    const store = this.ctx.store;
+    if (now !== 0) store.holdMailbox?.(now);
+    if (was !== 0) store.releaseMailbox?.(was);
   }
 
   /**
@@ -325,6 +344,8 @@ export class ImapSession {
       this.log.error({ err }, 'IMAP session failed');
     } finally {
       this.shuttingDown.removeEventListener('abort', onShutdown);
+      // A connection that ends with a mailbox selected leaves it too.
+      if (this.current.kind === 'selected') this.state = { kind: 'logout' };
       this.unsubscribe?.();
       this.contexts?.dispose();
       this.rx.dispose();

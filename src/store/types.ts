@@ -531,6 +531,13 @@ export interface MailboxStore {
    * peak RSS with 10,000 of them (bench/imap/session-heap.ts --deliver).
    */
   claimRecent(mailboxId: number, upToUid: number, claim: boolean): number | Promise<number>;
+  /**
+   * Optional hints: a session selected the mailbox (RFC 9051 §6.3.1), and later left it (each
+   * hold has one release). A store may keep what it caches of a held mailbox and let a large
+   * cache go soon after the last holder leaves, rather than keep it for no one.
+   */
+  holdMailbox?(mailboxId: number): void;
+  releaseMailbox?(mailboxId: number): void;
 }
 
 /** Messages in mailboxes: UIDs and modseqs, flags, copies, expunges, the stored index, search. */

@@ -135,17 +135,18 @@ test('listMessages always equals the database, whatever the history', async () =
   );
 });
 
+const rows = (mailboxId: number, count: number): MessageRecord[] =>
+  Array.from({ length: count }, (_, i) => ({
+    uid: i + 1,
+    messageId: mailboxId * 1000 + i,
+    flags: [],
+    modseq: 1,
+    size: 10,
+    internalDate: new Date(0),
+    blobHash: 'h',
+  }));
+
 test('the least recently used lists are evicted; a list larger than the cache is not kept', () => {
-  const rows = (mailboxId: number, count: number): MessageRecord[] =>
-    Array.from({ length: count }, (_, i) => ({
-      uid: i + 1,
-      messageId: mailboxId * 1000 + i,
-      flags: [],
-      modseq: 1,
-      size: 10,
-      internalDate: new Date(0),
-      blobHash: 'h',
-    }));
   const loads: number[] = [];
   const sizes: Record<number, number> = { 1: 4, 2: 4, 3: 4, 4: 20 };
   const cache = new RecordCache(
@@ -177,4 +178,57 @@ test('the least recently used lists are evicted; a list larger than the cache is
   // A caller's list is its own: changing it does not change the cache.
   cache.list(2, 8).pop();
   assert.equal(cache.list(2, 8).length, 4);
+});
+
+test('a large list goes after its last holder leaves (with a grace); small ones stay', async () => {
+  const sizes: Record<number, number> = { 1: 4, 2: 2, 3: 4 };
+  const loads: number[] = [];
+  // Lists of more than 3 rows are large here; 50 ms of grace.
+  const cache = new RecordCache(
+    {
+      all: (id) => {
+        loads.push(id);
+        return rows(id, sizes[id]!);
+      },
+      after: () => [],
+      some: () => [],
+    },
+    100,
+    50,
+    3,
+  );
+  const gone = async (id: number) => {
+    const deadline = Date.now() + 10_000;
+    while (cache.has(id)) {
+      if (Date.now() > deadline) throw new Error(`list ${id} was kept`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  // Two sessions on the large mailbox 1; the small mailbox 2 is held too.
+  cache.list(1, 7);
+  cache.hold(1);
+  cache.hold(1);
+  cache.list(2, 7);
+  cache.hold(2);
+  cache.release(1);
+  // Held by the other session: still there when the last one selects it again at once.
+  cache.release(1);
+  cache.hold(1);
+  cache.list(1, 7);
+  assert.deepEqual(loads, [1, 2]);
+  // The small list is released first: had it been scheduled to go, it would go first.
+  cache.release(2);
+  cache.release(1);
+  await gone(1);
+  assert.ok(cache.has(2), 'a small list stays, by recency');
+  cache.list(1, 7);
+  assert.deepEqual(loads, [1, 2, 1]);
+  // A list read by no holder at all (never selected) is kept by recency, as before.
+  cache.list(3, 7);
+  assert.ok(cache.has(3));
+  // Released with nothing cached, or more often than held: no harm.
+  cache.release(9);
+  cache.hold(1);
+  cache.release(1);
+  await gone(1);
 });

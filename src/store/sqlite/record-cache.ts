@@ -6,8 +6,22 @@
 // id reused after a delete never sees another mailbox's rows.
 import type { ChangeEvent, MailboxSummary, MessageRecord } from '../types.js';
 
-/** Records kept over all mailboxes (about 150 bytes each); the least recently used go first. */
+/** Records kept over all mailboxes (about 300 bytes each); the least recently used go first. */
 export const MAX_CACHED_RECORDS = 300_000;
+
+/**
+ * A list longer than this (3 MB and more) is dropped soon after the last session that had its
+ * mailbox selected leaves (see hold): 100,000 rows are some 30 MB of heap, which kept for no
+ * one raised the memory of everything that ran after (issue 14 §4: bench/imap's IDLE peak
+ * after its big mailbox phase). Reading it again costs what a first SELECT costs.
+ */
+export const LARGE_LIST = 10_000;
+
+/**
+ * How long a large list outlives its last holder: a client that reconnects at once, or opens
+ * a connection per task, still finds it.
+ */
+export const RELEASE_GRACE_MS = 2000;
 
 interface Entry {
   uidValidity: number;
@@ -42,11 +56,56 @@ export class RecordCache {
   /** Map order is recency: a read moves its entry to the end; eviction takes from the front. */
   private readonly entries = new Map<number, Entry>();
   private total = 0;
+  /** Sessions that have the mailbox selected, by mailbox (see hold). */
+  private readonly holders = new Map<number, number>();
+  /** Large lists whose last holder left, dropped when the timer fires. */
+  private readonly leaving = new Map<number, NodeJS.Timeout>();
 
   constructor(
     private readonly source: RecordSource,
     private readonly max = MAX_CACHED_RECORDS,
+    private readonly graceMs = RELEASE_GRACE_MS,
+    private readonly large = LARGE_LIST,
   ) {}
+
+  /** Whether the mailbox's rows are in memory now. */
+  has(mailboxId: number): boolean {
+    return this.entries.has(mailboxId);
+  }
+
+  /**
+   * A session selected the mailbox: its list, however large, stays (within `max`) until the
+   * last holder releases it. Lists of mailboxes never held are kept as before, by recency.
+   */
+  hold(mailboxId: number): void {
+    this.holders.set(mailboxId, (this.holders.get(mailboxId) ?? 0) + 1);
+    const t = this.leaving.get(mailboxId);
+    if (t !== undefined) {
+      clearTimeout(t);
+      this.leaving.delete(mailboxId);
+    }
+  }
+
+  /** The session left the mailbox; the last one out lets a large list go after the grace. */
+  release(mailboxId: number): void {
+    const n = (this.holders.get(mailboxId) ?? 0) - 1;
+    if (n > 0) {
+      this.holders.set(mailboxId, n);
+      return;
+    }
+    this.holders.delete(mailboxId);
+    if (this.leaving.has(mailboxId)) return;
+    const e = this.entries.get(mailboxId);
+    if (!e || e.records.length <= this.large) return;
+    const t = setTimeout(() => {
+      this.leaving.delete(mailboxId);
+      const now = this.entries.get(mailboxId);
+      if (!this.holders.has(mailboxId) && now && now.records.length > this.large)
+        this.drop(mailboxId);
+    }, this.graceMs);
+    t.unref();
+    this.leaving.set(mailboxId, t);
+  }
 
   /** The mailbox's rows, ascending by UID: a fresh array the caller may keep. */
   list(mailboxId: number, uidValidity: number): MessageRecord[] {

@@ -401,6 +401,12 @@ export class SqliteStore implements MailStore {
   async mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
     return this.messages.summary(mailboxId);
   }
+  holdMailbox(mailboxId: number): void {
+    this.messages.cache.hold(mailboxId);
+  }
+  releaseMailbox(mailboxId: number): void {
+    this.messages.cache.release(mailboxId);
+  }
   async getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
     return this.messages.get(mailboxId, uids);
   }
