@@ -49,6 +49,8 @@ export interface TestServerOptions {
   log?: Logger;
   /** What the test replaces of the outside world (MTA-STS port, trusted CAs). */
   internals?: ServerInternals;
+  /** A `[store]` section (several servers over one PostgreSQL database); else storeToml(). */
+  storeToml?: string;
 }
 
 let postgres: Promise<TestPostgres> | undefined;
@@ -81,7 +83,10 @@ plaintext_networks = ${JSON.stringify(opts.plaintextNetworks ?? [])}
 ${listeners}
 ${opts.extraToml ?? ''}
 ${/^\[queue\]/m.test(opts.extraToml ?? '') ? '' : '[queue]\ndeliver = false\n'}`;
-  const cfg = parseConfig(toml + (await storeToml()), join(dir, 'letterbox.toml'));
+  const cfg = parseConfig(
+    toml + (opts.storeToml ?? (await storeToml())),
+    join(dir, 'letterbox.toml'),
+  );
   let server = await startServer(cfg, opts.log ?? silentLogger(), opts.internals);
   return {
     get server() {
