@@ -3,11 +3,20 @@
 // stderr, a rerun that skips, an export into a used directory refused, and an mbox export
 // imported into another account.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
+
+function runCommand(cmd: string, args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: 60_000 }, (err, stdout) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout });
+    });
+  });
+}
 
 describe('letterbox import / export', () => {
   let dir: string;
@@ -27,7 +36,7 @@ describe('letterbox import / export', () => {
       0,
     );
     assert.equal((await lb(['domain', 'add', 'example.test'])).code, 0);
-    for (const u of ['a', 'b']) {
+    for (const u of ['a', 'b', 'c']) {
       const r = await lb(
         ['user', 'add', `${u}@example.test`, '--password-stdin'],
         'pw-long-enough\n',
@@ -77,6 +86,21 @@ describe('letterbox import / export', () => {
     const nodir = await lb(['import', 'mbox', 'a@example.test', join(dir, 'missing')]);
     assert.equal(nodir.code, 1);
     assert.match(nodir.stderr, /cannot read .*missing: no such file/);
+  });
+
+  test('on a terminal: a progress bar with the rate and the ETA, then a table (script(1) gives the pty)', async () => {
+    const md = join(dir, 'Maildir-tty');
+    await mkdir(join(md, 'cur'), { recursive: true });
+    for (let i = 1; i <= 20; i++)
+      await writeFile(join(md, 'cur', `${i}.t:2,S`), `Subject: t${i}\n\nb\n`);
+    const cmd = [process.execPath, BIN, '--config', cfg, 'import', 'maildir', 'c@example.test', md]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const r = await runCommand('script', ['-qec', cmd, '/dev/null']);
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, /100% \| 20\/20 messages \| \d+\/s \| ETA \S+ \| INBOX/);
+    assert.match(r.stdout, /FOLDER +IMPORTED +SKIPPED +FAILED +UIDS\r?\nINBOX +20 +0 +0 +new/);
+    assert.match(r.stdout, /imported 20, skipped 0 \(already there\), failed 0/);
   });
 
   test('export mbox, import it into another account; an export into a used directory is refused', async () => {
