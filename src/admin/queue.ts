@@ -73,6 +73,13 @@ export async function listQueue(ctx: AdminContext): Promise<OutboundItem[]> {
   return ctx.store.listOutbound();
 }
 
+/** The message's header as text (at most 64 KiB when it has no end), for a look at it. */
+export async function queuedHeader(ctx: AdminContext, item: OutboundItem): Promise<string> {
+  const raw = await ctx.store.readOutbound(item);
+  const end = raw.indexOf('\r\n\r\n');
+  return raw.subarray(0, end < 0 ? Math.min(raw.length, 64 * 1024) : end).toString();
+}
+
 /** Due now; returns how many messages were made due. */
 export async function retryQueued(ctx: AdminContext, id: string | 'all'): Promise<number> {
   if (id === 'all') return ctx.store.retryOutbound('all');

@@ -502,8 +502,13 @@ describe('admin API: resources', () => {
     assert.equal(item.attempts, 0);
     assert.equal(item.lastError, null);
     assert.equal(typeof item.age, 'number');
+    const one = await call('GET', `/queue/${id}`);
+    assert.equal(one.body.header, 'Subject: hi');
     assert.equal((await call('POST', `/queue/${id}/hold`)).status, 204);
     assert.equal((await call('GET', `/queue/${id}`)).body.state, 'held');
+    const flush = await call('POST', '/queue/flush');
+    assert.equal(flush.status, 200);
+    assert.equal(typeof flush.body.due, 'number');
     assert.equal((await call('POST', `/queue/${id}/release`)).status, 204);
     assert.equal((await call('GET', `/queue/${id}`)).body.state, 'pending');
     assert.equal((await call('POST', `/queue/${id}/retry`)).status, 204);

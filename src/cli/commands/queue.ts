@@ -7,6 +7,7 @@ import {
   findQueued,
   holdQueued,
   listQueue,
+  queuedHeader,
   releaseQueued,
   retryQueued,
 } from '../../admin/queue.js';
@@ -61,9 +62,7 @@ export function registerQueue(program: Command, globals: () => GlobalOptions): v
     .action((id: string, o: { json?: boolean }) =>
       withAdmin(globals(), async (ctx) => {
         const item = await findQueued(ctx, id);
-        const raw = await ctx.store.readOutbound(item);
-        const end = raw.indexOf('\r\n\r\n');
-        const header = raw.subarray(0, end < 0 ? Math.min(raw.length, 64 * 1024) : end).toString();
+        const header = await queuedHeader(ctx, item);
         if (o.json) {
           stdout.json({ ...asJson(item), header });
           return;

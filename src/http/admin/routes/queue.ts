@@ -6,6 +6,7 @@ import {
   findQueued,
   holdQueued,
   listQueue,
+  queuedHeader,
   queueItemView,
   releaseQueued,
   retryQueued,
@@ -47,9 +48,27 @@ export const queueRoutes: ApiRoute[] = [
     path: '/queue/{id}',
     summary: 'One queued message',
     tag: 'queue',
-    responses: { 200: { description: 'The item', schema: v.queueItem } },
+    responses: {
+      200: {
+        description: 'The item, with its header',
+        schema: v.queueItem.extend({ header: z.string() }),
+      },
+    },
     async handle({ ctx, params }) {
-      return ok(queueItemView(await findQueued(ctx, params.id!)));
+      const item = await findQueued(ctx, params.id!);
+      return ok({ ...queueItemView(item), header: await queuedHeader(ctx, item) });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/queue/flush',
+    summary: 'Try every message not held again now (letterbox queue flush)',
+    tag: 'queue',
+    responses: {
+      200: { description: 'How many are due now', schema: z.object({ due: z.number().int() }) },
+    },
+    async handle({ ctx }) {
+      return ok({ due: await retryQueued(ctx, 'all') });
     },
   },
   action('/queue/{id}/retry', 'Try it again now', retryQueued),
