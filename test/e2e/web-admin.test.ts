@@ -236,6 +236,12 @@ describe('web admin in chromium', () => {
     await visible('view-signin');
   }
 
+  /** Follows a link to another view and waits until the page has filled it. */
+  async function follow(selector: string): Promise<void> {
+    await page.click(selector);
+    await page.waitForSelector('main:not([aria-busy])');
+  }
+
   /** Clears a field and types into it, as a person would. */
   async function fill(selector: string, value: string): Promise<void> {
     await page.click(selector, { count: 3 });
@@ -298,7 +304,7 @@ describe('web admin in chromium', () => {
     await shot('domain-refused');
 
     await step('account-created', async () => {
-      await page.click('nav a[href="#/accounts"]');
+      await follow('nav a[href="#/accounts"]');
       await visible('view-accounts');
       await fill('#account-address', 'alice@web.example.test');
       await fill('#account-password', 'alice web admin password');
@@ -313,7 +319,7 @@ describe('web admin in chromium', () => {
     assert.equal(await inPage<string>("document.querySelector('#account-password').value"), '');
 
     await step('account-quota', async () => {
-      await page.click('#accounts-table a[href="#/account/alice%40web.example.test"]');
+      await follow('#accounts-table a[href="#/account/alice%40web.example.test"]');
       await visible('view-account');
       await waitText('#account-facts', 'alice@web.example.test');
       await fill('#account-new-quota', '500M');
@@ -416,9 +422,8 @@ describe('web admin in chromium', () => {
     });
     assert.match(await imapLogin('carol@locks.example.test', appPassword), /^a1 NO/);
     // Shown once: a new visit to the account does not show it again.
-    await page.goto(`${base}/admin/#/domains`);
-    await visible('view-domains');
-    await page.goto(`${base}/admin/#/account/carol%40locks.example.test`);
+    await follow('nav a[href="#/accounts"]');
+    await follow('#accounts-table a[href="#/account/carol%40locks.example.test"]');
     await waitText('#app-passwords-table tbody', 'No app passwords.');
     assert.equal(await inPage<boolean>("document.querySelector('#app-password-new').hidden"), true);
     assert.equal(
@@ -464,14 +469,24 @@ describe('web admin in chromium', () => {
     await waitText('#domains-table tbody', 'lists.example.test');
 
     await step('alias-created', async () => {
-      await page.click('nav a[href="#/aliases"]');
+      await follow('nav a[href="#/aliases"]');
       await visible('view-aliases');
       await fill('#alias-address', 'team@lists.example.test');
       await fill('#alias-targets', 'one@elsewhere.test, two@elsewhere.test');
       await page.click('#alias-add button[type=submit]');
       await waitText('#aliases-table tbody', 'team@lists.example.test');
     });
+    // The domain filter: the choice goes into the location, the list is the domain's only.
+    await page.select('#aliases-domain', 'lists.example.test');
+    await page.click('#aliases-filter button[type=submit]');
+    await page.waitForFunction("location.hash === '#/aliases?domain=lists.example.test'");
+    await page.waitForSelector('main:not([aria-busy])');
+    await waitText('#aliases-table tbody', 'team@lists.example.test');
     const aliasRows = await rows('aliases-table');
+    assert.ok(
+      aliasRows.every((r) => r[0]?.endsWith('@lists.example.test')),
+      JSON.stringify(aliasRows),
+    );
     assert.deepEqual(aliasRows.find((r) => r[0] === 'team@lists.example.test')?.slice(0, 2), [
       'team@lists.example.test',
       'one@elsewhere.test, two@elsewhere.test',
@@ -483,9 +498,9 @@ describe('web admin in chromium', () => {
     });
 
     await step('dns-records', async () => {
-      await page.click('nav a[href="#/domains"]');
+      await follow('nav a[href="#/domains"]');
       await visible('view-domains');
-      await page.click('#domains-table a[href="#/dns/lists.example.test"]');
+      await follow('#domains-table a[href="#/dns/lists.example.test"]');
       await visible('view-dns');
       await waitText('#dns-title', 'DNS records of lists.example.test');
       await waitText('#dns-table tbody', 'MX');
@@ -527,7 +542,7 @@ describe('web admin in chromium', () => {
     const [first, second] = queued as [number, number];
     const row = async (id: number) => (await rows('queue-table')).find((r) => r[0] === String(id));
     await step('queue-listed', async () => {
-      await page.click('nav a[href="#/queue"]');
+      await follow('nav a[href="#/queue"]');
       await visible('view-queue');
       await waitText('#queue-table tbody', 'second@remote.test');
     });
@@ -577,7 +592,7 @@ describe('web admin in chromium', () => {
     });
     assert.equal(end.status, 204);
     await step('session-ended', async () => {
-      await page.click('nav a[href="#/queue"]');
+      await follow('nav a[href="#/queue"]');
       await visible('view-signin');
       await waitText('#error', 'Your session ended: sign in again.');
     });

@@ -188,18 +188,19 @@ function report(err) {
 let carried = '';
 
 /**
- * Moves to another view with a message for it.
+ * Moves to another view, with a message for it; the page is busy from here until the view is
+ * filled (the hashchange event that fills it comes later, as a task of its own).
  * @param {string} hash
- * @param {string} message
+ * @param {string} [message]
  */
-function go(hash, message) {
+function go(hash, message = '') {
   if (location.hash === hash) {
-    notice(message);
-    void route();
-  } else {
-    carried = message;
-    location.hash = hash;
+    if (message) notice(message);
+    return route();
   }
+  carried = message;
+  document.querySelector('main')?.setAttribute('aria-busy', 'true');
+  location.hash = hash;
 }
 
 /** @param {string} message */
@@ -422,21 +423,28 @@ async function renderDkim(domain) {
   );
 }
 
+/**
+ * A view's domain filter: every domain, `chosen` selected.
+ * @param {string} id the select
+ * @param {string} chosen
+ */
+async function domainChoice(id, chosen) {
+  /** @type {{ domains: Domain[] }} */
+  const { domains } = await api('GET', '/domains');
+  const select = $(id, HTMLSelectElement);
+  const all = el('option', { text: 'All domains' });
+  if (all instanceof HTMLOptionElement) all.value = '';
+  select.replaceChildren(all, ...domains.map((d) => el('option', { text: d.name })));
+  select.value = chosen;
+}
+
 /** @param {string} domain */
 async function renderAccounts(domain) {
-  const select = $('accounts-domain', HTMLSelectElement);
-  /** @type {[{ domains: Domain[] }, { accounts: Account[] }]} */
-  const [{ domains }, { accounts }] = await Promise.all([
-    api('GET', '/domains'),
+  /** @type {[void, { accounts: Account[] }]} */
+  const [, { accounts }] = await Promise.all([
+    domainChoice('accounts-domain', domain),
     api('GET', `/accounts${domain ? `?domain=${enc(domain)}` : ''}`),
   ]);
-  select.replaceChildren(
-    el('option', { text: 'All domains' }),
-    ...domains.map((d) => el('option', { text: d.name })),
-  );
-  const all = select.options[0];
-  if (all) all.value = '';
-  select.value = domain;
   fillTable(
     $('accounts-table', HTMLTableElement),
     accounts.map((a) => [
@@ -529,8 +537,11 @@ async function patchAccount(change, done) {
 
 /** @param {string} domain */
 async function renderAliases(domain) {
-  /** @type {{ aliases: Alias[] }} */
-  const { aliases } = await api('GET', `/aliases${domain ? `?domain=${enc(domain)}` : ''}`);
+  /** @type {[void, { aliases: Alias[] }]} */
+  const [, { aliases }] = await Promise.all([
+    domainChoice('aliases-domain', domain),
+    api('GET', `/aliases${domain ? `?domain=${enc(domain)}` : ''}`),
+  ]);
   fillTable(
     $('aliases-table', HTMLTableElement),
     aliases.map((a) => [
@@ -610,10 +621,15 @@ async function route() {
   };
   const view = Object.hasOwn(views, name) ? /** @type {keyof views} */ (name) : 'domains';
   showView(view);
+  // Busy while the view is filled (assistive technology waits; so do the browser tests).
+  const main = document.querySelector('main');
+  main?.setAttribute('aria-busy', 'true');
   try {
     await views[view]();
   } catch (err) {
     report(err);
+  } finally {
+    main?.removeAttribute('aria-busy');
   }
 }
 
@@ -637,7 +653,7 @@ async function signedIn(answer) {
   sessionStorage.setItem(SESSION_KEY, answer.session);
   await showWho();
   clearMessages();
-  if (location.hash === '' || location.hash === '#/') location.hash = '#/domains';
+  if (location.hash === '' || location.hash === '#/') go('#/domains');
   else await route();
 }
 
@@ -701,12 +717,12 @@ function wire() {
     });
   });
 
-  onSubmit('accounts-filter', async (form) => {
-    const domain = field(form, 'domain').value;
-    const hash = domain ? `#/accounts?domain=${enc(domain)}` : '#/accounts';
-    if (location.hash === hash) await route();
-    else location.hash = hash;
-  });
+  for (const view of ['accounts', 'aliases']) {
+    onSubmit(`${view}-filter`, async (form) => {
+      const domain = field(form, 'domain').value;
+      await go(domain ? `#/${view}?domain=${enc(domain)}` : `#/${view}`);
+    });
+  }
   onSubmit('account-add', async (form) => {
     const password = field(form, 'password');
     const quota = quotaValue(field(form, 'quota').value);
@@ -816,6 +832,15 @@ function wire() {
     clearMessages();
     const b = /** @type {HTMLButtonElement} */ (ev.currentTarget);
     run(b, () => renderQueue());
+  });
+
+  // A link to another view makes the page busy at once, before its hashchange event.
+  document.addEventListener('click', (ev) => {
+    const a = ev.target instanceof Element ? ev.target.closest('a[href^="#/"]') : null;
+    const plain = ev.button === 0 && !(ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey);
+    if (plain && a instanceof HTMLAnchorElement && a.hash !== location.hash) {
+      document.querySelector('main')?.setAttribute('aria-busy', 'true');
+    }
   });
 
   // A new view starts without the last one's messages, but with what the action that moved
