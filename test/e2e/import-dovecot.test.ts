@@ -2,7 +2,9 @@
 // instance on loopback with a temporary config) through IMAP APPEND with custom keywords,
 // folders and dates, then imported into Letterbox: imapflow sees the same folders, UIDs,
 // UIDVALIDITY, flags, keywords and internal dates on both. An mbsync state made against
-// Dovecot, pointed at Letterbox, downloads nothing again (the UIDs were kept).
+// Dovecot, pointed at Letterbox, downloads nothing again (the UIDs were kept). And the way
+// out: `export maildir` written into a second Dovecot user's home, which Dovecot then serves
+// with the same UIDs, UIDVALIDITY, flags, keywords and dates.
 // CI installs dovecot-imapd and isync; without them this test FAILS.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -14,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
 import { imapProtocol } from '../../src/imap/index.js';
+import { exportAccount } from '../../src/migrate-io/export.js';
 import { importFolders } from '../../src/migrate-io/import.js';
 import { maildirFolders } from '../../src/migrate-io/maildir-source.js';
 import { eventually } from '../helpers/eventually.js';
@@ -23,6 +26,8 @@ const run = promisify(execFile);
 const USER = 'dave@example.test';
 const PASS = 'pw-dave-1';
 const FOLDERS = ['Work', 'Work/Projects', 'Entwürfe'];
+/** The Dovecot user that gets Letterbox's export back. */
+const BACK = 'back@example.test';
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -84,6 +89,42 @@ describe('import a Maildir made by Dovecot', () => {
   let fromDovecot: Record<string, Seen>;
   let localFiles: string[];
   let subscribedInDovecot: string[];
+
+  /** Starts the private Dovecot; an imapflow client logged in as `user` once it answers. */
+  const startDovecot = async (user: string): Promise<ImapFlow> => {
+    dovecot = spawn('dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: 'ignore' });
+    const connect = () =>
+      new ImapFlow({
+        host: '127.0.0.1',
+        port: dovecotPort,
+        secure: false,
+        auth: { user, pass: PASS },
+        logger: false,
+      });
+    let flow = connect();
+    await eventually(
+      async () => {
+        try {
+          await flow.connect();
+          return true;
+        } catch {
+          flow = connect();
+          return false;
+        }
+      },
+      'dovecot to listen',
+      20_000,
+    );
+    return flow;
+  };
+  const stopDovecot = async () => {
+    const d = dovecot;
+    if (!d) return;
+    dovecot = null;
+    const exited = new Promise((r) => d.once('exit', r));
+    d.kill('SIGTERM');
+    await exited;
+  };
   /** Which of the test's folders are subscribed. */
   const subscribed = async (flow: ImapFlow) =>
     (await flow.list())
@@ -143,7 +184,10 @@ SyncState *
       await chown(join(dir, d), 65534, 65534);
     }
     dovecotPort = await freePort();
-    await writeFile(join(dir, 'passwd'), `${USER}:{PLAIN}${PASS}::::::\n`);
+    await writeFile(
+      join(dir, 'passwd'),
+      `${USER}:{PLAIN}${PASS}::::::\n${BACK}:{PLAIN}${PASS}::::::\n`,
+    );
     await writeFile(
       join(dir, 'dovecot.conf'),
       `base_dir = ${dir}/run
@@ -179,29 +223,7 @@ service imap-login {
 }
 `,
     );
-    dovecot = spawn('dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: 'ignore' });
-    const connect = () =>
-      new ImapFlow({
-        host: '127.0.0.1',
-        port: dovecotPort,
-        secure: false,
-        auth: { user: USER, pass: PASS },
-        logger: false,
-      });
-    let flow = connect();
-    await eventually(
-      async () => {
-        try {
-          await flow.connect();
-          return true;
-        } catch {
-          flow = connect();
-          return false;
-        }
-      },
-      'dovecot to listen',
-      20_000,
-    );
+    const flow = await startDovecot(USER);
     for (const f of FOLDERS) await flow.mailboxCreate(f);
     const dates = (n: number) => new Date(Date.UTC(2020, 0, n, 10, 20, 30));
     const plan: Array<[string, string[]]> = [
@@ -239,15 +261,13 @@ service imap-login {
     await mbsync();
     localFiles = await listLocal();
     assert.equal(localFiles.length, 7, localFiles.join('\n'));
-    dovecot.kill('SIGTERM');
-    await new Promise((r) => dovecot?.once('exit', r));
-    dovecot = null;
+    await stopDovecot();
 
     ts = await startTestServer({ listeners: ['imaps'], protocols: { imaps: imapProtocol } });
     await ts.addUser(USER, PASS);
   });
   after(async () => {
-    dovecot?.kill('SIGTERM');
+    await stopDovecot();
     await ts?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -296,5 +316,21 @@ service imap-login {
     // A changed UIDVALIDITY would fail the sync; new UIDs would download every message again.
     await mbsync();
     assert.deepEqual(await listLocal(), localFiles);
+  });
+
+  test('exported back to a Maildir, Dovecot serves the same UIDs, flags, keywords and dates', async () => {
+    const store = ts.server.ctx.store;
+    const account = (await store.getAccount(USER))!;
+    const target = join(dir, 'mail', 'back');
+    const r = await exportAccount(store, account, 'maildir', target);
+    assert.deepEqual([r.exported, r.failed], [7, 0]);
+    await run('chown', ['-R', '65534:65534', target]);
+    const flow = await startDovecot(BACK);
+    try {
+      assert.deepEqual(await look(flow), fromDovecot);
+    } finally {
+      await flow.logout();
+      await stopDovecot();
+    }
   });
 });
