@@ -31,6 +31,8 @@ export function adminErrorOf(err: unknown): unknown {
     case 'IN_USE':
     case 'NOT_ALLOWED':
       return new AdminError('conflict', err.message);
+    case 'UNAVAILABLE':
+      return err;
     default:
       return new AdminError('invalid', err.message);
   }

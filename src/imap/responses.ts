@@ -45,6 +45,8 @@ const STORE_CODES: Record<StoreErrorCode, string> = {
   OVERQUOTA: 'OVERQUOTA',
   NOT_ALLOWED: 'CANNOT',
   LIMIT: 'LIMIT',
+  // RFC 5530 §3: temporary failure because a subsystem is down.
+  UNAVAILABLE: 'UNAVAILABLE',
 };
 
 /**

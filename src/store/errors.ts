@@ -8,7 +8,8 @@ export type StoreErrorCode =
   | 'IN_USE' // removal refused while something still depends on it
   | 'OVERQUOTA' // the write would exceed the account's quota (RFC 9208 OVERQUOTA)
   | 'NOT_ALLOWED' // e.g. deleting INBOX
-  | 'LIMIT'; // a configured limit (mailboxes per account, nesting depth, name length)
+  | 'LIMIT' // a configured limit (mailboxes per account, nesting depth, name length)
+  | 'UNAVAILABLE'; // the store cannot be reached now (a database restarting): try again later
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

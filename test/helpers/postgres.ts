@@ -13,6 +13,10 @@ export interface TestPostgres {
   /** A new empty database; its URL. */
   createDatabase(): Promise<string>;
   dropDatabase(url: string): Promise<void>;
+  /** Stops the server (fast shutdown: sessions are cut), as a restart or a crash would. */
+  halt(): void;
+  /** Starts it again on the same data. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -63,6 +67,14 @@ export async function startPostgres(): Promise<TestPostgres> {
       if (!/^lb_test_\w+$/.test(name)) throw new Error(`not a test database: ${name}`);
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
+    halt() {
+      if (!cluster) throw new Error('LETTERBOX_TEST_PG_URL: not ours to stop');
+      cluster.halt();
+    },
+    resume() {
+      if (!cluster) throw new Error('LETTERBOX_TEST_PG_URL: not ours to start');
+      cluster.resume();
+    },
     async stop() {
       await admin.end();
       cluster?.stop();
@@ -70,7 +82,12 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
 }
 
-function startCluster(): { url(db: string): string; stop(): void } {
+function startCluster(): {
+  url(db: string): string;
+  halt(): void;
+  resume(): void;
+  stop(): void;
+} {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'lb-pg-'));
   if (process.getuid?.() === 0) {
@@ -93,13 +110,17 @@ function startCluster(): { url(db: string): string; stop(): void } {
   // The socket's name carries the port; in a directory of its own any port is free.
   const port = 5432;
   const opts = `-k ${dir} -p ${port} -c listen_addresses= -c fsync=off -c full_page_writes=off -c max_connections=200`;
-  pgRun(join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start']);
+  const start = () =>
+    pgRun(join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start']);
+  start();
   let stopped = false;
   const stop = () => {
     if (stopped) return;
     stopped = true;
     try {
       pgRun(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    } catch {
+      // Not running (a test halted it).
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -108,6 +129,8 @@ function startCluster(): { url(db: string): string; stop(): void } {
   process.once('exit', stop);
   return {
     url: (db) => `postgres://letterbox@${encodeURIComponent(dir)}:${port}/${db}`,
+    halt: () => pgRun(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']),
+    resume: start,
     stop,
   };
 }

@@ -5,6 +5,7 @@
 // identities; both are read back as JS numbers (well below 2^53).
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { StoreError } from '../errors.js';
 import { migrate } from './migrations.js';
 
 const INT8 = 20;
@@ -92,8 +93,12 @@ export class PgDb implements Queryable {
     return db;
   }
 
-  query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(config);
+  async query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(config);
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   /** A connection of its own, outside the pool (LISTEN holds one for as long as it runs). */
@@ -111,17 +116,26 @@ export class PgDb implements Queryable {
    * under the transaction are locked by the statements that read them.
    */
   async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw unavailable(err);
+    }
+    let broken = false;
     try {
       await client.query('BEGIN');
       const out = await fn(client);
       await client.query('COMMIT');
       return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw unavailable(err);
     } finally {
-      client.release();
+      // A connection that failed even to roll back is not given to the next caller.
+      client.release(broken);
     }
   }
 
@@ -158,6 +172,34 @@ export async function nextModseq(q: Queryable, accountId: number): Promise<numbe
   );
   if (!r) throw new Error(`account ${accountId} vanished`);
   return r.modseq;
+}
+
+/**
+ * Errors of a database that cannot be reached now (down, restarting, a dropped connection,
+ * no connection slots) become StoreError UNAVAILABLE: each protocol answers it as a temporary
+ * failure (IMAP NO [UNAVAILABLE], SMTP 451 4.3.0, POP3 -ERR [SYS/TEMP]). The pool opens new
+ * connections by itself once the database is back. Anything else passes unchanged.
+ */
+export function unavailable(err: unknown): unknown {
+  if (err instanceof StoreError) return err;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  const down =
+    // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now),
+    // 53300 (too many connections).
+    /^08/.test(code) ||
+    /^57P0[123]$/.test(code) ||
+    code === '53300' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOENT', 'EHOSTUNREACH'].includes(code) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+      message,
+    );
+  return down
+    ? new StoreError('UNAVAILABLE', 'the mail store is unavailable, try again later', {
+        cause: err,
+      })
+    : err;
 }
 
 /** PostgreSQL's unique_violation, for inserts racing another node's. */
