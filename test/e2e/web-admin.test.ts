@@ -563,6 +563,13 @@ describe('web admin in chromium', () => {
     assert.equal((await row(first))?.[3], 'pending');
     await page.click(`button[aria-label="Retry message ${first}"]`);
     await waitText('#notice', `Retrying message ${first}.`);
+    // Held, the first waits; the second is due with the rest.
+    await page.click(`button[aria-label="Hold message ${first}"]`);
+    await page.waitForSelector(`button[aria-label="Release message ${first}"]`);
+    await page.click('#queue-flush');
+    await waitText('#notice', '1 message is due now (held ones wait).');
+    await page.click(`button[aria-label="Release message ${first}"]`);
+    await page.waitForSelector(`button[aria-label="Hold message ${first}"]`);
     await step('queue-deleted', async () => {
       await page.click(`button[aria-label="Delete message ${second}"]`);
       await waitText('#notice', `Deleted message ${second} from the queue`);

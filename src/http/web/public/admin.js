@@ -203,7 +203,11 @@ function go(hash, message = '') {
   location.hash = hash;
 }
 
-/** @param {string} message */
+/**
+ * Says what an action did: called once the view shows the result (so whoever reads the notice,
+ * a person or a test, sees the list it speaks of).
+ * @param {string} message
+ */
 function notice(message) {
   $('error', HTMLElement).hidden = true;
   $('notice', HTMLElement).textContent = message;
@@ -344,8 +348,8 @@ async function renderDomains() {
         button('Delete', `Delete domain ${d.name}`, async () => {
           if (!confirm(`Delete the domain ${d.name}?`)) return;
           await api('DELETE', `/domains/${enc(d.name)}`);
-          notice(`Deleted the domain ${d.name}.`);
           await renderDomains();
+          notice(`Deleted the domain ${d.name}.`);
         }),
       ]),
     ]),
@@ -409,14 +413,14 @@ async function renderDkim(domain) {
         ? button('Retire', `Retire DKIM key ${k.selector}`, async () => {
             if (!confirm(`Stop signing with the key ${k.selector}?`)) return;
             await api('POST', `${base}/${enc(k.selector)}/retire`);
-            notice(`Retired the DKIM key ${k.selector}: keep its record published a few days.`);
             await Promise.all([renderDns(domain, false), renderDkim(domain)]);
+            notice(`Retired the DKIM key ${k.selector}: keep its record published a few days.`);
           })
         : button('Delete', `Delete DKIM key ${k.selector}`, async () => {
             if (!confirm(`Delete the key ${k.selector}? Remove its DNS record too.`)) return;
             await api('DELETE', `${base}/${enc(k.selector)}`);
-            notice(`Deleted the DKIM key ${k.selector}.`);
             await Promise.all([renderDns(domain, false), renderDkim(domain)]);
+            notice(`Deleted the DKIM key ${k.selector}.`);
           }),
     ]),
     'No DKIM keys: mail from this domain is not signed.',
@@ -498,8 +502,8 @@ async function renderAppPasswords(address) {
         )
           return;
         await api('DELETE', `/accounts/${enc(address)}/app-passwords/${enc(p.name)}`);
-        notice(`Revoked the app password ${p.name}.`);
         await renderAppPasswords(address);
+        notice(`Revoked the app password ${p.name}.`);
       }),
     ]),
     'No app passwords.',
@@ -550,8 +554,8 @@ async function renderAliases(domain) {
       button('Delete', `Delete alias ${a.address}`, async () => {
         if (!confirm(`Delete the alias ${a.address}?`)) return;
         await api('DELETE', `/aliases/${enc(a.address)}`);
-        notice(`Deleted the alias ${a.address}.`);
         await renderAliases(domain);
+        notice(`Deleted the alias ${a.address}.`);
       }),
     ]),
     'No aliases.',
@@ -565,8 +569,8 @@ async function renderQueue() {
   const act = (q, verb, label, done) =>
     button(label, `${label} message ${q.id}`, async () => {
       await api('POST', `/queue/${enc(String(q.id))}/${verb}`);
-      notice(`${done} message ${q.id}.`);
       await renderQueue();
+      notice(`${done} message ${q.id}.`);
     });
   fillTable(
     $('queue-table', HTMLTableElement),
@@ -588,8 +592,8 @@ async function renderQueue() {
         button('Delete', `Delete message ${q.id}`, async () => {
           if (!confirm(`Delete message ${q.id} from the queue? It will not be delivered.`)) return;
           await api('DELETE', `/queue/${enc(String(q.id))}`);
-          notice(`Deleted message ${q.id} from the queue.`);
           await renderQueue();
+          notice(`Deleted message ${q.id} from the queue.`);
         }),
       ]),
     ]),
@@ -705,8 +709,8 @@ function wire() {
     /** @type {{ name: string }} */
     const d = await api('POST', '/domains', { name: name.value.trim() });
     name.value = '';
-    notice(`Added the domain ${d.name}.`);
     await renderDomains();
+    notice(`Added the domain ${d.name}.`);
   });
   $('dns-refresh', HTMLButtonElement).addEventListener('click', (ev) => {
     clearMessages();
@@ -737,8 +741,8 @@ function wire() {
     /** @type {Account} */
     const a = await api('POST', '/accounts', body);
     form.reset();
-    notice(`Created the account ${a.address}.`);
     await renderAccounts(field($('accounts-filter', HTMLFormElement), 'domain').value);
+    notice(`Created the account ${a.address}.`);
   });
 
   onSubmit('account-quota-form', async (form) => {
@@ -795,10 +799,10 @@ function wire() {
     const algorithm = field(form, 'algorithm').value;
     /** @type {DkimKey} */
     const k = await api('POST', `/domains/${enc(dnsDomain)}/dkim`, { algorithm });
+    await Promise.all([renderDns(dnsDomain, false), renderDkim(dnsDomain)]);
     notice(
       `Made the DKIM key ${k.selector}: publish its TXT record (DNS records, above) in the zone.`,
     );
-    await Promise.all([renderDns(dnsDomain, false), renderDkim(dnsDomain)]);
   });
 
   onSubmit('app-password-add', async (form) => {
@@ -823,10 +827,20 @@ function wire() {
     const a = await api('POST', '/aliases', { address, targets });
     form.reset();
     const warnings = a?.warnings ?? [];
+    await route();
     notice(
       `Added the alias ${address}.${warnings.length ? ` Warning: ${warnings.join('; ')}` : ''}`,
     );
-    await route();
+  });
+  $('queue-flush', HTMLButtonElement).addEventListener('click', (ev) => {
+    clearMessages();
+    const b = /** @type {HTMLButtonElement} */ (ev.currentTarget);
+    run(b, async () => {
+      /** @type {{ due: number }} */
+      const { due } = await api('POST', '/queue/flush');
+      await renderQueue();
+      notice(`${due} ${due === 1 ? 'message is' : 'messages are'} due now (held ones wait).`);
+    });
   });
   $('queue-refresh', HTMLButtonElement).addEventListener('click', (ev) => {
     clearMessages();
