@@ -5,7 +5,8 @@
 // token nor a password shows in the server's log.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -213,5 +214,74 @@ describe('admin API with a running server, driven by curl', () => {
     assert.ok(!text.includes(TOKEN), 'the token');
     assert.ok(!text.includes(PASSWORD), 'a password');
     assert.ok(!text.includes(ADMIN_PASSWORD), 'the admin password');
+  });
+});
+
+describe('admin token from LETTERBOX_ADMIN_TOKEN', () => {
+  const ENV_TOKEN = 'env-admin-token-Kd72mQ0pX9';
+  let srv: ServerProcess;
+
+  before(async () => {
+    // The server process inherits this test's environment.
+    process.env.LETTERBOX_ADMIN_TOKEN = ENV_TOKEN;
+    try {
+      srv = await startServerProcess({
+        listeners: ['pop3', 'http'],
+        sections: { pop3: { workers: 1 } },
+      });
+    } finally {
+      delete process.env.LETTERBOX_ADMIN_TOKEN;
+    }
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  /** Pids whose parent is `pid` (from /proc/<pid>/stat). */
+  async function children(pid: number): Promise<number[]> {
+    const out: number[] = [];
+    for (const name of await readdir('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) out.push(Number(name));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return out;
+  }
+
+  test('is taken, and not passed on to the POP3 worker processes', async () => {
+    const base = `http://127.0.0.1:${srv.port('http')}/api/v1`;
+    const ok = await fetch(`${base}/whoami`, { headers: { authorization: `Bearer ${ENV_TOKEN}` } });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { kind: 'token' });
+    // A POP3 connection starts the worker.
+    const greeting = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(srv.port('pop3'), '127.0.0.1');
+      s.once('data', (d) => {
+        resolve(d.toString());
+        s.end('QUIT\r\n');
+      });
+      s.once('error', reject);
+    });
+    assert.match(greeting, /^\+OK/);
+    let workers: number[] = [];
+    await eventually(
+      async () => {
+        workers = await children(srv.pid);
+        return workers.length > 0;
+      },
+      'a POP3 worker process',
+      20_000,
+    );
+    for (const pid of workers) {
+      const environ = await readFile(`/proc/${pid}/environ`, 'latin1');
+      assert.ok(!environ.includes(ENV_TOKEN), `worker ${pid} has the token in its environment`);
+      assert.ok(!environ.includes('LETTERBOX_ADMIN_TOKEN='), `worker ${pid}`);
+    }
+    assert.ok(!srv.logs().join('\n').includes(ENV_TOKEN), 'the token is not logged');
   });
 });
