@@ -110,6 +110,14 @@ function uniqueFolded(keywords: Iterable<string>): string[] {
 
 interface Removed {
   uids: number[];
+  /** Bytes the rows took (freed from the account's usage). */
+  bytes: number;
+}
+
+/** An account's quota and usage, read under its row lock. */
+interface Usage {
+  quota: number | null;
+  used: number;
 }
 
 export class PgMessages implements MessageStore, BlobStore {
@@ -128,11 +136,17 @@ export class PgMessages implements MessageStore, BlobStore {
     return { id: r.id, accountId: r.account_id, uidValidity: r.uid_validity };
   }
 
-  /** Locks the accounts' rows, in id order (the order every writer takes them in). */
-  private async lockAccounts(q: Queryable, ids: number[]): Promise<void> {
-    await rows(q, 'SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE', [
-      [...new Set(ids)],
-    ]);
+  /**
+   * Locks the accounts' rows, in id order (the order every writer takes them in), and reads
+   * their quota and usage, which stay as read until commit.
+   */
+  private async lockAccounts(q: Queryable, ids: number[]): Promise<Map<number, Usage>> {
+    const rs = await rows<{ id: number; quota_bytes: number | null; used_bytes: number }>(
+      q,
+      'SELECT id, quota_bytes, used_bytes FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE',
+      [[...new Set(ids)]],
+    );
+    return new Map(rs.map((r) => [r.id, { quota: r.quota_bytes, used: r.used_bytes }]));
   }
 
   // Appends
@@ -149,11 +163,13 @@ export class PgMessages implements MessageStore, BlobStore {
       const mailboxes: MailboxRef[] = [];
       for (const t of targets) mailboxes.push(await this.mailbox(q, t.mailboxId));
       const replaceBox = opts.replace ? await this.mailbox(q, opts.replace.mailboxId) : null;
-      await this.lockAccounts(q, [
+      // The stored message first: its row and THREADID lookups need no account's lock, so
+      // the lock is held for fewer round trips (deliveries to one account take turns).
+      const messageId = await this.storedMessage(q, message, hash);
+      const usage = await this.lockAccounts(q, [
         ...mailboxes.map((m) => m.accountId),
         ...(replaceBox ? [replaceBox.accountId] : []),
       ]);
-      const messageId = await this.storedMessage(q, message, hash);
       // RFC 8508 §3.4: REPLACE expunges the old message atomically with the append; it goes
       // first, so that the quota sees the room it frees.
       let replaced: { mb: MailboxRef; modseq: number; removed: Removed } | null = null;
@@ -171,7 +187,11 @@ export class PgMessages implements MessageStore, BlobStore {
           removed: await this.removeRows(q, replaceBox, old, modseq, messageId),
         };
       }
-      await this.checkQuota(q, mailboxes, size);
+      if (replaced) {
+        const u = usage.get(replaced.mb.accountId);
+        if (u) u.used -= replaced.removed.bytes;
+      }
+      checkQuota(usage, mailboxes, size);
       const internalDate = (message.internalDate ?? new Date()).getTime();
       const internalZone = message.internalDate ? zoneOrUtc(message.internalZone) : 0;
       const results: AppendResult[] = [];
@@ -284,7 +304,10 @@ export class PgMessages implements MessageStore, BlobStore {
     return newObjectId('T');
   }
 
-  /** Takes the mailbox's next UID (locking its row) and adds the message's row there. */
+  /**
+   * Takes the mailbox's next UID (locking its row) and adds the message's row there, with
+   * the account's modseq (a new one unless given) and usage, in one statement.
+   */
   private async addRow(
     q: Queryable,
     mb: MailboxRef,
@@ -295,43 +318,37 @@ export class PgMessages implements MessageStore, BlobStore {
     size: number,
     modseqIn?: number,
   ): Promise<AppendResult> {
-    const modseq = modseqIn ?? (await nextModseq(q, mb.accountId));
-    const taken = await row<{ uid: number; uid_validity: number }>(
-      q,
-      `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = GREATEST(highest_modseq, $1)
-       WHERE id = $2 RETURNING uid_next - 1 AS uid, uid_validity`,
-      [modseq, mb.id],
-    );
-    if (!taken) throw new StoreError('NOT_FOUND', 'no such mailbox');
     // RFC 8514 §2: the save date is when the message came into this mailbox (APPEND,
     // delivery, COPY, MOVE), whatever its internal date says.
-    await run(
+    const r = await row<{ uid: number; modseq: number; uid_validity: number }>(
       q,
-      `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date,
-         internal_zone, save_date, size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [mb.id, taken.uid, messageId, flags, modseq, internalDate, internalZone, Date.now(), size],
+      `WITH a AS (
+         UPDATE accounts SET used_bytes = used_bytes + $7,
+           modseq = CASE WHEN $8::bigint IS NULL THEN modseq + 1 ELSE modseq END
+         WHERE id = $9 RETURNING COALESCE($8::bigint, modseq) AS modseq),
+       m AS (
+         UPDATE mailboxes SET uid_next = uid_next + 1,
+           highest_modseq = GREATEST(highest_modseq, (SELECT modseq FROM a))
+         WHERE id = $1 RETURNING uid_next - 1 AS uid, uid_validity),
+       i AS (
+         INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date,
+           internal_zone, save_date, size)
+         SELECT $1, m.uid, $2, $3, a.modseq, $4, $5, $6, $7 FROM a, m RETURNING uid, modseq)
+       SELECT i.uid, i.modseq, m.uid_validity FROM i, m`,
+      [
+        mb.id,
+        messageId,
+        flags,
+        internalDate,
+        internalZone,
+        Date.now(),
+        size,
+        modseqIn ?? null,
+        mb.accountId,
+      ],
     );
-    await run(q, 'UPDATE accounts SET used_bytes = used_bytes + $1 WHERE id = $2', [
-      size,
-      mb.accountId,
-    ]);
-    return { mailboxId: mb.id, uidValidity: taken.uid_validity, uid: taken.uid, modseq };
-  }
-
-  /** OVERQUOTA if adding `size` bytes per target would exceed an account's quota. */
-  private async checkQuota(q: Queryable, targets: MailboxRef[], size: number): Promise<void> {
-    const perAccount = new Map<number, number>();
-    for (const t of targets) perAccount.set(t.accountId, (perAccount.get(t.accountId) ?? 0) + size);
-    for (const [accountId, adding] of perAccount) {
-      const a = await row<{ quota_bytes: number | null; used_bytes: number }>(
-        q,
-        'SELECT quota_bytes, used_bytes FROM accounts WHERE id = $1',
-        [accountId],
-      );
-      if (a && a.quota_bytes !== null && a.used_bytes + adding > a.quota_bytes) {
-        throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
-      }
-    }
+    if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    return { mailboxId: mb.id, uidValidity: r.uid_validity, uid: r.uid, modseq: r.modseq };
   }
 
   /** Records keywords among `flags` as the mailbox's for good (see mailboxSummary). */
@@ -622,13 +639,13 @@ export class PgMessages implements MessageStore, BlobStore {
       if (from.accountId !== to.accountId) {
         throw new StoreError('NOT_ALLOWED', 'cross-account copy');
       }
-      await this.lockAccounts(q, [to.accountId]);
+      const usage = await this.lockAccounts(q, [to.accountId]);
       const rs = await this.recordRows(q, fromId, uids);
       if (rs.length === 0) return { uidValidity: to.uidValidity, mapping: [], modseq: 0 };
       // A move within one account frees what it adds: only a copy needs room.
       if (!move) {
-        await this.checkQuota(
-          q,
+        checkQuota(
+          usage,
           [to],
           rs.reduce((s, r) => s + r.size, 0),
         );
@@ -729,7 +746,7 @@ export class PgMessages implements MessageStore, BlobStore {
       q,
       rs.map((r) => r.message_id).filter((id) => id !== keep),
     );
-    return { uids };
+    return { uids, bytes };
   }
 }
 
@@ -743,4 +760,16 @@ function changeEvent(
   const ev: ChangeEvent = { accountId: mb.accountId, mailboxId: mb.id, modseq, kind, uids };
   if (keywords !== undefined && keywords.length > 0) ev.keywords = keywords;
   return ev;
+}
+
+/** OVERQUOTA if adding `size` bytes per target would exceed an account's quota. */
+function checkQuota(usage: Map<number, Usage>, targets: MailboxRef[], size: number): void {
+  const perAccount = new Map<number, number>();
+  for (const t of targets) perAccount.set(t.accountId, (perAccount.get(t.accountId) ?? 0) + size);
+  for (const [accountId, adding] of perAccount) {
+    const u = usage.get(accountId);
+    if (u && u.quota !== null && u.used + adding > u.quota) {
+      throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
+    }
+  }
 }
