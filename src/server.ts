@@ -12,7 +12,7 @@ import type { Config, ListenerName, TlsMode } from './config/schema.js';
 import { LISTENER_NAMES } from './config/schema.js';
 import { adminApi } from './http/admin/api.js';
 import { AdminAuth } from './http/admin/auth.js';
-import { ADMIN_TOKEN_ENV, loadAdminToken } from './http/admin/token.js';
+import { ADMIN_TOKEN_ENV, loadAdminToken, tokenFileWarning } from './http/admin/token.js';
 import { autoconfigRoutes } from './http/autoconfig/routes.js';
 import { ServerMetrics } from './http/metrics.js';
 import { type HttpListener, type ServerPhase, startHttp } from './http/server.js';
@@ -120,6 +120,8 @@ export async function startServer(
   // Read once at the start (a ConfigError stops it); never logged. Taken out of the
   // environment, so that the processes this one starts (POP3 workers) do not inherit it.
   const adminToken = cfg.listeners.http.enabled ? loadAdminToken(cfg) : null;
+  const tokenWarning = adminToken === null ? null : tokenFileWarning(cfg);
+  if (tokenWarning !== null) log.warn(tokenWarning);
   delete process.env[ADMIN_TOKEN_ENV];
   const metrics = new ServerMetrics();
   let phase: ServerPhase = 'starting';

@@ -2,7 +2,7 @@
 // HTTP listener (`[listeners.http] tls = "implicit"`): over TLS the API answers a client from
 // outside [auth] plaintext_networks, which gets 403 over plain HTTP.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { PlaintextPolicy } from '../../src/auth/plaintext.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { adminApi } from '../../src/http/admin/api.js';
 import { AdminAuth } from '../../src/http/admin/auth.js';
-import { ADMIN_TOKEN_ENV, loadAdminToken } from '../../src/http/admin/token.js';
+import { ADMIN_TOKEN_ENV, loadAdminToken, tokenFileWarning } from '../../src/http/admin/token.js';
 import { type HttpListener, startHttp } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
 import { writeSelfSigned } from '../../src/net/selfsigned.js';
@@ -43,6 +43,17 @@ describe('admin token', () => {
       'from-the-environment-123',
     );
     assert.equal(loadAdminToken(config(), { [ADMIN_TOKEN_ENV]: TOKEN }), TOKEN);
+  });
+
+  test('a token file others may read is warned about (chmod 600)', () => {
+    const file = join(dir, 'open-token');
+    writeFileSync(file, `${TOKEN}\n`);
+    chmodSync(file, 0o644);
+    const cfg = config(`admin_token_file = "${file}"`);
+    assert.match(tokenFileWarning(cfg, {}) ?? '', /may be read by others \(mode 644\): chmod 600/);
+    assert.equal(tokenFileWarning(cfg, { [ADMIN_TOKEN_ENV]: TOKEN }), null, 'the env wins');
+    chmodSync(file, 0o600);
+    assert.equal(tokenFileWarning(cfg, {}), null);
   });
 
   test('refused: too short, characters a bearer token cannot carry, a missing file', () => {
