@@ -327,6 +327,11 @@ describe('web admin in chromium', () => {
       await waitText('#account-facts', '500 MiB');
     });
 
+    await step('account-pop3', async () => {
+      await page.select('#account-pop3-policy', 'keep');
+      await page.click('#account-pop3-form button[type=submit]');
+      await waitText('#account-facts', 'POP3 deletes' + 'keep');
+    });
     await step('account-disabled', async () => {
       await page.click('#account-disable');
       await waitText('#account-facts', 'disabled');
@@ -335,10 +340,10 @@ describe('web admin in chromium', () => {
     const api = await fetch(`${base}/api/v1/accounts/alice%40web.example.test`, {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
-    const account = (await api.json()) as { quota: number; disabled: boolean };
+    const account = (await api.json()) as { quota: number; disabled: boolean; pop3Policy: string };
     assert.deepEqual(
-      { quota: account.quota, disabled: account.disabled },
-      { quota: 500 * 1024 * 1024, disabled: true },
+      { quota: account.quota, disabled: account.disabled, pop3Policy: account.pop3Policy },
+      { quota: 500 * 1024 * 1024, disabled: true, pop3Policy: 'keep' },
     );
 
     await step('account-deleted', async () => {

@@ -12,7 +12,7 @@ const API = '/api/v1';
 const SESSION_KEY = 'letterbox.admin.session';
 
 /** @typedef {{ name: string, accounts: number, aliases: number }} Domain */
-/** @typedef {{ address: string, quota: number | null, used: number, disabled: boolean, locked: boolean, admin: boolean }} Account */
+/** @typedef {{ address: string, quota: number | null, used: number, disabled: boolean, locked: boolean, admin: boolean, pop3Policy?: string }} Account */
 /** @typedef {{ address: string, targets: string[] }} Alias */
 /** @typedef {{ type: string, name: string, value: string | null, purpose: string, status: string, found?: string[], note?: string }} DnsRecord */
 /** @typedef {{ selector: string, algorithm: string, state: string, created: string }} DkimKey */
@@ -520,10 +520,12 @@ function showAccount(a) {
     ['Used', bytes(a.used)],
     ['State', accountState(a)],
     ['Administrator', a.admin ? 'yes' : 'no'],
+    ['POP3 deletes', a.pop3Policy ?? ''],
   ];
   $('account-facts', HTMLElement).replaceChildren(
     ...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]),
   );
+  if (a.pop3Policy) $('account-pop3-policy', HTMLSelectElement).value = a.pop3Policy;
   $('account-disable', HTMLButtonElement).hidden = a.disabled;
   $('account-enable', HTMLButtonElement).hidden = !a.disabled;
   $('account-unlock', HTMLButtonElement).hidden = !a.locked;
@@ -749,6 +751,10 @@ function wire() {
     const quota = quotaValue(field(form, 'quota').value);
     await patchAccount({ quota }, `Set the quota of ${currentAccount}.`);
     form.reset();
+  });
+  onSubmit('account-pop3-form', async (form) => {
+    const pop3Policy = field(form, 'pop3Policy').value;
+    await patchAccount({ pop3Policy }, `POP3 deletes of ${currentAccount}: ${pop3Policy}.`);
   });
   onSubmit('account-password-form', async (form) => {
     const password = field(form, 'password');
