@@ -551,10 +551,12 @@ export class PgMessages implements MessageStore, BlobStore {
       return (await this.listMessages(mailboxId)).map((r) => r.uid);
     }
     const folded = needle.toLowerCase();
+    // LIKE (not strpos) so that the trigram index of migration 5 can answer it; the text and
+    // the needle are both folded, and LIKE's own characters in the needle are escaped.
     const found = await rows<{ uid: number }>(
       this.db,
-      `SELECT mm.uid ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND strpos(m.body_text, $2) > 0`,
-      [mailboxId, folded],
+      `SELECT mm.uid ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND m.body_text LIKE $2`,
+      [mailboxId, `%${folded.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
     );
     const uids = new Set(found.map((r) => r.uid));
     const cut = await rows<{ uid: number; data: Buffer }>(

@@ -345,6 +345,10 @@ export function messageContract(name: string, make: StoreFactory<MessageRoles>):
       assert.deepEqual(await s.searchText(mb.id, 'e'), [1, 2, 3]);
       assert.deepEqual(await s.searchText(mb.id, 'absent words'), []);
       assert.deepEqual(await s.searchText(mb.id, 'say "hi"'), []);
+      // Wildcards of the engine underneath are plain characters here.
+      assert.deepEqual(await s.searchText(mb.id, 'n_thing'), []);
+      assert.deepEqual(await s.searchText(mb.id, '%'), [2]);
+      assert.deepEqual(await s.searchText(mb.id, 'h%re'), []);
     });
 
     test('object ids (RFC 8474), save dates (RFC 8514), preview cache (RFC 8970)', async () => {
