@@ -33,24 +33,28 @@ export async function readPasswordFromStdin(): Promise<string> {
   return text.split(/\r?\n/)[0] ?? '';
 }
 
+/** Asks once on the terminal (stderr) without echo. */
+export function promptSecret(q: string): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    // Mute the echo: readline writes what is typed through _writeToOutput.
+    const r = rl as unknown as { _writeToOutput: (s: string) => void };
+    process.stderr.write(q);
+    r._writeToOutput = () => {};
+    rl.question('', (answer) => {
+      rl.close();
+      process.stderr.write('\n');
+      resolve(answer);
+    });
+  });
+}
+
 /** Prompts twice on the terminal without echo. */
 export async function promptPassword(): Promise<string> {
   if (!process.stdin.isTTY) {
     throw new Error('no terminal to prompt for a password: use --password-stdin');
   }
-  const ask = (q: string) =>
-    new Promise<string>((resolve) => {
-      const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-      // Mute the echo: readline writes what is typed through _writeToOutput.
-      const r = rl as unknown as { _writeToOutput: (s: string) => void };
-      process.stderr.write(q);
-      r._writeToOutput = () => {};
-      rl.question('', (answer) => {
-        rl.close();
-        process.stderr.write('\n');
-        resolve(answer);
-      });
-    });
+  const ask = promptSecret;
   const a = await ask('Password: ');
   const b = await ask('Again: ');
   if (a !== b) throw new Error('the passwords differ');

@@ -25,6 +25,11 @@ export interface ImportItem {
   size?: number;
   /** Its bytes as found (line ends as they are: made CRLF here). */
   read(): Promise<Buffer>;
+  /**
+   * Told once what became of it, with its UID in the target mailbox when it is there
+   * (imported, or skipped as already there): for a source that keeps its own state.
+   */
+  settled?(result: 'imported' | 'skipped' | 'failed', uid?: number): void;
 }
 
 /** A message or folder that could not be imported, and why. */
@@ -161,10 +166,12 @@ async function importFolder(
       uidsKept = await store.adoptUidValidity(mailbox.id, folder.uidValidity);
   }
   let uidNext = (await store.getMailboxById(mailbox.id))?.uidNext ?? mailbox.uidNext;
-  // What is there: content hash -> copies not yet matched by a source message.
-  const there = new Map<string, number>();
+  // What is there: content hash -> UIDs of the copies not yet matched by a source message.
+  const there = new Map<string, number[]>();
   for (const rec of await store.listMessages(mailbox.id)) {
-    there.set(rec.blobHash, (there.get(rec.blobHash) ?? 0) + 1);
+    const uids = there.get(rec.blobHash);
+    if (uids) uids.push(rec.uid);
+    else there.set(rec.blobHash, [rec.uid]);
   }
   const result: FolderResult = {
     folder: name,
@@ -175,10 +182,11 @@ async function importFolder(
     uidsKept,
     seconds: 0,
   };
-  const failed = (f: ImportFailure) => {
+  const failed = (f: ImportFailure, item?: ImportItem) => {
     result.failed++;
     fail(f);
     opts.progress?.tick('failed');
+    item?.settled?.('failed');
   };
   const window = opts.window ?? 128;
   const inflight = new Set<Promise<void>>();
@@ -197,32 +205,36 @@ async function importFolder(
     try {
       raw = toCrlf(await data);
     } catch (err) {
-      failed({ source: item.source, reason: readReason(err, opts.maxMessageSize) });
+      failed({ source: item.source, reason: readReason(err, opts.maxMessageSize) }, item);
       continue;
     }
     if (raw.length === 0) {
-      failed({ source: item.source, reason: 'empty message' });
+      failed({ source: item.source, reason: 'empty message' }, item);
       continue;
     }
     if (raw.length > opts.maxMessageSize) {
-      failed({
-        source: item.source,
-        reason: `${raw.length} bytes, over the limit of ${opts.maxMessageSize} ([limits] max_message_size)`,
-      });
+      failed(
+        {
+          source: item.source,
+          reason: `${raw.length} bytes, over the limit of ${opts.maxMessageSize} ([limits] max_message_size)`,
+        },
+        item,
+      );
       continue;
     }
     // Nothing there (a new mailbox, or every copy matched): no hash to compare.
     const hash = there.size === 0 ? '' : contentHash(raw);
-    const copies = there.get(hash) ?? 0;
-    if (copies > 0) {
-      if (copies === 1) there.delete(hash);
-      else there.set(hash, copies - 1);
+    const copies = there.get(hash);
+    if (copies !== undefined) {
+      const uid = copies.shift();
+      if (copies.length === 0) there.delete(hash);
       result.skipped++;
       opts.progress?.tick('skipped');
+      item.settled?.('skipped', uid);
       continue;
     }
     if (quotaFull) {
-      failed({ source: item.source, reason: 'over quota' });
+      failed({ source: item.source, reason: 'over quota' }, item);
       continue;
     }
     // A kept UID must be above every UID given so far (a rerun after new mail, or a uidlist
@@ -241,15 +253,16 @@ async function importFolder(
     if (large) await settle();
     const p = storeOne(store, mailboxId, raw, item, uid).then(
       (outcome) => {
-        if (outcome === 'ok') {
+        if (typeof outcome === 'number') {
           result.imported++;
           opts.progress?.tick('imported');
+          item.settled?.('imported', outcome);
           return;
         }
         if (outcome === 'over quota') quotaFull = true;
-        failed({ source: item.source, reason: outcome });
+        failed({ source: item.source, reason: outcome }, item);
       },
-      (err) => failed({ source: item.source, reason: errorText(err) }),
+      (err) => failed({ source: item.source, reason: errorText(err) }, item),
     );
     if (uid !== undefined) uidNext = uid + 1;
     else uidNext++;
@@ -306,18 +319,18 @@ async function* readAhead(
   while (queue.length > 0) yield take();
 }
 
-/** Stores one message: 'ok', or why not. */
+/** Stores one message: its UID in the mailbox, or why not. */
 async function storeOne(
   store: MailStore,
   mailboxId: number,
   raw: Buffer,
   item: ImportItem,
   uid: number | undefined,
-): Promise<string> {
+): Promise<number | string> {
   const outcome = await deliverToMailbox({ store }, mailboxId, [
     { raw, flags: item.flags, internalDate: item.internalDate, uid },
   ]);
-  if (outcome.status === 'accepted') return 'ok';
+  if (outcome.status === 'accepted') return outcome.stored[0]!.uid;
   if (outcome.status === 'refused') {
     return outcome.refusal.reason === 'over-quota' ? 'over quota' : outcome.text;
   }

@@ -20,9 +20,10 @@ import type { MailStore } from '../../store/types.js';
 import { type GlobalOptions, withStore } from '../context.js';
 import { CliError, EXIT_FAILED } from '../errors.js';
 import { stdout } from '../io.js';
+import { registerImportImap } from './import-imap.js';
 import { registerImportUsers } from './import-users.js';
 
-async function run(
+export async function run(
   store: MailStore,
   cfg: Config,
   address: string,
@@ -97,7 +98,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
   const imp = program
     .command('import')
     .description(
-      'bring mail into an account (from a Maildir or mbox files), or accounts from a passwd-file',
+      'bring mail into an account (from a Maildir, mbox files or an IMAP server), or accounts from a passwd-file',
     );
   imp
     .command('maildir <account> <path>')
@@ -128,5 +129,6 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
         { shareChanges: true },
       ),
     );
+  registerImportImap(imp, globals);
   registerImportUsers(imp, globals);
 }
