@@ -73,7 +73,7 @@ describe('IMAP COMPRESS=DEFLATE bomb', () => {
         await z.until(/^d OK .*\r\n/m, 120_000);
       }),
     );
-    const { maxHealthMs, peakRss } = await w.stop();
+    const { maxHealthMs, maxHealthLoopCpuMs, peakRss } = await w.stop();
     for (const { c } of sessions) c.close();
     const grew = peakRss - rssBefore;
     console.error(`compress bomb: RSS +${(grew / MB).toFixed(1)} MB`);
@@ -83,6 +83,11 @@ describe('IMAP COMPRESS=DEFLATE bomb', () => {
     // +74 MB (+1 to +44 MB on a quiet machine): the test is about inflating without bound,
     // not about when V8 collects.
     assert.ok(grew < 128 * MB, `RSS grew by ${(grew / MB).toFixed(1)} MB`);
-    assert.ok(maxHealthMs < 1000, `/healthz took ${maxHealthMs.toFixed(0)} ms`);
+    // The event loop kept answering: no /healthz probe waited on more than 1 s of the loop's
+    // own CPU (its wall time also counts the machine's other work, so it is only reported).
+    assert.ok(
+      maxHealthLoopCpuMs < 1000,
+      `/healthz waited on ${maxHealthLoopCpuMs.toFixed(0)} ms of the event loop's CPU (${maxHealthMs.toFixed(0)} ms)`,
+    );
   });
 });

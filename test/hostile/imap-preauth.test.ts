@@ -46,13 +46,18 @@ describe('IMAP before authentication', () => {
       }),
     );
     const rssDuring = await srv.rssBytes();
-    const { maxHealthMs, peakRss } = await w.stop();
+    const { maxHealthMs, maxHealthLoopCpuMs, peakRss } = await w.stop();
     for (const c of clients) c.close();
     const grew = Math.max(peakRss, rssDuring) - rssBefore;
     // Budget: 10 MB a connection, most of it allocator churn of the 160 MB streamed in and
     // dropped. Before the fix each connection held its 20 MB (+160 MB, and more).
     assert.ok(grew < 80 * MB, `RSS grew by ${(grew / MB).toFixed(1)} MB`);
-    assert.ok(maxHealthMs < 1000, `/healthz took ${maxHealthMs.toFixed(0)} ms`);
+    // The event loop kept answering: no /healthz probe waited on more than 1 s of the loop's
+    // own CPU (its wall time also counts the machine's other work, so it is only reported).
+    assert.ok(
+      maxHealthLoopCpuMs < 1000,
+      `/healthz waited on ${maxHealthLoopCpuMs.toFixed(0)} ms of the event loop's CPU (${maxHealthMs.toFixed(0)} ms)`,
+    );
   });
 
   test('an idle unauthenticated connection is closed (limits.preauth_idle_seconds)', async () => {

@@ -171,6 +171,9 @@ test('migration 10: rows stored before get ids, threads in storage order, intern
            DROP TABLE app_passwords;
            ALTER TABLE accounts DROP COLUMN unlocked_at;
            ALTER TABLE mailbox_messages DROP COLUMN internal_zone;
+           DROP TABLE mailbox_keywords;
+           ALTER TABLE accounts DROP COLUMN admin;
+           DROP TABLE change_log;
            PRAGMA user_version = 9;`);
   db.close();
   s = await openAliceStore(dir);
