@@ -439,7 +439,7 @@ describe('web admin in chromium', () => {
     await visible('view-signin');
   });
 
-  test('sign in with an admin account', async () => {
+  test('sign in with an admin account; an account without the role is refused', async () => {
     const cli = (args: string[], input = '') =>
       runCli(['--config', join(dir, 'letterbox.toml'), ...args], { input });
     for (const r of [
@@ -448,9 +448,27 @@ describe('web admin in chromium', () => {
         ['user', 'add', 'boss@boss.example.test', '--admin', '--password-stdin'],
         'boss web admin password\n',
       ),
+      await cli(
+        ['user', 'add', 'staff@boss.example.test', '--password-stdin'],
+        'staff password here\n',
+      ),
     ]) {
       assert.equal(r.code, 0, r.stderr);
     }
+    await step('account-not-admin', async () => {
+      await signedOutPage();
+      await fill('#signin-username', 'staff@boss.example.test');
+      await fill('#signin-password', 'staff password here');
+      await page.click('#signin-account button[type=submit]');
+      await waitText(
+        '#error',
+        'Wrong address or password, or the account is not an administrator.',
+      );
+    });
+    assert.equal(await inPage<number>('sessionStorage.length'), 0);
+    assert.equal(await inPage<boolean>("document.querySelector('#nav').hidden"), true);
+    // The password field does not keep what was typed.
+    assert.equal(await inPage<string>("document.querySelector('#signin-password').value"), '');
     await step('account-signin', async () => {
       await signedOutPage();
       await fill('#signin-username', 'boss@boss.example.test');
