@@ -49,6 +49,9 @@ type InputEvent = ReceiverEvent | { kind: 'eof' } | { kind: 'wake' };
 /** Queued output up to this size is copied into one buffer rather than written as a writev. */
 const SMALL_OUTPUT = 4096;
 
+const asBuffer = (b: Buffer | string): Buffer => (typeof b === 'string' ? Buffer.from(b) : b);
+const isString = (b: Buffer | string): b is string => typeof b === 'string';
+
 export class ImapSession {
   private current: SessionState = { kind: 'notAuthenticated' };
   readonly enabled: Enabled = { condstore: false, qresync: false, utf8: false, imap4rev2: false };
@@ -63,7 +66,8 @@ export class ImapSession {
   idling = false;
   /** RFC 5465 NOTIFY: null until the client sends NOTIFY (then NONE or SET). */
   notify: Notifier | null = null;
-  private out: Buffer[] = [];
+  /** Queued output: lines as the strings they were made as, until flush. */
+  private out: (Buffer | string)[] = [];
   private outBytes = 0;
   private compress: DeflateChannel | null = null;
   /** A read from the connection is under way (it outlives a wake-up). */
@@ -167,9 +171,8 @@ export class ImapSession {
 
   /** Queues bytes; they go out before the session next waits for input. */
   send(data: Buffer | string): void {
-    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    this.out.push(b);
-    this.outBytes += b.length;
+    this.out.push(data);
+    this.outBytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
   }
 
   /** `* text\r\n`. */
@@ -197,13 +200,16 @@ export class ImapSession {
     this.out = [];
     this.outBytes = 0;
     if (this.compress) {
-      await this.conn.write(await this.compress.deflate(Buffer.concat(out)));
+      await this.conn.write(await this.compress.deflate(Buffer.concat(out.map(asBuffer), bytes)));
     } else if (out.length === 1) {
       await this.conn.write(out[0]!);
     } else if (bytes <= SMALL_OUTPUT) {
-      // A few short lines (EXISTS and RECENT to every session in IDLE): one small copy costs
-      // less than a corked writev of each, per session per delivery (issue 14 §4).
-      await this.conn.write(Buffer.concat(out, bytes));
+      // A few short lines (EXISTS and RECENT to every session in IDLE): one string, or one
+      // small copy, costs less than a corked writev of each, per session per delivery; lines
+      // queued as strings are written as one, with no Buffer made for any (issue 14 §4).
+      await this.conn.write(
+        out.every(isString) ? out.join('') : Buffer.concat(out.map(asBuffer), bytes),
+      );
     } else {
       // Several buffers go out in one writev, uncopied.
       await this.conn.write(out);

@@ -174,7 +174,7 @@ export class Connection implements ConnFacts {
    * connection is closed: the next read then reports eof. Several buffers go out in one
    * writev (cork/uncork) instead of being copied into one.
    */
-  write(data: Buffer | string | readonly Buffer[]): Promise<void> {
+  write(data: Buffer | string | readonly (Buffer | string)[]): Promise<void> {
     const socket = this.socket;
     if (this.closed || !socket.writable) return Promise.resolve();
     // Errors reach the 'error' listener; the callback only keeps them out of the stream default.
