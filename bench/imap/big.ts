@@ -16,6 +16,8 @@ export interface BigResult {
   exists: number;
   fetched: number;
   matches: number;
+  /** Every round's SELECT, UID FETCH and SEARCH BODY times, in ms. */
+  rounds: { selectMs: number; fetchFlagsMs: number; searchBodyMs: number }[];
 }
 
 function median(xs: number[]): number {
@@ -70,5 +72,10 @@ export async function runBig(opts: {
     exists,
     fetched,
     matches,
+    rounds: sel.map((selectMs, i) => ({
+      selectMs,
+      fetchFlagsMs: fetch[i]!,
+      searchBodyMs: search[i]!,
+    })),
   };
 }
