@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,9 +15,11 @@ import { AdminAuth } from '../../src/http/admin/auth.js';
 import { ADMIN_TOKEN_ENV, loadAdminToken, tokenFileWarning } from '../../src/http/admin/token.js';
 import { type HttpListener, startHttp } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
+import { ConnectionLimiter } from '../../src/net/limits.js';
 import { writeSelfSigned } from '../../src/net/selfsigned.js';
 import { TlsProvider, tlsOptionsOf } from '../../src/net/tls.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { eventually } from '../helpers/eventually.js';
 
 const TOKEN = 'tls-admin-token-0123456789';
 
@@ -83,6 +86,8 @@ describe('admin token', () => {
 describe('HTTPS on the HTTP listener', () => {
   let store: SqliteStore;
   let http: HttpListener;
+  // limits.max_connections_per_ip, as all listeners share it: 2 from one source here.
+  const limiter = new ConnectionLimiter(2);
 
   before(async () => {
     const { certFile, keyFile } = await writeSelfSigned(dir, 'localhost');
@@ -94,6 +99,7 @@ describe('HTTPS on the HTTP listener', () => {
       store,
       log,
       tls: TlsProvider.load(tlsOptionsOf({ cert: certFile, key: keyFile, sni: [] })),
+      limiter,
       routes: [
         adminApi({
           ctx: { store, cfg: config() },
@@ -138,6 +144,42 @@ describe('HTTPS on the HTTP listener', () => {
     assert.equal(r.status, 200);
     assert.deepEqual(JSON.parse(r.body), { kind: 'token' });
     assert.equal((await get('/health')).status, 200);
+  });
+
+  test('the per-source connection limit holds before the TLS handshake', async () => {
+    const port = http.address().port;
+    const open = async () => {
+      const s = net.connect(port, '127.0.0.1');
+      await new Promise<void>((resolve, reject) => {
+        s.once('connect', () => resolve());
+        s.once('error', reject);
+      });
+      return s;
+    };
+    const held = [await open(), await open()];
+    const third = await open();
+    // Closed unanswered, without a handshake (the server never writes to it).
+    const closed = await new Promise<{ bytes: number }>((resolve, reject) => {
+      setTimeout(() => reject(new Error('the third connection was not closed')), 20_000).unref();
+      let bytes = 0;
+      third.on('data', (d) => {
+        bytes += d.length;
+      });
+      third.on('error', () => {});
+      third.on('close', () => resolve({ bytes }));
+    });
+    assert.equal(closed.bytes, 0);
+    for (const s of held) s.destroy();
+    // Their places are given back: the API answers again.
+    let status = 0;
+    await eventually(
+      async () => {
+        status = (await get('/api/v1/whoami').catch(() => ({ status: 0 }))).status;
+        return status === 200;
+      },
+      'the API answering once the held connections closed',
+      20_000,
+    );
   });
 
   test('plain HTTP to the TLS port gets no answer', async () => {
