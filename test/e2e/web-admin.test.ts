@@ -158,6 +158,13 @@ describe('web admin in chromium', () => {
       }
     });
     page.on('dialog', (d) => void d.accept());
+    // No answer of the API the page reads may be stored by the browser.
+    page.on('response', (r) => {
+      const cc = r.headers()['cache-control'] ?? '';
+      if (r.url().includes('/api/v1/') && !/\bno-store\b/.test(cc)) {
+        problems.push(`${r.request().method()} ${r.url()}: cache-control ${cc}`);
+      }
+    });
   });
 
   after(async () => {
