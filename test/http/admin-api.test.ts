@@ -17,6 +17,7 @@ import { adminApi, adminRoutes } from '../../src/http/admin/api.js';
 import { AdminAuth } from '../../src/http/admin/auth.js';
 import { MAX_BODY } from '../../src/http/admin/body.js';
 import { type HttpListener, startHttp } from '../../src/http/server.js';
+import { StoreError } from '../../src/store/errors.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { memoryLog } from '../helpers/memory-log.js';
 
@@ -558,6 +559,44 @@ describe('admin API: resources', () => {
     );
     assert.ok(r.body.records.every((x: { purpose: string }) => x.purpose.length > 0));
     assert.equal((await call('GET', '/domains/none.test/dns')).status, 404);
+  });
+});
+
+describe('admin API: the store unreachable', () => {
+  test('503 unavailable with Retry-After, not a 500', async () => {
+    const down = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'listDomains') {
+          return () => Promise.reject(new StoreError('UNAVAILABLE', 'database restarting'));
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const cfg = parseConfig(`data_dir = "${dir}"\n`, join(dir, 'letterbox.toml'));
+    const l = await startHttp({
+      host: '127.0.0.1',
+      port: 0,
+      store,
+      log: logged.log,
+      routes: [
+        adminApi({
+          ctx: { store: down, cfg },
+          auth: new AdminAuth({ token: TOKEN, store, log: logged.log }),
+          plaintext: new PlaintextPolicy(['127.0.0.0/8']),
+          log: logged.log,
+        }),
+      ],
+    });
+    try {
+      const r = await call('GET', '/domains', {
+        url: `http://127.0.0.1:${l.address().port}/api/v1`,
+      });
+      assert.equal(r.status, 503);
+      assert.equal(r.body.error, 'unavailable');
+      assert.equal(r.headers.get('retry-after'), '5');
+    } finally {
+      await l.close(1000);
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import type { AdminContext } from '../../admin/context.js';
 import { AdminError } from '../../admin/errors.js';
 import type { PlaintextPolicy } from '../../auth/plaintext.js';
 import type { Logger } from '../../log.js';
+import { isStoreError } from '../../store/errors.js';
 import type { HttpRoute } from '../route.js';
 import { type AdminAuth, bearerOf } from './auth.js';
 import { readJsonBody } from './body.js';
@@ -149,6 +150,13 @@ export function adminApi(opts: AdminApiOptions): HttpRoute {
       });
       return { reply, route: route.path, who };
     } catch (err) {
+      // RFC 9110 §15.6.4: the store cannot be reached now (a database restarting), not a bug.
+      if (isStoreError(err, 'UNAVAILABLE')) {
+        log.warn({ err, route: route.path }, 'admin api: store unavailable');
+        const reply = error(503, 'unavailable', 'the store cannot be reached now: try again');
+        reply.headers = { 'retry-after': '5' };
+        return { reply, route: route.path, who };
+      }
       if (!(err instanceof AdminError)) throw err;
       const reply: ApiReply = {
         status: STATUS_OF[err.code],
