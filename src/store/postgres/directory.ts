@@ -9,7 +9,7 @@ import {
   normalizeDomain,
   normalizeMailboxName,
 } from '../names.js';
-import { newObjectId } from '../sqlite/threads.js';
+import { newObjectId } from '../object-ids.js';
 import {
   type Account,
   type Alias,

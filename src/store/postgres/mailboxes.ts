@@ -2,7 +2,7 @@
 // shared \Recent mark. Each change emits its event after the commit.
 import { StoreError } from '../errors.js';
 import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
-import { newObjectId } from '../sqlite/threads.js';
+import { newObjectId } from '../object-ids.js';
 import {
   MAILBOX_DELIMITER,
   type Mailbox,

@@ -13,7 +13,7 @@ import type { Envelope, PartNode } from '../../mime/types.js';
 import { sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
 import { applyFlags, normalizeFlags, sameFlags } from '../flags.js';
-import { inReplyToOf, newObjectId } from '../sqlite/threads.js';
+import { inReplyToOf, newObjectId } from '../object-ids.js';
 import type {
   AppendOptions,
   AppendResult,

@@ -8,32 +8,14 @@
 //
 // Delivery pays one indexed lookup per Message-ID named (most mail names one or two), not a
 // scan: ~2 us each.
-import { randomBytes } from 'node:crypto';
+import { newObjectId } from '../object-ids.js';
 import { type Db, stmt } from './db.js';
+
+// Shared with the PostgreSQL store; kept importable from here.
+export { inReplyToOf, newObjectId } from '../object-ids.js';
 
 /** At most this many Message-IDs of one message are looked up (a long References chain). */
 const MAX_KEYS = 16;
-
-// Random bytes are drawn in blocks: one randomBytes call per id cost ~10 us at delivery.
-let pool = Buffer.alloc(0);
-let at = 0;
-
-/** A new object id: a letter, then 24 hex digits (RFC 8474 §7 objectid, §8.1 advice). */
-export function newObjectId(prefix: 'F' | 'M' | 'T'): string {
-  if (at + 12 > pool.length) {
-    pool = randomBytes(12 * 256);
-    at = 0;
-  }
-  at += 12;
-  return prefix + pool.toString('hex', at - 12, at);
-}
-
-/** The first `<id>` of an envelope's In-Reply-To, or null. */
-export function inReplyToOf(envelope: unknown): string | null {
-  const v = (envelope as { inReplyTo?: unknown } | null)?.inReplyTo;
-  if (typeof v !== 'string') return null;
-  return /<[^<>\s]+>/.exec(v)?.[0] ?? null;
-}
 
 /** The THREADID a message being stored now gets (see above). */
 export function threadIdFor(
