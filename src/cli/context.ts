@@ -32,15 +32,20 @@ export async function withStore<T>(
 export function withAdmin<T>(
   opts: GlobalOptions,
   fn: (ctx: AdminContext) => Promise<T>,
+  storeOpts: { shareChanges?: boolean } = {},
 ): Promise<T> {
-  return withStore(opts, async (store, cfg) => {
-    try {
-      return await fn({ store, cfg });
-    } catch (err) {
-      if (err instanceof AdminError) {
-        throw new CliError(err.message, err.code === 'invalid' ? EXIT_USAGE : EXIT_FAILED);
+  return withStore(
+    opts,
+    async (store, cfg) => {
+      try {
+        return await fn({ store, cfg });
+      } catch (err) {
+        if (err instanceof AdminError) {
+          throw new CliError(err.message, err.code === 'invalid' ? EXIT_USAGE : EXIT_FAILED);
+        }
+        throw err;
       }
-      throw err;
-    }
-  });
+    },
+    storeOpts,
+  );
 }

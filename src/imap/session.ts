@@ -79,7 +79,8 @@ export class ImapSession {
   private waiterWakeable = false;
   private wakePending = false;
   private unsubscribe: (() => void) | null = null;
-  private shutdownRequested = false;
+  /** The session must end (BYE with this text): the server stops, or the account was disabled. */
+  private endReason: string | null = null;
   /** A SELECT reading its mailbox, with the events that came meanwhile (see selecting). */
   private selectingFor: { mailboxId: number; events: ChangeEvent[] } | null = null;
   private badCommands = 0;
@@ -158,9 +159,9 @@ export class ImapSession {
     return { utf8: this.enabled.utf8 };
   }
 
-  /** The server is stopping: IDLE ends with BYE. */
-  get shutdownPending(): boolean {
-    return this.shutdownRequested;
+  /** The server is stopping or the account was disabled: the BYE text IDLE ends with. */
+  get endPending(): string | null {
+    return this.endReason;
   }
 
   get compressed(): boolean {
@@ -319,7 +320,7 @@ export class ImapSession {
     // unauthenticated connection only holds a slot. RFC 9051 §5.4's 30 minutes apply after.
     this.conn.setIdleTimeout(this.ctx.cfg.limits.preauth_idle_seconds * 1000);
     const onShutdown = () => {
-      this.shutdownRequested = true;
+      this.endReason = 'Server shutting down';
       this.wake();
     };
     this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
@@ -335,8 +336,8 @@ export class ImapSession {
           break;
         }
         if (ev.kind === 'wake') {
-          if (this.shutdownRequested) {
-            this.untaggedStatus('BYE', undefined, 'Server shutting down');
+          if (this.endReason !== null) {
+            this.untaggedStatus('BYE', undefined, this.endReason);
             break;
           }
           // RFC 5465: with NOTIFY, events are pushed while no command is in progress.
@@ -645,6 +646,13 @@ export class ImapSession {
   private onStoreEvent(ev: ChangeEvent): void {
     const account = this.account;
     if (!account || ev.accountId !== account.id) return;
+    if (ev.kind === 'account-disabled') {
+      // No login of a disabled account succeeds; one made before ends now: BYE at once when
+      // waiting (IDLE too), else after the command under way (RFC 9051 §7.1.5).
+      this.endReason ??= 'Account disabled';
+      this.wake();
+      return;
+    }
     if (this.selectingFor?.mailboxId === ev.mailboxId) this.selectingFor.events.push(ev);
     if (this.notify?.onEvent(ev, this.selected?.mailbox.id ?? 0)) this.wake();
     const sel = this.selected;

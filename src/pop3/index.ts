@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { plaintextPolicy } from '../auth/plaintext.js';
 import type { Connection } from '../net/connection.js';
 import type { ProtocolFactory, ServerContext } from '../server.js';
+import { AccountEnds } from './account-ends.js';
 import { localBackend } from './backend.js';
 import { COMMANDS } from './commands/index.js';
 import { IDLE_TIMEOUT_MS } from './limits.js';
@@ -29,8 +30,24 @@ export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFact
   const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
   // One pool for both listeners of a server (110 and 995), made by the first of them.
   const pools = new WeakMap<ServerContext, Pop3WorkerPool>();
+  const ends = new WeakMap<ServerContext, AccountEnds>();
+  /** One per server: a disabled account's sessions end, here and in every worker. */
+  const accountEnds = (ctx: ServerContext): AccountEnds => {
+    let e = ends.get(ctx);
+    if (e) return e;
+    const made = new AccountEnds();
+    ends.set(ctx, made);
+    ctx.store.subscribe((ev) => {
+      if (ev.kind !== 'account-disabled') return;
+      made.disabled(ev.accountId);
+      pools.get(ctx)?.accountDisabled(ev.accountId);
+    });
+    e = made;
+    return e;
+  };
   return (ctx, listener) => {
     const session: Omit<Pop3SessionOptions, 'starttls'> = {
+      accountEnds: accountEnds(ctx),
       backend: localBackend(ctx),
       hostname: ctx.cfg.hostname,
       plaintext: plaintextPolicy(ctx.cfg.auth),

@@ -8,6 +8,7 @@ import type { CommandMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import { type Connection, TlsHandshakeError } from '../net/connection.js';
 import type { TlsProvider } from '../net/tls.js';
+import type { AccountEnds } from './account-ends.js';
 import type { Pop3Backend } from './backend.js';
 import { COMMANDS } from './commands/index.js';
 import {
@@ -47,6 +48,8 @@ export interface Pop3SessionOptions {
   idleTimeoutMs: number;
   /** Latency per command (/metrics); in a worker process, its own, sent to the main one. */
   commands?: CommandMetrics;
+  /** Ends the session when its account is disabled (this process's registry). */
+  accountEnds?: AccountEnds;
 }
 
 export class Pop3Session {
@@ -58,7 +61,9 @@ export class Pop3Session {
   private outboxBytes = 0;
   /** Waiting for the next command: a shutdown may then say goodbye at once. */
   private idle = false;
-  private shutdownRequested = false;
+  /** Why the session must end (server shutdown, account disabled): said as -ERR, then closed. */
+  private endReason: { text: string; code: RespCode } | null = null;
+  private unwatch: (() => void) | undefined;
 
   constructor(
     readonly conn: Connection,
@@ -190,6 +195,10 @@ export class Pop3Session {
     }
     const drop = Maildrop.from(opened.snapshot);
     this.state = { kind: 'transaction', account, drop, release: opened.release };
+    // Disabled while logged in: the session ends like at a shutdown, with a permanent code.
+    this.unwatch = this.opts.accountEnds?.watch(account.id, () =>
+      this.endWith({ text: 'Account disabled', code: 'SYS/PERM' }),
+    );
     this.log = this.log.child({ account: account.address });
     const { count, size } = drop.stat();
     this.ok(`${account.address} has ${count} messages (${size} octets)`);
@@ -197,17 +206,14 @@ export class Pop3Session {
 
   async run(): Promise<void> {
     this.conn.setIdleTimeout(this.opts.idleTimeoutMs);
-    const onShutdown = () => {
-      this.shutdownRequested = true;
-      // Between commands: say goodbye now. During one: after it (the loop checks the flag).
-      if (this.idle) void this.sayShutdown();
-    };
+    const onShutdown = () =>
+      this.endWith({ text: 'Server shutting down, try again later', code: 'SYS/TEMP' });
     this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
     try {
       this.ok(`${this.opts.hostname} Letterbox POP3 server ready`);
       while (!this.closing && !this.conn.closed) {
-        if (this.shutdownRequested) {
-          await this.sayShutdown();
+        if (this.endReason) {
+          await this.sayGoodbye();
           break;
         }
         if (!this.conn.hasBufferedInput()) await this.flush();
@@ -230,6 +236,7 @@ export class Pop3Session {
       await this.flush();
     } finally {
       this.shuttingDown.removeEventListener('abort', onShutdown);
+      this.unwatch?.();
       // Retrieved messages were read even if the session ends without QUIT.
       await this.flushSeen();
       // A session that ends without QUIT deletes nothing (RFC 1939 §6): just unlock.
@@ -332,12 +339,18 @@ export class Pop3Session {
 
   private shutdownSaid = false;
 
-  private async sayShutdown(): Promise<void> {
-    if (this.shutdownSaid) return;
+  /** End the session: between commands at once, during one after it (the loop checks). */
+  private endWith(reason: { text: string; code: RespCode }): void {
+    this.endReason ??= reason;
+    if (this.idle) void this.sayGoodbye();
+  }
+
+  private async sayGoodbye(): Promise<void> {
+    if (this.shutdownSaid || !this.endReason) return;
     this.shutdownSaid = true;
     this.closing = true;
     // The session never reaches UPDATE: its deletions are dropped, as for a lost connection.
-    this.err('Server shutting down, try again later', 'SYS/TEMP');
+    this.err(this.endReason.text, this.endReason.code);
     await this.flush();
     await this.conn.close();
   }

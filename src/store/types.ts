@@ -274,7 +274,12 @@ export type ChangeKind =
   | 'mailbox-delete'
   | 'mailbox-rename'
   | 'subscription'
-  | 'metadata';
+  | 'metadata'
+  /**
+   * The account was disabled (setDisabled): mailboxId 0, modseq 0, no uids. Its open IMAP and
+   * POP3 sessions end (a disabled account may not log in; being logged in is no exception).
+   */
+  | 'account-disabled';
 
 /** Emitted after each commit; sessions with the mailbox selected turn it into responses. */
 export interface ChangeEvent {

@@ -189,12 +189,18 @@ export function registerUser(program: Command, globals: () => GlobalOptions): vo
     .command('disable <address>')
     .description('refuse every login of the account (its mail is kept and still received)')
     .action((address: string) =>
-      withAdmin(globals(), async (ctx) => {
-        const a = await changeAccount(ctx, address, { disabled: true });
-        stdout.line(
-          `disabled user ${a.address} (new logins are refused; open sessions end when they close)`,
-        );
-      }),
+      withAdmin(
+        globals(),
+        async (ctx) => {
+          const a = await changeAccount(ctx, address, { disabled: true });
+          stdout.line(
+            `disabled user ${a.address} (new logins are refused; a running server ends its IMAP and POP3 sessions)`,
+          );
+        },
+        // The store event that ends the account's sessions reaches a running server through
+        // change_log (store/sqlite/change-log.ts).
+        { shareChanges: true },
+      ),
     );
   user
     .command('enable <address>')

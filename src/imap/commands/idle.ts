@@ -25,8 +25,9 @@ export const IDLE = command({
         if (s.state.kind === 'logout') return ok('IDLE terminated');
         const ev = await s.nextEvent(true);
         if (ev.kind === 'wake') {
-          if (s.shutdownPending) {
-            s.untaggedStatus('BYE', undefined, 'Server shutting down');
+          const end = s.endPending;
+          if (end !== null) {
+            s.untaggedStatus('BYE', undefined, end);
             s.state = { kind: 'logout' };
             return ok('IDLE terminated');
           }

@@ -183,6 +183,11 @@ export class Pop3WorkerPool {
     });
   }
 
+  /** The account was disabled: every worker ends its sessions (this process's end themselves). */
+  accountDisabled(accountId: number): void {
+    for (const w of this.workers) void w.send({ t: 'account-disabled', accountId });
+  }
+
   /** Tell every worker to say goodbye, wait up to `deadlineMs`, then make sure they are gone. */
   shutdown(deadlineMs: number): Promise<void> {
     this.closing ??= (async () => {

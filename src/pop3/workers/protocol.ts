@@ -48,7 +48,9 @@ export type ToWorker =
   | { t: 'reply'; rid: number; ok: false; error: WireError }
   /** Sessions say goodbye and get `deadlineMs` to finish; then the worker exits. */
   | { t: 'shutdown'; deadlineMs: number }
-  | { t: 'reload-tls' };
+  | { t: 'reload-tls' }
+  /** The account was disabled: its sessions in the worker end. */
+  | { t: 'account-disabled'; accountId: number };
 
 export type FromWorker =
   | { t: 'ready' }

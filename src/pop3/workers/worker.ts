@@ -12,6 +12,7 @@ import { guardConnection, installProcessGuard } from '../../net/guard.js';
 import { settleWithin } from '../../net/listener.js';
 import { TlsProvider, tlsOptionsOf } from '../../net/tls.js';
 import { openMessageReader } from '../../store/open.js';
+import { AccountEnds } from '../account-ends.js';
 import { COMMANDS } from '../commands/index.js';
 import { servePop3Socket } from '../serve-socket.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -35,8 +36,10 @@ const rpc = new RpcClient(send);
 const backend = remoteBackend(rpc, reader, (lockId) => send({ t: 'release', lockId }));
 // Command latencies are recorded here and sent to the main process, which serves /metrics.
 const commands = commandFamily();
+const accountEnds = new AccountEnds();
 const sessionOpts = {
   backend,
+  accountEnds,
   hostname: init.cfg.hostname,
   plaintext: new PlaintextPolicy(init.plaintextNetworks),
   tls,
@@ -110,6 +113,7 @@ const handlers: { [K in ToWorker['t']]: (m: Extract<ToWorker, { t: K }>, h: unkn
   conn: (m, handle) => serve(m.id, handle as net.Socket, m),
   reply: (m) => rpc.settle(m),
   shutdown: (m) => void stop(m.deadlineMs),
+  'account-disabled': (m) => accountEnds.disabled(m.accountId),
   'reload-tls': () => {
     // The main process reloaded the same files successfully; keep the old ones on error.
     try {

@@ -222,9 +222,11 @@ export class SqliteDirectory {
     stmt(this.db, 'UPDATE accounts SET pop3_policy = ? WHERE id = ?').run(policy, a.id);
   }
 
-  setDisabled(address: string, disabled: boolean): void {
+  /** Returns the account's id. */
+  setDisabled(address: string, disabled: boolean): number {
     const a = this.mustAccount(address);
     stmt(this.db, 'UPDATE accounts SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, a.id);
+    return a.id;
   }
 
   setAdmin(address: string, admin: boolean): void {

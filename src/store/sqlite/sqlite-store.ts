@@ -200,8 +200,12 @@ export class SqliteStore implements MailStore {
   }
 
   async setDisabled(address: string, disabled: boolean): Promise<void> {
-    this.directory.setDisabled(address, disabled);
+    const accountId = this.directory.setDisabled(address, disabled);
     await this.wal.sync();
+    // Committed: the account's sessions end (in another process through change_log).
+    if (disabled) {
+      this.bus.emit({ accountId, mailboxId: 0, modseq: 0, kind: 'account-disabled', uids: [] });
+    }
   }
   async setAdmin(address: string, admin: boolean): Promise<void> {
     this.directory.setAdmin(address, admin);
