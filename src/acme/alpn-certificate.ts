@@ -73,7 +73,8 @@ export function createAlpnChallengeCertificate(
   // The subject says what this is; the name validated is the subjectAltName alone.
   const dn = seq(tlv(0x31, seq(oid(OID_COMMON_NAME), tlv(0x0c, Buffer.from('ACME tls-alpn-01')))));
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f; // a positive INTEGER
+  // A positive INTEGER in minimal DER: top bit clear, first byte never 0.
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   const digest = createHash('sha256').update(keyAuthorization).digest();
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))), // v3

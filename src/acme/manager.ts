@@ -39,6 +39,8 @@ export interface AcmeStatus {
   /** pending: none obtained yet; valid: in use; failing: the last attempt failed. */
   state: 'pending' | 'valid' | 'failing';
   names: string[];
+  /** How the CA validates them (`[tls.acme] challenge` or its default). */
+  challenge: AcmeChallengeType;
   /** The ACME certificate on disk and in use. */
   notAfter?: string;
   serial?: string;
@@ -159,6 +161,7 @@ export class AcmeManager {
     const s: AcmeStatus = {
       state: this.lastError !== undefined ? 'failing' : c ? 'valid' : 'pending',
       names: this.names,
+      challenge: this.challenge,
       failures: this.failures,
     };
     if (c) {

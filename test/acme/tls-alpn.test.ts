@@ -64,6 +64,18 @@ describe('the challenge certificate (RFC 8737 §3)', () => {
     assert.match(r.stdout, /Signature Algorithm: ecdsa-with-SHA256/);
   });
 
+  test('valid DER every time (a serial with a leading zero byte would not be)', () => {
+    for (let i = 0; i < 300; i++) {
+      const c = createAlpnChallengeCertificate('mail.example.test', KEY_AUTH, now).cert;
+      if (i < 5) {
+        const r = spawnSync('openssl', ['asn1parse'], { input: c, encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+      }
+      // OpenSSL's DER reader refuses a non-minimal INTEGER.
+      assert.ok(new X509Certificate(c).verify(new X509Certificate(c).publicKey));
+    }
+  });
+
   test('a new key and serial each time; a name that is not ASCII is refused', () => {
     const again = createAlpnChallengeCertificate('mail.example.test', KEY_AUTH, now);
     assert.notEqual(again.key, key);

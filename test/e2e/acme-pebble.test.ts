@@ -136,6 +136,7 @@ test('before the CA answers: the attempt fails, is retried, the configured certi
   const s = status();
   assert.equal(s.state, 'failing');
   assert.deepEqual(s.names, ['localhost']);
+  assert.equal(s.challenge, 'http-01');
   assert.ok(s.lastError);
   assert.ok(await allServe(configured), 'the configured certificate is served');
   assert.equal((await healthz(srv.port('http'))).acme?.state, 'failing');

@@ -269,6 +269,7 @@ describe('validated by pebble', () => {
     await pebble.start(await freePort(), srv.port('imaps'));
     await eventually(() => status().state === 'valid', 'a certificate from pebble', WAIT_MS);
     const s = status();
+    assert.equal(s.challenge, 'tls-alpn-01');
     assert.ok(await allServe(s.serial!), 'every listener serving it');
     const cert = leaf(
       await sClient(srv.port('imaps'), ['-servername', 'localhost'], 'a LOGOUT\r\n'),
