@@ -138,6 +138,18 @@ function isView(entry: ListResponse): boolean {
   return use === '\\all' || use === '\\flagged';
 }
 
+/** Ascending UIDs as an IMAP sequence set, runs as ranges (RFC 9051 §9 sequence-set). */
+export function uidSet(uids: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < uids.length; ) {
+    let j = i;
+    while (j + 1 < uids.length && uids[j + 1] === uids[j]! + 1) j++;
+    parts.push(j === i ? String(uids[i]) : `${uids[i]}:${uids[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
 function cleanFlags(flags: Set<string> | undefined): string[] {
   // \Recent is the session's, never stored (RFC 9051 drops it; RFC 3501 §2.3.2: server-set).
   return [...(flags ?? [])].filter((f) => f.toLowerCase() !== '\\recent');
@@ -392,7 +404,7 @@ export class ImapSource {
   ): AsyncGenerator<ImportItem | ImportFailure> {
     const metas = new Map<number, Meta>();
     for await (const m of flow.fetch(
-      uids.join(','),
+      uidSet(uids),
       { uid: true, flags: true, internalDate: true, size: true },
       { uid: true },
     )) {
@@ -412,7 +424,7 @@ export class ImapSource {
       if (batch.length === 0) return;
       const bodies = new Map<number, Buffer>();
       for await (const m of flow.fetch(
-        batch.map((b) => b.uid).join(','),
+        uidSet(batch.map((b) => b.uid)),
         { uid: true, source: true },
         { uid: true },
       )) {

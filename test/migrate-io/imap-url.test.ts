@@ -3,7 +3,7 @@
 // folder names with the source's separator, and the UID runs of the state file.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { connectionOptions, mapFolderName } from '../../src/migrate-io/imap-source.js';
+import { connectionOptions, mapFolderName, uidSet } from '../../src/migrate-io/imap-source.js';
 import { addMapping, type FolderState, mappingLookup } from '../../src/migrate-io/imap-state.js';
 import { isLoopbackHost, parseImapSourceUrl } from '../../src/migrate-io/imap-url.js';
 
@@ -155,5 +155,12 @@ describe('UID runs', () => {
     addMapping(map, 9, 30);
     const look = mappingLookup(map);
     assert.deepEqual([look(3), look(5), look(9)], [13, 15, 30]);
+  });
+});
+
+describe('UID sets', () => {
+  test('runs become ranges', () => {
+    assert.equal(uidSet([1, 2, 3, 5, 7, 8, 10]), '1:3,5,7:8,10');
+    assert.equal(uidSet([4]), '4');
   });
 });
