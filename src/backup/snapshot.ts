@@ -172,6 +172,13 @@ export async function createBackup(
   dest: string,
   opts: BackupOptions = {},
 ): Promise<BackupSummary> {
+  // The mail of a PostgreSQL store is in the database, not under data_dir: a snapshot of the
+  // directory alone would look like a backup and hold no mail.
+  if (cfg.store.kind !== 'sqlite') {
+    throw new BackupError(
+      `the ${cfg.store.kind} store's mail is in its database: back it up with its own tools (pg_dump)`,
+    );
+  }
   const copy = opts.copy === true;
   const dataDir = cfg.dataDir;
   await prepareDestination(dest, dataDir);

@@ -238,3 +238,19 @@ describe('backup and restore', () => {
     await assert.rejects(createBackup(cfg, join(data, 'backup')), /inside the data directory/);
   });
 });
+
+test('a PostgreSQL store is refused: its mail is not under data_dir', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-backup-pg-'));
+  try {
+    const cfg = parseConfig(
+      '[store]\nkind = "postgres"\nurl = "postgres://lb@db.internal/mail"\n',
+      join(dir, 'letterbox.toml'),
+    );
+    await assert.rejects(
+      createBackup(cfg, join(dir, 'out')),
+      (e: unknown) => e instanceof BackupError && /pg_dump/.test(e.message),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
