@@ -43,6 +43,8 @@ export async function openStore(
     onCommitGroup?: (commits: number, seconds: number) => void;
     /** Changes are made beside a running server, which must hear of them (`letterbox import`). */
     shareChanges?: boolean;
+    /** Text (characters) handed to the full-text index worker ahead of it (sqlite/fts.ts). */
+    ftsBacklogChars?: number;
   } = {},
 ): Promise<MailStore> {
   switch (cfg.store.kind) {
