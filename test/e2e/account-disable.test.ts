@@ -29,8 +29,13 @@ before(async () => {
   });
   await srv.addUser(ALICE, PASS);
   await srv.addUser(BOB, PASS);
-  // The CLI finds the same data directory through a config file beside it.
-  await writeFile(join(srv.dir, 'letterbox.toml'), 'hostname = "localhost"\n');
+  // The CLI finds the same data directory (and store) through a config file beside it.
+  const store = srv.server.ctx.cfg.store as { kind: string; url?: string };
+  const storeToml =
+    store.kind === 'postgres'
+      ? `[store]\nkind = "postgres"\nurl = ${JSON.stringify(store.url)}\n`
+      : '';
+  await writeFile(join(srv.dir, 'letterbox.toml'), `hostname = "localhost"\n${storeToml}`);
 });
 
 after(() => srv?.stop());

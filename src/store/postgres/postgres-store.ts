@@ -138,8 +138,15 @@ export class PostgresStore implements MailStore {
   removeAccount(address: string): Promise<void> {
     return this.directory.removeAccount(address);
   }
-  setDisabled(address: string, disabled: boolean): Promise<void> {
-    return this.directory.setDisabled(address, disabled);
+  async setDisabled(address: string, disabled: boolean): Promise<void> {
+    await this.directory.setDisabled(address, disabled);
+    if (!disabled) return;
+    const a = await this.directory.getAccount(address);
+    if (!a) return;
+    // The account's sessions end on every node: the event travels like any other (events.ts).
+    await this.events.tx(async (_q, emit) => {
+      emit({ accountId: a.id, mailboxId: 0, modseq: 0, kind: 'account-disabled', uids: [] });
+    });
   }
   setAdmin(address: string, admin: boolean): Promise<void> {
     return this.directory.setAdmin(address, admin);
