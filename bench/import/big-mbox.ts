@@ -1,0 +1,182 @@
+// Issue 18 item 6: a very large import in bounded memory, and the big mailbox served after.
+//
+//   node --import tsx bench/import/big-mbox.ts [--count 1000000] [--size 1024] [--rounds 3]
+//     [--keep]
+//
+// Writes an mbox of COUNT small messages (bench/lib/corpus.ts, ~SIZE bytes each, the rare
+// word of bench (b) in every 100th), runs the built `letterbox import mbox` on it and samples
+// the importing process's RSS every 250 ms (VmRSS, and VmHWM for the peak), then serves the
+// data directory and times what bench/imap (b) times on that mailbox (SELECT,
+// `UID FETCH 1:* (UID FLAGS)`, `SEARCH BODY`), plus a QRESYNC resync (RFC 7162 §3.2.5:
+// `SELECT INBOX (QRESYNC (uidvalidity modseq))` after 10 flag changes). Run it at 100,000 and
+// at 1,000,000 to compare. Prints one JSON object.
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runBig } from '../imap/big.js';
+import { corpus } from '../lib/corpus.js';
+import { expectOk, ImapClient } from '../lib/imap-client.js';
+import { serveLetterbox, setupLetterbox } from '../lib/letterbox-server.js';
+
+const { values: args } = parseArgs({
+  options: {
+    count: { type: 'string', default: '1000000' },
+    size: { type: 'string', default: '1024' },
+    rounds: { type: 'string', default: '3' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const USER = 'big@bench.test';
+const PASSWORD = 'bench-password-1';
+const count = Number(args.count);
+const log = (s: string) => process.stderr.write(`${new Date().toISOString()} ${s}\n`);
+
+/** mboxrd (RFC 4155 and mbox(5)): a From line, the message with `>*From ` quoted, an empty line. */
+async function writeMbox(path: string): Promise<number> {
+  const c = corpus({ size: Number(args.size), to: USER, tag: 'big' });
+  const out = createWriteStream(path);
+  const from = Buffer.from('From bench@example.org Mon Jan  1 00:00:00 2024\n');
+  let bytes = 0;
+  for (let n = 0; n < count; n++) {
+    const text = c
+      .message(n)
+      .toString('latin1')
+      .replace(/\r\n/g, '\n')
+      .replace(/^(>*From )/gm, '>$1');
+    const chunk = Buffer.concat([from, Buffer.from(text, 'latin1'), Buffer.from('\n')]);
+    bytes += chunk.length;
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return bytes;
+}
+
+function status(pid: number): { rss: number; hwm: number } | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+    return { rss: kb('VmRSS') * 1024, hwm: kb('VmHWM') * 1024 };
+  } catch {
+    return null;
+  }
+}
+
+async function importMbox(configFile: string, mbox: string) {
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bin', 'letterbox.js'), '--config', configFile, 'import', 'mbox', USER, mbox],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let stdout = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  const started = performance.now();
+  const samples: Array<[number, number]> = [];
+  let hwm = 0;
+  const timer = setInterval(() => {
+    const s = status(child.pid!);
+    if (!s) return;
+    samples.push([(performance.now() - started) / 1000, s.rss]);
+    hwm = Math.max(hwm, s.hwm);
+  }, 250);
+  const [code] = (await once(child, 'exit')) as [number];
+  clearInterval(timer);
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`import exited ${code}: ${stdout}`);
+  const summary = JSON.parse(stdout.trim().split('\n').pop()!) as { imported: number };
+  // RSS at each tenth of the run: flat if memory does not grow with the mailbox.
+  const tenths: number[] = [];
+  for (let i = 1; i <= 10; i++) {
+    const at = (seconds * i) / 10;
+    const before = samples.filter(([t]) => t <= at);
+    tenths.push(Math.round((before[before.length - 1]?.[1] ?? 0) / 2 ** 20));
+  }
+  return {
+    imported: summary.imported,
+    seconds: Math.round(seconds),
+    perSecond: Math.round(summary.imported / seconds),
+    peakRssMiB: Math.round(hwm / 2 ** 20),
+    rssMiBByTenth: tenths,
+  };
+}
+
+async function qresync(port: number, rounds: number): Promise<number> {
+  const times: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const c = await ImapClient.login('127.0.0.1', port, USER, PASSWORD);
+    expectOk(await c.command('ENABLE QRESYNC'), 'ENABLE');
+    const s = expectOk(await c.command('SELECT INBOX'), 'SELECT');
+    const uv = /UIDVALIDITY (\d+)/i.exec(s.untagged.join('\n'))?.[1];
+    const hms = /HIGHESTMODSEQ (\d+)/i.exec(s.untagged.join('\n'))?.[1];
+    for (let i = 0; i < 10; i++) {
+      const uid = 1 + Math.floor(Math.random() * count);
+      expectOk(
+        await c.command(`UID STORE ${uid} ${r % 2 ? '-' : '+'}FLAGS.SILENT (\\Flagged)`),
+        'STORE',
+      );
+    }
+    expectOk(await c.command('UNSELECT'), 'UNSELECT');
+    const t = performance.now();
+    expectOk(await c.command(`SELECT INBOX (QRESYNC (${uv} ${hms}))`, { keep: false }), 'QRESYNC');
+    times.push(performance.now() - t);
+    await c.logout();
+  }
+  return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const base = mkdtempSync(join(tmpdir(), 'letterbox-bench-bigmbox-'));
+  log(`work directory ${base}`);
+  try {
+    const setup = await setupLetterbox({
+      root,
+      dir: join(base, 'letterbox'),
+      users: [USER],
+      password: PASSWORD,
+      maxConnectionsPerIp: 100,
+    });
+    const mbox = join(base, 'big.mbox');
+    const bytes = await writeMbox(mbox);
+    log(`mbox of ${count} messages, ${Math.round(bytes / 2 ** 20)} MiB`);
+    const imp = await importMbox(setup.configFile, mbox);
+    log(`imported ${imp.imported} in ${imp.seconds} s, peak RSS ${imp.peakRssMiB} MiB`);
+    rmSync(mbox);
+    const lb = await serveLetterbox(setup);
+    try {
+      const rounds = Number(args.rounds);
+      const big = await runBig({ port: setup.ports.imap, user: USER, password: PASSWORD, rounds });
+      const resyncMs = await qresync(setup.ports.imap, rounds);
+      const ms = (x: number) => Math.round(x * 10) / 10;
+      process.stdout.write(
+        `${JSON.stringify({
+          messages: count,
+          mboxMiB: Math.round(bytes / 2 ** 20),
+          import: imp,
+          big: {
+            exists: big.exists,
+            selectMs: ms(big.selectMs),
+            fetchFlagsMs: ms(big.fetchFlagsMs),
+            searchBodyMs: ms(big.searchBodyMs),
+            qresyncMs: ms(resyncMs),
+            matches: big.matches,
+          },
+        })}\n`,
+      );
+    } finally {
+      await lb.stop();
+    }
+  } finally {
+    if (!args.keep) rmSync(base, { recursive: true, force: true });
+  }
+}
+
+await main();
