@@ -11,7 +11,7 @@ import { parseImapSourceUrl } from '../../migrate-io/imap-url.js';
 import { type GlobalOptions, withStore } from '../context.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE } from '../errors.js';
 import { promptSecret } from '../io.js';
-import { run } from './import.js';
+import { IMPORT_STORE, run } from './import.js';
 
 interface ImapOptions {
   from: string;
@@ -114,7 +114,7 @@ export function registerImportImap(imp: Command, globals: () => GlobalOptions): 
             }
           }
         },
-        { shareChanges: true },
+        IMPORT_STORE,
       );
     });
 }

@@ -29,7 +29,7 @@ import { registerImportUsers } from './import-users.js';
  * let a 100,000-message import peak at 516 MiB; beyond the budget the worker reads the
  * stored message itself, so nothing goes unindexed).
  */
-const IMPORT_STORE = { shareChanges: true, ftsBacklogChars: 4 << 20 };
+export const IMPORT_STORE = { shareChanges: true, ftsBacklogChars: 4 << 20 };
 
 export async function run(
   store: MailStore,
