@@ -23,6 +23,18 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Whether something accepts TCP connections on the loopback port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
 export interface Pebble {
   /** The directory URL for `[tls.acme] directory`. */
   directory: string;
@@ -66,10 +78,19 @@ export async function preparePebble(dir: string): Promise<Pebble> {
           },
         }),
       );
-      child = spawn('pebble', ['-config', config], {
+      const c = spawn('pebble', ['-config', config], {
         env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' },
         stdio: 'ignore',
       });
+      child = c;
+      // Started means listening: a server started right after must not find the CA still
+      // coming up (its next attempt may be minutes away with the default timers).
+      const deadline = Date.now() + 30_000;
+      while (!(await accepts(port))) {
+        if (c.exitCode !== null) assert.fail(`pebble exited with ${c.exitCode}`);
+        if (Date.now() > deadline) assert.fail('pebble did not listen within 30 s');
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
     async stop() {
       const c = child;
