@@ -166,12 +166,15 @@ async function importFolder(
       uidsKept = await store.adoptUidValidity(mailbox.id, folder.uidValidity);
   }
   let uidNext = (await store.getMailboxById(mailbox.id))?.uidNext ?? mailbox.uidNext;
-  // What is there: content hash -> UIDs of the copies not yet matched by a source message.
-  const there = new Map<string, number[]>();
+  // What is there: content hash -> the UID (or UIDs, for copies of the same bytes) not yet
+  // matched by a source message. A bare number for the usual single copy: a large mailbox
+  // holds one entry per message.
+  const there = new Map<string, number | number[]>();
   for (const rec of await store.listMessages(mailbox.id)) {
-    const uids = there.get(rec.blobHash);
-    if (uids) uids.push(rec.uid);
-    else there.set(rec.blobHash, [rec.uid]);
+    const had = there.get(rec.blobHash);
+    if (had === undefined) there.set(rec.blobHash, rec.uid);
+    else if (typeof had === 'number') there.set(rec.blobHash, [had, rec.uid]);
+    else had.push(rec.uid);
   }
   const result: FolderResult = {
     folder: name,
@@ -226,8 +229,14 @@ async function importFolder(
     const hash = there.size === 0 ? '' : contentHash(raw);
     const copies = there.get(hash);
     if (copies !== undefined) {
-      const uid = copies.shift();
-      if (copies.length === 0) there.delete(hash);
+      let uid: number | undefined;
+      if (typeof copies === 'number') {
+        uid = copies;
+        there.delete(hash);
+      } else {
+        uid = copies.shift();
+        if (copies.length === 0) there.delete(hash);
+      }
       result.skipped++;
       opts.progress?.tick('skipped');
       item.settled?.('skipped', uid);
