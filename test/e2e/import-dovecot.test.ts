@@ -7,10 +7,8 @@
 // with the same UIDs, UIDVALIDITY, flags, keywords and dates.
 // CI installs dovecot-imapd and isync; without them this test FAILS.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -19,7 +17,7 @@ import { imapProtocol } from '../../src/imap/index.js';
 import { exportAccount } from '../../src/migrate-io/export.js';
 import { importFolders } from '../../src/migrate-io/import.js';
 import { maildirFolders } from '../../src/migrate-io/maildir-source.js';
-import { eventually } from '../helpers/eventually.js';
+import { type Dovecot, startDovecot as startDovecotServer } from '../helpers/dovecot.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const run = promisify(execFile);
@@ -28,14 +26,6 @@ const PASS = 'pw-dave-1';
 const FOLDERS = ['Work', 'Work/Projects', 'Entwürfe'];
 /** The Dovecot user that gets Letterbox's export back. */
 const BACK = 'back@example.test';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 function message(n: number): Buffer {
   return Buffer.from(
@@ -83,48 +73,19 @@ async function look(flow: ImapFlow): Promise<Record<string, Seen>> {
 
 describe('import a Maildir made by Dovecot', () => {
   let dir: string;
-  let dovecot: ChildProcess | null = null;
+  let dovecot: Dovecot | null = null;
   let dovecotPort: number;
   let ts: TestServer;
   let fromDovecot: Record<string, Seen>;
   let localFiles: string[];
   let subscribedInDovecot: string[];
 
-  /** Starts the private Dovecot; an imapflow client logged in as `user` once it answers. */
+  /** Starts the private Dovecot again; an imapflow client logged in as `user`. */
   const startDovecot = async (user: string): Promise<ImapFlow> => {
-    dovecot = spawn('dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: 'ignore' });
-    const connect = () =>
-      new ImapFlow({
-        host: '127.0.0.1',
-        port: dovecotPort,
-        secure: false,
-        auth: { user, pass: PASS },
-        logger: false,
-      });
-    let flow = connect();
-    await eventually(
-      async () => {
-        try {
-          await flow.connect();
-          return true;
-        } catch {
-          flow = connect();
-          return false;
-        }
-      },
-      'dovecot to listen',
-      20_000,
-    );
-    return flow;
+    dovecot!.resume();
+    return dovecot!.connect(user, PASS);
   };
-  const stopDovecot = async () => {
-    const d = dovecot;
-    if (!d) return;
-    dovecot = null;
-    const exited = new Promise((r) => d.once('exit', r));
-    d.kill('SIGTERM');
-    await exited;
-  };
+  const stopDovecot = async () => dovecot?.halt();
   /** Which of the test's folders are subscribed. */
   const subscribed = async (flow: ImapFlow) =>
     (await flow.list())
@@ -171,58 +132,14 @@ SyncState *
   };
 
   before(async () => {
-    try {
-      await run('dovecot', ['--version']);
-    } catch {
-      assert.fail('dovecot is not installed: apt-get install dovecot-imapd (CI installs it)');
-    }
-    dir = await mkdtemp(join(tmpdir(), 'lb-dovecot-'));
-    // Dovecot drops to `nobody` for the mail: it must reach the directories.
-    await chmod(dir, 0o755);
-    for (const d of ['mail', 'home']) {
-      await mkdir(join(dir, d));
-      await chown(join(dir, d), 65534, 65534);
-    }
-    dovecotPort = await freePort();
-    await writeFile(
-      join(dir, 'passwd'),
-      `${USER}:{PLAIN}${PASS}::::::\n${BACK}:{PLAIN}${PASS}::::::\n`,
-    );
-    await writeFile(
-      join(dir, 'dovecot.conf'),
-      `base_dir = ${dir}/run
-state_dir = ${dir}/state
-log_path = ${dir}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-listen = 127.0.0.1
-protocols = imap
-first_valid_uid = 1
-mail_location = maildir:${dir}/mail/%n
-namespace inbox {
-  inbox = yes
-  separator = /
-}
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${dir}/passwd
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=${dir}/home/%n
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${dovecotPort}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-`,
-    );
+    dovecot = await startDovecotServer({
+      users: [
+        [USER, PASS],
+        [BACK, PASS],
+      ],
+    });
+    dir = dovecot.dir;
+    dovecotPort = dovecot.port;
     const flow = await startDovecot(USER);
     for (const f of FOLDERS) await flow.mailboxCreate(f);
     const dates = (n: number) => new Date(Date.UTC(2020, 0, n, 10, 20, 30));
@@ -267,9 +184,8 @@ service imap-login {
     await ts.addUser(USER, PASS);
   });
   after(async () => {
-    await stopDovecot();
     await ts?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await dovecot?.stop();
   });
 
   test('folders, UIDs, UIDVALIDITY, flags, keywords and internal dates match', async () => {

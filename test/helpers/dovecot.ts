@@ -22,6 +22,11 @@ export interface Dovecot {
   connect(user: string, pass: string): Promise<ImapFlow>;
   /** A user's Maildir root. */
   maildir(user: string): string;
+  /** Stops the process and keeps its files (config, mail); resume() starts it again. */
+  halt(): Promise<void>;
+  /** Starts the process again after halt() (nothing when it runs). */
+  resume(): void;
+  /** Stops the process and removes its files. */
   stop(): Promise<void>;
 }
 
@@ -100,9 +105,18 @@ service imap-login {
 }
 `,
   );
-  let proc: ChildProcess | null = spawn('dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], {
-    stdio: 'ignore',
-  });
+  let proc: ChildProcess | null = null;
+  const resume = () => {
+    proc ??= spawn('dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: 'ignore' });
+  };
+  const halt = async () => {
+    if (!proc) return;
+    const p = proc;
+    proc = null;
+    p.kill('SIGTERM');
+    if (p.exitCode === null) await new Promise((r) => p.once('exit', r));
+  };
+  resume();
   const client = (user: string, pass: string) =>
     new ImapFlow({
       host: '127.0.0.1',
@@ -133,13 +147,10 @@ service imap-login {
     port,
     connect,
     maildir: (user) => join(dir, 'mail', user.replace(/@.*/, '')),
+    halt,
+    resume,
     async stop() {
-      if (proc) {
-        const p = proc;
-        proc = null;
-        p.kill('SIGTERM');
-        if (p.exitCode === null) await new Promise((r) => p.once('exit', r));
-      }
+      await halt();
       await rm(dir, { recursive: true, force: true });
     },
   };
