@@ -5,10 +5,10 @@
 // lockout that the running server's in-memory throttle holds (issue 16, item 5).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { imapsLogsIn } from '../helpers/imaps-login.js';
 import { type ServerProcess, startServerProcess } from '../hostile/spawn.js';
 import { requireTool, run } from './smtp-clients.js';
 
@@ -38,25 +38,7 @@ describe('accounts: app passwords, disable, unlock with a running server', () =>
     await srv?.stop();
   });
 
-  /** IMAP LOGIN over implicit TLS; true when it logged in. */
-  async function imapLogin(user: string, pass: string): Promise<boolean> {
-    const c = new ImapFlow({
-      host: '127.0.0.1',
-      port: srv.port('imaps'),
-      secure: true,
-      tls: { rejectUnauthorized: false },
-      auth: { user, pass },
-      logger: false,
-    });
-    c.on('error', () => {});
-    try {
-      await c.connect();
-    } catch {
-      return false;
-    }
-    await c.logout();
-    return true;
-  }
+  const imapLogin = (user: string, pass: string) => imapsLogsIn(srv.port('imaps'), user, pass);
 
   test('an app password logs in to IMAP, POP3 and SMTP; the main password still does', async () => {
     const out = await lb(['user', 'app-password', 'add', ALICE, 'phone', '--json']);

@@ -9,10 +9,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { imapsLogsIn } from '../helpers/imaps-login.js';
 import { type ServerProcess, startServerProcess } from '../hostile/spawn.js';
 import { requireTool, run } from './smtp-clients.js';
 
@@ -38,24 +38,7 @@ describe('foreign password hashes with a running server', () => {
     }
   }
 
-  async function imapLogin(user: string, pass: string): Promise<boolean> {
-    const c = new ImapFlow({
-      host: '127.0.0.1',
-      port: srv.port('imaps'),
-      secure: true,
-      tls: { rejectUnauthorized: false },
-      auth: { user, pass },
-      logger: false,
-    });
-    c.on('error', () => {});
-    try {
-      await c.connect();
-    } catch {
-      return false;
-    }
-    await c.logout();
-    return true;
-  }
+  const imapLogin = (user: string, pass: string) => imapsLogsIn(srv.port('imaps'), user, pass);
 
   before(async () => {
     requireTool('doveadm', 'apt-get install dovecot-core');
