@@ -28,6 +28,61 @@ const courier: Courier = {
   async close() {},
 };
 
+/** A worker over `store` sending through `via`, `concurrency` attempts at a time. */
+function newWorker(store: MailStore, via: Courier, concurrency: number): QueueWorker {
+  return new QueueWorker(
+    {
+      store,
+      log: silentLogger(),
+      hostname: 'mail.example.test',
+      route: async () => ({
+        kind: 'hosts',
+        via: 'mx',
+        hosts: [
+          { name: 'mx.remote.test', addresses: ['127.0.0.9'], port: 25, tls: 'opportunistic' },
+        ],
+      }),
+      courier: via,
+      sign: async (m) => m,
+      submitDsn: async () => {},
+    },
+    { concurrency, perDestination: concurrency, pollMs: 20 },
+  );
+}
+
+/** Queues n messages from alice to bob@remote.test. */
+async function enqueue(store: MailStore, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await store.enqueueOutbound({
+      sender: 'alice@example.test',
+      recipients: [{ address: 'bob@remote.test' }],
+      raw: Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}\r\n`),
+    });
+  }
+}
+
+/** The courier above, calling `onSend` at each send. */
+function countingCourier(onSend: () => void): Courier {
+  return {
+    async send(route, req) {
+      onSend();
+      return courier.send(route, req);
+    },
+    async close() {},
+  };
+}
+
+/** The store with each outcome's commit held until the test calls its entry in `waiting`. */
+function hangingCommits(store: MailStore): { wrapped: MailStore; waiting: Array<() => void> } {
+  const waiting: Array<() => void> = [];
+  const wrapped = Object.create(store) as MailStore;
+  wrapped.updateOutbound = async (id: number, u: OutboundUpdate) => {
+    await new Promise<void>((resolve) => waiting.push(resolve));
+    await store.updateOutbound(id, u);
+  };
+  return { wrapped, waiting };
+}
+
 test('attempts ending in one turn of the event loop free their slots for one claim', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lb-claims-'));
   const { store } = await openAliceStore(dir);
@@ -53,32 +108,9 @@ test('attempts ending in one turn of the event loop free their slots for one cla
       }
     });
   };
-  const worker = new QueueWorker(
-    {
-      store: wrapped,
-      log: silentLogger(),
-      hostname: 'mail.example.test',
-      route: async () => ({
-        kind: 'hosts',
-        via: 'mx',
-        hosts: [
-          { name: 'mx.remote.test', addresses: ['127.0.0.9'], port: 25, tls: 'opportunistic' },
-        ],
-      }),
-      courier,
-      sign: async (m) => m,
-      submitDsn: async () => {},
-    },
-    { concurrency, perDestination: concurrency, pollMs: 20 },
-  );
+  const worker = newWorker(wrapped, courier, concurrency);
   try {
-    for (let i = 0; i < 3 * concurrency; i++) {
-      await store.enqueueOutbound({
-        sender: 'alice@example.test',
-        recipients: [{ address: 'bob@remote.test' }],
-        raw: Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}\r\n`),
-      });
-    }
+    await enqueue(store, 3 * concurrency);
     worker.start();
     await eventually(
       async () => (await store.listOutbound()).length === 0,
@@ -97,47 +129,13 @@ test('an attempt frees its slot when its outcome is with the store, not when it 
   const dir = await mkdtemp(join(tmpdir(), 'lb-claims-'));
   const { store } = await openAliceStore(dir);
   let sent = 0;
-  const counting: Courier = {
-    async send(route, req) {
-      sent++;
-      return courier.send(route, req);
-    },
-    async close() {},
-  };
+  const counting = countingCourier(() => sent++);
   // The store's commits hang (a disk that takes its time) until the test lets them go.
-  const waiting: Array<() => void> = [];
-  const wrapped = Object.create(store) as MailStore;
-  wrapped.updateOutbound = async (id: number, u: OutboundUpdate) => {
-    await new Promise<void>((resolve) => waiting.push(resolve));
-    await store.updateOutbound(id, u);
-  };
+  const { wrapped, waiting } = hangingCommits(store);
   const concurrency = 2;
-  const worker = new QueueWorker(
-    {
-      store: wrapped,
-      log: silentLogger(),
-      hostname: 'mail.example.test',
-      route: async () => ({
-        kind: 'hosts',
-        via: 'mx',
-        hosts: [
-          { name: 'mx.remote.test', addresses: ['127.0.0.9'], port: 25, tls: 'opportunistic' },
-        ],
-      }),
-      courier: counting,
-      sign: async (m) => m,
-      submitDsn: async () => {},
-    },
-    { concurrency, perDestination: concurrency, pollMs: 20 },
-  );
+  const worker = newWorker(wrapped, counting, concurrency);
   try {
-    for (let i = 0; i < 3 * concurrency; i++) {
-      await store.enqueueOutbound({
-        sender: 'alice@example.test',
-        recipients: [{ address: 'bob@remote.test' }],
-        raw: Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}\r\n`),
-      });
-    }
+    await enqueue(store, 3 * concurrency);
     worker.start();
     await eventually(() => sent === 3 * concurrency, 'every message sent, none recorded yet');
     assert.equal(waiting.length, 3 * concurrency, 'every outcome waits for its commit');
@@ -159,45 +157,11 @@ test('a store that does not commit: claims stop at ten rounds of outcomes, the e
   const dir = await mkdtemp(join(tmpdir(), 'lb-claims-'));
   const { store } = await openAliceStore(dir);
   let sent = 0;
-  const counting: Courier = {
-    async send(route, req) {
-      sent++;
-      return courier.send(route, req);
-    },
-    async close() {},
-  };
-  const waiting: Array<() => void> = [];
-  const wrapped = Object.create(store) as MailStore;
-  wrapped.updateOutbound = async (id: number, u: OutboundUpdate) => {
-    await new Promise<void>((resolve) => waiting.push(resolve));
-    await store.updateOutbound(id, u);
-  };
-  const worker = new QueueWorker(
-    {
-      store: wrapped,
-      log: silentLogger(),
-      hostname: 'mail.example.test',
-      route: async () => ({
-        kind: 'hosts',
-        via: 'mx',
-        hosts: [
-          { name: 'mx.remote.test', addresses: ['127.0.0.9'], port: 25, tls: 'opportunistic' },
-        ],
-      }),
-      courier: counting,
-      sign: async (m) => m,
-      submitDsn: async () => {},
-    },
-    { concurrency: 1, perDestination: 1, pollMs: 20 },
-  );
+  const counting = countingCourier(() => sent++);
+  const { wrapped, waiting } = hangingCommits(store);
+  const worker = newWorker(wrapped, counting, 1);
   try {
-    for (let i = 0; i < 12; i++) {
-      await store.enqueueOutbound({
-        sender: 'alice@example.test',
-        recipients: [{ address: 'bob@remote.test' }],
-        raw: Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}\r\n`),
-      });
-    }
+    await enqueue(store, 12);
     worker.start();
     await eventually(() => waiting.length === 10, 'ten outcomes waiting for their commit');
     // The worker waits for a slot instead of spinning: timers still fire (this one would not
