@@ -48,3 +48,16 @@ export function encodeFlags(flags: readonly string[]): string {
 export function decodeFlags(s: string): string[] {
   return s.length === 0 ? [] : s.split(' ');
 }
+
+/** Keywords compare case-insensitively (RFC 3501 §2.3.2): the first spelling of each. */
+export function uniqueFolded(keywords: Iterable<string>): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const k of keywords) {
+    const folded = k.toLowerCase();
+    if (seen.has(folded)) continue;
+    seen.add(folded);
+    out.push(k);
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 // The mailbox role in PostgreSQL: an account's mailboxes and subscriptions, STATUS, and the
 // shared \Recent mark. Each change emits its event after the commit.
 import { StoreError } from '../errors.js';
+import { MAX_MAILBOXES_PER_ACCOUNT, type MailboxRow, toMailbox } from '../mailbox-rows.js';
 import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
 import { newObjectId } from '../object-ids.js';
 import {
@@ -23,38 +24,9 @@ import {
 } from './db.js';
 import type { PgEvents } from './events.js';
 
-interface MailboxRow {
-  id: number;
-  account_id: number;
-  name: string;
-  uid_validity: number;
-  uid_next: number;
-  highest_modseq: number;
-  special_use: string | null;
-  object_id: string;
-  subscribed: boolean;
-}
-
 const SELECT_MAILBOX = `SELECT m.id, m.account_id, m.name, m.uid_validity, m.uid_next,
   m.highest_modseq, m.special_use, m.object_id, EXISTS (SELECT 1 FROM subscriptions s
   WHERE s.account_id = m.account_id AND s.name = m.name) AS subscribed FROM mailboxes m`;
-
-function toMailbox(r: MailboxRow): Mailbox {
-  return {
-    id: r.id,
-    accountId: r.account_id,
-    name: r.name,
-    uidValidity: r.uid_validity,
-    uidNext: r.uid_next,
-    highestModseq: r.highest_modseq,
-    specialUse: r.special_use as SpecialUse | null,
-    objectId: r.object_id,
-    subscribed: r.subscribed,
-  };
-}
-
-/** At most this many mailboxes per account: a limit against runaway clients. */
-export const MAX_MAILBOXES_PER_ACCOUNT = 10_000;
 
 export class PgMailboxes implements MailboxStore {
   constructor(

@@ -12,7 +12,7 @@ import { parseMessage } from '../../mime/index.js';
 import type { Envelope, PartNode } from '../../mime/types.js';
 import { sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
-import { applyFlags, normalizeFlags, sameFlags } from '../flags.js';
+import { applyFlags, normalizeFlags, sameFlags, uniqueFolded } from '../flags.js';
 import { inReplyToOf, newObjectId } from '../object-ids.js';
 import type {
   AppendOptions,
@@ -93,19 +93,6 @@ function zoneOrUtc(zone: number | undefined): number {
 /** The keywords among flags (stored spelling; system flags start with a backslash). */
 function keywordsOf(flags: readonly string[]): string[] {
   return normalizeFlags(flags).filter((f) => f.charCodeAt(0) !== 0x5c);
-}
-
-/** Keywords compare case-insensitively (RFC 3501 §2.3.2): the first spelling of each. */
-function uniqueFolded(keywords: Iterable<string>): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const k of keywords) {
-    const folded = k.toLowerCase();
-    if (seen.has(folded)) continue;
-    seen.add(folded);
-    out.push(k);
-  }
-  return out;
 }
 
 interface Removed {

@@ -4,41 +4,13 @@
 // again. A lease names its node (lease_owner): resetOutboundLeases, run when a node's worker
 // starts, ends only that node's own leases, never those of nodes still at work.
 import { sha256 } from '../blobs/file-blobs.js';
-import type {
-  DsnNotify,
-  NewOutbound,
-  OutboundItem,
-  OutboundQueueStore,
-  OutboundState,
-  OutboundUpdate,
-} from '../types.js';
+import { type OutboundRow, outboundItem, type RecipientRow } from '../outbound-rows.js';
+import type { NewOutbound, OutboundItem, OutboundQueueStore, OutboundUpdate } from '../types.js';
 import { type PgDb, type Queryable, row, rows, run } from './db.js';
 
-interface OutboundRow {
-  id: number;
-  blob_hash: string;
-  size: number;
-  sender: string;
-  envid: string | null;
-  ret: 'FULL' | 'HDRS' | null;
-  account_id: number | null;
-  created_at: number;
-  next_attempt_at: number;
-  attempts: number;
-  held: boolean;
-  last_attempt_at: number | null;
-  delay_notified: boolean;
-}
-
-interface RecipientRow {
+/** A recipient row with the item it belongs to (one query for several items). */
+interface ItemRecipientRow extends RecipientRow {
   outbound_id: number;
-  address: string;
-  notify: string | null;
-  orcpt: string | null;
-  state: OutboundState;
-  last_error: string | null;
-  status: string | null;
-  remote_mta: string | null;
 }
 
 const ITEM_COLUMNS = `id, blob_hash, size, sender, envid, ret, account_id, created_at,
@@ -58,42 +30,19 @@ export class PgQueue implements OutboundQueueStore {
   /** The items of these rows, with their recipients (one query for all). */
   private async items(q: Queryable, rs: OutboundRow[]): Promise<OutboundItem[]> {
     if (rs.length === 0) return [];
-    const rcpts = await rows<RecipientRow>(
+    const rcpts = await rows<ItemRecipientRow>(
       q,
       `SELECT outbound_id, address, notify, orcpt, state, last_error, status, remote_mta
        FROM outbound_recipients WHERE outbound_id = ANY($1) ORDER BY outbound_id, address`,
       [rs.map((r) => r.id)],
     );
-    const byItem = new Map<number, RecipientRow[]>();
+    const byItem = new Map<number, ItemRecipientRow[]>();
     for (const x of rcpts) {
       const list = byItem.get(x.outbound_id);
       if (list) list.push(x);
       else byItem.set(x.outbound_id, [x]);
     }
-    return rs.map((r) => ({
-      id: r.id,
-      sender: r.sender,
-      envid: r.envid,
-      ret: r.ret,
-      accountId: r.account_id,
-      blobHash: r.blob_hash,
-      size: r.size,
-      createdAt: new Date(r.created_at),
-      nextAttemptAt: new Date(r.next_attempt_at),
-      attempts: r.attempts,
-      held: r.held,
-      lastAttemptAt: r.last_attempt_at === null ? null : new Date(r.last_attempt_at),
-      delayNotified: r.delay_notified,
-      recipients: (byItem.get(r.id) ?? []).map((x) => ({
-        address: x.address,
-        ...(x.notify === null ? {} : { notify: JSON.parse(x.notify) as DsnNotify }),
-        ...(x.orcpt === null ? {} : { orcpt: x.orcpt }),
-        state: x.state,
-        lastError: x.last_error,
-        status: x.status,
-        remoteMta: x.remote_mta,
-      })),
-    }));
+    return rs.map((r) => outboundItem(r, byItem.get(r.id) ?? []));
   }
 
   async enqueueOutbound(m: NewOutbound): Promise<number> {

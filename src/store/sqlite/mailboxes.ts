@@ -1,42 +1,18 @@
 // Mailboxes and subscriptions in SQLite.
 import { StoreError } from '../errors.js';
+import { MAX_MAILBOXES_PER_ACCOUNT, type MailboxRow, toMailbox } from '../mailbox-rows.js';
 import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
 import { MAILBOX_DELIMITER, type Mailbox, type MailboxStatus, type SpecialUse } from '../types.js';
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
 import { newObjectId } from './threads.js';
 
-interface MailboxRow {
-  id: number;
-  account_id: number;
-  name: string;
-  uid_validity: number;
-  uid_next: number;
-  highest_modseq: number;
-  special_use: string | null;
-  object_id: string;
+/** A mailbox row with the \Recent mark this store keeps in memory. */
+interface SqliteMailboxRow extends MailboxRow {
   first_recent_uid: number;
-  subscribed: number;
 }
 
 const SELECT_MAILBOX = `SELECT m.*, EXISTS (SELECT 1 FROM subscriptions s
   WHERE s.account_id = m.account_id AND s.name = m.name) AS subscribed FROM mailboxes m`;
-
-function toMailbox(r: MailboxRow): Mailbox {
-  return {
-    id: r.id,
-    accountId: r.account_id,
-    name: r.name,
-    uidValidity: r.uid_validity,
-    uidNext: r.uid_next,
-    highestModseq: r.highest_modseq,
-    specialUse: r.special_use as SpecialUse | null,
-    objectId: r.object_id,
-    subscribed: r.subscribed !== 0,
-  };
-}
-
-/** At most this many mailboxes per account: a limit against runaway clients. */
-export const MAX_MAILBOXES_PER_ACCOUNT = 10_000;
 
 export class SqliteMailboxes {
   /**
@@ -55,7 +31,7 @@ export class SqliteMailboxes {
     const rows = stmt(
       this.db,
       `${SELECT_MAILBOX} WHERE m.account_id = ? ORDER BY m.name <> 'INBOX', m.name`,
-    ).all(accountId) as MailboxRow[];
+    ).all(accountId) as SqliteMailboxRow[];
     return rows.map(toMailbox);
   }
 
@@ -69,16 +45,18 @@ export class SqliteMailboxes {
     const r = stmt(this.db, `${SELECT_MAILBOX} WHERE m.account_id = ? AND m.name = ?`).get(
       accountId,
       n,
-    ) as MailboxRow | undefined;
+    ) as SqliteMailboxRow | undefined;
     return r ? this.fromRow(r) : null;
   }
 
   getById(id: number): Mailbox | null {
-    const r = stmt(this.db, `${SELECT_MAILBOX} WHERE m.id = ?`).get(id) as MailboxRow | undefined;
+    const r = stmt(this.db, `${SELECT_MAILBOX} WHERE m.id = ?`).get(id) as
+      | SqliteMailboxRow
+      | undefined;
     return r ? this.fromRow(r) : null;
   }
 
-  private fromRow(r: MailboxRow): Mailbox {
+  private fromRow(r: SqliteMailboxRow): Mailbox {
     this.recentFrom.set(r.id, r.first_recent_uid);
     return toMailbox(r);
   }
@@ -123,11 +101,11 @@ export class SqliteMailboxes {
   }
 
   /** Mailboxes whose name is `name` or below it. */
-  private withInferiors(accountId: number, name: string): MailboxRow[] {
+  private withInferiors(accountId: number, name: string): SqliteMailboxRow[] {
     return stmt(
       this.db,
       `SELECT * FROM mailboxes WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)`,
-    ).all(accountId, name, name.length + 1, name + MAILBOX_DELIMITER) as MailboxRow[];
+    ).all(accountId, name, name.length + 1, name + MAILBOX_DELIMITER) as SqliteMailboxRow[];
   }
 
   /**

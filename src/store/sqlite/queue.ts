@@ -5,41 +5,9 @@
 
 import type { FileBlobStore } from '../blobs/file-blobs.js';
 import { fsyncDir, sha256 } from '../blobs/file-blobs.js';
-import type {
-  DsnNotify,
-  NewOutbound,
-  OutboundItem,
-  OutboundState,
-  OutboundUpdate,
-} from '../types.js';
+import { type OutboundRow, outboundItem, type RecipientRow } from '../outbound-rows.js';
+import type { NewOutbound, OutboundItem, OutboundUpdate } from '../types.js';
 import { type Db, stmt, tx } from './db.js';
-
-interface OutboundRow {
-  id: number;
-  blob_hash: string;
-  size: number;
-  sender: string;
-  envid: string | null;
-  ret: 'FULL' | 'HDRS' | null;
-  account_id: number | null;
-  created_at: number;
-  next_attempt_at: number;
-  attempts: number;
-  held: number;
-  lease_until: number;
-  last_attempt_at: number | null;
-  delay_notified: number;
-}
-
-interface RecipientRow {
-  address: string;
-  notify: string | null;
-  orcpt: string | null;
-  state: OutboundState;
-  last_error: string | null;
-  status: string | null;
-  remote_mta: string | null;
-}
 
 export class SqliteQueue {
   constructor(
@@ -236,29 +204,6 @@ export class SqliteQueue {
       `SELECT address, notify, orcpt, state, last_error, status, remote_mta
        FROM outbound_recipients WHERE outbound_id = ? ORDER BY address`,
     ).all(r.id) as RecipientRow[];
-    return {
-      id: r.id,
-      sender: r.sender,
-      envid: r.envid,
-      ret: r.ret,
-      accountId: r.account_id,
-      blobHash: r.blob_hash,
-      size: r.size,
-      createdAt: new Date(r.created_at),
-      nextAttemptAt: new Date(r.next_attempt_at),
-      attempts: r.attempts,
-      held: r.held !== 0,
-      lastAttemptAt: r.last_attempt_at === null ? null : new Date(r.last_attempt_at),
-      delayNotified: r.delay_notified !== 0,
-      recipients: rcpts.map((x) => ({
-        address: x.address,
-        ...(x.notify === null ? {} : { notify: JSON.parse(x.notify) as DsnNotify }),
-        ...(x.orcpt === null ? {} : { orcpt: x.orcpt }),
-        state: x.state,
-        lastError: x.last_error,
-        status: x.status,
-        remoteMta: x.remote_mta,
-      })),
-    };
+    return outboundItem(r, rcpts);
   }
 }

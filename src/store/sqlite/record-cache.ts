@@ -4,6 +4,8 @@
 // change events (emitted after each commit) only say what to re-read, and the cache applies
 // that lazily at the next read. A list is tied to its mailbox's UIDVALIDITY, so a mailbox
 // id reused after a delete never sees another mailbox's rows.
+
+import { uniqueFolded } from '../flags.js';
 import type { ChangeEvent, MailboxSummary, MessageRecord } from '../types.js';
 
 /** Records kept over all mailboxes (about 300 bytes each); the least recently used go first. */
@@ -274,19 +276,6 @@ function summarize(records: readonly MessageRecord[]): MailboxSummary {
     if (firstUnseen === 0 && !flags.includes('\\Seen')) firstUnseen = i + 1;
   }
   return { uids, keywords: uniqueFolded(keywords), firstUnseen };
-}
-
-/** Keywords compare case-insensitively (RFC 3501 §2.3.2): the first spelling of each. */
-function uniqueFolded(keywords: Set<string>): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const k of keywords) {
-    const folded = k.toLowerCase();
-    if (seen.has(folded)) continue;
-    seen.add(folded);
-    out.push(k);
-  }
-  return out;
 }
 
 function indexOfUid(records: readonly MessageRecord[], uid: number): number {
