@@ -10,6 +10,7 @@ import {
   normalizeMailboxName,
 } from '../names.js';
 import { newObjectId } from '../object-ids.js';
+import { type AppPasswordRow, toAppPassword } from '../rows.js';
 import {
   type Account,
   type Alias,
@@ -61,24 +62,6 @@ function toAccount(r: AccountRow): Account {
     createdAt: new Date(r.created_at),
     unlockedAt: r.unlocked_at === null ? null : new Date(r.unlocked_at),
     admin: r.admin,
-  };
-}
-
-interface AppPasswordRow {
-  id: string;
-  name: string;
-  hash: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-function toAppPassword(r: AppPasswordRow): AppPasswordRecord {
-  return {
-    id: r.id,
-    name: r.name,
-    hash: r.hash,
-    createdAt: new Date(r.created_at),
-    lastUsedAt: r.last_used_at === null ? null : new Date(r.last_used_at),
   };
 }
 

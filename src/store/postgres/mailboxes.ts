@@ -1,9 +1,9 @@
 // The mailbox role in PostgreSQL: an account's mailboxes and subscriptions, STATUS, and the
 // shared \Recent mark. Each change emits its event after the commit.
 import { StoreError } from '../errors.js';
-import { MAX_MAILBOXES_PER_ACCOUNT, type MailboxRow, toMailbox } from '../mailbox-rows.js';
 import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
 import { newObjectId } from '../object-ids.js';
+import { MAX_MAILBOXES_PER_ACCOUNT, type MailboxRow, toMailbox } from '../rows.js';
 import {
   MAILBOX_DELIMITER,
   type Mailbox,

@@ -14,6 +14,7 @@ import { sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
 import { applyFlags, normalizeFlags, sameFlags, uniqueFolded } from '../flags.js';
 import { inReplyToOf, newObjectId } from '../object-ids.js';
+import { SEARCH_COLUMNS } from '../rows.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -69,18 +70,6 @@ function toRecord(r: RecordRow): MessageRecord {
     blobHash: r.blob_hash,
   };
 }
-
-const SEARCH_COLUMNS: Record<SearchHeaderField, string> = {
-  from: 's_from',
-  to: 's_to',
-  cc: 's_cc',
-  bcc: 's_bcc',
-  subject: 's_subject',
-  envelopeFrom: 'e_from',
-  envelopeTo: 'e_to',
-  envelopeCc: 'e_cc',
-  envelopeBcc: 'e_bcc',
-};
 
 /** At most this many Message-IDs of one message are looked up for its THREADID. */
 const MAX_THREAD_KEYS = 16;

@@ -4,7 +4,7 @@
 // again. A lease names its node (lease_owner): resetOutboundLeases, run when a node's worker
 // starts, ends only that node's own leases, never those of nodes still at work.
 import { sha256 } from '../blobs/file-blobs.js';
-import { type OutboundRow, outboundItem, type RecipientRow } from '../outbound-rows.js';
+import { type OutboundRow, outboundItem, type RecipientRow } from '../rows.js';
 import type { NewOutbound, OutboundItem, OutboundQueueStore, OutboundUpdate } from '../types.js';
 import { type PgDb, type Queryable, row, rows, run } from './db.js';
 

@@ -1,26 +1,9 @@
 // App passwords in SQLite: one row per (account, id), the name unique within the account.
 // Only the hash is stored (auth/app-password.ts makes and checks it).
 import { StoreError } from '../errors.js';
+import { type AppPasswordRow, toAppPassword } from '../rows.js';
 import type { AppPassword, AppPasswordRecord } from '../types.js';
 import { type Db, stmt } from './db.js';
-
-interface Row {
-  id: string;
-  name: string;
-  hash: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-function toRecord(r: Row): AppPasswordRecord {
-  return {
-    id: r.id,
-    name: r.name,
-    hash: r.hash,
-    createdAt: new Date(r.created_at),
-    lastUsedAt: r.last_used_at === null ? null : new Date(r.last_used_at),
-  };
-}
 
 function withoutHash(r: AppPasswordRecord): AppPassword {
   const { hash: _hash, ...rest } = r;
@@ -64,8 +47,8 @@ export class SqliteAppPasswords {
     const rows = stmt(
       this.db,
       'SELECT * FROM app_passwords WHERE account_id = ? ORDER BY created_at, rowid',
-    ).all(accountId) as Row[];
-    return rows.map((r) => withoutHash(toRecord(r)));
+    ).all(accountId) as AppPasswordRow[];
+    return rows.map((r) => withoutHash(toAppPassword(r)));
   }
 
   remove(accountId: number, name: string): void {
@@ -80,8 +63,8 @@ export class SqliteAppPasswords {
     const r = stmt(this.db, 'SELECT * FROM app_passwords WHERE account_id = ? AND id = ?').get(
       accountId,
       id,
-    ) as Row | undefined;
-    return r === undefined ? null : toRecord(r);
+    ) as AppPasswordRow | undefined;
+    return r === undefined ? null : toAppPassword(r);
   }
 
   touch(accountId: number, id: string, at: number): void {

@@ -1,7 +1,7 @@
 // Mailboxes and subscriptions in SQLite.
 import { StoreError } from '../errors.js';
-import { MAX_MAILBOXES_PER_ACCOUNT, type MailboxRow, toMailbox } from '../mailbox-rows.js';
 import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
+import { MAX_MAILBOXES_PER_ACCOUNT, type MailboxRow, toMailbox } from '../rows.js';
 import { MAILBOX_DELIMITER, type Mailbox, type MailboxStatus, type SpecialUse } from '../types.js';
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
 import { newObjectId } from './threads.js';

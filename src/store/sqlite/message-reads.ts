@@ -4,7 +4,14 @@
 import type { Envelope, PartNode } from '../../mime/types.js';
 import { StoreError } from '../errors.js';
 import { decodeFlags } from '../flags.js';
-import type { MessageDetail, MessageExtras, MessageIndex, MessageRecord } from '../types.js';
+import { SEARCH_COLUMNS } from '../rows.js';
+import type {
+  MessageDetail,
+  MessageExtras,
+  MessageIndex,
+  MessageRecord,
+  SearchHeaderField,
+} from '../types.js';
 import { type Db, stmt } from './db.js';
 
 export interface RecordRow {
@@ -197,23 +204,11 @@ function rowsFor<T extends { uid: number }>(
   ).all(mailboxId, JSON.stringify(uids)) as T[];
 }
 
-const SEARCH_COLUMNS = {
-  from: 's_from',
-  to: 's_to',
-  cc: 's_cc',
-  bcc: 's_bcc',
-  subject: 's_subject',
-  envelopeFrom: 'e_from',
-  envelopeTo: 'e_to',
-  envelopeCc: 'e_cc',
-  envelopeBcc: 'e_bcc',
-} as const;
-
 /** One stored search field of these messages, by UID (see MailStore.getSearchField). */
 export function searchField(
   db: Db,
   mailboxId: number,
-  field: keyof typeof SEARCH_COLUMNS,
+  field: SearchHeaderField,
   uids: number[],
 ): Map<number, string> {
   const rows = rowsFor<{ uid: number; v: string }>(

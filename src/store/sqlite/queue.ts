@@ -5,7 +5,7 @@
 
 import type { FileBlobStore } from '../blobs/file-blobs.js';
 import { fsyncDir, sha256 } from '../blobs/file-blobs.js';
-import { type OutboundRow, outboundItem, type RecipientRow } from '../outbound-rows.js';
+import { type OutboundRow, outboundItem, type RecipientRow } from '../rows.js';
 import type { NewOutbound, OutboundItem, OutboundUpdate } from '../types.js';
 import { type Db, stmt, tx } from './db.js';
 
