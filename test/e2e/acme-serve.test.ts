@@ -11,7 +11,8 @@ import { after, test } from 'node:test';
 import tls from 'node:tls';
 import { BIN, runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
-import { freePort, type Pebble, preparePebble } from '../helpers/pebble.js';
+import { freePort } from '../helpers/free-port.js';
+import { type Pebble, preparePebble } from '../helpers/pebble.js';
 
 /** Issuer and serial of the certificate an implicit-TLS listener serves now. */
 function served(port: number): Promise<{ issuer: string; serial: string }> {

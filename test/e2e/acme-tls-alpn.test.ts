@@ -20,8 +20,9 @@ import { ImapFlow } from 'imapflow';
 import { createAlpnChallengeCertificate } from '../../src/acme/alpn-certificate.js';
 import type { AcmeStatus } from '../../src/acme/manager.js';
 import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/free-port.js';
 import { memoryLog } from '../helpers/memory-log.js';
-import { freePort, type Pebble, preparePebble } from '../helpers/pebble.js';
+import { type Pebble, preparePebble } from '../helpers/pebble.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const WAIT_MS = 60_000;

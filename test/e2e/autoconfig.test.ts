@@ -5,25 +5,17 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BIN, runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
 import { children, childText, parsePlist, parseXml } from '../helpers/xml-read.js';
 import { requireTool, run } from './smtp-clients.js';
 
 const USER = 'you@example.test';
 const PASSWORD = 'autoconfig e2e password';
 const NAMES = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'];
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('autoconfig over the real HTTP listener, with curl', () => {
   let dir: string;

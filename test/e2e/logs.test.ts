@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { BIN, runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/free-port.js';
 import { LineClient } from '../net/helpers.js';
 import { requireTool } from './smtp-clients.js';
 
@@ -21,14 +22,6 @@ const NAMES = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'po
 const ON_V6 = ['pop3', 'pop3s'];
 
 type Rec = Record<string, unknown>;
-
-async function freePort(host: string): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, host, () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function until(c: LineClient, last: RegExp): Promise<void> {
   for (;;) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BIN, runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
 
 /** Rewrites every listener of an init'ed config to 127.0.0.1 and the given ports. */
 async function setPorts(file: string, ports: Record<string, number>): Promise<void> {
@@ -16,14 +17,6 @@ async function setPorts(file: string, ports: Record<string, number>): Promise<vo
     toml = toml.replace(new RegExp(`(\\[listeners\\.${name}\\][^\\[]*?port = )\\d+`), `$1${port}`);
   }
   await writeFile(file, toml);
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 describe('letterbox serve', () => {

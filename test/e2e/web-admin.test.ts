@@ -20,7 +20,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { BIN, runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
-import { freePort } from '../helpers/pebble.js';
+import { freePort } from '../helpers/free-port.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'web-admin-e2e-token-0123456789abcdef';

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
 import { eventually } from './eventually.js';
+import { freePort } from './free-port.js';
 
 const run = promisify(execFile);
 
@@ -36,14 +36,6 @@ export interface DovecotOptions {
   separator?: string;
   /** Mailboxes made on first login with these RFC 6154 attributes: name -> \Sent etc. */
   specialUse?: Record<string, string>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 export async function startDovecot(opts: DovecotOptions): Promise<Dovecot> {

@@ -9,18 +9,12 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { generateSelfSigned } from '../../src/net/selfsigned.js';
 
+import { freePort } from './free-port.js';
+
 export function requirePebble(): void {
   if (spawnSync('pebble', ['-h']).error) {
     assert.fail('pebble must be installed (it is in .ci/run): apt-get install pebble');
   }
-}
-
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** Whether something accepts TCP connections on the loopback port. */

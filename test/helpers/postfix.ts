@@ -16,6 +16,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { writeSelfSigned } from '../../src/net/selfsigned.js';
 import { eventually } from './eventually.js';
+import { freePort } from './free-port.js';
 
 export interface PostfixMx {
   port: number;
@@ -57,14 +58,6 @@ function postfixBinary(): string {
 function run(bin: string, args: string[]): { status: number | null; out: string } {
   const r = spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, PATH } });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** True once something on the port greets with 220 (within 5 s per try). */

@@ -16,6 +16,7 @@ import { decodeTransfer } from '../../../src/mime/transfer.js';
 import { has8bit } from '../../../src/queue/eightbit.js';
 import { connectSmtp } from '../../../src/smtp/client/connection.js';
 import { eventually } from '../../helpers/eventually.js';
+import { freePort } from '../../helpers/free-port.js';
 import { loopHost, OPTS } from './helpers.js';
 
 /** smtp-sink is in /usr/sbin, which a non-root PATH may lack. */
@@ -26,14 +27,6 @@ function smtpSinkPath(): string {
     if (existsSync('/usr/sbin/smtp-sink')) return '/usr/sbin/smtp-sink';
     throw new Error('smtp-sink is not installed; these tests need it (apt-get install postfix)');
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 interface Sink {
