@@ -28,7 +28,19 @@ if (files.length === 0) {
 // over 120 s with the machine at load 18 (it takes 15 s on a quiet one), so it is 10 minutes.
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-timeout=600000',
+    // TAP as it runs, then the failures again at the very end, where a CI log's tail shows them.
+    '--test-reporter=tap',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/failures-reporter.mjs',
+    '--test-reporter-destination=stdout',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);
