@@ -42,6 +42,8 @@ function rng(seed: number): () => number {
 
 export async function runMix(opts: {
   port: number;
+  /** Several nodes of one store (bench/scale): client i connects to ports[i % length]. */
+  ports?: number[];
   users: string[];
   password: string;
   clients: number;
@@ -54,7 +56,12 @@ export async function runMix(opts: {
   let error: string | undefined;
   const conns = await Promise.all(
     Array.from({ length: opts.clients }, (_, i) =>
-      ImapClient.login('127.0.0.1', opts.port, opts.users[i % opts.users.length]!, opts.password),
+      ImapClient.login(
+        '127.0.0.1',
+        opts.ports?.[i % opts.ports.length] ?? opts.port,
+        opts.users[i % opts.users.length]!,
+        opts.password,
+      ),
     ),
   );
   const start = performance.now();

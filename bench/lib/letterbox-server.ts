@@ -15,6 +15,7 @@ import {
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'smol-toml';
+import type { MailStore } from '../../src/store/types.js';
 import { waitForBanner } from './dovecot.js';
 import { freePort } from './proc.js';
 
@@ -157,13 +158,10 @@ export async function fillLetterbox(
 ): Promise<void> {
   // The compiled store and indexer, the code the server runs (see ensureFreshBuild).
   const dist = (rel: string) => pathToFileURL(join(setup.root, 'dist', rel)).href;
-  const { SqliteStore } = (await import(
-    dist('src/store/sqlite/sqlite-store.js')
-  )) as typeof import('../../src/store/sqlite/sqlite-store.js');
   const { indexMessage } = (await import(
     dist('src/delivery/local.js')
   )) as typeof import('../../src/delivery/local.js');
-  const store = await SqliteStore.open({ dir: setup.dataDir });
+  const store = await openBenchStore(setup);
   try {
     const account = await store.getAccount(address);
     if (!account) throw new Error(`no account ${address}`);
@@ -180,6 +178,26 @@ export async function fillLetterbox(
   } finally {
     await store.close();
   }
+}
+
+/** The store the setup's config names: SQLite under its data dir, or its PostgreSQL. */
+async function openBenchStore(setup: LetterboxSetup): Promise<MailStore> {
+  const dist = (rel: string) => pathToFileURL(join(setup.root, 'dist', rel)).href;
+  const cfg = parse(readFileSync(setup.configFile, 'utf8')) as Record<
+    string,
+    Record<string, unknown>
+  >;
+  const pgStore = cfg['store']?.['kind'] === 'postgres' ? cfg['store'] : undefined;
+  if (pgStore) {
+    const { PostgresStore } = (await import(
+      dist('src/store/postgres/postgres-store.js')
+    )) as typeof import('../../src/store/postgres/postgres-store.js');
+    return PostgresStore.open({ connectionString: String(pgStore['url']), max: 10 });
+  }
+  const { SqliteStore } = (await import(
+    dist('src/store/sqlite/sqlite-store.js')
+  )) as typeof import('../../src/store/sqlite/sqlite-store.js');
+  return SqliteStore.open({ dir: setup.dataDir });
 }
 
 async function answers(port: number, prefix: string): Promise<boolean> {

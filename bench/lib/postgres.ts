@@ -1,0 +1,120 @@
+// A private PostgreSQL for the benches: Debian's postgresql (the newest version installed)
+// initialised in a temporary directory, listening on 127.0.0.1 at a free port, as
+// test/helpers/postgres.ts starts one for the tests, but durable as a deployment's would be:
+// fsync, full_page_writes and synchronous_commit stay on (the tests turn fsync off). As root,
+// the cluster runs as the `postgres` user through runuser (PostgreSQL refuses root). Always
+// stopped at the end, also when the bench fails.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from './proc.js';
+
+export interface BenchPostgres {
+  /** postgres://letterbox@127.0.0.1:PORT/letterbox (no password: trust on loopback). */
+  url: string;
+  version: string;
+  /** The postmaster: every backend and PostgreSQL's own workers are its children. */
+  postmasterPid(): number | undefined;
+  stop(): void;
+}
+
+function binDir(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (versions.length === 0) {
+    throw new Error('PostgreSQL is not installed (Debian package postgresql): no initdb');
+  }
+  return join(root, versions[0]!, 'bin');
+}
+
+function pgRun(bin: string, args: string[]): string {
+  const asRoot = process.getuid?.() === 0;
+  const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) {
+    throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr || r.stdout || r.error}`);
+  }
+  return r.stdout;
+}
+
+/**
+ * Starts the cluster in `dir` (created, and owned by `postgres` when we are root) with a
+ * database `letterbox` owned by the superuser `letterbox`.
+ */
+export async function startPostgres(
+  dir: string,
+  settings: Record<string, string> = {},
+): Promise<BenchPostgres> {
+  const bin = binDir();
+  mkdirSync(dir, { recursive: true });
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, uid, gid);
+  }
+  const data = join(dir, 'data');
+  pgRun(join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-U',
+    'letterbox',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--locale=C',
+  ]);
+  const port = await freePort();
+  const conf: Record<string, string> = {
+    listen_addresses: '127.0.0.1',
+    port: String(port),
+    unix_socket_directories: dir,
+    max_connections: '200',
+    ...settings,
+  };
+  const opts = Object.entries(conf)
+    .map(([k, v]) => `-c ${k}=${v}`)
+    .join(' ');
+  pgRun(join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start']);
+  let running = true;
+  const side: BenchPostgres = {
+    url: `postgres://letterbox@127.0.0.1:${port}/letterbox`,
+    version: pgRun(join(bin, 'postgres'), ['--version']).trim(),
+    postmasterPid() {
+      try {
+        return Number(readFileSync(join(data, 'postmaster.pid'), 'latin1').split('\n')[0]);
+      } catch {
+        return undefined;
+      }
+    },
+    stop() {
+      if (!running) return;
+      running = false;
+      try {
+        pgRun(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
+      } catch {
+        // Already stopped.
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+  try {
+    pgRun(join(bin, 'createdb'), [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      'letterbox',
+      'letterbox',
+    ]);
+  } catch (err) {
+    side.stop();
+    throw err;
+  }
+  return side;
+}

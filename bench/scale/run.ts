@@ -1,0 +1,414 @@
+// Scale bench (issue 17): SMTP delivery and the IMAP mix (bench/imap (a)) on Letterbox over
+// SQLite (one node), over one PostgreSQL with 1, 2 and 3 nodes, and the mix on a private
+// Dovecot, in one run on one machine. Usage (from the repository root):
+//   node --import tsx bench/scale/run.ts [--nodes 1,2,3] [--smtp-sessions 10] [--size 10240]
+//     [--smtp-messages 2000] [--clients 10] [--duration 15] [--rounds 1] [--warmup-messages 1000]
+//     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix]
+//     [--no-dovecot] [--cpu-prof] [--keep]
+// Beside each rate it prints CPU per operation, of the Letterbox processes and of PostgreSQL's
+// (the postmaster's tree: backends, WAL writer, checkpointer, autovacuum), so that what a node
+// and the database each cost can be read past this machine's two CPUs.
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runMix } from '../imap/mix.js';
+import { corpus } from '../lib/corpus.js';
+import { summarizeProfile } from '../lib/cpu-profile.js';
+import { type DovecotSide, startDovecot } from '../lib/dovecot.js';
+import {
+  fillLetterbox,
+  type LetterboxServer,
+  type LetterboxSetup,
+  serveLetterbox,
+  setupLetterbox,
+} from '../lib/letterbox-server.js';
+import { messageTemplate } from '../lib/message.js';
+import { type BenchPostgres, startPostgres } from '../lib/postgres.js';
+import { runLoad } from '../lib/smtp-load.js';
+import { treeCpuWithChildrenMs } from '../outbound/cpu.js';
+import { type Cell, formatScaleReport, mixCpuMs } from './report.js';
+
+const { values: args } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '1,2,3' },
+    'smtp-sessions': { type: 'string', default: '10' },
+    size: { type: 'string', default: '10240' },
+    'smtp-messages': { type: 'string', default: '2000' },
+    clients: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '15' },
+    rounds: { type: 'string', default: '1' },
+    'warmup-messages': { type: 'string', default: '1000' },
+    'warmup-seconds': { type: 'string', default: '4' },
+    'mix-messages': { type: 'string', default: '1000' },
+    'pool-size': { type: 'string', default: '10' },
+    only: { type: 'string' },
+    'no-dovecot': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const PASSWORD = 'bench-password';
+const MIX_USERS = Array.from({ length: 10 }, (_, i) => `mix${i}@bench.test`);
+const SMTP_USER = 'smtp@bench.test';
+const SENDER = 'sender@bench-client.test';
+const nodeCounts = args.nodes.split(',').map(Number);
+const maxNodes = Math.max(...nodeCounts);
+const smtpSessions = Number(args['smtp-sessions']);
+const smtpMessages = Number(args['smtp-messages']);
+const clients = Number(args.clients);
+const durationMs = Number(args.duration) * 1000;
+const rounds = Math.max(1, Number(args.rounds));
+const warmMessages = Number(args['warmup-messages']);
+const warmMs = Number(args['warmup-seconds']) * 1000;
+const doSmtp = args.only !== 'mix';
+const doMix = args.only !== 'smtp';
+
+const base = mkdtempSync(join(tmpdir(), 'letterbox-bench-scale-'));
+// Dovecot's and PostgreSQL's unprivileged processes must be able to search down to theirs.
+chmodSync(base, 0o755);
+const profDir = join(base, 'cpu-prof');
+const running = new Set<LetterboxServer>();
+let pg: BenchPostgres | undefined;
+let dv: DovecotSide | undefined;
+process.on('exit', () => {
+  for (const s of running) s.kill();
+  dv?.stop();
+  pg?.stop();
+  if (!args.keep && !args['cpu-prof']) rmSync(base, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.on(sig, () => process.exit(130));
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const mixCorpus = corpus({ size: 4096, to: 'mix@bench.test', tag: 'mix' });
+const appendCorpus = corpus({ size: 5120, to: 'mix@bench.test', tag: 'append' });
+let appendSerial = 0;
+const appendMessage = (client: number, n: number) =>
+  appendCorpus.message(appendSerial * 10_000_000 + client * 100_000 + n);
+const template = messageTemplate({
+  size: Number(args.size),
+  from: SENDER,
+  to: SMTP_USER,
+  tag: 'scale',
+});
+let smtpSerial = 0;
+
+/** One side under test: its SMTP and IMAP ports, and the processes whose CPU is its own. */
+interface Side {
+  name: string;
+  smtpPorts: number[];
+  imapPorts: number[];
+  serverPids: () => number[];
+  /** PostgreSQL's postmaster, when the side runs over it. */
+  dbPid?: () => number | undefined;
+}
+
+function cpuOf(pids: number[]): number {
+  let ms = 0;
+  for (const p of pids) ms += treeCpuWithChildrenMs(p);
+  return ms;
+}
+
+/**
+ * Waits at least 1.5 s, then until the servers and the database together used under 20 ms of
+ * CPU in half a second: work put off past the answers (indexing, purges, WAL writes,
+ * autovacuum) is counted with the load that caused it.
+ */
+async function waitIdle(side: Side): Promise<void> {
+  const all = () => cpuOf([...side.serverPids(), ...(side.dbPid ? [side.dbPid() ?? 0] : [])]);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(1500);
+  const start = performance.now();
+  let before = all();
+  while (performance.now() - start < 60_000) {
+    await sleep(500);
+    const now = all();
+    if (now - before < 20) return;
+    before = now;
+  }
+}
+
+/** Runs `load` and returns it with the CPU the servers and the database spent on it. */
+async function measured<T>(
+  side: Side,
+  load: () => Promise<T>,
+): Promise<{ result: T; serverMs: number; dbMs: number }> {
+  await waitIdle(side);
+  const db0 = side.dbPid ? treeCpuWithChildrenMs(side.dbPid() ?? 0) : 0;
+  const srv0 = cpuOf(side.serverPids());
+  const result = await load();
+  await waitIdle(side);
+  const serverMs = cpuOf(side.serverPids()) - srv0;
+  const dbMs = side.dbPid ? treeCpuWithChildrenMs(side.dbPid() ?? 0) - db0 : 0;
+  return { result, serverMs, dbMs };
+}
+
+/** `total` split as evenly as possible over `n` parts. */
+function split(total: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
+}
+
+/** SMTP delivery spread over the side's nodes: sessions and messages split between them. */
+async function smtp(side: Side, messages: number) {
+  const n = side.smtpPorts.length;
+  const sessions = split(smtpSessions, n);
+  const counts = split(messages, n);
+  const results = await Promise.all(
+    side.smtpPorts.map((port, i) => {
+      const first = smtpSerial;
+      smtpSerial += counts[i]!;
+      return runLoad({
+        host: '127.0.0.1',
+        port,
+        sessions: Math.max(1, sessions[i]!),
+        template: {
+          ...template,
+          header: (k: number) => template.header(first + k),
+        },
+        sender: SENDER,
+        recipient: SMTP_USER,
+        durationMs: 3_600_000,
+        maxMessages: counts[i]!,
+      });
+    }),
+  );
+  const error = results.find((r) => r.error)?.error;
+  if (error) throw new Error(`${side.name}: SMTP: ${error}`);
+  const delivered = results.reduce((s, r) => s + r.messages, 0);
+  const start = Math.min(...results.map((r) => r.startedAt));
+  const end = Math.max(...results.map((r) => r.endedAt));
+  return { messages: delivered, perSecond: delivered / ((end - start) / 1000) };
+}
+
+async function mix(side: Side, ms: number) {
+  appendSerial++;
+  const r = await runMix({
+    port: side.imapPorts[0]!,
+    ports: side.imapPorts,
+    users: MIX_USERS,
+    password: PASSWORD,
+    clients,
+    durationMs: ms,
+    appendMessage,
+  });
+  if (r.error) throw new Error(`${side.name}: IMAP mix: ${r.error}`);
+  return r;
+}
+
+async function runCells(side: Side, nodes: number, store: Cell['store']): Promise<Cell> {
+  const cell: Cell = { store, nodes };
+  log(`${side.name}: warm-up`);
+  if (doSmtp && side.smtpPorts.length > 0) await smtp(side, warmMessages);
+  if (doMix) await mix(side, warmMs);
+  if (doSmtp && side.smtpPorts.length > 0) {
+    const m = await measured(side, () => smtp(side, smtpMessages));
+    cell.smtp = {
+      perSecond: m.result.perSecond,
+      serverMsPerOp: m.serverMs / m.result.messages,
+      dbMsPerOp: m.dbMs / m.result.messages,
+    };
+    log(
+      `${side.name}: SMTP ${m.result.perSecond.toFixed(0)} msg/s, server ${cell.smtp.serverMsPerOp.toFixed(2)} ms/msg, PostgreSQL ${cell.smtp.dbMsPerOp.toFixed(2)} ms/msg`,
+    );
+  }
+  if (doMix) {
+    const m = await measured(side, () => mix(side, durationMs));
+    cell.mix = {
+      perSecond: m.result.opsPerSecond,
+      p50Ms: m.result.p50Ms,
+      p99Ms: m.result.p99Ms,
+      serverMsPerOp: m.serverMs / m.result.ops,
+      dbMsPerOp: m.dbMs / m.result.ops,
+    };
+    log(
+      `${side.name}: mix ${m.result.opsPerSecond.toFixed(0)} ops/s, server ${mixCpuMs(cell.mix.serverMsPerOp)}, PostgreSQL ${mixCpuMs(cell.mix.dbMsPerOp)} per op`,
+    );
+  }
+  return cell;
+}
+
+function nodeArgs(name: string): string[] {
+  if (!args['cpu-prof']) return [];
+  const dir = join(profDir, name);
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+async function serve(setup: LetterboxSetup, name: string): Promise<LetterboxServer> {
+  const s = await serveLetterbox(setup, nodeArgs(name));
+  if (!s.imap) throw new Error(`${name} does not serve IMAP; see ${s.logFile}`);
+  running.add(s);
+  return s;
+}
+
+async function stop(s: LetterboxServer): Promise<void> {
+  await s.stop();
+  running.delete(s);
+}
+
+function printProfiles(): void {
+  for (const name of readdirSync(profDir)) {
+    const file = readdirSync(join(profDir, name)).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) continue;
+    const path = join(profDir, name, file);
+    const { byFile, byFunction } = summarizeProfile(JSON.parse(readFileSync(path, 'utf8')));
+    const show = (l: typeof byFile) =>
+      l
+        .slice(0, 15)
+        .map((h) => `  ${(h.share * 100).toFixed(1).padStart(5)}%  ${h.name}`)
+        .join('\n');
+    log(`\n${name} CPU profile (${path}), self time by file:\n${show(byFile)}`);
+    log(`by function:\n${show(byFunction)}`);
+  }
+}
+
+async function main(): Promise<void> {
+  log(`bench/scale: work directory ${base}`);
+  const users = [...MIX_USERS, SMTP_USER];
+  const mixMessages = Number(args['mix-messages']);
+  const maxConnectionsPerIp = 1000;
+
+  // SQLite, one node.
+  const sqliteSetup = await setupLetterbox({
+    root,
+    dir: join(base, 'sqlite'),
+    users,
+    password: PASSWORD,
+    maxConnectionsPerIp,
+  });
+  let t = performance.now();
+  for (const u of MIX_USERS) await fillLetterbox(sqliteSetup, u, mixMessages, mixCorpus.message);
+  log(`sqlite: filled in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+  // PostgreSQL, and the nodes' configs (each node its own data directory: keys, logs).
+  pg = await startPostgres(join(base, 'postgres'));
+  log(`${pg.version}: ${pg.url}`);
+  const pgSetups: LetterboxSetup[] = [];
+  for (let i = 1; i <= maxNodes; i++) {
+    pgSetups.push(
+      await setupLetterbox({
+        root,
+        dir: join(base, `node-${i}`),
+        // The directory is in the database: the first node's CLI makes the users for all.
+        users: i === 1 ? users : [],
+        password: PASSWORD,
+        maxConnectionsPerIp,
+        config: {
+          store: {
+            kind: 'postgres',
+            url: pg.url,
+            pool_size: Number(args['pool-size']),
+            node_id: `node-${i}`,
+          },
+        },
+      }),
+    );
+  }
+  t = performance.now();
+  for (const u of MIX_USERS) await fillLetterbox(pgSetups[0]!, u, mixMessages, mixCorpus.message);
+  log(`postgres: filled in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+  if (doMix && !args['no-dovecot']) {
+    dv = await startDovecot({
+      script: join(here, '..', 'lib', 'setup-dovecot.sh'),
+      dir: join(base, 'dovecot'),
+      users: MIX_USERS,
+      password: PASSWORD,
+    });
+    for (const u of MIX_USERS) await dv.fill(u, mixMessages, mixCorpus.message);
+    log(`dovecot ${dv.version}: IMAP on 127.0.0.1:${dv.imapPort}`);
+  }
+
+  const cells: Cell[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    log(`round ${round} of ${rounds}`);
+    const lite = await serve(sqliteSetup, `sqlite-r${round}`);
+    cells.push(
+      await runCells(
+        {
+          name: 'sqlite',
+          smtpPorts: [sqliteSetup.ports.smtp],
+          imapPorts: [sqliteSetup.ports.imap],
+          serverPids: () => [lite.pid],
+        },
+        1,
+        'sqlite',
+      ),
+    );
+    await stop(lite);
+
+    const nodes: LetterboxServer[] = [];
+    for (const n of [...nodeCounts].sort((a, b) => a - b)) {
+      while (nodes.length < n) {
+        const i = nodes.length;
+        nodes.push(await serve(pgSetups[i]!, `node-${i + 1}-r${round}`));
+      }
+      const up = nodes.slice(0, n);
+      cells.push(
+        await runCells(
+          {
+            name: `postgres x${n}`,
+            smtpPorts: pgSetups.slice(0, n).map((s) => s.ports.smtp),
+            imapPorts: pgSetups.slice(0, n).map((s) => s.ports.imap),
+            serverPids: () => up.map((s) => s.pid),
+            dbPid: () => pg?.postmasterPid(),
+          },
+          n,
+          'postgres',
+        ),
+      );
+    }
+    for (const s of nodes) await stop(s);
+
+    if (dv) {
+      const d = dv;
+      cells.push(
+        await runCells(
+          {
+            name: 'dovecot',
+            smtpPorts: [],
+            imapPorts: [d.imapPort],
+            serverPids: () => {
+              const p = d.masterPid();
+              return p ? [p] : [];
+            },
+          },
+          1,
+          'dovecot',
+        ),
+      );
+    }
+  }
+
+  dv?.stop();
+  pg?.stop();
+  if (args['cpu-prof']) printProfiles();
+  process.stdout.write(
+    formatScaleReport(cells, {
+      notes: [
+        `${cpus().length} CPUs, shared by the client, the servers and PostgreSQL.`,
+        `${pg.version}, on 127.0.0.1, fsync and synchronous_commit on; Letterbox pool_size ${args['pool-size']} per node.`,
+        `SMTP: ${smtpMessages} messages of ${template.size} bytes per cell over ${smtpSessions} sessions (split over the nodes), after ${warmMessages} untimed.`,
+        `IMAP mix (bench/imap (a)): ${clients} clients for ${args.duration} s (client i on node i mod N), after ${args['warmup-seconds']} s untimed; ${MIX_USERS.length} accounts of ${mixMessages} messages.`,
+        dv
+          ? `Dovecot ${dv.version} (mail_fsync = always) in the mix only: it has no SMTP server.`
+          : 'Dovecot not run.',
+        'CPU per operation: user + system time of the Letterbox processes (all nodes of the cell) and of the postmaster tree, from before the load until all are idle again.',
+      ],
+    }),
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    log(`bench/scale failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    for (const s of running) log(`letterbox log: ${s.logFile}`);
+    process.exit(1);
+  },
+);
