@@ -1,6 +1,6 @@
 // The message role in PostgreSQL, with the blob role: messages in mailboxes (UIDs, modseqs,
 // flags), COPY / MOVE, EXPUNGE and VANISHED, quota, REPLACE, the stored index, search, and
-// the bytes of each stored message (kept in its row, once per distinct content).
+// the bytes of each stored message (blobs.ts: once per distinct content, in chunks).
 //
 // Several nodes write at once, so every counter is taken under a row lock in the writing
 // transaction: the account's row first (its modseq, its quota; accounts in id order), then
@@ -33,6 +33,7 @@ import type {
   SearchHeaderField,
   StoreFlagsResult,
 } from '../types.js';
+import { readBlob, writeBlob } from './blobs.js';
 import { collectMessages } from './collect.js';
 import { nextModseq, type PgDb, type Queryable, row, rows, run } from './db.js';
 import type { PgEvents } from './events.js';
@@ -215,16 +216,15 @@ export class PgMessages implements MessageStore, BlobStore {
       const addresses = envelopeAddressTexts(idx.envelope);
       const inserted = await row<{ id: number }>(
         q,
-        `INSERT INTO messages (blob_hash, size, data, structure, envelope, s_from, s_to, s_cc,
+        `INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc,
            s_bcc, s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc,
            email_id, thread_id, body_text, text_truncated)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-           $18, $19, $20, $21)
+           $18, $19, $20)
          ON CONFLICT (blob_hash) DO NOTHING RETURNING id`,
         [
           hash,
           message.raw.length,
-          message.raw,
           JSON.stringify(idx.structure ?? null),
           JSON.stringify(idx.envelope ?? null),
           idx.search.from,
@@ -246,7 +246,12 @@ export class PgMessages implements MessageStore, BlobStore {
           idx.textTruncated === true,
         ],
       );
-      if (inserted) return inserted.id;
+      if (inserted) {
+        // Its bytes after its row: an append of the same bytes on another node now waits
+        // for this one, so the blob's row is taken in the one order collections take it.
+        await writeBlob(q, hash, message.raw);
+        return inserted.id;
+      }
     }
   }
 
@@ -496,16 +501,9 @@ export class PgMessages implements MessageStore, BlobStore {
     ]);
   }
 
-  async readMessage(blobHash: string, _size?: number): Promise<Buffer> {
-    // A stored message's bytes, or a queued one's (the queue keeps its own copy).
-    const r = await row<{ data: Buffer }>(
-      this.db,
-      `(SELECT data FROM messages WHERE blob_hash = $1)
-       UNION ALL (SELECT data FROM outbound WHERE blob_hash = $1 LIMIT 1) LIMIT 1`,
-      [blobHash],
-    );
-    if (!r) throw new StoreError('NOT_FOUND', 'message no longer exists');
-    return r.data;
+  readMessage(blobHash: string, _size?: number): Promise<Buffer> {
+    // A stored message's bytes, or a queued one's (they share one blob).
+    return readBlob(this.db, blobHash);
   }
 
   async expungedSince(mailboxId: number, modseq: number): Promise<number[]> {
@@ -535,15 +533,19 @@ export class PgMessages implements MessageStore, BlobStore {
       [mailboxId, `%${folded.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
     );
     const uids = new Set(found.map((r) => r.uid));
-    const cut = await rows<{ uid: number; data: Buffer }>(
+    const cut = await rows<{ uid: number; blob_hash: string }>(
       this.db,
-      `SELECT mm.uid, m.data ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND m.text_truncated`,
+      `SELECT mm.uid, m.blob_hash ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND m.text_truncated`,
       [mailboxId],
     );
+    // One at a time: such texts are long, their messages large.
     for (const r of cut) {
-      if (!uids.has(r.uid) && parseMessage(r.data).text.toLowerCase().includes(folded)) {
-        uids.add(r.uid);
-      }
+      if (uids.has(r.uid)) continue;
+      const raw = await readBlob(this.db, r.blob_hash).catch((err: unknown) => {
+        if (err instanceof StoreError && err.code === 'NOT_FOUND') return null; // expunged
+        throw err;
+      });
+      if (raw && parseMessage(raw).text.toLowerCase().includes(folded)) uids.add(r.uid);
     }
     return [...uids].sort((a, b) => a - b);
   }

@@ -217,6 +217,48 @@ END
 $$;
 `,
   },
+  {
+    version: 6,
+    // Blobs (blobs.ts): the bytes of messages and queued items leave their rows for chunks of
+    // 256 KiB, one copy per distinct content, so that a large message is written and read a
+    // few chunks at a time. A blob goes when the last messages or outbound row with its hash
+    // does: the trigger locks its row first, so a writer taking the blob on another node
+    // (blobs.ts upserts that row) either commits before the check sees it, or waits and then
+    // writes the blob anew.
+    sql: `
+CREATE TABLE blobs (hash TEXT COLLATE "C" PRIMARY KEY, size BIGINT NOT NULL);
+CREATE TABLE blob_chunks (
+  hash TEXT COLLATE "C" NOT NULL REFERENCES blobs(hash) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (hash, seq)
+);
+INSERT INTO blobs (hash, size)
+  SELECT blob_hash, size FROM messages
+  UNION SELECT blob_hash, size FROM outbound;
+INSERT INTO blob_chunks (hash, seq, data)
+  SELECT x.blob_hash, s, substring(x.data FROM s * 262144 + 1 FOR 262144)
+  FROM (SELECT DISTINCT ON (blob_hash) blob_hash, data FROM (
+          SELECT blob_hash, data FROM messages UNION ALL SELECT blob_hash, data FROM outbound) u
+        ORDER BY blob_hash) x,
+    generate_series(0, (length(x.data) + 262143) / 262144 - 1) s;
+ALTER TABLE messages DROP COLUMN data;
+ALTER TABLE outbound DROP COLUMN data;
+CREATE FUNCTION letterbox_blob_release() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM blobs WHERE hash = OLD.blob_hash FOR UPDATE;
+  DELETE FROM blobs b WHERE b.hash = OLD.blob_hash
+    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = OLD.blob_hash)
+    AND NOT EXISTS (SELECT 1 FROM outbound o WHERE o.blob_hash = OLD.blob_hash);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER messages_blob_release AFTER DELETE ON messages
+  FOR EACH ROW EXECUTE FUNCTION letterbox_blob_release();
+CREATE TRIGGER outbound_blob_release AFTER DELETE ON outbound
+  FOR EACH ROW EXECUTE FUNCTION letterbox_blob_release();
+`,
+  },
 ];
 
 /** The latest schema version this code knows. */

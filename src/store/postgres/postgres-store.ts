@@ -2,7 +2,8 @@
 // by role (src/store/types.ts), each passing that role's contract suite; it becomes a
 // MailStore once every role was here, and each passes its contract suite; change events
 // travel between nodes by LISTEN/NOTIFY (events.ts), POP3's maildrop lock is an advisory
-// lock (maildrop-locks.ts). Not yet: the auth throttle across nodes, streamed bytes.
+// lock (maildrop-locks.ts), message bytes are chunked blobs (blobs.ts). Not yet: the auth
+// throttle across nodes.
 import { hostname } from 'node:os';
 import { ChangeBus } from '../events.js';
 import type {

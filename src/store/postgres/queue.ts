@@ -4,8 +4,10 @@
 // again. A lease names its node (lease_owner): resetOutboundLeases, run when a node's worker
 // starts, ends only that node's own leases, never those of nodes still at work.
 import { sha256 } from '../blobs/file-blobs.js';
+import { StoreError } from '../errors.js';
 import { type OutboundRow, outboundItem, type RecipientRow } from '../rows.js';
 import type { NewOutbound, OutboundItem, OutboundQueueStore, OutboundUpdate } from '../types.js';
+import { readBlob, writeBlob } from './blobs.js';
 import { type PgDb, type Queryable, row, rows, run } from './db.js';
 
 /** A recipient row with the item it belongs to (one query for several items). */
@@ -47,21 +49,15 @@ export class PgQueue implements OutboundQueueStore {
 
   async enqueueOutbound(m: NewOutbound): Promise<number> {
     const now = Date.now();
+    const hash = sha256(m.raw);
     const id = await this.db.tx(async (q) => {
+      // The blob first: its row lock orders this against a collection of the same bytes.
+      await writeBlob(q, hash, m.raw);
       const r = await row<{ id: number }>(
         q,
-        `INSERT INTO outbound (blob_hash, size, data, sender, envid, ret, account_id, created_at,
-           next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
-        [
-          sha256(m.raw),
-          m.raw.length,
-          m.raw,
-          m.sender,
-          m.envid ?? null,
-          m.ret ?? null,
-          m.accountId ?? null,
-          now,
-        ],
+        `INSERT INTO outbound (blob_hash, size, sender, envid, ret, account_id, created_at,
+           next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id`,
+        [hash, m.raw.length, m.sender, m.envid ?? null, m.ret ?? null, m.accountId ?? null, now],
       );
       if (!r) throw new Error('the queued item is not there');
       for (const rcpt of m.recipients) {
@@ -131,18 +127,16 @@ export class PgQueue implements OutboundQueueStore {
   }
 
   async readOutbound(item: OutboundItem): Promise<Buffer> {
-    const r = await row<{ data: Buffer }>(this.db, 'SELECT data FROM outbound WHERE id = $1', [
-      item.id,
-    ]);
-    if (r) return r.data;
-    // The item is gone (delivered, deleted): its bytes may still be a stored message's.
-    const m = await row<{ data: Buffer }>(
-      this.db,
-      'SELECT data FROM messages WHERE blob_hash = $1',
-      [item.blobHash],
-    );
-    if (!m) throw new Error(`queued message ${item.id} is gone`);
-    return m.data;
+    // Even once the item is gone (delivered, deleted) its bytes may still be a stored
+    // message's: they are one blob.
+    try {
+      return await readBlob(this.db, item.blobHash);
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'NOT_FOUND') {
+        throw new Error(`queued message ${item.id} is gone`);
+      }
+      throw err;
+    }
   }
 
   async updateOutbound(id: number, u: OutboundUpdate): Promise<void> {
