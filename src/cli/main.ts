@@ -17,6 +17,7 @@ import { registerInit } from './commands/init.js';
 import { registerQueue } from './commands/queue.js';
 import { registerRestore } from './commands/restore.js';
 import { registerServe } from './commands/serve.js';
+import { registerStore } from './commands/store.js';
 import { registerUser } from './commands/user.js';
 import type { GlobalOptions } from './context.js';
 import { CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './errors.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerBackup(program, globals);
   registerRestore(program, globals);
   registerExport(program, globals);
+  registerStore(program, globals);
   // Every level, down to `user app-password add`.
   const override = (c: Command): void => {
     for (const sub of c.commands) {

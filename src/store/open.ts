@@ -25,7 +25,8 @@ function postgresPassword(store: PostgresConfig): string | undefined {
   return undefined;
 }
 
-function postgresOptions(store: PostgresConfig) {
+/** The connection the config's `[store] kind = "postgres"` names (`store migrate` too). */
+export function postgresOptions(store: PostgresConfig) {
   return {
     connectionString: store.url,
     password: postgresPassword(store),
