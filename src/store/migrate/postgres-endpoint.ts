@@ -1,10 +1,12 @@
 // The PostgreSQL side of a store migration: the database's tables read or written directly
 // (no PostgresStore: no LISTEN, no events). A batch is one multi-row INSERT per table in one
 // transaction with the migration's position. Rows keep their ids (OVERRIDING SYSTEM VALUE;
-// the identity sequences are moved past them at the end), messages and queued items their
-// bytes in their rows, and a message's search text (body_text) is made from its bytes here,
+// the identity sequences are moved past them at the end), the bytes of messages and queued
+// items go into the store's blobs (postgres/blobs.ts) in the same transaction, and a
+// message's search text (body_text) is made from its bytes here,
 // as delivery makes it (delivery/local.ts indexMessage, postgres/messages.ts).
 import { parseMessage } from '../../mime/index.js';
+import { readBlob, writeBlob } from '../postgres/blobs.js';
 import { PgDb, type PgOptions, type Queryable } from '../postgres/db.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import type { Endpoint, Progress } from './endpoint.js';
@@ -119,18 +121,10 @@ export class PostgresEndpoint implements Endpoint {
     });
   }
 
-  async readBytes(spec: TableSpec, rows: readonly Row[]): Promise<Buffer[]> {
-    const table = spec.bytes === 'message' ? 'messages' : 'outbound';
-    const r = await this.db.query<{ id: number; data: Buffer }>({
-      text: `SELECT id, data FROM ${table} WHERE id = ANY($1)`,
-      values: [rows.map((x) => x.id)],
-    });
-    const byId = new Map(r.rows.map((x) => [Number(x.id), x.data]));
-    return rows.map((x) => {
-      const data = byId.get(x.id as number);
-      if (!data) throw new Error(`${table} ${String(x.id)}: its bytes are gone`);
-      return data;
-    });
+  async readBytes(_spec: TableSpec, rows: readonly Row[]): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for (const r of rows) out.push(await readBlob(this.db, r.blob_hash as string));
+    return out;
   }
 
   async lastUidValidity(): Promise<number> {
@@ -179,25 +173,24 @@ export class PostgresEndpoint implements Endpoint {
     p: Progress,
   ): Promise<void> {
     const names = spec.columns.map((c) => c.name);
-    if (spec.bytes === 'message') names.push('data', 'body_text', 'text_truncated');
-    else if (spec.bytes === 'queue') names.push('data');
+    if (spec.bytes === 'message') names.push('body_text', 'text_truncated');
     const values: unknown[] = [];
     const tuples: string[] = [];
     for (const [i, r] of rows.entries()) {
       const start = values.length;
       for (const c of spec.columns) values.push(encode(c, r[c.name] ?? null));
-      if (bytes) {
-        const data = bytes[i]!;
-        values.push(data);
-        if (spec.bytes === 'message') {
-          const t = searchText(data);
-          values.push(t.text, t.truncated);
-        }
+      if (bytes && spec.bytes === 'message') {
+        const t = searchText(bytes[i]!);
+        values.push(t.text, t.truncated);
       }
       tuples.push(`(${names.map((_, j) => `$${start + j + 1}`).join(', ')})`);
     }
     const overriding = spec.identity ? ' OVERRIDING SYSTEM VALUE' : '';
     await this.db.tx(async (q) => {
+      // The bytes as the store keeps them (blobs.ts: once per content, in chunks).
+      if (bytes) {
+        for (const [i, r] of rows.entries()) await writeBlob(q, r.blob_hash as string, bytes[i]!);
+      }
       if (rows.length > 0) {
         await q.query({
           text: `INSERT INTO ${spec.name} (${names.join(', ')})${overriding} VALUES ${tuples.join(', ')}`,
