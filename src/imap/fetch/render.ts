@@ -32,7 +32,13 @@ import { dateTimeToString, type ImapValue, v } from '../wire/serializer.js';
 import { bodyStructureValue } from './bodystructure.js';
 import { envelopeValue } from './envelope.js';
 import { previewText } from './preview.js';
-import { applyPartial, binaryBytes, SectionError, sectionBytes } from './sections.js';
+import {
+  applyPartial,
+  binaryBytes,
+  messageSectionBytes,
+  SectionError,
+  sectionBytes,
+} from './sections.js';
 
 export type FetchItem = FetchAtt;
 
@@ -113,9 +119,12 @@ export async function renderFetch(
   const asked = (name: string) => items.some((it) => it.kind === 'simple' && it.name === name);
   if (opts.uidAlways && !asked('UID')) values.push(v.atom('UID'), v.num(msg.uid));
 
-  /** BODY[section] bytes; BODY[] needs only the blob, other sections also the offsets. */
+  /**
+   * BODY[section] bytes; the message's own sections need only the blob (its header is
+   * scanned), those of a part also the offsets.
+   */
   const section = async (s: Section): Promise<Buffer> => {
-    if (s.part.length === 0 && s.text === null) return raw();
+    if (s.part.length === 0) return messageSectionBytes(await raw(), s.text);
     return sectionBytes(await raw(), await root(), s);
   };
 

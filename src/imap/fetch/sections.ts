@@ -13,10 +13,14 @@
  *                                     (UNKNOWN-CTE) to answer `NO [UNKNOWN-CTE]` (RFC 3516 §4.1).
  *   binarySize(raw, root, part)       BINARY.SIZE[part]: the decoded length, or a SectionError.
  *
+ *   messageSectionBytes(raw, text)   BODY[], BODY[HEADER], BODY[HEADER.FIELDS ...], BODY[TEXT]
+ *                                     of the message itself: found by scanning its header,
+ *                                     with no part offsets (what sectionBytes does for them).
+ *
  * Never throws: offsets are clamped to the message, so a stale or damaged index still yields
  * a slice within it.
  */
-import { parseHeaders } from '../../mime/headers.js';
+import { forEachField, headerBounds } from '../../mime/header-scan.js';
 import { findPart, sectionRange } from '../../mime/sections.js';
 import { decodeTransfer } from '../../mime/transfer.js';
 import type { PartNode } from '../../mime/types.js';
@@ -40,6 +44,7 @@ function slice(raw: Buffer, range: [number, number] | null): Buffer {
 }
 
 export function sectionBytes(raw: Buffer, root: PartNode, section: Section): Buffer {
+  if (section.part.length === 0) return messageSectionBytes(raw, section.text);
   const msg = { root, size: raw.length };
   const text = section.text;
   if (text === null) return slice(raw, sectionRange(msg, section.part, null));
@@ -52,31 +57,58 @@ export function sectionBytes(raw: Buffer, root: PartNode, section: Section): Buf
 }
 
 /**
+ * A section of the message itself (part `[]`): BODY[], HEADER, HEADER.FIELDS[.NOT] and TEXT.
+ * The header ends where headerBounds says, the scan the MIME parser stored the root part's
+ * offsets from (mime/structure.ts), so this gives what sectionRange gives from the stored
+ * structure without reading or parsing it: a FETCH of a few header fields of every message
+ * (what a mail client asks first) reads only the message bytes (issue 19). MIME needs a part
+ * number: empty.
+ */
+export function messageSectionBytes(raw: Buffer, text: Section['text']): Buffer {
+  if (text === null) return raw;
+  if (text.kind === 'MIME') return EMPTY;
+  const { bodyStart } = headerBounds(raw);
+  if (text.kind === 'TEXT') return raw.subarray(bodyStart);
+  const block = raw.subarray(0, bodyStart);
+  if (text.kind === 'HEADER' || block.length === 0) return block;
+  return headerFields(block, text.fields, text.not);
+}
+
+/**
  * RFC 9051 §6.4.5: the subset of the header with (or, for .NOT, without) the named fields,
  * in the order they appear in the message, each byte for byte with its folding, followed by
- * the blank line that ends a header. Field names compare case-insensitively.
+ * the blank line that ends a header. Field names compare case-insensitively. The fields are
+ * those parseHeaders (mime/headers.ts) finds, by the same rules, without decoding their
+ * values: a line without a colon or starting with one, a continuation with no field before
+ * it, and a name with white space inside are no fields.
  */
 export function headerFields(block: Buffer, names: readonly string[], not: boolean): Buffer {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const out: Buffer[] = [];
   let crlf = true;
-  for (const f of parseHeaders(block)) {
-    const start = f.raw.byteOffset - block.byteOffset;
-    let end = start + f.raw.length;
+  forEachField(block, 0, headerBounds(block).fieldsEnd, (start, colon, valueEnd) => {
+    if (colon <= start || block[start] === 0x20 || block[start] === 0x09) return;
+    const name = block.toString('latin1', start, colon).trimEnd();
+    if (WHITE_SPACE.test(name)) return;
+    let end = valueEnd;
     // Keep the field's own line break (CRLF, or LF in a damaged message).
     if (block[end] === 0x0d && block[end + 1] === 0x0a) end += 2;
     else if (block[end] === 0x0a) {
       end += 1;
       crlf = false;
     }
-    if (wanted.has(f.lname) !== not) {
+    if (wanted.has(name.toLowerCase()) !== not) {
       out.push(block.subarray(start, end));
-      if (end === start + f.raw.length) out.push(Buffer.from('\r\n'));
+      if (end === valueEnd) out.push(CRLF);
     }
-  }
-  out.push(Buffer.from(crlf ? '\r\n' : '\n'));
+  });
+  out.push(crlf ? CRLF : LF);
   return Buffer.concat(out);
 }
+
+const WHITE_SPACE = /\s/;
+const CRLF = Buffer.from('\r\n');
+const LF = Buffer.from('\n');
 
 export function applyPartial(buf: Buffer, partial: FetchPartial | null): Buffer {
   if (partial === null) return buf;

@@ -3,8 +3,15 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { applyPartial, binaryBytes, sectionBytes } from '../../../src/imap/fetch/sections.js';
+import {
+  applyPartial,
+  binaryBytes,
+  headerFields,
+  messageSectionBytes,
+  sectionBytes,
+} from '../../../src/imap/fetch/sections.js';
 import type { Section, SectionText } from '../../../src/imap/wire/fetch-items.js';
+import { parseHeaders } from '../../../src/mime/headers.js';
 import { parseMessage } from '../../../src/mime/index.js';
 
 const dir = new URL('../../fixtures/mime/', import.meta.url);
@@ -80,5 +87,91 @@ test('applyPartial is a sub-slice no longer than asked', () => {
         assert.deepEqual(out, buf.subarray(offset, offset + length));
       },
     ),
+  );
+});
+
+/** Bytes made of what headers are made of, damaged ones included. */
+const headerish = fc
+  .array(
+    fc.constantFrom(
+      'From',
+      'subject',
+      'X-A b',
+      ':',
+      ' ',
+      '\t',
+      '\r\n',
+      '\n',
+      '\r',
+      'a',
+      '\xa0',
+      '\x0b',
+      'From: x\r\n',
+      '\r\n\r\n',
+    ),
+    { maxLength: 40 },
+  )
+  .map((parts) => Buffer.from(parts.join(''), 'latin1'));
+
+/** headerFields as it was, over parseHeaders: the reference for the scan without values. */
+function headerFieldsByParse(block: Buffer, names: string[], not: boolean): Buffer {
+  const wanted = new Set(names.map((n) => n.toLowerCase()));
+  const out: Buffer[] = [];
+  let crlf = true;
+  for (const f of parseHeaders(block)) {
+    const start = f.raw.byteOffset - block.byteOffset;
+    let end = start + f.raw.length;
+    if (block[end] === 0x0d && block[end + 1] === 0x0a) end += 2;
+    else if (block[end] === 0x0a) {
+      end += 1;
+      crlf = false;
+    }
+    if (wanted.has(f.lname) !== not) {
+      out.push(block.subarray(start, end));
+      if (end === start + f.raw.length) out.push(Buffer.from('\r\n'));
+    }
+  }
+  out.push(Buffer.from(crlf ? '\r\n' : '\n'));
+  return Buffer.concat(out);
+}
+
+test('the message’s own sections found by scanning equal those from the stored offsets', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        headerish,
+        fc.constantFrom(...fixtures.map((f) => f.raw)),
+        fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+      ),
+      (raw) => {
+        const root = parseMessage(raw).root;
+        const at = (a: number, b: number) => raw.subarray(a, b);
+        assert.deepEqual(messageSectionBytes(raw, null), raw);
+        assert.deepEqual(
+          messageSectionBytes(raw, { kind: 'HEADER' }),
+          at(root.headerStart, root.headerEnd),
+        );
+        assert.deepEqual(
+          messageSectionBytes(raw, { kind: 'TEXT' }),
+          at(root.bodyStart, root.bodyEnd),
+        );
+        assert.equal(messageSectionBytes(raw, { kind: 'MIME' }).length, 0);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+test('headerFields picks the fields parseHeaders finds, byte for byte', () => {
+  fc.assert(
+    fc.property(
+      headerish,
+      fc.array(fc.constantFrom('From', 'SUBJECT', 'x-a b', 'a', 'X-Nope'), { minLength: 1 }),
+      fc.boolean(),
+      (block, names, not) => {
+        assert.deepEqual(headerFields(block, names, not), headerFieldsByParse(block, names, not));
+      },
+    ),
+    { numRuns: 3000 },
   );
 });
