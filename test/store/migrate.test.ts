@@ -9,11 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import pgDriver from 'pg';
 import { indexMessage } from '../../src/delivery/local.js';
 import { migrateStore } from '../../src/store/migrate/copy.js';
 import { MigrateError } from '../../src/store/migrate/endpoint.js';
 import { PostgresEndpoint } from '../../src/store/migrate/postgres-endpoint.js';
 import { SqliteEndpoint } from '../../src/store/migrate/sqlite-endpoint.js';
+import { NOT_COPIED, TABLES } from '../../src/store/migrate/tables.js';
 import { verifyCopy } from '../../src/store/migrate/verify.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -407,5 +410,62 @@ describe('store migrate: resuming, refusing, checking', () => {
     await source.close();
     await target.close();
     await pg.dropDatabase(url);
+  });
+});
+
+describe('store migrate: every table and column of both schemas is decided on', () => {
+  /** `table` and `table.column` names the copy does not cover. */
+  const uncovered = (side: 'sqlite' | 'postgres', columns: Array<[string, string]>) => {
+    const copied = new Set(
+      TABLES.flatMap((t) => [t.name, ...t.columns.map((c) => `${t.name}.${c.name}`)]),
+    );
+    const skipped = new Set(Object.keys(NOT_COPIED[side]));
+    const out = new Set<string>();
+    for (const [table, column] of columns) {
+      if (skipped.has(table) || skipped.has(`${table}.${column}`)) continue;
+      if (!copied.has(table)) out.add(table);
+      else if (!copied.has(`${table}.${column}`)) out.add(`${table}.${column}`);
+    }
+    return [...out];
+  };
+
+  test('SQLite', async () => {
+    const dir = await tempDir();
+    (await SqliteEndpoint.open(dir, 'target')).close();
+    const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
+    const cols = db
+      .prepare(
+        `SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p
+         WHERE m.type = 'table'`,
+      )
+      .all() as Array<{ t: string; c: string }>;
+    db.close();
+    assert.deepEqual(
+      uncovered(
+        'sqlite',
+        cols.map((r) => [r.t, r.c]),
+      ),
+      [],
+    );
+  });
+
+  test('PostgreSQL', async () => {
+    const url = await pgDatabase();
+    await (await PostgresEndpoint.open({ connectionString: url })).close();
+    const client = new pgDriver.Client({ connectionString: url });
+    await client.connect();
+    const r = await client.query<{ t: string; c: string }>(
+      `SELECT table_name AS t, column_name AS c FROM information_schema.columns
+       WHERE table_schema = 'public'`,
+    );
+    await client.end();
+    await pg.dropDatabase(url);
+    assert.deepEqual(
+      uncovered(
+        'postgres',
+        r.rows.map((x) => [x.t, x.c]),
+      ),
+      [],
+    );
   });
 });
