@@ -90,7 +90,7 @@ describe('postgres blobs', () => {
     }
   });
 
-  test('a 48 MiB message: append and read each hold its bytes once (peak RSS)', async () => {
+  test('a 96 MiB message: append and read each hold its bytes once (peak RSS)', async () => {
     const url = await server.createDatabase();
     const store = await PostgresStore.open({ connectionString: url, max: 2 });
     await store.addDomain('example.test');
@@ -108,7 +108,7 @@ describe('postgres blobs', () => {
           url,
           mode,
           String(inbox.id),
-          '48',
+          '96',
         ],
         { maxBuffer: 1 << 20 },
       );
@@ -122,27 +122,29 @@ describe('postgres blobs', () => {
     try {
       const MiB = 1024 * 1024;
       const wrote = await child('append');
-      // The bytes are built before the measure starts: the append itself may add a few
-      // chunks in flight, never another copy of the message (a BYTEA parameter of it whole
-      // was copied into the driver's buffer, which grows by doubling: 48 MiB and more).
+      // The bytes are built before the measure starts. The append sends each chunk in a
+      // message the driver builds (garbage until the next collection, which V8 runs once
+      // some 32 MiB of such buffers piled up, whatever the message's size), never another
+      // copy of the message (a BYTEA parameter of it whole was copied into the driver's
+      // buffer, which grows by half again: +48 to +97 MiB for 48 MiB).
       const appendRise = wrote.peak - wrote.before;
       assert.ok(
-        appendRise < wrote.size / 4,
+        appendRise < wrote.size * 0.6,
         `append raised the peak RSS by ${(appendRise / MiB).toFixed(1)} MiB`,
       );
       const read = await child('read');
       assert.equal(read.hash, wrote.hash);
       // Reading builds the one Buffer of the message; beside it, a batch of chunks in flight
-      // and the garbage of batches read (their hex text) until the next collection. Whole,
-      // one BYTEA row came as hex text twice its size, then as a string of it, then as the
-      // bytes: over 400 MiB for 48 MiB.
+      // and the garbage of batches read (their hex text) until the next collection (about
+      // 32 MiB, as above). Whole, one BYTEA row came as hex text twice its size, then as a
+      // string of it, then as the bytes: +450 MiB for 48 MiB.
       const readRise = read.peak - read.before;
       assert.ok(
-        readRise < read.size * 2.25,
+        readRise < read.size * 2,
         `reading raised the peak RSS by ${(readRise / MiB).toFixed(1)} MiB for ${(read.size / MiB).toFixed(1)} MiB`,
       );
       console.log(
-        `48 MiB message: append +${(appendRise / MiB).toFixed(1)} MiB, read +${(readRise / MiB).toFixed(1)} MiB peak RSS`,
+        `96 MiB message: append +${(appendRise / MiB).toFixed(1)} MiB, read +${(readRise / MiB).toFixed(1)} MiB peak RSS`,
       );
     } finally {
       await server.dropDatabase(url);
