@@ -137,14 +137,17 @@ export async function startServer(
     onFtsError: (err) => log.error({ err }, 'full-text index failed'),
     onCommitGroup: (commits, seconds) => metrics.commitGroup(commits, seconds),
   });
-  const throttle = new AuthThrottle({
+  const throttleOptions = {
     maxFailuresPerIp: cfg.auth.max_failures_per_ip,
     maxFailuresPerAccount: cfg.auth.max_failures_per_account,
     lockoutMs: cfg.auth.lockout_seconds * 1000,
     delayStepMs: cfg.auth.failure_delay_ms,
     maxDelayMs: cfg.auth.max_failure_delay_ms,
     trustMs: cfg.auth.trusted_source_days * 86_400_000,
-  });
+  };
+  // Over PostgreSQL every node counts the same failures (issue 17 item 4).
+  const throttle =
+    store.sharedLoginThrottle?.(throttleOptions) ?? new AuthThrottle(throttleOptions);
   const hashes = cfg.auth.max_concurrent_hashes;
   const pool = new HashPool({
     concurrency: hashes === 'auto' ? undefined : hashes,

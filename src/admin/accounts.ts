@@ -21,13 +21,13 @@ export interface AccountView {
   createdAt: string;
 }
 
-export function accountView(ctx: AdminContext, a: Account): AccountView {
+export async function accountView(ctx: AdminContext, a: Account): Promise<AccountView> {
   return {
     address: a.address,
     quota: a.quotaBytes,
     used: a.usedBytes,
     disabled: a.disabled,
-    locked: ctx.locked?.(a) ?? false,
+    locked: (await ctx.locked?.(a)) ?? false,
     admin: a.admin,
     pop3Policy: a.pop3Policy,
     createdAt: a.createdAt.toISOString(),
@@ -60,7 +60,7 @@ export type AccountChange = z.input<ReturnType<typeof accountChangeSchema>>;
 
 export async function listAccounts(ctx: AdminContext, domain?: string): Promise<AccountView[]> {
   const d = domain === undefined ? undefined : parse(domainName, domain).toLowerCase();
-  return (await ctx.store.listAccounts(d)).map((a) => accountView(ctx, a));
+  return Promise.all((await ctx.store.listAccounts(d)).map((a) => accountView(ctx, a)));
 }
 
 export async function findAccount(ctx: AdminContext, address: string): Promise<Account> {

@@ -7,5 +7,5 @@ export interface AdminContext {
   store: MailStore;
   cfg: Config;
   /** Whether the account's logins are locked out now; absent (the CLI): never said. */
-  locked?: (account: Account) => boolean;
+  locked?: (account: Account) => boolean | Promise<boolean>;
 }

@@ -9,7 +9,7 @@ import { appPasswordId, verifyAppPassword } from './app-password.js';
 import { HashPool } from './hash-pool.js';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword, needsRehash, type ScryptParams } from './password.js';
 import { isUsableStoredHash, verifyStoredHash } from './stored-hash.js';
-import type { AuthThrottle } from './throttle.js';
+import type { LoginThrottle } from './throttle.js';
 import { VerifiedCache } from './verified-cache.js';
 
 export interface AccountRecord {
@@ -69,7 +69,7 @@ export type AuthResult =
 export interface AuthenticatorOptions {
   /** Find an account by its lower-cased address; null when there is none. */
   lookup: (username: string) => Promise<AccountRecord | null>;
-  throttle: AuthThrottle;
+  throttle: LoginThrottle;
   log: Logger;
   sleep?: (ms: number) => Promise<void>;
   /** Parameters for new hashes and for the timing decoy; tests pass cheap ones. */
@@ -108,7 +108,7 @@ const defaultSleep = (ms: number) =>
 
 export class Authenticator {
   private readonly lookup: AuthenticatorOptions['lookup'];
-  private readonly throttle: AuthThrottle;
+  private readonly throttle: LoginThrottle;
   private readonly log: Logger;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly hashParams: ScryptParams;
@@ -173,13 +173,13 @@ export class Authenticator {
 
     const plausible = username.length > 0 && username.length <= MAX_USERNAME_LENGTH;
     let account: AccountRecord | null | undefined;
-    let decision = this.throttle.check(req.ip, username);
+    let decision = await this.throttle.check(req.ip, username);
     if (!decision.allowed && plausible) {
       // An administrator may have lifted this lockout since (`user unlock`, recorded in the
       // store by another process): only refused attempts pay for this lookup.
       account = await this.lookup(username);
-      if (this.liftIfUnlocked(account, ctx)) {
-        decision = this.throttle.check(req.ip, username);
+      if (await this.liftIfUnlocked(account, ctx)) {
+        decision = await this.throttle.check(req.ip, username);
       }
     }
     // A source with recent failures waits before its attempt is even looked at, so hanging up
@@ -187,7 +187,7 @@ export class Authenticator {
     // have locked out meanwhile are refused when they wake.
     if (decision.allowed && decision.delayMs > 0) {
       await this.sleep(decision.delayMs);
-      decision = this.throttle.check(req.ip, username);
+      decision = await this.throttle.check(req.ip, username);
     }
     if (!decision.allowed) {
       this.log.warn(
@@ -211,7 +211,7 @@ export class Authenticator {
     if (account === undefined) {
       account = plausible ? await this.lookup(username) : null;
       // Forget failures from before an unlock, so that they do not lock the account again.
-      this.liftIfUnlocked(account, ctx);
+      await this.liftIfUnlocked(account, ctx);
     }
     if (account !== null && req.protocol !== 'http') {
       const app = await this.checkAppPassword(account, req.password);
@@ -261,7 +261,7 @@ export class Authenticator {
     if (!ok || account === null) {
       // Counted for unknown addresses too: otherwise "locked" would only ever be answered for
       // accounts that exist.
-      this.throttle.recordFailure(req.ip, username);
+      await this.throttle.recordFailure(req.ip, username);
       this.log.warn({ ...ctx, reason: 'invalid' }, 'authentication failed');
       return { ok: false, reason: 'invalid' };
     }
@@ -284,7 +284,7 @@ export class Authenticator {
       );
       return { ok: false, reason: 'disabled' };
     }
-    this.throttle.recordSuccess(req.ip, req.username.toLowerCase());
+    await this.throttle.recordSuccess(req.ip, req.username.toLowerCase());
     // Only the main password's hash is upgraded, never from an app password.
     if (app === null) {
       await this.maybeRehash(account, req.password, req.ip);
@@ -316,13 +316,13 @@ export class Authenticator {
   }
 
   /** Applies an administrator's unlock recorded with the account; true when it lifted one. */
-  private liftIfUnlocked(
+  private async liftIfUnlocked(
     account: AccountRecord | null,
     ctx: { ip: string; username: string; [field: string]: unknown },
-  ): boolean {
+  ): Promise<boolean> {
     const at = account?.unlockedAt;
     if (at === undefined || at === null) return false;
-    const lifted = this.throttle.lift(ctx.ip, ctx.username, at);
+    const lifted = await this.throttle.lift(ctx.ip, ctx.username, at);
     if (lifted) {
       // The attempt's fields (connection, listener), as on every auth line.
       this.log.info(

@@ -21,8 +21,10 @@
 // Attempts refused by a lockout are neither checked nor counted, and failures while a lockout is
 // on do not extend it, so a lockout always ends lockoutMs after it began.
 //
-// In memory and per process: a restart forgets counters and trust alike, and a cluster of nodes
-// throttles per node, which still bounds an attacker's rate by the node count.
+// AuthThrottle keeps this in memory, per process: a restart forgets counters and trust alike.
+// Nodes over one PostgreSQL share one throttle instead (store/postgres/login-throttle.ts), so N
+// nodes do not give an attacker N times the attempts; it replays the same policy (countFailure)
+// over failures recorded in the database.
 import { ipKey as normalizeIp } from '../net/ip-key.js';
 
 export interface AuthThrottleOptions {
@@ -69,9 +71,27 @@ export type ThrottleDecision =
   | { allowed: true; delayMs: number; trusted: boolean }
   | { allowed: false; retryAfterMs: number; scope: 'ip' | 'account' };
 
-type Scope = 'ip' | 'account';
+/**
+ * A login throttle as the authenticator and the admin API use it: this process's
+ * (AuthThrottle) or one every node over the store shares (its answers then come from there).
+ */
+export interface LoginThrottle {
+  /** May this attempt proceed, how long should it wait first, and is its source trusted? */
+  check(ip: string, account?: string): ThrottleDecision | Promise<ThrottleDecision>;
+  recordFailure(ip: string, account?: string): void | Promise<void>;
+  recordSuccess(ip: string, account: string): void | Promise<void>;
+  /** An administrator's unlock at `at` (ms), applied to an attempt on `account` from `ip`. */
+  lift(ip: string, account: string, at: number): boolean | Promise<boolean>;
+  accountLocked(account: string, unlockedAt?: number | null): boolean | Promise<boolean>;
+  /** The key a client address is counted under (an IPv4 address or an IPv6 prefix). */
+  sourceKey(ip: string): string;
+}
 
-interface Entry {
+export type ThrottleScope = 'ip' | 'account';
+type Scope = ThrottleScope;
+
+/** What the throttle knows of one source or one account. */
+export interface Entry {
   /** Times of recent failures, oldest first; never longer than the max for its scope. */
   failures: number[];
   lockedUntil: number;
@@ -109,8 +129,55 @@ const POSITIVE_INTEGERS = [
   'maxTrustedFailures',
 ] as const;
 
-export class AuthThrottle {
-  private readonly opts: typeof DEFAULTS;
+export type ThrottleSettings = typeof DEFAULTS;
+
+/** The options with their defaults, checked. */
+export function throttleSettings(options: AuthThrottleOptions): {
+  opts: ThrottleSettings;
+  now: () => number;
+} {
+  const { now, ...rest } = options;
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  const opts = { ...DEFAULTS, ...defined };
+  for (const k of POSITIVE_INTEGERS) {
+    if (!Number.isInteger(opts[k]) || opts[k] < 1) {
+      throw new RangeError(`AuthThrottle: ${k} must be a positive integer`);
+    }
+  }
+  return { opts, now: now ?? Date.now };
+}
+
+/**
+ * Counts a failure at `now` in an entry of `scope`: unless a lockout is on, it joins the
+ * window's failures, and the one that reaches the scope's maximum begins a lockout.
+ */
+export function countFailure(e: Entry, scope: Scope, now: number, opts: ThrottleSettings): void {
+  // Failures while locked (e.g. attempts already in flight) neither count nor extend the
+  // lockout, so that a lockout always ends lockoutMs after it began.
+  if (e.lockedUntil > now) return;
+  prune(e, now - opts.windowMs);
+  e.failures.push(now);
+  const max = scope === 'ip' ? opts.maxFailuresPerIp : opts.maxFailuresPerAccount;
+  if (e.failures.length >= max) {
+    e.lockedUntil = now + opts.lockoutMs;
+    // After the lockout the count starts over, giving max attempts per lockout period.
+    e.failures = [];
+  }
+}
+
+/** The wait before an attempt from a source with `recent` failures in the window. */
+export function failureDelay(recent: number, opts: ThrottleSettings): number {
+  return recent === 0 ? 0 : Math.min(opts.maxDelayMs, opts.delayStepMs * 2 ** (recent - 1));
+}
+
+/** The source's key, or null when it is exempt from per-source counting. */
+export function countedSource(ip: string, opts: ThrottleSettings): string | null {
+  const key = normalizeIp(ip, opts.ipv6PrefixLength);
+  return opts.exemptLoopback && isLoopback(key) ? null : key;
+}
+
+export class AuthThrottle implements LoginThrottle {
+  private readonly opts: ThrottleSettings;
   private readonly now: () => number;
   // Map iteration order is insertion order; every touch re-inserts, so the first entries are
   // the least recently touched, which is what both expiry sweeps and eviction want.
@@ -119,15 +186,9 @@ export class AuthThrottle {
   private trustedPairs = 0;
 
   constructor(options: AuthThrottleOptions = {}) {
-    const { now, ...rest } = options;
-    const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
-    this.opts = { ...DEFAULTS, ...defined };
-    this.now = now ?? Date.now;
-    for (const k of POSITIVE_INTEGERS) {
-      if (!Number.isInteger(this.opts[k]) || this.opts[k] < 1) {
-        throw new RangeError(`AuthThrottle: ${k} must be a positive integer`);
-      }
-    }
+    const { opts, now } = throttleSettings(options);
+    this.opts = opts;
+    this.now = now;
   }
 
   /** May this attempt proceed, how long should it wait first, and is its source trusted? */
@@ -148,9 +209,7 @@ export class AuthThrottle {
       // a new address too, and do little against a distributed attack (that is the lockout's).
       if (scope === 'ip') recent = e.failures.length;
     }
-    const delayMs =
-      recent === 0 ? 0 : Math.min(this.opts.maxDelayMs, this.opts.delayStepMs * 2 ** (recent - 1));
-    return { allowed: true, delayMs, trusted: false };
+    return { allowed: true, delayMs: failureDelay(recent, this.opts), trusted: false };
   }
 
   recordFailure(ip: string, account?: string): void {
@@ -159,18 +218,7 @@ export class AuthThrottle {
     const source = this.sourceOf(ip);
     const acct = accountKey(account);
     for (const [scope, key] of this.keys(source, acct)) {
-      const e = this.touch(scope, key);
-      // Failures while locked (e.g. attempts already in flight) neither count nor extend the
-      // lockout, so that a lockout always ends lockoutMs after it began.
-      if (e.lockedUntil > now) continue;
-      prune(e, now - this.opts.windowMs);
-      e.failures.push(now);
-      const max = scope === 'ip' ? this.opts.maxFailuresPerIp : this.opts.maxFailuresPerAccount;
-      if (e.failures.length >= max) {
-        e.lockedUntil = now + this.opts.lockoutMs;
-        // After the lockout the count starts over, giving max attempts per lockout period.
-        e.failures = [];
-      }
+      countFailure(this.touch(scope, key), scope, now, this.opts);
     }
     if (acct !== null) this.strike(acct, this.sourceKey(ip));
   }
@@ -242,8 +290,7 @@ export class AuthThrottle {
 
   /** The source's key, or null when it is exempt from per-source counting. */
   private sourceOf(ip: string): string | null {
-    const key = this.sourceKey(ip);
-    return this.opts.exemptLoopback && isLoopback(key) ? null : key;
+    return countedSource(ip, this.opts);
   }
 
   private keys(source: string | null, acct: string | null): Array<[Scope, string]> {
@@ -335,14 +382,14 @@ export class AuthThrottle {
   }
 }
 
-function prune(e: Entry, cutoff: number): void {
+export function prune(e: Entry, cutoff: number): void {
   let i = 0;
   while (i < e.failures.length && e.failures[i] <= cutoff) i++;
   if (i > 0) e.failures.splice(0, i);
 }
 
 /** Accounts are email addresses, matched case-insensitively like the login itself. */
-function accountKey(account: string | undefined): string | null {
+export function accountKey(account: string | undefined): string | null {
   return account === undefined || account === '' ? null : account.toLowerCase();
 }
 

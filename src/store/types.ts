@@ -7,6 +7,7 @@
 // message in a mailbox has flags (system flags like \Seen and keywords) and a MODSEQ. One
 // stored message (blob + parsed metadata) can be in several mailboxes: COPY adds a row.
 
+import type { AuthThrottleOptions, LoginThrottle } from '../auth/throttle.js';
 import type { Envelope, PartNode } from '../mime/types.js';
 
 export const SPECIAL_USES = ['\\Drafts', '\\Sent', '\\Trash', '\\Junk', '\\Archive'] as const;
@@ -696,6 +697,12 @@ export interface MailStore
     MaildropLockStore,
     ChangeEvents {
   readonly kind: string;
+
+  /**
+   * A login throttle every node over this store shares (PostgreSQL); absent, each process
+   * keeps its own (auth/throttle.ts AuthThrottle).
+   */
+  sharedLoginThrottle?(options: AuthThrottleOptions): LoginThrottle;
 
   /** Figures kept in memory, for monitoring: reading them costs nothing. */
   stats(): StoreStats;

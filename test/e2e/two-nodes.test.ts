@@ -36,6 +36,7 @@ describe('two nodes over one PostgreSQL', () => {
         storeToml: storeToml(url, name),
         extraToml:
           '[smtp]\ngreet_delay_ms = 0\nauth_checks_timeout_seconds = 1\n[dns]\nservers = ["127.0.0.1:1"]\n[pop3]\nworkers = 0\n',
+        authToml: 'max_failures_per_account = 4\nfailure_delay_ms = 5\n',
       });
     a = await node('node-a');
     b = await node('node-b');
@@ -112,5 +113,30 @@ describe('two nodes over one PostgreSQL', () => {
       assert.match(await again.cmd('QUIT'), /^\+OK/);
       return r.startsWith('+OK');
     }, 'the maildrop on B once A quit');
+  });
+
+  // Issue 17 item 4: the login throttle is the database's, not each node's.
+  test('failed logins on A and B together lock the account out on both', async () => {
+    const target = 'target@example.test';
+    await a.addUser(target, 'the right one');
+    for (let i = 0; i < 4; i++) {
+      const c = await RawClient.connect((i % 2 ? a : b).port('imap'));
+      try {
+        const lines = await c.cmd('f1', `LOGIN ${target} "wrong ${i}"`);
+        assert.match(lines.at(-1)!, /^f1 NO \[AUTHENTICATIONFAILED\]/);
+      } finally {
+        c.close();
+      }
+    }
+    // Each node saw two failures; together they are the account's limit of four.
+    for (const node of [a, b]) {
+      const c = await RawClient.connect(node.port('imap'));
+      try {
+        const lines = await c.cmd('r1', `LOGIN ${target} "the right one"`);
+        assert.match(lines.at(-1)!, /^r1 NO \[UNAVAILABLE\] Too many failed attempts/);
+      } finally {
+        c.close();
+      }
+    }
   });
 });

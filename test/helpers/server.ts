@@ -37,6 +37,8 @@ export interface TestServerOptions {
   protocols?: Partial<Record<ListenerName, ProtocolFactory>>;
   /** Extra TOML appended to the config (sections must not repeat the generated ones). */
   extraToml?: string;
+  /** More keys of the `[auth]` table (which the helper writes itself). */
+  authToml?: string;
   allowPlaintext?: boolean;
   /**
    * `[auth] plaintext_networks`; default none, so that tests on loopback see the RFC 8314
@@ -80,6 +82,7 @@ level = "silent"
 [auth]
 allow_plaintext = ${opts.allowPlaintext === true}
 plaintext_networks = ${JSON.stringify(opts.plaintextNetworks ?? [])}
+${opts.authToml ?? ''}
 ${listeners}
 ${opts.extraToml ?? ''}
 ${/^\[queue\]/m.test(opts.extraToml ?? '') ? '' : '[queue]\ndeliver = false\n'}`;

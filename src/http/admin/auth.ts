@@ -4,7 +4,7 @@
 // token); the admin token is compared as a digest in constant time (timingSafeEqual).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Authenticator } from '../../auth/authenticator.js';
-import type { AuthThrottle } from '../../auth/throttle.js';
+import type { LoginThrottle } from '../../auth/throttle.js';
 import type { Logger } from '../../log.js';
 import type { MailStore } from '../../store/types.js';
 
@@ -28,7 +28,7 @@ export interface AdminAuthOptions {
   /** The admin token; null: none configured (only admin accounts can sign in). */
   token: string | null;
   authenticator?: Authenticator;
-  throttle?: AuthThrottle;
+  throttle?: LoginThrottle;
   store: MailStore;
   log: Logger;
   now?: () => number;
@@ -96,12 +96,12 @@ export class AdminAuth {
     const log = this.opts.log;
     if ('token' in creds) {
       const throttle = this.opts.throttle;
-      const decision = throttle?.check(ip);
+      const decision = await throttle?.check(ip);
       if (decision && !decision.allowed) {
         return { ok: false, reason: 'throttled', retryAfterMs: decision.retryAfterMs };
       }
       if (!this.isToken(creds.token)) {
-        throttle?.recordFailure(ip);
+        await throttle?.recordFailure(ip);
         log.warn({ event: 'admin-login', ip, kind: 'token' }, 'admin sign-in refused');
         return { ok: false, reason: 'unauthorized' };
       }

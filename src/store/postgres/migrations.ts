@@ -259,6 +259,29 @@ CREATE TRIGGER outbound_blob_release AFTER DELETE ON outbound
   FOR EACH ROW EXECUTE FUNCTION letterbox_blob_release();
 `,
   },
+  {
+    version: 7,
+    // The login throttle every node shares (login-throttle.ts): one row per failed login and
+    // key it counts against (a source, an account), and the (account, source) pairs trusted
+    // after a login.
+    sql: `
+CREATE TABLE auth_failures (
+  scope TEXT COLLATE "C" NOT NULL,
+  key TEXT COLLATE "C" NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX auth_failures_key ON auth_failures(scope, key, at);
+CREATE INDEX auth_failures_at ON auth_failures(at);
+CREATE TABLE auth_trust (
+  account TEXT COLLATE "C" NOT NULL,
+  source TEXT COLLATE "C" NOT NULL,
+  until BIGINT NOT NULL,
+  strikes INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (account, source)
+);
+CREATE INDEX auth_trust_until ON auth_trust(until);
+`,
+  },
 ];
 
 /** The latest schema version this code knows. */

@@ -2,9 +2,10 @@
 // by role (src/store/types.ts), each passing that role's contract suite; it becomes a
 // MailStore once every role was here, and each passes its contract suite; change events
 // travel between nodes by LISTEN/NOTIFY (events.ts), POP3's maildrop lock is an advisory
-// lock (maildrop-locks.ts), message bytes are chunked blobs (blobs.ts). Not yet: the auth
-// throttle across nodes.
+// lock (maildrop-locks.ts), message bytes are chunked blobs (blobs.ts), the login throttle
+// is shared (login-throttle.ts).
 import { hostname } from 'node:os';
+import type { AuthThrottleOptions, LoginThrottle } from '../../auth/throttle.js';
 import { ChangeBus } from '../events.js';
 import type {
   Account,
@@ -41,6 +42,7 @@ import type {
 import { PgDb, type PgOptions } from './db.js';
 import { PgDirectory } from './directory.js';
 import { PgEvents } from './events.js';
+import { PgLoginThrottle } from './login-throttle.js';
 import { PgMailboxes } from './mailboxes.js';
 import { PgMaildropLocks } from './maildrop-locks.js';
 import { PgMessages } from './messages.js';
@@ -346,6 +348,10 @@ export class PostgresStore implements MailStore {
 
   lockMaildrop(accountId: number): Promise<(() => void) | null> {
     return this.maildropLocks.lockMaildrop(accountId);
+  }
+
+  sharedLoginThrottle(options: AuthThrottleOptions): LoginThrottle {
+    return new PgLoginThrottle(this.db, options);
   }
 
   /** Nothing is left for later: text is searchable once its append commits. */
