@@ -273,6 +273,8 @@ export const NOT_COPIED: Record<'sqlite' | 'postgres', Record<string, string>> =
     'messages.text_truncated': 'made with body_text',
     'outbound.lease_owner': 'the node holding a lease; nodes are stopped, none holds one',
     'app_passwords.seq': 'numbered again in the order rows are written (creation order)',
+    auth_failures: "the login throttle's recent failures (SQLite keeps them in memory only)",
+    auth_trust: "the login throttle's trusted sources (SQLite keeps them in memory only)",
   },
 };
 
