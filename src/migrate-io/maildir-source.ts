@@ -99,21 +99,61 @@ export async function maildirFolder(
   };
 }
 
-interface Found {
-  path: string;
-  name: string;
-  uid: number | undefined;
-  mtimeMs: number;
-  size: number;
+/**
+ * A folder's files as found, one column each rather than one object per message: a listing
+ * of 100,000 files is held for the whole folder's import, and one object with its joined path
+ * per file kept about 15 MB of it alive (issue 18, bench/import). Paths are joined as
+ * each item is given out.
+ */
+class Listing {
+  readonly names: string[] = [];
+  /** 0: cur/, 1: new/. */
+  readonly subs: number[] = [];
+  /** dovecot-uidlist's UID, or 0 when it has none. */
+  readonly uids: number[] = [];
+  readonly mtimes: number[] = [];
+  /** -1 when unknown (a symbolic link: read it to know). */
+  readonly sizes: number[] = [];
+
+  add(name: string, sub: number, uid: number | undefined, mtimeMs: number, size: number): void {
+    this.names.push(name);
+    this.subs.push(sub);
+    this.uids.push(uid ?? 0);
+    this.mtimes.push(mtimeMs);
+    this.sizes.push(size);
+  }
+
+  /**
+   * Indexes in import order: known UIDs ascending, then the files Dovecot had not numbered
+   * yet, oldest first (as Dovecot would number them).
+   */
+  order(): Uint32Array {
+    const { names, uids, mtimes } = this;
+    const order = new Uint32Array(names.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    return order.sort((a, b) => {
+      const ua = uids[a]!;
+      const ub = uids[b]!;
+      if (ua !== 0 && ub !== 0) return ua - ub;
+      if (ua !== 0) return -1;
+      if (ub !== 0) return 1;
+      const na = names[a]!;
+      const nb = names[b]!;
+      return mtimes[a]! - mtimes[b]! || (na < nb ? -1 : na > nb ? 1 : 0);
+    });
+  }
 }
+
+const SUBS = ['cur', 'new'] as const;
 
 async function* maildirItems(
   dir: string,
   keywords: string[],
   uidlist: Uidlist | null,
 ): AsyncGenerator<ImportItem | ImportFailure> {
-  const found: Found[] = [];
-  for (const sub of ['cur', 'new']) {
+  const found = new Listing();
+  for (let s = 0; s < SUBS.length; s++) {
+    const sub = SUBS[s]!;
     let names: string[];
     try {
       names = await readdir(join(dir, sub));
@@ -129,44 +169,40 @@ async function* maildirItems(
       const stats = await Promise.allSettled(batch.map((n) => lstat(join(dir, sub, n))));
       for (let j = 0; j < batch.length; j++) {
         const name = batch[j]!;
-        const path = join(dir, sub, name);
         const st = stats[j]!;
         if (st.status === 'rejected') {
+          const path = join(dir, sub, name);
           yield { source: path, reason: `cannot stat: ${(st.reason as Error).message}` };
           continue;
         }
         if (st.value.isDirectory()) {
-          yield { source: path, reason: 'a directory, not a message file' };
+          yield { source: join(dir, sub, name), reason: 'a directory, not a message file' };
           continue;
         }
-        found.push({
-          path,
+        found.add(
           name,
-          uid: uidlist?.uids.get(parseMaildirName(name).base),
-          mtimeMs: st.value.mtimeMs,
+          s,
+          uidlist?.uids.get(parseMaildirName(name).base),
+          st.value.mtimeMs,
           // A symbolic link's own size says nothing of the message's: read it to know.
-          size: st.value.isFile() ? st.value.size : -1,
-        });
+          st.value.isFile() ? st.value.size : -1,
+        );
       }
     }
   }
-  // Known UIDs in ascending order, then the files Dovecot had not numbered yet, oldest first
-  // (as Dovecot would number them).
-  found.sort((a, b) => {
-    if (a.uid !== undefined && b.uid !== undefined) return a.uid - b.uid;
-    if (a.uid !== undefined) return -1;
-    if (b.uid !== undefined) return 1;
-    return a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  });
-  for (const f of found) {
-    const parsed = parseMaildirName(f.name, keywords);
+  for (const i of found.order()) {
+    const name = found.names[i]!;
+    const path = join(dir, SUBS[found.subs[i]!]!, name);
+    const uid = found.uids[i]!;
+    const size = found.sizes[i]!;
+    const parsed = parseMaildirName(name, keywords);
     const item: ImportItem = {
-      source: f.path,
+      source: path,
       flags: parsed.flags,
-      internalDate: new Date(Math.floor(f.mtimeMs / 1000) * 1000),
-      ...(f.uid !== undefined ? { uid: f.uid } : {}),
-      ...(f.size >= 0 ? { size: f.size } : {}),
-      read: () => readFile(f.path),
+      internalDate: new Date(Math.floor(found.mtimes[i]! / 1000) * 1000),
+      ...(uid !== 0 ? { uid } : {}),
+      ...(size >= 0 ? { size } : {}),
+      read: () => readFile(path),
     };
     yield item;
   }

@@ -46,6 +46,8 @@ export async function openStore(
     shareChanges?: boolean;
     /** Text (characters) handed to the full-text index worker ahead of it (sqlite/fts.ts). */
     ftsBacklogChars?: number;
+    /** SQLite's page cache per connection, KiB (sqlite-store.ts). */
+    cacheKiB?: number;
   } = {},
 ): Promise<MailStore> {
   switch (cfg.store.kind) {

@@ -13,7 +13,8 @@ export function sqliteCompanions(file: string): string[] {
   return [`${file}-wal`, `${file}-shm`, `${file}-journal`];
 }
 
-export function openDatabase(file: string): Db {
+/** `cacheKiB`: SQLite's page cache for this connection (better-sqlite3's default: 16,000). */
+export function openDatabase(file: string, cacheKiB?: number): Db {
   mkdirPrivateSync(dirname(file));
   // Password hashes and mail: 0600 whatever the umask (SQLite itself would make it 0644).
   preparePrivateFileSync(file, sqliteCompanions(file));
@@ -26,6 +27,7 @@ export function openDatabase(file: string): Db {
   // page it touches counts in the server's RSS (the 10,000-IDLE memory target).
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  if (cacheKiB !== undefined) db.pragma(`cache_size = ${-Math.max(64, Math.floor(cacheKiB))}`);
   migrate(db);
   return db;
 }

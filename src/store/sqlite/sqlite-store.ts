@@ -62,6 +62,12 @@ export interface SqliteStoreOptions {
   /** Text (characters) posted to the index worker and not yet indexed before requests
    * carry only the message's hash and the worker parses the blob itself (bounds memory). */
   ftsBacklogChars?: number;
+  /**
+   * SQLite's page cache of each connection (the mail database's, the index worker's two), in
+   * KiB; better-sqlite3's default is 16,000. Smaller for a one-off writer (`letterbox import`)
+   * whose memory counts more than its reads.
+   */
+  cacheKiB?: number;
   /** After each WAL fsync (group commit): the commits it made durable, seconds since the first. */
   onCommitGroup?: (commits: number, seconds: number) => void;
   /**
@@ -120,11 +126,16 @@ export class SqliteStore implements MailStore {
     const blobs = new FileBlobStore(join(opts.dir, 'blobs'));
     await blobs.init();
     const mailFile = join(opts.dir, 'letterbox.db');
-    const db = openDatabase(mailFile);
+    const db = openDatabase(mailFile, opts.cacheKiB);
     // Starts at once; the worker reconciles its index with the mail database in the
     // background and holds searches (not deliveries) until it has.
     const fts = new FtsIndex(
-      { ftsFile: join(opts.dir, 'fts.db'), mailFile, blobRoot: blobs.root },
+      {
+        ftsFile: join(opts.dir, 'fts.db'),
+        mailFile,
+        blobRoot: blobs.root,
+        ...(opts.cacheKiB !== undefined ? { cacheKiB: opts.cacheKiB } : {}),
+      },
       opts.onFtsError ?? ((err) => process.emitWarning(`full-text index: ${String(err)}`)),
       opts.ftsBacklogChars,
     );
