@@ -6,7 +6,7 @@
 // message's search text (body_text) is made from its bytes here,
 // as delivery makes it (delivery/local.ts indexMessage, postgres/messages.ts).
 import { parseMessage } from '../../mime/index.js';
-import { readBlob, writeBlob } from '../postgres/blobs.js';
+import { CHUNK_BYTES, readBlob } from '../postgres/blobs.js';
 import { PgDb, type PgOptions, type Queryable } from '../postgres/db.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import type { Endpoint, Progress } from './endpoint.js';
@@ -57,6 +57,46 @@ function searchText(raw: Buffer): { text: string; truncated: boolean } {
     text: p.text.slice(0, FTS_TEXT_MAX).toLowerCase(),
     truncated: p.text.length > FTS_TEXT_MAX,
   };
+}
+
+/**
+ * The bytes of a batch, as blobs.ts keeps them (a `blobs` row per content, `blob_chunks` of
+ * CHUNK_BYTES): the blobs rows and the one-chunk contents (most messages) in one statement
+ * each, a larger content one chunk per statement. Two round trips per batch instead of one
+ * per message (blobs.ts writeBlob): see docs/design-notes.md, 2026-12-05.
+ */
+async function writeBlobs(q: Queryable, rows: readonly Row[], bytes: Buffer[]): Promise<void> {
+  const byHash = new Map<string, Buffer>();
+  for (const [i, r] of rows.entries()) byHash.set(r.blob_hash as string, bytes[i]!);
+  const hashes = [...byHash.keys()];
+  // No node runs: nothing collects a blob meanwhile, so an existing row is simply kept.
+  const fresh = await q.query<{ hash: string }>({
+    text: `INSERT INTO blobs (hash, size) SELECT * FROM unnest($1::text[], $2::bigint[])
+           ON CONFLICT (hash) DO NOTHING RETURNING hash`,
+    values: [hashes, hashes.map((h) => byHash.get(h)!.length)],
+  });
+  const small: string[] = [];
+  for (const { hash } of fresh.rows) {
+    const b = byHash.get(hash)!;
+    if (b.length === 0) continue;
+    if (b.length <= CHUNK_BYTES) small.push(hash);
+    // The row is there: writeBlob finds it and writes nothing, so write the chunks here.
+    else {
+      for (let seq = 0; seq * CHUNK_BYTES < b.length; seq++) {
+        await q.query({
+          text: 'INSERT INTO blob_chunks (hash, seq, data) VALUES ($1, $2, $3)',
+          values: [hash, seq, b.subarray(seq * CHUNK_BYTES, (seq + 1) * CHUNK_BYTES)],
+        });
+      }
+    }
+  }
+  if (small.length > 0) {
+    await q.query({
+      text: `INSERT INTO blob_chunks (hash, seq, data)
+             SELECT h, 0, d FROM unnest($1::text[], $2::bytea[]) AS x(h, d)`,
+      values: [small, small.map((h) => byHash.get(h)!)],
+    });
+  }
 }
 
 export class PostgresEndpoint implements Endpoint {
@@ -188,9 +228,7 @@ export class PostgresEndpoint implements Endpoint {
     const overriding = spec.identity ? ' OVERRIDING SYSTEM VALUE' : '';
     await this.db.tx(async (q) => {
       // The bytes as the store keeps them (blobs.ts: once per content, in chunks).
-      if (bytes) {
-        for (const [i, r] of rows.entries()) await writeBlob(q, r.blob_hash as string, bytes[i]!);
-      }
+      if (bytes) await writeBlobs(q, rows, bytes);
       if (rows.length > 0) {
         await q.query({
           text: `INSERT INTO ${spec.name} (${names.join(', ')})${overriding} VALUES ${tuples.join(', ')}`,
