@@ -143,7 +143,10 @@ export class ImapSession {
     this.current = next;
     if (was === now) return;
     const store = this.ctx.store;
-    if (now !== 0) store.holdMailbox?.(now);
+    if (next.kind === 'selected') {
+      const { mailbox, view } = next.selected;
+      store.holdMailbox?.(now, { accountId: mailbox.accountId, modseq: view.highestModseq });
+    }
     if (was !== 0) store.releaseMailbox?.(was);
   }
 

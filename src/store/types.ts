@@ -540,9 +540,11 @@ export interface MailboxStore {
   /**
    * Optional hints: a session selected the mailbox (RFC 9051 §6.3.1), and later left it (each
    * hold has one release). A store may keep what it caches of a held mailbox and let a large
-   * cache go soon after the last holder leaves, rather than keep it for no one.
+   * cache go soon after the last holder leaves, rather than keep it for no one. `known`: the
+   * mailbox's account and the HIGHESTMODSEQ the session read (a store whose change events can
+   * be interrupted catches its held mailboxes up from there: postgres/events.ts).
    */
-  holdMailbox?(mailboxId: number): void;
+  holdMailbox?(mailboxId: number, known?: { accountId: number; modseq: number }): void;
   releaseMailbox?(mailboxId: number): void;
 }
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
+import postgresDriver from 'pg';
 import { eventually } from '../helpers/eventually.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -137,6 +138,50 @@ describe('two nodes over one PostgreSQL', () => {
       } finally {
         c.close();
       }
+    }
+  });
+
+  // Issue 17: B's LISTEN connection is cut while A delivers; B's IDLE still learns of it.
+  test("a delivery on A while B's LISTEN connection is down reaches IDLE on B", async () => {
+    const idle = await RawClient.connect(b.port('imap'));
+    try {
+      await idle.cmd('c1', `LOGIN ${USER} "${PASS}"`);
+      const selected = await idle.cmd('c2', 'SELECT INBOX');
+      const exists = Number(/^\* (\d+) EXISTS$/m.exec(selected.join('\n'))?.[1]);
+      idle.write('c3 IDLE\r\n');
+      assert.match(await idle.line(), /^\+ /);
+      const admin = new postgresDriver.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        const r = await admin.query(
+          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+           WHERE application_name = 'letterbox events node-b'`,
+        );
+        assert.equal(r.rows.length, 1);
+      } finally {
+        await admin.end();
+      }
+      const smtp = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: a.port('smtp'),
+        secure: false,
+        ignoreTLS: true,
+      });
+      const raw = Buffer.from(
+        'From: bob@example.net\r\nTo: alice@example.test\r\nSubject: while cut\r\n' +
+          'Message-ID: <cut@example.net>\r\n\r\nDelivered while B was not listening.\r\n',
+      );
+      const info = await smtp.sendMail({ envelope: { from: 'bob@example.net', to: [USER] }, raw });
+      smtp.close();
+      assert.match(info.response, /^250 /);
+      const want = `* ${exists + 1} EXISTS\r\n`;
+      await idle.until((t) => {
+        const i = t.indexOf(want);
+        return i < 0 ? -1 : i + want.length;
+      }, 10_000);
+      idle.write('DONE\r\n');
+    } finally {
+      idle.close();
     }
   });
 });

@@ -101,12 +101,16 @@ export class PgDb implements Queryable {
     }
   }
 
-  /** A connection of its own, outside the pool (LISTEN holds one for as long as it runs). */
-  client(): pg.Client {
+  /**
+   * A connection of its own, outside the pool (LISTEN holds one for as long as it runs),
+   * named in pg_stat_activity by `name`.
+   */
+  client(name?: string): pg.Client {
     return new pg.Client({
       connectionString: this.opts.connectionString,
       password: this.opts.password,
       types,
+      ...(name === undefined ? {} : { application_name: name }),
     });
   }
 

@@ -6,8 +6,15 @@
 // order they were committed in (an IMAP view learns UIDs in ascending order). A write resolves
 // once its own events came back, so its caller and the caller's session have them, as with
 // the SQLite store. Should they not come back in time (the listening connection is down), the
-// node emits them itself: its own sessions never miss its own changes; other nodes' changes
-// made while it was not listening are missed (see docs/scaling.md).
+// node emits them itself: its own sessions never miss its own changes.
+//
+// Other nodes' changes committed while the connection was down are not heard. So the node
+// keeps, for each mailbox a session has selected here (holdMailbox), the highest modseq it
+// knows the mailbox's sessions were told of; listening again, it reads what changed since
+// (rows with a higher modseq, expunged UIDs, the mailbox gone) and emits that as events
+// before what it hears from then on. Views take events idempotently, so telling them again
+// of something they knew is harmless. Other kinds of events (mailboxes of other sessions'
+// NOTIFY, subscriptions, annotations) are not caught up.
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { ChangeBus } from '../events.js';
@@ -21,6 +28,17 @@ const UIDS_PER_NOTICE = 400;
 const ECHO_WAIT_MS = 2000;
 /** Between attempts to listen again after the connection was lost. */
 const RELISTEN_MS = 500;
+
+/** A mailbox sessions of this node have selected, and what they were told of it. */
+export interface HeldMailbox {
+  accountId: number;
+  /** Changes up to this modseq reached the node (heard, or read by the sessions). */
+  modseq: number;
+  holders: number;
+}
+
+/** Reads what changed in held mailboxes after their modseqs, as events to emit in order. */
+export type CatchUp = (held: ReadonlyMap<number, HeldMailbox>) => Promise<ChangeEvent[]>;
 
 interface Notice {
   /** The node (this store instance) that committed it. */
@@ -52,24 +70,47 @@ export class PgEvents {
   private readonly emittedHere = new Set<number>();
   private client: pg.Client | null = null;
   private closed = false;
+  private readonly held = new Map<number, HeldMailbox>();
+  /** Notices heard while catching up, emitted after it. */
+  private deferred: string[] | null = null;
 
   private constructor(
     private readonly db: PgDb,
     private readonly bus: ChangeBus,
     private readonly connect: () => pg.Client,
+    private readonly catchUp: CatchUp | null,
   ) {}
 
   /** Listens before it returns: every change committed after that is heard. */
-  static async open(db: PgDb, bus: ChangeBus, connect: () => pg.Client): Promise<PgEvents> {
-    const events = new PgEvents(db, bus, connect);
-    await events.listen();
+  static async open(
+    db: PgDb,
+    bus: ChangeBus,
+    connect: () => pg.Client,
+    catchUp: CatchUp | null = null,
+  ): Promise<PgEvents> {
+    const events = new PgEvents(db, bus, connect, catchUp);
+    await events.listen(false);
     return events;
   }
 
-  private async listen(): Promise<void> {
+  /** A session selected the mailbox, having read it up to `modseq`. */
+  hold(mailboxId: number, known: { accountId: number; modseq: number } | undefined): void {
+    const h = this.held.get(mailboxId);
+    if (h) h.holders++;
+    else if (known) this.held.set(mailboxId, { ...known, holders: 1 });
+  }
+
+  release(mailboxId: number): void {
+    const h = this.held.get(mailboxId);
+    if (h && --h.holders <= 0) this.held.delete(mailboxId);
+  }
+
+  private async listen(again: boolean): Promise<void> {
     const client = this.connect();
     client.on('notification', (msg) => {
-      if (msg.channel === CHANNEL && msg.payload !== undefined) this.heard(msg.payload);
+      if (msg.channel !== CHANNEL || msg.payload === undefined) return;
+      if (this.deferred && this.client === client) this.deferred.push(msg.payload);
+      else this.heard(msg.payload);
     });
     const lost = () => {
       if (this.client !== client) return;
@@ -82,11 +123,27 @@ export class PgEvents {
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
     this.client = client;
+    if (again && this.catchUp && this.held.size > 0) {
+      // Listening again: what is committed from now on is heard (and kept until the catch-up
+      // is out, so that it comes after it); what was committed while not listening is read.
+      this.deferred = [];
+      try {
+        for (const ev of await this.catchUp(this.held)) this.emitHeld(ev);
+      } catch (err) {
+        // Read again on the next connection: this one is likely going too.
+        if (this.client === client) lost();
+        throw err;
+      } finally {
+        const later = this.deferred;
+        this.deferred = null;
+        for (const p of later) this.heard(p);
+      }
+    }
   }
 
   private relisten(): void {
     if (this.closed || this.client) return;
-    this.listen().catch(() => {
+    this.listen(true).catch(() => {
       if (!this.closed) setTimeout(() => this.relisten(), RELISTEN_MS).unref();
     });
   }
@@ -103,15 +160,22 @@ export class PgEvents {
       const w = this.waiting.get(n.s);
       if (w) {
         this.waiting.delete(n.s);
-        this.bus.emit(n.e);
+        this.emitHeld(n.e);
         w();
       } else {
         this.arrived.add(n.s);
-        this.bus.emit(n.e);
+        this.emitHeld(n.e);
       }
       return;
     }
-    this.bus.emit(n.e);
+    this.emitHeld(n.e);
+  }
+
+  /** Emits an event, noting how far a held mailbox's sessions have been told. */
+  private emitHeld(ev: ChangeEvent): void {
+    const h = this.held.get(ev.mailboxId);
+    if (h && ev.modseq > h.modseq) h.modseq = ev.modseq;
+    this.bus.emit(ev);
   }
 
   /**
@@ -155,6 +219,8 @@ export class PgEvents {
           for (const x of pending) {
             if (!this.waiting.delete(x.seq)) continue;
             this.emittedHere.add(x.seq);
+            // Not heard: other nodes' changes before it may be missing, so the held
+            // mailbox's modseq stays where the catch-up must start.
             this.bus.emit(x.ev);
           }
           resolve();

@@ -39,6 +39,7 @@ import type {
   StoreFlagsResult,
   StoreStats,
 } from '../types.js';
+import { missedEvents } from './catch-up.js';
 import { PgDb, type PgOptions } from './db.js';
 import { PgDirectory } from './directory.js';
 import { PgEvents } from './events.js';
@@ -87,7 +88,12 @@ export class PostgresStore implements MailStore {
     const db = await PgDb.open(opts);
     try {
       const bus = new ChangeBus(opts.onListenerError);
-      const events = await PgEvents.open(db, bus, () => db.client());
+      const events = await PgEvents.open(
+        db,
+        bus,
+        () => db.client(`letterbox events ${opts.nodeId ?? hostname()}`),
+        (held) => missedEvents(db, held),
+      );
       return new PostgresStore(db, bus, events, opts);
     } catch (err) {
       await db.close();
@@ -344,6 +350,13 @@ export class PostgresStore implements MailStore {
   }
   outboundSummary(): Promise<{ messages: number; oldest: Date | null }> {
     return this.queue.outboundSummary();
+  }
+
+  holdMailbox(mailboxId: number, known?: { accountId: number; modseq: number }): void {
+    this.events.hold(mailboxId, known);
+  }
+  releaseMailbox(mailboxId: number): void {
+    this.events.release(mailboxId);
   }
 
   lockMaildrop(accountId: number): Promise<(() => void) | null> {
