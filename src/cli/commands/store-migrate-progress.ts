@@ -1,7 +1,7 @@
 // What `letterbox store migrate` tells while it runs: on a terminal one progress bar
 // (cli-progress) over all rows with the table being copied, the rate and the ETA; otherwise
-// JSON lines on stdout, for scripts and logs: each table's progress at most once a second
-// and when it is done, then each table of the final check.
+// JSON lines on stdout, for scripts and logs: each table's first batch, its progress at most
+// once a second, and its end; then each table of the final check.
 import { SingleBar } from 'cli-progress';
 import type { MigrateListener } from '../../store/migrate/copy.js';
 
@@ -10,17 +10,17 @@ export function jsonMigrateProgress(
   now: () => number = Date.now,
 ): MigrateListener {
   let last = 0;
-  const totals = new Map<string, number>();
+  let current = '';
   return {
     begin(tables, resumed) {
-      for (const t of tables) totals.set(t.name, t.total);
       write(`${JSON.stringify({ event: 'begin', resumed, tables })}\n`);
     },
     copied(table, done, total) {
       const t = now();
-      // Every second, and the table's last batch.
-      if (t - last < 1000 && done < total) return;
+      // A table's first batch and its last, and every second between.
+      if (t - last < 1000 && done < total && table === current) return;
       last = t;
+      current = table;
       write(`${JSON.stringify({ event: 'copied', table, done, total })}\n`);
     },
     verifying(table) {

@@ -27,6 +27,7 @@ import { barMigrateProgress, jsonMigrateProgress } from './store-migrate-progres
 
 interface MigrateOptions {
   to: string;
+  batch?: string;
   passwordFile?: string;
   passwordEnv?: string;
   json?: boolean;
@@ -170,11 +171,16 @@ export function registerStoreMigrate(store: Command, globals: () => GlobalOption
     .option('--password-file <file>', 'the target database password, from this file')
     .option('--password-env <name>', 'the target database password, from this variable')
     .option('--json', 'JSON lines on stdout even on a terminal')
+    .option('--batch <rows>', 'rows per batch at most (default: 500 messages, 1000-4000 others)')
     .action(async (where: string, o: MigrateOptions) => {
       if (o.to !== 'postgres' && o.to !== 'sqlite') {
         throw new CliError(`--to: postgres or sqlite, not ${o.to}`, EXIT_USAGE);
       }
       const kind = o.to;
+      const page = o.batch === undefined ? undefined : Number(o.batch);
+      if (page !== undefined && !(Number.isInteger(page) && page >= 1 && page <= 10_000)) {
+        throw new CliError(`--batch: a number of rows from 1 to 10000, not ${o.batch}`, EXIT_USAGE);
+      }
       const cfgFile = configPath(globals().config);
       const cfg = loadConfig(cfgFile);
       if (cfg.store.kind === kind) {
@@ -191,14 +197,25 @@ export function registerStoreMigrate(store: Command, globals: () => GlobalOption
         listener = bar;
         stop = () => bar.stop();
       }
+      // Interrupted, the batch under way is rolled back (its transaction never commits) and
+      // every batch before it stays: the same command goes on from there.
+      const interrupted = () => {
+        stop();
+        warn('interrupted: what was copied stays; run the same command again to go on');
+        process.exit(130);
+      };
+      process.once('SIGINT', interrupted);
+      process.once('SIGTERM', interrupted);
       let summary: MigrateSummary;
       try {
         target = await openTarget(kind, where, o);
-        summary = await migrateStore(source, target, listener);
+        summary = await migrateStore(source, target, listener, page === undefined ? {} : { page });
       } catch (err) {
         if (err instanceof MigrateError) throw new CliError(err.message, EXIT_FAILED);
         throw err;
       } finally {
+        process.off('SIGINT', interrupted);
+        process.off('SIGTERM', interrupted);
         stop();
         await target?.close();
         await source.close();
