@@ -10,6 +10,7 @@ import {
   type FetchRenderOptions,
   fetchSetsSeen,
   lightRenderer,
+  needsDetail,
   needsExtras,
   renderFetch,
 } from '../fetch/render.js';
@@ -60,12 +61,19 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   }
   let expungeIssued = false;
   const withExtras = needsExtras(a.items);
+  // The parsed index only when an item needs it: a FETCH of flags and header fields (what a
+  // mail client asks first, issue 19) reads the rows and the message bytes, nothing more.
+  const withDetail = needsDetail(a.items);
 
   for (let i = 0; i < uids.length; i += BATCH) {
     const batch = uids.slice(i, i + BATCH);
-    const d = await store.getMessages(sel.mailbox.id, batch);
-    const details = new Map<number, MessageDetail>(d.map((m) => [m.uid, m]));
-    let records: MessageRecord[] = d;
+    let details: Map<number, MessageDetail> | null = null;
+    let records: MessageRecord[];
+    if (withDetail) {
+      const d = await store.getMessages(sel.mailbox.id, batch);
+      details = new Map(d.map((m) => [m.uid, m]));
+      records = d;
+    } else records = await store.getRecords(sel.mailbox.id, batch);
     if (a.changedSince !== null) {
       const since = a.changedSince;
       records = records.filter((r) => r.modseq > since);
@@ -94,7 +102,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
         internalDate: r.internalDate,
         internalZone: r.internalZone,
         detail: async () => {
-          const d = details.get(r.uid) ?? (await store.getMessages(sel.mailbox.id, [r.uid]))[0];
+          const d = details?.get(r.uid) ?? (await store.getMessages(sel.mailbox.id, [r.uid]))[0];
           if (!d) throw no('EXPUNGEISSUED', 'Message was expunged');
           return d;
         },

@@ -84,6 +84,22 @@ export function needsExtras(items: readonly FetchItem[]): boolean {
   );
 }
 
+/**
+ * Whether the items need FetchMessage.detail (the parsed index): ENVELOPE, BODY and
+ * BODYSTRUCTURE, PREVIEW, and the sections of a part (their offsets). The message's own
+ * sections need only its bytes, the row items only the row (the handler then reads rows
+ * without the index).
+ */
+export function needsDetail(items: readonly FetchItem[]): boolean {
+  return items.some((it) => {
+    if (it.kind === 'simple')
+      return it.name === 'ENVELOPE' || it.name === 'BODY' || it.name === 'BODYSTRUCTURE';
+    if (it.kind === 'body') return it.section.part.length > 0;
+    if (it.kind === 'preview') return true;
+    return it.part.length > 0; // BINARY[part], BINARY.SIZE[part]
+  });
+}
+
 export function fetchSetsSeen(items: readonly FetchItem[]): boolean {
   return items.some(
     (it) =>

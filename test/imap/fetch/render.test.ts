@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { indexMessage } from '../../../src/delivery/local.js';
-import { type FetchMessage, fetchSetsSeen, renderFetch } from '../../../src/imap/fetch/render.js';
+import {
+  type FetchMessage,
+  fetchSetsSeen,
+  needsDetail,
+  renderFetch,
+} from '../../../src/imap/fetch/render.js';
 import { parseFetchItems } from '../../../src/imap/wire/fetch-items.js';
 import { argsFrom } from '../../../src/imap/wire/parser.js';
 import { serialize, v } from '../../../src/imap/wire/serializer.js';
@@ -102,6 +107,47 @@ describe('renderFetch', () => {
       '(BODY[2]<2> "ECAw" BODY[HEADER.FIELDS (Subject)] {25}\r\nSubject: three levels\r\n\r\n)',
     );
     assert.equal(part.r.setsSeen, true);
+  });
+
+  test('the message’s own sections need its bytes and never the index (issue 19)', async () => {
+    for (const items of [
+      'BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)]',
+      'BODY.PEEK[HEADER.FIELDS.NOT (FROM)]',
+      'BODY[HEADER]',
+      'BODY[TEXT]<0.10>',
+      '(RFC822.HEADER RFC822.TEXT RFC822)',
+      'BINARY.PEEK[]',
+    ]) {
+      const { counts } = await render(items);
+      assert.deepEqual(counts, { detail: 0, raw: 1 }, items);
+    }
+    const fields = await render('BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]');
+    assert.equal(
+      fields.text,
+      '(BODY[HEADER.FIELDS (SUBJECT FROM)] {49}\r\nFrom: deep@example.com\r\nSubject: three levels\r\n\r\n)',
+    );
+  });
+
+  test('needsDetail says whether renderFetch loads the index', async () => {
+    for (const items of [
+      'FAST',
+      'FULL',
+      '(UID FLAGS BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])',
+      'ENVELOPE',
+      'BODYSTRUCTURE',
+      'BODY[1]',
+      'BODY[2.MIME]',
+      'BODY[HEADER]',
+      'BINARY[2]',
+      'BINARY.SIZE[2]',
+      'BINARY.SIZE[]',
+      '(RFC822.SIZE RFC822.HEADER)',
+    ]) {
+      const { counts } = await render(items);
+      assert.equal(needsDetail(parseFetchItems(argsFrom(items))), counts.detail > 0, items);
+    }
+    // PREVIEW needs the index when the preview is not at hand (extras say null here).
+    assert.equal(needsDetail(parseFetchItems(argsFrom('PREVIEW'))), true);
   });
 
   test('RFC822 forms', async () => {
