@@ -399,7 +399,7 @@ describe('store migrate: resuming, refusing, checking', () => {
       v.problems.some(
         (p) =>
           p ===
-          `mailbox ${archive.id}: 4 messages in the source, 4 in the target, with different UIDs, flags or modseqs`,
+          `mailbox "Archive" of alice@example.test (id ${archive.id}): 4 messages in the source, 4 in the target, with different UIDs, flags or modseqs`,
       ),
       v.problems.join('\n'),
     );

@@ -37,7 +37,11 @@ interface Scan {
   perMailbox: Map<number, Digest>;
 }
 
-async function scan(side: Endpoint, spec: TableSpec): Promise<Scan> {
+async function scan(
+  side: Endpoint,
+  spec: TableSpec,
+  each: (r: Row) => void = () => {},
+): Promise<Scan> {
   const all = createHash('sha256');
   const boxes = new Map<number, { count: number; hash: Hash }>();
   let count = 0;
@@ -46,6 +50,7 @@ async function scan(side: Endpoint, spec: TableSpec): Promise<Scan> {
     const rows = await side.readPage(spec, after, PAGE);
     if (rows.length === 0) break;
     for (const r of rows) {
+      each(r);
       const line = `${canonical(spec, r)}\n`;
       all.update(line);
       count++;
@@ -73,9 +78,19 @@ export async function verifyCopy(
   onTable: (name: string) => void = () => {},
 ): Promise<VerifyResult> {
   const out: VerifyResult = { ok: true, tables: [], mailboxes: 0, problems: [] };
+  // Names for the problems: a mailbox is named by its account's address and its own name.
+  const addresses = new Map<number, string>();
+  const boxes = new Map<number, string>();
+  const remember = (spec: TableSpec) => (r: Row) => {
+    if (spec.name === 'accounts') addresses.set(r.id as number, r.address as string);
+    if (spec.name === 'mailboxes') {
+      const who = addresses.get(r.account_id as number) ?? `account ${String(r.account_id)}`;
+      boxes.set(r.id as number, `"${String(r.name)}" of ${who}`);
+    }
+  };
   for (const spec of TABLES) {
     onTable(spec.name);
-    const s = await scan(source, spec);
+    const s = await scan(source, spec, remember(spec));
     const t = await scan(target, spec);
     out.tables.push({ name: spec.name, source: s.table, target: t.table });
     if (s.table.count !== t.table.count) {
@@ -93,7 +108,8 @@ export async function verifyCopy(
         const b = t.perMailbox.get(id);
         if (a?.count !== b?.count || a?.hash !== b?.hash) {
           out.problems.push(
-            `mailbox ${id}: ${a?.count ?? 0} messages in the source, ${b?.count ?? 0} in the target` +
+            `mailbox ${boxes.get(id) ?? id} (id ${id}): ${a?.count ?? 0} messages in the source, ` +
+              `${b?.count ?? 0} in the target` +
               (a?.count === b?.count ? ', with different UIDs, flags or modseqs' : ''),
           );
         }
