@@ -85,8 +85,8 @@ async function fill(store: MailStore): Promise<void> {
       { mailboxId: inbox.id, flags },
     ]);
   }
-  // Above INLINE_MAX: a blob file in SQLite.
-  await store.append(message('large', `${'x'.repeat(100)}\r\n`.repeat(1000)), [
+  // Above INLINE_MAX (a blob file in SQLite) and above 256 KiB (three chunks in PostgreSQL).
+  await store.append(message('large', `${'x'.repeat(100)}\r\n`.repeat(6000)), [
     { mailboxId: inbox.id, flags: ['\\Answered'] },
   ]);
   await store.append(
