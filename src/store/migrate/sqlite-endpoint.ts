@@ -205,6 +205,8 @@ export class SqliteEndpoint implements Endpoint {
   }
 
   async finish(lastUidValidity: number): Promise<void> {
+    // The copy's WAL into the database file, so the server does not start with all of it.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.stmt(
       `INSERT INTO meta (key, value) VALUES ('last_uidvalidity', ?)
        ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
