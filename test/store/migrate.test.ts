@@ -153,7 +153,8 @@ async function snapshot(store: MailStore): Promise<unknown> {
         mb,
         status: await store.mailboxStatus(mb.id),
         summary: await store.mailboxSummary(mb.id),
-        records,
+        // By field (toJSON): SQLite's cached records read some fields from its columns.
+        records: JSON.parse(JSON.stringify(records)),
         extras: [...extras.entries()],
         index: details.map((d) => [
           d.uid,

@@ -37,8 +37,13 @@ function searchCommand(name: 'SEARCH' | 'UID SEARCH') {
         // still sees the previous `$`: ctx holds it).
         if (wantsSave) s.savedSearch = [];
         const uids = await searchMessages(a.key, ctx);
-        const modseqs = new Map(ctx.messages.map((m) => [m.uid, m.modseq]));
-        const modseq = withModseq ? highestModseq(uids, (u) => modseqs.get(u) ?? 0) : null;
+        // Only a search with MODSEQ reports one: a map of every message's is no cost to pay
+        // otherwise (a million entries in a large mailbox, issue 18 item 6).
+        let modseq: number | null = null;
+        if (withModseq) {
+          const modseqs = new Map(ctx.messages.map((m) => [m.uid, m.modseq]));
+          modseq = highestModseq(uids, (u) => modseqs.get(u) ?? 0);
+        }
         const numbers = cmd.uid ? uids : uids.map((u) => view.seqOf(u)).sort((x, y) => x - y);
         // RFC 9051 §6.4.4: an IMAP4rev2 client gets ESEARCH even without RETURN.
         if (options !== null || s.enabled.imap4rev2) {

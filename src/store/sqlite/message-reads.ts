@@ -13,6 +13,7 @@ import type {
   SearchHeaderField,
 } from '../types.js';
 import { type Db, stmt } from './db.js';
+import type { RawRow } from './record-rows.js';
 
 export interface RecordRow {
   uid: number;
@@ -158,6 +159,19 @@ export function listRecords(
     };
   }
   return out;
+}
+
+/**
+ * The mailbox's rows above `afterUid` as SQLite gives them raw, one at a time: the record
+ * cache reads a mailbox of a million messages into its columns with no object per row.
+ */
+export function rawRecords(db: Db, mailboxId: number, afterUid: number): Iterable<RawRow> {
+  return stmt(
+    db,
+    `${SELECT_RECORD} WHERE mm.mailbox_id = ? AND mm.uid > ? ORDER BY mm.uid /* raw */`,
+  )
+    .raw(true)
+    .iterate(mailboxId, afterUid) as Iterable<RawRow>;
 }
 
 export function recordRows(db: Db, mailboxId: number, uids: number[]): RecordRow[] {

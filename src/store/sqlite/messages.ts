@@ -31,6 +31,7 @@ import {
   listRecords,
   messageDetails,
   type RecordRow,
+  rawRecords,
   recordRows,
   searchField,
   toRecord,
@@ -117,6 +118,7 @@ export class SqliteMessages {
     this.cache = new RecordCache({
       all: (mailboxId) => listRecords(db, mailboxId),
       after: (mailboxId, uid) => listRecords(db, mailboxId, undefined, uid),
+      raw: (mailboxId, afterUid) => rawRecords(db, mailboxId, afterUid),
       some: (mailboxId, uids) => recordRows(db, mailboxId, uids).map(toRecord),
     });
     bus.subscribe((ev) => this.cache.onEvent(ev));
@@ -410,8 +412,9 @@ export class SqliteMessages {
   list(mailboxId: number, changedSince?: number): MessageRecord[] {
     const v = this.validity(mailboxId);
     if (v === null) return [];
-    const all = this.cache.list(mailboxId, v);
-    return changedSince === undefined ? all : all.filter((r) => r.modseq > changedSince);
+    return changedSince === undefined
+      ? this.cache.list(mailboxId, v)
+      : this.cache.changedSince(mailboxId, v, changedSince);
   }
 
   summary(mailboxId: number): MailboxSummary {

@@ -1,15 +1,23 @@
 // The rows of recently used mailboxes, kept in memory so that SELECT, FETCH 1:* FLAGS and
 // SEARCH on a large mailbox do not read and decode every row again (100,000 rows cost about
-// 150 ms; the cached list is copied in well under one). The database stays the only truth:
+// 150 ms). Kept as columns (record-rows.ts, about 70 bytes a row), so that a mailbox of a
+// million messages fits (issue 18 item 6). The database stays the only truth:
 // change events (emitted after each commit) only say what to re-read, and the cache applies
 // that lazily at the next read. A list is tied to its mailbox's UIDVALIDITY, so a mailbox
 // id reused after a delete never sees another mailbox's rows.
 
 import { uniqueFolded } from '../flags.js';
 import type { ChangeEvent, MailboxSummary, MessageRecord } from '../types.js';
+import { FlagSets, type RawRow, Rows } from './record-rows.js';
 
-/** Records kept over all mailboxes (about 300 bytes each); the least recently used go first. */
-export const MAX_CACHED_RECORDS = 300_000;
+/**
+ * Rows kept over all mailboxes (about 70 bytes each, so some 90 MB at most); the least
+ * recently used go first. A mailbox of 1,000,000 messages fits.
+ */
+export const MAX_CACHED_RECORDS = 1_300_000;
+
+/** Distinct flag lists beyond which the interning table starts over (with the cache). */
+const MAX_FLAG_SETS = 100_000;
 
 /**
  * A list longer than this (3 MB and more) is dropped soon after the last session that had its
@@ -27,15 +35,17 @@ export const RELEASE_GRACE_MS = 2000;
 
 interface Entry {
   uidValidity: number;
-  /** Ascending by UID. Replaced, never mutated, when read by callers: see take(). */
-  records: MessageRecord[];
+  /** Ascending by UID. */
+  rows: Rows;
+  /** summary.uids while no message came or went (flag changes keep it). */
+  uids: number[] | null;
   /** Messages appended since: re-read every row past the last cached UID. */
   tailStale: boolean;
   /** Flag changes since: re-read these rows. */
   dirty: Set<number>;
   /** Expunged since: drop these rows. */
   removed: Set<number>;
-  /** What SELECT needs, worked out from `records` on first use; null once they change. */
+  /** What SELECT needs, worked out from `rows` on first use; null once they change. */
   summary: MailboxSummary | null;
   /**
    * Header fields SEARCH compares, by field then UID, filled as searches ask for them. A
@@ -48,6 +58,11 @@ interface Entry {
 export interface RecordSource {
   /** Every row of the mailbox, ascending by UID. */
   all(mailboxId: number): MessageRecord[];
+  /**
+   * The same as raw rows, one at a time (no record, nor array of all, is made), from the UID
+   * above `afterUid`; used instead of all() and after() where given.
+   */
+  raw?(mailboxId: number, afterUid: number): Iterable<RawRow>;
   /** Rows with a UID above `uid`, ascending. */
   after(mailboxId: number, uid: number): MessageRecord[];
   /** The rows of these UIDs that still exist. */
@@ -58,6 +73,7 @@ export class RecordCache {
   /** Map order is recency: a read moves its entry to the end; eviction takes from the front. */
   private readonly entries = new Map<number, Entry>();
   private total = 0;
+  private sets = new FlagSets();
   /** Sessions that have the mailbox selected, by mailbox (see hold). */
   private readonly holders = new Map<number, number>();
   /** Large lists whose last holder left, dropped when the timer fires. */
@@ -98,21 +114,41 @@ export class RecordCache {
     this.holders.delete(mailboxId);
     if (this.leaving.has(mailboxId)) return;
     const e = this.entries.get(mailboxId);
-    if (!e || e.records.length <= this.large) return;
+    if (!e || e.rows.n <= this.large) return;
     const t = setTimeout(() => {
       this.leaving.delete(mailboxId);
       const now = this.entries.get(mailboxId);
-      if (!this.holders.has(mailboxId) && now && now.records.length > this.large)
-        this.drop(mailboxId);
+      if (!this.holders.has(mailboxId) && now && now.rows.n > this.large) this.drop(mailboxId);
     }, this.graceMs);
     t.unref();
     this.leaving.set(mailboxId, t);
   }
 
-  /** The mailbox's rows, ascending by UID: a fresh array the caller may keep. */
+  /** The mailbox's rows, ascending by UID: fresh records the caller may keep. */
   list(mailboxId: number, uidValidity: number): MessageRecord[] {
+    const rows = this.rows(mailboxId, uidValidity);
+    const out = new Array<MessageRecord>(rows.n);
+    for (let i = 0; i < rows.n; i++) out[i] = rows.record(i);
+    return out;
+  }
+
+  /** The rows changed after `modseq` (RFC 7162 CHANGEDSINCE, QRESYNC), ascending by UID. */
+  changedSince(mailboxId: number, uidValidity: number, modseq: number): MessageRecord[] {
+    const rows = this.rows(mailboxId, uidValidity);
+    const out: MessageRecord[] = [];
+    const m = rows.modseq;
+    for (let i = 0; i < rows.n; i++) if (m[i]! > modseq) out.push(rows.record(i));
+    return out;
+  }
+
+  /**
+   * The mailbox's rows as columns, current now: for walks over many messages that need a
+   * few fields (FETCH FLAGS), without a record each. The caller reads, never writes; it may
+   * keep them across awaits (see record-rows.ts), rows [0, n) as they were taken.
+   */
+  rows(mailboxId: number, uidValidity: number): Rows {
     const e = this.entry(mailboxId, uidValidity);
-    return Array.isArray(e) ? e : e.records.slice();
+    return e instanceof Rows ? e : e.rows;
   }
 
   /**
@@ -122,8 +158,10 @@ export class RecordCache {
    */
   summary(mailboxId: number, uidValidity: number): MailboxSummary {
     const e = this.entry(mailboxId, uidValidity);
-    if (Array.isArray(e)) return summarize(e);
-    e.summary ??= summarize(e.records);
+    if (e instanceof Rows) return summarize(e, null);
+    if (e.summary) return e.summary;
+    e.summary = summarize(e.rows, e.uids);
+    e.uids = e.summary.uids as number[];
     return e.summary;
   }
 
@@ -139,7 +177,7 @@ export class RecordCache {
     load: (uids: number[]) => Map<number, string>,
   ): Map<number, string> {
     const e = this.entry(mailboxId, uidValidity);
-    if (Array.isArray(e)) return load([...uids]);
+    if (e instanceof Rows) return load([...uids]);
     let known = e.fields.get(name);
     if (!known) {
       known = new Map();
@@ -156,18 +194,25 @@ export class RecordCache {
   }
 
   /** The current entry, moved to most recent; the bare rows when too many to keep. */
-  private entry(mailboxId: number, uidValidity: number): Entry | MessageRecord[] {
+  private entry(mailboxId: number, uidValidity: number): Entry | Rows {
     let e = this.entries.get(mailboxId);
     if (e && e.uidValidity !== uidValidity) {
       this.drop(mailboxId);
       e = undefined;
     }
     if (!e) {
-      const records = this.source.all(mailboxId);
-      if (records.length > this.max) return records;
+      if (this.sets.size > MAX_FLAG_SETS) {
+        // Lists of flags no row may use any more: start the table over, with the cache.
+        this.drop(...this.entries.keys());
+        this.sets = new FlagSets();
+      }
+      const rows = this.load(mailboxId, new Rows(this.sets), 0);
+      rows.trim();
+      if (rows.n > this.max) return rows;
       e = {
         uidValidity,
-        records,
+        rows,
+        uids: null,
         tailStale: false,
         dirty: new Set(),
         removed: new Set(),
@@ -175,7 +220,7 @@ export class RecordCache {
         fields: new Map(),
       };
       this.entries.set(mailboxId, e);
-      this.total += records.length;
+      this.total += rows.n;
     } else {
       this.entries.delete(mailboxId);
       this.entries.set(mailboxId, e);
@@ -216,18 +261,31 @@ export class RecordCache {
     for (const id of mailboxIds) {
       const e = this.entries.get(id);
       if (!e) continue;
-      this.total -= e.records.length;
+      this.total -= e.rows.n;
       this.entries.delete(id);
     }
+  }
+
+  /** Appends the mailbox's rows above `afterUid` to `rows`. */
+  private load(mailboxId: number, rows: Rows, afterUid: number): Rows {
+    if (this.source.raw) {
+      for (const r of this.source.raw(mailboxId, afterUid)) rows.pushRaw(r);
+    } else {
+      const records =
+        afterUid === 0 ? this.source.all(mailboxId) : this.source.after(mailboxId, afterUid);
+      for (const r of records) rows.push(r);
+    }
+    return rows;
   }
 
   private catchUp(mailboxId: number, e: Entry): void {
     if (e.removed.size === 0 && e.dirty.size === 0 && !e.tailStale) return;
     e.summary = null;
-    const before = e.records.length;
+    const before = e.rows.n;
     if (e.removed.size > 0) {
       const gone = e.removed;
-      e.records = e.records.filter((r) => !gone.has(r.uid));
+      e.rows = e.rows.without(gone);
+      e.uids = null;
       for (const known of e.fields.values()) for (const uid of gone) known.delete(uid);
       gone.clear();
     }
@@ -235,17 +293,17 @@ export class RecordCache {
       const fresh = this.source.some(mailboxId, [...e.dirty]);
       e.dirty.clear();
       for (const r of fresh) {
-        const i = indexOfUid(e.records, r.uid);
-        if (i >= 0) e.records[i] = r;
+        const i = e.rows.indexOf(r.uid);
+        if (i >= 0) e.rows.update(i, r);
       }
     }
     if (e.tailStale) {
       e.tailStale = false;
-      const last = e.records[e.records.length - 1]?.uid ?? 0;
-      const tail = this.source.after(mailboxId, last);
-      if (tail.length > 0) e.records = e.records.concat(tail);
+      const n = e.rows.n;
+      this.load(mailboxId, e.rows, n === 0 ? 0 : e.rows.uid[n - 1]!);
+      if (e.rows.n !== n) e.uids = null;
     }
-    this.total += e.records.length - before;
+    this.total += e.rows.n - before;
   }
 
   /** Evicts least recently used lists (never `keep`) until the total fits again. */
@@ -253,40 +311,36 @@ export class RecordCache {
     for (const [id, e] of this.entries) {
       if (this.total <= this.max) return;
       if (id === keep) continue;
-      this.total -= e.records.length;
+      this.total -= e.rows.n;
       this.entries.delete(id);
     }
     if (this.total > this.max) this.drop(keep);
   }
 }
 
-function summarize(records: readonly MessageRecord[]): MailboxSummary {
-  const uids = new Array<number>(records.length);
+/**
+ * SELECT's data from the columns: UIDs (`uids` when still current), keywords of the flag
+ * lists in use, and the first row without \Seen.
+ */
+function summarize(rows: Rows, uids: number[] | null): MailboxSummary {
+  const n = rows.n;
+  if (uids === null) {
+    uids = new Array<number>(n);
+    const u = rows.uid;
+    for (let i = 0; i < n; i++) uids[i] = u[i]!;
+  }
+  const sets = rows.sets;
+  const flags = rows.flags;
+  // Each distinct flag list once, in the order of its first message (the order FLAGS had).
+  const used = new Uint8Array(sets.size);
   const keywords = new Set<string>();
   let firstUnseen = 0;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    uids[i] = r.uid;
-    const flags = r.flags;
-    if (flags.length === 0) {
-      if (firstUnseen === 0) firstUnseen = i + 1;
-      continue;
-    }
-    for (const f of flags) if (f.charCodeAt(0) !== 0x5c) keywords.add(f); // not a \system flag
-    if (firstUnseen === 0 && !flags.includes('\\Seen')) firstUnseen = i + 1;
+  for (let i = 0; i < n; i++) {
+    const id = flags[i]!;
+    if (firstUnseen === 0 && !sets.hasSeen(id)) firstUnseen = i + 1;
+    if (used[id] === 1) continue;
+    used[id] = 1;
+    for (const f of sets.lists[id]!) if (f.charCodeAt(0) !== 0x5c) keywords.add(f); // not a \system flag
   }
   return { uids, keywords: uniqueFolded(keywords), firstUnseen };
-}
-
-function indexOfUid(records: readonly MessageRecord[], uid: number): number {
-  let lo = 0;
-  let hi = records.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const u = records[mid]!.uid;
-    if (u === uid) return mid;
-    if (u < uid) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }

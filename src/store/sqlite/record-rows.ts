@@ -1,0 +1,292 @@
+// A mailbox's rows as columns (typed arrays), not one object per message: what the record
+// cache (record-cache.ts) keeps of each mailbox. 100,000 MessageRecord objects took some
+// 30 MB of heap (about 300 bytes each: the object, its Date, its flags array, its hash
+// string); as columns they take about 70 bytes a row, so a mailbox of 1,000,000 messages
+// fits in the cache (issue 18 item 6) and SELECT, FETCH FLAGS and QRESYNC walk arrays of
+// numbers. Flag lists are interned (FlagSets): each distinct list once, shared by its rows.
+//
+// Rows are never moved in place: an expunge builds new arrays, so a caller walking a Rows it
+// took keeps a consistent picture (flag changes do land in place, each row's flags and modseq
+// together).
+
+import type { MessageRecord } from '../types.js';
+
+/** One row as a SQLite query gives it raw: see SELECT_RECORD in message-reads.ts. */
+export type RawRow = [
+  uid: number,
+  messageId: number,
+  flags: string,
+  modseq: number,
+  size: number,
+  internalDate: number,
+  blobHash: string,
+  internalZone: number | null,
+];
+
+const HASH_BYTES = 32;
+
+/**
+ * Distinct flag lists, by their stored text (space-separated, in stored order). The lists
+ * are frozen: a record's flags are shared with every row that has the same ones.
+ */
+export class FlagSets {
+  private readonly byText = new Map<string, number>();
+  readonly lists: (readonly string[])[] = [];
+  /** 1 where the list has \Seen. */
+  private seen = new Uint8Array(16);
+
+  get size(): number {
+    return this.lists.length;
+  }
+
+  /** The id of the list stored as `text`. */
+  idOfText(text: string): number {
+    let id = this.byText.get(text);
+    if (id === undefined) id = this.add(text, text.length === 0 ? [] : text.split(' '));
+    return id;
+  }
+
+  /** The id of a flag list as a record has it. */
+  idOf(flags: readonly string[]): number {
+    return this.idOfText(flags.join(' '));
+  }
+
+  hasSeen(id: number): boolean {
+    return this.seen[id] === 1;
+  }
+
+  private add(text: string, flags: string[]): number {
+    const id = this.lists.length;
+    this.lists.push(Object.freeze(flags) as readonly string[]);
+    this.byText.set(text, id);
+    if (id >= this.seen.length) {
+      const grown = new Uint8Array(this.seen.length * 2);
+      grown.set(this.seen);
+      this.seen = grown;
+    }
+    this.seen[id] = flags.includes('\\Seen') ? 1 : 0;
+    return id;
+  }
+}
+
+export class Rows {
+  n = 0;
+  uid: Uint32Array;
+  messageId: Float64Array;
+  modseq: Float64Array;
+  /** FlagSets id. */
+  flags: Uint32Array;
+  size: Float64Array;
+  date: Float64Array;
+  zone: Int16Array;
+  /** The blob hashes (SHA-256, lowercase hex as stored) as 32 bytes each. */
+  hash: Buffer;
+  /** Hashes that are not 64 lowercase hex digits, by UID (none in a real store). */
+  odd: Map<number, string> | null = null;
+
+  constructor(
+    readonly sets: FlagSets,
+    capacity = 16,
+  ) {
+    this.uid = new Uint32Array(capacity);
+    this.messageId = new Float64Array(capacity);
+    this.modseq = new Float64Array(capacity);
+    this.flags = new Uint32Array(capacity);
+    this.size = new Float64Array(capacity);
+    this.date = new Float64Array(capacity);
+    this.zone = new Int16Array(capacity);
+    this.hash = Buffer.alloc(capacity * HASH_BYTES);
+  }
+
+  get capacity(): number {
+    return this.uid.length;
+  }
+
+  pushRaw(r: RawRow): void {
+    if (this.n === this.capacity) this.grow(this.n + 1);
+    const i = this.n++;
+    this.uid[i] = r[0];
+    this.messageId[i] = r[1];
+    this.flags[i] = this.sets.idOfText(r[2]);
+    this.modseq[i] = r[3];
+    this.size[i] = r[4];
+    this.date[i] = r[5];
+    this.setHash(i, r[0], r[6]);
+    this.zone[i] = r[7] ?? 0;
+  }
+
+  push(r: MessageRecord): void {
+    if (this.n === this.capacity) this.grow(this.n + 1);
+    const i = this.n++;
+    this.uid[i] = r.uid;
+    this.messageId[i] = r.messageId;
+    this.flags[i] = this.sets.idOf(r.flags);
+    this.modseq[i] = r.modseq;
+    this.size[i] = r.size;
+    this.date[i] = r.internalDate.getTime();
+    this.setHash(i, r.uid, r.blobHash);
+    this.zone[i] = r.internalZone ?? 0;
+  }
+
+  /**
+   * Row i as a record of its own (the caller may keep it; flags are shared and frozen). The
+   * fields a row never changes are read from the columns when asked for (RowRecord): a list
+   * of 100,000 records made a Date and a hash string each, 150 ms, for callers that mostly
+   * read UIDs and flags.
+   */
+  record(i: number): MessageRecord {
+    return new RowRecord(
+      this,
+      i,
+      this.uid[i]!,
+      this.sets.lists[this.flags[i]!] as string[],
+      this.modseq[i]!,
+    );
+  }
+
+  hashAt(i: number): string {
+    return (
+      this.odd?.get(this.uid[i]!) ?? this.hash.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES)
+    );
+  }
+
+  /** Index of the row with this UID, or -1. */
+  indexOf(uid: number): number {
+    const u = this.uid;
+    let lo = 0;
+    let hi = this.n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const x = u[mid]!;
+      if (x === uid) return mid;
+      if (x < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** The row's flags and modseq from a fresh record of it (a flag change). */
+  update(i: number, r: MessageRecord): void {
+    this.flags[i] = this.sets.idOf(r.flags);
+    this.modseq[i] = r.modseq;
+  }
+
+  /** The same rows without the UIDs in `gone`, in new arrays (see the file comment). */
+  without(gone: ReadonlySet<number>): Rows {
+    const out = new Rows(this.sets, Math.max(16, this.n - gone.size));
+    let j = 0;
+    for (let i = 0; i < this.n; i++) {
+      const uid = this.uid[i]!;
+      if (gone.has(uid)) continue;
+      out.uid[j] = uid;
+      out.messageId[j] = this.messageId[i]!;
+      out.modseq[j] = this.modseq[i]!;
+      out.flags[j] = this.flags[i]!;
+      out.size[j] = this.size[i]!;
+      out.date[j] = this.date[i]!;
+      out.zone[j] = this.zone[i]!;
+      this.hash.copy(out.hash, j * HASH_BYTES, i * HASH_BYTES, (i + 1) * HASH_BYTES);
+      j++;
+    }
+    out.n = j;
+    if (this.odd) {
+      for (const [uid, h] of this.odd) {
+        if (gone.has(uid)) continue;
+        out.odd ??= new Map();
+        out.odd.set(uid, h);
+      }
+    }
+    return out;
+  }
+
+  /** Fits the arrays to the rows (after a load): no slack kept for appends that may not come. */
+  trim(): void {
+    if (this.capacity > Math.max(16, this.n)) this.resize(Math.max(16, this.n));
+  }
+
+  private setHash(i: number, uid: number, hex: string): void {
+    const at = i * HASH_BYTES;
+    if (
+      hex.length !== HASH_BYTES * 2 ||
+      this.hash.write(hex, at, HASH_BYTES, 'hex') !== HASH_BYTES ||
+      hex.toLowerCase() !== hex
+    ) {
+      this.odd ??= new Map();
+      this.odd.set(uid, hex);
+    } else if (this.odd?.has(uid)) this.odd.delete(uid);
+  }
+
+  private grow(min: number): void {
+    this.resize(Math.max(min, Math.ceil(this.capacity * 1.5), 16));
+  }
+
+  private resize(capacity: number): void {
+    const n = this.n;
+    const copy = <T extends { subarray(a: number, b: number): T; set(a: T): void }>(
+      from: T,
+      to: T,
+    ): T => {
+      to.set(from.subarray(0, n));
+      return to;
+    };
+    this.uid = copy(this.uid, new Uint32Array(capacity));
+    this.messageId = copy(this.messageId, new Float64Array(capacity));
+    this.modseq = copy(this.modseq, new Float64Array(capacity));
+    this.flags = copy(this.flags, new Uint32Array(capacity));
+    this.size = copy(this.size, new Float64Array(capacity));
+    this.date = copy(this.date, new Float64Array(capacity));
+    this.zone = copy(this.zone, new Int16Array(capacity));
+    const hash = Buffer.alloc(capacity * HASH_BYTES);
+    this.hash.copy(hash, 0, 0, n * HASH_BYTES);
+    this.hash = hash;
+  }
+}
+
+/**
+ * A row as a MessageRecord: UID, flags and modseq as they were when it was made, the rest
+ * (which a row never changes) read from the columns, which keep their index for it: appends
+ * only grow them, expunges make new ones (Rows.without).
+ */
+class RowRecord implements MessageRecord {
+  constructor(
+    private readonly rows: Rows,
+    private readonly i: number,
+    readonly uid: number,
+    readonly flags: string[],
+    readonly modseq: number,
+  ) {}
+
+  get messageId(): number {
+    return this.rows.messageId[this.i]!;
+  }
+
+  get size(): number {
+    return this.rows.size[this.i]!;
+  }
+
+  get internalDate(): Date {
+    return new Date(this.rows.date[this.i]!);
+  }
+
+  get internalZone(): number {
+    return this.rows.zone[this.i]!;
+  }
+
+  get blobHash(): string {
+    return this.rows.hashAt(this.i);
+  }
+
+  /** As a plain record (for JSON and for tests that compare objects). */
+  toJSON(): MessageRecord {
+    return {
+      uid: this.uid,
+      messageId: this.messageId,
+      flags: this.flags,
+      modseq: this.modseq,
+      size: this.size,
+      internalDate: this.internalDate,
+      internalZone: this.internalZone,
+      blobHash: this.blobHash,
+    };
+  }
+}
