@@ -22,7 +22,10 @@ const N = Number(values.messages);
 const work = await mkdtemp(join(tmpdir(), 'lb-bench-migrate-'));
 // As root the cluster runs as `postgres`, which must be able to reach its directory.
 await chmod(work, 0o711);
-const pg = await startPostgres(join(work, 'pg'));
+const pg = await startPostgres(join(work, 'pg')).catch(async (err) => {
+  await rm(work, { recursive: true, force: true });
+  throw err;
+});
 try {
   const dir = join(work, 'sqlite');
   const s = await SqliteStore.open({ dir, onFtsError: () => {} });
