@@ -275,12 +275,6 @@ CREATE TABLE docs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, truncated INTEGER
 PRAGMA user_version = ${FTS_SCHEMA};
 `);
     }
-    // automerge 16 (FTS5's default is 4): a level's segments are merged once there are 16
-    // of them, so each posting is rewritten fewer times on its way up. 10 KB texts in
-    // batches of 16 cost 0.48 ms each to index at 4, 0.40 ms at 16 (issue 19); a search
-    // looks at up to 16 segments a level instead of 4. Set at every open, so an index built
-    // before keeps its content and gets the setting.
-    db.prepare(`INSERT INTO message_text (message_text, rank) VALUES ('automerge', 16)`).run();
     db.prepare('SELECT count(*) FROM docs').get();
     return db;
   } catch (err) {
