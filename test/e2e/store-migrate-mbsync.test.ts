@@ -21,6 +21,7 @@ import { writeSelfSigned } from '../../src/net/selfsigned.js';
 import { PROTOCOLS, type RunningServer, startServer } from '../../src/server.js';
 import { runCli } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { RawClient } from '../imap/session/client.js';
 
 const run = promisify(execFile);
 const USER = 'dave@example.test';
@@ -38,6 +39,9 @@ describe('store migrate: mbsync needs no resync after SQLite -> PostgreSQL -> SQ
   let url: string;
   let dir: string;
   let server: RunningServer | undefined;
+  /** UIDVALIDITY and a HIGHESTMODSEQ from before UID 5 was expunged, for QRESYNC. */
+  let uidValidity = 0;
+  let modseqBefore = 0;
   const config = () => join(dir, 'letterbox.toml');
   const local = () => join(dir, 'local');
 
@@ -143,6 +147,27 @@ Sync All
     }
     return out;
   };
+  /**
+   * What a QRESYNC client (RFC 7162 §3.2.5) hears when it selects INBOX with the state it
+   * saved before UID 5 was expunged: the expunged UIDs (VANISHED (EARLIER)), the messages
+   * changed since, and the mailbox's counters.
+   */
+  const qresync = async () => {
+    const port = server!.listeners.find((l) => l.name === 'imaps')!.port;
+    const c = await RawClient.connect(port, true);
+    try {
+      await c.cmd('a', `LOGIN ${USER} ${PASS}`);
+      await c.cmd('b', 'ENABLE QRESYNC');
+      const lines = await c.cmd('c', `SELECT INBOX (QRESYNC (${uidValidity} ${modseqBefore} 1:*))`);
+      await c.cmd('d', 'LOGOUT');
+      return lines.filter((l) =>
+        /^\* (VANISHED|\d+ FETCH|\d+ EXISTS|OK \[(UIDVALIDITY|UIDNEXT|HIGHESTMODSEQ))|^c /.test(l),
+      );
+    } finally {
+      c.socket.destroy();
+    }
+  };
+  let qresyncSeen: string[] = [];
   const migrate = async (to: string, where: string) => {
     const r = await runCli(['-c', config(), 'store', 'migrate', '--to', to, where]);
     assert.equal(r.code, 0, `store migrate --to ${to} failed: ${r.stderr}`);
@@ -176,6 +201,8 @@ Sync All
     const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
     await store.setFlags(inbox.id, [1, 3], 'add', ['\\Seen']);
     await store.setFlags(inbox.id, [2], 'add', ['\\Flagged', '\\Answered']);
+    uidValidity = inbox.uidValidity;
+    modseqBefore = (await store.mailboxStatus(inbox.id)).highestModseq;
     // One expunged: its UID stays unused after the switch.
     await store.expunge(inbox.id, { uids: [5], onlyDeleted: false });
   });
@@ -194,6 +221,9 @@ Sync All
     assert.equal(files.length, 4);
     assert.deepEqual(await localFlags(), await serverFlags());
     state = await syncState();
+    qresyncSeen = await qresync();
+    assert.ok(qresyncSeen.includes('* VANISHED (EARLIER) 5'), qresyncSeen.join('\n'));
+    assert.ok(!qresyncSeen.some((l) => / FETCH /.test(l)), qresyncSeen.join('\n'));
     await stop();
   });
 
@@ -239,6 +269,8 @@ Sync All
     assert.deepEqual(await listLocal(), files, `mbsync changed the local copy:\n${r.stdout}`);
     assert.deepEqual(await syncState(), state);
     assert.deepEqual(await localFlags(), await serverFlags());
+    // A QRESYNC client hears the same: the same UIDVALIDITY, HIGHESTMODSEQ and VANISHED.
+    assert.deepEqual(await qresync(), qresyncSeen);
 
     // The store goes on from where it was: a new message gets UID 6, a flag change arrives.
     const store = server!.ctx.store;
@@ -252,6 +284,11 @@ Sync All
     assert.ok('note 6' in (await localFlags()), files.join(' '));
     assert.deepEqual(await localFlags(), await serverFlags());
     state = await syncState();
+    qresyncSeen = await qresync();
+    assert.ok(
+      qresyncSeen.some((l) => / FETCH \(UID 4 /.test(l) || /UID 4[ )]/.test(l)),
+      qresyncSeen.join('\n'),
+    );
     await stop();
   });
 
@@ -271,6 +308,7 @@ Sync All
     assert.deepEqual(await listLocal(), files, `mbsync changed the local copy:\n${r.stdout}`);
     assert.deepEqual(await syncState(), state);
     assert.deepEqual(await localFlags(), await serverFlags());
+    assert.deepEqual(await qresync(), qresyncSeen);
     await stop();
   });
 });
