@@ -14,6 +14,8 @@ export interface MailboxMessage {
   internalZone?: number;
   /** A UID kept from the source of an import (see AppendTarget.uid). */
   uid?: number;
+  /** The appending IMAP session takes \Recent with it (see AppendTarget.claimRecent). */
+  claimRecent?: boolean;
 }
 
 /**
@@ -40,7 +42,14 @@ export async function deliverToMailbox(
           internalDate: m.internalDate,
           internalZone: m.internalZone,
         },
-        [{ mailboxId, flags: m.flags ?? [], ...(m.uid === undefined ? {} : { uid: m.uid }) }],
+        [
+          {
+            mailboxId,
+            flags: m.flags ?? [],
+            ...(m.uid === undefined ? {} : { uid: m.uid }),
+            ...(m.claimRecent ? { claimRecent: true } : {}),
+          },
+        ],
         stored.length === 0 ? opts : {},
       );
       stored.push(r!);

@@ -228,6 +228,14 @@ export interface AppendTarget {
    * store with adoptUidValidity.
    */
   uid?: number;
+  /**
+   * RFC 3501 §2.3.2 and §6.3.11: the caller is a read-write IMAP4rev1 session with this
+   * mailbox selected, which will be the first told of the new message: it takes \Recent of
+   * the messages up to it (as claimRecent with this UID) in the append's own transaction,
+   * instead of a transaction of its own after it. The result's `recentFrom` says from which
+   * UID; a store that does not do this leaves it out, and the caller claims as usual.
+   */
+  claimRecent?: boolean;
 }
 
 /** What else an append does in its transaction. */
@@ -244,6 +252,8 @@ export interface AppendResult {
   uidValidity: number;
   uid: number;
   modseq: number;
+  /** With AppendTarget.claimRecent: the UIDs from this one up to `uid` are the caller's \Recent. */
+  recentFrom?: number;
 }
 
 export type FlagMode = 'add' | 'remove' | 'replace';

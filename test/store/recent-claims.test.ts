@@ -77,3 +77,36 @@ test('a mailbox replaced by another process is read again at SELECT (getMailbox)
     await store.close();
   }
 });
+
+test('an append with claimRecent takes \\Recent up to its UID in its own transaction', async () => {
+  const { store, inbox } = await openAliceStore(dir);
+  try {
+    for (const s of ['a', 'b']) await store.append(newMessage(s), [{ mailboxId: inbox }]);
+    // Nobody took 1 and 2 yet: the appending session gets them with its own message.
+    const [r] = await store.append(newMessage('c'), [{ mailboxId: inbox, claimRecent: true }]);
+    assert.equal(r!.uid, 3);
+    assert.equal(r!.recentFrom, 1);
+    assert.equal((await store.mailboxStatus(inbox)).recent, 0);
+    // Later claimants find nothing left up to it, from memory and from the table alike.
+    assert.equal(await store.claimRecent(inbox, 3, true), 4);
+    const other = new Database(join(dir, 'letterbox.db'));
+    try {
+      const first = other
+        .prepare('SELECT first_recent_uid FROM mailboxes WHERE id = ?')
+        .pluck()
+        .get(inbox);
+      assert.equal(first, 4);
+    } finally {
+      other.close();
+    }
+    // Without the option nothing is taken.
+    const [d] = await store.append(newMessage('d'), [{ mailboxId: inbox }]);
+    assert.equal(d!.recentFrom, undefined);
+    assert.equal((await store.mailboxStatus(inbox)).recent, 1);
+    const [e] = await store.append(newMessage('e'), [{ mailboxId: inbox, claimRecent: true }]);
+    assert.equal(e!.recentFrom, 4);
+    assert.equal((await store.mailboxStatus(inbox)).recent, 0);
+  } finally {
+    await store.close();
+  }
+});

@@ -115,6 +115,12 @@ export const APPEND = command({
     // RFC 9051 §6.3.12: a missing mailbox gets NO [TRYCREATE] so the client can create it.
     const mb = await getMailboxOrFail(s, a.mailbox, 'TRYCREATE');
     const { data, held } = await appendData(s, a.messages);
+    // RFC 3501 §2.3.2, §6.3.11: a message appended to the mailbox this IMAP4rev1 session has
+    // selected read-write is \Recent here, the first session told of it; the claim goes into
+    // the append's transaction rather than a write of its own after it (issue 14 §4).
+    const sel0 = s.selected;
+    const claimRecent =
+      sel0 !== null && sel0.mailbox.id === mb.id && !sel0.readOnly && !s.enabled.imap4rev2;
     try {
       // RFC 3502 §3: MULTIAPPEND is all or nothing (the delivery stage sees to it).
       const outcome = await deliverToMailbox(
@@ -125,6 +131,7 @@ export const APPEND = command({
           flags: m.flags,
           internalDate: m.date,
           internalZone: m.zone,
+          claimRecent,
         })),
       );
       if (outcome.status === 'refused') {
@@ -136,7 +143,12 @@ export const APPEND = command({
       if (outcome.status === 'temporary') throw outcome.error;
       const done = outcome.stored;
       const sel = s.selected;
-      if (sel && sel.mailbox.id === mb.id) sel.view.noteAppended(done.map((r) => r.uid));
+      if (sel && sel.mailbox.id === mb.id) {
+        sel.view.noteAppended(done.map((r) => r.uid));
+        for (const r of done) {
+          if (claimRecent && r.recentFrom !== undefined) sel.view.addRecent(r.recentFrom, r.uid);
+        }
+      }
       const uids = sequenceSetToString(done.map((r) => r.uid));
       return ok('APPEND completed', `APPENDUID ${done[0].uidValidity} ${uids}`);
     } finally {

@@ -11,6 +11,12 @@ interface SqliteMailboxRow extends MailboxRow {
   first_recent_uid: number;
 }
 
+/**
+ * What the message paths need of a mailbox: its owner and its UIDVALIDITY (which ties cached
+ * rows to it). Every STORE, APPEND, EXPUNGE and cached read looks one up.
+ */
+export type MailboxKey = Pick<Mailbox, 'id' | 'accountId' | 'uidValidity'>;
+
 const SELECT_MAILBOX = `SELECT m.*, EXISTS (SELECT 1 FROM subscriptions s
   WHERE s.account_id = m.account_id AND s.name = m.name) AS subscribed FROM mailboxes m`;
 
@@ -70,6 +76,32 @@ export class SqliteMailboxes {
     const m = this.getById(id);
     if (!m) throw new StoreError('NOT_FOUND', 'no such mailbox');
     return m;
+  }
+
+  /**
+   * See MailboxKey: one primary-key read of two columns, where getById reads the whole row
+   * and looks up its subscription (3-4 times the cost, 13 times per cycle of bench/imap's
+   * mix; issue 14 §4).
+   */
+  key(id: number): MailboxKey | null {
+    const r = stmt(this.db, 'SELECT account_id, uid_validity FROM mailboxes WHERE id = ?')
+      .raw()
+      .get(id) as [number, number] | undefined;
+    return r ? { id, accountId: r[0], uidValidity: r[1] } : null;
+  }
+
+  mustGetKey(id: number): MailboxKey {
+    const k = this.key(id);
+    if (!k) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    return k;
+  }
+
+  /**
+   * A claim made in an append's transaction (MailStore AppendTarget.claimRecent) committed:
+   * the mailbox's first recent UID is now `next`.
+   */
+  noteClaimed(id: number, next: number): void {
+    if ((this.recentFrom.get(id) ?? 0) < next) this.recentFrom.set(id, next);
   }
 
   create(accountId: number, name: string, specialUse: SpecialUse | null): Mailbox {

@@ -14,7 +14,6 @@ import type {
   ChangeEvent,
   CopyResult,
   FlagMode,
-  Mailbox,
   MailboxSummary,
   MessageDetail,
   MessageRecord,
@@ -26,7 +25,7 @@ import { dataPurge, QuietWork } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
-import type { SqliteMailboxes } from './mailboxes.js';
+import type { MailboxKey, SqliteMailboxes } from './mailboxes.js';
 import {
   listRecords,
   messageDetails,
@@ -41,7 +40,7 @@ import { inReplyToOf, newObjectId, threadIdFor } from './threads.js';
 
 /** The message a REPLACE expunged in an append's transaction (announced after commit). */
 interface Replaced {
-  mb: Mailbox;
+  mb: MailboxKey;
   modseq: number;
   removed: { uids: number[]; messageIds: number[] };
 }
@@ -230,6 +229,7 @@ export class SqliteMessages {
           const o = outcomes[i]!;
           if (o.ok) {
             o.value.forEach((r, j) => {
+              if (r.recentFrom !== undefined) this.mailboxes.noteClaimed(r.mailboxId, r.uid + 1);
               const kw = keywordsOf(p.targets[j]?.flags ?? []);
               this.emitFor(r.mailboxId, 'append', r.modseq, [r.uid], undefined, kw);
             });
@@ -301,7 +301,7 @@ export class SqliteMessages {
     const messageId = (
       stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number }
     ).id;
-    const mailboxes = p.targets.map((t) => this.mailboxes.mustGet(t.mailboxId));
+    const mailboxes = p.targets.map((t) => this.mailboxes.mustGetKey(t.mailboxId));
     // RFC 8508 §3.4: REPLACE expunges the old message atomically with the append; it goes
     // first, so that the quota sees the room it frees.
     const replaced = p.replace ? this.removeForReplace(p.replace, mailboxes) : null;
@@ -321,14 +321,15 @@ export class SqliteMessages {
         size,
         replaced && mb.accountId === replaced.mb.accountId ? replaced.modseq : undefined,
         t.uid,
+        t.claimRecent === true,
       );
     });
     return { results, newId: inserted.changes > 0 ? messageId : null, replaced };
   }
 
   /** Inside the append's savepoint: removes the message a REPLACE replaces. */
-  private removeForReplace(r: { mailboxId: number; uid: number }, targets: Mailbox[]): Replaced {
-    const mb = this.mailboxes.mustGet(r.mailboxId);
+  private removeForReplace(r: { mailboxId: number; uid: number }, targets: MailboxKey[]): Replaced {
+    const mb = this.mailboxes.mustGetKey(r.mailboxId);
     if (targets.some((t) => t.accountId !== mb.accountId))
       throw new StoreError('NOT_ALLOWED', 'cross-account replace');
     const rows = recordRows(this.db, mb.id, [r.uid]);
@@ -347,6 +348,7 @@ export class SqliteMessages {
     size: number,
     modseqIn?: number,
     uid?: number,
+    claimRecent = false,
   ): AppendResult {
     const modseq = modseqIn ?? nextModseq(this.db, accountId);
     // RFC 9051 §2.3.1.1: UIDs strictly ascend, so a kept UID (an import) must be at least
@@ -356,16 +358,25 @@ export class SqliteMessages {
         ? stmt(
             this.db,
             `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = ? WHERE id = ?
-             RETURNING uid_next - 1 AS uid, uid_validity`,
+             RETURNING uid_next - 1 AS uid, uid_validity, first_recent_uid`,
           ).get(modseq, mailboxId)
         : stmt(
             this.db,
             `UPDATE mailboxes SET uid_next = ? + 1, highest_modseq = ?
              WHERE id = ? AND uid_next <= ? AND ? BETWEEN 1 AND 4294967294
-             RETURNING uid_next - 1 AS uid, uid_validity`,
+             RETURNING uid_next - 1 AS uid, uid_validity, first_recent_uid`,
           ).get(uid, modseq, mailboxId, uid, uid)
-    ) as { uid: number; uid_validity: number } | undefined;
+    ) as { uid: number; uid_validity: number; first_recent_uid: number } | undefined;
     if (!mb) throw new StoreError('INVALID', `UID ${uid} is below the mailbox's UIDNEXT`);
+    // RFC 3501 §2.3.2: the appending session takes \Recent of everything up to the new
+    // message here, in this transaction (see AppendTarget.claimRecent). UIDs ascend, so no
+    // one claimed past the new UID yet: this only moves the mark forward.
+    if (claimRecent) {
+      stmt(this.db, 'UPDATE mailboxes SET first_recent_uid = ? WHERE id = ?').run(
+        mb.uid + 1,
+        mailboxId,
+      );
+    }
     stmt(
       this.db,
       `INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date, size,
@@ -387,11 +398,13 @@ export class SqliteMessages {
       size,
       accountId,
     );
-    return { mailboxId, uidValidity: mb.uid_validity, uid: mb.uid, modseq };
+    const result: AppendResult = { mailboxId, uidValidity: mb.uid_validity, uid: mb.uid, modseq };
+    if (claimRecent) result.recentFrom = mb.first_recent_uid;
+    return result;
   }
 
   /** Fails with OVERQUOTA if adding `size` bytes per target would exceed an account's quota. */
-  private checkQuota(targets: Mailbox[], size: number): void {
+  private checkQuota(targets: MailboxKey[], size: number): void {
     const perAccount = new Map<number, number>();
     for (const t of targets) perAccount.set(t.accountId, (perAccount.get(t.accountId) ?? 0) + size);
     for (const [accountId, adding] of perAccount) {
@@ -406,7 +419,7 @@ export class SqliteMessages {
 
   /** The mailbox's UIDVALIDITY, which ties its cached rows to it; null when it is gone. */
   private validity(mailboxId: number): number | null {
-    return this.mailboxes.getById(mailboxId)?.uidValidity ?? null;
+    return this.mailboxes.key(mailboxId)?.uidValidity ?? null;
   }
 
   list(mailboxId: number, changedSince?: number): MessageRecord[] {
@@ -498,7 +511,7 @@ export class SqliteMessages {
     flags: string[],
     unchangedSince?: number,
   ): StoreFlagsResult {
-    const mb = this.mailboxes.mustGet(mailboxId);
+    const mb = this.mailboxes.mustGetKey(mailboxId);
     const result = tx(this.db, () => {
       const updated: StoreFlagsResult['updated'] = [];
       const modified: number[] = [];
@@ -542,8 +555,8 @@ export class SqliteMessages {
   }
 
   copy(fromId: number, uids: number[], toId: number, move: boolean): CopyResult {
-    const from = this.mailboxes.mustGet(fromId);
-    const to = this.mailboxes.mustGet(toId);
+    const from = this.mailboxes.mustGetKey(fromId);
+    const to = this.mailboxes.mustGetKey(toId);
     if (from.accountId !== to.accountId) throw new StoreError('NOT_ALLOWED', 'cross-account copy');
     const result = tx(this.db, () => {
       const rows = recordRows(this.db, fromId, uids);
@@ -592,7 +605,7 @@ export class SqliteMessages {
   }
 
   expunge(mailboxId: number, uids: number[] | undefined, onlyDeleted: boolean): number[] {
-    const mb = this.mailboxes.mustGet(mailboxId);
+    const mb = this.mailboxes.mustGetKey(mailboxId);
     const result = tx(this.db, () => {
       // The whole mailbox: candidates from the cached rows (an EXPUNGE of a few \Deleted
       // messages reads only those), checked again against the database below.
@@ -618,7 +631,7 @@ export class SqliteMessages {
    * thousand message rows cost as much as the rest of a POP3 QUIT.
    */
   private removeRows(
-    mb: Mailbox,
+    mb: MailboxKey,
     rows: RecordRow[],
     modseq: number,
   ): { uids: number[]; messageIds: number[] } {
@@ -644,7 +657,7 @@ export class SqliteMessages {
   }
 
   private afterRemove(
-    mb: Mailbox,
+    mb: MailboxKey,
     modseq: number,
     removed: { uids: number[]; messageIds: number[] },
   ): void {
@@ -734,7 +747,7 @@ export class SqliteMessages {
     accountId?: number,
     keywords?: string[],
   ): void {
-    const acc = accountId ?? this.mailboxes.getById(mailboxId)?.accountId;
+    const acc = accountId ?? this.mailboxes.key(mailboxId)?.accountId;
     if (acc === undefined) return;
     const ev: ChangeEvent = { accountId: acc, mailboxId, modseq, kind, uids };
     if (keywords !== undefined && keywords.length > 0) ev.keywords = keywords;

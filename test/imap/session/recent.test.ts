@@ -112,6 +112,57 @@ describe('IMAP session: \\Recent (RFC 3501 §2.3.2)', () => {
     for (const x of [a, b, c]) x.close();
   });
 
+  test('APPEND to the selected mailbox: \\Recent goes to the appending session, even with another in IDLE', async () => {
+    const [a, b, e] = [await env.login(), await env.login(), await env.login()];
+    const name = await mailboxWith(a, 1);
+    await a.cmd('s', `SELECT ${name}`);
+    await b.cmd('s', `SELECT ${name}`);
+    b.write('i IDLE\r\n');
+    assert.equal(await b.line(), '+ idling');
+    // RFC 3502 MULTIAPPEND: a is told of both in its APPEND's response (RFC 3501 §6.3.11),
+    // first: both are \Recent there and nowhere else, though b in IDLE hears of them too.
+    const [m1, m2] = [message('own1'), message('own2')];
+    const ap = await a.cmd(
+      'ap',
+      Buffer.concat([
+        Buffer.from(`APPEND ${name} {${m1.length}+}\r\n`),
+        m1,
+        Buffer.from(` (\\Seen) {${m2.length}+}\r\n`),
+        m2,
+        Buffer.from('\r\n'),
+      ]),
+    );
+    assert.deepEqual(untagged(ap), ['* 3 EXISTS', '* 3 RECENT']);
+    // b may hear of the two one by one (each is stored in turn): RECENT with each EXISTS.
+    const heard: string[] = [];
+    while (heard.at(-2) !== '* 3 EXISTS') heard.push(await b.line());
+    assert.deepEqual(
+      heard.filter((l) => / RECENT$/.test(l)),
+      heard.filter((l) => / EXISTS$/.test(l)).map(() => '* 0 RECENT'),
+      heard.join('\n'),
+    );
+    assert.deepEqual(untagged(await a.cmd('f', 'FETCH 2:3 (FLAGS)')), [
+      '* 2 FETCH (FLAGS (\\Recent))',
+      '* 3 FETCH (FLAGS (\\Seen \\Recent))',
+    ]);
+    // A read-only (EXAMINE) session's APPEND takes nothing: the next read-write session told
+    // of the message does.
+    await e.cmd('x', `EXAMINE ${name}`);
+    await append(e, name, message('from-examine'));
+    assert.equal(await b.line(), '* 4 EXISTS');
+    assert.equal(await b.line(), '* 1 RECENT');
+    b.write('DONE\r\n');
+    assert.match(last(await b.tagged('i')), /^i OK/);
+    assert.equal((await b.cmd('f', 'FETCH 4 (FLAGS)'))[0], '* 4 FETCH (FLAGS (\\Recent))');
+    const st = await a.cmd('st', `STATUS ${name} (RECENT)`);
+    assert.equal(
+      st.find((l) => l.startsWith('* STATUS')),
+      `* STATUS ${name} (RECENT 3)`,
+      st.join('\n'),
+    );
+    for (const x of [a, b, e]) x.close();
+  });
+
   test('delivery, and IDLE: EXISTS then RECENT pushed', async () => {
     const b = await env.login();
     const sel = await b.cmd('s', 'SELECT INBOX');
