@@ -298,9 +298,12 @@ export class SqliteMessages {
         'INSERT INTO message_data (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING',
       ).run(hash, message.raw);
     }
-    const messageId = (
-      stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number }
-    ).id;
+    // The new row's id, or that of the stored copy of the same bytes.
+    const messageId =
+      inserted.changes > 0
+        ? Number(inserted.lastInsertRowid)
+        : (stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number })
+            .id;
     const mailboxes = p.targets.map((t) => this.mailboxes.mustGetKey(t.mailboxId));
     // RFC 8508 §3.4: REPLACE expunges the old message atomically with the append; it goes
     // first, so that the quota sees the room it frees.
@@ -757,5 +760,7 @@ export class SqliteMessages {
 
 /** The keywords among flags (stored spelling; system flags start with a backslash). */
 function keywordsOf(flags: readonly string[]): string[] {
+  // Most STOREs and APPENDs carry system flags only: nothing to normalize.
+  if (flags.every((f) => f.charCodeAt(0) === 0x5c)) return [];
   return normalizeFlags(flags).filter((f) => f.charCodeAt(0) !== 0x5c);
 }
