@@ -9,6 +9,7 @@ import type { CommandMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import type { Connection } from '../net/connection.js';
 import type { ServerContext } from '../server.js';
+import { StoreError } from '../store/errors.js';
 import type { ChangeEvent } from '../store/types.js';
 import { capabilities } from './commands/capability.js';
 import { sendFlagsList } from './commands/select.js';
@@ -720,13 +721,30 @@ export class ImapSession {
     newFrom: number,
     contexts: UpdateContexts | null,
   ): Promise<void> {
+    // The store may be out of reach (PostgreSQL restarting, a partition: UNAVAILABLE). The
+    // session goes on, and so does the command, which gets its own answer: a \Recent claim
+    // that failed is not taken (this session's RECENT counts what it knows), and flag changes
+    // it could not read are announced later.
     if (claiming) {
-      await claiming;
+      await claiming.catch(unlessUnavailable);
       this.untagged(`${view.recentCount()} RECENT`);
     }
     if (u.flags.length > 0) {
       const since = Math.min(...u.flags.map((f) => f.modseq)) - 1;
-      const records = await this.ctx.store.listMessages(view.mailboxId, { changedSince: since });
+      const records = await this.ctx.store
+        .listMessages(view.mailboxId, { changedSince: since })
+        .catch((err: unknown) => {
+          unlessUnavailable(err);
+          for (const f of u.flags) {
+            view.onEvent({
+              ...FLAGS_AGAIN,
+              mailboxId: view.mailboxId,
+              modseq: f.modseq,
+              uids: [f.uid],
+            });
+          }
+          return [];
+        });
       const byUid = new Map(records.map((r) => [r.uid, r]));
       for (const f of u.flags) {
         const r = byUid.get(f.uid);
@@ -752,4 +770,12 @@ export class ImapSession {
       this.log.error({ err }, 'NOTIFY push failed');
     }
   }
+}
+
+/** A flag change to announce again (an event as the store would send, for the view alone). */
+const FLAGS_AGAIN = { accountId: 0, kind: 'flags' } as const;
+
+/** Rethrows anything but the store's UNAVAILABLE. */
+function unlessUnavailable(err: unknown): void {
+  if (!(err instanceof StoreError && err.code === 'UNAVAILABLE')) throw err;
 }

@@ -127,6 +127,13 @@ export class PgDb implements Queryable {
       throw unavailable(err);
     }
     let broken = false;
+    // A connection that drops while checked out (a restart, a partition) emits its error on
+    // the client, which the pool no longer listens to: unheard, it would end the process. The
+    // statements of the transaction fail by themselves (UNAVAILABLE below).
+    const dropped = () => {
+      broken = true;
+    };
+    client.on('error', dropped);
     try {
       await client.query('BEGIN');
       const out = await fn(client);
@@ -138,6 +145,7 @@ export class PgDb implements Queryable {
       });
       throw unavailable(err);
     } finally {
+      client.off('error', dropped);
       // A connection that failed even to roll back is not given to the next caller.
       client.release(broken);
     }

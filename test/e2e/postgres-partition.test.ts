@@ -1,0 +1,217 @@
+// Issue 17 item 6: a network partition between a node and PostgreSQL is the same as a
+// restart. The server reaches the database through a TCP proxy of this test, which cuts every
+// connection and refuses new ones for a while, under a stream of SMTP deliveries: sessions get
+// temporary errors (IMAP NO [UNAVAILABLE], SMTP 451 4.3.0, POP3 -ERR [SYS/TEMP]) and stay
+// usable, every message acknowledged is there afterwards, and the node comes back by itself,
+// its change events too (an IDLE session hears a delivery made after the partition).
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import nodemailer from 'nodemailer';
+import { eventually } from '../helpers/eventually.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { RawClient } from '../imap/session/client.js';
+import { RawPop3 } from '../pop3/client.js';
+
+process.on('uncaughtException', (e) => console.log('UNCAUGHT', e.stack));
+const USER = 'alice@example.test';
+const PASS = 'partition pw';
+const external = process.env.LETTERBOX_TEST_PG_URL ? 'needs the test cluster of its own' : false;
+
+function raw(id: string): Buffer {
+  return Buffer.from(
+    `From: bob@example.net\r\nTo: ${USER}\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.net>\r\n\r\nBody ${id}.\r\n`,
+  );
+}
+
+/** A TCP proxy to PostgreSQL's unix socket that can cut the network between them. */
+class DatabaseLink {
+  private readonly server: net.Server;
+  private readonly open = new Set<net.Socket>();
+  private cut = false;
+
+  constructor(socketPath: string) {
+    this.server = net.createServer((client) => {
+      if (this.cut) {
+        client.resetAndDestroy();
+        return;
+      }
+      const upstream = net.connect(socketPath);
+      for (const s of [client, upstream]) {
+        this.open.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          this.open.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** The partition: every connection reset, new ones refused, until heal(). */
+  partition(): void {
+    this.cut = true;
+    // The node's side is reset (RST), as a router giving up would; PostgreSQL's side, a unix
+    // socket, just closes.
+    for (const s of this.open) {
+      if (s.remoteAddress !== undefined) s.resetAndDestroy();
+      else s.destroy();
+    }
+  }
+
+  heal(): void {
+    this.cut = false;
+  }
+
+  close(): Promise<void> {
+    for (const s of this.open) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('a partition between the server and PostgreSQL', { skip: external }, () => {
+  let pg: TestPostgres;
+  let proxy: DatabaseLink;
+  let ts: TestServer;
+
+  before(async () => {
+    pg = await startPostgres();
+    const direct = new URL(await pg.createDatabase());
+    proxy = new DatabaseLink(join(decodeURIComponent(direct.hostname), '.s.PGSQL.5432'));
+    const url = `postgres://letterbox@127.0.0.1:${await proxy.listen()}${direct.pathname}`;
+    ts = await startTestServer({
+      listeners: ['smtp', 'imap', 'pop3'],
+      allowPlaintext: true,
+      storeToml: `\n[store]\nkind = "postgres"\nurl = ${JSON.stringify(url)}\npool_size = 4\nnode_id = "cut"\n`,
+      extraToml:
+        '[smtp]\ngreet_delay_ms = 0\nauth_checks_timeout_seconds = 1\n[dns]\nservers = ["127.0.0.1:1"]\n[pop3]\nworkers = 0\n',
+    });
+    await ts.addUser(USER, PASS);
+  });
+  after(async () => {
+    await ts?.stop();
+    await proxy?.close();
+    await pg?.stop();
+  });
+
+  /** Sends over SMTP; the reply (or the refusal) as text. */
+  async function send(id: string): Promise<string> {
+    const smtp = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: ts.port('smtp'),
+      secure: false,
+      ignoreTLS: true,
+    });
+    try {
+      const info = await smtp.sendMail({
+        envelope: { from: 'bob@example.net', to: [USER] },
+        raw: raw(id),
+      });
+      return info.response;
+    } catch (err) {
+      return String((err as { response?: string }).response ?? err);
+    } finally {
+      smtp.close();
+    }
+  }
+
+  test('temporary errors while cut off; acknowledged mail kept; back by itself', async () => {
+    const acked = new Set<string>();
+    const refused: string[] = [];
+    // Three senders deliver for as long as the test runs: the partition comes under load.
+    let sending = true;
+    let n = 0;
+    const senders = Array.from({ length: 3 }, async () => {
+      while (sending) {
+        const id = `load${++n}`;
+        const reply = await send(id);
+        if (reply.startsWith('250 ')) acked.add(id);
+        else refused.push(reply);
+      }
+    });
+    try {
+      await eventually(() => acked.size >= 5, 'deliveries before the partition', 30_000);
+      const idle = await RawClient.connect(ts.port('imap'));
+      await idle.cmd('i1', `LOGIN ${USER} "${PASS}"`);
+      assert.match((await idle.cmd('i2', 'SELECT INBOX')).at(-1)!, /^i2 OK/);
+      const imap = await RawClient.connect(ts.port('imap'));
+      await imap.cmd('a1', `LOGIN ${USER} "${PASS}"`);
+      assert.match((await imap.cmd('a2', 'SELECT INBOX')).at(-1)!, /^a2 OK/);
+      // The session has news to announce when the partition comes: a flag change made by
+      // another session, and new messages (whose \Recent it claims, IMAP4rev1).
+      assert.match((await idle.cmd('i3', 'STORE 1 +FLAGS (\\Flagged)')).at(-1)!, /^i3 OK/);
+      const known = acked.size;
+      await eventually(() => acked.size > known, 'a delivery after SELECT', 30_000);
+
+      proxy.partition();
+      try {
+        const before = refused.length;
+        assert.match(
+          (await imap.cmd('a3', 'STATUS INBOX (MESSAGES)')).at(-1)!,
+          /^a3 NO \[UNAVAILABLE\]/,
+        );
+        assert.match(await send('during'), /^451 4\.3\.0/);
+        const pop = await RawPop3.connect(ts.port('pop3'));
+        assert.match(await pop.login(USER, PASS), /^-ERR \[SYS\/TEMP\]/);
+        await pop.cmd('QUIT');
+        assert.match((await imap.cmd('a4', 'NOOP')).at(-1)!, /^a4 OK/, 'the session stays usable');
+        await eventually(() => refused.length > before, 'the load to meet the partition', 30_000);
+      } finally {
+        proxy.heal();
+      }
+      // Back by itself, under the same load.
+      const healed = acked.size;
+      await eventually(() => acked.size >= healed + 5, 'deliveries after the partition', 30_000);
+      sending = false;
+      await Promise.all(senders);
+      for (const r of refused) assert.match(r, /^451 4\.3\.0/, 'only temporary refusals');
+
+      // Change events came back too: the IDLE session hears a new delivery.
+      idle.write('i4 IDLE\r\n');
+      // What the load delivered comes first (EXISTS, RECENT), then the continuation.
+      let line = await idle.line();
+      while (!line.startsWith('+ ')) line = await idle.line();
+      assert.match(await send('heard'), /^250 /);
+      acked.add('heard');
+      await idle.until((t) => {
+        const m = /\* (\d+) EXISTS\r\n/.exec(t);
+        return m ? m.index + m[0].length : -1;
+      }, 20_000);
+      idle.write('DONE\r\n');
+      idle.close();
+
+      // The flag change it could not read then is announced now.
+      const later: string[] = [];
+      await eventually(
+        async () => {
+          later.push(...(await imap.cmd('a5', 'NOOP')));
+          return /^a5 OK/.test(later.at(-1)!);
+        },
+        'IMAP again',
+        20_000,
+      );
+      assert.ok(
+        later.some((l) => /^\* 1 FETCH \(UID 1 FLAGS \([^)]*\\Flagged/.test(l)),
+        later.join('\n'),
+      );
+      const fetched = await imap.cmd('a6', 'FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+      const subjects = new Set(fetched.join('\n').match(/(?<=Subject: )\S+/g));
+      const missing = [...acked].filter((id) => !subjects.has(id));
+      assert.deepEqual(missing, [], `all ${acked.size} acknowledged messages are there`);
+      imap.close();
+    } finally {
+      sending = false;
+      await Promise.all(senders);
+    }
+  });
+});
