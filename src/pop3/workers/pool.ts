@@ -49,6 +49,8 @@ const START_TIMEOUT_MS = 30_000;
 const EXIT_GRACE_MS = 2000;
 /** After a worker failed to start, sessions are served here this long before trying again. */
 const RETRY_START_MS = 60_000;
+/** The window in which workers that keep dying stop being replaced at once. */
+const CRASH_WINDOW_MS = 60_000;
 
 export interface PoolOptions {
   size: number;
@@ -70,6 +72,8 @@ class Worker {
   readonly ready: Promise<boolean>;
   readonly exited: Promise<void>;
   alive = true;
+  /** It said `ready` once: its exit later is a crash to replace, not a failed start. */
+  started = false;
 
   constructor(
     readonly proc: ChildProcess,
@@ -84,6 +88,7 @@ class Worker {
       proc.on('message', (m: FromWorker) => {
         if (m.t === 'ready') {
           clearTimeout(timer);
+          this.started = true;
           resolve(true);
         } else onMessage(this, m);
       });
@@ -117,6 +122,8 @@ export class Pop3WorkerPool {
   private nextLockId = 1;
   /** No worker is started before this time (one just failed to start). */
   private startBlockedUntil = 0;
+  /** When started workers died, within the last CRASH_WINDOW_MS. */
+  private crashes: number[] = [];
   private closing: Promise<void> | undefined;
   private readonly entry: string;
   private readonly unsubscribeTls: () => void;
@@ -249,6 +256,31 @@ export class Pop3WorkerPool {
     w.locks.clear();
     for (const over of w.sessions.values()) over();
     w.sessions.clear();
+    if (!this.closing && w.started) this.replaceCrashed();
+  }
+
+  /**
+   * A worker that ran and then died is replaced now, not at the next connection, so the pool
+   * is full again before it is needed. One that never started is left to pick(), whose pause
+   * after a failed start keeps a worker that cannot start from looping; so is a pool whose
+   * workers keep dying (more than twice its size within CRASH_WINDOW_MS).
+   */
+  private replaceCrashed(): void {
+    const now = Date.now();
+    this.crashes = this.crashes.filter((t) => now - t < CRASH_WINDOW_MS);
+    this.crashes.push(now);
+    if (this.crashes.length > 2 * this.opts.size) {
+      if (now >= this.startBlockedUntil) {
+        this.opts.log.error(
+          { crashes: this.crashes.length, retryInSeconds: RETRY_START_MS / 1000 },
+          'POP3 workers keep exiting; serving POP3 in the main process meanwhile',
+        );
+      }
+      this.startBlockedUntil = now + RETRY_START_MS;
+      return;
+    }
+    if (now < this.startBlockedUntil) return;
+    while (this.workers.length < this.opts.size) this.workers.push(this.spawn());
   }
 
   private onMessage(w: Worker, m: FromWorker): void {
