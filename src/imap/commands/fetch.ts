@@ -64,6 +64,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   // The parsed index only when an item needs it: a FETCH of flags and header fields (what a
   // mail client asks first, issue 19) reads the rows and the message bytes, nothing more.
   const withDetail = needsDetail(a.items);
+  const listed = !withDetail && isWide(uids, view.exists) ? await listRows(s, null) : null;
 
   for (let i = 0; i < uids.length; i += BATCH) {
     const batch = uids.slice(i, i + BATCH);
@@ -73,7 +74,8 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       const d = await store.getMessages(sel.mailbox.id, batch);
       details = new Map(d.map((m) => [m.uid, m]));
       records = d;
-    } else records = await store.getRecords(sel.mailbox.id, batch);
+    } else
+      records = listed ? pickRows(listed, batch) : await store.getRecords(sel.mailbox.id, batch);
     if (a.changedSince !== null) {
       const since = a.changedSince;
       records = records.filter((r) => r.modseq > since);
@@ -166,10 +168,9 @@ async function lightFetch(
   const view = sel.view;
   const since = a.changedSince;
   const asc = uids.every((u, i) => i === 0 || uids[i - 1]! < u) ? uids : [...uids].sort(byNum);
-  const rows =
-    asc.length > BATCH
-      ? await s.ctx.store.listMessages(sel.mailbox.id, { changedSince: since ?? undefined })
-      : await s.ctx.store.getRecords(sel.mailbox.id, asc);
+  const rows = isWide(asc, view.exists)
+    ? await listRows(s, since)
+    : await s.ctx.store.getRecords(sel.mailbox.id, asc);
   // RFC 3501 §2.3.2: \Recent is this session's, not a stored flag; checked per message only
   // while the session has recent messages at all, and written into FLAGS by the renderer.
   const render = lightRenderer(
@@ -220,6 +221,37 @@ async function lightFetch(
 }
 
 const byNum = (x: number, y: number) => x - y;
+
+/**
+ * A FETCH of many messages, or of much of the mailbox (`1:*` right after SELECT, as phones
+ * and webmails send it: issue 19), takes the mailbox's row list, which the store keeps in
+ * memory for SELECT (sqlite/record-cache.ts), rather than a query for its UIDs.
+ */
+function isWide(uids: readonly number[], exists: number): boolean {
+  return uids.length > BATCH || uids.length * 2 >= exists;
+}
+
+function listRows(s: ImapSession, changedSince: number | null): Promise<MessageRecord[]> {
+  const mailboxId = requireSelected(s).mailbox.id;
+  return s.ctx.store.listMessages(mailboxId, { changedSince: changedSince ?? undefined });
+}
+
+/** The rows of these UIDs that `rows` (ascending by UID) holds, in the order of `uids`. */
+function pickRows(rows: readonly MessageRecord[], uids: readonly number[]): MessageRecord[] {
+  const out: MessageRecord[] = [];
+  for (const uid of uids) {
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rows[mid]!.uid < uid) lo = mid + 1;
+      else hi = mid;
+    }
+    const r = rows[lo];
+    if (r !== undefined && r.uid === uid) out.push(r);
+  }
+  return out;
+}
 
 function isExpungeIssued(err: unknown): boolean {
   return err instanceof ImapError && err.code === 'EXPUNGEISSUED';
