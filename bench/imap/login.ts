@@ -36,7 +36,7 @@ interface Totals {
 }
 
 /** `iterations` per client, clients at once; the wall time and the first error. */
-async function load(
+export async function loginLoad(
   port: number,
   users: string[],
   password: string,
@@ -97,7 +97,7 @@ export async function runLoginMix(opts: {
     if (pid === undefined) throw new Error(`${s.name}: no pid`);
     await waitIdle(pid, { minMs: 0, ...IDLE });
     const cpu0 = treeCpuWithChildrenMs(pid);
-    const r = await load(s.port, opts.users, opts.password, clients, iterations, (c, n) =>
+    const r = await loginLoad(s.port, opts.users, opts.password, clients, iterations, (c, n) =>
       opts.appendMessage(c, (warm ? 500_000 : 0) + n),
     );
     const quiet = await waitIdle(pid, { minMs: SETTLE_MIN_MS, ...IDLE });

@@ -1,0 +1,153 @@
+// Two (or more) builds of Letterbox side by side on the IMAP login-heavy mix (issue 19, the
+// iteration of login.ts): every server starts at once on a store of its own filled alike, each
+// gets the same warm-up, then rounds alternate between them (A B, B A, ...) so that the load
+// of a shared machine falls on all. Per round and in total it prints commands/s and the
+// server's CPU per command until it is idle again, split into the main thread and the others
+// (the full-text worker, libuv's pool, V8's), from /proc/PID/task. No Dovecot: run.ts
+// --phases login compares with it.
+//   node --import tsx bench/imap/ab-login.ts --roots /path/before,/path/after
+//     [--clients 10] [--iterations 100] [--rounds 4] [--warmup 60] [--cpu-prof]
+// Each root is a checkout with dist/ built (npm run build) and node_modules.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { corpus } from '../lib/corpus.js';
+import {
+  fillLetterbox,
+  type LetterboxServer,
+  serveLetterbox,
+  setupLetterbox,
+} from '../lib/letterbox-server.js';
+import { waitIdle } from '../outbound/cpu.js';
+import { LOGIN_MIX_COMMANDS, LOGIN_MIX_MESSAGES, loginLoad } from './login.js';
+
+const { values: args } = parseArgs({
+  options: {
+    roots: { type: 'string' },
+    clients: { type: 'string', default: '10' },
+    iterations: { type: 'string', default: '100' },
+    rounds: { type: 'string', default: '4' },
+    warmup: { type: 'string', default: '60' },
+    'cpu-prof': { type: 'boolean', default: false },
+  },
+});
+if (!args.roots) throw new Error('--roots A,B: the checkouts to compare');
+const clients = Number(args.clients);
+const PASSWORD = 'bench-password';
+const USERS = Array.from({ length: clients }, (_, i) => `login${i}@bench.test`);
+const mixCorpus = corpus({ size: 4096, to: 'mix@bench.test', tag: 'mix' });
+const appendCorpus = corpus({ size: 5120, to: 'mix@bench.test', tag: 'append' });
+const IDLE = { windowMs: 500, busyMs: 20, maxMs: 120_000 };
+const base = mkdtempSync(join(tmpdir(), 'letterbox-ab-login-'));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** CPU ms of the process's threads: the main thread (tid = pid) and all the others. */
+function threadCpu(pid: number): { main: number; other: number } {
+  let main = 0;
+  let other = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(f[11]) + Number(f[12])) * 10; // utime + stime, USER_HZ ticks
+      if (Number(tid) === pid) main += ms;
+      else other += ms;
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return { main, other };
+}
+
+interface Side {
+  root: string;
+  server: LetterboxServer;
+  port: number;
+  commands: number;
+  elapsedMs: number;
+  main: number;
+  other: number;
+}
+
+const sides: Side[] = [];
+process.on('exit', () => {
+  for (const s of sides) s.server.kill();
+  if (!args['cpu-prof']) rmSync(base, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.on(sig, () => process.exit(130));
+
+async function main(): Promise<void> {
+  log(`ab-login: work directory ${base}`);
+  const roots = args.roots!.split(',');
+  for (const [i, root] of roots.entries()) {
+    const dir = join(base, `side${i}`);
+    const setup = await setupLetterbox({
+      root,
+      dir,
+      users: USERS,
+      password: PASSWORD,
+      maxConnectionsPerIp: 1000,
+    });
+    for (const u of USERS) await fillLetterbox(setup, u, LOGIN_MIX_MESSAGES, mixCorpus.message);
+    const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : [];
+    const server = await serveLetterbox(setup, nodeArgs);
+    sides.push({
+      root,
+      server,
+      port: setup.ports.imap,
+      commands: 0,
+      elapsedMs: 0,
+      main: 0,
+      other: 0,
+    });
+    log(`side ${i}: ${root}, pid ${server.pid}`);
+  }
+  let seq = 0;
+  const append = (round: number) => (client: number, n: number) =>
+    appendCorpus.message(client * 1_000_000 + round * 10_000 + n);
+  const run = async (s: Side, iterations: number, count: boolean) => {
+    const round = seq++;
+    await waitIdle(s.server.pid, { minMs: 0, ...IDLE });
+    const before = threadCpu(s.server.pid);
+    const r = await loginLoad(s.port, USERS, PASSWORD, clients, iterations, append(round));
+    await waitIdle(s.server.pid, { minMs: 1500, ...IDLE });
+    const after = threadCpu(s.server.pid);
+    if (r.error) throw new Error(`${s.root}: ${r.error}`);
+    const commands = r.iterations * LOGIN_MIX_COMMANDS;
+    const main = after.main - before.main;
+    const other = after.other - before.other;
+    if (count) {
+      s.commands += commands;
+      s.elapsedMs += r.elapsedMs;
+      s.main += main;
+      s.other += other;
+    }
+    return { commands, elapsedMs: r.elapsedMs, main, other };
+  };
+  const line = (
+    label: string,
+    s: Side,
+    r: { commands: number; elapsedMs: number; main: number; other: number },
+  ) =>
+    `${label} ${s.root}: ${((r.commands * 1000) / r.elapsedMs).toFixed(0)} commands/s, CPU ` +
+    `${(((r.main + r.other) * 1000) / r.commands).toFixed(0)} us/command (main ` +
+    `${((r.main * 1000) / r.commands).toFixed(0)}, other threads ${((r.other * 1000) / r.commands).toFixed(0)})`;
+  for (const s of sides) await run(s, Number(args.warmup), false);
+  for (let i = 0; i < Number(args.rounds); i++) {
+    const order = i % 2 === 0 ? sides : [...sides].reverse();
+    for (const s of order) log(line(`round ${i}`, s, await run(s, Number(args.iterations), true)));
+  }
+  for (const s of sides) process.stdout.write(`${line('total', s, s)}\n`);
+  for (const s of sides) await s.server.stop();
+  if (args['cpu-prof']) log(`CPU profiles kept under ${base}/side*/prof`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(String(err instanceof Error ? (err.stack ?? err.message) : err));
+    process.exit(1);
+  },
+);
