@@ -118,3 +118,32 @@ export async function startPostgres(
   }
   return side;
 }
+
+/** Settings that make the cluster count its statements (`statementCounts`). */
+export const STATEMENT_STATS = {
+  shared_preload_libraries: 'pg_stat_statements',
+  'pg_stat_statements.track': 'all',
+};
+
+/**
+ * The statements run since the last call (pg_stat_statements, reset here), by calls: what a
+ * load costs the database in round trips and in time, per statement.
+ */
+export async function statementCounts(
+  url: string,
+): Promise<Array<{ query: string; calls: number; totalMs: number }>> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    const r = await c.query<{ query: string; calls: string; total: number }>(
+      `SELECT query, calls, total_exec_time AS total FROM pg_stat_statements
+       WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC`,
+    );
+    await c.query('SELECT pg_stat_statements_reset()');
+    return r.rows.map((x) => ({ query: x.query, calls: Number(x.calls), totalMs: x.total }));
+  } finally {
+    await c.end();
+  }
+}

@@ -25,7 +25,12 @@ import {
   setupLetterbox,
 } from '../lib/letterbox-server.js';
 import { messageTemplate } from '../lib/message.js';
-import { type BenchPostgres, startPostgres } from '../lib/postgres.js';
+import {
+  type BenchPostgres,
+  STATEMENT_STATS,
+  startPostgres,
+  statementCounts,
+} from '../lib/postgres.js';
 import { runLoad } from '../lib/smtp-load.js';
 import { treeCpuWithChildrenMs } from '../outbound/cpu.js';
 import { type Cell, formatScaleReport, mixCpuMs } from './report.js';
@@ -46,6 +51,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'no-dovecot': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    'pg-statements': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -148,6 +154,20 @@ async function measured<T>(
   return { result, serverMs, dbMs };
 }
 
+/** With --pg-statements: the statements of the load just measured, per operation. */
+async function logStatements(side: Side, what: string, ops: number): Promise<void> {
+  if (!args['pg-statements'] || !side.dbPid || !pg) return;
+  const list = await statementCounts(pg.url);
+  const calls = list.reduce((s, x) => s + x.calls, 0);
+  log(`${side.name} ${what}: ${(calls / ops).toFixed(1)} statements per operation`);
+  for (const x of list.slice(0, 25)) {
+    const q = x.query.replace(/\s+/g, ' ').slice(0, 150);
+    log(
+      `  ${(x.calls / ops).toFixed(2).padStart(6)}/op ${(x.totalMs / x.calls).toFixed(3).padStart(8)} ms  ${q}`,
+    );
+  }
+}
+
 /** `total` split as evenly as possible over `n` parts. */
 function split(total: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
@@ -206,7 +226,9 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
   if (doSmtp && side.smtpPorts.length > 0) await smtp(side, warmMessages);
   if (doMix) await mix(side, warmMs);
   if (doSmtp && side.smtpPorts.length > 0) {
+    if (args['pg-statements'] && side.dbPid && pg) await statementCounts(pg.url);
     const m = await measured(side, () => smtp(side, smtpMessages));
+    await logStatements(side, 'SMTP', m.result.messages);
     cell.smtp = {
       perSecond: m.result.perSecond,
       serverMsPerOp: m.serverMs / m.result.messages,
@@ -217,7 +239,9 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
     );
   }
   if (doMix) {
+    if (args['pg-statements'] && side.dbPid && pg) await statementCounts(pg.url);
     const m = await measured(side, () => mix(side, durationMs));
+    await logStatements(side, 'mix', m.result.ops);
     cell.mix = {
       perSecond: m.result.opsPerSecond,
       p50Ms: m.result.p50Ms,
@@ -286,7 +310,7 @@ async function main(): Promise<void> {
   log(`sqlite: filled in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   // PostgreSQL, and the nodes' configs (each node its own data directory: keys, logs).
-  pg = await startPostgres(join(base, 'postgres'));
+  pg = await startPostgres(join(base, 'postgres'), args['pg-statements'] ? STATEMENT_STATS : {});
   log(`${pg.version}: ${pg.url}`);
   const pgSetups: LetterboxSetup[] = [];
   for (let i = 1; i <= maxNodes; i++) {

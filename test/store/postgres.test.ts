@@ -71,6 +71,92 @@ describe('postgres: two nodes over one database', () => {
       await server.dropDatabase(url);
     }
   });
+  test("row cache: one node's cached list is current right after another node's commit", async () => {
+    const url = await server.createDatabase();
+    const a = await PostgresStore.open({ connectionString: url, max: 4 });
+    const b = await PostgresStore.open({ connectionString: url, max: 4 });
+    try {
+      await a.addDomain('example.test');
+      const acct = await a.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+      const inbox = (await a.getMailbox(acct.id, 'INBOX'))!;
+      for (let i = 0; i < 4; i++) await a.append(newMessage(`m${i}`), [{ mailboxId: inbox.id }]);
+      const uidsOf = async () => (await a.listMessages(inbox.id)).map((r) => r.uid);
+      assert.deepEqual(await uidsOf(), [1, 2, 3, 4]);
+      assert.deepEqual((await a.mailboxSummary(inbox.id)).uids, [1, 2, 3, 4]);
+      const from = await a.getSearchField(inbox.id, 'from', [1, 2, 3, 4]);
+      assert.equal(from.size, 4);
+      // Node b's events reach a some time after b's commit: a's reads must not wait for them
+      // (nor miss what they say). Each read below comes right after b's call resolved.
+      await b.append(newMessage('from b'), [{ mailboxId: inbox.id, flags: ['$Later'] }]);
+      assert.deepEqual(await uidsOf(), [1, 2, 3, 4, 5]);
+      const s1 = await a.mailboxSummary(inbox.id);
+      assert.deepEqual(s1.uids, [1, 2, 3, 4, 5]);
+      assert.deepEqual(s1.keywords, ['$Later']);
+      await b.setFlags(inbox.id, [2], 'add', ['\\Seen', '$Todo']);
+      const r2 = (await a.listMessages(inbox.id)).find((r) => r.uid === 2)!;
+      assert.deepEqual([...r2.flags].sort(), ['$Todo', '\\Seen']);
+      assert.deepEqual(
+        (await a.listMessages(inbox.id, { changedSince: r2.modseq - 1 })).map((r) => r.uid),
+        [2],
+      );
+      await b.setFlags(inbox.id, [1, 3], 'add', ['\\Deleted']);
+      await b.expunge(inbox.id, { onlyDeleted: true });
+      assert.deepEqual(await uidsOf(), [2, 4, 5]);
+      const s2 = await a.mailboxSummary(inbox.id);
+      assert.deepEqual(s2.uids, [2, 4, 5]);
+      // $Todo left no message but stays a keyword of the mailbox (RFC 3501 §7.2.6).
+      await b.setFlags(inbox.id, [2], 'remove', ['$Todo']);
+      assert.deepEqual([...(await a.mailboxSummary(inbox.id)).keywords].sort(), [
+        '$Later',
+        '$Todo',
+      ]);
+      assert.deepEqual(
+        [...(await a.getSearchField(inbox.id, 'from', [2, 4, 5])).keys()],
+        [2, 4, 5],
+      );
+      // A mailbox deleted on b is gone on a.
+      const other = await b.createMailbox(acct.id, 'Other');
+      await b.append(newMessage('other'), [{ mailboxId: other.id }]);
+      assert.equal((await a.listMessages(other.id)).length, 1);
+      await b.deleteMailbox(other.id);
+      assert.deepEqual(await a.listMessages(other.id), []);
+    } finally {
+      await a.close();
+      await b.close();
+      await server.dropDatabase(url);
+    }
+  });
+  test('STORE: concurrent flag changes of one message from two nodes lose none', async () => {
+    const url = await server.createDatabase();
+    const a = await PostgresStore.open({ connectionString: url, max: 4 });
+    const b = await PostgresStore.open({ connectionString: url, max: 4 });
+    try {
+      await a.addDomain('example.test');
+      const acct = await a.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+      const inbox = (await a.getMailbox(acct.id, 'INBOX'))!;
+      await a.append(newMessage('one'), [{ mailboxId: inbox.id }]);
+      await a.append(newMessage('two'), [{ mailboxId: inbox.id }]);
+      const n = 24;
+      const results = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          (i % 2 ? a : b).setFlags(inbox.id, [1, 2], 'add', [`$K${i}`]),
+        ),
+      );
+      // Each call changed both messages, with a modseq of its own.
+      for (const r of results) assert.equal(r.updated.length, 2);
+      assert.equal(new Set(results.map((r) => r.updated[0]!.modseq)).size, n);
+      for (const m of await b.listMessages(inbox.id)) {
+        assert.equal(m.flags.length, n, `uid ${m.uid}: ${m.flags.join(' ')}`);
+        assert.equal(m.modseq, Math.max(...results.map((r) => r.updated[0]!.modseq)));
+      }
+      const status = await a.mailboxStatus(inbox.id);
+      assert.equal(status.highestModseq, Math.max(...results.map((r) => r.updated[0]!.modseq)));
+    } finally {
+      await a.close();
+      await b.close();
+      await server.dropDatabase(url);
+    }
+  });
   test('queue: claimants on two nodes never get one item twice; a restart ends only its own leases', async () => {
     const url = await server.createDatabase();
     const a = await PostgresStore.open({ connectionString: url, max: 4, nodeId: 'node-a' });

@@ -21,7 +21,7 @@ import type { ChangeBus } from '../events.js';
 import type { ChangeEvent } from '../types.js';
 import type { PgDb, Queryable } from './db.js';
 
-const CHANNEL = 'letterbox_changes';
+export const CHANNEL = 'letterbox_changes';
 /** NOTIFY payloads must stay under 8000 bytes: events with many UIDs are sent in parts. */
 const UIDS_PER_NOTICE = 400;
 /** How long a write waits for its own events to come back before emitting them itself. */
@@ -199,6 +199,15 @@ export class PgEvents {
     });
     if (sent.length > 0) await this.echoed(sent);
     return out;
+  }
+
+  /**
+   * For a write that is one statement of its own (no transaction around it) and sends its
+   * notice itself: the payload's `o` and `s`, and (once it committed) the wait for its echo.
+   */
+  notice(): { origin: string; seq: number; sent: (ev: ChangeEvent) => Promise<void> } {
+    const seq = ++this.seq;
+    return { origin: this.origin, seq, sent: (ev) => this.echoed([{ seq, ev }]) };
   }
 
   /** Waits for the notices to come back; emits those that do not come in time. */

@@ -305,6 +305,17 @@ export class PgMailboxes implements MailboxStore {
    * claimants (even on two nodes) never both take a UID: the one that lost reads again.
    */
   async claimRecent(mailboxId: number, upToUid: number, claim: boolean): Promise<number> {
+    if (claim) {
+      // The common case in one statement: the row locked, its value before the claim returned.
+      const r = await row<{ first: number }>(
+        this.db,
+        `UPDATE mailboxes m SET first_recent_uid = $2 + 1
+         FROM (SELECT id, first_recent_uid FROM mailboxes WHERE id = $1 FOR UPDATE) old
+         WHERE m.id = old.id AND old.first_recent_uid <= $2 RETURNING old.first_recent_uid AS first`,
+        [mailboxId, upToUid],
+      );
+      if (r) return r.first;
+    }
     for (;;) {
       const r = await row<{ first: number }>(
         this.db,

@@ -12,7 +12,7 @@ import { parseMessage } from '../../mime/index.js';
 import type { Envelope, PartNode } from '../../mime/types.js';
 import { sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
-import { applyFlags, normalizeFlags, sameFlags, uniqueFolded } from '../flags.js';
+import { applyFlags, normalizeFlags, sameFlags } from '../flags.js';
 import { inReplyToOf, newObjectId } from '../object-ids.js';
 import { SEARCH_COLUMNS } from '../rows.js';
 import type {
@@ -33,10 +33,12 @@ import type {
   SearchHeaderField,
   StoreFlagsResult,
 } from '../types.js';
-import { readBlob, writeBlob } from './blobs.js';
+import { CHUNK_BYTES, readBlob, writeBlob } from './blobs.js';
+import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
 import { nextModseq, type PgDb, type Queryable, row, rows, run } from './db.js';
-import type { PgEvents } from './events.js';
+import { CHANNEL, type PgEvents } from './events.js';
+import { PgRecordCache } from './record-cache.js';
 
 interface MailboxRef {
   id: number;
@@ -75,6 +77,23 @@ function toRecord(r: RecordRow): MessageRecord {
 /** At most this many Message-IDs of one message are looked up for its THREADID. */
 const MAX_THREAD_KEYS = 16;
 
+/** The Message-IDs that decide a message's THREADID, in the order they are tried. */
+function threadKeys(idx: MessageIndex): string[] {
+  const references = idx.search.references ?? [];
+  const refs =
+    references.length <= MAX_THREAD_KEYS - 2
+      ? references
+      : [
+          ...references.slice(0, MAX_THREAD_KEYS / 2 - 1),
+          ...references.slice(1 - MAX_THREAD_KEYS / 2),
+        ];
+  const keys = new Set<string>(refs);
+  const inReplyTo = inReplyToOf(idx.envelope);
+  if (inReplyTo !== null) keys.add(inReplyTo);
+  if (idx.search.messageId !== '') keys.add(idx.search.messageId);
+  return [...keys];
+}
+
 /** An INTERNALDATE zone as IMAP writes one (within +-23:59), else UTC. */
 function zoneOrUtc(zone: number | undefined): number {
   return zone !== undefined && Number.isInteger(zone) && Math.abs(zone) < 24 * 60 ? zone : 0;
@@ -98,10 +117,17 @@ interface Usage {
 }
 
 export class PgMessages implements MessageStore, BlobStore {
+  /** Rows of recently used mailboxes, checked against HIGHESTMODSEQ at each read. */
+  private readonly cache: PgRecordCache;
+  /** Bytes of recently read messages (content-addressed: never out of date). */
+  private readonly bytes = new ByteCache();
+
   constructor(
     private readonly db: PgDb,
     private readonly events: PgEvents,
-  ) {}
+  ) {
+    this.cache = new PgRecordCache(db);
+  }
 
   private async mailbox(q: Queryable, id: number): Promise<MailboxRef> {
     const r = await row<{ id: number; account_id: number; uid_validity: number }>(
@@ -136,6 +162,16 @@ export class PgMessages implements MessageStore, BlobStore {
     if (targets.length === 0) throw new StoreError('INVALID', 'append needs a target mailbox');
     const hash = sha256(message.raw);
     const size = message.raw.length;
+    const only = targets[0]!;
+    // One blob chunk: the whole message goes in the one statement (blobs.ts).
+    if (
+      targets.length === 1 &&
+      !opts.replace &&
+      only.uid === undefined &&
+      message.raw.length <= CHUNK_BYTES
+    ) {
+      return [await this.appendOne(message, only, hash)];
+    }
     return this.events.tx(async (q, emit) => {
       const mailboxes: MailboxRef[] = [];
       for (const t of targets) mailboxes.push(await this.mailbox(q, t.mailboxId));
@@ -200,6 +236,84 @@ export class PgMessages implements MessageStore, BlobStore {
   }
 
   /**
+   * A delivery or APPEND to one mailbox, the common case, as one statement (APPEND_ONE): no
+   * transaction around it, so the account's row is locked only while PostgreSQL runs it and
+   * commits, not across round trips to this node (deliveries to one account take turns on
+   * that lock). Its notice goes with it. The same rows and order of locks as `append`.
+   */
+  private async appendOne(
+    message: NewMessage,
+    t: AppendTarget,
+    hash: string,
+  ): Promise<AppendResult> {
+    const idx = message.index;
+    const addresses = envelopeAddressTexts(idx.envelope);
+    const kw = keywordsOf(t.flags ?? []);
+    const internalDate = (message.internalDate ?? new Date()).getTime();
+    const internalZone = message.internalDate ? zoneOrUtc(message.internalZone) : 0;
+    for (;;) {
+      const notice = this.events.notice();
+      const r = await row<{
+        account_id: number | null;
+        quota_ok: boolean | null;
+        message_id: number | null;
+        inserted: boolean;
+        uid: number | null;
+        modseq: number | null;
+        uid_validity: number | null;
+      }>(this.db, kw.length > 0 ? APPEND_ONE_KEYWORDS : APPEND_ONE, [
+        hash,
+        message.raw.length,
+        message.raw,
+        JSON.stringify(idx.structure ?? null),
+        JSON.stringify(idx.envelope ?? null),
+        idx.search.from,
+        idx.search.to,
+        idx.search.cc,
+        idx.search.bcc,
+        idx.search.subject,
+        idx.search.messageId,
+        idx.search.sentAt,
+        idx.search.references ?? null,
+        addresses.from,
+        addresses.to,
+        addresses.cc,
+        addresses.bcc,
+        // RFC 8474: EMAILID and THREADID belong to the stored message, kept by every copy.
+        newObjectId('M'),
+        threadKeys(idx),
+        newObjectId('T'),
+        idx.text.toLowerCase(),
+        idx.textTruncated === true,
+        t.mailboxId,
+        normalizeFlags(t.flags ?? []),
+        internalDate,
+        internalZone,
+        // RFC 8514 §2: the save date is when the message came into this mailbox.
+        Date.now(),
+        kw,
+        notice.origin,
+        notice.seq,
+      ]);
+      if (!r || r.account_id === null) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      if (r.quota_ok === false)
+        throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
+      // Another writer was storing the same bytes: it has committed or rolled back by now.
+      if (r.message_id === null) continue;
+      if (r.uid === null || r.modseq === null || r.uid_validity === null) {
+        // The quota, checked again under the account's lock, was passed meanwhile: the stored
+        // message this statement added (if it did) goes again.
+        const id = r.message_id;
+        if (r.inserted) await this.db.tx((q) => collectMessages(q, [id]));
+        throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
+      }
+      const mb = { id: t.mailboxId, accountId: r.account_id, uidValidity: r.uid_validity };
+      await notice.sent(changeEvent(mb, 'append', r.modseq, [r.uid], kw));
+      return { mailboxId: mb.id, uidValidity: r.uid_validity, uid: r.uid, modseq: r.modseq };
+    }
+  }
+
+  /**
    * The stored message with these bytes, inserted when there is none. A row found is held
    * FOR KEY SHARE until commit, so a collection on another node cannot take it meanwhile
    * (collect.ts); an insert racing another node's of the same bytes finds that one instead.
@@ -261,19 +375,7 @@ export class PgMessages implements MessageStore, BlobStore {
    * (as sqlite/threads.ts).
    */
   private async threadIdFor(q: Queryable, idx: MessageIndex): Promise<string> {
-    const references = idx.search.references ?? [];
-    const refs =
-      references.length <= MAX_THREAD_KEYS - 2
-        ? references
-        : [
-            ...references.slice(0, MAX_THREAD_KEYS / 2 - 1),
-            ...references.slice(1 - MAX_THREAD_KEYS / 2),
-          ];
-    const keys = new Set<string>(refs);
-    const inReplyTo = inReplyToOf(idx.envelope);
-    if (inReplyTo !== null) keys.add(inReplyTo);
-    if (idx.search.messageId !== '') keys.add(idx.search.messageId);
-    for (const k of keys) {
+    for (const k of threadKeys(idx)) {
       const found = await row<{ thread_id: string }>(
         q,
         `SELECT thread_id FROM messages WHERE s_message_id = $1 AND s_message_id <> ''
@@ -360,48 +462,17 @@ export class PgMessages implements MessageStore, BlobStore {
     mailboxId: number,
     opts: { changedSince?: number } = {},
   ): Promise<MessageRecord[]> {
-    const rs =
-      opts.changedSince === undefined
-        ? await rows<RecordRow>(
-            this.db,
-            `SELECT ${RECORD_COLUMNS} ${FROM_ROWS} WHERE mm.mailbox_id = $1 ORDER BY mm.uid`,
-            [mailboxId],
-          )
-        : await rows<RecordRow>(
-            this.db,
-            `SELECT ${RECORD_COLUMNS} ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND mm.modseq > $2
-             ORDER BY mm.uid`,
-            [mailboxId, opts.changedSince],
-          );
-    return rs.map(toRecord);
+    const all = await this.cache.list(mailboxId);
+    const since = opts.changedSince;
+    return since === undefined ? all : all.filter((r) => r.modseq > since);
   }
 
   async getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]> {
     return (await this.recordRows(this.db, mailboxId, uids)).map(toRecord);
   }
 
-  async mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
-    const rs = await rows<{ uid: number; flags: string[] }>(
-      this.db,
-      'SELECT uid, flags FROM mailbox_messages WHERE mailbox_id = $1 ORDER BY uid',
-      [mailboxId],
-    );
-    const uids = new Array<number>(rs.length);
-    const keywords: string[] = [];
-    let firstUnseen = 0;
-    for (const [i, r] of rs.entries()) {
-      uids[i] = r.uid;
-      for (const f of r.flags) if (f.charCodeAt(0) !== 0x5c) keywords.push(f);
-      if (firstUnseen === 0 && !r.flags.includes('\\Seen')) firstUnseen = i + 1;
-    }
-    // RFC 3501 §7.2.6: keywords no message has any more stay listed (clients keep the list).
-    const kept = await rows<{ keyword: string }>(
-      this.db,
-      'SELECT keyword FROM mailbox_keywords WHERE mailbox_id = $1 ORDER BY keyword',
-      [mailboxId],
-    );
-    for (const k of kept) keywords.push(k.keyword);
-    return { uids, keywords: uniqueFolded(keywords), firstUnseen };
+  mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
+    return this.cache.summary(mailboxId);
   }
 
   async getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
@@ -456,16 +527,16 @@ export class PgMessages implements MessageStore, BlobStore {
     field: SearchHeaderField,
     uids: number[],
   ): Promise<Map<number, string>> {
-    const out = new Map<number, string>();
-    if (uids.length === 0) return out;
-    const rs = await rows<{ uid: number; v: string }>(
-      this.db,
-      `SELECT mm.uid, m.${SEARCH_COLUMNS[field]} AS v ${FROM_ROWS}
-       WHERE mm.mailbox_id = $1 AND mm.uid = ANY($2) ORDER BY mm.uid`,
-      [mailboxId, uids],
-    );
-    for (const r of rs) out.set(r.uid, r.v);
-    return out;
+    if (uids.length === 0) return new Map();
+    return this.cache.field(mailboxId, field, uids, async (missing) => {
+      const rs = await rows<{ uid: number; v: string }>(
+        this.db,
+        `SELECT mm.uid, m.${SEARCH_COLUMNS[field]} AS v ${FROM_ROWS}
+         WHERE mm.mailbox_id = $1 AND mm.uid = ANY($2)`,
+        [mailboxId, missing],
+      );
+      return new Map(rs.map((r) => [r.uid, r.v]));
+    });
   }
 
   async getMessageExtras(mailboxId: number, uids: number[]): Promise<Map<number, MessageExtras>> {
@@ -501,9 +572,18 @@ export class PgMessages implements MessageStore, BlobStore {
     ]);
   }
 
-  readMessage(blobHash: string, _size?: number): Promise<Buffer> {
+  /** Drops bytes from this node's memory (all without hashes): their last holder may be gone. */
+  forgetBytes(hashes?: string[]): void {
+    this.bytes.forget(hashes);
+  }
+
+  async readMessage(blobHash: string, _size?: number): Promise<Buffer> {
+    const known = this.bytes.get(blobHash);
+    if (known) return known;
     // A stored message's bytes, or a queued one's (they share one blob).
-    return readBlob(this.db, blobHash);
+    const data = await readBlob(this.db, blobHash);
+    this.bytes.set(blobHash, data);
+    return data;
   }
 
   async expungedSince(mailboxId: number, modseq: number): Promise<number[]> {
@@ -558,6 +638,96 @@ export class PgMessages implements MessageStore, BlobStore {
     mode: FlagMode,
     flags: string[],
     opts: { unchangedSince?: number } = {},
+  ): Promise<StoreFlagsResult> {
+    if (uids.length <= UIDS_PER_STATEMENT) {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const done = await this.setFlagsOnce(mailboxId, uids, mode, flags, opts);
+        if (done) return done;
+      }
+    }
+    return this.setFlagsLocked(mailboxId, uids, mode, flags, opts);
+  }
+
+  /**
+   * STORE as two statements and no transaction: the rows are read (no lock), the new flags
+   * worked out here, and one statement (SET_FLAGS) takes the account's modseq under its row
+   * lock and updates each row only if its modseq is still the one read. Should another
+   * writer have changed or expunged one of them meanwhile, that statement fails as a whole
+   * (it changed nothing) and null says to read again. The account's lock is held only while
+   * PostgreSQL runs and commits the statement.
+   */
+  private async setFlagsOnce(
+    mailboxId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    opts: { unchangedSince?: number },
+  ): Promise<StoreFlagsResult | null> {
+    // The mailbox and its rows in one round trip (a mailbox without those rows: one row of
+    // nulls but for the mailbox's columns).
+    const got = await rows<RecordRow & { account_id: number; uid_validity: number }>(
+      this.db,
+      `SELECT mb.account_id, mb.uid_validity, r.* FROM mailboxes mb LEFT JOIN LATERAL (
+         SELECT ${RECORD_COLUMNS} ${FROM_ROWS} WHERE mm.mailbox_id = mb.id AND mm.uid = ANY($2)
+       ) r ON true WHERE mb.id = $1 ORDER BY r.uid`,
+      [mailboxId, uids],
+    );
+    if (got.length === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    const mb = { id: mailboxId, accountId: got[0]!.account_id, uidValidity: got[0]!.uid_validity };
+    const rs = got.filter((r) => r.uid !== null);
+    const updated: StoreFlagsResult['updated'] = [];
+    const modified: number[] = [];
+    const was: number[] = [];
+    for (const r of rs) {
+      // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched.
+      if (opts.unchangedSince !== undefined && r.modseq > opts.unchangedSince) {
+        modified.push(r.uid);
+        continue;
+      }
+      const next = applyFlags(r.flags, mode, flags);
+      if (sameFlags(r.flags, next)) continue;
+      updated.push({ uid: r.uid, flags: next, modseq: 0 });
+      was.push(r.modseq);
+    }
+    if (updated.length === 0) return { updated, modified };
+    const kw = mode === 'remove' ? [] : keywordsOf(flags);
+    const notice = this.events.notice();
+    let r: { modseq: number } | undefined;
+    try {
+      r = await row<{ modseq: number }>(this.db, kw.length > 0 ? SET_FLAGS_KEYWORDS : SET_FLAGS, [
+        mb.accountId,
+        mailboxId,
+        updated.map((u) => u.uid),
+        was,
+        updated.map((u) => JSON.stringify(u.flags)),
+        kw,
+        notice.origin,
+        notice.seq,
+      ]);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === '22012') return null; // see SET_FLAGS
+      throw err;
+    }
+    if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    for (const u of updated) u.modseq = r.modseq;
+    await notice.sent(
+      changeEvent(
+        mb,
+        'flags',
+        r.modseq,
+        updated.map((u) => u.uid),
+        mode === 'remove' ? undefined : kw,
+      ),
+    );
+    return { updated, modified };
+  }
+
+  private async setFlagsLocked(
+    mailboxId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    opts: { unchangedSince?: number },
   ): Promise<StoreFlagsResult> {
     return this.events.tx(async (q, emit) => {
       const mb = await this.mailbox(q, mailboxId);
@@ -670,22 +840,31 @@ export class PgMessages implements MessageStore, BlobStore {
     opts: { uids?: number[]; onlyDeleted: boolean },
   ): Promise<number[]> {
     return this.events.tx(async (q, emit) => {
-      const mb = await this.mailbox(q, mailboxId);
-      await this.lockAccounts(q, [mb.accountId]);
-      let rs =
-        opts.uids === undefined
-          ? await rows<RecordRow>(
-              q,
-              `SELECT ${RECORD_COLUMNS} ${FROM_ROWS} WHERE mm.mailbox_id = $1 ORDER BY mm.uid`,
-              [mailboxId],
-            )
-          : await this.recordRows(q, mailboxId, opts.uids);
-      if (opts.onlyDeleted) rs = rs.filter((r) => r.flags.includes('\\Deleted'));
-      if (rs.length === 0) return [];
-      const modseq = await nextModseq(q, mb.accountId);
-      const removed = await this.removeRows(q, mb, rs, modseq);
-      emit(changeEvent(mb, 'expunge', modseq, removed.uids));
-      return removed.uids;
+      // The account's row first, as every writer takes it; then, in a statement of its own
+      // (which sees every commit made before the lock was had), the rows go.
+      const mb = await row<{ account_id: number; uid_validity: number }>(
+        q,
+        `SELECT mb.account_id, mb.uid_validity FROM mailboxes mb
+         JOIN accounts a ON a.id = mb.account_id WHERE mb.id = $1 FOR UPDATE OF a`,
+        [mailboxId],
+      );
+      if (!mb) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      const gone = await rows<{
+        uid: number;
+        message_id: number;
+        blob_hash: string;
+        modseq: number;
+      }>(q, EXPUNGE, [mailboxId, opts.uids ?? null, opts.onlyDeleted, mb.account_id]);
+      if (gone.length === 0) return [];
+      const ref = { id: mailboxId, accountId: mb.account_id, uidValidity: mb.uid_validity };
+      this.bytes.forget(gone.map((r) => r.blob_hash));
+      await collectMessages(
+        q,
+        gone.map((r) => r.message_id),
+      );
+      const uids = gone.map((r) => r.uid);
+      emit(changeEvent(ref, 'expunge', gone[0]!.modseq, uids));
+      return uids;
     });
   }
 
@@ -703,6 +882,7 @@ export class PgMessages implements MessageStore, BlobStore {
   ): Promise<Removed> {
     const uids = rs.map((r) => r.uid);
     const bytes = rs.reduce((s, r) => s + r.size, 0);
+    this.bytes.forget(rs.map((r) => r.blob_hash));
     await run(q, 'DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = ANY($2)', [
       mb.id,
       uids,
@@ -729,6 +909,131 @@ export class PgMessages implements MessageStore, BlobStore {
     return { uids, bytes };
   }
 }
+
+/**
+ * appendOne's statement: the stored message (found, held FOR KEY SHARE, or inserted with its
+ * THREADID as threadIdFor decides it: the first key in $19's order that names a stored
+ * message, its oldest; and after its row, as writeBlob does, its blob of one chunk), then under the account's row lock its modseq and usage (quota checked
+ * again there), the mailbox's UIDNEXT and HIGHESTMODSEQ, the row, the kept keywords, and the
+ * notice (events.ts) with the UID and modseq it got. Nothing is written when the mailbox is
+ * gone or the quota would be passed; no row is added when the same bytes were being inserted
+ * by another writer (`message_id` null: the caller tries again).
+ */
+function appendOneSql(keywords: boolean): string {
+  const event = `json_build_object('accountId', mb.account_id, 'mailboxId', $23::bigint,
+    'modseq', i.modseq, 'kind', 'append', 'uids', json_build_array(i.uid)
+    ${keywords ? ", 'keywords', $28::text[]" : ''})`;
+  return `WITH mb AS (SELECT id, account_id FROM mailboxes WHERE id = $23),
+  room AS (
+    SELECT quota_bytes IS NULL OR used_bytes + $2::bigint <= quota_bytes AS ok
+    FROM accounts WHERE id = (SELECT account_id FROM mb)),
+  found AS (SELECT id FROM messages WHERE blob_hash = $1 FOR KEY SHARE),
+  thread AS (
+    SELECT thread_id FROM messages WHERE s_message_id = ANY($19::text[]) AND s_message_id <> ''
+    ORDER BY array_position($19::text[], s_message_id), id LIMIT 1),
+  ins AS (
+    INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc,
+      s_bcc, s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc,
+      email_id, thread_id, body_text, text_truncated)
+    SELECT $1::text, $2::bigint, $4::text, $5::text, $6::text, $7::text, $8::text,
+      $9::text, $10::text, $11::text, $12::bigint, $13::text[], $14::text, $15::text,
+      $16::text, $17::text, $18::text, COALESCE((SELECT thread_id FROM thread), $20::text),
+      $21::text, $22::boolean
+    WHERE NOT EXISTS (SELECT 1 FROM found) AND (SELECT ok FROM room)
+    ON CONFLICT (blob_hash) DO NOTHING RETURNING id),
+  b AS (
+    INSERT INTO blobs (hash, size) SELECT $1, $2 FROM ins
+    ON CONFLICT (hash) DO UPDATE SET size = excluded.size RETURNING (xmax = 0) AS fresh),
+  c AS (
+    INSERT INTO blob_chunks (hash, seq, data) SELECT $1, 0, $3::bytea FROM b
+    WHERE b.fresh AND length($3::bytea) > 0),
+  msg AS (SELECT id, false AS inserted FROM found UNION ALL SELECT id, true FROM ins),
+  a AS (
+    UPDATE accounts SET used_bytes = used_bytes + $2::bigint, modseq = modseq + 1
+    WHERE id = (SELECT account_id FROM mb) AND EXISTS (SELECT 1 FROM msg)
+      AND (quota_bytes IS NULL OR used_bytes + $2::bigint <= quota_bytes)
+    RETURNING modseq),
+  m AS (
+    UPDATE mailboxes SET uid_next = uid_next + 1,
+      highest_modseq = GREATEST(highest_modseq, (SELECT modseq FROM a))
+    WHERE id = $23 AND EXISTS (SELECT 1 FROM a) RETURNING uid_next - 1 AS uid, uid_validity),
+  i AS (
+    INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date,
+      internal_zone, save_date, size)
+    SELECT $23::bigint, m.uid, (SELECT id FROM msg LIMIT 1), $24::text[], a.modseq,
+      $25::bigint, $26::integer, $27::bigint, $2::bigint FROM a, m RETURNING uid, modseq),
+  k AS (
+    INSERT INTO mailbox_keywords (mailbox_id, keyword)
+    SELECT $23, kw FROM unnest($28::text[]) kw WHERE EXISTS (SELECT 1 FROM i)
+    ON CONFLICT DO NOTHING)
+SELECT mb.account_id, (SELECT ok FROM room) AS quota_ok, msg.id AS message_id,
+  COALESCE(msg.inserted, false) AS inserted, i.uid, i.modseq, m.uid_validity,
+  CASE WHEN i.uid IS NOT NULL THEN pg_notify('${CHANNEL}',
+    json_build_object('o', $29::text, 's', $30::bigint, 'e', ${event})::text) END AS notified
+FROM (SELECT 1) one LEFT JOIN mb ON true LEFT JOIN (SELECT * FROM msg LIMIT 1) msg ON true
+  LEFT JOIN i ON true LEFT JOIN m ON true`;
+}
+
+/** A notice holds the UIDs of one statement's change up to this many (events.ts). */
+const UIDS_PER_STATEMENT = 400;
+
+/**
+ * setFlagsOnce's statement: $3 the UIDs, $4 the modseq each had when read, $5 its new flags
+ * (JSON). Every row must still have its modseq (`mm.modseq = x.was` is checked again on the
+ * row's newest version once its lock is had); if one does not, the guard divides by zero,
+ * PostgreSQL's way here to undo the statement whole (SQLSTATE 22012: the caller reads again).
+ */
+function setFlagsSql(keywords: boolean): string {
+  const event = `json_build_object('accountId', $1::bigint, 'mailboxId', $2::bigint,
+    'modseq', a.modseq, 'kind', 'flags', 'uids', to_json($3::bigint[])
+    ${keywords ? ", 'keywords', $6::text[]" : ''})`;
+  return `WITH a AS (UPDATE accounts SET modseq = modseq + 1 WHERE id = $1 RETURNING modseq),
+  u AS (
+    UPDATE mailbox_messages mm
+    SET flags = ARRAY(SELECT json_array_elements_text(x.f::json)), modseq = (SELECT modseq FROM a)
+    FROM unnest($3::bigint[], $4::bigint[], $5::text[]) AS x(uid, was, f)
+    WHERE mm.mailbox_id = $2 AND mm.uid = x.uid AND mm.modseq = x.was RETURNING mm.uid),
+  n AS (SELECT count(*)::integer AS n FROM u),
+  h AS (
+    UPDATE mailboxes SET highest_modseq = GREATEST(highest_modseq, (SELECT modseq FROM a))
+    WHERE id = $2),
+  k AS (
+    INSERT INTO mailbox_keywords (mailbox_id, keyword) SELECT $2, kw FROM unnest($6::text[]) kw
+    ON CONFLICT DO NOTHING)
+SELECT a.modseq, CASE WHEN n.n = cardinality($3::bigint[]) THEN 0 ELSE 1 / (n.n - n.n) END AS guard,
+  pg_notify('${CHANNEL}', json_build_object('o', $7::text, 's', $8::bigint, 'e', ${event})::text)
+FROM a, n`;
+}
+
+const SET_FLAGS = setFlagsSql(false);
+const SET_FLAGS_KEYWORDS = setFlagsSql(true);
+
+/**
+ * EXPUNGE's rows, in one statement under the account's lock: those of $2 (all when null) that
+ * are \Deleted when $3, removed; their UIDs recorded for VANISHED (RFC 7162 §3.2.5.1) with
+ * the account's next modseq, which HIGHESTMODSEQ takes; their bytes freed from the usage.
+ * Nothing changes (not even the modseq) when no row goes.
+ */
+const EXPUNGE = `WITH d AS (
+    DELETE FROM mailbox_messages mm USING messages m
+    WHERE mm.mailbox_id = $1 AND m.id = mm.message_id
+      AND ($2::bigint[] IS NULL OR mm.uid = ANY($2::bigint[]))
+      AND (NOT $3::boolean OR '\\Deleted' = ANY(mm.flags))
+    RETURNING mm.uid, mm.message_id, mm.size, m.blob_hash),
+  a AS (
+    UPDATE accounts SET modseq = modseq + 1,
+      used_bytes = used_bytes - (SELECT COALESCE(SUM(size), 0) FROM d)
+    WHERE id = $4 AND EXISTS (SELECT 1 FROM d) RETURNING modseq),
+  x AS (
+    INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, d.uid, a.modseq FROM d, a
+    ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq),
+  h AS (
+    UPDATE mailboxes SET highest_modseq = GREATEST(highest_modseq, (SELECT modseq FROM a))
+    WHERE id = $1 AND EXISTS (SELECT 1 FROM a))
+SELECT d.uid, d.message_id, d.blob_hash, a.modseq FROM d, a ORDER BY d.uid`;
+
+const APPEND_ONE = appendOneSql(false);
+const APPEND_ONE_KEYWORDS = appendOneSql(true);
 
 function changeEvent(
   mb: MailboxRef,

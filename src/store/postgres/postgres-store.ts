@@ -79,7 +79,11 @@ export class PostgresStore implements MailStore {
     this.mailboxes = new PgMailboxes(db, events);
     this.messages = new PgMessages(db, events);
     this.metadata = new PgMetadata(db, events);
-    this.queue = new PgQueue(db, opts.nodeId ?? hostname());
+    this.queue = new PgQueue(db, opts.nodeId ?? hostname(), (h) => this.messages.forgetBytes([h]));
+    // A deleted mailbox's bytes may have gone with it (this node's or another's).
+    bus.subscribe((ev) => {
+      if (ev.kind === 'mailbox-delete') this.messages.forgetBytes();
+    });
     this.maildropLocks = new PgMaildropLocks(() => db.client());
   }
 

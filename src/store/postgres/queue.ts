@@ -27,6 +27,8 @@ export class PgQueue implements OutboundQueueStore {
     private readonly db: PgDb,
     /** This node's name in the leases it takes. */
     private readonly node: string,
+    /** An item went: its bytes may have gone with it (the node's byte cache forgets them). */
+    private readonly freed: (blobHash: string) => void = () => {},
   ) {}
 
   /** The items of these rows, with their recipients (one query for all). */
@@ -168,12 +170,13 @@ export class PgQueue implements OutboundQueueStore {
         ],
       );
       // An item none of whose recipients is pending any more is done: it goes, bytes and all.
-      await run(
+      const gone = await rows<{ blob_hash: string }>(
         q,
         `DELETE FROM outbound WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM outbound_recipients
-           WHERE outbound_id = $1 AND state = 'pending')`,
+           WHERE outbound_id = $1 AND state = 'pending') RETURNING blob_hash`,
         [id],
       );
+      for (const g of gone) this.freed(g.blob_hash);
     });
   }
 
@@ -189,7 +192,13 @@ export class PgQueue implements OutboundQueueStore {
   }
 
   async deleteOutbound(id: number): Promise<boolean> {
-    return (await run(this.db, 'DELETE FROM outbound WHERE id = $1', [id])) > 0;
+    const gone = await rows<{ blob_hash: string }>(
+      this.db,
+      'DELETE FROM outbound WHERE id = $1 RETURNING blob_hash',
+      [id],
+    );
+    for (const g of gone) this.freed(g.blob_hash);
+    return gone.length > 0;
   }
 
   async resetOutboundLeases(): Promise<void> {
