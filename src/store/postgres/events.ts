@@ -129,10 +129,10 @@ export class PgEvents {
       this.deferred = [];
       try {
         for (const ev of await this.catchUp(this.held)) this.emitHeld(ev);
-      } catch (err) {
-        // Read again on the next connection: this one is likely going too.
+      } catch {
+        // Read again on the next connection (this one is likely going too): lost() plans
+        // it, as the connection's own end would have; held modseqs did not move.
         if (this.client === client) lost();
-        throw err;
       } finally {
         const later = this.deferred;
         this.deferred = null;
