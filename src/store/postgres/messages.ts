@@ -261,7 +261,8 @@ export class PgMessages implements MessageStore, BlobStore {
         uid: number | null;
         modseq: number | null;
         uid_validity: number | null;
-      }>(this.db, kw.length > 0 ? APPEND_ONE_KEYWORDS : APPEND_ONE, [
+        recent_from: number | null;
+      }>(this.db, APPEND_ONE[kw.length > 0 ? 1 : 0]![t.claimRecent === true ? 1 : 0]!, [
         hash,
         message.raw.length,
         message.raw,
@@ -309,7 +310,15 @@ export class PgMessages implements MessageStore, BlobStore {
       }
       const mb = { id: t.mailboxId, accountId: r.account_id, uidValidity: r.uid_validity };
       await notice.sent(changeEvent(mb, 'append', r.modseq, [r.uid], kw));
-      return { mailboxId: mb.id, uidValidity: r.uid_validity, uid: r.uid, modseq: r.modseq };
+      const result: AppendResult = {
+        mailboxId: mb.id,
+        uidValidity: r.uid_validity,
+        uid: r.uid,
+        modseq: r.modseq,
+      };
+      // RFC 3501 §2.3.2: the appending session's \Recent, claimed in the same statement.
+      if (t.claimRecent === true && r.recent_from !== null) result.recentFrom = r.recent_from;
+      return result;
     }
   }
 
@@ -914,12 +923,13 @@ export class PgMessages implements MessageStore, BlobStore {
  * appendOne's statement: the stored message (found, held FOR KEY SHARE, or inserted with its
  * THREADID as threadIdFor decides it: the first key in $19's order that names a stored
  * message, its oldest; and after its row, as writeBlob does, its blob of one chunk), then under the account's row lock its modseq and usage (quota checked
- * again there), the mailbox's UIDNEXT and HIGHESTMODSEQ, the row, the kept keywords, and the
+ * again there), the mailbox's UIDNEXT and HIGHESTMODSEQ (and with claimRecent its \Recent
+ * mark, read under the row's lock, moved past the new UID), the row, the kept keywords, and the
  * notice (events.ts) with the UID and modseq it got. Nothing is written when the mailbox is
  * gone or the quota would be passed; no row is added when the same bytes were being inserted
  * by another writer (`message_id` null: the caller tries again).
  */
-function appendOneSql(keywords: boolean): string {
+function appendOneSql(keywords: boolean, claimRecent: boolean): string {
   const event = `json_build_object('accountId', mb.account_id, 'mailboxId', $23::bigint,
     'modseq', i.modseq, 'kind', 'append', 'uids', json_build_array(i.uid)
     ${keywords ? ", 'keywords', $28::text[]" : ''})`;
@@ -953,10 +963,22 @@ function appendOneSql(keywords: boolean): string {
     WHERE id = (SELECT account_id FROM mb) AND EXISTS (SELECT 1 FROM msg)
       AND (quota_bytes IS NULL OR used_bytes + $2::bigint <= quota_bytes)
     RETURNING modseq),
-  m AS (
+  m AS (${
+    claimRecent
+      ? `
+    UPDATE mailboxes mm SET uid_next = mm.uid_next + 1,
+      highest_modseq = GREATEST(mm.highest_modseq, (SELECT modseq FROM a)),
+      first_recent_uid = mm.uid_next + 1
+    FROM (SELECT id, first_recent_uid FROM mailboxes
+          WHERE id = $23 AND EXISTS (SELECT 1 FROM a) FOR UPDATE) old
+    WHERE mm.id = old.id
+    RETURNING mm.uid_next - 1 AS uid, mm.uid_validity, old.first_recent_uid AS recent_from`
+      : `
     UPDATE mailboxes SET uid_next = uid_next + 1,
       highest_modseq = GREATEST(highest_modseq, (SELECT modseq FROM a))
-    WHERE id = $23 AND EXISTS (SELECT 1 FROM a) RETURNING uid_next - 1 AS uid, uid_validity),
+    WHERE id = $23 AND EXISTS (SELECT 1 FROM a)
+    RETURNING uid_next - 1 AS uid, uid_validity, NULL::bigint AS recent_from`
+  }),
   i AS (
     INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date,
       internal_zone, save_date, size)
@@ -967,7 +989,7 @@ function appendOneSql(keywords: boolean): string {
     SELECT $23, kw FROM unnest($28::text[]) kw WHERE EXISTS (SELECT 1 FROM i)
     ON CONFLICT DO NOTHING)
 SELECT mb.account_id, (SELECT ok FROM room) AS quota_ok, msg.id AS message_id,
-  COALESCE(msg.inserted, false) AS inserted, i.uid, i.modseq, m.uid_validity,
+  COALESCE(msg.inserted, false) AS inserted, i.uid, i.modseq, m.uid_validity, m.recent_from,
   CASE WHEN i.uid IS NOT NULL THEN pg_notify('${CHANNEL}',
     json_build_object('o', $29::text, 's', $30::bigint, 'e', ${event})::text) END AS notified
 FROM (SELECT 1) one LEFT JOIN mb ON true LEFT JOIN (SELECT * FROM msg LIMIT 1) msg ON true
@@ -1032,8 +1054,11 @@ const EXPUNGE = `WITH d AS (
     WHERE id = $1 AND EXISTS (SELECT 1 FROM a))
 SELECT d.uid, d.message_id, d.blob_hash, a.modseq FROM d, a ORDER BY d.uid`;
 
-const APPEND_ONE = appendOneSql(false);
-const APPEND_ONE_KEYWORDS = appendOneSql(true);
+/** By [keywords][claimRecent]. */
+const APPEND_ONE = [
+  [appendOneSql(false, false), appendOneSql(false, true)],
+  [appendOneSql(true, false), appendOneSql(true, true)],
+];
 
 function changeEvent(
   mb: MailboxRef,
