@@ -250,6 +250,8 @@ export class Rows {
  * only grow them, expunges make new ones (Rows.without).
  */
 class RowRecord implements MessageRecord {
+  private date: Date | undefined = undefined;
+
   constructor(
     private readonly rows: Rows,
     private readonly i: number,
@@ -266,8 +268,10 @@ class RowRecord implements MessageRecord {
     return this.rows.size[this.i]!;
   }
 
+  /** Made on first use and kept (shared, like the rest of a kept record): SEARCH reads it. */
   get internalDate(): Date {
-    return new Date(this.rows.date[this.i]!);
+    this.date ??= new Date(this.rows.date[this.i]!);
+    return this.date;
   }
 
   get internalZone(): number {
