@@ -204,7 +204,9 @@ test('the least recently used lists are evicted; a list larger than the cache is
 test('a large list goes after its last holder leaves (with a grace); small ones stay', async () => {
   const sizes: Record<number, number> = { 1: 4, 2: 2, 3: 4 };
   const loads: number[] = [];
-  // Lists of more than 3 rows are large here; 50 ms of grace.
+  // Lists of more than 3 rows are large here; 50 ms of grace. Each large list let go is
+  // reported (the store then asks for a collection, heap-release.ts).
+  let dropped = 0;
   const cache = new RecordCache(
     {
       all: (id) => {
@@ -217,6 +219,7 @@ test('a large list goes after its last holder leaves (with a grace); small ones 
     100,
     50,
     3,
+    () => dropped++,
   );
   const gone = async (id: number) => {
     const deadline = Date.now() + 10_000;
@@ -241,6 +244,7 @@ test('a large list goes after its last holder leaves (with a grace); small ones 
   cache.release(2);
   cache.release(1);
   await gone(1);
+  assert.equal(dropped, 1);
   assert.ok(cache.has(2), 'a small list stays, by recency');
   cache.list(1, 7);
   assert.deepEqual(loads, [1, 2, 1]);
@@ -252,4 +256,5 @@ test('a large list goes after its last holder leaves (with a grace); small ones 
   cache.hold(1);
   cache.release(1);
   await gone(1);
+  assert.equal(dropped, 2);
 });

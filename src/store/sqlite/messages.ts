@@ -25,6 +25,7 @@ import { dataPurge, QuietWork } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
+import { releaseHeap } from './heap-release.js';
 import type { MailboxKey, SqliteMailboxes } from './mailboxes.js';
 import {
   listRecords,
@@ -35,7 +36,7 @@ import {
   searchField,
   toRecord,
 } from './message-reads.js';
-import { RecordCache } from './record-cache.js';
+import { LARGE_LIST, MAX_CACHED_RECORDS, RELEASE_GRACE_MS, RecordCache } from './record-cache.js';
 import { inReplyToOf, newObjectId, threadIdFor } from './threads.js';
 
 /** The message a REPLACE expunged in an append's transaction (announced after commit). */
@@ -114,12 +115,19 @@ export class SqliteMessages {
     /** Resolves once every commit made so far is on disk (WalSync). */
     private readonly durable: () => Promise<void> = () => Promise.resolve(),
   ) {
-    this.cache = new RecordCache({
-      all: (mailboxId) => listRecords(db, mailboxId),
-      after: (mailboxId, uid) => listRecords(db, mailboxId, undefined, uid),
-      raw: (mailboxId, afterUid) => rawRecords(db, mailboxId, afterUid),
-      some: (mailboxId, uids) => recordRows(db, mailboxId, uids).map(toRecord),
-    });
+    this.cache = new RecordCache(
+      {
+        all: (mailboxId) => listRecords(db, mailboxId),
+        after: (mailboxId, uid) => listRecords(db, mailboxId, undefined, uid),
+        raw: (mailboxId, afterUid) => rawRecords(db, mailboxId, afterUid),
+        some: (mailboxId, uids) => recordRows(db, mailboxId, uids).map(toRecord),
+      },
+      MAX_CACHED_RECORDS,
+      RELEASE_GRACE_MS,
+      LARGE_LIST,
+      // Its rows are garbage now: collected at once rather than when V8 next needs room.
+      () => releaseHeap(),
+    );
     bus.subscribe((ev) => this.cache.onEvent(ev));
     this.purge = dataPurge(db, durable);
     this.unreferenced = new QuietWork<number>({

@@ -96,6 +96,8 @@ export class RecordCache {
     private readonly max = MAX_CACHED_RECORDS,
     private readonly graceMs = RELEASE_GRACE_MS,
     private readonly large = LARGE_LIST,
+    /** Called after a large list went with its last holder (heap-release.ts). */
+    private readonly onLargeDropped: () => void = () => {},
   ) {}
 
   /** Whether the mailbox's rows are in memory now. */
@@ -130,7 +132,10 @@ export class RecordCache {
     const t = setTimeout(() => {
       this.leaving.delete(mailboxId);
       const now = this.entries.get(mailboxId);
-      if (!this.holders.has(mailboxId) && now && now.rows.n > this.large) this.drop(mailboxId);
+      if (!this.holders.has(mailboxId) && now && now.rows.n > this.large) {
+        this.drop(mailboxId);
+        this.onLargeDropped();
+      }
     }, this.graceMs);
     t.unref();
     this.leaving.set(mailboxId, t);
