@@ -99,8 +99,15 @@ describe('postgres: two nodes over one database', () => {
         (await a.listMessages(inbox.id, { changedSince: r2.modseq - 1 })).map((r) => r.uid),
         [2],
       );
+      // getRecords answers from the cached list: as current.
+      const [g2] = await a.getRecords(inbox.id, [2]);
+      assert.deepEqual([...g2!.flags].sort(), ['$Todo', '\\Seen']);
       await b.setFlags(inbox.id, [1, 3], 'add', ['\\Deleted']);
       await b.expunge(inbox.id, { onlyDeleted: true });
+      assert.deepEqual(
+        (await a.getRecords(inbox.id, [3, 1, 2, 2])).map((r) => r.uid),
+        [2],
+      );
       assert.deepEqual(await uidsOf(), [2, 4, 5]);
       const s2 = await a.mailboxSummary(inbox.id);
       assert.deepEqual(s2.uids, [2, 4, 5]);

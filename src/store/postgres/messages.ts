@@ -477,6 +477,9 @@ export class PgMessages implements MessageStore, BlobStore {
   }
 
   async getRecords(mailboxId: number, uids: number[]): Promise<MessageRecord[]> {
+    if (uids.length === 0) return [];
+    const cached = await this.cache.some(mailboxId, uids);
+    if (cached) return cached;
     return (await this.recordRows(this.db, mailboxId, uids)).map(toRecord);
   }
 

@@ -91,6 +91,26 @@ export class PgRecordCache {
     return e ? e.records.slice() : [];
   }
 
+  /**
+   * The rows of these UIDs that exist, ascending, from the list when the mailbox's is cached
+   * (one statement that usually returns one row); null when it is not: a few rows of a
+   * mailbox not listed are cheaper read by themselves than by listing it.
+   */
+  async some(mailboxId: number, uids: readonly number[]): Promise<MessageRecord[] | null> {
+    if (!this.entries.has(mailboxId)) return null;
+    const e = await this.current(mailboxId);
+    if (!e) return [];
+    const out: MessageRecord[] = [];
+    let last = -1;
+    for (const u of [...uids].sort((a, b) => a - b)) {
+      if (u === last) continue;
+      last = u;
+      const i = indexOfUid(e.records, u);
+      if (i >= 0) out.push(e.records[i]!);
+    }
+    return out;
+  }
+
   /** SELECT's data (UIDs, keywords, first unseen), kept until the rows change. */
   async summary(mailboxId: number): Promise<MailboxSummary> {
     const e = await this.current(mailboxId);
@@ -241,4 +261,17 @@ function summarize(records: readonly MessageRecord[], kept: readonly string[]): 
   // RFC 3501 §7.2.6: keywords no message has any more stay listed (clients keep the list).
   for (const k of [...kept].sort()) keywords.push(k);
   return { uids, keywords: uniqueFolded(keywords), firstUnseen };
+}
+
+function indexOfUid(records: readonly MessageRecord[], uid: number): number {
+  let lo = 0;
+  let hi = records.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const u = records[mid]!.uid;
+    if (u === uid) return mid;
+    if (u < uid) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
