@@ -290,11 +290,13 @@ async function importFolder(
  * long enough for the garbage collector to move it to the old generation: 128 in flight let a
  * 100,000-message import peak at 576 MiB (most of it garbage waiting for a full collection),
  * 16 at 328 MiB, at 80% of the rate (issue 18, bench/import; Dovecot's is a tenth of it).
+ * With the rest of the import's memory cut too, 16 still peaked at 276 to 335 MiB from run to
+ * run (when V8's full collections come), 8 with 4 reads ahead at 253 MiB.
  */
-const WINDOW = 16;
+const WINDOW = 8;
 
 /** Reads in flight at once, and the bytes they may hold: files are read while others are stored. */
-const READ_AHEAD = 8;
+const READ_AHEAD = 4;
 const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 
 class TooBig extends Error {}
