@@ -6,7 +6,7 @@
 // --per-connection compares with it.
 //   node --import tsx bench/smtp/ab-builds.ts --roots /path/before,/path/after
 //     [--driver smtp-source|bench] [--sessions 10] [--messages 2000] [--rounds 4]
-//     [--warmup 4500] [--size 10240] [--cpu-prof]
+//     [--warmup 4500] [--size 10240] [--cpu-prof] [--node-args '--heap-prof ...']
 // Each root is a checkout with dist/ built (npm run build) and node_modules.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '4500' },
     size: { type: 'string', default: '10240' },
     'cpu-prof': { type: 'boolean', default: false },
+    /** More options for the servers' node, space-separated (`--heap-prof`, `--trace-gc`). */
+    'node-args': { type: 'string', default: '' },
   },
 });
 if (!args.roots) throw new Error('--roots A,B: the checkouts to compare');
@@ -93,6 +95,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.
 for (const root of roots) {
   const dir = mkdtempSync(join(tmpdir(), 'letterbox-ab-'));
   const prof = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'cpu-prof')}`] : [];
+  for (const a of args['node-args'].split(' ')) if (a !== '') prof.push(a);
   const side = await startLetterbox({ root, dir, recipient: RECIPIENT, nodeArgs: prof });
   sides.push(side);
   process.stderr.write(`${root}: pid ${side.pid}, ${dir}\n`);

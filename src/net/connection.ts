@@ -277,6 +277,29 @@ export class Connection implements ConnFacts {
     return this.closing;
   }
 
+  /**
+   * After the protocol's last word to a client that said goodbye (SMTP 221 to QUIT): end our
+   * side and release the socket once our writes are flushed, without waiting for the peer to
+   * close its side as close() does. Nothing more is read. A client that resets the connection
+   * after reading the goodbye (Postfix's smtp-source does, for every connection) then costs
+   * no read error: Node builds an exception with its stack for each ECONNRESET.
+   */
+  finish(): Promise<void> {
+    if (this.closing) return this.closing;
+    const socket = this.socket;
+    this.closing = new Promise<void>((resolve) => {
+      if (this.socketClosed || socket.destroyed) {
+        resolve();
+        return;
+      }
+      this.onClose(resolve);
+      // The callback runs once the data and our FIN went to the kernel (or on an error): the
+      // kernel delivers what is queued after the descriptor is closed.
+      socket.end(() => socket.destroy());
+    });
+    return this.closing;
+  }
+
   /** Drop the connection now. */
   destroy(): void {
     if (!this.closing) this.closing = Promise.resolve();

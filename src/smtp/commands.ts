@@ -97,8 +97,11 @@ const noop: Handler<'NOOP'> = async (s) => {
   s.reply(R.ok());
 };
 
+// RFC 5321 §4.1.1.10: the server replies 221 and then closes; the client sends nothing
+// after QUIT, so the socket goes as soon as the reply is out (Connection.finish).
 const quit: Handler<'QUIT'> = async (s) => {
   await s.closeWith(R.bye());
+  void s.conn.finish();
 };
 
 // RFC 5321 §3.5.3 / §7.3: VRFY may answer 252 so that addresses cannot be probed.

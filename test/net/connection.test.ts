@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type net from 'node:net';
-import { describe, test } from 'node:test';
+import net from 'node:net';
+import { describe, mock, test } from 'node:test';
 import { silentLogger } from '../../src/log.js';
 import { Connection, INPUT_HIGH_WATER, type LineResult } from '../../src/net/connection.js';
 import { fakeConnection, tcpPair } from './helpers.js';
@@ -260,5 +260,39 @@ describe('Connection over TCP', () => {
     } finally {
       done();
     }
+  });
+
+  test('finish: the peer gets the bytes and our FIN, and the socket goes without waiting for the peer', {
+    timeout: 60_000,
+  }, async () => {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
+    // The peer keeps its side open after our FIN (as a client may until it reads the reply).
+    const client = net.connect({
+      port: (srv.address() as net.AddressInfo).port,
+      host: '127.0.0.1',
+      allowHalfOpen: true,
+    });
+    const server = await accepted;
+    srv.close();
+    const chunks: Buffer[] = [];
+    client.on('data', (d: Buffer) => chunks.push(d));
+    const ended = new Promise<void>((r) => client.once('end', r));
+    // close() would wait for the peer's side and then for its grace timer: neither comes
+    // with timers frozen, so only a finish() that does not wait for the peer resolves.
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const conn = new Connection(server, { log: silentLogger() });
+      await conn.write('221 2.0.0 Bye\r\n');
+      await conn.finish();
+      assert.equal(conn.closed, true);
+      assert.equal(server.destroyed, true);
+    } finally {
+      mock.timers.reset();
+    }
+    await ended;
+    assert.equal(Buffer.concat(chunks).toString('latin1'), '221 2.0.0 Bye\r\n');
+    client.destroy();
   });
 });
