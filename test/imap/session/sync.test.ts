@@ -95,35 +95,22 @@ describe('IMAP session: sync between sessions', () => {
     b.close();
   });
 
-  test('IDLE: EXISTS, FETCH FLAGS and EXPUNGE arrive within 100 ms', async () => {
+  // How fast a change reaches an idling session is measured by bench/imap ("APPEND
+  // reach-all"), not asserted here: a bound in milliseconds fails on a loaded machine.
+  test('IDLE: EXISTS, FETCH FLAGS and EXPUNGE are pushed while idling', async () => {
     const [a, b, name] = await pair(2);
     b.write('i IDLE\r\n');
     assert.equal(await b.line(), '+ idling');
-    // Latency is measured from the store's change event (the commit) to the pushed line.
-    let committedAt = 0;
-    const unsubscribe = env.ts.server.ctx.store.subscribe(() => {
-      committedAt = performance.now();
-    });
-    const timed = async (action: () => Promise<unknown>): Promise<[string, number]> => {
-      const p = b.line(2000);
-      await action();
-      const line = await p;
-      return [line, performance.now() - committedAt];
-    };
-    const [l1, ms1] = await timed(() => append(a, name, message('idle')));
-    assert.equal(l1, '* 3 EXISTS');
-    assert.ok(ms1 < 100, `EXISTS after ${ms1} ms`);
+    await append(a, name, message('idle'));
+    assert.equal(await b.line(), '* 3 EXISTS');
     // Whichever of a (which appended) and b hears first takes the \Recent.
     assert.match(await b.line(), /^\* [01] RECENT$/);
-    const [l2, ms2] = await timed(() => a.cmd('f', 'STORE 1 +FLAGS (\\Answered)'));
-    assert.equal(l2, '* 1 FETCH (UID 1 FLAGS (\\Answered))');
-    assert.ok(ms2 < 100, `FETCH after ${ms2} ms`);
+    await a.cmd('f', 'STORE 1 +FLAGS (\\Answered)');
+    assert.equal(await b.line(), '* 1 FETCH (UID 1 FLAGS (\\Answered))');
     await a.cmd('d', 'STORE 2 +FLAGS.SILENT (\\Deleted)');
     assert.equal(await b.line(), '* 2 FETCH (UID 2 FLAGS (\\Deleted))');
-    const [l3, ms3] = await timed(() => a.cmd('x', 'EXPUNGE'));
-    assert.equal(l3, '* 2 EXPUNGE');
-    assert.ok(ms3 < 100, `EXPUNGE after ${ms3} ms`);
-    unsubscribe();
+    await a.cmd('x', 'EXPUNGE');
+    assert.equal(await b.line(), '* 2 EXPUNGE');
     b.write('DONE\r\n');
     assert.match(last(await b.tagged('i')), /^i OK/);
     a.close();

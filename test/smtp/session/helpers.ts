@@ -18,6 +18,8 @@ export interface SmtpServerOptions {
   limits?: string;
   /** Resolver address for `[dns] servers` instead of the test DNS server. */
   dnsServer?: string;
+  /** `[dns] timeout_ms` (500 here unless given). */
+  dnsTimeoutMs?: number;
   /** Protocol engines to use instead of the registered ones (see startTestServer). */
   protocols?: TestServerOptions['protocols'];
   /** Where the server logs (see startTestServer). */
@@ -39,7 +41,7 @@ export async function startSmtpServer(opts: SmtpServerOptions = {}): Promise<Smt
     log: opts.log,
     extraToml:
       `[smtp]\n${smtp}\n[limits]\n${opts.limits ?? ''}\n` +
-      `[dns]\nservers = ["${opts.dnsServer ?? dns.address}"]\ntimeout_ms = 500\n`,
+      `[dns]\nservers = ["${opts.dnsServer ?? dns.address}"]\ntimeout_ms = ${opts.dnsTimeoutMs ?? 500}\n`,
   });
   const stop = t.stop;
   return Object.assign(t, {

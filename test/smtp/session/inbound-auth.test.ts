@@ -103,6 +103,9 @@ describe('SMTP MX: DNS that never answers', () => {
     t = await startSmtpServer({
       smtp: 'auth_checks_timeout_seconds = 1',
       dnsServer: hole.address,
+      // One unanswered query alone would take 60 s: a delivery well under that was cut by the
+      // checks' budget, however slow the machine is.
+      dnsTimeoutMs: 60_000,
     });
     await t.addUser(RCPT, 'pw-inbox-1');
   });
@@ -116,7 +119,7 @@ describe('SMTP MX: DNS that never answers', () => {
     const started = Date.now();
     assert.match(await sendMx(t, 'a@slow.test', sent), /^250 2\.6\.0 /);
     const elapsed = Date.now() - started;
-    assert.ok(elapsed < 2500, `took ${elapsed} ms`);
+    assert.ok(elapsed < 30_000, `took ${elapsed} ms`);
     assert.ok(hole.received() > 0, 'the checks did ask the (silent) DNS server');
     const parts = splitStored(await lastStored(t), { mx: true });
     assert.match(parts.authResults!, /\bspf=temperror\b/);
