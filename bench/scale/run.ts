@@ -81,11 +81,13 @@ const profDir = join(base, 'cpu-prof');
 const running = new Set<LetterboxServer>();
 let pg: BenchPostgres | undefined;
 let dv: DovecotSide | undefined;
+/** A failed run keeps its work directory: the logs it names are there. */
+let failed = false;
 process.on('exit', () => {
   for (const s of running) s.kill();
   dv?.stop();
   pg?.stop();
-  if (!args.keep && !args['cpu-prof']) rmSync(base, { recursive: true, force: true });
+  if (!args.keep && !args['cpu-prof'] && !failed) rmSync(base, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
   process.on(sig, () => process.exit(130));
@@ -431,6 +433,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err) => {
+    failed = true;
     log(`bench/scale failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     for (const s of running) log(`letterbox log: ${s.logFile}`);
     process.exit(1);
