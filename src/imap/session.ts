@@ -82,6 +82,8 @@ export class ImapSession {
   private unsubscribe: (() => void) | null = null;
   /** The session must end (BYE with this text): the server stops, or the account was disabled. */
   private endReason: string | null = null;
+  /** LOGOUT was answered: the client sends nothing more (RFC 9051 §6.1.3). */
+  loggedOut = false;
   /** A SELECT reading its mailbox, with the events that came meanwhile (see selecting). */
   private selectingFor: { mailboxId: number; events: ChangeEvent[] } | null = null;
   private badCommands = 0;
@@ -360,7 +362,10 @@ export class ImapSession {
       this.unsubscribe?.();
       this.contexts?.dispose();
       this.rx.dispose();
-      await this.conn.close();
+      // RFC 9051 §6.1.3: after LOGOUT's BYE and tagged OK the server closes; the client sends
+      // nothing more, so the socket goes as soon as they and our FIN are with the kernel
+      // (Connection.finish), without waiting for the client's side.
+      await (this.loggedOut ? this.conn.finish() : this.conn.close());
     }
   }
 

@@ -57,6 +57,8 @@ export class Pop3Session {
   log: Logger;
   private errors = 0;
   private closing = false;
+  /** The session ends with QUIT's reply: the client sends nothing more (RFC 1939 §6). */
+  private quitting = false;
   private outbox: Buffer[] = [];
   private outboxBytes = 0;
   /** Waiting for the next command: a shutdown may then say goodbye at once. */
@@ -125,6 +127,12 @@ export class Pop3Session {
   /** End the session after the replies queued so far. */
   end(): void {
     this.closing = true;
+  }
+
+  /** QUIT: end the session after its reply, and let the socket go once the reply is out. */
+  endWithQuit(): void {
+    this.closing = true;
+    this.quitting = true;
   }
 
   /**
@@ -234,6 +242,10 @@ export class Pop3Session {
         await this.dispatch(r.line);
       }
       await this.flush();
+      // RFC 1939 §6: after QUIT's reply (and the UPDATE state's work, done before it) the
+      // server closes; the client sends nothing more, so the socket goes as soon as the reply
+      // and our FIN are with the kernel (Connection.finish), without waiting for its side.
+      if (this.quitting) void this.conn.finish();
     } finally {
       this.shuttingDown.removeEventListener('abort', onShutdown);
       this.unwatch?.();

@@ -33,6 +33,7 @@ export const LOGOUT = command({
   async run(s) {
     s.untaggedStatus('BYE', undefined, 'Logging out');
     s.state = { kind: 'logout' };
+    s.loggedOut = true;
     return ok('LOGOUT completed');
   },
 });

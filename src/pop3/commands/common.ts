@@ -33,7 +33,7 @@ export const CAPA: CommandSpec = {
 export const QUIT: CommandSpec = {
   states: ['authorization', 'transaction'],
   async run(s) {
-    s.end();
+    s.endWithQuit();
     if (s.state.kind === 'authorization') {
       s.ok('Goodbye');
       return;
