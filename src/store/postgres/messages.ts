@@ -77,6 +77,30 @@ function toRecord(r: RecordRow): MessageRecord {
 /** At most this many Message-IDs of one message are looked up for its THREADID. */
 const MAX_THREAD_KEYS = 16;
 
+/**
+ * The parameters of a stored message's parsed index, in the column order both inserts of the
+ * messages row use: structure, envelope, the search fields and the envelope's address texts.
+ */
+function indexParams(idx: MessageIndex): unknown[] {
+  const addresses = envelopeAddressTexts(idx.envelope);
+  return [
+    JSON.stringify(idx.structure ?? null),
+    JSON.stringify(idx.envelope ?? null),
+    idx.search.from,
+    idx.search.to,
+    idx.search.cc,
+    idx.search.bcc,
+    idx.search.subject,
+    idx.search.messageId,
+    idx.search.sentAt,
+    idx.search.references ?? null,
+    addresses.from,
+    addresses.to,
+    addresses.cc,
+    addresses.bcc,
+  ];
+}
+
 /** The Message-IDs that decide a message's THREADID, in the order they are tried. */
 function threadKeys(idx: MessageIndex): string[] {
   const references = idx.search.references ?? [];
@@ -247,7 +271,6 @@ export class PgMessages implements MessageStore, BlobStore {
     hash: string,
   ): Promise<AppendResult> {
     const idx = message.index;
-    const addresses = envelopeAddressTexts(idx.envelope);
     const kw = keywordsOf(t.flags ?? []);
     const internalDate = (message.internalDate ?? new Date()).getTime();
     const internalZone = message.internalDate ? zoneOrUtc(message.internalZone) : 0;
@@ -266,20 +289,7 @@ export class PgMessages implements MessageStore, BlobStore {
         hash,
         message.raw.length,
         message.raw,
-        JSON.stringify(idx.structure ?? null),
-        JSON.stringify(idx.envelope ?? null),
-        idx.search.from,
-        idx.search.to,
-        idx.search.cc,
-        idx.search.bcc,
-        idx.search.subject,
-        idx.search.messageId,
-        idx.search.sentAt,
-        idx.search.references ?? null,
-        addresses.from,
-        addresses.to,
-        addresses.cc,
-        addresses.bcc,
+        ...indexParams(idx),
         // RFC 8474: EMAILID and THREADID belong to the stored message, kept by every copy.
         newObjectId('M'),
         threadKeys(idx),
@@ -336,7 +346,6 @@ export class PgMessages implements MessageStore, BlobStore {
       );
       if (found) return found.id;
       const idx = message.index;
-      const addresses = envelopeAddressTexts(idx.envelope);
       const inserted = await row<{ id: number }>(
         q,
         `INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc,
@@ -348,20 +357,7 @@ export class PgMessages implements MessageStore, BlobStore {
         [
           hash,
           message.raw.length,
-          JSON.stringify(idx.structure ?? null),
-          JSON.stringify(idx.envelope ?? null),
-          idx.search.from,
-          idx.search.to,
-          idx.search.cc,
-          idx.search.bcc,
-          idx.search.subject,
-          idx.search.messageId,
-          idx.search.sentAt,
-          idx.search.references ?? null,
-          addresses.from,
-          addresses.to,
-          addresses.cc,
-          addresses.bcc,
+          ...indexParams(idx),
           // RFC 8474: EMAILID and THREADID belong to the stored message, kept by every copy.
           newObjectId('M'),
           await this.threadIdFor(q, idx),
