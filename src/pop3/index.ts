@@ -18,6 +18,12 @@ export interface Pop3ProtocolOptions {
   idleTimeoutMs?: number;
   /** The worker's entry script (tests: one that fails to start). */
   workerEntry?: string;
+  /**
+   * The window in which more than twice the pool's size in worker crashes stop the replacing
+   * (default a minute). Tests on a loaded machine pass a longer one: their rounds of kills
+   * must fall within it however slowly the workers start.
+   */
+  workerCrashWindowMs?: number;
 }
 
 /** `[pop3] workers` as a number of processes. */
@@ -70,7 +76,7 @@ export function createPop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFact
     }
     let pool = pools.get(ctx);
     if (!pool) {
-      pool = newPool(ctx, session, workers, opts.workerEntry);
+      pool = newPool(ctx, session, workers, opts);
       pools.set(ctx, pool);
     }
     const p = pool;
@@ -93,11 +99,12 @@ function newPool(
   ctx: ServerContext,
   session: Omit<Pop3SessionOptions, 'starttls'>,
   size: number,
-  entry?: string,
+  opts: Pop3ProtocolOptions,
 ): Pop3WorkerPool {
   return new Pop3WorkerPool({
     size,
-    entry,
+    entry: opts.workerEntry,
+    crashWindowMs: opts.workerCrashWindowMs,
     session,
     log: ctx.log,
     // The workers' command latencies, sent every few seconds (workers/worker.ts).

@@ -33,6 +33,7 @@ export async function startPop3(
   const proto = createPop3Protocol({
     idleTimeoutMs: opts.idleTimeoutMs,
     workerEntry: opts.workerEntry,
+    workerCrashWindowMs: opts.workerCrashWindowMs,
   });
   const ts = await startTestServer({
     listeners: ['pop3', 'pop3s'],

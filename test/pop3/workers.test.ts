@@ -164,3 +164,38 @@ test('no worker can start: sessions are served in the main process', async () =>
     await fx.stop();
   }
 });
+
+test('workers that keep dying are no longer replaced: sessions are served in the main process', async () => {
+  // A crash window far longer than the test: three rounds of worker starts on a loaded
+  // machine can take over the default minute, and crashes older than the window are forgotten.
+  const fx = await startPop3({ workersToml: 'workers = 2', workerCrashWindowMs: 30 * 60_000 });
+  try {
+    await fx.deliver('k1');
+    // Twice the pool's size in crashes are replaced; the fifth within the minute is not.
+    for (let round = 0; round < 3; round++) {
+      // A connection waits for every worker to be ready: a worker killed before that is a
+      // failed start, which pick() handles, not a crash.
+      const probe = await RawPop3.connect(fx.pop3);
+      assert.match(await probe.cmd('QUIT'), /^\+OK/);
+      await probe.closed();
+      const gone = workerPids();
+      assert.equal(gone.length, 2, `round ${round}: two workers to kill`);
+      for (const pid of gone) process.kill(pid, 'SIGKILL');
+      const replaced = round < 2 ? 2 : 0;
+      await eventually(
+        () => {
+          const now = workerPids();
+          return now.length === replaced && now.every((p) => !gone.includes(p));
+        },
+        `round ${round}: ${replaced} new workers`,
+        60_000,
+      );
+    }
+    const c = await RawPop3.connect(fx.pop3);
+    assert.match(await c.login(USER, PASSWORD), /^\+OK .* 1 messages/);
+    assert.deepEqual(workerPids(), [], 'served here, no worker started for it');
+    await retrieveDeleteQuit(c, /Subject: k1/);
+  } finally {
+    await fx.stop();
+  }
+});

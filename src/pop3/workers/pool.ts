@@ -60,6 +60,8 @@ export interface PoolOptions {
   log: Logger;
   /** The worker script; by default worker.ts beside this module. */
   entry?: string;
+  /** The window for counting crashes (CRASH_WINDOW_MS by default). */
+  crashWindowMs?: number;
   /** Command latencies a worker recorded since its last report. */
   onCommands?: (snapshots: HistogramSnapshot[]) => void;
 }
@@ -263,20 +265,22 @@ export class Pop3WorkerPool {
    * A worker that ran and then died is replaced now, not at the next connection, so the pool
    * is full again before it is needed. One that never started is left to pick(), whose pause
    * after a failed start keeps a worker that cannot start from looping; so is a pool whose
-   * workers keep dying (more than twice its size within CRASH_WINDOW_MS).
+   * workers keep dying (more than twice its size within the crash window, CRASH_WINDOW_MS
+   * unless the options say otherwise): it pauses for one window.
    */
   private replaceCrashed(): void {
     const now = Date.now();
-    this.crashes = this.crashes.filter((t) => now - t < CRASH_WINDOW_MS);
+    const windowMs = this.opts.crashWindowMs ?? CRASH_WINDOW_MS;
+    this.crashes = this.crashes.filter((t) => now - t < windowMs);
     this.crashes.push(now);
     if (this.crashes.length > 2 * this.opts.size) {
       if (now >= this.startBlockedUntil) {
         this.opts.log.error(
-          { crashes: this.crashes.length, retryInSeconds: RETRY_START_MS / 1000 },
+          { crashes: this.crashes.length, retryInSeconds: windowMs / 1000 },
           'POP3 workers keep exiting; serving POP3 in the main process meanwhile',
         );
       }
-      this.startBlockedUntil = now + RETRY_START_MS;
+      this.startBlockedUntil = now + windowMs;
       return;
     }
     if (now < this.startBlockedUntil) return;
