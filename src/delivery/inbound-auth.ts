@@ -4,6 +4,7 @@
 import { authenticate } from 'mailauth';
 import { hasHeaderField, headerBounds } from '../mime/header-scan.js';
 import type { ResolveFn } from './dns.js';
+import { authenticateUnsigned, unsignedHeader } from './unsigned-auth.js';
 
 export interface InboundAuthInput {
   raw: Buffer;
@@ -59,14 +60,21 @@ export async function verifyInbound(input: InboundAuthInput): Promise<InboundAut
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), input.timeoutMs);
   });
-  const work = authenticate(authInput(input.raw), {
+  const authIn = authInput(input.raw);
+  // Nothing signed (most mail): the same checks and header without mailauth's DKIM pass.
+  const fields = unsignedHeader(authIn);
+  const opts = {
     ip: input.ip,
     helo: input.helo,
     sender: input.sender,
     mta: input.hostname,
     resolver: input.resolver,
-    disableBimi: true,
-  }) as unknown as Promise<MailauthResult>;
+  };
+  const work = (
+    fields
+      ? authenticateUnsigned(fields, opts)
+      : authenticate(authIn, { ...opts, disableBimi: true })
+  ) as Promise<MailauthResult>;
   // Keep a late rejection from becoming an unhandled one after the deadline won.
   work.catch(() => {});
   let r: MailauthResult | 'timeout' | 'error';

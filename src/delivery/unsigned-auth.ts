@@ -1,0 +1,149 @@
+// SPF and DMARC for a message that carries no DKIM or ARC signature, with mailauth's own
+// checks and the same Authentication-Results it would write, without running its DKIM
+// verifier first. mailauth's `authenticate` always streams the message through that verifier,
+// whose header scan allocates a small array for every byte of the header (~35 KB for a
+// 200-byte header) and which, with nothing signed, only yields "dkim=none (message not
+// signed)" (RFC 8601 §2.7.1: no signature) and the From addresses DMARC aligns with
+// (RFC 7489 §3.1). Here the header is read by the same parser mailauth uses and the rest of
+// `authenticate` is done in the same order; anything else (a signature or ARC field, a bare LF,
+// a header without its empty line) goes to `authenticate` as before.
+// test/delivery/unsigned-auth.test.ts compares both on a table of messages and DNS answers.
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import { arc, dmarc, spf } from 'mailauth';
+import type { ResolveFn } from './dns.js';
+
+interface ParsedField {
+  key: string | null;
+  line: Buffer;
+}
+interface MailauthInternals {
+  parseHeaders(buf: Buffer): { parsed: ParsedField[] };
+  formatAuthHeaderRow(method: string, status: { result: string; comment?: string }): string;
+  foldLines(s: string, width: number): string;
+  addressparser(s: string): Array<{ address?: string }>;
+}
+
+// The modules `authenticate` itself uses, resolved from mailauth's own place (its nodemailer
+// is not ours), so the header and address parsing cannot differ from it.
+const internals = ((): MailauthInternals => {
+  const fromHere = createRequire(import.meta.url);
+  const fromMailauth = createRequire(fromHere.resolve('mailauth'));
+  const tools = fromMailauth('./tools.js');
+  const libmime = fromMailauth('libmime');
+  return {
+    parseHeaders: tools.parseHeaders,
+    formatAuthHeaderRow: tools.formatAuthHeaderRow,
+    foldLines: (s, width) => libmime.foldLines(s, width),
+    addressparser: fromMailauth('nodemailer/lib/addressparser'),
+  };
+})();
+
+/** Fields that make mailauth's DKIM verifier or ARC check do more than say "none". */
+const SIGNED = new Set([
+  'dkim-signature',
+  'arc-seal',
+  'arc-message-signature',
+  'arc-authentication-results',
+]);
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+export interface UnsignedAuthOptions {
+  ip: string;
+  helo: string;
+  sender: string;
+  mta: string;
+  resolver: ResolveFn;
+}
+
+/** What `authenticate` returns, as far as verifyInbound reads it. */
+export interface UnsignedAuthResult {
+  headers: string;
+  spf: { status?: { result?: string } } | false;
+  dkim: { results: Array<{ status: { result: string } }> };
+  dmarc: { status?: { result?: string }; policy?: string; p?: string } | false;
+}
+
+/**
+ * The fields of a header-only input (header and its empty line, as authInput gives), or null
+ * when mailauth's DKIM pass could see something else there: then use `authenticate`.
+ */
+export function unsignedHeader(input: Buffer): ParsedField[] | null {
+  // mailauth finds the header's end at the first empty line, reading bare LF as CRLF: with
+  // CRLF only and the one empty line at the end, its header is exactly this block.
+  if (input.length < 6 || !input.subarray(-4).equals(CRLF2)) return null;
+  if (input.indexOf(CRLF2) !== input.length - 4) return null;
+  for (let i = input.indexOf(10); i !== -1; i = input.indexOf(10, i + 1)) {
+    if (i === 0 || input[i - 1] !== 13) return null;
+  }
+  const { parsed } = internals.parseHeaders(input);
+  for (const f of parsed) if (f.key !== null && SIGNED.has(f.key)) return null;
+  return parsed;
+}
+
+/** `authenticate(input, opts)` with BIMI off, for the fields unsignedHeader returned. */
+export async function authenticateUnsigned(
+  fields: ParsedField[],
+  opts: UnsignedAuthOptions,
+): Promise<UnsignedAuthResult> {
+  // What the DKIM verifier would have found: no signature, and the From header's addresses.
+  const dkimStatus = { result: 'none', comment: 'message not signed' };
+  const dkimResults = [
+    { status: dkimStatus, info: internals.formatAuthHeaderRow('dkim', dkimStatus) },
+  ];
+  const headerFrom: string[] = [];
+  for (const f of fields) {
+    if (f.key !== 'from') continue;
+    let value = f.line.toString();
+    const colon = value.indexOf(':');
+    if (colon >= 0) value = value.substring(colon + 1);
+    for (const a of internals.addressparser(value.trim()))
+      if (a?.address) headerFrom.push(a.address);
+  }
+  let helo = opts.helo;
+  if (!helo && opts.ip) helo = opts.ip;
+  if (helo && isIP(helo)) helo = `[${helo}]`;
+  const spfResult = (await spf({
+    ip: opts.ip,
+    helo,
+    sender: opts.sender,
+    mta: opts.mta,
+    resolver: opts.resolver,
+  } as Parameters<typeof spf>[0])) as unknown as
+    | { status: { result: string }; domain?: string; info: string; header: string }
+    | false;
+  const arcResult = (await arc(
+    { chain: false } as unknown as Parameters<typeof arc>[0],
+    {
+      resolver: opts.resolver,
+    } as Parameters<typeof arc>[1],
+  )) as unknown as { info?: string };
+  const fold = (s: string) => internals.foldLines(s, 160);
+  const ar = dkimResults.map((r) => fold(r.info));
+  const headers: string[] = [];
+  if (spfResult) {
+    ar.push(fold(spfResult.info));
+    headers.push(spfResult.header);
+  }
+  if (arcResult?.info) ar.push(fold(arcResult.info));
+  const dmarcResult = (await dmarc({
+    headerFrom,
+    spfDomains:
+      spfResult && spfResult.status.result === 'pass' && spfResult.domain ? [spfResult.domain] : [],
+    dkimDomains: [],
+    arcResult,
+    resolver: opts.resolver,
+  } as unknown as Parameters<typeof dmarc>[0])) as unknown as
+    | ({ info?: string } & NonNullable<UnsignedAuthResult['dmarc']>)
+    | false;
+  const dmarcInfo = dmarcResult ? dmarcResult.info : undefined;
+  if (dmarcInfo) ar.push(fold(dmarcInfo));
+  headers.push(`Authentication-Results: ${opts.mta};\r\n ${ar.join(';\r\n ')}`);
+  return {
+    headers: `${headers.join('\r\n')}\r\n`,
+    spf: spfResult,
+    dkim: { results: dkimResults },
+    dmarc: dmarcResult || false,
+  };
+}
