@@ -33,6 +33,7 @@ import type {
   SearchHeaderField,
   StoreFlagsResult,
 } from '../types.js';
+import { AppendBatches } from './append-batch.js';
 import { CHUNK_BYTES, readBlob, writeBlob } from './blobs.js';
 import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
@@ -145,12 +146,20 @@ export class PgMessages implements MessageStore, BlobStore {
   private readonly cache: PgRecordCache;
   /** Bytes of recently read messages (content-addressed: never out of date). */
   private readonly bytes = new ByteCache();
+  /** Appends waiting to share a statement and a commit (append-batch.ts). */
+  private readonly batches: AppendBatches;
 
   constructor(
     private readonly db: PgDb,
     private readonly events: PgEvents,
   ) {
     this.cache = new PgRecordCache(db);
+    this.batches = new AppendBatches(
+      db,
+      events,
+      (it) => this.appendOne(it.message, { mailboxId: it.mailboxId, flags: it.flags }, it.hash),
+      (ids) => db.tx((q) => collectMessages(q, ids)),
+    );
   }
 
   private async mailbox(q: Queryable, id: number): Promise<MailboxRef> {
@@ -194,7 +203,27 @@ export class PgMessages implements MessageStore, BlobStore {
       only.uid === undefined &&
       message.raw.length <= CHUNK_BYTES
     ) {
-      return [await this.appendOne(message, only, hash)];
+      // The appending session's \Recent claim goes alone (its mark must move with its UID).
+      if (only.claimRecent === true) return [await this.appendOne(message, only, hash)];
+      // Others to the same mailbox at the same time share its statement and commit.
+      const flags = normalizeFlags(only.flags ?? []);
+      return [
+        await new Promise<AppendResult>((resolve, reject) =>
+          this.batches.add({
+            message,
+            hash,
+            mailboxId: only.mailboxId,
+            flags,
+            keywords: keywordsOf(flags),
+            internalDate: (message.internalDate ?? new Date()).getTime(),
+            internalZone: message.internalDate ? zoneOrUtc(message.internalZone) : 0,
+            index: indexParams(message.index),
+            threadKeys: threadKeys(message.index),
+            resolve,
+            reject,
+          }),
+        ),
+      ];
     }
     return this.events.tx(async (q, emit) => {
       const mailboxes: MailboxRef[] = [];

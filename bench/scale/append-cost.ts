@@ -1,0 +1,105 @@
+// What one delivery costs PostgreSQL (issue 17), without SMTP around it: appends of --size
+// byte messages (distinct headers, the body text of bench/lib/message.ts) into one INBOX, with
+// --concurrency of them in flight at once, through the PostgreSQL store itself. Prints the CPU
+// per append of this process and of the postmaster's tree (backends, WAL writer,
+// checkpointer, autovacuum) measured until both are idle again, the commits per append, and
+// WAL bytes per append. --sql runs statements on the database before the appends (to try a
+// storage or index setting). Usage:
+//   node --import tsx bench/scale/append-cost.ts [--messages 2000] [--size 10240]
+//     [--concurrency 10] [--rounds 3] [--sql "ALTER ..."]
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { indexMessage } from '../../src/delivery/local.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { messageTemplate } from '../lib/message.js';
+import { startPostgres } from '../lib/postgres.js';
+import { treeCpuWithChildrenMs, waitIdle } from '../outbound/cpu.js';
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '2000' },
+    size: { type: 'string', default: '10240' },
+    concurrency: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    sql: { type: 'string', multiple: true, default: [] },
+  },
+});
+const messages = Number(args.messages);
+const concurrency = Number(args.concurrency);
+
+const base = mkdtempSync(join(tmpdir(), 'letterbox-append-cost-'));
+// PostgreSQL's unprivileged processes must be able to search down to its directory.
+chmodSync(base, 0o755);
+const db = await startPostgres(join(base, 'pg'));
+process.on('exit', () => {
+  db.stop();
+  rmSync(base, { recursive: true, force: true });
+});
+const store = await PostgresStore.open({ connectionString: db.url, max: concurrency });
+const admin = new pg.Client({ connectionString: db.url });
+await admin.connect();
+for (const s of args.sql) await admin.query(s);
+await store.addDomain('bench.test');
+const account = await store.createAccount({ address: 'a@bench.test', passwordHash: 'x' });
+const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
+const template = messageTemplate({
+  size: Number(args.size),
+  from: 's@bench.test',
+  to: 'a@bench.test',
+  tag: 'cost',
+});
+let serial = 0;
+const next = () => {
+  const raw = Buffer.concat([template.header(serial++), template.wireBody]);
+  return { raw, index: indexMessage(raw) };
+};
+
+async function stat(): Promise<{ commits: number; wal: number }> {
+  const r = await admin.query<{ c: string; w: string }>(
+    `SELECT xact_commit::text AS c, pg_current_wal_lsn() - '0/0'::pg_lsn AS w
+     FROM pg_stat_database WHERE datname = current_database()`,
+  );
+  return { commits: Number(r.rows[0]!.c), wal: Number(r.rows[0]!.w) };
+}
+
+const pid = db.postmasterPid()!;
+const self = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+for (let round = 1; round <= Number(args.rounds); round++) {
+  await waitIdle(pid, { minMs: 500 });
+  const before = await stat();
+  const pg0 = treeCpuWithChildrenMs(pid);
+  const me0 = self();
+  const t0 = performance.now();
+  let left = messages;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left > 0) {
+        left--;
+        await store.append(next(), [{ mailboxId: inbox.id }]);
+      }
+    }),
+  );
+  const wall = performance.now() - t0;
+  await waitIdle(pid, { minMs: 1000 });
+  // pg_stat_database is brought up to date by the backends within a second or so.
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = await stat();
+  const pgMs = treeCpuWithChildrenMs(pid) - pg0;
+  const meMs = self() - me0;
+  process.stdout.write(
+    `round ${round}: ${messages} appends of ${template.size} bytes, ${concurrency} at once: ` +
+      `${((messages / wall) * 1000).toFixed(0)}/s; CPU per append: this process ` +
+      `${(meMs / messages).toFixed(3)} ms, PostgreSQL ${(pgMs / messages).toFixed(3)} ms; ` +
+      `commits per append ${((after.commits - before.commits) / messages).toFixed(3)}; ` +
+      `WAL ${((after.wal - before.wal) / messages / 1024).toFixed(1)} KiB per append\n`,
+  );
+}
+await admin.end();
+await store.close();
+process.exit(0);

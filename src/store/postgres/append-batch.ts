@@ -1,0 +1,328 @@
+// Group commit of appends, per node and mailbox (issue 17). Deliveries and APPENDs of one
+// message to one mailbox that arrive while an earlier group for that mailbox is being written
+// wait for it, then go together as one statement and one commit (APPEND_BATCH): one WAL flush
+// and one turn on the account's row lock for the lot, instead of one each. Each caller is
+// answered only once the commit that holds its message is done (synchronous_commit stays
+// on), with its own UID and modseq, as if it had gone alone: UIDs and modseqs are handed out
+// in the order the appends arrived (RFC 9051 §2.3.1.1, RFC 7162 §3), and one notice per
+// message goes out with the commit, in UID order.
+//
+// Inside the statement the account's and the mailbox's rows are locked last: the stored
+// messages, their blobs and the trigram index of their text are written first, so that other
+// nodes' writers to the account wait only for the rows, the counters and the commit.
+import { newObjectId } from '../object-ids.js';
+import type { AppendResult, ChangeEvent, NewMessage } from '../types.js';
+import { type PgDb, rows } from './db.js';
+import { CHANNEL, type PgEvents } from './events.js';
+
+/** One append waiting for its group. */
+export interface BatchItem {
+  message: NewMessage;
+  hash: string;
+  mailboxId: number;
+  /** Normalized flags, and their keywords. */
+  flags: string[];
+  keywords: string[];
+  /** INTERNALDATE (epoch ms) and its zone (minutes). */
+  internalDate: number;
+  internalZone: number;
+  /** The messages-row columns of its index (indexParams in messages.ts). */
+  index: unknown[];
+  threadKeys: string[];
+  resolve: (r: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/** A group holds at most this many messages and (about) this many bytes of them. */
+const MAX_ITEMS = 64;
+const MAX_BYTES = 4 * 1024 * 1024;
+
+interface BatchRow {
+  n: number;
+  account_id: number | null;
+  room: boolean | null;
+  message_id: number | null;
+  inserted: boolean | null;
+  uid: number | null;
+  modseq: number | null;
+  uid_validity: number | null;
+}
+
+export class AppendBatches {
+  /** Appends waiting per mailbox; a mailbox is here while a group of it is being written. */
+  private readonly queues = new Map<number, BatchItem[]>();
+
+  constructor(
+    private readonly db: PgDb,
+    private readonly events: PgEvents,
+    /**
+     * One append on its own (messages.ts appendOne), for those a group could not take: the
+     * quota is near (each is checked alone, as it would have been), or the mailbox is gone.
+     */
+    private readonly single: (item: BatchItem) => Promise<AppendResult>,
+    /** Stored messages a group inserted but could not place (collected again). */
+    private readonly collect: (messageIds: number[]) => Promise<void>,
+  ) {}
+
+  add(item: BatchItem): void {
+    const q = this.queues.get(item.mailboxId);
+    if (q) {
+      q.push(item);
+      return;
+    }
+    this.queues.set(item.mailboxId, [item]);
+    // Appends made in this same turn of the event loop join the first group too.
+    queueMicrotask(() => void this.drain(item.mailboxId));
+  }
+
+  private async drain(mailboxId: number): Promise<void> {
+    const q = this.queues.get(mailboxId)!;
+    while (q.length > 0) {
+      const group = take(q);
+      try {
+        const retry = await this.write(mailboxId, group);
+        q.unshift(...retry);
+      } catch (err) {
+        // A deadlock with another node's writer (PostgreSQL undid this statement whole): each
+        // goes alone, as it would have without the group.
+        if ((err as { code?: unknown }).code === '40P01') await this.alone(group);
+        else for (const it of group) it.reject(err);
+      }
+    }
+    this.queues.delete(mailboxId);
+  }
+
+  /** Writes one group; returns the appends to put in the next (their bytes were racing). */
+  private async write(mailboxId: number, group: BatchItem[]): Promise<BatchItem[]> {
+    const notices = group.map(() => this.events.notice());
+    let offset = 0;
+    const offsets = group.map((it) => {
+      const at = offset;
+      offset += it.message.raw.length;
+      return at;
+    });
+    const column = (i: number) => group.map((it) => it.index[i]);
+    const rs = await rows<BatchRow>(this.db, APPEND_BATCH, [
+      mailboxId,
+      group.map((it) => it.hash),
+      group.map((it) => it.message.raw.length),
+      offsets,
+      Buffer.concat(group.map((it) => it.message.raw)),
+      column(0),
+      column(1),
+      column(2),
+      column(3),
+      column(4),
+      column(5),
+      column(6),
+      column(7),
+      column(8),
+      group.map((it) => {
+        const refs = it.index[9] as string[] | null;
+        return refs === null ? null : JSON.stringify(refs);
+      }),
+      column(10),
+      column(11),
+      column(12),
+      column(13),
+      // RFC 8474: EMAILID and THREADID belong to the stored message, kept by every copy.
+      group.map(() => newObjectId('M')),
+      group.map((it) => JSON.stringify(it.threadKeys)),
+      group.map(() => newObjectId('T')),
+      group.map((it) => it.message.index.text.toLowerCase()),
+      group.map((it) => it.message.index.textTruncated === true),
+      group.map((it) => JSON.stringify(it.flags)),
+      group.map((it) => it.internalDate),
+      group.map((it) => it.internalZone),
+      // RFC 8514 §2: the save date is when the message came into this mailbox.
+      Date.now(),
+      [...new Set(group.flatMap((it) => it.keywords))],
+      group.map((it) => JSON.stringify(it.keywords)),
+      notices[0]!.origin,
+      notices.map((n) => n.seq),
+    ]);
+    const byN = new Map(rs.map((r) => [r.n, r]));
+    const first = rs[0];
+    // The mailbox is gone, or the quota is near: each goes alone, and gets its own answer.
+    if (!first || first.account_id === null || first.room !== true) {
+      await this.alone(group);
+      return [];
+    }
+    const placed = rs.filter((r) => r.uid !== null);
+    const missed = rs.filter((r) => r.uid === null && r.message_id !== null);
+    if (placed.length === 0 && missed.length > 0) {
+      // The quota, checked again under the account's lock, was passed meanwhile: what this
+      // group stored goes again, and each append is tried alone.
+      const ids = missed.filter((r) => r.inserted === true).map((r) => r.message_id!);
+      if (ids.length > 0) await this.collect(ids);
+      await this.alone(group.filter((_, i) => byN.get(i + 1)?.message_id !== null));
+      return group.filter((_, i) => byN.get(i + 1)?.message_id === null);
+    }
+    const retry: BatchItem[] = [];
+    for (const [i, it] of group.entries()) {
+      const r = byN.get(i + 1);
+      if (!r || r.uid === null || r.modseq === null || r.uid_validity === null) {
+        // Another writer was storing the same bytes: it has committed or rolled back by now.
+        retry.push(it);
+        continue;
+      }
+      const ev: ChangeEvent = {
+        accountId: first.account_id,
+        mailboxId,
+        modseq: r.modseq,
+        kind: 'append',
+        uids: [r.uid],
+      };
+      if (it.keywords.length > 0) ev.keywords = it.keywords;
+      const result: AppendResult = {
+        mailboxId,
+        uidValidity: r.uid_validity,
+        uid: r.uid,
+        modseq: r.modseq,
+      };
+      // Answered once its own notice came back (events.ts), as appendOne's caller is; the
+      // next group need not wait for that.
+      void notices[i]!.sent(ev).then(() => it.resolve(result));
+    }
+    return retry;
+  }
+
+  private async alone(group: BatchItem[]): Promise<void> {
+    await Promise.all(
+      group.map((it) => this.single(it).then(it.resolve, (err: unknown) => it.reject(err))),
+    );
+  }
+}
+
+/**
+ * The next group from a mailbox's queue: in arrival order, up to MAX_ITEMS and MAX_BYTES
+ * (always at least one), and one append per distinct content (a second of the same bytes
+ * waits for the next group, where it finds the first's stored message).
+ */
+function take(q: BatchItem[]): BatchItem[] {
+  const group: BatchItem[] = [];
+  const hashes = new Set<string>();
+  let bytes = 0;
+  const rest: BatchItem[] = [];
+  while (q.length > 0) {
+    const it = q.shift()!;
+    const full =
+      group.length >= MAX_ITEMS || (group.length > 0 && bytes + it.message.raw.length > MAX_BYTES);
+    if (full || hashes.has(it.hash)) {
+      rest.push(it);
+      if (full) break;
+      continue;
+    }
+    group.push(it);
+    hashes.add(it.hash);
+    bytes += it.message.raw.length;
+  }
+  q.unshift(...rest);
+  return group;
+}
+
+/**
+ * One group's statement. $1 the mailbox; per message ($2-$27 and $30, $32: arrays in arrival
+ * order): hash, size, offset of its bytes in $5 (all the group's bytes, sent once in binary),
+ * the messages row's index columns ($15 References and $21 the THREADID keys as JSON), a new
+ * EMAILID and a THREADID for a new thread, the folded text and whether it was cut, flags
+ * (JSON), internal date and zone, its keywords (JSON) and its notice's sequence number; $28
+ * the save date, $29 the group's keywords, $31 the notices' origin (events.ts).
+ *
+ * Stored messages are found (held FOR KEY SHARE) or inserted with their THREADID (as
+ * threadIdFor decides it) and, after their rows, their blobs of one chunk. Only then, under
+ * the account's row lock, its modseq moves by the group's count and its usage by the group's
+ * size (the quota checked again there, for the group as a whole), the mailbox's UIDNEXT by the
+ * count, and the rows are added: message k of the group (in arrival order) gets the k-th new
+ * UID and modseq. Stored messages and blobs are inserted in hash order, so that two groups
+ * with the same bytes in them (on two nodes) wait for each other in one order, not in a
+ * cycle. Nothing is placed when the mailbox is gone or the group would pass the
+ * quota (room false, or no uid under the lock); a message whose bytes another writer was
+ * inserting at the same time gets no row (message_id null). One row per message comes back.
+ */
+const APPEND_BATCH = `WITH x AS (
+    SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $6::text[], $7::text[],
+      $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[],
+      $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[],
+      $22::text[], $23::text[], $24::boolean[], $25::text[], $26::bigint[], $27::integer[],
+      $30::text[], $32::bigint[])
+      WITH ORDINALITY AS x(hash, size, off, structure, envelope, s_from, s_to, s_cc, s_bcc,
+        s_subject, s_message_id, sent_at, refs, e_from, e_to, e_cc, e_bcc, email_id, tkeys,
+        new_thread, body_text, cut, flags, idate, izone, kw, seq, n)),
+  mb AS (SELECT id, account_id FROM mailboxes WHERE id = $1),
+  room AS (
+    SELECT quota_bytes IS NULL OR used_bytes + (SELECT sum(size) FROM x) <= quota_bytes AS ok
+    FROM accounts WHERE id = (SELECT account_id FROM mb)),
+  found AS (SELECT id, blob_hash FROM messages WHERE blob_hash = ANY($2::text[]) FOR KEY SHARE),
+  ins AS (
+    INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc,
+      s_bcc, s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc,
+      email_id, thread_id, body_text, text_truncated)
+    SELECT x.hash, x.size, x.structure, x.envelope, x.s_from, x.s_to, x.s_cc, x.s_bcc,
+      x.s_subject, x.s_message_id, x.sent_at,
+      CASE WHEN x.refs IS NULL THEN NULL
+        ELSE ARRAY(SELECT json_array_elements_text(x.refs::json)) END,
+      x.e_from, x.e_to, x.e_cc, x.e_bcc, x.email_id,
+      COALESCE((
+        SELECT m.thread_id FROM json_array_elements_text(x.tkeys::json) WITH ORDINALITY k(key, pos)
+          JOIN messages m ON m.s_message_id = k.key AND m.s_message_id <> ''
+        ORDER BY k.pos, m.id LIMIT 1), x.new_thread),
+      x.body_text, x.cut
+    FROM x
+    WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.blob_hash = x.hash)
+      AND (SELECT ok FROM room)
+    ORDER BY x.hash
+    ON CONFLICT (blob_hash) DO NOTHING RETURNING id, blob_hash),
+  b AS (
+    INSERT INTO blobs (hash, size)
+    SELECT x.hash, x.size FROM ins JOIN x ON x.hash = ins.blob_hash ORDER BY x.hash
+    ON CONFLICT (hash) DO UPDATE SET size = excluded.size RETURNING hash, (xmax = 0) AS fresh),
+  c AS (
+    INSERT INTO blob_chunks (hash, seq, data)
+    SELECT x.hash, 0, substring($5::bytea FROM x.off::integer + 1 FOR x.size::integer)
+    FROM b JOIN x ON x.hash = b.hash WHERE b.fresh AND x.size > 0 RETURNING 1),
+  msg AS (
+    SELECT id, blob_hash, false AS inserted FROM found
+    UNION ALL SELECT id, blob_hash, true FROM ins),
+  r AS (
+    SELECT x.n, x.size, x.flags, x.idate, x.izone, x.kw, x.seq, msg.id AS message_id,
+      msg.inserted, row_number() OVER (ORDER BY x.n) AS rk, count(*) OVER () AS cnt,
+      sum(x.size) OVER () AS bytes
+    FROM x JOIN msg ON msg.blob_hash = x.hash),
+  stored AS (SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM r) AS n),
+  a AS (
+    UPDATE accounts SET used_bytes = used_bytes + (SELECT bytes FROM r LIMIT 1),
+      modseq = modseq + (SELECT cnt FROM r LIMIT 1)
+    WHERE id = (SELECT account_id FROM mb) AND (SELECT n FROM stored) > 0
+      AND (SELECT ok FROM room) AND EXISTS (SELECT 1 FROM r)
+      AND (quota_bytes IS NULL OR used_bytes + (SELECT bytes FROM r LIMIT 1) <= quota_bytes)
+    RETURNING modseq),
+  m AS (
+    UPDATE mailboxes SET uid_next = uid_next + (SELECT cnt FROM r LIMIT 1),
+      highest_modseq = GREATEST(highest_modseq, (SELECT modseq FROM a))
+    WHERE id = $1 AND EXISTS (SELECT 1 FROM a)
+    RETURNING uid_next - (SELECT cnt FROM r LIMIT 1) AS first_uid, uid_validity),
+  placed AS (
+    SELECT r.n, r.message_id, r.inserted, r.kw, r.seq, m.first_uid + r.rk - 1 AS uid,
+      a.modseq - r.cnt + r.rk AS modseq, m.uid_validity
+    FROM r, m, a),
+  i AS (
+    INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date,
+      internal_zone, save_date, size)
+    SELECT $1, p.uid, p.message_id, ARRAY(SELECT json_array_elements_text(r.flags::json)),
+      p.modseq, r.idate, r.izone, $28::bigint, r.size
+    FROM placed p JOIN r ON r.n = p.n),
+  k AS (
+    INSERT INTO mailbox_keywords (mailbox_id, keyword)
+    SELECT $1, kw FROM unnest($29::text[]) kw WHERE EXISTS (SELECT 1 FROM placed)
+    ON CONFLICT DO NOTHING)
+SELECT x.n, mb.account_id, room.ok AS room, r.message_id, r.inserted, p.uid, p.modseq,
+  p.uid_validity,
+  CASE WHEN p.uid IS NOT NULL THEN pg_notify('${CHANNEL}', json_build_object('o', $31::text,
+    's', p.seq, 'e', json_strip_nulls(json_build_object('accountId', mb.account_id,
+      'mailboxId', $1::bigint, 'modseq', p.modseq, 'kind', 'append', 'uids',
+      json_build_array(p.uid), 'keywords', CASE WHEN p.kw <> '[]' THEN p.kw::json END)))::text)
+  END AS notified
+FROM x LEFT JOIN mb ON true LEFT JOIN room ON true LEFT JOIN r ON r.n = x.n
+  LEFT JOIN placed p ON p.n = x.n
+ORDER BY p.uid NULLS LAST, x.n`;

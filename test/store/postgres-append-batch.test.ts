@@ -1,0 +1,220 @@
+// Issue 17: appends to one mailbox that arrive together on one node share one statement and
+// one commit (src/store/postgres/append-batch.ts), and each still gets what it would have got
+// alone: its own UID and modseq in arrival order (RFC 9051 §2.3.1.1, RFC 7162 §3), its own
+// event, the quota checked per message, the same stored message for the same bytes.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { StoreError } from '../../src/store/errors.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { ChangeEvent } from '../../src/store/types.js';
+import { newMessage } from '../helpers/messages.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+let server: TestPostgres;
+before(async () => {
+  server = await startPostgres();
+});
+after(async () => {
+  await server?.stop();
+});
+
+interface Node {
+  store: PostgresStore;
+  inbox: number;
+  account: number;
+  /** The transactions that wrote the mailbox's rows (their xmin): one per commit. */
+  commits(): Promise<number>;
+}
+
+async function withNodes(n: number, fn: (nodes: Node[], sql: pg.Client) => Promise<void>) {
+  const url = await server.createDatabase();
+  const stores: PostgresStore[] = [];
+  const sql = new pg.Client({ connectionString: url });
+  try {
+    for (let i = 0; i < n; i++) stores.push(await PostgresStore.open({ connectionString: url }));
+    await sql.connect();
+    await stores[0]!.addDomain('example.test');
+    const acct = await stores[0]!.createAccount({
+      address: 'alice@example.test',
+      passwordHash: 'h',
+    });
+    const inbox = (await stores[0]!.getMailbox(acct.id, 'INBOX'))!.id;
+    const commits = async () => {
+      const r = await sql.query<{ n: number }>(
+        'SELECT count(DISTINCT xmin::text)::integer AS n FROM mailbox_messages WHERE mailbox_id = $1',
+        [inbox],
+      );
+      return r.rows[0]!.n;
+    };
+    await fn(
+      stores.map((store) => ({ store, inbox, account: acct.id, commits })),
+      sql,
+    );
+  } finally {
+    await sql.end().catch(() => {});
+    for (const s of stores) await s.close();
+    await server.dropDatabase(url);
+  }
+}
+
+describe('postgres: appends grouped per node (group commit)', () => {
+  test('40 appends at once: at most two commits, UIDs and modseqs in call order, one event each', () =>
+    withNodes(1, async ([a]) => {
+      const events: ChangeEvent[] = [];
+      const off = a!.store.subscribe((e) => events.push(e));
+      const n = 40;
+      const results = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          a!.store.append(newMessage(`m${i}`, `body ${i}\r\n`), [{ mailboxId: a!.inbox }]),
+        ),
+      );
+      off();
+      assert.deepEqual(
+        results.map((r) => r[0]!.uid),
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
+      for (let i = 1; i < n; i++) assert.ok(results[i]![0]!.modseq > results[i - 1]![0]!.modseq);
+      // Without grouping each append is a commit of its own (40).
+      assert.ok((await a!.commits()) <= 2, `commits: ${await a!.commits()}`);
+      // Each caller had its own event by the time it was answered, in UID order.
+      const appends = events.filter((e) => e.kind === 'append');
+      assert.deepEqual(
+        appends.map((e) => [e.uids, e.modseq]),
+        results.map((r) => [[r[0]!.uid], r[0]!.modseq]),
+      );
+      const status = await a!.store.mailboxStatus(a!.inbox);
+      assert.equal(status.messages, n);
+      assert.equal(status.uidNext, n + 1);
+      assert.equal(status.highestModseq, results[n - 1]![0]!.modseq);
+      const rows = await a!.store.listMessages(a!.inbox);
+      assert.deepEqual(
+        rows.map((r) => [r.uid, r.modseq, r.size]),
+        results.map((r, i) => [
+          r[0]!.uid,
+          r[0]!.modseq,
+          newMessage(`m${i}`, `body ${i}\r\n`).raw.length,
+        ]),
+      );
+      // Every message's bytes are there, each its own.
+      for (const [i, r] of rows.entries()) {
+        assert.deepEqual(
+          await a!.store.readMessage(r.blobHash),
+          newMessage(`m${i}`, `body ${i}\r\n`).raw,
+        );
+      }
+    }));
+
+  test('flags and keywords of each append in a group; the events carry the keywords', () =>
+    withNodes(1, async ([a]) => {
+      const events: ChangeEvent[] = [];
+      const off = a!.store.subscribe((e) => events.push(e));
+      const flags = [['\\Seen'], ['$Label1', '\\Flagged'], [], ['$Label2']];
+      const results = await Promise.all(
+        flags.map((f, i) =>
+          a!.store.append(newMessage(`f${i}`), [{ mailboxId: a!.inbox, flags: f }]),
+        ),
+      );
+      off();
+      const rows = await a!.store.listMessages(a!.inbox);
+      assert.deepEqual(
+        rows.map((r) => [...r.flags].sort()),
+        [['\\Seen'], ['$Label1', '\\Flagged'], [], ['$Label2']],
+      );
+      const byUid = new Map(events.map((e) => [e.uids[0], e]));
+      assert.deepEqual(byUid.get(results[1]![0]!.uid)?.keywords, ['$Label1']);
+      assert.equal(byUid.get(results[0]![0]!.uid)?.keywords, undefined);
+      assert.deepEqual(byUid.get(results[3]![0]!.uid)?.keywords, ['$Label2']);
+      const summary = await a!.store.mailboxSummary(a!.inbox);
+      assert.deepEqual([...summary.keywords].sort(), ['$Label1', '$Label2']);
+    }));
+
+  test('the same bytes twice in one group: two rows, one stored message', () =>
+    withNodes(1, async ([a], sql) => {
+      const m = newMessage('same');
+      const results = await Promise.all([
+        a!.store.append(m, [{ mailboxId: a!.inbox }]),
+        a!.store.append(newMessage('other'), [{ mailboxId: a!.inbox }]),
+        a!.store.append(m, [{ mailboxId: a!.inbox }]),
+      ]);
+      assert.deepEqual(results.map((r) => r[0]!.uid).sort(), [1, 2, 3]);
+      const rows = await a!.store.listMessages(a!.inbox);
+      assert.equal(rows.length, 3);
+      const stored = await sql.query('SELECT id FROM messages');
+      assert.equal(stored.rowCount, 2);
+    }));
+
+  test('quota: of five appends at once with room for three, three are stored', () =>
+    withNodes(1, async ([a], sql) => {
+      const size = newMessage('q0').raw.length;
+      await a!.store.setQuota('alice@example.test', size * 3 + 2);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, i) =>
+          a!.store.append(newMessage(`q${i}`), [{ mailboxId: a!.inbox }]),
+        ),
+      );
+      const ok = outcomes.filter((o) => o.status === 'fulfilled');
+      const refused = outcomes.filter((o) => o.status === 'rejected');
+      assert.equal(ok.length, 3);
+      assert.equal(refused.length, 2);
+      for (const r of refused) {
+        const err = (r as PromiseRejectedResult).reason;
+        assert.ok(err instanceof StoreError && err.code === 'OVERQUOTA', String(err));
+      }
+      const rows = await a!.store.listMessages(a!.inbox);
+      assert.deepEqual(
+        rows.map((r) => r.uid),
+        [1, 2, 3],
+      );
+      const used = await sql.query<{ used: number }>(
+        'SELECT used_bytes::integer AS used FROM accounts WHERE id = $1',
+        [a!.account],
+      );
+      assert.equal(
+        used.rows[0]!.used,
+        rows.reduce((s, r) => s + r.size, 0),
+      );
+      // Nothing stored for the refused ones.
+      assert.equal((await sql.query('SELECT id FROM messages')).rowCount, 3);
+    }));
+
+  test('a mailbox that is gone: each append of the group gets NOT_FOUND', () =>
+    withNodes(1, async ([a]) => {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 3 }, (_, i) =>
+          a!.store.append(newMessage(`g${i}`), [{ mailboxId: a!.inbox + 1000 }]),
+        ),
+      );
+      for (const o of outcomes) {
+        assert.equal(o.status, 'rejected');
+        const err = (o as PromiseRejectedResult).reason;
+        assert.ok(err instanceof StoreError && err.code === 'NOT_FOUND', String(err));
+      }
+    }));
+
+  test('three nodes at once into one mailbox: UIDs 1..n, distinct modseqs in UID order', () =>
+    withNodes(3, async (nodes) => {
+      const n = 90;
+      const results = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          nodes[i % 3]!.store.append(newMessage(`n${i}`), [{ mailboxId: nodes[0]!.inbox }]),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r[0]!.uid).sort((x, y) => x - y),
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
+      // On each node, its own appends got UIDs in the order they were made.
+      for (let k = 0; k < 3; k++) {
+        const own = results.filter((_, i) => i % 3 === k).map((r) => r[0]!.uid);
+        assert.deepEqual(
+          own,
+          [...own].sort((x, y) => x - y),
+        );
+      }
+      const rows = await nodes[1]!.store.listMessages(nodes[0]!.inbox);
+      assert.equal(rows.length, n);
+      for (let i = 1; i < rows.length; i++) assert.ok(rows[i]!.modseq > rows[i - 1]!.modseq);
+      assert.ok((await nodes[0]!.commits()) < n);
+    }));
+});
