@@ -192,7 +192,7 @@ export class ServerMetrics {
       const done = () => {
         this.summary = null;
       };
-      void this.summary.then(done, done);
+      this.summary.then(done, done);
     }
     return this.summary;
   }

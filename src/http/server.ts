@@ -1,7 +1,7 @@
 // The HTTP listener: health for load balancers and monitoring. Loopback by default.
 //
 // No request may take the process down: a request target that is not one we serve gets 400,
-// an error in a route gets 500 and a log line, and each request runs in a connection scope
+// an error in a route gets 500 and a log line, and each request has a connection guard
 // (net/guard.ts) so that even an error escaping a route's callbacks ends only its connection.
 import http from 'node:http';
 import https from 'node:https';
@@ -10,7 +10,7 @@ import type { AcmeChallenges } from '../acme/challenges.js';
 import type { Logger } from '../log.js';
 import type { TlsInterceptor } from '../net/client-hello.js';
 import { followHttpConnection } from '../net/conn-log.js';
-import { guardConnection } from '../net/guard.js';
+import { ConnectionGuard, guardConnection } from '../net/guard.js';
 import { type ConnectionLimiter, normalizeIp } from '../net/limits.js';
 import { ListenError } from '../net/listener.js';
 import type { ServedCertificate, TlsProvider } from '../net/tls.js';
@@ -86,7 +86,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
   const storeReachable = async (): Promise<boolean> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), storeTimeoutMs);
+      timer = setTimeout(() => resolve(false), storeTimeoutMs); // unguarded: its own promise
     });
     try {
       const query = opts.store.listDomains().then(
@@ -207,14 +207,18 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
     };
     // An error that escapes even the promise (a callback of the route's) is ended the same way.
     const end = () => failed(new Error('uncaught error in the request'));
-    guardConnection({ log: reqLog, end }, null, async () => handle(req, res)).catch((err) => {
-      try {
-        failed(err);
-      } catch (sendErr) {
-        reqLog.error({ err: sendErr }, 'http error response failed');
-        res.destroy();
-      }
-    });
+    const guard = new ConnectionGuard(reqLog, end);
+    // unguarded: guardConnection's promise never rejects
+    void guardConnection(guard, null, () =>
+      handle(req, res).catch((err) => {
+        try {
+          failed(err);
+        } catch (sendErr) {
+          reqLog.error({ err: sendErr }, 'http error response failed');
+          res.destroy();
+        }
+      }),
+    );
   };
   // `[listeners.http] tls = "implicit"`: HTTPS with the server's certificates (and SNI), so a
   // bearer token or an admin password can cross a network (RFC 8314 §3, RFC 6750 §5.3).
@@ -292,6 +296,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
       stopReload?.();
       const done = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
+      // unguarded: the listener's own shutdown
       const timer = setTimeout(() => server.closeAllConnections(), deadlineMs);
       await done;
       clearTimeout(timer);

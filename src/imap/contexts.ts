@@ -260,7 +260,7 @@ export class UpdateContexts {
     this.dispose();
     if (next !== Number.POSITIVE_INFINITY) {
       const wait = Math.min(AGING_MAX_WAIT_MS, Math.max(AGING_STEP_MS, next - now + 1));
-      this.timer = setTimeout(() => {
+      this.timer = s.conn.guard.setTimeout(() => {
         this.timer = undefined;
         if (s.contexts === this) s.wake();
       }, wait);

@@ -238,12 +238,26 @@ export class ImapSession {
   private startRead(): void {
     if (this.reading || this.readOutcome !== undefined) return;
     this.reading = true;
-    if (this.compress) void this.readInflated(this.compress);
-    else this.conn.readChunk().then(this.onChunk);
+    if (this.compress) this.conn.guard.detach(this.readInflated(this.compress));
+    else this.conn.readChunk().then(this.onChunk, this.onReadError);
   }
 
+  // What these throw ends the connection (net/guard.ts): they are not part of the session's
+  // promise, whose awaits they resume.
   private readonly onChunk = (chunk: Buffer | null): void => {
-    this.settleRead({ chunk });
+    try {
+      this.settleRead({ chunk });
+    } catch (err) {
+      this.conn.guard.fail(err, 'read');
+    }
+  };
+
+  private readonly onReadError = (error: unknown): void => {
+    try {
+      this.settleRead({ error });
+    } catch (err) {
+      this.conn.guard.fail(err, 'read');
+    }
   };
 
   /**
@@ -325,10 +339,10 @@ export class ImapSession {
     // Until LOGIN, a short timer (limits.preauth_idle_seconds, a minute): an idle
     // unauthenticated connection only holds a slot. RFC 9051 §5.4's 30 minutes apply after.
     this.conn.setIdleTimeout(this.ctx.cfg.limits.preauth_idle_seconds * 1000);
-    const onShutdown = () => {
+    const onShutdown = this.conn.guard.wrap(() => {
       this.endReason = 'Server shutting down';
       this.wake();
-    };
+    });
     this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
     try {
       this.untaggedStatus('OK', `CAPABILITY ${capabilities(this).join(' ')}`, 'Letterbox ready');
@@ -478,7 +492,7 @@ export class ImapSession {
     if (this.tokens < 1) {
       const waitMs = ((1 - this.tokens) / IMAP_LIMITS.commandsPerSecond) * 1000;
       await this.flush();
-      await new Promise((r) => setTimeout(r, waitMs));
+      await this.conn.guard.sleep(waitMs);
       this.tokens = 1;
       this.tokensAt = Date.now();
     }

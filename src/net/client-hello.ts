@@ -170,6 +170,7 @@ export function readClientHello(
         finish({ head, hello });
       } else finish({ head });
     };
+    // unguarded: before any connection guard; it only destroys the socket and resolves
     const timer = setTimeout(onGone, timeoutMs);
     socket.on('data', onData);
     socket.once('end', onGone);

@@ -11,6 +11,7 @@ import {
   logTls,
   newConnectionId,
 } from './conn-log.js';
+import { ConnectionGuard } from './guard.js';
 import { InputBuffer, type LineResult } from './input.js';
 import { normalizeIp } from './limits.js';
 import { type TlsProvider, tlsFailureReason } from './tls.js';
@@ -48,6 +49,8 @@ export interface ConnectionOptions {
   /** The listener's name (`imap`, `submissions`...), for the logs. */
   listener?: string;
   secure?: boolean;
+  /** The guard of the socket's code, when the caller made one first (net/guard.ts). */
+  guard?: ConnectionGuard;
 }
 
 export class Connection implements ConnFacts {
@@ -59,6 +62,11 @@ export class Connection implements ConnFacts {
   readonly peer: string;
   readonly localPort: number;
   readonly log: Logger;
+  /**
+   * Where the connection's code schedules timers and detached promises, so that a throw in
+   * them ends this connection only (net/guard.ts).
+   */
+  readonly guard: ConnectionGuard;
   secure: boolean;
   /** Set by the protocol when a login succeeds: the account's address, for the close line. */
   account: string | undefined;
@@ -102,6 +110,7 @@ export class Connection implements ConnFacts {
     if (socket instanceof tls.TLSSocket) this.noteTls(socket);
     this.serverLog = opts.log;
     this.log = opts.log.child({ listener: this.listener, conn: this.id, peer: this.peer });
+    this.guard = opts.guard ?? new ConnectionGuard(this.log, () => this.destroy());
     logOpened(this.serverLog, this);
     this.attach(socket);
     if (socket.destroyed) this.onSocketClose();
@@ -199,7 +208,7 @@ export class Connection implements ConnFacts {
       socket.on('drain', done);
       socket.on('close', done);
       if (this.idleMs > 0) {
-        timer = setTimeout(() => {
+        timer = this.guard.setTimeout(() => {
           this.log.debug('peer stopped reading: write timed out');
           this.timedOut = true;
           this.destroy();
@@ -238,6 +247,8 @@ export class Connection implements ConnFacts {
       secureContext: provider.secureContext(),
       SNICallback: opts.SNICallback,
     });
+    // Its listeners are this connection's code (net/guard.ts).
+    this.guard.watch(secure);
     this.socket = secure;
     this.paused = false;
     this.attach(secure);
@@ -266,7 +277,7 @@ export class Connection implements ConnFacts {
         resolve();
         return;
       }
-      const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+      const timer = this.guard.setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
       timer.unref();
       this.onClose(() => {
         clearTimeout(timer);
@@ -308,7 +319,7 @@ export class Connection implements ConnFacts {
 
   /** Run `cb` once when the socket has closed (at once, asynchronously, if it already has). */
   onClose(cb: () => void): void {
-    if (this.socketClosed) queueMicrotask(cb);
+    if (this.socketClosed) this.guard.queueMicrotask(cb);
     else this.closeCallbacks.push(cb);
   }
 
@@ -360,7 +371,7 @@ export class Connection implements ConnFacts {
       this.idleTimer.refresh();
       return;
     }
-    this.idleTimer = setTimeout(() => {
+    this.idleTimer = this.guard.setTimeout(() => {
       if (!this.pending) return;
       this.log.debug({ ms: this.idleMs }, 'idle timeout');
       this.timedOut = true;
@@ -444,7 +455,7 @@ export class Connection implements ConnFacts {
   private handshake(socket: tls.TLSSocket): Promise<void> {
     return new Promise((resolve, reject) => {
       const ms = this.idleMs > 0 ? Math.min(this.idleMs, HANDSHAKE_MS) : HANDSHAKE_MS;
-      const timer = setTimeout(() => finish(new Error('handshake timed out')), ms);
+      const timer = this.guard.setTimeout(() => finish(new Error('handshake timed out')), ms);
       const finish = (err?: Error) => {
         clearTimeout(timer);
         socket.off('secure', onSecure);

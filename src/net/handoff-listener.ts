@@ -5,7 +5,7 @@
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import type { TlsInterceptor } from './client-hello.js';
-import { guardConnection } from './guard.js';
+import { ConnectionGuard, guardConnection } from './guard.js';
 import { type ConnectionLimiter, normalizeIp } from './limits.js';
 import { bindServer, type Listener, settleWithin } from './listener.js';
 
@@ -51,21 +51,17 @@ export async function startHandoffListener(opts: HandoffListenerOptions): Promis
     if (refuse) log.info({ peer: ip }, 'too many connections: handing over to refuse');
     else handled++;
     open++;
-    // A bug in the handover ends this connection only (net/guard.ts).
-    const scope = { log, end: () => socket.destroy() };
-    const session = guardConnection(scope, socket, () => serve(socket, refuse))
-      .catch((err) => {
-        log.error({ err }, 'handing over a connection failed');
-        socket.destroy();
-      })
-      .finally(() => {
-        open--;
-        if (!refuse) {
-          limiter.release(ip);
-          handled--;
-        }
-        sessions.delete(session);
-      });
+    // A bug in the handover ends this connection only (net/guard.ts); the guarded promise
+    // never rejects.
+    const guard = new ConnectionGuard(log, () => socket.destroy());
+    const session = guardConnection(guard, socket, () => serve(socket, refuse)).then(() => {
+      open--;
+      if (!refuse) {
+        limiter.release(ip);
+        handled--;
+      }
+      sessions.delete(session);
+    });
     sessions.add(session);
   });
   async function serve(socket: net.Socket, refuse: boolean): Promise<void> {

@@ -167,11 +167,12 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     });
     conns.add(conn);
     conn.onClose(() => conns.delete(conn));
-    // A bug in this connection's code ends this connection only (net/guard.ts).
-    const end = () => conn.destroy();
-    const session = guardConnection({ log: conn.log, end }, socket, () => run(conn, over));
+    // A bug in this connection's code ends this connection only (net/guard.ts); the guarded
+    // session's promise never rejects.
+    const session = guardConnection(conn.guard, socket, () => run(conn, over));
     sessions.add(session);
-    void session.finally(() => sessions.delete(session));
+    // unguarded: the guarded session's promise never rejects
+    void session.then(() => sessions.delete(session));
   }
 
   async function run(conn: Connection, over: boolean): Promise<void> {
@@ -268,7 +269,7 @@ export function bindServer(
 export async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
+    timer = setTimeout(() => resolve(false), ms); // unguarded: the listener's own shutdown
   });
   const all = Promise.allSettled(promises).then(() => true as const);
   try {

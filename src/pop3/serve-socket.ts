@@ -5,6 +5,7 @@
 import type net from 'node:net';
 import type { Logger } from '../log.js';
 import { Connection, TlsHandshakeError } from '../net/connection.js';
+import type { ConnectionGuard } from '../net/guard.js';
 import { Pop3Session, type Pop3SessionOptions } from './session.js';
 import { errLine } from './wire.js';
 import type { ConnTls } from './workers/protocol.js';
@@ -22,11 +23,18 @@ export interface ServeSocketOptions {
   shuttingDown: AbortSignal;
   /** Told of the Connection at once, so a shutdown past its deadline can destroy it. */
   track?: (conn: Connection) => void;
+  /** The guard the caller put on the socket (net/guard.ts); else the Connection makes one. */
+  guard?: ConnectionGuard;
 }
 
 export async function servePop3Socket(socket: net.Socket, o: ServeSocketOptions): Promise<void> {
   socket.setNoDelay(true);
-  const conn = new Connection(socket, { log: o.log, listener: o.listener, secure: false });
+  const conn = new Connection(socket, {
+    log: o.log,
+    listener: o.listener,
+    secure: false,
+    guard: o.guard,
+  });
   o.track?.(conn);
   try {
     // Called in the tick that wrapped the socket, before any byte was read from it, so

@@ -214,8 +214,9 @@ export class Pop3Session {
 
   async run(): Promise<void> {
     this.conn.setIdleTimeout(this.opts.idleTimeoutMs);
-    const onShutdown = () =>
-      this.endWith({ text: 'Server shutting down, try again later', code: 'SYS/TEMP' });
+    const onShutdown = this.conn.guard.wrap(() =>
+      this.endWith({ text: 'Server shutting down, try again later', code: 'SYS/TEMP' }),
+    );
     this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
     try {
       this.ok(`${this.opts.hostname} Letterbox POP3 server ready`);
@@ -245,7 +246,7 @@ export class Pop3Session {
       // RFC 1939 §6: after QUIT's reply (and the UPDATE state's work, done before it) the
       // server closes; the client sends nothing more, so the socket goes as soon as the reply
       // and our FIN are with the kernel (Connection.finish), without waiting for its side.
-      if (this.quitting) void this.conn.finish();
+      if (this.quitting) this.conn.guard.detach(this.conn.finish());
     } finally {
       this.shuttingDown.removeEventListener('abort', onShutdown);
       this.unwatch?.();
@@ -271,9 +272,9 @@ export class Pop3Session {
   /** A batch of \Seen marks goes out within SEEN_BATCH_MS of the first pending one. */
   armSeen(): void {
     if (this.seenPending.length === 0) return;
-    this.seenTimer ??= setTimeout(() => {
+    this.seenTimer ??= this.conn.guard.setTimeout(() => {
       this.seenTimer = undefined;
-      void this.flushSeen({ skipDeleted: true });
+      this.conn.guard.detach(this.flushSeen({ skipDeleted: true }));
     }, SEEN_BATCH_MS);
   }
 
@@ -354,7 +355,7 @@ export class Pop3Session {
   /** End the session: between commands at once, during one after it (the loop checks). */
   private endWith(reason: { text: string; code: RespCode }): void {
     this.endReason ??= reason;
-    if (this.idle) void this.sayGoodbye();
+    if (this.idle) this.conn.guard.detach(this.sayGoodbye());
   }
 
   private async sayGoodbye(): Promise<void> {

@@ -101,7 +101,7 @@ const noop: Handler<'NOOP'> = async (s) => {
 // after QUIT, so the socket goes as soon as the reply is out (Connection.finish).
 const quit: Handler<'QUIT'> = async (s) => {
   await s.closeWith(R.bye());
-  void s.conn.finish();
+  s.conn.guard.detach(s.conn.finish());
 };
 
 // RFC 5321 §3.5.3 / §7.3: VRFY may answer 252 so that addresses cannot be probed.

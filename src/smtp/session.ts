@@ -113,15 +113,15 @@ export class SmtpSession {
     this.conn.setIdleTimeout(this.cfg.smtp.idle_timeout_seconds * 1000);
     if (!(await this.greet())) return;
     // The session's one listener on the shared shutdown signal (none per command).
-    const onShutdown = () => {
+    const onShutdown = this.conn.guard.wrap(() => {
       this.shutdownRequested = true;
       // Waiting for a command: say goodbye now, and end our side so that the read ends. During
       // a command (a transfer under way gets the grace period): after it, the loop checks.
       if (this.waitingForCommand) {
-        void this.closeWith(R.shuttingDown());
-        void this.conn.close();
+        this.conn.guard.detach(this.closeWith(R.shuttingDown()));
+        this.conn.guard.detach(this.conn.close());
       }
-    };
+    });
     this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
     try {
       while (!this.closing && !this.conn.closed) {
@@ -216,7 +216,7 @@ export class SmtpSession {
   private async greet(): Promise<boolean> {
     const delay = this.mode === 'mx' ? this.listener.greetDelayMs : 0;
     if (delay > 0) {
-      await new Promise((r) => setTimeout(r, delay));
+      await this.conn.guard.sleep(delay);
       if (this.conn.hasBufferedInput()) {
         this.log.info('client talked before the greeting');
         await this.closeWith(PREGREET);

@@ -9,34 +9,22 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../../src/log.js';
-import { guardConnection, inConnectionScope } from '../../src/net/guard.js';
+import { ConnectionGuard, guardConnection } from '../../src/net/guard.js';
 import { eventually } from '../helpers/eventually.js';
 
-describe('guardConnection', () => {
-  test('runs the code, its timers and its socket listeners in the scope', async () => {
-    const socket = new EventEmitter();
+// In this process the test runner's own handlers take an uncaught exception or an unhandled
+// rejection for a failed test: each case below fails if the guard lets its error escape.
+describe('ConnectionGuard', () => {
+  const guarded = () => {
     let ended = 0;
-    const seen: boolean[] = [];
-    await guardConnection({ log: silentLogger(), end: () => ended++ }, socket, async () => {
-      seen.push(inConnectionScope());
-      await new Promise<void>((r) =>
-        setTimeout(() => {
-          seen.push(inConnectionScope());
-          r();
-        }, 1),
-      );
-    });
-    socket.on('data', () => seen.push(inConnectionScope()));
-    socket.emit('data');
-    assert.deepEqual(seen, [true, true, true]);
-    assert.equal(inConnectionScope(), false);
-    assert.equal(ended, 0);
-  });
+    const guard = new ConnectionGuard(silentLogger(), () => ended++);
+    return { guard, ended: () => ended };
+  };
 
-  test('a throwing listener of the guarded socket ends the connection, once', () => {
+  test('a throwing listener of a watched socket ends the connection, once', () => {
     const socket = new EventEmitter();
-    let ended = 0;
-    guardConnection({ log: silentLogger(), end: () => ended++ }, socket, () => {});
+    const { guard, ended } = guarded();
+    guardConnection(guard, socket, async () => {});
     socket.on('data', () => {
       throw new Error('boom');
     });
@@ -44,7 +32,62 @@ describe('guardConnection', () => {
     assert.doesNotThrow(() => socket.emit('data'));
     // Even an 'error' nobody listens for.
     assert.doesNotThrow(() => socket.emit('error', new Error('unheard')));
-    assert.equal(ended, 1);
+    assert.equal(ended(), 1);
+  });
+
+  test('listeners of a watched socket get their arguments and emit its result', () => {
+    const socket = new EventEmitter();
+    const { guard, ended } = guarded();
+    guard.watch(socket);
+    const seen: unknown[] = [];
+    socket.on('data', (a, b) => seen.push(a, b));
+    assert.equal(socket.emit('data', 1, 2), true);
+    assert.equal(socket.emit('nobody'), false);
+    assert.deepEqual(seen, [1, 2]);
+    assert.equal(ended(), 0);
+  });
+
+  test("a rejection or a throw of the session's code ends the connection; the result resolves", async () => {
+    for (const fn of [
+      async () => {
+        await null;
+        throw new Error('boom: async');
+      },
+      () => {
+        throw new Error('boom: sync');
+      },
+    ]) {
+      const { guard, ended } = guarded();
+      await guardConnection(guard, null, fn);
+      assert.equal(ended(), 1);
+    }
+  });
+
+  test("a throw in the connection's timer, immediate or microtask ends it", async () => {
+    const cases: [string, (g: ConnectionGuard, cb: () => void) => void][] = [
+      ['timer', (g, cb) => g.setTimeout(cb, 1)],
+      ['immediate', (g, cb) => g.setImmediate(cb)],
+      ['microtask', (g, cb) => g.queueMicrotask(cb)],
+      ['callback', (g, cb) => setImmediate(g.wrap(cb))],
+    ];
+    for (const [what, schedule] of cases) {
+      const { guard, ended } = guarded();
+      let ran = false;
+      schedule(guard, () => {
+        ran = true;
+        throw new Error(`boom: ${what}`);
+      });
+      await eventually(() => ran && ended() === 1, `${what} ran and ended the connection`);
+    }
+  });
+
+  test('a detached promise that rejects ends the connection; one that resolves does not', async () => {
+    const { guard, ended } = guarded();
+    guard.detach(Promise.resolve(1));
+    guard.detach(Promise.reject(new Error('boom: detached')));
+    await eventually(() => ended() === 1, 'the rejection ended the connection');
+    await guard.sleep(1);
+    assert.equal(ended(), 1);
   });
 });
 
@@ -109,6 +152,7 @@ describe('the process guard, in a server process', () => {
     ['timer', 'boom: timer'],
     ['reject', 'boom: rejection'],
     ['data', 'boom: data'],
+    ['session', 'boom: session'],
   ] as const) {
     test(`a throw in a session's ${cmd} ends that connection; the server answers another`, async () => {
       const a = await connect();

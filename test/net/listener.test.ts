@@ -36,7 +36,8 @@ after(async () => {
 
 /**
  * A tiny line protocol: greets, answers `WHO` with the connection's TLS state, `STARTTLS`
- * with "go ahead" then upgrades, `THROW` by throwing, `QUIT` by leaving; echoes the rest.
+ * with "go ahead" then upgrades, `THROW` by throwing, `ARM` by putting a throwing listener on
+ * the connection's socket (the TLS one after STARTTLS), `QUIT` by leaving; echoes the rest.
  * On shutdown it says goodbye unless `stubborn`.
  */
 async function session(
@@ -58,6 +59,13 @@ async function session(
     const line = r.line.toString();
     if (line === 'QUIT') return void (await conn.write('221 bye\r\n'));
     if (line === 'THROW') throw new Error('handler bug');
+    if (line === 'ARM') {
+      (conn as unknown as { socket: net.Socket }).socket.once('data', () => {
+        throw new Error('listener bug');
+      });
+      await conn.write('armed\r\n');
+      continue;
+    }
     if (line === 'WHO') await conn.write(`secure=${conn.secure} injected=${injected}\r\n`);
     else if (line === 'STARTTLS') {
       injected = conn.hasBufferedInput();
@@ -175,6 +183,21 @@ describe('listener', () => {
     assert.equal(await c.line(), null);
     const d = await plain(l);
     assert.equal(await d.line(), '220 hello');
+    d.socket.write('QUIT\r\n');
+    assert.equal(await d.line(), '221 bye');
+  });
+
+  // net/guard.ts: in this process an escaped throw would fail the test run.
+  test('a throw in a listener of the STARTTLS socket ends that connection only', async () => {
+    const l = await listen();
+    const c = await upgrade(l);
+    c.socket.write('ARM\r\n');
+    assert.equal(await c.line(), 'armed');
+    c.socket.write('NOOP\r\n');
+    assert.equal(await c.line(), null);
+    const d = await upgrade(l);
+    d.socket.write('WHO\r\n');
+    assert.equal(await d.line(), 'secure=true injected=false');
     d.socket.write('QUIT\r\n');
     assert.equal(await d.line(), '221 bye');
   });

@@ -117,7 +117,9 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
           if (!e) throw no('EXPUNGEISSUED', 'Message was expunged');
           return e;
         },
-        cachePreview: (text) => void store.setPreview(r.messageId, text).catch(() => {}),
+        cachePreview: (text) => {
+          store.setPreview(r.messageId, text).catch(() => {});
+        },
       };
       let out: Awaited<ReturnType<typeof renderFetch>>;
       try {

@@ -2,6 +2,7 @@
 // framing, then switch the byte stream.
 import zlib from 'node:zlib';
 import { TlsHandshakeError } from '../../net/connection.js';
+import type { ConnectionGuard } from '../../net/guard.js';
 import { bad, no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { AUTHED, command, NOT_AUTHED, noArgs } from './types.js';
@@ -53,7 +54,10 @@ export class DeflateChannel {
   private failed: Error | null = null;
   private waiter: (() => void) | null = null;
 
-  constructor() {
+  /** `guard`: the connection's; the streams' listeners and callbacks are its code. */
+  constructor(private readonly guard: ConnectionGuard) {
+    guard.watch(this.deflater);
+    guard.watch(this.inflater);
     this.deflater.on('data', (c: Buffer) => this.deflated.push(c));
     this.deflater.on('error', () => {});
     this.inflater.on('readable', () => this.notify());
@@ -64,7 +68,9 @@ export class DeflateChannel {
   }
 
   deflate(data: Buffer): Promise<Buffer> {
-    const p = this.deflateChain.then(() => run(this.deflater, data, () => this.takeDeflated()));
+    const p = this.deflateChain.then(() =>
+      run(this.deflater, data, () => this.takeDeflated(), this.guard),
+    );
     this.deflateChain = p.catch(() => {});
     return p;
   }
@@ -75,11 +81,17 @@ export class DeflateChannel {
     this.flushed = false;
     this.inflater.write(data);
     // The callback runs once everything written before it is inflated and pushed.
-    this.inflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+    this.inflater.flush(zlib.constants.Z_SYNC_FLUSH, this.onInflated);
+  }
+
+  private readonly onInflated = (): void => {
+    try {
       this.flushed = true;
       this.notify();
-    });
-  }
+    } catch (err) {
+      this.guard.fail(err, 'inflate');
+    }
+  };
 
   /**
    * The next inflated bytes (at most about twice INFLATE_HIGH_WATER), or null when all the
@@ -110,7 +122,12 @@ export class DeflateChannel {
   }
 }
 
-function run(stream: zlib.DeflateRaw, data: Buffer, take: () => Buffer): Promise<Buffer> {
+function run(
+  stream: zlib.DeflateRaw,
+  data: Buffer,
+  take: () => Buffer,
+  guard: ConnectionGuard,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (stream.destroyed) {
       reject(new Error('compression stream failed'));
@@ -119,10 +136,13 @@ function run(stream: zlib.DeflateRaw, data: Buffer, take: () => Buffer): Promise
     const onError = (err: Error) => reject(err);
     stream.once('error', onError);
     stream.write(data);
-    stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-      stream.off('error', onError);
-      resolve(take());
-    });
+    stream.flush(
+      zlib.constants.Z_SYNC_FLUSH,
+      guard.wrap(() => {
+        stream.off('error', onError);
+        resolve(take());
+      }),
+    );
   });
 }
 
@@ -142,6 +162,6 @@ export const COMPRESS = command({
     return ok('DEFLATE active');
   },
   async afterTagged(s: ImapSession) {
-    s.startCompression(new DeflateChannel());
+    s.startCompression(new DeflateChannel(s.conn.guard));
   },
 });

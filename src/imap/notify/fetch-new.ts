@@ -57,7 +57,9 @@ export async function sendNewFetch(
           if (!e) throw new Error('expunged');
           return e;
         },
-        cachePreview: (text) => void store.setPreview(r.messageId, text).catch(() => {}),
+        cachePreview: (text) => {
+          store.setPreview(r.messageId, text).catch(() => {});
+        },
       };
       let out: Awaited<ReturnType<typeof renderFetch>>;
       try {

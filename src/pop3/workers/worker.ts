@@ -8,7 +8,7 @@ import { PlaintextPolicy } from '../../auth/plaintext.js';
 import { CommandMetrics, commandFamily } from '../../http/metrics.js';
 import { createLogger, prettyFor } from '../../log.js';
 import type { Connection } from '../../net/connection.js';
-import { guardConnection, installProcessGuard } from '../../net/guard.js';
+import { ConnectionGuard, guardConnection, installProcessGuard } from '../../net/guard.js';
 import { settleWithin } from '../../net/listener.js';
 import { TlsProvider, tlsOptionsOf } from '../../net/tls.js';
 import { openMessageReader } from '../../store/open.js';
@@ -58,6 +58,7 @@ function reportCommands(): Promise<void> {
 }
 /** How often a worker reports; a scrape sees a worker's commands at most this late. */
 const REPORT_MS = 2000;
+// unguarded: the worker process's own timer, outside every connection
 setInterval(() => void reportCommands(), REPORT_MS).unref();
 
 const shutdown = new AbortController();
@@ -72,10 +73,12 @@ function serve(id: number, socket: net.Socket, m: Extract<ToWorker, { t: 'conn' 
     send({ t: 'end', id });
     return;
   }
-  // A bug in one session's code ends that session only (net/guard.ts), not the worker.
-  const scope = { log, end: () => socket.destroy() };
-  const session = guardConnection(scope, socket, () =>
+  // A bug in one session's code ends that session only (net/guard.ts), not the worker; the
+  // guarded promise never rejects.
+  const guard = new ConnectionGuard(log, () => socket.destroy());
+  const session = guardConnection(guard, socket, () =>
     servePop3Socket(socket, {
+      guard,
       listener: m.listener,
       tls: m.tls,
       refuse: m.refuse,
@@ -87,7 +90,7 @@ function serve(id: number, socket: net.Socket, m: Extract<ToWorker, { t: 'conn' 
         conn.onClose(() => conns.delete(conn));
       },
     }),
-  ).finally(() => {
+  ).then(() => {
     sessions.delete(session);
     send({ t: 'end', id });
   });
@@ -112,7 +115,7 @@ function exit(code: number): void {
 const handlers: { [K in ToWorker['t']]: (m: Extract<ToWorker, { t: K }>, h: unknown) => void } = {
   conn: (m, handle) => serve(m.id, handle as net.Socket, m),
   reply: (m) => rpc.settle(m),
-  shutdown: (m) => void stop(m.deadlineMs),
+  shutdown: (m) => void stop(m.deadlineMs), // unguarded: the worker process's own
   'account-disabled': (m) => accountEnds.disabled(m.accountId),
   'reload-tls': () => {
     // The main process reloaded the same files successfully; keep the old ones on error.
