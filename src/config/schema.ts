@@ -199,6 +199,12 @@ const storeSchema = z
         password_env: z.string().min(1).optional(),
         /** Connections of this node's pool. */
         pool_size: z.number().int().min(1).max(1000).default(10),
+        /**
+         * A statement (or a new connection) the database has not answered in this time fails
+         * as a temporary error and its connection is dropped: a database that hangs, or a
+         * network that drops packets without a reset, does not hold sessions forever.
+         */
+        query_timeout_seconds: z.number().positive().max(3600).default(30),
         /** This node's name in the outbound queue's leases (default: the host name). */
         node_id: z.string().min(1).max(128).optional(),
       }),

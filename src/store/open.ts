@@ -57,6 +57,7 @@ export async function openStore(
       // No full-text worker and no group commit of ours: PostgreSQL commits each write.
       return PostgresStore.open({
         ...postgresOptions(cfg.store),
+        queryTimeoutMs: cfg.store.query_timeout_seconds * 1000,
         ...(opts.onListenerError ? { onListenerError: opts.onListenerError } : {}),
       });
   }
@@ -68,6 +69,9 @@ export function openMessageReader(cfg: Pick<Config, 'dataDir' | 'store'>): Messa
     case 'sqlite':
       return SqliteMessageReader.open(cfg.dataDir, INLINE_MAX);
     case 'postgres':
-      return new PgMessageReader(postgresOptions(cfg.store));
+      return new PgMessageReader({
+        ...postgresOptions(cfg.store),
+        queryTimeoutMs: cfg.store.query_timeout_seconds * 1000,
+      });
   }
 }

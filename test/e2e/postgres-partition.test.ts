@@ -3,13 +3,19 @@
 // connection and refuses new ones for a while, under a stream of SMTP deliveries: sessions get
 // temporary errors (IMAP NO [UNAVAILABLE], SMTP 451 4.3.0, POP3 -ERR [SYS/TEMP]) and stay
 // usable, every message acknowledged is there afterwards, and the node comes back by itself,
-// its change events too (an IDLE session hears a delivery made after the partition).
+// its change events too (an IDLE session hears a delivery made after the partition). Then a
+// partition that drops packets instead of resetting (the proxy stops forwarding, and holds new
+// connections without answering): the same temporary errors once the statement timeout
+// (`query_timeout_seconds`) has passed, and the node comes back by itself, its POP3 maildrop
+// locks and its LISTEN connection (found silent by its heartbeat) too.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { eventually } from '../helpers/eventually.js';
+import { newMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient } from '../imap/session/client.js';
@@ -30,7 +36,9 @@ function raw(id: string): Buffer {
 class DatabaseLink {
   private readonly server: net.Server;
   private readonly open = new Set<net.Socket>();
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
   private cut = false;
+  private silent = false;
 
   constructor(socketPath: string) {
     this.server = net.createServer((client) => {
@@ -38,7 +46,18 @@ class DatabaseLink {
         client.resetAndDestroy();
         return;
       }
+      if (this.silent) {
+        // Accepted by the kernel, never answered: the node's connection timeout must end it.
+        this.open.add(client);
+        client.on('error', () => {});
+        client.on('close', () => this.open.delete(client));
+        client.pause();
+        return;
+      }
       const upstream = net.connect(socketPath);
+      const pair: [net.Socket, net.Socket] = [client, upstream];
+      this.pairs.add(pair);
+      upstream.on('close', () => this.pairs.delete(pair));
       for (const s of [client, upstream]) {
         this.open.add(s);
         s.on('error', () => {});
@@ -69,8 +88,25 @@ class DatabaseLink {
     }
   }
 
+  /**
+   * A partition that drops packets: nothing more is carried either way on any connection and
+   * nothing closes; new connections are accepted and never answered, until heal(). The
+   * connections stalled here stay so (their packets are lost for good).
+   */
+  stall(): void {
+    this.silent = true;
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+    this.pairs.clear();
+  }
+
   heal(): void {
     this.cut = false;
+    this.silent = false;
   }
 
   close(): Promise<void> {
@@ -83,16 +119,18 @@ describe('a partition between the server and PostgreSQL', { skip: external }, ()
   let pg: TestPostgres;
   let proxy: DatabaseLink;
   let ts: TestServer;
+  /** The database, not through the proxy: another node's way to it. */
+  let direct: URL;
 
   before(async () => {
     pg = await startPostgres();
-    const direct = new URL(await pg.createDatabase());
+    direct = new URL(await pg.createDatabase());
     proxy = new DatabaseLink(join(decodeURIComponent(direct.hostname), '.s.PGSQL.5432'));
     const url = `postgres://letterbox@127.0.0.1:${await proxy.listen()}${direct.pathname}`;
     ts = await startTestServer({
       listeners: ['smtp', 'imap', 'pop3'],
       allowPlaintext: true,
-      storeToml: `\n[store]\nkind = "postgres"\nurl = ${JSON.stringify(url)}\npool_size = 4\nnode_id = "cut"\n`,
+      storeToml: `\n[store]\nkind = "postgres"\nurl = ${JSON.stringify(url)}\npool_size = 4\nnode_id = "cut"\nquery_timeout_seconds = 4\n`,
       extraToml:
         '[smtp]\ngreet_delay_ms = 0\nauth_checks_timeout_seconds = 1\n[dns]\nservers = ["127.0.0.1:1"]\n[pop3]\nworkers = 0\n',
     });
@@ -213,5 +251,111 @@ describe('a partition between the server and PostgreSQL', { skip: external }, ()
       sending = false;
       await Promise.all(senders);
     }
+  });
+  test('a database that stops answering: temporary errors after the timeout, then back', {
+    timeout: 240_000,
+  }, async () => {
+    const WAIT = 60_000;
+    const imap = await RawClient.connect(ts.port('imap'));
+    await imap.cmd('b1', `LOGIN ${USER} "${PASS}"`, WAIT);
+    assert.match((await imap.cmd('b2', 'SELECT INBOX', WAIT)).at(-1)!, /^b2 OK/);
+    const idle = await RawClient.connect(ts.port('imap'));
+    await idle.cmd('j1', `LOGIN ${USER} "${PASS}"`, WAIT);
+    assert.match((await idle.cmd('j2', 'SELECT INBOX', WAIT)).at(-1)!, /^j2 OK/);
+    const acked = new Set<string>();
+    assert.match(await send('before-stall'), /^250 /);
+    acked.add('before-stall');
+
+    proxy.stall();
+    try {
+      // Each answer comes once the statement timeout (4 s) has passed, not never.
+      assert.match(
+        (await imap.cmd('b3', 'STATUS INBOX (MESSAGES)', WAIT)).at(-1)!,
+        /^b3 NO \[UNAVAILABLE\]/,
+      );
+      assert.match(await send('during-stall'), /^451 4\.3\.0/);
+      const pop = await RawPop3.connect(ts.port('pop3'));
+      assert.match(await pop.login(USER, PASS), /^-ERR \[SYS\/TEMP\]/);
+      await pop.cmd('QUIT');
+      assert.match(
+        (await imap.cmd('b4', 'NOOP', WAIT)).at(-1)!,
+        /^b4 OK/,
+        'the session stays usable',
+      );
+    } finally {
+      proxy.heal();
+    }
+
+    // Back by itself: connections the node gave up on are replaced (one that was idle in the
+    // pool may still fail once, after its timeout).
+    let n = 0;
+    await eventually(
+      async () => {
+        const id = `after-stall${++n}`;
+        const ok = (await send(id)).startsWith('250 ');
+        if (ok) acked.add(id);
+        return ok;
+      },
+      'a delivery after the stall',
+      WAIT,
+    );
+    // The POP3 maildrop lock's own connection too.
+    await eventually(
+      async () => {
+        const pop = await RawPop3.connect(ts.port('pop3'));
+        try {
+          return (await pop.login(USER, PASS)).startsWith('+OK');
+        } finally {
+          await pop.cmd('QUIT');
+        }
+      },
+      'a POP3 login after the stall',
+      WAIT,
+    );
+    // And the LISTEN connection, stalled with the rest: its heartbeat finds it silent and a
+    // new one listens, so an IDLE session hears what another node (a store reaching the
+    // database directly) delivers now.
+    idle.write('j0 IDLE\r\n');
+    let line = await idle.line(WAIT);
+    while (!line.startsWith('+ ')) line = await idle.line(WAIT);
+    const other = await PostgresStore.open({ connectionString: direct.toString(), max: 2 });
+    try {
+      const account = await other.getAccount(USER);
+      const inbox = await other.getMailbox(account!.id, 'INBOX');
+      await other.append(newMessage('heard-other'), [{ mailboxId: inbox!.id }]);
+      acked.add('heard-other');
+    } finally {
+      await other.close();
+    }
+    await idle.until((t) => {
+      const m = /\* (\d+) EXISTS\r\n/.exec(t);
+      return m ? m.index + m[0].length : -1;
+    }, WAIT);
+    idle.write('DONE\r\n');
+    idle.close();
+
+    const later: string[] = [];
+    await eventually(
+      async () => {
+        later.length = 0;
+        later.push(
+          ...(await imap.cmd(
+            `b${++n + 10}`,
+            'FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])',
+            WAIT,
+          )),
+        );
+        return /^b\d+ OK/.test(later.at(-1)!);
+      },
+      'IMAP again',
+      WAIT,
+    );
+    const subjects = new Set(later.join('\n').match(/(?<=Subject: )\S+/g));
+    assert.deepEqual(
+      [...acked].filter((id) => !subjects.has(id)),
+      [],
+      'every acknowledged message is there',
+    );
+    imap.close();
   });
 });

@@ -25,6 +25,45 @@ export interface PgOptions {
   password?: string;
   /** Connections of this node's pool. */
   max?: number;
+  /**
+   * A statement not answered in this many milliseconds fails as UNAVAILABLE and its connection
+   * is dropped, and so does a connection not made in that time: a database that stops
+   * answering without closing the connection (hung, or a partition that drops packets
+   * instead of resetting) must not hold sessions forever. None when not given (`letterbox
+   * store migrate`, run by hand, waits as long as its copy takes).
+   */
+  queryTimeoutMs?: number;
+}
+
+/** TCP keepalive probes on our side of each connection start after this much silence. */
+const KEEPALIVE_IDLE_MS = 10_000;
+
+/**
+ * The settings of every connection of a node: its pool's, the LISTEN connection's and the
+ * POP3 maildrop locks'.
+ */
+function clientConfig(opts: PgOptions): pg.ClientConfig {
+  const t = opts.queryTimeoutMs;
+  return {
+    connectionString: opts.connectionString,
+    password: opts.password,
+    types,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+    ...(t === undefined
+      ? {}
+      : {
+          query_timeout: t,
+          connectionTimeoutMillis: t,
+          // The server's side: a transaction left open by a node that vanished mid-way (its
+          // locks on the account's row) ends after this much idleness, and the server probes
+          // a silent client over TCP, so that the advisory locks of a vanished node's POP3
+          // sessions go within about 90 s (these settings do nothing on a unix socket).
+          idle_in_transaction_session_timeout: Math.max(60_000, 2 * t),
+          options:
+            '-c tcp_keepalives_idle=60 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3',
+        }),
+  };
 }
 
 /** Something a statement runs on: the pool, or one connection inside a transaction. */
@@ -74,12 +113,7 @@ export class PgDb implements Queryable {
   ) {}
 
   static async open(opts: PgOptions): Promise<PgDb> {
-    const pool = new pg.Pool({
-      connectionString: opts.connectionString,
-      password: opts.password,
-      max: opts.max ?? 10,
-      types,
-    });
+    const pool = new pg.Pool({ ...clientConfig(opts), max: opts.max ?? 10 });
     // An idle connection the server dropped (restart, partition) is an error event on the
     // pool; without a listener it would end the process. The next query opens a new one.
     pool.on('error', () => {});
@@ -107,11 +141,14 @@ export class PgDb implements Queryable {
    */
   client(name?: string): pg.Client {
     return new pg.Client({
-      connectionString: this.opts.connectionString,
-      password: this.opts.password,
-      types,
+      ...clientConfig(this.opts),
       ...(name === undefined ? {} : { application_name: name }),
     });
+  }
+
+  /** The statement timeout of this node's connections (queryTimeoutMs), if it has one. */
+  get queryTimeoutMs(): number | undefined {
+    return this.opts.queryTimeoutMs;
   }
 
   /**
@@ -140,9 +177,13 @@ export class PgDb implements Queryable {
       await client.query('COMMIT');
       return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
+      // A statement that timed out still holds the connection (its answer may never come):
+      // a ROLLBACK would only wait behind it. Dropping the connection rolls back.
+      if (isTimeout(err)) broken = true;
+      else
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
       throw unavailable(err);
     } finally {
       client.off('error', dropped);
@@ -204,6 +245,7 @@ export function unavailable(err: unknown): unknown {
     /^57P0[123]$/.test(code) ||
     code === '53300' ||
     ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOENT', 'EHOSTUNREACH'].includes(code) ||
+    isTimeout(err) ||
     /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
       message,
     );
@@ -212,6 +254,18 @@ export function unavailable(err: unknown): unknown {
         cause: err,
       })
     : err;
+}
+
+/**
+ * The driver's own timeouts (PgOptions.queryTimeoutMs): a statement not answered in time
+ * (query_timeout), a connection not made in time, no pooled connection free in time.
+ */
+export function isTimeout(err: unknown): boolean {
+  const message = (err as { message?: unknown } | null)?.message;
+  return (
+    typeof message === 'string' &&
+    /^(Query read timeout|timeout expired|timeout exceeded when trying to connect)$/.test(message)
+  );
 }
 
 /** PostgreSQL's unique_violation, for inserts racing another node's. */

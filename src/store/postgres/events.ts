@@ -28,6 +28,14 @@ const UIDS_PER_NOTICE = 400;
 const ECHO_WAIT_MS = 2000;
 /** Between attempts to listen again after the connection was lost. */
 const RELISTEN_MS = 500;
+/**
+ * How often the LISTEN connection is asked a trivial statement. It only receives, so a
+ * connection that stopped carrying packets (a partition without a reset) would otherwise look
+ * quiet forever: the node would hear no other node, and each write would wait ECHO_WAIT_MS.
+ */
+const HEARTBEAT_MS = 5000;
+/** The heartbeat's answer, when the node's connections have no statement timeout. */
+const HEARTBEAT_TIMEOUT_MS = 10_000;
 
 /** A mailbox sessions of this node have selected, and what they were told of it. */
 export interface HeldMailbox {
@@ -69,6 +77,8 @@ export class PgEvents {
   /** Own notices emitted here after waiting in vain: skipped should they come back late. */
   private readonly emittedHere = new Set<number>();
   private client: pg.Client | null = null;
+  /** The LISTEN connection's heartbeat (HEARTBEAT_MS). */
+  private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly held = new Map<number, HeldMailbox>();
   /** Notices heard while catching up, emitted after it. */
@@ -112,17 +122,45 @@ export class PgEvents {
       if (this.deferred && this.client === client) this.deferred.push(msg.payload);
       else this.heard(msg.payload);
     });
+    let heartbeat: NodeJS.Timeout | undefined;
     const lost = () => {
+      clearInterval(heartbeat);
       if (this.client !== client) return;
       this.client = null;
+      // Ends a connection that still answers; destroys one waiting for an answer.
       client.end().catch(() => {});
       if (!this.closed) setTimeout(() => this.relisten(), RELISTEN_MS).unref();
     };
     client.on('error', lost);
     client.on('end', lost);
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      // Not made, or it hung (the caller tries again): not left open.
+      client.end().catch(() => {});
+      throw err;
+    }
     this.client = client;
+    let asking = false;
+    heartbeat = setInterval(() => {
+      if (asking || this.client !== client) return;
+      asking = true;
+      client
+        .query({
+          text: 'SELECT 1',
+          query_timeout: this.db.queryTimeoutMs ?? HEARTBEAT_TIMEOUT_MS,
+        } as pg.QueryConfig)
+        .then(
+          () => {
+            asking = false;
+          },
+          // Not answered in time (or the connection failed): listen again on a new one.
+          lost,
+        );
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
+    this.heartbeat = heartbeat;
     if (again && this.catchUp && this.held.size > 0) {
       // Listening again: what is committed from now on is heard (and kept until the catch-up
       // is out, so that it comes after it); what was committed while not listening is read.
@@ -241,6 +279,7 @@ export class PgEvents {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.heartbeat);
     const c = this.client;
     this.client = null;
     await c?.end().catch(() => {});

@@ -5,6 +5,7 @@
 // other nodes may lock them too until those sessions end (docs/scaling.md).
 import type pg from 'pg';
 import { MaildropLocks } from '../maildrop-locks.js';
+import { isTimeout, unavailable } from './db.js';
 
 /** The advisory lock space of maildrops: (LOCK_CLASS, account id). */
 const LOCK_CLASS = 0x4c42_0001;
@@ -12,6 +13,8 @@ const LOCK_CLASS = 0x4c42_0001;
 export class PgMaildropLocks {
   private readonly local = new MaildropLocks();
   private client: Promise<pg.Client> | null = null;
+  /** Drops the connection (a new one is made for the next lock). */
+  private lost: () => void = () => {};
 
   constructor(private readonly connect: () => pg.Client) {}
 
@@ -20,6 +23,7 @@ export class PgMaildropLocks {
       const c = this.connect();
       const lost = () => {
         if (this.client === opened) this.client = null;
+        // Ends a connection that still answers; destroys one waiting for an answer.
         c.end().catch(() => {});
       };
       c.on('error', lost);
@@ -27,6 +31,7 @@ export class PgMaildropLocks {
       const opened = c.connect().then(() => c);
       opened.catch(lost);
       this.client = opened;
+      this.lost = lost;
     }
     return this.client;
   }
@@ -35,8 +40,10 @@ export class PgMaildropLocks {
     const releaseLocal = this.local.tryAcquire(accountId);
     if (!releaseLocal) return null;
     let client: pg.Client;
+    const opened = this.connection();
+    const lost = this.lost;
     try {
-      client = await this.connection();
+      client = await opened;
       const r = await client.query<{ ok: boolean }>(
         'SELECT pg_try_advisory_lock($1::int, $2::int) AS ok',
         [LOCK_CLASS, accountId],
@@ -47,7 +54,11 @@ export class PgMaildropLocks {
       }
     } catch (err) {
       releaseLocal();
-      throw err;
+      // Not answered in time: the connection stopped carrying packets (a partition without
+      // a reset), so it is not asked again; the locks of this node's other sessions go with it
+      // on the server's side (once the server sees it gone), as when a connection drops.
+      if (isTimeout(err)) lost();
+      throw unavailable(err);
     }
     let released = false;
     return () => {

@@ -2,6 +2,7 @@
 // with its version recorded in schema_migrations. Several nodes may start at once: each
 // migration runs under a transaction-scoped advisory lock, and a node that finds a version
 // applied skips it. Never edit a released migration: add a new one.
+import type pg from 'pg';
 import type { PgDb, Queryable } from './db.js';
 
 export interface PgMigration {
@@ -292,11 +293,21 @@ async function applied(q: Queryable): Promise<Set<number>> {
   return new Set(r.rows.map((x) => x.version));
 }
 
+/**
+ * A statement that may rightly take long (a migration's, or the wait for another node's
+ * migration): not cut by the node's statement timeout (PgOptions.queryTimeoutMs).
+ */
+function unhurried(config: pg.QueryConfig): pg.QueryConfig {
+  return { ...config, query_timeout: 2_147_483_647 } as pg.QueryConfig;
+}
+
 /** Applies the migrations the database lacks, one transaction each, under the lock. */
 export async function migrate(db: PgDb): Promise<void> {
   for (;;) {
     const more = await db.tx(async (q) => {
-      await q.query({ text: 'SELECT pg_advisory_xact_lock($1)', values: [MIGRATION_LOCK] });
+      await q.query(
+        unhurried({ text: 'SELECT pg_advisory_xact_lock($1)', values: [MIGRATION_LOCK] }),
+      );
       await q.query({
         text: `CREATE TABLE IF NOT EXISTS schema_migrations (
           version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`,
@@ -310,7 +321,7 @@ export async function migrate(db: PgDb): Promise<void> {
       }
       const m = PG_MIGRATIONS.find((x) => !done.has(x.version));
       if (!m) return false;
-      await q.query({ text: m.sql });
+      await q.query(unhurried({ text: m.sql }));
       await q.query({
         text: 'INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)',
         values: [m.version, Date.now()],
