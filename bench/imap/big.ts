@@ -30,6 +30,10 @@ export async function runBig(opts: {
   user: string;
   password: string;
   rounds: number;
+  /** Called right before each timed command is written. */
+  beforeStep?: () => void;
+  /** Called once each timed command's tagged OK was read (`select`, `fetch`, `search`). */
+  onStep?: (step: 'select' | 'fetch' | 'search', round: number) => void;
 }): Promise<BigResult> {
   const sel: number[] = [];
   const fetch: number[] = [];
@@ -40,24 +44,30 @@ export async function runBig(opts: {
   for (let round = 0; round < opts.rounds; round++) {
     // A new connection per round: a client opening the mailbox, not one re-reading it.
     const c = await ImapClient.login('127.0.0.1', opts.port, opts.user, opts.password);
+    opts.beforeStep?.();
     let t = performance.now();
     const s = expectOk(await c.command('SELECT INBOX'), 'SELECT');
     sel.push(performance.now() - t);
+    opts.onStep?.('select', round);
     exists = Number(s.untagged.map((l) => /^\* (\d+) EXISTS/i.exec(l)?.[1]).find((x) => x) ?? 0);
 
     let count = 0;
     c.onUntagged = (line) => {
       if (/^\* \d+ FETCH/i.test(line)) count++;
     };
+    opts.beforeStep?.();
     t = performance.now();
     expectOk(await c.command('UID FETCH 1:* (UID FLAGS)', { keep: false }), 'UID FETCH');
     fetch.push(performance.now() - t);
+    opts.onStep?.('fetch', round);
     fetched = count;
     c.onUntagged = null;
 
+    opts.beforeStep?.();
     t = performance.now();
     const r = expectOk(await c.command(`SEARCH BODY ${RARE_WORD}`), 'SEARCH BODY');
     search.push(performance.now() - t);
+    opts.onStep?.('search', round);
     const line = r.untagged.find((l) => /^\* SEARCH/i.test(l)) ?? '* SEARCH';
     matches = line.trim().split(' ').length - 2;
     await c.logout();

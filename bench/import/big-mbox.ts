@@ -2,6 +2,7 @@
 //
 //   node --import tsx bench/import/big-mbox.ts [--count 1000000] [--size 1024] [--rounds 3]
 //     [--keep]
+//   node --import tsx bench/import/big-mbox.ts --data DIR [--rounds 3]
 //
 // Writes an mbox of COUNT small messages (bench/lib/corpus.ts, ~SIZE bytes each, the rare
 // word of bench (b) in every 100th), runs the built `letterbox import mbox` on it and samples
@@ -10,18 +11,24 @@
 // `UID FETCH 1:* (UID FLAGS)`, `SEARCH BODY`), plus a QRESYNC resync (RFC 7162 §3.2.5:
 // `SELECT INBOX (QRESYNC (uidvalidity modseq))` after 10 flag changes). Run it at 100,000 and
 // at 1,000,000 to compare. Prints one JSON object.
+//
+// `--data DIR` serves the `letterbox` directory a `--keep` run left (DIR/letterbox) without
+// importing again (building a million takes most of an hour): the same IMAP timings, each
+// also as the server's CPU time (all its threads, /proc/PID/task/*/schedstat: what load on
+// the machine does not stretch), and the first round apart (the first SELECT after a start).
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parse } from 'smol-toml';
 import { runBig } from '../imap/big.js';
 import { corpus } from '../lib/corpus.js';
 import { expectOk, ImapClient } from '../lib/imap-client.js';
-import { serveLetterbox, setupLetterbox } from '../lib/letterbox-server.js';
+import { type LetterboxSetup, serveLetterbox, setupLetterbox } from '../lib/letterbox-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,6 +36,7 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '1024' },
     rounds: { type: 'string', default: '3' },
     keep: { type: 'boolean', default: false },
+    data: { type: 'string' },
   },
 });
 const here = dirname(fileURLToPath(import.meta.url));
@@ -133,7 +141,89 @@ async function qresync(port: number, rounds: number): Promise<number> {
   return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
 
+/**
+ * CPU time of the process so far, all its threads (the full-text worker, V8's helpers), in ms
+ * (proc(5): each task's schedstat, ns on the CPU; finer than stat's 10 ms ticks).
+ */
+function processCpuMs(pid: number): number {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'latin1').split(' ')[0]);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return ns / 1e6;
+}
+
+/** The setup a `--keep` run left in `dir` (its `letterbox` directory). */
+function keptSetup(dir: string): LetterboxSetup {
+  const dataDir = join(dir, 'data');
+  const configFile = join(dataDir, 'letterbox.toml');
+  const cfg = parse(readFileSync(configFile, 'utf8')) as {
+    listeners: Record<string, { port: number }>;
+  };
+  const l = cfg.listeners;
+  return {
+    root,
+    dir,
+    dataDir,
+    configFile,
+    ports: { imap: l['imap']!.port, pop3: l['pop3']!.port, smtp: l['smtp']!.port },
+  };
+}
+
+async function serveKept(dir: string): Promise<void> {
+  const setup = keptSetup(resolve(dir));
+  const lb = await serveLetterbox(setup);
+  try {
+    const rounds = Number(args.rounds);
+    const cpu: Array<Record<string, number>> = [];
+    let last = processCpuMs(lb.pid);
+    const big = await runBig({
+      port: setup.ports.imap,
+      user: USER,
+      password: PASSWORD,
+      rounds,
+      // Called after each timed command: the server's CPU for it (the client waited for the
+      // tagged OK, so the server's work for the command is done).
+      onStep: (step, round) => {
+        const now = processCpuMs(lb.pid);
+        cpu[round] ??= {};
+        cpu[round]![step] = Math.round((now - last) * 10) / 10;
+        last = now;
+      },
+      beforeStep: () => {
+        last = processCpuMs(lb.pid);
+      },
+    });
+    const resyncMs = await qresync(setup.ports.imap, rounds);
+    const ms = (x: number) => Math.round(x * 10) / 10;
+    process.stdout.write(
+      `${JSON.stringify({
+        data: dir,
+        big: {
+          exists: big.exists,
+          firstSelectMs: ms(big.firstSelectMs),
+          selectMs: ms(big.selectMs),
+          firstFetchFlagsMs: ms(big.firstFetchFlagsMs),
+          fetchFlagsMs: ms(big.fetchFlagsMs),
+          firstSearchBodyMs: ms(big.firstSearchBodyMs),
+          searchBodyMs: ms(big.searchBodyMs),
+          qresyncMs: ms(resyncMs),
+          matches: big.matches,
+          serverCpuMs: cpu,
+        },
+      })}\n`,
+    );
+  } finally {
+    await lb.stop();
+  }
+}
+
 async function main(): Promise<void> {
+  if (args.data) return serveKept(args.data);
   const base = mkdtempSync(join(tmpdir(), 'letterbox-bench-bigmbox-'));
   log(`work directory ${base}`);
   try {

@@ -158,6 +158,15 @@ export class MailboxView {
     return this.seqOf(uid) > 0 && !this.pendingExpunged.has(uid);
   }
 
+  /**
+   * Of UIDs the view holds (uidsForSeqSet, uidsForUidSet), those a FETCH or STORE may act on:
+   * all of them unless an expunge waits to be announced (no lookup per UID then).
+   */
+  liveAmong(held: number[]): number[] {
+    const gone = this.pendingExpunged;
+    return gone.size === 0 ? held : held.filter((u) => !gone.has(u));
+  }
+
   /** Sequence-number ranges to UIDs in ascending order (`*` is the last message). */
   uidsForSeqSet(ranges: readonly SeqRange[]): number[] {
     const out: number[] = [];

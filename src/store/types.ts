@@ -155,6 +155,19 @@ export interface MailboxSummary {
 }
 
 /**
+ * A mailbox's messages as columns (MessageStore.flagColumns): row i, for i below `n`, is the
+ * message with UID `uid[i]` (ascending), flags `lists[flags[i]]` and modseq `modseq[i]`. Read
+ * only; the arrays may be shared with the store's cache, and flag lists with many rows.
+ */
+export interface FlagColumns {
+  readonly n: number;
+  readonly uid: Uint32Array;
+  readonly flags: Uint32Array;
+  readonly modseq: Float64Array;
+  readonly lists: readonly (readonly string[])[];
+}
+
+/**
  * Header fields SEARCH compares from the stored index: the decoded header values of
  * MessageIndex.search (HEADER FROM ..., SUBJECT), and the ENVELOPE's address lists written out
  * (mime/address-text.ts), which FROM / TO / CC / BCC match (RFC 3501 §6.4.4).
@@ -574,6 +587,12 @@ export interface MessageStore {
   listMessages(mailboxId: number, opts?: { changedSince?: number }): Promise<MessageRecord[]>;
   /** What SELECT needs, without a row per message (kept between SELECTs while unchanged). */
   mailboxSummary(mailboxId: number): Promise<MailboxSummary>;
+  /**
+   * The mailbox's UIDs, flags and modseqs as columns, current now: what a FETCH of UID, FLAGS
+   * and MODSEQ over many messages needs, without a record per message (issue 18 item 6).
+   * Optional: a backend without it answers such a FETCH through listMessages.
+   */
+  flagColumns?(mailboxId: number): Promise<FlagColumns>;
   getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]>;
   /**
    * One header field SEARCH compares (decoded, as in MessageIndex.search) of these messages:

@@ -161,7 +161,11 @@ test('migration 10: rows stored before get ids, threads in storage order, intern
   await s.store.close();
   // Back to schema 9, as an older letterbox left it.
   const db = new Database(join(dir, 'letterbox.db'));
-  db.exec(`DROP INDEX messages_message_id;
+  db.exec(`DROP TRIGGER mailbox_messages_counted;
+           DROP TRIGGER mailbox_messages_uncounted;
+           DROP INDEX mailbox_messages_unseen;
+           ALTER TABLE mailboxes DROP COLUMN message_count;
+           DROP INDEX messages_message_id;
            ALTER TABLE mailboxes DROP COLUMN object_id;
            ALTER TABLE messages DROP COLUMN email_id;
            ALTER TABLE messages DROP COLUMN thread_id;

@@ -2,10 +2,11 @@
 // §3.1.4, §3.2.6). The data items are rendered by fetch/render.ts; this file picks the
 // messages, loads them in batches, and sets \Seen for non-PEEK body fetches.
 import { isStoreError } from '../../store/errors.js';
-import type { MessageDetail, MessageRecord } from '../../store/types.js';
+import type { FlagColumns, MessageDetail, MessageRecord } from '../../store/types.js';
 import { markFetchedSeen, type SeenNow } from '../fetch/mark-seen.js';
 import {
   allLight,
+  columnRenderer,
   type FetchMessage,
   type FetchRenderOptions,
   fetchSetsSeen,
@@ -39,7 +40,8 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   if (a.vanished && (!cmd.uid || !s.enabled.qresync)) {
     throw bad('VANISHED needs UID FETCH and QRESYNC');
   }
-  let uids = resolveSet(s, a.set, cmd.uid).filter((u) => view.isLive(u));
+  // resolveSet gives UIDs of the view only (a saved result already without the expunged).
+  let uids = view.liveAmong(resolveSet(s, a.set, cmd.uid));
   // RFC 3501 §7.2.6: a keyword another session set since the last update comes first.
   s.announceKeywords();
   if (a.partial) uids = await fetchPage(s, a.partial, a.changedSince, uids);
@@ -170,6 +172,18 @@ async function lightFetch(
   const view = sel.view;
   const since = a.changedSince;
   const asc = uids.every((u, i) => i === 0 || uids[i - 1]! < u) ? uids : [...uids].sort(byNum);
+  const store = s.ctx.store;
+  if (isWide(asc, view.exists) && store.flagColumns) {
+    const render = columnRenderer(
+      a.items,
+      opts,
+      view.hasRecent ? (uid) => view.isRecent(uid) : undefined,
+    );
+    if (render) {
+      await columnFetch(s, asc, since, render, await store.flagColumns(sel.mailbox.id));
+      return;
+    }
+  }
   const rows = isWide(asc, view.exists)
     ? await listRows(s, since)
     : await s.ctx.store.getRecords(sel.mailbox.id, asc);
@@ -223,6 +237,43 @@ async function lightFetch(
 }
 
 const byNum = (x: number, y: number) => x - y;
+
+/**
+ * A FETCH of UID, FLAGS and MODSEQ over many messages from the mailbox's columns: no record per
+ * message, each flag list's text written once (columnRenderer), sequence numbers counted
+ * along the view (the asked UIDs, the view and the columns all ascend), lines gathered into
+ * large chunks. `asc` holds only UIDs of the view.
+ */
+async function columnFetch(
+  s: ImapSession,
+  asc: readonly number[],
+  since: number | null,
+  render: NonNullable<ReturnType<typeof columnRenderer>>,
+  cols: FlagColumns,
+): Promise<void> {
+  const view = requireSelected(s).view;
+  const { n, uid, flags, modseq, lists } = cols;
+  let chunk = '';
+  let i = 0;
+  let seq = 1;
+  for (let j = 0; j < asc.length; j++) {
+    const u = asc[j]!;
+    while (i < n && uid[i]! < u) i++;
+    if (i >= n) break;
+    if (uid[i] !== u) continue; // expunged since the view heard: its EXPUNGE follows
+    const m = modseq[i]!;
+    if (since !== null && m <= since) continue;
+    while (view.uidAt(seq)! < u) seq++;
+    const id = flags[i]!;
+    chunk += `* ${seq} FETCH ${render(u, id, lists[id]!, m)}\r\n`;
+    if (chunk.length >= LIGHT_CHUNK) {
+      s.send(Buffer.from(chunk, 'latin1'));
+      chunk = '';
+      await s.maybeFlush();
+    }
+  }
+  if (chunk !== '') s.send(Buffer.from(chunk, 'latin1'));
+}
 
 /**
  * A FETCH of many messages, or of much of the mailbox (`1:*` right after SELECT, as phones

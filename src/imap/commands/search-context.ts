@@ -13,6 +13,27 @@ export async function searchContext(s: ImapSession): Promise<SearchContext> {
   return searchContextOf(s, await s.ctx.store.listMessages(sel.mailbox.id));
 }
 
+/**
+ * A SearchContext over the mailbox's messages among `uids` (the full-text hits of a BODY every
+ * match needs, `needle`): their rows only, read by UID, when they are a small part of the
+ * mailbox; the hits go into the context so the search does not ask for them again.
+ */
+export async function searchContextAmong(
+  s: ImapSession,
+  needle: string,
+  uids: Set<number>,
+): Promise<SearchContext> {
+  const sel = requireSelected(s);
+  const wanted = [...uids].sort((a, b) => a - b);
+  const records =
+    wanted.length * 4 > sel.view.exists
+      ? await s.ctx.store.listMessages(sel.mailbox.id)
+      : await s.ctx.store.getRecords(sel.mailbox.id, wanted);
+  const ctx = searchContextOf(s, records);
+  ctx.bodyHits = new Map([[needle, uids]]);
+  return ctx;
+}
+
 /** A SearchContext over the given messages (those the view does not hold are left out). */
 export function searchContextOf(s: ImapSession, records: readonly MessageRecord[]): SearchContext {
   const sel = requireSelected(s);

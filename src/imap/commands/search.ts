@@ -10,9 +10,9 @@ import {
   searchResponse,
   usesModseq,
 } from '../search/esearch.js';
-import { searchMessages } from '../search/evaluate.js';
+import { requiredBody, searchMessages, textHits } from '../search/evaluate.js';
 import { parseSearchArgs } from '../wire/search-keys.js';
-import { searchContext } from './search-context.js';
+import { searchContext, searchContextAmong } from './search-context.js';
 import { finishUpdate, startUpdate } from './search-update.js';
 import { command, SELECTED } from './types.js';
 import { requireSelected } from './util.js';
@@ -32,7 +32,16 @@ function searchCommand(name: 'SEARCH' | 'UID SEARCH') {
         const withModseq = usesModseq(a.key);
         // RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE; OK [HIGHESTMODSEQ] comes first.
         if (withModseq) s.enableCondstore();
-        const ctx = await searchContext(s);
+        // A BODY every match needs: the full-text hits are the only candidates.
+        const needle = requiredBody(a.key);
+        const ctx =
+          needle === null
+            ? await searchContext(s)
+            : await searchContextAmong(
+                s,
+                needle,
+                await textHits(s.ctx.store, view.mailboxId, needle),
+              );
         // RFC 5182 §2.1: a SEARCH that saves and fails leaves `$` empty (the search itself
         // still sees the previous `$`: ctx holds it).
         if (wantsSave) s.savedSearch = [];

@@ -316,6 +316,51 @@ export function lightRenderer(
   return (m, x) => `(${parts.map((p) => p(m, x)).join(' ')})`;
 }
 
+/** The items columnRenderer answers: what MessageStore.flagColumns holds. */
+const COLUMN_ITEMS: ReadonlySet<string> = new Set(['UID', 'FLAGS', 'MODSEQ']);
+
+/**
+ * lightRenderer's text for UID, FLAGS and MODSEQ alone, from a mailbox's columns (FlagColumns):
+ * each distinct flag list's `FLAGS (...)` is written once and reused by every message that
+ * has it (`UID FETCH 1:* (UID FLAGS)` over a million messages, issue 18 item 6). Null when
+ * the items ask for anything else.
+ */
+export function columnRenderer(
+  items: readonly FetchItem[],
+  opts: FetchRenderOptions,
+  isRecent?: (uid: number) => boolean,
+): ((uid: number, listId: number, list: readonly string[], modseq: number) => string) | null {
+  if (!items.every((it) => it.kind === 'simple' && COLUMN_ITEMS.has(it.name))) return null;
+  const names = items.flatMap((it) => (it.kind === 'simple' ? [it.name] : []));
+  // The same order and rules as lightRenderer.
+  const order: Array<'UID' | 'FLAGS' | 'MODSEQ'> = [];
+  if (opts.uidAlways && !names.includes('UID')) order.push('UID');
+  for (const n of names) order.push(n as 'UID' | 'FLAGS' | 'MODSEQ');
+  if (opts.condstore && !names.includes('MODSEQ')) order.push('MODSEQ');
+  const texts: string[] = [];
+  const flagsOf = (uid: number, id: number, list: readonly string[]): string => {
+    let t = texts[id];
+    if (t === undefined) {
+      t = flagsText(list);
+      texts[id] = t;
+    }
+    return isRecent?.(uid) ? `FLAGS (${withRecentText(t, true)})` : `FLAGS (${t})`;
+  };
+  if (order.length === 2 && order[0] === 'UID' && order[1] === 'FLAGS')
+    return (uid, id, list) => `(UID ${uid} ${flagsOf(uid, id, list)})`;
+  return (uid, id, list, modseq) => {
+    let out = '(';
+    for (let i = 0; i < order.length; i++) {
+      if (i > 0) out += ' ';
+      const n = order[i];
+      if (n === 'UID') out += `UID ${uid}`;
+      else if (n === 'FLAGS') out += flagsOf(uid, id, list);
+      else out += `MODSEQ (${modseq})`;
+    }
+    return `${out})`;
+  };
+}
+
 function withRecentText(flags: string, recent: boolean): string {
   if (!recent) return flags;
   return flags === '' ? '\\Recent' : `${flags} \\Recent`;

@@ -63,6 +63,8 @@ export interface SearchContext {
   recent: { has(uid: number): boolean };
   /** The time OLDER / YOUNGER count back from (epoch ms); the search's start by default. */
   now?: number;
+  /** Full-text hits already asked for (see requiredBody), by needle. */
+  bodyHits?: ReadonlyMap<string, Set<number>>;
 }
 
 /** HEADER fields kept decoded in the index: HEADER FROM x reads a column, not the blob. */
@@ -195,6 +197,7 @@ class Evaluator {
 
   constructor(private readonly ctx: SearchContext) {
     this.now = ctx.now ?? Date.now();
+    if (ctx.bodyHits) for (const [needle, hits] of ctx.bodyHits) this.bodyCache.set(needle, hits);
   }
 
   async run(key: SearchKey, cands: SearchMessage[]): Promise<SearchMessage[]> {
@@ -431,10 +434,7 @@ class Evaluator {
   private async bodyHits(needle: string): Promise<Set<number>> {
     let hits = this.bodyCache.get(needle);
     if (hits) return hits;
-    hits = new Set<number>();
-    for (const variant of caseVariants(needle)) {
-      for (const uid of await this.ctx.store.searchText(this.ctx.mailboxId, variant)) hits.add(uid);
-    }
+    hits = await textHits(this.ctx.store, this.ctx.mailboxId, needle);
     this.bodyCache.set(needle, hits);
     return hits;
   }
@@ -456,6 +456,35 @@ class Evaluator {
     );
     return cands.filter((m) => body.has(m.uid) || inHeader.has(m.uid));
   }
+}
+
+/** UIDs of the mailbox whose body text contains the needle, from the full-text index. */
+export async function textHits(
+  store: MailStore,
+  mailboxId: number,
+  needle: string,
+): Promise<Set<number>> {
+  const hits = new Set<number>();
+  for (const variant of caseVariants(needle)) {
+    for (const uid of await store.searchText(mailboxId, variant)) hits.add(uid);
+  }
+  return hits;
+}
+
+/**
+ * A BODY string every match must contain (the key is BODY, or an AND with a BODY among its
+ * keys), else null: a search with one needs only the full-text hits as candidates, not every
+ * message of the mailbox (issue 18 item 6: a million search entries for 10,000 hits).
+ */
+export function requiredBody(key: SearchKey): string | null {
+  if (key.key === 'body') return key.value;
+  if (key.key === 'and') {
+    for (const k of key.keys) {
+      const needle = requiredBody(k);
+      if (needle !== null) return needle;
+    }
+  }
+  return null;
 }
 
 export async function searchMessages(key: SearchKey, ctx: SearchContext): Promise<number[]> {

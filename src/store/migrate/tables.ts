@@ -263,6 +263,7 @@ export const NOT_COPIED: Record<'sqlite' | 'postgres', Record<string, string>> =
     change_log: "another process's change events, for a server running beside it",
     sqlite_sequence: 'SQLite keeps change_log AUTOINCREMENT there',
     'metadata.id': 'a rowid; entries are keyed by account, mailbox and name',
+    'mailboxes.message_count': "kept by triggers as the mailbox's rows are written",
   },
   postgres: {
     schema_migrations: 'the schema version, written by the store when it opens',

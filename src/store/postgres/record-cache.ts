@@ -259,8 +259,9 @@ function summarize(records: readonly MessageRecord[], kept: readonly string[]): 
     if (firstUnseen === 0 && !r.flags.includes('\\Seen')) firstUnseen = i + 1;
   }
   // RFC 3501 §7.2.6: keywords no message has any more stay listed (clients keep the list).
-  for (const k of [...kept].sort()) keywords.push(k);
-  return { uids, keywords: uniqueFolded(keywords), firstUnseen };
+  for (const k of kept) keywords.push(k);
+  // In code-unit order, as the SQLite store lists them (it reads mailbox_keywords alone).
+  return { uids, keywords: uniqueFolded(keywords).sort(), firstUnseen };
 }
 
 function indexOfUid(records: readonly MessageRecord[], uid: number): number {

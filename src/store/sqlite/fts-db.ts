@@ -185,8 +185,11 @@ export class FtsDb {
     // Messages whose whole text is read instead: texts longer than what was indexed (the
     // needle may be past the indexed part), and, while the index is being rebuilt, the
     // messages it has not reached yet, so a search never waits for a whole rebuild.
+    // From the few truncated docs to their rows: SQLite, left to choose, walked every row of
+    // the mailbox and looked each up in docs (a million lookups per search, issue 18 item 6).
     const unread = this.stmt(
-      `SELECT mm.uid, d.hash FROM docs d JOIN mail.mailbox_messages mm ON mm.message_id = d.id
+      `SELECT mm.uid, d.hash FROM docs d INDEXED BY docs_truncated
+       CROSS JOIN mail.mailbox_messages mm ON mm.message_id = d.id
        WHERE mm.mailbox_id = ? AND d.truncated = 1`,
     ).all(mailboxId) as { uid: number; hash: string }[];
     if (this.reconciling) {
@@ -275,6 +278,8 @@ CREATE TABLE docs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, truncated INTEGER
 PRAGMA user_version = ${FTS_SCHEMA};
 `);
     }
+    // The docs whose text was cut (see search): few, found without a pass over the others.
+    db.exec('CREATE INDEX IF NOT EXISTS docs_truncated ON docs(id) WHERE truncated = 1');
     db.prepare('SELECT count(*) FROM docs').get();
     return db;
   } catch (err) {

@@ -6,13 +6,21 @@ import type { FileBlobStore } from '../blobs/file-blobs.js';
 import { fsyncDir, sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
 import type { ChangeBus } from '../events.js';
-import { applyFlags, decodeFlags, encodeFlags, normalizeFlags, sameFlags } from '../flags.js';
+import {
+  applyFlags,
+  decodeFlags,
+  encodeFlags,
+  normalizeFlags,
+  sameFlags,
+  uniqueFolded,
+} from '../flags.js';
 import type {
   AppendOptions,
   AppendResult,
   AppendTarget,
   ChangeEvent,
   CopyResult,
+  FlagColumns,
   FlagMode,
   MailboxSummary,
   MessageDetail,
@@ -26,6 +34,7 @@ import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
 import { releaseHeap } from './heap-release.js';
+import { MailboxSummaries } from './mailbox-summary.js';
 import type { MailboxKey, SqliteMailboxes } from './mailboxes.js';
 import {
   listRecords,
@@ -37,6 +46,7 @@ import {
   toRecord,
 } from './message-reads.js';
 import { LARGE_LIST, MAX_CACHED_RECORDS, RELEASE_GRACE_MS, RecordCache } from './record-cache.js';
+import { FlagSets, Rows } from './record-rows.js';
 import { inReplyToOf, newObjectId, threadIdFor } from './threads.js';
 
 /** The message a REPLACE expunged in an append's transaction (announced after commit). */
@@ -84,14 +94,10 @@ function zoneOrUtc(zone: number | undefined): number {
 export class SqliteMessages {
   private queue: PendingAppend[] = [];
   private flushing = false;
-  /**
-   * Per mailbox: the keywords it keeps (mailbox_keywords) and SELECT's summary with them
-   * merged in, for the summary it was made from. Dropped when a keyword is added.
-   */
-  private readonly keywordMemo = new Map<
-    number,
-    { uidValidity: number; kept: string[]; from: MailboxSummary | null; summary: MailboxSummary }
-  >();
+  /** Per mailbox: the keywords it keeps (mailbox_keywords). Dropped when one is added. */
+  private readonly keywordMemo = new Map<number, { uidValidity: number; keywords: string[] }>();
+  /** SELECT's UIDs and first unseen message, without reading the rows. */
+  private readonly summaries: MailboxSummaries;
   /** Blob hashes an append has written but not yet committed: never collected meanwhile. */
   private readonly inflight = new Map<string, number>();
 
@@ -115,6 +121,7 @@ export class SqliteMessages {
     /** Resolves once every commit made so far is on disk (WalSync). */
     private readonly durable: () => Promise<void> = () => Promise.resolve(),
   ) {
+    this.summaries = new MailboxSummaries(db);
     this.cache = new RecordCache(
       {
         all: (mailboxId) => listRecords(db, mailboxId),
@@ -128,7 +135,10 @@ export class SqliteMessages {
       // Its rows are garbage now: collected at once rather than when V8 next needs room.
       () => releaseHeap(),
     );
-    bus.subscribe((ev) => this.cache.onEvent(ev));
+    bus.subscribe((ev) => {
+      this.cache.onEvent(ev);
+      if (ev.kind === 'mailbox-delete') this.summaries.drop(ev.mailboxId);
+    });
     this.purge = dataPurge(db, durable);
     this.unreferenced = new QuietWork<number>({
       durable,
@@ -436,33 +446,40 @@ export class SqliteMessages {
   list(mailboxId: number, changedSince?: number): MessageRecord[] {
     const v = this.validity(mailboxId);
     if (v === null) return [];
-    return changedSince === undefined
-      ? this.cache.list(mailboxId, v)
-      : this.cache.changedSince(mailboxId, v, changedSince);
+    if (changedSince === undefined) return this.cache.list(mailboxId, v);
+    // Not in memory (SELECT no longer reads the rows): the modseq index gives the few changed
+    // rows (a QRESYNC SELECT, a session's flag updates) without loading the whole mailbox.
+    if (!this.cache.has(mailboxId)) return listRecords(this.db, mailboxId, changedSince);
+    return this.cache.changedSince(mailboxId, v, changedSince);
   }
 
+  /** See MailStore.flagColumns: the cached rows themselves. */
+  flagColumns(mailboxId: number): FlagColumns {
+    const v = this.validity(mailboxId);
+    if (v === null) return new Rows(new FlagSets(), 0);
+    return this.cache.rows(mailboxId, v);
+  }
+
+  /**
+   * SELECT's data, from the mailbox's row and indexes (mailbox-summary.ts), not its rows.
+   * Keywords: every one ever put on a message of the mailbox (RFC 3501 §7.2.6: clients keep
+   * the list, so one no message has any more stays listed), which mailbox_keywords holds.
+   */
   summary(mailboxId: number): MailboxSummary {
     const v = this.validity(mailboxId);
     if (v === null) return { uids: [], keywords: [], firstUnseen: 0 };
-    const s = this.cache.summary(mailboxId, v);
-    // RFC 3501 §7.2.6: keywords no message has any more stay listed (clients keep the list).
+    const { uids, firstUnseen } = this.summaries.read(mailboxId, v);
     let memo = this.keywordMemo.get(mailboxId);
     if (!memo || memo.uidValidity !== v) {
       if (this.keywordMemo.size >= MAX_KEYWORD_MEMOS) this.keywordMemo.clear();
       const kept = stmt(this.db, 'SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ?')
         .pluck()
         .all(mailboxId) as string[];
-      memo = { uidValidity: v, kept, from: null, summary: s };
+      // In code-unit order (the PostgreSQL store lists them so too).
+      memo = { uidValidity: v, keywords: uniqueFolded(kept).sort() };
       this.keywordMemo.set(mailboxId, memo);
     }
-    if (memo.kept.length === 0) return s;
-    if (memo.from !== s) {
-      const have = new Set(s.keywords.map((k) => k.toLowerCase()));
-      const extra = memo.kept.filter((k) => !have.has(k.toLowerCase()));
-      memo.from = s;
-      memo.summary = extra.length === 0 ? s : { ...s, keywords: [...s.keywords, ...extra] };
-    }
-    return memo.summary;
+    return { uids, keywords: memo.keywords, firstUnseen };
   }
 
   /** Another process kept keywords of the mailbox (change-log.ts): read them again. */

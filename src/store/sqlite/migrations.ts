@@ -265,7 +265,49 @@ CREATE TABLE IF NOT EXISTS change_log (
   event TEXT NOT NULL
 );`,
   },
+  {
+    version: 17,
+    // SELECT without reading every row (issue 18 item 6, a mailbox of a million): the number
+    // of messages kept in the mailbox's row by triggers, so in the same transaction as every
+    // insert and delete of mailbox_messages whichever path makes it (append, copy, move,
+    // expunge, a mailbox's delete, store migrate); the first unseen message from an index of
+    // the unseen rows only (flags are stored canonical, space-separated, and no other flag
+    // contains `\Seen`); and every keyword on a message in mailbox_keywords (migration 14
+    // left those of older messages out; since then each write keeps them), so that SELECT's
+    // FLAGS comes from that table alone.
+    sql: `
+ALTER TABLE mailboxes ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET message_count =
+  (SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = mailboxes.id);
+CREATE TRIGGER mailbox_messages_counted AFTER INSERT ON mailbox_messages BEGIN
+  UPDATE mailboxes SET message_count = message_count + 1 WHERE id = NEW.mailbox_id;
+END;
+CREATE TRIGGER mailbox_messages_uncounted AFTER DELETE ON mailbox_messages BEGIN
+  UPDATE mailboxes SET message_count = message_count - 1 WHERE id = OLD.mailbox_id;
+END;
+CREATE INDEX mailbox_messages_unseen ON mailbox_messages(mailbox_id, uid)
+  WHERE instr(flags, '\\Seen') = 0;`,
+    run: keepMessageKeywords,
+  },
 ];
+
+/** Migration 17: the keywords messages have, into their mailboxes' mailbox_keywords. */
+function keepMessageKeywords(db: Database.Database): void {
+  const insert = db.prepare(
+    'INSERT OR IGNORE INTO mailbox_keywords (mailbox_id, keyword) VALUES (?, ?)',
+  );
+  // A keyword is a flag without a backslash: lists of system flags only are skipped in SQL.
+  const lists = db
+    .prepare(
+      `SELECT DISTINCT mailbox_id, flags FROM mailbox_messages
+       WHERE (' ' || flags) GLOB '* [^\\]*'`,
+    )
+    .raw(true)
+    .all() as [number, string][];
+  for (const [mailboxId, flags] of lists) {
+    for (const f of flags.split(' ')) if (f !== '' && f[0] !== '\\') insert.run(mailboxId, f);
+  }
+}
 
 function fillEnvelopeAddresses(db: Database.Database): void {
   const update = db.prepare(

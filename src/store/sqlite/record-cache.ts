@@ -1,13 +1,12 @@
-// The rows of recently used mailboxes, kept in memory so that SELECT, FETCH 1:* FLAGS and
-// SEARCH on a large mailbox do not read and decode every row again (100,000 rows cost about
-// 150 ms). Kept as columns (record-rows.ts, about 70 bytes a row), so that a mailbox of a
+// The rows of recently used mailboxes, kept in memory so that FETCH 1:* FLAGS and SEARCH on
+// a large mailbox do not read and decode every row again (100,000 rows cost about 150 ms;
+// SELECT reads none: mailbox-summary.ts). Kept as columns (record-rows.ts, about 70 bytes a row), so that a mailbox of a
 // million messages fits (issue 18 item 6). The database stays the only truth:
 // change events (emitted after each commit) only say what to re-read, and the cache applies
 // that lazily at the next read. A list is tied to its mailbox's UIDVALIDITY, so a mailbox
 // id reused after a delete never sees another mailbox's rows.
 
-import { uniqueFolded } from '../flags.js';
-import type { ChangeEvent, MailboxSummary, MessageRecord } from '../types.js';
+import type { ChangeEvent, MessageRecord } from '../types.js';
 import { FlagSets, type RawRow, Rows } from './record-rows.js';
 
 /**
@@ -45,8 +44,6 @@ interface Entry {
   uidValidity: number;
   /** Ascending by UID. */
   rows: Rows;
-  /** summary.uids while no message came or went (flag changes keep it). */
-  uids: number[] | null;
   /** rows as records, kept current with them (see MEMO_MAX); never handed out itself. */
   memo: MessageRecord[] | null;
   /** Messages appended since: re-read every row past the last cached UID. */
@@ -55,8 +52,6 @@ interface Entry {
   dirty: Set<number>;
   /** Expunged since: drop these rows. */
   removed: Set<number>;
-  /** What SELECT needs, worked out from `rows` on first use; null once they change. */
-  summary: MailboxSummary | null;
   /**
    * Header fields SEARCH compares, by field then UID, filled as searches ask for them. A
    * UID's message never changes, so these only grow with new messages and shrink with
@@ -184,20 +179,6 @@ export class RecordCache {
   }
 
   /**
-   * SELECT's data (UIDs, keywords, first unseen), kept until the rows change: selecting a
-   * large mailbox again walks no row. Shared, never changed in place: a change makes a new
-   * summary.
-   */
-  summary(mailboxId: number, uidValidity: number): MailboxSummary {
-    const e = this.entry(mailboxId, uidValidity);
-    if (e instanceof Rows) return summarize(e, null);
-    if (e.summary) return e.summary;
-    e.summary = summarize(e.rows, e.uids);
-    e.uids = e.summary.uids as number[];
-    return e.summary;
-  }
-
-  /**
    * One stored header field of these UIDs: from memory where a search already read it, the
    * rest through `load` (and kept).
    */
@@ -244,12 +225,10 @@ export class RecordCache {
       e = {
         uidValidity,
         rows,
-        uids: null,
         memo: null,
         tailStale: false,
         dirty: new Set(),
         removed: new Set(),
-        summary: null,
         fields: new Map(),
       };
       this.entries.set(mailboxId, e);
@@ -314,13 +293,11 @@ export class RecordCache {
 
   private catchUp(mailboxId: number, e: Entry): void {
     if (e.removed.size === 0 && e.dirty.size === 0 && !e.tailStale) return;
-    e.summary = null;
     const before = e.rows.n;
     const memoBefore = e.memo?.length ?? 0;
     if (e.removed.size > 0) {
       const gone = e.removed;
       e.rows = e.rows.without(gone);
-      e.uids = null;
       // Not filtered: a record reads its unchanging fields from the Rows it was made from, so
       // kept records would keep every earlier Rows alive (an expunge a cycle in bench/imap's
       // mix kept some 100 KB each, 200 MiB after a 20 s run). Made again at the next list.
@@ -342,7 +319,6 @@ export class RecordCache {
       e.tailStale = false;
       const n = e.rows.n;
       this.load(mailboxId, e.rows, n === 0 ? 0 : e.rows.uid[n - 1]!);
-      if (e.rows.n !== n) e.uids = null;
       if (e.memo && this.memoTotal - memoBefore + e.rows.n > MEMO_MAX) e.memo = null;
       else if (e.memo) for (let i = n; i < e.rows.n; i++) e.memo.push(e.rows.record(i));
     }
@@ -361,31 +337,4 @@ export class RecordCache {
     }
     if (this.total > this.max) this.drop(keep);
   }
-}
-
-/**
- * SELECT's data from the columns: UIDs (`uids` when still current), keywords of the flag
- * lists in use, and the first row without \Seen.
- */
-function summarize(rows: Rows, uids: number[] | null): MailboxSummary {
-  const n = rows.n;
-  if (uids === null) {
-    uids = new Array<number>(n);
-    const u = rows.uid;
-    for (let i = 0; i < n; i++) uids[i] = u[i]!;
-  }
-  const sets = rows.sets;
-  const flags = rows.flags;
-  // Each distinct flag list once, in the order of its first message (the order FLAGS had).
-  const used = new Uint8Array(sets.size);
-  const keywords = new Set<string>();
-  let firstUnseen = 0;
-  for (let i = 0; i < n; i++) {
-    const id = flags[i]!;
-    if (firstUnseen === 0 && !sets.hasSeen(id)) firstUnseen = i + 1;
-    if (used[id] === 1) continue;
-    used[id] = 1;
-    for (const f of sets.lists[id]!) if (f.charCodeAt(0) !== 0x5c) keywords.add(f); // not a \system flag
-  }
-  return { uids, keywords: uniqueFolded(keywords), firstUnseen };
 }

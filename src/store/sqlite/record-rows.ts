@@ -9,7 +9,7 @@
 // took keeps a consistent picture (flag changes do land in place, each row's flags and modseq
 // together).
 
-import type { MessageRecord } from '../types.js';
+import type { FlagColumns, MessageRecord } from '../types.js';
 
 /** One row as a SQLite query gives it raw: see SELECT_RECORD in message-reads.ts. */
 export type RawRow = [
@@ -71,7 +71,7 @@ export class FlagSets {
   }
 }
 
-export class Rows {
+export class Rows implements FlagColumns {
   n = 0;
   uid: Uint32Array;
   messageId: Float64Array;
@@ -102,6 +102,11 @@ export class Rows {
 
   get capacity(): number {
     return this.uid.length;
+  }
+
+  /** The flag lists `flags` numbers (FlagColumns). */
+  get lists(): readonly (readonly string[])[] {
+    return this.sets.lists;
   }
 
   pushRaw(r: RawRow): void {

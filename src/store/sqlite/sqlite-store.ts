@@ -19,6 +19,7 @@ import type {
   ChangeListener,
   CopyResult,
   Domain,
+  FlagColumns,
   FlagMode,
   Mailbox,
   MailboxStatus,
@@ -412,6 +413,9 @@ export class SqliteStore implements MailStore {
     opts: { changedSince?: number } = {},
   ): Promise<MessageRecord[]> {
     return this.messages.list(mailboxId, opts.changedSince);
+  }
+  async flagColumns(mailboxId: number): Promise<FlagColumns> {
+    return this.messages.flagColumns(mailboxId);
   }
   async mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
     return this.messages.summary(mailboxId);

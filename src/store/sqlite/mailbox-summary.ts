@@ -1,0 +1,155 @@
+// SELECT's summary of a mailbox (its UIDs, the first unseen message; the keywords come from
+// mailbox_keywords) read from the mailbox's row and indexes, not from its rows: the first
+// SELECT of a mailbox of a million messages read and decoded every row, 9.5 s (issue 18
+// item 6). The number of messages is kept in the mailbox's row by triggers (migration 17), the
+// lowest and highest UID are two index lookups, so the usual mailbox, whose UIDs run without a
+// gap or whose gaps are its expunged UIDs (the `expunged` table, kept for VANISHED), is
+// numbered (RFC 9051 §2.3.1.2: sequence number i is the i-th UID in ascending order) without a
+// row read; any other reads the UID column alone. The first message without \Seen is one
+// lookup in the index of unseen rows.
+
+import type { Db } from './db.js';
+import { stmt } from './db.js';
+
+/** UID lists kept over all mailboxes (8 bytes each): SELECT again makes no new array. */
+const MEMO_UIDS = 2_000_000;
+
+interface Memo {
+  uidValidity: number;
+  uidNext: number;
+  count: number;
+  lo: number;
+  hi: number;
+  uids: number[];
+}
+
+export interface SummaryRead {
+  /** Ascending; shared by the calls that find the same UIDs: never change it in place. */
+  uids: number[];
+  /** Sequence number of the first message without \Seen, 0 when none. */
+  firstUnseen: number;
+}
+
+export class MailboxSummaries {
+  private readonly memos = new Map<number, Memo>();
+  private memoUids = 0;
+
+  constructor(private readonly db: Db) {}
+
+  /** The mailbox's UIDs and first unseen message, as of one read snapshot. */
+  read(mailboxId: number, uidValidity: number): SummaryRead {
+    return this.db.transaction(() => this.readNow(mailboxId, uidValidity)).deferred();
+  }
+
+  /** Forgets a mailbox's UID list (deleted). */
+  drop(mailboxId: number): void {
+    const m = this.memos.get(mailboxId);
+    if (!m) return;
+    this.memoUids -= m.uids.length;
+    this.memos.delete(mailboxId);
+  }
+
+  private readNow(mailboxId: number, uidValidity: number): SummaryRead {
+    const row = stmt(this.db, 'SELECT uid_next, message_count FROM mailboxes WHERE id = ?')
+      .raw(true)
+      .get(mailboxId) as [number, number] | undefined;
+    if (!row || row[1] <= 0) return { uids: [], firstUnseen: 0 };
+    const [uidNext, count] = row;
+    const lo = stmt(
+      this.db,
+      'SELECT uid FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid LIMIT 1',
+    )
+      .pluck()
+      .get(mailboxId) as number | undefined;
+    const hi = stmt(
+      this.db,
+      'SELECT uid FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid DESC LIMIT 1',
+    )
+      .pluck()
+      .get(mailboxId) as number | undefined;
+    if (lo === undefined || hi === undefined) return { uids: [], firstUnseen: 0 };
+    let m = this.memos.get(mailboxId);
+    if (
+      !m ||
+      m.uidValidity !== uidValidity ||
+      m.uidNext !== uidNext ||
+      m.count !== count ||
+      m.lo !== lo ||
+      m.hi !== hi
+    ) {
+      // Appends move UIDNEXT, expunges lower the count: a list found for the same five
+      // numbers is the same list.
+      m = { uidValidity, uidNext, count, lo, hi, uids: this.uids(mailboxId, count, lo, hi) };
+      this.keep(mailboxId, m);
+    }
+    const unseen = stmt(
+      this.db,
+      `SELECT uid FROM mailbox_messages INDEXED BY mailbox_messages_unseen
+       WHERE mailbox_id = ? AND instr(flags, '\\Seen') = 0
+       ORDER BY uid LIMIT 1`,
+    )
+      .pluck()
+      .get(mailboxId) as number | undefined;
+    return { uids: m.uids, firstUnseen: unseen === undefined ? 0 : seqOf(m.uids, unseen) };
+  }
+
+  private uids(mailboxId: number, count: number, lo: number, hi: number): number[] {
+    const span = hi - lo + 1;
+    if (span === count) return range(lo, hi, null);
+    // Holes: read whichever is shorter, the expunged UIDs within [lo, hi] or the UIDs.
+    if (span - count <= count) {
+      const gone = stmt(
+        this.db,
+        'SELECT uid FROM expunged WHERE mailbox_id = ? AND uid > ? AND uid < ? ORDER BY uid',
+      )
+        .pluck()
+        .all(mailboxId, lo, hi) as number[];
+      // Every expunged UID is gone for good (UIDs are never given again under one
+      // UIDVALIDITY): when they account for every hole, the rest of [lo, hi] is the list.
+      if (span - gone.length === count) return range(lo, hi, gone);
+    }
+    return stmt(this.db, 'SELECT uid FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid')
+      .pluck()
+      .all(mailboxId) as number[];
+  }
+
+  private keep(mailboxId: number, m: Memo): void {
+    this.drop(mailboxId);
+    if (m.uids.length > MEMO_UIDS) return;
+    for (const [id, other] of this.memos) {
+      if (this.memoUids + m.uids.length <= MEMO_UIDS) break;
+      this.memoUids -= other.uids.length;
+      this.memos.delete(id);
+    }
+    this.memos.set(mailboxId, m);
+    this.memoUids += m.uids.length;
+  }
+}
+
+/** lo..hi without `gone` (ascending, within the range). */
+function range(lo: number, hi: number, gone: readonly number[] | null): number[] {
+  const out: number[] = [];
+  let g = 0;
+  for (let u = lo; u <= hi; u++) {
+    if (gone !== null && g < gone.length && gone[g] === u) {
+      g++;
+      continue;
+    }
+    out.push(u);
+  }
+  return out;
+}
+
+/** 1 + the index of `uid` in `uids` (ascending), or 0 when absent. */
+function seqOf(uids: readonly number[], uid: number): number {
+  let lo = 0;
+  let hi = uids.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const x = uids[mid]!;
+    if (x === uid) return mid + 1;
+    if (x < uid) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return 0;
+}
