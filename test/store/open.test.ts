@@ -19,16 +19,22 @@ describe('[store] in the config', () => {
     [
       'postgres with defaults',
       '[store]\nkind = "postgres"\nurl = "postgres://letterbox@db.internal/mail"\n',
-      { kind: 'postgres', url: 'postgres://letterbox@db.internal/mail', pool_size: 10 },
+      {
+        kind: 'postgres',
+        url: 'postgres://letterbox@db.internal/mail',
+        pool_size: 10,
+        query_timeout_seconds: 30,
+      },
     ],
     [
       'postgres, password file relative to the config file',
-      '[store]\nkind = "postgres"\nurl = "postgres://lb@db/mail"\npassword_file = "pg.pass"\npool_size = 3\nnode_id = "mx1"\n',
+      '[store]\nkind = "postgres"\nurl = "postgres://lb@db/mail"\npassword_file = "pg.pass"\npool_size = 3\nnode_id = "mx1"\nquery_timeout_seconds = 2.5\n',
       {
         kind: 'postgres',
         url: 'postgres://lb@db/mail',
         password_file: '/etc/letterbox/pg.pass',
         pool_size: 3,
+        query_timeout_seconds: 2.5,
         node_id: 'mx1',
       },
     ],
