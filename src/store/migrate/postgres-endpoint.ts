@@ -8,6 +8,7 @@
 import { parseMessage } from '../../mime/index.js';
 import { CHUNK_BYTES, readBlob } from '../postgres/blobs.js';
 import { PgDb, type PgOptions, type Queryable } from '../postgres/db.js';
+import { searchWords } from '../postgres/search-words.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import type { Endpoint, Progress } from './endpoint.js';
 import type { Column, Row, TableSpec, Value } from './tables.js';
@@ -213,7 +214,7 @@ export class PostgresEndpoint implements Endpoint {
     p: Progress,
   ): Promise<void> {
     const names = spec.columns.map((c) => c.name);
-    if (spec.bytes === 'message') names.push('body_text', 'text_truncated');
+    if (spec.bytes === 'message') names.push('body_text', 'text_truncated', 'body_words');
     const values: unknown[] = [];
     const tuples: string[] = [];
     for (const [i, r] of rows.entries()) {
@@ -221,7 +222,7 @@ export class PostgresEndpoint implements Endpoint {
       for (const c of spec.columns) values.push(encode(c, r[c.name] ?? null));
       if (bytes && spec.bytes === 'message') {
         const t = searchText(bytes[i]!);
-        values.push(t.text, t.truncated);
+        values.push(t.text, t.truncated, searchWords(t.text));
       }
       tuples.push(`(${names.map((_, j) => `$${start + j + 1}`).join(', ')})`);
     }

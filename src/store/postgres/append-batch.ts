@@ -14,6 +14,7 @@ import { newObjectId } from '../object-ids.js';
 import type { AppendResult, ChangeEvent, NewMessage } from '../types.js';
 import { type PgDb, rows } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
+import { searchWords } from './search-words.js';
 
 /** One append waiting for its group. */
 export interface BatchItem {
@@ -102,6 +103,7 @@ export class AppendBatches {
       return at;
     });
     const column = (i: number) => group.map((it) => it.index[i]);
+    const folded = group.map((it) => it.message.index.text.toLowerCase());
     const rs = await rows<BatchRow>(this.db, APPEND_BATCH, [
       mailboxId,
       group.map((it) => it.hash),
@@ -129,7 +131,7 @@ export class AppendBatches {
       group.map(() => newObjectId('M')),
       group.map((it) => JSON.stringify(it.threadKeys)),
       group.map(() => newObjectId('T')),
-      group.map((it) => it.message.index.text.toLowerCase()),
+      folded,
       group.map((it) => it.message.index.textTruncated === true),
       group.map((it) => JSON.stringify(it.flags)),
       group.map((it) => it.internalDate),
@@ -140,6 +142,7 @@ export class AppendBatches {
       group.map((it) => JSON.stringify(it.keywords)),
       notices[0]!.origin,
       notices.map((n) => n.seq),
+      folded.map(searchWords),
     ]);
     const byN = new Map(rs.map((r) => [r.n, r]));
     const first = rs[0];
@@ -222,11 +225,12 @@ function take(q: BatchItem[]): BatchItem[] {
 }
 
 /**
- * One group's statement. $1 the mailbox; per message ($2-$27 and $30, $32: arrays in arrival
+ * One group's statement. $1 the mailbox; per message ($2-$27, $30, $32, $33: arrays in arrival
  * order): hash, size, offset of its bytes in $5 (all the group's bytes, sent once in binary),
  * the messages row's index columns ($15 References and $21 the THREADID keys as JSON), a new
  * EMAILID and a THREADID for a new thread, the folded text and whether it was cut, flags
- * (JSON), internal date and zone, its keywords (JSON) and its notice's sequence number; $28
+ * (JSON), internal date and zone, its keywords (JSON), its notice's sequence number and ($33)
+ * its distinct words (search-words.ts); $28
  * the save date, $29 the group's keywords, $31 the notices' origin (events.ts).
  *
  * Stored messages are found (held FOR KEY SHARE) or inserted with their THREADID (as
@@ -245,10 +249,10 @@ const APPEND_BATCH = `WITH x AS (
       $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[],
       $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[],
       $22::text[], $23::text[], $24::boolean[], $25::text[], $26::bigint[], $27::integer[],
-      $30::text[], $32::bigint[])
+      $30::text[], $32::bigint[], $33::text[])
       WITH ORDINALITY AS x(hash, size, off, structure, envelope, s_from, s_to, s_cc, s_bcc,
         s_subject, s_message_id, sent_at, refs, e_from, e_to, e_cc, e_bcc, email_id, tkeys,
-        new_thread, body_text, cut, flags, idate, izone, kw, seq, n)),
+        new_thread, body_text, cut, flags, idate, izone, kw, seq, words, n)),
   mb AS (SELECT id, account_id FROM mailboxes WHERE id = $1),
   room AS (
     SELECT quota_bytes IS NULL OR used_bytes + (SELECT sum(size) FROM x) <= quota_bytes AS ok
@@ -257,7 +261,7 @@ const APPEND_BATCH = `WITH x AS (
   ins AS (
     INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc,
       s_bcc, s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc,
-      email_id, thread_id, body_text, text_truncated)
+      email_id, thread_id, body_text, text_truncated, body_words)
     SELECT x.hash, x.size, x.structure, x.envelope, x.s_from, x.s_to, x.s_cc, x.s_bcc,
       x.s_subject, x.s_message_id, x.sent_at,
       CASE WHEN x.refs IS NULL THEN NULL
@@ -267,7 +271,7 @@ const APPEND_BATCH = `WITH x AS (
         SELECT m.thread_id FROM json_array_elements_text(x.tkeys::json) WITH ORDINALITY k(key, pos)
           JOIN messages m ON m.s_message_id = k.key AND m.s_message_id <> ''
         ORDER BY k.pos, m.id LIMIT 1), x.new_thread),
-      x.body_text, x.cut
+      x.body_text, x.cut, x.words
     FROM x
     WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.blob_hash = x.hash)
       AND (SELECT ok FROM room)

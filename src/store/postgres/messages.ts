@@ -40,6 +40,7 @@ import { collectMessages } from './collect.js';
 import { nextModseq, type PgDb, type Queryable, row, rows, run } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
 import { PgRecordCache } from './record-cache.js';
+import { searchWords, wordPatterns } from './search-words.js';
 
 interface MailboxRef {
   id: number;
@@ -303,6 +304,7 @@ export class PgMessages implements MessageStore, BlobStore {
     const kw = keywordsOf(t.flags ?? []);
     const internalDate = (message.internalDate ?? new Date()).getTime();
     const internalZone = message.internalDate ? zoneOrUtc(message.internalZone) : 0;
+    const folded = idx.text.toLowerCase();
     for (;;) {
       const notice = this.events.notice();
       const r = await row<{
@@ -323,7 +325,7 @@ export class PgMessages implements MessageStore, BlobStore {
         newObjectId('M'),
         threadKeys(idx),
         newObjectId('T'),
-        idx.text.toLowerCase(),
+        folded,
         idx.textTruncated === true,
         t.mailboxId,
         normalizeFlags(t.flags ?? []),
@@ -334,6 +336,7 @@ export class PgMessages implements MessageStore, BlobStore {
         kw,
         notice.origin,
         notice.seq,
+        searchWords(folded),
       ]);
       if (!r || r.account_id === null) throw new StoreError('NOT_FOUND', 'no such mailbox');
       if (r.quota_ok === false)
@@ -375,13 +378,14 @@ export class PgMessages implements MessageStore, BlobStore {
       );
       if (found) return found.id;
       const idx = message.index;
+      const folded = idx.text.toLowerCase();
       const inserted = await row<{ id: number }>(
         q,
         `INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc,
            s_bcc, s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc,
-           email_id, thread_id, body_text, text_truncated)
+           email_id, thread_id, body_text, text_truncated, body_words)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-           $18, $19, $20)
+           $18, $19, $20, $21)
          ON CONFLICT (blob_hash) DO NOTHING RETURNING id`,
         [
           hash,
@@ -390,8 +394,9 @@ export class PgMessages implements MessageStore, BlobStore {
           // RFC 8474: EMAILID and THREADID belong to the stored message, kept by every copy.
           newObjectId('M'),
           await this.threadIdFor(q, idx),
-          idx.text.toLowerCase(),
+          folded,
           idx.textTruncated === true,
+          searchWords(folded),
         ],
       );
       if (inserted) {
@@ -642,12 +647,17 @@ export class PgMessages implements MessageStore, BlobStore {
       return (await this.listMessages(mailboxId)).map((r) => r.uid);
     }
     const folded = needle.toLowerCase();
-    // LIKE (not strpos) so that the trigram index of migration 5 can answer it; the text and
-    // the needle are both folded, and LIKE's own characters in the needle are escaped.
+    // The text and the needle are both folded, and LIKE's own characters in the needle are
+    // escaped.
+    // The words' patterns (search-words.ts) let the trigram index narrow the rows; without
+    // it they come first, so that a row's long text is read only when its words match.
+    const words = wordPatterns(folded);
     const found = await rows<{ uid: number }>(
       this.db,
-      `SELECT mm.uid ${FROM_ROWS} WHERE mm.mailbox_id = $1 AND m.body_text LIKE $2`,
-      [mailboxId, `%${folded.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
+      `SELECT mm.uid ${FROM_ROWS} WHERE mm.mailbox_id = $1${words
+        .map((_, i) => ` AND m.body_words LIKE $${i + 3}`)
+        .join('')} AND m.body_text LIKE $2`,
+      [mailboxId, `%${folded.replace(/[\\%_]/g, (c) => `\\${c}`)}%`, ...words],
     );
     const uids = new Set(found.map((r) => r.uid));
     const cut = await rows<{ uid: number; blob_hash: string }>(
@@ -972,11 +982,11 @@ function appendOneSql(keywords: boolean, claimRecent: boolean): string {
   ins AS (
     INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc,
       s_bcc, s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc,
-      email_id, thread_id, body_text, text_truncated)
+      email_id, thread_id, body_text, text_truncated, body_words)
     SELECT $1::text, $2::bigint, $4::text, $5::text, $6::text, $7::text, $8::text,
       $9::text, $10::text, $11::text, $12::bigint, $13::text[], $14::text, $15::text,
       $16::text, $17::text, $18::text, COALESCE((SELECT thread_id FROM thread), $20::text),
-      $21::text, $22::boolean
+      $21::text, $22::boolean, $31::text
     WHERE NOT EXISTS (SELECT 1 FROM found) AND (SELECT ok FROM room)
     ON CONFLICT (blob_hash) DO NOTHING RETURNING id),
   b AS (
