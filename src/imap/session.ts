@@ -49,9 +49,22 @@ type InputEvent = ReceiverEvent | { kind: 'eof' } | { kind: 'wake' };
 
 /** Queued output up to this size is copied into one buffer rather than written as a writev. */
 const SMALL_OUTPUT = 4096;
+/**
+ * Larger output is copied too while its pieces average under this: a corked writev costs
+ * Node's stream bookkeeping per piece (about 0.3 us each), more than copying a piece this size.
+ */
+const SMALL_PIECE = 2048;
 
-const asBuffer = (b: Buffer | string): Buffer => (typeof b === 'string' ? Buffer.from(b) : b);
 const isString = (b: Buffer | string): b is string => typeof b === 'string';
+
+/** The pieces in one new buffer of `bytes` (their total, strings as UTF-8), no copy per string. */
+export function joinOutput(out: readonly (Buffer | string)[], bytes: number): Buffer {
+  const buf = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const p of out) at += typeof p === 'string' ? buf.write(p, at) : p.copy(buf, at);
+  // Never past what was written: the rest of an unsafe allocation is old memory.
+  return at === bytes ? buf : buf.subarray(0, at);
+}
 
 export class ImapSession {
   private current: SessionState = { kind: 'notAuthenticated' };
@@ -207,18 +220,19 @@ export class ImapSession {
     this.out = [];
     this.outBytes = 0;
     if (this.compress) {
-      await this.conn.write(await this.compress.deflate(Buffer.concat(out.map(asBuffer), bytes)));
+      await this.conn.write(await this.compress.deflate(joinOutput(out, bytes)));
     } else if (out.length === 1) {
       await this.conn.write(out[0]!);
     } else if (bytes <= SMALL_OUTPUT) {
       // A few short lines (EXISTS and RECENT to every session in IDLE): one string, or one
       // small copy, costs less than a corked writev of each, per session per delivery; lines
       // queued as strings are written as one, with no Buffer made for any (issue 14 §4).
-      await this.conn.write(
-        out.every(isString) ? out.join('') : Buffer.concat(out.map(asBuffer), bytes),
-      );
+      await this.conn.write(out.every(isString) ? out.join('') : joinOutput(out, bytes));
+    } else if (bytes < out.length * SMALL_PIECE) {
+      // Many small pieces (a FETCH of flags and headers of a whole mailbox): one copy.
+      await this.conn.write(joinOutput(out, bytes));
     } else {
-      // Several buffers go out in one writev, uncopied.
+      // Large pieces (message bodies) go out in one writev, uncopied.
       await this.conn.write(out);
     }
   }

@@ -32,9 +32,20 @@ export function openDatabase(file: string, cacheKiB?: number): Db {
   return db;
 }
 
+/**
+ * One transaction function per database, running what it is given: better-sqlite3's
+ * `db.transaction(fn)` makes four wrappers and defines their properties on each call.
+ */
+const runners = new WeakMap<Db, Database.Transaction<(fn: () => unknown) => unknown>>();
+
 /** Runs fn in an immediate transaction (a nested call becomes a savepoint). */
 export function tx<T>(db: Db, fn: () => T): T {
-  return db.transaction(fn).immediate();
+  let run = runners.get(db);
+  if (!run) {
+    run = db.transaction((f: () => unknown) => f());
+    runners.set(db, run);
+  }
+  return run.immediate(fn) as T;
 }
 
 /** UIDVALIDITY: unique for the store's lifetime so a re-created mailbox never reuses one. */

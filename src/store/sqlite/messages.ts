@@ -214,7 +214,8 @@ export class SqliteMessages {
           tx(this.db, () => {
             for (const p of batch) {
               try {
-                const r = this.db.transaction(() => this.insert(p))();
+                // Nested in the batch's transaction: a savepoint of its own.
+                const r = tx(this.db, () => this.insert(p));
                 if (r.newId !== null) {
                   fresh.push({
                     id: r.newId,

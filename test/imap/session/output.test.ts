@@ -1,0 +1,55 @@
+// A command's queued output goes out as one write (ImapSession.flush): short output and many
+// small pieces are copied into one buffer (joinOutput), large pieces go as a writev. The
+// bytes must be the same whichever way.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { joinOutput } from '../../../src/imap/session.js';
+import { append, type ImapTestEnv, last, message, startImap } from './client.js';
+
+describe('IMAP output', () => {
+  test('joinOutput: strings as UTF-8 and buffers, in order, nothing past them', () => {
+    const pieces = [
+      '* 1 FETCH (',
+      Buffer.from([0, 1, 2, 255]),
+      'Grüße, 日本 \r\n',
+      Buffer.alloc(0),
+      ')',
+    ];
+    const bytes = pieces.reduce<number>((n, p) => n + Buffer.byteLength(p), 0);
+    const want = Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+    assert.deepEqual(joinOutput(pieces, bytes), want);
+    assert.equal(joinOutput(pieces, bytes).length, want.length);
+  });
+
+  describe('in a session', () => {
+    let env: ImapTestEnv;
+    before(async () => {
+      env = await startImap();
+    });
+    after(async () => {
+      await env.ts.stop();
+    });
+
+    test('a FETCH of 60 messages (many small pieces, over 4 KiB) arrives byte for byte', async () => {
+      const c = await env.login();
+      await c.cmd('cr', 'CREATE Many');
+      const subjects: Buffer[] = [];
+      for (let i = 1; i <= 60; i++) {
+        const m = message(`caf\u00e9 ${i}`, `Body ${i}\r\n`);
+        subjects.push(Buffer.from(`Subject: caf\u00e9 ${i}\r\n\r\n`));
+        await append(c, 'Many', m);
+      }
+      await c.cmd('se', 'EXAMINE Many');
+      const lines = await c.cmd('f', 'FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+      assert.match(last(lines), /^f OK/);
+      // The literal's size counts the UTF-8 bytes; the client decodes the text as UTF-8.
+      const text = lines.join('\r\n');
+      for (let i = 1; i <= 60; i++) {
+        const lit = subjects[i - 1]!;
+        const want = `* ${i} FETCH (UID ${i} BODY[HEADER.FIELDS (SUBJECT)] {${lit.length}}\r\n${lit.toString('utf8')})`;
+        assert.ok(text.includes(want), `message ${i}: ${want}`);
+      }
+      c.close();
+    });
+  });
+});
