@@ -208,8 +208,9 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
     // An error that escapes even the promise (a callback of the route's) is ended the same way.
     const end = () => failed(new Error('uncaught error in the request'));
     const guard = new ConnectionGuard(reqLog, end);
+    // The request's listeners (a route reading the body) are the request's code too.
     // unguarded: guardConnection's promise never rejects
-    void guardConnection(guard, null, () =>
+    void guardConnection(guard, req, () =>
       handle(req, res).catch((err) => {
         try {
           failed(err);

@@ -204,8 +204,9 @@ export class Pop3Session {
     const drop = Maildrop.from(opened.snapshot);
     this.state = { kind: 'transaction', account, drop, release: opened.release };
     // Disabled while logged in: the session ends like at a shutdown, with a permanent code.
-    this.unwatch = this.opts.accountEnds?.watch(account.id, () =>
-      this.endWith({ text: 'Account disabled', code: 'SYS/PERM' }),
+    this.unwatch = this.opts.accountEnds?.watch(
+      account.id,
+      this.conn.guard.wrap(() => this.endWith({ text: 'Account disabled', code: 'SYS/PERM' })),
     );
     this.log = this.log.child({ account: account.address });
     const { count, size } = drop.stat();
