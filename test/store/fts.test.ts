@@ -85,6 +85,41 @@ describe('full-text index worker', () => {
     }
   });
 
+  test('a new index has 8 KB pages with leaves to match; substrings are found as before', async () => {
+    const { store, inbox } = await open();
+    try {
+      // Enough text for many leaves: the words below sit in the middle of long texts.
+      // Under FTS_TEXT_MAX (16 K characters), so that the index alone answers.
+      const filler = (i: number) =>
+        Array.from({ length: 150 }, (_, k) => `line ${k} of filler text ${i}\r\n`).join('');
+      for (let i = 0; i < 12; i++) {
+        const mid =
+          i % 3 === 0 ? 'Please Find Below the zeppelinQuartz notes\r\n' : 'nothing here\r\n';
+        await store.append(newMessage(`m${i}`, `${filler(i)}${mid}${filler(i + 1)}`), [
+          { mailboxId: inbox },
+        ]);
+      }
+      assert.deepEqual(await store.searchText(inbox, 'ZEPPELINquartz'), [1, 4, 7, 10]);
+      assert.deepEqual(await store.searchText(inbox, 'find below the zep'), [1, 4, 7, 10]);
+      assert.deepEqual(await store.searchText(inbox, 'ppelinq'), [1, 4, 7, 10]);
+      assert.deepEqual(
+        await store.searchText(inbox, 'e 149 of filler'),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+      );
+      assert.deepEqual(await store.searchText(inbox, 'find  below'), []);
+    } finally {
+      await store.close();
+    }
+    const db = new Database(join(dir, 'fts.db'), { readonly: true });
+    try {
+      assert.equal(db.pragma('page_size', { simple: true }), 8192);
+      const pgsz = db.prepare(`SELECT v FROM message_text_config WHERE k = 'pgsz'`).pluck().get();
+      assert.equal(pgsz, 8100);
+    } finally {
+      db.close();
+    }
+  });
+
   test('expunged messages leave the index once the worker is quiet', async () => {
     const { store, inbox } = await open();
     try {
@@ -141,6 +176,10 @@ describe('full-text index worker', () => {
         .pluck()
         .get();
       assert.equal(deletemerge, 50);
+      // The file an older release made keeps its 4 KB pages, and FTS5's default leaves.
+      assert.equal(db.pragma('page_size', { simple: true }), 4096);
+      const pgsz = db.prepare(`SELECT v FROM message_text_config WHERE k = 'pgsz'`).pluck().get();
+      assert.equal(pgsz, undefined);
       // The deleted message left no postings: its words match nothing in the index itself.
       const hits = db
         .prepare(`SELECT rowid FROM message_text WHERE message_text MATCH '"kindly"'`)

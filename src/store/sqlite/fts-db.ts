@@ -61,6 +61,9 @@ export interface FtsPaths {
 // 3: contentless index with tombstone deletes, the text in its own table.
 const FTS_SCHEMA = 3;
 const RECONCILE_CHUNK = 50;
+/** Page size of a new index file, and the room an FTS5 leaf leaves for the page's header. */
+const PAGE_SIZE = 8192;
+const LEAF_SLACK = 92;
 
 export class FtsDb {
   private readonly db: Database.Database;
@@ -250,6 +253,11 @@ function openIndex(file: string): Database.Database {
   preparePrivateFileSync(file, sqliteCompanions(file));
   const db = new Database(file);
   try {
+    // 8 KB pages with FTS5 leaves to match (`pgsz`, below): a 10 KB text costs ~10% less CPU
+    // to index than with 4 KB pages and 4050-byte leaves (fewer leaves and records to write
+    // and merge), searches the same (issue 19). Only a new file takes it: an existing index
+    // keeps its pages, and its leaves stay FTS5's default size.
+    db.pragma(`page_size = ${PAGE_SIZE}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
@@ -277,6 +285,15 @@ CREATE TABLE doc_text (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE docs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, truncated INTEGER NOT NULL);
 PRAGMA user_version = ${FTS_SCHEMA};
 `);
+      // Leaves that fill the page, where the file has the larger pages (a leaf bigger than its
+      // page spills into overflow pages: measured slower to write and to search).
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      if (pageSize >= PAGE_SIZE) {
+        // A literal: FTS5 refuses a bound value for its configuration commands.
+        db.exec(
+          `INSERT INTO message_text (message_text, rank) VALUES ('pgsz', ${pageSize - LEAF_SLACK})`,
+        );
+      }
     }
     // The docs whose text was cut (see search): few, found without a pass over the others.
     db.exec('CREATE INDEX IF NOT EXISTS docs_truncated ON docs(id) WHERE truncated = 1');
