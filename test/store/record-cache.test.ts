@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { listRecords } from '../../src/store/sqlite/message-reads.js';
 import { RecordCache } from '../../src/store/sqlite/record-cache.js';
+import { FlagSets, Rows } from '../../src/store/sqlite/record-rows.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { MessageRecord } from '../../src/store/types.js';
 import { newMessage } from '../helpers/messages.js';
@@ -279,4 +280,41 @@ test('a large list goes after its last holder leaves (with a grace); small ones 
   cache.release(1);
   await gone(1);
   assert.equal(dropped, 2);
+});
+
+test('rows from column texts: exact values, and refused (nothing stored) when a text is off', () => {
+  const texts = {
+    n: 3,
+    uid: '1,5,9',
+    messageId: '10,11,12',
+    flags: '\\Seen\n\n\\Seen $Work',
+    modseq: '7,8,9007199254740991',
+    size: '100,200,300',
+    date: '1700000000123,0,-5',
+    zone: '0,-480,60',
+  };
+  const rows = new Rows(new FlagSets());
+  assert.equal(rows.pushColumns(texts), true);
+  assert.equal(rows.n, 3);
+  assert.deepEqual([...rows.uid.subarray(0, 3)], [1, 5, 9]);
+  assert.deepEqual([...rows.modseq.subarray(0, 3)], [7, 8, 9007199254740991]);
+  assert.deepEqual([...rows.date.subarray(0, 3)], [1700000000123, 0, -5]);
+  assert.deepEqual([...rows.zone.subarray(0, 3)], [0, -480, 60]);
+  assert.deepEqual(
+    [0, 1, 2].map((i) => rows.lists[rows.flags[i]!]),
+    [['\\Seen'], [], ['\\Seen', '$Work']],
+  );
+  for (const bad of [
+    { uid: '1,5' },
+    { uid: '1,5,9,10' },
+    { uid: '5,1,9' },
+    { size: '100,2.5,300' },
+    { modseq: '7,,9' },
+    { flags: '\\Seen\n' },
+    { flags: '\\Seen\n\n\n' },
+  ]) {
+    const r = new Rows(new FlagSets());
+    assert.equal(r.pushColumns({ ...texts, ...bad }), false, JSON.stringify(bad));
+    assert.equal(r.n, 0);
+  }
 });

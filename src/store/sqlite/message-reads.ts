@@ -13,7 +13,7 @@ import type {
   SearchHeaderField,
 } from '../types.js';
 import { type Db, stmt } from './db.js';
-import type { RawRow } from './record-rows.js';
+import type { LightRow, RawRow } from './record-rows.js';
 
 export interface RecordRow {
   uid: number;
@@ -172,6 +172,73 @@ export function rawRecords(db: Db, mailboxId: number, afterUid: number): Iterabl
   )
     .raw(true)
     .iterate(mailboxId, afterUid) as Iterable<RawRow>;
+}
+
+/**
+ * The mailbox's rows without their blob hashes (LightRow): mailbox_messages alone, one at a
+ * time. The record cache's first load of a mailbox; the hashes come later, if asked for
+ * (blobHashes).
+ */
+export function lightRecords(db: Db, mailboxId: number): Iterable<LightRow> {
+  return stmt(
+    db,
+    `SELECT uid, message_id, flags, modseq, size, internal_date, internal_zone
+     FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid /* raw */`,
+  )
+    .raw(true)
+    .iterate(mailboxId) as Iterable<LightRow>;
+}
+
+/**
+ * The columns of lightRecords as one text each (group_concat: numbers in decimal joined by
+ * commas, flag lists joined by newlines, which no flag contains), in UID order: SQLite builds
+ * seven strings instead of better-sqlite3 a row array each (a million rows: 0.3 s of CPU
+ * instead of 0.8 s before any row was stored). Null for an empty mailbox.
+ */
+export function concatColumns(db: Db, mailboxId: number): ConcatColumns | null {
+  const r = stmt(
+    db,
+    `SELECT count(*), group_concat(uid), group_concat(message_id), group_concat(flags, char(10)),
+       group_concat(modseq), group_concat(size), group_concat(internal_date),
+       group_concat(internal_zone)
+     FROM (SELECT * FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid) /* raw */`,
+  )
+    .raw(true)
+    .get(mailboxId) as [number, ...(string | null)[]];
+  if (r[0] === 0) return null;
+  const [n, uid, messageId, flags, modseq, size, date, zone] = r as [
+    number,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  return { n, uid, messageId, flags, modseq, size, date, zone };
+}
+
+export interface ConcatColumns {
+  n: number;
+  uid: string;
+  messageId: string;
+  flags: string;
+  modseq: string;
+  size: string;
+  date: string;
+  zone: string;
+}
+
+/** (UID, blob hash) of every row of the mailbox, ascending by UID. */
+export function blobHashes(db: Db, mailboxId: number): Iterable<[number, string]> {
+  return stmt(
+    db,
+    `SELECT mm.uid, m.blob_hash FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
+     WHERE mm.mailbox_id = ? ORDER BY mm.uid /* raw */`,
+  )
+    .raw(true)
+    .iterate(mailboxId) as Iterable<[number, string]>;
 }
 
 export function recordRows(db: Db, mailboxId: number, uids: number[]): RecordRow[] {

@@ -37,6 +37,9 @@ import { releaseHeap } from './heap-release.js';
 import { MailboxSummaries } from './mailbox-summary.js';
 import type { MailboxKey, SqliteMailboxes } from './mailboxes.js';
 import {
+  blobHashes,
+  concatColumns,
+  lightRecords,
   listRecords,
   messageDetails,
   type RecordRow,
@@ -127,6 +130,9 @@ export class SqliteMessages {
         all: (mailboxId) => listRecords(db, mailboxId),
         after: (mailboxId, uid) => listRecords(db, mailboxId, undefined, uid),
         raw: (mailboxId, afterUid) => rawRecords(db, mailboxId, afterUid),
+        light: (mailboxId) => lightRecords(db, mailboxId),
+        columns: (mailboxId) => concatColumns(db, mailboxId),
+        hashes: (mailboxId) => blobHashes(db, mailboxId),
         some: (mailboxId, uids) => recordRows(db, mailboxId, uids).map(toRecord),
       },
       MAX_CACHED_RECORDS,

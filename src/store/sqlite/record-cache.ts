@@ -7,7 +7,8 @@
 // id reused after a delete never sees another mailbox's rows.
 
 import type { ChangeEvent, MessageRecord } from '../types.js';
-import { FlagSets, type RawRow, Rows } from './record-rows.js';
+import type { ConcatColumns } from './message-reads.js';
+import { FlagSets, type LightRow, type RawRow, Rows } from './record-rows.js';
 
 /**
  * Rows kept over all mailboxes (about 70 bytes each, so some 90 MB at most); the least
@@ -68,6 +69,14 @@ export interface RecordSource {
    * above `afterUid`; used instead of all() and after() where given.
    */
   raw?(mailboxId: number, afterUid: number): Iterable<RawRow>;
+  /**
+   * Every row without its blob hash, and the hashes apart: a mailbox's first load reads the
+   * first, the hashes are read when one is first asked for (Rows.hashesFrom).
+   */
+  light?(mailboxId: number): Iterable<LightRow>;
+  /** The same rows as column texts (concatColumns), read first where given. */
+  columns?(mailboxId: number): ConcatColumns | null;
+  hashes?(mailboxId: number): Iterable<[number, string]>;
   /** Rows with a UID above `uid`, ascending. */
   after(mailboxId: number, uid: number): MessageRecord[];
   /** The rows of these UIDs that still exist. */
@@ -219,7 +228,7 @@ export class RecordCache {
         this.drop(...this.entries.keys());
         this.sets = new FlagSets();
       }
-      const rows = this.load(mailboxId, new Rows(this.sets), 0);
+      const rows = this.loadAll(mailboxId);
       rows.trim();
       if (rows.n > this.max) return rows;
       e = {
@@ -277,6 +286,18 @@ export class RecordCache {
       this.memoTotal -= e.memo?.length ?? 0;
       this.entries.delete(id);
     }
+  }
+
+  /** The mailbox's rows, light where the source can (see RecordSource.light). */
+  private loadAll(mailboxId: number): Rows {
+    const rows = new Rows(this.sets);
+    const { light, hashes, columns } = this.source;
+    if (!light || !hashes) return this.load(mailboxId, rows, 0);
+    const texts = columns?.(mailboxId);
+    if (texts === null) return rows;
+    if (!texts || !rows.pushColumns(texts)) for (const r of light(mailboxId)) rows.pushLight(r);
+    rows.hashesFrom = () => hashes(mailboxId);
+    return rows;
   }
 
   /** Appends the mailbox's rows above `afterUid` to `rows`. */

@@ -23,6 +23,21 @@ export type RawRow = [
   internalZone: number | null,
 ];
 
+/**
+ * A row without its blob hash (LIGHT_RECORD in message-reads.ts): read from mailbox_messages
+ * alone, without the join to each message's row in `messages` (some kilobytes each: a million
+ * of them is more than a gigabyte of pages to read for the hashes of a first FETCH FLAGS).
+ */
+export type LightRow = [
+  uid: number,
+  messageId: number,
+  flags: string,
+  modseq: number,
+  size: number,
+  internalDate: number,
+  internalZone: number | null,
+];
+
 const HASH_BYTES = 32;
 
 /**
@@ -85,6 +100,11 @@ export class Rows implements FlagColumns {
   hash: Buffer;
   /** Hashes that are not 64 lowercase hex digits, by UID (none in a real store). */
   odd: Map<number, string> | null = null;
+  /**
+   * Set while rows loaded light (pushLight) lack their hashes: where to read every row's
+   * (UID, hash), ascending by UID, the first time one is asked for (hashAt).
+   */
+  hashesFrom: (() => Iterable<[number, string]>) | null = null;
 
   constructor(
     readonly sets: FlagSets,
@@ -122,6 +142,75 @@ export class Rows implements FlagColumns {
     this.zone[i] = r[7] ?? 0;
   }
 
+  /**
+   * Rows without their hashes from their columns as texts (concatColumns in
+   * message-reads.ts). False, with nothing stored, when a text is not what it should be (a
+   * value that is not an integer, a count that does not match, UIDs not ascending): the
+   * caller then reads the rows one by one.
+   */
+  pushColumns(c: {
+    n: number;
+    uid: string;
+    messageId: string;
+    flags: string;
+    modseq: string;
+    size: string;
+    date: string;
+    zone: string;
+  }): boolean {
+    const n = c.n;
+    const at = this.n;
+    if (this.capacity < at + n) this.resize(at + n);
+    const ok =
+      parseInts(c.uid, this.uid, at, n) &&
+      parseInts(c.messageId, this.messageId, at, n) &&
+      parseInts(c.modseq, this.modseq, at, n) &&
+      parseInts(c.size, this.size, at, n) &&
+      parseInts(c.date, this.date, at, n) &&
+      parseInts(c.zone, this.zone, at, n) &&
+      this.parseFlags(c.flags, at, n);
+    if (!ok) return false;
+    for (let i = at + 1; i < at + n; i++) if (this.uid[i - 1]! >= this.uid[i]!) return false;
+    if (at > 0 && this.uid[at - 1]! >= this.uid[at]!) return false;
+    this.n = at + n;
+    return true;
+  }
+
+  /** n flag lists separated by newlines into `flags` from `at`. */
+  private parseFlags(text: string, at: number, n: number): boolean {
+    let start = 0;
+    let prev = '';
+    let prevId = this.sets.idOfText('');
+    for (let k = 0; k < n; k++) {
+      // The last list runs to the end of the text; every other one ends at a newline.
+      const nl = text.indexOf('\n', start);
+      if ((nl < 0) !== (k === n - 1)) return false;
+      const end = nl < 0 ? text.length : nl;
+      // Neighbours mostly share a list: compare before a lookup.
+      const len = end - start;
+      if (len !== prev.length || !text.startsWith(prev, start)) {
+        prev = text.slice(start, end);
+        prevId = this.sets.idOfText(prev);
+      }
+      this.flags[at + k] = prevId;
+      start = end + 1;
+    }
+    return true;
+  }
+
+  /** A row without its hash (see LightRow, hashesFrom). */
+  pushLight(r: LightRow): void {
+    if (this.n === this.capacity) this.grow(this.n + 1);
+    const i = this.n++;
+    this.uid[i] = r[0];
+    this.messageId[i] = r[1];
+    this.flags[i] = this.sets.idOfText(r[2]);
+    this.modseq[i] = r[3];
+    this.size[i] = r[4];
+    this.date[i] = r[5];
+    this.zone[i] = r[6] ?? 0;
+  }
+
   push(r: MessageRecord): void {
     if (this.n === this.capacity) this.grow(this.n + 1);
     const i = this.n++;
@@ -152,9 +241,25 @@ export class Rows implements FlagColumns {
   }
 
   hashAt(i: number): string {
+    if (this.hashesFrom !== null) this.fillHashes(this.hashesFrom);
     return (
       this.odd?.get(this.uid[i]!) ?? this.hash.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES)
     );
+  }
+
+  /**
+   * Every row's hash, from (UID, hash) pairs ascending by UID (both walk up together). A row
+   * the source no longer has (expunged since, not yet caught up) keeps zeros: its bytes are
+   * gone or going, and a read of them fails as for an expunged message.
+   */
+  private fillHashes(from: () => Iterable<[number, string]>): void {
+    this.hashesFrom = null;
+    let i = 0;
+    for (const [uid, hex] of from()) {
+      while (i < this.n && this.uid[i]! < uid) i++;
+      if (i >= this.n) break;
+      if (this.uid[i] === uid) this.setHash(i, uid, hex);
+    }
   }
 
   /** Index of the row with this UID, or -1. */
@@ -196,6 +301,7 @@ export class Rows implements FlagColumns {
       j++;
     }
     out.n = j;
+    out.hashesFrom = this.hashesFrom;
     if (this.odd) {
       for (const [uid, h] of this.odd) {
         if (gone.has(uid)) continue;
@@ -247,6 +353,32 @@ export class Rows implements FlagColumns {
     this.hash.copy(hash, 0, 0, n * HASH_BYTES);
     this.hash = hash;
   }
+}
+
+/**
+ * n comma-separated decimal integers (an optional minus sign, digits) into `out` from `at`;
+ * false when the text holds anything else or another count.
+ */
+function parseInts(text: string, out: { [i: number]: number }, at: number, n: number): boolean {
+  let k = 0;
+  let v = 0;
+  let neg = false;
+  let digits = 0;
+  for (let p = 0; p <= text.length; p++) {
+    const ch = p < text.length ? text.charCodeAt(p) : 44;
+    if (ch >= 48 && ch <= 57) {
+      v = v * 10 + (ch - 48);
+      digits++;
+    } else if (ch === 44) {
+      if (digits === 0 || k >= n) return false;
+      out[at + k++] = neg ? -v : v;
+      v = 0;
+      neg = false;
+      digits = 0;
+    } else if (ch === 45 && digits === 0 && !neg) neg = true;
+    else return false;
+  }
+  return k === n;
 }
 
 /**
