@@ -150,6 +150,9 @@ export class RecordCache {
     const e = this.entry(mailboxId, uidValidity);
     if (!(e instanceof Rows) && e.memo) return e.memo.slice();
     const rows = e instanceof Rows ? e : e.rows;
+    // Records handed out carry their hashes from now: a caller may read one after a later
+    // expunge, or after the store is closed.
+    rows.ensureHashes();
     const out = new Array<MessageRecord>(rows.n);
     for (let i = 0; i < rows.n; i++) out[i] = rows.record(i);
     if (!(e instanceof Rows) && rows.n <= MEMO_MAX && this.entries.get(mailboxId) === e) {

@@ -240,8 +240,13 @@ export class Rows implements FlagColumns {
     );
   }
 
-  hashAt(i: number): string {
+  /** Reads the hashes now if the rows lack them (see hashesFrom). */
+  ensureHashes(): void {
     if (this.hashesFrom !== null) this.fillHashes(this.hashesFrom);
+  }
+
+  hashAt(i: number): string {
+    this.ensureHashes();
     return (
       this.odd?.get(this.uid[i]!) ?? this.hash.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES)
     );
