@@ -184,7 +184,7 @@ export class Rows implements FlagColumns {
     for (let k = 0; k < n; k++) {
       // The last list runs to the end of the text; every other one ends at a newline.
       const nl = text.indexOf('\n', start);
-      if ((nl < 0) !== (k === n - 1)) return false;
+      if (nl < 0 !== (k === n - 1)) return false;
       const end = nl < 0 ? text.length : nl;
       // Neighbours mostly share a list: compare before a lookup.
       const len = end - start;
