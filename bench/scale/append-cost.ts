@@ -6,7 +6,13 @@
 // WAL bytes per append. --sql runs statements on the database before the appends (to try a
 // storage or index setting). Usage:
 //   node --import tsx bench/scale/append-cost.ts [--messages 2000] [--size 10240]
-//     [--concurrency 10] [--rounds 3] [--sql "ALTER ..."]
+//     [--concurrency 10] [--nodes 1] [--rounds 3] [--sql "ALTER ..."] [--statements]
+// With --nodes N, N stores in this process stand for N nodes over the one database, the
+// appends in flight split between them. --statements prints the statements PostgreSQL ran
+// per append (pg_stat_statements): the group statement's calls per append is one over the
+// mean group size. Commits are pg_stat_database's, which counts the listeners' reads of
+// notifications too (each listening backend reads them in a transaction of its own) and which
+// backends bring up to date within seconds: read them as approximate.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +21,7 @@ import pg from 'pg';
 import { indexMessage } from '../../src/delivery/local.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { messageTemplate } from '../lib/message.js';
-import { startPostgres } from '../lib/postgres.js';
+import { STATEMENT_STATS, startPostgres, statementCounts } from '../lib/postgres.js';
 import { treeCpuWithChildrenMs, waitIdle } from '../outbound/cpu.js';
 
 const { values: args } = parseArgs({
@@ -23,8 +29,10 @@ const { values: args } = parseArgs({
     messages: { type: 'string', default: '2000' },
     size: { type: 'string', default: '10240' },
     concurrency: { type: 'string', default: '10' },
+    nodes: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     sql: { type: 'string', multiple: true, default: [] },
+    statements: { type: 'boolean', default: false },
   },
 });
 const messages = Number(args.messages);
@@ -33,12 +41,16 @@ const concurrency = Number(args.concurrency);
 const base = mkdtempSync(join(tmpdir(), 'letterbox-append-cost-'));
 // PostgreSQL's unprivileged processes must be able to search down to its directory.
 chmodSync(base, 0o755);
-const db = await startPostgres(join(base, 'pg'));
+const db = await startPostgres(join(base, 'pg'), args.statements ? STATEMENT_STATS : {});
 process.on('exit', () => {
   db.stop();
   rmSync(base, { recursive: true, force: true });
 });
-const store = await PostgresStore.open({ connectionString: db.url, max: concurrency });
+const stores: PostgresStore[] = [];
+for (let i = 0; i < Number(args.nodes); i++) {
+  stores.push(await PostgresStore.open({ connectionString: db.url, max: concurrency }));
+}
+const store = stores[0]!;
 const admin = new pg.Client({ connectionString: db.url });
 await admin.connect();
 for (const s of args.sql) await admin.query(s);
@@ -72,16 +84,18 @@ const self = () => {
 };
 for (let round = 1; round <= Number(args.rounds); round++) {
   await waitIdle(pid, { minMs: 500 });
+  if (args.statements) await statementCounts(db.url);
   const before = await stat();
   const pg0 = treeCpuWithChildrenMs(pid);
   const me0 = self();
   const t0 = performance.now();
   let left = messages;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, k) => {
+      const node = stores[k % stores.length]!;
       while (left > 0) {
         left--;
-        await store.append(next(), [{ mailboxId: inbox.id }]);
+        await node.append(next(), [{ mailboxId: inbox.id }]);
       }
     }),
   );
@@ -91,9 +105,16 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   await new Promise((r) => setTimeout(r, 1500));
   const after = await stat();
   const pgMs = treeCpuWithChildrenMs(pid) - pg0;
+  if (args.statements) {
+    for (const x of (await statementCounts(db.url)).slice(0, 12)) {
+      const q = x.query.replace(/\s+/g, ' ').slice(0, 120);
+      process.stdout.write(`  ${(x.calls / messages).toFixed(3).padStart(7)}/append  ${q}\n`);
+    }
+  }
   const meMs = self() - me0;
   process.stdout.write(
-    `round ${round}: ${messages} appends of ${template.size} bytes, ${concurrency} at once: ` +
+    `round ${round}: ${messages} appends of ${template.size} bytes, ${concurrency} at once` +
+      ` on ${stores.length} node(s): ` +
       `${((messages / wall) * 1000).toFixed(0)}/s; CPU per append: this process ` +
       `${(meMs / messages).toFixed(3)} ms, PostgreSQL ${(pgMs / messages).toFixed(3)} ms; ` +
       `commits per append ${((after.commits - before.commits) / messages).toFixed(3)}; ` +
@@ -101,5 +122,5 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   );
 }
 await admin.end();
-await store.close();
+for (const s of stores) await s.close();
 process.exit(0);
