@@ -16,21 +16,30 @@ export async function messageIdsOf(q: Queryable, mailboxIds: number[]): Promise<
   return rs.map((r) => r.id);
 }
 
-/** Inside a transaction: deletes those of the stored messages no mailbox row refers to. */
+/**
+ * Inside a transaction: deletes those of the stored messages no mailbox row refers to. The
+ * savepoint, the statement and the release go out together (the connection pipelines): one
+ * round trip.
+ */
 export async function collectMessages(q: Queryable, messageIds: number[]): Promise<void> {
   if (messageIds.length === 0) return;
-  await q.query({ text: 'SAVEPOINT collect' });
-  try {
-    await rows(
+  const [saved, collected, released] = await Promise.allSettled([
+    q.query({ text: 'SAVEPOINT collect' }),
+    rows(
       q,
       `WITH free AS (SELECT id FROM messages WHERE id = ANY($1) FOR UPDATE SKIP LOCKED)
        DELETE FROM messages m USING free WHERE m.id = free.id
          AND NOT EXISTS (SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = m.id)`,
       [[...new Set(messageIds)]],
-    );
-    await q.query({ text: 'RELEASE SAVEPOINT collect' });
-  } catch (err) {
-    if ((err as { code?: unknown }).code !== '23503') throw err;
+    ),
+    q.query({ text: 'RELEASE SAVEPOINT collect' }),
+  ]);
+  if (saved.status === 'rejected') throw saved.reason;
+  if (collected.status === 'rejected') {
+    if ((collected.reason as { code?: unknown }).code !== '23503') throw collected.reason;
+    // The release failed too (the transaction was aborted): undone to the savepoint.
     await q.query({ text: 'ROLLBACK TO SAVEPOINT collect' });
+    return;
   }
+  if (released.status === 'rejected') throw released.reason;
 }

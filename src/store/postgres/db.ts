@@ -50,6 +50,10 @@ function clientConfig(opts: PgOptions): pg.ClientConfig {
     types,
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+    // Statements sent while earlier ones are unanswered go out at once (each with its own
+    // Sync: a failed one fails alone, or aborts its transaction), so that independent
+    // statements of one operation share a round trip (tx, collectMessages, expunge).
+    pipeline: true,
     ...(t === undefined
       ? {}
       : {
@@ -154,9 +158,16 @@ export class PgDb implements Queryable {
   /**
    * Runs fn in a transaction on one connection: committed when it resolves, rolled back when
    * it throws (the error goes on to the caller). READ COMMITTED: rows that must not change
-   * under the transaction are locked by the statements that read them.
+   * under the transaction are locked by the statements that read them. The connection
+   * pipelines (clientConfig): BEGIN goes out with fn's first statement, and `last` (a
+   * statement made from fn's result: the NOTIFY of its events) with the COMMIT, so a
+   * transaction costs the round trips of fn's own statements only; fn may likewise send
+   * statements that need no answer in between without waiting for each.
    */
-  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+  async tx<T>(
+    fn: (q: Queryable) => Promise<T>,
+    last?: (out: T) => pg.QueryConfig | null,
+  ): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -172,9 +183,18 @@ export class PgDb implements Queryable {
     };
     client.on('error', dropped);
     try {
-      await client.query('BEGIN');
+      const begun = client.query('BEGIN');
+      // Should it fail, so do the statements behind it: fn hears of it from those.
+      begun.catch(() => {});
       const out = await fn(client);
-      await client.query('COMMIT');
+      await begun;
+      const tail = last?.(out) ?? null;
+      const sent = tail ? client.query(tail) : null;
+      sent?.catch(() => {});
+      const done = await client.query('COMMIT');
+      if (sent) await sent;
+      // COMMIT of a transaction that a failed statement aborted answers ROLLBACK.
+      if (done.command !== 'COMMIT') throw new Error('the transaction was rolled back');
       return out;
     } catch (err) {
       // A statement that timed out still holds the connection (its answer may never come):

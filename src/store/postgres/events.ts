@@ -223,18 +223,19 @@ export class PgEvents {
   async tx<T>(fn: (q: Queryable, emit: (ev: ChangeEvent) => void) => Promise<T>): Promise<T> {
     const events: ChangeEvent[] = [];
     let sent: Array<{ seq: number; ev: ChangeEvent }> = [];
-    const out = await this.db.tx(async (q) => {
-      const v = await fn(q, (ev) => events.push(ev));
-      sent = events.flatMap(parts).map((ev) => ({ seq: ++this.seq, ev }));
-      if (sent.length > 0) {
-        await q.query({
+    const out = await this.db.tx(
+      (q) => fn(q, (ev) => events.push(ev)),
+      // The notices go out with the COMMIT (one round trip).
+      () => {
+        sent = events.flatMap(parts).map((ev) => ({ seq: ++this.seq, ev }));
+        if (sent.length === 0) return null;
+        return {
           text: `SELECT pg_notify('${CHANNEL}', p) FROM unnest($1::text[]) WITH ORDINALITY AS t(p, i)
                  ORDER BY i`,
           values: [sent.map((x) => JSON.stringify({ o: this.origin, s: x.seq, e: x.ev }))],
-        });
-      }
-      return v;
-    });
+        };
+      },
+    );
     if (sent.length > 0) await this.echoed(sent);
     return out;
   }

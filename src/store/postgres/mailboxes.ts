@@ -28,7 +28,27 @@ const SELECT_MAILBOX = `SELECT m.id, m.account_id, m.name, m.uid_validity, m.uid
   m.highest_modseq, m.special_use, m.object_id, EXISTS (SELECT 1 FROM subscriptions s
   WHERE s.account_id = m.account_id AND s.name = m.name) AS subscribed FROM mailboxes m`;
 
+/**
+ * claimRecent's statement: the mailbox's first recent UID as this statement's snapshot has it
+ * (`first`; null: no such mailbox), and when that is not past $2 the claim: the row locked,
+ * the claim made only if its newest version is still not past $2 (`claimed`: its value
+ * before; null when another claimant got there first).
+ */
+const CLAIM_RECENT = `WITH cur AS (SELECT first_recent_uid AS f FROM mailboxes WHERE id = $1),
+  c AS (
+    UPDATE mailboxes m SET first_recent_uid = $2 + 1
+    FROM (SELECT id, first_recent_uid FROM mailboxes
+          WHERE id = $1 AND first_recent_uid <= $2 FOR UPDATE) old
+    WHERE m.id = old.id AND old.first_recent_uid <= $2 RETURNING old.first_recent_uid AS first)
+SELECT (SELECT first FROM c) AS claimed, (SELECT f FROM cur) AS first`;
+
+/** Mailboxes whose first recent UID a node keeps (claimRecent); past it, it starts again. */
+const MAX_KNOWN_RECENT = 100_000;
+
 export class PgMailboxes implements MailboxStore {
+  /** A lower bound of each mailbox's first recent UID (they only grow): see claimRecent. */
+  private readonly recentFrom = new Map<number, number>();
+
   constructor(
     private readonly db: PgDb,
     private readonly events: PgEvents,
@@ -301,20 +321,38 @@ export class PgMailboxes implements MailboxStore {
   }
 
   /**
-   * See MailboxStore.claimRecent. A claim is a compare-and-set on the value read, so two
-   * claimants (even on two nodes) never both take a UID: the one that lost reads again.
+   * See MailboxStore.claimRecent. A mailbox's first recent UID only grows, so a value this
+   * node read or set is a lower bound of the current one, whichever node claimed since: when
+   * it is past upToUid there is nothing to take and nothing recent up to it (the caller marks
+   * first..upToUid recent, an empty range either way), and no statement is needed. That is
+   * the usual case: a SELECT after this session's own APPEND claimed it, and the EXISTS of
+   * that APPEND announced to the session (as the SQLite store's recentFrom).
    */
   async claimRecent(mailboxId: number, upToUid: number, claim: boolean): Promise<number> {
+    const known = this.recentFrom.get(mailboxId);
+    if (known !== undefined && known > upToUid) return known;
     if (claim) {
-      // The common case in one statement: the row locked, its value before the claim returned.
-      const r = await row<{ first: number }>(
-        this.db,
-        `UPDATE mailboxes m SET first_recent_uid = $2 + 1
-         FROM (SELECT id, first_recent_uid FROM mailboxes WHERE id = $1 FOR UPDATE) old
-         WHERE m.id = old.id AND old.first_recent_uid <= $2 RETURNING old.first_recent_uid AS first`,
-        [mailboxId, upToUid],
-      );
-      if (r) return r.first;
+      // One statement: the current value, and the claim when there is something to take. The
+      // row is locked only then (a lock is a write: its commit waits for the WAL); once it is
+      // had, the value is read again from the row's newest version, so two claimants never
+      // both take a UID.
+      const r = await row<{ claimed: number | null; first: number | null }>(this.db, CLAIM_RECENT, [
+        mailboxId,
+        upToUid,
+      ]);
+      if (!r || r.first === null) {
+        this.recentFrom.delete(mailboxId);
+        return Number.MAX_SAFE_INTEGER;
+      }
+      if (r.claimed !== null) {
+        this.noteClaimed(mailboxId, upToUid + 1);
+        return r.claimed;
+      }
+      if (r.first > upToUid) {
+        this.noteClaimed(mailboxId, r.first);
+        return r.first;
+      }
+      // Another claimant moved it between the read and the lock: read again below.
     }
     for (;;) {
       const r = await row<{ first: number }>(
@@ -322,14 +360,33 @@ export class PgMailboxes implements MailboxStore {
         'SELECT first_recent_uid AS first FROM mailboxes WHERE id = $1',
         [mailboxId],
       );
-      if (!r) return Number.MAX_SAFE_INTEGER;
+      if (!r) {
+        this.recentFrom.delete(mailboxId);
+        return Number.MAX_SAFE_INTEGER;
+      }
+      this.noteClaimed(mailboxId, r.first);
       if (!claim || r.first > upToUid) return r.first;
       const n = await run(
         this.db,
         'UPDATE mailboxes SET first_recent_uid = $1 WHERE id = $2 AND first_recent_uid = $3',
         [upToUid + 1, mailboxId, r.first],
       );
-      if (n === 1) return r.first;
+      if (n === 1) {
+        this.noteClaimed(mailboxId, upToUid + 1);
+        return r.first;
+      }
     }
+  }
+
+  /**
+   * The mailbox's first recent UID is now at least `next` (a claim this node made, one read,
+   * or one an append's statement made: AppendTarget.claimRecent).
+   */
+  noteClaimed(mailboxId: number, next: number): void {
+    const known = this.recentFrom.get(mailboxId);
+    if (known !== undefined && known >= next) return;
+    // A bound on what a node keeps: forgetting only costs a statement at the next claim.
+    if (known === undefined && this.recentFrom.size >= MAX_KNOWN_RECENT) this.recentFrom.clear();
+    this.recentFrom.set(mailboxId, next);
   }
 }

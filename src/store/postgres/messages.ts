@@ -687,6 +687,13 @@ export class PgMessages implements MessageStore, BlobStore {
     opts: { unchangedSince?: number } = {},
   ): Promise<StoreFlagsResult> {
     if (uids.length <= UIDS_PER_STATEMENT) {
+      // First from this node's list of the mailbox's rows, when it has one (one statement).
+      const known = this.cache.peek(mailboxId, uids);
+      if (known) {
+        const mb = { id: mailboxId, accountId: known.accountId, uidValidity: known.uidValidity };
+        const done = await this.writeFlags(mb, known.records, mode, flags, opts, true);
+        if (done) return done;
+      }
       for (let attempt = 0; attempt < 3; attempt++) {
         const done = await this.setFlagsOnce(mailboxId, uids, mode, flags, opts);
         if (done) return done;
@@ -721,22 +728,53 @@ export class PgMessages implements MessageStore, BlobStore {
     );
     if (got.length === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
     const mb = { id: mailboxId, accountId: got[0]!.account_id, uidValidity: got[0]!.uid_validity };
-    const rs = got.filter((r) => r.uid !== null);
+    return this.writeFlags(
+      mb,
+      got.filter((r) => r.uid !== null),
+      mode,
+      flags,
+      opts,
+      false,
+    );
+  }
+
+  /**
+   * The new flags of `rs` (the rows as read, or as this node's list has them: `cached`)
+   * worked out here and written by one statement (SET_FLAGS) that checks each changed row's
+   * modseq again under the account's lock; null when it did not match (read again). A row
+   * whose flags would stay as they are is not checked by that statement, so a list that
+   * says so is not trusted (null: read the rows): it may be out of date. So for a list with
+   * nothing to write.
+   */
+  private async writeFlags(
+    mb: MailboxRef,
+    rs: ReadonlyArray<{ uid: number; flags: string[]; modseq: number }>,
+    mode: FlagMode,
+    flags: string[],
+    opts: { unchangedSince?: number },
+    cached: boolean,
+  ): Promise<StoreFlagsResult | null> {
+    const mailboxId = mb.id;
     const updated: StoreFlagsResult['updated'] = [];
     const modified: number[] = [];
     const was: number[] = [];
     for (const r of rs) {
-      // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched.
+      // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched. (A cached
+      // modseq past it is past it in the database too: modseqs only grow.)
       if (opts.unchangedSince !== undefined && r.modseq > opts.unchangedSince) {
         modified.push(r.uid);
         continue;
       }
       const next = applyFlags(r.flags, mode, flags);
-      if (sameFlags(r.flags, next)) continue;
+      if (sameFlags(r.flags, next)) {
+        if (cached) return null;
+        continue;
+      }
       updated.push({ uid: r.uid, flags: next, modseq: 0 });
       was.push(r.modseq);
     }
-    if (updated.length === 0) return { updated, modified };
+    // Nothing to write: only a read can say so for sure (the mailbox may be gone, too).
+    if (updated.length === 0) return cached ? null : { updated, modified };
     const kw = mode === 'remove' ? [] : keywordsOf(flags);
     const notice = this.events.notice();
     let r: { modseq: number } | undefined;
@@ -888,20 +926,26 @@ export class PgMessages implements MessageStore, BlobStore {
   ): Promise<number[]> {
     return this.events.tx(async (q, emit) => {
       // The account's row first, as every writer takes it; then, in a statement of its own
-      // (which sees every commit made before the lock was had), the rows go.
-      const mb = await row<{ account_id: number; uid_validity: number }>(
-        q,
-        `SELECT mb.account_id, mb.uid_validity FROM mailboxes mb
-         JOIN accounts a ON a.id = mb.account_id WHERE mb.id = $1 FOR UPDATE OF a`,
-        [mailboxId],
-      );
+      // (which sees every commit made before the lock was had), the rows go. Both go out at
+      // once (with the BEGIN): the second names the account itself.
+      const [locked, deleted] = await Promise.allSettled([
+        row<{ account_id: number; uid_validity: number }>(
+          q,
+          `SELECT mb.account_id, mb.uid_validity FROM mailboxes mb
+           JOIN accounts a ON a.id = mb.account_id WHERE mb.id = $1 FOR UPDATE OF a`,
+          [mailboxId],
+        ),
+        rows<{ uid: number; message_id: number; blob_hash: string; modseq: number }>(q, EXPUNGE, [
+          mailboxId,
+          opts.uids ?? null,
+          opts.onlyDeleted,
+        ]),
+      ]);
+      if (locked.status === 'rejected') throw locked.reason;
+      if (deleted.status === 'rejected') throw deleted.reason;
+      const mb = locked.value;
       if (!mb) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const gone = await rows<{
-        uid: number;
-        message_id: number;
-        blob_hash: string;
-        modseq: number;
-      }>(q, EXPUNGE, [mailboxId, opts.uids ?? null, opts.onlyDeleted, mb.account_id]);
+      const gone = deleted.value;
       if (gone.length === 0) return [];
       const ref = { id: mailboxId, accountId: mb.account_id, uidValidity: mb.uid_validity };
       this.bytes.forget(gone.map((r) => r.blob_hash));
@@ -1083,7 +1127,8 @@ const EXPUNGE = `WITH d AS (
   a AS (
     UPDATE accounts SET modseq = modseq + 1,
       used_bytes = used_bytes - (SELECT COALESCE(SUM(size), 0) FROM d)
-    WHERE id = $4 AND EXISTS (SELECT 1 FROM d) RETURNING modseq),
+    WHERE id = (SELECT account_id FROM mailboxes WHERE id = $1) AND EXISTS (SELECT 1 FROM d)
+    RETURNING modseq),
   x AS (
     INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, d.uid, a.modseq FROM d, a
     ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq),

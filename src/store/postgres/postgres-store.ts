@@ -241,7 +241,13 @@ export class PostgresStore implements MailStore {
     targets: AppendTarget[],
     opts?: AppendOptions,
   ): Promise<AppendResult[]> {
-    return this.messages.append(message, targets, opts);
+    return this.messages.append(message, targets, opts).then((results) => {
+      // An append's own claim of \Recent (AppendTarget.claimRecent) took up to its UID.
+      for (const r of results) {
+        if (r.recentFrom !== undefined) this.mailboxes.noteClaimed(r.mailboxId, r.uid + 1);
+      }
+      return results;
+    });
   }
   listMessages(mailboxId: number, opts?: { changedSince?: number }): Promise<MessageRecord[]> {
     return this.messages.listMessages(mailboxId, opts);

@@ -8,7 +8,9 @@
 // therefore one statement that returns the mailbox's HIGHESTMODSEQ and, only when it moved
 // past the cached one, the rows changed since, the UIDs expunged since (the `expunged` table
 // kept for VANISHED) and the mailbox's kept keywords: one round trip, and a list as current as
-// a plain SELECT of the rows would be, whichever node wrote last.
+// a plain SELECT of the rows would be, whichever node wrote last. A writer that checks each
+// row's modseq again in its own statement (STORE) may start from the list as it is (peek),
+// without that round trip: a list gone stale makes its write fail whole, and it reads again.
 import { uniqueFolded } from '../flags.js';
 import type { MailboxSummary, MessageRecord } from '../types.js';
 import { type Queryable, rows } from './db.js';
@@ -18,6 +20,7 @@ export const MAX_CACHED_RECORDS = 200_000;
 
 interface Entry {
   uidValidity: number;
+  accountId: number;
   /** HIGHESTMODSEQ the records are current at. */
   modseq: number;
   /** Ascending by UID. Replaced, never changed in place: callers may hold an old one. */
@@ -30,7 +33,10 @@ interface Entry {
 }
 
 interface ChangeRow {
-  /** 0: the mailbox (uid = UIDVALIDITY, modseq = HIGHESTMODSEQ); 1: a row; 2: expunged; 3: a kept keyword. */
+  /**
+   * 0: the mailbox (uid = UIDVALIDITY, modseq = HIGHESTMODSEQ, message_id = its account);
+   * 1: a row; 2: expunged; 3: a kept keyword.
+   */
   k: number;
   uid: number;
   modseq: number;
@@ -46,8 +52,9 @@ interface ChangeRow {
  * One snapshot (one statement): the mailbox, then what changed after modseq $2 (everything
  * when $2 is -1; expunged UIDs only for a list being brought up to date).
  */
-const CHANGES = `WITH mb AS (SELECT uid_validity, highest_modseq FROM mailboxes WHERE id = $1)
-SELECT 0 AS k, uid_validity AS uid, highest_modseq AS modseq, NULL::bigint AS message_id,
+const CHANGES = `WITH mb AS (
+  SELECT uid_validity, highest_modseq, account_id FROM mailboxes WHERE id = $1)
+SELECT 0 AS k, uid_validity AS uid, highest_modseq AS modseq, account_id AS message_id,
   NULL::text[] AS flags, NULL::bigint AS size, NULL::bigint AS internal_date,
   NULL::integer AS internal_zone, NULL::text AS text FROM mb
 UNION ALL
@@ -111,6 +118,33 @@ export class PgRecordCache {
     return out;
   }
 
+  /**
+   * The rows of these UIDs as this node last read them, without asking the database: for a
+   * writer whose own statement checks each row's modseq again (setFlags), so that a list
+   * gone stale only costs it a second try. Null when the mailbox is not cached, or a UID is
+   * past its last cached row (it may have come since). A UID below that which is not in the
+   * list was expunged before the list's modseq: UIDs are taken in commit order per mailbox
+   * (under the account's lock) and never used again.
+   */
+  peek(
+    mailboxId: number,
+    uids: readonly number[],
+  ): { accountId: number; uidValidity: number; records: MessageRecord[] } | null {
+    const e = this.entries.get(mailboxId);
+    if (!e) return null;
+    const last = e.records.length > 0 ? e.records[e.records.length - 1]!.uid : 0;
+    const records: MessageRecord[] = [];
+    let prev = -1;
+    for (const u of [...uids].sort((a, b) => a - b)) {
+      if (u === prev) continue;
+      prev = u;
+      if (u > last) return null;
+      const i = indexOfUid(e.records, u);
+      if (i >= 0) records.push(e.records[i]!);
+    }
+    return { accountId: e.accountId, uidValidity: e.uidValidity, records };
+  }
+
   /** SELECT's data (UIDs, keywords, first unseen), kept until the rows change. */
   async summary(mailboxId: number): Promise<MailboxSummary> {
     const e = await this.current(mailboxId);
@@ -119,14 +153,18 @@ export class PgRecordCache {
     return e.summary;
   }
 
-  /** One stored header field of these UIDs: from memory where read before, the rest by `load`. */
+  /**
+   * One stored header field of these UIDs: from memory where read before, the rest by `load`.
+   * The list need not be brought up to date for it (no statement): a UID's message never
+   * changes, and a UID expunged meanwhile is one `load` does not find.
+   */
   async field(
     mailboxId: number,
     name: string,
     uids: readonly number[],
     load: (uids: number[]) => Promise<Map<number, string>>,
   ): Promise<Map<number, string>> {
-    const e = await this.current(mailboxId);
+    const e = this.entries.get(mailboxId);
     if (!e) return load([...uids]);
     let known = e.fields.get(name);
     if (!known) {
@@ -174,6 +212,7 @@ export class PgRecordCache {
       this.drop(mailboxId);
       const fresh: Entry = {
         uidValidity: mb.uid,
+        accountId: mb.message_id!,
         modseq: mb.modseq,
         records: rs.filter((r) => r.k === 1).map(toRecord),
         kept: rs.filter((r) => r.k === 3).map((r) => r.text!),

@@ -1,0 +1,238 @@
+// Issue 17: over PostgreSQL each statement is a round trip to another process, so the IMAP
+// mix's commands are made of as few as their meaning allows. These tests count the statements
+// one node sends for an operation, and check that what it answers without asking is what the
+// database would have said, with a second node changing things behind its back.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { newMessage } from '../helpers/messages.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+let server: TestPostgres;
+before(async () => {
+  server = await startPostgres();
+});
+after(async () => {
+  await server?.stop();
+});
+
+interface Counted {
+  store: PostgresStore;
+  /** Round trips the store made since the last call (see counted). */
+  sent(): number;
+}
+
+/**
+ * A store whose round trips are counted: on each of its pool's connections, a statement sent
+ * while none of that connection's is unanswered starts one; those sent behind it before the
+ * answers come (pipelined) share it.
+ */
+async function counted(url: string): Promise<Counted> {
+  const store = await PostgresStore.open({ connectionString: url, max: 4 });
+  const pool = (store as unknown as { db: { pool: pg.Pool } }).db.pool;
+  let n = 0;
+  const wrapped = new WeakSet<pg.PoolClient>();
+  const wrap = (client: pg.PoolClient) => {
+    if (wrapped.has(client)) return;
+    wrapped.add(client);
+    let pending = 0;
+    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      if (pending++ === 0) n++;
+      const settle = () => {
+        pending--;
+      };
+      const cb = args.findIndex((a) => typeof a === 'function');
+      if (cb >= 0) {
+        const f = args[cb] as (...r: unknown[]) => void;
+        args[cb] = (...r: unknown[]) => {
+          settle();
+          f(...r);
+        };
+        return q(...args);
+      }
+      const p = q(...args) as Promise<unknown>;
+      p.then(settle, settle);
+      return p;
+    }) as pg.PoolClient['query'];
+  };
+  pool.on('connect', wrap);
+  pool.on('acquire', wrap);
+  return {
+    store,
+    sent() {
+      const v = n;
+      n = 0;
+      return v;
+    },
+  };
+}
+
+async function withStores(
+  fn: (a: Counted, b: PostgresStore, inbox: number, sql: pg.Client) => Promise<void>,
+) {
+  const url = await server.createDatabase();
+  const a = await counted(url);
+  const b = await PostgresStore.open({ connectionString: url, max: 2 });
+  const sql = new pg.Client({ connectionString: url });
+  try {
+    await sql.connect();
+    await a.store.addDomain('example.test');
+    const acct = await a.store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+    const inbox = (await a.store.getMailbox(acct.id, 'INBOX'))!.id;
+    a.sent();
+    await fn(a, b, inbox, sql);
+  } finally {
+    await sql.end().catch(() => {});
+    await a.store.close();
+    await b.close();
+    await server.dropDatabase(url);
+  }
+}
+
+test('\\Recent claims (RFC 3501 §2.3.2): known-empty ones send nothing, a read locks nothing', () =>
+  withStores(async (a, b, inbox, sql) => {
+    for (const s of ['a', 'b', 'c']) await a.store.append(newMessage(s), [{ mailboxId: inbox }]);
+    const xmax = async () =>
+      (await sql.query('SELECT xmax::text AS x FROM mailboxes WHERE id = $1', [inbox])).rows[0]!
+        .x as string;
+    a.sent();
+    assert.equal(await a.store.claimRecent(inbox, 3, true), 1);
+    assert.equal(a.sent(), 1, 'a claim is one statement');
+    // Every later session (or announcement) of the same messages: nothing to take, no statement.
+    for (let i = 0; i < 3; i++) assert.equal(await a.store.claimRecent(inbox, 3, true), 4);
+    assert.equal(await a.store.claimRecent(inbox, 2, false), 4);
+    assert.equal(a.sent(), 0);
+    // An APPEND's own claim (AppendTarget.claimRecent) is known too.
+    const [r] = await a.store.append(newMessage('d'), [{ mailboxId: inbox, claimRecent: true }]);
+    assert.equal(r!.uid, 4);
+    assert.equal(r!.recentFrom, 4);
+    a.sent();
+    assert.equal(await a.store.claimRecent(inbox, 4, true), 5);
+    assert.equal(a.sent(), 0);
+
+    // Another node appends and claims: this node's bound is below the truth, never above.
+    await b.append(newMessage('e'), [{ mailboxId: inbox }]);
+    await b.append(newMessage('f'), [{ mailboxId: inbox }]);
+    assert.equal(await b.claimRecent(inbox, 5, true), 5);
+    const before = await xmax();
+    // Nothing left up to 5: one statement, and the row is not locked (a lock is a write).
+    assert.equal(await a.store.claimRecent(inbox, 5, true), 6);
+    assert.equal(a.sent(), 1);
+    assert.equal(await xmax(), before, 'the row was not locked');
+    // UID 6 is still to take, here.
+    assert.equal(await a.store.claimRecent(inbox, 6, true), 6);
+    assert.equal(await b.claimRecent(inbox, 6, true), 7);
+    assert.equal(await a.store.claimRecent(inbox, 6, true), 7);
+  }));
+
+test('EXPUNGE (RFC 9051 §6.4.3): three round trips, the same rows, VANISHED and quota', () =>
+  withStores(async (a, _b, inbox, sql) => {
+    for (const s of ['a', 'b', 'c', 'd'])
+      await a.store.append(newMessage(s), [{ mailboxId: inbox }]);
+    await a.store.setFlags(inbox, [1, 3], 'add', ['\\Deleted']);
+    const before = await a.store.mailboxStatus(inbox);
+    a.sent();
+    // BEGIN, the account's lock and the deletion; the collection of the stored messages;
+    // the NOTIFY and COMMIT.
+    assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), [1, 3]);
+    assert.equal(a.sent(), 3);
+    const after = await a.store.mailboxStatus(inbox);
+    assert.equal(after.messages, 2);
+    assert.ok(after.highestModseq > before.highestModseq);
+    assert.deepEqual(await a.store.expungedSince(inbox, before.highestModseq), [1, 3]);
+    // The stored messages no row holds are gone, with their bytes; the others stay.
+    const left = await sql.query('SELECT count(*)::int AS n FROM messages');
+    assert.equal(left.rows[0].n, 2);
+    const account = (await a.store.getAccount('alice@example.test'))!;
+    const usage = await sql.query('SELECT used_bytes::int AS n FROM accounts WHERE id = $1', [
+      account.id,
+    ]);
+    const sizes = (await a.store.listMessages(inbox)).reduce((t, r) => t + r.size, 0);
+    assert.equal(usage.rows[0].n, sizes);
+    // Nothing \Deleted: nothing changes, not even the modseq.
+    assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), []);
+    assert.equal((await a.store.mailboxStatus(inbox)).highestModseq, after.highestModseq);
+  }));
+
+test('STORE (RFC 9051 §6.4.6) from the node list: one round trip; a stale list is caught', () =>
+  withStores(async (a, b, inbox) => {
+    for (const s of ['a', 'b', 'c']) await a.store.append(newMessage(s), [{ mailboxId: inbox }]);
+    // The node's list of the mailbox (a SELECT or FETCH made it).
+    assert.equal((await a.store.listMessages(inbox)).length, 3);
+    a.sent();
+    const r1 = await a.store.setFlags(inbox, [2], 'add', ['\\Seen']);
+    assert.deepEqual(
+      r1.updated.map((u) => [u.uid, u.flags]),
+      [[2, ['\\Seen']]],
+    );
+    assert.equal(a.sent(), 1, 'the write alone');
+
+    // Another node changes message 1 behind the list's back: the write checks each row's
+    // modseq, fails whole, and the rows are read again.
+    await b.setFlags(inbox, [1], 'add', ['\\Flagged']);
+    const r2 = await a.store.setFlags(inbox, [1], 'add', ['\\Seen']);
+    assert.deepEqual(
+      r2.updated.map((u) => [u.uid, [...u.flags].sort()]),
+      [[1, ['\\Flagged', '\\Seen']]],
+    );
+    // Another node takes \Seen off message 2: the list still says \Seen, so a +\Seen from it
+    // would change nothing; such a list is not trusted, and the flag is set again.
+    await b.setFlags(inbox, [2], 'remove', ['\\Seen']);
+    const r3 = await a.store.setFlags(inbox, [2], 'add', ['\\Seen']);
+    assert.deepEqual(
+      r3.updated.map((u) => [u.uid, u.flags]),
+      [[2, ['\\Seen']]],
+    );
+    // Another node expunges message 3: the list still has it; the write finds it gone.
+    await b.setFlags(inbox, [3], 'add', ['\\Deleted']);
+    await b.expunge(inbox, { onlyDeleted: true });
+    const r4 = await a.store.setFlags(inbox, [3], 'add', ['\\Seen']);
+    assert.deepEqual(r4.updated, []);
+    // UNCHANGEDSINCE (RFC 7162 §3.1.3) against the list's modseqs.
+    const rows = await a.store.listMessages(inbox);
+    const m1 = rows.find((r) => r.uid === 1)!;
+    const r5 = await a.store.setFlags(inbox, [1, 2], 'add', ['\\Answered'], {
+      unchangedSince: m1.modseq,
+    });
+    assert.deepEqual(r5.modified, [2]);
+    assert.deepEqual(
+      r5.updated.map((u) => u.uid),
+      [1],
+    );
+    // What the database has is what the answers said.
+    const now = await b.listMessages(inbox);
+    assert.deepEqual(
+      now.map((r) => [r.uid, [...r.flags].sort()]),
+      [
+        [1, ['\\Answered', '\\Flagged', '\\Seen']],
+        [2, ['\\Seen']],
+      ],
+    );
+  }));
+
+test('SEARCH header fields: from the node list without bringing it up to date', () =>
+  withStores(async (a, b, inbox) => {
+    for (const s of ['alpha', 'beta']) await a.store.append(newMessage(s), [{ mailboxId: inbox }]);
+    await a.store.listMessages(inbox);
+    a.sent();
+    const first = await a.store.getSearchField(inbox, 'subject', [1, 2]);
+    assert.deepEqual([...first.values()], ['alpha', 'beta']);
+    assert.equal(a.sent(), 1, 'the fields not read before');
+    assert.deepEqual(
+      [...(await a.store.getSearchField(inbox, 'subject', [1, 2])).values()],
+      ['alpha', 'beta'],
+    );
+    assert.equal(a.sent(), 0, 'then none');
+    // A message another node added: read, as the list does not have it.
+    await b.append(newMessage('gamma'), [{ mailboxId: inbox }]);
+    const third = await a.store.getSearchField(inbox, 'subject', [1, 2, 3]);
+    assert.equal(third.get(3), 'gamma');
+    assert.equal(a.sent(), 1);
+    // One it expunged: not found (a view not yet told of it may still ask).
+    await b.setFlags(inbox, [3], 'add', ['\\Deleted']);
+    await b.expunge(inbox, { onlyDeleted: true });
+    await a.store.listMessages(inbox);
+    assert.deepEqual([...(await a.store.getSearchField(inbox, 'subject', [3, 4])).keys()], []);
+  }));
