@@ -199,10 +199,25 @@ async function serveKept(dir: string): Promise<void> {
       },
     });
     const resyncMs = await qresync(setup.ports.imap, rounds);
+    // SEARCH UNSEEN (flags alone) in one session, after a SELECT: wall and server CPU.
+    const unseen: Array<{ ms: number; cpuMs: number }> = [];
+    const c = await ImapClient.login('127.0.0.1', setup.ports.imap, USER, PASSWORD);
+    expectOk(await c.command('SELECT INBOX'), 'SELECT');
+    for (let r = 0; r < rounds; r++) {
+      const cpu0 = processCpuMs(lb.pid);
+      const t = performance.now();
+      expectOk(await c.command('SEARCH UNSEEN', { keep: false }), 'SEARCH UNSEEN');
+      unseen.push({
+        ms: Math.round((performance.now() - t) * 10) / 10,
+        cpuMs: Math.round((processCpuMs(lb.pid) - cpu0) * 10) / 10,
+      });
+    }
+    await c.logout();
     const ms = (x: number) => Math.round(x * 10) / 10;
     process.stdout.write(
       `${JSON.stringify({
         data: dir,
+        searchUnseen: unseen,
         big: {
           exists: big.exists,
           firstSelectMs: ms(big.firstSelectMs),

@@ -3,6 +3,7 @@
 // live result: ../contexts.ts). Evaluation is search/evaluate.ts.
 
 import { ok } from '../responses.js';
+import { columnKey, columnSearch } from '../search/columns.js';
 import {
   esearchResponse,
   highestModseq,
@@ -32,28 +33,49 @@ function searchCommand(name: 'SEARCH' | 'UID SEARCH') {
         const withModseq = usesModseq(a.key);
         // RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE; OK [HIGHESTMODSEQ] comes first.
         if (withModseq) s.enableCondstore();
-        // A BODY every match needs: the full-text hits are the only candidates.
+        // A BODY every match needs: the full-text hits are the only candidates. Keys of
+        // flags, sets and modseqs alone: the mailbox's columns, no entry per message.
+        const store = s.ctx.store;
         const needle = requiredBody(a.key);
-        const ctx =
-          needle === null
-            ? await searchContext(s)
-            : await searchContextAmong(
-                s,
-                needle,
-                await textHits(s.ctx.store, view.mailboxId, needle),
-              );
-        // RFC 5182 §2.1: a SEARCH that saves and fails leaves `$` empty (the search itself
-        // still sees the previous `$`: ctx holds it).
-        if (wantsSave) s.savedSearch = [];
-        const uids = await searchMessages(a.key, ctx);
-        // Only a search with MODSEQ reports one: a map of every message's is no cost to pay
-        // otherwise (a million entries in a large mailbox, issue 18 item 6).
-        let modseq: number | null = null;
-        if (withModseq) {
-          const modseqs = new Map(ctx.messages.map((m) => [m.uid, m.modseq]));
-          modseq = highestModseq(uids, (u) => modseqs.get(u) ?? 0);
+        const byColumns = needle === null && store.flagColumns !== undefined && columnKey(a.key);
+        let uids: number[];
+        let seqs: number[] | null = null;
+        let modseqOf: (uid: number) => number;
+        let maxUid: number;
+        if (byColumns) {
+          const cols = await store.flagColumns!(view.mailboxId);
+          // RFC 5182 §2.1: the search sees the `$` from before; a SAVE that fails leaves it
+          // empty.
+          const saved = s.savedSearch;
+          if (wantsSave) s.savedSearch = [];
+          const r = columnSearch(a.key, cols, view, saved);
+          uids = r.uids;
+          seqs = r.seqs;
+          modseqOf = (u) => r.modseqs[lowerBound(r.uids, u)] ?? 0;
+          maxUid = view.uidAt(view.exists) ?? 0;
+        } else {
+          const ctx =
+            needle === null
+              ? await searchContext(s)
+              : await searchContextAmong(s, needle, await textHits(store, view.mailboxId, needle));
+          // RFC 5182 §2.1: a SEARCH that saves and fails leaves `$` empty (the search itself
+          // still sees the previous `$`: ctx holds it).
+          if (wantsSave) s.savedSearch = [];
+          uids = await searchMessages(a.key, ctx);
+          const messages = ctx.messages;
+          let modseqs: Map<number, number> | null = null;
+          modseqOf = (u) => {
+            // Made only for a search with MODSEQ (a million entries in a large mailbox).
+            modseqs ??= new Map(messages.map((m) => [m.uid, m.modseq]));
+            return modseqs.get(u) ?? 0;
+          };
+          maxUid = ctx.maxUid;
         }
-        const numbers = cmd.uid ? uids : uids.map((u) => view.seqOf(u)).sort((x, y) => x - y);
+        // Only a search with MODSEQ reports one.
+        const modseq = withModseq ? highestModseq(uids, modseqOf) : null;
+        const numbers = cmd.uid
+          ? uids
+          : (seqs ?? uids.map((u) => view.seqOf(u)).sort((x, y) => x - y));
         // RFC 9051 §6.4.4: an IMAP4rev2 client gets ESEARCH even without RETURN.
         if (options !== null || s.enabled.imap4rev2) {
           const opts = options ?? ['ALL'];
@@ -70,13 +92,25 @@ function searchCommand(name: 'SEARCH' | 'UID SEARCH') {
         } else {
           s.untagged(searchResponse(numbers, modseq));
         }
-        finishUpdate(s, update, uids, ctx.maxUid);
+        finishUpdate(s, update, uids, maxUid);
       } finally {
         update?.contexts.releaseIfEmpty(s);
       }
       return ok(`${name} completed`);
     },
   });
+}
+
+/** Index of the first of `sorted` (ascending) that is >= x. */
+function lowerBound(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export const SEARCH = searchCommand('SEARCH');
