@@ -75,6 +75,32 @@ setInterval(() => {
   const m = process.memoryUsage();
   appendFileSync(series, [Date.now(), m.rss, m.heapUsed, m.heapTotal, m.external].join(' ') + '\\n');
 }, 100).unref();
+// Anonymous memory by kind of mapping: [heap] is glibc malloc's main arena (the main thread's
+// malloc: SQLite's page cache, Buffers, libuv and Node's native objects); a mapping that starts
+// on a 64 MiB boundary is (by glibc's layout, HEAP_MAX_SIZE) another thread's arena; the rest
+// is mostly V8's pages (both isolates) and large mmap'd allocations.
+const mappings = () => {
+  let brk = 0;
+  let arenas = 0;
+  let other = 0;
+  let start = 0;
+  let name = '';
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\\n')) {
+    const head = /^([0-9a-f]+)-[0-9a-f]+ \\S+ \\S+ \\S+ \\S+\\s*(.*)$/.exec(line);
+    if (head) {
+      start = parseInt(head[1], 16);
+      name = head[2];
+      continue;
+    }
+    if (!line.startsWith('Anonymous:')) continue;
+    const kb = Number(/(\\d+)/.exec(line)[1]) * 1024;
+    if (name === '[heap]') brk += kb;
+    else if (name !== '') continue;
+    else if (start % (64 * 1048576) === 0) arenas += kb;
+    else other += kb;
+  }
+  return { brk, arenas, otherAnon: other };
+};
 const proc = () => {
   const roll = readFileSync('/proc/self/smaps_rollup', 'utf8');
   const status = readFileSync('/proc/self/status', 'utf8');
@@ -84,6 +110,7 @@ const proc = () => {
     anon: field(roll, 'Anonymous'),
     file: field(status, 'RssFile'),
     shmem: field(status, 'RssShmem'),
+    ...mappings(),
   };
 };
 process.on('SIGUSR2', async () => {
@@ -160,6 +187,9 @@ interface Mem {
   external: number;
   arrayBuffers: number;
   anon: number;
+  brk: number;
+  arenas: number;
+  otherAnon: number;
   file: number;
   shmem: number;
 }
@@ -285,7 +315,7 @@ async function profiled<T>(pid: number, phase: string, run: () => Promise<T>): P
 const mib = (x: number) => (x / 1048576).toFixed(1).padStart(6);
 function show(step: string, m: { before: Mem; after: Mem }): void {
   const row = (k: string, x: Mem) =>
-    `${step.padEnd(12)} ${k.padEnd(6)} rss ${mib(x.rss)} anon ${mib(x.anon)} file ${mib(x.file)} heapTotal ${mib(x.heapTotal)} heapUsed ${mib(x.heapUsed)} external ${mib(x.external)} (arrayBuffers ${mib(x.arrayBuffers)})`;
+    `${step.padEnd(12)} ${k.padEnd(6)} rss ${mib(x.rss)} anon ${mib(x.anon)} file ${mib(x.file)} heapTotal ${mib(x.heapTotal)} heapUsed ${mib(x.heapUsed)} external ${mib(x.external)} (arrayBuffers ${mib(x.arrayBuffers)}); anon: [heap] ${mib(x.brk)} arenas ${mib(x.arenas)} other ${mib(x.otherAnon)}`;
   console.log(row('as is', m.before));
   console.log(row('gc', m.after));
 }

@@ -53,8 +53,10 @@ export interface FtsPaths {
   mailFile: string;
   /** Root of the blob store, to index messages from their bytes. */
   blobRoot: string;
-  /** SQLite's page cache, KiB, for the index and the attached mail database each. */
+  /** SQLite's page cache, KiB, for the index (and the attached mail database's, unless set). */
   cacheKiB?: number;
+  /** SQLite's page cache, KiB, for the attached mail database. */
+  mailCacheKiB?: number;
 }
 
 // Bump to rebuild every index from scratch (a changed tokenizer or layout).
@@ -82,11 +84,10 @@ export class FtsDb {
       this.db = openIndex(paths.ftsFile);
     }
     this.db.prepare('ATTACH DATABASE ? AS mail').run(paths.mailFile);
-    if (paths.cacheKiB !== undefined) {
-      const pages = -Math.max(64, Math.floor(paths.cacheKiB));
-      this.db.pragma(`main.cache_size = ${pages}`);
-      this.db.pragma(`mail.cache_size = ${pages}`);
-    }
+    const pages = (kib: number) => -Math.max(64, Math.floor(kib));
+    if (paths.cacheKiB !== undefined) this.db.pragma(`main.cache_size = ${pages(paths.cacheKiB)}`);
+    const mailKiB = paths.mailCacheKiB ?? paths.cacheKiB;
+    if (mailKiB !== undefined) this.db.pragma(`mail.cache_size = ${pages(mailKiB)}`);
     // Stale entries: messages deleted, or their id reused by another message (`messages.id`
     // is a plain rowid, so SQLite reuses the highest id after it is deleted), while no
     // worker was running to hear of it. Cheap: one pass over two rowid tables.

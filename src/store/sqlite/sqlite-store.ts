@@ -65,8 +65,9 @@ export interface SqliteStoreOptions {
   ftsBacklogChars?: number;
   /**
    * SQLite's page cache of each connection (the mail database's, the index worker's two), in
-   * KiB; better-sqlite3's default is 16,000. Smaller for a one-off writer (`letterbox import`)
-   * whose memory counts more than its reads.
+   * KiB; by default CACHE_KIB for the mail database's, better-sqlite3's 16,000 for the index,
+   * and the worker's view of the mail database at most ATTACHED_MAIL_CACHE_KIB in any case.
+   * Smaller for a one-off writer (`letterbox import`) whose memory counts more than its reads.
    */
   cacheKiB?: number;
   /** After each WAL fsync (group commit): the commits it made durable, seconds since the first. */
@@ -78,6 +79,25 @@ export interface SqliteStoreOptions {
    */
   shareChanges?: boolean;
 }
+
+/**
+ * SQLite's page cache of the store's own connection, KiB, where better-sqlite3's build has
+ * 16,000. A cache fills under load and its pages stay allocated (the C heap of the thread that
+ * made them), so after bench/imap's mix and big-mailbox phases they counted in the
+ * 10,000-IDLE peak that follows (issue 14 §4). Pages not cached are read from the kernel's
+ * page cache (a pread each); the rows IMAP reads most are cached above SQLite
+ * (record-cache.ts), and 4 MB keeps the B-trees' inner pages: the mix's server CPU per
+ * command did not change (docs/design-notes.md, 2026-12-05). The full-text index keeps the
+ * default: a SEARCH BODY on 100,000 messages reads megabytes of its doclists again each time.
+ */
+export const CACHE_KIB = 4000;
+/**
+ * The index worker's cache of the attached mail database. SQLite empties a connection's cache
+ * of a WAL database whenever another connection committed to it since (pager_reset on a
+ * changed WAL), and the server's own connection commits every delivery and STORE: pages kept
+ * there are rarely used again.
+ */
+export const ATTACHED_MAIL_CACHE_KIB = 1000;
 
 export class SqliteStore implements MailStore {
   readonly kind = 'sqlite';
@@ -127,7 +147,7 @@ export class SqliteStore implements MailStore {
     const blobs = new FileBlobStore(join(opts.dir, 'blobs'));
     await blobs.init();
     const mailFile = join(opts.dir, 'letterbox.db');
-    const db = openDatabase(mailFile, opts.cacheKiB);
+    const db = openDatabase(mailFile, opts.cacheKiB ?? CACHE_KIB);
     // Starts at once; the worker reconciles its index with the mail database in the
     // background and holds searches (not deliveries) until it has.
     const fts = new FtsIndex(
@@ -136,6 +156,7 @@ export class SqliteStore implements MailStore {
         mailFile,
         blobRoot: blobs.root,
         ...(opts.cacheKiB !== undefined ? { cacheKiB: opts.cacheKiB } : {}),
+        mailCacheKiB: Math.min(opts.cacheKiB ?? ATTACHED_MAIL_CACHE_KIB, ATTACHED_MAIL_CACHE_KIB),
       },
       opts.onFtsError ?? ((err) => process.emitWarning(`full-text index: ${String(err)}`)),
       opts.ftsBacklogChars,
