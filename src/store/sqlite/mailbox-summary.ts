@@ -34,11 +34,18 @@ export class MailboxSummaries {
   private readonly memos = new Map<number, Memo>();
   private memoUids = 0;
 
-  constructor(private readonly db: Db) {}
+  /** readNow in one read transaction (made once: a wrapper per call costs more than it). */
+  private readonly readTx: { deferred(mailboxId: number, uidValidity: number): SummaryRead };
+
+  constructor(private readonly db: Db) {
+    this.readTx = db.transaction((mailboxId: number, uidValidity: number) =>
+      this.readNow(mailboxId, uidValidity),
+    );
+  }
 
   /** The mailbox's UIDs and first unseen message, as of one read snapshot. */
   read(mailboxId: number, uidValidity: number): SummaryRead {
-    return this.db.transaction(() => this.readNow(mailboxId, uidValidity)).deferred();
+    return this.readTx.deferred(mailboxId, uidValidity);
   }
 
   /** Forgets a mailbox's UID list (deleted). */
