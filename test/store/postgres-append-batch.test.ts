@@ -144,6 +144,30 @@ describe('postgres: appends grouped per node (group commit)', () => {
       assert.equal(stored.rowCount, 2);
     }));
 
+  test('a reply arriving with its parent gets the parent’s THREADID (RFC 8474)', () =>
+    withNodes(1, async ([a]) => {
+      const msg = (subject: string, id: string, references?: string[]) => {
+        const m = newMessage(subject);
+        m.index.search.messageId = id;
+        if (references) m.index.search.references = references;
+        return m;
+      };
+      const results = await Promise.all([
+        a!.store.append(msg('other', '<o@x>'), [{ mailboxId: a!.inbox }]),
+        a!.store.append(msg('parent', '<p@x>'), [{ mailboxId: a!.inbox }]),
+        a!.store.append(msg('reply', '<r@x>', ['<p@x>']), [{ mailboxId: a!.inbox }]),
+        a!.store.append(msg('reply 2', '<r2@x>', ['<p@x>', '<r@x>']), [{ mailboxId: a!.inbox }]),
+      ]);
+      const extras = await a!.store.getMessageExtras(
+        a!.inbox,
+        results.map((r) => r[0]!.uid),
+      );
+      const thread = (i: number) => extras.get(results[i]![0]!.uid)!.threadId;
+      assert.equal(thread(2), thread(1));
+      assert.equal(thread(3), thread(1));
+      assert.notEqual(thread(0), thread(1));
+    }));
+
   test('quota: of five appends at once with room for three, three are stored', () =>
     withNodes(1, async ([a], sql) => {
       const size = newMessage('q0').raw.length;

@@ -200,24 +200,33 @@ export class AppendBatches {
 /**
  * The next group from a mailbox's queue: in arrival order, up to MAX_ITEMS and MAX_BYTES
  * (always at least one), and one append per distinct content (a second of the same bytes
- * waits for the next group, where it finds the first's stored message).
+ * waits for the next group, where it finds the first's stored message), none naming another
+ * of the group or one left behind (it waits too).
  */
 function take(q: BatchItem[]): BatchItem[] {
   const group: BatchItem[] = [];
   const hashes = new Set<string>();
+  /** Message-IDs of the group's messages and of those left for a later group. */
+  const named = new Set<string>();
   let bytes = 0;
   const rest: BatchItem[] = [];
   while (q.length > 0) {
     const it = q.shift()!;
     const full =
       group.length >= MAX_ITEMS || (group.length > 0 && bytes + it.message.raw.length > MAX_BYTES);
-    if (full || hashes.has(it.hash)) {
+    // A message naming one not stored yet (a reply in the same burst) goes after it, so that
+    // its THREADID lookup finds it (RFC 8474), as it would one at a time.
+    if (full || hashes.has(it.hash) || it.threadKeys.some((k) => named.has(k))) {
       rest.push(it);
+      const id = it.message.index.search.messageId;
+      if (id !== '') named.add(id);
       if (full) break;
       continue;
     }
     group.push(it);
     hashes.add(it.hash);
+    const id = it.message.index.search.messageId;
+    if (id !== '') named.add(id);
     bytes += it.message.raw.length;
   }
   q.unshift(...rest);
