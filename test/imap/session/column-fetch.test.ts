@@ -22,7 +22,13 @@ describe('IMAP session: FETCH flags from the columns', () => {
     await env.ts.stop();
   });
 
-  test('the same bytes as the record path, after any flags and expunges', async () => {
+  // The columns are the SQLite store's (PostgreSQL has no flagColumns, so both sessions would
+  // take the record path), and PostgreSQL's change events reach the sessions asynchronously
+  // (LISTEN/NOTIFY): the two views could differ by an expunge heard by one and not yet the other.
+  const onPostgres = process.env.LETTERBOX_TEST_STORE === 'postgres';
+  test('the same bytes as the record path, after any flags and expunges', {
+    skip: onPostgres && 'SQLite columns; PostgreSQL events are asynchronous',
+  }, async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.subarray(FLAGS), { minLength: 1, maxLength: 40 }),
@@ -71,8 +77,10 @@ describe('IMAP session: FETCH flags from the columns', () => {
               store.flagColumns = saved;
             }
             assert.deepEqual(columns, records);
-            // Something was answered whenever the views hold messages.
-            if (flagLists.length > gone.length) assert.ok(columns[0]!.length > 1);
+            // Something was answered whenever messages are left after both expunges.
+            const left = new Set(Array.from({ length: flagLists.length }, (_, i) => i + 1));
+            for (const u of [...gone, goneLater + 1]) left.delete(u);
+            if (left.size > 0) assert.ok(columns[0]!.length > 1);
           } finally {
             c1.close();
             c2.close();
