@@ -15,6 +15,9 @@ import { stmt } from './db.js';
 const MEMO_UIDS = 2_000_000;
 
 interface Memo {
+  /** changes[mailbox] when read: unchanged since, the whole answer stands (no SQL). */
+  version: number;
+  firstUnseen: number;
   uidValidity: number;
   uidNext: number;
   count: number;
@@ -33,6 +36,8 @@ export interface SummaryRead {
 export class MailboxSummaries {
   private readonly memos = new Map<number, Memo>();
   private memoUids = 0;
+  /** Committed changes seen per mailbox (the store's change events, other processes' too). */
+  private readonly changes = new Map<number, number>();
 
   /** readNow in one read transaction (made once: a wrapper per call costs more than it). */
   private readonly readTx: { deferred(mailboxId: number, uidValidity: number): SummaryRead };
@@ -45,11 +50,27 @@ export class MailboxSummaries {
 
   /** The mailbox's UIDs and first unseen message, as of one read snapshot. */
   read(mailboxId: number, uidValidity: number): SummaryRead {
+    const m = this.memos.get(mailboxId);
+    // Nothing committed to the mailbox since the last read: that answer (the record cache
+    // keeps itself current by the same events).
+    if (m && m.uidValidity === uidValidity && m.version === (this.changes.get(mailboxId) ?? 0))
+      return { uids: m.uids, firstUnseen: m.firstUnseen };
     return this.readTx.deferred(mailboxId, uidValidity);
   }
 
-  /** Forgets a mailbox's UID list (deleted). */
+  /** A change to the mailbox was committed (a change event). */
+  changed(mailboxId: number): void {
+    this.changes.set(mailboxId, (this.changes.get(mailboxId) ?? 0) + 1);
+  }
+
+  /** Forgets a deleted mailbox. */
   drop(mailboxId: number): void {
+    this.changes.delete(mailboxId);
+    this.forget(mailboxId);
+  }
+
+  /** Forgets the mailbox's UID list (its change count stays: see read). */
+  private forget(mailboxId: number): void {
     const m = this.memos.get(mailboxId);
     if (!m) return;
     this.memoUids -= m.uids.length;
@@ -75,6 +96,7 @@ export class MailboxSummaries {
       .pluck()
       .get(mailboxId) as number | undefined;
     if (lo === undefined || hi === undefined) return { uids: [], firstUnseen: 0 };
+    const version = this.changes.get(mailboxId) ?? 0;
     let m = this.memos.get(mailboxId);
     if (
       !m ||
@@ -86,9 +108,11 @@ export class MailboxSummaries {
     ) {
       // Appends move UIDNEXT, expunges lower the count: a list found for the same five
       // numbers is the same list.
-      m = { uidValidity, uidNext, count, lo, hi, uids: this.uids(mailboxId, count, lo, hi) };
+      const uids = this.uids(mailboxId, count, lo, hi);
+      m = { version, firstUnseen: 0, uidValidity, uidNext, count, lo, hi, uids };
       this.keep(mailboxId, m);
     }
+    m.version = version;
     const unseen = stmt(
       this.db,
       `SELECT uid FROM mailbox_messages INDEXED BY mailbox_messages_unseen
@@ -97,7 +121,8 @@ export class MailboxSummaries {
     )
       .pluck()
       .get(mailboxId) as number | undefined;
-    return { uids: m.uids, firstUnseen: unseen === undefined ? 0 : seqOf(m.uids, unseen) };
+    m.firstUnseen = unseen === undefined ? 0 : seqOf(m.uids, unseen);
+    return { uids: m.uids, firstUnseen: m.firstUnseen };
   }
 
   private uids(mailboxId: number, count: number, lo: number, hi: number): number[] {
@@ -121,7 +146,7 @@ export class MailboxSummaries {
   }
 
   private keep(mailboxId: number, m: Memo): void {
-    this.drop(mailboxId);
+    this.forget(mailboxId);
     if (m.uids.length > MEMO_UIDS) return;
     for (const [id, other] of this.memos) {
       if (this.memoUids + m.uids.length <= MEMO_UIDS) break;

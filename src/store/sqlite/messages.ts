@@ -144,6 +144,7 @@ export class SqliteMessages {
     bus.subscribe((ev) => {
       this.cache.onEvent(ev);
       if (ev.kind === 'mailbox-delete') this.summaries.drop(ev.mailboxId);
+      else this.summaries.changed(ev.mailboxId);
     });
     this.purge = dataPurge(db, durable);
     this.unreferenced = new QuietWork<number>({
