@@ -21,7 +21,13 @@ describe('IMAP session: SEARCH from the columns', () => {
     await env.ts.stop();
   });
 
-  test('the same answers as the search over records, after any flags and expunges', async () => {
+  // The columns are the SQLite store's (PostgreSQL has no flagColumns, so both sessions would
+  // take the record path), and PostgreSQL's change events reach the sessions asynchronously
+  // (LISTEN/NOTIFY): the two views could differ by an expunge heard by one and not yet the other.
+  const onPostgres = process.env.LETTERBOX_TEST_STORE === 'postgres';
+  test('the same answers as the search over records, after any flags and expunges', {
+    skip: onPostgres && 'SQLite columns; PostgreSQL events are asynchronous',
+  }, async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.subarray(FLAGS), { minLength: 1, maxLength: 40 }),
