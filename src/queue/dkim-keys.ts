@@ -187,9 +187,14 @@ export async function listDkimKeys(dataDir: string, domain?: string): Promise<Dk
         publicKey: publicKeyValue(privateKey),
       });
     }
+    // Oldest first. File times have the kernel's coarse clock (a few ms): keys made in one
+    // command (RSA, then Ed25519) can share one, so ties go in the signing order (RSA first,
+    // then by selector), not by name alone.
     infos.sort(
       (a, b) =>
-        a.createdAt.getTime() - b.createdAt.getTime() || a.selector.localeCompare(b.selector),
+        a.createdAt.getTime() - b.createdAt.getTime() ||
+        algorithmRank(a.algorithm) - algorithmRank(b.algorithm) ||
+        a.selector.localeCompare(b.selector),
     );
     out.push(...infos);
   }
@@ -207,8 +212,16 @@ export async function loadSigningKeys(dataDir: string, domain: string): Promise<
     out.push({ selector: k.selector, algorithm: k.algorithm, privateKey: pem });
   }
   // A stable order (RSA first, then by selector): the signatures come out the same each time.
-  const rank = (k: SigningKey) => (k.algorithm === 'rsa' ? 0 : 1);
-  return out.sort((a, b) => rank(a) - rank(b) || a.selector.localeCompare(b.selector));
+  return out.sort(
+    (a, b) =>
+      algorithmRank(a.algorithm) - algorithmRank(b.algorithm) ||
+      a.selector.localeCompare(b.selector),
+  );
+}
+
+/** RSA before Ed25519: the order keys sign in, and list in when made at once. */
+function algorithmRank(algorithm: DkimAlgorithm): number {
+  return algorithm === 'rsa' ? 0 : 1;
 }
 
 /** `lb<yyyymm>-<algorithm>`, with a letter after the month when that one is taken. */

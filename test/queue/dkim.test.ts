@@ -403,3 +403,21 @@ describe('DKIM key rotation', () => {
     );
   });
 });
+
+test('keys made in the same clock tick list in signing order (RSA first), not by name', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-dkim-tie-'));
+  try {
+    const rsa = await generateDkimKey(dir, 'tie.example', { algorithm: 'rsa', selector: 'zz' });
+    const ed = await generateDkimKey(dir, 'tie.example', { algorithm: 'ed25519', selector: 'aa' });
+    // The kernel stamps files with a coarse clock: both can carry the same time.
+    const t = new Date('2026-01-02T03:04:05Z');
+    await utimes(rsa.file, t, t);
+    await utimes(ed.file, t, t);
+    assert.deepEqual(
+      (await listDkimKeys(dir, 'tie.example')).map((k) => k.selector),
+      ['zz', 'aa'],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
