@@ -270,13 +270,7 @@ export class Connection implements ConnFacts {
 
   /** End our side gracefully (flushing writes), destroying the socket if the peer lingers. */
   close(): Promise<void> {
-    if (this.closing) return this.closing;
-    const socket = this.socket;
-    this.closing = new Promise<void>((resolve) => {
-      if (this.socketClosed || socket.destroyed) {
-        resolve();
-        return;
-      }
+    return this.endOnce((socket, resolve) => {
       const timer = this.guard.setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
       timer.unref();
       this.onClose(() => {
@@ -285,7 +279,6 @@ export class Connection implements ConnFacts {
       });
       socket.end();
     });
-    return this.closing;
   }
 
   /**
@@ -296,6 +289,16 @@ export class Connection implements ConnFacts {
    * no read error: Node builds an exception with its stack for each ECONNRESET.
    */
   finish(): Promise<void> {
+    return this.endOnce((socket, resolve) => {
+      this.onClose(resolve);
+      // The callback runs once the data and our FIN went to the kernel (or on an error): the
+      // kernel delivers what is queued after the descriptor is closed.
+      socket.end(() => socket.destroy());
+    });
+  }
+
+  /** The one ending of close() and finish(): `run` starts it unless one began or the socket is gone. */
+  private endOnce(run: (socket: net.Socket, resolve: () => void) => void): Promise<void> {
     if (this.closing) return this.closing;
     const socket = this.socket;
     this.closing = new Promise<void>((resolve) => {
@@ -303,10 +306,7 @@ export class Connection implements ConnFacts {
         resolve();
         return;
       }
-      this.onClose(resolve);
-      // The callback runs once the data and our FIN went to the kernel (or on an error): the
-      // kernel delivers what is queued after the descriptor is closed.
-      socket.end(() => socket.destroy());
+      run(socket, resolve);
     });
     return this.closing;
   }

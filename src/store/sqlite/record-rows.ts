@@ -10,6 +10,7 @@
 // together).
 
 import type { FlagColumns, MessageRecord } from '../types.js';
+import type { ConcatColumns } from './message-reads.js';
 
 /** One row as a SQLite query gives it raw: see SELECT_RECORD in message-reads.ts. */
 export type RawRow = [
@@ -130,16 +131,30 @@ export class Rows implements FlagColumns {
   }
 
   pushRaw(r: RawRow): void {
+    const i = this.pushFields(r[0], r[1], r[2], r[3], r[4], r[5], r[7]);
+    this.setHash(i, r[0], r[6]);
+  }
+
+  /** A row's columns but its hash, appended; returns its index. */
+  private pushFields(
+    uid: number,
+    messageId: number,
+    flagsText: string,
+    modseq: number,
+    size: number,
+    date: number,
+    zone: number | null,
+  ): number {
     if (this.n === this.capacity) this.grow(this.n + 1);
     const i = this.n++;
-    this.uid[i] = r[0];
-    this.messageId[i] = r[1];
-    this.flags[i] = this.sets.idOfText(r[2]);
-    this.modseq[i] = r[3];
-    this.size[i] = r[4];
-    this.date[i] = r[5];
-    this.setHash(i, r[0], r[6]);
-    this.zone[i] = r[7] ?? 0;
+    this.uid[i] = uid;
+    this.messageId[i] = messageId;
+    this.flags[i] = this.sets.idOfText(flagsText);
+    this.modseq[i] = modseq;
+    this.size[i] = size;
+    this.date[i] = date;
+    this.zone[i] = zone ?? 0;
+    return i;
   }
 
   /**
@@ -148,16 +163,7 @@ export class Rows implements FlagColumns {
    * value that is not an integer, a count that does not match, UIDs not ascending): the
    * caller then reads the rows one by one.
    */
-  pushColumns(c: {
-    n: number;
-    uid: string;
-    messageId: string;
-    flags: string;
-    modseq: string;
-    size: string;
-    date: string;
-    zone: string;
-  }): boolean {
+  pushColumns(c: ConcatColumns): boolean {
     const n = c.n;
     const at = this.n;
     if (this.capacity < at + n) this.resize(at + n);
@@ -200,15 +206,7 @@ export class Rows implements FlagColumns {
 
   /** A row without its hash (see LightRow, hashesFrom). */
   pushLight(r: LightRow): void {
-    if (this.n === this.capacity) this.grow(this.n + 1);
-    const i = this.n++;
-    this.uid[i] = r[0];
-    this.messageId[i] = r[1];
-    this.flags[i] = this.sets.idOfText(r[2]);
-    this.modseq[i] = r[3];
-    this.size[i] = r[4];
-    this.date[i] = r[5];
-    this.zone[i] = r[6] ?? 0;
+    this.pushFields(r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
   }
 
   push(r: MessageRecord): void {
