@@ -1,20 +1,13 @@
 // Processes and ports for benches: free loopback ports, waiting for a server, and memory
 // figures read from /proc (Linux).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 
-/** A port free on 127.0.0.1 right now (the kernel picks it; another process could take it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// A port below the ephemeral range, as the tests pick theirs: the benches open thousands of
+// outgoing connections, whose source ports come from the range listen(0) draws from, so a port
+// probed there could be taken before the server started later binds it ("letterbox exited at
+// start" with EADDRINUSE in its log, seen twice in bench runs).
+export { freePort } from '../../test/helpers/free-port.js';
 
 /** Resolves once something on 127.0.0.1:port sends a line starting with `220`. */
 export async function waitForGreeting(port: number, timeoutMs: number): Promise<void> {
