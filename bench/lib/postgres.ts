@@ -4,9 +4,10 @@
 // fsync, full_page_writes and synchronous_commit stay on (the tests turn fsync off). As root,
 // the cluster runs as the `postgres` user through runuser (PostgreSQL refuses root). Always
 // stopped at the end, also when the bench fails.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { binDir, pgRun } from '../../test/helpers/postgres.js';
 import { freePort } from './proc.js';
 
 export interface BenchPostgres {
@@ -16,29 +17,6 @@ export interface BenchPostgres {
   /** The postmaster: every backend and PostgreSQL's own workers are its children. */
   postmasterPid(): number | undefined;
   stop(): void;
-}
-
-function binDir(): string {
-  const root = '/usr/lib/postgresql';
-  const versions = existsSync(root)
-    ? readdirSync(root)
-        .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
-        .sort((a, b) => Number(b) - Number(a))
-    : [];
-  if (versions.length === 0) {
-    throw new Error('PostgreSQL is not installed (Debian package postgresql): no initdb');
-  }
-  return join(root, versions[0]!, 'bin');
-}
-
-function pgRun(bin: string, args: string[]): string {
-  const asRoot = process.getuid?.() === 0;
-  const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
-  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) {
-    throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr || r.stdout || r.error}`);
-  }
-  return r.stdout;
 }
 
 /**

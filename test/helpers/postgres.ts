@@ -20,7 +20,8 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-function binDir(): string {
+/** The bin directory of the newest PostgreSQL Debian installed (the benches use it too). */
+export function binDir(): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root)
     ? readdirSync(root)
@@ -33,14 +34,15 @@ function binDir(): string {
   return join(root, versions[0]!, 'bin');
 }
 
-/** Runs a PostgreSQL program, as the postgres user when we are root. */
-function pgRun(bin: string, args: string[]): void {
+/** Runs a PostgreSQL program, as the postgres user when we are root; its standard output. */
+export function pgRun(bin: string, args: string[]): string {
   const asRoot = process.getuid?.() === 0;
   const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
   const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) {
     throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr || r.stdout || r.error}`);
   }
+  return r.stdout;
 }
 
 let counter = 0;
