@@ -101,6 +101,8 @@ export async function startPostgres(
 export const STATEMENT_STATS = {
   shared_preload_libraries: 'pg_stat_statements',
   'pg_stat_statements.track': 'all',
+  // Planning apart from execution: a statement planned at each call shows its plan time.
+  'pg_stat_statements.track_planning': 'on',
 };
 
 /**
@@ -109,18 +111,33 @@ export const STATEMENT_STATS = {
  */
 export async function statementCounts(
   url: string,
-): Promise<Array<{ query: string; calls: number; totalMs: number }>> {
+): Promise<
+  Array<{ query: string; calls: number; totalMs: number; plans: number; planMs: number }>
+> {
   const { default: pg } = await import('pg');
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-    const r = await c.query<{ query: string; calls: string; total: number }>(
-      `SELECT query, calls, total_exec_time AS total FROM pg_stat_statements
+    const r = await c.query<{
+      query: string;
+      calls: string;
+      total: number;
+      plans: string;
+      plan: number;
+    }>(
+      `SELECT query, calls, total_exec_time AS total, plans, total_plan_time AS plan
+       FROM pg_stat_statements
        WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC`,
     );
     await c.query('SELECT pg_stat_statements_reset()');
-    return r.rows.map((x) => ({ query: x.query, calls: Number(x.calls), totalMs: x.total }));
+    return r.rows.map((x) => ({
+      query: x.query,
+      calls: Number(x.calls),
+      totalMs: x.total,
+      plans: Number(x.plans),
+      planMs: x.plan,
+    }));
   } finally {
     await c.end();
   }

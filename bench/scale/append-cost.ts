@@ -30,6 +30,7 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '10240' },
     concurrency: { type: 'string', default: '10' },
     nodes: { type: 'string', default: '1' },
+    'idle-nodes': { type: 'string', default: '0' },
     rounds: { type: 'string', default: '3' },
     sql: { type: 'string', multiple: true, default: [] },
     statements: { type: 'boolean', default: false },
@@ -49,6 +50,11 @@ process.on('exit', () => {
 const stores: PostgresStore[] = [];
 for (let i = 0; i < Number(args.nodes); i++) {
   stores.push(await PostgresStore.open({ connectionString: db.url, max: concurrency }));
+}
+// Nodes that only listen (what another node's deliveries cost a node with no work of its own).
+const idle: PostgresStore[] = [];
+for (let i = 0; i < Number(args['idle-nodes']); i++) {
+  idle.push(await PostgresStore.open({ connectionString: db.url, max: concurrency }));
 }
 const store = stores[0]!;
 const admin = new pg.Client({ connectionString: db.url });
@@ -107,14 +113,20 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   const pgMs = treeCpuWithChildrenMs(pid) - pg0;
   if (args.statements) {
     for (const x of (await statementCounts(db.url)).slice(0, 12)) {
-      const q = x.query.replace(/\s+/g, ' ').slice(0, 120);
-      process.stdout.write(`  ${(x.calls / messages).toFixed(3).padStart(7)}/append  ${q}\n`);
+      const q = x.query.replace(/\s+/g, ' ').slice(0, 100);
+      const each = (ms: number, n: number) => (n > 0 ? ((ms / n) * 1000).toFixed(0) : '-');
+      process.stdout.write(
+        `  ${(x.calls / messages).toFixed(3).padStart(7)}/append  plans ${x.plans}, ` +
+          `${each(x.planMs, x.plans)} us each; run ${each(x.totalMs, x.calls)} us  ${q}\n`,
+      );
     }
   }
   const meMs = self() - me0;
   process.stdout.write(
     `round ${round}: ${messages} appends of ${template.size} bytes, ${concurrency} at once` +
-      ` on ${stores.length} node(s): ` +
+      ` on ${stores.length} node(s)` +
+      (idle.length > 0 ? ` (and ${idle.length} idle)` : '') +
+      ': ' +
       `${((messages / wall) * 1000).toFixed(0)}/s; CPU per append: this process ` +
       `${(meMs / messages).toFixed(3)} ms, PostgreSQL ${(pgMs / messages).toFixed(3)} ms; ` +
       `commits per append ${((after.commits - before.commits) / messages).toFixed(3)}; ` +
@@ -122,5 +134,5 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   );
 }
 await admin.end();
-for (const s of stores) await s.close();
+for (const s of [...stores, ...idle]) await s.close();
 process.exit(0);

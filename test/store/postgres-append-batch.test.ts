@@ -8,6 +8,7 @@ import pg from 'pg';
 import { StoreError } from '../../src/store/errors.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { ChangeEvent } from '../../src/store/types.js';
+import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -240,5 +241,77 @@ describe('postgres: appends grouped per node (group commit)', () => {
       assert.equal(rows.length, n);
       for (let i = 1; i < rows.length; i++) assert.ok(rows[i]!.modseq > rows[i - 1]!.modseq);
       assert.ok((await nodes[0]!.commits()) < n);
+    }));
+
+  test('APPENDs claiming Recent go in one group; each claimant gets what it would one at a time', () =>
+    withNodes(1, async ([a], sql) => {
+      // Sessions' APPENDs (claim) and deliveries (no claim), all at once, in this order.
+      const claims = [false, true, false, false, true, true, false];
+      const results = await Promise.all(
+        claims.map((claimRecent, i) =>
+          a!.store.append(newMessage(`r${i}`), [{ mailboxId: a!.inbox, claimRecent }]),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r[0]!.uid),
+        [1, 2, 3, 4, 5, 6, 7],
+      );
+      // Without grouping each claimant's append is a commit of its own (at least 4).
+      assert.ok((await a!.commits()) <= 2, `commits: ${await a!.commits()}`);
+      // One at a time: the first claimant takes UIDs 1-2, the next 3-5, the last 6 alone.
+      assert.deepEqual(
+        results.map((r) => r[0]!.recentFrom),
+        [undefined, 1, undefined, undefined, 3, 6, undefined],
+      );
+      const mb = await sql.query<{ f: number }>(
+        'SELECT first_recent_uid::integer AS f FROM mailboxes WHERE id = $1',
+        [a!.inbox],
+      );
+      assert.equal(mb.rows[0]!.f, 7);
+      assert.equal((await a!.store.mailboxStatus(a!.inbox)).recent, 1);
+      // Another claim finds only UID 7 left.
+      assert.equal(await a!.store.claimRecent(a!.inbox, 7, true), 7);
+    }));
+
+  // A mailbox deleted by a transaction that holds the account's lock while an append to it
+  // waits for that lock: the append's statement read the mailbox before, finds its row gone
+  // after, and must not have moved the account's usage (quota) or modseq meanwhile.
+  test('a mailbox deleted while a group waits for the account lock: NOT_FOUND, usage unmoved', () =>
+    withNodes(1, async ([a], sql) => {
+      const box = await a!.store.createMailbox(a!.account, 'Doomed');
+      const usage = async () =>
+        (
+          await sql.query<{ used: number; modseq: number }>(
+            'SELECT used_bytes::integer AS used, modseq::integer AS modseq FROM accounts WHERE id = $1',
+            [a!.account],
+          )
+        ).rows[0]!;
+      // The deletion's transaction, as deleteMailbox makes it: the account's lock first.
+      await sql.query('BEGIN');
+      await sql.query('UPDATE accounts SET modseq = modseq + 1 WHERE id = $1', [a!.account]);
+      const outcome = a!.store.append(newMessage('doomed'), [{ mailboxId: box.id }]).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      await eventually(
+        async () =>
+          (
+            await sql.query<{ n: number }>(
+              `SELECT count(*)::integer AS n FROM pg_stat_activity
+               WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+            )
+          ).rows[0]!.n >= 1,
+        'the append waiting for the account lock',
+        30_000,
+      );
+      await sql.query('DELETE FROM mailboxes WHERE id = $1', [box.id]);
+      await sql.query('COMMIT');
+      const before = await usage();
+      const err = await outcome;
+      assert.ok(err instanceof StoreError && err.code === 'NOT_FOUND', String(err));
+      const now = await usage();
+      assert.equal(now.used, 0);
+      assert.equal(now.modseq, before.modseq);
+      assert.equal((await sql.query('SELECT id FROM messages')).rowCount, 0);
     }));
 });

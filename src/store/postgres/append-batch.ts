@@ -23,6 +23,12 @@ export interface BatchItem {
   mailboxId: number;
   /** Normalized flags, and their keywords. */
   flags: string[];
+  /**
+   * The appending session takes \Recent up to this message's UID (AppendTarget.claimRecent):
+   * as if the group's appends went one at a time in arrival order, it gets from the mailbox's
+   * first recent UID, or from just past an earlier claimant's UID in the group.
+   */
+  claimRecent: boolean;
   keywords: string[];
   /** INTERNALDATE (epoch ms) and its zone (minutes). */
   internalDate: number;
@@ -47,6 +53,7 @@ interface BatchRow {
   uid: number | null;
   modseq: number | null;
   uid_validity: number | null;
+  recent_from: number | null;
 }
 
 export class AppendBatches {
@@ -84,9 +91,11 @@ export class AppendBatches {
         const retry = await this.write(mailboxId, group);
         q.unshift(...retry);
       } catch (err) {
-        // A deadlock with another node's writer (PostgreSQL undid this statement whole): each
-        // goes alone, as it would have without the group.
-        if ((err as { code?: unknown }).code === '40P01') await this.alone(group);
+        // A deadlock with another node's writer, or the mailbox deleted while the statement
+        // waited for the account's lock (MAILBOX_GONE): PostgreSQL undid the statement whole,
+        // and each goes alone, as it would have without the group.
+        const code = (err as { code?: unknown }).code;
+        if (code === '40P01' || code === MAILBOX_GONE) await this.alone(group);
         else for (const it of group) it.reject(err);
       }
     }
@@ -104,7 +113,8 @@ export class AppendBatches {
     });
     const column = (i: number) => group.map((it) => it.index[i]);
     const folded = group.map((it) => it.message.index.text.toLowerCase());
-    const rs = await rows<BatchRow>(this.db, APPEND_BATCH, [
+    const claims = group.some((it) => it.claimRecent);
+    const rs = await rows<BatchRow>(this.db, APPEND_BATCH[claims ? 1 : 0]!, [
       mailboxId,
       group.map((it) => it.hash),
       group.map((it) => it.message.raw.length),
@@ -143,6 +153,7 @@ export class AppendBatches {
       notices[0]!.origin,
       notices.map((n) => n.seq),
       folded.map(searchWords),
+      group.map((it) => it.claimRecent),
     ]);
     const byN = new Map(rs.map((r) => [r.n, r]));
     const first = rs[0];
@@ -183,6 +194,8 @@ export class AppendBatches {
         uid: r.uid,
         modseq: r.modseq,
       };
+      // RFC 3501 §2.3.2: the claimant's \Recent, taken in the same statement.
+      if (it.claimRecent && r.recent_from !== null) result.recentFrom = r.recent_from;
       // Answered once its own notice came back (events.ts), as appendOne's caller is; the
       // next group need not wait for that.
       void notices[i]!.sent(ev).then(() => it.resolve(result));
@@ -234,13 +247,33 @@ function take(q: BatchItem[]): BatchItem[] {
 }
 
 /**
- * One group's statement. $1 the mailbox; per message ($2-$27, $30, $32, $33: arrays in arrival
+ * SQLSTATE of a group statement (or appendOne's) that found its mailbox gone only once it had
+ * the account's lock: the mailbox was deleted by a transaction that held that lock while the
+ * statement waited for it, so the mailbox's row, read before, could not be updated. The
+ * statement divides by zero to undo itself whole (the account's usage and modseq, the stored
+ * messages); tried again, it finds no mailbox.
+ */
+export const MAILBOX_GONE = '22012';
+
+/**
+ * The guard of an append statement whose CTE `a` moved the account's counters and `m` the
+ * mailbox's (MAILBOX_GONE): the account's lock is taken before the mailbox's row is, and a
+ * deletion of the mailbox committed in between leaves `m` empty.
+ */
+export const MAILBOX_GUARD = `CASE WHEN EXISTS (SELECT 1 FROM a) AND NOT EXISTS (SELECT 1 FROM m)
+    THEN (SELECT 1 / count(*)::integer FROM m) END AS guard`;
+
+/**
+ * One group's statement. $1 the mailbox; per message ($2-$27, $30, $32-$34: arrays in arrival
  * order): hash, size, offset of its bytes in $5 (all the group's bytes, sent once in binary),
  * the messages row's index columns ($15 References and $21 the THREADID keys as JSON), a new
  * EMAILID and a THREADID for a new thread, the folded text and whether it was cut, flags
- * (JSON), internal date and zone, its keywords (JSON), its notice's sequence number and ($33)
- * its distinct words (search-words.ts); $28
- * the save date, $29 the group's keywords, $31 the notices' origin (events.ts).
+ * (JSON), internal date and zone, its keywords (JSON), its notice's sequence number, ($33)
+ * its distinct words (search-words.ts) and ($34) whether it claims \Recent; $28 the save
+ * date, $29 the group's keywords, $31 the notices' origin (events.ts). With `claims` (some
+ * message of the group claims \Recent) the mailbox's row is read again under its lock, its
+ * first recent UID moved past the last claimant's UID, and each claimant gets (recent_from)
+ * the first recent UID as it was, or one past the previous claimant's UID in the group.
  *
  * Stored messages are found (held FOR KEY SHARE) or inserted with their THREADID (as
  * threadIdFor decides it) and, after their rows, their blobs of one chunk. Only then, under
@@ -250,23 +283,27 @@ function take(q: BatchItem[]): BatchItem[] {
  * UID and modseq. Stored messages and blobs are inserted in hash order, so that two groups
  * with the same bytes in them (on two nodes) wait for each other in one order, not in a
  * cycle. Nothing is placed when the mailbox is gone or the group would pass the
- * quota (room false, or no uid under the lock); a message whose bytes another writer was
+ * quota (room false, or no uid under the lock); a mailbox deleted while the statement waited
+ * for the account's lock undoes it whole (MAILBOX_GUARD); a message whose bytes another writer was
  * inserting at the same time gets no row (message_id null). One row per message comes back.
  */
-const APPEND_BATCH = `WITH x AS (
+function appendBatchSql(claims: boolean): string {
+  return `WITH x AS (
     SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $6::text[], $7::text[],
       $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[],
       $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[],
       $22::text[], $23::text[], $24::boolean[], $25::text[], $26::bigint[], $27::integer[],
-      $30::text[], $32::bigint[], $33::text[])
+      $30::text[], $32::bigint[], $33::text[], $34::boolean[])
       WITH ORDINALITY AS x(hash, size, off, structure, envelope, s_from, s_to, s_cc, s_bcc,
         s_subject, s_message_id, sent_at, refs, e_from, e_to, e_cc, e_bcc, email_id, tkeys,
-        new_thread, body_text, cut, flags, idate, izone, kw, seq, words, n)),
+        new_thread, body_text, cut, flags, idate, izone, kw, seq, words, claim, n)),
   mb AS (SELECT id, account_id FROM mailboxes WHERE id = $1),
   room AS (
     SELECT quota_bytes IS NULL OR used_bytes + (SELECT sum(size) FROM x) <= quota_bytes AS ok
     FROM accounts WHERE id = (SELECT account_id FROM mb)),
-  found AS (SELECT id, blob_hash FROM messages WHERE blob_hash = ANY($2::text[]) FOR KEY SHARE),
+  found AS (
+    SELECT f.id, f.blob_hash FROM unnest($2::text[]) h(hash),
+      LATERAL (SELECT id, blob_hash FROM messages WHERE blob_hash = h.hash FOR KEY SHARE) f),
   ins AS (
     INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc,
       s_bcc, s_subject, s_message_id, sent_at, s_references, e_from, e_to, e_cc, e_bcc,
@@ -298,7 +335,7 @@ const APPEND_BATCH = `WITH x AS (
     SELECT id, blob_hash, false AS inserted FROM found
     UNION ALL SELECT id, blob_hash, true FROM ins),
   r AS (
-    SELECT x.n, x.size, x.flags, x.idate, x.izone, x.kw, x.seq, msg.id AS message_id,
+    SELECT x.n, x.size, x.flags, x.idate, x.izone, x.kw, x.seq, x.claim, msg.id AS message_id,
       msg.inserted, row_number() OVER (ORDER BY x.n) AS rk, count(*) OVER () AS cnt,
       sum(x.size) OVER () AS bytes
     FROM x JOIN msg ON msg.blob_hash = x.hash),
@@ -310,14 +347,31 @@ const APPEND_BATCH = `WITH x AS (
       AND (SELECT ok FROM room) AND EXISTS (SELECT 1 FROM r)
       AND (quota_bytes IS NULL OR used_bytes + (SELECT bytes FROM r LIMIT 1) <= quota_bytes)
     RETURNING modseq),
-  m AS (
+  m AS (${
+    claims
+      ? `
+    UPDATE mailboxes mm SET uid_next = mm.uid_next + (SELECT cnt FROM r LIMIT 1),
+      highest_modseq = GREATEST(mm.highest_modseq, (SELECT modseq FROM a)),
+      first_recent_uid = COALESCE(mm.uid_next + (SELECT max(rk) FROM r WHERE claim),
+        mm.first_recent_uid)
+    FROM (SELECT id, first_recent_uid FROM mailboxes
+          WHERE id = $1 AND EXISTS (SELECT 1 FROM a) FOR UPDATE) old
+    WHERE mm.id = old.id
+    RETURNING mm.uid_next - (SELECT cnt FROM r LIMIT 1) AS first_uid, mm.uid_validity,
+      old.first_recent_uid AS recent_from`
+      : `
     UPDATE mailboxes SET uid_next = uid_next + (SELECT cnt FROM r LIMIT 1),
       highest_modseq = GREATEST(highest_modseq, (SELECT modseq FROM a))
     WHERE id = $1 AND EXISTS (SELECT 1 FROM a)
-    RETURNING uid_next - (SELECT cnt FROM r LIMIT 1) AS first_uid, uid_validity),
+    RETURNING uid_next - (SELECT cnt FROM r LIMIT 1) AS first_uid, uid_validity,
+      NULL::bigint AS recent_from`
+  }),
   placed AS (
     SELECT r.n, r.message_id, r.inserted, r.kw, r.seq, m.first_uid + r.rk - 1 AS uid,
-      a.modseq - r.cnt + r.rk AS modseq, m.uid_validity
+      a.modseq - r.cnt + r.rk AS modseq, m.uid_validity,
+      CASE WHEN r.claim THEN COALESCE(m.first_uid + max(CASE WHEN r.claim THEN r.rk END)
+        OVER (ORDER BY r.rk ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), m.recent_from)
+      END AS recent_from
     FROM r, m, a),
   i AS (
     INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date,
@@ -330,7 +384,7 @@ const APPEND_BATCH = `WITH x AS (
     SELECT $1, kw FROM unnest($29::text[]) kw WHERE EXISTS (SELECT 1 FROM placed)
     ON CONFLICT DO NOTHING)
 SELECT x.n, mb.account_id, room.ok AS room, r.message_id, r.inserted, p.uid, p.modseq,
-  p.uid_validity,
+  p.uid_validity, p.recent_from, ${MAILBOX_GUARD},
   CASE WHEN p.uid IS NOT NULL THEN pg_notify('${CHANNEL}', json_build_object('o', $31::text,
     's', p.seq, 'e', json_strip_nulls(json_build_object('accountId', mb.account_id,
       'mailboxId', $1::bigint, 'modseq', p.modseq, 'kind', 'append', 'uids',
@@ -339,3 +393,7 @@ SELECT x.n, mb.account_id, room.ok AS room, r.message_id, r.inserted, p.uid, p.m
 FROM x LEFT JOIN mb ON true LEFT JOIN room ON true LEFT JOIN r ON r.n = x.n
   LEFT JOIN placed p ON p.n = x.n
 ORDER BY p.uid NULLS LAST, x.n`;
+}
+
+/** By whether some message of the group claims \Recent. */
+const APPEND_BATCH = [appendBatchSql(false), appendBatchSql(true)];

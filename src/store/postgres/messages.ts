@@ -33,7 +33,7 @@ import type {
   SearchHeaderField,
   StoreFlagsResult,
 } from '../types.js';
-import { AppendBatches } from './append-batch.js';
+import { AppendBatches, MAILBOX_GONE, MAILBOX_GUARD } from './append-batch.js';
 import { CHUNK_BYTES, readBlob, writeBlob } from './blobs.js';
 import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
@@ -158,7 +158,12 @@ export class PgMessages implements MessageStore, BlobStore {
     this.batches = new AppendBatches(
       db,
       events,
-      (it) => this.appendOne(it.message, { mailboxId: it.mailboxId, flags: it.flags }, it.hash),
+      (it) =>
+        this.appendOne(
+          it.message,
+          { mailboxId: it.mailboxId, flags: it.flags, claimRecent: it.claimRecent },
+          it.hash,
+        ),
       (ids) => db.tx((q) => collectMessages(q, ids)),
     );
   }
@@ -204,9 +209,8 @@ export class PgMessages implements MessageStore, BlobStore {
       only.uid === undefined &&
       message.raw.length <= CHUNK_BYTES
     ) {
-      // The appending session's \Recent claim goes alone (its mark must move with its UID).
-      if (only.claimRecent === true) return [await this.appendOne(message, only, hash)];
-      // Others to the same mailbox at the same time share its statement and commit.
+      // Appends to the same mailbox at the same time share a statement and a commit (an
+      // appending session's \Recent claim too: append-batch.ts).
       const flags = normalizeFlags(only.flags ?? []);
       return [
         await new Promise<AppendResult>((resolve, reject) =>
@@ -215,6 +219,7 @@ export class PgMessages implements MessageStore, BlobStore {
             hash,
             mailboxId: only.mailboxId,
             flags,
+            claimRecent: only.claimRecent === true,
             keywords: keywordsOf(flags),
             internalDate: (message.internalDate ?? new Date()).getTime(),
             internalZone: message.internalDate ? zoneOrUtc(message.internalZone) : 0,
@@ -307,7 +312,7 @@ export class PgMessages implements MessageStore, BlobStore {
     const folded = idx.text.toLowerCase();
     for (;;) {
       const notice = this.events.notice();
-      const r = await row<{
+      type Placed = {
         account_id: number | null;
         quota_ok: boolean | null;
         message_id: number | null;
@@ -316,28 +321,39 @@ export class PgMessages implements MessageStore, BlobStore {
         modseq: number | null;
         uid_validity: number | null;
         recent_from: number | null;
-      }>(this.db, APPEND_ONE[kw.length > 0 ? 1 : 0]![t.claimRecent === true ? 1 : 0]!, [
-        hash,
-        message.raw.length,
-        message.raw,
-        ...indexParams(idx),
-        // RFC 8474: EMAILID and THREADID belong to the stored message, kept by every copy.
-        newObjectId('M'),
-        threadKeys(idx),
-        newObjectId('T'),
-        folded,
-        idx.textTruncated === true,
-        t.mailboxId,
-        normalizeFlags(t.flags ?? []),
-        internalDate,
-        internalZone,
-        // RFC 8514 §2: the save date is when the message came into this mailbox.
-        Date.now(),
-        kw,
-        notice.origin,
-        notice.seq,
-        searchWords(folded),
-      ]);
+      };
+      const r = await row<Placed>(
+        this.db,
+        APPEND_ONE[kw.length > 0 ? 1 : 0]![t.claimRecent === true ? 1 : 0]!,
+        [
+          hash,
+          message.raw.length,
+          message.raw,
+          ...indexParams(idx),
+          // RFC 8474: EMAILID and THREADID belong to the stored message, kept by every copy.
+          newObjectId('M'),
+          threadKeys(idx),
+          newObjectId('T'),
+          folded,
+          idx.textTruncated === true,
+          t.mailboxId,
+          normalizeFlags(t.flags ?? []),
+          internalDate,
+          internalZone,
+          // RFC 8514 §2: the save date is when the message came into this mailbox.
+          Date.now(),
+          kw,
+          notice.origin,
+          notice.seq,
+          searchWords(folded),
+        ],
+      ).catch((err: unknown) => {
+        // The mailbox was deleted while the statement waited for the account's lock: it undid
+        // itself (MAILBOX_GUARD); tried again, it finds no mailbox.
+        if ((err as { code?: unknown }).code === MAILBOX_GONE) return 'gone' as const;
+        throw err;
+      });
+      if (r === 'gone') continue;
       if (!r || r.account_id === null) throw new StoreError('NOT_FOUND', 'no such mailbox');
       if (r.quota_ok === false)
         throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
@@ -1008,7 +1024,8 @@ export class PgMessages implements MessageStore, BlobStore {
  * again there), the mailbox's UIDNEXT and HIGHESTMODSEQ (and with claimRecent its \Recent
  * mark, read under the row's lock, moved past the new UID), the row, the kept keywords, and the
  * notice (events.ts) with the UID and modseq it got. Nothing is written when the mailbox is
- * gone or the quota would be passed; no row is added when the same bytes were being inserted
+ * gone (also when deleted while the statement waited for the account's lock: MAILBOX_GUARD)
+ * or the quota would be passed; no row is added when the same bytes were being inserted
  * by another writer (`message_id` null: the caller tries again).
  */
 function appendOneSql(keywords: boolean, claimRecent: boolean): string {
@@ -1072,6 +1089,7 @@ function appendOneSql(keywords: boolean, claimRecent: boolean): string {
     ON CONFLICT DO NOTHING)
 SELECT mb.account_id, (SELECT ok FROM room) AS quota_ok, msg.id AS message_id,
   COALESCE(msg.inserted, false) AS inserted, i.uid, i.modseq, m.uid_validity, m.recent_from,
+  ${MAILBOX_GUARD},
   CASE WHEN i.uid IS NOT NULL THEN pg_notify('${CHANNEL}',
     json_build_object('o', $29::text, 's', $30::bigint, 'e', ${event})::text) END AS notified
 FROM (SELECT 1) one LEFT JOIN mb ON true LEFT JOIN (SELECT * FROM msg LIMIT 1) msg ON true
