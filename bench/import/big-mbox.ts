@@ -2,7 +2,8 @@
 //
 //   node --import tsx bench/import/big-mbox.ts [--count 1000000] [--size 1024] [--rounds 3]
 //     [--keep]
-//   node --import tsx bench/import/big-mbox.ts --data DIR [--rounds 3]
+//   node --import tsx bench/import/big-mbox.ts --data DIR [--rounds 3] [--root BUILD]
+//     [--cpu-prof PROFDIR]
 //
 // Writes an mbox of COUNT small messages (bench/lib/corpus.ts, ~SIZE bytes each, the rare
 // word of bench (b) in every 100th), runs the built `letterbox import mbox` on it and samples
@@ -15,7 +16,10 @@
 // `--data DIR` serves the `letterbox` directory a `--keep` run left (DIR/letterbox) without
 // importing again (building a million takes most of an hour): the same IMAP timings, each
 // also as the server's CPU time (all its threads, /proc/PID/task/*/schedstat: what load on
-// the machine does not stretch), and the first round apart (the first SELECT after a start).
+// the machine does not stretch), and the first round apart (the first SELECT after a start);
+// `perUnit` gives the server's CPU per FETCH line and per SEARCH BODY match (rounds after the
+// first) and per QRESYNC resync. `--root BUILD` serves with another built checkout (A/B runs
+// on one directory), `--cpu-prof PROFDIR` writes the server's CPU profiles there.
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,6 +41,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     keep: { type: 'boolean', default: false },
     data: { type: 'string' },
+    root: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const here = dirname(fileURLToPath(import.meta.url));
@@ -117,8 +123,17 @@ async function importMbox(configFile: string, mbox: string) {
   };
 }
 
-async function qresync(port: number, rounds: number): Promise<number> {
+/**
+ * The resync's wall time (median) and, given the server's pid, its CPU for each round: what
+ * RFC 7162 §3.2.5.2 makes it answer (10 changed messages) should cost the same at any size.
+ */
+async function qresync(
+  port: number,
+  rounds: number,
+  pid?: number,
+): Promise<{ ms: number; cpuMs: number[] }> {
   const times: number[] = [];
+  const cpuMs: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const c = await ImapClient.login('127.0.0.1', port, USER, PASSWORD);
     expectOk(await c.command('ENABLE QRESYNC'), 'ENABLE');
@@ -133,12 +148,18 @@ async function qresync(port: number, rounds: number): Promise<number> {
       );
     }
     expectOk(await c.command('UNSELECT'), 'UNSELECT');
+    const cpu0 = pid === undefined ? 0 : processCpuMs(pid);
     const t = performance.now();
     expectOk(await c.command(`SELECT INBOX (QRESYNC (${uv} ${hms}))`, { keep: false }), 'QRESYNC');
     times.push(performance.now() - t);
+    if (pid !== undefined) cpuMs.push(Math.round((processCpuMs(pid) - cpu0) * 100) / 100);
     await c.logout();
   }
-  return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  return { ms: median(times), cpuMs };
+}
+
+function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
 
 /**
@@ -166,7 +187,7 @@ function keptSetup(dir: string): LetterboxSetup {
   };
   const l = cfg.listeners;
   return {
-    root,
+    root: args.root ? resolve(args.root) : root,
     dir,
     dataDir,
     configFile,
@@ -176,7 +197,11 @@ function keptSetup(dir: string): LetterboxSetup {
 
 async function serveKept(dir: string): Promise<void> {
   const setup = keptSetup(resolve(dir));
-  const lb = await serveLetterbox(setup);
+  const prof = args['cpu-prof'];
+  const lb = await serveLetterbox(
+    setup,
+    prof ? ['--cpu-prof', '--cpu-prof-dir', resolve(prof)] : [],
+  );
   try {
     const rounds = Number(args.rounds);
     const cpu: Array<Record<string, number>> = [];
@@ -198,7 +223,7 @@ async function serveKept(dir: string): Promise<void> {
         last = processCpuMs(lb.pid);
       },
     });
-    const resyncMs = await qresync(setup.ports.imap, rounds);
+    const resync = await qresync(setup.ports.imap, rounds, lb.pid);
     // SEARCH UNSEEN (flags alone) in one session, after a SELECT: wall and server CPU.
     const unseen: Array<{ ms: number; cpuMs: number }> = [];
     const c = await ImapClient.login('127.0.0.1', setup.ports.imap, USER, PASSWORD);
@@ -214,9 +239,22 @@ async function serveKept(dir: string): Promise<void> {
     }
     await c.logout();
     const ms = (x: number) => Math.round(x * 10) / 10;
+    // Server CPU per message answered (FETCH: a line each) and per match (SEARCH BODY: the
+    // corpus puts the rare word in every 100th message), rounds after the first: beside the
+    // absolute figures, what says whether a larger mailbox costs more per unit of answer.
+    const later = (step: string) => median(cpu.slice(1).map((r) => r[step]!));
+    const us = (x: number) => Math.round(x * 1000) / 1000;
     process.stdout.write(
       `${JSON.stringify({
         data: dir,
+        perUnit: {
+          fetchCpuMs: later('fetch'),
+          fetchUsPerMessage: us((later('fetch') / big.exists) * 1000),
+          searchCpuMs: later('search'),
+          searchUsPerMatch: big.matches > 0 ? us((later('search') / big.matches) * 1000) : null,
+          qresyncCpuMs: median(resync.cpuMs),
+        },
+        qresyncCpuMs: resync.cpuMs,
         searchUnseen: unseen,
         big: {
           exists: big.exists,
@@ -226,7 +264,7 @@ async function serveKept(dir: string): Promise<void> {
           fetchFlagsMs: ms(big.fetchFlagsMs),
           firstSearchBodyMs: ms(big.firstSearchBodyMs),
           searchBodyMs: ms(big.searchBodyMs),
-          qresyncMs: ms(resyncMs),
+          qresyncMs: ms(resync.ms),
           matches: big.matches,
           serverCpuMs: cpu,
         },
@@ -259,7 +297,7 @@ async function main(): Promise<void> {
     try {
       const rounds = Number(args.rounds);
       const big = await runBig({ port: setup.ports.imap, user: USER, password: PASSWORD, rounds });
-      const resyncMs = await qresync(setup.ports.imap, rounds);
+      const resync = await qresync(setup.ports.imap, rounds);
       const ms = (x: number) => Math.round(x * 10) / 10;
       process.stdout.write(
         `${JSON.stringify({
@@ -271,7 +309,7 @@ async function main(): Promise<void> {
             selectMs: ms(big.selectMs),
             fetchFlagsMs: ms(big.fetchFlagsMs),
             searchBodyMs: ms(big.searchBodyMs),
-            qresyncMs: ms(resyncMs),
+            qresyncMs: ms(resync.ms),
             matches: big.matches,
           },
         })}\n`,

@@ -12,12 +12,8 @@
  * current flags of the changed messages when it writes the FETCH responses.
  */
 import type { ChangeEvent } from '../store/types.js';
-import {
-  type Interval,
-  intervalsContain,
-  resolveSequenceSet,
-  type SeqRange,
-} from './wire/sequence.js';
+import { UidList } from '../store/uid-list.js';
+import { resolveSequenceSet, type SeqRange } from './wire/sequence.js';
 
 export interface ViewUpdates {
   /** Expunged messages, in the order to announce: `seqs[i]` is correct when sent i-th. */
@@ -35,9 +31,10 @@ const RECENT = '\\Recent';
 export class MailboxView {
   /**
    * UIDs in ascending order; index + 1 is the message sequence number. Never changed in
-   * place (changes make a new array), so it may be shared with the store's cached summary.
+   * place (changes make a new list), so it may be shared with the store's cached summary;
+   * a range of UIDs is a few numbers, not an array (store/uid-list.ts).
    */
-  private uids: readonly number[];
+  private uids: UidList;
   private readonly pendingNew = new Set<number>();
   private readonly pendingExpunged = new Set<number>();
   private readonly pendingFlags = new Map<number, number>();
@@ -62,12 +59,12 @@ export class MailboxView {
   constructor(
     readonly mailboxId: number,
     /** Ascending. */
-    uids: readonly number[],
+    uids: UidList | readonly number[],
     /** The HIGHESTMODSEQ the client has been told about. */
     public highestModseq: number,
   ) {
     // Kept as given: the store's summary lists UIDs ascending (see MailboxSummary).
-    this.uids = uids;
+    this.uids = uids instanceof UidList ? uids : UidList.of(uids);
   }
 
   get exists(): number {
@@ -76,25 +73,16 @@ export class MailboxView {
 
   /** All UIDs in sequence order (a copy). */
   allUids(): number[] {
-    return [...this.uids];
+    return this.uids.toArray();
   }
 
   uidAt(seq: number): number | undefined {
-    return this.uids[seq - 1];
+    return this.uids.at(seq - 1);
   }
 
   /** The sequence number of uid, or 0 when the view does not hold it. */
   seqOf(uid: number): number {
-    let lo = 0;
-    let hi = this.uids.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const u = this.uids[mid];
-      if (u === uid) return mid + 1;
-      if (u < uid) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return 0;
+    return this.uids.indexOf(uid) + 1;
   }
 
   /** Marks lo..hi \Recent in this session; lo never goes below an earlier range's lo. */
@@ -143,14 +131,7 @@ export class MailboxView {
 
   /** Index of the first UID of the view that is >= uid. */
   private lowerBound(uid: number): number {
-    let lo = 0;
-    let hi = this.uids.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.uids[mid]! < uid) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.uids.lowerBound(uid);
   }
 
   /** Whether uid is announced and not expunged (a FETCH or STORE may act on it). */
@@ -171,7 +152,7 @@ export class MailboxView {
   uidsForSeqSet(ranges: readonly SeqRange[]): number[] {
     const out: number[] = [];
     for (const [a, b] of resolveSequenceSet({ kind: 'ranges', ranges }, this.uids.length)) {
-      for (let s = a; s <= b; s++) out.push(this.uids[s - 1]);
+      for (let s = a; s <= b; s++) out.push(this.uids.at(s - 1)!);
     }
     return out;
   }
@@ -181,11 +162,19 @@ export class MailboxView {
    * use, and `559:*` includes it even when 559 is larger.
    */
   uidsForUidSet(ranges: readonly SeqRange[]): number[] {
-    if (this.uids.length === 0) return [];
-    const max = this.uids[this.uids.length - 1];
-    const intervals: Interval[] = resolveSequenceSet({ kind: 'ranges', ranges }, max);
-    if (intervals.length === 0) return [];
-    return this.uids.filter((u) => intervalsContain(intervals, u));
+    const max = this.uids.last;
+    if (max === undefined) return [];
+    const out: number[] = [];
+    // The intervals ascend and are disjoint: each is a run of the view from its lower bound,
+    // so the cost follows the UIDs given back, not the mailbox.
+    for (const [a, b] of resolveSequenceSet({ kind: 'ranges', ranges }, max)) {
+      for (let i = this.uids.lowerBound(a); ; i++) {
+        const u = this.uids.at(i);
+        if (u === undefined || u > b) break;
+        out.push(u);
+      }
+    }
+    return out;
   }
 
   /** Queues a store change for this mailbox (events of other mailboxes are ignored). */
@@ -276,13 +265,13 @@ export class MailboxView {
       // Highest sequence number first: each EXPUNGE then leaves the numbers still to be
       // announced unchanged (RFC 9051 §7.5.1: each EXPUNGE renumbers the messages after it).
       const gone = this.pendingExpunged;
-      for (let i = this.uids.length - 1; i >= 0; i--) {
-        if (gone.has(this.uids[i])) {
-          expunged.seqs.push(i + 1);
-          expunged.uids.push(this.uids[i]);
-        }
+      // Each pending UID is in the view (noteExpunged): looked up, not found by a walk.
+      const uids = [...gone].sort((a, b) => b - a);
+      for (const uid of uids) {
+        expunged.seqs.push(this.seqOf(uid));
+        expunged.uids.push(uid);
       }
-      this.uids = this.uids.filter((u) => !gone.has(u));
+      this.uids = this.uids.without(gone);
       gone.clear();
       expunged.uids.reverse();
     }
@@ -291,9 +280,7 @@ export class MailboxView {
     if (this.pendingNew.size > 0) {
       const fresh = [...this.pendingNew].sort((a, b) => a - b);
       this.pendingNew.clear();
-      const max = this.uids[this.uids.length - 1] ?? 0;
-      this.uids =
-        fresh[0]! > max ? this.uids.concat(fresh) : [...this.uids, ...fresh].sort((a, b) => a - b);
+      this.uids = this.uids.with(fresh);
       exists = this.uids.length;
       added = [fresh[0]!, fresh[fresh.length - 1]!];
     }

@@ -9,6 +9,7 @@
 
 import type { AuthThrottleOptions, LoginThrottle } from '../auth/throttle.js';
 import type { Envelope, PartNode } from '../mime/types.js';
+import type { UidList } from './uid-list.js';
 
 export const SPECIAL_USES = ['\\Drafts', '\\Sent', '\\Trash', '\\Junk', '\\Archive'] as const;
 export type SpecialUse = (typeof SPECIAL_USES)[number] | '\\All' | '\\Flagged';
@@ -143,8 +144,11 @@ export const FTS_TEXT_MAX = 16 * 1024;
 
 /** What SELECT reports of a mailbox's messages (RFC 9051 §6.3.2, RFC 3501 §6.3.1). */
 export interface MailboxSummary {
-  /** UIDs, ascending. Shared with the store's cache: never change it in place. */
-  uids: readonly number[];
+  /**
+   * UIDs, ascending: a range without its expunged UIDs where the store can tell, so that a
+   * mailbox of a million messages makes no array of them (uid-list.ts). Never changed.
+   */
+  uids: UidList;
   /**
    * Keywords (flags without a backslash) set on any message, now or before: a keyword stays
    * listed after the last message loses it (clients keep the FLAGS list, RFC 3501 §7.2.6).

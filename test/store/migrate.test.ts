@@ -20,7 +20,7 @@ import { NOT_COPIED, TABLES } from '../../src/store/migrate/tables.js';
 import { verifyCopy } from '../../src/store/migrate/verify.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { MailStore, NewMessage } from '../../src/store/types.js';
+import type { MailboxSummary, MailStore, NewMessage } from '../../src/store/types.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 let pg: TestPostgres;
@@ -130,6 +130,8 @@ async function fill(store: MailStore): Promise<void> {
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** The summary's UIDs as an array: each store may keep them in its own form (UidList). */
+const summaryOf = (s: MailboxSummary) => ({ ...s, uids: s.uids.toArray() });
 
 /** Everything a client or an administrator can read of the store, in a comparable form. */
 async function snapshot(store: MailStore): Promise<unknown> {
@@ -152,7 +154,7 @@ async function snapshot(store: MailStore): Promise<unknown> {
       mailboxes.push({
         mb,
         status: await store.mailboxStatus(mb.id),
-        summary: await store.mailboxSummary(mb.id),
+        summary: summaryOf(await store.mailboxSummary(mb.id)),
         // By field (toJSON): SQLite's cached records read some fields from its columns.
         records: JSON.parse(JSON.stringify(records)),
         extras: [...extras.entries()],

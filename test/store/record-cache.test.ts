@@ -124,11 +124,21 @@ test('listMessages always equals the database, whatever the history', async () =
           for (const id of await ids()) {
             const rows = listRecords(db, id);
             assert.deepEqual(plain(await store.listMessages(id)), plain(rows));
+            // CHANGEDSINCE / QRESYNC: the rows above a modseq, found through the modseq index
+            // while few (record-cache.ts changedSince), by a walk when many: the database's.
+            const modseqs = [...new Set(rows.map((r) => r.modseq))].sort((x, y) => x - y);
+            for (const since of [0, ...modseqs.slice(-3), modseqs[modseqs.length >> 1] ?? 1]) {
+              assert.deepEqual(
+                plain(await store.listMessages(id, { changedSince: since })),
+                plain(listRecords(db, id, since)),
+                `changedSince ${since}`,
+              );
+            }
             // SELECT's summary comes from the mailbox's row and indexes (mailbox-summary.ts),
             // not the rows: it must say exactly what the rows say.
             const summary = await store.mailboxSummary(id);
             assert.deepEqual(
-              summary.uids,
+              summary.uids.toArray(),
               rows.map((r) => r.uid),
             );
             assert.equal(
@@ -317,4 +327,40 @@ test('rows from column texts: exact values, and refused (nothing stored) when a 
     assert.equal(r.pushColumns({ ...texts, ...bad }), false, JSON.stringify(bad));
     assert.equal(r.n, 0);
   }
+});
+
+test('changedSince: through the index while few rows changed, by a walk when many; the same rows', () => {
+  const all = rows(1, 300).map((r, i) => ({ ...r, modseq: 1 + (i % 100) }));
+  const asked: number[] = [];
+  const source = {
+    all: () => all.map((r) => ({ ...r })),
+    after: () => [],
+    some: () => [],
+    changed: (_id: number, modseq: number, limit: number) => {
+      asked.push(limit);
+      // In index order (by modseq), not by UID.
+      const uids = all
+        .filter((r) => r.modseq > modseq)
+        .sort((x, y) => x.modseq - y.modseq)
+        .map((r) => r.uid);
+      return uids.length > limit ? null : uids;
+    },
+  };
+  const withIndex = new RecordCache(source, 1000);
+  const walkOnly = new RecordCache({ ...source, changed: undefined }, 1000);
+  for (const since of [0, 50, 97, 99, 100, 200]) {
+    const want = all.filter((r) => r.modseq > since).map((r) => r.uid);
+    const a = withIndex.changedSince(1, 7, since);
+    const b = walkOnly.changedSince(1, 7, since);
+    assert.deepEqual(
+      a.map((r) => [r.uid, r.modseq]),
+      b.map((r) => [r.uid, r.modseq]),
+    );
+    assert.deepEqual(
+      a.map((r) => r.uid),
+      want,
+    );
+  }
+  // At most 64 UIDs (or one per 256 rows) are asked of the index.
+  assert.deepEqual(asked, [64, 64, 64, 64, 64, 64]);
 });

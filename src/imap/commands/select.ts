@@ -99,7 +99,7 @@ function selectCommand(name: 'SELECT' | 'EXAMINE') {
       read.replay(view);
       s.savedSearch = [];
       // RFC 3501 §6.3.1-2: SELECT takes \Recent from later sessions, EXAMINE does not.
-      await s.claimRecent(summary.uids[summary.uids.length - 1] ?? 0);
+      await s.claimRecent(summary.uids.last ?? 0);
       sendSelectResponses(s, mb, summary, readOnly);
       if (a.qresync && a.qresync.uidValidity === mb.uidValidity) {
         await sendQresync(s, mb, view, a.qresync);
@@ -142,7 +142,7 @@ function sendSelectResponses(
   s.untaggedStatus('OK', `UIDVALIDITY ${mb.uidValidity}`, 'UIDs valid');
   // Messages added between reading the mailbox and its summary are in the view: UIDNEXT is
   // above them.
-  const uidNext = Math.max(mb.uidNext, (summary.uids[summary.uids.length - 1] ?? 0) + 1);
+  const uidNext = Math.max(mb.uidNext, (summary.uids.last ?? 0) + 1);
   s.untaggedStatus('OK', `UIDNEXT ${uidNext}`, 'Predicted next UID');
   s.untaggedStatus('OK', `HIGHESTMODSEQ ${mb.highestModseq}`, 'Highest');
   // RFC 8474 §4.2: MAILBOXID in an untagged OK of every successful SELECT / EXAMINE.

@@ -13,6 +13,7 @@
 // without that round trip: a list gone stale makes its write fail whole, and it reads again.
 import { uniqueFolded } from '../flags.js';
 import type { MailboxSummary, MessageRecord } from '../types.js';
+import { UidList } from '../uid-list.js';
 import { type Queryable, rows } from './db.js';
 
 /** Records kept over all mailboxes (about 300 bytes each); the least recently used go first. */
@@ -148,7 +149,7 @@ export class PgRecordCache {
   /** SELECT's data (UIDs, keywords, first unseen), kept until the rows change. */
   async summary(mailboxId: number): Promise<MailboxSummary> {
     const e = await this.current(mailboxId);
-    if (!e) return { uids: [], keywords: [], firstUnseen: 0 };
+    if (!e) return { uids: UidList.EMPTY, keywords: [], firstUnseen: 0 };
     e.summary ??= summarize(e.records, e.kept);
     return e.summary;
   }
@@ -300,7 +301,7 @@ function summarize(records: readonly MessageRecord[], kept: readonly string[]): 
   // RFC 3501 §7.2.6: keywords no message has any more stay listed (clients keep the list).
   for (const k of kept) keywords.push(k);
   // In code-unit order, as the SQLite store lists them (it reads mailbox_keywords alone).
-  return { uids, keywords: uniqueFolded(keywords).sort(), firstUnseen };
+  return { uids: UidList.of(uids), keywords: uniqueFolded(keywords).sort(), firstUnseen };
 }
 
 function indexOfUid(records: readonly MessageRecord[], uid: number): number {

@@ -5,13 +5,15 @@
 // lowest and highest UID are two index lookups, so the usual mailbox, whose UIDs run without a
 // gap or whose gaps are its expunged UIDs (the `expunged` table, kept for VANISHED), is
 // numbered (RFC 9051 §2.3.1.2: sequence number i is the i-th UID in ascending order) without a
-// row read; any other reads the UID column alone. The first message without \Seen is one
-// lookup in the index of unseen rows.
+// row read, and without an array of its UIDs (a UidList of the range and its expunged UIDs:
+// the million-UID array was nearly all of a first SELECT's 13 ms); any other reads the UID
+// column alone. The first message without \Seen is one lookup in the index of unseen rows.
 
+import { UidList } from '../uid-list.js';
 import type { Db } from './db.js';
 import { stmt } from './db.js';
 
-/** UID lists kept over all mailboxes (8 bytes each): SELECT again makes no new array. */
+/** UIDs kept in lists over all mailboxes (8 bytes each): SELECT again makes no new list. */
 const MEMO_UIDS = 2_000_000;
 
 interface Memo {
@@ -23,12 +25,12 @@ interface Memo {
   count: number;
   lo: number;
   hi: number;
-  uids: number[];
+  uids: UidList;
 }
 
 export interface SummaryRead {
-  /** Ascending; shared by the calls that find the same UIDs: never change it in place. */
-  uids: number[];
+  /** Ascending; shared by the calls that find the same UIDs (never changed). */
+  uids: UidList;
   /** Sequence number of the first message without \Seen, 0 when none. */
   firstUnseen: number;
 }
@@ -73,7 +75,7 @@ export class MailboxSummaries {
   private forget(mailboxId: number): void {
     const m = this.memos.get(mailboxId);
     if (!m) return;
-    this.memoUids -= m.uids.length;
+    this.memoUids -= m.uids.stored;
     this.memos.delete(mailboxId);
   }
 
@@ -81,7 +83,7 @@ export class MailboxSummaries {
     const row = stmt(this.db, 'SELECT uid_next, message_count FROM mailboxes WHERE id = ?')
       .raw(true)
       .get(mailboxId) as [number, number] | undefined;
-    if (!row || row[1] <= 0) return { uids: [], firstUnseen: 0 };
+    if (!row || row[1] <= 0) return { uids: UidList.EMPTY, firstUnseen: 0 };
     const [uidNext, count] = row;
     const lo = stmt(
       this.db,
@@ -95,7 +97,7 @@ export class MailboxSummaries {
     )
       .pluck()
       .get(mailboxId) as number | undefined;
-    if (lo === undefined || hi === undefined) return { uids: [], firstUnseen: 0 };
+    if (lo === undefined || hi === undefined) return { uids: UidList.EMPTY, firstUnseen: 0 };
     const version = this.changes.get(mailboxId) ?? 0;
     let m = this.memos.get(mailboxId);
     if (
@@ -121,13 +123,13 @@ export class MailboxSummaries {
     )
       .pluck()
       .get(mailboxId) as number | undefined;
-    m.firstUnseen = unseen === undefined ? 0 : seqOf(m.uids, unseen);
+    m.firstUnseen = unseen === undefined ? 0 : m.uids.indexOf(unseen) + 1;
     return { uids: m.uids, firstUnseen: m.firstUnseen };
   }
 
-  private uids(mailboxId: number, count: number, lo: number, hi: number): number[] {
+  private uids(mailboxId: number, count: number, lo: number, hi: number): UidList {
     const span = hi - lo + 1;
-    if (span === count) return range(lo, hi, null, count);
+    if (span === count) return UidList.range(lo, hi);
     // Holes: read whichever is shorter, the expunged UIDs within [lo, hi] or the UIDs.
     if (span - count <= count) {
       const gone = stmt(
@@ -138,54 +140,24 @@ export class MailboxSummaries {
         .all(mailboxId, lo, hi) as number[];
       // Every expunged UID is gone for good (UIDs are never given again under one
       // UIDVALIDITY): when they account for every hole, the rest of [lo, hi] is the list.
-      if (span - gone.length === count) return range(lo, hi, gone, count);
+      if (span - gone.length === count) return UidList.range(lo, hi, gone);
     }
-    return stmt(this.db, 'SELECT uid FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid')
-      .pluck()
-      .all(mailboxId) as number[];
+    return UidList.of(
+      stmt(this.db, 'SELECT uid FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid')
+        .pluck()
+        .all(mailboxId) as number[],
+    );
   }
 
   private keep(mailboxId: number, m: Memo): void {
     this.forget(mailboxId);
-    if (m.uids.length > MEMO_UIDS) return;
+    if (m.uids.stored > MEMO_UIDS) return;
     for (const [id, other] of this.memos) {
-      if (this.memoUids + m.uids.length <= MEMO_UIDS) break;
-      this.memoUids -= other.uids.length;
+      if (this.memoUids + m.uids.stored <= MEMO_UIDS) break;
+      this.memoUids -= other.uids.stored;
       this.memos.delete(id);
     }
     this.memos.set(mailboxId, m);
-    this.memoUids += m.uids.length;
+    this.memoUids += m.uids.stored;
   }
-}
-
-/**
- * lo..hi without `gone` (ascending, within the range): `count` UIDs. Made at its full length
- * first (a million pushes cost several times the CPU).
- */
-function range(lo: number, hi: number, gone: readonly number[] | null, count: number): number[] {
-  const out = new Array<number>(count);
-  let g = 0;
-  let i = 0;
-  for (let u = lo; u <= hi; u++) {
-    if (gone !== null && g < gone.length && gone[g] === u) {
-      g++;
-      continue;
-    }
-    out[i++] = u;
-  }
-  return out;
-}
-
-/** 1 + the index of `uid` in `uids` (ascending), or 0 when absent. */
-function seqOf(uids: readonly number[], uid: number): number {
-  let lo = 0;
-  let hi = uids.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const x = uids[mid]!;
-    if (x === uid) return mid + 1;
-    if (x < uid) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return 0;
 }

@@ -230,6 +230,26 @@ export interface ConcatColumns {
   zone: string;
 }
 
+/**
+ * UIDs of the mailbox's rows with a modseq above `modseq`, in index order (not by UID), from
+ * the modseq index alone; null when there are more than `limit`.
+ */
+export function changedUids(
+  db: Db,
+  mailboxId: number,
+  modseq: number,
+  limit: number,
+): number[] | null {
+  const uids = stmt(
+    db,
+    `SELECT uid FROM mailbox_messages INDEXED BY mailbox_messages_modseq
+     WHERE mailbox_id = ? AND modseq > ? LIMIT ?`,
+  )
+    .pluck()
+    .all(mailboxId, modseq, limit + 1) as number[];
+  return uids.length > limit ? null : uids;
+}
+
 /** (UID, blob hash) of every row of the mailbox, ascending by UID. */
 export function blobHashes(db: Db, mailboxId: number): Iterable<[number, string]> {
   return stmt(

@@ -29,6 +29,7 @@ import type {
   SearchHeaderField,
   StoreFlagsResult,
 } from '../types.js';
+import { UidList } from '../uid-list.js';
 import { dataPurge, QuietWork } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
@@ -38,6 +39,7 @@ import { MailboxSummaries } from './mailbox-summary.js';
 import type { MailboxKey, SqliteMailboxes } from './mailboxes.js';
 import {
   blobHashes,
+  changedUids,
   concatColumns,
   lightRecords,
   listRecords,
@@ -134,6 +136,7 @@ export class SqliteMessages {
         columns: (mailboxId) => concatColumns(db, mailboxId),
         hashes: (mailboxId) => blobHashes(db, mailboxId),
         some: (mailboxId, uids) => recordRows(db, mailboxId, uids).map(toRecord),
+        changed: (mailboxId, modseq, limit) => changedUids(db, mailboxId, modseq, limit),
       },
       MAX_CACHED_RECORDS,
       RELEASE_GRACE_MS,
@@ -475,7 +478,7 @@ export class SqliteMessages {
    */
   summary(mailboxId: number): MailboxSummary {
     const v = this.validity(mailboxId);
-    if (v === null) return { uids: [], keywords: [], firstUnseen: 0 };
+    if (v === null) return { uids: UidList.EMPTY, keywords: [], firstUnseen: 0 };
     const { uids, firstUnseen } = this.summaries.read(mailboxId, v);
     let memo = this.keywordMemo.get(mailboxId);
     if (!memo || memo.uidValidity !== v) {

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { MailboxView } from '../../../src/imap/view.js';
 import type { ChangeEvent } from '../../../src/store/types.js';
+import { UidList } from '../../../src/store/uid-list.js';
 
 const ev = (kind: ChangeEvent['kind'], uids: number[], modseq = 10): ChangeEvent => ({
   accountId: 1,
@@ -104,6 +105,81 @@ describe('MailboxView', () => {
           );
         },
       ),
+    );
+  });
+
+  test('property: a view of a UID range (SELECT of a large mailbox) answers as one of its array', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.uniqueArray(fc.nat(39)),
+        fc.array(
+          fc.oneof(
+            fc.record({ append: fc.integer({ min: 1, max: 3 }) }),
+            fc.record({ expunge: fc.integer({ min: 0, max: 80 }) }),
+            fc.record({ flags: fc.integer({ min: 0, max: 80 }) }),
+            fc.record({ take: fc.boolean() }),
+          ),
+          { maxLength: 40 },
+        ),
+        (lo, span, goneRaw, ops) => {
+          const hi = lo + span - 1;
+          const gone = goneRaw.map((g) => lo + (g % span)).sort((a, b) => a - b);
+          const gone1 = [...new Set(gone)];
+          const arr: number[] = [];
+          for (let u = lo; u <= hi; u++) if (!gone1.includes(u)) arr.push(u);
+          const a = new MailboxView(7, UidList.range(lo, hi, gone1), 1);
+          const b = new MailboxView(7, arr, 1);
+          let next = hi + 1;
+          let modseq = 2;
+          const check = () => {
+            assert.equal(a.exists, b.exists);
+            assert.deepEqual(a.allUids(), b.allUids());
+            for (let seq = 0; seq <= b.exists + 1; seq++) assert.equal(a.uidAt(seq), b.uidAt(seq));
+            for (let u = 0; u <= next + 1; u++) {
+              assert.equal(a.seqOf(u), b.seqOf(u));
+              assert.equal(a.isLive(u), b.isLive(u));
+            }
+            assert.deepEqual(a.uidsForSeqSet([[2, '*']]), b.uidsForSeqSet([[2, '*']]));
+            assert.deepEqual(
+              a.uidsForUidSet([
+                [lo + 1, lo + 3],
+                [hi, '*'],
+                [1, 2],
+              ]),
+              b.uidsForUidSet([
+                [lo + 1, lo + 3],
+                [hi, '*'],
+                [1, 2],
+              ]),
+            );
+            assert.deepEqual(
+              a.uidsForUidSet([[next + 5, '*']]),
+              b.uidsForUidSet([[next + 5, '*']]),
+            );
+          };
+          check();
+          for (const op of ops) {
+            let e: ChangeEvent | null = null;
+            if ('append' in op) {
+              const uids: number[] = [];
+              for (let k = 0; k < op.append; k++) uids.push(next++);
+              e = ev('append', uids, modseq++);
+            } else if ('expunge' in op) e = ev('expunge', [op.expunge], modseq++);
+            else if ('flags' in op) e = ev('flags', [op.flags], modseq++);
+            if (e) {
+              a.onEvent(e);
+              b.onEvent(e);
+            } else if ('take' in op) {
+              const opts = { allowExpunge: op.take };
+              assert.deepEqual(a.takeUpdates(opts), b.takeUpdates(opts));
+            }
+            check();
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
