@@ -113,8 +113,10 @@ describe('full-text index worker', () => {
     const db = new Database(join(dir, 'fts.db'), { readonly: true });
     try {
       assert.equal(db.pragma('page_size', { simple: true }), 8192);
-      const pgsz = db.prepare(`SELECT v FROM message_text_config WHERE k = 'pgsz'`).pluck().get();
-      assert.equal(pgsz, 8100);
+      for (const table of ['word_grams', 'word_seq']) {
+        const pgsz = db.prepare(`SELECT v FROM ${table}_config WHERE k = 'pgsz'`).pluck().get();
+        assert.equal(pgsz, 8100);
+      }
     } finally {
       db.close();
     }
@@ -166,26 +168,29 @@ describe('full-text index worker', () => {
     }
     const db = new Database(join(dir, 'fts.db'), { readonly: true });
     try {
-      const sql = db
-        .prepare(`SELECT sql FROM sqlite_master WHERE name = 'message_text'`)
-        .pluck()
-        .get() as string;
-      assert.match(sql, /contentless_delete = 1/);
-      const deletemerge = db
-        .prepare(`SELECT v FROM message_text_config WHERE k = 'deletemerge'`)
-        .pluck()
-        .get();
-      assert.equal(deletemerge, 50);
+      assert.equal(
+        db.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'message_text'`).pluck().get(),
+        0,
+      );
       // The file an older release made keeps its 4 KB pages, and FTS5's default leaves.
       assert.equal(db.pragma('page_size', { simple: true }), 4096);
-      const pgsz = db.prepare(`SELECT v FROM message_text_config WHERE k = 'pgsz'`).pluck().get();
-      assert.equal(pgsz, undefined);
-      // The deleted message left no postings: its words match nothing in the index itself.
-      const hits = db
-        .prepare(`SELECT rowid FROM message_text WHERE message_text MATCH '"kindly"'`)
-        .pluck()
-        .all();
-      assert.deepEqual(hits, []);
+      for (const table of ['word_grams', 'word_seq']) {
+        const sql = db
+          .prepare(`SELECT sql FROM sqlite_master WHERE name = ?`)
+          .pluck()
+          .get(table) as string;
+        assert.match(sql, /contentless_delete = 1/);
+        const config = (k: string) =>
+          db.prepare(`SELECT v FROM ${table}_config WHERE k = ?`).pluck().get(k);
+        assert.equal(config('deletemerge'), 50);
+        assert.equal(config('pgsz'), undefined);
+        // The deleted message left no postings: its words match nothing in the index itself.
+        const hits = db
+          .prepare(`SELECT rowid FROM ${table} WHERE ${table} MATCH '"kindly"'`)
+          .pluck()
+          .all();
+        assert.deepEqual(hits, []);
+      }
     } finally {
       db.close();
     }

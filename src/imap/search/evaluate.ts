@@ -169,9 +169,9 @@ function internalDay(d: Date, zone = 0): number {
 const lower = (s: string): string => s.toLowerCase();
 
 /**
- * The store folds case for needles of 3+ characters (FTS5 trigram) but its short-needle path
- * (LIKE) folds ASCII only; a short needle with non-ASCII letters is therefore asked in every
- * lower/upper combination of its (at most two) characters, and the hits are merged.
+ * The store folds case for needles of 3+ characters (its full-text index) but its short-needle
+ * path (LIKE) folds ASCII only; a short needle with non-ASCII letters is therefore asked in
+ * every lower/upper combination of its (at most two) characters, and the hits are merged.
  */
 function caseVariants(needle: string): string[] {
   const chars = [...needle];

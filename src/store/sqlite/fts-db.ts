@@ -10,6 +10,7 @@ import { preparePrivateFileSync } from '../../private-files.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import { sqliteCompanions } from './db.js';
+import { indexText, planSearch, type SeqPhrase } from './fts-query.js';
 
 /** A stored message to index; without text the worker reads and parses its blob. */
 export interface IndexItem {
@@ -61,7 +62,8 @@ export interface FtsPaths {
 
 // Bump to rebuild every index from scratch (a changed tokenizer or layout).
 // 3: contentless index with tombstone deletes, the text in its own table.
-const FTS_SCHEMA = 3;
+// 4: the distinct words as trigrams and the words in order, not the text's trigrams.
+const FTS_SCHEMA = 4;
 const RECONCILE_CHUNK = 50;
 /** Page size of a new index file, and the room an FTS5 leaf leaves for the page's header. */
 const PAGE_SIZE = 8192;
@@ -150,12 +152,19 @@ export class FtsDb {
         const t = texts[i];
         if (t === null || t === undefined) return;
         this.dropDoc(it.id);
-        this.stmt('INSERT INTO message_text (rowid, text) VALUES (?, ?)').run(it.id, t.text);
+        const ix = indexText(t.text);
+        this.stmt('INSERT INTO word_grams (rowid, words, tails) VALUES (?, ?, ?)').run(
+          it.id,
+          ix.words,
+          ix.tails,
+        );
+        this.stmt('INSERT INTO word_seq (rowid, text) VALUES (?, ?)').run(it.id, ix.sequence);
         this.stmt('INSERT INTO doc_text (id, text) VALUES (?, ?)').run(it.id, t.text);
-        this.stmt('INSERT INTO docs (id, hash, truncated) VALUES (?, ?, ?)').run(
+        this.stmt('INSERT INTO docs (id, hash, truncated, plain) VALUES (?, ?, ?, ?)').run(
           it.id,
           it.hash,
           t.truncated ? 1 : 0,
+          ix.plain ? 1 : 0,
         );
       });
     })();
@@ -171,21 +180,7 @@ export class FtsDb {
 
   /** UIDs of the mailbox's messages whose text contains the needle, case-insensitively. */
   search(mailboxId: number, needle: string): number[] {
-    // The trigram index answers substrings of 3+ characters (case-folded, Unicode-aware);
-    // shorter needles fall back to LIKE over the same text (ASCII case-insensitive).
-    const rows =
-      [...needle].length >= 3
-        ? this.stmt(
-            `SELECT mm.uid FROM message_text t
-             JOIN mail.mailbox_messages mm ON mm.message_id = t.rowid
-             WHERE mm.mailbox_id = ? AND message_text MATCH ? ORDER BY mm.uid`,
-          ).all(mailboxId, `"${needle.replace(/"/g, '""')}"`)
-        : this.stmt(
-            `SELECT mm.uid FROM mail.mailbox_messages mm
-             JOIN doc_text t ON t.id = mm.message_id
-             WHERE mm.mailbox_id = ? AND t.text LIKE ? ESCAPE '\\' ORDER BY mm.uid`,
-          ).all(mailboxId, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    const uids = new Set((rows as { uid: number }[]).map((r) => r.uid));
+    const uids = new Set(this.indexedMatches(mailboxId, needle));
     // Messages whose whole text is read instead: texts longer than what was indexed (the
     // needle may be past the indexed part), and, while the index is being rebuilt, the
     // messages it has not reached yet, so a search never waits for a whole rebuild.
@@ -204,13 +199,124 @@ export class FtsDb {
       ).all(mailboxId) as { uid: number; hash: string }[];
       unread.push(...pending);
     }
-    if (unread.length === 0) return [...uids];
+    if (unread.length === 0) return [...uids].sort((a, b) => a - b);
     const folded = needle.toLowerCase();
     for (const u of unread) {
       if (uids.has(u.uid)) continue;
       if (this.textFromBlob(u.hash)?.toLowerCase().includes(folded)) uids.add(u.uid);
     }
     return [...uids].sort((a, b) => a - b);
+  }
+
+  /** The indexed (not truncated) messages of the mailbox that contain the needle. */
+  private indexedMatches(mailboxId: number, needle: string): number[] {
+    const plan = planSearch(needle);
+    if (plan.kind === 'word') {
+      return this.stmt(
+        `SELECT mm.uid FROM word_grams g
+         JOIN mail.mailbox_messages mm ON mm.message_id = g.rowid
+         WHERE mm.mailbox_id = ? AND word_grams MATCH ?`,
+      )
+        .pluck()
+        .all(mailboxId, plan.match) as number[];
+    }
+    if (plan.kind === 'phrase') {
+      const seq = this.usable(plan.seq);
+      const tail = plan.tail && {
+        grams: plan.tail.grams,
+        seq: plan.tail.seq && this.usable(plan.tail.seq),
+      };
+      // A phrase that makes no token (symbols only) narrows nothing: every text is read.
+      if (seq !== null && (tail === null || tail.grams !== null || tail.seq !== null)) {
+        return this.phraseMatches(mailboxId, needle, seq, plan.exact, tail);
+      }
+    }
+    if (plan.kind !== 'short') return this.scanned(mailboxId, needle);
+    // Needles under 3 characters have no trigram: LIKE over the stored text (ASCII
+    // case-insensitive).
+    return this.stmt(
+      `SELECT mm.uid FROM mail.mailbox_messages mm
+       JOIN doc_text t ON t.id = mm.message_id
+       WHERE mm.mailbox_id = ? AND t.text LIKE ? ESCAPE '\\'`,
+    )
+      .pluck()
+      .all(mailboxId, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as number[];
+  }
+
+  /** The phrase's MATCH text, or null when it makes no unicode61 token (matches nothing). */
+  private usable(p: SeqPhrase): string | null {
+    if (p.surelyTokens) return p.match;
+    // Only symbols and letters outside ASCII: ask the tokenizer, on its own text.
+    this.stmt('DELETE FROM temp.token_probe').run();
+    this.stmt('INSERT INTO temp.token_probe (rowid, text) VALUES (1, ?)').run(p.text);
+    const hit = this.stmt('SELECT 1 FROM temp.token_probe WHERE token_probe MATCH ?').get(p.match);
+    return hit === undefined ? null : p.match;
+  }
+
+  /** A needle across words (see fts-query.ts): phrase hits, and candidates checked. */
+  private phraseMatches(
+    mailboxId: number,
+    needle: string,
+    seq: string,
+    exact: boolean,
+    tail: { grams: string | null; seq: string | null } | null,
+  ): number[] {
+    const found: number[] = [];
+    /** Candidates to check: message id -> UID. */
+    const check = new Map<number, number>();
+    const hits = this.stmt(
+      `SELECT mm.uid, c.rowid AS id, d.plain FROM word_seq c
+       CROSS JOIN mail.mailbox_messages mm ON mm.message_id = c.rowid
+       JOIN docs d ON d.id = c.rowid
+       WHERE word_seq MATCH ? AND mm.mailbox_id = ?`,
+    ).all(seq, mailboxId) as { uid: number; id: number; plain: number }[];
+    for (const h of hits) {
+      if (exact && h.plain === 1) found.push(h.uid);
+      else check.set(h.id, h.uid);
+    }
+    // Most first words are the end of no longer word: then the rest's phrase (often common
+    // separators) is not looked up at all.
+    const noTails =
+      tail?.grams != null &&
+      this.stmt('SELECT 1 FROM word_grams WHERE word_grams MATCH ? LIMIT 1').get(tail.grams) ===
+        undefined;
+    if (tail !== null && !noTails) {
+      const parts: string[] = [];
+      const args: string[] = [];
+      if (tail.grams !== null) {
+        parts.push('SELECT rowid FROM word_grams WHERE word_grams MATCH ?');
+        args.push(tail.grams);
+      }
+      if (tail.seq !== null) {
+        parts.push('SELECT rowid FROM word_seq WHERE word_seq MATCH ?');
+        args.push(tail.seq);
+      }
+      const more = this.stmt(
+        `SELECT mm.uid, c.rowid AS id FROM (${parts.join(' INTERSECT ')}) c
+         CROSS JOIN mail.mailbox_messages mm ON mm.message_id = c.rowid
+         WHERE mm.mailbox_id = ?`,
+      ).all(...args, mailboxId) as { uid: number; id: number }[];
+      for (const m of more) check.set(m.id, m.uid);
+    }
+    if (check.size === 0) return found;
+    const folded = needle.toLowerCase();
+    const text = this.stmt('SELECT text FROM doc_text WHERE id = ?').pluck();
+    const done = new Set(found);
+    for (const [id, uid] of check) {
+      if (done.has(uid)) continue;
+      if ((text.get(id) as string | undefined)?.toLowerCase().includes(folded)) found.push(uid);
+    }
+    return found;
+  }
+
+  /** The mailbox's messages whose stored text has the needle (a pass over all of them). */
+  private scanned(mailboxId: number, needle: string): number[] {
+    const rows = this.stmt(
+      `SELECT mm.uid, t.text FROM mail.mailbox_messages mm
+       JOIN doc_text t ON t.id = mm.message_id WHERE mm.mailbox_id = ?`,
+    ).all(mailboxId) as { uid: number; text: string }[];
+    const folded = needle.toLowerCase();
+    return rows.filter((r) => r.text.toLowerCase().includes(folded)).map((r) => r.uid);
   }
 
   close(): void {
@@ -224,7 +330,8 @@ export class FtsDb {
 
   private dropDoc(id: number): void {
     if (this.hashOf(id) === undefined) return;
-    this.stmt('DELETE FROM message_text WHERE rowid = ?').run(id);
+    this.stmt('DELETE FROM word_grams WHERE rowid = ?').run(id);
+    this.stmt('DELETE FROM word_seq WHERE rowid = ?').run(id);
     this.stmt('DELETE FROM doc_text WHERE id = ?').run(id);
     this.stmt('DELETE FROM docs WHERE id = ?').run(id);
   }
@@ -265,25 +372,39 @@ function openIndex(file: string): Database.Database {
     if (db.pragma('user_version', { simple: true }) !== FTS_SCHEMA) {
       db.exec(`
 DROP TABLE IF EXISTS message_text;
+DROP TABLE IF EXISTS word_grams;
+DROP TABLE IF EXISTS word_seq;
 DROP TABLE IF EXISTS doc_text;
 DROP TABLE IF EXISTS docs;
--- Trigram tokens give IMAP SEARCH its case-insensitive substring semantics (RFC 9051 §6.4.4).
+-- IMAP SEARCH's case-insensitive substring (RFC 9051 §6.4.4) from two indexes of each text
+-- (fts-query.ts): its distinct words as trigrams (a substring inside a word, exactly; the
+-- words less their first character, for a needle that starts inside a word), and its words
+-- in order (unicode61, positions kept: phrases across words narrow the texts to check).
 -- Contentless with contentless_delete: a deletion records a tombstone, where an index that
 -- keeps its content must tokenize the old text again to find what to remove (more than
 -- twice the CPU, measured on 10 KB messages: a POP3 QUIT may delete thousands).
 -- deletemerge 50: a segment is rewritten once half its rows are tombstones, which bounds the
 -- space deleted messages keep. 0 (only automerge drops them) cost a third less CPU per
 -- deletion, but the dead rows of an old, large segment could stay for good.
-CREATE VIRTUAL TABLE message_text USING fts5(
-  text, tokenize = 'trigram', content = '', contentless_delete = 1
+CREATE VIRTUAL TABLE word_grams USING fts5(
+  words, tails, tokenize = 'trigram', content = '', contentless_delete = 1
 );
-INSERT INTO message_text (message_text, rank) VALUES ('deletemerge', 50);
--- The indexed text itself, for needles under 3 characters (LIKE; no trigram to look up).
+INSERT INTO word_grams (word_grams, rank) VALUES ('deletemerge', 50);
+CREATE VIRTUAL TABLE word_seq USING fts5(
+  text, tokenize = 'unicode61 remove_diacritics 0', content = '', contentless_delete = 1
+);
+INSERT INTO word_seq (word_seq, rank) VALUES ('deletemerge', 50);
+-- The indexed text itself: needles under 3 characters (LIKE; no trigram to look up), and
+-- the check of the candidates of a needle across words.
 CREATE TABLE doc_text (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
 -- Which message (by blob hash) each index entry was made from: lets reconciliation find
 -- stale entries without scanning the full-text table, and detect reused message ids.
 -- truncated: only the first FTS_TEXT_MAX characters are indexed; searches read the rest.
-CREATE TABLE docs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, truncated INTEGER NOT NULL);
+-- plain: every character of the text is ASCII, a letter or a digit (fts-query.ts indexText):
+-- a phrase hit in word_seq is then a match without reading the text.
+CREATE TABLE docs (
+  id INTEGER PRIMARY KEY, hash TEXT NOT NULL, truncated INTEGER NOT NULL, plain INTEGER NOT NULL
+);
 PRAGMA user_version = ${FTS_SCHEMA};
 `);
       // Leaves that fill the page, where the file has the larger pages (a leaf bigger than its
@@ -291,13 +412,19 @@ PRAGMA user_version = ${FTS_SCHEMA};
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       if (pageSize >= PAGE_SIZE) {
         // A literal: FTS5 refuses a bound value for its configuration commands.
-        db.exec(
-          `INSERT INTO message_text (message_text, rank) VALUES ('pgsz', ${pageSize - LEAF_SLACK})`,
-        );
+        for (const table of ['word_grams', 'word_seq']) {
+          db.exec(
+            `INSERT INTO ${table} (${table}, rank) VALUES ('pgsz', ${pageSize - LEAF_SLACK})`,
+          );
+        }
       }
     }
     // The docs whose text was cut (see search): few, found without a pass over the others.
     db.exec('CREATE INDEX IF NOT EXISTS docs_truncated ON docs(id) WHERE truncated = 1');
+    // A scratch table with word_seq's tokenizer: does a phrase make any token (fts-query.ts).
+    db.exec(`CREATE VIRTUAL TABLE temp.token_probe USING fts5(
+      text, tokenize = 'unicode61 remove_diacritics 0'
+    )`);
     db.prepare('SELECT count(*) FROM docs').get();
     return db;
   } catch (err) {

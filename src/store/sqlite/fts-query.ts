@@ -1,0 +1,213 @@
+// What the full-text index holds of a text, and how a SEARCH needle is answered from it
+// (fts-db.ts runs both on the index worker). IMAP SEARCH BODY / TEXT match a substring,
+// case-insensitively (RFC 9051 §6.4.4), anywhere: inside a word, across words and the
+// characters between them.
+//
+// A trigram index of the whole text made ~10,000 tokens of a 10 KB message, most of the
+// worker's CPU (issue 19). The index now keeps, per message:
+// - `word_grams` (trigram tokenizer): the message's distinct words, each once, between
+//   spaces (`words`), and the same words less their first character (`tails`);
+// - `word_seq` (unicode61 tokenizer, positions kept): the text as a sequence of words and of
+//   the separators between them (`indexText`): a lone space is a word boundary, any other
+//   run of separators is one token per character, so that "meeting." and "the\r\nmeeting"
+//   are told from "meeting" and "the meeting" by the index.
+// A word is a run of anything but ASCII's non-alphanumerics (as in the PostgreSQL backend's
+// `search-words.ts`); all of those are separators to unicode61 as well.
+//
+// A needle without a separator lies inside one word: the trigram phrase on `words` is exact
+// (its trigrams hold no space, so they sit in one word of the list, and every word of the
+// text is in the list). A needle with separators is words and runs: its first word ends a
+// word of the text, the others are whole words, its last starts one, its runs are whole
+// runs but for a first or last one (a run's end or start). The phrase of all of them is
+// looked up in `word_seq` with the first word taken as a whole word; a needle starting
+// inside a word is found through `tails : "first "` (a word that ends with it) and the
+// phrase of the rest. Candidates are checked against their stored text unless the phrase
+// says it all: needle words of ASCII letters and digits only, no lone space at either end
+// (the index keeps no token for a lone space), and a text of which every character is
+// ASCII, a letter or a digit (`plain`: unicode61 then splits it exactly where this
+// module does; but for a letter newer than SQLite's Unicode tables, which it takes for a
+// separator, so a phrase of ASCII words could be found across one: not handled).
+
+/** ASCII's non-alphanumerics: the characters that separate words (unicode61's too). */
+const SEPARATORS = /[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/g;
+/** Separator characters are coded as the private-use characters from here (token chars). */
+const RUN_BASE = 0xe000;
+/** The text's own characters in that range, all made this one (not a separator token). */
+const OWN_CODES = /[\ue000-\ue07f]/g;
+const OWN_CODE = '\ue080';
+/** A character unicode61 may split a word at, or fold unlike ASCII: the text is checked. */
+const NOT_PLAIN = /[^\x00-\x7f\p{L}\p{N}]/u;
+const ASCII_WORD = /^[0-9A-Za-z]+$/;
+const HAS_ASCII_WORD_CHAR = /[0-9A-Za-z]/;
+
+/** What the index stores of a text: `word_grams`' columns, `word_seq`'s text, `docs.plain`. */
+export interface IndexedText {
+  /** The distinct words, each once, between spaces. */
+  words: string;
+  /** The same words less their first character. */
+  tails: string;
+  /** The text with separator runs other than a lone space as tokens. */
+  sequence: string;
+  /** Every character is ASCII, a letter or a digit: unicode61 splits where this module does. */
+  plain: boolean;
+}
+
+/** 1 for ASCII's non-alphanumerics. */
+const SEPARATOR = new Uint8Array(128).map((_, c) =>
+  c < 0x30 || (c > 0x39 && c < 0x41) || (c > 0x5a && c < 0x61) || c > 0x7a ? 1 : 0,
+);
+const CODED = Array.from({ length: 128 }, (_, c) => String.fromCharCode(RUN_BASE + c));
+
+function isSeparator(c: number): boolean {
+  return c < 128 && SEPARATOR[c] === 1;
+}
+
+/** One pass over the text (10 KB: ~0.1 ms): its words into `words`, its word sequence out. */
+function scanText(text: string, words: Set<string> | null): string {
+  const seq: string[] = [];
+  const n = text.length;
+  let i = 0;
+  let copied = 0;
+  while (i < n) {
+    const start = i;
+    while (i < n && !isSeparator(text.charCodeAt(i))) i++;
+    if (i > start) words?.add(text.slice(start, i));
+    if (i >= n) break;
+    const run = i;
+    while (i < n && isSeparator(text.charCodeAt(i))) i++;
+    if (i - run === 1 && text.charCodeAt(run) === 0x20) continue;
+    seq.push(text.slice(copied, run), codeRun(text.slice(run, i)));
+    copied = i;
+  }
+  seq.push(text.slice(copied));
+  return seq.join('');
+}
+
+export function indexText(text: string): IndexedText {
+  const seen = new Set<string>();
+  const scanned = scanText(text, seen);
+  // The text's own characters in the coded range (rare) become OWN_CODE first.
+  const sequence = text.search(OWN_CODES) === -1 ? scanned : scanText(ownCodes(text), null);
+  const words: string[] = [''];
+  const tails: string[] = [''];
+  for (const w of seen) {
+    words.push(w);
+    // Drop one code point: a surrogate pair stays whole.
+    const tail = w.slice((w.codePointAt(0) ?? 0) > 0xffff ? 2 : 1);
+    if (tail !== '') tails.push(tail);
+  }
+  words.push('');
+  tails.push('');
+  return { words: words.join(' '), tails: tails.join(' '), sequence, plain: !NOT_PLAIN.test(text) };
+}
+
+function codeRun(run: string): string {
+  let out = '';
+  for (let i = 0; i < run.length; i++) out += ` ${CODED[run.charCodeAt(i)]}`;
+  return `${out} `;
+}
+
+function ownCodes(s: string): string {
+  return s.search(OWN_CODES) === -1 ? s : s.replace(OWN_CODES, OWN_CODE);
+}
+
+export interface SeqPhrase {
+  /** The MATCH expression. */
+  match: string;
+  /** Its text: if unicode61 makes no token of it, the phrase matches nothing. */
+  text: string;
+  /** A token for sure (an ASCII letter or digit, or a coded separator). */
+  surelyTokens: boolean;
+}
+
+export type SearchPlan =
+  /** Under 3 characters: no trigram, LIKE over the stored texts (ASCII case-insensitive). */
+  | { kind: 'short' }
+  /** Nothing to look up (a one-character first word and nothing after): every text. */
+  | { kind: 'scan' }
+  /** Inside one word: the index answers exactly. */
+  | { kind: 'word'; match: string }
+  /**
+   * Across words: `seq` finds the texts where the first word is a whole word (exactly, in a
+   * plain text, when `exact`); `tail`, for a needle that starts with a word, those where it
+   * is a longer word's end (`grams`, `seq`: what narrows them; at least one is set). Texts
+   * not answered exactly are checked for the needle.
+   */
+  | {
+      kind: 'phrase';
+      seq: SeqPhrase;
+      exact: boolean;
+      tail: { grams: string | null; seq: SeqPhrase | null } | null;
+    };
+
+function quote(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function seqPhrase(tokens: string[], prefix: boolean, surelyTokens: boolean): SeqPhrase {
+  const text = tokens.join(' ');
+  return { match: `${quote(text)}${prefix ? ' *' : ''}`, text, surelyTokens };
+}
+
+export function planSearch(needle: string): SearchPlan {
+  if (codePoints(needle) < 3) return { kind: 'short' };
+  // The needle as words and runs, in order.
+  const parts: Array<{ run: boolean; s: string }> = [];
+  let at = 0;
+  for (const m of needle.matchAll(SEPARATORS)) {
+    if (m.index > at) parts.push({ run: false, s: needle.slice(at, m.index) });
+    parts.push({ run: true, s: m[0] });
+    at = m.index + m[0].length;
+  }
+  if (at < needle.length) parts.push({ run: false, s: needle.slice(at) });
+  if (parts.length === 1 && !parts[0]!.run) {
+    return { kind: 'word', match: `words : ${quote(needle)}` };
+  }
+  if (parts.length === 1) {
+    // Separators only, 3 or more: inside one run of the text, never a lone space.
+    return {
+      kind: 'phrase',
+      seq: seqPhrase([codeRun(needle).trim()], false, true),
+      exact: true,
+      tail: null,
+    };
+  }
+  let exact = true;
+  // Tokens of each part; sure: the part surely makes one.
+  const tokens = parts.map((p, i) => {
+    if (!p.run) {
+      if (!ASCII_WORD.test(p.s)) exact = false;
+      return { t: ownCodes(p.s), sure: HAS_ASCII_WORD_CHAR.test(p.s) };
+    }
+    // A lone space between words is the boundary itself; at either end of the needle it
+    // may be the start or end of a longer run, which has tokens: left out, and checked.
+    if (p.s === ' ') {
+      if (i === 0 || i === parts.length - 1) exact = false;
+      return { t: '', sure: false };
+    }
+    return { t: codeRun(p.s).trim(), sure: true };
+  });
+  const phraseOf = (from: number): SeqPhrase | null => {
+    const rest = tokens.slice(from).filter((t) => t.t !== '');
+    if (rest.length === 0) return null;
+    return seqPhrase(
+      rest.map((t) => t.t),
+      !parts[parts.length - 1]!.run,
+      rest.some((t) => t.sure),
+    );
+  };
+  const seq = phraseOf(0)!;
+  if (parts[0]!.run) return { kind: 'phrase', seq, exact, tail: null };
+  const first = parts[0]!.s;
+  // A one-character first word gives no trigram with the space after it.
+  const grams = codePoints(first) >= 2 ? `tails : ${quote(`${first} `)}` : null;
+  const tailSeq = phraseOf(1);
+  if (grams === null && tailSeq === null) return { kind: 'scan' };
+  return { kind: 'phrase', seq, exact, tail: { grams, seq: tailSeq } };
+}
