@@ -647,6 +647,14 @@ export interface BlobStore {
    * in one cheap step instead of several round trips (see FileBlobStore.read).
    */
   readMessage(blobHash: string, size?: number): Promise<Buffer>;
+  /**
+   * The bytes of several messages in one step, by hash: those the store keeps small enough
+   * to read so (SQLite: the ones in `message_data`); a message left out is read with
+   * readMessage. The same contract otherwise: a message whose last copy is gone is not read.
+   */
+  readMessages?(
+    rows: ReadonlyArray<{ blobHash: string; size: number }>,
+  ): Promise<Map<string, Buffer>>;
 }
 
 /** IMAP METADATA annotations (RFC 5464) of an account's server view and of its mailboxes. */

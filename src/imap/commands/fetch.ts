@@ -4,6 +4,7 @@
 import { isStoreError } from '../../store/errors.js';
 import type { FlagColumns, MessageDetail, MessageRecord } from '../../store/types.js';
 import { markFetchedSeen, type SeenNow } from '../fetch/mark-seen.js';
+import { ReadAhead } from '../fetch/read-ahead.js';
 import {
   allLight,
   columnRenderer,
@@ -11,6 +12,7 @@ import {
   type FetchRenderOptions,
   fetchSetsSeen,
   lightRenderer,
+  needsBytes,
   needsDetail,
   needsExtras,
   renderFetch,
@@ -20,7 +22,7 @@ import type { ImapSession } from '../session.js';
 import { type FetchArgs, parseFetchArgs } from '../wire/fetch-items.js';
 import type { ParsedCommand } from '../wire/parser.js';
 import { intervalsContain, resolveSequenceSet } from '../wire/sequence.js';
-import { sequenceSetToString, serialize, v } from '../wire/serializer.js';
+import { sequenceSetToString, serializeLine, v } from '../wire/serializer.js';
 import { checkFetchPartial, fetchPage } from './fetch-partial.js';
 import { command, SELECTED } from './types.js';
 import { requireSelected, resolveSet } from './util.js';
@@ -66,6 +68,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   // The parsed index only when an item needs it: a FETCH of flags and header fields (what a
   // mail client asks first, issue 19) reads the rows and the message bytes, nothing more.
   const withDetail = needsDetail(a.items);
+  const withBytes = needsBytes(a.items);
   const listed = !withDetail && isWide(uids, view.exists) ? await listRows(s, null) : null;
 
   for (let i = 0; i < uids.length; i += BATCH) {
@@ -93,7 +96,10 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
     const seenNow: SeenNow = markSeen
       ? await markFetchedSeen(store, view, sel.mailbox.id, records)
       : new Map();
-    for (const r of records) {
+    // The bytes of the next messages in one read where the store can (fetch/read-ahead.ts).
+    const ahead = withBytes ? new ReadAhead(store, records) : null;
+    for (let k = 0; k < records.length; k++) {
+      const r = records[k]!;
       const seq = view.seqOf(r.uid);
       if (seq === 0) continue;
       const changed = seenNow.get(r.uid);
@@ -110,7 +116,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
           if (!d) throw no('EXPUNGEISSUED', 'Message was expunged');
           return d;
         },
-        raw: () => store.readMessage(r.blobHash, r.size),
+        raw: () => (ahead ? ahead.read(k) : store.readMessage(r.blobHash, r.size)),
         // Loaded for the whole batch above when the items ask for them (needsExtras).
         extras: async () => {
           const e =
@@ -144,9 +150,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       if (changed && opts.condstore && !opts.uidAlways && !asksUid) {
         values.push(v.atom('UID'), v.num(r.uid));
       }
-      s.untagged(
-        Buffer.concat([Buffer.from(`${seq} FETCH `), serialize(v.list(values), s.writeOpts)]),
-      );
+      s.send(serializeLine(`* ${seq} FETCH `, v.list(values), s.writeOpts));
       await s.maybeFlush();
     }
   }

@@ -100,6 +100,21 @@ export function needsDetail(items: readonly FetchItem[]): boolean {
   });
 }
 
+/**
+ * Whether the items read every message's bytes (FetchMessage.raw): sections and their
+ * RFC822 names, BINARY and BINARY.SIZE. PREVIEW reads them only when none is cached.
+ */
+export function needsBytes(items: readonly FetchItem[]): boolean {
+  return items.some(
+    (it) =>
+      it.kind === 'body' ||
+      it.kind === 'binary' ||
+      it.kind === 'binarySize' ||
+      (it.kind === 'simple' &&
+        (it.name === 'RFC822' || it.name === 'RFC822.HEADER' || it.name === 'RFC822.TEXT')),
+  );
+}
+
 export function fetchSetsSeen(items: readonly FetchItem[]): boolean {
   return items.some(
     (it) =>
@@ -121,6 +136,20 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
 }
 
 const whole: Section = { part: [], text: null };
+
+/** `BODY[section]<origin>` of each item, written once per FETCH, not once per message. */
+const bodyLabels = new WeakMap<FetchItem, string>();
+
+function bodyLabel(it: Extract<FetchItem, { kind: 'body' }>): string {
+  let label = bodyLabels.get(it);
+  if (label === undefined) {
+    // RFC 9051 §7.5.2: BODY[section]<origin>: the answer names BODY (also for BODY.PEEK)
+    // and gives only the partial's origin octet.
+    label = `BODY[${sectionToString(it.section)}]${it.partial ? `<${it.partial.offset}>` : ''}`;
+    bodyLabels.set(it, label);
+  }
+  return label;
+}
 
 export async function renderFetch(
   items: readonly FetchItem[],
@@ -221,11 +250,8 @@ export async function renderFetch(
       }
       values.push(v.atom('PREVIEW'), text === null ? v.nil : v.str(Buffer.from(text, 'utf8')));
     } else if (it.kind === 'body') {
-      // RFC 9051 §7.5.2: BODY[section]<origin>: the answer names BODY (also for BODY.PEEK)
-      // and gives only the partial's origin octet.
       const data = applyPartial(await section(it.section), it.partial);
-      const origin = it.partial ? `<${it.partial.offset}>` : '';
-      values.push(v.raw(`BODY[${sectionToString(it.section)}]${origin}`), v.str(data));
+      values.push(v.raw(bodyLabel(it)), v.str(data));
     } else if (it.kind === 'binary') {
       const r =
         it.part.length === 0 ? await raw() : binaryBytes(await raw(), await root(), it.part);

@@ -12,7 +12,7 @@ import { type FetchMessage, fetchSetsSeen, renderFetch } from '../fetch/render.j
 import type { ImapSession } from '../session.js';
 import type { MailboxView } from '../view.js';
 import type { FetchAtt } from '../wire/fetch-items.js';
-import { serialize, v } from '../wire/serializer.js';
+import { serializeLine, v } from '../wire/serializer.js';
 
 const BATCH = 200;
 
@@ -72,9 +72,7 @@ export async function sendNewFetch(
         const flags = view.withRecent(r.uid, changed.flags);
         out.values.push(v.atom('FLAGS'), v.list(flags.map((f) => v.atom(f))));
       }
-      s.untagged(
-        Buffer.concat([Buffer.from(`${seq} FETCH `), serialize(v.list(out.values), s.writeOpts)]),
-      );
+      s.send(serializeLine(`* ${seq} FETCH `, v.list(out.values), s.writeOpts));
       await s.maybeFlush();
     }
   }

@@ -221,11 +221,16 @@ export class SqliteMessages {
         const fresh: IndexItem[] = [];
         try {
           await Promise.all([...new Set(batch.flatMap((p) => p.dirs))].map((d) => fsyncDir(d)));
+          // One append alone in its batch (a client's APPEND when no other write waits) needs
+          // no savepoint: its failure rolls the whole transaction back. A savepoint copies
+          // each page the append changes to the statement journal first (spilled to a temp
+          // file past 64 KiB), about as many pages as the append writes.
+          const alone = batch.length === 1;
           tx(this.db, () => {
             for (const p of batch) {
               try {
                 // Nested in the batch's transaction: a savepoint of its own.
-                const r = tx(this.db, () => this.insert(p));
+                const r = alone ? this.insert(p) : tx(this.db, () => this.insert(p));
                 if (r.newId !== null) {
                   fresh.push({
                     id: r.newId,
@@ -236,6 +241,7 @@ export class SqliteMessages {
                 }
                 outcomes.push({ ok: true, value: r.results, replaced: r.replaced });
               } catch (error) {
+                if (alone) throw error;
                 outcomes.push({ ok: false, error });
               }
             }
@@ -541,6 +547,22 @@ export class SqliteMessages {
     }
     // A large message, one stored before message_data existed, or a queued one.
     return this.blobs.read(hash, size);
+  }
+
+  /** See MailStore.readMessages: the small ones (message_data rows) in one statement. */
+  readMany(rows: ReadonlyArray<{ blobHash: string; size: number }>): Map<string, Buffer> {
+    const hashes = rows.filter((r) => r.size <= INLINE_MAX).map((r) => r.blobHash);
+    const out = new Map<string, Buffer>();
+    if (hashes.length === 0) return out;
+    const found = stmt(
+      this.db,
+      `SELECT d.hash, d.data FROM message_data d WHERE d.hash IN (SELECT value FROM json_each(?))
+       AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = d.hash)`,
+    )
+      .raw()
+      .all(JSON.stringify(hashes)) as [string, Buffer][];
+    for (const [hash, data] of found) out.set(hash, data);
+    return out;
   }
 
   setFlags(

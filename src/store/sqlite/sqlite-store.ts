@@ -473,6 +473,11 @@ export class SqliteStore implements MailStore {
   readMessage(blobHash: string, size?: number): Promise<Buffer> {
     return this.messages.read(blobHash, size);
   }
+  async readMessages(
+    rows: ReadonlyArray<{ blobHash: string; size: number }>,
+  ): Promise<Map<string, Buffer>> {
+    return this.messages.readMany(rows);
+  }
   async setFlags(
     mailboxId: number,
     uids: number[],

@@ -3,6 +3,7 @@
 // bytes must be the same whichever way.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { READ_AHEAD_COUNT } from '../../../src/imap/fetch/read-ahead.js';
 import { joinOutput } from '../../../src/imap/session.js';
 import { append, type ImapTestEnv, last, message, startImap } from './client.js';
 
@@ -49,6 +50,50 @@ describe('IMAP output', () => {
         const want = `* ${i} FETCH (UID ${i} BODY[HEADER.FIELDS (SUBJECT)] {${lit.length}}\r\n${lit.toString('utf8')})`;
         assert.ok(text.includes(want), `message ${i}: ${want}`);
       }
+      c.close();
+    });
+
+    test('FETCH of header fields over more than a read-ahead chunk, with a large message: byte for byte, the small ones read in chunks', async () => {
+      const c = await env.login();
+      await c.cmd('cr', 'CREATE Ahead');
+      const n = READ_AHEAD_COUNT + 6;
+      const large = 40; // over INLINE_MAX: a file, read alone
+      for (let i = 1; i <= n; i++) {
+        const body = i === large ? 'x'.repeat(100 * 1024) + '\r\n' : `Body ${i}\r\n`;
+        await append(c, 'Ahead', message(`ahead ${i}`, body));
+      }
+      await c.cmd('se', 'EXAMINE Ahead');
+      const store = env.ts.server.ctx.store;
+      const calls = { one: 0, many: 0 };
+      const readMessage = store.readMessage;
+      const readMessages = store.readMessages;
+      store.readMessage = (hash, size) => {
+        calls.one++;
+        return readMessage.call(store, hash, size);
+      };
+      if (readMessages)
+        store.readMessages = (rows) => {
+          calls.many++;
+          return readMessages.call(store, rows);
+        };
+      let lines: string[];
+      try {
+        lines = await c.cmd('f', 'FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+      } finally {
+        store.readMessage = readMessage;
+        if (readMessages) store.readMessages = readMessages;
+      }
+      assert.match(last(lines), /^f OK/);
+      const text = lines.join('\r\n');
+      for (let i = 1; i <= n; i++) {
+        const lit = `Subject: ahead ${i}\r\n\r\n`;
+        const want = `* ${i} FETCH (UID ${i} BODY[HEADER.FIELDS (SUBJECT)] {${lit.length}}\r\n${lit})`;
+        assert.ok(text.includes(want), `message ${i}: ${want}`);
+      }
+      assert.equal(lines.filter((l) => / FETCH \(/.test(l)).length, n);
+      // SQLite reads the small ones two chunks at a time, the large one alone; a store that
+      // cannot read many reads each.
+      assert.deepEqual(calls, readMessages ? { one: 1, many: 2 } : { one: n, many: 0 });
       c.close();
     });
   });

@@ -1,0 +1,48 @@
+// The bytes of the next few messages of a FETCH read in one step (issue 19): a client that
+// logs in and fetches the header fields of the whole mailbox asked the store for each
+// message's bytes on its own, one statement (and one SQLite read transaction, with its lock
+// calls) per message. When the store can read many at once (BlobStore.readMessages), the
+// handler reads a chunk of the messages to come, bounded in count and bytes, and renders
+// from it; a message the chunk lacks (large, expunged meanwhile) is read alone as before.
+import type { BlobStore } from '../../store/types.js';
+
+/** Messages per read ahead. */
+export const READ_AHEAD_COUNT = 64;
+/** Their stored sizes together at most this (the first message is taken whatever its size). */
+export const READ_AHEAD_BYTES = 256 * 1024;
+
+export interface ReadAheadRow {
+  blobHash: string;
+  size: number;
+}
+
+export class ReadAhead {
+  private chunk = new Map<string, Buffer>();
+  /** Rows before this index were in a chunk already read. */
+  private end = 0;
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly rows: readonly ReadAheadRow[],
+  ) {}
+
+  /** The bytes of rows[i]: from the chunk holding it, read together with those after it. */
+  async read(i: number): Promise<Buffer> {
+    const row = this.rows[i]!;
+    const many = this.store.readMessages;
+    if (many === undefined) return this.store.readMessage(row.blobHash, row.size);
+    if (i >= this.end) {
+      let j = i;
+      let bytes = 0;
+      while (j < this.rows.length && j - i < READ_AHEAD_COUNT) {
+        bytes += this.rows[j]!.size;
+        if (j > i && bytes > READ_AHEAD_BYTES) break;
+        j++;
+      }
+      this.chunk = new Map(); // the last chunk's bytes are not held while this one is read
+      this.chunk = await many.call(this.store, this.rows.slice(i, j));
+      this.end = j;
+    }
+    return this.chunk.get(row.blobHash) ?? this.store.readMessage(row.blobHash, row.size);
+  }
+}
