@@ -84,12 +84,17 @@ export function messageSectionBytes(raw: Buffer, text: Section['text']): Buffer 
  */
 export function headerFields(block: Buffer, names: readonly string[], not: boolean): Buffer {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
+  // The names' lengths: a field whose name has none of these lengths is not asked for, known
+  // without making its name a string (FETCH of a few fields of every message, issue 19).
+  const lengths = new Set([...wanted].map((n) => n.length));
   const out: Buffer[] = [];
   let crlf = true;
   forEachField(block, 0, headerBounds(block).fieldsEnd, (start, colon, valueEnd) => {
     if (colon <= start || block[start] === 0x20 || block[start] === 0x09) return;
-    const name = block.toString('latin1', start, colon).trimEnd();
-    if (WHITE_SPACE.test(name)) return;
+    // The name as trimEnd() leaves its latin1 text; one with white space inside is no field.
+    let nameEnd = colon;
+    while (nameEnd > start && isSpace(block[nameEnd - 1]!)) nameEnd--;
+    for (let i = start; i < nameEnd; i++) if (isSpace(block[i]!)) return;
     let end = valueEnd;
     // Keep the field's own line break (CRLF, or LF in a damaged message).
     if (block[end] === 0x0d && block[end + 1] === 0x0a) end += 2;
@@ -97,6 +102,8 @@ export function headerFields(block: Buffer, names: readonly string[], not: boole
       end += 1;
       crlf = false;
     }
+    if (!not && !lengths.has(nameEnd - start)) return;
+    const name = block.toString('latin1', start, nameEnd);
     if (wanted.has(name.toLowerCase()) !== not) {
       out.push(block.subarray(start, end));
       if (end === valueEnd) out.push(CRLF);
@@ -106,7 +113,8 @@ export function headerFields(block: Buffer, names: readonly string[], not: boole
   return Buffer.concat(out);
 }
 
-const WHITE_SPACE = /\s/;
+/** What /\s/ matches among latin1 characters: \t \n \v \f \r, space and no-break space. */
+const isSpace = (b: number): boolean => b === 0x20 || b === 0xa0 || (b >= 0x09 && b <= 0x0d);
 const CRLF = Buffer.from('\r\n');
 const LF = Buffer.from('\n');
 
