@@ -14,7 +14,7 @@ export interface GlobalOptions {
 export async function withStore<T>(
   opts: GlobalOptions,
   fn: (store: MailStore, cfg: Config) => Promise<T>,
-  storeOpts: { shareChanges?: boolean; ftsBacklogChars?: number; cacheKiB?: number } = {},
+  storeOpts: Parameters<typeof openStore>[1] = {},
 ): Promise<T> {
   const cfg = loadConfig(configPath(opts.config));
   const store = await openStore(cfg, storeOpts);

@@ -98,10 +98,13 @@ export function formatDovecotKeywords(keywords: readonly string[]): string {
   return keywords.map((k, i) => `${i} ${k}\n`).join('');
 }
 
-export interface Uidlist {
+export interface UidlistHeader {
   uidValidity: number;
   /** The UID the next new message would get. */
   uidNext: number;
+}
+
+export interface Uidlist extends UidlistHeader {
   /** File base name (no info part) -> UID. */
   uids: Map<string, number>;
 }
@@ -109,18 +112,16 @@ export interface Uidlist {
 const isUid = (n: number) => Number.isInteger(n) && n >= 1 && n <= 0xffffffff;
 
 /**
- * `dovecot-uidlist`, version 3 (Dovecot 1.1 and later): a header `3 V<uidvalidity>
- * N<nextuid> ...` (fields in any order), then per message `<uid> [<field>...] :<file name>`;
- * version 1 (Courier's courierimapuiddb too): `1 <uidvalidity> <nextuid>`, then `<uid>
- * <file name>`. The name is the last known one: its info part may be stale, so only the base
- * counts. Null when the header is not one of these; bad lines are skipped.
+ * `dovecot-uidlist`'s header: version 3 (Dovecot 1.1 and later) `3 V<uidvalidity>
+ * N<nextuid> ...` (fields in any order), version 1 (Courier's courierimapuiddb too) `1
+ * <uidvalidity> <nextuid>`. Null when it is not one of these.
  */
-export function parseUidlist(text: string): Uidlist | null {
-  const lines = text.split('\n');
-  const head = (lines[0] ?? '').trim().split(/\s+/);
+export function parseUidlistHeader(text: string): (UidlistHeader & { version: string }) | null {
+  const end = text.indexOf('\n');
+  const head = (end < 0 ? text : text.slice(0, end)).trim().split(/\s+/);
   let uidValidity = 0;
   let uidNext = 0;
-  const version = head[0];
+  const version = head[0] ?? '';
   if (version === '3' || version === '2') {
     for (const f of head.slice(1)) {
       if (f[0] === 'V') uidValidity = Number(f.slice(1));
@@ -131,6 +132,20 @@ export function parseUidlist(text: string): Uidlist | null {
     uidNext = Number(head[2]);
   } else return null;
   if (!isUid(uidValidity) || !isUid(uidNext)) return null;
+  return { version, uidValidity, uidNext };
+}
+
+/**
+ * `dovecot-uidlist` (header as above), then per message `<uid> [<field>...] :<file name>`
+ * (version 3) or `<uid> <file name>` (version 1). The name is the last known one: its info
+ * part may be stale, so only the base counts. Null when the header is not one of these; bad
+ * lines are skipped.
+ */
+export function parseUidlist(text: string): Uidlist | null {
+  const header = parseUidlistHeader(text);
+  if (!header) return null;
+  const { version, uidValidity, uidNext } = header;
+  const lines = text.split('\n');
   const uids = new Map<string, number>();
   for (const line of lines.slice(1)) {
     let uid: number;

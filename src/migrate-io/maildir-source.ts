@@ -11,7 +11,8 @@ import {
   parseMaildirName,
   parseSubscriptions,
   parseUidlist,
-  type Uidlist,
+  parseUidlistHeader,
+  type UidlistHeader,
 } from './maildir-format.js';
 
 async function readOptional(path: string): Promise<string | null> {
@@ -72,11 +73,14 @@ export async function maildirFolder(
   name: string,
 ): Promise<ImportFolder | ImportFailure> {
   let keywords: string[];
-  let uidlist: Uidlist | null;
+  // The uidlist's text is kept, its UIDs parsed when the folder is listed (maildirItems): a
+  // map of 90,000 names took 10 MB, for the whole import when made here.
+  let uidlistText: string | null;
+  let uidlist: UidlistHeader | null;
   try {
     keywords = parseDovecotKeywords((await readOptional(join(dir, 'dovecot-keywords'))) ?? '');
-    const text = await readOptional(join(dir, 'dovecot-uidlist'));
-    uidlist = text === null ? null : parseUidlist(text);
+    uidlistText = await readOptional(join(dir, 'dovecot-uidlist'));
+    uidlist = uidlistText === null ? null : parseUidlistHeader(uidlistText);
   } catch (err) {
     return {
       source: dir,
@@ -87,7 +91,7 @@ export async function maildirFolder(
     name,
     source: dir,
     ...(uidlist ? { uidValidity: uidlist.uidValidity, uidNext: uidlist.uidNext } : {}),
-    items: () => maildirItems(dir, keywords, uidlist),
+    items: () => maildirItems(dir, keywords, uidlist ? uidlistText : null),
     count: async () => {
       let n = 0;
       for (const sub of ['cur', 'new']) {
@@ -149,8 +153,9 @@ const SUBS = ['cur', 'new'] as const;
 async function* maildirItems(
   dir: string,
   keywords: string[],
-  uidlist: Uidlist | null,
+  uidlistText: string | null,
 ): AsyncGenerator<ImportItem | ImportFailure> {
+  let uids = uidlistText === null ? undefined : parseUidlist(uidlistText)?.uids;
   const found = new Listing();
   for (let s = 0; s < SUBS.length; s++) {
     const sub = SUBS[s]!;
@@ -182,7 +187,7 @@ async function* maildirItems(
         found.add(
           name,
           s,
-          uidlist?.uids.get(parseMaildirName(name).base),
+          uids?.get(parseMaildirName(name).base),
           st.value.mtimeMs,
           // A symbolic link's own size says nothing of the message's: read it to know.
           st.value.isFile() ? st.value.size : -1,
@@ -190,6 +195,8 @@ async function* maildirItems(
       }
     }
   }
+  // The listing has each file's UID: the map goes before the messages are read.
+  uids = undefined;
   for (const i of found.order()) {
     const name = found.names[i]!;
     const path = join(dir, SUBS[found.subs[i]!]!, name);

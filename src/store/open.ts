@@ -48,6 +48,8 @@ export async function openStore(
     ftsBacklogChars?: number;
     /** SQLite's page cache per connection, KiB (sqlite-store.ts). */
     cacheKiB?: number;
+    /** The index worker's V8 young generation, MB (sqlite-store.ts). */
+    ftsYoungGenerationMb?: number;
   } = {},
 ): Promise<MailStore> {
   switch (cfg.store.kind) {

@@ -5,7 +5,7 @@
 // (migrate-io/imap-source.ts). Exit codes as import maildir: 1 when something failed.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ImapSource, ImapSourceError } from '../../migrate-io/imap-source.js';
+import type { ImapSource } from '../../migrate-io/imap-source.js';
 import { statePath } from '../../migrate-io/imap-state.js';
 import { parseImapSourceUrl } from '../../migrate-io/imap-url.js';
 import { type GlobalOptions, withStore } from '../context.js';
@@ -73,6 +73,8 @@ export function registerImportImap(imp: Command, globals: () => GlobalOptions): 
               throw new CliError(`cannot read --ca-file ${o.caFile}: ${err.code ?? err.message}`);
             });
       const password = await sourcePassword(o, url.user);
+      // The IMAP client is loaded for this command only (see serve.ts).
+      const { ImapSource, ImapSourceError } = await import('../../migrate-io/imap-source.js');
       await withStore(
         globals(),
         async (store, cfg) => {

@@ -3,6 +3,7 @@
 // flags, keywords, internal dates and (Maildir with dovecot-uidlist) UIDs. Rerunning skips
 // what is there (see migrate-io/import.ts). Exit 0 when everything was imported or skipped,
 // 1 when something failed (each failure is named on stderr with its path and reason).
+import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import type { Config } from '../../config/schema.js';
 import {
@@ -27,11 +28,35 @@ import { registerImportUsers } from './import-users.js';
  * The import's store: its changes reach a running server (change-log.ts), the text it hands
  * the full-text index worker ahead of it is kept to 4 M characters (the server's 32 M let a
  * 100,000-message import peak at 516 MiB; beyond the budget the worker reads the stored
- * message itself, so nothing goes unindexed), and SQLite's page cache to 2 MB a connection
+ * message itself, so nothing goes unindexed), SQLite's page cache to 2 MB a connection
  * (of the three, 16 MB each, about 80 MiB of the import's peak was malloc'd memory; a
- * writer appending rows at the end of its tables reads little back).
+ * writer appending rows at the end of its tables reads little back), and the index worker's
+ * V8 young generation to 6 MB (V8's default let it commit up to 57 MB; what it keeps from
+ * one message to the next is a few MB).
  */
-export const IMPORT_STORE = { shareChanges: true, ftsBacklogChars: 4 << 20, cacheKiB: 2000 };
+export const IMPORT_STORE = {
+  shareChanges: true,
+  ftsBacklogChars: 4 << 20,
+  cacheKiB: 2000,
+  ftsYoungGenerationMb: 6,
+};
+
+/**
+ * How far V8 lets a heap grow past what its last full collection kept, for an import: 10%
+ * (V8 itself uses 10% to 300% and more, by how fast it collects). Each message's parse and
+ * the appends in flight leave garbage that outlives a young-generation collection; with V8's
+ * factor it piled up in the old generation until a full collection came, whenever that was,
+ * and the peak varied from 253 to 335 MiB between runs of one build (issue 18, bench/import).
+ * Growth past the live heap by a tenth brings a full collection every 15 to 30 s in the main
+ * thread (45 MB live) and every few seconds in the index worker's (5 to 15 MB), 1 to 40 ms
+ * each; the flag is the process's, and V8 reads it whenever it sets a heap's next limit. The
+ * CLI process runs one command: the server never runs with it.
+ */
+const IMPORT_HEAP_GROWING_PERCENT = 10;
+
+function boundImportHeap(): void {
+  setFlagsFromString(`--heap-growing-percent=${IMPORT_HEAP_GROWING_PERCENT}`);
+}
 
 export async function run(
   store: MailStore,
@@ -39,6 +64,7 @@ export async function run(
   address: string,
   list: (maxSize: number) => Promise<Array<ImportFolder | ImportFailure>>,
 ): Promise<void> {
+  boundImportHeap();
   const account = await store.getAccount(address);
   if (!account) throw new CliError(`no account ${address}`, EXIT_FAILED);
   const maxMessageSize = cfg.limits.max_message_size;

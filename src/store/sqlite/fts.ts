@@ -2,7 +2,7 @@
 // text of each newly stored message after its transaction commits and returns: the trigram
 // indexing (most of the CPU of a large delivery) happens on the worker's thread. Requests
 // are handled in order, so a search posted after an index request sees that message.
-import { Worker } from 'node:worker_threads';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import {
   type DocRef,
   type FtsPaths,
@@ -42,6 +42,8 @@ export class FtsIndex {
     private readonly paths: FtsPaths,
     private readonly onError: (err: unknown) => void = () => {},
     private readonly backlogChars = BACKLOG_CHARS,
+    /** V8's heap limits of the worker's thread (none: V8's defaults, as the main thread's). */
+    private readonly resourceLimits: ResourceLimits = {},
   ) {
     this.worker = this.spawn();
   }
@@ -60,10 +62,14 @@ export class FtsIndex {
       const tsx = import.meta.resolve('tsx/esm/api');
       w = new Worker(
         `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`,
-        { eval: true, workerData: this.paths, execArgv },
+        { eval: true, workerData: this.paths, execArgv, resourceLimits: this.resourceLimits },
       );
     } else {
-      w = new Worker(new URL('./fts-worker.js', here), { workerData: this.paths, execArgv });
+      w = new Worker(new URL('./fts-worker.js', here), {
+        workerData: this.paths,
+        execArgv,
+        resourceLimits: this.resourceLimits,
+      });
     }
     w.on('message', (m: FtsReply) => this.onReply(m));
     w.on('error', (err) => this.onError(err));
