@@ -12,6 +12,7 @@ import {
   parseMaildirName,
   parseSubscriptions,
   parseUidlist,
+  parseUidlistHeader,
 } from '../../src/migrate-io/maildir-format.js';
 
 test('file name flags: P R S T D F, Dovecot keyword letters, the info part', () => {
@@ -100,6 +101,19 @@ test('dovecot-uidlist: versions 3 and 1, stale info parts, bad lines and headers
   assert.equal(parseUidlist('9 V1 N2\n'), null);
   assert.equal(parseUidlist('3 N2\n'), null, 'no UIDVALIDITY');
   assert.equal(parseUidlist('3 V0 N2\n'), null, 'UIDVALIDITY 0 is no nz-number');
+  // The header alone (what a folder keeps before it is listed), from the first line only.
+  assert.deepEqual(parseUidlistHeader('3 N25022 V1275660208 G3085\n25006 :a:2,\n'), {
+    version: '3',
+    uidValidity: 1275660208,
+    uidNext: 25022,
+  });
+  assert.deepEqual(parseUidlistHeader('1 1100000000 5'), {
+    version: '1',
+    uidValidity: 1100000000,
+    uidNext: 5,
+  });
+  assert.equal(parseUidlistHeader('garbage\n3 V1 N2\n'), null);
+  assert.equal(parseUidlistHeader('3 V1 N0\n'), null, 'UIDNEXT 0 is no nz-number');
   const round = parseUidlist(
     formatUidlist(7, 10, [
       { uid: 3, name: 'a' },
