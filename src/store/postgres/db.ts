@@ -39,8 +39,9 @@ export interface PgOptions {
  * Pool connections kept open however long they are idle (the pool closes others after 10 s
  * idle). A connection opened again costs PostgreSQL a new backend and the planning of each
  * statement again (the group append's 6 times, 0.7-3 ms each, before its generic plan is
- * kept): an append after 11 s without one cost PostgreSQL about 11 ms of CPU, against about
- * 2 ms on a warm connection, so a node with light traffic paid that on nearly every delivery.
+ * kept): an append after 11 s without one cost PostgreSQL 6-11 ms of CPU, 1-4 ms with two
+ * connections kept (bench/scale/light-load.ts), so a node with light traffic paid that on
+ * nearly every delivery.
  */
 const WARM_CONNECTIONS = 2;
 
