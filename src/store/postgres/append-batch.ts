@@ -38,6 +38,8 @@ export interface BatchItem {
   threadKeys: string[];
   resolve: (r: AppendResult) => void;
   reject: (err: unknown) => void;
+  /** Told where it went once its notice is back (heard: on the LISTEN connection), first. */
+  placed?: (at: { uid: number; modseq: number; messageId: number }, heard: boolean) => void;
 }
 
 /** A group holds at most this many messages and (about) this many bytes of them. */
@@ -198,7 +200,11 @@ export class AppendBatches {
       if (it.claimRecent && r.recent_from !== null) result.recentFrom = r.recent_from;
       // Answered once its own notice came back (events.ts), as appendOne's caller is; the
       // next group need not wait for that.
-      void notices[i]!.sent(ev).then(() => it.resolve(result));
+      const at = { uid: r.uid, modseq: r.modseq, messageId: r.message_id! };
+      void notices[i]!.sent(ev).then((heard) => {
+        it.placed?.(at, heard);
+        it.resolve(result);
+      });
     }
     return retry;
   }

@@ -33,6 +33,7 @@ import {
   rows,
   run,
 } from './db.js';
+import type { PgEvents } from './events.js';
 
 interface AccountRow {
   id: number;
@@ -71,8 +72,43 @@ const MAX_ALIAS_DEPTH = 8;
 const APP_PASSWORD_NAME = /^[^\p{Cc}]{1,64}$/u;
 const APP_PASSWORD_ID = /^[a-z2-7]{1,32}$/;
 
+interface RemovedMailbox {
+  id: number;
+  account_id: number;
+  name: string;
+}
+
 export class PgDirectory implements DirectoryStore {
-  constructor(private readonly db: PgDb) {}
+  /**
+   * With `events`, the mailboxes of an account or domain removed go out as mailbox-delete
+   * events to every node (their caches of those mailboxes' rows and names must go too).
+   */
+  constructor(
+    private readonly db: PgDb,
+    private readonly events?: PgEvents,
+  ) {}
+
+  /** A transaction whose `gone` mailboxes (id, account, name) are announced as deleted. */
+  private removing(
+    fn: (q: Queryable, gone: (mbs: RemovedMailbox[]) => void) => Promise<void>,
+  ): Promise<void> {
+    const events = this.events;
+    if (!events) return this.db.tx((q) => fn(q, () => {}));
+    return events.tx((q, emit) =>
+      fn(q, (mbs) => {
+        for (const m of mbs) {
+          emit({
+            accountId: m.account_id,
+            mailboxId: m.id,
+            modseq: 0,
+            kind: 'mailbox-delete',
+            uids: [],
+            name: m.name,
+          });
+        }
+      }),
+    );
+  }
 
   // Domains
 
@@ -108,7 +144,7 @@ export class PgDirectory implements DirectoryStore {
 
   async removeDomain(input: string, opts: { force?: boolean } = {}): Promise<void> {
     const name = normalizeDomain(input);
-    await this.db.tx(async (q) => {
+    await this.removing(async (q, gone) => {
       // Locks the domain: no account or alias is added to it until this commits.
       const d = await row(q, 'SELECT 1 FROM domains WHERE name = $1 FOR UPDATE', [name]);
       if (!d) throw new StoreError('NOT_FOUND', `no domain ${name}`);
@@ -130,6 +166,14 @@ export class PgDirectory implements DirectoryStore {
          JOIN mailboxes m ON m.id = mm.mailbox_id JOIN accounts a ON a.id = m.account_id
          WHERE a.domain = $1`,
         [name],
+      );
+      gone(
+        await rows<RemovedMailbox>(
+          q,
+          `SELECT m.id, m.account_id, m.name FROM mailboxes m JOIN accounts a ON a.id = m.account_id
+           WHERE a.domain = $1`,
+          [name],
+        ),
       );
       // Cascades to the accounts' mailboxes, their message rows, app passwords, subscriptions.
       await run(q, 'DELETE FROM accounts WHERE domain = $1', [name]);
@@ -288,12 +332,13 @@ export class PgDirectory implements DirectoryStore {
 
   async removeAccount(address: string): Promise<void> {
     const id = await this.accountId(address);
-    await this.db.tx(async (q) => {
-      const mailboxes = await rows<{ id: number }>(
+    await this.removing(async (q, gone) => {
+      const mailboxes = await rows<RemovedMailbox>(
         q,
-        'SELECT id FROM mailboxes WHERE account_id = $1',
+        'SELECT id, account_id, name FROM mailboxes WHERE account_id = $1',
         [id],
       );
+      gone(mailboxes);
       const held = await messageIdsOf(
         q,
         mailboxes.map((m) => m.id),

@@ -14,7 +14,9 @@
 // (rows with a higher modseq, expunged UIDs, the mailbox gone) and emits that as events
 // before what it hears from then on. Views take events idempotently, so telling them again
 // of something they knew is harmless. Other kinds of events (mailboxes of other sessions'
-// NOTIFY, subscriptions, annotations) are not caught up.
+// NOTIFY, subscriptions, annotations) are not caught up. The node's caches take note of each
+// event before the bus has it (observe), and `epoch` tells them when a notice may have been
+// missed: they trust nothing read before that (record-cache.ts).
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { ChangeBus } from '../events.js';
@@ -83,6 +85,10 @@ export class PgEvents {
   private readonly held = new Map<number, HeldMailbox>();
   /** Notices heard while catching up, emitted after it. */
   private deferred: string[] | null = null;
+  /** See epoch. */
+  private era = 0;
+  /** Told of every event before the bus (see observe). */
+  private readonly observers: Array<(ev: ChangeEvent) => void> = [];
 
   private constructor(
     private readonly db: PgDb,
@@ -101,6 +107,28 @@ export class PgEvents {
     const events = new PgEvents(db, bus, connect, catchUp);
     await events.listen(false);
     return events;
+  }
+
+  /**
+   * Calls fn with every event this node emits, before any listener of the bus has it: this
+   * node's caches (record-cache.ts) take note of a change before a session can read after it.
+   */
+  observe(fn: (ev: ChangeEvent) => void): void {
+    this.observers.push(fn);
+  }
+
+  /**
+   * Changes whenever this node may have missed a notice or heard one out of turn: the LISTEN
+   * connection lost or made again, an own notice not back in time (emitted here). Within one
+   * epoch, while `live`, every change committed is heard, in commit order.
+   */
+  get epoch(): number {
+    return this.era;
+  }
+
+  /** Listening, and not holding back notices behind a catch-up. */
+  get live(): boolean {
+    return this.client !== null && this.deferred === null;
   }
 
   /** A session selected the mailbox, having read it up to `modseq`. */
@@ -127,6 +155,7 @@ export class PgEvents {
       clearInterval(heartbeat);
       if (this.client !== client) return;
       this.client = null;
+      this.era++;
       // Ends a connection that still answers; destroys one waiting for an answer.
       client.end().catch(() => {});
       if (!this.closed) setTimeout(() => this.relisten(), RELISTEN_MS).unref();
@@ -142,6 +171,7 @@ export class PgEvents {
       throw err;
     }
     this.client = client;
+    this.era++;
     let asking = false;
     heartbeat = setInterval(() => {
       if (asking || this.client !== client) return;
@@ -213,6 +243,11 @@ export class PgEvents {
   private emitHeld(ev: ChangeEvent): void {
     const h = this.held.get(ev.mailboxId);
     if (h && ev.modseq > h.modseq) h.modseq = ev.modseq;
+    this.emit(ev);
+  }
+
+  private emit(ev: ChangeEvent): void {
+    for (const fn of this.observers) fn(ev);
     this.bus.emit(ev);
   }
 
@@ -221,6 +256,16 @@ export class PgEvents {
    * resolves once they have been emitted here.
    */
   async tx<T>(fn: (q: Queryable, emit: (ev: ChangeEvent) => void) => Promise<T>): Promise<T> {
+    return (await this.txHeard(fn)).out;
+  }
+
+  /**
+   * tx, and whether its notices came back on the LISTEN connection (`heard`: every change
+   * committed before it was heard too) rather than being emitted here after waiting.
+   */
+  async txHeard<T>(
+    fn: (q: Queryable, emit: (ev: ChangeEvent) => void) => Promise<T>,
+  ): Promise<{ out: T; heard: boolean }> {
     const events: ChangeEvent[] = [];
     let sent: Array<{ seq: number; ev: ChangeEvent }> = [];
     const out = await this.db.tx(
@@ -236,42 +281,48 @@ export class PgEvents {
         };
       },
     );
-    if (sent.length > 0) await this.echoed(sent);
-    return out;
+    const heard = sent.length > 0 ? await this.echoed(sent) : true;
+    return { out, heard };
   }
 
   /**
    * For a write that is one statement of its own (no transaction around it) and sends its
-   * notice itself: the payload's `o` and `s`, and (once it committed) the wait for its echo.
+   * notice itself: the payload's `o` and `s`, and (once it committed) the wait for its echo
+   * (true when it came back on the LISTEN connection, false when it was emitted here).
    */
-  notice(): { origin: string; seq: number; sent: (ev: ChangeEvent) => Promise<void> } {
+  notice(): { origin: string; seq: number; sent: (ev: ChangeEvent) => Promise<boolean> } {
     const seq = ++this.seq;
     return { origin: this.origin, seq, sent: (ev) => this.echoed([{ seq, ev }]) };
   }
 
-  /** Waits for the notices to come back; emits those that do not come in time. */
-  private async echoed(sent: Array<{ seq: number; ev: ChangeEvent }>): Promise<void> {
+  /**
+   * Waits for the notices to come back; emits those that do not come in time. True when all
+   * came back on the LISTEN connection.
+   */
+  private async echoed(sent: Array<{ seq: number; ev: ChangeEvent }>): Promise<boolean> {
     const pending = sent.filter((x) => !this.arrived.delete(x.seq));
-    if (pending.length === 0) return;
-    await new Promise<void>((resolve) => {
+    if (pending.length === 0) return true;
+    return new Promise<boolean>((resolve) => {
       let left = pending.length;
       const one = () => {
         if (--left === 0) {
           clearTimeout(timer);
-          resolve();
+          resolve(true);
         }
       };
       for (const x of pending) this.waiting.set(x.seq, one);
       const timer = setTimeout(
         () => {
+          // Not heard in time: what was committed before it may not have been heard either.
+          this.era++;
           for (const x of pending) {
             if (!this.waiting.delete(x.seq)) continue;
             this.emittedHere.add(x.seq);
             // Not heard: other nodes' changes before it may be missing, so the held
             // mailbox's modseq stays where the catch-up must start.
-            this.bus.emit(x.ev);
+            this.emit(x.ev);
           }
-          resolve();
+          resolve(false);
         },
         this.client ? ECHO_WAIT_MS : 0,
       );

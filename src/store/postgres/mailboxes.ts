@@ -5,6 +5,7 @@ import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
 import { newObjectId } from '../object-ids.js';
 import { MAX_MAILBOXES_PER_ACCOUNT, type MailboxRow, toMailbox } from '../rows.js';
 import {
+  type ChangeEvent,
   MAILBOX_DELIMITER,
   type Mailbox,
   type MailboxStatus,
@@ -44,15 +45,51 @@ SELECT (SELECT first FROM c) AS claimed, (SELECT f FROM cur) AS first`;
 
 /** Mailboxes whose first recent UID a node keeps (claimRecent); past it, it starts again. */
 const MAX_KNOWN_RECENT = 100_000;
+/** Accounts whose mailboxes by name a node keeps (getMailbox); past it, it starts again. */
+const MAX_KNOWN_ACCOUNTS = 20_000;
+
+/** Events after which an account's mailboxes by name may have changed (getMailbox). */
+const NAME_KINDS = new Set<ChangeEvent['kind']>([
+  'mailbox-create',
+  'mailbox-delete',
+  'mailbox-rename',
+  'subscription',
+  'metadata',
+]);
+
+/**
+ * UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ of a mailbox from the node's list of its rows,
+ * brought up to date as a read of it is (record-cache.ts); null without such a list.
+ */
+export type MailboxCounters = (
+  mailboxId: number,
+) => Promise<{ uidValidity: number; uidNext: number; modseq: number } | null>;
 
 export class PgMailboxes implements MailboxStore {
   /** A lower bound of each mailbox's first recent UID (they only grow): see claimRecent. */
   private readonly recentFrom = new Map<number, number>();
 
+  /**
+   * Each account's mailboxes by name as this node last read them, with the events epoch of
+   * that read: their id, name, UIDVALIDITY, special use, object id and subscription change
+   * only with a mailbox event (NAME_KINDS), heard here before any session hears of it; their
+   * UIDNEXT and HIGHESTMODSEQ are taken from the node's list of the mailbox's rows.
+   */
+  private readonly names = new Map<number, Map<string, { mailbox: Mailbox; epoch: number }>>();
+  /** Mailbox events heard (see getMailbox). */
+  private nameEvents = 0;
+
   constructor(
     private readonly db: PgDb,
     private readonly events: PgEvents,
-  ) {}
+    private readonly counters: MailboxCounters = async () => null,
+  ) {
+    events.observe((ev) => {
+      if (!NAME_KINDS.has(ev.kind)) return;
+      this.nameEvents++;
+      this.names.delete(ev.accountId);
+    });
+  }
 
   async listMailboxes(accountId: number): Promise<Mailbox[]> {
     const rs = await rows<MailboxRow>(
@@ -78,8 +115,39 @@ export class PgMailboxes implements MailboxStore {
     return r ? toMailbox(r) : null;
   }
 
-  getMailbox(accountId: number, name: string): Promise<Mailbox | null> {
-    return this.get(this.db, accountId, name);
+  /**
+   * The mailbox: when this node knows its name, its counters come from the node's list of its
+   * rows, with no statement while that is current (the rule of record-cache.ts: as current as
+   * what this node has heard), else the one that brings the list up to date.
+   */
+  async getMailbox(accountId: number, name: string): Promise<Mailbox | null> {
+    let n: string;
+    try {
+      n = normalizeMailboxName(name);
+    } catch {
+      return null;
+    }
+    const known = this.names.get(accountId)?.get(n);
+    if (known && known.epoch === this.events.epoch && this.events.live) {
+      const c = await this.counters(known.mailbox.id);
+      if (c && c.uidValidity === known.mailbox.uidValidity) {
+        return { ...known.mailbox, uidNext: c.uidNext, highestModseq: c.modseq };
+      }
+    }
+    const epoch = this.events.epoch;
+    const seen = this.nameEvents;
+    const mb = await this.get(this.db, accountId, n);
+    // Kept unless a mailbox event was heard meanwhile: the row read may be older than it.
+    if (mb && epoch === this.events.epoch && seen === this.nameEvents) {
+      let byName = this.names.get(accountId);
+      if (!byName) {
+        if (this.names.size >= MAX_KNOWN_ACCOUNTS) this.names.clear();
+        byName = new Map();
+        this.names.set(accountId, byName);
+      }
+      byName.set(n, { mailbox: mb, epoch });
+    }
+    return mb;
   }
 
   async getMailboxById(id: number): Promise<Mailbox | null> {

@@ -33,7 +33,7 @@ import type {
   SearchHeaderField,
   StoreFlagsResult,
 } from '../types.js';
-import { AppendBatches, MAILBOX_GONE, MAILBOX_GUARD } from './append-batch.js';
+import { AppendBatches, type BatchItem, MAILBOX_GONE, MAILBOX_GUARD } from './append-batch.js';
 import { CHUNK_BYTES, readBlob, writeBlob } from './blobs.js';
 import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
@@ -103,6 +103,22 @@ function indexParams(idx: MessageIndex): unknown[] {
   ];
 }
 
+/** The stored header fields SEARCH compares (SEARCH_COLUMNS), as indexParams stores them. */
+function searchFields(idx: MessageIndex): Record<SearchHeaderField, string> {
+  const addresses = envelopeAddressTexts(idx.envelope);
+  return {
+    from: idx.search.from,
+    to: idx.search.to,
+    cc: idx.search.cc,
+    bcc: idx.search.bcc,
+    subject: idx.search.subject,
+    envelopeFrom: addresses.from,
+    envelopeTo: addresses.to,
+    envelopeCc: addresses.cc,
+    envelopeBcc: addresses.bcc,
+  };
+}
+
 /** The Message-IDs that decide a message's THREADID, in the order they are tried. */
 function threadKeys(idx: MessageIndex): string[] {
   const references = idx.search.references ?? [];
@@ -154,7 +170,8 @@ export class PgMessages implements MessageStore, BlobStore {
     private readonly db: PgDb,
     private readonly events: PgEvents,
   ) {
-    this.cache = new PgRecordCache(db);
+    this.cache = new PgRecordCache(db, events);
+    events.observe((ev) => this.cache.heard(ev));
     this.batches = new AppendBatches(
       db,
       events,
@@ -213,8 +230,8 @@ export class PgMessages implements MessageStore, BlobStore {
       // appending session's \Recent claim too: append-batch.ts).
       const flags = normalizeFlags(only.flags ?? []);
       return [
-        await new Promise<AppendResult>((resolve, reject) =>
-          this.batches.add({
+        await new Promise<AppendResult>((resolve, reject) => {
+          const it: BatchItem = {
             message,
             hash,
             mailboxId: only.mailboxId,
@@ -227,8 +244,15 @@ export class PgMessages implements MessageStore, BlobStore {
             threadKeys: threadKeys(message.index),
             resolve,
             reject,
-          }),
-        ),
+            placed: (at, heard) =>
+              this.placed(
+                it,
+                { ...at, internalDate: it.internalDate, internalZone: it.internalZone },
+                heard,
+              ),
+          };
+          this.batches.add(it);
+        }),
       ];
     }
     return this.events.tx(async (q, emit) => {
@@ -367,7 +391,12 @@ export class PgMessages implements MessageStore, BlobStore {
         throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
       }
       const mb = { id: t.mailboxId, accountId: r.account_id, uidValidity: r.uid_validity };
-      await notice.sent(changeEvent(mb, 'append', r.modseq, [r.uid], kw));
+      const heard = await notice.sent(changeEvent(mb, 'append', r.modseq, [r.uid], kw));
+      this.placed(
+        { mailboxId: mb.id, message, hash, flags: normalizeFlags(t.flags ?? []), keywords: kw },
+        { uid: r.uid, modseq: r.modseq, messageId: r.message_id, internalDate, internalZone },
+        heard,
+      );
       const result: AppendResult = {
         mailboxId: mb.id,
         uidValidity: r.uid_validity,
@@ -378,6 +407,35 @@ export class PgMessages implements MessageStore, BlobStore {
       if (t.claimRecent === true && r.recent_from !== null) result.recentFrom = r.recent_from;
       return result;
     }
+  }
+
+  /** An append of this node, once its notice is back: into the node's list (record-cache.ts). */
+  private placed(
+    it: Pick<BatchItem, 'mailboxId' | 'message' | 'hash' | 'flags' | 'keywords'>,
+    at: {
+      uid: number;
+      modseq: number;
+      messageId: number;
+      internalDate: number;
+      internalZone: number;
+    },
+    heard: boolean,
+  ): void {
+    this.cache.applyOwn(it.mailboxId, at.modseq, heard, {
+      kind: 'append',
+      record: {
+        uid: at.uid,
+        messageId: at.messageId,
+        flags: it.flags,
+        modseq: at.modseq,
+        size: it.message.raw.length,
+        internalDate: new Date(at.internalDate),
+        internalZone: at.internalZone,
+        blobHash: it.hash,
+      },
+      keywords: it.keywords,
+      fields: searchFields(it.message.index),
+    });
   }
 
   /**
@@ -531,6 +589,13 @@ export class PgMessages implements MessageStore, BlobStore {
 
   mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
     return this.cache.summary(mailboxId);
+  }
+
+  /** The mailbox's counters from this node's list of it, if it has one (record-cache.ts). */
+  counters(
+    mailboxId: number,
+  ): Promise<{ uidValidity: number; uidNext: number; modseq: number } | null> {
+    return this.cache.counters(mailboxId);
   }
 
   async getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
@@ -811,7 +876,7 @@ export class PgMessages implements MessageStore, BlobStore {
     }
     if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
     for (const u of updated) u.modseq = r.modseq;
-    await notice.sent(
+    const heard = await notice.sent(
       changeEvent(
         mb,
         'flags',
@@ -820,6 +885,7 @@ export class PgMessages implements MessageStore, BlobStore {
         mode === 'remove' ? undefined : kw,
       ),
     );
+    this.cache.applyOwn(mailboxId, r.modseq, heard, { kind: 'flags', rows: updated, keywords: kw });
     return { updated, modified };
   }
 
@@ -940,7 +1006,7 @@ export class PgMessages implements MessageStore, BlobStore {
     mailboxId: number,
     opts: { uids?: number[]; onlyDeleted: boolean },
   ): Promise<number[]> {
-    return this.events.tx(async (q, emit) => {
+    const { out, heard } = await this.events.txHeard(async (q, emit) => {
       // The account's row first, as every writer takes it; then, in a statement of its own
       // (which sees every commit made before the lock was had), the rows go. Both go out at
       // once (with the BEGIN): the second names the account itself.
@@ -962,7 +1028,7 @@ export class PgMessages implements MessageStore, BlobStore {
       const mb = locked.value;
       if (!mb) throw new StoreError('NOT_FOUND', 'no such mailbox');
       const gone = deleted.value;
-      if (gone.length === 0) return [];
+      if (gone.length === 0) return { uids: [], modseq: 0 };
       const ref = { id: mailboxId, accountId: mb.account_id, uidValidity: mb.uid_validity };
       this.bytes.forget(gone.map((r) => r.blob_hash));
       await collectMessages(
@@ -971,8 +1037,12 @@ export class PgMessages implements MessageStore, BlobStore {
       );
       const uids = gone.map((r) => r.uid);
       emit(changeEvent(ref, 'expunge', gone[0]!.modseq, uids));
-      return uids;
+      return { uids, modseq: gone[0]!.modseq };
     });
+    if (out.uids.length > 0) {
+      this.cache.applyOwn(mailboxId, out.modseq, heard, { kind: 'expunge', uids: out.uids });
+    }
+    return out.uids;
   }
 
   /**

@@ -75,8 +75,8 @@ export class PostgresStore implements MailStore {
     private readonly events: PgEvents,
     opts: PostgresStoreOptions,
   ) {
-    this.directory = new PgDirectory(db);
-    this.mailboxes = new PgMailboxes(db, events);
+    this.directory = new PgDirectory(db, events);
+    this.mailboxes = new PgMailboxes(db, events, (id) => this.messages.counters(id));
     this.messages = new PgMessages(db, events);
     this.metadata = new PgMetadata(db, events);
     this.queue = new PgQueue(db, opts.nodeId ?? hostname(), (h) => this.messages.forgetBytes([h]));
