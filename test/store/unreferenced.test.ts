@@ -1,7 +1,7 @@
 // Stored messages whose last mailbox row was expunged are collected once the store is quiet
 // (data-purge.ts): their rows, index entries and files go then, a delivery of the same bytes
 // in the meantime keeps them, a close collects what waits, and rows a crash left are found
-// by the sweep after open.
+// by the sweep after open, a slice at a time.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { sliceSweep } from '../../src/store/sqlite/data-purge.js';
 import { INLINE_MAX } from '../../src/store/sqlite/messages.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
@@ -93,4 +95,45 @@ test('close collects what waits; the sweep after open collects what a crash left
   } finally {
     await s.store.close();
   }
+});
+
+test('the sweep in slices finds every orphan, once, whatever the slice size', () => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.string({ maxLength: 6 }), { maxLength: 40 }),
+      fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+      fc.integer({ min: 1, max: 12 }),
+      (keys, orphan, slice) => {
+        const db = new Database(':memory:');
+        try {
+          db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT NOT NULL UNIQUE, held INTEGER)');
+          const ins = db.prepare('INSERT INTO t (k, held) VALUES (?, ?)');
+          for (const [i, k] of keys.entries()) ins.run(k, orphan[i] ? 0 : 1);
+          const sweep = sliceSweep<number>(
+            db,
+            { table: 't', key: 'k', pick: 'id', orphan: 'x.held = 0' },
+            slice,
+          );
+          const found: number[] = [];
+          let from: string | null = null;
+          let slices = 0;
+          do {
+            const s = sweep(from);
+            found.push(...s.keys);
+            from = s.next;
+            slices++;
+          } while (from !== null);
+          const want = db.prepare('SELECT id FROM t WHERE held = 0').pluck().all() as number[];
+          assert.deepEqual(
+            found.sort((a, b) => a - b),
+            want.sort((a, b) => a - b),
+          );
+          assert.ok(slices <= Math.floor(keys.length / slice) + 1, `${slices} slices`);
+        } finally {
+          db.close();
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
 });

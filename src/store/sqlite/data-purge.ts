@@ -16,8 +16,14 @@ export interface QuietWorkOptions<K> {
   run: (chunk: K[]) => void;
   /** After each chunk: resolves once its commit is durable. */
   durable: () => Promise<void>;
-  /** What a crash (or a close before the work) left, found after open. */
-  sweep: () => K[];
+  /**
+   * What a crash (or a close before the work) left, found after open a slice at a time: the
+   * keys of the slice that starts after `from` (null: the first) and where the next one
+   * starts (null: none). One sweep of a store of a million messages at once held the event
+   * loop for seconds (issue 18 item 6): every command waited, and the first FETCH after a
+   * start paid for it. See sliceSweep.
+   */
+  sweep: (from: string | null) => SweepSlice<K>;
   /** Quiet time after the last add before work starts. */
   idleMs?: number;
   /** Work that waited this long is done even if the store is never quiet. */
@@ -26,6 +32,11 @@ export interface QuietWorkOptions<K> {
   chunk?: number;
   /** When the sweep runs after open. */
   sweepDelayMs?: number;
+}
+
+export interface SweepSlice<K> {
+  keys: K[];
+  next: string | null;
 }
 
 export class QuietWork<K> {
@@ -120,14 +131,53 @@ export class QuietWork<K> {
     if (this.pending.size > 0) this.schedule(this.idleMs);
   }
 
-  private sweep(): void {
+  /** One slice of the sweep, then the next on a later turn of the event loop. */
+  private sweep(from: string | null = null): void {
     if (this.closed) return;
     try {
-      this.add(this.opts.sweep());
+      const { keys, next } = this.opts.sweep(from);
+      this.add(keys);
+      if (next !== null) setImmediate(() => this.sweep(next)).unref();
     } catch {
       // Closed meanwhile, or failing: the next open sweeps again.
     }
   }
+}
+
+/** Index entries a sweep slice looks at: a few ms of work per turn of the event loop. */
+export const SWEEP_SLICE = 2000;
+
+/**
+ * A sweep over `table` in slices of its unique text column `key` (through that column's
+ * index, in its order): the values of `pick` (a column of the row aliased `x`) of the rows of
+ * each slice for which `orphan` (an SQL condition on `x`) holds. A slice is a range of keys,
+ * so rows written between slices are either in a later slice or not orphans: the work
+ * checks again in its own transaction anyway.
+ */
+export function sliceSweep<K>(
+  db: Db,
+  q: { table: string; key: string; pick: string; orphan: string },
+  slice = SWEEP_SLICE,
+): (from: string | null) => SweepSlice<K> {
+  const after = (from: string | null) => (from === null ? `x.${q.key} >= ?` : `x.${q.key} > ?`);
+  return (from) => {
+    const lo = from ?? '';
+    // The key that ends this slice; none when fewer rows are left.
+    const hi = stmt(
+      db,
+      `SELECT x.${q.key} FROM ${q.table} x WHERE ${after(from)} ORDER BY x.${q.key} LIMIT 1 OFFSET ?`,
+    )
+      .pluck()
+      .get(lo, slice - 1) as string | undefined;
+    const upTo = hi === undefined ? '' : ` AND x.${q.key} <= ?`;
+    const keys = stmt(
+      db,
+      `SELECT x.${q.pick} FROM ${q.table} x WHERE ${after(from)}${upTo} AND ${q.orphan}`,
+    )
+      .pluck()
+      .all(...(hi === undefined ? [lo] : [lo, hi])) as K[];
+    return { keys, next: hi ?? null };
+  };
 }
 
 /** The purge of `message_data` rows no message refers to (a re-delivery may hold one). */
@@ -142,13 +192,11 @@ export function dataPurge(db: Db, durable: () => Promise<void>): QuietWork<strin
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = message_data.hash)`,
         ).run(JSON.stringify(hashes));
       }),
-    sweep: () =>
-      stmt(
-        db,
-        `SELECT d.hash FROM message_data d
-         WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = d.hash)`,
-      )
-        .pluck()
-        .all() as string[],
+    sweep: sliceSweep<string>(db, {
+      table: 'message_data',
+      key: 'hash',
+      pick: 'hash',
+      orphan: 'NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = x.hash)',
+    }),
   });
 }

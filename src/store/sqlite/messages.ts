@@ -30,7 +30,7 @@ import type {
   StoreFlagsResult,
 } from '../types.js';
 import { UidList } from '../uid-list.js';
-import { dataPurge, QuietWork } from './data-purge.js';
+import { dataPurge, QuietWork, sliceSweep } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
@@ -153,14 +153,13 @@ export class SqliteMessages {
     this.unreferenced = new QuietWork<number>({
       durable,
       run: (ids) => this.afterCollect(tx(db, () => this.collect(ids))),
-      sweep: () =>
-        stmt(
-          db,
-          `SELECT id FROM messages m
-           WHERE NOT EXISTS (SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = m.id)`,
-        )
-          .pluck()
-          .all() as number[],
+      // By blob hash: the unique index on it is the smallest that holds every id.
+      sweep: sliceSweep<number>(db, {
+        table: 'messages',
+        key: 'blob_hash',
+        pick: 'id',
+        orphan: 'NOT EXISTS (SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = x.id)',
+      }),
     });
   }
 
