@@ -55,9 +55,9 @@ describe('search plans', () => {
   const cases: Array<[string, ReturnType<typeof planSearch>]> = [
     ['ab', { kind: 'short' }],
     ['é!', { kind: 'short' }],
-    ['abc', { kind: 'word', match: 'words : "abc"' }],
-    ['Zeppelin', { kind: 'word', match: 'words : "Zeppelin"' }],
-    ['—“x”', { kind: 'word', match: 'words : "—“x”"' }],
+    ['abc', { kind: 'word', match: '"abc"' }],
+    ['Zeppelin', { kind: 'word', match: '"Zeppelin"' }],
+    ['—“x”', { kind: 'word', match: '"—“x”"' }],
     [
       'the meeting',
       {
