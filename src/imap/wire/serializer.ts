@@ -175,7 +175,7 @@ class Pieces {
   }
 }
 
-// Printable ASCII and tabs without quoted-specials: quoted as it is (RFC 9051 §9 QUOTED-CHAR).
+// ASCII without NUL, CR, LF and the quoted-specials: quoted as it is (QUOTED-CHAR, isQuotable).
 const PLAIN_QUOTABLE = /^[\x01-\x09\x0b\x0c\x0e-\x21\x23-\x5b\x5d-\x7f]*$/;
 const ASCII = /^[\x00-\x7f]*$/;
 
@@ -244,7 +244,7 @@ export function serialize(value: ImapValue, opts: WriteOptions = {}): Buffer {
   return out.done();
 }
 
-/** `prefix`, the value and CRLF as one Buffer: `serializeLine('* 3 FETCH ', v.list(...))`. */
+/** `prefix` (ASCII), the value and CRLF as one Buffer: `serializeLine('* 3 FETCH ', v.list(...))`. */
 export function serializeLine(prefix: string, value: ImapValue, opts: WriteOptions = {}): Buffer {
   const out = new Pieces();
   out.text = prefix;
