@@ -244,7 +244,7 @@ export function serialize(value: ImapValue, opts: WriteOptions = {}): Buffer {
   return out.done();
 }
 
-/** `prefix` (ASCII), the value and CRLF as one Buffer: `serializeLine('* 3 FETCH ', v.list(...))`. */
+/** `prefix` (ASCII), the value and CRLF in one Buffer: `serializeLine('* 3 FETCH ', value)`. */
 export function serializeLine(prefix: string, value: ImapValue, opts: WriteOptions = {}): Buffer {
   const out = new Pieces();
   out.text = prefix;
