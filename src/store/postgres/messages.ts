@@ -434,7 +434,7 @@ export class PgMessages implements MessageStore, BlobStore {
         blobHash: it.hash,
       },
       keywords: it.keywords,
-      fields: searchFields(it.message.index),
+      fields: () => searchFields(it.message.index),
     });
   }
 

@@ -43,8 +43,8 @@ export type OwnChange =
       kind: 'append';
       record: MessageRecord;
       keywords: readonly string[];
-      /** Its stored header fields, by SearchHeaderField (see field). */
-      fields: Readonly<Record<string, string>>;
+      /** Its stored header fields, by SearchHeaderField (see field); made only when wanted. */
+      fields: () => Readonly<Record<string, string>>;
     }
   | {
       kind: 'flags';
@@ -277,8 +277,9 @@ export class PgRecordCache {
       if (r.uid < last) e.records.sort((x, y) => x.uid - y.uid);
       if (r.uid >= e.uidNext) e.uidNext = r.uid + 1;
       keep(e, change.keywords);
+      const fields = e.fields.size > 0 ? change.fields() : {};
       for (const [name, known] of e.fields) {
-        const v = change.fields[name];
+        const v = fields[name];
         if (v !== undefined) known.set(r.uid, v);
       }
     } else if (change.kind === 'flags') {
