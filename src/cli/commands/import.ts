@@ -43,7 +43,8 @@ export const IMPORT_STORE = {
 
 /**
  * How far V8 lets a heap grow past what its last full collection kept, for an import: 10%
- * (V8 itself uses 10% to 300% and more, by how fast it collects). Each message's parse and
+ * (V8's own factor is 1.1 to 4, by how fast it collects against how fast the program
+ * allocates). Each message's parse and
  * the appends in flight leave garbage that outlives a young-generation collection; with V8's
  * factor it piled up in the old generation until a full collection came, whenever that was,
  * and the peak varied from 253 to 335 MiB between runs of one build (issue 18, bench/import).

@@ -71,8 +71,9 @@ export interface SqliteStoreOptions {
    */
   cacheKiB?: number;
   /**
-   * The young generation of the index worker's V8 heap, MB (V8's default otherwise: up to 48
-   * MB with its two semi-spaces committed). Smaller for a one-off writer (`letterbox import`).
+   * The young generation of the index worker's V8 heap, MB (V8's default otherwise, which let
+   * the worker's heap commit up to 57 MB during an import). Smaller for a one-off writer
+   * (`letterbox import`).
    */
   ftsYoungGenerationMb?: number;
   /** After each WAL fsync (group commit): the commits it made durable, seconds since the first. */
