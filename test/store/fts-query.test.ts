@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { notPlainPattern, unicode61Disagreements } from '../../src/store/sqlite/fts-plain.js';
 import { indexText, planSearch } from '../../src/store/sqlite/fts-query.js';
 import { newMessage } from '../helpers/messages.js';
 import { openAliceStore } from '../helpers/store.js';
@@ -48,6 +49,18 @@ describe('the word sequence', () => {
     assert.equal(plainText('a\u00a0b'), false);
     assert.equal(plainText('cafe\u0301'), false);
     assert.equal(plainText('😀'), false);
+  });
+  test('not plain: the letters the linked SQLite splits at or folds to ASCII', () => {
+    // Asked of SQLite: U+19B0 (New Tai Lue, a letter since Unicode 8) is a separator to
+    // unicode61's 6.1 tables; U+212A KELVIN SIGN folds to "k".
+    const bad = unicode61Disagreements();
+    assert.ok(bad.includes(0x19b0) && bad.includes(0x212a), bad.join());
+    assert.ok(!bad.includes(0xe9) && !bad.includes(0x4eac));
+    const plain = (t: string) => indexText(t, notPlainPattern()).plain;
+    assert.equal(plain('foo\u19b0bar'), false);
+    assert.equal(plain('\u212aelvin'), false);
+    assert.equal(plain('Grüße, Köln 42; ПРИВЕТ 東京 x²'), true);
+    assert.equal(plain('em—dash'), false);
   });
 });
 
@@ -181,6 +194,9 @@ describe('SEARCH over the word indexes finds every substring', () => {
     'the the theme there other\r\nmeetingroom meeting\r\n',
     // Separators unicode61 sees and ASCII does not: the phrase narrows, the text decides.
     'one\u00a0two em—dash Meeting. meeting.. MEETING -—- --\r\n',
+    // A letter since Unicode 8 that unicode61 (6.1) splits at, and the kelvin sign it folds.
+    'foo\u19b0bar \u212aelvin kelvin-\r\n',
+    'foo bar\r\n',
   ];
   // The texts' substrings of a few lengths at every position (line breaks too), some in
   // other cases, plus needles found nowhere.
@@ -244,5 +260,9 @@ describe('SEARCH over the word indexes finds every substring', () => {
     assert.deepEqual(await store.searchText(inbox, ' -- '), [2]);
     assert.deepEqual(await store.searchText(inbox, '...'), []);
     assert.deepEqual(await store.searchText(inbox, '. m'), [7]);
+    // Not "foo bar" across the letter unicode61 takes for a separator (RFC 9051 §6.4.4).
+    assert.deepEqual(await store.searchText(inbox, 'foo bar'), [9]);
+    // The kelvin sign lower-cases to "k" here as well: a match, from the text read.
+    assert.deepEqual(await store.searchText(inbox, 'kelvin kelvin'), [8]);
   });
 });

@@ -10,6 +10,7 @@ import { preparePrivateFileSync } from '../../private-files.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import { sqliteCompanions } from './db.js';
+import { notPlainPattern } from './fts-plain.js';
 import { indexText, planSearch, type SeqPhrase } from './fts-query.js';
 
 /** A stored message to index; without text the worker reads and parses its blob. */
@@ -63,7 +64,8 @@ export interface FtsPaths {
 // Bump to rebuild every index from scratch (a changed tokenizer or layout).
 // 3: contentless index with tombstone deletes, the text in its own table.
 // 4: the distinct words as trigrams and the words in order, not the text's trigrams.
-const FTS_SCHEMA = 4;
+// 5: docs.plain false for the letters unicode61 splits at or folds to ASCII (fts-plain.ts).
+const FTS_SCHEMA = 5;
 const RECONCILE_CHUNK = 50;
 /** Page size of a new index file, and the room an FTS5 leaf leaves for the page's header. */
 const PAGE_SIZE = 8192;
@@ -73,6 +75,8 @@ export class FtsDb {
   private readonly db: Database.Database;
   private readonly blobs: FileBlobStore;
   private readonly stmts = new Map<string, Database.Statement>();
+  /** What makes a text not plain to the linked SQLite (asked once per process). */
+  private readonly notPlain = notPlainPattern();
   /** Next message id the reconciliation looks at; null once it has finished. */
   private cursor: number | null = 0;
 
@@ -152,7 +156,7 @@ export class FtsDb {
         const t = texts[i];
         if (t === null || t === undefined) return;
         this.dropDoc(it.id);
-        const ix = indexText(t.text);
+        const ix = indexText(t.text, this.notPlain);
         this.stmt('INSERT INTO word_grams (rowid, words, tails) VALUES (?, ?, ?)').run(
           it.id,
           ix.words,
@@ -400,8 +404,9 @@ CREATE TABLE doc_text (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
 -- Which message (by blob hash) each index entry was made from: lets reconciliation find
 -- stale entries without scanning the full-text table, and detect reused message ids.
 -- truncated: only the first FTS_TEXT_MAX characters are indexed; searches read the rest.
--- plain: every character of the text is ASCII, a letter or a digit (fts-query.ts indexText):
--- a phrase hit in word_seq is then a match without reading the text.
+-- plain: every character of the text is ASCII, a letter or a digit, and none that unicode61
+-- splits at or folds to ASCII (fts-query.ts indexText, fts-plain.ts): a phrase hit in
+-- word_seq is then a match without reading the text.
 CREATE TABLE docs (
   id INTEGER PRIMARY KEY, hash TEXT NOT NULL, truncated INTEGER NOT NULL, plain INTEGER NOT NULL
 );

@@ -25,8 +25,11 @@
 // says it all: needle words of ASCII letters and digits only, no lone space at either end
 // (the index keeps no token for a lone space), and a text of which every character is
 // ASCII, a letter or a digit (`plain`: unicode61 then splits it exactly where this
-// module does; but for a letter newer than SQLite's Unicode tables, which it takes for a
-// separator, so a phrase of ASCII words could be found across one: not handled).
+// module does). Where SQLite's Unicode tables (6.1) and this process's disagree, a letter
+// that unicode61 takes for a separator (U+19B0, a letter since Unicode 8) or folds to ASCII
+// (U+212A KELVIN SIGN) would let a phrase of ASCII words be found across it or in it: those
+// are asked of the linked SQLite at the worker's start and make a text not plain
+// (fts-plain.ts).
 
 /** ASCII's non-alphanumerics: the characters that separate words (unicode61's too). */
 const SEPARATORS = /[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/g;
@@ -35,7 +38,11 @@ const RUN_BASE = 0xe000;
 /** The text's own characters in that range, all made this one (not a separator token). */
 const OWN_CODES = /[\ue000-\ue07f]/g;
 const OWN_CODE = '\ue080';
-/** A character unicode61 may split a word at, or fold unlike ASCII: the text is checked. */
+/**
+ * A character unicode61 may split a word at, or fold unlike ASCII: the text is checked. The
+ * index passes fts-plain.ts's notPlainPattern instead: these and the letters and digits the
+ * linked SQLite splits at or folds to ASCII.
+ */
 const NOT_PLAIN = /[^\x00-\x7f\p{L}\p{N}]/u;
 const ASCII_WORD = /^[0-9A-Za-z]+$/;
 const HAS_ASCII_WORD_CHAR = /[0-9A-Za-z]/;
@@ -83,7 +90,7 @@ function scanText(text: string, words: Set<string> | null): string {
   return seq.join('');
 }
 
-export function indexText(text: string): IndexedText {
+export function indexText(text: string, notPlain: RegExp = NOT_PLAIN): IndexedText {
   const seen = new Set<string>();
   const scanned = scanText(text, seen);
   // The text's own characters in the coded range (rare) become OWN_CODE first.
@@ -98,7 +105,7 @@ export function indexText(text: string): IndexedText {
   }
   words.push('');
   tails.push('');
-  return { words: words.join(' '), tails: tails.join(' '), sequence, plain: !NOT_PLAIN.test(text) };
+  return { words: words.join(' '), tails: tails.join(' '), sequence, plain: !notPlain.test(text) };
 }
 
 function codeRun(run: string): string {
