@@ -76,12 +76,19 @@ class Worker {
   alive = true;
   /** It said `ready` once: its exit later is a crash to replace, not a failed start. */
   started = false;
+  /** Sends not yet called back (see send). */
+  private readonly sending = new Set<(ok: boolean) => void>();
 
   constructor(
     readonly proc: ChildProcess,
     onMessage: (w: Worker, m: FromWorker) => void,
   ) {
-    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      proc.once('exit', () => {
+        for (const done of [...this.sending]) done(false);
+        resolve();
+      }),
+    );
     this.ready = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         proc.kill('SIGKILL');
@@ -106,13 +113,23 @@ class Worker {
     });
   }
 
+  /**
+   * Resolves true once written, false when it cannot be. Node parks a send behind a handle
+   * the worker has not yet acknowledged, and never calls a parked send back if the worker
+   * dies first: its exit answers false then (the handle, never sent, is still ours).
+   */
   send(m: ToWorker, handle?: net.Socket): Promise<boolean> {
     if (!this.alive || !this.proc.connected) return Promise.resolve(false);
     return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        this.sending.delete(done);
+        resolve(ok);
+      };
+      this.sending.add(done);
       try {
-        this.proc.send(m, handle, {}, (err) => resolve(!err));
+        this.proc.send(m, handle, {}, (err) => done(!err));
       } catch {
-        resolve(false);
+        done(false);
       }
     });
   }
