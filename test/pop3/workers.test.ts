@@ -22,7 +22,12 @@ async function retrieveDeleteQuit(c: RawPop3, subject?: RegExp): Promise<void> {
   await c.closed();
 }
 
-/** Pids of this process's POP3 worker processes, the dead but not yet reaped included. */
+/**
+ * Pids of this process's child processes (its POP3 workers: it starts no others), the dying
+ * and the dead but not yet reaped included: a killed worker is listed as `[node]` while it
+ * exits and as `[node] <defunct>` until this process reaps it, and only then does the pool
+ * hear of its exit, so it counts as a worker until it is gone.
+ */
 function workerPids(): number[] {
   let out = '';
   try {
@@ -38,10 +43,10 @@ function workerPids(): number[] {
   return (
     out
       .split('\n')
-      // A killed worker is listed as `[node] <defunct>` until this process reaps it, and only
-      // then does the pool hear of its exit: it counts as a worker until it is gone.
-      .filter((l) => l.includes('pop3/workers/worker') || l.includes('<defunct>'))
-      .map((l) => Number(l.trim().split(/\s+/)[0]))
+      .map((l) => l.trim())
+      // ps itself is a child too.
+      .filter((l) => l !== '' && !/^\d+\s+ps\s/.test(l))
+      .map((l) => Number(l.split(/\s+/)[0]))
   );
 }
 

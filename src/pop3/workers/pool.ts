@@ -230,9 +230,14 @@ export class Pop3WorkerPool {
 
   /** The worker with the fewest sessions, once the pool is full and started. */
   private async pick(): Promise<Worker | undefined> {
-    // A worker whose channel closed is dying: its 'exit' (which releases what it held) may
-    // come later, but it takes no more connections.
-    this.workers = this.workers.filter((w) => w.alive && w.proc.connected);
+    // A worker whose channel closed is dying: it takes no more connections. One that had
+    // started keeps its place until its 'exit' (SIGKILL makes sure that comes), which releases
+    // what it held, counts the crash and replaces it (replaceCrashed): replacing it here first
+    // would start a worker that the crash it is about to count may forbid.
+    for (const w of this.workers) {
+      if (w.alive && w.started && !w.proc.connected) w.proc.kill('SIGKILL');
+    }
+    this.workers = this.workers.filter((w) => w.alive && (w.proc.connected || w.started));
     if (Date.now() >= this.startBlockedUntil) {
       while (this.workers.length < this.opts.size) this.workers.push(this.spawn());
     }
@@ -246,7 +251,8 @@ export class Pop3WorkerPool {
     }
     let best: Worker | undefined;
     for (const w of this.workers) {
-      if (w.alive && (!best || w.sessions.size < best.sessions.size)) best = w;
+      if (!w.alive || !w.proc.connected) continue;
+      if (!best || w.sessions.size < best.sessions.size) best = w;
     }
     return best;
   }
