@@ -23,10 +23,11 @@ async function retrieveDeleteQuit(c: RawPop3, subject?: RegExp): Promise<void> {
 }
 
 /**
- * Pids of this process's child processes (its POP3 workers: it starts no others), the dying
- * and the dead but not yet reaped included: a killed worker is listed as `[node]` while it
- * exits and as `[node] <defunct>` until this process reaps it, and only then does the pool
- * hear of its exit, so it counts as a worker until it is gone.
+ * Pids of this process's POP3 worker processes, the dying and the dead but not yet reaped
+ * included: a killed worker is listed as `[node]` while it exits (its arguments gone) and as
+ * `[node] <defunct>` until this process reaps it, and only then does the pool hear of its
+ * exit, so it counts as a worker until it is gone. Other children (a full-suite run has some)
+ * are not counted.
  */
 function workerPids(): number[] {
   let out = '';
@@ -40,14 +41,11 @@ function workerPids(): number[] {
     if ((err as { status?: number }).status === 1) return [];
     throw err;
   }
-  return (
-    out
-      .split('\n')
-      .map((l) => l.trim())
-      // ps itself is a child too.
-      .filter((l) => l !== '' && !/^\d+\s+ps\s/.test(l))
-      .map((l) => Number(l.split(/\s+/)[0]))
-  );
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /pop3\/workers\/worker|<defunct>|^\d+\s+\[node\]$/.test(l))
+    .map((l) => Number(l.split(/\s+/)[0]));
 }
 
 test('workers: auto is one per CPU up to 4, none on one CPU; a number is taken as it is', () => {
