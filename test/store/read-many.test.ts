@@ -6,11 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { INLINE_MAX } from '../../src/store/sqlite/messages.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
-import { openAliceStore } from '../helpers/store.js';
+import { openAliceStore, storedMessages } from '../helpers/store.js';
 
 let dir: string;
 
@@ -20,15 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function storedMessages(): number {
-  const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
 
 test('readMessages: small messages in one read, large and collected ones left out', async () => {
   const { store, inbox } = await openAliceStore(dir);
@@ -57,7 +47,7 @@ test('readMessages: small messages in one read, large and collected ones left ou
     const gone = rows[0]!;
     await store.setFlags(inbox, [gone.uid], 'add', ['\\Deleted']);
     assert.deepEqual(await store.expunge(inbox, { onlyDeleted: true }), [gone.uid]);
-    await eventually(() => storedMessages() === 5, 'the collection', 10_000);
+    await eventually(() => storedMessages(dir) === 5, 'the collection', 10_000);
     const after = await store.readMessages(rows);
     assert.equal(after.has(gone.blobHash), false);
     assert.equal(after.size, 4);
