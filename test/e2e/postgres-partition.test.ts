@@ -12,25 +12,18 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import nodemailer from 'nodemailer';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
+import { sendOne, startFaultServer } from '../helpers/pg-fault-server.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { RawClient } from '../imap/session/client.js';
 import { RawPop3 } from '../pop3/client.js';
 
-process.on('uncaughtException', (e) => console.log('UNCAUGHT', e.stack));
 const USER = 'alice@example.test';
 const PASS = 'partition pw';
 const external = process.env.LETTERBOX_TEST_PG_URL ? 'needs the test cluster of its own' : false;
-
-function raw(id: string): Buffer {
-  return Buffer.from(
-    `From: bob@example.net\r\nTo: ${USER}\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.net>\r\n\r\nBody ${id}.\r\n`,
-  );
-}
 
 /** A TCP proxy to PostgreSQL's unix socket that can cut the network between them. */
 class DatabaseLink {
@@ -127,13 +120,7 @@ describe('a partition between the server and PostgreSQL', { skip: external }, ()
     direct = new URL(await pg.createDatabase());
     proxy = new DatabaseLink(join(decodeURIComponent(direct.hostname), '.s.PGSQL.5432'));
     const url = `postgres://letterbox@127.0.0.1:${await proxy.listen()}${direct.pathname}`;
-    ts = await startTestServer({
-      listeners: ['smtp', 'imap', 'pop3'],
-      allowPlaintext: true,
-      storeToml: `\n[store]\nkind = "postgres"\nurl = ${JSON.stringify(url)}\npool_size = 4\nnode_id = "cut"\nquery_timeout_seconds = 4\n`,
-      extraToml:
-        '[smtp]\ngreet_delay_ms = 0\nauth_checks_timeout_seconds = 1\n[dns]\nservers = ["127.0.0.1:1"]\n[pop3]\nworkers = 0\n',
-    });
+    ts = await startFaultServer(url, 'node_id = "cut"\nquery_timeout_seconds = 4\n');
     await ts.addUser(USER, PASS);
   });
   after(async () => {
@@ -142,26 +129,7 @@ describe('a partition between the server and PostgreSQL', { skip: external }, ()
     await pg?.stop();
   });
 
-  /** Sends over SMTP; the reply (or the refusal) as text. */
-  async function send(id: string): Promise<string> {
-    const smtp = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: ts.port('smtp'),
-      secure: false,
-      ignoreTLS: true,
-    });
-    try {
-      const info = await smtp.sendMail({
-        envelope: { from: 'bob@example.net', to: [USER] },
-        raw: raw(id),
-      });
-      return info.response;
-    } catch (err) {
-      return String((err as { response?: string }).response ?? err);
-    } finally {
-      smtp.close();
-    }
-  }
+  const send = (id: string): Promise<string> => sendOne(ts, USER, id);
 
   test('temporary errors while cut off; acknowledged mail kept; back by itself', async () => {
     const acked = new Set<string>();

@@ -4,21 +4,15 @@
 // there.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import nodemailer from 'nodemailer';
 import { eventually } from '../helpers/eventually.js';
+import { sendOne, startFaultServer } from '../helpers/pg-fault-server.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { RawClient } from '../imap/session/client.js';
 import { RawPop3 } from '../pop3/client.js';
 
 const USER = 'alice@example.test';
 const PASS = 'restart pw';
-
-function raw(id: string): Buffer {
-  return Buffer.from(
-    `From: bob@example.net\r\nTo: ${USER}\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.net>\r\n\r\nBody ${id}.\r\n`,
-  );
-}
 
 describe('PostgreSQL restarted under a running server', () => {
   let pg: TestPostgres;
@@ -27,13 +21,7 @@ describe('PostgreSQL restarted under a running server', () => {
   before(async () => {
     pg = await startPostgres();
     const url = await pg.createDatabase();
-    ts = await startTestServer({
-      listeners: ['smtp', 'imap', 'pop3'],
-      allowPlaintext: true,
-      storeToml: `\n[store]\nkind = "postgres"\nurl = ${JSON.stringify(url)}\npool_size = 4\n`,
-      extraToml:
-        '[smtp]\ngreet_delay_ms = 0\nauth_checks_timeout_seconds = 1\n[dns]\nservers = ["127.0.0.1:1"]\n[pop3]\nworkers = 0\n',
-    });
+    ts = await startFaultServer(url);
     await ts.addUser(USER, PASS);
   });
   after(async () => {
@@ -41,26 +29,7 @@ describe('PostgreSQL restarted under a running server', () => {
     await pg?.stop();
   });
 
-  /** Sends over SMTP; the reply (or the refusal) as text. */
-  async function send(id: string): Promise<string> {
-    const smtp = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: ts.port('smtp'),
-      secure: false,
-      ignoreTLS: true,
-    });
-    try {
-      const info = await smtp.sendMail({
-        envelope: { from: 'bob@example.net', to: [USER] },
-        raw: raw(id),
-      });
-      return info.response;
-    } catch (err) {
-      return String((err as { response?: string }).response ?? err);
-    } finally {
-      smtp.close();
-    }
-  }
+  const send = (id: string): Promise<string> => sendOne(ts, USER, id);
 
   test('temporary errors while it is down; acknowledged mail kept; service again after', async () => {
     const acked: string[] = [];
