@@ -655,6 +655,17 @@ export interface BlobStore {
   readMessages?(
     rows: ReadonlyArray<{ blobHash: string; size: number }>,
   ): Promise<Map<string, Buffer>>;
+  /**
+   * The header block of several messages, by hash: the bytes of each up to and with the empty
+   * line that ends its header, as mime/header-scan's headerBounds reads it (the whole message
+   * when it has none). For FETCH of the header or header fields of many messages. A message
+   * left out (SQLite: a large one) is read with readMessage. A stored message's bytes never
+   * change, so a store may answer from memory, also for a message expunged meanwhile (RFC 2180
+   * §4.1.1: a session that has not heard of the expunge may still fetch it).
+   */
+  readHeaders?(
+    rows: ReadonlyArray<{ blobHash: string; size: number }>,
+  ): Promise<Map<string, Buffer>>;
 }
 
 /** IMAP METADATA annotations (RFC 5464) of an account's server view and of its mailboxes. */

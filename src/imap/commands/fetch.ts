@@ -15,6 +15,7 @@ import {
   needsBytes,
   needsDetail,
   needsExtras,
+  needsHeaderOnly,
   renderFetch,
 } from '../fetch/render.js';
 import { bad, ImapError, no, ok } from '../responses.js';
@@ -69,6 +70,9 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   // mail client asks first, issue 19) reads the rows and the message bytes, nothing more.
   const withDetail = needsDetail(a.items);
   const withBytes = needsBytes(a.items);
+  // Header fields of every message (what a client asks at each login): the header blocks
+  // alone, which the store may keep in memory (BlobStore.readHeaders).
+  const headersOnly = withBytes && needsHeaderOnly(a.items);
   const listed = !withDetail && isWide(uids, view.exists) ? await listRows(s, null) : null;
 
   for (let i = 0; i < uids.length; i += BATCH) {
@@ -97,7 +101,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       ? await markFetchedSeen(store, view, sel.mailbox.id, records)
       : new Map();
     // The bytes of the next messages in one read where the store can (fetch/read-ahead.ts).
-    const ahead = withBytes ? new ReadAhead(store, records) : null;
+    const ahead = withBytes ? new ReadAhead(store, records, headersOnly) : null;
     for (let k = 0; k < records.length; k++) {
       const r = records[k]!;
       const seq = view.seqOf(r.uid);

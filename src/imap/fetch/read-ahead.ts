@@ -4,6 +4,9 @@
 // calls) per message. When the store can read many at once (BlobStore.readMessages), the
 // handler reads a chunk of the messages to come, bounded in count and bytes, and renders
 // from it; a message the chunk lacks (large, expunged meanwhile) is read alone as before.
+// When the FETCH reads no more than each message's header (`headersOnly`: HEADER,
+// HEADER.FIELDS, RFC822.HEADER) and the store has BlobStore.readHeaders, the chunk holds the
+// header blocks alone, which the store may keep in memory.
 import type { BlobStore } from '../../store/types.js';
 
 /** Messages per read ahead. */
@@ -24,12 +27,17 @@ export class ReadAhead {
   constructor(
     private readonly store: BlobStore,
     private readonly rows: readonly ReadAheadRow[],
+    /** Only the header of each is used: the chunk may hold the header blocks alone. */
+    private readonly headersOnly = false,
   ) {}
 
-  /** The bytes of rows[i]: from the chunk holding it, read together with those after it. */
+  /**
+   * The bytes of rows[i] (or, when headersOnly, maybe only its header block): from the chunk
+   * holding it, read together with those after it.
+   */
   async read(i: number): Promise<Buffer> {
     const row = this.rows[i]!;
-    const many = this.store.readMessages;
+    const many = (this.headersOnly && this.store.readHeaders) || this.store.readMessages;
     if (many === undefined) return this.store.readMessage(row.blobHash, row.size);
     if (i >= this.end) {
       let j = i;

@@ -115,6 +115,24 @@ export function needsBytes(items: readonly FetchItem[]): boolean {
   );
 }
 
+/**
+ * Whether the items read no more of the bytes than the message's own header (BODY[HEADER],
+ * BODY[HEADER.FIELDS (...)] and .NOT, RFC822.HEADER, with or without a partial): then
+ * `FetchMessage.raw` may give the header block alone (BlobStore.readHeaders), from which
+ * messageSectionBytes cuts the same bytes as from the whole message.
+ */
+export function needsHeaderOnly(items: readonly FetchItem[]): boolean {
+  return items.every((it) => {
+    if (it.kind === 'body')
+      return (
+        it.section.part.length === 0 &&
+        (it.section.text?.kind === 'HEADER' || it.section.text?.kind === 'HEADER.FIELDS')
+      );
+    if (it.kind === 'simple') return it.name !== 'RFC822' && it.name !== 'RFC822.TEXT';
+    return false; // BINARY[...], BINARY.SIZE[...], PREVIEW
+  });
+}
+
 export function fetchSetsSeen(items: readonly FetchItem[]): boolean {
   return items.some(
     (it) =>

@@ -34,6 +34,7 @@ import { dataPurge, QuietWork, sliceSweep } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
+import { HeaderCache } from './header-cache.js';
 import { releaseHeap } from './heap-release.js';
 import { MailboxSummaries } from './mailbox-summary.js';
 import type { MailboxKey, SqliteMailboxes } from './mailboxes.js';
@@ -90,6 +91,11 @@ export const INLINE_MAX = 64 * 1024;
 
 /** Mailboxes whose kept keywords are remembered at once (a few words each). */
 const MAX_KEYWORD_MEMOS = 10_000;
+/**
+ * Header blocks kept in memory for FETCH of header fields (header-cache.ts): at ~1 KiB a
+ * header, those of a few thousand messages.
+ */
+export const HEADER_CACHE_BYTES = 4 * 1024 * 1024;
 
 /** An INTERNALDATE zone as IMAP writes one (within +-23:59), else UTC. */
 function zoneOrUtc(zone: number | undefined): number {
@@ -105,6 +111,8 @@ export class SqliteMessages {
   private readonly summaries: MailboxSummaries;
   /** Blob hashes an append has written but not yet committed: never collected meanwhile. */
   private readonly inflight = new Map<string, number>();
+  /** Header blocks of messages read lately (readHeaders). */
+  private readonly headers = new HeaderCache(HEADER_CACHE_BYTES);
 
   /** Rows of recently used mailboxes (see record-cache.ts), kept current by the change bus. */
   readonly cache: RecordCache;
@@ -561,6 +569,23 @@ export class SqliteMessages {
       .raw()
       .all(JSON.stringify(hashes)) as [string, Buffer][];
     for (const [hash, data] of found) out.set(hash, data);
+    return out;
+  }
+
+  /**
+   * See MailStore.readHeaders: from memory when read lately, else the small ones with
+   * readMany (their headers kept); large ones are left out, for the caller to read whole.
+   */
+  readHeaders(rows: ReadonlyArray<{ blobHash: string; size: number }>): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    const missing: Array<{ blobHash: string; size: number }> = [];
+    for (const r of rows) {
+      const block = this.headers.get(r.blobHash);
+      if (block !== undefined) out.set(r.blobHash, block);
+      else missing.push(r);
+    }
+    if (missing.length === 0) return out;
+    for (const [hash, data] of this.readMany(missing)) out.set(hash, this.headers.put(hash, data));
     return out;
   }
 

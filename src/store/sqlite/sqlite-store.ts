@@ -487,6 +487,11 @@ export class SqliteStore implements MailStore {
   ): Promise<Map<string, Buffer>> {
     return this.messages.readMany(rows);
   }
+  async readHeaders(
+    rows: ReadonlyArray<{ blobHash: string; size: number }>,
+  ): Promise<Map<string, Buffer>> {
+    return this.messages.readHeaders(rows);
+  }
   async setFlags(
     mailboxId: number,
     uids: number[],

@@ -13,6 +13,7 @@ import {
 import type { Section, SectionText } from '../../../src/imap/wire/fetch-items.js';
 import { parseHeaders } from '../../../src/mime/headers.js';
 import { parseMessage } from '../../../src/mime/index.js';
+import { HeaderCache } from '../../../src/store/sqlite/header-cache.js';
 
 const dir = new URL('../../fixtures/mime/', import.meta.url);
 const fixtures = readdirSync(dir)
@@ -170,6 +171,35 @@ test('headerFields picks the fields parseHeaders finds, byte for byte', () => {
       fc.boolean(),
       (block, names, not) => {
         assert.deepEqual(headerFields(block, names, not), headerFieldsByParse(block, names, not));
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+test('the header block a store keeps (HeaderCache) gives the same header sections as the whole message', () => {
+  const text: fc.Arbitrary<SectionText> = fc.oneof(
+    fc.constant<SectionText>({ kind: 'HEADER' }),
+    fc.record({
+      kind: fc.constant('HEADER.FIELDS' as const),
+      not: fc.boolean(),
+      fields: fc.array(fc.constantFrom('From', 'SUBJECT', 'x-a b', 'a', 'X-Nope'), {
+        minLength: 1,
+      }),
+    }),
+  );
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        headerish,
+        fc.tuple(headerish, headerish).map(([a, b]) => Buffer.concat([a, b])),
+        fc.constantFrom(...fixtures.map((f) => f.raw)),
+        fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+      ),
+      text,
+      (raw, t) => {
+        const block = new HeaderCache(1 << 20).put('h', raw);
+        assert.deepEqual(messageSectionBytes(block, t), messageSectionBytes(raw, t));
       },
     ),
     { numRuns: 3000 },

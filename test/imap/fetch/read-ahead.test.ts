@@ -93,3 +93,18 @@ test('needsBytes: sections, RFC822 names and BINARY read the bytes; rows, index,
   for (const [text, want] of cases)
     assert.equal(needsBytes(parseFetchItems(argsFrom(text))), want, text);
 });
+
+test('headersOnly: the chunk from readHeaders where the store has it, else readMessages', async () => {
+  const rows = rowsOf([10, 10]);
+  const { store, calls } = fakeStore(true);
+  store.readHeaders = async (rs) => {
+    calls.push(`headers ${rs.map((r) => r.blobHash).join(',')}`);
+    return new Map(rs.map((r) => [r.blobHash, bytesOf(r.blobHash)]));
+  };
+  for (let i = 0; i < rows.length; i++) await new ReadAhead(store, rows, true).read(i);
+  for (let i = 0; i < rows.length; i++) await new ReadAhead(store, rows, false).read(i);
+  assert.deepEqual(calls, ['headers h0,h1', 'headers h1', 'many h0,h1', 'many h1']);
+  const plain = fakeStore(true);
+  await new ReadAhead(plain.store, rows, true).read(0);
+  assert.deepEqual(plain.calls, ['many h0,h1']);
+});

@@ -64,9 +64,10 @@ describe('IMAP output', () => {
       }
       await c.cmd('se', 'EXAMINE Ahead');
       const store = env.ts.server.ctx.store;
-      const calls = { one: 0, many: 0 };
+      const calls = { one: 0, many: 0, headers: 0 };
       const readMessage = store.readMessage;
       const readMessages = store.readMessages;
+      const readHeaders = store.readHeaders;
       store.readMessage = (hash, size) => {
         calls.one++;
         return readMessage.call(store, hash, size);
@@ -76,24 +77,51 @@ describe('IMAP output', () => {
           calls.many++;
           return readMessages.call(store, rows);
         };
-      let lines: string[];
+      if (readHeaders)
+        store.readHeaders = (rows) => {
+          calls.headers++;
+          return readHeaders.call(store, rows);
+        };
+      const fetch = async (tag: string, items: string) => {
+        const lines = await c.cmd(tag, `FETCH 1:* (${items})`);
+        assert.match(last(lines), new RegExp(`^${tag} OK`));
+        assert.equal(lines.filter((l) => / FETCH \(/.test(l)).length, n);
+        return lines.join('\r\n');
+      };
+      const want = (i: number, label: string, lit: string) =>
+        `* ${i} FETCH (UID ${i} ${label} {${lit.length}}\r\n${lit})`;
       try {
-        lines = await c.cmd('f', 'FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+        // Twice: the second time the header blocks come from the store's memory.
+        for (const tag of ['f1', 'f2']) {
+          const text = await fetch(tag, 'UID BODY.PEEK[HEADER.FIELDS (SUBJECT)]');
+          for (let i = 1; i <= n; i++) {
+            const w = want(i, 'BODY[HEADER.FIELDS (SUBJECT)]', `Subject: ahead ${i}\r\n\r\n`);
+            assert.ok(text.includes(w), `message ${i}: ${w}`);
+          }
+        }
+        // SQLite reads the small ones' headers two chunks at a time, the large one alone; a
+        // store that cannot read many reads each.
+        assert.deepEqual(
+          calls,
+          readHeaders
+            ? { one: 2, many: 0, headers: 4 }
+            : readMessages
+              ? { one: 2, many: 4, headers: 0 }
+              : { one: 2 * n, many: 0, headers: 0 },
+        );
+        // Whole messages and their text: never from the header blocks.
+        const whole = await fetch('f3', 'UID BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT]');
+        const text = await fetch('f4', 'UID BODY.PEEK[TEXT]');
+        for (let i = 1; i <= n; i++) {
+          const body = i === large ? `${'x'.repeat(100 * 1024)}\r\n` : `Body ${i}\r\n`;
+          assert.ok(text.includes(want(i, 'BODY[TEXT]', body)), `message ${i}'s text`);
+          assert.ok(whole.includes(`BODY[TEXT] {${body.length}}\r\n`), `message ${i}'s text`);
+        }
       } finally {
         store.readMessage = readMessage;
         if (readMessages) store.readMessages = readMessages;
+        if (readHeaders) store.readHeaders = readHeaders;
       }
-      assert.match(last(lines), /^f OK/);
-      const text = lines.join('\r\n');
-      for (let i = 1; i <= n; i++) {
-        const lit = `Subject: ahead ${i}\r\n\r\n`;
-        const want = `* ${i} FETCH (UID ${i} BODY[HEADER.FIELDS (SUBJECT)] {${lit.length}}\r\n${lit})`;
-        assert.ok(text.includes(want), `message ${i}: ${want}`);
-      }
-      assert.equal(lines.filter((l) => / FETCH \(/.test(l)).length, n);
-      // SQLite reads the small ones two chunks at a time, the large one alone; a store that
-      // cannot read many reads each.
-      assert.deepEqual(calls, readMessages ? { one: 1, many: 2 } : { one: n, many: 0 });
       c.close();
     });
   });

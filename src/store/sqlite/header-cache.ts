@@ -1,0 +1,62 @@
+// The header blocks of recently read messages, by blob hash, for the whole process (issue 19):
+// a mail client that logs in asks for a few header fields of every message of the mailbox
+// (FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])), again at each login,
+// and each time the message's whole bytes were read from SQLite (overflow pages, a Buffer of
+// the message) for a header of a few hundred bytes. A stored message's bytes never change (the
+// hash names them), so a header kept here is never stale and needs no invalidation; the cache
+// is bounded in bytes and drops the least recently used first.
+import { headerBounds } from '../../mime/header-scan.js';
+
+/**
+ * What an entry costs besides its bytes: the hash string, the Map entry, the Buffer and its
+ * ArrayBuffer.
+ */
+const ENTRY_OVERHEAD = 256;
+
+export class HeaderCache {
+  /** In use order: the least recently used first (a Map keeps insertion order). */
+  private readonly entries = new Map<string, Buffer>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** The header block of the message named `hash`, if kept; it becomes the most recent. */
+  get(hash: string): Buffer | undefined {
+    const block = this.entries.get(hash);
+    if (block !== undefined) {
+      this.entries.delete(hash);
+      this.entries.set(hash, block);
+    }
+    return block;
+  }
+
+  /**
+   * Keeps the header block of `raw` (the message named `hash`) and returns it: the bytes up to
+   * and with the empty line that ends the header, as headerBounds reads it (the whole message
+   * when it has none), copied so that the message's bytes are not held.
+   */
+  put(hash: string, raw: Buffer): Buffer {
+    const kept = this.entries.get(hash);
+    if (kept !== undefined) return kept;
+    const end = headerBounds(raw).bodyStart;
+    // A memory of its own (not a slice of Node's shared pool, which one kept block would hold
+    // whole), so that the bound counts what is held.
+    const block = Buffer.allocUnsafeSlow(end);
+    raw.copy(block, 0, 0, end);
+    const cost = block.length + ENTRY_OVERHEAD;
+    if (cost > this.maxBytes) return block;
+    this.bytes += cost;
+    this.entries.set(hash, block);
+    for (const [oldest, b] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(oldest);
+      this.bytes -= b.length + ENTRY_OVERHEAD;
+    }
+    return block;
+  }
+
+  /** Bytes held, counting each entry's overhead. */
+  get size(): number {
+    return this.bytes;
+  }
+}
