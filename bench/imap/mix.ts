@@ -26,6 +26,8 @@ export interface MixResult {
   p50Ms: number;
   p99Ms: number;
   perCommandP99: Record<string, number>;
+  /** Mean latency per command: their sum is a cycle's time, what sets a client's rate. */
+  perCommandMeanMs: Record<string, number>;
   error?: string;
 }
 
@@ -131,6 +133,9 @@ export async function runMix(opts: {
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     perCommandP99: Object.fromEntries([...per].map(([k, v]) => [k, percentile(v, 99)])),
+    perCommandMeanMs: Object.fromEntries(
+      [...per].map(([k, v]) => [k, v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0]),
+    ),
     error,
   };
 }

@@ -254,6 +254,14 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
     log(
       `${side.name}: mix ${m.result.opsPerSecond.toFixed(0)} ops/s, server ${mixCpuMs(cell.mix.serverMsPerOp)}, PostgreSQL ${mixCpuMs(cell.mix.dbMsPerOp)} per op`,
     );
+    log(
+      `${side.name}: mix ms per command, mean / p99: ${Object.keys(m.result.perCommandMeanMs)
+        .map(
+          (k) =>
+            `${k} ${m.result.perCommandMeanMs[k]!.toFixed(1)} / ${m.result.perCommandP99[k]!.toFixed(0)}`,
+        )
+        .join(', ')}`,
+    );
   }
   return cell;
 }

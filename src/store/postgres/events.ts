@@ -25,7 +25,7 @@ import type { PgDb, Queryable } from './db.js';
 
 export const CHANNEL = 'letterbox_changes';
 /** NOTIFY payloads must stay under 8000 bytes: events with many UIDs are sent in parts. */
-const UIDS_PER_NOTICE = 400;
+export const UIDS_PER_NOTICE = 400;
 /** How long a write waits for its own events to come back before emitting them itself. */
 const ECHO_WAIT_MS = 2000;
 /** Between attempts to listen again after the connection was lost. */
@@ -56,6 +56,12 @@ interface Notice {
   /** Its sequence number at that node. */
   s: number;
   e: ChangeEvent;
+  /**
+   * More parts of the same write follow under the same `s` (a statement that sends its own
+   * notices in parts, as the expunge function of migration 9): its write is done at the last.
+   * That function writes null on the last part.
+   */
+  m?: true | null;
 }
 
 /** An event cut so that each part's payload fits a notification. */
@@ -224,6 +230,11 @@ export class PgEvents {
       return; // not ours
     }
     if (n.o === this.origin) {
+      if (n.m === true) {
+        // A part before the last: emitted, unless the write gave up waiting and emitted it.
+        if (!this.emittedHere.has(n.s)) this.emitHeld(n.e);
+        return;
+      }
       if (this.emittedHere.delete(n.s)) return;
       const w = this.waiting.get(n.s);
       if (w) {

@@ -38,7 +38,7 @@ import { CHUNK_BYTES, readBlob, writeBlob } from './blobs.js';
 import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
 import { nextModseq, type PgDb, type Queryable, row, rows, run } from './db.js';
-import { CHANNEL, type PgEvents } from './events.js';
+import { CHANNEL, type PgEvents, UIDS_PER_NOTICE } from './events.js';
 import { PgRecordCache } from './record-cache.js';
 import { searchWords, wordPatterns } from './search-words.js';
 
@@ -1002,47 +1002,42 @@ export class PgMessages implements MessageStore, BlobStore {
     });
   }
 
+  /**
+   * EXPUNGE as one statement (letterbox_expunge, migration 9): the account's lock, the rows'
+   * removal, VANISHED's records, the usage, the collection of the stored messages and the
+   * notices, committed on their own (one round trip; before: BEGIN, the lock and deletion,
+   * the collection's savepoint, and the NOTIFY with the COMMIT, three).
+   */
   async expunge(
     mailboxId: number,
     opts: { uids?: number[]; onlyDeleted: boolean },
   ): Promise<number[]> {
-    const { out, heard } = await this.events.txHeard(async (q, emit) => {
-      // The account's row first, as every writer takes it; then, in a statement of its own
-      // (which sees every commit made before the lock was had), the rows go. Both go out at
-      // once (with the BEGIN): the second names the account itself.
-      const [locked, deleted] = await Promise.allSettled([
-        row<{ account_id: number; uid_validity: number }>(
-          q,
-          `SELECT mb.account_id, mb.uid_validity FROM mailboxes mb
-           JOIN accounts a ON a.id = mb.account_id WHERE mb.id = $1 FOR UPDATE OF a`,
-          [mailboxId],
-        ),
-        rows<{ uid: number; message_id: number; blob_hash: string; modseq: number }>(q, EXPUNGE, [
-          mailboxId,
-          opts.uids ?? null,
-          opts.onlyDeleted,
-        ]),
-      ]);
-      if (locked.status === 'rejected') throw locked.reason;
-      if (deleted.status === 'rejected') throw deleted.reason;
-      const mb = locked.value;
-      if (!mb) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const gone = deleted.value;
-      if (gone.length === 0) return { uids: [], modseq: 0 };
-      const ref = { id: mailboxId, accountId: mb.account_id, uidValidity: mb.uid_validity };
-      this.bytes.forget(gone.map((r) => r.blob_hash));
-      await collectMessages(
-        q,
-        gone.map((r) => r.message_id),
-      );
-      const uids = gone.map((r) => r.uid);
-      emit(changeEvent(ref, 'expunge', gone[0]!.modseq, uids));
-      return { uids, modseq: gone[0]!.modseq };
-    });
-    if (out.uids.length > 0) {
-      this.cache.applyOwn(mailboxId, out.modseq, heard, { kind: 'expunge', uids: out.uids });
+    const notice = this.events.notice();
+    const r = await row<{
+      account: number | null;
+      validity: number | null;
+      at_modseq: number | null;
+      /** BIGINT[]: text to the driver (db.ts parses only BIGINT itself). */
+      gone: string[] | null;
+      hashes: string[] | null;
+    }>(this.db, 'SELECT * FROM letterbox_expunge($1, $2, $3, $4, $5, $6)', [
+      mailboxId,
+      opts.uids ?? null,
+      opts.onlyDeleted,
+      notice.origin,
+      notice.seq,
+      UIDS_PER_NOTICE,
+    ]);
+    if (!r || r.account === null || r.validity === null) {
+      throw new StoreError('NOT_FOUND', 'no such mailbox');
     }
-    return out.uids;
+    const uids = (r.gone ?? []).map(Number);
+    if (uids.length === 0 || r.at_modseq === null) return [];
+    this.bytes.forget(r.hashes ?? []);
+    const ref = { id: mailboxId, accountId: r.account, uidValidity: r.validity };
+    const heard = await notice.sent(changeEvent(ref, 'expunge', r.at_modseq, uids));
+    this.cache.applyOwn(mailboxId, r.at_modseq, heard, { kind: 'expunge', uids });
+    return uids;
   }
 
   /**
@@ -1199,31 +1194,6 @@ FROM a, n`;
 
 const SET_FLAGS = setFlagsSql(false);
 const SET_FLAGS_KEYWORDS = setFlagsSql(true);
-
-/**
- * EXPUNGE's rows, in one statement under the account's lock: those of $2 (all when null) that
- * are \Deleted when $3, removed; their UIDs recorded for VANISHED (RFC 7162 §3.2.5.1) with
- * the account's next modseq, which HIGHESTMODSEQ takes; their bytes freed from the usage.
- * Nothing changes (not even the modseq) when no row goes.
- */
-const EXPUNGE = `WITH d AS (
-    DELETE FROM mailbox_messages mm USING messages m
-    WHERE mm.mailbox_id = $1 AND m.id = mm.message_id
-      AND ($2::bigint[] IS NULL OR mm.uid = ANY($2::bigint[]))
-      AND (NOT $3::boolean OR '\\Deleted' = ANY(mm.flags))
-    RETURNING mm.uid, mm.message_id, mm.size, m.blob_hash),
-  a AS (
-    UPDATE accounts SET modseq = modseq + 1,
-      used_bytes = used_bytes - (SELECT COALESCE(SUM(size), 0) FROM d)
-    WHERE id = (SELECT account_id FROM mailboxes WHERE id = $1) AND EXISTS (SELECT 1 FROM d)
-    RETURNING modseq),
-  x AS (
-    INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, d.uid, a.modseq FROM d, a
-    ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq),
-  h AS (
-    UPDATE mailboxes SET highest_modseq = GREATEST(highest_modseq, (SELECT modseq FROM a))
-    WHERE id = $1 AND EXISTS (SELECT 1 FROM a))
-SELECT d.uid, d.message_id, d.blob_hash, a.modseq FROM d, a ORDER BY d.uid`;
 
 /** By [keywords][claimRecent]. */
 const APPEND_ONE = [
