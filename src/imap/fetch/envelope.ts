@@ -30,11 +30,25 @@ function addressValue(a: Address): ImapValue {
 
 /**
  * RFC 9051 §9 env-from = "(" 1*address ")" / nil: the addresses follow each other with no
- * space, which a 'list' (space-separated) cannot express, so they are serialized here.
+ * space between them (a 'concat' inside the list). Serialized here, so that sender and
+ * reply-to, which default to from, reuse from's bytes.
  */
 function addressList(list: readonly Address[] | null | undefined, opts: WriteOptions): ImapValue {
   if (!list || list.length === 0) return v.nil;
-  return v.list([v.raw(Buffer.concat(list.map((a) => serialize(addressValue(a), opts))))]);
+  return v.raw(serialize(v.list([v.concat(list.map(addressValue))]), opts));
+}
+
+/** Whether two address lists hold the same addresses (a stored envelope has copies). */
+function sameAddresses(a: readonly Address[] | null, b: readonly Address[] | null): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.name !== y.name || x.adl !== y.adl || x.mailbox !== y.mailbox || x.host !== y.host)
+      return false;
+  }
+  return true;
 }
 
 /**
@@ -44,12 +58,15 @@ function addressList(list: readonly Address[] | null | undefined, opts: WriteOpt
 export function envelopeValue(env: Envelope, opts: WriteOptions = {}): ImapValue {
   // RFC 9051 §7.5.2: sender and reply-to default to from; mime/envelope.ts did that at
   // delivery, but an index written without it still falls back here.
+  const from = addressList(env.from, opts);
+  const sender = env.sender ?? env.from;
+  const replyTo = env.replyTo ?? env.from;
   return v.list([
     v.nstr(env.date),
     v.nstr(env.subject),
-    addressList(env.from, opts),
-    addressList(env.sender ?? env.from, opts),
-    addressList(env.replyTo ?? env.from, opts),
+    from,
+    sameAddresses(sender, env.from) ? from : addressList(sender, opts),
+    sameAddresses(replyTo, env.from) ? from : addressList(replyTo, opts),
     addressList(env.to, opts),
     addressList(env.cc, opts),
     addressList(env.bcc, opts),

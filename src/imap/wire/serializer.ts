@@ -9,8 +9,8 @@
  *   literal(x)   always `{N}\r\n` + bytes; literal8(x) is `~{N}\r\n` + bytes (RFC 3516)
  *   list(items)  `(a b c)` from already serialized items
  *   sequenceSetToString(set), dateTimeToString(date)
- *   ImapValue + serialize(value): a small tree (atom | string | literal | number | list | nil |
- *   raw) so that ENVELOPE, BODYSTRUCTURE and the like are built as values, then written once.
+ *   ImapValue + serialize(value): a small tree (atom | string | literal | number | list |
+ *   concat | nil | raw) so that ENVELOPE, BODYSTRUCTURE and the like are built as values, then written once.
  *
  * `opts.utf8`: whether 8-bit (valid UTF-8) may go into quoted strings. RFC 9051 §4.3 allows it
  * in IMAP4rev2; for an IMAP4rev1 client without UTF8=ACCEPT (RFC 6855) 8-bit data must be a
@@ -130,6 +130,7 @@ export type ImapValue =
   | { readonly type: 'literal'; readonly value: Bytes; readonly binary?: boolean }
   | { readonly type: 'number'; readonly value: number }
   | { readonly type: 'list'; readonly items: readonly ImapValue[] }
+  | { readonly type: 'concat'; readonly items: readonly ImapValue[] }
   | { readonly type: 'nil' }
   | { readonly type: 'raw'; readonly value: Bytes };
 
@@ -144,6 +145,8 @@ export const v = {
   literal: (value: Bytes, binary = false): ImapValue => ({ type: 'literal', value, binary }),
   num: (value: number): ImapValue => ({ type: 'number', value }),
   list: (items: readonly ImapValue[]): ImapValue => ({ type: 'list', items }),
+  /** The items one after the other with nothing between (RFC 9051 §9 env-from's addresses). */
+  concat: (items: readonly ImapValue[]): ImapValue => ({ type: 'concat', items }),
   nil: { type: 'nil' } as ImapValue,
   raw: (value: Bytes): ImapValue => ({ type: 'raw', value }),
 };
@@ -218,6 +221,9 @@ function write(value: ImapValue, out: Pieces, opts: WriteOptions): void {
       out.text += ')';
       return;
     }
+    case 'concat':
+      for (const item of value.items) write(item, out, opts);
+      return;
     case 'nil':
       out.text += 'NIL';
       return;

@@ -64,7 +64,47 @@ describe('ENVELOPE', () => {
         '((NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL)) NIL "<x@y>" "<m@y>")',
     );
   });
+
+  test("a stored envelope's copies of from, and lists that differ from it in one field", () => {
+    // A stored envelope comes back with sender and reply-to as copies of from, not the same
+    // array: they are written from from's bytes. One that differs in any field is its own.
+    const from = [
+      { name: 'Ann', mailbox: 'ann', host: 'example.com' },
+      { name: null, mailbox: 'bob', host: 'example.com' },
+    ];
+    const base = parseMessage(load('forward-rfc822.eml')).envelope;
+    const text = (sender: unknown, replyTo: unknown) =>
+      serialize(
+        envelopeValue(JSON.parse(JSON.stringify({ ...base, from, sender, replyTo, to: null }))),
+      ).toString('utf8');
+    const ann = '("Ann" NIL "ann" "example.com")';
+    const bob = (host: string) => `(NIL NIL "bob" "${host}")`;
+    const FROM = `(${ann}${bob('example.com')})`;
+    assert.match(text(from, from), new RegExp(`^\\(.* ${esc(`${FROM} ${FROM} ${FROM} NIL`)}`));
+    assert.match(text(null, null), new RegExp(esc(`${FROM} ${FROM} ${FROM} NIL`)));
+    const other = [from[0], { ...from[1], host: 'example.org' }];
+    assert.match(
+      text(other, [from[0]]),
+      new RegExp(esc(`${FROM} (${ann}${bob('example.org')}) (${ann}) NIL`)),
+    );
+    const named = [{ ...from[0], name: 'Anna' }, from[1]];
+    assert.match(text(from, named), new RegExp(esc(`${FROM} ${FROM} (("Anna"`)));
+    // 8-bit names: a literal without UTF-8, quoted with it, in every copy.
+    const utf = [{ name: 'Jörg', mailbox: 'j', host: 'example.de' }];
+    const withUtf = (utf8: boolean) =>
+      serialize(
+        envelopeValue(
+          JSON.parse(JSON.stringify({ ...base, from: utf, sender: utf, replyTo: null })),
+          { utf8 },
+        ),
+        { utf8 },
+      ).toString('utf8');
+    assert.equal(withUtf(false).split('{5}\r\nJörg').length, 4);
+    assert.equal(withUtf(true).split('"Jörg"').length, 4);
+  });
 });
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('BODY and BODYSTRUCTURE', () => {
   test('single text part: lines, default charset kept as written', () => {
