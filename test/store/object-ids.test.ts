@@ -161,7 +161,8 @@ test('migration 10: rows stored before get ids, threads in storage order, intern
   await s.store.close();
   // Back to schema 9, as an older letterbox left it.
   const db = new Database(join(dir, 'letterbox.db'));
-  db.exec(`DROP TRIGGER mailbox_messages_counted;
+  db.exec(`DROP TABLE mailbox_columns;
+           DROP TRIGGER mailbox_messages_counted;
            DROP TRIGGER mailbox_messages_uncounted;
            DROP INDEX mailbox_messages_unseen;
            ALTER TABLE mailboxes DROP COLUMN message_count;

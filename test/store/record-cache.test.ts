@@ -295,6 +295,7 @@ test('a large list goes after its last holder leaves (with a grace); small ones 
 test('rows from column texts: exact values, and refused (nothing stored) when a text is off', () => {
   const texts = {
     n: 3,
+    highestModseq: 9007199254740991,
     uid: '1,5,9',
     messageId: '10,11,12',
     flags: '\\Seen\n\n\\Seen $Work',

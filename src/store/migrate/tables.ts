@@ -2,7 +2,8 @@
 // an order that satisfies the foreign keys, each column in one canonical form that both
 // backends convert to and from (endpoint.ts). Both backends keep the same tables and columns
 // (docs/architecture.md, Store); what only one of them has stays out of the list: SQLite's
-// change_log (other processes' events) and its full-text index (fts.db, rebuilt from the
+// change_log (other processes' events), its copies of large mailboxes' columns
+// (mailbox_columns, made again when read) and its full-text index (fts.db, rebuilt from the
 // messages by the store's worker), PostgreSQL's search text (made again from the bytes when
 // written, postgres-endpoint.ts) and its lease owners. The bytes of messages and queued items
 // travel with their rows (`bytes`), each checked against its SHA-256 name.
@@ -264,6 +265,7 @@ export const NOT_COPIED: Record<'sqlite' | 'postgres', Record<string, string>> =
     sqlite_sequence: 'SQLite keeps change_log AUTOINCREMENT there',
     'metadata.id': 'a rowid; entries are keyed by account, mailbox and name',
     'mailboxes.message_count': "kept by triggers as the mailbox's rows are written",
+    mailbox_columns: "a copy of a large mailbox's rows for a fast start, made again when read",
   },
   postgres: {
     schema_migrations: 'the schema version, written by the store when it opens',

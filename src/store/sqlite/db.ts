@@ -48,14 +48,23 @@ export function openDatabase(file: string, cacheKiB?: number): Db {
  */
 const runners = new WeakMap<Db, Database.Transaction<(fn: () => unknown) => unknown>>();
 
-/** Runs fn in an immediate transaction (a nested call becomes a savepoint). */
-export function tx<T>(db: Db, fn: () => T): T {
+function runner(db: Db): Database.Transaction<(fn: () => unknown) => unknown> {
   let run = runners.get(db);
   if (!run) {
     run = db.transaction((f: () => unknown) => f());
     runners.set(db, run);
   }
-  return run.immediate(fn) as T;
+  return run;
+}
+
+/** Runs fn in an immediate transaction (a nested call becomes a savepoint). */
+export function tx<T>(db: Db, fn: () => T): T {
+  return runner(db).immediate(fn) as T;
+}
+
+/** Runs fn in a deferred transaction: its reads see one snapshot of the database. */
+export function readTx<T>(db: Db, fn: () => T): T {
+  return runner(db).deferred(fn) as T;
 }
 
 /** UIDVALIDITY: unique for the store's lifetime so a re-created mailbox never reuses one. */

@@ -30,6 +30,7 @@ import type {
   StoreFlagsResult,
 } from '../types.js';
 import { UidList } from '../uid-list.js';
+import { ColumnSnapshots, KEEP_COLUMNS_FROM } from './column-snapshot.js';
 import { dataPurge, QuietWork, sliceSweep } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
@@ -116,6 +117,8 @@ export class SqliteMessages {
 
   /** Rows of recently used mailboxes (see record-cache.ts), kept current by the change bus. */
   readonly cache: RecordCache;
+  /** Copies of large mailboxes' columns in the database, read at a first load. */
+  readonly kept: ColumnSnapshots;
   /** Reclaims the bytes of small messages once no message holds them. */
   readonly purge: QuietWork<string>;
   /**
@@ -133,8 +136,11 @@ export class SqliteMessages {
     private readonly fts: FtsIndex,
     /** Resolves once every commit made so far is on disk (WalSync). */
     private readonly durable: () => Promise<void> = () => Promise.resolve(),
+    /** Rows from which a mailbox's columns are kept in the database (column-snapshot.ts). */
+    keepColumnsFrom = KEEP_COLUMNS_FROM,
   ) {
     this.summaries = new MailboxSummaries(db);
+    this.kept = new ColumnSnapshots(db, keepColumnsFrom);
     this.cache = new RecordCache(
       {
         all: (mailboxId) => listRecords(db, mailboxId),
@@ -145,6 +151,7 @@ export class SqliteMessages {
         hashes: (mailboxId) => blobHashes(db, mailboxId),
         some: (mailboxId, uids) => recordRows(db, mailboxId, uids).map(toRecord),
         changed: (mailboxId, modseq, limit) => changedUids(db, mailboxId, modseq, limit),
+        kept: this.kept,
       },
       MAX_CACHED_RECORDS,
       RELEASE_GRACE_MS,

@@ -289,6 +289,20 @@ CREATE INDEX mailbox_messages_unseen ON mailbox_messages(mailbox_id, uid)
   WHERE instr(flags, '\\Seen') = 0;`,
     run: keepMessageKeywords,
   },
+  {
+    version: 18,
+    // A copy of a large mailbox's columns as of a modseq, so that a start does not read
+    // every row (issue 18 item 6; column-snapshot.ts has the layout and why it stays true).
+    sql: `
+CREATE TABLE IF NOT EXISTS mailbox_columns (
+  mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid_validity INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  lists TEXT NOT NULL,
+  data BLOB NOT NULL
+);`,
+  },
 ];
 
 /** Migration 17: the keywords messages have, into their mailboxes' mailbox_keywords. */

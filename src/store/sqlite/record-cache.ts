@@ -77,6 +77,15 @@ export interface RecordSource {
   /** The same rows as column texts (concatColumns), read first where given. */
   columns?(mailboxId: number): ConcatColumns | null;
   hashes?(mailboxId: number): Iterable<[number, string]>;
+  /**
+   * A copy of the columns kept by the store (column-snapshot.ts): read before the columns,
+   * and told of each whole load (the rows as of the mailbox's modseq the columns were read
+   * at) so it can keep one.
+   */
+  kept?: {
+    read(mailboxId: number, uidValidity: number, sets: FlagSets): Rows | null;
+    loaded(mailboxId: number, uidValidity: number, rows: Rows, modseq: number): void;
+  };
   /** Rows with a UID above `uid`, ascending. */
   after(mailboxId: number, uid: number): MessageRecord[];
   /** The rows of these UIDs that still exist. */
@@ -258,7 +267,7 @@ export class RecordCache {
         this.drop(...this.entries.keys());
         this.sets = new FlagSets();
       }
-      const rows = this.loadAll(mailboxId);
+      const rows = this.loadAll(mailboxId, uidValidity);
       rows.trim();
       if (rows.n > this.max) return rows;
       e = {
@@ -318,14 +327,22 @@ export class RecordCache {
     }
   }
 
-  /** The mailbox's rows, light where the source can (see RecordSource.light). */
-  private loadAll(mailboxId: number): Rows {
-    const rows = new Rows(this.sets);
-    const { light, hashes, columns } = this.source;
-    if (!light || !hashes) return this.load(mailboxId, rows, 0);
-    const texts = columns?.(mailboxId);
-    if (texts === null) return rows;
-    if (!texts || !rows.pushColumns(texts)) for (const r of light(mailboxId)) rows.pushLight(r);
+  /**
+   * The mailbox's rows: from the store's kept copy where it has a usable one, else light
+   * where the source can (see RecordSource.light, kept).
+   */
+  private loadAll(mailboxId: number, uidValidity: number): Rows {
+    const { light, hashes, columns, kept } = this.source;
+    if (!light || !hashes) return this.load(mailboxId, new Rows(this.sets), 0);
+    let rows = kept?.read(mailboxId, uidValidity, this.sets) ?? null;
+    if (!rows) {
+      rows = new Rows(this.sets);
+      const texts = columns?.(mailboxId);
+      if (texts === null) return rows;
+      if (texts && rows.pushColumns(texts))
+        kept?.loaded(mailboxId, uidValidity, rows, texts.highestModseq);
+      else for (const r of light(mailboxId)) rows.pushLight(r);
+    }
     rows.hashesFrom = () => hashes(mailboxId);
     return rows;
   }

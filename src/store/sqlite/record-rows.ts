@@ -121,6 +121,28 @@ export class Rows implements FlagColumns {
     this.hash = Buffer.alloc(capacity * HASH_BYTES);
   }
 
+  /**
+   * Rows over columns made elsewhere (n entries each, used as they are: column-snapshot.ts),
+   * without their hashes (the caller sets hashesFrom).
+   */
+  static over(
+    sets: FlagSets,
+    n: number,
+    c: Pick<Rows, 'uid' | 'messageId' | 'modseq' | 'flags' | 'size' | 'date' | 'zone'>,
+  ): Rows {
+    const rows = new Rows(sets, 0);
+    rows.uid = c.uid;
+    rows.messageId = c.messageId;
+    rows.modseq = c.modseq;
+    rows.flags = c.flags;
+    rows.size = c.size;
+    rows.date = c.date;
+    rows.zone = c.zone;
+    rows.hash = Buffer.alloc(n * HASH_BYTES);
+    rows.n = n;
+    return rows;
+  }
+
   get capacity(): number {
     return this.uid.length;
   }
@@ -286,23 +308,47 @@ export class Rows implements FlagColumns {
     this.modseq[i] = r.modseq;
   }
 
-  /** The same rows without the UIDs in `gone`, in new arrays (see the file comment). */
+  /** A row's flags (stored text) and modseq, from the database (column-snapshot.ts). */
+  setFlags(i: number, flagsText: string, modseq: number): void {
+    this.flags[i] = this.sets.idOfText(flagsText);
+    this.modseq[i] = modseq;
+  }
+
+  /**
+   * The same rows without the UIDs in `gone`, in new arrays (see the file comment). Each gone
+   * row is found by its UID and the rows kept are copied a run at a time, not one by one.
+   * UIDs in `gone` the rows do not have (appended and expunged since the rows were caught
+   * up) take no room.
+   */
   without(gone: ReadonlySet<number>): Rows {
-    const out = new Rows(this.sets, Math.max(16, this.n - gone.size));
-    let j = 0;
-    for (let i = 0; i < this.n; i++) {
-      const uid = this.uid[i]!;
-      if (gone.has(uid)) continue;
-      out.uid[j] = uid;
-      out.messageId[j] = this.messageId[i]!;
-      out.modseq[j] = this.modseq[i]!;
-      out.flags[j] = this.flags[i]!;
-      out.size[j] = this.size[i]!;
-      out.date[j] = this.date[i]!;
-      out.zone[j] = this.zone[i]!;
-      this.hash.copy(out.hash, j * HASH_BYTES, i * HASH_BYTES, (i + 1) * HASH_BYTES);
-      j++;
+    const at: number[] = [];
+    for (const uid of gone) {
+      const i = this.indexOf(uid);
+      if (i >= 0) at.push(i);
     }
+    at.sort((a, b) => a - b);
+    const out = new Rows(this.sets, Math.max(16, this.n - at.length));
+    // Hashes not read yet are all zeros: nothing to copy.
+    const hashes = this.hashesFrom === null;
+    let j = 0;
+    const copy = (from: number, to: number) => {
+      if (to <= from) return;
+      out.uid.set(this.uid.subarray(from, to), j);
+      out.messageId.set(this.messageId.subarray(from, to), j);
+      out.modseq.set(this.modseq.subarray(from, to), j);
+      out.flags.set(this.flags.subarray(from, to), j);
+      out.size.set(this.size.subarray(from, to), j);
+      out.date.set(this.date.subarray(from, to), j);
+      out.zone.set(this.zone.subarray(from, to), j);
+      if (hashes) this.hash.copy(out.hash, j * HASH_BYTES, from * HASH_BYTES, to * HASH_BYTES);
+      j += to - from;
+    };
+    let run = 0;
+    for (const i of at) {
+      copy(run, i);
+      run = i + 1;
+    }
+    copy(run, this.n);
     out.n = j;
     out.hashesFrom = this.hashesFrom;
     if (this.odd) {

@@ -84,6 +84,11 @@ export interface SqliteStoreOptions {
    * store emits the events other processes logged.
    */
   shareChanges?: boolean;
+  /**
+   * Rows from which a mailbox's columns are kept in the database for the next start
+   * (column-snapshot.ts; KEEP_COLUMNS_FROM by default; tests lower it).
+   */
+  keepColumnsFrom?: number;
 }
 
 /**
@@ -131,7 +136,15 @@ export class SqliteStore implements MailStore {
     this.bus = new ChangeBus(opts.onListenerError);
     this.directory = new SqliteDirectory(db);
     this.mailboxes = new SqliteMailboxes(db);
-    this.messages = new SqliteMessages(db, blobs, this.bus, this.mailboxes, fts, () => wal.sync());
+    this.messages = new SqliteMessages(
+      db,
+      blobs,
+      this.bus,
+      this.mailboxes,
+      fts,
+      () => wal.sync(),
+      opts.keepColumnsFrom,
+    );
     this.queue = new SqliteQueue(db, blobs, this.messages);
     this.outcomes = new OutcomeBatch(db, this.queue, () => wal.sync());
     this.metadata = new SqliteMetadata(db);
@@ -644,6 +657,8 @@ export class SqliteStore implements MailStore {
     // The worker finishes what was posted, and must let go of its attached connection to
     // letterbox.db before the last connection closes (which checkpoints the WAL).
     await this.fts.close();
+    // Copies of columns loaded just now are kept for the next start.
+    this.messages.kept.finish();
     this.messages.unreferenced.close();
     this.messages.purge.close();
     this.db.close();
