@@ -29,6 +29,11 @@ describe('index words', () => {
       words: ' café—bar 😀ab ',
       tails: ' afé—bar ab ',
     });
+    // Same length and same first, middle and last characters: told apart all the same.
+    assert.deepEqual(words('abcde axcde abcde, axcde\r\nayyde axcde'), {
+      words: ' abcde axcde ayyde ',
+      tails: ' bcde xcde yyde ',
+    });
     assert.deepEqual(words(''), { words: ' ', tails: ' ' });
     assert.deepEqual(words('...'), { words: ' ', tails: ' ' });
   });
