@@ -145,12 +145,16 @@ export function message(subject: string, body = 'Hello there.\r\n'): Buffer {
   );
 }
 
-/** APPENDs with a non-synchronizing literal; returns the APPENDUID uid. */
+/**
+ * APPENDs with a non-synchronizing literal; returns the APPENDUID uid. `timeoutMs` as for
+ * RawClient.until (a large message on a loaded machine needs more than the default).
+ */
 export async function append(
   c: RawClient,
   mailbox: string,
   msg: Buffer,
   flags = '',
+  timeoutMs?: number,
 ): Promise<number> {
   const r = await c.cmd(
     'AP',
@@ -159,6 +163,7 @@ export async function append(
       msg,
       Buffer.from('\r\n'),
     ]),
+    timeoutMs,
   );
   const m = /APPENDUID \d+ (\d+)/.exec(last(r));
   if (!m) throw new Error(`append failed: ${r.join('\n')}`);
