@@ -1,18 +1,22 @@
 // What one delivery costs PostgreSQL (issue 17), without SMTP around it: appends of --size
-// byte messages (distinct headers, the body text of bench/lib/message.ts) into one INBOX, with
+// byte messages (distinct headers, the body text of bench/lib/message.ts) into one INBOX (the
+// INBOXes of --accounts accounts: appends in flight number k to account k mod that), with
 // --concurrency of them in flight at once, through the PostgreSQL store itself. Prints the CPU
 // per append of this process and of the postmaster's tree (backends, WAL writer,
 // checkpointer, autovacuum) measured until both are idle again, the commits per append, and
 // WAL bytes per append. --sql runs statements on the database before the appends (to try a
 // storage or index setting). Usage:
 //   node --import tsx bench/scale/append-cost.ts [--messages 2000] [--size 10240]
-//     [--concurrency 10] [--nodes 1] [--rounds 3] [--sql "ALTER ..."] [--statements]
+//     [--concurrency 10] [--nodes 1] [--rounds 3] [--sql "ALTER ..."] [--statements] [--locks]
+//     [--accounts 1]
 // With --nodes N, N stores in this process stand for N nodes over the one database, the
 // appends in flight split between them. --statements prints the statements PostgreSQL ran
 // per append (pg_stat_statements): the group statement's calls per append is one over the
 // mean group size. Commits are pg_stat_database's, which counts the listeners' reads of
 // notifications too (each listening backend reads them in a transaction of its own) and which
-// backends bring up to date within seconds: read them as approximate.
+// backends bring up to date within seconds: read them as approximate. --locks samples
+// pg_locks every few milliseconds during each round and prints what the backends waited for
+// (the sampling costs PostgreSQL CPU of its own: its CPU figures are then too high).
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +38,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     sql: { type: 'string', multiple: true, default: [] },
     statements: { type: 'boolean', default: false },
+    locks: { type: 'boolean', default: false },
+    accounts: { type: 'string', default: '1' },
   },
 });
 const messages = Number(args.messages);
@@ -61,8 +67,12 @@ const admin = new pg.Client({ connectionString: db.url });
 await admin.connect();
 for (const s of args.sql) await admin.query(s);
 await store.addDomain('bench.test');
-const account = await store.createAccount({ address: 'a@bench.test', passwordHash: 'x' });
-const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
+/** The INBOXes appended to: appends in flight number k go to account k mod --accounts. */
+const inboxes: number[] = [];
+for (let i = 0; i < Math.max(1, Number(args.accounts)); i++) {
+  const account = await store.createAccount({ address: `a${i}@bench.test`, passwordHash: 'x' });
+  inboxes.push((await store.getMailbox(account.id, 'INBOX'))!.id);
+}
 const template = messageTemplate({
   size: Number(args.size),
   from: 's@bench.test',
@@ -83,6 +93,41 @@ async function stat(): Promise<{ commits: number; wal: number }> {
   return { commits: Number(r.rows[0]!.c), wal: Number(r.rows[0]!.w) };
 }
 
+/**
+ * Samples the lock requests not granted, on a connection of its own, until stopped: by lock
+ * type, the relation or object class, and mode (the notification queue's lock, held by a
+ * committing transaction that sent NOTIFY until its commit is flushed, is an `object` lock
+ * of class pg_database, object 0).
+ */
+function sampleLockWaits(): {
+  stop: () => Promise<{ samples: number; counts: Map<string, number> }>;
+} {
+  const c = new pg.Client({ connectionString: db.url });
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let stopped = false;
+  const done = (async () => {
+    await c.connect();
+    while (!stopped) {
+      const r = await c.query<{ what: string }>(
+        `SELECT locktype || ' ' || COALESCE(relation::regclass::text, classid::regclass::text || ' ' || objid, '') || ' ' || mode AS what
+         FROM pg_locks WHERE NOT granted`,
+      );
+      samples++;
+      for (const { what } of r.rows) counts.set(what, (counts.get(what) ?? 0) + 1);
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    await c.end();
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return { samples, counts };
+    },
+  };
+}
+
 const pid = db.postmasterPid()!;
 const self = () => {
   const u = process.cpuUsage();
@@ -96,16 +141,24 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   const me0 = self();
   const t0 = performance.now();
   let left = messages;
+  const waits = args.locks ? sampleLockWaits() : null;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, k) => {
       const node = stores[k % stores.length]!;
       while (left > 0) {
         left--;
-        await node.append(next(), [{ mailboxId: inbox.id }]);
+        await node.append(next(), [{ mailboxId: inboxes[k % inboxes.length]! }]);
       }
     }),
   );
   const wall = performance.now() - t0;
+  if (waits) {
+    const { samples, counts } = await waits.stop();
+    process.stdout.write(`  lock waits in ${samples} samples of pg_locks (waiters per sample):\n`);
+    for (const [what, n] of [...counts].sort((a, b) => b[1] - a[1])) {
+      process.stdout.write(`    ${(n / samples).toFixed(2).padStart(6)}  ${what}\n`);
+    }
+  }
   await waitIdle(pid, { minMs: 1000 });
   // pg_stat_database is brought up to date by the backends within a second or so.
   await new Promise((r) => setTimeout(r, 1500));

@@ -2,6 +2,7 @@
 // SQLite (one node), over one PostgreSQL with 1, 2 and 3 nodes, and the mix on a private
 // Dovecot, in one run on one machine. Usage (from the repository root):
 //   node --import tsx bench/scale/run.ts [--nodes 1,2,3] [--smtp-sessions 10] [--size 10240]
+//     [--smtp-accounts 1]
 //     [--smtp-messages 2000] [--clients 10] [--duration 15] [--rounds 1] [--warmup-messages 1000]
 //     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix]
 //     [--no-dovecot] [--cpu-prof] [--keep]
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
   options: {
     nodes: { type: 'string', default: '1,2,3' },
     'smtp-sessions': { type: 'string', default: '10' },
+    'smtp-accounts': { type: 'string', default: '1' },
     size: { type: 'string', default: '10240' },
     'smtp-messages': { type: 'string', default: '2000' },
     clients: { type: 'string', default: '10' },
@@ -61,6 +63,16 @@ const root = resolve(here, '..', '..');
 const PASSWORD = 'bench-password';
 const MIX_USERS = Array.from({ length: 10 }, (_, i) => `mix${i}@bench.test`);
 const SMTP_USER = 'smtp@bench.test';
+/**
+ * SMTP's recipients: one account (the worst case for several nodes: every delivery takes its
+ * turn on that account's row), or with --smtp-accounts K one per session, session j to
+ * account j mod K.
+ */
+const smtpAccounts = Math.max(1, Number(args['smtp-accounts']));
+const SMTP_USERS =
+  smtpAccounts === 1
+    ? [SMTP_USER]
+    : Array.from({ length: smtpAccounts }, (_, i) => `smtp${i}@bench.test`);
 const SENDER = 'sender@bench-client.test';
 const nodeCounts = args.nodes.split(',').map(Number);
 const maxNodes = Math.max(...nodeCounts);
@@ -175,27 +187,42 @@ function split(total: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
 }
 
-/** SMTP delivery spread over the side's nodes: sessions and messages split between them. */
+/**
+ * SMTP delivery spread over the side's nodes: sessions and messages split between them (with
+ * several accounts, each session on its own with its share of the messages).
+ */
 async function smtp(side: Side, messages: number) {
   const n = side.smtpPorts.length;
-  const sessions = split(smtpSessions, n);
+  const sessions = split(smtpSessions, n).map((k) => Math.max(1, k));
   const counts = split(messages, n);
+  /** One load per node, or per session when the sessions go to different accounts. */
+  const loads: Array<{ port: number; sessions: number; count: number; recipient: string }> = [];
+  let session = 0;
+  for (const [i, port] of side.smtpPorts.entries()) {
+    if (SMTP_USERS.length === 1) {
+      loads.push({ port, sessions: sessions[i]!, count: counts[i]!, recipient: SMTP_USER });
+      continue;
+    }
+    for (const count of split(counts[i]!, sessions[i]!)) {
+      loads.push({ port, sessions: 1, count, recipient: SMTP_USERS[session++ % smtpAccounts]! });
+    }
+  }
   const results = await Promise.all(
-    side.smtpPorts.map((port, i) => {
+    loads.map((l) => {
       const first = smtpSerial;
-      smtpSerial += counts[i]!;
+      smtpSerial += l.count;
       return runLoad({
         host: '127.0.0.1',
-        port,
-        sessions: Math.max(1, sessions[i]!),
+        port: l.port,
+        sessions: l.sessions,
         template: {
           ...template,
           header: (k: number) => template.header(first + k),
         },
         sender: SENDER,
-        recipient: SMTP_USER,
+        recipient: l.recipient,
         durationMs: 3_600_000,
-        maxMessages: counts[i]!,
+        maxMessages: l.count,
       });
     }),
   );
@@ -303,7 +330,7 @@ function printProfiles(): void {
 
 async function main(): Promise<void> {
   log(`bench/scale: work directory ${base}`);
-  const users = [...MIX_USERS, SMTP_USER];
+  const users = [...MIX_USERS, ...SMTP_USERS];
   const mixMessages = Number(args['mix-messages']);
   const maxConnectionsPerIp = 1000;
 
@@ -427,7 +454,7 @@ async function main(): Promise<void> {
       notes: [
         `${cpus().length} CPUs, shared by the client, the servers and PostgreSQL.`,
         `${pg.version}, on 127.0.0.1, fsync and synchronous_commit on; Letterbox pool_size ${args['pool-size']} per node.`,
-        `SMTP: ${smtpMessages} messages of ${template.size} bytes per cell over ${smtpSessions} sessions (split over the nodes), after ${warmMessages} untimed.`,
+        `SMTP: ${smtpMessages} messages of ${template.size} bytes per cell over ${smtpSessions} sessions (split over the nodes) ${smtpAccounts === 1 ? 'to one account' : `to ${smtpAccounts} accounts (session j to account j mod ${smtpAccounts})`}, after ${warmMessages} untimed.`,
         `IMAP mix (bench/imap (a)): ${clients} clients for ${args.duration} s (client i on node i mod N), after ${args['warmup-seconds']} s untimed; ${MIX_USERS.length} accounts of ${mixMessages} messages.`,
         dv
           ? `Dovecot ${dv.version} (mail_fsync = always) in the mix only: it has no SMTP server.`
