@@ -7,7 +7,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openDatabase, WAL_AUTOCHECKPOINT } from '../../src/store/sqlite/db.js';
 import { WalSync } from '../../src/store/sqlite/wal-sync.js';
 
 test('callers during a running fsync share the next one; all resolve in order', async () => {
@@ -102,22 +101,4 @@ test('a failed fsync is not reported as a group commit', async () => {
   const wal = new WalSync(join(tmpdir(), 'no-such-dir-lb', 'x-wal'), (n) => groups.push(n));
   await assert.rejects(wal.sync(), /ENOENT/);
   assert.deepEqual(groups, []);
-});
-
-test('the mail database checkpoints every WAL_AUTOCHECKPOINT frames, not every 1,000', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'lb-wal-'));
-  const db = openDatabase(join(dir, 'letterbox.db'));
-  try {
-    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), WAL_AUTOCHECKPOINT);
-    db.exec('CREATE TABLE t (x BLOB)');
-    // Two or three frames a commit (the leaf and an overflow page, now and then an interior
-    // page): past 1,000 frames SQLite's default would have checkpointed and restarted the WAL.
-    const insert = db.prepare('INSERT INTO t (x) VALUES (?)');
-    for (let i = 0; i < 600; i++) insert.run(Buffer.alloc(5000));
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>;
-    assert.ok(r!.log > 1000 && r!.log < WAL_AUTOCHECKPOINT, `WAL frames: ${r!.log}`);
-  } finally {
-    db.close();
-    await rm(dir, { recursive: true, force: true });
-  }
 });

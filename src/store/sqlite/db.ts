@@ -13,12 +13,6 @@ export function sqliteCompanions(file: string): string[] {
   return [`${file}-wal`, `${file}-shm`, `${file}-journal`];
 }
 
-/**
- * WAL frames (4 KiB pages: up to 32 MiB of WAL) after which a commit checkpoints. One message
- * per connection at 1,000 cost the main thread ~35 us more per 10 KB delivery (issue 19).
- */
-export const WAL_AUTOCHECKPOINT = 8000;
-
 /** `cacheKiB`: SQLite's page cache for this connection (better-sqlite3's default: 16,000). */
 export function openDatabase(file: string, cacheKiB?: number): Db {
   mkdirPrivateSync(dirname(file));
@@ -33,10 +27,6 @@ export function openDatabase(file: string, cacheKiB?: number): Db {
   // page it touches counts in the server's RSS (the 10,000-IDLE memory target).
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  // A checkpoint every WAL_AUTOCHECKPOINT pages, not SQLite's 1,000: a page that many commits
-  // touch (a mailbox's row, the rightmost leaves of its indexes) is copied into the database
-  // once per checkpoint, and checkpoints (with their fsyncs) run in the committing thread.
-  db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
   if (cacheKiB !== undefined) db.pragma(`cache_size = ${-Math.max(64, Math.floor(cacheKiB))}`);
   migrate(db);
   return db;
