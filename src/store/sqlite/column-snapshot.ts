@@ -247,11 +247,18 @@ export function decode(sets: FlagSets, data: Buffer, n: number, listsJson: strin
  */
 function catchUp(rows: Rows, changed: LightRow[]): boolean {
   changed.sort((a, b) => a[0] - b[0]);
+  const added: LightRow[] = [];
   for (const r of changed) {
     const i = rows.indexOf(r[0]);
     if (i >= 0) rows.setFlags(i, r[2], r[3]);
-    else if (rows.n === 0 || r[0] > rows.uid[rows.n - 1]!) rows.pushLight(r);
-    else return false;
+    else added.push(r);
+  }
+  if (added.length === 0) return true;
+  // The arrays grown once, to their size (the cache then keeps them as they are).
+  rows.reserve(rows.n + added.length);
+  for (const r of added) {
+    if (rows.n > 0 && r[0] <= rows.uid[rows.n - 1]!) return false;
+    rows.pushLight(r);
   }
   return true;
 }

@@ -361,6 +361,11 @@ export class Rows implements FlagColumns {
     return out;
   }
 
+  /** Room for `capacity` rows without a copy per growth. */
+  reserve(capacity: number): void {
+    if (capacity > this.capacity) this.resize(capacity);
+  }
+
   /** Fits the arrays to the rows (after a load): no slack kept for appends that may not come. */
   trim(): void {
     if (this.capacity > Math.max(16, this.n)) this.resize(Math.max(16, this.n));
