@@ -22,6 +22,12 @@ interface Counted {
   store: PostgresStore;
   /** Round trips the store made since the last call (see counted). */
   sent(): number;
+  /**
+   * Per connection, the statements sent since the last call, in order: 'write' for one that
+   * commits without waiting for its flush (db.ts UNFLUSHED_COMMIT), 'flush' for FLUSH,
+   * 'flushed' when the flush was answered, 'other' for the rest.
+   */
+  log(): string[][];
 }
 
 /**
@@ -33,6 +39,7 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
   const store = await PostgresStore.open({ connectionString: url, max: 4, nodeId });
   const pool = (store as unknown as { db: { pool: pg.Pool } }).db.pool;
   let n = 0;
+  const logs = new Map<pg.PoolClient, string[]>();
   const wrapped = new WeakSet<pg.PoolClient>();
   const wrap = (client: pg.PoolClient) => {
     if (wrapped.has(client)) return;
@@ -41,6 +48,17 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
     const q = client.query.bind(client) as (...a: unknown[]) => unknown;
     client.query = ((...args: unknown[]) => {
       if (pending++ === 0) n++;
+      const a0 = args[0] as { name?: string; text?: string } | string;
+      const text = typeof a0 === 'string' ? a0 : (a0.text ?? '');
+      const kind =
+        typeof a0 !== 'string' && a0.name === 'lb_flush'
+          ? 'flush'
+          : /synchronous_commit/.test(text)
+            ? 'write'
+            : 'other';
+      const log = logs.get(client) ?? [];
+      logs.set(client, log);
+      log.push(kind);
       const settle = () => {
         pending--;
       };
@@ -55,6 +73,7 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
       }
       const p = q(...args) as Promise<unknown>;
       p.then(settle, settle);
+      if (kind === 'flush') p.then(() => log.push('flushed'));
       return p;
     }) as pg.PoolClient['query'];
   };
@@ -65,6 +84,11 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
     sent() {
       const v = n;
       n = 0;
+      return v;
+    },
+    log() {
+      const v = [...logs.values()].filter((l) => l.length > 0);
+      logs.clear();
       return v;
     },
   };
@@ -186,6 +210,39 @@ test('EXPUNGE of more UIDs than one notice holds: every part heard, here before 
     here.off();
     there.off();
     assert.deepEqual((await b.listMessages(inbox)).length, 0);
+  }));
+
+test('a write with notices commits without waiting for its flush, then flushes in the same round trip', () =>
+  withStores(async (a, _b, inbox) => {
+    // PostgreSQL holds one lock of the whole cluster from a notifying commit through its WAL
+    // flush, so those commits go one at a time (db.ts UNFLUSHED_COMMIT); each is made durable
+    // by FLUSH behind it on its connection before the write answers.
+    const writeThenFlush = async (what: string, op: () => Promise<unknown>) => {
+      a.log();
+      a.sent();
+      let done = false;
+      const p = op().then(() => {
+        done = true;
+      });
+      await p;
+      const log = a.log().find((l) => l.includes('write'));
+      assert.ok(log, `${what}: no write sent`);
+      const w = log.indexOf('write');
+      assert.deepEqual(log.slice(w, w + 2), ['write', 'flush'], `${what}: ${log.join(' ')}`);
+      assert.ok(done && log.includes('flushed'), `${what}: answered before its flush`);
+      assert.equal(a.sent(), 1, `${what}: one round trip`);
+    };
+    await writeThenFlush('APPEND', () => a.store.append(newMessage('a'), [{ mailboxId: inbox }]));
+    await a.store.listMessages(inbox); // STORE from the node's list: the write alone
+    await writeThenFlush('STORE', () => a.store.setFlags(inbox, [1], 'add', ['\\Deleted']));
+    await writeThenFlush('EXPUNGE', () => a.store.expunge(inbox, { onlyDeleted: true }));
+    // A transaction with notices (events.ts): its NOTIFY carries the column, FLUSH follows COMMIT.
+    a.log();
+    const account = (await a.store.getAccount('alice@example.test'))!;
+    await a.store.createMailbox(account.id, 'Lists');
+    const tx = a.log().find((l) => l.includes('write'));
+    assert.ok(tx);
+    assert.deepEqual(tx.slice(-4), ['write', 'other', 'flush', 'flushed'], tx.join(' '));
   }));
 
 test('STORE (RFC 9051 §6.4.6) from the node list: one round trip; a stale list is caught', () =>

@@ -12,7 +12,7 @@
 // nodes' writers to the account wait only for the rows, the counters and the commit.
 import { newObjectId } from '../object-ids.js';
 import type { AppendResult, ChangeEvent, NewMessage } from '../types.js';
-import { type PgDb, rows } from './db.js';
+import { flushedRows, type PgDb, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
 import { searchWords } from './search-words.js';
 
@@ -116,7 +116,7 @@ export class AppendBatches {
     const column = (i: number) => group.map((it) => it.index[i]);
     const folded = group.map((it) => it.message.index.text.toLowerCase());
     const claims = group.some((it) => it.claimRecent);
-    const rs = await rows<BatchRow>(this.db, APPEND_BATCH[claims ? 1 : 0]!, [
+    const rs = await flushedRows<BatchRow>(this.db, APPEND_BATCH[claims ? 1 : 0]!, [
       mailboxId,
       group.map((it) => it.hash),
       group.map((it) => it.message.raw.length),
@@ -395,7 +395,7 @@ SELECT x.n, mb.account_id, room.ok AS room, r.message_id, r.inserted, p.uid, p.m
     's', p.seq, 'e', json_strip_nulls(json_build_object('accountId', mb.account_id,
       'mailboxId', $1::bigint, 'modseq', p.modseq, 'kind', 'append', 'uids',
       json_build_array(p.uid), 'keywords', CASE WHEN p.kw <> '[]' THEN p.kw::json END)))::text)
-  END AS notified
+  END AS notified, ${UNFLUSHED_COMMIT}
 FROM x LEFT JOIN mb ON true LEFT JOIN room ON true LEFT JOIN r ON r.n = x.n
   LEFT JOIN placed p ON p.n = x.n
 ORDER BY p.uid NULLS LAST, x.n`;

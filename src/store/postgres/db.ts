@@ -115,6 +115,52 @@ export async function row<R extends pg.QueryResultRow>(
   return (await rows<R>(q, text, values))[0];
 }
 
+/**
+ * A column for a write that sends notices (pg_notify): its commit does not wait for the WAL
+ * flush. PostgreSQL makes every notifying commit take one lock of the whole cluster and hold
+ * it through the commit's WAL flush (async.c: the notices stay in commit order), so such
+ * commits flush one at a time instead of sharing a flush (ten connections updating a row each:
+ * 4,200-5,300 commits/s alone, 330-430 with a pg_notify, 2,700-6,000 so with FLUSH behind;
+ * bench/scale/notify-commit.ts at load 15). Such a
+ * write runs through `flushed` (or `PgDb.tx`), which makes it durable before it answers:
+ * nothing is acknowledged before its WAL is on disk; other sessions may hear of it a moment
+ * before that, as they may read a SQLite commit before WalSync's fsync.
+ */
+export const UNFLUSHED_COMMIT = "set_config('synchronous_commit', 'off', true) AS unflushed";
+
+/**
+ * Behind such a write on its connection: a transaction that writes a WAL record (a logical
+ * decoding message, read by nobody) under an XID, so that its synchronous commit flushes the
+ * WAL up to itself, the write's commit included; it takes no lock, so concurrent ones share
+ * a flush.
+ */
+const FLUSH: pg.QueryConfig = {
+  name: 'lb_flush',
+  text: "SELECT pg_logical_emit_message(true, 'letterbox', '')",
+};
+
+/**
+ * Rows of a write whose statement has UNFLUSHED_COMMIT among its columns and commits on its
+ * own: the statement and FLUSH go out together on one connection (one round trip), and the
+ * rows come once both are answered, the write durable.
+ */
+export async function flushedRows<R extends pg.QueryResultRow>(
+  db: PgDb,
+  text: string,
+  values: unknown[] = [],
+): Promise<R[]> {
+  return (await db.flushed<R>({ name: statementName(text), text, values })).rows;
+}
+
+/** The first row of flushedRows, or undefined. */
+export async function flushedRow<R extends pg.QueryResultRow>(
+  db: PgDb,
+  text: string,
+  values: unknown[] = [],
+): Promise<R | undefined> {
+  return (await flushedRows<R>(db, text, values))[0];
+}
+
 /** How many rows a prepared statement changed. */
 export async function run(q: Queryable, text: string, values: unknown[] = []): Promise<number> {
   return (await q.query({ name: statementName(text), text, values })).rowCount ?? 0;
@@ -151,6 +197,38 @@ export class PgDb implements Queryable {
   }
 
   /**
+   * A statement that commits on its own without waiting for its flush (UNFLUSHED_COMMIT), and
+   * FLUSH behind it on the same connection: answered once both are.
+   */
+  async flushed<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw unavailable(err);
+    }
+    let broken = false;
+    const dropped = () => {
+      broken = true;
+    };
+    client.on('error', dropped);
+    try {
+      const [out, flush] = await Promise.allSettled([client.query<R>(config), client.query(FLUSH)]);
+      if (out.status === 'rejected') throw out.reason;
+      // The write committed, but whether it is durable is not known: a temporary failure.
+      if (flush.status === 'rejected') throw flush.reason;
+      return out.value;
+    } catch (err) {
+      // A statement that timed out still holds the connection: it goes (see tx).
+      if (isTimeout(err)) broken = true;
+      throw unavailable(err);
+    } finally {
+      client.off('error', dropped);
+      client.release(broken);
+    }
+  }
+
+  /**
    * A connection of its own, outside the pool (LISTEN holds one for as long as it runs),
    * named in pg_stat_activity by `name`.
    */
@@ -171,7 +249,8 @@ export class PgDb implements Queryable {
    * it throws (the error goes on to the caller). READ COMMITTED: rows that must not change
    * under the transaction are locked by the statements that read them. The connection
    * pipelines (clientConfig): BEGIN goes out with fn's first statement, and `last` (a
-   * statement made from fn's result: the NOTIFY of its events) with the COMMIT, so a
+   * statement made from fn's result: the NOTIFY of its events, with UNFLUSHED_COMMIT) with
+   * the COMMIT and FLUSH behind it (the transaction durable before it resolves), so a
    * transaction costs the round trips of fn's own statements only; fn may likewise send
    * statements that need no answer in between without waiting for each.
    */
@@ -202,10 +281,14 @@ export class PgDb implements Queryable {
       const tail = last?.(out) ?? null;
       const sent = tail ? client.query(tail) : null;
       sent?.catch(() => {});
-      const done = await client.query('COMMIT');
+      const committed = client.query('COMMIT');
+      const flush = tail ? client.query(FLUSH) : null;
+      flush?.catch(() => {});
+      const done = await committed;
       if (sent) await sent;
       // COMMIT of a transaction that a failed statement aborted answers ROLLBACK.
       if (done.command !== 'COMMIT') throw new Error('the transaction was rolled back');
+      if (flush) await flush;
       return out;
     } catch (err) {
       // A statement that timed out still holds the connection (its answer may never come):

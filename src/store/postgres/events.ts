@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { ChangeBus } from '../events.js';
 import type { ChangeEvent } from '../types.js';
-import type { PgDb, Queryable } from './db.js';
+import { type PgDb, type Queryable, UNFLUSHED_COMMIT } from './db.js';
 
 export const CHANNEL = 'letterbox_changes';
 /** NOTIFY payloads must stay under 8000 bytes: events with many UIDs are sent in parts. */
@@ -286,8 +286,8 @@ export class PgEvents {
         sent = events.flatMap(parts).map((ev) => ({ seq: ++this.seq, ev }));
         if (sent.length === 0) return null;
         return {
-          text: `SELECT pg_notify('${CHANNEL}', p) FROM unnest($1::text[]) WITH ORDINALITY AS t(p, i)
-                 ORDER BY i`,
+          text: `SELECT pg_notify('${CHANNEL}', p), ${UNFLUSHED_COMMIT}
+                 FROM unnest($1::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i`,
           values: [sent.map((x) => JSON.stringify({ o: this.origin, s: x.seq, e: x.ev }))],
         };
       },

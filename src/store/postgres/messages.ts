@@ -37,7 +37,16 @@ import { AppendBatches, type BatchItem, MAILBOX_GONE, MAILBOX_GUARD } from './ap
 import { CHUNK_BYTES, readBlob, writeBlob } from './blobs.js';
 import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
-import { nextModseq, type PgDb, type Queryable, row, rows, run } from './db.js';
+import {
+  flushedRow,
+  nextModseq,
+  type PgDb,
+  type Queryable,
+  row,
+  rows,
+  run,
+  UNFLUSHED_COMMIT,
+} from './db.js';
 import { CHANNEL, type PgEvents, UIDS_PER_NOTICE } from './events.js';
 import { PgRecordCache } from './record-cache.js';
 import { searchWords, wordPatterns } from './search-words.js';
@@ -346,7 +355,7 @@ export class PgMessages implements MessageStore, BlobStore {
         uid_validity: number | null;
         recent_from: number | null;
       };
-      const r = await row<Placed>(
+      const r = await flushedRow<Placed>(
         this.db,
         APPEND_ONE[kw.length > 0 ? 1 : 0]![t.claimRecent === true ? 1 : 0]!,
         [
@@ -860,16 +869,20 @@ export class PgMessages implements MessageStore, BlobStore {
     const notice = this.events.notice();
     let r: { modseq: number } | undefined;
     try {
-      r = await row<{ modseq: number }>(this.db, kw.length > 0 ? SET_FLAGS_KEYWORDS : SET_FLAGS, [
-        mb.accountId,
-        mailboxId,
-        updated.map((u) => u.uid),
-        was,
-        updated.map((u) => JSON.stringify(u.flags)),
-        kw,
-        notice.origin,
-        notice.seq,
-      ]);
+      r = await flushedRow<{ modseq: number }>(
+        this.db,
+        kw.length > 0 ? SET_FLAGS_KEYWORDS : SET_FLAGS,
+        [
+          mb.accountId,
+          mailboxId,
+          updated.map((u) => u.uid),
+          was,
+          updated.map((u) => JSON.stringify(u.flags)),
+          kw,
+          notice.origin,
+          notice.seq,
+        ],
+      );
     } catch (err) {
       if ((err as { code?: unknown }).code === '22012') return null; // see SET_FLAGS
       throw err;
@@ -1013,14 +1026,14 @@ export class PgMessages implements MessageStore, BlobStore {
     opts: { uids?: number[]; onlyDeleted: boolean },
   ): Promise<number[]> {
     const notice = this.events.notice();
-    const r = await row<{
+    const r = await flushedRow<{
       account: number | null;
       validity: number | null;
       at_modseq: number | null;
       /** BIGINT[]: text to the driver (db.ts parses only BIGINT itself). */
       gone: string[] | null;
       hashes: string[] | null;
-    }>(this.db, 'SELECT * FROM letterbox_expunge($1, $2, $3, $4, $5, $6)', [
+    }>(this.db, EXPUNGE, [
       mailboxId,
       opts.uids ?? null,
       opts.onlyDeleted,
@@ -1156,7 +1169,8 @@ SELECT mb.account_id, (SELECT ok FROM room) AS quota_ok, msg.id AS message_id,
   COALESCE(msg.inserted, false) AS inserted, i.uid, i.modseq, m.uid_validity, m.recent_from,
   ${MAILBOX_GUARD},
   CASE WHEN i.uid IS NOT NULL THEN pg_notify('${CHANNEL}',
-    json_build_object('o', $29::text, 's', $30::bigint, 'e', ${event})::text) END AS notified
+    json_build_object('o', $29::text, 's', $30::bigint, 'e', ${event})::text) END AS notified,
+  ${UNFLUSHED_COMMIT}
 FROM (SELECT 1) one LEFT JOIN mb ON true LEFT JOIN (SELECT * FROM msg LIMIT 1) msg ON true
   LEFT JOIN i ON true LEFT JOIN m ON true`;
 }
@@ -1188,12 +1202,16 @@ function setFlagsSql(keywords: boolean): string {
     INSERT INTO mailbox_keywords (mailbox_id, keyword) SELECT $2, kw FROM unnest($6::text[]) kw
     ON CONFLICT DO NOTHING)
 SELECT a.modseq, CASE WHEN n.n = cardinality($3::bigint[]) THEN 0 ELSE 1 / (n.n - n.n) END AS guard,
-  pg_notify('${CHANNEL}', json_build_object('o', $7::text, 's', $8::bigint, 'e', ${event})::text)
+  pg_notify('${CHANNEL}', json_build_object('o', $7::text, 's', $8::bigint, 'e', ${event})::text),
+  ${UNFLUSHED_COMMIT}
 FROM a, n`;
 }
 
 const SET_FLAGS = setFlagsSql(false);
 const SET_FLAGS_KEYWORDS = setFlagsSql(true);
+
+/** EXPUNGE's statement (migration 9's function), its commit flushed after (flushedRow). */
+const EXPUNGE = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_expunge($1, $2, $3, $4, $5, $6)`;
 
 /** By [keywords][claimRecent]. */
 const APPEND_ONE = [
