@@ -11,12 +11,14 @@ import {
   type FetchMessage,
   type FetchRenderOptions,
   fetchSetsSeen,
+  headerItemsOnly,
   lightRenderer,
   needsBytes,
   needsDetail,
   needsExtras,
   needsHeaderOnly,
   renderFetch,
+  renderHeaderFetch,
 } from '../fetch/render.js';
 import { bad, ImapError, no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
@@ -73,6 +75,9 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   // Header fields of every message (what a client asks at each login): the header blocks
   // alone, which the store may keep in memory (BlobStore.readHeaders).
   const headersOnly = withBytes && needsHeaderOnly(a.items);
+  // Row items and header sections alone, none setting \Seen: rendered at once from the bytes
+  // read ahead (renderHeaderFetch), no loaders and promises per message.
+  const headerFast = headersOnly && !withDetail && !withExtras && headerItemsOnly(a.items);
   const listed = !withDetail && isWide(uids, view.exists) ? await listRows(s, null) : null;
 
   for (let i = 0; i < uids.length; i += BATCH) {
@@ -106,6 +111,24 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       const r = records[k]!;
       const seq = view.seqOf(r.uid);
       if (seq === 0) continue;
+      if (headerFast && ahead) {
+        let bytes = ahead.ready(k);
+        if (bytes === undefined) {
+          try {
+            bytes = await ahead.read(k);
+          } catch (err) {
+            // Expunged and collected meanwhile: left out as below (RFC 2180 §4.1.2).
+            if (!isStoreError(err, 'NOT_FOUND')) throw err;
+            expungeIssued = true;
+            continue;
+          }
+        }
+        const flags = view.withRecent(r.uid, r.flags);
+        const values = renderHeaderFetch(a.items, r, flags, bytes, opts);
+        s.send(serializeLine(`* ${seq} FETCH `, v.list(values), s.writeOpts));
+        await s.maybeFlush();
+        continue;
+      }
       const changed = seenNow.get(r.uid);
       const msg: FetchMessage = {
         seq,

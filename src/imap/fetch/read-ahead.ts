@@ -21,7 +21,8 @@ export interface ReadAheadRow {
 
 export class ReadAhead {
   private chunk = new Map<string, Buffer>();
-  /** Rows before this index were in a chunk already read. */
+  /** The chunk read last holds rows [start, end); rows before end were in one already. */
+  private start = 0;
   private end = 0;
 
   constructor(
@@ -49,8 +50,14 @@ export class ReadAhead {
       }
       this.chunk = new Map(); // the last chunk's bytes are not held while this one is read
       this.chunk = await many.call(this.store, this.rows.slice(i, j));
+      this.start = i;
       this.end = j;
     }
     return this.chunk.get(row.blobHash) ?? this.store.readMessage(row.blobHash, row.size);
+  }
+
+  /** The bytes of rows[i] when the chunk read last holds them (no read, no promise). */
+  ready(i: number): Buffer | undefined {
+    return i >= this.start && i < this.end ? this.chunk.get(this.rows[i]!.blobHash) : undefined;
   }
 }

@@ -193,29 +193,8 @@ export async function renderFetch(
 
   for (const it of items) {
     if (it.kind === 'simple') {
+      if (pushRowItem(values, it.name, msg, msg.flags)) continue;
       switch (it.name) {
-        case 'UID':
-          values.push(v.atom('UID'), v.num(msg.uid));
-          break;
-        case 'FLAGS':
-          values.push(
-            v.atom('FLAGS'),
-            v.list(msg.flags.filter((f) => FLAG_OK.test(f)).map((f) => v.atom(f))),
-          );
-          break;
-        case 'INTERNALDATE':
-          values.push(
-            v.atom('INTERNALDATE'),
-            v.raw(dateTimeToString(msg.internalDate, msg.internalZone)),
-          );
-          break;
-        case 'RFC822.SIZE':
-          values.push(v.atom('RFC822.SIZE'), v.num(msg.size));
-          break;
-        case 'MODSEQ':
-          // RFC 7162 §3.1.4: MODSEQ (<value>).
-          values.push(v.atom('MODSEQ'), v.list([v.num(msg.modseq)]));
-          break;
         case 'ENVELOPE':
           values.push(
             v.atom('ENVELOPE'),
@@ -290,6 +269,105 @@ export async function renderFetch(
     values.push(v.atom('MODSEQ'), v.list([v.num(msg.modseq)]));
   }
   return { values, setsSeen: fetchSetsSeen(items), error: null };
+}
+
+/** What the row items read (a MessageRecord will do: its date is made only when asked). */
+type RowMessage = Pick<FetchMessage, 'uid' | 'modseq' | 'size' | 'internalDate' | 'internalZone'>;
+
+/**
+ * The row items (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ): false for any other. `flags`
+ * are the message's as the session shows them (with its \Recent).
+ */
+function pushRowItem(
+  values: ImapValue[],
+  name: string,
+  msg: RowMessage,
+  flags: readonly string[],
+): boolean {
+  switch (name) {
+    case 'UID':
+      values.push(v.atom('UID'), v.num(msg.uid));
+      return true;
+    case 'FLAGS':
+      values.push(
+        v.atom('FLAGS'),
+        v.list(flags.filter((f) => FLAG_OK.test(f)).map((f) => v.atom(f))),
+      );
+      return true;
+    case 'INTERNALDATE':
+      values.push(
+        v.atom('INTERNALDATE'),
+        v.raw(dateTimeToString(msg.internalDate, msg.internalZone)),
+      );
+      return true;
+    case 'RFC822.SIZE':
+      values.push(v.atom('RFC822.SIZE'), v.num(msg.size));
+      return true;
+    case 'MODSEQ':
+      // RFC 7162 §3.1.4: MODSEQ (<value>).
+      values.push(v.atom('MODSEQ'), v.list([v.num(msg.modseq)]));
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** RFC822.HEADER's section (RFC 9051 §6.4.5: BODY.PEEK[HEADER] under its own name). */
+const HEADER_TEXT: Section['text'] = { kind: 'HEADER' };
+
+/**
+ * Whether renderHeaderFetch can answer the items: row items (UID, FLAGS, INTERNALDATE,
+ * RFC822.SIZE, MODSEQ) and at least one of the message's own header sections that set no
+ * \Seen: BODY.PEEK[HEADER], BODY.PEEK[HEADER.FIELDS[.NOT] (...)] (with or without a
+ * partial) and RFC822.HEADER. What a mail client asks of every message at each login.
+ */
+export function headerItemsOnly(items: readonly FetchItem[]): boolean {
+  let header = false;
+  for (const it of items) {
+    if (it.kind === 'body') {
+      const text = it.section.text?.kind;
+      if (!it.peek || it.section.part.length > 0) return false;
+      if (text !== 'HEADER' && text !== 'HEADER.FIELDS') return false;
+      header = true;
+    } else if (it.kind === 'simple') {
+      if (it.name === 'RFC822.HEADER') header = true;
+      else if (!LIGHT_ITEMS.has(it.name) || EXTRA_ITEMS.has(it.name)) return false;
+    } else return false;
+  }
+  return header;
+}
+
+/**
+ * renderFetch's values for items headerItemsOnly accepts, at once: `bytes` is the message or
+ * its header block (BlobStore.readHeaders), already read. No promise, no loader per message
+ * (a FETCH 1:* of header fields made several of each per message).
+ */
+export function renderHeaderFetch(
+  items: readonly FetchItem[],
+  msg: RowMessage,
+  flags: readonly string[],
+  bytes: Buffer,
+  opts: FetchRenderOptions,
+): ImapValue[] {
+  const values: ImapValue[] = [];
+  let uid = false;
+  let modseq = false;
+  for (const it of items) {
+    if (it.kind !== 'simple') continue;
+    if (it.name === 'UID') uid = true;
+    else if (it.name === 'MODSEQ') modseq = true;
+  }
+  if (opts.uidAlways && !uid) values.push(v.atom('UID'), v.num(msg.uid));
+  for (const it of items) {
+    if (it.kind === 'body') {
+      const data = applyPartial(messageSectionBytes(bytes, it.section.text), it.partial);
+      values.push(v.raw(bodyLabel(it)), v.str(data));
+    } else if (it.kind === 'simple' && !pushRowItem(values, it.name, msg, flags)) {
+      values.push(v.atom('RFC822.HEADER'), v.str(messageSectionBytes(bytes, HEADER_TEXT)));
+    }
+  }
+  if (opts.condstore && !modseq) values.push(v.atom('MODSEQ'), v.list([v.num(msg.modseq)]));
+  return values;
 }
 
 /**

@@ -1,0 +1,103 @@
+// renderHeaderFetch (FETCH of row items and the message's own header sections, rendered at
+// once from bytes already read; issue 19) gives the values renderFetch gives, serialized byte
+// for byte, for any mix of the items headerItemsOnly accepts, any flags, options and message
+// bytes, from the whole message or from its header block (what BlobStore.readHeaders gives).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { headerItemsOnly, renderFetch, renderHeaderFetch } from '../../../src/imap/fetch/render.js';
+import { parseFetchItems } from '../../../src/imap/wire/fetch-items.js';
+import { argsFrom } from '../../../src/imap/wire/parser.js';
+import { serialize, v } from '../../../src/imap/wire/serializer.js';
+import { HeaderCache } from '../../../src/store/sqlite/header-cache.js';
+
+const HEADER_ITEMS = [
+  'BODY.PEEK[HEADER]',
+  'BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)]',
+  'BODY.PEEK[HEADER.FIELDS.NOT (subject)]',
+  'BODY.PEEK[HEADER.FIELDS (X-Nope)]<0.5>',
+  'BODY.PEEK[HEADER]<3.40>',
+  'RFC822.HEADER',
+];
+const ROW_ITEMS = ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ'];
+
+const items = fc
+  .tuple(
+    fc.array(fc.constantFrom(...ROW_ITEMS, ...HEADER_ITEMS), { maxLength: 5 }),
+    fc.constantFrom(...HEADER_ITEMS),
+    fc.nat(5),
+  )
+  .map(([names, header, at]) => {
+    names.splice(Math.min(at, names.length), 0, header);
+    return parseFetchItems(argsFrom(`(${names.join(' ')})`));
+  });
+
+const flag = fc.oneof(
+  fc.constantFrom('\\Seen', '\\Answered', '\\Recent', '$Forwarded'),
+  fc.string({ minLength: 1, maxLength: 8 }),
+);
+
+const message = fc
+  .array(
+    fc.constantFrom(
+      'From: a@example.test\r\n',
+      'Subject: hello\r\n',
+      'subject: again\r\n folded\r\n',
+      'Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n',
+      'X-A b: c\r\n',
+      '\r\n',
+      '\n',
+      'body text\r\n',
+      'é',
+    ),
+    { maxLength: 12 },
+  )
+  .map((parts) => Buffer.from(parts.join(''), 'utf8'));
+
+test('headerItemsOnly: row items and PEEK header sections of the message itself only', () => {
+  const ok = (s: string) => headerItemsOnly(parseFetchItems(argsFrom(s)));
+  assert.equal(ok('(UID FLAGS BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])'), true);
+  assert.equal(ok('RFC822.HEADER'), true);
+  assert.equal(ok('(UID FLAGS)'), false, 'no header section: the light path');
+  assert.equal(ok('BODY[HEADER]'), false, 'sets \\Seen');
+  assert.equal(ok('BODY.PEEK[1.HEADER]'), false, 'a part');
+  assert.equal(ok('(BODY.PEEK[HEADER] BODY.PEEK[TEXT])'), false);
+  assert.equal(ok('(BODY.PEEK[HEADER] ENVELOPE)'), false);
+  assert.equal(ok('(BODY.PEEK[HEADER] EMAILID)'), false);
+  assert.equal(ok('(BODY.PEEK[HEADER] RFC822)'), false);
+  assert.equal(ok('(BODY.PEEK[HEADER] BINARY.PEEK[1])'), false);
+});
+
+test('renderHeaderFetch equals renderFetch + serialize, from the message or its header block', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      items,
+      fc.array(flag, { maxLength: 4 }),
+      fc.integer({ min: 1, max: 2 ** 32 - 1 }),
+      fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      fc.integer({ min: 0, max: 4102444800000 }),
+      fc.record({ utf8: fc.boolean(), condstore: fc.boolean(), uidAlways: fc.boolean() }),
+      message,
+      fc.boolean(),
+      async (its, flags, uid, modseq, when, opts, raw, fromBlock) => {
+        assert.ok(headerItemsOnly(its));
+        const msg = {
+          seq: 1,
+          uid,
+          flags,
+          modseq,
+          size: raw.length,
+          internalDate: new Date(when),
+          detail: () => Promise.reject(new Error('not needed')),
+          raw: async () => raw,
+          extras: () => Promise.reject(new Error('not needed')),
+        };
+        const want = serialize(v.list((await renderFetch(its, msg, opts)).values), opts);
+        const bytes = fromBlock ? new HeaderCache(1 << 20).put('h', raw) : raw;
+        const got = serialize(v.list(renderHeaderFetch(its, msg, flags, bytes, opts)), opts);
+        assert.deepEqual(got, want);
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
