@@ -129,7 +129,7 @@ describe('a partition between the server and PostgreSQL', { skip: external }, ()
     await pg?.stop();
   });
 
-  const send = (id: string): Promise<string> => sendOne(ts, USER, id);
+  const send = (id: string): Promise<string> => sendOne(ts.port('smtp'), USER, id);
 
   test('temporary errors while cut off; acknowledged mail kept; back by itself', async () => {
     const acked = new Set<string>();

@@ -29,7 +29,7 @@ describe('PostgreSQL restarted under a running server', () => {
     await pg?.stop();
   });
 
-  const send = (id: string): Promise<string> => sendOne(ts, USER, id);
+  const send = (id: string): Promise<string> => sendOne(ts.port('smtp'), USER, id);
 
   test('temporary errors while it is down; acknowledged mail kept; service again after', async () => {
     const acked: string[] = [];

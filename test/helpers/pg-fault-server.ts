@@ -1,5 +1,5 @@
-// The server and the SMTP sender of the PostgreSQL fault tests (restart, partition): SMTP,
-// IMAP and POP3 over the database at a URL, POP3 in the main process, DNS failing at once so
+// The server and the SMTP sender of the PostgreSQL fault tests (restart, partition; kill uses
+// the sender): SMTP, IMAP and POP3 over the database at a URL, POP3 in the main process, DNS
 // that a delivery's checks do not wait, and a sender that gives back the server's reply, or
 // its refusal, as text.
 import nodemailer from 'nodemailer';
@@ -23,11 +23,14 @@ export function faultMessage(to: string, id: string): Buffer {
   );
 }
 
-/** Sends message `id` to `to` over one SMTP connection: the reply, or the refusal, as text. */
-export async function sendOne(ts: TestServer, to: string, id: string): Promise<string> {
+/**
+ * Sends message `id` to `to` over one SMTP connection to 127.0.0.1 `port`: the reply, or the
+ * refusal (a dropped connection's error too), as text.
+ */
+export async function sendOne(port: number, to: string, id: string): Promise<string> {
   const smtp = nodemailer.createTransport({
     host: '127.0.0.1',
-    port: ts.port('smtp'),
+    port,
     secure: false,
     ignoreTLS: true,
   });
