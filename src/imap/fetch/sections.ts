@@ -67,11 +67,30 @@ export function sectionBytes(raw: Buffer, root: PartNode, section: Section): Buf
 export function messageSectionBytes(raw: Buffer, text: Section['text']): Buffer {
   if (text === null) return raw;
   if (text.kind === 'MIME') return EMPTY;
-  const { bodyStart } = headerBounds(raw);
+  const { fieldsEnd, bodyStart } = headerBounds(raw);
   if (text.kind === 'TEXT') return raw.subarray(bodyStart);
   const block = raw.subarray(0, bodyStart);
   if (text.kind === 'HEADER' || block.length === 0) return block;
-  return headerFields(block, text.fields, text.not);
+  return headerFields(block, text.fields, text.not, fieldsEnd);
+}
+
+/** headerFields' sets of an item's names, made once per FETCH item, not once per message. */
+const nameSets = new WeakMap<
+  readonly string[],
+  { wanted: ReadonlySet<string>; lengths: ReadonlySet<number> }
+>();
+
+function namesOf(names: readonly string[]) {
+  let sets = nameSets.get(names);
+  if (sets === undefined) {
+    const wanted = new Set(names.map((n) => n.toLowerCase()));
+    // The names' lengths: a field whose name has none of these lengths is not asked for,
+    // known without making its name a string (FETCH of a few fields of every message, issue
+    // 19).
+    sets = { wanted, lengths: new Set([...wanted].map((n) => n.length)) };
+    nameSets.set(names, sets);
+  }
+  return sets;
 }
 
 /**
@@ -82,14 +101,17 @@ export function messageSectionBytes(raw: Buffer, text: Section['text']): Buffer 
  * values: a line without a colon or starting with one, a continuation with no field before
  * it, and a name with white space inside are no fields.
  */
-export function headerFields(block: Buffer, names: readonly string[], not: boolean): Buffer {
-  const wanted = new Set(names.map((n) => n.toLowerCase()));
-  // The names' lengths: a field whose name has none of these lengths is not asked for, known
-  // without making its name a string (FETCH of a few fields of every message, issue 19).
-  const lengths = new Set([...wanted].map((n) => n.length));
+export function headerFields(
+  block: Buffer,
+  names: readonly string[],
+  not: boolean,
+  /** Where the block's fields end, when the caller has it from headerBounds already. */
+  fieldsEnd = headerBounds(block).fieldsEnd,
+): Buffer {
+  const { wanted, lengths } = namesOf(names);
   const out: Buffer[] = [];
   let crlf = true;
-  forEachField(block, 0, headerBounds(block).fieldsEnd, (start, colon, valueEnd) => {
+  forEachField(block, 0, fieldsEnd, (start, colon, valueEnd) => {
     if (colon <= start || block[start] === 0x20 || block[start] === 0x09) return;
     // The name as trimEnd() leaves its latin1 text; one with white space inside is no field.
     let nameEnd = colon;

@@ -703,7 +703,8 @@ export class SqliteMessages {
       // messages reads only those), checked again against the database below.
       const candidates =
         uids ??
-        this.list(mailboxId)
+        this.cache
+          .list(mailboxId, mb.uidValidity) // mb's UIDVALIDITY: no second lookup of the mailbox
           .filter((r) => !onlyDeleted || r.flags.includes('\\Deleted'))
           .map((r) => r.uid);
       let rows = candidates.length === 0 ? [] : recordRows(this.db, mailboxId, candidates);
