@@ -1,7 +1,7 @@
 // The server and the SMTP sender of the PostgreSQL fault tests (restart, partition; kill uses
 // the sender): SMTP, IMAP and POP3 over the database at a URL, POP3 in the main process, DNS
-// failing at once so that a delivery's checks do not wait, and a sender that gives back the server's reply, or
-// its refusal, as text.
+// failing at once so that a delivery's checks do not wait, and a sender that gives back the
+// server's reply, or its refusal, as text.
 import nodemailer from 'nodemailer';
 import { startTestServer, type TestServer } from './server.js';
 
