@@ -61,6 +61,12 @@ export class ColumnSnapshots {
    */
   read(mailboxId: number, uidValidity: number, sets: FlagSets): Rows | null {
     if (!USABLE) return null;
+    // Most mailboxes have none: one lookup, without a transaction around it.
+    if (
+      stmt(this.db, 'SELECT 1 FROM mailbox_columns WHERE mailbox_id = ?').get(mailboxId) ===
+      undefined
+    )
+      return null;
     return readTx(this.db, () => this.readNow(mailboxId, uidValidity, sets));
   }
 
