@@ -87,6 +87,27 @@ export async function readBlob(q: Queryable, hash: string): Promise<Buffer> {
 }
 
 /**
+ * The bytes of several blobs of at most one chunk each, in one statement (FETCH's read ahead,
+ * BlobStore.readMessages); one that is not there (collected), or larger, is left out.
+ */
+export async function readSmallBlobs(q: Queryable, hashes: string[]): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  if (hashes.length === 0) return out;
+  const rs = await rows<{ hash: string; size: number; data: Buffer | null }>(
+    q,
+    `SELECT b.hash, b.size, c.data FROM blobs b
+     LEFT JOIN blob_chunks c ON c.hash = b.hash AND c.seq = 0
+     WHERE b.hash = ANY($1) AND b.size <= $2`,
+    [hashes, CHUNK_BYTES],
+  );
+  for (const r of rs) {
+    if (r.size === 0) out.set(r.hash, Buffer.alloc(0));
+    else if (r.data !== null && r.data.length === r.size) out.set(r.hash, r.data);
+  }
+  return out;
+}
+
+/**
  * Copies the chunk rows of chunks `from` .. `from + CHUNKS_PER_READ - 1` into `out`. Rows
  * missing (the blob went meanwhile) or of the wrong size are not these bytes: NOT_FOUND.
  */

@@ -119,12 +119,12 @@ export async function row<R extends pg.QueryResultRow>(
  * A column for a write that sends notices (pg_notify): its commit does not wait for the WAL
  * flush. PostgreSQL makes every notifying commit take one lock of the whole cluster and hold
  * it through the commit's WAL flush (async.c: the notices stay in commit order), so such
- * commits flush one at a time instead of sharing a flush (ten connections updating a row each:
- * 4,200-5,300 commits/s alone, 330-430 with a pg_notify, 2,700-6,000 so with FLUSH behind;
- * bench/scale/notify-commit.ts at load 15). Such a
- * write runs through `flushed` (or `PgDb.tx`), which makes it durable before it answers:
- * nothing is acknowledged before its WAL is on disk; other sessions may hear of it a moment
- * before that, as they may read a SQLite commit before WalSync's fsync.
+ * commits flush one at a time instead of sharing a flush (ten connections updating a row
+ * each: 4,200-5,300 commits/s alone, 330-430 with a pg_notify, 2,700-6,000 so with FLUSH
+ * behind; bench/scale/notify-commit.ts at load 15). Such a write runs through `flushed` (or
+ * `PgDb.tx`), which makes it durable before it answers: nothing is acknowledged before its
+ * WAL is on disk; other sessions may hear of it a moment before that, as they may read a
+ * SQLite commit before WalSync's fsync.
  */
 export const UNFLUSHED_COMMIT = "set_config('synchronous_commit', 'off', true) AS unflushed";
 

@@ -34,7 +34,7 @@ import type {
   StoreFlagsResult,
 } from '../types.js';
 import { AppendBatches, type BatchItem, MAILBOX_GONE, MAILBOX_GUARD } from './append-batch.js';
-import { CHUNK_BYTES, readBlob, writeBlob } from './blobs.js';
+import { CHUNK_BYTES, readBlob, readSmallBlobs, writeBlob } from './blobs.js';
 import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
 import {
@@ -718,6 +718,29 @@ export class PgMessages implements MessageStore, BlobStore {
     return data;
   }
 
+  /**
+   * BlobStore.readMessages (FETCH's read ahead): the bytes of the messages of one chunk, from
+   * this node's memory or else all in one statement (a FETCH of 50 messages' headers asked
+   * one statement per message whose bytes were not in memory); the others are left out.
+   */
+  async readMessages(
+    wanted: ReadonlyArray<{ blobHash: string; size: number }>,
+  ): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    const missing = new Set<string>();
+    for (const w of wanted) {
+      const known = this.bytes.get(w.blobHash);
+      if (known) out.set(w.blobHash, known);
+      else if (w.size <= CHUNK_BYTES) missing.add(w.blobHash);
+    }
+    if (missing.size === 0) return out;
+    for (const [hash, data] of await readSmallBlobs(this.db, [...missing])) {
+      this.bytes.set(hash, data);
+      out.set(hash, data);
+    }
+    return out;
+  }
+
   async expungedSince(mailboxId: number, modseq: number): Promise<number[]> {
     const rs = await rows<{ uid: number }>(
       this.db,
@@ -1017,9 +1040,12 @@ export class PgMessages implements MessageStore, BlobStore {
 
   /**
    * EXPUNGE as one statement (letterbox_expunge, migration 9): the account's lock, the rows'
-   * removal, VANISHED's records, the usage, the collection of the stored messages and the
-   * notices, committed on their own (one round trip; before: BEGIN, the lock and deletion,
-   * the collection's savepoint, and the NOTIFY with the COMMIT, three).
+   * removal (those of `uids`, all when not given, that are \Deleted when `onlyDeleted`), their
+   * UIDs recorded for VANISHED (RFC 7162 §3.2.5.1) with the account's next modseq, which
+   * HIGHESTMODSEQ takes, the usage, the collection of the stored messages and the notices,
+   * committed on their own (one round trip; before: BEGIN, the lock and deletion, the
+   * collection's savepoint, and the NOTIFY with the COMMIT, three). Nothing changes, not even
+   * the modseq, when no row goes.
    */
   async expunge(
     mailboxId: number,

@@ -277,6 +277,11 @@ export class PostgresStore implements MailStore {
   readMessage(blobHash: string, size?: number): Promise<Buffer> {
     return this.messages.readMessage(blobHash, size);
   }
+  readMessages(
+    rows: ReadonlyArray<{ blobHash: string; size: number }>,
+  ): Promise<Map<string, Buffer>> {
+    return this.messages.readMessages(rows);
+  }
   setFlags(
     mailboxId: number,
     uids: number[],
