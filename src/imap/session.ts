@@ -213,6 +213,11 @@ export class ImapSession {
     if (this.outBytes >= IMAP_LIMITS.outputHighWater) await this.flush();
   }
 
+  /** Whether maybeFlush would write now: a loop over many messages asks without a promise. */
+  get flushDue(): boolean {
+    return this.outBytes >= IMAP_LIMITS.outputHighWater;
+  }
+
   async flush(): Promise<void> {
     if (this.out.length === 0) return;
     const out = this.out;

@@ -126,7 +126,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
         const flags = view.withRecent(r.uid, r.flags);
         const values = renderHeaderFetch(a.items, r, flags, bytes, opts);
         s.send(serializeLine(`* ${seq} FETCH `, v.list(values), s.writeOpts));
-        await s.maybeFlush();
+        if (s.flushDue) await s.flush();
         continue;
       }
       const changed = seenNow.get(r.uid);

@@ -125,5 +125,36 @@ describe('IMAP output', () => {
       }
       c.close();
     });
+
+    test('FETCH of headers past the output high-water mark (written mid-command): byte for byte', async () => {
+      const c = await env.login();
+      await c.cmd('cr', 'CREATE Tall');
+      // Headers of ~60 KB (under INLINE_MAX: header blocks from the store), six of them:
+      // more than the 256 KiB after which a FETCH writes what it has queued.
+      const n = 6;
+      const headers: string[] = [];
+      for (let i = 1; i <= n; i++) {
+        const fields = Array.from(
+          { length: 600 },
+          (_, j) => `X-Pad-${j}: ${i} ${'p'.repeat(80)}\r\n`,
+        );
+        const head = `Subject: tall ${i}\r\n${fields.join('')}\r\n`;
+        headers.push(head);
+        await append(c, 'Tall', Buffer.from(`${head}Body ${i}\r\n`));
+      }
+      await c.cmd('se', 'EXAMINE Tall');
+      const lines = await c.cmd('f', 'FETCH 1:* (UID BODY.PEEK[HEADER])', 10_000);
+      assert.match(last(lines), /^f OK/);
+      const text = lines.join('\r\n');
+      let at = 0;
+      for (let i = 1; i <= n; i++) {
+        const h = headers[i - 1]!;
+        const want = `* ${i} FETCH (UID ${i} BODY[HEADER] {${h.length}}\r\n${h})`;
+        const found = text.indexOf(want, at);
+        assert.ok(found >= at, `message ${i} in order, byte for byte`);
+        at = found + want.length;
+      }
+      c.close();
+    });
   });
 });
