@@ -363,6 +363,7 @@ export function renderHeaderFetch(
       const data = applyPartial(messageSectionBytes(bytes, it.section.text), it.partial);
       values.push(v.raw(bodyLabel(it)), v.str(data));
     } else if (it.kind === 'simple' && !pushRowItem(values, it.name, msg, flags)) {
+      // The one other simple item headerItemsOnly lets through: RFC822.HEADER.
       values.push(v.atom('RFC822.HEADER'), v.str(messageSectionBytes(bytes, HEADER_TEXT)));
     }
   }

@@ -1,4 +1,4 @@
-// The header blocks of recently read messages, by blob hash, for the whole process (issue 19):
+// The header blocks of recently read messages, by blob hash, one cache per store (issue 19):
 // a mail client that logs in asks for a few header fields of every message of the mailbox
 // (FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])), again at each login,
 // and each time the message's whole bytes were read from SQLite (overflow pages, a Buffer of
