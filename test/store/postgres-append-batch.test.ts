@@ -315,3 +315,109 @@ describe('postgres: appends grouped per node (group commit)', () => {
       assert.equal((await sql.query('SELECT id FROM messages')).rowCount, 0);
     }));
 });
+
+describe('postgres: groups of several mailboxes in one transaction', () => {
+  /** n accounts (each its INBOX) on `nodes` stores over one new database. */
+  async function withAccounts(
+    nodes: number,
+    n: number,
+    fn: (stores: PostgresStore[], inboxes: number[], sql: pg.Client) => Promise<void>,
+  ) {
+    const url = await server.createDatabase();
+    const stores: PostgresStore[] = [];
+    const sql = new pg.Client({ connectionString: url });
+    try {
+      for (let i = 0; i < nodes; i++) {
+        stores.push(await PostgresStore.open({ connectionString: url }));
+      }
+      await sql.connect();
+      await stores[0]!.addDomain('example.test');
+      const inboxes: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const acct = await stores[0]!.createAccount({
+          address: `u${i}@example.test`,
+          passwordHash: 'h',
+        });
+        inboxes.push((await stores[0]!.getMailbox(acct.id, 'INBOX'))!.id);
+      }
+      await fn(stores, inboxes, sql);
+    } finally {
+      await sql.end().catch(() => {});
+      for (const s of stores) await s.close();
+      await server.dropDatabase(url);
+    }
+  }
+
+  test('ten appends to ten accounts at once: fewer commits than appends, each its own UID 1', () =>
+    withAccounts(1, 10, async ([a], inboxes, sql) => {
+      const events: ChangeEvent[] = [];
+      const off = a!.subscribe((e) => events.push(e));
+      const results = await Promise.all(
+        inboxes.map((id, i) => a!.append(newMessage(`s${i}`), [{ mailboxId: id }])),
+      );
+      off();
+      for (const [i, r] of results.entries()) {
+        assert.equal(r[0]!.mailboxId, inboxes[i]);
+        assert.equal(r[0]!.uid, 1);
+      }
+      // Each append's event, heard before its caller was answered.
+      for (const [i, r] of results.entries()) {
+        assert.ok(
+          events.some(
+            (e) => e.kind === 'append' && e.mailboxId === inboxes[i] && e.modseq === r[0]!.modseq,
+          ),
+          `event of ${i}`,
+        );
+      }
+      // Without sharing, each mailbox's group is a commit of its own (10); a second
+      // transaction may start while the first is out.
+      const commits = (
+        await sql.query<{ n: number }>(
+          'SELECT count(DISTINCT xmin::text)::integer AS n FROM mailbox_messages',
+        )
+      ).rows[0]!.n;
+      assert.ok(commits <= 3, `commits: ${commits}`);
+      for (const [i, id] of inboxes.entries()) {
+        const rows = await a!.listMessages(id);
+        assert.equal(rows.length, 1);
+        assert.deepEqual(await a!.readMessage(rows[0]!.blobHash), newMessage(`s${i}`).raw);
+        assert.equal((await a!.mailboxStatus(id)).highestModseq, results[i]![0]!.modseq);
+      }
+    }));
+
+  test('a mailbox gone among the groups: its appends get NOT_FOUND, the others are stored', () =>
+    withAccounts(1, 4, async ([a], inboxes) => {
+      const targets = [...inboxes, inboxes[3]! + 1000];
+      const outcomes = await Promise.allSettled(
+        targets.map((id, i) => a!.append(newMessage(`x${i}`), [{ mailboxId: id }])),
+      );
+      for (const o of outcomes.slice(0, 4)) assert.equal(o.status, 'fulfilled');
+      const gone = outcomes[4]!;
+      assert.equal(gone.status, 'rejected');
+      const err = (gone as PromiseRejectedResult).reason;
+      assert.ok(err instanceof StoreError && err.code === 'NOT_FOUND', String(err));
+      for (const id of inboxes) assert.equal((await a!.listMessages(id)).length, 1);
+    }));
+
+  test('two nodes writing the same accounts in opposite orders: no deadlock, UIDs 1..n each', () =>
+    withAccounts(2, 4, async ([a, b], inboxes) => {
+      const rounds = 15;
+      const calls: Array<Promise<unknown>> = [];
+      for (let r = 0; r < rounds; r++) {
+        for (const [i, id] of inboxes.entries()) {
+          calls.push(a!.append(newMessage(`a${r}-${i}`), [{ mailboxId: id }]));
+          const back = inboxes[inboxes.length - 1 - i]!;
+          calls.push(b!.append(newMessage(`b${r}-${i}`), [{ mailboxId: back }]));
+        }
+      }
+      await Promise.all(calls);
+      for (const id of inboxes) {
+        const rows = await a!.listMessages(id);
+        assert.deepEqual(
+          rows.map((x) => x.uid),
+          Array.from({ length: 2 * rounds }, (_, k) => k + 1),
+        );
+        for (let k = 1; k < rows.length; k++) assert.ok(rows[k]!.modseq > rows[k - 1]!.modseq);
+      }
+    }));
+});

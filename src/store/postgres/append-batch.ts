@@ -10,9 +10,21 @@
 // Inside the statement the account's and the mailbox's rows are locked last: the stored
 // messages, their blobs and the trigram index of their text are written first, so that other
 // nodes' writers to the account wait only for the rows, the counters and the commit.
+//
+// Groups of different mailboxes that are ready together share one transaction too (at most
+// TX_IN_FLIGHT of them out per node, each taking one group of every mailbox not already out):
+// a commit costs PostgreSQL about the same whatever it holds (the notifying commit and the
+// FLUSH behind it, db.ts; every listening node's backend woken to read the notices), and
+// deliveries to many accounts were each a group, and a commit, of one. Such a transaction
+// first locks the groups' accounts in id order (as every writer takes them), so that two of
+// them never wait for each other in a cycle (it holds them while it writes the stored
+// messages, which a group alone does before it locks); it goes out in one round trip (the
+// connection pipelines BEGIN, the statements, COMMIT and FLUSH).
+
+import { StoreError } from '../errors.js';
 import { newObjectId } from '../object-ids.js';
 import type { AppendResult, ChangeEvent, NewMessage } from '../types.js';
-import { flushedRows, type PgDb, UNFLUSHED_COMMIT } from './db.js';
+import { flushedRows, type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
 import { searchWords } from './search-words.js';
 
@@ -45,6 +57,10 @@ export interface BatchItem {
 /** A group holds at most this many messages and (about) this many bytes of them. */
 const MAX_ITEMS = 64;
 const MAX_BYTES = 4 * 1024 * 1024;
+/** Transactions of groups out at once per node (one may wait for a lock another node holds). */
+const TX_IN_FLIGHT = 2;
+/** One transaction holds the groups of at most this many mailboxes. */
+const MAX_GROUPS = 32;
 
 interface BatchRow {
   n: number;
@@ -58,9 +74,24 @@ interface BatchRow {
   recent_from: number | null;
 }
 
+/** A group's statement and what its answer is read with. */
+interface Prepared {
+  mailboxId: number;
+  group: BatchItem[];
+  notices: Array<ReturnType<PgEvents['notice']>>;
+  text: string;
+  values: unknown[];
+}
+
 export class AppendBatches {
-  /** Appends waiting per mailbox; a mailbox is here while a group of it is being written. */
+  /** Appends waiting per mailbox, in arrival order; none while none waits. */
   private readonly queues = new Map<number, BatchItem[]>();
+  /** Mailboxes with a group out (its next group waits for it: UIDs in arrival order). */
+  private readonly busy = new Set<number>();
+  /** Transactions out. */
+  private out = 0;
+  /** A start is planned for the end of this turn of the event loop. */
+  private planned = false;
 
   constructor(
     private readonly db: PgDb,
@@ -76,22 +107,115 @@ export class AppendBatches {
 
   add(item: BatchItem): void {
     const q = this.queues.get(item.mailboxId);
-    if (q) {
-      q.push(item);
-      return;
-    }
-    this.queues.set(item.mailboxId, [item]);
+    if (q) q.push(item);
+    else this.queues.set(item.mailboxId, [item]);
     // Appends made in this same turn of the event loop join the first group too.
-    queueMicrotask(() => void this.drain(item.mailboxId));
+    this.plan();
   }
 
-  private async drain(mailboxId: number): Promise<void> {
-    const q = this.queues.get(mailboxId)!;
-    while (q.length > 0) {
-      const group = take(q);
+  private plan(): void {
+    if (this.planned) return;
+    this.planned = true;
+    queueMicrotask(() => {
+      this.planned = false;
+      this.start();
+    });
+  }
+
+  /** Starts transactions while there are groups to write and room for them. */
+  private start(): void {
+    while (this.out < TX_IN_FLIGHT) {
+      const ready: Array<{ mailboxId: number; group: BatchItem[] }> = [];
+      for (const [mailboxId, q] of this.queues) {
+        if (this.busy.has(mailboxId)) continue;
+        ready.push({ mailboxId, group: take(q) });
+        if (q.length === 0) this.queues.delete(mailboxId);
+        if (ready.length >= MAX_GROUPS) break;
+      }
+      if (ready.length === 0) return;
+      for (const r of ready) this.busy.add(r.mailboxId);
+      this.out++;
+      void this.run(ready).finally(() => {
+        this.out--;
+        for (const r of ready) this.busy.delete(r.mailboxId);
+        this.start();
+      });
+    }
+  }
+
+  /** Writes the groups (one transaction when several), then each group's follow-up. */
+  private async run(ready: Array<{ mailboxId: number; group: BatchItem[] }>): Promise<void> {
+    if (ready.length > 1) {
+      const prepared = ready.map((r) => this.prepare(r.mailboxId, r.group));
+      let answers: BatchRow[][] | null;
       try {
-        const retry = await this.write(mailboxId, group);
-        q.unshift(...retry);
+        answers = await this.together(prepared);
+      } catch (err) {
+        // Down, no answer in time, or not made durable: whether it committed is not known,
+        // as for one group.
+        for (const r of ready) for (const it of r.group) it.reject(err);
+        return;
+      }
+      // Null: PostgreSQL undid the transaction whole (a deadlock, a mailbox deleted while it
+      // waited, one group's error), and each group goes in a statement of its own, as it
+      // would have without the others.
+      if (answers) {
+        const rs = answers;
+        await Promise.all(
+          prepared.map(async (p, i) => {
+            let retry: BatchItem[] = [];
+            try {
+              retry = await this.settle(p, rs[i]!);
+            } catch (err) {
+              for (const it of p.group) it.reject(err);
+            }
+            if (retry.length > 0) await this.drain(p.mailboxId, retry);
+          }),
+        );
+        return;
+      }
+    }
+    await Promise.all(ready.map((r) => this.drain(r.mailboxId, r.group)));
+  }
+
+  /**
+   * The groups' statements in one transaction, after a lock of their accounts' rows in id
+   * order, made durable before it resolves (its statements commit unflushed, FLUSH behind the
+   * COMMIT: db.ts); one round trip. Null when PostgreSQL undid it (one of its statements
+   * failed); rejects when its outcome is not known (the database not reached, no answer).
+   */
+  private async together(prepared: Prepared[]): Promise<BatchRow[][] | null> {
+    let sent: Array<Promise<unknown>> = [];
+    let statements: Array<Promise<BatchRow[]>> = [];
+    try {
+      await this.db.tx(
+        async (q: Queryable) => {
+          const locked = rows(q, LOCK_ACCOUNTS, [prepared.map((p) => p.mailboxId)]);
+          statements = prepared.map((p) => rows<BatchRow>(q, p.text, p.values));
+          sent = [locked, ...statements];
+          // Not awaited here: COMMIT goes out behind them at once (the connection pipelines).
+          for (const st of sent) st.catch(() => {});
+        },
+        () => ({ text: `SELECT ${UNFLUSHED_COMMIT}` }),
+      );
+    } catch (err) {
+      const outcomes = await Promise.allSettled(sent);
+      if (!(err instanceof StoreError) && outcomes.some((o) => o.status === 'rejected')) {
+        return null;
+      }
+      throw err;
+    }
+    return Promise.all(statements);
+  }
+
+  /** One group in a statement of its own, and what has to go again after it. */
+  private async drain(mailboxId: number, first: BatchItem[]): Promise<void> {
+    let group = first;
+    while (group.length > 0) {
+      let retry: BatchItem[] = [];
+      try {
+        const p = this.prepare(mailboxId, group);
+        retry = await this.settle(p, await flushedRows<BatchRow>(this.db, p.text, p.values));
       } catch (err) {
         // A deadlock with another node's writer, or the mailbox deleted while the statement
         // waited for the account's lock (MAILBOX_GONE): PostgreSQL undid the statement whole,
@@ -100,12 +224,12 @@ export class AppendBatches {
         if (code === '40P01' || code === MAILBOX_GONE) await this.alone(group);
         else for (const it of group) it.reject(err);
       }
+      group = retry;
     }
-    this.queues.delete(mailboxId);
   }
 
-  /** Writes one group; returns the appends to put in the next (their bytes were racing). */
-  private async write(mailboxId: number, group: BatchItem[]): Promise<BatchItem[]> {
+  /** A group's statement and its parameters, with a notice per message. */
+  private prepare(mailboxId: number, group: BatchItem[]): Prepared {
     const notices = group.map(() => this.events.notice());
     let offset = 0;
     const offsets = group.map((it) => {
@@ -116,7 +240,7 @@ export class AppendBatches {
     const column = (i: number) => group.map((it) => it.index[i]);
     const folded = group.map((it) => it.message.index.text.toLowerCase());
     const claims = group.some((it) => it.claimRecent);
-    const rs = await flushedRows<BatchRow>(this.db, APPEND_BATCH[claims ? 1 : 0]!, [
+    const values = [
       mailboxId,
       group.map((it) => it.hash),
       group.map((it) => it.message.raw.length),
@@ -156,7 +280,16 @@ export class AppendBatches {
       notices.map((n) => n.seq),
       folded.map(searchWords),
       group.map((it) => it.claimRecent),
-    ]);
+    ];
+    return { mailboxId, group, notices, text: APPEND_BATCH[claims ? 1 : 0]!, values };
+  }
+
+  /**
+   * Answers a group's appends from its statement's rows, once committed; returns the appends
+   * to put in the next group (their bytes were racing).
+   */
+  private async settle(p: Prepared, rs: BatchRow[]): Promise<BatchItem[]> {
+    const { mailboxId, group, notices } = p;
     const byN = new Map(rs.map((r) => [r.n, r]));
     const first = rs[0];
     // The mailbox is gone, or the quota is near: each goes alone, and gets its own answer.
@@ -400,6 +533,15 @@ FROM x LEFT JOIN mb ON true LEFT JOIN room ON true LEFT JOIN r ON r.n = x.n
   LEFT JOIN placed p ON p.n = x.n
 ORDER BY p.uid NULLS LAST, x.n`;
 }
+
+/**
+ * The accounts' rows of the mailboxes $1 (the groups of one transaction), locked in id order
+ * as every writer takes them (messages.ts lockAccounts), and in the mode the group statements'
+ * own update of them takes.
+ */
+const LOCK_ACCOUNTS = `SELECT id FROM accounts
+  WHERE id IN (SELECT account_id FROM mailboxes WHERE id = ANY($1::bigint[]))
+  ORDER BY id FOR NO KEY UPDATE`;
 
 /** By whether some message of the group claims \Recent. */
 const APPEND_BATCH = [appendBatchSql(false), appendBatchSql(true)];
