@@ -15,6 +15,12 @@ export interface TestPostgres {
   dropDatabase(url: string): Promise<void>;
   /** Stops the server (fast shutdown: sessions are cut), as a restart or a crash would. */
   halt(): void;
+  /**
+   * Ends the server's processes at once (immediate shutdown), as a crash of PostgreSQL would:
+   * what only its shared memory held (WAL not yet written among it) is lost, and the next
+   * start recovers from the WAL on disk.
+   */
+  crash(): void;
   /** Starts it again on the same data. */
   resume(): void;
   stop(): Promise<void>;
@@ -73,6 +79,10 @@ export async function startPostgres(): Promise<TestPostgres> {
       if (!cluster) throw new Error('LETTERBOX_TEST_PG_URL: not ours to stop');
       cluster.halt();
     },
+    crash() {
+      if (!cluster) throw new Error('LETTERBOX_TEST_PG_URL: not ours to stop');
+      cluster.crash();
+    },
     resume() {
       if (!cluster) throw new Error('LETTERBOX_TEST_PG_URL: not ours to start');
       cluster.resume();
@@ -87,6 +97,7 @@ export async function startPostgres(): Promise<TestPostgres> {
 function startCluster(): {
   url(db: string): string;
   halt(): void;
+  crash(): void;
   resume(): void;
   stop(): void;
 } {
@@ -132,6 +143,7 @@ function startCluster(): {
   return {
     url: (db) => `postgres://letterbox@${encodeURIComponent(dir)}:${port}/${db}`,
     halt: () => pgRun(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']),
+    crash: () => pgRun(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']),
     resume: start,
     stop,
   };
