@@ -94,12 +94,20 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
   };
 }
 
+/** Node a (counted) and node b over a new database; `nodes` names them (`nodeId`). */
 async function withStores(
-  fn: (a: Counted, b: PostgresStore, inbox: number, sql: pg.Client) => Promise<void>,
+  fn: (
+    a: Counted,
+    b: PostgresStore,
+    inbox: number,
+    sql: pg.Client,
+    account: number,
+  ) => Promise<void>,
+  nodes?: { a: string; b: string },
 ) {
   const url = await server.createDatabase();
-  const a = await counted(url);
-  const b = await PostgresStore.open({ connectionString: url, max: 2 });
+  const a = await counted(url, nodes?.a);
+  const b = await PostgresStore.open({ connectionString: url, max: 2, nodeId: nodes?.b });
   const sql = new pg.Client({ connectionString: url });
   try {
     await sql.connect();
@@ -107,7 +115,7 @@ async function withStores(
     const acct = await a.store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
     const inbox = (await a.store.getMailbox(acct.id, 'INBOX'))!.id;
     a.sent();
-    await fn(a, b, inbox, sql);
+    await fn(a, b, inbox, sql, acct.id);
   } finally {
     await sql.end().catch(() => {});
     await a.store.close();
@@ -356,178 +364,159 @@ test('SEARCH header fields: from the node list without bringing it up to date', 
     assert.deepEqual([...(await a.store.getSearchField(inbox, 'subject', [3, 4])).keys()], []);
   }));
 
-test('reads from the node list (record-cache.ts): none while nothing was heard past it', async () => {
-  const url = await server.createDatabase();
-  const a = await counted(url, 'node-a');
-  const b = await PostgresStore.open({ connectionString: url, max: 2, nodeId: 'node-b' });
-  const sql = new pg.Client({ connectionString: url });
-  try {
-    await sql.connect();
-    await a.store.addDomain('example.test');
-    const acct = await a.store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
-    const inbox = (await a.store.getMailbox(acct.id, 'INBOX'))!.id;
-    for (const s of ['a', 'b', 'c']) await a.store.append(newMessage(s), [{ mailboxId: inbox }]);
-    const uids = async () => (await a.store.listMessages(inbox)).map((r) => r.uid);
-    assert.deepEqual(await uids(), [1, 2, 3]);
-    a.sent();
-    // SELECT's summary, FETCH 1:* FLAGS, FETCH of some rows: from memory.
-    assert.deepEqual((await a.store.mailboxSummary(inbox)).uids.toArray(), [1, 2, 3]);
-    assert.deepEqual(await uids(), [1, 2, 3]);
-    assert.deepEqual(
-      (await a.store.getRecords(inbox, [2])).map((r) => r.uid),
-      [2],
-    );
-    assert.equal(a.sent(), 0);
-
-    // This node's own writes (STORE, APPEND, EXPUNGE): the statement alone, then applied to
-    // the list once their notices came back, so the next reads still send nothing.
-    await a.store.setFlags(inbox, [1, 2], 'add', ['\\Deleted', '$Done']);
-    assert.equal(a.sent(), 1);
-    const flagged = await a.store.listMessages(inbox);
-    assert.deepEqual(
-      flagged.map((r) => [r.uid, [...r.flags].sort()]),
-      [
-        [1, ['$Done', '\\Deleted']],
-        [2, ['$Done', '\\Deleted']],
-        [3, []],
-      ],
-    );
-    assert.deepEqual((await a.store.mailboxSummary(inbox)).keywords, ['$Done']);
-    await a.store.getSearchField(inbox, 'subject', [1, 2, 3]);
-    a.sent();
-    const [r4] = await a.store.append(newMessage('d'), [
-      { mailboxId: inbox, flags: ['\\Seen'], claimRecent: true },
-    ]);
-    assert.equal(a.sent(), 1);
-    const four = (await a.store.getRecords(inbox, [4]))[0]!;
-    assert.deepEqual([four.uid, four.flags, four.modseq], [4, ['\\Seen'], r4!.modseq]);
-    // SEARCH's header field of the new message: known from the append.
-    assert.deepEqual([...(await a.store.getSearchField(inbox, 'subject', [4])).values()], ['d']);
-    assert.equal(a.sent(), 0);
-    assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), [1, 2]);
-    assert.equal(a.sent(), 1);
-    assert.deepEqual((await a.store.mailboxSummary(inbox)).uids.toArray(), [3, 4]);
-    assert.equal(a.sent(), 0);
-    // The list is what the database has, modseqs included.
-    const truth = await b.listMessages(inbox);
-    assert.deepEqual(await a.store.listMessages(inbox), truth);
-    assert.equal(a.sent(), 0);
-
-    // Another node's change: one statement once this node heard of it, then none again.
-    let heard = 0;
-    const off = a.store.subscribe((ev) => {
-      if (ev.kind === 'flags') heard++;
-    });
-    await b.setFlags(inbox, [3], 'add', ['\\Answered']);
-    await eventually(() => heard === 1, "node a to hear b's STORE");
-    off();
-    const three = (await a.store.getRecords(inbox, [3]))[0]!;
-    assert.deepEqual(three.flags, ['\\Answered']);
-    assert.equal(a.sent(), 1);
-    await a.store.listMessages(inbox);
-    assert.equal(a.sent(), 0);
-
-    // While this node does not listen, nothing it has is trusted: every read asks.
-    const listener = () =>
-      sql.query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'letterbox events node-a'",
+test('reads from the node list (record-cache.ts): none while nothing was heard past it', () =>
+  withStores(
+    async (a, b, inbox, sql) => {
+      for (const s of ['a', 'b', 'c']) await a.store.append(newMessage(s), [{ mailboxId: inbox }]);
+      const uids = async () => (await a.store.listMessages(inbox)).map((r) => r.uid);
+      assert.deepEqual(await uids(), [1, 2, 3]);
+      a.sent();
+      // SELECT's summary, FETCH 1:* FLAGS, FETCH of some rows: from memory.
+      assert.deepEqual((await a.store.mailboxSummary(inbox)).uids.toArray(), [1, 2, 3]);
+      assert.deepEqual(await uids(), [1, 2, 3]);
+      assert.deepEqual(
+        (await a.store.getRecords(inbox, [2])).map((r) => r.uid),
+        [2],
       );
-    const live = () => (a.store as unknown as { events: { live: boolean } }).events.live;
-    await listener();
-    await eventually(() => !live(), 'the LISTEN connection to be seen gone');
-    await a.store.listMessages(inbox);
-    await a.store.listMessages(inbox);
-    assert.equal(a.sent(), 2);
-    await b.setFlags(inbox, [3], 'add', ['\\Flagged']);
-    assert.deepEqual((await a.store.getRecords(inbox, [3]))[0]!.flags.slice().sort(), [
-      '\\Answered',
-      '\\Flagged',
-    ]);
-    // Listening again: the list is read once more (changes of the gap were not heard), then
-    // trusted again.
-    await eventually(() => live(), 'node a to listen again', 10_000);
-    a.sent();
-    await a.store.listMessages(inbox);
-    assert.equal(a.sent(), 1);
-    await a.store.listMessages(inbox);
-    assert.equal(a.sent(), 0);
-  } finally {
-    await sql.end().catch(() => {});
-    await a.store.close();
-    await b.close();
-    await server.dropDatabase(url);
-  }
-});
+      assert.equal(a.sent(), 0);
 
-test("getMailbox (SELECT's, APPEND's): from the node's names and list, none while nothing was heard", async () => {
-  const url = await server.createDatabase();
-  const a = await counted(url, 'node-a');
-  const b = await PostgresStore.open({ connectionString: url, max: 2, nodeId: 'node-b' });
-  try {
-    await a.store.addDomain('example.test');
-    const acct = await a.store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
-    const inbox = (await a.store.getMailbox(acct.id, 'INBOX'))!;
-    await a.store.listMessages(inbox.id);
-    a.sent();
-    const same = async () => {
-      const mine = await a.store.getMailbox(acct.id, 'inbox');
-      assert.deepEqual(mine, await b.getMailbox(acct.id, 'INBOX'));
-      return mine!;
-    };
-    assert.equal((await same()).uidNext, 1);
-    assert.equal(a.sent(), 0);
-    // This node's APPEND and EXPUNGE move UIDNEXT and HIGHESTMODSEQ in its list: still none.
-    const [r] = await a.store.append(newMessage('a'), [
-      { mailboxId: inbox.id, flags: ['\\Deleted'], claimRecent: true },
-    ]);
-    a.sent();
-    const after = await same();
-    assert.deepEqual([after.uidNext, after.highestModseq], [2, r!.modseq]);
-    await a.store.expunge(inbox.id, { onlyDeleted: true });
-    a.sent();
-    assert.ok((await same()).highestModseq > r!.modseq);
-    assert.equal(a.sent(), 0);
+      // This node's own writes (STORE, APPEND, EXPUNGE): the statement alone, then applied to
+      // the list once their notices came back, so the next reads still send nothing.
+      await a.store.setFlags(inbox, [1, 2], 'add', ['\\Deleted', '$Done']);
+      assert.equal(a.sent(), 1);
+      const flagged = await a.store.listMessages(inbox);
+      assert.deepEqual(
+        flagged.map((r) => [r.uid, [...r.flags].sort()]),
+        [
+          [1, ['$Done', '\\Deleted']],
+          [2, ['$Done', '\\Deleted']],
+          [3, []],
+        ],
+      );
+      assert.deepEqual((await a.store.mailboxSummary(inbox)).keywords, ['$Done']);
+      await a.store.getSearchField(inbox, 'subject', [1, 2, 3]);
+      a.sent();
+      const [r4] = await a.store.append(newMessage('d'), [
+        { mailboxId: inbox, flags: ['\\Seen'], claimRecent: true },
+      ]);
+      assert.equal(a.sent(), 1);
+      const four = (await a.store.getRecords(inbox, [4]))[0]!;
+      assert.deepEqual([four.uid, four.flags, four.modseq], [4, ['\\Seen'], r4!.modseq]);
+      // SEARCH's header field of the new message: known from the append.
+      assert.deepEqual([...(await a.store.getSearchField(inbox, 'subject', [4])).values()], ['d']);
+      assert.equal(a.sent(), 0);
+      assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), [1, 2]);
+      assert.equal(a.sent(), 1);
+      assert.deepEqual((await a.store.mailboxSummary(inbox)).uids.toArray(), [3, 4]);
+      assert.equal(a.sent(), 0);
+      // The list is what the database has, modseqs included.
+      const truth = await b.listMessages(inbox);
+      assert.deepEqual(await a.store.listMessages(inbox), truth);
+      assert.equal(a.sent(), 0);
 
-    // Another node's changes, once heard: the mailbox asked for again, then known.
-    const hear = (kind: string) =>
-      new Promise<void>((resolve) => {
-        const off = a.store.subscribe((ev) => {
-          if (ev.kind === kind) {
-            off();
-            resolve();
-          }
-        });
+      // Another node's change: one statement once this node heard of it, then none again.
+      let heard = 0;
+      const off = a.store.subscribe((ev) => {
+        if (ev.kind === 'flags') heard++;
       });
-    let heard = hear('append');
-    await b.append(newMessage('b'), [{ mailboxId: inbox.id }]);
-    await heard;
-    assert.equal((await same()).uidNext, 3);
-    assert.equal(a.sent(), 1, 'the list brought up to date');
-    await same();
-    assert.equal(a.sent(), 0);
-    heard = hear('subscription');
-    await b.setSubscribed(acct.id, 'INBOX', false);
-    await heard;
-    assert.equal((await same()).subscribed, false);
-    // A mailbox renamed on b: gone by its old name, there by its new one.
-    const box = await a.store.createMailbox(acct.id, 'Old');
-    await a.store.listMessages(box.id);
-    assert.equal((await a.store.getMailbox(acct.id, 'Old'))?.id, box.id);
-    heard = hear('mailbox-rename');
-    await b.renameMailbox(box.id, 'New');
-    await heard;
-    assert.equal(await a.store.getMailbox(acct.id, 'Old'), null);
-    const renamed = await a.store.getMailbox(acct.id, 'New');
-    assert.deepEqual(renamed, await b.getMailbox(acct.id, 'New'));
-    // An account removed on b: its mailboxes are gone on a too.
-    heard = hear('mailbox-delete');
-    await b.removeAccount('alice@example.test');
-    await heard;
-    assert.equal(await a.store.getMailbox(acct.id, 'INBOX'), null);
-    assert.deepEqual(await a.store.listMessages(inbox.id), []);
-  } finally {
-    await a.store.close();
-    await b.close();
-    await server.dropDatabase(url);
-  }
-});
+      await b.setFlags(inbox, [3], 'add', ['\\Answered']);
+      await eventually(() => heard === 1, "node a to hear b's STORE");
+      off();
+      const three = (await a.store.getRecords(inbox, [3]))[0]!;
+      assert.deepEqual(three.flags, ['\\Answered']);
+      assert.equal(a.sent(), 1);
+      await a.store.listMessages(inbox);
+      assert.equal(a.sent(), 0);
+
+      // While this node does not listen, nothing it has is trusted: every read asks.
+      const listener = () =>
+        sql.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'letterbox events node-a'",
+        );
+      const live = () => (a.store as unknown as { events: { live: boolean } }).events.live;
+      await listener();
+      await eventually(() => !live(), 'the LISTEN connection to be seen gone');
+      await a.store.listMessages(inbox);
+      await a.store.listMessages(inbox);
+      assert.equal(a.sent(), 2);
+      await b.setFlags(inbox, [3], 'add', ['\\Flagged']);
+      assert.deepEqual((await a.store.getRecords(inbox, [3]))[0]!.flags.slice().sort(), [
+        '\\Answered',
+        '\\Flagged',
+      ]);
+      // Listening again: the list is read once more (changes of the gap were not heard), then
+      // trusted again.
+      await eventually(() => live(), 'node a to listen again', 10_000);
+      a.sent();
+      await a.store.listMessages(inbox);
+      assert.equal(a.sent(), 1);
+      await a.store.listMessages(inbox);
+      assert.equal(a.sent(), 0);
+    },
+    { a: 'node-a', b: 'node-b' },
+  ));
+
+test("getMailbox (SELECT's, APPEND's): from the node's names and list, none while nothing was heard", () =>
+  withStores(
+    async (a, b, inbox, _sql, account) => {
+      await a.store.listMessages(inbox);
+      a.sent();
+      const same = async () => {
+        const mine = await a.store.getMailbox(account, 'inbox');
+        assert.deepEqual(mine, await b.getMailbox(account, 'INBOX'));
+        return mine!;
+      };
+      assert.equal((await same()).uidNext, 1);
+      assert.equal(a.sent(), 0);
+      // This node's APPEND and EXPUNGE move UIDNEXT and HIGHESTMODSEQ in its list: still none.
+      const [r] = await a.store.append(newMessage('a'), [
+        { mailboxId: inbox, flags: ['\\Deleted'], claimRecent: true },
+      ]);
+      a.sent();
+      const after = await same();
+      assert.deepEqual([after.uidNext, after.highestModseq], [2, r!.modseq]);
+      await a.store.expunge(inbox, { onlyDeleted: true });
+      a.sent();
+      assert.ok((await same()).highestModseq > r!.modseq);
+      assert.equal(a.sent(), 0);
+
+      // Another node's changes, once heard: the mailbox asked for again, then known.
+      const hear = (kind: string) =>
+        new Promise<void>((resolve) => {
+          const off = a.store.subscribe((ev) => {
+            if (ev.kind === kind) {
+              off();
+              resolve();
+            }
+          });
+        });
+      let heard = hear('append');
+      await b.append(newMessage('b'), [{ mailboxId: inbox }]);
+      await heard;
+      assert.equal((await same()).uidNext, 3);
+      assert.equal(a.sent(), 1, 'the list brought up to date');
+      await same();
+      assert.equal(a.sent(), 0);
+      heard = hear('subscription');
+      await b.setSubscribed(account, 'INBOX', false);
+      await heard;
+      assert.equal((await same()).subscribed, false);
+      // A mailbox renamed on b: gone by its old name, there by its new one.
+      const box = await a.store.createMailbox(account, 'Old');
+      await a.store.listMessages(box.id);
+      assert.equal((await a.store.getMailbox(account, 'Old'))?.id, box.id);
+      heard = hear('mailbox-rename');
+      await b.renameMailbox(box.id, 'New');
+      await heard;
+      assert.equal(await a.store.getMailbox(account, 'Old'), null);
+      const renamed = await a.store.getMailbox(account, 'New');
+      assert.deepEqual(renamed, await b.getMailbox(account, 'New'));
+      // An account removed on b: its mailboxes are gone on a too.
+      heard = hear('mailbox-delete');
+      await b.removeAccount('alice@example.test');
+      await heard;
+      assert.equal(await a.store.getMailbox(account, 'INBOX'), null);
+      assert.deepEqual(await a.store.listMessages(inbox), []);
+    },
+    { a: 'node-a', b: 'node-b' },
+  ));
