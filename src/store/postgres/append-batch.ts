@@ -24,7 +24,7 @@
 import { StoreError } from '../errors.js';
 import { newObjectId } from '../object-ids.js';
 import type { AppendResult, ChangeEvent, NewMessage } from '../types.js';
-import { flushedRows, type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
+import { type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
 import { searchWords } from './search-words.js';
 
@@ -215,7 +215,7 @@ export class AppendBatches {
       let retry: BatchItem[] = [];
       try {
         const p = this.prepare(mailboxId, group);
-        retry = await this.settle(p, await flushedRows<BatchRow>(this.db, p.text, p.values));
+        retry = await this.settle(p, await rows<BatchRow>(this.db.durable, p.text, p.values));
       } catch (err) {
         // A deadlock with another node's writer, or the mailbox deleted while the statement
         // waited for the account's lock (MAILBOX_GONE): PostgreSQL undid the statement whole,

@@ -121,8 +121,8 @@ export async function row<R extends pg.QueryResultRow>(
  * it through the commit's WAL flush (async.c: the notices stay in commit order), so such
  * commits flush one at a time instead of sharing a flush (ten connections updating a row
  * each: 4,200-5,300 commits/s alone, 330-430 with a pg_notify, 2,700-6,000 so with FLUSH
- * behind; bench/scale/notify-commit.ts at load 15). Such a write runs through `flushed` (or
- * `PgDb.tx`), which makes it durable before it answers: nothing is acknowledged before its
+ * behind; bench/scale/notify-commit.ts at load 15). Such a write runs through `PgDb.durable`
+ * (`rows(db.durable, ...)`) or `PgDb.tx`, which makes it durable before it answers: nothing is acknowledged before its
  * WAL is on disk; other sessions may hear of it a moment before that, as they may read a
  * SQLite commit before WalSync's fsync.
  */
@@ -139,34 +139,20 @@ const FLUSH: pg.QueryConfig = {
   text: "SELECT pg_logical_emit_message(true, 'letterbox', '')",
 };
 
-/**
- * Rows of a write whose statement has UNFLUSHED_COMMIT among its columns and commits on its
- * own: the statement and FLUSH go out together on one connection (one round trip), and the
- * rows come once both are answered, the write durable.
- */
-export async function flushedRows<R extends pg.QueryResultRow>(
-  db: PgDb,
-  text: string,
-  values: unknown[] = [],
-): Promise<R[]> {
-  return (await db.flushed<R>({ name: statementName(text), text, values })).rows;
-}
-
-/** The first row of flushedRows, or undefined. */
-export async function flushedRow<R extends pg.QueryResultRow>(
-  db: PgDb,
-  text: string,
-  values: unknown[] = [],
-): Promise<R | undefined> {
-  return (await flushedRows<R>(db, text, values))[0];
-}
-
 /** How many rows a prepared statement changed. */
 export async function run(q: Queryable, text: string, values: unknown[] = []): Promise<number> {
   return (await q.query({ name: statementName(text), text, values })).rowCount ?? 0;
 }
 
 export class PgDb implements Queryable {
+  /**
+   * Statements that commit on their own, each with UNFLUSHED_COMMIT among its columns, with
+   * FLUSH behind them (`flushed`): `rows(db.durable, ...)` answers once the write is durable.
+   */
+  readonly durable: Queryable = {
+    query: <R extends pg.QueryResultRow>(config: pg.QueryConfig) => this.flushed<R>(config),
+  };
+
   private constructor(
     readonly pool: pg.Pool,
     private readonly opts: PgOptions,

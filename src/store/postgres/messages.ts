@@ -37,16 +37,7 @@ import { AppendBatches, type BatchItem, MAILBOX_GONE, MAILBOX_GUARD } from './ap
 import { CHUNK_BYTES, readBlob, readSmallBlobs, writeBlob } from './blobs.js';
 import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
-import {
-  flushedRow,
-  nextModseq,
-  type PgDb,
-  type Queryable,
-  row,
-  rows,
-  run,
-  UNFLUSHED_COMMIT,
-} from './db.js';
+import { nextModseq, type PgDb, type Queryable, row, rows, run, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents, UIDS_PER_NOTICE } from './events.js';
 import { PgRecordCache } from './record-cache.js';
 import { searchWords, wordPatterns } from './search-words.js';
@@ -355,8 +346,8 @@ export class PgMessages implements MessageStore, BlobStore {
         uid_validity: number | null;
         recent_from: number | null;
       };
-      const r = await flushedRow<Placed>(
-        this.db,
+      const r = await row<Placed>(
+        this.db.durable,
         APPEND_ONE[kw.length > 0 ? 1 : 0]![t.claimRecent === true ? 1 : 0]!,
         [
           hash,
@@ -892,8 +883,8 @@ export class PgMessages implements MessageStore, BlobStore {
     const notice = this.events.notice();
     let r: { modseq: number } | undefined;
     try {
-      r = await flushedRow<{ modseq: number }>(
-        this.db,
+      r = await row<{ modseq: number }>(
+        this.db.durable,
         kw.length > 0 ? SET_FLAGS_KEYWORDS : SET_FLAGS,
         [
           mb.accountId,
@@ -1052,14 +1043,14 @@ export class PgMessages implements MessageStore, BlobStore {
     opts: { uids?: number[]; onlyDeleted: boolean },
   ): Promise<number[]> {
     const notice = this.events.notice();
-    const r = await flushedRow<{
+    const r = await row<{
       account: number | null;
       validity: number | null;
       at_modseq: number | null;
       /** BIGINT[]: text to the driver (db.ts parses only BIGINT itself). */
       gone: string[] | null;
       hashes: string[] | null;
-    }>(this.db, EXPUNGE, [
+    }>(this.db.durable, EXPUNGE, [
       mailboxId,
       opts.uids ?? null,
       opts.onlyDeleted,
@@ -1236,7 +1227,7 @@ FROM a, n`;
 const SET_FLAGS = setFlagsSql(false);
 const SET_FLAGS_KEYWORDS = setFlagsSql(true);
 
-/** EXPUNGE's statement (migration 9's function), its commit flushed after (flushedRow). */
+/** EXPUNGE's statement (migration 9's function), its commit flushed after (db.durable). */
 const EXPUNGE = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_expunge($1, $2, $3, $4, $5, $6)`;
 
 /** By [keywords][claimRecent]. */
