@@ -30,12 +30,11 @@ function addressValue(a: Address): ImapValue {
 
 /**
  * RFC 9051 §9 env-from = "(" 1*address ")" / nil: the addresses follow each other with no
- * space between them (a 'concat' inside the list). Serialized here, so that sender and
- * reply-to, which default to from, reuse from's bytes.
+ * space between them (a 'concat' inside the list).
  */
-function addressList(list: readonly Address[] | null | undefined, opts: WriteOptions): ImapValue {
+function addressList(list: readonly Address[] | null | undefined): ImapValue {
   if (!list || list.length === 0) return v.nil;
-  return v.raw(serialize(v.list([v.concat(list.map(addressValue))]), opts));
+  return v.list([v.concat(list.map(addressValue))]);
 }
 
 /** Whether two address lists hold the same addresses (a stored envelope has copies). */
@@ -52,24 +51,28 @@ function sameAddresses(a: readonly Address[] | null, b: readonly Address[] | nul
 }
 
 /**
- * `opts.utf8` must match the session's (the addresses are serialized early); the default, no
- * UTF-8 in quoted strings, is valid for every client.
+ * `opts.utf8` must match the session's (from's addresses may be serialized early); the
+ * default, no UTF-8 in quoted strings, is valid for every client.
  */
 export function envelopeValue(env: Envelope, opts: WriteOptions = {}): ImapValue {
   // RFC 9051 §7.5.2: sender and reply-to default to from; mime/envelope.ts did that at
   // delivery, but an index written without it still falls back here.
-  const from = addressList(env.from, opts);
   const sender = env.sender ?? env.from;
   const replyTo = env.replyTo ?? env.from;
+  const senderIsFrom = sameAddresses(sender, env.from);
+  const replyToIsFrom = sameAddresses(replyTo, env.from);
+  let from = addressList(env.from);
+  // Written more than once: serialized once here, its bytes reused.
+  if ((senderIsFrom || replyToIsFrom) && from.type !== 'nil') from = v.raw(serialize(from, opts));
   return v.list([
     v.nstr(env.date),
     v.nstr(env.subject),
     from,
-    sameAddresses(sender, env.from) ? from : addressList(sender, opts),
-    sameAddresses(replyTo, env.from) ? from : addressList(replyTo, opts),
-    addressList(env.to, opts),
-    addressList(env.cc, opts),
-    addressList(env.bcc, opts),
+    senderIsFrom ? from : addressList(sender),
+    replyToIsFrom ? from : addressList(replyTo),
+    addressList(env.to),
+    addressList(env.cc),
+    addressList(env.bcc),
     v.nstr(env.inReplyTo),
     v.nstr(env.messageId),
   ]);
