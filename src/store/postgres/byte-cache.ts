@@ -6,6 +6,8 @@
 // when another node expunged it: so an entry lives TTL_MS after it was read from the
 // database, and this node's own expunges drop theirs at once. Large messages are not kept.
 
+import { ByteLru } from '../byte-lru.js';
+
 /** Bytes kept over all messages; the least recently used go first. */
 export const MAX_CACHED_BYTES = 16 * 1024 * 1024;
 /** Messages larger than this are read from the database each time. */
@@ -20,52 +22,37 @@ interface Entry {
 }
 
 export class ByteCache {
-  /** Map order is recency: a hit moves its entry to the end; eviction takes from the front. */
-  private readonly entries = new Map<string, Entry>();
-  private bytes = 0;
+  private readonly entries: ByteLru<Entry>;
 
   constructor(
-    private readonly max = MAX_CACHED_BYTES,
+    max = MAX_CACHED_BYTES,
     private readonly largest = MAX_CACHED_MESSAGE,
     private readonly ttlMs = TTL_MS,
-  ) {}
+  ) {
+    this.entries = new ByteLru(max, (e) => e.data.length);
+  }
 
   get(hash: string): Buffer | undefined {
     const e = this.entries.get(hash);
     if (e === undefined) return undefined;
-    this.entries.delete(hash);
     if (performance.now() - e.at > this.ttlMs) {
-      this.bytes -= e.data.length;
+      this.entries.delete(hash);
       return undefined;
     }
-    this.entries.set(hash, e);
     return e.data;
   }
 
   set(hash: string, data: Buffer): void {
     if (data.length > this.largest) return;
-    this.forget([hash]);
     this.entries.set(hash, { data, at: performance.now() });
-    this.bytes += data.length;
-    for (const [h, e] of this.entries) {
-      if (this.bytes <= this.max) break;
-      this.entries.delete(h);
-      this.bytes -= e.data.length;
-    }
   }
 
   /** Drops these messages' bytes, or all (their last copy may be going). */
   forget(hashes?: Iterable<string>): void {
     if (hashes === undefined) {
       this.entries.clear();
-      this.bytes = 0;
       return;
     }
-    for (const h of hashes) {
-      const e = this.entries.get(h);
-      if (e === undefined) continue;
-      this.entries.delete(h);
-      this.bytes -= e.data.length;
-    }
+    for (const h of hashes) this.entries.delete(h);
   }
 }

@@ -6,6 +6,7 @@
 // hash names them), so a header kept here is never stale and needs no invalidation; the cache
 // is bounded in bytes and drops the least recently used first.
 import { headerBounds } from '../../mime/header-scan.js';
+import { ByteLru } from '../byte-lru.js';
 
 /**
  * What an entry costs besides its bytes: the hash string, the Map entry, the Buffer and its
@@ -14,20 +15,15 @@ import { headerBounds } from '../../mime/header-scan.js';
 const ENTRY_OVERHEAD = 256;
 
 export class HeaderCache {
-  /** In use order: the least recently used first (a Map keeps insertion order). */
-  private readonly entries = new Map<string, Buffer>();
-  private bytes = 0;
+  private readonly blocks: ByteLru<Buffer>;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(maxBytes: number) {
+    this.blocks = new ByteLru(maxBytes, (block) => block.length + ENTRY_OVERHEAD);
+  }
 
   /** The header block of the message named `hash`, if kept; it becomes the most recent. */
   get(hash: string): Buffer | undefined {
-    const block = this.entries.get(hash);
-    if (block !== undefined) {
-      this.entries.delete(hash);
-      this.entries.set(hash, block);
-    }
-    return block;
+    return this.blocks.get(hash);
   }
 
   /**
@@ -36,27 +32,19 @@ export class HeaderCache {
    * when it has none), copied so that the message's bytes are not held.
    */
   put(hash: string, raw: Buffer): Buffer {
-    const kept = this.entries.get(hash);
+    const kept = this.blocks.get(hash);
     if (kept !== undefined) return kept;
     const end = headerBounds(raw).bodyStart;
     // A memory of its own (not a slice of Node's shared pool, which one kept block would hold
     // whole), so that the bound counts what is held.
     const block = Buffer.allocUnsafeSlow(end);
     raw.copy(block, 0, 0, end);
-    const cost = block.length + ENTRY_OVERHEAD;
-    if (cost > this.maxBytes) return block;
-    this.bytes += cost;
-    this.entries.set(hash, block);
-    for (const [oldest, b] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
-      this.entries.delete(oldest);
-      this.bytes -= b.length + ENTRY_OVERHEAD;
-    }
+    this.blocks.set(hash, block);
     return block;
   }
 
   /** Bytes held, counting each entry's overhead. */
   get size(): number {
-    return this.bytes;
+    return this.blocks.size;
   }
 }
