@@ -2,28 +2,21 @@
 // it, and the index reconciles with the mail database at open (lost, stale, reused ids).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import { FTS_TEXT_MAX } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
 import { openAliceStore } from '../helpers/store.js';
+import { tempDirEachTest } from '../helpers/temp-dir.js';
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lb-fts-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDirEachTest('lb-fts-');
 
 function open(opts: Partial<SqliteStoreOptions> = {}) {
-  return openAliceStore(dir, {
+  return openAliceStore(dir(), {
     onFtsError: (err) => assert.fail(`index worker error: ${String(err)}`),
     ...opts,
   });
@@ -31,7 +24,7 @@ function open(opts: Partial<SqliteStoreOptions> = {}) {
 
 /** Rows of fts.db's bookkeeping table, read after the store closed. */
 function indexedDocs(): Array<{ id: number; hash: string }> {
-  const db = new Database(join(dir, 'fts.db'), { readonly: true });
+  const db = new Database(join(dir(), 'fts.db'), { readonly: true });
   try {
     return db.prepare('SELECT id, hash FROM docs ORDER BY id').all() as never;
   } finally {
@@ -41,7 +34,7 @@ function indexedDocs(): Array<{ id: number; hash: string }> {
 
 /** Ids in fts.db's text table (for short needles), read after the store closed. */
 function textIds(): number[] {
-  const db = new Database(join(dir, 'fts.db'), { readonly: true });
+  const db = new Database(join(dir(), 'fts.db'), { readonly: true });
   try {
     return db.prepare('SELECT id FROM doc_text ORDER BY id').pluck().all() as number[];
   } finally {
@@ -50,7 +43,7 @@ function textIds(): number[] {
 }
 
 function messageRows(): Array<{ id: number; hash: string }> {
-  const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
+  const db = new Database(join(dir(), 'letterbox.db'), { readonly: true });
   try {
     return db.prepare('SELECT id, blob_hash AS hash FROM messages ORDER BY id').all() as never;
   } finally {
@@ -59,7 +52,7 @@ function messageRows(): Array<{ id: number; hash: string }> {
 }
 
 async function removeFtsFiles(): Promise<void> {
-  for (const s of ['', '-wal', '-shm']) await rm(join(dir, `fts.db${s}`), { force: true });
+  for (const s of ['', '-wal', '-shm']) await rm(join(dir(), `fts.db${s}`), { force: true });
 }
 
 describe('full-text index worker', () => {
@@ -110,7 +103,7 @@ describe('full-text index worker', () => {
     } finally {
       await store.close();
     }
-    const db = new Database(join(dir, 'fts.db'), { readonly: true });
+    const db = new Database(join(dir(), 'fts.db'), { readonly: true });
     try {
       assert.equal(db.pragma('page_size', { simple: true }), 8192);
       for (const table of ['word_grams', 'word_seq']) {
@@ -147,7 +140,7 @@ describe('full-text index worker', () => {
     await s.store.close();
     // fts.db as schema 2 left it: a trigram index holding its own copy of the text.
     await removeFtsFiles();
-    const old = new Database(join(dir, 'fts.db'));
+    const old = new Database(join(dir(), 'fts.db'));
     old.exec(`CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
               CREATE TABLE docs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL,
                                  truncated INTEGER NOT NULL);
@@ -166,7 +159,7 @@ describe('full-text index worker', () => {
     } finally {
       await s.store.close();
     }
-    const db = new Database(join(dir, 'fts.db'), { readonly: true });
+    const db = new Database(join(dir(), 'fts.db'), { readonly: true });
     try {
       assert.equal(
         db.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'message_text'`).pluck().get(),
@@ -312,7 +305,7 @@ describe('full-text index worker', () => {
     }
     await s.store.close();
     // An index that missed what follows, as after a crash that lost its requests.
-    await copyFile(join(dir, 'fts.db'), join(dir, 'old-fts.db'));
+    await copyFile(join(dir(), 'fts.db'), join(dir(), 'old-fts.db'));
 
     s = await open();
     await s.store.expunge(s.inbox, { uids: [2, 3], onlyDeleted: false });
@@ -329,7 +322,7 @@ describe('full-text index worker', () => {
     );
 
     await removeFtsFiles();
-    await copyFile(join(dir, 'old-fts.db'), join(dir, 'fts.db'));
+    await copyFile(join(dir(), 'old-fts.db'), join(dir(), 'fts.db'));
     assert.deepEqual(
       indexedDocs().map((d) => d.id),
       [1, 2, 3],
@@ -353,7 +346,7 @@ describe('full-text index worker', () => {
     await s.store.append(newMessage('a', body), [{ mailboxId: s.inbox }]);
     await s.store.close();
     // Back to schema 3 as an older letterbox left it: the index inside letterbox.db.
-    const db = new Database(join(dir, 'letterbox.db'));
+    const db = new Database(join(dir(), 'letterbox.db'));
     db.exec(`DROP TRIGGER mailbox_messages_counted;
              DROP TRIGGER mailbox_messages_uncounted;
              DROP INDEX mailbox_messages_unseen;
@@ -394,7 +387,7 @@ describe('full-text index worker', () => {
     } finally {
       await s.store.close();
     }
-    const after = new Database(join(dir, 'letterbox.db'), { readonly: true });
+    const after = new Database(join(dir(), 'letterbox.db'), { readonly: true });
     try {
       assert.equal(after.pragma('user_version', { simple: true }), 18);
       const row = after
@@ -413,11 +406,11 @@ describe('full-text index worker', () => {
     const [rec] = await s.store.listMessages(s.inbox);
     await s.store.close();
     const h = rec!.blobHash;
-    assert.equal(existsSync(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h)), false);
+    assert.equal(existsSync(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h)), false);
     // As a schema-4 letterbox left it: the bytes in a file, no row.
-    await mkdir(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4)), { recursive: true });
-    await writeFile(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h), small.raw);
-    const db = new Database(join(dir, 'letterbox.db'));
+    await mkdir(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4)), { recursive: true });
+    await writeFile(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h), small.raw);
+    const db = new Database(join(dir(), 'letterbox.db'));
     db.exec('DELETE FROM message_data');
     db.close();
     await removeFtsFiles();
@@ -428,7 +421,7 @@ describe('full-text index worker', () => {
       assert.deepEqual(await s.store.searchText(s.inbox, 'TINY'), [rec!.uid]);
       await s.store.expunge(s.inbox, { onlyDeleted: false });
       await eventually(
-        () => !existsSync(join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h)),
+        () => !existsSync(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h)),
         'the file unlinked once the expunge is durable',
       );
     } finally {
@@ -449,7 +442,7 @@ describe('full-text index worker', () => {
     } finally {
       await store.close();
     }
-    const db = new Database(join(dir, 'fts.db'), { readonly: true });
+    const db = new Database(join(dir(), 'fts.db'), { readonly: true });
     try {
       const rows = db.prepare('SELECT id, truncated FROM docs ORDER BY id').all();
       assert.deepEqual(rows, [
@@ -465,7 +458,7 @@ describe('full-text index worker', () => {
   test('the bytes of an expunged small message are purged once the store is quiet', async () => {
     const { store, inbox } = await open();
     const rows = () => {
-      const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
+      const db = new Database(join(dir(), 'letterbox.db'), { readonly: true });
       try {
         return (db.prepare('SELECT count(*) AS n FROM message_data').get() as { n: number }).n;
       } finally {

@@ -1,16 +1,15 @@
 // The header blocks a SqliteStore keeps for FETCH of header fields (issue 19): HeaderCache cuts
 // and bounds them; SqliteStore.readHeaders answers from it, reading only what it lacks.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { headerBounds } from '../../src/mime/header-scan.js';
 import { HeaderCache } from '../../src/store/sqlite/header-cache.js';
 import { INLINE_MAX } from '../../src/store/sqlite/messages.js';
 import { newMessage } from '../helpers/messages.js';
 import { openAliceStore } from '../helpers/store.js';
+import { tempDirEachTest } from '../helpers/temp-dir.js';
 
 const msg = (subject: string, body = 'body\r\n') =>
   Buffer.from(`Subject: ${subject}\r\nFrom: a@example.test\r\n\r\n${body}`);
@@ -47,16 +46,10 @@ test('HeaderCache: bounded in bytes, the least recently used dropped first', () 
   for (const h of ['a', 'c', 'd']) assert.ok(cache.get(h), h);
 });
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lb-headers-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDirEachTest('lb-headers-');
 
 test('readHeaders: the header blocks of the small messages, then from memory; large ones left out', async () => {
-  const { store, inbox } = await openAliceStore(dir);
+  const { store, inbox } = await openAliceStore(dir());
   try {
     assert.ok(store.readHeaders, 'the SQLite store reads headers');
     for (let i = 0; i < 4; i++)
@@ -73,7 +66,7 @@ test('readHeaders: the header blocks of the small messages, then from memory; la
       assert.deepEqual(got.get(r.blobHash), raw.subarray(0, headerBounds(raw).bodyStart));
     }
     // Their bytes overwritten behind the store's back: what it answers now comes from memory.
-    const db = new Database(join(dir, 'letterbox.db'));
+    const db = new Database(join(dir(), 'letterbox.db'));
     try {
       db.prepare('UPDATE message_data SET data = ?').run(Buffer.from('Subject: other\r\n\r\n'));
     } finally {

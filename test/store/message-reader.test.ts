@@ -2,30 +2,22 @@
 // small messages from their rows and large ones from files, including a message committed
 // while the reader holds a read transaction open (it looks again in a fresh one).
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { isStoreError } from '../../src/store/errors.js';
 import { SqliteMessageReader } from '../../src/store/sqlite/message-reader.js';
 import { INLINE_MAX } from '../../src/store/sqlite/messages.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { newMessage } from '../helpers/messages.js';
+import { tempDirEachTest } from '../helpers/temp-dir.js';
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lb-reader-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDirEachTest('lb-reader-');
 
 test('a reader sees small and large messages, and one committed during its read transaction', async () => {
-  const store = await SqliteStore.open({ dir });
+  const store = await SqliteStore.open({ dir: dir() });
   await store.addDomain('example.test');
   const a = await store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
   const inbox = (await store.getMailbox(a.id, 'INBOX'))!.id;
-  const reader = SqliteMessageReader.open(dir, INLINE_MAX);
+  const reader = SqliteMessageReader.open(dir(), INLINE_MAX);
   try {
     const small = newMessage('small', 'short\r\n');
     const big = newMessage('big', 'long line of text\r\n'.repeat(INLINE_MAX / 16));

@@ -1,22 +1,15 @@
 // RFC 8474 object ids, RFC 8514 save dates and the RFC 8970 preview cache in the SQLite
 // store, and migration 10, which gives them to rows stored before it.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { indexMessage } from '../../src/delivery/local.js';
 import type { NewMessage } from '../../src/store/types.js';
 import { openAliceStore } from '../helpers/store.js';
+import { tempDirEachTest } from '../helpers/temp-dir.js';
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lb-oid-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDirEachTest('lb-oid-');
 
 const OBJECT_ID = /^[A-Za-z0-9_-]{1,255}$/;
 
@@ -29,7 +22,7 @@ function mail(id: string, headers = '', internalDate?: Date): NewMessage {
 }
 
 test('MAILBOXID: valid, distinct, kept across RENAME, new for a mailbox created again', async () => {
-  const { store } = await openAliceStore(dir);
+  const { store } = await openAliceStore(dir());
   try {
     const account = (await store.getAccount('alice@example.test'))!;
     const boxes = await store.listMailboxes(account.id);
@@ -48,7 +41,7 @@ test('MAILBOXID: valid, distinct, kept across RENAME, new for a mailbox created 
 });
 
 test('EMAILID per stored message (copies and moves keep it); THREADID by references', async () => {
-  const { store, inbox } = await openAliceStore(dir);
+  const { store, inbox } = await openAliceStore(dir());
   try {
     const account = (await store.getAccount('alice@example.test'))!;
     const other = await store.createMailbox(account.id, 'Other');
@@ -106,7 +99,7 @@ test('EMAILID per stored message (copies and moves keep it); THREADID by referen
 });
 
 test('save date: when the message came into this mailbox, not its internal date', async () => {
-  const { store, inbox } = await openAliceStore(dir);
+  const { store, inbox } = await openAliceStore(dir());
   try {
     const account = (await store.getAccount('alice@example.test'))!;
     const other = await store.createMailbox(account.id, 'Other');
@@ -136,7 +129,7 @@ test('save date: when the message came into this mailbox, not its internal date'
 });
 
 test('preview cache: null until set, shared by copies, the first value stays', async () => {
-  const { store, inbox } = await openAliceStore(dir);
+  const { store, inbox } = await openAliceStore(dir());
   try {
     const [r] = await store.append(mail('p'), [{ mailboxId: inbox }]);
     assert.equal((await store.getMessageExtras(inbox, [r!.uid])).get(r!.uid)!.preview, null);
@@ -153,14 +146,14 @@ test('preview cache: null until set, shared by copies, the first value stays', a
 });
 
 test('migration 10: rows stored before get ids, threads in storage order, internal date as save date', async () => {
-  let s = await openAliceStore(dir);
+  let s = await openAliceStore(dir());
   const internal = new Date('2020-01-02T03:04:05Z');
   await s.store.append(mail('m1', '', internal), [{ mailboxId: s.inbox }]);
   await s.store.append(mail('m2', 'References: <m1@t>\r\n', internal), [{ mailboxId: s.inbox }]);
   await s.store.append(mail('m3', '', internal), [{ mailboxId: s.inbox }]);
   await s.store.close();
   // Back to schema 9, as an older letterbox left it.
-  const db = new Database(join(dir, 'letterbox.db'));
+  const db = new Database(join(dir(), 'letterbox.db'));
   db.exec(`DROP TABLE mailbox_columns;
            DROP TRIGGER mailbox_messages_counted;
            DROP TRIGGER mailbox_messages_uncounted;
@@ -181,7 +174,7 @@ test('migration 10: rows stored before get ids, threads in storage order, intern
            DROP TABLE change_log;
            PRAGMA user_version = 9;`);
   db.close();
-  s = await openAliceStore(dir);
+  s = await openAliceStore(dir());
   try {
     const account = (await s.store.getAccount('alice@example.test'))!;
     for (const b of await s.store.listMailboxes(account.id)) assert.match(b.objectId, OBJECT_ID);

@@ -2,26 +2,17 @@
 // asked for in one statement, the same bytes readMessage gives; large ones (files) and
 // messages whose stored copy was collected are left out, for readMessage to read or refuse.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { INLINE_MAX } from '../../src/store/sqlite/messages.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
 import { openAliceStore, storedMessages } from '../helpers/store.js';
+import { tempDirEachTest } from '../helpers/temp-dir.js';
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lb-readmany-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDirEachTest('lb-readmany-');
 
 test('readMessages: small messages in one read, large and collected ones left out', async () => {
-  const { store, inbox } = await openAliceStore(dir);
+  const { store, inbox } = await openAliceStore(dir());
   try {
     assert.ok(store.readMessages, 'the SQLite store reads many at once');
     for (let i = 0; i < 5; i++)
@@ -47,7 +38,7 @@ test('readMessages: small messages in one read, large and collected ones left ou
     const gone = rows[0]!;
     await store.setFlags(inbox, [gone.uid], 'add', ['\\Deleted']);
     assert.deepEqual(await store.expunge(inbox, { onlyDeleted: true }), [gone.uid]);
-    await eventually(() => storedMessages(dir) === 5, 'the collection', 10_000);
+    await eventually(() => storedMessages(dir()) === 5, 'the collection', 10_000);
     const after = await store.readMessages(rows);
     assert.equal(after.has(gone.blobHash), false);
     assert.equal(after.size, 4);

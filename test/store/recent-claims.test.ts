@@ -3,24 +3,17 @@
 // What it remembers must never outlive the mailbox row: a mailbox id used again after a
 // delete, here or by another process, starts with every message recent.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { newMessage } from '../helpers/messages.js';
 import { openAliceStore } from '../helpers/store.js';
+import { tempDirEachTest } from '../helpers/temp-dir.js';
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lb-recent-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDirEachTest('lb-recent-');
 
 test('claims answered from memory match the table; a later claim still takes new UIDs', async () => {
-  const { store, inbox } = await openAliceStore(dir);
+  const { store, inbox } = await openAliceStore(dir());
   try {
     for (const s of ['a', 'b', 'c']) await store.append(newMessage(s), [{ mailboxId: inbox }]);
     assert.equal(await store.claimRecent(inbox, 3, true), 1);
@@ -38,7 +31,7 @@ test('claims answered from memory match the table; a later claim still takes new
 });
 
 test('a mailbox id used again after DELETE starts with nothing claimed', async () => {
-  const { store } = await openAliceStore(dir);
+  const { store } = await openAliceStore(dir());
   try {
     const account = (await store.getAccount('alice@example.test'))!;
     const old = await store.createMailbox(account.id, 'Old');
@@ -56,7 +49,7 @@ test('a mailbox id used again after DELETE starts with nothing claimed', async (
 });
 
 test('a mailbox replaced by another process is read again at SELECT (getMailbox)', async () => {
-  const { store } = await openAliceStore(dir);
+  const { store } = await openAliceStore(dir());
   try {
     const account = (await store.getAccount('alice@example.test'))!;
     const old = await store.createMailbox(account.id, 'Old');
@@ -64,7 +57,7 @@ test('a mailbox replaced by another process is read again at SELECT (getMailbox)
     assert.equal(await store.claimRecent(old.id, 3, true), 1);
     // Another process (a second writer on the same file) deletes it and makes a new one with
     // the same id and nothing claimed.
-    const other = new Database(join(dir, 'letterbox.db'));
+    const other = new Database(join(dir(), 'letterbox.db'));
     try {
       other.prepare('UPDATE mailboxes SET first_recent_uid = 1 WHERE id = ?').run(old.id);
     } finally {
@@ -79,7 +72,7 @@ test('a mailbox replaced by another process is read again at SELECT (getMailbox)
 });
 
 test('an append with claimRecent takes \\Recent up to its UID in its own transaction', async () => {
-  const { store, inbox } = await openAliceStore(dir);
+  const { store, inbox } = await openAliceStore(dir());
   try {
     for (const s of ['a', 'b']) await store.append(newMessage(s), [{ mailboxId: inbox }]);
     // Nobody took 1 and 2 yet: the appending session gets them with its own message.
@@ -89,7 +82,7 @@ test('an append with claimRecent takes \\Recent up to its UID in its own transac
     assert.equal((await store.mailboxStatus(inbox)).recent, 0);
     // Later claimants find nothing left up to it, from memory and from the table alike.
     assert.equal(await store.claimRecent(inbox, 3, true), 4);
-    const other = new Database(join(dir, 'letterbox.db'));
+    const other = new Database(join(dir(), 'letterbox.db'));
     try {
       const first = other
         .prepare('SELECT first_recent_uid FROM mailboxes WHERE id = ?')

@@ -4,10 +4,8 @@
 // reads its doclists again otherwise); a caller's size (`letterbox import`) applies to all
 // three, the attached database's at most its bound.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import type Database from 'better-sqlite3';
 import { FtsDb, type FtsPaths } from '../../src/store/sqlite/fts-db.js';
 import {
@@ -16,15 +14,9 @@ import {
   type SqliteStore,
 } from '../../src/store/sqlite/sqlite-store.js';
 import { openAliceStore } from '../helpers/store.js';
+import { tempDirEachTest } from '../helpers/temp-dir.js';
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lb-sqlite-cache-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDirEachTest('lb-sqlite-cache-');
 
 /** The store's own connection and the paths it gave its index worker. */
 function insides(store: SqliteStore): { db: Database.Database; fts: FtsPaths } {
@@ -48,7 +40,7 @@ function indexCaches(paths: FtsPaths): { main: number; mail: number } {
 
 test("a server store bounds its connection and the worker's view of the mail database", async () => {
   assert.ok(CACHE_KIB < 16_000 && ATTACHED_MAIL_CACHE_KIB < CACHE_KIB);
-  const { store } = await openAliceStore(dir);
+  const { store } = await openAliceStore(dir());
   try {
     const { db, fts } = insides(store);
     // Negative: KiB rather than pages (SQLite's convention).
@@ -64,7 +56,7 @@ test("a caller's size applies to all three, the attached database's at most its 
     [2000, ATTACHED_MAIL_CACHE_KIB],
     [500, 500],
   ] as const) {
-    const { store } = await openAliceStore(join(dir, String(kib)), { cacheKiB: kib });
+    const { store } = await openAliceStore(join(dir(), String(kib)), { cacheKiB: kib });
     try {
       const { db, fts } = insides(store);
       assert.equal(db.pragma('cache_size', { simple: true }), -kib);

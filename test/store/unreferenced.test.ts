@@ -4,10 +4,8 @@
 // by the sweep after open, a slice at a time.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { sliceSweep } from '../../src/store/sqlite/data-purge.js';
@@ -15,19 +13,13 @@ import { INLINE_MAX } from '../../src/store/sqlite/messages.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
 import { openAliceStore, storedMessages } from '../helpers/store.js';
+import { tempDirEachTest } from '../helpers/temp-dir.js';
 
-let dir: string;
+const dir = tempDirEachTest('lb-unref-');
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lb-unref-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const open = () => openAliceStore(dir());
 
-const open = () => openAliceStore(dir);
-
-const blobFile = (h: string) => join(dir, 'blobs', h.slice(0, 2), h.slice(2, 4), h);
+const blobFile = (h: string) => join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h);
 
 test('an expunged message is collected once the store is quiet: row, index entry, file', async () => {
   const { store, inbox } = await open();
@@ -41,7 +33,7 @@ test('an expunged message is collected once the store is quiet: row, index entry
     assert.deepEqual(await store.listMessages(inbox), []);
     assert.deepEqual(await store.searchText(inbox, 'large body'), []);
     // Collected later, when the store is quiet (how much later is timing, not asserted).
-    await eventually(() => storedMessages(dir) === 0, 'the collection', 10_000);
+    await eventually(() => storedMessages(dir()) === 0, 'the collection', 10_000);
     await eventually(() => !existsSync(blobFile(rec!.blobHash)), 'the file unlinked');
     await assert.rejects(store.readMessage(rec!.blobHash, rec!.size));
   } finally {
@@ -57,7 +49,7 @@ test('the same bytes delivered again before the collection keep the stored messa
   await first.store.append(m, [{ mailboxId: first.inbox }]);
   // Close runs whatever collection waits (no waiting on a timer): it must leave this alone.
   await first.store.close();
-  assert.equal(storedMessages(dir), 1);
+  assert.equal(storedMessages(dir()), 1);
   const { store, inbox } = await open();
   try {
     const [rec] = await store.listMessages(inbox);
@@ -74,15 +66,15 @@ test('close collects what waits; the sweep after open collects what a crash left
   await s.store.append(newMessage('two', 'two\r\n'), [{ mailboxId: s.inbox }]);
   await s.store.expunge(s.inbox, { uids: [1], onlyDeleted: false });
   await s.store.close();
-  assert.equal(storedMessages(dir), 1, 'collected at close');
+  assert.equal(storedMessages(dir()), 1, 'collected at close');
   // A crash between an expunge's commit and the collection, as the database shows it.
-  const db = new Database(join(dir, 'letterbox.db'));
+  const db = new Database(join(dir(), 'letterbox.db'));
   db.prepare('DELETE FROM mailbox_messages').run();
   db.close();
-  assert.equal(storedMessages(dir), 1);
+  assert.equal(storedMessages(dir()), 1);
   s = await open();
   try {
-    await eventually(() => storedMessages(dir) === 0, 'the sweep after open', 15_000);
+    await eventually(() => storedMessages(dir()) === 0, 'the sweep after open', 15_000);
   } finally {
     await s.store.close();
   }
