@@ -1,13 +1,6 @@
-// A private PostgreSQL for the benches: Debian's postgresql (the newest version installed)
-// initialised in a temporary directory, listening on 127.0.0.1 at a free port, as
-// test/helpers/postgres.ts starts one for the tests, but durable as a deployment's would be:
-// fsync, full_page_writes and synchronous_commit stay on (the tests turn fsync off). As root,
-// the cluster runs as the `postgres` user through runuser (PostgreSQL refuses root). Always
-// stopped at the end, also when the bench fails.
-import { execFileSync } from 'node:child_process';
-import { chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { binDir, pgRun } from '../../test/helpers/postgres.js';
+import { binDir, initCluster, pgRun } from '../../test/helpers/postgres.js';
 import { freePort } from './proc.js';
 
 export interface BenchPostgres {
@@ -29,22 +22,7 @@ export async function startPostgres(
 ): Promise<BenchPostgres> {
   const bin = binDir();
   mkdirSync(dir, { recursive: true });
-  if (process.getuid?.() === 0) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-    chownSync(dir, uid, gid);
-  }
-  const data = join(dir, 'data');
-  pgRun(join(bin, 'initdb'), [
-    '-D',
-    data,
-    '-U',
-    'letterbox',
-    '--auth=trust',
-    '-E',
-    'UTF8',
-    '--locale=C',
-  ]);
+  const data = initCluster(dir);
   const port = await freePort();
   const conf: Record<string, string> = {
     listen_addresses: '127.0.0.1',

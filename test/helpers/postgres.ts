@@ -51,6 +51,31 @@ export function pgRun(bin: string, args: string[]): string {
   return r.stdout;
 }
 
+/**
+ * Makes a cluster in `dir/data` (`dir` given to the `postgres` user when we are root) whose
+ * superuser is `letterbox`, trusted, UTF-8 with the C locale; its data directory.
+ */
+export function initCluster(dir: string, extra: string[] = []): string {
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, uid, gid);
+  }
+  const data = join(dir, 'data');
+  pgRun(join(binDir(), 'initdb'), [
+    '-D',
+    data,
+    '-U',
+    'letterbox',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--locale=C',
+    ...extra,
+  ]);
+  return data;
+}
+
 let counter = 0;
 
 export async function startPostgres(): Promise<TestPostgres> {
@@ -103,23 +128,7 @@ function startCluster(): {
 } {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'lb-pg-'));
-  if (process.getuid?.() === 0) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-    chownSync(dir, uid, gid);
-  }
-  const data = join(dir, 'data');
-  pgRun(join(bin, 'initdb'), [
-    '-D',
-    data,
-    '-U',
-    'letterbox',
-    '--auth=trust',
-    '-E',
-    'UTF8',
-    '--locale=C',
-    '--no-sync',
-  ]);
+  const data = initCluster(dir, ['--no-sync']);
   // The socket's name carries the port; in a directory of its own any port is free.
   const port = 5432;
   const opts = `-k ${dir} -p ${port} -c listen_addresses= -c fsync=off -c full_page_writes=off -c max_connections=200`;
