@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import type { ChangeEvent } from '../../src/store/types.js';
+import type { Account, ChangeEvent, Mailbox } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage, rawMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -31,6 +31,24 @@ async function fresh() {
 }
 
 storeContracts('postgres', fresh);
+
+/** Two nodes over a new database, with alice's INBOX; both closed and the database dropped after. */
+async function twoNodes(
+  fn: (a: PostgresStore, b: PostgresStore, inbox: Mailbox, account: Account) => Promise<void>,
+): Promise<void> {
+  const url = await server.createDatabase();
+  const a = await PostgresStore.open({ connectionString: url, max: 4 });
+  const b = await PostgresStore.open({ connectionString: url, max: 4 });
+  try {
+    await a.addDomain('example.test');
+    const acct = await a.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+    await fn(a, b, (await a.getMailbox(acct.id, 'INBOX'))!, acct);
+  } finally {
+    await a.close();
+    await b.close();
+    await server.dropDatabase(url);
+  }
+}
 
 // Issue 17 item 4: several nodes over one database. Two stores opened at once on a fresh
 // database (both migrate), then deliveries into one mailbox from both at once.
@@ -71,14 +89,8 @@ describe('postgres: two nodes over one database', () => {
       await server.dropDatabase(url);
     }
   });
-  test("row cache: one node's list has another node's commit once its notice is heard", async () => {
-    const url = await server.createDatabase();
-    const a = await PostgresStore.open({ connectionString: url, max: 4 });
-    const b = await PostgresStore.open({ connectionString: url, max: 4 });
-    try {
-      await a.addDomain('example.test');
-      const acct = await a.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
-      const inbox = (await a.getMailbox(acct.id, 'INBOX'))!;
+  test("row cache: one node's list has another node's commit once its notice is heard", () =>
+    twoNodes(async (a, b, inbox, acct) => {
       for (let i = 0; i < 4; i++) await a.append(newMessage(`m${i}`), [{ mailboxId: inbox.id }]);
       const uidsOf = async () => (await a.listMessages(inbox.id)).map((r) => r.uid);
       // Node b's change reaches a's sessions as its notice (LISTEN/NOTIFY) some time after b's
@@ -143,20 +155,9 @@ describe('postgres: two nodes over one database', () => {
       assert.equal((await a.listMessages(other.id)).length, 1);
       await onA('mailbox-delete', () => b.deleteMailbox(other.id));
       assert.deepEqual(await a.listMessages(other.id), []);
-    } finally {
-      await a.close();
-      await b.close();
-      await server.dropDatabase(url);
-    }
-  });
-  test('STORE: concurrent flag changes of one message from two nodes lose none', async () => {
-    const url = await server.createDatabase();
-    const a = await PostgresStore.open({ connectionString: url, max: 4 });
-    const b = await PostgresStore.open({ connectionString: url, max: 4 });
-    try {
-      await a.addDomain('example.test');
-      const acct = await a.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
-      const inbox = (await a.getMailbox(acct.id, 'INBOX'))!;
+    }));
+  test('STORE: concurrent flag changes of one message from two nodes lose none', () =>
+    twoNodes(async (a, b, inbox) => {
       await a.append(newMessage('one'), [{ mailboxId: inbox.id }]);
       await a.append(newMessage('two'), [{ mailboxId: inbox.id }]);
       const n = 24;
@@ -174,12 +175,7 @@ describe('postgres: two nodes over one database', () => {
       }
       const status = await a.mailboxStatus(inbox.id);
       assert.equal(status.highestModseq, Math.max(...results.map((r) => r.updated[0]!.modseq)));
-    } finally {
-      await a.close();
-      await b.close();
-      await server.dropDatabase(url);
-    }
-  });
+    }));
   test('queue: claimants on two nodes never get one item twice; a restart ends only its own leases', async () => {
     const url = await server.createDatabase();
     const a = await PostgresStore.open({ connectionString: url, max: 4, nodeId: 'node-a' });
@@ -223,14 +219,8 @@ describe('postgres: two nodes over one database', () => {
       await server.dropDatabase(url);
     }
   });
-  test('events: a change on one node reaches the other within 200 ms, all in commit order', async () => {
-    const url = await server.createDatabase();
-    const a = await PostgresStore.open({ connectionString: url, max: 4 });
-    const b = await PostgresStore.open({ connectionString: url, max: 4 });
-    try {
-      await a.addDomain('example.test');
-      const acct = await a.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
-      const inbox = (await a.getMailbox(acct.id, 'INBOX'))!;
+  test('events: a change on one node reaches the other within 200 ms, all in commit order', () =>
+    twoNodes(async (a, b, inbox) => {
       const seenOnB: Array<{ ev: ChangeEvent; at: number }> = [];
       const off = b.subscribe((ev) => {
         if (ev.mailboxId === inbox.id) seenOnB.push({ ev, at: Date.now() });
@@ -282,12 +272,7 @@ describe('postgres: two nodes over one database', () => {
       assert.ok(ascending(appendsOnB()), `b heard ${appendsOnB().join(',')}`);
       assert.ok(ascending(seenOnA), `a heard ${seenOnA.join(',')}`);
       off();
-    } finally {
-      await a.close();
-      await b.close();
-      await server.dropDatabase(url);
-    }
-  });
+    }));
   test('POP3 maildrop lock (RFC 1939 §8): held against the other node until released', async () => {
     const url = await server.createDatabase();
     const a = await PostgresStore.open({ connectionString: url, max: 2 });
