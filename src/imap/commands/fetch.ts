@@ -124,7 +124,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
           }
         }
         const flags = view.withRecent(r.uid, r.flags);
-        const values = renderHeaderFetch(a.items, r, flags, bytes, opts);
+        const values = renderHeaderFetch(a.items, r, flags, bytes, ahead.isBlock(k, bytes), opts);
         s.send(serializeLine(`* ${seq} FETCH `, v.list(values), s.writeOpts));
         if (s.flushDue) await s.flush();
         continue;

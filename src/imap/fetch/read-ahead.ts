@@ -60,4 +60,12 @@ export class ReadAhead {
   ready(i: number): Buffer | undefined {
     return i >= this.start && i < this.end ? this.chunk.get(this.rows[i]!.blobHash) : undefined;
   }
+
+  /**
+   * Whether `bytes`, as ready(i) or read(i) gave them, are the header block of rows[i] (from
+   * BlobStore.readHeaders) rather than the whole message (read alone, or read ahead whole).
+   */
+  isBlock(i: number, bytes: Buffer): boolean {
+    return this.headersOnly && this.store.readHeaders !== undefined && this.ready(i) === bytes;
+  }
 }

@@ -35,6 +35,8 @@ import { previewText } from './preview.js';
 import {
   applyPartial,
   binaryBytes,
+  blockSectionBytes,
+  type HeaderSectionText,
   messageSectionBytes,
   SectionError,
   sectionBytes,
@@ -347,6 +349,8 @@ export function renderHeaderFetch(
   msg: RowMessage,
   flags: readonly string[],
   bytes: Buffer,
+  /** `bytes` are the header block as BlobStore.readHeaders gives it (blockSectionBytes). */
+  block: boolean,
   opts: FetchRenderOptions,
 ): ImapValue[] {
   const values: ImapValue[] = [];
@@ -360,11 +364,14 @@ export function renderHeaderFetch(
   if (opts.uidAlways && !uid) values.push(v.atom('UID'), v.num(msg.uid));
   for (const it of items) {
     if (it.kind === 'body') {
-      const data = applyPartial(messageSectionBytes(bytes, it.section.text), it.partial);
-      values.push(v.raw(bodyLabel(it)), v.str(data));
+      // headerItemsOnly let through HEADER and HEADER.FIELDS[.NOT] only.
+      const text = it.section.text as HeaderSectionText;
+      const data = block ? blockSectionBytes(bytes, text) : messageSectionBytes(bytes, text);
+      values.push(v.raw(bodyLabel(it)), v.str(applyPartial(data, it.partial)));
     } else if (it.kind === 'simple' && !pushRowItem(values, it.name, msg, flags)) {
       // The one other simple item headerItemsOnly lets through: RFC822.HEADER.
-      values.push(v.atom('RFC822.HEADER'), v.str(messageSectionBytes(bytes, HEADER_TEXT)));
+      const data = block ? bytes : messageSectionBytes(bytes, HEADER_TEXT);
+      values.push(v.atom('RFC822.HEADER'), v.str(data));
     }
   }
   if (opts.condstore && !modseq) values.push(v.atom('MODSEQ'), v.list([v.num(msg.modseq)]));

@@ -24,7 +24,7 @@ import { forEachField, headerBounds } from '../../mime/header-scan.js';
 import { findPart, sectionRange } from '../../mime/sections.js';
 import { decodeTransfer } from '../../mime/transfer.js';
 import type { PartNode } from '../../mime/types.js';
-import type { FetchPartial, Section } from '../wire/fetch-items.js';
+import type { FetchPartial, Section, SectionText } from '../wire/fetch-items.js';
 
 /** A section that exists but cannot be delivered: turn into `NO [code] text`. */
 export class SectionError {
@@ -74,10 +74,57 @@ export function messageSectionBytes(raw: Buffer, text: Section['text']): Buffer 
   return headerFields(block, text.fields, text.not, fieldsEnd);
 }
 
+/** The sections of the message itself that its header block holds whole. */
+export type HeaderSectionText = Extract<SectionText, { kind: 'HEADER' | 'HEADER.FIELDS' }>;
+
+/**
+ * HEADER.FIELDS[.NOT] of a header block, the last one asked of it: a store that keeps header
+ * blocks in memory (BlobStore.readHeaders) hands out the same Buffer for a message at every
+ * FETCH while it keeps it, and a mail client asks the same fields of every message at each
+ * login (issue 19). Held only as long as the block is (a WeakMap), in memory of its own, so
+ * at most about the block's size again.
+ */
+const blockFields = new WeakMap<Buffer, { key: string; not: boolean; fields: Buffer }>();
+
+/**
+ * messageSectionBytes for HEADER and HEADER.FIELDS[.NOT] when `block` is the message's header
+ * block as BlobStore.readHeaders gives it: the bytes up to and with the empty line that ends
+ * the header, as headerBounds reads it (the whole message when it has none). The block ends
+ * where the header does, so it is not scanned for that end again; the fields picked are kept
+ * with the block (blockFields). A block is never changed: a stored message's bytes never are.
+ */
+export function blockSectionBytes(block: Buffer, text: HeaderSectionText): Buffer {
+  if (text.kind === 'HEADER' || block.length === 0) return block;
+  const { key } = namesOf(text.fields);
+  const not = text.not;
+  const kept = blockFields.get(block);
+  if (kept !== undefined && kept.not === not && kept.key === key) return kept.fields;
+  const picked = headerFields(block, text.fields, not, blockFieldsEnd(block));
+  // Its own memory, not a slice of Node's shared pool (which it would hold whole).
+  const fields = Buffer.allocUnsafeSlow(picked.length);
+  picked.copy(fields);
+  blockFields.set(block, { key, not, fields });
+  return fields;
+}
+
+/**
+ * Where the fields of a header block end: before its last line when that is the empty line
+ * (the block ends with it: LF CR LF, LF LF, or the block is that line alone), else at its end
+ * (a message with no empty line). headerBounds(block).fieldsEnd, without the scan.
+ */
+export function blockFieldsEnd(block: Buffer): number {
+  const n = block.length;
+  if (block[n - 1] !== 0x0a) return n;
+  if (n === 1) return 0;
+  if (block[n - 2] === 0x0a) return n - 1;
+  if (block[n - 2] === 0x0d && (n === 2 || block[n - 3] === 0x0a)) return n - 2;
+  return n;
+}
+
 /** headerFields' sets of an item's names, made once per FETCH item, not once per message. */
 const nameSets = new WeakMap<
   readonly string[],
-  { wanted: ReadonlySet<string>; lengths: ReadonlySet<number> }
+  { wanted: ReadonlySet<string>; lengths: ReadonlySet<number>; key: string }
 >();
 
 function namesOf(names: readonly string[]) {
@@ -87,7 +134,11 @@ function namesOf(names: readonly string[]) {
     // The names' lengths: a field whose name has none of these lengths is not asked for,
     // known without making its name a string (FETCH of a few fields of every message, issue
     // 19).
-    sets = { wanted, lengths: new Set([...wanted].map((n) => n.length)) };
+    const lengths = new Set([...wanted].map((n) => n.length));
+    // The names the selection depends on, the same for the same request in any FETCH
+    // (blockFields); JSON, as a quoted name may hold any separator.
+    const key = JSON.stringify([...wanted].sort());
+    sets = { wanted, lengths, key };
     nameSets.set(names, sets);
   }
   return sets;

@@ -6,11 +6,15 @@ import fc from 'fast-check';
 import {
   applyPartial,
   binaryBytes,
+  blockFieldsEnd,
+  blockSectionBytes,
+  type HeaderSectionText,
   headerFields,
   messageSectionBytes,
   sectionBytes,
 } from '../../../src/imap/fetch/sections.js';
 import type { Section, SectionText } from '../../../src/imap/wire/fetch-items.js';
+import { headerBounds } from '../../../src/mime/header-scan.js';
 import { parseHeaders } from '../../../src/mime/headers.js';
 import { parseMessage } from '../../../src/mime/index.js';
 import { HeaderCache } from '../../../src/store/sqlite/header-cache.js';
@@ -203,5 +207,56 @@ test('the header block a store keeps (HeaderCache) gives the same header section
       },
     ),
     { numRuns: 3000 },
+  );
+});
+
+test('blockSectionBytes: a kept header block gives the message its header sections, asked in any order and again', () => {
+  const text: fc.Arbitrary<HeaderSectionText> = fc.oneof(
+    fc.constant<HeaderSectionText>({ kind: 'HEADER' }),
+    fc.record({
+      kind: fc.constant('HEADER.FIELDS' as const),
+      not: fc.boolean(),
+      // A quoted name may hold a space: ["a b"] must not be taken for ["a", "b"].
+      fields: fc.array(fc.constantFrom('From', 'SUBJECT', 'x-a b', 'a', 'b', 'a b', 'X-Nope'), {
+        minLength: 1,
+      }),
+    }),
+  );
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        headerish,
+        fc.tuple(headerish, headerish).map(([a, b]) => Buffer.concat([a, b])),
+        fc.constantFrom(...fixtures.map((f) => f.raw)),
+        fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+      ),
+      // Each request twice over, with fresh arrays (as each FETCH parses its own): the second
+      // of a pair is answered from what the first kept with the block.
+      fc.array(text, { minLength: 1, maxLength: 6 }),
+      (raw, texts) => {
+        const block = new HeaderCache(1 << 20).put('h', raw);
+        assert.equal(blockFieldsEnd(block), headerBounds(block).fieldsEnd);
+        for (const t of texts.flatMap((t) => [t, structuredClone(t)])) {
+          assert.deepEqual(blockSectionBytes(block, t), messageSectionBytes(raw, t));
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+test('blockSectionBytes: what a block kept for one set of names is not given for another', () => {
+  const raw = Buffer.from('A: 1\r\nB: 2\r\nC: 3\r\n\r\nbody');
+  const block = new HeaderCache(1 << 20).put('h', raw);
+  const fields = (names: string[], not = false) =>
+    blockSectionBytes(block, { kind: 'HEADER.FIELDS', not, fields: names }).toString();
+  assert.equal(fields(['a b']), '\r\n');
+  assert.equal(fields(['a', 'b']), 'A: 1\r\nB: 2\r\n\r\n');
+  assert.equal(fields(['B', 'a']), 'A: 1\r\nB: 2\r\n\r\n');
+  assert.equal(fields(['a', 'b'], true), 'C: 3\r\n\r\n');
+  assert.equal(fields(['c']), 'C: 3\r\n\r\n');
+  assert.equal(
+    blockSectionBytes(block, { kind: 'HEADER' }).toString(),
+    'A: 1\r\nB: 2\r\nC: 3\r\n\r\n',
   );
 });
