@@ -13,7 +13,7 @@
  */
 import type { ChangeEvent } from '../store/types.js';
 import { UidList } from '../store/uid-list.js';
-import { resolveSequenceSet, type SeqRange } from './wire/sequence.js';
+import { type Interval, resolveSequenceSet, type SeqRange } from './wire/sequence.js';
 
 export interface ViewUpdates {
   /** Expunged messages, in the order to announce: `seqs[i]` is correct when sent i-th. */
@@ -146,6 +146,31 @@ export class MailboxView {
   liveAmong(held: number[]): number[] {
     const gone = this.pendingExpunged;
     return gone.size === 0 ? held : held.filter((u) => !gone.has(u));
+  }
+
+  /** The UIDs whose expunge waits to be announced (a copy), null when none (see liveAmong). */
+  pendingExpunges(): ReadonlySet<number> | null {
+    return this.pendingExpunged.size === 0 ? null : new Set(this.pendingExpunged);
+  }
+
+  /**
+   * The messages of a sequence set (by UID when `uid`) as runs of sequence numbers
+   * [first, last], ascending and disjoint: what uidsForSeqSet / uidsForUidSet give, without
+   * an array of its UIDs (`UID FETCH 1:*` of a million messages made one, issue 18 item 6).
+   * Costs a lookup per range, not per message.
+   */
+  seqRuns(ranges: readonly SeqRange[], uid: boolean): Interval[] {
+    if (!uid) return resolveSequenceSet({ kind: 'ranges', ranges }, this.uids.length);
+    const max = this.uids.last;
+    if (max === undefined) return [];
+    const out: [number, number][] = [];
+    for (const [a, b] of resolveSequenceSet({ kind: 'ranges', ranges }, max)) {
+      // lowerBound(x): how many UIDs of the view lie below x.
+      const first = this.uids.lowerBound(a) + 1;
+      const last = this.uids.lowerBound(b + 1);
+      if (first <= last) out.push([first, last]);
+    }
+    return out;
   }
 
   /** Sequence-number ranges to UIDs in ascending order (`*` is the last message). */

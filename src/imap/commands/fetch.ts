@@ -24,7 +24,7 @@ import { bad, ImapError, no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { type FetchArgs, parseFetchArgs } from '../wire/fetch-items.js';
 import type { ParsedCommand } from '../wire/parser.js';
-import { intervalsContain, resolveSequenceSet } from '../wire/sequence.js';
+import { type Interval, intervalsContain, resolveSequenceSet } from '../wire/sequence.js';
 import { sequenceSetToString, serializeLine, v } from '../wire/serializer.js';
 import { checkFetchPartial, fetchPage } from './fetch-partial.js';
 import { command, SELECTED } from './types.js';
@@ -45,8 +45,12 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   if (a.vanished && (!cmd.uid || !s.enabled.qresync)) {
     throw bad('VANISHED needs UID FETCH and QRESYNC');
   }
+  const opts = { utf8: s.enabled.utf8, condstore: s.enabled.condstore, uidAlways: cmd.uid };
+  // Many messages named by ranges, UID / FLAGS / MODSEQ alone: answered from the columns
+  // along runs of sequence numbers, without the set's UIDs as an array (seqRuns).
+  const wide = columnRuns(s, a, cmd.uid, opts);
   // resolveSet gives UIDs of the view only (a saved result already without the expunged).
-  let uids = view.liveAmong(resolveSet(s, a.set, cmd.uid));
+  let uids = wide ? [] : view.liveAmong(resolveSet(s, a.set, cmd.uid));
   // RFC 3501 §7.2.6: a keyword another session set since the last update comes first.
   s.announceKeywords();
   if (a.partial) uids = await fetchPage(s, a.partial, a.changedSince, uids);
@@ -61,7 +65,16 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   const markSeen = fetchSetsSeen(a.items) && !sel.readOnly;
   const asksFlags = a.items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
   const asksUid = a.items.some((it) => it.kind === 'simple' && it.name === 'UID');
-  const opts = { utf8: s.enabled.utf8, condstore: s.enabled.condstore, uidAlways: cmd.uid };
+  if (wide) {
+    await runFetch(
+      s,
+      wide.runs,
+      a.changedSince,
+      wide.render,
+      await store.flagColumns!(sel.mailbox.id),
+    );
+    return ok(`${cmd.name} completed`);
+  }
   if (allLight(a.items)) {
     await lightFetch(s, a, uids, opts);
     return ok(`${cmd.name} completed`);
@@ -304,6 +317,85 @@ async function columnFetch(
     }
   }
   if (chunk !== '') s.send(Buffer.from(chunk, 'latin1'));
+}
+
+type ColumnRender = NonNullable<ReturnType<typeof columnRenderer>>;
+
+/**
+ * The runs of sequence numbers a FETCH names and its column renderer, when it is answered
+ * from the columns along them (runFetch): a set of ranges (not `$`, not PARTIAL, whose page
+ * needs the UIDs), items the columns hold, and many messages (isWide). Null otherwise.
+ */
+function columnRuns(
+  s: ImapSession,
+  a: FetchArgs,
+  uid: boolean,
+  opts: FetchRenderOptions,
+): { runs: Interval[]; render: ColumnRender } | null {
+  if (a.set.kind !== 'ranges' || a.partial || !s.ctx.store.flagColumns) return null;
+  const view = requireSelected(s).view;
+  const render = columnRenderer(
+    a.items,
+    opts,
+    view.hasRecent ? (u) => view.isRecent(u) : undefined,
+  );
+  if (!render) return null;
+  const runs = view.seqRuns(a.set.ranges, uid);
+  let count = 0;
+  for (const [first, last] of runs) count += last - first + 1;
+  return count > BATCH || count * 2 >= view.exists ? { runs, render } : null;
+}
+
+/**
+ * columnFetch over runs of sequence numbers of the view (seqRuns): each run's first UID is
+ * found in the columns by a binary search, then the view and the columns are walked side by
+ * side, both ascending. The same lines as columnFetch over the runs' UIDs: a UID the columns
+ * lack (expunged since the view heard) or whose expunge waits to be announced (RFC 9051
+ * §7.5.1) is left out, sequence numbers are the view's (RFC 9051 §2.3.1.2).
+ */
+async function runFetch(
+  s: ImapSession,
+  runs: readonly Interval[],
+  since: number | null,
+  render: ColumnRender,
+  cols: FlagColumns,
+): Promise<void> {
+  const view = requireSelected(s).view;
+  // As liveAmong: taken now, as the UIDs are taken before the walk on the other paths.
+  const gone = view.pendingExpunges();
+  const { n, uid, flags, modseq, lists } = cols;
+  let chunk = '';
+  let i = 0;
+  for (const [first, last] of runs) {
+    i = lowerBound(uid, i, n, view.uidAt(first)!);
+    for (let seq = first; seq <= last && i < n; seq++) {
+      const u = view.uidAt(seq)!;
+      while (i < n && uid[i]! < u) i++;
+      if (uid[i] !== u || gone?.has(u)) continue;
+      const m = modseq[i]!;
+      if (since !== null && m <= since) continue;
+      const id = flags[i]!;
+      chunk += `* ${seq} FETCH ${render(u, id, lists[id]!, m)}\r\n`;
+      if (chunk.length >= LIGHT_CHUNK) {
+        s.send(Buffer.from(chunk, 'latin1'));
+        chunk = '';
+        await s.maybeFlush();
+      }
+    }
+  }
+  if (chunk !== '') s.send(Buffer.from(chunk, 'latin1'));
+}
+
+/** The first index in [from, n) of `sorted` (ascending) whose value is at least x. */
+function lowerBound(sorted: Uint32Array, from: number, n: number, x: number): number {
+  let lo = from;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { MailboxView } from '../../../src/imap/view.js';
+import type { SeqRange } from '../../../src/imap/wire/sequence.js';
 import type { ChangeEvent } from '../../../src/store/types.js';
 import { UidList } from '../../../src/store/uid-list.js';
 
@@ -158,6 +159,31 @@ describe('MailboxView', () => {
               a.uidsForUidSet([[next + 5, '*']]),
               b.uidsForUidSet([[next + 5, '*']]),
             );
+            // seqRuns (FETCH from the columns): the runs name the very UIDs of the set.
+            const sets: SeqRange[][] = [
+              [[1, '*']],
+              [
+                [lo + 1, lo + 3],
+                [hi, '*'],
+                [1, 2],
+              ],
+              [[next + 5, '*']],
+              [
+                [2, 4],
+                [lo + span - 2, next + 1],
+                ['*', '*'],
+              ],
+            ];
+            for (const v of [a, b]) {
+              for (const set of sets) {
+                for (const byUid of [true, false]) {
+                  const named: number[] = [];
+                  for (const [first, last] of v.seqRuns(set, byUid))
+                    for (let q = first; q <= last; q++) named.push(v.uidAt(q)!);
+                  assert.deepEqual(named, byUid ? v.uidsForUidSet(set) : v.uidsForSeqSet(set));
+                }
+              }
+            }
           };
           check();
           for (const op of ops) {
