@@ -281,6 +281,9 @@ async function importFolder(
     while (inflight.size >= window) await Promise.race(inflight);
   }
   await settle();
+  // The first start after the import then loads the mailbox's columns through the copy
+  // (issue 18 item 6): part of the import's work, not of the first client's.
+  if (result.imported > 0) await store.keepColumns?.(mailboxId);
   result.seconds = (Date.now() - started) / 1000;
   return result;
 }

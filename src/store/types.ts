@@ -597,6 +597,12 @@ export interface MessageStore {
    * Optional: a backend without it answers such a FETCH through listMessages.
    */
   flagColumns?(mailboxId: number): Promise<FlagColumns>;
+  /**
+   * Keeps a copy of a large mailbox's columns where the backend keeps one (SQLite,
+   * column-snapshot.ts), so the first FETCH FLAGS after a start does not read every row:
+   * called by an import that added messages to the mailbox, when it ends.
+   */
+  keepColumns?(mailboxId: number): Promise<void>;
   getMessages(mailboxId: number, uids: number[]): Promise<MessageDetail[]>;
   /**
    * One header field SEARCH compares (decoded, as in MessageIndex.search) of these messages:

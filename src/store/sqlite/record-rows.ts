@@ -196,33 +196,11 @@ export class Rows implements FlagColumns {
       parseInts(c.size, this.size, at, n) &&
       parseInts(c.date, this.date, at, n) &&
       parseInts(c.zone, this.zone, at, n) &&
-      this.parseFlags(c.flags, at, n);
+      parseFlagLists(this.sets, c.flags, this.flags, at, n);
     if (!ok) return false;
     for (let i = at + 1; i < at + n; i++) if (this.uid[i - 1]! >= this.uid[i]!) return false;
     if (at > 0 && this.uid[at - 1]! >= this.uid[at]!) return false;
     this.n = at + n;
-    return true;
-  }
-
-  /** n flag lists separated by newlines into `flags` from `at`. */
-  private parseFlags(text: string, at: number, n: number): boolean {
-    let start = 0;
-    let prev = '';
-    let prevId = this.sets.idOfText('');
-    for (let k = 0; k < n; k++) {
-      // The last list runs to the end of the text; every other one ends at a newline.
-      const nl = text.indexOf('\n', start);
-      if (nl < 0 !== (k === n - 1)) return false;
-      const end = nl < 0 ? text.length : nl;
-      // Neighbours mostly share a list: compare before a lookup.
-      const len = end - start;
-      if (len !== prev.length || !text.startsWith(prev, start)) {
-        prev = text.slice(start, end);
-        prevId = this.sets.idOfText(prev);
-      }
-      this.flags[at + k] = prevId;
-      start = end + 1;
-    }
     return true;
   }
 
@@ -410,10 +388,46 @@ export class Rows implements FlagColumns {
 }
 
 /**
+ * n flag lists separated by newlines (concatColumns) as their ids in `sets` into `out` from
+ * `at`; false when the text holds another count.
+ */
+export function parseFlagLists(
+  sets: FlagSets,
+  text: string,
+  out: Uint32Array,
+  at: number,
+  n: number,
+): boolean {
+  let start = 0;
+  let prev = '';
+  let prevId = sets.idOfText('');
+  for (let k = 0; k < n; k++) {
+    // The last list runs to the end of the text; every other one ends at a newline.
+    const nl = text.indexOf('\n', start);
+    if (nl < 0 !== (k === n - 1)) return false;
+    const end = nl < 0 ? text.length : nl;
+    // Neighbours mostly share a list: compare before a lookup.
+    const len = end - start;
+    if (len !== prev.length || !text.startsWith(prev, start)) {
+      prev = text.slice(start, end);
+      prevId = sets.idOfText(prev);
+    }
+    out[at + k] = prevId;
+    start = end + 1;
+  }
+  return true;
+}
+
+/**
  * n comma-separated decimal integers (an optional minus sign, digits) into `out` from `at`;
  * false when the text holds anything else or another count.
  */
-function parseInts(text: string, out: { [i: number]: number }, at: number, n: number): boolean {
+export function parseInts(
+  text: string,
+  out: { [i: number]: number },
+  at: number,
+  n: number,
+): boolean {
   let k = 0;
   let v = 0;
   let neg = false;

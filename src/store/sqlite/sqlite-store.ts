@@ -460,6 +460,9 @@ export class SqliteStore implements MailStore {
   async flagColumns(mailboxId: number): Promise<FlagColumns> {
     return this.messages.flagColumns(mailboxId);
   }
+  async keepColumns(mailboxId: number): Promise<void> {
+    this.messages.kept.keepNow(mailboxId);
+  }
   async mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
     return this.messages.summary(mailboxId);
   }
