@@ -34,6 +34,16 @@ describe('index words', () => {
       words: ' abcde axcde ayyde ',
       tails: ' bcde xcde yyde ',
     });
+    // Long words repeated, and long ones of equal hash (length, first, middle, last).
+    const x = 'X'.repeat(20);
+    assert.deepEqual(words(`1${x}\r\n${x}\r\n1${x}\r\n${x}\r\n1${x.slice(1)}Y${x}\r\n`), {
+      words: ` 1${x} ${x} 1${x.slice(1)}Y${x} `,
+      tails: ` ${x} ${x.slice(1)} ${x.slice(1)}Y${x} `,
+    });
+    assert.deepEqual(words(`aX${x}b aY${x}b aX${x}b aY${x}b`), {
+      words: ` aX${x}b aY${x}b `,
+      tails: ` X${x}b Y${x}b `,
+    });
     assert.deepEqual(words(''), { words: ' ', tails: ' ' });
     assert.deepEqual(words('...'), { words: ' ', tails: ' ' });
   });

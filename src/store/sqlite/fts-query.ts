@@ -72,8 +72,8 @@ function isSeparator(c: number): boolean {
 }
 
 /**
- * A text's distinct words in the order they first appear. A repeated word costs no string:
- * it is looked up by a hash of its length and three of its characters and compared in place
+ * A text's distinct words in the order they first appear. A word is looked up by a hash of
+ * its length and three of its characters, a repeat compared with the word kept for the hash
  * (words with the same hash and other letters go through a Set). A Set of every word's slice
  * cost ~30 ns a word: half of this module's time on a 10 KB text of prose (issue 19).
  */
@@ -98,8 +98,11 @@ class DistinctWords {
       this.list.push(w);
       return;
     }
-    if (known.length === n && text.startsWith(known, start)) return;
+    // String equality compares the bytes at once; `text.startsWith(known, start)` went a
+    // character at a time (~2.7 ns each): smtp-source's 10 KB text, 78-character lines of X,
+    // spent 20 of its 47 us in it (issue 19).
     const w = text.slice(start, end);
+    if (w === known) return;
     this.others ??= new Set();
     if (this.others.has(w)) return;
     this.others.add(w);
