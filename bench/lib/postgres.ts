@@ -81,7 +81,93 @@ export const STATEMENT_STATS = {
   'pg_stat_statements.track': 'all',
   // Planning apart from execution: a statement planned at each call shows its plan time.
   'pg_stat_statements.track_planning': 'on',
+  // The WAL's writes and fsyncs timed (`walCounts`): what a write waits for at its flush.
+  track_wal_io_timing: 'on',
 };
+
+/** The WAL's work since the last call (pg_stat_wal, reset here), with STATEMENT_STATS. */
+export async function walCounts(url: string): Promise<{
+  records: number;
+  fullPages: number;
+  bytes: number;
+  syncs: number;
+  syncMs: number;
+  writes: number;
+  writeMs: number;
+  commits: number;
+}> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<Record<string, string>>(
+      `SELECT wal_records::text AS records, wal_fpi::text AS fpi, wal_bytes::text AS bytes,
+         wal_sync::text AS syncs, wal_sync_time::text AS sync_ms, wal_write::text AS writes,
+         wal_write_time::text AS write_ms,
+         (SELECT sum(xact_commit)::text FROM pg_stat_database) AS commits
+       FROM pg_stat_wal`,
+    );
+    // pg_stat_database has no reset of its own for every database: its commits are read as a
+    // difference from the last call (lastCommits).
+    await c.query("SELECT pg_stat_reset_shared('wal')");
+    const x = r.rows[0]!;
+    const commits = Number(x.commits) - lastCommits;
+    lastCommits = Number(x.commits);
+    return {
+      records: Number(x.records),
+      fullPages: Number(x.fpi),
+      bytes: Number(x.bytes),
+      syncs: Number(x.syncs),
+      syncMs: Number(x.sync_ms),
+      writes: Number(x.writes),
+      writeMs: Number(x.write_ms),
+      commits,
+    };
+  } finally {
+    await c.end();
+  }
+}
+
+let lastCommits = 0;
+
+/**
+ * Samples what the database's client backends are doing every few milliseconds until the
+ * returned function is called; that gives, per sample, how many were running, idle, or
+ * waiting and for what (pg_stat_activity's wait events: WALSync is a commit's flush, Lock a
+ * row or object lock, ClientRead a backend waiting for the node).
+ */
+export async function sampleWaits(url: string, everyMs = 5): Promise<() => Promise<string>> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const pid = (await c.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p;
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      const r = await c.query<{ w: string }>(
+        `SELECT CASE WHEN state = 'active' THEN COALESCE(wait_event_type || ':' || wait_event, 'running')
+           ELSE COALESCE(state, '?') END AS w
+         FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> $1
+           AND datname = current_database()`,
+        [pid],
+      );
+      samples++;
+      for (const x of r.rows) counts.set(x.w, (counts.get(x.w) ?? 0) + 1);
+      await new Promise((res) => setTimeout(res, everyMs));
+    }
+  })();
+  return async () => {
+    stop = true;
+    await loop;
+    await c.end();
+    return [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .map(([w, n]) => `${w} ${(n / Math.max(1, samples)).toFixed(2)}`)
+      .join(', ');
+  };
+}
 
 /**
  * The statements run since the last call (pg_stat_statements, reset here), by calls: what a

@@ -5,7 +5,7 @@
 //     [--smtp-accounts 1]
 //     [--smtp-messages 2000] [--clients 10] [--duration 15] [--rounds 1] [--warmup-messages 1000]
 //     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix]
-//     [--no-dovecot] [--cpu-prof] [--keep]
+//     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--keep]
 // Beside each rate it prints CPU per operation, of the Letterbox processes and of PostgreSQL's
 // (the postmaster's tree: backends, WAL writer, checkpointer, autovacuum), so that what a node
 // and the database each cost can be read past this machine's two CPUs.
@@ -29,8 +29,10 @@ import { messageTemplate } from '../lib/message.js';
 import {
   type BenchPostgres,
   STATEMENT_STATS,
+  sampleWaits,
   startPostgres,
   statementCounts,
+  walCounts,
 } from '../lib/postgres.js';
 import { runLoad } from '../lib/smtp-load.js';
 import { treeCpuWithChildrenMs } from '../outbound/cpu.js';
@@ -54,6 +56,7 @@ const { values: args } = parseArgs({
     'no-dovecot': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     'pg-statements': { type: 'boolean', default: false },
+    'pg-waits': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -180,6 +183,17 @@ async function logStatements(side: Side, what: string, ops: number): Promise<voi
       `  ${(x.calls / ops).toFixed(2).padStart(6)}/op ${(x.totalMs / x.calls).toFixed(3).padStart(8)} ms  ${q}`,
     );
   }
+  const w = await walCounts(pg.url);
+  log(
+    `${side.name} ${what}: WAL per operation ${(w.bytes / ops).toFixed(0)} bytes, ${(w.records / ops).toFixed(1)} records, ${(w.fullPages / ops).toFixed(2)} full pages, ${(w.commits / ops).toFixed(2)} commits, ${(w.syncs / ops).toFixed(2)} fsyncs (${(w.syncMs / Math.max(1, w.syncs)).toFixed(2)} ms each, ${(w.writeMs / Math.max(1, w.writes)).toFixed(2)} ms per write)`,
+  );
+}
+
+/** With --pg-statements: the counters logStatements reads, started afresh before a load. */
+async function resetStatements(side: Side): Promise<void> {
+  if (!args['pg-statements'] || !side.dbPid || !pg) return;
+  await statementCounts(pg.url);
+  await walCounts(pg.url);
 }
 
 /** `total` split as evenly as possible over `n` parts. */
@@ -255,7 +269,7 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
   if (doSmtp && side.smtpPorts.length > 0) await smtp(side, warmMessages);
   if (doMix) await mix(side, warmMs);
   if (doSmtp && side.smtpPorts.length > 0) {
-    if (args['pg-statements'] && side.dbPid && pg) await statementCounts(pg.url);
+    await resetStatements(side);
     const m = await measured(side, () => smtp(side, smtpMessages));
     await logStatements(side, 'SMTP', m.result.messages);
     cell.smtp = {
@@ -268,8 +282,11 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
     );
   }
   if (doMix) {
-    if (args['pg-statements'] && side.dbPid && pg) await statementCounts(pg.url);
+    await resetStatements(side);
+    // The sampling's own statements cost PostgreSQL CPU: its figures are then too high.
+    const sampling = args['pg-waits'] && side.dbPid && pg ? await sampleWaits(pg.url) : null;
     const m = await measured(side, () => mix(side, durationMs));
+    if (sampling) log(`${side.name} mix: client backends per sample: ${await sampling()}`);
     await logStatements(side, 'mix', m.result.ops);
     cell.mix = {
       perSecond: m.result.opsPerSecond,
