@@ -43,9 +43,18 @@ export function effectiveNetworks(auth: PlaintextSettings): string[] {
   return [...(auth.allow_plaintext ? ALL_NETWORKS : auth.plaintext_networks)];
 }
 
+/** Addresses whose answer allows() keeps; past this many it starts over. */
+const KEPT_ANSWERS = 1024;
+
 export class PlaintextPolicy {
   private readonly list = new BlockList();
   private readonly empty: boolean;
+  /**
+   * allows() by address, as answered before: every connection asks (IMAP's greeting and LOGIN,
+   * POP3's CAPA, SMTP's EHLO), most of them from few addresses, and each BlockList check makes
+   * a native SocketAddress (issue 19). The networks never change, so an answer never goes stale.
+   */
+  private readonly answers = new Map<string, boolean>();
 
   /** Throws on a network that parseNetwork refuses (the config schema checks them first). */
   constructor(readonly networks: readonly string[]) {
@@ -60,6 +69,16 @@ export class PlaintextPolicy {
   /** May a client at `ip` send a password on a connection without TLS? */
   allows(ip: string): boolean {
     if (this.empty) return false;
+    let answer = this.answers.get(ip);
+    if (answer === undefined) {
+      answer = this.check(ip);
+      if (this.answers.size >= KEPT_ANSWERS) this.answers.clear();
+      this.answers.set(ip, answer);
+    }
+    return answer;
+  }
+
+  private check(ip: string): boolean {
     // IPv4-mapped IPv6 (a dual-stack listener's IPv4 peers) is checked as the IPv4 it is.
     const key = ipKey(ip);
     if (isIPv4(key)) return this.list.check(key, 'ipv4');

@@ -62,6 +62,21 @@ describe('plaintext networks', () => {
     assert.equal(none.allows('::1'), false);
   });
 
+  test('answers kept by address stay right, asked again and past the number kept', () => {
+    const p = new PlaintextPolicy(['10.0.0.0/22']);
+    // 3,000 addresses (more than are kept), each asked twice in a row and again a round later:
+    // the same answer as the networks give, from what was kept or after it started over.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3000; i++) {
+        const ip = `10.0.${i >> 8}.${i & 255}`;
+        assert.equal(p.allows(ip), i < 1024, ip);
+        assert.equal(p.allows(ip), i < 1024, ip);
+      }
+    }
+    assert.equal(p.allows('::ffff:10.0.3.5'), true);
+    assert.equal(p.allows('::ffff:10.0.4.5'), false);
+  });
+
   test('config: default, explicit, invalid; allow_plaintext = true still means everywhere', () => {
     const cfg = (auth: string) =>
       parseConfig(`hostname = "mx.example.test"\n[auth]\n${auth}\n`, '/tmp/lb.toml');

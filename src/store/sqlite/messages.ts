@@ -229,7 +229,7 @@ export class SqliteMessages {
         const batch = this.queue;
         this.queue = [];
         const outcomes: Array<
-          | { ok: true; value: AppendResult[]; replaced: Replaced | null }
+          | { ok: true; value: AppendResult[]; accounts: number[]; replaced: Replaced | null }
           | { ok: false; error: unknown }
         > = [];
         const fresh: IndexItem[] = [];
@@ -253,7 +253,12 @@ export class SqliteMessages {
                     truncated: p.message.index.textTruncated === true,
                   });
                 }
-                outcomes.push({ ok: true, value: r.results, replaced: r.replaced });
+                outcomes.push({
+                  ok: true,
+                  value: r.results,
+                  accounts: r.accounts,
+                  replaced: r.replaced,
+                });
               } catch (error) {
                 if (alone) throw error;
                 outcomes.push({ ok: false, error });
@@ -280,7 +285,7 @@ export class SqliteMessages {
             o.value.forEach((r, j) => {
               if (r.recentFrom !== undefined) this.mailboxes.noteClaimed(r.mailboxId, r.uid + 1);
               const kw = keywordsOf(p.targets[j]?.flags ?? []);
-              this.emitFor(r.mailboxId, 'append', r.modseq, [r.uid], undefined, kw);
+              this.emitFor(r.mailboxId, 'append', r.modseq, [r.uid], o.accounts[j], kw);
             });
             if (o.replaced) this.afterRemove(o.replaced.mb, o.replaced.modseq, o.replaced.removed);
             p.resolve(o.value);
@@ -297,6 +302,8 @@ export class SqliteMessages {
   /** Inside a savepoint. newId: the stored message's id when this append created it. */
   private insert(p: PendingAppend): {
     results: AppendResult[];
+    /** The account of each target, as read in the transaction (no read again to emit). */
+    accounts: number[];
     newId: number | null;
     replaced: Replaced | null;
   } {
@@ -376,7 +383,12 @@ export class SqliteMessages {
         t.claimRecent === true,
       );
     });
-    return { results, newId: inserted.changes > 0 ? messageId : null, replaced };
+    return {
+      results,
+      accounts: mailboxes.map((mb) => mb.accountId),
+      newId: inserted.changes > 0 ? messageId : null,
+      replaced,
+    };
   }
 
   /** Inside the append's savepoint: removes the message a REPLACE replaces. */
@@ -603,8 +615,10 @@ export class SqliteMessages {
     flags: string[],
     unchangedSince?: number,
   ): StoreFlagsResult {
-    const mb = this.mailboxes.mustGetKey(mailboxId);
     const result = tx(this.db, () => {
+      // Read in the write transaction: a read of its own outside it is one more SQLite read
+      // transaction (its WAL read-mark lock taken and dropped) per STORE (issue 19).
+      const mb = this.mailboxes.mustGetKey(mailboxId);
       const updated: StoreFlagsResult['updated'] = [];
       const modified: number[] = [];
       let modseq = 0;
@@ -631,7 +645,7 @@ export class SqliteMessages {
         );
         if (mode !== 'remove') this.keepKeywords(mailboxId, flags);
       }
-      return { updated, modified, modseq };
+      return { updated, modified, modseq, accountId: mb.accountId };
     });
     if (result.updated.length > 0) {
       this.emitFor(
@@ -639,7 +653,7 @@ export class SqliteMessages {
         'flags',
         result.modseq,
         result.updated.map((u) => u.uid),
-        mb.accountId,
+        result.accountId,
         mode === 'remove' ? undefined : keywordsOf(flags),
       );
     }
@@ -697,8 +711,9 @@ export class SqliteMessages {
   }
 
   expunge(mailboxId: number, uids: number[] | undefined, onlyDeleted: boolean): number[] {
-    const mb = this.mailboxes.mustGetKey(mailboxId);
     const result = tx(this.db, () => {
+      // In the write transaction, as setFlags reads it.
+      const mb = this.mailboxes.mustGetKey(mailboxId);
       // The whole mailbox: candidates from the cached rows (an EXPUNGE of a few \Deleted
       // messages reads only those), checked again against the database below.
       const candidates =
@@ -711,10 +726,10 @@ export class SqliteMessages {
       if (onlyDeleted) rows = rows.filter((r) => decodeFlags(r.flags).includes('\\Deleted'));
       if (rows.length === 0) return null;
       const modseq = nextModseq(this.db, mb.accountId);
-      return { modseq, removed: this.removeRows(mb, rows, modseq) };
+      return { mb, modseq, removed: this.removeRows(mb, rows, modseq) };
     });
     if (!result) return [];
-    this.afterRemove(mb, result.modseq, result.removed);
+    this.afterRemove(result.mb, result.modseq, result.removed);
     return result.removed.uids;
   }
 
