@@ -220,6 +220,130 @@ test('EXPUNGE of more UIDs than one notice holds: every part heard, here before 
     assert.deepEqual((await b.listMessages(inbox)).length, 0);
   }));
 
+test('COPY and MOVE (RFC 9051 §6.4.7, RFC 6851): one round trip each, the same rows, VANISHED, quota and notices', () =>
+  withStores(async (a, b, inbox, sql, account) => {
+    const lists = (await a.store.createMailbox(account, 'Lists')).id;
+    const sizes: number[] = [];
+    for (const s of ['a', 'b', 'c', 'd']) {
+      const m = newMessage(s);
+      sizes.push(m.raw.length);
+      await a.store.append(m, [{ mailboxId: inbox, flags: s === 'b' ? ['\\Seen', 'Work'] : [] }]);
+    }
+    await a.store.append(newMessage('in lists'), [{ mailboxId: lists }]);
+    const listsBefore = await a.store.mailboxStatus(lists);
+    // What the other node hears from here on (it may still be hearing the appends above).
+    const heard: Array<{ kind: string; mailboxId: number; uids: number[]; kw?: string[] }> = [];
+    const off = b.subscribe((ev) => {
+      if ((ev.kind === 'append' || ev.kind === 'expunge') && ev.modseq > listsBefore.highestModseq)
+        heard.push({ kind: ev.kind, mailboxId: ev.mailboxId, uids: ev.uids, kw: ev.keywords });
+    });
+    const usage = async () =>
+      (await sql.query('SELECT used_bytes::int AS n FROM accounts WHERE id = $1', [account]))
+        .rows[0].n as number;
+    const used = await usage();
+    a.sent();
+    // COPY: the account's lock, the rows, the modseq, the new UIDs and rows, the keywords and
+    // the notice in one statement (migration 10's function).
+    const copied = await a.store.copyMessages(inbox, [4, 2, 9], lists);
+    assert.equal(a.sent(), 1);
+    assert.deepEqual(copied.mapping, [
+      [2, 2],
+      [4, 3],
+    ]);
+    assert.equal(copied.uidValidity, listsBefore.uidValidity);
+    assert.ok(copied.modseq > listsBefore.highestModseq);
+    const inLists = await b.listMessages(lists);
+    assert.deepEqual(
+      inLists.map((r) => [r.uid, r.flags, r.modseq]),
+      [
+        [1, [], inLists[0]!.modseq],
+        [2, ['\\Seen', 'Work'], copied.modseq],
+        [3, [], copied.modseq],
+      ],
+    );
+    assert.equal(await usage(), used + sizes[1]! + sizes[3]!);
+    assert.equal((await a.store.mailboxStatus(lists)).highestModseq, copied.modseq);
+    assert.deepEqual((await b.mailboxSummary(lists)).keywords, ['Work']);
+
+    // MOVE: the same, and the originals' removal recorded for VANISHED with the same modseq.
+    a.sent();
+    const moved = await a.store.moveMessages(inbox, [1, 2], lists);
+    assert.equal(a.sent(), 1);
+    assert.deepEqual(moved.mapping, [
+      [1, 4],
+      [2, 5],
+    ]);
+    assert.deepEqual(
+      (await b.listMessages(inbox)).map((r) => r.uid),
+      [3, 4],
+    );
+    assert.deepEqual(await b.expungedSince(inbox, copied.modseq), [1, 2]);
+    assert.equal((await b.mailboxStatus(inbox)).highestModseq, moved.modseq);
+    assert.equal(await usage(), used + sizes[1]! + sizes[3]!, 'a move frees what it adds');
+    // The stored messages stay: rows hold them.
+    assert.equal((await sql.query('SELECT count(*)::int AS n FROM messages')).rows[0].n, 5);
+
+    // The other node heard each change, the append before the expunge.
+    await eventually(() => heard.length >= 3, "the other node's notices", 20_000);
+    assert.deepEqual(heard, [
+      { kind: 'append', mailboxId: lists, uids: [2, 3], kw: ['Work'] },
+      { kind: 'append', mailboxId: lists, uids: [4, 5], kw: ['Work'] },
+      { kind: 'expunge', mailboxId: inbox, uids: [1, 2], kw: undefined },
+    ]);
+    off();
+
+    // Nothing to copy: no change, not even the modseq. No such mailbox, another account's
+    // mailbox, no room: refused, nothing changed.
+    assert.deepEqual((await a.store.copyMessages(inbox, [1, 2], lists)).mapping, []);
+    assert.equal((await a.store.mailboxStatus(lists)).highestModseq, moved.modseq);
+    await assert.rejects(a.store.copyMessages(inbox, [3], 999_999), { code: 'NOT_FOUND' });
+    await assert.rejects(a.store.moveMessages(999_999, [3], lists), { code: 'NOT_FOUND' });
+    const bob = await a.store.createAccount({ address: 'bob@example.test', passwordHash: 'h' });
+    const bobInbox = (await a.store.getMailbox(bob.id, 'INBOX'))!.id;
+    await assert.rejects(a.store.copyMessages(inbox, [3], bobInbox), { code: 'NOT_ALLOWED' });
+    await sql.query('UPDATE accounts SET quota_bytes = used_bytes WHERE id = $1', [account]);
+    await assert.rejects(a.store.copyMessages(inbox, [3], lists), { code: 'OVERQUOTA' });
+    // A move needs no room.
+    assert.deepEqual((await a.store.moveMessages(inbox, [3], lists)).mapping, [[3, 6]]);
+  }));
+
+test('MOVE of more UIDs than one notice holds: every part of both events heard, here before it returns', () =>
+  withStores(async (a, b, inbox, _sql, account) => {
+    const n = 450;
+    const lists = (await a.store.createMailbox(account, 'Lists')).id;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]),
+      ),
+    );
+    const all = Array.from({ length: n }, (_, i) => i + 1);
+    const seen = (store: PostgresStore) => {
+      const got = { appended: [] as number[], expunged: [] as number[] };
+      const off = store.subscribe((ev) => {
+        if (ev.mailboxId === lists && ev.kind === 'append') got.appended.push(...ev.uids);
+        if (ev.mailboxId === inbox && ev.kind === 'expunge') got.expunged.push(...ev.uids);
+      });
+      return { got, off };
+    };
+    const here = seen(a.store);
+    const there = seen(b);
+    a.sent();
+    const moved = await a.store.moveMessages(inbox, all, lists);
+    assert.equal(a.sent(), 1);
+    assert.deepEqual(
+      moved.mapping,
+      all.map((u) => [u, u]),
+    );
+    // Its own node had every part (two notices each) when the call returned, each UID once.
+    assert.deepEqual(here.got, { appended: all, expunged: all });
+    await eventually(() => there.got.expunged.length >= n, "the other node's parts", 20_000);
+    assert.deepEqual(there.got, { appended: all, expunged: all });
+    here.off();
+    there.off();
+    assert.equal((await b.listMessages(inbox)).length, 0);
+    assert.equal((await b.listMessages(lists)).length, n);
+  }));
+
 test('a write with notices commits without waiting for its flush, then flushes in the same round trip', () =>
   withStores(async (a, _b, inbox) => {
     // PostgreSQL holds one lock of the whole cluster from a notifying commit through its WAL

@@ -292,25 +292,33 @@ export class PgEvents {
         };
       },
     );
-    const heard = sent.length > 0 ? await this.echoed(sent) : true;
+    const heard =
+      sent.length > 0 ? await this.echoed(sent.map((x) => ({ seq: x.seq, evs: [x.ev] }))) : true;
     return { out, heard };
   }
 
   /**
    * For a write that is one statement of its own (no transaction around it) and sends its
    * notice itself: the payload's `o` and `s`, and (once it committed) the wait for its echo
-   * (true when it came back on the LISTEN connection, false when it was emitted here).
+   * (true when it came back on the LISTEN connection, false when it was emitted here). A
+   * statement that sends several events under one `s` (COPY and MOVE: the target's append,
+   * the source's expunge) marks all but its last notice `m`, and gives them all here, in
+   * order, to be emitted should the last not come back.
    */
-  notice(): { origin: string; seq: number; sent: (ev: ChangeEvent) => Promise<boolean> } {
+  notice(): {
+    origin: string;
+    seq: number;
+    sent: (...evs: ChangeEvent[]) => Promise<boolean>;
+  } {
     const seq = ++this.seq;
-    return { origin: this.origin, seq, sent: (ev) => this.echoed([{ seq, ev }]) };
+    return { origin: this.origin, seq, sent: (...evs) => this.echoed([{ seq, evs }]) };
   }
 
   /**
    * Waits for the notices to come back; emits those that do not come in time. True when all
    * came back on the LISTEN connection.
    */
-  private async echoed(sent: Array<{ seq: number; ev: ChangeEvent }>): Promise<boolean> {
+  private async echoed(sent: Array<{ seq: number; evs: ChangeEvent[] }>): Promise<boolean> {
     const pending = sent.filter((x) => !this.arrived.delete(x.seq));
     if (pending.length === 0) return true;
     return new Promise<boolean>((resolve) => {
@@ -331,7 +339,7 @@ export class PgEvents {
             this.emittedHere.add(x.seq);
             // Not heard: other nodes' changes before it may be missing, so the held
             // mailbox's modseq stays where the catch-up must start.
-            this.emit(x.ev);
+            for (const ev of x.evs) this.emit(ev);
           }
           resolve(false);
         },

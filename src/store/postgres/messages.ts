@@ -971,62 +971,67 @@ export class PgMessages implements MessageStore, BlobStore {
     return this.copy(fromMailboxId, uids, toMailboxId, true);
   }
 
+  /**
+   * COPY and MOVE as one statement (letterbox_copy, migration 10): the account's lock, the
+   * rows in UID order, the account's next modseq (the quota checked for COPY), the target's
+   * new UIDs (RFC 4315 COPYUID) and rows with the flags, dates and sizes of the originals
+   * (RFC 8514 §2: the save date is now), its keywords, for MOVE the originals' removal
+   * recorded for VANISHED (RFC 6851 §3.3: one modseq for both), and the notices, committed on
+   * their own (one round trip; before: BEGIN, the two mailboxes, the lock, the rows, the
+   * modseq, one statement per row, MOVE's four of the removal and the collection, the
+   * keywords, and COMMIT with the NOTIFY).
+   */
   private async copy(
     fromId: number,
     uids: number[],
     toId: number,
     move: boolean,
   ): Promise<CopyResult> {
-    return this.events.tx(async (q, emit) => {
-      const from = await this.mailbox(q, fromId);
-      const to = await this.mailbox(q, toId);
-      if (from.accountId !== to.accountId) {
-        throw new StoreError('NOT_ALLOWED', 'cross-account copy');
-      }
-      const usage = await this.lockAccounts(q, [to.accountId]);
-      const rs = await this.recordRows(q, fromId, uids);
-      if (rs.length === 0) return { uidValidity: to.uidValidity, mapping: [], modseq: 0 };
-      // A move within one account frees what it adds: only a copy needs room.
-      if (!move) {
-        checkQuota(
-          usage,
-          [to],
-          rs.reduce((s, r) => s + r.size, 0),
-        );
-      }
-      const modseq = await nextModseq(q, to.accountId);
-      const mapping: Array<[number, number]> = [];
-      const keywords = new Set<string>();
-      let uidValidity = to.uidValidity;
-      for (const r of rs) {
-        for (const k of keywordsOf(r.flags)) keywords.add(k);
-        const res = await this.addRow(
-          q,
-          to,
-          r.message_id,
-          r.flags,
-          r.internal_date,
-          r.internal_zone,
-          r.size,
-          modseq,
-        );
-        uidValidity = res.uidValidity;
-        mapping.push([r.uid, res.uid]);
-      }
-      const expunged = move ? await this.removeRows(q, from, rs, modseq) : null;
-      await this.keepKeywords(q, toId, [...keywords]);
-      emit(
-        changeEvent(
-          to,
-          'append',
-          modseq,
-          mapping.map((m) => m[1]),
-          [...keywords],
-        ),
-      );
-      if (expunged) emit(changeEvent(from, 'expunge', modseq, expunged.uids));
-      return { uidValidity, mapping, modseq };
-    });
+    const notice = this.events.notice();
+    const r = await row<{
+      outcome: 'ok' | 'missing' | 'cross-account' | 'overquota';
+      account: number | null;
+      validity: number | null;
+      at_modseq: number | null;
+      /** BIGINT[]: text to the driver (db.ts parses only BIGINT itself). */
+      old_uids: string[] | null;
+      new_uids: string[] | null;
+      keywords: string[] | null;
+    }>(this.db.durable, COPY, [
+      fromId,
+      toId,
+      uids,
+      move,
+      Date.now(),
+      notice.origin,
+      notice.seq,
+      UIDS_PER_NOTICE,
+    ]);
+    if (r?.outcome === 'cross-account') throw new StoreError('NOT_ALLOWED', 'cross-account copy');
+    if (r?.outcome === 'overquota') {
+      throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
+    }
+    if (r?.outcome !== 'ok' || r.validity === null) {
+      throw new StoreError('NOT_FOUND', 'no such mailbox');
+    }
+    const olds = (r.old_uids ?? []).map(Number);
+    const news = (r.new_uids ?? []).map(Number);
+    if (olds.length === 0 || r.at_modseq === null || r.account === null) {
+      return { uidValidity: r.validity, mapping: [], modseq: 0 };
+    }
+    const accountId = r.account;
+    const to = { id: toId, accountId, uidValidity: r.validity };
+    const events = [changeEvent(to, 'append', r.at_modseq, news, r.keywords ?? [])];
+    if (move) {
+      const from = { id: fromId, accountId, uidValidity: 0 };
+      events.push(changeEvent(from, 'expunge', r.at_modseq, olds));
+    }
+    await notice.sent(...events);
+    return {
+      uidValidity: r.validity,
+      mapping: olds.map((u, i): [number, number] => [u, news[i]!]),
+      modseq: r.at_modseq,
+    };
   }
 
   /**
@@ -1229,6 +1234,9 @@ const SET_FLAGS_KEYWORDS = setFlagsSql(true);
 
 /** EXPUNGE's statement (migration 9's function), its commit flushed after (db.durable). */
 const EXPUNGE = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_expunge($1, $2, $3, $4, $5, $6)`;
+
+/** COPY's and MOVE's statement (migration 10's function), as EXPUNGE's. */
+const COPY = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_copy($1, $2, $3, $4, $5, $6, $7, $8)`;
 
 /** By [keywords][claimRecent]. */
 const APPEND_ONE = [

@@ -382,6 +382,138 @@ END
 $$;
 `,
   },
+  {
+    version: 10,
+    // COPY and MOVE in one statement (messages.ts), as EXPUNGE in migration 9: both mailboxes
+    // and the account's lock (its quota and usage read under it; every writer of the
+    // account's messages and a mailbox's deletion take it first, so neither mailbox nor its
+    // rows change until commit), then in statements of their own the rows to copy (in UID
+    // order), the account's next modseq, the target's UIDs (UIDNEXT moved by their count) and
+    // rows, its keywords, for MOVE the source rows' removal recorded for VANISHED, and the
+    // notices: the target's append, then MOVE's expunge, each in parts of p_per_notice UIDs,
+    // all but the very last marked 'm'. One row: the outcome ('ok', 'missing' for no such
+    // mailbox, 'cross-account', 'overquota': then nothing changed), the account, the
+    // target's UIDVALIDITY, and what was copied (no UIDs and no modseq when nothing was).
+    sql: `
+CREATE FUNCTION letterbox_copy(p_from BIGINT, p_to BIGINT, p_uids BIGINT[], p_move BOOLEAN,
+  p_save_date BIGINT, p_origin TEXT, p_seq BIGINT, p_per_notice INTEGER)
+RETURNS TABLE (outcome TEXT, account BIGINT, validity BIGINT, at_modseq BIGINT,
+  old_uids BIGINT[], new_uids BIGINT[], keywords TEXT[])
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_account BIGINT;
+  v_to_account BIGINT;
+  v_quota BIGINT;
+  v_used BIGINT;
+  v_bytes BIGINT;
+  v_first BIGINT;
+  v_n INTEGER;
+  v_parts INTEGER;
+  v_k INTEGER := 0;
+  v_i INTEGER;
+  v_event JSON;
+BEGIN
+  SELECT mb.account_id INTO v_account FROM mailboxes mb WHERE mb.id = p_from;
+  SELECT mb.account_id INTO v_to_account FROM mailboxes mb WHERE mb.id = p_to;
+  IF v_account IS NULL OR v_to_account IS NULL THEN
+    outcome := 'missing';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  IF v_account <> v_to_account THEN
+    outcome := 'cross-account';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  SELECT a.quota_bytes, a.used_bytes INTO v_quota, v_used FROM accounts a
+    WHERE a.id = v_account FOR UPDATE;
+  -- Under the lock: a mailbox deleted while it was waited for is gone now.
+  SELECT mb.uid_validity INTO validity FROM mailboxes mb WHERE mb.id = p_to;
+  IF validity IS NULL OR NOT EXISTS (SELECT 1 FROM mailboxes mb WHERE mb.id = p_from) THEN
+    outcome := 'missing';
+    validity := NULL;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  outcome := 'ok';
+  account := v_account;
+  SELECT array_agg(mm.uid ORDER BY mm.uid), COALESCE(sum(mm.size), 0)
+    INTO old_uids, v_bytes
+    FROM mailbox_messages mm WHERE mm.mailbox_id = p_from AND mm.uid = ANY(p_uids);
+  IF old_uids IS NULL THEN
+    old_uids := '{}';
+    new_uids := '{}';
+    keywords := '{}';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  -- A move within one account frees what it adds: only a copy needs room.
+  IF NOT p_move AND v_quota IS NOT NULL AND v_used + v_bytes > v_quota THEN
+    outcome := 'overquota';
+    old_uids := '{}';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  v_n := cardinality(old_uids);
+  UPDATE accounts a SET modseq = a.modseq + 1,
+      used_bytes = a.used_bytes + CASE WHEN p_move THEN 0 ELSE v_bytes END
+    WHERE a.id = v_account RETURNING a.modseq INTO at_modseq;
+  UPDATE mailboxes mb SET uid_next = mb.uid_next + v_n,
+      highest_modseq = GREATEST(mb.highest_modseq, at_modseq)
+    WHERE mb.id = p_to RETURNING mb.uid_next - v_n INTO v_first;
+  new_uids := ARRAY(SELECT generate_series(v_first, v_first + v_n - 1));
+  INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, modseq, internal_date,
+      internal_zone, save_date, size)
+    SELECT p_to, v_first + o.pos - 1, mm.message_id, mm.flags, at_modseq, mm.internal_date,
+      mm.internal_zone, p_save_date, mm.size
+    FROM unnest(old_uids) WITH ORDINALITY o(uid, pos)
+      JOIN mailbox_messages mm ON mm.mailbox_id = p_from AND mm.uid = o.uid;
+  -- The keywords among the rows' flags, in the order the rows (by UID) and their flags name
+  -- them first.
+  SELECT COALESCE(array_agg(d.kw ORDER BY d.pos, d.at), '{}') INTO keywords FROM (
+    SELECT DISTINCT ON (f.kw) f.kw, o.pos, f.at
+    FROM unnest(old_uids) WITH ORDINALITY o(uid, pos)
+      JOIN mailbox_messages mm ON mm.mailbox_id = p_from AND mm.uid = o.uid,
+      unnest(mm.flags) WITH ORDINALITY f(kw, at)
+    WHERE left(f.kw, 1) <> '\\'
+    ORDER BY f.kw, o.pos, f.at) d;
+  INSERT INTO mailbox_keywords (mailbox_id, keyword) SELECT p_to, kw FROM unnest(keywords) kw
+    ON CONFLICT DO NOTHING;
+  IF p_move THEN
+    DELETE FROM mailbox_messages mm WHERE mm.mailbox_id = p_from AND mm.uid = ANY(old_uids);
+    INSERT INTO expunged (mailbox_id, uid, modseq)
+      SELECT p_from, u, at_modseq FROM unnest(old_uids) u
+      ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq;
+    UPDATE mailboxes mb SET highest_modseq = GREATEST(mb.highest_modseq, at_modseq)
+      WHERE mb.id = p_from;
+  END IF;
+  v_parts := ((v_n + p_per_notice - 1) / p_per_notice) * CASE WHEN p_move THEN 2 ELSE 1 END;
+  v_i := 1;
+  WHILE v_i <= v_n LOOP
+    v_k := v_k + 1;
+    v_event := json_build_object('accountId', v_account, 'mailboxId', p_to,
+      'modseq', at_modseq, 'kind', 'append', 'uids', to_json(new_uids[v_i:v_i + p_per_notice - 1]));
+    IF cardinality(keywords) > 0 THEN
+      v_event := (v_event::jsonb || jsonb_build_object('keywords', keywords))::json;
+    END IF;
+    PERFORM pg_notify('letterbox_changes', json_build_object('o', p_origin, 's', p_seq,
+      'e', v_event, 'm', CASE WHEN v_k < v_parts THEN true END)::text);
+    v_i := v_i + p_per_notice;
+  END LOOP;
+  v_i := 1;
+  WHILE p_move AND v_i <= v_n LOOP
+    v_k := v_k + 1;
+    PERFORM pg_notify('letterbox_changes', json_build_object('o', p_origin, 's', p_seq,
+      'e', json_build_object('accountId', v_account, 'mailboxId', p_from, 'modseq', at_modseq,
+        'kind', 'expunge', 'uids', to_json(old_uids[v_i:v_i + p_per_notice - 1])),
+      'm', CASE WHEN v_k < v_parts THEN true END)::text);
+    v_i := v_i + p_per_notice;
+  END LOOP;
+  RETURN NEXT;
+END
+$$;
+`,
+  },
 ];
 
 /** The latest schema version this code knows. */
