@@ -195,6 +195,14 @@ export class ImapSession {
     this.outBytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
   }
 
+  /** Queues a line's pieces (serializeLineParts): strings in them must be ASCII. */
+  sendParts(parts: readonly (Buffer | string)[]): void {
+    for (const p of parts) {
+      this.out.push(p);
+      this.outBytes += p.length;
+    }
+  }
+
   /** `* text\r\n`. */
   untagged(text: string | Buffer): void {
     this.send(

@@ -25,7 +25,7 @@ import type { ImapSession } from '../session.js';
 import { type FetchArgs, parseFetchArgs } from '../wire/fetch-items.js';
 import type { ParsedCommand } from '../wire/parser.js';
 import { type Interval, intervalsContain, resolveSequenceSet } from '../wire/sequence.js';
-import { sequenceSetToString, serializeLine, v } from '../wire/serializer.js';
+import { sequenceSetToString, serializeLineParts, v } from '../wire/serializer.js';
 import { checkFetchPartial, fetchPage } from './fetch-partial.js';
 import { command, SELECTED } from './types.js';
 import { requireSelected, resolveSet } from './util.js';
@@ -138,7 +138,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
         }
         const flags = view.withRecent(r.uid, r.flags);
         const values = renderHeaderFetch(a.items, r, flags, bytes, ahead.isBlock(k, bytes), opts);
-        s.send(serializeLine(`* ${seq} FETCH `, v.list(values), s.writeOpts));
+        s.sendParts(serializeLineParts(`* ${seq} FETCH `, v.list(values), s.writeOpts));
         if (s.flushDue) await s.flush();
         continue;
       }
@@ -190,7 +190,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       if (changed && opts.condstore && !opts.uidAlways && !asksUid) {
         values.push(v.atom('UID'), v.num(r.uid));
       }
-      s.send(serializeLine(`* ${seq} FETCH `, v.list(values), s.writeOpts));
+      s.sendParts(serializeLineParts(`* ${seq} FETCH `, v.list(values), s.writeOpts));
       await s.maybeFlush();
     }
   }

@@ -161,12 +161,16 @@ const ATOM_OK = /^\\?[^\x00-\x20\x7f-\xff(){%*"\\\]]+$|^\\\*$/;
  * Buffer per token and their concatenation made a dozen allocations per message (issue 19).
  */
 class Pieces {
-  readonly out: Buffer[] = [];
+  readonly out: (Buffer | string)[] = [];
+  /** Only ASCII goes here (write() sends anything else to bytes()): as latin1 as UTF-8. */
   text = '';
+
+  /** `keepText`: the text pieces stay strings (serializeLineParts), else each is a Buffer. */
+  constructor(private readonly keepText = false) {}
 
   bytes(b: Buffer): void {
     if (this.text !== '') {
-      this.out.push(Buffer.from(this.text, 'latin1'));
+      this.out.push(this.keepText ? this.text : Buffer.from(this.text, 'latin1'));
       this.text = '';
     }
     this.out.push(b);
@@ -174,7 +178,13 @@ class Pieces {
 
   done(): Buffer {
     if (this.text !== '') this.out.push(Buffer.from(this.text, 'latin1'));
-    return this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    const out = this.out as Buffer[];
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+
+  parts(): (Buffer | string)[] {
+    if (this.text !== '') this.out.push(this.text);
+    return this.out;
   }
 }
 
@@ -257,4 +267,23 @@ export function serializeLine(prefix: string, value: ImapValue, opts: WriteOptio
   write(value, out, opts);
   out.text += '\r\n';
   return out.done();
+}
+
+/**
+ * serializeLine's bytes as the pieces they were made of, not joined: the text between byte
+ * values as ASCII strings, the byte values (8-bit strings, literal data) as their Buffers. For
+ * a caller that queues them for one write (ImapSession.sendParts, which copies small pieces
+ * into one buffer anyway): a FETCH line of flags and a header section then makes no Buffer for
+ * its text and no concatenation (issue 19).
+ */
+export function serializeLineParts(
+  prefix: string,
+  value: ImapValue,
+  opts: WriteOptions = {},
+): (Buffer | string)[] {
+  const out = new Pieces(true);
+  out.text = prefix;
+  write(value, out, opts);
+  out.text += '\r\n';
+  return out.parts();
 }

@@ -1,7 +1,7 @@
 // serialize() gathers text and keeps bytes apart (serializer.ts, Pieces): for any value tree,
 // the bytes are those of writing each token on its own with the primitive functions (string,
 // astring, literal, literal8), as serialize did before, with and without UTF8=ACCEPT; and
-// serializeLine is the prefix, the value and CRLF.
+// serializeLine is the prefix, the value and CRLF, and serializeLineParts the same in pieces.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -12,6 +12,7 @@ import {
   literal8,
   serialize,
   serializeLine,
+  serializeLineParts,
   string,
   v,
   type WriteOptions,
@@ -114,9 +115,19 @@ test('serialize gives the bytes of writing each token on its own', () => {
         return; // bytes the primitives refuse (none here); serialize is not asked
       }
       assert.deepEqual(serialize(x, opts), want);
+      const line = Buffer.concat([Buffer.from('* 7 FETCH '), want, Buffer.from('\r\n')]);
+      assert.deepEqual(serializeLine('* 7 FETCH ', x, opts), line);
+      // The same bytes in pieces: strings ASCII only (a session counts and copies them as
+      // UTF-8), the rest Buffers, no two strings in a row.
+      const parts = serializeLineParts('* 7 FETCH ', x, opts);
+      parts.forEach((p, i) => {
+        if (typeof p !== 'string') return;
+        assert.match(p, /^[\x00-\x7f]+$/);
+        assert.notEqual(typeof parts[i + 1], 'string');
+      });
       assert.deepEqual(
-        serializeLine('* 7 FETCH ', x, opts),
-        Buffer.concat([Buffer.from('* 7 FETCH '), want, Buffer.from('\r\n')]),
+        Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p))),
+        line,
       );
     }),
     { numRuns: 3000 },
