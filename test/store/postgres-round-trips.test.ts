@@ -189,6 +189,49 @@ test('EXPUNGE (RFC 9051 §6.4.3): one round trip, the same rows, VANISHED and qu
     assert.equal((await a.store.mailboxStatus(inbox)).highestModseq, after.highestModseq);
   }));
 
+test("EXPUNGE reads the mailbox's \\Deleted rows only (migration 11's partial index), not all of them", () =>
+  withStores(async (a, _b, inbox, sql) => {
+    const n = 1000;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]),
+      ),
+    );
+    await a.store.setFlags(inbox, [7, 900], 'add', ['\\Deleted']);
+    await sql.query('ANALYZE mailbox_messages');
+    // The function run on this connection, in a transaction whose own table statistics say
+    // how many rows of mailbox_messages it read (rolled back: nothing changes).
+    const rowsRead = async (uids: number[] | null, onlyDeleted: boolean) => {
+      await sql.query('BEGIN');
+      try {
+        const r = await sql.query(
+          'SELECT gone::text AS gone FROM letterbox_expunge($1, $2, $3, $4, $5, $6)',
+          [inbox, uids, onlyDeleted, 'test', 1, 400],
+        );
+        const read = await sql.query(
+          `SELECT (seq_tup_read + COALESCE(idx_tup_fetch, 0))::int AS n
+           FROM pg_stat_xact_user_tables WHERE relname = 'mailbox_messages'`,
+        );
+        return { gone: r.rows[0].gone as string, read: read.rows[0].n as number };
+      } finally {
+        await sql.query('ROLLBACK');
+      }
+    };
+    const all = await rowsRead(null, true);
+    assert.equal(all.gone, '{7,900}');
+    // The two rows, each read to find it and again to delete it, and the collection's check
+    // that no row holds their stored messages: far below the mailbox's thousand.
+    assert.ok(all.read < 20, `EXPUNGE read ${all.read} rows`);
+    const some = await rowsRead([7, 8, 9], true);
+    assert.equal(some.gone, '{7}');
+    assert.ok(some.read < 20, `UID EXPUNGE read ${some.read} rows`);
+    // Without onlyDeleted: the UIDs given, or every row.
+    assert.equal((await rowsRead([8, 9], false)).gone, '{8,9}');
+    assert.equal((await rowsRead(null, false)).gone.split(',').length, n);
+    // And through the store: the same answer.
+    assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), [7, 900]);
+  }));
+
 test('EXPUNGE of more UIDs than one notice holds: every part heard, here before it returns', () =>
   withStores(async (a, b, inbox) => {
     const n = 450;
