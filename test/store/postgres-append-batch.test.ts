@@ -243,6 +243,70 @@ describe('postgres: appends grouped per node (group commit)', () => {
       assert.ok((await nodes[0]!.commits()) < n);
     }));
 
+  // Two nodes deliver into one mailbox, each having heard the other's appends: while the
+  // account's lock is held elsewhere (here by a transaction of the test, as by a third node's
+  // writer), each node's appends that arrive meanwhile wait on the node and go as one group
+  // once the node has the lock, however they were spread in time: not a group of the first
+  // and one of the rest. UIDs stay unique, and in call order per node.
+  test('nodes contending for an account: the appends arriving while the lock is held go as one group per node', () =>
+    withNodes(2, async (nodes, sql) => {
+      const [a, b] = nodes as [Node, Node];
+      const heard = nodes.map(({ store }) => {
+        const uids: number[] = [];
+        store.subscribe((e) => {
+          if (e.kind === 'append') uids.push(...e.uids);
+        });
+        return uids;
+      });
+      await a.store.append(newMessage('x'), [{ mailboxId: a.inbox }]);
+      await b.store.append(newMessage('y'), [{ mailboxId: a.inbox }]);
+      await eventually(
+        () => heard[0]!.includes(2) && heard[1]!.includes(1),
+        'each node heard the other',
+        20_000,
+      );
+      const waiters = async () =>
+        (
+          await sql.query<{ n: number }>(
+            `SELECT count(*)::integer AS n FROM pg_stat_activity
+             WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+          )
+        ).rows[0]!.n;
+      await sql.query('BEGIN');
+      await sql.query('SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE', [a.account]);
+      const calls: Array<{ node: number; done: Promise<Array<{ uid: number }>> }> = [];
+      const send = (node: number, tag: string) =>
+        calls.push({
+          node,
+          done: nodes[node]!.store.append(newMessage(tag), [{ mailboxId: a.inbox }]),
+        });
+      send(0, 'a0');
+      send(1, 'b0');
+      await eventually(async () => (await waiters()) >= 2, 'both nodes waiting', 30_000);
+      for (let i = 1; i <= 4; i++) {
+        send(0, `a${i}`);
+        send(1, `b${i}`);
+        // Apart in time, as SMTP sessions' deliveries arrive.
+        await new Promise((r) => setImmediate(r));
+      }
+      await sql.query('COMMIT');
+      const uids = await Promise.all(calls.map((c) => c.done.then((r) => r[0]!.uid)));
+      assert.deepEqual(
+        [...uids].sort((x, y) => x - y),
+        Array.from({ length: 10 }, (_, i) => i + 3),
+      );
+      for (const node of [0, 1]) {
+        const own = uids.filter((_, i) => calls[i]!.node === node);
+        assert.deepEqual(
+          own,
+          [...own].sort((x, y) => x - y),
+        );
+      }
+      // x, y, and a group per node. Taken before the lock was had, each node's first append
+      // would have been a commit alone (6).
+      assert.equal(await b.commits(), 4);
+    }));
+
   test('APPENDs claiming Recent go in one group; each claimant gets what it would one at a time', () =>
     withNodes(1, async ([a], sql) => {
       // Sessions' APPENDs (claim) and deliveries (no claim), all at once, in this order.

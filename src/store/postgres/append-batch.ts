@@ -7,19 +7,27 @@
 // in the order the appends arrived (RFC 9051 §2.3.1.1, RFC 7162 §3), and one notice per
 // message goes out with the commit, in UID order.
 //
-// Inside the statement the account's and the mailbox's rows are locked last: the stored
+// Inside a group's statement the account's and the mailbox's rows are locked last: the stored
 // messages, their blobs and the trigram index of their text are written first, so that other
-// nodes' writers to the account wait only for the rows, the counters and the commit.
+// writers to the account wait only for the rows, the counters and the commit.
+//
+// Groups across nodes. Each node groups only the appends that reach it: with N nodes sharing
+// the senders of one account, its groups were N times smaller, and a commit's fixed cost (the
+// notifying commit and the FLUSH behind it, db.ts; every listening node's backend woken to
+// read the notices; the statement's start) was paid N times as often, while each group, taken
+// whole, waited for the account's lock behind the other nodes' groups. So for CONTENDED_MS
+// after another node's change to a mailbox was heard here, the mailbox's groups go in a
+// transaction that takes the account's lock first and only then takes its groups from their
+// queues: the appends that arrived while it waited behind the other nodes' writers go in them
+// too, so the groups grow with the contention (one more round trip, the lock held through it).
 //
 // Groups of different mailboxes that are ready together share one transaction too (at most
 // TX_IN_FLIGHT of them out per node, each taking one group of every mailbox not already out):
-// a commit costs PostgreSQL about the same whatever it holds (the notifying commit and the
-// FLUSH behind it, db.ts; every listening node's backend woken to read the notices), and
-// deliveries to many accounts were each a group, and a commit, of one. Such a transaction
-// first locks the groups' accounts in id order (as every writer takes them), so that two of
-// them never wait for each other in a cycle (it holds them while it writes the stored
-// messages, which a group alone does before it locks); it goes out in one round trip (the
-// connection pipelines BEGIN, the statements, COMMIT and FLUSH).
+// a commit costs PostgreSQL about the same whatever it holds, and deliveries to many accounts
+// were each a group, and a commit, of one. Such a transaction first locks the groups' accounts
+// in id order (as every writer takes them), so that two of them never wait for each other in
+// a cycle (it holds them while it writes the stored messages); it goes out pipelined (BEGIN,
+// the lock, the statements, COMMIT and FLUSH), durable before any of its appends is answered.
 
 import { StoreError } from '../errors.js';
 import { newObjectId } from '../object-ids.js';
@@ -67,6 +75,13 @@ const MAX_BYTES = 4 * 1024 * 1024;
 const TX_IN_FLIGHT = 4;
 /** One transaction holds the groups of at most this many mailboxes. */
 const MAX_GROUPS = 32;
+/**
+ * For this long after another node's change to a mailbox was heard, the mailbox's groups are
+ * taken only once their transaction holds the account's lock (AppendBatches.run).
+ */
+const CONTENDED_MS = 2000;
+/** The contended mailboxes are pruned of those past their time beyond this many. */
+const PRUNE_AT = 64;
 
 interface BatchRow {
   n: number;
@@ -80,10 +95,25 @@ interface BatchRow {
   recent_from: number | null;
 }
 
+/**
+ * An append in its mailbox's queue, with its folded text and distinct words, made when it
+ * arrives: not while its group's transaction holds the account's lock.
+ */
+interface Queued {
+  item: BatchItem;
+  folded: string;
+  words: string;
+}
+
+function queue(item: BatchItem): Queued {
+  const folded = item.message.index.text.toLowerCase();
+  return { item, folded, words: searchWords(folded) };
+}
+
 /** A group's statement and what its answer is read with. */
 interface Prepared {
   mailboxId: number;
-  group: BatchItem[];
+  group: Queued[];
   notices: Array<ReturnType<PgEvents['notice']>>;
   text: string;
   values: unknown[];
@@ -91,9 +121,15 @@ interface Prepared {
 
 export class AppendBatches {
   /** Appends waiting per mailbox, in arrival order; none while none waits. */
-  private readonly queues = new Map<number, BatchItem[]>();
-  /** Mailboxes with a group out (its next group waits for it: UIDs in arrival order). */
+  private readonly queues = new Map<number, Queued[]>();
+  /**
+   * Mailboxes with a transaction out (their next group waits for it: UIDs in arrival order; a
+   * contended mailbox's transaction takes its group once it holds the account's lock).
+   */
   private readonly busy = new Set<number>();
+  /** Until when (epoch ms) each mailbox's groups wait for the lock before they are taken. */
+  private readonly contended = new Map<number, number>();
+  private pruneAt = PRUNE_AT;
   /** Transactions out. */
   private out = 0;
   /** A start is planned for the end of this turn of the event loop. */
@@ -109,12 +145,15 @@ export class AppendBatches {
     private readonly single: (item: BatchItem) => Promise<AppendResult>,
     /** Stored messages a group inserted but could not place (collected again). */
     private readonly collect: (messageIds: number[]) => Promise<void>,
-  ) {}
+  ) {
+    events.observeOthers((ev) => this.heardOther(ev.mailboxId));
+  }
 
   add(item: BatchItem): void {
+    const queued = queue(item);
     const q = this.queues.get(item.mailboxId);
-    if (q) q.push(item);
-    else this.queues.set(item.mailboxId, [item]);
+    if (q) q.push(queued);
+    else this.queues.set(item.mailboxId, [queued]);
     // Appends made in this same turn of the event loop join the first group too.
     this.plan();
   }
@@ -128,97 +167,142 @@ export class AppendBatches {
     });
   }
 
-  /** Starts transactions while there are groups to write and room for them. */
+  /** Starts transactions while there are appends waiting and room for them. */
   private start(): void {
     while (this.out < TX_IN_FLIGHT) {
-      const ready: Array<{ mailboxId: number; group: BatchItem[] }> = [];
-      for (const [mailboxId, q] of this.queues) {
+      const ids: number[] = [];
+      for (const mailboxId of this.queues.keys()) {
         if (this.busy.has(mailboxId)) continue;
-        ready.push({ mailboxId, group: take(q) });
-        if (q.length === 0) this.queues.delete(mailboxId);
-        if (ready.length >= MAX_GROUPS) break;
+        ids.push(mailboxId);
+        if (ids.length >= MAX_GROUPS) break;
       }
-      if (ready.length === 0) return;
-      for (const r of ready) this.busy.add(r.mailboxId);
+      if (ids.length === 0) return;
+      for (const id of ids) this.busy.add(id);
       this.out++;
-      void this.run(ready).finally(() => {
+      void this.run(ids).finally(() => {
         this.out--;
-        for (const r of ready) this.busy.delete(r.mailboxId);
+        for (const id of ids) this.busy.delete(id);
         this.start();
       });
     }
   }
 
-  /** Writes the groups (one transaction when several), then each group's follow-up. */
-  private async run(ready: Array<{ mailboxId: number; group: BatchItem[] }>): Promise<void> {
-    if (ready.length > 1) {
-      const prepared = ready.map((r) => this.prepare(r.mailboxId, r.group));
-      let answers: BatchRow[][] | null;
-      try {
-        answers = await this.together(prepared);
-      } catch (err) {
-        // Down, no answer in time, or not made durable: whether it committed is not known,
-        // as for one group.
-        for (const r of ready) for (const it of r.group) it.reject(err);
-        return;
-      }
-      // Null: PostgreSQL undid the transaction whole (a deadlock, a mailbox deleted while it
-      // waited, one group's error), and each group goes in a statement of its own, as it
-      // would have without the others.
-      if (answers) {
-        const rs = answers;
-        await Promise.all(
-          prepared.map(async (p, i) => {
-            let retry: BatchItem[] = [];
-            try {
-              retry = await this.settle(p, rs[i]!);
-            } catch (err) {
-              for (const it of p.group) it.reject(err);
-            }
-            if (retry.length > 0) await this.drain(p.mailboxId, retry);
-          }),
-        );
-        return;
-      }
+  /** The next group of each of the mailboxes, taken from their queues now. */
+  private groups(ids: number[]): Array<{ mailboxId: number; group: Queued[] }> {
+    const out: Array<{ mailboxId: number; group: Queued[] }> = [];
+    for (const mailboxId of ids) {
+      const q = this.queues.get(mailboxId);
+      if (!q) continue;
+      out.push({ mailboxId, group: take(q) });
+      if (q.length === 0) this.queues.delete(mailboxId);
     }
-    await Promise.all(ready.map((r) => this.drain(r.mailboxId, r.group)));
+    return out;
   }
 
   /**
-   * The groups' statements in one transaction, after a lock of their accounts' rows in id
-   * order, made durable before it resolves (its statements commit unflushed, FLUSH behind the
-   * COMMIT: db.ts); one round trip. Null when PostgreSQL undid it (one of its statements
-   * failed); rejects when its outcome is not known (the database not reached, no answer).
+   * Another node changed the mailbox (its notice heard here): for CONTENDED_MS its groups wait
+   * for the account's lock before they are taken (run).
    */
-  private async together(prepared: Prepared[]): Promise<BatchRow[][] | null> {
-    let sent: Array<Promise<unknown>> = [];
+  private heardOther(mailboxId: number): void {
+    this.contended.set(mailboxId, Date.now() + CONTENDED_MS);
+    if (this.contended.size > this.pruneAt) {
+      const now = Date.now();
+      for (const [id, until] of this.contended) if (until <= now) this.contended.delete(id);
+      this.pruneAt = Math.max(PRUNE_AT, 2 * this.contended.size);
+    }
+  }
+
+  /**
+   * Writes the mailboxes' next groups. While no other node changed them lately, the groups are
+   * taken now: one goes as a statement of its own (the account locked inside it, after the
+   * stored messages are written), several in one transaction. Else the transaction takes
+   * the lock first (write).
+   */
+  private async run(ids: number[]): Promise<void> {
+    const now = Date.now();
+    if (ids.some((id) => (this.contended.get(id) ?? 0) > now)) {
+      await this.write(ids, null);
+      return;
+    }
+    const ready = this.groups(ids);
+    if (ready.length === 1) await this.drain(ready[0]!.mailboxId, ready[0]!.group);
+    else await this.write(ids, ready);
+  }
+
+  /**
+   * One transaction for the mailboxes' groups: their accounts locked first (in id order, as
+   * every writer takes them), then the groups' statements, COMMIT and FLUSH behind them, made
+   * durable before any append is answered; then each group's follow-up. Groups already taken
+   * (`taken`) go with the lock in one round trip. Else they are taken from their queues only
+   * once the lock is held, so that the appends that arrived while it was waited for (behind
+   * other nodes' writers to the account) go in them too: the groups grow with the contention.
+   */
+  private async write(
+    ids: number[],
+    taken: Array<{ mailboxId: number; group: Queued[] }> | null,
+  ): Promise<void> {
+    /** The groups' statements, once taken. */
+    const held: { groups: Prepared[] | null } = { groups: null };
     let statements: Array<Promise<BatchRow[]>> = [];
+    let lock: Promise<unknown> = Promise.resolve();
     try {
       await this.db.tx(
         async (q: Queryable) => {
-          const locked = rows(q, LOCK_ACCOUNTS, [prepared.map((p) => p.mailboxId)]);
+          lock = rows(q, LOCK_ACCOUNTS, [ids]);
+          lock.catch(() => {});
+          if (!taken) await lock;
+          const prepared = (taken ?? this.groups(ids)).map((r) =>
+            this.prepare(r.mailboxId, r.group),
+          );
+          held.groups = prepared;
           statements = prepared.map((p) => rows<BatchRow>(q, p.text, p.values));
-          sent = [locked, ...statements];
           // Not awaited here: COMMIT goes out behind them at once (the connection pipelines).
-          for (const st of sent) st.catch(() => {});
+          for (const st of statements) st.catch(() => {});
         },
         () => ({ text: `SELECT ${UNFLUSHED_COMMIT}` }),
       );
     } catch (err) {
-      const outcomes = await Promise.allSettled(sent);
-      if (!(err instanceof StoreError) && outcomes.some((o) => o.status === 'rejected')) {
-        return null;
+      const prepared = held.groups;
+      if (prepared === null) {
+        // The lock was not had (the database down, or no answer in time): the appends that
+        // waited for it fail as one group's would.
+        for (const r of taken ?? []) for (const { item } of r.group) item.reject(err);
+        for (const id of ids) {
+          for (const { item } of this.queues.get(id) ?? []) item.reject(err);
+          this.queues.delete(id);
+        }
+        return;
       }
-      throw err;
+      const outcomes = await Promise.allSettled([lock, ...statements]);
+      if (err instanceof StoreError || !outcomes.some((o) => o.status === 'rejected')) {
+        // Down, no answer in time, or not made durable: whether it committed is not known.
+        for (const p of prepared) for (const { item } of p.group) item.reject(err);
+        return;
+      }
+      // PostgreSQL undid the transaction whole (a deadlock, a mailbox deleted while it
+      // waited, one group's error): each group goes in a statement of its own.
+      await Promise.all(prepared.map((p) => this.drain(p.mailboxId, p.group)));
+      return;
     }
-    return Promise.all(statements);
+    const answers = await Promise.all(statements);
+    await Promise.all(
+      (held.groups ?? []).map(async (p, i) => {
+        let retry: Queued[] = [];
+        try {
+          retry = await this.settle(p, answers[i]!);
+        } catch (err) {
+          for (const { item } of p.group) item.reject(err);
+        }
+        if (retry.length > 0) await this.drain(p.mailboxId, retry);
+      }),
+    );
   }
 
   /** One group in a statement of its own, and what has to go again after it. */
-  private async drain(mailboxId: number, first: BatchItem[]): Promise<void> {
+  private async drain(mailboxId: number, first: Queued[]): Promise<void> {
     let group = first;
     while (group.length > 0) {
-      let retry: BatchItem[] = [];
+      let retry: Queued[] = [];
       try {
         const p = this.prepare(mailboxId, group);
         retry = await this.settle(p, await rows<BatchRow>(this.db.durable, p.text, p.values));
@@ -228,14 +312,15 @@ export class AppendBatches {
         // and each goes alone, as it would have without the group.
         const code = (err as { code?: unknown }).code;
         if (code === '40P01' || code === MAILBOX_GONE) await this.alone(group);
-        else for (const it of group) it.reject(err);
+        else for (const { item } of group) item.reject(err);
       }
       group = retry;
     }
   }
 
   /** A group's statement and its parameters, with a notice per message. */
-  private prepare(mailboxId: number, group: BatchItem[]): Prepared {
+  private prepare(mailboxId: number, queued: Queued[]): Prepared {
+    const group = queued.map((q) => q.item);
     const notices = group.map(() => this.events.notice());
     let offset = 0;
     const offsets = group.map((it) => {
@@ -244,7 +329,6 @@ export class AppendBatches {
       return at;
     });
     const column = (i: number) => group.map((it) => it.index[i]);
-    const folded = group.map((it) => it.message.index.text.toLowerCase());
     const claims = group.some((it) => it.claimRecent);
     const values = [
       mailboxId,
@@ -273,7 +357,7 @@ export class AppendBatches {
       group.map(() => newObjectId('M')),
       group.map((it) => JSON.stringify(it.threadKeys)),
       group.map(() => newObjectId('T')),
-      folded,
+      queued.map((q) => q.folded),
       group.map((it) => it.message.index.textTruncated === true),
       group.map((it) => JSON.stringify(it.flags)),
       group.map((it) => it.internalDate),
@@ -284,17 +368,23 @@ export class AppendBatches {
       group.map((it) => JSON.stringify(it.keywords)),
       notices[0]!.origin,
       notices.map((n) => n.seq),
-      folded.map(searchWords),
+      queued.map((q) => q.words),
       group.map((it) => it.claimRecent),
     ];
-    return { mailboxId, group, notices, text: APPEND_BATCH[claims ? 1 : 0]!, values };
+    return {
+      mailboxId,
+      group: queued,
+      notices,
+      text: APPEND_BATCH[claims ? 1 : 0]!,
+      values,
+    };
   }
 
   /**
    * Answers a group's appends from its statement's rows, once committed; returns the appends
    * to put in the next group (their bytes were racing).
    */
-  private async settle(p: Prepared, rs: BatchRow[]): Promise<BatchItem[]> {
+  private async settle(p: Prepared, rs: BatchRow[]): Promise<Queued[]> {
     const { mailboxId, group, notices } = p;
     const byN = new Map(rs.map((r) => [r.n, r]));
     const first = rs[0];
@@ -313,14 +403,15 @@ export class AppendBatches {
       await this.alone(group.filter((_, i) => byN.get(i + 1)?.message_id !== null));
       return group.filter((_, i) => byN.get(i + 1)?.message_id === null);
     }
-    const retry: BatchItem[] = [];
-    for (const [i, it] of group.entries()) {
+    const retry: Queued[] = [];
+    for (const [i, q] of group.entries()) {
       const r = byN.get(i + 1);
       if (!r || r.uid === null || r.modseq === null || r.uid_validity === null) {
         // Another writer was storing the same bytes: it has committed or rolled back by now.
-        retry.push(it);
+        retry.push(q);
         continue;
       }
+      const it = q.item;
       const ev: ChangeEvent = {
         accountId: first.account_id,
         mailboxId,
@@ -348,9 +439,11 @@ export class AppendBatches {
     return retry;
   }
 
-  private async alone(group: BatchItem[]): Promise<void> {
+  private async alone(group: Queued[]): Promise<void> {
     await Promise.all(
-      group.map((it) => this.single(it).then(it.resolve, (err: unknown) => it.reject(err))),
+      group.map(({ item: it }) =>
+        this.single(it).then(it.resolve, (err: unknown) => it.reject(err)),
+      ),
     );
   }
 }
@@ -361,27 +454,28 @@ export class AppendBatches {
  * waits for the next group, where it finds the first's stored message), none naming another
  * of the group or one left behind (it waits too).
  */
-function take(q: BatchItem[]): BatchItem[] {
-  const group: BatchItem[] = [];
+function take(q: Queued[]): Queued[] {
+  const group: Queued[] = [];
   const hashes = new Set<string>();
   /** Message-IDs of the group's messages and of those left for a later group. */
   const named = new Set<string>();
   let bytes = 0;
-  const rest: BatchItem[] = [];
+  const rest: Queued[] = [];
   while (q.length > 0) {
-    const it = q.shift()!;
+    const queued = q.shift()!;
+    const it = queued.item;
     const full =
       group.length >= MAX_ITEMS || (group.length > 0 && bytes + it.message.raw.length > MAX_BYTES);
     // A message naming one not stored yet (a reply in the same burst) goes after it, so that
     // its THREADID lookup finds it (RFC 8474), as it would one at a time.
     if (full || hashes.has(it.hash) || it.threadKeys.some((k) => named.has(k))) {
-      rest.push(it);
+      rest.push(queued);
       const id = it.message.index.search.messageId;
       if (id !== '') named.add(id);
       if (full) break;
       continue;
     }
-    group.push(it);
+    group.push(queued);
     hashes.add(it.hash);
     const id = it.message.index.search.messageId;
     if (id !== '') named.add(id);

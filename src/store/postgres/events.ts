@@ -95,6 +95,8 @@ export class PgEvents {
   private era = 0;
   /** Told of every event before the bus (see observe). */
   private readonly observers: Array<(ev: ChangeEvent) => void> = [];
+  /** Told of other nodes' events as they are heard (see observeOthers). */
+  private readonly others: Array<(ev: ChangeEvent) => void> = [];
 
   private constructor(
     private readonly db: PgDb,
@@ -121,6 +123,14 @@ export class PgEvents {
    */
   observe(fn: (ev: ChangeEvent) => void): void {
     this.observers.push(fn);
+  }
+
+  /**
+   * Calls fn with each event another node committed, as its notice is heard (not those read
+   * back by a catch-up): append-batch.ts learns which mailboxes other nodes write to.
+   */
+  observeOthers(fn: (ev: ChangeEvent) => void): void {
+    this.others.push(fn);
   }
 
   /**
@@ -247,6 +257,7 @@ export class PgEvents {
       }
       return;
     }
+    for (const fn of this.others) fn(n.e);
     this.emitHeld(n.e);
   }
 
