@@ -40,6 +40,8 @@ export type LightRow = [
 ];
 
 const HASH_BYTES = 32;
+const NO_HASHES = Buffer.alloc(0);
+const ZERO_HASH = '0'.repeat(HASH_BYTES * 2);
 
 /**
  * Distinct flag lists, by their stored text (space-separated, in stored order). The lists
@@ -97,7 +99,10 @@ export class Rows implements FlagColumns {
   size: Float64Array;
   date: Float64Array;
   zone: Int16Array;
-  /** The blob hashes (SHA-256, lowercase hex as stored) as 32 bytes each. */
+  /**
+   * The blob hashes (SHA-256, lowercase hex as stored) as 32 bytes each; empty while no row
+   * has one (rows over a kept copy, until their hashes are read: all zeros).
+   */
   hash: Buffer;
   /** Hashes that are not 64 lowercase hex digits, by UID (none in a real store). */
   odd: Map<number, string> | null = null;
@@ -138,7 +143,9 @@ export class Rows implements FlagColumns {
     rows.size = c.size;
     rows.date = c.date;
     rows.zone = c.zone;
-    rows.hash = Buffer.alloc(n * HASH_BYTES);
+    // Made when the first hash is written: 32 MB of zeros at a million rows, which a FETCH
+    // FLAGS never reads (and which, with the copy's buffer, set off a full garbage collection).
+    rows.hash = NO_HASHES;
     rows.n = n;
     return rows;
   }
@@ -245,9 +252,10 @@ export class Rows implements FlagColumns {
 
   hashAt(i: number): string {
     this.ensureHashes();
-    return (
-      this.odd?.get(this.uid[i]!) ?? this.hash.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES)
-    );
+    const odd = this.odd?.get(this.uid[i]!);
+    if (odd !== undefined) return odd;
+    if (this.hash.length === 0) return ZERO_HASH;
+    return this.hash.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES);
   }
 
   /**
@@ -306,8 +314,8 @@ export class Rows implements FlagColumns {
     }
     at.sort((a, b) => a - b);
     const out = new Rows(this.sets, Math.max(16, this.n - at.length));
-    // Hashes not read yet are all zeros: nothing to copy.
-    const hashes = this.hashesFrom === null;
+    // Hashes not read yet (or none written) are all zeros: nothing to copy.
+    const hashes = this.hashesFrom === null && this.hash.length > 0;
     let j = 0;
     const copy = (from: number, to: number) => {
       if (to <= from) return;
@@ -351,6 +359,7 @@ export class Rows implements FlagColumns {
 
   private setHash(i: number, uid: number, hex: string): void {
     const at = i * HASH_BYTES;
+    if (this.hash.length === 0) this.hash = Buffer.alloc(this.capacity * HASH_BYTES);
     if (
       hex.length !== HASH_BYTES * 2 ||
       this.hash.write(hex, at, HASH_BYTES, 'hex') !== HASH_BYTES ||
@@ -381,6 +390,7 @@ export class Rows implements FlagColumns {
     this.size = copy(this.size, new Float64Array(capacity));
     this.date = copy(this.date, new Float64Array(capacity));
     this.zone = copy(this.zone, new Int16Array(capacity));
+    if (this.hash.length === 0) return;
     const hash = Buffer.alloc(capacity * HASH_BYTES);
     this.hash.copy(hash, 0, 0, n * HASH_BYTES);
     this.hash = hash;
