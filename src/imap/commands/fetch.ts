@@ -368,9 +368,11 @@ async function runFetch(
   let i = 0;
   for (const [first, last] of runs) {
     i = lowerBound(uid, i, n, view.uidAt(first)!);
-    for (let seq = first; seq <= last && i < n; seq++) {
+    for (let seq = first; seq <= last; seq++) {
       const u = view.uidAt(seq)!;
       while (i < n && uid[i]! < u) i++;
+      // Past the rows taken (the arrays may hold rows appended since beyond n).
+      if (i >= n) break;
       if (uid[i] !== u || gone?.has(u)) continue;
       const m = modseq[i]!;
       if (since !== null && m <= since) continue;
