@@ -180,7 +180,7 @@ async function logStatements(side: Side, what: string, ops: number): Promise<voi
   for (const x of list.slice(0, 25)) {
     const q = x.query.replace(/\s+/g, ' ').slice(0, 150);
     log(
-      `  ${(x.calls / ops).toFixed(2).padStart(6)}/op ${(x.totalMs / x.calls).toFixed(3).padStart(8)} ms  ${q}`,
+      `  ${(x.calls / ops).toFixed(2).padStart(6)}/op ${(x.totalMs / x.calls).toFixed(3).padStart(8)} ms ${((x.plans / x.calls) * 100).toFixed(0).padStart(3)}% planned ${(x.plans > 0 ? x.planMs / x.plans : 0).toFixed(3)} ms  ${q}`,
     );
   }
   const w = await walCounts(pg.url);

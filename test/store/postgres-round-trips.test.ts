@@ -232,6 +232,23 @@ test("EXPUNGE reads the mailbox's \\Deleted rows only (migration 11's partial in
     assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), [7, 900]);
   }));
 
+test("EXPUNGE's and COPY's functions keep one plan per statement (migration 12), not one per call", () =>
+  withStores(async (_a, _b, _inbox, sql) => {
+    // With their array parameters PostgreSQL planned two of EXPUNGE's statements again at
+    // each call (auto plan_cache_mode); the tests above run them with the kept plans.
+    const r = await sql.query(
+      `SELECT proname, proconfig FROM pg_proc
+       WHERE proname IN ('letterbox_expunge', 'letterbox_copy') ORDER BY proname`,
+    );
+    assert.deepEqual(
+      r.rows.map((x) => [x.proname, x.proconfig]),
+      [
+        ['letterbox_copy', ['plan_cache_mode=force_generic_plan']],
+        ['letterbox_expunge', ['plan_cache_mode=force_generic_plan']],
+      ],
+    );
+  }));
+
 test('EXPUNGE of more UIDs than one notice holds: every part heard, here before it returns', () =>
   withStores(async (a, b, inbox) => {
     const n = 450;
