@@ -144,7 +144,7 @@ export class Rows implements FlagColumns {
     rows.date = c.date;
     rows.zone = c.zone;
     // Made when the first hash is written: 32 MB of zeros at a million rows, which a FETCH
-    // FLAGS never reads (and which, with the copy's buffer, set off a full garbage collection).
+    // FLAGS never reads.
     rows.hash = NO_HASHES;
     rows.n = n;
     return rows;
