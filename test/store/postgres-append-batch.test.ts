@@ -307,6 +307,52 @@ describe('postgres: appends grouped per node (group commit)', () => {
       assert.equal(await b.commits(), 4);
     }));
 
+  // The same deletion under a contended mailbox's group, which waits for the account's lock
+  // before it takes its appends: once it has the lock the mailbox is gone.
+  test('a contended mailbox deleted while its group waits for the account lock: NOT_FOUND', () =>
+    withNodes(2, async ([a, b], sql) => {
+      const box = await b!.store.createMailbox(b!.account, 'Doomed');
+      let heard = false;
+      const off = a!.store.subscribe((e) => {
+        if (e.kind === 'append' && e.mailboxId === box.id) heard = true;
+      });
+      await b!.store.append(newMessage('first'), [{ mailboxId: box.id }]);
+      await eventually(() => heard, 'node a heard node b append', 20_000);
+      off();
+      const usage = async () =>
+        (
+          await sql.query<{ used: number; modseq: number }>(
+            'SELECT used_bytes::integer AS used, modseq::integer AS modseq FROM accounts WHERE id = $1',
+            [a!.account],
+          )
+        ).rows[0]!;
+      await sql.query('BEGIN');
+      await sql.query('UPDATE accounts SET modseq = modseq + 1 WHERE id = $1', [a!.account]);
+      const outcome = a!.store.append(newMessage('doomed'), [{ mailboxId: box.id }]).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      await eventually(
+        async () =>
+          (
+            await sql.query<{ n: number }>(
+              `SELECT count(*)::integer AS n FROM pg_stat_activity
+               WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+            )
+          ).rows[0]!.n >= 1,
+        'the group waiting for the account lock',
+        30_000,
+      );
+      await sql.query('DELETE FROM mailboxes WHERE id = $1', [box.id]);
+      await sql.query('COMMIT');
+      const before = await usage();
+      const err = await outcome;
+      assert.ok(err instanceof StoreError && err.code === 'NOT_FOUND', String(err));
+      assert.deepEqual(await usage(), before);
+      const stored = await sql.query('SELECT 1 FROM messages');
+      assert.equal(stored.rowCount, 1, 'only the first message is stored');
+    }));
+
   test('APPENDs claiming Recent go in one group; each claimant gets what it would one at a time', () =>
     withNodes(1, async ([a], sql) => {
       // Sessions' APPENDs (claim) and deliveries (no claim), all at once, in this order.
