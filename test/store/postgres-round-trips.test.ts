@@ -232,19 +232,22 @@ test("EXPUNGE reads the mailbox's \\Deleted rows only (migration 11's partial in
     assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), [7, 900]);
   }));
 
-test("EXPUNGE's and COPY's functions keep one plan per statement (migration 12), not one per call", () =>
+test("EXPUNGE's, COPY's and STORE's functions keep one plan per statement (migrations 12, 13), not one per call", () =>
   withStores(async (_a, _b, _inbox, sql) => {
-    // With their array parameters PostgreSQL planned two of EXPUNGE's statements again at
-    // each call (auto plan_cache_mode); the tests above run them with the kept plans.
+    // With their array parameters PostgreSQL planned two of EXPUNGE's statements, and STORE's
+    // statement, again at each call (auto plan_cache_mode); the tests here run them with the
+    // kept plans.
     const r = await sql.query(
       `SELECT proname, proconfig FROM pg_proc
-       WHERE proname IN ('letterbox_expunge', 'letterbox_copy') ORDER BY proname`,
+       WHERE proname IN ('letterbox_expunge', 'letterbox_copy', 'letterbox_set_flags')
+       ORDER BY proname`,
     );
     assert.deepEqual(
       r.rows.map((x) => [x.proname, x.proconfig]),
       [
         ['letterbox_copy', ['plan_cache_mode=force_generic_plan']],
         ['letterbox_expunge', ['plan_cache_mode=force_generic_plan']],
+        ['letterbox_set_flags', ['plan_cache_mode=force_generic_plan']],
       ],
     );
   }));

@@ -881,38 +881,38 @@ export class PgMessages implements MessageStore, BlobStore {
     if (updated.length === 0) return cached ? null : { updated, modified };
     const kw = mode === 'remove' ? [] : keywordsOf(flags);
     const notice = this.events.notice();
-    let r: { modseq: number } | undefined;
+    let r: { at_modseq: number } | undefined;
     try {
-      r = await row<{ modseq: number }>(
-        this.db.durable,
-        kw.length > 0 ? SET_FLAGS_KEYWORDS : SET_FLAGS,
-        [
-          mb.accountId,
-          mailboxId,
-          updated.map((u) => u.uid),
-          was,
-          updated.map((u) => JSON.stringify(u.flags)),
-          kw,
-          notice.origin,
-          notice.seq,
-        ],
-      );
+      r = await row<{ at_modseq: number }>(this.db.durable, SET_FLAGS, [
+        mb.accountId,
+        mailboxId,
+        updated.map((u) => u.uid),
+        was,
+        updated.map((u) => JSON.stringify(u.flags)),
+        kw,
+        notice.origin,
+        notice.seq,
+      ]);
     } catch (err) {
       if ((err as { code?: unknown }).code === '22012') return null; // see SET_FLAGS
       throw err;
     }
     if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
-    for (const u of updated) u.modseq = r.modseq;
+    for (const u of updated) u.modseq = r.at_modseq;
     const heard = await notice.sent(
       changeEvent(
         mb,
         'flags',
-        r.modseq,
+        r.at_modseq,
         updated.map((u) => u.uid),
         mode === 'remove' ? undefined : kw,
       ),
     );
-    this.cache.applyOwn(mailboxId, r.modseq, heard, { kind: 'flags', rows: updated, keywords: kw });
+    this.cache.applyOwn(mailboxId, r.at_modseq, heard, {
+      kind: 'flags',
+      rows: updated,
+      keywords: kw,
+    });
     return { updated, modified };
   }
 
@@ -1201,36 +1201,12 @@ FROM (SELECT 1) one LEFT JOIN mb ON true LEFT JOIN (SELECT * FROM msg LIMIT 1) m
 const UIDS_PER_STATEMENT = 400;
 
 /**
- * setFlagsOnce's statement: $3 the UIDs, $4 the modseq each had when read, $5 its new flags
- * (JSON). Every row must still have its modseq (`mm.modseq = x.was` is checked again on the
- * row's newest version once its lock is had); if one does not, the guard divides by zero,
- * PostgreSQL's way here to undo the statement whole (SQLSTATE 22012: the caller reads again).
+ * setFlagsOnce's statement (migration 13's function), its commit flushed after (db.durable):
+ * $3 the UIDs, $4 the modseq each had when read, $5 its new flags (JSON), $6 the keywords to
+ * keep and announce. Should a row no longer have its modseq, it undoes itself whole with
+ * SQLSTATE 22012 (the caller reads again).
  */
-function setFlagsSql(keywords: boolean): string {
-  const event = `json_build_object('accountId', $1::bigint, 'mailboxId', $2::bigint,
-    'modseq', a.modseq, 'kind', 'flags', 'uids', to_json($3::bigint[])
-    ${keywords ? ", 'keywords', $6::text[]" : ''})`;
-  return `WITH a AS (UPDATE accounts SET modseq = modseq + 1 WHERE id = $1 RETURNING modseq),
-  u AS (
-    UPDATE mailbox_messages mm
-    SET flags = ARRAY(SELECT json_array_elements_text(x.f::json)), modseq = (SELECT modseq FROM a)
-    FROM unnest($3::bigint[], $4::bigint[], $5::text[]) AS x(uid, was, f)
-    WHERE mm.mailbox_id = $2 AND mm.uid = x.uid AND mm.modseq = x.was RETURNING mm.uid),
-  n AS (SELECT count(*)::integer AS n FROM u),
-  h AS (
-    UPDATE mailboxes SET highest_modseq = GREATEST(highest_modseq, (SELECT modseq FROM a))
-    WHERE id = $2),
-  k AS (
-    INSERT INTO mailbox_keywords (mailbox_id, keyword) SELECT $2, kw FROM unnest($6::text[]) kw
-    ON CONFLICT DO NOTHING)
-SELECT a.modseq, CASE WHEN n.n = cardinality($3::bigint[]) THEN 0 ELSE 1 / (n.n - n.n) END AS guard,
-  pg_notify('${CHANNEL}', json_build_object('o', $7::text, 's', $8::bigint, 'e', ${event})::text),
-  ${UNFLUSHED_COMMIT}
-FROM a, n`;
-}
-
-const SET_FLAGS = setFlagsSql(false);
-const SET_FLAGS_KEYWORDS = setFlagsSql(true);
+const SET_FLAGS = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_set_flags($1, $2, $3, $4, $5, $6, $7, $8)`;
 
 /** EXPUNGE's statement (migration 9's function), its commit flushed after (db.durable). */
 const EXPUNGE = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_expunge($1, $2, $3, $4, $5, $6)`;
