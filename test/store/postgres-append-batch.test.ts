@@ -59,6 +59,44 @@ async function withNodes(n: number, fn: (nodes: Node[], sql: pg.Client) => Promi
   }
 }
 
+/**
+ * Appends to `box` on `node` while `sql` holds the account's lock as deleteMailbox takes it
+ * (its modseq moved first), deletes the mailbox once the append's group waits for that lock,
+ * and commits: the append's outcome (the error, or null), and the account's usage and modseq
+ * just after the deletion and after the append's end.
+ */
+async function appendWhileDeleted(node: Node, sql: pg.Client, box: number) {
+  const usage = async () =>
+    (
+      await sql.query<{ used: number; modseq: number }>(
+        'SELECT used_bytes::integer AS used, modseq::integer AS modseq FROM accounts WHERE id = $1',
+        [node.account],
+      )
+    ).rows[0]!;
+  await sql.query('BEGIN');
+  await sql.query('UPDATE accounts SET modseq = modseq + 1 WHERE id = $1', [node.account]);
+  const outcome = node.store.append(newMessage('doomed'), [{ mailboxId: box }]).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  await eventually(
+    async () =>
+      (
+        await sql.query<{ n: number }>(
+          `SELECT count(*)::integer AS n FROM pg_stat_activity
+           WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+        )
+      ).rows[0]!.n >= 1,
+    'the append waiting for the account lock',
+    30_000,
+  );
+  await sql.query('DELETE FROM mailboxes WHERE id = $1', [box]);
+  await sql.query('COMMIT');
+  const before = await usage();
+  const err = await outcome;
+  return { err, before, after: await usage() };
+}
+
 describe('postgres: appends grouped per node (group commit)', () => {
   test('40 appends at once: at most two commits, UIDs and modseqs in call order, one event each', () =>
     withNodes(1, async ([a]) => {
@@ -319,36 +357,9 @@ describe('postgres: appends grouped per node (group commit)', () => {
       await b!.store.append(newMessage('first'), [{ mailboxId: box.id }]);
       await eventually(() => heard, 'node a heard node b append', 20_000);
       off();
-      const usage = async () =>
-        (
-          await sql.query<{ used: number; modseq: number }>(
-            'SELECT used_bytes::integer AS used, modseq::integer AS modseq FROM accounts WHERE id = $1',
-            [a!.account],
-          )
-        ).rows[0]!;
-      await sql.query('BEGIN');
-      await sql.query('UPDATE accounts SET modseq = modseq + 1 WHERE id = $1', [a!.account]);
-      const outcome = a!.store.append(newMessage('doomed'), [{ mailboxId: box.id }]).then(
-        () => null,
-        (err: unknown) => err,
-      );
-      await eventually(
-        async () =>
-          (
-            await sql.query<{ n: number }>(
-              `SELECT count(*)::integer AS n FROM pg_stat_activity
-               WHERE wait_event_type = 'Lock' AND datname = current_database()`,
-            )
-          ).rows[0]!.n >= 1,
-        'the group waiting for the account lock',
-        30_000,
-      );
-      await sql.query('DELETE FROM mailboxes WHERE id = $1', [box.id]);
-      await sql.query('COMMIT');
-      const before = await usage();
-      const err = await outcome;
+      const { err, before, after } = await appendWhileDeleted(a!, sql, box.id);
       assert.ok(err instanceof StoreError && err.code === 'NOT_FOUND', String(err));
-      assert.deepEqual(await usage(), before);
+      assert.deepEqual(after, before);
       const stored = await sql.query('SELECT 1 FROM messages');
       assert.equal(stored.rowCount, 1, 'only the first message is stored');
     }));
@@ -389,39 +400,10 @@ describe('postgres: appends grouped per node (group commit)', () => {
   test('a mailbox deleted while a group waits for the account lock: NOT_FOUND, usage unmoved', () =>
     withNodes(1, async ([a], sql) => {
       const box = await a!.store.createMailbox(a!.account, 'Doomed');
-      const usage = async () =>
-        (
-          await sql.query<{ used: number; modseq: number }>(
-            'SELECT used_bytes::integer AS used, modseq::integer AS modseq FROM accounts WHERE id = $1',
-            [a!.account],
-          )
-        ).rows[0]!;
-      // The deletion's transaction, as deleteMailbox makes it: the account's lock first.
-      await sql.query('BEGIN');
-      await sql.query('UPDATE accounts SET modseq = modseq + 1 WHERE id = $1', [a!.account]);
-      const outcome = a!.store.append(newMessage('doomed'), [{ mailboxId: box.id }]).then(
-        () => null,
-        (err: unknown) => err,
-      );
-      await eventually(
-        async () =>
-          (
-            await sql.query<{ n: number }>(
-              `SELECT count(*)::integer AS n FROM pg_stat_activity
-               WHERE wait_event_type = 'Lock' AND datname = current_database()`,
-            )
-          ).rows[0]!.n >= 1,
-        'the append waiting for the account lock',
-        30_000,
-      );
-      await sql.query('DELETE FROM mailboxes WHERE id = $1', [box.id]);
-      await sql.query('COMMIT');
-      const before = await usage();
-      const err = await outcome;
+      const { err, before, after } = await appendWhileDeleted(a!, sql, box.id);
       assert.ok(err instanceof StoreError && err.code === 'NOT_FOUND', String(err));
-      const now = await usage();
-      assert.equal(now.used, 0);
-      assert.equal(now.modseq, before.modseq);
+      assert.equal(after.used, 0);
+      assert.equal(after.modseq, before.modseq);
       assert.equal((await sql.query('SELECT id FROM messages')).rowCount, 0);
     }));
 });
