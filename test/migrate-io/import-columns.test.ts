@@ -17,7 +17,7 @@ import { ColumnSnapshots } from '../../src/store/sqlite/column-snapshot.js';
 import { listRecords } from '../../src/store/sqlite/message-reads.js';
 import { FlagSets, type Rows } from '../../src/store/sqlite/record-rows.js';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { MessageRecord } from '../../src/store/types.js';
+import { ofColumns, plainRecord } from '../helpers/columns.js';
 import { newMessage } from '../helpers/messages.js';
 import { openAliceStore } from '../helpers/store.js';
 
@@ -34,30 +34,6 @@ function mbox(from: number, to: number): string {
     out += `From a@b Sat Jan  3 01:05:${String(i % 60).padStart(2, '0')} 1996\nSubject: m${i}\nMessage-ID: <m${i}@x>\n${status}${x}\nbody ${i}\n\n`;
   }
   return out;
-}
-
-function plain(r: MessageRecord) {
-  return {
-    uid: r.uid,
-    flags: [...r.flags],
-    modseq: r.modseq,
-    messageId: r.messageId,
-    size: r.size,
-    internalDate: r.internalDate.getTime(),
-    internalZone: r.internalZone ?? 0,
-  };
-}
-
-function ofColumns(c: Rows) {
-  return Array.from({ length: c.n }, (_, i) => ({
-    uid: c.uid[i]!,
-    flags: [...c.lists[c.flags[i]!]!],
-    modseq: c.modseq[i]!,
-    messageId: c.messageId[i]!,
-    size: c.size[i]!,
-    internalDate: c.date[i]!,
-    internalZone: c.zone[i]!,
-  }));
 }
 
 type Op =
@@ -106,7 +82,7 @@ test('the copy an import keeps equals the database, through reruns, kills and ch
               | undefined;
           const check = async (what: string, imported: number) => {
             const mb = await inbox();
-            const truth = listRecords(db!, mb.id).map(plain);
+            const truth = listRecords(db!, mb.id).map(plainRecord);
             if (imported > 0 && truth.length >= FROM) {
               // The import's copy is of the mailbox as the import left it: nothing to catch up.
               assert.deepEqual(copy(), { modseq: mb.highestModseq, n: truth.length }, what);
