@@ -25,6 +25,7 @@ import {
   formatUntaggedStatus,
   type Status,
 } from './responses.js';
+import { unwatchShutdown, watchShutdown } from './shutdown-watch.js';
 import {
   type AccountRef,
   type Enabled,
@@ -313,6 +314,17 @@ export class ImapSession {
     w?.();
   }
 
+  /** The listener shuts down (shutdown-watch.ts): BYE at the next wake, IDLE included. */
+  shutDown(): void {
+    try {
+      this.endReason = 'Server shutting down';
+      this.wake();
+    } catch (err) {
+      // Called for every session in one loop: what one throws ends only that connection.
+      this.conn.guard.fail(err, 'callback');
+    }
+  }
+
   /** Wakes a session waiting with wakeable = true (IDLE, shutdown). */
   wake(): void {
     this.wakePending = true;
@@ -366,11 +378,7 @@ export class ImapSession {
     // Until LOGIN, a short timer (limits.preauth_idle_seconds, a minute): an idle
     // unauthenticated connection only holds a slot. RFC 9051 §5.4's 30 minutes apply after.
     this.conn.setIdleTimeout(this.ctx.cfg.limits.preauth_idle_seconds * 1000);
-    const onShutdown = this.conn.guard.wrap(() => {
-      this.endReason = 'Server shutting down';
-      this.wake();
-    });
-    this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
+    watchShutdown(this.shuttingDown, this);
     try {
       this.untaggedStatus('OK', `CAPABILITY ${capabilities(this).join(' ')}`, 'Letterbox ready');
       while (this.state.kind !== 'logout' && !this.conn.closed) {
@@ -397,7 +405,7 @@ export class ImapSession {
     } catch (err) {
       this.log.error({ err }, 'IMAP session failed');
     } finally {
-      this.shuttingDown.removeEventListener('abort', onShutdown);
+      unwatchShutdown(this.shuttingDown, this);
       // A connection that ends with a mailbox selected leaves it too.
       if (this.current.kind === 'selected') this.state = { kind: 'logout' };
       this.unsubscribe?.();
