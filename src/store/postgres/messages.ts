@@ -822,12 +822,10 @@ export class PgMessages implements MessageStore, BlobStore {
     opts: { unchangedSince?: number },
   ): Promise<StoreFlagsResult | null> {
     // The mailbox and its rows in one round trip (a mailbox without those rows: one row of
-    // nulls but for the mailbox's columns).
+    // nulls but for the mailbox's columns), by migration 14's function, whose plan is kept.
     const got = await rows<RecordRow & { account_id: number; uid_validity: number }>(
       this.db,
-      `SELECT mb.account_id, mb.uid_validity, r.* FROM mailboxes mb LEFT JOIN LATERAL (
-         SELECT ${RECORD_COLUMNS} ${FROM_ROWS} WHERE mm.mailbox_id = mb.id AND mm.uid = ANY($2)
-       ) r ON true WHERE mb.id = $1 ORDER BY r.uid`,
+      'SELECT * FROM letterbox_flag_rows($1, $2)',
       [mailboxId, uids],
     );
     if (got.length === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
