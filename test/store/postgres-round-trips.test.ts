@@ -232,16 +232,15 @@ test("EXPUNGE reads the mailbox's \\Deleted rows only (migration 11's partial in
     assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), [7, 900]);
   }));
 
-test("EXPUNGE's, COPY's and STORE's functions, STORE's read and the small blobs' read keep one plan per statement (migrations 12-14), not one per call", () =>
+test("EXPUNGE's, COPY's and STORE's functions and STORE's read keep one plan per statement (migrations 12-14), not one per call", () =>
   withStores(async (_a, _b, _inbox, sql) => {
     // With their array parameters PostgreSQL planned two of EXPUNGE's statements, STORE's
-    // statement, the read before a STORE the node's list cannot answer, and readSmallBlobs'
-    // read again at each call (auto plan_cache_mode); the tests here run them with the kept
-    // plans.
+    // statement, and the read before a STORE the node's list cannot answer again at each
+    // call (auto plan_cache_mode); the tests here run them with the kept plans.
     const r = await sql.query(
       `SELECT proname, proconfig FROM pg_proc
        WHERE proname IN ('letterbox_expunge', 'letterbox_copy', 'letterbox_set_flags',
-         'letterbox_flag_rows', 'letterbox_small_blobs')
+         'letterbox_flag_rows')
        ORDER BY proname`,
     );
     assert.deepEqual(
@@ -251,7 +250,6 @@ test("EXPUNGE's, COPY's and STORE's functions, STORE's read and the small blobs'
         ['letterbox_expunge', ['plan_cache_mode=force_generic_plan']],
         ['letterbox_flag_rows', ['plan_cache_mode=force_generic_plan']],
         ['letterbox_set_flags', ['plan_cache_mode=force_generic_plan']],
-        ['letterbox_small_blobs', ['plan_cache_mode=force_generic_plan']],
       ],
     );
   }));

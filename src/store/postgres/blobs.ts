@@ -95,7 +95,9 @@ export async function readSmallBlobs(q: Queryable, hashes: string[]): Promise<Ma
   if (hashes.length === 0) return out;
   const rs = await rows<{ hash: string; size: number; data: Buffer | null }>(
     q,
-    'SELECT * FROM letterbox_small_blobs($1, $2)', // migration 14: its plan is kept
+    `SELECT b.hash, b.size, c.data FROM blobs b
+     LEFT JOIN blob_chunks c ON c.hash = b.hash AND c.seq = 0
+     WHERE b.hash = ANY($1) AND b.size <= $2`,
     [hashes, CHUNK_BYTES],
   );
   for (const r of rs) {
