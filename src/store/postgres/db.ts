@@ -187,6 +187,34 @@ export class PgDb implements Queryable {
    * FLUSH behind it on the same connection: answered once both are.
    */
   async flushed<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    return this.checkedOut(async (client, drop) => {
+      try {
+        const [out, flush] = await Promise.allSettled([
+          client.query<R>(config),
+          client.query(FLUSH),
+        ]);
+        if (out.status === 'rejected') throw out.reason;
+        // The write committed, but whether it is durable is not known: a temporary failure.
+        if (flush.status === 'rejected') throw flush.reason;
+        return out.value;
+      } catch (err) {
+        // A statement that timed out still holds the connection: it goes (see tx).
+        if (isTimeout(err)) drop();
+        throw unavailable(err);
+      }
+    });
+  }
+
+  /**
+   * A connection of the pool for fn, given back after it, or dropped when it broke: fn called
+   * `drop`, or the connection emitted an error while checked out. A connection that drops
+   * while checked out (a restart, a partition) emits its error on the client, which the pool
+   * no longer listens to: unheard, it would end the process; the statements on it fail by
+   * themselves (UNAVAILABLE).
+   */
+  private async checkedOut<T>(
+    fn: (client: pg.PoolClient, drop: () => void) => Promise<T>,
+  ): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -194,22 +222,14 @@ export class PgDb implements Queryable {
       throw unavailable(err);
     }
     let broken = false;
-    const dropped = () => {
+    const drop = () => {
       broken = true;
     };
-    client.on('error', dropped);
+    client.on('error', drop);
     try {
-      const [out, flush] = await Promise.allSettled([client.query<R>(config), client.query(FLUSH)]);
-      if (out.status === 'rejected') throw out.reason;
-      // The write committed, but whether it is durable is not known: a temporary failure.
-      if (flush.status === 'rejected') throw flush.reason;
-      return out.value;
-    } catch (err) {
-      // A statement that timed out still holds the connection: it goes (see tx).
-      if (isTimeout(err)) broken = true;
-      throw unavailable(err);
+      return await fn(client, drop);
     } finally {
-      client.off('error', dropped);
+      client.off('error', drop);
       client.release(broken);
     }
   }
@@ -244,52 +264,34 @@ export class PgDb implements Queryable {
     fn: (q: Queryable) => Promise<T>,
     last?: (out: T) => pg.QueryConfig | null,
   ): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw unavailable(err);
-    }
-    let broken = false;
-    // A connection that drops while checked out (a restart, a partition) emits its error on
-    // the client, which the pool no longer listens to: unheard, it would end the process. The
-    // statements of the transaction fail by themselves (UNAVAILABLE below).
-    const dropped = () => {
-      broken = true;
-    };
-    client.on('error', dropped);
-    try {
-      const begun = client.query('BEGIN');
-      // Should it fail, so do the statements behind it: fn hears of it from those.
-      begun.catch(() => {});
-      const out = await fn(client);
-      await begun;
-      const tail = last?.(out) ?? null;
-      const sent = tail ? client.query(tail) : null;
-      sent?.catch(() => {});
-      const committed = client.query('COMMIT');
-      const flush = tail ? client.query(FLUSH) : null;
-      flush?.catch(() => {});
-      const done = await committed;
-      if (sent) await sent;
-      // COMMIT of a transaction that a failed statement aborted answers ROLLBACK.
-      if (done.command !== 'COMMIT') throw new Error('the transaction was rolled back');
-      if (flush) await flush;
-      return out;
-    } catch (err) {
-      // A statement that timed out still holds the connection (its answer may never come):
-      // a ROLLBACK would only wait behind it. Dropping the connection rolls back.
-      if (isTimeout(err)) broken = true;
-      else
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-      throw unavailable(err);
-    } finally {
-      client.off('error', dropped);
-      // A connection that failed even to roll back is not given to the next caller.
-      client.release(broken);
-    }
+    return this.checkedOut(async (client, drop) => {
+      try {
+        const begun = client.query('BEGIN');
+        // Should it fail, so do the statements behind it: fn hears of it from those.
+        begun.catch(() => {});
+        const out = await fn(client);
+        await begun;
+        const tail = last?.(out) ?? null;
+        const sent = tail ? client.query(tail) : null;
+        sent?.catch(() => {});
+        const committed = client.query('COMMIT');
+        const flush = tail ? client.query(FLUSH) : null;
+        flush?.catch(() => {});
+        const done = await committed;
+        if (sent) await sent;
+        // COMMIT of a transaction that a failed statement aborted answers ROLLBACK.
+        if (done.command !== 'COMMIT') throw new Error('the transaction was rolled back');
+        if (flush) await flush;
+        return out;
+      } catch (err) {
+        // A statement that timed out still holds the connection (its answer may never come):
+        // a ROLLBACK would only wait behind it. Dropping the connection rolls back; so does
+        // one that failed even to roll back, which is not given to the next caller.
+        if (isTimeout(err)) drop();
+        else await client.query('ROLLBACK').catch(drop);
+        throw unavailable(err);
+      }
+    });
   }
 
   close(): Promise<void> {
