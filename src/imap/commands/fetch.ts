@@ -34,6 +34,29 @@ const BATCH = 200;
 /** Text of a light FETCH gathered before it is queued for the client. */
 const LIGHT_CHUNK = 64 * 1024;
 
+/**
+ * Light FETCH lines gathered into chunks of LIGHT_CHUNK characters, each queued for the client
+ * as one Buffer (latin1: the lines' text is ASCII, their flags' 8-bit text kept as bytes).
+ */
+class LineChunks {
+  private text = '';
+  constructor(private readonly s: ImapSession) {}
+
+  /** Adds a line; true when a chunk was queued (the caller then awaits s.maybeFlush()). */
+  add(line: string): boolean {
+    this.text += line;
+    if (this.text.length < LIGHT_CHUNK) return false;
+    this.end();
+    return true;
+  }
+
+  /** Queues what is gathered. */
+  end(): void {
+    if (this.text !== '') this.s.send(Buffer.from(this.text, 'latin1'));
+    this.text = '';
+  }
+}
+
 async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   const sel = requireSelected(s);
   const store = s.ctx.store;
@@ -242,7 +265,7 @@ async function lightFetch(
   const picked: Array<{ seq: number; row: MessageRecord }> | null = needsExtras(a.items)
     ? []
     : null;
-  let chunk = '';
+  const lines = new LineChunks(s);
   let j = 0;
   for (const r of rows) {
     while (j < asc.length && asc[j]! < r.uid) j++;
@@ -254,12 +277,7 @@ async function lightFetch(
       picked.push({ seq, row: r });
       continue;
     }
-    chunk += `* ${seq} FETCH ${render(r)}\r\n`;
-    if (chunk.length >= LIGHT_CHUNK) {
-      s.send(Buffer.from(chunk, 'latin1'));
-      chunk = '';
-      await s.maybeFlush();
-    }
+    if (lines.add(`* ${seq} FETCH ${render(r)}\r\n`)) await s.maybeFlush();
   }
   if (picked && picked.length > 0) {
     const extras = await s.ctx.store.getMessageExtras(
@@ -269,15 +287,10 @@ async function lightFetch(
     for (const { seq, row } of picked) {
       const x = extras.get(row.uid);
       if (!x) continue; // expunged since the rows were read: its EXPUNGE follows
-      chunk += `* ${seq} FETCH ${render(row, x)}\r\n`;
-      if (chunk.length >= LIGHT_CHUNK) {
-        s.send(Buffer.from(chunk, 'latin1'));
-        chunk = '';
-        await s.maybeFlush();
-      }
+      if (lines.add(`* ${seq} FETCH ${render(row, x)}\r\n`)) await s.maybeFlush();
     }
   }
-  if (chunk !== '') s.send(Buffer.from(chunk, 'latin1'));
+  lines.end();
 }
 
 const byNum = (x: number, y: number) => x - y;
@@ -297,7 +310,7 @@ async function columnFetch(
 ): Promise<void> {
   const view = requireSelected(s).view;
   const { n, uid, flags, modseq, lists } = cols;
-  let chunk = '';
+  const lines = new LineChunks(s);
   let i = 0;
   let seq = 1;
   for (let j = 0; j < asc.length; j++) {
@@ -309,14 +322,9 @@ async function columnFetch(
     if (since !== null && m <= since) continue;
     while (view.uidAt(seq)! < u) seq++;
     const id = flags[i]!;
-    chunk += `* ${seq} FETCH ${render(u, id, lists[id]!, m)}\r\n`;
-    if (chunk.length >= LIGHT_CHUNK) {
-      s.send(Buffer.from(chunk, 'latin1'));
-      chunk = '';
-      await s.maybeFlush();
-    }
+    if (lines.add(`* ${seq} FETCH ${render(u, id, lists[id]!, m)}\r\n`)) await s.maybeFlush();
   }
-  if (chunk !== '') s.send(Buffer.from(chunk, 'latin1'));
+  lines.end();
 }
 
 type ColumnRender = NonNullable<ReturnType<typeof columnRenderer>>;
@@ -364,7 +372,7 @@ async function runFetch(
   // As liveAmong: taken now, as the UIDs are taken before the walk on the other paths.
   const gone = view.pendingExpunges();
   const { n, uid, flags, modseq, lists } = cols;
-  let chunk = '';
+  const lines = new LineChunks(s);
   let i = 0;
   for (const [first, last] of runs) {
     i = lowerBound(uid, i, n, view.uidAt(first)!);
@@ -377,15 +385,10 @@ async function runFetch(
       const m = modseq[i]!;
       if (since !== null && m <= since) continue;
       const id = flags[i]!;
-      chunk += `* ${seq} FETCH ${render(u, id, lists[id]!, m)}\r\n`;
-      if (chunk.length >= LIGHT_CHUNK) {
-        s.send(Buffer.from(chunk, 'latin1'));
-        chunk = '';
-        await s.maybeFlush();
-      }
+      if (lines.add(`* ${seq} FETCH ${render(u, id, lists[id]!, m)}\r\n`)) await s.maybeFlush();
     }
   }
-  if (chunk !== '') s.send(Buffer.from(chunk, 'latin1'));
+  lines.end();
 }
 
 /** The first index in [from, n) of `sorted` (ascending) whose value is at least x. */
