@@ -7,6 +7,7 @@
 // --phases login compares with it.
 //   node --import tsx bench/imap/ab-login.ts --roots /path/before,/path/after
 //     [--clients 10] [--iterations 100] [--rounds 4] [--warmup 60] [--cpu-prof]
+//     [--node-args="--trace-opt ..."]  (more flags for every server, space-separated)
 // Each root is a checkout with dist/ built (npm run build) and node_modules.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '4' },
     warmup: { type: 'string', default: '60' },
     'cpu-prof': { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
   },
 });
 if (!args.roots) throw new Error('--roots A,B: the checkouts to compare');
@@ -91,7 +93,10 @@ async function main(): Promise<void> {
       maxConnectionsPerIp: 1000,
     });
     for (const u of USERS) await fillLetterbox(setup, u, LOGIN_MIX_MESSAGES, mixCorpus.message);
-    const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : [];
+    const nodeArgs = [
+      ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : []),
+      ...args['node-args']!.split(' ').filter((a) => a !== ''),
+    ];
     const server = await serveLetterbox(setup, nodeArgs);
     sides.push({
       root,
@@ -135,6 +140,7 @@ async function main(): Promise<void> {
     `${(((r.main + r.other) * 1000) / r.commands).toFixed(0)} us/command (main ` +
     `${((r.main * 1000) / r.commands).toFixed(0)}, other threads ${((r.other * 1000) / r.commands).toFixed(0)})`;
   for (const s of sides) await run(s, Number(args.warmup), false);
+  log('warm-up done');
   for (let i = 0; i < Number(args.rounds); i++) {
     const order = i % 2 === 0 ? sides : [...sides].reverse();
     for (const s of order) log(line(`round ${i}`, s, await run(s, Number(args.iterations), true)));

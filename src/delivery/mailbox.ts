@@ -2,7 +2,7 @@
 // and later Sieve's fileinto. The message is parsed once here, with the same indexMessage as
 // every other delivery, and stored as it came (no trace fields: nothing was transported).
 import { isStoreError } from '../store/errors.js';
-import type { AppendOptions, AppendResult } from '../store/types.js';
+import type { AppendOptions, AppendResult, ExpectedMailbox } from '../store/types.js';
 import { indexMessage } from './local.js';
 import { type DeliveryDeps, type Outcome, refused } from './types.js';
 
@@ -23,15 +23,18 @@ export interface MailboxMessage {
  * nothing). `stored` of the accepted outcome lists them in order. Over quota is a refusal; any
  * other failure is temporary and carries its error for the protocol to map. With
  * `opts.replace` (IMAP REPLACE, RFC 8508: one message) that message is expunged in the same
- * transaction as the new one is stored.
+ * transaction as the new one is stored. The mailbox is its id, or its id and what it must still
+ * be (AppendTarget.expect: a mailbox looked up earlier; else the append fails as NOT_FOUND).
  */
 export async function deliverToMailbox(
   deps: Pick<DeliveryDeps, 'store'>,
-  mailboxId: number,
+  mailbox: number | { id: number; expect: ExpectedMailbox },
   messages: readonly MailboxMessage[],
   opts: AppendOptions = {},
 ): Promise<Outcome> {
   const { store } = deps;
+  const mailboxId = typeof mailbox === 'number' ? mailbox : mailbox.id;
+  const expect = typeof mailbox === 'number' ? undefined : mailbox.expect;
   const stored: AppendResult[] = [];
   try {
     for (const m of messages) {
@@ -48,6 +51,7 @@ export async function deliverToMailbox(
             flags: m.flags ?? [],
             ...(m.uid === undefined ? {} : { uid: m.uid }),
             ...(m.claimRecent ? { claimRecent: true } : {}),
+            ...(expect ? { expect } : {}),
           },
         ],
         stored.length === 0 ? opts : {},

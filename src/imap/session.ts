@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { Connection } from '../net/connection.js';
 import type { ServerContext } from '../server.js';
 import { StoreError } from '../store/errors.js';
-import type { ChangeEvent } from '../store/types.js';
+import type { ChangeEvent, Mailbox } from '../store/types.js';
 import { capabilities } from './commands/capability.js';
 import { sendFlagsList } from './commands/select.js';
 import { COMMANDS } from './commands/table.js';
@@ -103,6 +103,11 @@ export class ImapSession {
   private badCommands = 0;
   private tokens: number = IMAP_LIMITS.commandBurst;
   private tokensAt = Date.now();
+  /**
+   * The mailbox an APPEND's check before its literal found (commands/append.ts), by the name
+   * the client gave, for the APPEND to take instead of a second lookup.
+   */
+  appendMailbox: { clientName: string; mailbox: Mailbox } | null = null;
   /** The command being dispatched, for its latency (null: it did not parse). */
   private commandName: string | null = null;
 

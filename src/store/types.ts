@@ -253,6 +253,22 @@ export interface AppendTarget {
    * UID; a store that does not do this leaves it out, and the caller claims as usual.
    */
   claimRecent?: boolean;
+  /**
+   * The mailbox the caller looked up earlier (IMAP APPEND: before the client sent its
+   * message): the append checks in its own transaction that the mailbox with this id still
+   * has this owner, UIDVALIDITY and name, and fails with `NOT_FOUND` (nothing stored) when
+   * not. An id alone is not enough: SQLite reuses the id of a deleted mailbox (`id INTEGER
+   * PRIMARY KEY`), for a mailbox of any account, and a RENAME keeps it.
+   */
+  expect?: ExpectedMailbox;
+}
+
+/** What an append's target must still be when the append commits (AppendTarget.expect). */
+export interface ExpectedMailbox {
+  accountId: number;
+  uidValidity: number;
+  /** The UTF-8 name (store form). */
+  name: string;
 }
 
 /** What else an append does in its transaction. */

@@ -3,6 +3,9 @@
 // The messages are stored by the delivery stage (delivery/mailbox.ts), parsed once there like
 // every delivered message.
 import { deliverToMailbox } from '../../delivery/mailbox.js';
+import type { Outcome } from '../../delivery/types.js';
+import { isStoreError } from '../../store/errors.js';
+import type { Mailbox } from '../../store/types.js';
 import { no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { IMAP_LIMITS } from '../state.js';
@@ -10,7 +13,7 @@ import type { ArgCursor } from '../wire/parser.js';
 import { sequenceSetToString } from '../wire/serializer.js';
 import { assembleCatenate, type CatPart, parseCatenate } from './catenate.js';
 import { AUTHED, command } from './types.js';
-import { getMailboxOrFail } from './util.js';
+import { clientMailboxName, getMailboxOrFail, requireAccount } from './util.js';
 
 /** One append-message (RFC 4466 §2.3): flags, date, and a literal or CATENATE parts. */
 export interface AppendMessage {
@@ -100,40 +103,66 @@ export async function appendData(
   return { data, held };
 }
 
+/**
+ * The mailbox APPEND names: the one its check before the literal looked up (kept on the
+ * session for this), or looked up now. Either may be out of date by the time the append
+ * commits: the append checks it in its own transaction (AppendTarget.expect).
+ */
+async function appendTarget(s: ImapSession, clientName: string): Promise<Mailbox> {
+  const kept = s.appendMailbox;
+  s.appendMailbox = null;
+  if (kept !== null && kept.clientName === clientName) return kept.mailbox;
+  // RFC 9051 §6.3.12: a missing mailbox gets NO [TRYCREATE] so the client can create it.
+  return getMailboxOrFail(s, clientName, 'TRYCREATE');
+}
+
+/** A store's NOT_FOUND, as an outcome or thrown: the mailbox is not what was looked up. */
+function mailboxGone(outcome: Outcome | { status: 'threw'; error: unknown }): boolean {
+  return (
+    (outcome.status === 'temporary' || outcome.status === 'threw') &&
+    isStoreError(outcome.error, 'NOT_FOUND')
+  );
+}
+
 export const APPEND = command({
   name: 'APPEND',
   states: AUTHED,
   parse: parseAppend,
-  // A missing target is said before the client sends the message (at its first literal).
+  // A missing target is said before the client sends the message (at its first literal); the
+  // mailbox found is kept for run, which then need not look it up again.
   beforeLiteral(s, c, _cmd, literals) {
     if (literals > 0) return null;
     c.space();
-    const mailbox = c.mailbox();
-    return getMailboxOrFail(s, mailbox, 'TRYCREATE').then(() => null);
+    const clientName = c.mailbox();
+    return getMailboxOrFail(s, clientName, 'TRYCREATE').then((mailbox) => {
+      s.appendMailbox = { clientName, mailbox };
+      return null;
+    });
   },
   async run(s, a) {
-    // RFC 9051 §6.3.12: a missing mailbox gets NO [TRYCREATE] so the client can create it.
-    const mb = await getMailboxOrFail(s, a.mailbox, 'TRYCREATE');
+    let mb = await appendTarget(s, a.mailbox);
     const { data, held } = await appendData(s, a.messages);
-    // RFC 3501 §2.3.2, §6.3.11: a message appended to the mailbox this IMAP4rev1 session has
-    // selected read-write is \Recent here, the first session told of it; the claim goes into
-    // the append's transaction rather than a write of its own after it (issue 14 §4).
-    const sel0 = s.selected;
-    const claimRecent =
-      sel0 !== null && sel0.mailbox.id === mb.id && !sel0.readOnly && !s.enabled.imap4rev2;
     try {
-      // RFC 3502 §3: MULTIAPPEND is all or nothing (the delivery stage sees to it).
-      const outcome = await deliverToMailbox(
-        { store: s.ctx.store },
-        mb.id,
-        a.messages.map((m, i) => ({
-          raw: data[i]!,
-          flags: m.flags,
-          internalDate: m.date,
-          internalZone: m.zone,
-          claimRecent,
-        })),
-      );
+      let outcome: Outcome | { status: 'threw'; error: unknown };
+      // The mailbox looked up may have been deleted, renamed, or deleted and its id reused
+      // (SQLite) since: then the append stores nothing and fails NOT_FOUND, and goes again
+      // to the mailbox of that name now, if there is one.
+      for (let attempt = 0; ; attempt++) {
+        outcome = await appendTo(s, mb, a.messages, data).catch((error: unknown) => ({
+          status: 'threw' as const,
+          error,
+        }));
+        if (!mailboxGone(outcome) || attempt > 0) break;
+        const now = await s.ctx.store.getMailbox(
+          requireAccount(s).id,
+          clientMailboxName(s, a.mailbox),
+        );
+        // RFC 9051 §6.3.12: NO [TRYCREATE] when the mailbox does not exist.
+        if (now === null) throw no('TRYCREATE', 'The mailbox is gone');
+        if (now.id === mb.id && now.uidValidity === mb.uidValidity && now.name === mb.name) break;
+        mb = now;
+      }
+      if (outcome.status === 'threw') throw outcome.error;
       if (outcome.status === 'refused') {
         if (outcome.refusal.reason === 'over-quota')
           throw no('OVERQUOTA', 'Mailbox quota exceeded');
@@ -142,13 +171,6 @@ export const APPEND = command({
       // Anything else is answered as the error it was (store errors have their codes).
       if (outcome.status === 'temporary') throw outcome.error;
       const done = outcome.stored;
-      const sel = s.selected;
-      if (sel && sel.mailbox.id === mb.id) {
-        sel.view.noteAppended(done.map((r) => r.uid));
-        for (const r of done) {
-          if (claimRecent && r.recentFrom !== undefined) sel.view.addRecent(r.recentFrom, r.uid);
-        }
-      }
       const uids = sequenceSetToString(done.map((r) => r.uid));
       return ok('APPEND completed', `APPENDUID ${done[0].uidValidity} ${uids}`);
     } finally {
@@ -156,3 +178,45 @@ export const APPEND = command({
     }
   },
 });
+
+/** The same mailbox: an id of SQLite's is reused after a delete, its UIDVALIDITY never. */
+function isSelected(selected: Mailbox, mb: Mailbox): boolean {
+  return selected.id === mb.id && selected.uidValidity === mb.uidValidity;
+}
+
+/** The messages into `mb`, if it is still the mailbox looked up; the selected view told. */
+async function appendTo(
+  s: ImapSession,
+  mb: Mailbox,
+  messages: readonly AppendMessage[],
+  data: readonly Buffer[],
+): Promise<Outcome> {
+  // RFC 3501 §2.3.2, §6.3.11: a message appended to the mailbox this IMAP4rev1 session has
+  // selected read-write is \Recent here, the first session told of it; the claim goes into
+  // the append's transaction rather than a write of its own after it (issue 14 §4).
+  const sel0 = s.selected;
+  const claimRecent =
+    sel0 !== null && isSelected(sel0.mailbox, mb) && !sel0.readOnly && !s.enabled.imap4rev2;
+  // RFC 3502 §3: MULTIAPPEND is all or nothing (the delivery stage sees to it).
+  const outcome = await deliverToMailbox(
+    { store: s.ctx.store },
+    { id: mb.id, expect: { accountId: mb.accountId, uidValidity: mb.uidValidity, name: mb.name } },
+    messages.map((m, i) => ({
+      raw: data[i]!,
+      flags: m.flags,
+      internalDate: m.date,
+      internalZone: m.zone,
+      claimRecent,
+    })),
+  );
+  if (outcome.status !== 'accepted') return outcome;
+  const sel = s.selected;
+  if (sel && isSelected(sel.mailbox, mb)) {
+    const done = outcome.stored;
+    sel.view.noteAppended(done.map((r) => r.uid));
+    for (const r of done) {
+      if (claimRecent && r.recentFrom !== undefined) sel.view.addRecent(r.recentFrom, r.uid);
+    }
+  }
+  return outcome;
+}

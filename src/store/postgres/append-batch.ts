@@ -31,7 +31,7 @@
 
 import { StoreError } from '../errors.js';
 import { newObjectId } from '../object-ids.js';
-import type { AppendResult, ChangeEvent, NewMessage } from '../types.js';
+import type { AppendResult, ChangeEvent, ExpectedMailbox, NewMessage } from '../types.js';
 import { type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
 import { searchWords } from './search-words.js';
@@ -49,6 +49,8 @@ export interface BatchItem {
    * first recent UID, or from just past an earlier claimant's UID in the group.
    */
   claimRecent: boolean;
+  /** AppendTarget.expect: a group holds appends of one expectation (and those of none). */
+  expect?: ExpectedMailbox;
   keywords: string[];
   /** INTERNALDATE (epoch ms) and its zone (minutes). */
   internalDate: number;
@@ -330,6 +332,7 @@ export class AppendBatches {
     });
     const column = (i: number) => group.map((it) => it.index[i]);
     const claims = group.some((it) => it.claimRecent);
+    const expect = group.find((it) => it.expect !== undefined)?.expect;
     const values = [
       mailboxId,
       group.map((it) => it.hash),
@@ -370,6 +373,7 @@ export class AppendBatches {
       notices.map((n) => n.seq),
       queued.map((q) => q.words),
       group.map((it) => it.claimRecent),
+      ...expectParams(expect),
     ];
     return {
       mailboxId,
@@ -460,12 +464,16 @@ function take(q: Queued[]): Queued[] {
   /** Message-IDs of the group's messages and of those left for a later group. */
   const named = new Set<string>();
   let bytes = 0;
+  let expect: ExpectedMailbox | undefined;
   const rest: Queued[] = [];
   while (q.length > 0) {
     const queued = q.shift()!;
     const it = queued.item;
+    // The statement checks one expectation (AppendTarget.expect): another ends the group.
     const full =
-      group.length >= MAX_ITEMS || (group.length > 0 && bytes + it.message.raw.length > MAX_BYTES);
+      group.length >= MAX_ITEMS ||
+      (group.length > 0 && bytes + it.message.raw.length > MAX_BYTES) ||
+      (it.expect !== undefined && expect !== undefined && !sameExpectation(it.expect, expect));
     // A message naming one not stored yet (a reply in the same burst) goes after it, so that
     // its THREADID lookup finds it (RFC 8474), as it would one at a time.
     if (full || hashes.has(it.hash) || it.threadKeys.some((k) => named.has(k))) {
@@ -476,6 +484,7 @@ function take(q: Queued[]): Queued[] {
       continue;
     }
     group.push(queued);
+    expect ??= it.expect;
     hashes.add(it.hash);
     const id = it.message.index.search.messageId;
     if (id !== '') named.add(id);
@@ -483,6 +492,33 @@ function take(q: Queued[]): Queued[] {
   }
   q.unshift(...rest);
   return group;
+}
+
+function sameExpectation(a: ExpectedMailbox, b: ExpectedMailbox): boolean {
+  return a.accountId === b.accountId && a.uidValidity === b.uidValidity && a.name === b.name;
+}
+
+/**
+ * AppendTarget.expect as an append statement's condition on its mailboxes row, the three
+ * parameters from $n (all null: no expectation; expectParams gives them): the mailbox must
+ * still have the owner, UIDVALIDITY and name the caller looked up.
+ */
+export function expectedMailbox(n: number): string {
+  return `($${n}::bigint IS NULL OR (account_id = $${n} AND uid_validity = $${n + 1}::bigint
+    AND name = $${n + 2}::text))`;
+}
+
+/** The parameters of expectedMailbox. */
+export function expectParams(e: ExpectedMailbox | undefined): unknown[] {
+  return e === undefined ? [null, null, null] : [e.accountId, e.uidValidity, e.name];
+}
+
+/** Whether a mailboxes row is still what `expect` names (AppendTarget.expect). */
+export function isExpected(
+  r: { account_id: number; uid_validity: number; name: string },
+  e: ExpectedMailbox,
+): boolean {
+  return r.account_id === e.accountId && r.uid_validity === e.uidValidity && r.name === e.name;
 }
 
 /**
@@ -513,6 +549,8 @@ export const MAILBOX_GUARD = `CASE WHEN EXISTS (SELECT 1 FROM a) AND NOT EXISTS 
  * message of the group claims \Recent) the mailbox's row is read again under its lock, its
  * first recent UID moved past the last claimant's UID, and each claimant gets (recent_from)
  * the first recent UID as it was, or one past the previous claimant's UID in the group.
+ * $35-$37: the mailbox the group's appends expect (AppendTarget.expect, expectedMailbox), or
+ * nulls; a mailbox that is not what they expect is as gone (each then goes alone).
  *
  * Stored messages are found (held FOR KEY SHARE) or inserted with their THREADID (as
  * threadIdFor decides it) and, after their rows, their blobs of one chunk. Only then, under
@@ -536,7 +574,7 @@ function appendBatchSql(claims: boolean): string {
       WITH ORDINALITY AS x(hash, size, off, structure, envelope, s_from, s_to, s_cc, s_bcc,
         s_subject, s_message_id, sent_at, refs, e_from, e_to, e_cc, e_bcc, email_id, tkeys,
         new_thread, body_text, cut, flags, idate, izone, kw, seq, words, claim, n)),
-  mb AS (SELECT id, account_id FROM mailboxes WHERE id = $1),
+  mb AS (SELECT id, account_id FROM mailboxes WHERE id = $1 AND ${expectedMailbox(35)}),
   room AS (
     SELECT quota_bytes IS NULL OR used_bytes + (SELECT sum(size) FROM x) <= quota_bytes AS ok
     FROM accounts WHERE id = (SELECT account_id FROM mb)),

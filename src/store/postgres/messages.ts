@@ -22,6 +22,7 @@ import type {
   BlobStore,
   ChangeEvent,
   CopyResult,
+  ExpectedMailbox,
   FlagMode,
   MailboxSummary,
   MessageDetail,
@@ -33,7 +34,15 @@ import type {
   SearchHeaderField,
   StoreFlagsResult,
 } from '../types.js';
-import { AppendBatches, type BatchItem, MAILBOX_GONE, MAILBOX_GUARD } from './append-batch.js';
+import {
+  AppendBatches,
+  type BatchItem,
+  expectedMailbox,
+  expectParams,
+  isExpected,
+  MAILBOX_GONE,
+  MAILBOX_GUARD,
+} from './append-batch.js';
 import { CHUNK_BYTES, readBlob, readSmallBlobs, writeBlob } from './blobs.js';
 import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
@@ -178,20 +187,27 @@ export class PgMessages implements MessageStore, BlobStore {
       (it) =>
         this.appendOne(
           it.message,
-          { mailboxId: it.mailboxId, flags: it.flags, claimRecent: it.claimRecent },
+          {
+            mailboxId: it.mailboxId,
+            flags: it.flags,
+            claimRecent: it.claimRecent,
+            ...(it.expect ? { expect: it.expect } : {}),
+          },
           it.hash,
         ),
       (ids) => db.tx((q) => collectMessages(q, ids)),
     );
   }
 
-  private async mailbox(q: Queryable, id: number): Promise<MailboxRef> {
-    const r = await row<{ id: number; account_id: number; uid_validity: number }>(
+  /** The mailbox's key; NOT_FOUND when it is gone or no longer what `expect` names. */
+  private async mailbox(q: Queryable, id: number, expect?: ExpectedMailbox): Promise<MailboxRef> {
+    const r = await row<{ id: number; account_id: number; uid_validity: number; name: string }>(
       q,
-      'SELECT id, account_id, uid_validity FROM mailboxes WHERE id = $1',
+      'SELECT id, account_id, uid_validity, name FROM mailboxes WHERE id = $1',
       [id],
     );
-    if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    if (!r || (expect !== undefined && !isExpected(r, expect)))
+      throw new StoreError('NOT_FOUND', 'no such mailbox');
     return { id: r.id, accountId: r.account_id, uidValidity: r.uid_validity };
   }
 
@@ -237,6 +253,7 @@ export class PgMessages implements MessageStore, BlobStore {
             mailboxId: only.mailboxId,
             flags,
             claimRecent: only.claimRecent === true,
+            ...(only.expect ? { expect: only.expect } : {}),
             keywords: keywordsOf(flags),
             internalDate: (message.internalDate ?? new Date()).getTime(),
             internalZone: message.internalDate ? zoneOrUtc(message.internalZone) : 0,
@@ -257,7 +274,7 @@ export class PgMessages implements MessageStore, BlobStore {
     }
     return this.events.tx(async (q, emit) => {
       const mailboxes: MailboxRef[] = [];
-      for (const t of targets) mailboxes.push(await this.mailbox(q, t.mailboxId));
+      for (const t of targets) mailboxes.push(await this.mailbox(q, t.mailboxId, t.expect));
       const replaceBox = opts.replace ? await this.mailbox(q, opts.replace.mailboxId) : null;
       // The stored message first: its row and THREADID lookups need no account's lock, so
       // the lock is held for fewer round trips (deliveries to one account take turns).
@@ -370,6 +387,7 @@ export class PgMessages implements MessageStore, BlobStore {
           notice.origin,
           notice.seq,
           searchWords(folded),
+          ...expectParams(t.expect),
         ],
       ).catch((err: unknown) => {
         // The mailbox was deleted while the statement waited for the account's lock: it undid
@@ -1124,13 +1142,14 @@ export class PgMessages implements MessageStore, BlobStore {
  * notice (events.ts) with the UID and modseq it got. Nothing is written when the mailbox is
  * gone (also when deleted while the statement waited for the account's lock: MAILBOX_GUARD)
  * or the quota would be passed; no row is added when the same bytes were being inserted
- * by another writer (`message_id` null: the caller tries again).
+ * by another writer (`message_id` null: the caller tries again). $32-$34: the mailbox the
+ * caller expects (AppendTarget.expect, expectedMailbox), else nulls: another is as gone.
  */
 function appendOneSql(keywords: boolean, claimRecent: boolean): string {
   const event = `json_build_object('accountId', mb.account_id, 'mailboxId', $23::bigint,
     'modseq', i.modseq, 'kind', 'append', 'uids', json_build_array(i.uid)
     ${keywords ? ", 'keywords', $28::text[]" : ''})`;
-  return `WITH mb AS (SELECT id, account_id FROM mailboxes WHERE id = $23),
+  return `WITH mb AS (SELECT id, account_id FROM mailboxes WHERE id = $23 AND ${expectedMailbox(32)}),
   room AS (
     SELECT quota_bytes IS NULL OR used_bytes + $2::bigint <= quota_bytes AS ok
     FROM accounts WHERE id = (SELECT account_id FROM mb)),

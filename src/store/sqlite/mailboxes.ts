@@ -2,7 +2,13 @@
 import { StoreError } from '../errors.js';
 import { MAX_MAILBOX_DEPTH, normalizeMailboxName } from '../names.js';
 import { MAX_MAILBOXES_PER_ACCOUNT, type MailboxRow, toMailbox } from '../rows.js';
-import { MAILBOX_DELIMITER, type Mailbox, type MailboxStatus, type SpecialUse } from '../types.js';
+import {
+  type ExpectedMailbox,
+  MAILBOX_DELIMITER,
+  type Mailbox,
+  type MailboxStatus,
+  type SpecialUse,
+} from '../types.js';
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
 import { newObjectId } from './threads.js';
 
@@ -94,6 +100,19 @@ export class SqliteMailboxes {
     const k = this.key(id);
     if (!k) throw new StoreError('NOT_FOUND', 'no such mailbox');
     return k;
+  }
+
+  /**
+   * In an append's transaction: the mailbox's key, when it is still the one `expect` names
+   * (AppendTarget.expect: owner, UIDVALIDITY and name); else NOT_FOUND.
+   */
+  mustGetExpected(id: number, expect: ExpectedMailbox): MailboxKey {
+    const r = stmt(this.db, 'SELECT account_id, uid_validity, name FROM mailboxes WHERE id = ?')
+      .raw()
+      .get(id) as [number, number, string] | undefined;
+    if (!r || r[0] !== expect.accountId || r[1] !== expect.uidValidity || r[2] !== expect.name)
+      throw new StoreError('NOT_FOUND', 'no such mailbox');
+    return { id, accountId: r[0], uidValidity: r[1] };
   }
 
   /**

@@ -360,7 +360,11 @@ export class SqliteMessages {
         ? Number(inserted.lastInsertRowid)
         : (stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number })
             .id;
-    const mailboxes = p.targets.map((t) => this.mailboxes.mustGetKey(t.mailboxId));
+    const mailboxes = p.targets.map((t) =>
+      t.expect === undefined
+        ? this.mailboxes.mustGetKey(t.mailboxId)
+        : this.mailboxes.mustGetExpected(t.mailboxId, t.expect),
+    );
     // RFC 8508 §3.4: REPLACE expunges the old message atomically with the append; it goes
     // first, so that the quota sees the room it frees.
     const replaced = p.replace ? this.removeForReplace(p.replace, mailboxes) : null;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isStoreError } from '../../../src/store/errors.js';
-import type { ChangeEvent } from '../../../src/store/types.js';
+import type { ChangeEvent, ExpectedMailbox, Mailbox } from '../../../src/store/types.js';
 import { newMessage, simpleEnvelope } from '../../helpers/messages.js';
 import {
   alice,
@@ -140,6 +140,46 @@ export function messageContract(name: string, make: StoreFactory<MessageRoles>):
       ]);
       assert.equal(res.length, 2);
       assert.deepEqual((await s.listMessages((await inbox(s, b.id)).id))[0]!.flags, ['\\Flagged']);
+    });
+
+    test('append with expect: stored only while the mailbox is still the one looked up', async () => {
+      const s = store();
+      const a = await alice(s);
+      const b = await s.createAccount({ address: 'bob@example.test', passwordHash: 'h' });
+      const box = await s.createMailbox(a.id, 'Box');
+      const expectOf = (m: Mailbox): ExpectedMailbox => ({
+        accountId: m.accountId,
+        uidValidity: m.uidValidity,
+        name: m.name,
+      });
+      const [r] = await s.append(newMessage('e1'), [{ mailboxId: box.id, expect: expectOf(box) }]);
+      assert.equal(r!.uid, 1);
+      // Renamed: its id and UIDVALIDITY stay, its name does not.
+      await s.renameMailbox(box.id, 'Renamed');
+      await rejectsWith(
+        s.append(newMessage('e2'), [{ mailboxId: box.id, expect: expectOf(box) }]),
+        'NOT_FOUND',
+      );
+      assert.equal((await s.listMessages(box.id)).length, 1);
+      // Deleted, and another account's mailbox made: SQLite gives it the same id.
+      await s.deleteMailbox(box.id);
+      const taken = await s.createMailbox(b.id, 'Taken');
+      await rejectsWith(
+        s.append(newMessage('e3'), [{ mailboxId: taken.id, expect: expectOf(box) }]),
+        'NOT_FOUND',
+      );
+      assert.equal((await s.listMessages(taken.id)).length, 0);
+      // At once (PostgreSQL groups them into one statement): only the stale one fails.
+      const [e4, e5, e6] = await Promise.allSettled([
+        s.append(newMessage('e4'), [{ mailboxId: taken.id, expect: expectOf(taken) }]),
+        s.append(newMessage('e5'), [{ mailboxId: taken.id, expect: expectOf(box) }]),
+        s.append(newMessage('e6'), [{ mailboxId: taken.id }]),
+      ]);
+      assert.equal(e4!.status, 'fulfilled');
+      assert.equal(e6!.status, 'fulfilled');
+      assert.equal(e5!.status, 'rejected');
+      assert.ok(e5!.status === 'rejected' && isStoreError(e5.reason, 'NOT_FOUND'));
+      assert.equal((await s.listMessages(taken.id)).length, 2);
     });
 
     test('quota: an append over quota stores nothing; others in the batch commit', async () => {
