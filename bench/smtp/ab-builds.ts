@@ -7,6 +7,9 @@
 //   node --import tsx bench/smtp/ab-builds.ts --roots /path/before,/path/after
 //     [--driver smtp-source|bench] [--sessions 10] [--messages 2000] [--rounds 4]
 //     [--warmup 4500] [--size 10240] [--cpu-prof] [--node-args '--heap-prof ...']
+//     [--side-args 'ARGS FOR THE FIRST ROOT|ARGS FOR THE SECOND']
+// A root may be named twice with different --side-args: one build under two sets of node
+// flags (e.g. --max-semi-space-size).
 // Each root is a checkout with dist/ built (npm run build) and node_modules.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +33,8 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     /** More options for the servers' node, space-separated (`--heap-prof`, `--trace-gc`). */
     'node-args': { type: 'string', default: '' },
+    /** Node options per root, `|` between roots, in --roots' order (after --node-args). */
+    'side-args': { type: 'string', default: '' },
   },
 });
 if (!args.roots) throw new Error('--roots A,B: the checkouts to compare');
@@ -92,13 +97,16 @@ process.on('exit', () => {
   for (const s of sides) s.kill();
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(1));
-for (const root of roots) {
+const sideArgs = args['side-args'].split('|');
+const labels = roots.map((r, i) => (sideArgs[i] ? `${r} [${sideArgs[i]}]` : r));
+for (const [i, root] of roots.entries()) {
   const dir = mkdtempSync(join(tmpdir(), 'letterbox-ab-'));
   const prof = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'cpu-prof')}`] : [];
   for (const a of args['node-args'].split(' ')) if (a !== '') prof.push(a);
+  for (const a of (sideArgs[i] ?? '').split(' ')) if (a !== '') prof.push(a);
   const side = await startLetterbox({ root, dir, recipient: RECIPIENT, nodeArgs: prof });
   sides.push(side);
-  process.stderr.write(`${root}: pid ${side.pid}, ${dir}\n`);
+  process.stderr.write(`${labels[i]}: pid ${side.pid}, ${dir}\n`);
 }
 for (const s of sides) {
   const r = await drive(s.port, Number(args.warmup));
@@ -130,7 +138,7 @@ for (let round = 0; round < rounds; round++) {
     sent[i]! += messages;
     const rate = (messages / (r.elapsedMs / 1000)).toFixed(0);
     process.stderr.write(
-      `round ${round} ${roots[i]}: ${perMsg(all, messages)} us/msg (${parts.join(', ')}), ${rate} msg/s\n`,
+      `round ${round} ${labels[i]}: ${perMsg(all, messages)} us/msg (${parts.join(', ')}), ${rate} msg/s\n`,
     );
   }
 }
@@ -141,6 +149,6 @@ for (let i = 0; i < sides.length; i++) {
     all += v;
     if (v > 0) parts.push(`${k} ${perMsg(v, sent[i]!)}`);
   }
-  console.log(`${roots[i]}: ${perMsg(all, sent[i]!)} us/msg (${parts.join(', ')})`);
+  console.log(`${labels[i]}: ${perMsg(all, sent[i]!)} us/msg (${parts.join(', ')})`);
 }
 for (const s of sides) await s.stop();

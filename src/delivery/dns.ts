@@ -11,6 +11,19 @@ import { promises as dns } from 'node:dns';
 
 export type ResolveFn = (name: string, rrtype: string) => Promise<string[][] | string[]>;
 
+/** A resolver that keeps answers (createResolver's), which says for how long. */
+export interface CachingResolveFn extends ResolveFn {
+  /**
+   * performance.now() until which the answer (or failure) kept for the question is what the
+   * resolver gives; -Infinity when none is kept or it is still under way.
+   */
+  keptUntil(name: string, rrtype: string): number;
+}
+
+export function isCaching(r: ResolveFn): r is CachingResolveFn {
+  return typeof (r as Partial<CachingResolveFn>).keptUntil === 'function';
+}
+
 /** How long an answer (or a failure) is reused. */
 export const DNS_CACHE_MS = 5_000;
 /** Names kept at most; the oldest go first. */
@@ -26,14 +39,15 @@ export function createResolver(opts: {
   servers: readonly string[];
   timeoutMs: number;
   cacheMs?: number;
-}): ResolveFn {
+}): CachingResolveFn {
   const r = new dns.Resolver({ timeout: opts.timeoutMs, tries: 1 });
   if (opts.servers.length > 0) r.setServers([...opts.servers]);
   const resolve = r.resolve as (n: string, t: string) => Promise<string[][] | string[]>;
   const cacheMs = opts.cacheMs ?? DNS_CACHE_MS;
   const cache = new Map<string, Entry>();
-  return (name, rrtype) => {
-    const key = `${rrtype} ${name.toLowerCase()}`;
+  const keyOf = (name: string, rrtype: string) => `${rrtype} ${name.toLowerCase()}`;
+  const ask: ResolveFn = (name, rrtype) => {
+    const key = keyOf(name, rrtype);
     const now = performance.now();
     const hit = cache.get(key);
     if (hit && hit.until > now) return hit.answer;
@@ -47,4 +61,9 @@ export function createResolver(opts: {
     if (cache.size > DNS_CACHE_MAX) cache.delete(cache.keys().next().value as string);
     return entry.answer;
   };
+  const keptUntil = (name: string, rrtype: string): number => {
+    const until = cache.get(keyOf(name, rrtype))?.until;
+    return until === undefined || until === Infinity ? -Infinity : until;
+  };
+  return Object.assign(ask, { keptUntil });
 }

@@ -1,6 +1,6 @@
 // Trace and identity header fields the server adds: Received and Return-Path (RFC 5321 §4.4,
 // with RFC 3848 protocol names), Message-ID and Date (RFC 6409 §8.3, §8.2).
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random-hex.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -64,9 +64,9 @@ export function returnPathField(sender: string): string {
 
 /** A short id for a delivery: in the logs, the Received field and the SMTP reply. */
 export function newDeliveryId(): string {
-  return randomBytes(8).toString('hex').toUpperCase();
+  return randomHex(8).toUpperCase();
 }
 
 export function newMessageId(hostname: string): string {
-  return `<${Date.now().toString(36)}.${randomBytes(9).toString('hex')}@${hostname}>`;
+  return `<${Date.now().toString(36)}.${randomHex(9)}@${hostname}>`;
 }

@@ -8,10 +8,13 @@
 // `authenticate` is done in the same order; anything else (a signature or ARC field, a bare LF,
 // a header without its empty line) goes to `authenticate` as before.
 // test/delivery/unsigned-auth.test.ts compares both on a table of messages and DNS answers.
+// With the inbound checks' caching resolver (dns.ts) a verdict is kept for the next message of
+// the same envelope, client and From addresses while its DNS answers are (verdict-memo.ts).
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { arc, dmarc, spf } from 'mailauth';
-import type { ResolveFn } from './dns.js';
+import { type CachingResolveFn, isCaching, type ResolveFn } from './dns.js';
+import { VerdictMemo } from './verdict-memo.js';
 
 interface ParsedField {
   key: string | null;
@@ -88,10 +91,6 @@ export async function authenticateUnsigned(
   opts: UnsignedAuthOptions,
 ): Promise<UnsignedAuthResult> {
   // What the DKIM verifier would have found: no signature, and the From header's addresses.
-  const dkimStatus = { result: 'none', comment: 'message not signed' };
-  const dkimResults = [
-    { status: dkimStatus, info: internals.formatAuthHeaderRow('dkim', dkimStatus) },
-  ];
   const headerFrom: string[] = [];
   for (const f of fields) {
     if (f.key !== 'from') continue;
@@ -101,6 +100,39 @@ export async function authenticateUnsigned(
     for (const a of internals.addressparser(value.trim()))
       if (a?.address) headerFrom.push(a.address);
   }
+  const { resolver } = opts;
+  if (!isCaching(resolver)) return checkUnsigned(headerFrom, opts, resolver);
+  let memo = memos.get(resolver);
+  if (memo === undefined) {
+    memo = new VerdictMemo(resolver);
+    memos.set(resolver, memo);
+  }
+  // Everything the checks read besides DNS. SPF's %{t} macro is the time in seconds (RFC 7208
+  // §7.2): a verdict is reused within the second it was made in.
+  const key = JSON.stringify([
+    Math.round(Date.now() / 1000),
+    opts.ip,
+    opts.helo,
+    opts.sender,
+    opts.mta,
+    headerFrom,
+  ]);
+  return memo.get(key, (resolve) => checkUnsigned(headerFrom, opts, resolve));
+}
+
+/** Per resolver (one per configuration: its answers), the verdicts made with it. */
+const memos = new WeakMap<CachingResolveFn, VerdictMemo<UnsignedAuthResult>>();
+
+/** SPF, ARC and DMARC as `authenticate` runs them, for a message whose From has `headerFrom`. */
+async function checkUnsigned(
+  headerFrom: string[],
+  opts: UnsignedAuthOptions,
+  resolver: ResolveFn,
+): Promise<UnsignedAuthResult> {
+  const dkimStatus = { result: 'none', comment: 'message not signed' };
+  const dkimResults = [
+    { status: dkimStatus, info: internals.formatAuthHeaderRow('dkim', dkimStatus) },
+  ];
   let helo = opts.helo;
   if (!helo && opts.ip) helo = opts.ip;
   if (helo && isIP(helo)) helo = `[${helo}]`;
@@ -109,14 +141,14 @@ export async function authenticateUnsigned(
     helo,
     sender: opts.sender,
     mta: opts.mta,
-    resolver: opts.resolver,
+    resolver,
   } as Parameters<typeof spf>[0])) as unknown as
     | { status: { result: string }; domain?: string; info: string; header: string }
     | false;
   const arcResult = (await arc(
     { chain: false } as unknown as Parameters<typeof arc>[0],
     {
-      resolver: opts.resolver,
+      resolver,
     } as Parameters<typeof arc>[1],
   )) as unknown as { info?: string };
   const fold = (s: string) => internals.foldLines(s, 160);
@@ -133,7 +165,7 @@ export async function authenticateUnsigned(
       spfResult && spfResult.status.result === 'pass' && spfResult.domain ? [spfResult.domain] : [],
     dkimDomains: [],
     arcResult,
-    resolver: opts.resolver,
+    resolver,
   } as unknown as Parameters<typeof dmarc>[0])) as unknown as
     | ({ info?: string } & NonNullable<UnsignedAuthResult['dmarc']>)
     | false;

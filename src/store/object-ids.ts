@@ -1,20 +1,11 @@
 // RFC 8474 object ids, the same for every backend: MAILBOXID, EMAILID and THREADID are random
 // (a letter, then 24 hex digits), never derived from row ids; and the In-Reply-To a THREADID
 // is decided from (see sqlite/threads.ts).
-import { randomBytes } from 'node:crypto';
-
-// Random bytes are drawn in blocks: one randomBytes call per id cost ~10 us at delivery.
-let pool = Buffer.alloc(0);
-let at = 0;
+import { randomHex } from '../random-hex.js';
 
 /** A new object id: a letter, then 24 hex digits (RFC 8474 §7 objectid, §8.1 advice). */
 export function newObjectId(prefix: 'F' | 'M' | 'T'): string {
-  if (at + 12 > pool.length) {
-    pool = randomBytes(12 * 256);
-    at = 0;
-  }
-  at += 12;
-  return prefix + pool.toString('hex', at - 12, at);
+  return prefix + randomHex(12);
 }
 
 /** The first `<id>` of an envelope's In-Reply-To, or null. */
