@@ -28,6 +28,8 @@ interface Counted {
    * 'flushed' when the flush was answered, 'other' for the rest.
    */
   log(): string[][];
+  /** Socket writes to the database on the pool's connections since the last call. */
+  writes(): number;
 }
 
 /**
@@ -39,11 +41,29 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
   const store = await PostgresStore.open({ connectionString: url, max: 4, nodeId });
   const pool = (store as unknown as { db: { pool: pg.Pool } }).db.pool;
   let n = 0;
+  let writes = 0;
   const logs = new Map<pg.PoolClient, string[]>();
   const wrapped = new WeakSet<pg.PoolClient>();
   const wrap = (client: pg.PoolClient) => {
     if (wrapped.has(client)) return;
     wrapped.add(client);
+    // Each call of the socket's _write or _writev is one write(2) or writev(2).
+    const socket = (client as unknown as pg.Client).connection.stream as unknown as {
+      _write: (...a: unknown[]) => unknown;
+      _writev?: (...a: unknown[]) => unknown;
+    };
+    const w1 = socket._write.bind(socket);
+    socket._write = (...a: unknown[]) => {
+      writes++;
+      return w1(...a);
+    };
+    if (socket._writev) {
+      const wv = socket._writev.bind(socket);
+      socket._writev = (...a: unknown[]) => {
+        writes++;
+        return wv(...a);
+      };
+    }
     let pending = 0;
     const q = client.query.bind(client) as (...a: unknown[]) => unknown;
     client.query = ((...args: unknown[]) => {
@@ -89,6 +109,11 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
     log() {
       const v = [...logs.values()].filter((l) => l.length > 0);
       logs.clear();
+      return v;
+    },
+    writes() {
+      const v = writes;
+      writes = 0;
       return v;
     },
   };
@@ -417,6 +442,7 @@ test('a write with notices commits without waiting for its flush, then flushes i
     const writeThenFlush = async (what: string, op: () => Promise<unknown>) => {
       a.log();
       a.sent();
+      a.writes();
       let done = false;
       const p = op().then(() => {
         done = true;
@@ -428,18 +454,26 @@ test('a write with notices commits without waiting for its flush, then flushes i
       assert.deepEqual(log.slice(w, w + 2), ['write', 'flush'], `${what}: ${log.join(' ')}`);
       assert.ok(done && log.includes('flushed'), `${what}: answered before its flush`);
       assert.equal(a.sent(), 1, `${what}: one round trip`);
+      // The write and FLUSH leave in one socket write (db.ts corked): one system call here and
+      // one wake-up of the backend, where each was its own.
+      assert.equal(a.writes(), 1, `${what}: one socket write`);
     };
     await writeThenFlush('APPEND', () => a.store.append(newMessage('a'), [{ mailboxId: inbox }]));
     await a.store.listMessages(inbox); // STORE from the node's list: the write alone
     await writeThenFlush('STORE', () => a.store.setFlags(inbox, [1], 'add', ['\\Deleted']));
     await writeThenFlush('EXPUNGE', () => a.store.expunge(inbox, { onlyDeleted: true }));
     // A transaction with notices (events.ts): its NOTIFY carries the column, FLUSH follows COMMIT.
-    a.log();
     const account = (await a.store.getAccount('alice@example.test'))!;
+    a.log();
+    a.sent();
+    a.writes();
     await a.store.createMailbox(account.id, 'Lists');
     const tx = a.log().find((l) => l.includes('write'));
     assert.ok(tx);
     assert.deepEqual(tx.slice(-4), ['write', 'other', 'flush', 'flushed'], tx.join(' '));
+    // BEGIN with the transaction's first statements, and its NOTIFY with COMMIT and FLUSH: a
+    // socket write per round trip.
+    assert.equal(a.writes(), a.sent(), 'CREATE: one socket write per round trip');
   }));
 
 test("readMessages (FETCH's read ahead): the small messages not in memory in one round trip", () =>

@@ -139,6 +139,22 @@ const FLUSH: pg.QueryConfig = {
   text: "SELECT pg_logical_emit_message(true, 'letterbox', '')",
 };
 
+/**
+ * Runs `send`, which writes statements on the connection, with its socket corked: the
+ * statements written meanwhile (each its Bind, Execute and Sync; BEGIN, COMMIT) leave in one
+ * write(2) instead of one each. A write and the FLUSH behind it were two socket writes, each a
+ * system call in this process and a wake-up of the backend for its part.
+ */
+function corked<T>(client: pg.PoolClient, send: () => T): T {
+  const stream = (client as unknown as pg.Client).connection?.stream;
+  stream?.cork();
+  try {
+    return send();
+  } finally {
+    stream?.uncork();
+  }
+}
+
 /** How many rows a prepared statement changed. */
 export async function run(q: Queryable, text: string, values: unknown[] = []): Promise<number> {
   return (await q.query({ name: statementName(text), text, values })).rowCount ?? 0;
@@ -189,10 +205,9 @@ export class PgDb implements Queryable {
   async flushed<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
     return this.checkedOut(async (client, drop) => {
       try {
-        const [out, flush] = await Promise.allSettled([
-          client.query<R>(config),
-          client.query(FLUSH),
-        ]);
+        const [out, flush] = await Promise.allSettled(
+          corked(client, () => [client.query<R>(config), client.query(FLUSH)] as const),
+        );
         if (out.status === 'rejected') throw out.reason;
         // The write committed, but whether it is durable is not known: a temporary failure.
         if (flush.status === 'rejected') throw flush.reason;
@@ -266,16 +281,23 @@ export class PgDb implements Queryable {
   ): Promise<T> {
     return this.checkedOut(async (client, drop) => {
       try {
-        const begun = client.query('BEGIN');
+        // BEGIN goes out in one socket write with what fn sends before it first waits.
+        const [begun, running] = corked(client, () => [client.query('BEGIN'), fn(client)] as const);
         // Should it fail, so do the statements behind it: fn hears of it from those.
         begun.catch(() => {});
-        const out = await fn(client);
+        const out = await running;
         await begun;
         const tail = last?.(out) ?? null;
-        const sent = tail ? client.query(tail) : null;
+        const [sent, committed, flush] = corked(
+          client,
+          () =>
+            [
+              tail ? client.query(tail) : null,
+              client.query('COMMIT'),
+              tail ? client.query(FLUSH) : null,
+            ] as const,
+        );
         sent?.catch(() => {});
-        const committed = client.query('COMMIT');
-        const flush = tail ? client.query(FLUSH) : null;
         flush?.catch(() => {});
         const done = await committed;
         if (sent) await sent;
