@@ -38,7 +38,14 @@ interface Counted {
  * answers come (pipelined) share it.
  */
 async function counted(url: string, nodeId?: string): Promise<Counted> {
-  const store = await PostgresStore.open({ connectionString: url, max: 4, nodeId });
+  // What EXPUNGE lets go of is collected at the store's close, and no sweep runs: their
+  // statements would be counted among a test's (quiet-collect.ts).
+  const store = await PostgresStore.open({
+    connectionString: url,
+    max: 4,
+    nodeId,
+    collect: { idleMs: 600_000, maxWaitMs: 600_000, sweepDelayMs: -1 },
+  });
   const pool = (store as unknown as { db: { pool: pg.Pool } }).db.pool;
   let n = 0;
   let writes = 0;
@@ -192,17 +199,18 @@ test('EXPUNGE (RFC 9051 §6.4.3): one round trip, the same rows, VANISHED and qu
     await a.store.setFlags(inbox, [1, 3], 'add', ['\\Deleted']);
     const before = await a.store.mailboxStatus(inbox);
     a.sent();
-    // The account's lock, the deletion, the collection of the stored messages and the NOTIFY
-    // in one statement (migration 9's function), committed on its own.
+    // The account's lock, the deletion and the NOTIFY in one statement (migration 9's
+    // function), committed on its own.
     assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), [1, 3]);
     assert.equal(a.sent(), 1);
     const after = await a.store.mailboxStatus(inbox);
     assert.equal(after.messages, 2);
     assert.ok(after.highestModseq > before.highestModseq);
     assert.deepEqual(await a.store.expungedSince(inbox, before.highestModseq), [1, 3]);
-    // The stored messages no row holds are gone, with their bytes; the others stay.
-    const left = await sql.query('SELECT count(*)::int AS n FROM messages');
-    assert.equal(left.rows[0].n, 2);
+    // The stored messages stay until the node collects them, quiet (migration 15).
+    const stored = async () =>
+      (await sql.query('SELECT count(*)::int AS n FROM messages')).rows[0].n as number;
+    assert.equal(await stored(), 4);
     const account = (await a.store.getAccount('alice@example.test'))!;
     const usage = await sql.query('SELECT used_bytes::int AS n FROM accounts WHERE id = $1', [
       account.id,
@@ -212,6 +220,11 @@ test('EXPUNGE (RFC 9051 §6.4.3): one round trip, the same rows, VANISHED and qu
     // Nothing \Deleted: nothing changes, not even the modseq.
     assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), []);
     assert.equal((await a.store.mailboxStatus(inbox)).highestModseq, after.highestModseq);
+    // Collected (here at the store's close), with their bytes; the others stay.
+    await a.store.close();
+    assert.equal(await stored(), 2);
+    const blobs = await sql.query('SELECT count(*)::int AS n FROM blobs');
+    assert.equal(blobs.rows[0].n, 2);
   }));
 
 test("EXPUNGE reads the mailbox's \\Deleted rows only (migration 11's partial index), not all of them", () =>
@@ -244,8 +257,8 @@ test("EXPUNGE reads the mailbox's \\Deleted rows only (migration 11's partial in
     };
     const all = await rowsRead(null, true);
     assert.equal(all.gone, '{7,900}');
-    // The two rows, each read to find it and again to delete it, and the collection's check
-    // that no row holds their stored messages: far below the mailbox's thousand.
+    // The two rows, each read to find it and again to delete it: far below the mailbox's
+    // thousand.
     assert.ok(all.read < 20, `EXPUNGE read ${all.read} rows`);
     const some = await rowsRead([7, 8, 9], true);
     assert.equal(some.gone, '{7}');
@@ -477,7 +490,7 @@ test('a write with notices commits without waiting for its flush, then flushes i
   }));
 
 test("readMessages (FETCH's read ahead): the small messages not in memory in one round trip", () =>
-  withStores(async (a, b, inbox) => {
+  withStores(async (a, b, inbox, sql) => {
     for (let i = 0; i < 6; i++) await b.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
     const big = newMessage('big', 'a large body line\r\n'.repeat(20_000));
     await b.append(big, [{ mailboxId: inbox }]);
@@ -485,6 +498,13 @@ test("readMessages (FETCH's read ahead): the small messages not in memory in one
     const first = (await b.listMessages(inbox))[0]!;
     await b.setFlags(inbox, [1], 'add', ['\\Deleted']);
     await b.expunge(inbox, { onlyDeleted: true });
+    // Collected by b once quiet (quiet-collect.ts).
+    await eventually(
+      async () =>
+        (await sql.query('SELECT 1 FROM blobs WHERE hash = $1', [first.blobHash])).rowCount === 0,
+      'the expunged message collected',
+      30_000,
+    );
     const rows = await b.listMessages(inbox);
     const all = [
       { blobHash: first.blobHash, size: first.size },

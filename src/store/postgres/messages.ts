@@ -48,6 +48,7 @@ import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
 import { nextModseq, type PgDb, type Queryable, row, rows, run, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents, UIDS_PER_NOTICE } from './events.js';
+import type { QuietCollect } from './quiet-collect.js';
 import { PgRecordCache } from './record-cache.js';
 import { searchWords, wordPatterns } from './search-words.js';
 
@@ -178,6 +179,8 @@ export class PgMessages implements MessageStore, BlobStore {
   constructor(
     private readonly db: PgDb,
     private readonly events: PgEvents,
+    /** Collects what EXPUNGE lets go of, once the node is quiet. */
+    private readonly collector: QuietCollect,
   ) {
     this.cache = new PgRecordCache(db, events);
     events.observe((ev) => this.cache.heard(ev));
@@ -1054,10 +1057,11 @@ export class PgMessages implements MessageStore, BlobStore {
    * EXPUNGE as one statement (letterbox_expunge, migration 9): the account's lock, the rows'
    * removal (those of `uids`, all when not given, that are \Deleted when `onlyDeleted`), their
    * UIDs recorded for VANISHED (RFC 7162 §3.2.5.1) with the account's next modseq, which
-   * HIGHESTMODSEQ takes, the usage, the collection of the stored messages and the notices,
-   * committed on their own (one round trip; before: BEGIN, the lock and deletion, the
-   * collection's savepoint, and the NOTIFY with the COMMIT, three). Nothing changes, not even
-   * the modseq, when no row goes.
+   * HIGHESTMODSEQ takes, the usage and the notices, committed on their own (one round trip;
+   * before: BEGIN, the lock and deletion, the collection's savepoint, and the NOTIFY with the
+   * COMMIT, three). Nothing changes, not even the modseq, when no row goes. The stored
+   * messages the rows held are collected by this node once it is quiet (quiet-collect.ts,
+   * migration 15), not in the statement.
    */
   async expunge(
     mailboxId: number,
@@ -1085,6 +1089,7 @@ export class PgMessages implements MessageStore, BlobStore {
     const uids = (r.gone ?? []).map(Number);
     if (uids.length === 0 || r.at_modseq === null) return [];
     this.bytes.forget(r.hashes ?? []);
+    this.collector.add(r.hashes ?? []);
     const ref = { id: mailboxId, accountId: r.account, uidValidity: r.validity };
     const heard = await notice.sent(changeEvent(ref, 'expunge', r.at_modseq, uids));
     this.cache.applyOwn(mailboxId, r.at_modseq, heard, { kind: 'expunge', uids });

@@ -49,6 +49,7 @@ import { PgMaildropLocks } from './maildrop-locks.js';
 import { PgMessages } from './messages.js';
 import { PgMetadata } from './metadata.js';
 import { PgQueue } from './queue.js';
+import { QuietCollect, type QuietCollectOptions } from './quiet-collect.js';
 
 export interface PostgresStoreOptions extends PgOptions {
   onListenerError?: (err: unknown) => void;
@@ -57,6 +58,8 @@ export interface PostgresStoreOptions extends PgOptions {
    * starts again ends its own leases at once, others' only when they run out.
    */
   nodeId?: string;
+  /** When the stored messages EXPUNGE lets go of are collected (quiet-collect.ts). */
+  collect?: QuietCollectOptions;
 }
 
 export class PostgresStore implements MailStore {
@@ -67,6 +70,7 @@ export class PostgresStore implements MailStore {
   private readonly metadata: PgMetadata;
   private readonly queue: PgQueue;
   private readonly maildropLocks: PgMaildropLocks;
+  private readonly collector: QuietCollect;
   private closed = false;
 
   private constructor(
@@ -77,7 +81,8 @@ export class PostgresStore implements MailStore {
   ) {
     this.directory = new PgDirectory(db, events);
     this.mailboxes = new PgMailboxes(db, events, (id) => this.messages.counters(id));
-    this.messages = new PgMessages(db, events);
+    this.collector = new QuietCollect(db, opts.collect);
+    this.messages = new PgMessages(db, events, this.collector);
     this.metadata = new PgMetadata(db, events);
     this.queue = new PgQueue(db, opts.nodeId ?? hostname(), (h) => this.messages.forgetBytes([h]));
     // A deleted mailbox's bytes may have gone with it (this node's or another's).
@@ -396,6 +401,7 @@ export class PostgresStore implements MailStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.collector.close();
     await this.events.close();
     await this.maildropLocks.close();
     await this.db.close();
