@@ -763,3 +763,35 @@ test("getMailbox (SELECT's, APPEND's): from the node's names and list, none whil
     },
     { a: 'node-a', b: 'node-b' },
   ));
+
+test("FETCH of one message's bytes: its statement's plan is kept, not made at every call", async () => {
+  const url = await server.createDatabase();
+  const b = await PostgresStore.open({ connectionString: url, max: 2 });
+  // One connection: the prepared statement's counters are that connection's.
+  const a = await PostgresStore.open({ connectionString: url, max: 1 });
+  try {
+    await b.addDomain('example.test');
+    const acct = await b.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+    const inbox = (await b.getMailbox(acct.id, 'INBOX'))!.id;
+    for (let i = 0; i < 8; i++) await b.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    // Each read one message not in a's memory.
+    for (const r of await b.listMessages(inbox)) {
+      const got = await a.readMessages([{ blobHash: r.blobHash, size: r.size }]);
+      assert.deepEqual(got.get(r.blobHash), await b.readMessage(r.blobHash));
+    }
+    const pool = (a as unknown as { db: { pool: pg.Pool } }).db.pool;
+    const plans = await pool.query<{ generic: number; custom: number }>(
+      `SELECT generic_plans::int AS generic, custom_plans::int AS custom
+       FROM pg_prepared_statements WHERE statement LIKE '%LEFT JOIN blob_chunks c%'`,
+    );
+    assert.equal(plans.rows.length, 1);
+    // PostgreSQL plans a statement's first five calls for their values, then keeps a plan
+    // when it is no dearer; with `= ANY($1)` it made one at all eight.
+    assert.ok(plans.rows[0]!.generic >= 1, JSON.stringify(plans.rows[0]));
+    assert.ok(plans.rows[0]!.custom <= 5, JSON.stringify(plans.rows[0]));
+  } finally {
+    await a.close();
+    await b.close();
+    await server.dropDatabase(url);
+  }
+});
