@@ -2,9 +2,11 @@
 // every recipient account's INBOX. The caller answers 250 only after this resolves. Reached
 // through deliver.ts (and mailbox.ts for one chosen mailbox), never by a protocol directly.
 import { parseMessage } from '../mime/index.js';
+import { isStoreError } from '../store/errors.js';
 import {
   type Account,
   type AppendResult,
+  type AppendTarget,
   FTS_TEXT_MAX,
   type MailStore,
   type MessageIndex,
@@ -40,18 +42,59 @@ export interface LocalDelivery {
 }
 
 /**
+ * Each account's INBOX as last looked up, per store, so that a delivery need not read the
+ * mailbox row first (a read of its own outside the append's transaction). The append checks
+ * in its transaction that the mailbox is still that INBOX (AppendTarget.expect: owner,
+ * UIDVALIDITY, name; a deleted mailbox's id may be reused, UIDVALIDITY never is), and a
+ * delivery it refuses looks the INBOXes up again once.
+ */
+const inboxes = new WeakMap<MailStore, Map<number, AppendTarget>>();
+/** Accounts whose INBOX is remembered at once, per store; then it starts over. */
+const INBOXES_MAX = 10_000;
+
+/**
  * Into each account's INBOX, atomically: all recipients get it or none do (OVERQUOTA when one
  * account has no room, so the sending server bounces and nothing is silently lost).
  */
 export async function deliverLocal(store: MailStore, d: LocalDelivery): Promise<AppendResult[]> {
-  const targets = [];
-  for (const a of d.accounts) {
-    const inbox = await store.getMailbox(a.id, 'INBOX');
-    if (!inbox) throw new Error(`account ${a.address} has no INBOX`);
-    targets.push({ mailboxId: inbox.id });
+  let known = inboxes.get(store);
+  if (known === undefined) {
+    known = new Map();
+    inboxes.set(store, known);
   }
-  return store.append(
-    { raw: d.raw, index: indexMessage(d.raw), internalDate: d.internalDate },
-    targets,
-  );
+  const message = { raw: d.raw, index: indexMessage(d.raw), internalDate: d.internalDate };
+  let remembered = false;
+  const targets: AppendTarget[] = [];
+  for (const a of d.accounts) {
+    const t = known.get(a.id);
+    if (t !== undefined) remembered = true;
+    targets.push(t ?? (await lookUpInbox(store, known, a)));
+  }
+  try {
+    return await store.append(message, targets);
+  } catch (err) {
+    // A remembered INBOX that is no longer one (account or INBOX deleted, or the store's):
+    // nothing was stored; look them all up again.
+    if (!remembered || !isStoreError(err, 'NOT_FOUND')) throw err;
+    for (const a of d.accounts) known.delete(a.id);
+    const fresh: AppendTarget[] = [];
+    for (const a of d.accounts) fresh.push(await lookUpInbox(store, known, a));
+    return store.append(message, fresh);
+  }
+}
+
+async function lookUpInbox(
+  store: MailStore,
+  known: Map<number, AppendTarget>,
+  a: Account,
+): Promise<AppendTarget> {
+  const inbox = await store.getMailbox(a.id, 'INBOX');
+  if (!inbox) throw new Error(`account ${a.address} has no INBOX`);
+  const t: AppendTarget = {
+    mailboxId: inbox.id,
+    expect: { accountId: a.id, uidValidity: inbox.uidValidity, name: inbox.name },
+  };
+  if (known.size >= INBOXES_MAX) known.clear();
+  known.set(a.id, t);
+  return t;
 }
