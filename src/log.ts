@@ -58,7 +58,9 @@ class LazyChild implements Logger {
   }
 
   child(bindings: Bindings): Logger {
-    return new LazyChild(this.root, { ...this.bindings, ...bindings });
+    // Not a spread: V8 copies `{ ...a, ...b }` with keys b adds on a slow path (~0.5 us, and
+    // a connection and each of its messages make children).
+    return new LazyChild(this.root, Object.assign({}, this.bindings, bindings));
   }
 
   private emit(level: Level, args: unknown[]): void {

@@ -38,9 +38,34 @@ export interface PathOptions {
 }
 
 // RFC 5322 §3.2.3 atext; RFC 6531 §3.3 adds UTF8-non-ascii (checked by the caller via nonAscii).
-const ATEXT = /[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]/;
-const LABEL_CHAR = /[A-Za-z0-9\-\u0080-\uffff]/;
+// By UTF-16 code unit: an ASCII one from the table, any other allowed. A table lookup per
+// character instead of a regexp call on a one-character string (MAIL and RCPT of every
+// message).
+const ATEXT_ASCII = alnumAnd("!#$%&'*+-/=?^_`{|}~");
+const LABEL_ASCII = alnumAnd('-');
 const NON_ASCII = /[^\x00-\x7f]/;
+
+/** 1 for ASCII letters and digits and each of `more`. */
+function alnumAnd(more: string): Uint8Array {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) {
+    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) t[c] = 1;
+  }
+  for (let i = 0; i < more.length; i++) t[more.charCodeAt(i)] = 1;
+  return t;
+}
+
+/** atext or UTF-8 (RFC 6531): the code unit at `i` of `s`, which must be within it. */
+export function isAtext(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 0x80 || ATEXT_ASCII[c] === 1;
+}
+
+/** A letter, digit, hyphen or U-label character (RFC 5321 §4.1.2 Ldh-str, RFC 6531). */
+export function isLabelChar(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 0x80 || LABEL_ASCII[c] === 1;
+}
 
 /**
  * Parses a Path starting at `pos`. With angle brackets this is the RFC grammar; without them
@@ -52,7 +77,7 @@ export function parsePath(s: string, pos: number, opts: PathOptions): PathResult
     const mb = parseMailbox(s, pos);
     if (mb === null || (mb.end < s.length && s[mb.end] !== ' ')) return { ok: false };
     const raw = s.slice(pos, mb.end);
-    return ok({ ...mb.value, raw, sourceRoute: false }, mb.end);
+    return ok(withRaw(mb.value, raw, false), mb.end);
   }
   let i = pos + 1;
   if (s[i] === '>')
@@ -95,7 +120,22 @@ export function parsePath(s: string, pos: number, opts: PathOptions): PathResult
 
   const mb = parseMailbox(s, i);
   if (mb === null || s[mb.end] !== '>') return { ok: false };
-  return ok({ ...mb.value, raw: s.slice(pos + 1, mb.end), sourceRoute }, mb.end + 1);
+  return ok(withRaw(mb.value, s.slice(pos + 1, mb.end), sourceRoute), mb.end + 1);
+}
+
+/**
+ * The Address of a parsed mailbox. Written out: V8 copies `{ ...parts, raw, sourceRoute }`
+ * (a spread, then keys the source lacks) on a slow path, about 1.4 us each (Node 20).
+ */
+function withRaw(parts: MailboxParts, raw: string, sourceRoute: boolean): Address {
+  return {
+    local: parts.local,
+    quoted: parts.quoted,
+    domain: parts.domain,
+    literal: parts.literal,
+    raw,
+    sourceRoute,
+  };
 }
 
 function ok(address: Address, end: number): PathResult {
@@ -147,7 +187,7 @@ function parseLocalPart(
   // Dot-string = Atom *("." Atom): no leading, trailing or doubled dot.
   for (;;) {
     const start = i;
-    while (i < s.length && ATEXT.test(s[i])) i += 1;
+    while (i < s.length && isAtext(s, i)) i += 1;
     if (i === start) return null;
     if (s[i] !== '.') break;
     i += 1;
@@ -173,18 +213,23 @@ export function parseDomain(
   let i = pos;
   for (;;) {
     const start = i;
-    while (i < s.length && LABEL_CHAR.test(s[i])) i += 1;
-    const label = s.slice(start, i);
+    while (i < s.length && isLabelChar(s, i)) i += 1;
     // sub-domain = Let-dig [Ldh-str]: not empty, no hyphen at either end; DNS: 63 octets.
-    if (label === '' || label.startsWith('-') || label.endsWith('-')) return null;
-    if (Buffer.byteLength(label) > 63) return null;
+    if (i === start || s.charCodeAt(start) === HYPHEN || s.charCodeAt(i - 1) === HYPHEN) {
+      return null;
+    }
+    // A code unit is at most 3 octets in UTF-8: 21 of them fit in 63 whatever they are.
+    if (i - start > 21 && Buffer.byteLength(s.slice(start, i)) > 63) return null;
     if (s[i] !== '.') break;
     i += 1;
   }
-  // RFC 5321 §4.5.3.1.2: a domain name is at most 255 octets.
-  if (Buffer.byteLength(s.slice(pos, i)) > 255) return null;
-  return { domain: s.slice(pos, i), literal: false, end: i };
+  const domain = s.slice(pos, i);
+  // RFC 5321 §4.5.3.1.2: a domain name is at most 255 octets (85 code units always fit).
+  if (domain.length > 85 && Buffer.byteLength(domain) > 255) return null;
+  return { domain, literal: false, end: i };
 }
+
+const HYPHEN = 0x2d;
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 // General-address-literal = Standardized-tag ":" 1*dcontent; dcontent = %d33-90 / %d94-126.
