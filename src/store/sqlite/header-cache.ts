@@ -4,7 +4,8 @@
 // and each time the message's whole bytes were read from SQLite (overflow pages, a Buffer of
 // the message) for a header of a few hundred bytes. A stored message's bytes never change (the
 // hash names them), so a header kept here is never stale and needs no invalidation; the cache
-// is bounded in bytes and drops the least recently used first.
+// is bounded in bytes and drops the least recently used first. A message stored here puts
+// its block in at once (messages.ts, after the commit): new mail is read next.
 import { headerBounds } from '../../mime/header-scan.js';
 import { ByteLru } from '../byte-lru.js';
 

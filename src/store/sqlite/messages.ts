@@ -282,6 +282,11 @@ export class SqliteMessages {
         batch.forEach((p, i) => {
           const o = outcomes[i]!;
           if (o.ok) {
+            // New mail is what clients ask the headers of next (a phone's FETCH of every
+            // message's FROM SUBJECT DATE at login, a client in IDLE told of it): its header
+            // block is kept now, from the bytes in hand, rather than read back from
+            // message_data at that FETCH (readHeaders keeps only small messages' blocks).
+            if (p.message.raw.length <= INLINE_MAX) this.headers.put(p.hash, p.message.raw);
             o.value.forEach((r, j) => {
               if (r.recentFrom !== undefined) this.mailboxes.noteClaimed(r.mailboxId, r.uid + 1);
               const kw = keywordsOf(p.targets[j]?.flags ?? []);
