@@ -5,7 +5,8 @@
 //     [--smtp-accounts 1]
 //     [--smtp-messages 2000] [--clients 10] [--duration 15] [--rounds 1] [--warmup-messages 1000]
 //     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix]
-//     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--keep]
+//     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--keep] [--load-nodes K]
+//     [--root DIR]
 // Beside each rate it prints CPU per operation, of the Letterbox processes and of PostgreSQL's
 // (the postmaster's tree: backends, WAL writer, checkpointer, autovacuum), so that what a node
 // and the database each cost can be read past this machine's two CPUs.
@@ -58,11 +59,14 @@ const { values: args } = parseArgs({
     'pg-statements': { type: 'boolean', default: false },
     'pg-waits': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'load-nodes': { type: 'string' },
+    root: { type: 'string' },
   },
 });
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '..', '..');
+/** The Letterbox build under test (--root: another worktree's, built, for an A/B run). */
+const root = args.root ? resolve(args.root) : resolve(here, '..', '..');
 const PASSWORD = 'bench-password';
 const MIX_USERS = Array.from({ length: 10 }, (_, i) => `mix${i}@bench.test`);
 const SMTP_USER = 'smtp@bench.test';
@@ -88,6 +92,12 @@ const warmMessages = Number(args['warmup-messages']);
 const warmMs = Number(args['warmup-seconds']) * 1000;
 const doSmtp = args.only !== 'mix';
 const doMix = args.only !== 'smtp';
+/**
+ * With --load-nodes K, SMTP and the mix go to the first K nodes of a cell only (the others
+ * just listen): each node's CPU, printed apart, then shows what the notices of other nodes'
+ * work cost a node that has none of its own.
+ */
+const loadNodes = args['load-nodes'] ? Math.max(1, Number(args['load-nodes'])) : Infinity;
 
 const base = mkdtempSync(join(tmpdir(), 'letterbox-bench-scale-'));
 // Dovecot's and PostgreSQL's unprivileged processes must be able to search down to theirs.
@@ -160,15 +170,23 @@ async function waitIdle(side: Side): Promise<void> {
 async function measured<T>(
   side: Side,
   load: () => Promise<T>,
-): Promise<{ result: T; serverMs: number; dbMs: number }> {
+): Promise<{ result: T; serverMs: number; dbMs: number; perNodeMs: number[] }> {
   await waitIdle(side);
   const db0 = side.dbPid ? treeCpuWithChildrenMs(side.dbPid() ?? 0) : 0;
-  const srv0 = cpuOf(side.serverPids());
+  const each0 = side.serverPids().map((p) => cpuOf([p]));
   const result = await load();
   await waitIdle(side);
-  const serverMs = cpuOf(side.serverPids()) - srv0;
+  const perNodeMs = side.serverPids().map((p, i) => cpuOf([p]) - each0[i]!);
+  const serverMs = perNodeMs.reduce((a, b) => a + b, 0);
   const dbMs = side.dbPid ? treeCpuWithChildrenMs(side.dbPid() ?? 0) - db0 : 0;
-  return { result, serverMs, dbMs };
+  return { result, serverMs, dbMs, perNodeMs };
+}
+
+/** Each node's CPU per operation, when a cell has more than one. */
+function logPerNode(side: Side, what: string, perNodeMs: number[], ops: number): void {
+  if (perNodeMs.length < 2) return;
+  const each = perNodeMs.map((ms, i) => `node ${i + 1} ${((ms / ops) * 1000).toFixed(0)} us`);
+  log(`${side.name} ${what}: CPU per operation by node: ${each.join(', ')}`);
 }
 
 /** With --pg-statements: the statements of the load just measured, per operation. */
@@ -266,12 +284,16 @@ async function mix(side: Side, ms: number) {
 async function runCells(side: Side, nodes: number, store: Cell['store']): Promise<Cell> {
   const cell: Cell = { store, nodes };
   log(`${side.name}: warm-up`);
-  if (doSmtp && side.smtpPorts.length > 0) await smtp(side, warmMessages);
+  // Each node gets the whole warm-up: split over the nodes, the last node of a cell (started
+  // just before it) ran its SMTP path a few hundred times before the measure, and its JIT
+  // compiling and code not yet optimised counted as the cost of more nodes.
+  if (doSmtp && side.smtpPorts.length > 0) await smtp(side, warmMessages * side.smtpPorts.length);
   if (doMix) await mix(side, warmMs);
   if (doSmtp && side.smtpPorts.length > 0) {
     await resetStatements(side);
     const m = await measured(side, () => smtp(side, smtpMessages));
     await logStatements(side, 'SMTP', m.result.messages);
+    logPerNode(side, 'SMTP', m.perNodeMs, m.result.messages);
     cell.smtp = {
       perSecond: m.result.perSecond,
       serverMsPerOp: m.serverMs / m.result.messages,
@@ -288,6 +310,7 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
     const m = await measured(side, () => mix(side, durationMs));
     if (sampling) log(`${side.name} mix: client backends per sample: ${await sampling()}`);
     await logStatements(side, 'mix', m.result.ops);
+    logPerNode(side, 'mix', m.perNodeMs, m.result.ops);
     cell.mix = {
       perSecond: m.result.opsPerSecond,
       p50Ms: m.result.p50Ms,
@@ -431,8 +454,8 @@ async function main(): Promise<void> {
         await runCells(
           {
             name: `postgres x${n}`,
-            smtpPorts: pgSetups.slice(0, n).map((s) => s.ports.smtp),
-            imapPorts: pgSetups.slice(0, n).map((s) => s.ports.imap),
+            smtpPorts: pgSetups.slice(0, Math.min(n, loadNodes)).map((s) => s.ports.smtp),
+            imapPorts: pgSetups.slice(0, Math.min(n, loadNodes)).map((s) => s.ports.imap),
             serverPids: () => up.map((s) => s.pid),
             dbPid: () => pg?.postmasterPid(),
           },
