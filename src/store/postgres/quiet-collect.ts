@@ -71,16 +71,23 @@ export class QuietCollect {
     this.schedule(this.idleMs);
   }
 
-  /** Stops; what is pending is collected first, as far as the database lets it. */
+  /**
+   * Stops. What is pending stays for the sweep after the next start: collecting it here
+   * could hold a stopping node for a statement timeout per chunk while the database does not
+   * answer.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.sweepTimer);
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
-    if (!this.closed) {
-      this.closed = true;
-      await this.runAll().catch(() => {});
-    }
+  }
+
+  /** Collects everything pending now, quiet or not (tests). */
+  async collectNow(): Promise<void> {
+    await this.running;
+    while (this.pending.size > 0) await this.runChunk();
   }
 
   private schedule(ms: number): void {
@@ -121,10 +128,6 @@ export class QuietCollect {
       // The database is failing: what was taken stays stored until the sweep after a start.
     }
     this.oldest = this.pending.size > 0 ? Date.now() : 0;
-  }
-
-  private async runAll(): Promise<void> {
-    while (this.pending.size > 0) await this.runChunk();
   }
 
   private async runChunk(): Promise<void> {
