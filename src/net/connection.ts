@@ -60,7 +60,6 @@ export class Connection implements ConnFacts {
   readonly remotePort: number;
   /** `address:port`, IPv6 in brackets. */
   readonly peer: string;
-  readonly localPort: number;
   readonly log: Logger;
   /**
    * Where the connection's code schedules timers and detached promises, so that a throw in
@@ -105,7 +104,6 @@ export class Connection implements ConnFacts {
     this.remoteAddress = normalizeIp(socket.remoteAddress ?? 'unknown');
     this.remotePort = socket.remotePort ?? 0;
     this.peer = hostPort(this.remoteAddress, this.remotePort);
-    this.localPort = socket.localPort ?? 0;
     this.secure = opts.secure ?? socket instanceof tls.TLSSocket;
     if (socket instanceof tls.TLSSocket) this.noteTls(socket);
     this.serverLog = opts.log;
