@@ -138,6 +138,8 @@ export class SqliteMessages {
     private readonly durable: () => Promise<void> = () => Promise.resolve(),
     /** Rows from which a mailbox's columns are kept in the database (column-snapshot.ts). */
     keepColumnsFrom = KEEP_COLUMNS_FROM,
+    /** Header blocks of messages appended here go into the cache at commit. */
+    private readonly keepNewHeaders = true,
   ) {
     this.summaries = new MailboxSummaries(db);
     this.kept = new ColumnSnapshots(db, keepColumnsFrom);
@@ -286,7 +288,8 @@ export class SqliteMessages {
             // message's FROM SUBJECT DATE at login, a client in IDLE told of it): its header
             // block is kept now, from the bytes in hand, rather than read back from
             // message_data at that FETCH (readHeaders keeps only small messages' blocks).
-            if (p.message.raw.length <= INLINE_MAX) this.headers.put(p.hash, p.message.raw);
+            if (this.keepNewHeaders && p.message.raw.length <= INLINE_MAX)
+              this.headers.put(p.hash, p.message.raw);
             o.value.forEach((r, j) => {
               if (r.recentFrom !== undefined) this.mailboxes.noteClaimed(r.mailboxId, r.uid + 1);
               const kw = keywordsOf(p.targets[j]?.flags ?? []);

@@ -89,6 +89,12 @@ export interface SqliteStoreOptions {
    * (column-snapshot.ts; KEEP_COLUMNS_FROM by default; tests lower it).
    */
   keepColumnsFrom?: number;
+  /**
+   * A small message's header block goes into the header cache when its append commits (new
+   * mail is fetched next); true by default. A one-off writer (`letterbox import`) serves no
+   * FETCH, so it keeps none: its cache would only fill to its bound.
+   */
+  keepNewHeaders?: boolean;
 }
 
 /**
@@ -144,6 +150,7 @@ export class SqliteStore implements MailStore {
       fts,
       () => wal.sync(),
       opts.keepColumnsFrom,
+      opts.keepNewHeaders ?? true,
     );
     this.queue = new SqliteQueue(db, blobs, this.messages);
     this.outcomes = new OutcomeBatch(db, this.queue, () => wal.sync());
