@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { deliverLocal } from '../../src/delivery/local.js';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { Account } from '../../src/store/types.js';
 import { openAliceStore } from '../helpers/store.js';
 
 let dir: string;
