@@ -85,7 +85,7 @@ test('EXPUNGE: a stored message appended again before the collection stays', () 
     assert.deepEqual(await s.expunge(inbox, { onlyDeleted: false }), [1]);
     await s.append(newMessage('again'), [{ mailboxId: inbox }]);
     // The collection (here at once, not waiting for quiet) finds a row holding it.
-    await (s as unknown as { collector: QuietCollect }).collector.collectNow();
+    await (s as unknown as { collector: QuietCollect }).collector.drain();
     await s.close();
     assert.deepEqual(await counts(sql), { messages: 1, blobs: 1 });
     const t = await open(url, { sweepDelayMs: -1 });

@@ -222,7 +222,7 @@ test('EXPUNGE (RFC 9051 §6.4.3): one round trip, the same rows, VANISHED and qu
     assert.deepEqual(await a.store.expunge(inbox, { onlyDeleted: true }), []);
     assert.equal((await a.store.mailboxStatus(inbox)).highestModseq, after.highestModseq);
     // Collected (here at once, not waiting for quiet), with their bytes; the others stay.
-    await (a.store as unknown as { collector: QuietCollect }).collector.collectNow();
+    await (a.store as unknown as { collector: QuietCollect }).collector.drain();
     assert.equal(await stored(), 2);
     const blobs = await sql.query('SELECT count(*)::int AS n FROM blobs');
     assert.equal(blobs.rows[0].n, 2);

@@ -49,7 +49,7 @@ import { PgMaildropLocks } from './maildrop-locks.js';
 import { PgMessages } from './messages.js';
 import { PgMetadata } from './metadata.js';
 import { PgQueue } from './queue.js';
-import { QuietCollect, type QuietCollectOptions } from './quiet-collect.js';
+import { type QuietCollect, type QuietCollectOptions, quietCollect } from './quiet-collect.js';
 
 export interface PostgresStoreOptions extends PgOptions {
   onListenerError?: (err: unknown) => void;
@@ -81,7 +81,7 @@ export class PostgresStore implements MailStore {
   ) {
     this.directory = new PgDirectory(db, events);
     this.mailboxes = new PgMailboxes(db, events, (id) => this.messages.counters(id));
-    this.collector = new QuietCollect(db, opts.collect);
+    this.collector = quietCollect(db, opts.collect);
     this.messages = new PgMessages(db, events, this.collector);
     this.metadata = new PgMetadata(db, events);
     this.queue = new PgQueue(db, opts.nodeId ?? hostname(), (h) => this.messages.forgetBytes([h]));

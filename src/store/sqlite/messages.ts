@@ -14,6 +14,7 @@ import {
   sameFlags,
   uniqueFolded,
 } from '../flags.js';
+import { QuietWork } from '../quiet-work.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -31,7 +32,7 @@ import type {
 } from '../types.js';
 import { UidList } from '../uid-list.js';
 import { ColumnSnapshots, KEEP_COLUMNS_FROM } from './column-snapshot.js';
-import { dataPurge, QuietWork, sliceSweep } from './data-purge.js';
+import { dataPurge, sliceSweep } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
