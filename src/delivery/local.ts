@@ -7,6 +7,7 @@ import {
   type Account,
   type AppendResult,
   type AppendTarget,
+  checkedTarget,
   FTS_TEXT_MAX,
   type MailStore,
   type MessageIndex,
@@ -90,10 +91,7 @@ async function lookUpInbox(
 ): Promise<AppendTarget> {
   const inbox = await store.getMailbox(a.id, 'INBOX');
   if (!inbox) throw new Error(`account ${a.address} has no INBOX`);
-  const t: AppendTarget = {
-    mailboxId: inbox.id,
-    expect: { accountId: a.id, uidValidity: inbox.uidValidity, name: inbox.name },
-  };
+  const t = checkedTarget(inbox);
   if (known.size >= INBOXES_MAX) known.clear();
   known.set(a.id, t);
   return t;

@@ -24,16 +24,16 @@ export interface MailboxMessage {
  * other failure is temporary and carries its error for the protocol to map. With
  * `opts.replace` (IMAP REPLACE, RFC 8508: one message) that message is expunged in the same
  * transaction as the new one is stored. The mailbox is its id, or its id and what it must still
- * be (AppendTarget.expect: a mailbox looked up earlier; else the append fails as NOT_FOUND).
+ * be (checkedTarget: a mailbox looked up earlier; else the append fails as NOT_FOUND).
  */
 export async function deliverToMailbox(
   deps: Pick<DeliveryDeps, 'store'>,
-  mailbox: number | { id: number; expect: ExpectedMailbox },
+  mailbox: number | { mailboxId: number; expect: ExpectedMailbox },
   messages: readonly MailboxMessage[],
   opts: AppendOptions = {},
 ): Promise<Outcome> {
   const { store } = deps;
-  const mailboxId = typeof mailbox === 'number' ? mailbox : mailbox.id;
+  const mailboxId = typeof mailbox === 'number' ? mailbox : mailbox.mailboxId;
   const expect = typeof mailbox === 'number' ? undefined : mailbox.expect;
   const stored: AppendResult[] = [];
   try {

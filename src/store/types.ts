@@ -271,6 +271,14 @@ export interface ExpectedMailbox {
   name: string;
 }
 
+/** The target of an append to a mailbox looked up earlier: its id, and what it must still be. */
+export function checkedTarget(mb: Mailbox): { mailboxId: number; expect: ExpectedMailbox } {
+  return {
+    mailboxId: mb.id,
+    expect: { accountId: mb.accountId, uidValidity: mb.uidValidity, name: mb.name },
+  };
+}
+
 /** What else an append does in its transaction. */
 export interface AppendOptions {
   /**

@@ -5,7 +5,7 @@
 import { deliverToMailbox } from '../../delivery/mailbox.js';
 import type { Outcome } from '../../delivery/types.js';
 import { isStoreError } from '../../store/errors.js';
-import type { Mailbox } from '../../store/types.js';
+import { checkedTarget, type Mailbox } from '../../store/types.js';
 import { no, ok } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import { IMAP_LIMITS } from '../state.js';
@@ -200,7 +200,7 @@ async function appendTo(
   // RFC 3502 §3: MULTIAPPEND is all or nothing (the delivery stage sees to it).
   const outcome = await deliverToMailbox(
     { store: s.ctx.store },
-    { id: mb.id, expect: { accountId: mb.accountId, uidValidity: mb.uidValidity, name: mb.name } },
+    checkedTarget(mb),
     messages.map((m, i) => ({
       raw: data[i]!,
       flags: m.flags,
