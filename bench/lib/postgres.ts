@@ -173,10 +173,16 @@ export async function sampleWaits(url: string, everyMs = 5): Promise<() => Promi
  * The statements run since the last call (pg_stat_statements, reset here), by calls: what a
  * load costs the database in round trips and in time, per statement.
  */
-export async function statementCounts(
-  url: string,
-): Promise<
-  Array<{ query: string; calls: number; totalMs: number; plans: number; planMs: number }>
+export async function statementCounts(url: string): Promise<
+  Array<{
+    query: string;
+    calls: number;
+    totalMs: number;
+    plans: number;
+    planMs: number;
+    /** Sent by a client (a round trip's statement), not run inside a function or trigger. */
+    toplevel: boolean;
+  }>
 > {
   const { default: pg } = await import('pg');
   const c = new pg.Client({ connectionString: url });
@@ -189,8 +195,9 @@ export async function statementCounts(
       total: number;
       plans: string;
       plan: number;
+      toplevel: boolean;
     }>(
-      `SELECT query, calls, total_exec_time AS total, plans, total_plan_time AS plan
+      `SELECT query, calls, total_exec_time AS total, plans, total_plan_time AS plan, toplevel
        FROM pg_stat_statements
        WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC`,
     );
@@ -201,6 +208,7 @@ export async function statementCounts(
       totalMs: x.total,
       plans: Number(x.plans),
       planMs: x.plan,
+      toplevel: x.toplevel,
     }));
   } finally {
     await c.end();

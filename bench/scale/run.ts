@@ -4,9 +4,12 @@
 //   node --import tsx bench/scale/run.ts [--nodes 1,2,3] [--smtp-sessions 10] [--size 10240]
 //     [--smtp-accounts 1]
 //     [--smtp-messages 2000] [--clients 10] [--duration 15] [--rounds 1] [--warmup-messages 1000]
-//     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix]
+//     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix|login]
 //     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--keep] [--load-nodes K]
-//     [--root DIR] [--join-warmup 2500]
+//     [--root DIR] [--join-warmup 2500] [--login-iterations 60]
+// --only login runs the login-heavy mix of bench/imap (d) instead (a connection per iteration:
+// LOGIN, SELECT, FETCH, APPEND, STORE, EXPUNGE, LOGOUT; on the cell's first node): what a
+// session's start costs each store, which the mix, logged in once per client, does not show.
 // Beside each rate it prints CPU per operation, of the Letterbox processes and of PostgreSQL's
 // (the postmaster's tree: backends, WAL writer, checkpointer, autovacuum), so that what a node
 // and the database each cost can be read past this machine's two CPUs.
@@ -15,6 +18,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { LOGIN_MIX_COMMANDS, LOGIN_MIX_MESSAGES, loginLoad } from '../imap/login.js';
 import { runMix } from '../imap/mix.js';
 import { corpus } from '../lib/corpus.js';
 import { summarizeProfile } from '../lib/cpu-profile.js';
@@ -62,6 +66,7 @@ const { values: args } = parseArgs({
     'load-nodes': { type: 'string' },
     root: { type: 'string' },
     'join-warmup': { type: 'string', default: '2500' },
+    'login-iterations': { type: 'string', default: '60' },
   },
 });
 
@@ -70,6 +75,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = args.root ? resolve(args.root) : resolve(here, '..', '..');
 const PASSWORD = 'bench-password';
 const MIX_USERS = Array.from({ length: 10 }, (_, i) => `mix${i}@bench.test`);
+const LOGIN_USERS = Array.from({ length: 10 }, (_, i) => `login${i}@bench.test`);
 const SMTP_USER = 'smtp@bench.test';
 /**
  * SMTP's recipients: one account (the worst case for several nodes: every delivery takes its
@@ -91,8 +97,10 @@ const durationMs = Number(args.duration) * 1000;
 const rounds = Math.max(1, Number(args.rounds));
 const warmMessages = Number(args['warmup-messages']);
 const warmMs = Number(args['warmup-seconds']) * 1000;
-const doSmtp = args.only !== 'mix';
-const doMix = args.only !== 'smtp';
+const doSmtp = args.only === undefined || args.only === 'smtp';
+const doMix = args.only === undefined || args.only === 'mix';
+const doLogin = args.only === 'login';
+const loginIterations = Number(args['login-iterations']);
 /**
  * With --load-nodes K, SMTP and the mix go to the first K nodes of a cell only (the others
  * just listen): each node's CPU, printed apart, then shows what the notices of other nodes'
@@ -203,11 +211,15 @@ async function logStatements(side: Side, what: string, ops: number): Promise<voi
   if (!args['pg-statements'] || !side.dbPid || !pg) return;
   const list = await statementCounts(pg.url);
   const calls = list.reduce((s, x) => s + x.calls, 0);
-  log(`${side.name} ${what}: ${(calls / ops).toFixed(1)} statements per operation`);
-  for (const x of list.slice(0, 25)) {
+  const sent = list.reduce((s, x) => s + (x.toplevel ? x.calls : 0), 0);
+  log(
+    `${side.name} ${what}: ${(calls / ops).toFixed(1)} statements per operation, ${(sent / ops).toFixed(2)} of them sent by the nodes (* below; the others run inside functions and triggers)`,
+  );
+  // The 25 most called, and every statement sent by the nodes (each one a round trip's part).
+  for (const x of list.filter((x, i) => i < 25 || x.toplevel)) {
     const q = x.query.replace(/\s+/g, ' ').slice(0, 150);
     log(
-      `  ${(x.calls / ops).toFixed(2).padStart(6)}/op ${(x.totalMs / x.calls).toFixed(3).padStart(8)} ms ${((x.plans / x.calls) * 100).toFixed(0).padStart(3)}% planned ${(x.plans > 0 ? x.planMs / x.plans : 0).toFixed(3)} ms  ${q}`,
+      `  ${(x.calls / ops).toFixed(2).padStart(6)}/op${x.toplevel ? '*' : ' '} ${(x.totalMs / x.calls).toFixed(3).padStart(8)} ms ${((x.plans / x.calls) * 100).toFixed(0).padStart(3)}% planned ${(x.plans > 0 ? x.planMs / x.plans : 0).toFixed(3)} ms  ${q}`,
     );
   }
   const w = await walCounts(pg.url);
@@ -290,6 +302,21 @@ async function mix(side: Side, ms: number) {
   return r;
 }
 
+/** The login mix (bench/imap (d)) on the side's first node: `iterations` per client. */
+async function login(side: Side, iterations: number) {
+  appendSerial++;
+  const r = await loginLoad(
+    side.imapPorts[0]!,
+    LOGIN_USERS,
+    PASSWORD,
+    clients,
+    iterations,
+    appendMessage,
+  );
+  if (r.error) throw new Error(`${side.name}: login mix: ${r.error}`);
+  return { ...r, commands: r.iterations * LOGIN_MIX_COMMANDS };
+}
+
 async function runCells(side: Side, nodes: number, store: Cell['store']): Promise<Cell> {
   const cell: Cell = { store, nodes };
   log(`${side.name}: warm-up`);
@@ -298,6 +325,7 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
   // compiling and code not yet optimised counted as the cost of more nodes.
   if (doSmtp && side.smtpPorts.length > 0) await smtp(side, warmMessages * side.smtpPorts.length);
   if (doMix) await mix(side, warmMs);
+  if (doLogin) await login(side, Math.max(1, Math.round(loginIterations / 3)));
   if (doSmtp && side.smtpPorts.length > 0) {
     await resetStatements(side);
     const m = await measured(side, () => smtp(side, smtpMessages));
@@ -310,6 +338,15 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
     };
     log(
       `${side.name}: SMTP ${m.result.perSecond.toFixed(0)} msg/s, server ${cell.smtp.serverMsPerOp.toFixed(2)} ms/msg, PostgreSQL ${cell.smtp.dbMsPerOp.toFixed(2)} ms/msg`,
+    );
+  }
+  if (doLogin) {
+    await resetStatements(side);
+    const m = await measured(side, () => login(side, loginIterations));
+    const n = m.result.commands;
+    await logStatements(side, 'login mix', n);
+    log(
+      `${side.name}: login mix ${((n * 1000) / m.result.elapsedMs).toFixed(0)} commands/s, server ${mixCpuMs(m.serverMs / n)}, PostgreSQL ${mixCpuMs(m.dbMs / n)} per command`,
     );
   }
   if (doMix) {
@@ -379,7 +416,7 @@ function printProfiles(): void {
 
 async function main(): Promise<void> {
   log(`bench/scale: work directory ${base}`);
-  const users = [...MIX_USERS, ...SMTP_USERS];
+  const users = [...MIX_USERS, ...SMTP_USERS, ...(doLogin ? LOGIN_USERS : [])];
   const mixMessages = Number(args['mix-messages']);
   const maxConnectionsPerIp = 1000;
 
@@ -392,7 +429,13 @@ async function main(): Promise<void> {
     maxConnectionsPerIp,
   });
   let t = performance.now();
-  for (const u of MIX_USERS) await fillLetterbox(sqliteSetup, u, mixMessages, mixCorpus.message);
+  if (doMix) {
+    for (const u of MIX_USERS) await fillLetterbox(sqliteSetup, u, mixMessages, mixCorpus.message);
+  }
+  if (doLogin) {
+    for (const u of LOGIN_USERS)
+      await fillLetterbox(sqliteSetup, u, LOGIN_MIX_MESSAGES, mixCorpus.message);
+  }
   log(`sqlite: filled in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   // PostgreSQL, and the nodes' configs (each node its own data directory: keys, logs).
@@ -420,7 +463,13 @@ async function main(): Promise<void> {
     );
   }
   t = performance.now();
-  for (const u of MIX_USERS) await fillLetterbox(pgSetups[0]!, u, mixMessages, mixCorpus.message);
+  if (doMix) {
+    for (const u of MIX_USERS) await fillLetterbox(pgSetups[0]!, u, mixMessages, mixCorpus.message);
+  }
+  if (doLogin) {
+    for (const u of LOGIN_USERS)
+      await fillLetterbox(pgSetups[0]!, u, LOGIN_MIX_MESSAGES, mixCorpus.message);
+  }
   log(`postgres: filled in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   if (doMix && !args['no-dovecot']) {
