@@ -4,6 +4,7 @@
 // cannot together pass an account's quota (messages.ts: the account's row lock).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import type { AuthThrottleOptions, LoginThrottle } from '../../src/auth/throttle.js';
 import { StoreError } from '../../src/store/errors.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -25,7 +26,7 @@ after(async () => {
 /** Two nodes' throttles over one fresh database, on one clock. */
 async function twoNodes(
   opts: AuthThrottleOptions,
-  fn: (a: LoginThrottle, b: LoginThrottle, clock: { t: number }) => Promise<void>,
+  fn: (a: LoginThrottle, b: LoginThrottle, clock: { t: number }, url: string) => Promise<void>,
 ) {
   const url = await server.createDatabase();
   const stores = await Promise.all([
@@ -35,7 +36,7 @@ async function twoNodes(
   const clock = { t: Date.UTC(2026, 11, 5) };
   const [a, b] = stores.map((s) => s.sharedLoginThrottle({ now: () => clock.t, ...opts }));
   try {
-    await fn(a!, b!, clock);
+    await fn(a!, b!, clock, url);
   } finally {
     for (const s of stores) await s.close();
     await server.dropDatabase(url);
@@ -100,6 +101,48 @@ describe('postgres: the login throttle across two nodes', () => {
         assert.equal((await a.check('192.0.2.9', 'alice@x.org')).allowed, false);
       },
     ));
+
+  test('a login soon after the last one of its pair writes nothing; one after a strike does', () =>
+    twoNodes({ maxTrustedFailures: 3 }, async (a, b, clock, url) => {
+      const ip = '192.0.2.7';
+      const who = 'carol@x.org';
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      // xmax: a statement that locked or updated the row since it was written leaves its
+      // transaction there (an ON CONFLICT DO UPDATE whose WHERE is false locks the row too).
+      const trust = async () =>
+        (
+          await c.query<{ until: string; strikes: number; xmax: string }>(
+            'SELECT until::text, strikes, xmax::text FROM auth_trust WHERE account = $1',
+            [who],
+          )
+        ).rows[0];
+      const login = async (node: LoginThrottle) => {
+        await node.check(ip, who);
+        await node.recordSuccess(ip, who);
+      };
+      try {
+        await login(a);
+        const first = await trust();
+        assert.equal(first?.xmax, '0');
+        clock.t += 30_000;
+        await login(a);
+        assert.deepEqual(await trust(), first, 'not written, not locked');
+        // A minute on, the login refreshes it.
+        clock.t += 31_000;
+        await login(a);
+        const refreshed = await trust();
+        assert.equal(Number(refreshed?.until), Number(first?.until) + 61_000);
+        // A strike on the other node: the next login reads it and sets it back.
+        await b.recordFailure(ip, who);
+        assert.equal((await trust())?.strikes, 1);
+        clock.t += 1000;
+        await login(a);
+        assert.equal((await trust())?.strikes, 0);
+      } finally {
+        await c.end();
+      }
+    }));
 
   test("an administrator's unlock lifts the lockout on every node, once", () =>
     twoNodes({ maxFailuresPerIp: 2, maxFailuresPerAccount: 100 }, async (a, b, clock) => {

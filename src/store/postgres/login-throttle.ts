@@ -28,17 +28,28 @@ import { type PgDb, rows, run } from './db.js';
 
 /** Between two sweeps of rows no decision needs any more (per node). */
 const SWEEP_EVERY_MS = 60_000;
+/** A login refreshes its pair's trust only when it is older than this, or has struck. */
+const TRUST_REFRESH_MS = 60_000;
+/** Pairs whose trust a check found fresh, waiting for their login's outcome (see `fresh`). */
+const MAX_FRESH_PAIRS = 1000;
 
 interface FailureRow {
   scope: ThrottleScope | 'trust';
   key: string;
   at: number;
+  /** The trust row's strikes (0 for a failure). */
+  strikes: number;
 }
 
 export class PgLoginThrottle implements LoginThrottle {
   private readonly opts: ThrottleSettings;
   private readonly now: () => number;
   private lastSweep = 0;
+  /**
+   * Pairs whose trust row the last check read with no strike, by `pairKey`, with its `until`:
+   * the login that follows need not write the row when that is recent enough (recordSuccess).
+   */
+  private readonly fresh = new Map<string, number>();
 
   constructor(
     private readonly db: PgDb,
@@ -76,13 +87,13 @@ export class PgLoginThrottle implements LoginThrottle {
     keys: Array<[ThrottleScope, string]>,
     trustPair: [string, string] | null,
     now: number,
-  ): Promise<{ entries: Map<string, Entry>; trusted: boolean }> {
+  ): Promise<{ entries: Map<string, Entry>; trusted: boolean; trustUntil?: number }> {
     const rs = await rows<FailureRow>(
       this.db,
-      `SELECT 'trust' AS scope, source AS key, until AS at FROM auth_trust
+      `SELECT 'trust' AS scope, source AS key, until AS at, strikes FROM auth_trust
          WHERE account = $4 AND source = $5 AND until > $3
        UNION ALL
-       SELECT scope, key, at FROM auth_failures
+       SELECT scope, key, at, 0 FROM auth_failures
          WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND at > $6
        ORDER BY at`,
       [
@@ -98,22 +109,26 @@ export class PgLoginThrottle implements LoginThrottle {
       keys.map(([scope]) => [scope, { failures: [], lockedUntil: 0 }]),
     );
     let trusted = false;
+    let trustUntil: number | undefined;
     for (const r of rs) {
       if (r.scope === 'trust') {
         trusted = true;
+        if (r.strikes === 0) trustUntil = r.at;
         continue;
       }
       const e = entries.get(r.scope);
       if (e) countFailure(e, r.scope, r.at, this.opts);
     }
-    return { entries, trusted };
+    return { entries, trusted, ...(trustUntil === undefined ? {} : { trustUntil }) };
   }
 
   async check(ip: string, account?: string): Promise<ThrottleDecision> {
     const now = this.now();
     const acct = accountKey(account);
     const pair: [string, string] | null = acct === null ? null : [acct, this.sourceKey(ip)];
-    const { entries, trusted } = await this.entries(this.keys(ip, account), pair, now);
+    const read = await this.entries(this.keys(ip, account), pair, now);
+    const { entries, trusted } = read;
+    if (pair !== null) this.noteFresh(pairKey(pair[0], pair[1]), read.trustUntil);
     if (trusted) return { allowed: true, delayMs: 0, trusted: true };
     let recent = 0;
     for (const [scope, e] of entries) {
@@ -130,6 +145,7 @@ export class PgLoginThrottle implements LoginThrottle {
     const now = this.now();
     const keys = this.keys(ip, account);
     const acct = accountKey(account);
+    if (acct !== null) this.fresh.delete(pairKey(acct, this.sourceKey(ip)));
     // The failures, and a strike against the pair's trust: maxTrustedFailures in a row end
     // it (a login sets the strikes back to 0).
     await rows(
@@ -158,12 +174,20 @@ export class PgLoginThrottle implements LoginThrottle {
     const now = this.now();
     const until = now + this.opts.trustMs;
     // Refreshed when it has struck or is older than a minute: a login-heavy client does not
-    // write at each login.
+    // write at each login. Nor does it send the statement when this login's check read the
+    // row with no strike and recent enough: the statement would change nothing, yet lock the
+    // row, which takes a transaction id, writes WAL and waits for a commit's flush. A strike
+    // or a refresh another node made since that read is one made during this login, which
+    // may as well come after it.
+    const key = pairKey(acct, this.sourceKey(ip));
+    const seen = this.fresh.get(key);
+    this.fresh.delete(key);
+    if (seen !== undefined && seen >= until - TRUST_REFRESH_MS) return;
     const r = await rows<{ fresh: boolean }>(
       this.db,
       `INSERT INTO auth_trust (account, source, until, strikes) VALUES ($1, $2, $3, 0)
        ON CONFLICT (account, source) DO UPDATE SET until = excluded.until, strikes = 0
-         WHERE auth_trust.strikes > 0 OR auth_trust.until < excluded.until - 60000
+         WHERE auth_trust.strikes > 0 OR auth_trust.until < excluded.until - ${TRUST_REFRESH_MS}
        RETURNING (xmax = 0) AS fresh`,
       [acct, this.sourceKey(ip), until],
     );
@@ -205,6 +229,18 @@ export class PgLoginThrottle implements LoginThrottle {
     return unlockedAt === null || e.lockedUntil - this.opts.lockoutMs > unlockedAt;
   }
 
+  /** What a check read of the pair's trust, for the login's outcome (`fresh`). */
+  private noteFresh(key: string, until: number | undefined): void {
+    this.fresh.delete(key);
+    if (until === undefined) return;
+    if (this.fresh.size >= MAX_FRESH_PAIRS) {
+      // Checks whose login never ended (a client gone mid-way): the oldest go first.
+      const oldest = this.fresh.keys().next();
+      if (!oldest.done) this.fresh.delete(oldest.value);
+    }
+    this.fresh.set(key, until);
+  }
+
   /** Now and then: rows no decision can need any more. */
   private async sweep(now: number): Promise<void> {
     if (now - this.lastSweep < SWEEP_EVERY_MS) return;
@@ -212,4 +248,8 @@ export class PgLoginThrottle implements LoginThrottle {
     await run(this.db, 'DELETE FROM auth_failures WHERE at <= $1', [this.horizon(now)]);
     await run(this.db, 'DELETE FROM auth_trust WHERE until <= $1', [now]);
   }
+}
+
+function pairKey(account: string, source: string): string {
+  return `${account}\0${source}`;
 }
