@@ -686,16 +686,19 @@ export interface BlobStore {
     rows: ReadonlyArray<{ blobHash: string; size: number }>,
   ): Promise<Map<string, Buffer>>;
   /**
-   * The header block of several messages, by hash: the bytes of each up to and with the empty
-   * line that ends its header, as mime/header-scan's headerBounds reads it (the whole message
-   * when it has none). For FETCH of the header or header fields of many messages. A message
-   * left out (SQLite: a large one) is read with readMessage. A stored message's bytes never
-   * change, so a store may answer from memory, also for a message expunged meanwhile (RFC 2180
-   * §4.1.1: a session that has not heard of the expunge may still fetch it).
+   * The header block of several messages, in the order of `rows` (the i-th is rows[i]'s,
+   * undefined when left out): the bytes of each up to and with the empty line that ends its
+   * header, as mime/header-scan's headerBounds reads it (the whole message when it has none).
+   * For FETCH of the header or header fields of many messages. A message left out (SQLite: a
+   * large one) is read with readMessage. A stored message's bytes never change, so a store
+   * may answer from memory, also for a message expunged meanwhile (RFC 2180 §4.1.1: a session
+   * that has not heard of the expunge may still fetch it). By position rather than by hash:
+   * the caller's rows give each hash as a new string (hex of the bytes they keep), and a map
+   * by hash hashed each one again at every lookup (issue 19).
    */
   readHeaders?(
     rows: ReadonlyArray<{ blobHash: string; size: number }>,
-  ): Promise<Map<string, Buffer>>;
+  ): Promise<Array<Buffer | undefined>>;
 }
 
 /** IMAP METADATA annotations (RFC 5464) of an account's server view and of its mailboxes. */

@@ -20,10 +20,13 @@ export interface ReadAheadRow {
 }
 
 export class ReadAhead {
-  private chunk = new Map<string, Buffer>();
+  /** The bytes of rows [start, end) by position (undefined: left out of the chunk). */
+  private chunk: Array<Buffer | undefined> = [];
   /** The chunk read last holds rows [start, end); rows before end were in one already. */
   private start = 0;
   private end = 0;
+  /** The chunk holds header blocks (BlobStore.readHeaders), not whole messages. */
+  private blocks = false;
 
   constructor(
     private readonly store: BlobStore,
@@ -38,8 +41,10 @@ export class ReadAhead {
    */
   async read(i: number): Promise<Buffer> {
     const row = this.rows[i]!;
-    const many = (this.headersOnly && this.store.readHeaders) || this.store.readMessages;
-    if (many === undefined) return this.store.readMessage(row.blobHash, row.size);
+    const headers = this.headersOnly ? this.store.readHeaders : undefined;
+    const many = this.store.readMessages;
+    if (headers === undefined && many === undefined)
+      return this.store.readMessage(row.blobHash, row.size);
     if (i >= this.end) {
       let j = i;
       let bytes = 0;
@@ -48,17 +53,25 @@ export class ReadAhead {
         if (j > i && bytes > READ_AHEAD_BYTES) break;
         j++;
       }
-      this.chunk = new Map(); // the last chunk's bytes are not held while this one is read
-      this.chunk = await many.call(this.store, this.rows.slice(i, j));
+      this.chunk = []; // the last chunk's bytes are not held while this one is read
+      const rows = this.rows.slice(i, j);
+      if (headers !== undefined) {
+        this.chunk = await headers.call(this.store, rows);
+        this.blocks = true;
+      } else {
+        const found = await many!.call(this.store, rows);
+        this.chunk = rows.map((r) => found.get(r.blobHash));
+        this.blocks = false;
+      }
       this.start = i;
       this.end = j;
     }
-    return this.chunk.get(row.blobHash) ?? this.store.readMessage(row.blobHash, row.size);
+    return this.ready(i) ?? this.store.readMessage(row.blobHash, row.size);
   }
 
   /** The bytes of rows[i] when the chunk read last holds them (no read, no promise). */
   ready(i: number): Buffer | undefined {
-    return i >= this.start && i < this.end ? this.chunk.get(this.rows[i]!.blobHash) : undefined;
+    return i >= this.start && i < this.end ? this.chunk[i - this.start] : undefined;
   }
 
   /**
@@ -66,6 +79,6 @@ export class ReadAhead {
    * BlobStore.readHeaders) rather than the whole message (read alone, or read ahead whole).
    */
   isBlock(i: number, bytes: Buffer): boolean {
-    return this.headersOnly && this.store.readHeaders !== undefined && this.ready(i) === bytes;
+    return this.blocks && this.ready(i) === bytes;
   }
 }

@@ -608,16 +608,27 @@ export class SqliteMessages {
    * See MailStore.readHeaders: from memory when read lately, else the small ones with
    * readMany (their headers kept); large ones are left out, for the caller to read whole.
    */
-  readHeaders(rows: ReadonlyArray<{ blobHash: string; size: number }>): Map<string, Buffer> {
-    const out = new Map<string, Buffer>();
+  readHeaders(rows: ReadonlyArray<{ blobHash: string; size: number }>): Array<Buffer | undefined> {
+    const out = new Array<Buffer | undefined>(rows.length);
     const missing: Array<{ blobHash: string; size: number }> = [];
-    for (const r of rows) {
-      const block = this.headers.get(r.blobHash);
-      if (block !== undefined) out.set(r.blobHash, block);
-      else missing.push(r);
+    const at: number[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      // One hash string per row, looked up once (a row's blobHash is made at each read).
+      const hash = r.blobHash;
+      const block = this.headers.get(hash);
+      out[i] = block;
+      if (block !== undefined) continue;
+      missing.push({ blobHash: hash, size: r.size });
+      at.push(i);
     }
     if (missing.length === 0) return out;
-    for (const [hash, data] of this.readMany(missing)) out.set(hash, this.headers.put(hash, data));
+    const read = this.readMany(missing);
+    for (let k = 0; k < missing.length; k++) {
+      const hash = missing[k]!.blobHash;
+      const data = read.get(hash);
+      if (data !== undefined) out[at[k]!] = this.headers.put(hash, data);
+    }
     return out;
   }
 

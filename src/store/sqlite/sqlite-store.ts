@@ -512,7 +512,7 @@ export class SqliteStore implements MailStore {
   }
   async readHeaders(
     rows: ReadonlyArray<{ blobHash: string; size: number }>,
-  ): Promise<Map<string, Buffer>> {
+  ): Promise<Array<Buffer | undefined>> {
     return this.messages.readHeaders(rows);
   }
   async setFlags(

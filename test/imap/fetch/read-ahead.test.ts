@@ -99,7 +99,7 @@ test('headersOnly: the chunk from readHeaders where the store has it, else readM
   const { store, calls } = fakeStore(true);
   store.readHeaders = async (rs) => {
     calls.push(`headers ${rs.map((r) => r.blobHash).join(',')}`);
-    return new Map(rs.map((r) => [r.blobHash, bytesOf(r.blobHash)]));
+    return rs.map((r) => bytesOf(r.blobHash));
   };
   for (let i = 0; i < rows.length; i++) await new ReadAhead(store, rows, true).read(i);
   for (let i = 0; i < rows.length; i++) await new ReadAhead(store, rows, false).read(i);
