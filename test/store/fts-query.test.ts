@@ -6,8 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { notPlainPattern, unicode61Disagreements } from '../../src/store/sqlite/fts-plain.js';
-import { indexText, planSearch } from '../../src/store/sqlite/fts-query.js';
+import { indexText, planSearch, SequenceBytes } from '../../src/store/sqlite/fts-query.js';
 import { newMessage } from '../helpers/messages.js';
 import { openAliceStore } from '../helpers/store.js';
 
@@ -58,6 +59,62 @@ describe('the word sequence', () => {
     assert.equal(sequenceText('..'), ' \ue02e \ue02e ');
     assert.equal(sequenceText(''), '');
   });
+  test("an ASCII text's sequence as UTF-8 bytes: the string's bytes, words and plain alike", () => {
+    const bytes = new SequenceBytes();
+    const same = (t: string) => {
+      const s = indexText(t);
+      const b = indexText(t, undefined, bytes);
+      // ASCII only: the bytes (in the worker's reused memory); else the string as before.
+      assert.equal(Buffer.isBuffer(b.sequence), !/[^\x00-\x7f]/.test(t), JSON.stringify(t));
+      const got = Buffer.isBuffer(b.sequence) ? b.sequence : Buffer.from(b.sequence, 'utf8');
+      assert.deepEqual(got, Buffer.from(s.sequence as string, 'utf8'), JSON.stringify(t));
+      assert.deepEqual({ ...b, sequence: 0 }, { ...s, sequence: 0 }, JSON.stringify(t));
+    };
+    for (const t of [
+      'The meeting.\r\nBye',
+      'a  b ,c',
+      '..',
+      '',
+      ' ',
+      'x',
+      '\x00\x7f',
+      'é.',
+      'a.é b',
+      'a é',
+    ]) {
+      same(t);
+    }
+    // Every separator run at every place, and characters outside ASCII anywhere (the bytes
+    // so far then start the string): letters, a private-use code, a surrogate pair, NBSP.
+    const piece = fc.constantFrom(
+      'a',
+      'Zz9',
+      ' ',
+      '  ',
+      '\r\n',
+      '.',
+      ',;',
+      '\t',
+      '\x00',
+      '\x7f',
+      '-- ',
+      'é',
+      '\ue001',
+      '\ud83d\ude00',
+      '\u00a0',
+      'Straße',
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (ps) => same(ps.join(''))),
+      {
+        numRuns: 2000,
+      },
+    );
+    // Long texts: the memory grows (every character a separator: 4 bytes each and 1 more).
+    same('.'.repeat(70_000));
+    same(`${'word, '.repeat(20_000)}end`);
+  });
+
   test('a plain text: ASCII, letters and digits only', () => {
     assert.equal(plainText('Grüße, Köln 42; ПРИВЕТ 東京 x²'), true);
     assert.equal(plainText('em—dash'), false);

@@ -11,7 +11,7 @@ import { FileBlobStore } from '../blobs/file-blobs.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import { sqliteCompanions } from './db.js';
 import { notPlainPattern } from './fts-plain.js';
-import { indexText, planSearch, type SeqPhrase } from './fts-query.js';
+import { indexText, planSearch, type SeqPhrase, SequenceBytes } from './fts-query.js';
 
 /** A stored message to index; without text the worker reads and parses its blob. */
 export interface IndexItem {
@@ -77,6 +77,8 @@ export class FtsDb {
   private readonly stmts = new Map<string, Database.Statement>();
   /** What makes a text not plain to the linked SQLite (asked once per process). */
   private readonly notPlain = notPlainPattern();
+  /** The word sequence of ASCII texts as UTF-8, bound at once (fts-query.ts scanText). */
+  private readonly sequenceBytes = new SequenceBytes();
   /** Next message id the reconciliation looks at; null once it has finished. */
   private cursor: number | null = 0;
 
@@ -156,7 +158,7 @@ export class FtsDb {
         const t = texts[i];
         if (t === null || t === undefined) return;
         this.dropDoc(it.id);
-        const ix = indexText(t.text, this.notPlain);
+        const ix = indexText(t.text, this.notPlain, this.sequenceBytes);
         this.stmt('INSERT INTO word_grams (rowid, words, tails) VALUES (?, ?, ?)').run(
           it.id,
           ix.words,
