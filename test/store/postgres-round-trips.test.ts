@@ -21,16 +21,26 @@ after(async () => {
 
 interface Counted {
   store: PostgresStore;
-  /** Round trips the store made since the last call (see counted). */
+  /** Round trips the store made since the last call (see counted), FLUSHes apart. */
   sent(): number;
+  /** Round trips of FLUSH alone since the last call (db.ts durableSince). */
+  flushes(): number;
   /**
    * Per connection, the statements sent since the last call, in order: 'write' for one that
    * commits without waiting for its flush (db.ts UNFLUSHED_COMMIT), 'flush' for FLUSH,
-   * 'flushed' when the flush was answered, 'other' for the rest.
+   * 'other' for the rest.
    */
   log(): string[][];
   /** Socket writes to the database on the pool's connections since the last call. */
   writes(): number;
+  /**
+   * Every connection's statements since the last call, in the order they were sent ('write>',
+   * 'flush>', 'other>') and answered ('write<', ...), with the test's own marks (`mark`).
+   */
+  order(): string[];
+  mark(what: string): void;
+  /** FLUSHes are held (not sent) until the function returned is called. */
+  holdFlushes(): () => void;
 }
 
 /**
@@ -49,7 +59,10 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
   });
   const pool = (store as unknown as { db: { pool: pg.Pool } }).db.pool;
   let n = 0;
+  let flushes = 0;
   let writes = 0;
+  let order: string[] = [];
+  let gate: Promise<void> | null = null;
   const logs = new Map<pg.PoolClient, string[]>();
   const wrapped = new WeakSet<pg.PoolClient>();
   const wrap = (client: pg.PoolClient) => {
@@ -75,7 +88,6 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
     let pending = 0;
     const q = client.query.bind(client) as (...a: unknown[]) => unknown;
     client.query = ((...args: unknown[]) => {
-      if (pending++ === 0) n++;
       const a0 = args[0] as { name?: string; text?: string } | string;
       const text = typeof a0 === 'string' ? a0 : (a0.text ?? '');
       const kind =
@@ -87,22 +99,36 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
       const log = logs.get(client) ?? [];
       logs.set(client, log);
       log.push(kind);
-      const settle = () => {
-        pending--;
-      };
-      const cb = args.findIndex((a) => typeof a === 'function');
-      if (cb >= 0) {
-        const f = args[cb] as (...r: unknown[]) => void;
-        args[cb] = (...r: unknown[]) => {
-          settle();
-          f(...r);
+      const send = () => {
+        // A FLUSH, shared by the writes answered while the one before it was out (db.ts
+        // durableSince), is counted apart from the operations' own round trips.
+        if (pending++ === 0) {
+          if (kind === 'flush') flushes++;
+          else n++;
+        }
+        order.push(`${kind}>`);
+        const settle = () => {
+          pending--;
+          order.push(`${kind}<`);
         };
-        return q(...args);
-      }
-      const p = q(...args) as Promise<unknown>;
-      p.then(settle, settle);
-      if (kind === 'flush') p.then(() => log.push('flushed'));
-      return p;
+        const cb = args.findIndex((a) => typeof a === 'function');
+        if (cb >= 0) {
+          const f = args[cb] as (...r: unknown[]) => void;
+          args[cb] = (...r: unknown[]) => {
+            settle();
+            f(...r);
+          };
+          return q(...args);
+        }
+        const p = q(...args) as Promise<unknown>;
+        p.then(settle, settle);
+        return p;
+      };
+      const held = kind === 'flush' ? gate : null;
+      if (held === null) return send();
+      // Held: sent once the test lets it go.
+      const later = held.then(send);
+      return args.some((a) => typeof a === 'function') ? undefined : later;
     }) as pg.PoolClient['query'];
   };
   pool.on('connect', wrap);
@@ -114,6 +140,11 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
       n = 0;
       return v;
     },
+    flushes() {
+      const v = flushes;
+      flushes = 0;
+      return v;
+    },
     log() {
       const v = [...logs.values()].filter((l) => l.length > 0);
       logs.clear();
@@ -123,6 +154,24 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
       const v = writes;
       writes = 0;
       return v;
+    },
+    order() {
+      const v = order;
+      order = [];
+      return v;
+    },
+    mark(what: string) {
+      order.push(what);
+    },
+    holdFlushes() {
+      let open = () => {};
+      gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      return () => {
+        gate = null;
+        open();
+      };
     },
   };
 }
@@ -448,46 +497,85 @@ test('MOVE of more UIDs than one notice holds: every part of both events heard, 
     assert.equal((await b.listMessages(lists)).length, n);
   }));
 
-test('a write with notices commits without waiting for its flush, then flushes in the same round trip', () =>
+test('a write with notices commits without waiting for its flush, and answers once a FLUSH sent after it was', () =>
   withStores(async (a, _b, inbox) => {
     // PostgreSQL holds one lock of the whole cluster from a notifying commit through its WAL
     // flush, so those commits go one at a time (db.ts UNFLUSHED_COMMIT); each is made durable
-    // by FLUSH behind it on its connection before the write answers.
+    // by a FLUSH sent once its commit was answered (db.ts durableSince) before it answers.
     const writeThenFlush = async (what: string, op: () => Promise<unknown>) => {
-      a.log();
-      a.sent();
-      a.writes();
-      let done = false;
-      const p = op().then(() => {
-        done = true;
-      });
-      await p;
-      const log = a.log().find((l) => l.includes('write'));
-      assert.ok(log, `${what}: no write sent`);
-      const w = log.indexOf('write');
-      assert.deepEqual(log.slice(w, w + 2), ['write', 'flush'], `${what}: ${log.join(' ')}`);
-      assert.ok(done && log.includes('flushed'), `${what}: answered before its flush`);
-      assert.equal(a.sent(), 1, `${what}: one round trip`);
-      // The write and FLUSH leave in one socket write (db.ts corked): one system call here and
-      // one wake-up of the backend, where each was its own.
-      assert.equal(a.writes(), 1, `${what}: one socket write`);
+      a.order();
+      await op();
+      a.mark('done');
+      const order = a.order();
+      const w = order.indexOf('write<');
+      assert.ok(w >= 0, `${what}: no write answered: ${order.join(' ')}`);
+      const f = order.indexOf('flush>', w);
+      assert.ok(f > w, `${what}: no FLUSH sent after the write was answered: ${order.join(' ')}`);
+      const flushed = order.indexOf('flush<', f);
+      assert.ok(
+        flushed > f && flushed < order.indexOf('done'),
+        `${what}: answered before its flush: ${order.join(' ')}`,
+      );
     };
     await writeThenFlush('APPEND', () => a.store.append(newMessage('a'), [{ mailboxId: inbox }]));
     await a.store.listMessages(inbox); // STORE from the node's list: the write alone
     await writeThenFlush('STORE', () => a.store.setFlags(inbox, [1], 'add', ['\\Deleted']));
     await writeThenFlush('EXPUNGE', () => a.store.expunge(inbox, { onlyDeleted: true }));
-    // A transaction with notices (events.ts): its NOTIFY carries the column, FLUSH follows COMMIT.
+    // A transaction with notices (events.ts): its NOTIFY carries the column and goes with
+    // COMMIT; FLUSH follows once COMMIT was answered.
     const account = (await a.store.getAccount('alice@example.test'))!;
     a.log();
     a.sent();
+    a.flushes();
     a.writes();
+    a.order();
     await a.store.createMailbox(account.id, 'Lists');
+    a.mark('done');
+    const order = a.order();
     const tx = a.log().find((l) => l.includes('write'));
     assert.ok(tx);
-    assert.deepEqual(tx.slice(-4), ['write', 'other', 'flush', 'flushed'], tx.join(' '));
-    // BEGIN with the transaction's first statements, and its NOTIFY with COMMIT and FLUSH: a
-    // socket write per round trip.
-    assert.equal(a.writes(), a.sent(), 'CREATE: one socket write per round trip');
+    // (FLUSH may go on the same pooled connection, after.)
+    assert.deepEqual(tx.filter((k) => k !== 'flush').slice(-2), ['write', 'other'], tx.join(' '));
+    const committed = order.lastIndexOf('other<');
+    const f = order.indexOf('flush>');
+    assert.ok(f > committed, `FLUSH sent before COMMIT was answered: ${order.join(' ')}`);
+    assert.ok(order.indexOf('flush<') < order.indexOf('done'), order.join(' '));
+    // BEGIN with the transaction's first statements, and its NOTIFY with COMMIT: a socket
+    // write per round trip (and FLUSH's).
+    assert.equal(a.writes(), a.sent() + a.flushes(), 'CREATE: one socket write per round trip');
+  }));
+
+test('writes answered while a FLUSH is out share the next one, each flushed after its commit', () =>
+  withStores(async (a, _b, inbox) => {
+    for (let i = 0; i < 6; i++) await a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    await a.store.listMessages(inbox); // each STORE from the node's list: one write
+    a.order();
+    let order: string[] = [];
+    const seen = () => {
+      order = order.concat(a.order());
+      return order;
+    };
+    const count = (what: string) => seen().filter((x) => x === what).length;
+    const release = a.holdFlushes();
+    // Six STOREs at once: the first answered asks for a FLUSH, held here until every write
+    // has been answered; the other five then wait for one more FLUSH, not one each.
+    const ops = [1, 2, 3, 4, 5, 6].map((uid) =>
+      a.store.setFlags(inbox, [uid], 'add', ['\\Seen']).then(() => a.mark('done')),
+    );
+    try {
+      await eventually(() => count('write<') === 6, 'the six writes answered', 20_000);
+      assert.equal(count('done'), 0, 'a STORE answered before any FLUSH');
+    } finally {
+      release();
+      await Promise.all(ops);
+    }
+    seen();
+    assert.equal(count('flush>'), 2, order.join(' '));
+    // Every write was answered before the first FLUSH was sent; each STORE answers after one
+    // came back.
+    assert.ok(order.lastIndexOf('write<') < order.indexOf('flush>'), order.join(' '));
+    assert.ok(order.indexOf('done') > order.indexOf('flush<'), order.join(' '));
+    assert.equal(count('done'), 6);
   }));
 
 test("readMessages (FETCH's read ahead): the small messages not in memory in one round trip", () =>

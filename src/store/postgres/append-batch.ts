@@ -13,7 +13,7 @@
 //
 // Groups across nodes. Each node groups only the appends that reach it: with N nodes sharing
 // the senders of one account, its groups were N times smaller, and a commit's fixed cost (the
-// notifying commit and the FLUSH behind it, db.ts; every listening node's backend woken to
+// notifying commit and the FLUSH after it, db.ts; every listening node's backend woken to
 // read the notices; the statement's start) was paid N times as often, while each group, taken
 // whole, waited for the account's lock behind the other nodes' groups. So for CONTENDED_MS
 // after another node's change to a mailbox was heard here, the mailbox's groups go in a
@@ -27,7 +27,8 @@
 // were each a group, and a commit, of one. Such a transaction first locks the groups' accounts
 // in id order (as every writer takes them), so that two of them never wait for each other in
 // a cycle (it holds them while it writes the stored messages); it goes out pipelined (BEGIN,
-// the lock, the statements, COMMIT and FLUSH), durable before any of its appends is answered.
+// the lock, the statements, COMMIT; then a FLUSH), durable before any of its appends is
+// answered.
 
 import { StoreError } from '../errors.js';
 import { newObjectId } from '../object-ids.js';
@@ -69,7 +70,7 @@ const MAX_ITEMS = 64;
 const MAX_BYTES = 4 * 1024 * 1024;
 /**
  * Transactions of groups out at once per node (one may wait for a lock another node holds).
- * Each is out for its statement and the FLUSH behind it, most of that the WAL's flush (10-15
+ * Each is out for its statement and the FLUSH after it, most of that the WAL's flush (10-15
  * ms under load): with 2, the IMAP mix's ten sessions (about three APPENDs in flight) had
  * their APPENDs wait 4 ms on average for a slot, 7 ms when they then went together. Groups
  * of different mailboxes still share a transaction once these are out.
@@ -233,7 +234,7 @@ export class AppendBatches {
 
   /**
    * One transaction for the mailboxes' groups: their accounts locked first (in id order, as
-   * every writer takes them), then the groups' statements, COMMIT and FLUSH behind them, made
+   * every writer takes them), then the groups' statements and COMMIT, then a FLUSH, made
    * durable before any append is answered; then each group's follow-up. Groups already taken
    * (`taken`) go with the lock in one round trip. Else they are taken from their queues only
    * once the lock is held, so that the appends that arrived while it was waited for (behind

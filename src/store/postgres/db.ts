@@ -129,10 +129,11 @@ export async function row<R extends pg.QueryResultRow>(
 export const UNFLUSHED_COMMIT = "set_config('synchronous_commit', 'off', true) AS unflushed";
 
 /**
- * Behind such a write on its connection: a transaction that writes a WAL record (a logical
- * decoding message, read by nobody) under an XID, so that its synchronous commit flushes the
- * WAL up to itself, the write's commit included; it takes no lock, so concurrent ones share
- * a flush.
+ * Sent once such a write's commit was answered (PgDb.durableSince): a transaction that writes a
+ * WAL record (a logical decoding message, read by nobody) under an XID, so that its synchronous
+ * commit flushes the WAL up to itself, every commit before it included (the write's, on any
+ * connection); it takes no lock, so concurrent ones share an fsync, and one serves every write
+ * of the node answered before it was sent.
  */
 const FLUSH: pg.QueryConfig = {
   name: 'lb_flush',
@@ -142,8 +143,8 @@ const FLUSH: pg.QueryConfig = {
 /**
  * Runs `send`, which writes statements on the connection, with its socket corked: the
  * statements written meanwhile (each its Bind, Execute and Sync; BEGIN, COMMIT) leave in one
- * write(2) instead of one each. A write and the FLUSH behind it were two socket writes, each a
- * system call in this process and a wake-up of the backend for its part.
+ * write(2) instead of one each, each a system call in this process and a wake-up of the
+ * backend for its part.
  */
 function corked<T>(client: pg.PoolClient, send: () => T): T {
   const stream = (client as unknown as pg.Client).connection?.stream;
@@ -162,8 +163,9 @@ export async function run(q: Queryable, text: string, values: unknown[] = []): P
 
 export class PgDb implements Queryable {
   /**
-   * Statements that commit on their own, each with UNFLUSHED_COMMIT among its columns, with
-   * FLUSH behind them (`flushed`): `rows(db.durable, ...)` answers once the write is durable.
+   * Statements that commit on their own, each with UNFLUSHED_COMMIT among its columns, made
+   * durable by a FLUSH after them (`flushed`): `rows(db.durable, ...)` answers once the write
+   * is durable.
    */
   readonly durable: Queryable = {
     query: <R extends pg.QueryResultRow>(config: pg.QueryConfig) => this.flushed<R>(config),
@@ -199,25 +201,60 @@ export class PgDb implements Queryable {
   }
 
   /**
-   * A statement that commits on its own without waiting for its flush (UNFLUSHED_COMMIT), and
-   * FLUSH behind it on the same connection: answered once both are.
+   * A statement that commits on its own without waiting for its flush (UNFLUSHED_COMMIT),
+   * answered once a FLUSH sent after its commit has been (`durableSince`).
    */
   async flushed<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-    return this.checkedOut(async (client, drop) => {
+    const out = await this.checkedOut(async (client, drop) => {
       try {
-        const [out, flush] = await Promise.allSettled(
-          corked(client, () => [client.query<R>(config), client.query(FLUSH)] as const),
-        );
-        if (out.status === 'rejected') throw out.reason;
-        // The write committed, but whether it is durable is not known: a temporary failure.
-        if (flush.status === 'rejected') throw flush.reason;
-        return out.value;
+        return await client.query<R>(config);
       } catch (err) {
         // A statement that timed out still holds the connection: it goes (see tx).
         if (isTimeout(err)) drop();
         throw unavailable(err);
       }
     });
+    await this.durableSince();
+    return out;
+  }
+
+  /** Callers waiting for the next FLUSH, and whether one is out. */
+  private waiting: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
+  private flushing = false;
+
+  /**
+   * Resolves once everything this node's connections committed before the call is on disk:
+   * a FLUSH sent after the call has been answered. Such FLUSHes are shared: while one is out,
+   * the callers that come meanwhile wait for the next, which goes out when it comes back
+   * (each FLUSH's synchronous commit flushes the WAL up to itself, every commit before it
+   * included, on any connection). A FLUSH that fails fails its callers: whether their commits
+   * are durable is not known (a temporary failure).
+   */
+  durableSince(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.nextFlush();
+    });
+  }
+
+  private nextFlush(): void {
+    if (this.flushing || this.waiting.length === 0) return;
+    const batch = this.waiting;
+    this.waiting = [];
+    this.flushing = true;
+    this.query(FLUSH)
+      .then(
+        () => {
+          for (const w of batch) w.resolve();
+        },
+        (err: unknown) => {
+          for (const w of batch) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.flushing = false;
+        this.nextFlush();
+      });
   }
 
   /**
@@ -271,15 +308,17 @@ export class PgDb implements Queryable {
    * under the transaction are locked by the statements that read them. The connection
    * pipelines (clientConfig): BEGIN goes out with fn's first statement, and `last` (a
    * statement made from fn's result: the NOTIFY of its events, with UNFLUSHED_COMMIT) with
-   * the COMMIT and FLUSH behind it (the transaction durable before it resolves), so a
-   * transaction costs the round trips of fn's own statements only; fn may likewise send
-   * statements that need no answer in between without waiting for each.
+   * the COMMIT, and then a FLUSH (durableSince: the transaction durable before it resolves,
+   * the FLUSH shared with the node's other writes), so a transaction costs the round trips of
+   * fn's own statements and a share of a FLUSH; fn may likewise send statements that need no
+   * answer in between without waiting for each.
    */
   async tx<T>(
     fn: (q: Queryable) => Promise<T>,
     last?: (out: T) => pg.QueryConfig | null,
   ): Promise<T> {
-    return this.checkedOut(async (client, drop) => {
+    let flush = false;
+    const out = await this.checkedOut(async (client, drop) => {
       try {
         // BEGIN goes out in one socket write with what fn sends before it first waits.
         const [begun, running] = corked(client, () => [client.query('BEGIN'), fn(client)] as const);
@@ -288,22 +327,16 @@ export class PgDb implements Queryable {
         const out = await running;
         await begun;
         const tail = last?.(out) ?? null;
-        const [sent, committed, flush] = corked(
+        const [sent, committed] = corked(
           client,
-          () =>
-            [
-              tail ? client.query(tail) : null,
-              client.query('COMMIT'),
-              tail ? client.query(FLUSH) : null,
-            ] as const,
+          () => [tail ? client.query(tail) : null, client.query('COMMIT')] as const,
         );
         sent?.catch(() => {});
-        flush?.catch(() => {});
         const done = await committed;
         if (sent) await sent;
         // COMMIT of a transaction that a failed statement aborted answers ROLLBACK.
         if (done.command !== 'COMMIT') throw new Error('the transaction was rolled back');
-        if (flush) await flush;
+        flush = tail !== null;
         return out;
       } catch (err) {
         // A statement that timed out still holds the connection (its answer may never come):
@@ -314,6 +347,8 @@ export class PgDb implements Queryable {
         throw unavailable(err);
       }
     });
+    if (flush) await this.durableSince();
+    return out;
   }
 
   close(): Promise<void> {
