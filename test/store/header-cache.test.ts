@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { headerBounds } from '../../src/mime/header-scan.js';
-import { HeaderCache } from '../../src/store/sqlite/header-cache.js';
+import { HeaderCache } from '../../src/store/header-cache.js';
 import { INLINE_MAX } from '../../src/store/sqlite/messages.js';
 import { newMessage } from '../helpers/messages.js';
 import { openAliceStore } from '../helpers/store.js';

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { headerBounds } from '../../src/mime/header-scan.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { QuietCollect } from '../../src/store/postgres/quiet-collect.js';
 import { eventually } from '../helpers/eventually.js';
@@ -613,6 +614,37 @@ test("readMessages (FETCH's read ahead): the small messages not in memory in one
     assert.equal((await a.store.readMessages(small)).size, 5);
     assert.equal(a.sent(), 0);
     await assert.rejects(a.store.readMessage(first.blobHash, first.size));
+  }));
+
+/** Drops the node's message bytes, as their 2 s in memory running out would (byte-cache.ts). */
+function forgetBytes(s: PostgresStore): void {
+  (s as unknown as { messages: { forgetBytes(): void } }).messages.forgetBytes();
+}
+
+test('readHeaders (FETCH of header fields): kept past the bytes, appended ones at once', () =>
+  withStores(async (a, b, inbox) => {
+    for (let i = 0; i < 3; i++) await b.append(newMessage(`h${i}`), [{ mailboxId: inbox }]);
+    const rows = (await b.listMessages(inbox)).map((r) => ({ blobHash: r.blobHash, size: r.size }));
+    a.sent();
+    const first = await a.store.readHeaders(rows);
+    assert.equal(a.sent(), 1, "another node's messages: one statement");
+    for (const [i, r] of rows.entries()) {
+      const raw = await b.readMessage(r.blobHash);
+      assert.deepEqual(first[i], raw.subarray(0, headerBounds(raw).bodyStart));
+    }
+    // The node's bytes go 2 s after their read; header blocks stay.
+    forgetBytes(a.store);
+    assert.deepEqual(await a.store.readHeaders(rows), first);
+    assert.equal(a.sent(), 0, 'from memory');
+    // This node's own append: its header block is kept at the commit.
+    const mine = newMessage('mine');
+    await a.store.append(mine, [{ mailboxId: inbox }]);
+    const own = (await a.store.listMessages(inbox)).at(-1)!;
+    forgetBytes(a.store);
+    a.sent();
+    const got = await a.store.readHeaders([{ blobHash: own.blobHash, size: own.size }]);
+    assert.equal(a.sent(), 0, 'kept at the append');
+    assert.deepEqual(got[0], mine.raw.subarray(0, headerBounds(mine.raw).bodyStart));
   }));
 
 test('STORE (RFC 9051 §6.4.6) from the node list: one round trip; a stale list is caught', () =>

@@ -13,6 +13,7 @@ import type { Envelope, PartNode } from '../../mime/types.js';
 import { sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
 import { applyFlags, normalizeFlags, sameFlags } from '../flags.js';
+import { HEADER_CACHE_BYTES, HeaderCache } from '../header-cache.js';
 import { inReplyToOf, newObjectId } from '../object-ids.js';
 import { SEARCH_COLUMNS } from '../rows.js';
 import type {
@@ -173,6 +174,12 @@ export class PgMessages implements MessageStore, BlobStore {
   private readonly cache: PgRecordCache;
   /** Bytes of recently read messages (content-addressed: never out of date). */
   private readonly bytes = new ByteCache();
+  /**
+   * Header blocks of messages read or appended here (../header-cache.ts): unlike the bytes,
+   * kept as long as there is room, since BlobStore.readHeaders may answer for a message
+   * expunged meanwhile, on any node (RFC 2180 §4.1.1).
+   */
+  private readonly headers = new HeaderCache(HEADER_CACHE_BYTES);
   /** Appends waiting to share a statement and a commit (append-batch.ts). */
   private readonly batches: AppendBatches;
 
@@ -442,6 +449,8 @@ export class PgMessages implements MessageStore, BlobStore {
     },
     heard: boolean,
   ): void {
+    // New mail is what clients ask the headers of next (as the SQLite store does).
+    this.headers.put(it.hash, it.message.raw);
     this.cache.applyOwn(it.mailboxId, at.modseq, heard, {
       kind: 'append',
       record: {
@@ -751,6 +760,19 @@ export class PgMessages implements MessageStore, BlobStore {
       out.set(hash, data);
     }
     return out;
+  }
+
+  /**
+   * BlobStore.readHeaders (FETCH of header fields): the header blocks kept here, the rest read
+   * as readMessages reads them (the node's bytes, else one statement) and kept; a large one is
+   * left out for readMessage, as readMessages leaves it.
+   */
+  async readHeaders(
+    wanted: ReadonlyArray<{ blobHash: string; size: number }>,
+  ): Promise<Array<Buffer | undefined>> {
+    const l = this.headers.lookup(wanted);
+    if (l.missing.length > 0) this.headers.fill(l, await this.readMessages(l.missing));
+    return l.blocks;
   }
 
   async expungedSince(mailboxId: number, modseq: number): Promise<number[]> {

@@ -287,6 +287,11 @@ export class PostgresStore implements MailStore {
   ): Promise<Map<string, Buffer>> {
     return this.messages.readMessages(rows);
   }
+  readHeaders(
+    rows: ReadonlyArray<{ blobHash: string; size: number }>,
+  ): Promise<Array<Buffer | undefined>> {
+    return this.messages.readHeaders(rows);
+  }
   setFlags(
     mailboxId: number,
     uids: number[],

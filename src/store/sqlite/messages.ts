@@ -14,6 +14,7 @@ import {
   sameFlags,
   uniqueFolded,
 } from '../flags.js';
+import { HEADER_CACHE_BYTES, HeaderCache } from '../header-cache.js';
 import { QuietWork } from '../quiet-work.js';
 import type {
   AppendOptions,
@@ -36,7 +37,6 @@ import { dataPurge, sliceSweep } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
-import { HeaderCache } from './header-cache.js';
 import { releaseHeap } from './heap-release.js';
 import { MailboxSummaries } from './mailbox-summary.js';
 import type { MailboxKey, SqliteMailboxes } from './mailboxes.js';
@@ -93,11 +93,6 @@ export const INLINE_MAX = 64 * 1024;
 
 /** Mailboxes whose kept keywords are remembered at once (a few words each). */
 const MAX_KEYWORD_MEMOS = 10_000;
-/**
- * Header blocks kept in memory for FETCH of header fields (header-cache.ts): at ~1 KiB a
- * header, those of a few thousand messages.
- */
-export const HEADER_CACHE_BYTES = 4 * 1024 * 1024;
 
 /** An INTERNALDATE zone as IMAP writes one (within +-23:59), else UTC. */
 function zoneOrUtc(zone: number | undefined): number {
@@ -609,27 +604,9 @@ export class SqliteMessages {
    * readMany (their headers kept); large ones are left out, for the caller to read whole.
    */
   readHeaders(rows: ReadonlyArray<{ blobHash: string; size: number }>): Array<Buffer | undefined> {
-    const out = new Array<Buffer | undefined>(rows.length);
-    const missing: Array<{ blobHash: string; size: number }> = [];
-    const at: number[] = [];
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      // One hash string per row, looked up once (a row's blobHash is made at each read).
-      const hash = r.blobHash;
-      const block = this.headers.get(hash);
-      out[i] = block;
-      if (block !== undefined) continue;
-      missing.push({ blobHash: hash, size: r.size });
-      at.push(i);
-    }
-    if (missing.length === 0) return out;
-    const read = this.readMany(missing);
-    for (let k = 0; k < missing.length; k++) {
-      const hash = missing[k]!.blobHash;
-      const data = read.get(hash);
-      if (data !== undefined) out[at[k]!] = this.headers.put(hash, data);
-    }
-    return out;
+    const l = this.headers.lookup(rows);
+    if (l.missing.length > 0) this.headers.fill(l, this.readMany(l.missing));
+    return l.blocks;
   }
 
   setFlags(

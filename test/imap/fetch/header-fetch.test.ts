@@ -9,7 +9,7 @@ import { headerItemsOnly, renderFetch, renderHeaderFetch } from '../../../src/im
 import { parseFetchItems } from '../../../src/imap/wire/fetch-items.js';
 import { argsFrom } from '../../../src/imap/wire/parser.js';
 import { serialize, v } from '../../../src/imap/wire/serializer.js';
-import { HeaderCache } from '../../../src/store/sqlite/header-cache.js';
+import { HeaderCache } from '../../../src/store/header-cache.js';
 
 const HEADER_ITEMS = [
   'BODY.PEEK[HEADER]',

@@ -17,7 +17,7 @@ import type { Section, SectionText } from '../../../src/imap/wire/fetch-items.js
 import { headerBounds } from '../../../src/mime/header-scan.js';
 import { parseHeaders } from '../../../src/mime/headers.js';
 import { parseMessage } from '../../../src/mime/index.js';
-import { HeaderCache } from '../../../src/store/sqlite/header-cache.js';
+import { HeaderCache } from '../../../src/store/header-cache.js';
 
 const dir = new URL('../../fixtures/mime/', import.meta.url);
 const fixtures = readdirSync(dir)
