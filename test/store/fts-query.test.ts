@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { notPlainPattern, unicode61Disagreements } from '../../src/store/sqlite/fts-plain.js';
 import { indexText, planSearch, SequenceBytes } from '../../src/store/sqlite/fts-query.js';
@@ -59,33 +60,33 @@ describe('the word sequence', () => {
     assert.equal(sequenceText('..'), ' \ue02e \ue02e ');
     assert.equal(sequenceText(''), '');
   });
-  test("an ASCII text's sequence as UTF-8 bytes: the string's bytes, words and plain alike", () => {
+  test("the sequence as UTF-8 bytes: the binding's bytes of the string, words and plain alike", () => {
+    // What better-sqlite3 hands SQLite for the string (a lone surrogate as its three bytes,
+    // where Buffer.from would write U+FFFD).
+    const db = new Database(':memory:');
+    const utf8 = db.prepare('SELECT CAST(? AS BLOB)').pluck();
     const bytes = new SequenceBytes();
     const same = (t: string) => {
       const s = indexText(t);
       const b = indexText(t, undefined, bytes);
-      // ASCII only: the bytes (in the worker's reused memory); else the string as before.
-      assert.equal(Buffer.isBuffer(b.sequence), !/[^\x00-\x7f]/.test(t), JSON.stringify(t));
-      const got = Buffer.isBuffer(b.sequence) ? b.sequence : Buffer.from(b.sequence, 'utf8');
-      assert.deepEqual(got, Buffer.from(s.sequence as string, 'utf8'), JSON.stringify(t));
+      assert.ok(Buffer.isBuffer(b.sequence), JSON.stringify(t));
+      assert.deepEqual(b.sequence, utf8.get(s.sequence), JSON.stringify(t));
       assert.deepEqual({ ...b, sequence: 0 }, { ...s, sequence: 0 }, JSON.stringify(t));
     };
+    const cases = ['The meeting.\r\nBye', 'a  b ,c', '..', '', ' ', 'x', '\x00\x7f', 'é.', 'a.é b'];
     for (const t of [
-      'The meeting.\r\nBye',
-      'a  b ,c',
-      '..',
-      '',
-      ' ',
-      'x',
-      '\x00\x7f',
-      'é.',
-      'a.é b',
-      'a é',
+      ...cases,
+      ' x\ue001y ',
+      '\ue02e. z',
+      'a\ud800b',
+      '\udc00.',
+      'x\ud83d',
+      '\ufffe\uffff',
     ]) {
       same(t);
     }
-    // Every separator run at every place, and characters outside ASCII anywhere (the bytes
-    // so far then start the string): letters, a private-use code, a surrogate pair, NBSP.
+    // Separator runs, words, letters outside ASCII of two and three bytes, the coded range's
+    // edges, surrogate pairs and lone surrogates, NBSP, anywhere.
     const piece = fc.constantFrom(
       'a',
       'Zz9',
@@ -99,20 +100,33 @@ describe('the word sequence', () => {
       '\x7f',
       '-- ',
       'é',
+      'ß',
+      '\u07ff',
+      '\u0800',
+      '\ue000',
       '\ue001',
+      '\ue07f',
+      '\ue080',
       '\ud83d\ude00',
+      '\ud83d',
+      '\ude00',
       '\u00a0',
       'Straße',
+      '\u212a',
+      '\u19b0',
+      '中文',
     );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 40 }), (ps) => same(ps.join(''))),
       {
-        numRuns: 2000,
+        numRuns: 3000,
       },
     );
     // Long texts: the memory grows (every character a separator: 4 bytes each and 1 more).
     same('.'.repeat(70_000));
     same(`${'word, '.repeat(20_000)}end`);
+    same('中'.repeat(30_000));
+    db.close();
   });
 
   test('a plain text: ASCII, letters and digits only', () => {

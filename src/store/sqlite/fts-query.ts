@@ -54,9 +54,9 @@ export interface IndexedText {
   /** The same words less their first character. */
   tails: string;
   /**
-   * The text with separator runs other than a lone space as tokens. For an ASCII text given
-   * a SequenceBytes, its UTF-8 bytes there (valid until that memory's next use): the same
-   * bytes SQLite would make of the string, which FTS5 reads from a BLOB as it reads a TEXT.
+   * The text with separator runs other than a lone space as tokens. Given a SequenceBytes,
+   * its UTF-8 bytes there (valid until that memory's next use): the same bytes the binding
+   * would make of the string, which FTS5 reads from a BLOB as it reads a TEXT.
    */
   sequence: string | Buffer;
   /** Every character is ASCII, a letter or a digit: unicode61 splits where this module does. */
@@ -115,8 +115,8 @@ class DistinctWords {
 }
 
 /**
- * Reused memory for the word sequence of ASCII texts as UTF-8 (see scanText): one per index
- * worker. Bound to FTS5 as a BLOB at once, so each text may overwrite the last one's.
+ * Reused memory for the word sequence as UTF-8 (see scanText): one per index worker. Bound
+ * to FTS5 as a BLOB at once, so each text may overwrite the last one's.
  */
 export class SequenceBytes {
   private buf = Buffer.allocUnsafeSlow(1 << 16);
@@ -132,12 +132,12 @@ export class SequenceBytes {
  * One pass over the text (10 KB: 0.05-0.1 ms): its words into `words`, its word sequence out,
  * and whether it has a character outside ASCII.
  *
- * With `bytes`, the sequence of an ASCII text is written there as UTF-8 as the pass goes,
- * and returned as a view of it. Its coded separators are private-use characters, so the
- * string would be a two-byte one (twice the text's size, then converted to UTF-8 again by
- * the binding, one character at a time): most of the index worker's allocation and a tenth
- * of its time for smtp-source's 10 KB texts (issue 19). At the first character outside
- * ASCII the bytes so far become the first piece of the string sequence, built as before.
+ * With `bytes`, the sequence is written there as UTF-8 as the pass goes (the text's own
+ * characters in the coded range made OWN_CODE), and returned as a view of it: the bytes
+ * better-sqlite3 would make of the string. Its coded separators are private-use characters,
+ * so the string would be a two-byte one (twice the text's size, then converted to UTF-8
+ * again by the binding, one character at a time): most of the index worker's allocation and
+ * a tenth of its time for smtp-source's 10 KB texts (issue 19).
  */
 function scanText(
   text: string,
@@ -147,25 +147,41 @@ function scanText(
   const seq: string[] = [];
   const n = text.length;
   // Worst case: every character a separator, each " " and 3 bytes, and the run's " ".
-  let out = bytes === null ? null : bytes.room(4 * n + 1);
+  // (A code unit outside ASCII is at most 3 bytes, a surrogate pair 4.)
+  const out = bytes === null ? null : bytes.room(4 * n + 1);
   let j = 0;
   let high = 0;
   let i = 0;
   let copied = 0;
   while (i < n) {
     const start = i;
-    const wordAt = j;
     for (; i < n; i++) {
       const c = text.charCodeAt(i);
       if (isSeparator(c)) break;
       high |= c;
       if (out !== null) {
         if (c < 0x80) out[j++] = c;
-        else {
-          // Not ASCII: what was written is the sequence of text[0, start); go on as strings.
-          seq.push(out.toString('utf8', 0, wordAt));
-          copied = start;
-          out = null;
+        else if (c < 0x800) {
+          out[j++] = 0xc0 | (c >> 6);
+          out[j++] = 0x80 | (c & 0x3f);
+        } else {
+          const d = c < 0xdc00 && c >= 0xd800 && i + 1 < n ? text.charCodeAt(i + 1) : 0;
+          if (d >= 0xdc00 && d < 0xe000) {
+            // A surrogate pair: its code point in four bytes.
+            const cp = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
+            out[j++] = 0xf0 | (cp >> 18);
+            out[j++] = 0x80 | ((cp >> 12) & 0x3f);
+            out[j++] = 0x80 | ((cp >> 6) & 0x3f);
+            out[j++] = 0x80 | (cp & 0x3f);
+            i++;
+          } else {
+            // The text's own characters in the coded range are OWN_CODE (ownCodes); a lone
+            // surrogate is written as its three bytes, as the binding writes it.
+            const u = c >= 0xe000 && c < 0xe080 ? 0xe080 : c;
+            out[j++] = 0xe0 | (u >> 12);
+            out[j++] = 0x80 | ((u >> 6) & 0x3f);
+            out[j++] = 0x80 | (u & 0x3f);
+          }
         }
       }
     }
@@ -195,7 +211,7 @@ function scanText(
     }
     copied = i;
   }
-  if (out !== null) return { sequence: out.subarray(0, j), ascii: true };
+  if (out !== null) return { sequence: out.subarray(0, j), ascii: high < 0x80 };
   seq.push(text.slice(copied));
   return { sequence: seq.join(''), ascii: high < 0x80 };
 }
@@ -211,9 +227,10 @@ export function indexText(
 ): IndexedText {
   const seen = new DistinctWords();
   const scanned = scanText(text, seen, bytes);
-  // The text's own characters in the coded range (rare) become OWN_CODE first.
+  // The text's own characters in the coded range (rare) become OWN_CODE first (the bytes
+  // have them so already).
   const sequence =
-    scanned.ascii || text.search(OWN_CODES) === -1
+    bytes !== null || scanned.ascii || text.search(OWN_CODES) === -1
       ? scanned.sequence
       : scanText(ownCodes(text), null).sequence;
   const words: string[] = [''];
