@@ -147,8 +147,17 @@ function startCluster(): {
       rmSync(dir, { recursive: true, force: true });
     }
   };
-  // A test process that ends without stop() (a failure, a timeout) leaves no server behind.
+  // A test process that ends without stop() (a failure, a timeout) leaves no server behind;
+  // nor does one ended by a signal (the test runner ends a file past its timeout with
+  // SIGTERM), whose default action skips 'exit': the server is stopped, then the signal
+  // raised again with no listener left, so the process still ends by it.
   process.once('exit', stop);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      stop();
+      process.kill(process.pid, signal);
+    });
+  }
   return {
     url: (db) => `postgres://letterbox@${encodeURIComponent(dir)}:${port}/${db}`,
     halt: () => pgRun(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']),
