@@ -25,8 +25,6 @@ export class ReadAhead {
   /** The chunk read last holds rows [start, end); rows before end were in one already. */
   private start = 0;
   private end = 0;
-  /** The chunk holds header blocks (BlobStore.readHeaders), not whole messages. */
-  private blocks = false;
 
   constructor(
     private readonly store: BlobStore,
@@ -57,11 +55,9 @@ export class ReadAhead {
       const rows = this.rows.slice(i, j);
       if (headers !== undefined) {
         this.chunk = await headers.call(this.store, rows);
-        this.blocks = true;
       } else {
         const found = await many!.call(this.store, rows);
         this.chunk = rows.map((r) => found.get(r.blobHash));
-        this.blocks = false;
       }
       this.start = i;
       this.end = j;
@@ -79,6 +75,6 @@ export class ReadAhead {
    * BlobStore.readHeaders) rather than the whole message (read alone, or read ahead whole).
    */
   isBlock(i: number, bytes: Buffer): boolean {
-    return this.blocks && this.ready(i) === bytes;
+    return this.headersOnly && this.store.readHeaders !== undefined && this.ready(i) === bytes;
   }
 }
