@@ -35,9 +35,13 @@ export class MailboxView {
    * a range of UIDs is a few numbers, not an array (store/uid-list.ts).
    */
   private uids: UidList;
-  private readonly pendingNew = new Set<number>();
-  private readonly pendingExpunged = new Set<number>();
-  private readonly pendingFlags = new Map<number, number>();
+  /**
+   * Changes queued to announce, each null while empty: an empty Set or Map still holds a hash
+   * table (about 200 B), and thousands of sessions sit selected in IDLE with nothing queued.
+   */
+  private pendingNew: Set<number> | null = null;
+  private pendingExpunged: Set<number> | null = null;
+  private pendingFlags: Map<number, number> | null = null;
   /** The mailbox was deleted or renamed under this session. */
   gone = false;
   /**
@@ -136,7 +140,7 @@ export class MailboxView {
 
   /** Whether uid is announced and not expunged (a FETCH or STORE may act on it). */
   isLive(uid: number): boolean {
-    return this.seqOf(uid) > 0 && !this.pendingExpunged.has(uid);
+    return this.seqOf(uid) > 0 && !this.pendingExpunged?.has(uid);
   }
 
   /**
@@ -145,12 +149,12 @@ export class MailboxView {
    */
   liveAmong(held: number[]): number[] {
     const gone = this.pendingExpunged;
-    return gone.size === 0 ? held : held.filter((u) => !gone.has(u));
+    return gone === null ? held : held.filter((u) => !gone.has(u));
   }
 
   /** The UIDs whose expunge waits to be announced (a copy), null when none (see liveAmong). */
   pendingExpunges(): ReadonlySet<number> | null {
-    return this.pendingExpunged.size === 0 ? null : new Set(this.pendingExpunged);
+    return this.pendingExpunged === null ? null : new Set(this.pendingExpunged);
   }
 
   /**
@@ -215,7 +219,8 @@ export class MailboxView {
         break;
       case 'flags':
         for (const uid of ev.uids) {
-          if (this.seqOf(uid) === 0 || this.pendingExpunged.has(uid)) continue;
+          if (this.seqOf(uid) === 0 || this.pendingExpunged?.has(uid)) continue;
+          if (this.pendingFlags === null) this.pendingFlags = new Map();
           this.pendingFlags.set(uid, Math.max(ev.modseq, this.pendingFlags.get(uid) ?? 0));
         }
         if (ev.keywords) this.noteKeywords(ev.keywords);
@@ -233,26 +238,36 @@ export class MailboxView {
   /** New UIDs (idempotent: an event and the command's own result may both report them). */
   noteAppended(uids: readonly number[]): void {
     for (const uid of uids) {
-      if (this.seqOf(uid) === 0) this.pendingNew.add(uid);
+      if (this.seqOf(uid) !== 0) continue;
+      if (this.pendingNew === null) this.pendingNew = new Set();
+      this.pendingNew.add(uid);
     }
   }
 
   /** Expunged UIDs (idempotent). */
   noteExpunged(uids: readonly number[]): void {
     for (const uid of uids) {
-      if (this.pendingNew.delete(uid)) continue; // never announced: nothing to say
+      if (this.pendingNew?.delete(uid)) {
+        // Never announced: nothing to say.
+        if (this.pendingNew.size === 0) this.pendingNew = null;
+        continue;
+      }
       if (this.seqOf(uid) === 0) continue;
+      if (this.pendingExpunged === null) this.pendingExpunged = new Set();
       this.pendingExpunged.add(uid);
-      this.pendingFlags.delete(uid);
+      if (this.pendingFlags?.delete(uid) && this.pendingFlags.size === 0) this.pendingFlags = null;
     }
   }
 
   /** This session's own STORE already reported these flags: do not repeat them. */
   ackFlags(updates: ReadonlyArray<{ uid: number; modseq: number }>): void {
+    const flags = this.pendingFlags;
+    if (flags === null) return;
     for (const u of updates) {
-      const pending = this.pendingFlags.get(u.uid);
-      if (pending !== undefined && pending <= u.modseq) this.pendingFlags.delete(u.uid);
+      const pending = flags.get(u.uid);
+      if (pending !== undefined && pending <= u.modseq) flags.delete(u.uid);
     }
+    if (flags.size === 0) this.pendingFlags = null;
   }
 
   /** Notes keywords now on messages; those the client was not given are to be announced. */
@@ -276,9 +291,9 @@ export class MailboxView {
   get hasPending(): boolean {
     return (
       this.newKeywords !== null ||
-      this.pendingNew.size > 0 ||
-      this.pendingExpunged.size > 0 ||
-      this.pendingFlags.size > 0 ||
+      this.pendingNew !== null ||
+      this.pendingExpunged !== null ||
+      this.pendingFlags !== null ||
       this.gone
     );
   }
@@ -286,10 +301,10 @@ export class MailboxView {
   /** Applies the queued changes to the numbering and returns what to announce. */
   takeUpdates(opts: { allowExpunge: boolean }): ViewUpdates {
     const expunged = { seqs: [] as number[], uids: [] as number[] };
-    if (opts.allowExpunge && this.pendingExpunged.size > 0) {
+    const gone = this.pendingExpunged;
+    if (opts.allowExpunge && gone !== null) {
       // Highest sequence number first: each EXPUNGE then leaves the numbers still to be
       // announced unchanged (RFC 9051 §7.5.1: each EXPUNGE renumbers the messages after it).
-      const gone = this.pendingExpunged;
       // Each pending UID is in the view (noteExpunged): looked up, not found by a walk.
       const uids = [...gone].sort((a, b) => b - a);
       for (const uid of uids) {
@@ -297,23 +312,25 @@ export class MailboxView {
         expunged.uids.push(uid);
       }
       this.uids = this.uids.without(gone);
-      gone.clear();
+      this.pendingExpunged = null;
       expunged.uids.reverse();
     }
     let exists: number | null = null;
     let added: [number, number] | null = null;
-    if (this.pendingNew.size > 0) {
+    if (this.pendingNew !== null) {
       const fresh = [...this.pendingNew].sort((a, b) => a - b);
-      this.pendingNew.clear();
+      this.pendingNew = null;
       this.uids = this.uids.with(fresh);
       exists = this.uids.length;
       added = [fresh[0]!, fresh[fresh.length - 1]!];
     }
     const flags: Array<{ uid: number; modseq: number }> = [];
-    for (const [uid, modseq] of this.pendingFlags) {
-      if (this.seqOf(uid) > 0 && !this.pendingExpunged.has(uid)) flags.push({ uid, modseq });
+    if (this.pendingFlags !== null) {
+      for (const [uid, modseq] of this.pendingFlags) {
+        if (this.seqOf(uid) > 0 && !this.pendingExpunged?.has(uid)) flags.push({ uid, modseq });
+      }
+      this.pendingFlags = null;
     }
-    this.pendingFlags.clear();
     flags.sort((a, b) => a.uid - b.uid);
     return { expunged, exists, flags, added };
   }
