@@ -36,8 +36,13 @@ import {
 function skipped(rel: string): boolean {
   if (!rel.includes('/')) {
     // The databases go through the online backup; their journals are part of it. The pid
-    // file belongs to the running process.
-    return /\.db(-wal|-shm|-journal)?$/.test(rel) || rel === 'letterbox.pid';
+    // file belongs to the running process, and so do the full-text index's lock and its
+    // openers' marks (store/sqlite/fts-marks.ts).
+    return (
+      /\.db(-wal|-shm|-journal|-lock)?$/.test(rel) ||
+      /\.db-open-/.test(rel) ||
+      rel === 'letterbox.pid'
+    );
   }
   return rel.startsWith('blobs/tmp/') || rel === 'blobs/tmp';
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,6 +18,8 @@ test('acknowledged appends survive SIGKILL; nothing is half-written', async () =
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const acked = new Map<number, string>();
+    /** UID -> the word only that message's text has. */
+    const words = new Map<number, string>();
     let buf = '';
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {
@@ -26,8 +28,11 @@ test('acknowledged appends survive SIGKILL; nothing is half-written', async () =
         while (nl >= 0) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
-          const m = /^ACK (\d+) ([0-9a-f]{64})$/.exec(line);
-          if (m) acked.set(Number(m[1]), m[2]!);
+          const m = /^ACK (\d+) ([0-9a-f]{64}) (\d+)$/.exec(line);
+          if (m) {
+            acked.set(Number(m[1]), m[2]!);
+            words.set(Number(m[1]), `w${m[3]}q`);
+          }
           nl = buf.indexOf('\n');
         }
         // Kill while writes are certainly in flight (8 concurrent writers).
@@ -37,6 +42,12 @@ test('acknowledged appends survive SIGKILL; nothing is half-written', async () =
       child.on('error', reject);
     });
     assert.ok(acked.size >= 120, `child acknowledged only ${acked.size} appends`);
+    // The index worker wrote fts.db unsynced (fts-marks.ts): the killed process left its mark,
+    // of this boot, and its writes are whole in the page cache, its last transaction rolled
+    // back from the journal.
+    const marks = (await readdir(dir)).filter((n) => n.startsWith('fts.db-open-'));
+    assert.equal(marks.length, 1);
+    assert.match(await readFile(join(dir, marks[0]!), 'latin1'), /^[0-9a-f-]{36}\n\d+\n$/);
 
     const store = await SqliteStore.open({ dir });
     try {
@@ -59,6 +70,10 @@ test('acknowledged appends survive SIGKILL; nothing is half-written', async () =
       assert.equal((await store.getAccount('alice@example.test'))!.usedBytes, total);
       const status = await store.mailboxStatus(inbox.id);
       assert.ok(status.uidNext > Math.max(...rows.map((r) => r.uid)));
+      // SEARCH after the crash: each message found by its own word, and by nothing else's.
+      for (const [uid, word] of words) {
+        assert.deepEqual(await store.searchText(inbox.id, word), [uid], word);
+      }
       // Interrupted blob writes are cleaned from tmp/ at open.
       assert.deepEqual(await readdir(join(dir, 'blobs', 'tmp')), []);
     } finally {

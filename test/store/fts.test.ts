@@ -1,11 +1,13 @@
 // The full-text index on its worker thread: a search sees every append that resolved before
 // it, and the index reconciles with the mail database at open (lost, stale, reused ids).
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { currentBootId } from '../../src/store/sqlite/fts-marks.js';
 import type { SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import { FTS_TEXT_MAX } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
@@ -52,7 +54,41 @@ function messageRows(): Array<{ id: number; hash: string }> {
 }
 
 async function removeFtsFiles(): Promise<void> {
-  for (const s of ['', '-wal', '-shm']) await rm(join(dir(), `fts.db${s}`), { force: true });
+  for (const s of ['', '-wal', '-shm', '-journal']) {
+    await rm(join(dir(), `fts.db${s}`), { force: true });
+  }
+}
+
+/** The openers' marks beside fts.db (fts-marks.ts): their contents, by file name. */
+function marks(): string[] {
+  return readdirSync(dir())
+    .filter((n) => n.startsWith('fts.db-open-'))
+    .map((n) => readFileSync(join(dir(), n), 'latin1'));
+}
+
+/** A store of one message, `alpha bravo`, closed. */
+async function storeOne(): Promise<void> {
+  const { store, inbox } = await open();
+  try {
+    await store.append(newMessage('a', 'alpha bravo\r\n'), [{ mailboxId: inbox }]);
+  } finally {
+    await store.close();
+  }
+}
+
+/** What a torn page could leave: message `id`'s words in the index are `word` instead. */
+function poison(id: number, word: string): void {
+  const db = new Database(join(dir(), 'fts.db'));
+  try {
+    db.prepare('DELETE FROM word_grams WHERE rowid = ?').run(id);
+    db.prepare('INSERT INTO word_grams (rowid, words, tails) VALUES (?, ?, ?)').run(
+      id,
+      ` ${word} `,
+      ` ${word.slice(1)} `,
+    );
+  } finally {
+    db.close();
+  }
 }
 
 describe('full-text index worker', () => {
@@ -221,6 +257,98 @@ describe('full-text index worker', () => {
       await new Promise((r) => setTimeout(r, 700));
       assert.deepEqual(await store.searchText(inbox, 'alpha'), [2]);
     } finally {
+      await store.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
+  });
+
+  test('an index left open by another boot (a machine crash may have torn it) is rebuilt', async () => {
+    let s = await open();
+    try {
+      await s.store.append(newMessage('a', 'alpha bravo\r\n'), [{ mailboxId: s.inbox }]);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
+      assert.deepEqual(marks(), [`${currentBootId()}\n${process.pid}\n`], 'open: marked');
+    } finally {
+      await s.store.close();
+    }
+    assert.deepEqual(marks(), [], 'a clean close leaves no mark');
+    poison(1, 'zulu');
+    // A worker of the last boot had it open, unsynced, when the machine went down.
+    writeFileSync(join(dir(), 'fts.db-open-1-0-x'), 'another-boot\n1\n');
+    s = await open();
+    try {
+      assert.deepEqual(await s.store.searchText(s.inbox, 'zulu'), []);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
+      assert.equal(marks().length, 1, 'the mark of the other boot is gone');
+    } finally {
+      await s.store.close();
+    }
+    assert.deepEqual(marks(), []);
+    assert.deepEqual(indexedDocs(), messageRows());
+  });
+
+  test('a mark of this boot whose process is gone: the index is kept, the mark dropped', async () => {
+    await storeOne();
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(dir(), `fts.db-open-${gone}-0-x`), `${currentBootId()}\n${gone}\n`);
+    const inode = statSync(join(dir(), 'fts.db')).ino;
+    const s = await open();
+    try {
+      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
+      assert.deepEqual(marks(), [`${currentBootId()}\n${process.pid}\n`]);
+    } finally {
+      await s.store.close();
+    }
+    assert.equal(statSync(join(dir(), 'fts.db')).ino, inode, 'not deleted');
+    assert.deepEqual(marks(), []);
+  });
+
+  test('an index a WAL-mode release made is kept and switched to a rollback journal', async () => {
+    await storeOne();
+    const old = new Database(join(dir(), 'fts.db'));
+    assert.equal(old.pragma('journal_mode = WAL', { simple: true }), 'wal');
+    old.close();
+    const inode = statSync(join(dir(), 'fts.db')).ino;
+    const s = await open();
+    try {
+      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
+      await s.store.append(newMessage('b', 'charlie bravo\r\n'), [{ mailboxId: s.inbox }]);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1, 2]);
+    } finally {
+      await s.store.close();
+    }
+    assert.equal(statSync(join(dir(), 'fts.db')).ino, inode, 'not rebuilt');
+    const db = new Database(join(dir(), 'fts.db'), { readonly: true });
+    try {
+      // No longer a WAL file: a rollback journal (a new connection names its default mode).
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'delete');
+    } finally {
+      db.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
+  });
+
+  test('a reader holding fts.db (a backup copying it) makes writes wait, not fail', async () => {
+    const warnings: string[] = [];
+    const { store, inbox } = await open({ onFtsError: (err) => warnings.push(String(err)) });
+    await store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: inbox }]);
+    assert.deepEqual(await store.searchText(inbox, 'alpha'), [1]);
+    const reader = new Database(join(dir(), 'fts.db'), { readonly: true });
+    try {
+      // A read transaction: its lock keeps the worker's next commit out (rollback journal).
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM docs').get();
+      await store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: inbox }]);
+      const searching = store.searchText(inbox, 'bravo');
+      await eventually(() => warnings.length > 0, 'the worker finding fts.db busy', 30_000);
+      assert.match(warnings[0]!, /held by a reader/);
+      reader.exec('COMMIT');
+      // Answered after the write it waited for, by the same worker.
+      assert.deepEqual(await searching, [2]);
+      assert.deepEqual(await store.searchText(inbox, 'words'), [1, 2]);
+      assert.equal(warnings.length, 1);
+    } finally {
+      reader.close();
       await store.close();
     }
     assert.deepEqual(indexedDocs(), messageRows());

@@ -1,7 +1,8 @@
 // The full-text index database (`fts.db`), used only by the index worker (fts-worker.ts).
 // It is derived data: rebuilt from the message blobs whenever it is missing, stale or broken,
-// so it runs with synchronous=NORMAL (a crash may lose its last transactions, and the startup
-// reconciliation puts them back). The mail database is attached read-only in spirit (never
+// so its writes are not synced (a rollback journal, synchronous=OFF: fts-marks.ts says why a
+// process crash loses nothing and how an index a machine crash may have torn is dropped); the
+// startup reconciliation puts back what a lost index lacks. The mail database is attached read-only in spirit (never
 // written here) so a search joins the index with `mailbox_messages` as committed right now.
 import { readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -10,6 +11,7 @@ import { preparePrivateFileSync } from '../../private-files.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import { sqliteCompanions } from './db.js';
+import { currentBootId, markOpen, type OpenMark } from './fts-marks.js';
 import { notPlainPattern } from './fts-plain.js';
 import { indexText, planSearch, type SeqPhrase, SequenceBytes } from './fts-query.js';
 
@@ -61,6 +63,19 @@ export interface FtsPaths {
   mailCacheKiB?: number;
 }
 
+/**
+ * SQLite's answer when another connection's lock outlasted busy_timeout. With a rollback
+ * journal a reader blocks the index's writes (a backup's copy of fts.db, another process's
+ * search): the worker keeps such a write and tries again (fts-worker.ts).
+ */
+export function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** Where this boot cannot be told (not Linux), the index keeps a WAL synced at checkpoints. */
+const BOOT_ID = currentBootId();
+
 // Bump to rebuild every index from scratch (a changed tokenizer or layout).
 // 3: contentless index with tombstone deletes, the text in its own table.
 // 4: the distinct words as trigrams and the words in order, not the text's trigrams.
@@ -81,15 +96,23 @@ export class FtsDb {
   private readonly sequenceBytes = new SequenceBytes();
   /** Next message id the reconciliation looks at; null once it has finished. */
   private cursor: number | null = 0;
+  /** This opener's mark (fts-marks.ts), released at a clean close; null with a synced WAL. */
+  private readonly mark: OpenMark | null;
 
   constructor(paths: FtsPaths) {
     this.blobs = new FileBlobStore(paths.blobRoot);
+    this.mark = BOOT_ID === null ? null : markOpen(paths.ftsFile, BOOT_ID);
+    const unsynced = this.mark !== null;
     try {
-      this.db = openIndex(paths.ftsFile);
-    } catch {
+      this.db = openIndex(paths.ftsFile, unsynced);
+    } catch (err) {
+      // Another process writing it (its lock held past busy_timeout) is no reason to delete it.
+      if (isBusy(err)) throw err;
       // A corrupt or foreign file: it is only derived data, start over.
-      for (const suffix of ['', '-wal', '-shm']) rmSync(paths.ftsFile + suffix, { force: true });
-      this.db = openIndex(paths.ftsFile);
+      for (const suffix of ['', ...sqliteCompanions('')]) {
+        rmSync(paths.ftsFile + suffix, { force: true });
+      }
+      this.db = openIndex(paths.ftsFile, unsynced);
     }
     this.db.prepare('ATTACH DATABASE ? AS mail').run(paths.mailFile);
     const pages = (kib: number) => -Math.max(64, Math.floor(kib));
@@ -105,7 +128,16 @@ export class FtsDb {
          WHERE m.id IS NULL OR m.blob_hash <> d.hash`,
       )
       .all() as DocRef[];
-    this.remove(stale);
+    // Before any search (a reused id's entry would answer for the new message): waits out a
+    // reader that holds the file (a backup's copy of it) however long it takes.
+    for (;;) {
+      try {
+        this.remove(stale);
+        break;
+      } catch (err) {
+        if (!isBusy(err)) throw err;
+      }
+    }
   }
 
   get reconciling(): boolean {
@@ -153,7 +185,10 @@ export class FtsDb {
       const text = this.textFromBlob(it.hash);
       return text === null ? null : indexable(text);
     });
-    this.db.transaction(() => {
+    // Immediate (every write here): with a rollback journal, two processes' deferred
+    // transactions that read and then write (a CLI command's worker beside the server's) make
+    // SQLite answer one of them SQLITE_BUSY at once instead of waiting for the other.
+    const write = this.db.transaction(() => {
       items.forEach((it, i) => {
         const t = texts[i];
         if (t === null || t === undefined) return;
@@ -173,15 +208,17 @@ export class FtsDb {
           ix.plain ? 1 : 0,
         );
       });
-    })();
+    });
+    write.immediate();
     return chars;
   }
 
   /** Removes entries, only where the id still holds the same message. */
   remove(docs: DocRef[]): void {
-    this.db.transaction(() => {
+    const write = this.db.transaction(() => {
       for (const d of docs) if (this.hashOf(d.id) === d.hash) this.dropDoc(d.id);
-    })();
+    });
+    write.immediate();
   }
 
   /** UIDs of the mailbox's messages whose text contains the needle, case-insensitively. */
@@ -327,6 +364,7 @@ export class FtsDb {
 
   close(): void {
     this.db.close();
+    this.mark?.release();
   }
 
   private hashOf(id: number): string | undefined {
@@ -362,7 +400,8 @@ export class FtsDb {
   }
 }
 
-function openIndex(file: string): Database.Database {
+/** `unsynced`: a rollback journal without syncs (fts-marks.ts); else a WAL synced at checkpoints. */
+function openIndex(file: string, unsynced: boolean): Database.Database {
   // The text of every message: 0600 whatever the umask, like the mail database.
   preparePrivateFileSync(file, sqliteCompanions(file));
   const db = new Database(file);
@@ -372,8 +411,13 @@ function openIndex(file: string): Database.Database {
     // and merge), searches the same (issue 19). Only a new file takes it: an existing index
     // keeps its pages, and its leaves stay FTS5's default size.
     db.pragma(`page_size = ${PAGE_SIZE}`);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    // Without syncs, a rollback journal: FTS5's new segments go to pages at the file's end or
+    // freed ones, written once and not journaled, where a WAL wrote every page twice (its frame,
+    // then the checkpoint's copy). A 10 KB text cost the worker 20% less (issue 19). An index a
+    // WAL-mode release made is switched over here (its WAL checkpointed first) unless another
+    // process holds it open in WAL mode: it then stays a WAL, synced as before.
+    const mode = db.pragma(`journal_mode = ${unsynced ? 'PERSIST' : 'WAL'}`, { simple: true });
+    db.pragma(`synchronous = ${mode === 'persist' ? 'OFF' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
     if (db.pragma('user_version', { simple: true }) !== FTS_SCHEMA) {
       db.exec(`

@@ -18,6 +18,7 @@ import {
   type FtsReply,
   type FtsRequest,
   type IndexItem,
+  isBusy,
 } from './fts-db.js';
 
 /** Quiet time (no request) after which waiting deletions are applied. */
@@ -38,6 +39,12 @@ const DELETE_BACKLOG_MAX = 100_000;
 const INDEX_BATCH_MS = 100;
 /** Queued index items that start the turn without waiting. */
 const INDEX_BATCH_MAX = 64;
+/**
+ * A write that found fts.db held by a reader past busy_timeout (a backup copying it, see
+ * fts-db.ts isBusy) is tried again after this long; the requests behind it wait, in order, so
+ * a search still sees every message posted before it.
+ */
+const BUSY_RETRY_MS = 1000;
 
 const port = parentPort;
 if (!port) throw new Error('fts-worker must run in a worker thread');
@@ -52,12 +59,16 @@ let deleteTimer: NodeJS.Timeout | undefined;
 /** A turn put off for INDEX_BATCH_MS, and the index items queued for it. */
 let batchTimer: NodeJS.Timeout | undefined;
 let queuedItems = 0;
+/** A turn put off because fts.db was busy; the warning is sent once per such wait. */
+let busyTimer: NodeJS.Timeout | undefined;
+let busyWarned = false;
 
 function reply(r: FtsReply): void {
   port!.postMessage(r);
 }
 
 function schedule(): void {
+  if (busyTimer) return; // the retry's turn comes first
   if (batchTimer) {
     clearTimeout(batchTimer);
     batchTimer = undefined;
@@ -87,12 +98,21 @@ function turn(): void {
   scheduled = false;
   queuedItems = 0;
   let items: IndexItem[] = [];
-  const flush = (): void => {
-    if (items.length === 0) return;
-    reply({ t: 'indexed', chars: fts.index(items), messages: items.length });
+  /** Writes the items gathered so far; false when fts.db is busy (they are kept). */
+  const flush = (): boolean => {
+    if (items.length === 0) return true;
+    try {
+      reply({ t: 'indexed', chars: fts.index(items), messages: items.length });
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+      return false;
+    }
     items = [];
+    return true;
   };
-  for (const req of queue.splice(0)) {
+  const requests = queue.splice(0);
+  for (let k = 0; k < requests.length; k++) {
+    const req = requests[k]!;
     if (req.t === 'index') {
       // A reused id's waiting deletion is void: index() replaces an entry made from other
       // bytes, and keeps one made from the same bytes, which the deletion would then drop.
@@ -101,7 +121,10 @@ function turn(): void {
     } else if (req.t === 'delete') {
       for (const d of req.docs) deferred.set(d.id, d.hash);
     } else if (req.t === 'search') {
-      flush();
+      if (!flush()) {
+        retryBusy(items, requests.slice(k));
+        return;
+      }
       try {
         reply({ t: 'result', q: req.q, uids: fts.search(req.mailboxId, req.needle) });
       } catch (err) {
@@ -109,24 +132,48 @@ function turn(): void {
       }
     } else {
       // close: whatever was posted before it is done; reconciliation resumes next start.
-      flush();
+      if (!flush()) {
+        retryBusy(items, requests.slice(k));
+        return;
+      }
       fts.close();
       port!.close();
       return;
     }
   }
-  flush();
+  if (!flush()) {
+    retryBusy(items, []);
+    return;
+  }
+  busyWarned = false;
   if (deferred.size > DELETE_BACKLOG_MAX) applyDeletions(deferred.size - DELETE_BACKLOG_MAX);
   scheduleDeletions();
   if (fts.reconciling) {
     try {
       fts.reconcileStep();
     } catch (err) {
+      if (isBusy(err)) {
+        retryBusy([], []);
+        return;
+      }
       reply({ t: 'warn', message: `full-text reconciliation: ${String(err)}` });
       throw err;
     }
     schedule();
   }
+}
+
+/** fts.db was busy: puts the unwritten items and the requests after them back, in order. */
+function retryBusy(items: IndexItem[], rest: FtsRequest[]): void {
+  queue.unshift(...(items.length > 0 ? [{ t: 'index' as const, items }] : []), ...rest);
+  if (!busyWarned) {
+    busyWarned = true;
+    reply({ t: 'warn', message: 'full-text index: fts.db is held by a reader; writes wait' });
+  }
+  busyTimer = setTimeout(() => {
+    busyTimer = undefined;
+    schedule();
+  }, BUSY_RETRY_MS);
 }
 
 /** Applies up to `n` waiting deletions, oldest first, in one transaction. */
@@ -137,7 +184,13 @@ function applyDeletions(n: number): void {
     docs.push({ id, hash });
     deferred.delete(id);
   }
-  fts.remove(docs);
+  try {
+    fts.remove(docs);
+  } catch (err) {
+    if (!isBusy(err)) throw err;
+    // Waiting again, for the next quiet moment (a reused id's index request voids its own).
+    for (const d of docs) if (!deferred.has(d.id)) deferred.set(d.id, d.hash);
+  }
 }
 
 /** Once no request came for DELETE_IDLE_MS, applies waiting deletions a chunk per turn. */
