@@ -15,6 +15,7 @@ import { capabilities } from './commands/capability.js';
 import { sendFlagsList } from './commands/select.js';
 import { COMMANDS } from './commands/table.js';
 import type { DeflateChannel } from './commands/tls-compress.js';
+import type { CommandSpec, InputWait } from './commands/types.js';
 import { formatFlags } from './commands/util.js';
 import type { UpdateContexts } from './contexts.js';
 import type { Notifier } from './notify/notifier.js';
@@ -46,7 +47,23 @@ export interface ImapListenerInfo {
   commands: CommandMetrics;
 }
 
-type InputEvent = ReceiverEvent | { kind: 'eof' } | { kind: 'wake' };
+export type InputEvent = ReceiverEvent | { kind: 'eof' } | { kind: 'wake' };
+
+const EOF: InputEvent = { kind: 'eof' };
+const WAKE: InputEvent = { kind: 'wake' };
+/** takeEvent: nothing to take yet; a read is under way. */
+const WAIT = 0;
+
+/** A command waiting for its client (IDLE): what its tagged answer needs when it ends. */
+interface Waiting {
+  readonly wait: InputWait;
+  readonly spec: CommandSpec<never>;
+  readonly tag: string;
+  readonly uid: boolean;
+  /** Memory-budget bytes its command held (given back when it ends), and when it came. */
+  readonly held: number;
+  readonly started: number;
+}
 
 /** Queued output up to this size is copied into one buffer rather than written as a writev. */
 const SMALL_OUTPUT = 4096;
@@ -110,6 +127,11 @@ export class ImapSession {
   appendMailbox: { clientName: string; mailbox: Mailbox } | null = null;
   /** The command being dispatched, for its latency (null: it did not parse). */
   private commandName: string | null = null;
+  /** A command waiting for its client (IDLE), driven by the input loop (pump). */
+  private waiting: Waiting | null = null;
+  /** Settle run()'s promise: the session has ended and its connection is closed. */
+  private runResolve: (() => void) | null = null;
+  private runReject: ((err: unknown) => void) | null = null;
 
   constructor(
     readonly conn: Connection,
@@ -330,44 +352,58 @@ export class ImapSession {
     }
   }
 
-  /** Wakes a session waiting with wakeable = true (IDLE, shutdown). */
+  /**
+   * Wakes a session waiting with wakeable = true (IDLE, shutdown). The waiter runs in a
+   * microtask, never inside the caller: wake() is called from the store's event emit (another
+   * session's write under way) and from the shutdown loop over all sessions.
+   */
   wake(): void {
     this.wakePending = true;
     const w = this.waiterWakeable ? this.waiter : null;
     if (!w) return;
     this.waiter = null;
-    w();
+    this.conn.guard.queueMicrotask(w);
   }
 
   /**
-   * The next receiver event; 'eof' at end of input or autologout; 'wake' (only when
-   * wakeable) when wake() was called while waiting. Queued output is flushed before waiting.
+   * The next receiver event if there is one now; 'eof' at end of input or autologout; 'wake'
+   * (only when wakeable) after wake(). Else queued output is flushed first (the promise: ask
+   * again when it is done; a wake() meanwhile is seen then), then a read is started and WAIT
+   * returned: the caller sets the waiter, called when the read completes (or by a wake).
    */
-  async nextEvent(wakeable: boolean): Promise<InputEvent> {
+  private takeEvent(wakeable: boolean): InputEvent | Promise<void> | typeof WAIT {
     for (;;) {
       if (wakeable && this.wakePending) {
         this.wakePending = false;
-        return { kind: 'wake' };
+        return WAKE;
       }
       const ev = this.rx.next();
       if (ev) return ev;
-      await this.flush();
-      // A wake() that came while flushing must not be lost: check again before waiting.
-      if (wakeable && this.wakePending) continue;
+      if (this.out.length > 0) return this.flush();
       this.startRead();
-      if (this.readOutcome === undefined) {
+      const outcome = this.readOutcome;
+      if (outcome === undefined) return WAIT;
+      this.readOutcome = undefined;
+      if ('error' in outcome) throw outcome.error;
+      if (outcome.chunk === null) return EOF;
+      this.rx.feed(outcome.chunk);
+    }
+  }
+
+  /**
+   * The next event, for a command that reads in the middle of running (AUTHENTICATE's SASL
+   * responses); see takeEvent. Queued output is flushed before waiting.
+   */
+  async nextEvent(wakeable: boolean): Promise<InputEvent> {
+    for (;;) {
+      const ev = this.takeEvent(wakeable);
+      if (ev === WAIT) {
         await new Promise<void>((resolve) => {
           this.waiter = resolve;
           this.waiterWakeable = wakeable;
         });
-        // Woken with the read still under way: the loop reports the wake.
-        if (this.readOutcome === undefined) continue;
-      }
-      const outcome = this.readOutcome;
-      this.readOutcome = undefined;
-      if ('error' in outcome) throw outcome.error;
-      if (outcome.chunk === null) return { kind: 'eof' };
-      this.rx.feed(outcome.chunk);
+      } else if (ev instanceof Promise) await ev;
+      else return ev;
     }
   }
 
@@ -379,33 +415,117 @@ export class ImapSession {
 
   // ---- lifecycle ----------------------------------------------------------------------
 
-  async run(): Promise<void> {
+  /**
+   * Runs the session; the promise settles once it has ended and its connection is closed.
+   * Not an async loop: the input loop (pump) runs on callbacks, so a session waiting for its
+   * client, between commands or in IDLE, has no async function suspended (issue 19: 10,000
+   * IDLE connections; each suspended frame costs its generator, promise and reactions).
+   */
+  run(): Promise<void> {
     // Until LOGIN, a short timer (limits.preauth_idle_seconds, a minute): an idle
     // unauthenticated connection only holds a slot. RFC 9051 §5.4's 30 minutes apply after.
     this.conn.setIdleTimeout(this.ctx.cfg.limits.preauth_idle_seconds * 1000);
     watchShutdown(this.shuttingDown, this);
-    try {
-      this.untaggedStatus('OK', `CAPABILITY ${capabilities(this).join(' ')}`, 'Letterbox ready');
-      while (this.state.kind !== 'logout' && !this.conn.closed) {
-        const ev = await this.nextEvent(true);
-        if (ev.kind === 'eof') {
-          if (this.conn.timedOut) {
-            // RFC 9051 §5.4: autologout after at least 30 minutes of inactivity.
-            this.untaggedStatus('BYE', undefined, 'Autologout; idle for too long');
-          }
-          break;
-        }
-        if (ev.kind === 'wake') {
-          if (this.endReason !== null) {
-            this.untaggedStatus('BYE', undefined, this.endReason);
-            break;
-          }
-          // RFC 5465: with NOTIFY, events are pushed while no command is in progress.
-          if (this.notify) await this.pushNotifications(false);
-          continue;
-        }
-        await this.onEvent(ev);
+    return new Promise<void>((resolve, reject) => {
+      this.runResolve = resolve;
+      this.runReject = reject;
+      try {
+        this.untaggedStatus('OK', `CAPABILITY ${capabilities(this).join(' ')}`, 'Letterbox ready');
+      } catch (err) {
+        this.end(err);
+        return;
       }
+      this.pump();
+    });
+  }
+
+  /**
+   * The input loop: takes input events and runs commands until it must wait, for input (the
+   * read's completion or a wake-up calls it again) or for a promise (it goes on when that
+   * settles). One turn is step(), or waitStep() while a command waits for its client.
+   */
+  private readonly pump = (): void => {
+    try {
+      for (;;) {
+        const next = this.waiting ? this.waitStep(this.waiting) : this.step();
+        if (next === WAIT) return;
+        if (next !== undefined) {
+          next.then(this.pump, this.pumpFailed);
+          return;
+        }
+      }
+    } catch (err) {
+      this.pumpFailed(err);
+    }
+  };
+
+  /**
+   * A failure in the input loop: while a command waits it is that command's failure (its
+   * tagged answer, as a run() that threw), else the session's: it ends.
+   */
+  private readonly pumpFailed = (err: unknown): void => {
+    const w = this.waiting;
+    if (w)
+      this.endWaiting(w, this.commandFailed(err, w.spec.name)).then(this.pump, this.pumpFailed);
+    else this.end(err);
+  };
+
+  /** One turn of the command loop: WAIT (for input or the end), a promise, or undefined. */
+  private step(): Promise<void> | undefined | typeof WAIT {
+    if (this.state.kind === 'logout' || this.conn.closed) return this.end();
+    const ev = this.takeEvent(true);
+    if (ev === WAIT) return this.waitInput();
+    if (ev instanceof Promise) return ev;
+    if (ev.kind === 'eof') {
+      if (this.conn.timedOut) {
+        // RFC 9051 §5.4: autologout after at least 30 minutes of inactivity.
+        this.untaggedStatus('BYE', undefined, 'Autologout; idle for too long');
+      }
+      return this.end();
+    }
+    if (ev.kind === 'wake') {
+      if (this.endReason !== null) {
+        this.untaggedStatus('BYE', undefined, this.endReason);
+        return this.end();
+      }
+      // RFC 5465: with NOTIFY, events are pushed while no command is in progress.
+      return this.notify ? this.pushNotifications(false) : undefined;
+    }
+    return this.onEvent(ev);
+  }
+
+  /** One turn while a command waits for its client (commands/types.ts InputWait). */
+  private waitStep(w: Waiting): Promise<void> | undefined | typeof WAIT {
+    const ready = w.wait.beforeInput();
+    if (ready instanceof Promise) return ready;
+    if (ready !== null) return this.endWaiting(w, ready);
+    const ev = this.takeEvent(true);
+    if (ev === WAIT) return this.waitInput();
+    if (ev instanceof Promise) return ev;
+    const done = w.wait.onInput(ev);
+    return done === null ? undefined : this.endWaiting(w, done);
+  }
+
+  /** The read under way (or a wake-up) calls the loop again. */
+  private waitInput(): typeof WAIT {
+    this.waiter = this.pump;
+    this.waiterWakeable = true;
+    return WAIT;
+  }
+
+  /**
+   * The session is over (`failure`: it failed): output flushed, state released, connection
+   * closed; then run()'s promise settles. Returns WAIT: the loop does not run again.
+   */
+  private end(failure?: unknown): typeof WAIT {
+    this.waiter = null;
+    this.finishSession(failure).then(this.runResolve, this.runReject);
+    return WAIT;
+  }
+
+  private async finishSession(failure: unknown): Promise<void> {
+    try {
+      if (failure !== undefined) throw failure;
       await this.flush();
     } catch (err) {
       this.log.error({ err }, 'IMAP session failed');
@@ -543,21 +663,26 @@ export class ImapSession {
     // Latency from arrival to the tagged response, a rate-limit wait included.
     const started = performance.now();
     this.commandName = null;
+    let waits = false;
     try {
-      await this.dispatchCommand(received);
+      waits = await this.dispatchCommand(received, started);
     } finally {
-      this.ctx.memory.give(received.held ?? 0);
-      this.listener.commands.observe(this.commandName, started);
+      // A command that waits for its client does this when it ends (endWaiting).
+      if (!waits) {
+        this.ctx.memory.give(received.held ?? 0);
+        this.listener.commands.observe(this.commandName, started);
+      }
     }
   }
 
-  private async dispatchCommand(received: ReceivedCommand): Promise<void> {
+  /** True when the command now waits for its client (this.waiting): the loop drives it. */
+  private async dispatchCommand(received: ReceivedCommand, started: number): Promise<boolean> {
     await this.rateLimit();
     const cmd = parseCommand(received);
     if (cmd instanceof ImapParseError) {
       this.send(formatTagged(cmd.tag ?? '*', { status: 'BAD', text: cmd.message }));
       this.countBad();
-      return;
+      return false;
     }
     const spec = COMMANDS.get(cmd.name);
     // The table's name, one string for all sessions: the parser's copy would be held by every
@@ -566,7 +691,7 @@ export class ImapSession {
     if (!spec) {
       this.send(formatTagged(cmd.tag, { status: 'BAD', text: `Unknown command ${cmd.name}` }));
       this.countBad();
-      return;
+      return false;
     }
     if (!spec.states.includes(this.state.kind)) {
       this.send(
@@ -575,7 +700,7 @@ export class ImapSession {
           text: `${cmd.name} is not allowed in the ${this.state.kind} state`,
         }),
       );
-      return;
+      return false;
     }
     const args = tryParse(() => spec.parse(cmd.args, this));
     if (args instanceof ImapParseError) {
@@ -583,7 +708,7 @@ export class ImapSession {
         formatTagged(cmd.tag, { status: args.status, code: args.code, text: args.message }),
       );
       if (args.status === 'BAD') this.countBad();
-      return;
+      return false;
     }
     this.badCommands = 0;
     // New messages are announced before the command runs, so that a UID command names
@@ -595,31 +720,65 @@ export class ImapSession {
         this.send(
           formatTagged(cmd.tag, { status: 'NO', text: 'The selected mailbox was deleted' }),
         );
-        return;
+        return false;
       }
     }
     let completion: Completion;
     this.notify?.beginCommand(this, cmd.name, args);
     try {
+      if (spec.wait) {
+        const wait = spec.wait(this, args as never, cmd);
+        const held = received.held ?? 0;
+        this.waiting = { wait, spec, tag: cmd.tag, uid: cmd.uid, held, started };
+        return true;
+      }
       completion = await spec.run(this, args as never, cmd);
     } catch (err) {
-      const failed = errorCompletion(err);
-      if (failed.internal) this.log.error({ err, command: cmd.name }, 'IMAP command failed');
-      completion = failed.completion;
+      completion = this.commandFailed(err, cmd.name);
     }
+    await this.completeCommand(spec, cmd.tag, cmd.uid, completion);
+    return false;
+  }
+
+  /** A command's failure as its tagged answer (logged when it is the server's fault). */
+  private commandFailed(err: unknown, command: string): Completion {
+    const failed = errorCompletion(err);
+    if (failed.internal) this.log.error({ err, command }, 'IMAP command failed');
+    return failed.completion;
+  }
+
+  /** After a command: updates it may be answered with, then its tagged answer. */
+  private async completeCommand(
+    spec: CommandSpec<never>,
+    tag: string,
+    uid: boolean,
+    completion: Completion,
+  ): Promise<void> {
     this.notify?.endCommand();
     if (this.state.kind === 'selected') {
       // RFC 9051 §7.5.1: no EXPUNGE while answering FETCH, STORE or SEARCH (their UID forms
       // may have them).
-      await this.sendUpdates({ allowExpunge: !spec.noExpunge || cmd.uid });
+      await this.sendUpdates({ allowExpunge: !spec.noExpunge || uid });
     }
     if (spec.afterTagged) {
-      this.send(formatTagged(cmd.tag, completion));
+      this.send(formatTagged(tag, completion));
       await this.flush();
       if (completion.status === 'OK') await spec.afterTagged(this);
       return;
     }
-    this.send(formatTagged(cmd.tag, completion));
+    this.send(formatTagged(tag, completion));
+  }
+
+  /** The waiting command ends with `completion`: answered as a command that ran. */
+  private async endWaiting(w: Waiting, completion: Completion): Promise<void> {
+    this.waiting = null;
+    try {
+      w.wait.end();
+      await this.completeCommand(w.spec, w.tag, w.uid, completion);
+    } finally {
+      this.ctx.memory.give(w.held);
+      this.listener.commands.observe(w.spec.name, w.started);
+    }
   }
 
   /**
