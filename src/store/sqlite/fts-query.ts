@@ -126,6 +126,67 @@ export class SequenceBytes {
     if (this.buf.length < n) this.buf = Buffer.allocUnsafeSlow(Math.max(n, this.buf.length * 2));
     return this.buf;
   }
+
+  /**
+   * A text whose every character is ASCII (its UTF-8 as long as it): the memory with the
+   * text's bytes at `asciiBase(text.length)`, past the room its sequence may take, copied in
+   * at once. Null for any other text.
+   */
+  ascii(text: string): Buffer | null {
+    const n = text.length;
+    if (Buffer.byteLength(text, 'utf8') !== n) return null;
+    const buf = this.room(asciiBase(n) + n);
+    buf.write(text, asciiBase(n), n, 'latin1');
+    return buf;
+  }
+}
+
+/** Where SequenceBytes.ascii puts a text of `n` characters: past its sequence's 4n + 1 bytes. */
+function asciiBase(n: number): number {
+  return 4 * n + 1;
+}
+
+/**
+ * scanText for an ASCII text, its bytes in `buf` (SequenceBytes.ascii): the same words and
+ * bytes, but a word's bytes are not written one by one. They are the text's own, so each
+ * stretch up to a separator run other than a lone space is copied at once (copyWithin) and
+ * the pass over the characters only reads. The sequence so far never reaches the bytes not
+ * yet read: it is at most 4i + 1 bytes for the first i characters, which lie from 4n + 1 on.
+ */
+function scanAscii(
+  text: string,
+  buf: Buffer,
+  words: DistinctWords | null,
+): { sequence: Buffer; ascii: boolean } {
+  const n = text.length;
+  const base = asciiBase(n);
+  let j = 0;
+  let i = 0;
+  let copied = 0;
+  while (i < n) {
+    const start = i;
+    while (i < n && SEPARATOR[buf[base + i]!] === 0) i++;
+    if (i > start) words?.add(text, start, i);
+    if (i >= n) break;
+    const run = i;
+    for (i++; i < n && SEPARATOR[buf[base + i]!] === 1; i++);
+    if (i - run === 1 && buf[base + run] === 0x20) continue; // copied with the words
+    buf.copyWithin(j, base + copied, base + run);
+    j += run - copied;
+    // CODED_TOKEN's " " and U+E000 + c in UTF-8 (c < 0x80): EE, 80 | c >> 6, 80 | c & 3F.
+    for (let k = run; k < i; k++) {
+      const c = buf[base + k]!;
+      buf[j++] = 0x20;
+      buf[j++] = 0xee;
+      buf[j++] = 0x80 | (c >> 6);
+      buf[j++] = 0x80 | (c & 0x3f);
+    }
+    buf[j++] = 0x20;
+    copied = i;
+  }
+  buf.copyWithin(j, base + copied, base + n);
+  j += n - copied;
+  return { sequence: buf.subarray(0, j), ascii: true };
 }
 
 /**
@@ -144,6 +205,8 @@ function scanText(
   words: DistinctWords | null,
   bytes: SequenceBytes | null = null,
 ): { sequence: string | Buffer; ascii: boolean } {
+  const ascii = bytes?.ascii(text);
+  if (ascii) return scanAscii(text, ascii, words);
   const seq: string[] = [];
   const n = text.length;
   // Worst case: every character a separator, each " " and 3 bytes, and the run's " ".
