@@ -32,13 +32,16 @@ const DELETE_BACKLOG_MAX = 100_000;
  * flushes FTS5's in-memory terms to a new segment that merges rewrite later: with the
  * text's trigrams, 10 KB texts cost 0.65 ms of CPU each when committed one by one, 0.52 ms
  * four at a time and 0.44 ms sixteen at a time; with the word indexes (fts-query.ts) 355,
- * 300, 278 and 271 us for 4, 16, 64 and 256 a transaction (issue 19). Mail arriving one
- * message per connection reaches the worker one group commit at a time. A search or close
- * does not wait: it runs the turn at once, with every index request posted before it.
+ * 300, 278 and 271 us for 4, 16, 64 and 256 a transaction (issue 19); with fts.db's
+ * rollback journal (fts-marks.ts) 272, 259 us at 64 and 243, 238 at 256, and 43 -> 33 KB
+ * written per text. Mail arriving one message per connection reaches the worker one group
+ * commit at a time: 250 ms gathers 75-250 of them at this machine's rates (100 ms: 30-100).
+ * A search or close does not wait: it runs the turn at once, with every index request posted
+ * before it. The wait is not work put off past an idle server: the turn follows within it.
  */
-const INDEX_BATCH_MS = 100;
+const INDEX_BATCH_MS = 250;
 /** Queued index items that start the turn without waiting. */
-const INDEX_BATCH_MAX = 64;
+const INDEX_BATCH_MAX = 256;
 /**
  * A write that found fts.db held by a reader past busy_timeout (a backup copying it, see
  * fts-db.ts isBusy) is tried again after this long; the requests behind it wait, in order, so
