@@ -10,6 +10,8 @@
 //     [--side-args 'ARGS FOR THE FIRST ROOT|ARGS FOR THE SECOND']
 // A root may be named twice with different --side-args: one build under two sets of node
 // flags (e.g. --max-semi-space-size).
+// Or under two environments: --side-args=--env-file=A.env|--env-file=B.env (with the '=':
+// Node 20 takes an --env-file it finds anywhere in its command line, the bench's own included).
 // Each root is a checkout with dist/ built (npm run build) and node_modules.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
