@@ -286,30 +286,22 @@ export class ImapSession {
   // ---- input --------------------------------------------------------------------------
 
   /**
-   * Starts a read unless one is under way or its result waits. One permanent callback and a
-   * waiter promise per wait, rather than a race of fresh promises: thousands of sessions sit
-   * here in IDLE, and each suspended promise chain costs memory.
+   * Starts a read unless one is under way or its result waits. One permanent callback, no
+   * promise (Connection.readChunkThen): thousands of sessions sit here in IDLE. The read may
+   * complete inside this call (input was buffered): then readOutcome is set on return.
    */
   private startRead(): void {
     if (this.reading || this.readOutcome !== undefined) return;
     this.reading = true;
     if (this.compress) this.conn.guard.detach(this.readInflated(this.compress));
-    else this.conn.readChunk().then(this.onChunk, this.onReadError);
+    else this.conn.readChunkThen(this.onChunk);
   }
 
-  // What these throw ends the connection (net/guard.ts): they are not part of the session's
-  // promise, whose awaits they resume.
+  // What this throws ends the connection (net/guard.ts): it is called by the connection's
+  // socket listeners and timer, or inside startRead.
   private readonly onChunk = (chunk: Buffer | null): void => {
     try {
       this.settleRead({ chunk });
-    } catch (err) {
-      this.conn.guard.fail(err, 'read');
-    }
-  };
-
-  private readonly onReadError = (error: unknown): void => {
-    try {
-      this.settleRead({ error });
     } catch (err) {
       this.conn.guard.fail(err, 'read');
     }

@@ -36,12 +36,24 @@ export class TlsHandshakeError extends Error {
   }
 }
 
+/** What a read takes from the input: a line, exactly n bytes, or whatever is there. */
+const LINE = 0;
+const BYTES = 1;
+const CHUNK = 2;
+
+/**
+ * A read waiting for input, as data (no closure per read): thousands of sessions sit in one
+ * for hours (IMAP IDLE), and each closure costs its object and context.
+ */
 interface PendingRead {
-  /** Try to complete the read from what is buffered; true when it resolved. */
-  attempt: () => boolean;
-  /** The idle timer fired: resolve with the read's timeout value. */
-  timeout: () => void;
+  readonly kind: typeof LINE | typeof BYTES | typeof CHUNK;
+  /** LINE: the longest line; BYTES: how many. */
+  readonly n: number;
+  /** Completes the read with what it took, or its timeout value. */
+  readonly done: (result: LineResult | Buffer | null) => void;
 }
+
+const TIMED_OUT: LineResult = { kind: 'timeout' };
 
 export interface ConnectionOptions {
   /** The server's logger; the connection binds its listener, id and peer to it. */
@@ -135,26 +147,37 @@ export class Connection implements ConnFacts {
    * never buffered. A partial line followed by end of input is dropped and reported as 'eof'.
    */
   readLine(maxLength: number): Promise<LineResult> {
-    return this.read<LineResult>(
-      () => this.input.takeLine(maxLength) ?? (this.ended ? this.eofMidLine() : undefined),
-      { kind: 'timeout' },
-    );
+    return this.read(LINE, maxLength) as Promise<LineResult>;
   }
 
   /** Exactly `n` bytes (a literal, a BDAT chunk); null on eof or timeout. */
   readBytes(n: number): Promise<Buffer | null> {
-    return this.read<Buffer | null>(
-      () => (this.input.length >= n ? this.input.take(n) : this.ended ? null : undefined),
-      null,
-    );
+    return this.read(BYTES, n) as Promise<Buffer | null>;
   }
 
   /** Whatever is buffered, else the next chunk to arrive; null on eof or timeout. */
   readChunk(): Promise<Buffer | null> {
-    return this.read<Buffer | null>(
-      () => (this.input.length > 0 ? this.input.takeAll() : this.ended ? null : undefined),
-      null,
-    );
+    return this.read(CHUNK, 0) as Promise<Buffer | null>;
+  }
+
+  /**
+   * readChunk() for a caller waiting on a callback, not a promise: `done` gets what the
+   * promise would resolve with, at once (inside this call) when input is there. An IMAP
+   * session waiting for its client holds nothing else for its read.
+   */
+  readChunkThen(done: (chunk: Buffer | null) => void): void {
+    if (this.pending) throw new Error('concurrent read on one connection');
+    if (this.timedOut) {
+      done(null);
+      return;
+    }
+    const now = this.take(CHUNK, 0) as Buffer | null | undefined;
+    if (now === undefined) {
+      this.wait({ kind: CHUNK, n: 0, done: done as PendingRead['done'] });
+      return;
+    }
+    this.updateFlow();
+    done(now);
   }
 
   /** Push bytes back in front of the input, to be read again. */
@@ -321,41 +344,51 @@ export class Connection implements ConnFacts {
     else this.closeCallbacks.push(cb);
   }
 
-  private read<T>(attempt: () => T | undefined, timeoutValue: T): Promise<T> {
+  private read(kind: PendingRead['kind'], n: number): Promise<LineResult | Buffer | null> {
     if (this.pending) return Promise.reject(new Error('concurrent read on one connection'));
-    if (this.timedOut) return Promise.resolve(timeoutValue);
-    const now = attempt();
+    if (this.timedOut) return Promise.resolve(timeoutValue(kind));
+    const now = this.take(kind, n);
     if (now !== undefined) {
       this.updateFlow();
       return Promise.resolve(now);
     }
-    return new Promise<T>((resolve) => {
-      this.pending = {
-        attempt: () => {
-          const r = attempt();
-          if (r === undefined) return false;
-          this.settle();
-          resolve(r);
-          return true;
-        },
-        timeout: () => {
-          this.settle();
-          resolve(timeoutValue);
-        },
-      };
-      this.armIdle();
-      this.updateFlow();
-    });
+    return new Promise((resolve) => this.wait({ kind, n, done: resolve }));
+  }
+
+  private wait(read: PendingRead): void {
+    this.pending = read;
+    this.armIdle();
+    this.updateFlow();
+  }
+
+  /** What a read takes from the input now; undefined: it must wait for more. */
+  private take(kind: PendingRead['kind'], n: number): LineResult | Buffer | null | undefined {
+    const input = this.input;
+    switch (kind) {
+      case LINE:
+        return input.takeLine(n) ?? (this.ended ? this.eofMidLine() : undefined);
+      case BYTES:
+        return input.length >= n ? input.take(n) : this.ended ? null : undefined;
+      case CHUNK:
+        return input.length > 0 ? input.takeAll() : this.ended ? null : undefined;
+    }
+  }
+
+  /** Completes the waiting read if the input now allows it; true when it did. */
+  private attempt(): boolean {
+    const p = this.pending;
+    if (!p) return false;
+    const r = this.take(p.kind, p.n);
+    if (r === undefined) return false;
+    this.pending = null;
+    p.done(r);
+    return true;
   }
 
   private eofMidLine(): LineResult {
     // An unterminated last line is not a command: drop it so readBytes cannot return it.
     this.input.clear();
     return { kind: 'eof' };
-  }
-
-  private settle(): void {
-    this.pending = null;
   }
 
   /**
@@ -370,29 +403,31 @@ export class Connection implements ConnFacts {
       return;
     }
     this.idleTimer = this.guard.setTimeout(() => {
-      if (!this.pending) return;
+      const p = this.pending;
+      if (!p) return;
       this.log.debug({ ms: this.idleMs }, 'idle timeout');
       this.timedOut = true;
-      this.pending.timeout();
+      this.pending = null;
+      p.done(timeoutValue(p.kind));
     }, this.idleMs);
   }
 
   private onData(chunk: Buffer): void {
     this.input.push(chunk);
-    if (this.pending && !this.pending.attempt()) this.armIdle();
+    if (this.pending && !this.attempt()) this.armIdle();
     this.updateFlow();
   }
 
   private onEnd(): void {
     this.ended = true;
-    this.pending?.attempt();
+    this.attempt();
   }
 
   private onError(err: Error): void {
     // ECONNRESET, EPIPE, TLS alerts: normal life on the Internet, not a server fault.
     this.log.debug({ err }, 'socket error');
     this.ended = true;
-    this.pending?.attempt();
+    this.attempt();
   }
 
   private onSocketClose(): void {
@@ -408,7 +443,7 @@ export class Connection implements ConnFacts {
     );
     this.ended = true;
     clearTimeout(this.idleTimer);
-    this.pending?.attempt();
+    this.attempt();
     const cbs = this.closeCallbacks;
     this.closeCallbacks = [];
     for (const cb of cbs) cb();
@@ -469,4 +504,9 @@ export class Connection implements ConnFacts {
       socket.once('close', onClose);
     });
   }
+}
+
+/** What a read of this kind gives after an idle timeout. */
+function timeoutValue(kind: PendingRead['kind']): LineResult | null {
+  return kind === LINE ? TIMED_OUT : null;
 }
