@@ -84,6 +84,12 @@ export const LITERAL_MINUS_MAX = 4096;
 const MARKER = /~?\{(\d+)(\+?)\}$/;
 // Pieces of one line kept before they are merged into one buffer.
 const MAX_LINE_PARTS = 32;
+/**
+ * The empty tail, one for all receivers: a Buffer.alloc(0) per command kept a Buffer and its
+ * ArrayBuffer (about 180 B) in every session waiting for its next command, IDLE included.
+ */
+const NO_BYTES = Buffer.alloc(0);
+
 // Enough of a line's tail to hold any marker we could act upon.
 const TAIL_KEEP = 40;
 
@@ -112,7 +118,7 @@ export class CommandReceiver {
   private tag: string | undefined;
   // Discarding: the rest of the current command is dropped (after an error event).
   private discarding = false;
-  private tail: Buffer = Buffer.alloc(0);
+  private tail: Buffer = NO_BYTES;
   // Quote state of the current line, carried across chunks (a marker inside a quoted string
   // is not a marker).
   private inQuote = false;
@@ -290,7 +296,7 @@ export class CommandReceiver {
   }
 
   private resetLineScan(): void {
-    this.tail = Buffer.alloc(0);
+    this.tail = NO_BYTES;
     this.inQuote = false;
     this.escaped = false;
   }
