@@ -7,6 +7,7 @@ import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { FtsDb } from '../../src/store/sqlite/fts-db.js';
 import { currentBootId } from '../../src/store/sqlite/fts-marks.js';
 import type { SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import { FTS_TEXT_MAX } from '../../src/store/types.js';
@@ -352,6 +353,44 @@ describe('full-text index worker', () => {
       await store.close();
     }
     assert.deepEqual(indexedDocs(), messageRows());
+  });
+
+  test("the index's writes leave the mail database writable", async () => {
+    // The worker's connection has the mail database attached: its write transaction must
+    // lock fts.db alone, or the server's commits wait (busy_timeout) while it indexes.
+    const s = await open();
+    await s.store.close();
+    const fts = new FtsDb({
+      ftsFile: join(dir(), 'fts.db'),
+      mailFile: join(dir(), 'letterbox.db'),
+      blobRoot: join(dir(), 'blobs'),
+    });
+    const mail = new Database(join(dir(), 'letterbox.db'));
+    mail.pragma('busy_timeout = 0');
+    const outcomes: string[] = [];
+    const target = fts as unknown as { stmt(sql: string): Database.Statement };
+    const stmt = target.stmt.bind(fts);
+    target.stmt = (sql: string) => {
+      if (sql.startsWith('INSERT INTO docs')) {
+        // Inside the index's transaction: a write of the mail database's own, as the server's.
+        try {
+          mail.exec('BEGIN IMMEDIATE');
+          mail.exec('ROLLBACK');
+          outcomes.push('written');
+        } catch (err) {
+          outcomes.push((err as { code?: string }).code ?? String(err));
+        }
+      }
+      return stmt(sql);
+    };
+    try {
+      fts.index([{ id: 1_000_000, hash: 'a'.repeat(64), text: 'lock probe words' }]);
+      fts.remove([{ id: 1_000_000, hash: 'a'.repeat(64) }]);
+    } finally {
+      mail.close();
+      fts.close();
+    }
+    assert.deepEqual(outcomes, ['written']);
   });
 
   test('without text in the request (backlog full) the worker indexes from the blob', async () => {

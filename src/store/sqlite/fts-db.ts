@@ -185,10 +185,7 @@ export class FtsDb {
       const text = this.textFromBlob(it.hash);
       return text === null ? null : indexable(text);
     });
-    // Immediate (every write here): with a rollback journal, two processes' deferred
-    // transactions that read and then write (a CLI command's worker beside the server's) make
-    // SQLite answer one of them SQLITE_BUSY at once instead of waiting for the other.
-    const write = this.db.transaction(() => {
+    this.write(() => {
       items.forEach((it, i) => {
         const t = texts[i];
         if (t === null || t === undefined) return;
@@ -209,16 +206,29 @@ export class FtsDb {
         );
       });
     });
-    write.immediate();
     return chars;
   }
 
   /** Removes entries, only where the id still holds the same message. */
   remove(docs: DocRef[]): void {
-    const write = this.db.transaction(() => {
+    this.write(() => {
       for (const d of docs) if (this.hashOf(d.id) === d.hash) this.dropDoc(d.id);
     });
-    write.immediate();
+  }
+
+  /**
+   * Runs `fn` in a transaction that takes fts.db's write lock before anything else: with a
+   * rollback journal, two processes' transactions that read and then write (a CLI command's
+   * worker beside the server's) would make SQLite answer one of them SQLITE_BUSY at once
+   * instead of waiting. Not BEGIN IMMEDIATE: that takes the write lock of every attached
+   * database too, and the mail database's (WAL) would hold off the server's own commits
+   * for as long as the worker indexes. A delete that matches nothing takes fts.db's alone.
+   */
+  private write(fn: () => void): void {
+    this.db.transaction(() => {
+      this.stmt('DELETE FROM docs WHERE id = -1').run();
+      fn();
+    })();
   }
 
   /** UIDs of the mailbox's messages whose text contains the needle, case-insensitively. */
