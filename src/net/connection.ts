@@ -166,18 +166,7 @@ export class Connection implements ConnFacts {
    * session waiting for its client holds nothing else for its read.
    */
   readChunkThen(done: (chunk: Buffer | null) => void): void {
-    if (this.pending) throw new Error('concurrent read on one connection');
-    if (this.timedOut) {
-      done(null);
-      return;
-    }
-    const now = this.take(CHUNK, 0) as Buffer | null | undefined;
-    if (now === undefined) {
-      this.wait({ kind: CHUNK, n: 0, done: done as PendingRead['done'] });
-      return;
-    }
-    this.updateFlow();
-    done(now);
+    this.readThen(CHUNK, 0, done as PendingRead['done']);
   }
 
   /** Push bytes back in front of the input, to be read again. */
@@ -345,14 +334,29 @@ export class Connection implements ConnFacts {
   }
 
   private read(kind: PendingRead['kind'], n: number): Promise<LineResult | Buffer | null> {
-    if (this.pending) return Promise.reject(new Error('concurrent read on one connection'));
-    if (this.timedOut) return Promise.resolve(timeoutValue(kind));
-    const now = this.take(kind, n);
-    if (now !== undefined) {
-      this.updateFlow();
-      return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      try {
+        this.readThen(kind, n, resolve);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+
+  /** A read completing on `done`: at once (inside this call) when the input allows it. */
+  private readThen(kind: PendingRead['kind'], n: number, done: PendingRead['done']): void {
+    if (this.pending) throw new Error('concurrent read on one connection');
+    if (this.timedOut) {
+      done(timeoutValue(kind));
+      return;
     }
-    return new Promise((resolve) => this.wait({ kind, n, done: resolve }));
+    const now = this.take(kind, n);
+    if (now === undefined) {
+      this.wait({ kind, n, done });
+      return;
+    }
+    this.updateFlow();
+    done(now);
   }
 
   private wait(read: PendingRead): void {

@@ -10,7 +10,7 @@ import { parseMessage } from '../../mime/index.js';
 import { preparePrivateFileSync } from '../../private-files.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { FTS_TEXT_MAX } from '../types.js';
-import { sqliteCompanions } from './db.js';
+import { readTx, sqliteCompanions } from './db.js';
 import { currentBootId, markOpen, type OpenMark } from './fts-marks.js';
 import { notPlainPattern } from './fts-plain.js';
 import { indexText, planSearch, type SeqPhrase, SequenceBytes } from './fts-query.js';
@@ -225,10 +225,11 @@ export class FtsDb {
    * for as long as the worker indexes. A delete that matches nothing takes fts.db's alone.
    */
   private write(fn: () => void): void {
-    this.db.transaction(() => {
+    // readTx: the database's one deferred transaction runner (db.ts), not a new wrapper per call.
+    readTx(this.db, () => {
       this.stmt('DELETE FROM docs WHERE id = -1').run();
       fn();
-    })();
+    });
   }
 
   /** UIDs of the mailbox's messages whose text contains the needle, case-insensitively. */
