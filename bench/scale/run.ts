@@ -6,7 +6,10 @@
 //     [--smtp-messages 2000] [--clients 10] [--duration 15] [--rounds 1] [--warmup-messages 1000]
 //     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix|login]
 //     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--keep] [--load-nodes K]
-//     [--root DIR] [--join-warmup 2500] [--login-iterations 60]
+//     [--root DIR] [--join-warmup 2500] [--login-iterations 60] [--pg-defaults]
+//     [--pg-conf name=value,...]
+// The cluster runs with the settings docs/scaling.md recommends (RECOMMENDED_SETTINGS of
+// bench/lib/postgres.ts), or with --pg-defaults PostgreSQL's own; --pg-conf adds or overrides.
 // --only login runs the login-heavy mix of bench/imap (d) instead (a connection per iteration:
 // LOGIN, SELECT, FETCH, APPEND, STORE, EXPUNGE, LOGOUT; on the cell's first node): what a
 // session's start costs each store, which the mix, logged in once per client, does not show.
@@ -33,6 +36,8 @@ import {
 import { messageTemplate } from '../lib/message.js';
 import {
   type BenchPostgres,
+  parseSettings,
+  RECOMMENDED_SETTINGS,
   STATEMENT_STATS,
   sampleWaits,
   startPostgres,
@@ -62,6 +67,10 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     'pg-statements': { type: 'boolean', default: false },
     'pg-waits': { type: 'boolean', default: false },
+    'pg-conf': { type: 'string' },
+    'pg-defaults': { type: 'boolean', default: false },
+    'pg-alternate': { type: 'string' },
+    'alternate-rounds': { type: 'string', default: '4' },
     keep: { type: 'boolean', default: false },
     'load-nodes': { type: 'string' },
     root: { type: 'string' },
@@ -156,6 +165,17 @@ interface Side {
   serverPids: () => number[];
   /** PostgreSQL's postmaster, when the side runs over it. */
   dbPid?: () => number | undefined;
+}
+
+/** Which settings the cluster runs with, for the log and the report. */
+function settingsLine(): string {
+  const base = args['pg-defaults']
+    ? "PostgreSQL's defaults"
+    : `docs/scaling.md's recommended settings (${Object.entries(RECOMMENDED_SETTINGS)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')})`;
+  const extra = args['pg-conf'] ? `, with --pg-conf ${args['pg-conf']}` : '';
+  return base + extra;
 }
 
 function cpuOf(pids: number[]): number {
@@ -375,8 +395,60 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
         )
         .join(', ')}`,
     );
+    if (args['pg-alternate'] && side.dbPid && pg) await alternateSettings(side, pg.url);
   }
   return cell;
+}
+
+/**
+ * --pg-alternate name=value,...: after a PostgreSQL cell's mix, the mix again
+ * --alternate-rounds times with the cluster as started and as many with these settings
+ * (ALTER SYSTEM and a reload between the phases, so only settings a reload changes), in turn
+ * on the same cluster and the same warm nodes: a settings A/B where two bench runs at
+ * different minutes would differ more by the machine's load than by the setting.
+ */
+async function alternateSettings(side: Side, url: string): Promise<void> {
+  const alt = parseSettings(args['pg-alternate']);
+  const { default: pgDriver } = await import('pg');
+  const c = new pgDriver.Client({ connectionString: url });
+  await c.connect();
+  const apply = async (on: boolean) => {
+    for (const [k, v] of Object.entries(alt)) {
+      await c.query(
+        on
+          ? `ALTER SYSTEM SET ${c.escapeIdentifier(k)} = ${c.escapeLiteral(v)}`
+          : `ALTER SYSTEM RESET ${c.escapeIdentifier(k)}`,
+      );
+    }
+    await c.query('SELECT pg_reload_conf()');
+  };
+  const sums = { base: [0, 0, 0, 0], alt: [0, 0, 0, 0] };
+  try {
+    for (let i = 0; i < Number(args['alternate-rounds']) * 2; i++) {
+      const on = i % 2 === 1;
+      await apply(on);
+      const m = await measured(side, () => mix(side, durationMs));
+      const ops = m.result.ops;
+      const label = on ? 'alt' : 'base';
+      const sum = sums[label];
+      sum[0]! += ops;
+      sum[1]! += m.serverMs;
+      sum[2]! += m.dbMs;
+      sum[3]! += (ops * 1000) / m.result.opsPerSecond;
+      log(
+        `${side.name} mix, ${on ? args['pg-alternate'] : 'as started'}: ${m.result.opsPerSecond.toFixed(0)} ops/s, server ${mixCpuMs(m.serverMs / ops)}, PostgreSQL ${mixCpuMs(m.dbMs / ops)} per op`,
+      );
+    }
+  } finally {
+    await apply(false).catch(() => {});
+    await c.end();
+  }
+  for (const label of ['base', 'alt'] as const) {
+    const [ops, server, db, elapsed] = sums[label] as [number, number, number, number];
+    log(
+      `${side.name} mix, ${label === 'alt' ? args['pg-alternate'] : 'as started'}, all phases: ${((ops * 1000) / elapsed).toFixed(0)} ops/s, server ${mixCpuMs(server / ops)}, PostgreSQL ${mixCpuMs(db / ops)} per op`,
+    );
+  }
 }
 
 function nodeArgs(name: string): string[] {
@@ -439,8 +511,13 @@ async function main(): Promise<void> {
   log(`sqlite: filled in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   // PostgreSQL, and the nodes' configs (each node its own data directory: keys, logs).
-  pg = await startPostgres(join(base, 'postgres'), args['pg-statements'] ? STATEMENT_STATS : {});
+  pg = await startPostgres(join(base, 'postgres'), {
+    ...(args['pg-defaults'] ? {} : RECOMMENDED_SETTINGS),
+    ...(args['pg-statements'] ? STATEMENT_STATS : {}),
+    ...parseSettings(args['pg-conf']),
+  });
   log(`${pg.version}: ${pg.url}`);
+  log(`postgres settings: ${settingsLine()}`);
   const pgSetups: LetterboxSetup[] = [];
   for (let i = 1; i <= maxNodes; i++) {
     pgSetups.push(
@@ -564,7 +641,7 @@ async function main(): Promise<void> {
     formatScaleReport(cells, {
       notes: [
         `${cpus().length} CPUs, shared by the client, the servers and PostgreSQL.`,
-        `${pg.version}, on 127.0.0.1, fsync and synchronous_commit on; Letterbox pool_size ${args['pool-size']} per node.`,
+        `${pg.version}, on 127.0.0.1, fsync and synchronous_commit on, ${settingsLine()}; Letterbox pool_size ${args['pool-size']} per node.`,
         `SMTP: ${smtpMessages} messages of ${template.size} bytes per cell over ${smtpSessions} sessions (split over the nodes) ${smtpAccounts === 1 ? 'to one account' : `to ${smtpAccounts} accounts (session j to account j mod ${smtpAccounts})`}, after ${warmMessages} untimed.`,
         `IMAP mix (bench/imap (a)): ${clients} clients for ${args.duration} s (client i on node i mod N), after ${args['warmup-seconds']} s untimed; ${MIX_USERS.length} accounts of ${mixMessages} messages.`,
         dv
