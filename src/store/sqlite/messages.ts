@@ -3,7 +3,7 @@
 
 import { envelopeAddressTexts } from '../../mime/address-text.js';
 import type { FileBlobStore } from '../blobs/file-blobs.js';
-import { fsyncDir, sha256 } from '../blobs/file-blobs.js';
+import { sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
 import type { ChangeBus } from '../events.js';
 import {
@@ -56,6 +56,7 @@ import {
 import { LARGE_LIST, MAX_CACHED_RECORDS, RELEASE_GRACE_MS, RecordCache } from './record-cache.js';
 import { FlagSets, Rows } from './record-rows.js';
 import { inReplyToOf, newObjectId, threadIdFor } from './threads.js';
+import { WriteBatch } from './write-batch.js';
 
 /** The message a REPLACE expunged in an append's transaction (announced after commit). */
 interface Replaced {
@@ -78,9 +79,6 @@ interface PendingAppend {
   hash: string;
   targets: AppendTarget[];
   replace: AppendOptions['replace'];
-  dirs: string[];
-  resolve: (r: AppendResult[]) => void;
-  reject: (e: unknown) => void;
 }
 
 /**
@@ -100,8 +98,8 @@ function zoneOrUtc(zone: number | undefined): number {
 }
 
 export class SqliteMessages {
-  private queue: PendingAppend[] = [];
-  private flushing = false;
+  /** Appends, flag changes and expunges that arrive together share a transaction. */
+  private readonly writes: WriteBatch;
   /** Per mailbox: the keywords it keeps (mailbox_keywords). Dropped when one is added. */
   private readonly keywordMemo = new Map<number, { uidValidity: number; keywords: string[] }>();
   /** SELECT's UIDs and first unseen message, without reading the rows. */
@@ -138,6 +136,7 @@ export class SqliteMessages {
     private readonly keepNewHeaders = true,
   ) {
     this.summaries = new MailboxSummaries(db);
+    this.writes = new WriteBatch(db, durable, (fresh) => this.fts.index(fresh));
     this.kept = new ColumnSnapshots(db, keepColumnsFrom);
     this.cache = new RecordCache(
       {
@@ -178,10 +177,11 @@ export class SqliteMessages {
 
   /**
    * Group commit: each append writes and fsyncs its blob on its own (in the thread pool), then
-   * joins the next batch; one batch syncs the touched directories once and commits all its
-   * appends in one SQLite transaction (one WAL fsync), each in its own savepoint so one
-   * over-quota message does not fail the others. A message of at most INLINE_MAX octets has
-   * no file: its bytes go into `message_data` in the same transaction.
+   * joins the next batch (write-batch.ts, with the flag changes and expunges that arrive
+   * together); one batch syncs the touched directories once and commits all its writes in one
+   * SQLite transaction (one WAL fsync), each in its own savepoint so one over-quota message
+   * does not fail the others. A message of at most INLINE_MAX octets has no file: its bytes go
+   * into `message_data` in the same transaction.
    */
   async append(
     message: NewMessage,
@@ -193,9 +193,9 @@ export class SqliteMessages {
     this.hold(hash);
     try {
       const dirs = message.raw.length <= INLINE_MAX ? [] : await this.blobs.put(hash, message.raw);
+      const p = { message, hash, targets, replace: opts.replace };
       return await new Promise<AppendResult[]>((resolve, reject) => {
-        this.queue.push({ message, hash, targets, replace: opts.replace, dirs, resolve, reject });
-        if (!this.flushing) void this.flush();
+        this.writes.add({ dirs, reject, apply: (fresh) => this.applyAppend(p, fresh, resolve) });
       });
     } finally {
       this.release(hash);
@@ -213,94 +213,60 @@ export class SqliteMessages {
     else this.inflight.set(hash, n);
   }
 
-  /** Resolves once every append queued so far has committed (or failed). */
+  /** Resolves once every write queued so far has committed (or failed). */
   async drain(): Promise<void> {
-    while (this.flushing || this.queue.length > 0 || this.inflight.size > 0) {
+    while (this.writes.busy || this.inflight.size > 0) {
       await new Promise((r) => setTimeout(r, 5));
     }
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        const outcomes: Array<
-          | { ok: true; value: AppendResult[]; accounts: number[]; replaced: Replaced | null }
-          | { ok: false; error: unknown }
-        > = [];
-        const fresh: IndexItem[] = [];
-        try {
-          await Promise.all([...new Set(batch.flatMap((p) => p.dirs))].map((d) => fsyncDir(d)));
-          // One append alone in its batch (a client's APPEND when no other write waits) needs
-          // no savepoint: its failure rolls the whole transaction back. A savepoint copies
-          // each page the append changes to the statement journal first (spilled to a temp
-          // file past 64 KiB), about as many pages as the append writes.
-          const alone = batch.length === 1;
-          tx(this.db, () => {
-            for (const p of batch) {
-              try {
-                // Nested in the batch's transaction: a savepoint of its own.
-                const r = alone ? this.insert(p) : tx(this.db, () => this.insert(p));
-                if (r.newId !== null) {
-                  fresh.push({
-                    id: r.newId,
-                    hash: p.hash,
-                    text: p.message.index.text,
-                    truncated: p.message.index.textTruncated === true,
-                  });
-                }
-                outcomes.push({
-                  ok: true,
-                  value: r.results,
-                  accounts: r.accounts,
-                  replaced: r.replaced,
-                });
-              } catch (error) {
-                if (alone) throw error;
-                outcomes.push({ ok: false, error });
-              }
-            }
-          });
-        } catch (error) {
-          for (const p of batch) p.reject(error);
-          continue;
-        }
-        try {
-          await this.durable();
-        } catch (error) {
-          // Committed but maybe not durable (the WAL could not be synced): never say "stored".
-          for (const p of batch) p.reject(error);
-          continue;
-        }
-        // Committed: hand the texts to the index worker before anyone hears of the messages,
-        // so a search issued after an append resolves is queued behind its index request.
-        this.fts.index(fresh);
-        batch.forEach((p, i) => {
-          const o = outcomes[i]!;
-          if (o.ok) {
-            // New mail is what clients ask the headers of next (a phone's FETCH of every
-            // message's FROM SUBJECT DATE at login, a client in IDLE told of it): its header
-            // block is kept now, from the bytes in hand, rather than read back from
-            // message_data at that FETCH (readHeaders keeps only small messages' blocks).
-            if (this.keepNewHeaders && p.message.raw.length <= INLINE_MAX)
-              this.headers.put(p.hash, p.message.raw);
-            o.value.forEach((r, j) => {
-              if (r.recentFrom !== undefined) this.mailboxes.noteClaimed(r.mailboxId, r.uid + 1);
-              const kw = keywordsOf(p.targets[j]?.flags ?? []);
-              this.emitFor(r.mailboxId, 'append', r.modseq, [r.uid], o.accounts[j], kw);
-            });
-            if (o.replaced) this.afterRemove(o.replaced.mb, o.replaced.modseq, o.replaced.removed);
-            p.resolve(o.value);
-          } else {
-            p.reject(o.error);
-          }
-        });
-      }
-    } finally {
-      this.flushing = false;
+  /**
+   * In the batch's transaction: stores the message (see insert); returns what is done once
+   * the commit is durable.
+   */
+  private applyAppend(
+    p: PendingAppend,
+    fresh: IndexItem[],
+    resolve: (r: AppendResult[]) => void,
+  ): () => void {
+    const r = this.insert(p);
+    if (r.newId !== null) {
+      fresh.push({
+        id: r.newId,
+        hash: p.hash,
+        text: p.message.index.text,
+        truncated: p.message.index.textTruncated === true,
+      });
     }
+    return () => {
+      // New mail is what clients ask the headers of next (a phone's FETCH of every message's
+      // FROM SUBJECT DATE at login, a client in IDLE told of it): its header block is kept
+      // now, from the bytes in hand, rather than read back from message_data at that FETCH
+      // (readHeaders keeps only small messages' blocks).
+      if (this.keepNewHeaders && p.message.raw.length <= INLINE_MAX)
+        this.headers.put(p.hash, p.message.raw);
+      r.results.forEach((a, j) => {
+        if (a.recentFrom !== undefined) this.mailboxes.noteClaimed(a.mailboxId, a.uid + 1);
+        const kw = keywordsOf(p.targets[j]?.flags ?? []);
+        this.emitFor(a.mailboxId, 'append', a.modseq, [a.uid], r.accounts[j], kw);
+      });
+      if (r.replaced) this.afterRemove(r.replaced.mb, r.replaced.modseq, r.replaced.removed);
+      resolve(r.results);
+    };
+  }
+
+  /** Queues a write for the next batch (write-batch.ts): answered once its commit is durable. */
+  private write<R, T>(apply: () => R, after: (r: R) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.writes.add({
+        dirs: [],
+        reject,
+        apply: () => {
+          const r = apply();
+          return () => resolve(after(r));
+        },
+      });
+    });
   }
 
   /** Inside a savepoint. newId: the stored message's id when this append created it. */
@@ -609,56 +575,67 @@ export class SqliteMessages {
     return l.blocks;
   }
 
+  /** Answered once its commit is durable; other sessions' writes may share it. */
   setFlags(
     mailboxId: number,
     uids: number[],
     mode: FlagMode,
     flags: string[],
     unchangedSince?: number,
-  ): StoreFlagsResult {
-    const result = tx(this.db, () => {
-      // Read in the write transaction: a read of its own outside it is one more SQLite read
-      // transaction (its WAL read-mark lock taken and dropped) per STORE (issue 19).
-      const mb = this.mailboxes.mustGetKey(mailboxId);
-      const updated: StoreFlagsResult['updated'] = [];
-      const modified: number[] = [];
-      let modseq = 0;
-      for (const r of recordRows(this.db, mailboxId, uids)) {
-        // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched.
-        if (unchangedSince !== undefined && r.modseq > unchangedSince) {
-          modified.push(r.uid);
-          continue;
+  ): Promise<StoreFlagsResult> {
+    return this.write(
+      () => this.applyFlags(mailboxId, uids, mode, flags, unchangedSince),
+      (result) => {
+        if (result.updated.length > 0) {
+          this.emitFor(
+            mailboxId,
+            'flags',
+            result.modseq,
+            result.updated.map((u) => u.uid),
+            result.accountId,
+            mode === 'remove' ? undefined : keywordsOf(flags),
+          );
         }
-        const current = decodeFlags(r.flags);
-        const next = applyFlags(current, mode, flags);
-        if (sameFlags(current, next)) continue;
-        if (modseq === 0) modseq = nextModseq(this.db, mb.accountId);
-        stmt(
-          this.db,
-          'UPDATE mailbox_messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?',
-        ).run(encodeFlags(next), modseq, mailboxId, r.uid);
-        updated.push({ uid: r.uid, flags: next, modseq });
+        return { updated: result.updated, modified: result.modified };
+      },
+    );
+  }
+
+  /** In a write's transaction: STORE's rows. */
+  private applyFlags(
+    mailboxId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    unchangedSince: number | undefined,
+  ): StoreFlagsResult & { modseq: number; accountId: number } {
+    // Read in the write transaction: a read of its own outside it is one more SQLite read
+    // transaction (its WAL read-mark lock taken and dropped) per STORE (issue 19).
+    const mb = this.mailboxes.mustGetKey(mailboxId);
+    const updated: StoreFlagsResult['updated'] = [];
+    const modified: number[] = [];
+    let modseq = 0;
+    for (const r of recordRows(this.db, mailboxId, uids)) {
+      // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched.
+      if (unchangedSince !== undefined && r.modseq > unchangedSince) {
+        modified.push(r.uid);
+        continue;
       }
-      if (modseq !== 0) {
-        stmt(this.db, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(
-          modseq,
-          mailboxId,
-        );
-        if (mode !== 'remove') this.keepKeywords(mailboxId, flags);
-      }
-      return { updated, modified, modseq, accountId: mb.accountId };
-    });
-    if (result.updated.length > 0) {
-      this.emitFor(
-        mailboxId,
-        'flags',
-        result.modseq,
-        result.updated.map((u) => u.uid),
-        result.accountId,
-        mode === 'remove' ? undefined : keywordsOf(flags),
-      );
+      const current = decodeFlags(r.flags);
+      const next = applyFlags(current, mode, flags);
+      if (sameFlags(current, next)) continue;
+      if (modseq === 0) modseq = nextModseq(this.db, mb.accountId);
+      stmt(
+        this.db,
+        'UPDATE mailbox_messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?',
+      ).run(encodeFlags(next), modseq, mailboxId, r.uid);
+      updated.push({ uid: r.uid, flags: next, modseq });
     }
-    return { updated: result.updated, modified: result.modified };
+    if (modseq !== 0) {
+      stmt(this.db, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
+      if (mode !== 'remove') this.keepKeywords(mailboxId, flags);
+    }
+    return { updated, modified, modseq, accountId: mb.accountId };
   }
 
   copy(fromId: number, uids: number[], toId: number, move: boolean): CopyResult {
@@ -711,27 +688,39 @@ export class SqliteMessages {
     return { uidValidity: result.uidValidity, mapping: result.mapping, modseq: result.modseq };
   }
 
-  expunge(mailboxId: number, uids: number[] | undefined, onlyDeleted: boolean): number[] {
-    const result = tx(this.db, () => {
-      // In the write transaction, as setFlags reads it.
-      const mb = this.mailboxes.mustGetKey(mailboxId);
-      // The whole mailbox: candidates from the cached rows (an EXPUNGE of a few \Deleted
-      // messages reads only those), checked again against the database below.
-      const candidates =
-        uids ??
-        this.cache
-          .list(mailboxId, mb.uidValidity) // mb's UIDVALIDITY: no second lookup of the mailbox
-          .filter((r) => !onlyDeleted || r.flags.includes('\\Deleted'))
-          .map((r) => r.uid);
-      let rows = candidates.length === 0 ? [] : recordRows(this.db, mailboxId, candidates);
-      if (onlyDeleted) rows = rows.filter((r) => decodeFlags(r.flags).includes('\\Deleted'));
-      if (rows.length === 0) return null;
-      const modseq = nextModseq(this.db, mb.accountId);
-      return { mb, modseq, removed: this.removeRows(mb, rows, modseq) };
-    });
-    if (!result) return [];
-    this.afterRemove(result.mb, result.modseq, result.removed);
-    return result.removed.uids;
+  /** Answered once its commit is durable; other sessions' writes may share it. */
+  expunge(mailboxId: number, uids: number[] | undefined, onlyDeleted: boolean): Promise<number[]> {
+    return this.write(
+      () => this.applyExpunge(mailboxId, uids, onlyDeleted),
+      (result) => {
+        if (!result) return [];
+        this.afterRemove(result.mb, result.modseq, result.removed);
+        return result.removed.uids;
+      },
+    );
+  }
+
+  /** In a write's transaction: EXPUNGE's rows; null when none goes. */
+  private applyExpunge(
+    mailboxId: number,
+    uids: number[] | undefined,
+    onlyDeleted: boolean,
+  ): { mb: MailboxKey; modseq: number; removed: { uids: number[]; messageIds: number[] } } | null {
+    // In the write transaction, as setFlags reads it.
+    const mb = this.mailboxes.mustGetKey(mailboxId);
+    // The whole mailbox: candidates from the cached rows (an EXPUNGE of a few \Deleted
+    // messages reads only those), checked again against the database below.
+    const candidates =
+      uids ??
+      this.cache
+        .list(mailboxId, mb.uidValidity) // mb's UIDVALIDITY: no second lookup of the mailbox
+        .filter((r) => !onlyDeleted || r.flags.includes('\\Deleted'))
+        .map((r) => r.uid);
+    let rows = candidates.length === 0 ? [] : recordRows(this.db, mailboxId, candidates);
+    if (onlyDeleted) rows = rows.filter((r) => decodeFlags(r.flags).includes('\\Deleted'));
+    if (rows.length === 0) return null;
+    const modseq = nextModseq(this.db, mb.accountId);
+    return { mb, modseq, removed: this.removeRows(mb, rows, modseq) };
   }
 
   /**

@@ -522,7 +522,7 @@ export class SqliteStore implements MailStore {
     flags: string[],
     opts: { unchangedSince?: number } = {},
   ): Promise<StoreFlagsResult> {
-    return this.durable(this.messages.setFlags(mailboxId, uids, mode, flags, opts.unchangedSince));
+    return this.messages.setFlags(mailboxId, uids, mode, flags, opts.unchangedSince);
   }
   async copyMessages(
     fromMailboxId: number,
@@ -542,7 +542,7 @@ export class SqliteStore implements MailStore {
     mailboxId: number,
     opts: { uids?: number[]; onlyDeleted: boolean },
   ): Promise<number[]> {
-    return this.durable(this.messages.expunge(mailboxId, opts.uids, opts.onlyDeleted));
+    return this.messages.expunge(mailboxId, opts.uids, opts.onlyDeleted);
   }
   async searchText(mailboxId: number, needle: string): Promise<number[]> {
     return this.messages.searchText(mailboxId, needle);
