@@ -8,9 +8,6 @@ import { migrate } from './migrations.js';
 
 export type Db = Database.Database;
 
-/** The mail database's wal_autocheckpoint (see openDatabase). */
-const WAL_CHECKPOINT_FRAMES = 4000;
-
 /** The database's own files: 0600, like it (SQLite gives new ones the database's mode). */
 export function sqliteCompanions(file: string): string[] {
   return [`${file}-wal`, `${file}-shm`, `${file}-journal`];
@@ -40,13 +37,6 @@ export function openDatabase(file: string, cacheKiB?: number): Db {
   // Nothing durable is in it (the WAL holds the commits; a crash drops an open transaction
   // either way). Set after the migrations, whose index builds may sort a whole table.
   db.pragma('temp_store = MEMORY');
-  // A checkpoint every 4,000 WAL frames rather than SQLite's 1,000. It runs inside the commit
-  // that crosses the mark, on the main thread: three fsyncs (the WAL, the database, the WAL's
-  // new header) and a copy of every page written since the last one, once however often it
-  // was written (the account's and mailbox's rows, the indexes' last leaves: in every commit).
-  // Fewer of them copy fewer pages and pay those fsyncs less often; 4,000 frames (16 MiB)
-  // still fit the WAL index's first block (4,062 frames), so a read looks in one hash table.
-  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_FRAMES}`);
   return db;
 }
 
