@@ -1,8 +1,8 @@
 // Which pages of the mail database a delivery writes (issue 19), without SMTP around it: 10 KB
 // messages (the text of bench/lib/message.ts with Return-Path and Received in front, as the MX
 // stores them) delivered into one INBOX through the SQLite store itself (`deliverLocal`),
-// --batch of them at once (a group commit's batch; the first of a burst commits alone, so a
-// batch of 4 makes two commits), after --warmup deliveries. After each batch the frames its
+// --batch of them at once (a group commit's batch: the store commits the writes made in one
+// step together; the commits made are counted, not assumed), after --warmup deliveries. After each batch the frames its
 // commit added to the WAL are read from the WAL's frame headers (page number, commit mark);
 // at the end each page is named by its b-tree and page type (the dbstat table). Prints WAL
 // frames per message and per commit by b-tree, and for checkpoint intervals of 500 to 16,000
