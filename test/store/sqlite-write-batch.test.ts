@@ -2,6 +2,7 @@
 // different sessions) share one transaction and one WAL fsync (write-batch.ts); a failing one
 // fails alone, and every one is answered only after that commit is durable.
 import assert from 'node:assert/strict';
+import { pbkdf2 } from 'node:crypto';
 import { test } from 'node:test';
 import { StoreError } from '../../src/store/errors.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -125,6 +126,54 @@ test('writes that arrive while a batch is committed join the next batch, answere
     assert.deepEqual(
       (await store.listMessages(mb.id)).map((r) => r.flags),
       [['\\Seen'], ['\\Seen'], ['\\Seen'], []],
+    );
+  } finally {
+    await store.close();
+  }
+});
+
+test('a MOVE of a message whose append is still being synced is told after that append', async () => {
+  const store = await SqliteStore.open({ dir: dir() });
+  try {
+    await store.addDomain('example.test');
+    const account = await store.createAccount({ address: 'a@example.test', passwordHash: 'x' });
+    const inbox = (await store.getMailbox(account.id, 'INBOX'))!.id;
+    const other = (await store.createMailbox(account.id, 'Other')).id;
+    const events: ChangeEvent[] = [];
+    store.subscribe((ev) => events.push(ev));
+    // Every thread of libuv's pool busy, so the append's WAL fsync (wal-sync.ts) waits
+    // behind them after its commit: the window in which another session's MOVE arrives.
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const busy = Array.from(
+      { length: threads },
+      () =>
+        new Promise((resolve, reject) =>
+          pbkdf2('x', 'salt', 400_000, 64, 'sha512', (e, k) => (e ? reject(e) : resolve(k))),
+        ),
+    );
+    const appended = store.append(newMessage('moved soon'), [{ mailboxId: inbox }]);
+    await new Promise((r) => setImmediate(r));
+    const moved = store.moveMessages(inbox, [1], other);
+    const [[a], m] = await Promise.all([appended, moved]);
+    await Promise.all(busy);
+    assert.equal(a?.uid, 1);
+    assert.deepEqual(m.mapping, [[1, 1]]);
+    // RFC 9051 §7.5.1: a client is told of a message before it is told of its expunge. The
+    // session's view drops an expunge of a UID it has not been told of, so the other order
+    // left it announcing a message that was gone.
+    assert.deepEqual(
+      events.map((e) => [e.mailboxId, e.kind, e.uids]),
+      [
+        [inbox, 'append', [1]],
+        [other, 'append', [1]],
+        [inbox, 'expunge', [1]],
+      ],
+    );
+    const modseqs = events.map((e) => e.modseq);
+    assert.deepEqual(
+      modseqs,
+      [...modseqs].sort((x, y) => x - y),
+      'in commit order',
     );
   } finally {
     await store.close();

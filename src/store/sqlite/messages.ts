@@ -638,54 +638,71 @@ export class SqliteMessages {
     return { updated, modified, modseq, accountId: mb.accountId };
   }
 
-  copy(fromId: number, uids: number[], toId: number, move: boolean): CopyResult {
+  /**
+   * COPY and MOVE (RFC 6851): answered once the commit is durable, in the same batch as other
+   * sessions' writes (write-batch.ts), so that every change to a mailbox's messages is told in
+   * commit order. Committed on its own, a MOVE that took a message appended in a batch whose
+   * fsync was still running told its expunge before that append: a session then announced
+   * the moved message as new after its removal, and kept it.
+   */
+  copy(fromId: number, uids: number[], toId: number, move: boolean): Promise<CopyResult> {
+    return this.write(
+      () => this.applyCopy(fromId, uids, toId, move),
+      (result): CopyResult => {
+        if (result.done === null)
+          return { uidValidity: result.to.uidValidity, mapping: [], modseq: 0 };
+        const { to, from } = result;
+        const r = result.done;
+        this.emitFor(
+          toId,
+          'append',
+          r.modseq,
+          r.mapping.map((m) => m[1]),
+          to.accountId,
+          r.keywords,
+        );
+        if (move) this.afterRemove(from, r.modseq, r.expunged);
+        return { uidValidity: r.uidValidity, mapping: r.mapping, modseq: r.modseq };
+      },
+    );
+  }
+
+  /** In a write's transaction: COPY's or MOVE's rows. */
+  private applyCopy(fromId: number, uids: number[], toId: number, move: boolean) {
     const from = this.mailboxes.mustGetKey(fromId);
     const to = this.mailboxes.mustGetKey(toId);
     if (from.accountId !== to.accountId) throw new StoreError('NOT_ALLOWED', 'cross-account copy');
-    const result = tx(this.db, () => {
-      const rows = recordRows(this.db, fromId, uids);
-      if (rows.length === 0) return null;
-      // A move within one account frees what it adds: only a copy needs room.
-      if (!move)
-        this.checkQuota(
-          [to],
-          rows.reduce((s, r) => s + r.size, 0),
-        );
-      const modseq = nextModseq(this.db, to.accountId);
-      const mapping: Array<[number, number]> = [];
-      const keywords = new Set<string>();
-      let uidValidity = to.uidValidity;
-      for (const r of rows) {
-        const flags = decodeFlags(r.flags);
-        for (const k of keywordsOf(flags)) keywords.add(k);
-        const res = this.addRow(
-          toId,
-          to.accountId,
-          r.message_id,
-          flags,
-          r.internal_date,
-          r.internal_zone ?? 0,
-          r.size,
-          modseq,
-        );
-        uidValidity = res.uidValidity;
-        mapping.push([r.uid, res.uid]);
-      }
-      const expunged = move ? this.removeRows(from, rows, modseq) : { uids: [], messageIds: [] };
-      this.keepKeywords(toId, [...keywords]);
-      return { uidValidity, mapping, modseq, expunged, keywords: [...keywords] };
-    });
-    if (!result) return { uidValidity: to.uidValidity, mapping: [], modseq: 0 };
-    this.emitFor(
-      toId,
-      'append',
-      result.modseq,
-      result.mapping.map((m) => m[1]),
-      to.accountId,
-      result.keywords,
-    );
-    if (move) this.afterRemove(from, result.modseq, result.expunged);
-    return { uidValidity: result.uidValidity, mapping: result.mapping, modseq: result.modseq };
+    const rows = recordRows(this.db, fromId, uids);
+    if (rows.length === 0) return { from, to, done: null };
+    // A move within one account frees what it adds: only a copy needs room.
+    if (!move)
+      this.checkQuota(
+        [to],
+        rows.reduce((s, r) => s + r.size, 0),
+      );
+    const modseq = nextModseq(this.db, to.accountId);
+    const mapping: Array<[number, number]> = [];
+    const keywords = new Set<string>();
+    let uidValidity = to.uidValidity;
+    for (const r of rows) {
+      const flags = decodeFlags(r.flags);
+      for (const k of keywordsOf(flags)) keywords.add(k);
+      const res = this.addRow(
+        toId,
+        to.accountId,
+        r.message_id,
+        flags,
+        r.internal_date,
+        r.internal_zone ?? 0,
+        r.size,
+        modseq,
+      );
+      uidValidity = res.uidValidity;
+      mapping.push([r.uid, res.uid]);
+    }
+    const expunged = move ? this.removeRows(from, rows, modseq) : { uids: [], messageIds: [] };
+    this.keepKeywords(toId, [...keywords]);
+    return { from, to, done: { uidValidity, mapping, modseq, expunged, keywords: [...keywords] } };
   }
 
   /** Answered once its commit is durable; other sessions' writes may share it. */

@@ -529,14 +529,14 @@ export class SqliteStore implements MailStore {
     uids: number[],
     toMailboxId: number,
   ): Promise<CopyResult> {
-    return this.durable(this.messages.copy(fromMailboxId, uids, toMailboxId, false));
+    return this.messages.copy(fromMailboxId, uids, toMailboxId, false);
   }
   async moveMessages(
     fromMailboxId: number,
     uids: number[],
     toMailboxId: number,
   ): Promise<CopyResult> {
-    return this.durable(this.messages.copy(fromMailboxId, uids, toMailboxId, true));
+    return this.messages.copy(fromMailboxId, uids, toMailboxId, true);
   }
   async expunge(
     mailboxId: number,

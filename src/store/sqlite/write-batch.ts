@@ -1,7 +1,9 @@
-// Group commit for the store's common writes: appends (IMAP APPEND, every delivery), STORE's
-// flag changes and EXPUNGE. The writes that arrive together, from any session, are done in
-// one SQLite transaction, each in a savepoint of its own so that one failing (over quota, its
-// mailbox gone) does not fail the others, and answered once that one commit is durable.
+// Group commit for the store's writes of messages: appends (IMAP APPEND, every delivery),
+// STORE's flag changes, EXPUNGE, COPY and MOVE. All of them pass here, so their change events
+// go out in commit order (a session's view drops an expunge of a UID it was not yet told of).
+// The writes that arrive together, from any session, are done in one SQLite transaction, each
+// in a savepoint of its own so that one failing (over quota, its mailbox gone) does not fail
+// the others, and answered once that one commit is durable.
 //
 // A commit costs about the same whatever it holds: it writes every page its writes touched to
 // the WAL (the accounts' and mailboxes' rows share pages, so do the index leaves of small
