@@ -6,7 +6,7 @@ import { headerBounds } from './header-scan.js';
 import { type HeaderField, headerValue, parseHeaderFields } from './headers.js';
 import { parseParamValue } from './params.js';
 import { extractText } from './text.js';
-import type { Disposition, ParsedMessage, PartNode } from './types.js';
+import type { Disposition, Envelope, ParsedMessage, PartNode } from './types.js';
 
 export { decodeTransfer } from './transfer.js';
 
@@ -22,7 +22,12 @@ const TOKEN = /^[a-z0-9!#$%&'*+\-.^_`{|}~]+$/;
 interface Ctx {
   raw: Buffer;
   parts: number;
+  /** Build an inner message's ENVELOPE (false: parseStructure, which only walks). */
+  envelopes: boolean;
 }
+
+/** What parseStructure gives an inner message instead of parsing its address fields. */
+const NOT_PARSED: Envelope = Object.freeze(buildEnvelope([]));
 
 function countLines(raw: Buffer, start: number, end: number): number {
   if (end <= start) return 0;
@@ -173,7 +178,10 @@ function parsePart(
     // RFC 2046 §5.2.1: message/rfc822 may only be 7bit, 8bit or binary; an encoded one
     // cannot be described by offsets into the raw bytes, so it stays a leaf.
     const inner = parsePart(ctx, bodyStart, end, depth + 1, false);
-    node.message = { envelope: buildEnvelope(inner.fields), root: inner.node };
+    node.message = {
+      envelope: ctx.envelopes ? buildEnvelope(inner.fields) : NOT_PARSED,
+      root: inner.node,
+    };
   }
   return { node, fields };
 }
@@ -184,7 +192,7 @@ function parsePart(
  * index keeps).
  */
 export function parseMessage(raw: Buffer, opts: { textCap?: number } = {}): ParsedMessage {
-  const ctx: Ctx = { raw, parts: 0 };
+  const ctx: Ctx = { raw, parts: 0, envelopes: true };
   const { node, fields } = parsePart(ctx, 0, raw.length, 0, false);
   return {
     size: raw.length,
@@ -193,4 +201,14 @@ export function parseMessage(raw: Buffer, opts: { textCap?: number } = {}): Pars
     search: buildSearchFields(fields),
     text: extractText(raw, node, opts.textCap),
   };
+}
+
+/**
+ * The MIME structure alone: each part's offsets, type, parameters and encoding, for a caller
+ * that rewrites bytes (the 8BITMIME downgrade). No ENVELOPE, search fields or text: parsing
+ * the address fields is most of parseMessage's work on a message with a long To or Cc, and an
+ * inner message's `envelope` is left with every field null. Never throws.
+ */
+export function parseStructure(raw: Buffer): PartNode {
+  return parsePart({ raw, parts: 0, envelopes: false }, 0, raw.length, 0, false).node;
 }

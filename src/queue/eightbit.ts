@@ -10,7 +10,7 @@
 // client converts too when handed an 8-bit message for such a server, as a last resort.
 import { isAscii } from 'node:buffer';
 import { parseHeaders } from '../mime/headers.js';
-import { parseMessage } from '../mime/index.js';
+import { parseStructure } from '../mime/structure.js';
 import { decodeTransfer } from '../mime/transfer.js';
 import type { PartNode } from '../mime/types.js';
 
@@ -47,9 +47,9 @@ interface Splice {
 /** Converts an 8-bit message to 7 bit, or says why it cannot. Never throws. */
 export function downgrade8bit(raw: Buffer): DowngradeResult {
   if (!has8bit(raw)) return { ok: true, message: raw, changed: false };
-  const parsed = parseMessage(raw, { textCap: 0 });
+  // The structure only: the envelope's address parsing is not needed here.
   const splices: Splice[] = [];
-  const reason = walk(raw, parsed.root, splices);
+  const reason = walk(raw, parseStructure(raw), splices);
   if (reason !== null) return { ok: false, reason };
   splices.sort((a, b) => a.start - b.start);
   const out: Buffer[] = [];
