@@ -178,18 +178,34 @@ export class FtsDb {
   /** Indexes the items in one transaction; returns the characters of text it was handed. */
   index(items: IndexItem[]): number {
     let chars = 0;
-    const texts = items.map((it) => {
-      chars += it.text?.length ?? 0;
-      if (this.hashOf(it.id) === it.hash) return null; // already there (reconciliation)
-      if (it.text !== undefined) return { text: it.text, truncated: it.truncated === true };
-      const text = this.textFromBlob(it.hash);
-      return text === null ? null : indexable(text);
-    });
+    for (const it of items) chars += it.text?.length ?? 0;
+    const texts = items.map((it) =>
+      it.text === undefined ? undefined : { text: it.text, truncated: it.truncated === true },
+    );
+    // Items without their text (reconciliation, a backlog) are parsed from their blobs before
+    // the write transaction, those already indexed left out (looked up in one read
+    // transaction: with fts.db's rollback journal each statement outside one takes and drops
+    // the file's lock and looks for a hot journal, several system calls).
+    const unread = items.flatMap((it, i) => (it.text === undefined ? [i] : []));
+    if (unread.length > 0) {
+      const known = readTx(this.db, () => unread.map((i) => this.hashOf(items[i]!.id)));
+      unread.forEach((i, k) => {
+        const it = items[i]!;
+        if (known[k] === it.hash) return;
+        const text = this.textFromBlob(it.hash);
+        if (text !== null) texts[i] = indexable(text);
+      });
+    }
     this.write(() => {
       items.forEach((it, i) => {
         const t = texts[i];
-        if (t === null || t === undefined) return;
-        this.dropDoc(it.id);
+        if (t === undefined) return;
+        // Inside the transaction, one lookup: an entry of the same bytes is kept (the
+        // reconciliation may have indexed the message first), one of other bytes (a reused id)
+        // replaced.
+        const had = this.hashOf(it.id);
+        if (had === it.hash) return;
+        if (had !== undefined) this.dropEntry(it.id);
         const ix = indexText(t.text, this.notPlain, this.sequenceBytes);
         this.stmt('INSERT INTO word_grams (rowid, words, tails) VALUES (?, ?, ?)').run(
           it.id,
@@ -212,7 +228,7 @@ export class FtsDb {
   /** Removes entries, only where the id still holds the same message. */
   remove(docs: DocRef[]): void {
     this.write(() => {
-      for (const d of docs) if (this.hashOf(d.id) === d.hash) this.dropDoc(d.id);
+      for (const d of docs) if (this.hashOf(d.id) === d.hash) this.dropEntry(d.id);
     });
   }
 
@@ -383,8 +399,8 @@ export class FtsDb {
       ?.hash;
   }
 
-  private dropDoc(id: number): void {
-    if (this.hashOf(id) === undefined) return;
+  /** Drops the id's entry, which exists (hashOf). */
+  private dropEntry(id: number): void {
     this.stmt('DELETE FROM word_grams WHERE rowid = ?').run(id);
     this.stmt('DELETE FROM word_seq WHERE rowid = ?').run(id);
     this.stmt('DELETE FROM doc_text WHERE id = ?').run(id);
