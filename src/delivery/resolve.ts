@@ -117,12 +117,16 @@ export async function resolveRecipient(
     return { reason: 'bad-address', address: shown };
   }
   const domain = address.slice(address.lastIndexOf('@') + 1);
-  const local = await store.isLocalDomain(domain);
-  if (local && deps.srs?.isSrs(address)) return bounceToSrs(deps, address, opts);
+  if (deps.srs?.isSrs(address) && (await store.isLocalDomain(domain))) {
+    return bounceToSrs(deps, address, opts);
+  }
+  // Only a local domain's address resolves (MailStore.resolveRecipient): a local recipient,
+  // the common case, takes this one look-up; the domain is asked about only when it is null.
+  let r = await store.resolveRecipient(address);
+  const local = r !== null || (await store.isLocalDomain(domain));
   // RFC 5321 §4.5.1: postmaster of every domain we serve, our host name included.
   const postmaster = isPostmaster(address) && (local || domain === hostname);
   if (local || postmaster) {
-    let r = local ? await store.resolveRecipient(address) : null;
     if (r === null && postmaster) r = await serverPostmaster(store, cfg.smtp.postmaster, log);
     if (r === null) return { reason: 'no-such-user', address };
     // Refuse at once when the mailbox is already full: the sender learns it now.

@@ -547,7 +547,10 @@ export interface DirectoryStore {
   addAlias(address: string, targets: string[]): Promise<Alias>;
   listAliases(domain?: string): Promise<Alias[]>;
   removeAlias(address: string): Promise<void>;
-  /** Account, then alias, then the domain's catch-all; null when nothing matches. */
+  /**
+   * Account, then alias, then the domain's catch-all; null when nothing matches, and always
+   * for an address outside the local domains (delivery/resolve.ts relies on it).
+   */
   resolveRecipient(address: string): Promise<Resolution | null>;
 }
 

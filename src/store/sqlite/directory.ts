@@ -46,6 +46,33 @@ function toAccount(r: AccountRow): Account {
   };
 }
 
+/** One address as a recipient's walk sees it (SqliteDirectory.lookUp). */
+type AddressLookup = { local: false } | LocalAddress;
+type LocalAddress = { local: true; account: Account | null; targets: string[] | null };
+
+const NOT_LOCAL: AddressLookup = { local: false };
+
+/** AccountRow's columns in its order, for a row read as an array (SqliteDirectory.lookUp). */
+const ACCOUNT_COLUMNS = `accounts.id, accounts.address, accounts.password_hash, accounts.quota_bytes,
+  accounts.used_bytes, accounts.pop3_policy, accounts.disabled, accounts.created_at,
+  accounts.unlocked_at, accounts.admin`;
+
+/** lookUp's row: is_local, the account's columns (all null without one), alias_targets. */
+type LookupRow = [
+  number,
+  number | null,
+  string | null,
+  string | null,
+  number | null,
+  number | null,
+  string | null,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+  string | null,
+];
+
 /** Alias chains are followed this deep at most (a loop or a long chain ends there). */
 const MAX_ALIAS_DEPTH = 8;
 
@@ -283,11 +310,59 @@ export class SqliteDirectory {
     if (r.changes === 0) throw new StoreError('NOT_FOUND', `no alias ${address}`);
   }
 
-  private aliasTargets(address: string): string[] | null {
-    const r = stmt(this.db, 'SELECT targets FROM aliases WHERE address = ?').get(address) as
-      | { targets: string }
-      | undefined;
-    return r ? (JSON.parse(r.targets) as string[]) : null;
+  /**
+   * What a recipient's walk needs of one address, in one statement (one read transaction):
+   * whether its domain is local, its account, and when it has none the alias's targets (else,
+   * with `catchAll`, the domain's catch-all's). Three to four autocommit reads before, each
+   * taking and dropping the database's read lock.
+   */
+  private lookUp(address: string, catchAll: boolean): AddressLookup {
+    let domain: string;
+    try {
+      domain = normalizeDomain(domainOf(address));
+    } catch {
+      return NOT_LOCAL;
+    }
+    let account: string | null;
+    try {
+      account = normalizeAddress(address);
+    } catch {
+      account = null; // no account has it; an alias may still be written so
+    }
+    // Positional parameters, and the row as an array: binding by name and a row object with
+    // named columns (each name looked up in V8's string table) cost more than the SQL here.
+    const r = stmt(
+      this.db,
+      `SELECT EXISTS (SELECT 1 FROM domains WHERE name = ?), ${ACCOUNT_COLUMNS},
+         CASE WHEN accounts.id IS NULL THEN COALESCE(
+           (SELECT targets FROM aliases WHERE address = ?),
+           CASE WHEN ? THEN (SELECT targets FROM aliases WHERE address = '@' || ?) END
+         ) END
+       FROM (SELECT 1) LEFT JOIN accounts ON accounts.address = ?`,
+    )
+      .raw(true)
+      .get(domain, address, catchAll ? 1 : 0, domain, account) as LookupRow;
+    if (r[0] === 0) return NOT_LOCAL;
+    const targets = r[11];
+    return {
+      local: true,
+      account:
+        r[1] === null
+          ? null
+          : toAccount({
+              id: r[1],
+              address: r[2]!,
+              password_hash: r[3]!,
+              quota_bytes: r[4],
+              used_bytes: r[5]!,
+              pop3_policy: r[6]!,
+              disabled: r[7]!,
+              created_at: r[8]!,
+              unlocked_at: r[9],
+              admin: r[10]!,
+            }),
+      targets: targets === null ? null : (JSON.parse(targets) as string[]),
+    };
   }
 
   resolveRecipient(input: string): Resolution | null {
@@ -300,31 +375,28 @@ export class SqliteDirectory {
     const accounts = new Map<number, Account>();
     const remote = new Set<string>();
     const seen = new Set<string>();
-    const visit = (addr: string, depth: number, allowCatchAll: boolean): boolean => {
+    const visit = (addr: string, found: LocalAddress, depth: number): boolean => {
       if (seen.has(addr)) return true;
       if (depth > MAX_ALIAS_DEPTH) return false;
       seen.add(addr);
-      const account = this.getAccount(addr);
-      if (account) {
-        accounts.set(account.id, account);
+      if (found.account) {
+        accounts.set(found.account.id, found.account);
         return true;
       }
-      const domain = domainOf(addr);
-      const targets =
-        this.aliasTargets(addr) ?? (allowCatchAll ? this.aliasTargets(`@${domain}`) : null);
-      if (targets) {
-        for (const t of targets) {
-          // An alias target in a local domain resolves locally (never the catch-all again:
-          // a catch-all pointing into its own domain must not loop); others are forwarded.
-          if (this.isLocalDomain(domainOf(t))) visit(t, depth + 1, false);
-          else remote.add(t);
-        }
-        return true;
+      if (!found.targets) return false;
+      for (const t of found.targets) {
+        // An alias target in a local domain resolves locally (never the catch-all again:
+        // a catch-all pointing into its own domain must not loop); others are forwarded.
+        if (seen.has(t)) continue;
+        const next = this.lookUp(t, false);
+        if (next.local) visit(t, next, depth + 1);
+        else remote.add(t);
       }
-      return false;
+      return true;
     };
-    if (!this.isLocalDomain(domainOf(address))) return null;
-    if (!visit(address, 0, true)) return null;
+    const first = this.lookUp(address, true);
+    if (!first.local) return null;
+    if (!visit(address, first, 0)) return null;
     if (accounts.size === 0 && remote.size === 0) return null;
     return { accounts: [...accounts.values()], remote: [...remote] };
   }

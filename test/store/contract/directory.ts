@@ -231,5 +231,28 @@ export function directoryContract(name: string, make: StoreFactory<DirectoryStor
       assert.equal(await s.resolveRecipient('anyone@example.test'), null);
       await rejectsWith(s.removeAlias('@example.test'), 'NOT_FOUND');
     });
+
+    test('aliases: a catch-all into its own domain, chains and their depth', async () => {
+      const s = store();
+      const a = await alice(s);
+      // A catch-all's target in its own domain is not caught again: no one there, no one at all.
+      await s.addAlias('@example.test', ['ghost@example.test', 'x@remote.test']);
+      assert.deepEqual(await s.resolveRecipient('anyone@example.test'), {
+        accounts: [],
+        remote: ['x@remote.test'],
+      });
+      // A chain of aliases reaches the account at its end, up to eight steps on.
+      const chain = (n: number) => `hop${n}@example.test`;
+      for (let i = 0; i < 9; i++) await s.addAlias(chain(i), [chain(i + 1)]);
+      await s.addAlias(chain(9), ['alice@example.test', 'y@remote.test']);
+      assert.deepEqual(await s.resolveRecipient(chain(2)), {
+        accounts: [a],
+        remote: ['y@remote.test'],
+      });
+      // From hop0 the account is ten steps on: past the limit, nothing is found.
+      assert.equal(await s.resolveRecipient(chain(0)), null);
+      // An account outside the local domains is never one: the domain goes, its mail with it.
+      assert.equal(await s.resolveRecipient('alice@remote.test'), null);
+    });
   });
 }
