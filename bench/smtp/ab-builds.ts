@@ -7,11 +7,14 @@
 //   node --import tsx bench/smtp/ab-builds.ts --roots /path/before,/path/after
 //     [--driver smtp-source|bench] [--sessions 10] [--messages 2000] [--rounds 4]
 //     [--warmup 4500] [--size 10240] [--cpu-prof] [--node-args '--heap-prof ...']
-//     [--side-args 'ARGS FOR THE FIRST ROOT|ARGS FOR THE SECOND']
+//     [--side-args 'ARGS FOR THE FIRST ROOT|ARGS FOR THE SECOND'] [--kept 0,1]
 // A root may be named twice with different --side-args: one build under two sets of node
 // flags (e.g. --max-semi-space-size).
 // Or under two environments: --side-args=--env-file=A.env|--env-file=B.env (with the '=':
 // Node 20 takes an --env-file it finds anywhere in its command line, the bench's own included).
+// --kept '0,1' keeps each client connection for all its messages (smtp-source -d; the bench
+// client sends them on one connection) on the sides marked 1: with one root named twice, the
+// part of a message's CPU that its own connection costs, in the same minutes.
 // Each root is a checkout with dist/ built (npm run build) and node_modules.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +40,8 @@ const { values: args } = parseArgs({
     'node-args': { type: 'string', default: '' },
     /** Node options per root, `|` between roots, in --roots' order (after --node-args). */
     'side-args': { type: 'string', default: '' },
+    /** Per root, in --roots' order: 1 keeps the connections (no connection per message). */
+    kept: { type: 'string', default: '' },
   },
 });
 if (!args.roots) throw new Error('--roots A,B: the checkouts to compare');
@@ -81,7 +86,13 @@ function threadCpu(pid: number): Map<string, number> {
   return m;
 }
 
-async function drive(port: number, n: number): Promise<{ elapsedMs: number; error?: string }> {
+const kept = args.kept.split(',').map((k) => k === '1');
+
+async function drive(
+  port: number,
+  n: number,
+  keep = false,
+): Promise<{ elapsedMs: number; error?: string }> {
   if (args.driver === 'bench') {
     return runLoad({
       host: '127.0.0.1',
@@ -92,7 +103,7 @@ async function drive(port: number, n: number): Promise<{ elapsedMs: number; erro
       recipient: RECIPIENT,
       durationMs: 3_600_000,
       maxMessages: n,
-      perConnection: true,
+      perConnection: !keep,
     });
   }
   return runSmtpSource({
@@ -104,6 +115,7 @@ async function drive(port: number, n: number): Promise<{ elapsedMs: number; erro
     bodyBytes: size,
     sender: SENDER,
     recipient: RECIPIENT,
+    keepConnection: keep,
   });
 }
 
@@ -113,7 +125,9 @@ process.on('exit', () => {
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(1));
 const sideArgs = args['side-args'].split('|');
-const labels = roots.map((r, i) => (sideArgs[i] ? `${r} [${sideArgs[i]}]` : r));
+const labels = roots.map(
+  (r, i) => `${r}${sideArgs[i] ? ` [${sideArgs[i]}]` : ''}${kept[i] ? ' (kept connections)' : ''}`,
+);
 for (const [i, root] of roots.entries()) {
   const dir = mkdtempSync(join(tmpdir(), 'letterbox-ab-'));
   const prof = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'cpu-prof')}`] : [];
@@ -124,7 +138,7 @@ for (const [i, root] of roots.entries()) {
   process.stderr.write(`${labels[i]}: pid ${side.pid}, ${dir}\n`);
 }
 for (const s of sides) {
-  const r = await drive(s.port, Number(args.warmup));
+  const r = await drive(s.port, Number(args.warmup), kept[sides.indexOf(s)]);
   if (r.error) throw new Error(r.error);
   let busiest: [number, number] = [0, -1];
   for (const [tid, ms] of perThread(s.pid))
@@ -141,7 +155,7 @@ for (let round = 0; round < rounds; round++) {
     const s = sides[i]!;
     await waitIdle(s.pid, { minMs: 0 });
     const before = threadCpu(s.pid);
-    const r = await drive(s.port, messages);
+    const r = await drive(s.port, messages, kept[i]);
     if (r.error) throw new Error(r.error);
     // As bench/smtp/per-connection.ts: deferred work (indexing, purges) is counted.
     await waitIdle(s.pid, { minMs: 1500 });
