@@ -14,40 +14,49 @@ import { newMessage } from '../helpers/messages.js';
 import { openAliceStore } from '../helpers/store.js';
 
 const words = (t: string) => {
-  const { words, tails } = indexText(t);
-  return { words, tails };
+  const { words, ends } = indexText(t);
+  return { words, ends };
 };
 const sequenceText = (t: string) => indexText(t).sequence;
 const plainText = (t: string) => indexText(t).plain;
 
 describe('index words', () => {
-  test('each distinct word once, and each less its first character', () => {
+  test('each distinct word of 3 characters or more once, and its end key', () => {
     assert.deepEqual(words('The cat, the CAT; the cat!\r\nx'), {
-      words: ' The cat the CAT x ',
-      tails: ' he at he AT ',
+      words: ' The cat the CAT ',
+      ends: 'ta eh ta eh ',
     });
-    // Only ASCII's non-alphanumerics separate; a surrogate pair is dropped whole.
-    assert.deepEqual(words('café—bar 😀ab'), {
-      words: ' café—bar 😀ab ',
-      tails: ' afé—bar ab ',
+    // Only ASCII's non-alphanumerics separate; a surrogate pair stays whole, also reversed.
+    assert.deepEqual(words('café—bar 😀ab 😀x😀'), {
+      words: ' café—bar 😀ab 😀x😀 ',
+      ends: '😀x ba rab—éfa ',
     });
     // Same length and same first, middle and last characters: told apart all the same.
     assert.deepEqual(words('abcde axcde abcde, axcde\r\nayyde axcde'), {
       words: ' abcde axcde ayyde ',
-      tails: ' bcde xcde yyde ',
+      ends: 'edyy edcx edcb ',
     });
     // Long words repeated, and long ones of equal hash (length, first, middle, last).
     const x = 'X'.repeat(20);
+    const lx = x.toLowerCase();
     assert.deepEqual(words(`1${x}\r\n${x}\r\n1${x}\r\n${x}\r\n1${x.slice(1)}Y${x}\r\n`), {
       words: ` 1${x} ${x} 1${x.slice(1)}Y${x} `,
-      tails: ` ${x} ${x.slice(1)} ${x.slice(1)}Y${x} `,
+      ends: `${lx}y${lx.slice(1)} ${lx.slice(1)} ${lx} `,
     });
     assert.deepEqual(words(`aX${x}b aY${x}b aX${x}b aY${x}b`), {
       words: ` aX${x}b aY${x}b `,
-      tails: ` X${x}b Y${x}b `,
+      ends: `b${lx}y b${lx}x `,
     });
-    assert.deepEqual(words(''), { words: ' ', tails: ' ' });
-    assert.deepEqual(words('...'), { words: ' ', tails: ' ' });
+    // Words under 3 characters hold no needle of 3 and end in no other of 2.
+    assert.deepEqual(words('a ab abc'), { words: ' abc ', ends: 'cb ' });
+    // Lower case as the check of a text (String.prototype.toLowerCase), final sigma as sigma;
+    // U+0130 lower-cases to two characters: the second stays in the key.
+    assert.deepEqual(words('ΟΔΟΣ \u0130xyz'), {
+      words: ' ΟΔΟΣ \u0130xyz ',
+      ends: 'zyx\u0307 σοδ ',
+    });
+    assert.deepEqual(words(''), { words: ' ', ends: '' });
+    assert.deepEqual(words('...'), { words: ' ', ends: '' });
   });
 });
 
@@ -160,7 +169,7 @@ describe('search plans', () => {
         seq: { match: '"the meeting" *', text: 'the meeting', surelyTokens: true },
         exact: true,
         tail: {
-          grams: 'tails : "the "',
+          ends: { match: '"eht" *', key: 'eht' },
           seq: { match: '"meeting" *', text: 'meeting', surelyTokens: true },
         },
       },
@@ -173,7 +182,7 @@ describe('search plans', () => {
         seq: { match: '"meeting \ue02e"', text: 'meeting \ue02e', surelyTokens: true },
         exact: true,
         tail: {
-          grams: 'tails : "meeting "',
+          ends: { match: '"gniteem" *', key: 'gniteem' },
           seq: { match: '"\ue02e"', text: '\ue02e', surelyTokens: true },
         },
       },
@@ -203,7 +212,7 @@ describe('search plans', () => {
         },
         exact: true,
         tail: {
-          grams: null,
+          ends: null,
           seq: {
             match: '"\ue02c \ue020 \ue020 y" *',
             text: '\ue02c \ue020 \ue020 y',
@@ -228,7 +237,7 @@ describe('search plans', () => {
         seq: { match: '"café crème" *', text: 'café crème', surelyTokens: true },
         exact: false,
         tail: {
-          grams: 'tails : "café "',
+          ends: { match: '"éfac" *', key: 'éfac' },
           seq: { match: '"crème" *', text: 'crème', surelyTokens: true },
         },
       },
@@ -240,7 +249,7 @@ describe('search plans', () => {
         seq: { match: '"—— ——" *', text: '—— ——', surelyTokens: false },
         exact: false,
         tail: {
-          grams: 'tails : "—— "',
+          ends: { match: '"——" *', key: '——' },
           seq: { match: '"——" *', text: '——', surelyTokens: false },
         },
       },
@@ -253,7 +262,7 @@ describe('search plans', () => {
         seq: { match: '"\ue080\ue080 x" *', text: '\ue080\ue080 x', surelyTokens: true },
         exact: false,
         tail: {
-          grams: 'tails : "\ue02e\ue02e "',
+          ends: { match: '"\ue02e\ue02e" *', key: '\ue02e\ue02e' },
           seq: { match: '"x" *', text: 'x', surelyTokens: true },
         },
       },
@@ -279,6 +288,9 @@ describe('SEARCH over the word indexes finds every substring', () => {
     // A letter since Unicode 8 that unicode61 (6.1) splits at, and the kelvin sign it folds.
     'foo\u19b0bar \u212aelvin kelvin-\r\n',
     'foo bar\r\n',
+    // Lower case by a word's context (final sigma), and to ASCII: a needle's first word as the
+    // end of a longer word (word_ends' keys) in such words.
+    'ΟΔΟΣ.ΟΔΟΣ σοφός, \u212aelvin\u212a—q ΟΣ-\r\n',
   ];
   // The texts' substrings of a few lengths at every position (line breaks too), some in
   // other cases, plus needles found nowhere.

@@ -82,11 +82,7 @@ function poison(id: number, word: string): void {
   const db = new Database(join(dir(), 'fts.db'));
   try {
     db.prepare('DELETE FROM word_grams WHERE rowid = ?').run(id);
-    db.prepare('INSERT INTO word_grams (rowid, words, tails) VALUES (?, ?, ?)').run(
-      id,
-      ` ${word} `,
-      ` ${word.slice(1)} `,
-    );
+    db.prepare('INSERT INTO word_grams (rowid, words) VALUES (?, ?)').run(id, ` ${word} `);
   } finally {
     db.close();
   }

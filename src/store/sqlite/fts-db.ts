@@ -13,7 +13,13 @@ import { FTS_TEXT_MAX } from '../types.js';
 import { readTx, sqliteCompanions } from './db.js';
 import { currentBootId, markOpen, type OpenMark } from './fts-marks.js';
 import { notPlainPattern } from './fts-plain.js';
-import { indexText, planSearch, type SeqPhrase, SequenceBytes } from './fts-query.js';
+import {
+  type EndsQuery,
+  indexText,
+  planSearch,
+  type SeqPhrase,
+  SequenceBytes,
+} from './fts-query.js';
 
 /** A stored message to index; without text the worker reads and parses its blob. */
 export interface IndexItem {
@@ -80,7 +86,9 @@ const BOOT_ID = currentBootId();
 // 3: contentless index with tombstone deletes, the text in its own table.
 // 4: the distinct words as trigrams and the words in order, not the text's trigrams.
 // 5: docs.plain false for the letters unicode61 splits at or folds to ASCII (fts-plain.ts).
-const FTS_SCHEMA = 5;
+// 6: a word's end looked up in word_ends (a key per word), not in the trigrams of a copy of
+//    every word less its first character (word_grams' tails).
+const FTS_SCHEMA = 6;
 const RECONCILE_CHUNK = 50;
 /** Page size of a new index file, and the room an FTS5 leaf leaves for the page's header. */
 const PAGE_SIZE = 8192;
@@ -207,11 +215,8 @@ export class FtsDb {
         if (had === it.hash) return;
         if (had !== undefined) this.dropEntry(it.id);
         const ix = indexText(t.text, this.notPlain, this.sequenceBytes);
-        this.stmt('INSERT INTO word_grams (rowid, words, tails) VALUES (?, ?, ?)').run(
-          it.id,
-          ix.words,
-          ix.tails,
-        );
+        this.stmt('INSERT INTO word_grams (rowid, words) VALUES (?, ?)').run(it.id, ix.words);
+        this.stmt('INSERT INTO word_ends (rowid, ends) VALUES (?, ?)').run(it.id, ix.ends);
         this.stmt('INSERT INTO word_seq (rowid, text) VALUES (?, ?)').run(it.id, ix.sequence);
         this.stmt('INSERT INTO doc_text (id, text) VALUES (?, ?)').run(it.id, t.text);
         this.stmt('INSERT INTO docs (id, hash, truncated, plain) VALUES (?, ?, ?, ?)').run(
@@ -293,11 +298,11 @@ export class FtsDb {
     if (plan.kind === 'phrase') {
       const seq = this.usable(plan.seq);
       const tail = plan.tail && {
-        grams: plan.tail.grams,
+        ends: plan.tail.ends,
         seq: plan.tail.seq && this.usable(plan.tail.seq),
       };
       // A phrase that makes no token (symbols only) narrows nothing: every text is read.
-      if (seq !== null && (tail === null || tail.grams !== null || tail.seq !== null)) {
+      if (seq !== null && (tail === null || tail.ends !== null || tail.seq !== null)) {
         return this.phraseMatches(mailboxId, needle, seq, plan.exact, tail);
       }
     }
@@ -329,7 +334,7 @@ export class FtsDb {
     needle: string,
     seq: string,
     exact: boolean,
-    tail: { grams: string | null; seq: string | null } | null,
+    tail: { ends: EndsQuery | null; seq: string | null } | null,
   ): number[] {
     const found: number[] = [];
     /** Candidates to check: message id -> UID. */
@@ -345,17 +350,15 @@ export class FtsDb {
       else check.set(h.id, h.uid);
     }
     // Most first words are the end of no longer word: then the rest's phrase (often common
-    // separators) is not looked up at all.
-    const noTails =
-      tail?.grams != null &&
-      this.stmt('SELECT 1 FROM word_grams WHERE word_grams MATCH ? LIMIT 1').get(tail.grams) ===
-        undefined;
+    // separators) is not looked up at all. Asked of the index's terms (the first at or after
+    // the key): a prefix query merges every matching term's texts before its first row.
+    const noTails = tail?.ends != null && !this.hasTermWithPrefix(tail.ends.key);
     if (tail !== null && !noTails) {
       const parts: string[] = [];
       const args: string[] = [];
-      if (tail.grams !== null) {
-        parts.push('SELECT rowid FROM word_grams WHERE word_grams MATCH ?');
-        args.push(tail.grams);
+      if (tail.ends !== null) {
+        parts.push('SELECT rowid FROM word_ends WHERE word_ends MATCH ?');
+        args.push(tail.ends.match);
       }
       if (tail.seq !== null) {
         parts.push('SELECT rowid FROM word_seq WHERE word_seq MATCH ?');
@@ -377,6 +380,14 @@ export class FtsDb {
       if ((text.get(id) as string | undefined)?.toLowerCase().includes(folded)) found.push(uid);
     }
     return found;
+  }
+
+  /** Some text has a key in `word_ends` that starts with `key` (or had: tombstones count). */
+  private hasTermWithPrefix(key: string): boolean {
+    const next = this.stmt('SELECT term FROM temp.word_ends_terms WHERE term >= ? LIMIT 1')
+      .pluck()
+      .get(key) as string | undefined;
+    return next?.startsWith(key) === true;
   }
 
   /** The mailbox's messages whose stored text has the needle (a pass over all of them). */
@@ -402,6 +413,7 @@ export class FtsDb {
   /** Drops the id's entry, which exists (hashOf). */
   private dropEntry(id: number): void {
     this.stmt('DELETE FROM word_grams WHERE rowid = ?').run(id);
+    this.stmt('DELETE FROM word_ends WHERE rowid = ?').run(id);
     this.stmt('DELETE FROM word_seq WHERE rowid = ?').run(id);
     this.stmt('DELETE FROM doc_text WHERE id = ?').run(id);
     this.stmt('DELETE FROM docs WHERE id = ?').run(id);
@@ -450,13 +462,14 @@ function openIndex(file: string, unsynced: boolean): Database.Database {
       db.exec(`
 DROP TABLE IF EXISTS message_text;
 DROP TABLE IF EXISTS word_grams;
+DROP TABLE IF EXISTS word_ends;
 DROP TABLE IF EXISTS word_seq;
 DROP TABLE IF EXISTS doc_text;
 DROP TABLE IF EXISTS docs;
--- IMAP SEARCH's case-insensitive substring (RFC 9051 §6.4.4) from two indexes of each text
--- (fts-query.ts): its distinct words as trigrams (a substring inside a word, exactly; the
--- words less their first character, for a needle that starts inside a word), and its words
--- in order (unicode61, positions kept: phrases across words narrow the texts to check).
+-- IMAP SEARCH's case-insensitive substring (RFC 9051 §6.4.4) from three indexes of each text
+-- (fts-query.ts): its distinct words as trigrams (a substring inside a word, exactly), their
+-- ends (a key per word, for a needle that starts inside a word), and its words in order
+-- (unicode61, positions kept: phrases across words narrow the texts to check).
 -- Contentless with contentless_delete: a deletion records a tombstone, where an index that
 -- keeps its content must tokenize the old text again to find what to remove (more than
 -- twice the CPU, measured on 10 KB messages: a POP3 QUIT may delete thousands).
@@ -464,9 +477,14 @@ DROP TABLE IF EXISTS docs;
 -- space deleted messages keep. 0 (only automerge drops them) cost a third less CPU per
 -- deletion, but the dead rows of an old, large segment could stay for good.
 CREATE VIRTUAL TABLE word_grams USING fts5(
-  words, tails, tokenize = 'trigram', content = '', contentless_delete = 1
+  words, tokenize = 'trigram', content = '', contentless_delete = 1
 );
 INSERT INTO word_grams (word_grams, rank) VALUES ('deletemerge', 50);
+-- Which texts have a word that ends with a needle's first word, nothing more: no positions.
+CREATE VIRTUAL TABLE word_ends USING fts5(
+  ends, tokenize = 'ascii', detail = 'none', content = '', contentless_delete = 1
+);
+INSERT INTO word_ends (word_ends, rank) VALUES ('deletemerge', 50);
 CREATE VIRTUAL TABLE word_seq USING fts5(
   text, tokenize = 'unicode61 remove_diacritics 0', content = '', contentless_delete = 1
 );
@@ -490,7 +508,7 @@ PRAGMA user_version = ${FTS_SCHEMA};
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       if (pageSize >= PAGE_SIZE) {
         // A literal: FTS5 refuses a bound value for its configuration commands.
-        for (const table of ['word_grams', 'word_seq']) {
+        for (const table of ['word_grams', 'word_ends', 'word_seq']) {
           db.exec(
             `INSERT INTO ${table} (${table}, rank) VALUES ('pgsz', ${pageSize - LEAF_SLACK})`,
           );
@@ -499,6 +517,8 @@ PRAGMA user_version = ${FTS_SCHEMA};
     }
     // The docs whose text was cut (see search): few, found without a pass over the others.
     db.exec('CREATE INDEX IF NOT EXISTS docs_truncated ON docs(id) WHERE truncated = 1');
+    // word_ends' terms in order, for hasTermWithPrefix.
+    db.exec('CREATE VIRTUAL TABLE temp.word_ends_terms USING fts5vocab(main, word_ends, row)');
     // A scratch table with word_seq's tokenizer: does a phrase make any token (fts-query.ts).
     db.exec(`CREATE VIRTUAL TABLE temp.token_probe USING fts5(
       text, tokenize = 'unicode61 remove_diacritics 0'

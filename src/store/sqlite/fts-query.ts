@@ -5,8 +5,11 @@
 //
 // A trigram index of the whole text made ~10,000 tokens of a 10 KB message, most of the
 // worker's CPU (issue 19). The index now keeps, per message:
-// - `word_grams` (trigram tokenizer): the message's distinct words, each once, between
-//   spaces (`words`), and the same words less their first character (`tails`);
+// - `word_grams` (trigram tokenizer): the message's distinct words of 3 characters or more,
+//   each once, between spaces;
+// - `word_ends` (ascii tokenizer, no positions): each of those words lower-cased, less its
+//   first character and reversed (`endKeys`), so that "a longer word ends with X" is a
+//   prefix query of X reversed;
 // - `word_seq` (unicode61 tokenizer, positions kept): the text as a sequence of words and of
 //   the separators between them (`indexText`): a lone space is a word boundary, any other
 //   run of separators is one token per character, so that "meeting." and "the\r\nmeeting"
@@ -16,20 +19,22 @@
 //
 // A needle without a separator lies inside one word: the trigram phrase on the words is exact
 // (its trigrams hold no space, so they sit in one word of the list, and every word of the
-// text is in the list). A needle with separators is words and runs: its first word ends a
-// word of the text, the others are whole words, its last starts one, its runs are whole
-// runs but for a first or last one (a run's end or start). The phrase of all of them is
-// looked up in `word_seq` with the first word taken as a whole word; a needle starting
-// inside a word is found through `tails : "first "` (a word that ends with it) and the
-// phrase of the rest. Candidates are checked against their stored text unless the phrase
-// says it all: needle words of ASCII letters and digits only, no lone space at either end
-// (the index keeps no token for a lone space), and a text of which every character is
-// ASCII, a letter or a digit (`plain`: unicode61 then splits it exactly where this
+// text that can hold it is in the list). A needle with separators is words and runs: its
+// first word ends a word of the text, the others are whole words, its last starts one, its
+// runs are whole runs but for a first or last one (a run's end or start). The phrase of all
+// of them is looked up in `word_seq` with the first word taken as a whole word; a needle
+// starting inside a word is found through `word_ends` (a longer word that ends with the
+// first) and the phrase of the rest. Candidates are checked against their stored text unless
+// the phrase says it all: needle words of ASCII letters and digits only, no lone space at
+// either end (the index keeps no token for a lone space), and a text of which every
+// character is ASCII, a letter or a digit (`plain`: unicode61 then splits it exactly where this
 // module does). Where SQLite's Unicode tables (6.1) and this process's disagree, a letter
 // that unicode61 takes for a separator (U+19B0, a letter since Unicode 8) or folds to ASCII
 // (U+212A KELVIN SIGN) would let a phrase of ASCII words be found across it or in it: those
 // are asked of the linked SQLite at the worker's start and make a text not plain
 // (fts-plain.ts).
+
+import { endianness } from 'node:os';
 
 /** ASCII's non-alphanumerics: the characters that separate words (unicode61's too). */
 const SEPARATORS = /[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/g;
@@ -47,12 +52,15 @@ const NOT_PLAIN = /[^\x00-\x7f\p{L}\p{N}]/u;
 const ASCII_WORD = /^[0-9A-Za-z]+$/;
 const HAS_ASCII_WORD_CHAR = /[0-9A-Za-z]/;
 
-/** What the index stores of a text: `word_grams`' columns, `word_seq`'s text, `docs.plain`. */
+/** What the index stores of a text: the texts of `word_grams`, `word_ends`, `word_seq`; `plain`. */
 export interface IndexedText {
-  /** The distinct words, each once, between spaces. */
+  /**
+   * The distinct words of 3 characters or more (a shorter one holds no needle of 3, and ends
+   * in none of 2 but itself), each once, between spaces.
+   */
   words: string;
-  /** The same words less their first character. */
-  tails: string;
+  /** Their keys in `word_ends` (endKeys), between spaces. */
+  ends: string;
   /**
    * The text with separator runs other than a lone space as tokens. Given a SequenceBytes,
    * its UTF-8 bytes there (valid until that memory's next use): the same bytes the binding
@@ -296,22 +304,82 @@ export function indexText(
     bytes !== null || scanned.ascii || text.search(OWN_CODES) === -1
       ? scanned.sequence
       : scanText(ownCodes(text), null).sequence;
-  const words: string[] = [''];
-  const tails: string[] = [''];
-  for (const w of seen.list) {
-    words.push(w);
-    // Drop one code point: a surrogate pair stays whole.
-    const tail = w.slice((w.codePointAt(0) ?? 0) > 0xffff ? 2 : 1);
-    if (tail !== '') tails.push(tail);
-  }
-  words.push('');
-  tails.push('');
+  const list: string[] = [''];
+  for (const w of seen.list) if (w.length >= 3) list.push(w); // else under 3 code points
+  list.push('');
+  const words = list.join(' ');
   return {
-    words: words.join(' '),
-    tails: tails.join(' '),
+    words,
+    ends: endKeys(words),
     sequence,
     plain: scanned.ascii || !notPlain.test(text),
   };
+}
+
+/**
+ * The case a search compares in (String.prototype.toLowerCase, as the check of a candidate's
+ * text does), final sigma made sigma: lower-casing a word alone may make its last sigma final
+ * where the text around it does not.
+ */
+function fold(s: string): string {
+  const lower = s.toLowerCase();
+  return lower.includes('\u03c2') ? lower.replaceAll('\u03c2', '\u03c3') : lower;
+}
+
+/** A Uint16Array's bytes are the machine's order; utf16le wants them little-endian. */
+const BIG_ENDIAN = endianness() === 'BE';
+/** Scratch memory of reversedWords (the index worker's thread calls it one text at a time). */
+let reverseUnits = new Uint16Array(1 << 12);
+
+/**
+ * The words of `s` (separated by spaces) each reversed, a code point at a time (a surrogate
+ * pair stays whole), in the reverse order; with `dropFirst`, each less its first code point.
+ * One pass from the end into reused memory: a string built a character at a time cost a
+ * 10 KB text several microseconds more.
+ */
+function reversedWords(s: string, dropFirst: boolean): string {
+  const n = s.length;
+  if (reverseUnits.length < n) reverseUnits = new Uint16Array(Math.max(n, reverseUnits.length * 2));
+  const out = reverseUnits;
+  let j = 0;
+  /** Where the word being written starts in `out`, and its last code point's units. */
+  let start = 0;
+  let last = 0;
+  for (let i = n - 1; i >= -1; i--) {
+    const c = i < 0 ? 0x20 : s.charCodeAt(i);
+    if (c === 0x20) {
+      if (j > start) {
+        if (dropFirst) j -= last;
+        if (i >= 0) out[j++] = 0x20;
+        start = j;
+      }
+      continue;
+    }
+    const h = c >= 0xdc00 && c < 0xe000 && i > 0 ? s.charCodeAt(i - 1) : 0;
+    if (h >= 0xd800 && h < 0xdc00) {
+      out[j++] = h;
+      out[j++] = c;
+      last = 2;
+      i--;
+    } else {
+      out[j++] = c;
+      last = 1;
+    }
+  }
+  const bytes = Buffer.from(out.buffer, 0, 2 * j);
+  return (BIG_ENDIAN ? bytes.swap16() : bytes).toString('utf16le');
+}
+
+/**
+ * `word_ends`' keys of the words (`IndexedText.words`): each folded, less its first code
+ * point, reversed. A needle's first word X is a longer word's end exactly when X folded and
+ * reversed is a prefix of a key (fold works a character at a time but for sigma, which it
+ * makes one; a character whose lower case is two, like U+0130's, keeps the second in the
+ * key). The ascii tokenizer takes every character but ASCII's non-alphanumerics, which no
+ * word holds, for a token character: one token per word.
+ */
+function endKeys(words: string): string {
+  return reversedWords(fold(words), true);
 }
 
 function codeRun(run: string): string {
@@ -333,6 +401,14 @@ export interface SeqPhrase {
   surelyTokens: boolean;
 }
 
+/** The texts with a word that ends with a needle's first word and is longer (`word_ends`). */
+export interface EndsQuery {
+  /** The MATCH expression: a prefix query of the key. */
+  match: string;
+  /** The key: the first word folded and reversed. */
+  key: string;
+}
+
 export type SearchPlan =
   /** Under 3 characters: no trigram, LIKE over the stored texts (ASCII case-insensitive). */
   | { kind: 'short' }
@@ -343,14 +419,14 @@ export type SearchPlan =
   /**
    * Across words: `seq` finds the texts where the first word is a whole word (exactly, in a
    * plain text, when `exact`); `tail`, for a needle that starts with a word, those where it
-   * is a longer word's end (`grams`, `seq`: what narrows them; at least one is set). Texts
+   * is a longer word's end (`ends`, `seq`: what narrows them; at least one is set). Texts
    * not answered exactly are checked for the needle.
    */
   | {
       kind: 'phrase';
       seq: SeqPhrase;
       exact: boolean;
-      tail: { grams: string | null; seq: SeqPhrase | null } | null;
+      tail: { ends: EndsQuery | null; seq: SeqPhrase | null } | null;
     };
 
 function quote(s: string): string {
@@ -420,9 +496,10 @@ export function planSearch(needle: string): SearchPlan {
   const seq = phraseOf(0)!;
   if (parts[0]!.run) return { kind: 'phrase', seq, exact, tail: null };
   const first = parts[0]!.s;
-  // A one-character first word gives no trigram with the space after it.
-  const grams = codePoints(first) >= 2 ? `tails : ${quote(`${first} `)}` : null;
+  // A one-character first word would be a prefix query of every key that starts with it.
+  const key = reversedWords(fold(first), false);
+  const ends = codePoints(first) >= 2 ? { match: `${quote(key)} *`, key } : null;
   const tailSeq = phraseOf(1);
-  if (grams === null && tailSeq === null) return { kind: 'scan' };
-  return { kind: 'phrase', seq, exact, tail: { grams, seq: tailSeq } };
+  if (ends === null && tailSeq === null) return { kind: 'scan' };
+  return { kind: 'phrase', seq, exact, tail: { ends, seq: tailSeq } };
 }
