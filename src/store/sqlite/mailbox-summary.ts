@@ -8,6 +8,11 @@
 // row read, and without an array of its UIDs (a UidList of the range and its expunged UIDs:
 // the million-UID array was nearly all of a first SELECT's 13 ms); any other reads the UID
 // column alone. The first message without \Seen is one lookup in the index of unseen rows.
+// The mailbox's row, its lowest and highest UID and its first unseen one are one statement
+// (its own read snapshot): a read outside a transaction takes and drops SQLite's read lock,
+// and four of them in a transaction with the mailbox's key before it cost SELECT twice the
+// one (7.9 against 3.8 us in a loop; twelfth session). Only a list with holes the memo does
+// not hold is read again with its numbers in one read transaction.
 
 import { UidList } from '../uid-list.js';
 import type { Db } from './db.js';
@@ -16,10 +21,8 @@ import { stmt } from './db.js';
 /** UIDs kept in lists over all mailboxes (8 bytes each): SELECT again makes no new list. */
 const MEMO_UIDS = 2_000_000;
 
+/** A list of UIDs and the numbers it was found for. */
 interface Memo {
-  /** changes[mailbox] when read: unchanged since, the whole answer stands (no SQL). */
-  version: number;
-  firstUnseen: number;
   uidValidity: number;
   uidNext: number;
   count: number;
@@ -28,7 +31,29 @@ interface Memo {
   uids: UidList;
 }
 
+/**
+ * The mailbox row's UIDVALIDITY, UIDNEXT and number of messages, its lowest and highest UID,
+ * and its first UID without \Seen (null when none). One statement, the row as an array.
+ */
+type Head = [
+  uidValidity: number,
+  uidNext: number,
+  count: number,
+  lo: number | null,
+  hi: number | null,
+  unseen: number | null,
+];
+
+const HEAD = `SELECT m.uid_validity, m.uid_next, m.message_count,
+  (SELECT uid FROM mailbox_messages WHERE mailbox_id = m.id ORDER BY uid LIMIT 1),
+  (SELECT uid FROM mailbox_messages WHERE mailbox_id = m.id ORDER BY uid DESC LIMIT 1),
+  (SELECT uid FROM mailbox_messages INDEXED BY mailbox_messages_unseen
+    WHERE mailbox_id = m.id AND instr(flags, '\\Seen') = 0 ORDER BY uid LIMIT 1)
+  FROM mailboxes m WHERE m.id = ?`;
+
 export interface SummaryRead {
+  /** The mailbox's UIDVALIDITY as read with its UIDs. */
+  uidValidity: number;
   /** Ascending; shared by the calls that find the same UIDs (never changed). */
   uids: UidList;
   /** Sequence number of the first message without \Seen, 0 when none. */
@@ -38,98 +63,77 @@ export interface SummaryRead {
 export class MailboxSummaries {
   private readonly memos = new Map<number, Memo>();
   private memoUids = 0;
-  /** Committed changes seen per mailbox (the store's change events, other processes' too). */
-  private readonly changes = new Map<number, number>();
 
   /** readNow in one read transaction (made once: a wrapper per call costs more than it). */
-  private readonly readTx: { deferred(mailboxId: number, uidValidity: number): SummaryRead };
+  private readonly readTx: { deferred(mailboxId: number): SummaryRead | null };
 
   constructor(private readonly db: Db) {
-    this.readTx = db.transaction((mailboxId: number, uidValidity: number) =>
-      this.readNow(mailboxId, uidValidity),
-    );
+    this.readTx = db.transaction((mailboxId: number) => this.readNow(mailboxId));
   }
 
-  /** The mailbox's UIDs and first unseen message, as of one read snapshot. */
-  read(mailboxId: number, uidValidity: number): SummaryRead {
-    const m = this.memos.get(mailboxId);
-    // Nothing committed to the mailbox since the last read: that answer (the record cache
-    // keeps itself current by the same events).
-    if (m && m.uidValidity === uidValidity && m.version === (this.changes.get(mailboxId) ?? 0))
-      return { uids: m.uids, firstUnseen: m.firstUnseen };
-    return this.readTx.deferred(mailboxId, uidValidity);
-  }
-
-  /** A change to the mailbox was committed (a change event). */
-  changed(mailboxId: number): void {
-    this.changes.set(mailboxId, (this.changes.get(mailboxId) ?? 0) + 1);
+  /** The mailbox's UIDs and first unseen message, as of one read snapshot; null when it is gone. */
+  read(mailboxId: number): SummaryRead | null {
+    const head = this.head(mailboxId);
+    if (head === undefined) return null;
+    const uids = this.knownUids(mailboxId, head);
+    // A list with holes to read: read again with its numbers, in one snapshot.
+    return uids ? answer(head, uids) : this.readTx.deferred(mailboxId);
   }
 
   /** Forgets a deleted mailbox. */
   drop(mailboxId: number): void {
-    this.changes.delete(mailboxId);
-    this.forget(mailboxId);
-  }
-
-  /** Forgets the mailbox's UID list (its change count stays: see read). */
-  private forget(mailboxId: number): void {
     const m = this.memos.get(mailboxId);
     if (!m) return;
     this.memoUids -= m.uids.stored;
     this.memos.delete(mailboxId);
   }
 
-  private readNow(mailboxId: number, uidValidity: number): SummaryRead {
-    const row = stmt(this.db, 'SELECT uid_next, message_count FROM mailboxes WHERE id = ?')
-      .raw(true)
-      .get(mailboxId) as [number, number] | undefined;
-    if (!row || row[1] <= 0) return { uids: UidList.EMPTY, firstUnseen: 0 };
-    const [uidNext, count] = row;
-    const lo = stmt(
-      this.db,
-      'SELECT uid FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid LIMIT 1',
-    )
-      .pluck()
-      .get(mailboxId) as number | undefined;
-    const hi = stmt(
-      this.db,
-      'SELECT uid FROM mailbox_messages WHERE mailbox_id = ? ORDER BY uid DESC LIMIT 1',
-    )
-      .pluck()
-      .get(mailboxId) as number | undefined;
-    if (lo === undefined || hi === undefined) return { uids: UidList.EMPTY, firstUnseen: 0 };
-    const version = this.changes.get(mailboxId) ?? 0;
-    let m = this.memos.get(mailboxId);
+  private head(mailboxId: number): Head | undefined {
+    return stmt(this.db, HEAD).raw(true).get(mailboxId) as Head | undefined;
+  }
+
+  private readNow(mailboxId: number): SummaryRead | null {
+    const head = this.head(mailboxId);
+    if (head === undefined) return null;
+    return answer(head, this.knownUids(mailboxId, head) ?? this.readUids(mailboxId, head));
+  }
+
+  /**
+   * The UIDs the head's numbers give without reading a row: none, a range without holes, or
+   * the list found before for the same numbers (appends move UIDNEXT, expunges lower the
+   * count: a list found for the same five numbers is the same list). Null: to be read.
+   */
+  private knownUids(mailboxId: number, head: Head): UidList | null {
+    const [uidValidity, uidNext, count, lo, hi] = head;
+    if (count <= 0 || lo === null || hi === null) return UidList.EMPTY;
+    const m = this.memos.get(mailboxId);
     if (
-      !m ||
-      m.uidValidity !== uidValidity ||
-      m.uidNext !== uidNext ||
-      m.count !== count ||
-      m.lo !== lo ||
-      m.hi !== hi
-    ) {
-      // Appends move UIDNEXT, expunges lower the count: a list found for the same five
-      // numbers is the same list.
-      const uids = this.uids(mailboxId, count, lo, hi);
-      m = { version, firstUnseen: 0, uidValidity, uidNext, count, lo, hi, uids };
-      this.keep(mailboxId, m);
-    }
-    m.version = version;
-    const unseen = stmt(
-      this.db,
-      `SELECT uid FROM mailbox_messages INDEXED BY mailbox_messages_unseen
-       WHERE mailbox_id = ? AND instr(flags, '\\Seen') = 0
-       ORDER BY uid LIMIT 1`,
+      m &&
+      m.uidValidity === uidValidity &&
+      m.uidNext === uidNext &&
+      m.count === count &&
+      m.lo === lo &&
+      m.hi === hi
     )
-      .pluck()
-      .get(mailboxId) as number | undefined;
-    m.firstUnseen = unseen === undefined ? 0 : m.uids.indexOf(unseen) + 1;
-    return { uids: m.uids, firstUnseen: m.firstUnseen };
+      return m.uids;
+    if (hi - lo + 1 !== count) return null;
+    const uids = UidList.range(lo, hi);
+    this.keep(mailboxId, { uidValidity, uidNext, count, lo, hi, uids });
+    return uids;
+  }
+
+  /** In the head's read transaction: a list with holes. */
+  private readUids(mailboxId: number, head: Head): UidList {
+    const [uidValidity, uidNext, count] = head;
+    const lo = head[3]!;
+    const hi = head[4]!;
+    const uids = this.uids(mailboxId, count, lo, hi);
+    this.keep(mailboxId, { uidValidity, uidNext, count, lo, hi, uids });
+    return uids;
   }
 
   private uids(mailboxId: number, count: number, lo: number, hi: number): UidList {
     const span = hi - lo + 1;
-    if (span === count) return UidList.range(lo, hi);
     // Holes: read whichever is shorter, the expunged UIDs within [lo, hi] or the UIDs.
     if (span - count <= count) {
       const gone = stmt(
@@ -150,7 +154,7 @@ export class MailboxSummaries {
   }
 
   private keep(mailboxId: number, m: Memo): void {
-    this.forget(mailboxId);
+    this.drop(mailboxId);
     if (m.uids.stored > MEMO_UIDS) return;
     for (const [id, other] of this.memos) {
       if (this.memoUids + m.uids.stored <= MEMO_UIDS) break;
@@ -160,4 +164,13 @@ export class MailboxSummaries {
     this.memos.set(mailboxId, m);
     this.memoUids += m.uids.stored;
   }
+}
+
+function answer(head: Head, uids: UidList): SummaryRead {
+  const unseen = head[5];
+  return {
+    uidValidity: head[0],
+    uids,
+    firstUnseen: unseen === null ? 0 : uids.indexOf(unseen) + 1,
+  };
 }

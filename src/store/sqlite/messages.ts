@@ -159,7 +159,6 @@ export class SqliteMessages {
     bus.subscribe((ev) => {
       this.cache.onEvent(ev);
       if (ev.kind === 'mailbox-delete') this.summaries.drop(ev.mailboxId);
-      else this.summaries.changed(ev.mailboxId);
     });
     this.purge = dataPurge(db, durable);
     this.unreferenced = new QuietWork<number>({
@@ -483,9 +482,9 @@ export class SqliteMessages {
    * the list, so one no message has any more stays listed), which mailbox_keywords holds.
    */
   summary(mailboxId: number): MailboxSummary {
-    const v = this.validity(mailboxId);
-    if (v === null) return { uids: UidList.EMPTY, keywords: [], firstUnseen: 0 };
-    const { uids, firstUnseen } = this.summaries.read(mailboxId, v);
+    const read = this.summaries.read(mailboxId);
+    if (read === null) return { uids: UidList.EMPTY, keywords: [], firstUnseen: 0 };
+    const { uidValidity: v, uids, firstUnseen } = read;
     let memo = this.keywordMemo.get(mailboxId);
     if (!memo || memo.uidValidity !== v) {
       if (this.keywordMemo.size >= MAX_KEYWORD_MEMOS) this.keywordMemo.clear();

@@ -1,0 +1,71 @@
+// The read statements of the IMAP login mix's commands on the SQLite store (issue 19, twelfth
+// session): SELECT's summary of a mailbox is one statement, its own read snapshot, where it was
+// the mailbox's key and then four reads in a read transaction; a list with holes the store has
+// not seen is read with its numbers in one transaction. The answers are what the tables hold.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { newMessage } from '../helpers/messages.js';
+import { statementsOf } from '../helpers/sqlite-statements.js';
+import { openAliceStore } from '../helpers/store.js';
+import { tempDirEachTest } from '../helpers/temp-dir.js';
+
+const dir = tempDirEachTest('lb-read-statements-');
+
+test("SELECT's summary is one statement, before and after the mailbox changes", async () => {
+  const { store, inbox } = await openAliceStore(dir());
+  try {
+    for (const s of ['a', 'b', 'c', 'd']) await store.append(newMessage(s), [{ mailboxId: inbox }]);
+    await store.setFlags(inbox, [1, 2], 'add', ['\\Seen']);
+    await store.mailboxSummary(inbox); // the mailbox's keywords, read once and kept
+    await store.append(newMessage('later'), [{ mailboxId: inbox }]);
+    const first = statementsOf(() => store.mailboxSummary(inbox));
+    const summary = await first.value;
+    assert.deepEqual(summary.uids.toArray(), [1, 2, 3, 4, 5]);
+    assert.equal(summary.firstUnseen, 3);
+    assert.equal(first.sql.length, 1, first.sql.join('\n'));
+    // Changed since (an append, the oldest expunged): still one statement, a new answer.
+    await store.append(newMessage('e'), [{ mailboxId: inbox }]);
+    await store.setFlags(inbox, [1], 'add', ['\\Deleted']);
+    await store.expunge(inbox, { onlyDeleted: true });
+    const again = statementsOf(() => store.mailboxSummary(inbox));
+    const changed = await again.value;
+    assert.deepEqual(changed.uids.toArray(), [2, 3, 4, 5, 6]);
+    assert.equal(changed.firstUnseen, 2);
+    assert.equal(again.sql.length, 1, again.sql.join('\n'));
+    // Unchanged: one statement too (the UID list found before is used again).
+    const same = statementsOf(() => store.mailboxSummary(inbox));
+    assert.equal((await same.value).uids, changed.uids);
+    assert.equal(same.sql.length, 1, same.sql.join('\n'));
+  } finally {
+    await store.close();
+  }
+});
+
+test('a summary with holes reads its list in one transaction, then answers from one statement', async () => {
+  const { store } = await openAliceStore(dir());
+  try {
+    const account = (await store.getAccount('alice@example.test'))!;
+    const box = (await store.createMailbox(account.id, 'Holes')).id;
+    for (const s of ['a', 'b', 'c', 'd', 'e']) {
+      await store.append(newMessage(s), [{ mailboxId: box }]);
+    }
+    await store.mailboxSummary(box); // the mailbox's keywords, read once and kept
+    await store.expunge(box, { uids: [3], onlyDeleted: false });
+    const first = statementsOf(() => store.mailboxSummary(box));
+    const summary = await first.value;
+    assert.deepEqual(summary.uids.toArray(), [1, 2, 4, 5]);
+    assert.equal(summary.firstUnseen, 1);
+    assert.equal(first.sql[1], 'BEGIN DEFERRED');
+    assert.equal(first.sql.at(-1), 'COMMIT');
+    const again = statementsOf(() => store.mailboxSummary(box));
+    assert.deepEqual((await again.value).uids.toArray(), [1, 2, 4, 5]);
+    assert.equal(again.sql.length, 1, again.sql.join('\n'));
+    // A mailbox that is gone has an empty summary.
+    await store.deleteMailbox(box);
+    const gone = statementsOf(() => store.mailboxSummary(box));
+    assert.deepEqual((await gone.value).uids.toArray(), []);
+    assert.equal(gone.sql.length, 1, gone.sql.join('\n'));
+  } finally {
+    await store.close();
+  }
+});
