@@ -42,8 +42,10 @@ export class MailboxView {
   private pendingNew: Set<number> | null = null;
   private pendingExpunged: Set<number> | null = null;
   private pendingFlags: Map<number, number> | null = null;
-  /** The mailbox was deleted or renamed under this session. */
+  /** The mailbox was deleted under this session. */
   gone = false;
+  /** The mailbox was renamed under this session (it stays selected; its name is not the one read). */
+  renamed = false;
   /**
    * RFC 3501 §2.3.2: the UIDs that are \Recent in this session, as ascending inclusive
    * ranges `[lo, hi, lo, hi, ...]`; null when there are none (always, in an IMAP4rev2
@@ -229,8 +231,10 @@ export class MailboxView {
         this.gone = true;
         break;
       case 'mailbox-rename':
-      case 'mailbox-create':
         // A rename keeps the mailbox (and its UIDVALIDITY): the session stays on it.
+        this.renamed = true;
+        break;
+      case 'mailbox-create':
         break;
     }
   }

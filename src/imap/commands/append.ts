@@ -112,6 +112,19 @@ async function appendTarget(s: ImapSession, clientName: string): Promise<Mailbox
   const kept = s.appendMailbox;
   s.appendMailbox = null;
   if (kept !== null && kept.clientName === clientName) return kept.mailbox;
+  return findTarget(s, clientName);
+}
+
+/**
+ * The mailbox named `clientName`: the selected one when that is its name and the session has
+ * not been told of its delete or rename (the store's change events, view.ts), without a read;
+ * else looked up. Either answer is checked again in the append's transaction.
+ */
+async function findTarget(s: ImapSession, clientName: string): Promise<Mailbox> {
+  const sel = s.selected;
+  if (sel !== null && !sel.view.gone && !sel.view.renamed) {
+    if (clientMailboxName(s, clientName) === sel.mailbox.name) return sel.mailbox;
+  }
   // RFC 9051 §6.3.12: a missing mailbox gets NO [TRYCREATE] so the client can create it.
   return getMailboxOrFail(s, clientName, 'TRYCREATE');
 }
@@ -134,7 +147,7 @@ export const APPEND = command({
     if (literals > 0) return null;
     c.space();
     const clientName = c.mailbox();
-    return getMailboxOrFail(s, clientName, 'TRYCREATE').then((mailbox) => {
+    return findTarget(s, clientName).then((mailbox) => {
       s.appendMailbox = { clientName, mailbox };
       return null;
     });

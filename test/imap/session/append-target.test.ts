@@ -91,3 +91,61 @@ describe('IMAP APPEND: the mailbox changed while the literal was in flight', () 
     other.close();
   });
 });
+
+// The selected mailbox is the one APPEND names more often than any: the session holds its row
+// from SELECT, and the store's change events tell it of a rename or delete (view.ts), so its
+// check before the literal need not read the row again; the append's transaction checks it.
+describe('IMAP APPEND to the selected mailbox', () => {
+  let env: ImapTestEnv;
+  before(async () => {
+    env = await startImap();
+  });
+  after(async () => {
+    await env.ts.stop();
+  });
+
+  /** The store's getMailbox calls while `f` runs. */
+  async function lookUps(f: () => Promise<void>): Promise<number> {
+    const store = env.ts.server.ctx.store;
+    const original = store.getMailbox;
+    let n = 0;
+    store.getMailbox = (...args) => {
+      n++;
+      return original.apply(store, args);
+    };
+    try {
+      await f();
+    } finally {
+      store.getMailbox = original;
+    }
+    return n;
+  }
+
+  test('by its name: no look-up of the mailbox by name', async () => {
+    const c = await env.login();
+    assert.match(last(await c.cmd('a', 'CREATE Held')), /^a OK/);
+    assert.match(last(await c.cmd('b', 'SELECT Held')), /^b OK/);
+    const msg = message('to the selected one');
+    const n = await lookUps(async () => {
+      c.write(`c APPEND Held {${msg.length}}\r\n`);
+      assert.match(await c.line(), /^\+ /);
+      c.write(Buffer.concat([msg, Buffer.from('\r\n')]));
+      assert.match(last(await c.tagged('c')), /^c OK \[APPENDUID \d+ 1\]/);
+    });
+    assert.equal(n, 0);
+    c.close();
+  });
+
+  test('renamed by another session: NO [TRYCREATE] before the literal, as a look-up says', async () => {
+    const c = await env.login();
+    const other = await env.login();
+    assert.match(last(await c.cmd('a', 'CREATE Moving')), /^a OK/);
+    assert.match(last(await c.cmd('b', 'SELECT Moving')), /^b OK/);
+    assert.match(last(await other.cmd('c', 'RENAME Moving Moved')), /^c OK/);
+    const msg = message('to the old name');
+    c.write(`d APPEND Moving {${msg.length}}\r\n`);
+    assert.match(await c.line(), /^d NO \[TRYCREATE\]/);
+    c.close();
+    other.close();
+  });
+});
