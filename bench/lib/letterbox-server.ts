@@ -145,6 +145,29 @@ export async function setupLetterbox(opts: {
   };
 }
 
+/** The log of the setup's server (spawnServe writes it in its directory), or ''. */
+function serveLog(setup: LetterboxSetup): string {
+  try {
+    return readFileSync(join(setup.dir, 'letterbox.log'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Free ports for the setup's listeners, written to its config and to `setup.ports`. */
+async function choosePorts(setup: LetterboxSetup): Promise<void> {
+  const cfg = parse(readFileSync(setup.configFile, 'utf8')) as Record<
+    string,
+    Record<string, unknown>
+  >;
+  const listeners = cfg['listeners'] as Record<string, Record<string, unknown>>;
+  for (const l of Object.values(listeners)) l['port'] = await freePort();
+  writeFileSync(setup.configFile, stringify(cfg));
+  setup.ports.imap = listeners['imap']!['port'] as number;
+  setup.ports.pop3 = listeners['pop3']!['port'] as number;
+  setup.ports.smtp = listeners['smtp']!['port'] as number;
+}
+
 /**
  * Appends `count` messages to the user's INBOX through the store (server stopped), `window`
  * at a time so the store's group commit batches them as it batches concurrent deliveries.
@@ -282,13 +305,26 @@ export async function serveLetterbox(
   setup: LetterboxSetup,
   nodeArgs: string[] = [],
 ): Promise<LetterboxServer> {
-  const proc = await spawnServe({
-    root: setup.root,
-    dir: setup.dir,
-    configFile: setup.configFile,
-    nodeArgs,
-    ready: () => waitForBanner(setup.ports.smtp, '220', 30_000),
-  });
+  const spawnIt = () =>
+    spawnServe({
+      root: setup.root,
+      dir: setup.dir,
+      configFile: setup.configFile,
+      nodeArgs,
+      ready: () => waitForBanner(setup.ports.smtp, '220', 30_000),
+    });
+  let proc: ServeProcess;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      proc = await spawnIt();
+      break;
+    } catch (err) {
+      // The ports were free when setupLetterbox chose them, maybe minutes ago (bench/scale's
+      // third node): another process on the machine may have taken one since. New ones.
+      if (attempt >= 3 || !/address already in use/.test(serveLog(setup))) throw err;
+      await choosePorts(setup);
+    }
+  }
   return {
     ...proc,
     imap: await answers(setup.ports.imap, '* OK'),
