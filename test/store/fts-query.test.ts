@@ -324,8 +324,11 @@ describe('SEARCH over the word indexes finds every substring', () => {
   test(`${needles.size} needles: the same UIDs as a substring test of each text`, async () => {
     const wrong: string[] = [];
     for (const needle of needles) {
-      const folded = needle.toLowerCase();
-      const want = texts.flatMap((t, i) => (t.toLowerCase().includes(folded) ? [i + 1] : []));
+      // Lower case, a final sigma as sigma: the needle is lower-cased alone, where its last
+      // sigma may be final ("ΟΔΟΣ.") while the same letters in the text are not ("ΟΔΟΣ.ΟΔΟΣ").
+      const fold = (s: string) => s.toLowerCase().replaceAll('\u03c2', '\u03c3');
+      const folded = fold(needle);
+      const want = texts.flatMap((t, i) => (fold(t).includes(folded) ? [i + 1] : []));
       const got = await opened.store.searchText(opened.inbox, needle);
       if (JSON.stringify(got) !== JSON.stringify(want)) {
         wrong.push(`${JSON.stringify(needle)}: got ${got}, want ${want}`);

@@ -168,22 +168,6 @@ function internalDay(d: Date, zone = 0): number {
 
 const lower = (s: string): string => s.toLowerCase();
 
-/**
- * The store folds case for needles of 3+ characters (its full-text index) but its short-needle
- * path (LIKE) folds ASCII only; a short needle with non-ASCII letters is therefore asked in
- * every lower/upper combination of its (at most two) characters, and the hits are merged.
- */
-function caseVariants(needle: string): string[] {
-  const chars = [...needle];
-  if (chars.length >= 3 || !/[^\x00-\x7f]/.test(needle)) return [needle];
-  let out = [''];
-  for (const ch of chars) {
-    const forms = [...new Set([ch, ch.toLowerCase(), ch.toUpperCase()])];
-    out = out.flatMap((prefix) => forms.map((f) => prefix + f));
-  }
-  return out;
-}
-
 class Evaluator {
   private readonly detailCache = new Map<number, MessageDetail>();
   private readonly extrasCache = new Map<number, MessageExtras>();
@@ -464,11 +448,8 @@ export async function textHits(
   mailboxId: number,
   needle: string,
 ): Promise<Set<number>> {
-  const hits = new Set<number>();
-  for (const variant of caseVariants(needle)) {
-    for (const uid of await store.searchText(mailboxId, variant)) hits.add(uid);
-  }
-  return hits;
+  // The store folds case itself, for needles of any length (RFC 9051 §6.4.4).
+  return new Set(await store.searchText(mailboxId, needle));
 }
 
 /**

@@ -15,11 +15,15 @@ import { currentBootId, markOpen, type OpenMark } from './fts-marks.js';
 import { notPlainPattern } from './fts-plain.js';
 import {
   type EndsQuery,
+  fold,
   indexText,
   planSearch,
   type SeqPhrase,
   SequenceBytes,
 } from './fts-query.js';
+
+/** Every character is ASCII. */
+const ASCII = /^[\x00-\x7f]*$/;
 
 /** A stored message to index; without text the worker reads and parses its blob. */
 export interface IndexItem {
@@ -275,10 +279,11 @@ export class FtsDb {
       unread.push(...pending);
     }
     if (unread.length === 0) return [...uids].sort((a, b) => a - b);
-    const folded = needle.toLowerCase();
+    const folded = fold(needle);
     for (const u of unread) {
       if (uids.has(u.uid)) continue;
-      if (this.textFromBlob(u.hash)?.toLowerCase().includes(folded)) uids.add(u.uid);
+      const text = this.textFromBlob(u.hash);
+      if (text !== null && fold(text).includes(folded)) uids.add(u.uid);
     }
     return [...uids].sort((a, b) => a - b);
   }
@@ -307,15 +312,36 @@ export class FtsDb {
       }
     }
     if (plan.kind !== 'short') return this.scanned(mailboxId, needle);
-    // Needles under 3 characters have no trigram: LIKE over the stored text (ASCII
-    // case-insensitive).
-    return this.stmt(
+    return this.shortMatches(mailboxId, needle);
+  }
+
+  /**
+   * Needles under 3 characters have no trigram. LIKE over the stored text folds ASCII's case
+   * alone: it answers an ASCII needle, but for the two letters outside ASCII that lower-case
+   * to ASCII (U+0130 to "i" and U+0307, U+212A KELVIN SIGN to "k"), whose texts are checked
+   * here too. A needle with letters outside ASCII is looked for in every text (RFC 9051
+   * §6.4.4: case-insensitive, which LIKE is not for them).
+   */
+  private shortMatches(mailboxId: number, needle: string): number[] {
+    if (!ASCII.test(needle)) return this.scanned(mailboxId, needle);
+    const found = this.stmt(
       `SELECT mm.uid FROM mail.mailbox_messages mm
        JOIN doc_text t ON t.id = mm.message_id
        WHERE mm.mailbox_id = ? AND t.text LIKE ? ESCAPE '\\'`,
     )
       .pluck()
       .all(mailboxId, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as number[];
+    const folded = fold(needle);
+    if (!/[ik]/.test(folded)) return found;
+    const odd = this.stmt(
+      `SELECT mm.uid, t.text FROM mail.mailbox_messages mm
+       JOIN doc_text t ON t.id = mm.message_id
+       WHERE mm.mailbox_id = ? AND t.text GLOB '*[\u0130\u212a]*'`,
+    ).all(mailboxId) as { uid: number; text: string }[];
+    if (odd.length === 0) return found;
+    const uids = new Set(found);
+    for (const r of odd) if (fold(r.text).includes(folded)) uids.add(r.uid);
+    return [...uids].sort((a, b) => a - b);
   }
 
   /** The phrase's MATCH text, or null when it makes no unicode61 token (matches nothing). */
@@ -372,12 +398,13 @@ export class FtsDb {
       for (const m of more) check.set(m.id, m.uid);
     }
     if (check.size === 0) return found;
-    const folded = needle.toLowerCase();
+    const folded = fold(needle);
     const text = this.stmt('SELECT text FROM doc_text WHERE id = ?').pluck();
     const done = new Set(found);
     for (const [id, uid] of check) {
       if (done.has(uid)) continue;
-      if ((text.get(id) as string | undefined)?.toLowerCase().includes(folded)) found.push(uid);
+      const t = text.get(id) as string | undefined;
+      if (t !== undefined && fold(t).includes(folded)) found.push(uid);
     }
     return found;
   }
@@ -396,8 +423,8 @@ export class FtsDb {
       `SELECT mm.uid, t.text FROM mail.mailbox_messages mm
        JOIN doc_text t ON t.id = mm.message_id WHERE mm.mailbox_id = ?`,
     ).all(mailboxId) as { uid: number; text: string }[];
-    const folded = needle.toLowerCase();
-    return rows.filter((r) => r.text.toLowerCase().includes(folded)).map((r) => r.uid);
+    const folded = fold(needle);
+    return rows.filter((r) => fold(r.text).includes(folded)).map((r) => r.uid);
   }
 
   close(): void {

@@ -317,11 +317,13 @@ export function indexText(
 }
 
 /**
- * The case a search compares in (String.prototype.toLowerCase, as the check of a candidate's
- * text does), final sigma made sigma: lower-casing a word alone may make its last sigma final
- * where the text around it does not.
+ * The case a search compares in: String.prototype.toLowerCase, final sigma made sigma. The
+ * only case mapping that depends on context is the final sigma's (Unicode's SpecialCasing):
+ * lower-cased alone, a needle's last sigma becomes final where the same letters inside a
+ * longer word of the text do not ("ΟΔΟΣ" in "ΟΔΟΣABC"), so both sides are folded this way,
+ * by the index's keys and by every check of a text (fts-db.ts).
  */
-function fold(s: string): string {
+export function fold(s: string): string {
   const lower = s.toLowerCase();
   return lower.includes('\u03c2') ? lower.replaceAll('\u03c2', '\u03c3') : lower;
 }
