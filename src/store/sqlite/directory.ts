@@ -18,31 +18,24 @@ import {
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
 import { newObjectId } from './threads.js';
 
-interface AccountRow {
-  id: number;
-  address: string;
-  password_hash: string;
-  quota_bytes: number | null;
-  used_bytes: number;
-  pop3_policy: string;
-  disabled: number;
-  created_at: number;
-  unlocked_at: number | null;
-  admin: number;
-}
-
-function toAccount(r: AccountRow): Account {
+/**
+ * An account's columns as a row read as an array (`raw`), from `at`: a row object with named
+ * columns costs a V8 string-table look-up per name, about a quarter of LOGIN's read of the
+ * account (5.5 against 4.1 us in a loop; twelfth session). ACCOUNT_COLUMNS names them.
+ */
+function accountAt(r: readonly unknown[], at: number): Account {
+  const unlockedAt = r[at + 8] as number | null;
   return {
-    id: r.id,
-    address: r.address,
-    passwordHash: r.password_hash,
-    quotaBytes: r.quota_bytes,
-    usedBytes: r.used_bytes,
-    pop3Policy: r.pop3_policy as Pop3Policy,
-    disabled: r.disabled !== 0,
-    createdAt: new Date(r.created_at),
-    unlockedAt: r.unlocked_at === null ? null : new Date(r.unlocked_at),
-    admin: r.admin !== 0,
+    id: r[at] as number,
+    address: r[at + 1] as string,
+    passwordHash: r[at + 2] as string,
+    quotaBytes: r[at + 3] as number | null,
+    usedBytes: r[at + 4] as number,
+    pop3Policy: r[at + 5] as Pop3Policy,
+    disabled: r[at + 6] !== 0,
+    createdAt: new Date(r[at + 7] as number),
+    unlockedAt: unlockedAt === null ? null : new Date(unlockedAt),
+    admin: r[at + 9] !== 0,
   };
 }
 
@@ -52,7 +45,7 @@ type LocalAddress = { local: true; account: Account | null; targets: string[] | 
 
 const NOT_LOCAL: AddressLookup = { local: false };
 
-/** AccountRow's columns in its order, for a row read as an array (SqliteDirectory.lookUp). */
+/** The columns accountAt reads, in its order. */
 const ACCOUNT_COLUMNS = `accounts.id, accounts.address, accounts.password_hash, accounts.quota_bytes,
   accounts.used_bytes, accounts.pop3_policy, accounts.disabled, accounts.created_at,
   accounts.unlocked_at, accounts.admin`;
@@ -190,28 +183,28 @@ export class SqliteDirectory {
     } catch {
       return null;
     }
-    const r = stmt(this.db, 'SELECT * FROM accounts WHERE address = ?').get(address) as
-      | AccountRow
-      | undefined;
-    return r ? toAccount(r) : null;
+    const r = stmt(this.db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address = ?`)
+      .raw(true)
+      .get(address) as unknown[] | undefined;
+    return r ? accountAt(r, 0) : null;
   }
 
   getAccountById(id: number): Account | null {
-    const r = stmt(this.db, 'SELECT * FROM accounts WHERE id = ?').get(id) as
-      | AccountRow
-      | undefined;
-    return r ? toAccount(r) : null;
+    const r = stmt(this.db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`)
+      .raw(true)
+      .get(id) as unknown[] | undefined;
+    return r ? accountAt(r, 0) : null;
   }
 
   listAccounts(domain?: string): Account[] {
     const rows = (
       domain === undefined
-        ? stmt(this.db, 'SELECT * FROM accounts ORDER BY address').all()
-        : stmt(this.db, 'SELECT * FROM accounts WHERE domain = ? ORDER BY address').all(
-            normalizeDomain(domain),
-          )
-    ) as AccountRow[];
-    return rows.map(toAccount);
+        ? stmt(this.db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY address`).raw(true).all()
+        : stmt(this.db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE domain = ? ORDER BY address`)
+            .raw(true)
+            .all(normalizeDomain(domain))
+    ) as unknown[][];
+    return rows.map((r) => accountAt(r, 0));
   }
 
   private mustAccount(address: string): Account {
@@ -346,21 +339,7 @@ export class SqliteDirectory {
     const targets = r[11];
     return {
       local: true,
-      account:
-        r[1] === null
-          ? null
-          : toAccount({
-              id: r[1],
-              address: r[2]!,
-              password_hash: r[3]!,
-              quota_bytes: r[4],
-              used_bytes: r[5]!,
-              pop3_policy: r[6]!,
-              disabled: r[7]!,
-              created_at: r[8]!,
-              unlocked_at: r[9],
-              admin: r[10]!,
-            }),
+      account: r[1] === null ? null : accountAt(r, 1),
       targets: targets === null ? null : (JSON.parse(targets) as string[]),
     };
   }
