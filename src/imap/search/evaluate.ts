@@ -11,12 +11,13 @@
  * BCC, SUBJECT, HEADER FROM/TO/CC/BCC/SUBJECT, SENT* (the index) < BODY (one full-text
  * query) < HEADER <other field>, TEXT (the blob's header block).
  *
- * String keys match case-insensitively as substrings of the decoded text (toLowerCase on both
- * sides, so non-ASCII letters fold too), as RFC 9051 §6.4.4 asks.
+ * String keys match case-insensitively as substrings of the decoded text (searchFold on both
+ * sides: lower case, non-ASCII letters too, a final sigma as sigma), as RFC 9051 §6.4.4 asks.
  */
 import { type EnvelopeAddressTexts, envelopeAddressTexts } from '../../mime/address-text.js';
 import { decodeEncodedWords } from '../../mime/encoded-words.js';
 import { type HeaderField, parseHeaders } from '../../mime/headers.js';
+import { searchFold } from '../../store/search-fold.js';
 import type {
   MailStore,
   MessageDetail,
@@ -166,7 +167,8 @@ function internalDay(d: Date, zone = 0): number {
   return t.getUTCFullYear() * 10000 + (t.getUTCMonth() + 1) * 100 + t.getUTCDate();
 }
 
-const lower = (s: string): string => s.toLowerCase();
+/** Case-insensitive comparison (RFC 9051 §6.4.4), as the store's full-text search folds. */
+const lower = searchFold;
 
 class Evaluator {
   private readonly detailCache = new Map<number, MessageDetail>();

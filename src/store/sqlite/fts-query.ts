@@ -35,6 +35,7 @@
 // (fts-plain.ts).
 
 import { endianness } from 'node:os';
+import { searchFold } from '../search-fold.js';
 
 /** ASCII's non-alphanumerics: the characters that separate words (unicode61's too). */
 const SEPARATORS = /[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/g;
@@ -316,17 +317,8 @@ export function indexText(
   };
 }
 
-/**
- * The case a search compares in: String.prototype.toLowerCase, final sigma made sigma. The
- * only case mapping that depends on context is the final sigma's (Unicode's SpecialCasing):
- * lower-cased alone, a needle's last sigma becomes final where the same letters inside a
- * longer word of the text do not ("ΟΔΟΣ" in "ΟΔΟΣABC"), so both sides are folded this way,
- * by the index's keys and by every check of a text (fts-db.ts).
- */
-export function fold(s: string): string {
-  const lower = s.toLowerCase();
-  return lower.includes('\u03c2') ? lower.replaceAll('\u03c2', '\u03c3') : lower;
-}
+/** The case a search compares in (search-fold.ts): the index's keys and every check of a text. */
+export const fold = searchFold;
 
 /** A Uint16Array's bytes are the machine's order; utf16le wants them little-endian. */
 const BIG_ENDIAN = endianness() === 'BE';

@@ -108,6 +108,9 @@ describe('searchMessages', () => {
     ['SUBJECT quarterly', [1, 3]],
     ['SUBJECT "übersicht"', [2]],
     ['SUBJECT "σίσυφος"', [5]],
+    // A sigma that lower-cases final alone ("σίς") and not inside the word ("σίσυφος").
+    ['SUBJECT "ΣΊΣ"', [5]],
+    ['TEXT "ΣΊΣ"', [5]],
     ['HEADER X-Priority 1', [1]],
     ['HEADER x-priority ""', [1, 3]],
     ['HEADER Message-ID "<a1@x>"', [1]],
