@@ -8,13 +8,9 @@
 // words (the word sequence and word ends). A fixed seed by default; FUZZ_SEED=<n> explores
 // another.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { newMessage } from '../helpers/messages.js';
-import { openAliceStore } from '../helpers/store.js';
+import { searchMismatches, storeOfTexts } from '../helpers/search-oracle.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
 const TEXTS = 60;
@@ -94,15 +90,7 @@ function needlesOf(text: string, rnd: () => number): string[] {
   return out;
 }
 
-/**
- * The oracle's case: lower case, a final sigma as sigma (the one mapping that depends on
- * context: "ΟΔΟΣ" alone ends in a final sigma, inside "ΟΔΟΣABC" it does not).
- */
-const fold = (s: string) => s.toLowerCase().replaceAll('\u03c2', '\u03c3');
-
 describe('SEARCH over the full-text index: the same UIDs as a substring test', () => {
-  let dir: string;
-  let opened: Awaited<ReturnType<typeof openAliceStore>>;
   const texts = fc.sample(textArb, { seed: SEED, numRuns: TEXTS });
   // A small deterministic generator for the needles' places (mulberry32).
   let state = SEED >>> 0;
@@ -122,30 +110,10 @@ describe('SEARCH over the full-text index: the same UIDs as a substring test', (
     needles.add(joined.join(''));
   }
 
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lb-fts-oracle-'));
-    opened = await openAliceStore(dir, {
-      onFtsError: (err) => assert.fail(`index worker error: ${String(err)}`),
-    });
-    for (const [i, t] of texts.entries()) {
-      await opened.store.append(newMessage(`m${i}`, t), [{ mailboxId: opened.inbox }]);
-    }
-  });
-  after(async () => {
-    await opened.store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const opened = storeOfTexts('lb-fts-oracle-', texts);
 
   test(`seed ${SEED}: ${TEXTS} texts, every needle`, async () => {
-    const wrong: string[] = [];
-    for (const needle of needles) {
-      const folded = fold(needle);
-      const want = texts.flatMap((t, i) => (fold(t).includes(folded) ? [i + 1] : []));
-      const got = await opened.store.searchText(opened.inbox, needle);
-      if (JSON.stringify(got) !== JSON.stringify(want)) {
-        wrong.push(`${JSON.stringify(needle)}: got [${got}], want [${want}]`);
-      }
-    }
+    const wrong = await searchMismatches(opened(), texts, needles);
     assert.deepEqual(wrong, [], `FUZZ_SEED=${SEED}; texts: ${JSON.stringify(texts)}`);
   });
 });
