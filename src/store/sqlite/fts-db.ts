@@ -9,13 +9,13 @@ import Database from 'better-sqlite3';
 import { parseMessage } from '../../mime/index.js';
 import { preparePrivateFileSync } from '../../private-files.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
+import { searchFold } from '../search-fold.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import { readTx, sqliteCompanions } from './db.js';
 import { currentBootId, markOpen, type OpenMark } from './fts-marks.js';
 import { notPlainPattern } from './fts-plain.js';
 import {
   type EndsQuery,
-  fold,
   indexText,
   planSearch,
   type SeqPhrase,
@@ -279,11 +279,11 @@ export class FtsDb {
       unread.push(...pending);
     }
     if (unread.length === 0) return [...uids].sort((a, b) => a - b);
-    const folded = fold(needle);
+    const folded = searchFold(needle);
     for (const u of unread) {
       if (uids.has(u.uid)) continue;
       const text = this.textFromBlob(u.hash);
-      if (text !== null && fold(text).includes(folded)) uids.add(u.uid);
+      if (text !== null && searchFold(text).includes(folded)) uids.add(u.uid);
     }
     return [...uids].sort((a, b) => a - b);
   }
@@ -331,7 +331,7 @@ export class FtsDb {
     )
       .pluck()
       .all(mailboxId, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as number[];
-    const folded = fold(needle);
+    const folded = searchFold(needle);
     if (!/[ik]/.test(folded)) return found;
     const odd = this.stmt(
       `SELECT mm.uid, t.text FROM mail.mailbox_messages mm
@@ -340,7 +340,7 @@ export class FtsDb {
     ).all(mailboxId) as { uid: number; text: string }[];
     if (odd.length === 0) return found;
     const uids = new Set(found);
-    for (const r of odd) if (fold(r.text).includes(folded)) uids.add(r.uid);
+    for (const r of odd) if (searchFold(r.text).includes(folded)) uids.add(r.uid);
     return [...uids].sort((a, b) => a - b);
   }
 
@@ -398,13 +398,13 @@ export class FtsDb {
       for (const m of more) check.set(m.id, m.uid);
     }
     if (check.size === 0) return found;
-    const folded = fold(needle);
+    const folded = searchFold(needle);
     const text = this.stmt('SELECT text FROM doc_text WHERE id = ?').pluck();
     const done = new Set(found);
     for (const [id, uid] of check) {
       if (done.has(uid)) continue;
       const t = text.get(id) as string | undefined;
-      if (t !== undefined && fold(t).includes(folded)) found.push(uid);
+      if (t !== undefined && searchFold(t).includes(folded)) found.push(uid);
     }
     return found;
   }
@@ -423,8 +423,8 @@ export class FtsDb {
       `SELECT mm.uid, t.text FROM mail.mailbox_messages mm
        JOIN doc_text t ON t.id = mm.message_id WHERE mm.mailbox_id = ?`,
     ).all(mailboxId) as { uid: number; text: string }[];
-    const folded = fold(needle);
-    return rows.filter((r) => fold(r.text).includes(folded)).map((r) => r.uid);
+    const folded = searchFold(needle);
+    return rows.filter((r) => searchFold(r.text).includes(folded)).map((r) => r.uid);
   }
 
   close(): void {

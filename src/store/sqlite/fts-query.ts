@@ -317,9 +317,6 @@ export function indexText(
   };
 }
 
-/** The case a search compares in (search-fold.ts): the index's keys and every check of a text. */
-export const fold = searchFold;
-
 /** A Uint16Array's bytes are the machine's order; utf16le wants them little-endian. */
 const BIG_ENDIAN = endianness() === 'BE';
 /** Scratch memory of reversedWords (the index worker's thread calls it one text at a time). */
@@ -367,13 +364,13 @@ function reversedWords(s: string, dropFirst: boolean): string {
 /**
  * `word_ends`' keys of the words (`IndexedText.words`): each folded, less its first code
  * point, reversed. A needle's first word X is a longer word's end exactly when X folded and
- * reversed is a prefix of a key (fold works a character at a time but for sigma, which it
+ * reversed is a prefix of a key (searchFold works a character at a time but for sigma, which it
  * makes one; a character whose lower case is two, like U+0130's, keeps the second in the
  * key). The ascii tokenizer takes every character but ASCII's non-alphanumerics, which no
  * word holds, for a token character: one token per word.
  */
 function endKeys(words: string): string {
-  return reversedWords(fold(words), true);
+  return reversedWords(searchFold(words), true);
 }
 
 function codeRun(run: string): string {
@@ -490,7 +487,7 @@ export function planSearch(needle: string): SearchPlan {
   if (parts[0]!.run) return { kind: 'phrase', seq, exact, tail: null };
   const first = parts[0]!.s;
   // A one-character first word would be a prefix query of every key that starts with it.
-  const key = reversedWords(fold(first), false);
+  const key = reversedWords(searchFold(first), false);
   const ends = codePoints(first) >= 2 ? { match: `${quote(key)} *`, key } : null;
   const tailSeq = phraseOf(1);
   if (ends === null && tailSeq === null) return { kind: 'scan' };
