@@ -16,6 +16,7 @@ import { applyFlags, normalizeFlags, sameFlags } from '../flags.js';
 import { HEADER_CACHE_BYTES, HeaderCache } from '../header-cache.js';
 import { inReplyToOf, newObjectId } from '../object-ids.js';
 import { SEARCH_COLUMNS } from '../rows.js';
+import { searchFold } from '../search-fold.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -793,17 +794,22 @@ export class PgMessages implements MessageStore, BlobStore {
     if (needle.length === 0) {
       return (await this.listMessages(mailboxId)).map((r) => r.uid);
     }
-    const folded = needle.toLowerCase();
-    // The text and the needle are both folded, and LIKE's own characters in the needle are
-    // escaped.
+    const folded = searchFold(needle);
+    // The stored text and words are lower-cased whole at delivery, where a capital sigma at a
+    // word's end became the final form (ς); the needle folds every sigma to σ
+    // (store/search-fold.ts). With a sigma in the needle, the words' patterns take either form
+    // (LIKE's one-character wildcard) and the text is compared with its final sigmas folded,
+    // which is exact. LIKE's own characters in the needle are escaped.
     // The words' patterns (search-words.ts) let the trigram index narrow the rows; without
     // it they come first, so that a row's long text is read only when its words match.
-    const words = wordPatterns(folded);
+    const sigma = folded.includes('\u03c3');
+    const words = wordPatterns(folded).map((p) => (sigma ? p.replaceAll('\u03c3', '_') : p));
+    const text = sigma ? "translate(m.body_text, '\u03c2', '\u03c3')" : 'm.body_text';
     const found = await rows<{ uid: number }>(
       this.db,
       `SELECT mm.uid ${FROM_ROWS} WHERE mm.mailbox_id = $1${words
         .map((_, i) => ` AND m.body_words LIKE $${i + 3}`)
-        .join('')} AND m.body_text LIKE $2`,
+        .join('')} AND ${text} LIKE $2`,
       [mailboxId, `%${folded.replace(/[\\%_]/g, (c) => `\\${c}`)}%`, ...words],
     );
     const uids = new Set(found.map((r) => r.uid));
@@ -819,7 +825,7 @@ export class PgMessages implements MessageStore, BlobStore {
         if (err instanceof StoreError && err.code === 'NOT_FOUND') return null; // expunged
         throw err;
       });
-      if (raw && parseMessage(raw).text.toLowerCase().includes(folded)) uids.add(r.uid);
+      if (raw && searchFold(parseMessage(raw).text).includes(folded)) uids.add(r.uid);
     }
     return [...uids].sort((a, b) => a - b);
   }

@@ -391,6 +391,30 @@ export function messageContract(name: string, make: StoreFactory<MessageRoles>):
       assert.deepEqual(await s.searchText(mb.id, 'h%re'), []);
     });
 
+    test('full-text search: a sigma is one letter whatever its place in a word', async () => {
+      // RFC 9051 §6.4.4 compares case-insensitively. Lower-casing gives a capital sigma at a
+      // word's end the final form (ς): the needle "ΟΔΟΣ." alone ends a word, inside
+      // "ΟΔΟΣ.ΟΔΟΣ" it does not, and both must still be the same letters.
+      const s = store();
+      const a = await alice(s);
+      const mb = await inbox(s, a.id);
+      const msg = (subject: string, text: string) => ({
+        ...newMessage(subject, text),
+        index: { ...newMessage(subject, text).index, text },
+      });
+      await s.append(msg('1', 'ΟΔΟΣ.ΟΔΟΣ'), [{ mailboxId: mb.id }]);
+      await s.append(msg('2', 'σοφος λογος'), [{ mailboxId: mb.id }]);
+      await s.append(msg('3', 'ΣΟΦΟΣ ΣΟΦΟΣ'), [{ mailboxId: mb.id }]);
+      assert.deepEqual(await s.searchText(mb.id, 'ΟΔΟΣ.'), [1]);
+      assert.deepEqual(await s.searchText(mb.id, 'οδος.ο'), [1]);
+      assert.deepEqual(await s.searchText(mb.id, 'σοφοσ'), [2, 3]);
+      assert.deepEqual(await s.searchText(mb.id, 'ΣΟΦΟΣ Σ'), [3]);
+      assert.deepEqual(await s.searchText(mb.id, 'ς λ'), [2]);
+      assert.deepEqual(await s.searchText(mb.id, 'ος'), [1, 2, 3]);
+      // The sigma is a letter, not a wildcard.
+      assert.deepEqual(await s.searchText(mb.id, 'οδοα'), []);
+    });
+
     test('object ids (RFC 8474), save dates (RFC 8514), preview cache (RFC 8970)', async () => {
       const s = store();
       const a = await alice(s);
