@@ -570,6 +570,65 @@ test('a write with notices commits without waiting for its flush, and answers on
     assert.equal(a.writes(), a.sent() + a.flushes(), 'CREATE: one socket write per round trip');
   }));
 
+test("a transaction of append groups sends BEGIN, the accounts' lock, its groups and COMMIT, nothing more", () =>
+  withStores(async (a, b, inbox, _sql, account) => {
+    const lists = (await a.store.createMailbox(account, 'Lists')).id;
+    // Each group's statement sets its transaction's commit unflushed itself (db.ts
+    // UNFLUSHED_COMMIT); a closing statement setting it again would be a statement more in
+    // every such transaction.
+    const groupsTx = () => {
+      const tx = a.log().find((l) => l.includes('write'));
+      assert.ok(tx, 'no transaction of groups');
+      return tx.filter((k) => k !== 'flush');
+    };
+    // Appends to two mailboxes in one turn: their groups share one transaction.
+    a.log();
+    await Promise.all([
+      a.store.append(newMessage('one'), [{ mailboxId: inbox }]),
+      a.store.append(newMessage('two'), [{ mailboxId: lists }]),
+    ]);
+    assert.deepEqual(groupsTx(), ['other', 'other', 'write', 'write', 'other']);
+    // A mailbox another node changed lately: its group is taken once the lock is held.
+    let heard = false;
+    const off = a.store.subscribe((e) => {
+      if (e.kind === 'append' && e.mailboxId === inbox) heard = true;
+    });
+    await b.append(newMessage('from b'), [{ mailboxId: inbox }]);
+    await eventually(() => heard, 'node a heard node b append', 20_000);
+    off();
+    a.log();
+    await a.store.append(newMessage('three'), [{ mailboxId: inbox }]);
+    assert.deepEqual(groupsTx(), ['other', 'other', 'write', 'other']);
+    assert.deepEqual(
+      (await a.store.listMessages(inbox)).map((m) => m.uid),
+      [1, 2, 3],
+    );
+  }));
+
+test("the accounts' lock of a transaction of groups keeps its plan (migration 16), not one per call", () =>
+  withPlanStores(async (a, b, inbox) => {
+    // For a while after node a heard node b's change, its groups to the mailbox go in a
+    // transaction that takes the account's lock first (append-batch.ts), heard anew each time.
+    for (let i = 0; i < 8; i++) {
+      let heard = false;
+      const off = a.subscribe((e) => {
+        if (e.kind === 'append' && e.mailboxId === inbox) heard = true;
+      });
+      await b.append(newMessage(`b${i}`), [{ mailboxId: inbox }]);
+      await eventually(() => heard, 'node a heard node b append', 20_000);
+      off();
+      await a.append(newMessage(`a${i}`), [{ mailboxId: inbox }]);
+    }
+    // With `= ANY($1)` over the mailboxes PostgreSQL made a plan at every call.
+    await assertPlanKept(a, '%letterbox_lock_accounts%', '%FOR NO KEY UPDATE%');
+    // The function's own statement: its plan kept whatever the array holds.
+    const config = await (a as unknown as { db: { pool: pg.Pool } }).db.pool.query(
+      "SELECT proconfig FROM pg_proc WHERE proname = 'letterbox_lock_accounts'",
+    );
+    assert.deepEqual(config.rows[0]?.proconfig, ['plan_cache_mode=force_generic_plan']);
+    assert.equal((await a.listMessages(inbox)).length, 16);
+  }));
+
 test('writes answered while a FLUSH is out share the next one, each flushed after its commit', () =>
   withStores(async (a, _b, inbox) => {
     for (let i = 0; i < 6; i++) await a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
@@ -909,34 +968,52 @@ test("getMailbox (SELECT's, APPEND's): from the node's names and list, none whil
     { a: 'node-a', b: 'node-b' },
   ));
 
-test("FETCH of one message's bytes: its statement's plan is kept, not made at every call", async () => {
+/**
+ * Node a, on one connection (a prepared statement's counters are its connection's), and node
+ * b, over a new database with one account: `inbox` its INBOX.
+ */
+async function withPlanStores(
+  fn: (a: PostgresStore, b: PostgresStore, inbox: number) => Promise<void>,
+): Promise<void> {
   const url = await server.createDatabase();
   const b = await PostgresStore.open({ connectionString: url, max: 2 });
-  // One connection: the prepared statement's counters are that connection's.
   const a = await PostgresStore.open({ connectionString: url, max: 1 });
   try {
     await b.addDomain('example.test');
     const acct = await b.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
-    const inbox = (await b.getMailbox(acct.id, 'INBOX'))!.id;
+    await fn(a, b, (await b.getMailbox(acct.id, 'INBOX'))!.id);
+  } finally {
+    await a.close();
+    await b.close();
+    await server.dropDatabase(url);
+  }
+}
+
+/**
+ * The one statement prepared on `store`'s connection whose text is like one of `like`: its
+ * plan was kept. PostgreSQL plans a statement's first five calls for their values, then keeps
+ * a plan when it is no dearer.
+ */
+async function assertPlanKept(store: PostgresStore, ...like: string[]): Promise<void> {
+  const pool = (store as unknown as { db: { pool: pg.Pool } }).db.pool;
+  const plans = await pool.query<{ generic: number; custom: number }>(
+    `SELECT generic_plans::int AS generic, custom_plans::int AS custom
+     FROM pg_prepared_statements WHERE statement LIKE ANY($1::text[])`,
+    [like],
+  );
+  assert.equal(plans.rows.length, 1);
+  assert.ok(plans.rows[0]!.generic >= 1, JSON.stringify(plans.rows[0]));
+  assert.ok(plans.rows[0]!.custom <= 5, JSON.stringify(plans.rows[0]));
+}
+
+test("FETCH of one message's bytes: its statement's plan is kept, not made at every call", () =>
+  withPlanStores(async (a, b, inbox) => {
     for (let i = 0; i < 8; i++) await b.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
     // Each read one message not in a's memory.
     for (const r of await b.listMessages(inbox)) {
       const got = await a.readMessages([{ blobHash: r.blobHash, size: r.size }]);
       assert.deepEqual(got.get(r.blobHash), await b.readMessage(r.blobHash));
     }
-    const pool = (a as unknown as { db: { pool: pg.Pool } }).db.pool;
-    const plans = await pool.query<{ generic: number; custom: number }>(
-      `SELECT generic_plans::int AS generic, custom_plans::int AS custom
-       FROM pg_prepared_statements WHERE statement LIKE '%LEFT JOIN blob_chunks c%'`,
-    );
-    assert.equal(plans.rows.length, 1);
-    // PostgreSQL plans a statement's first five calls for their values, then keeps a plan
-    // when it is no dearer; with `= ANY($1)` it made one at all eight.
-    assert.ok(plans.rows[0]!.generic >= 1, JSON.stringify(plans.rows[0]));
-    assert.ok(plans.rows[0]!.custom <= 5, JSON.stringify(plans.rows[0]));
-  } finally {
-    await a.close();
-    await b.close();
-    await server.dropDatabase(url);
-  }
-});
+    // With `= ANY($1)` PostgreSQL made a plan at all eight.
+    await assertPlanKept(a, '%LEFT JOIN blob_chunks c%');
+  }));

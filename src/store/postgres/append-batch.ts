@@ -33,7 +33,7 @@
 import { StoreError } from '../errors.js';
 import { newObjectId } from '../object-ids.js';
 import type { AppendResult, ChangeEvent, ExpectedMailbox, NewMessage } from '../types.js';
-import { type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
+import { OWN_UNFLUSHED, type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
 import { searchWords } from './search-words.js';
 
@@ -262,7 +262,8 @@ export class AppendBatches {
           // Not awaited here: COMMIT goes out behind them at once (the connection pipelines).
           for (const st of statements) st.catch(() => {});
         },
-        () => ({ text: `SELECT ${UNFLUSHED_COMMIT}` }),
+        // Each group's statement sets UNFLUSHED_COMMIT itself: no statement more for it.
+        () => OWN_UNFLUSHED,
       );
     } catch (err) {
       const prepared = held.groups;
@@ -676,11 +677,9 @@ ORDER BY p.uid NULLS LAST, x.n`;
 /**
  * The accounts' rows of the mailboxes $1 (the groups of one transaction), locked in id order
  * as every writer takes them (messages.ts lockAccounts), and in the mode the group statements'
- * own update of them takes.
+ * own update of them takes; in a function that keeps its plan (migration 16).
  */
-const LOCK_ACCOUNTS = `SELECT id FROM accounts
-  WHERE id IN (SELECT account_id FROM mailboxes WHERE id = ANY($1::bigint[]))
-  ORDER BY id FOR NO KEY UPDATE`;
+const LOCK_ACCOUNTS = 'SELECT letterbox_lock_accounts($1::bigint[])';
 
 /** By whether some message of the group claims \Recent. */
 const APPEND_BATCH = [appendBatchSql(false), appendBatchSql(true)];

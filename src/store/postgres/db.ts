@@ -129,6 +129,12 @@ export async function row<R extends pg.QueryResultRow>(
 export const UNFLUSHED_COMMIT = "set_config('synchronous_commit', 'off', true) AS unflushed";
 
 /**
+ * What a transaction's `last` (PgDb.tx) answers when the transaction's own statements set
+ * UNFLUSHED_COMMIT: no statement more before COMMIT, a FLUSH after it.
+ */
+export const OWN_UNFLUSHED = Symbol('own unflushed commit');
+
+/**
  * Sent once such a write's commit was answered (PgDb.durableSince): a transaction that writes a
  * WAL record (a logical decoding message, read by nobody) under an XID, so that its synchronous
  * commit flushes the WAL up to itself, every commit before it included (the write's, on any
@@ -311,11 +317,14 @@ export class PgDb implements Queryable {
    * the COMMIT, and then a FLUSH (durableSince: the transaction durable before it resolves,
    * the FLUSH shared with the node's other writes), so a transaction costs the round trips of
    * fn's own statements and a share of a FLUSH; fn may likewise send statements that need no
-   * answer in between without waiting for each.
+   * answer in between without waiting for each. `last` answers OWN_UNFLUSHED when fn's own
+   * statements carry UNFLUSHED_COMMIT (the append groups' do): nothing goes with the COMMIT,
+   * and the FLUSH follows it all the same. (Should none of them have run it, the commit is a
+   * synchronous one: durable all the same.)
    */
   async tx<T>(
     fn: (q: Queryable) => Promise<T>,
-    last?: (out: T) => pg.QueryConfig | null,
+    last?: (out: T) => pg.QueryConfig | typeof OWN_UNFLUSHED | null,
   ): Promise<T> {
     let flush = false;
     const out = await this.checkedOut(async (client, drop) => {
@@ -329,7 +338,11 @@ export class PgDb implements Queryable {
         const tail = last?.(out) ?? null;
         const [sent, committed] = corked(
           client,
-          () => [tail ? client.query(tail) : null, client.query('COMMIT')] as const,
+          () =>
+            [
+              tail && tail !== OWN_UNFLUSHED ? client.query(tail) : null,
+              client.query('COMMIT'),
+            ] as const,
         );
         sent?.catch(() => {});
         const done = await committed;

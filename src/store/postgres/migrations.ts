@@ -762,6 +762,24 @@ END
 $$;
 `,
   },
+  {
+    version: 16,
+    // The accounts' lock of a transaction of append groups (append-batch.ts LOCK_ACCOUNTS)
+    // as a function that keeps its plan: as a statement with its array of mailbox ids,
+    // PostgreSQL planned it again at every call (auto plan_cache_mode: the plan made for the
+    // array's values looked cheaper than the kept one), 130-200 us of its CPU each time, at
+    // 0.3 calls per delivery with three nodes delivering to one account.
+    sql: `
+CREATE FUNCTION letterbox_lock_accounts(p_mailboxes BIGINT[]) RETURNS void
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+  PERFORM a.id FROM accounts a
+    WHERE a.id IN (SELECT mb.account_id FROM mailboxes mb WHERE mb.id = ANY(p_mailboxes))
+    ORDER BY a.id FOR NO KEY UPDATE OF a;
+END
+$$;
+`,
+  },
 ];
 
 /** The latest schema version this code knows. */
