@@ -6,8 +6,10 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { FtsDb } from '../../src/store/sqlite/fts-db.js';
+import { INDEX_GATHER_MS } from '../../src/store/sqlite/fts.js';
+import { FtsDb, type FtsRequest } from '../../src/store/sqlite/fts-db.js';
 import { currentBootId } from '../../src/store/sqlite/fts-marks.js';
 import type { SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import { FTS_TEXT_MAX } from '../../src/store/types.js';
@@ -109,6 +111,57 @@ describe('full-text index worker', () => {
     } finally {
       await store.close();
     }
+  });
+
+  test('index requests of separate commits are posted to the worker together', async () => {
+    const { store, inbox } = await open();
+    // What the main thread posts to its workers (the index worker is the store's only one).
+    const posted: FtsRequest[] = [];
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, value: unknown, ...rest: never[]) {
+      posted.push(value as FtsRequest);
+      return post.call(this, value, ...rest);
+    };
+    try {
+      assert.deepEqual(await store.searchText(inbox, 'nothing yet'), []);
+      posted.length = 0;
+      const start = performance.now();
+      for (let i = 0; i < 20; i++) {
+        await store.append(newMessage(`m${i}`, `word${i} common\r\n`), [{ mailboxId: inbox }]);
+      }
+      // The search posts what was gathered first: it sees every message.
+      assert.equal((await store.searchText(inbox, 'COMMON')).length, 20);
+      const elapsed = performance.now() - start;
+      const index = posted.filter((r) => r.t === 'index');
+      assert.equal(index.flatMap((r) => r.items).length, 20);
+      // One post per gathering period at most (its timer), and the one before the search:
+      // each commit posted its own when appends were not gathered.
+      assert.ok(
+        index.length <= 1 + Math.floor(elapsed / INDEX_GATHER_MS),
+        `${index.length} index posts in ${elapsed.toFixed(0)} ms`,
+      );
+      assert.equal(posted.at(-1)?.t, 'search');
+      // Gathered items not searched for are posted by the timer, and indexed.
+      await store.append(newMessage('late', 'latecomer\r\n'), [{ mailboxId: inbox }]);
+      await eventually(() => store.stats().ftsBacklogMessages === 0, 'the gathered item indexed');
+    } finally {
+      Worker.prototype.postMessage = post;
+      await store.close();
+    }
+    assert.equal(indexedDocs().length, 21);
+  });
+
+  test('close posts the index requests gathered before it', async () => {
+    const { store, inbox } = await open();
+    try {
+      for (let i = 0; i < 3; i++) {
+        await store.append(newMessage(`m${i}`, `word${i}\r\n`), [{ mailboxId: inbox }]);
+      }
+    } finally {
+      await store.close();
+    }
+    // Indexed by this store's worker before it stopped, not left to the next start.
+    assert.equal(indexedDocs().length, 3);
   });
 
   test('a new index has 8 KB pages with leaves to match; substrings are found as before', async () => {

@@ -21,27 +21,26 @@ import {
   isBusy,
 } from './fts-db.js';
 
-/** Quiet time (no request) after which waiting deletions are applied. */
-const DELETE_IDLE_MS = 250;
+/**
+ * Quiet time (no request) after which waiting deletions are applied: twice the time the main
+ * thread gathers index requests before posting them (fts.ts INDEX_GATHER_MS), so that mail
+ * arriving steadily, posted every 250 ms, never looks quiet.
+ */
+const DELETE_IDLE_MS = 500;
 /** Deletions applied per turn once quiet, so a request arriving meanwhile waits little. */
 const DELETE_CHUNK = 500;
 /** Waiting deletions beyond which they are applied at once, quiet or not (bounds memory). */
 const DELETE_BACKLOG_MAX = 100_000;
-/**
- * Index requests wait this long for others to join their transaction. Each transaction
- * flushes FTS5's in-memory terms to a new segment that merges rewrite later: with the
- * text's trigrams, 10 KB texts cost 0.65 ms of CPU each when committed one by one, 0.52 ms
- * four at a time and 0.44 ms sixteen at a time; with the word indexes (fts-query.ts) 355,
- * 300, 278 and 271 us for 4, 16, 64 and 256 a transaction (issue 19); with fts.db's
- * rollback journal (fts-marks.ts) 272, 259 us at 64 and 243, 238 at 256, and 43 -> 33 KB
- * written per text. Mail arriving one message per connection reaches the worker one group
- * commit at a time: 250 ms gathers 75-250 of them at this machine's rates (100 ms: 30-100).
- * A search or close does not wait: it runs the turn at once, with every index request posted
- * before it. The wait is not work put off past an idle server: the turn follows within it.
+/*
+ * A turn writes every index request queued in one transaction. Each transaction flushes
+ * FTS5's in-memory terms to a new segment that merges rewrite later: with the text's
+ * trigrams, 10 KB texts cost 0.65 ms of CPU each when committed one by one, 0.52 ms four at a
+ * time and 0.44 ms sixteen at a time; with the word indexes (fts-query.ts) 355, 300, 278 and
+ * 271 us for 4, 16, 64 and 256 a transaction (issue 19); with fts.db's rollback journal
+ * (fts-marks.ts) 272, 259 us at 64 and 243, 238 at 256, and 43 -> 33 KB written per text. So
+ * the main thread gathers index requests for up to 250 ms (fts.ts INDEX_GATHER_MS) and posts
+ * them together; the turn runs as soon as they arrive.
  */
-const INDEX_BATCH_MS = 250;
-/** Queued index items that start the turn without waiting. */
-const INDEX_BATCH_MAX = 256;
 /**
  * A write that found fts.db held by a reader past busy_timeout (a backup copying it, see
  * fts-db.ts isBusy) is tried again after this long; the requests behind it wait, in order, so
@@ -59,9 +58,6 @@ let scheduled = false;
 const deferred = new Map<number, string>();
 let lastRequest = 0;
 let deleteTimer: NodeJS.Timeout | undefined;
-/** A turn put off for INDEX_BATCH_MS, and the index items queued for it. */
-let batchTimer: NodeJS.Timeout | undefined;
-let queuedItems = 0;
 /** A turn put off because fts.db was busy; the warning is sent once per such wait. */
 let busyTimer: NodeJS.Timeout | undefined;
 let busyWarned = false;
@@ -72,23 +68,10 @@ function reply(r: FtsReply): void {
 
 function schedule(): void {
   if (busyTimer) return; // the retry's turn comes first
-  if (batchTimer) {
-    clearTimeout(batchTimer);
-    batchTimer = undefined;
-  }
   if (scheduled) return;
   scheduled = true;
   // setImmediate lets every message already delivered to the port join this turn's batch.
   setImmediate(turn);
-}
-
-/** A turn within INDEX_BATCH_MS, so that index requests arriving meanwhile share it. */
-function scheduleBatch(): void {
-  if (scheduled || batchTimer) return;
-  batchTimer = setTimeout(() => {
-    batchTimer = undefined;
-    schedule();
-  }, INDEX_BATCH_MS);
 }
 
 /**
@@ -99,7 +82,6 @@ function scheduleBatch(): void {
  */
 function turn(): void {
   scheduled = false;
-  queuedItems = 0;
   let items: IndexItem[] = [];
   /** Writes the items gathered so far; false when fts.db is busy (they are kept). */
   const flush = (): boolean => {
@@ -217,13 +199,6 @@ function scheduleDeletions(): void {
 port.on('message', (req: FtsRequest) => {
   lastRequest = Date.now();
   queue.push(req);
-  if (req.t === 'index') {
-    queuedItems += req.items.length;
-    if (queuedItems < INDEX_BATCH_MAX) {
-      scheduleBatch();
-      return;
-    }
-  }
   schedule();
 });
 schedule(); // start reconciling at once
