@@ -10,9 +10,11 @@
 // interval, once, however often it was written. Counts, not timings: two runs print the same
 // figures but for page splits. --sql runs statements on the database before the warm-up (to
 // price an index or a layout before building it). The bench's Message-IDs ascend; real ones
-// are random, so their index takes a random leaf per message.
+// are random, so their index takes a random leaf per message: --random-ids gives each message
+// a random one.
 //   node --import tsx bench/smtp/wal-pages.ts [--batch 4] [--messages 2000] [--warmup 3000]
-//     [--size 10240] [--sql "DROP INDEX mailbox_messages_unseen"]
+//     [--size 10240] [--sql "DROP INDEX mailbox_messages_unseen"] [--random-ids]
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +33,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '3000' },
     size: { type: 'string', default: '10240' },
     sql: { type: 'string', multiple: true, default: [] },
+    'random-ids': { type: 'boolean', default: false },
   },
 });
 const batch = Number(args.batch);
@@ -106,7 +109,15 @@ try {
         id,
         recipient: RECIPIENT,
       });
-    return Buffer.concat([Buffer.from(trace, 'latin1'), tpl.header(++n), tpl.wireBody]);
+    let header = tpl.header(++n);
+    if (args['random-ids']) {
+      const id = `Message-ID: <${randomBytes(12).toString('hex')}@bench.client>`;
+      header = Buffer.from(
+        header.toString('latin1').replace(/^Message-ID: <[^>]*>/im, id),
+        'latin1',
+      );
+    }
+    return Buffer.concat([Buffer.from(trace, 'latin1'), header, tpl.wireBody]);
   };
   const deliverBatch = () =>
     Promise.all(
