@@ -33,6 +33,7 @@
 import { StoreError } from '../errors.js';
 import { newObjectId } from '../object-ids.js';
 import type { AppendResult, ChangeEvent, ExpectedMailbox, NewMessage } from '../types.js';
+import { textArray } from './binary-array.js';
 import { OWN_UNFLUSHED, type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
 import { searchWords } from './search-words.js';
@@ -333,47 +334,51 @@ export class AppendBatches {
       return at;
     });
     const column = (i: number) => group.map((it) => it.index[i]);
+    // The text arrays go in binary (binary-array.ts): PostgreSQL reads them without parsing.
+    const texts = (i: number) => textArray(column(i) as Array<string | null>);
     const claims = group.some((it) => it.claimRecent);
     const expect = group.find((it) => it.expect !== undefined)?.expect;
     const values = [
       mailboxId,
-      group.map((it) => it.hash),
+      textArray(group.map((it) => it.hash)),
       group.map((it) => it.message.raw.length),
       offsets,
       Buffer.concat(group.map((it) => it.message.raw)),
-      column(0),
-      column(1),
-      column(2),
-      column(3),
-      column(4),
-      column(5),
-      column(6),
-      column(7),
+      texts(0),
+      texts(1),
+      texts(2),
+      texts(3),
+      texts(4),
+      texts(5),
+      texts(6),
+      texts(7),
       column(8),
-      group.map((it) => {
-        const refs = it.index[9] as string[] | null;
-        return refs === null ? null : JSON.stringify(refs);
-      }),
-      column(10),
-      column(11),
-      column(12),
-      column(13),
+      textArray(
+        group.map((it) => {
+          const refs = it.index[9] as string[] | null;
+          return refs === null ? null : JSON.stringify(refs);
+        }),
+      ),
+      texts(10),
+      texts(11),
+      texts(12),
+      texts(13),
       // RFC 8474: EMAILID and THREADID belong to the stored message, kept by every copy.
-      group.map(() => newObjectId('M')),
-      group.map((it) => JSON.stringify(it.threadKeys)),
-      group.map(() => newObjectId('T')),
-      queued.map((q) => q.folded),
+      textArray(group.map(() => newObjectId('M'))),
+      textArray(group.map((it) => JSON.stringify(it.threadKeys))),
+      textArray(group.map(() => newObjectId('T'))),
+      textArray(queued.map((q) => q.folded)),
       group.map((it) => it.message.index.textTruncated === true),
-      group.map((it) => JSON.stringify(it.flags)),
+      textArray(group.map((it) => JSON.stringify(it.flags))),
       group.map((it) => it.internalDate),
       group.map((it) => it.internalZone),
       // RFC 8514 §2: the save date is when the message came into this mailbox.
       Date.now(),
-      [...new Set(group.flatMap((it) => it.keywords))],
-      group.map((it) => JSON.stringify(it.keywords)),
+      textArray([...new Set(group.flatMap((it) => it.keywords))]),
+      textArray(group.map((it) => JSON.stringify(it.keywords))),
       notices[0]!.origin,
       notices.map((n) => n.seq),
-      queued.map((q) => q.words),
+      textArray(queued.map((q) => q.words)),
       group.map((it) => it.claimRecent),
       ...expectParams(expect),
     ];
