@@ -127,6 +127,10 @@ describe('the word sequence', () => {
     same(`${'.a'.repeat(40_000)}.`);
     same(`${'word, '.repeat(20_000)}end`);
     same('中'.repeat(30_000));
+    // Thousands of distinct words, each seen again later: the ASCII scan's table of words
+    // grows past its first size (4,096 slots, 2,048 words) with the words found again after.
+    const many = Array.from({ length: 5000 }, (_, i) => `w${i}x${i % 7}`);
+    same(`${many.join(' ')}\r\n${many.reverse().join('.')}`);
     db.close();
   });
 

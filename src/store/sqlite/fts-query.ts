@@ -84,16 +84,106 @@ function isSeparator(c: number): boolean {
   return c < 128 && SEPARATOR[c] === 1;
 }
 
+/** Words of at most this many characters are compared a byte at a time (addAscii). */
+const SHORT_WORD = 16;
+
+/** A hash of an ASCII word's length and three of its bytes, `buf[at, at + n)`. */
+function wordHash(buf: Buffer, at: number, n: number): number {
+  const h =
+    Math.imul(n, 0x9e3779b1) ^
+    Math.imul(buf[at]!, 0x85ebca6b) ^
+    Math.imul(buf[at + n - 1]!, 0xc2b2ae35) ^
+    (buf[at + (n >> 1)]! << 7);
+  return h ^ (h >>> 15);
+}
+
+/**
+ * Scratch of DistinctWords.addAscii, reused from text to text (the index worker's thread
+ * indexes one at a time): an open-addressed table of word numbers, a slot in use for the text
+ * whose stamp it holds (no clearing between texts), and each word's place in the bytes.
+ */
+const asciiWords = {
+  slots: new Int32Array(1 << 12),
+  stamps: new Int32Array(1 << 12),
+  starts: new Int32Array(1 << 11),
+  lengths: new Int32Array(1 << 11),
+  stamp: 0,
+};
+
 /**
  * A text's distinct words in the order they first appear. A word is looked up by a hash of
  * its length and three of its characters, a repeat compared with the word kept for the hash
  * (words with the same hash and other letters go through a Set). A Set of every word's slice
- * cost ~30 ns a word: half of this module's time on a 10 KB text of prose (issue 19).
+ * cost ~30 ns a word: half of this module's time on a 10 KB text of prose (issue 19). An
+ * ASCII text's words are found again in its bytes instead (addAscii).
  */
 class DistinctWords {
   readonly list: string[] = [];
   private readonly byHash = new Map<number, string>();
   private others: Set<string> | null = null;
+  /** This text's stamp in asciiWords, once addAscii was called. */
+  private stamp = 0;
+
+  /**
+   * add() for an ASCII text whose bytes lie in `buf` from `base` (SequenceBytes.ascii): a
+   * repeated word is recognized from its bytes in place, without a string of its own; only a
+   * new word is sliced. The slice, the Map and the string comparison of each word were over
+   * half of the scan of a 10 KB text of prose, ~1,700 words (issue 19).
+   */
+  addAscii(text: string, buf: Buffer, base: number, start: number, end: number): void {
+    const w = asciiWords;
+    if (this.stamp === 0) {
+      // A stamp no slot holds: every slot is free for this text.
+      if (w.stamp === 0x7fffffff) {
+        w.stamps.fill(0);
+        w.stamp = 0;
+      }
+      this.stamp = ++w.stamp;
+    }
+    const n = end - start;
+    const at = base + start;
+    const mask = w.slots.length - 1;
+    let slot = wordHash(buf, at, n) & mask;
+    for (; w.stamps[slot] === this.stamp; slot = (slot + 1) & mask) {
+      const k = w.slots[slot]!;
+      if (w.lengths[k] !== n) continue;
+      if (n > SHORT_WORD) {
+        // Long words (smtp-source's lines of X): comparing strings is one memcmp.
+        if (text.slice(start, end) === this.list[k]) return;
+        continue;
+      }
+      const other = w.starts[k]!;
+      let i = 0;
+      while (i < n && buf[other + i] === buf[at + i]) i++;
+      if (i === n) return;
+    }
+    const k = this.list.length;
+    this.list.push(text.slice(start, end));
+    if (k >= w.starts.length) {
+      const starts = new Int32Array(w.starts.length * 2);
+      starts.set(w.starts);
+      w.starts = starts;
+      const lengths = new Int32Array(w.lengths.length * 2);
+      lengths.set(w.lengths);
+      w.lengths = lengths;
+    }
+    w.starts[k] = at;
+    w.lengths[k] = n;
+    w.stamps[slot] = this.stamp;
+    w.slots[slot] = k;
+    // At most half full: a larger table, every word of this text placed again.
+    if (2 * (k + 1) > w.slots.length) {
+      const size = w.slots.length * 2;
+      w.slots = new Int32Array(size);
+      w.stamps = new Int32Array(size);
+      for (let j = 0; j <= k; j++) {
+        let s = wordHash(buf, w.starts[j]!, w.lengths[j]!) & (size - 1);
+        while (w.stamps[s] === this.stamp) s = (s + 1) & (size - 1);
+        w.stamps[s] = this.stamp;
+        w.slots[s] = j;
+      }
+    }
+  }
 
   add(text: string, start: number, end: number): void {
     const n = end - start;
@@ -175,7 +265,7 @@ function scanAscii(
   while (i < n) {
     const start = i;
     while (i < n && SEPARATOR[buf[base + i]!] === 0) i++;
-    if (i > start) words?.add(text, start, i);
+    if (i > start) words?.addAscii(text, buf, base, start, i);
     if (i >= n) break;
     const run = i;
     for (i++; i < n && SEPARATOR[buf[base + i]!] === 1; i++);
