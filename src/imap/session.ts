@@ -116,7 +116,7 @@ export class ImapSession {
   /** LOGOUT was answered: the client sends nothing more (RFC 9051 §6.1.3). */
   loggedOut = false;
   /** A SELECT reading its mailbox, with the events that came meanwhile (see selecting). */
-  private selectingFor: { mailboxId: number; events: ChangeEvent[] } | null = null;
+  private selectingFor: { mailboxId: number | null; events: ChangeEvent[] } | null = null;
   private badCommands = 0;
   private tokens: number = IMAP_LIMITS.commandBurst;
   private tokensAt = Date.now();
@@ -832,12 +832,14 @@ export class ImapSession {
   /**
    * Runs a SELECT's reading of the mailbox: the store's events for it while the read is under
    * way (it yields) are kept and handed to the view made from what was read, so that nothing
-   * committed in between goes unannounced (the view ignores what it already holds).
+   * committed in between goes unannounced (the view ignores what it already holds). With
+   * `mailboxId` null (the mailbox is found by the read itself) the account's events are kept
+   * (the view takes its own mailbox's); `stop` drops them when no view is made.
    */
   async selecting<T>(
-    mailboxId: number,
+    mailboxId: number | null,
     read: () => Promise<T>,
-  ): Promise<{ value: T; replay: (view: MailboxView) => void }> {
+  ): Promise<{ value: T; replay: (view: MailboxView) => void; stop: () => void }> {
     const capture = { mailboxId, events: [] as ChangeEvent[] };
     this.selectingFor = capture;
     const stop = () => {
@@ -850,7 +852,7 @@ export class ImapSession {
         stop();
         for (const ev of capture.events) view.onEvent(ev);
       };
-      return { value, replay };
+      return { value, replay, stop };
     } catch (err) {
       stop();
       throw err;
@@ -867,7 +869,8 @@ export class ImapSession {
       this.wake();
       return;
     }
-    if (this.selectingFor?.mailboxId === ev.mailboxId) this.selectingFor.events.push(ev);
+    const capture = this.selectingFor;
+    if (capture && (capture.mailboxId ?? ev.mailboxId) === ev.mailboxId) capture.events.push(ev);
     if (this.notify?.onEvent(ev, this.selected?.mailbox.id ?? 0)) this.wake();
     const sel = this.selected;
     if (!sel || ev.mailboxId !== sel.mailbox.id) return;

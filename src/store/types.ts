@@ -558,6 +558,15 @@ export interface DirectoryStore {
 export interface MailboxStore {
   listMailboxes(accountId: number): Promise<Mailbox[]>;
   getMailbox(accountId: number, name: string): Promise<Mailbox | null>;
+  /**
+   * The mailbox by name with what SELECT needs of it (mailboxSummary), as of one read where
+   * the backend can (SQLite: one statement, where getMailbox and then mailboxSummary are two
+   * read snapshots); null when there is no such mailbox. Optional: SELECT reads the two then.
+   */
+  openMailbox?(
+    accountId: number,
+    name: string,
+  ): Promise<{ mailbox: Mailbox; summary: MailboxSummary } | null>;
   getMailboxById(id: number): Promise<Mailbox | null>;
   createMailbox(accountId: number, name: string, specialUse?: SpecialUse | null): Promise<Mailbox>;
   /** Deletes the mailbox and its messages. INBOX cannot be deleted. */

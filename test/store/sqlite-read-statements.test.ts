@@ -69,3 +69,43 @@ test('a summary with holes reads its list in one transaction, then answers from 
     await store.close();
   }
 });
+
+test("SELECT's mailbox by name with its summary is one statement, the same answers as the two reads", async () => {
+  const { store, inbox } = await openAliceStore(dir());
+  try {
+    const account = (await store.getAccount('alice@example.test'))!;
+    for (const s of ['a', 'b', 'c']) await store.append(newMessage(s), [{ mailboxId: inbox }]);
+    await store.setFlags(inbox, [1], 'add', ['\\Seen', 'kw1']);
+    await store.setSubscribed(account.id, 'INBOX', true);
+    await store.mailboxSummary(inbox); // the mailbox's keywords, read once and kept
+    await store.append(newMessage('later'), [{ mailboxId: inbox }]);
+    // The name as a client may give it: INBOX in any case.
+    const opened = statementsOf(() => store.openMailbox(account.id, 'inbox'));
+    const found = await opened.value;
+    assert.equal(opened.sql.length, 1, opened.sql.join('\n'));
+    assert.ok(found);
+    assert.deepEqual(found.mailbox, await store.getMailbox(account.id, 'INBOX'));
+    assert.equal(found.mailbox.subscribed, true);
+    const summary = await store.mailboxSummary(inbox);
+    assert.deepEqual(found.summary.uids.toArray(), [1, 2, 3, 4]);
+    assert.deepEqual(found.summary.uids.toArray(), summary.uids.toArray());
+    assert.deepEqual(found.summary.keywords, ['kw1']);
+    assert.equal(found.summary.firstUnseen, 2);
+    // With holes the memo does not hold: the list in a transaction of its own, as before.
+    const box = (await store.createMailbox(account.id, 'Holes')).id;
+    for (const s of ['a', 'b', 'c']) await store.append(newMessage(s), [{ mailboxId: box }]);
+    await store.expunge(box, { uids: [2], onlyDeleted: false });
+    const holes = await store.openMailbox(account.id, 'Holes');
+    assert.deepEqual(holes?.summary.uids.toArray(), [1, 3]);
+    assert.equal(holes?.mailbox.subscribed, false);
+    assert.deepEqual(holes?.mailbox, await store.getMailbox(account.id, 'Holes'));
+    // None by that name, or a name no mailbox can have: null.
+    const none = statementsOf(() => store.openMailbox(account.id, 'Nowhere'));
+    assert.equal(await none.value, null);
+    assert.equal(none.sql.length, 1, none.sql.join('\n'));
+    assert.equal(await store.openMailbox(account.id, 'a//b'), null);
+    assert.equal(await store.getMailbox(account.id, 'a//b'), null);
+  } finally {
+    await store.close();
+  }
+});

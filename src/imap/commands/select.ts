@@ -10,9 +10,11 @@ import { intervalsContain, resolveSequenceSet, type SequenceSet } from '../wire/
 import { sequenceSetToString } from '../wire/serializer.js';
 import { AUTHED, command, noArgs, SELECTED } from './types.js';
 import {
+  clientMailboxName,
   formatFlags,
   getMailboxOrFail,
   mailboxAstring,
+  noMailbox,
   requireAccount,
   requireSelected,
   resolveSet,
@@ -89,10 +91,7 @@ function selectCommand(name: 'SELECT' | 'EXAMINE') {
       }
       if (a.qresync && !s.enabled.qresync) throw bad('QRESYNC is not enabled');
       if (a.condstore) s.enabled.condstore = true; // RFC 7162 §3.1.8
-      const mb = await getMailboxOrFail(s, a.mailbox);
-      // HIGHESTMODSEQ as read before the summary: never above what the view holds.
-      const read = await s.selecting(mb.id, () => s.ctx.store.mailboxSummary(mb.id));
-      const summary = read.value;
+      const { mb, summary, read } = await readMailbox(s, a.mailbox);
       const view = new MailboxView(mb.id, summary.uids, mb.highestModseq);
       view.keywords = summary.keywords;
       s.state = { kind: 'selected', account, selected: { mailbox: mb, view, readOnly } };
@@ -107,6 +106,28 @@ function selectCommand(name: 'SELECT' | 'EXAMINE') {
       return ok(`${name} completed`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
     },
   });
+}
+
+/**
+ * The mailbox by the client's name and its summary, with the events that came during the read
+ * (session.selecting): in one read where the store can (openMailbox), else the mailbox and then
+ * its summary, HIGHESTMODSEQ as read before the summary (never above what the view holds).
+ */
+async function readMailbox(s: ImapSession, clientName: string) {
+  const store = s.ctx.store;
+  if (store.openMailbox === undefined) {
+    const mb = await getMailboxOrFail(s, clientName);
+    const read = await s.selecting(mb.id, () => store.mailboxSummary(mb.id));
+    return { mb, summary: read.value, read };
+  }
+  const name = clientMailboxName(s, clientName);
+  const accountId = requireAccount(s).id;
+  const read = await s.selecting(null, () => store.openMailbox!(accountId, name));
+  if (read.value === null) {
+    read.stop();
+    throw noMailbox(name);
+  }
+  return { mb: read.value.mailbox, summary: read.value.summary, read };
 }
 
 /**

@@ -4,7 +4,7 @@
 import { isStoreError } from '../../store/errors.js';
 import { normalizeMailboxName } from '../../store/names.js';
 import type { Mailbox } from '../../store/types.js';
-import { no } from '../responses.js';
+import { type ImapError, no } from '../responses.js';
 import type { ImapSession } from '../session.js';
 import type { AccountRef, Selected } from '../state.js';
 import { astring } from '../wire/serializer.js';
@@ -67,8 +67,13 @@ export async function getMailboxOrFail(
 ): Promise<Mailbox> {
   const name = clientMailboxName(s, clientName);
   const mb = await s.ctx.store.getMailbox(requireAccount(s).id, name);
-  if (!mb) throw no(missingCode, `No mailbox ${name.replace(/[^\x20-\x7e]/g, '?')}`);
+  if (!mb) throw noMailbox(name, missingCode);
   return mb;
+}
+
+/** NO [code] for a mailbox name that names none (the name as the client gave it, decoded). */
+export function noMailbox(name: string, code = 'NONEXISTENT'): ImapError {
+  return no(code, `No mailbox ${name.replace(/[^\x20-\x7e]/g, '?')}`);
 }
 
 /** The message UIDs a sequence set names in the selected mailbox (UID or sequence numbers). */

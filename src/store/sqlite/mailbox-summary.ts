@@ -12,11 +12,15 @@
 // (its own read snapshot): a read outside a transaction takes and drops SQLite's read lock,
 // and four of them in a transaction with the mailbox's key before it cost SELECT twice the
 // one (7.9 against 3.8 us in a loop; twelfth session). Only a list with holes the memo does
-// not hold is read again with its numbers in one read transaction.
+// not hold is read again with its numbers in one read transaction. SELECT finds the mailbox by
+// its name and reads this in the same statement (open: the row's other columns after the
+// head), one read snapshot where the mailbox by name and then its summary were two (thirteenth
+// session).
 
 import { UidList } from '../uid-list.js';
 import type { Db } from './db.js';
 import { stmt } from './db.js';
+import { SUBSCRIBED } from './mailboxes.js';
 
 /** UIDs kept in lists over all mailboxes (8 bytes each): SELECT again makes no new list. */
 const MEMO_UIDS = 2_000_000;
@@ -44,12 +48,30 @@ type Head = [
   unseen: number | null,
 ];
 
-const HEAD = `SELECT m.uid_validity, m.uid_next, m.message_count,
+const HEAD_COLUMNS = `m.uid_validity, m.uid_next, m.message_count,
   (SELECT uid FROM mailbox_messages WHERE mailbox_id = m.id ORDER BY uid LIMIT 1),
   (SELECT uid FROM mailbox_messages WHERE mailbox_id = m.id ORDER BY uid DESC LIMIT 1),
   (SELECT uid FROM mailbox_messages INDEXED BY mailbox_messages_unseen
-    WHERE mailbox_id = m.id AND instr(flags, '\\Seen') = 0 ORDER BY uid LIMIT 1)
-  FROM mailboxes m WHERE m.id = ?`;
+    WHERE mailbox_id = m.id AND instr(flags, '\\Seen') = 0 ORDER BY uid LIMIT 1)`;
+
+const HEAD = `SELECT ${HEAD_COLUMNS} FROM mailboxes m WHERE m.id = ?`;
+
+/** A row that starts with the head's columns (HEAD's, OPEN's). */
+type Headed = readonly [...Head, ...unknown[]];
+
+/** The head of a mailbox found by name, then the rest of its row (SqliteMailboxes.fromOpenRow). */
+export type OpenRow = [
+  ...head: Head,
+  id: number,
+  highestModseq: number,
+  specialUse: string | null,
+  objectId: string,
+  firstRecentUid: number,
+  subscribed: number,
+];
+
+const OPEN = `SELECT ${HEAD_COLUMNS}, m.id, m.highest_modseq, m.special_use, m.object_id,
+  m.first_recent_uid, ${SUBSCRIBED} FROM mailboxes m WHERE m.account_id = ? AND m.name = ?`;
 
 export interface SummaryRead {
   /** The mailbox's UIDVALIDITY as read with its UIDs. */
@@ -80,6 +102,22 @@ export class MailboxSummaries {
     return uids ? answer(head, uids) : this.readTx.deferred(mailboxId);
   }
 
+  /**
+   * The account's mailbox named `name` (as stored) with its summary, the row and the head one
+   * statement; null when there is none. A list with holes the memo does not hold is read as
+   * read() reads it, in a transaction of its own after the row (as the mailbox by name and
+   * then its summary were read before).
+   */
+  open(accountId: number, name: string): { row: OpenRow; read: SummaryRead } | null {
+    const row = stmt(this.db, OPEN).raw(true).get(accountId, name) as OpenRow | undefined;
+    if (row === undefined) return null;
+    const id = row[6];
+    const uids = this.knownUids(id, row);
+    const read = uids ? answer(row, uids) : this.readTx.deferred(id);
+    // Deleted by another process between the two reads: as read() answers for a mailbox gone.
+    return { row, read: read ?? { uidValidity: row[0], uids: UidList.EMPTY, firstUnseen: 0 } };
+  }
+
   /** Forgets a deleted mailbox. */
   drop(mailboxId: number): void {
     const m = this.memos.get(mailboxId);
@@ -103,7 +141,7 @@ export class MailboxSummaries {
    * the list found before for the same numbers (appends move UIDNEXT, expunges lower the
    * count: a list found for the same five numbers is the same list). Null: to be read.
    */
-  private knownUids(mailboxId: number, head: Head): UidList | null {
+  private knownUids(mailboxId: number, head: Headed): UidList | null {
     const [uidValidity, uidNext, count, lo, hi] = head;
     if (count <= 0 || lo === null || hi === null) return UidList.EMPTY;
     const m = this.memos.get(mailboxId);
@@ -166,7 +204,7 @@ export class MailboxSummaries {
   }
 }
 
-function answer(head: Head, uids: UidList): SummaryRead {
+function answer(head: Headed, uids: UidList): SummaryRead {
   const unseen = head[5];
   return {
     uidValidity: head[0],

@@ -10,6 +10,7 @@ import {
   type SpecialUse,
 } from '../types.js';
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
+import type { OpenRow } from './mailbox-summary.js';
 import { newObjectId } from './threads.js';
 
 /** A mailbox row with the \Recent mark this store keeps in memory. */
@@ -23,8 +24,20 @@ interface SqliteMailboxRow extends MailboxRow {
  */
 export type MailboxKey = Pick<Mailbox, 'id' | 'accountId' | 'uidValidity'>;
 
-const SELECT_MAILBOX = `SELECT m.*, EXISTS (SELECT 1 FROM subscriptions s
-  WHERE s.account_id = m.account_id AND s.name = m.name) AS subscribed FROM mailboxes m`;
+/** Whether the account subscribes to mailbox `m`'s name, as a column of a read of `mailboxes m`. */
+export const SUBSCRIBED = `EXISTS (SELECT 1 FROM subscriptions s
+  WHERE s.account_id = m.account_id AND s.name = m.name)`;
+
+const SELECT_MAILBOX = `SELECT m.*, ${SUBSCRIBED} AS subscribed FROM mailboxes m`;
+
+/** A client's mailbox name as stored (names.ts), or null when no mailbox can have it. */
+export function storedMailboxName(name: string): string | null {
+  try {
+    return normalizeMailboxName(name);
+  } catch {
+    return null;
+  }
+}
 
 export class SqliteMailboxes {
   /**
@@ -48,12 +61,8 @@ export class SqliteMailboxes {
   }
 
   get(accountId: number, name: string): Mailbox | null {
-    let n: string;
-    try {
-      n = normalizeMailboxName(name);
-    } catch {
-      return null;
-    }
+    const n = storedMailboxName(name);
+    if (n === null) return null;
     const r = stmt(this.db, `${SELECT_MAILBOX} WHERE m.account_id = ? AND m.name = ?`).get(
       accountId,
       n,
@@ -71,6 +80,23 @@ export class SqliteMailboxes {
   private fromRow(r: SqliteMailboxRow): Mailbox {
     this.recentFrom.set(r.id, r.first_recent_uid);
     return toMailbox(r);
+  }
+
+  /** The mailbox of SELECT's one read (mailbox-summary.ts OpenRow), named `name` as stored. */
+  fromOpenRow(accountId: number, name: string, r: OpenRow): Mailbox {
+    const [uidValidity, uidNext, , , , , id, highestModseq, specialUse, objectId, firstRecent] = r;
+    this.recentFrom.set(id, firstRecent);
+    return toMailbox({
+      id,
+      account_id: accountId,
+      name,
+      uid_validity: uidValidity,
+      uid_next: uidNext,
+      highest_modseq: highestModseq,
+      special_use: specialUse,
+      object_id: objectId,
+      subscribed: r[11],
+    });
   }
 
   /** Forgets what is known of deleted mailboxes. */

@@ -38,7 +38,7 @@ import { type Db, nextModseq, stmt, tx } from './db.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
 import { releaseHeap } from './heap-release.js';
-import { MailboxSummaries } from './mailbox-summary.js';
+import { MailboxSummaries, type OpenRow, type SummaryRead } from './mailbox-summary.js';
 import type { MailboxKey, SqliteMailboxes } from './mailboxes.js';
 import {
   blobHashes,
@@ -484,6 +484,20 @@ export class SqliteMessages {
   summary(mailboxId: number): MailboxSummary {
     const read = this.summaries.read(mailboxId);
     if (read === null) return { uids: UidList.EMPTY, keywords: [], firstUnseen: 0 };
+    return this.withKeywords(mailboxId, read);
+  }
+
+  /**
+   * SELECT's one read: the account's mailbox by its stored name with its summary (see
+   * MailboxSummaries.open); null when there is none.
+   */
+  open(accountId: number, name: string): { row: OpenRow; summary: MailboxSummary } | null {
+    const found = this.summaries.open(accountId, name);
+    if (found === null) return null;
+    return { row: found.row, summary: this.withKeywords(found.row[6], found.read) };
+  }
+
+  private withKeywords(mailboxId: number, read: SummaryRead): MailboxSummary {
     const { uidValidity: v, uids, firstUnseen } = read;
     let memo = this.keywordMemo.get(mailboxId);
     if (!memo || memo.uidValidity !== v) {

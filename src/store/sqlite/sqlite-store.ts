@@ -46,7 +46,7 @@ import { ChangeLogReader, ChangeLogWriter } from './change-log.js';
 import { type Db, openDatabase, stmt, tx } from './db.js';
 import { SqliteDirectory } from './directory.js';
 import { FtsIndex } from './fts.js';
-import { SqliteMailboxes } from './mailboxes.js';
+import { SqliteMailboxes, storedMailboxName } from './mailboxes.js';
 import { messageExtras } from './message-reads.js';
 import { SqliteMessages } from './messages.js';
 import { SqliteMetadata } from './metadata.js';
@@ -344,6 +344,15 @@ export class SqliteStore implements MailStore {
   }
   async getMailboxById(id: number): Promise<Mailbox | null> {
     return this.mailboxes.getById(id);
+  }
+  async openMailbox(
+    accountId: number,
+    name: string,
+  ): Promise<{ mailbox: Mailbox; summary: MailboxSummary } | null> {
+    const n = storedMailboxName(name);
+    const found = n === null ? null : this.messages.open(accountId, n);
+    if (n === null || found === null) return null;
+    return { mailbox: this.mailboxes.fromOpenRow(accountId, n, found.row), summary: found.summary };
   }
   async createMailbox(
     accountId: number,

@@ -136,16 +136,33 @@ describe('IMAP session: sync between sessions', () => {
     const store = env.ts.server.ctx.store;
     const mb = await store.getMailbox(env.accountId, name);
     assert.ok(mb);
+    const inbox = await store.getMailbox(env.accountId, 'INBOX');
+    assert.ok(inbox);
+    // INBOX's next UID above this mailbox's: taken by this view, its append would show.
+    for (const m of ['i1', 'i2', 'i3'])
+      await store.append(newMessage(m), [{ mailboxId: inbox.id }]);
     const original = store.mailboxSummary;
-    // The summary is read, then (before SELECT makes its view) another message commits.
+    const originalOpen = store.openMailbox;
+    // The summary is read, then (before SELECT makes its view) another message commits, and
+    // one to another mailbox of the account, which this view must not take.
+    const meanwhile = async () => {
+      store.mailboxSummary = original;
+      store.openMailbox = originalOpen;
+      await store.append(newMessage('elsewhere'), [{ mailboxId: inbox.id }]);
+      await store.append(newMessage('meanwhile'), [{ mailboxId: mb.id }]);
+    };
     store.mailboxSummary = async (id: number) => {
       const summary = await original.call(store, id);
-      if (id === mb.id) {
-        store.mailboxSummary = original;
-        await store.append(newMessage('meanwhile'), [{ mailboxId: mb.id }]);
-      }
+      if (id === mb.id) await meanwhile();
       return summary;
     };
+    // SELECT's one read where the store has it (SQLite).
+    if (originalOpen)
+      store.openMailbox = async (accountId: number, n: string) => {
+        const found = await originalOpen.call(store, accountId, n);
+        if (found?.mailbox.id === mb.id) await meanwhile();
+        return found;
+      };
     try {
       const r = await a.cmd('s', `SELECT ${name}`);
       assert.ok(r.includes('* 1 EXISTS'), r.join('\n'));
@@ -153,10 +170,13 @@ describe('IMAP session: sync between sessions', () => {
       const at = r.indexOf('* 2 EXISTS');
       assert.ok(at > 0, r.join('\n'));
       assert.equal(r[at + 1], '* 2 RECENT');
+      // The other mailbox's message is not this view's.
+      assert.ok(!r.includes('* 3 EXISTS'), r.join('\n'));
       assert.match(last(r), /^s OK \[READ-WRITE\]/);
       assert.equal((await a.cmd('f', 'FETCH 2 (UID)'))[0], '* 2 FETCH (UID 2)');
     } finally {
       store.mailboxSummary = original;
+      store.openMailbox = originalOpen;
     }
     a.close();
   });
