@@ -6,9 +6,14 @@
 // (the full-text worker, libuv's pool, V8's), from /proc/PID/task. No Dovecot: run.ts
 // --phases login compares with it.
 //   node --import tsx bench/imap/ab-login.ts --roots /path/before,/path/after
-//     [--clients 10] [--iterations 100] [--rounds 4] [--warmup 60] [--cpu-prof]
+//     [--clients 10] [--iterations 100] [--rounds 4] [--warmup 200] [--cpu-prof]
 //     [--node-args="--trace-opt ..."]  (more flags for every server, space-separated)
 // Each root is a checkout with dist/ built (npm run build) and node_modules.
+// The warm-up is 200 iterations per client: after 60, V8 still compiled through the first
+// rounds (the threads besides main at 129, 96, 74, 60, 59 us per command in six rounds of one
+// build, 1,273 optimizations logged by --trace-opt), and the first pairs of two A/Bs ran at
+// 420/420, and 424/356 then 323/416 us per command, against 217-389 in their later rounds;
+// after 200, 309/320 against 251-310 (thirteenth session).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +34,7 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '10' },
     iterations: { type: 'string', default: '100' },
     rounds: { type: 'string', default: '4' },
-    warmup: { type: 'string', default: '60' },
+    warmup: { type: 'string', default: '200' },
     'cpu-prof': { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' },
   },
