@@ -380,6 +380,41 @@ describe('store migrate: resuming, refusing, checking', () => {
     await pg.dropDatabase(url);
   });
 
+  test('a message whose decoded subject and text hold NUL comes across and is found', async () => {
+    const dir = await tempDir();
+    const a = await sqliteStore(dir);
+    await a.addDomain('example.test');
+    const alice = await a.createAccount({ address: 'alice@example.test', passwordHash: 'x' });
+    const inbox = (await a.getMailbox(alice.id, 'INBOX'))!;
+    // An encoded word and a base64 text part that decode to U+0000 (PostgreSQL's text has none).
+    const m = message(
+      '=?utf-8?q?zero=00here?=',
+      `${Buffer.from('before\u0000after nul\r\n').toString('base64')}\r\n`,
+      'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+        'Content-Transfer-Encoding: base64\r\n',
+    );
+    assert.ok(m.index.text.includes('\u0000') && m.index.search.subject.includes('\u0000'));
+    await a.append(m, [{ mailboxId: inbox.id }]);
+    await a.close();
+    const url = await pgDatabase();
+    const source = await SqliteEndpoint.open(dir, 'source');
+    const target = await PostgresEndpoint.open({ connectionString: url });
+    const s = await migrateStore(source, target);
+    await source.close();
+    await target.close();
+    assert.deepEqual(s.verify.problems, []);
+    const b = await PostgresStore.open({ connectionString: url, max: 2 });
+    try {
+      const box = (await b.getMailbox((await b.getAccount('alice@example.test'))!.id, 'INBOX'))!;
+      assert.deepEqual(await b.searchText(box.id, 'after nul'), [1]);
+      const [rec] = await b.getRecords(box.id, [1]);
+      assert.deepEqual(await b.readMessage(rec!.blobHash), m.raw);
+    } finally {
+      await b.close();
+    }
+    await pg.dropDatabase(url);
+  });
+
   test('the final check names a mailbox whose messages differ', async () => {
     const dir = await tempDir();
     const a = await sqliteStore(dir);

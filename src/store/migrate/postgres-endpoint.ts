@@ -8,6 +8,7 @@
 import { parseMessage } from '../../mime/index.js';
 import { CHUNK_BYTES, readBlob } from '../postgres/blobs.js';
 import { PgDb, type PgOptions, type Queryable } from '../postgres/db.js';
+import { nulFree } from '../postgres/nul-free.js';
 import { searchWords } from '../postgres/search-words.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import type { Endpoint, Progress } from './endpoint.js';
@@ -55,7 +56,7 @@ export function withAppName(url: string): string {
 function searchText(raw: Buffer): { text: string; truncated: boolean } {
   const p = parseMessage(raw, { textCap: FTS_TEXT_MAX + 1 });
   return {
-    text: p.text.slice(0, FTS_TEXT_MAX).toLowerCase(),
+    text: nulFree(p.text.slice(0, FTS_TEXT_MAX).toLowerCase()),
     truncated: p.text.length > FTS_TEXT_MAX,
   };
 }

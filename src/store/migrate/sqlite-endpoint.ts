@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FileBlobStore, fsyncDir } from '../blobs/file-blobs.js';
 import { decodeFlags, encodeFlags } from '../flags.js';
+import { nulFree } from '../postgres/nul-free.js';
 import { type Db, openDatabase, stmt } from '../sqlite/db.js';
 import { INLINE_MAX } from '../sqlite/messages.js';
 import type { Endpoint, Progress } from './endpoint.js';
@@ -22,13 +23,15 @@ function decode(c: Column, v: unknown): Value {
     case 'bool':
       return v !== 0;
     case 'list':
-      return JSON.parse(v as string) as string[];
+      return (JSON.parse(v as string) as string[]).map(nulFree);
     case 'flags':
       return decodeFlags(v as string);
     case 'bytes':
       return Buffer.isBuffer(v) ? v : Buffer.from(String(v));
     default:
-      return v as number | string;
+      // A message's header fields may hold NUL, which PostgreSQL's text cannot: both sides'
+      // canonical rows have U+FFFD in its place (postgres/nul-free.ts), as delivery does.
+      return typeof v === 'string' ? nulFree(v) : (v as number);
   }
 }
 

@@ -50,6 +50,7 @@ import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
 import { nextModseq, type PgDb, type Queryable, row, rows, run, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents, UIDS_PER_NOTICE } from './events.js';
+import { nulFree, nulFreeIndex } from './nul-free.js';
 import type { QuietCollect } from './quiet-collect.js';
 import { PgRecordCache } from './record-cache.js';
 import { searchWords, wordPatterns } from './search-words.js';
@@ -243,6 +244,8 @@ export class PgMessages implements MessageStore, BlobStore {
     opts: AppendOptions = {},
   ): Promise<AppendResult[]> {
     if (targets.length === 0) throw new StoreError('INVALID', 'append needs a target mailbox');
+    const index = nulFreeIndex(message.index);
+    if (index !== message.index) message = { ...message, index };
     const hash = sha256(message.raw);
     const size = message.raw.length;
     const only = targets[0]!;
@@ -721,7 +724,7 @@ export class PgMessages implements MessageStore, BlobStore {
 
   async setPreview(messageId: number, preview: string): Promise<void> {
     await run(this.db, 'UPDATE messages SET preview = $1 WHERE id = $2 AND preview IS NULL', [
-      preview,
+      nulFree(preview),
       messageId,
     ]);
   }

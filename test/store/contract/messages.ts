@@ -391,6 +391,24 @@ export function messageContract(name: string, make: StoreFactory<MessageRoles>):
       assert.deepEqual(await s.searchText(mb.id, 'h%re'), []);
     });
 
+    test('a message whose text and header fields hold NUL is stored, found, read whole', async () => {
+      // A decoded text part or an encoded word can hold U+0000 (PostgreSQL's text cannot).
+      const s = store();
+      const a = await alice(s);
+      const mb = await inbox(s, a.id);
+      const text = 'before\u0000after the nul\r\n';
+      const m = newMessage('subject\u0000with a nul', text);
+      const [r] = await s.append({ ...m, index: { ...m.index, text } }, [{ mailboxId: mb.id }]);
+      assert.equal(r!.uid, 1);
+      assert.deepEqual(await s.searchText(mb.id, 'AFTER the'), [1]);
+      assert.deepEqual(await s.searchText(mb.id, 'before'), [1]);
+      assert.deepEqual(await s.searchText(mb.id, 'beforeafter'), []);
+      const [rec] = await s.getRecords(mb.id, [1]);
+      assert.deepEqual(await s.readMessage(rec!.blobHash), m.raw);
+      const subject = (await s.getSearchField(mb.id, 'subject', [1])).get(1)!;
+      assert.match(subject, /^subject.with a nul$/);
+    });
+
     test('full-text search: a sigma is one letter whatever its place in a word', async () => {
       // RFC 9051 §6.4.4 compares case-insensitively. Lower-casing gives a capital sigma at a
       // word's end the final form (ς): the needle "ΟΔΟΣ." alone ends a word, inside
