@@ -310,7 +310,8 @@ export class CommandReceiver {
       this.totalBytes += piece.length;
       // +1: the CR of CRLF is still counted here; it is stripped when the line completes.
       if (this.textBytes > this.opts.maxLineLength + 1) {
-        const tag = this.lines.length > 0 ? this.tag : tagOf(this.lineParts);
+        const tag =
+          this.lines.length > 0 ? this.tag : tagOf(this.lineParts, this.opts.maxLineLength);
         this.startDiscard();
         if (complete) this.finishLine();
         return { kind: 'line-too-long', tag };
@@ -341,7 +342,7 @@ export class CommandReceiver {
     // The CR of CRLF is not part of the command text.
     this.textBytes -= raw.length - text.length;
     this.totalBytes -= raw.length - text.length;
-    if (this.lines.length === 0) this.tag = tagOf([text]);
+    if (this.lines.length === 0) this.tag = tagOf([text], this.opts.maxLineLength);
     if (this.textBytes > this.opts.maxLineLength) {
       const tag = this.tag;
       this.startDiscard();
@@ -483,10 +484,14 @@ function literalSize(digits: string): number {
 // RFC 9051 §9: tag = 1*<any ASTRING-CHAR except "+">.
 const TAG = /^[^\x00-\x20\x7f-\xff(){%*"\\+]+$/;
 
-/** The tag of a (partial) first line, when the bytes before the first space form one. */
-function tagOf(parts: Buffer[]): string | undefined {
+/**
+ * The tag of a (partial) first line, when the bytes before the first space form one. Only
+ * the first `limit` bytes are looked at: an over-long line is caught once more than that has
+ * come, however it was cut into reads, so its tag (or none) is the same whatever the cuts.
+ */
+function tagOf(parts: Buffer[], limit: number): string | undefined {
   const first = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-  const sp = first.indexOf(0x20);
+  const sp = first.subarray(0, limit).indexOf(0x20);
   if (sp <= 0) return undefined;
   const tag = first.subarray(0, sp).toString('latin1');
   return TAG.test(tag) ? tag : undefined;

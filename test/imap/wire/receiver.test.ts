@@ -203,6 +203,20 @@ describe('CommandReceiver', () => {
     assert.deepEqual(ev, [{ kind: 'line-too-long', tag: undefined }]);
   });
 
+  test('an over-long first word is no tag, however the line was cut into reads', () => {
+    // The word before the first space ends past the line limit (SMALL: 40): whole or cut
+    // anywhere, the receiver sees no tag (it looked at the whole buffer when it came at once).
+    const line = `${'x'.repeat(60)} NOOP\r\n`;
+    for (const cut of [0, 20, 41, 45, 61, line.length]) {
+      const parts = [line.slice(0, cut), line.slice(cut)].filter((p) => p !== '');
+      assert.deepEqual(
+        eventsOf(parts, SMALL),
+        [{ kind: 'line-too-long', tag: undefined }],
+        `cut ${cut}`,
+      );
+    }
+  });
+
   test('continue comes before the literal bytes arrive', () => {
     const rx = new CommandReceiver(OPTS);
     assert.deepEqual(rx.push(b('a LOGIN {4}\r\n')), [CONT]);
