@@ -34,9 +34,8 @@ const PIECES = [
   'abab',
   'ababab',
   // Outside ASCII: letters unicode61 folds or splits unlike this process, case changes that
-  // change a string's length or depend on context. Not U+0130: it lower-cases to "i" and a
-  // combining dot, where SQLite's tokenizers fold it to "i"; a needle holding that dot (made
-  // by lower-casing, not by a user) is not found through the index (known, left).
+  // change a string's length or depend on context (U+0130 lower-cases to "i" and a combining
+  // dot, which SQLite's tokenizers do not: the index expands it; its decomposed forms).
   'café',
   'CRÈME',
   'Straße',
@@ -44,6 +43,10 @@ const PIECES = [
   'ΟΔΟΣ',
   'σοφός',
   '\u212aelvin',
+  '\u0130stanbul',
+  'i\u0307z',
+  'I\u0307ZMIR',
+  'İ',
   'foo\u19b0bar',
   '東京',
   '中文字',

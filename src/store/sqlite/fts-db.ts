@@ -24,6 +24,16 @@ import {
 
 /** Every character is ASCII. */
 const ASCII = /^[\x00-\x7f]*$/;
+/**
+ * U+0130 (capital I with dot above) as searchFold lower-cases it: "i" and U+0307. SQLite's
+ * tokenizers keep U+0130 as it is (trigram's and unicode61's case folding leave it), so a
+ * text's "İ" would not be the "i" and dot its decomposed form or an ASCII needle's "i" are
+ * in the checks' fold ("ingi" is in "meetingİstanbul"). Texts are indexed, and needles looked
+ * up, with it expanded (FTS_SCHEMA 7).
+ */
+function expandDottedI(s: string): string {
+  return s.includes('\u0130') ? s.replaceAll('\u0130', 'i\u0307') : s;
+}
 
 /** A stored message to index; without text the worker reads and parses its blob. */
 export interface IndexItem {
@@ -92,7 +102,8 @@ const BOOT_ID = currentBootId();
 // 5: docs.plain false for the letters unicode61 splits at or folds to ASCII (fts-plain.ts).
 // 6: a word's end looked up in word_ends (a key per word), not in the trigrams of a copy of
 //    every word less its first character (word_grams' tails).
-const FTS_SCHEMA = 6;
+// 7: U+0130 indexed as "i" and U+0307, as searchFold lower-cases it (expandDottedI).
+const FTS_SCHEMA = 7;
 const RECONCILE_CHUNK = 50;
 /** Page size of a new index file, and the room an FTS5 leaf leaves for the page's header. */
 const PAGE_SIZE = 8192;
@@ -218,7 +229,7 @@ export class FtsDb {
         const had = this.hashOf(it.id);
         if (had === it.hash) return;
         if (had !== undefined) this.dropEntry(it.id);
-        const ix = indexText(t.text, this.notPlain, this.sequenceBytes);
+        const ix = indexText(expandDottedI(t.text), this.notPlain, this.sequenceBytes);
         this.stmt('INSERT INTO word_grams (rowid, words) VALUES (?, ?)').run(it.id, ix.words);
         this.stmt('INSERT INTO word_ends (rowid, ends) VALUES (?, ?)').run(it.id, ix.ends);
         this.stmt('INSERT INTO word_seq (rowid, text) VALUES (?, ?)').run(it.id, ix.sequence);
@@ -289,7 +300,8 @@ export class FtsDb {
   }
 
   /** The indexed (not truncated) messages of the mailbox that contain the needle. */
-  private indexedMatches(mailboxId: number, needle: string): number[] {
+  private indexedMatches(mailboxId: number, given: string): number[] {
+    const needle = expandDottedI(given);
     const plan = planSearch(needle);
     if (plan.kind === 'word') {
       return this.stmt(
