@@ -15,6 +15,12 @@ import {
   type StoreFactory,
 } from './fixture.js';
 
+/** A message whose indexed text is `text` as given (newMessage's index keeps a body's own). */
+function textMessage(subject: string, text: string): ReturnType<typeof newMessage> {
+  const m = newMessage(subject, text);
+  return { ...m, index: { ...m.index, text } };
+}
+
 export function messageContract(name: string, make: StoreFactory<MessageRoles>): void {
   describe(`message contract: ${name}`, () => {
     const store = freshStore(make);
@@ -371,13 +377,9 @@ export function messageContract(name: string, make: StoreFactory<MessageRoles>):
       const s = store();
       const a = await alice(s);
       const mb = await inbox(s, a.id);
-      const msg = (subject: string, text: string) => ({
-        ...newMessage(subject, text),
-        index: { ...newMessage(subject, text).index, text },
-      });
-      await s.append(msg('1', 'The Quick brown fox'), [{ mailboxId: mb.id }]);
-      await s.append(msg('2', 'Grüße aus München, 100% sicher'), [{ mailboxId: mb.id }]);
-      await s.append(msg('3', 'nothing here'), [{ mailboxId: mb.id }]);
+      await s.append(textMessage('1', 'The Quick brown fox'), [{ mailboxId: mb.id }]);
+      await s.append(textMessage('2', 'Grüße aus München, 100% sicher'), [{ mailboxId: mb.id }]);
+      await s.append(textMessage('3', 'nothing here'), [{ mailboxId: mb.id }]);
       assert.deepEqual(await s.searchText(mb.id, 'quick BROWN'), [1]);
       assert.deepEqual(await s.searchText(mb.id, 'MÜNCHEN'), [2]);
       assert.deepEqual(await s.searchText(mb.id, 'ow'), [1]);
@@ -396,9 +398,8 @@ export function messageContract(name: string, make: StoreFactory<MessageRoles>):
       const s = store();
       const a = await alice(s);
       const mb = await inbox(s, a.id);
-      const text = 'before\u0000after the nul\r\n';
-      const m = newMessage('subject\u0000with a nul', text);
-      const [r] = await s.append({ ...m, index: { ...m.index, text } }, [{ mailboxId: mb.id }]);
+      const m = textMessage('subject\u0000with a nul', 'before\u0000after the nul\r\n');
+      const [r] = await s.append(m, [{ mailboxId: mb.id }]);
       assert.equal(r!.uid, 1);
       assert.deepEqual(await s.searchText(mb.id, 'AFTER the'), [1]);
       assert.deepEqual(await s.searchText(mb.id, 'before'), [1]);
@@ -416,13 +417,9 @@ export function messageContract(name: string, make: StoreFactory<MessageRoles>):
       const s = store();
       const a = await alice(s);
       const mb = await inbox(s, a.id);
-      const msg = (subject: string, text: string) => ({
-        ...newMessage(subject, text),
-        index: { ...newMessage(subject, text).index, text },
-      });
-      await s.append(msg('1', 'ΟΔΟΣ.ΟΔΟΣ'), [{ mailboxId: mb.id }]);
-      await s.append(msg('2', 'σοφος λογος'), [{ mailboxId: mb.id }]);
-      await s.append(msg('3', 'ΣΟΦΟΣ ΣΟΦΟΣ'), [{ mailboxId: mb.id }]);
+      await s.append(textMessage('1', 'ΟΔΟΣ.ΟΔΟΣ'), [{ mailboxId: mb.id }]);
+      await s.append(textMessage('2', 'σοφος λογος'), [{ mailboxId: mb.id }]);
+      await s.append(textMessage('3', 'ΣΟΦΟΣ ΣΟΦΟΣ'), [{ mailboxId: mb.id }]);
       assert.deepEqual(await s.searchText(mb.id, 'ΟΔΟΣ.'), [1]);
       assert.deepEqual(await s.searchText(mb.id, 'οδος.ο'), [1]);
       assert.deepEqual(await s.searchText(mb.id, 'σοφοσ'), [2, 3]);
