@@ -23,8 +23,8 @@ import {
 
 /**
  * Quiet time (no request) after which waiting deletions are applied: twice the time the main
- * thread gathers index requests before posting them (fts.ts INDEX_GATHER_MS), so that mail
- * arriving steadily, posted every 250 ms, never looks quiet.
+ * thread gathers index requests before posting them (fts.ts INDEX_GATHER_MS, 50 ms) many
+ * times over, so that mail arriving steadily, posted every 50 ms, never looks quiet.
  */
 const DELETE_IDLE_MS = 500;
 /** Deletions applied per turn once quiet, so a request arriving meanwhile waits little. */
@@ -38,7 +38,7 @@ const DELETE_BACKLOG_MAX = 100_000;
  * time and 0.44 ms sixteen at a time; with the word indexes (fts-query.ts) 355, 300, 278 and
  * 271 us for 4, 16, 64 and 256 a transaction (issue 19); with fts.db's rollback journal
  * (fts-marks.ts) 272, 259 us at 64 and 243, 238 at 256, and 43 -> 33 KB written per text. So
- * the main thread gathers index requests for up to 250 ms (fts.ts INDEX_GATHER_MS) and posts
+ * the main thread gathers index requests for up to 50 ms (fts.ts INDEX_GATHER_MS) and posts
  * them together; the turn runs as soon as they arrive.
  */
 /**

@@ -27,10 +27,13 @@ export const BACKLOG_CHARS = 32 << 20;
 /**
  * Index requests wait this long on the main thread for others to be posted with them. The
  * worker indexes what one post brings in one transaction (fts-worker.ts says what a larger
- * transaction saves); 250 ms gathers 75-250 deliveries at this machine's rates. Not work put
- * off past an idle server: the worker's turn follows the post at once.
+ * transaction saves); 50 ms gathers 15-60 deliveries at this machine's rates. Not longer:
+ * texts held 250 ms outlived the young generation's collections (one every ~100 deliveries)
+ * and were copied and promoted, which cost V8's threads more than the fewer posts saved
+ * (docs/design-notes.md, thirteenth session). Not work put off past an idle server: the
+ * worker's turn follows the post at once.
  */
-export const INDEX_GATHER_MS = 250;
+export const INDEX_GATHER_MS = 50;
 /** Gathered index items that are posted without waiting. */
 export const INDEX_GATHER_MAX = 256;
 /** Worker crashes survived before searches fail for good (each restart reconciles). */
