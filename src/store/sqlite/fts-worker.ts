@@ -22,9 +22,9 @@ import {
 } from './fts-db.js';
 
 /**
- * Quiet time (no request) after which waiting deletions are applied: twice the time the main
- * thread gathers index requests before posting them (fts.ts INDEX_GATHER_MS, 50 ms) many
- * times over, so that mail arriving steadily, posted every 50 ms, never looks quiet.
+ * Quiet time (no request) after which waiting deletions are applied: ten times the time the
+ * main thread gathers index requests before posting them (fts.ts INDEX_GATHER_MS, 50 ms), so
+ * that mail arriving steadily, posted every 50 ms, never looks quiet.
  */
 const DELETE_IDLE_MS = 500;
 /** Deletions applied per turn once quiet, so a request arriving meanwhile waits little. */

@@ -108,14 +108,15 @@ export class MailboxSummaries {
    * read() reads it, in a transaction of its own after the row (as the mailbox by name and
    * then its summary were read before).
    */
-  open(accountId: number, name: string): { row: OpenRow; read: SummaryRead } | null {
+  open(accountId: number, name: string): { id: number; row: OpenRow; read: SummaryRead } | null {
     const row = stmt(this.db, OPEN).raw(true).get(accountId, name) as OpenRow | undefined;
     if (row === undefined) return null;
     const id = row[6];
     const uids = this.knownUids(id, row);
     const read = uids ? answer(row, uids) : this.readTx.deferred(id);
     // Deleted by another process between the two reads: as read() answers for a mailbox gone.
-    return { row, read: read ?? { uidValidity: row[0], uids: UidList.EMPTY, firstUnseen: 0 } };
+    const gone = { uidValidity: row[0], uids: UidList.EMPTY, firstUnseen: 0 };
+    return { id, row, read: read ?? gone };
   }
 
   /** Forgets a deleted mailbox. */

@@ -494,7 +494,7 @@ export class SqliteMessages {
   open(accountId: number, name: string): { row: OpenRow; summary: MailboxSummary } | null {
     const found = this.summaries.open(accountId, name);
     if (found === null) return null;
-    return { row: found.row, summary: this.withKeywords(found.row[6], found.read) };
+    return { row: found.row, summary: this.withKeywords(found.id, found.read) };
   }
 
   private withKeywords(mailboxId: number, read: SummaryRead): MailboxSummary {

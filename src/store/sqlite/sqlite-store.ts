@@ -350,8 +350,9 @@ export class SqliteStore implements MailStore {
     name: string,
   ): Promise<{ mailbox: Mailbox; summary: MailboxSummary } | null> {
     const n = storedMailboxName(name);
-    const found = n === null ? null : this.messages.open(accountId, n);
-    if (n === null || found === null) return null;
+    if (n === null) return null;
+    const found = this.messages.open(accountId, n);
+    if (found === null) return null;
     return { mailbox: this.mailboxes.fromOpenRow(accountId, n, found.row), summary: found.summary };
   }
   async createMailbox(
