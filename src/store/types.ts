@@ -691,7 +691,7 @@ export interface BlobStore {
   readMessage(blobHash: string, size?: number): Promise<Buffer>;
   /**
    * The bytes of several messages in one step, by hash: those the store keeps small enough
-   * to read so (SQLite: the ones in `message_data`); a message left out is read with
+   * to read so (SQLite: the ones kept as rows, sqlite/message-bytes.ts); a message left out is read with
    * readMessage. The same contract otherwise: a message whose last copy is gone is not read.
    */
   readMessages?(

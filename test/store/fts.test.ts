@@ -605,7 +605,7 @@ describe('full-text index worker', () => {
     }
     const after = new Database(join(dir(), 'letterbox.db'), { readonly: true });
     try {
-      assert.equal(after.pragma('user_version', { simple: true }), 18);
+      assert.equal(after.pragma('user_version', { simple: true }), 19);
       const row = after
         .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
         .get() as { n: number };
@@ -615,7 +615,7 @@ describe('full-text index worker', () => {
     }
   });
 
-  test('small messages are rows (message_data); one stored as a file before still reads', async () => {
+  test('small messages are rows (message_bytes); one stored as a file before still reads', async () => {
     let s = await open();
     const small = newMessage('small', 'tiny body\r\n');
     await s.store.append(small, [{ mailboxId: s.inbox }]);
@@ -627,7 +627,7 @@ describe('full-text index worker', () => {
     await mkdir(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4)), { recursive: true });
     await writeFile(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h), small.raw);
     const db = new Database(join(dir(), 'letterbox.db'));
-    db.exec('DELETE FROM message_data');
+    db.exec('DELETE FROM message_bytes');
     db.close();
     await removeFtsFiles();
     s = await open();
@@ -676,7 +676,7 @@ describe('full-text index worker', () => {
     const rows = () => {
       const db = new Database(join(dir(), 'letterbox.db'), { readonly: true });
       try {
-        return (db.prepare('SELECT count(*) AS n FROM message_data').get() as { n: number }).n;
+        return (db.prepare('SELECT count(*) AS n FROM message_bytes').get() as { n: number }).n;
       } finally {
         db.close();
       }

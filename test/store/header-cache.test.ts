@@ -73,7 +73,7 @@ test('readHeaders: the header blocks of the small messages, then from memory; la
     // Their bytes overwritten behind the store's back: what it answers now comes from memory.
     const db = new Database(join(dir(), 'letterbox.db'));
     try {
-      db.prepare('UPDATE message_data SET data = ?').run(Buffer.from('Subject: other\r\n\r\n'));
+      db.prepare('UPDATE message_bytes SET data = ?').run(Buffer.from('Subject: other\r\n\r\n'));
     } finally {
       db.close();
     }
@@ -102,7 +102,7 @@ test('append: the header block of a small message stored is kept at once, a larg
     // block comes from what the append kept.
     const db = new Database(join(dir(), 'letterbox.db'));
     try {
-      db.prepare('UPDATE message_data SET data = ?').run(Buffer.from('Subject: other\r\n\r\n'));
+      db.prepare('UPDATE message_bytes SET data = ?').run(Buffer.from('Subject: other\r\n\r\n'));
     } finally {
       db.close();
     }

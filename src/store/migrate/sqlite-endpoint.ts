@@ -2,7 +2,8 @@
 // written directly (no SqliteStore: no full-text worker, no group commit, no events). As a
 // target, every batch is one transaction made durable before the next (synchronous = FULL),
 // with the bytes of large messages and queued items written to blob files and fsynced
-// before it, small messages' bytes in message_data, as the store keeps them (INLINE_MAX).
+// before it, small messages' bytes as rows keyed by their message (sqlite/message-bytes.ts),
+// as the store keeps them (INLINE_MAX).
 // The full-text index (fts.db) is not written: the server's worker builds it from the
 // messages at start, as it does for any message it lacks.
 import { realpathSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { FileBlobStore, fsyncDir } from '../blobs/file-blobs.js';
 import { decodeFlags, encodeFlags } from '../flags.js';
 import { nulFree } from '../postgres/nul-free.js';
 import { type Db, openDatabase, stmt } from '../sqlite/db.js';
+import { BYTES_OF_HASH, INSERT_BYTES } from '../sqlite/message-bytes.js';
 import { INLINE_MAX } from '../sqlite/messages.js';
 import type { Endpoint, Progress } from './endpoint.js';
 import type { Column, Row, TableSpec, Value } from './tables.js';
@@ -119,14 +121,12 @@ export class SqliteEndpoint implements Endpoint {
     for (const r of rows) {
       const hash = r.blob_hash as string;
       const size = r.size as number;
-      // A stored message of at most INLINE_MAX is a message_data row, unless it was stored
-      // before those existed; a queued item is always a file.
+      // A stored message of at most INLINE_MAX is a row (message-bytes.ts), unless it was
+      // stored before those existed; a queued item is always a file.
       const inline =
         spec.bytes === 'message' && size <= INLINE_MAX
-          ? (this.stmt('SELECT data FROM message_data WHERE hash = ?').pluck().get(hash) as
-              | Buffer
-              | undefined)
-          : undefined;
+          ? (this.stmt(BYTES_OF_HASH).pluck().get(hash, hash) as Buffer | null)
+          : null;
       out.push(inline ?? (await this.blobs.read(hash, size)));
     }
     return out;
@@ -180,13 +180,14 @@ export class SqliteEndpoint implements Endpoint {
     p: Progress,
   ): Promise<void> {
     // Files first, durable (fsynced, their directories too) before the rows naming them commit.
-    const inline = new Map<string, Buffer>();
+    // Small messages' bytes by the id their row is copied with (message-bytes.ts).
+    const inline = new Map<number, Buffer>();
     if (bytes) {
       const dirs = new Set<string>();
       for (const [i, r] of rows.entries()) {
         const data = bytes[i]!;
         const hash = r.blob_hash as string;
-        if (spec.bytes === 'message' && data.length <= INLINE_MAX) inline.set(hash, data);
+        if (spec.bytes === 'message' && data.length <= INLINE_MAX) inline.set(r.id as number, data);
         else for (const d of await this.blobs.put(hash, data)) dirs.add(d);
       }
       await Promise.all([...dirs].map((d) => fsyncDir(d)));
@@ -195,13 +196,11 @@ export class SqliteEndpoint implements Endpoint {
       `INSERT INTO ${spec.name} (${spec.columns.map((c) => c.name).join(', ')})
        VALUES (${spec.columns.map(() => '?').join(', ')})`,
     );
-    const data = this.stmt(
-      'INSERT INTO message_data (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING',
-    );
+    const data = this.stmt(INSERT_BYTES);
     this.db
       .transaction(() => {
         for (const r of rows) insert.run(...spec.columns.map((c) => encode(c, r[c.name] ?? null)));
-        for (const [hash, b] of inline) data.run(hash, b);
+        for (const [id, b] of inline) data.run(id, b);
         this.saveProgress(p);
       })
       .immediate();

@@ -261,6 +261,7 @@ export const NOT_COPIED: Record<'sqlite' | 'postgres', Record<string, string>> =
   sqlite: {
     meta: 'last_uidvalidity is carried over by Endpoint.finish',
     message_data: 'the bytes of small messages: they travel with the messages rows',
+    message_bytes: 'the bytes of small messages: they travel with the messages rows',
     change_log: "another process's change events, for a server running beside it",
     sqlite_sequence: 'SQLite keeps change_log AUTOINCREMENT there',
     'metadata.id': 'a rowid; entries are keyed by account, mailbox and name',

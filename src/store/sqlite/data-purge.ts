@@ -2,7 +2,8 @@
 //
 // Two queues of this kind run in the store (messages.ts): the collection of `messages` rows
 // no mailbox refers to any more (and then their index entries and blob files), and the purge
-// of `message_data` rows (the bytes of small messages) no `messages` row refers to. Work that
+// of `message_data` rows (the bytes of small messages stored before schema 19; since then they
+// are keyed by the message and deleted with it, message-bytes.ts) no `messages` row refers to. Work that
 // waits is invisible to clients: a mailbox lists only its own rows, a search joins the index
 // with them, and a read of message bytes checks that a `messages` row still has them. A crash
 // only leaves rows that the sweep after the next open finds.

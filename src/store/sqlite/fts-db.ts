@@ -21,6 +21,7 @@ import {
   type SeqPhrase,
   SequenceBytes,
 } from './fts-query.js';
+import { BYTES_OF_HASH_ATTACHED } from './message-bytes.js';
 
 /** Every character is ASCII. */
 const ASCII = /^[\x00-\x7f]*$/;
@@ -462,10 +463,8 @@ export class FtsDb {
   private textFromBlob(hash: string): string | null {
     let raw: Buffer;
     try {
-      // A small message's bytes are a row of the mail database (message_data), others a file.
-      const row = this.stmt('SELECT data FROM mail.message_data WHERE hash = ?')
-        .pluck()
-        .get(hash) as Buffer | undefined;
+      // A small message's bytes are a row of the mail database (message-bytes.ts), others a file.
+      const row = this.stmt(BYTES_OF_HASH_ATTACHED).pluck().get(hash, hash) as Buffer | null;
       raw = row ?? readFileSync(this.blobs.pathOf(hash));
     } catch {
       return null;

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import type { MessageReader } from '../types.js';
 import { type Db, stmt } from './db.js';
+import { BYTES_OF_HASH } from './message-bytes.js';
 
 /**
  * Reads share one read transaction for up to this long: starting one per read (a lock on the
@@ -53,15 +54,12 @@ export class SqliteMessageReader implements MessageReader {
   }
 
   /**
-   * Unlike the store's own read (messages.ts), no check that a `messages` row still holds the hash: a POP3 maildrop
-   * is the INBOX as it stood at login (RFC 1939 §3), and a message of it expunged since, by
-   * IMAP, may still be retrieved while its bytes wait for the purge (a file is unlinked when
-   * the message is collected: then NOT_FOUND). One index lookup less per RETR.
+   * The store's own statement (message-bytes.ts): a POP3 maildrop is the INBOX as it stood at
+   * login (RFC 1939 §3), and a message of it expunged since, by IMAP, is still retrieved until
+   * the store collects it once quiet; then NOT_FOUND, as for a file unlinked then.
    */
   private inline(hash: string): Buffer | undefined {
-    return stmt(this.db, 'SELECT data FROM message_data WHERE hash = ?').pluck().get(hash) as
-      | Buffer
-      | undefined;
+    return (stmt(this.db, BYTES_OF_HASH).pluck().get(hash, hash) as Buffer | null) ?? undefined;
   }
 
   close(): void {

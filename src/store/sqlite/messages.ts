@@ -40,6 +40,7 @@ import type { DocRef, IndexItem } from './fts-db.js';
 import { releaseHeap } from './heap-release.js';
 import { MailboxSummaries, type OpenRow, type SummaryRead } from './mailbox-summary.js';
 import type { MailboxKey, SqliteMailboxes } from './mailboxes.js';
+import { BYTES_OF_HASH, BYTES_OF_HASHES, DELETE_BYTES, INSERT_BYTES } from './message-bytes.js';
 import {
   blobHashes,
   changedUids,
@@ -70,7 +71,7 @@ export interface Orphans {
   docs: DocRef[];
   /** Blob files to unlink. */
   hashes: string[];
-  /** message_data rows to purge. */
+  /** message_data rows (stored before schema 19) to purge. */
   rows: string[];
 }
 
@@ -82,7 +83,7 @@ interface PendingAppend {
 }
 
 /**
- * Messages up to this size keep their bytes in the database (`message_data`), committed with
+ * Messages up to this size keep their bytes in the database (message-bytes.ts), committed with
  * their rows in the batch's one transaction: a file would cost its own fsync and its
  * directory's before the commit. SQLite reads blobs this small faster than the file system
  * opens a file; larger ones stream better from files.
@@ -316,19 +317,16 @@ export class SqliteMessages {
       newObjectId('M'),
       threadId,
     );
-    if (inserted.changes > 0 && size <= INLINE_MAX) {
-      // Bytes of an earlier copy may still wait for their purge: the same hash, the same bytes.
-      stmt(
-        this.db,
-        'INSERT INTO message_data (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING',
-      ).run(hash, message.raw);
-    }
     // The new row's id, or that of the stored copy of the same bytes.
     const messageId =
       inserted.changes > 0
         ? Number(inserted.lastInsertRowid)
         : (stmt(this.db, 'SELECT id FROM messages WHERE blob_hash = ?').get(hash) as { id: number })
             .id;
+    // Keyed by the new row's id (message-bytes.ts): no random leaf of a hash index.
+    if (inserted.changes > 0 && size <= INLINE_MAX) {
+      stmt(this.db, INSERT_BYTES).run(messageId, message.raw);
+    }
     const mailboxes = p.targets.map((t) =>
       t.expect === undefined
         ? this.mailboxes.mustGetKey(t.mailboxId)
@@ -548,32 +546,20 @@ export class SqliteMessages {
 
   async read(hash: string, size?: number): Promise<Buffer> {
     if (size === undefined || size <= INLINE_MAX) {
-      // A row whose last message is gone only waits for the purge: it is not returned.
-      const data = stmt(
-        this.db,
-        `SELECT d.data FROM message_data d WHERE d.hash = ?
-         AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = d.hash)`,
-      )
-        .pluck()
-        .get(hash) as Buffer | undefined;
+      const data = stmt(this.db, BYTES_OF_HASH).pluck().get(hash, hash) as Buffer | null;
       if (data) return data;
     }
     // A large message, one stored before message_data existed, or a queued one.
     return this.blobs.read(hash, size);
   }
 
-  /** See MailStore.readMessages: the small ones (message_data rows) in one statement. */
+  /** See MailStore.readMessages: the small ones (rows, message-bytes.ts) in one statement. */
   readMany(rows: ReadonlyArray<{ blobHash: string; size: number }>): Map<string, Buffer> {
     const hashes = rows.filter((r) => r.size <= INLINE_MAX).map((r) => r.blobHash);
     const out = new Map<string, Buffer>();
     if (hashes.length === 0) return out;
-    const found = stmt(
-      this.db,
-      `SELECT d.hash, d.data FROM message_data d WHERE d.hash IN (SELECT value FROM json_each(?))
-       AND EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = d.hash)`,
-    )
-      .raw()
-      .all(JSON.stringify(hashes)) as [string, Buffer][];
+    const list = JSON.stringify(hashes);
+    const found = stmt(this.db, BYTES_OF_HASHES).raw().all(list, list) as [string, Buffer][];
     for (const [hash, data] of found) out.set(hash, data);
     return out;
   }
@@ -804,7 +790,13 @@ export class SqliteMessages {
     ).all(ids) as { id: number; blob_hash: string }[];
     if (orphans.length === 0) return { docs: [], hashes: [], rows: [] };
     const hashes = JSON.stringify(orphans.map((o) => o.blob_hash));
-    // Those whose bytes are rows (message_data) have no file: the rows go later (DataPurge).
+    // Those whose bytes are rows have no file: rows keyed by the message go with it now
+    // (nothing else can reach them), rows stored before schema 19 later (DataPurge).
+    const owned = new Set(
+      stmt(this.db, DELETE_BYTES)
+        .pluck()
+        .all(JSON.stringify(orphans.map((o) => o.id))) as number[],
+    );
     const inline = new Set(
       stmt(this.db, 'SELECT hash FROM message_data WHERE hash IN (SELECT value FROM json_each(?))')
         .pluck()
@@ -822,7 +814,7 @@ export class SqliteMessages {
     return {
       docs: orphans.map((o) => ({ id: o.id, hash: o.blob_hash })),
       hashes: orphans
-        .filter((o) => !inline.has(o.blob_hash) && !queued.has(o.blob_hash))
+        .filter((o) => !owned.has(o.id) && !inline.has(o.blob_hash) && !queued.has(o.blob_hash))
         .map((o) => o.blob_hash),
       rows: [...inline],
     };

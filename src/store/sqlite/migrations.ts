@@ -303,6 +303,17 @@ CREATE TABLE IF NOT EXISTS mailbox_columns (
   data BLOB NOT NULL
 );`,
   },
+  {
+    version: 19,
+    // Small messages' bytes keyed by their message's id (message-bytes.ts): a delivery's
+    // insert goes to the table's last leaf instead of a random leaf of message_data's hash
+    // index. message_data keeps the rows stored before, read and purged as before.
+    sql: `
+CREATE TABLE IF NOT EXISTS message_bytes (
+  id INTEGER PRIMARY KEY,
+  data BLOB NOT NULL
+);`,
+  },
 ];
 
 /** Migration 17: the keywords messages have, into their mailboxes' mailbox_keywords. */
