@@ -194,19 +194,28 @@ export class Connection implements ConnFacts {
    * writev (cork/uncork) instead of being copied into one.
    */
   write(data: Buffer | string | readonly (Buffer | string)[]): Promise<void> {
+    return this.send(data) ?? Promise.resolve();
+  }
+
+  /**
+   * write() without a promise when there is nothing to wait for: undefined when the socket
+   * took the data (or the connection is closed), else the promise write() gives. A session
+   * that answers each command with one write (SMTP) then makes no promise for it.
+   */
+  send(data: Buffer | string | readonly (Buffer | string)[]): Promise<void> | undefined {
     const socket = this.socket;
-    if (this.closed || !socket.writable) return Promise.resolve();
+    if (this.closed || !socket.writable) return undefined;
     // Errors reach the 'error' listener; the callback only keeps them out of the stream default.
     let room: boolean;
     if (Array.isArray(data)) {
       socket.cork();
       room = true;
-      for (const b of data) room = socket.write(b, () => {});
+      for (const b of data) room = socket.write(b, ignoreWriteResult);
       socket.uncork();
     } else {
-      room = socket.write(data as Buffer | string, () => {});
+      room = socket.write(data as Buffer | string, ignoreWriteResult);
     }
-    if (room) return Promise.resolve();
+    if (room) return undefined;
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
@@ -301,6 +310,14 @@ export class Connection implements ConnFacts {
   finish(): Promise<void> {
     return this.endOnce((socket, resolve) => {
       this.onClose(resolve);
+      // Every byte written is with the kernel already (the usual case: the goodbye went out in
+      // one write): close(2) alone sends it and then our FIN (RFC 9293 §3.6, CLOSE: queued
+      // data first), as shutdown(2) and close(2) did, one system call and Node's end of the
+      // stream fewer. TLS ends with end(), which sends close_notify first.
+      if (!this.secure && socket.writableLength === 0) {
+        socket.destroy();
+        return;
+      }
       // The callback runs once the data and our FIN went to the kernel (or on an error): the
       // kernel delivers what is queued after the descriptor is closed.
       socket.end(() => socket.destroy());
@@ -509,6 +526,9 @@ export class Connection implements ConnFacts {
     });
   }
 }
+
+/** A write's callback: its error, if any, reaches the 'error' listener too. */
+function ignoreWriteResult(): void {}
 
 /** What a read of this kind gives after an idle timeout. */
 function timeoutValue(kind: PendingRead['kind']): LineResult | null {

@@ -8,10 +8,11 @@ import type { SmtpCommand } from './wire/command.js';
 import { ehloKeywords } from './wire/ehlo.js';
 import * as R from './wire/replies.js';
 
+/** A handler that has nothing to wait for returns nothing (no promise per command). */
 type Handler<K extends SmtpCommand['kind']> = (
   s: SmtpSession,
   cmd: Extract<SmtpCommand, { kind: K }>,
-) => Promise<void>;
+) => Promise<void> | void;
 
 export type CommandTable = { [K in SmtpCommand['kind']]: Handler<K> };
 
@@ -32,7 +33,7 @@ function resetTransaction(s: SmtpSession): void {
 }
 
 // RFC 5321 §4.1.1.1: EHLO resets the state as RSET would and lists the extensions.
-const ehlo: Handler<'EHLO'> = async (s, cmd) => {
+const ehlo: Handler<'EHLO'> = (s, cmd) => {
   resetTransaction(s);
   s.state.helo = cmd.domain;
   s.state.esmtp = true;
@@ -60,7 +61,7 @@ const ehlo: Handler<'EHLO'> = async (s, cmd) => {
   );
 };
 
-const helo: Handler<'HELO'> = async (s, cmd) => {
+const helo: Handler<'HELO'> = (s, cmd) => {
   resetTransaction(s);
   s.state.helo = cmd.domain;
   s.state.esmtp = false;
@@ -88,33 +89,35 @@ const starttls: Handler<'STARTTLS'> = async (s) => {
   resetTransaction(s);
 };
 
-const rset: Handler<'RSET'> = async (s) => {
+const rset: Handler<'RSET'> = (s) => {
   resetTransaction(s);
   s.reply(R.ok());
 };
 
-const noop: Handler<'NOOP'> = async (s) => {
+const noop: Handler<'NOOP'> = (s) => {
   s.reply(R.ok());
 };
 
 // RFC 5321 §4.1.1.10: the server replies 221 and then closes; the client sends nothing
 // after QUIT, so the socket goes as soon as the reply is out (Connection.finish).
-const quit: Handler<'QUIT'> = async (s) => {
-  await s.closeWith(R.bye());
+const quit: Handler<'QUIT'> = (s) => {
+  const written = s.closeWith(R.bye());
+  if (written) return written.then(() => s.conn.guard.detach(s.conn.finish()));
   s.conn.guard.detach(s.conn.finish());
+  return undefined;
 };
 
 // RFC 5321 §3.5.3 / §7.3: VRFY may answer 252 so that addresses cannot be probed.
-const vrfy: Handler<'VRFY'> = async (s) => {
+const vrfy: Handler<'VRFY'> = (s) => {
   s.reply(R.cannotVerify());
 };
 
 // EXPN would list an alias's members: not offered (RFC 5321 §7.3).
-const expn: Handler<'EXPN'> = async (s) => {
+const expn: Handler<'EXPN'> = (s) => {
   s.reply(R.notImplemented());
 };
 
-const help: Handler<'HELP'> = async (s) => {
+const help: Handler<'HELP'> = (s) => {
   s.reply(R.help());
 };
 

@@ -29,7 +29,8 @@ export async function dataCommand(s: SmtpSession): Promise<void> {
     return;
   }
   s.reply(R.startData());
-  await s.flush();
+  const written = s.flush();
+  if (written) await written;
   const inbound = s.inbound;
   inbound.reset();
   const decoder = new DataDecoder({

@@ -17,42 +17,58 @@ export function addressString(a: Address | null): string | null {
   return a.domain === '' ? a.local : `${a.local}@${a.domain}`;
 }
 
-export async function mailCommand(
+/** MAIL; a promise only on submission, where the sender is checked (the MX waits for nothing). */
+export function mailCommand(
   s: SmtpSession,
   cmd: Extract<SmtpCommand, { kind: 'MAIL' }>,
-): Promise<void> {
+): Promise<void> | undefined {
   if (s.state.helo === null) {
     s.reply(R.badSequence('Send EHLO or HELO first'));
-    return;
+    return undefined;
   }
   // RFC 4954 §6 / RFC 6409 §4.3: submission requires authentication first.
   if (s.mode === 'submission' && s.state.account === null) {
     s.reply(passwordsAllowed(s) ? R.authRequired() : R.mustStartTls());
-    await s.countError();
-    return;
+    return s.countError();
   }
   if (s.state.transaction !== null) {
     s.reply(R.badSequence('Nested MAIL command'));
-    return;
+    return undefined;
   }
   // BINARYMIME is not offered (RFC 3030 §3 requires CHUNKING and a BINARYMIME keyword).
   if (cmd.params.body === 'BINARYMIME') {
     s.reply(R.unknownParameter('BODY=BINARYMIME'));
-    return;
+    return undefined;
   }
   // RFC 1870 §6.2: a declared size over the limit is refused at once.
   if (cmd.params.size !== undefined && cmd.params.size > s.cfg.limits.max_message_size) {
     s.reply(R.messageTooBig(s.cfg.limits.max_message_size));
-    return;
+    return undefined;
   }
   const sender = addressString(cmd.from) ?? '';
-  if (s.mode === 'submission') {
-    const refusal = await checkSender(deliveryDeps(s), s.state.account!, sender);
-    if (refusal) {
-      s.reply(refusalReply(refusal));
-      return;
-    }
+  if (s.mode === 'submission') return submissionSender(s, cmd, sender);
+  openTransaction(s, cmd, sender);
+  return undefined;
+}
+
+async function submissionSender(
+  s: SmtpSession,
+  cmd: Extract<SmtpCommand, { kind: 'MAIL' }>,
+  sender: string,
+): Promise<void> {
+  const refusal = await checkSender(deliveryDeps(s), s.state.account!, sender);
+  if (refusal) {
+    s.reply(refusalReply(refusal));
+    return;
   }
+  openTransaction(s, cmd, sender);
+}
+
+function openTransaction(
+  s: SmtpSession,
+  cmd: Extract<SmtpCommand, { kind: 'MAIL' }>,
+  sender: string,
+): void {
   s.state.transaction = newTransaction(sender, cmd.from, cmd.params);
   s.reply(R.senderOk());
 }

@@ -5,6 +5,7 @@ import type { CommandMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import { ByteAccumulator } from '../net/byte-accumulator.js';
 import { type Connection, TlsHandshakeError } from '../net/connection.js';
+import { type ShutdownTarget, unwatchShutdown, watchShutdown } from '../net/shutdown-watch.js';
 import type { ServerContext } from '../server.js';
 import { COMMANDS } from './commands.js';
 import type { SessionState, SmtpMode } from './state.js';
@@ -34,7 +35,7 @@ const PREGREET = new SmtpReply(554, '5.5.1', 'Protocol error: talking before the
 const wireCache = new Map<string, Buffer>();
 const WIRE_CACHE_MAX = 64;
 
-export class SmtpSession {
+export class SmtpSession implements ShutdownTarget {
   readonly state: SessionState = {
     helo: null,
     esmtp: false,
@@ -82,50 +83,50 @@ export class SmtpSession {
     this.outbox.push(wire);
   }
 
-  async flush(): Promise<void> {
-    if (this.outbox.length === 0) return;
-    const data = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
-    this.outbox = [];
-    await this.conn.write(data);
+  /**
+   * Writes the queued replies. Undefined when the socket took them at once (the usual case: no
+   * promise and no await for a reply); else a promise of its 'drain'.
+   */
+  flush(): Promise<void> | undefined {
+    const outbox = this.outbox;
+    if (outbox.length === 0) return undefined;
+    const data = outbox.length === 1 ? outbox[0]! : Buffer.concat(outbox);
+    outbox.length = 0;
+    return this.conn.send(data);
   }
 
-  /** Reply, flush and end the session. */
-  async closeWith(r: SmtpReply): Promise<void> {
+  /** Reply, flush and end the session: see flush for what it returns. */
+  closeWith(r: SmtpReply): Promise<void> | undefined {
     this.reply(r);
-    await this.flush();
     this.closing = true;
+    return this.flush();
   }
 
   close(): void {
     this.closing = true;
   }
 
-  /** Counts a refused command; too many and the session ends (421). */
-  async countError(): Promise<void> {
+  /** Counts a refused command; too many and the session ends (421): see flush for the result. */
+  countError(): Promise<void> | undefined {
     this.state.errors++;
-    if (this.state.errors >= this.cfg.smtp.max_errors) {
-      this.log.info({ errors: this.state.errors }, 'too many bad commands');
-      await this.closeWith(R.tooManyErrors());
-    }
+    if (this.state.errors < this.cfg.smtp.max_errors) return undefined;
+    this.log.info({ errors: this.state.errors }, 'too many bad commands');
+    return this.closeWith(R.tooManyErrors());
   }
 
   async run(): Promise<void> {
     this.conn.setIdleTimeout(this.cfg.smtp.idle_timeout_seconds * 1000);
     if (!(await this.greet())) return;
-    // The session's one listener on the shared shutdown signal (none per command).
-    const onShutdown = this.conn.guard.wrap(() => {
-      this.shutdownRequested = true;
-      // Waiting for a command: say goodbye now, and end our side so that the read ends. During
-      // a command (a transfer under way gets the grace period): after it, the loop checks.
-      if (this.waitingForCommand) {
-        this.conn.guard.detach(this.closeWith(R.shuttingDown()));
-        this.conn.guard.detach(this.conn.close());
-      }
-    });
-    this.shuttingDown.addEventListener('abort', onShutdown, { once: true });
+    // Told of the listener's shutdown (shutDown) for the whole session, none per command.
+    watchShutdown(this.shuttingDown, this);
     try {
+      // A command whose handler does not wait (most of them) costs no promise here: flush,
+      // the handler and countError answer undefined when there is nothing to wait for.
       while (!this.closing && !this.conn.closed) {
-        if (!this.conn.hasBufferedInput()) await this.flush();
+        if (!this.conn.hasBufferedInput()) {
+          const written = this.flush();
+          if (written) await written;
+        }
         if (this.shutdownRequested) {
           await this.closeWith(R.shuttingDown());
           break;
@@ -133,12 +134,30 @@ export class SmtpSession {
         const line = await this.nextLine();
         if (line === null) break;
         if (line === 'answered') continue;
-        await this.handleLine(line);
+        const running = this.runLine(line, performance.now());
+        if (running) await running;
       }
       await this.flush();
     } finally {
-      this.shuttingDown.removeEventListener('abort', onShutdown);
+      unwatchShutdown(this.shuttingDown, this);
       this.inbound.reset();
+    }
+  }
+
+  /** The listener shuts down (net/shutdown-watch.ts). */
+  shutDown(): void {
+    try {
+      this.shutdownRequested = true;
+      // Waiting for a command: say goodbye now, and end our side so that the read ends. During
+      // a command (a transfer under way gets the grace period): after it, the loop checks.
+      if (this.waitingForCommand) {
+        const written = this.closeWith(R.shuttingDown());
+        if (written) this.conn.guard.detach(written);
+        this.conn.guard.detach(this.conn.close());
+      }
+    } catch (err) {
+      // Called for every session in one loop: what one throws ends only that connection.
+      this.conn.guard.fail(err, 'callback');
     }
   }
 
@@ -179,37 +198,46 @@ export class SmtpSession {
     }
   }
 
-  private async handleLine(line: Buffer): Promise<void> {
-    const started = performance.now();
-    let name: string | null = null;
-    try {
-      name = await this.runLine(line);
-    } finally {
-      this.listener.commands.observe(name, started);
-    }
-  }
-
-  /** Runs one command line; its kind, or null when it did not parse. */
-  private async runLine(line: Buffer): Promise<string | null> {
+  /**
+   * Runs one command line and records its latency under its kind (null when it did not
+   * parse); a promise only when its handler has one.
+   */
+  private runLine(line: Buffer, started: number): Promise<void> | undefined {
     // We offer SMTPUTF8: UTF-8 is allowed in EHLO and MAIL, and in RCPT when the transaction
     // was opened with the SMTPUTF8 parameter (RFC 6531 §3.4).
     const tx = this.state.transaction;
     const cmd = parseCommand(line, { smtputf8Allowed: tx ? tx.params.smtputf8 === true : true });
     if (cmd.kind === 'error') {
       this.reply(cmd.reply);
-      await this.countError();
-      return null;
+      this.listener.commands.observe(null, started);
+      return this.countError();
     }
-    const handler = COMMANDS[cmd.kind];
+    const kind = cmd.kind;
+    let running: Promise<void> | void;
     try {
       // The table's handlers narrow cmd by kind themselves.
-      await handler(this, cmd as never);
+      running = COMMANDS[kind](this, cmd as never);
     } catch (err) {
-      if (err instanceof TlsHandshakeError) return cmd.kind; // the client's; logged; gone
-      this.log.error({ err, command: cmd.kind }, 'command failed');
-      this.reply(R.localError());
+      running = undefined;
+      this.commandFailed(err, kind);
     }
-    return cmd.kind;
+    if (!running) {
+      this.listener.commands.observe(kind, started);
+      return undefined;
+    }
+    return running.then(
+      () => this.listener.commands.observe(kind, started),
+      (err: unknown) => {
+        this.commandFailed(err, kind);
+        this.listener.commands.observe(kind, started);
+      },
+    );
+  }
+
+  private commandFailed(err: unknown, kind: string): void {
+    if (err instanceof TlsHandshakeError) return; // the client's; logged; gone
+    this.log.error({ err, command: kind }, 'command failed');
+    this.reply(R.localError());
   }
 
   /** RFC 5321 §4.3.1: the client waits for the greeting; one that talks first is refused. */
@@ -226,7 +254,8 @@ export class SmtpSession {
     if (this.conn.closed) return false;
     const host = this.cfg.hostname;
     this.replyCached(`greeting ${host}`, () => R.greeting(host));
-    await this.flush();
+    const written = this.flush();
+    if (written) await written;
     return true;
   }
 }

@@ -295,4 +295,28 @@ describe('Connection over TCP', () => {
     assert.equal(Buffer.concat(chunks).toString('latin1'), '221 2.0.0 Bye\r\n');
     client.destroy();
   });
+
+  test('finish with bytes still queued in the stream (a peer not reading): every byte, then FIN', async () => {
+    const { server, client, done } = await tcpPair();
+    try {
+      const conn = new Connection(server as net.Socket, { log: silentLogger() });
+      client.pause();
+      // More than the kernel's buffers take: the rest waits in the stream when finish starts.
+      const block = Buffer.alloc(8 * 1024 * 1024, 0x61);
+      void conn.write(block);
+      assert.ok(server.writableLength > 0, 'some bytes wait in the stream');
+      const finished = conn.finish();
+      let total = 0;
+      client.on('data', (d: Buffer) => {
+        total += d.length;
+      });
+      const ended = new Promise<void>((r) => client.once('end', r));
+      client.resume();
+      await ended;
+      await finished;
+      assert.equal(total, block.length);
+    } finally {
+      done();
+    }
+  });
 });

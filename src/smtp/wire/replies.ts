@@ -1,7 +1,7 @@
 // The catalog of replies the SMTP server sends. Tests and logs rely on these codes: change a
 // code here, never inline in a handler. Enhanced codes are from RFC 3463 (registry: RFC 5248)
 // unless another RFC is named. Text may carry an argument; SmtpReply sanitizes it.
-import { SmtpReply } from './reply.js';
+import { fixedReply, SmtpReply } from './reply.js';
 
 // --- Connection -----------------------------------------------------------------------------
 
@@ -20,7 +20,7 @@ export const ehlo = (host: string, keywords: readonly string[], greet = 'Hello')
 export const helo = (host: string) => new SmtpReply(250, null, `${host} Hello`);
 
 /** Answer to QUIT before closing. RFC 5321 §4.1.1.10. */
-export const bye = () => new SmtpReply(221, '2.0.0', 'Bye');
+export const bye = fixedReply(221, '2.0.0', 'Bye');
 
 /** Server is stopping: sent to open sessions before closing them. RFC 3463 X.3.2. */
 export const shuttingDown = () =>
@@ -43,10 +43,10 @@ export const tooManyConnections = () =>
 export const ok = (text = 'OK') => new SmtpReply(250, '2.0.0', text);
 
 /** MAIL accepted. RFC 3463 X.1.0 "other address status" (the originator is fine). */
-export const senderOk = () => new SmtpReply(250, '2.1.0', 'Sender OK');
+export const senderOk = fixedReply(250, '2.1.0', 'Sender OK');
 
 /** RCPT accepted. RFC 3463 X.1.5 "destination address valid". */
-export const recipientOk = () => new SmtpReply(250, '2.1.5', 'Recipient OK');
+export const recipientOk = fixedReply(250, '2.1.5', 'Recipient OK');
 
 /** Message stored (after DATA's final dot or BDAT LAST). RFC 3463 X.6.0. */
 export const messageAccepted = (id: string) =>
@@ -57,7 +57,7 @@ export const chunkAccepted = (size: number) =>
   new SmtpReply(250, '2.0.0', `${size} octets received`);
 
 /** Go ahead with the message. RFC 5321 §4.1.1.4; intermediate replies carry no enhanced code. */
-export const startData = () => new SmtpReply(354, null, 'End data with <CR><LF>.<CR><LF>');
+export const startData = fixedReply(354, null, 'End data with <CR><LF>.<CR><LF>');
 
 /** VRFY is not answered truthfully (address harvesting). RFC 5321 §3.5.3 allows 252. */
 export const cannotVerify = () =>

@@ -75,6 +75,28 @@ function sanitize(line: string, room: number): string {
  * CRLF` keeps the space before an empty challenge, and clients (s-nail) wait for it.
  */
 export function formatReply(reply: SmtpReply): Buffer {
+  return preformatted.get(reply) ?? format(reply);
+}
+
+/**
+ * Replies whose text never changes (MAIL's 250, RCPT's 250, DATA's 354, QUIT's 221: one each
+ * per message or connection), made and formatted once per process: their wire bytes are
+ * shared, never written to (a socket write only reads them).
+ */
+const preformatted = new WeakMap<SmtpReply, Buffer>();
+
+/** `() => reply` for a fixed reply, formatted once (see preformatted). */
+export function fixedReply(
+  code: number,
+  enhanced: string | null,
+  lines: readonly string[] | string,
+): () => SmtpReply {
+  const reply = new SmtpReply(code, enhanced, lines);
+  preformatted.set(reply, format(reply));
+  return () => reply;
+}
+
+function format(reply: SmtpReply): Buffer {
   const prefix = reply.enhanced === null ? '' : reply.enhanced;
   const n = reply.lines.length;
   let out = '';
