@@ -4,7 +4,13 @@
 import { authenticate } from 'mailauth';
 import { hasHeaderField, headerBounds } from '../mime/header-scan.js';
 import type { ResolveFn } from './dns.js';
-import { authenticateUnsigned, unsignedHeader } from './unsigned-auth.js';
+import {
+  answerUnsigned,
+  keptUnsigned,
+  type UnsignedAuthResult,
+  unsignedHeader,
+  unsignedQuestion,
+} from './unsigned-auth.js';
 
 export interface InboundAuthInput {
   raw: Buffer;
@@ -55,14 +61,8 @@ export function authInput(raw: Buffer): Buffer {
   return raw.subarray(0, bodyStart);
 }
 
-export async function verifyInbound(input: InboundAuthInput): Promise<InboundAuthResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), input.timeoutMs);
-  });
+export function verifyInbound(input: InboundAuthInput): Promise<InboundAuthResult> {
   const authIn = authInput(input.raw);
-  // Nothing signed (most mail): the same checks and header without mailauth's DKIM pass.
-  const fields = unsignedHeader(authIn);
   const opts = {
     ip: input.ip,
     helo: input.helo,
@@ -70,22 +70,44 @@ export async function verifyInbound(input: InboundAuthInput): Promise<InboundAut
     mta: input.hostname,
     resolver: input.resolver,
   };
-  const work = (
-    fields
-      ? authenticateUnsigned(fields, opts)
-      : authenticate(authIn, { ...opts, disableBimi: true })
-  ) as Promise<MailauthResult>;
+  // Nothing signed (most mail): the same checks and header without mailauth's DKIM pass.
+  const fields = unsignedHeader(authIn);
+  if (fields === null) {
+    return checkedInTime(input, authenticate(authIn, { ...opts, disableBimi: true }));
+  }
+  const question = unsignedQuestion(fields, opts);
+  // A verdict kept for the same question (a burst from one sender) waits for nothing: no
+  // deadline, no race.
+  const kept = keptUnsigned(question);
+  if (kept !== undefined) return Promise.resolve(verdictOf(kept));
+  return checkedInTime(input, answerUnsigned(question, opts));
+}
+
+/** The checks' result, or temperror (fallback) when they fail or pass the deadline. */
+async function checkedInTime(
+  input: InboundAuthInput,
+  checks: Promise<MailauthResult | UnsignedAuthResult>,
+): Promise<InboundAuthResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), input.timeoutMs);
+  });
   // Keep a late rejection from becoming an unhandled one after the deadline won.
-  work.catch(() => {});
+  checks.catch(() => {});
   let r: MailauthResult | 'timeout' | 'error';
   try {
-    r = await Promise.race([work, deadline]);
+    r = (await Promise.race([checks, deadline])) as MailauthResult | 'timeout';
   } catch {
     r = 'error';
   } finally {
     clearTimeout(timer);
   }
   if (r === 'timeout' || r === 'error') return fallback(input, r === 'timeout');
+  return verdictOf(r);
+}
+
+/** The verdicts of mailauth's (or authenticateUnsigned's) result. */
+function verdictOf(r: MailauthResult): InboundAuthResult {
   const spfResult = r.spf || undefined;
   const dmarcResult = r.dmarc || undefined;
   const spf = spfResult?.status?.result || 'none';

@@ -86,22 +86,32 @@ export function unsignedHeader(input: Buffer): ParsedField[] | null {
 }
 
 /** `authenticate(input, opts)` with BIMI off, for the fields unsignedHeader returned. */
-export async function authenticateUnsigned(
+export function authenticateUnsigned(
   fields: ParsedField[],
   opts: UnsignedAuthOptions,
 ): Promise<UnsignedAuthResult> {
+  return answerUnsigned(unsignedQuestion(fields, opts), opts);
+}
+
+/** What the checks of one message ask: its From addresses, and its verdict memo's key. */
+export interface UnsignedQuestion {
+  headerFrom: string[];
+  /** With a caching resolver only (dns.ts): its memo and the key of this question in it. */
+  memo: VerdictMemo<UnsignedAuthResult> | undefined;
+  key: string;
+}
+
+export function unsignedQuestion(
+  fields: ParsedField[],
+  opts: UnsignedAuthOptions,
+): UnsignedQuestion {
   // What the DKIM verifier would have found: no signature, and the From header's addresses.
   const headerFrom: string[] = [];
   for (const f of fields) {
-    if (f.key !== 'from') continue;
-    let value = f.line.toString();
-    const colon = value.indexOf(':');
-    if (colon >= 0) value = value.substring(colon + 1);
-    for (const a of internals.addressparser(value.trim()))
-      if (a?.address) headerFrom.push(a.address);
+    if (f.key === 'from') for (const a of fromAddresses(f.line)) headerFrom.push(a);
   }
   const { resolver } = opts;
-  if (!isCaching(resolver)) return checkUnsigned(headerFrom, opts, resolver);
+  if (!isCaching(resolver)) return { headerFrom, memo: undefined, key: '' };
   let memo = memos.get(resolver);
   if (memo === undefined) {
     memo = new VerdictMemo(resolver);
@@ -117,11 +127,47 @@ export async function authenticateUnsigned(
     opts.mta,
     headerFrom,
   ]);
-  return memo.get(key, (resolve) => checkUnsigned(headerFrom, opts, resolve));
+  return { headerFrom, memo, key };
+}
+
+/** The verdict kept for this question (VerdictMemo.peek), at once; undefined: ask. */
+export function keptUnsigned(q: UnsignedQuestion): UnsignedAuthResult | undefined {
+  return q.memo?.peek(q.key);
+}
+
+/** The checks' verdict for the question, kept for the next message that asks it. */
+export function answerUnsigned(
+  q: UnsignedQuestion,
+  opts: UnsignedAuthOptions,
+): Promise<UnsignedAuthResult> {
+  if (q.memo === undefined) return checkUnsigned(q.headerFrom, opts, opts.resolver);
+  return q.memo.get(q.key, (resolve) => checkUnsigned(q.headerFrom, opts, resolve));
 }
 
 /** Per resolver (one per configuration: its answers), the verdicts made with it. */
 const memos = new WeakMap<CachingResolveFn, VerdictMemo<UnsignedAuthResult>>();
+
+/**
+ * A From field's addresses as mailauth's DKIM verifier reads them (nodemailer's
+ * addressparser), kept per field text: mail in a burst from one sender repeats its From
+ * field, and the parse is a third of the checks' CPU when the verdict is kept. The lists are
+ * shared: never changed.
+ */
+const fromKept = new Map<string, readonly string[]>();
+const FROM_KEPT_MAX = 256;
+
+function fromAddresses(line: Buffer): readonly string[] {
+  const text = line.toString();
+  const hit = fromKept.get(text);
+  if (hit !== undefined) return hit;
+  const colon = text.indexOf(':');
+  const value = colon >= 0 ? text.substring(colon + 1) : text;
+  const list: string[] = [];
+  for (const a of internals.addressparser(value.trim())) if (a?.address) list.push(a.address);
+  if (fromKept.size >= FROM_KEPT_MAX) fromKept.delete(fromKept.keys().next().value as string);
+  fromKept.set(text, list);
+  return list;
+}
 
 /** SPF, ARC and DMARC as `authenticate` runs them, for a message whose From has `headerFrom`. */
 async function checkUnsigned(

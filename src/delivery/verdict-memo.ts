@@ -27,11 +27,8 @@ export class VerdictMemo<T> {
    * nothing.
    */
   async get(key: string, make: (resolve: ResolveFn) => Promise<T>): Promise<T> {
-    const hit = this.kept.get(key);
-    if (hit !== undefined) {
-      if (hit.until > performance.now()) return hit.value;
-      this.kept.delete(key);
-    }
+    const hit = this.peek(key);
+    if (hit !== undefined) return hit;
     const asked: string[] = [];
     const resolver = this.resolver;
     const value = await make((name, rrtype) => {
@@ -49,6 +46,18 @@ export class VerdictMemo<T> {
       this.kept.set(key, { value, until });
     }
     return value;
+  }
+
+  /**
+   * The verdict kept under `key` while it is still the one a new check would reach, at once
+   * (no promise): a caller can then skip the deadline a check runs under.
+   */
+  peek(key: string): T | undefined {
+    const hit = this.kept.get(key);
+    if (hit === undefined) return undefined;
+    if (hit.until > performance.now()) return hit.value;
+    this.kept.delete(key);
+    return undefined;
   }
 
   /** Verdicts held (tests). */

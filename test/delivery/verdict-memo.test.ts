@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { authenticate } from 'mailauth';
 import { type CachingResolveFn, createResolver } from '../../src/delivery/dns.js';
+import { verifyInbound } from '../../src/delivery/inbound-auth.js';
 import { authenticateUnsigned, unsignedHeader } from '../../src/delivery/unsigned-auth.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { eventually } from '../helpers/eventually.js';
@@ -108,4 +109,26 @@ test('a check that failed in DNS is kept no longer than its failure is', async (
     async () => spfOf(await authenticateUnsigned(fields, opts)) === 'pass',
     'the record once DNS answers again',
   );
+});
+
+test('a kept verdict is answered at once: the inbound checks start no deadline timer for it', async (t) => {
+  t.mock.method(Date, 'now', () => 1_764_950_400_000);
+  dns.set('memo-timer.test', { TXT: ['v=spf1 ip4:192.0.2.0/24 -all'] });
+  const { resolver } = counted(60_000);
+  const input = {
+    raw: Buffer.from('From: a@memo-timer.test\r\nSubject: hi\r\n\r\nbody\r\n'),
+    ip: '192.0.2.7',
+    helo: 'client.test',
+    sender: 'a@memo-timer.test',
+    hostname: 'mx.local.test',
+    resolver,
+    timeoutMs: 5000,
+  };
+  const first = await verifyInbound(input);
+  assert.equal(first.spf, 'pass');
+  const timers = t.mock.method(globalThis, 'setTimeout');
+  const again = await verifyInbound(input);
+  // Fails without the memo's peek: every message raced its checks against a new timer.
+  assert.equal(timers.mock.callCount(), 0);
+  assert.deepEqual(again, first);
 });
