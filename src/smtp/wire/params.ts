@@ -49,6 +49,8 @@ const UNSAFE_DECODED = /[\x00-\x1f\x7f\ufffd]/;
 /** Splits `KEY=value KEY2` (already without the path). Extra spaces are tolerated. */
 function split(text: string): ParamsResult<RawParam[]> {
   const out: RawParam[] = [];
+  // Most MAIL and RCPT commands carry no parameter.
+  if (text === '') return { ok: true, params: out };
   const seen = new Set<string>();
   for (const token of text.split(' ')) {
     if (token === '') continue;
