@@ -3,6 +3,7 @@
 // messages, loads them in batches, and sets \Seen for non-PEEK body fetches.
 import { isStoreError } from '../../store/errors.js';
 import type { FlagColumns, MessageDetail, MessageRecord } from '../../store/types.js';
+import { headerLineRenderer } from '../fetch/header-line.js';
 import { markFetchedSeen, type SeenNow } from '../fetch/mark-seen.js';
 import { ReadAhead } from '../fetch/read-ahead.js';
 import {
@@ -114,6 +115,8 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   // Row items and header sections alone, none setting \Seen: rendered at once from the bytes
   // read ahead (renderHeaderFetch), no loaders and promises per message.
   const headerFast = headersOnly && !withDetail && !withExtras && headerItemsOnly(a.items);
+  // Its lines as text and the sections' bytes, no value tree per message (fetch/header-line.ts).
+  const headerLine = headerFast ? headerLineRenderer(a.items, opts) : null;
   const listed = !withDetail && isWide(uids, view.exists) ? await listRows(s, null) : null;
 
   for (let i = 0; i < uids.length; i += BATCH) {
@@ -160,8 +163,13 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
           }
         }
         const flags = view.withRecent(r.uid, r.flags);
-        const values = renderHeaderFetch(a.items, r, flags, bytes, ahead.isBlock(k, bytes), opts);
-        s.sendParts(serializeLineParts(`* ${seq} FETCH `, v.list(values), s.writeOpts));
+        const block = ahead.isBlock(k, bytes);
+        const line = headerLine?.(seq, r, flags, bytes, block);
+        if (line) s.sendParts(line);
+        else {
+          const values = renderHeaderFetch(a.items, r, flags, bytes, block, opts);
+          s.sendParts(serializeLineParts(`* ${seq} FETCH `, v.list(values), s.writeOpts));
+        }
         if (s.flushDue) await s.flush();
         continue;
       }

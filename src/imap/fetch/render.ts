@@ -160,7 +160,7 @@ const whole: Section = { part: [], text: null };
 /** `BODY[section]<origin>` of each item, written once per FETCH, not once per message. */
 const bodyLabels = new WeakMap<FetchItem, string>();
 
-function bodyLabel(it: Extract<FetchItem, { kind: 'body' }>): string {
+export function bodyLabel(it: Extract<FetchItem, { kind: 'body' }>): string {
   let label = bodyLabels.get(it);
   if (label === undefined) {
     // RFC 9051 §7.5.2: BODY[section]<origin>: the answer names BODY (also for BODY.PEEK)
@@ -274,7 +274,10 @@ export async function renderFetch(
 }
 
 /** What the row items read (a MessageRecord will do: its date is made only when asked). */
-type RowMessage = Pick<FetchMessage, 'uid' | 'modseq' | 'size' | 'internalDate' | 'internalZone'>;
+export type RowMessage = Pick<
+  FetchMessage,
+  'uid' | 'modseq' | 'size' | 'internalDate' | 'internalZone'
+>;
 
 /**
  * The row items (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ): false for any other. `flags`
@@ -315,7 +318,7 @@ function pushRowItem(
 }
 
 /** RFC822.HEADER's section (RFC 9051 §6.4.5: BODY.PEEK[HEADER] under its own name). */
-const HEADER_TEXT: Section['text'] = { kind: 'HEADER' };
+export const HEADER_TEXT: Section['text'] = { kind: 'HEADER' };
 
 /**
  * Whether renderHeaderFetch can answer the items: row items (UID, FLAGS, INTERNALDATE,
@@ -496,7 +499,8 @@ function withRecentText(flags: string, recent: boolean): string {
   return flags === '' ? '\\Recent' : `${flags} \\Recent`;
 }
 
-function flagsText(flags: readonly string[]): string {
+/** The flags FLAGS shows, as its list's text (RFC 9051 §7.5.2), bad ones left out. */
+export function flagsText(flags: readonly string[]): string {
   let out = '';
   for (const f of flags) {
     if (!FLAG_OK.test(f)) continue;
