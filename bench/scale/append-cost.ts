@@ -8,8 +8,10 @@
 // storage or index setting). Usage:
 //   node --import tsx bench/scale/append-cost.ts [--messages 2000] [--size 10240]
 //     [--concurrency 10] [--nodes 1] [--rounds 3] [--sql "ALTER ..."] [--statements] [--locks]
-//     [--accounts 1]
-// With --nodes N, N stores in this process stand for N nodes over the one database, the
+//     [--accounts 1] [--think-ms 0]
+// With --think-ms T each of the appends in flight waits T ms after its answer before the next,
+// as an SMTP sender does between its 250 and its next message: its appends then come back
+// while the mailbox's next group is out (append-gather.ts). With --nodes N, N stores in this process stand for N nodes over the one database, the
 // appends in flight split between them. --statements prints the statements PostgreSQL ran
 // per append (pg_stat_statements): the group statement's calls per append is one over the
 // mean group size. Commits are pg_stat_database's, which counts the listeners' reads of
@@ -40,10 +42,12 @@ const { values: args } = parseArgs({
     statements: { type: 'boolean', default: false },
     locks: { type: 'boolean', default: false },
     accounts: { type: 'string', default: '1' },
+    'think-ms': { type: 'string', default: '0' },
   },
 });
 const messages = Number(args.messages);
 const concurrency = Number(args.concurrency);
+const think = Number(args['think-ms']);
 
 const base = mkdtempSync(join(tmpdir(), 'letterbox-append-cost-'));
 // PostgreSQL's unprivileged processes must be able to search down to its directory.
@@ -148,6 +152,7 @@ for (let round = 1; round <= Number(args.rounds); round++) {
       while (left > 0) {
         left--;
         await node.append(next(), [{ mailboxId: inboxes[k % inboxes.length]! }]);
+        if (think > 0) await new Promise((r) => setTimeout(r, think));
       }
     }),
   );
@@ -177,6 +182,7 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   const meMs = self() - me0;
   process.stdout.write(
     `round ${round}: ${messages} appends of ${template.size} bytes, ${concurrency} at once` +
+      (think > 0 ? ` (each ${think} ms after the last's answer)` : '') +
       ` on ${stores.length} node(s)` +
       (idle.length > 0 ? ` (and ${idle.length} idle)` : '') +
       ': ' +

@@ -33,6 +33,7 @@
 import { StoreError } from '../errors.js';
 import { newObjectId } from '../object-ids.js';
 import type { AppendResult, ChangeEvent, ExpectedMailbox, NewMessage } from '../types.js';
+import { GatherClock } from './append-gather.js';
 import { textArray } from './binary-array.js';
 import { OWN_UNFLUSHED, type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
@@ -134,6 +135,13 @@ export class AppendBatches {
   /** Until when (epoch ms) each mailbox's groups wait for the lock before they are taken. */
   private readonly contended = new Map<number, number>();
   private pruneAt = PRUNE_AT;
+  /** When each mailbox's next group goes (append-gather.ts). */
+  private readonly gather = new GatherClock(MAX_ITEMS);
+  /** The size of the group each busy mailbox's transaction took. */
+  private readonly took = new Map<number, number>();
+  /** A start planned for when a gathering group is due, and when. */
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
   /** Transactions out. */
   private out = 0;
   /** A start is planned for the end of this turn of the event loop. */
@@ -171,24 +179,63 @@ export class AppendBatches {
     });
   }
 
-  /** Starts transactions while there are appends waiting and room for them. */
+  /**
+   * Starts transactions while there are appends waiting, due (GatherClock: a contended
+   * mailbox's groups gather behind the account's lock instead), and room for them.
+   */
   private start(): void {
+    const now = performance.now();
+    const epochNow = Date.now();
+    let wake = Number.POSITIVE_INFINITY;
     while (this.out < TX_IN_FLIGHT) {
       const ids: number[] = [];
-      for (const mailboxId of this.queues.keys()) {
+      for (const [mailboxId, q] of this.queues) {
         if (this.busy.has(mailboxId)) continue;
+        if ((this.contended.get(mailboxId) ?? 0) <= epochNow) {
+          const at = this.gather.readyAt(mailboxId, q.length, now);
+          if (at > now) {
+            wake = Math.min(wake, at);
+            continue;
+          }
+        }
         ids.push(mailboxId);
         if (ids.length >= MAX_GROUPS) break;
       }
-      if (ids.length === 0) return;
+      if (ids.length === 0) break;
       for (const id of ids) this.busy.add(id);
       this.out++;
+      const started = performance.now();
       void this.run(ids).finally(() => {
         this.out--;
-        for (const id of ids) this.busy.delete(id);
+        const ended = performance.now();
+        for (const id of ids) {
+          this.busy.delete(id);
+          const size = this.took.get(id);
+          this.took.delete(id);
+          if (size !== undefined) {
+            this.gather.ended(id, size, this.queues.get(id)?.length ?? 0, started, ended);
+          }
+        }
         this.start();
       });
     }
+    if (wake !== Number.POSITIVE_INFINITY) this.wakeAt(wake);
+  }
+
+  /** start() again at `at` (performance.now() time), or earlier if one is planned already. */
+  private wakeAt(at: number): void {
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    // Timers may fire a little before their time by performance.now(): start() then plans
+    // another for what is left.
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.start();
+      },
+      Math.max(1, Math.ceil(at - performance.now())),
+    );
   }
 
   /** The next group of each of the mailboxes, taken from their queues now. */
@@ -197,7 +244,9 @@ export class AppendBatches {
     for (const mailboxId of ids) {
       const q = this.queues.get(mailboxId);
       if (!q) continue;
-      out.push({ mailboxId, group: take(q) });
+      const group = take(q);
+      this.took.set(mailboxId, group.length);
+      out.push({ mailboxId, group });
       if (q.length === 0) this.queues.delete(mailboxId);
     }
     return out;
