@@ -135,18 +135,26 @@ const TICK_MS = 10;
 
 /** CPU time (user + system, all threads) used so far by a process tree, in ms. */
 export function treeCpuMs(root: number): number {
-  let ticks = 0;
+  const t = treeCpuTimes(root);
+  return t.user + t.system;
+}
+
+/** User and system CPU time (all threads) used so far by a process tree, each in ms. */
+export function treeCpuTimes(root: number): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
   for (const pid of processTree(root)) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
       // Fields after the command name: state is field 3, utime 14 and stime 15 (proc(5)).
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      user += Number(f[11]);
+      system += Number(f[12]);
     } catch {
       // The process ended while we looked.
     }
   }
-  return ticks * TICK_MS;
+  return { user: user * TICK_MS, system: system * TICK_MS };
 }
 
 /**

@@ -9,12 +9,12 @@
 //   node --import tsx bench/smtp/node-floor.ts [--root DIR] [--sessions 10] [--messages 3000]
 //     [--rounds 4] [--warmup 3000]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, processTree, waitForGreeting } from '../lib/proc.js';
+import { freePort, treeCpuTimes, waitForGreeting } from '../lib/proc.js';
 import { runSmtpSource, smtpSourcePath } from '../lib/smtp-source.js';
 import { waitIdle } from '../outbound/cpu.js';
 import { startLetterbox } from './letterbox.js';
@@ -35,23 +35,6 @@ const sessions = Number(args.sessions);
 const messages = Number(args.messages);
 const SENDER = 'sender@bench-client.test';
 const RECIPIENT = 'bench@bench.test';
-
-/** User and system CPU ms of a process tree (proc(5) fields 14 and 15, 10 ms ticks). */
-function cpu(root: number): { user: number; system: number } {
-  let user = 0;
-  let system = 0;
-  for (const pid of processTree(root)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      user += Number(f[11]) * 10;
-      system += Number(f[12]) * 10;
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return { user, system };
-}
 
 interface Server {
   name: string;
@@ -120,11 +103,11 @@ for (let round = 0; round < Number(args.rounds); round++) {
   const order = round % 2 === 0 ? cells : [...cells].reverse();
   for (const c of order) {
     await waitIdle(c.s.pid, { minMs: 0 });
-    const before = cpu(c.s.pid);
+    const before = treeCpuTimes(c.s.pid);
     const r = await drive(c.s.port, messages, c.kept);
     if (r.error) throw new Error(`${c.s.name}: ${r.error}`);
     await waitIdle(c.s.pid, { minMs: 1500 });
-    const after = cpu(c.s.pid);
+    const after = treeCpuTimes(c.s.pid);
     const user = after.user - before.user;
     const system = after.system - before.system;
     c.user += user;
