@@ -8,7 +8,7 @@
 //   STARTTLS makes, and a COMPRESS channel's zlib streams, run in a try/catch);
 // - the timers, immediates, microtasks and detached promises it starts: connection code does
 //   not call setTimeout & co. or leave a promise with `void`, it asks its guard
-//   (conn.guard.setTimeout, .setImmediate, .queueMicrotask, .detach, .wrap), which runs the
+//   (conn.guard.setTimeout, .setImmediate, .nextTick, .queueMicrotask, .detach, .wrap), which runs the
 //   callback in a try/catch or gives the promise a rejection handler. test/net/guard-lint
 //   keeps bare timers and `void` promises out of src/imap, src/smtp, src/pop3, src/net and
 //   src/http (a line that is not connection code says why with `// unguarded: ...`), and
@@ -66,6 +66,11 @@ export class ConnectionGuard {
     return setImmediate(callGuarded, this, cb, 'immediate');
   }
 
+  /** process.nextTick for connection code: `cb(arg)` after the ticks already queued. */
+  nextTick<T>(cb: (arg: T) => void, arg: T): void {
+    process.nextTick(callGuardedWith, this, cb, arg);
+  }
+
   /** queueMicrotask for connection code. */
   queueMicrotask(cb: () => void): void {
     queueMicrotask(() => callGuarded(this, cb, 'microtask'));
@@ -116,6 +121,14 @@ function callGuarded(guard: ConnectionGuard, cb: () => void, origin: string): vo
     cb();
   } catch (err) {
     guard.fail(err, origin);
+  }
+}
+
+function callGuardedWith<T>(guard: ConnectionGuard, cb: (arg: T) => void, arg: T): void {
+  try {
+    cb(arg);
+  } catch (err) {
+    guard.fail(err, 'nextTick');
   }
 }
 

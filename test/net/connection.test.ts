@@ -296,6 +296,35 @@ describe('Connection over TCP', () => {
     client.destroy();
   });
 
+  test('finish destroys the socket only after its last write completed', async () => {
+    // Node runs a write's completion on a tick even when write(2) took every byte; a stream
+    // destroyed before it builds an ERR_STREAM_DESTROYED error (with its stack) for nobody.
+    const { server, client, done } = await tcpPair();
+    try {
+      const conn = new Connection(server as net.Socket, { log: silentLogger() });
+      const destroyedAtCompletion: boolean[] = [];
+      const sock = server as net.Socket;
+      const write = sock.write.bind(sock) as (
+        d: unknown,
+        cb: (e?: Error | null) => void,
+      ) => boolean;
+      sock.write = ((data: unknown, cb?: (e?: Error | null) => void) =>
+        write(data, (err) => {
+          destroyedAtCompletion.push(sock.destroyed);
+          cb?.(err);
+        })) as typeof sock.write;
+      const ended = new Promise<void>((r) => client.once('end', r));
+      client.resume();
+      assert.equal(conn.send('221 2.0.0 Bye\r\n'), undefined, 'the kernel took the reply');
+      await conn.finish();
+      await ended;
+      assert.deepEqual(destroyedAtCompletion, [false]);
+      assert.equal(server.destroyed, true);
+    } finally {
+      done();
+    }
+  });
+
   test('finish with bytes still queued in the stream (a peer not reading): every byte, then FIN', async () => {
     const { server, client, done } = await tcpPair();
     try {
