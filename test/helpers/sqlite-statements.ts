@@ -8,6 +8,30 @@ const METHODS = ['run', 'get', 'all', 'iterate'] as const;
 
 /** `f()`'s result and the SQL of the statements it ran, in order. */
 export function statementsOf<T>(f: () => T): { value: T; sql: string[] } {
+  const { sql, restore } = recordStatements();
+  try {
+    return { value: f(), sql };
+  } finally {
+    restore();
+  }
+}
+
+/**
+ * statementsOf for asynchronous store code: the statements run until `f()`'s promise settles
+ * (a write's, which the store's batch runs after the call returns).
+ */
+export async function statementsDuring<T>(
+  f: () => Promise<T>,
+): Promise<{ value: T; sql: string[] }> {
+  const { sql, restore } = recordStatements();
+  try {
+    return { value: await f(), sql };
+  } finally {
+    restore();
+  }
+}
+
+function recordStatements(): { sql: string[]; restore: () => void } {
   const probe = new Database(':memory:');
   const proto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<string, unknown>;
   probe.close();
@@ -20,11 +44,11 @@ export function statementsOf<T>(f: () => T): { value: T; sql: string[] } {
       return original.apply(this, args);
     };
   });
-  try {
-    return { value: f(), sql };
-  } finally {
-    METHODS.forEach((m, i) => {
-      proto[m] = saved[i];
-    });
-  }
+  return {
+    sql,
+    restore: () =>
+      METHODS.forEach((m, i) => {
+        proto[m] = saved[i];
+      }),
+  };
 }

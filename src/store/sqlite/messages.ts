@@ -334,8 +334,8 @@ export class SqliteMessages {
     );
     // RFC 8508 §3.4: REPLACE expunges the old message atomically with the append; it goes
     // first, so that the quota sees the room it frees.
+    // The quota is checked as each target's row adds its size (addRow), not read beforehand.
     const replaced = p.replace ? this.removeForReplace(p.replace, mailboxes) : null;
-    this.checkQuota(mailboxes, size);
     const internalDate = (message.internalDate ?? new Date()).getTime();
     const internalZone = message.internalDate ? zoneOrUtc(message.internalZone) : 0;
     const results = p.targets.map((t, i) => {
@@ -352,6 +352,7 @@ export class SqliteMessages {
         replaced && mb.accountId === replaced.mb.accountId ? replaced.modseq : undefined,
         t.uid,
         t.claimRecent === true,
+        true,
       );
     });
     return {
@@ -384,8 +385,9 @@ export class SqliteMessages {
     modseqIn?: number,
     uid?: number,
     claimRecent = false,
+    quota = false,
   ): AppendResult {
-    const modseq = modseqIn ?? nextModseq(this.db, accountId);
+    const modseq = this.addToAccount(accountId, size, modseqIn, quota);
     // RFC 9051 §2.3.1.1: UIDs strictly ascend, so a kept UID (an import) must be at least
     // UIDNEXT, which then moves past it.
     const mb = (
@@ -429,13 +431,43 @@ export class SqliteMessages {
       Date.now(),
       internalZone,
     );
-    stmt(this.db, 'UPDATE accounts SET used_bytes = used_bytes + ? WHERE id = ?').run(
-      size,
-      accountId,
-    );
     const result: AppendResult = { mailboxId, uidValidity: mb.uid_validity, uid: mb.uid, modseq };
     if (claimRecent) result.recentFrom = mb.first_recent_uid;
     return result;
+  }
+
+  /**
+   * In addRow's transaction: the account's row for one more message of `size` bytes, in one
+   * statement (a delivery used to read the quota, bump the modseq and add the size in three):
+   * adds the size, and takes the next modseq unless the caller has one (a COPY's, a REPLACE's).
+   * With `quota`, fails with OVERQUOTA when the account is then over its quota; the caller's
+   * savepoint (or transaction) rolls the whole append back. Adding each target's size in turn
+   * and checking after each is the check of their sum beforehand: used_bytes only grows here.
+   */
+  private addToAccount(
+    accountId: number,
+    size: number,
+    modseqIn: number | undefined,
+    quota: boolean,
+  ): number {
+    const row = (
+      modseqIn === undefined
+        ? stmt(
+            this.db,
+            `UPDATE accounts SET modseq = modseq + 1, used_bytes = used_bytes + ? WHERE id = ?
+             RETURNING modseq, used_bytes, quota_bytes`,
+          ).get(size, accountId)
+        : stmt(
+            this.db,
+            `UPDATE accounts SET used_bytes = used_bytes + ? WHERE id = ?
+             RETURNING used_bytes, quota_bytes`,
+          ).get(size, accountId)
+    ) as { modseq?: number; used_bytes: number; quota_bytes: number | null } | undefined;
+    if (!row) throw new Error(`account ${accountId} vanished`);
+    if (quota && row.quota_bytes !== null && row.used_bytes > row.quota_bytes) {
+      throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
+    }
+    return modseqIn ?? (row.modseq as number);
   }
 
   /** Fails with OVERQUOTA if adding `size` bytes per target would exceed an account's quota. */
