@@ -77,3 +77,18 @@ test('a lone surrogate is written as U+FFFD, as the driver writes a text paramet
     await c.end();
   }
 });
+
+test('elements given as UTF-8 bytes are the strings those bytes encode', async () => {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const values = ['Straße', null, '', '😀 emoji', 'ü'.repeat(20_000)];
+    const mixed = values.map((v, i) => (v !== null && i % 2 === 0 ? Buffer.from(v, 'utf8') : v));
+    const r = await c.query<{ got: Array<string | null> }>('SELECT $1::text[] AS got', [
+      textArray(mixed),
+    ]);
+    assert.deepEqual(r.rows[0]!.got, values);
+  } finally {
+    await c.end();
+  }
+});

@@ -8,7 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import { searchWords, wordPatterns } from '../../src/store/postgres/search-words.js';
+import {
+  searchWords,
+  searchWordsUtf8,
+  wordPatterns,
+} from '../../src/store/postgres/search-words.js';
 import { newMessage, simpleIndex } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -46,6 +50,48 @@ describe('search words (pure)', () => {
     assert.equal(searchWords(''), '  ');
     assert.equal(searchWords('x_y-z'), ' x y z ');
     assert.equal(searchWords('café’s 😀ok'), ' café’s 😀ok ');
+  });
+
+  test('words over UTF-8 bytes: the distinct words in first-seen order, as the rule over characters gives them', () => {
+    // The rule over characters, written plainly: a word is a run of characters other than
+    // ASCII's non-alphanumerics.
+    const reference = (text: string) =>
+      ` ${[...new Set(text.split(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/).filter(Boolean))].join(' ')} `;
+    let seed = 7;
+    const rnd = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const alphabet = [
+      'a',
+      'b',
+      'é',
+      'ß',
+      'σ',
+      'ς',
+      '😀',
+      '’',
+      ' ',
+      ',',
+      '-',
+      '_',
+      '0',
+      '\r\n',
+      'ab',
+    ];
+    const random = Array.from({ length: 200 }, () =>
+      Array.from(
+        { length: Math.floor(rnd() * 60) },
+        () => alphabet[Math.floor(rnd() * alphabet.length)],
+      ).join(''),
+    );
+    // Long enough that the table grows past what is kept between calls, and back.
+    const long = Array.from({ length: 20_000 }, (_, i) => `w${i % 7919}`).join(' ');
+    for (const text of [...TEXTS, ...random, long, 'short again', 'é e é', '']) {
+      const words = searchWordsUtf8(Buffer.from(text, 'utf8'));
+      assert.equal(words.toString('utf8'), reference(text), JSON.stringify(text.slice(0, 60)));
+      assert.equal(searchWords(text), reference(text));
+    }
   });
 
   test('patterns: bounded where the needle has a separator, longest first, none below a trigram', () => {

@@ -37,7 +37,7 @@ import { GatherClock } from './append-gather.js';
 import { textArray } from './binary-array.js';
 import { OWN_UNFLUSHED, type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
-import { searchWords } from './search-words.js';
+import { searchWordsUtf8 } from './search-words.js';
 
 /** One append waiting for its group. */
 export interface BatchItem {
@@ -101,18 +101,19 @@ interface BatchRow {
 }
 
 /**
- * An append in its mailbox's queue, with its folded text and distinct words, made when it
- * arrives: not while its group's transaction holds the account's lock.
+ * An append in its mailbox's queue, with its folded text and distinct words in UTF-8 (as
+ * they go to PostgreSQL), made when it arrives: not while its group's transaction holds the
+ * account's lock.
  */
 interface Queued {
   item: BatchItem;
-  folded: string;
-  words: string;
+  folded: Buffer;
+  words: Buffer;
 }
 
 function queue(item: BatchItem): Queued {
-  const folded = item.message.index.text.toLowerCase();
-  return { item, folded, words: searchWords(folded) };
+  const folded = Buffer.from(item.message.index.text.toLowerCase(), 'utf8');
+  return { item, folded, words: searchWordsUtf8(folded) };
 }
 
 /** A group's statement and what its answer is read with. */

@@ -16,8 +16,11 @@
 /** pg_type's OID of `text`. */
 const TEXT_OID = 25;
 
-/** `values` as a binary text[] parameter (a one-dimensional array from index 1). */
-export function textArray(values: ReadonlyArray<string | null>): Buffer {
+/**
+ * `values` as a binary text[] parameter (a one-dimensional array from index 1). An element
+ * given as bytes is UTF-8 already (search-words.ts searchWordsUtf8) and is copied as it is.
+ */
+export function textArray(values: ReadonlyArray<string | Uint8Array | null>): Buffer {
   const n = values.length;
   if (n === 0) {
     // No dimensions: the empty array.
@@ -35,7 +38,7 @@ export function textArray(values: ReadonlyArray<string | null>): Buffer {
       nulls = 1;
       size += 4;
     } else {
-      const len = Buffer.byteLength(v, 'utf8');
+      const len = typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length;
       lengths[i] = len;
       size += 4 + len;
     }
@@ -51,7 +54,13 @@ export function textArray(values: ReadonlyArray<string | null>): Buffer {
     const len = lengths[i]!;
     out.writeInt32BE(len, at);
     at += 4;
-    if (len > 0) at += out.write(values[i]!, at, len, 'utf8');
+    if (len <= 0) continue;
+    const v = values[i]!;
+    if (typeof v === 'string') at += out.write(v, at, len, 'utf8');
+    else {
+      out.set(v, at);
+      at += len;
+    }
   }
   return out;
 }
