@@ -90,6 +90,18 @@ function poison(id: number, word: string): void {
   }
 }
 
+/** A store made and closed, its index opened as the worker opens it. */
+async function closedStoreIndex(): Promise<{ fts: FtsDb; inbox: number }> {
+  const { store, inbox } = await open();
+  await store.close();
+  const fts = new FtsDb({
+    ftsFile: join(dir(), 'fts.db'),
+    mailFile: join(dir(), 'letterbox.db'),
+    blobRoot: join(dir(), 'blobs'),
+  });
+  return { fts, inbox };
+}
+
 describe('full-text index worker', () => {
   test('a search right after an append resolves sees the message', async () => {
     const { store, inbox } = await open();
@@ -407,13 +419,7 @@ describe('full-text index worker', () => {
   test("the index's writes leave the mail database writable", async () => {
     // The worker's connection has the mail database attached: its write transaction must
     // lock fts.db alone, or the server's commits wait (busy_timeout) while it indexes.
-    const s = await open();
-    await s.store.close();
-    const fts = new FtsDb({
-      ftsFile: join(dir(), 'fts.db'),
-      mailFile: join(dir(), 'letterbox.db'),
-      blobRoot: join(dir(), 'blobs'),
-    });
+    const { fts } = await closedStoreIndex();
     const mail = new Database(join(dir(), 'letterbox.db'));
     mail.pragma('busy_timeout = 0');
     const outcomes: string[] = [];
@@ -440,6 +446,57 @@ describe('full-text index worker', () => {
       fts.close();
     }
     assert.deepEqual(outcomes, ['written']);
+  });
+
+  test('index writes are held in one transaction until a commit; a search commits first', async () => {
+    const { fts, inbox } = await closedStoreIndex();
+    const reader = new Database(join(dir(), 'fts.db'), { readonly: true });
+    const committed = () =>
+      reader.prepare('SELECT count(*) FROM docs WHERE id >= 1000000').pluck().get() as number;
+    const item = (n: number) => ({
+      id: 1_000_000 + n,
+      hash: String(n).repeat(64),
+      text: `held ${n}`,
+    });
+    const held = () => fts.held;
+    try {
+      fts.index([item(1)]);
+      fts.index([item(2), item(3)]);
+      // Another connection sees what is committed: nothing of the three posts yet.
+      assert.equal(held()?.texts, 3);
+      assert.equal(committed(), 0);
+      fts.commit();
+      assert.equal(held(), null);
+      assert.equal(committed(), 3);
+      fts.index([item(4)]);
+      assert.equal(held()?.texts, 1);
+      assert.deepEqual(fts.search(inbox, 'held'), []); // not in a mailbox
+      assert.equal(held(), null);
+      assert.equal(committed(), 4);
+    } finally {
+      reader.close();
+      fts.close();
+    }
+  });
+
+  test('held index writes are committed by the worker with no search to ask for it', async () => {
+    const { store, inbox } = await open();
+    try {
+      await store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: inbox }]);
+      // Read from another connection, which sees only what the worker committed.
+      await eventually(() => {
+        try {
+          return indexedDocs().length === 1;
+        } catch {
+          return false; // fts.db locked for the worker's commit at that moment
+        }
+      }, 'the held transaction committed');
+      await store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: inbox }]);
+      assert.deepEqual(await store.searchText(inbox, 'words'), [1, 2]);
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
   });
 
   test('without text in the request (backlog full) the worker indexes from the blob', async () => {

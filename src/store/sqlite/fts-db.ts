@@ -122,6 +122,9 @@ export class FtsDb {
   private cursor: number | null = 0;
   /** This opener's mark (fts-marks.ts), released at a clean close; null with a synced WAL. */
   private readonly mark: OpenMark | null;
+  /** Texts written in the transaction `index` left open (see `held`), and when it began. */
+  private heldTexts = 0;
+  private heldSince = 0;
 
   constructor(paths: FtsPaths) {
     this.blobs = new FileBlobStore(paths.blobRoot);
@@ -153,7 +156,8 @@ export class FtsDb {
       )
       .all() as DocRef[];
     // Before any search (a reused id's entry would answer for the new message): waits out a
-    // reader that holds the file (a backup's copy of it) however long it takes.
+    // reader that holds the file (a backup's copy of it) however long it takes. A busy commit
+    // leaves the transaction open, and the deletions are tried again inside it.
     for (;;) {
       try {
         this.remove(stale);
@@ -185,6 +189,8 @@ export class FtsDb {
    */
   reconcileStep(): boolean {
     if (this.cursor === null) return false;
+    // Its read of the mail database must not pin a snapshot in a held transaction.
+    this.commit();
     const rows = this.stmt(
       `SELECT m.id, m.blob_hash AS hash FROM mail.messages m
        WHERE m.id >= ? AND NOT EXISTS (SELECT 1 FROM docs d WHERE d.id = m.id)
@@ -199,7 +205,11 @@ export class FtsDb {
     return true;
   }
 
-  /** Indexes the items in one transaction; returns the characters of text it was handed. */
+  /**
+   * Indexes the items; returns the characters of text it was handed. The write transaction is
+   * left open (`held`): the next calls add to it until `commit`, so that posts that arrive a
+   * few at a time share one transaction (see fts-worker.ts HOLD_MS).
+   */
   index(items: IndexItem[]): number {
     let chars = 0;
     for (const it of items) chars += it.text?.length ?? 0;
@@ -212,6 +222,9 @@ export class FtsDb {
     // the file's lock and looks for a hot journal, several system calls).
     const unread = items.flatMap((it, i) => (it.text === undefined ? [i] : []));
     if (unread.length > 0) {
+      // The blobs are read from the mail database: not in a held transaction, whose first
+      // read of it would pin that snapshot until the commit.
+      this.commit();
       const known = readTx(this.db, () => unread.map((i) => this.hashOf(items[i]!.id)));
       unread.forEach((i, k) => {
         const it = items[i]!;
@@ -241,20 +254,39 @@ export class FtsDb {
           t.truncated ? 1 : 0,
           ix.plain ? 1 : 0,
         );
+        this.heldTexts++;
       });
     });
     return chars;
   }
 
-  /** Removes entries, only where the id still holds the same message. */
+  /** Removes entries, only where the id still holds the same message; commits. */
   remove(docs: DocRef[]): void {
     this.write(() => {
       for (const d of docs) if (this.hashOf(d.id) === d.hash) this.dropEntry(d.id);
     });
+    this.commit();
+  }
+
+  /** The write transaction `index` left open: the texts it holds and when it began. */
+  get held(): { texts: number; since: number } | null {
+    return this.db.inTransaction ? { texts: this.heldTexts, since: this.heldSince } : null;
   }
 
   /**
-   * Runs `fn` in a transaction that takes fts.db's write lock before anything else: with a
+   * Commits the transaction `index` left open, if any. SQLITE_BUSY (a reader held fts.db past
+   * busy_timeout) leaves it open with everything in it, to be committed again later: SQLite
+   * keeps a transaction whose COMMIT was busy (lang_transaction.html).
+   */
+  commit(): void {
+    if (!this.db.inTransaction) return;
+    this.stmt('COMMIT').run();
+    this.heldTexts = 0;
+  }
+
+  /**
+   * Runs `fn` in the open write transaction, or in one begun for it (left open: see `index`)
+   * that takes fts.db's write lock before anything else: with a
    * rollback journal, two processes' transactions that read and then write (a CLI command's
    * worker beside the server's) would make SQLite answer one of them SQLITE_BUSY at once
    * instead of waiting. Not BEGIN IMMEDIATE: that takes the write lock of every attached
@@ -262,15 +294,28 @@ export class FtsDb {
    * for as long as the worker indexes. A delete that matches nothing takes fts.db's alone.
    */
   private write(fn: () => void): void {
-    // readTx: the database's one deferred transaction runner (db.ts), not a new wrapper per call.
-    readTx(this.db, () => {
-      this.stmt('DELETE FROM docs WHERE id = -1').run();
-      fn();
-    });
+    if (!this.db.inTransaction) {
+      this.stmt('BEGIN').run();
+      try {
+        this.stmt('DELETE FROM docs WHERE id = -1').run();
+      } catch (err) {
+        this.stmt('ROLLBACK').run();
+        throw err;
+      }
+      this.heldTexts = 0;
+      this.heldSince = Date.now();
+    }
+    // A savepoint in the open transaction (readTx: the database's one transaction runner,
+    // db.ts): a call that fails leaves what the transaction held before it.
+    readTx(this.db, fn);
   }
 
   /** UIDs of the mailbox's messages whose text contains the needle, case-insensitively. */
   search(mailboxId: number, needle: string): number[] {
+    // Its reads of the mailbox rows see them as committed now, not as a held transaction's
+    // first read of the mail database found them (the worker commits first: a busy commit
+    // makes the search wait there, not fail).
+    this.commit();
     const uids = new Set(this.indexedMatches(mailboxId, needle));
     // Messages whose whole text is read instead: texts longer than what was indexed (the
     // needle may be past the indexed part), and, while the index is being rebuilt, the
@@ -441,6 +486,7 @@ export class FtsDb {
   }
 
   close(): void {
+    this.commit();
     this.db.close();
     this.mark?.release();
   }
@@ -496,6 +542,11 @@ function openIndex(file: string, unsynced: boolean): Database.Database {
     const mode = db.pragma(`journal_mode = ${unsynced ? 'PERSIST' : 'WAL'}`, { simple: true });
     db.pragma(`synchronous = ${mode === 'persist' ? 'OFF' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
+    // A transaction held open (FtsDb.index) keeps its pages in memory until the commit: a
+    // spill to the file mid-transaction would need the exclusive lock, and a reader holding
+    // fts.db would make a statement in it fail (SQLITE_BUSY then calls for a rollback of all
+    // the transaction holds). Its size is bounded by the worker (fts-worker.ts HOLD_TEXTS).
+    db.pragma('cache_spill = OFF');
     if (db.pragma('user_version', { simple: true }) !== FTS_SCHEMA) {
       db.exec(`
 DROP TABLE IF EXISTS message_text;
