@@ -826,7 +826,7 @@ export class ImapSession {
     this.log = this.log.child({ account: account.address });
     this.rx.setLimits({ maxLiteralSize: this.literalLimit });
     this.conn.setIdleTimeout(IMAP_LIMITS.idleTimeoutMs);
-    this.unsubscribe = this.ctx.store.subscribe((ev) => this.onStoreEvent(ev));
+    this.unsubscribe = this.ctx.store.subscribeAccount(account.id, (ev) => this.onStoreEvent(ev));
   }
 
   /**

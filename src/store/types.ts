@@ -782,7 +782,13 @@ export interface MaildropLockStore {
 
 /** Change events, emitted after each commit (sessions turn them into untagged responses). */
 export interface ChangeEvents {
+  /** Every event (the store's own caches, POP3's registry, tests). */
   subscribe(listener: ChangeListener): () => void;
+  /**
+   * The events of one account only (an IMAP session's): an event calls the listeners of its
+   * account, not every session in the process. Heard after the listeners of every event.
+   */
+  subscribeAccount(accountId: number, listener: ChangeListener): () => void;
 }
 
 /** Every role of one backend over one set of data. */

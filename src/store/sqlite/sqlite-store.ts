@@ -652,6 +652,9 @@ export class SqliteStore implements MailStore {
   subscribe(listener: ChangeListener): () => void {
     return this.bus.subscribe(listener);
   }
+  subscribeAccount(accountId: number, listener: ChangeListener): () => void {
+    return this.bus.subscribeAccount(accountId, listener);
+  }
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -41,5 +41,35 @@ export function eventContract(name: string, make: StoreFactory<MessageRoles>): v
       assert.ok(events.every((e) => e.accountId === a.id));
       assert.ok(events[0]!.modseq < events[1]!.modseq && events[1]!.modseq < events[2]!.modseq);
     });
+
+    test("subscribeAccount: only that account's events, after the listeners of every event", async () => {
+      const s = store();
+      const a = await alice(s);
+      const b = await s.createAccount({ address: 'bob@example.test', passwordHash: 'h' });
+      const mbA = await inbox(s, a.id);
+      const mbB = await inbox(s, b.id);
+      const heard: string[] = [];
+      s.subscribe((e) => heard.push(`all ${e.kind} ${e.accountId}`));
+      const offA1 = s.subscribeAccount(a.id, (e) => heard.push(`a1 ${e.kind} ${e.accountId}`));
+      s.subscribeAccount(a.id, (e) => heard.push(`a2 ${e.kind} ${e.accountId}`));
+      s.subscribeAccount(b.id, (e) => heard.push(`b ${e.kind} ${e.accountId}`));
+      s.subscribeAccount(a.id, () => {
+        throw new Error('a broken listener must not break the store');
+      });
+      await s.append(newMessage('to a'), [{ mailboxId: mbA.id }]);
+      await s.append(newMessage('to b'), [{ mailboxId: mbB.id }]);
+      offA1();
+      offA1();
+      await s.append(newMessage('to a again'), [{ mailboxId: mbA.id }]);
+      assert.deepEqual(heard, [
+        `all append ${a.id}`,
+        `a1 append ${a.id}`,
+        `a2 append ${a.id}`,
+        `all append ${b.id}`,
+        `b append ${b.id}`,
+        `all append ${a.id}`,
+        `a2 append ${a.id}`,
+      ]);
+    });
   });
 }
