@@ -107,6 +107,10 @@ function turn(): void {
    */
   const flush = (commitNow: boolean): boolean => {
     if (items.length > 0) {
+      // A held transaction that is due is committed before more goes into it: while a reader
+      // makes that commit wait, the items stay here, unanswered, so the main thread's backlog
+      // bound (fts.ts) holds, instead of growing the transaction's pages in memory.
+      if (!commitHeld(false)) return false;
       try {
         reply({ t: 'indexed', chars: fts.index(items), messages: items.length });
       } catch (err) {
