@@ -44,13 +44,34 @@ function firstAddress(value: string | null): Address | null {
   return null;
 }
 
+/**
+ * firstAddress of the field an ENVELOPE list was parsed from, without parsing it again: the
+ * parse with decodeWords differs only in passing each display name through
+ * decodeEncodedWords (address.ts, phrase).
+ */
+function firstOfList(list: readonly Address[] | null): Address | null {
+  if (list === null) return null;
+  for (const a of list) {
+    if (a.host === null) continue;
+    return { ...a, name: a.name === null ? null : decodeEncodedWords(a.name) };
+  }
+  return null;
+}
+
 function decoded(fields: readonly HeaderField[], name: string): string {
   // Repeated fields (several To: lines) are all searchable.
   const values = fields.filter((f) => f.lname === name).map((f) => decodeEncodedWords(f.value));
   return values.join(', ');
 }
 
-export function buildSearchFields(fields: readonly HeaderField[]): SearchFields {
+/**
+ * `envelope`: buildEnvelope of the same fields, when the caller has it: its From, To and Cc
+ * lists give the first addresses without a second parse.
+ */
+export function buildSearchFields(
+  fields: readonly HeaderField[],
+  envelope?: Envelope,
+): SearchFields {
   const refs = headerValue(fields, 'references') ?? '';
   return {
     from: decoded(fields, 'from'),
@@ -62,8 +83,8 @@ export function buildSearchFields(fields: readonly HeaderField[]): SearchFields 
     messageId: orNull(headerValue(fields, 'message-id')),
     inReplyTo: orNull(headerValue(fields, 'in-reply-to')),
     references: refs.match(/<[^<>\s]+>/g) ?? [],
-    firstFrom: firstAddress(headerValue(fields, 'from')),
-    firstTo: firstAddress(headerValue(fields, 'to')),
-    firstCc: firstAddress(headerValue(fields, 'cc')),
+    firstFrom: envelope ? firstOfList(envelope.from) : firstAddress(headerValue(fields, 'from')),
+    firstTo: envelope ? firstOfList(envelope.to) : firstAddress(headerValue(fields, 'to')),
+    firstCc: envelope ? firstOfList(envelope.cc) : firstAddress(headerValue(fields, 'cc')),
   };
 }

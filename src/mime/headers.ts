@@ -37,16 +37,18 @@ export function parseHeaderFields(raw: Buffer, start: number, end: number): Head
   return fields;
 }
 
+const LINE_BREAKS = /[\r\n]+/g;
+
 function makeField(block: Buffer, start: number, end: number, colon: number): HeaderField | null {
   const name = block.toString('latin1', start, colon).trimEnd();
   if (/\s/.test(name)) return null;
   let value = isAscii(block, colon + 1, end)
     ? block.toString('latin1', colon + 1, end)
     : decodeUtf8OrLatin1(block.subarray(colon + 1, end));
-  // RFC 5322 §2.2.3: unfolding removes the CRLF before each WSP; the WSP stays.
-  if (value.includes('\n') || value.includes('\r')) {
-    value = value.replace(/\r?\n(?=[ \t])/g, '').replace(/[\r\n]/g, '');
-  }
+  // RFC 5322 §2.2.3: unfolding removes the CRLF before each WSP; the WSP stays. A CR or LF
+  // elsewhere (a line without a colon ends the field before it, so only stray ones) is
+  // dropped too: every CR and LF goes, in one pass.
+  if (value.includes('\n') || value.includes('\r')) value = value.replace(LINE_BREAKS, '');
   return { name, lname: name.toLowerCase(), raw: block.subarray(start, end), value: value.trim() };
 }
 

@@ -194,11 +194,12 @@ function parsePart(
 export function parseMessage(raw: Buffer, opts: { textCap?: number } = {}): ParsedMessage {
   const ctx: Ctx = { raw, parts: 0, envelopes: true };
   const { node, fields } = parsePart(ctx, 0, raw.length, 0, false);
+  const envelope = buildEnvelope(fields);
   return {
     size: raw.length,
     root: node,
-    envelope: buildEnvelope(fields),
-    search: buildSearchFields(fields),
+    envelope,
+    search: buildSearchFields(fields, envelope),
     text: extractText(raw, node, opts.textCap),
   };
 }

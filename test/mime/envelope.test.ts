@@ -78,6 +78,21 @@ describe('buildSearchFields', () => {
     assert.deepEqual(s.firstFrom, { name: 'Jörg', mailbox: 'j', host: 'x' });
     assert.deepEqual(s.firstTo, { name: null, mailbox: 'b', host: 'y' }, 'group markers skipped');
     assert.equal(s.firstCc, null);
+    // The same from the ENVELOPE's lists (parseMessage's way): no second parse, same result.
+    assert.deepEqual(buildSearchFields(fields, buildEnvelope(fields)), s);
+  });
+
+  test('first addresses from the ENVELOPE: a source route, a comment name, no Cc field', () => {
+    const fields = parseHeaders(
+      Buffer.from(
+        'From: x@y (=?utf-8?q?Ren=C3=A9?=)\r\nTo: <@a,@b:u@d>, v@e\r\nCc: \r\nSender: s@t\r\n',
+      ),
+    );
+    const s = buildSearchFields(fields, buildEnvelope(fields));
+    assert.deepEqual(s, buildSearchFields(fields));
+    assert.deepEqual(s.firstFrom, { name: 'René', mailbox: 'x', host: 'y' });
+    assert.deepEqual(s.firstTo, { name: null, adl: '@a,@b', mailbox: 'u', host: 'd' });
+    assert.equal(s.firstCc, null);
   });
 });
 
