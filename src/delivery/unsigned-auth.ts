@@ -4,8 +4,8 @@
 // whose header scan allocates a small array for every byte of the header (~35 KB for a
 // 200-byte header) and which, with nothing signed, only yields "dkim=none (message not
 // signed)" (RFC 8601 §2.7.1: no signature) and the From addresses DMARC aligns with
-// (RFC 7489 §3.1). Here the header is read by the same parser mailauth uses and the rest of
-// `authenticate` is done in the same order; anything else (a signature or ARC field, a bare LF,
+// (RFC 7489 §3.1). Here the header is read into the rows mailauth's parser gives
+// (mailauth-rows.ts, on the bytes) and the rest of `authenticate` is done in the same order; anything else (a signature or ARC field, a bare LF,
 // a header without its empty line) goes to `authenticate` as before.
 // test/delivery/unsigned-auth.test.ts compares both on a table of messages and DNS answers.
 // With the inbound checks' caching resolver (dns.ts) a verdict is kept for the next message of
@@ -14,28 +14,24 @@ import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { arc, dmarc, spf } from 'mailauth';
 import { type CachingResolveFn, isCaching, type ResolveFn } from './dns.js';
+import { type MailauthRow, mailauthRows } from './mailauth-rows.js';
 import { VerdictMemo } from './verdict-memo.js';
 
-interface ParsedField {
-  key: string | null;
-  line: Buffer;
-}
+type ParsedField = MailauthRow;
 interface MailauthInternals {
-  parseHeaders(buf: Buffer): { parsed: ParsedField[] };
   formatAuthHeaderRow(method: string, status: { result: string; comment?: string }): string;
   foldLines(s: string, width: number): string;
   addressparser(s: string): Array<{ address?: string }>;
 }
 
 // The modules `authenticate` itself uses, resolved from mailauth's own place (its nodemailer
-// is not ours), so the header and address parsing cannot differ from it.
+// is not ours), so the address parsing and the header's text cannot differ from it.
 const internals = ((): MailauthInternals => {
   const fromHere = createRequire(import.meta.url);
   const fromMailauth = createRequire(fromHere.resolve('mailauth'));
   const tools = fromMailauth('./tools.js');
   const libmime = fromMailauth('libmime');
   return {
-    parseHeaders: tools.parseHeaders,
     formatAuthHeaderRow: tools.formatAuthHeaderRow,
     foldLines: (s, width) => libmime.foldLines(s, width),
     addressparser: fromMailauth('nodemailer/lib/addressparser'),
@@ -80,7 +76,8 @@ export function unsignedHeader(input: Buffer): ParsedField[] | null {
   for (let i = input.indexOf(10); i !== -1; i = input.indexOf(10, i + 1)) {
     if (i === 0 || input[i - 1] !== 13) return null;
   }
-  const { parsed } = internals.parseHeaders(input);
+  // The rows are views of `input`: read here and in unsignedQuestion, never kept.
+  const parsed = mailauthRows(input);
   for (const f of parsed) if (f.key !== null && SIGNED.has(f.key)) return null;
   return parsed;
 }
