@@ -6,6 +6,9 @@ import { imapProtocol } from '../../../src/imap/index.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { connectLoopback, SocketInbox } from '../../helpers/socket-inbox.js';
 
+/** How long a reply may take before a test gives up on it (see `until`). */
+const REPLY_TIMEOUT_MS = 20_000;
+
 export class RawClient {
   private readonly inbox: SocketInbox;
 
@@ -33,8 +36,12 @@ export class RawClient {
     this.socket.write(data);
   }
 
-  /** Waits until `pred(received text)` returns an index >= 0; consumes up to it. */
-  async until(pred: (text: string) => number, timeoutMs = 3000): Promise<string> {
+  /**
+   * Waits until `pred(received text)` returns an index >= 0; consumes up to it. The default
+   * deadline only bounds a test that is failing anyway: a command on a machine shared with
+   * other work (load 20 on two CPUs, the PostgreSQL store) took over 3 s to be answered.
+   */
+  async until(pred: (text: string) => number, timeoutMs = REPLY_TIMEOUT_MS): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const text = this.inbox.buf.toString('latin1');
