@@ -17,7 +17,6 @@ import { type CachingResolveFn, isCaching, type ResolveFn } from './dns.js';
 import { type MailauthRow, mailauthRows } from './mailauth-rows.js';
 import { VerdictMemo } from './verdict-memo.js';
 
-type ParsedField = MailauthRow;
 interface MailauthInternals {
   formatAuthHeaderRow(method: string, status: { result: string; comment?: string }): string;
   foldLines(s: string, width: number): string;
@@ -68,7 +67,7 @@ export interface UnsignedAuthResult {
  * The fields of a header-only input (header and its empty line, as authInput gives), or null
  * when mailauth's DKIM pass could see something else there: then use `authenticate`.
  */
-export function unsignedHeader(input: Buffer): ParsedField[] | null {
+export function unsignedHeader(input: Buffer): MailauthRow[] | null {
   // mailauth finds the header's end at the first empty line, reading bare LF as CRLF: with
   // CRLF only and the one empty line at the end, its header is exactly this block.
   if (input.length < 6 || !input.subarray(-4).equals(CRLF2)) return null;
@@ -84,7 +83,7 @@ export function unsignedHeader(input: Buffer): ParsedField[] | null {
 
 /** `authenticate(input, opts)` with BIMI off, for the fields unsignedHeader returned. */
 export function authenticateUnsigned(
-  fields: ParsedField[],
+  fields: MailauthRow[],
   opts: UnsignedAuthOptions,
 ): Promise<UnsignedAuthResult> {
   return answerUnsigned(unsignedQuestion(fields, opts), opts);
@@ -99,7 +98,7 @@ export interface UnsignedQuestion {
 }
 
 export function unsignedQuestion(
-  fields: ParsedField[],
+  fields: MailauthRow[],
   opts: UnsignedAuthOptions,
 ): UnsignedQuestion {
   // What the DKIM verifier would have found: no signature, and the From header's addresses.

@@ -35,6 +35,12 @@ const items = fc
     return parseFetchItems(argsFrom(`(${names.join(' ')})`));
   });
 
+// A row's UID, MODSEQ and INTERNALDATE (ms), and the session's rendering options.
+const uidArb = fc.integer({ min: 1, max: 2 ** 32 - 1 });
+const modseqArb = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
+const whenArb = fc.integer({ min: 0, max: 4102444800000 });
+const optsArb = fc.record({ utf8: fc.boolean(), condstore: fc.boolean(), uidAlways: fc.boolean() });
+
 const flag = fc.oneof(
   fc.constantFrom('\\Seen', '\\Answered', '\\Recent', '$Forwarded'),
   fc.string({ minLength: 1, maxLength: 8 }),
@@ -76,10 +82,10 @@ test('renderHeaderFetch equals renderFetch + serialize, from the message or its 
     fc.asyncProperty(
       items,
       fc.array(flag, { maxLength: 4 }),
-      fc.integer({ min: 1, max: 2 ** 32 - 1 }),
-      fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-      fc.integer({ min: 0, max: 4102444800000 }),
-      fc.record({ utf8: fc.boolean(), condstore: fc.boolean(), uidAlways: fc.boolean() }),
+      uidArb,
+      modseqArb,
+      whenArb,
+      optsArb,
       message,
       fc.boolean(),
       async (its, flags, uid, modseq, when, opts, raw, fromBlock) => {
@@ -119,10 +125,10 @@ test('headerLineRenderer writes the bytes renderHeaderFetch serializes, or leave
     fc.asyncProperty(
       items,
       fc.array(anyFlag, { maxLength: 4 }),
-      fc.integer({ min: 1, max: 2 ** 32 - 1 }),
-      fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-      fc.integer({ min: 0, max: 4102444800000 }),
-      fc.record({ utf8: fc.boolean(), condstore: fc.boolean(), uidAlways: fc.boolean() }),
+      uidArb,
+      modseqArb,
+      whenArb,
+      optsArb,
       message,
       fc.boolean(),
       fc.integer({ min: 1, max: 100_000 }),
