@@ -61,7 +61,8 @@ function noArg(kind: 'DATA' | 'RSET' | 'QUIT' | 'STARTTLS'): Handler {
 // (matching reverse DNS, refusing our own name) belong to policy. Extra words are ignored.
 function greeting(kind: 'EHLO' | 'HELO'): Handler {
   return (arg, opts) => {
-    const domain = arg.split(' ')[0];
+    const sp = arg.indexOf(' ');
+    const domain = sp < 0 ? arg : arg.slice(0, sp);
     if (domain === '') return err(syntaxError(`${kind} requires a domain`));
     if (!opts.smtputf8Allowed && /[^\x00-\x7f]/.test(domain)) {
       return err(syntaxError('Non-ASCII domain'));
@@ -127,27 +128,42 @@ function withString(kind: 'VRFY' | 'EXPN'): Handler {
   return (arg) => (arg === '' ? err(syntaxError(`${kind} requires an argument`)) : { kind, arg });
 }
 
-const HANDLERS: Record<string, Handler> = {
-  EHLO: greeting('EHLO'),
-  HELO: greeting('HELO'),
-  MAIL: mail,
-  RCPT: rcpt,
-  DATA: noArg('DATA'),
-  BDAT: bdat,
-  RSET: noArg('RSET'),
-  // RFC 5321 §4.1.1.9: NOOP may carry a string, which is ignored.
-  NOOP: () => ({ kind: 'NOOP' }),
-  QUIT: noArg('QUIT'),
-  VRFY: withString('VRFY'),
-  EXPN: withString('EXPN'),
-  HELP: (arg) => ({ kind: 'HELP', topic: arg === '' ? null : arg }),
-  STARTTLS: noArg('STARTTLS'),
-  AUTH: auth,
-};
+// A Map, not an object: a verb read from the wire is a new string each time, and a Map finds
+// it by its hash where a property lookup first looks it up in V8's string table; and a verb
+// like "CONSTRUCTOR" or "__PROTO__" cannot find Object.prototype.
+const HANDLERS = new Map<string, Handler>(
+  Object.entries({
+    EHLO: greeting('EHLO'),
+    HELO: greeting('HELO'),
+    MAIL: mail,
+    RCPT: rcpt,
+    DATA: noArg('DATA'),
+    BDAT: bdat,
+    RSET: noArg('RSET'),
+    // RFC 5321 §4.1.1.9: NOOP may carry a string, which is ignored.
+    NOOP: () => ({ kind: 'NOOP' }),
+    QUIT: noArg('QUIT'),
+    VRFY: withString('VRFY'),
+    EXPN: withString('EXPN'),
+    HELP: (arg) => ({ kind: 'HELP', topic: arg === '' ? null : arg }),
+    STARTTLS: noArg('STARTTLS'),
+    AUTH: auth,
+  }),
+);
 
 // Commands of RFC 821 / other RFCs that we recognize but do not implement: RFC 5321 §4.2.4
 // prefers 502 over 500 for them.
 const NOT_IMPLEMENTED = new Set(['SEND', 'SOML', 'SAML', 'TURN', 'ETRN', 'ATRN', 'BURL', 'VERB']);
+
+/** True when `s` has an a-z: clients send verbs in upper case, and then no toUpperCase call. */
+function hasLowerCase(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // Beyond ASCII too: toUpperCase decides what those become.
+    if ((c >= 0x61 && c <= 0x7a) || c >= 0x80) return true;
+  }
+  return false;
+}
 
 /** Parses one command line (with or without its CRLF). Never throws. */
 export function parseCommand(line: Buffer, opts: ParseOptions = {}): ParseResult {
@@ -167,10 +183,13 @@ export function parseCommand(line: Buffer, opts: ParseOptions = {}): ParseResult
   // ASCII reads the same as latin1 and UTF-8; latin1 is the cheaper decode.
   const text = line.toString(high ? 'utf8' : 'latin1', 0, end).trimEnd();
   const sp = text.indexOf(' ');
-  const verb = (sp < 0 ? text : text.slice(0, sp)).toUpperCase();
-  const arg = sp < 0 ? '' : text.slice(sp + 1).replace(/^ +/, '');
-  // Object.hasOwn: a verb like "CONSTRUCTOR" or "__PROTO__" must not find Object.prototype.
-  if (Object.hasOwn(HANDLERS, verb)) return HANDLERS[verb](arg, opts);
+  const word = sp < 0 ? text : text.slice(0, sp);
+  const verb = hasLowerCase(word) ? word.toUpperCase() : word;
+  let argStart = sp + 1;
+  if (sp >= 0) while (text.charCodeAt(argStart) === 0x20) argStart++;
+  const arg = sp < 0 ? '' : text.slice(argStart);
+  const handler = HANDLERS.get(verb);
+  if (handler !== undefined) return handler(arg, opts);
   if (NOT_IMPLEMENTED.has(verb)) return err(notImplemented());
   return err(unrecognizedCommand());
 }
