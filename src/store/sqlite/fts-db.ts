@@ -547,6 +547,13 @@ function openIndex(file: string, unsynced: boolean): Database.Database {
     // fts.db would make a statement in it fail (SQLITE_BUSY then calls for a rollback of all
     // the transaction holds). Its size is bounded by the worker (fts-worker.ts HOLD_TEXTS).
     db.pragma('cache_spill = OFF');
+    // Statement journals in memory, as the mail database's (db.ts). Each `index` call is a
+    // savepoint in the held transaction, so every page of it the call changes again is copied
+    // into a sub-journal first, and past 64 KiB SQLite moved that to a new temporary file (in
+    // /var/tmp: created, fchown'd, written, unlinked, several a second under load: issue 19).
+    // Its pages are a copy of what the held transaction keeps in memory already (cache_spill
+    // off); nothing in it outlives the transaction.
+    db.pragma('temp_store = MEMORY');
     if (db.pragma('user_version', { simple: true }) !== FTS_SCHEMA) {
       db.exec(`
 DROP TABLE IF EXISTS message_text;
