@@ -90,8 +90,14 @@ export class SmtpSession implements ShutdownTarget {
   flush(): Promise<void> | undefined {
     const outbox = this.outbox;
     if (outbox.length === 0) return undefined;
-    const data = outbox.length === 1 ? outbox[0]! : Buffer.concat(outbox);
-    outbox.length = 0;
+    // pop, or a new list: setting an array's length to 0 is a runtime call in V8 (~70 ns a
+    // flush against ~10), and a session without PIPELINING flushes once per command.
+    let data: Buffer;
+    if (outbox.length === 1) data = outbox.pop()!;
+    else {
+      data = Buffer.concat(outbox);
+      this.outbox = [];
+    }
     return this.conn.send(data);
   }
 

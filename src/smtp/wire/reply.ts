@@ -21,19 +21,21 @@ export class SmtpReply {
     if (!Number.isInteger(code) || code < 200 || code > 599) {
       throw new RangeError(`SMTP reply code out of range: ${code}`);
     }
-    if (enhanced !== null) {
-      const m = ENHANCED_RE.exec(enhanced);
-      // RFC 3463 §3.1: the class digit agrees with the reply: 2 success, 4 transient, 5 permanent.
-      if (m === null || m[1] !== String(code)[0]) {
-        throw new RangeError(`enhanced status ${enhanced} does not fit reply ${code}`);
-      }
+    // RFC 3463 §3.1: the class digit agrees with the reply: 2 success, 4 transient, 5 permanent.
+    if (
+      enhanced !== null &&
+      (!ENHANCED_RE.test(enhanced) || enhanced.charCodeAt(0) - 0x30 !== Math.floor(code / 100))
+    ) {
+      throw new RangeError(`enhanced status ${enhanced} does not fit reply ${code}`);
     }
-    const list = typeof lines === 'string' ? [lines] : [...lines];
-    if (list.length === 0) list.push('');
     this.code = code;
     this.enhanced = enhanced;
     const room = MAX_REPLY_LINE - 4 - (enhanced === null ? 0 : enhanced.length + 1) - 2;
-    this.lines = Object.freeze(list.map((l) => sanitize(l, room)));
+    // One reply line (most replies) is not copied into a list first.
+    const list =
+      typeof lines === 'string' ? [sanitize(lines, room)] : lines.map((l) => sanitize(l, room));
+    if (list.length === 0) list.push('');
+    this.lines = Object.freeze(list);
     Object.freeze(this);
   }
 
@@ -61,8 +63,12 @@ export class SmtpReply {
 // RFC 5321 §4.2: textstring = 1*(%d09 / %d32-126). Anything else (CR, LF, other controls, and
 // non-ASCII that a client without SMTPUTF8 may not expect) becomes '?', so that echoing a
 // client argument can neither break the reply framing nor inject a second reply.
+const UNSAFE = /[^\t\x20-\x7e]/;
+const UNSAFE_ALL = /[^\t\x20-\x7e]/g;
+
 function sanitize(line: string, room: number): string {
-  let out = line.replace(/[^\t\x20-\x7e]/g, '?');
+  // A test first: a line with nothing to replace (nearly all) is not scanned and copied again.
+  let out = UNSAFE.test(line) ? line.replace(UNSAFE_ALL, '?') : line;
   if (out.length > room) out = out.slice(0, Math.max(0, room - 3)) + '...';
   return out;
 }
