@@ -7,6 +7,7 @@ import type { SmtpSession } from './session.js';
 import type { SmtpCommand } from './wire/command.js';
 import { ehloKeywords } from './wire/ehlo.js';
 import * as R from './wire/replies.js';
+import { WireMemo } from './wire-memo.js';
 
 /** A handler that has nothing to wait for returns nothing (no promise per command). */
 type Handler<K extends SmtpCommand['kind']> = (
@@ -42,31 +43,35 @@ const ehlo: Handler<'EHLO'> = (s, cmd) => {
   const starttls = s.listener.starttls && !s.conn.secure;
   const auth = authAllowed(s) && s.state.account === null;
   // The reply depends on these four only: formatted once per combination (session.ts).
-  s.replyCached(`EHLO ${host} ${size} ${starttls} ${auth}`, () =>
-    R.ehlo(
-      host,
-      ehloKeywords({
-        size,
-        starttls,
-        auth: auth ? AUTH_MECHANISMS : null,
-        chunking: true,
-        smtputf8: true,
-        dsn: true,
-        pipelining: true,
-        eightBit: true,
-        enhanced: true,
-        binaryMime: false,
-      }),
-    ),
-  );
+  s.replyMemo(EHLO_WIRE, host, size, starttls, auth);
 };
+
+const EHLO_WIRE = new WireMemo((host: string, size: number, starttls: boolean, auth: boolean) =>
+  R.ehlo(
+    host,
+    ehloKeywords({
+      size,
+      starttls,
+      auth: auth ? AUTH_MECHANISMS : null,
+      chunking: true,
+      smtputf8: true,
+      dsn: true,
+      pipelining: true,
+      eightBit: true,
+      enhanced: true,
+      binaryMime: false,
+    }),
+  ),
+);
+
+const HELO_WIRE = new WireMemo((host: string) => R.helo(host));
 
 const helo: Handler<'HELO'> = (s, cmd) => {
   resetTransaction(s);
   s.state.helo = cmd.domain;
   s.state.esmtp = false;
   const host = s.cfg.hostname;
-  s.replyCached(`HELO ${host}`, () => R.helo(host));
+  s.replyMemo(HELO_WIRE, host, undefined, undefined, undefined);
 };
 
 // RFC 3207 §4: after 220 the client starts TLS; §4.2: the server forgets what it knew

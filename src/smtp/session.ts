@@ -12,6 +12,7 @@ import type { SessionState, SmtpMode } from './state.js';
 import { parseCommand } from './wire/command.js';
 import * as R from './wire/replies.js';
 import { formatReply, SmtpReply } from './wire/reply.js';
+import { WireMemo } from './wire-memo.js';
 
 /** RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF. */
 export const MAX_COMMAND_LINE = 510;
@@ -28,12 +29,7 @@ export interface SmtpListenerInfo {
 
 const PREGREET = new SmtpReply(554, '5.5.1', 'Protocol error: talking before the greeting');
 
-/**
- * Wire forms of the replies that depend on configuration only (greeting, EHLO, HELO), by a key
- * naming all of it: formatted once, not for every connection. A few keys per configuration.
- */
-const wireCache = new Map<string, Buffer>();
-const WIRE_CACHE_MAX = 64;
+const GREETING = new WireMemo((host: string) => R.greeting(host));
 
 export class SmtpSession implements ShutdownTarget {
   readonly state: SessionState = {
@@ -72,15 +68,9 @@ export class SmtpSession implements ShutdownTarget {
     this.outbox.push(formatReply(r));
   }
 
-  /** reply(make()), with the formatted reply kept under `key` (see wireCache). */
-  replyCached(key: string, make: () => SmtpReply): void {
-    let wire = wireCache.get(key);
-    if (wire === undefined) {
-      if (wireCache.size >= WIRE_CACHE_MAX) wireCache.clear();
-      wire = formatReply(make());
-      wireCache.set(key, wire);
-    }
-    this.outbox.push(wire);
+  /** The reply `memo` makes of these values, formatted once (see WireMemo). */
+  replyMemo<A, B, C, D>(memo: WireMemo<A, B, C, D>, a: A, b: B, c: C, d: D): void {
+    this.outbox.push(memo.wire(a, b, c, d));
   }
 
   /**
@@ -259,7 +249,7 @@ export class SmtpSession implements ShutdownTarget {
     }
     if (this.conn.closed) return false;
     const host = this.cfg.hostname;
-    this.replyCached(`greeting ${host}`, () => R.greeting(host));
+    this.replyMemo(GREETING, host, undefined, undefined, undefined);
     const written = this.flush();
     if (written) await written;
     return true;
