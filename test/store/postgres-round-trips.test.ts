@@ -522,7 +522,7 @@ test('MOVE of more UIDs than one notice holds: every part of both events heard, 
     assert.equal((await b.listMessages(lists)).length, n);
   }));
 
-test('a write with notices commits without waiting for its flush, and answers once a FLUSH sent after it was', () =>
+test('a write with notices commits without waiting for its flush, and answers once a FLUSH sent after it (or, for an append group, behind it) was', () =>
   withStores(async (a, _b, inbox) => {
     // PostgreSQL holds one lock of the whole cluster from a notifying commit through its WAL
     // flush, so those commits go one at a time (db.ts UNFLUSHED_COMMIT); each is made durable
@@ -542,7 +542,28 @@ test('a write with notices commits without waiting for its flush, and answers on
         `${what}: answered before its flush: ${order.join(' ')}`,
       );
     };
-    await writeThenFlush('APPEND', () => a.store.append(newMessage('a'), [{ mailboxId: inbox }]));
+    // An append group's FLUSH goes behind its statement on the same connection, in the same
+    // socket write (db.ts flushedBehind): one round trip, answered once the FLUSH is.
+    a.order();
+    a.sent();
+    a.flushes();
+    a.writes();
+    a.log();
+    await a.store.append(newMessage('a'), [{ mailboxId: inbox }]);
+    a.mark('done');
+    const appended = a.order();
+    assert.deepEqual(
+      appended.filter((k) => k.startsWith('write') || k.startsWith('flush') || k === 'done'),
+      ['write>', 'flush>', 'write<', 'flush<', 'done'],
+      `APPEND: ${appended.join(' ')}`,
+    );
+    assert.deepEqual(
+      a.log().filter((l) => l.includes('write')),
+      [['write', 'flush']],
+      'APPEND: the FLUSH on the statement’s connection',
+    );
+    assert.equal(a.sent() + a.flushes(), 1, 'APPEND: one round trip');
+    assert.equal(a.writes(), 1, 'APPEND: one socket write');
     await a.store.listMessages(inbox); // STORE from the node's list: the write alone
     await writeThenFlush('STORE', () => a.store.setFlags(inbox, [1], 'add', ['\\Deleted']));
     await writeThenFlush('EXPUNGE', () => a.store.expunge(inbox, { onlyDeleted: true }));

@@ -35,7 +35,14 @@ import { newObjectId } from '../object-ids.js';
 import type { AppendResult, ChangeEvent, ExpectedMailbox, NewMessage } from '../types.js';
 import { GatherClock } from './append-gather.js';
 import { textArray } from './binary-array.js';
-import { OWN_UNFLUSHED, type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
+import {
+  OWN_UNFLUSHED,
+  type PgDb,
+  type Queryable,
+  rows,
+  statementName,
+  UNFLUSHED_COMMIT,
+} from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
 import { searchWordsUtf8 } from './search-words.js';
 
@@ -360,7 +367,13 @@ export class AppendBatches {
       let retry: Queued[] = [];
       try {
         const p = this.prepare(mailboxId, group);
-        retry = await this.settle(p, await rows<BatchRow>(this.db.durable, p.text, p.values));
+        // Its FLUSH goes with it (db.ts flushedBehind): one round trip, answered once durable.
+        const rs = await this.db.flushedBehind<BatchRow>({
+          name: statementName(p.text),
+          text: p.text,
+          values: p.values,
+        });
+        retry = await this.settle(p, rs);
       } catch (err) {
         // A deadlock with another node's writer, or the mailbox deleted while the statement
         // waited for the account's lock (MAILBOX_GONE): PostgreSQL undid the statement whole,
