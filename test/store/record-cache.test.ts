@@ -365,3 +365,89 @@ test('changedSince: through the index while few rows changed, by a walk when man
   // At most 64 UIDs (or one per 256 rows) are asked of the index.
   assert.deepEqual(asked, [64, 64, 64, 64, 64, 64]);
 });
+
+type DeletedOp =
+  | { k: 'append'; deleted: boolean }
+  | { k: 'flags'; pick: number; mode: 'add' | 'remove' }
+  | { k: 'expunge' }
+  | { k: 'uidExpunge'; pick: number }
+  | { k: 'list' };
+
+test("EXPUNGE removes exactly the database's \\Deleted rows, the cached rows current or behind", async () => {
+  // EXPUNGE finds its candidates in the cached rows as they are (RecordCache.flagged), with
+  // the rows changed and appended since, without catching up first; no list() between the
+  // writes leaves the cache behind.
+  const deletedOp: fc.Arbitrary<DeletedOp> = fc.oneof(
+    fc.record({ k: fc.constant('append' as const), deleted: fc.boolean() }),
+    fc.record({
+      k: fc.constant('flags' as const),
+      pick,
+      mode: fc.constantFrom('add' as const, 'remove' as const),
+    }),
+    fc.record({ k: fc.constant('expunge' as const) }),
+    fc.record({ k: fc.constant('uidExpunge' as const), pick }),
+    fc.record({ k: fc.constant('list' as const) }),
+  );
+  let round = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(deletedOp, { minLength: 10, maxLength: 40, size: 'max' }),
+      async (ops) => {
+        const dir = await mkdtemp(join(tmpdir(), 'lb-cache-deleted-'));
+        const store = await SqliteStore.open({ dir });
+        const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
+        try {
+          await store.addDomain('example.test');
+          const a = await store.createAccount({ address: 'a@example.test', passwordHash: 'h' });
+          const inbox = (await store.getMailbox(a.id, 'INBOX'))!.id;
+          const deletedNow = () =>
+            listRecords(db, inbox)
+              .filter((r) => r.flags.includes('\\Deleted'))
+              .map((r) => r.uid);
+          const choose = (p: number) =>
+            listRecords(db, inbox)
+              .map((r) => r.uid)
+              .filter((_, i) => (p >> (i % 10)) & 1);
+          let n = 0;
+          for (const o of ops) {
+            switch (o.k) {
+              case 'append':
+                await store.append(newMessage(`d${round}-${n++}`), [
+                  { mailboxId: inbox, flags: o.deleted ? ['\\Deleted', '\\Seen'] : ['\\Seen'] },
+                ]);
+                break;
+              case 'flags':
+                await store.setFlags(inbox, choose(o.pick), o.mode, ['\\Deleted']);
+                break;
+              case 'expunge': {
+                const want = deletedNow();
+                assert.deepEqual(await store.expunge(inbox, { onlyDeleted: true }), want);
+                assert.deepEqual(deletedNow(), []);
+                break;
+              }
+              case 'uidExpunge': {
+                const uids = choose(o.pick);
+                const want = deletedNow().filter((u) => uids.includes(u));
+                assert.deepEqual(await store.expunge(inbox, { uids, onlyDeleted: true }), want);
+                break;
+              }
+              case 'list':
+                assert.deepEqual(
+                  plain(await store.listMessages(inbox)),
+                  plain(listRecords(db, inbox)),
+                );
+                break;
+            }
+          }
+          assert.deepEqual(plain(await store.listMessages(inbox)), plain(listRecords(db, inbox)));
+        } finally {
+          round++;
+          db.close();
+          await store.close();
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+    ),
+    { numRuns: 25 },
+  );
+});

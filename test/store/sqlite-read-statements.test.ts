@@ -1,11 +1,12 @@
 // The read statements of the IMAP login mix's commands on the SQLite store (issue 19, twelfth
 // session): SELECT's summary of a mailbox is one statement, its own read snapshot, where it was
 // the mailbox's key and then four reads in a read transaction; a list with holes the store has
-// not seen is read with its numbers in one transaction. The answers are what the tables hold.
+// not seen is read with its numbers in one transaction; EXPUNGE after an APPEND and a STORE
+// reads its candidate rows once. The answers are what the tables hold.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newMessage } from '../helpers/messages.js';
-import { statementsOf } from '../helpers/sqlite-statements.js';
+import { statementsDuring, statementsOf } from '../helpers/sqlite-statements.js';
 import { openAliceStore } from '../helpers/store.js';
 import { tempDirEachTest } from '../helpers/temp-dir.js';
 
@@ -105,6 +106,38 @@ test("SELECT's mailbox by name with its summary is one statement, the same answe
     assert.equal(none.sql.length, 1, none.sql.join('\n'));
     assert.equal(await store.openMailbox(account.id, 'a//b'), null);
     assert.equal(await store.getMailbox(account.id, 'a//b'), null);
+  } finally {
+    await store.close();
+  }
+});
+
+test("EXPUNGE after an APPEND and a STORE \\Deleted reads its rows in one statement, the cache's lag not caught up first", async () => {
+  const { store, inbox } = await openAliceStore(dir());
+  try {
+    for (const s of ['a', 'b', 'c']) await store.append(newMessage(s), [{ mailboxId: inbox }]);
+    await store.listMessages(inbox); // the rows kept in memory, as FETCH 1:* leaves them
+    // The login mix's iteration (issue 19): an APPEND (one with \Deleted already), a STORE.
+    await store.append(newMessage('d'), [{ mailboxId: inbox }]);
+    await store.append(newMessage('e'), [{ mailboxId: inbox, flags: ['\\Deleted'] }]);
+    await store.setFlags(inbox, [1], 'add', ['\\Deleted']);
+    const run = await statementsDuring(() => store.expunge(inbox, { onlyDeleted: true }));
+    assert.deepEqual(run.value, [1, 5]);
+    const reads = run.sql.filter((q) => q.includes('FROM mailbox_messages mm'));
+    // Before: the STORE's row and the APPEND's read into the cache, then the candidates.
+    assert.equal(reads.length, 1, run.sql.join('\n'));
+    assert.deepEqual(
+      (await store.listMessages(inbox)).map((r) => r.uid),
+      [2, 3, 4],
+    );
+    // A \Deleted flag the cache still has but the database no longer: not expunged.
+    await store.setFlags(inbox, [2], 'add', ['\\Deleted']);
+    await store.listMessages(inbox);
+    await store.setFlags(inbox, [2], 'remove', ['\\Deleted']);
+    assert.deepEqual(await store.expunge(inbox, { onlyDeleted: true }), []);
+    assert.deepEqual(
+      (await store.listMessages(inbox)).map((r) => r.uid),
+      [2, 3, 4],
+    );
   } finally {
     await store.close();
   }

@@ -278,6 +278,28 @@ export function recordRows(db: Db, mailboxId: number, uids: number[]): RecordRow
 }
 
 /**
+ * EXPUNGE's rows (RecordCache.flagged): those of these UIDs that still exist, and those above
+ * `afterUid` whose flags text holds `\Deleted` (null: none above), in one statement, in UID
+ * order. Flags are stored canonical and space-separated, and no other flag contains
+ * `\Deleted`; the caller still keeps only the rows whose decoded flags have it.
+ */
+export function deletedCandidateRows(
+  db: Db,
+  mailboxId: number,
+  uids: number[],
+  afterUid: number | null,
+): RecordRow[] {
+  if (afterUid === null) return uids.length === 0 ? [] : recordRows(db, mailboxId, uids);
+  return stmt(
+    db,
+    `${SELECT_RECORD} WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?)
+       UNION ALL SELECT uid FROM mailbox_messages WHERE mailbox_id = ? AND uid > ?
+       AND instr(flags, '\\Deleted') > 0)
+     ORDER BY mm.uid`,
+  ).all(mailboxId, JSON.stringify(uids), mailboxId, afterUid) as RecordRow[];
+}
+
+/**
  * Rows of `cols` (a SELECT over `mailbox_messages mm JOIN messages m`) for these UIDs, in UID
  * order. A dense set (a SEARCH over the mailbox, a FETCH of a range) is read with one scan of
  * its UID range, a third of the cost of as many lookups through a JSON list; a sparse one

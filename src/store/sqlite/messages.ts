@@ -45,6 +45,7 @@ import {
   blobHashes,
   changedUids,
   concatColumns,
+  deletedCandidateRows,
   lightRecords,
   listRecords,
   messageDetails,
@@ -756,15 +757,27 @@ export class SqliteMessages {
   ): { mb: MailboxKey; modseq: number; removed: { uids: number[]; messageIds: number[] } } | null {
     // In the write transaction, as setFlags reads it.
     const mb = this.mailboxes.mustGetKey(mailboxId);
-    // The whole mailbox: candidates from the cached rows (an EXPUNGE of a few \Deleted
-    // messages reads only those), checked again against the database below.
-    const candidates =
-      uids ??
-      this.cache
-        .list(mailboxId, mb.uidValidity) // mb's UIDVALIDITY: no second lookup of the mailbox
-        .filter((r) => !onlyDeleted || r.flags.includes('\\Deleted'))
-        .map((r) => r.uid);
-    let rows = candidates.length === 0 ? [] : recordRows(this.db, mailboxId, candidates);
+    let rows: RecordRow[];
+    // The whole mailbox's \Deleted rows: candidates from the cached rows as they are (the
+    // rows changed since and those appended since among them, without reading the changed
+    // rows into the cache first: the mix's STORE \Deleted then EXPUNGE read its row twice,
+    // issue 19), checked again against the database below. mb's UIDVALIDITY: no second
+    // lookup of the mailbox.
+    const flagged =
+      uids === undefined && onlyDeleted
+        ? this.cache.flagged(mailboxId, mb.uidValidity, '\\Deleted')
+        : null;
+    if (flagged) rows = deletedCandidateRows(this.db, mailboxId, flagged.uids, flagged.after);
+    else {
+      // Not kept (read now, and kept), or every message.
+      const candidates =
+        uids ??
+        this.cache
+          .list(mailboxId, mb.uidValidity)
+          .filter((r) => !onlyDeleted || r.flags.includes('\\Deleted'))
+          .map((r) => r.uid);
+      rows = candidates.length === 0 ? [] : recordRows(this.db, mailboxId, candidates);
+    }
     if (onlyDeleted) rows = rows.filter((r) => decodeFlags(r.flags).includes('\\Deleted'));
     if (rows.length === 0) return null;
     const modseq = nextModseq(this.db, mb.accountId);

@@ -227,6 +227,38 @@ export class RecordCache {
   }
 
   /**
+   * The rows that may carry `flag` now, found without catching up with the changes since the
+   * cached rows were current (EXPUNGE's candidates, issue 19): the UIDs of the cached rows
+   * that have it, those whose flags changed since (`dirty`: not read again here), and
+   * `after`, the last cached UID when messages were appended since (the caller reads the rows
+   * above it), else null. Rows expunged since may be among them. A superset: the caller checks
+   * each against the database. Null when the mailbox's rows are not kept (then list()).
+   */
+  flagged(
+    mailboxId: number,
+    uidValidity: number,
+    flag: string,
+  ): { uids: number[]; after: number | null } | null {
+    const e = this.entries.get(mailboxId);
+    if (!e || e.uidValidity !== uidValidity) return null;
+    const { n, uid, flags, sets } = e.rows;
+    const uids: number[] = [];
+    // Whether each flag list has `flag`, asked once per list met.
+    const has = new Map<number, boolean>();
+    for (let i = 0; i < n; i++) {
+      const id = flags[i]!;
+      let yes = has.get(id);
+      if (yes === undefined) {
+        yes = sets.lists[id]!.includes(flag);
+        has.set(id, yes);
+      }
+      if (yes) uids.push(uid[i]!);
+    }
+    for (const u of e.dirty) uids.push(u);
+    return { uids, after: e.tailStale ? (n === 0 ? 0 : uid[n - 1]!) : null };
+  }
+
+  /**
    * One stored header field of these UIDs: from memory where a search already read it, the
    * rest through `load` (and kept).
    */
