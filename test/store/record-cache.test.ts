@@ -451,3 +451,97 @@ test("EXPUNGE removes exactly the database's \\Deleted rows, the cached rows cur
     { numRuns: 25 },
   );
 });
+
+/** The store's cached lists' source, its reads counted (a read is a method called). */
+function countReads(store: SqliteStore): string[] {
+  const cache = (store as unknown as { messages: { cache: { source: Record<string, unknown> } } })
+    .messages.cache;
+  const reads: string[] = [];
+  for (const [name, f] of Object.entries(cache.source)) {
+    if (typeof f !== 'function') continue;
+    cache.source[name] = (...args: unknown[]) => {
+      reads.push(name);
+      return (f as (...a: unknown[]) => unknown)(...args);
+    };
+  }
+  return reads;
+}
+
+test("this process's appends and flag changes go into a cached list without a read back", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lb-cache-wrote-'));
+  const store = await SqliteStore.open({ dir });
+  const db = new Database(join(dir, 'letterbox.db'), { readonly: true });
+  try {
+    await store.addDomain('example.test');
+    const a = await store.createAccount({ address: 'a@example.test', passwordHash: 'h' });
+    const inbox = (await store.getMailbox(a.id, 'INBOX'))!.id;
+    for (let i = 0; i < 3; i++) await store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    await store.listMessages(inbox);
+    const reads = countReads(store);
+    // The login mix's iteration: APPEND, STORE \Deleted of the oldest, EXPUNGE.
+    await store.append(newMessage('new'), [{ mailboxId: inbox, flags: ['\\Seen', 'Work'] }]);
+    await store.setFlags(inbox, [1], 'add', ['\\Deleted']);
+    await store.expunge(inbox, { uids: [1], onlyDeleted: true });
+    await store.append(newMessage('newer'), [{ mailboxId: inbox }]);
+    await store.setFlags(inbox, [2, 5], 'replace', ['\\Flagged']);
+    assert.deepEqual(plain(await store.listMessages(inbox)), plain(listRecords(db, inbox)));
+    assert.deepEqual(reads, []);
+    // The next UID after an expunge of the last message: no UID can lie between.
+    await store.expunge(inbox, { uids: [5], onlyDeleted: false });
+    await store.listMessages(inbox);
+    await store.append(newMessage('after'), [{ mailboxId: inbox }]);
+    assert.deepEqual(plain(await store.listMessages(inbox)), plain(listRecords(db, inbox)));
+    assert.deepEqual(reads, []);
+    // A UID an import kept leaves a hole the list cannot know is empty: the tail is read.
+    const mb = (await store.listMailboxes(a.id)).find((m) => m.id === inbox)!;
+    await store.append(newMessage('kept'), [{ mailboxId: inbox, uid: mb.uidNext + 2 }]);
+    assert.deepEqual(plain(await store.listMessages(inbox)), plain(listRecords(db, inbox)));
+    assert.ok(reads.length > 0);
+  } finally {
+    db.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('wrote: rows another writer may have changed are read, never overwritten', () => {
+  const db: MessageRecord[] = rows(1, 3);
+  const reads: string[] = [];
+  const cache = new RecordCache({
+    all: () => db.map((r) => ({ ...r })),
+    after: (_id, uid) => {
+      reads.push(`after ${uid}`);
+      return db.filter((r) => r.uid > uid).map((r) => ({ ...r }));
+    },
+    some: (_id, uids) => {
+      reads.push(`some ${uids.join(',')}`);
+      return db.filter((r) => uids.includes(r.uid)).map((r) => ({ ...r }));
+    },
+  });
+  const ev = (kind: 'append' | 'flags', modseq: number, uids: number[]) =>
+    ({ accountId: 1, mailboxId: 1, kind, modseq, uids }) as const;
+  cache.list(1, 7);
+  // Another process appended UID 4 (its event not heard yet); this one's append got UID 5.
+  db.push({ ...db[0]!, uid: 4, modseq: 2 }, { ...db[0]!, uid: 5, modseq: 3 });
+  const e5 = { ...ev('append', 3, [5]) };
+  cache.wrote(e5, 7, { appended: [db[4]!] });
+  cache.onEvent(e5);
+  assert.deepEqual(
+    cache.list(1, 7).map((r) => r.uid),
+    [1, 2, 3, 4, 5],
+  );
+  assert.deepEqual(reads, ['after 3']);
+  // UID 2 marked by another writer's event: this write's value does not clear the mark.
+  db[1] = { ...db[1]!, flags: ['\\Answered'], modseq: 5 };
+  cache.onEvent(ev('flags', 5, [2]));
+  const e4 = { ...ev('flags', 4, [2]) };
+  cache.wrote(e4, 7, { flags: [{ uid: 2, flags: ['\\Seen'], modseq: 4 }] });
+  cache.onEvent(e4);
+  assert.deepEqual(cache.list(1, 7)[1]!.flags, ['\\Answered']);
+  // A row read after a later change keeps it: an older write's value does not go in.
+  const e3 = { ...ev('flags', 3, [2]) };
+  cache.wrote(e3, 7, { flags: [{ uid: 2, flags: ['\\Draft'], modseq: 3 }] });
+  cache.onEvent(e3);
+  assert.deepEqual(cache.list(1, 7)[1]!.flags, ['\\Answered']);
+  assert.deepEqual(reads, ['after 3', 'some 2']);
+});

@@ -249,7 +249,24 @@ export class SqliteMessages {
       r.results.forEach((a, j) => {
         if (a.recentFrom !== undefined) this.mailboxes.noteClaimed(a.mailboxId, a.uid + 1);
         const kw = keywordsOf(p.targets[j]?.flags ?? []);
-        this.emitFor(a.mailboxId, 'append', a.modseq, [a.uid], r.accounts[j], kw);
+        const ev = this.eventFor(a.mailboxId, 'append', a.modseq, [a.uid], r.accounts[j], kw);
+        if (ev === null) return;
+        // The row as addRow wrote it: the cached list takes it without reading it back.
+        this.cache.wrote(ev, a.uidValidity, {
+          appended: [
+            {
+              uid: a.uid,
+              messageId: r.messageId,
+              flags: r.flags[j]!,
+              modseq: a.modseq,
+              size: p.message.raw.length,
+              internalDate: new Date(r.internalDate),
+              internalZone: r.internalZone,
+              blobHash: p.hash,
+            },
+          ],
+        });
+        this.bus.emit(ev);
       });
       if (r.replaced) this.afterRemove(r.replaced.mb, r.replaced.modseq, r.replaced.removed);
       resolve(r.results);
@@ -275,6 +292,11 @@ export class SqliteMessages {
     results: AppendResult[];
     /** The account of each target, as read in the transaction (no read again to emit). */
     accounts: number[];
+    /** The stored message's id, new or not, and what each target's row was given. */
+    messageId: number;
+    flags: string[][];
+    internalDate: number;
+    internalZone: number;
     newId: number | null;
     replaced: Replaced | null;
   } {
@@ -339,6 +361,7 @@ export class SqliteMessages {
     const replaced = p.replace ? this.removeForReplace(p.replace, mailboxes) : null;
     const internalDate = (message.internalDate ?? new Date()).getTime();
     const internalZone = message.internalDate ? zoneOrUtc(message.internalZone) : 0;
+    const flags = p.targets.map((t) => normalizeFlags(t.flags ?? []));
     const results = p.targets.map((t, i) => {
       const mb = mailboxes[i]!;
       this.keepKeywords(mb.id, t.flags ?? []);
@@ -346,7 +369,7 @@ export class SqliteMessages {
         mb.id,
         mb.accountId,
         messageId,
-        normalizeFlags(t.flags ?? []),
+        flags[i]!,
         internalDate,
         internalZone,
         size,
@@ -359,6 +382,10 @@ export class SqliteMessages {
     return {
       results,
       accounts: mailboxes.map((mb) => mb.accountId),
+      messageId,
+      flags,
+      internalDate,
+      internalZone,
       newId: inserted.changes > 0 ? messageId : null,
       replaced,
     };
@@ -619,7 +646,7 @@ export class SqliteMessages {
       () => this.applyFlags(mailboxId, uids, mode, flags, unchangedSince),
       (result) => {
         if (result.updated.length > 0) {
-          this.emitFor(
+          const ev = this.eventFor(
             mailboxId,
             'flags',
             result.modseq,
@@ -627,6 +654,11 @@ export class SqliteMessages {
             result.accountId,
             mode === 'remove' ? undefined : keywordsOf(flags),
           );
+          if (ev !== null) {
+            // The rows as written: the cached list takes them without reading them back.
+            this.cache.wrote(ev, result.uidValidity, { flags: result.updated });
+            this.bus.emit(ev);
+          }
         }
         return { updated: result.updated, modified: result.modified };
       },
@@ -640,7 +672,7 @@ export class SqliteMessages {
     mode: FlagMode,
     flags: string[],
     unchangedSince: number | undefined,
-  ): StoreFlagsResult & { modseq: number; accountId: number } {
+  ): StoreFlagsResult & { modseq: number; accountId: number; uidValidity: number } {
     // Read in the write transaction: a read of its own outside it is one more SQLite read
     // transaction (its WAL read-mark lock taken and dropped) per STORE (issue 19).
     const mb = this.mailboxes.mustGetKey(mailboxId);
@@ -667,7 +699,7 @@ export class SqliteMessages {
       stmt(this.db, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
       if (mode !== 'remove') this.keepKeywords(mailboxId, flags);
     }
-    return { updated, modified, modseq, accountId: mb.accountId };
+    return { updated, modified, modseq, accountId: mb.accountId, uidValidity: mb.uidValidity };
   }
 
   /**
@@ -912,11 +944,24 @@ export class SqliteMessages {
     accountId?: number,
     keywords?: string[],
   ): void {
+    const ev = this.eventFor(mailboxId, kind, modseq, uids, accountId, keywords);
+    if (ev !== null) this.bus.emit(ev);
+  }
+
+  /** The change event of a write; null when its mailbox's account is gone. */
+  private eventFor(
+    mailboxId: number,
+    kind: ChangeEvent['kind'],
+    modseq: number,
+    uids: number[],
+    accountId?: number,
+    keywords?: string[],
+  ): ChangeEvent | null {
     const acc = accountId ?? this.mailboxes.key(mailboxId)?.accountId;
-    if (acc === undefined) return;
+    if (acc === undefined) return null;
     const ev: ChangeEvent = { accountId: acc, mailboxId, modseq, kind, uids };
     if (keywords !== undefined && keywords.length > 0) ev.keywords = keywords;
-    this.bus.emit(ev);
+    return ev;
   }
 }
 

@@ -6,7 +6,7 @@
 // that lazily at the next read. A list is tied to its mailbox's UIDVALIDITY, so a mailbox
 // id reused after a delete never sees another mailbox's rows.
 
-import type { ChangeEvent, MessageRecord } from '../types.js';
+import type { ChangeEvent, FlagUpdate, MessageRecord } from '../types.js';
 import type { ConcatColumns } from './message-reads.js';
 import { FlagSets, type LightRow, type RawRow, Rows } from './record-rows.js';
 
@@ -53,6 +53,11 @@ interface Entry {
   dirty: Set<number>;
   /** Expunged since: drop these rows. */
   removed: Set<number>;
+  /**
+   * The UID this process's last append put into the rows plus one (0: none since the load):
+   * an append given this UID left no UID between, whatever was expunged meanwhile (see wrote).
+   */
+  next: number;
   /**
    * Header fields SEARCH compares, by field then UID, filled as searches ask for them. A
    * UID's message never changes, so these only grow with new messages and shrink with
@@ -111,6 +116,8 @@ export class RecordCache {
   /** Records in the entries' memos (see MEMO_MAX). */
   private memoTotal = 0;
   private sets = new FlagSets();
+  /** The event wrote() has already applied; onEvent leaves it (see wrote). */
+  private handled: ChangeEvent | null = null;
   /** Sessions that have the mailbox selected, by mailbox (see hold). */
   private readonly holders = new Map<number, number>();
   /** Large lists whose last holder left, dropped when the timer fires. */
@@ -309,6 +316,7 @@ export class RecordCache {
         tailStale: false,
         dirty: new Set(),
         removed: new Set(),
+        next: 0,
         fields: new Map(),
       };
       this.entries.set(mailboxId, e);
@@ -322,8 +330,76 @@ export class RecordCache {
     return e;
   }
 
+  /**
+   * A write of this process's write batch, committed and durable, with the rows it wrote, told
+   * just before its event `ev` is emitted (which onEvent then leaves alone): the rows go into
+   * the list as they are, instead of being read back at the next read (the login mix's
+   * EXPUNGE read again the row its APPEND added and the one its STORE changed). The list
+   * never has a hole: an appended row goes in only when no UID can lie between it and the
+   * list's last (the next UID, or the one after this process's last append); otherwise the
+   * tail is read as onEvent would have it (another process's append not heard of yet, a UID an
+   * import kept). A row already marked to be read stays marked; a row the list read after
+   * this write (during its fsync) is left as read, its modseq at or past the write's.
+   */
+  wrote(
+    ev: ChangeEvent,
+    uidValidity: number,
+    rows: { appended?: readonly MessageRecord[]; flags?: readonly FlagUpdate[] },
+  ): void {
+    this.handled = ev;
+    const e = this.entries.get(ev.mailboxId);
+    if (!e) return;
+    if (e.uidValidity !== uidValidity) {
+      this.drop(ev.mailboxId);
+      return;
+    }
+    if (rows.appended) this.appended(e, rows.appended);
+    if (rows.flags) this.flagsSet(e, rows.flags);
+  }
+
+  private appended(e: Entry, records: readonly MessageRecord[]): void {
+    for (const r of records) {
+      if (e.tailStale) return;
+      const n = e.rows.n;
+      const last = n === 0 ? 0 : e.rows.uid[n - 1]!;
+      // Read after this write's commit: the list has it, or its expunge.
+      if (r.uid <= last) continue;
+      if (r.uid !== last + 1 && r.uid !== e.next) {
+        e.tailStale = true;
+        return;
+      }
+      e.rows.push(r);
+      e.next = r.uid + 1;
+      this.total++;
+      if (e.memo && this.memoTotal < MEMO_MAX) {
+        e.memo.push(e.rows.record(n));
+        this.memoTotal++;
+      } else if (e.memo) {
+        this.memoTotal -= e.memo.length;
+        e.memo = null;
+      }
+    }
+  }
+
+  private flagsSet(e: Entry, updates: readonly FlagUpdate[]): void {
+    for (const u of updates) {
+      if (e.dirty.has(u.uid)) continue;
+      const i = e.rows.indexOf(u.uid);
+      // Not in the list: expunged since, or past its tail (read with it).
+      if (i < 0) continue;
+      // The list has this change already, or a later one (read since): nothing older goes in.
+      if (e.rows.modseq[i]! >= u.modseq) continue;
+      e.rows.setFlags(i, u.flags.join(' '), u.modseq);
+      if (e.memo) e.memo[i] = e.rows.record(i);
+    }
+  }
+
   /** Notes a committed change (the store's own change bus). */
   onEvent(ev: ChangeEvent): void {
+    if (ev === this.handled) {
+      this.handled = null;
+      return;
+    }
     const e = this.entries.get(ev.mailboxId);
     if (!e) return;
     switch (ev.kind) {
