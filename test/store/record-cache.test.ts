@@ -477,6 +477,15 @@ test("this process's appends and flag changes go into a cached list without a re
     const inbox = (await store.getMailbox(a.id, 'INBOX'))!.id;
     for (let i = 0; i < 3; i++) await store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
     await store.listMessages(inbox);
+    // Not selected by any session: appends leave the list's tail to be read when it is next
+    // listed (a list no one holds does not grow with an import).
+    const unheld = countReads(store);
+    await store.append(newMessage('unheld'), [{ mailboxId: inbox }]);
+    assert.deepEqual(unheld, []);
+    assert.deepEqual(plain(await store.listMessages(inbox)), plain(listRecords(db, inbox)));
+    assert.ok(unheld.length > 0, 'the tail of a list no one holds is read, not taken');
+    // Selected (an IMAP session's SELECT holds its mailbox's list).
+    store.holdMailbox(inbox);
     const reads = countReads(store);
     // The login mix's iteration: APPEND, STORE \Deleted of the oldest, EXPUNGE.
     await store.append(newMessage('new'), [{ mailboxId: inbox, flags: ['\\Seen', 'Work'] }]);
@@ -521,6 +530,7 @@ test('wrote: rows another writer may have changed are read, never overwritten', 
   const ev = (kind: 'append' | 'flags', modseq: number, uids: number[]) =>
     ({ accountId: 1, mailboxId: 1, kind, modseq, uids }) as const;
   cache.list(1, 7);
+  cache.hold(1);
   // Another process appended UID 4 (its event not heard yet); this one's append got UID 5.
   db.push({ ...db[0]!, uid: 4, modseq: 2 }, { ...db[0]!, uid: 5, modseq: 3 });
   const e5 = { ...ev('append', 3, [5]) };
