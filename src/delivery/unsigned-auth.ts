@@ -5,8 +5,9 @@
 // 200-byte header) and which, with nothing signed, only yields "dkim=none (message not
 // signed)" (RFC 8601 §2.7.1: no signature) and the From addresses DMARC aligns with
 // (RFC 7489 §3.1). Here the header is read into the rows mailauth's parser gives
-// (mailauth-rows.ts, on the bytes) and the rest of `authenticate` is done in the same order; anything else (a signature or ARC field, a bare LF,
-// a header without its empty line) goes to `authenticate` as before.
+// (mailauth-rows.ts, on the bytes) and the rest of `authenticate` is done in the same order;
+// anything else (a signature or ARC field, a bare LF, a header without its empty line) goes
+// to `authenticate` as before.
 // test/delivery/unsigned-auth.test.ts compares both on a table of messages and DNS answers.
 // With the inbound checks' caching resolver (dns.ts) a verdict is kept for the next message of
 // the same envelope, client and From addresses while its DNS answers are (verdict-memo.ts).

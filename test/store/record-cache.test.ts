@@ -534,7 +534,7 @@ test('wrote: rows another writer may have changed are read, never overwritten', 
   // Another process appended UID 4 (its event not heard yet); this one's append got UID 5.
   db.push({ ...db[0]!, uid: 4, modseq: 2 }, { ...db[0]!, uid: 5, modseq: 3 });
   const e5 = { ...ev('append', 3, [5]) };
-  cache.wrote(e5, 7, { appended: [db[4]!] });
+  cache.wrote(e5, 7, { appended: () => [db[4]!] });
   cache.onEvent(e5);
   assert.deepEqual(
     cache.list(1, 7).map((r) => r.uid),

@@ -253,7 +253,7 @@ export class SqliteMessages {
         if (ev === null) return;
         // The row as addRow wrote it: the cached list takes it without reading it back.
         this.cache.wrote(ev, a.uidValidity, {
-          appended: [
+          appended: () => [
             {
               uid: a.uid,
               messageId: r.messageId,

@@ -344,12 +344,13 @@ export class RecordCache {
    * would read them back anyway: a list no one holds is not grown by appends no one reads
    * (`letterbox import` of 20,000 messages into a listed mailbox; test/migrate-io/
    * import-memory), its tail read as before when it is next listed; and the list stays within
-   * the cache's bound (evict).
+   * the cache's bound (evict). `appended` makes the rows only when they are taken: most
+   * deliveries go to a mailbox no session holds.
    */
   wrote(
     ev: ChangeEvent,
     uidValidity: number,
-    rows: { appended?: readonly MessageRecord[]; flags?: readonly FlagUpdate[] },
+    rows: { appended?: () => readonly MessageRecord[]; flags?: readonly FlagUpdate[] },
   ): void {
     this.handled = ev;
     const e = this.entries.get(ev.mailboxId);
@@ -360,7 +361,7 @@ export class RecordCache {
     }
     if (rows.appended) {
       if (this.holders.has(ev.mailboxId)) {
-        this.appended(e, rows.appended);
+        this.appended(e, rows.appended());
         this.evict(ev.mailboxId);
       } else e.tailStale = true;
     }
