@@ -238,12 +238,34 @@ export class CommandReceiver {
         this.consume(n);
         return undefined;
       }
+      const whole = this.wholeLine(head);
+      if (whole !== null) return whole;
     }
     const lf = head.indexOf(0x0a);
     const piece = lf < 0 ? head : head.subarray(0, lf);
     this.consume(lf < 0 ? head.length : lf + 1);
     if (mode.m === 'raw') return this.rawPiece(piece, lf >= 0);
     return this.linePiece(piece, lf >= 0);
+  }
+
+  /**
+   * A command of one line that came whole at the head of the input, with no literal marker at
+   * its end (all but APPEND of the commands a client sends at each login, issue 19): the
+   * command event the general path (linePiece, finishLine) gives for it, without its steps
+   * for a line cut across reads or announcing a literal (the tail kept for the marker, the
+   * quote scan, the tag). Null when the general path must take it: no line end yet, a line
+   * ending with `}` (maybe a marker), or one over maxLineLength (line-too-long).
+   */
+  private wholeLine(head: Buffer): ReceiverEvent | null {
+    const lf = head.indexOf(0x0a);
+    if (lf < 0) return null;
+    const end = lf > 0 && head[lf - 1] === 0x0d ? lf - 1 : lf;
+    if (end === 0 || end > this.opts.maxLineLength || head[end - 1] === 0x7d) return null;
+    // A copy, as Buffer.concat made it: the line does not hold the read it came in.
+    const text = Buffer.allocUnsafe(end);
+    head.copy(text, 0, 0, end);
+    this.consume(lf + 1);
+    return { kind: 'command', command: { lines: [text], literals: [] } };
   }
 
   /** Nothing of a command received yet (so an empty line now is no command at all). */
@@ -324,7 +346,9 @@ export class CommandReceiver {
   /** Called at LF: the line either announces a literal or ends the command. */
   private finishLine(): ReceiverEvent | undefined {
     const tail = stripCr(this.tail);
-    const marker = this.inQuote ? null : MARKER.exec(tail.toString('latin1'));
+    // MARKER ends with `}`: a line ending otherwise is not turned into a string to be matched.
+    const marker =
+      this.inQuote || tail[tail.length - 1] !== 0x7d ? null : MARKER.exec(tail.toString('latin1'));
     this.resetLineScan();
     if (this.discarding) {
       // Dropping the rest of a rejected command: only non-synchronizing literals are still
@@ -342,8 +366,12 @@ export class CommandReceiver {
     // The CR of CRLF is not part of the command text.
     this.textBytes -= raw.length - text.length;
     this.totalBytes -= raw.length - text.length;
-    if (this.lines.length === 0) this.tag = tagOf([text], this.opts.maxLineLength);
-    if (this.textBytes > this.opts.maxLineLength) {
+    const tooLong = this.textBytes > this.opts.maxLineLength;
+    // The tag is only told with an error about this command, which needs a marker or a line
+    // too long; a command that ends here has no use for it.
+    if (this.lines.length === 0 && (marker || tooLong))
+      this.tag = tagOf([text], this.opts.maxLineLength);
+    if (tooLong) {
       const tag = this.tag;
       this.startDiscard();
       if (marker && marker[2] === '+')
