@@ -83,11 +83,22 @@ export async function hashPassword(
   );
 }
 
+/** Shared by every caller that parses the same text (parsedHashes): never changed. */
 interface ParsedHash {
-  params: ScryptParams;
-  salt: Buffer;
-  hash: Buffer;
+  readonly params: Readonly<ScryptParams>;
+  readonly salt: Buffer;
+  readonly hash: Buffer;
 }
+
+/**
+ * Hashes parsed lately, by their text: each login parses its account's stored hash twice (is
+ * it usable, does it need a rehash) and, when the verified cache misses, a third time to
+ * check it, ~1.5 us each, again at every login of the same account (issue 19). A hash's text
+ * always parses the same, so a kept result is never stale; bounded, emptied when full. Only
+ * texts that are hashes are kept: one that is not may be a password (passwd-file.ts asks).
+ */
+const parsedHashes = new Map<string, ParsedHash>();
+const PARSED_HASHES_MAX = 1024;
 
 function parseDecimal(s: string | undefined): number {
   // Only plain decimal digits, no sign, no leading zeros tricks like "0x10" or "1e3".
@@ -98,6 +109,16 @@ function parseDecimal(s: string | undefined): number {
 /** Parse an encoded hash; null when it is not one we produce (or could have produced). */
 export function parseHash(encoded: string): ParsedHash | null {
   if (typeof encoded !== 'string' || encoded.length > MAX_ENCODED_LENGTH) return null;
+  const kept = parsedHashes.get(encoded);
+  if (kept !== undefined) return kept;
+  const parsed = parseHashText(encoded);
+  if (parsed === null) return null;
+  if (parsedHashes.size >= PARSED_HASHES_MAX) parsedHashes.clear();
+  parsedHashes.set(encoded, parsed);
+  return parsed;
+}
+
+function parseHashText(encoded: string): ParsedHash | null {
   const parts = encoded.split('$');
   // ['', 'scrypt', 'ln=..,r=..,p=..', salt, hash]
   if (parts.length !== 5 || parts[0] !== '' || parts[1] !== 'scrypt') return null;
