@@ -7,7 +7,7 @@
 //     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix|login]
 //     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--keep] [--load-nodes K]
 //     [--root DIR] [--join-warmup 2500] [--login-iterations 60] [--pg-defaults]
-//     [--pg-conf name=value,...]
+//     [--pg-conf name=value,...] [--node-args='NODE OPTIONS']
 // The cluster runs with the settings docs/scaling.md recommends (RECOMMENDED_SETTINGS of
 // bench/lib/postgres.ts), or with --pg-defaults PostgreSQL's own; --pg-conf adds or overrides.
 // --only login runs the login-heavy mix of bench/imap (d) instead (a connection per iteration:
@@ -16,6 +16,9 @@
 // Beside each rate it prints CPU per operation, of the Letterbox processes and of PostgreSQL's
 // (the postmaster's tree: backends, WAL writer, checkpointer, autovacuum), so that what a node
 // and the database each cost can be read past this machine's two CPUs.
+// --node-args='...' (with the '=') gives every Letterbox server of the run these Node
+// options, split at spaces: --trace-gc (its lines go to each server's letterbox.log, kept with
+// --keep), --perf-basic-prof for perf, or --import of a file that sets V8 flags, for an A/B.
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -76,6 +79,7 @@ const { values: args } = parseArgs({
     root: { type: 'string' },
     'join-warmup': { type: 'string', default: '2500' },
     'login-iterations': { type: 'string', default: '60' },
+    'node-args': { type: 'string', default: '' },
   },
 });
 
@@ -451,11 +455,14 @@ async function alternateSettings(side: Side, url: string): Promise<void> {
   }
 }
 
+/** --node-args, for every server. */
+const extraNodeArgs = args['node-args'].split(' ').filter((a) => a !== '');
+
 function nodeArgs(name: string): string[] {
-  if (!args['cpu-prof']) return [];
+  if (!args['cpu-prof']) return extraNodeArgs;
   const dir = join(profDir, name);
   mkdirSync(dir, { recursive: true });
-  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  return [...extraNodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 async function serve(setup: LetterboxSetup, name: string): Promise<LetterboxServer> {
