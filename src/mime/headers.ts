@@ -24,14 +24,23 @@ export function parseHeaders(block: Buffer): HeaderField[] {
   return parseHeaderFields(block, 0, headerBounds(block).fieldsEnd);
 }
 
-/** The fields of raw[start, end), a range that holds no empty line (from headerBounds). */
-export function parseHeaderFields(raw: Buffer, start: number, end: number): HeaderField[] {
+/**
+ * The fields of raw[start, end), a range that holds no empty line (from headerBounds). With
+ * `only` (lower-case names), just the fields of those names, in the same order: a reader that
+ * asks for a few names (the MIME parser) pays nothing for the value of the others.
+ */
+export function parseHeaderFields(
+  raw: Buffer,
+  start: number,
+  end: number,
+  only?: ReadonlySet<string>,
+): HeaderField[] {
   const fields: HeaderField[] = [];
   forEachField(raw, start, end, (s, colon, valueEnd) => {
     // A line without a colon, or starting with one, is no field; nor is a continuation line
     // with no field before it.
     if (colon <= s || raw[s] === 0x20 || raw[s] === 0x09) return;
-    const f = makeField(raw, s, valueEnd, colon);
+    const f = makeField(raw, s, valueEnd, colon, only);
     if (f) fields.push(f);
   });
   return fields;
@@ -39,8 +48,16 @@ export function parseHeaderFields(raw: Buffer, start: number, end: number): Head
 
 const LINE_BREAKS = /[\r\n]+/g;
 
-function makeField(block: Buffer, start: number, end: number, colon: number): HeaderField | null {
+function makeField(
+  block: Buffer,
+  start: number,
+  end: number,
+  colon: number,
+  only: ReadonlySet<string> | undefined,
+): HeaderField | null {
   const name = block.toString('latin1', start, colon).trimEnd();
+  // No name in `only` holds white space, which makes a name no field's below.
+  if (only !== undefined && !only.has(name.toLowerCase())) return null;
   if (/\s/.test(name)) return null;
   let value = isAscii(block, colon + 1, end)
     ? block.toString('latin1', colon + 1, end)

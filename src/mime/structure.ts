@@ -126,6 +126,36 @@ function language(fields: readonly HeaderField[]): string[] | null {
   return list.length > 0 ? list : null;
 }
 
+/**
+ * The fields a part's readers ask for: its own (contentType, disposition, language and the
+ * content-* values below), and for a message's header ENVELOPE's (buildEnvelope) and the
+ * search fields' (buildSearchFields). Only these are made into fields: the trace fields in
+ * front of delivered mail (Received, Received-SPF, Authentication-Results, Return-Path),
+ * long and folded, were half the header's work for nothing. A reader of another name must
+ * add it here (test/mime/part-fields compares with the full list).
+ */
+const PART_FIELDS: ReadonlySet<string> = new Set([
+  'content-type',
+  'content-transfer-encoding',
+  'content-id',
+  'content-description',
+  'content-md5',
+  'content-disposition',
+  'content-language',
+  'content-location',
+  'date',
+  'subject',
+  'from',
+  'sender',
+  'reply-to',
+  'to',
+  'cc',
+  'bcc',
+  'in-reply-to',
+  'message-id',
+  'references',
+]);
+
 function parsePart(
   ctx: Ctx,
   start: number,
@@ -136,7 +166,7 @@ function parsePart(
   ctx.parts++;
   const { raw } = ctx;
   const { fieldsEnd, bodyStart } = headerBounds(raw, start, end);
-  const fields = parseHeaderFields(raw, start, fieldsEnd);
+  const fields = parseHeaderFields(raw, start, fieldsEnd, PART_FIELDS);
   const [type, subtype, params] = contentType(fields, inDigest);
   const cte = stripComments(headerValue(fields, 'content-transfer-encoding') ?? '').trim();
   const encoding = cte === '' ? '7BIT' : cte.toUpperCase();
