@@ -56,8 +56,9 @@ function makeField(
   only: ReadonlySet<string> | undefined,
 ): HeaderField | null {
   const name = block.toString('latin1', start, colon).trimEnd();
+  const lname = name.toLowerCase();
   // No name in `only` holds white space, which makes a name no field's below.
-  if (only !== undefined && !only.has(name.toLowerCase())) return null;
+  if (only !== undefined && !only.has(lname)) return null;
   if (/\s/.test(name)) return null;
   let value = isAscii(block, colon + 1, end)
     ? block.toString('latin1', colon + 1, end)
@@ -66,7 +67,7 @@ function makeField(
   // elsewhere (a line without a colon ends the field before it, so only stray ones) is
   // dropped too: every CR and LF goes, in one pass.
   if (value.includes('\n') || value.includes('\r')) value = value.replace(LINE_BREAKS, '');
-  return { name, lname: name.toLowerCase(), raw: block.subarray(start, end), value: value.trim() };
+  return { name, lname, raw: block.subarray(start, end), value: value.trim() };
 }
 
 /** The first field with that name (case-insensitive), or null. */
