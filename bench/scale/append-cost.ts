@@ -19,6 +19,12 @@
 // backends bring up to date within seconds: read them as approximate. --locks samples
 // pg_locks every few milliseconds during each round and prints what the backends waited for
 // (the sampling costs PostgreSQL CPU of its own: its CPU figures are then too high).
+// --full-text-index on-search|on-delivery opens the stores with that mode ([search]
+// full_text_index; else the store's default). --search NEEDLE then, after each round's
+// appends, runs one SEARCH BODY NEEDLE (store.searchText) on the first INBOX and prints its
+// latency and the CPU it took, this process's and PostgreSQL's until idle, and that per
+// message of the round: with "on-search", the catch-up of the round's messages
+// (text-catch-up.ts), which that INBOX gets all of with --accounts 1.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +49,8 @@ const { values: args } = parseArgs({
     locks: { type: 'boolean', default: false },
     accounts: { type: 'string', default: '1' },
     'think-ms': { type: 'string', default: '0' },
+    'full-text-index': { type: 'string' },
+    search: { type: 'string' },
   },
 });
 const messages = Number(args.messages);
@@ -57,9 +65,19 @@ process.on('exit', () => {
   db.stop();
   rmSync(base, { recursive: true, force: true });
 });
+const mode = args['full-text-index'];
+if (mode !== undefined && mode !== 'on-search' && mode !== 'on-delivery') {
+  throw new Error('--full-text-index: on-search or on-delivery');
+}
 const stores: PostgresStore[] = [];
 for (let i = 0; i < Number(args.nodes); i++) {
-  stores.push(await PostgresStore.open({ connectionString: db.url, max: concurrency }));
+  stores.push(
+    await PostgresStore.open({
+      connectionString: db.url,
+      max: concurrency,
+      ...(mode !== undefined ? { fullTextIndex: mode } : {}),
+    }),
+  );
 }
 // Nodes that only listen (what another node's deliveries cost a node with no work of its own).
 const idle: PostgresStore[] = [];
@@ -191,6 +209,23 @@ for (let round = 1; round <= Number(args.rounds); round++) {
       `commits per append ${((after.commits - before.commits) / messages).toFixed(3)}; ` +
       `WAL ${((after.wal - before.wal) / messages / 1024).toFixed(1)} KiB per append\n`,
   );
+  if (args.search !== undefined) {
+    const held = (await store.mailboxStatus(inboxes[0]!)).messages;
+    const pgS0 = treeCpuWithChildrenMs(pid);
+    const meS0 = self();
+    const s0 = performance.now();
+    const found = await store.searchText(inboxes[0]!, args.search);
+    const latency = performance.now() - s0;
+    const meS = self() - meS0;
+    await waitIdle(pid, { minMs: 1000 });
+    const pgS = treeCpuWithChildrenMs(pid) - pgS0;
+    process.stdout.write(
+      `  search ${JSON.stringify(args.search)} of ${held} messages (${found.length} found): ` +
+        `${latency.toFixed(1)} ms; CPU this process ${meS.toFixed(1)} ms, PostgreSQL ` +
+        `${pgS.toFixed(1)} ms (${((meS / messages) * 1000).toFixed(0)} + ` +
+        `${((pgS / messages) * 1000).toFixed(0)} us per message of the round)\n`,
+    );
+  }
 }
 await admin.end();
 for (const s of [...stores, ...idle]) await s.close();

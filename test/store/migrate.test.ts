@@ -415,6 +415,68 @@ describe('store migrate: resuming, refusing, checking', () => {
     await pg.dropDatabase(url);
   });
 
+  test('messages a PostgreSQL store holds without their search text yet come across and are found', async () => {
+    // full_text_index = "on-search": nothing searched yet, so no message has its text made.
+    const url = await pgDatabase();
+    const a = await PostgresStore.open({
+      connectionString: url,
+      max: 2,
+      fullTextIndex: 'on-search',
+    });
+    try {
+      await a.addDomain('example.test');
+      const alice = await a.createAccount({ address: 'alice@example.test', passwordHash: 'x' });
+      const inbox = (await a.getMailbox(alice.id, 'INBOX'))!;
+      await a.append(message('one', 'the zebra1 is here\r\n'), [{ mailboxId: inbox.id }]);
+      await a.append(message('two', 'no stripes\r\n'), [{ mailboxId: inbox.id }]);
+    } finally {
+      await a.close();
+    }
+    const c = new pgDriver.Client({ connectionString: url });
+    await c.connect();
+    const made = await c.query('SELECT 1 FROM messages WHERE body_text IS NOT NULL');
+    await c.end();
+    assert.equal(made.rowCount, 0);
+    // To SQLite, and from there to a new PostgreSQL database.
+    const dir = await tempDir();
+    {
+      const source = await PostgresEndpoint.open({ connectionString: url });
+      const target = await SqliteEndpoint.open(dir, 'target');
+      const s = await migrateStore(source, target);
+      await source.close();
+      await target.close();
+      assert.deepEqual(s.verify.problems, []);
+    }
+    const b = await sqliteStore(dir);
+    try {
+      const box = (await b.getMailbox((await b.getAccount('alice@example.test'))!.id, 'INBOX'))!;
+      assert.deepEqual(await b.searchText(box.id, 'ZEBRA1'), [1]);
+    } finally {
+      await b.close();
+    }
+    const url2 = await pgDatabase();
+    {
+      const source = await SqliteEndpoint.open(dir, 'source');
+      const target = await PostgresEndpoint.open({ connectionString: url2 });
+      const s = await migrateStore(source, target);
+      await source.close();
+      await target.close();
+      assert.deepEqual(s.verify.problems, []);
+    }
+    for (const fullTextIndex of ['on-search', 'on-delivery'] as const) {
+      const d = await PostgresStore.open({ connectionString: url2, max: 2, fullTextIndex });
+      try {
+        const box = (await d.getMailbox((await d.getAccount('alice@example.test'))!.id, 'INBOX'))!;
+        assert.deepEqual(await d.searchText(box.id, 'zebra1 is'), [1], fullTextIndex);
+        assert.deepEqual(await d.searchText(box.id, 'stripes'), [2], fullTextIndex);
+      } finally {
+        await d.close();
+      }
+    }
+    await pg.dropDatabase(url);
+    await pg.dropDatabase(url2);
+  });
+
   test('the final check names a mailbox whose messages differ', async () => {
     const dir = await tempDir();
     const a = await sqliteStore(dir);

@@ -4,11 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { FullTextIndex } from '../../src/store/postgres/text-catch-up.js';
 import type { Account, ChangeEvent, Mailbox } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage, rawMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { storeContracts } from './contract/index.js';
+import { messageContract } from './contract/messages.js';
 
 let server: TestPostgres;
 before(async () => {
@@ -18,9 +20,14 @@ after(async () => {
   await server?.stop();
 });
 
-async function fresh() {
+/** A store over a new database (full_text_index: the store's default, "on-search"). */
+async function fresh(fullTextIndex?: FullTextIndex) {
   const url = await server.createDatabase();
-  const store = await PostgresStore.open({ connectionString: url, max: 4 });
+  const store = await PostgresStore.open({
+    connectionString: url,
+    max: 4,
+    ...(fullTextIndex ? { fullTextIndex } : {}),
+  });
   return {
     store,
     async cleanup() {
@@ -30,7 +37,9 @@ async function fresh() {
   };
 }
 
-storeContracts('postgres', fresh);
+storeContracts('postgres', () => fresh());
+// The message role again with each message's search text made at its delivery.
+messageContract('postgres, full_text_index = "on-delivery"', () => fresh('on-delivery'));
 
 /** Two nodes over a new database, with alice's INBOX; both closed and the database dropped after. */
 async function twoNodes(

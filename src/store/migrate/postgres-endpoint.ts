@@ -3,14 +3,12 @@
 // transaction with the migration's position. Rows keep their ids (OVERRIDING SYSTEM VALUE;
 // the identity sequences are moved past them at the end), the bytes of messages and queued
 // items go into the store's blobs (postgres/blobs.ts) in the same transaction, and a
-// message's search text (body_text) is made from its bytes here,
-// as delivery makes it (delivery/local.ts indexMessage, postgres/messages.ts).
-import { parseMessage } from '../../mime/index.js';
+// message's search text (body_text) is made from its bytes here, as delivery makes it in
+// "on-delivery" mode (postgres/body-text.ts; every mailbox's mark then starts at 0, and its
+// first search finds nothing to make: text-catch-up.ts).
 import { CHUNK_BYTES, readBlob } from '../postgres/blobs.js';
+import { bodyTextFromBytes } from '../postgres/body-text.js';
 import { PgDb, type PgOptions, type Queryable } from '../postgres/db.js';
-import { nulFree } from '../postgres/nul-free.js';
-import { searchWords } from '../postgres/search-words.js';
-import { FTS_TEXT_MAX } from '../types.js';
 import type { Endpoint, Progress } from './endpoint.js';
 import type { Column, Row, TableSpec, Value } from './tables.js';
 
@@ -50,15 +48,6 @@ export function withAppName(url: string): string {
   const u = new URL(url);
   u.searchParams.set('application_name', MIGRATE_APP_NAME);
   return u.toString();
-}
-
-/** The search text PostgreSQL keeps for SEARCH BODY / TEXT, from a message's bytes. */
-function searchText(raw: Buffer): { text: string; truncated: boolean } {
-  const p = parseMessage(raw, { textCap: FTS_TEXT_MAX + 1 });
-  return {
-    text: nulFree(p.text.slice(0, FTS_TEXT_MAX).toLowerCase()),
-    truncated: p.text.length > FTS_TEXT_MAX,
-  };
 }
 
 /**
@@ -222,8 +211,9 @@ export class PostgresEndpoint implements Endpoint {
       const start = values.length;
       for (const c of spec.columns) values.push(encode(c, r[c.name] ?? null));
       if (bytes && spec.bytes === 'message') {
-        const t = searchText(bytes[i]!);
-        values.push(t.text, t.truncated, searchWords(t.text));
+        // As delivery makes it with full_text_index = "on-delivery" (postgres/body-text.ts).
+        const t = bodyTextFromBytes(bytes[i]!);
+        values.push(t.folded.toString('utf8'), t.truncated, t.words.toString('utf8'));
       }
       tuples.push(`(${names.map((_, j) => `$${start + j + 1}`).join(', ')})`);
     }

@@ -35,6 +35,7 @@ import { newObjectId } from '../object-ids.js';
 import type { AppendResult, ChangeEvent, ExpectedMailbox, NewMessage } from '../types.js';
 import { GatherClock } from './append-gather.js';
 import { textArray } from './binary-array.js';
+import { bodyTextOf } from './body-text.js';
 import {
   OWN_UNFLUSHED,
   type PgDb,
@@ -44,7 +45,7 @@ import {
   UNFLUSHED_COMMIT,
 } from './db.js';
 import { CHANNEL, type PgEvents } from './events.js';
-import { searchWordsUtf8 } from './search-words.js';
+import type { FullTextIndex } from './text-catch-up.js';
 
 /** One append waiting for its group. */
 export interface BatchItem {
@@ -110,17 +111,21 @@ interface BatchRow {
 /**
  * An append in its mailbox's queue, with its folded text and distinct words in UTF-8 (as
  * they go to PostgreSQL), made when it arrives: not while its group's transaction holds the
- * account's lock.
+ * account's lock. With full_text_index = "on-search" none are made (NULL: not made yet, see
+ * text-catch-up.ts).
  */
 interface Queued {
   item: BatchItem;
-  folded: Buffer;
-  words: Buffer;
+  folded: Buffer | null;
+  truncated: boolean;
+  words: Buffer | null;
 }
 
-function queue(item: BatchItem): Queued {
-  const folded = Buffer.from(item.message.index.text.toLowerCase(), 'utf8');
-  return { item, folded, words: searchWordsUtf8(folded) };
+function queue(item: BatchItem, fullText: FullTextIndex): Queued {
+  if (fullText === 'on-search') return { item, folded: null, truncated: false, words: null };
+  const idx = item.message.index;
+  // The index's text has no NUL here (messages.ts append: nulFreeIndex).
+  return { item, ...bodyTextOf(idx.text, idx.textTruncated === true) };
 }
 
 /** A group's statement and what its answer is read with. */
@@ -158,6 +163,8 @@ export class AppendBatches {
   constructor(
     private readonly db: PgDb,
     private readonly events: PgEvents,
+    /** Whether appends bring their search text (text-catch-up.ts). */
+    private readonly fullText: FullTextIndex,
     /**
      * One append on its own (messages.ts appendOne), for those a group could not take: the
      * quota is near (each is checked alone, as it would have been), or the mailbox is gone.
@@ -170,7 +177,7 @@ export class AppendBatches {
   }
 
   add(item: BatchItem): void {
-    const queued = queue(item);
+    const queued = queue(item, this.fullText);
     const q = this.queues.get(item.mailboxId);
     if (q) q.push(queued);
     else this.queues.set(item.mailboxId, [queued]);
@@ -431,7 +438,7 @@ export class AppendBatches {
       textArray(group.map((it) => JSON.stringify(it.threadKeys))),
       textArray(group.map(() => newObjectId('T'))),
       textArray(queued.map((q) => q.folded)),
-      group.map((it) => it.message.index.textTruncated === true),
+      queued.map((q) => q.truncated),
       textArray(group.map((it) => JSON.stringify(it.flags))),
       group.map((it) => it.internalDate),
       group.map((it) => it.internalZone),

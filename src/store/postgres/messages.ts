@@ -54,6 +54,7 @@ import { nulFree, nulFreeIndex } from './nul-free.js';
 import type { QuietCollect } from './quiet-collect.js';
 import { PgRecordCache } from './record-cache.js';
 import { searchWords, wordPatterns } from './search-words.js';
+import { type FullTextIndex, TextCatchUp } from './text-catch-up.js';
 
 interface MailboxRef {
   id: number;
@@ -184,18 +185,27 @@ export class PgMessages implements MessageStore, BlobStore {
   private readonly headers = new HeaderCache(HEADER_CACHE_BYTES);
   /** Appends waiting to share a statement and a commit (append-batch.ts). */
   private readonly batches: AppendBatches;
+  /** The search text of messages stored without it, made when their mailbox is searched. */
+  readonly textCatchUp: TextCatchUp;
 
   constructor(
     private readonly db: PgDb,
     private readonly events: PgEvents,
     /** Collects what EXPUNGE lets go of, once the node is quiet. */
     private readonly collector: QuietCollect,
+    /**
+     * When a stored message's search text is made: at its delivery or APPEND, or by the
+     * first search of a mailbox holding it (text-catch-up.ts).
+     */
+    private readonly fullText: FullTextIndex = 'on-search',
   ) {
     this.cache = new PgRecordCache(db, events);
     events.observe((ev) => this.cache.heard(ev));
+    this.textCatchUp = new TextCatchUp(db);
     this.batches = new AppendBatches(
       db,
       events,
+      fullText,
       (it) =>
         this.appendOne(
           it.message,
@@ -364,7 +374,8 @@ export class PgMessages implements MessageStore, BlobStore {
     const kw = keywordsOf(t.flags ?? []);
     const internalDate = (message.internalDate ?? new Date()).getTime();
     const internalZone = message.internalDate ? zoneOrUtc(message.internalZone) : 0;
-    const folded = idx.text.toLowerCase();
+    // "on-search": no text now (NULL: not made yet), made by the first search (text-catch-up.ts).
+    const folded = this.fullText === 'on-delivery' ? idx.text.toLowerCase() : null;
     for (;;) {
       const notice = this.events.notice();
       type Placed = {
@@ -390,7 +401,7 @@ export class PgMessages implements MessageStore, BlobStore {
           threadKeys(idx),
           newObjectId('T'),
           folded,
-          idx.textTruncated === true,
+          folded !== null && idx.textTruncated === true,
           t.mailboxId,
           normalizeFlags(t.flags ?? []),
           internalDate,
@@ -400,7 +411,7 @@ export class PgMessages implements MessageStore, BlobStore {
           kw,
           notice.origin,
           notice.seq,
-          searchWords(folded),
+          folded === null ? null : searchWords(folded),
           ...expectParams(t.expect),
         ],
       ).catch((err: unknown) => {
@@ -486,7 +497,7 @@ export class PgMessages implements MessageStore, BlobStore {
       );
       if (found) return found.id;
       const idx = message.index;
-      const folded = idx.text.toLowerCase();
+      const folded = this.fullText === 'on-delivery' ? idx.text.toLowerCase() : null;
       const inserted = await row<{ id: number }>(
         q,
         `INSERT INTO messages (blob_hash, size, structure, envelope, s_from, s_to, s_cc,
@@ -503,8 +514,8 @@ export class PgMessages implements MessageStore, BlobStore {
           newObjectId('M'),
           await this.threadIdFor(q, idx),
           folded,
-          idx.textTruncated === true,
-          searchWords(folded),
+          folded !== null && idx.textTruncated === true,
+          folded === null ? null : searchWords(folded),
         ],
       );
       if (inserted) {
@@ -797,6 +808,8 @@ export class PgMessages implements MessageStore, BlobStore {
     if (needle.length === 0) {
       return (await this.listMessages(mailboxId)).map((r) => r.uid);
     }
+    // The mailbox's messages stored without their text ("on-search") get it first.
+    await this.textCatchUp.mailbox(mailboxId);
     const folded = searchFold(needle);
     // The stored text and words are lower-cased whole at delivery, where a capital sigma at a
     // word's end became the final form (ς); the needle folds every sigma to σ

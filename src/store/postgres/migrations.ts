@@ -780,6 +780,27 @@ END
 $$;
 `,
   },
+  {
+    version: 17,
+    // full_text_index = "on-search" (text-catch-up.ts): a stored message's search text may be
+    // not made yet, body_text and body_words both NULL ("not indexed yet", apart from a
+    // message with no text: '' and '  '), made by the first SEARCH BODY / TEXT of a mailbox
+    // holding it. text_marks: per mailbox, the UID up to which every row's message has its
+    // text, so that a search looks only at the rows past it (the primary key's range), not at
+    // the whole mailbox. Every row stored so far has its text: each mailbox's mark is its
+    // last UID.
+    sql: `
+ALTER TABLE messages ALTER COLUMN body_text DROP NOT NULL;
+ALTER TABLE messages ALTER COLUMN body_words DROP NOT NULL;
+ALTER TABLE messages ADD CONSTRAINT messages_text_whole
+  CHECK ((body_text IS NULL) = (body_words IS NULL));
+CREATE TABLE text_marks (
+  mailbox_id BIGINT PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid BIGINT NOT NULL
+);
+INSERT INTO text_marks (mailbox_id, uid) SELECT id, uid_next - 1 FROM mailboxes WHERE uid_next > 1;
+`,
+  },
 ];
 
 /** The latest schema version this code knows. */

@@ -50,6 +50,7 @@ import { PgMessages } from './messages.js';
 import { PgMetadata } from './metadata.js';
 import { PgQueue } from './queue.js';
 import { type QuietCollect, type QuietCollectOptions, quietCollect } from './quiet-collect.js';
+import type { FullTextIndex } from './text-catch-up.js';
 
 export interface PostgresStoreOptions extends PgOptions {
   onListenerError?: (err: unknown) => void;
@@ -60,6 +61,15 @@ export interface PostgresStoreOptions extends PgOptions {
   nodeId?: string;
   /** When the stored messages EXPUNGE lets go of are collected (quiet-collect.ts). */
   collect?: QuietCollectOptions;
+  /**
+   * `[search] full_text_index`: a message's search text is made at its delivery or APPEND
+   * ("on-delivery"), or by the first SEARCH BODY / TEXT of a mailbox holding it ("on-search",
+   * the default; text-catch-up.ts). In "on-delivery" mode the node also makes, at start, the
+   * text of messages an "on-search" node stored without it.
+   */
+  fullTextIndex?: FullTextIndex;
+  /** An error of that start's catch-up (the next search of the mailbox catches it up). */
+  onTextError?: (err: unknown) => void;
 }
 
 export class PostgresStore implements MailStore {
@@ -82,7 +92,10 @@ export class PostgresStore implements MailStore {
     this.directory = new PgDirectory(db, events);
     this.mailboxes = new PgMailboxes(db, events, (id) => this.messages.counters(id));
     this.collector = quietCollect(db, opts.collect);
-    this.messages = new PgMessages(db, events, this.collector);
+    this.messages = new PgMessages(db, events, this.collector, opts.fullTextIndex ?? 'on-search');
+    if (opts.fullTextIndex === 'on-delivery') {
+      this.messages.textCatchUp.reconcile(opts.onTextError ?? (() => {}));
+    }
     this.metadata = new PgMetadata(db, events);
     this.queue = new PgQueue(db, opts.nodeId ?? hostname(), (h) => this.messages.forgetBytes([h]));
     // A deleted mailbox's bytes may have gone with it (this node's or another's).
@@ -409,6 +422,7 @@ export class PostgresStore implements MailStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.messages.textCatchUp.close();
     await this.collector.close();
     await this.events.close();
     await this.maildropLocks.close();
