@@ -192,6 +192,30 @@ describe('search words (PostgreSQL)', () => {
         for (const [needle, uids] of cases) {
           assert.deepEqual(await store.searchText(inbox, needle), uids, needle);
         }
+        // The same texts as messages' bytes, on a node with full_text_index = "on-search":
+        // the first search makes their text and words, by the same rule, and answers alike.
+        const lazy = await PostgresStore.open({ connectionString: url, max: 2 });
+        try {
+          const box = (await lazy.createMailbox(acct.id, 'Lazy')).id;
+          for (const [i, text] of TEXTS.entries()) {
+            const raw = Buffer.from(
+              `From: a@example.net\r\nSubject: lazy${i}\r\nMIME-Version: 1.0\r\n` +
+                `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n` +
+                `\r\n${text}`,
+            );
+            await lazy.append({ raw, index: simpleIndex(`lazy${i}`, '') }, [{ mailboxId: box }]);
+          }
+          for (const [needle, uids] of cases) {
+            assert.deepEqual(await lazy.searchText(box, needle), uids, needle);
+          }
+          const made = await c.query<{ body_text: string; body_words: string }>(
+            "SELECT body_text, body_words FROM messages WHERE s_subject LIKE 'lazy%' ORDER BY id",
+          );
+          assert.equal(made.rows.length, TEXTS.length);
+          for (const row of made.rows) assert.equal(row.body_words, searchWords(row.body_text));
+        } finally {
+          await lazy.close();
+        }
       } finally {
         await store.close();
       }
