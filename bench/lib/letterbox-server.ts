@@ -210,17 +210,21 @@ async function openBenchStore(setup: LetterboxSetup): Promise<MailStore> {
     string,
     Record<string, unknown>
   >;
+  // The mode the server will run in: what the fill stores is indexed (or not) as it would be.
+  const mode = cfg['search']?.['full_text_index'];
+  const fullText =
+    mode === 'on-search' || mode === 'on-delivery' ? { fullTextIndex: mode as typeof mode } : {};
   const pgStore = cfg['store']?.['kind'] === 'postgres' ? cfg['store'] : undefined;
   if (pgStore) {
     const { PostgresStore } = (await import(
       dist('src/store/postgres/postgres-store.js')
     )) as typeof import('../../src/store/postgres/postgres-store.js');
-    return PostgresStore.open({ connectionString: String(pgStore['url']), max: 10 });
+    return PostgresStore.open({ connectionString: String(pgStore['url']), max: 10, ...fullText });
   }
   const { SqliteStore } = (await import(
     dist('src/store/sqlite/sqlite-store.js')
   )) as typeof import('../../src/store/sqlite/sqlite-store.js');
-  return SqliteStore.open({ dir: setup.dataDir });
+  return SqliteStore.open({ dir: setup.dataDir, ...fullText });
 }
 
 async function answers(port: number, prefix: string): Promise<boolean> {

@@ -233,6 +233,17 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   store: storeSchema,
+  search: z
+    .strictObject({
+      /**
+       * When a message's text goes into the full-text index (SEARCH BODY / TEXT):
+       * "on-search", the messages of a mailbox are indexed when it is first searched for
+       * text after they arrived (that search waits for them); "on-delivery", at each delivery
+       * and APPEND. Both stores take it (store/open.ts).
+       */
+      full_text_index: z.enum(['on-search', 'on-delivery']).default('on-search'),
+    })
+    .prefault({}),
   listeners: z
     .strictObject(
       Object.fromEntries(LISTENER_NAMES.map((n) => [n, listener(n)])) as {

@@ -9,13 +9,20 @@ import {
   type AppendTarget,
   checkedTarget,
   FTS_TEXT_MAX,
+  type FullTextIndexMode,
   type MailStore,
   type MessageIndex,
 } from '../store/types.js';
 
-/** What the store keeps from the parse: FETCH and SEARCH never parse the message again. */
-export function indexMessage(raw: Buffer): MessageIndex {
-  const p = parseMessage(raw, { textCap: FTS_TEXT_MAX + 1 });
+/**
+ * What the store keeps from the parse: FETCH and SEARCH never parse the message again. The
+ * text only for a store that indexes it at delivery (`fullTextIndex`): with `on-search` none is
+ * extracted (a text cap of 0 stops the parser's text pass before it starts), and the store
+ * reads the message's bytes if a search needs them. A store that indexes on search ignores a
+ * text it is given (callers that store directly, tests and benches, may leave the default).
+ */
+export function indexMessage(raw: Buffer, mode: FullTextIndexMode = 'on-delivery'): MessageIndex {
+  const p = parseMessage(raw, { textCap: mode === 'on-delivery' ? FTS_TEXT_MAX + 1 : 0 });
   return {
     structure: p.root,
     envelope: p.envelope,
@@ -63,7 +70,11 @@ export async function deliverLocal(store: MailStore, d: LocalDelivery): Promise<
     known = new Map();
     inboxes.set(store, known);
   }
-  const message = { raw: d.raw, index: indexMessage(d.raw), internalDate: d.internalDate };
+  const message = {
+    raw: d.raw,
+    index: indexMessage(d.raw, store.fullTextIndex),
+    internalDate: d.internalDate,
+  };
   let remembered = false;
   const targets: AppendTarget[] = [];
   for (const a of d.accounts) {

@@ -41,7 +41,7 @@ export async function deliverToMailbox(
       const [r] = await store.append(
         {
           raw: m.raw,
-          index: indexMessage(m.raw),
+          index: indexMessage(m.raw, store.fullTextIndex),
           internalDate: m.internalDate,
           internalZone: m.internalZone,
         },

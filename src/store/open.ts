@@ -36,7 +36,7 @@ export function postgresOptions(store: PostgresConfig) {
 }
 
 export async function openStore(
-  cfg: Pick<Config, 'dataDir' | 'store'>,
+  cfg: Pick<Config, 'dataDir' | 'store' | 'search'>,
   opts: {
     onListenerError?: (err: unknown) => void;
     onFtsError?: (err: unknown) => void;
@@ -52,12 +52,15 @@ export async function openStore(
     ftsYoungGenerationMb?: number;
   } = {},
 ): Promise<MailStore> {
+  // `[search] full_text_index`: each store indexes message texts when it says.
+  const fullTextIndex = cfg.search.full_text_index;
   switch (cfg.store.kind) {
     case 'sqlite':
-      return SqliteStore.open({ dir: cfg.dataDir, ...opts });
+      return SqliteStore.open({ dir: cfg.dataDir, ...opts, fullTextIndex });
     case 'postgres':
       // No full-text worker and no group commit of ours: PostgreSQL commits each write.
       return PostgresStore.open({
+        fullTextIndex,
         ...postgresOptions(cfg.store),
         queryTimeoutMs: cfg.store.query_timeout_seconds * 1000,
         ...(opts.onListenerError ? { onListenerError: opts.onListenerError } : {}),

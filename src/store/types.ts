@@ -142,6 +142,14 @@ export interface MessageIndex {
  */
 export const FTS_TEXT_MAX = 16 * 1024;
 
+/**
+ * When a message's text goes into the full-text index (`[search] full_text_index`):
+ * `on-delivery` as each delivery or APPEND commits; `on-search` (the default) when a search
+ * needs it, for the messages of the searched mailbox the index does not hold yet (Dovecot's
+ * `fts_autoindex = no`): delivery then extracts no text for it and writes no index.
+ */
+export type FullTextIndexMode = 'on-search' | 'on-delivery';
+
 /** What SELECT reports of a mailbox's messages (RFC 9051 §6.3.2, RFC 3501 §6.3.1). */
 export interface MailboxSummary {
   /**
@@ -802,6 +810,13 @@ export interface MailStore
     MaildropLockStore,
     ChangeEvents {
   readonly kind: string;
+
+  /**
+   * When the store indexes a message's text (FullTextIndexMode). With `on-search` a delivery
+   * hands it a MessageIndex without text (indexMessage): the store reads the bytes if a
+   * search needs them.
+   */
+  readonly fullTextIndex: FullTextIndexMode;
 
   /**
    * A login throttle every node over this store shares (PostgreSQL); absent, each process

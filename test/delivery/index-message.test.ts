@@ -20,3 +20,14 @@ test('a short text is whole and not marked', () => {
   assert.match(idx.text, /Hello there\./);
   assert.equal(idx.textTruncated, false);
 });
+
+test('for a store that indexes on search, no text is extracted', () => {
+  const raw = Buffer.from(`${head}Hello there.\r\n`);
+  const idx = indexMessage(raw, 'on-search');
+  assert.equal(idx.text, '');
+  assert.equal(idx.textTruncated, false);
+  // The rest of the index is the same.
+  const full = indexMessage(raw, 'on-delivery');
+  assert.match(full.text, /Hello there\./);
+  assert.deepEqual({ ...idx, text: full.text }, full);
+});

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
+import type { FullTextIndexMode } from '../../src/store/types.js';
 import { newMessage } from './messages.js';
 import { openAliceStore } from './store.js';
 
@@ -17,14 +18,22 @@ type Opened = Awaited<ReturnType<typeof openAliceStore>>;
  */
 export const oracleFold = (s: string): string => s.toLowerCase().replaceAll('\u03c2', '\u03c3');
 
-/** Registers the hooks; the returned function gives the store once `before` has run. */
-export function storeOfTexts(prefix: string, texts: readonly string[]): () => Opened {
+/**
+ * Registers the hooks; the returned function gives the store once `before` has run. With
+ * `on-search` the texts are indexed from the stored bytes at the first search.
+ */
+export function storeOfTexts(
+  prefix: string,
+  texts: readonly string[],
+  fullTextIndex: FullTextIndexMode = 'on-delivery',
+): () => Opened {
   let dir: string | undefined;
   let opened: Opened | undefined;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), prefix));
     opened = await openAliceStore(dir, {
       onFtsError: (err) => assert.fail(`index worker error: ${String(err)}`),
+      fullTextIndex,
     });
     for (const [i, t] of texts.entries()) {
       await opened.store.append(newMessage(`m${i}`, t), [{ mailboxId: opened.inbox }]);

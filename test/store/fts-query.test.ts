@@ -273,67 +273,68 @@ describe('search plans', () => {
   }
 });
 
-describe('SEARCH over the word indexes finds every substring', () => {
-  const texts = [
-    'Please find below the Quarterly report.\r\nRegards, Bob\r\n',
-    'Please, find: below -- the quarterly_report\r\nbathe the meeting\r\n',
-    'Grüße aus Köln: café CRÈME brûlée; ПРИВЕТ мир\r\n',
-    'em—dash “quoted” 😀emoji 東京タワー 123-456\r\n',
-    'Re: re: RE: x y z xyz x-y-z x  y\r\n',
-    'the the theme there other\r\nmeetingroom meeting\r\n',
-    // Separators unicode61 sees and ASCII does not: the phrase narrows, the text decides.
-    'one\u00a0two em—dash Meeting. meeting.. MEETING -—- --\r\n',
-    // A letter since Unicode 8 that unicode61 (6.1) splits at, and the kelvin sign it folds.
-    'foo\u19b0bar \u212aelvin kelvin-\r\n',
-    'foo bar\r\n',
-    // Lower case by a word's context (final sigma), and to ASCII: a needle's first word as the
-    // end of a longer word (word_ends' keys) in such words.
-    'ΟΔΟΣ.ΟΔΟΣ σοφός, \u212aelvin\u212a—q ΟΣ-\r\n',
-  ];
-  // The texts' substrings of a few lengths at every position (line breaks too), some in
-  // other cases, plus needles found nowhere.
-  const needles = new Set<string>(['zzz', 'find  below', 'bob regards', 'мир!', 'x y  z']);
-  for (const t of texts) {
-    const chars = [...t];
-    for (let i = 0; i < chars.length; i++) {
-      for (const n of [3, 5, 8, 13]) {
-        const s = chars.slice(i, i + n).join('');
-        if (i + n > chars.length) continue;
-        needles.add(s);
-        needles.add(i % 2 === 0 ? s.toUpperCase() : s.toLowerCase());
+for (const mode of ['on-delivery', 'on-search'] as const)
+  describe(`SEARCH over the word indexes finds every substring (${mode})`, () => {
+    const texts = [
+      'Please find below the Quarterly report.\r\nRegards, Bob\r\n',
+      'Please, find: below -- the quarterly_report\r\nbathe the meeting\r\n',
+      'Grüße aus Köln: café CRÈME brûlée; ПРИВЕТ мир\r\n',
+      'em—dash “quoted” 😀emoji 東京タワー 123-456\r\n',
+      'Re: re: RE: x y z xyz x-y-z x  y\r\n',
+      'the the theme there other\r\nmeetingroom meeting\r\n',
+      // Separators unicode61 sees and ASCII does not: the phrase narrows, the text decides.
+      'one\u00a0two em—dash Meeting. meeting.. MEETING -—- --\r\n',
+      // A letter since Unicode 8 that unicode61 (6.1) splits at, and the kelvin sign it folds.
+      'foo\u19b0bar \u212aelvin kelvin-\r\n',
+      'foo bar\r\n',
+      // Lower case by a word's context (final sigma), and to ASCII: a needle's first word as the
+      // end of a longer word (word_ends' keys) in such words.
+      'ΟΔΟΣ.ΟΔΟΣ σοφός, \u212aelvin\u212a—q ΟΣ-\r\n',
+    ];
+    // The texts' substrings of a few lengths at every position (line breaks too), some in
+    // other cases, plus needles found nowhere.
+    const needles = new Set<string>(['zzz', 'find  below', 'bob regards', 'мир!', 'x y  z']);
+    for (const t of texts) {
+      const chars = [...t];
+      for (let i = 0; i < chars.length; i++) {
+        for (const n of [3, 5, 8, 13]) {
+          const s = chars.slice(i, i + n).join('');
+          if (i + n > chars.length) continue;
+          needles.add(s);
+          needles.add(i % 2 === 0 ? s.toUpperCase() : s.toLowerCase());
+        }
       }
     }
-  }
 
-  const opened = storeOfTexts('lb-fts-words-', texts);
+    const opened = storeOfTexts('lb-fts-words-', texts, mode);
 
-  test(`${needles.size} needles: the same UIDs as a substring test of each text`, async () => {
-    assert.deepEqual(await searchMismatches(opened(), texts, needles), []);
+    test(`${needles.size} needles: the same UIDs as a substring test of each text`, async () => {
+      assert.deepEqual(await searchMismatches(opened(), texts, needles), []);
+    });
+
+    test("a word that ends in the needle's first piece, and symbols only", async () => {
+      const { store, inbox } = opened();
+      // "bathe the": "the" as a whole word and as the tail of "bathe".
+      assert.deepEqual(await store.searchText(inbox, 'the meeting'), [2]);
+      assert.deepEqual(await store.searchText(inbox, 'athe the meet'), [2]);
+      assert.deepEqual(await store.searchText(inbox, 'he the'), [2, 6]);
+      assert.deepEqual(await store.searchText(inbox, '— “'), []);
+      assert.deepEqual(await store.searchText(inbox, 'h “quo'), [4]);
+      assert.deepEqual(await store.searchText(inbox, '” 😀'), [4]);
+      assert.deepEqual(await store.searchText(inbox, 'one two'), []);
+      assert.deepEqual(await store.searchText(inbox, 'em dash'), []);
+      assert.deepEqual(await store.searchText(inbox, '---'), []);
+      assert.deepEqual(await store.searchText(inbox, 'm—dash meeting'), [7]);
+      assert.deepEqual(await store.searchText(inbox, 'meeting.'), [7]);
+      assert.deepEqual(await store.searchText(inbox, 'meeting.\r\n'), []);
+      assert.deepEqual(await store.searchText(inbox, 'meeting\r\n'), [2, 6]);
+      // Separators only: one run of the text ("-—-" is two runs and a word unicode61 drops).
+      assert.deepEqual(await store.searchText(inbox, ' -- '), [2]);
+      assert.deepEqual(await store.searchText(inbox, '...'), []);
+      assert.deepEqual(await store.searchText(inbox, '. m'), [7]);
+      // Not "foo bar" across the letter unicode61 takes for a separator (RFC 9051 §6.4.4).
+      assert.deepEqual(await store.searchText(inbox, 'foo bar'), [9]);
+      // The kelvin sign lower-cases to "k" here as well: a match, from the text read.
+      assert.deepEqual(await store.searchText(inbox, 'kelvin kelvin'), [8]);
+    });
   });
-
-  test("a word that ends in the needle's first piece, and symbols only", async () => {
-    const { store, inbox } = opened();
-    // "bathe the": "the" as a whole word and as the tail of "bathe".
-    assert.deepEqual(await store.searchText(inbox, 'the meeting'), [2]);
-    assert.deepEqual(await store.searchText(inbox, 'athe the meet'), [2]);
-    assert.deepEqual(await store.searchText(inbox, 'he the'), [2, 6]);
-    assert.deepEqual(await store.searchText(inbox, '— “'), []);
-    assert.deepEqual(await store.searchText(inbox, 'h “quo'), [4]);
-    assert.deepEqual(await store.searchText(inbox, '” 😀'), [4]);
-    assert.deepEqual(await store.searchText(inbox, 'one two'), []);
-    assert.deepEqual(await store.searchText(inbox, 'em dash'), []);
-    assert.deepEqual(await store.searchText(inbox, '---'), []);
-    assert.deepEqual(await store.searchText(inbox, 'm—dash meeting'), [7]);
-    assert.deepEqual(await store.searchText(inbox, 'meeting.'), [7]);
-    assert.deepEqual(await store.searchText(inbox, 'meeting.\r\n'), []);
-    assert.deepEqual(await store.searchText(inbox, 'meeting\r\n'), [2, 6]);
-    // Separators only: one run of the text ("-—-" is two runs and a word unicode61 drops).
-    assert.deepEqual(await store.searchText(inbox, ' -- '), [2]);
-    assert.deepEqual(await store.searchText(inbox, '...'), []);
-    assert.deepEqual(await store.searchText(inbox, '. m'), [7]);
-    // Not "foo bar" across the letter unicode61 takes for a separator (RFC 9051 §6.4.4).
-    assert.deepEqual(await store.searchText(inbox, 'foo bar'), [9]);
-    // The kelvin sign lower-cases to "k" here as well: a match, from the text read.
-    assert.deepEqual(await store.searchText(inbox, 'kelvin kelvin'), [8]);
-  });
-});

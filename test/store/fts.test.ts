@@ -5,14 +5,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { INDEX_GATHER_MS } from '../../src/store/sqlite/fts.js';
 import { FtsDb, type FtsRequest } from '../../src/store/sqlite/fts-db.js';
 import { currentBootId } from '../../src/store/sqlite/fts-marks.js';
-import type { SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
-import { FTS_TEXT_MAX } from '../../src/store/types.js';
+import type { SqliteStore, SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
+import { FTS_TEXT_MAX, type FullTextIndexMode } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { newMessage } from '../helpers/messages.js';
 import { openAliceStore } from '../helpers/store.js';
@@ -20,12 +20,26 @@ import { tempDirEachTest } from '../helpers/temp-dir.js';
 
 const dir = tempDirEachTest('lb-fts-');
 
+/** The mode of the describe running (set by its beforeEach): open() uses it. */
+let mode: FullTextIndexMode = 'on-delivery';
+
 function open(opts: Partial<SqliteStoreOptions> = {}) {
   return openAliceStore(dir(), {
     onFtsError: (err) => assert.fail(`index worker error: ${String(err)}`),
+    fullTextIndex: mode,
     ...opts,
   });
 }
+
+/** With on-search, a search of the mailbox: its messages are then indexed, as on delivery. */
+async function indexed(s: { store: SqliteStore; inbox: number }): Promise<void> {
+  if (mode === 'on-search') await s.store.searchText(s.inbox, 'catch up');
+}
+
+/** Skips a test of how deliveries are posted to the index: on-delivery's alone. */
+const postsAtDelivery = () => ({
+  skip: mode === 'on-search' ? 'posts at delivery: on-delivery only' : false,
+});
 
 /** Rows of fts.db's bookkeeping table, read after the store closed. */
 function indexedDocs(): Array<{ id: number; hash: string }> {
@@ -102,525 +116,550 @@ async function closedStoreIndex(): Promise<{ fts: FtsDb; inbox: number }> {
   return { fts, inbox };
 }
 
-describe('full-text index worker', () => {
-  test('a search right after an append resolves sees the message', async () => {
-    const { store, inbox } = await open();
-    try {
-      // Once reconciled (searches wait for that, and writes posted meanwhile get ahead).
-      assert.deepEqual(await store.searchText(inbox, 'nothing yet'), []);
-      // Concurrent appends land in shared group commits; each searches at once for its word.
-      const big = 'filler text '.repeat(40_000);
-      const found = await Promise.all(
-        Array.from({ length: 20 }, async (_, i) => {
-          const [r] = await store.append(newMessage(`m${i}`, `${big}needle${i}zz\r\n`), [
+for (const m of ['on-delivery', 'on-search'] as const)
+  describe(`full-text index worker (${m})`, () => {
+    mode = m; // for the skips below, as the tests are made
+    beforeEach(() => {
+      mode = m;
+    });
+    test('a search right after an append resolves sees the message', async () => {
+      const { store, inbox } = await open();
+      try {
+        // Once reconciled (searches wait for that, and writes posted meanwhile get ahead).
+        assert.deepEqual(await store.searchText(inbox, 'nothing yet'), []);
+        // Concurrent appends land in shared group commits; each searches at once for its word.
+        const big = 'filler text '.repeat(40_000);
+        const found = await Promise.all(
+          Array.from({ length: 20 }, async (_, i) => {
+            const [r] = await store.append(newMessage(`m${i}`, `${big}needle${i}zz\r\n`), [
+              { mailboxId: inbox },
+            ]);
+            return { uid: r!.uid, hits: await store.searchText(inbox, `NEEDLE${i}ZZ`) };
+          }),
+        );
+        for (const f of found) assert.deepEqual(f.hits, [f.uid]);
+        assert.equal((await store.searchText(inbox, 'filler TEXT')).length, 20);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test(
+      'index requests of separate commits are posted to the worker together',
+      postsAtDelivery(),
+      async () => {
+        const { store, inbox } = await open();
+        // What the main thread posts to its workers (the index worker is the store's only one).
+        const posted: FtsRequest[] = [];
+        const post = Worker.prototype.postMessage;
+        Worker.prototype.postMessage = function (this: Worker, value: unknown, ...rest: never[]) {
+          posted.push(value as FtsRequest);
+          return post.call(this, value, ...rest);
+        };
+        try {
+          assert.deepEqual(await store.searchText(inbox, 'nothing yet'), []);
+          posted.length = 0;
+          const start = performance.now();
+          for (let i = 0; i < 20; i++) {
+            await store.append(newMessage(`m${i}`, `word${i} common\r\n`), [{ mailboxId: inbox }]);
+          }
+          // The search posts what was gathered first: it sees every message.
+          assert.equal((await store.searchText(inbox, 'COMMON')).length, 20);
+          const elapsed = performance.now() - start;
+          const index = posted.filter((r) => r.t === 'index');
+          assert.equal(index.flatMap((r) => r.items).length, 20);
+          // One post per gathering period at most (its timer), and the one before the search:
+          // each commit posted its own when appends were not gathered.
+          assert.ok(
+            index.length <= 1 + Math.floor(elapsed / INDEX_GATHER_MS),
+            `${index.length} index posts in ${elapsed.toFixed(0)} ms`,
+          );
+          assert.equal(posted.at(-1)?.t, 'search');
+          // Gathered items not searched for are posted by the timer, and indexed.
+          await store.append(newMessage('late', 'latecomer\r\n'), [{ mailboxId: inbox }]);
+          await eventually(
+            () => store.stats().ftsBacklogMessages === 0,
+            'the gathered item indexed',
+          );
+        } finally {
+          Worker.prototype.postMessage = post;
+          await store.close();
+        }
+        assert.equal(indexedDocs().length, 21);
+      },
+    );
+
+    test('close posts the index requests gathered before it', postsAtDelivery(), async () => {
+      const { store, inbox } = await open();
+      try {
+        for (let i = 0; i < 3; i++) {
+          await store.append(newMessage(`m${i}`, `word${i}\r\n`), [{ mailboxId: inbox }]);
+        }
+      } finally {
+        await store.close();
+      }
+      // Indexed by this store's worker before it stopped, not left to the next start.
+      assert.equal(indexedDocs().length, 3);
+    });
+
+    test('a new index has 8 KB pages with leaves to match; substrings are found as before', async () => {
+      const { store, inbox } = await open();
+      try {
+        // Enough text for many leaves: the words below sit in the middle of long texts.
+        // Under FTS_TEXT_MAX (16 K characters), so that the index alone answers.
+        const filler = (i: number) =>
+          Array.from({ length: 150 }, (_, k) => `line ${k} of filler text ${i}\r\n`).join('');
+        for (let i = 0; i < 12; i++) {
+          const mid =
+            i % 3 === 0 ? 'Please Find Below the zeppelinQuartz notes\r\n' : 'nothing here\r\n';
+          await store.append(newMessage(`m${i}`, `${filler(i)}${mid}${filler(i + 1)}`), [
             { mailboxId: inbox },
           ]);
-          return { uid: r!.uid, hits: await store.searchText(inbox, `NEEDLE${i}ZZ`) };
-        }),
-      );
-      for (const f of found) assert.deepEqual(f.hits, [f.uid]);
-      assert.equal((await store.searchText(inbox, 'filler TEXT')).length, 20);
-    } finally {
-      await store.close();
-    }
-  });
-
-  test('index requests of separate commits are posted to the worker together', async () => {
-    const { store, inbox } = await open();
-    // What the main thread posts to its workers (the index worker is the store's only one).
-    const posted: FtsRequest[] = [];
-    const post = Worker.prototype.postMessage;
-    Worker.prototype.postMessage = function (this: Worker, value: unknown, ...rest: never[]) {
-      posted.push(value as FtsRequest);
-      return post.call(this, value, ...rest);
-    };
-    try {
-      assert.deepEqual(await store.searchText(inbox, 'nothing yet'), []);
-      posted.length = 0;
-      const start = performance.now();
-      for (let i = 0; i < 20; i++) {
-        await store.append(newMessage(`m${i}`, `word${i} common\r\n`), [{ mailboxId: inbox }]);
+        }
+        assert.deepEqual(await store.searchText(inbox, 'ZEPPELINquartz'), [1, 4, 7, 10]);
+        assert.deepEqual(await store.searchText(inbox, 'find below the zep'), [1, 4, 7, 10]);
+        assert.deepEqual(await store.searchText(inbox, 'ppelinq'), [1, 4, 7, 10]);
+        assert.deepEqual(
+          await store.searchText(inbox, 'e 149 of filler'),
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        );
+        assert.deepEqual(await store.searchText(inbox, 'find  below'), []);
+      } finally {
+        await store.close();
       }
-      // The search posts what was gathered first: it sees every message.
-      assert.equal((await store.searchText(inbox, 'COMMON')).length, 20);
-      const elapsed = performance.now() - start;
-      const index = posted.filter((r) => r.t === 'index');
-      assert.equal(index.flatMap((r) => r.items).length, 20);
-      // One post per gathering period at most (its timer), and the one before the search:
-      // each commit posted its own when appends were not gathered.
-      assert.ok(
-        index.length <= 1 + Math.floor(elapsed / INDEX_GATHER_MS),
-        `${index.length} index posts in ${elapsed.toFixed(0)} ms`,
-      );
-      assert.equal(posted.at(-1)?.t, 'search');
-      // Gathered items not searched for are posted by the timer, and indexed.
-      await store.append(newMessage('late', 'latecomer\r\n'), [{ mailboxId: inbox }]);
-      await eventually(() => store.stats().ftsBacklogMessages === 0, 'the gathered item indexed');
-    } finally {
-      Worker.prototype.postMessage = post;
-      await store.close();
-    }
-    assert.equal(indexedDocs().length, 21);
-  });
-
-  test('close posts the index requests gathered before it', async () => {
-    const { store, inbox } = await open();
-    try {
-      for (let i = 0; i < 3; i++) {
-        await store.append(newMessage(`m${i}`, `word${i}\r\n`), [{ mailboxId: inbox }]);
+      const db = new Database(join(dir(), 'fts.db'), { readonly: true });
+      try {
+        assert.equal(db.pragma('page_size', { simple: true }), 8192);
+        for (const table of ['word_grams', 'word_seq']) {
+          const pgsz = db.prepare(`SELECT v FROM ${table}_config WHERE k = 'pgsz'`).pluck().get();
+          assert.equal(pgsz, 8100);
+        }
+      } finally {
+        db.close();
       }
-    } finally {
-      await store.close();
-    }
-    // Indexed by this store's worker before it stopped, not left to the next start.
-    assert.equal(indexedDocs().length, 3);
-  });
+    });
 
-  test('a new index has 8 KB pages with leaves to match; substrings are found as before', async () => {
-    const { store, inbox } = await open();
-    try {
-      // Enough text for many leaves: the words below sit in the middle of long texts.
-      // Under FTS_TEXT_MAX (16 K characters), so that the index alone answers.
-      const filler = (i: number) =>
-        Array.from({ length: 150 }, (_, k) => `line ${k} of filler text ${i}\r\n`).join('');
-      for (let i = 0; i < 12; i++) {
-        const mid =
-          i % 3 === 0 ? 'Please Find Below the zeppelinQuartz notes\r\n' : 'nothing here\r\n';
-        await store.append(newMessage(`m${i}`, `${filler(i)}${mid}${filler(i + 1)}`), [
-          { mailboxId: inbox },
-        ]);
+    test('expunged messages leave the index once the worker is quiet', async () => {
+      const { store, inbox } = await open();
+      try {
+        await store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: inbox }]);
+        await store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: inbox }]);
+        await store.expunge(inbox, { uids: [1], onlyDeleted: false });
+        // At once for searches (they join the live mailbox rows) ...
+        assert.deepEqual(await store.searchText(inbox, 'words'), [2]);
+        // ... and from the index itself after the worker's quiet time (DELETE_IDLE_MS).
+        await eventually(() => indexedDocs().length === 1, 'the deletion from the index');
+      } finally {
+        await store.close();
       }
-      assert.deepEqual(await store.searchText(inbox, 'ZEPPELINquartz'), [1, 4, 7, 10]);
-      assert.deepEqual(await store.searchText(inbox, 'find below the zep'), [1, 4, 7, 10]);
-      assert.deepEqual(await store.searchText(inbox, 'ppelinq'), [1, 4, 7, 10]);
-      assert.deepEqual(
-        await store.searchText(inbox, 'e 149 of filler'),
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
-      );
-      assert.deepEqual(await store.searchText(inbox, 'find  below'), []);
-    } finally {
-      await store.close();
-    }
-    const db = new Database(join(dir(), 'fts.db'), { readonly: true });
-    try {
-      assert.equal(db.pragma('page_size', { simple: true }), 8192);
-      for (const table of ['word_grams', 'word_seq']) {
-        const pgsz = db.prepare(`SELECT v FROM ${table}_config WHERE k = 'pgsz'`).pluck().get();
-        assert.equal(pgsz, 8100);
-      }
-    } finally {
-      db.close();
-    }
-  });
+      assert.deepEqual(indexedDocs(), messageRows());
+      assert.equal(indexedDocs().length, 1);
+      assert.deepEqual(textIds(), [indexedDocs()[0]!.id]);
+    });
 
-  test('expunged messages leave the index once the worker is quiet', async () => {
-    const { store, inbox } = await open();
-    try {
-      await store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: inbox }]);
-      await store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: inbox }]);
-      await store.expunge(inbox, { uids: [1], onlyDeleted: false });
-      // At once for searches (they join the live mailbox rows) ...
-      assert.deepEqual(await store.searchText(inbox, 'words'), [2]);
-      // ... and from the index itself after the worker's quiet time (DELETE_IDLE_MS).
-      await eventually(() => indexedDocs().length === 1, 'the deletion from the index');
-    } finally {
-      await store.close();
-    }
-    assert.deepEqual(indexedDocs(), messageRows());
-    assert.equal(indexedDocs().length, 1);
-    assert.deepEqual(textIds(), [indexedDocs()[0]!.id]);
-  });
-
-  test('an index an older release built (content kept in the index) is rebuilt', async () => {
-    let s = await open();
-    await s.store.append(newMessage('a', 'Upgrade me kindly\r\n'), [{ mailboxId: s.inbox }]);
-    await s.store.append(newMessage('b', 'x9 marks\r\n'), [{ mailboxId: s.inbox }]);
-    await s.store.close();
-    // fts.db as schema 2 left it: a trigram index holding its own copy of the text.
-    await removeFtsFiles();
-    const old = new Database(join(dir(), 'fts.db'));
-    old.exec(`CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
+    test('an index an older release built (content kept in the index) is rebuilt', async () => {
+      let s = await open();
+      await s.store.append(newMessage('a', 'Upgrade me kindly\r\n'), [{ mailboxId: s.inbox }]);
+      await s.store.append(newMessage('b', 'x9 marks\r\n'), [{ mailboxId: s.inbox }]);
+      await s.store.close();
+      // fts.db as schema 2 left it: a trigram index holding its own copy of the text.
+      await removeFtsFiles();
+      const old = new Database(join(dir(), 'fts.db'));
+      old.exec(`CREATE VIRTUAL TABLE message_text USING fts5(text, tokenize = 'trigram');
               CREATE TABLE docs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL,
                                  truncated INTEGER NOT NULL);
               INSERT INTO message_text (rowid, text) VALUES (1, 'stale words');
               INSERT INTO docs VALUES (1, 'not-the-hash', 0);
               PRAGMA user_version = 2;`);
-    old.close();
-    s = await open();
-    try {
-      assert.deepEqual(await s.store.searchText(s.inbox, 'KINDLY'), [1]);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'stale'), []);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'x9'), [2]); // under 3: doc_text
-      await s.store.expunge(s.inbox, { uids: [1], onlyDeleted: false });
-      await eventually(() => indexedDocs().length === 1, 'the deletion from the index');
-      assert.deepEqual(await s.store.searchText(s.inbox, 'marks'), [2]);
-    } finally {
-      await s.store.close();
-    }
-    const db = new Database(join(dir(), 'fts.db'), { readonly: true });
-    try {
-      assert.equal(
-        db.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'message_text'`).pluck().get(),
-        0,
-      );
-      // The file an older release made keeps its 4 KB pages, and FTS5's default leaves.
-      assert.equal(db.pragma('page_size', { simple: true }), 4096);
-      for (const table of ['word_grams', 'word_seq']) {
-        const sql = db
-          .prepare(`SELECT sql FROM sqlite_master WHERE name = ?`)
-          .pluck()
-          .get(table) as string;
-        assert.match(sql, /contentless_delete = 1/);
-        const config = (k: string) =>
-          db.prepare(`SELECT v FROM ${table}_config WHERE k = ?`).pluck().get(k);
-        assert.equal(config('deletemerge'), 50);
-        assert.equal(config('pgsz'), undefined);
-        // The deleted message left no postings: its words match nothing in the index itself.
-        const hits = db
-          .prepare(`SELECT rowid FROM ${table} WHERE ${table} MATCH '"kindly"'`)
-          .pluck()
-          .all();
-        assert.deepEqual(hits, []);
+      old.close();
+      s = await open();
+      try {
+        assert.deepEqual(await s.store.searchText(s.inbox, 'KINDLY'), [1]);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'stale'), []);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'x9'), [2]); // under 3: doc_text
+        await s.store.expunge(s.inbox, { uids: [1], onlyDeleted: false });
+        await eventually(() => indexedDocs().length === 1, 'the deletion from the index');
+        assert.deepEqual(await s.store.searchText(s.inbox, 'marks'), [2]);
+      } finally {
+        await s.store.close();
       }
-    } finally {
-      db.close();
-    }
-    assert.deepEqual(indexedDocs(), messageRows());
-    assert.deepEqual(textIds(), [2]);
-  });
-
-  test('deletions still waiting when the store closes are done at the next open', async () => {
-    let s = await open();
-    try {
-      await s.store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: s.inbox }]);
-      await s.store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: s.inbox }]);
-      await s.store.expunge(s.inbox, { uids: [2], onlyDeleted: false });
-    } finally {
-      await s.store.close();
-    }
-    assert.equal(indexedDocs().length, 2, 'closed before the quiet time: the entry waits');
-    s = await open();
-    try {
-      assert.deepEqual(await s.store.searchText(s.inbox, 'words'), [1]);
-    } finally {
-      await s.store.close();
-    }
-    assert.deepEqual(indexedDocs(), messageRows());
-  });
-
-  test('a reused message id cancels its waiting deletion', async () => {
-    const { store, inbox } = await open();
-    try {
-      const raw = newMessage('a', 'alpha words\r\n');
-      await store.append(raw, [{ mailboxId: inbox }]);
-      await store.expunge(inbox, { uids: [1], onlyDeleted: false });
-      // The same bytes again: the same hash, and SQLite hands out the freed id once more.
-      await store.append(raw, [{ mailboxId: inbox }]);
-      await new Promise((r) => setTimeout(r, 700));
-      assert.deepEqual(await store.searchText(inbox, 'alpha'), [2]);
-    } finally {
-      await store.close();
-    }
-    assert.deepEqual(indexedDocs(), messageRows());
-  });
-
-  test('an index left open by another boot (a machine crash may have torn it) is rebuilt', async () => {
-    let s = await open();
-    try {
-      await s.store.append(newMessage('a', 'alpha bravo\r\n'), [{ mailboxId: s.inbox }]);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
-      assert.deepEqual(marks(), [`${currentBootId()}\n${process.pid}\n`], 'open: marked');
-    } finally {
-      await s.store.close();
-    }
-    assert.deepEqual(marks(), [], 'a clean close leaves no mark');
-    poison(1, 'zulu');
-    // A worker of the last boot had it open, unsynced, when the machine went down.
-    writeFileSync(join(dir(), 'fts.db-open-1-0-x'), 'another-boot\n1\n');
-    s = await open();
-    try {
-      assert.deepEqual(await s.store.searchText(s.inbox, 'zulu'), []);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
-      assert.equal(marks().length, 1, 'the mark of the other boot is gone');
-    } finally {
-      await s.store.close();
-    }
-    assert.deepEqual(marks(), []);
-    assert.deepEqual(indexedDocs(), messageRows());
-  });
-
-  test('a mark of this boot whose process is gone: the index is kept, the mark dropped', async () => {
-    await storeOne();
-    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
-    writeFileSync(join(dir(), `fts.db-open-${gone}-0-x`), `${currentBootId()}\n${gone}\n`);
-    const inode = statSync(join(dir(), 'fts.db')).ino;
-    const s = await open();
-    try {
-      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
-      assert.deepEqual(marks(), [`${currentBootId()}\n${process.pid}\n`]);
-    } finally {
-      await s.store.close();
-    }
-    assert.equal(statSync(join(dir(), 'fts.db')).ino, inode, 'not deleted');
-    assert.deepEqual(marks(), []);
-  });
-
-  test('an index a WAL-mode release made is kept and switched to a rollback journal', async () => {
-    await storeOne();
-    const old = new Database(join(dir(), 'fts.db'));
-    assert.equal(old.pragma('journal_mode = WAL', { simple: true }), 'wal');
-    old.close();
-    const inode = statSync(join(dir(), 'fts.db')).ino;
-    const s = await open();
-    try {
-      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
-      await s.store.append(newMessage('b', 'charlie bravo\r\n'), [{ mailboxId: s.inbox }]);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1, 2]);
-    } finally {
-      await s.store.close();
-    }
-    assert.equal(statSync(join(dir(), 'fts.db')).ino, inode, 'not rebuilt');
-    const db = new Database(join(dir(), 'fts.db'), { readonly: true });
-    try {
-      // No longer a WAL file: a rollback journal (a new connection names its default mode).
-      assert.equal(db.pragma('journal_mode', { simple: true }), 'delete');
-    } finally {
-      db.close();
-    }
-    assert.deepEqual(indexedDocs(), messageRows());
-  });
-
-  test('a reader holding fts.db (a backup copying it) makes writes wait, not fail', async () => {
-    const warnings: string[] = [];
-    const { store, inbox } = await open({ onFtsError: (err) => warnings.push(String(err)) });
-    await store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: inbox }]);
-    assert.deepEqual(await store.searchText(inbox, 'alpha'), [1]);
-    const reader = new Database(join(dir(), 'fts.db'), { readonly: true });
-    try {
-      // A read transaction: its lock keeps the worker's next commit out (rollback journal).
-      reader.exec('BEGIN');
-      reader.prepare('SELECT count(*) FROM docs').get();
-      await store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: inbox }]);
-      const searching = store.searchText(inbox, 'bravo');
-      await eventually(() => warnings.length > 0, 'the worker finding fts.db busy', 30_000);
-      assert.match(warnings[0]!, /held by a reader/);
-      reader.exec('COMMIT');
-      // Answered after the write it waited for, by the same worker.
-      assert.deepEqual(await searching, [2]);
-      assert.deepEqual(await store.searchText(inbox, 'words'), [1, 2]);
-      assert.equal(warnings.length, 1);
-    } finally {
-      reader.close();
-      await store.close();
-    }
-    assert.deepEqual(indexedDocs(), messageRows());
-  });
-
-  test("the index's writes leave the mail database writable", async () => {
-    // The worker's connection has the mail database attached: its write transaction must
-    // lock fts.db alone, or the server's commits wait (busy_timeout) while it indexes.
-    const { fts } = await closedStoreIndex();
-    const mail = new Database(join(dir(), 'letterbox.db'));
-    mail.pragma('busy_timeout = 0');
-    const outcomes: string[] = [];
-    const target = fts as unknown as { stmt(sql: string): Database.Statement };
-    const stmt = target.stmt.bind(fts);
-    target.stmt = (sql: string) => {
-      if (sql.startsWith('INSERT INTO docs')) {
-        // Inside the index's transaction: a write of the mail database's own, as the server's.
-        try {
-          mail.exec('BEGIN IMMEDIATE');
-          mail.exec('ROLLBACK');
-          outcomes.push('written');
-        } catch (err) {
-          outcomes.push((err as { code?: string }).code ?? String(err));
+      const db = new Database(join(dir(), 'fts.db'), { readonly: true });
+      try {
+        assert.equal(
+          db
+            .prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'message_text'`)
+            .pluck()
+            .get(),
+          0,
+        );
+        // The file an older release made keeps its 4 KB pages, and FTS5's default leaves.
+        assert.equal(db.pragma('page_size', { simple: true }), 4096);
+        for (const table of ['word_grams', 'word_seq']) {
+          const sql = db
+            .prepare(`SELECT sql FROM sqlite_master WHERE name = ?`)
+            .pluck()
+            .get(table) as string;
+          assert.match(sql, /contentless_delete = 1/);
+          const config = (k: string) =>
+            db.prepare(`SELECT v FROM ${table}_config WHERE k = ?`).pluck().get(k);
+          assert.equal(config('deletemerge'), 50);
+          assert.equal(config('pgsz'), undefined);
+          // The deleted message left no postings: its words match nothing in the index itself.
+          const hits = db
+            .prepare(`SELECT rowid FROM ${table} WHERE ${table} MATCH '"kindly"'`)
+            .pluck()
+            .all();
+          assert.deepEqual(hits, []);
         }
+      } finally {
+        db.close();
       }
-      return stmt(sql);
-    };
-    try {
-      fts.index([{ id: 1_000_000, hash: 'a'.repeat(64), text: 'lock probe words' }]);
-      fts.remove([{ id: 1_000_000, hash: 'a'.repeat(64) }]);
-    } finally {
-      mail.close();
-      fts.close();
-    }
-    assert.deepEqual(outcomes, ['written']);
-  });
-
-  test('index writes are held in one transaction until a commit; a search commits first', async () => {
-    const { fts, inbox } = await closedStoreIndex();
-    const reader = new Database(join(dir(), 'fts.db'), { readonly: true });
-    const committed = () =>
-      reader.prepare('SELECT count(*) FROM docs WHERE id >= 1000000').pluck().get() as number;
-    const item = (n: number) => ({
-      id: 1_000_000 + n,
-      hash: String(n).repeat(64),
-      text: `held ${n}`,
+      assert.deepEqual(indexedDocs(), messageRows());
+      assert.deepEqual(textIds(), [2]);
     });
-    const held = () => fts.held;
-    try {
-      fts.index([item(1)]);
-      fts.index([item(2), item(3)]);
-      // Another connection sees what is committed: nothing of the three posts yet.
-      assert.equal(held()?.texts, 3);
-      assert.equal(committed(), 0);
-      fts.commit();
-      assert.equal(held(), null);
-      assert.equal(committed(), 3);
-      fts.index([item(4)]);
-      assert.equal(held()?.texts, 1);
-      assert.deepEqual(fts.search(inbox, 'held'), []); // not in a mailbox
-      assert.equal(held(), null);
-      assert.equal(committed(), 4);
-    } finally {
-      reader.close();
-      fts.close();
-    }
-  });
 
-  test('held index writes are committed by the worker with no search to ask for it', async () => {
-    const { store, inbox } = await open();
-    try {
+    test('deletions still waiting when the store closes are done at the next open', async () => {
+      let s = await open();
+      try {
+        await s.store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: s.inbox }]);
+        await s.store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: s.inbox }]);
+        await indexed(s);
+        await s.store.expunge(s.inbox, { uids: [2], onlyDeleted: false });
+      } finally {
+        await s.store.close();
+      }
+      assert.equal(indexedDocs().length, 2, 'closed before the quiet time: the entry waits');
+      s = await open();
+      try {
+        assert.deepEqual(await s.store.searchText(s.inbox, 'words'), [1]);
+      } finally {
+        await s.store.close();
+      }
+      assert.deepEqual(indexedDocs(), messageRows());
+    });
+
+    test('a reused message id cancels its waiting deletion', async () => {
+      const { store, inbox } = await open();
+      try {
+        const raw = newMessage('a', 'alpha words\r\n');
+        await store.append(raw, [{ mailboxId: inbox }]);
+        await store.expunge(inbox, { uids: [1], onlyDeleted: false });
+        // The same bytes again: the same hash, and SQLite hands out the freed id once more.
+        await store.append(raw, [{ mailboxId: inbox }]);
+        await new Promise((r) => setTimeout(r, 700));
+        assert.deepEqual(await store.searchText(inbox, 'alpha'), [2]);
+      } finally {
+        await store.close();
+      }
+      assert.deepEqual(indexedDocs(), messageRows());
+    });
+
+    test('an index left open by another boot (a machine crash may have torn it) is rebuilt', async () => {
+      let s = await open();
+      try {
+        await s.store.append(newMessage('a', 'alpha bravo\r\n'), [{ mailboxId: s.inbox }]);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
+        assert.deepEqual(marks(), [`${currentBootId()}\n${process.pid}\n`], 'open: marked');
+      } finally {
+        await s.store.close();
+      }
+      assert.deepEqual(marks(), [], 'a clean close leaves no mark');
+      poison(1, 'zulu');
+      // A worker of the last boot had it open, unsynced, when the machine went down.
+      writeFileSync(join(dir(), 'fts.db-open-1-0-x'), 'another-boot\n1\n');
+      s = await open();
+      try {
+        assert.deepEqual(await s.store.searchText(s.inbox, 'zulu'), []);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
+        assert.equal(marks().length, 1, 'the mark of the other boot is gone');
+      } finally {
+        await s.store.close();
+      }
+      assert.deepEqual(marks(), []);
+      assert.deepEqual(indexedDocs(), messageRows());
+    });
+
+    test('a mark of this boot whose process is gone: the index is kept, the mark dropped', async () => {
+      await storeOne();
+      const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+      writeFileSync(join(dir(), `fts.db-open-${gone}-0-x`), `${currentBootId()}\n${gone}\n`);
+      const inode = statSync(join(dir(), 'fts.db')).ino;
+      const s = await open();
+      try {
+        assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
+        assert.deepEqual(marks(), [`${currentBootId()}\n${process.pid}\n`]);
+      } finally {
+        await s.store.close();
+      }
+      assert.equal(statSync(join(dir(), 'fts.db')).ino, inode, 'not deleted');
+      assert.deepEqual(marks(), []);
+    });
+
+    test('an index a WAL-mode release made is kept and switched to a rollback journal', async () => {
+      await storeOne();
+      const old = new Database(join(dir(), 'fts.db'));
+      assert.equal(old.pragma('journal_mode = WAL', { simple: true }), 'wal');
+      old.close();
+      const inode = statSync(join(dir(), 'fts.db')).ino;
+      const s = await open();
+      try {
+        assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1]);
+        await s.store.append(newMessage('b', 'charlie bravo\r\n'), [{ mailboxId: s.inbox }]);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), [1, 2]);
+      } finally {
+        await s.store.close();
+      }
+      assert.equal(statSync(join(dir(), 'fts.db')).ino, inode, 'not rebuilt');
+      const db = new Database(join(dir(), 'fts.db'), { readonly: true });
+      try {
+        // No longer a WAL file: a rollback journal (a new connection names its default mode).
+        assert.equal(db.pragma('journal_mode', { simple: true }), 'delete');
+      } finally {
+        db.close();
+      }
+      assert.deepEqual(indexedDocs(), messageRows());
+    });
+
+    test('a reader holding fts.db (a backup copying it) makes writes wait, not fail', async () => {
+      const warnings: string[] = [];
+      const { store, inbox } = await open({ onFtsError: (err) => warnings.push(String(err)) });
       await store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: inbox }]);
-      // Read from another connection, which sees only what the worker committed.
-      await eventually(() => {
-        try {
-          return indexedDocs().length === 1;
-        } catch {
-          return false; // fts.db locked for the worker's commit at that moment
+      assert.deepEqual(await store.searchText(inbox, 'alpha'), [1]);
+      const reader = new Database(join(dir(), 'fts.db'), { readonly: true });
+      try {
+        // A read transaction: its lock keeps the worker's next commit out (rollback journal).
+        reader.exec('BEGIN');
+        reader.prepare('SELECT count(*) FROM docs').get();
+        await store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: inbox }]);
+        const searching = store.searchText(inbox, 'bravo');
+        await eventually(() => warnings.length > 0, 'the worker finding fts.db busy', 30_000);
+        assert.match(warnings[0]!, /held by a reader/);
+        reader.exec('COMMIT');
+        // Answered after the write it waited for, by the same worker.
+        assert.deepEqual(await searching, [2]);
+        assert.deepEqual(await store.searchText(inbox, 'words'), [1, 2]);
+        assert.equal(warnings.length, 1);
+      } finally {
+        reader.close();
+        await store.close();
+      }
+      assert.deepEqual(indexedDocs(), messageRows());
+    });
+
+    test("the index's writes leave the mail database writable", async () => {
+      // The worker's connection has the mail database attached: its write transaction must
+      // lock fts.db alone, or the server's commits wait (busy_timeout) while it indexes.
+      const { fts } = await closedStoreIndex();
+      const mail = new Database(join(dir(), 'letterbox.db'));
+      mail.pragma('busy_timeout = 0');
+      const outcomes: string[] = [];
+      const target = fts as unknown as { stmt(sql: string): Database.Statement };
+      const stmt = target.stmt.bind(fts);
+      target.stmt = (sql: string) => {
+        if (sql.startsWith('INSERT INTO docs')) {
+          // Inside the index's transaction: a write of the mail database's own, as the server's.
+          try {
+            mail.exec('BEGIN IMMEDIATE');
+            mail.exec('ROLLBACK');
+            outcomes.push('written');
+          } catch (err) {
+            outcomes.push((err as { code?: string }).code ?? String(err));
+          }
         }
-      }, 'the held transaction committed');
-      await store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: inbox }]);
-      assert.deepEqual(await store.searchText(inbox, 'words'), [1, 2]);
-    } finally {
-      await store.close();
-    }
-    assert.deepEqual(indexedDocs(), messageRows());
-  });
+        return stmt(sql);
+      };
+      try {
+        fts.index([{ id: 1_000_000, hash: 'a'.repeat(64), text: 'lock probe words' }]);
+        fts.remove([{ id: 1_000_000, hash: 'a'.repeat(64) }]);
+      } finally {
+        mail.close();
+        fts.close();
+      }
+      assert.deepEqual(outcomes, ['written']);
+    });
 
-  test('without text in the request (backlog full) the worker indexes from the blob', async () => {
-    const { store, inbox } = await open({ ftsBacklogChars: 0 });
-    try {
-      await store.append(newMessage('a', 'Grüße aus München\r\n'), [{ mailboxId: inbox }]);
-      assert.deepEqual(await store.searchText(inbox, 'MÜNCHEN'), [1]);
-    } finally {
-      await store.close();
-    }
-  });
+    test('index writes are held in one transaction until a commit; a search commits first', async () => {
+      const { fts, inbox } = await closedStoreIndex();
+      const reader = new Database(join(dir(), 'fts.db'), { readonly: true });
+      const committed = () =>
+        reader.prepare('SELECT count(*) FROM docs WHERE id >= 1000000').pluck().get() as number;
+      const item = (n: number) => ({
+        id: 1_000_000 + n,
+        hash: String(n).repeat(64),
+        text: `held ${n}`,
+      });
+      const held = () => fts.held;
+      try {
+        fts.index([item(1)]);
+        fts.index([item(2), item(3)]);
+        // Another connection sees what is committed: nothing of the three posts yet.
+        assert.equal(held()?.texts, 3);
+        assert.equal(committed(), 0);
+        fts.commit();
+        assert.equal(held(), null);
+        assert.equal(committed(), 3);
+        fts.index([item(4)]);
+        assert.equal(held()?.texts, 1);
+        assert.deepEqual(fts.search(inbox, 'held'), []); // not in a mailbox
+        assert.equal(held(), null);
+        assert.equal(committed(), 4);
+      } finally {
+        reader.close();
+        fts.close();
+      }
+    });
 
-  test('a deleted fts.db is rebuilt from the blobs at open', async () => {
-    let s = await open();
-    await s.store.append(newMessage('a', 'The Quick brown fox\r\n'), [{ mailboxId: s.inbox }]);
-    await s.store.append(newMessage('b', 'lazy dog\r\n'), [{ mailboxId: s.inbox }]);
-    // Enough messages that reconciliation takes several chunks, with requests in between.
-    await Promise.all(
-      Array.from({ length: 150 }, (_, i) =>
-        s.store.append(newMessage(`f${i}`, `filler ${i}\r\n`), [{ mailboxId: s.inbox }]),
-      ),
+    test(
+      'held index writes are committed by the worker with no search to ask for it',
+      postsAtDelivery(),
+      async () => {
+        const { store, inbox } = await open();
+        try {
+          await store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: inbox }]);
+          // Read from another connection, which sees only what the worker committed.
+          await eventually(() => {
+            try {
+              return indexedDocs().length === 1;
+            } catch {
+              return false; // fts.db locked for the worker's commit at that moment
+            }
+          }, 'the held transaction committed');
+          await store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: inbox }]);
+          assert.deepEqual(await store.searchText(inbox, 'words'), [1, 2]);
+        } finally {
+          await store.close();
+        }
+        assert.deepEqual(indexedDocs(), messageRows());
+      },
     );
-    await s.store.append(newMessage('z', 'last BROWN one\r\n'), [{ mailboxId: s.inbox }]);
-    await s.store.close();
-    await removeFtsFiles();
-    s = await open();
-    try {
-      // Searches and appends go on while the index is rebuilt.
-      const searching = s.store.searchText(s.inbox, 'last brown');
-      await s.store.append(newMessage('c', 'brown bear\r\n'), [{ mailboxId: s.inbox }]);
-      assert.deepEqual(await searching, [153]);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'BROWN'), [1, 153, 154]);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'og'), [2]);
-      await eventually(() => indexedDocs().length === messageRows().length, 'the rebuild');
-      assert.deepEqual(await s.store.searchText(s.inbox, 'BROWN'), [1, 153, 154]);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'og'), [2]);
-    } finally {
-      await s.store.close();
-    }
-    assert.deepEqual(indexedDocs(), messageRows());
-  });
 
-  test('a search while the index is rebuilt reads what it lacks instead of waiting', async () => {
-    let s = await open();
-    const total = 2000;
-    for (let k = 0; k < total; k += 200) {
+    test('without text in the request (backlog full) the worker indexes from the blob', async () => {
+      const { store, inbox } = await open({ ftsBacklogChars: 0 });
+      try {
+        await store.append(newMessage('a', 'Grüße aus München\r\n'), [{ mailboxId: inbox }]);
+        assert.deepEqual(await store.searchText(inbox, 'MÜNCHEN'), [1]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('a deleted fts.db is rebuilt from the blobs at open', async () => {
+      let s = await open();
+      await s.store.append(newMessage('a', 'The Quick brown fox\r\n'), [{ mailboxId: s.inbox }]);
+      await s.store.append(newMessage('b', 'lazy dog\r\n'), [{ mailboxId: s.inbox }]);
+      // Enough messages that reconciliation takes several chunks, with requests in between.
       await Promise.all(
-        Array.from({ length: 200 }, (_, i) =>
-          s.store.append(newMessage(`f${k + i}`, `filler number ${k + i}\r\n`), [
-            { mailboxId: s.inbox },
-          ]),
+        Array.from({ length: 150 }, (_, i) =>
+          s.store.append(newMessage(`f${i}`, `filler ${i}\r\n`), [{ mailboxId: s.inbox }]),
         ),
       );
-    }
-    await s.store.append(newMessage('z', 'the Zeppelin arrives\r\n'), [{ mailboxId: s.inbox }]);
-    await s.store.close();
-    await removeFtsFiles();
-    s = await open();
-    try {
-      assert.deepEqual(await s.store.searchText(s.inbox, 'zEPPELIN'), [total + 1]);
-      // Answered before the rebuild, which indexes 50 messages a turn, got far.
-      assert.ok(indexedDocs().length < total, `indexed ${indexedDocs().length} already`);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'number 1999'), [2000]);
-      await eventually(() => indexedDocs().length === total + 1, 'the rebuild');
-      assert.deepEqual(await s.store.searchText(s.inbox, 'zeppelin'), [total + 1]);
-    } finally {
+      await s.store.append(newMessage('z', 'last BROWN one\r\n'), [{ mailboxId: s.inbox }]);
       await s.store.close();
-    }
-  });
+      await removeFtsFiles();
+      s = await open();
+      try {
+        // Searches and appends go on while the index is rebuilt.
+        const searching = s.store.searchText(s.inbox, 'last brown');
+        await s.store.append(newMessage('c', 'brown bear\r\n'), [{ mailboxId: s.inbox }]);
+        assert.deepEqual(await searching, [153]);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'BROWN'), [1, 153, 154]);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'og'), [2]);
+        await eventually(() => indexedDocs().length === messageRows().length, 'the rebuild');
+        assert.deepEqual(await s.store.searchText(s.inbox, 'BROWN'), [1, 153, 154]);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'og'), [2]);
+      } finally {
+        await s.store.close();
+      }
+      assert.deepEqual(indexedDocs(), messageRows());
+    });
 
-  test('messages deleted and ids reused while the worker was not running', async () => {
-    let s = await open();
-    for (const [subject, body] of [
-      ['a', 'alpha one'],
-      ['b', 'bravo two'],
-      ['c', 'charlie three'],
-    ]) {
-      await s.store.append(newMessage(subject!, `${body}\r\n`), [{ mailboxId: s.inbox }]);
-    }
-    await s.store.close();
-    // An index that missed what follows, as after a crash that lost its requests.
-    await copyFile(join(dir(), 'fts.db'), join(dir(), 'old-fts.db'));
-
-    s = await open();
-    await s.store.expunge(s.inbox, { uids: [2, 3], onlyDeleted: false });
-    // The stored messages go when the store is quiet, or at the latest when it closes.
-    await s.store.close();
-    s = await open();
-    await s.store.append(newMessage('d', 'delta four\r\n'), [{ mailboxId: s.inbox }]);
-    await s.store.close();
-    // SQLite reuses the highest rowid: the new message took the id of a deleted one.
-    const rows = messageRows();
-    assert.deepEqual(
-      rows.map((r) => r.id),
-      [1, 2],
+    test(
+      'a search while the index is rebuilt reads what it lacks instead of waiting',
+      postsAtDelivery(),
+      async () => {
+        let s = await open();
+        const total = 2000;
+        for (let k = 0; k < total; k += 200) {
+          await Promise.all(
+            Array.from({ length: 200 }, (_, i) =>
+              s.store.append(newMessage(`f${k + i}`, `filler number ${k + i}\r\n`), [
+                { mailboxId: s.inbox },
+              ]),
+            ),
+          );
+        }
+        await s.store.append(newMessage('z', 'the Zeppelin arrives\r\n'), [{ mailboxId: s.inbox }]);
+        await s.store.close();
+        await removeFtsFiles();
+        s = await open();
+        try {
+          assert.deepEqual(await s.store.searchText(s.inbox, 'zEPPELIN'), [total + 1]);
+          // Answered before the rebuild, which indexes 50 messages a turn, got far.
+          assert.ok(indexedDocs().length < total, `indexed ${indexedDocs().length} already`);
+          assert.deepEqual(await s.store.searchText(s.inbox, 'number 1999'), [2000]);
+          await eventually(() => indexedDocs().length === total + 1, 'the rebuild');
+          assert.deepEqual(await s.store.searchText(s.inbox, 'zeppelin'), [total + 1]);
+        } finally {
+          await s.store.close();
+        }
+      },
     );
 
-    await removeFtsFiles();
-    await copyFile(join(dir(), 'old-fts.db'), join(dir(), 'fts.db'));
-    assert.deepEqual(
-      indexedDocs().map((d) => d.id),
-      [1, 2, 3],
-    );
-    s = await open();
-    try {
-      assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), []);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'charlie'), []);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'DELTA'), [4]);
-      assert.deepEqual(await s.store.searchText(s.inbox, 'alpha'), [1]);
-    } finally {
+    test('messages deleted and ids reused while the worker was not running', async () => {
+      let s = await open();
+      for (const [subject, body] of [
+        ['a', 'alpha one'],
+        ['b', 'bravo two'],
+        ['c', 'charlie three'],
+      ]) {
+        await s.store.append(newMessage(subject!, `${body}\r\n`), [{ mailboxId: s.inbox }]);
+      }
+      await indexed(s);
       await s.store.close();
-    }
-    assert.deepEqual(indexedDocs(), rows);
-  });
+      // An index that missed what follows, as after a crash that lost its requests.
+      await copyFile(join(dir(), 'fts.db'), join(dir(), 'old-fts.db'));
 
-  test('migration 4 drops the old in-database index; search still answers', async () => {
-    let s = await open();
-    // Over INLINE_MAX, so its bytes are a file, as every message's were at schema 3.
-    const body = `kept through the upgrade\r\n${'filler line\r\n'.repeat(6000)}`;
-    await s.store.append(newMessage('a', body), [{ mailboxId: s.inbox }]);
-    await s.store.close();
-    // Back to schema 3 as an older letterbox left it: the index inside letterbox.db.
-    const db = new Database(join(dir(), 'letterbox.db'));
-    db.exec(`DROP TRIGGER mailbox_messages_counted;
+      s = await open();
+      await s.store.expunge(s.inbox, { uids: [2, 3], onlyDeleted: false });
+      // The stored messages go when the store is quiet, or at the latest when it closes.
+      await s.store.close();
+      s = await open();
+      await s.store.append(newMessage('d', 'delta four\r\n'), [{ mailboxId: s.inbox }]);
+      await s.store.close();
+      // SQLite reuses the highest rowid: the new message took the id of a deleted one.
+      const rows = messageRows();
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        [1, 2],
+      );
+
+      await removeFtsFiles();
+      await copyFile(join(dir(), 'old-fts.db'), join(dir(), 'fts.db'));
+      assert.deepEqual(
+        indexedDocs().map((d) => d.id),
+        [1, 2, 3],
+      );
+      s = await open();
+      try {
+        assert.deepEqual(await s.store.searchText(s.inbox, 'bravo'), []);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'charlie'), []);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'DELTA'), [4]);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'alpha'), [1]);
+      } finally {
+        await s.store.close();
+      }
+      assert.deepEqual(indexedDocs(), rows);
+    });
+
+    test('migration 4 drops the old in-database index; search still answers', async () => {
+      let s = await open();
+      // Over INLINE_MAX, so its bytes are a file, as every message's were at schema 3.
+      const body = `kept through the upgrade\r\n${'filler line\r\n'.repeat(6000)}`;
+      await s.store.append(newMessage('a', body), [{ mailboxId: s.inbox }]);
+      await s.store.close();
+      // Back to schema 3 as an older letterbox left it: the index inside letterbox.db.
+      const db = new Database(join(dir(), 'letterbox.db'));
+      db.exec(`DROP TRIGGER mailbox_messages_counted;
              DROP TRIGGER mailbox_messages_uncounted;
              DROP INDEX mailbox_messages_unseen;
              ALTER TABLE mailboxes DROP COLUMN message_count;
@@ -652,109 +691,283 @@ describe('full-text index worker', () => {
              ALTER TABLE mailbox_messages DROP COLUMN internal_zone;
              ALTER TABLE accounts DROP COLUMN admin;
              PRAGMA user_version = 3;`);
-    db.close();
-    await removeFtsFiles();
-    s = await open();
-    try {
-      assert.deepEqual(await s.store.searchText(s.inbox, 'UPGRADE'), [1]);
-    } finally {
-      await s.store.close();
-    }
-    const after = new Database(join(dir(), 'letterbox.db'), { readonly: true });
-    try {
-      assert.equal(after.pragma('user_version', { simple: true }), 19);
-      const row = after
-        .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
-        .get() as { n: number };
-      assert.equal(row.n, 0);
-    } finally {
-      after.close();
-    }
-  });
-
-  test('small messages are rows (message_bytes); one stored as a file before still reads', async () => {
-    let s = await open();
-    const small = newMessage('small', 'tiny body\r\n');
-    await s.store.append(small, [{ mailboxId: s.inbox }]);
-    const [rec] = await s.store.listMessages(s.inbox);
-    await s.store.close();
-    const h = rec!.blobHash;
-    assert.equal(existsSync(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h)), false);
-    // As a schema-4 letterbox left it: the bytes in a file, no row.
-    await mkdir(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4)), { recursive: true });
-    await writeFile(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h), small.raw);
-    const db = new Database(join(dir(), 'letterbox.db'));
-    db.exec('DELETE FROM message_bytes');
-    db.close();
-    await removeFtsFiles();
-    s = await open();
-    try {
-      assert.deepEqual(await s.store.readMessage(h, small.raw.length), small.raw);
-      // The index is rebuilt from the file too.
-      assert.deepEqual(await s.store.searchText(s.inbox, 'TINY'), [rec!.uid]);
-      await s.store.expunge(s.inbox, { onlyDeleted: false });
-      await eventually(
-        () => !existsSync(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h)),
-        'the file unlinked once the expunge is durable',
-      );
-    } finally {
-      await s.store.close();
-    }
-  });
-
-  test('text past what is indexed (FTS_TEXT_MAX) is still found, case-insensitively', async () => {
-    const { store, inbox } = await open();
-    try {
-      const filler = 'lorem ipsum '.repeat(Math.ceil(FTS_TEXT_MAX / 12) + 10);
-      await store.append(newMessage('long', `${filler}Zanzibar Tail\r\n`), [{ mailboxId: inbox }]);
-      await store.append(newMessage('short', 'zanzibar head\r\n'), [{ mailboxId: inbox }]);
-      await store.append(newMessage('none', `${filler}nothing here\r\n`), [{ mailboxId: inbox }]);
-      assert.deepEqual(await store.searchText(inbox, 'ZANZIBAR'), [1, 2]);
-      assert.deepEqual(await store.searchText(inbox, 'zanzibar tail'), [1]);
-      assert.deepEqual(await store.searchText(inbox, 'lorem'), [1, 3]);
-    } finally {
-      await store.close();
-    }
-    const db = new Database(join(dir(), 'fts.db'), { readonly: true });
-    try {
-      const rows = db.prepare('SELECT id, truncated FROM docs ORDER BY id').all();
-      assert.deepEqual(rows, [
-        { id: 1, truncated: 1 },
-        { id: 2, truncated: 0 },
-        { id: 3, truncated: 1 },
-      ]);
-    } finally {
       db.close();
-    }
-  });
-
-  test('the bytes of an expunged small message are purged once the store is quiet', async () => {
-    const { store, inbox } = await open();
-    const rows = () => {
-      const db = new Database(join(dir(), 'letterbox.db'), { readonly: true });
+      await removeFtsFiles();
+      s = await open();
       try {
-        return (db.prepare('SELECT count(*) AS n FROM message_bytes').get() as { n: number }).n;
+        assert.deepEqual(await s.store.searchText(s.inbox, 'UPGRADE'), [1]);
+      } finally {
+        await s.store.close();
+      }
+      const after = new Database(join(dir(), 'letterbox.db'), { readonly: true });
+      try {
+        assert.equal(after.pragma('user_version', { simple: true }), 19);
+        const row = after
+          .prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'message_text'`)
+          .get() as { n: number };
+        assert.equal(row.n, 0);
+      } finally {
+        after.close();
+      }
+    });
+
+    test('small messages are rows (message_bytes); one stored as a file before still reads', async () => {
+      let s = await open();
+      const small = newMessage('small', 'tiny body\r\n');
+      await s.store.append(small, [{ mailboxId: s.inbox }]);
+      const [rec] = await s.store.listMessages(s.inbox);
+      await s.store.close();
+      const h = rec!.blobHash;
+      assert.equal(existsSync(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h)), false);
+      // As a schema-4 letterbox left it: the bytes in a file, no row.
+      await mkdir(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4)), { recursive: true });
+      await writeFile(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h), small.raw);
+      const db = new Database(join(dir(), 'letterbox.db'));
+      db.exec('DELETE FROM message_bytes');
+      db.close();
+      await removeFtsFiles();
+      s = await open();
+      try {
+        assert.deepEqual(await s.store.readMessage(h, small.raw.length), small.raw);
+        // The index is rebuilt from the file too.
+        assert.deepEqual(await s.store.searchText(s.inbox, 'TINY'), [rec!.uid]);
+        await s.store.expunge(s.inbox, { onlyDeleted: false });
+        await eventually(
+          () => !existsSync(join(dir(), 'blobs', h.slice(0, 2), h.slice(2, 4), h)),
+          'the file unlinked once the expunge is durable',
+        );
+      } finally {
+        await s.store.close();
+      }
+    });
+
+    test('text past what is indexed (FTS_TEXT_MAX) is still found, case-insensitively', async () => {
+      const { store, inbox } = await open();
+      try {
+        const filler = 'lorem ipsum '.repeat(Math.ceil(FTS_TEXT_MAX / 12) + 10);
+        await store.append(newMessage('long', `${filler}Zanzibar Tail\r\n`), [
+          { mailboxId: inbox },
+        ]);
+        await store.append(newMessage('short', 'zanzibar head\r\n'), [{ mailboxId: inbox }]);
+        await store.append(newMessage('none', `${filler}nothing here\r\n`), [{ mailboxId: inbox }]);
+        assert.deepEqual(await store.searchText(inbox, 'ZANZIBAR'), [1, 2]);
+        assert.deepEqual(await store.searchText(inbox, 'zanzibar tail'), [1]);
+        assert.deepEqual(await store.searchText(inbox, 'lorem'), [1, 3]);
+      } finally {
+        await store.close();
+      }
+      const db = new Database(join(dir(), 'fts.db'), { readonly: true });
+      try {
+        const rows = db.prepare('SELECT id, truncated FROM docs ORDER BY id').all();
+        assert.deepEqual(rows, [
+          { id: 1, truncated: 1 },
+          { id: 2, truncated: 0 },
+          { id: 3, truncated: 1 },
+        ]);
       } finally {
         db.close();
       }
-    };
+    });
+
+    test('the bytes of an expunged small message are purged once the store is quiet', async () => {
+      const { store, inbox } = await open();
+      const rows = () => {
+        const db = new Database(join(dir(), 'letterbox.db'), { readonly: true });
+        try {
+          return (db.prepare('SELECT count(*) AS n FROM message_bytes').get() as { n: number }).n;
+        } finally {
+          db.close();
+        }
+      };
+      try {
+        const m = newMessage('bytes', 'small body\r\n');
+        await store.append(m, [{ mailboxId: inbox }]);
+        const [rec] = await store.listMessages(inbox);
+        assert.equal(rows(), 1);
+        await store.expunge(inbox, { onlyDeleted: false });
+        // Gone from the mailbox at once; the stored message and its row wait for a quiet store.
+        assert.deepEqual(await store.listMessages(inbox), []);
+        assert.equal(rows(), 1);
+        await eventually(() => rows() === 0, 'the purge of the row', 10_000);
+        await assert.rejects(store.readMessage(rec!.blobHash, rec!.size));
+        // The same bytes again are stored again.
+        await store.append(m, [{ mailboxId: inbox }]);
+        const [again] = await store.listMessages(inbox);
+        assert.deepEqual(await store.readMessage(again!.blobHash, again!.size), m.raw);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+/** The closed store's index, opened as its worker opens it with full_text_index = "on-search". */
+function onSearchIndex(): FtsDb {
+  return new FtsDb({
+    ftsFile: join(dir(), 'fts.db'),
+    mailFile: join(dir(), 'letterbox.db'),
+    blobRoot: join(dir(), 'blobs'),
+    fullTextIndex: 'on-search',
+  });
+}
+
+describe('full_text_index = "on-search"', () => {
+  beforeEach(() => {
+    mode = 'on-search';
+  });
+
+  test('a delivery is not indexed until a search of its mailbox, which finds it', async () => {
+    let s = await open();
     try {
-      const m = newMessage('bytes', 'small body\r\n');
-      await store.append(m, [{ mailboxId: inbox }]);
-      const [rec] = await store.listMessages(inbox);
-      assert.equal(rows(), 1);
-      await store.expunge(inbox, { onlyDeleted: false });
-      // Gone from the mailbox at once; the stored message and its row wait for a quiet store.
-      assert.deepEqual(await store.listMessages(inbox), []);
-      assert.equal(rows(), 1);
-      await eventually(() => rows() === 0, 'the purge of the row', 10_000);
-      await assert.rejects(store.readMessage(rec!.blobHash, rec!.size));
-      // The same bytes again are stored again.
-      await store.append(m, [{ mailboxId: inbox }]);
-      const [again] = await store.listMessages(inbox);
-      assert.deepEqual(await store.readMessage(again!.blobHash, again!.size), m.raw);
+      await s.store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: s.inbox }]);
+      await s.store.append(newMessage('b', 'Bravo words\r\n'), [{ mailboxId: s.inbox }]);
+    } finally {
+      await s.store.close(); // the worker has done everything posted to it
+    }
+    assert.deepEqual(indexedDocs(), []);
+    s = await open();
+    try {
+      // The start indexes nothing either (no reconciliation): a search of another mailbox,
+      // answered after the start's work, leaves INBOX's messages out.
+      const other = await s.store.createMailbox(1, 'Other');
+      assert.deepEqual(await s.store.searchText(other.id, 'words'), []);
+      assert.deepEqual(indexedDocs(), []);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'BRAVO'), [2]);
+      assert.deepEqual(indexedDocs(), messageRows());
+      assert.deepEqual(await s.store.searchText(s.inbox, 'words'), [1, 2]);
+    } finally {
+      await s.store.close();
+    }
+  });
+
+  test('a second search indexes nothing again; a copy is not indexed again', async () => {
+    const s = await open();
+    let archive: number;
+    try {
+      for (let i = 0; i < 3; i++) {
+        await s.store.append(newMessage(`m${i}`, `word${i} common\r\n`), [{ mailboxId: s.inbox }]);
+      }
+      archive = (await s.store.createMailbox(1, 'Kept')).id;
+    } finally {
+      await s.store.close();
+    }
+    let fts = onSearchIndex();
+    try {
+      // Its start indexes nothing (on-delivery's would: the index lacks every message).
+      assert.equal(fts.reconciling, false);
+      assert.deepEqual(fts.catchUp(s.inbox), [1, 2, 3]);
+      assert.equal(fts.textsIndexed, 3);
+      // The mark: nothing past it, and nothing read or indexed.
+      assert.deepEqual(fts.catchUp(s.inbox), []);
+      assert.equal(fts.textsIndexed, 3);
+      assert.deepEqual(fts.search(s.inbox, 'COMMON'), [1, 2, 3]);
+    } finally {
+      fts.close();
+    }
+    const again = await open();
+    try {
+      await again.store.append(newMessage('m3', 'word3 common\r\n'), [{ mailboxId: s.inbox }]);
+      await again.store.copyMessages(s.inbox, [1, 2], archive);
+    } finally {
+      await again.store.close();
+    }
+    fts = onSearchIndex();
+    try {
+      // The mark kept across the restart: only the new message.
+      assert.deepEqual(fts.catchUp(s.inbox), [4]);
+      assert.equal(fts.textsIndexed, 1);
+      // The copies are the stored messages already indexed.
+      assert.deepEqual(fts.catchUp(archive), [1, 2]);
+      assert.equal(fts.textsIndexed, 1);
+      assert.deepEqual(fts.search(archive, 'word1'), [2]);
+      assert.deepEqual(fts.search(s.inbox, 'word3'), [4]);
+    } finally {
+      fts.close();
+    }
+  });
+
+  test('expunged messages are not found, before their first search or after', async () => {
+    const { store, inbox } = await open();
+    try {
+      for (const w of ['alpha', 'bravo', 'charlie']) {
+        await store.append(newMessage(w, `${w} words\r\n`), [{ mailboxId: inbox }]);
+      }
+      await store.expunge(inbox, { uids: [2], onlyDeleted: false });
+      assert.deepEqual(await store.searchText(inbox, 'words'), [1, 3]);
+      await store.expunge(inbox, { uids: [1], onlyDeleted: false });
+      assert.deepEqual(await store.searchText(inbox, 'words'), [3]);
+      assert.deepEqual(await store.searchText(inbox, 'alpha'), []);
+      // The stored messages go when the store is quiet, and their entries with them.
+      await eventually(() => {
+        try {
+          const rows = messageRows();
+          return rows.length === 1 && JSON.stringify(indexedDocs()) === JSON.stringify(rows);
+        } catch {
+          return false; // fts.db locked for the worker's commit at that moment
+        }
+      }, 'the entries of the expunged messages dropped');
     } finally {
       await store.close();
     }
+    assert.deepEqual(indexedDocs(), messageRows());
+  });
+
+  test('a mailbox deleted and made again under its id is caught up from its first UID', async () => {
+    const { store } = await open();
+    try {
+      const box = await store.createMailbox(1, 'Box');
+      for (let i = 0; i < 3; i++) {
+        await store.append(newMessage(`m${i}`, `old${i} words\r\n`), [{ mailboxId: box.id }]);
+      }
+      assert.deepEqual(await store.searchText(box.id, 'words'), [1, 2, 3]);
+      await store.deleteMailbox(box.id);
+      const again = await store.createMailbox(1, 'Again');
+      // SQLite hands out the freed id again: the mark of the old mailbox must not count.
+      assert.equal(again.id, box.id);
+      await store.append(newMessage('n', 'new words\r\n'), [{ mailboxId: again.id }]);
+      assert.deepEqual(await store.searchText(again.id, 'new'), [1]);
+      assert.deepEqual(await store.searchText(again.id, 'words'), [1]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('switching modes across a restart: each finds every message', async () => {
+    let s = await open();
+    try {
+      await s.store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: s.inbox }]);
+      await s.store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: s.inbox }]);
+    } finally {
+      await s.store.close();
+    }
+    assert.deepEqual(indexedDocs(), []);
+    // on-search -> on-delivery: the start indexes what is missing, no search needed.
+    s = await open({ fullTextIndex: 'on-delivery' });
+    try {
+      await eventually(() => {
+        try {
+          return indexedDocs().length === 2;
+        } catch {
+          return false; // fts.db locked for the worker's commit at that moment
+        }
+      }, 'the reconciliation');
+      await s.store.append(newMessage('c', 'charlie words\r\n'), [{ mailboxId: s.inbox }]);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'words'), [1, 2, 3]);
+    } finally {
+      await s.store.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
+    // on-delivery -> on-search: nothing to do; what arrives now waits for a search.
+    s = await open();
+    try {
+      await s.store.append(newMessage('d', 'delta words\r\n'), [{ mailboxId: s.inbox }]);
+      await s.store.close();
+      assert.equal(indexedDocs().length, 3);
+      s = await open();
+      assert.deepEqual(await s.store.searchText(s.inbox, 'words'), [1, 2, 3, 4]);
+      assert.deepEqual(await s.store.searchText(s.inbox, 'delta'), [4]);
+    } finally {
+      await s.store.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
   });
 });

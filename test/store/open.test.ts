@@ -65,6 +65,40 @@ describe('[store] in the config', () => {
   }
 });
 
+describe('[search] full_text_index', () => {
+  test('on-search unless set to on-delivery; anything else refused', () => {
+    assert.equal(parseConfig('', FILE).search.full_text_index, 'on-search');
+    for (const v of ['on-search', 'on-delivery']) {
+      const cfg = parseConfig(`[search]\nfull_text_index = "${v}"\n`, FILE);
+      assert.equal(cfg.search.full_text_index, v);
+    }
+    assert.throws(
+      () => parseConfig('[search]\nfull_text_index = "never"\n', FILE),
+      (e: unknown) => e instanceof ConfigError && /search\.full_text_index/.test(e.message),
+    );
+  });
+
+  test('the SQLite store takes the mode the config names', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lb-open-'));
+    try {
+      for (const [toml, want] of [
+        ['', 'on-search'],
+        ['[search]\nfull_text_index = "on-search"\n', 'on-search'],
+        ['[search]\nfull_text_index = "on-delivery"\n', 'on-delivery'],
+      ] as const) {
+        const store = await openStore(parseConfig(toml, join(dir, 'letterbox.toml')));
+        try {
+          assert.equal(store.fullTextIndex, want);
+        } finally {
+          await store.close();
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('openStore: postgres', () => {
   let server: TestPostgres;
   let dir: string;
@@ -94,6 +128,26 @@ describe('openStore: postgres', () => {
       );
     } finally {
       await store.close();
+      await server.dropDatabase(url);
+    }
+  });
+
+  test('the PostgreSQL store takes the mode the config names', async () => {
+    const url = await server.createDatabase();
+    const toml = `[store]\nkind = "postgres"\nurl = ${JSON.stringify(url)}\n`;
+    try {
+      for (const [search, want] of [
+        ['', 'on-search'],
+        ['[search]\nfull_text_index = "on-delivery"\n', 'on-delivery'],
+      ] as const) {
+        const store = await openStore(parseConfig(toml + search, join(dir, 'letterbox.toml')));
+        try {
+          assert.equal(store.fullTextIndex, want);
+        } finally {
+          await store.close();
+        }
+      }
+    } finally {
       await server.dropDatabase(url);
     }
   });

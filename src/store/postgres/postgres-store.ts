@@ -74,6 +74,7 @@ export interface PostgresStoreOptions extends PgOptions {
 
 export class PostgresStore implements MailStore {
   readonly kind = 'postgres';
+  readonly fullTextIndex: FullTextIndex;
   private readonly directory: PgDirectory;
   private readonly mailboxes: PgMailboxes;
   private readonly messages: PgMessages;
@@ -92,7 +93,8 @@ export class PostgresStore implements MailStore {
     this.directory = new PgDirectory(db, events);
     this.mailboxes = new PgMailboxes(db, events, (id) => this.messages.counters(id));
     this.collector = quietCollect(db, opts.collect);
-    this.messages = new PgMessages(db, events, this.collector, opts.fullTextIndex ?? 'on-search');
+    this.fullTextIndex = opts.fullTextIndex ?? 'on-search';
+    this.messages = new PgMessages(db, events, this.collector, this.fullTextIndex);
     if (opts.fullTextIndex === 'on-delivery') {
       this.messages.textCatchUp.reconcile(opts.onTextError ?? (() => {}));
     }

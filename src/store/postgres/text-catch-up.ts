@@ -20,13 +20,14 @@
 // every mailbox up to date at start (a store that ran "on-search" before), and a search still
 // catches its mailbox up first (another node may run "on-search"): one read, nothing to write.
 import { StoreError } from '../errors.js';
+import type { FullTextIndexMode } from '../types.js';
 import { textArray } from './binary-array.js';
 import { CHUNK_BYTES, readBlob, readSmallBlobs } from './blobs.js';
 import { bodyTextFromBytes } from './body-text.js';
 import { type PgDb, rows, UNFLUSHED_COMMIT } from './db.js';
 
 /** `[search] full_text_index`: when a stored message's search text is made. */
-export type FullTextIndex = 'on-search' | 'on-delivery';
+export type FullTextIndex = FullTextIndexMode;
 
 /** Messages made and written per statement. */
 const BATCH = 64;

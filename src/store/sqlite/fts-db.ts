@@ -10,7 +10,7 @@ import { parseMessage } from '../../mime/index.js';
 import { preparePrivateFileSync } from '../../private-files.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { searchFold } from '../search-fold.js';
-import { FTS_TEXT_MAX } from '../types.js';
+import { FTS_TEXT_MAX, type FullTextIndexMode } from '../types.js';
 import { readTx, sqliteCompanions } from './db.js';
 import { currentBootId, markOpen, type OpenMark } from './fts-marks.js';
 import { notPlainPattern } from './fts-plain.js';
@@ -82,6 +82,12 @@ export interface FtsPaths {
   cacheKiB?: number;
   /** SQLite's page cache, KiB, for the attached mail database. */
   mailCacheKiB?: number;
+  /**
+   * `on-delivery` (the default here): messages are posted as they are stored, and the start
+   * indexes what the index lacks (reconcileStep). `on-search`: nothing is posted, the start
+   * only drops stale entries, and a search first indexes its mailbox's new messages (catchUp).
+   */
+  fullTextIndex?: FullTextIndexMode;
 }
 
 /**
@@ -106,6 +112,12 @@ const BOOT_ID = currentBootId();
 // 7: U+0130 indexed as "i" and U+0307, as searchFold lower-cases it (expandDottedI).
 const FTS_SCHEMA = 7;
 const RECONCILE_CHUNK = 50;
+/**
+ * Messages a search's catch-up (on-search) indexes per transaction: each commit writes its
+ * mailbox's mark with them, so a long catch-up keeps what it did, and a held transaction's
+ * pages (kept in memory: cache_spill off) stay bounded, as fts-worker.ts HOLD_TEXTS bounds them.
+ */
+const CATCH_UP_CHUNK = 256;
 /** Page size of a new index file, and the room an FTS5 leaf leaves for the page's header. */
 const PAGE_SIZE = 8192;
 const LEAF_SLACK = 92;
@@ -125,8 +137,11 @@ export class FtsDb {
   /** Texts written in the transaction `index` left open (see `held`), and when it began. */
   private heldTexts = 0;
   private heldSince = 0;
+  /** Texts this opener indexed (monitoring, tests). */
+  private written = 0;
 
   constructor(paths: FtsPaths) {
+    if (paths.fullTextIndex === 'on-search') this.cursor = null;
     this.blobs = new FileBlobStore(paths.blobRoot);
     this.mark = BOOT_ID === null ? null : markOpen(paths.ftsFile, BOOT_ID);
     const unsynced = this.mark !== null;
@@ -161,6 +176,21 @@ export class FtsDb {
     for (;;) {
       try {
         this.remove(stale);
+        break;
+      } catch (err) {
+        if (!isBusy(err)) throw err;
+      }
+    }
+    // Marks of mailboxes deleted meanwhile (one row per mailbox searched; a mailbox made
+    // since under the same id has another UIDVALIDITY and MAILBOXID, which catchUp checks).
+    for (;;) {
+      try {
+        this.write(() =>
+          this.stmt(
+            'DELETE FROM indexed_upto WHERE mailbox_id NOT IN (SELECT id FROM mail.mailboxes)',
+          ).run(),
+        );
+        this.commit();
         break;
       } catch (err) {
         if (!isBusy(err)) throw err;
@@ -203,6 +233,60 @@ export class FtsDb {
     }
     this.cursor = rows[rows.length - 1]!.id + 1;
     return true;
+  }
+
+  /**
+   * `on-search`: indexes the messages of the mailbox past its mark (`indexed_upto`: every
+   * message with a UID up to it is indexed), reading and parsing their bytes, and moves the
+   * mark, both committed together a chunk at a time; then a search of the mailbox answers
+   * from the index alone. A mailbox's UIDs only grow (RFC 9051 §2.3.1.1; an import's kept
+   * UIDs are at least UIDNEXT), and its new rows commit in UID order (one writer), so what
+   * arrived since the last search is the range past the mark: looked up in the rows' primary
+   * key, not a walk of the mailbox. A copy of a message already indexed (the same stored
+   * message id and bytes, COPY and MOVE) is not indexed again (`index`). The mark belongs to
+   * one mailbox incarnation (UIDVALIDITY and MAILBOXID: a deleted mailbox's id may be reused).
+   * Returns the stored message ids it went over (the worker voids their waiting deletions:
+   * an id in a mailbox now is a live message, whatever was deleted under it before).
+   */
+  catchUp(mailboxId: number): number[] {
+    const seen: number[] = [];
+    for (;;) {
+      // Its reads of the mail database must not pin a snapshot in a held transaction.
+      this.commit();
+      const chunk = readTx(this.db, () => {
+        const mb = this.stmt(
+          'SELECT uid_validity AS uv, object_id AS oid FROM mail.mailboxes WHERE id = ?',
+        ).get(mailboxId) as { uv: number; oid: string | null } | undefined;
+        if (mb === undefined) return null;
+        const mark = this.stmt(
+          'SELECT uid_validity AS uv, object_id AS oid, uid FROM indexed_upto WHERE mailbox_id = ?',
+        ).get(mailboxId) as { uv: number; oid: string | null; uid: number } | undefined;
+        const from = mark !== undefined && mark.uv === mb.uv && mark.oid === mb.oid ? mark.uid : 0;
+        const rows = this.stmt(
+          `SELECT mm.uid, mm.message_id AS id, m.blob_hash AS hash
+           FROM mail.mailbox_messages mm JOIN mail.messages m ON m.id = mm.message_id
+           WHERE mm.mailbox_id = ? AND mm.uid > ? ORDER BY mm.uid LIMIT ${CATCH_UP_CHUNK}`,
+        ).all(mailboxId, from) as { uid: number; id: number; hash: string }[];
+        return { mb, rows };
+      });
+      if (chunk === null || chunk.rows.length === 0) return seen;
+      const { mb, rows } = chunk;
+      this.index(rows.map((r) => ({ id: r.id, hash: r.hash })));
+      this.write(() => {
+        // Another process's catch-up of the same mailbox may have gone further meanwhile.
+        this.stmt(
+          `INSERT INTO indexed_upto (mailbox_id, uid_validity, object_id, uid) VALUES (?, ?, ?, ?)
+           ON CONFLICT (mailbox_id) DO UPDATE SET
+             uid = CASE WHEN uid_validity = excluded.uid_validity
+                         AND object_id IS excluded.object_id
+                    THEN max(uid, excluded.uid) ELSE excluded.uid END,
+             uid_validity = excluded.uid_validity, object_id = excluded.object_id`,
+        ).run(mailboxId, mb.uv, mb.oid, rows[rows.length - 1]!.uid);
+      });
+      this.commit();
+      for (const r of rows) seen.push(r.id);
+      if (rows.length < CATCH_UP_CHUNK) return seen;
+    }
   }
 
   /**
@@ -255,6 +339,7 @@ export class FtsDb {
           ix.plain ? 1 : 0,
         );
         this.heldTexts++;
+        this.written++;
       });
     });
     return chars;
@@ -266,6 +351,11 @@ export class FtsDb {
       for (const d of docs) if (this.hashOf(d.id) === d.hash) this.dropEntry(d.id);
     });
     this.commit();
+  }
+
+  /** Texts indexed since this opener began (a savepoint rolled back still counts its own). */
+  get textsIndexed(): number {
+    return this.written;
   }
 
   /** The write transaction `index` left open: the texts it holds and when it began. */
@@ -562,6 +652,7 @@ DROP TABLE IF EXISTS word_ends;
 DROP TABLE IF EXISTS word_seq;
 DROP TABLE IF EXISTS doc_text;
 DROP TABLE IF EXISTS docs;
+DROP TABLE IF EXISTS indexed_upto;
 -- IMAP SEARCH's case-insensitive substring (RFC 9051 §6.4.4) from three indexes of each text
 -- (fts-query.ts): its distinct words as trigrams (a substring inside a word, exactly), their
 -- ends (a key per word, for a needle that starts inside a word), and its words in order
@@ -611,6 +702,14 @@ PRAGMA user_version = ${FTS_SCHEMA};
         }
       }
     }
+    // Per mailbox searched with full_text_index = "on-search": the UID up to which its messages
+    // are indexed, for the mailbox of that UIDVALIDITY and MAILBOXID (FtsDb.catchUp). Made
+    // here, not in the schema above: an index of schema 7 without it is kept, its marks empty
+    // (a mailbox's first search then goes over its rows once, indexing what is missing).
+    db.exec(`CREATE TABLE IF NOT EXISTS indexed_upto (
+      mailbox_id INTEGER PRIMARY KEY, uid_validity INTEGER NOT NULL, object_id TEXT,
+      uid INTEGER NOT NULL
+    )`);
     // The docs whose text was cut (see search): few, found without a pass over the others.
     db.exec('CREATE INDEX IF NOT EXISTS docs_truncated ON docs(id) WHERE truncated = 1');
     // word_ends' terms in order, for hasTermWithPrefix.

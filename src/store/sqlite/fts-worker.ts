@@ -67,7 +67,10 @@ const BUSY_RETRY_MS = 1000;
 const port = parentPort;
 if (!port) throw new Error('fts-worker must run in a worker thread');
 
-const fts = new FtsDb(workerData as FtsPaths);
+const paths = workerData as FtsPaths;
+const fts = new FtsDb(paths);
+/** full_text_index = "on-search": a search first indexes its mailbox's new messages. */
+const onSearch = paths.fullTextIndex === 'on-search';
 const queue: FtsRequest[] = [];
 let scheduled = false;
 /** Deletions not yet applied: message id -> the blob hash the entry was made from. */
@@ -137,8 +140,18 @@ function turn(): void {
         return;
       }
       try {
+        if (onSearch) {
+          // A waiting deletion of an id the mailbox holds now was of an earlier message under
+          // that id (deleted before this search was posted): the entry is the live one's.
+          for (const id of fts.catchUp(req.mailboxId)) deferred.delete(id);
+        }
         reply({ t: 'result', q: req.q, uids: fts.search(req.mailboxId, req.needle) });
       } catch (err) {
+        if (onSearch && isBusy(err)) {
+          // fts.db held by a reader while catching up: this search and what follows wait.
+          retryBusy([], requests.slice(k));
+          return;
+        }
         reply({ t: 'failed', q: req.q, message: String(err) });
       }
     } else {

@@ -24,6 +24,7 @@ import type {
   CopyResult,
   FlagColumns,
   FlagMode,
+  FullTextIndexMode,
   MailboxSummary,
   MessageDetail,
   MessageRecord,
@@ -136,6 +137,11 @@ export class SqliteMessages {
     keepColumnsFrom = KEEP_COLUMNS_FROM,
     /** Header blocks of messages appended here go into the cache at commit. */
     private readonly keepNewHeaders = true,
+    /**
+     * A new message's text is posted to the index at commit (`on-delivery`), or left for the
+     * first search of its mailbox (`on-search`: nothing is posted, fts-db.ts catchUp).
+     */
+    private readonly fullTextIndex: FullTextIndexMode = 'on-delivery',
   ) {
     this.summaries = new MailboxSummaries(db);
     this.writes = new WriteBatch(db, durable, (fresh) => this.fts.index(fresh));
@@ -231,7 +237,7 @@ export class SqliteMessages {
     resolve: (r: AppendResult[]) => void,
   ): () => void {
     const r = this.insert(p);
-    if (r.newId !== null) {
+    if (r.newId !== null && this.fullTextIndex === 'on-delivery') {
       fresh.push({
         id: r.newId,
         hash: p.hash,

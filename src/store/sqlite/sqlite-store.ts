@@ -21,6 +21,7 @@ import type {
   Domain,
   FlagColumns,
   FlagMode,
+  FullTextIndexMode,
   Mailbox,
   MailboxStatus,
   MailboxSummary,
@@ -95,6 +96,12 @@ export interface SqliteStoreOptions {
    * FETCH, so it keeps none: its cache would only fill to its bound.
    */
   keepNewHeaders?: boolean;
+  /**
+   * When messages are indexed for full-text search (`[search] full_text_index`): at each
+   * delivery and APPEND, or (the default) at the first search of their mailbox that needs
+   * the text (fts-db.ts catchUp).
+   */
+  fullTextIndex?: FullTextIndexMode;
 }
 
 /**
@@ -118,6 +125,7 @@ export const ATTACHED_MAIL_CACHE_KIB = 1000;
 
 export class SqliteStore implements MailStore {
   readonly kind = 'sqlite';
+  readonly fullTextIndex: FullTextIndexMode;
   private readonly directory: SqliteDirectory;
   private readonly mailboxes: SqliteMailboxes;
   private readonly messages: SqliteMessages;
@@ -139,6 +147,7 @@ export class SqliteStore implements MailStore {
     private readonly wal: WalSync,
     opts: SqliteStoreOptions,
   ) {
+    this.fullTextIndex = opts.fullTextIndex ?? 'on-search';
     this.bus = new ChangeBus(opts.onListenerError);
     this.directory = new SqliteDirectory(db);
     this.mailboxes = new SqliteMailboxes(db);
@@ -151,6 +160,7 @@ export class SqliteStore implements MailStore {
       () => wal.sync(),
       opts.keepColumnsFrom,
       opts.keepNewHeaders ?? true,
+      this.fullTextIndex,
     );
     this.queue = new SqliteQueue(db, blobs, this.messages);
     this.outcomes = new OutcomeBatch(db, this.queue, () => wal.sync());
@@ -183,6 +193,7 @@ export class SqliteStore implements MailStore {
         blobRoot: blobs.root,
         ...(opts.cacheKiB !== undefined ? { cacheKiB: opts.cacheKiB } : {}),
         mailCacheKiB: Math.min(opts.cacheKiB ?? ATTACHED_MAIL_CACHE_KIB, ATTACHED_MAIL_CACHE_KIB),
+        fullTextIndex: opts.fullTextIndex ?? 'on-search',
       },
       opts.onFtsError ?? ((err) => process.emitWarning(`full-text index: ${String(err)}`)),
       opts.ftsBacklogChars,
