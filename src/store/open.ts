@@ -64,6 +64,8 @@ export async function openStore(
         ...postgresOptions(cfg.store),
         queryTimeoutMs: cfg.store.query_timeout_seconds * 1000,
         ...(opts.onListenerError ? { onListenerError: opts.onListenerError } : {}),
+        // "on-delivery": the start's catch-up of what "on-search" left (text-catch-up.ts).
+        ...(opts.onFtsError ? { onTextError: opts.onFtsError } : {}),
       });
   }
 }

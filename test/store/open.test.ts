@@ -5,8 +5,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { openStore } from '../../src/store/open.js';
+import { eventually } from '../helpers/eventually.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 const FILE = '/etc/letterbox/letterbox.toml';
@@ -148,6 +150,30 @@ describe('openStore: postgres', () => {
         }
       }
     } finally {
+      await server.dropDatabase(url);
+    }
+  });
+
+  test("an error of the PostgreSQL store's start catch-up (on-delivery) is told as the index's", async () => {
+    const url = await server.createDatabase();
+    const toml = `[store]\nkind = "postgres"\nurl = ${JSON.stringify(url)}\n[search]\nfull_text_index = "on-delivery"\n`;
+    const cfg = parseConfig(toml, join(dir, 'letterbox.toml'));
+    const sql = new pg.Client({ connectionString: url });
+    try {
+      await (await openStore(cfg)).close();
+      // The marks' table gone: the start's look for mailboxes behind fails.
+      await sql.connect();
+      await sql.query('DROP TABLE text_marks');
+      const errors: unknown[] = [];
+      const store = await openStore(cfg, { onFtsError: (err) => errors.push(err) });
+      try {
+        await eventually(() => errors.length > 0, 'the catch-up error', 20_000);
+        assert.match(String(errors[0]), /text_marks/);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await sql.end();
       await server.dropDatabase(url);
     }
   });
