@@ -243,3 +243,12 @@ export function parseMessage(raw: Buffer, opts: { textCap?: number } = {}): Pars
 export function parseStructure(raw: Buffer): PartNode {
   return parsePart({ raw, parts: 0, envelopes: false }, 0, raw.length, 0, false).node;
 }
+
+/**
+ * parseMessage's `text` alone, with the same cap: from the part tree (parseStructure), without
+ * the ENVELOPE and search fields a caller that wants only the text would throw away (the
+ * full-text index reading stored messages). Never throws.
+ */
+export function parseText(raw: Buffer, cap?: number): string {
+  return extractText(raw, parseStructure(raw), cap);
+}

@@ -6,7 +6,7 @@
 // written here) so a search joins the index with `mailbox_messages` as committed right now.
 import { readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { parseMessage } from '../../mime/index.js';
+import { parseText } from '../../mime/index.js';
 import { preparePrivateFileSync } from '../../private-files.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { searchFold } from '../search-fold.js';
@@ -313,7 +313,8 @@ export class FtsDb {
       unread.forEach((i, k) => {
         const it = items[i]!;
         if (known[k] === it.hash) return;
-        const text = this.textFromBlob(it.hash);
+        // One character past what is indexed tells that there is more (indexable).
+        const text = this.textFromBlob(it.hash, FTS_TEXT_MAX + 1);
         if (text !== null) texts[i] = indexable(text);
       });
     }
@@ -595,8 +596,11 @@ export class FtsDb {
     this.stmt('DELETE FROM docs WHERE id = ?').run(id);
   }
 
-  /** The message's decoded text from its blob; null when the blob is gone (deleted since). */
-  private textFromBlob(hash: string): string | null {
+  /**
+   * The message's decoded text from its blob, at most `cap` characters (as delivery extracts
+   * it for the index: FTS_TEXT_MAX and one more); null when the blob is gone (deleted since).
+   */
+  private textFromBlob(hash: string, cap?: number): string | null {
     let raw: Buffer;
     try {
       // A small message's bytes are a row of the mail database (message-bytes.ts), others a file.
@@ -606,7 +610,9 @@ export class FtsDb {
       return null;
     }
     try {
-      return parseMessage(raw).text;
+      // The text alone: parseMessage's ENVELOPE and search fields were made and dropped, about
+      // 40% of the parse of a 10 KB message (docs/design-notes.md, eighteenth session).
+      return parseText(raw, cap);
     } catch {
       return null; // the parser is total; this only guards the index against a bug there
     }
