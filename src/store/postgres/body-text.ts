@@ -5,7 +5,7 @@
 // The text is the decoded text of the text parts (mime/), cut at FTS_TEXT_MAX characters,
 // NUL replaced (nul-free.ts), lower-cased whole; the words are its distinct words
 // (search-words.ts), both in UTF-8 as they go to PostgreSQL.
-import { parseMessage } from '../../mime/index.js';
+import { parseText } from '../../mime/index.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import { nulFree } from './nul-free.js';
 import { searchWordsUtf8 } from './search-words.js';
@@ -25,8 +25,12 @@ export function bodyTextOf(text: string, truncated: boolean): BodyText {
   return { folded, truncated, words: searchWordsUtf8(folded) };
 }
 
-/** The search text of a message from its bytes, as delivery's parse (delivery/local.ts) gives it. */
+/**
+ * The search text of a message from its bytes, as delivery's parse (delivery/local.ts) gives
+ * it: the text alone (parseText, parseMessage's text with the same cap, without its ENVELOPE
+ * and search fields).
+ */
 export function bodyTextFromBytes(raw: Buffer): BodyText {
-  const p = parseMessage(raw, { textCap: FTS_TEXT_MAX + 1 });
-  return bodyTextOf(p.text.slice(0, FTS_TEXT_MAX), p.text.length > FTS_TEXT_MAX);
+  const text = parseText(raw, FTS_TEXT_MAX + 1);
+  return bodyTextOf(text.slice(0, FTS_TEXT_MAX), text.length > FTS_TEXT_MAX);
 }
