@@ -10,6 +10,7 @@ import { installProcessGuard } from '../../net/guard.js';
 import type { RunningServer } from '../../server.js';
 import type { GlobalOptions } from '../context.js';
 import { removePidFile, writePidFile } from '../pid-file.js';
+import { setServeHeapGrowing } from '../serve-heap.js';
 import { runInit } from './init.js';
 
 /** What the store holds, for the banner: its domains and how many accounts. */
@@ -59,6 +60,9 @@ export async function runServe(
   globals: GlobalOptions,
   o: { initIfMissing?: boolean },
 ): Promise<void> {
+  // Before the server's code is loaded and its worker started: a fixed heap growing factor
+  // (serve-heap.ts).
+  setServeHeapGrowing();
   const file = configPath(globals.config);
   if (o.initIfMissing && !existsSync(file)) {
     // The hostname: LETTERBOX_HOSTNAME, else the machine's FQDN (cli/hostname.ts).
