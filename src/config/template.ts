@@ -89,8 +89,9 @@ kind = "sqlite"   # embedded: SQLite + message files under data_dir
 [search]
 # When a message's text goes into the full-text index (SEARCH BODY / TEXT):
 # "on-search": a mailbox's new messages are indexed by its first text search after they
-#   arrived, which waits for them (SQLite: about 0.35 ms of CPU a 10 KB message, ~4 s for
-#   10,000 new ones; PostgreSQL: ~0.3 ms of the node's and ~0.3 ms of the database's);
+#   arrived, which waits for them (SQLite: about 0.3 ms of CPU a 10 KB message, 10,000 new
+#   ones ~3 s of CPU, 5-6 s on a busy 2-core machine; PostgreSQL: ~0.3 ms of the node's and
+#   ~0.3 ms of the database's);
 #   deliveries do no indexing work (~0.15 ms of CPU less a 10 KB message over SQLite). Most
 #   mail is never searched by body on the server.
 # "on-delivery": each delivery and APPEND is indexed as it is stored (a share of its CPU).
