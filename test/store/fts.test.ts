@@ -854,10 +854,10 @@ describe('full_text_index = "on-search"', () => {
     try {
       // Its start indexes nothing (on-delivery's would: the index lacks every message).
       assert.equal(fts.reconciling, false);
-      assert.deepEqual(fts.catchUp(s.inbox), [1, 2, 3]);
+      assert.deepEqual(fts.catchUp(s.inbox).seen, [1, 2, 3]);
       assert.equal(fts.textsIndexed, 3);
       // The mark: nothing past it, and nothing read or indexed.
-      assert.deepEqual(fts.catchUp(s.inbox), []);
+      assert.deepEqual(fts.catchUp(s.inbox).seen, []);
       assert.equal(fts.textsIndexed, 3);
       assert.deepEqual(fts.search(s.inbox, 'COMMON'), [1, 2, 3]);
     } finally {
@@ -873,10 +873,10 @@ describe('full_text_index = "on-search"', () => {
     fts = onSearchIndex();
     try {
       // The mark kept across the restart: only the new message.
-      assert.deepEqual(fts.catchUp(s.inbox), [4]);
+      assert.deepEqual(fts.catchUp(s.inbox).seen, [4]);
       assert.equal(fts.textsIndexed, 1);
       // The copies are the stored messages already indexed.
-      assert.deepEqual(fts.catchUp(archive), [1, 2]);
+      assert.deepEqual(fts.catchUp(archive).seen, [1, 2]);
       assert.equal(fts.textsIndexed, 1);
       assert.deepEqual(fts.search(archive, 'word1'), [2]);
       assert.deepEqual(fts.search(s.inbox, 'word3'), [4]);
@@ -929,6 +929,56 @@ describe('full_text_index = "on-search"', () => {
     } finally {
       await store.close();
     }
+  });
+
+  test("a long catch-up does not hold up another mailbox's search", async () => {
+    const s = await open();
+    try {
+      // More than two catch-up chunks (256 texts) never searched in INBOX, one in Small.
+      const n = 600;
+      for (let i = 0; i < n; i += 50) {
+        await Promise.all(
+          Array.from({ length: Math.min(50, n - i) }, (_, k) =>
+            s.store.append(newMessage(`m${i + k}`, `note ${i + k} common\r\n`), [
+              { mailboxId: s.inbox },
+            ]),
+          ),
+        );
+      }
+      const small = (await s.store.createMailbox(1, 'Small')).id;
+      await s.store.append(newMessage('s', 'lone common\r\n'), [{ mailboxId: small }]);
+      // Both posted at once, INBOX's first: the worker answers Small's between INBOX's
+      // chunks, so it resolves first (with the whole catch-up in one turn it came last).
+      const order: string[] = [];
+      const big = s.store.searchText(s.inbox, 'COMMON').then((u) => {
+        order.push('inbox');
+        return u;
+      });
+      const lone = s.store.searchText(small, 'common').then((u) => {
+        order.push('small');
+        return u;
+      });
+      const [bigUids, loneUids] = await Promise.all([big, lone]);
+      assert.equal(bigUids.length, n);
+      assert.deepEqual(loneUids, [1]);
+      assert.deepEqual(order, ['small', 'inbox']);
+      // A search still catching up when the store closes is answered before the worker stops.
+      for (let i = 0; i < 300; i += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, k) =>
+            s.store.append(newMessage(`late${i + k}`, `late ${i + k}\r\n`), [
+              { mailboxId: s.inbox },
+            ]),
+          ),
+        );
+      }
+      const late = s.store.searchText(s.inbox, 'late');
+      await s.store.close();
+      assert.equal((await late).length, 300);
+    } finally {
+      await s.store.close();
+    }
+    assert.equal(indexedDocs().length, 901);
   });
 
   test('switching modes across a restart: each finds every message', async () => {

@@ -246,11 +246,14 @@ export class FtsDb {
    * message id and bytes, COPY and MOVE) is not indexed again (`index`). The mark belongs to
    * one mailbox incarnation (UIDVALIDITY and MAILBOXID: a deleted mailbox's id may be reused).
    * Returns the stored message ids it went over (the worker voids their waiting deletions:
-   * an id in a mailbox now is a live message, whatever was deleted under it before).
+   * an id in a mailbox now is a live message, whatever was deleted under it before), and
+   * whether the mailbox is caught up: at most `chunks` chunks are done per call, so that the
+   * worker can answer other requests between the chunks of a long catch-up (fts-worker.ts).
    */
-  catchUp(mailboxId: number): number[] {
+  catchUp(mailboxId: number, chunks = Number.POSITIVE_INFINITY): { seen: number[]; done: boolean } {
     const seen: number[] = [];
-    for (;;) {
+    for (let n = 0; ; n++) {
+      if (n >= chunks) return { seen, done: false };
       // Its reads of the mail database must not pin a snapshot in a held transaction.
       this.commit();
       const chunk = readTx(this.db, () => {
@@ -269,7 +272,7 @@ export class FtsDb {
         ).all(mailboxId, from) as { uid: number; id: number; hash: string }[];
         return { mb, rows };
       });
-      if (chunk === null || chunk.rows.length === 0) return seen;
+      if (chunk === null || chunk.rows.length === 0) return { seen, done: true };
       const { mb, rows } = chunk;
       this.index(rows.map((r) => ({ id: r.id, hash: r.hash })));
       this.write(() => {
@@ -285,7 +288,7 @@ export class FtsDb {
       });
       this.commit();
       for (const r of rows) seen.push(r.id);
-      if (rows.length < CATCH_UP_CHUNK) return seen;
+      if (rows.length < CATCH_UP_CHUNK) return { seen, done: true };
     }
   }
 

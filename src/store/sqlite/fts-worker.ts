@@ -141,9 +141,19 @@ function turn(): void {
       }
       try {
         if (onSearch) {
+          // One chunk of the mailbox's catch-up per turn: a search whose mailbox has more to
+          // index goes behind the requests that came meanwhile, so a mailbox with thousands of
+          // messages never searched holds up the other mailboxes' searches by one chunk
+          // (~256 texts), not by its whole catch-up. It still sees every message posted before
+          // it: a search reads the mailbox's rows as committed when it runs.
+          const step = fts.catchUp(req.mailboxId, 1);
           // A waiting deletion of an id the mailbox holds now was of an earlier message under
           // that id (deleted before this search was posted): the entry is the live one's.
-          for (const id of fts.catchUp(req.mailboxId)) deferred.delete(id);
+          for (const id of step.seen) deferred.delete(id);
+          if (!step.done) {
+            queue.push(req);
+            continue;
+          }
         }
         reply({ t: 'result', q: req.q, uids: fts.search(req.mailboxId, req.needle) });
       } catch (err) {
@@ -155,6 +165,11 @@ function turn(): void {
         reply({ t: 'failed', q: req.q, message: String(err) });
       }
     } else {
+      // A search still catching up (put back above) is answered before the close.
+      if (queue.length > 0) {
+        queue.push(req);
+        continue;
+      }
       // close: whatever was posted before it is done; reconciliation resumes next start.
       if (!flush(true)) {
         retryBusy(items, requests.slice(k));
@@ -170,6 +185,8 @@ function turn(): void {
     return;
   }
   busyWarned = false;
+  // Searches put back with more of their mailbox to index: their next chunk in the next turn.
+  if (queue.length > 0) schedule();
   if (deferred.size > DELETE_BACKLOG_MAX) applyDeletions(deferred.size - DELETE_BACKLOG_MAX);
   scheduleDeletions();
   if (fts.reconciling) {

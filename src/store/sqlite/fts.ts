@@ -211,7 +211,9 @@ export class FtsIndex {
       this.worker.ref();
       this.post({ t: 'search', mailboxId, needle, q });
     }).finally(() => {
-      if (this.pending.size === 0) this.worker.unref();
+      // Not once closing: close() holds the worker until its exit (a search answered after
+      // close() began would otherwise let the process end before that exit).
+      if (this.pending.size === 0 && this.closing === null) this.worker.unref();
     });
   }
 
