@@ -8,7 +8,7 @@
 // a time and committed in order of allocation per account (RFC 9051 §2.3.1.1: strictly
 // ascending, never reused; RFC 7162 §3: modseqs only grow). Events go out after the commit.
 import { envelopeAddressTexts } from '../../mime/address-text.js';
-import { parseMessage } from '../../mime/index.js';
+import { parseText } from '../../mime/index.js';
 import type { Envelope, PartNode } from '../../mime/types.js';
 import { sha256 } from '../blobs/file-blobs.js';
 import { StoreError } from '../errors.js';
@@ -841,7 +841,7 @@ export class PgMessages implements MessageStore, BlobStore {
         if (err instanceof StoreError && err.code === 'NOT_FOUND') return null; // expunged
         throw err;
       });
-      if (raw && searchFold(parseMessage(raw).text).includes(folded)) uids.add(r.uid);
+      if (raw && searchFold(parseText(raw)).includes(folded)) uids.add(r.uid);
     }
     return [...uids].sort((a, b) => a - b);
   }

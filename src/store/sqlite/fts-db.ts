@@ -172,16 +172,8 @@ export class FtsDb {
       .all() as DocRef[];
     // Before any search (a reused id's entry would answer for the new message): waits out a
     // reader that holds the file (a backup's copy of it) however long it takes. A busy commit
-    // leaves the transaction open, and the deletions are tried again inside it.
-    for (;;) {
-      try {
-        this.remove(stale);
-        break;
-      } catch (err) {
-        if (!isBusy(err)) throw err;
-      }
-    }
-    // Marks of mailboxes deleted meanwhile (one row per mailbox searched; a mailbox made
+    // leaves the transaction open, and the deletions are tried again inside it. With them go
+    // the marks of mailboxes deleted meanwhile (one row per mailbox searched; a mailbox made
     // since under the same id has another UIDVALIDITY and MAILBOXID, which catchUp checks).
     for (;;) {
       try {
@@ -190,7 +182,7 @@ export class FtsDb {
             'DELETE FROM indexed_upto WHERE mailbox_id NOT IN (SELECT id FROM mail.mailboxes)',
           ).run(),
         );
-        this.commit();
+        this.remove(stale);
         break;
       } catch (err) {
         if (!isBusy(err)) throw err;
