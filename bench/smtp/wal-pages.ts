@@ -15,7 +15,7 @@
 //   node --import tsx bench/smtp/wal-pages.ts [--batch 4] [--messages 2000] [--warmup 3000]
 //     [--size 10240] [--sql "DROP INDEX mailbox_messages_unseen"] [--random-ids]
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,7 @@ import { newDeliveryId, receivedHeader, returnPathField } from '../../src/delive
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { messageTemplate } from '../lib/message.js';
 import { table } from '../lib/stats.js';
+import { framesByBtree, WalReader } from '../lib/wal-frames.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,49 +41,6 @@ const batch = Number(args.batch);
 const messages = Number(args.messages);
 const SENDER = 'sender@bench-client.test';
 const RECIPIENT = 'bench@bench.test';
-
-/**
- * The WAL's frames as commits append them (https://sqlite.org/fileformat2.html#walformat):
- * a 32-byte header with the page size and two salts, then frames of a 24-byte header (page
- * number, the database's size in pages on a commit's last frame, else 0, and the salts) and
- * the page. A WAL that starts over after a checkpoint gets new salts and is written from its
- * start again; frames with other salts are a former run's.
- */
-class WalReader {
-  private fd: number;
-  private pos = 32;
-  private salts = '';
-  pageSize = 0;
-  readonly pages: number[] = [];
-  commits = 0;
-
-  constructor(file: string) {
-    this.fd = openSync(file, 'r');
-  }
-
-  /** Reads the frames written since the last call. */
-  poll(): void {
-    const head = Buffer.alloc(32);
-    if (readSync(this.fd, head, 0, 32, 0) < 32) return;
-    this.pageSize = head.readUInt32BE(8);
-    const salts = head.subarray(16, 24).toString('hex');
-    if (salts !== this.salts) {
-      this.salts = salts;
-      this.pos = 32;
-    }
-    const frame = Buffer.alloc(24);
-    while (readSync(this.fd, frame, 0, 24, this.pos) === 24) {
-      if (frame.subarray(8, 16).toString('hex') !== salts) break;
-      this.pages.push(frame.readUInt32BE(0));
-      if (frame.readUInt32BE(4) !== 0) this.commits++;
-      this.pos += 24 + this.pageSize;
-    }
-  }
-
-  close(): void {
-    closeSync(this.fd);
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'letterbox-wal-pages-'));
 const file = join(dir, 'letterbox.db');
@@ -128,30 +86,14 @@ try {
   for (let i = 0; i < Number(args.warmup); i += batch) await deliverBatch();
   const wal = new WalReader(`${file}-wal`);
   // Frames of the warm-up that are still in the WAL are not this run's.
-  wal.poll();
-  wal.pages.length = 0;
-  wal.commits = 0;
+  wal.reset();
   for (let i = 0; i < messages; i += batch) {
     await deliverBatch();
     wal.poll();
   }
   wal.close();
 
-  const names = new Map<number, string>();
-  const ro = new Database(file, { readonly: true });
-  const rows = ro.prepare('SELECT name, pageno, pagetype FROM dbstat').all() as {
-    name: string;
-    pageno: number;
-    pagetype: string;
-  }[];
-  ro.close();
-  for (const r of rows)
-    names.set(r.pageno, r.pageno === 1 ? 'page 1 (header)' : `${r.name} ${r.pagetype}`);
-  const byName = new Map<string, number>();
-  for (const p of wal.pages) {
-    const name = names.get(p) ?? 'free now';
-    byName.set(name, (byName.get(name) ?? 0) + 1);
-  }
+  const byName = framesByBtree(file, wal.pages);
   const frames = wal.pages.length;
   const perMsg = (x: number) => (x / messages).toFixed(2);
   const perCommit = (x: number) => (x / wal.commits).toFixed(2);
@@ -164,9 +106,7 @@ try {
     table(
       ['b-tree, page type', 'frames/msg', 'frames/commit'],
       [
-        ...[...byName]
-          .sort((a, b) => b[1] - a[1])
-          .map(([name, c]) => [name, perMsg(c), perCommit(c)]),
+        ...byName.map(([name, c]) => [name, perMsg(c), perCommit(c)]),
         ['all', perMsg(frames), perCommit(frames)],
       ],
     ),
