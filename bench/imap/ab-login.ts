@@ -14,19 +14,14 @@
 // build, 1,273 optimizations logged by --trace-opt), and the first pairs of two A/Bs ran at
 // 420/420, and 424/356 then 323/416 us per command, against 217-389 in their later rounds;
 // after 200, 309/320 against 251-310 (thirteenth session).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { corpus } from '../lib/corpus.js';
-import {
-  fillLetterbox,
-  type LetterboxServer,
-  serveLetterbox,
-  setupLetterbox,
-} from '../lib/letterbox-server.js';
+import type { LetterboxServer } from '../lib/letterbox-server.js';
+import { threadCpuTimes as threadCpu } from '../lib/proc.js';
 import { waitIdle } from '../outbound/cpu.js';
-import { LOGIN_MIX_COMMANDS, LOGIN_MIX_MESSAGES, loginLoad } from './login.js';
+import { LOGIN_MIX_COMMANDS, loginAppendMessage, loginLoad, serveLoginLetterbox } from './login.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,29 +38,9 @@ if (!args.roots) throw new Error('--roots A,B: the checkouts to compare');
 const clients = Number(args.clients);
 const PASSWORD = 'bench-password';
 const USERS = Array.from({ length: clients }, (_, i) => `login${i}@bench.test`);
-const mixCorpus = corpus({ size: 4096, to: 'mix@bench.test', tag: 'mix' });
-const appendCorpus = corpus({ size: 5120, to: 'mix@bench.test', tag: 'append' });
 const IDLE = { windowMs: 500, busyMs: 20, maxMs: 120_000 };
 const base = mkdtempSync(join(tmpdir(), 'letterbox-ab-login-'));
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-/** CPU ms of the process's threads: the main thread (tid = pid) and all the others. */
-function threadCpu(pid: number): { main: number; other: number } {
-  let main = 0;
-  let other = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = (Number(f[11]) + Number(f[12])) * 10; // utime + stime, USER_HZ ticks
-      if (Number(tid) === pid) main += ms;
-      else other += ms;
-    } catch {
-      // The thread ended while we looked.
-    }
-  }
-  return { main, other };
-}
 
 interface Side {
   root: string;
@@ -90,23 +65,21 @@ async function main(): Promise<void> {
   const roots = args.roots!.split(',');
   for (const [i, root] of roots.entries()) {
     const dir = join(base, `side${i}`);
-    const setup = await setupLetterbox({
-      root,
-      dir,
-      users: USERS,
-      password: PASSWORD,
-      maxConnectionsPerIp: 1000,
-    });
-    for (const u of USERS) await fillLetterbox(setup, u, LOGIN_MIX_MESSAGES, mixCorpus.message);
     const nodeArgs = [
       ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : []),
       ...args['node-args']!.split(' ').filter((a) => a !== ''),
     ];
-    const server = await serveLetterbox(setup, nodeArgs);
+    const { server, port } = await serveLoginLetterbox({
+      root,
+      dir,
+      users: USERS,
+      password: PASSWORD,
+      nodeArgs,
+    });
     sides.push({
       root,
       server,
-      port: setup.ports.imap,
+      port,
       commands: 0,
       elapsedMs: 0,
       main: 0,
@@ -115,13 +88,18 @@ async function main(): Promise<void> {
     log(`side ${i}: ${root}, pid ${server.pid}`);
   }
   let seq = 0;
-  const append = (round: number) => (client: number, n: number) =>
-    appendCorpus.message(client * 1_000_000 + round * 10_000 + n);
   const run = async (s: Side, iterations: number, count: boolean) => {
     const round = seq++;
     await waitIdle(s.server.pid, { minMs: 0, ...IDLE });
     const before = threadCpu(s.server.pid);
-    const r = await loginLoad(s.port, USERS, PASSWORD, clients, iterations, append(round));
+    const r = await loginLoad(
+      s.port,
+      USERS,
+      PASSWORD,
+      clients,
+      iterations,
+      loginAppendMessage(round),
+    );
     await waitIdle(s.server.pid, { minMs: 1500, ...IDLE });
     const after = threadCpu(s.server.pid);
     if (r.error) throw new Error(`${s.root}: ${r.error}`);

@@ -5,7 +5,14 @@
 // commands/s and the server's CPU per command, counted from before the load until its
 // processes are idle again (Dovecot forks: its exited processes are counted through cutime).
 
+import { corpus } from '../lib/corpus.js';
 import { expectOk, ImapClient, quote } from '../lib/imap-client.js';
+import {
+  fillLetterbox,
+  type LetterboxServer,
+  serveLetterbox,
+  setupLetterbox,
+} from '../lib/letterbox-server.js';
 import { fmt, table } from '../lib/stats.js';
 import { treeCpuWithChildrenMs, waitIdle } from '../outbound/cpu.js';
 
@@ -79,6 +86,38 @@ export async function loginLoad(
   );
   const elapsedMs = performance.now() - start;
   return { iterations: done, elapsedMs, ...(error ? { error } : {}) };
+}
+
+const loginFill = corpus({ size: 4096, to: 'mix@bench.test', tag: 'mix' });
+const loginAppends = corpus({ size: 5120, to: 'mix@bench.test', tag: 'append' });
+
+/** The login mix's APPENDs (5 KB) of one round: another message for each round, client, n. */
+export function loginAppendMessage(round: number): (client: number, n: number) => Buffer {
+  return (client, n) => loginAppends.message(client * 1_000_000 + round * 10_000 + n);
+}
+
+/**
+ * A Letterbox built in `root` serving the login mix alone (ab-login.ts, node-floor.ts): a
+ * fresh store in `dir` with the users, each INBOX filled with LOGIN_MIX_MESSAGES messages of
+ * 4 KB, then `letterbox serve` with `nodeArgs`. Returns the server and its IMAP port.
+ */
+export async function serveLoginLetterbox(opts: {
+  root: string;
+  dir: string;
+  users: string[];
+  password: string;
+  nodeArgs: string[];
+}): Promise<{ server: LetterboxServer; port: number }> {
+  const setup = await setupLetterbox({
+    root: opts.root,
+    dir: opts.dir,
+    users: opts.users,
+    password: opts.password,
+    maxConnectionsPerIp: 1000,
+  });
+  for (const u of opts.users) await fillLetterbox(setup, u, LOGIN_MIX_MESSAGES, loginFill.message);
+  const server = await serveLetterbox(setup, opts.nodeArgs);
+  return { server, port: setup.ports.imap };
 }
 
 export async function runLoginMix(opts: {

@@ -158,6 +158,37 @@ export function treeCpuTimes(root: number): { user: number; system: number } {
 }
 
 /**
+ * CPU time (ms) of one process's threads from /proc/PID/task: the main thread (tid = pid) and
+ * all the others (libuv's pool, V8's, workers), and the same total split into user and system.
+ */
+export function threadCpuTimes(pid: number): {
+  main: number;
+  other: number;
+  user: number;
+  system: number;
+} {
+  let main = 0;
+  let other = 0;
+  let user = 0;
+  let system = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const u = Number(f[11]) * TICK_MS;
+      const s = Number(f[12]) * TICK_MS;
+      user += u;
+      system += s;
+      if (Number(tid) === pid) main += u + s;
+      else other += u + s;
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return { main, other, user, system };
+}
+
+/**
  * Waits at least `minMs`, then until the process tree has used less than `busyMs` of CPU over
  * a whole `windowMs` (work a server put off, such as index maintenance after deletions, is
  * done), or `maxMs` in all. Returns how long it waited and whether the tree went quiet.
