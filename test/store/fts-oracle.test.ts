@@ -8,9 +8,15 @@
 // words (the word sequence and word ends). A fixed seed by default; FUZZ_SEED=<n> explores
 // another.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { FtsDb } from '../../src/store/sqlite/fts-db.js';
+import { newMessage } from '../helpers/messages.js';
 import { searchMismatches, storeOfTexts } from '../helpers/search-oracle.js';
+import { openAliceStore } from '../helpers/store.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
 const TEXTS = 60;
@@ -121,3 +127,61 @@ for (const mode of ['on-delivery', 'on-search'] as const)
       assert.deepEqual(wrong, [], `FUZZ_SEED=${SEED}; texts: ${JSON.stringify(texts)}`);
     });
   });
+
+// on-search's search of a mailbox far behind its mark (FtsDb.search's `readPast`): every
+// message past the mark read from its bytes and tested, none indexed; then, the first half
+// indexed, the index up to the mark and the rest read.
+describe('SEARCH reading past the mark (on-search): the same UIDs as a substring test', () => {
+  const texts = fc.sample(textArb, { seed: SEED, numRuns: TEXTS });
+  let state = (SEED ^ 0x5bd1e995) >>> 0;
+  const rnd = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const needles = new Set<string>();
+  for (const t of texts) for (const n of needlesOf(t, rnd)) needles.add(n);
+  let dir = '';
+  let inbox = 0;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lb-fts-read-past-'));
+    const opened = await openAliceStore(dir, { fullTextIndex: 'on-search' });
+    inbox = opened.inbox;
+    try {
+      for (const [i, t] of texts.entries()) {
+        // Half of them first, searched (indexed) below before the rest is stored.
+        if (i === TEXTS / 2) await opened.store.searchText(inbox, 'first half');
+        await opened.store.append(newMessage(`m${i}`, t), [{ mailboxId: inbox }]);
+      }
+    } finally {
+      await opened.store.close();
+    }
+  });
+  after(async () => {
+    if (dir !== '') await rm(dir, { recursive: true, force: true });
+  });
+  const readingPast = (fts: FtsDb) =>
+    ({
+      inbox,
+      store: { searchText: async (m: number, n: string) => fts.search(m, n, true) },
+    }) as unknown as Parameters<typeof searchMismatches>[0];
+
+  test(`seed ${SEED}: the first half indexed, the rest read`, async () => {
+    const fts = new FtsDb({
+      ftsFile: join(dir, 'fts.db'),
+      mailFile: join(dir, 'letterbox.db'),
+      blobRoot: join(dir, 'blobs'),
+      fullTextIndex: 'on-search',
+    });
+    try {
+      assert.equal(fts.behind(inbox, TEXTS), TEXTS / 2);
+      const wrong = await searchMismatches(readingPast(fts), texts, needles);
+      assert.deepEqual(wrong, [], `FUZZ_SEED=${SEED}`);
+      assert.equal(fts.textsIndexed, 0);
+    } finally {
+      fts.close();
+    }
+  });
+});

@@ -931,8 +931,111 @@ describe('full_text_index = "on-search"', () => {
     }
   });
 
-  test("a long catch-up does not hold up another mailbox's search", async () => {
+  test('a search far behind reads past the mark, the index answering up to it', async () => {
     const s = await open();
+    const long = `${'filler words '.repeat(Math.ceil(FTS_TEXT_MAX / 13))}tailword\r\n`;
+    try {
+      await s.store.append(newMessage('a', 'alpha common\r\n'), [{ mailboxId: s.inbox }]);
+      await s.store.append(newMessage('b', `Bravo common ${long}`), [{ mailboxId: s.inbox }]);
+    } finally {
+      await s.store.close();
+    }
+    let fts = onSearchIndex();
+    try {
+      // Nothing indexed: every message is read, none indexed.
+      assert.equal(fts.behind(s.inbox, 10), 2);
+      assert.deepEqual(fts.search(s.inbox, 'COMMON', true), [1, 2]);
+      assert.deepEqual(fts.search(s.inbox, 'tailWORD', true), [2]);
+      assert.deepEqual(fts.search(s.inbox, 'alpha common', true), [1]);
+      assert.equal(fts.textsIndexed, 0);
+      // The text read is kept for the catch-up (a whole text the index takes whole, not the
+      // cut one): it indexes it without the bytes, gone here behind its back.
+      assert.equal(fts.keptText, 'alpha common\r\n'.length);
+      const mail = new Database(join(dir(), 'letterbox.db'));
+      try {
+        assert.equal(mail.prepare('DELETE FROM message_bytes WHERE id = 1').run().changes, 1);
+      } finally {
+        mail.close();
+      }
+      fts.catchUp(s.inbox);
+      assert.equal(fts.textsIndexed, 2);
+      assert.equal(fts.keptText, 0);
+      assert.equal(fts.behind(s.inbox, 10), 0);
+      assert.deepEqual(fts.search(s.inbox, 'ALPHA'), [1]);
+    } finally {
+      fts.close();
+    }
+    const again = await open();
+    try {
+      await again.store.append(newMessage('c', 'charlie common\r\n'), [{ mailboxId: s.inbox }]);
+    } finally {
+      await again.store.close();
+    }
+    fts = onSearchIndex();
+    try {
+      // The index up to the mark (its cut text read whole), the new message past it read.
+      assert.equal(fts.behind(s.inbox, 10), 1);
+      assert.deepEqual(fts.search(s.inbox, 'common', true), [1, 2, 3]);
+      assert.deepEqual(fts.search(s.inbox, 'tailword', true), [2]);
+      assert.deepEqual(fts.search(s.inbox, 'charlie', true), [3]);
+      assert.deepEqual(fts.search(s.inbox, 'bravo', true), [2]);
+      assert.equal(fts.textsIndexed, 0);
+    } finally {
+      fts.close();
+    }
+  });
+
+  test('a search far behind is answered without writing, its mailbox indexed after', async () => {
+    // Any message past the mark is read, not indexed first.
+    const warnings: string[] = [];
+    const s = await open({ ftsReadPast: 0, onFtsError: (err) => warnings.push(String(err)) });
+    // The worker's start made fts.db once a search is answered.
+    const other = (await s.store.createMailbox(1, 'Other')).id;
+    assert.deepEqual(await s.store.searchText(other, 'common'), []);
+    const reader = new Database(join(dir(), 'fts.db'), { readonly: true });
+    try {
+      for (let i = 0; i < 40; i++) {
+        await s.store.append(newMessage(`m${i}`, `note${i} common\r\n`), [{ mailboxId: s.inbox }]);
+      }
+      // A reader holding fts.db keeps every write of the worker out (a rollback journal):
+      // the search is answered all the same, by reading; a catch-up first would wait.
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM docs').get();
+      const answer = await Promise.race([
+        s.store.searchText(s.inbox, 'note7 COMMON'),
+        eventually(() => warnings.length > 0, 'the worker finding fts.db busy', 30_000).then(
+          () => 'waited for the index',
+        ),
+      ]);
+      assert.deepEqual(answer, [8]);
+      // Then the mailbox is indexed, once the reader lets go.
+      await eventually(() => warnings.length > 0, 'the catch-up finding fts.db busy', 30_000);
+      assert.match(warnings[0]!, /held by a reader/);
+      reader.exec('COMMIT');
+      await eventually(() => {
+        try {
+          return indexedDocs().length === 40;
+        } catch {
+          return false; // fts.db locked for the worker's commit at that moment
+        }
+      }, 'the mailbox indexed after the search');
+      assert.equal((await s.store.searchText(s.inbox, 'common')).length, 40);
+    } finally {
+      reader.close();
+      await s.store.close();
+    }
+    assert.deepEqual(indexedDocs(), messageRows());
+    const fts = onSearchIndex();
+    try {
+      assert.equal(fts.behind(s.inbox, 100), 0);
+    } finally {
+      fts.close();
+    }
+  });
+
+  test("a long catch-up does not hold up another mailbox's search", async () => {
+    // Indexed before answering, however far behind (a chunk per turn).
+    const s = await open({ ftsReadPast: 100_000 });
     try {
       // More than two catch-up chunks (256 texts) never searched in INBOX, one in Small.
       const n = 600;

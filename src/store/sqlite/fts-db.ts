@@ -88,7 +88,26 @@ export interface FtsPaths {
    * only drops stale entries, and a search first indexes its mailbox's new messages (catchUp).
    */
   fullTextIndex?: FullTextIndexMode;
+  /**
+   * `on-search`: a search of a mailbox with more than this many messages past its mark reads
+   * those from their bytes (FtsDb.search's `readPast`) instead of indexing them first, and the
+   * worker indexes them after answering (READ_PAST by default; tests lower it).
+   */
+  readPast?: number;
 }
+
+/**
+ * A mailbox's first search indexes up to this many new messages before it answers (one
+ * catch-up chunk: ~30-75 ms of the worker); with more, it reads them (about a tenth of the
+ * CPU) and the worker indexes them after, a chunk per turn.
+ */
+export const READ_PAST = 256;
+/**
+ * Characters of the texts a search read past a mailbox's mark kept for its catch-up and its
+ * next searches (FtsDb.kept), over all mailboxes: as much as fts.ts BACKLOG_CHARS lets
+ * on-delivery's posts hold in the worker.
+ */
+const KEPT_CHARS = 32 << 20;
 
 /**
  * SQLite's answer when another connection's lock outlasted busy_timeout. With a rollback
@@ -139,6 +158,14 @@ export class FtsDb {
   private heldSince = 0;
   /** Texts this opener indexed (monitoring, tests). */
   private written = 0;
+  /**
+   * Texts a search read past a mailbox's mark (searchReadingPast), by mailbox and message
+   * id, kept until the catch-up indexes them: it then parses no bytes, and a search before
+   * it (a client searching again) tests them without reading either. Only whole texts that
+   * the index takes whole (FTS_TEXT_MAX at most), KEPT_CHARS in all.
+   */
+  private readonly kept = new Map<number, Map<number, { hash: string; text: string }>>();
+  private keptChars = 0;
 
   constructor(paths: FtsPaths) {
     if (paths.fullTextIndex === 'on-search') this.cursor = null;
@@ -249,14 +276,9 @@ export class FtsDb {
       // Its reads of the mail database must not pin a snapshot in a held transaction.
       this.commit();
       const chunk = readTx(this.db, () => {
-        const mb = this.stmt(
-          'SELECT uid_validity AS uv, object_id AS oid FROM mail.mailboxes WHERE id = ?',
-        ).get(mailboxId) as { uv: number; oid: string | null } | undefined;
-        if (mb === undefined) return null;
-        const mark = this.stmt(
-          'SELECT uid_validity AS uv, object_id AS oid, uid FROM indexed_upto WHERE mailbox_id = ?',
-        ).get(mailboxId) as { uv: number; oid: string | null; uid: number } | undefined;
-        const from = mark !== undefined && mark.uv === mb.uv && mark.oid === mb.oid ? mark.uid : 0;
+        const at = this.markOf(mailboxId);
+        if (at === null) return null;
+        const { mb, from } = at;
         const rows = this.stmt(
           `SELECT mm.uid, mm.message_id AS id, m.blob_hash AS hash
            FROM mail.mailbox_messages mm JOIN mail.messages m ON m.id = mm.message_id
@@ -264,9 +286,22 @@ export class FtsDb {
         ).all(mailboxId, from) as { uid: number; id: number; hash: string }[];
         return { mb, rows };
       });
-      if (chunk === null || chunk.rows.length === 0) return { seen, done: true };
+      if (chunk === null || chunk.rows.length === 0) {
+        this.dropKept(mailboxId);
+        return { seen, done: true };
+      }
       const { mb, rows } = chunk;
-      this.index(rows.map((r) => ({ id: r.id, hash: r.hash })));
+      const kept = this.kept.get(mailboxId);
+      this.index(
+        rows.map((r) => {
+          const k = kept?.get(r.id);
+          return k?.hash === r.hash ? { id: r.id, hash: r.hash, text: k.text } : r;
+        }),
+      );
+      if (kept !== undefined) {
+        for (const r of rows) this.unkeep(kept, r.id);
+        if (kept.size === 0) this.kept.delete(mailboxId);
+      }
       this.write(() => {
         // Another process's catch-up of the same mailbox may have gone further meanwhile.
         this.stmt(
@@ -280,8 +315,67 @@ export class FtsDb {
       });
       this.commit();
       for (const r of rows) seen.push(r.id);
-      if (rows.length < CATCH_UP_CHUNK) return { seen, done: true };
+      if (rows.length < CATCH_UP_CHUNK) {
+        this.dropKept(mailboxId);
+        return { seen, done: true };
+      }
     }
+  }
+
+  /**
+   * The mailbox (its UIDVALIDITY and MAILBOXID) and the UID up to which its messages are
+   * indexed (0: none, or the mark of an earlier mailbox under its id); null if it is gone.
+   */
+  private markOf(
+    mailboxId: number,
+  ): { mb: { uv: number; oid: string | null }; from: number } | null {
+    const mb = this.stmt(
+      'SELECT uid_validity AS uv, object_id AS oid FROM mail.mailboxes WHERE id = ?',
+    ).get(mailboxId) as { uv: number; oid: string | null } | undefined;
+    if (mb === undefined) return null;
+    const mark = this.stmt(
+      'SELECT uid_validity AS uv, object_id AS oid, uid FROM indexed_upto WHERE mailbox_id = ?',
+    ).get(mailboxId) as { uv: number; oid: string | null; uid: number } | undefined;
+    const from = mark !== undefined && mark.uv === mb.uv && mark.oid === mb.oid ? mark.uid : 0;
+    return { mb, from };
+  }
+
+  private unkeep(kept: Map<number, { text: string }>, id: number): void {
+    const k = kept.get(id);
+    if (k === undefined) return;
+    this.keptChars -= k.text.length;
+    kept.delete(id);
+  }
+
+  /** Drops what is kept of the mailbox (caught up, or gone). */
+  private dropKept(mailboxId: number): void {
+    const kept = this.kept.get(mailboxId);
+    if (kept === undefined) return;
+    for (const k of kept.values()) this.keptChars -= k.text.length;
+    this.kept.delete(mailboxId);
+  }
+
+  /** Characters of text kept for catch-ups (tests). */
+  get keptText(): number {
+    return this.keptChars;
+  }
+
+  /**
+   * `on-search`: how many of the mailbox's messages lie past its mark (not known to be
+   * indexed), counted up to `limit`.
+   */
+  behind(mailboxId: number, limit: number): number {
+    this.commit();
+    return readTx(this.db, () => {
+      const at = this.markOf(mailboxId);
+      if (at === null) return 0;
+      return this.stmt(
+        `SELECT count(*) FROM (SELECT 1 FROM mail.mailbox_messages
+         WHERE mailbox_id = ? AND uid > ? LIMIT ?)`,
+      )
+        .pluck()
+        .get(mailboxId, at.from, limit) as number;
+    });
   }
 
   /**
@@ -396,12 +490,19 @@ export class FtsDb {
     readTx(this.db, fn);
   }
 
-  /** UIDs of the mailbox's messages whose text contains the needle, case-insensitively. */
-  search(mailboxId: number, needle: string): number[] {
+  /**
+   * UIDs of the mailbox's messages whose text contains the needle, case-insensitively.
+   * `readPast` (on-search, a mailbox far behind its mark): the index answers for the messages
+   * up to the mailbox's mark, and those past it are read from their bytes and tested here,
+   * as a search reads a text longer than what is indexed, without indexing them (a 2 KB
+   * message costs ~16 us so, ~120 us to index; a 10 KB one ~24 against ~290: issue 19).
+   */
+  search(mailboxId: number, needle: string, readPast = false): number[] {
     // Its reads of the mailbox rows see them as committed now, not as a held transaction's
     // first read of the mail database found them (the worker commits first: a busy commit
     // makes the search wait there, not fail).
     this.commit();
+    if (readPast) return readTx(this.db, () => this.searchReadingPast(mailboxId, needle));
     const uids = new Set(this.indexedMatches(mailboxId, needle));
     // Messages whose whole text is read instead: texts longer than what was indexed (the
     // needle may be past the indexed part), and, while the index is being rebuilt, the
@@ -426,6 +527,59 @@ export class FtsDb {
     for (const u of unread) {
       if (uids.has(u.uid)) continue;
       const text = this.textFromBlob(u.hash);
+      if (text !== null && searchFold(text).includes(folded)) uids.add(u.uid);
+    }
+    return [...uids].sort((a, b) => a - b);
+  }
+
+  /**
+   * search's `readPast`, in one read transaction: the mark and the rows as of one moment.
+   * Every message up to the mark is indexed (catchUp); past it an entry may be missing or
+   * be a reused id's earlier message (its deletion still waiting), so the index's answers
+   * there are left out and every message past the mark is read.
+   */
+  private searchReadingPast(mailboxId: number, needle: string): number[] {
+    const at = this.markOf(mailboxId);
+    if (at === null) return [];
+    const uids = new Set<number>();
+    for (const uid of this.indexedMatches(mailboxId, needle)) if (uid <= at.from) uids.add(uid);
+    const unread = this.stmt(
+      `SELECT mm.uid, d.hash FROM docs d INDEXED BY docs_truncated
+       CROSS JOIN mail.mailbox_messages mm ON mm.message_id = d.id
+       WHERE mm.mailbox_id = ? AND d.truncated = 1 AND mm.uid <= ?`,
+    ).all(mailboxId, at.from) as { uid: number; hash: string }[];
+    const past = this.stmt(
+      `SELECT mm.uid, mm.message_id AS id, m.blob_hash AS hash FROM mail.mailbox_messages mm
+       JOIN mail.messages m ON m.id = mm.message_id
+       WHERE mm.mailbox_id = ? AND mm.uid > ? ORDER BY mm.uid`,
+    ).all(mailboxId, at.from) as { uid: number; id: number; hash: string }[];
+    const folded = searchFold(needle);
+    for (const u of unread) {
+      if (uids.has(u.uid)) continue;
+      const text = this.textFromBlob(u.hash);
+      if (text !== null && searchFold(text).includes(folded)) uids.add(u.uid);
+    }
+    let kept = this.kept.get(mailboxId);
+    for (const u of past) {
+      const k = kept?.get(u.id);
+      let text: string | null;
+      if (k?.hash === u.hash) text = k.text;
+      else {
+        text = this.textFromBlob(u.hash);
+        if (
+          text !== null &&
+          text.length <= FTS_TEXT_MAX &&
+          this.keptChars + text.length <= KEPT_CHARS
+        ) {
+          if (kept === undefined) {
+            kept = new Map();
+            this.kept.set(mailboxId, kept);
+          }
+          if (k !== undefined) this.unkeep(kept, u.id);
+          kept.set(u.id, { hash: u.hash, text });
+          this.keptChars += text.length;
+        }
+      }
       if (text !== null && searchFold(text).includes(folded)) uids.add(u.uid);
     }
     return [...uids].sort((a, b) => a - b);

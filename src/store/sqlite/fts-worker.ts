@@ -21,6 +21,7 @@ import {
   type FtsRequest,
   type IndexItem,
   isBusy,
+  READ_PAST,
 } from './fts-db.js';
 
 /**
@@ -71,6 +72,12 @@ const paths = workerData as FtsPaths;
 const fts = new FtsDb(paths);
 /** full_text_index = "on-search": a search first indexes its mailbox's new messages. */
 const onSearch = paths.fullTextIndex === 'on-search';
+const readPast = paths.readPast ?? READ_PAST;
+/**
+ * Mailboxes a search answered by reading what lies past their mark (on-search): indexed
+ * after, one catch-up chunk per turn once the requests queued are done (catchUpBehind).
+ */
+const behind = new Set<number>();
 const queue: FtsRequest[] = [];
 let scheduled = false;
 /** Deletions not yet applied: message id -> the blob hash the entry was made from. */
@@ -140,6 +147,15 @@ function turn(): void {
         return;
       }
       try {
+        if (onSearch && fts.behind(req.mailboxId, readPast + 1) > readPast) {
+          // Far behind (a mailbox never searched, thousands of messages): those past the mark
+          // are read and tested, about a tenth of what indexing them costs, and indexed
+          // after, a chunk per turn behind the requests (catchUpBehind), so that the next
+          // search of the mailbox reads fewer or none.
+          reply({ t: 'result', q: req.q, uids: fts.search(req.mailboxId, req.needle, true) });
+          behind.add(req.mailboxId);
+          continue;
+        }
         if (onSearch) {
           // One chunk of the mailbox's catch-up per turn: a search whose mailbox has more to
           // index goes behind the requests that came meanwhile, so a mailbox with thousands of
@@ -189,6 +205,7 @@ function turn(): void {
   if (queue.length > 0) schedule();
   if (deferred.size > DELETE_BACKLOG_MAX) applyDeletions(deferred.size - DELETE_BACKLOG_MAX);
   scheduleDeletions();
+  if (queue.length === 0 && behind.size > 0 && !catchUpBehind()) return;
   if (fts.reconciling) {
     try {
       fts.reconcileStep();
@@ -202,6 +219,30 @@ function turn(): void {
     }
     schedule();
   }
+}
+
+/**
+ * One catch-up chunk of a mailbox a search read past its mark (see `behind`), then another
+ * turn while any is left. Work the search brought, done at once, not put off to a quiet
+ * moment: only the requests that come meanwhile go first. False when fts.db was busy (tried
+ * again after BUSY_RETRY_MS).
+ */
+function catchUpBehind(): boolean {
+  const mailboxId = behind.values().next().value as number;
+  try {
+    const step = fts.catchUp(mailboxId, 1);
+    for (const id of step.seen) deferred.delete(id);
+    if (step.done) behind.delete(mailboxId);
+  } catch (err) {
+    if (isBusy(err)) {
+      retryBusy([], []);
+      return false;
+    }
+    behind.delete(mailboxId);
+    reply({ t: 'warn', message: `full-text catch-up: ${String(err)}` });
+  }
+  if (behind.size > 0) schedule();
+  return true;
 }
 
 /**

@@ -102,6 +102,11 @@ export interface SqliteStoreOptions {
    * the text (fts-db.ts catchUp).
    */
   fullTextIndex?: FullTextIndexMode;
+  /**
+   * "on-search": the new messages of a mailbox beyond which its search reads them rather
+   * than indexing them first (fts-db.ts READ_PAST by default; tests lower it).
+   */
+  ftsReadPast?: number;
 }
 
 /**
@@ -194,6 +199,7 @@ export class SqliteStore implements MailStore {
         ...(opts.cacheKiB !== undefined ? { cacheKiB: opts.cacheKiB } : {}),
         mailCacheKiB: Math.min(opts.cacheKiB ?? ATTACHED_MAIL_CACHE_KIB, ATTACHED_MAIL_CACHE_KIB),
         fullTextIndex: opts.fullTextIndex ?? 'on-search',
+        ...(opts.ftsReadPast !== undefined ? { readPast: opts.ftsReadPast } : {}),
       },
       opts.onFtsError ?? ((err) => process.emitWarning(`full-text index: ${String(err)}`)),
       opts.ftsBacklogChars,
