@@ -5,7 +5,7 @@ import { buildEnvelope, buildSearchFields } from './envelope.js';
 import { headerBounds } from './header-scan.js';
 import { type HeaderField, headerValue, parseHeaderFields } from './headers.js';
 import { parseParamValue } from './params.js';
-import { extractText } from './text.js';
+import { extractText, extractTextCut } from './text.js';
 import type { Disposition, Envelope, ParsedMessage, PartNode } from './types.js';
 
 export { decodeTransfer } from './transfer.js';
@@ -251,4 +251,9 @@ export function parseStructure(raw: Buffer): PartNode {
  */
 export function parseText(raw: Buffer, cap?: number): string {
   return extractText(raw, parseStructure(raw), cap);
+}
+
+/** parseText, and whether a part's bytes were cut before its end (extractTextCut). */
+export function parseTextCut(raw: Buffer, cap?: number): { text: string; cut: boolean } {
+  return extractTextCut(raw, parseStructure(raw), cap);
 }

@@ -6,7 +6,7 @@
 // written here) so a search joins the index with `mailbox_messages` as committed right now.
 import { readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { parseText } from '../../mime/index.js';
+import { parseTextCut } from '../../mime/index.js';
 import { preparePrivateFileSync } from '../../private-files.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { searchFold } from '../search-fold.js';
@@ -403,8 +403,13 @@ export class FtsDb {
         const it = items[i]!;
         if (known[k] === it.hash) return;
         // One character past what is indexed tells that there is more (indexable).
-        const text = this.textFromBlob(it.hash, FTS_TEXT_MAX + 1);
-        if (text !== null) texts[i] = indexable(text);
+        const read = this.textCutFromBlob(it.hash, FTS_TEXT_MAX + 1);
+        // A text whose bytes were cut is marked cut however short: a search reads it whole.
+        if (read !== null) {
+          texts[i] = read.cut
+            ? { text: read.text.slice(0, FTS_TEXT_MAX), truncated: true }
+            : indexable(read.text);
+        }
       });
     }
     this.write(() => {
@@ -565,19 +570,21 @@ export class FtsDb {
       let text: string | null;
       if (k?.hash === u.hash) text = k.text;
       else {
-        text = this.textFromBlob(u.hash);
+        const read = this.textCutFromBlob(u.hash);
+        text = read?.text ?? null;
         if (
-          text !== null &&
-          text.length <= FTS_TEXT_MAX &&
-          this.keptChars + text.length <= KEPT_CHARS
+          read !== null &&
+          !read.cut &&
+          read.text.length <= FTS_TEXT_MAX &&
+          this.keptChars + read.text.length <= KEPT_CHARS
         ) {
           if (kept === undefined) {
             kept = new Map();
             this.kept.set(mailboxId, kept);
           }
           if (k !== undefined) this.unkeep(kept, u.id);
-          kept.set(u.id, { hash: u.hash, text });
-          this.keptChars += text.length;
+          kept.set(u.id, { hash: u.hash, text: read.text });
+          this.keptChars += read.text.length;
         }
       }
       if (text !== null && searchFold(text).includes(folded)) uids.add(u.uid);
@@ -750,6 +757,15 @@ export class FtsDb {
    * it for the index: FTS_TEXT_MAX and one more); null when the blob is gone (deleted since).
    */
   private textFromBlob(hash: string, cap?: number): string | null {
+    return this.textCutFromBlob(hash, cap)?.text ?? null;
+  }
+
+  /**
+   * textFromBlob, and whether a part's bytes were cut before its end (`cut`): its text may be
+   * shorter than the cap and still not whole (UTF-8 in quoted-printable, up to 9 bytes a
+   * character, past the parser's 4 bytes a character of the cap).
+   */
+  private textCutFromBlob(hash: string, cap?: number): { text: string; cut: boolean } | null {
     let raw: Buffer;
     try {
       // A small message's bytes are a row of the mail database (message-bytes.ts), others a file.
@@ -761,7 +777,7 @@ export class FtsDb {
     try {
       // The text alone: parseMessage's ENVELOPE and search fields were made and dropped, about
       // 40% of the parse of a 10 KB message (docs/design-notes.md, eighteenth session).
-      return parseText(raw, cap);
+      return parseTextCut(raw, cap);
     } catch {
       return null; // the parser is total; this only guards the index against a bug there
     }
