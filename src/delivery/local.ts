@@ -36,9 +36,10 @@ export function indexMessage(raw: Buffer, mode: FullTextIndexMode = 'on-delivery
       sentAt: p.search.date,
       references: p.search.references,
     },
-    // One character past the index's share tells that there is more.
+    // One character past the index's share tells that there is more; so does a part whose
+    // bytes the parser's cap cut (its text then shorter than the share, yet not whole).
     text: p.text.slice(0, FTS_TEXT_MAX),
-    textTruncated: p.text.length > FTS_TEXT_MAX,
+    textTruncated: p.text.length > FTS_TEXT_MAX || p.textCut,
   };
 }
 

@@ -225,12 +225,14 @@ export function parseMessage(raw: Buffer, opts: { textCap?: number } = {}): Pars
   const ctx: Ctx = { raw, parts: 0, envelopes: true };
   const { node, fields } = parsePart(ctx, 0, raw.length, 0, false);
   const envelope = buildEnvelope(fields);
+  const { text, cut } = extractTextCut(raw, node, opts.textCap);
   return {
     size: raw.length,
     root: node,
     envelope,
     search: buildSearchFields(fields, envelope),
-    text: extractText(raw, node, opts.textCap),
+    text,
+    textCut: cut,
   };
 }
 

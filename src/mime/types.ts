@@ -93,4 +93,9 @@ export interface ParsedMessage {
   search: SearchFields;
   /** Decoded text of the text/plain and text/html parts (HTML as text), capped. */
   text: string;
+  /**
+   * A text part's bytes were cut before its end (extractTextCut): `text` may be shorter than
+   * the cap and still not the whole text (UTF-8 in quoted-printable, up to 9 bytes a character).
+   */
+  textCut: boolean;
 }

@@ -71,3 +71,35 @@ export function simpleIndex(subject: string, text: string): MessageIndex {
 export function newMessage(subject: string, body = 'Hello.\r\n'): NewMessage {
   return { raw: rawMessage(subject, body), index: simpleIndex(subject, body) };
 }
+
+/**
+ * A text/plain message whose UTF-8 body is quoted-printable, every byte outside printable
+ * ASCII as `=XX` (so a CJK character takes 9 encoded bytes), lines of at most 73 characters
+ * with soft breaks (RFC 2045 §6.7).
+ */
+export function quotedPrintableMessage(subject: string, text: string): Buffer {
+  let qp = '';
+  let line = '';
+  for (const b of Buffer.from(text, 'utf8')) {
+    if (b === 0x0a) {
+      qp += `${line}\r\n`;
+      line = '';
+      continue;
+    }
+    const token =
+      b > 0x20 && b < 0x7f && b !== 0x3d
+        ? String.fromCharCode(b)
+        : `=${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    if (line.length + token.length > 72) {
+      qp += `${line}=\r\n`;
+      line = '';
+    }
+    line += token;
+  }
+  return Buffer.from(
+    `From: a@example.net\r\nSubject: ${subject}\r\nMIME-Version: 1.0\r\n` +
+      'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n' +
+      `\r\n${qp}${line}`,
+    'latin1',
+  );
+}

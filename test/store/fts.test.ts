@@ -14,7 +14,7 @@ import { currentBootId } from '../../src/store/sqlite/fts-marks.js';
 import type { SqliteStore, SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import { FTS_TEXT_MAX, type FullTextIndexMode } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
-import { newMessage, simpleIndex } from '../helpers/messages.js';
+import { newMessage, quotedPrintableMessage, simpleIndex } from '../helpers/messages.js';
 import { openAliceStore } from '../helpers/store.js';
 import { tempDirEachTest } from '../helpers/temp-dir.js';
 
@@ -988,31 +988,7 @@ describe('full_text_index = "on-search"', () => {
   test('a text the parser cut by its bytes (UTF-8 in quoted-printable) is found past the cut', async () => {
     // 12,000 characters of 9 encoded bytes each: the index's read of FTS_TEXT_MAX + 1
     // characters looks at 4 bytes a character, so it decodes about 7,000, fewer than it keeps.
-    const body = Buffer.from(`${'日本語のテキスト'.repeat(1500)} zebramarker\n`, 'utf8');
-    let qp = '';
-    let line = '';
-    for (const b of body) {
-      if (b === 0x0a) {
-        qp += `${line}\r\n`;
-        line = '';
-        continue;
-      }
-      const tok =
-        b > 0x20 && b < 0x7f && b !== 0x3d
-          ? String.fromCharCode(b)
-          : `=${b.toString(16).toUpperCase()}`;
-      if (line.length + tok.length > 72) {
-        qp += `${line}=\r\n`;
-        line = '';
-      }
-      line += tok;
-    }
-    const raw = Buffer.from(
-      'From: a@example.net\r\nSubject: cut\r\nMIME-Version: 1.0\r\n' +
-        'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n' +
-        `\r\n${qp}${line}`,
-      'latin1',
-    );
+    const raw = quotedPrintableMessage('cut', `${'日本語のテキスト'.repeat(1500)} zebramarker\n`);
     const s = await open();
     try {
       await s.store.append({ raw, index: simpleIndex('cut', '') }, [{ mailboxId: s.inbox }]);

@@ -5,7 +5,7 @@
 // The text is the decoded text of the text parts (mime/), cut at FTS_TEXT_MAX characters,
 // NUL replaced (nul-free.ts), lower-cased whole; the words are its distinct words
 // (search-words.ts), both in UTF-8 as they go to PostgreSQL.
-import { parseText } from '../../mime/index.js';
+import { parseTextCut } from '../../mime/index.js';
 import { FTS_TEXT_MAX } from '../types.js';
 import { nulFree } from './nul-free.js';
 import { searchWordsUtf8 } from './search-words.js';
@@ -27,10 +27,11 @@ export function bodyTextOf(text: string, truncated: boolean): BodyText {
 
 /**
  * The search text of a message from its bytes, as delivery's parse (delivery/local.ts) gives
- * it: the text alone (parseText, parseMessage's text with the same cap, without its ENVELOPE
- * and search fields).
+ * it: the text alone (parseTextCut, parseMessage's text with the same cap, without its
+ * ENVELOPE and search fields), truncated when longer than FTS_TEXT_MAX or when a part's bytes
+ * were cut before its end (then shorter, yet not whole).
  */
 export function bodyTextFromBytes(raw: Buffer): BodyText {
-  const text = parseText(raw, FTS_TEXT_MAX + 1);
-  return bodyTextOf(text.slice(0, FTS_TEXT_MAX), text.length > FTS_TEXT_MAX);
+  const { text, cut } = parseTextCut(raw, FTS_TEXT_MAX + 1);
+  return bodyTextOf(text.slice(0, FTS_TEXT_MAX), cut || text.length > FTS_TEXT_MAX);
 }
