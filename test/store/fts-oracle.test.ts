@@ -99,18 +99,22 @@ function needlesOf(text: string, rnd: () => number): string[] {
   return out;
 }
 
+/** A small deterministic generator for the needles' places (mulberry32), from `seed`. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 for (const mode of ['on-delivery', 'on-search'] as const)
   describe(`SEARCH over the full-text index (${mode}): the same UIDs as a substring test`, () => {
     const texts = fc.sample(textArb, { seed: SEED, numRuns: TEXTS });
-    // A small deterministic generator for the needles' places (mulberry32).
-    let state = SEED >>> 0;
-    const rnd = () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const rnd = mulberry32(SEED);
     const needles = new Set<string>();
     for (const t of texts) for (const n of needlesOf(t, rnd)) needles.add(n);
     for (const joined of fc.sample(fc.array(piece, { minLength: 1, maxLength: 4 }), {
@@ -133,14 +137,7 @@ for (const mode of ['on-delivery', 'on-search'] as const)
 // indexed, the index up to the mark and the rest read.
 describe('SEARCH reading past the mark (on-search): the same UIDs as a substring test', () => {
   const texts = fc.sample(textArb, { seed: SEED, numRuns: TEXTS });
-  let state = (SEED ^ 0x5bd1e995) >>> 0;
-  const rnd = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(SEED ^ 0x5bd1e995);
   const needles = new Set<string>();
   for (const t of texts) for (const n of needlesOf(t, rnd)) needles.add(n);
   let dir = '';
