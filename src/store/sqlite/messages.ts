@@ -142,9 +142,11 @@ export class SqliteMessages {
      * first search of its mailbox (`on-search`: nothing is posted, fts-db.ts catchUp).
      */
     private readonly fullTextIndex: FullTextIndexMode = 'on-delivery',
+    /** The WAL's checkpoint when one is due, off the main thread (checkpointer.ts). */
+    checkpoint?: () => Promise<void> | undefined,
   ) {
     this.summaries = new MailboxSummaries(db);
-    this.writes = new WriteBatch(db, durable, (fresh) => this.fts.index(fresh));
+    this.writes = new WriteBatch(db, durable, (fresh) => this.fts.index(fresh), checkpoint);
     this.kept = new ColumnSnapshots(db, keepColumnsFrom);
     this.cache = new RecordCache(
       {

@@ -44,6 +44,7 @@ import type {
 } from '../types.js';
 import { SqliteAppPasswords } from './app-passwords.js';
 import { ChangeLogReader, ChangeLogWriter } from './change-log.js';
+import { CHECKPOINT_FRAMES, MAIN_AUTOCHECKPOINT_FRAMES, WalCheckpointer } from './checkpointer.js';
 import { type Db, openDatabase, stmt, tx } from './db.js';
 import { SqliteDirectory } from './directory.js';
 import { FtsIndex } from './fts.js';
@@ -79,6 +80,8 @@ export interface SqliteStoreOptions {
   ftsYoungGenerationMb?: number;
   /** After each WAL fsync (group commit): the commits it made durable, seconds since the first. */
   onCommitGroup?: (commits: number, seconds: number) => void;
+  /** After each WAL checkpoint of the checkpoint worker: frames in the WAL and copied. */
+  onCheckpoint?: (log: number, checkpointed: number) => void;
   /**
    * This store writes beside another process that has the data directory open (the
    * server): its change events are logged for that process (change-log.ts). Without it, the
@@ -150,6 +153,7 @@ export class SqliteStore implements MailStore {
     blobs: FileBlobStore,
     private readonly fts: FtsIndex,
     private readonly wal: WalSync,
+    private readonly checkpoints: WalCheckpointer | null,
     opts: SqliteStoreOptions,
   ) {
     this.fullTextIndex = opts.fullTextIndex ?? 'on-search';
@@ -166,6 +170,7 @@ export class SqliteStore implements MailStore {
       opts.keepColumnsFrom,
       opts.keepNewHeaders ?? true,
       this.fullTextIndex,
+      checkpoints ? () => checkpoints.due() : undefined,
     );
     this.queue = new SqliteQueue(db, blobs, this.messages);
     this.outcomes = new OutcomeBatch(db, this.queue, () => wal.sync());
@@ -209,7 +214,19 @@ export class SqliteStore implements MailStore {
     );
     const walMode = db.pragma('journal_mode', { simple: true }) === 'wal';
     const wal = walMode ? new WalSync(`${mailFile}-wal`, opts.onCommitGroup) : WalSync.none();
-    return new SqliteStore(db, blobs, fts, wal, opts);
+    // The WAL is copied into the database by a worker thread (checkpointer.ts), not by the
+    // commit that crosses SQLite's mark on this thread; SQLite's own stays as a bound.
+    let checkpoints: WalCheckpointer | null = null;
+    if (walMode) {
+      db.pragma(`wal_autocheckpoint = ${MAIN_AUTOCHECKPOINT_FRAMES}`);
+      checkpoints = new WalCheckpointer({
+        mailFile,
+        ...(opts.onCheckpoint ? { onCheckpoint: opts.onCheckpoint } : {}),
+        onError: (err) => process.emitWarning(String(err)),
+        fallBack: () => db.pragma(`wal_autocheckpoint = ${CHECKPOINT_FRAMES}`),
+      });
+    }
+    return new SqliteStore(db, blobs, fts, wal, checkpoints, opts);
   }
 
   /**
@@ -697,6 +714,8 @@ export class SqliteStore implements MailStore {
     // The worker finishes what was posted, and must let go of its attached connection to
     // letterbox.db before the last connection closes (which checkpoints the WAL).
     await this.fts.close();
+    // Its connection goes before the main one, whose close (the last) checkpoints the WAL.
+    await this.checkpoints?.close();
     // Copies of columns loaded just now are kept for the next start.
     this.messages.kept.finish();
     this.messages.unreferenced.close();

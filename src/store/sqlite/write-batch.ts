@@ -49,6 +49,11 @@ export class WriteBatch {
      * the full-text index (so a search after an append's answer is queued behind it).
      */
     private readonly stored: (fresh: IndexItem[]) => void,
+    /**
+     * After each durable batch: the WAL's checkpoint when one is due (checkpointer.ts), run off
+     * the main thread; the next batch's commit waits for it (writes queue meanwhile).
+     */
+    private readonly checkpoint: () => Promise<void> | undefined = () => undefined,
   ) {}
 
   add(write: BatchedWrite): void {
@@ -70,6 +75,8 @@ export class WriteBatch {
         const batch = this.queue;
         this.queue = [];
         await this.commit(batch);
+        const copying = this.checkpoint();
+        if (copying) await copying;
       }
     } finally {
       this.flushing = false;
