@@ -985,6 +985,42 @@ describe('full_text_index = "on-search"', () => {
     }
   });
 
+  test('texts kept for a mailbox are not read for another made again under its id', async () => {
+    // The texts a search read past the mark are kept by UID: a UID names one message of one
+    // mailbox (UIDVALIDITY, MAILBOXID), and SQLite hands a deleted mailbox's id out again.
+    let s = await open();
+    const box = (await s.store.createMailbox(1, 'Box')).id;
+    try {
+      await s.store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: box }]);
+    } finally {
+      await s.store.close();
+    }
+    const fts = onSearchIndex();
+    try {
+      assert.deepEqual(fts.search(box, 'alpha', true), [1]);
+      assert.equal(fts.keptText, 'alpha words\r\n'.length);
+      s = await open();
+      try {
+        await s.store.deleteMailbox(box);
+        const again = (await s.store.createMailbox(1, 'Again')).id;
+        assert.equal(again, box);
+        await s.store.append(newMessage('b', 'bravo words\r\n'), [{ mailboxId: again }]);
+      } finally {
+        await s.store.close();
+      }
+      assert.deepEqual(fts.search(box, 'bravo', true), [1]);
+      assert.deepEqual(fts.search(box, 'alpha', true), []);
+      assert.equal(fts.keptText, 'bravo words\r\n'.length);
+      // The catch-up indexes the new mailbox's message, not the text kept of the old one.
+      fts.catchUp(box);
+      assert.equal(fts.keptText, 0);
+      assert.deepEqual(fts.search(box, 'bravo'), [1]);
+      assert.deepEqual(fts.search(box, 'alpha'), []);
+    } finally {
+      fts.close();
+    }
+  });
+
   test('a text the parser cut by its bytes (UTF-8 in quoted-printable) is found past the cut', async () => {
     // 12,000 characters of 9 encoded bytes each: the index's read of FTS_TEXT_MAX + 1
     // characters looks at 4 bytes a character, so it decodes about 7,000, fewer than it keeps.
