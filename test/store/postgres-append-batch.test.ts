@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { StoreError } from '../../src/store/errors.js';
+import { APPEND_ONE } from '../../src/store/postgres/append-one.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { ChangeEvent } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
@@ -512,4 +513,81 @@ describe('postgres: groups of several mailboxes in one transaction', () => {
         for (let k = 1; k < rows.length; k++) assert.ok(rows[k]!.modseq > rows[k - 1]!.modseq);
       }
     }));
+});
+
+describe('postgres: a group of one', () => {
+  test('goes in the one-message statement (append-one.ts): UID, THREADID, keywords as a group', () =>
+    withNodes(1, async ([a]) => {
+      // The statements the pool's connections send, by their text.
+      const sent: string[] = [];
+      const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+      const query = proto.query;
+      proto.query = function (this: unknown, ...args: unknown[]) {
+        const c = args[0] as { text?: unknown } | string;
+        if (typeof c === 'object' && typeof c.text === 'string') sent.push(c.text);
+        return query.apply(this, args);
+      };
+      const one = new Set(APPEND_ONE.flat());
+      try {
+        const msg = (subject: string, id: string, references?: string[]) => {
+          const m = newMessage(subject);
+          m.index.search.messageId = id;
+          if (references) m.index.search.references = references;
+          return m;
+        };
+        const parent = await a!.store.append(msg('parent', '<p@x>'), [{ mailboxId: a!.inbox }]);
+        const other = await a!.store.append(msg('other', '<o@x>'), [{ mailboxId: a!.inbox }]);
+        // Its first key that names a stored message decides (RFC 8474), not the oldest one.
+        const reply = await a!.store.append(msg('reply', '<r@x>', ['<o@x>', '<p@x>']), [
+          { mailboxId: a!.inbox, flags: ['\\Seen', '$Important'] },
+        ]);
+        assert.deepEqual(
+          [parent, other, reply].map((r) => r[0]!.uid),
+          [1, 2, 3],
+        );
+        const extras = await a!.store.getMessageExtras(a!.inbox, [1, 2, 3]);
+        assert.notEqual(extras.get(1)!.threadId, extras.get(2)!.threadId);
+        assert.equal(extras.get(3)!.threadId, extras.get(2)!.threadId);
+        const rows = await a!.store.listMessages(a!.inbox);
+        assert.deepEqual([...rows[2]!.flags].sort(), ['$Important', '\\Seen']);
+        // Three appends, each alone: three statements of append-one.ts, none of the group's.
+        const appends = sent.filter((t) => /INSERT INTO mailbox_messages/.test(t));
+        assert.equal(appends.length, 3);
+        for (const t of appends) assert.ok(one.has(t), t.slice(0, 80));
+      } finally {
+        proto.query = query;
+      }
+    }));
+
+  test('its plan made for any parameters finds stored messages by index, not by a scan', async () => {
+    // The statement keeps a generic plan, made while `messages` may be nearly empty: a lookup
+    // planned then as a scan of the table grows with it at every append.
+    const url = await server.createDatabase();
+    const store = await PostgresStore.open({ connectionString: url });
+    const sql = new pg.Client({ connectionString: url });
+    try {
+      await sql.connect();
+      await sql.query('SET plan_cache_mode = force_generic_plan');
+      for (const [i, text] of APPEND_ONE.flat().entries()) {
+        await sql.query(`PREPARE one${i} AS ${text}`);
+        const r = await sql.query<{ 'QUERY PLAN': unknown }>(
+          `EXPLAIN (FORMAT JSON) EXECUTE one${i}(${Array(34).fill('NULL').join(', ')})`,
+        );
+        const scans: string[] = [];
+        const walk = (n: Record<string, unknown>) => {
+          if (n['Node Type'] === 'Seq Scan') scans.push(String(n['Relation Name']));
+          for (const c of (n.Plans as Array<Record<string, unknown>>) ?? []) walk(c);
+        };
+        walk((r.rows[0]!['QUERY PLAN'] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+        assert.deepEqual(
+          scans.filter((t) => t === 'messages'),
+          [],
+        );
+      }
+    } finally {
+      await sql.end().catch(() => {});
+      await store.close();
+      await server.dropDatabase(url);
+    }
+  });
 });
