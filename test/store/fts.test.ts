@@ -1021,6 +1021,45 @@ describe('full_text_index = "on-search"', () => {
     }
   });
 
+  test('a catch-up chunk ends after a slice when a request waits, its mark there', async () => {
+    const s = await open();
+    try {
+      for (let i = 0; i < 100; i++) {
+        await s.store.append(newMessage(`m${i}`, `note${i} common\r\n`), [{ mailboxId: s.inbox }]);
+      }
+    } finally {
+      await s.store.close();
+    }
+    const fts = onSearchIndex();
+    try {
+      assert.equal(fts.search(s.inbox, 'common', true).length, 100);
+      const kept = fts.keptText;
+      // The worker's question between slices (is a request waiting?): yes at the first.
+      let asked = 0;
+      const step = fts.catchUp(s.inbox, 1, () => ++asked === 1);
+      assert.equal(step.done, false);
+      assert.equal(step.seen.length, 32);
+      assert.equal(fts.textsIndexed, 32);
+      assert.equal(fts.behind(s.inbox, 1000), 68);
+      assert.ok(fts.keptText > 0 && fts.keptText < kept);
+      // The index up to the new mark, the kept texts past it: the same answers.
+      assert.equal(fts.search(s.inbox, 'common', true).length, 100);
+      assert.deepEqual(fts.search(s.inbox, 'note7 common', true), [8]);
+      assert.deepEqual(fts.search(s.inbox, 'note77 common', true), [78]);
+      // No request waiting: the rest in one chunk.
+      const rest = fts.catchUp(s.inbox, 1, () => false);
+      assert.equal(rest.done, true);
+      assert.equal(rest.seen.length, 68);
+      assert.equal(fts.textsIndexed, 100);
+      assert.equal(fts.keptText, 0);
+      assert.equal(fts.behind(s.inbox, 1000), 0);
+      assert.deepEqual(fts.search(s.inbox, 'note77 common'), [78]);
+      assert.equal(fts.search(s.inbox, 'common').length, 100);
+    } finally {
+      fts.close();
+    }
+  });
+
   test('a text the parser cut by its bytes (UTF-8 in quoted-printable) is found past the cut', async () => {
     // 12,000 characters of 9 encoded bytes each: the index's read of FTS_TEXT_MAX + 1
     // characters looks at 4 bytes a character, so it decodes about 7,000, fewer than it keeps.

@@ -12,7 +12,7 @@
 // busy. An entry waiting to be dropped is harmless: a search joins the index with the mailbox
 // rows as committed, and a message no mailbox holds has none. What is still waiting when the
 // worker stops is found and dropped by the next start's stale-entry pass (FtsDb's constructor).
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import {
   type DocRef,
   FtsDb,
@@ -230,7 +230,7 @@ function turn(): void {
 function catchUpBehind(): boolean {
   const mailboxId = behind.values().next().value as number;
   try {
-    const step = fts.catchUp(mailboxId, 1);
+    const step = fts.catchUp(mailboxId, 1, requestWaiting);
     for (const id of step.seen) deferred.delete(id);
     if (step.done) behind.delete(mailboxId);
   } catch (err) {
@@ -242,6 +242,18 @@ function catchUpBehind(): boolean {
     reply({ t: 'warn', message: `full-text catch-up: ${String(err)}` });
   }
   if (behind.size > 0) schedule();
+  return true;
+}
+
+/**
+ * Takes a request posted meanwhile off the port, into the queue: true when one came, and the
+ * chunk of a catch-up going on ends at once (catchUp's `yieldNow`), so that the request's
+ * turn comes next.
+ */
+function requestWaiting(): boolean {
+  const m = receiveMessageOnPort(port!);
+  if (m === undefined) return false;
+  received(m.message as FtsRequest);
   return true;
 }
 
@@ -325,9 +337,11 @@ function scheduleDeletions(): void {
   deleteTimer.unref();
 }
 
-port.on('message', (req: FtsRequest) => {
+function received(req: FtsRequest): void {
   lastRequest = Date.now();
   queue.push(req);
   schedule();
-});
+}
+
+port.on('message', received);
 schedule(); // start reconciling at once
