@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { sha256 } from '../../src/store/blobs/file-blobs.js';
 import { StoreError } from '../../src/store/errors.js';
 import { APPEND_ONE } from '../../src/store/postgres/append-one.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -557,6 +558,54 @@ describe('postgres: a group of one', () => {
       } finally {
         proto.query = query;
       }
+    }));
+
+  test('its blob is written before it waits for the account’s lock', () =>
+    withNodes(1, async ([a], sql) => {
+      // Another writer holds the account's row: the append's statement waits for it, having
+      // written the stored message and its blob first (so that writers to the account wait
+      // only for the counters, the row and the commit).
+      const msg = newMessage('held');
+      const hash = sha256(msg.raw);
+      await sql.query('BEGIN');
+      await sql.query('SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE', [a!.account]);
+      const done = a!.store.append(msg, [{ mailboxId: a!.inbox }]);
+      const other = new pg.Client({
+        host: sql.host,
+        port: sql.port,
+        user: sql.user,
+        database: sql.database,
+      });
+      try {
+        await other.connect();
+        await eventually(
+          async () =>
+            (
+              await other.query<{ n: number }>(
+                `SELECT count(*)::integer AS n FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+              )
+            ).rows[0]!.n >= 1,
+          'the append waiting for the account',
+          30_000,
+        );
+        // Its blob row is there, not committed: inserting the same hash waits for its
+        // transaction, which waits for ours (lock_timeout ends that wait with 55P03).
+        await other.query('BEGIN');
+        await other.query("SET LOCAL lock_timeout = '200ms'");
+        await assert.rejects(
+          other.query('INSERT INTO blobs (hash, size) VALUES ($1, 0) ON CONFLICT DO NOTHING', [
+            hash,
+          ]),
+          (err: { code?: string }) => err.code === '55P03',
+        );
+        await other.query('ROLLBACK');
+      } finally {
+        await other.end().catch(() => {});
+        await sql.query('COMMIT');
+      }
+      assert.equal((await done)[0]!.uid, 1);
+      assert.deepEqual(await a!.store.readMessage(hash), msg.raw);
     }));
 
   test('its plan made for any parameters finds stored messages by index, not by a scan', async () => {
