@@ -652,7 +652,7 @@ test("the accounts' lock of a transaction of groups keeps its plan (migration 16
 
 test('writes answered while a FLUSH is out share the next one, each flushed after its commit', () =>
   withStores(async (a, _b, inbox) => {
-    for (let i = 0; i < 6; i++) await a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    for (let i = 0; i < 12; i++) await a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
     await a.store.listMessages(inbox); // each STORE from the node's list: one write
     a.order();
     let order: string[] = [];
@@ -662,10 +662,11 @@ test('writes answered while a FLUSH is out share the next one, each flushed afte
     };
     const count = (what: string) => seen().filter((x) => x === what).length;
     const release = a.holdFlushes();
-    // Six STOREs at once: the first answered asks for a FLUSH, held here until every write
-    // has been answered; the other five then wait for one more FLUSH, not one each.
+    // Six STOREs of two rows at once (each its own statement; one-row ones would go in
+    // groups, flag-groups.ts): the first answered asks for a FLUSH, held here until every
+    // write has been answered; the other five then wait for one more FLUSH, not one each.
     const ops = [1, 2, 3, 4, 5, 6].map((uid) =>
-      a.store.setFlags(inbox, [uid], 'add', ['\\Seen']).then(() => a.mark('done')),
+      a.store.setFlags(inbox, [uid, uid + 6], 'add', ['\\Seen']).then(() => a.mark('done')),
     );
     try {
       await eventually(() => count('write<') === 6, 'the six writes answered', 20_000);
@@ -1037,4 +1038,62 @@ test("FETCH of one message's bytes: its statement's plan is kept, not made at ev
     }
     // With `= ANY($1)` PostgreSQL made a plan at all eight.
     await assertPlanKept(a, '%LEFT JOIN blob_chunks c%');
+  }));
+
+test("one-row STOREs that come while one is out go in one statement and commit (migration 18); a row changed since it was read is read again, the group's others written", () =>
+  withStores(async (a, b, inbox) => {
+    for (let i = 0; i < 6; i++) await a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    await a.store.listMessages(inbox); // each STORE from the node's list: one write
+    const heard = (store: PostgresStore) => {
+      const evs: Array<{ modseq: number; uids: number[]; keywords?: string[] }> = [];
+      const off = store.subscribe((ev) => {
+        if (ev.mailboxId === inbox && ev.kind === 'flags')
+          evs.push({ modseq: ev.modseq, uids: [...ev.uids], keywords: ev.keywords });
+      });
+      return { evs, off };
+    };
+    const there = heard(b);
+    a.order();
+    // The first goes alone; the six that come while it is out go together, message 2 twice:
+    // its second write was worked out from the row the first one changes, so it is read again
+    // and written after, the group's others kept.
+    const ops = [
+      ...[1, 2, 3, 4, 5, 6].map((uid) => a.store.setFlags(inbox, [uid], 'add', ['\\Seen'])),
+      a.store.setFlags(inbox, [2], 'add', ['$Work']),
+    ];
+    const got = await Promise.all(ops);
+    const sent = a.order().filter((x) => x === 'write>').length;
+    assert.equal(sent, 3, 'the first alone, the group, message 2 again');
+    for (const [i, r] of got.slice(0, 6).entries()) {
+      assert.deepEqual(
+        r.updated.map((u) => [u.uid, u.flags]),
+        [[i + 1, ['\\Seen']]],
+      );
+    }
+    assert.deepEqual(
+      got[6]!.updated.map((u) => [u.uid, [...u.flags].sort()]),
+      [[2, ['$Work', '\\Seen']]],
+    );
+    const modseqs = got.map((r) => r.updated[0]!.modseq);
+    assert.equal(new Set(modseqs).size, 7, `each write its own modseq: ${modseqs}`);
+    // What the database has is what the answers said; the keyword is kept; every notice
+    // heard by the other node, in commit order.
+    const rows = await b.listMessages(inbox);
+    for (const [i, r] of got.entries()) {
+      const u = r.updated[0]!;
+      const row = rows.find((x) => x.uid === u.uid)!;
+      if (i !== 1) assert.deepEqual([...row.flags].sort(), [...u.flags].sort());
+      if (u.uid === 2) assert.equal(row.modseq, got[6]!.updated[0]!.modseq);
+    }
+    const mb = await b.getMailbox((await b.getAccount('alice@example.test'))!.id, 'INBOX');
+    assert.equal(mb!.highestModseq, Math.max(...modseqs));
+    await eventually(() => there.evs.length >= 7, "the other node's notices", 20_000);
+    there.off();
+    assert.deepEqual(
+      there.evs.map((e) => e.modseq),
+      [...modseqs].sort((x, y) => x - y),
+    );
+    assert.deepEqual(there.evs.find((e) => e.modseq === got[6]!.updated[0]!.modseq)!.keywords, [
+      '$Work',
+    ]);
   }));

@@ -212,7 +212,17 @@ export class PgDb implements Queryable {
    * answered once a FLUSH sent after its commit has been (`durableSince`).
    */
   async flushed<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-    const out = await this.checkedOut(async (client, drop) => {
+    const out = await this.unflushed<R>(config);
+    await this.durableSince();
+    return out;
+  }
+
+  /**
+   * `flushed` without the wait for its FLUSH: answered once the statement has committed,
+   * not yet durable. The caller answers nobody before a `durableSince` called after it.
+   */
+  async unflushed<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    return this.checkedOut(async (client, drop) => {
       try {
         return await client.query<R>(config);
       } catch (err) {
@@ -221,8 +231,6 @@ export class PgDb implements Queryable {
         throw unavailable(err);
       }
     });
-    await this.durableSince();
-    return out;
   }
 
   /**

@@ -44,6 +44,7 @@ import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
 import { nextModseq, type PgDb, type Queryable, row, rows, run, UNFLUSHED_COMMIT } from './db.js';
 import { type PgEvents, UIDS_PER_NOTICE } from './events.js';
+import { FlagGroups, SET_FLAGS } from './flag-groups.js';
 import { nulFree, nulFreeIndex } from './nul-free.js';
 import type { QuietCollect } from './quiet-collect.js';
 import { PgRecordCache } from './record-cache.js';
@@ -179,6 +180,8 @@ export class PgMessages implements MessageStore, BlobStore {
   private readonly headers = new HeaderCache(HEADER_CACHE_BYTES);
   /** Appends waiting to share a statement and a commit (append-batch.ts). */
   private readonly batches: AppendBatches;
+  /** One-row STOREs written together (flag-groups.ts). */
+  private readonly flagGroups: FlagGroups;
   /** The search text of messages stored without it, made when their mailbox is searched. */
   readonly textCatchUp: TextCatchUp;
 
@@ -194,6 +197,7 @@ export class PgMessages implements MessageStore, BlobStore {
     private readonly fullText: FullTextIndex = 'on-search',
   ) {
     this.cache = new PgRecordCache(db, events);
+    this.flagGroups = new FlagGroups(db);
     events.observe((ev) => this.cache.heard(ev));
     this.textCatchUp = new TextCatchUp(db);
     this.batches = new AppendBatches(
@@ -938,20 +942,36 @@ export class PgMessages implements MessageStore, BlobStore {
     const kw = mode === 'remove' ? [] : keywordsOf(flags);
     const notice = this.events.notice();
     let r: { at_modseq: number } | undefined;
-    try {
-      r = await row<{ at_modseq: number }>(this.db.durable, SET_FLAGS, [
-        mb.accountId,
+    if (updated.length === 1) {
+      // One row: with the other sessions' one-row STOREs that come meanwhile (flag-groups.ts).
+      const got = await this.flagGroups.write({
+        accountId: mb.accountId,
         mailboxId,
-        updated.map((u) => u.uid),
-        was,
-        updated.map((u) => JSON.stringify(u.flags)),
-        kw,
-        notice.origin,
-        notice.seq,
-      ]);
-    } catch (err) {
-      if ((err as { code?: unknown }).code === '22012') return null; // see SET_FLAGS
-      throw err;
+        uid: updated[0]!.uid,
+        was: was[0]!,
+        flags: updated[0]!.flags,
+        keywords: kw,
+        origin: notice.origin,
+        seq: notice.seq,
+      });
+      if (got === 'stale') return null;
+      if (got !== 'gone') r = { at_modseq: got };
+    } else {
+      try {
+        r = await row<{ at_modseq: number }>(this.db.durable, SET_FLAGS, [
+          mb.accountId,
+          mailboxId,
+          updated.map((u) => u.uid),
+          was,
+          updated.map((u) => JSON.stringify(u.flags)),
+          kw,
+          notice.origin,
+          notice.seq,
+        ]);
+      } catch (err) {
+        if ((err as { code?: unknown }).code === '22012') return null; // see SET_FLAGS
+        throw err;
+      }
     }
     if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
     for (const u of updated) u.modseq = r.at_modseq;
@@ -1178,13 +1198,12 @@ export class PgMessages implements MessageStore, BlobStore {
 /** A notice holds the UIDs of one statement's change up to this many (events.ts). */
 const UIDS_PER_STATEMENT = 400;
 
-/**
- * setFlagsOnce's statement (migration 13's function), its commit flushed after (db.durable):
- * $3 the UIDs, $4 the modseq each had when read, $5 its new flags (JSON), $6 the keywords to
- * keep and announce. Should a row no longer have its modseq, it undoes itself whole with
- * SQLSTATE 22012 (the caller reads again).
+/*
+ * setFlagsOnce's statement for several rows: SET_FLAGS (flag-groups.ts, migration 13's
+ * function), its commit flushed after (db.durable): $3 the UIDs, $4 the modseq each had when
+ * read, $5 its new flags (JSON), $6 the keywords to keep and announce. Should a row no longer
+ * have its modseq, it undoes itself whole with SQLSTATE 22012 (the caller reads again).
  */
-const SET_FLAGS = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_set_flags($1, $2, $3, $4, $5, $6, $7, $8)`;
 
 /** EXPUNGE's statement (migration 9's function), its commit flushed after (db.durable). */
 const EXPUNGE = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_expunge($1, $2, $3, $4, $5, $6)`;

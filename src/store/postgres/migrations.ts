@@ -801,6 +801,64 @@ CREATE TABLE text_marks (
 INSERT INTO text_marks (mailbox_id, uid) SELECT id, uid_next - 1 FROM mailboxes WHERE uid_next > 1;
 `,
   },
+  {
+    version: 18,
+    // One-row STOREs of several sessions in one statement and commit (messages.ts
+    // FlagGroups): those that come while the node's last one is out go together. Item k: the
+    // account p_accounts[k] is locked (items in ascending account order, as every other
+    // transaction takes accounts' locks), its row checked under the lock to still have the
+    // modseq it was read with (p_was[k]); a row that does not (changed or expunged since) is
+    // left as it is, at_modseq -1 (the caller reads again), the others still written: no
+    // exception, which would undo them. Otherwise as migration 13's function: the account's
+    // next modseq, the row's flags (JSON) and modseq, HIGHESTMODSEQ, the keywords kept (JSON
+    // array p_keywords[k]) and the notice (sequence p_seqs[k]). at_modseq NULL: no account.
+    sql: `
+CREATE FUNCTION letterbox_set_flags_group(p_accounts BIGINT[], p_mailboxes BIGINT[],
+  p_uids BIGINT[], p_was BIGINT[], p_flags TEXT[], p_keywords TEXT[], p_origin TEXT,
+  p_seqs BIGINT[])
+RETURNS TABLE (k INTEGER, at_modseq BIGINT)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  v_event JSONB;
+BEGIN
+  FOR i IN 1 .. cardinality(p_accounts) LOOP
+    k := i;
+    at_modseq := NULL;
+    PERFORM 1 FROM accounts a WHERE a.id = p_accounts[i] FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+      RETURN NEXT;
+      CONTINUE;
+    END IF;
+    PERFORM 1 FROM mailbox_messages mm
+      WHERE mm.mailbox_id = p_mailboxes[i] AND mm.uid = p_uids[i] AND mm.modseq = p_was[i];
+    IF NOT FOUND THEN
+      at_modseq := -1;
+      RETURN NEXT;
+      CONTINUE;
+    END IF;
+    UPDATE accounts a SET modseq = a.modseq + 1 WHERE a.id = p_accounts[i]
+      RETURNING a.modseq INTO at_modseq;
+    UPDATE mailbox_messages mm
+      SET flags = ARRAY(SELECT json_array_elements_text(p_flags[i]::json)), modseq = at_modseq
+      WHERE mm.mailbox_id = p_mailboxes[i] AND mm.uid = p_uids[i];
+    UPDATE mailboxes mb SET highest_modseq = GREATEST(mb.highest_modseq, at_modseq)
+      WHERE mb.id = p_mailboxes[i];
+    v_event := jsonb_build_object('accountId', p_accounts[i], 'mailboxId', p_mailboxes[i],
+      'modseq', at_modseq, 'kind', 'flags', 'uids', jsonb_build_array(p_uids[i]));
+    IF p_keywords[i] <> '[]' THEN
+      INSERT INTO mailbox_keywords (mailbox_id, keyword)
+        SELECT p_mailboxes[i], kw FROM json_array_elements_text(p_keywords[i]::json) kw
+        ON CONFLICT DO NOTHING;
+      v_event := v_event || jsonb_build_object('keywords', p_keywords[i]::jsonb);
+    END IF;
+    PERFORM pg_notify('letterbox_changes',
+      json_build_object('o', p_origin, 's', p_seqs[i], 'e', v_event)::text);
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+`,
+  },
 ];
 
 /** The latest schema version this code knows. */
