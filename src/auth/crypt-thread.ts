@@ -3,7 +3,8 @@
 // Dovecot's default rounds: on the main thread every such login would stall every session.
 // The thread starts at the first such login (most servers never have one) and does not keep
 // the process alive while idle. Concurrency is bounded before this by the hash pool.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker-thread.js';
 
 export interface CryptRequest {
   id: number;
@@ -32,19 +33,7 @@ class CryptThread {
   }
 
   private spawn(): Worker {
-    const here = import.meta.url;
-    let w: Worker;
-    if (here.endsWith('.ts')) {
-      // Under tsx (tests): register tsx in the worker before loading its entry (as fts.ts).
-      const entry = new URL('./crypt-worker.ts', here).href;
-      const tsx = import.meta.resolve('tsx/esm/api');
-      w = new Worker(
-        `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`,
-        { eval: true, execArgv: [] },
-      );
-    } else {
-      w = new Worker(new URL('./crypt-worker.js', here), { execArgv: [] });
-    }
+    const w = startWorker(import.meta.url, 'crypt-worker');
     w.on('message', (m: CryptReply) => this.settle(m.id, m.ok));
     // A thread that fails (out of memory, a bug) fails the checks it had: no login hangs, and
     // the next check starts a new thread.

@@ -19,7 +19,8 @@
 // durable (WalSync fsyncs every commit's frames before it is answered, as before).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../worker-thread.js';
 import type { CheckpointReply } from './checkpoint-worker.js';
 
 /** Frames past which a checkpoint is due: SQLite's default `wal_autocheckpoint`. */
@@ -141,20 +142,9 @@ export class WalCheckpointer {
   }
 
   private spawn(): Worker {
-    const here = import.meta.url;
-    const workerData = { file: this.opts.mailFile };
-    let w: Worker;
-    if (here.endsWith('.ts')) {
-      // Under tsx (tests): register it in the worker first, as fts.ts does.
-      const entry = new URL('./checkpoint-worker.ts', here).href;
-      const tsx = import.meta.resolve('tsx/esm/api');
-      w = new Worker(
-        `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`,
-        { eval: true, workerData, execArgv: [] },
-      );
-    } else {
-      w = new Worker(new URL('./checkpoint-worker.js', here), { workerData, execArgv: [] });
-    }
+    const w = startWorker(import.meta.url, 'checkpoint-worker', {
+      workerData: { file: this.opts.mailFile },
+    });
     w.on('message', (r: CheckpointReply) => this.answer(r));
     w.on('error', (err) => {
       this.opts.onError?.(err);

@@ -8,7 +8,8 @@
 // dispatch cost the worker ~25 us and the main thread ~5-10 us per delivery when mail arrives
 // one message per connection (issue 19). Any other request (a search, a deletion, close)
 // posts what was gathered first, so the order the worker sees is the order of the calls.
-import { type ResourceLimits, Worker } from 'node:worker_threads';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
+import { startWorker } from '../../worker-thread.js';
 import {
   type DocRef,
   type FtsPaths,
@@ -70,28 +71,10 @@ export class FtsIndex {
   }
 
   private spawn(): Worker {
-    const here = import.meta.url;
-    // No inherited node flags: the worker needs none (tsx is registered below by hand), and
-    // some the main process may run with break a worker (`--expose-gc` is refused, and
-    // `--input-type` from `node --input-type=module -e` rejects a file entry point).
-    const execArgv: string[] = [];
-    let w: Worker;
-    if (here.endsWith('.ts')) {
-      // Under tsx (tests, `node --import tsx`): a worker's entry module is loaded before an
-      // --import in its execArgv takes effect on Node 20, so register tsx first by hand.
-      const entry = new URL('./fts-worker.ts', here).href;
-      const tsx = import.meta.resolve('tsx/esm/api');
-      w = new Worker(
-        `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`,
-        { eval: true, workerData: this.paths, execArgv, resourceLimits: this.resourceLimits },
-      );
-    } else {
-      w = new Worker(new URL('./fts-worker.js', here), {
-        workerData: this.paths,
-        execArgv,
-        resourceLimits: this.resourceLimits,
-      });
-    }
+    const w = startWorker(import.meta.url, 'fts-worker', {
+      workerData: this.paths,
+      resourceLimits: this.resourceLimits,
+    });
     w.on('message', (m: FtsReply) => this.onReply(m));
     w.on('error', (err) => this.onError(err));
     w.on('exit', () => this.onExit(w));
