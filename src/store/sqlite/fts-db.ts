@@ -12,6 +12,7 @@ import { FileBlobStore } from '../blobs/file-blobs.js';
 import { searchFold } from '../search-fold.js';
 import { FTS_TEXT_MAX, type FullTextIndexMode } from '../types.js';
 import { readTx, sqliteCompanions } from './db.js';
+import { MailboxKept } from './fts-kept.js';
 import { currentBootId, markOpen, type OpenMark } from './fts-marks.js';
 import { notPlainPattern } from './fts-plain.js';
 import {
@@ -36,18 +37,18 @@ function expandDottedI(s: string): string {
   return s.includes('\u0130') ? s.replaceAll('\u0130', 'i\u0307') : s;
 }
 
-/** A text a search read past its mailbox's mark, kept for the catch-up (FtsDb.kept). */
-interface KeptText {
-  /** The bytes it was read from: the catch-up indexes it for the message of this hash only. */
-  hash: string;
-  text: string;
-}
-
-/** A mailbox's kept texts by UID, for the mailbox of this UIDVALIDITY and MAILBOXID. */
-interface KeptTexts {
-  uv: number;
-  oid: string | null;
-  texts: Map<number, KeptText>;
+/** `xs` (ascending) holds `x`. */
+function sortedHas(xs: number[], x: number): boolean {
+  let lo = 0;
+  let hi = xs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = xs[mid]!;
+    if (v === x) return true;
+    if (v < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }
 
 /** A stored message to index; without text the worker reads and parses its blob. */
@@ -119,7 +120,8 @@ export const READ_PAST = 256;
 /**
  * Characters of the texts a search read past a mailbox's mark kept for its catch-up and its
  * next searches (FtsDb.kept), over all mailboxes: as much as fts.ts BACKLOG_CHARS lets
- * on-delivery's posts hold in the worker.
+ * on-delivery's posts hold in the worker. Each is kept folded too (fts-kept.ts), about as
+ * large again.
  */
 const KEPT_CHARS = 32 << 20;
 
@@ -186,9 +188,10 @@ export class FtsDb {
    * one UIDVALIDITY and MAILBOXID (markOf's `mb`): a UID names one message for good (RFC 9051
    * §2.3.1.1), so a search finds a kept text with the mailbox's UIDs alone, without a lookup
    * of every message's row for its bytes' hash (that lookup was most of a second search's
-   * time: issue 19).
+   * time: issue 19). Their folds are joined many to a string, where a search looks for its
+   * needle at once (fts-kept.ts).
    */
-  private readonly kept = new Map<number, KeptTexts>();
+  private readonly kept = new Map<number, MailboxKept>();
   private keptChars = 0;
 
   constructor(paths: FtsPaths) {
@@ -336,7 +339,7 @@ export class FtsDb {
       const cut = written < items.length;
       if (cut) rows = rows.slice(0, written);
       if (kept !== undefined) {
-        for (const r of rows) this.unkeep(kept, r.uid);
+        for (const r of rows) this.keptChars -= kept.remove(r.uid);
         if (kept.size === 0) this.kept.delete(mailboxId);
       }
       this.write(() => {
@@ -385,26 +388,19 @@ export class FtsDb {
   private keptOf(
     mailboxId: number,
     mb: { uv: number; oid: string | null },
-  ): Map<number, KeptText> | undefined {
+  ): MailboxKept | undefined {
     const kept = this.kept.get(mailboxId);
     if (kept === undefined) return undefined;
-    if (kept.uv === mb.uv && kept.oid === mb.oid) return kept.texts;
+    if (kept.uv === mb.uv && kept.oid === mb.oid) return kept;
     this.dropKept(mailboxId);
     return undefined;
-  }
-
-  private unkeep(kept: Map<number, KeptText>, uid: number): void {
-    const k = kept.get(uid);
-    if (k === undefined) return;
-    this.keptChars -= k.text.length;
-    kept.delete(uid);
   }
 
   /** Drops what is kept of the mailbox (caught up, or gone). */
   private dropKept(mailboxId: number): void {
     const kept = this.kept.get(mailboxId);
     if (kept === undefined) return;
-    for (const k of kept.texts.values()) this.keptChars -= k.text.length;
+    this.keptChars -= kept.chars();
     this.kept.delete(mailboxId);
   }
 
@@ -641,49 +637,56 @@ export class FtsDb {
       const text = this.textFromBlob(u.hash);
       if (text !== null && searchFold(text).includes(folded)) uids.add(u.uid);
     }
-    let kept = this.keptOf(mailboxId, at.mb);
-    // With texts kept, the UIDs past the mark from the mailbox's rows alone (its primary key),
-    // and the hash of a message only where no text is kept: the join with every message's row
-    // cost a second search of 20,000 2 KB messages 50-100 ms of its ~110 (issue 19).
-    const past: { uid: number; id: number; hash?: string }[] =
-      kept === undefined
-        ? (this.stmt(
-            `SELECT mm.uid, mm.message_id AS id, m.blob_hash AS hash FROM mail.mailbox_messages mm
-             JOIN mail.messages m ON m.id = mm.message_id
-             WHERE mm.mailbox_id = ? AND mm.uid > ? ORDER BY mm.uid`,
-          ).all(mailboxId, at.from) as { uid: number; id: number; hash: string }[])
-        : (this.stmt(
-            `SELECT uid, message_id AS id FROM mail.mailbox_messages
-             WHERE mailbox_id = ? AND uid > ? ORDER BY uid`,
-          ).all(mailboxId, at.from) as { uid: number; id: number }[]);
-    for (const u of past) {
-      const k = kept?.get(u.uid);
-      let text: string | null;
-      if (k !== undefined) text = k.text;
-      else {
-        const hash =
-          u.hash ??
-          (this.stmt('SELECT blob_hash FROM mail.messages WHERE id = ?').pluck().get(u.id) as
-            | string
-            | undefined);
-        const read = hash === undefined ? null : this.textCutFromBlob(hash);
-        text = read?.text ?? null;
-        if (
-          hash !== undefined &&
-          read !== null &&
-          !read.cut &&
-          read.text.length <= FTS_TEXT_MAX &&
-          this.keptChars + read.text.length <= KEPT_CHARS
-        ) {
-          if (kept === undefined) {
-            kept = new Map();
-            this.kept.set(mailboxId, { uv: at.mb.uv, oid: at.mb.oid, texts: kept });
-          }
-          kept.set(u.uid, { hash, text: read.text });
-          this.keptChars += read.text.length;
+    const known = this.keptOf(mailboxId, at.mb);
+    const kept = known ?? new MailboxKept(at.mb.uv, at.mb.oid);
+    /** Reads the message's text and tests it; keeps it when whole and there is room. */
+    const read = (uid: number, hash: string): boolean => {
+      const r = this.textCutFromBlob(hash);
+      if (r === null) return false;
+      const f = searchFold(r.text);
+      if (!r.cut && r.text.length <= FTS_TEXT_MAX && this.keptChars + r.text.length <= KEPT_CHARS) {
+        kept.add(uid, hash, r.text, f);
+        this.keptChars += r.text.length;
+      }
+      return f.includes(folded);
+    };
+    try {
+      if (known === undefined) {
+        const past = this.stmt(
+          `SELECT mm.uid, m.blob_hash AS hash FROM mail.mailbox_messages mm
+           JOIN mail.messages m ON m.id = mm.message_id
+           WHERE mm.mailbox_id = ? AND mm.uid > ? ORDER BY mm.uid`,
+        ).all(mailboxId, at.from) as { uid: number; hash: string }[];
+        for (const u of past) if (read(u.uid, u.hash)) uids.add(u.uid);
+      } else {
+        // With texts kept, the UIDs past the mark from the mailbox's primary key alone (the
+        // join with every message's row cost a second search of 20,000 2 KB messages 50-100
+        // ms of its ~110: issue 19), as numbers (objects for 20,000 rows cost ~25 ms more
+        // under load), and the hash only of a UID with no text kept.
+        const past = this.stmt(
+          `SELECT uid FROM mail.mailbox_messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid`,
+        )
+          .pluck()
+          .all(mailboxId, at.from) as number[];
+        // The kept texts' hits, of messages still in the mailbox (an expunged one's text stays
+        // kept until the catch-up passes its UID).
+        for (const uid of known.matches(folded)) {
+          if (uid > at.from && sortedHas(past, uid)) uids.add(uid);
+        }
+        const hashOfUid = this.stmt(
+          `SELECT m.blob_hash FROM mail.mailbox_messages mm
+           JOIN mail.messages m ON m.id = mm.message_id WHERE mm.mailbox_id = ? AND mm.uid = ?`,
+        ).pluck();
+        for (const uid of past) {
+          if (known.texts.has(uid)) continue;
+          const hash = hashOfUid.get(mailboxId, uid) as string | undefined;
+          if (hash !== undefined && read(uid, hash)) uids.add(uid);
         }
       }
-      if (text !== null && searchFold(text).includes(folded)) uids.add(u.uid);
+    } finally {
+      // What was read is kept whatever happened after (each text is its bytes' own).
+      kept.seal();
+      if (known === undefined && kept.size > 0) this.kept.set(mailboxId, kept);
     }
     return [...uids].sort((a, b) => a - b);
   }
