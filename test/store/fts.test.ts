@@ -1064,6 +1064,40 @@ describe('full_text_index = "on-search"', () => {
     }
   });
 
+  test('texts kept past the mark: hits in more texts than are looked up one by one', async () => {
+    // Over KEPT_HITS_LOOKED_UP (256) hits, a later search checks them against every UID past
+    // the mark at once: a message expunged since is left out there too.
+    let s = await open();
+    try {
+      for (let k = 0; k < 300; k += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            s.store.append(newMessage(`m${k + i}`, `note${k + i} common\r\n`), [
+              { mailboxId: s.inbox },
+            ]),
+          ),
+        );
+      }
+    } finally {
+      await s.store.close();
+    }
+    const fts = onSearchIndex();
+    try {
+      assert.equal(fts.search(s.inbox, 'common', true).length, 300);
+      s = await open();
+      try {
+        await s.store.expunge(s.inbox, { uids: [7, 300], onlyDeleted: false });
+      } finally {
+        await s.store.close();
+      }
+      const found = fts.search(s.inbox, 'COMMON', true);
+      assert.equal(found.length, 298);
+      assert.ok(!found.includes(7) && !found.includes(300) && found.includes(299));
+    } finally {
+      fts.close();
+    }
+  });
+
   test('a catch-up chunk ends after a slice when a request waits, its mark there', async () => {
     const s = await open();
     try {

@@ -124,6 +124,11 @@ export const READ_PAST = 256;
  * large again.
  */
 const KEPT_CHARS = 32 << 20;
+/**
+ * A later search checks this many hits in the kept texts or fewer one by one against the
+ * mailbox's rows (is the message still there?), more against all its UIDs past the mark.
+ */
+const KEPT_HITS_LOOKED_UP = 256;
 
 /**
  * SQLite's answer when another connection's lock outlasted busy_timeout. With a rollback
@@ -639,54 +644,87 @@ export class FtsDb {
     }
     const known = this.keptOf(mailboxId, at.mb);
     const kept = known ?? new MailboxKept(at.mb.uv, at.mb.oid);
+    /** UIDs read and not kept (cut, too long, no room, bytes gone): the next search reads them. */
+    const notKept: number[] = [];
     /** Reads the message's text and tests it; keeps it when whole and there is room. */
-    const read = (uid: number, hash: string): boolean => {
-      const r = this.textCutFromBlob(hash);
-      if (r === null) return false;
+    const read = (uid: number, hash: string | undefined): void => {
+      const r = hash === undefined ? null : this.textCutFromBlob(hash);
+      if (r === null) {
+        notKept.push(uid);
+        return;
+      }
       const f = searchFold(r.text);
       if (!r.cut && r.text.length <= FTS_TEXT_MAX && this.keptChars + r.text.length <= KEPT_CHARS) {
-        kept.add(uid, hash, r.text, f);
+        kept.add(uid, hash!, r.text, f);
         this.keptChars += r.text.length;
-      }
-      return f.includes(folded);
+      } else notKept.push(uid);
+      if (f.includes(folded)) uids.add(uid);
     };
+    /** The rows past `from` with their bytes' hash, in UID order. */
+    const rowsPast = (from: number) =>
+      this.stmt(
+        `SELECT mm.uid, m.blob_hash AS hash FROM mail.mailbox_messages mm
+         JOIN mail.messages m ON m.id = mm.message_id
+         WHERE mm.mailbox_id = ? AND mm.uid > ? ORDER BY mm.uid`,
+      ).all(mailboxId, from) as { uid: number; hash: string }[];
+    let seen = at.from;
+    let done = false;
     try {
       if (known === undefined) {
-        const past = this.stmt(
-          `SELECT mm.uid, m.blob_hash AS hash FROM mail.mailbox_messages mm
-           JOIN mail.messages m ON m.id = mm.message_id
-           WHERE mm.mailbox_id = ? AND mm.uid > ? ORDER BY mm.uid`,
-        ).all(mailboxId, at.from) as { uid: number; hash: string }[];
-        for (const u of past) if (read(u.uid, u.hash)) uids.add(u.uid);
-      } else {
-        // With texts kept, the UIDs past the mark from the mailbox's primary key alone (the
-        // join with every message's row cost a second search of 20,000 2 KB messages 50-100
-        // ms of its ~110: issue 19), as numbers (objects for 20,000 rows cost ~25 ms more
-        // under load), and the hash only of a UID with no text kept.
-        const past = this.stmt(
-          `SELECT uid FROM mail.mailbox_messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid`,
-        )
-          .pluck()
-          .all(mailboxId, at.from) as number[];
-        // The kept texts' hits, of messages still in the mailbox (an expunged one's text stays
-        // kept until the catch-up passes its UID).
-        for (const uid of known.matches(folded)) {
-          if (uid > at.from && sortedHas(past, uid)) uids.add(uid);
+        for (const u of rowsPast(at.from)) {
+          read(u.uid, u.hash);
+          seen = u.uid;
         }
+      } else {
+        // Which UIDs past the mark lack a kept text is known without a walk of the mailbox's
+        // rows (plucking the 20,000 UIDs of the big phase's mailbox cost 2-8 ms a search,
+        // issue 19): a mailbox's rows commit in UID order (catchUp), so every UID up to the
+        // last one an earlier search went over was seen by it, and was kept or noted not kept.
+        seen = Math.max(at.from, known.seenUpTo);
         const hashOfUid = this.stmt(
           `SELECT m.blob_hash FROM mail.mailbox_messages mm
            JOIN mail.messages m ON m.id = mm.message_id WHERE mm.mailbox_id = ? AND mm.uid = ?`,
         ).pluck();
-        for (const uid of past) {
-          if (known.texts.has(uid)) continue;
+        // The kept texts' hits, of messages still in the mailbox (an expunged one's text stays
+        // kept until the catch-up passes its UID): a few looked up, many against every UID.
+        const hits = known.matches(folded).filter((uid) => uid > at.from);
+        if (hits.length <= KEPT_HITS_LOOKED_UP) {
+          const has = this.stmt(
+            'SELECT 1 FROM mail.mailbox_messages WHERE mailbox_id = ? AND uid = ?',
+          ).pluck();
+          for (const uid of hits) if (has.get(mailboxId, uid) !== undefined) uids.add(uid);
+        } else {
+          const past = this.stmt(
+            `SELECT uid FROM mail.mailbox_messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid`,
+          )
+            .pluck()
+            .all(mailboxId, at.from) as number[];
+          for (const uid of hits) if (sortedHas(past, uid)) uids.add(uid);
+        }
+        for (const uid of known.notKept) {
+          if (uid <= at.from) continue;
           const hash = hashOfUid.get(mailboxId, uid) as string | undefined;
-          if (hash !== undefined && read(uid, hash)) uids.add(uid);
+          // Gone from the mailbox (expunged): not read, not noted again.
+          if (hash !== undefined) read(uid, hash);
+        }
+        for (const u of rowsPast(seen)) {
+          read(u.uid, u.hash);
+          seen = u.uid;
         }
       }
+      done = true;
     } finally {
-      // What was read is kept whatever happened after (each text is its bytes' own).
       kept.seal();
-      if (known === undefined && kept.size > 0) this.kept.set(mailboxId, kept);
+      if (done) {
+        kept.notKept = notKept;
+        kept.seenUpTo = seen;
+        if (known === undefined && kept.size > 0) this.kept.set(mailboxId, kept);
+      } else if (known === undefined) {
+        this.keptChars -= kept.chars();
+      } else {
+        // Which UIDs lack a kept text is not known for sure now: the next search reads all.
+        this.dropKept(mailboxId);
+      }
     }
     return [...uids].sort((a, b) => a - b);
   }

@@ -43,6 +43,13 @@ export class MailboxKept {
   private pendingHashes: string[] = [];
   private pendingTexts: string[] = [];
   private pendingFolded: string[] = [];
+  /**
+   * The last UID a search went over: every UID of the mailbox up to it was seen then (its
+   * rows commit in UID order), each kept or in `notKept`.
+   */
+  seenUpTo = 0;
+  /** UIDs read and not kept (cut, too long, no room, bytes gone), ascending: read again. */
+  notKept: number[] = [];
 
   constructor(
     readonly uv: number,
