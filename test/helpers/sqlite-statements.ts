@@ -6,11 +6,11 @@ import Database from 'better-sqlite3';
 
 const METHODS = ['run', 'get', 'all', 'iterate'] as const;
 
-/** `f()`'s result and the SQL of the statements it ran, in order. */
-export function statementsOf<T>(f: () => T): { value: T; sql: string[] } {
-  const { sql, restore } = recordStatements();
+/** `f()`'s result and the SQL of the statements it ran, in order (`args`: their parameters). */
+export function statementsOf<T>(f: () => T): { value: T; sql: string[]; args: unknown[][] } {
+  const { sql, args, restore } = recordStatements();
   try {
-    return { value: f(), sql };
+    return { value: f(), sql, args };
   } finally {
     restore();
   }
@@ -22,30 +22,33 @@ export function statementsOf<T>(f: () => T): { value: T; sql: string[] } {
  */
 export async function statementsDuring<T>(
   f: () => Promise<T>,
-): Promise<{ value: T; sql: string[] }> {
-  const { sql, restore } = recordStatements();
+): Promise<{ value: T; sql: string[]; args: unknown[][] }> {
+  const { sql, args, restore } = recordStatements();
   try {
-    return { value: await f(), sql };
+    return { value: await f(), sql, args };
   } finally {
     restore();
   }
 }
 
-function recordStatements(): { sql: string[]; restore: () => void } {
+function recordStatements(): { sql: string[]; args: unknown[][]; restore: () => void } {
   const probe = new Database(':memory:');
   const proto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<string, unknown>;
   probe.close();
   const sql: string[] = [];
+  const args: unknown[][] = [];
   const saved = METHODS.map((m) => proto[m] as (...a: unknown[]) => unknown);
   METHODS.forEach((m, i) => {
     const original = saved[i]!;
-    proto[m] = function (this: Database.Statement, ...args: unknown[]) {
+    proto[m] = function (this: Database.Statement, ...params: unknown[]) {
       sql.push(this.source.replace(/\s+/g, ' ').trim());
-      return original.apply(this, args);
+      args.push(params);
+      return original.apply(this, params);
     };
   });
   return {
     sql,
+    args,
     restore: () =>
       METHODS.forEach((m, i) => {
         proto[m] = saved[i];

@@ -142,3 +142,30 @@ test("EXPUNGE after an APPEND and a STORE \\Deleted reads its rows in one statem
     await store.close();
   }
 });
+
+test('EXPUNGE after STOREs and EXPUNGEs with no read between looks up only the rows not expunged yet', async () => {
+  // A client that deletes message after message and expunges each (a fetch script reading one
+  // message at a time, never listing the mailbox again): the kept rows are not caught up
+  // between its EXPUNGEs, and each one looked up again every row expunged since the last
+  // catch-up, a list growing with every message deleted.
+  const { store, inbox } = await openAliceStore(dir());
+  try {
+    for (let i = 1; i <= 6; i++) await store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    await store.listMessages(inbox); // the rows kept in memory
+    for (const uid of [1, 2, 3, 4]) {
+      await store.setFlags(inbox, [uid], 'add', ['\\Deleted']);
+      const run = await statementsDuring(() => store.expunge(inbox, { onlyDeleted: true }));
+      assert.deepEqual(run.value, [uid]);
+      const i = run.sql.findIndex((q) => q.includes('FROM mailbox_messages mm'));
+      assert.ok(i >= 0, run.sql.join('\n'));
+      const looked = run.args[i]!.find((a) => typeof a === 'string' && a.startsWith('['));
+      assert.deepEqual(JSON.parse(looked as string), [uid]);
+    }
+    assert.deepEqual(
+      (await store.listMessages(inbox)).map((r) => r.uid),
+      [5, 6],
+    );
+  } finally {
+    await store.close();
+  }
+});

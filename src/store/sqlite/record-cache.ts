@@ -238,8 +238,11 @@ export class RecordCache {
    * cached rows were current (EXPUNGE's candidates, issue 19): the UIDs of the cached rows
    * that have it, those whose flags changed since (`dirty`: not read again here), and
    * `after`, the last cached UID when messages were appended since (the caller reads the rows
-   * above it), else null. Rows expunged since may be among them. A superset: the caller checks
-   * each against the database. Null when the mailbox's rows are not kept (then list()).
+   * above it), else null. A superset: the caller checks each against the database. Rows this
+   * process expunged since are left out (`removed`): a session deleting and expunging message
+   * after message with no read between would otherwise look up every row it expunged since
+   * the last catch-up again at each EXPUNGE. Null when the mailbox's rows are not kept (then
+   * list()).
    */
   flagged(
     mailboxId: number,
@@ -249,6 +252,7 @@ export class RecordCache {
     const e = this.entries.get(mailboxId);
     if (!e || e.uidValidity !== uidValidity) return null;
     const { n, uid, flags, sets } = e.rows;
+    const { removed } = e;
     const uids: number[] = [];
     // Whether each flag list has `flag`, asked once per list met.
     const has = new Map<number, boolean>();
@@ -259,7 +263,7 @@ export class RecordCache {
         yes = sets.lists[id]!.includes(flag);
         has.set(id, yes);
       }
-      if (yes) uids.push(uid[i]!);
+      if (yes && (removed.size === 0 || !removed.has(uid[i]!))) uids.push(uid[i]!);
     }
     for (const u of e.dirty) uids.push(u);
     return { uids, after: e.tailStale ? (n === 0 ? 0 : uid[n - 1]!) : null };
