@@ -103,6 +103,8 @@ export class PgDirectory implements DirectoryStore {
   constructor(
     private readonly db: PgDb,
     private readonly events?: PgEvents,
+    /** Where RCPT's look-up goes (shared-reads.ts: one pipelined connection); else the pool. */
+    private readonly reads: Queryable = db,
   ) {}
 
   /** A transaction whose `gone` mailboxes (id, account, name) are announced as deleted. */
@@ -529,7 +531,11 @@ export class PgDirectory implements DirectoryStore {
       return null;
     }
     const domain = domainOf(address);
-    const first = await row<LookupRow>(this.db, RECIPIENT_LOOKUP, [address, domain, `@${domain}`]);
+    const first = await row<LookupRow>(this.reads, RECIPIENT_LOOKUP, [
+      address,
+      domain,
+      `@${domain}`,
+    ]);
     if (first?.local !== true) return null;
     return this.resolveFrom(address, first);
   }

@@ -50,6 +50,7 @@ import { PgMessages } from './messages.js';
 import { PgMetadata } from './metadata.js';
 import { PgQueue } from './queue.js';
 import { type QuietCollect, type QuietCollectOptions, quietCollect } from './quiet-collect.js';
+import { SharedReads } from './shared-reads.js';
 import type { FullTextIndex } from './text-catch-up.js';
 
 export interface PostgresStoreOptions extends PgOptions {
@@ -81,6 +82,8 @@ export class PostgresStore implements MailStore {
   private readonly metadata: PgMetadata;
   private readonly queue: PgQueue;
   private readonly maildropLocks: PgMaildropLocks;
+  /** The connection RCPT's look-ups share (shared-reads.ts). */
+  private readonly reads: SharedReads;
   private readonly collector: QuietCollect;
   private closed = false;
 
@@ -90,7 +93,8 @@ export class PostgresStore implements MailStore {
     private readonly events: PgEvents,
     opts: PostgresStoreOptions,
   ) {
-    this.directory = new PgDirectory(db, events);
+    this.reads = new SharedReads(() => db.client(`letterbox reads ${opts.nodeId ?? hostname()}`));
+    this.directory = new PgDirectory(db, events, this.reads);
     this.mailboxes = new PgMailboxes(db, events, (id) => this.messages.counters(id));
     this.collector = quietCollect(db, opts.collect);
     this.fullTextIndex = opts.fullTextIndex ?? 'on-search';
@@ -428,6 +432,7 @@ export class PostgresStore implements MailStore {
     await this.collector.close();
     await this.events.close();
     await this.maildropLocks.close();
+    await this.reads.close();
     await this.db.close();
   }
 }
