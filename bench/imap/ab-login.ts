@@ -21,7 +21,13 @@ import { parseArgs } from 'node:util';
 import type { LetterboxServer } from '../lib/letterbox-server.js';
 import { threadCpuTimes as threadCpu } from '../lib/proc.js';
 import { waitIdle } from '../outbound/cpu.js';
-import { LOGIN_MIX_COMMANDS, loginAppendMessage, loginLoad, serveLoginLetterbox } from './login.js';
+import {
+  LOGIN_MIX_COMMANDS,
+  loginAppendMessage,
+  loginLoad,
+  loginUsers,
+  serveLoginLetterbox,
+} from './login.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,7 +43,7 @@ const { values: args } = parseArgs({
 if (!args.roots) throw new Error('--roots A,B: the checkouts to compare');
 const clients = Number(args.clients);
 const PASSWORD = 'bench-password';
-const USERS = Array.from({ length: clients }, (_, i) => `login${i}@bench.test`);
+const USERS = loginUsers(clients);
 const IDLE = { windowMs: 500, busyMs: 20, maxMs: 120_000 };
 const base = mkdtempSync(join(tmpdir(), 'letterbox-ab-login-'));
 const log = (line: string) => process.stderr.write(`${line}\n`);

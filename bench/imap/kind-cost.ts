@@ -20,7 +20,12 @@ import { expectOk, ImapClient, quote } from '../lib/imap-client.js';
 import type { LetterboxServer } from '../lib/letterbox-server.js';
 import { threadCpuTimes as threadCpu } from '../lib/proc.js';
 import { waitIdle } from '../outbound/cpu.js';
-import { LOGIN_MIX_COMMANDS, loginAppendMessage, serveLoginLetterbox } from './login.js';
+import {
+  LOGIN_MIX_COMMANDS,
+  loginAppendMessage,
+  loginUsers,
+  serveLoginLetterbox,
+} from './login.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,7 +40,7 @@ const { values: args } = parseArgs({
 if (!args.roots) throw new Error('--roots A[,B]: the checkouts to measure');
 const CLIENTS = 10;
 const PASSWORD = 'bench-password';
-const USERS = Array.from({ length: CLIENTS }, (_, i) => `login${i}@bench.test`);
+const USERS = loginUsers(CLIENTS);
 const IDLE = { windowMs: 500, busyMs: 20, maxMs: 120_000 };
 const count = Number(args.count);
 const base = mkdtempSync(join(tmpdir(), 'letterbox-kind-cost-'));

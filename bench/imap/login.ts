@@ -20,6 +20,11 @@ import { treeCpuWithChildrenMs, waitIdle } from '../outbound/cpu.js';
 export const LOGIN_MIX_COMMANDS = 7;
 /** Messages in each login-mix mailbox. */
 export const LOGIN_MIX_MESSAGES = 30;
+
+/** The login mix's accounts: client i logs in as the i-th. */
+export function loginUsers(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `login${i}@bench.test`);
+}
 const IDLE = { windowMs: 500, busyMs: 20, maxMs: 120_000 };
 /** Untimed iterations per client (10 clients) per server first: after 20, Letterbox's first
  * timed round still cost a tenth more CPU per command than the second. */

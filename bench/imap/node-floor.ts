@@ -18,7 +18,13 @@ import { parseArgs } from 'node:util';
 import { waitForBanner } from '../lib/dovecot.js';
 import { freePort, threadCpuTimes } from '../lib/proc.js';
 import { waitIdle } from '../outbound/cpu.js';
-import { LOGIN_MIX_COMMANDS, loginAppendMessage, loginLoad, serveLoginLetterbox } from './login.js';
+import {
+  LOGIN_MIX_COMMANDS,
+  loginAppendMessage,
+  loginLoad,
+  loginUsers,
+  serveLoginLetterbox,
+} from './login.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
@@ -32,7 +38,7 @@ const { values: args } = parseArgs({
 });
 const clients = Number(args.clients);
 const PASSWORD = 'bench-password';
-const USERS = Array.from({ length: clients }, (_, i) => `login${i}@bench.test`);
+const USERS = loginUsers(clients);
 const IDLE = { windowMs: 500, busyMs: 20, maxMs: 120_000 };
 const base = mkdtempSync(join(tmpdir(), 'letterbox-imap-floor-'));
 const log = (line: string) => process.stderr.write(`${line}\n`);

@@ -25,7 +25,7 @@ import { peakRss, RssSampler, resetPeakRss } from '../lib/proc.js';
 import { closeSession, expect, openSession } from '../lib/smtp-wire.js';
 import { runBig } from './big.js';
 import { openIdlers } from './idle.js';
-import { LOGIN_MIX_MESSAGES, runLoginMix } from './login.js';
+import { LOGIN_MIX_MESSAGES, loginUsers, runLoginMix } from './login.js';
 import { runMix } from './mix.js';
 import { formatReport, type IdleResult, type ImapReport } from './report.js';
 
@@ -58,7 +58,7 @@ const PASSWORD = 'bench-password';
 const MIX_USERS = Array.from({ length: 10 }, (_, i) => `mix${i}@bench.test`);
 const BIG_USER = 'big@bench.test';
 const IDLE_USER = 'idle@bench.test';
-const LOGIN_USERS = Array.from({ length: 50 }, (_, i) => `login${i}@bench.test`);
+const LOGIN_USERS = loginUsers(50);
 const MIX_MESSAGES = 1000;
 const bigCount = Number(args.big);
 const runLb = args.only !== 'dovecot';

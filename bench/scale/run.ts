@@ -24,7 +24,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LOGIN_MIX_COMMANDS, LOGIN_MIX_MESSAGES, loginLoad } from '../imap/login.js';
+import { LOGIN_MIX_COMMANDS, LOGIN_MIX_MESSAGES, loginLoad, loginUsers } from '../imap/login.js';
 import { runMix } from '../imap/mix.js';
 import { corpus } from '../lib/corpus.js';
 import { summarizeProfile } from '../lib/cpu-profile.js';
@@ -88,7 +88,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = args.root ? resolve(args.root) : resolve(here, '..', '..');
 const PASSWORD = 'bench-password';
 const MIX_USERS = Array.from({ length: 10 }, (_, i) => `mix${i}@bench.test`);
-const LOGIN_USERS = Array.from({ length: 10 }, (_, i) => `login${i}@bench.test`);
+const LOGIN_USERS = loginUsers(10);
 const SMTP_USER = 'smtp@bench.test';
 /**
  * SMTP's recipients: one account (the worst case for several nodes: every delivery takes its

@@ -33,6 +33,8 @@
  * each a UID list of its result; the pending sets hold each changed UID once. Output goes
  * through the session's queue and flush, so a client that does not read is cut off as in IDLE.
  */
+
+import { hasSorted } from '../sorted.js';
 import type { ChangeEvent, MessageRecord } from '../store/types.js';
 import { searchContextOf } from './commands/search-context.js';
 import { sendNewFetch } from './notify/fetch-new.js';
@@ -503,20 +505,6 @@ function mergeAscending(list: readonly number[], add: readonly number[]): number
   }
   while (i < list.length) out.push(list[i++]!);
   return out;
-}
-
-/** Binary search in an ascending list. */
-function hasSorted(list: readonly number[], uid: number): boolean {
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const v = list[mid]!;
-    if (v === uid) return true;
-    if (v < uid) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 /**

@@ -10,6 +10,7 @@
 // Never changed: without() and with() make new lists (a view shares its list with the store's
 // summary and with other sessions' views). The one mutable part is a hint for at() that makes
 // a walk in sequence order cost O(1) a step, which no caller can observe.
+import { lowerBound } from '../sorted.js';
 
 /** Past this many gone UIDs per live one in the range, the list is kept as a plain array. */
 const MAX_GONE_PER_LIVE = 1;
@@ -91,9 +92,9 @@ export class UidList {
   lowerBound(uid: number): number {
     let n = 0;
     if (this.inRange > 0 && uid > this.lo) {
-      n = uid > this.hi ? this.inRange : uid - this.lo - below(this.gone, uid);
+      n = uid > this.hi ? this.inRange : uid - this.lo - lowerBound(this.gone, uid);
     }
-    if (this.tail.length > 0 && uid > this.tail[0]!) n += below(this.tail, uid);
+    if (this.tail.length > 0 && uid > this.tail[0]!) n += lowerBound(this.tail, uid);
     return n;
   }
 
@@ -155,18 +156,6 @@ export class UidList {
     }
     return new UidList(this.lo, this.hi, this.gone, this.tail.concat(fresh));
   }
-}
-
-/** How many of `sorted` (ascending) are below x. */
-function below(sorted: readonly number[], x: number): number {
-  let a = 0;
-  let b = sorted.length;
-  while (a < b) {
-    const mid = (a + b) >> 1;
-    if (sorted[mid]! < x) a = mid + 1;
-    else b = mid;
-  }
-  return a;
 }
 
 /** Two ascending lists as one (no value in both). */

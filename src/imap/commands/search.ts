@@ -2,6 +2,7 @@
 // (RFC 5182), MODSEQ (RFC 7162 §3.1.5), PARTIAL (RFC 9394) and UPDATE (RFC 5267 §4.3, the
 // live result: ../contexts.ts). Evaluation is search/evaluate.ts.
 
+import { lowerBound } from '../../sorted.js';
 import { ok } from '../responses.js';
 import { columnKey, columnSearch } from '../search/columns.js';
 import {
@@ -99,18 +100,6 @@ function searchCommand(name: 'SEARCH' | 'UID SEARCH') {
       return ok(`${name} completed`);
     },
   });
-}
-
-/** Index of the first of `sorted` (ascending) that is >= x. */
-function lowerBound(sorted: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export const SEARCH = searchCommand('SEARCH');

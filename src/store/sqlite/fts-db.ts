@@ -8,6 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { parseTextCut } from '../../mime/index.js';
 import { preparePrivateFileSync } from '../../private-files.js';
+import { hasSorted } from '../../sorted.js';
 import { FileBlobStore } from '../blobs/file-blobs.js';
 import { searchFold } from '../search-fold.js';
 import { FTS_TEXT_MAX, type FullTextIndexMode } from '../types.js';
@@ -35,20 +36,6 @@ const ASCII = /^[\x00-\x7f]*$/;
  */
 function expandDottedI(s: string): string {
   return s.includes('\u0130') ? s.replaceAll('\u0130', 'i\u0307') : s;
-}
-
-/** `xs` (ascending) holds `x`. */
-function sortedHas(xs: number[], x: number): boolean {
-  let lo = 0;
-  let hi = xs.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const v = xs[mid]!;
-    if (v === x) return true;
-    if (v < x) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 /** A stored message to index; without text the worker reads and parses its blob. */
@@ -699,7 +686,7 @@ export class FtsDb {
           )
             .pluck()
             .all(mailboxId, at.from) as number[];
-          for (const uid of hits) if (sortedHas(past, uid)) uids.add(uid);
+          for (const uid of hits) if (hasSorted(past, uid)) uids.add(uid);
         }
         for (const uid of known.notKept) {
           if (uid <= at.from) continue;

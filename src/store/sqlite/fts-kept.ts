@@ -9,6 +9,8 @@
 // where it folded each of 20,000 texts again and tested them one by one: for bench/imap's big
 // phase, 20,000 2 KB texts (33 M characters), 20-35 ms a search against ~3-6 (issue 19).
 
+import { lowerBound } from '../../sorted.js';
+
 /**
  * Texts per joined string: a block is dropped once the catch-up indexed all its texts, so its
  * memory goes back as the catch-up goes on (in UID order), not only at its end.
@@ -136,15 +138,9 @@ export class MailboxKept {
       const { joined, uids, starts } = block;
       let i = 0; // the text a hit is looked for in, and those after it
       for (let p = joined.indexOf(folded, 0); p >= 0 && i < uids.length; ) {
-        // The text holding p: the last start at or before it (starts ascend).
-        let lo = i;
-        let hi = uids.length - 1;
-        while (lo < hi) {
-          const mid = (lo + hi + 1) >> 1;
-          if (starts[mid]! <= p) lo = mid;
-          else hi = mid - 1;
-        }
-        i = lo;
+        // The text holding p: the last start at or before it (starts ascend; p lies before
+        // the last entry, past the last text).
+        i = lowerBound(starts, p + 1) - 1;
         // The text's end is its separator, at starts[i + 1] - 1.
         if (p + folded.length <= starts[i + 1]! - 1) {
           const uid = uids[i]!;
