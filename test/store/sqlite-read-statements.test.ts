@@ -2,7 +2,8 @@
 // session): SELECT's summary of a mailbox is one statement, its own read snapshot, where it was
 // the mailbox's key and then four reads in a read transaction; a list with holes the store has
 // not seen is read with its numbers in one transaction; EXPUNGE after an APPEND and a STORE
-// reads its candidate rows once. The answers are what the tables hold.
+// reads its candidate rows once, and deletes them in the same statement; STORE of one message
+// reads its row by the primary key. The answers are what the tables hold.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newMessage } from '../helpers/messages.js';
@@ -122,9 +123,11 @@ test("EXPUNGE after an APPEND and a STORE \\Deleted reads its rows in one statem
     await store.setFlags(inbox, [1], 'add', ['\\Deleted']);
     const run = await statementsDuring(() => store.expunge(inbox, { onlyDeleted: true }));
     assert.deepEqual(run.value, [1, 5]);
-    const reads = run.sql.filter((q) => q.includes('FROM mailbox_messages mm'));
-    // Before: the STORE's row and the APPEND's read into the cache, then the candidates.
-    assert.equal(reads.length, 1, run.sql.join('\n'));
+    const rows = run.sql.filter((q) => q.includes('mailbox_messages'));
+    // Before: the STORE's row and the APPEND's read into the cache, then the candidates, then
+    // (twenty-second session) the candidates read, then deleted: now one DELETE ... RETURNING.
+    assert.equal(rows.length, 1, run.sql.join('\n'));
+    assert.match(rows[0]!, /^DELETE FROM mailbox_messages .* RETURNING/);
     assert.deepEqual(
       (await store.listMessages(inbox)).map((r) => r.uid),
       [2, 3, 4],
@@ -156,7 +159,7 @@ test('EXPUNGE after STOREs and EXPUNGEs with no read between looks up only the r
       await store.setFlags(inbox, [uid], 'add', ['\\Deleted']);
       const run = await statementsDuring(() => store.expunge(inbox, { onlyDeleted: true }));
       assert.deepEqual(run.value, [uid]);
-      const i = run.sql.findIndex((q) => q.includes('FROM mailbox_messages mm'));
+      const i = run.sql.findIndex((q) => q.startsWith('DELETE FROM mailbox_messages'));
       assert.ok(i >= 0, run.sql.join('\n'));
       const looked = run.args[i]!.find((a) => typeof a === 'string' && a.startsWith('['));
       assert.deepEqual(JSON.parse(looked as string), [uid]);
@@ -164,6 +167,96 @@ test('EXPUNGE after STOREs and EXPUNGEs with no read between looks up only the r
     assert.deepEqual(
       (await store.listMessages(inbox)).map((r) => r.uid),
       [5, 6],
+    );
+  } finally {
+    await store.close();
+  }
+});
+
+test("EXPUNGE of the mix's one message is five statements in its write, the modseq taken with the bytes", async () => {
+  const { store, inbox } = await openAliceStore(dir());
+  try {
+    for (const s of ['a', 'b', 'c']) await store.append(newMessage(s), [{ mailboxId: inbox }]);
+    await store.listMessages(inbox);
+    await store.setFlags(inbox, [2], 'add', ['\\Deleted']);
+    const account = (await store.getAccount('alice@example.test'))!;
+    const before = (await store.getMailbox(account.id, 'INBOX'))!;
+    const run = await statementsDuring(() => store.expunge(inbox, { onlyDeleted: true }));
+    assert.deepEqual(run.value, [2]);
+    const inWrite = run.sql.filter((q) => !/^(BEGIN|COMMIT|SAVEPOINT|RELEASE|PRAGMA)\b/.test(q));
+    // The mailbox's key, the DELETE ... RETURNING, the account's modseq and bytes in one
+    // UPDATE, the expunged record, HIGHESTMODSEQ. Before: seven (the candidates read apart,
+    // the modseq and the bytes in two UPDATEs).
+    assert.equal(inWrite.length, 5, run.sql.join('\n'));
+    // The same answers: one modseq past the STORE's, the bytes given back, VANISHED's record.
+    const after = (await store.getMailbox(account.id, 'INBOX'))!;
+    assert.equal(after.highestModseq, before.highestModseq + 1);
+    const size = newMessage('b').raw.length;
+    assert.equal(
+      (await store.getAccount('alice@example.test'))!.usedBytes,
+      account.usedBytes - size,
+    );
+    assert.deepEqual(await store.expungedSince(inbox, before.highestModseq), [2]);
+    assert.deepEqual(
+      (await store.listMessages(inbox)).map((r) => r.uid),
+      [1, 3],
+    );
+  } finally {
+    await store.close();
+  }
+});
+
+test('EXPUNGE takes a row with \\Deleted anywhere in its flags, and none whose flags only begin like it', async () => {
+  const { store, inbox } = await openAliceStore(dir());
+  try {
+    const flags = [
+      ['\\Deleted'],
+      ['\\Seen', '\\Deleted', 'x'],
+      ['y', '\\Deleted'],
+      ['\\Deletedx'],
+      ['Deleted', '$Deleted'],
+      [],
+    ];
+    for (const [i, f] of flags.entries())
+      await store.append(newMessage(`m${i}`), [{ mailboxId: inbox, flags: f }]);
+    // Both ways in: the kept rows' candidates (flagged) and, not kept, the whole list.
+    assert.deepEqual(await store.expunge(inbox, { onlyDeleted: true }), [1, 2, 3]);
+    assert.deepEqual(
+      (await store.listMessages(inbox)).map((r) => r.uid),
+      [4, 5, 6],
+    );
+    await store.setFlags(inbox, [5], 'add', ['\\Deleted']);
+    assert.deepEqual(await store.expunge(inbox, { onlyDeleted: true }), [5]);
+    // UID EXPUNGE (RFC 9051 §6.4.9): only the named UIDs with \Deleted.
+    await store.setFlags(inbox, [4, 6], 'add', ['\\Deleted']);
+    assert.deepEqual(await store.expunge(inbox, { uids: [6], onlyDeleted: true }), [6]);
+    assert.deepEqual(
+      (await store.listMessages(inbox)).map((r) => r.uid),
+      [4],
+    );
+  } finally {
+    await store.close();
+  }
+});
+
+test("STORE of one message reads its row by the primary key, without the messages' table", async () => {
+  const { store, inbox } = await openAliceStore(dir());
+  try {
+    for (const s of ['a', 'b']) await store.append(newMessage(s), [{ mailboxId: inbox }]);
+    const run = await statementsDuring(() => store.setFlags(inbox, [2], 'add', ['\\Flagged']));
+    assert.deepEqual(
+      run.value.updated.map((u) => [u.uid, u.flags]),
+      [[2, ['\\Flagged']]],
+    );
+    const reads = run.sql.filter((q) => q.startsWith('SELECT') && q.includes('mailbox_messages'));
+    assert.equal(reads.length, 1, run.sql.join('\n'));
+    assert.ok(!reads[0]!.includes('JOIN messages'), reads[0]);
+    assert.ok(!reads[0]!.includes('json_each'), reads[0]);
+    // Several: one statement, in UID order.
+    const many = await store.setFlags(inbox, [2, 1], 'add', ['\\Seen']);
+    assert.deepEqual(
+      many.updated.map((u) => u.uid),
+      [1, 2],
     );
   } finally {
     await store.close();

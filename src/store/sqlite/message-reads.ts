@@ -277,26 +277,31 @@ export function recordRows(db: Db, mailboxId: number, uids: number[]): RecordRow
   ).all(mailboxId, JSON.stringify(uids)) as RecordRow[];
 }
 
+/** What STORE reads of a row: its flags and modseq (FlagRow), not the joined record. */
+export interface FlagRow {
+  uid: number;
+  flags: string;
+  modseq: number;
+}
+
 /**
- * EXPUNGE's rows (RecordCache.flagged): those of these UIDs that still exist, and those above
- * `afterUid` whose flags text holds `\Deleted` (null: none above), in one statement, in UID
- * order. Flags are stored canonical and space-separated, and no other flag contains
- * `\Deleted`; the caller still keeps only the rows whose decoded flags have it.
+ * STORE's rows of these UIDs, in UID order: `mailbox_messages` alone (recordRows joins
+ * `messages` for a blob hash STORE does not use), and one UID (the login mix's STORE, a
+ * client's flag change of the message it shows) by the primary key, with no JSON list.
  */
-export function deletedCandidateRows(
-  db: Db,
-  mailboxId: number,
-  uids: number[],
-  afterUid: number | null,
-): RecordRow[] {
-  if (afterUid === null) return uids.length === 0 ? [] : recordRows(db, mailboxId, uids);
+export function flagRows(db: Db, mailboxId: number, uids: readonly number[]): FlagRow[] {
+  if (uids.length === 1) {
+    const r = stmt(
+      db,
+      'SELECT uid, flags, modseq FROM mailbox_messages WHERE mailbox_id = ? AND uid = ?',
+    ).get(mailboxId, uids[0]) as FlagRow | undefined;
+    return r ? [r] : [];
+  }
   return stmt(
     db,
-    `${SELECT_RECORD} WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?)
-       UNION ALL SELECT uid FROM mailbox_messages WHERE mailbox_id = ? AND uid > ?
-       AND instr(flags, '\\Deleted') > 0)
-     ORDER BY mm.uid`,
-  ).all(mailboxId, JSON.stringify(uids), mailboxId, afterUid) as RecordRow[];
+    `SELECT uid, flags, modseq FROM mailbox_messages
+     WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`,
+  ).all(mailboxId, JSON.stringify(uids)) as FlagRow[];
 }
 
 /**

@@ -36,6 +36,7 @@ import { UidList } from '../uid-list.js';
 import { ColumnSnapshots, KEEP_COLUMNS_FROM } from './column-snapshot.js';
 import { dataPurge, sliceSweep } from './data-purge.js';
 import { type Db, nextModseq, stmt, tx } from './db.js';
+import { deleteRows, markExpunged, noteRemoved, type RemovedRow } from './expunge-rows.js';
 import type { FtsIndex } from './fts.js';
 import type { DocRef, IndexItem } from './fts-db.js';
 import { releaseHeap } from './heap-release.js';
@@ -46,7 +47,7 @@ import {
   blobHashes,
   changedUids,
   concatColumns,
-  deletedCandidateRows,
+  flagRows,
   lightRecords,
   listRecords,
   messageDetails,
@@ -687,7 +688,7 @@ export class SqliteMessages {
     const updated: StoreFlagsResult['updated'] = [];
     const modified: number[] = [];
     let modseq = 0;
-    for (const r of recordRows(this.db, mailboxId, uids)) {
+    for (const r of flagRows(this.db, mailboxId, uids)) {
       // RFC 7162 §3.1.3: a message changed after UNCHANGEDSINCE is not touched.
       if (unchangedSince !== undefined && r.modseq > unchangedSince) {
         modified.push(r.uid);
@@ -797,17 +798,17 @@ export class SqliteMessages {
   ): { mb: MailboxKey; modseq: number; removed: { uids: number[]; messageIds: number[] } } | null {
     // In the write transaction, as setFlags reads it.
     const mb = this.mailboxes.mustGetKey(mailboxId);
-    let rows: RecordRow[];
+    let rows: RemovedRow[];
     // The whole mailbox's \Deleted rows: candidates from the cached rows as they are (the
     // rows changed since and those appended since among them, without reading the changed
     // rows into the cache first: the mix's STORE \Deleted then EXPUNGE read its row twice,
-    // issue 19), checked again against the database below. mb's UIDVALIDITY: no second
-    // lookup of the mailbox.
+    // issue 19), tested again by the DELETE itself (expunge-rows.ts). mb's UIDVALIDITY: no
+    // second lookup of the mailbox.
     const flagged =
       uids === undefined && onlyDeleted
         ? this.cache.flagged(mailboxId, mb.uidValidity, '\\Deleted')
         : null;
-    if (flagged) rows = deletedCandidateRows(this.db, mailboxId, flagged.uids, flagged.after);
+    if (flagged) rows = deleteRows(this.db, mailboxId, flagged.uids, flagged.after, true);
     else {
       // Not kept (read now, and kept), or every message.
       const candidates =
@@ -816,12 +817,11 @@ export class SqliteMessages {
           .list(mailboxId, mb.uidValidity)
           .filter((r) => !onlyDeleted || r.flags.includes('\\Deleted'))
           .map((r) => r.uid);
-      rows = candidates.length === 0 ? [] : recordRows(this.db, mailboxId, candidates);
+      rows = deleteRows(this.db, mailboxId, candidates, null, onlyDeleted);
     }
-    if (onlyDeleted) rows = rows.filter((r) => decodeFlags(r.flags).includes('\\Deleted'));
+    // Nothing removed: nothing written, no modseq taken.
     if (rows.length === 0) return null;
-    const modseq = nextModseq(this.db, mb.accountId);
-    return { mb, modseq, removed: this.removeRows(mb, rows, modseq) };
+    return { mb, ...noteRemoved(this.db, mb, rows) };
   }
 
   /**
@@ -842,16 +842,11 @@ export class SqliteMessages {
       this.db,
       'DELETE FROM mailbox_messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))',
     ).run(mb.id, uids);
-    stmt(
-      this.db,
-      `INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq)
-       SELECT ?, value, ? FROM json_each(?)`,
-    ).run(mb.id, modseq, uids);
     stmt(this.db, 'UPDATE accounts SET used_bytes = used_bytes - ? WHERE id = ?').run(
       bytes,
       mb.accountId,
     );
-    stmt(this.db, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mb.id);
+    markExpunged(this.db, mb.id, uids, modseq);
     return { uids: rows.map((r) => r.uid), messageIds: rows.map((r) => r.message_id) };
   }
 
