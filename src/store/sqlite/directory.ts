@@ -17,6 +17,7 @@ import {
 } from '../types.js';
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
 import { newObjectId } from './threads.js';
+import type { WalChanges } from './wal-changes.js';
 
 /**
  * An account's columns as a row read as an array (`raw`), from `at`: a row object with named
@@ -69,8 +70,31 @@ type LookupRow = [
 /** Alias chains are followed this deep at most (a loop or a long chain ends there). */
 const MAX_ALIAS_DEPTH = 8;
 
+/** Look-ups kept at most; then they start over. */
+const KEPT_LOOKUPS_MAX = 10_000;
+
+/** A look-up's answer, kept while nothing but this process's write batches commits. */
+interface KeptLookup {
+  found: AddressLookup;
+  /** The commit count before it was read (wal-changes.ts). */
+  counter: number;
+  /**
+   * Its account has a quota: RCPT refuses a full mailbox by its used_bytes, which every
+   * delivery changes, so it holds only while nothing at all has committed since.
+   */
+  quota: boolean;
+}
+
 export class SqliteDirectory {
-  constructor(private readonly db: Db) {}
+  /** RCPT's look-ups by address (`1` in front with the catch-all), of one generation. */
+  private readonly kept = new Map<string, KeptLookup>();
+  private keptGeneration = -1;
+
+  /** `changes`: when domains, accounts and aliases may have changed (wal-changes.ts). */
+  constructor(
+    private readonly db: Db,
+    private readonly changes: WalChanges | null = null,
+  ) {}
 
   addDomain(input: string): Domain {
     const name = normalizeDomain(input);
@@ -310,6 +334,26 @@ export class SqliteDirectory {
    * taking and dropping the database's read lock.
    */
   private lookUp(address: string, catchAll: boolean): AddressLookup {
+    // Read before the database is: a commit in between makes the answer newer than the count
+    // it is kept under, never older.
+    const now = this.changes?.now() ?? null;
+    if (now === null) return this.read(address, catchAll);
+    if (now.generation !== this.keptGeneration) {
+      this.kept.clear();
+      this.keptGeneration = now.generation;
+    }
+    const key = catchAll ? `1${address}` : `0${address}`;
+    const k = this.kept.get(key);
+    if (k !== undefined && (!k.quota || k.counter === now.counter)) return copyLookup(k.found);
+    const found = this.read(address, catchAll);
+    if (this.kept.size >= KEPT_LOOKUPS_MAX) this.kept.clear();
+    const quota = found.local && found.account !== null && found.account.quotaBytes !== null;
+    this.kept.set(key, { found: copyLookup(found), counter: now.counter, quota });
+    return found;
+  }
+
+  /** lookUp from the database. */
+  private read(address: string, catchAll: boolean): AddressLookup {
     let domain: string;
     try {
       domain = normalizeDomain(domainOf(address));
@@ -379,4 +423,14 @@ export class SqliteDirectory {
     if (accounts.size === 0 && remote.size === 0) return null;
     return { accounts: [...accounts.values()], remote: [...remote] };
   }
+}
+
+/** A look-up's answer that its caller may change without changing the kept one. */
+function copyLookup(found: AddressLookup): AddressLookup {
+  if (!found.local) return found;
+  return {
+    local: true,
+    account: found.account === null ? null : { ...found.account },
+    targets: found.targets === null ? null : [...found.targets],
+  };
 }

@@ -60,6 +60,7 @@ import {
 import { LARGE_LIST, MAX_CACHED_RECORDS, RELEASE_GRACE_MS, RecordCache } from './record-cache.js';
 import { FlagSets, Rows } from './record-rows.js';
 import { inReplyToOf, newObjectId, threadIdFor } from './threads.js';
+import type { WalChanges } from './wal-changes.js';
 import { WriteBatch } from './write-batch.js';
 
 /** The message a REPLACE expunged in an append's transaction (announced after commit). */
@@ -145,9 +146,17 @@ export class SqliteMessages {
     private readonly fullTextIndex: FullTextIndexMode = 'on-delivery',
     /** The WAL's checkpoint when one is due, off the main thread (checkpointer.ts). */
     checkpoint?: () => Promise<void> | undefined,
+    /** Told of each batch's commit (wal-changes.ts: RCPT's look-ups kept meanwhile). */
+    changes: WalChanges | null = null,
   ) {
     this.summaries = new MailboxSummaries(db);
-    this.writes = new WriteBatch(db, durable, (fresh) => this.fts.index(fresh), checkpoint);
+    this.writes = new WriteBatch(
+      db,
+      durable,
+      (fresh) => this.fts.index(fresh),
+      checkpoint,
+      changes,
+    );
     this.kept = new ColumnSnapshots(db, keepColumnsFrom);
     this.cache = new RecordCache(
       {

@@ -54,6 +54,7 @@ import { SqliteMessages } from './messages.js';
 import { SqliteMetadata } from './metadata.js';
 import { SqliteQueue } from './queue.js';
 import { OutcomeBatch } from './queue-outcomes.js';
+import { WalChanges } from './wal-changes.js';
 import { WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
@@ -154,11 +155,12 @@ export class SqliteStore implements MailStore {
     private readonly fts: FtsIndex,
     private readonly wal: WalSync,
     private readonly checkpoints: WalCheckpointer | null,
+    private readonly changes: WalChanges,
     opts: SqliteStoreOptions,
   ) {
     this.fullTextIndex = opts.fullTextIndex ?? 'on-search';
     this.bus = new ChangeBus(opts.onListenerError);
-    this.directory = new SqliteDirectory(db);
+    this.directory = new SqliteDirectory(db, changes);
     this.mailboxes = new SqliteMailboxes(db);
     this.messages = new SqliteMessages(
       db,
@@ -171,6 +173,7 @@ export class SqliteStore implements MailStore {
       opts.keepNewHeaders ?? true,
       this.fullTextIndex,
       checkpoints ? () => checkpoints.due() : undefined,
+      changes,
     );
     this.queue = new SqliteQueue(db, blobs, this.messages);
     this.outcomes = new OutcomeBatch(db, this.queue, () => wal.sync());
@@ -226,7 +229,9 @@ export class SqliteStore implements MailStore {
         fallBack: () => db.pragma(`wal_autocheckpoint = ${CHECKPOINT_FRAMES}`),
       });
     }
-    return new SqliteStore(db, blobs, fts, wal, checkpoints, opts);
+    // RCPT's look-ups answered from memory while only this process's batches commit.
+    const changes = new WalChanges(walMode ? `${mailFile}-shm` : null);
+    return new SqliteStore(db, blobs, fts, wal, checkpoints, changes, opts);
   }
 
   /**
@@ -721,6 +726,7 @@ export class SqliteStore implements MailStore {
     this.messages.unreferenced.close();
     this.messages.purge.close();
     this.db.close();
+    this.changes.close();
     await this.wal.close();
   }
 }

@@ -20,8 +20,9 @@
 // behind it: SMTP's 10 sessions delivered fewer messages a second than before in 3 rounds of
 // 4 that way, and more in 3 of 4 this way (docs/design-notes.md, eleventh session).
 import { fsyncDir } from '../blobs/file-blobs.js';
-import { type Db, tx } from './db.js';
+import { type Db, stmt, tx } from './db.js';
 import type { IndexItem } from './fts-db.js';
+import type { WalChanges } from './wal-changes.js';
 
 export interface BatchedWrite {
   /** Blob directories to fsync before the transaction (an append's file). */
@@ -54,6 +55,8 @@ export class WriteBatch {
      * the main thread; the next batch's commit waits for it (writes queue meanwhile).
      */
     private readonly checkpoint: () => Promise<void> | undefined = () => undefined,
+    /** Told of each batch's commit count, so that it is known as this process's (wal-changes.ts). */
+    private readonly changes: WalChanges | null = null,
   ) {}
 
   add(write: BatchedWrite): void {
@@ -86,12 +89,18 @@ export class WriteBatch {
   private async commit(batch: BatchedWrite[]): Promise<void> {
     const done: Array<(() => void) | { error: unknown }> = [];
     const fresh: IndexItem[] = [];
+    let before: number | null = null;
+    let wrote = false;
     try {
       await Promise.all([...new Set(batch.flatMap((w) => w.dirs))].map((d) => fsyncDir(d)));
       // A write alone in its batch needs no savepoint: its failure rolls the transaction
       // back. A savepoint copies each page the write changes to the statement journal first.
       const alone = batch.length === 1;
+      let failed = false;
       tx(this.db, () => {
+        // The write lock is held: no other connection commits before this transaction does.
+        before = this.changes?.counter() ?? null;
+        const rows = this.changes ? changedRows(this.db) : 0;
         for (const w of batch) {
           // A failed write's savepoint is rolled back: what it put into `fresh` goes too.
           const mark = fresh.length;
@@ -101,13 +110,18 @@ export class WriteBatch {
             if (alone) throw error;
             fresh.length = mark;
             done.push({ error });
+            failed = true;
           }
         }
+        // Rows changed: the COMMIT writes frames, and takes exactly one count.
+        wrote = !failed && this.changes !== null && changedRows(this.db) > rows;
       });
     } catch (error) {
+      this.changes?.committed(null, false);
       for (const w of batch) w.reject(error);
       return;
     }
+    this.changes?.committed(before, wrote);
     try {
       await this.durable();
     } catch (error) {
@@ -123,4 +137,9 @@ export class WriteBatch {
       else w.reject(d.error);
     });
   }
+}
+
+/** Rows this connection has inserted, changed or deleted since it opened. */
+function changedRows(db: Db): number {
+  return stmt(db, 'SELECT total_changes()').pluck().get() as number;
 }
