@@ -628,7 +628,7 @@ test("a transaction of append groups sends BEGIN, the accounts' lock, its groups
     );
   }));
 
-test("the accounts' lock of a transaction of groups keeps its plan (migration 16), not one per call", () =>
+test("the account's lock of a contended mailbox's transaction keeps its plan, not one per call", () =>
   withPlanStores(async (a, b, inbox) => {
     // For a while after node a heard node b's change, its groups to the mailbox go in a
     // transaction that takes the account's lock first (append-batch.ts), heard anew each time.
@@ -642,9 +642,11 @@ test("the accounts' lock of a transaction of groups keeps its plan (migration 16
       off();
       await a.append(newMessage(`a${i}`), [{ mailboxId: inbox }]);
     }
-    // With `= ANY($1)` over the mailboxes PostgreSQL made a plan at every call.
+    // The groups of one mailbox: append-batch.ts LOCK_ACCOUNT, a scalar parameter. (As a
+    // statement with `= ANY($1)` over the mailboxes PostgreSQL made a plan at every call.)
     await assertPlanKept(a, '%letterbox_lock_accounts%', '%FOR NO KEY UPDATE%');
-    // The function's own statement: its plan kept whatever the array holds.
+    // The function that locks several mailboxes' accounts (migration 16): its plan kept
+    // whatever the array holds.
     const config = await (a as unknown as { db: { pool: pg.Pool } }).db.pool.query(
       "SELECT proconfig FROM pg_proc WHERE proname = 'letterbox_lock_accounts'",
     );
