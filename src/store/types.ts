@@ -790,13 +790,23 @@ export interface MaildropLockStore {
 
 /** Change events, emitted after each commit (sessions turn them into untagged responses). */
 export interface ChangeEvents {
-  /** Every event (the store's own caches, POP3's registry, tests). */
+  /**
+   * Every event this process hears (the store's own caches, POP3's registry, tests). Over
+   * PostgreSQL, other nodes' changes to an account's messages only while the node listens to
+   * the account (an account listener here, see subscribeAccount and listening).
+   */
   subscribe(listener: ChangeListener): () => void;
   /**
    * The events of one account only (an IMAP session's): an event calls the listeners of its
    * account, not every session in the process. Heard after the listeners of every event.
    */
   subscribeAccount(accountId: number, listener: ChangeListener): () => void;
+  /**
+   * After subscribeAccount: null when the account's events of other nodes are heard already,
+   * else a promise resolved once they are (every change committed after it). A session waits
+   * for it before its first read. A store that hears every account's events has none.
+   */
+  listening?(accountId: number): Promise<void> | null;
 }
 
 /** Every role of one backend over one set of data. */

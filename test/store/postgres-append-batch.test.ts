@@ -11,6 +11,7 @@ import { APPEND_ONE } from '../../src/store/postgres/append-one.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { ChangeEvent } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
+import { hearAccount } from '../helpers/hear-account.js';
 import { newMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -43,6 +44,8 @@ async function withNodes(n: number, fn: (nodes: Node[], sql: pg.Client) => Promi
       passwordHash: 'h',
     });
     const inbox = (await stores[0]!.getMailbox(acct.id, 'INBOX'))!.id;
+    // Every node hears the account's changes, as with a session of it on each.
+    for (const s of stores) await hearAccount(s, acct.id);
     const commits = async () => {
       const r = await sql.query<{ n: number }>(
         'SELECT count(DISTINCT xmin::text)::integer AS n FROM mailbox_messages WHERE mailbox_id = $1',

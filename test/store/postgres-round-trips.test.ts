@@ -10,6 +10,7 @@ import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { QuietCollect } from '../../src/store/postgres/quiet-collect.js';
 import type { Resolution } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
+import { hearAccount } from '../helpers/hear-account.js';
 import { newMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -198,6 +199,9 @@ async function withStores(
     await a.store.addDomain('example.test');
     const acct = await a.store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
     const inbox = (await a.store.getMailbox(acct.id, 'INBOX'))!.id;
+    // Both nodes hear the account's changes, as with a session of it on each.
+    await hearAccount(a.store, acct.id);
+    await hearAccount(b, acct.id);
     a.sent();
     await fn(a, b, inbox, sql, acct.id);
   } finally {
@@ -1007,6 +1011,8 @@ async function withPlanStores(
   try {
     await b.addDomain('example.test');
     const acct = await b.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+    await hearAccount(a, acct.id);
+    await hearAccount(b, acct.id);
     await fn(a, b, (await b.getMailbox(acct.id, 'INBOX'))!.id);
   } finally {
     await a.close();

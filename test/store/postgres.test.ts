@@ -7,6 +7,7 @@ import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { FullTextIndex } from '../../src/store/postgres/text-catch-up.js';
 import type { Account, ChangeEvent, Mailbox } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
+import { hearAccount } from '../helpers/hear-account.js';
 import { newMessage, rawMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { storeContracts } from './contract/index.js';
@@ -51,6 +52,9 @@ async function twoNodes(
   try {
     await a.addDomain('example.test');
     const acct = await a.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+    // Both nodes hear the account's changes, as with a session of it on each.
+    await hearAccount(a, acct.id);
+    await hearAccount(b, acct.id);
     await fn(a, b, (await a.getMailbox(acct.id, 'INBOX'))!, acct);
   } finally {
     await a.close();

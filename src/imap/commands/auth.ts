@@ -45,6 +45,9 @@ async function finish(s: ImapSession, creds: SaslCredentials): Promise<Completio
     throw no(code, authErrorText(r.reason));
   }
   s.login(r.account);
+  // Other nodes' changes to the account are heard before the session reads (postgres).
+  const listening = s.ctx.store.listening?.(r.account.id);
+  if (listening) await listening;
   s.conn.account = r.account.address;
   // RFC 9051 §6.2.2: the OK may carry the capabilities, which change after authentication.
   return ok('Logged in', `CAPABILITY ${capabilities(s).join(' ')}`);

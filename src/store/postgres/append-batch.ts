@@ -46,7 +46,7 @@ import {
   statementName,
   UNFLUSHED_COMMIT,
 } from './db.js';
-import { CHANNEL, type PgEvents } from './events.js';
+import { ACCOUNT_CHANNEL, type PgEvents } from './events.js';
 import type { FullTextIndex } from './text-catch-up.js';
 
 /** One append waiting for its group. */
@@ -741,7 +741,7 @@ function appendBatchSql(claims: boolean): string {
     ON CONFLICT DO NOTHING)
 SELECT x.n, mb.account_id, room.ok AS room, r.message_id, r.inserted, p.uid, p.modseq,
   p.uid_validity, p.recent_from, ${MAILBOX_GUARD},
-  CASE WHEN p.uid IS NOT NULL THEN pg_notify('${CHANNEL}', json_build_object('o', $31::text,
+  CASE WHEN p.uid IS NOT NULL THEN pg_notify('${ACCOUNT_CHANNEL}' || mb.account_id, json_build_object('o', $31::text,
     's', p.seq, 'e', json_strip_nulls(json_build_object('accountId', mb.account_id,
       'mailboxId', $1::bigint, 'modseq', p.modseq, 'kind', 'append', 'uids',
       json_build_array(p.uid), 'keywords', CASE WHEN p.kw <> '[]' THEN p.kw::json END)))::text)

@@ -4,7 +4,7 @@
 // this one, so a group of one goes through it too. Its rows are a group statement's (BatchRow).
 import { expectedMailbox, MAILBOX_GUARD } from './append-conditions.js';
 import { UNFLUSHED_COMMIT } from './db.js';
-import { CHANNEL } from './events.js';
+import { ACCOUNT_CHANNEL } from './events.js';
 
 /**
  * The statement of one append (messages.ts appendOne, and a group of one: append-batch.ts).
@@ -87,7 +87,7 @@ function appendOneSql(keywords: boolean, claimRecent: boolean): string {
 SELECT 1 AS n, mb.account_id, (SELECT ok FROM room) AS room, msg.id AS message_id,
   COALESCE(msg.inserted, false) AS inserted, i.uid, i.modseq, m.uid_validity, m.recent_from,
   ${MAILBOX_GUARD},
-  CASE WHEN i.uid IS NOT NULL THEN pg_notify('${CHANNEL}',
+  CASE WHEN i.uid IS NOT NULL THEN pg_notify('${ACCOUNT_CHANNEL}' || mb.account_id,
     json_build_object('o', $29::text, 's', $30::bigint, 'e', ${event})::text) END AS notified,
   ${UNFLUSHED_COMMIT}
 FROM (SELECT 1) one LEFT JOIN mb ON true LEFT JOIN (SELECT * FROM msg LIMIT 1) msg ON true

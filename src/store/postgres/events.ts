@@ -8,6 +8,18 @@
 // the SQLite store. Should they not come back in time (the listening connection is down), the
 // node emits them itself: its own sessions never miss its own changes.
 //
+// A message's changes go on its account's channel, the rest on one channel all nodes hear
+// (CHANNEL): a node listens to an account's channel only while it has a use for the account
+// (a session, a held mailbox: acquireAccount; a write, a read of its cached rows: touch) and
+// lingerMs after the last, so that it is not woken by every notifying commit of every node.
+// One connection carries every channel, so what it hears stays in commit order. A session
+// waits for its account's LISTEN (ready) before its first read. The caches trust a list only
+// when its account was listened to from before the list was read, without a break
+// (heardSince): what was read while not listening, or before a break, is read again. A write
+// whose account was not listened to when its statement went out cannot wait for its echo: its
+// events are emitted here at once (and the account's lists read before are not trusted, since
+// other nodes' changes before it may be heard after it).
+//
 // Other nodes' changes committed while the connection was down are not heard. So the node
 // keeps, for each mailbox a session has selected here (holdMailbox), the highest modseq it
 // knows the mailbox's sessions were told of; listening again, it reads what changed since
@@ -23,7 +35,32 @@ import type { ChangeBus } from '../events.js';
 import type { ChangeEvent } from '../types.js';
 import { type PgDb, type Queryable, UNFLUSHED_COMMIT } from './db.js';
 
+/**
+ * The channel every node listens to: the rare events (mailboxes' names, subscriptions,
+ * annotations, an account disabled). A message's changes (append, flags, expunge) go on its
+ * account's channel (accountChannel), which a node listens to only while it has a use for
+ * the account (see `acquireAccount`, `touch`).
+ */
 export const CHANNEL = 'letterbox_changes';
+/** The channels of accounts' message changes (`letterbox_a` and the account's id). */
+export const ACCOUNT_CHANNEL = 'letterbox_a';
+/** An account's channel. */
+export function accountChannel(accountId: number): string {
+  return `${ACCOUNT_CHANNEL}${accountId}`;
+}
+/** The kinds of event sent on their account's channel. */
+const ACCOUNT_KINDS: ReadonlySet<string> = new Set(['append', 'flags', 'expunge']);
+/** The channel an event is sent on. */
+export function channelOf(ev: ChangeEvent): string {
+  return ACCOUNT_KINDS.has(ev.kind) ? accountChannel(ev.accountId) : CHANNEL;
+}
+/**
+ * How long a node keeps listening to an account after its last use (a session's end, a
+ * write, a read of its cached rows).
+ */
+export const LINGER_MS = 30_000;
+/** Own notices emitted here unheard are forgotten after this (their echo will not come). */
+const FORGET_UNHEARD_MS = 60_000;
 /** NOTIFY payloads must stay under 8000 bytes: events with many UIDs are sent in parts. */
 export const UIDS_PER_NOTICE = 400;
 /** How long a write waits for its own events to come back before emitting them itself. */
@@ -45,6 +82,20 @@ export interface HeldMailbox {
   /** Changes up to this modseq reached the node (heard, or read by the sessions). */
   modseq: number;
   holders: number;
+}
+
+/** An account's channel on this node. */
+interface Listened {
+  /** Uses that keep it (sessions, writes in flight). */
+  refs: number;
+  /** Until when (epoch ms) it is kept without a use. */
+  until: number;
+  /** `ticks` when its LISTEN took effect on the current connection; 0: not listened to now. */
+  on: number;
+  /** Its LISTEN is on its way. */
+  asked: boolean;
+  /** Called once it is listened to. */
+  waiters: Array<() => void>;
 }
 
 /** Reads what changed in held mailboxes after their modseqs, as events to emit in order. */
@@ -82,8 +133,17 @@ export class PgEvents {
   private readonly arrived = new Set<number>();
   /** Own notices a write waits for. */
   private readonly waiting = new Map<number, () => void>();
-  /** Own notices emitted here after waiting in vain: skipped should they come back late. */
-  private readonly emittedHere = new Set<number>();
+  /**
+   * Own notices emitted here (after waiting in vain, or sent on a channel not listened to),
+   * with when: skipped should they come back late.
+   */
+  private readonly emittedHere = new Map<number, number>();
+  /** Accounts whose channels this node listens to, or is about to (see acquireAccount, touch). */
+  private readonly accounts = new Map<number, Listened>();
+  /** Counts the accounts' LISTENs taking effect (Listened.on, clock). */
+  private ticks = 0;
+  /** Ends the channels of accounts not used for lingerMs. */
+  private sweeper: NodeJS.Timeout | undefined;
   private client: pg.Client | null = null;
   /** The LISTEN connection's heartbeat (HEARTBEAT_MS). */
   private heartbeat: NodeJS.Timeout | undefined;
@@ -103,6 +163,7 @@ export class PgEvents {
     private readonly bus: ChangeBus,
     private readonly connect: () => pg.Client,
     private readonly catchUp: CatchUp | null,
+    private readonly lingerMs: number,
   ) {}
 
   /** Listens before it returns: every change committed after that is heard. */
@@ -111,10 +172,122 @@ export class PgEvents {
     bus: ChangeBus,
     connect: () => pg.Client,
     catchUp: CatchUp | null = null,
+    lingerMs = LINGER_MS,
   ): Promise<PgEvents> {
-    const events = new PgEvents(db, bus, connect, catchUp);
+    const events = new PgEvents(db, bus, connect, catchUp, lingerMs);
     await events.listen(false);
+    events.sweeper = setInterval(() => events.sweep(), Math.max(50, lingerMs / 2));
+    events.sweeper.unref();
     return events;
+  }
+
+  /**
+   * A use of the account that lasts (a session): its channel is listened to until `releaseAccount`
+   * (and lingerMs after). `ready` says when the LISTEN has taken effect.
+   */
+  acquireAccount(accountId: number): void {
+    this.entry(accountId).refs++;
+  }
+
+  releaseAccount(accountId: number): void {
+    const a = this.accounts.get(accountId);
+    if (!a) return;
+    a.refs--;
+    a.until = Date.now() + this.lingerMs;
+  }
+
+  /**
+   * A use of the account now (a write, a read of its cached rows): its channel is listened
+   * to (from a moment later, see heardSince) until lingerMs after the last.
+   */
+  touch(accountId: number): void {
+    this.entry(accountId).until = Date.now() + this.lingerMs;
+  }
+
+  /**
+   * Null when the account's channel is listened to; else a promise resolved once it is:
+   * every change to its messages committed after that is heard (a session's first read
+   * waits for it). Starts listening when nothing did.
+   */
+  ready(accountId: number): Promise<void> | null {
+    const a = this.entry(accountId);
+    if (a.on > 0) return null;
+    return new Promise((resolve) => a.waiters.push(resolve));
+  }
+
+  /**
+   * The count of LISTENs taken effect so far: a read sent now is trusted later while
+   * heardSince(its account, this) holds.
+   */
+  get clock(): number {
+    return this.ticks;
+  }
+
+  /**
+   * The account's channel has been listened to without a break since before `stamp` (a
+   * `clock` read earlier) was taken: every change to its messages committed after a read
+   * sent at `stamp` has been heard, or will be, in order (with `epoch` unchanged and `live`).
+   */
+  heardSince(accountId: number, stamp: number): boolean {
+    const a = this.accounts.get(accountId);
+    return a !== undefined && a.on > 0 && a.on <= stamp;
+  }
+
+  /** Whether the account's channel is listened to now. */
+  listensTo(accountId: number): boolean {
+    return (this.accounts.get(accountId)?.on ?? 0) > 0;
+  }
+
+  /** The account's entry, made (and its LISTEN asked for) when there is none. */
+  private entry(accountId: number): Listened {
+    let a = this.accounts.get(accountId);
+    if (!a) {
+      a = { refs: 0, until: Date.now() + this.lingerMs, on: 0, asked: false, waiters: [] };
+      this.accounts.set(accountId, a);
+    }
+    if (a.on === 0) this.ask(accountId, a);
+    return a;
+  }
+
+  /** Sends the account's LISTEN, unless it is on its way or there is no connection. */
+  private ask(accountId: number, a: Listened): void {
+    const client = this.client;
+    if (!client || a.asked) return;
+    a.asked = true;
+    client.query(`LISTEN ${accountChannel(accountId)}`).then(
+      () => {
+        if (this.client !== client || this.accounts.get(accountId) !== a) return;
+        a.asked = false;
+        this.listening(a);
+      },
+      () => {
+        // The connection failed (lost() listens again on the next, with this account).
+        a.asked = false;
+      },
+    );
+  }
+
+  /** The account's LISTEN took effect. */
+  private listening(a: Listened): void {
+    a.on = ++this.ticks;
+    const w = a.waiters;
+    a.waiters = [];
+    for (const fn of w) fn();
+  }
+
+  /** UNLISTENs the accounts unused for lingerMs; forgets old unheard own notices. */
+  private sweep(): void {
+    const now = Date.now();
+    const client = this.client;
+    for (const [id, a] of this.accounts) {
+      if (a.refs > 0 || a.until > now || a.waiters.length > 0 || a.asked) continue;
+      this.accounts.delete(id);
+      if (a.on > 0 && client) client.query(`UNLISTEN ${accountChannel(id)}`).catch(() => {});
+    }
+    for (const [seq, at] of this.emittedHere) {
+      if (now - at < FORGET_UNHEARD_MS) break;
+      this.emittedHere.delete(seq);
+    }
   }
 
   /**
@@ -151,18 +324,27 @@ export class PgEvents {
   hold(mailboxId: number, known: { accountId: number; modseq: number } | undefined): void {
     const h = this.held.get(mailboxId);
     if (h) h.holders++;
-    else if (known) this.held.set(mailboxId, { ...known, holders: 1 });
+    else if (known) {
+      this.held.set(mailboxId, { ...known, holders: 1 });
+      // Its account's channel is listened to while it is held (its session's did already).
+      this.acquireAccount(known.accountId);
+    }
   }
 
   release(mailboxId: number): void {
     const h = this.held.get(mailboxId);
-    if (h && --h.holders <= 0) this.held.delete(mailboxId);
+    if (h && --h.holders <= 0) {
+      this.held.delete(mailboxId);
+      this.releaseAccount(h.accountId);
+    }
   }
 
   private async listen(again: boolean): Promise<void> {
     const client = this.connect();
+    let listened: number[] = [];
     client.on('notification', (msg) => {
-      if (msg.channel !== CHANNEL || msg.payload === undefined) return;
+      if (msg.payload === undefined) return;
+      if (msg.channel !== CHANNEL && !msg.channel.startsWith(ACCOUNT_CHANNEL)) return;
       if (this.deferred && this.client === client) this.deferred.push(msg.payload);
       else this.heard(msg.payload);
     });
@@ -172,6 +354,10 @@ export class PgEvents {
       if (this.client !== client) return;
       this.client = null;
       this.era++;
+      for (const a of this.accounts.values()) {
+        a.on = 0;
+        a.asked = false;
+      }
       // Ends a connection that still answers; destroys one waiting for an answer.
       client.end().catch(() => {});
       if (!this.closed) setTimeout(() => this.relisten(), RELISTEN_MS).unref();
@@ -180,7 +366,11 @@ export class PgEvents {
     client.on('end', lost);
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANNEL}`);
+      // The accounts' channels this node had (or was asked for), with the common one: one
+      // round trip. Those asked for meanwhile are asked once the connection is the node's.
+      const ids = [...this.accounts.keys()];
+      await client.query([CHANNEL, ...ids.map(accountChannel)].map((c) => `LISTEN ${c}`).join(';'));
+      listened = ids;
     } catch (err) {
       // Not made, or it hung (the caller tries again): not left open.
       client.end().catch(() => {});
@@ -188,6 +378,10 @@ export class PgEvents {
     }
     this.client = client;
     this.era++;
+    for (const id of listened) {
+      const a = this.accounts.get(id);
+      if (a) this.listening(a);
+    }
     let asking = false;
     heartbeat = setInterval(() => {
       if (asking || this.client !== client) return;
@@ -223,6 +417,7 @@ export class PgEvents {
         for (const p of later) this.heard(p);
       }
     }
+    for (const [id, a] of this.accounts) if (a.on === 0) this.ask(id, a);
   }
 
   private relisten(): void {
@@ -290,21 +485,31 @@ export class PgEvents {
   ): Promise<{ out: T; heard: boolean }> {
     const events: ChangeEvent[] = [];
     let sent: Array<{ seq: number; ev: ChangeEvent }> = [];
+    let stamp = 0;
     const out = await this.db.tx(
       (q) => fn(q, (ev) => events.push(ev)),
       // The notices go out with the COMMIT (one round trip).
       () => {
         sent = events.flatMap(parts).map((ev) => ({ seq: ++this.seq, ev }));
         if (sent.length === 0) return null;
+        stamp = this.ticks;
         return {
-          text: `SELECT pg_notify('${CHANNEL}', p), ${UNFLUSHED_COMMIT}
-                 FROM unnest($1::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i`,
-          values: [sent.map((x) => JSON.stringify({ o: this.origin, s: x.seq, e: x.ev }))],
+          text: `SELECT pg_notify(c, p), ${UNFLUSHED_COMMIT}
+                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(c, p, i) ORDER BY i`,
+          values: [
+            sent.map((x) => channelOf(x.ev)),
+            sent.map((x) => JSON.stringify({ o: this.origin, s: x.seq, e: x.ev })),
+          ],
         };
       },
     );
     const heard =
-      sent.length > 0 ? await this.echoed(sent.map((x) => ({ seq: x.seq, evs: [x.ev] }))) : true;
+      sent.length > 0
+        ? await this.echoed(
+            sent.map((x) => ({ seq: x.seq, evs: [x.ev] })),
+            stamp,
+          )
+        : true;
     return { out, heard };
   }
 
@@ -322,22 +527,47 @@ export class PgEvents {
     sent: (...evs: ChangeEvent[]) => Promise<boolean>;
   } {
     const seq = ++this.seq;
-    return { origin: this.origin, seq, sent: (...evs) => this.echoed([{ seq, evs }]) };
+    // Its statement is sent after this: an account's channel listened to now hears it.
+    const stamp = this.ticks;
+    return { origin: this.origin, seq, sent: (...evs) => this.echoed([{ seq, evs }], stamp) };
   }
 
   /**
    * Waits for the notices to come back; emits those that do not come in time. True when all
    * came back on the LISTEN connection.
    */
-  private async echoed(sent: Array<{ seq: number; evs: ChangeEvent[] }>): Promise<boolean> {
-    const pending = sent.filter((x) => !this.arrived.delete(x.seq));
-    if (pending.length === 0) return true;
+  private async echoed(
+    sent: Array<{ seq: number; evs: ChangeEvent[] }>,
+    stamp: number,
+  ): Promise<boolean> {
+    let unheard = false;
+    const pending: Array<{ seq: number; evs: ChangeEvent[] }> = [];
+    for (const x of sent) {
+      for (const ev of x.evs) if (ACCOUNT_KINDS.has(ev.kind)) this.touch(ev.accountId);
+      if (this.arrived.delete(x.seq)) continue;
+      if (x.evs.every((ev) => this.hears(ev, stamp))) {
+        pending.push(x);
+        continue;
+      }
+      // Sent on an account's channel this node did not listen to when it was sent: it cannot
+      // come back (or may, should the LISTEN have been quicker: then skipped). Emitted here
+      // at once; the account's lists read before are not trusted (heardSince), since other
+      // nodes' changes before it may be heard after it.
+      unheard = true;
+      this.emittedHere.set(x.seq, Date.now());
+      for (const ev of x.evs) {
+        const a = this.accounts.get(ev.accountId);
+        if (a && a.on > 0 && ACCOUNT_KINDS.has(ev.kind)) a.on = ++this.ticks;
+        this.emit(ev);
+      }
+    }
+    if (pending.length === 0) return !unheard;
     return new Promise<boolean>((resolve) => {
       let left = pending.length;
       const one = () => {
         if (--left === 0) {
           clearTimeout(timer);
-          resolve(true);
+          resolve(!unheard);
         }
       };
       for (const x of pending) this.waiting.set(x.seq, one);
@@ -347,7 +577,7 @@ export class PgEvents {
           this.era++;
           for (const x of pending) {
             if (!this.waiting.delete(x.seq)) continue;
-            this.emittedHere.add(x.seq);
+            this.emittedHere.set(x.seq, Date.now());
             // Not heard: other nodes' changes before it may be missing, so the held
             // mailbox's modseq stays where the catch-up must start.
             for (const ev of x.evs) this.emit(ev);
@@ -359,9 +589,15 @@ export class PgEvents {
     });
   }
 
+  /** Whether an event sent when `clock` was `stamp` comes back on the LISTEN connection. */
+  private hears(ev: ChangeEvent, stamp: number): boolean {
+    return !ACCOUNT_KINDS.has(ev.kind) || this.heardSince(ev.accountId, stamp);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.heartbeat);
+    clearInterval(this.sweeper);
     const c = this.client;
     this.client = null;
     await c?.end().catch(() => {});

@@ -859,6 +859,41 @@ END
 $$;
 `,
   },
+  {
+    version: 19,
+    // A channel per account (events.ts): a message's changes (append, flags, expunge) go on
+    // its account's channel, `letterbox_a` and the account's id, which a node listens to only
+    // while it has a use for the account; the rest stays on letterbox_changes. The functions
+    // that send notices themselves (migrations 10, 13, 15, 18: copy and move, STORE, EXPUNGE,
+    // the STORE groups) are made again with each pg_notify on letterbox_changes sending
+    // through letterbox_notify, which picks the channel from the notice's event (all of theirs
+    // are message changes).
+    sql: `
+CREATE FUNCTION letterbox_notify(p_notice TEXT) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_event json := p_notice::json -> 'e';
+BEGIN
+  IF v_event ->> 'kind' IN ('append', 'flags', 'expunge') THEN
+    PERFORM pg_notify('letterbox_a' || (v_event ->> 'accountId'), p_notice);
+  ELSE
+    PERFORM pg_notify('letterbox_changes', p_notice);
+  END IF;
+END
+$$;
+DO $$
+DECLARE
+  f record;
+BEGIN
+  FOR f IN SELECT p.oid FROM pg_proc p
+      WHERE p.pronamespace = current_schema()::regnamespace
+        AND p.prosrc LIKE '%pg_notify(''letterbox_changes'',%' LOOP
+    EXECUTE replace(pg_get_functiondef(f.oid), 'pg_notify(''letterbox_changes'',',
+      'letterbox_notify(');
+  END LOOP;
+END
+$$;
+`,
+  },
 ];
 
 /** The latest schema version this code knows. */

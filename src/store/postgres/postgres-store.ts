@@ -71,6 +71,11 @@ export interface PostgresStoreOptions extends PgOptions {
   fullTextIndex?: FullTextIndex;
   /** An error of that start's catch-up (the next search of the mailbox catches it up). */
   onTextError?: (err: unknown) => void;
+  /**
+   * How long the node keeps listening to an account's channel after its last use (ms;
+   * events.ts LINGER_MS).
+   */
+  lingerMs?: number;
 }
 
 export class PostgresStore implements MailStore {
@@ -121,6 +126,7 @@ export class PostgresStore implements MailStore {
         bus,
         () => db.client(`letterbox events ${opts.nodeId ?? hostname()}`),
         (held) => missedEvents(db, held),
+        opts.lingerMs,
       );
       return new PostgresStore(db, bus, events, opts);
     } catch (err) {
@@ -421,8 +427,20 @@ export class PostgresStore implements MailStore {
   subscribe(listener: ChangeListener): () => void {
     return this.bus.subscribe(listener);
   }
+  /** The account's channel is listened to while it has a listener here (events.ts). */
   subscribeAccount(accountId: number, listener: ChangeListener): () => void {
-    return this.bus.subscribeAccount(accountId, listener);
+    const off = this.bus.subscribeAccount(accountId, listener);
+    this.events.acquireAccount(accountId);
+    let on = true;
+    return () => {
+      if (!on) return;
+      on = false;
+      off();
+      this.events.releaseAccount(accountId);
+    };
+  }
+  listening(accountId: number): Promise<void> | null {
+    return this.events.ready(accountId);
   }
 
   async close(): Promise<void> {

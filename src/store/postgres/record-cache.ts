@@ -35,6 +35,15 @@ export interface HeardEvents {
   readonly epoch: number;
   /** Listening now, notices not held back. */
   readonly live: boolean;
+  /**
+   * A message's changes are heard only while the node listens to its account's channel:
+   * `clock` read when a statement is sent, and `heardSince` later, say whether every change
+   * committed after it has been heard since (the account listened to from before it, without
+   * a break); `touch` keeps (or starts) the listening (events.ts).
+   */
+  readonly clock: number;
+  heardSince(accountId: number, stamp: number): boolean;
+  touch(accountId: number): void;
 }
 
 /** A change this node made and knows whole, at the modseq it committed with. */
@@ -65,6 +74,8 @@ interface Entry {
   uidNext: number;
   /** The events epoch it was read or last brought up to date in. */
   epoch: number;
+  /** The events clock when that read was sent (HeardEvents.heardSince). */
+  stamp: number;
   /** Modseqs of changes heard past `modseq`, ascending, not yet in the records. */
   pending: number[];
   /** Ascending by UID. Replaced, never changed in place: callers may hold an old one. */
@@ -269,6 +280,7 @@ export class PgRecordCache {
     const e = this.entries.get(mailboxId);
     if (!e || !heard || e.modseq >= modseq || e.pending[0] !== modseq) return;
     if (e.epoch !== this.events.epoch || !this.events.live) return;
+    if (!this.events.heardSince(e.accountId, e.stamp)) return;
     const before = e.records.length;
     if (change.kind === 'append') {
       const r = change.record;
@@ -314,7 +326,12 @@ export class PgRecordCache {
 
   /** Current without a statement: nothing heard past it, in this epoch, while listening. */
   private trusted(e: Entry): boolean {
-    return e.pending.length === 0 && e.epoch === this.events.epoch && this.events.live;
+    return (
+      e.pending.length === 0 &&
+      e.epoch === this.events.epoch &&
+      this.events.live &&
+      this.events.heardSince(e.accountId, e.stamp)
+    );
   }
 
   /** The entry brought up to what this node has heard (one statement when it must ask). */
@@ -323,6 +340,7 @@ export class PgRecordCache {
     if (had && this.trusted(had)) return this.touch(mailboxId, had);
     const since = had ? had.modseq : -1;
     const epoch = this.events.epoch;
+    const stamp = this.events.clock;
     let reading = this.reading.get(mailboxId);
     if (!reading) {
       reading = { readers: 0, heard: [] };
@@ -340,6 +358,8 @@ export class PgRecordCache {
       this.drop(mailboxId);
       return null;
     }
+    // Its account is listened to from now on (for a while): a later read may trust this one.
+    this.events.touch(mb.message_id!);
     // Changes heard while the statement was away that its snapshot may lack (a deletion
     // always: the mailbox is read again).
     const after = reading.heard.filter((m) => m > mb.modseq);
@@ -351,7 +371,7 @@ export class PgRecordCache {
     }
     if (since === -1) {
       if (e && e.modseq >= mb.modseq)
-        return this.touch(mailboxId, this.read(e, mb.modseq, epoch, after));
+        return this.touch(mailboxId, this.read(e, mb.modseq, epoch, stamp, after));
       this.drop(mailboxId);
       const fresh: Entry = {
         uidValidity: mb.uid,
@@ -359,6 +379,7 @@ export class PgRecordCache {
         modseq: mb.modseq,
         uidNext: mb.size!,
         epoch,
+        stamp,
         pending: [],
         records: rs.filter((r) => r.k === 1).map(toRecord),
         kept: rs.filter((r) => r.k === 3).map((r) => r.text!),
@@ -377,21 +398,30 @@ export class PgRecordCache {
     if (!e || e.modseq < since) return this.current(mailboxId);
     // Nothing newer than what another read already applied.
     if (e.modseq < mb.modseq) this.apply(e, rs, mb.modseq, mb.size!);
-    return this.touch(mailboxId, this.read(e, mb.modseq, epoch, after));
+    return this.touch(mailboxId, this.read(e, mb.modseq, epoch, stamp, after));
   }
 
   /**
    * The entry, now known current at `modseq` by a read sent in `epoch`, with the changes heard
    * while it was away that it may lack (`after`).
    */
-  private read(e: Entry, modseq: number, epoch: number, after: readonly number[]): Entry {
+  private read(
+    e: Entry,
+    modseq: number,
+    epoch: number,
+    stamp: number,
+    after: readonly number[],
+  ): Entry {
     if (e.pending.length > 0 && e.pending[0]! <= e.modseq) {
       e.pending = e.pending.filter((m) => m > e.modseq);
     }
     for (const m of after) if (m > e.modseq) insertSorted(e.pending, m);
     // Whatever committed after the snapshot is heard in the epoch the statement was sent in
     // (an entry past the snapshot was made current by a later read, which said its own).
-    if (e.modseq === modseq) e.epoch = epoch;
+    if (e.modseq === modseq) {
+      e.epoch = epoch;
+      e.stamp = stamp;
+    }
     return e;
   }
 
