@@ -1173,6 +1173,80 @@ describe('full_text_index = "on-search"', () => {
     }
   });
 
+  test("a search between the slices of its mailbox's catch-up chunk is answered there, once", async () => {
+    const s = await open();
+    let other: number;
+    try {
+      other = (await s.store.createMailbox(1, 'Other')).id;
+      await s.store.append(newMessage('o', 'note7 common\r\n'), [{ mailboxId: other }]);
+      for (let i = 0; i < 100; i++) {
+        await s.store.append(newMessage(`m${i}`, `note${i} common\r\n`), [{ mailboxId: s.inbox }]);
+      }
+    } finally {
+      await s.store.close();
+    }
+    const fts = onSearchIndex();
+    try {
+      assert.equal(fts.search(s.inbox, 'common', true).length, 100);
+      // No chunk being written: not answered here.
+      assert.equal(fts.searchInChunk(s.inbox, 'common'), null);
+      const answers: (number[] | null)[] = [];
+      const step = fts.catchUp(s.inbox, 1, () => {
+        if (answers.length === 0) {
+          // Another mailbox's search is not answered inside this one's chunk.
+          assert.equal(fts.searchInChunk(other, 'common'), null);
+          // After 32 texts written, uncommitted: the kept texts answer past the mark.
+          answers.push(fts.searchInChunk(s.inbox, 'note7 COMMON'));
+        } else {
+          // The mail database was read in this transaction: its snapshot would stand.
+          answers.push(fts.searchInChunk(s.inbox, 'common'));
+        }
+        return false;
+      });
+      // The chunk went on to its end, not cut for the search.
+      assert.deepEqual(answers, [[8], null, null]);
+      assert.equal(step.done, true);
+      assert.equal(step.seen.length, 100);
+      assert.equal(fts.textsIndexed, 100);
+      assert.equal(fts.keptText, 0);
+      assert.equal(fts.behind(s.inbox, 1000), 0);
+      assert.deepEqual(fts.search(s.inbox, 'note7 common'), [8]);
+      assert.equal(fts.search(s.inbox, 'common').length, 100);
+    } finally {
+      fts.close();
+    }
+  });
+
+  test('searches while the catch-up runs find what a search after it finds', async () => {
+    const s = await open({ ftsReadPast: 0 });
+    try {
+      const n = 800;
+      for (let i = 0; i < n; i += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, k) =>
+            s.store.append(newMessage(`m${i + k}`, `note${i + k} common\r\n`), [
+              { mailboxId: s.inbox },
+            ]),
+          ),
+        );
+      }
+      assert.equal((await s.store.searchText(s.inbox, 'common')).length, n);
+      // Searches one after another while the worker indexes the 800 (a chunk at a time, some
+      // answered between its slices), a message delivered before each: every answer holds
+      // what was there when it was asked.
+      for (let added = 1; added <= 40; added++) {
+        await s.store.append(newMessage(`late${added - 1}`, `late${added - 1} common\r\n`), [
+          { mailboxId: s.inbox },
+        ]);
+        assert.deepEqual(await s.store.searchText(s.inbox, 'note7 common'), [8]);
+        assert.equal((await s.store.searchText(s.inbox, 'COMMON')).length, n + added);
+        assert.deepEqual(await s.store.searchText(s.inbox, `late${added - 1} common`), [n + added]);
+      }
+    } finally {
+      await s.store.close();
+    }
+  });
+
   test('a text the parser cut by its bytes (UTF-8 in quoted-printable) is found past the cut', async () => {
     // 12,000 characters of 9 encoded bytes each: the index's read of FTS_TEXT_MAX + 1
     // characters looks at 4 bytes a character, so it decodes about 7,000, fewer than it keeps.

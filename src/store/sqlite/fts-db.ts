@@ -149,6 +149,8 @@ const CATCH_UP_CHUNK = 256;
  * A catch-up chunk may end after every this many texts written, when a request waits
  * (catchUp's `yieldNow`, in the one savepoint of its texts): a search then waits for these
  * (~3 ms of 2 KB texts), not for the rest of a chunk (27 ms, up to 70 under load: issue 19).
+ * A search of the mailbox being caught up is answered there without ending the chunk
+ * (searchInChunk).
  */
 const CATCH_UP_SLICE = 32;
 /** Page size of a new index file, and the room an FTS5 leaf leaves for the page's header. */
@@ -172,6 +174,13 @@ export class FtsDb {
   private heldSince = 0;
   /** Texts this opener indexed (monitoring, tests). */
   private written = 0;
+  /** The mailbox whose catch-up chunk is being written (catchUp's writeTexts), else null. */
+  private chunkOf: number | null = null;
+  /**
+   * The open write transaction read the mail database (searchInChunk): that snapshot stands
+   * until the commit, so a later search in it would not see what was committed since.
+   */
+  private mailRead = false;
   /**
    * Texts a search read past a mailbox's mark (searchReadingPast), by mailbox and UID, kept
    * until the catch-up indexes them: it then parses no bytes, and a search before it (a
@@ -327,12 +336,22 @@ export class FtsDb {
       });
       // The texts not kept are read before anything is written (readTexts commits first: its
       // reads of the mail database must not pin a snapshot in the write transaction).
-      const written = this.writeTexts(items, this.readTexts(items), yieldNow);
+      const texts = this.readTexts(items);
+      let written: number;
+      this.chunkOf = mailboxId;
+      try {
+        written = this.writeTexts(items, texts, yieldNow);
+      } finally {
+        this.chunkOf = null;
+      }
       const cut = written < items.length;
       if (cut) rows = rows.slice(0, written);
-      if (kept !== undefined) {
-        for (const r of rows) this.keptChars -= kept.remove(r.uid);
-        if (kept.size === 0) this.kept.delete(mailboxId);
+      // As kept now: a search between the slices (searchInChunk) may have kept more, or
+      // dropped what was kept.
+      const keptNow = this.keptOf(mailboxId, mb);
+      if (keptNow !== undefined) {
+        for (const r of rows) this.keptChars -= keptNow.remove(r.uid);
+        if (keptNow.size === 0) this.kept.delete(mailboxId);
       }
       this.write(() => {
         // Another process's catch-up of the same mailbox may have gone further meanwhile.
@@ -537,6 +556,7 @@ export class FtsDb {
     if (!this.db.inTransaction) return;
     this.stmt('COMMIT').run();
     this.heldTexts = 0;
+    this.mailRead = false;
   }
 
   /**
@@ -559,6 +579,7 @@ export class FtsDb {
       }
       this.heldTexts = 0;
       this.heldSince = Date.now();
+      this.mailRead = false;
     }
     // A savepoint in the open transaction (readTx: the database's one transaction runner,
     // db.ts): a call that fails leaves what the transaction held before it.
@@ -605,6 +626,26 @@ export class FtsDb {
       if (text !== null && searchFold(text).includes(folded)) uids.add(u.uid);
     }
     return [...uids].sort((a, b) => a - b);
+  }
+
+  /**
+   * A search of the mailbox whose catch-up chunk is being written, asked between two of its
+   * slices (catchUp's `yieldNow`): answered there, in the chunk's open write transaction, as
+   * search's `readPast` answers (the mark and the kept texts are as they were before the
+   * chunk: its texts and mark are not taken for indexed until it ends). Without it the chunk
+   * ended at once for the search, and the search waited for its end: the mark's savepoint
+   * and the commit, where FTS5 writes the chunk's pending terms out (1-35 ms of bench/imap's
+   * big phase, issue 19). The chunk's transaction had read only fts.db, so the search's first
+   * read of the mail database sees it as committed now; that snapshot then stands until the
+   * commit, so once per transaction: null when it cannot be answered here (another mailbox,
+   * no chunk being written, the mail database read already), and the chunk ends for it.
+   */
+  searchInChunk(mailboxId: number, needle: string): number[] | null {
+    if (this.chunkOf !== mailboxId || this.mailRead || !this.db.inTransaction) return null;
+    this.mailRead = true;
+    // No savepoint of its own: its reads are one transaction's already, and a savepoint
+    // would make FTS5 write out its pending terms, the wait this saves.
+    return this.searchReadingPast(mailboxId, needle);
   }
 
   /**

@@ -246,14 +246,33 @@ function catchUpBehind(): boolean {
 }
 
 /**
- * Takes a request posted meanwhile off the port, into the queue: true when one came, and the
- * chunk of a catch-up going on ends at once (catchUp's `yieldNow`), so that the request's
- * turn comes next.
+ * Takes a request posted meanwhile off the port. A search of the mailbox being caught up,
+ * with nothing queued before it, is answered at once, between two slices of the chunk
+ * (FtsDb.searchInChunk: no wait for the chunk's end, issue 19), and the chunk goes on: false.
+ * Any other request goes into the queue, and the chunk ends at once (catchUp's `yieldNow`),
+ * so that the request's turn comes next: true. False when none came.
  */
 function requestWaiting(): boolean {
   const m = receiveMessageOnPort(port!);
   if (m === undefined) return false;
-  received(m.message as FtsRequest);
+  const req = m.message as FtsRequest;
+  if (req.t === 'search' && queue.length === 0 && answeredInChunk(req)) return false;
+  received(req);
+  return true;
+}
+
+/** The search answered between the slices of its mailbox's catch-up chunk, if it can be. */
+function answeredInChunk(req: Extract<FtsRequest, { t: 'search' }>): boolean {
+  let uids: number[] | null;
+  try {
+    uids = fts.searchInChunk(req.mailboxId, req.needle);
+  } catch {
+    // Asked again in its own turn, after the chunk (a busy fts.db waits there, in order).
+    return false;
+  }
+  if (uids === null) return false;
+  lastRequest = Date.now();
+  reply({ t: 'result', q: req.q, uids });
   return true;
 }
 
