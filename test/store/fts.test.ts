@@ -41,9 +41,22 @@ const postsAtDelivery = () => ({
   skip: mode === 'on-search' ? 'posts at delivery: on-delivery only' : false,
 });
 
-/** Rows of fts.db's bookkeeping table, read after the store closed. */
+/**
+ * fts.db opened to read while the worker may be writing it. Not `readonly`: fts.db keeps a
+ * rollback journal (PERSIST), and a read-only connection that checks for a hot journal just
+ * before the worker takes its RESERVED lock, then reads the journal's header the worker has
+ * just written, takes it for hot and fails with SQLITE_READONLY_ROLLBACK (a clean-clone CI run
+ * hit it). A connection that may write waits for the lock instead and checks again.
+ */
+function openFts(): Database.Database {
+  const db = new Database(join(dir(), 'fts.db'));
+  db.pragma('busy_timeout = 10000');
+  return db;
+}
+
+/** Rows of fts.db's bookkeeping table (the store open or closed). */
 function indexedDocs(): Array<{ id: number; hash: string }> {
-  const db = new Database(join(dir(), 'fts.db'), { readonly: true });
+  const db = openFts();
   try {
     return db.prepare('SELECT id, hash FROM docs ORDER BY id').all() as never;
   } finally {
@@ -51,9 +64,9 @@ function indexedDocs(): Array<{ id: number; hash: string }> {
   }
 }
 
-/** Ids in fts.db's text table (for short needles), read after the store closed. */
+/** Ids in fts.db's text table (for short needles), the store open or closed. */
 function textIds(): number[] {
-  const db = new Database(join(dir(), 'fts.db'), { readonly: true });
+  const db = openFts();
   try {
     return db.prepare('SELECT id FROM doc_text ORDER BY id').pluck().all() as number[];
   } finally {
@@ -425,7 +438,7 @@ for (const m of ['on-delivery', 'on-search'] as const)
       const { store, inbox } = await open({ onFtsError: (err) => warnings.push(String(err)) });
       await store.append(newMessage('a', 'alpha words\r\n'), [{ mailboxId: inbox }]);
       assert.deepEqual(await store.searchText(inbox, 'alpha'), [1]);
-      const reader = new Database(join(dir(), 'fts.db'), { readonly: true });
+      const reader = openFts();
       try {
         // A read transaction: its lock keeps the worker's next commit out (rollback journal).
         reader.exec('BEGIN');
@@ -1271,7 +1284,7 @@ describe('full_text_index = "on-search"', () => {
     // The worker's start made fts.db once a search is answered.
     const other = (await s.store.createMailbox(1, 'Other')).id;
     assert.deepEqual(await s.store.searchText(other, 'common'), []);
-    const reader = new Database(join(dir(), 'fts.db'), { readonly: true });
+    const reader = openFts();
     try {
       for (let i = 0; i < 40; i++) {
         await s.store.append(newMessage(`m${i}`, `note${i} common\r\n`), [{ mailboxId: s.inbox }]);
