@@ -155,3 +155,24 @@ test('a write on a node not listening to the account: emitted there at once, hea
     // Its write's event is not emitted twice on b, should the echo have come after all.
     assert.equal(onB.filter((e) => e.kind === 'append').length, 1);
   }));
+
+test("a session's wait for its account's LISTEN is bounded: with the LISTEN connection down a LOGIN goes on", async () => {
+  const url = await server.createDatabase();
+  const store = await PostgresStore.open({ connectionString: url, max: 2, listenWaitMs: 200 });
+  try {
+    await store.addDomain('example.test');
+    const acct = await store.createAccount({ address: 'bob@example.test', passwordHash: 'h' });
+    // As while the LISTEN connection is down: the account's LISTEN never takes effect.
+    eventsOf(store).ready = () => new Promise<void>(() => {});
+    const waiting = store.listening(acct.id);
+    assert.ok(waiting, 'the account is not listened to');
+    let done = false;
+    void waiting.then(() => {
+      done = true;
+    });
+    await eventually(() => done, 'the wait to end without the LISTEN', 20_000);
+  } finally {
+    await store.close();
+    await server.dropDatabase(url);
+  }
+});

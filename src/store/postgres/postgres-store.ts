@@ -76,7 +76,20 @@ export interface PostgresStoreOptions extends PgOptions {
    * events.ts LINGER_MS).
    */
   lingerMs?: number;
+  /** How long a session's first read waits for its account's LISTEN (ms; LISTEN_WAIT_MS). */
+  listenWaitMs?: number;
 }
+
+/**
+ * The longest a session's LOGIN waits for its account's LISTEN. It waits so that every change
+ * committed after its first read is heard; but with the LISTEN connection down (PostgreSQL
+ * restarting, the connection cut) the LISTEN waits for the connection to come back, and a
+ * LOGIN must not hang with it. Past this the session goes on as a session does whose LISTEN
+ * connection dropped under it: the caches trust nothing not heard (record-cache.ts), and once
+ * the connection is back its held mailboxes are read from the modseq they were at
+ * (catch-up.ts).
+ */
+const LISTEN_WAIT_MS = 10_000;
 
 export class PostgresStore implements MailStore {
   readonly kind = 'postgres';
@@ -90,6 +103,8 @@ export class PostgresStore implements MailStore {
   /** The connection RCPT's look-ups share (shared-reads.ts). */
   private readonly reads: SharedReads;
   private readonly collector: QuietCollect;
+  /** How long a session's first read waits for its account's LISTEN (LISTEN_WAIT_MS). */
+  private readonly listenWaitMs: number;
   private closed = false;
 
   private constructor(
@@ -98,6 +113,7 @@ export class PostgresStore implements MailStore {
     private readonly events: PgEvents,
     opts: PostgresStoreOptions,
   ) {
+    this.listenWaitMs = opts.listenWaitMs ?? LISTEN_WAIT_MS;
     this.reads = new SharedReads(() => db.client(`letterbox reads ${opts.nodeId ?? hostname()}`));
     this.directory = new PgDirectory(db, events, this.reads);
     this.mailboxes = new PgMailboxes(db, events, (id) => this.messages.counters(id));
@@ -440,7 +456,16 @@ export class PostgresStore implements MailStore {
     };
   }
   listening(accountId: number): Promise<void> | null {
-    return this.events.ready(accountId);
+    const ready = this.events.ready(accountId);
+    if (ready === null) return null;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, this.listenWaitMs);
+      timer.unref();
+      void ready.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async close(): Promise<void> {
