@@ -12,10 +12,11 @@
 // collection of what the round's EXPUNGEs let go of, done at its end.
 //   node --import tsx bench/imap/writes-ab.ts --roots /work/bench-before,/work/wt-imap
 //     [--parallel 3] [--iterations 600] [--warmup 600] [--rounds 8]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ownProcessNs, ownThreadNs } from '../lib/proc.js';
 import { LOGIN_MIX_MESSAGES, loginAppendMessage } from './login.js';
 
 const { values: args } = parseArgs({
@@ -33,14 +34,6 @@ const parallel = Number(args.parallel);
 const perRound = Number(args.iterations);
 const ACCOUNTS = 10;
 const WRITES = 3;
-
-function threadNs(): number {
-  return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]);
-}
-function processNs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) * 1000;
-}
 
 interface Side {
   root: string;
@@ -99,8 +92,8 @@ async function openSide(root: string, i: number): Promise<Side> {
   };
   const round = async (n: number) => {
     await settle();
-    const m0 = threadNs();
-    const p0 = processNs();
+    const m0 = ownThreadNs();
+    const p0 = ownProcessNs();
     let left = n;
     await Promise.all(
       turns.map(async (_, j) => {
@@ -112,7 +105,7 @@ async function openSide(root: string, i: number): Promise<Side> {
       }),
     );
     await settle();
-    return { main: (threadNs() - m0) / (n * WRITES), all: (processNs() - p0) / (n * WRITES) };
+    return { main: (ownThreadNs() - m0) / (n * WRITES), all: (ownProcessNs() - p0) / (n * WRITES) };
   };
   return { root, dir, close: () => store.close(), round, main: [], all: [] };
 }

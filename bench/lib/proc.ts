@@ -211,3 +211,14 @@ export async function waitQuiet(
   }
   return { waitedMs: performance.now() - start, quiet: false };
 }
+
+/** Nanoseconds the calling thread has run (schedstat(5)'s first field). */
+export function ownThreadNs(): number {
+  return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]);
+}
+
+/** Nanoseconds this whole process has run, brought up to date for the calling thread. */
+export function ownProcessNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}

@@ -22,11 +22,12 @@
 //     [--batch 4] [--messages 1000] [--warmup 3000] [--rounds 8] [--statements]
 //     [--sql "DROP INDEX mailbox_messages_message"] [--page-size 8192]
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ownProcessNs, ownThreadNs } from '../lib/proc.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,17 +48,6 @@ const perRound = Number(args.messages);
 const rounds = Number(args.rounds);
 const SENDER = 'sender@bench-client.test';
 const RECIPIENT = 'bench@bench.test';
-
-/** Nanoseconds the calling thread has run (schedstat(5)'s first field). */
-function threadNs(): number {
-  return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]);
-}
-
-/** Nanoseconds the whole process has run, brought up to date for the calling thread. */
-function processNs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) * 1000;
-}
 
 interface Timing {
   calls: number;
@@ -96,14 +86,14 @@ function patchStatements(root: string): void {
       // The process's clock (getrusage), not the thread's schedstat: that one is brought up to
       // date only at the scheduler's ticks and switches, and around one statement of ~100 us
       // it read a quarter of the COMMIT's CPU. The other threads are mostly idle meanwhile.
-      const cpu0 = isCommit ? processNs() : 0;
+      const cpu0 = isCommit ? ownProcessNs() : 0;
       const t0 = process.hrtime.bigint();
       try {
         return original.apply(this, a);
       } finally {
         const wall = Number(process.hrtime.bigint() - t0);
         if (isCommit) {
-          const cpu = processNs() - cpu0;
+          const cpu = ownProcessNs() - cpu0;
           add(c.commit, wall, cpu);
           if (wall > 2e6) add(c.slowCommit, wall, cpu);
         }
@@ -204,13 +194,13 @@ async function openSide(root: string, i: number, last: boolean): Promise<Side> {
     messages: 0,
     async round(count) {
       const messages = Array.from({ length: count }, make);
-      const main0 = threadNs();
+      const main0 = ownThreadNs();
       const all0 = process.cpuUsage();
       for (let j = 0; j < count; j += batch) {
         await Promise.all(messages.slice(j, j + batch).map((m) => store.append(m, [target])));
       }
       const all = process.cpuUsage(all0);
-      return { main: (threadNs() - main0) / 1000 / count, all: (all.user + all.system) / count };
+      return { main: (ownThreadNs() - main0) / 1000 / count, all: (all.user + all.system) / count };
     },
   };
 }
