@@ -155,7 +155,9 @@ export async function startServer(
   });
   const auth = new Authenticator({
     lookup: async (username) => {
-      const a = await store.getAccount(username);
+      const a = await (store.loginAccount
+        ? store.loginAccount(username)
+        : store.getAccount(username));
       return (
         a && {
           id: a.id,

@@ -52,6 +52,12 @@ export interface Account {
   admin: boolean;
 }
 
+/** What a login needs of an account (MailStore.loginAccount). */
+export type LoginAccount = Pick<
+  Account,
+  'id' | 'address' | 'passwordHash' | 'disabled' | 'unlockedAt'
+>;
+
 /** A per-device password of an account (`user app-password`); the secret is never kept. */
 export interface AppPassword {
   /** The id the app password's text begins with (auth/app-password.ts). */
@@ -517,6 +523,12 @@ export interface DirectoryStore {
     admin?: boolean;
   }): Promise<Account>;
   getAccount(address: string): Promise<Account | null>;
+  /**
+   * What a login needs of the account, as getAccount would read it now; a store may answer it
+   * from what it keeps valid (SQLite: while only its own write batches commit). Absent: the
+   * login reads getAccount.
+   */
+  loginAccount?(address: string): Promise<LoginAccount | null>;
   getAccountById(id: number): Promise<Account | null>;
   listAccounts(domain?: string): Promise<Account[]>;
   setPassword(address: string, passwordHash: string): Promise<void>;

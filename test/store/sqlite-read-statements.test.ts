@@ -173,7 +173,7 @@ test('EXPUNGE after STOREs and EXPUNGEs with no read between looks up only the r
   }
 });
 
-test("EXPUNGE of the mix's one message is five statements in its write, the modseq taken with the bytes", async () => {
+test("EXPUNGE of the mix's one message is four statements in its write, the modseq taken with the bytes", async () => {
   const { store, inbox } = await openAliceStore(dir());
   try {
     for (const s of ['a', 'b', 'c']) await store.append(newMessage(s), [{ mailboxId: inbox }]);
@@ -188,10 +188,11 @@ test("EXPUNGE of the mix's one message is five statements in its write, the mods
     const inWrite = run.sql.filter(
       (q) => !/^(BEGIN|COMMIT|SAVEPOINT|RELEASE|PRAGMA)\b|^SELECT total_changes\(\)$/.test(q),
     );
-    // The mailbox's key, the DELETE ... RETURNING, the account's modseq and bytes in one
-    // UPDATE, the expunged record, HIGHESTMODSEQ. Before: seven (the candidates read apart,
-    // the modseq and the bytes in two UPDATEs).
-    assert.equal(inWrite.length, 5, run.sql.join('\n'));
+    // The DELETE ... RETURNING, the account's modseq and bytes in one UPDATE, the expunged
+    // record, HIGHESTMODSEQ; the mailbox's key from memory (kept since the STORE's batch read
+    // it: mailboxes.ts key). Before: seven (the key, the candidates read apart, the modseq and
+    // the bytes in two UPDATEs), then five with the key.
+    assert.equal(inWrite.length, 4, run.sql.join('\n'));
     // The same answers: one modseq past the STORE's, the bytes given back, VANISHED's record.
     const after = (await store.getMailbox(account.id, 'INBOX'))!;
     assert.equal(after.highestModseq, before.highestModseq + 1);

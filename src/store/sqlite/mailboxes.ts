@@ -12,6 +12,7 @@ import {
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
 import type { OpenRow } from './mailbox-summary.js';
 import { newObjectId } from './threads.js';
+import type { WalChanges } from './wal-changes.js';
 
 /** A mailbox row with the \Recent mark this store keeps in memory. */
 interface SqliteMailboxRow extends MailboxRow {
@@ -29,6 +30,9 @@ export const SUBSCRIBED = `EXISTS (SELECT 1 FROM subscriptions s
   WHERE s.account_id = m.account_id AND s.name = m.name)`;
 
 const SELECT_MAILBOX = `SELECT m.*, ${SUBSCRIBED} AS subscribed FROM mailboxes m`;
+
+/** Mailbox keys kept at most; then they start over. */
+const KEPT_KEYS_MAX = 10_000;
 
 /** A client's mailbox name as stored (names.ts), or null when no mailbox can have it. */
 export function storedMailboxName(name: string): string | null {
@@ -49,8 +53,21 @@ export class SqliteMailboxes {
    * (even by another process) never answers from the old mailbox's value.
    */
   private readonly recentFrom = new Map<number, number>();
+  /**
+   * Keys read (key()), kept while nothing but this process's write batches commits
+   * (wal-changes.ts): a key's owner and UIDVALIDITY change only when its mailbox is deleted
+   * (its id may then be given again) or adopts a UIDVALIDITY, which no write batch does; this
+   * store's own deletes and adoptions drop the key at once (forget, adoptUidValidity), and any
+   * other commit starts a new generation.
+   */
+  private readonly keys = new Map<number, MailboxKey>();
+  private keysGeneration = -1;
 
-  constructor(private readonly db: Db) {}
+  /** `changes`: when mailboxes may have changed (wal-changes.ts); null keeps nothing. */
+  constructor(
+    private readonly db: Db,
+    private readonly changes: WalChanges | null = null,
+  ) {}
 
   list(accountId: number): Mailbox[] {
     const rows = stmt(
@@ -101,7 +118,10 @@ export class SqliteMailboxes {
 
   /** Forgets what is known of deleted mailboxes. */
   forget(ids: readonly number[]): void {
-    for (const id of ids) this.recentFrom.delete(id);
+    for (const id of ids) {
+      this.recentFrom.delete(id);
+      this.keys.delete(id);
+    }
   }
 
   mustGet(id: number): Mailbox {
@@ -116,10 +136,27 @@ export class SqliteMailboxes {
    * mix; issue 14 §4).
    */
   key(id: number): MailboxKey | null {
+    // Read before the database is: a commit in between makes the key newer than the count it
+    // is kept under, never older. Outside a transaction this one pread(2) stands for the
+    // statement's read transaction (its locks' system calls on -shm): FETCH's `validity`.
+    const now = this.changes?.now() ?? null;
+    if (now !== null) {
+      if (now.generation !== this.keysGeneration) {
+        this.keys.clear();
+        this.keysGeneration = now.generation;
+      }
+      const k = this.keys.get(id);
+      if (k !== undefined) return { id, accountId: k.accountId, uidValidity: k.uidValidity };
+    }
     const r = stmt(this.db, 'SELECT account_id, uid_validity FROM mailboxes WHERE id = ?')
       .raw()
       .get(id) as [number, number] | undefined;
-    return r ? { id, accountId: r[0], uidValidity: r[1] } : null;
+    if (!r) return null;
+    if (now !== null) {
+      if (this.keys.size >= KEPT_KEYS_MAX) this.keys.clear();
+      this.keys.set(id, { id, accountId: r[0], uidValidity: r[1] });
+    }
+    return { id, accountId: r[0], uidValidity: r[1] };
   }
 
   mustGetKey(id: number): MailboxKey {
@@ -231,6 +268,7 @@ export class SqliteMailboxes {
 
   /** See MailStore.adoptUidValidity. */
   adoptUidValidity(id: number, uidValidity: number): boolean {
+    this.keys.delete(id);
     return (
       stmt(this.db, 'UPDATE mailboxes SET uid_validity = ? WHERE id = ? AND uid_next = 1').run(
         uidValidity,

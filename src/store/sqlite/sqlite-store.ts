@@ -22,6 +22,7 @@ import type {
   FlagColumns,
   FlagMode,
   FullTextIndexMode,
+  LoginAccount,
   Mailbox,
   MailboxStatus,
   MailboxSummary,
@@ -161,7 +162,7 @@ export class SqliteStore implements MailStore {
     this.fullTextIndex = opts.fullTextIndex ?? 'on-search';
     this.bus = new ChangeBus(opts.onListenerError);
     this.directory = new SqliteDirectory(db, changes);
-    this.mailboxes = new SqliteMailboxes(db);
+    this.mailboxes = new SqliteMailboxes(db, changes);
     this.messages = new SqliteMessages(
       db,
       blobs,
@@ -229,7 +230,8 @@ export class SqliteStore implements MailStore {
         fallBack: () => db.pragma(`wal_autocheckpoint = ${CHECKPOINT_FRAMES}`),
       });
     }
-    // RCPT's look-ups answered from memory while only this process's batches commit.
+    // RCPT's look-ups, LOGIN's accounts and the mailboxes' keys answered from memory while only
+    // this process's batches commit.
     const changes = new WalChanges(walMode ? `${mailFile}-shm` : null);
     return new SqliteStore(db, blobs, fts, wal, checkpoints, changes, opts);
   }
@@ -271,6 +273,9 @@ export class SqliteStore implements MailStore {
   }
   async getAccount(address: string): Promise<Account | null> {
     return this.directory.getAccount(address);
+  }
+  async loginAccount(address: string): Promise<LoginAccount | null> {
+    return this.directory.loginAccount(address);
   }
   async getAccountById(id: number): Promise<Account | null> {
     return this.directory.getAccountById(id);
