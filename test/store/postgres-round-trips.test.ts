@@ -1050,6 +1050,39 @@ test("FETCH of one message's bytes: its statement's plan is kept, not made at ev
     await assertPlanKept(a, '%LEFT JOIN blob_chunks c%');
   }));
 
+test("a one-UID STORE the node's list says changes nothing reads its row by a statement whose plan is kept, and answers as the database says", () =>
+  withPlanStores(async (a, b, inbox) => {
+    for (let i = 0; i < 8; i++) {
+      await b.append(newMessage(`m${i}`), [{ mailboxId: inbox, flags: ['\\Seen'] }]);
+    }
+    await a.listMessages(inbox); // a's list: each message \Seen
+    // Another node takes \Seen off message 8 behind the list's back.
+    await b.setFlags(inbox, [8], 'remove', ['\\Seen']);
+    // Each +\Seen changes nothing by the list, which is not trusted for that: the row is read.
+    for (let uid = 1; uid <= 7; uid++) {
+      const r = await a.setFlags(inbox, [uid], 'add', ['\\Seen']);
+      assert.deepEqual(r, { updated: [], modified: [] });
+    }
+    const r8 = await a.setFlags(inbox, [8], 'add', ['\\Seen']);
+    assert.deepEqual(
+      r8.updated.map((u) => [u.uid, u.flags]),
+      [[8, ['\\Seen']]],
+    );
+    // A UID the mailbox does not have: nothing; a mailbox that is gone: NOT_FOUND.
+    assert.deepEqual(await a.setFlags(inbox, [99], 'add', ['\\Seen']), {
+      updated: [],
+      modified: [],
+    });
+    await assert.rejects(a.setFlags(inbox + 1000, [1], 'add', ['\\Seen']), {
+      code: 'NOT_FOUND',
+    });
+    const now = await b.listMessages(inbox);
+    assert.ok(now.every((r) => r.flags.includes('\\Seen')));
+    // Migration 14's function of an array, as a statement, was planned at every call; one
+    // UID's read has scalar parameters.
+    await assertPlanKept(a, '%mm.uid = $2)%');
+  }));
+
 test("one-row STOREs that come while one is out go in one statement and commit (migration 18); a row changed since it was read is read again, the group's others written", () =>
   withStores(async (a, b, inbox) => {
     for (let i = 0; i < 6; i++) await a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);

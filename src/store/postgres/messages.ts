@@ -884,11 +884,12 @@ export class PgMessages implements MessageStore, BlobStore {
     opts: { unchangedSince?: number },
   ): Promise<StoreFlagsResult | null> {
     // The mailbox and its rows in one round trip (a mailbox without those rows: one row of
-    // nulls but for the mailbox's columns), by migration 14's function, whose plan is kept.
+    // nulls but for the mailbox's columns): one UID (most STOREs) by FLAG_ROW, more by
+    // migration 14's function; both keep their plans.
     const got = await rows<RecordRow & { account_id: number; uid_validity: number }>(
       this.db,
-      'SELECT * FROM letterbox_flag_rows($1, $2)',
-      [mailboxId, uids],
+      uids.length === 1 ? FLAG_ROW : 'SELECT * FROM letterbox_flag_rows($1, $2)',
+      [mailboxId, uids.length === 1 ? uids[0] : uids],
     );
     if (got.length === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
     const mb = { id: mailboxId, accountId: got[0]!.account_id, uidValidity: got[0]!.uid_validity };
@@ -1197,6 +1198,23 @@ export class PgMessages implements MessageStore, BlobStore {
 
 /** A notice holds the UIDs of one statement's change up to this many (events.ts). */
 const UIDS_PER_STATEMENT = 400;
+
+/*
+ * setFlagsOnce's read of one UID: migration 14's function's rows for `p_uids` of one, as a
+ * statement with scalar parameters, whose plan PostgreSQL keeps after its first calls (by
+ * the primary keys whatever the values). The function costs its backend ~120 us a call
+ * (PL/pgSQL, RETURN QUERY), this ~45: a STORE the node's list says changes nothing (a
+ * +FLAGS \Seen of a seen message, half the IMAP mix's STOREs) is read so, as is one whose
+ * list is stale or missing.
+ */
+const FLAG_ROW = `SELECT mb.account_id, mb.uid_validity, r.uid, r.message_id, r.flags, r.modseq,
+    r.size, r.internal_date, r.internal_zone, r.blob_hash::text AS blob_hash
+  FROM mailboxes mb LEFT JOIN LATERAL (
+    SELECT mm.uid, mm.message_id, mm.flags, mm.modseq, mm.size, mm.internal_date,
+      mm.internal_zone, m.blob_hash
+    FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
+    WHERE mm.mailbox_id = mb.id AND mm.uid = $2) r ON true
+  WHERE mb.id = $1`;
 
 /*
  * setFlagsOnce's statement for several rows: SET_FLAGS (flag-groups.ts, migration 13's
