@@ -3,12 +3,13 @@
 // messages, loads them in batches, and sets \Seen for non-PEEK body fetches.
 import { isStoreError } from '../../store/errors.js';
 import type { FlagColumns, MessageDetail, MessageRecord } from '../../store/types.js';
-import { headerLineRenderer } from '../fetch/header-line.js';
+import { type HeaderLine, headerLineRenderer } from '../fetch/header-line.js';
 import { markFetchedSeen, type SeenNow } from '../fetch/mark-seen.js';
 import { ReadAhead } from '../fetch/read-ahead.js';
 import {
   allLight,
   columnRenderer,
+  type FetchItem,
   type FetchMessage,
   type FetchRenderOptions,
   fetchSetsSeen,
@@ -56,6 +57,28 @@ class LineChunks {
     if (this.text !== '') this.s.send(Buffer.from(this.text, 'latin1'));
     this.text = '';
   }
+}
+
+/**
+ * headerLineRenderer's writer by the items object and the two options it reads: the items of a
+ * FETCH text parsed before are the same object each time (wire/fetch-items.ts keeps them), and
+ * the writer keeps nothing between calls. Held only as long as the items are.
+ */
+const headerLines = new WeakMap<readonly FetchItem[], Array<HeaderLine | null | undefined>>();
+
+function keptHeaderLine(items: readonly FetchItem[], opts: FetchRenderOptions): HeaderLine | null {
+  const at = (opts.uidAlways ? 1 : 0) | (opts.condstore ? 2 : 0);
+  let kept = headerLines.get(items);
+  if (kept === undefined) {
+    kept = [undefined, undefined, undefined, undefined];
+    headerLines.set(items, kept);
+  }
+  let line = kept[at];
+  if (line === undefined) {
+    line = headerLineRenderer(items, opts);
+    kept[at] = line;
+  }
+  return line;
 }
 
 async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
@@ -116,7 +139,7 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   // read ahead (renderHeaderFetch), no loaders and promises per message.
   const headerFast = headersOnly && !withDetail && !withExtras && headerItemsOnly(a.items);
   // Its lines as text and the sections' bytes, no value tree per message (fetch/header-line.ts).
-  const headerLine = headerFast ? headerLineRenderer(a.items, opts) : null;
+  const headerLine = headerFast ? keptHeaderLine(a.items, opts) : null;
   const listed = !withDetail && isWide(uids, view.exists) ? await listRows(s, null) : null;
 
   for (let i = 0; i < uids.length; i += BATCH) {

@@ -90,10 +90,65 @@ const MACROS: Record<string, SimpleFetchAtt[]> = {
   FULL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY'],
 };
 
+/** FetchArgs after the sequence set: what the same text always parses to. */
+type FetchTail = Omit<FetchArgs, 'set'>;
+
+/**
+ * The tails parsed last, by their text (the items and modifiers after the sequence set, no
+ * literal among them), frozen: a client asks the same items of every mailbox at each login
+ * (issue 19's login mix: `(UID FLAGS BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])`), and
+ * their parse, the line renderer made from them and the header names' sets were work of each
+ * FETCH (~12 us of a FETCH's ~110 in the mix's profile). The same items object then stands for
+ * the same request in every FETCH, which the renderer's memo (commands/fetch.ts) and the
+ * names' sets (fetch/sections.ts) key on.
+ */
+const keptTails = new Map<string, FetchTail>();
+/** Texts kept at most; then they start over. */
+const KEPT_TAILS_MAX = 64;
+/** A tail longer than this is parsed each time (and not kept). */
+const KEPT_TAIL_CHARS = 512;
+
 export function parseFetchArgs(c: ArgCursor): FetchArgs {
   c.space();
   const set = c.sequenceSet();
   c.space();
+  const text = c.rest();
+  const key = text !== null && text.length <= KEPT_TAIL_CHARS ? text : null;
+  const kept = key === null ? undefined : keptTails.get(key);
+  if (kept !== undefined) {
+    c.skipRest();
+    return {
+      set,
+      items: kept.items,
+      changedSince: kept.changedSince,
+      vanished: kept.vanished,
+      partial: kept.partial,
+    };
+  }
+  const tail = parseFetchTail(c);
+  if (key !== null) {
+    if (keptTails.size >= KEPT_TAILS_MAX) keptTails.clear();
+    keptTails.set(key, deepFreeze(tail));
+  }
+  return {
+    set,
+    items: tail.items,
+    changedSince: tail.changedSince,
+    vanished: tail.vanished,
+    partial: tail.partial,
+  };
+}
+
+/** A kept tail is shared by every FETCH that sends its text: nothing may change it. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function parseFetchTail(c: ArgCursor): FetchTail {
   const items = parseFetchItems(c);
   let changedSince: number | null = null;
   let vanished = false;
@@ -117,7 +172,7 @@ export function parseFetchArgs(c: ArgCursor): FetchArgs {
   c.end();
   // RFC 7162 §3.2.6: VANISHED without CHANGEDSINCE is a BAD.
   if (vanished && changedSince === null) c.fail('VANISHED requires CHANGEDSINCE');
-  return { set, items, changedSince, vanished, partial };
+  return { items, changedSince, vanished, partial };
 }
 
 export function parseFetchItems(c: ArgCursor): FetchAtt[] {

@@ -110,6 +110,20 @@ export class ArgCursor {
     return this.pos < this.line.length ? this.line[this.pos] : -1;
   }
 
+  /**
+   * The rest of the command from here as latin1 text when no literal follows (null when one
+   * does); skipRest() then moves past it.
+   */
+  rest(): string | null {
+    if (this.seg !== this.cmd.lines.length - 1) return null;
+    return this.line.toString('latin1', this.pos);
+  }
+
+  /** Moves to the end of the command's last line (after rest()). */
+  skipRest(): void {
+    this.pos = this.line.length;
+  }
+
   /** True when the whole command has been read. */
   atEnd(): boolean {
     return this.seg === this.cmd.lines.length - 1 && this.pos >= this.line.length;

@@ -130,6 +130,46 @@ describe('parseFetchArgs', () => {
       assert.ok(e instanceof ImapParseError, bad);
     }
   });
+  test('the same items text gives the same items, parsed once and frozen, whatever the set', () => {
+    const tail = '(UID FLAGS BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])';
+    const a = tryParse(() => parseFetchArgs(argsOf(`a FETCH 1:* ${tail}\r\n`)));
+    const b = tryParse(() => parseFetchArgs(argsOf(`b UID FETCH 3,5 ${tail}\r\n`)));
+    assert.ok(!(a instanceof ImapParseError) && !(b instanceof ImapParseError));
+    assert.equal(b.items, a.items);
+    assert.notDeepEqual(b.set, a.set);
+    assert.deepEqual(a.items, [
+      s('UID'),
+      s('FLAGS'),
+      body([], { kind: 'HEADER.FIELDS', not: false, fields: ['FROM', 'SUBJECT', 'DATE'] }, true),
+    ]);
+    // Shared by every FETCH that sends the text: nothing may change it.
+    assert.throws(() => (a.items as FetchAtt[]).push(s('ENVELOPE')), TypeError);
+    const section = a.items[2] as Extract<FetchAtt, { kind: 'body' }>;
+    assert.ok(Object.isFrozen(section.section));
+    if (section.section.text?.kind !== 'HEADER.FIELDS') assert.fail('HEADER.FIELDS');
+    assert.ok(Object.isFrozen(section.section.text.fields));
+    // Modifiers are part of the text: each text its own.
+    const c = tryParse(() =>
+      parseFetchArgs(argsOf(`c UID FETCH 1:* ${tail} (CHANGEDSINCE 7)\r\n`)),
+    );
+    const d = tryParse(() =>
+      parseFetchArgs(argsOf(`d UID FETCH 1:* ${tail} (CHANGEDSINCE 9)\r\n`)),
+    );
+    assert.ok(!(c instanceof ImapParseError) && !(d instanceof ImapParseError));
+    assert.equal(c.changedSince, 7);
+    assert.equal(d.changedSince, 9);
+    assert.equal(
+      (tryParse(() => parseFetchArgs(argsOf(`e FETCH 1 ${tail}\r\n`))) as { changedSince: unknown })
+        .changedSince,
+      null,
+    );
+    // A text that failed is not kept: it fails again.
+    for (let i = 0; i < 2; i++)
+      assert.ok(
+        tryParse(() => parseFetchArgs(argsOf(`f FETCH 1 ${tail} extra\r\n`))) instanceof
+          ImapParseError,
+      );
+  });
   test('without modifiers', () => {
     const v = tryParse(() => parseFetchArgs(argsOf('a FETCH 2 BODY[]\r\n')));
     assert.ok(!(v instanceof ImapParseError));
