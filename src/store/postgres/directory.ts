@@ -34,6 +34,7 @@ import {
   run,
 } from './db.js';
 import type { PgEvents } from './events.js';
+import { RecipientCache } from './recipient-cache.js';
 
 interface AccountRow {
   id: number;
@@ -105,7 +106,24 @@ export class PgDirectory implements DirectoryStore {
     private readonly events?: PgEvents,
     /** Where RCPT's look-up goes (shared-reads.ts: one pipelined connection); else the pool. */
     private readonly reads: Queryable = db,
-  ) {}
+  ) {
+    this.recipients = events ? new RecipientCache(() => events.directoryClock) : null;
+  }
+
+  /** RCPT's answers kept while the directory is unchanged (with `events` only). */
+  private readonly recipients: RecipientCache | null;
+
+  /**
+   * A directory write: once it returns (committed or not), RCPT's kept answers are not used
+   * again, before its notice comes back (recipient-cache.ts).
+   */
+  private async written<T>(write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } finally {
+      this.recipients?.changed();
+    }
+  }
 
   /** A transaction whose `gone` mailboxes (id, account, name) are announced as deleted. */
   private removing(
@@ -134,10 +152,12 @@ export class PgDirectory implements DirectoryStore {
   async addDomain(input: string): Promise<Domain> {
     const name = normalizeDomain(input);
     const now = Date.now();
-    const n = await run(
-      this.db,
-      'INSERT INTO domains (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-      [name, now],
+    const n = await this.written(
+      run(
+        this.db,
+        'INSERT INTO domains (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [name, now],
+      ),
     );
     if (n === 0) throw new StoreError('EXISTS', `domain ${name} already exists`);
     return { name, createdAt: new Date(now) };
@@ -163,46 +183,48 @@ export class PgDirectory implements DirectoryStore {
 
   async removeDomain(input: string, opts: { force?: boolean } = {}): Promise<void> {
     const name = normalizeDomain(input);
-    await this.removing(async (q, gone) => {
-      // Locks the domain: no account or alias is added to it until this commits.
-      const d = await row(q, 'SELECT 1 FROM domains WHERE name = $1 FOR UPDATE', [name]);
-      if (!d) throw new StoreError('NOT_FOUND', `no domain ${name}`);
-      const counts = await row<{ accounts: number; aliases: number }>(
-        q,
-        `SELECT (SELECT count(*) FROM accounts WHERE domain = $1) AS accounts,
+    await this.written(
+      this.removing(async (q, gone) => {
+        // Locks the domain: no account or alias is added to it until this commits.
+        const d = await row(q, 'SELECT 1 FROM domains WHERE name = $1 FOR UPDATE', [name]);
+        if (!d) throw new StoreError('NOT_FOUND', `no domain ${name}`);
+        const counts = await row<{ accounts: number; aliases: number }>(
+          q,
+          `SELECT (SELECT count(*) FROM accounts WHERE domain = $1) AS accounts,
                 (SELECT count(*) FROM aliases WHERE domain = $1) AS aliases`,
-        [name],
-      );
-      if (opts.force !== true && counts && (counts.accounts > 0 || counts.aliases > 0)) {
-        throw new StoreError(
-          'IN_USE',
-          `domain ${name} still has ${counts.accounts} account(s) and ${counts.aliases} alias(es)`,
+          [name],
         );
-      }
-      const held = await rows<{ id: number }>(
-        q,
-        `SELECT DISTINCT mm.message_id AS id FROM mailbox_messages mm
+        if (opts.force !== true && counts && (counts.accounts > 0 || counts.aliases > 0)) {
+          throw new StoreError(
+            'IN_USE',
+            `domain ${name} still has ${counts.accounts} account(s) and ${counts.aliases} alias(es)`,
+          );
+        }
+        const held = await rows<{ id: number }>(
+          q,
+          `SELECT DISTINCT mm.message_id AS id FROM mailbox_messages mm
          JOIN mailboxes m ON m.id = mm.mailbox_id JOIN accounts a ON a.id = m.account_id
          WHERE a.domain = $1`,
-        [name],
-      );
-      gone(
-        await rows<RemovedMailbox>(
-          q,
-          `SELECT m.id, m.account_id, m.name FROM mailboxes m JOIN accounts a ON a.id = m.account_id
-           WHERE a.domain = $1`,
           [name],
-        ),
-      );
-      // Cascades to the accounts' mailboxes, their message rows, app passwords, subscriptions.
-      await run(q, 'DELETE FROM accounts WHERE domain = $1', [name]);
-      await collectMessages(
-        q,
-        held.map((r) => r.id),
-      );
-      await run(q, 'DELETE FROM aliases WHERE domain = $1', [name]);
-      await run(q, 'DELETE FROM domains WHERE name = $1', [name]);
-    });
+        );
+        gone(
+          await rows<RemovedMailbox>(
+            q,
+            `SELECT m.id, m.account_id, m.name FROM mailboxes m JOIN accounts a ON a.id = m.account_id
+           WHERE a.domain = $1`,
+            [name],
+          ),
+        );
+        // Cascades to the accounts' mailboxes, their message rows, app passwords, subscriptions.
+        await run(q, 'DELETE FROM accounts WHERE domain = $1', [name]);
+        await collectMessages(
+          q,
+          held.map((r) => r.id),
+        );
+        await run(q, 'DELETE FROM aliases WHERE domain = $1', [name]);
+        await run(q, 'DELETE FROM domains WHERE name = $1', [name]);
+      }),
+    );
   }
 
   // Accounts
@@ -216,50 +238,52 @@ export class PgDirectory implements DirectoryStore {
     const address = normalizeAddress(input.address);
     const domain = domainOf(address);
     try {
-      return await this.db.tx(async (q) => {
-        // FOR SHARE: the domain cannot be removed under the new account.
-        if (!(await row(q, 'SELECT 1 FROM domains WHERE name = $1 FOR SHARE', [domain]))) {
-          throw new StoreError('NOT_FOUND', `domain ${domain} does not exist; add it first`);
-        }
-        if (await row(q, 'SELECT 1 FROM aliases WHERE address = $1', [address])) {
-          throw new StoreError('EXISTS', `${address} is already an alias`);
-        }
-        const created = await row<AccountRow>(
-          q,
-          `INSERT INTO accounts (address, domain, password_hash, quota_bytes, created_at, admin)
+      return await this.written(
+        this.db.tx(async (q) => {
+          // FOR SHARE: the domain cannot be removed under the new account.
+          if (!(await row(q, 'SELECT 1 FROM domains WHERE name = $1 FOR SHARE', [domain]))) {
+            throw new StoreError('NOT_FOUND', `domain ${domain} does not exist; add it first`);
+          }
+          if (await row(q, 'SELECT 1 FROM aliases WHERE address = $1', [address])) {
+            throw new StoreError('EXISTS', `${address} is already an alias`);
+          }
+          const created = await row<AccountRow>(
+            q,
+            `INSERT INTO accounts (address, domain, password_hash, quota_bytes, created_at, admin)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (address) DO NOTHING
            RETURNING ${ACCOUNT_COLUMNS}`,
-          [
-            address,
-            domain,
-            input.passwordHash,
-            input.quotaBytes ?? null,
-            Date.now(),
-            input.admin === true,
-          ],
-        );
-        if (!created) throw new StoreError('EXISTS', `account ${address} exists`);
-        for (const mb of DEFAULT_MAILBOXES) {
-          await run(
-            q,
-            `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use,
-               object_id) VALUES ($1, $2, $3, $4, $5, $6)`,
             [
-              created.id,
-              normalizeMailboxName(mb.name),
-              await nextUidValidity(q),
-              await nextModseq(q, created.id),
-              mb.specialUse,
-              newObjectId('F'), // RFC 8474 §4 MAILBOXID
+              address,
+              domain,
+              input.passwordHash,
+              input.quotaBytes ?? null,
+              Date.now(),
+              input.admin === true,
             ],
           );
-          await run(q, 'INSERT INTO subscriptions (account_id, name) VALUES ($1, $2)', [
-            created.id,
-            mb.name,
-          ]);
-        }
-        return toAccount(created);
-      });
+          if (!created) throw new StoreError('EXISTS', `account ${address} exists`);
+          for (const mb of DEFAULT_MAILBOXES) {
+            await run(
+              q,
+              `INSERT INTO mailboxes (account_id, name, uid_validity, highest_modseq, special_use,
+               object_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+              [
+                created.id,
+                normalizeMailboxName(mb.name),
+                await nextUidValidity(q),
+                await nextModseq(q, created.id),
+                mb.specialUse,
+                newObjectId('F'), // RFC 8474 §4 MAILBOXID
+              ],
+            );
+            await run(q, 'INSERT INTO subscriptions (account_id, name) VALUES ($1, $2)', [
+              created.id,
+              mb.name,
+            ]);
+          }
+          return toAccount(created);
+        }),
+      );
     } catch (err) {
       if (isUniqueViolation(err)) throw new StoreError('EXISTS', `account ${address} exists`);
       throw err;
@@ -313,7 +337,7 @@ export class PgDirectory implements DirectoryStore {
     } catch {
       throw new StoreError('NOT_FOUND', `no account ${address}`);
     }
-    if ((await run(this.db, sql, [value, a])) === 0) {
+    if ((await this.written(run(this.db, sql, [value, a]))) === 0) {
       throw new StoreError('NOT_FOUND', `no account ${address}`);
     }
   }
@@ -328,7 +352,7 @@ export class PgDirectory implements DirectoryStore {
 
   async replacePasswordHash(accountId: number, expected: string, next: string): Promise<boolean> {
     const sql = 'UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3';
-    return (await run(this.db, sql, [next, accountId, expected])) === 1;
+    return (await this.written(run(this.db, sql, [next, accountId, expected]))) === 1;
   }
 
   async setQuota(address: string, quotaBytes: number | null): Promise<void> {
@@ -351,22 +375,24 @@ export class PgDirectory implements DirectoryStore {
 
   async removeAccount(address: string): Promise<void> {
     const id = await this.accountId(address);
-    await this.removing(async (q, gone) => {
-      const mailboxes = await rows<RemovedMailbox>(
-        q,
-        'SELECT id, account_id, name FROM mailboxes WHERE account_id = $1',
-        [id],
-      );
-      gone(mailboxes);
-      const held = await messageIdsOf(
-        q,
-        mailboxes.map((m) => m.id),
-      );
-      // Cascades to mailboxes, their message rows, subscriptions and app passwords.
-      const n = await run(q, 'DELETE FROM accounts WHERE id = $1', [id]);
-      if (n === 0) throw new StoreError('NOT_FOUND', `no account ${address}`);
-      await collectMessages(q, held);
-    });
+    await this.written(
+      this.removing(async (q, gone) => {
+        const mailboxes = await rows<RemovedMailbox>(
+          q,
+          'SELECT id, account_id, name FROM mailboxes WHERE account_id = $1',
+          [id],
+        );
+        gone(mailboxes);
+        const held = await messageIdsOf(
+          q,
+          mailboxes.map((m) => m.id),
+        );
+        // Cascades to mailboxes, their message rows, subscriptions and app passwords.
+        const n = await run(q, 'DELETE FROM accounts WHERE id = $1', [id]);
+        if (n === 0) throw new StoreError('NOT_FOUND', `no account ${address}`);
+        await collectMessages(q, held);
+      }),
+    );
   }
 
   setDisabled(address: string, disabled: boolean): Promise<void> {
@@ -478,22 +504,24 @@ export class PgDirectory implements DirectoryStore {
       throw new StoreError('INVALID', 'an alias needs at least one target');
     }
     const targets = [...new Set(targetsIn.map((t) => normalizeAddress(t)))];
-    return this.db.tx(async (q) => {
-      if (!(await row(q, 'SELECT 1 FROM domains WHERE name = $1 FOR SHARE', [domain]))) {
-        throw new StoreError('NOT_FOUND', `domain ${domain} does not exist; add it first`);
-      }
-      if (await row(q, 'SELECT 1 FROM accounts WHERE address = $1', [address])) {
-        throw new StoreError('EXISTS', `${address} is an account`);
-      }
-      const n = await run(
-        q,
-        `INSERT INTO aliases (address, domain, targets, created_at) VALUES ($1, $2, $3, $4)
+    return this.written(
+      this.db.tx(async (q) => {
+        if (!(await row(q, 'SELECT 1 FROM domains WHERE name = $1 FOR SHARE', [domain]))) {
+          throw new StoreError('NOT_FOUND', `domain ${domain} does not exist; add it first`);
+        }
+        if (await row(q, 'SELECT 1 FROM accounts WHERE address = $1', [address])) {
+          throw new StoreError('EXISTS', `${address} is an account`);
+        }
+        const n = await run(
+          q,
+          `INSERT INTO aliases (address, domain, targets, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING`,
-        [address, domain, targets, Date.now()],
-      );
-      if (n === 0) throw new StoreError('EXISTS', `alias ${address} already exists`);
-      return { address, targets };
-    });
+          [address, domain, targets, Date.now()],
+        );
+        if (n === 0) throw new StoreError('EXISTS', `alias ${address} already exists`);
+        return { address, targets };
+      }),
+    );
   }
 
   async listAliases(domain?: string): Promise<Alias[]> {
@@ -513,7 +541,7 @@ export class PgDirectory implements DirectoryStore {
 
   async removeAlias(input: string): Promise<void> {
     const address = normalizeAliasAddress(input);
-    const n = await run(this.db, 'DELETE FROM aliases WHERE address = $1', [address]);
+    const n = await this.written(run(this.db, 'DELETE FROM aliases WHERE address = $1', [address]));
     if (n === 0) throw new StoreError('NOT_FOUND', `no alias ${address}`);
   }
 
@@ -530,6 +558,9 @@ export class PgDirectory implements DirectoryStore {
     } catch {
       return null;
     }
+    const kept = this.recipients?.get(address);
+    if (kept) return kept;
+    const stamp = this.recipients?.stamp() ?? null;
     const domain = domainOf(address);
     const first = await row<LookupRow>(this.reads, RECIPIENT_LOOKUP, [
       address,
@@ -537,7 +568,12 @@ export class PgDirectory implements DirectoryStore {
       `@${domain}`,
     ]);
     if (first?.local !== true) return null;
-    return this.resolveFrom(address, first);
+    const answer = await this.resolveFrom(address, first);
+    // An account's own address, without a quota (its usage is read at every RCPT): kept.
+    if (answer && stamp && first.id !== null && first.quota_bytes === null) {
+      this.recipients?.put(address, stamp, answer);
+    }
+    return answer;
   }
 
   /** resolveRecipient's walk from an address of a local domain, its own row read (`first`). */

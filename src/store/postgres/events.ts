@@ -42,6 +42,12 @@ import { type PgDb, type Queryable, UNFLUSHED_COMMIT } from './db.js';
  * the account (see `acquireAccount`, `touch`).
  */
 export const CHANNEL = 'letterbox_changes';
+/**
+ * The channel of directory changes (migration 20's triggers: a domain, an alias, or an
+ * account's row other than its usage and modseq, written by any node or process): every node
+ * listens to it, for the recipients it keeps (recipient-cache.ts).
+ */
+export const DIRECTORY_CHANNEL = 'letterbox_directory';
 /** The channels of accounts' message changes (`letterbox_a` and the account's id). */
 export const ACCOUNT_CHANNEL = 'letterbox_a';
 /** An account's channel. */
@@ -153,6 +159,8 @@ export class PgEvents {
   private deferred: string[] | null = null;
   /** See epoch. */
   private era = 0;
+  /** See directoryClock. */
+  private directoryTicks = 0;
   /** Told of every event before the bus (see observe). */
   private readonly observers: Array<(ev: ChangeEvent) => void> = [];
   /** Told of other nodes' events as they are heard (see observeOthers). */
@@ -315,6 +323,16 @@ export class PgEvents {
     return this.era;
   }
 
+  /**
+   * Moves whenever a directory change may have been committed and not yet heard since the
+   * last value: at each notice on DIRECTORY_CHANNEL, and whenever the LISTEN connection is
+   * lost or made again; null while not listening. What was read of the directory when it
+   * was `stamp` is as current as all this node heard while it still is (recipient-cache.ts).
+   */
+  get directoryClock(): number | null {
+    return this.client === null ? null : this.directoryTicks;
+  }
+
   /** Listening, and not holding back notices behind a catch-up. */
   get live(): boolean {
     return this.client !== null && this.deferred === null;
@@ -343,6 +361,10 @@ export class PgEvents {
     const client = this.connect();
     let listened: number[] = [];
     client.on('notification', (msg) => {
+      if (msg.channel === DIRECTORY_CHANNEL) {
+        this.directoryTicks++;
+        return;
+      }
       if (msg.payload === undefined) return;
       if (msg.channel !== CHANNEL && !msg.channel.startsWith(ACCOUNT_CHANNEL)) return;
       if (this.deferred && this.client === client) this.deferred.push(msg.payload);
@@ -354,6 +376,7 @@ export class PgEvents {
       if (this.client !== client) return;
       this.client = null;
       this.era++;
+      this.directoryTicks++;
       for (const a of this.accounts.values()) {
         a.on = 0;
         a.asked = false;
@@ -369,7 +392,11 @@ export class PgEvents {
       // The accounts' channels this node had (or was asked for), with the common one: one
       // round trip. Those asked for meanwhile are asked once the connection is the node's.
       const ids = [...this.accounts.keys()];
-      await client.query([CHANNEL, ...ids.map(accountChannel)].map((c) => `LISTEN ${c}`).join(';'));
+      await client.query(
+        [CHANNEL, DIRECTORY_CHANNEL, ...ids.map(accountChannel)]
+          .map((c) => `LISTEN ${c}`)
+          .join(';'),
+      );
       listened = ids;
     } catch (err) {
       // Not made, or it hung (the caller tries again): not left open.
@@ -378,6 +405,7 @@ export class PgEvents {
     }
     this.client = client;
     this.era++;
+    this.directoryTicks++;
     for (const id of listened) {
       const a = this.accounts.get(id);
       if (a) this.listening(a);

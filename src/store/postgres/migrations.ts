@@ -894,6 +894,31 @@ END
 $$;
 `,
   },
+  {
+    version: 20,
+    // RCPT's answers kept by each node (recipient-cache.ts) are dropped when the directory
+    // changes: every statement that writes domains or aliases, or an account's row other than
+    // its usage and modseq (which every append moves: those fire nothing), sends one notice on
+    // letterbox_directory at its commit, whoever wrote it (a node, a `letterbox` command, a
+    // migration). Its payload is empty: PostgreSQL folds the notices of one transaction.
+    sql: `
+CREATE FUNCTION letterbox_directory_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('letterbox_directory', '');
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER domains_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON domains
+  FOR EACH STATEMENT EXECUTE FUNCTION letterbox_directory_changed();
+CREATE TRIGGER aliases_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aliases
+  FOR EACH STATEMENT EXECUTE FUNCTION letterbox_directory_changed();
+CREATE TRIGGER accounts_added_or_removed AFTER INSERT OR DELETE OR TRUNCATE ON accounts
+  FOR EACH STATEMENT EXECUTE FUNCTION letterbox_directory_changed();
+CREATE TRIGGER accounts_changed AFTER UPDATE OF id, address, domain, password_hash,
+  quota_bytes, pop3_policy, disabled, created_at, unlocked_at, admin ON accounts
+  FOR EACH STATEMENT EXECUTE FUNCTION letterbox_directory_changed();
+`,
+  },
 ];
 
 /** The latest schema version this code knows. */
