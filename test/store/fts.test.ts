@@ -4,13 +4,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { INDEX_GATHER_MS } from '../../src/store/sqlite/fts.js';
+import { FtsIndex, INDEX_GATHER_MS } from '../../src/store/sqlite/fts.js';
 import { FtsDb, type FtsRequest } from '../../src/store/sqlite/fts-db.js';
 import { currentBootId } from '../../src/store/sqlite/fts-marks.js';
+import { ThreadDemand } from '../../src/store/sqlite/fts-step-aside.js';
 import type { SqliteStore, SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import { FTS_TEXT_MAX, type FullTextIndexMode } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
@@ -1258,6 +1260,80 @@ describe('full_text_index = "on-search"', () => {
     } finally {
       await s.store.close();
     }
+  });
+
+  test('a catch-up steps aside while the main thread is busy, and ends with every message', async (t) => {
+    if (!new ThreadDemand().known) {
+      t.skip('no per-thread scheduler counters here (/proc/self/task/TID/schedstat)');
+      return;
+    }
+    const s = await open();
+    const n = 2000;
+    for (let i = 0; i < n; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, k) =>
+          s.store.append(newMessage(`m${i + k}`, `note${i + k} common\r\n`), [
+            { mailboxId: s.inbox },
+          ]),
+        ),
+      );
+    }
+    await s.store.close();
+    const errors: unknown[] = [];
+    const fts = new FtsIndex(
+      {
+        ftsFile: join(dir(), 'fts.db'),
+        mailFile: join(dir(), 'letterbox.db'),
+        blobRoot: join(dir(), 'blobs'),
+        fullTextIndex: 'on-search',
+        readPast: 0,
+      },
+      (err) => errors.push(err),
+    );
+    try {
+      // Answered by reading; the worker then indexes the 2,000 behind it, while this thread
+      // spins (a busy main thread, serving commands) on a machine with no CPU to spare (a
+      // thread spinning for each): the catch-up steps aside for it.
+      const stop = new Int32Array(new SharedArrayBuffer(4));
+      const spinners = Array.from(
+        { length: availableParallelism() },
+        () =>
+          new Worker(
+            `const { workerData: s } = require('node:worker_threads');
+             while (Atomics.load(s, 0) === 0) {}`,
+            { eval: true, workerData: stop },
+          ),
+      );
+      try {
+        assert.deepEqual(await fts.search(s.inbox, 'note7 COMMON'), [8]);
+        const deadline = performance.now() + 30_000;
+        while (fts.stepsAside.steps === 0 && performance.now() < deadline) {
+          // busy
+        }
+      } finally {
+        Atomics.store(stop, 0, 1);
+        await Promise.all(spinners.map((w) => new Promise((r) => w.once('exit', r))));
+      }
+      assert.ok(fts.stepsAside.steps > 0, 'the catch-up stepped aside while this thread spun');
+      // It goes on once this thread lets go, and indexes every message.
+      await eventually(
+        () => {
+          try {
+            return indexedDocs().length === n;
+          } catch {
+            return false; // fts.db locked for the worker's commit at that moment
+          }
+        },
+        'the mailbox indexed',
+        60_000,
+      );
+      assert.equal((await fts.search(s.inbox, 'common')).length, n);
+      assert.deepEqual(await fts.search(s.inbox, 'note1999 common'), [2000]);
+    } finally {
+      await fts.close();
+    }
+    assert.deepEqual(errors, []);
+    assert.deepEqual(indexedDocs(), messageRows());
   });
 
   test('a text the parser cut by its bytes (UTF-8 in quoted-printable) is found past the cut', async () => {

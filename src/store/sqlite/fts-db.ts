@@ -306,6 +306,12 @@ export class FtsDb {
      * by the rest of the chunk (fts-worker.ts catchUpBehind).
      */
     yieldNow?: () => boolean,
+    /**
+     * Asked there too, in a chunk whose every text was kept (none read from its bytes, which
+     * a cut would read again in the next chunk): true ends the chunk there as well, for the
+     * catch-up to step aside (fts-step-aside.ts).
+     */
+    stepAside?: () => boolean,
   ): { seen: number[]; done: boolean } {
     const seen: number[] = [];
     for (let n = 0; ; n++) {
@@ -337,10 +343,13 @@ export class FtsDb {
       // The texts not kept are read before anything is written (readTexts commits first: its
       // reads of the mail database must not pin a snapshot in the write transaction).
       const texts = this.readTexts(items);
+      const allKept = items.every((it) => it.text !== undefined);
+      const cutHere =
+        stepAside !== undefined && allKept ? () => yieldNow?.() === true || stepAside() : yieldNow;
       let written: number;
       this.chunkOf = mailboxId;
       try {
-        written = this.writeTexts(items, texts, yieldNow);
+        written = this.writeTexts(items, texts, cutHere);
       } finally {
         this.chunkOf = null;
       }

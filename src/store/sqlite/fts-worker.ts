@@ -23,6 +23,7 @@ import {
   isBusy,
   READ_PAST,
 } from './fts-db.js';
+import { STEP_MS, StepAside } from './fts-step-aside.js';
 
 /**
  * Quiet time (no request) after which waiting deletions are applied: ten times the time the
@@ -68,7 +69,8 @@ const BUSY_RETRY_MS = 1000;
 const port = parentPort;
 if (!port) throw new Error('fts-worker must run in a worker thread');
 
-const paths = workerData as FtsPaths;
+/** The store's paths and modes, and the counts of the steps aside (fts.ts asideCounts). */
+const { asideCounts, ...paths } = workerData as FtsPaths & { asideCounts?: Int32Array };
 const fts = new FtsDb(paths);
 /** full_text_index = "on-search": a search first indexes its mailbox's new messages. */
 const onSearch = paths.fullTextIndex === 'on-search';
@@ -78,6 +80,10 @@ const readPast = paths.readPast ?? READ_PAST;
  * after, one catch-up chunk per turn once the requests queued are done (catchUpBehind).
  */
 const behind = new Set<number>();
+/** That catch-up's step aside while the main thread is busy (fts-step-aside.ts). */
+const aside = new StepAside(asideCounts ?? null);
+/** The next catch-up chunk's turn while the catch-up stays aside. */
+let asideTimer: NodeJS.Timeout | undefined;
 const queue: FtsRequest[] = [];
 let scheduled = false;
 /** Deletions not yet applied: message id -> the blob hash the entry was made from. */
@@ -191,6 +197,7 @@ function turn(): void {
         retryBusy(items, requests.slice(k));
         return;
       }
+      if (asideTimer) clearTimeout(asideTimer);
       fts.close();
       port!.close();
       return;
@@ -228,9 +235,18 @@ function turn(): void {
  * again after BUSY_RETRY_MS).
  */
 function catchUpBehind(): boolean {
+  if (aside.now()) {
+    // The main thread is busy and short of a CPU: the next chunk after a step aside.
+    asideTimer ??= setTimeout(() => {
+      asideTimer = undefined;
+      schedule();
+    }, STEP_MS);
+    return true;
+  }
   const mailboxId = behind.values().next().value as number;
   try {
-    const step = fts.catchUp(mailboxId, 1, requestWaiting);
+    // The chunk ends where a request waits, or where the catch-up is to step aside.
+    const step = fts.catchUp(mailboxId, 1, requestWaiting, () => aside.now());
     for (const id of step.seen) deferred.delete(id);
     if (step.done) behind.delete(mailboxId);
   } catch (err) {

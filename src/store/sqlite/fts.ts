@@ -59,6 +59,11 @@ export class FtsIndex {
   private gatherTimer: NodeJS.Timeout | undefined;
   /** The worker crashed too often: searches fail, the rest of the store works on. */
   private dead = false;
+  /**
+   * The worker's steps aside for this thread during catch-ups (fts-step-aside.ts): how many,
+   * and the ms they lasted; shared memory, read while the worker runs.
+   */
+  private readonly asideCounts = new Int32Array(new SharedArrayBuffer(8));
 
   constructor(
     private readonly paths: FtsPaths,
@@ -72,7 +77,7 @@ export class FtsIndex {
 
   private spawn(): Worker {
     const w = startWorker(import.meta.url, 'fts-worker', {
-      workerData: this.paths,
+      workerData: { ...this.paths, asideCounts: this.asideCounts },
       resourceLimits: this.resourceLimits,
     });
     w.on('message', (m: FtsReply) => this.onReply(m));
@@ -166,6 +171,11 @@ export class FtsIndex {
       // ends without close() leaves them to the next start's reconciliation.
       this.gatherTimer.unref();
     }
+  }
+
+  /** The worker's steps aside for this thread so far, and the ms they lasted (monitoring). */
+  get stepsAside(): { steps: number; ms: number } {
+    return { steps: Atomics.load(this.asideCounts, 0), ms: Atomics.load(this.asideCounts, 1) };
   }
 
   /** Messages waiting to be indexed (monitoring). */
