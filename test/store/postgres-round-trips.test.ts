@@ -1083,6 +1083,94 @@ test("a one-UID STORE the node's list says changes nothing reads its row by a st
     await assertPlanKept(a, '%mm.uid = $2)%');
   }));
 
+test('a one-row STORE alone is one statement whose plan is kept; a stale one takes no modseq (RFC 7162: no gap), is read and written again', () =>
+  withPlanStores(async (a, b, inbox) => {
+    for (let i = 0; i < 8; i++) await b.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    await a.listMessages(inbox); // each STORE from a's list: one write
+    const account = (await b.getAccount('alice@example.test'))!.id;
+    const heard: Array<{ modseq: number; uids: number[]; keywords?: string[] }> = [];
+    const off = b.subscribe((ev) => {
+      if (ev.mailboxId === inbox && ev.kind === 'flags')
+        heard.push({ modseq: ev.modseq, uids: [...ev.uids], keywords: ev.keywords });
+    });
+    const modseqs: number[] = [];
+    for (let uid = 1; uid <= 7; uid++) {
+      const r = await a.setFlags(inbox, [uid], 'add', uid === 7 ? ['$Work'] : ['\\Flagged']);
+      assert.deepEqual(
+        r.updated.map((u) => [u.uid, u.flags]),
+        [[uid, uid === 7 ? ['$Work'] : ['\\Flagged']]],
+      );
+      modseqs.push(r.updated[0]!.modseq);
+    }
+    // Another node changes message 8 behind a's list: a's write of it is stale, undone, and
+    // written again from the row read; the modseq it took first is not left as a gap.
+    const other = await b.setFlags(inbox, [8], 'add', ['\\Seen']);
+    const m = other.updated[0]!.modseq;
+    const r8 = await a.setFlags(inbox, [8], 'add', ['\\Flagged']);
+    assert.deepEqual(
+      r8.updated.map((u) => [u.uid, [...u.flags].sort(), u.modseq]),
+      [[8, ['\\Flagged', '\\Seen'], m + 1]],
+    );
+    for (const [i, x] of modseqs.entries()) if (i > 0) assert.equal(x, modseqs[i - 1]! + 1);
+    // The database: the rows, HIGHESTMODSEQ, the keyword kept; the other node heard each.
+    const rows = await b.listMessages(inbox);
+    assert.deepEqual(
+      rows.map((r) => [r.uid, [...r.flags].sort(), r.modseq]),
+      [
+        ...modseqs.map((x, i) => [i + 1, i === 6 ? ['$Work'] : ['\\Flagged'], x]),
+        [8, ['\\Flagged', '\\Seen'], m + 1],
+      ],
+    );
+    const mb = await b.getMailbox(account, 'INBOX');
+    assert.equal(mb!.highestModseq, m + 1);
+    assert.deepEqual((await b.mailboxSummary(inbox)).keywords, ['$Work']);
+    await eventually(() => heard.length >= 9, "the other node's notices", 20_000);
+    off();
+    assert.deepEqual(
+      heard.map((e) => [e.uids, e.modseq, e.keywords]),
+      [
+        ...modseqs.map((x, i) => [[i + 1], x, i === 6 ? ['$Work'] : undefined]),
+        [[8], m, undefined],
+        [[8], m + 1, undefined],
+      ],
+    );
+    // Not migration 13's PL/pgSQL function: one statement, its plan kept.
+    const pool = (a as unknown as { db: { pool: pg.Pool } }).db.pool;
+    const plans = await pool.query<{ statement: string; generic: number; custom: number }>(
+      `SELECT statement, generic_plans::int AS generic, custom_plans::int AS custom
+       FROM pg_prepared_statements
+       WHERE statement LIKE '%letterbox_set_flags(%' OR statement LIKE '%SET flags = $5::text[]%'`,
+    );
+    assert.equal(plans.rows.length, 2, 'with and without keywords');
+    const many = plans.rows.find((p) => !p.statement.includes('mailbox_keywords'))!;
+    assert.ok(many.generic >= 1 && many.custom <= 5, JSON.stringify(many));
+  }));
+
+test('one-row STOREs of one message from two nodes at once: none lost, each its own modseq, none skipped', () =>
+  withPlanStores(async (a, b, inbox) => {
+    await b.append(newMessage('m'), [{ mailboxId: inbox }]);
+    const start = (await b.getMailbox((await b.getAccount('alice@example.test'))!.id, 'INBOX'))!
+      .highestModseq;
+    const got: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      // Each from its node's list, which the other's write may have made stale meanwhile.
+      await Promise.all([a.listMessages(inbox), b.listMessages(inbox)]);
+      const rs = await Promise.all([
+        a.setFlags(inbox, [1], 'add', [`a${i}`]),
+        b.setFlags(inbox, [1], 'add', [`b${i}`]),
+      ]);
+      for (const r of rs) got.push(r.updated[0]!.modseq);
+    }
+    const row = (await b.listMessages(inbox))[0]!;
+    const want = Array.from({ length: 20 }, (_, i) => [`a${i}`, `b${i}`]).flat();
+    assert.deepEqual([...row.flags].sort(), [...want].sort());
+    assert.deepEqual(
+      [...got].sort((x, y) => x - y),
+      Array.from({ length: 40 }, (_, i) => start + 1 + i),
+    );
+    assert.equal(row.modseq, start + 40);
+  }));
+
 test("one-row STOREs that come while one is out go in one statement and commit (migration 18); a row changed since it was read is read again, the group's others written", () =>
   withStores(async (a, b, inbox) => {
     for (let i = 0; i < 6; i++) await a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);

@@ -5,13 +5,14 @@
 // as the rows' changes themselves. So a node has one such write out at a time: those that come
 // while it is out queue, and go together (migration 18's function) once it has been answered,
 // a group holding what came during the one before it (group commit, as the FLUSHes and the
-// append groups). A write alone goes at once in migration 13's statement, as before.
+// append groups). A write alone goes at once in set-flag-one.ts's statement.
 //
 // Each write is answered once its commit is durable: after the group's answer, a FLUSH sent
 // after it (db.ts durableSince). The next group goes as soon as the answer is in, while that
 // FLUSH is out.
 
 import { type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
+import { SET_FLAG_ONE } from './set-flag-one.js';
 
 /** One STORE's change of one row, as read (`was`: its modseq then). */
 export interface FlagWrite {
@@ -38,7 +39,8 @@ export type FlagWritten = number | 'stale' | 'gone';
 /** The most writes one group holds. */
 export const FLAG_GROUP_MAX = 64;
 
-/** Migration 13's function: one write, undone whole with SQLSTATE 22012 when stale. */
+/** Migration 13's function: the rows of a STORE of several, undone whole with SQLSTATE 22012
+ * when one is stale (messages.ts writeFlags). */
 export const SET_FLAGS = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_set_flags($1, $2, $3, $4, $5, $6, $7, $8)`;
 
 /** Migration 18's function: a group, in ascending account order; per item its modseq. */
@@ -96,20 +98,17 @@ export class FlagGroups {
   }
 
   private async one(w: FlagWrite): Promise<FlagWritten> {
+    const kw = w.keywords.length > 0;
+    const values = [w.accountId, w.mailboxId, w.uid, w.was, w.flags, w.origin, w.seq];
     try {
-      const r = await rows<{ at_modseq: number }>(this.unflushed, SET_FLAGS, [
-        w.accountId,
-        w.mailboxId,
-        [w.uid],
-        [w.was],
-        [JSON.stringify(w.flags)],
-        w.keywords,
-        w.origin,
-        w.seq,
-      ]);
+      const r = await rows<{ at_modseq: number }>(
+        this.unflushed,
+        SET_FLAG_ONE[kw ? 1 : 0],
+        kw ? [...values, w.keywords] : values,
+      );
       return r[0] ? Number(r[0].at_modseq) : 'gone';
     } catch (err) {
-      if ((err as { code?: unknown }).code === '22012') return 'stale'; // see SET_FLAGS
+      if ((err as { code?: unknown }).code === '22012') return 'stale'; // see SET_FLAG_ONE
       throw err;
     }
   }
