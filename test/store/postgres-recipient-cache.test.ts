@@ -56,11 +56,24 @@ async function withNodes(fn: (n: Nodes) => Promise<void>): Promise<void> {
         return n;
       },
       heard: async () => {
-        // Notices come in commit order: once this one is heard, the earlier ones were.
-        const events = (a as unknown as { events: { directoryClock: number | null } }).events;
-        const before = events.directoryClock;
-        await sql.query("SELECT pg_notify('letterbox_directory', '')");
-        await eventually(() => events.directoryClock !== before, 'the notice', 20_000);
+        // Notices come in commit order: once this one is heard, the earlier ones were. It is
+        // known by its payload, not by the clock moving: a notice of the setup still on its way
+        // would move the clock first, and this one would then move it again later.
+        const events = (a as unknown as { events: { client: pg.Client | null } }).events;
+        await eventually(() => events.client !== null, 'listening', 20_000);
+        const client = events.client!;
+        const probe = `probe-${process.pid}-${Date.now()}`;
+        let seen = false;
+        const on = (m: pg.Notification) => {
+          if (m.channel === 'letterbox_directory' && m.payload === probe) seen = true;
+        };
+        client.on('notification', on);
+        try {
+          await sql.query("SELECT pg_notify('letterbox_directory', $1)", [probe]);
+          await eventually(() => seen, 'the notice', 20_000);
+        } finally {
+          client.off('notification', on);
+        }
       },
     });
   } finally {
