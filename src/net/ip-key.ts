@@ -4,11 +4,46 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
 /**
+ * Keys already worked out for addresses that are not plain IPv4, by prefix length, then by
+ * the address as given. An IPv6 key takes ~3 us to work out (Node's isIPv6, the groups'
+ * parse), and one connection asks for it several times: the connection limit at accept and
+ * again at close (net/limits.ts), the login throttle two or three times a login
+ * (auth/throttle.ts); a client comes back from the same address. A plain IPv4 address is its
+ * own key at once (~50 ns) and is not kept.
+ */
+const known = new Map<number, Map<string, string>>();
+/** Addresses kept per prefix length; the map starts again empty when it is full. */
+const KNOWN_MAX = 4096;
+/**
+ * Longer text is worked out every time, never kept: the longest IPv6 text, with an IPv4 tail
+ * and a zone, is well under this, and a caller's arbitrary string must not fill the memory.
+ */
+const KNOWN_TEXT_MAX = 64;
+
+/**
  * Canonical key for a client address: IPv4-mapped IPv6 (::ffff:a.b.c.d, as a dual-stack
  * listener reports IPv4 peers) becomes plain IPv4; IPv6 is expanded and cut to its prefix
  * (except ::1, kept whole). Anything unparseable is used lower-cased as given.
  */
 export function ipKey(ip: string, ipv6PrefixLength = 128): string {
+  // As the text is given (no space, no letter): the trimmed, lower-cased form below is the same.
+  if (isIPv4(ip)) return ip;
+  if (ip.length > KNOWN_TEXT_MAX) return workOutKey(ip, ipv6PrefixLength);
+  let byText = known.get(ipv6PrefixLength);
+  if (byText === undefined) {
+    byText = new Map();
+    known.set(ipv6PrefixLength, byText);
+  }
+  let key = byText.get(ip);
+  if (key === undefined) {
+    if (byText.size >= KNOWN_MAX) byText.clear();
+    key = workOutKey(ip, ipv6PrefixLength);
+    byText.set(ip, key);
+  }
+  return key;
+}
+
+function workOutKey(ip: string, ipv6PrefixLength: number): string {
   const raw = ip.trim().toLowerCase();
   if (isIPv4(raw)) return raw;
   const zoneless = raw.split('%')[0];

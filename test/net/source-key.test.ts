@@ -3,6 +3,7 @@
 // usually has all of them).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ipKey } from '../../src/net/ip-key.js';
 import { ConnectionLimiter, sourceKey } from '../../src/net/limits.js';
 
 describe('sourceKey', () => {
@@ -68,5 +69,37 @@ describe('ConnectionLimiter counts per source', () => {
     assert.equal(l.tryAcquire('::1'), false);
     assert.equal(l.tryAcquire('::2'), true);
     assert.equal(l.count('0:0:0:0:0:0:0:1'), 1);
+  });
+});
+
+// ip-key.ts keeps the keys of addresses other than plain IPv4 once worked out (a connection
+// asks for its address's key at accept, at close and at each login): what it keeps must be
+// the key of that address at that prefix length, whatever was asked before.
+describe('ipKey asked again', () => {
+  test('one address at two prefix lengths has two keys, each the same when asked again', () => {
+    const a = '2001:db8:7:8:1:2:3:4';
+    for (let i = 0; i < 3; i++) {
+      assert.equal(ipKey(a, 64), '2001:db8:7:8:0:0:0:0/64');
+      assert.equal(ipKey(a), '2001:db8:7:8:1:2:3:4');
+      assert.equal(ipKey(a, 48), '2001:db8:7:0:0:0:0:0/48');
+    }
+  });
+
+  test('the same address in other text gives the same key; unparseable text is itself', () => {
+    assert.equal(ipKey('2001:DB8:7:8::1', 64), ipKey('2001:db8:7:8:0:0:0:1', 64));
+    assert.equal(ipKey(' ::FFFF:192.0.2.9 ', 64), '192.0.2.9');
+    assert.equal(ipKey(' 192.0.2.9 '), '192.0.2.9');
+    assert.equal(ipKey('Not-An-Address'), 'not-an-address');
+    const long = `2001:db8::${'1'.repeat(80)}`;
+    assert.equal(ipKey(long, 64), long);
+  });
+
+  test('after more addresses than are kept, keys are still right', () => {
+    for (let i = 0; i < 10_000; i++) {
+      const hex = i.toString(16);
+      assert.equal(ipKey(`2001:db8:${hex}::${hex}`, 64), `2001:db8:${hex}:0:0:0:0:0/64`);
+    }
+    assert.equal(ipKey('2001:db8:0::0', 64), '2001:db8:0:0:0:0:0:0/64');
+    assert.equal(ipKey('::1', 64), '0:0:0:0:0:0:0:1');
   });
 });
