@@ -313,7 +313,11 @@ export class Rows implements FlagColumns {
       if (i >= 0) at.push(i);
     }
     at.sort((a, b) => a - b);
-    const out = new Rows(this.sets, Math.max(16, this.n - at.length));
+    // The room the rows had, up to twice what is kept: a mailbox that takes one message and
+    // loses one (the login mix's APPEND and EXPUNGE, issue 19) grew its arrays again at
+    // every append when this was the rows kept alone; one that shrank a lot lets go of it.
+    const kept = this.n - at.length;
+    const out = new Rows(this.sets, Math.max(16, Math.min(this.capacity, 2 * kept + 16)));
     // Hashes not read yet (or none written) are all zeros: nothing to copy.
     const hashes = this.hashesFrom === null && this.hash.length > 0;
     let j = 0;

@@ -37,12 +37,40 @@ export class WalChanges {
   private generation = 0;
   /** The last count this process's batches are known to have taken, null when not known. */
   private ownUpTo: number | null = null;
+  /**
+   * The count a write batch read under the write lock (`hold`), answered by counter() until
+   * `release`; undefined when none is held.
+   */
+  private held: number | null | undefined = undefined;
 
   /** `shmFile`: the mail database's -shm file; null (no WAL) tells nothing, always. */
   constructor(private readonly shmFile: string | null) {}
 
   /** The commit counter now, or null when the header cannot be read whole. */
   counter(): number | null {
+    if (this.held !== undefined) return this.held;
+    return this.read();
+  }
+
+  /**
+   * In a write transaction begun IMMEDIATE (the write lock held), before its first statement:
+   * the counter, read once. No other connection can commit until this one's COMMIT, and this
+   * connection's own statements move the count only at its COMMIT, so until `release` every
+   * counter() (each write's mailbox key, messages.ts through mailboxes.ts `key`) is answered
+   * with this reading instead of a pread(2) of its own (~5-10 us of the main thread each on
+   * this machine; the login mix's APPEND, STORE and EXPUNGE each made one).
+   */
+  hold(): number | null {
+    this.held = this.read();
+    return this.held;
+  }
+
+  /** The transaction of `hold` is over (committed or not): counter() reads again. */
+  release(): void {
+    this.held = undefined;
+  }
+
+  private read(): number | null {
     if (this.shmFile === null) return null;
     try {
       this.fd ??= openSync(this.shmFile, 'r');

@@ -98,23 +98,28 @@ export class WriteBatch {
       const alone = batch.length === 1;
       let failed = false;
       tx(this.db, () => {
-        // The write lock is held: no other connection commits before this transaction does.
-        before = this.changes?.counter() ?? null;
-        const rows = this.changes ? changedRows(this.db) : 0;
-        for (const w of batch) {
-          // A failed write's savepoint is rolled back: what it put into `fresh` goes too.
-          const mark = fresh.length;
-          try {
-            done.push(alone ? w.apply(fresh) : tx(this.db, () => w.apply(fresh)));
-          } catch (error) {
-            if (alone) throw error;
-            fresh.length = mark;
-            done.push({ error });
-            failed = true;
+        // The write lock is held: no other connection commits before this transaction does,
+        // so the count read now stands for every write's reads of it until the COMMIT.
+        before = this.changes?.hold() ?? null;
+        try {
+          const rows = this.changes ? changedRows(this.db) : 0;
+          for (const w of batch) {
+            // A failed write's savepoint is rolled back: what it put into `fresh` goes too.
+            const mark = fresh.length;
+            try {
+              done.push(alone ? w.apply(fresh) : tx(this.db, () => w.apply(fresh)));
+            } catch (error) {
+              if (alone) throw error;
+              fresh.length = mark;
+              done.push({ error });
+              failed = true;
+            }
           }
+          // Rows changed: the COMMIT writes frames, and takes exactly one count.
+          wrote = !failed && this.changes !== null && changedRows(this.db) > rows;
+        } finally {
+          this.changes?.release();
         }
-        // Rows changed: the COMMIT writes frames, and takes exactly one count.
-        wrote = !failed && this.changes !== null && changedRows(this.db) > rows;
       });
     } catch (error) {
       this.changes?.committed(null, false);
