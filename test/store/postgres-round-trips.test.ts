@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { headerBounds } from '../../src/mime/header-scan.js';
+import { EXPUNGE_SQL, expungeKind } from '../../src/store/postgres/expunge-one.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { QuietCollect } from '../../src/store/postgres/quiet-collect.js';
 import type { Resolution } from '../../src/store/types.js';
@@ -308,7 +309,7 @@ test('EXPUNGE (RFC 9051 §6.4.3): one round trip, the same rows, VANISHED and qu
     assert.equal(blobs.rows[0].n, 2);
   }));
 
-test("EXPUNGE reads the mailbox's \\Deleted rows only (migration 11's partial index), not all of them", () =>
+test("EXPUNGE reads the mailbox's \\Deleted rows only (migration 11's partial index), not all of them, by its statement (expunge-one.ts)", () =>
   withStores(async (a, _b, inbox, sql) => {
     const n = 1000;
     await Promise.all(
@@ -318,20 +319,26 @@ test("EXPUNGE reads the mailbox's \\Deleted rows only (migration 11's partial in
     );
     await a.store.setFlags(inbox, [7, 900], 'add', ['\\Deleted']);
     await sql.query('ANALYZE mailbox_messages');
-    // The function run on this connection, in a transaction whose own table statistics say
-    // how many rows of mailbox_messages it read (rolled back: nothing changes).
+    // The store's statement run on this connection, its plan the generic one it keeps, in a
+    // transaction whose own table statistics say how many rows of mailbox_messages it read
+    // (rolled back: nothing changes).
+    await sql.query("SET plan_cache_mode = 'force_generic_plan'");
     const rowsRead = async (uids: number[] | null, onlyDeleted: boolean) => {
       await sql.query('BEGIN');
       try {
-        const r = await sql.query(
-          'SELECT gone::text AS gone FROM letterbox_expunge($1, $2, $3, $4, $5, $6)',
-          [inbox, uids, onlyDeleted, 'test', 1, 400],
-        );
+        const r = await sql.query(EXPUNGE_SQL[expungeKind(onlyDeleted, uids !== null)], [
+          inbox,
+          ...(uids !== null ? [uids] : []),
+          'test',
+          1,
+          400,
+        ]);
+        const gone = `{${((r.rows[0].gone as string[] | null) ?? []).join(',')}}`;
         const read = await sql.query(
           `SELECT (seq_tup_read + COALESCE(idx_tup_fetch, 0))::int AS n
            FROM pg_stat_xact_user_tables WHERE relname = 'mailbox_messages'`,
         );
-        return { gone: r.rows[0].gone as string, read: read.rows[0].n as number };
+        return { gone, read: read.rows[0].n as number };
       } finally {
         await sql.query('ROLLBACK');
       }
@@ -1144,6 +1151,103 @@ test('a one-row STORE alone is one statement whose plan is kept; a stale one tak
     assert.equal(plans.rows.length, 2, 'with and without keywords');
     const many = plans.rows.find((p) => !p.statement.includes('mailbox_keywords'))!;
     assert.ok(many.generic >= 1 && many.custom <= 5, JSON.stringify(many));
+  }));
+
+test("EXPUNGE is one statement whose plan is kept (expunge-one.ts), not migration 15's function: its rows, modseqs, VANISHED, usage and notices", () =>
+  withPlanStores(async (a, b, inbox) => {
+    for (let i = 0; i < 12; i++) await b.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    const heard: Array<[number[], number]> = [];
+    const off = b.subscribe((ev) => {
+      if (ev.mailboxId === inbox && ev.kind === 'expunge') heard.push([[...ev.uids], ev.modseq]);
+    });
+    const highest = async () => (await a.mailboxStatus(inbox)).highestModseq;
+    const want: Array<[number[], number]> = [];
+    // The mix's EXPUNGE: one \Deleted row at a time, each at the modseq after its STORE's.
+    for (let uid = 1; uid <= 7; uid++) {
+      const m = (await a.setFlags(inbox, [uid], 'add', ['\\Deleted'])).updated[0]!.modseq;
+      assert.deepEqual(await a.expunge(inbox, { onlyDeleted: true }), [uid]);
+      assert.equal(await highest(), m + 1);
+      assert.deepEqual(await a.expungedSince(inbox, m), [uid]);
+      want.push([[uid], m + 1]);
+    }
+    // UID EXPUNGE (RFC 9051 §6.4.9): the \Deleted ones of the UIDs given.
+    const m8 = (await a.setFlags(inbox, [8, 9], 'add', ['\\Deleted'])).updated[1]!.modseq;
+    assert.deepEqual(await a.expunge(inbox, { uids: [8, 10], onlyDeleted: true }), [8]);
+    want.push([[8], m8 + 1]);
+    // The UIDs given whatever their flags (POP3, a delivery undone), then every row.
+    assert.deepEqual(await a.expunge(inbox, { uids: [9, 10, 99], onlyDeleted: false }), [9, 10]);
+    want.push([[9, 10], m8 + 2]);
+    assert.deepEqual(await a.expunge(inbox, { onlyDeleted: false }), [11, 12]);
+    want.push([[11, 12], m8 + 3]);
+    // Nothing to remove: nothing changes, not even the modseq (no gap, RFC 7162 §3.1).
+    assert.deepEqual(await a.expunge(inbox, { onlyDeleted: true }), []);
+    assert.deepEqual(await a.expunge(inbox, { uids: [1, 2], onlyDeleted: false }), []);
+    assert.equal(await highest(), m8 + 3);
+    await assert.rejects(a.expunge(999_999, { onlyDeleted: true }), { code: 'NOT_FOUND' });
+    assert.deepEqual(await b.listMessages(inbox), []);
+    assert.deepEqual(
+      await b.expungedSince(inbox, 0),
+      Array.from({ length: 12 }, (_, i) => i + 1),
+    );
+    const pool = (a as unknown as { db: { pool: pg.Pool } }).db.pool;
+    const used = await pool.query('SELECT used_bytes::int AS n FROM accounts');
+    assert.deepEqual(
+      used.rows.map((r) => r.n),
+      [0],
+    );
+    // The other node heard each, in commit order.
+    await eventually(() => heard.length >= want.length, "the other node's notices", 20_000);
+    off();
+    assert.deepEqual(heard, want);
+    // One statement, its plan kept; migration 15's function not called.
+    await assertPlanKept(a, '%WHERE mm.mailbox_id = $1 AND _\\\\Deleted_ = ANY%');
+    const fn = await pool.query(
+      "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE '%letterbox_expunge(%'",
+    );
+    assert.equal(fn.rows[0].n, 0);
+  }));
+
+test('EXPUNGEs on one node while the other stores: a row whose \\Deleted went first stays, no modseq taken twice or skipped', () =>
+  withPlanStores(async (a, b, inbox) => {
+    for (let i = 0; i < 21; i++) await b.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    const start = await a.mailboxStatus(inbox);
+    const modseqs: number[] = [];
+    let kept = 0;
+    for (let uid = 1; uid <= 20; uid++) {
+      modseqs.push((await a.setFlags(inbox, [uid], 'add', ['\\Deleted'])).updated[0]!.modseq);
+      await b.listMessages(inbox);
+      // At once: a's EXPUNGE, b taking the \Deleted off that row and b's keyword on another.
+      const [gone, undo, other] = await Promise.all([
+        a.expunge(inbox, { onlyDeleted: true }),
+        b.setFlags(inbox, [uid], 'remove', ['\\Deleted']),
+        b.setFlags(inbox, [21], 'add', [`k${uid}`]),
+      ]);
+      modseqs.push(...undo.updated.map((u) => u.modseq), other.updated[0]!.modseq);
+      const row = (await a.listMessages(inbox)).find((r) => r.uid === uid);
+      if (gone.length === 0) {
+        // b's write went first: the row stays, without \Deleted.
+        assert.equal(undo.updated.length, 1);
+        assert.deepEqual(row?.flags, []);
+        kept++;
+      } else {
+        assert.deepEqual(gone, [uid]);
+        assert.equal(undo.updated.length, 0);
+        assert.equal(row, undefined);
+      }
+    }
+    const pool = (a as unknown as { db: { pool: pg.Pool } }).db.pool;
+    const ex = await pool.query('SELECT modseq::int AS m FROM expunged ORDER BY uid');
+    assert.equal(ex.rows.length, 20 - kept);
+    modseqs.push(...ex.rows.map((r) => r.m as number));
+    const end = await a.mailboxStatus(inbox);
+    assert.deepEqual(
+      [...modseqs].sort((x, y) => x - y),
+      Array.from(
+        { length: end.highestModseq - start.highestModseq },
+        (_, i) => start.highestModseq + 1 + i,
+      ),
+    );
+    assert.equal(end.messages, 1 + kept);
   }));
 
 test('one-row STOREs of one message from two nodes at once: none lost, each its own modseq, none skipped', () =>

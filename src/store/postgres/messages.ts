@@ -44,6 +44,7 @@ import { ByteCache } from './byte-cache.js';
 import { collectMessages } from './collect.js';
 import { nextModseq, type PgDb, type Queryable, row, rows, run, UNFLUSHED_COMMIT } from './db.js';
 import { type PgEvents, UIDS_PER_NOTICE } from './events.js';
+import { EXPUNGE_SQL, expungeKind } from './expunge-one.js';
 import { FlagGroups, SET_FLAGS } from './flag-groups.js';
 import { nulFree, nulFreeIndex } from './nul-free.js';
 import type { QuietCollect } from './quiet-collect.js';
@@ -1112,8 +1113,8 @@ export class PgMessages implements MessageStore, BlobStore {
   }
 
   /**
-   * EXPUNGE as one statement (letterbox_expunge, migration 9): the account's lock, the rows'
-   * removal (those of `uids`, all when not given, that are \Deleted when `onlyDeleted`), their
+   * EXPUNGE as one statement (expunge-one.ts; before, migration 15's function): the account's
+   * lock, the rows' removal (those of `uids`, all when not given, that are \Deleted when `onlyDeleted`), their
    * UIDs recorded for VANISHED (RFC 7162 §3.2.5.1) with the account's next modseq, which
    * HIGHESTMODSEQ takes, the usage and the notices, committed on their own (one round trip;
    * before: BEGIN, the lock and deletion, the collection's savepoint, and the NOTIFY with the
@@ -1133,10 +1134,9 @@ export class PgMessages implements MessageStore, BlobStore {
       /** BIGINT[]: text to the driver (db.ts parses only BIGINT itself). */
       gone: string[] | null;
       hashes: string[] | null;
-    }>(this.db.durable, EXPUNGE, [
+    }>(this.db.durable, EXPUNGE_SQL[expungeKind(opts.onlyDeleted, opts.uids !== undefined)], [
       mailboxId,
-      opts.uids ?? null,
-      opts.onlyDeleted,
+      ...(opts.uids !== undefined ? [opts.uids] : []),
       notice.origin,
       notice.seq,
       UIDS_PER_NOTICE,
@@ -1222,9 +1222,6 @@ const FLAG_ROW = `SELECT mb.account_id, mb.uid_validity, r.uid, r.message_id, r.
  * read, $5 its new flags (JSON), $6 the keywords to keep and announce. Should a row no longer
  * have its modseq, it undoes itself whole with SQLSTATE 22012 (the caller reads again).
  */
-
-/** EXPUNGE's statement (migration 9's function), its commit flushed after (db.durable). */
-const EXPUNGE = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_expunge($1, $2, $3, $4, $5, $6)`;
 
 /** COPY's and MOVE's statement (migration 10's function), as EXPUNGE's. */
 const COPY = `SELECT *, ${UNFLUSHED_COMMIT} FROM letterbox_copy($1, $2, $3, $4, $5, $6, $7, $8)`;
