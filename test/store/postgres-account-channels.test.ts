@@ -1,6 +1,6 @@
 // Issue 17: a channel per account (src/store/postgres/events.ts). A message's changes go on
 // its account's channel, which a node listens to only while it has a use for the account (a
-// session, a held mailbox, a write, a read of its rows); the rare events stay on the channel
+// session, a held mailbox, a read of its rows; not a write); the rare events stay on the channel
 // every node hears. What a node read while it did not listen is not trusted later.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -22,6 +22,11 @@ after(async () => {
 
 function eventsOf(store: PostgresStore): PgEvents {
   return (store as unknown as { events: PgEvents }).events;
+}
+
+/** The accounts whose channels the node listens to or has asked for (events.ts). */
+function accountsOf(store: PostgresStore): Map<number, unknown> {
+  return (eventsOf(store) as unknown as { accounts: Map<number, unknown> }).accounts;
 }
 
 /** Node a and node b (b lets an account go `lingerMs` after its last use) over a new database. */
@@ -140,7 +145,15 @@ test('a write on a node not listening to the account: emitted there at once, hea
       'a to hear b append',
       20_000,
     );
-    // Having written, b listens to the account for a while: it hears a's changes from then.
+    // A write is no use of the account: b did not ask for its channel (an SMTP delivery on a
+    // node without a session of the account is not woken by the account's later changes).
+    assert.equal(accountsOf(b).has(account), false);
+    assert.equal(eventsOf(b).listensTo(account), false);
+    // A read of its rows is: b listens to the account from then and hears a's changes.
+    assert.deepEqual(
+      (await b.listMessages(inbox)).map((m) => m.uid),
+      [r!.uid],
+    );
     await eventually(() => eventsOf(b).listensTo(account), 'b to listen', 20_000);
     await a.setFlags(inbox, [r!.uid], 'add', ['\\Flagged']);
     await eventually(

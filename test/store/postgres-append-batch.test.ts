@@ -31,7 +31,11 @@ interface Node {
   commits(): Promise<number>;
 }
 
-async function withNodes(n: number, fn: (nodes: Node[], sql: pg.Client) => Promise<void>) {
+async function withNodes(
+  n: number,
+  fn: (nodes: Node[], sql: pg.Client) => Promise<void>,
+  hear = true,
+) {
   const url = await server.createDatabase();
   const stores: PostgresStore[] = [];
   const sql = new pg.Client({ connectionString: url });
@@ -45,7 +49,7 @@ async function withNodes(n: number, fn: (nodes: Node[], sql: pg.Client) => Promi
     });
     const inbox = (await stores[0]!.getMailbox(acct.id, 'INBOX'))!.id;
     // Every node hears the account's changes, as with a session of it on each.
-    for (const s of stores) await hearAccount(s, acct.id);
+    if (hear) for (const s of stores) await hearAccount(s, acct.id);
     const commits = async () => {
       const r = await sql.query<{ n: number }>(
         'SELECT count(DISTINCT xmin::text)::integer AS n FROM mailbox_messages WHERE mailbox_id = $1',
@@ -368,6 +372,43 @@ describe('postgres: appends grouped per node (group commit)', () => {
       const stored = await sql.query('SELECT 1 FROM messages');
       assert.equal(stored.rowCount, 1, 'only the first message is stored');
     }));
+
+  // A node with no session of the account does not hear the other nodes' appends (events.ts):
+  // its groups' modseqs show them instead, and its mailbox's groups then wait for the lock.
+  test("a node that does not hear the account learns of another node's writes from its modseqs", () =>
+    withNodes(
+      2,
+      async ([a, b]) => {
+        const contended = (node: Node) =>
+          (
+            node.store as unknown as {
+              messages: { batches: { contended: Map<number, number> } };
+            }
+          ).messages.batches.contended.has(node.inbox);
+        await b!.store.append(newMessage('b1'), [{ mailboxId: b!.inbox }]);
+        await b!.store.append(newMessage('b2'), [{ mailboxId: b!.inbox }]);
+        // Its own appends one after another leave no gap.
+        assert.equal(contended(b!), false);
+        await a!.store.append(newMessage('a1'), [{ mailboxId: a!.inbox }]);
+        // a had no group before: nothing to compare with.
+        assert.equal(contended(a!), false);
+        const [r] = await b!.store.append(newMessage('b3'), [{ mailboxId: b!.inbox }]);
+        assert.equal(r!.uid, 4);
+        assert.equal(contended(b!), true);
+        for (const node of [a!, b!]) {
+          assert.equal(
+            (
+              node.store as unknown as { events: { listensTo(id: number): boolean } }
+            ).events.listensTo(node.account),
+            false,
+          );
+        }
+        // The contended path's transaction places the next one after it, as a group would.
+        const [r2] = await b!.store.append(newMessage('b4'), [{ mailboxId: b!.inbox }]);
+        assert.equal(r2!.uid, 5);
+      },
+      false,
+    ));
 
   test('APPENDs claiming Recent go in one group; each claimant gets what it would one at a time', () =>
     withNodes(1, async ([a], sql) => {

@@ -20,6 +20,9 @@
 // transaction that takes the account's lock first and only then takes its groups from their
 // queues: the appends that arrived while it waited behind the other nodes' writers go in them
 // too, so the groups grow with the contention (one more round trip, the lock held through it).
+// Other nodes' changes are heard only on a node that listens to the account (a session of it
+// there: events.ts); a node that only delivers to it learns of them from the modseqs its
+// groups are given (noteGap): one past the next after its last means another writer.
 //
 // Groups of different mailboxes that are ready together share one transaction too (at most
 // TX_IN_FLIGHT of them out per node, each taking one group of every mailbox not already out):
@@ -152,6 +155,11 @@ export class AppendBatches {
   private pruneAt = PRUNE_AT;
   /** When each mailbox's next group goes (append-gather.ts). */
   private readonly gather = new GatherClock(MAX_ITEMS);
+  /**
+   * The highest modseq each account's groups on this node were given: a later group whose
+   * first modseq is past the next one found another writer's change to the account between.
+   */
+  private readonly lastModseq = new Map<number, number>();
   /** The size of the group each busy mailbox's transaction took. */
   private readonly took = new Map<number, number>();
   /** A start planned for when a gathering group is due, and when. */
@@ -526,6 +534,7 @@ export class AppendBatches {
       await this.alone(group.filter((_, i) => byN.get(i + 1)?.message_id !== null));
       return group.filter((_, i) => byN.get(i + 1)?.message_id === null);
     }
+    this.noteGap(first.account_id, mailboxId, placed);
     const retry: Queued[] = [];
     for (const [i, q] of group.entries()) {
       const r = byN.get(i + 1);
@@ -560,6 +569,29 @@ export class AppendBatches {
       });
     }
     return retry;
+  }
+
+  /**
+   * On a node that does not listen to the account (no session of it here: other nodes'
+   * changes are not heard, events.ts), another writer's change is seen in the modseqs: the
+   * group's first is past the one after the last this node's groups were given. The mailbox's
+   * groups then wait for the account's lock before they are taken, as when a notice is heard.
+   */
+  private noteGap(accountId: number, mailboxId: number, placed: BatchRow[]): void {
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = 0;
+    for (const r of placed) {
+      const m = Number(r.modseq);
+      if (m < lo) lo = m;
+      if (m > hi) hi = m;
+    }
+    if (hi === 0) return;
+    const last = this.lastModseq.get(accountId);
+    if (last === undefined || hi > last) this.lastModseq.set(accountId, hi);
+    if (last !== undefined && lo > last + 1 && !this.events.listensTo(accountId)) {
+      this.heardOther(mailboxId);
+    }
+    if (this.lastModseq.size > 4096) this.lastModseq.clear();
   }
 
   private async alone(group: Queued[]): Promise<void> {

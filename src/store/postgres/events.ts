@@ -10,7 +10,7 @@
 //
 // A message's changes go on its account's channel, the rest on one channel all nodes hear
 // (CHANNEL): a node listens to an account's channel only while it has a use for the account
-// (a session, a held mailbox: acquireAccount; a write, a read of its cached rows: touch) and
+// (a session, a held mailbox: acquireAccount; a read of its cached rows: touch; not a write) and
 // lingerMs after the last, so that it is not woken by every notifying commit of every node.
 // One connection carries every channel, so what it hears stays in commit order. A session
 // waits for its account's LISTEN (ready) before its first read. The caches trust a list only
@@ -205,7 +205,7 @@ export class PgEvents {
   }
 
   /**
-   * A use of the account now (a write, a read of its cached rows): its channel is listened
+   * A use of the account now (a read of its cached rows): its channel is listened
    * to (from a moment later, see heardSince) until lingerMs after the last.
    */
   touch(accountId: number): void {
@@ -571,7 +571,10 @@ export class PgEvents {
     let unheard = false;
     const pending: Array<{ seq: number; evs: ChangeEvent[] }> = [];
     for (const x of sent) {
-      for (const ev of x.evs) if (ACCOUNT_KINDS.has(ev.kind)) this.touch(ev.accountId);
+      // A write is no use of its account that needs its channel: should nothing else here
+      // listen to it (an SMTP delivery on a node without a session of the account), its
+      // events are emitted at once below instead of waiting for their echo, and the node is
+      // not woken by every other node's change to the account from then on.
       if (this.arrived.delete(x.seq)) continue;
       if (x.evs.every((ev) => this.hears(ev, stamp))) {
         pending.push(x);
