@@ -1265,8 +1265,14 @@ test('one-row STOREs of one message from two nodes at once: none lost, each its 
       ]);
       for (const r of rs) got.push(r.updated[0]!.modseq);
     }
-    const row = (await b.listMessages(inbox))[0]!;
+    // b's list has a's last write once b has heard its notice, a moment after a's answer:
+    // polled, so that a write never heard (or lost) still fails, after the deadline.
     const want = Array.from({ length: 20 }, (_, i) => [`a${i}`, `b${i}`]).flat();
+    let row = (await b.listMessages(inbox))[0]!;
+    await eventually(async () => {
+      row = (await b.listMessages(inbox))[0]!;
+      return row.modseq === start + 40;
+    }, "b's list with every write");
     assert.deepEqual([...row.flags].sort(), [...want].sort());
     assert.deepEqual(
       [...got].sort((x, y) => x - y),
