@@ -181,4 +181,24 @@ describe('SEARCH reading past the mark (on-search): the same UIDs as a substring
       fts.close();
     }
   });
+
+  test(`seed ${SEED}: no room to keep a text, their signatures narrowing the reads`, async () => {
+    const fts = new FtsDb({
+      ftsFile: join(dir, 'fts.db'),
+      mailFile: join(dir, 'letterbox.db'),
+      blobRoot: join(dir, 'blobs'),
+      fullTextIndex: 'on-search',
+      // Every text past the mark signed (fts-signatures.ts), none kept: the first needle's
+      // search signs them, every later one reads only what its signatures let through.
+      keptChars: 0,
+    });
+    try {
+      const wrong = await searchMismatches(readingPast(fts), texts, needles);
+      assert.deepEqual(wrong, [], `FUZZ_SEED=${SEED}`);
+      assert.equal(fts.keptText, 0);
+      assert.ok(fts.signedText > 0);
+    } finally {
+      fts.close();
+    }
+  });
 });

@@ -23,6 +23,7 @@ import {
   type SeqPhrase,
   SequenceBytes,
 } from './fts-query.js';
+import { signatureBytes } from './fts-signatures.js';
 import { BYTES_OF_HASH_ATTACHED } from './message-bytes.js';
 
 /** Every character is ASCII. */
@@ -96,6 +97,10 @@ export interface FtsPaths {
    * worker indexes them after answering (READ_PAST by default; tests lower it).
    */
   readPast?: number;
+  /** Characters of text a read-past search keeps (KEPT_CHARS by default; tests lower it). */
+  keptChars?: number;
+  /** Bytes of its texts' trigram signatures (SIGNED_BYTES by default; tests lower it). */
+  signedBytes?: number;
 }
 
 /**
@@ -111,6 +116,13 @@ export const READ_PAST = 256;
  * large again.
  */
 const KEPT_CHARS = 32 << 20;
+/**
+ * Bytes of the trigram signatures of the texts such a search read and found no room to keep
+ * (fts-signatures.ts), over all mailboxes: a later search reads only those that may hold its
+ * needle. A signature takes about an eighth of its text's characters: this covers ~250 M
+ * characters of text past the marks (100,000 texts of 2 KB take 26 MB).
+ */
+const SIGNED_BYTES = 32 << 20;
 /**
  * A later search checks this many hits in the kept texts or fewer one by one against the
  * mailbox's rows (is the message still there?), more against all its UIDs past the mark.
@@ -194,9 +206,19 @@ export class FtsDb {
    */
   private readonly kept = new Map<number, MailboxKept>();
   private keptChars = 0;
+  /** Bytes of the signatures of the kept mailboxes' texts not kept (MailboxKept.signed). */
+  private signedBytes = 0;
+  /** Message texts read from their bytes by this opener (tests). */
+  private textsReadCount = 0;
+  /** SIGNED_BYTES, lower in tests. */
+  private readonly signedMax: number;
+  /** KEPT_CHARS, lower in tests. */
+  private readonly keptMax: number;
 
   constructor(paths: FtsPaths) {
     if (paths.fullTextIndex === 'on-search') this.cursor = null;
+    this.keptMax = paths.keptChars ?? KEPT_CHARS;
+    this.signedMax = paths.signedBytes ?? SIGNED_BYTES;
     this.blobs = new FileBlobStore(paths.blobRoot);
     this.mark = BOOT_ID === null ? null : markOpen(paths.ftsFile, BOOT_ID);
     const unsynced = this.mark !== null;
@@ -360,7 +382,9 @@ export class FtsDb {
       const keptNow = this.keptOf(mailboxId, mb);
       if (keptNow !== undefined) {
         for (const r of rows) this.keptChars -= keptNow.remove(r.uid);
-        if (keptNow.size === 0) this.kept.delete(mailboxId);
+        this.signedBytes -= keptNow.signed.dropUpTo(rows[rows.length - 1]!.uid);
+        // Kept while signatures are left: the next search reads only what they let through.
+        if (keptNow.size === 0 && keptNow.signed.size === 0) this.kept.delete(mailboxId);
       }
       this.write(() => {
         // Another process's catch-up of the same mailbox may have gone further meanwhile.
@@ -421,12 +445,23 @@ export class FtsDb {
     const kept = this.kept.get(mailboxId);
     if (kept === undefined) return;
     this.keptChars -= kept.chars();
+    this.signedBytes -= kept.signed.bytes;
     this.kept.delete(mailboxId);
   }
 
   /** Characters of text kept for catch-ups (tests). */
   get keptText(): number {
     return this.keptChars;
+  }
+
+  /** Bytes of the signatures of texts not kept (tests). */
+  get signedText(): number {
+    return this.signedBytes;
+  }
+
+  /** Message texts this opener read from their bytes (tests). */
+  get textsRead(): number {
+    return this.textsReadCount;
   }
 
   /**
@@ -681,20 +716,37 @@ export class FtsDb {
     }
     const known = this.keptOf(mailboxId, at.mb);
     const kept = known ?? new MailboxKept(at.mb.uv, at.mb.oid);
-    /** UIDs read and not kept (cut, too long, no room, bytes gone): the next search reads them. */
+    /**
+     * UIDs read and neither kept nor signed (cut, too long, no room, bytes gone): the next
+     * search reads them.
+     */
     const notKept: number[] = [];
-    /** Reads the message's text and tests it; keeps it when whole and there is room. */
-    const read = (uid: number, hash: string | undefined): void => {
+    /**
+     * Reads the message's text and tests it; keeps it when whole and there is room, else
+     * (`sign`: UIDs past those signed so far, which stay ascending) keeps its signature.
+     */
+    const read = (uid: number, hash: string | undefined, sign: boolean): void => {
       const r = hash === undefined ? null : this.textCutFromBlob(hash);
       if (r === null) {
         notKept.push(uid);
         return;
       }
       const f = searchFold(r.text);
-      if (!r.cut && r.text.length <= FTS_TEXT_MAX && this.keptChars + r.text.length <= KEPT_CHARS) {
+      if (
+        !r.cut &&
+        r.text.length <= FTS_TEXT_MAX &&
+        this.keptChars + r.text.length <= this.keptMax
+      ) {
         kept.add(uid, hash!, r.text, f);
         this.keptChars += r.text.length;
-      } else notKept.push(uid);
+      } else {
+        // A cut text's signature would lack the trigrams past the cut: it is read each time.
+        const bytes = sign && !r.cut ? signatureBytes(f.length) : 0;
+        if (bytes > 0 && this.signedBytes + bytes <= this.signedMax) {
+          kept.signed.add(uid, f);
+          this.signedBytes += bytes;
+        } else notKept.push(uid);
+      }
       if (f.includes(folded)) uids.add(uid);
     };
     /** The rows past `from` with their bytes' hash, in UID order. */
@@ -709,7 +761,7 @@ export class FtsDb {
     try {
       if (known === undefined) {
         for (const u of rowsPast(at.from)) {
-          read(u.uid, u.hash);
+          read(u.uid, u.hash, true);
           seen = u.uid;
         }
       } else {
@@ -742,22 +794,34 @@ export class FtsDb {
           if (uid <= at.from) continue;
           const hash = hashOfUid.get(mailboxId, uid) as string | undefined;
           // Gone from the mailbox (expunged): not read, not noted again.
-          if (hash !== undefined) read(uid, hash);
+          if (hash !== undefined) read(uid, hash, false);
         }
+        // The texts signed: only those whose signature has every trigram of the needle are
+        // read and tested (fts-signatures.ts); their signatures stay as they are.
+        known.signed.candidates(folded, at.from, (uid) => {
+          const hash = hashOfUid.get(mailboxId, uid) as string | undefined;
+          if (hash === undefined) return; // expunged since
+          const text = this.textFromBlob(hash);
+          if (text !== null && searchFold(text).includes(folded)) uids.add(uid);
+        });
         for (const u of rowsPast(seen)) {
-          read(u.uid, u.hash);
+          read(u.uid, u.hash, true);
           seen = u.uid;
         }
       }
       done = true;
     } finally {
       kept.seal();
+      kept.signed.seal();
       if (done) {
         kept.notKept = notKept;
         kept.seenUpTo = seen;
-        if (known === undefined && kept.size > 0) this.kept.set(mailboxId, kept);
+        if (known === undefined && (kept.size > 0 || kept.signed.size > 0)) {
+          this.kept.set(mailboxId, kept);
+        }
       } else if (known === undefined) {
         this.keptChars -= kept.chars();
+        this.signedBytes -= kept.signed.bytes;
       } else {
         // Which UIDs lack a kept text is not known for sure now: the next search reads all.
         this.dropKept(mailboxId);
@@ -940,6 +1004,7 @@ export class FtsDb {
    * character, past the parser's 4 bytes a character of the cap).
    */
   private textCutFromBlob(hash: string, cap?: number): { text: string; cut: boolean } | null {
+    this.textsReadCount++;
     let raw: Buffer;
     try {
       // A small message's bytes are a row of the mail database (message-bytes.ts), others a file.

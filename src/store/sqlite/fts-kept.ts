@@ -10,6 +10,7 @@
 // phase, 20,000 2 KB texts (33 M characters), 20-35 ms a search against ~3-6 (issue 19).
 
 import { lowerBound } from '../../sorted.js';
+import { TrigramSignatures } from './fts-signatures.js';
 
 /**
  * Texts per joined string: a block is dropped once the catch-up indexed all its texts, so its
@@ -52,6 +53,11 @@ export class MailboxKept {
   seenUpTo = 0;
   /** UIDs read and not kept (cut, too long, no room, bytes gone), ascending: read again. */
   notKept: number[] = [];
+  /**
+   * The signatures of texts read and not kept for want of room (fts-signatures.ts): a later
+   * search reads only those that may hold its needle. Each such UID is here, not in `notKept`.
+   */
+  readonly signed = new TrigramSignatures();
 
   constructor(
     readonly uv: number,
