@@ -28,6 +28,8 @@ export interface MixResult {
   perCommandP99: Record<string, number>;
   /** Mean latency per command: their sum is a cycle's time, what sets a client's rate. */
   perCommandMeanMs: Record<string, number>;
+  /** Operations by the index of the port they went to (`ports`; one entry without). */
+  opsByPort: number[];
   error?: string;
 }
 
@@ -55,6 +57,7 @@ export async function runMix(opts: {
 }): Promise<MixResult> {
   const latencies: number[] = [];
   const per = new Map<string, number[]>(MIX_COMMANDS.map((c) => [c, []]));
+  const opsByPort = Array.from({ length: opts.ports?.length ?? 1 }, () => 0);
   let error: string | undefined;
   const conns = await Promise.all(
     Array.from({ length: opts.clients }, (_, i) =>
@@ -69,12 +72,13 @@ export async function runMix(opts: {
   const start = performance.now();
   const until = start + opts.durationMs;
 
-  const one = async (c: ImapClient, name: MixCommand, parts: Part | Part[]) => {
+  const one = async (c: ImapClient, id: number, name: MixCommand, parts: Part | Part[]) => {
     const t = performance.now();
     const r = await c.command(parts, { keep: false });
     const ms = performance.now() - t;
     expectOk(r, name);
     latencies.push(ms);
+    opsByPort[id % opsByPort.length]!++;
     per.get(name)!.push(ms);
     return r;
   };
@@ -92,28 +96,33 @@ export async function runMix(opts: {
       else exists--;
     };
     while (performance.now() < until) {
-      await one(c, 'SELECT', 'SELECT INBOX');
+      await one(c, id, 'SELECT', 'SELECT INBOX');
       if (exists === 0) throw new Error('mailbox is empty');
-      await one(c, 'FETCH FLAGS', 'FETCH 1:* (FLAGS)');
+      await one(c, id, 'FETCH FLAGS', 'FETCH 1:* (FLAGS)');
       await one(
         c,
+        id,
         'FETCH HEADERS',
         `FETCH ${Math.max(1, exists - 49)}:* (UID BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])`,
       );
       const pick = 1 + Math.floor(rnd() * exists);
-      await one(c, 'FETCH BODY', `FETCH ${pick} (BODY.PEEK[])`);
-      await one(c, 'STORE', `STORE ${Math.min(pick, exists)} +FLAGS (\\Seen)`);
-      const app = await one(c, 'APPEND', ['APPEND INBOX (\\Seen) ', opts.appendMessage(id, n++)]);
-      await one(c, 'SEARCH', 'UID SEARCH FROM "carol" SUBJECT "quarterly"');
+      await one(c, id, 'FETCH BODY', `FETCH ${pick} (BODY.PEEK[])`);
+      await one(c, id, 'STORE', `STORE ${Math.min(pick, exists)} +FLAGS (\\Seen)`);
+      const app = await one(c, id, 'APPEND', [
+        'APPEND INBOX (\\Seen) ',
+        opts.appendMessage(id, n++),
+      ]);
+      await one(c, id, 'SEARCH', 'UID SEARCH FROM "carol" SUBJECT "quarterly"');
       // Keep the mailbox at its size: delete what this client appended (RFC 4315 APPENDUID
       // names it; without UIDPLUS the newest message is deleted).
       const uid = /APPENDUID \d+ (\d+)/i.exec(app.text)?.[1];
       await one(
         c,
+        id,
         'STORE DELETED',
         uid ? `UID STORE ${uid} +FLAGS.SILENT (\\Deleted)` : 'STORE * +FLAGS.SILENT (\\Deleted)',
       );
-      await one(c, 'EXPUNGE', 'EXPUNGE');
+      await one(c, id, 'EXPUNGE', 'EXPUNGE');
     }
   };
 
@@ -136,6 +145,7 @@ export async function runMix(opts: {
     perCommandMeanMs: Object.fromEntries(
       [...per].map(([k, v]) => [k, v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0]),
     ),
+    opsByPort,
     error,
   };
 }

@@ -6,7 +6,7 @@
 //     [--smtp-messages 2000] [--clients 10] [--duration 15] [--rounds 2] [--warmup-messages 1000]
 //     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix|login]
 //     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--keep] [--load-nodes K]
-//     [--root DIR] [--join-warmup 2500] [--login-iterations 60] [--pg-defaults]
+//     [--root DIR] [--join-warmup 2500] [--join-mix 15] [--login-iterations 60] [--pg-defaults]
 //     [--pg-conf name=value,...] [--node-args='NODE OPTIONS']
 // The cluster runs with the settings docs/scaling.md recommends (RECOMMENDED_SETTINGS of
 // bench/lib/postgres.ts), or with --pg-defaults PostgreSQL's own; --pg-conf adds or overrides.
@@ -78,6 +78,7 @@ const { values: args } = parseArgs({
     'load-nodes': { type: 'string' },
     root: { type: 'string' },
     'join-warmup': { type: 'string', default: '2500' },
+    'join-mix': { type: 'string', default: '15' },
     'login-iterations': { type: 'string', default: '60' },
     'node-args': { type: 'string', default: '' },
   },
@@ -128,6 +129,17 @@ const loadNodes = args['load-nodes'] ? Math.max(1, Number(args['load-nodes'])) :
  * node alone in the same minutes.
  */
 const joinWarm = Number(args['join-warmup']);
+/**
+ * Seconds of the IMAP mix a node started for a cell of more nodes runs alone (every client on
+ * it) before that cell's own warm-up (--join-mix; 0: none), then the bench waits until it and
+ * the database are idle, so that the messages its mix expunged are collected before the cell.
+ * Without it the three-node cell measured two nodes and twenty PostgreSQL connections a few
+ * seconds old: with nine clients (three a node) and the three nodes started together, the
+ * mix repeated on them cost 2,273, 1,716, 1,298, 1,164 and 1,335 us of the nodes and 1,061,
+ * 728, 726, 653 and 706 us of PostgreSQL an operation, each node alike (docs/design-notes.md,
+ * "The three-node mix measured cold nodes").
+ */
+const joinMix = Number(args['join-mix']) * 1000;
 
 const base = mkdtempSync(join(tmpdir(), 'letterbox-bench-scale-'));
 // Dovecot's and PostgreSQL's unprivileged processes must be able to search down to theirs.
@@ -223,11 +235,27 @@ async function measured<T>(
   return { result, serverMs, dbMs, perNodeMs };
 }
 
-/** Each node's CPU per operation, when a cell has more than one. */
-function logPerNode(side: Side, what: string, perNodeMs: number[], ops: number): void {
+/**
+ * Each node's CPU per operation, when a cell has more than one; with `ownOps` (the mix's
+ * operations by node) also per operation of the node's own sessions, which with clients i mod
+ * N (4, 3 and 3 of ten on three nodes) is what compares one node with another.
+ */
+function logPerNode(
+  side: Side,
+  what: string,
+  perNodeMs: number[],
+  ops: number,
+  ownOps?: number[],
+): void {
   if (perNodeMs.length < 2) return;
   const each = perNodeMs.map((ms, i) => `node ${i + 1} ${((ms / ops) * 1000).toFixed(0)} us`);
   log(`${side.name} ${what}: CPU per operation by node: ${each.join(', ')}`);
+  if (ownOps?.length !== perNodeMs.length) return;
+  const own = perNodeMs.map(
+    (ms, i) =>
+      `node ${i + 1} ${((ms / Math.max(1, ownOps[i]!)) * 1000).toFixed(0)} us of ${ownOps[i]}`,
+  );
+  log(`${side.name} ${what}: CPU per operation of the node's own sessions: ${own.join(', ')}`);
 }
 
 /** With --pg-statements: the statements of the load just measured, per operation. */
@@ -380,7 +408,7 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
     const m = await measured(side, () => mix(side, durationMs));
     if (sampling) log(`${side.name} mix: client backends per sample: ${await sampling()}`);
     await logStatements(side, 'mix', m.result.ops);
-    logPerNode(side, 'mix', m.perNodeMs, m.result.ops);
+    logPerNode(side, 'mix', m.perNodeMs, m.result.ops, m.result.opsByPort);
     cell.mix = {
       perSecond: m.result.opsPerSecond,
       p50Ms: m.result.p50Ms,
@@ -441,6 +469,13 @@ async function alternateSettings(side: Side, url: string): Promise<void> {
       sum[3]! += (ops * 1000) / m.result.opsPerSecond;
       log(
         `${side.name} mix, ${on ? args['pg-alternate'] : 'as started'}: ${m.result.opsPerSecond.toFixed(0)} ops/s, server ${mixCpuMs(m.serverMs / ops)}, PostgreSQL ${mixCpuMs(m.dbMs / ops)} per op`,
+      );
+      logPerNode(
+        side,
+        `mix, ${on ? args['pg-alternate'] : 'as started'}`,
+        m.perNodeMs,
+        ops,
+        m.result.opsByPort,
       );
     }
   } finally {
@@ -632,6 +667,18 @@ async function main(): Promise<void> {
             },
             joinWarm,
           );
+        }
+        if (i > 0 && doMix && joinMix > 0) {
+          const node = nodes[i]!;
+          const alone: Side = {
+            name: `node ${i + 1}`,
+            smtpPorts: [],
+            imapPorts: [pgSetups[i]!.ports.imap],
+            serverPids: () => [node.pid],
+            dbPid: () => pg?.postmasterPid(),
+          };
+          await mix(alone, joinMix);
+          await waitIdle(alone);
         }
       }
       const up = nodes.slice(0, n);
