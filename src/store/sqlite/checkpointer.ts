@@ -14,9 +14,12 @@
 // not pass through the batch and for a worker that fails.
 //
 // The count of frames is read from the WAL index's header in the -shm file (SQLite's
-// documented wal-index format: mxFrame at byte 16, nBackfill at byte 96, native byte order),
-// one pread(2) of 100 bytes per batch; it decides only when to checkpoint, never what is
-// durable (WalSync fsyncs every commit's frames before it is answered, as before).
+// documented wal-index format: mxFrame at byte 16, nBackfill at byte 96, native byte order):
+// the write batch's own read of that header under its write lock (wal-changes.ts `hold`,
+// passed in as `frames`) when there is one, so the count is one batch late (its own frames
+// are seen by the next batch's check: a few dozen against the mark's thousand); else a
+// pread(2) of 100 bytes here. It decides only when to checkpoint, never what is durable
+// (WalSync fsyncs every commit's frames before it is answered, as before).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import type { Worker } from 'node:worker_threads';
@@ -38,6 +41,11 @@ export interface CheckpointerOptions {
   onCheckpoint?: (log: number, checkpointed: number) => void;
   /** The worker cannot checkpoint: the main connection takes them back (its autocheckpoint). */
   fallBack: () => void;
+  /**
+   * Frames not yet copied as a read made since the last check saw them (WalChanges
+   * `takeFrames`), null when none did: `due` then reads the header itself.
+   */
+  frames?: () => number | null;
 }
 
 export class WalCheckpointer {
@@ -79,7 +87,7 @@ export class WalCheckpointer {
   due(): Promise<void> | undefined {
     if (this.stopped) return undefined;
     if (this.running) return this.running;
-    const pending = this.pendingFrames();
+    const pending = this.opts.frames?.() ?? this.pendingFrames();
     // The worker is started half way to the mark, so that no batch waits for its start.
     if (pending >= this.everyFrames / 2) this.worker ??= this.spawn();
     if (pending < this.dueAt) return undefined;

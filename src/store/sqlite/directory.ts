@@ -17,8 +17,9 @@ import {
   type Resolution,
 } from '../types.js';
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
+import { KeptGeneration, keepBounded } from './kept-generation.js';
 import { newObjectId } from './threads.js';
-import type { WalChanges, WalMoment } from './wal-changes.js';
+import type { WalChanges } from './wal-changes.js';
 
 /**
  * An account's columns as a row read as an array (`raw`), from `at`: a row object with named
@@ -96,13 +97,15 @@ export class SqliteDirectory {
    * part of it).
    */
   private readonly keptLogins = new Map<string, LoginAccount | null>();
-  private keptGeneration = -1;
+  private readonly generation: KeptGeneration;
 
   /** `changes`: when domains, accounts and aliases may have changed (wal-changes.ts). */
   constructor(
     private readonly db: Db,
-    private readonly changes: WalChanges | null = null,
-  ) {}
+    changes: WalChanges | null = null,
+  ) {
+    this.generation = new KeptGeneration(changes, [this.kept, this.keptLogins]);
+  }
 
   addDomain(input: string): Domain {
     const name = normalizeDomain(input);
@@ -215,6 +218,11 @@ export class SqliteDirectory {
     } catch {
       return null;
     }
+    return this.readAccount(address);
+  }
+
+  /** The account of an address already normalized. */
+  private readAccount(address: string): Account | null {
     const r = stmt(this.db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE address = ?`)
       .raw(true)
       .get(address) as unknown[] | undefined;
@@ -234,12 +242,12 @@ export class SqliteDirectory {
     } catch {
       return null;
     }
-    const now = this.keptNow();
+    const now = this.generation.now();
     if (now !== null) {
       const k = this.keptLogins.get(address);
       if (k !== undefined) return k && copyLogin(k);
     }
-    const a = this.getAccount(address);
+    const a = this.readAccount(address);
     const found: LoginAccount | null = a && {
       id: a.id,
       address: a.address,
@@ -247,10 +255,8 @@ export class SqliteDirectory {
       disabled: a.disabled,
       unlockedAt: a.unlockedAt,
     };
-    if (now !== null) {
-      if (this.keptLogins.size >= KEPT_LOOKUPS_MAX) this.keptLogins.clear();
-      this.keptLogins.set(address, found && copyLogin(found));
-    }
+    if (now !== null)
+      keepBounded(this.keptLogins, KEPT_LOOKUPS_MAX, address, found && copyLogin(found));
     return found;
   }
 
@@ -377,31 +383,19 @@ export class SqliteDirectory {
   private lookUp(address: string, catchAll: boolean): AddressLookup {
     // Read before the database is: a commit in between makes the answer newer than the count
     // it is kept under, never older.
-    const now = this.keptNow();
+    const now = this.generation.now();
     if (now === null) return this.read(address, catchAll);
     const key = catchAll ? `1${address}` : `0${address}`;
     const k = this.kept.get(key);
     if (k !== undefined && (!k.quota || k.counter === now.counter)) return copyLookup(k.found);
     const found = this.read(address, catchAll);
-    if (this.kept.size >= KEPT_LOOKUPS_MAX) this.kept.clear();
     const quota = found.local && found.account !== null && found.account.quotaBytes !== null;
-    this.kept.set(key, { found: copyLookup(found), counter: now.counter, quota });
+    keepBounded(this.kept, KEPT_LOOKUPS_MAX, key, {
+      found: copyLookup(found),
+      counter: now.counter,
+      quota,
+    });
     return found;
-  }
-
-  /**
-   * The generation a read made now belongs to (null: read the database, keep nothing); what
-   * was kept from an earlier one is dropped. Called before the database is read: a commit in
-   * between makes the answer newer than the count it is kept under, never older.
-   */
-  private keptNow(): WalMoment | null {
-    const now = this.changes?.now() ?? null;
-    if (now !== null && now.generation !== this.keptGeneration) {
-      this.kept.clear();
-      this.keptLogins.clear();
-      this.keptGeneration = now.generation;
-    }
-    return now;
   }
 
   /** lookUp from the database. */

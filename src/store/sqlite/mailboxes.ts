@@ -10,6 +10,7 @@ import {
   type SpecialUse,
 } from '../types.js';
 import { type Db, nextModseq, nextUidValidity, stmt, tx } from './db.js';
+import { KeptGeneration, keepBounded } from './kept-generation.js';
 import type { OpenRow } from './mailbox-summary.js';
 import { newObjectId } from './threads.js';
 import type { WalChanges } from './wal-changes.js';
@@ -61,13 +62,15 @@ export class SqliteMailboxes {
    * other commit starts a new generation.
    */
   private readonly keys = new Map<number, MailboxKey>();
-  private keysGeneration = -1;
+  private readonly kept: KeptGeneration;
 
   /** `changes`: when mailboxes may have changed (wal-changes.ts); null keeps nothing. */
   constructor(
     private readonly db: Db,
-    private readonly changes: WalChanges | null = null,
-  ) {}
+    changes: WalChanges | null = null,
+  ) {
+    this.kept = new KeptGeneration(changes, [this.keys]);
+  }
 
   list(accountId: number): Mailbox[] {
     const rows = stmt(
@@ -139,12 +142,8 @@ export class SqliteMailboxes {
     // Read before the database is: a commit in between makes the key newer than the count it
     // is kept under, never older. Outside a transaction this one pread(2) stands for the
     // statement's read transaction (its locks' system calls on -shm): FETCH's `validity`.
-    const now = this.changes?.now() ?? null;
+    const now = this.kept.now();
     if (now !== null) {
-      if (now.generation !== this.keysGeneration) {
-        this.keys.clear();
-        this.keysGeneration = now.generation;
-      }
       const k = this.keys.get(id);
       if (k !== undefined) return { id, accountId: k.accountId, uidValidity: k.uidValidity };
     }
@@ -152,10 +151,8 @@ export class SqliteMailboxes {
       .raw()
       .get(id) as [number, number] | undefined;
     if (!r) return null;
-    if (now !== null) {
-      if (this.keys.size >= KEPT_KEYS_MAX) this.keys.clear();
-      this.keys.set(id, { id, accountId: r[0], uidValidity: r[1] });
-    }
+    if (now !== null)
+      keepBounded(this.keys, KEPT_KEYS_MAX, id, { id, accountId: r[0], uidValidity: r[1] });
     return { id, accountId: r[0], uidValidity: r[1] };
   }
 

@@ -218,6 +218,9 @@ export class SqliteStore implements MailStore {
     );
     const walMode = db.pragma('journal_mode', { simple: true }) === 'wal';
     const wal = walMode ? new WalSync(`${mailFile}-wal`, opts.onCommitGroup) : WalSync.none();
+    // RCPT's look-ups, LOGIN's accounts and the mailboxes' keys answered from memory while only
+    // this process's batches commit.
+    const changes = new WalChanges(walMode ? `${mailFile}-shm` : null);
     // The WAL is copied into the database by a worker thread (checkpointer.ts), not by the
     // commit that crosses SQLite's mark on this thread; SQLite's own stays as a bound.
     let checkpoints: WalCheckpointer | null = null;
@@ -228,11 +231,10 @@ export class SqliteStore implements MailStore {
         ...(opts.onCheckpoint ? { onCheckpoint: opts.onCheckpoint } : {}),
         onError: (err) => process.emitWarning(String(err)),
         fallBack: () => db.pragma(`wal_autocheckpoint = ${CHECKPOINT_FRAMES}`),
+        // The batch's own read of the WAL index's header (wal-changes.ts `hold`).
+        frames: () => changes.takeFrames(),
       });
     }
-    // RCPT's look-ups, LOGIN's accounts and the mailboxes' keys answered from memory while only
-    // this process's batches commit.
-    const changes = new WalChanges(walMode ? `${mailFile}-shm` : null);
     return new SqliteStore(db, blobs, fts, wal, checkpoints, changes, opts);
   }
 

@@ -14,13 +14,22 @@
 // do not pass through the batch) starts a new generation: every answer kept from before is
 // dropped. Any doubt (the header mid-write, a batch that may have written nothing, a failed
 // commit) counts as a change: the look-up reads the database, as it always did.
+//
+// The same read gives the checkpointer its count of frames not yet copied (mxFrame at byte 16
+// of the header, nBackfill at byte 96, the checkpoint information after the two copies): the
+// write batch's read under its write lock is the one a checkpoint's due check after that
+// batch uses (checkpointer.ts `due`), instead of a pread(2) of its own per batch.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 
 const LE = endianness() === 'LE';
 /** Both copies of the wal-index header. */
 const HEADER_BYTES = 96;
+/** The header and the checkpoint information's nBackfill, which one read takes. */
+const READ_BYTES = 100;
 const COPY_BYTES = 48;
+const MX_FRAME_AT = 16;
+const BACKFILL_AT = 96;
 /** isInit: 1 once the header is valid. */
 const IS_INIT_AT = 12;
 const CHANGE_AT = 8;
@@ -33,8 +42,10 @@ export interface WalMoment {
 
 export class WalChanges {
   private fd: number | null = null;
-  private readonly header = Buffer.alloc(HEADER_BYTES);
+  private readonly header = Buffer.alloc(READ_BYTES);
   private generation = 0;
+  /** Frames not yet copied into the database, as the last whole read saw them; null once taken. */
+  private frames: number | null = null;
   /** The last count this process's batches are known to have taken, null when not known. */
   private ownUpTo: number | null = null;
   /**
@@ -74,15 +85,32 @@ export class WalChanges {
     if (this.shmFile === null) return null;
     try {
       this.fd ??= openSync(this.shmFile, 'r');
-      if (readSync(this.fd, this.header, 0, HEADER_BYTES, 0) < HEADER_BYTES) return null;
+      const n = readSync(this.fd, this.header, 0, READ_BYTES, 0);
+      if (n < HEADER_BYTES) return null;
+      const h = this.header;
+      // SQLite writes the second copy, then the first: a read between them sees two that differ.
+      if (h[IS_INIT_AT] !== 1 || h.compare(h, COPY_BYTES, HEADER_BYTES, 0, COPY_BYTES) !== 0)
+        return null;
+      if (n === READ_BYTES) {
+        const mx = LE ? h.readUInt32LE(MX_FRAME_AT) : h.readUInt32BE(MX_FRAME_AT);
+        const backfilled = LE ? h.readUInt32LE(BACKFILL_AT) : h.readUInt32BE(BACKFILL_AT);
+        this.frames = mx > backfilled ? mx - backfilled : 0;
+      }
+      return LE ? h.readUInt32LE(CHANGE_AT) : h.readUInt32BE(CHANGE_AT);
     } catch {
       return null;
     }
-    const h = this.header;
-    // SQLite writes the second copy, then the first: a read between them sees two that differ.
-    if (h[IS_INIT_AT] !== 1 || h.compare(h, COPY_BYTES, HEADER_BYTES, 0, COPY_BYTES) !== 0)
-      return null;
-    return LE ? h.readUInt32LE(CHANGE_AT) : h.readUInt32BE(CHANGE_AT);
+  }
+
+  /**
+   * The WAL's frames not yet copied into the database as the last read saw them (a write
+   * batch's `hold`, before its COMMIT: its own frames are counted by the next batch's), once:
+   * null when no read gave them since the last call, and the caller reads the file itself.
+   */
+  takeFrames(): number | null {
+    const f = this.frames;
+    this.frames = null;
+    return f;
   }
 
   /**
