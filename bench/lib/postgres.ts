@@ -242,3 +242,126 @@ export async function statementCounts(url: string): Promise<
     await c.end();
   }
 }
+
+/** One process's CPU (ms) and context switches, from /proc. */
+interface ProcCounts {
+  cpuMs: number;
+  voluntary: number;
+  involuntary: number;
+}
+
+function procCounts(pid: number): ProcCounts | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command name: utime 14, stime 15 (proc(5)), in ticks of 10 ms.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+    return {
+      cpuMs: (Number(f[11]) + Number(f[12])) * 10,
+      voluntary: Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0),
+      involuntary: Number(/\nnonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** The postmaster's own CPU and its reaped children's (ms). */
+function reapedMs(postmaster: number): number {
+  try {
+    const stat = readFileSync(`/proc/${postmaster}/stat`, 'latin1');
+    // utime 14, stime 15, cutime 16, cstime 17 (proc(5)).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+function postmasterChildren(postmaster: number): number[] {
+  try {
+    const list = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'latin1');
+    return list.trim() === '' ? [] : list.trim().split(/\s+/).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The cluster's processes by kind, for a load between the call and the returned function's:
+ * each kind's CPU and its voluntary (a sleep: waiting for the client, a lock, a flush) and
+ * involuntary (preempted) context switches, from /proc. Client backends are told apart by
+ * Letterbox's application names (`letterbox events ...` the LISTEN connection, `letterbox
+ * reads ...` the shared reads one; the others are the pool's), the rest by pg_stat_activity's
+ * backend_type. A process that started during the load counts whole; those that ended
+ * (autovacuum's workers, closed connections) are in "postmaster and ended", with the
+ * postmaster's own time, from its reaped children's time.
+ */
+export async function sampleKinds(
+  url: string,
+  postmaster: number,
+): Promise<() => Promise<Array<{ kind: string; procs: number } & ProcCounts>>> {
+  const first = new Map<number, ProcCounts>();
+  const reaped0 = reapedMs(postmaster);
+  for (const pid of postmasterChildren(postmaster)) {
+    const c = procCounts(pid);
+    if (c) first.set(pid, c);
+  }
+  return async () => {
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: url, application_name: 'bench kinds' });
+    await c.connect();
+    const kinds = new Map<number, string>();
+    try {
+      const r = await c.query<{ pid: number; backend_type: string; application_name: string }>(
+        'SELECT pid, backend_type, application_name FROM pg_stat_activity',
+      );
+      for (const x of r.rows) {
+        let kind = x.backend_type;
+        if (kind === 'client backend') {
+          if (x.application_name.startsWith('letterbox events')) kind = 'listen';
+          else if (x.application_name.startsWith('letterbox reads')) kind = 'reads';
+          else if (x.application_name === 'bench kinds') continue;
+          else kind = 'pool';
+        }
+        kinds.set(x.pid, kind);
+      }
+    } finally {
+      await c.end();
+    }
+    const out = new Map<string, { kind: string; procs: number } & ProcCounts>();
+    const add = (kind: string, d: ProcCounts) => {
+      const o = out.get(kind) ?? { kind, procs: 0, cpuMs: 0, voluntary: 0, involuntary: 0 };
+      o.procs++;
+      o.cpuMs += d.cpuMs;
+      o.voluntary += d.voluntary;
+      o.involuntary += d.involuntary;
+      out.set(kind, o);
+    };
+    const now = postmasterChildren(postmaster);
+    for (const pid of now) {
+      const kind = kinds.get(pid);
+      if (kind === undefined) continue;
+      const b = procCounts(pid);
+      if (!b) continue;
+      const a = first.get(pid) ?? { cpuMs: 0, voluntary: 0, involuntary: 0 };
+      add(kind, {
+        cpuMs: b.cpuMs - a.cpuMs,
+        voluntary: b.voluntary - a.voluntary,
+        involuntary: b.involuntary - a.involuntary,
+      });
+    }
+    // What ended processes used is in the postmaster's reaped children's time: all of it, so
+    // the part used before the load is taken off for one that was alive then.
+    const gone = [...first.keys()].filter((pid) => !now.includes(pid));
+    const ended = gone.length;
+    const before = gone.reduce((ms, pid) => ms + first.get(pid)!.cpuMs, 0);
+    add('postmaster and ended', {
+      cpuMs: reapedMs(postmaster) - reaped0 - before,
+      voluntary: 0,
+      involuntary: 0,
+    });
+    out.get('postmaster and ended')!.procs = ended + 1;
+    return [...out.values()].sort((a, b) => b.cpuMs - a.cpuMs);
+  };
+}

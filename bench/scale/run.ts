@@ -5,7 +5,7 @@
 //     [--smtp-accounts 1]
 //     [--smtp-messages 2000] [--clients 10] [--duration 15] [--rounds 2] [--warmup-messages 1000]
 //     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix|login]
-//     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--keep] [--load-nodes K]
+//     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--pg-kinds] [--keep] [--load-nodes K]
 //     [--root DIR] [--join-warmup 2500] [--join-mix 15] [--login-iterations 60] [--pg-defaults]
 //     [--pg-conf name=value,...] [--node-args='NODE OPTIONS']
 // The cluster runs with the settings docs/scaling.md recommends (RECOMMENDED_SETTINGS of
@@ -42,6 +42,7 @@ import {
   parseSettings,
   RECOMMENDED_SETTINGS,
   STATEMENT_STATS,
+  sampleKinds,
   sampleWaits,
   startPostgres,
   statementCounts,
@@ -70,6 +71,7 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     'pg-statements': { type: 'boolean', default: false },
     'pg-waits': { type: 'boolean', default: false },
+    'pg-kinds': { type: 'boolean', default: false },
     'pg-conf': { type: 'string' },
     'pg-defaults': { type: 'boolean', default: false },
     'pg-alternate': { type: 'string' },
@@ -219,20 +221,47 @@ async function waitIdle(side: Side): Promise<void> {
   }
 }
 
+type Measured = Awaited<ReturnType<typeof measured>>;
+
 /** Runs `load` and returns it with the CPU the servers and the database spent on it. */
 async function measured<T>(
   side: Side,
   load: () => Promise<T>,
-): Promise<{ result: T; serverMs: number; dbMs: number; perNodeMs: number[] }> {
+): Promise<{
+  result: T;
+  serverMs: number;
+  dbMs: number;
+  perNodeMs: number[];
+  byKind: Awaited<ReturnType<Awaited<ReturnType<typeof sampleKinds>>>>;
+}> {
   await waitIdle(side);
   const db0 = side.dbPid ? treeCpuWithChildrenMs(side.dbPid() ?? 0) : 0;
   const each0 = side.serverPids().map((p) => cpuOf([p]));
+  const pm = side.dbPid?.();
+  const kinds = args['pg-kinds'] && pm !== undefined && pg ? await sampleKinds(pg.url, pm) : null;
   const result = await load();
   await waitIdle(side);
+  const byKind = kinds ? await kinds() : [];
   const perNodeMs = side.serverPids().map((p, i) => cpuOf([p]) - each0[i]!);
   const serverMs = perNodeMs.reduce((a, b) => a + b, 0);
   const dbMs = side.dbPid ? treeCpuWithChildrenMs(side.dbPid() ?? 0) - db0 : 0;
-  return { result, serverMs, dbMs, perNodeMs };
+  return { result, serverMs, dbMs, perNodeMs, byKind };
+}
+
+/**
+ * With --pg-kinds: PostgreSQL's CPU and context switches per operation by kind of process
+ * (bench/lib/postgres.ts sampleKinds): the pool's backends, the LISTEN backends (each woken by
+ * every notifying commit in the database, whatever its channel), the WAL writer, ...
+ */
+function logKinds(side: Side, what: string, byKind: Measured['byKind'], ops: number): void {
+  if (byKind.length === 0) return;
+  const each = byKind.map(
+    (k) =>
+      `${k.kind} (${k.procs}) ${((k.cpuMs / ops) * 1000).toFixed(0)} us, ${(k.voluntary / ops).toFixed(2)} / ${(k.involuntary / ops).toFixed(2)} sw`,
+  );
+  log(
+    `${side.name} ${what}: PostgreSQL by process kind, per operation (CPU, voluntary / involuntary switches): ${each.join('; ')}`,
+  );
 }
 
 /**
@@ -383,6 +412,7 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
     const m = await measured(side, () => smtp(side, smtpMessages));
     await logStatements(side, 'SMTP', m.result.messages);
     logPerNode(side, 'SMTP', m.perNodeMs, m.result.messages);
+    logKinds(side, 'SMTP', m.byKind, m.result.messages);
     cell.smtp = {
       perSecond: m.result.perSecond,
       serverMsPerOp: m.serverMs / m.result.messages,
@@ -397,6 +427,7 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
     const m = await measured(side, () => login(side, loginIterations));
     const n = m.result.commands;
     await logStatements(side, 'login mix', n);
+    logKinds(side, 'login mix', m.byKind, n);
     log(
       `${side.name}: login mix ${((n * 1000) / m.result.elapsedMs).toFixed(0)} commands/s, server ${mixCpuMs(m.serverMs / n)}, PostgreSQL ${mixCpuMs(m.dbMs / n)} per command`,
     );
@@ -409,6 +440,7 @@ async function runCells(side: Side, nodes: number, store: Cell['store']): Promis
     if (sampling) log(`${side.name} mix: client backends per sample: ${await sampling()}`);
     await logStatements(side, 'mix', m.result.ops);
     logPerNode(side, 'mix', m.perNodeMs, m.result.ops, m.result.opsByPort);
+    logKinds(side, 'mix', m.byKind, m.result.ops);
     cell.mix = {
       perSecond: m.result.opsPerSecond,
       p50Ms: m.result.p50Ms,
