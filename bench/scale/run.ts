@@ -5,8 +5,9 @@
 //     [--smtp-accounts 1]
 //     [--smtp-messages 2000] [--clients 10] [--duration 15] [--rounds 2] [--warmup-messages 1000]
 //     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix|login]
-//     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--pg-kinds] [--keep] [--load-nodes K]
-//     [--root DIR] [--join-warmup 2500] [--join-mix 15] [--login-iterations 60] [--pg-defaults]
+//     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--pg-kinds] [--keep]
+//     [--load-nodes K] [--root DIR] [--join-warmup 2500] [--join-mix 15]
+//     [--login-iterations 60] [--pg-defaults]
 //     [--pg-conf name=value,...] [--node-args='NODE OPTIONS']
 // The cluster runs with the settings docs/scaling.md recommends (RECOMMENDED_SETTINGS of
 // bench/lib/postgres.ts), or with --pg-defaults PostgreSQL's own; --pg-conf adds or overrides.
