@@ -21,17 +21,15 @@
 // pread(2) of 100 bytes here. It decides only when to checkpoint, never what is durable
 // (WalSync fsyncs every commit's frames before it is answered, as before).
 import { closeSync, openSync, readSync } from 'node:fs';
-import { endianness } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../../worker-thread.js';
 import type { CheckpointReply } from './checkpoint-worker.js';
+import { framesNotCopied, READ_BYTES } from './wal-changes.js';
 
 /** Frames past which a checkpoint is due: SQLite's default `wal_autocheckpoint`. */
 export const CHECKPOINT_FRAMES = 1000;
 /** The main connection's own autocheckpoint while the worker does them. */
 export const MAIN_AUTOCHECKPOINT_FRAMES = 10 * CHECKPOINT_FRAMES;
-
-const LE = endianness() === 'LE';
 
 export interface CheckpointerOptions {
   mailFile: string;
@@ -50,7 +48,7 @@ export interface CheckpointerOptions {
 
 export class WalCheckpointer {
   private shmFd: number | null = null;
-  private readonly header = Buffer.alloc(100);
+  private readonly header = Buffer.alloc(READ_BYTES);
   private worker: Worker | null = null;
   private running: Promise<void> | null = null;
   private waiting: ((r: CheckpointReply | null) => void) | null = null;
@@ -73,14 +71,11 @@ export class WalCheckpointer {
   pendingFrames(): number {
     try {
       this.shmFd ??= openSync(`${this.opts.mailFile}-shm`, 'r');
-      if (readSync(this.shmFd, this.header, 0, 100, 0) < 100) return 0;
+      if (readSync(this.shmFd, this.header, 0, READ_BYTES, 0) < READ_BYTES) return 0;
     } catch {
       return 0;
     }
-    const h = this.header;
-    const mxFrame = LE ? h.readUInt32LE(16) : h.readUInt32BE(16);
-    const nBackfill = LE ? h.readUInt32LE(96) : h.readUInt32BE(96);
-    return mxFrame > nBackfill ? mxFrame - nBackfill : 0;
+    return framesNotCopied(this.header);
   }
 
   /** A checkpoint when one is due (the promise ends with it), else undefined. */

@@ -26,7 +26,7 @@ const LE = endianness() === 'LE';
 /** Both copies of the wal-index header. */
 const HEADER_BYTES = 96;
 /** The header and the checkpoint information's nBackfill, which one read takes. */
-const READ_BYTES = 100;
+export const READ_BYTES = 100;
 const COPY_BYTES = 48;
 const MX_FRAME_AT = 16;
 const BACKFILL_AT = 96;
@@ -35,6 +35,16 @@ const IS_INIT_AT = 12;
 const CHANGE_AT = 8;
 
 /** What a read made now sees: the generation, and the commit count. */
+/**
+ * The WAL's frames not yet copied into the database, from the first READ_BYTES of the -shm
+ * file (mxFrame less nBackfill).
+ */
+export function framesNotCopied(h: Buffer): number {
+  const mx = LE ? h.readUInt32LE(MX_FRAME_AT) : h.readUInt32BE(MX_FRAME_AT);
+  const backfilled = LE ? h.readUInt32LE(BACKFILL_AT) : h.readUInt32BE(BACKFILL_AT);
+  return mx > backfilled ? mx - backfilled : 0;
+}
+
 export interface WalMoment {
   generation: number;
   counter: number;
@@ -91,11 +101,7 @@ export class WalChanges {
       // SQLite writes the second copy, then the first: a read between them sees two that differ.
       if (h[IS_INIT_AT] !== 1 || h.compare(h, COPY_BYTES, HEADER_BYTES, 0, COPY_BYTES) !== 0)
         return null;
-      if (n === READ_BYTES) {
-        const mx = LE ? h.readUInt32LE(MX_FRAME_AT) : h.readUInt32BE(MX_FRAME_AT);
-        const backfilled = LE ? h.readUInt32LE(BACKFILL_AT) : h.readUInt32BE(BACKFILL_AT);
-        this.frames = mx > backfilled ? mx - backfilled : 0;
-      }
+      if (n === READ_BYTES) this.frames = framesNotCopied(h);
       return LE ? h.readUInt32LE(CHANGE_AT) : h.readUInt32BE(CHANGE_AT);
     } catch {
       return null;
