@@ -111,6 +111,8 @@ interface BatchRow {
   modseq: number | null;
   uid_validity: number | null;
   recent_from: number | null;
+  /** Null when no notice was sent (no node holds a lease on the account: events.ts). */
+  notified: string | null;
 }
 
 /**
@@ -563,7 +565,8 @@ export class AppendBatches {
       // Answered once its own notice came back (events.ts), as appendOne's caller is; the
       // next group need not wait for that.
       const at = { uid: r.uid, modseq: r.modseq, messageId: r.message_id! };
-      void notices[i]!.sent(ev).then((heard) => {
+      const notice = notices[i]!;
+      void (r.notified === null ? notice.unsent(ev) : notice.sent(ev)).then((heard) => {
         it.placed?.(at, heard);
         it.resolve(result);
       });
@@ -674,6 +677,8 @@ function sameExpectation(a: ExpectedMailbox, b: ExpectedMailbox): boolean {
  * quota (room false, or no uid under the lock); a mailbox deleted while the statement waited
  * for the account's lock undoes it whole (MAILBOX_GUARD); a message whose bytes another writer was
  * inserting at the same time gets no row (message_id null). One row per message comes back.
+ * The notices go only while some node holds a lease on the account (`listened_until`, read
+ * from the row's version under the lock, events.ts); `notified` is null when none went.
  */
 function appendBatchSql(claims: boolean): string {
   return `WITH x AS (
@@ -734,7 +739,7 @@ function appendBatchSql(claims: boolean): string {
     WHERE id = (SELECT account_id FROM mb) AND (SELECT n FROM stored) > 0
       AND (SELECT ok FROM room) AND EXISTS (SELECT 1 FROM r)
       AND (quota_bytes IS NULL OR used_bytes + (SELECT bytes FROM r LIMIT 1) <= quota_bytes)
-    RETURNING modseq),
+    RETURNING modseq, listened_until > now() AS listened),
   m AS (${
     claims
       ? `
@@ -756,7 +761,7 @@ function appendBatchSql(claims: boolean): string {
   }),
   placed AS (
     SELECT r.n, r.message_id, r.inserted, r.kw, r.seq, m.first_uid + r.rk - 1 AS uid,
-      a.modseq - r.cnt + r.rk AS modseq, m.uid_validity,
+      a.modseq - r.cnt + r.rk AS modseq, m.uid_validity, a.listened,
       CASE WHEN r.claim THEN COALESCE(m.first_uid + max(CASE WHEN r.claim THEN r.rk END)
         OVER (ORDER BY r.rk ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), m.recent_from)
       END AS recent_from
@@ -773,7 +778,7 @@ function appendBatchSql(claims: boolean): string {
     ON CONFLICT DO NOTHING)
 SELECT x.n, mb.account_id, room.ok AS room, r.message_id, r.inserted, p.uid, p.modseq,
   p.uid_validity, p.recent_from, ${MAILBOX_GUARD},
-  CASE WHEN p.uid IS NOT NULL THEN pg_notify('${ACCOUNT_CHANNEL}' || mb.account_id, json_build_object('o', $31::text,
+  CASE WHEN p.uid IS NOT NULL AND p.listened THEN pg_notify('${ACCOUNT_CHANNEL}' || mb.account_id, json_build_object('o', $31::text,
     's', p.seq, 'e', json_strip_nulls(json_build_object('accountId', mb.account_id,
       'mailboxId', $1::bigint, 'modseq', p.modseq, 'kind', 'append', 'uids',
       json_build_array(p.uid), 'keywords', CASE WHEN p.kw <> '[]' THEN p.kw::json END)))::text)

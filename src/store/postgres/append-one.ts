@@ -21,6 +21,8 @@ import { ACCOUNT_CHANNEL } from './events.js';
  * bytes were being inserted by another writer (`message_id` null: the caller tries again).
  * $32-$34: the mailbox the caller expects (AppendTarget.expect, expectedMailbox), else nulls:
  * another is as gone. One row, as a group statement's for a group of one (`n` 1, `room`).
+ * The notice goes only while some node holds a lease on the account (`listened_until`, read
+ * from the row's version under the lock: events.ts); `notified` is null when none went.
  */
 function appendOneSql(keywords: boolean, claimRecent: boolean): string {
   const event = `json_build_object('accountId', mb.account_id, 'mailboxId', $23::bigint,
@@ -58,7 +60,7 @@ function appendOneSql(keywords: boolean, claimRecent: boolean): string {
     WHERE id = (SELECT account_id FROM mb)
       AND (SELECT count(*) FROM c) + (SELECT count(*) FROM msg) > 0
       AND (quota_bytes IS NULL OR used_bytes + $2::bigint <= quota_bytes)
-    RETURNING modseq),
+    RETURNING modseq, listened_until > now() AS listened),
   m AS (${
     claimRecent
       ? `
@@ -87,7 +89,7 @@ function appendOneSql(keywords: boolean, claimRecent: boolean): string {
 SELECT 1 AS n, mb.account_id, (SELECT ok FROM room) AS room, msg.id AS message_id,
   COALESCE(msg.inserted, false) AS inserted, i.uid, i.modseq, m.uid_validity, m.recent_from,
   ${MAILBOX_GUARD},
-  CASE WHEN i.uid IS NOT NULL THEN pg_notify('${ACCOUNT_CHANNEL}' || mb.account_id,
+  CASE WHEN i.uid IS NOT NULL AND (SELECT listened FROM a) THEN pg_notify('${ACCOUNT_CHANNEL}' || mb.account_id,
     json_build_object('o', $29::text, 's', $30::bigint, 'e', ${event})::text) END AS notified,
   ${UNFLUSHED_COMMIT}
 FROM (SELECT 1) one LEFT JOIN mb ON true LEFT JOIN (SELECT * FROM msg LIMIT 1) msg ON true

@@ -29,6 +29,29 @@
 // NOTIFY, subscriptions, annotations) are not caught up. The node's caches take note of each
 // event before the bus has it (observe), and `epoch` tells them when a notice may have been
 // missed: they trust nothing read before that (record-cache.ts).
+//
+// The lease (migration 21, accounts.listened_until). PostgreSQL wakes every backend that
+// listens in the database at every notifying commit, whatever its channel, so a notice nobody
+// needs (a delivery to an account no node has a session of) still costs every node's LISTEN
+// backend a wake-up. So a node that listens to an account also holds a lease on it: its
+// LISTEN and `listened_until = now() + leaseMs` (PostgreSQL's clock) commit together, in one
+// transaction on the LISTEN connection, and only then is the account listened to here (`on`,
+// heardSince: the caches trust their reads of it from then). The appends (append-one.ts,
+// append-batch.ts) read the lease in the update of the account's row they make anyway, under
+// its row lock, and send no notice once it has run out. No race: a lease committed before a
+// writer took the row lock is the row's latest version, which its UPDATE reads; a lease waiting
+// behind the writer's lock commits after the writer, and the node's reads come after that. The
+// writer compares with its transaction's start (`now()`), never later than the moment it reads
+// the lease: a lease running at that moment is seen running. The node renews the leases of all
+// the accounts it listens to at half their life (the heartbeat's tick) and counts each
+// lease from when it sent the statement that took it (no later than PostgreSQL's now() in it):
+// a renewal answered after that count ran out (the node stalled, the database slow), or an
+// account whose count ran out unrenewed, is a break: the connection is dropped and made again,
+// with everything that follows a lost connection (epoch, catch-up of held mailboxes, LISTENs
+// and leases taken again before anything is trusted). Writes that are not appends (flags,
+// expunge, mailboxes) still notify whatever the lease: they come from sessions, whose node
+// holds the lease anyway. An append that sent no notice says so (`notified` null): its own
+// events are emitted here at once (no echo will come).
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { ChangeBus } from '../events.js';
@@ -81,6 +104,24 @@ const RELISTEN_MS = 500;
 const HEARTBEAT_MS = 5000;
 /** The heartbeat's answer, when the node's connections have no statement timeout. */
 const HEARTBEAT_TIMEOUT_MS = 10_000;
+/**
+ * How long a lease on an account runs (accounts.listened_until; renewed at half its life).
+ * A node keeps listening to an account for LINGER_MS after its last use; writers to it send
+ * notices until its lease runs out, at most this much later.
+ */
+export const LEASE_MS = 60_000;
+
+/**
+ * Takes (or renews) the leases of the accounts `ids` (integers): their rows locked in id order,
+ * as every writer takes them (no cycle with a writer of several accounts). A lease never
+ * shortens one another node holds.
+ */
+function leaseSql(ids: number[], leaseMs: number): string {
+  const list = ids.map((id) => String(Math.trunc(id))).join(',');
+  return `UPDATE accounts SET listened_until =
+      GREATEST(listened_until, now() + interval '${Math.trunc(leaseMs)} milliseconds')
+    WHERE id IN (SELECT id FROM accounts WHERE id IN (${list}) ORDER BY id FOR NO KEY UPDATE)`;
+}
 
 /** A mailbox sessions of this node have selected, and what they were told of it. */
 export interface HeldMailbox {
@@ -102,6 +143,11 @@ interface Listened {
   asked: boolean;
   /** Called once it is listened to. */
   waiters: Array<() => void>;
+  /**
+   * Until when (performance.now()) its lease surely runs (counted from when the statement that
+   * took it was sent); 0 while it has none on the current connection.
+   */
+  leaseUntil: number;
 }
 
 /** Reads what changed in held mailboxes after their modseqs, as events to emit in order. */
@@ -172,6 +218,7 @@ export class PgEvents {
     private readonly connect: () => pg.Client,
     private readonly catchUp: CatchUp | null,
     private readonly lingerMs: number,
+    private readonly leaseMs: number,
   ) {}
 
   /** Listens before it returns: every change committed after that is heard. */
@@ -181,8 +228,9 @@ export class PgEvents {
     connect: () => pg.Client,
     catchUp: CatchUp | null = null,
     lingerMs = LINGER_MS,
+    leaseMs = LEASE_MS,
   ): Promise<PgEvents> {
-    const events = new PgEvents(db, bus, connect, catchUp, lingerMs);
+    const events = new PgEvents(db, bus, connect, catchUp, lingerMs, leaseMs);
     await events.listen(false);
     events.sweeper = setInterval(() => events.sweep(), Math.max(50, lingerMs / 2));
     events.sweeper.unref();
@@ -238,7 +286,9 @@ export class PgEvents {
    */
   heardSince(accountId: number, stamp: number): boolean {
     const a = this.accounts.get(accountId);
-    return a !== undefined && a.on > 0 && a.on <= stamp;
+    // A lease this node's count says may have run out (a stall longer than half its life):
+    // nothing is trusted until the heartbeat's tick has made the connection again.
+    return a !== undefined && a.on > 0 && a.on <= stamp && a.leaseUntil > performance.now();
   }
 
   /** Whether the account's channel is listened to now. */
@@ -250,29 +300,45 @@ export class PgEvents {
   private entry(accountId: number): Listened {
     let a = this.accounts.get(accountId);
     if (!a) {
-      a = { refs: 0, until: Date.now() + this.lingerMs, on: 0, asked: false, waiters: [] };
+      a = {
+        refs: 0,
+        until: Date.now() + this.lingerMs,
+        on: 0,
+        asked: false,
+        waiters: [],
+        leaseUntil: 0,
+      };
       this.accounts.set(accountId, a);
     }
     if (a.on === 0) this.ask(accountId, a);
     return a;
   }
 
-  /** Sends the account's LISTEN, unless it is on its way or there is no connection. */
+  /**
+   * Sends the account's LISTEN with its lease (one transaction: the LISTEN takes effect before
+   * the lease can be seen), unless it is on its way or there is no connection.
+   */
   private ask(accountId: number, a: Listened): void {
     const client = this.client;
     if (!client || a.asked) return;
     a.asked = true;
-    client.query(`LISTEN ${accountChannel(accountId)}`).then(
-      () => {
-        if (this.client !== client || this.accounts.get(accountId) !== a) return;
-        a.asked = false;
-        this.listening(a);
-      },
-      () => {
-        // The connection failed (lost() listens again on the next, with this account).
-        a.asked = false;
-      },
-    );
+    const sentAt = performance.now();
+    client
+      .query(`LISTEN ${accountChannel(accountId)}; ${leaseSql([accountId], this.leaseMs)}`)
+      .then(
+        () => {
+          if (this.client !== client || this.accounts.get(accountId) !== a) return;
+          a.asked = false;
+          a.leaseUntil = sentAt + this.leaseMs;
+          this.listening(a);
+        },
+        () => {
+          // The connection failed (lost() listens again on the next, with this account), or
+          // the lease did (and its LISTEN with it): the connection is made again, with it.
+          a.asked = false;
+          if (this.client === client) client.end().catch(() => {});
+        },
+      );
   }
 
   /** The account's LISTEN took effect. */
@@ -380,6 +446,7 @@ export class PgEvents {
       for (const a of this.accounts.values()) {
         a.on = 0;
         a.asked = false;
+        a.leaseUntil = 0;
       }
       // Ends a connection that still answers; destroys one waiting for an answer.
       client.end().catch(() => {});
@@ -392,12 +459,18 @@ export class PgEvents {
       // The accounts' channels this node had (or was asked for), with the common one: one
       // round trip. Those asked for meanwhile are asked once the connection is the node's.
       const ids = [...this.accounts.keys()];
-      await client.query(
-        [CHANNEL, DIRECTORY_CHANNEL, ...ids.map(accountChannel)]
-          .map((c) => `LISTEN ${c}`)
-          .join(';'),
+      const sentAt = performance.now();
+      const statements = [CHANNEL, DIRECTORY_CHANNEL, ...ids.map(accountChannel)].map(
+        (c) => `LISTEN ${c}`,
       );
+      // Their leases in the same transaction, after the LISTENs.
+      if (ids.length > 0) statements.push(leaseSql(ids, this.leaseMs));
+      await client.query(statements.join(';'));
       listened = ids;
+      for (const id of ids) {
+        const a = this.accounts.get(id);
+        if (a) a.leaseUntil = sentAt + this.leaseMs;
+      }
     } catch (err) {
       // Not made, or it hung (the caller tries again): not left open.
       client.end().catch(() => {});
@@ -411,22 +484,60 @@ export class PgEvents {
       if (a) this.listening(a);
     }
     let asking = false;
-    heartbeat = setInterval(() => {
-      if (asking || this.client !== client) return;
-      asking = true;
-      client
-        .query({
-          text: 'SELECT 1',
-          query_timeout: this.db.queryTimeoutMs ?? HEARTBEAT_TIMEOUT_MS,
-        } as pg.QueryConfig)
-        .then(
-          () => {
-            asking = false;
-          },
-          // Not answered in time (or the connection failed): listen again on a new one.
-          lost,
-        );
-    }, HEARTBEAT_MS);
+    let lastAsked = performance.now();
+    heartbeat = setInterval(
+      () => {
+        if (this.client !== client) return;
+        const now = performance.now();
+        // A lease that ran out unrenewed: writers may have skipped notices the node's sessions
+        // needed. As a lost connection: listened to and leased again, held mailboxes caught up.
+        const due: Array<[number, Listened]> = [];
+        for (const [id, a] of this.accounts) {
+          if (a.on === 0) continue;
+          if (a.leaseUntil <= now) {
+            lost();
+            return;
+          }
+          if (a.leaseUntil - now <= this.leaseMs / 2) due.push([id, a]);
+        }
+        if (asking) return;
+        if (due.length === 0 && now - lastAsked < HEARTBEAT_MS) return;
+        asking = true;
+        lastAsked = now;
+        client
+          .query({
+            // The renewals are the heartbeat when there are some.
+            text:
+              due.length > 0
+                ? leaseSql(
+                    due.map(([id]) => id),
+                    this.leaseMs,
+                  )
+                : 'SELECT 1',
+            query_timeout: this.db.queryTimeoutMs ?? HEARTBEAT_TIMEOUT_MS,
+          } as pg.QueryConfig)
+          .then(
+            () => {
+              asking = false;
+              if (this.client !== client) return;
+              const answered = performance.now();
+              for (const [id, a] of due) {
+                if (this.accounts.get(id) !== a || a.on === 0) continue;
+                // Committed, but perhaps after the old lease ran out: not known to be
+                // unbroken.
+                if (a.leaseUntil <= answered) {
+                  lost();
+                  return;
+                }
+                a.leaseUntil = now + this.leaseMs;
+              }
+            },
+            // Not answered in time (or the connection failed): listen again on a new one.
+            lost,
+          );
+      },
+      Math.min(HEARTBEAT_MS, Math.max(10, this.leaseMs / 8)),
+    );
     heartbeat.unref();
     this.heartbeat = heartbeat;
     if (again && this.catchUp && this.held.size > 0) {
@@ -553,11 +664,18 @@ export class PgEvents {
     origin: string;
     seq: number;
     sent: (...evs: ChangeEvent[]) => Promise<boolean>;
+    /** The statement sent no notice (its account's lease had run out): no echo will come. */
+    unsent: (...evs: ChangeEvent[]) => Promise<boolean>;
   } {
     const seq = ++this.seq;
     // Its statement is sent after this: an account's channel listened to now hears it.
     const stamp = this.ticks;
-    return { origin: this.origin, seq, sent: (...evs) => this.echoed([{ seq, evs }], stamp) };
+    return {
+      origin: this.origin,
+      seq,
+      sent: (...evs) => this.echoed([{ seq, evs }], stamp),
+      unsent: (...evs) => this.echoed([{ seq, evs, unsent: true }], stamp),
+    };
   }
 
   /**
@@ -565,7 +683,7 @@ export class PgEvents {
    * came back on the LISTEN connection.
    */
   private async echoed(
-    sent: Array<{ seq: number; evs: ChangeEvent[] }>,
+    sent: Array<{ seq: number; evs: ChangeEvent[]; unsent?: true }>,
     stamp: number,
   ): Promise<boolean> {
     let unheard = false;
@@ -576,12 +694,15 @@ export class PgEvents {
       // events are emitted at once below instead of waiting for their echo, and the node is
       // not woken by every other node's change to the account from then on.
       if (this.arrived.delete(x.seq)) continue;
-      if (x.evs.every((ev) => this.hears(ev, stamp))) {
+      // An append that found no lease on its account sent nothing (a node listening to the
+      // account since before it was sent holds a lease, so this is one that did not).
+      if (x.unsent !== true && x.evs.every((ev) => this.hears(ev, stamp))) {
         pending.push(x);
         continue;
       }
-      // Sent on an account's channel this node did not listen to when it was sent: it cannot
-      // come back (or may, should the LISTEN have been quicker: then skipped). Emitted here
+      // Sent on an account's channel this node did not listen to when it was sent (or not sent
+      // at all): it cannot come back (or may, should the LISTEN have been quicker: then
+      // skipped). Emitted here
       // at once; the account's lists read before are not trusted (heardSince), since other
       // nodes' changes before it may be heard after it.
       unheard = true;

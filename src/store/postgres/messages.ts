@@ -386,6 +386,8 @@ export class PgMessages implements MessageStore, BlobStore {
         modseq: number | null;
         uid_validity: number | null;
         recent_from: number | null;
+        /** Null when no notice was sent (no lease on the account: events.ts). */
+        notified: string | null;
       };
       const r = await row<Placed>(
         this.db.durable,
@@ -432,7 +434,8 @@ export class PgMessages implements MessageStore, BlobStore {
         throw new StoreError('OVERQUOTA', 'mailbox is full: quota exceeded');
       }
       const mb = { id: t.mailboxId, accountId: r.account_id, uidValidity: r.uid_validity };
-      const heard = await notice.sent(changeEvent(mb, 'append', r.modseq, [r.uid], kw));
+      const ev = changeEvent(mb, 'append', r.modseq, [r.uid], kw);
+      const heard = await (r.notified === null ? notice.unsent(ev) : notice.sent(ev));
       this.placed(
         { mailboxId: mb.id, message, hash, flags: normalizeFlags(t.flags ?? []), keywords: kw },
         { uid: r.uid, modseq: r.modseq, messageId: r.message_id, internalDate, internalZone },

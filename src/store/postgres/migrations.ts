@@ -919,6 +919,15 @@ CREATE TRIGGER accounts_changed AFTER UPDATE OF id, address, domain, password_ha
   FOR EACH STATEMENT EXECUTE FUNCTION letterbox_directory_changed();
 `,
   },
+  {
+    version: 21,
+    // The account's listening lease (events.ts): until when (PostgreSQL's clock) some node
+    // has promised to hear the account's channel. The appends read it in the update of the
+    // account's row they make anyway and send no notice while it has run out (issue 17: every
+    // notifying commit wakes every listening backend of the database). Not a directory
+    // change: migration 20's trigger names its columns, and this is not one of them.
+    sql: `ALTER TABLE accounts ADD COLUMN listened_until TIMESTAMPTZ;`,
+  },
 ];
 
 /** The latest schema version this code knows. */

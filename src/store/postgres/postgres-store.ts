@@ -76,6 +76,8 @@ export interface PostgresStoreOptions extends PgOptions {
    * events.ts LINGER_MS).
    */
   lingerMs?: number;
+  /** How long a lease on an account runs, renewed at half its life (ms; events.ts LEASE_MS). */
+  leaseMs?: number;
   /** How long a session's first read waits for its account's LISTEN (ms; LISTEN_WAIT_MS). */
   listenWaitMs?: number;
 }
@@ -143,6 +145,7 @@ export class PostgresStore implements MailStore {
         () => db.client(`letterbox events ${opts.nodeId ?? hostname()}`),
         (held) => missedEvents(db, held),
         opts.lingerMs,
+        opts.leaseMs,
       );
       return new PostgresStore(db, bus, events, opts);
     } catch (err) {

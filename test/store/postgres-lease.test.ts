@@ -1,0 +1,268 @@
+// Issue 17: the lease on an account's row (accounts.listened_until, src/store/postgres/events.ts).
+// A node that listens to an account holds a lease on it, taken with its LISTEN and renewed at
+// half its life; the appends send no notice while no lease runs, so that a delivery to an
+// account nobody reads wakes no listening backend. Notices are counted here by a LISTEN
+// connection of the test's own, which holds no lease: it hears only what the nodes' leases
+// make the writers send. Notices arrive in commit order, so an append's missing notice is seen
+// as the absence of it before the next notice of a write that always sends one (a STORE).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { accountChannel, type PgEvents } from '../../src/store/postgres/events.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { ChangeEvent } from '../../src/store/types.js';
+import { eventually } from '../helpers/eventually.js';
+import { hearAccount } from '../helpers/hear-account.js';
+import { newMessage } from '../helpers/messages.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+let server: TestPostgres;
+before(async () => {
+  server = await startPostgres();
+});
+after(async () => {
+  await server?.stop();
+});
+
+function eventsOf(store: PostgresStore): PgEvents {
+  return (store as unknown as { events: PgEvents }).events;
+}
+
+/** The kinds of the notices heard on the account's channel by a plain LISTEN connection. */
+async function counter(
+  url: string,
+  account: number,
+): Promise<{ kinds: string[]; end: () => Promise<void> }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const kinds: string[] = [];
+  c.on('notification', (msg) => {
+    if (msg.channel !== accountChannel(account) || !msg.payload) return;
+    kinds.push((JSON.parse(msg.payload) as { e: ChangeEvent }).e.kind);
+  });
+  await c.query(`LISTEN ${accountChannel(account)}`);
+  return { kinds, end: () => c.end() };
+}
+
+async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<R>(text, values)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** Whether some node's lease on the account runs now (PostgreSQL's clock). */
+async function leased(url: string, account: number): Promise<boolean> {
+  const [r] = await sql<{ on: boolean | null }>(
+    url,
+    'SELECT listened_until > now() AS on FROM accounts WHERE id = $1',
+    [account],
+  );
+  return r?.on === true;
+}
+
+/** Nodes a and b over a new database, an account and its INBOX; a's leases run `leaseMs`. */
+async function withNodes(
+  fn: (
+    url: string,
+    a: PostgresStore,
+    b: PostgresStore,
+    account: number,
+    inbox: number,
+  ) => Promise<void>,
+  opts: { lingerMs?: number; leaseMs?: number } = {},
+): Promise<void> {
+  const url = await server.createDatabase();
+  const a = await PostgresStore.open({ connectionString: url, max: 2, nodeId: 'node-a', ...opts });
+  const b = await PostgresStore.open({ connectionString: url, max: 2, nodeId: 'node-b' });
+  try {
+    await a.addDomain('example.test');
+    const acct = await a.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+    await fn(url, a, b, acct.id, (await a.getMailbox(acct.id, 'INBOX'))!.id);
+  } finally {
+    await a.close();
+    await b.close();
+    await server.dropDatabase(url);
+  }
+}
+
+test('an append to an account no node listens to sends no notice; one a node listens to does', () =>
+  withNodes(
+    async (url, a, b, account, inbox) => {
+      const heard = await counter(url, account);
+      try {
+        await b.append(newMessage('nobody listens'), [{ mailboxId: inbox }]);
+        // A STORE notifies whatever the lease: the append's notice would have come before it.
+        await b.setFlags(inbox, [1], 'add', ['\\Seen']);
+        await eventually(() => heard.kinds.includes('flags'), 'the STORE notice', 20_000);
+        assert.deepEqual(heard.kinds, ['flags']);
+
+        // A session on a: its LISTEN and its lease, then b's append is heard (by a too).
+        const onA: ChangeEvent[] = [];
+        const off = await hearAccount(a, account, (ev) => onA.push(ev));
+        assert.equal(await leased(url, account), true);
+        const [r] = await b.append(newMessage('a listens'), [{ mailboxId: inbox }]);
+        await eventually(
+          () => onA.some((e) => e.kind === 'append' && e.uids.includes(r!.uid)),
+          'a to hear the append',
+          20_000,
+        );
+        await eventually(() => heard.kinds.length === 2, 'the append notice', 20_000);
+        assert.deepEqual(heard.kinds, ['flags', 'append']);
+
+        // The session ends: a lets the account go after lingerMs, and its lease runs out.
+        off();
+        await eventually(() => !eventsOf(a).listensTo(account), 'a to stop listening', 20_000);
+        await eventually(async () => !(await leased(url, account)), 'the lease to run out', 20_000);
+        // Three appends in one group, and one alone (append-batch.ts, append-one.ts).
+        await Promise.all(
+          ['g1', 'g2', 'g3'].map((s) => b.append(newMessage(s), [{ mailboxId: inbox }])),
+        );
+        await b.append(newMessage('alone'), [{ mailboxId: inbox }]);
+        await b.setFlags(inbox, [1], 'add', ['\\Flagged']);
+        await eventually(
+          () => heard.kinds.filter((k) => k === 'flags').length === 2,
+          'the second STORE notice',
+          20_000,
+        );
+        assert.deepEqual(heard.kinds, ['flags', 'append', 'flags']);
+        // b had its own appends' events at once, without waiting for an echo in vain.
+        assert.deepEqual(
+          (await b.listMessages(inbox)).map((m) => m.uid),
+          [1, 2, 3, 4, 5, 6],
+        );
+      } finally {
+        await heard.end();
+      }
+    },
+    { lingerMs: 100, leaseMs: 400 },
+  ));
+
+test("a node renews its lease while it listens: the notices go on past the first lease's life", () =>
+  withNodes(
+    async (url, a, b, account, inbox) => {
+      const onA: ChangeEvent[] = [];
+      await hearAccount(a, account, (ev) => onA.push(ev));
+      const epoch = eventsOf(a).epoch;
+      const [first] = await sql<{ until: Date }>(
+        url,
+        'SELECT listened_until AS until FROM accounts WHERE id = $1',
+        [account],
+      );
+      // Renewed at least twice past the first lease's end, as PostgreSQL's clock tells it.
+      await eventually(
+        async () => {
+          const [r] = await sql<{ ok: boolean }>(
+            url,
+            `SELECT now() > $2::timestamptz + interval '600 milliseconds'
+               AND listened_until > now() AS ok FROM accounts WHERE id = $1`,
+            [account, first!.until],
+          );
+          return r?.ok === true;
+        },
+        'the lease renewed past its first end',
+        20_000,
+      );
+      const heard = await counter(url, account);
+      try {
+        const [r] = await b.append(newMessage('later'), [{ mailboxId: inbox }]);
+        await eventually(
+          () => onA.some((e) => e.kind === 'append' && e.uids.includes(r!.uid)),
+          'a to hear the append',
+          20_000,
+        );
+        await eventually(() => heard.kinds.includes('append'), 'the append notice', 20_000);
+      } finally {
+        await heard.end();
+      }
+      // Renewed in time all along: no break of the LISTEN connection.
+      assert.equal(eventsOf(a).epoch, epoch);
+    },
+    { leaseMs: 400 },
+  ));
+
+test('a lease renewed late is a break: the node listens again and takes its lease again', () =>
+  withNodes(async (url, a, _b, account) => {
+    await hearAccount(a, account);
+    const epoch = eventsOf(a).epoch;
+    // As after a stall longer than the lease: its count on this node has run out.
+    const entry = (
+      eventsOf(a) as unknown as { accounts: Map<number, { leaseUntil: number }> }
+    ).accounts.get(account)!;
+    entry.leaseUntil = performance.now() - 1;
+    await eventually(() => eventsOf(a).epoch > epoch, 'a to drop its LISTEN connection', 20_000);
+    await eventually(() => eventsOf(a).listensTo(account), 'a to listen again', 20_000);
+    assert.equal(await leased(url, account), true);
+  }));
+
+test('a session whose lease waits behind a writer holding the account sees the write', () =>
+  withNodes(async (url, a, b, account, inbox) => {
+    // A transaction of the test's holds the account's row, as a writer does.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE', [account]);
+      const waiting = async () =>
+        Number(
+          (
+            await sql<{ n: string }>(
+              url,
+              "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+            )
+          )[0]!.n,
+        );
+      // b's append waits for the row first, then a's LISTEN and lease behind it.
+      const appended = b.append(newMessage('first in line'), [{ mailboxId: inbox }]);
+      await eventually(async () => (await waiting()) >= 1, 'the append to wait', 20_000);
+      const off = a.subscribeAccount(account, () => {});
+      await eventually(async () => (await waiting()) >= 2, 'the lease to wait', 20_000);
+      assert.equal(eventsOf(a).listensTo(account), false);
+      await holder.query('COMMIT');
+      const [r] = await appended;
+      await eventually(() => eventsOf(a).listensTo(account), 'a to listen', 20_000);
+      assert.deepEqual(
+        (await a.listMessages(inbox)).map((m) => m.uid),
+        [r!.uid],
+      );
+      off();
+    } finally {
+      await holder.end();
+    }
+  }));
+
+test('a node started again takes its leases again and sees what was written meanwhile', async () => {
+  const url = await server.createDatabase();
+  const b = await PostgresStore.open({ connectionString: url, max: 2, nodeId: 'node-b' });
+  let a = await PostgresStore.open({ connectionString: url, max: 2, nodeId: 'node-a' });
+  try {
+    await b.addDomain('example.test');
+    const acct = await b.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+    const inbox = (await b.getMailbox(acct.id, 'INBOX'))!.id;
+    await hearAccount(a, acct.id);
+    await b.append(newMessage('one'), [{ mailboxId: inbox }]);
+    await a.close();
+    await b.append(newMessage('two'), [{ mailboxId: inbox }]);
+    a = await PostgresStore.open({ connectionString: url, max: 2, nodeId: 'node-a' });
+    const onA: ChangeEvent[] = [];
+    await hearAccount(a, acct.id, (ev) => onA.push(ev));
+    assert.equal(await leased(url, acct.id), true);
+    assert.deepEqual(
+      (await a.listMessages(inbox)).map((m) => m.uid),
+      [1, 2],
+    );
+    const [r] = await b.append(newMessage('three'), [{ mailboxId: inbox }]);
+    await eventually(
+      () => onA.some((e) => e.kind === 'append' && e.uids.includes(r!.uid)),
+      'a to hear the append',
+      20_000,
+    );
+  } finally {
+    await a.close();
+    await b.close();
+    await server.dropDatabase(url);
+  }
+});
