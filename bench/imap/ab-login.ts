@@ -8,6 +8,10 @@
 //   node --import tsx bench/imap/ab-login.ts --roots /path/before,/path/after
 //     [--clients 10] [--iterations 100] [--rounds 4] [--warmup 200] [--cpu-prof]
 //     [--node-args="--trace-opt ..."]  (more flags for every server, space-separated)
+//     [--side-args 'FLAGS FOR THE FIRST ROOT|FLAGS FOR THE SECOND']  (a root may be named
+//     twice with different flags: one build under two sets of node flags, as
+//     bench/smtp/ab-builds.ts)  [--keep]  (the servers' directories and logs left, as with
+//     --cpu-prof: e.g. --node-args=--trace-gc's lines are in each side's letterbox.log)
 // Each root is a checkout with dist/ built (npm run build) and node_modules.
 // The warm-up is 200 iterations per client: after 60, V8 still compiled through the first
 // rounds (the threads besides main at 129, 96, 74, 60, 59 us per command in six rounds of one
@@ -38,6 +42,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '200' },
     'cpu-prof': { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' },
+    'side-args': { type: 'string', default: '' },
+    keep: { type: 'boolean', default: false },
   },
 });
 if (!args.roots) throw new Error('--roots A,B: the checkouts to compare');
@@ -50,6 +56,8 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Side {
   root: string;
+  /** The root and its --side-args, as the lines name the side. */
+  name: string;
   server: LetterboxServer;
   port: number;
   commands: number;
@@ -61,7 +69,7 @@ interface Side {
 const sides: Side[] = [];
 process.on('exit', () => {
   for (const s of sides) s.server.kill();
-  if (!args['cpu-prof']) rmSync(base, { recursive: true, force: true });
+  if (!args['cpu-prof'] && !args.keep) rmSync(base, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
   process.on(sig, () => process.exit(130));
@@ -69,11 +77,13 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
 async function main(): Promise<void> {
   log(`ab-login: work directory ${base}`);
   const roots = args.roots!.split(',');
+  const sideArgs = args['side-args']!.split('|');
   for (const [i, root] of roots.entries()) {
     const dir = join(base, `side${i}`);
     const nodeArgs = [
       ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : []),
       ...args['node-args']!.split(' ').filter((a) => a !== ''),
+      ...(sideArgs[i] ?? '').split(' ').filter((a) => a !== ''),
     ];
     const { server, port } = await serveLoginLetterbox({
       root,
@@ -84,6 +94,7 @@ async function main(): Promise<void> {
     });
     sides.push({
       root,
+      name: sideArgs[i] ? `${root} [${sideArgs[i]}]` : root,
       server,
       port,
       commands: 0,
@@ -91,7 +102,7 @@ async function main(): Promise<void> {
       main: 0,
       other: 0,
     });
-    log(`side ${i}: ${root}, pid ${server.pid}`);
+    log(`side ${i}: ${sides[i]!.name}, pid ${server.pid}`);
   }
   let seq = 0;
   const run = async (s: Side, iterations: number, count: boolean) => {
@@ -125,7 +136,7 @@ async function main(): Promise<void> {
     s: Side,
     r: { commands: number; elapsedMs: number; main: number; other: number },
   ) =>
-    `${label} ${s.root}: ${((r.commands * 1000) / r.elapsedMs).toFixed(0)} commands/s, CPU ` +
+    `${label} ${s.name}: ${((r.commands * 1000) / r.elapsedMs).toFixed(0)} commands/s, CPU ` +
     `${(((r.main + r.other) * 1000) / r.commands).toFixed(0)} us/command (main ` +
     `${((r.main * 1000) / r.commands).toFixed(0)}, other threads ${((r.other * 1000) / r.commands).toFixed(0)})`;
   for (const s of sides) await run(s, Number(args.warmup), false);
@@ -137,6 +148,7 @@ async function main(): Promise<void> {
   for (const s of sides) process.stdout.write(`${line('total', s, s)}\n`);
   for (const s of sides) await s.server.stop();
   if (args['cpu-prof']) log(`CPU profiles kept under ${base}/side*/prof`);
+  else if (args.keep) log(`servers' directories kept under ${base}/side*`);
 }
 
 main().then(
