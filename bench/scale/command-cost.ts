@@ -8,10 +8,16 @@
 // SELECT, FETCH FLAGS (1:*), FETCH HEADERS (the last 50), FETCH BODY (a message in turn),
 // SEARCH (the mix's), STORE (+FLAGS then -FLAGS \Flagged, always a change), APPEND (5 KB,
 // the mailbox grows), DEL+EXPUNGE (STORE * +FLAGS.SILENT \Deleted, EXPUNGE: two commands,
-// the mailbox shrinks), APPEND+DEL+EXPUNGE (the mix's three writes: three commands). Usage:
+// the mailbox shrinks), APPEND+DEL+EXPUNGE (the mix's three writes: three commands). Per kind
+// also the server's sleeps per command (its threads' voluntary context switches, /proc: each a
+// wake-up of the process, for a socket's data, a fsync's end or a timer), and with
+// --pg-statements the statements PostgreSQL ran per command of the node's (pg_stat_statements;
+// those the node sent, each part of a round trip, marked `*`) and the WAL's commits and fsyncs
+// per command. Usage:
 //   node --import tsx bench/scale/command-cost.ts [--seconds 6] [--rounds 2] [--clients 10]
 //     [--messages 500] [--kinds SELECT,STORE,...] [--root DIR] [--node-args='...']
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+//     [--pg-statements]
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +31,14 @@ import {
   serveLetterbox,
   setupLetterbox,
 } from '../lib/letterbox-server.js';
-import { type BenchPostgres, RECOMMENDED_SETTINGS, startPostgres } from '../lib/postgres.js';
+import {
+  type BenchPostgres,
+  RECOMMENDED_SETTINGS,
+  STATEMENT_STATS,
+  startPostgres,
+  statementCounts,
+  walCounts,
+} from '../lib/postgres.js';
 import { treeCpuWithChildrenMs } from '../outbound/cpu.js';
 
 const { values: args } = parseArgs({
@@ -37,6 +50,7 @@ const { values: args } = parseArgs({
     kinds: { type: 'string' },
     root: { type: 'string' },
     'node-args': { type: 'string', default: '' },
+    'pg-statements': { type: 'boolean', default: false },
   },
 });
 
@@ -48,6 +62,7 @@ const seconds = Number(args.seconds);
 const clients = Number(args.clients);
 const messages = Number(args.messages);
 const nodeArgs = args['node-args'].split(' ').filter((a) => a !== '');
+const stats = args['pg-statements'];
 const mixCorpus = corpus({ size: 4096, to: 'mix@bench.test', tag: 'mix' });
 const appendCorpus = corpus({ size: 5120, to: 'mix@bench.test', tag: 'append' });
 let appended = 0;
@@ -129,6 +144,22 @@ for (const name of chosen) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Voluntary context switches of all of a process's threads (each thread's /proc status). */
+function sleepsOf(pid: number): number {
+  let n = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(
+        readFileSync(`/proc/${pid}/task/${t}/status`, 'latin1'),
+      );
+      n += Number(m?.[1] ?? 0);
+    } catch {
+      // the thread ended
+    }
+  }
+  return n;
+}
+
 /** Waits at least 1 s, then until the processes used under 10 ms of CPU in half a second. */
 async function waitIdle(pids: number[]): Promise<void> {
   const all = () => pids.reduce((s, p) => s + treeCpuWithChildrenMs(p), 0);
@@ -167,15 +198,45 @@ async function measure(port: number, server: number, db: number | undefined, kin
   await go(1500);
   const pids = db === undefined ? [server] : [server, db];
   await waitIdle(pids);
+  if (stats && db !== undefined && pgSide) {
+    await statementCounts(pgSide.url);
+    await walCounts(pgSide.url);
+  }
   const cpu0 = pids.map((p) => treeCpuWithChildrenMs(p));
+  const sleeps0 = sleepsOf(server);
   const t0 = performance.now();
   const n = await go(seconds * 1000);
   const elapsed = performance.now() - t0;
   await waitIdle(pids);
   const cpu1 = pids.map((p) => treeCpuWithChildrenMs(p));
+  const sleeps = (sleepsOf(server) - sleeps0) / n;
   await Promise.all(conns.map((c) => c.logout()));
   const us = (i: number) => (i < pids.length ? ((cpu1[i]! - cpu0[i]!) / n) * 1000 : 0);
-  return { perSecond: n / (elapsed / 1000), serverUs: us(0), dbUs: us(1) };
+  if (stats && db !== undefined && pgSide) await logStatements(kind.name, n);
+  return { perSecond: n / (elapsed / 1000), serverUs: us(0), dbUs: us(1), sleeps };
+}
+
+/**
+ * With --pg-statements: what PostgreSQL ran for the kind just measured, per command (the
+ * statements until idle, the logouts' few included), and the WAL's commits and fsyncs.
+ */
+async function logStatements(kind: string, n: number): Promise<void> {
+  const list = await statementCounts(pgSide!.url);
+  const sent = list.reduce((s, x) => s + (x.toplevel ? x.calls : 0), 0);
+  const all = list.reduce((s, x) => s + x.calls, 0);
+  log(
+    `  ${kind}: ${(all / n).toFixed(2)} statements a command, ${(sent / n).toFixed(2)} sent by the node (*)`,
+  );
+  for (const x of list.filter((x) => x.calls / n >= 0.01)) {
+    const q = x.query.replace(/\s+/g, ' ').slice(0, 110);
+    log(
+      `    ${(x.calls / n).toFixed(2).padStart(5)}${x.toplevel ? '*' : ' '} ${(x.totalMs / x.calls).toFixed(3).padStart(7)} ms  ${q}`,
+    );
+  }
+  const w = await walCounts(pgSide!.url);
+  log(
+    `  ${kind}: WAL ${(w.bytes / n).toFixed(0)} bytes, ${(w.commits / n).toFixed(2)} commits, ${(w.syncs / n).toFixed(2)} fsyncs a command`,
+  );
 }
 
 const base = mkdtempSync(join(tmpdir(), 'letterbox-bench-command-cost-'));
@@ -200,7 +261,10 @@ const lite = await setupLetterbox({
   maxConnectionsPerIp: 1000,
 });
 for (const u of USERS) await fillLetterbox(lite, u, messages, mixCorpus.message);
-pgSide = await startPostgres(join(base, 'postgres'), RECOMMENDED_SETTINGS);
+pgSide = await startPostgres(join(base, 'postgres'), {
+  ...RECOMMENDED_SETTINGS,
+  ...(stats ? STATEMENT_STATS : {}),
+});
 const node = await setupLetterbox({
   root,
   dir: join(base, 'node-1'),
@@ -211,7 +275,10 @@ const node = await setupLetterbox({
 });
 for (const u of USERS) await fillLetterbox(node, u, messages, mixCorpus.message);
 
-const results = new Map<string, Array<{ perSecond: number; serverUs: number; dbUs: number }>>();
+const results = new Map<
+  string,
+  Array<{ perSecond: number; serverUs: number; dbUs: number; sleeps: number }>
+>();
 for (let round = 1; round <= Number(args.rounds); round++) {
   for (const [store, setup] of [
     ['sqlite', lite],
@@ -225,7 +292,7 @@ for (let round = 1; round <= Number(args.rounds); round++) {
       const key = `${store} ${kind.name}`;
       results.set(key, [...(results.get(key) ?? []), m]);
       log(
-        `round ${round} ${store.padEnd(8)} ${kind.name.padEnd(18)} ${m.perSecond.toFixed(0).padStart(6)}/s  server ${m.serverUs.toFixed(0).padStart(5)} us  PostgreSQL ${m.dbUs.toFixed(0).padStart(5)} us a command`,
+        `round ${round} ${store.padEnd(8)} ${kind.name.padEnd(18)} ${m.perSecond.toFixed(0).padStart(6)}/s  server ${m.serverUs.toFixed(0).padStart(5)} us  PostgreSQL ${m.dbUs.toFixed(0).padStart(5)} us a command, server sleeps ${m.sleeps.toFixed(2)}`,
       );
     }
     await s.stop();
@@ -234,16 +301,19 @@ for (let round = 1; round <= Number(args.rounds); round++) {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-console.log('| kind | SQLite server us | node us | PostgreSQL us | node + PostgreSQL / SQLite |');
-console.log('|---|--:|--:|--:|--:|');
+console.log(
+  '| kind | SQLite server us | node us | PostgreSQL us | node + PostgreSQL / SQLite | sleeps: SQLite / node |',
+);
+console.log('|---|--:|--:|--:|--:|--:|');
 for (const kind of KINDS.filter((k) => chosen.includes(k.name))) {
   const l = results.get(`sqlite ${kind.name}`) ?? [];
   const p = results.get(`postgres ${kind.name}`) ?? [];
   const ls = mean(l.map((x) => x.serverUs));
   const ns = mean(p.map((x) => x.serverUs));
   const ds = mean(p.map((x) => x.dbUs));
+  const sleeps = `${mean(l.map((x) => x.sleeps)).toFixed(2)} / ${mean(p.map((x) => x.sleeps)).toFixed(2)}`;
   console.log(
-    `| ${kind.name} | ${ls.toFixed(0)} | ${ns.toFixed(0)} | ${ds.toFixed(0)} | ${((ns + ds) / ls).toFixed(2)}x |`,
+    `| ${kind.name} | ${ls.toFixed(0)} | ${ns.toFixed(0)} | ${ds.toFixed(0)} | ${((ns + ds) / ls).toFixed(2)}x | ${sleeps} |`,
   );
 }
 console.log(
