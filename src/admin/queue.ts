@@ -1,5 +1,6 @@
 // The outbound queue for the administrator: `letterbox queue` and the admin API's /queue.
-// Changes are made in the store; the worker sees them at its next look (within a second).
+// Changes are made in the store, which wakes the worker (queue/worker.ts pollMs: this process
+// calls its listeners, another process or node is heard through the store).
 import type { OutboundItem } from '../store/types.js';
 import type { AdminContext } from './context.js';
 import { AdminError } from './errors.js';

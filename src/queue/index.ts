@@ -85,12 +85,8 @@ export function startQueueWorker(
       },
     },
   );
-  const unsubscribe = store.onOutboundQueued(() => worker.wake());
   worker.start();
   return {
-    stop: async (deadlineMs) => {
-      unsubscribe();
-      await worker.stop(deadlineMs);
-    },
+    stop: (deadlineMs) => worker.stop(deadlineMs),
   };
 }

@@ -58,7 +58,14 @@ export interface WorkerOptions {
   retry: RetryPolicy;
   /** How long a claimed item is reserved (longer than any one attempt can take). */
   leaseMs: number;
-  /** Look for due items at least this often (wake() makes it sooner). */
+  /**
+   * Look for due items at least this often: a sweep for what no wake-up announces (the items
+   * of a node that died before claiming them or with their leases). Everything else wakes
+   * the worker: this process's enqueue, retry and release (the store's onOutboundQueued),
+   * another process's or node's (the store hears them: SQLite's change of data_version,
+   * PostgreSQL's queue channel), an attempt's end, and the next due time (a retry's, a
+   * lease's end), which arms a timer. An idle node then costs no claim a second.
+   */
   pollMs: number;
 }
 
@@ -67,8 +74,11 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   perDestination: 10,
   retry: DEFAULT_RETRY,
   leaseMs: 30 * 60_000,
-  pollMs: 1000,
+  pollMs: 60_000,
 };
+
+/** After the store failed a claim or a read of the next due time: looked at again this soon. */
+const AFTER_ERROR_MS = 1000;
 
 export class QueueWorker {
   private readonly opts: WorkerOptions;
@@ -86,6 +96,7 @@ export class QueueWorker {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private woken = false;
+  private unsubscribe: (() => void) | null = null;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -96,6 +107,9 @@ export class QueueWorker {
   }
 
   start(): void {
+    // Mail queued, retried or released (here, or in another process or node the store hears):
+    // look now. The poll is only a slow sweep.
+    this.unsubscribe ??= this.deps.store.onOutboundQueued(() => this.wake());
     this.loop ??= this.run().catch((err) => {
       this.deps.log.fatal({ err }, 'queue worker stopped');
     });
@@ -111,6 +125,8 @@ export class QueueWorker {
 
   /** Stops claiming; waits up to `deadlineMs` for attempts under way (their items are leased). */
   async stop(deadlineMs: number): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     this.stopped = true;
     this.wake();
     await this.loop;
@@ -153,7 +169,7 @@ export class QueueWorker {
         // The store failed (busy, disk): the worker goes on and looks again at the next poll.
         if (this.stopped) break;
         this.deps.log.error({ err }, 'queue: claiming due messages failed');
-        await this.idle(this.opts.pollMs);
+        await this.idle(Math.min(this.opts.pollMs, AFTER_ERROR_MS));
         continue;
       }
       for (const item of claimed) this.track(this.attempt(item));
@@ -163,8 +179,13 @@ export class QueueWorker {
         // turn of the event loop end too, and claim their slots in one transaction.
         await new Promise<void>((r) => setImmediate(r));
       } else if (!this.woken) {
-        const due = await this.deps.store.nextOutboundDue().catch(() => null);
-        const wait = due === null ? this.opts.pollMs : due.getTime() - this.now().getTime();
+        const due = await this.deps.store.nextOutboundDue().catch(() => undefined);
+        const wait =
+          due === undefined
+            ? AFTER_ERROR_MS // not read: look again soon, as after a failed claim
+            : due === null
+              ? this.opts.pollMs
+              : due.getTime() - this.now().getTime();
         // An item fell due since the claim (its time passed in between): claim again now.
         // idle(0) would wait for an attempt to end or for new mail, which may never come.
         if (wait <= 0) await new Promise<void>((r) => setImmediate(r));
@@ -401,8 +422,14 @@ export class QueueWorker {
     }
     // The attempt is over once its outcome is with the store: the commit (and its fsync) is
     // awaited apart, without holding the attempt's slot or its message.
+    const retried = update.recipients.some((r) => r.state === 'pending');
     const recorded = this.deps.store.updateOutbound(item.id, update).then(
-      () => this.observe(update),
+      () => {
+        this.observe(update);
+        // A retry's due time is now the item's (it was the lease's end, 30 minutes off, when
+        // the loop last read the next due time): the loop reads it again and arms its timer.
+        if (retried) this.wake();
+      },
       (err) => {
         // Not recorded: the lease runs out and the item is tried again.
         log.error({ err }, 'queue: recording the outcome failed');

@@ -11,6 +11,7 @@ import type { RecipientOutcome, Route, SendRequest, SendResult } from '../../src
 import type { Courier, RecipientObserver, WorkerOptions } from '../../src/queue/worker.js';
 import { QueueWorker } from '../../src/queue/worker.js';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { MailStore } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { openAliceStore } from '../helpers/store.js';
 
@@ -93,10 +94,11 @@ describe('queue worker', () => {
     opts: Partial<WorkerOptions> = {},
     now?: () => Date,
     observer?: RecipientObserver,
+    over: MailStore = store,
   ) {
     const w = new QueueWorker(
       {
-        store,
+        store: over,
         log: silentLogger(),
         hostname: 'mail.example.test',
         route: async (d) => routeOf(d),
@@ -168,6 +170,45 @@ describe('queue worker', () => {
     w.start();
     await eventually(async () => (await queued(id)) === null, 'the item to be claimed and sent');
     assert.equal(courier.sent.length, 1);
+  });
+
+  test('an item deferred for long and retried by hand is sent at once, without a poll', async () => {
+    // The worker's poll is a slow sweep (pollMs): the retry must wake it.
+    const courier = new FakeCourier((_r, n) => (n === 1 ? [LATER] : [OK]));
+    const w = worker(courier, {
+      pollMs: 600_000,
+      retry: { schedule: [3_600_000], maxAgeMs: 86_400_000, delayNoticeMs: 86_400_000 },
+    });
+    const id = await enqueue();
+    w.start();
+    await eventually(async () => (await queued(id))?.attempts === 1, 'the first attempt');
+    assert.equal(await store.retryOutbound(id), 1);
+    await eventually(async () => (await queued(id)) === null, 'the retry to deliver', 10_000);
+    await w.stop(1000);
+    assert.equal(courier.sent.length, 2);
+  });
+
+  test('a retry falls due and is tried at its time, without a poll', async () => {
+    // The outcome's commit comes late (a busy disk): when the attempt ends, the item's next
+    // due time is still its lease's end. The commit must make the worker read it again.
+    const courier = new FakeCourier((_r, n) => (n === 1 ? [LATER] : [OK]));
+    const slow: MailStore = Object.create(store);
+    slow.updateOutbound = async (id, u) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return store.updateOutbound(id, u);
+    };
+    const w = worker(
+      courier,
+      { pollMs: 600_000, retry: { schedule: [200], maxAgeMs: 60_000, delayNoticeMs: 60_000 } },
+      undefined,
+      undefined,
+      slow,
+    );
+    const id = await enqueue();
+    w.start();
+    await eventually(async () => (await queued(id)) === null, 'the retry at its due time', 10_000);
+    await w.stop(1000);
+    assert.equal(courier.sent.length, 2);
   });
 
   test('550: failed for good, and a DSN to the sender with the original', async () => {

@@ -53,3 +53,27 @@ test('changes of a sharing store reach the other store on the same directory', a
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("another process's retry of a queued item tells the server store's queue listeners", async () => {
+  // `letterbox queue retry` beside a running server: the server's worker sweeps the queue
+  // only rarely (queue/worker.ts pollMs), so another connection's commit, seen through
+  // PRAGMA data_version, must wake it.
+  const dir = await mkdtemp(join(tmpdir(), 'lb-change-log-'));
+  const { store: server } = await openAliceStore(dir);
+  const cli = await SqliteStore.open({ dir });
+  try {
+    const id = await server.enqueueOutbound({
+      sender: 'alice@example.test',
+      recipients: [{ address: 'bob@remote.test' }],
+      raw: Buffer.from('Subject: q\r\n\r\nq\r\n'),
+    });
+    let told = 0;
+    server.onOutboundQueued(() => told++);
+    assert.equal(await cli.retryOutbound(id), 1);
+    await eventually(() => told > 0, "the server store's queue listeners", 10_000);
+  } finally {
+    await cli.close();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

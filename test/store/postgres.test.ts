@@ -232,6 +232,32 @@ describe('postgres: two nodes over one database', () => {
       await server.dropDatabase(url);
     }
   });
+  test("queue: a retry or release on one node wakes the other node's worker (its queue listeners)", async () => {
+    // The workers sweep the queue only rarely (queue/worker.ts pollMs): `letterbox queue
+    // retry` run against one node (or from any process) is announced on the queue channel.
+    const url = await server.createDatabase();
+    const a = await PostgresStore.open({ connectionString: url, max: 4, nodeId: 'node-a' });
+    const b = await PostgresStore.open({ connectionString: url, max: 4, nodeId: 'node-b' });
+    try {
+      const id = await a.enqueueOutbound({
+        sender: 'alice@example.test',
+        recipients: [{ address: 'r@remote.test' }],
+        raw: rawMessage('q'),
+      });
+      let told = 0;
+      a.onOutboundQueued(() => told++);
+      assert.equal(await b.retryOutbound(id), 1);
+      await eventually(() => told > 0, "node a's queue listeners after b's retry", 10_000);
+      await b.holdOutbound(id, true);
+      const before = told;
+      await b.holdOutbound(id, false);
+      await eventually(() => told > before, "node a's queue listeners after b's release", 10_000);
+    } finally {
+      await a.close();
+      await b.close();
+      await server.dropDatabase(url);
+    }
+  });
   test('events: a change on one node reaches the other within 200 ms, all in commit order', () =>
     twoNodes(async (a, b, inbox) => {
       const seenOnB: Array<{ ev: ChangeEvent; at: number }> = [];

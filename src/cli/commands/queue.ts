@@ -1,6 +1,6 @@
 // `letterbox queue`: the outbound queue for the administrator. The ID is the `queueId` of the
-// server's log lines. Changes are made in the store; a running server's worker sees them at
-// its next look (within a second).
+// server's log lines. Changes are made in the store; a running server hears them (SQLite's
+// data_version, PostgreSQL's queue channel) and its worker looks at once.
 import type { Command } from 'commander';
 import {
   deleteQueued,

@@ -71,6 +71,13 @@ export const CHANNEL = 'letterbox_changes';
  * listens to it, for the recipients it keeps (recipient-cache.ts).
  */
 export const DIRECTORY_CHANNEL = 'letterbox_directory';
+/**
+ * The outbound queue's channel: an item made due by hand (`letterbox queue retry`, release;
+ * any node or process) is announced on it, and every node's worker looks for due items at
+ * once instead of at its slow sweep (queue/worker.ts pollMs). A node's own enqueues wake its
+ * own worker without it.
+ */
+export const QUEUE_CHANNEL = 'letterbox_queue';
 /** The channels of accounts' message changes (`letterbox_a` and the account's id). */
 export const ACCOUNT_CHANNEL = 'letterbox_a';
 /** An account's channel. */
@@ -211,6 +218,8 @@ export class PgEvents {
   private readonly observers: Array<(ev: ChangeEvent) => void> = [];
   /** Told of other nodes' events as they are heard (see observeOthers). */
   private readonly others: Array<(ev: ChangeEvent) => void> = [];
+  /** Told of each notice on QUEUE_CHANNEL (see onQueueNotice). */
+  private readonly queueWatchers: Array<() => void> = [];
 
   private constructor(
     private readonly db: PgDb,
@@ -381,6 +390,18 @@ export class PgEvents {
   }
 
   /**
+   * Calls fn at each notice on QUEUE_CHANNEL, and when the LISTEN connection is made again
+   * (one may have been missed meanwhile).
+   */
+  onQueueNotice(fn: () => void): void {
+    this.queueWatchers.push(fn);
+  }
+
+  private queueNotice(): void {
+    for (const fn of this.queueWatchers) fn();
+  }
+
+  /**
    * Changes whenever this node may have missed a notice or heard one out of turn: the LISTEN
    * connection lost or made again, an own notice not back in time (emitted here). Within one
    * epoch, while `live`, every change committed is heard, in commit order.
@@ -431,6 +452,10 @@ export class PgEvents {
         this.directoryTicks++;
         return;
       }
+      if (msg.channel === QUEUE_CHANNEL) {
+        this.queueNotice();
+        return;
+      }
       if (msg.payload === undefined) return;
       if (msg.channel !== CHANNEL && !msg.channel.startsWith(ACCOUNT_CHANNEL)) return;
       if (this.deferred && this.client === client) this.deferred.push(msg.payload);
@@ -460,9 +485,12 @@ export class PgEvents {
       // round trip. Those asked for meanwhile are asked once the connection is the node's.
       const ids = [...this.accounts.keys()];
       const sentAt = performance.now();
-      const statements = [CHANNEL, DIRECTORY_CHANNEL, ...ids.map(accountChannel)].map(
-        (c) => `LISTEN ${c}`,
-      );
+      const statements = [
+        CHANNEL,
+        DIRECTORY_CHANNEL,
+        QUEUE_CHANNEL,
+        ...ids.map(accountChannel),
+      ].map((c) => `LISTEN ${c}`);
       // Their leases in the same transaction, after the LISTENs.
       if (ids.length > 0) statements.push(leaseSql(ids, this.leaseMs));
       await client.query(statements.join(';'));
@@ -540,6 +568,8 @@ export class PgEvents {
     );
     heartbeat.unref();
     this.heartbeat = heartbeat;
+    // A queue notice sent while not listening was missed: the worker looks now.
+    if (again) this.queueNotice();
     if (again && this.catchUp && this.held.size > 0) {
       // Listening again: what is committed from now on is heard (and kept until the catch-up
       // is out, so that it comes after it); what was committed while not listening is read.

@@ -127,6 +127,8 @@ export class PostgresStore implements MailStore {
     }
     this.metadata = new PgMetadata(db, events);
     this.queue = new PgQueue(db, opts.nodeId ?? hostname(), (h) => this.messages.forgetBytes([h]));
+    // Another node or process made items due (retry, release): this node's worker looks now.
+    events.onQueueNotice(() => this.queue.queued());
     // A deleted mailbox's bytes may have gone with it (this node's or another's).
     bus.subscribe((ev) => {
       if (ev.kind === 'mailbox-delete') this.messages.forgetBytes();

@@ -9,6 +9,7 @@ import { type OutboundRow, outboundItem, type RecipientRow } from '../rows.js';
 import type { NewOutbound, OutboundItem, OutboundQueueStore, OutboundUpdate } from '../types.js';
 import { readBlob, writeBlob } from './blobs.js';
 import { type PgDb, type Queryable, row, rows, run } from './db.js';
+import { QUEUE_CHANNEL } from './events.js';
 
 /** A recipient row with the item it belongs to (one query for several items). */
 interface ItemRecipientRow extends RecipientRow {
@@ -77,7 +78,7 @@ export class PgQueue implements OutboundQueueStore {
       }
       return r.id;
     });
-    for (const l of this.queuedListeners) l();
+    this.queued();
     return id;
   }
 
@@ -181,14 +182,32 @@ export class PgQueue implements OutboundQueueStore {
   }
 
   async holdOutbound(id: number, held: boolean): Promise<boolean> {
-    return (await run(this.db, 'UPDATE outbound SET held = $1 WHERE id = $2', [held, id])) > 0;
+    const n = await run(this.db, 'UPDATE outbound SET held = $1 WHERE id = $2', [held, id]);
+    if (!held) await this.announce();
+    return n > 0;
   }
 
   async retryOutbound(id: number | 'all'): Promise<number> {
     const now = Date.now();
-    return id === 'all'
+    const n = await (id === 'all'
       ? run(this.db, 'UPDATE outbound SET next_attempt_at = $1 WHERE NOT held', [now])
-      : run(this.db, 'UPDATE outbound SET next_attempt_at = $1 WHERE id = $2', [now, id]);
+      : run(this.db, 'UPDATE outbound SET next_attempt_at = $1 WHERE id = $2', [now, id]));
+    await this.announce();
+    return n;
+  }
+
+  /**
+   * Items made due by hand: this process's worker is woken, and every node's through
+   * QUEUE_CHANNEL (their workers otherwise look only at their slow sweep).
+   */
+  private async announce(): Promise<void> {
+    await run(this.db, 'SELECT pg_notify($1, $2)', [QUEUE_CHANNEL, '']);
+    this.queued();
+  }
+
+  /** Calls the onOutboundQueued listeners (a notice heard on QUEUE_CHANNEL). */
+  queued(): void {
+    for (const l of this.queuedListeners) l();
   }
 
   async deleteOutbound(id: number): Promise<boolean> {

@@ -48,6 +48,8 @@ export class ChangeLogReader {
   constructor(
     private readonly db: Db,
     private readonly emit: (ev: ChangeEvent) => void,
+    /** Another connection committed something (whatever it was): called once per look that sees it. */
+    private readonly committed: () => void = () => {},
     intervalMs = 250,
   ) {
     this.last = stmt(db, 'SELECT COALESCE(MAX(seq), 0) FROM change_log').pluck().get() as number;
@@ -56,8 +58,12 @@ export class ChangeLogReader {
     this.timer.unref();
   }
 
+  /**
+   * A kept statement (db.ts stmt): better-sqlite3's `pragma()` prepares its statement at
+   * each call, four times a second for as long as the server runs.
+   */
   private dataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    return stmt(this.db, 'PRAGMA data_version').pluck().get() as number;
   }
 
   /** Emits what was logged since the last look; nothing to read unless another connection committed. */
@@ -66,6 +72,7 @@ export class ChangeLogReader {
     const v = this.dataVersion();
     if (v === this.version) return;
     this.version = v;
+    this.committed();
     const rows = stmt(
       this.db,
       'SELECT seq, event FROM change_log WHERE seq > ? ORDER BY seq LIMIT 10000',

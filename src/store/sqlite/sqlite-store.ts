@@ -185,11 +185,17 @@ export class SqliteStore implements MailStore {
       this.changeLog = writer;
       this.bus.subscribe((ev) => writer.record(ev));
     } else {
-      this.changeLog = new ChangeLogReader(db, (ev) => {
-        // Keywords kept by the other process's appends: SELECT's FLAGS reads them again.
-        if (ev.keywords) this.messages.forgetKeywords(ev.mailboxId);
-        this.bus.emit(ev);
-      });
+      this.changeLog = new ChangeLogReader(
+        db,
+        (ev) => {
+          // Keywords kept by the other process's appends: SELECT's FLAGS reads them again.
+          if (ev.keywords) this.messages.forgetKeywords(ev.mailboxId);
+          this.bus.emit(ev);
+        },
+        // Another process committed (`letterbox queue retry`, release): the queue worker
+        // looks for due items now rather than at its sweep (queue/worker.ts pollMs).
+        () => this.outboundQueued(),
+      );
     }
   }
 
@@ -640,7 +646,7 @@ export class SqliteStore implements MailStore {
 
   async enqueueOutbound(message: NewOutbound): Promise<number> {
     const id = await this.durable(await this.queue.enqueue(message));
-    for (const l of this.queuedListeners) l();
+    this.outboundQueued();
     return id;
   }
   onOutboundQueued(listener: () => void): () => void {
@@ -663,10 +669,18 @@ export class SqliteStore implements MailStore {
     return this.outcomes.record(id, update);
   }
   async holdOutbound(id: number, held: boolean): Promise<boolean> {
-    return this.durable(this.queue.setHeld(id, held));
+    const done = await this.durable(this.queue.setHeld(id, held));
+    // Released: due now maybe, which the worker looks for at once (not at its sweep).
+    if (!held) this.outboundQueued();
+    return done;
   }
   async retryOutbound(id: number | 'all'): Promise<number> {
-    return this.durable(this.queue.retry(id, Date.now()));
+    const n = await this.durable(this.queue.retry(id, Date.now()));
+    this.outboundQueued();
+    return n;
+  }
+  private outboundQueued(): void {
+    for (const l of this.queuedListeners) l();
   }
   async deleteOutbound(id: number): Promise<boolean> {
     const gone = await this.durable(this.queue.delete(id));

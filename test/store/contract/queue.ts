@@ -167,6 +167,29 @@ export function queueContract(name: string, make: StoreFactory<OutboundQueueStor
       assert.deepEqual(await s.outboundSummary(), { messages: 0, oldest: null });
     });
 
+    test('retry and release tell the onOutboundQueued listeners (the worker looks at once); hold does not', async () => {
+      // The worker's poll is a slow sweep (queue/worker.ts pollMs): an item made due by hand
+      // must wake it, as an enqueue does.
+      const s = store();
+      const id = await s.enqueueOutbound(outbound('w'));
+      let told = 0;
+      const off = s.onOutboundQueued(() => told++);
+      try {
+        await s.holdOutbound(id, true);
+        const afterHold = told;
+        await s.holdOutbound(id, false);
+        assert.ok(told > afterHold, 'a release tells the listeners');
+        const afterRelease = told;
+        await s.retryOutbound(id);
+        assert.ok(told > afterRelease, 'a retry tells the listeners');
+        const afterRetry = told;
+        await s.retryOutbound('all');
+        assert.ok(told > afterRetry, 'a retry of all tells the listeners');
+      } finally {
+        off();
+      }
+    });
+
     test('hold, release, retry, delete', async () => {
       const s = store();
       const held = await s.enqueueOutbound(outbound('h'));
