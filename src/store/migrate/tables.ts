@@ -278,6 +278,8 @@ export const NOT_COPIED: Record<'sqlite' | 'postgres', Record<string, string>> =
     'messages.body_words': 'made with body_text',
     text_marks: "how far each mailbox's search text is made (postgres/text-catch-up.ts)",
     'outbound.lease_owner': 'the node holding a lease; nodes are stopped, none holds one',
+    'accounts.listened_until':
+      "a node's lease on the account's notices (postgres/events.ts); nodes are stopped, none holds one",
     'app_passwords.seq': 'numbered again in the order rows are written (creation order)',
     auth_failures: "the login throttle's recent failures (SQLite keeps them in memory only)",
     auth_trust: "the login throttle's trusted sources (SQLite keeps them in memory only)",
