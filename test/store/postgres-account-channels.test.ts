@@ -4,12 +4,12 @@
 // every node hears. What a node read while it did not listen is not trusted later.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { PgEvents } from '../../src/store/postgres/events.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { ChangeEvent } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { hearAccount } from '../helpers/hear-account.js';
 import { newMessage } from '../helpers/messages.js';
+import { eventsOf } from '../helpers/pg-events.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 let server: TestPostgres;
@@ -19,10 +19,6 @@ before(async () => {
 after(async () => {
   await server?.stop();
 });
-
-function eventsOf(store: PostgresStore): PgEvents {
-  return (store as unknown as { events: PgEvents }).events;
-}
 
 /** The accounts whose channels the node listens to or has asked for (events.ts). */
 function accountsOf(store: PostgresStore): Map<number, unknown> {

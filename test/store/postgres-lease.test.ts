@@ -8,12 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { accountChannel, type PgEvents } from '../../src/store/postgres/events.js';
+import { accountChannel } from '../../src/store/postgres/events.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { ChangeEvent } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
 import { hearAccount } from '../helpers/hear-account.js';
 import { newMessage } from '../helpers/messages.js';
+import { eventsOf } from '../helpers/pg-events.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 /**
@@ -30,10 +31,6 @@ before(async () => {
 after(async () => {
   await server?.stop();
 });
-
-function eventsOf(store: PostgresStore): PgEvents {
-  return (store as unknown as { events: PgEvents }).events;
-}
 
 /** The kinds of the notices heard on the account's channel by a plain LISTEN connection. */
 async function counter(
