@@ -197,6 +197,7 @@ export async function startServer(
     phase = 'stopping';
     await Promise.all(closers.map((c) => c(deadlineMs)));
     await http?.close(Math.min(deadlineMs, 1000));
+    metrics.close();
     await store.close();
   };
   try {

@@ -5,10 +5,12 @@
 // Hot paths (a command, a commit) record into series bound once (metrics-family.ts); figures
 // that exist anyway (open connections, the queue, the full-text backlog) are read only when
 // /metrics is scraped.
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { Origin, Outcome } from '../delivery/types.js';
 import type { RecipientResult } from '../queue/worker.js';
 import type { MailStore } from '../store/types.js';
+import { registerDefaultMetrics } from './default-metrics.js';
+import { EventLoopLag } from './event-loop-lag.js';
 import {
   CounterFamily,
   type HistogramChild,
@@ -17,15 +19,6 @@ import {
 } from './metrics-family.js';
 
 export type CommandProtocol = 'imap' | 'pop3' | 'smtp';
-
-/**
- * How often the event loop's delay is sampled for nodejs_eventloop_lag_* (prom-client's
- * monitorEventLoopDelay). Its default, 10 ms, is a timer that wakes an idle process 100 times
- * a second: about 4.5 ms of CPU a second per process on the shared 2-CPU bench machine, paid
- * by every node of a cluster whether it has work or not. At 100 ms a stall of the loop still
- * delays the next sample by as much as it lasts.
- */
-const LAG_SAMPLE_MS = 100;
 
 /** The label of every command not in a protocol's table: one series, whatever clients send. */
 export const UNKNOWN_COMMAND = 'UNKNOWN';
@@ -94,6 +87,8 @@ export function commandFamily(): HistogramFamily {
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly commands = commandFamily();
+  /** nodejs_eventloop_lag_*, sampled only while /metrics is scraped (event-loop-lag.ts). */
+  readonly lag: EventLoopLag;
   private readonly auth = new CounterFamily(
     'letterbox_auth_total',
     'Authentication attempts by protocol and result (success or the failure reason)',
@@ -118,7 +113,8 @@ export class ServerMetrics {
 
   constructor() {
     const r = this.registry;
-    collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: LAG_SAMPLE_MS });
+    registerDefaultMetrics(r);
+    this.lag = new EventLoopLag(r);
     this.commands.register(r);
     this.auth.register(r);
     this.messages.register(r);
@@ -243,6 +239,11 @@ export class ServerMetrics {
   /** The text exposition (Prometheus format 0.0.4). */
   async text(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /** The server stops: no more sampling. */
+  close(): void {
+    this.lag.stop();
   }
 
   get contentType(): string {

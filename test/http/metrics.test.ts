@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
 import { generate } from 'selfsigned';
 import { eventually } from '../helpers/eventually.js';
+import { sample } from '../helpers/prom-sample.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient } from '../imap/session/client.js';
 import { RawPop3 } from '../pop3/client.js';
@@ -17,23 +18,6 @@ import { RawPop3 } from '../pop3/client.js';
 const USER = 'metrics@example.test';
 const PASS = 'metrics test password';
 const TOKEN = 'a-metrics-token-0123456789';
-
-/** The value of one series in a Prometheus text exposition, or undefined. */
-export function sample(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got: Record<string, string> = {};
-    for (const p of (m[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) got[p[1]!] = p[2]!;
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 async function send(ts: TestServer, subject: string): Promise<void> {
   const smtp = nodemailer.createTransport({
