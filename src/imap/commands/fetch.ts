@@ -4,6 +4,7 @@
 import { isStoreError } from '../../store/errors.js';
 import type { FlagColumns, MessageDetail, MessageRecord } from '../../store/types.js';
 import { type HeaderLine, headerLineRenderer } from '../fetch/header-line.js';
+import { fetchLines, type MailboxLines } from '../fetch/line-cache.js';
 import { markFetchedSeen, type SeenNow } from '../fetch/mark-seen.js';
 import { ReadAhead } from '../fetch/read-ahead.js';
 import {
@@ -142,6 +143,10 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   const headerLine = headerFast ? keptHeaderLine(a.items, opts) : null;
   const listed = !withDetail && isWide(uids, view.exists) ? await listRows(s, null) : null;
 
+  // The lines this writer wrote lately for the mailbox's messages (fetch/line-cache.ts).
+  const kept: MailboxLines | null = headerLine
+    ? fetchLines.mailbox(headerLine, sel.mailbox.id, sel.mailbox.uidValidity)
+    : null;
   for (let i = 0; i < uids.length; i += BATCH) {
     const batch = uids.slice(i, i + BATCH);
     let details: Map<number, MessageDetail> | null = null;
@@ -174,6 +179,14 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
       const seq = view.seqOf(r.uid);
       if (seq === 0) continue;
       if (headerFast && ahead) {
+        const flags = view.withRecent(r.uid, r.flags);
+        const known = kept?.get(r.uid, flags, r.modseq);
+        if (known !== undefined) {
+          // Unchanged since written: no header block looked up, no text made.
+          s.sendParts([`* ${seq} FETCH (`, known]);
+          if (s.flushDue) await s.flush();
+          continue;
+        }
         let bytes = ahead.ready(k);
         if (bytes === undefined) {
           try {
@@ -185,11 +198,12 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
             continue;
           }
         }
-        const flags = view.withRecent(r.uid, r.flags);
         const block = ahead.isBlock(k, bytes);
-        const line = headerLine?.(seq, r, flags, bytes, block);
-        if (line) s.sendParts(line);
-        else {
+        const line = headerLine?.(r, flags, bytes, block) ?? null;
+        if (line !== null) {
+          kept?.put(r.uid, flags, r.modseq, line, view.exists);
+          s.sendParts([`* ${seq} FETCH (`, line]);
+        } else {
           const values = renderHeaderFetch(a.items, r, flags, bytes, block, opts);
           s.sendParts(serializeLineParts(`* ${seq} FETCH `, v.list(values), s.writeOpts));
         }

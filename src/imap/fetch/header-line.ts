@@ -33,19 +33,20 @@ interface SectionPart {
 }
 
 /**
- * `* n FETCH (...)\r\n` as pieces for ImapSession.sendParts: text (a string when ASCII, else
- * its latin1 bytes, as the serializer writes atoms) and each section's bytes, uncopied. Null
- * when a section's bytes hold no line end (an empty selection, a header of one unterminated
- * line): the serializer may quote them, so the caller writes that line the general way.
+ * A line `* n FETCH (...)\r\n` after its `* n FETCH (`: the items' text and each section's
+ * bytes as one Buffer (text as latin1, as the serializer writes atoms: ASCII, or a keyword's
+ * 8-bit characters as their bytes), which depends on the message alone and not on the session's
+ * sequence number, so that it can be kept with the message (fetch/line-cache.ts). Null when a
+ * section's bytes hold no line end (an empty selection, a header of one unterminated line):
+ * the serializer may quote them, so the caller writes that line the general way.
  */
 export type HeaderLine = (
-  seq: number,
   msg: RowMessage,
   flags: readonly string[],
   /** The message's bytes, or its header block when `block` (BlobStore.readHeaders). */
   bytes: Buffer,
   block: boolean,
-) => (Buffer | string)[] | null;
+) => Buffer | null;
 
 const NOT_ASCII = /[^\x00-\x7f]/;
 
@@ -94,18 +95,17 @@ export function headerLineRenderer(
     else return null;
   }
   if (opts.condstore && !names.includes('MODSEQ')) parts.push(modseq);
-  return (seq, msg, flags, bytes, block) => {
-    const out: (Buffer | string)[] = [];
-    let eightBit = false;
-    let text = `* ${seq} FETCH (`;
+  return (msg, flags, bytes, block) => {
+    const out: Buffer[] = [];
+    let size = 0;
+    let text = '';
     for (let i = 0; i < parts.length; i++) {
       if (i > 0) text += ' ';
       const p = parts[i]!;
       if (typeof p === 'function') {
-        const t = p(msg, flags);
-        // Only keywords can be 8-bit (the labels were checked, numbers and dates are ASCII).
-        if (p === flagsPart && NOT_ASCII.test(t)) eightBit = true;
-        text += t;
+        // Only keywords can be 8-bit (the labels were checked, numbers and dates are ASCII):
+        // latin1 writes them as the serializer's atoms do, and ASCII as it is.
+        text += p(msg, flags);
         continue;
       }
       const section = p.whole
@@ -120,11 +120,19 @@ export function headerLineRenderer(
       // other as a quoted string when it can, so those go its way.
       if (data.indexOf(0x0a) < 0 && data.indexOf(0x0d) < 0) return null;
       text += `${p.label} {${data.length}}\r\n`;
-      out.push(eightBit ? Buffer.from(text, 'latin1') : text, data);
+      const head = Buffer.from(text, 'latin1');
+      out.push(head, data);
+      size += head.length + data.length;
       text = '';
     }
-    out.push(eightBit ? Buffer.from(`${text})\r\n`, 'latin1') : `${text})\r\n`);
-    return out;
+    const tail = Buffer.from(`${text})\r\n`, 'latin1');
+    out.push(tail);
+    size += tail.length;
+    // A memory of its own, not a slice of Node's shared pool: the line may be kept.
+    const line = Buffer.allocUnsafeSlow(size);
+    let at = 0;
+    for (const b of out) at += b.copy(line, at);
+    return line;
   };
 }
 
