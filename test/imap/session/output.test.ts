@@ -91,13 +91,24 @@ describe('IMAP output', () => {
       const want = (i: number, label: string, lit: string) =>
         `* ${i} FETCH (UID ${i} ${label} {${lit.length}}\r\n${lit})`;
       try {
-        // Twice: the second time the header blocks come from the store's memory.
+        // Twice: the second time nothing is read, the lines kept (imap/fetch/line-cache.ts).
+        const counts: Array<typeof calls> = [];
         for (const tag of ['f1', 'f2']) {
           const text = await fetch(tag, 'UID BODY.PEEK[HEADER.FIELDS (SUBJECT)]');
           for (let i = 1; i <= n; i++) {
             const w = want(i, 'BODY[HEADER.FIELDS (SUBJECT)]', `Subject: ahead ${i}\r\n\r\n`);
             assert.ok(text.includes(w), `message ${i}: ${w}`);
           }
+          counts.push({ ...calls });
+        }
+        assert.deepEqual(counts[1], counts[0], 'the second FETCH read nothing');
+        // Other items: no lines kept for them, the header blocks from the store's memory.
+        const sized = await fetch('f2s', 'UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)]');
+        for (let i = 1; i <= n; i++) {
+          const lit = `Subject: ahead ${i}\r\n\r\n`;
+          const w = `BODY[HEADER.FIELDS (SUBJECT)] {${lit.length}}\r\n${lit})`;
+          assert.ok(sized.includes(`* ${i} FETCH (UID ${i} RFC822.SIZE `), `message ${i}'s size`);
+          assert.ok(sized.includes(w), `message ${i}: ${w}`);
         }
         // SQLite reads the small ones' headers two chunks at a time, the large one alone;
         // PostgreSQL's readHeaders reads the large one in its chunk too (one blob chunk of 256
