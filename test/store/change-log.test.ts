@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { indexMessage } from '../../src/delivery/local.js';
+import { ChangeLogReader } from '../../src/store/sqlite/change-log.js';
+import { openDatabase } from '../../src/store/sqlite/db.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { ChangeEvent } from '../../src/store/types.js';
 import { eventually } from '../helpers/eventually.js';
@@ -73,6 +75,43 @@ test("another process's retry of a queued item tells the server store's queue li
     await eventually(() => told > 0, "the server store's queue listeners", 10_000);
   } finally {
     await cli.close();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a quiet reader watches the WAL instead of looking, and still hears the next commit at once', async () => {
+  // The reader stops its timer once the WAL has not changed for quietMs (change-log.ts): what
+  // another process commits after that must still reach it, through the watch.
+  const dir = await mkdtemp(join(tmpdir(), 'lb-change-log-'));
+  const { store: server, inbox } = await openAliceStore(dir);
+  const db = openDatabase(join(dir, 'letterbox.db'));
+  const heard: ChangeEvent[] = [];
+  let committed = 0;
+  const reader = new ChangeLogReader(
+    db,
+    (ev) => heard.push(ev),
+    () => committed++,
+    20,
+    100,
+  );
+  const importer = await SqliteStore.open({ dir, shareChanges: true });
+  try {
+    const raw = (s: string) => Buffer.from(`Subject: ${s}\r\n\r\n${s}\r\n`);
+    for (const s of ['a', 'b']) {
+      await eventually(() => reader.watching, 'the reader watching the quiet WAL', 10_000);
+      const seen = heard.length;
+      const [m] = await importer.append({ raw: raw(s), index: indexMessage(raw(s)) }, [
+        { mailboxId: inbox, flags: [] },
+      ]);
+      await eventually(() => heard.length > seen, `the append of ${s}`, 10_000);
+      assert.deepEqual(heard.at(-1)?.uids, [m!.uid]);
+      assert.ok(committed > 0);
+    }
+  } finally {
+    reader.close();
+    db.close();
+    await importer.close();
     await server.close();
     await rm(dir, { recursive: true, force: true });
   }
