@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreError } from '../errors.js';
 import { migrate } from './migrations.js';
+import { PreparedClient } from './prepared-query.js';
 
 const INT8 = 20;
 
@@ -185,7 +186,13 @@ export class PgDb implements Queryable {
 
   static async open(opts: PgOptions): Promise<PgDb> {
     const max = opts.max ?? 10;
-    const pool = new pg.Pool({ ...clientConfig(opts), max, min: Math.min(WARM_CONNECTIONS, max) });
+    // PreparedClient: each named statement Described once per connection, not at every execution.
+    const pool = new pg.Pool({
+      ...clientConfig(opts),
+      Client: PreparedClient,
+      max,
+      min: Math.min(WARM_CONNECTIONS, max),
+    });
     // An idle connection the server dropped (restart, partition) is an error event on the
     // pool; without a listener it would end the process. The next query opens a new one.
     pool.on('error', () => {});
@@ -336,7 +343,7 @@ export class PgDb implements Queryable {
    * named in pg_stat_activity by `name`.
    */
   client(name?: string): pg.Client {
-    return new pg.Client({
+    return new PreparedClient({
       ...clientConfig(this.opts),
       ...(name === undefined ? {} : { application_name: name }),
     });
