@@ -270,3 +270,40 @@ test('a node started again takes its leases again and sees what was written mean
     await server.dropDatabase(url);
   }
 });
+
+test("accounts' first LISTENs asked while one is out go together: their LISTENs and leases in one query", () =>
+  withNodes(async (url, a, b, account) => {
+    // The node's LISTEN connection is up (a session of one account).
+    const offFirst = await hearAccount(a, account);
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      ids.push((await a.createAccount({ address: `u${i}@example.test`, passwordHash: 'h' })).id);
+    }
+    const client = (eventsOf(a) as unknown as { client: pg.Client }).client;
+    const asked: string[] = [];
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      const text = args[0];
+      if (typeof text === 'string' && text.includes('listened_until')) asked.push(text);
+      return query(...args);
+    }) as pg.Client['query'];
+    // Six sessions of six accounts start in one turn: the first ask goes alone, the other
+    // five wait for it and go in one query (events.ts ask).
+    const heard: ChangeEvent[] = [];
+    const offs = ids.map((id) => a.subscribeAccount(id, (ev) => heard.push(ev)));
+    await Promise.all(ids.map((id) => a.listening?.(id)));
+    assert.equal(asked.length, 2, asked.join('\n'));
+    assert.equal((asked[1]!.match(/LISTEN /g) ?? []).length, 5, asked[1]);
+    // Each is leased and listened to: b's append to the last is heard on a.
+    for (const id of ids) assert.equal(await leased(url, id), true, `account ${id} leased`);
+    const last = ids[ids.length - 1]!;
+    const inbox = (await b.getMailbox(last, 'INBOX'))!.id;
+    const [r] = await b.append(newMessage('to the last'), [{ mailboxId: inbox }]);
+    await eventually(
+      () => heard.some((e) => e.accountId === last && e.uids.includes(r!.uid)),
+      "a to hear b's append",
+      20_000,
+    );
+    for (const off of offs) off();
+    offFirst();
+  }));

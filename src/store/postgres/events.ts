@@ -210,6 +210,13 @@ export class PgEvents {
   /** Ends the channels of accounts not used for lingerMs. */
   private sweeper: NodeJS.Timeout | undefined;
   private client: pg.Client | null = null;
+  /**
+   * Accounts whose LISTEN and lease wait for the one out on `asking` (ask): sent together
+   * once it is answered.
+   */
+  private asks: Array<[number, Listened]> = [];
+  /** The connection an ask is out on, if one is. */
+  private asking: pg.Client | null = null;
   /** The LISTEN connection's heartbeat (HEARTBEAT_MS). */
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
@@ -331,29 +338,52 @@ export class PgEvents {
 
   /**
    * Sends the account's LISTEN with its lease (one transaction: the LISTEN takes effect before
-   * the lease can be seen), unless it is on its way or there is no connection.
+   * the lease can be seen), unless it is on its way or there is no connection. While one ask
+   * is out on the connection, those that come meanwhile wait and then go together: their
+   * LISTENs and one update of their leases in one query, one commit (a login storm's first
+   * sessions of many accounts), where each waited behind the one before it anyway (the
+   * connection runs one query at a time).
    */
   private ask(accountId: number, a: Listened): void {
-    const client = this.client;
-    if (!client || a.asked) return;
+    if (!this.client || a.asked) return;
     a.asked = true;
+    this.asks.push([accountId, a]);
+    this.sendAsks();
+  }
+
+  private sendAsks(): void {
+    const client = this.client;
+    if (!client || this.asking === client || this.asks.length === 0) return;
+    const batch = this.asks;
+    this.asks = [];
+    this.asking = client;
     const sentAt = performance.now();
+    const ids = batch.map(([id]) => id);
     client
-      .query(`LISTEN ${accountChannel(accountId)}; ${leaseSql([accountId], this.leaseMs)}`)
+      .query(
+        `${ids.map((id) => `LISTEN ${accountChannel(id)}; `).join('')}${leaseSql(ids, this.leaseMs)}`,
+      )
       .then(
         () => {
-          if (this.client !== client || this.accounts.get(accountId) !== a) return;
-          a.asked = false;
-          a.leaseUntil = sentAt + this.leaseMs;
-          this.listening(a);
+          if (this.client !== client) return;
+          for (const [id, a] of batch) {
+            if (this.accounts.get(id) !== a) continue;
+            a.asked = false;
+            a.leaseUntil = sentAt + this.leaseMs;
+            this.listening(a);
+          }
         },
         () => {
-          // The connection failed (lost() listens again on the next, with this account), or
-          // the lease did (and its LISTEN with it): the connection is made again, with it.
-          a.asked = false;
+          // The connection failed (lost() listens again on the next, with these accounts), or
+          // the lease did (and the LISTENs with it): the connection is made again, with them.
+          for (const [, a] of batch) a.asked = false;
           if (this.client === client) client.end().catch(() => {});
         },
-      );
+      )
+      .finally(() => {
+        if (this.asking === client) this.asking = null;
+        this.sendAsks();
+      });
   }
 
   /** The account's LISTEN took effect. */
@@ -474,6 +504,8 @@ export class PgEvents {
       this.client = null;
       this.era++;
       this.directoryTicks++;
+      // The asks waiting for this connection go with the next one's LISTENs.
+      this.asks = [];
       for (const a of this.accounts.values()) {
         a.on = 0;
         a.asked = false;
