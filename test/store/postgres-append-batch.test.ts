@@ -664,7 +664,7 @@ describe('postgres: a group of one', () => {
       for (const [i, text] of APPEND_ONE.flat().entries()) {
         await sql.query(`PREPARE one${i} AS ${text}`);
         const r = await sql.query<{ 'QUERY PLAN': unknown }>(
-          `EXPLAIN (FORMAT JSON) EXECUTE one${i}(${Array(34).fill('NULL').join(', ')})`,
+          `EXPLAIN (FORMAT JSON) EXECUTE one${i}(${Array(35).fill('NULL').join(', ')})`,
         );
         const scans: string[] = [];
         const walk = (n: Record<string, unknown>) => {

@@ -639,6 +639,63 @@ test("a transaction of append groups sends BEGIN, the accounts' lock, its groups
     );
   }));
 
+test("an append group that sends no notice (no lease on the account) commits synchronously, with no FLUSH after it, once its mailbox's last group here sent none", async () => {
+  // A FLUSH follows a commit that sends notices (db.ts UNFLUSHED_COMMIT); one that sends none
+  // (no node listens: append-one.ts unflushedIf) commits synchronously, durable when answered.
+  const url = await server.createDatabase();
+  const a = await counted(url);
+  try {
+    await a.store.addDomain('example.test');
+    const acct = await a.store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+    const inbox = (await a.store.getMailbox(acct.id, 'INBOX'))!.id;
+    const lists = (await a.store.createMailbox(acct.id, 'Lists')).id;
+    /** The kinds of what went on the connections of the appends (write, flush, other). */
+    const appended = async (...boxes: number[]) => {
+      a.log();
+      a.flushes();
+      a.order();
+      await Promise.all(
+        boxes.map((b, i) => a.store.append(newMessage(`m${i}`), [{ mailboxId: b }])),
+      );
+      a.mark('done');
+      const order = a.order();
+      return { log: a.log(), flushes: a.flushes(), order };
+    };
+    // Nothing known of the mailbox yet: its FLUSH behind it, as before.
+    assert.deepEqual((await appended(inbox)).log, [['write', 'flush']]);
+    // Its group sent no notice: the next commits synchronously, alone.
+    const second = await appended(inbox);
+    assert.deepEqual(second.log, [['write']], second.order.join(' '));
+    assert.equal(second.flushes, 0);
+    // Two mailboxes' groups in one transaction, each known to send none: no FLUSH after COMMIT.
+    await appended(lists);
+    const both = await appended(inbox, lists);
+    assert.deepEqual(
+      both.log,
+      [['other', 'other', 'write', 'write', 'other']],
+      both.order.join(' '),
+    );
+    assert.equal(both.flushes, 0);
+    // A node listens now (its lease): the first group after it sends a notice with its
+    // synchronous commit; the next has its FLUSH behind it again.
+    const heard: number[] = [];
+    const off = await hearAccount(a.store, acct.id, (e) => {
+      if (e.kind === 'append') heard.push(...e.uids);
+    });
+    assert.deepEqual((await appended(inbox)).log, [['write']]);
+    assert.deepEqual((await appended(inbox)).log, [['write', 'flush']]);
+    await eventually(() => heard.length >= 2, 'both appends heard', 20_000);
+    off();
+    assert.deepEqual(
+      (await a.store.listMessages(inbox)).map((m) => m.uid),
+      [1, 2, 3, 4, 5],
+    );
+  } finally {
+    await a.store.close();
+    await server.dropDatabase(url);
+  }
+});
+
 test("the account's lock of a contended mailbox's transaction keeps its plan, not one per call", () =>
   withPlanStores(async (a, b, inbox) => {
     // For a while after node a heard node b's change, its groups to the mailbox go in a

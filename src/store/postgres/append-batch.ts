@@ -30,25 +30,18 @@
 // were each a group, and a commit, of one. Such a transaction first locks the groups' accounts
 // in id order (as every writer takes them), so that two of them never wait for each other in
 // a cycle (it holds them while it writes the stored messages); it goes out pipelined (BEGIN,
-// the lock, the statements, COMMIT; then a FLUSH), durable before any of its appends is
-// answered.
+// the lock, the statements, COMMIT; then a FLUSH, unless its groups send no notice and commit
+// synchronously: flushBehind), durable before any of its appends is answered.
 
 import { StoreError } from '../errors.js';
 import { newObjectId } from '../object-ids.js';
 import type { AppendResult, ChangeEvent, ExpectedMailbox, NewMessage } from '../types.js';
 import { expectedMailbox, expectParams, MAILBOX_GONE, MAILBOX_GUARD } from './append-conditions.js';
 import { GatherClock } from './append-gather.js';
-import { APPEND_ONE } from './append-one.js';
+import { APPEND_ONE, unflushedIf } from './append-one.js';
 import { textArray } from './binary-array.js';
 import { bodyTextOf } from './body-text.js';
-import {
-  OWN_UNFLUSHED,
-  type PgDb,
-  type Queryable,
-  rows,
-  statementName,
-  UNFLUSHED_COMMIT,
-} from './db.js';
+import { OWN_UNFLUSHED, type PgDb, type Queryable, rows, statementName } from './db.js';
 import { ACCOUNT_CHANNEL, type PgEvents } from './events.js';
 import type { FullTextIndex } from './text-catch-up.js';
 
@@ -162,6 +155,13 @@ export class AppendBatches {
    * first modseq is past the next one found another writer's change to the account between.
    */
   private readonly lastModseq = new Map<number, number>();
+  /**
+   * Mailboxes whose last group here sent no notice (no node held a lease on the account):
+   * their next group commits synchronously, with no FLUSH after it (append-one.ts
+   * unflushedIf). A mailbox not in it (none written here yet, or its last group notified) has
+   * a FLUSH sent after its group, as a notifying commit needs.
+   */
+  private readonly unnoticed = new Set<number>();
   /** The size of the group each busy mailbox's transaction took. */
   private readonly took = new Map<number, number>();
   /** A start planned for when a gathering group is due, and when. */
@@ -325,22 +325,27 @@ export class AppendBatches {
     const held: { groups: Prepared[] | null } = { groups: null };
     let statements: Array<Promise<BatchRow[]>> = [];
     let lock: Promise<unknown> = Promise.resolve();
+    /** Whether a FLUSH follows the COMMIT (the groups' statements then set it unflushed). */
+    let behind = false;
     try {
       await this.db.tx(
         async (q: Queryable) => {
           lock = ids.length === 1 ? rows(q, LOCK_ACCOUNT, ids) : rows(q, LOCK_ACCOUNTS, [ids]);
           lock.catch(() => {});
           if (!taken) await lock;
-          const prepared = (taken ?? this.groups(ids)).map((r) =>
-            this.prepare(r.mailboxId, r.group),
-          );
+          const groups = taken ?? this.groups(ids);
+          // One commit for all: unflushed (and a FLUSH after it) if any group may notify.
+          behind = groups.some((r) => this.flushBehind(r.mailboxId));
+          const prepared = groups.map((r) => this.prepare(r.mailboxId, r.group, behind));
           held.groups = prepared;
           statements = prepared.map((p) => rows<BatchRow>(q, p.text, p.values));
           // Not awaited here: COMMIT goes out behind them at once (the connection pipelines).
           for (const st of statements) st.catch(() => {});
         },
-        // Each group's statement sets UNFLUSHED_COMMIT itself: no statement more for it.
-        () => OWN_UNFLUSHED,
+        // Each group's statement sets its commit unflushed itself when a FLUSH is to follow
+        // (unflushedIf): no statement more for it. Else the COMMIT is synchronous: durable
+        // when answered, no FLUSH.
+        () => (behind ? OWN_UNFLUSHED : null),
       );
     } catch (err) {
       const prepared = held.groups;
@@ -385,13 +390,14 @@ export class AppendBatches {
     while (group.length > 0) {
       let retry: Queued[] = [];
       try {
-        const p = this.prepare(mailboxId, group);
+        const behind = this.flushBehind(mailboxId);
+        const p = this.prepare(mailboxId, group, behind);
+        const config = { name: statementName(p.text), text: p.text, values: p.values };
         // Its FLUSH goes with it (db.ts flushedBehind): one round trip, answered once durable.
-        const rs = await this.db.flushedBehind<BatchRow>({
-          name: statementName(p.text),
-          text: p.text,
-          values: p.values,
-        });
+        // Without one, the statement's commit is synchronous: durable when answered.
+        const rs = behind
+          ? await this.db.flushedBehind<BatchRow>(config)
+          : (await this.db.query<BatchRow>(config)).rows;
         retry = await this.settle(p, rs);
       } catch (err) {
         // A deadlock with another node's writer, or the mailbox deleted while the statement
@@ -405,9 +411,34 @@ export class AppendBatches {
     }
   }
 
-  /** A group's statement and its parameters, with a notice per message. */
-  private prepare(mailboxId: number, queued: Queued[]): Prepared {
-    if (queued.length === 1) return this.prepareOne(mailboxId, queued[0]!);
+  /**
+   * Whether the mailbox's next group is written with a FLUSH after it: unless its last group
+   * here sent no notice (unnoticed) and no other writer to it was seen lately (contended). A
+   * synchronous commit holds the account's row lock through its WAL flush (PostgreSQL releases
+   * a transaction's locks after its commit record is flushed), so that other nodes' writers
+   * to the account would wait for each flush; an unflushed commit releases it before, and the
+   * FLUSH after it waits holding nothing.
+   */
+  private flushBehind(mailboxId: number): boolean {
+    return !this.unnoticed.has(mailboxId) || (this.contended.get(mailboxId) ?? 0) > Date.now();
+  }
+
+  /** What a group's answer says of the next one's notices (flushBehind). */
+  private noteNotices(mailboxId: number, placed: BatchRow[]): void {
+    if (placed.length === 0) return;
+    if (placed.some((r) => r.notified !== null)) this.unnoticed.delete(mailboxId);
+    else {
+      if (this.unnoticed.size >= 4096) this.unnoticed.clear();
+      this.unnoticed.add(mailboxId);
+    }
+  }
+
+  /**
+   * A group's statement and its parameters, with a notice per message; `behind`: a FLUSH is
+   * sent after its commit (unflushedIf).
+   */
+  private prepare(mailboxId: number, queued: Queued[], behind: boolean): Prepared {
+    if (queued.length === 1) return this.prepareOne(mailboxId, queued[0]!, behind);
     const group = queued.map((q) => q.item);
     const notices = group.map(() => this.events.notice());
     let offset = 0;
@@ -464,6 +495,7 @@ export class AppendBatches {
       textArray(queued.map((q) => q.words)),
       group.map((it) => it.claimRecent),
       ...expectParams(expect),
+      behind,
     ];
     return {
       mailboxId,
@@ -479,7 +511,7 @@ export class AppendBatches {
    * smaller plan costs PostgreSQL less to start at every call than the group statement's
    * (the 29 arrays, their joins and window aggregates), which a group of one paid whole.
    */
-  private prepareOne(mailboxId: number, queued: Queued): Prepared {
+  private prepareOne(mailboxId: number, queued: Queued, behind: boolean): Prepared {
     const it = queued.item;
     const notice = this.events.notice();
     return {
@@ -509,6 +541,7 @@ export class AppendBatches {
         notice.seq,
         queued.words,
         ...expectParams(it.expect),
+        behind,
       ],
     };
   }
@@ -537,6 +570,7 @@ export class AppendBatches {
       return group.filter((_, i) => byN.get(i + 1)?.message_id === null);
     }
     this.noteGap(first.account_id, mailboxId, placed);
+    this.noteNotices(mailboxId, placed);
     const retry: Queued[] = [];
     for (const [i, q] of group.entries()) {
       const r = byN.get(i + 1);
@@ -664,7 +698,8 @@ function sameExpectation(a: ExpectedMailbox, b: ExpectedMailbox): boolean {
  * first recent UID moved past the last claimant's UID, and each claimant gets (recent_from)
  * the first recent UID as it was, or one past the previous claimant's UID in the group.
  * $35-$37: the mailbox the group's appends expect (AppendTarget.expect, expectedMailbox), or
- * nulls; a mailbox that is not what they expect is as gone (each then goes alone).
+ * nulls; a mailbox that is not what they expect is as gone (each then goes alone). $38:
+ * whether a FLUSH follows the commit (append-one.ts unflushedIf).
  *
  * Stored messages are found (held FOR KEY SHARE) or inserted with their THREADID (as
  * threadIdFor decides it) and, after their rows, their blobs of one chunk. Only then, under
@@ -782,7 +817,7 @@ SELECT x.n, mb.account_id, room.ok AS room, r.message_id, r.inserted, p.uid, p.m
     's', p.seq, 'e', json_strip_nulls(json_build_object('accountId', mb.account_id,
       'mailboxId', $1::bigint, 'modseq', p.modseq, 'kind', 'append', 'uids',
       json_build_array(p.uid), 'keywords', CASE WHEN p.kw <> '[]' THEN p.kw::json END)))::text)
-  END AS notified, ${UNFLUSHED_COMMIT}
+  END AS notified, ${unflushedIf(38)}
 FROM x LEFT JOIN mb ON true LEFT JOIN room ON true LEFT JOIN r ON r.n = x.n
   LEFT JOIN placed p ON p.n = x.n
 ORDER BY p.uid NULLS LAST, x.n`;

@@ -3,8 +3,24 @@
 // (append-batch.ts) made ready for one message cost PostgreSQL more to start at every call than
 // this one, so a group of one goes through it too. Its rows are a group statement's (BatchRow).
 import { expectedMailbox, MAILBOX_GUARD } from './append-conditions.js';
-import { UNFLUSHED_COMMIT } from './db.js';
 import { ACCOUNT_CHANNEL } from './events.js';
+
+/**
+ * The commit column of an append statement ($n: whether the caller sends a FLUSH after it).
+ * With one coming (the last statement of the mailbox's appends on this node sent a notice, or
+ * none was sent yet) the commit does not wait for its flush (db.ts UNFLUSHED_COMMIT: a
+ * notifying commit holds PostgreSQL's notify lock through its flush) and the FLUSH makes it
+ * durable before anyone is answered. Without one, the commit is the session's own
+ * (synchronous_commit as configured: on), durable when answered: an append that sends no
+ * notice (no lease on the account: the SMTP deliveries to an account nobody reads) takes no
+ * lock at commit and shares the WAL's flush with the other commits as any write does, so the
+ * FLUSH, a transaction and a WAL record more, would be waste. A guess that was wrong either
+ * way is safe: a notice sent by a synchronous commit only holds the lock through the flush
+ * (for that one commit), and a FLUSH after a commit that sent none flushes as before.
+ */
+export function unflushedIf(param: number): string {
+  return `CASE WHEN $${param}::boolean THEN set_config('synchronous_commit', 'off', true) END AS unflushed`;
+}
 
 /**
  * The statement of one append (messages.ts appendOne, and a group of one: append-batch.ts).
@@ -23,6 +39,7 @@ import { ACCOUNT_CHANNEL } from './events.js';
  * another is as gone. One row, as a group statement's for a group of one (`n` 1, `room`).
  * The notice goes only while some node holds a lease on the account (`listened_until`, read
  * from the row's version under the lock: events.ts); `notified` is null when none went.
+ * $35: whether a FLUSH follows the statement (unflushedIf).
  */
 function appendOneSql(keywords: boolean, claimRecent: boolean): string {
   const event = `json_build_object('accountId', mb.account_id, 'mailboxId', $23::bigint,
@@ -91,7 +108,7 @@ SELECT 1 AS n, mb.account_id, (SELECT ok FROM room) AS room, msg.id AS message_i
   ${MAILBOX_GUARD},
   CASE WHEN i.uid IS NOT NULL AND (SELECT listened FROM a) THEN pg_notify('${ACCOUNT_CHANNEL}' || mb.account_id,
     json_build_object('o', $29::text, 's', $30::bigint, 'e', ${event})::text) END AS notified,
-  ${UNFLUSHED_COMMIT}
+  ${unflushedIf(35)}
 FROM (SELECT 1) one LEFT JOIN mb ON true LEFT JOIN (SELECT * FROM msg LIMIT 1) msg ON true
   LEFT JOIN i ON true LEFT JOIN m ON true`;
 }

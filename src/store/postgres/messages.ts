@@ -414,6 +414,8 @@ export class PgMessages implements MessageStore, BlobStore {
           notice.seq,
           folded === null ? null : searchWords(folded),
           ...expectParams(t.expect),
+          // db.durable sends a FLUSH after it (append-one.ts unflushedIf).
+          true,
         ],
       ).catch((err: unknown) => {
         // The mailbox was deleted while the statement waited for the account's lock: it undid
