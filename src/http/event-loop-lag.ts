@@ -60,6 +60,7 @@ export class EventLoopLag {
       collect: () => {
         // The time to the next turn of the loop, seen by the scrape after this one.
         const start = process.hrtime.bigint();
+        // unguarded: the process's gauge, not a connection's; a number set cannot throw
         setImmediate(() => lag.set(Number(process.hrtime.bigint() - start) / 1e9));
         const h = this.scraped();
         // Just enabled, nothing sampled yet: 0, not what the last scrape before a pause read.
@@ -82,6 +83,7 @@ export class EventLoopLag {
     }
     if (this.stopTimer) this.stopTimer.refresh();
     else {
+      // unguarded: the process's sampling, not a connection's; stop() does not throw
       this.stopTimer = setTimeout(() => this.stop(), this.idleAfterMs);
       this.stopTimer.unref();
     }
