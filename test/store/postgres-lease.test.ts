@@ -58,6 +58,24 @@ async function sql<R extends pg.QueryResultRow>(url: string, text: string, value
   }
 }
 
+/**
+ * A notice of the test's own on the account's channel, committed after every write that
+ * returned before it (so after their notices, commit order), and waited for: what `heard`
+ * holds before it is all those writes sent.
+ */
+async function mark(url: string, account: number, heard: { kinds: string[] }): Promise<void> {
+  const n = heard.kinds.filter((k) => k === 'mark').length;
+  await sql(url, 'SELECT pg_notify($1, $2)', [
+    accountChannel(account),
+    JSON.stringify({ o: 'test', s: 0, e: { kind: 'mark', accountId: account, modseq: 0 } }),
+  ]);
+  await eventually(
+    () => heard.kinds.filter((k) => k === 'mark').length > n,
+    'the mark notice',
+    20_000,
+  );
+}
+
 /** Whether some node's lease on the account runs now (PostgreSQL's clock). */
 async function leased(url: string, account: number): Promise<boolean> {
   const [r] = await sql<{ on: boolean | null }>(
@@ -99,10 +117,9 @@ test('an append to an account no node listens to sends no notice; one a node lis
       const heard = await counter(url, account);
       try {
         await b.append(newMessage('nobody listens'), [{ mailboxId: inbox }]);
-        // A STORE notifies whatever the lease: the append's notice would have come before it.
-        await b.setFlags(inbox, [1], 'add', ['\\Seen']);
-        await eventually(() => heard.kinds.includes('flags'), 'the STORE notice', 20_000);
-        assert.deepEqual(heard.kinds, ['flags']);
+        // The append's notice would have come before the mark (commit order).
+        await mark(url, account, heard);
+        assert.deepEqual(heard.kinds, ['mark']);
 
         // A session on a: its LISTEN and its lease, then b's append is heard (by a too).
         const onA: ChangeEvent[] = [];
@@ -115,7 +132,7 @@ test('an append to an account no node listens to sends no notice; one a node lis
           20_000,
         );
         await eventually(() => heard.kinds.length === 2, 'the append notice', 20_000);
-        assert.deepEqual(heard.kinds, ['flags', 'append']);
+        assert.deepEqual(heard.kinds, ['mark', 'append']);
 
         // The session ends: a lets the account go after lingerMs, and its lease runs out.
         off();
@@ -126,17 +143,16 @@ test('an append to an account no node listens to sends no notice; one a node lis
           ['g1', 'g2', 'g3'].map((s) => b.append(newMessage(s), [{ mailboxId: inbox }])),
         );
         await b.append(newMessage('alone'), [{ mailboxId: inbox }]);
-        await b.setFlags(inbox, [1], 'add', ['\\Flagged']);
-        await eventually(
-          () => heard.kinds.filter((k) => k === 'flags').length === 2,
-          'the second STORE notice',
-          20_000,
-        );
-        assert.deepEqual(heard.kinds, ['flags', 'append', 'flags']);
+        // And a STORE and an EXPUNGE: no lease, no notice either (set-flag-one.ts,
+        // expunge-one.ts).
+        await b.setFlags(inbox, [1], 'add', ['\\Deleted']);
+        await b.expunge(inbox, { onlyDeleted: true });
+        await mark(url, account, heard);
+        assert.deepEqual(heard.kinds, ['mark', 'append', 'mark']);
         // b had its own appends' events at once, without waiting for an echo in vain.
         assert.deepEqual(
           (await b.listMessages(inbox)).map((m) => m.uid),
-          [1, 2, 3, 4, 5, 6],
+          [2, 3, 4, 5, 6],
         );
       } finally {
         await heard.end();
@@ -306,4 +322,123 @@ test("accounts' first LISTENs asked while one is out go together: their LISTENs 
     );
     for (const off of offs) off();
     offFirst();
+  }));
+
+test("a node that alone holds the account's lease sends no notice for its own writes; a second node's lease makes them notify again", () =>
+  withNodes(async (url, a, b, account, inbox) => {
+    const onA: ChangeEvent[] = [];
+    const offA = await hearAccount(a, account, (ev) => onA.push(ev));
+    const heard = await counter(url, account);
+    try {
+      // a's append, one-row STOREs and EXPUNGE (append-one.ts / append-batch.ts,
+      // set-flag-one.ts, expunge-one.ts): a alone listens, so none sends a notice.
+      const [r] = await a.append(newMessage('mine'), [{ mailboxId: inbox }]);
+      await a.setFlags(inbox, [r!.uid], 'add', ['\\Seen']);
+      await a.setFlags(inbox, [r!.uid], 'add', ['\\Deleted']);
+      await a.expunge(inbox, { onlyDeleted: true });
+      await mark(url, account, heard);
+      assert.deepEqual(heard.kinds, ['mark']);
+      // a's own sessions had them all, in modseq order.
+      const own = onA.filter((e) => e.mailboxId === inbox);
+      assert.deepEqual(
+        own.map((e) => e.kind),
+        ['append', 'flags', 'flags', 'expunge'],
+      );
+      for (let i = 1; i < own.length; i++) assert.ok(own[i]!.modseq > own[i - 1]!.modseq);
+
+      // b takes a lease too: from then on a's writes notify, and b hears them.
+      const onB: ChangeEvent[] = [];
+      const offB = await hearAccount(b, account, (ev) => onB.push(ev));
+      const [s] = await a.append(newMessage('b listens'), [{ mailboxId: inbox }]);
+      await a.setFlags(inbox, [s!.uid], 'add', ['\\Flagged']);
+      await eventually(
+        () => onB.some((e) => e.kind === 'flags' && e.uids.includes(s!.uid)),
+        "b to hear a's STORE",
+        20_000,
+      );
+      assert.ok(onB.some((e) => e.kind === 'append' && e.uids.includes(s!.uid)));
+      await mark(url, account, heard);
+      assert.deepEqual(heard.kinds, ['mark', 'append', 'flags', 'mark']);
+      // And b's writes reach a.
+      const [t] = await b.append(newMessage('from b'), [{ mailboxId: inbox }]);
+      await eventually(
+        () => onA.some((e) => e.kind === 'append' && e.uids.includes(t!.uid)),
+        "a to hear b's append",
+        20_000,
+      );
+      offB();
+    } finally {
+      offA();
+      await heard.end();
+    }
+  }));
+
+test("the holder's own writes unnotified and another node's notified ones reach the holder's sessions in commit order", () =>
+  withNodes(async (_url, a, b, account, inbox) => {
+    const onA: ChangeEvent[] = [];
+    const offA = await hearAccount(a, account, (ev) => onA.push(ev));
+    try {
+      // b has no session of the account (an SMTP delivery there): its appends notify, for a;
+      // a's own send nothing and are emitted by a once the modseqs before theirs were heard.
+      const writes: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 12; i++) {
+        writes.push(a.append(newMessage(`a${i}`), [{ mailboxId: inbox }]));
+        writes.push(b.append(newMessage(`b${i}`), [{ mailboxId: inbox }]));
+      }
+      await Promise.all(writes);
+      await eventually(
+        () => onA.filter((e) => e.kind === 'append' && e.mailboxId === inbox).length === 24,
+        'a to have all 24 appends',
+        20_000,
+      );
+      const uids = onA
+        .filter((e) => e.kind === 'append' && e.mailboxId === inbox)
+        .flatMap((e) => e.uids);
+      assert.deepEqual(
+        uids,
+        Array.from({ length: 24 }, (_, i) => i + 1),
+      );
+      assert.equal(eventsOf(a).listensTo(account), true);
+    } finally {
+      offA();
+    }
+  }));
+
+test("the holder's own write waits for another node's notice committed before it (the order check)", () =>
+  withNodes(async (_url, a, b, account, inbox) => {
+    const onA: ChangeEvent[] = [];
+    const offA = await hearAccount(a, account, (ev) => onA.push(ev));
+    const events = eventsOf(a) as unknown as {
+      client: { connection: { stream: { pause(): void; resume(): void } } };
+      accounts: Map<number, { queued: unknown[] }>;
+    };
+    const stream = events.client.connection.stream;
+    try {
+      // a's LISTEN connection is slow to pass on what it heard: b's notice waits there.
+      stream.pause();
+      const [first] = await b.append(newMessage('from b'), [{ mailboxId: inbox }]);
+      // a's own append after it sends no notice; a must not tell its sessions of it first.
+      const mine = a.append(newMessage('from a'), [{ mailboxId: inbox }]);
+      await eventually(
+        () =>
+          (events.accounts.get(account)?.queued.length ?? 0) > 0 ||
+          onA.some((e) => e.kind === 'append'),
+        "a's append to be answered",
+        20_000,
+      );
+      stream.resume();
+      const [second] = await mine;
+      await eventually(
+        () => onA.filter((e) => e.kind === 'append').length === 2,
+        'a to have both appends',
+        20_000,
+      );
+      assert.deepEqual(
+        onA.filter((e) => e.kind === 'append').flatMap((e) => e.uids),
+        [first!.uid, second!.uid],
+      );
+    } finally {
+      stream.resume();
+      offA();
+    }
   }));

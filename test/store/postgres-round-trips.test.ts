@@ -676,16 +676,19 @@ test("an append group that sends no notice (no lease on the account) commits syn
       both.order.join(' '),
     );
     assert.equal(both.flushes, 0);
-    // A node listens now (its lease): the first group after it sends a notice with its
-    // synchronous commit; the next has its FLUSH behind it again.
+    // Another node listens now (its lease; a's own lease alone would send no notice,
+    // events.ts noticeWanted): the first group after it sends a notice with its synchronous
+    // commit; the next has its FLUSH behind it again.
     const heard: number[] = [];
-    const off = await hearAccount(a.store, acct.id, (e) => {
+    const other = await PostgresStore.open({ connectionString: url, max: 2, nodeId: 'node-b' });
+    const off = await hearAccount(other, acct.id, (e) => {
       if (e.kind === 'append') heard.push(...e.uids);
     });
     assert.deepEqual((await appended(inbox)).log, [['write']]);
     assert.deepEqual((await appended(inbox)).log, [['write', 'flush']]);
     await eventually(() => heard.length >= 2, 'both appends heard', 20_000);
     off();
+    await other.close();
     assert.deepEqual(
       (await a.store.listMessages(inbox)).map((m) => m.uid),
       [1, 2, 3, 4, 5],

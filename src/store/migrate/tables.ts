@@ -280,6 +280,10 @@ export const NOT_COPIED: Record<'sqlite' | 'postgres', Record<string, string>> =
     'outbound.lease_owner': 'the node holding a lease; nodes are stopped, none holds one',
     'accounts.listened_until':
       "a node's lease on the account's notices (postgres/events.ts); nodes are stopped, none holds one",
+    'accounts.listened_by':
+      "the lease's holder node (postgres/events.ts); nodes are stopped, none holds one",
+    'accounts.held_until': "the holder's lease (postgres/events.ts); nodes are stopped",
+    'accounts.others_until': "other nodes' leases (postgres/events.ts); nodes are stopped",
     'app_passwords.seq': 'numbered again in the order rows are written (creation order)',
     auth_failures: "the login throttle's recent failures (SQLite keeps them in memory only)",
     auth_trust: "the login throttle's trusted sources (SQLite keeps them in memory only)",

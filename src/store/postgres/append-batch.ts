@@ -42,7 +42,7 @@ import { APPEND_ONE, unflushedIf } from './append-one.js';
 import { textArray } from './binary-array.js';
 import { bodyTextOf } from './body-text.js';
 import { OWN_UNFLUSHED, type PgDb, type Queryable, rows, statementName } from './db.js';
-import { ACCOUNT_CHANNEL, type PgEvents } from './events.js';
+import { ACCOUNT_CHANNEL, noticeWanted, type PgEvents } from './events.js';
 import type { FullTextIndex } from './text-catch-up.js';
 
 /** One append waiting for its group. */
@@ -713,7 +713,8 @@ function sameExpectation(a: ExpectedMailbox, b: ExpectedMailbox): boolean {
  * for the account's lock undoes it whole (MAILBOX_GUARD); a message whose bytes another writer was
  * inserting at the same time gets no row (message_id null). One row per message comes back.
  * The notices go only while some node holds a lease on the account (`listened_until`, read
- * from the row's version under the lock, events.ts); `notified` is null when none went.
+ * from the row's version under the lock, events.ts) other than this node alone (its holder,
+ * events.ts noticeWanted); `notified` is null when none went.
  */
 function appendBatchSql(claims: boolean): string {
   return `WITH x AS (
@@ -774,7 +775,7 @@ function appendBatchSql(claims: boolean): string {
     WHERE id = (SELECT account_id FROM mb) AND (SELECT n FROM stored) > 0
       AND (SELECT ok FROM room) AND EXISTS (SELECT 1 FROM r)
       AND (quota_bytes IS NULL OR used_bytes + (SELECT bytes FROM r LIMIT 1) <= quota_bytes)
-    RETURNING modseq, listened_until > now() AS listened),
+    RETURNING modseq, ${noticeWanted('$31::text')} AS listened),
   m AS (${
     claims
       ? `

@@ -3,7 +3,7 @@
 // (append-batch.ts) made ready for one message cost PostgreSQL more to start at every call than
 // this one, so a group of one goes through it too. Its rows are a group statement's (BatchRow).
 import { expectedMailbox, MAILBOX_GUARD } from './append-conditions.js';
-import { ACCOUNT_CHANNEL } from './events.js';
+import { ACCOUNT_CHANNEL, noticeWanted } from './events.js';
 
 /**
  * The commit column of an append statement ($n: whether the caller sends a FLUSH after it).
@@ -38,7 +38,8 @@ export function unflushedIf(param: number): string {
  * $32-$34: the mailbox the caller expects (AppendTarget.expect, expectedMailbox), else nulls:
  * another is as gone. One row, as a group statement's for a group of one (`n` 1, `room`).
  * The notice goes only while some node holds a lease on the account (`listened_until`, read
- * from the row's version under the lock: events.ts); `notified` is null when none went.
+ * from the row's version under the lock: events.ts) other than this node alone (its holder,
+ * events.ts noticeWanted); `notified` is null when none went.
  * $35: whether a FLUSH follows the statement (unflushedIf).
  */
 function appendOneSql(keywords: boolean, claimRecent: boolean): string {
@@ -77,7 +78,7 @@ function appendOneSql(keywords: boolean, claimRecent: boolean): string {
     WHERE id = (SELECT account_id FROM mb)
       AND (SELECT count(*) FROM c) + (SELECT count(*) FROM msg) > 0
       AND (quota_bytes IS NULL OR used_bytes + $2::bigint <= quota_bytes)
-    RETURNING modseq, listened_until > now() AS listened),
+    RETURNING modseq, ${noticeWanted('$29::text')} AS listened),
   m AS (${
     claimRecent
       ? `

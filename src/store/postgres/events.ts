@@ -48,10 +48,19 @@
 // a renewal answered after that count ran out (the node stalled, the database slow), or an
 // account whose count ran out unrenewed, is a break: the connection is dropped and made again,
 // with everything that follows a lost connection (epoch, catch-up of held mailboxes, LISTENs
-// and leases taken again before anything is trusted). Writes that are not appends (flags,
-// expunge, mailboxes) still notify whatever the lease: they come from sessions, whose node
-// holds the lease anyway. An append that sent no notice says so (`notified` null): its own
-// events are emitted here at once (no echo will come).
+// and leases taken again before anything is trusted). The lease names its holder (migration
+// 22): the node that took it while no holder's ran (`listened_by`, its origin; `held_until`);
+// a lease taken by another node while the holder's runs moves `others_until`. A write from
+// the holder while no other node's lease runs sends no notice either (noticeWanted: the
+// appends, a one-row STORE alone, EXPUNGE; COPY/MOVE, STOREs of several rows or grouped and
+// mailbox changes notify whatever the lease). The same race holds as for the lease itself:
+// a second node's lease committed before the writer took the row lock is seen by it; one
+// waiting behind the writer commits after it, and that node reads after. A write that sent
+// no notice says so (`notified` null, or no notices counted): its events are emitted here, at
+// once when this node does not listen to the account; when it does, in modseq order
+// (ownInOrder: after the modseqs before its first were heard or emitted here, the account's
+// writers taking their modseqs under its row lock in commit order), which keeps its sessions
+// in commit order with no echo to wait for.
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { ChangeBus } from '../events.js';
@@ -101,6 +110,8 @@ const FORGET_UNHEARD_MS = 60_000;
 export const UIDS_PER_NOTICE = 400;
 /** How long a write waits for its own events to come back before emitting them itself. */
 const ECHO_WAIT_MS = 2000;
+/** How long an own write out of turn waits for the writes before it before a sync is sent. */
+const SYNC_DELAY_MS = 5;
 /** Between attempts to listen again after the connection was lost. */
 const RELISTEN_MS = 500;
 /**
@@ -129,11 +140,48 @@ export const LEASE_MS = 60_000;
  * each account's first LISTEN on a node ~15x slower: a commit with an fsync, one at a time on
  * the LISTEN connection, where a LISTEN alone writes no WAL.)
  */
-function leaseSql(ids: number[], leaseMs: number): string {
+function leaseSql(ids: number[], leaseMs: number, origin: string): string {
   const list = ids.map((id) => String(Math.trunc(id))).join(',');
-  return `SET LOCAL synchronous_commit = off; UPDATE accounts SET listened_until =
-      GREATEST(listened_until, now() + interval '${Math.trunc(leaseMs)} milliseconds')
-    WHERE id IN (SELECT id FROM accounts WHERE id IN (${list}) ORDER BY id FOR NO KEY UPDATE)`;
+  const end = `now() + interval '${Math.trunc(leaseMs)} milliseconds'`;
+  // The origin is this store's hex id (randomBytes), safe to write into the text.
+  const me = `'${origin.replace(/[^0-9a-f]/g, '')}'`;
+  // This node holds (or takes: no holder's lease runs) the account, or joins as another.
+  const mine = `(listened_by = ${me} OR held_until IS NULL OR held_until <= now())`;
+  return `SET LOCAL synchronous_commit = off; UPDATE accounts SET
+      listened_until = GREATEST(listened_until, ${end}),
+      listened_by = CASE WHEN ${mine} THEN ${me} ELSE listened_by END,
+      held_until = CASE WHEN ${mine}
+        THEN GREATEST(CASE WHEN listened_by = ${me} THEN held_until END, ${end})
+        ELSE held_until END,
+      others_until = CASE WHEN ${mine} THEN others_until
+        ELSE GREATEST(others_until, ${end}) END
+    WHERE id IN (SELECT id FROM accounts WHERE id IN (${list}) ORDER BY id FOR NO KEY UPDATE)
+    RETURNING id, modseq`;
+}
+
+/**
+ * Whether a write to the account's messages must send its notice, as SQL over the account's
+ * row read under its lock (`t`: its alias, or none), `origin` the writer's (an expression: the
+ * statement's parameter). True while some node's lease runs, unless the only lease running is
+ * the writer's own node's: it emits its own events itself (PgEvents notice().unsent), in
+ * modseq order, and no other node listens. A NULL (no lease ever) is as false.
+ */
+export function noticeWanted(origin: string, t = ''): string {
+  const c = (n: string) => (t === '' ? n : `${t}.${n}`);
+  return `(${c('listened_until')} > now() AND NOT COALESCE(${c('listened_by')} = ${origin}
+    AND ${c('held_until')} > now() AND COALESCE(${c('others_until')} <= now(), true), false))`;
+}
+
+/** The accounts' modseqs the lease's statement read under their locks (its last result). */
+function modseqsOf(res: unknown): Map<number, number> {
+  const out = new Map<number, number>();
+  const list = Array.isArray(res) ? res : [res];
+  const last = list[list.length - 1] as pg.QueryResult | undefined;
+  for (const r of last?.rows ?? []) {
+    const x = r as { id?: unknown; modseq?: unknown };
+    if (x.id !== undefined && x.modseq !== undefined) out.set(Number(x.id), Number(x.modseq));
+  }
+  return out;
 }
 
 /** A mailbox sessions of this node have selected, and what they were told of it. */
@@ -161,6 +209,26 @@ interface Listened {
    * took it was sent); 0 while it has none on the current connection.
    */
   leaseUntil: number;
+  /**
+   * The highest modseq of the account this node has heard or emitted as its own since its
+   * lease was taken on the current connection (the lease's statement reads the account's
+   * modseq under its lock); -1: not known. Every write after the lease notifies (another
+   * node's) or is this node's own, so an own write whose first modseq is one past it has
+   * nothing unheard before it.
+   */
+  known: number;
+  /** Own writes that sent no notice, waiting for the modseqs before theirs. */
+  queued: OwnWrite[];
+}
+
+/** An own write that sent no notice, waiting for its turn (PgEvents.ownInOrder). */
+interface OwnWrite {
+  first: number;
+  last: number;
+  evs: ChangeEvent[];
+  /** The sync asked after it was queued (syncs heard up to it: emitted at once). */
+  sync: number;
+  done: (inOrder: boolean) => void;
 }
 
 /** Reads what changed in held mailboxes after their modseqs, as events to emit in order. */
@@ -233,6 +301,12 @@ export class PgEvents {
   private readonly others: Array<(ev: ChangeEvent) => void> = [];
   /** Told of each notice on QUEUE_CHANNEL (see onQueueNotice). */
   private readonly queueWatchers: Array<() => void> = [];
+  /** The syncs asked (own notices on syncChannel) and the last heard. */
+  private syncsAsked = 0;
+  private syncsHeard = 0;
+  private syncTimer: NodeJS.Timeout | undefined;
+  /** Own notices handed out (notice()) and not yet told sent or unsent, with when. */
+  private readonly open = new Map<number, number>();
 
   private constructor(
     private readonly db: PgDb,
@@ -329,6 +403,8 @@ export class PgEvents {
         asked: false,
         waiters: [],
         leaseUntil: 0,
+        known: -1,
+        queued: [],
       };
       this.accounts.set(accountId, a);
     }
@@ -361,15 +437,17 @@ export class PgEvents {
     const ids = batch.map(([id]) => id);
     client
       .query(
-        `${ids.map((id) => `LISTEN ${accountChannel(id)}; `).join('')}${leaseSql(ids, this.leaseMs)}`,
+        `${ids.map((id) => `LISTEN ${accountChannel(id)}; `).join('')}${leaseSql(ids, this.leaseMs, this.origin)}`,
       )
       .then(
-        () => {
+        (res) => {
           if (this.client !== client) return;
+          const known = modseqsOf(res);
           for (const [id, a] of batch) {
             if (this.accounts.get(id) !== a) continue;
             a.asked = false;
             a.leaseUntil = sentAt + this.leaseMs;
+            a.known = known.get(id) ?? -1;
             this.listening(a);
           }
         },
@@ -406,6 +484,11 @@ export class PgEvents {
     for (const [seq, at] of this.emittedHere) {
       if (now - at < FORGET_UNHEARD_MS) break;
       this.emittedHere.delete(seq);
+    }
+    // A write that failed is never told sent or unsent.
+    for (const [seq, at] of this.open) {
+      if (now - at < FORGET_UNHEARD_MS) break;
+      this.open.delete(seq);
     }
   }
 
@@ -492,6 +575,10 @@ export class PgEvents {
         this.queueNotice();
         return;
       }
+      if (msg.channel === this.syncChannel) {
+        if (this.client === client) this.syncHeard(Number(msg.payload));
+        return;
+      }
       if (msg.payload === undefined) return;
       if (msg.channel !== CHANNEL && !msg.channel.startsWith(ACCOUNT_CHANNEL)) return;
       if (this.deferred && this.client === client) this.deferred.push(msg.payload);
@@ -510,6 +597,9 @@ export class PgEvents {
         a.on = 0;
         a.asked = false;
         a.leaseUntil = 0;
+        a.known = -1;
+        // Not known to be in order any more: emitted now, as a write not heard in time.
+        this.releaseQueued(a);
       }
       // Ends a connection that still answers; destroys one waiting for an answer.
       client.end().catch(() => {});
@@ -527,15 +617,19 @@ export class PgEvents {
         CHANNEL,
         DIRECTORY_CHANNEL,
         QUEUE_CHANNEL,
+        this.syncChannel,
         ...ids.map(accountChannel),
       ].map((c) => `LISTEN ${c}`);
       // Their leases in the same transaction, after the LISTENs.
-      if (ids.length > 0) statements.push(leaseSql(ids, this.leaseMs));
-      await client.query(statements.join(';'));
+      if (ids.length > 0) statements.push(leaseSql(ids, this.leaseMs, this.origin));
+      const known = modseqsOf(await client.query(statements.join(';')));
       listened = ids;
       for (const id of ids) {
         const a = this.accounts.get(id);
-        if (a) a.leaseUntil = sentAt + this.leaseMs;
+        if (a) {
+          a.leaseUntil = sentAt + this.leaseMs;
+          a.known = known.get(id) ?? -1;
+        }
       }
     } catch (err) {
       // Not made, or it hung (the caller tries again): not left open.
@@ -578,6 +672,7 @@ export class PgEvents {
                 ? leaseSql(
                     due.map(([id]) => id),
                     this.leaseMs,
+                    this.origin,
                   )
                 : 'SELECT 1',
             query_timeout: this.db.queryTimeoutMs ?? HEARTBEAT_TIMEOUT_MS,
@@ -641,6 +736,16 @@ export class PgEvents {
     } catch {
       return; // not ours
     }
+    if (typeof n !== 'object' || n === null || typeof n.e !== 'object' || n.e === null) return;
+    // Heard in commit order, which is the account's modseq order (taken under its row lock).
+    const a = this.accounts.get(n.e.accountId);
+    const moved = a !== undefined && a.known >= 0 && n.e.modseq > a.known;
+    if (moved) a.known = n.e.modseq;
+    this.heardNotice(n);
+    if (moved && a.queued.length > 0) this.drain(a);
+  }
+
+  private heardNotice(n: Notice): void {
     if (n.o === this.origin) {
       if (n.m === true) {
         // A part before the last: emitted, unless the write gave up waiting and emitted it.
@@ -738,12 +843,138 @@ export class PgEvents {
     const seq = ++this.seq;
     // Its statement is sent after this: an account's channel listened to now hears it.
     const stamp = this.ticks;
+    this.open.set(seq, Date.now());
     return {
       origin: this.origin,
       seq,
-      sent: (...evs) => this.echoed([{ seq, evs }], stamp),
-      unsent: (...evs) => this.echoed([{ seq, evs, unsent: true }], stamp),
+      sent: (...evs) => {
+        this.open.delete(seq);
+        return this.echoed([{ seq, evs }], stamp);
+      },
+      unsent: (...evs) => {
+        this.open.delete(seq);
+        return this.ownInOrder(evs) ?? this.echoed([{ seq, evs, unsent: true }], stamp);
+      },
     };
+  }
+
+  /**
+   * An own write that sent no notice, while this node listens to its account with a known
+   * modseq (the lease is this node's alone, or ran out: events.ts's lease): its events are
+   * emitted here once every write before it (a lower modseq: the account's writers take its
+   * row lock, and so their modseqs, in commit order) has been heard or emitted, which keeps
+   * the node's sessions in commit order without an echo. At once when its first modseq is
+   * one past `known`; else it waits for the writes between (another node's notices, an own
+   * write whose answer comes later), or, should no event carry a modseq between (a mailbox's
+   * deletion or rename takes one with no message event), for a notice of this node's own
+   * sent after it (syncChannel): everything committed before it was heard by then. Null when
+   * this does not apply (the account not listened to now: emitted at once by echoed, as
+   * before).
+   */
+  private ownInOrder(evs: ChangeEvent[]): Promise<boolean> | null {
+    const acc = evs[0]?.accountId;
+    if (acc === undefined || !this.live) return null;
+    const a = this.accounts.get(acc);
+    if (!a || a.on === 0 || a.known < 0) return null;
+    let first = Number.POSITIVE_INFINITY;
+    let last = 0;
+    for (const ev of evs) {
+      if (ev.accountId !== acc || !ACCOUNT_KINDS.has(ev.kind)) return null;
+      first = Math.min(first, ev.modseq);
+      last = Math.max(last, ev.modseq);
+    }
+    if (first - 1 <= a.known) {
+      this.emitOwn(a, evs, last);
+      if (a.queued.length > 0) this.drain(a);
+      return Promise.resolve(true);
+    }
+    return new Promise((done) => {
+      a.queued.push({ first, last, evs, sync: 0, done });
+      this.askSync();
+    });
+  }
+
+  private emitOwn(a: Listened, evs: ChangeEvent[], last: number): void {
+    if (last > a.known) a.known = last;
+    for (const ev of evs) this.emitHeld(ev);
+  }
+
+  /** Emits the account's queued own writes whose turn has come. */
+  private drain(a: Listened): void {
+    a.queued.sort((x, y) => x.first - y.first);
+    while (a.queued.length > 0 && a.queued[0]!.first - 1 <= a.known) {
+      const w = a.queued.shift()!;
+      this.emitOwn(a, w.evs, w.last);
+      w.done(true);
+    }
+  }
+
+  /** Emits every queued own write of the account now, not known to be in order. */
+  private releaseQueued(a: Listened): void {
+    const q = a.queued.sort((x, y) => x.first - y.first);
+    a.queued = [];
+    if (q.length === 0) return;
+    this.era++;
+    for (const w of q) {
+      for (const ev of w.evs) this.emit(ev);
+      w.done(false);
+    }
+  }
+
+  /** This node's own channel, for syncs (ownInOrder). */
+  private get syncChannel(): string {
+    return `letterbox_s${this.origin}`;
+  }
+
+  /**
+   * Sends a notice to this node alone a moment from now (the writes queued meanwhile wait for
+   * the same), unless one is planned. Once it is heard, every write committed before it was.
+   */
+  private askSync(): void {
+    if (this.syncTimer !== undefined) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      const n = ++this.syncsAsked;
+      let any = false;
+      for (const a of this.accounts.values()) {
+        for (const w of a.queued) {
+          if (w.sync === 0) {
+            w.sync = n;
+            any = true;
+          }
+        }
+      }
+      if (!any) return;
+      this.db
+        .query({
+          text: `SELECT pg_notify($1, $2), ${UNFLUSHED_COMMIT}`,
+          values: [this.syncChannel, String(n)],
+        })
+        .catch(() => {});
+      // Not heard in time: emitted all the same, not known to be in order.
+      setTimeout(() => {
+        if (this.syncsHeard >= n) return;
+        for (const a of this.accounts.values()) {
+          if (a.queued.some((w) => w.sync !== 0 && w.sync <= n)) this.releaseQueued(a);
+        }
+      }, ECHO_WAIT_MS).unref();
+    }, SYNC_DELAY_MS);
+    this.syncTimer.unref();
+  }
+
+  private syncHeard(n: number): void {
+    if (!(n > this.syncsHeard)) return;
+    this.syncsHeard = n;
+    for (const a of this.accounts.values()) {
+      const ready = a.queued.filter((w) => w.sync !== 0 && w.sync <= n);
+      if (ready.length === 0) continue;
+      // An own write handed out before and not answered yet may hold a lower modseq: then the
+      // order is not known, and the account's cached lists are not trusted (heardSince).
+      if (this.open.size > 0 && a.on > 0) a.on = ++this.ticks;
+      const top = Math.max(...ready.map((w) => w.last));
+      if (top > a.known) a.known = top;
+      this.drain(a);
+    }
   }
 
   /**

@@ -5,7 +5,7 @@
 // HIGHESTMODSEQ, the notices), each with its own executor start and snapshot inside PL/pgSQL;
 // the IMAP mix calls it 0.11 times an op at ~0.42 ms (twenty-third session).
 import { UNFLUSHED_COMMIT } from './db.js';
-import { ACCOUNT_CHANNEL } from './events.js';
+import { ACCOUNT_CHANNEL, noticeWanted } from './events.js';
 
 /** Which rows go: by `onlyDeleted` (RFC 9051 §6.4.3) and by whether UIDs are given. */
 export type ExpungeKind = 'deleted' | 'deleted-uids' | 'uids' | 'all';
@@ -34,7 +34,9 @@ export function expungeKind(onlyDeleted: boolean, uids: boolean): ExpungeKind {
  * - `x` records the UIDs for VANISHED (RFC 7162 §3.2.5.1) with that modseq, `h` raises
  *   HIGHESTMODSEQ to it.
  * - The notices on the account's channel, a notice per so many UIDs in UID order, the last
- *   without `m` (events.ts), as the function sent them; they go out at the commit.
+ *   without `m` (events.ts), as the function sent them; they go out at the commit. None
+ *   (`notified` 0) when no other node than the writer's holds a lease on the account
+ *   (events.ts noticeWanted: `tell`, read from the row `a` locked).
  * One row always: `account` NULL when there is no such mailbox.
  */
 function expungeSql(kind: ExpungeKind): string {
@@ -48,7 +50,8 @@ function expungeSql(kind: ExpungeKind): string {
     ...(kind === 'deleted' || kind === 'deleted-uids' ? ["'\\Deleted' = ANY(mm.flags)"] : []),
   ].join(' AND ');
   return `WITH a AS (
-    SELECT mb.account_id AS account, mb.uid_validity AS validity
+    SELECT mb.account_id AS account, mb.uid_validity AS validity,
+      ${noticeWanted(`${origin}::text`, 'ac')} AS tell
     FROM mailboxes mb JOIN accounts ac ON ac.id = mb.account_id
     WHERE mb.id = $1 FOR UPDATE OF ac),
   d AS (
@@ -78,7 +81,7 @@ SELECT a.account, a.validity, u.modseq AS at_modseq, g.gone, g.hashes,
         'uids', to_json(g.gone[i:i + ${per}::int - 1])),
       'm', CASE WHEN i + ${per}::int <= cardinality(g.gone) THEN true END)::text))
     FROM generate_series(1, cardinality(g.gone), ${per}::int) i
-    WHERE u.modseq IS NOT NULL) AS notified,
+    WHERE u.modseq IS NOT NULL AND a.tell) AS notified,
   ${UNFLUSHED_COMMIT}
 FROM (SELECT 1) one LEFT JOIN a ON true LEFT JOIN g ON true LEFT JOIN u ON true`;
 }

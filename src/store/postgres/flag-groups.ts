@@ -27,6 +27,11 @@ export interface FlagWrite {
   /** The notice's origin and sequence (events.ts notice). */
   origin: string;
   seq: number;
+  /**
+   * Set by a write that went alone (SET_FLAG_ONE) when it sent no notice (no other node than
+   * this one holds a lease on the account): its events are emitted here (notice().unsent).
+   */
+  unsent?: boolean;
 }
 
 /**
@@ -101,12 +106,14 @@ export class FlagGroups {
     const kw = w.keywords.length > 0;
     const values = [w.accountId, w.mailboxId, w.uid, w.was, w.flags, w.origin, w.seq];
     try {
-      const r = await rows<{ at_modseq: number }>(
+      const r = await rows<{ at_modseq: number; notified: string | null }>(
         this.unflushed,
         SET_FLAG_ONE[kw ? 1 : 0],
         kw ? [...values, w.keywords] : values,
       );
-      return r[0] ? Number(r[0].at_modseq) : 'gone';
+      if (!r[0]) return 'gone';
+      w.unsent = r[0].notified === null;
+      return Number(r[0].at_modseq);
     } catch (err) {
       if ((err as { code?: unknown }).code === '22012') return 'stale'; // see SET_FLAG_ONE
       throw err;

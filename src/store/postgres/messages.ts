@@ -45,7 +45,7 @@ import { collectMessages } from './collect.js';
 import { nextModseq, type PgDb, type Queryable, row, rows, run, UNFLUSHED_COMMIT } from './db.js';
 import { type PgEvents, UIDS_PER_NOTICE } from './events.js';
 import { EXPUNGE_SQL, expungeKind } from './expunge-one.js';
-import { FlagGroups, SET_FLAGS } from './flag-groups.js';
+import { FlagGroups, type FlagWrite, SET_FLAGS } from './flag-groups.js';
 import { nulFree, nulFreeIndex } from './nul-free.js';
 import type { QuietCollect } from './quiet-collect.js';
 import { PgRecordCache } from './record-cache.js';
@@ -949,9 +949,10 @@ export class PgMessages implements MessageStore, BlobStore {
     const kw = mode === 'remove' ? [] : keywordsOf(flags);
     const notice = this.events.notice();
     let r: { at_modseq: number } | undefined;
+    let unsent = false;
     if (updated.length === 1) {
       // One row: with the other sessions' one-row STOREs that come meanwhile (flag-groups.ts).
-      const got = await this.flagGroups.write({
+      const w: FlagWrite = {
         accountId: mb.accountId,
         mailboxId,
         uid: updated[0]!.uid,
@@ -960,9 +961,11 @@ export class PgMessages implements MessageStore, BlobStore {
         keywords: kw,
         origin: notice.origin,
         seq: notice.seq,
-      });
+      };
+      const got = await this.flagGroups.write(w);
       if (got === 'stale') return null;
       if (got !== 'gone') r = { at_modseq: got };
+      unsent = w.unsent === true;
     } else {
       try {
         r = await row<{ at_modseq: number }>(this.db.durable, SET_FLAGS, [
@@ -982,7 +985,8 @@ export class PgMessages implements MessageStore, BlobStore {
     }
     if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
     for (const u of updated) u.modseq = r.at_modseq;
-    const heard = await notice.sent(
+    // No notice when this node alone holds the account's lease (set-flag-one.ts).
+    const heard = await (unsent ? notice.unsent : notice.sent)(
       changeEvent(
         mb,
         'flags',
@@ -1139,6 +1143,8 @@ export class PgMessages implements MessageStore, BlobStore {
       /** BIGINT[]: text to the driver (db.ts parses only BIGINT itself). */
       gone: string[] | null;
       hashes: string[] | null;
+      /** How many notices went (none when this node alone holds the lease). */
+      notified: number | null;
     }>(this.db.durable, EXPUNGE_SQL[expungeKind(opts.onlyDeleted, opts.uids !== undefined)], [
       mailboxId,
       ...(opts.uids !== undefined ? [opts.uids] : []),
@@ -1154,7 +1160,8 @@ export class PgMessages implements MessageStore, BlobStore {
     this.bytes.forget(r.hashes ?? []);
     this.collector.add(r.hashes ?? []);
     const ref = { id: mailboxId, accountId: r.account, uidValidity: r.validity };
-    const heard = await notice.sent(changeEvent(ref, 'expunge', r.at_modseq, uids));
+    const ev = changeEvent(ref, 'expunge', r.at_modseq, uids);
+    const heard = await (Number(r.notified ?? 0) > 0 ? notice.sent(ev) : notice.unsent(ev));
     this.cache.applyOwn(mailboxId, r.at_modseq, heard, { kind: 'expunge', uids });
     return uids;
   }

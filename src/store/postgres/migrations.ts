@@ -928,6 +928,17 @@ CREATE TRIGGER accounts_changed AFTER UPDATE OF id, address, domain, password_ha
     // change: migration 20's trigger names its columns, and this is not one of them.
     sql: `ALTER TABLE accounts ADD COLUMN listened_until TIMESTAMPTZ;`,
   },
+  {
+    version: 22,
+    // The lease's holder (events.ts): the node (its store's origin) that took the account's
+    // lease while no other held one (`listened_by`), until when its own lease runs
+    // (`held_until`), and until when another node's does (`others_until`). A write from the
+    // holder while no other node's lease runs sends no notice: only the holder listens, and it
+    // emits its own events itself, in modseq order. Not a directory change (migration 20's
+    // trigger names its columns).
+    sql: `ALTER TABLE accounts ADD COLUMN listened_by TEXT,
+  ADD COLUMN held_until TIMESTAMPTZ, ADD COLUMN others_until TIMESTAMPTZ;`,
+  },
 ];
 
 /** The latest schema version this code knows. */

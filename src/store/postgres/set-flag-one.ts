@@ -4,13 +4,15 @@
 // one-row STORE cost its backend ~40 us less (/tmp/pgm23/setone-loop.mts: 157-188 against
 // 113-142 us a STORE, twenty-third session). What it does is the function's for one row.
 import { UNFLUSHED_COMMIT } from './db.js';
-import { ACCOUNT_CHANNEL } from './events.js';
+import { ACCOUNT_CHANNEL, noticeWanted } from './events.js';
 
 /**
  * The account's next modseq under its row lock (`a`, taken before the row is written), the
  * row's new flags and modseq where it still has the modseq it was read with (`u`: the row as
  * committed when it is written, since an UPDATE re-checks its condition on a row another
- * writer changed meanwhile), HIGHESTMODSEQ, the kept keywords (with keywords) and the notice.
+ * writer changed meanwhile), HIGHESTMODSEQ, the kept keywords (with keywords) and the notice,
+ * unless no other node than the writer's holds a lease on the account (events.ts
+ * noticeWanted, read from the row under its lock): `notified` null then.
  * A row that no longer matches (changed or expunged since it was read, or its mailbox gone)
  * fails the statement with SQLSTATE 22012 (the division below), which undoes the modseq taken:
  * the caller reads again, and modseqs have no gap. No row when there is no such account.
@@ -29,7 +31,8 @@ function setFlagOneSql(keywords: boolean): string {
     ON CONFLICT DO NOTHING)`
     : '';
   return `WITH a AS (
-    UPDATE accounts SET modseq = modseq + 1 WHERE id = $1 RETURNING modseq),
+    UPDATE accounts SET modseq = modseq + 1 WHERE id = $1
+    RETURNING modseq, ${noticeWanted('$6::text')} AS tell),
   u AS (
     UPDATE mailbox_messages mm SET flags = $5::text[], modseq = (SELECT modseq FROM a)
     WHERE mm.mailbox_id = $2 AND mm.uid = $3 AND mm.modseq = $4 AND EXISTS (SELECT 1 FROM a)
@@ -39,8 +42,8 @@ function setFlagOneSql(keywords: boolean): string {
     WHERE id = $2 AND EXISTS (SELECT 1 FROM u))${keep}
 SELECT a.modseq AS at_modseq,
   1 / CASE WHEN u.modseq IS NULL THEN 0 ELSE 1 END AS matched,
-  pg_notify('${ACCOUNT_CHANNEL}' || $1::bigint, json_build_object('o', $6::text,
-    's', $7::bigint, 'e', ${event})::text) AS notified,
+  CASE WHEN a.tell THEN pg_notify('${ACCOUNT_CHANNEL}' || $1::bigint, json_build_object(
+    'o', $6::text, 's', $7::bigint, 'e', ${event})::text) END AS notified,
   ${UNFLUSHED_COMMIT}
 FROM a LEFT JOIN u ON true`;
 }
