@@ -3,23 +3,15 @@
 // messages, loads them in batches, and sets \Seen for non-PEEK body fetches.
 import { isStoreError } from '../../store/errors.js';
 import type { FlagColumns, MessageDetail, MessageRecord } from '../../store/types.js';
-import { type HeaderLine, headerLineRenderer } from '../fetch/header-line.js';
 import { fetchLines, type MailboxLines } from '../fetch/line-cache.js';
 import { markFetchedSeen, type SeenNow } from '../fetch/mark-seen.js';
+import { fetchPlan, headerLine as planLine } from '../fetch/plan.js';
 import { ReadAhead } from '../fetch/read-ahead.js';
 import {
-  allLight,
   columnRenderer,
-  type FetchItem,
   type FetchMessage,
   type FetchRenderOptions,
-  fetchSetsSeen,
-  headerItemsOnly,
   lightRenderer,
-  needsBytes,
-  needsDetail,
-  needsExtras,
-  needsHeaderOnly,
   renderFetch,
   renderHeaderFetch,
 } from '../fetch/render.js';
@@ -60,36 +52,14 @@ class LineChunks {
   }
 }
 
-/**
- * headerLineRenderer's writer by the items object and the two options it reads: the items of a
- * FETCH text parsed before are the same object each time (wire/fetch-items.ts keeps them), and
- * the writer keeps nothing between calls. Held only as long as the items are.
- */
-const headerLines = new WeakMap<readonly FetchItem[], Array<HeaderLine | null | undefined>>();
-
-function keptHeaderLine(items: readonly FetchItem[], opts: FetchRenderOptions): HeaderLine | null {
-  const at = (opts.uidAlways ? 1 : 0) | (opts.condstore ? 2 : 0);
-  let kept = headerLines.get(items);
-  if (kept === undefined) {
-    kept = [undefined, undefined, undefined, undefined];
-    headerLines.set(items, kept);
-  }
-  let line = kept[at];
-  if (line === undefined) {
-    line = headerLineRenderer(items, opts);
-    kept[at] = line;
-  }
-  return line;
-}
-
 async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
   const sel = requireSelected(s);
   const store = s.ctx.store;
   const view = sel.view;
   checkFetchPartial(a.partial, cmd.uid); // RFC 9394 §3.3
   // RFC 7162 §3.1: FETCH with CHANGEDSINCE (§3.1.4.1) or the MODSEQ item enables CONDSTORE.
-  if (a.changedSince !== null || a.items.some((it) => it.kind === 'simple' && it.name === 'MODSEQ'))
-    s.enableCondstore();
+  const plan = fetchPlan(a.items);
+  if (a.changedSince !== null || plan.asksModseq) s.enableCondstore();
   if (a.vanished && (!cmd.uid || !s.enabled.qresync)) {
     throw bad('VANISHED needs UID FETCH and QRESYNC');
   }
@@ -110,9 +80,8 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
     );
     if (gone.length > 0) s.untagged(`VANISHED (EARLIER) ${sequenceSetToString(gone)}`);
   }
-  const markSeen = fetchSetsSeen(a.items) && !sel.readOnly;
-  const asksFlags = a.items.some((it) => it.kind === 'simple' && it.name === 'FLAGS');
-  const asksUid = a.items.some((it) => it.kind === 'simple' && it.name === 'UID');
+  const markSeen = plan.setsSeen && !sel.readOnly;
+  const { asksFlags, asksUid, withExtras, withDetail, withBytes, headersOnly, headerFast } = plan;
   if (wide) {
     await runFetch(
       s,
@@ -123,24 +92,17 @@ async function run(s: ImapSession, a: FetchArgs, cmd: ParsedCommand) {
     );
     return ok(`${cmd.name} completed`);
   }
-  if (allLight(a.items)) {
+  if (plan.allLight) {
     await lightFetch(s, a, uids, opts);
     return ok(`${cmd.name} completed`);
   }
   let expungeIssued = false;
-  const withExtras = needsExtras(a.items);
-  // The parsed index only when an item needs it: a FETCH of flags and header fields (what a
-  // mail client asks first, issue 19) reads the rows and the message bytes, nothing more.
-  const withDetail = needsDetail(a.items);
-  const withBytes = needsBytes(a.items);
-  // Header fields of every message (what a client asks at each login): the header blocks
-  // alone, which the store may keep in memory (BlobStore.readHeaders).
-  const headersOnly = withBytes && needsHeaderOnly(a.items);
-  // Row items and header sections alone, none setting \Seen: rendered at once from the bytes
-  // read ahead (renderHeaderFetch), no loaders and promises per message.
-  const headerFast = headersOnly && !withDetail && !withExtras && headerItemsOnly(a.items);
-  // Its lines as text and the sections' bytes, no value tree per message (fetch/header-line.ts).
-  const headerLine = headerFast ? keptHeaderLine(a.items, opts) : null;
+  // What the items need (fetch/plan.ts): the parsed index only for ENVELOPE and the like; a
+  // FETCH of flags and header fields (what a mail client asks first, issue 19) reads the rows
+  // and the header blocks alone (BlobStore.readHeaders), rendered at once from the bytes read
+  // ahead (renderHeaderFetch), its lines as text and the sections' bytes, no value tree per
+  // message (fetch/header-line.ts).
+  const headerLine = planLine(a.items, plan, opts);
   const listed = !withDetail && isWide(uids, view.exists) ? await listRows(s, null) : null;
 
   // The lines this writer wrote lately for the mailbox's messages (fetch/line-cache.ts).
@@ -307,7 +269,7 @@ async function lightFetch(
     view.hasRecent ? (uid) => view.isRecent(uid) : undefined,
   );
   // EMAILID / THREADID / SAVEDATE: read, for the messages answered only, after the rows.
-  const picked: Array<{ seq: number; row: MessageRecord }> | null = needsExtras(a.items)
+  const picked: Array<{ seq: number; row: MessageRecord }> | null = fetchPlan(a.items).withExtras
     ? []
     : null;
   const lines = new LineChunks(s);
@@ -386,6 +348,7 @@ function columnRuns(
   opts: FetchRenderOptions,
 ): { runs: Interval[]; render: ColumnRender } | null {
   if (a.set.kind !== 'ranges' || a.partial || !s.ctx.store.flagColumns) return null;
+  if (!fetchPlan(a.items).columnItems) return null;
   const view = requireSelected(s).view;
   const render = columnRenderer(
     a.items,

@@ -458,12 +458,17 @@ const COLUMN_ITEMS: ReadonlySet<string> = new Set(['UID', 'FLAGS', 'MODSEQ']);
  * has it (`UID FETCH 1:* (UID FLAGS)` over a million messages, issue 18 item 6). Null when
  * the items ask for anything else.
  */
+/** Whether columnRenderer answers these items: UID, FLAGS and MODSEQ alone. */
+export function columnItemsOnly(items: readonly FetchItem[]): boolean {
+  return items.every((it) => it.kind === 'simple' && COLUMN_ITEMS.has(it.name));
+}
+
 export function columnRenderer(
   items: readonly FetchItem[],
   opts: FetchRenderOptions,
   isRecent?: (uid: number) => boolean,
 ): ((uid: number, listId: number, list: readonly string[], modseq: number) => string) | null {
-  if (!items.every((it) => it.kind === 'simple' && COLUMN_ITEMS.has(it.name))) return null;
+  if (!columnItemsOnly(items)) return null;
   const names = items.flatMap((it) => (it.kind === 'simple' ? [it.name] : []));
   // The same order and rules as lightRenderer.
   const order: Array<'UID' | 'FLAGS' | 'MODSEQ'> = [];
