@@ -27,6 +27,8 @@ interface Counted {
   store: PostgresStore;
   /** Round trips the store made since the last call (see counted), FLUSHes apart. */
   sent(): number;
+  /** Round trips on the node's shared reads connection since the last call (shared-reads.ts). */
+  readsSent(): number;
   /** Round trips of FLUSH alone since the last call (db.ts durableSince). */
   flushes(): number;
   /**
@@ -63,6 +65,7 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
   });
   const pool = (store as unknown as { db: { pool: pg.Pool } }).db.pool;
   let n = 0;
+  let r = 0;
   let flushes = 0;
   let writes = 0;
   let order: string[] = [];
@@ -137,11 +140,34 @@ async function counted(url: string, nodeId?: string): Promise<Counted> {
   };
   pool.on('connect', wrap);
   pool.on('acquire', wrap);
+  // The node's shared reads connection (shared-reads.ts: RCPT's look-ups, small messages'
+  // bytes, a STORE's read of one row): its round trips counted apart (readsSent), one sent
+  // while another of its own is out sharing it.
+  const reads = (store as unknown as { reads: { query: (c: pg.QueryConfig) => Promise<unknown> } })
+    .reads;
+  const readQuery = reads.query.bind(reads);
+  let readsPending = 0;
+  reads.query = (config: pg.QueryConfig) => {
+    if (readsPending++ === 0) r++;
+    order.push('other>');
+    const p = readQuery(config);
+    const settle = () => {
+      readsPending--;
+      order.push('other<');
+    };
+    p.then(settle, settle);
+    return p;
+  };
   return {
     store,
     sent() {
       const v = n;
       n = 0;
+      return v;
+    },
+    readsSent() {
+      const v = r;
+      r = 0;
       return v;
     },
     flushes() {
@@ -204,6 +230,7 @@ async function withStores(
     await hearAccount(a.store, acct.id);
     await hearAccount(b, acct.id);
     a.sent();
+    a.readsSent();
     await fn(a, b, inbox, sql, acct.id);
   } finally {
     await sql.end().catch(() => {});
@@ -715,7 +742,7 @@ test("the account's lock of a contended mailbox's transaction keeps its plan, no
     }
     // The groups of one mailbox: append-batch.ts LOCK_ACCOUNT, a scalar parameter. (As a
     // statement with `= ANY($1)` over the mailboxes PostgreSQL made a plan at every call.)
-    await assertPlanKept(a, '%letterbox_lock_accounts%', '%FOR NO KEY UPDATE%');
+    await assertPlanKept(a, 'pool', '%letterbox_lock_accounts%', '%FOR NO KEY UPDATE%');
     // The function that locks several mailboxes' accounts (migration 16): its plan kept
     // whatever the array holds.
     const config = await (a as unknown as { db: { pool: pg.Pool } }).db.pool.query(
@@ -786,7 +813,9 @@ test("readMessages (FETCH's read ahead): the small messages not in memory in one
     a.sent();
     const got = await a.store.readMessages(all);
     // The large one, the collected one and one never stored are left out (readMessage's).
-    assert.equal(a.sent(), 1, 'one statement for the five small ones');
+    // Under SHARED_READ_BYTES together: on the shared reads connection, not the pool.
+    assert.equal(a.readsSent(), 1, 'one statement for the five small ones');
+    assert.equal(a.sent(), 0, 'none through the pool');
     const small = rows.filter((r) => r !== large);
     assert.deepEqual([...got.keys()].sort(), small.map((r) => r.blobHash).sort());
     for (const r of small) assert.deepEqual(got.get(r.blobHash), await b.readMessage(r.blobHash));
@@ -807,7 +836,8 @@ test('readHeaders (FETCH of header fields): kept past the bytes, appended ones a
     const rows = (await b.listMessages(inbox)).map((r) => ({ blobHash: r.blobHash, size: r.size }));
     a.sent();
     const first = await a.store.readHeaders(rows);
-    assert.equal(a.sent(), 1, "another node's messages: one statement");
+    assert.equal(a.readsSent(), 1, "another node's messages: one statement, on the shared reads");
+    assert.equal(a.sent(), 0);
     for (const [i, r] of rows.entries()) {
       const raw = await b.readMessage(r.blobHash);
       assert.deepEqual(first[i], raw.subarray(0, headerBounds(raw).bodyStart));
@@ -1093,13 +1123,22 @@ async function withPlanStores(
  * plan was kept. PostgreSQL plans a statement's first five calls for their values, then keeps
  * a plan when it is no dearer.
  */
-async function assertPlanKept(store: PostgresStore, ...like: string[]): Promise<void> {
-  const pool = (store as unknown as { db: { pool: pg.Pool } }).db.pool;
-  const plans = await pool.query<{ generic: number; custom: number }>(
-    `SELECT generic_plans::int AS generic, custom_plans::int AS custom
+async function assertPlanKept(
+  store: PostgresStore,
+  on: 'pool' | 'reads',
+  ...like: string[]
+): Promise<void> {
+  const inner = store as unknown as {
+    db: { pool: pg.Pool };
+    reads: { query<R extends pg.QueryResultRow>(c: pg.QueryConfig): Promise<pg.QueryResult<R>> };
+  };
+  // The pool's one connection, or the node's shared reads connection (shared-reads.ts).
+  const q = on === 'pool' ? inner.db.pool : inner.reads;
+  const plans = await q.query<{ generic: number; custom: number }>({
+    text: `SELECT generic_plans::int AS generic, custom_plans::int AS custom
      FROM pg_prepared_statements WHERE statement LIKE ANY($1::text[])`,
-    [like],
-  );
+    values: [like],
+  });
   assert.equal(plans.rows.length, 1);
   assert.ok(plans.rows[0]!.generic >= 1, JSON.stringify(plans.rows[0]));
   assert.ok(plans.rows[0]!.custom <= 5, JSON.stringify(plans.rows[0]));
@@ -1114,7 +1153,8 @@ test("FETCH of one message's bytes: its statement's plan is kept, not made at ev
       assert.deepEqual(got.get(r.blobHash), await b.readMessage(r.blobHash));
     }
     // With `= ANY($1)` PostgreSQL made a plan at all eight.
-    await assertPlanKept(a, '%LEFT JOIN blob_chunks c%');
+    // On the shared reads connection (a small message's bytes).
+    await assertPlanKept(a, 'reads', '%LEFT JOIN blob_chunks c%');
   }));
 
 test("a one-UID STORE the node's list says changes nothing reads its row by a statement whose plan is kept, and answers as the database says", () =>
@@ -1147,7 +1187,8 @@ test("a one-UID STORE the node's list says changes nothing reads its row by a st
     assert.ok(now.every((r) => r.flags.includes('\\Seen')));
     // Migration 14's function of an array, as a statement, was planned at every call; one
     // UID's read has scalar parameters.
-    await assertPlanKept(a, '%mm.uid = $2)%');
+    // On the shared reads connection (one row by its keys).
+    await assertPlanKept(a, 'reads', '%mm.uid = $2)%');
   }));
 
 test('a one-row STORE alone is one statement whose plan is kept; a stale one takes no modseq (RFC 7162: no gap), is read and written again', () =>
@@ -1260,7 +1301,7 @@ test("EXPUNGE is one statement whose plan is kept (expunge-one.ts), not migratio
     off();
     assert.deepEqual(heard, want);
     // One statement, its plan kept; migration 15's function not called.
-    await assertPlanKept(a, '%WHERE mm.mailbox_id = $1 AND _\\\\Deleted_ = ANY%');
+    await assertPlanKept(a, 'pool', '%WHERE mm.mailbox_id = $1 AND _\\\\Deleted_ = ANY%');
     const fn = await pool.query(
       "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE '%letterbox_expunge(%'",
     );

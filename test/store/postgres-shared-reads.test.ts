@@ -1,11 +1,13 @@
-// Issue 17: RCPT's recipient look-ups share one pipelined connection of their node
-// (shared-reads.ts) instead of each checking out one of the pool's.
+// Issue 17: the node's short reads (RCPT's recipient look-ups, a small message's bytes, a
+// STORE's read of its one row) share one pipelined connection of their node (shared-reads.ts)
+// instead of each checking out one of the pool's.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { StoreError } from '../../src/store/errors.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { eventually } from '../helpers/eventually.js';
+import { newMessage } from '../helpers/messages.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 let server: TestPostgres;
@@ -18,7 +20,7 @@ after(async () => {
 
 /** A store of one pool connection over a new database, with alice@example.test. */
 async function withStore(
-  fn: (store: PostgresStore, sql: pg.Client, account: number) => Promise<void>,
+  fn: (store: PostgresStore, sql: pg.Client, account: number, url: string) => Promise<void>,
 ): Promise<void> {
   const url = await server.createDatabase();
   const store = await PostgresStore.open({ connectionString: url, max: 1, nodeId: 'n1' });
@@ -27,7 +29,7 @@ async function withStore(
     await sql.connect();
     await store.addDomain('example.test');
     const acct = await store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
-    await fn(store, sql, acct.id);
+    await fn(store, sql, acct.id, url);
   } finally {
     await sql.end().catch(() => {});
     await store.close();
@@ -105,4 +107,52 @@ test('the look-ups connection broken: the next look-up makes a new one', () =>
     const now = await readers(sql);
     assert.equal(now.length, 1);
     assert.notEqual(now[0], first);
+  }));
+
+test("a small message's bytes and a STORE's read of its row go on the same connection, not the pool's", () =>
+  withStore(async (store, sql, account, url) => {
+    const inbox = (await store.getMailbox(account, 'INBOX'))!.id;
+    const msg = newMessage('small');
+    await store.append(msg, [{ mailboxId: inbox }]);
+    const [rec] = await store.listMessages(inbox);
+    assert.ok(rec);
+    // Its bytes in memory since the append: dropped, as their 2 s running out would.
+    (store as unknown as { messages: { forgetBytes(): void } }).messages.forgetBytes();
+    const pool = (store as unknown as { db: { pool: pg.Pool } }).db.pool;
+    const held = await pool.connect();
+    try {
+      // FETCH's read ahead and a FETCH of the body, with the pool's only connection held.
+      const ahead = await within(
+        store.readMessages([{ blobHash: rec.blobHash, size: rec.size }]),
+        20_000,
+        'the read ahead while the pool is held',
+      );
+      assert.deepEqual(ahead.get(rec.blobHash), msg.raw);
+      (store as unknown as { messages: { forgetBytes(): void } }).messages.forgetBytes();
+      const body = await within(
+        store.readMessage(rec.blobHash, rec.size),
+        20_000,
+        "the body's read while the pool is held",
+      );
+      assert.deepEqual(body, msg.raw);
+    } finally {
+      held.release();
+    }
+    // A one-UID STORE with no list of the mailbox on this node (a new node's) reads its row
+    // first (FLAG_ROW): there too, the last statement of that connection.
+    const fresh = await PostgresStore.open({ connectionString: url, max: 1, nodeId: 'n2' });
+    try {
+      const r = await fresh.setFlags(inbox, [rec.uid], 'add', ['\\Seen']);
+      assert.deepEqual(
+        r.updated.map((u) => u.flags),
+        [['\\Seen']],
+      );
+      const last = await sql.query<{ query: string }>(
+        "SELECT query FROM pg_stat_activity WHERE application_name = 'letterbox reads n2'",
+      );
+      assert.equal(last.rows.length, 1);
+      assert.match(last.rows[0]!.query, /LEFT JOIN LATERAL/);
+    } finally {
+      await fresh.close();
+    }
   }));

@@ -196,6 +196,11 @@ export class PgMessages implements MessageStore, BlobStore {
      * first search of a mailbox holding it (text-catch-up.ts).
      */
     private readonly fullText: FullTextIndex = 'on-search',
+    /**
+     * Where the short reads go (shared-reads.ts: one pipelined connection of the node): a
+     * small message's bytes, a STORE's read of its one row; else the pool.
+     */
+    private readonly reads: Queryable = db,
   ) {
     this.cache = new PgRecordCache(db, events);
     this.flagGroups = new FlagGroups(db);
@@ -751,8 +756,13 @@ export class PgMessages implements MessageStore, BlobStore {
   async readMessage(blobHash: string, _size?: number): Promise<Buffer> {
     const known = this.bytes.get(blobHash);
     if (known) return known;
-    // A stored message's bytes, or a queued one's (they share one blob).
-    const data = await readBlob(this.db, blobHash);
+    // A stored message's bytes, or a queued one's (they share one blob). A small one (its size
+    // known) on the shared reads connection; a large one through the pool, where its chunks
+    // hold up nobody else's reads.
+    const data = await readBlob(
+      _size !== undefined && _size <= SHARED_READ_BYTES ? this.reads : this.db,
+      blobHash,
+    );
     this.bytes.set(blobHash, data);
     return data;
   }
@@ -767,13 +777,20 @@ export class PgMessages implements MessageStore, BlobStore {
   ): Promise<Map<string, Buffer>> {
     const out = new Map<string, Buffer>();
     const missing = new Set<string>();
+    let bytes = 0;
     for (const w of wanted) {
       const known = this.bytes.get(w.blobHash);
       if (known) out.set(w.blobHash, known);
-      else if (w.size <= CHUNK_BYTES) missing.add(w.blobHash);
+      else if (w.size <= CHUNK_BYTES && !missing.has(w.blobHash)) {
+        missing.add(w.blobHash);
+        bytes += w.size;
+      }
     }
     if (missing.size === 0) return out;
-    for (const [hash, data] of await readSmallBlobs(this.db, [...missing])) {
+    // A few small messages' bytes (a FETCH of one body, most header FETCHes) on the shared
+    // reads connection; more through the pool (SHARED_READ_BYTES).
+    const q = bytes <= SHARED_READ_BYTES ? this.reads : this.db;
+    for (const [hash, data] of await readSmallBlobs(q, [...missing])) {
       this.bytes.set(hash, data);
       out.set(hash, data);
     }
@@ -892,8 +909,10 @@ export class PgMessages implements MessageStore, BlobStore {
     // The mailbox and its rows in one round trip (a mailbox without those rows: one row of
     // nulls but for the mailbox's columns): one UID (most STOREs) by FLAG_ROW, more by
     // migration 14's function; both keep their plans.
+    // One row by its keys (FLAG_ROW, no lock) on the shared reads connection: the STORE's
+    // session saw its own earlier writes answered, so their commits are visible to it there.
     const got = await rows<RecordRow & { account_id: number; uid_validity: number }>(
-      this.db,
+      uids.length === 1 ? this.reads : this.db,
       uids.length === 1 ? FLAG_ROW : 'SELECT * FROM letterbox_flag_rows($1, $2)',
       [mailboxId, uids.length === 1 ? uids[0] : uids],
     );
@@ -1210,6 +1229,14 @@ export class PgMessages implements MessageStore, BlobStore {
 
 /** A notice holds the UIDs of one statement's change up to this many (events.ts). */
 const UIDS_PER_STATEMENT = 400;
+
+/**
+ * The most bytes of messages one read on the shared reads connection (shared-reads.ts) may
+ * bring: the reads behind it on that connection wait while PostgreSQL sends them. A FETCH of
+ * one typical message's body, or of the headers of a few, stays under it; more goes through
+ * the pool.
+ */
+export const SHARED_READ_BYTES = 64 * 1024;
 
 /*
  * setFlagsOnce's read of one UID: migration 14's function's rows for `p_uids` of one, as a

@@ -102,7 +102,7 @@ export class PostgresStore implements MailStore {
   private readonly metadata: PgMetadata;
   private readonly queue: PgQueue;
   private readonly maildropLocks: PgMaildropLocks;
-  /** The connection RCPT's look-ups share (shared-reads.ts). */
+  /** The connection the node's short reads share (shared-reads.ts): RCPT's, FETCH's, STORE's. */
   private readonly reads: SharedReads;
   private readonly collector: QuietCollect;
   /** How long a session's first read waits for its account's LISTEN (LISTEN_WAIT_MS). */
@@ -121,7 +121,7 @@ export class PostgresStore implements MailStore {
     this.mailboxes = new PgMailboxes(db, events, (id) => this.messages.counters(id));
     this.collector = quietCollect(db, opts.collect);
     this.fullTextIndex = opts.fullTextIndex ?? 'on-search';
-    this.messages = new PgMessages(db, events, this.collector, this.fullTextIndex);
+    this.messages = new PgMessages(db, events, this.collector, this.fullTextIndex, this.reads);
     if (opts.fullTextIndex === 'on-delivery') {
       this.messages.textCatchUp.reconcile(opts.onTextError ?? (() => {}));
     }
