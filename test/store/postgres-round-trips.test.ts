@@ -631,7 +631,7 @@ test('a write with notices commits without waiting for its flush, and answers on
     assert.equal(a.writes(), a.sent() + a.flushes(), 'CREATE: one socket write per round trip');
   }));
 
-test("a transaction of append groups sends BEGIN, the accounts' lock, its groups and COMMIT, nothing more", () =>
+test("a transaction of append groups sends BEGIN, the accounts' lock, its groups and COMMIT, nothing more; a contended one its FLUSH behind", () =>
   withStores(async (a, b, inbox, _sql, account) => {
     const lists = (await a.store.createMailbox(account, 'Lists')).id;
     // Each group's statement sets its transaction's commit unflushed itself (db.ts
@@ -658,8 +658,16 @@ test("a transaction of append groups sends BEGIN, the accounts' lock, its groups
     await eventually(() => heard, 'node a heard node b append', 20_000);
     off();
     a.log();
+    a.flushes();
+    a.order();
     await a.store.append(newMessage('three'), [{ mailboxId: inbox }]);
     assert.deepEqual(groupsTx(), ['other', 'other', 'write', 'other']);
+    // Its FLUSH goes behind its COMMIT on its connection, before COMMIT is answered (db.ts
+    // OWN_UNFLUSHED_BEHIND), not as a round trip of its own after it (durableSince).
+    assert.equal(a.flushes(), 0, 'no FLUSH round trip of its own');
+    const order = a.order();
+    assert.ok(order.includes('flush>'), order.join(' '));
+    assert.ok(order.indexOf('flush>') < order.lastIndexOf('other<'), order.join(' '));
     assert.deepEqual(
       (await a.store.listMessages(inbox)).map((m) => m.uid),
       [1, 2, 3],

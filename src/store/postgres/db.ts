@@ -136,6 +136,16 @@ export const UNFLUSHED_COMMIT = "set_config('synchronous_commit', 'off', true) A
 export const OWN_UNFLUSHED = Symbol('own unflushed commit');
 
 /**
+ * As OWN_UNFLUSHED, with the transaction's own FLUSH sent behind its COMMIT on the same
+ * connection, in the same socket write (as `flushedBehind` does for a lone statement): the
+ * backend runs it as soon as the commit is done, and the transaction is answered once it is:
+ * no wait of a backend for a FLUSH sent after COMMIT's answer, nor the node's write of it
+ * (the node still reads the two answers apart). For a contended mailbox's transaction (append-batch.ts), whose FLUSH is
+ * rarely shared with the node's other writes.
+ */
+export const OWN_UNFLUSHED_BEHIND = Symbol('own unflushed commit, its FLUSH behind');
+
+/**
  * Sent once such a write's commit was answered (PgDb.durableSince), or behind an append group's
  * statement on its connection (PgDb.flushedBehind): a transaction that writes a
  * WAL record (a logical decoding message, read by nobody) under an XID, so that its synchronous
@@ -366,11 +376,12 @@ export class PgDb implements Queryable {
    * answer in between without waiting for each. `last` answers OWN_UNFLUSHED when fn's own
    * statements carry UNFLUSHED_COMMIT (the append groups' do): nothing goes with the COMMIT,
    * and the FLUSH follows it all the same. (Should none of them have run it, the commit is a
-   * synchronous one: durable all the same.)
+   * synchronous one: durable all the same.) OWN_UNFLUSHED_BEHIND: the same, its FLUSH sent
+   * behind the COMMIT on the transaction's connection, not shared.
    */
   async tx<T>(
     fn: (q: Queryable) => Promise<T>,
-    last?: (out: T) => pg.QueryConfig | typeof OWN_UNFLUSHED | null,
+    last?: (out: T) => pg.QueryConfig | typeof OWN_UNFLUSHED | typeof OWN_UNFLUSHED_BEHIND | null,
   ): Promise<T> {
     let flush = false;
     const out = await this.checkedOut(async (client, drop) => {
@@ -382,20 +393,26 @@ export class PgDb implements Queryable {
         const out = await running;
         await begun;
         const tail = last?.(out) ?? null;
-        const [sent, committed] = corked(
+        const own = tail === OWN_UNFLUSHED || tail === OWN_UNFLUSHED_BEHIND;
+        const [sent, committed, behind] = corked(
           client,
           () =>
             [
-              tail && tail !== OWN_UNFLUSHED ? client.query(tail) : null,
+              tail && !own ? client.query(tail as pg.QueryConfig) : null,
               client.query('COMMIT'),
+              tail === OWN_UNFLUSHED_BEHIND ? client.query(FLUSH) : null,
             ] as const,
         );
         sent?.catch(() => {});
+        behind?.catch(() => {});
         const done = await committed;
         if (sent) await sent;
+        // Its FLUSH, sent behind: answered once the WAL is flushed past the COMMIT. It runs
+        // after a COMMIT that rolled back too, and is awaited all the same.
+        if (behind) await behind;
         // COMMIT of a transaction that a failed statement aborted answers ROLLBACK.
         if (done.command !== 'COMMIT') throw new Error('the transaction was rolled back');
-        flush = tail !== null;
+        flush = tail !== null && behind === null;
         return out;
       } catch (err) {
         // A statement that timed out still holds the connection (its answer may never come):
