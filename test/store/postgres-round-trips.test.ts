@@ -1332,15 +1332,26 @@ test('EXPUNGEs on one node while the other stores: a row whose \\Deleted went fi
         b.setFlags(inbox, [21], 'add', [`k${uid}`]),
       ]);
       modseqs.push(...undo.updated.map((u) => u.modseq), other.updated[0]!.modseq);
-      const row = (await a.listMessages(inbox)).find((r) => r.uid === uid);
       if (gone.length === 0) {
-        // b's write went first: the row stays, without \Deleted.
+        // b's write went first: the row stays, without \Deleted. a's EXPUNGE removed nothing,
+        // so it waited for no notice of b's: a's list has b's STORE once a has heard it, a
+        // moment after b's answer (polled; a write never heard still fails at the deadline).
         assert.equal(undo.updated.length, 1);
+        let row = (await a.listMessages(inbox)).find((r) => r.uid === uid);
+        await eventually(
+          async () => {
+            row = (await a.listMessages(inbox)).find((r) => r.uid === uid);
+            return row !== undefined && row.flags.length === 0;
+          },
+          "a's list with b's STORE",
+          20_000,
+        );
         assert.deepEqual(row?.flags, []);
         kept++;
       } else {
         assert.deepEqual(gone, [uid]);
         assert.equal(undo.updated.length, 0);
+        const row = (await a.listMessages(inbox)).find((r) => r.uid === uid);
         assert.equal(row, undefined);
       }
     }
