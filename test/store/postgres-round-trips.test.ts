@@ -359,6 +359,7 @@ test("EXPUNGE reads the mailbox's \\Deleted rows only (migration 11's partial in
           'test',
           1,
           400,
+          true,
         ]);
         const gone = `{${((r.rows[0].gone as string[] | null) ?? []).join(',')}}`;
         const read = await sql.query(
@@ -728,6 +729,76 @@ test("an append group that sends no notice (no lease on the account) commits syn
       (await a.store.listMessages(inbox)).map((m) => m.uid),
       [1, 2, 3, 4, 5],
     );
+  } finally {
+    await a.store.close();
+    await server.dropDatabase(url);
+  }
+});
+
+test("a one-row STORE and an EXPUNGE that send no notice commit synchronously, with no FLUSH after them, once their mailbox's last such write here sent none", async () => {
+  // As the append groups (7d3293d): a write that sends notices commits unflushed with a FLUSH
+  // after it (db.ts UNFLUSHED_COMMIT); one that sends none (no other node listens: events.ts
+  // noticeWanted) commits synchronously, durable when answered (flush-guess.ts).
+  const url = await server.createDatabase();
+  const a = await counted(url);
+  try {
+    await a.store.addDomain('example.test');
+    const acct = await a.store.createAccount({ address: 'alice@example.test', passwordHash: 'h' });
+    const inbox = (await a.store.getMailbox(acct.id, 'INBOX'))!.id;
+    for (let i = 0; i < 8; i++) await a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    await a.store.listMessages(inbox); // each STORE from the node's list: the write alone
+    /** What went on the pool's connections for op: the kinds logged, and FLUSH round trips. */
+    const counts = async (op: () => Promise<unknown>) => {
+      a.log();
+      a.flushes();
+      a.order();
+      await op();
+      a.mark('done');
+      const order = a.order();
+      return { log: a.log().flat(), flushes: a.flushes(), order: order.join(' ') };
+    };
+    const store =
+      (uid: number, flag = '\\Seen') =>
+      () =>
+        a.store.setFlags(inbox, [uid], 'add', [flag]);
+    // Nothing known of the mailbox's writes yet: the FLUSH after the commit, as before.
+    const first = await counts(store(1));
+    assert.deepEqual(first.log, ['write', 'flush'], first.order);
+    assert.equal(first.flushes, 1);
+    // It sent no notice: the next commits synchronously, alone, and so does an EXPUNGE.
+    const second = await counts(store(2, '\\Deleted'));
+    assert.deepEqual(second.log, ['write'], second.order);
+    assert.equal(second.flushes, 0);
+    const expunged = await counts(() => a.store.expunge(inbox, { onlyDeleted: true }));
+    assert.deepEqual(expunged.log, ['write'], expunged.order);
+    assert.equal(expunged.flushes, 0);
+    // Another node listens now (its lease): the first write after it sends its notice with a
+    // synchronous commit; the next has its FLUSH after it again.
+    const heard: string[] = [];
+    const other = await PostgresStore.open({ connectionString: url, max: 2, nodeId: 'node-b' });
+    const off = await hearAccount(other, acct.id, (e) => {
+      heard.push(`${e.kind} ${e.uids.join(',')}`);
+    });
+    try {
+      const third = await counts(store(3));
+      assert.deepEqual(third.log, ['write'], third.order);
+      const fourth = await counts(store(4, '\\Deleted'));
+      assert.deepEqual(fourth.log, ['write', 'flush'], fourth.order);
+      assert.equal(fourth.flushes, 1);
+      const again = await counts(() => a.store.expunge(inbox, { onlyDeleted: true }));
+      assert.deepEqual(again.log, ['write', 'flush'], again.order);
+      await eventually(() => heard.length >= 3, 'node b heard the three writes', 20_000);
+      assert.deepEqual(heard, ['flags 3', 'flags 4', 'expunge 4']);
+    } finally {
+      off();
+      await other.close();
+    }
+    const left = await a.store.listMessages(inbox);
+    assert.deepEqual(
+      left.map((m) => m.uid),
+      [1, 3, 5, 6, 7, 8],
+    );
+    assert.ok(left.find((m) => m.uid === 3)?.flags.includes('\\Seen'));
   } finally {
     await a.store.close();
     await server.dropDatabase(url);

@@ -4,7 +4,7 @@
 // lock, the UIDs, the deletion, the account's modseq and usage, the VANISHED rows,
 // HIGHESTMODSEQ, the notices), each with its own executor start and snapshot inside PL/pgSQL;
 // the IMAP mix calls it 0.11 times an op at ~0.42 ms (twenty-third session).
-import { UNFLUSHED_COMMIT } from './db.js';
+import { unflushedIf } from './append-one.js';
 import { ACCOUNT_CHANNEL, noticeWanted } from './events.js';
 
 /** Which rows go: by `onlyDeleted` (RFC 9051 §6.4.3) and by whether UIDs are given. */
@@ -17,7 +17,8 @@ export function expungeKind(onlyDeleted: boolean, uids: boolean): ExpungeKind {
 
 /**
  * $1 the mailbox, then ($2 the UIDs, for the kinds with UIDs) the notice's origin, sequence
- * and UIDs a notice (events.ts). In order:
+ * and UIDs a notice (events.ts), and whether a FLUSH follows the commit (flush-guess.ts;
+ * unflushedIf: else the commit is synchronous, durable when answered). In order:
  * - `a` locks the mailbox's account row (FOR UPDATE, as the function, as every writer of the
  *   account's modseq does first). The deletion waits for it: its `EXISTS (SELECT 1 FROM a)`
  *   is a one-time filter, evaluated before the deletion reads a row, so locks are taken in
@@ -44,6 +45,7 @@ function expungeSql(kind: ExpungeKind): string {
   const origin = withUids ? '$3' : '$2';
   const seq = withUids ? '$4' : '$3';
   const per = withUids ? '$5' : '$4';
+  const flush = withUids ? 6 : 5;
   const rows = [
     'mm.mailbox_id = $1',
     ...(withUids ? ['mm.uid = ANY($2::bigint[])'] : []),
@@ -82,11 +84,14 @@ SELECT a.account, a.validity, u.modseq AS at_modseq, g.gone, g.hashes,
       'm', CASE WHEN i + ${per}::int <= cardinality(g.gone) THEN true END)::text))
     FROM generate_series(1, cardinality(g.gone), ${per}::int) i
     WHERE u.modseq IS NOT NULL AND a.tell) AS notified,
-  ${UNFLUSHED_COMMIT}
+  ${unflushedIf(flush)}
 FROM (SELECT 1) one LEFT JOIN a ON true LEFT JOIN g ON true LEFT JOIN u ON true`;
 }
 
-/** By kind; the caller runs it through `db.durable` (its commit flushed before it answers). */
+/**
+ * By kind; the caller runs it through `db.durable` (its commit flushed before it answers) when
+ * its last parameter asks for a FLUSH, else as a statement whose commit is synchronous.
+ */
 export const EXPUNGE_SQL: Record<ExpungeKind, string> = {
   deleted: expungeSql('deleted'),
   'deleted-uids': expungeSql('deleted-uids'),

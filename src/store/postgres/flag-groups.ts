@@ -9,9 +9,11 @@
 //
 // Each write is answered once its commit is durable: after the group's answer, a FLUSH sent
 // after it (db.ts durableSince). The next group goes as soon as the answer is in, while that
-// FLUSH is out.
+// FLUSH is out. A write alone whose mailbox's last such write here sent no notice commits
+// synchronously instead, with no FLUSH (flush-guess.ts).
 
 import { type PgDb, type Queryable, rows, UNFLUSHED_COMMIT } from './db.js';
+import type { FlushGuess } from './flush-guess.js';
 import { SET_FLAG_ONE } from './set-flag-one.js';
 
 /** One STORE's change of one row, as read (`was`: its modseq then). */
@@ -63,7 +65,11 @@ export class FlagGroups {
   /** Statements that commit on their own, answered before their FLUSH (db.ts unflushed). */
   private readonly unflushed: Queryable;
 
-  constructor(private readonly db: PgDb) {
+  constructor(
+    private readonly db: PgDb,
+    /** Whether a write that goes alone has a FLUSH after its commit (flush-guess.ts). */
+    private readonly guess: FlushGuess,
+  ) {
     this.unflushed = { query: (config) => db.unflushed(config) };
   }
 
@@ -84,8 +90,14 @@ export class FlagGroups {
 
   private async run(group: Queued[]): Promise<void> {
     let got: FlagWritten[];
+    /** Whether the commit waits for a FLUSH after it (a synchronous one is durable already). */
+    let flush = true;
     try {
-      got = group.length === 1 ? [await this.one(group[0]!.w)] : await this.many(group);
+      if (group.length === 1) {
+        const one = await this.one(group[0]!.w);
+        got = [one.got];
+        flush = one.flush;
+      } else got = await this.many(group);
     } catch (err) {
       for (const g of group) g.reject(err);
       return;
@@ -93,29 +105,38 @@ export class FlagGroups {
       this.out = false;
       this.next();
     }
-    try {
-      await this.db.durableSince();
-    } catch (err) {
-      for (const g of group) g.reject(err);
-      return;
+    if (flush) {
+      try {
+        await this.db.durableSince();
+      } catch (err) {
+        for (const g of group) g.reject(err);
+        return;
+      }
     }
     for (const [i, g] of group.entries()) g.resolve(got[i]!);
   }
 
-  private async one(w: FlagWrite): Promise<FlagWritten> {
+  /**
+   * A write alone: its commit unflushed with a FLUSH after it, or, when the mailbox's last
+   * such write here sent no notice (flush-guess.ts), synchronous, durable when answered.
+   */
+  private async one(w: FlagWrite): Promise<{ got: FlagWritten; flush: boolean }> {
     const kw = w.keywords.length > 0;
+    const flush = this.guess.flushAfter(w.mailboxId);
     const values = [w.accountId, w.mailboxId, w.uid, w.was, w.flags, w.origin, w.seq];
     try {
       const r = await rows<{ at_modseq: number; notified: string | null }>(
-        this.unflushed,
+        flush ? this.unflushed : this.db,
         SET_FLAG_ONE[kw ? 1 : 0],
-        kw ? [...values, w.keywords] : values,
+        kw ? [...values, w.keywords, flush] : [...values, flush],
       );
-      if (!r[0]) return 'gone';
+      if (!r[0]) return { got: 'gone', flush };
       w.unsent = r[0].notified === null;
-      return Number(r[0].at_modseq);
+      this.guess.noted(w.mailboxId, !w.unsent);
+      return { got: Number(r[0].at_modseq), flush };
     } catch (err) {
-      if ((err as { code?: unknown }).code === '22012') return 'stale'; // see SET_FLAG_ONE
+      // Undone whole: nothing committed, nothing to flush.
+      if ((err as { code?: unknown }).code === '22012') return { got: 'stale', flush: false }; // see SET_FLAG_ONE
       throw err;
     }
   }

@@ -46,6 +46,7 @@ import { nextModseq, type PgDb, type Queryable, row, rows, run, UNFLUSHED_COMMIT
 import { type PgEvents, UIDS_PER_NOTICE } from './events.js';
 import { EXPUNGE_SQL, expungeKind } from './expunge-one.js';
 import { FlagGroups, type FlagWrite, SET_FLAGS } from './flag-groups.js';
+import { FlushGuess } from './flush-guess.js';
 import { nulFree, nulFreeIndex } from './nul-free.js';
 import type { QuietCollect } from './quiet-collect.js';
 import { PgRecordCache } from './record-cache.js';
@@ -183,6 +184,8 @@ export class PgMessages implements MessageStore, BlobStore {
   private readonly batches: AppendBatches;
   /** One-row STOREs written together (flag-groups.ts). */
   private readonly flagGroups: FlagGroups;
+  /** Whether a one-row STORE's or an EXPUNGE's commit has a FLUSH after it (flush-guess.ts). */
+  private readonly flushGuess: FlushGuess;
   /** The search text of messages stored without it, made when their mailbox is searched. */
   readonly textCatchUp: TextCatchUp;
 
@@ -203,7 +206,8 @@ export class PgMessages implements MessageStore, BlobStore {
     private readonly reads: Queryable = db,
   ) {
     this.cache = new PgRecordCache(db, events);
-    this.flagGroups = new FlagGroups(db);
+    this.flushGuess = new FlushGuess(events);
+    this.flagGroups = new FlagGroups(db, this.flushGuess);
     events.observe((ev) => this.cache.heard(ev));
     this.textCatchUp = new TextCatchUp(db);
     this.batches = new AppendBatches(
@@ -1155,6 +1159,9 @@ export class PgMessages implements MessageStore, BlobStore {
     opts: { uids?: number[]; onlyDeleted: boolean },
   ): Promise<number[]> {
     const notice = this.events.notice();
+    // A FLUSH after its commit, or (its mailbox's last such write here sent no notice) a
+    // synchronous commit: durable when answered either way (flush-guess.ts).
+    const flush = this.flushGuess.flushAfter(mailboxId);
     const r = await row<{
       account: number | null;
       validity: number | null;
@@ -1164,18 +1171,24 @@ export class PgMessages implements MessageStore, BlobStore {
       hashes: string[] | null;
       /** How many notices went (none when this node alone holds the lease). */
       notified: number | null;
-    }>(this.db.durable, EXPUNGE_SQL[expungeKind(opts.onlyDeleted, opts.uids !== undefined)], [
-      mailboxId,
-      ...(opts.uids !== undefined ? [opts.uids] : []),
-      notice.origin,
-      notice.seq,
-      UIDS_PER_NOTICE,
-    ]);
+    }>(
+      flush ? this.db.durable : this.db,
+      EXPUNGE_SQL[expungeKind(opts.onlyDeleted, opts.uids !== undefined)],
+      [
+        mailboxId,
+        ...(opts.uids !== undefined ? [opts.uids] : []),
+        notice.origin,
+        notice.seq,
+        UIDS_PER_NOTICE,
+        flush,
+      ],
+    );
     if (!r || r.account === null || r.validity === null) {
       throw new StoreError('NOT_FOUND', 'no such mailbox');
     }
     const uids = (r.gone ?? []).map(Number);
     if (uids.length === 0 || r.at_modseq === null) return [];
+    this.flushGuess.noted(mailboxId, Number(r.notified ?? 0) > 0);
     this.bytes.forget(r.hashes ?? []);
     this.collector.add(r.hashes ?? []);
     const ref = { id: mailboxId, accountId: r.account, uidValidity: r.validity };

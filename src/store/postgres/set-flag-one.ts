@@ -3,7 +3,7 @@
 // and snapshot; as one statement with scalar parameters, whose plan PostgreSQL keeps, a
 // one-row STORE cost its backend ~40 us less (/tmp/pgm23/setone-loop.mts: 157-188 against
 // 113-142 us a STORE, twenty-third session). What it does is the function's for one row.
-import { UNFLUSHED_COMMIT } from './db.js';
+import { unflushedIf } from './append-one.js';
 import { ACCOUNT_CHANNEL, noticeWanted } from './events.js';
 
 /**
@@ -17,7 +17,9 @@ import { ACCOUNT_CHANNEL, noticeWanted } from './events.js';
  * fails the statement with SQLSTATE 22012 (the division below), which undoes the modseq taken:
  * the caller reads again, and modseqs have no gap. No row when there is no such account.
  * $1 account, $2 mailbox, $3 UID, $4 its modseq as read, $5 its new flags, $6 and $7 the
- * notice's origin and sequence (events.ts), $8 the keywords to keep and announce.
+ * notice's origin and sequence (events.ts), $8 the keywords to keep and announce (with
+ * keywords), then whether a FLUSH follows the commit (flush-guess.ts; unflushedIf: else the
+ * commit is synchronous, durable when answered).
  */
 function setFlagOneSql(keywords: boolean): string {
   const event = `json_build_object('accountId', $1::bigint, 'mailboxId', $2::bigint,
@@ -44,7 +46,7 @@ SELECT a.modseq AS at_modseq,
   1 / CASE WHEN u.modseq IS NULL THEN 0 ELSE 1 END AS matched,
   CASE WHEN a.tell THEN pg_notify('${ACCOUNT_CHANNEL}' || $1::bigint, json_build_object(
     'o', $6::text, 's', $7::bigint, 'e', ${event})::text) END AS notified,
-  ${UNFLUSHED_COMMIT}
+  ${unflushedIf(keywords ? 9 : 8)}
 FROM a LEFT JOIN u ON true`;
 }
 
