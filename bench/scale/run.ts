@@ -4,7 +4,8 @@
 //   node --import tsx bench/scale/run.ts [--nodes 1,2,3] [--smtp-sessions 10] [--size 10240]
 //     [--smtp-accounts 1]
 //     [--smtp-messages 2000] [--clients 10] [--duration 15] [--rounds 2] [--warmup-messages 1000]
-//     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--only smtp|mix|login]
+//     [--warmup-seconds 4] [--mix-messages 1000] [--pool-size 10] [--pool-idle-seconds S]
+//     [--only smtp|mix|login]
 //     [--no-dovecot] [--cpu-prof] [--pg-statements] [--pg-waits] [--pg-kinds] [--keep]
 //     [--load-nodes K] [--root DIR] [--join-warmup 2500] [--join-mix 15]
 //     [--login-iterations 60] [--pg-defaults]
@@ -67,6 +68,7 @@ const { values: args } = parseArgs({
     'warmup-seconds': { type: 'string', default: '4' },
     'mix-messages': { type: 'string', default: '1000' },
     'pool-size': { type: 'string', default: '10' },
+    'pool-idle-seconds': { type: 'string' },
     only: { type: 'string' },
     'no-dovecot': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
@@ -240,9 +242,12 @@ async function measured<T>(
   const each0 = side.serverPids().map((p) => cpuOf([p]));
   const pm = side.dbPid?.();
   const kinds = args['pg-kinds'] && pm !== undefined && pg ? await sampleKinds(pg.url, pm) : null;
+  const sessions =
+    args['pg-statements'] && pm !== undefined && pg ? await sessionCount(pg.url) : null;
   const result = await load();
   await waitIdle(side);
   const byKind = kinds ? await kinds() : [];
+  if (sessions) log(`${side.name}: backends started during the load: ${await sessions()}`);
   const perNodeMs = side.serverPids().map((p, i) => cpuOf([p]) - each0[i]!);
   const serverMs = perNodeMs.reduce((a, b) => a + b, 0);
   const dbMs = side.dbPid ? treeCpuWithChildrenMs(side.dbPid() ?? 0) - db0 : 0;
@@ -308,6 +313,33 @@ async function logStatements(side: Side, what: string, ops: number): Promise<voi
   log(
     `${side.name} ${what}: WAL per operation ${(w.bytes / ops).toFixed(0)} bytes, ${(w.records / ops).toFixed(1)} records, ${(w.fullPages / ops).toFixed(2)} full pages, ${(w.commits / ops).toFixed(2)} commits, ${(w.syncs / ops).toFixed(2)} fsyncs (${(w.syncMs / Math.max(1, w.syncs)).toFixed(2)} ms each, ${(w.writeMs / Math.max(1, w.writes)).toFixed(2)} ms per write)`,
   );
+}
+
+/**
+ * With --pg-statements: a counter of the backends PostgreSQL starts (pg_stat_database's
+ * sessions, PostgreSQL 14 on), read now and when the returned function is called: each one
+ * a pool connection (re)opened, whose statements are planned and Described again. Its own
+ * connection is open before the first read; a backend's count reaches the statistics within
+ * about a second of its start (the wait before the second read).
+ */
+async function sessionCount(url: string): Promise<() => Promise<number>> {
+  const { default: pgc } = await import('pg');
+  const c = new pgc.Client({ connectionString: url });
+  await c.connect();
+  const read = async () =>
+    Number(
+      (await c.query<{ n: string }>('SELECT sum(sessions)::bigint AS n FROM pg_stat_database'))
+        .rows[0]!.n,
+    );
+  const before = await read();
+  return async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    try {
+      return (await read()) - before;
+    } finally {
+      await c.end();
+    }
+  };
 }
 
 /** With --pg-statements: the counters logStatements reads, started afresh before a load. */
@@ -608,6 +640,9 @@ async function main(): Promise<void> {
             kind: 'postgres',
             url: pg.url,
             pool_size: Number(args['pool-size']),
+            ...(args['pool-idle-seconds'] === undefined
+              ? {}
+              : { pool_idle_seconds: Number(args['pool-idle-seconds']) }),
             node_id: `node-${i}`,
           },
         },

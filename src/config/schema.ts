@@ -176,6 +176,9 @@ function urlWithoutPassword(url: string): boolean {
   }
 }
 
+/** `[store] pool_idle_seconds` when not given (docs/scaling.md, design-notes 28th session). */
+const DEFAULT_POOL_IDLE_SECONDS = 300;
+
 /**
  * `[store]`: `sqlite` (embedded, under data_dir), or `postgres` (several nodes over one
  * database, issue 17) with the password in a file or an environment variable, never in the
@@ -199,6 +202,12 @@ const storeSchema = z
         password_env: z.string().min(1).optional(),
         /** Connections of this node's pool. */
         pool_size: z.number().int().min(1).max(1000).default(10),
+        /**
+         * A pool connection idle this long is closed (beyond the two kept open however long
+         * idle); 0: never closed. One opened again is a new backend that plans its statements
+         * again (docs/scaling.md).
+         */
+        pool_idle_seconds: z.number().min(0).max(86_400).default(DEFAULT_POOL_IDLE_SECONDS),
         /**
          * A statement (or a new connection) the database has not answered in this time fails
          * as a temporary error and its connection is dropped: a database that hangs, or a

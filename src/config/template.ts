@@ -83,6 +83,7 @@ kind = "sqlite"   # embedded: SQLite + message files under data_dir
 # url = "postgres://letterbox@db.example.com:5432/letterbox"   # no password here
 # password_file = "pg.pass"        # or password_env = "LETTERBOX_PG_PASSWORD"
 # pool_size = 10                   # connections of this node
+# pool_idle_seconds = 300          # an idle pool connection closes after this (0: never)
 # query_timeout_seconds = 30       # unanswered statements fail as temporary errors
 # node_id = "mx1"                  # this node in the queue's leases (default: host name)
 

@@ -31,6 +31,7 @@ export function postgresOptions(store: PostgresConfig) {
     connectionString: store.url,
     password: postgresPassword(store),
     max: store.pool_size,
+    idleTimeoutMs: store.pool_idle_seconds * 1000,
     ...(store.node_id !== undefined ? { nodeId: store.node_id } : {}),
   };
 }

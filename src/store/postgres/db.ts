@@ -27,6 +27,11 @@ export interface PgOptions {
   /** Connections of this node's pool. */
   max?: number;
   /**
+   * A pool connection idle this long is closed, beyond the WARM_CONNECTIONS kept however long
+   * idle; 0: never closed. pg-pool's own 10 s when not given.
+   */
+  idleTimeoutMs?: number;
+  /**
    * A statement not answered in this many milliseconds fails as UNAVAILABLE and its connection
    * is dropped, and so does a connection not made in that time: a database that stops
    * answering without closing the connection (hung, or a partition that drops packets
@@ -37,8 +42,9 @@ export interface PgOptions {
 }
 
 /**
- * Pool connections kept open however long they are idle (the pool closes others after 10 s
- * idle). A connection opened again costs PostgreSQL a new backend and the planning of each
+ * Pool connections kept open however long they are idle (the pool closes others after
+ * `idleTimeoutMs` idle: `[store] pool_idle_seconds`, 300 s by default, pg-pool's 10 s when
+ * not given). A connection opened again costs PostgreSQL a new backend and the planning of each
  * statement again (the group append's 6 times, 0.7-3 ms each, before its generic plan is
  * kept): an append after 11 s without one cost PostgreSQL 6-11 ms of CPU, 1-4 ms with two
  * connections kept (bench/scale/light-load.ts), so a node with light traffic paid that on
@@ -202,6 +208,7 @@ export class PgDb implements Queryable {
       Client: PreparedClient,
       max,
       min: Math.min(WARM_CONNECTIONS, max),
+      ...(opts.idleTimeoutMs === undefined ? {} : { idleTimeoutMillis: opts.idleTimeoutMs }),
     });
     // An idle connection the server dropped (restart, partition) is an error event on the
     // pool; without a listener it would end the process. The next query opens a new one.
