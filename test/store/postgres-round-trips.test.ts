@@ -675,6 +675,54 @@ test("a transaction of append groups sends BEGIN, the accounts' lock, its groups
     );
   }));
 
+test("a contended append transaction sends no FLUSH behind its COMMIT while another write's FLUSH is out: it shares the next", () =>
+  withStores(async (a, b, inbox) => {
+    for (let i = 0; i < 2; i++) await a.store.append(newMessage(`m${i}`), [{ mailboxId: inbox }]);
+    await a.store.listMessages(inbox);
+    // What went on the pool's connections, in the order called (FLUSHes held included).
+    const calls: string[] = [];
+    const seen = () => {
+      for (const l of a.log()) calls.push(...l);
+      return calls;
+    };
+    let heard = false;
+    const off = a.store.subscribe((e) => {
+      if (e.kind === 'append' && e.mailboxId === inbox) heard = true;
+    });
+    a.log();
+    const release = a.holdFlushes();
+    const ops: Promise<unknown>[] = [];
+    try {
+      // A STORE of two rows (a statement of its own, with notices: node b listens): answered,
+      // it asks for a FLUSH, held here.
+      ops.push(a.store.setFlags(inbox, [1, 2], 'add', ['\\Seen']));
+      await eventually(() => seen().includes('flush'), "the STORE's FLUSH asked", 20_000);
+      // The mailbox contended (another node changed it lately): the append's transaction
+      // takes the account's lock first, then its group, then COMMIT (db.ts tx).
+      await b.append(newMessage('from b'), [{ mailboxId: inbox }]);
+      await eventually(() => heard, 'node a heard node b append', 20_000);
+      const from = seen().length;
+      ops.push(a.store.append(newMessage('three'), [{ mailboxId: inbox }]));
+      const tx = () => seen().slice(from);
+      const committing = () => {
+        const w = tx().indexOf('write');
+        return w >= 0 && tx().indexOf('other', w) > w;
+      };
+      await eventually(committing, "the append's COMMIT sent", 20_000);
+      // With a FLUSH out, its own behind its COMMIT would be one FLUSH (and commit) more: it
+      // waits for the next shared one (db.ts flushFree), sent once the held one is answered.
+      assert.ok(!tx().includes('flush'), `its own FLUSH behind its COMMIT: ${tx().join(' ')}`);
+    } finally {
+      off();
+      release();
+      await Promise.all(ops);
+    }
+    assert.deepEqual(
+      (await a.store.listMessages(inbox)).map((m) => m.uid),
+      [1, 2, 3, 4],
+    );
+  }));
+
 test("an append group that sends no notice (no lease on the account) commits synchronously, with no FLUSH after it, once its mailbox's last group here sent none", async () => {
   // A FLUSH follows a commit that sends notices (db.ts UNFLUSHED_COMMIT); one that sends none
   // (no node listens: append-one.ts unflushedIf) commits synchronously, durable when answered.
