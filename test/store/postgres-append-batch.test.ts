@@ -382,9 +382,9 @@ describe('postgres: appends grouped per node (group commit)', () => {
         const contended = (node: Node) =>
           (
             node.store as unknown as {
-              messages: { batches: { contended: Map<number, number> } };
+              messages: { batches: { contended: { until: Map<number, number> } } };
             }
-          ).messages.batches.contended.has(node.inbox);
+          ).messages.batches.contended.until.has(node.inbox);
         await b!.store.append(newMessage('b1'), [{ mailboxId: b!.inbox }]);
         await b!.store.append(newMessage('b2'), [{ mailboxId: b!.inbox }]);
         // Its own appends one after another leave no gap.

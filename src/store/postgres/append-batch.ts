@@ -41,6 +41,7 @@ import { GatherClock } from './append-gather.js';
 import { APPEND_ONE, unflushedIf } from './append-one.js';
 import { textArray } from './binary-array.js';
 import { bodyTextOf } from './body-text.js';
+import { ContendedMailboxes } from './contended.js';
 import {
   OWN_UNFLUSHED,
   OWN_UNFLUSHED_BEHIND,
@@ -97,9 +98,6 @@ const MAX_GROUPS = 32;
  * For this long after another node's change to a mailbox was heard, the mailbox's groups are
  * taken only once their transaction holds the account's lock (AppendBatches.run).
  */
-const CONTENDED_MS = 2000;
-/** The contended mailboxes are pruned of those past their time beyond this many. */
-const PRUNE_AT = 64;
 
 interface BatchRow {
   n: number;
@@ -152,9 +150,8 @@ export class AppendBatches {
    * contended mailbox's transaction takes its group once it holds the account's lock).
    */
   private readonly busy = new Set<number>();
-  /** Until when (epoch ms) each mailbox's groups wait for the lock before they are taken. */
-  private readonly contended = new Map<number, number>();
-  private pruneAt = PRUNE_AT;
+  /** Mailboxes whose groups wait for the lock before they are taken (contended.ts). */
+  private readonly contended = new ContendedMailboxes();
   /** When each mailbox's next group goes (append-gather.ts). */
   private readonly gather = new GatherClock(MAX_ITEMS);
   /**
@@ -225,7 +222,7 @@ export class AppendBatches {
       const ids: number[] = [];
       for (const [mailboxId, q] of this.queues) {
         if (this.busy.has(mailboxId)) continue;
-        if ((this.contended.get(mailboxId) ?? 0) <= epochNow) {
+        if (!this.contended.at(mailboxId, epochNow)) {
           const at = this.gather.readyAt(mailboxId, q.length, now);
           if (at > now) {
             wake = Math.min(wake, at);
@@ -291,12 +288,7 @@ export class AppendBatches {
    * for the account's lock before they are taken (run).
    */
   private heardOther(mailboxId: number): void {
-    this.contended.set(mailboxId, Date.now() + CONTENDED_MS);
-    if (this.contended.size > this.pruneAt) {
-      const now = Date.now();
-      for (const [id, until] of this.contended) if (until <= now) this.contended.delete(id);
-      this.pruneAt = Math.max(PRUNE_AT, 2 * this.contended.size);
-    }
+    this.contended.mark(mailboxId);
   }
 
   /**
@@ -307,7 +299,7 @@ export class AppendBatches {
    */
   private async run(ids: number[]): Promise<void> {
     const now = Date.now();
-    if (ids.some((id) => (this.contended.get(id) ?? 0) > now)) {
+    if (ids.some((id) => this.contended.at(id, now))) {
       await this.write(ids, null);
       return;
     }
@@ -428,7 +420,7 @@ export class AppendBatches {
    * FLUSH after it waits holding nothing.
    */
   private flushBehind(mailboxId: number): boolean {
-    return !this.unnoticed.has(mailboxId) || (this.contended.get(mailboxId) ?? 0) > Date.now();
+    return !this.unnoticed.has(mailboxId) || this.contended.at(mailboxId);
   }
 
   /** What a group's answer says of the next one's notices (flushBehind). */

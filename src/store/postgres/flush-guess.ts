@@ -10,24 +10,20 @@
 // change to the mailbox was heard the FLUSH comes back. A wrong guess costs only speed:
 // a notifying commit that is synchronous holds the notify lock through that one flush, and a
 // FLUSH after a commit that sent none flushes as before; every write is durable when answered.
+import { ContendedMailboxes } from './contended.js';
 import type { PgEvents } from './events.js';
 
-/** For this long after another node's change to a mailbox was heard, a FLUSH follows. */
-export const CONTENDED_MS = 2000;
-/** The contended mailboxes are pruned of those past their time beyond this many. */
-const PRUNE_AT = 64;
 /** The quiet mailboxes kept at most (forgotten all at once past it: a FLUSH each again). */
 const QUIET_MAX = 4096;
 
 export class FlushGuess {
   /** Mailboxes whose last such write here sent no notice. */
   private readonly quiet = new Set<number>();
-  /** Until when (epoch ms) each mailbox counts as written by another node. */
-  private readonly contended = new Map<number, number>();
-  private pruneAt = PRUNE_AT;
+  /** Mailboxes another node wrote lately (contended.ts): a FLUSH follows their writes. */
+  private readonly contended = new ContendedMailboxes();
 
   constructor(events: PgEvents) {
-    events.observeOthers((ev) => this.heardOther(ev.mailboxId));
+    events.observeOthers((ev) => this.contended.mark(ev.mailboxId));
   }
 
   /**
@@ -35,7 +31,7 @@ export class FlushGuess {
    * one here sent no notice and no other node's change to it was heard lately.
    */
   flushAfter(mailboxId: number): boolean {
-    return !this.quiet.has(mailboxId) || (this.contended.get(mailboxId) ?? 0) > Date.now();
+    return !this.quiet.has(mailboxId) || this.contended.at(mailboxId);
   }
 
   /** What a write that changed something says of the next: whether it sent a notice. */
@@ -44,15 +40,6 @@ export class FlushGuess {
     else {
       if (this.quiet.size >= QUIET_MAX) this.quiet.clear();
       this.quiet.add(mailboxId);
-    }
-  }
-
-  private heardOther(mailboxId: number): void {
-    this.contended.set(mailboxId, Date.now() + CONTENDED_MS);
-    if (this.contended.size > this.pruneAt) {
-      const now = Date.now();
-      for (const [id, until] of this.contended) if (until <= now) this.contended.delete(id);
-      this.pruneAt = Math.max(PRUNE_AT, 2 * this.contended.size);
     }
   }
 }
